@@ -1,0 +1,244 @@
+"""Stage 4: activity analysis and kind inference (on SSA form).
+
+A name is *active* when it depends differentiably on a ``wrt`` parameter
+(varied) and the output depends differentiably on it (useful). Only active
+names get adjoints; everything else is copied to the forward sweep as is.
+Every operation is classified once here (:func:`classify`), so the reverse
+pass and the analyses agree on which operands carry derivatives.
+
+Kind inference marks each name ``'S'`` when it surely holds a Python/NumPy
+scalar and ``'A'`` when it may hold an array; the reverse pass drops
+``unbroadcast`` and picks scalar rule variants for ``'S'`` results.
+
+This stage also rejects, with located errors, what cannot be differentiated
+yet: active values through functions without rules, stores of active values
+into array elements, iteration over active values, side-effecting calls on
+active values.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import operator
+from dataclasses import dataclass, field
+
+import gast
+import numpy as np
+
+from . import errors
+from .dataflow import closure, reverse_edges
+from .gastutil import dotted_name, loads, target_name
+from .rules import lookup
+
+BINOPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
+          gast.Div: operator.truediv, gast.Pow: operator.pow, gast.MatMult: operator.matmul,
+          gast.FloorDiv: operator.floordiv, gast.Mod: operator.mod,
+          gast.BitAnd: operator.and_, gast.BitOr: operator.or_, gast.BitXor: operator.xor,
+          gast.LShift: operator.lshift, gast.RShift: operator.rshift}
+UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operator.not_,
+            gast.Invert: operator.invert}
+NONDIFF_ATTRS = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "real_dtype"}
+SIDE_EFFECT_OK = {builtins.print}
+
+
+@dataclass
+class Op:
+    """What one right-hand side does, as far as derivatives are concerned."""
+    kind: str                  # copy | rule | nondiff | unknown | const
+    rule: object = None
+    args: list = field(default_factory=list)       # positional atoms (or index nodes)
+    keywords: dict = field(default_factory=dict)
+    what: str = ""             # readable name of the primitive, for errors
+    scalar_result: bool = False  # result is a scalar when every operand is
+
+    def operand_names(self):
+        names = set()
+        for a in list(self.args) + list(self.keywords.values()):
+            names |= loads(a)
+        return names
+
+    def diff_names(self):
+        """Names whose adjoints this operation contributes to."""
+        if self.kind == "copy":
+            return self.operand_names()
+        if self.kind == "unknown":
+            return self.operand_names()
+        if self.kind != "rule":
+            return set()
+        mapping = self.bind()
+        return {mapping[p].id for p in self.rule.diff_params
+                if isinstance(mapping.get(p), gast.Name)}
+
+    def bind(self):
+        return self.rule.bind(self.args, self.keywords)
+
+
+def _scalar_rule(prim):
+    return (getattr(prim, "__module__", None) == "math"
+            or isinstance(prim, np.ufunc)
+            or prim in (builtins.abs, builtins.max, builtins.min, builtins.float,
+                        builtins.int, builtins.round, builtins.len)
+            or getattr(prim, "__module__", None) == "_operator")
+
+
+def classify(value, ctx, kinds=None):
+    """Classify the right-hand side ``value`` of an assignment."""
+    if isinstance(value, gast.Constant):
+        return Op("const")
+    if isinstance(value, gast.Name):
+        return Op("copy", args=[value])
+    if isinstance(value, gast.BinOp):
+        return _prim(BINOPS.get(type(value.op)), [value.left, value.right], {}, kinds,
+                     type(value.op).__name__)
+    if isinstance(value, gast.UnaryOp):
+        return _prim(UNARYOPS.get(type(value.op)), [value.operand], {}, kinds,
+                     type(value.op).__name__)
+    if isinstance(value, (gast.Compare, gast.BoolOp, gast.JoinedStr)):
+        return Op("nondiff", args=[value])
+    if isinstance(value, gast.Call):
+        path = dotted_name(value.func)
+        head = path.split(".")[0] if path else None
+        keywords = {k.arg: k.value for k in value.keywords}
+        if path is None or head in ctx.local_names:
+            what = f"method {path}()" if path else "call of a computed function"
+            recv = [value.func.value] if isinstance(value.func, gast.Attribute) else []
+            return Op("unknown", args=recv + list(value.args), keywords=keywords, what=what)
+        try:
+            prim = ctx.lookup(path)
+        except KeyError:
+            return Op("unknown", args=list(value.args), keywords=keywords,
+                      what=f"{path} (name not found when the function was transformed)")
+        return _prim(prim, list(value.args), keywords, kinds, path)
+    if isinstance(value, gast.Attribute):
+        if value.attr in NONDIFF_ATTRS:
+            return Op("nondiff", args=[value.value])
+        path = dotted_name(value)
+        if path and path.split(".")[0] not in ctx.local_names:
+            return Op("nondiff", args=[])      # a module constant such as math.pi
+        return Op("unknown", args=[value.value], what=f"attribute .{value.attr}")
+    if isinstance(value, gast.Subscript):
+        return Op("unknown", args=[value.value], what="indexing")
+    if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
+        elts = value.elts if not isinstance(value, gast.Dict) else value.values
+        return Op("unknown", args=list(elts), what=f"building a {type(value).__name__.lower()}")
+    return Op("unknown", args=[value], what=type(value).__name__)
+
+
+def _prim(prim, args, keywords, kinds, what):
+    if prim is None:
+        return Op("unknown", args=args, keywords=keywords, what=what)
+    all_scalar = kinds is not None and all(_atom_kind(a, kinds) == "S"
+                                           for a in args + list(keywords.values()))
+    rule = lookup(prim, all_scalar, args, keywords)
+    pretty = what
+    scalar_result = all_scalar and _scalar_rule(prim)
+    if getattr(prim, "__module__", None) == "math" and prim is not math.prod:
+        scalar_result = True
+    if rule == "nondiff":
+        return Op("nondiff", args=args, keywords=keywords, what=pretty,
+                  scalar_result=scalar_result)
+    if rule is None:
+        return Op("unknown", args=args, keywords=keywords, what=pretty)
+    return Op("rule", rule=rule, args=args, keywords=keywords, what=pretty,
+              scalar_result=scalar_result)
+
+
+def _atom_kind(atom, kinds):
+    if isinstance(atom, gast.Constant):
+        return "S" if isinstance(atom.value, (int, float, bool)) else "A"
+    if isinstance(atom, gast.Name):
+        return kinds.get(atom.id, "A")
+    return "A"
+
+
+def walk_stmts(stmts):
+    for s in stmts:
+        yield s
+        if isinstance(s, (gast.If, gast.For, gast.While)):
+            yield from walk_stmts(s.body)
+            yield from walk_stmts(s.orelse)
+
+
+def infer_kinds(tree, ctx):
+    """'S' for names that surely hold scalars, 'A' for possible arrays."""
+    kinds = {p: ctx.kinds.get(p, "A") for p in ctx.params}
+    defs = []
+    for s in walk_stmts(tree.body):
+        t = target_name(s)
+        if t is not None:
+            defs.append((t, s.value))
+            kinds.setdefault(t, "S")
+        elif isinstance(s, gast.For):
+            it = s.iter
+            is_range = isinstance(it, gast.Call) and dotted_name(it.func) == "range"
+            kinds[s.target.id] = "S" if is_range else "A"
+    changed = True
+    while changed:
+        changed = False
+        for t, value in defs:
+            if kinds[t] == "A":
+                continue
+            if isinstance(value, (gast.Constant, gast.Name)):
+                k = _atom_kind(value, kinds)
+            else:
+                op = classify(value, ctx, kinds)
+                k = "S" if op.scalar_result else "A"
+                if op.kind == "nondiff" and isinstance(value, gast.Compare):
+                    k = "S" if all(_atom_kind(a, kinds) == "S"
+                                   for a in [value.left] + value.comparators) else "A"
+            if k == "A":
+                kinds[t] = "A"
+                changed = True
+    return kinds
+
+
+def run(tree, ctx):
+    kinds = infer_kinds(tree, ctx)
+    ctx.var_kinds = kinds
+    edges = {}
+    ops = []
+    for s in walk_stmts(tree.body):
+        t = target_name(s)
+        if t is not None:
+            op = classify(s.value, ctx, kinds)
+            ops.append((s, t, op))
+            for n in op.diff_names():
+                edges.setdefault(n, set()).add(t)
+        elif isinstance(s, gast.For):
+            for n in loads(s.iter):
+                edges.setdefault(n, set()).add(s.target.id)
+    ret = tree.body[-1].value
+    outputs = {ret.id} if isinstance(ret, gast.Name) else set()
+    varied = closure(set(ctx.wrt_names), edges)
+    useful = closure(outputs, reverse_edges(edges))
+    ctx.active = varied & useful
+    _check(tree, ctx, ops, varied)
+    return tree
+
+
+def _check(tree, ctx, ops, varied):
+    for s, t, op in ops:
+        if t in ctx.active and op.kind == "unknown":
+            raise errors.missing_rule(s.value, ctx, op.what)
+        if t in ctx.active and op.kind == "rule":
+            try:
+                op.bind()
+            except TypeError as exc:
+                raise errors.missing_rule(s.value, ctx, f"{op.what} called this way ({exc})") \
+                    from None
+    for s in walk_stmts(tree.body):
+        if isinstance(s, gast.Assign) and target_name(s) is None:
+            if loads(s) & varied:
+                raise errors.unsupported(s, ctx, "SubscriptStore")
+        elif isinstance(s, gast.For) and s.target.id in ctx.active:
+            raise errors.unsupported(s.iter, ctx, "ActiveIteration")
+        elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
+            path = dotted_name(s.value.func)
+            try:
+                fn = ctx.lookup(path) if path and path.split(".")[0] not in ctx.local_names \
+                    else None
+            except KeyError:
+                fn = None
+            if fn not in SIDE_EFFECT_OK and loads(s.value) & varied:
+                raise errors.unsupported(s, ctx, "SideEffectCall", path)

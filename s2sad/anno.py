@@ -1,0 +1,20 @@
+"""Annotations that passes leave on nodes, under a small Enum of keys."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Key(enum.Enum):
+    COPYBACK = "copy at the end of a loop body writing a header name (SSA)"
+    JOIN = "copy at the end of an if branch writing a join name (SSA)"
+
+
+def set_(node, key, value=True):
+    if not hasattr(node, "_s2sad"):
+        node._s2sad = {}
+    node._s2sad[key] = value
+
+
+def get(node, key, default=None):
+    return getattr(node, "_s2sad", {}).get(key, default)

@@ -1,0 +1,196 @@
+"""The user API: ``grad``, ``value_and_grad``, ``source``.
+
+Transformation happens on the first call (so helpers defined after the
+decorated function are found) and is specialized on whether each argument is a
+scalar or an array; results are cached per function, ``wrt``, output and
+argument kinds.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+
+import numpy as np
+
+from . import errors, pipeline
+
+_CACHE = {}
+_LOCK = threading.RLock()
+
+
+def kind_of(value):
+    """'S' for Python and NumPy scalars, 'A' for anything that may be an array."""
+    if isinstance(value, (bool, int, float, complex, np.generic)):
+        return "S"
+    return "A"
+
+
+def _signature(func):
+    try:
+        return inspect.signature(func)
+    except (TypeError, ValueError):
+        raise errors.source_unavailable(func, "it has no inspectable signature") from None
+
+
+def _parse_wrt(func, wrt):
+    is_tuple = isinstance(wrt, (tuple, list))
+    idx = tuple(wrt) if is_tuple else (wrt,)
+    params = [p for p in _signature(func).parameters.values()
+              if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    for i in idx:
+        if not isinstance(i, int) or isinstance(i, bool):
+            raise errors.bad_argument(func, f"wrt must be an int or a tuple of ints, got {i!r}")
+        if not 0 <= i < len(params):
+            raise errors.bad_argument(
+                func, f"wrt={i} is out of range: {func.__name__} has {len(params)} "
+                      f"parameter{'s' if len(params) != 1 else ''}",
+                hint=f"use an index between 0 and {len(params) - 1}")
+    if not idx:
+        raise errors.bad_argument(func, "wrt is empty", hint="name at least one argument")
+    return idx, is_tuple
+
+
+class _Compiled:
+    __slots__ = ("function", "source", "ctx")
+
+    def __init__(self, function, source, ctx):
+        self.function, self.source, self.ctx = function, source, ctx
+
+
+def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True):
+    key = (func, wrt, wrt_tuple, output, tuple(sorted(kinds.items())), optimize)
+    hit = _CACHE.get(key)
+    if hit is None:
+        with _LOCK:
+            hit = _CACHE.get(key)
+            if hit is None:
+                ctx = pipeline.make_context(func, wrt, kinds, output, wrt_tuple, optimize)
+                fn, text = pipeline.build(ctx)
+                hit = _CACHE[key] = _Compiled(fn, text, ctx)
+    return hit
+
+
+def _unwrap(func):
+    while isinstance(func, GradFunction):
+        func = func.__wrapped__
+    return func
+
+
+class GradFunction:
+    """What ``grad`` and ``value_and_grad`` return: call it like the original."""
+
+    def __init__(self, func, wrt, output):
+        func = _unwrap(func)
+        if not callable(func):
+            raise errors.bad_argument(func, f"expected a function, got {type(func).__name__}")
+        self.__wrapped__ = func
+        self._wrt, self._wrt_tuple = _parse_wrt(func, wrt)
+        self._output = output
+        self._sig = _signature(func)
+        self._impls = {}
+        self._last = None
+        functools.update_wrapper(self, func)
+        self.__wrapped__ = func
+
+    def __call__(self, *args, **kwargs):
+        key = tuple(map(type, args))
+        if kwargs:
+            key += tuple((k, type(v)) for k, v in sorted(kwargs.items()))
+        impl = self._impls.get(key)
+        if impl is None:
+            impl = self._compile(args, kwargs)
+        try:
+            return impl.function(*args, **kwargs)
+        except errors.NonScalarOutputError as exc:
+            if exc.filename is not None:
+                raise
+            raise errors.non_scalar_output(impl.ctx, impl.ctx.return_node, exc.message) \
+                from None
+
+    def _compile(self, args, kwargs):
+        try:
+            bound = self._sig.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise errors.bad_argument(self.__wrapped__, f"{self.__name__}(): {exc}") from None
+        bound.apply_defaults()
+        kinds = {n: kind_of(v) for n, v in bound.arguments.items()}
+        impl = compiled(self.__wrapped__, self._wrt, self._wrt_tuple, self._output, kinds)
+        key = tuple(map(type, args))
+        if kwargs:
+            key += tuple((k, type(v)) for k, v in sorted(kwargs.items()))
+        self._impls[key] = impl
+        self._last = impl
+        return impl
+
+    @property
+    def source(self):
+        """The generated code (of the last call, or for scalar arguments)."""
+        if self._last is not None:
+            return self._last.source
+        return source(self.__wrapped__, self._wrt if self._wrt_tuple else self._wrt[0],
+                      output=self._output)
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        return functools.partial(self, obj)
+
+    def __repr__(self):
+        return f"<s2sad {self._output} of {self.__wrapped__.__qualname__}>"
+
+
+def _decorator(output):
+    def transform(func=None, wrt=0, *, argnum=None):
+        if argnum is not None:
+            wrt = argnum
+        if func is None:
+            return lambda f: GradFunction(f, wrt, output)
+        if isinstance(func, (int, tuple, list)) and not callable(func):
+            return lambda f: GradFunction(f, func, output)
+        return GradFunction(func, wrt, output)
+    return transform
+
+
+grad = _decorator("grad")
+grad.__name__ = "grad"
+grad.__doc__ = """Gradient of a scalar function by source-to-source reverse mode.
+
+``grad(f, wrt=0)`` returns a function taking ``f``'s arguments and returning
+the derivative of ``f`` with respect to argument ``wrt`` (an int, or a tuple
+of ints for a tuple of gradients). Usable as ``@grad`` and ``@grad(wrt=(0, 1))``.
+"""
+
+value_and_grad = _decorator("value_and_grad")
+value_and_grad.__name__ = "value_and_grad"
+value_and_grad.__doc__ = """Like :func:`grad`, but returns ``(value, gradient)`` from one call."""
+
+
+def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=True,
+           stage="final"):
+    """The generated source of ``grad(func, wrt)`` as text.
+
+    The code is specialized on whether each argument is a scalar or an array:
+    pass example ``args`` to choose; without them every argument is taken to be
+    a scalar. ``stage`` stops after an earlier pass (see ``s2sad.pipeline``).
+    """
+    func = _unwrap(func)
+    if mode != "reverse":
+        raise errors.bad_argument(func, f"mode={mode!r} is not available",
+                                  hint="use mode='reverse'")
+    idx, is_tuple = _parse_wrt(func, wrt)
+    sig = _signature(func)
+    if args is not None:
+        bound = sig.bind(*args)
+        bound.apply_defaults()
+        kinds = {n: kind_of(v) for n, v in bound.arguments.items()}
+    else:
+        kinds = {n: "S" for n in sig.parameters}
+    if stage == "final":
+        return compiled(func, idx, is_tuple, output, kinds, optimize).source
+    if stage not in pipeline.STAGE_NAMES:
+        raise errors.bad_argument(func, f"unknown stage {stage!r}",
+                                  hint="one of " + ", ".join(pipeline.STAGE_NAMES))
+    ctx = pipeline.make_context(func, idx, kinds, output, is_tuple, optimize)
+    return pipeline.source_of(pipeline.run(ctx, stop_after=stage))

@@ -1,0 +1,86 @@
+"""Stage 7: gast -> Python source -> a live function.
+
+The generated function is printed with the standard library's
+``ast.unparse`` (clean, minimally parenthesized output; we do not use
+astunparse, unmaintained since 2019, which parenthesizes every
+subexpression). The text is written to a real file under the s2sad cache
+directory and registered in ``linecache`` under that name, so tracebacks,
+``inspect.getsource`` and pdb show the generated lines.
+
+Names the generated code needs from s2sad (``np``, ``math``, runtime
+helpers) are bound as closure variables; everything else resolves in the
+user's module globals, live, exactly as in the user's function.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import linecache
+import os
+import tempfile
+import types
+
+import gast
+
+
+def to_source(tree):
+    module = gast.Module(body=[tree], type_ignores=[])
+    pyast = ast.fix_missing_locations(gast.gast_to_ast(module))
+    return ast.unparse(pyast) + "\n"
+
+
+def cache_dir():
+    path = os.environ.get("S2SAD_CACHE_DIR") or os.path.join(tempfile.gettempdir(), "s2sad-generated")
+    return path
+
+
+def register(text, stem):
+    digest = hashlib.sha1(text.encode()).hexdigest()[:10]
+    filename = os.path.join(cache_dir(), f"{stem}_{digest}.py")
+    try:
+        os.makedirs(os.path.dirname(filename), exist_ok=True)
+        if not os.path.exists(filename):
+            tmp = f"{filename}.{os.getpid()}.tmp"
+            with open(tmp, "w") as fh:
+                fh.write(text)
+            os.replace(tmp, filename)
+    except OSError:
+        pass      # the linecache entry below is enough for tracebacks and inspect
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    return filename
+
+
+def compile_function(text, ctx):
+    """Compile the generated source; return the function bound to the user's globals."""
+    user = ctx.func
+    filename = register(text, f"{ctx.output}_{ctx.name}")
+    module = ast.parse(text, filename)
+    fdef = module.body[0]
+    fdef.args.defaults = []
+    fdef.args.kw_defaults = [None] * len(fdef.args.kw_defaults)
+    user_free = set(user.__code__.co_freevars)
+    outer = sorted(set(ctx.injected) | user_free)
+    factory = ast.FunctionDef(
+        name="_s2sad_factory",
+        args=ast.arguments(posonlyargs=[], args=[ast.arg(arg=n) for n in outer],
+                           vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
+                           defaults=[]),
+        body=[fdef, ast.Return(value=ast.Name(id=fdef.name, ctx=ast.Load()))],
+        decorator_list=[], returns=None)
+    if "type_params" in ast.FunctionDef._fields:
+        factory.type_params = []
+    wrapper = ast.Module(body=[factory], type_ignores=[])
+    ast.fix_missing_locations(wrapper)
+    scratch = {}
+    exec(compile(wrapper, filename, "exec"), scratch)
+    inner = scratch["_s2sad_factory"](*[ctx.injected.get(n) for n in outer])
+    cells = []
+    user_cells = dict(zip(user.__code__.co_freevars, user.__closure__ or ()))
+    for n in inner.__code__.co_freevars:
+        cells.append(user_cells[n] if n in user_cells else types.CellType(ctx.injected[n]))
+    func = types.FunctionType(inner.__code__, user.__globals__, fdef.name,
+                              user.__defaults__, tuple(cells) or None)
+    func.__kwdefaults__ = user.__kwdefaults__
+    func.__module__ = user.__module__
+    return func

@@ -1,0 +1,81 @@
+"""What every pass knows about the function being transformed."""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass, field
+
+from .naming import Namer
+
+
+@dataclass
+class Context:
+    func: object                    # the user's Python function
+    wrt: tuple                      # indices of the parameters to differentiate
+    kinds: dict                     # parameter name -> 'S' (scalar) or 'A' (array)
+    wrt_tuple: bool = False         # return a tuple of gradients even for one wrt
+    output: str = "grad"            # 'grad' or 'value_and_grad'
+    mode: str = "reverse"
+    optimize: bool = True
+    # filled by parse
+    filename: str = "<unknown>"
+    firstlineno: int = 1
+    col_shift: int = 0
+    name: str = "f"
+    params: list = field(default_factory=list)
+    local_names: set = field(default_factory=set)
+    namer: Namer = field(default_factory=Namer)
+    return_node: object = None       # the user's return statement, for errors
+    # filled by later passes
+    active: set = field(default_factory=set)
+    primal_temps: set = field(default_factory=set)   # temporaries of the user's code
+    var_kinds: dict = field(default_factory=dict)
+    injected: dict = field(default_factory=dict)   # generated-code name -> object
+    injected_names: dict = field(default_factory=dict)  # template name -> generated name
+
+    @property
+    def wrt_names(self):
+        return [self.params[i] for i in self.wrt]
+
+    def lookup(self, dotted):
+        """Resolve a dotted name as the user's function sees it, or raise KeyError."""
+        head, *rest = dotted.split(".")
+        func = self.func
+        code = func.__code__
+        if head in code.co_freevars and func.__closure__:
+            cell = func.__closure__[code.co_freevars.index(head)]
+            obj = cell.cell_contents
+        elif head in func.__globals__:
+            obj = func.__globals__[head]
+        elif hasattr(builtins, head):
+            obj = getattr(builtins, head)
+        else:
+            raise KeyError(dotted)
+        for part in rest:
+            try:
+                obj = getattr(obj, part)
+            except AttributeError:
+                raise KeyError(dotted) from None
+        return obj
+
+    def inject(self, template_name, obj):
+        """Name under which the generated code reaches ``obj`` (a module or helper).
+
+        ``template_name`` is kept unless the user's function means something else
+        by it, in which case the namer picks a fresh spelling.
+        """
+        if template_name in self.injected_names:
+            return self.injected_names[template_name]
+        try:
+            same = self.lookup(template_name) is obj
+        except KeyError:
+            same = False
+        if template_name not in self.local_names and (
+                same or template_name not in self.namer.taken):
+            name = template_name
+            self.namer.taken.add(name)
+        else:
+            name = self.namer.fresh(template_name)
+        self.injected_names[template_name] = name
+        self.injected[name] = obj
+        return name

@@ -1,0 +1,177 @@
+"""Every error s2sad raises, and the catalogue of their messages.
+
+Each error names the user's ``file:line`` (and column when known), shows the
+offending source line with a caret, says what went wrong and what to do.
+Passes never build message strings themselves: they call the helpers at the
+bottom of this module so the wording stays in one place.
+"""
+
+from __future__ import annotations
+
+import linecache
+
+
+class S2SADError(Exception):
+    """Base class of every error s2sad raises on purpose."""
+
+    def __init__(self, message, *, filename=None, lineno=None, col=None, hint=None):
+        self.message = message
+        self.filename = filename
+        self.lineno = lineno
+        self.col = col
+        self.hint = hint
+        super().__init__(self._format())
+
+    @property
+    def location(self):
+        if self.filename is None:
+            return None
+        loc = f"{self.filename}:{self.lineno}" if self.lineno else self.filename
+        if self.lineno and self.col is not None:
+            loc += f":{self.col + 1}"
+        return loc
+
+    def _format(self):
+        loc = self.location
+        text = f"{loc}: {self.message}" if loc else self.message
+        if self.filename and self.lineno:
+            line = linecache.getline(self.filename, self.lineno)
+            if line.strip():
+                stripped = line.rstrip("\n")
+                indent = len(stripped) - len(stripped.lstrip())
+                text += "\n    " + stripped.strip()
+                if self.col is not None and self.col >= indent:
+                    text += "\n    " + " " * (self.col - indent) + "^"
+        if self.hint:
+            text += "\n  hint: " + self.hint
+        return text
+
+
+class UnsupportedSyntaxError(S2SADError):
+    """The function uses a construct s2sad cannot differentiate."""
+
+
+class MissingRuleError(S2SADError):
+    """An active value flows through a function that has no derivative rule."""
+
+
+class SourceUnavailableError(S2SADError):
+    """The source of the function cannot be read (REPL, builtin, C extension)."""
+
+
+class NonScalarOutputError(S2SADError):
+    """``grad`` was asked for the gradient of a function whose output is not a scalar."""
+
+
+class ArgumentError(S2SADError):
+    """Bad ``wrt`` or call arguments."""
+
+
+# ---------------------------------------------------------------------------
+# The catalogue: construct -> (readable name, what to do instead)
+
+UNSUPPORTED = {
+    "Try": ("try/except", "move the try/except out of the function being differentiated"),
+    "TryStar": ("try/except*", "move the try/except out of the function being differentiated"),
+    "With": ("with statement", "open resources outside the differentiated function"),
+    "AsyncWith": ("async with", "differentiate a synchronous function"),
+    "AsyncFor": ("async for", "differentiate a synchronous function"),
+    "AsyncFunctionDef": ("async def", "differentiate a synchronous function"),
+    "Await": ("await", "differentiate a synchronous function"),
+    "Yield": ("yield", "return a value instead of yielding it"),
+    "YieldFrom": ("yield from", "return a value instead of yielding it"),
+    "ClassDef": ("class definition", "define the class at module level"),
+    "Global": ("global statement", "pass the value as an argument and return the new value"),
+    "Nonlocal": ("nonlocal statement", "pass the value as an argument and return the new value"),
+    "Delete": ("del statement", "rebind the name instead of deleting it"),
+    "NamedExpr": ("assignment expression (walrus ':=')", "assign in a separate statement"),
+    "Starred": ("starred argument or target (*args)", "pass the arguments explicitly"),
+    "Lambda": ("lambda", "define a named function with def"),
+    "FunctionDef": ("nested function definition", "define the helper at module level"),
+    "ListComp": ("list comprehension", "write the loop out with a for statement"),
+    "SetComp": ("set comprehension", "write the loop out with a for statement"),
+    "DictComp": ("dict comprehension", "write the loop out with a for statement"),
+    "GeneratorExp": ("generator expression", "write the loop out with a for statement"),
+    "Break": ("break", "restructure the loop with a while condition"),
+    "Continue": ("continue", "restructure the loop body with if/else"),
+    "Import": ("import inside the function", "import at module level"),
+    "ImportFrom": ("import inside the function", "import at module level"),
+    "Match": ("match statement", "use if/elif/else"),
+    "Return": ("return before the end of the function",
+               "assign the result to a variable and return it once, at the end"),
+    "LoopElse": ("else clause on a loop", "use a flag variable and an if after the loop"),
+    "AttributeStore": ("assignment to an attribute", "compute the value in a local variable"),
+    "SubscriptStore": ("assignment to an element of an array that carries a derivative",
+                       "build the result with np.where, np.concatenate or arithmetic"),
+    "KwargsCall": ("**kwargs in a call", "pass the keyword arguments explicitly"),
+    "VarArgs": ("*args or **kwargs parameter", "list the parameters explicitly"),
+    "TupleTarget": ("unpacking of a value that carries a derivative",
+                    "index the elements explicitly"),
+    "ActiveIteration": ("iteration over a value that carries a derivative",
+                        "loop over range(len(x)) and index x[i]"),
+    "BoolOpValue": ("'and'/'or' on values that carry a derivative",
+                    "use an if statement or max/min"),
+    "SideEffectCall": ("call for its side effects on a value that carries a derivative",
+                       "use the value returned by a function instead of mutating its argument"),
+    "NoReturn": ("function without a return statement", "return a scalar value"),
+}
+
+
+def _where(node, ctx):
+    lineno = getattr(node, "lineno", None) if node is not None else None
+    col = getattr(node, "col_offset", None) if node is not None else None
+    if col is not None and ctx is not None:
+        col += ctx.col_shift
+    filename = ctx.filename if ctx is not None else None
+    if lineno is None and ctx is not None:
+        lineno = ctx.firstlineno
+    return dict(filename=filename, lineno=lineno, col=col)
+
+
+def unsupported(node, ctx, construct, detail=None):
+    name, hint = UNSUPPORTED.get(construct, (construct, "rewrite it with supported constructs"))
+    msg = f"unsupported construct: {name}"
+    if detail:
+        msg += f" ({detail})"
+    return UnsupportedSyntaxError(msg, hint=hint, **_where(node, ctx))
+
+
+def missing_rule(node, ctx, what):
+    return MissingRuleError(
+        f"no derivative rule for {what}",
+        hint=(f"register one with s2sad.extend.adjoint({what.split(' ')[0]}), "
+              "mark it with s2sad.extend.nondiff if it has no derivative, "
+              "or compute the value outside the function"),
+        **_where(node, ctx),
+    )
+
+
+def source_unavailable(func, why):
+    name = getattr(func, "__qualname__", repr(func))
+    code = getattr(func, "__code__", None)
+    return SourceUnavailableError(
+        f"cannot read the source of {name}: {why}",
+        filename=code.co_filename if code else None,
+        lineno=code.co_firstlineno if code else None,
+        hint="define the function in a .py file (not in the REPL or with exec) "
+             "and pass the Python function itself",
+    )
+
+
+def non_scalar_output(ctx, node, what):
+    return NonScalarOutputError(
+        f"grad needs {ctx.name} to return a scalar, but it returned {what}",
+        hint="reduce the output (np.sum, np.mean, indexing) or use s2sad.vjp "
+             "with an output adjoint",
+        **_where(node, ctx),
+    )
+
+
+def bad_argument(func, message, hint=None):
+    code = getattr(func, "__code__", None)
+    return ArgumentError(
+        message,
+        filename=code.co_filename if code else None,
+        lineno=code.co_firstlineno if code else None,
+        hint=hint,
+    )

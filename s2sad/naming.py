@@ -1,0 +1,76 @@
+"""The one place that invents names for generated code.
+
+Every name the passes create comes from a :class:`Namer` that knows all the
+names of the user's function (locals, parameters, globals it reads), so a
+generated name can never capture or shadow a user name:
+
+=========  ===========================================
+``bx``     adjoint of ``x`` (reverse mode)
+``dx``     tangent of ``x`` (forward mode)
+``x_1``    second version of ``x`` after SSA renaming
+``_t1``    temporary of the three-address form
+``_c1``    value of an ``if`` test
+``_n1``    trip count of a loop
+``_tape``  the stack of values recorded for the reverse sweep
+=========  ===========================================
+
+When a preferred spelling is taken, a numeric suffix is added (``bx_1``).
+"""
+
+from __future__ import annotations
+
+
+class Namer:
+    def __init__(self, reserved=()):
+        self.taken = set(reserved)
+        self._counters = {}
+        self._adjoints = {}
+        self._tangents = {}
+        self.temps = set()
+
+    def reserve(self, names):
+        self.taken.update(names)
+
+    def fresh(self, base):
+        """``base`` if free, else ``base_1``, ``base_2``, ..."""
+        if base not in self.taken:
+            self.taken.add(base)
+            return base
+        i = self._counters.get(base, 0)
+        while True:
+            i += 1
+            cand = f"{base}_{i}"
+            if cand not in self.taken:
+                self._counters[base] = i
+                self.taken.add(cand)
+                return cand
+
+    def numbered(self, prefix):
+        """``_t1``, ``_t2``, ... for a prefix such as ``_t``."""
+        i = self._counters.get(prefix, 0)
+        while True:
+            i += 1
+            cand = f"{prefix}{i}"
+            if cand not in self.taken:
+                self._counters[prefix] = i
+                self.taken.add(cand)
+                return cand
+
+    def temp(self):
+        """A temporary of the three-address form: written once, read in its block."""
+        t = self.numbered("_t")
+        self.temps.add(t)
+        return t
+
+    def adjoint(self, name):
+        if name not in self._adjoints:
+            self._adjoints[name] = self.fresh("b" + name)
+        return self._adjoints[name]
+
+    def tangent(self, name):
+        if name not in self._tangents:
+            self._tangents[name] = self.fresh("d" + name)
+        return self._tangents[name]
+
+    def is_adjoint(self, name):
+        return name in self._adjoints.values()

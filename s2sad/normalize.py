@@ -1,0 +1,371 @@
+"""Stage 2: lower the function to three-address form.
+
+Takes: the parsed ``FunctionDef``. Gives a function whose body holds only
+
+* ``name = simple`` where ``simple`` is one operation on atoms (names and
+  constants): ``a + b``, ``-a``, ``f(a, b, k=c)``, ``a[i]``, ``a.attr``,
+  ``a < b``, ``(a, b)``, or an atom (a copy);
+* ``if atom:`` with the test evaluated into a fresh ``_c`` name just before;
+* ``for name in <expr>:`` and ``while <expr>:`` (loop tests and iterables are
+  kept whole: they carry no derivative);
+* expression statements (calls for their side effects), ``assert``, ``raise``,
+  stores into array elements (``a[i] = atom``, checked later);
+* a single ``return atom`` at the very end.
+
+Augmented assignments are expanded, nested calls are flattened into
+temporaries ``_t1, _t2, ...`` in Python's evaluation order, ``and``/``or`` and
+``a if c else b`` become ``if`` statements (so short-circuiting is kept), tuple
+assignments go through temporaries so ``a, b = b, a + b`` keeps its meaning,
+and returns in tail position become assignments to one result variable.
+
+Example::
+
+    def f(x1, x2):                     def f(x1, x2):
+        return math.log(x1) + x1 * x2      _t1 = math.log(x1)
+                                   -->     _t2 = x1 * x2
+                                           _t3 = _t1 + _t2
+                                           return _t3
+"""
+
+from __future__ import annotations
+
+import gast
+
+from . import errors
+from .gastutil import assign, const, is_atom, name
+
+_SIMPLE_STMTS = (gast.Assert, gast.Raise, gast.Pass)
+
+
+class Normalizer:
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.namer = ctx.namer
+        self.result = None  # name of the result variable when returns are lowered
+
+    # -- statements -------------------------------------------------------
+    def block(self, stmts):
+        out = []
+        for s in stmts:
+            self.stmt(s, out)
+        return out
+
+    def stmt(self, s, out):
+        method = getattr(self, "stmt_" + type(s).__name__, None)
+        if method is None:
+            raise errors.unsupported(s, self.ctx, type(s).__name__)
+        method(s, out)
+
+    def stmt_Pass(self, s, out):
+        pass
+
+    def stmt_Expr(self, s, out):
+        if isinstance(s.value, gast.Constant):   # docstring or bare constant
+            return
+        value = self.simple(s.value, out)
+        out.append(gast.copy_location(gast.Expr(value=value), s))
+
+    def stmt_Assert(self, s, out):
+        self.check_expr(s)
+        out.append(s)
+
+    def stmt_Raise(self, s, out):
+        self.check_expr(s)
+        out.append(s)
+
+    def stmt_AnnAssign(self, s, out):
+        if s.value is None:
+            return
+        self.stmt_Assign(assign(s.target, s.value, like=s), out)
+
+    def stmt_AugAssign(self, s, out):
+        target = s.target
+        if isinstance(target, gast.Name):
+            load = name(target.id)
+            value = gast.copy_location(gast.BinOp(left=load, op=s.op, right=s.value), s)
+            self.stmt_Assign(assign(target.id, value, like=s), out)
+        elif isinstance(target, gast.Subscript):
+            read = gast.Subscript(value=target.value, slice=target.slice, ctx=gast.Load())
+            value = gast.copy_location(gast.BinOp(left=read, op=s.op, right=s.value), s)
+            self.stmt_Assign(assign(target, value, like=s), out)
+        else:
+            raise errors.unsupported(s, self.ctx, "AttributeStore")
+
+    def stmt_Assign(self, s, out):
+        targets = s.targets
+        if len(targets) > 1:   # a = b = expr
+            atom = self.atom(s.value, out)
+            for t in targets:
+                self.stmt_Assign(assign(t, atom, like=s), out)
+            return
+        target = targets[0]
+        if isinstance(target, gast.Name):
+            value = self.simple(s.value, out)
+            out.append(assign(target.id, value, like=s))
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            self.unpack(target, s.value, s, out)
+        elif isinstance(target, gast.Subscript):
+            base = target.value
+            if not isinstance(base, gast.Name):
+                base = self.atom(base, out)
+            index = self.index(target.slice, out)
+            value = self.atom(s.value, out)
+            store = gast.Subscript(value=name(base.id), slice=index, ctx=gast.Store())
+            out.append(assign(gast.copy_location(store, target), value, like=s))
+        elif isinstance(target, gast.Starred):
+            raise errors.unsupported(target, self.ctx, "Starred")
+        else:
+            raise errors.unsupported(target, self.ctx, "AttributeStore")
+
+    def unpack(self, target, value, s, out):
+        elts = target.elts
+        if any(isinstance(e, gast.Starred) for e in elts):
+            raise errors.unsupported(target, self.ctx, "Starred")
+        if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(elts):
+            # evaluate every right-hand side before any target is written
+            temps = []
+            for v in value.elts:
+                a = self.atom(v, out)
+                if isinstance(a, gast.Name):
+                    t = self.namer.temp()
+                    out.append(assign(t, a, like=v))
+                    a = name(t)
+                temps.append(a)
+            for t, a in zip(elts, temps):
+                self.stmt_Assign(assign(t, a, like=s), out)
+            return
+        whole = self.atom(value, out)
+        for i, t in enumerate(elts):
+            item = gast.Subscript(value=whole, slice=const(i), ctx=gast.Load())
+            self.stmt_Assign(assign(t, gast.copy_location(item, s), like=s), out)
+
+    def stmt_If(self, s, out):
+        test = self.condition(s.test, out)
+        node = gast.If(test=test, body=self.block(s.body), orelse=self.block(s.orelse))
+        out.append(gast.copy_location(node, s))
+
+    def stmt_For(self, s, out):
+        if s.orelse:
+            raise errors.unsupported(s.orelse[0], self.ctx, "LoopElse")
+        if not isinstance(s.target, gast.Name):
+            raise errors.unsupported(s.target, self.ctx, "TupleTarget",
+                                     "loop targets must be a single name")
+        self.check_expr(s.iter)
+        node = gast.For(target=s.target, iter=s.iter, body=self.block(s.body), orelse=[],
+                        type_comment=None)
+        out.append(gast.copy_location(node, s))
+
+    def stmt_While(self, s, out):
+        if s.orelse:
+            raise errors.unsupported(s.orelse[0], self.ctx, "LoopElse")
+        self.check_expr(s.test)
+        node = gast.While(test=s.test, body=self.block(s.body), orelse=[])
+        out.append(gast.copy_location(node, s))
+
+    def stmt_Return(self, s, out):
+        value = s.value if s.value is not None else const(None)
+        if self.result is None:
+            out.append(gast.copy_location(gast.Return(value=self.atom(value, out)), s))
+        else:
+            out.append(assign(self.result, self.simple(value, out), like=s))
+
+    # -- expressions ------------------------------------------------------
+    def atom(self, e, out):
+        """Flatten ``e`` and return a Name or Constant holding its value."""
+        if isinstance(e, gast.Constant):
+            return e
+        if isinstance(e, gast.Name):
+            return name(e.id)
+        simple = self.simple(e, out)
+        if is_atom(simple):
+            return simple
+        t = self.namer.temp()
+        out.append(assign(t, simple, like=e))
+        return name(t)
+
+    def condition(self, e, out):
+        """An ``if`` test: evaluated whole into a fresh ``_c`` name."""
+        self.check_expr(e)
+        c = self.namer.numbered("_c")
+        out.append(assign(c, self.simple(e, out), like=e))
+        return name(c)
+
+    def simple(self, e, out):
+        """Flatten the operands of ``e``; return one operation on atoms."""
+        method = getattr(self, "expr_" + type(e).__name__, None)
+        if method is None:
+            raise errors.unsupported(e, self.ctx, type(e).__name__)
+        return gast.copy_location(method(e, out), e)
+
+    def expr_Constant(self, e, out):
+        return e
+
+    def expr_Name(self, e, out):
+        return name(e.id)
+
+    def expr_BinOp(self, e, out):
+        left = self.atom(e.left, out)
+        right = self.atom(e.right, out)
+        return gast.BinOp(left=left, op=e.op, right=right)
+
+    def expr_UnaryOp(self, e, out):
+        operand = self.atom(e.operand, out)
+        if isinstance(e.op, gast.UAdd):
+            return operand
+        if isinstance(e.op, gast.USub) and isinstance(operand, gast.Constant) \
+                and isinstance(operand.value, (int, float)) and operand.value is not True:
+            return const(-operand.value)
+        return gast.UnaryOp(op=e.op, operand=operand)
+
+    def expr_Compare(self, e, out):
+        left = self.atom(e.left, out)
+        comps = [self.atom(c, out) for c in e.comparators]
+        return gast.Compare(left=left, ops=e.ops, comparators=comps)
+
+    def expr_Call(self, e, out):
+        func = e.func
+        if isinstance(func, gast.Attribute):
+            func = gast.Attribute(value=self.receiver(func.value, out), attr=func.attr,
+                                  ctx=gast.Load())
+        elif not isinstance(func, gast.Name):
+            func = self.atom(func, out)
+        args = []
+        for a in e.args:
+            if isinstance(a, gast.Starred):
+                raise errors.unsupported(a, self.ctx, "Starred")
+            args.append(self.atom(a, out))
+        keywords = []
+        for k in e.keywords:
+            if k.arg is None:
+                raise errors.unsupported(k.value, self.ctx, "KwargsCall")
+            keywords.append(gast.keyword(arg=k.arg, value=self.atom(k.value, out)))
+        return gast.Call(func=func, args=args, keywords=keywords)
+
+    def receiver(self, e, out):
+        """Keep dotted module paths (np.linalg) whole, flatten anything else."""
+        if isinstance(e, gast.Name):
+            return name(e.id)
+        if isinstance(e, gast.Attribute) and isinstance(self.receiver(e.value, []), gast.Name) \
+                and _is_dotted(e):
+            return gast.Attribute(value=self.receiver(e.value, out), attr=e.attr,
+                                  ctx=gast.Load())
+        return self.atom(e, out)
+
+    def expr_Attribute(self, e, out):
+        return gast.Attribute(value=self.receiver(e.value, out), attr=e.attr, ctx=gast.Load())
+
+    def expr_Subscript(self, e, out):
+        value = self.atom(e.value, out)
+        return gast.Subscript(value=value, slice=self.index(e.slice, out), ctx=gast.Load())
+
+    def index(self, s, out):
+        if isinstance(s, gast.Slice):
+            parts = [None if p is None else self.atom(p, out) for p in (s.lower, s.upper, s.step)]
+            return gast.Slice(lower=parts[0], upper=parts[1], step=parts[2])
+        if isinstance(s, gast.Tuple):
+            return gast.Tuple(elts=[self.index(x, out) for x in s.elts], ctx=gast.Load())
+        return self.atom(s, out)
+
+    def expr_Tuple(self, e, out):
+        return gast.Tuple(elts=[self.atom(x, out) for x in e.elts], ctx=gast.Load())
+
+    def expr_List(self, e, out):
+        return gast.List(elts=[self.atom(x, out) for x in e.elts], ctx=gast.Load())
+
+    def expr_Dict(self, e, out):
+        if any(k is None for k in e.keys):
+            raise errors.unsupported(e, self.ctx, "KwargsCall")
+        keys = [self.atom(k, out) for k in e.keys]
+        return gast.Dict(keys=keys, values=[self.atom(v, out) for v in e.values])
+
+    def expr_JoinedStr(self, e, out):
+        self.check_expr(e)
+        return e
+
+    def expr_BoolOp(self, e, out):
+        # a and b  ->  t = a; if t: t = b      (or: if not t: t = b)
+        t = self.namer.temp()
+        out.append(assign(t, self.simple(e.values[0], out), like=e))
+        for v in e.values[1:]:
+            inner = []
+            inner.append(assign(t, self.simple(v, inner), like=v))
+            test = name(t)
+            if isinstance(e.op, gast.Or):
+                test = gast.UnaryOp(op=gast.Not(), operand=test)
+            c = self.namer.numbered("_c")
+            out.append(assign(c, test, like=e))
+            out.append(gast.copy_location(gast.If(test=name(c), body=inner, orelse=[]), e))
+        return name(t)
+
+    def expr_IfExp(self, e, out):
+        t = self.namer.temp()
+        test = self.condition(e.test, out)
+        body, orelse = [], []
+        body.append(assign(t, self.simple(e.body, body), like=e.body))
+        orelse.append(assign(t, self.simple(e.orelse, orelse), like=e.orelse))
+        out.append(gast.copy_location(gast.If(test=test, body=body, orelse=orelse), e))
+        return name(t)
+
+    def check_expr(self, e):
+        """Reject constructs hidden in expressions that are kept whole."""
+        for n in gast.walk(e):
+            kind = type(n).__name__
+            if kind in ("Lambda", "NamedExpr", "Yield", "YieldFrom", "Await", "ListComp",
+                        "SetComp", "DictComp", "GeneratorExp", "Starred"):
+                raise errors.unsupported(n, self.ctx, kind)
+
+
+def _is_dotted(node):
+    while isinstance(node, gast.Attribute):
+        node = node.value
+    return isinstance(node, gast.Name)
+
+
+def _tail_returns(stmts):
+    """True when every path through ``stmts`` ends in a return in tail position."""
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, gast.Return):
+        return True
+    if isinstance(last, gast.If):
+        return _tail_returns(last.body) and _tail_returns(last.orelse)
+    return False
+
+
+def _check_returns(stmts, ctx, tail):
+    """Every return must sit in tail position; anything else is unsupported."""
+    for i, s in enumerate(stmts):
+        is_last = tail and i == len(stmts) - 1
+        if isinstance(s, gast.Return) and not is_last:
+            raise errors.unsupported(s, ctx, "Return")
+        if isinstance(s, gast.If):
+            _check_returns(s.body, ctx, is_last)
+            _check_returns(s.orelse, ctx, is_last)
+        elif isinstance(s, (gast.For, gast.While)):
+            _check_returns(s.body, ctx, False)
+            _check_returns(s.orelse, ctx, False)
+        elif isinstance(s, (gast.Try, gast.With)):
+            continue
+
+
+def run(tree, ctx):
+    norm = Normalizer(ctx)
+    body = tree.body
+    has_return = any(isinstance(n, gast.Return) for n in gast.walk(tree))
+    if not has_return:
+        raise errors.unsupported(tree, ctx, "NoReturn")
+    _check_returns(body, ctx, True)
+    ctx.return_node = [n for n in gast.walk(tree) if isinstance(n, gast.Return)][-1]
+    if isinstance(body[-1], gast.Return):
+        new_body = norm.block(body)
+    elif _tail_returns(body):
+        norm.result = ctx.namer.fresh("_result")
+        new_body = norm.block(body)
+        ret = gast.Return(value=name(norm.result))
+        new_body.append(gast.copy_location(ret, body[-1]))
+    else:
+        raise errors.unsupported(body[-1], ctx, "NoReturn",
+                                 "some paths reach the end without returning")
+    tree.body = new_body
+    return tree

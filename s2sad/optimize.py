@@ -1,0 +1,124 @@
+"""Stage 6: clean up the generated function.
+
+Takes and gives a generated ``FunctionDef``. Runs to a fixed point:
+
+* adjoint copy propagation: ``b_t3 = b_t5`` followed by uses of ``b_t3`` in
+  the same block becomes uses of ``b_t5`` (safe because adjoints are never
+  updated in place and both names are written once);
+* removal of self-copies ``x = x`` and of ``b = a`` right after ``a = b``;
+* dead adjoint elimination: an adjoint (or template temporary) assigned and
+  never read is removed (adjoint expressions have no side effects).
+"""
+
+from __future__ import annotations
+
+import gast
+
+from .gastutil import rename
+
+
+def _counts(tree):
+    stores, loads = {}, {}
+    for n in gast.walk(tree):
+        if isinstance(n, gast.Name):
+            d = stores if isinstance(n.ctx, (gast.Store, gast.Param)) else loads
+            d[n.id] = d.get(n.id, 0) + 1
+    return stores, loads
+
+
+def _name_loads(nodes, var):
+    return sum(1 for node in nodes for n in gast.walk(node)
+               if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id == var)
+
+
+def _blocks(stmts):
+    yield stmts
+    for s in stmts:
+        for attr in ("body", "orelse"):
+            inner = getattr(s, attr, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                yield from _blocks(inner)
+
+
+def _copy_propagate(tree, ctx):
+    stores, loads = _counts(tree)
+    params = {a.id for a in tree.args.args + tree.args.posonlyargs + tree.args.kwonlyargs}
+    for block in _blocks(tree.body):
+        for i, s in enumerate(block):
+            if not (isinstance(s, gast.Assign) and len(s.targets) == 1
+                    and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Name)):
+                continue
+            a, b = s.targets[0].id, s.value.id
+            if a == b:
+                del block[i]
+                return True
+            if not ctx.namer.is_adjoint(a) or stores.get(a) != 1:
+                continue
+            if b in params:
+                if stores.get(b, 1) != 1:
+                    continue
+            elif stores.get(b) != 1 or not any(
+                    isinstance(x, gast.Assign) and b in {t.id for t in x.targets
+                                                         if isinstance(t, gast.Name)}
+                    for x in block[:i]):
+                continue
+            rest = block[i + 1:]
+            if _name_loads(rest, a) != loads.get(a, 0):
+                continue
+            for x in rest:
+                rename(x, {a: b})
+            del block[i]
+            return True
+    return False
+
+
+def _generated(ctx, n):
+    return ctx.namer.is_adjoint(n) or (n in ctx.namer.temps and n not in ctx.primal_temps)
+
+
+def _dead_adjoints(tree, ctx):
+    _, loads = _counts(tree)
+    for block in _blocks(tree.body):
+        for i, s in enumerate(block):
+            if isinstance(s, gast.Assign) and len(s.targets) == 1 \
+                    and isinstance(s.targets[0], gast.Name):
+                n = s.targets[0].id
+                if _generated(ctx, n) and not loads.get(n):
+                    del block[i]
+                    return True
+    return False
+
+
+def _swap_back(tree, ctx):
+    """``a = b; ...; b = a`` with neither rebound in between: drop the second."""
+    for block in _blocks(tree.body):
+        for i, s in enumerate(block):
+            pair = _copy_pair(s)
+            if pair is None:
+                continue
+            a, b = pair
+            for j in range(i + 1, len(block)):
+                x = block[j]
+                if _copy_pair(x) == (b, a):
+                    del block[j]
+                    return True
+                written = {n.id for n in gast.walk(x) if isinstance(n, gast.Name)
+                           and isinstance(n.ctx, gast.Store)}
+                if a in written or b in written:
+                    break
+    return False
+
+
+def _copy_pair(s):
+    if isinstance(s, gast.Assign) and len(s.targets) == 1 \
+            and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Name):
+        return s.targets[0].id, s.value.id
+    return None
+
+
+def run(tree, ctx):
+    if not ctx.optimize:
+        return tree
+    while _swap_back(tree, ctx) or _dead_adjoints(tree, ctx) or _copy_propagate(tree, ctx):
+        pass
+    return tree

@@ -1,0 +1,55 @@
+"""Stage 1: read the user's function and parse it into a gast tree.
+
+Takes: a Python function. Gives: a ``gast.FunctionDef`` whose nodes carry the
+line numbers of the user's file (``ctx.filename``); columns are relative to the
+dedented source, ``ctx.col_shift`` restores them. Decorators are dropped.
+"""
+
+from __future__ import annotations
+
+import inspect
+import textwrap
+
+import gast
+
+from . import errors
+
+
+def run(ctx):
+    func = ctx.func
+    if not inspect.isfunction(func):
+        raise errors.source_unavailable(func, "it is not a Python function defined with def")
+    try:
+        lines, first = inspect.getsourcelines(func)
+        filename = inspect.getsourcefile(func) or func.__code__.co_filename
+    except (OSError, TypeError) as exc:
+        raise errors.source_unavailable(func, str(exc)) from None
+    text = "".join(lines)
+    dedented = textwrap.dedent(text)
+    ctx.col_shift = len(lines[0]) - len(lines[0].lstrip()) if dedented != text else 0
+    ctx.filename = filename
+    try:
+        module = gast.parse(dedented)
+    except SyntaxError as exc:
+        raise errors.source_unavailable(func, f"its source does not parse ({exc.msg})") from None
+    gast.increment_lineno(module, first - 1)
+    fdef = module.body[0] if module.body else None
+    if not isinstance(fdef, gast.FunctionDef) or fdef.name != func.__name__:
+        if func.__name__ == "<lambda>":
+            raise errors.unsupported(fdef, ctx, "Lambda", "as the function to differentiate")
+        raise errors.source_unavailable(func, "its source is not a plain def statement")
+    fdef.decorator_list = []
+    fdef.returns = None
+    ctx.firstlineno = fdef.lineno
+    ctx.name = fdef.name
+    args = fdef.args
+    if args.vararg or args.kwarg:
+        raise errors.unsupported(fdef, ctx, "VarArgs")
+    ctx.params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
+    for a in args.posonlyargs + args.args + args.kwonlyargs:
+        a.annotation = None
+    names = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    ctx.local_names = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
+                       and isinstance(n.ctx, (gast.Store, gast.Param))} | set(ctx.params)
+    ctx.namer.reserve(names | {fdef.name})
+    return fdef

@@ -1,0 +1,268 @@
+"""Stage 5: reverse mode.
+
+Takes: SSA form with activity. Gives: one function that runs
+
+1. the **forward sweep**: the user's code as normalized, plus, inside loops,
+   a trip counter per loop and one ``_tape.append(...)`` per block recording
+   the values the reverse sweep will need and that a later iteration
+   overwrites (the to-be-recorded set: names assigned inside the enclosing
+   loop *and* read by an adjoint statement of that block);
+2. the **reverse sweep**: the adjoint statements in reverse order. A loop
+   becomes ``for _ in range(_n1):`` whose body first pops the block's record
+   (restoring the values of that iteration) then runs the reversed body; an
+   ``if`` replays the branch recorded in its ``_c`` test variable.
+
+Adjoint accumulation is decided by a small dataflow over the reverse sweep:
+each adjoint is *undefined* or *defined* at each point. The first contribution
+to an undefined adjoint is an assignment (``bx = e``), later ones add
+(``bx = bx + e``, never in place, so adjoints may alias safely). Where paths
+disagree (a branch that contributes and one that does not; a loop), the path
+lacking a contribution gets ``bx = 0.0``, so zeros appear only where needed.
+An adjoint statement whose target adjoint is undefined is dead and not emitted.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import gast
+
+from . import anno, runtime
+from .activity import classify, walk_stmts
+from .gastutil import assign, call, const, loads, name, stores, target_name
+
+U, D = "U", "D"
+
+
+class Reverse:
+    def __init__(self, tree, ctx):
+        self.ctx = ctx
+        self.namer = ctx.namer
+        self.tree = tree
+        self.primal = set(ctx.params)
+        for s in walk_stmts(tree.body):
+            self.primal |= stores(s) if isinstance(s, (gast.Assign, gast.For)) else set()
+        self.pushes = {}      # id(block) -> names recorded at the end of that block
+        self.counters = {}    # id(loop) -> trip counter name
+        self.tape = None
+        self.loop_var = None
+
+    # -- helpers given to rule templates --------------------------------------
+    def is_active(self, n):
+        return n in self.ctx.active
+
+    def adjoint(self, n):
+        return self.namer.adjoint(n)
+
+    def inject(self, n, obj):
+        return self.ctx.inject(n, obj)
+
+    def fresh(self):
+        return self.namer.temp()
+
+    def helper(self, n):
+        return name(self.inject(n, getattr(runtime, n)))
+
+    def contribute(self, var, expr, state, out):
+        b = self.adjoint(var)
+        if state.get(var, U) == D:
+            if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, gast.USub):
+                value = gast.BinOp(left=name(b), op=gast.Sub(), right=expr.operand)
+            else:
+                value = gast.BinOp(left=name(b), op=gast.Add(), right=expr)
+        else:
+            value = expr
+            state[var] = D
+        out.append(assign(b, value))
+
+    # -- reverse sweep ---------------------------------------------------------
+    def block(self, stmts, state, overwritten):
+        """Reverse of a statement list; ``overwritten`` is None outside loops."""
+        code = []
+        reads = set()
+        for s in reversed(stmts):
+            if isinstance(s, gast.Assign):
+                t = target_name(s)
+                if t is None or t not in self.ctx.active or state.get(t, U) != D:
+                    continue
+                stmts_ = self.assignment(s, t, state)
+                for st in stmts_:
+                    reads |= loads(st) & self.primal
+                code.extend(stmts_)
+            elif isinstance(s, gast.If):
+                state, rev = self.branch(s, state, overwritten)
+                if rev is not None:
+                    code.append(rev)
+                    reads |= loads(s.test)
+            elif isinstance(s, (gast.For, gast.While)):
+                state, rev = self.loop(s, state, overwritten)
+                if rev:
+                    code.extend(rev)
+                    reads.add(self.counters[id(s)])
+        if overwritten is not None:
+            recorded = sorted(reads & overwritten)
+            self.pushes[id(stmts)] = recorded
+            if recorded:
+                self.tape = self.tape or self.namer.fresh("_tape")
+                targets = [name(n, store=True) for n in recorded]
+                tgt = targets[0] if len(targets) == 1 else gast.Tuple(elts=targets,
+                                                                      ctx=gast.Store())
+                pop = gast.Call(func=gast.Attribute(value=name(self.tape), attr="pop",
+                                                    ctx=gast.Load()), args=[], keywords=[])
+                code.insert(0, assign(tgt, pop))
+        return code, state
+
+    def assignment(self, s, t, state):
+        op = classify(s.value, self.ctx, self.ctx.var_kinds)
+        out = []
+        if op.kind == "copy":
+            if s.value.id in self.ctx.active:
+                self.contribute(s.value.id, name(self.adjoint(t)), state, out)
+        elif op.kind == "rule":
+            env = _Env(self, self.ctx.var_kinds.get(t) == "S")
+            for kind, var, node in op.rule.instantiate(t, op.bind(), env):
+                if kind == "contrib":
+                    self.contribute(var, node, state, out)
+                else:
+                    out.append(node)
+        state[t] = U
+        return out
+
+    def branch(self, s, state, overwritten):
+        st_then, st_else = dict(state), dict(state)
+        then, st_then = self.block(s.body, st_then, overwritten)
+        orelse, st_else = self.block(s.orelse, st_else, overwritten)
+        merged = _merge(st_then, st_else, then, orelse, self.adjoint)
+        if not then and not orelse:
+            return merged, None
+        node = gast.If(test=s.test, body=then or [gast.Pass()], orelse=orelse)
+        return merged, gast.copy_location(node, s)
+
+    def has_active(self, loop):
+        return any(target_name(x) in self.ctx.active for x in walk_stmts(loop.body))
+
+    def counter(self, loop):
+        if id(loop) not in self.counters:
+            self.counters[id(loop)] = self.namer.numbered("_n")
+        return self.counters[id(loop)]
+
+    def loop(self, s, state, overwritten):
+        if not self.has_active(s):
+            return state, []
+        inner = set(overwritten or ())
+        inner |= stores(s) | {self.counter(s)}
+        for x in walk_stmts(s.body):
+            if isinstance(x, (gast.For, gast.While)) and self.has_active(x):
+                inner.add(self.counter(x))
+        if overwritten is not None:
+            overwritten |= inner
+        entry = dict(state)
+        head = dict(entry)
+        while True:
+            body, exit_ = self.block(s.body, dict(head), inner)
+            new_head = dict(head)
+            for v in set(entry) | set(exit_):
+                if entry.get(v, U) == D or exit_.get(v, U) == D:
+                    new_head[v] = D
+            if new_head == head:
+                break
+            head = new_head
+        pre = [assign(self.adjoint(v), const(0.0)) for v in sorted(head)
+               if head[v] == D and entry.get(v, U) != D]
+        body += [assign(self.adjoint(v), const(0.0)) for v in sorted(head)
+                 if head[v] == D and exit_.get(v, U) != D]
+        if not body:
+            body = [gast.Pass()]
+        self.loop_var = self.loop_var or self.namer.fresh("_")
+        it = name(self.loop_var, store=True)
+        rng = call(name(self.inject("range", builtins.range)), name(self.counters[id(s)]))
+        rev = gast.For(target=it, iter=rng, body=body, orelse=[], type_comment=None)
+        return head, pre + [gast.copy_location(rev, s)]
+
+    # -- forward sweep -----------------------------------------------------------
+    def forward(self, stmts):
+        out = []
+        for s in stmts:
+            if isinstance(s, gast.If):
+                s.body = self.forward(s.body)
+                s.orelse = self.forward(s.orelse)
+            elif isinstance(s, (gast.For, gast.While)):
+                s.body = self.forward(s.body)
+                n = self.counters.get(id(s))
+                if n is not None:
+                    out.append(assign(n, const(0)))
+                    s.body.insert(0, gast.AugAssign(target=name(n, store=True), op=gast.Add(),
+                                                    value=const(1)))
+            out.append(s)
+        recorded = self.pushes.get(id(stmts))
+        if recorded:
+            values = [name(n) for n in recorded]
+            value = values[0] if len(values) == 1 else gast.Tuple(elts=values, ctx=gast.Load())
+            push = gast.Expr(value=call(gast.Attribute(value=name(self.tape), attr="append",
+                                                       ctx=gast.Load()), value))
+            at = len(out)
+            while at > 0 and anno.get(out[at - 1], anno.Key.COPYBACK):
+                at -= 1
+            out.insert(at, push)
+        return out
+
+    def run(self):
+        ctx = self.ctx
+        ctx.primal_temps = set(ctx.namer.temps)
+        tree = self.tree
+        ret = tree.body[-1]
+        body = tree.body[:-1]
+        y = ret.value
+        state = {}
+        seed = []
+        if isinstance(y, gast.Name):
+            if y.id in ctx.active:
+                seed.append(assign(self.adjoint(y.id), call(self.helper("seed"), name(y.id))))
+                state[y.id] = D
+            else:
+                seed.append(gast.Expr(value=call(self.helper("seed"), name(y.id))))
+        rev, state = self.block(body, state, None)
+        fwd = self.forward(body)
+        if self.tape:
+            fwd.insert(0, assign(self.tape, gast.List(elts=[], ctx=gast.Load())))
+        grads = []
+        for p in ctx.wrt_names:
+            if state.get(p, U) == D:
+                grads.append(name(self.adjoint(p)))
+            else:
+                grads.append(call(self.helper("zeros_like"), name(p)))
+        result = grads[0] if len(ctx.wrt) == 1 and not ctx.wrt_tuple else \
+            gast.Tuple(elts=grads, ctx=gast.Load())
+        if ctx.output == "value_and_grad":
+            result = gast.Tuple(elts=[y, result], ctx=gast.Load())
+        tree.body = fwd + seed + rev + [gast.copy_location(gast.Return(value=result), ret)]
+        tree.name = self.namer.fresh(f"{ctx.output}_{ctx.name}")
+        return tree
+
+
+class _Env:
+    """What a rule template needs from the reverse pass."""
+
+    def __init__(self, rev, scalar_result):
+        self.rev = rev
+        self.scalar_result = scalar_result
+        self.is_active = rev.is_active
+        self.adjoint = rev.adjoint
+        self.inject = rev.inject
+        self.fresh = rev.fresh
+
+
+def _merge(st_a, st_b, code_a, code_b, adjoint):
+    merged = {}
+    for v in sorted(set(st_a) | set(st_b)):
+        a, b = st_a.get(v, U), st_b.get(v, U)
+        if a == b:
+            merged[v] = a
+            continue
+        (code_b if a == D else code_a).append(assign(adjoint(v), const(0.0)))
+        merged[v] = D
+    return merged
+
+
+def run(tree, ctx):
+    return Reverse(tree, ctx).run()

@@ -1,0 +1,44 @@
+"""Adjoints of Python builtins. Ties and kinks follow NumPy/JAX conventions:
+``abs`` has derivative 0 at 0, ``max``/``min`` of equal values split the
+adjoint evenly between the two arguments.
+"""
+
+import builtins
+
+import numpy as np
+
+from .core import adjoint, nondiff
+
+d = {}
+
+
+@adjoint(builtins.abs, variant="S")
+def abs_scalar(z, x):
+    d[x] = d[z] * ((x > 0) - (x < 0))
+
+
+@adjoint(builtins.abs, variant="A")
+def abs_array(z, x):
+    d[x] = d[z] * np.sign(x)
+
+
+@adjoint(builtins.max)
+def max(z, x, y):
+    d[x] = d[z] * ((x > y) + 0.5 * (x == y))
+    d[y] = d[z] * ((y > x) + 0.5 * (x == y))
+
+
+@adjoint(builtins.min)
+def min(z, x, y):
+    d[x] = d[z] * ((x < y) + 0.5 * (x == y))
+    d[y] = d[z] * ((y < x) + 0.5 * (x == y))
+
+
+@adjoint(builtins.float)
+def float(z, x):
+    d[x] = d[z]
+
+
+nondiff(builtins.int, builtins.round, builtins.len, builtins.range, builtins.bool,
+        builtins.isinstance, builtins.print, builtins.type, builtins.enumerate,
+        builtins.str, builtins.repr, builtins.divmod, builtins.id, builtins.hash)

@@ -1,0 +1,206 @@
+"""Adjoint rules as templates.
+
+A rule is a tiny Python function whose parameters are the result and the
+arguments of the primitive, and whose body states the adjoint contributions,
+with ``d[v]`` meaning "the adjoint of v"::
+
+    @adjoint(math.sin)
+    def sin(z, x):
+        d[x] = d[z] * math.cos(x)
+
+The reverse pass inlines the body: parameters become the operands of the
+statement being differentiated, ``d[z]`` becomes ``bz``, and ``d[x] = e``
+becomes ``bx = e`` or ``bx = bx + e`` depending on whether ``bx`` already holds
+a contribution. A contribution to a constant or inactive operand is dropped.
+Other names assigned in the body are template temporaries and get fresh names;
+remaining free names (``math``, ``np``, ``unbroadcast``) are resolved in the
+rule module and reach the generated code under a collision-free name.
+
+Keyword parameters with defaults bind call keywords: ``def sum(z, x, axis=None)``.
+``variant="S"`` registers a faster template used when every argument is a
+Python/NumPy scalar.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import textwrap
+
+import gast
+
+from .. import gastutil as G
+
+RULES = {}      # primitive -> [Rule, ...]; the first whose variant and signature fit wins
+NONDIFF = set()
+
+
+class Rule:
+    def __init__(self, primitive, template, variant=None):
+        self.primitive = primitive
+        self.template = template
+        self.variant = variant
+        src = textwrap.dedent(inspect.getsource(template))
+        fdef = gast.parse(src).body[0]
+        fdef.decorator_list = []
+        self.fdef = fdef
+        sig = inspect.signature(template)
+        params = list(sig.parameters.values())
+        self.result = params[0].name
+        self.params = [p.name for p in params[1:]]
+        self.defaults = {p.name: p.default for p in params[1:]
+                         if p.default is not inspect.Parameter.empty}
+        self.signature = inspect.Signature(params[1:])
+        self.body = fdef.body
+        self.globals = template.__globals__
+        self.locals = set()
+        self.diff_params = set()
+        for s in self.body:
+            for t in getattr(s, "targets", []):
+                if _is_adjoint_ref(t):
+                    self.diff_params.add(t.slice.id)
+                else:
+                    self.locals |= G.stores(t)
+
+    @property
+    def name(self):
+        return getattr(self.primitive, "__name__", str(self.primitive))
+
+    def bind(self, args, keywords):
+        """Map template parameters to atoms; raise TypeError if they do not fit."""
+        bound = self.signature.bind(*args, **keywords)
+        mapping = dict(bound.arguments)
+        for p, default in self.defaults.items():
+            mapping.setdefault(p, G.const(default))
+        return mapping
+
+    def instantiate(self, target, mapping, env):
+        """Statements adding this rule's contributions for ``target = prim(...)``.
+
+        ``env`` supplies: ``is_active(name)``, ``adjoint(name)``, ``inject(name, obj)``,
+        ``fresh()``, ``scalar_result`` (bool) and ``contribute(var, expr) -> stmt``.
+        """
+        local_names = {v: env.fresh() for v in sorted(self.locals)}
+        out = []
+        for s in self.body:
+            if isinstance(s, gast.Pass):
+                continue
+            if isinstance(s, gast.Assign) and _is_adjoint_ref(s.targets[0]):
+                param = s.targets[0].slice.id
+                atom = mapping[param]
+                if not (isinstance(atom, gast.Name) and env.is_active(atom.id)):
+                    continue
+                expr = self._subst(G.clone(s.value), target, mapping, local_names, env)
+                out.append(("contrib", atom.id, expr))
+            else:
+                stmt = self._subst(G.clone(s), target, mapping, local_names, env)
+                out.append(("stmt", None, stmt))
+        # drop template temporaries that no kept statement reads
+        needed = set()
+        for kind, _, node in out:
+            if kind == "contrib":
+                needed |= G.loads(node)
+        kept = []
+        for kind, var, node in reversed(out):
+            if kind == "stmt":
+                written = G.stores(node)
+                if not written & needed:
+                    continue
+                needed |= G.loads(node)
+            kept.append((kind, var, node))
+        return list(reversed(kept))
+
+    def _subst(self, node, target, mapping, local_names, env):
+        class Subst(gast.NodeTransformer):
+            def visit_Subscript(s, n):
+                if _is_adjoint_ref(n):
+                    p = n.slice.id
+                    ref = target if p == self.result else mapping[p].id
+                    return G.name(env.adjoint(ref))
+                s.generic_visit(n)
+                return n
+
+            def visit_Name(s, n):
+                if n.id == self.result:
+                    return G.name(target)
+                if n.id in mapping:
+                    return G.clone(mapping[n.id])
+                if n.id in local_names:
+                    return G.name(local_names[n.id], isinstance(n.ctx, gast.Store))
+                obj = self.globals.get(n.id, getattr(builtins, n.id, None))
+                if obj is None:
+                    raise NameError(f"template of {self.name} uses unknown name {n.id}")
+                return G.name(env.inject(n.id, obj))
+
+            def visit_Call(s, n):
+                s.generic_visit(n)
+                if env.scalar_result and G.dotted_name(n.func) == env.inject(
+                        "unbroadcast", _runtime().unbroadcast):
+                    return n.args[0]
+                return n
+
+        return Subst().visit(node)
+
+
+def _runtime():
+    from .. import runtime
+    return runtime
+
+
+def _is_adjoint_ref(node):
+    return (isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name)
+            and node.value.id == "d" and isinstance(node.slice, gast.Name))
+
+
+# ---------------------------------------------------------------------------
+# The rule-author API (re-exported by s2sad.extend)
+
+def adjoint(*primitives, variant=None):
+    """Register the decorated template as the adjoint of each primitive."""
+    def register(template):
+        for prim in primitives:
+            rules = RULES.setdefault(prim, [])
+            rule = Rule(prim, template, variant)
+            rules[:] = [r for r in rules if not (r.variant == variant
+                                                 and r.params == rule.params)]
+            rules.insert(0, rule)
+            NONDIFF.discard(prim)
+        return template
+    return register
+
+
+def nondiff(*primitives):
+    """Declare primitives whose result carries no derivative (floor, sign, argmax...)."""
+    for prim in primitives:
+        NONDIFF.add(prim)
+        RULES.pop(prim, None)
+
+
+def lookup(primitive, scalar_args, args=(), keywords=None):
+    """The rule for ``primitive`` called with these atoms.
+
+    Returns 'nondiff', a Rule, or None when no rule fits. Rules registered later
+    take precedence; a scalar variant is preferred when every argument is a scalar.
+    """
+    try:
+        if primitive in NONDIFF:
+            return "nondiff"
+        rules = RULES.get(primitive)
+    except TypeError:      # unhashable callable
+        return None
+    if not rules:
+        return None
+    fitting = []
+    for rule in rules:
+        try:
+            rule.signature.bind(*args, **(keywords or {}))
+        except TypeError:
+            continue
+        fitting.append(rule)
+    for rule in fitting:
+        if rule.variant == ("S" if scalar_args else "A"):
+            return rule
+    for rule in fitting:
+        if rule.variant is None:
+            return rule
+    return fitting[0] if fitting else rules[0]

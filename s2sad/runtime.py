@@ -1,0 +1,120 @@
+"""Runtime support imported by generated code: kept small and fast.
+
+Generated code reaches these helpers through closure variables of the same
+name (see :mod:`s2sad.codegen`), so a call costs one cell load.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import NonScalarOutputError
+
+__all__ = ["unbroadcast", "seed", "zeros_like", "dot_adjoint_a", "dot_adjoint_b",
+           "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint", "mean_adjoint"]
+
+
+def unbroadcast(g, x):
+    """Sum the adjoint ``g`` back to the shape of the operand ``x``."""
+    shape = np.shape(x)
+    if np.shape(g) == shape:
+        return g
+    g = np.asarray(g)
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    if not shape:
+        return float(g) if g.dtype.kind == "f" else g[()]
+    return g.reshape(shape)
+
+
+def seed(y):
+    """The adjoint 1.0 of the scalar output ``y``; reject anything else."""
+    if type(y) is float:
+        return 1.0
+    shape = np.shape(y)
+    if shape == () and np.isrealobj(y) and not isinstance(y, (str, bytes)):
+        return 1.0
+    what = (f"an array of shape {shape}" if isinstance(y, np.ndarray)
+            else f"a value of type {type(y).__name__}")
+    raise NonScalarOutputError(what)
+
+
+def zeros_like(x):
+    """The gradient of an input that does not influence the output."""
+    if isinstance(x, np.ndarray):
+        return np.zeros(x.shape, dtype=np.result_type(x.dtype, np.float64))
+    return 0.0
+
+
+def sum_adjoint(g, x, axis=None, keepdims=False):
+    shape = np.shape(x)
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, shape).astype(np.result_type(g, np.float64))
+
+
+def mean_adjoint(g, x, axis=None, keepdims=False):
+    shape = np.shape(x)
+    count = np.prod([shape[a] for a in np.atleast_1d(axis)]) if axis is not None \
+        else max(np.size(x), 1)
+    return sum_adjoint(g, x, axis, keepdims) / count
+
+
+def dot_adjoint_a(g, a, b):
+    """Adjoint of ``a`` in ``np.dot(a, b)`` for any dimensions."""
+    a_ndim, b_ndim = np.ndim(a), np.ndim(b)
+    if b_ndim <= 1 or a_ndim == 0:
+        out = np.tensordot(g, b, max(0, b_ndim - (a_ndim != 0)))
+    else:
+        out = np.tensordot(g, np.swapaxes(b, -1, -2), b_ndim - 1)
+    return unbroadcast(out, a) if a_ndim == 0 else out
+
+
+def dot_adjoint_b(g, a, b):
+    """Adjoint of ``b`` in ``np.dot(a, b)`` for any dimensions."""
+    a_ndim, b_ndim = np.ndim(a), np.ndim(b)
+    swap = b_ndim > 1 and a_ndim != 0
+    if a_ndim <= 1 or b_ndim == 0:
+        out = np.tensordot(g, a, max(0, a_ndim - (b_ndim != 0)))
+    else:
+        out = np.tensordot(g, a, [range(-a_ndim - b_ndim + 2, -b_ndim + 1),
+                                  range(a_ndim - 1)])
+    out = np.swapaxes(out, -1, -2) if swap else out
+    return unbroadcast(out, b) if b_ndim == 0 else out
+
+
+def matmul_adjoint_a(g, a, b):
+    """Adjoint of ``a`` in ``a @ b`` (batched, with 1-D promotion)."""
+    if np.ndim(g) == 0:
+        return g * np.asarray(b)
+    b_ndim = np.ndim(b)
+    if np.ndim(a) == 1:
+        g = np.expand_dims(g, np.ndim(g) - 1)
+    if b_ndim == 1:
+        b = np.expand_dims(b, 0)
+        g = np.expand_dims(g, np.ndim(g))
+    else:
+        b = np.swapaxes(b, -2, -1)
+    return unbroadcast(np.matmul(g, b), a)
+
+
+def matmul_adjoint_b(g, a, b):
+    """Adjoint of ``b`` in ``a @ b`` (batched, with 1-D promotion)."""
+    if np.ndim(g) == 0:
+        return g * np.asarray(a)
+    b_is_vec = np.ndim(b) == 1
+    if b_is_vec:
+        g = np.expand_dims(g, np.ndim(g))
+    if np.ndim(a) == 1:
+        a = np.expand_dims(a, 1)
+        g = np.expand_dims(g, np.ndim(g) - 1)
+    else:
+        a = np.swapaxes(a, -2, -1)
+    out = np.matmul(a, g)
+    if b_is_vec:
+        out = np.squeeze(out, np.ndim(g) - 1)
+    return unbroadcast(out, b)
