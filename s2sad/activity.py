@@ -30,6 +30,7 @@ from . import errors
 from .dataflow import closure, reverse_edges
 from .gastutil import dotted_name, loads, target_name
 from .rules import lookup
+from .rules.methods import ATTRIBUTES, METHODS
 
 BINOPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
           gast.Div: operator.truediv, gast.Pow: operator.pow, gast.MatMult: operator.matmul,
@@ -100,6 +101,10 @@ def classify(value, ctx, kinds=None):
         path = dotted_name(value.func)
         head = path.split(".")[0] if path else None
         keywords = {k.arg: k.value for k in value.keywords}
+        if isinstance(value.func, gast.Attribute) and isinstance(value.func.value, gast.Name) \
+                and value.func.value.id in ctx.local_names and value.func.attr in METHODS:
+            return _prim(METHODS[value.func.attr], [value.func.value] + list(value.args),
+                         keywords, kinds, f"method .{value.func.attr}()")
         if path is None or head in ctx.local_names:
             what = f"method {path}()" if path else "call of a computed function"
             recv = [value.func.value] if isinstance(value.func, gast.Attribute) else []
@@ -113,6 +118,9 @@ def classify(value, ctx, kinds=None):
     if isinstance(value, gast.Attribute):
         if value.attr in NONDIFF_ATTRS:
             return Op("nondiff", args=[value.value])
+        if value.attr in ATTRIBUTES and isinstance(value.value, gast.Name) \
+                and value.value.id in ctx.local_names:
+            return _prim(ATTRIBUTES[value.attr], [value.value], {}, kinds, f".{value.attr}")
         path = dotted_name(value)
         if path and path.split(".")[0] not in ctx.local_names:
             return Op("nondiff", args=[])      # a module constant such as math.pi

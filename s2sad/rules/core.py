@@ -70,6 +70,9 @@ class Rule:
         """Map template parameters to atoms; raise TypeError if they do not fit."""
         bound = self.signature.bind(*args, **keywords)
         mapping = dict(bound.arguments)
+        for p in self.signature.parameters.values():
+            if p.kind is p.VAR_POSITIONAL and p.name in mapping:
+                mapping[p.name] = gast.Tuple(elts=list(mapping[p.name]), ctx=gast.Load())
         for p, default in self.defaults.items():
             mapping.setdefault(p, G.const(default))
         return mapping

@@ -183,3 +183,14 @@ nondiff(np.sign, np.floor, np.ceil, np.round, np.argmax, np.argmin, np.shape, np
         np.ndim, np.zeros, np.ones, np.zeros_like, np.ones_like, np.arange, np.linspace,
         np.isnan, np.isinf, np.isfinite, np.equal, np.less, np.greater, np.less_equal,
         np.greater_equal, np.not_equal, np.empty, np.eye, np.rint, np.trunc)
+
+
+@adjoint(np.transpose)
+def transpose(z, x, axes=None):
+    d[x] = transpose_adjoint(d[z], axes)
+
+
+# -- helpers called by the templates above ----------------------------------------
+
+def transpose_adjoint(g, axes):
+    return np.transpose(g) if axes is None else np.transpose(g, np.argsort(axes))
