@@ -61,8 +61,8 @@ class Op:
 
     def diff_names(self):
         """Names whose adjoints this operation contributes to."""
-        if self.kind == "copy":
-            return self.operand_names()
+        if self.kind in ("copy", "pack"):
+            return {a.id for a in self.args if isinstance(a, gast.Name)}
         if self.kind == "unknown":
             return self.operand_names()
         if self.kind != "rule":
@@ -126,11 +126,26 @@ def classify(value, ctx, kinds=None):
             return Op("nondiff", args=[])      # a module constant such as math.pi
         return Op("unknown", args=[value.value], what=f"attribute .{value.attr}")
     if isinstance(value, gast.Subscript):
-        return Op("unknown", args=[value.value], what="indexing")
-    if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
-        elts = value.elts if not isinstance(value, gast.Dict) else value.values
-        return Op("unknown", args=list(elts), what=f"building a {type(value).__name__.lower()}")
+        index = index_expr(value.slice, ctx)
+        return _prim(operator.getitem, [value.value, index], {}, kinds, "indexing")
+    if isinstance(value, (gast.Tuple, gast.List)):
+        return Op("pack", args=list(value.elts), what=f"a {type(value).__name__.lower()}")
+    if isinstance(value, gast.Dict):
+        return Op("unknown", args=list(value.values), what="building a dict")
     return Op("unknown", args=[value], what=type(value).__name__)
+
+
+def index_expr(index, ctx):
+    """The index of a subscript as an expression: ``1:n`` becomes ``slice(1, n, None)``."""
+    if isinstance(index, gast.Slice):
+        parts = [p if p is not None else gast.Constant(value=None, kind=None)
+                 for p in (index.lower, index.upper, index.step)]
+        func = gast.Name(id=ctx.inject("slice", builtins.slice), ctx=gast.Load(),
+                         annotation=None, type_comment=None)
+        return gast.Call(func=func, args=parts, keywords=[])
+    if isinstance(index, gast.Tuple):
+        return gast.Tuple(elts=[index_expr(e, ctx) for e in index.elts], ctx=gast.Load())
+    return index
 
 
 def _prim(prim, args, keywords, kinds, what):
@@ -150,6 +165,9 @@ def _prim(prim, args, keywords, kinds, what):
         return Op("unknown", args=args, keywords=keywords, what=pretty)
     return Op("rule", rule=rule, args=args, keywords=keywords, what=pretty,
               scalar_result=scalar_result)
+
+
+RANK = {"S": 0, "A": 1, "L": 2}   # scalar < may be an array < may be a list/tuple
 
 
 def _atom_kind(atom, kinds):
@@ -185,20 +203,25 @@ def infer_kinds(tree, ctx):
     while changed:
         changed = False
         for t, value in defs:
-            if kinds[t] == "A":
-                continue
-            if isinstance(value, (gast.Constant, gast.Name)):
-                k = _atom_kind(value, kinds)
-            else:
-                op = classify(value, ctx, kinds)
-                k = "S" if op.scalar_result else "A"
-                if op.kind == "nondiff" and isinstance(value, gast.Compare):
-                    k = "S" if all(_atom_kind(a, kinds) == "S"
-                                   for a in [value.left] + value.comparators) else "A"
-            if k == "A":
-                kinds[t] = "A"
+            k = _kind_of_value(value, ctx, kinds)
+            if RANK[k] > RANK[kinds[t]]:
+                kinds[t] = k
                 changed = True
     return kinds
+
+
+def _kind_of_value(value, ctx, kinds):
+    if isinstance(value, (gast.Constant, gast.Name)):
+        return _atom_kind(value, kinds)
+    if isinstance(value, (gast.Tuple, gast.List)):
+        return "L"
+    if isinstance(value, gast.Subscript):
+        base = _atom_kind(value.value, kinds)
+        return "L" if base == "L" and isinstance(value.slice, gast.Slice) else "A"
+    if isinstance(value, gast.Compare):
+        return "S" if all(_atom_kind(a, kinds) == "S"
+                          for a in [value.left] + value.comparators) else "A"
+    return "S" if classify(value, ctx, kinds).scalar_result else "A"
 
 
 def run(tree, ctx):

@@ -21,9 +21,11 @@ _LOCK = threading.RLock()
 
 
 def kind_of(value):
-    """'S' for Python and NumPy scalars, 'A' for anything that may be an array."""
+    """'S' for Python and NumPy scalars, 'L' for lists and tuples, 'A' for the rest."""
     if isinstance(value, (bool, int, float, complex, np.generic)):
         return "S"
+    if isinstance(value, (list, tuple)):
+        return "L"
     return "A"
 
 

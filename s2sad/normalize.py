@@ -123,10 +123,11 @@ class Normalizer:
             raise errors.unsupported(target, self.ctx, "Starred")
         if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(elts):
             # evaluate every right-hand side before any target is written
+            written = {n.id for t in elts for n in gast.walk(t) if isinstance(n, gast.Name)}
             temps = []
             for v in value.elts:
                 a = self.atom(v, out)
-                if isinstance(a, gast.Name):
+                if isinstance(a, gast.Name) and a.id in written:
                     t = self.namer.temp()
                     out.append(assign(t, a, like=v))
                     a = name(t)

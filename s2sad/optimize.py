@@ -116,9 +116,31 @@ def _copy_pair(s):
     return None
 
 
+_FOLD = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b,
+         gast.Mult: lambda a, b: a * b}
+
+
+class _Fold(gast.NodeTransformer):
+    """``2 - 1`` -> ``1``; ``e ** 1`` -> ``e``."""
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        left, right = node.left, node.right
+        numeric = (int, float)
+        if isinstance(left, gast.Constant) and isinstance(right, gast.Constant) \
+                and type(left.value) in numeric and type(right.value) in numeric \
+                and type(node.op) in _FOLD:
+            return gast.Constant(value=_FOLD[type(node.op)](left.value, right.value), kind=None)
+        if isinstance(node.op, gast.Pow) and isinstance(right, gast.Constant) \
+                and type(right.value) in numeric and right.value == 1:
+            return left
+        return node
+
+
 def run(tree, ctx):
     if not ctx.optimize:
         return tree
+    _Fold().visit(tree)
     while _swap_back(tree, ctx) or _dead_adjoints(tree, ctx) or _copy_propagate(tree, ctx):
         pass
     return tree

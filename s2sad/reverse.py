@@ -65,7 +65,9 @@ class Reverse:
 
     def contribute(self, var, expr, state, out):
         b = self.adjoint(var)
-        if state.get(var, U) == D:
+        if state.get(var, U) == D and self.ctx.var_kinds.get(var) == "L":
+            value = call(self.helper("add_adjoints"), name(b), expr)
+        elif state.get(var, U) == D:
             if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, gast.USub):
                 value = gast.BinOp(left=name(b), op=gast.Sub(), right=expr.operand)
             else:
@@ -118,6 +120,12 @@ class Reverse:
         if op.kind == "copy":
             if s.value.id in self.ctx.active:
                 self.contribute(s.value.id, name(self.adjoint(t)), state, out)
+        elif op.kind == "pack":
+            for i, elt in enumerate(op.args):
+                if isinstance(elt, gast.Name) and elt.id in self.ctx.active:
+                    item = gast.Subscript(value=name(self.adjoint(t)), slice=const(i),
+                                          ctx=gast.Load())
+                    self.contribute(elt.id, item, state, out)
         elif op.kind == "rule":
             env = _Env(self, self.ctx.var_kinds.get(t) == "S")
             for kind, var, node in op.rule.instantiate(t, op.bind(), env):

@@ -10,7 +10,7 @@ import numpy as np
 
 from .errors import NonScalarOutputError
 
-__all__ = ["unbroadcast", "seed", "zeros_like", "dot_adjoint_a", "dot_adjoint_b",
+__all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints", "dot_adjoint_a", "dot_adjoint_b",
            "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint", "mean_adjoint"]
 
 
@@ -47,7 +47,40 @@ def zeros_like(x):
     """The gradient of an input that does not influence the output."""
     if isinstance(x, np.ndarray):
         return np.zeros(x.shape, dtype=np.result_type(x.dtype, np.float64))
+    if isinstance(x, (list, tuple)):
+        return [zeros_like(e) for e in x]
     return 0.0
+
+
+def _basic_index(index):
+    items = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis
+               for i in items)
+
+
+def getitem_adjoint(g, x, index):
+    """Adjoint of ``x`` in ``x[index]``: ``g`` scattered into zeros shaped like ``x``."""
+    if isinstance(x, (list, tuple)):
+        out = [0.0] * len(x)
+        out[index] = list(g) if isinstance(index, slice) else g
+        return out
+    out = np.zeros(np.shape(x), dtype=np.result_type(np.asarray(x).dtype, np.float64))
+    if _basic_index(index):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
+def add_adjoints(a, b):
+    """``a + b`` for adjoints that may be lists (adjoints of lists and tuples)."""
+    if isinstance(a, list):
+        if not isinstance(b, (list, tuple)):
+            return [p + b for p in a] if np.ndim(b) == 0 else a + b
+        return [add_adjoints(p, q) for p, q in zip(a, b)]
+    if isinstance(b, list):
+        return add_adjoints(b, a)
+    return a + b
 
 
 def sum_adjoint(g, x, axis=None, keepdims=False):

@@ -9,7 +9,7 @@ import operator
 
 import numpy as np
 
-from ..runtime import matmul_adjoint_a, matmul_adjoint_b, unbroadcast
+from ..runtime import getitem_adjoint, matmul_adjoint_a, matmul_adjoint_b, unbroadcast
 from .core import adjoint, nondiff
 
 d = {}  # templates write d[x] for "the adjoint of x"
@@ -59,6 +59,11 @@ def pos(z, x):
 def matmul(z, x, y):
     d[x] = matmul_adjoint_a(d[z], x, y)
     d[y] = matmul_adjoint_b(d[z], x, y)
+
+
+@adjoint(operator.getitem)
+def getitem(z, x, index):
+    d[x] = getitem_adjoint(d[z], x, index)
 
 
 nondiff(operator.floordiv, operator.mod, operator.lt, operator.le, operator.gt,

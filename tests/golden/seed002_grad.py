@@ -1,0 +1,18 @@
+# ruff: noqa
+# Golden output of s2sad.source(f002, wrt=(0, 1)) for examples/seeds.py:f002,
+#     f = ln x1 + x1*x2 - sin x2   (seed 002).
+# Checked by tests/test_examples.py; everything below this header must equal the
+# generated source. Regenerate: S2SAD_REGEN_GOLDEN=1 python -m pytest -q tests/test_examples.py
+def grad_f002(x1, x2):
+    _t1 = math.log(x1)
+    _t2 = x1 * x2
+    _t3 = _t1 + _t2
+    _t4 = math.sin(x2)
+    _t5 = _t3 - _t4
+    b_t5 = seed(_t5)
+    b_t4 = -b_t5
+    bx2 = b_t4 * math.cos(x2)
+    bx1 = b_t5 * x2
+    bx2 = bx2 + b_t5 * x1
+    bx1 = bx1 + b_t5 / x1
+    return (bx1, bx2)
