@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import gast
 
-from . import errors
+from . import anno, errors
 from .gastutil import assign, const, is_atom, name
 
 _SIMPLE_STMTS = (gast.Assert, gast.Raise, gast.Pass)
@@ -141,6 +141,9 @@ class Normalizer:
             self.stmt_Assign(assign(t, gast.copy_location(item, s), like=s), out)
 
     def stmt_If(self, s, out):
+        if anno.get(s, anno.Key.LOOP_EXIT):
+            out.append(s)         # 'if _brk1: break' stays as it is
+            return
         test = self.condition(s.test, out)
         node = gast.If(test=test, body=self.block(s.body), orelse=self.block(s.orelse))
         out.append(gast.copy_location(node, s))
@@ -185,9 +188,12 @@ class Normalizer:
         return name(t)
 
     def condition(self, e, out):
-        """An ``if`` test: evaluated whole into a fresh ``_c`` name."""
+        """An ``if`` test: a name, or evaluated whole into a fresh ``_c`` name."""
         self.check_expr(e)
+        if isinstance(e, gast.Name):
+            return name(e.id)
         c = self.namer.numbered("_c")
+        self.namer.temps.add(c)
         out.append(assign(c, self.simple(e, out), like=e))
         return name(c)
 

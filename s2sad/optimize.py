@@ -6,8 +6,9 @@ Takes and gives a generated ``FunctionDef``. Runs to a fixed point:
   the same block becomes uses of ``b_t5`` (safe because adjoints are never
   updated in place and both names are written once);
 * removal of self-copies ``x = x`` and of ``b = a`` right after ``a = b``;
-* dead adjoint elimination: an adjoint (or template temporary) assigned and
-  never read is removed (adjoint expressions have no side effects).
+* dead code elimination: an adjoint (or template temporary) assigned and
+  never read is removed (adjoint expressions have no side effects), and so is
+  a copy or constant assigned to a name nobody reads.
 """
 
 from __future__ import annotations
@@ -83,7 +84,9 @@ def _dead_adjoints(tree, ctx):
             if isinstance(s, gast.Assign) and len(s.targets) == 1 \
                     and isinstance(s.targets[0], gast.Name):
                 n = s.targets[0].id
-                if _generated(ctx, n) and not loads.get(n):
+                trivial = isinstance(s.value, (gast.Name, gast.Constant))
+                if (_generated(ctx, n) or trivial) and not loads.get(n) \
+                        and n not in ctx.params:
                     del block[i]
                     return True
     return False

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import gast
 
-from . import activity, codegen, normalize, optimize, parse, reverse, ssa
+from . import activity, codegen, desugar, normalize, optimize, parse, reverse, ssa
 from .context import Context
 
 STAGES = [
     ("parse", None),                 # parse.run builds the tree from the function
+    ("desugar", desugar.run),        # break/continue/early return -> flags
     ("normal", normalize.run),       # three-address form
     ("ssa", ssa.run),                # SSA with copies at joins and loop headers
     ("activity", activity.run),      # active names, scalar/array kinds, checks

@@ -209,7 +209,8 @@ class Reverse:
             push = gast.Expr(value=call(gast.Attribute(value=name(self.tape), attr="append",
                                                        ctx=gast.Load()), value))
             at = len(out)
-            while at > 0 and anno.get(out[at - 1], anno.Key.COPYBACK):
+            while at > 0 and (anno.get(out[at - 1], anno.Key.COPYBACK)
+                              or anno.get(out[at - 1], anno.Key.LOOP_EXIT)):
                 at -= 1
             out.insert(at, push)
         return out

@@ -113,12 +113,18 @@ class SSA:
         else:
             rename(s.test, body_env)
         s.body = self.block(s.body, body_env)
+        at = len(s.body)
+        if s.body and anno.get(s.body[-1], anno.Key.LOOP_EXIT):
+            at -= 1           # copies go before the loop's exit test
         for var, h in headers.items():
             if body_env[var] != h:
-                s.body.append(assign(h, name(body_env[var]), like=s))
-                anno.set_(s.body[-1], anno.Key.COPYBACK)
+                copy = assign(h, name(body_env[var]), like=s)
+                anno.set_(copy, anno.Key.COPYBACK)
+                s.body.insert(at, copy)
+                at += 1
         for var in assigned:
-            env[var] = headers.get(var, body_env[var])
+            if var in headers or var in body_env:
+                env[var] = headers.get(var) or body_env[var]
         if is_for:
             env[user_target] = s.target.id
         out.append(s)

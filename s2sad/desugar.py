@@ -1,0 +1,155 @@
+"""Stage 2a: lower ``break``, ``continue``, early ``return`` and loop ``else``.
+
+Takes: the parsed function. Gives: a function where
+
+* every loop containing a jump has a flag ``_go1`` (set True at the start of
+  each iteration, False by ``break``/``continue``/``return``) guarding the rest
+  of the body, a flag ``_brk1`` (set by ``break`` or ``return``), and ends with
+  the single exit test ``if _brk1: break`` (annotated ``LOOP_EXIT``), which
+  later passes keep as the very last statement of the body;
+* a function with a return anywhere but the end assigns ``_result``, sets
+  ``_ret`` and skips the rest through ``if not _ret:`` guards; it ends with
+  one ``return _result``;
+* ``for ... else`` / ``while ... else`` run their ``else`` under
+  ``if not _brk1:`` after the loop.
+
+So the reverse sweep sees only structured control flow, and replays exactly
+the iterations that ran (the exit iteration included: its skipped statements
+are recorded as untaken branches).
+
+Example::
+
+    for i in range(n):                 _brk1 = False
+        if x[i] > t:                   for i in range(n):
+            break                          _go1 = True
+        s = s + x[i]                       if x[i] > t:
+                                  -->          _go1 = False
+                                               _brk1 = True
+                                           if _go1:
+                                               s = s + x[i]
+                                           if _brk1:
+                                               break
+"""
+
+from __future__ import annotations
+
+import gast
+
+from . import anno, errors
+from .gastutil import assign, const, name
+
+_LOOPS = (gast.For, gast.While)
+
+
+def _jumps(stmts):
+    """Kinds of jump in ``stmts`` that escape to the enclosing loop or function."""
+    found = set()
+    for s in stmts:
+        if isinstance(s, gast.Break):
+            found.add("break")
+        elif isinstance(s, gast.Continue):
+            found.add("continue")
+        elif isinstance(s, gast.Return):
+            found.add("return")
+        elif isinstance(s, gast.If):
+            found |= _jumps(s.body) | _jumps(s.orelse)
+        elif isinstance(s, _LOOPS):
+            found |= _jumps(s.body) & {"return"}
+            found |= _jumps(s.orelse)
+    return found
+
+
+def _not(e):
+    return gast.UnaryOp(op=gast.Not(), operand=e)
+
+
+class Desugar:
+    def __init__(self, ctx, general_return):
+        self.ctx = ctx
+        self.namer = ctx.namer
+        self.loops = []        # stack of (go, brk) flag names
+        self.general_return = general_return
+        self.ret = self.namer.fresh("_ret") if general_return else None
+        self.result = self.namer.fresh("_result") if general_return else None
+
+    def block(self, stmts):
+        out = []
+        for i, s in enumerate(stmts):
+            if isinstance(s, gast.Break):
+                if not self.loops:
+                    raise errors.unsupported(s, self.ctx, "Break", "outside a loop")
+                go, brk = self.loops[-1]
+                out += [assign(go, const(False), like=s), assign(brk, const(True), like=s)]
+                return out
+            if isinstance(s, gast.Continue):
+                go, _ = self.loops[-1]
+                out.append(assign(go, const(False), like=s))
+                return out
+            if isinstance(s, gast.Return) and self.general_return:
+                value = s.value if s.value is not None else const(None)
+                out += [assign(self.result, value, like=s), assign(self.ret, const(True), like=s)]
+                for go, brk in self.loops:
+                    out += [assign(go, const(False), like=s), assign(brk, const(True), like=s)]
+                return out
+            exits = _jumps([s]) if not isinstance(s, gast.Return) else set()
+            out.extend(self.stmt(s))
+            rest = stmts[i + 1:]
+            if exits and rest:
+                guard = name(self.loops[-1][0]) if self.loops else _not(name(self.ret))
+                node = gast.If(test=guard, body=self.block(rest), orelse=[])
+                out.append(gast.copy_location(node, rest[0]))
+                return out
+        return out
+
+    def stmt(self, s):
+        if isinstance(s, gast.If):
+            s.body = self.block(s.body)
+            s.orelse = self.block(s.orelse)
+            return [s]
+        if isinstance(s, _LOOPS):
+            return self.loop(s)
+        return [s]
+
+    def loop(self, s):
+        inner = _jumps(s.body)
+        if not inner and not s.orelse:
+            s.body = self.block(s.body)
+            return [s]
+        go, brk = self.namer.numbered("_go"), self.namer.numbered("_brk")
+        self.loops.append((go, brk))
+        body = [assign(go, const(True), like=s)] + self.block(s.body)
+        self.loops.pop()
+        exit_test = gast.If(test=name(brk), body=[gast.Break()], orelse=[])
+        anno.set_(exit_test, anno.Key.LOOP_EXIT)
+        s.body = body + [gast.copy_location(exit_test, s)]
+        orelse, s.orelse = s.orelse, []
+        out = [assign(brk, const(False), like=s), s]
+        if orelse:
+            node = gast.If(test=_not(name(brk)), body=self.block(orelse), orelse=[])
+            out.append(gast.copy_location(node, orelse[0]))
+        return out
+
+
+def _has_early_return(stmts, tail=True):
+    for i, s in enumerate(stmts):
+        last = tail and i == len(stmts) - 1
+        if isinstance(s, gast.Return) and not last:
+            return True
+        if isinstance(s, gast.If) and (_has_early_return(s.body, last)
+                                      or _has_early_return(s.orelse, last)):
+            return True
+        if isinstance(s, _LOOPS) and "return" in _jumps(s.body):
+            return True
+    return False
+
+
+def run(tree, ctx):
+    general = _has_early_return(tree.body)
+    pass_ = Desugar(ctx, general)
+    body = pass_.block(tree.body)
+    if general:
+        body[:0] = [assign(pass_.ret, const(False), like=tree),
+                    assign(pass_.result, const(None), like=tree)]
+        body.append(gast.copy_location(gast.Return(value=name(pass_.result)), tree.body[-1]))
+    tree.body = body
+    return tree
