@@ -19,7 +19,11 @@ active values.
 from __future__ import annotations
 
 import builtins
+import functools
+import inspect
 import math
+import os
+import sysconfig
 import operator
 from dataclasses import dataclass, field
 
@@ -46,12 +50,13 @@ SIDE_EFFECT_OK = {builtins.print}
 @dataclass
 class Op:
     """What one right-hand side does, as far as derivatives are concerned."""
-    kind: str                  # copy | rule | nondiff | unknown | const
+    kind: str                  # copy | pack | rule | call | nondiff | unknown | const
     rule: object = None
     args: list = field(default_factory=list)       # positional atoms (or index nodes)
     keywords: dict = field(default_factory=dict)
     what: str = ""             # readable name of the primitive, for errors
     scalar_result: bool = False  # result is a scalar when every operand is
+    func: object = None        # the user function of a 'call'
 
     def operand_names(self):
         names = set()
@@ -63,7 +68,7 @@ class Op:
         """Names whose adjoints this operation contributes to."""
         if self.kind in ("copy", "pack"):
             return {a.id for a in self.args if isinstance(a, gast.Name)}
-        if self.kind == "unknown":
+        if self.kind in ("unknown", "call"):
             return self.operand_names()
         if self.kind != "rule":
             return set()
@@ -162,12 +167,35 @@ def _prim(prim, args, keywords, kinds, what):
         return Op("nondiff", args=args, keywords=keywords, what=pretty,
                   scalar_result=scalar_result)
     if rule is None:
+        if is_user_function(prim):
+            return Op("call", func=prim, args=args, keywords=keywords, what=pretty)
         return Op("unknown", args=args, keywords=keywords, what=pretty)
     return Op("rule", rule=rule, args=args, keywords=keywords, what=pretty,
               scalar_result=scalar_result)
 
 
 RANK = {"S": 0, "A": 1, "L": 2}   # scalar < may be an array < may be a list/tuple
+
+
+_LIBRARY_ROOTS = {"numpy", "scipy", "math", "builtins", "s2sad", "jax", "torch", "autograd"}
+
+
+def is_user_function(fn):
+    """A Python function of the user's own code, which s2sad transforms too."""
+    if not inspect.isfunction(fn):
+        return False
+    module = (getattr(fn, "__module__", None) or "").split(".")[0]
+    if module in _LIBRARY_ROOTS:
+        return False
+    filename = fn.__code__.co_filename
+    return not any(filename.startswith(p) for p in _library_dirs())
+
+
+@functools.lru_cache(maxsize=1)
+def _library_dirs():
+    paths = sysconfig.get_paths()
+    return tuple({os.path.realpath(paths[k]) + os.sep for k in ("stdlib", "purelib", "platlib")}
+                 | {paths[k] + os.sep for k in ("stdlib", "purelib", "platlib")})
 
 
 def _atom_kind(atom, kinds):
@@ -221,7 +249,11 @@ def _kind_of_value(value, ctx, kinds):
     if isinstance(value, gast.Compare):
         return "S" if all(_atom_kind(a, kinds) == "S"
                           for a in [value.left] + value.comparators) else "A"
-    return "S" if classify(value, ctx, kinds).scalar_result else "A"
+    op = classify(value, ctx, kinds)
+    if op.kind == "call":
+        from . import pipeline
+        return pipeline.return_kind(op, kinds, ctx, value)
+    return "S" if op.scalar_result else "A"
 
 
 def run(tree, ctx):

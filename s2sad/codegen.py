@@ -25,7 +25,7 @@ import gast
 
 
 def to_source(tree):
-    module = gast.Module(body=[tree], type_ignores=[])
+    module = tree if isinstance(tree, gast.Module) else gast.Module(body=[tree], type_ignores=[])
     pyast = ast.fix_missing_locations(gast.gast_to_ast(module))
     return ast.unparse(pyast) + "\n"
 
@@ -51,36 +51,49 @@ def register(text, stem):
     return filename
 
 
-def compile_function(text, ctx):
-    """Compile the generated source; return the function bound to the user's globals."""
+def _make_args(names):
+    return ast.arguments(posonlyargs=[], args=[ast.arg(arg=n) for n in names], vararg=None,
+                         kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
+
+
+def compile_functions(text, ctx):
+    """Compile the generated source; return its functions bound to the user's globals.
+
+    The defs are wrapped, for compilation only, in a factory whose parameters
+    are the injected names, so they become closure variables; the line numbers
+    stay those of ``text``.
+    """
     user = ctx.func
     filename = register(text, f"{ctx.output}_{ctx.name}")
     module = ast.parse(text, filename)
-    fdef = module.body[0]
-    fdef.args.defaults = []
-    fdef.args.kw_defaults = [None] * len(fdef.args.kw_defaults)
+    defs = module.body
+    for fdef in defs:
+        fdef.args.defaults = []
+        fdef.args.kw_defaults = [None] * len(fdef.args.kw_defaults)
     user_free = set(user.__code__.co_freevars)
     outer = sorted(set(ctx.injected) | user_free)
-    factory = ast.FunctionDef(
-        name="_s2sad_factory",
-        args=ast.arguments(posonlyargs=[], args=[ast.arg(arg=n) for n in outer],
-                           vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
-                           defaults=[]),
-        body=[fdef, ast.Return(value=ast.Name(id=fdef.name, ctx=ast.Load()))],
-        decorator_list=[], returns=None)
+    names = ast.Tuple(elts=[ast.Name(id=f.name, ctx=ast.Load()) for f in defs], ctx=ast.Load())
+    factory = ast.FunctionDef(name="_s2sad_factory", args=_make_args(outer),
+                              body=defs + [ast.Return(value=names)],
+                              decorator_list=[], returns=None)
     if "type_params" in ast.FunctionDef._fields:
         factory.type_params = []
     wrapper = ast.Module(body=[factory], type_ignores=[])
     ast.fix_missing_locations(wrapper)
     scratch = {}
     exec(compile(wrapper, filename, "exec"), scratch)
-    inner = scratch["_s2sad_factory"](*[ctx.injected.get(n) for n in outer])
-    cells = []
+    inners = scratch["_s2sad_factory"](*[ctx.injected.get(n) for n in outer])
     user_cells = dict(zip(user.__code__.co_freevars, user.__closure__ or ()))
-    for n in inner.__code__.co_freevars:
-        cells.append(user_cells[n] if n in user_cells else types.CellType(ctx.injected[n]))
-    func = types.FunctionType(inner.__code__, user.__globals__, fdef.name,
-                              user.__defaults__, tuple(cells) or None)
-    func.__kwdefaults__ = user.__kwdefaults__
-    func.__module__ = user.__module__
-    return func
+    out = []
+    for fdef, inner in zip(defs, inners):
+        cells = [user_cells[n] if n in user_cells else types.CellType(ctx.injected[n])
+                 for n in inner.__code__.co_freevars]
+        primal_signature = fdef is defs[0]
+        func = types.FunctionType(inner.__code__, user.__globals__, fdef.name,
+                                  user.__defaults__ if primal_signature else None,
+                                  tuple(cells) or None)
+        if primal_signature:
+            func.__kwdefaults__ = user.__kwdefaults__
+        func.__module__ = user.__module__
+        out.append(func)
+    return out

@@ -25,6 +25,7 @@ class Context:
     params: list = field(default_factory=list)
     local_names: set = field(default_factory=set)
     namer: Namer = field(default_factory=Namer)
+    tape_param: str = None           # split mode: name of the tape parameter
     return_node: object = None       # the user's return statement, for errors
     # filled by later passes
     active: set = field(default_factory=set)
@@ -64,18 +65,21 @@ class Context:
         ``template_name`` is kept unless the user's function means something else
         by it, in which case the namer picks a fresh spelling.
         """
-        if template_name in self.injected_names:
-            return self.injected_names[template_name]
+        key = (template_name, id(obj))
+        if key in self.injected_names:
+            return self.injected_names[key]
         try:
             same = self.lookup(template_name) is obj
         except KeyError:
             same = False
-        if template_name not in self.local_names and (
+        taken_by_other = template_name in self.injected \
+            and self.injected[template_name] is not obj
+        if template_name not in self.local_names and not taken_by_other and (
                 same or template_name not in self.namer.taken):
             name = template_name
             self.namer.taken.add(name)
         else:
             name = self.namer.fresh(template_name)
-        self.injected_names[template_name] = name
+        self.injected_names[key] = name
         self.injected[name] = obj
         return name

@@ -113,6 +113,7 @@ UNSUPPORTED = {
                     "use an if statement or max/min"),
     "SideEffectCall": ("call for its side effects on a value that carries a derivative",
                        "use the value returned by a function instead of mutating its argument"),
+    "Recursion": ("recursive call", "rewrite the recursion as a loop"),
     "NoReturn": ("function without a return statement", "return a scalar value"),
 }
 

@@ -143,6 +143,10 @@ class _Fold(gast.NodeTransformer):
 def run(tree, ctx):
     if not ctx.optimize:
         return tree
+    if isinstance(tree, gast.Module):
+        for fdef in tree.body:
+            run(fdef, ctx)
+        return tree
     _Fold().visit(tree)
     while _swap_back(tree, ctx) or _dead_adjoints(tree, ctx) or _copy_propagate(tree, ctx):
         pass

@@ -6,9 +6,12 @@ tree; each module's docstring states the form it takes and the form it gives.
 
 from __future__ import annotations
 
+import inspect
+import threading
+
 import gast
 
-from . import activity, codegen, desugar, normalize, optimize, parse, reverse, ssa
+from . import activity, codegen, desugar, errors, normalize, optimize, parse, reverse, ssa
 from .context import Context
 
 STAGES = [
@@ -42,13 +45,68 @@ def run(ctx, stop_after=None, on_stage=None):
 
 
 def source_of(tree):
-    if isinstance(tree, gast.AST):
+    if isinstance(tree, (gast.FunctionDef, gast.Module)):
         return codegen.to_source(tree)
     return str(tree)
 
 
+_LOCAL = threading.local()
+
+
+def _in_progress():
+    if not hasattr(_LOCAL, "stack"):
+        _LOCAL.stack = []
+    return _LOCAL.stack
+
+
+def _guarded(ctx, stop_after=None):
+    stack = _in_progress()
+    stack.append(ctx.func)
+    try:
+        return run(ctx, stop_after)
+    finally:
+        stack.pop()
+
+
 def build(ctx):
-    """Transform and compile; return (function, source text)."""
-    tree = run(ctx)
+    """Transform and compile; return (function or (fwd, bwd) for split mode, source)."""
+    tree = _guarded(ctx)
     text = codegen.to_source(tree)
-    return codegen.compile_function(text, ctx), text
+    functions = codegen.compile_functions(text, ctx)
+    return (functions[0] if len(functions) == 1 else tuple(functions)), text
+
+
+def bind_call(op, kinds, ctx, node):
+    """Bind a call of a user function: (mapping param -> atom, param kinds, param names)."""
+    from .activity import _atom_kind
+    from .api import kind_of
+    if op.func in _in_progress():
+        raise errors.unsupported(node, ctx, "Recursion", op.what)
+    sig = inspect.signature(op.func)
+    try:
+        bound = sig.bind(*op.args, **op.keywords)
+    except TypeError as exc:
+        raise errors.missing_rule(node, ctx, f"{op.what} called this way ({exc})") from None
+    callee_kinds = {}
+    for p, param in sig.parameters.items():
+        if p in bound.arguments:
+            callee_kinds[p] = _atom_kind(bound.arguments[p], kinds)
+        else:
+            callee_kinds[p] = kind_of(param.default)
+    return dict(bound.arguments), callee_kinds, list(sig.parameters)
+
+
+_RETURN_KINDS = {}
+
+
+def return_kind(op, kinds, ctx, node):
+    """'S', 'A' or 'L': what the user function called by ``op`` returns."""
+    _, callee_kinds, _ = bind_call(op, kinds, ctx, node)
+    key = (op.func, tuple(sorted(callee_kinds.items())))
+    if key not in _RETURN_KINDS:
+        sub = make_context(op.func, (), callee_kinds)
+        tree = _guarded(sub, stop_after="activity")
+        ret = tree.body[-1].value
+        kind = sub.var_kinds.get(ret.id, "A") if isinstance(ret, gast.Name) else "S"
+        _RETURN_KINDS[key] = kind
+    return _RETURN_KINDS[key]

@@ -46,6 +46,7 @@ class Reverse:
         self.counters = {}    # id(loop) -> trip counter name
         self.tape = None
         self.loop_var = None
+        self.calls = {}       # id(call statement) -> (bwd function name, adjoint targets)
 
     # -- helpers given to rule templates --------------------------------------
     def is_active(self, n):
@@ -78,10 +79,10 @@ class Reverse:
         out.append(assign(b, value))
 
     # -- reverse sweep ---------------------------------------------------------
-    def block(self, stmts, state, overwritten):
+    def block(self, stmts, state, overwritten, extra_reads=()):
         """Reverse of a statement list; ``overwritten`` is None outside loops."""
         code = []
-        reads = set()
+        reads = set(extra_reads)
         for s in reversed(stmts):
             if isinstance(s, gast.Assign):
                 t = target_name(s)
@@ -126,6 +127,8 @@ class Reverse:
                     item = gast.Subscript(value=name(self.adjoint(t)), slice=const(i),
                                           ctx=gast.Load())
                     self.contribute(elt.id, item, state, out)
+        elif op.kind == "call":
+            out.extend(self.call_site(s, t, op, state))
         elif op.kind == "rule":
             env = _Env(self, self.ctx.var_kinds.get(t) == "S")
             for kind, var, node in op.rule.instantiate(t, op.bind(), env):
@@ -134,6 +137,36 @@ class Reverse:
                 else:
                     out.append(node)
         state[t] = U
+        return out
+
+    def call_site(self, s, t, op, state):
+        """``t = helper(...)``: forward calls fwd_helper, reverse calls bwd_helper."""
+        from . import api, pipeline
+        if id(s) not in self.calls:
+            mapping, kinds, params = pipeline.bind_call(op, self.ctx.var_kinds, self.ctx, s.value)
+            active = [(i, atom.id) for i, p in enumerate(params) if p in mapping
+                      for atom in [mapping[p]]
+                      if isinstance(atom, gast.Name) and atom.id in self.ctx.active]
+            wrt = tuple(i for i, _ in active)
+            split = api.compiled(op.func, wrt, True, "split", kinds)
+            fwd, bwd = split.function
+            fname = op.func.__name__
+            self.tape = self.tape or self.namer.fresh("_tape")
+            s.value = gast.Call(func=name(self.inject("fwd_" + fname, fwd)), args=s.value.args,
+                                keywords=s.value.keywords + [gast.keyword(
+                                    arg=split.ctx.tape_param, value=name(self.tape))])
+            self.calls[id(s)] = (name(self.inject("bwd_" + fname, bwd)), [v for _, v in active])
+        bwd_name, targets = self.calls[id(s)]
+        out = []
+        grads = call(bwd_name, name(self.adjoint(t)), name(self.tape))
+        if len(targets) > 1:
+            tmp = self.namer.temp()
+            out.append(assign(tmp, grads))
+            grads = name(tmp)
+        for k, var in enumerate(targets):
+            item = gast.Subscript(value=grads if len(targets) > 1 else grads, slice=const(k),
+                                  ctx=gast.Load())
+            self.contribute(var, item, state, out)
         return out
 
     def branch(self, s, state, overwritten):
@@ -222,18 +255,22 @@ class Reverse:
         ret = tree.body[-1]
         body = tree.body[:-1]
         y = ret.value
+        split = ctx.output == "split"
         state = {}
         seed = []
-        if isinstance(y, gast.Name):
-            if y.id in ctx.active:
+        if isinstance(y, gast.Name) and y.id in ctx.active:
+            state[y.id] = D
+            if not split:
                 seed.append(assign(self.adjoint(y.id), call(self.helper("seed"), name(y.id))))
-                state[y.id] = D
-            else:
-                seed.append(gast.Expr(value=call(self.helper("seed"), name(y.id))))
-        rev, state = self.block(body, state, None)
+        elif isinstance(y, gast.Name) and not split:
+            seed.append(gast.Expr(value=call(self.helper("seed"), name(y.id))))
+        if split:
+            # everything the reverse reads is gone when the forward function returns
+            self.tape = self.tape or self.namer.fresh("_tape")
+            rev, state = self.block(body, state, set(self.primal), set(ctx.wrt_names))
+        else:
+            rev, state = self.block(body, state, None)
         fwd = self.forward(body)
-        if self.tape:
-            fwd.insert(0, assign(self.tape, gast.List(elts=[], ctx=gast.Load())))
         grads = []
         for p in ctx.wrt_names:
             if state.get(p, U) == D:
@@ -242,11 +279,37 @@ class Reverse:
                 grads.append(call(self.helper("zeros_like"), name(p)))
         result = grads[0] if len(ctx.wrt) == 1 and not ctx.wrt_tuple else \
             gast.Tuple(elts=grads, ctx=gast.Load())
+        if split:
+            return self.split_functions(tree, fwd, rev, y, result, ret)
+        if self.tape:
+            fwd.insert(0, assign(self.tape, gast.List(elts=[], ctx=gast.Load())))
         if ctx.output == "value_and_grad":
             result = gast.Tuple(elts=[y, result], ctx=gast.Load())
         tree.body = fwd + seed + rev + [gast.copy_location(gast.Return(value=result), ret)]
         tree.name = self.namer.fresh(f"{ctx.output}_{ctx.name}")
         return tree
+
+    def split_functions(self, tree, fwd, rev, y, result, ret):
+        """Forward and backward functions sharing the caller's tape (vjp, user calls)."""
+        ctx = self.ctx
+        ctx.tape_param = self.tape
+        tree.args.kwonlyargs = tree.args.kwonlyargs + [gast.Name(
+            id=self.tape, ctx=gast.Param(), annotation=None, type_comment=None)]
+        tree.args.kw_defaults = tree.args.kw_defaults + [None]
+        tree.body = fwd + [gast.copy_location(gast.Return(value=y), ret)]
+        tree.name = self.namer.fresh(f"fwd_{ctx.name}")
+        out_adjoint = self.adjoint(y.id) if isinstance(y, gast.Name) else self.namer.fresh("b_out")
+        args = gast.arguments(
+            args=[gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None)
+                  for n in (out_adjoint, self.tape)],
+            posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
+        if not isinstance(result, gast.Tuple):
+            result = gast.Tuple(elts=[result], ctx=gast.Load())
+        back = gast.FunctionDef(name=self.namer.fresh(f"bwd_{ctx.name}"), args=args,
+                                body=rev + [gast.Return(value=result)], decorator_list=[],
+                                returns=None, type_comment=None, type_params=[])
+        gast.copy_location(back, tree)
+        return gast.Module(body=[tree, back], type_ignores=[])
 
 
 class _Env:
