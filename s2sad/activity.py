@@ -22,9 +22,9 @@ import builtins
 import functools
 import inspect
 import math
+import operator
 import os
 import sysconfig
-import operator
 from dataclasses import dataclass, field
 
 import gast
