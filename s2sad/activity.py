@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from . import errors
+from . import anno, errors
 from .dataflow import closure, reverse_edges
 from .gastutil import dotted_name, loads, target_name
 from .rules import lookup
@@ -271,6 +271,12 @@ def run(tree, ctx):
         elif isinstance(s, gast.For):
             for n in loads(s.iter):
                 edges.setdefault(n, set()).add(s.target.id)
+        elif isinstance(s, gast.Assign):          # a[i] = v
+            base = s.targets[0].value.id
+            ctx.mutable.add(base)
+            if isinstance(s.value, gast.Name):
+                edges.setdefault(s.value.id, set()).add(base)
+    _alias_classes(tree, ctx, edges)
     ret = tree.body[-1].value
     outputs = {ret.id} if isinstance(ret, gast.Name) else set()
     varied = closure(set(ctx.wrt_names), edges)
@@ -278,6 +284,29 @@ def run(tree, ctx):
     ctx.active = varied & useful
     _check(tree, ctx, ops, varied)
     return tree
+
+
+def _alias_classes(tree, ctx, edges):
+    """Copies made by SSA alias the array they copy: stores through one name are
+    stores through all, and their adjoints flow both ways. A copy written by the
+    user (``b = a``) of an array written in place is rejected."""
+    changed = True
+    while changed:
+        changed = False
+        for s in walk_stmts(tree.body):
+            t = target_name(s)
+            if t is None or not isinstance(s.value, gast.Name):
+                continue
+            src = s.value.id
+            if not ({t, src} & ctx.mutable):
+                continue
+            ssa_copy = any(anno.get(s, k) for k in (anno.Key.HEADER, anno.Key.JOIN,
+                                                      anno.Key.COPYBACK))
+            if not ssa_copy and src not in ctx.namer.temps and t not in ctx.namer.temps:
+                raise errors.unsupported(s, ctx, "Alias", f"{t} = {src}")
+            if not {t, src} <= ctx.mutable:
+                ctx.mutable |= {t, src}
+                changed = True
 
 
 def _check(tree, ctx, ops, varied):
@@ -291,10 +320,7 @@ def _check(tree, ctx, ops, varied):
                 raise errors.missing_rule(s.value, ctx, f"{op.what} called this way ({exc})") \
                     from None
     for s in walk_stmts(tree.body):
-        if isinstance(s, gast.Assign) and target_name(s) is None:
-            if loads(s) & varied:
-                raise errors.unsupported(s, ctx, "SubscriptStore")
-        elif isinstance(s, gast.For) and s.target.id in ctx.active:
+        if isinstance(s, gast.For) and s.target.id in ctx.active:
             raise errors.unsupported(s.iter, ctx, "ActiveIteration")
         elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
             path = dotted_name(s.value.func)

@@ -8,6 +8,7 @@ import enum
 class Key(enum.Enum):
     COPYBACK = "copy at the end of a loop body writing a header name (SSA)"
     LOOP_EXIT = "the single 'if _brk: break' ending a loop body (desugar)"
+    HEADER = "copy before a loop writing a header name (SSA)"
     JOIN = "copy at the end of an if branch writing a join name (SSA)"
 
 

@@ -29,6 +29,7 @@ class Context:
     return_node: object = None       # the user's return statement, for errors
     # filled by later passes
     active: set = field(default_factory=set)
+    mutable: set = field(default_factory=set)        # names of arrays written in place
     primal_temps: set = field(default_factory=set)   # temporaries of the user's code
     var_kinds: dict = field(default_factory=dict)
     injected: dict = field(default_factory=dict)   # generated-code name -> object
@@ -43,7 +44,9 @@ class Context:
         head, *rest = dotted.split(".")
         func = self.func
         code = func.__code__
-        if head in code.co_freevars and func.__closure__:
+        if head in self.injected:
+            obj = self.injected[head]
+        elif head in code.co_freevars and func.__closure__:
             cell = func.__closure__[code.co_freevars.index(head)]
             obj = cell.cell_contents
         elif head in func.__globals__:

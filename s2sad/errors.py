@@ -113,6 +113,8 @@ UNSUPPORTED = {
                     "use an if statement or max/min"),
     "SideEffectCall": ("call for its side effects on a value that carries a derivative",
                        "use the value returned by a function instead of mutating its argument"),
+    "Alias": ("a second name for an array that is written in place",
+              "write b = a.copy() to get an independent array"),
     "Recursion": ("recursive call", "rewrite the recursion as a loop"),
     "NoReturn": ("function without a return statement", "return a scalar value"),
 }

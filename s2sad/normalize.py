@@ -374,5 +374,14 @@ def run(tree, ctx):
     else:
         raise errors.unsupported(body[-1], ctx, "NoReturn",
                                  "some paths reach the end without returning")
-    tree.body = new_body
+    written = {t.value.id for s in gast.walk(tree) if isinstance(s, gast.Assign)
+               for t in s.targets if isinstance(t, gast.Subscript)
+               and isinstance(t.value, gast.Name)}
+    copies = []
+    for p in ctx.params:
+        if p in written:      # never mutate the caller's arrays
+            from . import runtime
+            fn = name(ctx.inject("copy_of", runtime.copy_of))
+            copies.append(assign(p, gast.Call(func=fn, args=[name(p)], keywords=[]), like=tree))
+    tree.body = copies + new_body
     return tree

@@ -29,7 +29,7 @@ import gast
 
 from . import anno, runtime
 from .activity import classify, walk_stmts
-from .gastutil import assign, call, const, loads, name, stores, target_name
+from .gastutil import assign, call, clone, const, loads, name, stores, target_name
 
 U, D = "U", "D"
 
@@ -47,6 +47,7 @@ class Reverse:
         self.tape = None
         self.loop_var = None
         self.calls = {}       # id(call statement) -> (bwd function name, adjoint targets)
+        self.snapshots = {}   # id(store statement) -> name of the snapshot of what it overwrites
 
     # -- helpers given to rule templates --------------------------------------
     def is_active(self, n):
@@ -66,6 +67,8 @@ class Reverse:
 
     def contribute(self, var, expr, state, out):
         b = self.adjoint(var)
+        if state.get(var, U) != D and var in self.ctx.mutable:
+            expr = call(self.helper("owned"), expr)     # updated in place later
         if state.get(var, U) == D and self.ctx.var_kinds.get(var) == "L":
             value = call(self.helper("add_adjoints"), name(b), expr)
         elif state.get(var, U) == D:
@@ -84,7 +87,12 @@ class Reverse:
         code = []
         reads = set(extra_reads)
         for s in reversed(stmts):
-            if isinstance(s, gast.Assign):
+            if isinstance(s, gast.Assign) and target_name(s) is None:
+                stmts_ = self.store(s, state, overwritten)
+                for st in stmts_:
+                    reads |= loads(st) & self.primal
+                code.extend(stmts_)
+            elif isinstance(s, gast.Assign):
                 t = target_name(s)
                 if t is None or t not in self.ctx.active or state.get(t, U) != D:
                     continue
@@ -139,6 +147,38 @@ class Reverse:
         state[t] = U
         return out
 
+    def store(self, s, state, overwritten):
+        """``a[i] = v``: adjoint of v is ``ba[i]``, which is then zeroed; the values
+        the store destroyed (snapshotted in the forward sweep) are put back."""
+        from .activity import index_expr
+        target = s.targets[0]
+        base = target.value.id
+        if id(s) not in self.snapshots:
+            self.snapshots[id(s)] = self.namer.numbered("_old")
+        old = self.snapshots[id(s)]
+        self.primal.add(old)
+        if overwritten is not None:
+            overwritten.add(old)
+        out = []
+        b = self.adjoint(base)
+        if base in self.ctx.active and state.get(base, U) == D:
+            v = s.value
+            if isinstance(v, gast.Name) and v.id in self.ctx.active:
+                take = call(self.helper("take_adjoint"), name(b),
+                            index_expr(clone(target.slice), self.ctx), name(v.id))
+                self.contribute(v.id, take, state, out)
+            zero = gast.Subscript(value=name(b), slice=clone(target.slice), ctx=gast.Store())
+            out.append(assign(zero, const(0.0)))
+        restore = gast.Subscript(value=name(base), slice=clone(target.slice), ctx=gast.Store())
+        out.append(assign(restore, name(old)))
+        return out
+
+    def zero(self, v):
+        """A zero adjoint for ``v``: ``0.0``, or an array for arrays updated in place."""
+        if v in self.ctx.mutable:
+            return call(self.helper("zeros_like"), name(v))
+        return const(0.0)
+
     def call_site(self, s, t, op, state):
         """``t = helper(...)``: forward calls fwd_helper, reverse calls bwd_helper."""
         from . import api, pipeline
@@ -173,7 +213,7 @@ class Reverse:
         st_then, st_else = dict(state), dict(state)
         then, st_then = self.block(s.body, st_then, overwritten)
         orelse, st_else = self.block(s.orelse, st_else, overwritten)
-        merged = _merge(st_then, st_else, then, orelse, self.adjoint)
+        merged = _merge(st_then, st_else, then, orelse, self.adjoint, self.zero)
         if not then and not orelse:
             return merged, None
         node = gast.If(test=s.test, body=then or [gast.Pass()], orelse=orelse)
@@ -208,9 +248,9 @@ class Reverse:
             if new_head == head:
                 break
             head = new_head
-        pre = [assign(self.adjoint(v), const(0.0)) for v in sorted(head)
+        pre = [assign(self.adjoint(v), self.zero(v)) for v in sorted(head)
                if head[v] == D and entry.get(v, U) != D]
-        body += [assign(self.adjoint(v), const(0.0)) for v in sorted(head)
+        body += [assign(self.adjoint(v), self.zero(v)) for v in sorted(head)
                  if head[v] == D and exit_.get(v, U) != D]
         if not body:
             body = [gast.Pass()]
@@ -222,8 +262,14 @@ class Reverse:
 
     # -- forward sweep -----------------------------------------------------------
     def forward(self, stmts):
+        from .activity import index_expr
         out = []
         for s in stmts:
+            if id(s) in self.snapshots:
+                target = s.targets[0]
+                snap = call(self.helper("snapshot"), name(target.value.id),
+                            index_expr(clone(target.slice), self.ctx))
+                out.append(assign(self.snapshots[id(s)], snap))
             if isinstance(s, gast.If):
                 s.body = self.forward(s.body)
                 s.orelse = self.forward(s.orelse)
@@ -324,14 +370,14 @@ class _Env:
         self.fresh = rev.fresh
 
 
-def _merge(st_a, st_b, code_a, code_b, adjoint):
+def _merge(st_a, st_b, code_a, code_b, adjoint, zero):
     merged = {}
     for v in sorted(set(st_a) | set(st_b)):
         a, b = st_a.get(v, U), st_b.get(v, U)
         if a == b:
             merged[v] = a
             continue
-        (code_b if a == D else code_a).append(assign(adjoint(v), const(0.0)))
+        (code_b if a == D else code_a).append(assign(adjoint(v), zero(v)))
         merged[v] = D
     return merged
 

@@ -10,7 +10,8 @@ import numpy as np
 
 from .errors import NonScalarOutputError
 
-__all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints", "dot_adjoint_a", "dot_adjoint_b",
+__all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints",
+           "copy_of", "snapshot", "owned", "take_adjoint", "dot_adjoint_a", "dot_adjoint_b",
            "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint", "mean_adjoint"]
 
 
@@ -151,3 +152,35 @@ def matmul_adjoint_b(g, a, b):
     if b_is_vec:
         out = np.squeeze(out, np.ndim(g) - 1)
     return unbroadcast(out, b)
+
+
+def copy_of(x):
+    """A private copy of an input the function writes into (inputs are never mutated)."""
+    if isinstance(x, np.ndarray):
+        return x.copy()
+    if isinstance(x, list):
+        return list(x)
+    return x
+
+
+def snapshot(a, index):
+    """The values ``a[index]`` is about to lose, kept for the reverse sweep."""
+    old = a[index]
+    return old.copy() if isinstance(old, np.ndarray) else old
+
+
+def owned(g):
+    """A private copy of an adjoint that the reverse sweep will update in place."""
+    if isinstance(g, np.ndarray):
+        return g.astype(np.result_type(g.dtype, np.float64), copy=True)
+    if isinstance(g, list):
+        return list(g)
+    return g
+
+
+def take_adjoint(g, index, v):
+    """Adjoint of ``v`` in ``a[index] = v``: ``g[index]`` copied, summed to ``v``'s shape."""
+    part = g[index]
+    if isinstance(part, np.ndarray):
+        part = part.copy()
+    return unbroadcast(part, v)

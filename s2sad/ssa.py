@@ -102,6 +102,7 @@ class SSA:
                 self.seen.add(var)
                 if var in env:
                     out.append(assign(h, name(env[var]), like=s))
+                    anno.set_(out[-1], anno.Key.HEADER)
                 headers[var] = h
         body_env = dict(env)
         body_env.update(headers)

@@ -9,7 +9,7 @@ import operator
 
 import numpy as np
 
-from ..runtime import getitem_adjoint, matmul_adjoint_a, matmul_adjoint_b, unbroadcast
+from ..runtime import copy_of, getitem_adjoint, matmul_adjoint_a, matmul_adjoint_b, unbroadcast
 from .core import adjoint, nondiff
 
 d = {}  # templates write d[x] for "the adjoint of x"
@@ -64,6 +64,11 @@ def matmul(z, x, y):
 @adjoint(operator.getitem)
 def getitem(z, x, index):
     d[x] = getitem_adjoint(d[z], x, index)
+
+
+@adjoint(copy_of)
+def copy(z, x):
+    d[x] = d[z]
 
 
 nondiff(operator.floordiv, operator.mod, operator.lt, operator.le, operator.gt,
