@@ -32,7 +32,7 @@ import numpy as np
 
 from . import anno, errors
 from .dataflow import closure, reverse_edges
-from .gastutil import dotted_name, loads, target_name
+from .gastutil import dotted_name, loads, stores, target_name
 from .rules import lookup
 from .rules.methods import ATTRIBUTES, METHODS
 
@@ -257,6 +257,8 @@ def _kind_of_value(value, ctx, kinds):
 
 
 def run(tree, ctx):
+    for s in walk_stmts(tree.body):           # SSA versions and temporaries are locals too
+        ctx.local_names |= stores(s) if not isinstance(s, (gast.If, gast.While)) else set()
     kinds = infer_kinds(tree, ctx)
     ctx.var_kinds = kinds
     edges = {}
@@ -268,9 +270,11 @@ def run(tree, ctx):
             ops.append((s, t, op))
             for n in op.diff_names():
                 edges.setdefault(n, set()).add(t)
-        elif isinstance(s, gast.For):
-            for n in loads(s.iter):
-                edges.setdefault(n, set()).add(s.target.id)
+        elif _is_append(s, ctx):                   # lst.append(v)
+            lst = s.value.func.value.id
+            ctx.mutable.add(lst)
+            for n in loads(s.value.args[0]) if s.value.args else ():
+                edges.setdefault(n, set()).add(lst)
         elif isinstance(s, gast.Assign):          # a[i] = v
             base = s.targets[0].value.id
             ctx.mutable.add(base)
@@ -284,6 +288,15 @@ def run(tree, ctx):
     ctx.active = varied & useful
     _check(tree, ctx, ops, varied)
     return tree
+
+
+def _is_append(s, ctx):
+    if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)):
+        return False
+    f = s.value.func
+    return isinstance(f, gast.Attribute) and f.attr == "append" \
+        and isinstance(f.value, gast.Name) and f.value.id in ctx.local_names \
+        and len(s.value.args) == 1 and not s.value.keywords
 
 
 def _alias_classes(tree, ctx, edges):
@@ -322,7 +335,8 @@ def _check(tree, ctx, ops, varied):
     for s in walk_stmts(tree.body):
         if isinstance(s, gast.For) and s.target.id in ctx.active:
             raise errors.unsupported(s.iter, ctx, "ActiveIteration")
-        elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
+        elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \
+                and not _is_append(s, ctx):
             path = dotted_name(s.value.func)
             try:
                 fn = ctx.lookup(path) if path and path.split(".")[0] not in ctx.local_names \

@@ -32,7 +32,7 @@ from __future__ import annotations
 import gast
 
 from . import anno, errors
-from .gastutil import assign, const, is_atom, name
+from .gastutil import assign, call, const, is_atom, name
 
 _SIMPLE_STMTS = (gast.Assert, gast.Raise, gast.Pass)
 
@@ -151,13 +151,63 @@ class Normalizer:
     def stmt_For(self, s, out):
         if s.orelse:
             raise errors.unsupported(s.orelse[0], self.ctx, "LoopElse")
-        if not isinstance(s.target, gast.Name):
-            raise errors.unsupported(s.target, self.ctx, "TupleTarget",
-                                     "loop targets must be a single name")
         self.check_expr(s.iter)
-        node = gast.For(target=s.target, iter=s.iter, body=self.block(s.body), orelse=[],
-                        type_comment=None)
+        it = s.iter
+        if _is_call_of(it, "range") and isinstance(s.target, gast.Name):
+            node = gast.For(target=s.target, iter=it, body=self.block(s.body), orelse=[],
+                            type_comment=None)
+            out.append(gast.copy_location(node, s))
+            return
+        # for <target> in <iterable>  ->  for _i in range(len(seq)): <target> = seq[_i]
+        index = self.namer.fresh("_i")
+        head = []
+        if _is_call_of(it, "enumerate") and len(it.args) == 1 and not it.keywords \
+                and isinstance(s.target, gast.Tuple) and len(s.target.elts) == 2:
+            seqs = [self.sequence(it.args[0], out)]
+            bound = call(self.builtin("len"), seqs[0])
+            head.append(assign(s.target.elts[0], name(index), like=s))
+            targets = [s.target.elts[1]]
+            index_expr = name(index)
+            iterable = call(self.builtin("range"), bound)
+        elif _is_call_of(it, "zip") and it.args and not it.keywords \
+                and isinstance(s.target, gast.Tuple) and len(s.target.elts) == len(it.args):
+            seqs = [self.sequence(a, out) for a in it.args]
+            bound = call(self.builtin("min"), *[call(self.builtin("len"), q) for q in seqs]) \
+                if len(seqs) > 1 else call(self.builtin("len"), seqs[0])
+            targets = list(s.target.elts)
+            iterable = call(self.builtin("range"), bound)
+            index_expr = name(index)
+        elif _is_call_of(it, "reversed") and len(it.args) == 1:
+            seqs = [self.sequence(it.args[0], out)]
+            last = gast.BinOp(left=call(self.builtin("len"), seqs[0]), op=gast.Sub(),
+                              right=const(1))
+            iterable = call(self.builtin("range"), last, const(-1), const(-1))
+            targets = [s.target]
+            index_expr = name(index)
+        else:
+            seqs = [self.sequence(it, out)]
+            iterable = call(self.builtin("range"), call(self.builtin("len"), seqs[0]))
+            targets = [s.target]
+            index_expr = name(index)
+        for q, t in zip(seqs, targets):
+            item = gast.Subscript(value=q, slice=index_expr, ctx=gast.Load())
+            head.append(assign(t, gast.copy_location(item, s), like=s))
+        node = gast.For(target=name(index, store=True), iter=iterable,
+                        body=self.block(head + s.body), orelse=[], type_comment=None)
         out.append(gast.copy_location(node, s))
+
+    def sequence(self, e, out):
+        """``e`` evaluated once into a fresh indexable name."""
+        from . import runtime
+        q = self.namer.fresh("_seq")
+        fn = name(self.ctx.inject("as_sequence", runtime.as_sequence))
+        value = self.simple(gast.Call(func=fn, args=[e], keywords=[]), out)
+        out.append(assign(q, value, like=e))
+        return name(q)
+
+    def builtin(self, n):
+        import builtins
+        return name(self.ctx.inject(n, getattr(builtins, n)))
 
     def stmt_While(self, s, out):
         if s.orelse:
@@ -285,6 +335,40 @@ class Normalizer:
         keys = [self.atom(k, out) for k in e.keys]
         return gast.Dict(keys=keys, values=[self.atom(v, out) for v in e.values])
 
+    def expr_ListComp(self, e, out):
+        # [elt for t in it if c]  ->  _t = []; for t in it: if c: _t.append(elt)
+        result = self.namer.temp()
+        out.append(assign(result, gast.List(elts=[], ctx=gast.Load()), like=e))
+        renames = {}
+        for gen in e.generators:
+            if gen.is_async:
+                raise errors.unsupported(e, self.ctx, "AsyncFor")
+            for n in gast.walk(gen.target):
+                if isinstance(n, gast.Name):
+                    renames[n.id] = self.namer.fresh(n.id)
+        from .gastutil import rename as rename_loads
+        for node in [e.elt] + [x for g in e.generators for x in [g.target] + g.ifs] + \
+                [g.iter for g in e.generators[1:]]:
+            rename_loads(node, renames)
+            for n in gast.walk(node):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                    n.id = renames.get(n.id, n.id)
+        append = gast.Attribute(value=name(result), attr="append", ctx=gast.Load())
+        body = [gast.Expr(value=gast.Call(func=append, args=[e.elt], keywords=[]))]
+        for gen in reversed(e.generators):
+            for cond in reversed(gen.ifs):
+                body = [gast.If(test=cond, body=body, orelse=[])]
+            body = [gast.For(target=gen.target, iter=gen.iter, body=body, orelse=[],
+                             type_comment=None)]
+        for stmt in body:
+            for n in gast.walk(stmt):
+                if isinstance(n, (gast.stmt, gast.expr)) and not hasattr(n, "lineno"):
+                    gast.copy_location(n, e)
+            self.stmt(stmt, out)
+        return name(result)
+
+    expr_GeneratorExp = expr_ListComp
+
     def expr_JoinedStr(self, e, out):
         self.check_expr(e)
         return e
@@ -317,9 +401,14 @@ class Normalizer:
         """Reject constructs hidden in expressions that are kept whole."""
         for n in gast.walk(e):
             kind = type(n).__name__
-            if kind in ("Lambda", "NamedExpr", "Yield", "YieldFrom", "Await", "ListComp",
-                        "SetComp", "DictComp", "GeneratorExp", "Starred"):
+            if kind in ("Lambda", "NamedExpr", "Yield", "YieldFrom", "Await",
+                        "SetComp", "DictComp", "Starred"):
                 raise errors.unsupported(n, self.ctx, kind)
+
+
+def _is_call_of(node, fname):
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) \
+        and node.func.id == fname
 
 
 def _is_dotted(node):

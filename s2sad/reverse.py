@@ -28,7 +28,7 @@ import builtins
 import gast
 
 from . import anno, runtime
-from .activity import classify, walk_stmts
+from .activity import _is_append, classify, walk_stmts
 from .gastutil import assign, call, clone, const, loads, name, stores, target_name
 
 U, D = "U", "D"
@@ -97,6 +97,11 @@ class Reverse:
                 if t is None or t not in self.ctx.active or state.get(t, U) != D:
                     continue
                 stmts_ = self.assignment(s, t, state)
+                for st in stmts_:
+                    reads |= loads(st) & self.primal
+                code.extend(stmts_)
+            elif _is_append(s, self.ctx):
+                stmts_ = self.append(s, state)
                 for st in stmts_:
                     reads |= loads(st) & self.primal
                 code.extend(stmts_)
@@ -171,6 +176,22 @@ class Reverse:
             out.append(assign(zero, const(0.0)))
         restore = gast.Subscript(value=name(base), slice=clone(target.slice), ctx=gast.Store())
         out.append(assign(restore, name(old)))
+        return out
+
+    def append(self, s, state):
+        """``lst.append(v)``: v's adjoint is popped off ``blst``; ``lst`` is popped back."""
+        lst = s.value.func.value.id
+        out = []
+        b = self.adjoint(lst)
+        if lst in self.ctx.active and state.get(lst, U) == D:
+            pop = call(gast.Attribute(value=name(b), attr="pop", ctx=gast.Load()))
+            v = s.value.args[0]
+            if isinstance(v, gast.Name) and v.id in self.ctx.active:
+                self.contribute(v.id, pop, state, out)
+            else:
+                out.append(gast.Expr(value=pop))
+        restore = call(gast.Attribute(value=name(lst), attr="pop", ctx=gast.Load()))
+        out.append(gast.Expr(value=restore))
         return out
 
     def zero(self, v):

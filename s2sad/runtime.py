@@ -11,7 +11,7 @@ import numpy as np
 from .errors import NonScalarOutputError
 
 __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints",
-           "copy_of", "snapshot", "owned", "take_adjoint", "dot_adjoint_a", "dot_adjoint_b",
+           "copy_of", "snapshot", "owned", "take_adjoint", "as_sequence", "sum_list_adjoint", "dot_adjoint_a", "dot_adjoint_b",
            "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint", "mean_adjoint"]
 
 
@@ -184,3 +184,17 @@ def take_adjoint(g, index, v):
     if isinstance(part, np.ndarray):
         part = part.copy()
     return unbroadcast(part, v)
+
+
+def as_sequence(x):
+    """What ``for v in x`` iterates over, indexable: arrays, lists and tuples as they are."""
+    if isinstance(x, (np.ndarray, list, tuple, range)):
+        return x
+    return list(x)
+
+
+def sum_list_adjoint(g, x):
+    """Adjoint of ``x`` in ``sum(x)`` for a list, tuple or array ``x``."""
+    if isinstance(x, np.ndarray):
+        return np.broadcast_to(g, x.shape[:1] + np.shape(g)).astype(np.float64)
+    return [unbroadcast(g, e) for e in x]

@@ -7,6 +7,7 @@ import builtins
 
 import numpy as np
 
+from ..runtime import as_sequence, sum_list_adjoint
 from .core import adjoint, nondiff
 
 d = {}
@@ -37,6 +38,22 @@ def min(z, x, y):
 @adjoint(builtins.float)
 def float(z, x):
     d[x] = d[z]
+
+
+@adjoint(as_sequence)
+def as_sequence(z, x):
+    d[x] = d[z]
+
+
+@adjoint(builtins.sum)
+def sum(z, x):
+    d[x] = sum_list_adjoint(d[z], x)
+
+
+@adjoint(builtins.sum)
+def sum_start(z, x, start):
+    d[x] = sum_list_adjoint(d[z], x)
+    d[start] = d[z]
 
 
 nondiff(builtins.int, builtins.round, builtins.len, builtins.range, builtins.bool,

@@ -1,0 +1,885 @@
+"""Helpers called by the NumPy adjoint templates in :mod:`s2sad.rules.numpy_rules`.
+
+Each ``*_adjoint`` function takes the incoming adjoint ``g`` first and returns
+the contribution to one operand, with that operand's shape (a NumPy scalar for a
+scalar operand). They never modify their arguments and always return fresh
+arrays, so the reverse sweep may accumulate into them. The math follows the
+usual vector-Jacobian products (see autograd's ``numpy_vjps.py``); real inputs
+are assumed unless a docstring says otherwise.
+"""
+
+from __future__ import annotations
+
+import string
+
+import numpy as np
+
+from ..runtime import unbroadcast
+
+# -- shapes -----------------------------------------------------------------------
+
+
+def _out(a, x):
+    """``a`` as the adjoint of ``x``: a NumPy scalar for a scalar ``x``, else a
+    writable float array."""
+    a = np.asarray(a)
+    if a.ndim == 0 and not isinstance(x, np.ndarray):
+        return a[()]
+    if not a.flags.writeable or a.dtype.kind in "biu":
+        a = a.astype(np.result_type(a.dtype, np.float64))
+    return a
+
+
+def like(g, x):
+    """``g`` reshaped to the shape of ``x`` (reshape, ravel, squeeze, copy...)."""
+    return _out(np.reshape(g, np.shape(x)), x)
+
+
+def _axes(axis, ndim):
+    """A reduction's ``axis`` argument as a sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (tuple, list)):
+        return tuple(sorted(int(a) % ndim for a in axis))
+    return (int(axis) % ndim,)
+
+
+def _kept(shape, axes):
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _expand(g, shape, axes):
+    """The result (or adjoint) of a reduction over ``axes``, broadcast back to
+    ``shape``; works with and without keepdims. A read-only view."""
+    return np.broadcast_to(np.reshape(g, _kept(shape, axes)), shape)
+
+
+def _count(shape, axes):
+    n = 1
+    for a in axes:
+        n *= shape[a]
+    return n
+
+
+# -- reductions --------------------------------------------------------------------
+
+
+def sum_adjoint(g, x, axis=None, keepdims=False):
+    """Adjoint of ``np.sum(x, axis)``: ``g`` repeated along the summed axes."""
+    shape = np.shape(x)
+    return _out(np.array(_expand(g, shape, _axes(axis, len(shape))), dtype=float), x)
+
+
+def mean_adjoint(g, x, axis=None, keepdims=False):
+    shape = np.shape(x)
+    axes = _axes(axis, len(shape))
+    return _out(_expand(g, shape, axes) / _count(shape, axes), x)
+
+
+def prod_adjoint(g, x, axis=None, keepdims=False):
+    """Adjoint of ``np.prod``: ``g`` times the product of the *other* elements,
+    computed with exclusive cumulative products so zeros are handled exactly."""
+    x = np.asarray(x, dtype=float)
+    if x.ndim == 0:
+        return _out(g, x) if not isinstance(x, np.ndarray) else np.asarray(g, dtype=float)
+    axes = _axes(axis, x.ndim)
+    rest = [i for i in range(x.ndim) if i not in axes]
+    perm = rest + list(axes)
+    xt = np.transpose(x, perm)
+    flat = xt.reshape(xt.shape[:len(rest)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,))
+    left = np.concatenate([ones, np.cumprod(flat[..., :-1], axis=-1)], axis=-1)
+    right = np.concatenate([ones, np.cumprod(flat[..., :0:-1], axis=-1)], axis=-1)[..., ::-1]
+    others = np.transpose((left * right).reshape(xt.shape), np.argsort(perm))
+    return _expand(g, x.shape, axes) * others
+
+
+def extremum_adjoint(g, z, x, axis=None, keepdims=False):
+    """Adjoint of max/min-like reductions: ``g`` goes to the elements equal to the
+    result, split evenly between ties."""
+    shape = np.shape(x)
+    axes = _axes(axis, len(shape))
+    hit = np.asarray(x) == _expand(z, shape, axes)
+    count = np.sum(hit, axis=axes, keepdims=True)
+    return _out(_expand(g, shape, axes) * hit / np.maximum(count, 1), x)
+
+
+def ptp_adjoint(g, x, axis=None, keepdims=False):
+    hi = np.max(x, axis=axis, keepdims=True)
+    lo = np.min(x, axis=axis, keepdims=True)
+    return extremum_adjoint(g, hi, x, axis) - extremum_adjoint(g, lo, x, axis)
+
+
+def var_adjoint(g, x, axis=None, ddof=0, keepdims=False):
+    """Adjoint of ``np.var``: ``2 g (x - mean) / (n - ddof)``."""
+    x = np.asarray(x, dtype=float)
+    axes = _axes(axis, x.ndim)
+    centered = x - np.mean(x, axis=axes, keepdims=True)
+    return _out(2.0 * _expand(g, x.shape, axes) * centered / (_count(x.shape, axes) - ddof), x)
+
+
+def std_adjoint(g, z, x, axis=None, ddof=0, keepdims=False):
+    """Adjoint of ``np.std``: ``g (x - mean) / ((n - ddof) std)``."""
+    x = np.asarray(x, dtype=float)
+    axes = _axes(axis, x.ndim)
+    centered = x - np.mean(x, axis=axes, keepdims=True)
+    scale = _expand(g, x.shape, axes) / _expand(z, x.shape, axes)
+    return _out(scale * centered / (_count(x.shape, axes) - ddof), x)
+
+
+def _reverse_cumsum(g, axis):
+    return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
+
+
+def cumsum_adjoint(g, x, axis=None):
+    """Adjoint of ``np.cumsum``: a cumulative sum from the other end."""
+    if axis is None:
+        return like(_reverse_cumsum(np.ravel(g), 0), x)
+    return _out(_reverse_cumsum(np.asarray(g), axis), x)
+
+
+def cumprod_adjoint(g, z, x, axis=None):
+    """Adjoint of ``np.cumprod`` (for x without zeros): reverse cumsum of g*z, over x."""
+    if axis is None:
+        flat = np.ravel(x)
+        return like(_reverse_cumsum(np.ravel(g) * np.ravel(z), 0) / flat, x)
+    return _out(_reverse_cumsum(np.asarray(g) * z, axis) / x, x)
+
+
+def nansum_adjoint(g, x, axis=None, keepdims=False):
+    shape = np.shape(x)
+    gx = _expand(g, shape, _axes(axis, len(shape)))
+    return _out(np.where(np.isnan(x), 0.0, gx), x)
+
+
+def nanmean_adjoint(g, x, axis=None, keepdims=False):
+    shape = np.shape(x)
+    axes = _axes(axis, len(shape))
+    valid = ~np.isnan(x)
+    count = np.sum(valid, axis=axes, keepdims=True)
+    return _out(np.where(valid, _expand(g, shape, axes) / count, 0.0), x)
+
+
+def _average_weights(a, axis, weights):
+    """The weights of ``np.average`` broadcast against ``a``."""
+    a = np.asarray(a)
+    if weights is None:
+        return np.ones(a.shape)
+    w = np.asarray(weights, dtype=float)
+    if w.shape != a.shape:      # 1-D weights along one axis
+        shape = [1] * a.ndim
+        shape[int(axis) % a.ndim] = w.size
+        w = w.reshape(shape)
+    return np.broadcast_to(w, a.shape)
+
+
+def average_adjoint(g, a, axis=None, weights=None, keepdims=False):
+    """Adjoint of ``a`` in ``np.average(a, axis, weights)``: ``g w / sum(w)``."""
+    a = np.asarray(a)
+    axes = _axes(axis, a.ndim)
+    w = _average_weights(a, axis, weights)
+    total = np.sum(w, axis=axes, keepdims=True)
+    return _out(_expand(g, a.shape, axes) * w / total, a)
+
+
+def average_weights_adjoint(g, z, a, axis=None, weights=None, keepdims=False):
+    """Adjoint of ``weights`` in ``np.average``: ``g (a - avg) / sum(w)``."""
+    a = np.asarray(a)
+    axes = _axes(axis, a.ndim)
+    w = _average_weights(a, axis, weights)
+    total = np.sum(w, axis=axes, keepdims=True)
+    out = _expand(g, a.shape, axes) * (a - _expand(z, a.shape, axes)) / total
+    if np.shape(weights) != a.shape:
+        out = np.sum(out, axis=tuple(i for i in range(a.ndim) if i != int(axis) % a.ndim))
+    return _out(out, weights)
+
+
+# -- shapes and indexing -------------------------------------------------------------
+
+
+def transpose_adjoint(g, axes=None):
+    return np.transpose(g) if axes is None else np.transpose(g, np.argsort(axes))
+
+
+def ravel_adjoint(g, x, order="C"):
+    if order in ("A", "K"):
+        arr = np.asarray(x)
+        order = "F" if arr.flags.f_contiguous and not arr.flags.c_contiguous else "C"
+        if order == "C" and not arr.flags.c_contiguous and arr.ndim > 1:
+            raise NotImplementedError("gradient of ravel(order='K'/'A') of a strided array")
+    return _out(np.reshape(g, np.shape(x), order=order or "C"), x)
+
+
+def rollaxis_adjoint(g, axis, start=0):
+    nd = np.ndim(g)
+    axis = axis % nd
+    start = start % (nd + 1) if start < 0 else start
+    if start > axis:
+        return np.rollaxis(g, start - 1, axis)
+    return np.rollaxis(g, start, axis + 1)
+
+
+def roll_adjoint(g, shift, axis=None):
+    return np.roll(g, np.negative(shift), axis)
+
+
+def repeat_adjoint(g, x, repeats, axis=None):
+    """Adjoint of ``np.repeat``: the copies of each element summed back."""
+    arr = np.asarray(x)
+    g = np.asarray(g, dtype=float)
+    if axis is None:
+        owner = np.repeat(np.arange(arr.size), repeats)
+        out = np.zeros(arr.size)
+        np.add.at(out, owner, g)
+        return like(out, x)
+    axis = axis % arr.ndim
+    owner = np.repeat(np.arange(arr.shape[axis]), repeats)
+    out = np.zeros(arr.shape)
+    np.add.at(np.moveaxis(out, axis, 0), owner, np.moveaxis(g, axis, 0))
+    return out
+
+
+def tile_adjoint(g, x, reps):
+    """Adjoint of ``np.tile``: the tiles summed back onto one."""
+    shape = np.shape(x)
+    reps = tuple(int(r) for r in np.atleast_1d(reps))
+    nd = max(len(shape), len(reps))
+    base = (1,) * (nd - len(shape)) + tuple(shape)
+    reps = (1,) * (nd - len(reps)) + reps
+    interleaved = [n for pair in zip(reps, base) for n in pair]
+    summed = np.reshape(g, interleaved).sum(axis=tuple(range(0, 2 * nd, 2)))
+    return like(summed, x)
+
+
+def diagonal_adjoint(g, a, offset=0, axis1=0, axis2=1):
+    """Adjoint of ``np.diagonal``: ``g`` written onto the diagonal of zeros."""
+    out = np.zeros(np.shape(a))
+    view = np.moveaxis(out, (axis1, axis2), (-2, -1))
+    n = np.shape(g)[-1]
+    rows = np.arange(n) + max(-offset, 0)
+    cols = np.arange(n) + max(offset, 0)
+    view[..., rows, cols] = g
+    return out
+
+
+def diag_adjoint(g, v, k=0):
+    """Adjoint of ``np.diag``: extracts for a built matrix, embeds for an extracted one."""
+    if np.ndim(v) == 1:
+        return np.diagonal(g, k).copy()
+    return diagonal_adjoint(g, v, k)
+
+
+def trace_adjoint(g, a, offset=0, axis1=0, axis2=1):
+    """Adjoint of ``np.trace``: ``g`` on the traced diagonal."""
+    n = np.diagonal(a, offset, axis1, axis2).shape[-1]
+    g = np.asarray(g, dtype=float)
+    return diagonal_adjoint(np.broadcast_to(g[..., None], g.shape + (n,)), a, offset,
+                            axis1, axis2)
+
+
+def take_adjoint(g, a, indices, axis=None, mode="raise"):
+    """Adjoint of ``np.take``: ``g`` scattered (and summed) back into zeros."""
+    arr = np.asarray(a)
+    idx = np.asarray(indices)
+    n = arr.size if axis is None else arr.shape[axis]
+    if mode == "wrap":
+        idx = idx % n
+    elif mode == "clip":
+        idx = np.clip(idx, 0, n - 1)
+    g = np.asarray(g, dtype=float)
+    if axis is None:
+        out = np.zeros(arr.size)
+        np.add.at(out, idx, g)
+        return like(out, a)
+    axis = axis % arr.ndim
+    out = np.zeros(arr.shape)
+    moved = np.moveaxis(g, tuple(range(axis, axis + idx.ndim)), tuple(range(idx.ndim)))
+    np.add.at(np.moveaxis(out, axis, 0), idx, moved)
+    return out
+
+
+def take_along_axis_adjoint(g, arr, indices, axis=-1):
+    """Adjoint of ``np.take_along_axis``."""
+    a = np.asarray(arr)
+    g = np.asarray(g, dtype=float)
+    if axis is None:
+        out = np.zeros(a.size)
+        np.add.at(out, indices, g)
+        return like(out, arr)
+    axis = axis % a.ndim
+    index = []
+    for i in range(a.ndim):
+        if i == axis:
+            index.append(np.asarray(indices))
+            continue
+        shape = [1] * a.ndim
+        shape[i] = g.shape[i]
+        pos = np.arange(g.shape[i]) if a.shape[i] != 1 else np.zeros(g.shape[i], int)
+        index.append(pos.reshape(shape))
+    out = np.zeros(a.shape)
+    np.add.at(out, tuple(index), g)
+    return out
+
+
+def sort_adjoint(g, a, axis=-1):
+    """Adjoint of ``np.sort``: ``g`` sent back through the sorting permutation."""
+    arr = np.asarray(a)
+    g = np.asarray(g, dtype=float)
+    if axis is None:
+        out = np.zeros(arr.size)
+        out[np.argsort(arr, axis=None, kind="stable")] = g
+        return like(out, a)
+    out = np.zeros(arr.shape)
+    np.put_along_axis(out, np.argsort(arr, axis=axis, kind="stable"), g, axis)
+    return out
+
+
+_COPY_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
+
+
+def _pad_sources(array, pad_width, mode):
+    """For each element of ``np.pad(array, ...)``, the flat index it was copied from
+    (-1 for the constant border)."""
+    if mode not in _COPY_MODES:
+        raise NotImplementedError(f"gradient of np.pad with mode={mode!r}; "
+                                  f"supported modes: {', '.join(_COPY_MODES)}")
+    shape = np.shape(array)
+    idx = np.arange(int(np.prod(shape))).reshape(shape)
+    if mode == "constant":
+        return np.pad(idx, pad_width, mode="constant", constant_values=-1)
+    return np.pad(idx, pad_width, mode=mode)
+
+
+def pad_adjoint(g, array, pad_width, mode="constant"):
+    """Adjoint of ``array`` in ``np.pad``: each padded element's adjoint goes back to
+    the element it copies."""
+    src = _pad_sources(array, pad_width, mode)
+    keep = src >= 0
+    out = np.zeros(np.size(array))
+    np.add.at(out, src[keep], np.asarray(g, dtype=float)[keep])
+    return like(out, array)
+
+
+def pad_constant_adjoint(g, array, pad_width, mode="constant"):
+    """Adjoint of a scalar ``constant_values`` in ``np.pad``: the border's adjoints."""
+    src = _pad_sources(array, pad_width, mode)
+    return np.sum(np.where(src < 0, g, 0.0))
+
+
+def _split_sizes(parts, axis):
+    return np.cumsum([np.shape(p)[axis] for p in parts])[:-1]
+
+
+def concatenate_adjoint(g, arrays, axis=0):
+    """Adjoint of ``np.concatenate``: a list holding each input's slice of ``g``."""
+    arrays = list(arrays)
+    if axis is None:
+        cuts = np.cumsum([np.size(p) for p in arrays])[:-1]
+        return [like(piece, p) for piece, p in zip(np.split(np.ravel(g), cuts), arrays)]
+    pieces = np.split(np.asarray(g), _split_sizes(arrays, axis), axis=axis)
+    return [like(piece, p) for piece, p in zip(pieces, arrays)]
+
+
+def stack_adjoint(g, arrays, axis=0):
+    """Adjoint of ``np.stack``: the slices of ``g`` along the new axis."""
+    moved = np.moveaxis(np.asarray(g), axis, 0)
+    return [like(piece, p) for piece, p in zip(moved, arrays)]
+
+
+def _joined_adjoint(g, arrays, promote, axis):
+    promoted = [promote(p) for p in arrays]
+    pieces = np.split(np.asarray(g), _split_sizes(promoted, axis), axis=axis)
+    return [like(piece, p) for piece, p in zip(pieces, arrays)]
+
+
+def vstack_adjoint(g, tup):
+    return _joined_adjoint(g, tup, np.atleast_2d, 0)
+
+
+def hstack_adjoint(g, tup):
+    axis = 0 if all(np.ndim(p) <= 1 for p in tup) else 1
+    return _joined_adjoint(g, tup, np.atleast_1d, axis)
+
+
+def dstack_adjoint(g, tup):
+    return _joined_adjoint(g, tup, np.atleast_3d, 2)
+
+
+def column_stack_adjoint(g, tup):
+    def promote(p):
+        p = np.asarray(p)
+        return p.reshape(-1, 1) if p.ndim < 2 else p
+    return _joined_adjoint(g, tup, promote, 1)
+
+
+def array_adjoint(g, obj):
+    """Adjoint of ``np.array(obj)`` (also asarray...): ``g`` shaped like ``obj``;
+    for a list or tuple, the list of its elements' adjoints."""
+    if isinstance(obj, (list, tuple)):
+        return [array_adjoint(gi, oi) for gi, oi in zip(np.asarray(g), obj)]
+    g = np.asarray(g)
+    shape = np.shape(obj)
+    if g.ndim > len(shape):      # ndmin added leading axes
+        g = np.reshape(g, shape)
+    return _out(np.array(g, dtype=np.result_type(g.dtype, np.float64)), obj)
+
+
+def append_adjoint(g, arr, values, axis=None, which=0):
+    """Adjoint of ``arr`` (which=0) or ``values`` (which=1) in ``np.append``."""
+    if axis is None:
+        n = np.size(arr)
+        flat = np.ravel(g)
+        return like(flat[:n] if which == 0 else flat[n:], arr if which == 0 else values)
+    n = np.shape(arr)[axis]
+    first, second = np.split(np.asarray(g), [n], axis=axis)
+    return _out(first.copy(), arr) if which == 0 else _out(second.copy(), values)
+
+
+def diff_adjoint(g, a, n=1, axis=-1, prepend=None, append=None, which=0):
+    """Adjoint of ``a`` (which=0), ``prepend`` (1) or ``append`` (2) in ``np.diff``."""
+    g = np.asarray(g, dtype=float)
+    axis = axis % g.ndim
+    for _ in range(n):
+        width = [(0, 0)] * g.ndim
+        width[axis] = (1, 0)
+        before = np.pad(g, width)
+        width[axis] = (0, 1)
+        g = before - np.pad(g, width)
+    start = 0 if prepend is None else (1 if np.ndim(prepend) == 0 else np.shape(prepend)[axis])
+    size = np.shape(a)[axis]
+    index = [slice(None)] * g.ndim
+    part, target = [(slice(start, start + size), a), (slice(0, start), prepend),
+                    (slice(start + size, None), append)][which]
+    index[axis] = part
+    piece = g[tuple(index)]
+    if np.ndim(target) == 0:
+        return np.sum(piece)
+    return unbroadcast(piece.copy(), target)
+
+
+# -- elementwise ----------------------------------------------------------------------
+
+
+def clip_adjoint(g, a, lo, hi):
+    """Adjoint of ``a`` in ``np.clip``: ``g`` where ``a`` lies within the bounds."""
+    inside = np.ones(np.shape(a), dtype=bool)
+    if lo is not None:
+        inside = inside & (a >= lo)
+    if hi is not None:
+        inside = inside & (a <= hi)
+    return unbroadcast(np.where(inside, g, 0.0), a)
+
+
+def clip_bound_adjoint(g, a, bound, other, is_lower):
+    """Adjoint of a (differentiable) bound of ``np.clip``: ``g`` where it is active."""
+    hit = (a < bound) if is_lower else (a > bound)
+    if other is not None:        # with crossed bounds NumPy returns a_max
+        hit = hit & ((bound <= other) if is_lower else True)
+    return unbroadcast(np.where(hit, g, 0.0), bound)
+
+
+def first_given(*values):
+    """The first of ``values`` that is not None (``a_min`` or ``min`` of np.clip)."""
+    for v in values:
+        if v is not None:
+            return v
+    return None
+
+
+def sinc_derivative(x):
+    """d/dx sin(pi x)/(pi x), with the limit 0 at x = 0."""
+    px = np.pi * np.asarray(x, dtype=float)
+    safe = np.where(px == 0.0, 1.0, px)
+    return np.where(px == 0.0, 0.0, (np.cos(safe) * safe - np.sin(safe)) / (safe * safe) * np.pi)
+
+
+def real_adjoint(g, x):
+    return g + 0j if np.iscomplexobj(x) else np.real(g)
+
+
+def imag_adjoint(g, x):
+    if np.iscomplexobj(x):
+        return -1j * g
+    return _out(np.zeros(np.shape(x)), x)
+
+
+# -- linear algebra -----------------------------------------------------------------
+
+
+def mT(a):
+    """The matrix transpose of the last two axes."""
+    return np.swapaxes(a, -1, -2)
+
+
+def vdot_adjoint(g, other, x):
+    """Adjoint of ``x`` in ``np.vdot(x, other)`` or ``np.vdot(other, x)`` (real)."""
+    return like(g * np.ravel(other), x)
+
+
+def outer_adjoint_a(g, a, b):
+    return like(np.dot(g, np.ravel(b)), a)
+
+
+def outer_adjoint_b(g, a, b):
+    return like(np.dot(np.ravel(a), g), b)
+
+
+def _tensordot_axes(axes, na, nb):
+    if isinstance(axes, (int, np.integer)):
+        return list(range(na - axes, na)), list(range(axes))
+    ax_a, ax_b = axes
+    ax_a = [ax_a] if isinstance(ax_a, (int, np.integer)) else list(ax_a)
+    ax_b = [ax_b] if isinstance(ax_b, (int, np.integer)) else list(ax_b)
+    return [int(i) % na for i in ax_a], [int(i) % nb for i in ax_b]
+
+
+def tensordot_adjoint_a(g, a, b, axes=2):
+    na, nb = np.ndim(a), np.ndim(b)
+    ax_a, ax_b = _tensordot_axes(axes, na, nb)
+    free_a = [i for i in range(na) if i not in ax_a]
+    free_b = [i for i in range(nb) if i not in ax_b]
+    out = np.tensordot(g, b, axes=(list(range(len(free_a), np.ndim(g))), free_b))
+    return _out(np.transpose(out, np.argsort(free_a + ax_a)), a)
+
+
+def tensordot_adjoint_b(g, a, b, axes=2):
+    na, nb = np.ndim(a), np.ndim(b)
+    ax_a, ax_b = _tensordot_axes(axes, na, nb)
+    free_a = [i for i in range(na) if i not in ax_a]
+    free_b = [i for i in range(nb) if i not in ax_b]
+    out = np.tensordot(a, g, axes=(free_a, list(range(len(free_a)))))
+    return _out(np.transpose(out, np.argsort(ax_b + free_b)), b)
+
+
+def inner_adjoint_a(g, a, b):
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * b, a)
+    return tensordot_adjoint_a(g, a, b, ([-1], [-1]))
+
+
+def inner_adjoint_b(g, a, b):
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * a, b)
+    return tensordot_adjoint_b(g, a, b, ([-1], [-1]))
+
+
+def vecdot_adjoint(g, other, x, axis=-1):
+    """Adjoint of ``x`` in ``np.vecdot(x, other)`` / ``np.vecdot(other, x)`` (real)."""
+    return unbroadcast(np.expand_dims(g, axis) * np.asarray(other), x)
+
+
+def kron_adjoint(g, a, b, which):
+    """Adjoint of ``a`` (which=0) or ``b`` (which=1) in ``np.kron(a, b)``."""
+    nd = max(np.ndim(a), np.ndim(b))
+    A = np.reshape(a, (1,) * (nd - np.ndim(a)) + np.shape(a))
+    B = np.reshape(b, (1,) * (nd - np.ndim(b)) + np.shape(b))
+    # kron(A, B)[i0*n0 + j0, ...] = A[i0, ...] * B[j0, ...]
+    blocks = np.reshape(g, [n for pair in zip(A.shape, B.shape) for n in pair])
+    a_axes = tuple(range(0, 2 * nd, 2))
+    b_axes = tuple(range(1, 2 * nd, 2))
+    blocks = np.transpose(blocks, a_axes + b_axes)      # (A dims..., B dims...)
+    if which == 0:
+        out = np.tensordot(blocks, B, axes=nd)
+        return like(out, a)
+    out = np.tensordot(A, blocks, axes=nd)
+    return like(out, b)
+
+
+def _einsum_letters(used):
+    return [c for c in string.ascii_letters if c not in used]
+
+
+def _einsum_spec(subscripts, operands):
+    """Input and output subscripts with every ``...`` spelled out in letters."""
+    if not isinstance(subscripts, str):
+        raise NotImplementedError("gradient of np.einsum needs a subscripts string "
+                                  "(the sublist form is not supported)")
+    spec = subscripts.replace(" ", "")
+    ins, arrow, out = spec.partition("->")
+    ins = ins.split(",")
+    if len(ins) != len(operands):
+        raise ValueError(f"einsum subscripts {subscripts!r} name {len(ins)} operands, "
+                         f"got {len(operands)}")
+    n_ell = max([np.ndim(op) - (len(s) - 3) for s, op in zip(ins, operands) if "..." in s],
+                default=0)
+    ell = "".join(_einsum_letters(spec)[:n_ell])
+    fixed = []
+    for s, op in zip(ins, operands):
+        if "..." in s:
+            k = np.ndim(op) - (len(s) - 3)
+            s = s.replace("...", ell[n_ell - k:] if k else "")
+        fixed.append(s)
+    if arrow:
+        out = out.replace("...", ell)
+    else:
+        counts = {}
+        for c in "".join(fixed):
+            counts[c] = counts.get(c, 0) + 1
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    return fixed, out
+
+
+def einsum_adjoint(g, subscripts, operands, k):
+    """Adjoint of operand ``k`` of ``np.einsum(subscripts, *operands)``."""
+    ins, out = _einsum_spec(subscripts, operands)
+    target = operands[k]
+    shape = np.shape(target)
+    sub = ins[k]
+    others = [s for i, s in enumerate(ins) if i != k]
+    other_ops = [np.asarray(op) for i, op in enumerate(operands) if i != k]
+    unique = "".join(dict.fromkeys(sub))
+    sizes = {c: shape[sub.index(c)] for c in unique}
+    named = set(out).union(*others)
+    lonely = [c for c in unique if c not in named]     # summed only in this operand
+    inputs = [out] + others + lonely
+    ops = [np.asarray(g)] + other_ops + [np.ones(sizes[c]) for c in lonely]
+    res = np.einsum(",".join(inputs) + "->" + unique, *ops)
+    # operands that broadcast a size-1 axis: sum it back
+    want = tuple(sizes[c] for c in unique)
+    axes = tuple(i for i, (n, m) in enumerate(zip(want, res.shape)) if n == 1 and m != 1)
+    if axes:
+        res = np.sum(res, axis=axes, keepdims=True)
+    res = np.broadcast_to(res, want)
+    if len(unique) != len(sub):       # repeated letters: put res on the diagonal
+        spare = _einsum_letters(set(spec_all(ins, out)))
+        labels, deltas = [], []
+        seen = set()
+        for c in sub:
+            if c in seen:
+                new = spare.pop(0)
+                labels.append(new)
+                deltas.append((c, new))
+            else:
+                seen.add(c)
+                labels.append(c)
+        spec = ",".join([unique] + [c + n for c, n in deltas]) + "->" + "".join(labels)
+        res = np.einsum(spec, res, *[np.eye(sizes[c]) for c, _ in deltas])
+    return _out(np.array(res, dtype=float), target)
+
+
+def spec_all(ins, out):
+    return "".join(ins) + out
+
+
+def einsum_sublist_error(subscripts):
+    raise NotImplementedError("gradient of np.einsum needs a subscripts string "
+                              "(the sublist form is not supported)")
+
+
+def cross_adjoint_a(g, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    return unbroadcast(np.cross(b, g, axisb, axisc, axisa, axis), a)
+
+
+def cross_adjoint_b(g, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    return unbroadcast(np.cross(g, a, axisc, axisa, axisb, axis), b)
+
+
+def solve_transposed(a, g, b):
+    """``solve(a^T, g)``: the adjoint of ``b`` in ``x = solve(a, b)`` before summing
+    over broadcast batch axes."""
+    if np.ndim(b) == 1:
+        return np.linalg.solve(mT(a), np.asarray(g)[..., None])[..., 0]
+    return np.linalg.solve(mT(a), g)
+
+
+def solve_adjoint_a(gb, x, b):
+    """Adjoint of ``a`` in ``x = solve(a, b)`` given ``gb = solve(a^T, g)``: ``-gb x^T``."""
+    if np.ndim(b) == 1:
+        return -(gb[..., :, None] * x[..., None, :])
+    return -(gb @ mT(x))
+
+
+def det_adjoint(g, z, a):
+    """Adjoint of ``np.linalg.det``: ``g det(a) inv(a)^T``."""
+    return (np.asarray(g * z)[..., None, None]) * mT(np.linalg.inv(a))
+
+
+def slogdet_adjoint(g, a):
+    """Adjoint of ``np.linalg.slogdet`` (``g`` holds the adjoints of sign and logdet)."""
+    g_logdet = g[1]
+    return np.asarray(g_logdet)[..., None, None] * mT(np.linalg.inv(a))
+
+
+def cholesky_adjoint(g, L):
+    """Adjoint of ``np.linalg.cholesky`` (symmetric result; Murray 2016)."""
+    n = L.shape[-1]
+    phi = np.tril(mT(L) @ g) / (1.0 + np.eye(n))
+    Linv = np.linalg.inv(L)
+    S = mT(Linv) @ phi @ Linv
+    return 0.5 * (S + mT(S))
+
+
+def matrix_power_adjoint(g, a, n):
+    """Adjoint of ``np.linalg.matrix_power(a, n)``."""
+    a = np.asarray(a, dtype=float)
+    if n == 0:
+        return np.zeros(a.shape)
+    if n < 0:
+        b = np.linalg.inv(a)
+        gb = matrix_power_adjoint(g, b, -n)
+        return -(mT(b) @ gb @ mT(b))
+    at = mT(a)
+    powers = [np.broadcast_to(np.eye(a.shape[-1]), a.shape)]
+    for _ in range(n - 1):
+        powers.append(powers[-1] @ at)
+    out = np.zeros(np.broadcast_shapes(a.shape, np.shape(g)))
+    for k in range(n):
+        out = out + powers[k] @ g @ powers[n - 1 - k]
+    return unbroadcast(out, a)
+
+
+def _vector_norm_adjoint(gx, zx, x, ord, axes):
+    """Elementwise adjoint of a vector p-norm over ``axes`` (gx, zx broadcast)."""
+    ax = np.abs(x)
+    sign = np.sign(x)
+    if ord is None or ord == 2:
+        return gx * x / np.where(zx == 0, 1.0, zx)
+    if ord == 1:
+        return gx * sign
+    if ord in (np.inf, -np.inf):
+        hit = ax == zx
+        count = np.sum(hit, axis=axes, keepdims=True)
+        return gx * sign * hit / np.maximum(count, 1)
+    if ord == 0:
+        return np.zeros(np.shape(x))
+    p = float(ord)
+    return gx * sign * ax ** (p - 1) / np.where(zx == 0, 1.0, zx) ** (p - 1)
+
+
+def _matrix_norm_adjoint(gm, x, ord):
+    """Adjoint of a matrix norm of the last two axes of ``x`` (``gm`` ends in 1, 1)."""
+    if ord in (None, "fro"):
+        z = np.sqrt(np.sum(x * x, axis=(-2, -1), keepdims=True))
+        return gm * x / np.where(z == 0, 1.0, z)
+    if ord in ("nuc", 2, -2):
+        u, s, vh = np.linalg.svd(x, full_matrices=False)
+        if ord == "nuc":
+            return gm * (u @ vh)
+        i = 0 if ord == 2 else -1
+        return gm * (u[..., :, i:i + 1 or None] @ vh[..., i:i + 1 or None, :])
+    if ord in (1, -1, np.inf, -np.inf):
+        over = -2 if ord in (1, -1) else -1      # column sums for 1, row sums for inf
+        sums = np.sum(np.abs(x), axis=over, keepdims=True)
+        pick = np.max(sums, axis=-1 if over == -2 else -2, keepdims=True) if ord > 0 else \
+            np.min(sums, axis=-1 if over == -2 else -2, keepdims=True)
+        hit = sums == pick
+        count = np.sum(hit, axis=(-2, -1), keepdims=True)
+        return gm * np.sign(x) * hit / count
+    raise NotImplementedError(f"gradient of the matrix norm with ord={ord!r}")
+
+
+def norm_adjoint(g, z, x, ord=None, axis=None, keepdims=False):
+    """Adjoint of ``np.linalg.norm``: vector norms (2, 1, inf, -inf, p), Frobenius,
+    nuclear and the induced matrix norms (1, -1, 2, -2, inf, -inf)."""
+    x = np.asarray(x, dtype=float)
+    if axis is None and ord is not None and x.ndim == 2:
+        axis = (0, 1)
+    if axis is None and ord is not None and x.ndim != 1:
+        raise ValueError("improper number of dimensions to norm")
+    axes = _axes(axis, x.ndim)
+    gx = _expand(g, x.shape, axes)
+    if axis is None or len(axes) == 1 or ord is None and False:
+        return _vector_norm_adjoint(gx, _expand(z, x.shape, axes), x, ord, axes)
+    if isinstance(axis, (tuple, list)) and len(axis) == 2:
+        src = tuple(int(a) % x.ndim for a in axis)
+        xm = np.moveaxis(x, src, (-2, -1))
+        gm = np.moveaxis(np.reshape(g, _kept(x.shape, axes)), src, (-2, -1))
+        return np.moveaxis(_matrix_norm_adjoint(gm, xm, ord), (-2, -1), src)
+    return _vector_norm_adjoint(gx, _expand(z, x.shape, axes), x, ord, axes)
+
+
+def vector_norm_adjoint(g, z, x, axis=None, keepdims=False, ord=2):
+    x = np.asarray(x, dtype=float)
+    axes = _axes(axis, x.ndim)
+    return _vector_norm_adjoint(_expand(g, x.shape, axes), _expand(z, x.shape, axes), x,
+                                ord, axes)
+
+
+def matrix_norm_adjoint(g, x, keepdims=False, ord="fro"):
+    x = np.asarray(x, dtype=float)
+    gm = np.reshape(g, x.shape[:-2] + (1, 1))
+    return _matrix_norm_adjoint(gm, x, ord)
+
+
+# -- construction and signal processing ------------------------------------------------
+
+
+def linspace_adjoint(g, start, stop, num=50, endpoint=True, retstep=False, axis=0,
+                     which=0):
+    """Adjoint of ``start`` (which=0) or ``stop`` (which=1) in ``np.linspace``."""
+    if retstep:
+        raise NotImplementedError("gradient of np.linspace(..., retstep=True)")
+    t = np.linspace(0.0, 1.0, num, endpoint=endpoint)
+    weight = 1.0 - t if which == 0 else t
+    moved = np.moveaxis(np.asarray(g), axis, 0)
+    return unbroadcast(np.tensordot(weight, moved, 1), start if which == 0 else stop)
+
+
+def _full_length(g, n, m, mode, correlate=False):
+    """``g`` (of a convolve/correlate in ``mode``) embedded in the full-mode output."""
+    g = np.asarray(g, dtype=float)
+    total = n + m - 1
+    out = np.zeros(total)
+    off = (total - g.size + (correlate and n < m)) // 2
+    out[off:off + g.size] = g
+    return out
+
+
+def convolve_adjoint(g, a, v, mode="full", which=0):
+    """Adjoint of ``a`` (which=0) or ``v`` (which=1) in ``np.convolve`` (1-D, real)."""
+    full = _full_length(g, np.size(a), np.size(v), mode)
+    other = v if which == 0 else a
+    return like(np.correlate(full, np.ravel(other), "valid"), a if which == 0 else v)
+
+
+def correlate_adjoint(g, a, v, mode="valid", which=0):
+    """Adjoint of ``a`` (which=0) or ``v`` (which=1) in ``np.correlate`` (1-D, real)."""
+    full = _full_length(g, np.size(a), np.size(v), mode, correlate=True)
+    if which == 0:
+        return like(np.convolve(full, np.ravel(v), "valid"), a)
+    return like(np.correlate(full, np.ravel(a), "valid")[::-1], v)
+
+
+def trapezoid_adjoint(g, y, x=None, dx=1.0, axis=-1, which=0):
+    """Adjoint of ``y`` (which=0), ``x`` (1) or ``dx`` (2) in ``np.trapezoid``."""
+    y = np.asarray(y, dtype=float)
+    axis = axis % y.ndim
+    n = y.shape[axis]
+    g = np.expand_dims(np.asarray(g, dtype=float), axis)
+
+    def along(v):          # a 1-D array laid along ``axis``
+        shape = [1] * y.ndim
+        shape[axis] = -1
+        return np.reshape(v, shape)
+
+    if x is None:
+        steps = np.full(n - 1, float(dx)) if np.ndim(dx) == 0 else None
+        steps = along(steps)
+    else:
+        xa = np.asarray(x, dtype=float)
+        steps = along(np.diff(xa)) if xa.ndim == 1 else np.diff(xa, axis=axis)
+    if which == 0:
+        width = [(0, 0)] * y.ndim
+        width[axis] = (1, 0)
+        right = np.pad(np.broadcast_to(steps, _with(y.shape, axis, n - 1)), width)
+        width[axis] = (0, 1)
+        left = np.pad(np.broadcast_to(steps, _with(y.shape, axis, n - 1)), width)
+        return _out(0.5 * g * (left + right), y)
+    avg = 0.5 * (np.take(y, range(1, n), axis) + np.take(y, range(n - 1), axis))
+    if which == 2:
+        return unbroadcast(np.sum(g * avg), dx)
+    width = [(0, 0)] * y.ndim
+    width[axis] = (1, 0)
+    up = np.pad(g * avg, width)
+    width[axis] = (0, 1)
+    down = np.pad(g * avg, width)
+    out = up - down
+    if np.ndim(x) == 1:
+        return np.sum(out, axis=tuple(i for i in range(y.ndim) if i != axis))
+    return unbroadcast(out, x)
+
+
+def _with(shape, axis, n):
+    shape = list(shape)
+    shape[axis] = n
+    return tuple(shape)
