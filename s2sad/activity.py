@@ -66,7 +66,7 @@ class Op:
 
     def diff_names(self):
         """Names whose adjoints this operation contributes to."""
-        if self.kind in ("copy", "pack"):
+        if self.kind in ("copy", "pack", "pop"):
             return {a.id for a in self.args if isinstance(a, gast.Name)}
         if self.kind in ("unknown", "call"):
             return self.operand_names()
@@ -106,6 +106,10 @@ def classify(value, ctx, kinds=None):
         path = dotted_name(value.func)
         head = path.split(".")[0] if path else None
         keywords = {k.arg: k.value for k in value.keywords}
+        if isinstance(value.func, gast.Attribute) and isinstance(value.func.value, gast.Name) \
+                and value.func.value.id in ctx.local_names and value.func.attr == "pop" \
+                and not value.args and not value.keywords:
+            return Op("pop", args=[value.func.value], what="list.pop()")
         if isinstance(value.func, gast.Attribute) and isinstance(value.func.value, gast.Name) \
                 and value.func.value.id in ctx.local_names and value.func.attr in METHODS:
             return _prim(METHODS[value.func.attr], [value.func.value] + list(value.args),
@@ -243,6 +247,9 @@ def _kind_of_value(value, ctx, kinds):
         return _atom_kind(value, kinds)
     if isinstance(value, (gast.Tuple, gast.List)):
         return "L"
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
+            and value.func.attr == "pop":
+        return "L"
     if isinstance(value, gast.Subscript):
         base = _atom_kind(value.value, kinds)
         return "L" if base == "L" and isinstance(value.slice, gast.Slice) else "A"
@@ -268,6 +275,8 @@ def run(tree, ctx):
         if t is not None:
             op = classify(s.value, ctx, kinds)
             ops.append((s, t, op))
+            if op.kind == "pop":
+                ctx.mutable.add(op.args[0].id)
             for n in op.diff_names():
                 edges.setdefault(n, set()).add(t)
         elif _is_append(s, ctx):                   # lst.append(v)

@@ -11,7 +11,18 @@ import threading
 
 import gast
 
-from . import activity, codegen, desugar, errors, normalize, optimize, parse, reverse, ssa
+from . import (
+    activity,
+    codegen,
+    desugar,
+    errors,
+    forward_mode,
+    normalize,
+    optimize,
+    parse,
+    reverse,
+    ssa,
+)
 from .context import Context
 
 STAGES = [
@@ -23,19 +34,30 @@ STAGES = [
     ("reverse", reverse.run),        # forward sweep + tape + reverse sweep
     ("final", optimize.run),         # copy propagation
 ]
-STAGE_NAMES = [n for n, _ in STAGES]
+STAGE_NAMES = [n for n, _ in STAGES] + ["forward"]
 
 
 def make_context(func, wrt=(0,), kinds=None, output="grad", wrt_tuple=False,
-                 optimize=True, mode="reverse"):
+                 optimize=True, mode=None):
+    if mode is None:
+        mode = "forward" if output == "jvp" else "reverse"
     return Context(func=func, wrt=tuple(wrt), kinds=dict(kinds or {}), output=output,
                    wrt_tuple=wrt_tuple, optimize=optimize, mode=mode)
+
+
+def stages(mode="reverse"):
+    """The passes for ``mode``: forward mode swaps the reverse pass for the tangent pass."""
+    if mode == "forward":
+        return [("forward", forward_mode.run) if n == "reverse" else (n, f) for n, f in STAGES]
+    return STAGES
 
 
 def run(ctx, stop_after=None, on_stage=None):
     """Run the passes; return the tree after ``stop_after`` (default: all)."""
     tree = None
-    for stage, fn in STAGES:
+    if stop_after == "forward" and ctx.mode == "reverse":
+        ctx.mode = "forward"
+    for stage, fn in stages(ctx.mode):
         tree = parse.run(ctx) if fn is None else fn(tree, ctx)
         if on_stage is not None:
             on_stage(stage, tree)

@@ -92,6 +92,11 @@ class Reverse:
                 for st in stmts_:
                     reads |= loads(st) & self.primal
                 code.extend(stmts_)
+            elif isinstance(s, gast.Assign) and _is_pop(s):
+                stmts_ = self.pop(s, state)
+                for st in stmts_:
+                    reads |= loads(st) & self.primal
+                code.extend(stmts_)
             elif isinstance(s, gast.Assign):
                 t = target_name(s)
                 if t is None or t not in self.ctx.active or state.get(t, U) != D:
@@ -192,6 +197,26 @@ class Reverse:
                 out.append(gast.Expr(value=pop))
         restore = call(gast.Attribute(value=name(lst), attr="pop", ctx=gast.Load()))
         out.append(gast.Expr(value=restore))
+        return out
+
+    def pop(self, s, state):
+        """``z = lst.pop()``: ``bz`` goes back onto ``blst``; ``z`` back onto ``lst``."""
+        t = target_name(s)
+        lst = s.value.func.value.id
+        out = []
+        if lst in self.ctx.active and (t in self.ctx.active and state.get(t, U) == D
+                                       or state.get(lst, U) == D):
+            if state.get(lst, U) != D:
+                out.append(assign(self.adjoint(lst), call(self.helper("zeros_like"),
+                                                          name(lst))))
+                state[lst] = D
+            g = name(self.adjoint(t)) if state.get(t, U) == D else call(
+                self.helper("zeros_like"), name(t))
+            push = gast.Attribute(value=name(self.adjoint(lst)), attr="append", ctx=gast.Load())
+            out.append(gast.Expr(value=call(push, g)))
+        state[t] = U
+        restore = gast.Attribute(value=name(lst), attr="append", ctx=gast.Load())
+        out.append(gast.Expr(value=call(restore, name(t))))
         return out
 
     def zero(self, v):
@@ -377,6 +402,13 @@ class Reverse:
                                 returns=None, type_comment=None, type_params=[])
         gast.copy_location(back, tree)
         return gast.Module(body=[tree, back], type_ignores=[])
+
+
+def _is_pop(s):
+    v = s.value
+    return target_name(s) is not None and isinstance(v, gast.Call) \
+        and isinstance(v.func, gast.Attribute) and v.func.attr == "pop" and not v.args \
+        and isinstance(v.func.value, gast.Name)
 
 
 class _Env:

@@ -11,7 +11,7 @@ import numpy as np
 from .errors import NonScalarOutputError
 
 __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints",
-           "copy_of", "snapshot", "owned", "take_adjoint", "as_sequence", "sum_list_adjoint", "dot_adjoint_a", "dot_adjoint_b",
+           "fit", "copy_of", "snapshot", "owned", "take_adjoint", "as_sequence", "sum_list_adjoint", "dot_adjoint_a", "dot_adjoint_b",
            "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint", "mean_adjoint"]
 
 
@@ -198,3 +198,11 @@ def sum_list_adjoint(g, x):
     if isinstance(x, np.ndarray):
         return np.broadcast_to(g, x.shape[:1] + np.shape(g)).astype(np.float64)
     return [unbroadcast(g, e) for e in x]
+
+
+def fit(t, z):
+    """A tangent broadcast to the shape of its primal value ``z`` (forward mode)."""
+    shape = np.shape(z)
+    if np.shape(t) == shape:
+        return t
+    return np.broadcast_to(t, shape).copy()

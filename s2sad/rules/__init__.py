@@ -1,4 +1,21 @@
 """Rule tables, one module per namespace. Importing this package registers them."""
 
-from . import builtins_rules, math_rules, numpy_rules, operators  # noqa: F401
-from .core import NONDIFF, RULES, Rule, adjoint, lookup, nondiff  # noqa: F401
+from . import (  # noqa: F401
+    builtins_rules,
+    math_rules,
+    numpy_rules,
+    operators,
+    tangents,  # noqa: F401  (after the adjoint tables)
+)
+from .core import (  # noqa: F401
+    MULTILINEAR,
+    NONDIFF,
+    RULES,
+    TANGENTS,
+    Rule,
+    adjoint,
+    lookup,
+    multilinear,
+    nondiff,
+    tangent,
+)

@@ -33,6 +33,8 @@ from .. import gastutil as G
 
 RULES = {}      # primitive -> [Rule, ...]; the first whose variant and signature fit wins
 NONDIFF = set()
+TANGENTS = {}   # primitive -> [Rule, ...] of tangent templates: d[z] = ... d[x] ...
+MULTILINEAR = {}  # primitive -> names of the arguments it is linear in (tangent: same call)
 
 
 class Rule:
@@ -52,6 +54,8 @@ class Rule:
                          if p.default is not inspect.Parameter.empty}
         self.signature = inspect.Signature(params[1:])
         self.body = fdef.body
+        self.broadcasts = any(isinstance(n, gast.Name) and n.id == "unbroadcast"
+                              for n in gast.walk(fdef))
         self.globals = template.__globals__
         self.locals = set()
         self.diff_params = set()
@@ -113,7 +117,7 @@ class Rule:
             kept.append((kind, var, node))
         return list(reversed(kept))
 
-    def _subst(self, node, target, mapping, local_names, env):
+    def _subst(self, node, target, mapping, local_names, env, keep=()):
         class Subst(gast.NodeTransformer):
             def visit_Subscript(s, n):
                 if _is_adjoint_ref(n):
@@ -124,6 +128,8 @@ class Rule:
                 return n
 
             def visit_Name(s, n):
+                if n.id in keep:
+                    return n
                 if n.id == self.result:
                     return G.name(target)
                 if n.id in mapping:
@@ -170,6 +176,31 @@ def adjoint(*primitives, variant=None):
             NONDIFF.discard(prim)
         return template
     return register
+
+
+def tangent(*primitives):
+    """Register the decorated template as the tangent (forward mode) of each primitive::
+
+        @tangent(math.sin)
+        def sin(z, x):
+            d[z] = d[x] * math.cos(x)
+
+    ``d[x]`` is the tangent of ``x``; the tangent of an inactive argument is 0
+    and its terms vanish.
+    """
+    def register(template):
+        for prim in primitives:
+            TANGENTS.setdefault(prim, []).insert(0, Rule(prim, template))
+        return template
+    return register
+
+
+def multilinear(*primitives, args=None):
+    """Declare primitives linear in each of ``args`` (default: all positional
+    parameters), so their tangent is the same call with each active argument
+    replaced by its tangent, summed: np.sum, np.dot, reshape, indexing..."""
+    for prim in primitives:
+        MULTILINEAR[prim] = tuple(args) if args is not None else None
 
 
 def nondiff(*primitives):

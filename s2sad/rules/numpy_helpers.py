@@ -64,13 +64,13 @@ def _count(shape, axes):
 # -- reductions --------------------------------------------------------------------
 
 
-def sum_adjoint(g, x, axis=None, keepdims=False):
+def np_sum_adjoint(g, x, axis=None, keepdims=False):
     """Adjoint of ``np.sum(x, axis)``: ``g`` repeated along the summed axes."""
     shape = np.shape(x)
     return _out(np.array(_expand(g, shape, _axes(axis, len(shape))), dtype=float), x)
 
 
-def mean_adjoint(g, x, axis=None, keepdims=False):
+def np_mean_adjoint(g, x, axis=None, keepdims=False):
     shape = np.shape(x)
     axes = _axes(axis, len(shape))
     return _out(_expand(g, shape, axes) / _count(shape, axes), x)
@@ -277,7 +277,7 @@ def trace_adjoint(g, a, offset=0, axis1=0, axis2=1):
                             axis1, axis2)
 
 
-def take_adjoint(g, a, indices, axis=None, mode="raise"):
+def np_take_adjoint(g, a, indices, axis=None, mode="raise"):
     """Adjoint of ``np.take``: ``g`` scattered (and summed) back into zeros."""
     arr = np.asarray(a)
     idx = np.asarray(indices)
@@ -413,15 +413,13 @@ def column_stack_adjoint(g, tup):
 
 
 def array_adjoint(g, obj):
-    """Adjoint of ``np.array(obj)`` (also asarray...): ``g`` shaped like ``obj``;
+    """Adjoint of ``np.array(obj)`` (also asarray, copy...): ``g`` shaped like ``obj``;
     for a list or tuple, the list of its elements' adjoints."""
     if isinstance(obj, (list, tuple)):
         return [array_adjoint(gi, oi) for gi, oi in zip(np.asarray(g), obj)]
     g = np.asarray(g)
-    shape = np.shape(obj)
-    if g.ndim > len(shape):      # ndmin added leading axes
-        g = np.reshape(g, shape)
-    return _out(np.array(g, dtype=np.result_type(g.dtype, np.float64)), obj)
+    out = np.reshape(g, np.shape(obj))      # ndmin may have added leading axes
+    return _out(np.array(out, dtype=np.result_type(g.dtype, np.float64)), obj)
 
 
 def append_adjoint(g, arr, values, axis=None, which=0):
@@ -641,7 +639,7 @@ def einsum_adjoint(g, subscripts, operands, k):
         res = np.sum(res, axis=axes, keepdims=True)
     res = np.broadcast_to(res, want)
     if len(unique) != len(sub):       # repeated letters: put res on the diagonal
-        spare = _einsum_letters(set(spec_all(ins, out)))
+        spare = _einsum_letters(set("".join(ins) + out))
         labels, deltas = [], []
         seen = set()
         for c in sub:
@@ -655,10 +653,6 @@ def einsum_adjoint(g, subscripts, operands, k):
         spec = ",".join([unique] + [c + n for c, n in deltas]) + "->" + "".join(labels)
         res = np.einsum(spec, res, *[np.eye(sizes[c]) for c, _ in deltas])
     return _out(np.array(res, dtype=float), target)
-
-
-def spec_all(ins, out):
-    return "".join(ins) + out
 
 
 def einsum_sublist_error(subscripts):
@@ -769,23 +763,22 @@ def _matrix_norm_adjoint(gm, x, ord):
 
 
 def norm_adjoint(g, z, x, ord=None, axis=None, keepdims=False):
-    """Adjoint of ``np.linalg.norm``: vector norms (2, 1, inf, -inf, p), Frobenius,
+    """Adjoint of ``np.linalg.norm``: vector norms (2, 1, inf, -inf, 0, p), Frobenius,
     nuclear and the induced matrix norms (1, -1, 2, -2, inf, -inf)."""
     x = np.asarray(x, dtype=float)
-    if axis is None and ord is not None and x.ndim == 2:
-        axis = (0, 1)
-    if axis is None and ord is not None and x.ndim != 1:
-        raise ValueError("improper number of dimensions to norm")
+    if axis is None:
+        matrix = ord is not None and x.ndim == 2
+        axis = (0, 1) if matrix else None
+    else:
+        matrix = isinstance(axis, (tuple, list)) and len(axis) == 2
     axes = _axes(axis, x.ndim)
-    gx = _expand(g, x.shape, axes)
-    if axis is None or len(axes) == 1 or ord is None and False:
-        return _vector_norm_adjoint(gx, _expand(z, x.shape, axes), x, ord, axes)
-    if isinstance(axis, (tuple, list)) and len(axis) == 2:
-        src = tuple(int(a) % x.ndim for a in axis)
-        xm = np.moveaxis(x, src, (-2, -1))
-        gm = np.moveaxis(np.reshape(g, _kept(x.shape, axes)), src, (-2, -1))
-        return np.moveaxis(_matrix_norm_adjoint(gm, xm, ord), (-2, -1), src)
-    return _vector_norm_adjoint(gx, _expand(z, x.shape, axes), x, ord, axes)
+    if not matrix:
+        return _vector_norm_adjoint(_expand(g, x.shape, axes), _expand(z, x.shape, axes), x,
+                                    ord, axes)
+    src = tuple(int(a) % x.ndim for a in axis)
+    xm = np.moveaxis(x, src, (-2, -1))
+    gm = np.moveaxis(np.reshape(g, _kept(x.shape, axes)), src, (-2, -1))
+    return np.moveaxis(_matrix_norm_adjoint(gm, xm, ord), (-2, -1), src)
 
 
 def vector_norm_adjoint(g, z, x, axis=None, keepdims=False, ord=2):
@@ -853,8 +846,7 @@ def trapezoid_adjoint(g, y, x=None, dx=1.0, axis=-1, which=0):
         return np.reshape(v, shape)
 
     if x is None:
-        steps = np.full(n - 1, float(dx)) if np.ndim(dx) == 0 else None
-        steps = along(steps)
+        steps = along(np.full(n - 1, float(dx)))
     else:
         xa = np.asarray(x, dtype=float)
         steps = along(np.diff(xa)) if xa.ndim == 1 else np.diff(xa, axis=axis)

@@ -1,0 +1,366 @@
+"""Stage 5 (forward mode): tangents, source to source.
+
+Takes: SSA form with activity. Gives ``jvp_f(*params, *tangents)`` returning
+``(value, tangent)``: after every statement defining an active name ``z``
+comes the statement defining its tangent ``dz``. No tape: loops, branches and
+in-place writes simply carry their tangents along (``da[i] = dv`` after
+``a[i] = v``; ``dlst.append(dv)`` after ``lst.append(v)``). An active name
+defined by an expression carrying no derivative gets the tangent ``0.0``.
+
+Tangent rules, in order of preference: an explicit ``@tangent`` template; a
+``multilinear`` primitive (the same call on the tangents, one term per active
+argument); a tangent derived from an elementwise adjoint template
+(``d[x] = unbroadcast(d[z] * E, x)`` gives the term ``dx * E``).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import gast
+
+from . import errors, runtime
+from .activity import _is_append, classify, index_expr
+from .gastutil import assign, call, clone, const, name, target_name
+from .rules.core import MULTILINEAR, TANGENTS, _is_adjoint_ref
+
+_OPERATOR_SYNTAX = {"add": gast.Add, "sub": gast.Sub, "mul": gast.Mult,
+                    "truediv": gast.Div, "matmul": gast.MatMult}
+
+
+def _zero(node):
+    return isinstance(node, gast.Constant) and node.value == 0 and node.value is not False
+
+
+class _Simplify(gast.NodeTransformer):
+    """Remove terms multiplied by a zero tangent."""
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        a, b = node.left, node.right
+        if isinstance(node.op, gast.Mult) and (_zero(a) or _zero(b)):
+            return const(0.0)
+        if isinstance(node.op, (gast.Div, gast.MatMult)) and _zero(a):
+            return const(0.0)
+        if isinstance(node.op, gast.Add):
+            if _zero(a):
+                return b
+            if _zero(b):
+                return a
+        if isinstance(node.op, gast.Sub):
+            if _zero(b):
+                return a
+            if _zero(a):
+                return gast.UnaryOp(op=gast.USub(), operand=b)
+        return node
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, gast.USub) and _zero(node.operand):
+            return const(0.0)
+        return node
+
+
+def derived_terms(rule):
+    """Per-parameter tangent terms of an elementwise adjoint rule, or None."""
+    terms = {}
+    for s in rule.body:
+        if not (isinstance(s, gast.Assign) and _is_adjoint_ref(s.targets[0])):
+            continue
+        expr = s.value
+        if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) \
+                and expr.func.id == "unbroadcast":
+            expr = expr.args[0]
+        if not _linear_in_seed(expr, rule.result):
+            return None
+        terms[s.targets[0].slice.id] = expr
+    return terms
+
+
+def _linear_in_seed(expr, result):
+    """True when ``expr`` is ``d[z]`` times/over factors free of ``d[...]``."""
+    if _is_adjoint_ref(expr):
+        return expr.slice.id == result
+    if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, gast.USub):
+        return _linear_in_seed(expr.operand, result)
+    if isinstance(expr, gast.BinOp) and isinstance(expr.op, (gast.Mult, gast.Div)):
+        left_has = any(_is_adjoint_ref(n) for n in gast.walk(expr.left))
+        right_has = any(_is_adjoint_ref(n) for n in gast.walk(expr.right))
+        if left_has and not right_has:
+            return _linear_in_seed(expr.left, result)
+        if right_has and not left_has and isinstance(expr.op, gast.Mult):
+            return _linear_in_seed(expr.right, result)
+    return False
+
+
+class Forward:
+    def __init__(self, tree, ctx):
+        self.ctx = ctx
+        self.tree = tree
+        self.namer = ctx.namer
+        self.active = ctx.active
+
+    def tangent(self, n):
+        return self.namer.tangent(n)
+
+    def dt(self, atom):
+        """The tangent of an atom: its tangent name, or 0.0 if it carries none."""
+        if isinstance(atom, gast.Name) and atom.id in self.active:
+            return name(self.tangent(atom.id))
+        return const(0.0)
+
+    def helper(self, n):
+        return name(self.ctx.inject(n, getattr(runtime, n)))
+
+    def block(self, stmts):
+        out = []
+        for s in stmts:
+            if isinstance(s, gast.Assign) and target_name(s) is None:
+                out.append(s)
+                base = s.targets[0].value.id
+                if base in self.active:
+                    store = gast.Subscript(value=name(self.tangent(base)),
+                                           slice=clone(s.targets[0].slice), ctx=gast.Store())
+                    out.append(assign(store, self.dt(s.value)))
+            elif isinstance(s, gast.Assign):
+                t = target_name(s)
+                if t in self.active:
+                    out.extend(self.assignment(s, t))
+                else:
+                    out.append(s)
+            elif _is_append(s, self.ctx):
+                out.append(s)
+                lst = s.value.func.value.id
+                if lst in self.active:
+                    push = gast.Attribute(value=name(self.tangent(lst)), attr="append",
+                                          ctx=gast.Load())
+                    out.append(gast.Expr(value=call(push, self.dt(s.value.args[0]))))
+            elif isinstance(s, gast.If):
+                s.body = self.block(s.body)
+                s.orelse = self.block(s.orelse)
+                out.append(s)
+            elif isinstance(s, (gast.For, gast.While)):
+                s.body = self.block(s.body)
+                out.append(s)
+            else:
+                out.append(s)
+        return out
+
+    def define(self, t, expr, like):
+        if t in self.ctx.mutable and not isinstance(expr, gast.Constant):
+            expr = call(self.helper("owned"), expr)
+        elif t in self.ctx.mutable:
+            expr = call(self.helper("zeros_like"), name(t))
+        return assign(self.tangent(t), expr, like=like)
+
+    def assignment(self, s, t):
+        op = classify(s.value, self.ctx, self.ctx.var_kinds)
+        if op.kind == "call":
+            return [self.call_site(s, t, op)]
+        out = [s]
+        if op.kind == "copy":
+            expr = self.dt(s.value)
+        elif op.kind == "pack":
+            elts = [self.dt(a) for a in op.args]
+            expr = (gast.List if isinstance(s.value, gast.List) else gast.Tuple)(
+                elts=elts, ctx=gast.Load())
+        elif op.kind == "rule":
+            expr = self.rule_tangent(s, t, op)
+        elif op.kind == "pop" and op.args[0].id in self.active:
+            expr = call(gast.Attribute(value=name(self.tangent(op.args[0].id)), attr="pop",
+                                       ctx=gast.Load()))
+        else:
+            expr = const(0.0)
+        expr = _Simplify().visit(expr)
+        if op.kind == "rule" and op.rule.broadcasts and self.ctx.var_kinds.get(t) != "S" \
+                and not _is_zero_or_name(expr):
+            expr = call(self.helper("fit"), expr, name(t))
+        out.append(self.define(t, expr, s))
+        return out
+
+    def rule_tangent(self, s, t, op):
+        prim = op.rule.primitive
+        templates = TANGENTS.get(prim)
+        if templates:
+            return self.from_template(templates[0], t, op)
+        if prim in MULTILINEAR:
+            return self.multilinear(s, prim, op)
+        terms = derived_terms(op.rule)
+        if terms is None:
+            raise errors.missing_rule(s.value, self.ctx, f"{op.what} (forward mode)")
+        mapping = op.bind()
+        pieces = []
+        for p, expr in terms.items():
+            atom = mapping.get(p)
+            if not (isinstance(atom, gast.Name) and atom.id in self.active):
+                continue
+            expr = clone(expr)
+            for n in list(gast.walk(expr)):
+                for field, value in gast.iter_fields(n):
+                    if _is_adjoint_ref(value):
+                        setattr(n, field, name("__tangent__"))
+            if _is_adjoint_ref(expr):
+                expr = name("__tangent__")
+            pieces.append(self.substitute(op.rule, expr, t, mapping,
+                                          {"__tangent__": self.dt(atom)}))
+        return _sum(pieces)
+
+    def substitute(self, rule, expr, t, mapping, extra):
+        """Instantiate a template expression: parameters -> atoms, globals injected."""
+        env = _Env(self)
+        locals_ = {}
+        for s in rule.body:
+            if isinstance(s, gast.Assign) and not _is_adjoint_ref(s.targets[0]):
+                for n in gast.walk(s.targets[0]):
+                    if isinstance(n, gast.Name):
+                        locals_[n.id] = s.value
+        for n in list(gast.walk(expr)):
+            for field, value in gast.iter_fields(n):
+                if isinstance(value, gast.Name) and value.id in locals_:
+                    setattr(n, field, clone(locals_[value.id]))
+        if isinstance(expr, gast.Name) and expr.id in locals_:
+            expr = clone(locals_[expr.id])
+
+        expr = rule._subst(expr, t, mapping, {}, env, keep=set(extra))
+
+        class Subst(gast.NodeTransformer):
+            def visit_Name(s_, n):
+                if n.id in extra:
+                    return clone(extra[n.id])
+                return n
+
+        return Subst().visit(expr)
+
+    def from_template(self, rule, t, op):
+        mapping = op.bind()
+        body = [x for x in rule.body if isinstance(x, gast.Assign)
+                and _is_adjoint_ref(x.targets[0]) and x.targets[0].slice.id == rule.result]
+        expr = clone(body[0].value)
+        extra = {}
+
+        class Tangents(gast.NodeTransformer):
+            def visit_Subscript(s_, n):
+                if _is_adjoint_ref(n):
+                    key = f"__d_{n.slice.id}"
+                    extra[key] = self.dt(mapping[n.slice.id])
+                    return name(key)
+                s_.generic_visit(n)
+                return n
+
+        expr = Tangents().visit(expr)
+        return self.substitute(rule, expr, t, mapping, extra)
+
+    def multilinear(self, s, prim, op):
+        linear_in = MULTILINEAR[prim]
+        value = s.value
+        args = list(op.args)
+        keywords = dict(op.keywords)
+        try:
+            params = list(inspect.signature(prim).parameters)
+        except (TypeError, ValueError):
+            params = None
+        terms = []
+        for i, a in enumerate(args):
+            pname = params[i] if params and i < len(params) else None
+            if linear_in is not None and pname not in linear_in:
+                continue
+            if not (isinstance(a, gast.Name) and a.id in self.active):
+                continue
+            new_args = [clone(x) for x in args]
+            new_args[i] = self.dt(a)
+            terms.append(self.rebuild(value, prim, new_args, keywords))
+        return _sum(terms)
+
+    def rebuild(self, value, prim, args, keywords):
+        """``value`` (a call, operator or subscript) applied to other arguments."""
+        if isinstance(value, gast.Subscript):
+            return gast.Subscript(value=args[0], slice=clone(value.slice), ctx=gast.Load())
+        if isinstance(value, gast.BinOp):
+            return gast.BinOp(left=args[0], op=type(value.op)(), right=args[1])
+        if isinstance(value, gast.Attribute):       # x.T
+            return gast.Attribute(value=args[0], attr=value.attr, ctx=gast.Load())
+        func = value.func
+        if isinstance(func, gast.Attribute) and len(args) == len(value.args) + 1:
+            func = gast.Attribute(value=args[0], attr=func.attr, ctx=gast.Load())
+            args = args[1:]
+        kws = [gast.keyword(arg=k, value=clone(v)) for k, v in keywords.items()]
+        return gast.Call(func=clone(func), args=args, keywords=kws)
+
+    def call_site(self, s, t, op):
+        """``t = helper(...)`` -> ``t, dt = jvp_helper(..., tangents of active args)``."""
+        from . import api, pipeline
+        mapping, kinds, params = pipeline.bind_call(op, self.ctx.var_kinds, self.ctx, s.value)
+        wrt = tuple(i for i, p in enumerate(params) if p in mapping
+                    and isinstance(mapping[p], gast.Name) and mapping[p].id in self.active)
+        fn = api.compiled(op.func, wrt, True, "jvp", kinds).function
+        jvp_name = name(self.ctx.inject("jvp_" + op.func.__name__, fn))
+        sig = inspect.signature(op.func).parameters
+        args = []
+        for p in params:
+            if p in mapping:
+                args.append(clone(mapping[p]))
+            elif isinstance(sig[p].default, (int, float, bool, str, type(None))):
+                args.append(const(sig[p].default))
+            else:
+                raise errors.missing_rule(s.value, self.ctx,
+                                          f"{op.what} (forward mode: pass argument {p!r})")
+        tangents = [name(self.tangent(mapping[params[i]].id)) for i in wrt]
+        target = gast.Tuple(elts=[name(t, store=True), name(self.tangent(t), store=True)],
+                            ctx=gast.Store())
+        return assign(target, call(jvp_name, *(args + tangents)), like=s)
+
+    def run(self):
+        ctx = self.ctx
+        tree = self.tree
+        ret = tree.body[-1]
+        body = self.block(tree.body[:-1])
+        y = ret.value
+        for p in ctx.wrt_names:
+            tree.args.args.append(gast.Name(id=self.tangent(p), ctx=gast.Param(),
+                                            annotation=None, type_comment=None))
+        tree.args.defaults = []
+        out_tangent = self.dt(y)
+        if _zero(out_tangent):
+            out_tangent = call(self.helper("zeros_like"), clone(y))
+        result = gast.Tuple(elts=[clone(y), out_tangent], ctx=gast.Load())
+        tree.body = body + [gast.copy_location(gast.Return(value=result), ret)]
+        tree.name = self.namer.fresh(f"jvp_{ctx.name}")
+        return tree
+
+
+def _is_zero_or_name(expr):
+    return _zero(expr) or isinstance(expr, gast.Name)
+
+
+def _sum(terms):
+    if not terms:
+        return const(0.0)
+    out = terms[0]
+    for t in terms[1:]:
+        out = gast.BinOp(left=out, op=gast.Add(), right=t)
+    return out
+
+
+class _Env:
+    def __init__(self, fwd):
+        self.fwd = fwd
+        self.scalar_result = True     # unbroadcast is never needed for tangents
+
+    def adjoint(self, n):
+        return self.fwd.tangent(n)
+
+    def inject(self, n, obj):
+        return self.fwd.ctx.inject(n, obj)
+
+    def fresh(self):
+        return self.fwd.namer.temp()
+
+    def is_active(self, n):
+        return n in self.fwd.active
+
+
+def run(tree, ctx):
+    return Forward(tree, ctx).run()
+
+
+__all__ = ["run", "index_expr"]
