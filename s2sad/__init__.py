@@ -9,7 +9,7 @@ User API::
 Rule authors import :mod:`s2sad.extend`.
 """
 
-from .api import grad, source, value_and_grad
+from .api import custom_vjp, grad, source, value_and_grad
 from .errors import (
     ArgumentError,
     MissingRuleError,
@@ -18,11 +18,14 @@ from .errors import (
     SourceUnavailableError,
     UnsupportedSyntaxError,
 )
+from .rules.core import adjoint, tangent
+from .toolbox import check_grads, elementwise_grad, hessian, jacobian, jvp, stop_gradient, vjp
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "grad", "value_and_grad", "source",
+    "grad", "value_and_grad", "source", "jvp", "vjp", "jacobian", "hessian",
+    "elementwise_grad", "stop_gradient", "check_grads", "custom_vjp", "adjoint", "tangent",
     "S2SADError", "UnsupportedSyntaxError", "MissingRuleError", "SourceUnavailableError",
     "NonScalarOutputError", "ArgumentError",
 ]

@@ -171,7 +171,7 @@ def _prim(prim, args, keywords, kinds, what):
         return Op("nondiff", args=args, keywords=keywords, what=pretty,
                   scalar_result=scalar_result)
     if rule is None:
-        if is_user_function(prim):
+        if is_user_function(prim) or type(prim).__name__ == "CustomVJP":
             return Op("call", func=prim, args=args, keywords=keywords, what=pretty)
         return Op("unknown", args=args, keywords=keywords, what=pretty)
     return Op("rule", rule=rule, args=args, keywords=keywords, what=pretty,
@@ -181,6 +181,7 @@ def _prim(prim, args, keywords, kinds, what):
 RANK = {"S": 0, "A": 1, "L": 2}   # scalar < may be an array < may be a list/tuple
 
 
+_TRANSFORMABLE_HELPERS = {"s2sad.runtime", "s2sad.rules.numpy_helpers"}
 _LIBRARY_ROOTS = {"numpy", "scipy", "math", "builtins", "s2sad", "jax", "torch", "autograd"}
 
 
@@ -188,7 +189,10 @@ def is_user_function(fn):
     """A Python function of the user's own code, which s2sad transforms too."""
     if not inspect.isfunction(fn):
         return False
-    module = (getattr(fn, "__module__", None) or "").split(".")[0]
+    full = getattr(fn, "__module__", None) or ""
+    if full in _TRANSFORMABLE_HELPERS:      # our own helpers: differentiated like user code
+        return True
+    module = full.split(".")[0]
     if module in _LIBRARY_ROOTS:
         return False
     filename = fn.__code__.co_filename

@@ -62,8 +62,13 @@ class _Compiled:
 
 
 def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True):
+    """The generated function(s) for ``func``, built once per specialization."""
     key = (func, wrt, wrt_tuple, output, tuple(sorted(kinds.items())), optimize)
     hit = _CACHE.get(key)
+    if hit is None and isinstance(func, CustomVJP):
+        if output != "split":
+            raise errors.missing_rule(None, None, f"{func.__name__} (custom_vjp in forward mode)")
+        hit = _CACHE[key] = _Compiled(func.split_pair(wrt), "", _CustomCtx())
     if hit is None:
         with _LOCK:
             hit = _CACHE.get(key)
@@ -75,34 +80,45 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True):
 
 
 def _unwrap(func):
-    while isinstance(func, GradFunction):
+    while isinstance(func, (GradFunction, CustomVJP)):
         func = func.__wrapped__
     return func
 
 
-class GradFunction:
-    """What ``grad`` and ``value_and_grad`` return: call it like the original."""
+def _key(args, kwargs):
+    key = tuple(map(type, args))
+    if kwargs:
+        key += tuple((k, type(v)) for k, v in sorted(kwargs.items()))
+    return key
 
-    def __init__(self, func, wrt, output):
-        func = _unwrap(func)
+
+class GradFunction:
+    """What ``grad`` and ``value_and_grad`` return: call it like the original.
+
+    The function it wraps may itself be a ``GradFunction`` (``grad(grad(f))``):
+    the inner one's generated code, specialized for the arguments, is what
+    the outer one transforms.
+    """
+
+    def __init__(self, func, wrt, output, has_aux=False):
         if not callable(func):
             raise errors.bad_argument(func, f"expected a function, got {type(func).__name__}")
-        self.__wrapped__ = func
-        self._wrt, self._wrt_tuple = _parse_wrt(func, wrt)
+        base = _unwrap(func)
+        self._wrt, self._wrt_tuple = _parse_wrt(base, wrt)
         self._output = output
-        self._sig = _signature(func)
+        self._has_aux = has_aux
+        self._sig = _signature(base)
         self._impls = {}
         self._last = None
-        functools.update_wrapper(self, func)
+        functools.update_wrapper(self, base)
         self.__wrapped__ = func
 
     def __call__(self, *args, **kwargs):
-        key = tuple(map(type, args))
-        if kwargs:
-            key += tuple((k, type(v)) for k, v in sorted(kwargs.items()))
-        impl = self._impls.get(key)
+        impl = self._impls.get(_key(args, kwargs))
         if impl is None:
             impl = self._compile(args, kwargs)
+        if self._has_aux or isinstance(self.__wrapped__, CustomVJP):
+            return self._via_vjp(impl, args, kwargs)
         try:
             return impl.function(*args, **kwargs)
         except errors.NonScalarOutputError as exc:
@@ -111,20 +127,47 @@ class GradFunction:
             raise errors.non_scalar_output(impl.ctx, impl.ctx.return_node, exc.message) \
                 from None
 
-    def _compile(self, args, kwargs):
+    def _kinds(self, args, kwargs):
         try:
             bound = self._sig.bind(*args, **kwargs)
         except TypeError as exc:
-            raise errors.bad_argument(self.__wrapped__, f"{self.__name__}(): {exc}") from None
+            raise errors.bad_argument(_unwrap(self.__wrapped__),
+                                      f"{self.__name__}(): {exc}") from None
         bound.apply_defaults()
-        kinds = {n: kind_of(v) for n, v in bound.arguments.items()}
-        impl = compiled(self.__wrapped__, self._wrt, self._wrt_tuple, self._output, kinds)
-        key = tuple(map(type, args))
-        if kwargs:
-            key += tuple((k, type(v)) for k, v in sorted(kwargs.items()))
-        self._impls[key] = impl
-        self._last = impl
+        return {n: kind_of(v) for n, v in bound.arguments.items()}
+
+    def _compile(self, args, kwargs, output=None):
+        output = output or self._output
+        if self._has_aux or isinstance(self.__wrapped__, CustomVJP):
+            output = "split"
+        target = resolve(self.__wrapped__, args, kwargs)
+        impl = compiled(target, self._wrt, True if output == "split" else self._wrt_tuple,
+                        output, self._kinds(args, kwargs))
+        if output == self._output or output == "split":
+            self._impls[_key(args, kwargs)] = impl
+            self._last = impl
         return impl
+
+    def _via_vjp(self, impl, args, kwargs):
+        """has_aux and custom_vjp: run the split pair with the seed (1.0, zeros for aux)."""
+        from .runtime import seed, zeros_like
+        fwd, bwd = impl.function
+        tape = []
+        out = fwd(*args, **kwargs, **{impl.ctx.tape_param: tape})
+        if self._has_aux:
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise errors.bad_argument(_unwrap(self.__wrapped__),
+                                          "has_aux=True needs the function to return "
+                                          "(value, aux)")
+            value, aux = out
+            g = bwd([seed(value), zeros_like(aux)], tape)
+        else:
+            value, aux = out, None
+            g = bwd(seed(value), tape)
+        g = g if self._wrt_tuple else g[0]
+        if self._output == "value_and_grad":
+            return ((value, aux), g) if self._has_aux else (value, g)
+        return (g, aux) if self._has_aux else g
 
     @property
     def source(self):
@@ -140,18 +183,89 @@ class GradFunction:
         return functools.partial(self, obj)
 
     def __repr__(self):
-        return f"<s2sad {self._output} of {self.__wrapped__.__qualname__}>"
+        return f"<s2sad {self._output} of {self.__qualname__}>"
+
+
+def resolve(func, args, kwargs):
+    """The plain Python function to transform for these arguments."""
+    if isinstance(func, GradFunction):
+        if func._has_aux:
+            raise errors.bad_argument(_unwrap(func), "cannot differentiate a has_aux gradient")
+        impl = func._impls.get(_key(args, kwargs)) or func._compile(args, kwargs)
+        return impl.function
+    if isinstance(func, CustomVJP):
+        return func
+    return func
+
+
+class CustomVJP:
+    """A function that supplies its own gradient (like ``jax.custom_vjp``)::
+
+        @s2sad.custom_vjp
+        def f(x):
+            return math.log1p(math.exp(x))
+
+        def f_fwd(x):
+            return f(x), x                 # value, residuals for the backward pass
+
+        def f_bwd(x, g):
+            return (g / (1.0 + math.exp(-x)),)   # one adjoint per argument
+
+        f.defvjp(f_fwd, f_bwd)
+
+    Calls to ``f`` inside differentiated code use ``f_fwd`` and ``f_bwd``.
+    """
+
+    def __init__(self, func):
+        self.__wrapped__ = func
+        self.fwd = self.bwd = None
+        functools.update_wrapper(self, func)
+
+    def __call__(self, *args, **kwargs):
+        return self.__wrapped__(*args, **kwargs)
+
+    def defvjp(self, fwd, bwd):
+        self.fwd, self.bwd = fwd, bwd
+        return self
+
+    def split_pair(self, wrt):
+        if self.fwd is None:
+            raise errors.missing_rule(None, None, f"{self.__name__} (custom_vjp without defvjp)")
+        fwd_user, bwd_user = self.fwd, self.bwd
+
+        def fwd(*args, _tape, **kwargs):
+            value, residuals = fwd_user(*args, **kwargs)
+            _tape.append(residuals)
+            return value
+
+        def bwd(g, _tape):
+            grads = bwd_user(_tape.pop(), g)
+            if not isinstance(grads, tuple):
+                grads = (grads,)
+            return tuple(grads[i] for i in wrt)
+
+        fwd.__name__ = f"fwd_{self.__name__}"
+        bwd.__name__ = f"bwd_{self.__name__}"
+        return fwd, bwd
+
+
+def custom_vjp(func):
+    return CustomVJP(func)
+
+
+class _CustomCtx:
+    tape_param = "_tape"
 
 
 def _decorator(output):
-    def transform(func=None, wrt=0, *, argnum=None):
+    def transform(func=None, wrt=0, *, argnum=None, has_aux=False):
         if argnum is not None:
             wrt = argnum
         if func is None:
-            return lambda f: GradFunction(f, wrt, output)
+            return lambda f: GradFunction(f, wrt, output, has_aux)
         if isinstance(func, (int, tuple, list)) and not callable(func):
-            return lambda f: GradFunction(f, func, output)
-        return GradFunction(func, wrt, output)
+            return lambda f: GradFunction(f, func, output, has_aux)
+        return GradFunction(func, wrt, output, has_aux)
     return transform
 
 
@@ -178,9 +292,11 @@ def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=Tr
     a scalar. ``stage`` stops after an earlier pass (see ``s2sad.pipeline``).
     """
     func = _unwrap(func)
-    if mode != "reverse":
+    if mode not in ("reverse", "forward"):
         raise errors.bad_argument(func, f"mode={mode!r} is not available",
-                                  hint="use mode='reverse'")
+                                  hint="use mode='reverse' or mode='forward'")
+    if mode == "forward":
+        output = "jvp"
     idx, is_tuple = _parse_wrt(func, wrt)
     sig = _signature(func)
     if args is not None:
@@ -195,4 +311,6 @@ def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=Tr
         raise errors.bad_argument(func, f"unknown stage {stage!r}",
                                   hint="one of " + ", ".join(pipeline.STAGE_NAMES))
     ctx = pipeline.make_context(func, idx, kinds, output, is_tuple, optimize)
+    if stage == "reverse" and mode == "forward":
+        stage = "forward"
     return pipeline.source_of(pipeline.run(ctx, stop_after=stage))

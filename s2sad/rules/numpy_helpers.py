@@ -30,6 +30,11 @@ def _out(a, x):
     return a
 
 
+def sum_to(g, x):
+    """``unbroadcast(g, x)``, and a NumPy scalar (not a 0-d array) for a scalar ``x``."""
+    return _out(unbroadcast(g, x), x)
+
+
 def like(g, x):
     """``g`` reshaped to the shape of ``x`` (reshape, ravel, squeeze, copy...)."""
     return _out(np.reshape(g, np.shape(x)), x)
@@ -465,7 +470,7 @@ def clip_adjoint(g, a, lo, hi):
         inside = inside & (a >= lo)
     if hi is not None:
         inside = inside & (a <= hi)
-    return unbroadcast(np.where(inside, g, 0.0), a)
+    return sum_to(np.where(inside, g, 0.0), a)
 
 
 def clip_bound_adjoint(g, a, bound, other, is_lower):
@@ -473,7 +478,7 @@ def clip_bound_adjoint(g, a, bound, other, is_lower):
     hit = (a < bound) if is_lower else (a > bound)
     if other is not None:        # with crossed bounds NumPy returns a_max
         hit = hit & ((bound <= other) if is_lower else True)
-    return unbroadcast(np.where(hit, g, 0.0), bound)
+    return sum_to(np.where(hit, g, 0.0), bound)
 
 
 def first_given(*values):
@@ -492,7 +497,7 @@ def sinc_derivative(x):
 
 
 def real_adjoint(g, x):
-    return g + 0j if np.iscomplexobj(x) else np.real(g)
+    return g + 0j if np.iscomplexobj(x) else _out(np.real(g), x)
 
 
 def imag_adjoint(g, x):
@@ -805,7 +810,7 @@ def linspace_adjoint(g, start, stop, num=50, endpoint=True, retstep=False, axis=
     t = np.linspace(0.0, 1.0, num, endpoint=endpoint)
     weight = 1.0 - t if which == 0 else t
     moved = np.moveaxis(np.asarray(g), axis, 0)
-    return unbroadcast(np.tensordot(weight, moved, 1), start if which == 0 else stop)
+    return sum_to(np.tensordot(weight, moved, 1), start if which == 0 else stop)
 
 
 def _full_length(g, n, m, mode, correlate=False):

@@ -77,6 +77,7 @@ from .numpy_helpers import (
     sort_adjoint,
     stack_adjoint,
     std_adjoint,
+    sum_to,
     take_along_axis_adjoint,
     tensordot_adjoint_a,
     tensordot_adjoint_b,
@@ -275,7 +276,7 @@ def imag(z, val):
 @adjoint(np.nan_to_num)
 def nan_to_num(z, x, copy=True, nan=0.0, posinf=None, neginf=None):
     """zero where x is nan or infinite"""
-    d[x] = np.where(np.isfinite(x), d[z], 0.0)
+    d[x] = like(np.where(np.isfinite(x), d[z], 0.0), x)
 
 
 # ---------------------------------------------------------------------------------
@@ -373,8 +374,8 @@ def ldexp(z, x, n):
 @adjoint(np.where)
 def where(z, condition, x, y):
     """the condition has no gradient; the untaken branch gets exactly 0 (even if inf/nan)"""
-    d[x] = unbroadcast(np.where(condition, d[z], 0.0), x)
-    d[y] = unbroadcast(np.where(condition, 0.0, d[z]), y)
+    d[x] = sum_to(np.where(condition, d[z], 0.0), x)
+    d[y] = sum_to(np.where(condition, 0.0, d[z]), y)
 
 
 @adjoint(np.clip)
@@ -546,7 +547,7 @@ def array(z, object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0):
 
 @adjoint(np.broadcast_to)
 def broadcast_to(z, array, shape, subok=False):
-    d[array] = unbroadcast(d[z], array)
+    d[array] = sum_to(d[z], array)
 
 
 @adjoint(np.repeat)
@@ -682,13 +683,13 @@ def column_stack(z, tup):
 
 @adjoint(np.full)
 def full(z, shape, fill_value, dtype=None, order="C"):
-    d[fill_value] = unbroadcast(d[z], fill_value)
+    d[fill_value] = sum_to(d[z], fill_value)
 
 
 @adjoint(np.full_like)
 def full_like(z, a, fill_value, dtype=None, order="K", subok=True, shape=None):
     """a gives only the shape"""
-    d[fill_value] = unbroadcast(d[z], fill_value)
+    d[fill_value] = sum_to(d[z], fill_value)
 
 
 @adjoint(np.linspace)

@@ -14,11 +14,11 @@ import operator
 import numpy as np
 
 from .. import runtime
-from .core import multilinear, nondiff
+from .core import adjoint, multilinear, nondiff
 
 multilinear(operator.getitem, args=("a",))
 multilinear(operator.matmul, np.dot, np.matmul, np.sum, np.mean, np.transpose, builtins.sum)
-multilinear(runtime.copy_of, runtime.as_sequence, runtime.owned)
+multilinear(runtime.copy_of, runtime.as_sequence, runtime.owned, runtime.fit, args=None)
 multilinear(runtime.unbroadcast, runtime.getitem_adjoint, runtime.sum_adjoint,
             runtime.mean_adjoint, runtime.sum_list_adjoint, runtime.take_adjoint,
             args=("g",))
@@ -27,3 +27,55 @@ multilinear(runtime.dot_adjoint_a, runtime.dot_adjoint_b, runtime.matmul_adjoint
             runtime.matmul_adjoint_b, args=("g", "a", "b"))
 multilinear(runtime.snapshot, args=("a",))
 nondiff(runtime.seed, runtime.zeros_like)
+
+
+# -- adjoints of the runtime helpers, for reverse over reverse (grad of grad) --------
+
+d = {}
+
+
+@adjoint(runtime.unbroadcast)
+def unbroadcast(z, g, x):
+    d[g] = runtime.fit(d[z], g)
+
+
+@adjoint(runtime.fit)
+def fit(z, t, y):
+    d[t] = runtime.unbroadcast(d[z], t)
+
+
+@adjoint(runtime.getitem_adjoint)
+def getitem_adjoint(z, g, x, index):
+    d[g] = runtime.unbroadcast(d[z][index], g)
+
+
+@adjoint(runtime.snapshot)
+def snapshot(z, a, index):
+    d[a] = runtime.getitem_adjoint(d[z], a, index)
+
+
+@adjoint(runtime.take_adjoint)
+def take_adjoint(z, g, index, v):
+    d[g] = runtime.getitem_adjoint(runtime.fit(d[z], g[index]), g, index)
+
+
+@adjoint(runtime.sum_adjoint)
+def sum_adjoint(z, g, x, axis=None, keepdims=False):
+    d[g] = runtime.unbroadcast(np.sum(d[z], axis=axis, keepdims=keepdims), g)
+
+
+@adjoint(runtime.mean_adjoint)
+def mean_adjoint(z, g, x, axis=None, keepdims=False):
+    d[g] = runtime.unbroadcast(np.sum(d[z], axis=axis, keepdims=keepdims), g) \
+        * (np.size(g) / np.size(x))
+
+
+@adjoint(runtime.add_adjoints)
+def add_adjoints(z, a, b):
+    d[a] = d[z]
+    d[b] = d[z]
+
+
+@adjoint(runtime.owned)
+def owned(z, g):
+    d[g] = d[z]

@@ -1,0 +1,216 @@
+"""The rest of the AD toolbox, built on the generated functions of :mod:`s2sad.api`.
+
+``jvp`` (forward mode), ``vjp`` (split reverse mode: forward and backward
+functions sharing a tape), ``jacobian`` (rows by reverse mode or columns by
+forward mode, whichever needs fewer sweeps), ``hessian`` (forward over
+reverse: forward mode applied to the generated gradient code),
+``elementwise_grad``, ``stop_gradient`` and ``check_grads``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from . import errors
+from .api import GradFunction, _key, _parse_wrt, _signature, _unwrap, compiled, kind_of, resolve
+from .rules.core import nondiff
+
+
+def stop_gradient(x):
+    """``x`` itself, through which no derivative flows."""
+    return x
+
+
+nondiff(stop_gradient)
+
+
+class _Wrapper:
+    def __init__(self, func, wrt):
+        base = _unwrap(func)
+        self._func = func
+        self._wrt, self._wrt_tuple = _parse_wrt(base, wrt)
+        self._sig = _signature(base)
+        self._nparams = len(self._sig.parameters)
+        functools.update_wrapper(self, base)
+        self.__wrapped__ = func
+
+    def _kinds(self, args):
+        bound = self._sig.bind(*args)
+        bound.apply_defaults()
+        return {n: kind_of(v) for n, v in bound.arguments.items()}
+
+
+class JVPFunction(_Wrapper):
+    """``jvp(f, wrt)(*args, *tangents) -> (value, tangent of the output)``."""
+
+    def __call__(self, *args):
+        n = len(args) - len(self._wrt)
+        if n != self._nparams:
+            raise errors.bad_argument(
+                _unwrap(self._func),
+                f"jvp of {self.__name__} takes {self._nparams} arguments and "
+                f"{len(self._wrt)} tangent(s), got {len(args)} values",
+                hint="pass every argument explicitly, then one tangent per wrt argument")
+        primal, tangents = args[:n], args[n:]
+        target = resolve(self._func, primal, {})
+        impl = compiled(target, self._wrt, True, "jvp", self._kinds(primal))
+        return impl.function(*primal, *tangents)
+
+
+class VJPFunction(_Wrapper):
+    """``vjp(f, wrt)(*args) -> (value, pullback)``; ``pullback(adjoint)`` gives gradients."""
+
+    def __call__(self, *args, **kwargs):
+        target = resolve(self._func, args, kwargs)
+        bound = self._sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        kinds = {n: kind_of(v) for n, v in bound.arguments.items()}
+        impl = compiled(target, self._wrt, True, "split", kinds)
+        fwd, bwd = impl.function
+        tape = []
+        value = fwd(*args, **kwargs, **{impl.ctx.tape_param: tape})
+        used = []
+
+        def pullback(adjoint):
+            if used:      # the tape is consumed by a backward sweep: record it again
+                fresh = []
+                fwd(*args, **kwargs, **{impl.ctx.tape_param: fresh})
+                grads = bwd(adjoint, fresh)
+            else:
+                used.append(True)
+                grads = bwd(adjoint, tape)
+            return grads if self._wrt_tuple else grads[0]
+
+        return value, pullback
+
+
+def jvp(f, wrt=0):
+    return JVPFunction(f, wrt)
+
+
+def vjp(f, wrt=0):
+    return VJPFunction(f, wrt)
+
+
+def _basis(shape):
+    size = int(np.prod(shape)) if shape else 1
+    for i in range(size):
+        e = np.zeros(size)
+        e[i] = 1.0
+        yield e.reshape(shape) if shape else 1.0
+
+
+def jacobian(f, wrt=0, mode="auto"):
+    """Jacobian of ``f`` with shape ``output.shape + input.shape`` (a tuple for tuple ``wrt``)."""
+    wrapper = _Wrapper(f, wrt)
+
+    @functools.wraps(_unwrap(f))
+    def jac(*args):
+        value = f(*args)
+        out_shape = np.shape(value)
+        ins = [args[i] for i in wrapper._wrt]
+        in_size = sum(int(np.size(x)) for x in ins)
+        use_rows = mode == "rev" or (mode == "auto" and int(np.prod(out_shape)) <= in_size)
+        blocks = []
+        if use_rows:
+            _, pullback = VJPFunction(f, wrt)(*args)
+            rows = [pullback(e) for e in _basis(out_shape)]
+            rows = [r if isinstance(r, tuple) else (r,) for r in rows]
+            for k, x in enumerate(ins):
+                stacked = np.array([np.asarray(r[k], dtype=float) for r in rows])
+                blocks.append(stacked.reshape(out_shape + np.shape(x)))
+        else:
+            forward = JVPFunction(f, wrapper._wrt)
+            for k, x in enumerate(ins):
+                cols = []
+                for e in _basis(np.shape(x)):
+                    tangents = [e if j == k else _zero_tangent(ins[j]) for j in range(len(ins))]
+                    cols.append(np.asarray(forward(*args, *tangents)[1], dtype=float))
+                stacked = np.array(cols)            # in.size x out.shape
+                stacked = np.moveaxis(stacked.reshape((-1,) + out_shape), 0, -1)
+                blocks.append(stacked.reshape(out_shape + np.shape(x)))
+        return tuple(blocks) if wrapper._wrt_tuple else blocks[0]
+
+    return jac
+
+
+def _zero_tangent(x):
+    return np.zeros(np.shape(x)) if isinstance(x, np.ndarray) else 0.0
+
+
+def hessian(f, wrt=0):
+    """Hessian by forward mode over the generated reverse-mode gradient."""
+    return jacobian(GradFunction(f, wrt, "grad"), wrt, mode="fwd")
+
+
+def elementwise_grad(f, wrt=0):
+    """Sum of the Jacobian's rows: the derivative of an elementwise ``f`` at every element."""
+    def egrad(*args, **kwargs):
+        value, pullback = VJPFunction(f, wrt)(*args, **kwargs)
+        return pullback(np.ones_like(value) if isinstance(value, np.ndarray) else 1.0)
+    return functools.wraps(_unwrap(f))(egrad)
+
+
+def check_grads(f, args, modes=("fwd", "rev"), order=2, eps=1e-6, rtol=1e-5, atol=1e-6,
+                seed=0):
+    """Check derivatives of ``f`` at ``args`` against central finite differences in
+    random directions; raise AssertionError with the figures on a mismatch.
+
+    ``rev`` checks ``grad`` (or ``vjp`` for array outputs), ``fwd`` checks ``jvp``;
+    ``order=2`` also checks the derivative of the gradient (forward over reverse).
+    """
+    rng = np.random.default_rng(seed)
+    args = tuple(args)
+    wrt = tuple(i for i, a in enumerate(args) if _is_float(a))
+    if not wrt:
+        raise errors.bad_argument(_unwrap(f), "check_grads needs at least one float argument")
+    dirs = tuple(_random_like(args[i], rng) for i in wrt)
+
+    def moved(h):
+        new = list(args)
+        for i, d in zip(wrt, dirs):
+            new[i] = args[i] + h * d
+        return new
+
+    value = f(*args)
+    fd = (np.asarray(f(*moved(eps)), dtype=float) - np.asarray(f(*moved(-eps)), dtype=float)) \
+        / (2 * eps)
+    if "fwd" in modes:
+        _, t = JVPFunction(f, wrt)(*args, *dirs)
+        _close(t, fd, "forward mode (jvp)", rtol, atol)
+    if "rev" in modes:
+        u = _random_like(value, rng)
+        _, pullback = VJPFunction(f, wrt)(*args)
+        grads = pullback(u)
+        got = sum(float(np.sum(g * d)) for g, d in zip(grads, dirs))
+        _close(got, float(np.sum(u * fd)), "reverse mode (vjp)", rtol, atol)
+    if order >= 2 and np.ndim(value) == 0 and "rev" in modes:
+        g = GradFunction(f, wrt, "grad")
+        gp = g(*moved(eps))
+        gm = g(*moved(-eps))
+        _, hv = JVPFunction(g, wrt)(*args, *dirs)
+        for a, b, c in zip(hv, gp, gm):
+            _close(a, (np.asarray(b) - np.asarray(c)) / (2 * eps), "second order (fwd over rev)",
+                   rtol * 100, atol * 100)
+    return True
+
+
+def _is_float(a):
+    return isinstance(a, float) or (isinstance(a, np.ndarray) and a.dtype.kind == "f")
+
+
+def _random_like(x, rng):
+    if np.ndim(x) == 0:
+        return float(rng.standard_normal())
+    return rng.standard_normal(np.shape(x))
+
+
+def _close(got, want, what, rtol, atol):
+    if not np.allclose(got, want, rtol=rtol, atol=atol):
+        raise AssertionError(f"check_grads: {what} gives {got}, finite differences give {want}")
+
+
+__all__ = ["jvp", "vjp", "jacobian", "hessian", "elementwise_grad", "stop_gradient",
+           "check_grads", "_key"]
