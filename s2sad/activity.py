@@ -178,7 +178,16 @@ def _prim(prim, args, keywords, kinds, what):
               scalar_result=scalar_result)
 
 
-RANK = {"S": 0, "A": 1, "L": 2}   # scalar < may be an array < may be a list/tuple
+# S: surely a scalar; A: may be an array; LS: a list/tuple of scalars; L: may be a container
+RANK = {"S": 0, "A": 1, "LS": 2, "L": 3}
+
+
+def join_kinds(a, b):
+    if a == b:
+        return a
+    if "L" in (a, b) or "LS" in (a, b):
+        return "L"
+    return "A"
 
 
 _TRANSFORMABLE_HELPERS = {"s2sad.runtime", "s2sad.rules.numpy_helpers"}
@@ -214,6 +223,11 @@ def _atom_kind(atom, kinds):
     return "A"
 
 
+def _runtime():
+    from . import runtime
+    return runtime
+
+
 def walk_stmts(stmts):
     for s in stmts:
         yield s
@@ -236,12 +250,15 @@ def infer_kinds(tree, ctx):
             is_range = isinstance(it, gast.Call) and dotted_name(it.func) == "range"
             kinds[s.target.id] = "S" if is_range else "A"
     changed = True
+    seen = set()
     while changed:
         changed = False
         for t, value in defs:
             k = _kind_of_value(value, ctx, kinds)
-            if RANK[k] > RANK[kinds[t]]:
-                kinds[t] = k
+            new = k if t not in seen else join_kinds(kinds[t], k)
+            seen.add(t)
+            if new != kinds[t]:
+                kinds[t] = new
                 changed = True
     return kinds
 
@@ -250,13 +267,18 @@ def _kind_of_value(value, ctx, kinds):
     if isinstance(value, (gast.Constant, gast.Name)):
         return _atom_kind(value, kinds)
     if isinstance(value, (gast.Tuple, gast.List)):
-        return "L"
+        return "LS" if all(_atom_kind(e, kinds) == "S" for e in value.elts) else "L"
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
             and value.func.attr == "pop":
         return "L"
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) \
+            and ctx.injected.get(value.func.id) is _runtime().as_sequence and value.args:
+        return _atom_kind(value.args[0], kinds)
     if isinstance(value, gast.Subscript):
         base = _atom_kind(value.value, kinds)
-        return "L" if base == "L" and isinstance(value.slice, gast.Slice) else "A"
+        if isinstance(value.slice, gast.Slice):
+            return base if base in ("L", "LS") else "A"
+        return "S" if base == "LS" else "A"
     if isinstance(value, gast.Compare):
         return "S" if all(_atom_kind(a, kinds) == "S"
                           for a in [value.left] + value.comparators) else "A"

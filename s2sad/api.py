@@ -39,11 +39,18 @@ def _signature(func):
 def _parse_wrt(func, wrt):
     is_tuple = isinstance(wrt, (tuple, list))
     idx = tuple(wrt) if is_tuple else (wrt,)
-    params = [p for p in _signature(func).parameters.values()
-              if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    all_params = list(_signature(func).parameters.values())
+    params = [p for p in all_params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if len(params) != len(all_params) and hasattr(func, "__code__"):
+        code = func.__code__
+        raise errors.UnsupportedSyntaxError(
+            "unsupported construct: *args or **kwargs parameter",
+            filename=code.co_filename, lineno=code.co_firstlineno,
+            hint="list the parameters explicitly")
     for i in idx:
         if not isinstance(i, int) or isinstance(i, bool):
-            raise errors.bad_argument(func, f"wrt must be an int or a tuple of ints, got {i!r}")
+            raise errors.bad_argument(func, f"wrt must be an int or a tuple of ints, got {i!r}",
+                                      hint="give argument positions, e.g. wrt=0 or wrt=(0, 1)")
         if not 0 <= i < len(params):
             raise errors.bad_argument(
                 func, f"wrt={i} is out of range: {func.__name__} has {len(params)} "

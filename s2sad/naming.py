@@ -56,10 +56,12 @@ class Namer:
                 self.taken.add(cand)
                 return cand
 
-    def temp(self):
-        """A temporary of the three-address form: written once, read in its block."""
+    def temp(self, block_local=True):
+        """A temporary of the three-address form, read only in the block that writes it
+        (``block_local``), or living on after an ``if`` (conditional expressions)."""
         t = self.numbered("_t")
-        self.temps.add(t)
+        if block_local:
+            self.temps.add(t)
         return t
 
     def adjoint(self, name):

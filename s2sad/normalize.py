@@ -375,7 +375,7 @@ class Normalizer:
 
     def expr_BoolOp(self, e, out):
         # a and b  ->  t = a; if t: t = b      (or: if not t: t = b)
-        t = self.namer.temp()
+        t = self.namer.temp(block_local=False)
         out.append(assign(t, self.simple(e.values[0], out), like=e))
         for v in e.values[1:]:
             inner = []
@@ -389,7 +389,7 @@ class Normalizer:
         return name(t)
 
     def expr_IfExp(self, e, out):
-        t = self.namer.temp()
+        t = self.namer.temp(block_local=False)
         test = self.condition(e.test, out)
         body, orelse = [], []
         body.append(assign(t, self.simple(e.body, body), like=e.body))
@@ -448,6 +448,9 @@ def _check_returns(stmts, ctx, tail):
 def run(tree, ctx):
     norm = Normalizer(ctx)
     body = tree.body
+    for n in gast.walk(tree):
+        if isinstance(n, (gast.Yield, gast.YieldFrom)):
+            raise errors.unsupported(n, ctx, type(n).__name__)
     has_return = any(isinstance(n, gast.Return) for n in gast.walk(tree))
     if not has_return:
         raise errors.unsupported(tree, ctx, "NoReturn")

@@ -69,7 +69,7 @@ class Reverse:
         b = self.adjoint(var)
         if state.get(var, U) != D and var in self.ctx.mutable:
             expr = call(self.helper("owned"), expr)     # updated in place later
-        if state.get(var, U) == D and self.ctx.var_kinds.get(var) == "L":
+        if state.get(var, U) == D and self.ctx.var_kinds.get(var) in ("L", "LS"):
             value = call(self.helper("add_adjoints"), name(b), expr)
         elif state.get(var, U) == D:
             if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, gast.USub):
@@ -221,7 +221,7 @@ class Reverse:
 
     def zero(self, v):
         """A zero adjoint for ``v``: ``0.0``, or an array for arrays updated in place."""
-        if v in self.ctx.mutable:
+        if v in self.ctx.mutable or (v in self.ctx.params and self.ctx.kinds.get(v, "A") != "S"):
             return call(self.helper("zeros_like"), name(v))
         return const(0.0)
 
@@ -376,6 +376,10 @@ class Reverse:
         if self.tape:
             fwd.insert(0, assign(self.tape, gast.List(elts=[], ctx=gast.Load())))
         if ctx.output == "value_and_grad":
+            if isinstance(y, gast.Name):     # the reverse sweep may rebind y's name
+                value = self.namer.fresh("_value")
+                fwd.append(assign(value, name(y.id)))
+                y = name(value)
             result = gast.Tuple(elts=[y, result], ctx=gast.Load())
         tree.body = fwd + seed + rev + [gast.copy_location(gast.Return(value=result), ret)]
         tree.name = self.namer.fresh(f"{ctx.output}_{ctx.name}")

@@ -109,6 +109,9 @@ class SSA:
         if is_for:
             user_target = s.target.id
             t = self.version(user_target)
+            if user_target in env:      # a loop that runs no iteration leaves the old value
+                out.append(assign(t, name(env[user_target]), like=s))
+                anno.set_(out[-1], anno.Key.HEADER)
             body_env[user_target] = t
             s.target.id = t
         else:

@@ -22,19 +22,32 @@ class Case(NamedTuple):
     func: object
     points: list
     wrt: object = 0
-    xfail: dict | None = None  # point index -> reason, for a known s2sad bug (kept strict)
+    xfail: dict | None = None     # point index -> reason: a known s2sad bug (kept strict)
+    xfail_vg: dict | None = None  # same, for value_and_grad only
 
 
 CASES: list[Case] = []
 
 
-def case(group, func, points, wrt=0, xfail=None):
-    """Register ``func``; ``xfail`` maps point indices (or ``"all"``) to a bug description."""
-    assert len(points) >= 3, f"{func.__name__}: give at least three points"
+def _expand(xfail, n):
     if xfail and "all" in xfail:
-        xfail = dict.fromkeys(range(len(points)), xfail["all"])
-    CASES.append(Case(f"{group}/{func.__name__}", func, list(points), wrt, xfail or {}))
+        return dict.fromkeys(range(n), xfail["all"])
+    return dict(xfail or {})
 
+
+def case(group, func, points, wrt=0, xfail=None, xfail_vg=None):
+    """Register ``func`` at ``points``.
+
+    ``xfail`` maps point indices (or ``"all"``) to the description of a known
+    s2sad bug failing that point; ``xfail_vg`` does the same for a bug only
+    ``value_and_grad`` shows.
+    """
+    assert len(points) >= 3, f"{func.__name__}: give at least three points"
+    CASES.append(Case(f"{group}/{func.__name__}", func, list(points), wrt,
+                      _expand(xfail, len(points)), _expand(xfail_vg, len(points))))
+
+
+# Known s2sad bugs (see the minimal repros in tests/test_reverse.py)
 
 _rng = np.random.default_rng(20240501)
 
@@ -91,7 +104,7 @@ case("line", x_minus_x, [(1.0, 2.0), (-3.0, 0.5), (0.0, -1.0)], wrt=(0, 1))
 
 def unary_minus(x, y):
     a = -x
-    b = -(-y)
+    b = -(-y)  # noqa: B002
     return -(a * b) + -a * -b - (-x)
 
 
@@ -416,7 +429,7 @@ case("loop", loop_constant_tuple, [(0.1, 0.2), (-0.5, 1.0), (1.0, -2.0)], wrt=(0
 
 def nested_loops(x, n, m):
     s = x
-    for i in range(n):
+    for _i in range(n):
         for j in range(m):
             s = math.sin(s) + x * j
         s = s * 0.9
@@ -428,7 +441,7 @@ case("loop", nested_loops, [(0.5, 2, 3), (1.0, 0, 3), (-0.7, 3, 0), (0.2, 1, 1)]
 
 def loop_with_branch(x, n):
     s = x
-    for i in range(n):
+    for _i in range(n):
         if s > 1.0:
             s = s * 0.5 + x
         else:
@@ -442,7 +455,7 @@ case("loop", loop_with_branch, [(0.3, 5), (2.0, 4), (-0.5, 3), (0.9, 0)])
 def branch_with_loop(x, n):
     if x > 0.0:
         s = x
-        for i in range(n):
+        for i in range(n):  # noqa: B007 (the target is joined after the if)
             s = s * x + 1.0
     else:
         s = 0.0
@@ -478,7 +491,7 @@ def several_accumulators(x, n):
     s = 0.0
     p = 1.0
     q = x
-    for i in range(n):
+    for _i in range(n):
         s = s + x * p
         p = p * q
         q = math.sin(q) + s
@@ -502,7 +515,7 @@ case("loop", horner, [(0.5,), (-2.0,), (1.7,)])
 def loop_variable_reused_after(x, n):
     i = 0
     s = x
-    for i in range(n):
+    for i in range(n):  # noqa: B007 (read after the loop)
         s = s * x
     return s + i * x
 

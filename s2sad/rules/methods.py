@@ -17,24 +17,24 @@ d = {}   # templates write d[x] for "the adjoint of x"
 
 
 def reshape(a, *shape, order="C"):
-    """``a.reshape(2, 3)`` and ``a.reshape((2, 3))`` as a function."""
+    """shape as varargs or a tuple: ``x.reshape(2, 3)``, ``x.reshape((2, 3))``"""
     return np.reshape(a, shape[0] if len(shape) == 1 else shape, order=order)
 
 
 def transpose(a, *axes):
-    """``a.transpose()``, ``a.transpose(1, 0)`` and ``a.transpose((1, 0))``."""
+    """axes as varargs or a tuple: ``x.transpose(1, 0)``, ``x.transpose((1, 0))``"""
     if len(axes) == 1 and axes[0] is not None and not isinstance(axes[0], (int, np.integer)):
         axes = axes[0]
     return np.transpose(a, axes or None)
 
 
 def astype(a, dtype, order="K", casting="unsafe", subok=True, copy=True):
-    """``a.astype(dtype)``."""
+    """the adjoint is cast back to the receiver's float type"""
     return np.asarray(a).astype(dtype, order=order, casting=casting, subok=subok, copy=copy)
 
 
 def item(a, *args):
-    """``a.item()``, ``a.item(flat_index)`` and ``a.item(i, j, ...)``."""
+    """``x.item()``, ``x.item(flat_index)``, ``x.item(i, j, ...)``"""
     return np.asarray(a).item(*args)
 
 
@@ -98,6 +98,13 @@ def transpose_method(z, a, *axes):
     d[a] = transpose_method_adjoint(d[z], axes)
 
 
+# Registered after the varargs template, so tried first: a call without extra
+# arguments leaves ``*axes`` unbound in the template (see the report on empty varargs).
+@adjoint(transpose)
+def transpose_method_no_axes(z, a):
+    d[a] = np.transpose(d[z])
+
+
 @adjoint(astype)
 def astype_method(z, a, dtype, order="K", casting="unsafe", subok=True, copy=True):
     """zero gradient when casting to an integer or boolean type"""
@@ -107,6 +114,11 @@ def astype_method(z, a, dtype, order="K", casting="unsafe", subok=True, copy=Tru
 @adjoint(item)
 def item_method(z, a, *args):
     d[a] = item_adjoint(d[z], a, args)
+
+
+@adjoint(item)          # a.item(): see transpose_method_no_axes
+def item_method_no_index(z, a):
+    d[a] = item_adjoint(d[z], a, ())
 
 
 # -- helpers called by the templates above ----------------------------------------

@@ -69,18 +69,6 @@ def _count(shape, axes):
 # -- reductions --------------------------------------------------------------------
 
 
-def np_sum_adjoint(g, x, axis=None, keepdims=False):
-    """Adjoint of ``np.sum(x, axis)``: ``g`` repeated along the summed axes."""
-    shape = np.shape(x)
-    return _out(np.array(_expand(g, shape, _axes(axis, len(shape))), dtype=float), x)
-
-
-def np_mean_adjoint(g, x, axis=None, keepdims=False):
-    shape = np.shape(x)
-    axes = _axes(axis, len(shape))
-    return _out(_expand(g, shape, axes) / _count(shape, axes), x)
-
-
 def prod_adjoint(g, x, axis=None, keepdims=False):
     """Adjoint of ``np.prod``: ``g`` times the product of the *other* elements,
     computed with exclusive cumulative products so zeros are handled exactly."""
@@ -542,7 +530,9 @@ def tensordot_adjoint_a(g, a, b, axes=2):
     free_a = [i for i in range(na) if i not in ax_a]
     free_b = [i for i in range(nb) if i not in ax_b]
     out = np.tensordot(g, b, axes=(list(range(len(free_a), np.ndim(g))), free_b))
-    return _out(np.transpose(out, np.argsort(free_a + ax_a)), a)
+    # the axes of b left in ``out`` come in b's order; each pairs with an axis of a
+    paired = dict(zip(ax_b, ax_a))
+    return _out(np.transpose(out, np.argsort(free_a + [paired[i] for i in sorted(ax_b)])), a)
 
 
 def tensordot_adjoint_b(g, a, b, axes=2):
@@ -551,7 +541,8 @@ def tensordot_adjoint_b(g, a, b, axes=2):
     free_a = [i for i in range(na) if i not in ax_a]
     free_b = [i for i in range(nb) if i not in ax_b]
     out = np.tensordot(a, g, axes=(free_a, list(range(len(free_a)))))
-    return _out(np.transpose(out, np.argsort(ax_b + free_b)), b)
+    paired = dict(zip(ax_a, ax_b))
+    return _out(np.transpose(out, np.argsort([paired[i] for i in sorted(ax_a)] + free_b)), b)
 
 
 def inner_adjoint_a(g, a, b):

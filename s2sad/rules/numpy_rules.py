@@ -15,6 +15,8 @@ from ..runtime import (
     dot_adjoint_b,
     matmul_adjoint_a,
     matmul_adjoint_b,
+    mean_adjoint,
+    sum_adjoint,
     unbroadcast,
 )
 from .core import adjoint, nondiff
@@ -56,8 +58,6 @@ from .numpy_helpers import (
     nanmean_adjoint,
     nansum_adjoint,
     norm_adjoint,
-    np_mean_adjoint,
-    np_sum_adjoint,
     np_take_adjoint,
     outer_adjoint_a,
     outer_adjoint_b,
@@ -396,12 +396,12 @@ def clip(z, a, a_min=None, a_max=None, *, min=None, max=None):
 
 @adjoint(np.sum)
 def sum_(z, a, axis=None, dtype=None, *, keepdims=False):
-    d[a] = np_sum_adjoint(d[z], a, axis, keepdims)
+    d[a] = sum_adjoint(d[z], a, axis, keepdims)
 
 
 @adjoint(np.mean)
 def mean(z, a, axis=None, dtype=None, *, keepdims=False):
-    d[a] = np_mean_adjoint(d[z], a, axis, keepdims)
+    d[a] = mean_adjoint(d[z], a, axis, keepdims)
 
 
 @adjoint(np.prod)

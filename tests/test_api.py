@@ -1,0 +1,505 @@
+"""The user API contract: decorator forms, results, attributes, errors and their messages."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from gradcheck import numerical_grad
+
+import s2sad
+from s2sad import (
+    ArgumentError,
+    MissingRuleError,
+    NonScalarOutputError,
+    S2SADError,
+    SourceUnavailableError,
+    UnsupportedSyntaxError,
+)
+
+with open(__file__) as _fh:
+    _LINES = _fh.read().splitlines()
+
+
+def line_of(marker):
+    """The line number of the unique line of this file ending with ``# <marker>``."""
+    hits = [i for i, text in enumerate(_LINES, 1) if text.rstrip().endswith(f"# <{marker}>")]
+    assert len(hits) == 1, f"marker <{marker}> found {len(hits)} times"
+    return hits[0]
+
+
+def check_message(exc, marker, *needles, filename=__file__, hint=True):
+    """The message starts with ``file:line``, shows the line, names what and gives a hint."""
+    lineno = line_of(marker)
+    text = str(exc)
+    assert text.startswith(f"{filename}:{lineno}:"), text
+    assert exc.filename == filename and exc.lineno == lineno
+    assert _LINES[lineno - 1].split("#")[0].strip() in text, text
+    for needle in needles:
+        assert needle in text, f"{needle!r} not in:\n{text}"
+    if hint:
+        assert "\n  hint: " in text and exc.hint, text
+
+
+# ---------------------------------------------------------------------------
+# Decorator forms and results
+
+
+@s2sad.grad
+def d_bare(x, y):
+    """Product of x and y."""
+    return x * y + math.sin(x)
+
+
+@s2sad.grad(wrt=(0, 1))
+def d_both(x, y):
+    return x * y + math.sin(x)
+
+
+@s2sad.value_and_grad(wrt=1)
+def d_vg(x, y):
+    return x * y * y
+
+
+def plain(x, y):
+    """Plain doc."""
+    return x * y + math.sin(x)
+
+
+def test_bare_decorator():
+    g = d_bare(0.5, 2.0)
+    assert type(g) is float
+    assert g == pytest.approx(2.0 + math.cos(0.5), rel=1e-14)
+
+
+def test_decorator_with_wrt_tuple():
+    g = d_both(0.5, 2.0)
+    assert type(g) is tuple and len(g) == 2
+    assert all(type(v) is float for v in g)
+    assert g == pytest.approx((2.0 + math.cos(0.5), 0.5), rel=1e-14)
+
+
+def test_positional_wrt_and_wrt_int():
+    assert s2sad.grad(plain, (0, 1))(0.5, 2.0) == pytest.approx((2.0 + math.cos(0.5), 0.5))
+    assert s2sad.grad(plain, wrt=1)(0.5, 2.0) == pytest.approx(0.5)
+    assert s2sad.grad(plain, 1)(0.5, 2.0) == pytest.approx(0.5)
+    assert s2sad.grad(plain, wrt=[1, 0])(0.5, 2.0) == pytest.approx((0.5, 2.0 + math.cos(0.5)))
+    single = s2sad.grad(plain, wrt=(1,))(0.5, 2.0)
+    assert type(single) is tuple and single == pytest.approx((0.5,))
+
+
+def test_value_and_grad_forms():
+    value, g = d_vg(3.0, 2.0)
+    assert value == 12.0 and g == pytest.approx(12.0)
+    value, (gx, gy) = s2sad.value_and_grad(plain, wrt=(0, 1))(0.5, 2.0)
+    assert value == plain(0.5, 2.0)
+    assert (gx, gy) == pytest.approx((2.0 + math.cos(0.5), 0.5))
+    value, g = s2sad.value_and_grad(plain)(0.5, 2.0)
+    assert type(value) is float and type(g) is float
+
+
+def array_fn(W, x, c):
+    return np.sum(np.tanh(W @ x)) * c
+
+
+def test_array_results_have_argument_shapes():
+    W, x = np.linspace(-1, 1, 6).reshape(2, 3), np.array([0.1, -0.2, 0.3])
+    gW, gx, gc = s2sad.grad(array_fn, wrt=(0, 1, 2))(W, x, 1.5)
+    assert isinstance(gW, np.ndarray) and gW.shape == (2, 3) and gW.dtype == np.float64
+    assert isinstance(gx, np.ndarray) and gx.shape == (3,)
+    assert isinstance(gc, float)
+    for got, want in zip((gW, gx, gc), numerical_grad(array_fn, (W, x, 1.5), (0, 1, 2))):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+
+
+def test_wrapper_attributes():
+    assert d_bare.__name__ == "d_bare"
+    assert d_bare.__doc__ == "Product of x and y."
+    assert d_bare.__wrapped__(0.5, 2.0) == plain(0.5, 2.0)
+    g = s2sad.grad(plain)
+    assert g.__name__ == "plain" and g.__doc__ == "Plain doc." and g.__wrapped__ is plain
+    assert g.__qualname__ == "plain" and g.__module__ == __name__
+    assert callable(g.__wrapped__)
+
+
+def test_source_attribute():
+    g = s2sad.grad(plain, wrt=(0, 1))
+    text = g.source
+    assert text.startswith("def grad_plain(x, y):")
+    assert "math.cos(x)" in text
+    g(0.5, 2.0)
+    assert g.source == text
+    compile(text, "<generated>", "exec")
+
+
+def test_source_function():
+    text = s2sad.source(plain, wrt=(0, 1))
+    assert text.startswith("def grad_plain(x, y):")
+    assert text.rstrip().splitlines()[-1].strip() == "return (bx, by)"
+    assert s2sad.source(plain).rstrip().splitlines()[-1].strip() == "return bx"
+    vg = s2sad.source(plain, output="value_and_grad")
+    assert vg.startswith("def value_and_grad_plain(x, y):")
+    arr = s2sad.source(array_fn, wrt=0, args=(np.ones((2, 3)), np.ones(3), 1.0))
+    assert "matmul_adjoint_a" in arr
+    assert s2sad.source(d_bare) == s2sad.source(plain).replace("grad_plain", "grad_d_bare")
+
+
+def test_source_stages():
+    normal = s2sad.source(plain, stage="normal")
+    assert "_t1 = math.sin(x)" in normal or "math.sin(x)" in normal
+    assert "bx" not in normal
+    with pytest.raises(ArgumentError) as info:
+        s2sad.source(plain, stage="nope")
+    assert "nope" in str(info.value) and "normal" in str(info.value)
+
+
+def with_defaults(x, y=2.0, *, scale=3.0):
+    return scale * x * y + y
+
+
+def test_keyword_arguments_and_defaults():
+    g = s2sad.grad(with_defaults)
+    assert g(1.5) == pytest.approx(6.0)
+    assert g(1.5, 4.0) == pytest.approx(12.0)
+    assert g(1.5, y=4.0) == pytest.approx(12.0)
+    assert g(x=1.5, y=4.0, scale=0.5) == pytest.approx(2.0)
+    assert g(y=4.0, x=1.5) == pytest.approx(12.0)
+    gy = s2sad.grad(with_defaults, wrt=1)
+    assert gy(1.5) == pytest.approx(3.0 * 1.5 + 1.0)
+    assert gy(1.5, scale=2.0) == pytest.approx(2.0 * 1.5 + 1.0)
+    value, g = s2sad.value_and_grad(with_defaults, wrt=(0, 1))(1.0, y=1.0)
+    assert value == 4.0 and g == pytest.approx((3.0, 4.0))
+
+
+def test_keyword_only_wrt():
+    gs = s2sad.grad(with_defaults, wrt=2)(1.5, 4.0, scale=0.5)
+    assert gs == pytest.approx(6.0)
+
+
+def test_bad_call_arguments_raise_argument_error():
+    with pytest.raises(ArgumentError) as info:
+        s2sad.grad(with_defaults)(1.0, 2.0, 3.0)
+    assert "with_defaults" in str(info.value)
+
+
+def test_grad_is_usable_as_method():
+    class Model:
+        def __init__(self, w):
+            self.w = w
+
+    def energy(self, x):
+        return self.w * x * x
+
+    Model.energy_grad = s2sad.grad(energy, wrt=1)
+    assert Model(3.0).energy_grad(2.0) == pytest.approx(12.0)
+
+
+def cube(x):
+    return x * x * x
+
+
+def test_grad_of_grad_is_second_derivative():
+    assert s2sad.grad(cube)(1.0) == pytest.approx(3.0)
+    assert s2sad.grad(s2sad.grad(cube))(1.0) == pytest.approx(6.0)
+    assert s2sad.grad(s2sad.grad(cube))(-2.0) == pytest.approx(-12.0)
+
+
+# ---------------------------------------------------------------------------
+# Error types
+
+
+def test_error_hierarchy():
+    for cls in (UnsupportedSyntaxError, MissingRuleError, SourceUnavailableError,
+                NonScalarOutputError, ArgumentError):
+        assert issubclass(cls, S2SADError)
+    assert issubclass(S2SADError, Exception)
+
+
+def u_try(x):
+    try:  # <try>
+        y = x * 2.0
+    except ValueError:
+        y = x
+    return y
+
+
+def u_with(x):
+    with open(__file__) as fh:  # <with>
+        y = x * len(fh.name)
+    return y
+
+
+def u_yield(x):
+    y = x * 2.0
+    yield y  # <yield>
+    return y
+
+
+def u_yield_only(x):
+    yield x * 2.0  # <yield-only>
+
+
+COUNTER = 0
+
+
+def u_global(x):
+    global COUNTER  # <global>
+    COUNTER = 1
+    return x * 2.0
+
+
+def _make_nonlocal():
+    total = 0.0
+
+    def u_nonlocal(x):
+        nonlocal total  # <nonlocal>
+        total = 1.0
+        return x * 2.0
+    return u_nonlocal
+
+
+u_nonlocal = _make_nonlocal()
+
+
+def u_lambda(x):
+    g = lambda t: t * 2.0  # <lambda>
+    return g(x)
+
+
+def u_walrus(x):
+    y = (z := x * 2.0) + z  # <walrus>
+    return y
+
+
+def u_class(x):
+    class Inner:  # <class>
+        scale = 2.0
+    return x * Inner.scale
+
+
+def u_del(x):
+    y = x * 2.0
+    z = y + 1.0
+    del y  # <del>
+    return z
+
+
+def u_starcall(x):
+    args = (x, 2.0)
+    return math.pow(*args)  # <starcall>
+
+
+def u_import(x):
+    import cmath  # <import>
+    return cmath.sqrt(x).real
+
+
+def u_import_from(x):
+    from math import sin  # <import-from>
+    return sin(x)
+
+
+UNSUPPORTED = [
+    pytest.param(u_try, "try", "try/except", id="try"),
+    pytest.param(u_with, "with", "with statement", id="with"),
+    pytest.param(u_yield, "yield", "yield", id="yield"),
+    pytest.param(u_yield_only, "yield-only", "yield", id="yield-only"),
+    pytest.param(u_global, "global", "global statement", id="global"),
+    pytest.param(u_nonlocal, "nonlocal", "nonlocal statement", id="nonlocal"),
+    pytest.param(u_lambda, "lambda", "lambda", id="lambda"),
+    pytest.param(u_walrus, "walrus", "assignment expression (walrus", id="walrus"),
+    pytest.param(u_class, "class", "class definition", id="class"),
+    pytest.param(u_del, "del", "del statement", id="del"),
+    pytest.param(u_starcall, "starcall", "starred argument", id="starcall"),
+    pytest.param(u_import, "import", "import inside the function", id="import"),
+    pytest.param(u_import_from, "import-from", "import inside the function", id="import-from"),
+]
+
+
+@pytest.mark.parametrize("func, marker, construct", UNSUPPORTED)
+def test_unsupported_construct(func, marker, construct):
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        s2sad.grad(func)(1.5)
+    check_message(info.value, marker, f"unsupported construct: {construct}")
+
+
+def test_unsupported_reports_column():
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        s2sad.grad(u_walrus)(1.5)
+    line = _LINES[line_of("walrus") - 1]
+    assert info.value.col == line.index("z :=")
+    assert str(info.value).startswith(f"{__file__}:{line_of('walrus')}:{line.index('z :=') + 1}:")
+    caret = str(info.value).splitlines()[2]
+    assert caret.strip() == "^"
+
+
+def test_unsupported_in_nested_function_has_real_column():
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        s2sad.grad(u_nonlocal)(1.5)
+    line = _LINES[line_of("nonlocal") - 1]
+    assert info.value.col == line.index("nonlocal")
+
+
+def test_unsupported_raised_at_first_call_of_decorated_function():
+    g = s2sad.grad(u_try)       # transforming is lazy ...
+    with pytest.raises(UnsupportedSyntaxError):
+        g(1.0)                  # ... and happens on the first call
+    with pytest.raises(UnsupportedSyntaxError):
+        s2sad.source(u_try)
+
+
+def u_match(x):
+    match 1:  # <match>
+        case 1:
+            y = x * 2.0
+        case _:
+            y = x
+    return y
+
+
+def test_unsupported_match():
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        s2sad.grad(u_match)(1.5)
+    check_message(info.value, "match", "unsupported construct: match statement")
+
+
+def m_gamma(x):
+    y = x * 2.0
+    return math.gamma(y) + y  # <gamma>
+
+
+def m_i0_array(x):
+    return np.sum(np.i0(x))  # <i0>
+
+
+def test_missing_rule_math_gamma():
+    with pytest.raises(MissingRuleError) as info:
+        s2sad.grad(m_gamma)(1.5)
+    check_message(info.value, "gamma", "no derivative rule for math.gamma", "s2sad.extend")
+    line = _LINES[line_of("gamma") - 1]
+    assert info.value.col == line.index("math.gamma")
+
+
+def test_missing_rule_numpy_function():
+    with pytest.raises(MissingRuleError) as info:
+        s2sad.grad(m_i0_array)(np.array([0.5, 1.5]))
+    check_message(info.value, "i0", "no derivative rule for np.i0")
+    line = _LINES[line_of("i0") - 1]
+    assert info.value.col == line.index("np.i0")
+
+
+def m_gamma_inactive(x, n):
+    return x * math.gamma(n)
+
+
+def test_missing_rule_on_inactive_value_is_fine():
+    assert s2sad.grad(m_gamma_inactive)(2.0, 4.0) == pytest.approx(6.0)
+
+
+def test_source_unavailable_for_builtin():
+    with pytest.raises(SourceUnavailableError) as info:
+        s2sad.grad(math.sin)(1.0)
+    text = str(info.value)
+    # a builtin has no file of its own to point at
+    assert "sin" in text and "not a Python function" in text
+    assert "\n  hint: " in text and "def" in info.value.hint
+
+
+def test_source_unavailable_for_exec():
+    namespace = {}
+    exec(compile("\n\ndef made_by_exec(x):\n    return x * x\n", "<made-by-exec>", "exec"),
+         namespace)
+    func = namespace["made_by_exec"]
+    assert func(3.0) == 9.0
+    with pytest.raises(SourceUnavailableError) as info:
+        s2sad.grad(func)(3.0)
+    text = str(info.value)
+    assert text.startswith("<made-by-exec>:3:"), text
+    assert "made_by_exec" in text
+    assert "\n  hint: " in text and "exec" in info.value.hint
+
+
+def n_vector(x):
+    y = np.sin(x)
+    return y * 2.0  # <vector>
+
+
+def n_string(x):
+    y = x * 2.0
+    return str(y)  # <string>
+
+
+def test_non_scalar_output():
+    with pytest.raises(NonScalarOutputError) as info:
+        s2sad.grad(n_vector)(np.array([0.5, 1.0]))
+    check_message(info.value, "vector", "n_vector", "array of shape (2,)", "return a scalar")
+
+
+def test_non_scalar_output_of_value_and_grad():
+    with pytest.raises(NonScalarOutputError) as info:
+        s2sad.value_and_grad(n_vector)(np.ones((2, 2)))
+    check_message(info.value, "vector", "shape (2, 2)")
+
+
+def test_non_float_output():
+    with pytest.raises(S2SADError) as info:
+        s2sad.grad(n_string)(1.0)
+    check_message(info.value, "string")
+
+
+def test_scalar_valued_array_output_is_accepted():
+    assert s2sad.grad(n_vector)(np.float64(0.0)) == pytest.approx(2.0)
+
+
+def a_two(x, y):  # <a_two>
+    return x * y
+
+
+def test_wrt_out_of_range():
+    with pytest.raises(ArgumentError) as info:
+        s2sad.grad(a_two, wrt=2)
+    check_message(info.value, "a_two", "wrt=2", "out of range", "a_two", "2 parameters")
+    assert "0 and 1" in info.value.hint
+    with pytest.raises(ArgumentError) as info:
+        s2sad.grad(a_two, wrt=(0, 5))
+    check_message(info.value, "a_two", "wrt=5")
+    with pytest.raises(ArgumentError):
+        s2sad.grad(a_two, wrt=-1)
+    with pytest.raises(ArgumentError):
+        s2sad.value_and_grad(a_two, wrt=3)
+    with pytest.raises(ArgumentError):
+        s2sad.source(a_two, wrt=3)
+
+
+def test_wrt_of_wrong_type():
+    with pytest.raises(ArgumentError) as info:
+        s2sad.grad(a_two, wrt="x")
+    check_message(info.value, "a_two", "wrt must be an int or a tuple of ints", "'x'",
+                  hint=False)
+    with pytest.raises(ArgumentError):
+        s2sad.grad(a_two, wrt=True)
+    with pytest.raises(ArgumentError):
+        s2sad.grad(a_two, wrt=())
+
+
+def test_not_a_function():
+    with pytest.raises(ArgumentError) as info:
+        s2sad.grad(3.0)
+    assert "function" in str(info.value)
+
+
+def v_star(*xs):  # <v_star>
+    return xs[0] * 2.0
+
+
+def test_varargs_parameter_is_unsupported():
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        s2sad.grad(v_star)(1.0)
+    check_message(info.value, "v_star", "*args")
+
+
+def test_wrt_of_wrong_type_has_hint():
+    with pytest.raises(ArgumentError) as info:
+        s2sad.grad(a_two, wrt="x")
+    assert info.value.hint

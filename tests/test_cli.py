@@ -1,0 +1,178 @@
+"""The command line: ``python -m s2sad dump FILE.py:FUNC`` and the ``s2sad`` console script."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from s2sad import pipeline
+
+USER_CODE = textwrap.dedent('''\
+    import math
+
+    import numpy as np
+
+
+    def f(x1, x2):
+        return math.log(x1) + x1 * x2 - math.sin(x2)
+
+
+    def loop(x, n):
+        s = x
+        for _ in range(n):
+            s = math.sin(s) * x
+        return s
+
+
+    def vec(W, x):
+        return np.sum(np.tanh(W @ x))
+
+
+    def bad(x):
+        y = x * 2.0
+        try:
+            y = y + 1.0
+        except ValueError:
+            pass
+        return y
+
+
+    def gamma(x):
+        return math.gamma(x) * 2.0
+''')
+BAD_LINE = USER_CODE.splitlines().index("    try:") + 1
+GAMMA_LINE = USER_CODE.splitlines().index("    return math.gamma(x) * 2.0") + 1
+
+
+@pytest.fixture(scope="module")
+def user_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "usercode.py"
+    path.write_text(USER_CODE)
+    return str(path)
+
+
+def run(*args, script=None):
+    cmd = [script] if script else [sys.executable, "-m", "s2sad"]
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=120,
+                          env=env)
+
+
+def assert_user_error(proc, *needles):
+    assert proc.returncode != 0
+    assert proc.stdout == ""
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("s2sad: error: "), proc.stderr
+    for needle in needles:
+        assert needle in proc.stderr, proc.stderr
+
+
+def test_dump_final(user_file):
+    proc = run("dump", f"{user_file}:f", "--wrt", "0,1")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert "def grad_f(x1, x2):" in proc.stdout
+    assert "return (bx1, bx2)" in proc.stdout
+    compile(proc.stdout, "<dump>", "exec")
+
+
+def test_dump_default_wrt(user_file):
+    proc = run("dump", f"{user_file}:loop")
+    assert proc.returncode == 0, proc.stderr
+    assert "def grad_loop(x, n):" in proc.stdout
+    assert "_tape.append(" in proc.stdout and "_tape.pop()" in proc.stdout
+    assert proc.stdout.rstrip().endswith("return bx")
+
+
+def test_dump_arrays(user_file):
+    proc = run("dump", f"{user_file}:vec", "--wrt", "0,1", "--arrays", "W,x")
+    assert proc.returncode == 0, proc.stderr
+    assert "matmul_adjoint_a" in proc.stdout and "matmul_adjoint_b" in proc.stdout
+
+
+def test_dump_all_stages(user_file):
+    proc = run("dump", f"{user_file}:f", "--wrt", "0,1", "--stage", "all")
+    assert proc.returncode == 0, proc.stderr
+    headers = [line for line in proc.stdout.splitlines() if line.startswith("# ---- stage:")]
+    assert headers == [f"# ---- stage: {name} ----" for name in pipeline.STAGE_NAMES]
+    assert "def grad_f(x1, x2):" in proc.stdout
+
+
+def test_dump_normal_stage(user_file):
+    proc = run("dump", f"{user_file}:f", "--stage", "normal")
+    assert proc.returncode == 0, proc.stderr
+    assert "# ---- stage:" not in proc.stdout
+    assert "def grad_f" not in proc.stdout
+    assert "math.log(x1)" in proc.stdout
+    assert "bx1" not in proc.stdout      # no adjoints yet
+    body = [line.strip() for line in proc.stdout.splitlines()[1:] if line.strip()]
+    assert body[-1].startswith("return ")
+    # three-address form: at most one operator or call per assignment
+    for line in body[:-1]:
+        assert line.count("(") <= 1 and line.count(" + ") + line.count(" * ") <= 1, line
+
+
+def test_bad_path(tmp_path):
+    missing = str(tmp_path / "nope.py")
+    assert_user_error(run("dump", f"{missing}:f"), missing, "no such file")
+
+
+def test_bad_target_syntax():
+    assert_user_error(run("dump", "just_a_name"), "FILE.py:FUNC")
+
+
+def test_missing_function(user_file):
+    assert_user_error(run("dump", f"{user_file}:nothere"), user_file, "nothere")
+
+
+def test_unsupported_code(user_file):
+    proc = run("dump", f"{user_file}:bad")
+    assert_user_error(proc, f"{user_file}:{BAD_LINE}:", "try/except", "hint:")
+    assert "    try:" in proc.stderr
+
+
+def test_missing_rule(user_file):
+    proc = run("dump", f"{user_file}:gamma")
+    assert_user_error(proc, f"{user_file}:{GAMMA_LINE}:", "math.gamma", "hint:")
+
+
+def test_wrt_out_of_range(user_file):
+    assert_user_error(run("dump", f"{user_file}:f", "--wrt", "0,7"), user_file, "wrt=7")
+
+
+def test_wrt_not_integers(user_file):
+    assert_user_error(run("dump", f"{user_file}:f", "--wrt", "x"), "--wrt", "'x'")
+
+
+def test_file_with_syntax_error(tmp_path):
+    path = tmp_path / "broken.py"
+    path.write_text("def f(x):\n    return x +\n")
+    assert_user_error(run("dump", f"{path}:f"), f"{path}:2", "syntax error")
+
+
+def test_file_failing_on_import(tmp_path):
+    path = tmp_path / "raises.py"
+    path.write_text("def f(x):\n    return x\n\nraise RuntimeError('boom at import')\n")
+    assert_user_error(run("dump", f"{path}:f"), str(path), "boom at import")
+
+
+def test_unknown_stage_is_a_usage_error(user_file):
+    proc = run("dump", f"{user_file}:f", "--stage", "nonsense")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "nonsense" in proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("s2sad") is None, reason="console script s2sad not on PATH")
+def test_console_script(user_file):
+    script = shutil.which("s2sad")
+    proc = run("dump", f"{user_file}:f", "--wrt", "0,1", script=script)
+    assert proc.returncode == 0, proc.stderr
+    assert "def grad_f(x1, x2):" in proc.stdout
+    assert_user_error(run("dump", f"{user_file}:bad", script=script),
+                      f"{user_file}:{BAD_LINE}:", "try/except")
