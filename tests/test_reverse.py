@@ -13,10 +13,6 @@ import traceback
 import numpy as np
 import pytest
 from corpus import (
-    BUG_IFEXP_JOIN,
-    BUG_VG_LOOP_VALUE,
-    BUG_ZERO_TRIP_ARRAY,
-    BUG_ZERO_TRIP_TARGET,
     CASES,
 )
 from gradcheck import assert_grad_matches
