@@ -68,9 +68,9 @@ class _Compiled:
         self.function, self.source, self.ctx = function, source, ctx
 
 
-def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True):
+def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False):
     """The generated function(s) for ``func``, built once per specialization."""
-    key = (func, wrt, wrt_tuple, output, tuple(sorted(kinds.items())), optimize)
+    key = (func, wrt, wrt_tuple, output, tuple(sorted(kinds.items())), optimize, callee)
     hit = _CACHE.get(key)
     if hit is None and isinstance(func, CustomVJP):
         if output != "split":
@@ -80,7 +80,8 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True):
         with _LOCK:
             hit = _CACHE.get(key)
             if hit is None:
-                ctx = pipeline.make_context(func, wrt, kinds, output, wrt_tuple, optimize)
+                ctx = pipeline.make_context(func, wrt, kinds, output, wrt_tuple, optimize,
+                                            callee=callee)
                 fn, text = pipeline.build(ctx)
                 hit = _CACHE[key] = _Compiled(fn, text, ctx)
     return hit

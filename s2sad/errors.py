@@ -115,6 +115,8 @@ UNSUPPORTED = {
                        "use the value returned by a function instead of mutating its argument"),
     "Alias": ("a second name for an array that is written in place",
               "write b = a.copy() to get an independent array"),
+    "CalleeWrite": ("a called function writing into its argument",
+                    "return the new array from the helper instead of writing into its argument"),
     "Recursion": ("recursive call", "rewrite the recursion as a loop"),
     "NoReturn": ("function without a return statement", "return a scalar value"),
 }

@@ -292,7 +292,7 @@ class Forward:
         mapping, kinds, params = pipeline.bind_call(op, self.ctx.var_kinds, self.ctx, s.value)
         wrt = tuple(i for i, p in enumerate(params) if p in mapping
                     and isinstance(mapping[p], gast.Name) and mapping[p].id in self.active)
-        fn = api.compiled(op.func, wrt, True, "jvp", kinds).function
+        fn = api.compiled(op.func, wrt, True, "jvp", kinds, callee=True).function
         jvp_name = name(self.ctx.inject("jvp_" + op.func.__name__, fn))
         sig = inspect.signature(op.func).parameters
         args = []

@@ -160,41 +160,42 @@ class Normalizer:
             return
         # for <target> in <iterable>  ->  for _i in range(len(seq)): <target> = seq[_i]
         index = self.namer.fresh("_i")
-        head = []
-        if _is_call_of(it, "enumerate") and len(it.args) == 1 and not it.keywords \
-                and isinstance(s.target, gast.Tuple) and len(s.target.elts) == 2:
-            seqs = [self.sequence(it.args[0], out)]
-            bound = call(self.builtin("len"), seqs[0])
-            head.append(assign(s.target.elts[0], name(index), like=s))
-            targets = [s.target.elts[1]]
-            index_expr = name(index)
-            iterable = call(self.builtin("range"), bound)
-        elif _is_call_of(it, "zip") and it.args and not it.keywords \
-                and isinstance(s.target, gast.Tuple) and len(s.target.elts) == len(it.args):
-            seqs = [self.sequence(a, out) for a in it.args]
-            bound = call(self.builtin("min"), *[call(self.builtin("len"), q) for q in seqs]) \
-                if len(seqs) > 1 else call(self.builtin("len"), seqs[0])
-            targets = list(s.target.elts)
-            iterable = call(self.builtin("range"), bound)
-            index_expr = name(index)
-        elif _is_call_of(it, "reversed") and len(it.args) == 1:
-            seqs = [self.sequence(it.args[0], out)]
-            last = gast.BinOp(left=call(self.builtin("len"), seqs[0]), op=gast.Sub(),
-                              right=const(1))
+        head, seqs, targets = [], [], []
+        backwards = _is_call_of(it, "reversed") and len(it.args) == 1 and not it.keywords
+        if backwards:
+            it = it.args[0]
+        self.unzip(it, s.target, index, head, seqs, targets, out, s)
+        lengths = [call(self.builtin("len"), q) for q in seqs]
+        bound = lengths[0] if len(lengths) == 1 else call(self.builtin("min"), *lengths)
+        if backwards:
+            last = gast.BinOp(left=bound, op=gast.Sub(), right=const(1))
             iterable = call(self.builtin("range"), last, const(-1), const(-1))
-            targets = [s.target]
-            index_expr = name(index)
         else:
-            seqs = [self.sequence(it, out)]
-            iterable = call(self.builtin("range"), call(self.builtin("len"), seqs[0]))
-            targets = [s.target]
-            index_expr = name(index)
+            iterable = call(self.builtin("range"), bound)
         for q, t in zip(seqs, targets):
-            item = gast.Subscript(value=q, slice=index_expr, ctx=gast.Load())
+            item = gast.Subscript(value=q, slice=name(index), ctx=gast.Load())
             head.append(assign(t, gast.copy_location(item, s), like=s))
         node = gast.For(target=name(index, store=True), iter=iterable,
                         body=self.block(head + s.body), orelse=[], type_comment=None)
         out.append(gast.copy_location(node, s))
+
+    def unzip(self, it, target, index, head, seqs, targets, out, s):
+        """Split ``for target in it`` into sequences read at the same index."""
+        is_tuple = isinstance(target, gast.Tuple)
+        if _is_call_of(it, "enumerate") and is_tuple and len(target.elts) == 2 \
+                and 1 <= len(it.args) <= 2 and not it.keywords:
+            counter = name(index)
+            if len(it.args) == 2:
+                counter = gast.BinOp(left=counter, op=gast.Add(), right=it.args[1])
+            head.append(assign(target.elts[0], counter, like=s))
+            self.unzip(it.args[0], target.elts[1], index, head, seqs, targets, out, s)
+        elif _is_call_of(it, "zip") and it.args and not it.keywords and is_tuple \
+                and len(target.elts) == len(it.args):
+            for a, t in zip(it.args, target.elts):
+                self.unzip(a, t, index, head, seqs, targets, out, s)
+        else:
+            seqs.append(self.sequence(it, out))
+            targets.append(target)
 
     def sequence(self, e, out):
         """``e`` evaluated once into a fresh indexable name."""
@@ -466,12 +467,14 @@ def run(tree, ctx):
     else:
         raise errors.unsupported(body[-1], ctx, "NoReturn",
                                  "some paths reach the end without returning")
-    written = {t.value.id for s in gast.walk(tree) if isinstance(s, gast.Assign)
-               for t in s.targets if isinstance(t, gast.Subscript)
-               and isinstance(t.value, gast.Name)}
+    stores = {t.value.id: s for s in gast.walk(tree) if isinstance(s, gast.Assign)
+              for t in s.targets if isinstance(t, gast.Subscript)
+              and isinstance(t.value, gast.Name)}
     copies = []
     for p in ctx.params:
-        if p in written:      # never mutate the caller's arrays
+        if p in stores and ctx.callee:     # the caller would see the write: not modelled
+            raise errors.unsupported(stores[p], ctx, "CalleeWrite", p)
+        if p in stores:      # never mutate the caller's arrays
             from . import runtime
             fn = name(ctx.inject("copy_of", runtime.copy_of))
             copies.append(assign(p, gast.Call(func=fn, args=[name(p)], keywords=[]), like=tree))

@@ -234,7 +234,7 @@ class Reverse:
                       for atom in [mapping[p]]
                       if isinstance(atom, gast.Name) and atom.id in self.ctx.active]
             wrt = tuple(i for i, _ in active)
-            split = api.compiled(op.func, wrt, True, "split", kinds)
+            split = api.compiled(op.func, wrt, True, "split", kinds, callee=True)
             fwd, bwd = split.function
             fname = op.func.__name__
             self.tape = self.tape or self.namer.fresh("_tape")

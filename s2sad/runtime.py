@@ -74,13 +74,19 @@ def getitem_adjoint(g, x, index):
 
 
 def add_adjoints(a, b):
-    """``a + b`` for adjoints that may be lists (adjoints of lists and tuples)."""
-    if isinstance(a, list):
+    """``a + b`` for adjoints that may be (nested) lists: adjoints of lists and tuples.
+
+    A plain ``0.0`` stands for a zero adjoint of any structure."""
+    if type(a) in (int, float) and a == 0:
+        return b
+    if type(b) in (int, float) and b == 0:
+        return a
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        if not isinstance(a, (list, tuple)):
+            a, b = b, a
         if not isinstance(b, (list, tuple)):
-            return [p + b for p in a] if np.ndim(b) == 0 else a + b
+            return [add_adjoints(p, b) for p in a]
         return [add_adjoints(p, q) for p, q in zip(a, b)]
-    if isinstance(b, list):
-        return add_adjoints(b, a)
     return a + b
 
 

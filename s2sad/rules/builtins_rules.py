@@ -57,5 +57,5 @@ def sum_start(z, x, start):
 
 
 nondiff(builtins.int, builtins.round, builtins.len, builtins.range, builtins.bool,
-        builtins.isinstance, builtins.print, builtins.type, builtins.enumerate,
+        builtins.isinstance, builtins.print, builtins.type,
         builtins.str, builtins.repr, builtins.divmod, builtins.id, builtins.hash)

@@ -1,0 +1,48 @@
+"""User helper functions in a module of their own, imported by ``test_calls.py``.
+
+s2sad must find and differentiate them through ``from helpers_module import ...``
+and through ``helpers_module.name`` attribute access.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+SCALE = 1.5
+
+
+def smooth_step(x, width=1.0):
+    return 0.5 * (1.0 + math.tanh(x / width))
+
+
+def softplus(x):
+    if x > 20.0:
+        return x
+    return math.log1p(math.exp(x))
+
+
+def norm2(v):
+    return np.sum(v * v)
+
+
+def scaled(x):
+    """Reads the module global SCALE of this module (not of the caller)."""
+    return SCALE * x * x
+
+
+def poly_eval(coeffs, x):
+    acc = 0.0
+    for c in coeffs:
+        acc = acc * x + c
+    return acc
+
+
+def layer(w, v, bias=0.0):
+    return np.tanh(w @ v + bias)
+
+
+def chain(x):
+    """A helper calling two other helpers of this module."""
+    return smooth_step(softplus(x), width=2.0) + scaled(x)

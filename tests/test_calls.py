@@ -1,0 +1,463 @@
+"""Calls to the user's own functions: module-level helpers, helpers imported from
+another module, keyword arguments and defaults, helpers calling helpers, helpers in
+loops, closures and module globals, and the errors for recursion and nested defs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+
+import helpers_module
+import numpy as np
+import pytest
+from gradcheck import assert_grad_matches
+from helpers_module import chain, layer, norm2, poly_eval, smooth_step, softplus
+
+import s2sad
+from s2sad import api
+
+HERE = os.path.abspath(__file__)
+RATE = 0.25          # a module global constant read by differentiated code
+
+
+def rand(seed, *shape):
+    return np.random.default_rng(seed).uniform(-1.0, 1.0, size=shape)
+
+
+def line_of(func, text):
+    """The line number in this file of the first line of ``func`` containing ``text``."""
+    import inspect
+    lines, start = inspect.getsourcelines(func)
+    for k, line in enumerate(lines):
+        if text in line:
+            return start + k
+    raise AssertionError(f"{text!r} not in {func.__name__}")
+
+
+def split_entries(func):
+    """Keys of the compiled forward/backward pairs of ``func`` in the cache."""
+    return [k for k in api._CACHE if k[0] is func and k[3] == "split"]
+
+
+# ---------------------------------------------------------------------------
+# Module-level helpers
+
+
+def square_plus_sin(x):
+    return x * x + math.sin(x)
+
+
+def uses_helper(x, y):
+    return square_plus_sin(x * y) * y
+
+
+def weighted(x, w=2.0, shift=0.0):
+    return w * x * x + shift * x
+
+
+def uses_kwargs(x, y):
+    return weighted(x, shift=y) + weighted(y, w=x) + weighted(x)
+
+
+def uses_positional_defaults(x, y):
+    return weighted(x, y) + weighted(x, 0.5, y * y)
+
+
+def twice(x):
+    return math.exp(-x * x)
+
+
+def calls_twice(x, y):
+    a = twice(x)
+    b = twice(y * x)
+    return a * b + a
+
+
+def inner(x):
+    return math.sin(x) * x
+
+
+def middle(x, y):
+    return inner(x) * inner(y) + x
+
+
+def outer(x, y):
+    return middle(x + y, x) * 2.0 - inner(y)
+
+
+def step(s, x):
+    return s * math.cos(x) + x * x
+
+
+def helper_in_loop(x, n):
+    s = 1.0
+    for k in range(n):
+        s = step(s, x * (k + 1))
+    return s
+
+
+def helper_in_while(x):
+    s = x
+    k = 0
+    while s < 5.0 and k < 30:
+        s = step(s, 0.5) + x
+        k += 1
+    return s
+
+
+def branchy(x):
+    if x > 0.0:
+        return math.sqrt(x)
+    return -x * x
+
+
+def helper_with_returns(x, y):
+    return branchy(x) + branchy(y) * branchy(x * y)
+
+
+def first_above(v, t):
+    for i in range(len(v)):
+        if v[i] > t:
+            return v[i] * t
+    return t
+
+
+def array_helper_loop(v, t):
+    return first_above(v, t) + first_above(v * v, t)
+
+
+def normalize(v):
+    return v / np.sqrt(np.sum(v * v))
+
+
+def uses_array_helper(v, w):
+    u = normalize(v)
+    return np.dot(u, w) + np.sum(normalize(w) * u)
+
+
+def in_place_helper(a, x):
+    a[0] = a[0] * x
+    a[1] += x
+    return np.sum(a * a)
+
+
+def calls_in_place_helper(v, x):
+    b = v * 1.0
+    return in_place_helper(b, x) + np.sum(b)
+
+
+def halves(x):
+    return x * 0.5, x - x * 0.5
+
+
+def uses_tuple_helper(x):
+    a, b = halves(x * x)
+    c, d = halves(a + math.sin(b))
+    return c * d + a
+
+
+@pytest.mark.parametrize("x,y", [(0.3, 0.7), (-1.2, 0.4), (2.0, -0.5)])
+def test_module_level_helper(x, y):
+    g = assert_grad_matches(uses_helper, (x, y), wrt=(0, 1))
+    u = x * y
+    du = 2 * u + math.cos(u)
+    assert g == pytest.approx((du * y * y, du * x * y + u * u + math.sin(u)), rel=1e-12)
+
+
+@pytest.mark.parametrize("x,y", [(0.3, 0.7), (-1.2, 0.4), (2.0, -0.5)])
+def test_keyword_arguments_and_defaults(x, y):
+    g = assert_grad_matches(uses_kwargs, (x, y), wrt=(0, 1))
+    # 2x^2 + y x + x y^2 + 2 x^2
+    assert g == pytest.approx((8 * x + y + y * y, x + 2 * x * y), rel=1e-12)
+
+
+@pytest.mark.parametrize("x,y", [(0.3, 0.7), (-1.2, 0.4), (2.0, -0.5)])
+def test_positional_arguments_over_defaults(x, y):
+    assert_grad_matches(uses_positional_defaults, (x, y), wrt=(0, 1))
+
+
+@pytest.mark.parametrize("x,y", [(0.3, 0.7), (-1.2, 0.4), (2.0, -0.5)])
+def test_helper_called_twice(x, y):
+    assert_grad_matches(calls_twice, (x, y), wrt=(0, 1))
+    assert_grad_matches(calls_twice, (x, y), wrt=0)
+    assert_grad_matches(calls_twice, (x, y), wrt=1)
+
+
+def test_helper_called_twice_is_compiled_once():
+    s2sad.grad(calls_twice, wrt=(0, 1))(0.3, 0.4)
+    entries = split_entries(twice)
+    assert len(entries) == 1, entries
+    src = s2sad.source(calls_twice, wrt=(0, 1))
+    body = src.split("\n", 1)[1]
+    assert body.count("fwd_twice(") == 2, src
+    assert body.count("bwd_twice(") == 2, src
+    # a second function calling the same helper with the same kinds reuses the pair
+    s2sad.grad(helper_with_returns)(0.5, 0.5)
+    s2sad.grad(uses_helper)(0.5, 0.5)
+    s2sad.grad(calls_twice, wrt=1)(0.7, 0.2)
+    assert len(split_entries(twice)) == 1
+
+
+@pytest.mark.parametrize("x,y", [(0.3, 0.7), (-1.2, 0.4), (2.0, -0.5)])
+def test_helpers_calling_helpers(x, y):
+    assert_grad_matches(outer, (x, y), wrt=(0, 1))
+
+
+def test_helpers_calling_helpers_compiled_once_each():
+    s2sad.grad(outer, wrt=(0, 1))(0.2, 0.9)
+    assert len(split_entries(middle)) == 1
+    # inner is called (with one active scalar) from outer and twice from middle
+    assert len(split_entries(inner)) == 1
+    src = s2sad.source(middle, wrt=(0, 1))
+    assert src.count("fwd_inner(") == 2 and src.count("bwd_inner(") == 2, src
+
+
+@pytest.mark.parametrize("x", [0.3, -0.8, 1.3])
+@pytest.mark.parametrize("n", [0, 1, 4])
+def test_helper_inside_for_loop(x, n):
+    assert_grad_matches(helper_in_loop, (x, n))
+
+
+@pytest.mark.parametrize("x", [0.3, 1.1, 3.0, 6.0])
+def test_helper_inside_while_loop(x):
+    assert_grad_matches(helper_in_while, (x,))
+
+
+@pytest.mark.parametrize("x,y", [(0.5, 2.0), (-0.5, 2.0), (0.5, -2.0), (-0.7, -0.4)])
+def test_helper_with_early_returns(x, y):
+    assert_grad_matches(helper_with_returns, (x, y), wrt=(0, 1))
+
+
+@pytest.mark.parametrize("t", [0.1, 0.5, 0.95])
+def test_array_helper_with_loop_and_return(t):
+    v = np.array([0.2, 0.6, 0.4, 0.9])
+    assert_grad_matches(array_helper_loop, (v, t), wrt=(0, 1))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_array_helper_returning_array(seed):
+    assert_grad_matches(uses_array_helper, (rand(seed, 4), rand(seed + 3, 4)), wrt=(0, 1))
+
+
+def test_helper_writing_into_its_argument_is_rejected():
+    # the caller would see the write; s2sad does not model writes across calls, so it
+    # says so at the helper's first write instead of computing a wrong gradient
+    v = rand(0, 3)
+    before = v.copy()
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(calls_in_place_helper, wrt=(0, 1))(v, 0.3)
+    line = inspect.getsourcelines(in_place_helper)[1] + 1
+    assert str(info.value).startswith(f"{HERE}:{line}:")
+    assert "writing into its argument" in str(info.value)
+    assert "hint:" in str(info.value)
+    np.testing.assert_array_equal(v, before)
+
+
+@pytest.mark.parametrize("x", [0.3, -0.8, 1.3])
+def test_helper_returning_tuple(x):
+    assert_grad_matches(uses_tuple_helper, (x,))
+
+
+# ---------------------------------------------------------------------------
+# Helpers imported from another module of the user
+
+
+def uses_imported(x, y):
+    return smooth_step(x, width=y) + softplus(x * y) * smooth_step(y)
+
+
+def uses_module_attribute(x):
+    return helpers_module.scaled(x) + helpers_module.softplus(-x)
+
+
+def uses_imported_arrays(w, v):
+    h = layer(w, v, bias=0.1)
+    return norm2(h) + poly_eval([1.0, -2.0, 0.5], np.sum(v))
+
+
+def uses_imported_chain(x):
+    return chain(x) * x
+
+
+@pytest.mark.parametrize("x,y", [(0.3, 0.7), (-1.2, 0.4), (2.0, 1.5), (25.0, 1.0)])
+def test_imported_helper(x, y):
+    assert_grad_matches(uses_imported, (x, y), wrt=(0, 1))
+
+
+@pytest.mark.parametrize("x", [0.3, -1.2, 2.0])
+def test_imported_module_attribute(x):
+    g = assert_grad_matches(uses_module_attribute, (x,))
+    sig = 1.0 / (1.0 + math.exp(x))
+    assert g == pytest.approx(2 * helpers_module.SCALE * x - sig, rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_imported_array_helpers(seed):
+    assert_grad_matches(uses_imported_arrays, (rand(seed, 3, 4), rand(seed + 1, 4)), wrt=(0, 1))
+
+
+@pytest.mark.parametrize("x", [0.3, -1.2, 2.0])
+def test_imported_helper_calling_helpers(x):
+    assert_grad_matches(uses_imported_chain, (x,))
+
+
+def test_imported_helper_source_names_it():
+    src = s2sad.source(uses_imported, wrt=(0, 1))
+    assert "fwd_smooth_step(" in src and "bwd_softplus(" in src
+
+
+# ---------------------------------------------------------------------------
+# Closures and module globals
+
+
+def make_scaler(k):
+    def scaler(x):
+        return k * x * x + math.sin(k * x)
+    return scaler
+
+
+scale3 = make_scaler(3.0)
+scale_half = make_scaler(0.5)
+
+
+def make_power(p):
+    def power_sum(x):
+        s = 0.0
+        for i in range(len(x)):
+            s = s + x[i] ** p
+        return s
+    return power_sum
+
+
+cubes = make_power(3)
+
+
+def calls_closure(x):
+    return scale3(x) + scale_half(x * x)
+
+
+def reads_global(x):
+    s = x
+    for _ in range(3):
+        s = s - RATE * (s * s - 2.0)
+    return s
+
+
+def calls_global_reader(x):
+    return reads_global(x) * RATE + helpers_module.SCALE * x
+
+
+@pytest.mark.parametrize("x", [0.3, -1.2, 2.0])
+def test_closure_over_constant(x):
+    g = assert_grad_matches(scale3, (x,))
+    assert g == pytest.approx(6 * x + 3 * math.cos(3 * x), rel=1e-12)
+    g = assert_grad_matches(scale_half, (x,))
+    assert g == pytest.approx(x + 0.5 * math.cos(0.5 * x), rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_closure_with_loop(seed):
+    x = rand(seed, 4)
+    g = assert_grad_matches(cubes, (x,))
+    np.testing.assert_allclose(g, 3 * x * x, rtol=1e-12)
+
+
+@pytest.mark.parametrize("x", [0.3, -1.2, 2.0])
+def test_closure_called_as_helper(x):
+    assert_grad_matches(calls_closure, (x,))
+
+
+@pytest.mark.parametrize("x", [0.3, 1.2, 1.9])
+def test_module_global_constant(x):
+    assert_grad_matches(reads_global, (x,))
+    assert_grad_matches(calls_global_reader, (x,))
+
+
+# ---------------------------------------------------------------------------
+# Errors: recursion, nested def, lambda
+
+
+def fact(x, n):
+    if n <= 1:
+        return x
+    return x * fact(x, n - 1)
+
+
+def ping(x, n):
+    if n <= 0:
+        return x
+    return pong(x * 2.0, n - 1)
+
+
+def pong(x, n):
+    return ping(x + 1.0, n) * 0.5
+
+
+def calls_recursive(x):
+    return fact(x, 3) + x
+
+
+def nested_def(x):
+    def sq(t):
+        return t * t
+    return sq(x) + x
+
+
+def uses_lambda(x):
+    f = lambda t: t * 3.0
+    return f(x) * x
+
+
+@pytest.mark.parametrize("func,text", [
+    (fact, "x * fact(x, n - 1)"),
+    (ping, "return pong("),
+])
+def test_recursion_raises(func, text):
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(func)(1.5, 3)
+    err = info.value
+    assert "recursive call" in err.message
+    assert err.filename == HERE
+    assert "rewrite the recursion as a loop" in err.hint
+    msg = str(err)
+    assert msg.startswith(f"{HERE}:{err.lineno}")
+    if func is fact:
+        assert err.lineno == line_of(fact, text)
+        assert text in msg
+    else:
+        # mutual recursion is detected at one of the two call sites
+        assert err.lineno in (line_of(ping, "return pong("), line_of(pong, "return ping("))
+
+
+def test_recursion_in_a_helper_raises():
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(calls_recursive)(1.5)
+    assert "recursive call" in info.value.message
+    assert info.value.filename == HERE
+    assert info.value.lineno == line_of(fact, "x * fact(x, n - 1)")
+
+
+def test_recursion_error_leaves_no_state_behind():
+    """After a recursion error, other functions still compile (the in-progress stack is clean)."""
+    with pytest.raises(s2sad.UnsupportedSyntaxError):
+        s2sad.grad(fact)(1.5, 3)
+    assert s2sad.grad(uses_helper)(0.5, 2.0) == pytest.approx(
+        s2sad.grad(uses_helper)(0.5, 2.0))
+    with pytest.raises(s2sad.UnsupportedSyntaxError):
+        s2sad.grad(fact)(1.5, 3)
+
+
+@pytest.mark.parametrize("func,construct,text", [
+    (nested_def, "nested function definition", "def sq(t):"),
+    (uses_lambda, "lambda", "lambda t: t * 3.0"),
+])
+def test_nested_def_and_lambda_raise(func, construct, text):
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(func)(1.5)
+    err = info.value
+    assert construct in err.message
+    assert err.filename == HERE
+    assert err.lineno == line_of(func, text)
+    assert text in str(err)
