@@ -58,7 +58,7 @@ def main(argv=None):
     dump.add_argument("target", metavar="FILE.py:FUNC")
     dump.add_argument("--wrt", default="0", help="argument indices, e.g. 0 or 0,1")
     dump.add_argument("--stage", default="final", choices=pipeline.STAGE_NAMES + ["all"])
-    dump.add_argument("--mode", default="reverse", choices=["reverse"])
+    dump.add_argument("--mode", default="reverse", choices=["reverse", "forward"])
     dump.add_argument("--arrays", default="",
                       help="comma-separated parameter names that hold arrays "
                            "(the others are taken to be scalars)")
@@ -77,7 +77,8 @@ def main(argv=None):
                                            f"{', '.join(sorted(unknown))}")
             import numpy as np
             kinds_args = [np.zeros(1) if p in arrays else 0.0 for p in params]
-        stages = pipeline.STAGE_NAMES if args.stage == "all" else [args.stage]
+        every = [n for n, _ in pipeline.stages(args.mode)]
+        stages = every if args.stage == "all" else [args.stage]
         for stage in stages:
             text = api.source(func, wrt, args.mode, args=kinds_args, stage=stage,
                               optimize=not args.no_optimize)

@@ -293,7 +293,7 @@ class Forward:
         wrt = tuple(i for i, p in enumerate(params) if p in mapping
                     and isinstance(mapping[p], gast.Name) and mapping[p].id in self.active)
         fn = api.compiled(op.func, wrt, True, "jvp", kinds, callee=True).function
-        jvp_name = name(self.ctx.inject("jvp_" + op.func.__name__, fn))
+        jvp_name = name(self.ctx.inject("jvp_" + op.func.__name__.strip("<>"), fn))
         sig = inspect.signature(op.func).parameters
         args = []
         for p in params:

@@ -34,9 +34,9 @@ def run(ctx):
         raise errors.source_unavailable(func, f"its source does not parse ({exc.msg})") from None
     gast.increment_lineno(module, first - 1)
     fdef = module.body[0] if module.body else None
-    if not isinstance(fdef, gast.FunctionDef) or fdef.name != func.__name__:
-        if func.__name__ == "<lambda>":
-            raise errors.unsupported(fdef, ctx, "Lambda", "as the function to differentiate")
+    if func.__name__ == "<lambda>":
+        fdef = _lambda_as_def(module, func, ctx)
+    elif not isinstance(fdef, gast.FunctionDef) or fdef.name != func.__name__:
         raise errors.source_unavailable(func, "its source is not a plain def statement")
     fdef.decorator_list = []
     fdef.returns = None
@@ -53,3 +53,23 @@ def run(ctx):
                        and isinstance(n.ctx, (gast.Store, gast.Param))} | set(ctx.params)
     ctx.namer.reserve(names | {fdef.name})
     return fdef
+
+
+def _lambda_as_def(module, func, ctx):
+    """``f = lambda a, b: expr`` as ``def <lambda>(a, b): return expr``."""
+    code = func.__code__
+    names = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+    for node in gast.walk(module):
+        if isinstance(node, gast.Lambda) and node.lineno == code.co_firstlineno \
+                and [a.id for a in node.args.args + node.args.kwonlyargs] == names:
+            ret = gast.copy_location(gast.Return(value=node.body), node.body)
+            label = "lambda"
+            for parent in gast.walk(module):   # name it after the variable it is assigned to
+                if isinstance(parent, gast.Assign) and parent.value is node \
+                        and isinstance(parent.targets[0], gast.Name):
+                    label = parent.targets[0].id
+            fdef = gast.FunctionDef(name=label, args=node.args, body=[ret],
+                                    decorator_list=[], returns=None, type_comment=None,
+                                    type_params=[])
+            return gast.copy_location(fdef, node)
+    raise errors.source_unavailable(func, "the lambda could not be found in its source line")

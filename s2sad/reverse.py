@@ -236,7 +236,7 @@ class Reverse:
             wrt = tuple(i for i, _ in active)
             split = api.compiled(op.func, wrt, True, "split", kinds, callee=True)
             fwd, bwd = split.function
-            fname = op.func.__name__
+            fname = op.func.__name__.strip("<>")
             self.tape = self.tape or self.namer.fresh("_tape")
             s.value = gast.Call(func=name(self.inject("fwd_" + fname, fwd)), args=s.value.args,
                                 keywords=s.value.keywords + [gast.keyword(
