@@ -178,10 +178,8 @@ def _prim(prim, args, keywords, kinds, what):
               scalar_result=scalar_result)
 
 
-# S: surely a scalar; A: may be an array; LS: a list/tuple of scalars; L: may be a container
-RANK = {"S": 0, "A": 1, "LS": 2, "L": 3}
-
-
+# S: surely a scalar; A1: a 1-D array; A: may be an array; LS: a list/tuple of scalars;
+# L: may be a container. Indexing an A1 or an LS with an integer gives an S.
 def join_kinds(a, b):
     if a == b:
         return a
@@ -263,6 +261,12 @@ def infer_kinds(tree, ctx):
     return kinds
 
 
+def _is_int_index(index, kinds):
+    if isinstance(index, gast.Constant):
+        return type(index.value) is int
+    return isinstance(index, gast.Name) and kinds.get(index.id) == "S"
+
+
 def _kind_of_value(value, ctx, kinds):
     if isinstance(value, (gast.Constant, gast.Name)):
         return _atom_kind(value, kinds)
@@ -277,8 +281,10 @@ def _kind_of_value(value, ctx, kinds):
     if isinstance(value, gast.Subscript):
         base = _atom_kind(value.value, kinds)
         if isinstance(value.slice, gast.Slice):
-            return base if base in ("L", "LS") else "A"
-        return "S" if base == "LS" else "A"
+            return base if base in ("L", "LS", "A1") else "A"
+        if base in ("LS", "A1") and _is_int_index(value.slice, kinds):
+            return "S"
+        return "A"
     if isinstance(value, gast.Compare):
         return "S" if all(_atom_kind(a, kinds) == "S"
                           for a in [value.left] + value.comparators) else "A"

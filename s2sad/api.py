@@ -20,12 +20,20 @@ _CACHE = {}
 _LOCK = threading.RLock()
 
 
+_SCALAR_TYPES = (bool, int, float, complex, np.generic)
+
+
 def kind_of(value):
-    """'S' for Python and NumPy scalars, 'L' for lists and tuples, 'A' for the rest."""
-    if isinstance(value, (bool, int, float, complex, np.generic)):
+    """What the generated code is specialized on, for one argument: 'S' for Python
+    and NumPy scalars, 'A1' for 1-D arrays, 'LS' for lists and tuples of scalars,
+    'L' for other lists and tuples, 'A' for the rest."""
+    if isinstance(value, _SCALAR_TYPES):
         return "S"
+    if isinstance(value, np.ndarray):
+        return "A1" if value.ndim == 1 else "A"
     if isinstance(value, (list, tuple)):
-        return "L"
+        return "LS" if value and all(issubclass(t, _SCALAR_TYPES)
+                                     for t in set(map(type, value))) else "L"
     return "A"
 
 
@@ -87,16 +95,31 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False):
     return hit
 
 
+def _scalar_only(impl):
+    """True when the output is surely a scalar, so no NonScalarOutputError can need a location."""
+    ret = impl.ctx.return_node
+    return impl.ctx.var_kinds is not None and all(k == "S" for k in impl.ctx.kinds.values())\
+        and ret is not None
+
+
 def _unwrap(func):
     while isinstance(func, (GradFunction, CustomVJP)):
         func = func.__wrapped__
     return func
 
 
+_REFINED = (list, tuple, np.ndarray)
+
+
 def _key(args, kwargs):
+    """Cache key of a call: argument types, refined by kind for arrays and sequences."""
     key = tuple(map(type, args))
     if kwargs:
         key += tuple((k, type(v)) for k, v in sorted(kwargs.items()))
+        args = args + tuple(v for _, v in sorted(kwargs.items()))
+    for t in key:
+        if t in _REFINED or (type(t) is tuple and t[1] in _REFINED):
+            return key + tuple(kind_of(a) for a in args)
     return key
 
 
@@ -117,11 +140,16 @@ class GradFunction:
         self._has_aux = has_aux
         self._sig = _signature(base)
         self._impls = {}
+        self._fast = {}
         self._last = None
         functools.update_wrapper(self, base)
         self.__wrapped__ = func
 
     def __call__(self, *args, **kwargs):
+        if not kwargs:      # fast path: the generated function itself, keyed by plain types
+            fn = self._fast.get(tuple(map(type, args)))
+            if fn is not None:
+                return fn(*args)
         impl = self._impls.get(_key(args, kwargs))
         if impl is None:
             impl = self._compile(args, kwargs)
@@ -154,6 +182,10 @@ class GradFunction:
         if output == self._output or output == "split":
             self._impls[_key(args, kwargs)] = impl
             self._last = impl
+            types = tuple(map(type, args))
+            if output == self._output and not kwargs and not self._has_aux \
+                    and not any(t in _REFINED for t in types) and _scalar_only(impl):
+                self._fast[types] = impl.function
         return impl
 
     def _via_vjp(self, impl, args, kwargs):

@@ -123,12 +123,46 @@ _FOLD = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b,
          gast.Mult: lambda a, b: a * b}
 
 
+def _num(node):
+    if isinstance(node, gast.Constant) and type(node.value) in (int, float):
+        return node.value
+    return None
+
+
 class _Fold(gast.NodeTransformer):
-    """``2 - 1`` -> ``1``; ``e ** 1`` -> ``e``."""
+    """``2 - 1`` -> ``1``; ``e ** 1`` -> ``e``; ``1.0 * e`` -> ``e`` and ``-1.0 * e`` ->
+    ``-e`` unless ``e`` is a bare name that may hold an array (the result must not
+    alias it); ``-(2.0)`` -> ``-2.0``."""
+
+    def __init__(self, kinds=None):
+        self.kinds = kinds or {}
+
+    def _fresh_value(self, e):
+        return not isinstance(e, gast.Name) or self.kinds.get(e.id) == "S"
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        v = _num(node.operand)
+        if isinstance(node.op, gast.USub) and v is not None:
+            return gast.Constant(value=-v, kind=None)
+        if isinstance(node.op, gast.USub) and isinstance(node.operand, gast.UnaryOp) \
+                and isinstance(node.operand.op, gast.USub):
+            return node.operand.operand
+        return node
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
         left, right = node.left, node.right
+        a, b = _num(left), _num(right)
+        if isinstance(node.op, gast.Mult) and (a in (1, -1) or b in (1, -1)):
+            c, e = (a, right) if a in (1, -1) else (b, left)
+            if self._fresh_value(e) and _num(e) is None:
+                return e if c == 1 else gast.UnaryOp(op=gast.USub(), operand=e)
+        if isinstance(node.op, gast.Div) and b == 1 and self._fresh_value(left):
+            return left
+        if isinstance(node.op, gast.Add) and isinstance(right, gast.UnaryOp) \
+                and isinstance(right.op, gast.USub):
+            return gast.BinOp(left=left, op=gast.Sub(), right=right.operand)
         numeric = (int, float)
         if isinstance(left, gast.Constant) and isinstance(right, gast.Constant) \
                 and type(left.value) in numeric and type(right.value) in numeric \
@@ -140,6 +174,37 @@ class _Fold(gast.NodeTransformer):
         return node
 
 
+def _constant_propagate(tree, ctx):
+    """An adjoint assigned a number once: use the number (then fold)."""
+    stores, loads = _counts(tree)
+    for block in _blocks(tree.body):
+        for i, s in enumerate(block):
+            if not (isinstance(s, gast.Assign) and len(s.targets) == 1
+                    and isinstance(s.targets[0], gast.Name) and _num(s.value) is not None):
+                continue
+            a = s.targets[0].id
+            if not ctx.namer.is_adjoint(a) or stores.get(a) != 1 or not loads.get(a):
+                continue
+            rest = block[i + 1:]
+            if _name_loads(rest, a) != loads.get(a, 0):
+                continue
+            for x in rest:
+                _Substitute(a, s.value.value).visit(x)
+            del block[i]
+            return True
+    return False
+
+
+class _Substitute(gast.NodeTransformer):
+    def __init__(self, var, value):
+        self.var, self.value = var, value
+
+    def visit_Name(self, n):
+        if n.id == self.var and isinstance(n.ctx, gast.Load):
+            return gast.Constant(value=self.value, kind=None)
+        return n
+
+
 def run(tree, ctx):
     if not ctx.optimize:
         return tree
@@ -147,7 +212,9 @@ def run(tree, ctx):
         for fdef in tree.body:
             run(fdef, ctx)
         return tree
-    _Fold().visit(tree)
-    while _swap_back(tree, ctx) or _dead_adjoints(tree, ctx) or _copy_propagate(tree, ctx):
-        pass
+    fold = _Fold(ctx.var_kinds)
+    fold.visit(tree)
+    while (_swap_back(tree, ctx) or _dead_adjoints(tree, ctx) or _copy_propagate(tree, ctx)
+           or _constant_propagate(tree, ctx)):
+        fold.visit(tree)
     return tree

@@ -352,7 +352,9 @@ class Reverse:
         seed = []
         if isinstance(y, gast.Name) and y.id in ctx.active:
             state[y.id] = D
-            if not split:
+            if not split and ctx.var_kinds.get(y.id) == "S":     # surely a scalar: no check
+                seed.append(assign(self.adjoint(y.id), const(1.0)))
+            elif not split:
                 seed.append(assign(self.adjoint(y.id), call(self.helper("seed"), name(y.id))))
         elif isinstance(y, gast.Name) and not split:
             seed.append(gast.Expr(value=call(self.helper("seed"), name(y.id))))

@@ -451,8 +451,14 @@ def diff_adjoint(g, a, n=1, axis=-1, prepend=None, append=None, which=0):
 # -- elementwise ----------------------------------------------------------------------
 
 
-def clip_adjoint(g, a, lo, hi):
+def _clip_bounds(a_min, a_max, min, max):
+    """The lower and upper bound of ``np.clip`` (given as a_min/a_max or min/max)."""
+    return (a_min if a_min is not None else min), (a_max if a_max is not None else max)
+
+
+def clip_adjoint(g, a, a_min=None, a_max=None, min=None, max=None):
     """Adjoint of ``a`` in ``np.clip``: ``g`` where ``a`` lies within the bounds."""
+    lo, hi = _clip_bounds(a_min, a_max, min, max)
     inside = np.ones(np.shape(a), dtype=bool)
     if lo is not None:
         inside = inside & (a >= lo)
@@ -461,20 +467,19 @@ def clip_adjoint(g, a, lo, hi):
     return sum_to(np.where(inside, g, 0.0), a)
 
 
-def clip_bound_adjoint(g, a, bound, other, is_lower):
-    """Adjoint of a (differentiable) bound of ``np.clip``: ``g`` where it is active."""
-    hit = (a < bound) if is_lower else (a > bound)
-    if other is not None:        # with crossed bounds NumPy returns a_max
-        hit = hit & ((bound <= other) if is_lower else True)
-    return sum_to(np.where(hit, g, 0.0), bound)
-
-
-def first_given(*values):
-    """The first of ``values`` that is not None (``a_min`` or ``min`` of np.clip)."""
-    for v in values:
-        if v is not None:
-            return v
-    return None
+def clip_bound_adjoint(g, a, a_min, a_max, min, max, which):
+    """Adjoint of the bound named ``which`` of ``np.clip``: ``g`` where it clips.
+    With crossed bounds NumPy returns the upper bound."""
+    lo, hi = _clip_bounds(a_min, a_max, min, max)
+    if which in ("a_min", "min"):
+        hit = a < lo
+        if hi is not None:
+            hit = hit & (lo <= hi)
+        return sum_to(np.where(hit, g, 0.0), lo)
+    hit = a > hi
+    if lo is not None:
+        hit = hit | (lo > hi)
+    return sum_to(np.where(hit, g, 0.0), hi)
 
 
 def sinc_derivative(x):

@@ -44,7 +44,6 @@ from .numpy_helpers import (
     einsum_adjoint,
     einsum_sublist_error,
     extremum_adjoint,
-    first_given,
     hstack_adjoint,
     imag_adjoint,
     inner_adjoint_a,
@@ -382,13 +381,11 @@ def where(z, condition, x, y):
 def clip(z, a, a_min=None, a_max=None, *, min=None, max=None):
     """derivative 1 inside [a_min, a_max] (bounds included), 0 outside; bounds may be
     arrays and get the adjoint where they clip"""
-    lo = first_given(a_min, min)
-    hi = first_given(a_max, max)
-    d[a] = clip_adjoint(d[z], a, lo, hi)
-    d[a_min] = clip_bound_adjoint(d[z], a, a_min, hi, True)
-    d[min] = clip_bound_adjoint(d[z], a, min, hi, True)
-    d[a_max] = clip_bound_adjoint(d[z], a, a_max, lo, False)
-    d[max] = clip_bound_adjoint(d[z], a, max, lo, False)
+    d[a] = clip_adjoint(d[z], a, a_min, a_max, min, max)
+    d[a_min] = clip_bound_adjoint(d[z], a, a_min, a_max, min, max, "a_min")
+    d[a_max] = clip_bound_adjoint(d[z], a, a_min, a_max, min, max, "a_max")
+    d[min] = clip_bound_adjoint(d[z], a, a_min, a_max, min, max, "min")
+    d[max] = clip_bound_adjoint(d[z], a, a_min, a_max, min, max, "max")
 
 
 # ---------------------------------------------------------------------------------
