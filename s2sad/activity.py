@@ -72,7 +72,10 @@ class Op:
             return self.operand_names()
         if self.kind != "rule":
             return set()
-        mapping = self.bind()
+        try:
+            mapping = self.bind()
+        except TypeError:         # no template fits this call: reported by the checks
+            return self.operand_names()
         return {mapping[p].id for p in self.rule.diff_params
                 if isinstance(mapping.get(p), gast.Name)}
 

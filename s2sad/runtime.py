@@ -19,7 +19,7 @@ def unbroadcast(g, x):
     """Sum the adjoint ``g`` back to the shape of the operand ``x``."""
     shape = np.shape(x)
     if np.shape(g) == shape:
-        return g
+        return g[()] if not shape and isinstance(g, np.ndarray) else g
     g = np.asarray(g)
     extra = g.ndim - len(shape)
     if extra > 0:

@@ -75,8 +75,8 @@ class Rule:
         bound = self.signature.bind(*args, **keywords)
         mapping = dict(bound.arguments)
         for p in self.signature.parameters.values():
-            if p.kind is p.VAR_POSITIONAL and p.name in mapping:
-                mapping[p.name] = gast.Tuple(elts=list(mapping[p.name]), ctx=gast.Load())
+            if p.kind is p.VAR_POSITIONAL:
+                mapping[p.name] = gast.Tuple(elts=list(mapping.get(p.name, ())), ctx=gast.Load())
         for p, default in self.defaults.items():
             mapping.setdefault(p, G.const(default))
         return mapping
