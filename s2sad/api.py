@@ -76,9 +76,11 @@ class _Compiled:
         self.function, self.source, self.ctx = function, source, ctx
 
 
-def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False):
+def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
+             checkpoint=False):
     """The generated function(s) for ``func``, built once per specialization."""
-    key = (func, wrt, wrt_tuple, output, tuple(sorted(kinds.items())), optimize, callee)
+    key = (func, wrt, wrt_tuple, output, tuple(sorted(kinds.items())), optimize, callee,
+           checkpoint)
     hit = _CACHE.get(key)
     if hit is None and isinstance(func, CustomVJP):
         if output != "split":
@@ -89,7 +91,7 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False):
             hit = _CACHE.get(key)
             if hit is None:
                 ctx = pipeline.make_context(func, wrt, kinds, output, wrt_tuple, optimize,
-                                            callee=callee)
+                                            callee=callee, checkpoint=checkpoint)
                 fn, text = pipeline.build(ctx)
                 hit = _CACHE[key] = _Compiled(fn, text, ctx)
     return hit
@@ -131,13 +133,14 @@ class GradFunction:
     the outer one transforms.
     """
 
-    def __init__(self, func, wrt, output, has_aux=False):
+    def __init__(self, func, wrt, output, has_aux=False, optimize=True, checkpoint=False):
         if not callable(func):
             raise errors.bad_argument(func, f"expected a function, got {type(func).__name__}")
         base = _unwrap(func)
         self._wrt, self._wrt_tuple = _parse_wrt(base, wrt)
         self._output = output
         self._has_aux = has_aux
+        self._options = dict(optimize=optimize, checkpoint=checkpoint)
         self._sig = _signature(base)
         self._impls = {}
         self._fast = {}
@@ -178,7 +181,7 @@ class GradFunction:
             output = "split"
         target = resolve(self.__wrapped__, args, kwargs)
         impl = compiled(target, self._wrt, True if output == "split" else self._wrt_tuple,
-                        output, self._kinds(args, kwargs))
+                        output, self._kinds(args, kwargs), **self._options)
         if output == self._output or output == "split":
             self._impls[_key(args, kwargs)] = impl
             self._last = impl
@@ -215,7 +218,7 @@ class GradFunction:
         if self._last is not None:
             return self._last.source
         return source(self.__wrapped__, self._wrt if self._wrt_tuple else self._wrt[0],
-                      output=self._output)
+                      output=self._output, **self._options)
 
     def __get__(self, obj, objtype=None):
         if obj is None:
@@ -298,14 +301,16 @@ class _CustomCtx:
 
 
 def _decorator(output):
-    def transform(func=None, wrt=0, *, argnum=None, has_aux=False):
+    def transform(func=None, wrt=0, *, argnum=None, has_aux=False, optimize=True,
+                  checkpoint=False):
         if argnum is not None:
             wrt = argnum
+        options = dict(has_aux=has_aux, optimize=optimize, checkpoint=checkpoint)
         if func is None:
-            return lambda f: GradFunction(f, wrt, output, has_aux)
+            return lambda f: GradFunction(f, wrt, output, **options)
         if isinstance(func, (int, tuple, list)) and not callable(func):
-            return lambda f: GradFunction(f, func, output, has_aux)
-        return GradFunction(func, wrt, output, has_aux)
+            return lambda f: GradFunction(f, func, output, **options)
+        return GradFunction(func, wrt, output, **options)
     return transform
 
 
@@ -324,7 +329,7 @@ value_and_grad.__doc__ = """Like :func:`grad`, but returns ``(value, gradient)``
 
 
 def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=True,
-           stage="final"):
+           stage="final", checkpoint=False):
     """The generated source of ``grad(func, wrt)`` as text.
 
     The code is specialized on whether each argument is a scalar or an array:
@@ -346,11 +351,13 @@ def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=Tr
     else:
         kinds = {n: "S" for n in sig.parameters}
     if stage == "final":
-        return compiled(func, idx, is_tuple, output, kinds, optimize).source
+        return compiled(func, idx, is_tuple, output, kinds, optimize,
+                        checkpoint=checkpoint).source
     if stage not in pipeline.STAGE_NAMES:
         raise errors.bad_argument(func, f"unknown stage {stage!r}",
                                   hint="one of " + ", ".join(pipeline.STAGE_NAMES))
-    ctx = pipeline.make_context(func, idx, kinds, output, is_tuple, optimize)
+    ctx = pipeline.make_context(func, idx, kinds, output, is_tuple, optimize,
+                                checkpoint=checkpoint)
     if stage == "reverse" and mode == "forward":
         stage = "forward"
     return pipeline.source_of(pipeline.run(ctx, stop_after=stage))

@@ -17,7 +17,8 @@ class Context:
     output: str = "grad"            # 'grad' or 'value_and_grad'
     mode: str = "reverse"
     optimize: bool = True
-    callee: bool = False            # compiled for a call from other differentiated code
+    callee: bool = False
+    checkpoint: bool = False        # trade recomputation for tape memory in long loops            # compiled for a call from other differentiated code
     # filled by parse
     filename: str = "<unknown>"
     firstlineno: int = 1

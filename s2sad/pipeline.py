@@ -38,11 +38,12 @@ STAGE_NAMES = [n for n, _ in STAGES] + ["forward"]
 
 
 def make_context(func, wrt=(0,), kinds=None, output="grad", wrt_tuple=False,
-                 optimize=True, mode=None, callee=False):
+                 optimize=True, mode=None, callee=False, checkpoint=False):
     if mode is None:
         mode = "forward" if output == "jvp" else "reverse"
     return Context(func=func, wrt=tuple(wrt), kinds=dict(kinds or {}), output=output,
-                   wrt_tuple=wrt_tuple, optimize=optimize, mode=mode, callee=callee)
+                   wrt_tuple=wrt_tuple, optimize=optimize, mode=mode, callee=callee,
+                   checkpoint=checkpoint)
 
 
 def stages(mode="reverse"):

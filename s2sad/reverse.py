@@ -29,7 +29,7 @@ import gast
 
 from . import anno, runtime
 from .activity import _is_append, classify, walk_stmts
-from .gastutil import assign, call, clone, const, loads, name, stores, target_name
+from .gastutil import assign, call, clone, const, dotted_name, loads, name, stores, target_name
 
 U, D = "U", "D"
 
@@ -48,6 +48,7 @@ class Reverse:
         self.loop_var = None
         self.calls = {}       # id(call statement) -> (bwd function name, adjoint targets)
         self.snapshots = {}   # id(store statement) -> name of the snapshot of what it overwrites
+        self.checkpoints = {}  # id(checkpointed loop) -> names of its checkpoint machinery
 
     # -- helpers given to rule templates --------------------------------------
     def is_active(self, n):
@@ -302,9 +303,84 @@ class Reverse:
             body = [gast.Pass()]
         self.loop_var = self.loop_var or self.namer.fresh("_")
         it = name(self.loop_var, store=True)
+        if overwritten is None and self.ctx.checkpoint and self.checkpointable(s):
+            return head, pre + [gast.copy_location(self.checkpointed_reverse(s, body), s)]
         rng = call(name(self.inject("range", builtins.range)), name(self.counters[id(s)]))
         rev = gast.For(target=it, iter=rng, body=body, orelse=[], type_comment=None)
         return head, pre + [gast.copy_location(rev, s)]
+
+    # -- checkpointing -------------------------------------------------------------
+    def checkpointable(self, s):
+        """A top-level ``for`` over ``range`` whose body only computes: no jumps, no
+        writes into arrays or lists, no calls recording on the tape themselves."""
+        if not (isinstance(s, gast.For) and isinstance(s.iter, gast.Call)
+                and self.ctx.injected.get(dotted_name(s.iter.func), range) is range
+                and dotted_name(s.iter.func) in ("range", self.ctx.injected_names.get(
+                    ("range", id(builtins.range)), "range"))):
+            return False
+        for x in walk_stmts(s.body):
+            if anno.get(x, anno.Key.LOOP_EXIT) or _is_append(x, self.ctx) or \
+                    (isinstance(x, gast.Assign) and target_name(x) is None):
+                return False
+            if isinstance(x, gast.Assign) and (_is_pop(x) or classify(
+                    x.value, self.ctx, self.ctx.var_kinds).kind == "call"):
+                return False
+        return True
+
+    def checkpointed_reverse(self, s, rev_body):
+        """Replay each segment of iterations from its checkpoint, recording, then reverse it."""
+        n = self.counters[id(s)]
+        names = {k: self.namer.numbered(k) for k in ("_r", "_K", "_ck")}
+        seg, j, lo, hi = (self.namer.fresh(k) for k in ("_seg", "_j", "_lo", "_hi"))
+        headers = sorted(x.targets[0].id for x in s.body if anno.get(x, anno.Key.COPYBACK))
+        recording = []
+        self.checkpoints[id(s)] = dict(names, headers=headers, recording=recording, j=j)
+        rng = lambda *a: call(name(self.inject("range", builtins.range)), *a)  # noqa: E731
+        body = []
+        if headers:
+            item = gast.Subscript(value=name(names["_ck"]), slice=name(seg), ctx=gast.Load())
+            tgt = name(headers[0], store=True) if len(headers) == 1 else gast.Tuple(
+                elts=[name(h, store=True) for h in headers], ctx=gast.Store())
+            body.append(assign(tgt, item))
+        body.append(assign(lo, gast.BinOp(left=name(seg), op=gast.Mult(), right=name(names["_K"]))))
+        upper = gast.BinOp(left=name(lo), op=gast.Add(), right=name(names["_K"]))
+        body.append(assign(hi, call(name(self.inject("min", builtins.min)), name(n), upper)))
+        body.append(gast.For(target=name(j, store=True), iter=rng(name(lo), name(hi)),
+                             body=recording, orelse=[], type_comment=None))
+        count = gast.BinOp(left=name(hi), op=gast.Sub(), right=name(lo))
+        body.append(gast.For(target=name(self.loop_var, store=True), iter=rng(count),
+                             body=rev_body, orelse=[], type_comment=None))
+        segments = rng(gast.BinOp(left=call(name(self.inject("len", builtins.len)),
+                                            name(names["_ck"])), op=gast.Sub(), right=const(1)),
+                       const(-1), const(-1))
+        return gast.For(target=name(seg, store=True), iter=segments, body=body, orelse=[],
+                        type_comment=None)
+
+    def checkpointed_forward(self, s, out):
+        """The forward loop keeps every K-th loop-carried state instead of a tape."""
+        info = self.checkpoints[id(s)]
+        n = self.counters[id(s)]
+        recording = self.forward(s.body)           # with the block's tape records
+        item = gast.Subscript(value=name(info["_r"]), slice=name(info["j"]), ctx=gast.Load())
+        info["recording"][:] = [assign(s.target.id, item)] + recording
+        plain = _strip_records(clone(recording), self.tape)
+        out.append(assign(info["_r"], s.iter))
+        out.append(assign(info["_K"], call(self.helper("checkpoint_interval"),
+                                           call(name(self.inject("len", builtins.len)),
+                                                name(info["_r"])))))
+        out.append(assign(info["_ck"], gast.List(elts=[], ctx=gast.Load())))
+        out.append(assign(n, const(0)))
+        headers = info["headers"]
+        state = name(headers[0]) if len(headers) == 1 else \
+            gast.Tuple(elts=[name(h) for h in headers], ctx=gast.Load())
+        save = gast.Expr(value=call(gast.Attribute(value=name(info["_ck"]), attr="append",
+                                                   ctx=gast.Load()), state))
+        due = gast.Compare(left=gast.BinOp(left=name(n), op=gast.Mod(), right=name(info["_K"])),
+                           ops=[gast.Eq()], comparators=[const(0)])
+        s.iter = name(info["_r"])
+        s.body = [gast.If(test=due, body=[save], orelse=[]),
+                  gast.AugAssign(target=name(n, store=True), op=gast.Add(), value=const(1))] + plain
+        out.append(s)
 
     # -- forward sweep -----------------------------------------------------------
     def forward(self, stmts):
@@ -319,6 +395,9 @@ class Reverse:
             if isinstance(s, gast.If):
                 s.body = self.forward(s.body)
                 s.orelse = self.forward(s.orelse)
+            elif id(s) in self.checkpoints:
+                self.checkpointed_forward(s, out)
+                continue
             elif isinstance(s, (gast.For, gast.While)):
                 s.body = self.forward(s.body)
                 n = self.counters.get(id(s))
@@ -408,6 +487,21 @@ class Reverse:
                                 returns=None, type_comment=None, type_params=[])
         gast.copy_location(back, tree)
         return gast.Module(body=[tree, back], type_ignores=[])
+
+
+def _strip_records(stmts, tape):
+    """``stmts`` without their ``tape.append(...)`` records (the checkpointed forward loop)."""
+    out = []
+    for s in stmts:
+        if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \
+                and dotted_name(s.value.func) == f"{tape}.append":
+            continue
+        for attr in ("body", "orelse"):
+            if isinstance(s, (gast.If, gast.For, gast.While)):
+                setattr(s, attr, _strip_records(getattr(s, attr), tape) or
+                        ([gast.Pass()] if attr == "body" else []))
+        out.append(s)
+    return out
 
 
 def _is_pop(s):

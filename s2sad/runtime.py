@@ -6,12 +6,14 @@ name (see :mod:`s2sad.codegen`), so a call costs one cell load.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .errors import NonScalarOutputError
 
 __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints",
-           "fit", "copy_of", "snapshot", "owned", "take_adjoint", "as_sequence", "sum_list_adjoint", "dot_adjoint_a", "dot_adjoint_b",
+           "fit", "checkpoint_interval", "copy_of", "snapshot", "owned", "take_adjoint", "as_sequence", "sum_list_adjoint", "dot_adjoint_a", "dot_adjoint_b",
            "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint", "mean_adjoint"]
 
 
@@ -212,3 +214,9 @@ def fit(t, z):
     if np.shape(t) == shape:
         return t
     return np.broadcast_to(t, shape).copy()
+
+
+def checkpoint_interval(n):
+    """Iterations between two checkpoints of a loop of ``n`` iterations: about sqrt(n),
+    so both the checkpoints and the tape of one segment hold O(sqrt(n)) entries."""
+    return max(1, math.isqrt(n))
