@@ -153,6 +153,10 @@ class GradFunction:
             fn = self._fast.get(tuple(map(type, args)))
             if fn is not None:
                 return fn(*args)
+        if any(type(args[i]) is int for i in self._wrt if i < len(args)):
+            # integers being differentiated are promoted to float (documented rule)
+            args = tuple(float(a) if i in self._wrt and type(a) is int else a
+                         for i, a in enumerate(args))
         impl = self._impls.get(_key(args, kwargs))
         if impl is None:
             impl = self._compile(args, kwargs)
@@ -353,7 +357,7 @@ def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=Tr
     if stage == "final":
         return compiled(func, idx, is_tuple, output, kinds, optimize,
                         checkpoint=checkpoint).source
-    if stage not in pipeline.STAGE_NAMES:
+    if stage not in pipeline.STAGE_NAMES + ["forward"]:
         raise errors.bad_argument(func, f"unknown stage {stage!r}",
                                   hint="one of " + ", ".join(pipeline.STAGE_NAMES))
     ctx = pipeline.make_context(func, idx, kinds, output, is_tuple, optimize,

@@ -57,7 +57,8 @@ def main(argv=None):
     dump = sub.add_parser("dump", help="print the generated code of FILE.py:FUNC")
     dump.add_argument("target", metavar="FILE.py:FUNC")
     dump.add_argument("--wrt", default="0", help="argument indices, e.g. 0 or 0,1")
-    dump.add_argument("--stage", default="final", choices=pipeline.STAGE_NAMES + ["all"])
+    dump.add_argument("--stage", default="final",
+                      choices=pipeline.STAGE_NAMES + ["forward", "all"])
     dump.add_argument("--mode", default="reverse", choices=["reverse", "forward"])
     dump.add_argument("--arrays", default="",
                       help="comma-separated parameter names that hold arrays "

@@ -117,6 +117,8 @@ UNSUPPORTED = {
               "write b = a.copy() to get an independent array"),
     "CalleeWrite": ("a called function writing into its argument",
                     "return the new array from the helper instead of writing into its argument"),
+    "NestedValue": ("a function defined inside the function used as a value",
+                    "call it directly, or define it at module level"),
     "Recursion": ("recursive call", "rewrite the recursion as a loop"),
     "NoReturn": ("function without a return statement", "return a scalar value"),
 }

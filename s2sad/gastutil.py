@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import gast
 
 
@@ -80,5 +78,23 @@ def rename(node, mapping):
     return node
 
 
+_LOCATION = ("lineno", "col_offset", "end_lineno", "end_col_offset")
+
+
 def clone(node):
-    return copy.deepcopy(node)
+    """A deep copy of a gast tree (several times faster than copy.deepcopy)."""
+    if isinstance(node, list):
+        return [clone(x) for x in node]
+    if not isinstance(node, gast.AST):
+        return node
+    cls = node.__class__
+    new = cls.__new__(cls)
+    for f in node._fields:
+        setattr(new, f, clone(getattr(node, f, None)))
+    d = node.__dict__
+    for a in _LOCATION:
+        if a in d:
+            setattr(new, a, d[a])
+    if "_s2sad" in d:
+        new._s2sad = dict(d["_s2sad"])
+    return new

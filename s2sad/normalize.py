@@ -32,7 +32,7 @@ from __future__ import annotations
 import gast
 
 from . import anno, errors
-from .gastutil import assign, call, const, is_atom, name
+from .gastutil import assign, call, clone, const, is_atom, name
 
 _SIMPLE_STMTS = (gast.Assert, gast.Raise, gast.Pass)
 
@@ -42,6 +42,8 @@ class Normalizer:
         self.ctx = ctx
         self.namer = ctx.namer
         self.result = None  # name of the result variable when returns are lowered
+        self.nested = {}    # functions defined inside the function: inlined where called
+        self.inlining = []  # nested functions being inlined (to catch recursion)
 
     # -- statements -------------------------------------------------------
     def block(self, stmts):
@@ -91,8 +93,24 @@ class Normalizer:
         else:
             raise errors.unsupported(s, self.ctx, "AttributeStore")
 
+    def stmt_FunctionDef(self, s, out):
+        if s.decorator_list:
+            raise errors.unsupported(s, self.ctx, "FunctionDef", "with decorators")
+        if s.args.vararg or s.args.kwarg:
+            raise errors.unsupported(s, self.ctx, "VarArgs")
+        self.nested[s.name] = s
+
     def stmt_Assign(self, s, out):
         targets = s.targets
+        if isinstance(s.value, gast.Lambda) and len(targets) == 1 \
+                and isinstance(targets[0], gast.Name):      # f = lambda ...: a nested function
+            lam = s.value
+            ret = gast.copy_location(gast.Return(value=lam.body), lam.body)
+            fdef = gast.FunctionDef(name=targets[0].id, args=lam.args, body=[ret],
+                                    decorator_list=[], returns=None, type_comment=None,
+                                    type_params=[])
+            self.stmt_FunctionDef(gast.copy_location(fdef, s), out)
+            return
         if len(targets) > 1:   # a = b = expr
             atom = self.atom(s.value, out)
             for t in targets:
@@ -230,7 +248,7 @@ class Normalizer:
         if isinstance(e, gast.Constant):
             return e
         if isinstance(e, gast.Name):
-            return name(e.id)
+            return self.expr_Name(e, out)
         simple = self.simple(e, out)
         if is_atom(simple):
             return simple
@@ -259,6 +277,8 @@ class Normalizer:
         return e
 
     def expr_Name(self, e, out):
+        if e.id in self.nested:
+            raise errors.unsupported(e, self.ctx, "NestedValue", e.id)
         return name(e.id)
 
     def expr_BinOp(self, e, out):
@@ -280,7 +300,60 @@ class Normalizer:
         comps = [self.atom(c, out) for c in e.comparators]
         return gast.Compare(left=left, ops=e.ops, comparators=comps)
 
+    def inline(self, e, out):
+        """A call of a nested function: its body, with fresh local names, in place."""
+        from . import desugar
+        fname = e.func.id
+        if fname in self.inlining:
+            raise errors.unsupported(e, self.ctx, "Recursion", fname)
+        fdef = clone(self.nested[fname])
+        args = fdef.args
+        params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
+        local = set(params) | {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
+                               and isinstance(n.ctx, gast.Store)}
+        fresh = {v: self.namer.fresh(v) for v in sorted(local)}
+        for n in gast.walk(fdef):
+            if isinstance(n, gast.Name) and n.id in fresh:
+                n.id = fresh[n.id]
+        # bind the arguments, evaluated in order, then the defaults
+        positional = args.posonlyargs + args.args
+        defaults = dict(zip([a.id for a in positional][len(positional) - len(args.defaults):],
+                            args.defaults))
+        defaults.update({a.id: d for a, d in zip(args.kwonlyargs, args.kw_defaults)
+                         if d is not None})
+        if len(e.args) > len(positional) or any(isinstance(a, gast.Starred) for a in e.args):
+            raise errors.unsupported(e, self.ctx, "Starred", f"call of {fname}")
+        bound = {}
+        for p, a in zip(positional, e.args):
+            bound[p.id] = self.atom(a, out)
+        for k in e.keywords:
+            if k.arg is None or fresh.get(k.arg) not in [x.id for x in positional +
+                                                          args.kwonlyargs]:
+                raise errors.missing_rule(e, self.ctx, f"{fname} called this way")
+            bound[fresh[k.arg]] = self.atom(k.value, out)
+        for p in [x.id for x in positional + args.kwonlyargs]:
+            if p not in bound:
+                if p not in defaults:
+                    raise errors.missing_rule(e, self.ctx, f"{fname} (missing argument)")
+                bound[p] = self.atom(defaults[p], out)
+        for p, atom in bound.items():
+            out.append(assign(p, atom, like=e))
+        result = self.namer.temp(block_local=False)
+        desugar.run(fdef, self.ctx)
+        if not _tail_returns(fdef.body):        # falling off the end returns None
+            out.append(assign(result, const(None), like=e))
+        saved, self.result = self.result, result
+        self.inlining.append(fname)
+        try:
+            out.extend(self.block(fdef.body))
+        finally:
+            self.inlining.pop()
+            self.result = saved
+        return name(result)
+
     def expr_Call(self, e, out):
+        if isinstance(e.func, gast.Name) and e.func.id in self.nested:
+            return self.inline(e, out)
         func = e.func
         if isinstance(func, gast.Attribute):
             func = gast.Attribute(value=self.receiver(func.value, out), attr=func.attr,
@@ -407,6 +480,17 @@ class Normalizer:
                 raise errors.unsupported(n, self.ctx, kind)
 
 
+def _own_nodes(tree):
+    """The nodes of a function, not those of the functions defined inside it."""
+    work = list(tree.body)
+    while work:
+        node = work.pop()
+        yield node
+        if isinstance(node, (gast.FunctionDef, gast.Lambda)):
+            continue
+        work.extend(gast.iter_child_nodes(node))
+
+
 def _is_call_of(node, fname):
     return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) \
         and node.func.id == fname
@@ -452,11 +536,11 @@ def run(tree, ctx):
     for n in gast.walk(tree):
         if isinstance(n, (gast.Yield, gast.YieldFrom)):
             raise errors.unsupported(n, ctx, type(n).__name__)
-    has_return = any(isinstance(n, gast.Return) for n in gast.walk(tree))
+    has_return = any(isinstance(n, gast.Return) for n in _own_nodes(tree))
     if not has_return:
         raise errors.unsupported(tree, ctx, "NoReturn")
     _check_returns(body, ctx, True)
-    ctx.return_node = [n for n in gast.walk(tree) if isinstance(n, gast.Return)][-1]
+    ctx.return_node = [n for n in _own_nodes(tree) if isinstance(n, gast.Return)][-1]
     if isinstance(body[-1], gast.Return):
         new_body = norm.block(body)
     elif _tail_returns(body):

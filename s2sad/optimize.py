@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import gast
 
-from .gastutil import rename
-
 
 def _counts(tree):
     stores, loads = {}, {}
@@ -27,9 +25,13 @@ def _counts(tree):
     return stores, loads
 
 
-def _name_loads(nodes, var):
-    return sum(1 for node in nodes for n in gast.walk(node)
-               if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id == var)
+def _deep_loads(node):
+    """Counter of the names a statement (with everything nested in it) reads."""
+    out = {}
+    for n in gast.walk(node):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            out[n.id] = out.get(n.id, 0) + 1
+    return out
 
 
 def _blocks(stmts):
@@ -41,81 +43,113 @@ def _blocks(stmts):
                 yield from _blocks(inner)
 
 
-def _copy_propagate(tree, ctx):
+def _propagate(tree, ctx):
+    """One sweep of copy and constant propagation over every block.
+
+    ``a = b`` (``b`` a name or a number) is removed and ``a`` replaced by ``b``
+    in the rest of its block when ``a`` is an adjoint written once and read
+    only later in that block, and ``b`` (if a name) is written once, before, in
+    that block (or is a parameter never written). Returns whether it changed
+    anything.
+    """
     stores, loads = _counts(tree)
     params = {a.id for a in tree.args.args + tree.args.posonlyargs + tree.args.kwonlyargs}
-    for block in _blocks(tree.body):
-        for i, s in enumerate(block):
-            if not (isinstance(s, gast.Assign) and len(s.targets) == 1
-                    and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Name)):
-                continue
-            a, b = s.targets[0].id, s.value.id
-            if a == b:
-                del block[i]
-                return True
-            if not ctx.namer.is_adjoint(a) or stores.get(a) != 1:
-                continue
-            if b in params:
-                if stores.get(b, 1) != 1:
+    changed = False
+    for block in list(_blocks(tree.body)):
+        deep = [_deep_loads(x) for x in block]
+        remaining = {}
+        for d in deep:
+            for k, v in d.items():
+                remaining[k] = remaining.get(k, 0) + v
+        defined_here = set()
+        subst = {}
+        keep = []
+        for i, x in enumerate(block):
+            for k, v in deep[i].items():
+                remaining[k] -= v
+            if subst:
+                _Substitute(subst).visit(x)
+            pair = _copy_pair(x) or _const_pair(x)
+            if pair is not None:
+                a, b = pair
+                ok = (ctx.namer.is_adjoint(a) and stores.get(a) == 1 and loads.get(a, 0) > 0
+                      and remaining.get(a, 0) == loads.get(a, 0))
+                if ok and isinstance(b, str):
+                    ok = (b in params and stores.get(b, 1) == 1) or (
+                        stores.get(b) == 1 and b in defined_here)
+                    ok = ok and b != a
+                if ok:
+                    subst[a] = b
+                    changed = True
                     continue
-            elif stores.get(b) != 1 or not any(
-                    isinstance(x, gast.Assign) and b in {t.id for t in x.targets
-                                                         if isinstance(t, gast.Name)}
-                    for x in block[:i]):
-                continue
-            rest = block[i + 1:]
-            if _name_loads(rest, a) != loads.get(a, 0):
-                continue
-            for x in rest:
-                rename(x, {a: b})
-            del block[i]
-            return True
-    return False
+            if isinstance(x, gast.Assign):
+                defined_here |= {t.id for t in x.targets if isinstance(t, gast.Name)}
+            keep.append(x)
+        block[:] = keep
+    return changed
 
 
 def _generated(ctx, n):
     return ctx.namer.is_adjoint(n) or (n in ctx.namer.temps and n not in ctx.primal_temps)
 
 
-def _dead_adjoints(tree, ctx):
+def _dead(tree, ctx):
+    """Remove every dead adjoint, template temporary, copy or constant in one sweep."""
     _, loads = _counts(tree)
-    for block in _blocks(tree.body):
-        for i, s in enumerate(block):
-            if isinstance(s, gast.Assign) and len(s.targets) == 1 \
-                    and isinstance(s.targets[0], gast.Name):
-                n = s.targets[0].id
-                trivial = isinstance(s.value, (gast.Name, gast.Constant))
-                if (_generated(ctx, n) or trivial) and not loads.get(n) \
-                        and n not in ctx.params:
-                    del block[i]
-                    return True
-    return False
+    params = set(ctx.params)
+    changed = False
+    for block in list(_blocks(tree.body)):
+        keep = []
+        for x in block:
+            if isinstance(x, gast.Assign) and len(x.targets) == 1 \
+                    and isinstance(x.targets[0], gast.Name):
+                n = x.targets[0].id
+                trivial = isinstance(x.value, (gast.Name, gast.Constant))
+                if (_generated(ctx, n) or trivial) and not loads.get(n) and n not in params:
+                    changed = True
+                    continue
+            keep.append(x)
+        block[:] = keep
+    return changed
 
 
 def _swap_back(tree, ctx):
     """``a = b; ...; b = a`` with neither rebound in between: drop the second."""
-    for block in _blocks(tree.body):
-        for i, s in enumerate(block):
-            pair = _copy_pair(s)
-            if pair is None:
+    changed = False
+    for block in list(_blocks(tree.body)):
+        writes = {}          # name -> positions in this block of statements writing it
+        for k, x in enumerate(block):
+            for n in gast.walk(x):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                    writes.setdefault(n.id, []).append(k)
+        drop = set()
+        for i, x in enumerate(block):
+            pair = _copy_pair(x)
+            if pair is None or i in drop:
                 continue
             a, b = pair
-            for j in range(i + 1, len(block)):
-                x = block[j]
-                if _copy_pair(x) == (b, a):
-                    del block[j]
-                    return True
-                written = {n.id for n in gast.walk(x) if isinstance(n, gast.Name)
-                           and isinstance(n.ctx, gast.Store)}
-                if a in written or b in written:
-                    break
-    return False
+            after = [p for p in writes.get(a, []) + writes.get(b, []) if p > i]
+            if after:
+                k = min(after)
+                if _copy_pair(block[k]) == (b, a):
+                    drop.add(k)
+        if drop:
+            block[:] = [x for k, x in enumerate(block) if k not in drop]
+            changed = True
+    return changed
 
 
 def _copy_pair(s):
     if isinstance(s, gast.Assign) and len(s.targets) == 1 \
             and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Name):
         return s.targets[0].id, s.value.id
+    return None
+
+
+def _const_pair(s):
+    if isinstance(s, gast.Assign) and len(s.targets) == 1 \
+            and isinstance(s.targets[0], gast.Name) and _num(s.value) is not None:
+        return s.targets[0].id, s.value.value
     return None
 
 
@@ -134,11 +168,21 @@ class _Fold(gast.NodeTransformer):
     ``-e`` unless ``e`` is a bare name that may hold an array (the result must not
     alias it); ``-(2.0)`` -> ``-2.0``."""
 
-    def __init__(self, kinds=None):
-        self.kinds = kinds or {}
+    def __init__(self, ctx=None):
+        self.kinds = ctx.var_kinds if ctx else {}
+        self.active = ctx.active if ctx else set()
+        self.namer = ctx.namer if ctx else None
+
+    def _floaty(self, n):
+        return n in self.active or (self.namer is not None and self.namer.is_adjoint(n))
 
     def _fresh_value(self, e):
-        return not isinstance(e, gast.Name) or self.kinds.get(e.id) == "S"
+        """``e`` surely holds floats (not ints) and is not a bare name of an array."""
+        if isinstance(e, gast.Name):
+            return self.kinds.get(e.id) == "S" and self._floaty(e.id)
+        return any(isinstance(n, gast.Call) or (isinstance(n, gast.Name) and self._floaty(n.id))
+                   or (isinstance(n, gast.Constant) and type(n.value) is float)
+                   for n in gast.walk(e))
 
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
@@ -174,34 +218,19 @@ class _Fold(gast.NodeTransformer):
         return node
 
 
-def _constant_propagate(tree, ctx):
-    """An adjoint assigned a number once: use the number (then fold)."""
-    stores, loads = _counts(tree)
-    for block in _blocks(tree.body):
-        for i, s in enumerate(block):
-            if not (isinstance(s, gast.Assign) and len(s.targets) == 1
-                    and isinstance(s.targets[0], gast.Name) and _num(s.value) is not None):
-                continue
-            a = s.targets[0].id
-            if not ctx.namer.is_adjoint(a) or stores.get(a) != 1 or not loads.get(a):
-                continue
-            rest = block[i + 1:]
-            if _name_loads(rest, a) != loads.get(a, 0):
-                continue
-            for x in rest:
-                _Substitute(a, s.value.value).visit(x)
-            del block[i]
-            return True
-    return False
-
-
 class _Substitute(gast.NodeTransformer):
-    def __init__(self, var, value):
-        self.var, self.value = var, value
+    """Replace loads of names by other names (str) or numbers."""
+
+    def __init__(self, mapping):
+        self.mapping = mapping
 
     def visit_Name(self, n):
-        if n.id == self.var and isinstance(n.ctx, gast.Load):
-            return gast.Constant(value=self.value, kind=None)
+        if isinstance(n.ctx, gast.Load) and n.id in self.mapping:
+            value = self.mapping[n.id]
+            if isinstance(value, str):
+                n.id = value
+                return n
+            return gast.Constant(value=value, kind=None)
         return n
 
 
@@ -212,9 +241,13 @@ def run(tree, ctx):
         for fdef in tree.body:
             run(fdef, ctx)
         return tree
-    fold = _Fold(ctx.var_kinds)
+    fold = _Fold(ctx)
     fold.visit(tree)
-    while (_swap_back(tree, ctx) or _dead_adjoints(tree, ctx) or _copy_propagate(tree, ctx)
-           or _constant_propagate(tree, ctx)):
+    for _ in range(20):      # each sweep applies every change it finds; a few suffice
+        changed = _swap_back(tree, ctx)
+        changed = _dead(tree, ctx) or changed
+        changed = _propagate(tree, ctx) or changed
+        if not changed:
+            break
         fold.visit(tree)
     return tree

@@ -34,7 +34,7 @@ STAGES = [
     ("reverse", reverse.run),        # forward sweep + tape + reverse sweep
     ("final", optimize.run),         # copy propagation
 ]
-STAGE_NAMES = [n for n, _ in STAGES] + ["forward"]
+STAGE_NAMES = [n for n, _ in STAGES]          # reverse mode; forward mode has "forward"
 
 
 def make_context(func, wrt=(0,), kinds=None, output="grad", wrt_tuple=False,

@@ -264,8 +264,7 @@ u_nonlocal = _make_nonlocal()
 
 
 def u_lambda(x):
-    g = lambda t: t * 2.0  # <lambda>
-    return g(x)
+    return (lambda t: t * 2.0)(x)  # <lambda>
 
 
 def u_walrus(x):

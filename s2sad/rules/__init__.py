@@ -4,6 +4,7 @@ from . import (  # noqa: F401
     builtins_rules,
     math_rules,
     numpy_rules,
+    numpy_tangents,  # forward mode of the NumPy rules
     operators,
     tangents,  # noqa: F401  (after the adjoint tables)
 )

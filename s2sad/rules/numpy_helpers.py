@@ -876,3 +876,266 @@ def _with(shape, axis, n):
     shape = list(shape)
     shape[axis] = n
     return tuple(shape)
+
+
+# -- tangents (forward mode, see :mod:`s2sad.rules.numpy_tangents`) ---------------------
+#
+# ``t`` (or ``d<name>``) is the tangent of an argument. The tangent of an argument that
+# carries no derivative is the plain ``0.0``; :func:`dense` turns it into zeros of the
+# argument's shape where that matters. Tangents have the shape of their primal value.
+
+
+def _no_tangent(t):
+    """True for the ``0.0`` standing for the tangent of an inactive argument."""
+    return type(t) in (int, float) and t == 0
+
+
+def dense(t, x):
+    """The tangent ``t`` of ``x`` with every ``0.0`` placeholder spelled out as zeros of
+    the right shape (also inside lists and tuples, for sequences of arrays)."""
+    if isinstance(x, (list, tuple)):
+        if _no_tangent(t):
+            t = [0.0] * len(x)
+        return [dense(ti, xi) for ti, xi in zip(t, x)]
+    if _no_tangent(t) and np.ndim(x) > 0:
+        return np.zeros(np.shape(x))
+    return t
+
+
+def _shaped(v, z):
+    """``v`` with the shape of the primal result ``z`` (a NumPy scalar for a scalar ``z``)."""
+    v = np.asarray(v)
+    if v.shape != np.shape(z):       # a kept-dims reduction, or a broadcast tangent
+        v = np.reshape(v, np.shape(z)) if v.size == np.size(z) \
+            else np.broadcast_to(v, np.shape(z))
+    if v.dtype.kind in "biu":
+        v = v.astype(np.float64)
+    return v[()] if v.ndim == 0 and not isinstance(z, np.ndarray) else np.array(v)
+
+
+def _reduce_tangent(jac, t, axes, z):
+    """Tangent of a reduction over ``axes`` with per-element derivatives ``jac``."""
+    return _shaped(np.sum(jac * t, axis=axes, keepdims=True), z)
+
+
+def prod_tangent(t, z, x, axis=None, keepdims=False):
+    """Tangent of ``np.prod``: the other elements' products (exact with zeros)."""
+    if np.ndim(x) == 0:
+        return _shaped(t, z)
+    jac = prod_adjoint(np.ones(np.shape(z)), x, axis, keepdims)
+    return _reduce_tangent(jac, t, _axes(axis, np.ndim(x)), z)
+
+
+def extremum_tangent(t, z, x, axis=None, keepdims=False):
+    """Tangent of max/min-like reductions: the mean tangent of the tied extreme elements
+    (the convention of :func:`extremum_adjoint`)."""
+    jac = extremum_adjoint(np.ones(np.shape(z)), z, x, axis, keepdims)
+    return _reduce_tangent(jac, t, _axes(axis, np.ndim(x)), z)
+
+
+def ptp_tangent(t, z, x, axis=None, keepdims=False):
+    jac = ptp_adjoint(np.ones(np.shape(z)), x, axis, keepdims)
+    return _reduce_tangent(jac, t, _axes(axis, np.ndim(x)), z)
+
+
+def var_tangent(t, z, x, axis=None, ddof=0, keepdims=False):
+    """Tangent of ``np.var``: ``sum(2 (x - mean) t) / (n - ddof)``."""
+    jac = var_adjoint(np.ones(np.shape(z)), x, axis, ddof, keepdims)
+    return _reduce_tangent(jac, t, _axes(axis, np.ndim(x)), z)
+
+
+def std_tangent(t, z, x, axis=None, ddof=0, keepdims=False):
+    jac = std_adjoint(np.ones(np.shape(z)), z, x, axis, ddof, keepdims)
+    return _reduce_tangent(jac, t, _axes(axis, np.ndim(x)), z)
+
+
+def nansum_tangent(t, z, x, axis=None, keepdims=False):
+    """Tangent of ``np.nansum``: nan entries contribute nothing."""
+    shape = np.shape(x)
+    t = np.where(np.isnan(x), 0.0, t)
+    return _shaped(np.sum(t, axis=_axes(axis, len(shape)), keepdims=True), z)
+
+
+def nanmean_tangent(t, z, x, axis=None, keepdims=False):
+    jac = nanmean_adjoint(np.ones(np.shape(z)), x, axis, keepdims)
+    return _reduce_tangent(jac, np.where(np.isnan(x), 0.0, t), _axes(axis, np.ndim(x)), z)
+
+
+def average_tangent(da, dw, z, a, axis=None, weights=None, keepdims=False):
+    """Tangent of ``np.average(a, axis, weights)``: ``sum(w da + dw (a - avg)) / sum(w)``."""
+    a = np.asarray(a, dtype=float)
+    axes = _axes(axis, a.ndim)
+    w = _average_weights(a, axis, weights)
+    total = np.sum(w, axis=axes, keepdims=True)
+    num = np.asarray(da) * w
+    if weights is not None and not _no_tangent(dw):
+        dwb = _average_weights(a, axis, dw) if np.ndim(dw) > 0 else dw
+        num = num + dwb * (a - _expand(z, a.shape, axes))
+    return _shaped(np.sum(num, axis=axes, keepdims=True) / total, z)
+
+
+def cumprod_tangent(t, z, x, axis=None):
+    """Tangent of ``np.cumprod`` (for x without zeros, like :func:`cumprod_adjoint`)."""
+    if axis is None:
+        return z * np.cumsum(np.ravel(t) / np.ravel(x))
+    return z * np.cumsum(t / x, axis)
+
+
+def trapezoid_tangent(dy, dx_, dd, z, y, x=None, dx=1.0, axis=-1):
+    """Tangent of ``np.trapezoid(y, x, dx, axis)``: linear in ``y``, and in the sample
+    points ``x`` (or the spacing ``dx`` when ``x`` is None) for fixed ``y``."""
+    out = 0.0
+    if not _no_tangent(dy):
+        out = out + np.trapezoid(dy, x, dx, axis)
+    if x is not None and not _no_tangent(dx_):
+        out = out + np.trapezoid(y, dx_, dx, axis)
+    if x is None and not _no_tangent(dd):
+        out = out + np.trapezoid(y, None, dd, axis)
+    return _shaped(out, z)
+
+
+def clip_tangent(da, dlo, dhi, z, a, a_min=None, a_max=None, min=None, max=None):
+    """Tangent of ``np.clip``: ``da`` inside the bounds (bounds included), the bound's
+    tangent where it clips (the convention of :func:`clip_adjoint`)."""
+    lo, hi = _clip_bounds(a_min, a_max, min, max)
+    inside = np.ones(np.shape(a), dtype=bool)
+    if lo is not None:
+        inside = inside & (a >= lo)
+    if hi is not None:
+        inside = inside & (a <= hi)
+    out = np.where(inside, da, 0.0)
+    if lo is not None and not _no_tangent(dlo):
+        hit = a < lo
+        if hi is not None:
+            hit = hit & (lo <= hi)
+        out = out + np.where(hit, dlo, 0.0)
+    if hi is not None and not _no_tangent(dhi):
+        hit = a > hi
+        if lo is not None:
+            hit = hit | (lo > hi)
+        out = out + np.where(hit, dhi, 0.0)
+    return _shaped(out, z)
+
+
+def nan_to_num_tangent(t, x):
+    """Tangent of ``np.nan_to_num``: zero where ``x`` is nan or infinite."""
+    return _out(np.where(np.isfinite(x), t, 0.0), x)
+
+
+def sort_tangent(t, a, axis=-1):
+    """Tangent of ``np.sort``: ``t`` through the (stable) sorting permutation."""
+    order = np.argsort(a, axis=axis, kind="stable")
+    if axis is None:
+        return np.ravel(t)[order]
+    return np.take_along_axis(np.asarray(t), order, axis)
+
+
+def array_tangent(t, obj, z):
+    """Tangent of ``np.array(obj)`` (also asarray...): for a list or tuple, the array of
+    its elements' tangents; shaped like the result ``z`` (``ndmin``)."""
+    t = np.asarray(dense(t, obj))
+    return _shaped(np.array(t, dtype=np.result_type(t.dtype, np.float64)), z)
+
+
+def astype_tangent(t, a, dtype):
+    """Tangent of ``a.astype(dtype)``: zero for integer and boolean types, else ``t`` as
+    a float (the precision of the tangent is kept)."""
+    if np.dtype(dtype).kind in "biu":
+        return _out(np.zeros(np.shape(a)), a)
+    return _out(np.asarray(t, dtype=np.result_type(np.asarray(a).dtype, np.float64)), a)
+
+
+def full_tangent(shape, t):
+    """Tangent of ``np.full(shape, fill_value)`` and ``np.full_like``."""
+    return np.full(shape, t, dtype=np.result_type(t, np.float64))
+
+
+def linspace_tangent(dstart, dstop, z, start, stop, num=50, endpoint=True, axis=0):
+    """Tangent of ``np.linspace``: the same grid between the tangents of the ends."""
+    shape = np.broadcast_shapes(np.shape(start), np.shape(stop))
+    ds = np.broadcast_to(dstart, shape)
+    de = np.broadcast_to(dstop, shape)
+    return _shaped(np.linspace(ds, de, num, endpoint=endpoint, axis=axis), z)
+
+
+def pad_tangent(t, dc, array, pad_width, mode="constant"):
+    """Tangent of ``np.pad``: the tangent padded the same way; the border's tangent is
+    that of ``constant_values`` in constant mode."""
+    t = dense(t, array)
+    if mode == "constant":
+        return np.pad(np.asarray(t, dtype=float), pad_width, mode="constant",
+                      constant_values=dc)
+    return np.pad(np.asarray(t, dtype=float), pad_width, mode=mode)
+
+
+def diff_tangent(t, dpre, dapp, a, n=1, axis=-1, prepend=None, append=None):
+    """Tangent of ``np.diff`` (with ``prepend``/``append``)."""
+    kwargs = {}
+    if prepend is not None:
+        kwargs["prepend"] = dense(dpre, prepend)
+    if append is not None:
+        kwargs["append"] = dense(dapp, append)
+    return np.diff(np.asarray(dense(t, a), dtype=float), n, axis, **kwargs)
+
+
+def solve_tangent(da, db, z, a, b):
+    """Tangent of ``z = solve(a, b)``: ``solve(a, db - da z)``."""
+    vec = np.ndim(b) == 1
+    zm = z[..., None] if vec else z
+    rhs = np.broadcast_to(db[..., None] if vec and np.ndim(db) else db, np.shape(zm))
+    if not _no_tangent(da):
+        rhs = rhs - da @ zm
+    out = np.linalg.solve(a, rhs)
+    return out[..., 0] if vec else out
+
+
+def slogdet_tangent(t, z, a):
+    """Tangent of ``np.linalg.slogdet``: ``(0, trace(inv(a) da))``; the sign has none."""
+    sign = np.zeros(np.shape(z[0]))
+    logdet = np.sum(mT(np.linalg.inv(a)) * t, axis=(-2, -1))
+    return (sign[()] if sign.ndim == 0 else sign), logdet
+
+
+def cholesky_tangent(t, L):
+    """Tangent of ``np.linalg.cholesky`` for a symmetric tangent (``t`` is symmetrized,
+    the convention of :func:`cholesky_adjoint`): ``L Phi(L^-1 t L^-T)``."""
+    sym = 0.5 * (t + mT(t))
+    Linv = np.linalg.inv(L)
+    inner = Linv @ sym @ mT(Linv)
+    n = L.shape[-1]
+    phi = np.tril(inner) * (1.0 - 0.5 * np.eye(n))
+    return L @ phi
+
+
+def matrix_power_tangent(t, a, n):
+    """Tangent of ``np.linalg.matrix_power(a, n)``: ``sum_k a^k t a^(n-1-k)``."""
+    a = np.asarray(a, dtype=float)
+    if n == 0:
+        return np.zeros(a.shape)
+    if n < 0:
+        b = np.linalg.inv(a)
+        return matrix_power_tangent(-(b @ t @ b), b, -n)
+    powers = [np.broadcast_to(np.eye(a.shape[-1]), a.shape)]
+    for _ in range(n - 1):
+        powers.append(powers[-1] @ a)
+    out = np.zeros(np.broadcast_shapes(a.shape, np.shape(t)))
+    for k in range(n):
+        out = out + powers[k] @ t @ powers[n - 1 - k]
+    return out
+
+
+def norm_tangent(t, z, x, ord=None, axis=None, keepdims=False):
+    """Tangent of ``np.linalg.norm``: the per-element derivatives of
+    :func:`norm_adjoint` against ``t``."""
+    jac = norm_adjoint(np.ones(np.shape(z)), z, x, ord, axis, keepdims)
+    return _reduce_tangent(jac, t, _axes(axis, np.ndim(x)), z)
+
+
+def vector_norm_tangent(t, z, x, axis=None, keepdims=False, ord=2):
+    jac = vector_norm_adjoint(np.ones(np.shape(z)), z, x, axis, keepdims, ord)
+    return _reduce_tangent(jac, t, _axes(axis, np.ndim(x)), z)
+
+
+def matrix_norm_tangent(t, z, x, keepdims=False, ord="fro"):
+    jac = matrix_norm_adjoint(np.ones(np.shape(z)), x, keepdims, ord)
+    return _reduce_tangent(jac, t, (np.ndim(x) - 2, np.ndim(x) - 1), z)
