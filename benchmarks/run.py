@@ -1,0 +1,753 @@
+#!/usr/bin/env python
+"""Benchmark s2sad gradients against hand-written gradients and peer AD tools.
+
+Usage::
+
+    python benchmarks/run.py                  # full run, writes benchmarks/results/latest.md
+    python benchmarks/run.py --quick          # smoke run (small sizes, few rounds), < 1 minute
+    python benchmarks/run.py --only mlp       # one workload (repeatable)
+    python benchmarks/run.py --skip jax.jit   # leave a tool out (repeatable)
+
+See ``benchmarks/README.md`` for the method. In short: the hand-written
+gradients are checked against finite differences first (``check.py``); every
+tool's gradient is checked against the hand-written one before it is timed (a
+wrong result is reported as WRONG and not timed); every callable of a workload
+is timed round-robin in the same rounds, with an inner repeat count calibrated
+to about 20 ms, and ratios are medians of the per-round ratios.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One thread per library. This must happen before NumPy, PyTorch or JAX load.
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_var] = "1"
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
+                           " intra_op_parallelism_threads=1").strip()
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ["JAX_ENABLE_X64"] = "1"             # every tool computes in float64
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import argparse  # noqa: E402
+import datetime  # noqa: E402
+import gc  # noqa: E402
+import importlib.util  # noqa: E402
+import inspect  # noqa: E402
+import itertools  # noqa: E402
+import math  # noqa: E402
+import platform  # noqa: E402
+import random  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+import types  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(1, os.path.dirname(HERE))
+
+import check  # noqa: E402
+import workloads as W  # noqa: E402
+
+import s2sad  # noqa: E402
+import s2sad.api  # noqa: E402
+
+RESULTS = os.path.join(HERE, "results", "latest.md")
+TOOLS = ["s2sad", "torch", "autograd", "jax", "jax.jit"]
+RTOL = 1e-6                    # a tool's gradient vs the hand-written one
+SLOW_CALL = 0.5                # seconds: callables slower than this get fewer rounds
+SLICES = 4                     # interleaved passes per round
+
+
+class Settings:
+    def __init__(self, quick):
+        self.quick = quick
+        self.target = 0.002 if quick else 0.020      # seconds per callable per round
+        self.min_rounds, self.max_rounds = (3, 3) if quick else (15, 30)
+        self.budget = 1.0 if quick else 25.0         # seconds of timing per workload
+        self.slow_budget = 1.0 if quick else 12.0    # seconds for each slow callable
+        self.slow_min_rounds = 1 if quick else 3
+        self.transform_repeats = 1 if quick else 7
+
+
+# ---------------------------------------------------------------------------
+# Peers: built from each workload's ``peer(ns)`` over the library's namespace
+
+
+def _numpy_like(mod):
+    return types.SimpleNamespace(sin=mod.sin, cos=mod.cos, log=mod.log, exp=mod.exp,
+                                 tanh=mod.tanh, sum=mod.sum, max=mod.max, mean=mod.mean)
+
+
+def load_autograd():
+    import autograd
+    import autograd.numpy as anp
+    ns = _numpy_like(anp)
+
+    def build(w, args):
+        fn = autograd.grad(w.peer(ns), argnum=tuple(w.wrt))
+        return fn, args, lambda r: tuple(np.asarray(x, dtype=float) for x in r)
+    return {"autograd": build}, _version("autograd")
+
+
+def load_torch():
+    import torch
+    torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+
+    def elementwise(tf, mf):
+        return lambda x: tf(x) if isinstance(x, torch.Tensor) else mf(x)
+
+    def reduction(tf):
+        def red(x, axis=None, keepdims=False):
+            return tf(x) if axis is None else tf(x, dim=axis, keepdim=keepdims)
+        return red
+
+    ns = types.SimpleNamespace(
+        sin=elementwise(torch.sin, math.sin), cos=elementwise(torch.cos, math.cos),
+        log=elementwise(torch.log, math.log), exp=elementwise(torch.exp, math.exp),
+        tanh=elementwise(torch.tanh, math.tanh), sum=reduction(torch.sum),
+        max=reduction(torch.amax), mean=reduction(torch.mean))
+
+    def build(w, args):
+        f = w.peer(ns)
+        targs = []
+        for i, a in enumerate(args):
+            if i in w.wrt:
+                a = torch.tensor(a, dtype=torch.float64, requires_grad=True)
+            elif isinstance(a, np.ndarray):
+                a = torch.from_numpy(a)
+            targs.append(a)
+        wrt = tuple(w.wrt)
+
+        def torch_grad(*a):
+            return torch.autograd.grad(f(*a), [a[i] for i in wrt])
+        return torch_grad, tuple(targs), lambda r: tuple(x.detach().numpy() for x in r)
+    return {"torch": build}, torch.__version__
+
+
+def load_jax():
+    import jax
+    import jax.numpy as jnp
+    jax.config.update("jax_enable_x64", True)
+    ns = _numpy_like(jnp)
+
+    def prepare(w, args):
+        """grad over the arrays and differentiated arguments; other arguments are constants."""
+        f = w.peer(ns)
+        dynamic = [i for i, a in enumerate(args) if i in w.wrt or isinstance(a, np.ndarray)]
+        fixed = {i: a for i, a in enumerate(args) if i not in dynamic}
+
+        def closed(*dyn):
+            full = dict(fixed)
+            full.update(zip(dynamic, dyn))
+            return f(*(full[i] for i in range(len(args))))
+        argnums = tuple(dynamic.index(i) for i in w.wrt)
+        jargs = tuple(jnp.asarray(args[i]) if isinstance(args[i], np.ndarray) else args[i]
+                      for i in dynamic)
+        return jax.grad(closed, argnums=argnums), jargs
+
+    def convert(r):
+        return tuple(np.asarray(x, dtype=float) for x in r)
+
+    def build_eager(w, args):
+        g, jargs = prepare(w, args)
+        return lambda *a: jax.block_until_ready(g(*a)), jargs, convert
+
+    def build_jit(w, args):
+        g, jargs = prepare(w, args)
+        jg = jax.jit(g)
+        return lambda *a: jax.block_until_ready(jg(*a)), jargs, convert
+    return {"jax": build_eager, "jax.jit": build_jit}, jax.__version__
+
+
+def _version(dist):
+    from importlib.metadata import version
+    try:
+        return version(dist)
+    except Exception:
+        return "?"
+
+
+def load_peers(skip):
+    """{tool: builder}, {library: version or 'not installed (...)'}."""
+    builders, versions = {}, {}
+    for lib, loader in (("autograd", load_autograd), ("torch", load_torch), ("jax", load_jax)):
+        if lib in skip:
+            versions[lib] = "skipped (--skip)"
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                got, ver = loader()
+        except Exception as exc:           # ImportError, or a broken install
+            versions[lib] = f"not available ({type(exc).__name__}: {_first_line(exc)})"
+            continue
+        builders.update({k: v for k, v in got.items() if k not in skip})
+        versions[lib] = ver
+    return builders, versions
+
+
+# ---------------------------------------------------------------------------
+# Measurement
+
+
+def _first_line(exc):
+    text = str(exc).strip().splitlines()
+    return text[0][:160] if text else ""
+
+
+def _failure(exc):
+    unsupported = isinstance(exc, (s2sad.S2SADError, NotImplementedError)) or any(
+        k in type(exc).__name__ for k in ("Concretization", "TracerBool", "TracerInteger"))
+    kind = "unsupported" if unsupported else "error"
+    return f"{kind} ({type(exc).__name__}: {_first_line(exc)})"
+
+
+_LOOPS = {}
+
+
+def _loop(nargs):
+    """A timing loop calling ``fn`` with ``nargs`` positional arguments (no ``*args``)."""
+    if nargs not in _LOOPS:
+        names = ", ".join(f"a{i}" for i in range(nargs))
+        src = (f"def loop(n, fn{', ' if nargs else ''}{names}):\n"
+               f"    t0 = perf()\n"
+               f"    for _ in repeat(None, n):\n"
+               f"        fn({names})\n"
+               f"    return perf() - t0\n")
+        space = {"perf": time.perf_counter, "repeat": itertools.repeat}
+        exec(src, space)
+        _LOOPS[nargs] = space["loop"]
+    return _LOOPS[nargs]
+
+
+class Entry:
+    """One callable of a workload: its status, timing and memory."""
+
+    def __init__(self, label, fn=None, args=(), convert=None, status="ok"):
+        self.label, self.fn, self.args, self.convert = label, fn, tuple(args), convert
+        self.status = status
+        self.first_call = None          # seconds, the call that checked the result
+        self.per_call = None            # calibration estimate
+        self.inner = 1
+        self.max_rounds = None
+        self.times = {}                 # round -> seconds per call
+        self.peak = None                # bytes, tracemalloc
+        self.max_err = None
+
+    @property
+    def timed(self):
+        return self.status == "ok" and self.fn is not None
+
+    def call(self, n=1):
+        return _loop(len(self.args))(n, self.fn, *self.args)
+
+    def median(self):
+        return statistics.median(self.times.values()) if self.times else None
+
+
+def _rel_err(got, want):
+    if not isinstance(got, tuple) or len(got) != len(want):
+        return math.inf
+    worst = 0.0
+    for g, w in zip(got, want):
+        g, w = np.asarray(g, dtype=float), np.asarray(w, dtype=float)
+        if g.shape != w.shape:
+            return math.inf
+        scale = max(float(np.max(np.abs(w))) if w.size else 0.0, 1e-300)
+        worst = max(worst, float(np.max(np.abs(g - w))) / scale if w.size else 0.0)
+    return worst
+
+
+def add_checked(entries, label, make, reference):
+    """Build a callable, call it once, check it against ``reference``; append an Entry."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fn, args, convert = make()
+            t0 = time.perf_counter()
+            result = fn(*args)
+            first = time.perf_counter() - t0
+    except Exception as exc:
+        entries.append(Entry(label, status=_failure(exc)))
+        return None
+    entry = Entry(label, fn, args, convert)
+    entry.first_call = first
+    try:
+        err = _rel_err(convert(result), reference)
+    except Exception as exc:
+        err = math.inf
+        entry.status = f"error (converting the result: {_first_line(exc)})"
+    entry.max_err = err
+    if not err <= RTOL:
+        if entry.status == "ok":
+            entry.status = f"WRONG (max relative error {err:.1e})"
+    entries.append(entry)
+    return entry
+
+
+def calibrate(entry, settings):
+    elapsed = entry.call(1)                         # warm
+    if elapsed > SLOW_CALL:                         # a slow callable: one call is enough
+        entry.per_call, entry.inner = elapsed, 1
+        return
+    n, elapsed = 1, entry.call(1)
+    while elapsed < settings.target / 5 and n < 10**7:
+        n *= 10 if elapsed < settings.target / 100 else 2
+        elapsed = entry.call(n)
+    entry.per_call = elapsed / n
+    entry.inner = max(1, round(settings.target / entry.per_call))
+
+
+def time_round_robin(entries, settings, rng):
+    timed = [e for e in entries if e.timed]
+    for e in timed:
+        calibrate(e, settings)
+    fast = [e for e in timed if e.per_call <= SLOW_CALL]
+    cost = sum(e.inner * e.per_call for e in fast) or 1e-9
+    rounds = int(min(settings.max_rounds, max(settings.min_rounds, settings.budget // cost)))
+    for e in timed:
+        if e.per_call > SLOW_CALL:
+            e.max_rounds = int(max(settings.slow_min_rounds,
+                                   min(rounds, settings.slow_budget // e.per_call)))
+    for r in range(rounds):
+        active = [e for e in timed if e.max_rounds is None or r < e.max_rounds]
+        spent = {id(e): 0.0 for e in active}
+        calls = {id(e): 0 for e in active}
+        # each round interleaves the callables in SLICES short passes, so that a change of
+        # the machine's load during the round hits every callable of the round alike
+        for s in range(SLICES):
+            rng.shuffle(active)
+            for e in active:
+                n = e.inner // SLICES + (1 if s < e.inner % SLICES else 0)
+                if n:
+                    spent[id(e)] += e.call(n)
+                    calls[id(e)] += n
+        for e in active:
+            e.times[r] = spent[id(e)] / calls[id(e)]
+    return rounds
+
+
+def ratio(a, b):
+    """Median and quartiles of the per-round ratios a/b over the rounds both ran."""
+    if a is None or b is None or not a.times or not b.times:
+        return None
+    rs = sorted(a.times[r] / b.times[r] for r in a.times if r in b.times)
+    if not rs:
+        return None
+    if len(rs) < 4:
+        return statistics.median(rs), rs[0], rs[-1]
+    q = statistics.quantiles(rs, n=4)
+    return statistics.median(rs), q[0], q[2]
+
+
+def peak_memory(entry):
+    """Peak bytes allocated (tracemalloc) during one call, above what was live before."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        result = entry.fn(*entry.args)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    del result
+    return peak
+
+
+def transform_time(func, args, wrt, repeats):
+    """Median seconds of ``s2sad.api.compiled`` on fresh copies of ``func`` (no cache hit)."""
+    bound = inspect.signature(func).bind(*args)
+    kinds = {n: s2sad.api.kind_of(v) for n, v in bound.arguments.items()}
+    times = []
+    for _ in range(repeats):
+        if sum(times) > 3.0:                  # a slow transform: a few samples suffice
+            break
+        fresh = types.FunctionType(func.__code__, func.__globals__, func.__name__,
+                                   func.__defaults__, func.__closure__)
+        t0 = time.perf_counter()
+        s2sad.api.compiled(fresh, tuple(wrt), True, "grad", kinds)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+class Result:
+    def __init__(self, workload):
+        self.w = workload
+        self.entries = []
+        self.rounds = 0
+        self.transform = None           # seconds, or an error string
+        self.seconds = 0.0
+
+    def get(self, label):
+        for e in self.entries:
+            if e.label == label:
+                return e
+        return None
+
+
+def run_workload(w, peers, settings, skip, rng, log):
+    res = Result(w)
+    start = time.perf_counter()
+    args = w.make_args(settings.quick)
+    reference = w.grad(*args)
+    res.entries.append(Entry("f", w.f, args, None))
+    hand = Entry("hand", w.grad, args, None)
+    res.entries.append(hand)
+    for label, variant in w.extra.items():
+        add_checked(res.entries, label, lambda v=variant: (v, args, tuple), reference)
+
+    if "s2sad" not in skip:
+        gfn = s2sad.grad(w.f, wrt=tuple(w.wrt))
+        entry = add_checked(res.entries, "s2sad", lambda: (gfn, args, tuple), reference)
+        last = getattr(gfn, "_last", None)
+        if entry is not None and entry.timed and last is not None:
+            # the generated function itself, without the dispatch of s2sad.grad's wrapper
+            res.entries.append(Entry("s2sad (generated fn)", last.function, args, None))
+        try:
+            res.transform = transform_time(w.f, args, w.wrt, settings.transform_repeats)
+        except Exception as exc:
+            res.transform = _failure(exc)
+    for tool in TOOLS[1:]:
+        if tool in peers:
+            log(f"  {tool} ...")
+            add_checked(res.entries, tool, lambda b=peers[tool]: b(w, args), reference)
+
+    for e in res.entries:
+        if e.timed and e.label not in ("torch", "jax", "jax.jit"):
+            try:
+                e.peak = peak_memory(e)
+            except Exception:
+                e.peak = None
+    log("  timing ...")
+    res.rounds = time_round_robin(res.entries, settings, rng)
+    res.seconds = time.perf_counter() - start
+    return res
+
+
+# ---------------------------------------------------------------------------
+# The synthetic 100-line function
+
+
+def synthetic_transform(settings):
+    """(lines, transform seconds, max relative gradient error vs finite differences).
+
+    The function has 100 lines (30 with ``--quick``).
+    """
+    src = W.synthetic_source(30 if settings.quick else 100)
+    tmp = tempfile.mkdtemp(prefix="s2sad-bench-")
+    path = os.path.join(tmp, "synthetic100.py")
+    with open(path, "w") as fh:
+        fh.write(src)
+    spec = importlib.util.spec_from_file_location("synthetic100", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    lines = len(inspect.getsourcelines(mod.synth)[0])
+    args = (0.7, -0.4)
+    seconds = transform_time(mod.synth, args, (0, 1), settings.transform_repeats)
+    got = s2sad.grad(mod.synth, wrt=(0, 1))(*args)
+    fd = tuple(check._fd_scalar(mod.synth, args, i) for i in (0, 1))
+    err = _rel_err(tuple(got), fd)
+    return lines, seconds, err
+
+
+# ---------------------------------------------------------------------------
+# Report
+
+
+def fmt_time(s):
+    if s is None:
+        return "—"
+    if s >= 1.0:
+        return f"{s:.2f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.3g} ms"
+    if s >= 1e-6:
+        return f"{s * 1e6:.3g} µs"
+    return f"{s * 1e9:.3g} ns"
+
+
+def fmt_bytes(b):
+    if b is None:
+        return "—"
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if b >= size:
+            return f"{b / size:.3g} {unit}"
+    return f"{b} B"
+
+
+def fmt_ratio(r, spread=False):
+    if r is None:
+        return "—"
+    m, lo, hi = r
+    text = f"{m:.3g}" if m < 100 else f"{m:.0f}"
+    return text + (f" ({lo:.3g}–{hi:.3g})" if spread else "")
+
+
+def describe(args):
+    parts = []
+    for a in args:
+        if isinstance(a, np.ndarray):
+            parts.append("array " + "x".join(map(str, a.shape)))
+        elif isinstance(a, (tuple, list)):
+            parts.append(f"{type(a).__name__} of {len(a)}")
+        else:
+            parts.append(f"{a!r}")
+    return "(" + ", ".join(parts) + ")"
+
+
+def workload_table(res):
+    w = res.w
+    f, hand = res.get("f"), res.get("hand")
+    out = [f"### {w.name}: {w.title}", "",
+           f"Arguments {describe(f.args)}, gradient w.r.t. arguments "
+           f"{', '.join(map(str, w.wrt))}. {res.rounds} rounds, {res.seconds:.1f} s. Ratios are medians of same-round "
+           "ratios (in brackets: quartiles, or min–max under 4 rounds). Memory: tracemalloc peak above the "
+           "live memory during one call (NumPy and Python allocations; not traced for "
+           "torch/jax).", "",
+           "| callable | status | median time | / hand | / f | peak extra memory | first call |",
+           "|---|---|---|---|---|---|---|"]
+    for e in res.entries:
+        rounds_note = ""
+        if e.max_rounds is not None and e.max_rounds < res.rounds:
+            rounds_note = f" ({len(e.times)} rounds)"
+        first = fmt_time(e.first_call) if e.first_call is not None else ""
+        if e.label == "jax.jit" and e.timed and e.median() is not None:
+            first += f" (compile ≈ {fmt_time(max(0.0, e.first_call - e.median()))})"
+        if e.label == "f":
+            first = ""
+        out.append(f"| {e.label} | {e.status} | {fmt_time(e.median()) if e.timed else '—'}"
+                   f"{rounds_note} | {fmt_ratio(ratio(e, hand), True) if e is not hand else '1'} "
+                   f"| {fmt_ratio(ratio(e, f)) if e is not f else '1'} | {fmt_bytes(e.peak)} "
+                   f"| {first} |")
+    t = res.transform
+    out += ["", "s2sad transform (`s2sad.api.compiled` on a fresh function object, median): "
+            + (fmt_time(t) if isinstance(t, float) else str(t or "—")), ""]
+    return "\n".join(out)
+
+
+def summary_cell(res, tool):
+    e, hand = res.get(tool), res.get("hand")
+    if e is None:
+        return "—", None
+    if not e.timed:
+        short = "WRONG" if e.status.startswith("WRONG") else e.status.split(" ")[0]
+        return short, f"{tool}: {e.status}"
+    return fmt_ratio(ratio(e, hand)), None
+
+
+def summary_table(results, synthetic):
+    out = ["| workload | hand grad | s2sad/hand | torch/hand | autograd/hand | jax/hand | "
+           "jax.jit/hand | s2sad grad/f | transform | peak mem s2sad/hand |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    notes = []
+    for res in results:
+        cells = []
+        for tool in TOOLS:
+            cell, note = summary_cell(res, tool)
+            cells.append(cell)
+            if note:
+                notes.append(f"- {res.w.name}, {note}")
+        s, f, hand = res.get("s2sad"), res.get("f"), res.get("hand")
+        gf = fmt_ratio(ratio(s, f)) if s is not None and s.timed else "—"
+        t = res.transform
+        tcell = f"{t * 1e3:.1f} ms" if isinstance(t, float) else "—"
+        mem = (f"{s.peak / hand.peak:.3g} ({fmt_bytes(s.peak)})" if s is not None and s.timed
+               and s.peak and hand.peak else "—")
+        out.append(f"| {res.w.name} | {fmt_time(hand.median())} | {cells[0]} | {cells[1]} | "
+                   f"{cells[2]} | {cells[3]} | {cells[4]} | {gf} | {tcell} | {mem} |")
+    if synthetic is not None:
+        lines, seconds, err = synthetic
+        out.append(f"| synthetic {lines}-line function | | | | | | | | "
+                   f"{seconds * 1e3:.1f} ms | |")
+    return "\n".join(out), notes
+
+
+def targets(results, synthetic):
+    """The issue's targets, met or missed, for s2sad."""
+    out = []
+
+    def verdict(ok):
+        return "met" if ok else "**missed**"
+
+    for res in results:
+        s, hand, f = res.get("s2sad"), res.get("hand"), res.get("f")
+        if s is None:
+            continue
+        if not s.timed:
+            out.append(f"- {res.w.name}: s2sad {s.status}")
+            continue
+        limit = 3.0 if res.w.category in ("scalar", "scalar-loop") else 1.3
+        r = ratio(s, hand)[0]
+        gf = ratio(s, f)[0]
+        parts = [f"s2sad/hand {r:.3g} ≤ {limit:g}: {verdict(r <= limit)}",
+                 f"grad/f {gf:.3g} ≤ 4: {verdict(gf <= 4)}"]
+        if s.peak and hand.peak:
+            m = s.peak / hand.peak
+            parts.append(f"memory {m:.3g} ≤ 1.5: {verdict(m <= 1.5)}")
+        out.append(f"- {res.w.name}: " + "; ".join(parts))
+    if synthetic is not None:
+        lines, seconds, err = synthetic
+        out.append(f"- transform of the synthetic {lines}-line function {seconds * 1e3:.1f} ms "
+                   f"< 50 ms: {verdict(seconds < 0.05)} (its gradient vs finite differences: "
+                   f"max relative error {err:.1e})")
+    return "\n".join(out)
+
+
+def _git_commit():
+    try:
+        root = os.path.dirname(HERE)
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "s2sad"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return head + (" (s2sad/ has uncommitted changes)" if dirty else "")
+    except Exception:
+        return "?"
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def _load():
+    try:
+        return "/".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def header(settings, versions, argv, started, load_before):
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    peers = ", ".join(f"{k} {v}" for k, v in versions.items())
+    return "\n".join([
+        "# s2sad benchmark results", "",
+        f"- date: {started:%Y-%m-%d %H:%M} UTC",
+        f"- command: `python benchmarks/run.py{' ' + ' '.join(argv) if argv else ''}`"
+        + (" (quick: small sizes, few rounds; not comparable)" if settings.quick else ""),
+        f"- machine: {platform.platform()}; CPU: {_cpu_model()}; {os.cpu_count()} cores "
+        f"({usable} usable); one thread per library",
+        f"- load average (1/5/15 min) at start {load_before}, at end {_load()} "
+        "(other processes share the machine: ratios of same-round pairs are the robust figures)",
+        f"- Python {platform.python_version()}, NumPy {np.__version__}, s2sad "
+        f"{s2sad.__version__} (git {_git_commit()})",
+        f"- peers: {peers}",
+        f"- method: {settings.min_rounds}–{settings.max_rounds} round-robin rounds per workload, "
+        f"inner repeats calibrated to ~{settings.target * 1e3:g} ms per callable per round "
+        f"(callables slower than {SLOW_CALL:g} s per call run in the first "
+        f"≥{settings.slow_min_rounds} rounds only), medians of same-round ratios, "
+        f"float64 everywhere, every gradient checked against the hand-written one "
+        f"(max relative error ≤ {RTOL:g}) before timing", ""])
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description="Benchmark s2sad against hand-written "
+                                     "gradients and peer AD tools.")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: small sizes, few rounds (< 1 minute)")
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help="run only this workload (repeatable); one of "
+                             + ", ".join(W.BY_NAME))
+    parser.add_argument("--skip", action="append", default=[], metavar="TOOL",
+                        help="leave out a tool: s2sad, torch, autograd, jax, jax.jit "
+                             "(repeatable)")
+    parser.add_argument("--output", metavar="PATH",
+                        help="write the Markdown here (default: benchmarks/results/latest.md "
+                             "for a full run of all workloads; nothing for --quick/--only)")
+    ns = parser.parse_args(argv)
+    for name in ns.only or ():
+        if name not in W.BY_NAME:
+            parser.error(f"unknown workload {name!r}; choose from {', '.join(W.BY_NAME)}")
+    for tool in ns.skip:
+        if tool not in TOOLS:
+            parser.error(f"unknown tool {tool!r}; choose from {', '.join(TOOLS)}")
+    settings = Settings(ns.quick)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load_before = _load()
+    t_start = time.perf_counter()
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    log("checking the hand-written gradients against finite differences ...")
+    failures = check.check_all(ns.only, ns.quick, out=sys.stderr)
+    if failures:
+        log("hand-written gradients are the reference: fix them first")
+        return 2
+
+    skip = set(ns.skip)
+    lib_skip = {lib for lib in ("torch", "autograd") if lib in skip}
+    if "jax" in skip and "jax.jit" in skip:
+        lib_skip.add("jax")
+    peers, versions = load_peers(lib_skip | (skip & {"jax", "jax.jit"}))
+    for lib, ver in versions.items():
+        log(f"{lib}: {ver}")
+
+    rng = random.Random(12345)
+    results = []
+    for w in W.WORKLOADS:
+        if ns.only and w.name not in ns.only:
+            continue
+        log(f"{w.name} ...")
+        results.append(run_workload(w, peers, settings, skip, rng, log))
+
+    synthetic = None
+    if "s2sad" not in skip and not ns.only:
+        log("synthetic 100-line function ...")
+        try:
+            synthetic = synthetic_transform(settings)
+        except Exception as exc:
+            log(f"  synthetic transform failed: {_failure(exc)}")
+
+    summary, notes = summary_table(results, synthetic)
+    parts = [header(settings, versions, argv, started, load_before), "## Summary", "",
+             "Gradient time over the hand-written gradient's time (median of same-round "
+             "ratios); `—`: not measured; `unsupported`/`error`/`WRONG`: see the notes and "
+             "the workload's table. `s2sad grad/f`: s2sad gradient over the function itself. "
+             "`transform`: time to generate and compile the gradient code. `peak mem`: "
+             "tracemalloc peak during one gradient call, s2sad over hand-written (s2sad's "
+             "peak in brackets).", "",
+             summary, ""]
+    if notes:
+        parts += ["Notes:", ""] + notes + [""]
+    parts += ["## Targets (issue \"Performance\")", "", targets(results, synthetic), "",
+              "## Workloads", ""]
+    parts += [workload_table(res) for res in results]
+    parts.append(f"Total run time: {time.perf_counter() - t_start:.0f} s.")
+    text = "\n".join(parts) + "\n"
+    print(text)
+    out = ns.output or (RESULTS if not ns.quick and not ns.only else None)
+    if out:
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        with open(out, "w") as fh:
+            fh.write(text)
+        log(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
