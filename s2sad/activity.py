@@ -314,6 +314,11 @@ def run(tree, ctx):
                 ctx.mutable.add(op.args[0].id)
             for n in op.diff_names():
                 edges.setdefault(n, set()).add(t)
+        elif _is_index_add(s, ctx):                # index_add(a, i, g) in generated code
+            a, _, g = s.value.args
+            ctx.mutable.add(a.id)
+            for n in loads(g):
+                edges.setdefault(n, set()).add(a.id)
         elif _is_append(s, ctx):                   # lst.append(v)
             lst = s.value.func.value.id
             ctx.mutable.add(lst)
@@ -332,6 +337,18 @@ def run(tree, ctx):
     ctx.active = varied & useful
     _check(tree, ctx, ops, varied)
     return tree
+
+
+def _is_index_add(s, ctx):
+    """``index_add(a, i, g)``: the reverse sweep's in-place accumulation."""
+    if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)
+            and isinstance(s.value.func, gast.Name) and len(s.value.args) == 3
+            and isinstance(s.value.args[0], gast.Name)):
+        return False
+    try:
+        return ctx.lookup(s.value.func.id) is _runtime().index_add
+    except KeyError:
+        return False
 
 
 def _is_append(s, ctx):
@@ -380,7 +397,7 @@ def _check(tree, ctx, ops, varied):
         if isinstance(s, gast.For) and s.target.id in ctx.active:
             raise errors.unsupported(s.iter, ctx, "ActiveIteration")
         elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \
-                and not _is_append(s, ctx):
+                and not _is_append(s, ctx) and not _is_index_add(s, ctx):
             path = dotted_name(s.value.func)
             try:
                 fn = ctx.lookup(path) if path and path.split(".")[0] not in ctx.local_names \

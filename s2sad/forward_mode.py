@@ -20,7 +20,7 @@ import inspect
 import gast
 
 from . import errors, runtime
-from .activity import _is_append, classify, index_expr
+from .activity import _is_append, _is_index_add, classify, index_expr
 from .gastutil import assign, call, clone, const, name, target_name
 from .rules.core import MULTILINEAR, TANGENTS, _is_adjoint_ref
 
@@ -128,6 +128,13 @@ class Forward:
                     out.extend(self.assignment(s, t))
                 else:
                     out.append(s)
+            elif _is_index_add(s, self.ctx):
+                out.append(s)
+                a, index, g = s.value.args
+                if a.id in self.active and isinstance(g, gast.Name) and g.id in self.active:
+                    out.append(gast.Expr(value=call(clone(s.value.func),
+                                                    name(self.tangent(a.id)), clone(index),
+                                                    name(self.tangent(g.id)))))
             elif _is_append(s, self.ctx):
                 out.append(s)
                 lst = s.value.func.value.id

@@ -28,10 +28,14 @@ import builtins
 import gast
 
 from . import anno, runtime
-from .activity import _is_append, classify, walk_stmts
+from .activity import _is_append, _is_index_add, classify, walk_stmts
 from .gastutil import assign, call, clone, const, dotted_name, loads, name, stores, target_name
 
-U, D = "U", "D"
+U, D, OWN = "U", "D", "OWN"   # undefined; defined; defined, a private array updated in place
+
+
+def _defined(st):
+    return st in (D, OWN)
 
 
 class Reverse:
@@ -68,19 +72,37 @@ class Reverse:
 
     def contribute(self, var, expr, state, out):
         b = self.adjoint(var)
-        if state.get(var, U) != D and var in self.ctx.mutable:
+        if state.get(var, U) == OWN and self.is_helper_call(expr, "getitem_adjoint") \
+                and self.ctx.var_kinds.get(var) not in ("S", "L", "LS"):
+            g, _, index = expr.args             # b[index] += g, in place: b is private
+            out.append(gast.Expr(value=call(self.helper("index_add"), name(b), index, g)))
+            return
+        if not _defined(state.get(var, U)) and var in self.ctx.mutable:
             expr = call(self.helper("owned"), expr)     # updated in place later
-        if state.get(var, U) == D and self.ctx.var_kinds.get(var) in ("L", "LS"):
+        if _defined(state.get(var, U)) and self.ctx.var_kinds.get(var) in ("L", "LS"):
             value = call(self.helper("add_adjoints"), name(b), expr)
-        elif state.get(var, U) == D:
+        elif _defined(state.get(var, U)):
             if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, gast.USub):
                 value = gast.BinOp(left=name(b), op=gast.Sub(), right=expr.operand)
             else:
                 value = gast.BinOp(left=name(b), op=gast.Add(), right=expr)
         else:
             value = expr
-            state[var] = D
+            fresh = any(self.is_helper_call(expr, h) for h in ("getitem_adjoint", "owned"))
+            array = self.ctx.var_kinds.get(var) not in ("S", "L", "LS")
+            state[var] = OWN if fresh and array else D
+            out.append(assign(b, value))
+            return
+        state[var] = D
         out.append(assign(b, value))
+
+    def is_helper_call(self, expr, helper):
+        return isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) \
+            and self.ctx.injected.get(expr.func.id) is getattr(runtime, helper)
+
+    def pad_state(self, v):
+        return OWN if v in self.ctx.mutable or (v in self.ctx.params and self.ctx.kinds.get(
+            v, "A") not in ("S", "L", "LS")) else D
 
     # -- reverse sweep ---------------------------------------------------------
     def block(self, stmts, state, overwritten, extra_reads=()):
@@ -100,9 +122,14 @@ class Reverse:
                 code.extend(stmts_)
             elif isinstance(s, gast.Assign):
                 t = target_name(s)
-                if t is None or t not in self.ctx.active or state.get(t, U) != D:
+                if t is None or t not in self.ctx.active or not _defined(state.get(t, U)):
                     continue
                 stmts_ = self.assignment(s, t, state)
+                for st in stmts_:
+                    reads |= loads(st) & self.primal
+                code.extend(stmts_)
+            elif _is_index_add(s, self.ctx):
+                stmts_ = self.index_add(s, state, overwritten)
                 for st in stmts_:
                     reads |= loads(st) & self.primal
                 code.extend(stmts_)
@@ -172,7 +199,7 @@ class Reverse:
             overwritten.add(old)
         out = []
         b = self.adjoint(base)
-        if base in self.ctx.active and state.get(base, U) == D:
+        if base in self.ctx.active and _defined(state.get(base, U)):
             v = s.value
             if isinstance(v, gast.Name) and v.id in self.ctx.active:
                 take = call(self.helper("take_adjoint"), name(b),
@@ -184,12 +211,32 @@ class Reverse:
         out.append(assign(restore, name(old)))
         return out
 
+    def index_add(self, s, state, overwritten):
+        """``index_add(a, i, g)`` (in generated code): g's adjoint is ``ba[i]``; the
+        values of ``a[i]`` before the update are put back from a snapshot."""
+        a, index, g = s.value.args
+        if id(s) not in self.snapshots:
+            self.snapshots[id(s)] = self.namer.numbered("_old")
+        old = self.snapshots[id(s)]
+        self.primal.add(old)
+        if overwritten is not None:
+            overwritten.add(old)
+        out = []
+        if a.id in self.ctx.active and _defined(state.get(a.id, U)) and \
+                isinstance(g, gast.Name) and g.id in self.ctx.active:
+            take = call(self.helper("take_adjoint"), name(self.adjoint(a.id)), clone(index),
+                        name(g.id))
+            self.contribute(g.id, take, state, out)
+        restore = gast.Subscript(value=name(a.id), slice=clone(index), ctx=gast.Store())
+        out.append(assign(restore, name(old)))
+        return out
+
     def append(self, s, state):
         """``lst.append(v)``: v's adjoint is popped off ``blst``; ``lst`` is popped back."""
         lst = s.value.func.value.id
         out = []
         b = self.adjoint(lst)
-        if lst in self.ctx.active and state.get(lst, U) == D:
+        if lst in self.ctx.active and _defined(state.get(lst, U)):
             pop = call(gast.Attribute(value=name(b), attr="pop", ctx=gast.Load()))
             v = s.value.args[0]
             if isinstance(v, gast.Name) and v.id in self.ctx.active:
@@ -205,13 +252,13 @@ class Reverse:
         t = target_name(s)
         lst = s.value.func.value.id
         out = []
-        if lst in self.ctx.active and (t in self.ctx.active and state.get(t, U) == D
-                                       or state.get(lst, U) == D):
-            if state.get(lst, U) != D:
+        if lst in self.ctx.active and (t in self.ctx.active and _defined(state.get(t, U))
+                                       or _defined(state.get(lst, U))):
+            if not _defined(state.get(lst, U)):
                 out.append(assign(self.adjoint(lst), call(self.helper("zeros_like"),
                                                           name(lst))))
                 state[lst] = D
-            g = name(self.adjoint(t)) if state.get(t, U) == D else call(
+            g = name(self.adjoint(t)) if _defined(state.get(t, U)) else call(
                 self.helper("zeros_like"), name(t))
             push = gast.Attribute(value=name(self.adjoint(lst)), attr="append", ctx=gast.Load())
             out.append(gast.Expr(value=call(push, g)))
@@ -219,6 +266,12 @@ class Reverse:
         restore = gast.Attribute(value=name(lst), attr="append", ctx=gast.Load())
         out.append(gast.Expr(value=call(restore, name(t))))
         return out
+
+    def join(self, a, b, v):
+        """State of ``bv`` where two paths meet (a path lacking it gets a zero pad)."""
+        a = self.pad_state(v) if a == U and b != U else a
+        b = self.pad_state(v) if b == U and a != U else b
+        return a if a == b else D
 
     def zero(self, v):
         """A zero adjoint for ``v``: ``0.0``, or an array for arrays updated in place."""
@@ -260,7 +313,12 @@ class Reverse:
         st_then, st_else = dict(state), dict(state)
         then, st_then = self.block(s.body, st_then, overwritten)
         orelse, st_else = self.block(s.orelse, st_else, overwritten)
-        merged = _merge(st_then, st_else, then, orelse, self.adjoint, self.zero)
+        merged = {}
+        for v in sorted(set(st_then) | set(st_else)):
+            a, b = st_then.get(v, U), st_else.get(v, U)
+            if _defined(a) != _defined(b):
+                (orelse if _defined(a) else then).append(assign(self.adjoint(v), self.zero(v)))
+            merged[v] = self.join(a, b, v)
         if not then and not orelse:
             return merged, None
         node = gast.If(test=s.test, body=then or [gast.Pass()], orelse=orelse)
@@ -290,15 +348,14 @@ class Reverse:
             body, exit_ = self.block(s.body, dict(head), inner)
             new_head = dict(head)
             for v in set(entry) | set(exit_):
-                if entry.get(v, U) == D or exit_.get(v, U) == D:
-                    new_head[v] = D
+                new_head[v] = self.join(entry.get(v, U), exit_.get(v, U), v)
             if new_head == head:
                 break
             head = new_head
         pre = [assign(self.adjoint(v), self.zero(v)) for v in sorted(head)
-               if head[v] == D and entry.get(v, U) != D]
+               if _defined(head[v]) and not _defined(entry.get(v, U))]
         body += [assign(self.adjoint(v), self.zero(v)) for v in sorted(head)
-                 if head[v] == D and exit_.get(v, U) != D]
+                 if _defined(head[v]) and not _defined(exit_.get(v, U))]
         if not body:
             body = [gast.Pass()]
         self.loop_var = self.loop_var or self.namer.fresh("_")
@@ -387,7 +444,11 @@ class Reverse:
         from .activity import index_expr
         out = []
         for s in stmts:
-            if id(s) in self.snapshots:
+            if id(s) in self.snapshots and isinstance(s, gast.Expr):      # index_add
+                a, index, _ = s.value.args
+                snap = call(self.helper("snapshot"), name(a.id), clone(index))
+                out.append(assign(self.snapshots[id(s)], snap))
+            elif id(s) in self.snapshots:
                 target = s.targets[0]
                 snap = call(self.helper("snapshot"), name(target.value.id),
                             index_expr(clone(target.slice), self.ctx))
@@ -446,7 +507,7 @@ class Reverse:
         fwd = self.forward(body)
         grads = []
         for p in ctx.wrt_names:
-            if state.get(p, U) == D:
+            if _defined(state.get(p, U)):
                 grads.append(name(self.adjoint(p)))
             else:
                 grads.append(call(self.helper("zeros_like"), name(p)))
@@ -521,18 +582,6 @@ class _Env:
         self.adjoint = rev.adjoint
         self.inject = rev.inject
         self.fresh = rev.fresh
-
-
-def _merge(st_a, st_b, code_a, code_b, adjoint, zero):
-    merged = {}
-    for v in sorted(set(st_a) | set(st_b)):
-        a, b = st_a.get(v, U), st_b.get(v, U)
-        if a == b:
-            merged[v] = a
-            continue
-        (code_b if a == D else code_a).append(assign(adjoint(v), zero(v)))
-        merged[v] = D
-    return merged
 
 
 def run(tree, ctx):

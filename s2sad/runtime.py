@@ -13,7 +13,7 @@ import numpy as np
 from .errors import NonScalarOutputError
 
 __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints",
-           "fit", "checkpoint_interval", "copy_of", "snapshot", "owned", "take_adjoint", "as_sequence", "sum_list_adjoint", "dot_adjoint_a", "dot_adjoint_b",
+           "fit", "index_add", "checkpoint_interval", "copy_of", "snapshot", "owned", "take_adjoint", "as_sequence", "sum_list_adjoint", "dot_adjoint_a", "dot_adjoint_b",
            "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint", "mean_adjoint"]
 
 
@@ -220,3 +220,11 @@ def checkpoint_interval(n):
     """Iterations between two checkpoints of a loop of ``n`` iterations: about sqrt(n),
     so both the checkpoints and the tape of one segment hold O(sqrt(n)) entries."""
     return max(1, math.isqrt(n))
+
+
+def index_add(out, index, g):
+    """``out[index] += g`` in place, duplicates in a fancy index included."""
+    if _basic_index(index):
+        out[index] += g
+    else:
+        np.add.at(out, index, g)
