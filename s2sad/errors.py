@@ -143,10 +143,14 @@ def unsupported(node, ctx, construct, detail=None):
     return UnsupportedSyntaxError(msg, hint=hint, **_where(node, ctx))
 
 
-def missing_rule(node, ctx, what):
+def missing_rule(node, ctx, what, mode="reverse"):
+    func = what.split(" ")[0]
+    if func.startswith(("method", ".")):
+        func = "the function the method calls"
+    register = "s2sad.tangent" if mode == "forward" else "s2sad.adjoint"
     return MissingRuleError(
         f"no derivative rule for {what}",
-        hint=(f"register one with s2sad.extend.adjoint({what.split(' ')[0]}), "
+        hint=(f"register one with @{register}({func}) (a template, see docs/usage.md), "
               "mark it with s2sad.extend.nondiff if it has no derivative, "
               "or compute the value outside the function"),
         **_where(node, ctx),

@@ -42,6 +42,8 @@ class _Simplify(gast.NodeTransformer):
             return const(0.0)
         if isinstance(node.op, (gast.Div, gast.MatMult)) and _zero(a):
             return const(0.0)
+        if isinstance(node.op, gast.MatMult) and _zero(b):
+            return const(0.0)
         if isinstance(node.op, gast.Add):
             if _zero(a):
                 return b
@@ -128,6 +130,11 @@ class Forward:
                     out.extend(self.assignment(s, t))
                 else:
                     out.append(s)
+                    op = classify(s.value, self.ctx, self.ctx.var_kinds)
+                    if op.kind == "pop" and op.args[0].id in self.active:
+                        pop = gast.Attribute(value=name(self.tangent(op.args[0].id)),
+                                             attr="pop", ctx=gast.Load())
+                        out.append(gast.Expr(value=call(pop)))
             elif _is_index_add(s, self.ctx):
                 out.append(s)
                 a, index, g = s.value.args
@@ -156,8 +163,8 @@ class Forward:
     def define(self, t, expr, like):
         if t in self.ctx.mutable and not isinstance(expr, gast.Constant):
             expr = call(self.helper("owned"), expr)
-        elif t in self.ctx.mutable:
-            expr = call(self.helper("zeros_like"), name(t))
+        elif t in self.ctx.mutable or (_zero(expr) and self.ctx.var_kinds.get(t) != "S"):
+            expr = call(self.helper("zeros_like"), name(t))     # a zero of the right shape
         return assign(self.tangent(t), expr, like=like)
 
     def assignment(self, s, t):
@@ -194,7 +201,8 @@ class Forward:
             return self.multilinear(s, prim, op)
         terms = derived_terms(op.rule)
         if terms is None:
-            raise errors.missing_rule(s.value, self.ctx, f"{op.what} (forward mode)")
+            raise errors.missing_rule(s.value, self.ctx, f"{op.what} (forward mode)",
+                                      mode="forward")
         mapping = op.bind()
         pieces = []
         for p, expr in terms.items():

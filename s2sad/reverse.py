@@ -50,6 +50,7 @@ class Reverse:
         self.counters = {}    # id(loop) -> trip counter name
         self.tape = None
         self.loop_var = None
+        self.ops = {}         # id(assignment) -> its classified operation
         self.calls = {}       # id(call statement) -> (bwd function name, adjoint targets)
         self.snapshots = {}   # id(store statement) -> name of the snapshot of what it overwrites
         self.checkpoints = {}  # id(checkpointed loop) -> names of its checkpoint machinery
@@ -161,8 +162,14 @@ class Reverse:
                 code.insert(0, assign(tgt, pop))
         return code, state
 
+    def classify(self, s):
+        """The operation of a statement, classified once (call sites are rewritten later)."""
+        if id(s) not in self.ops:
+            self.ops[id(s)] = classify(s.value, self.ctx, self.ctx.var_kinds)
+        return self.ops[id(s)]
+
     def assignment(self, s, t, state):
-        op = classify(s.value, self.ctx, self.ctx.var_kinds)
+        op = self.classify(s)
         out = []
         if op.kind == "copy":
             if s.value.id in self.ctx.active:
@@ -379,8 +386,8 @@ class Reverse:
             if anno.get(x, anno.Key.LOOP_EXIT) or _is_append(x, self.ctx) or \
                     (isinstance(x, gast.Assign) and target_name(x) is None):
                 return False
-            if isinstance(x, gast.Assign) and (_is_pop(x) or classify(
-                    x.value, self.ctx, self.ctx.var_kinds).kind == "call"):
+            if isinstance(x, gast.Assign) and target_name(x) and (
+                    _is_pop(x) or self.classify(x).kind == "call"):
                 return False
         return True
 
@@ -543,6 +550,8 @@ class Reverse:
             posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
         if not isinstance(result, gast.Tuple):
             result = gast.Tuple(elts=[result], ctx=gast.Load())
+        if isinstance(y, gast.Name) and y.id in ctx.mutable:     # updated in place below
+            rev = [assign(out_adjoint, call(self.helper("owned"), name(out_adjoint)))] + rev
         back = gast.FunctionDef(name=self.namer.fresh(f"bwd_{ctx.name}"), args=args,
                                 body=rev + [gast.Return(value=result)], decorator_list=[],
                                 returns=None, type_comment=None, type_params=[])

@@ -1,0 +1,698 @@
+"""The AD toolbox on top of grad: vjp (split mode), jacobian (rev/fwd/auto),
+hessian (forward over reverse), grad of grad, has_aux, stop_gradient,
+elementwise_grad, custom_vjp and check_grads.
+
+References are finite differences or analytic derivatives, at several points.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from gradcheck import numerical_grad
+
+import s2sad
+
+POINTS = [0, 1, 2]          # seeds of the random points
+
+
+def rand(seed, *shape, low=-1.0, high=1.0):
+    return np.random.default_rng(seed).uniform(low, high, size=shape)
+
+
+def fd_jacobian(f, args, k, h=1e-6):
+    """Finite-difference Jacobian of ``f`` with respect to ``args[k]``:
+    shape ``out.shape + args[k].shape``."""
+    args = list(args)
+    x = args[k]
+    if not isinstance(x, np.ndarray):
+        plus, minus = list(args), list(args)
+        plus[k], minus[k] = x + h, x - h
+        return (np.asarray(f(*plus), dtype=float) - np.asarray(f(*minus), dtype=float)) / (2 * h)
+    out_shape = np.shape(f(*args))
+    jac = np.zeros(out_shape + x.shape)
+    for idx in np.ndindex(*x.shape):
+        plus, minus = x.copy(), x.copy()
+        plus[idx] += h
+        minus[idx] -= h
+        a_plus, a_minus = list(args), list(args)
+        a_plus[k], a_minus[k] = plus, minus
+        col = (np.asarray(f(*a_plus), dtype=float) - np.asarray(f(*a_minus), dtype=float)) \
+            / (2 * h)
+        jac[(Ellipsis,) + idx] = col
+    return jac
+
+
+# ---------------------------------------------------------------------------
+# array-valued functions R^n -> R^m
+
+B52 = np.array([[0.5, -1.0], [0.3, 0.8], [-0.7, 0.2], [1.1, 0.4], [0.0, -0.6]])
+
+
+def fewer_outputs(x):            # R^3 -> R^2 (m < n)
+    return np.sin(x[:2]) * x[2] + x[1:] ** 2
+
+
+def more_outputs(x):             # R^2 -> R^5 (m > n)
+    return np.tanh(B52 @ x) * x[0]
+
+
+def square_map(x):               # R^3 -> R^3 (m == n)
+    return np.tanh(x) * np.sum(x) + x[::-1]
+
+
+def prefix_products(x):          # R^4 -> R^4 by a loop with in-place writes
+    y = x * 1.0
+    for i in range(1, len(x)):
+        y[i] = y[i - 1] * x[i] + math.sin(y[i - 1])
+    return y
+
+
+def two_inputs(x, s):            # (R^3, R) -> R^3
+    return np.exp(x * s) - s * s * x
+
+
+def matrix_input(W, v):          # R^(2x3) -> R^2
+    return np.tanh(W @ v)
+
+
+def built_by_np_array(x):        # R^2 -> R^3, output assembled with np.array([...])
+    return np.array([x[0] * x[1], np.sin(x[1]), x[0] ** 2])
+
+
+ARRAY_FUNCS = [(fewer_outputs, 3), (more_outputs, 2), (square_map, 3), (prefix_products, 4)]
+
+
+@pytest.mark.parametrize("f, n", ARRAY_FUNCS, ids=[f.__name__ for f, _ in ARRAY_FUNCS])
+@pytest.mark.parametrize("seed", POINTS)
+def test_vjp_value_and_pullback(f, n, seed):
+    x = rand(seed, n)
+    before = x.copy()
+    value, pullback = s2sad.vjp(f)(x)
+    np.testing.assert_allclose(value, f(x), rtol=1e-14)
+    jac = fd_jacobian(f, (x,), 0)
+    u = np.random.default_rng(100 + seed).standard_normal(np.shape(value))
+    g = pullback(u.copy())
+    assert isinstance(g, np.ndarray) and g.shape == x.shape
+    np.testing.assert_allclose(g, jac.T @ u, rtol=1e-6, atol=1e-8)
+    again = pullback(u.copy())           # a second call gives the same answer
+    np.testing.assert_allclose(again, g, rtol=0, atol=0)
+    u2 = np.random.default_rng(200 + seed).standard_normal(np.shape(value))
+    np.testing.assert_allclose(pullback(u2.copy()), jac.T @ u2, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(pullback(2.0 * u - u2), 2.0 * g - jac.T @ u2,
+                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(x, before)
+
+
+def overwrite_one(x):
+    y = x * 1.0
+    y[1] = y[0] * x[1]
+    return y
+
+
+def test_pullback_does_not_mutate_its_argument():
+    x = np.array([0.5, 2.0, 3.0])
+    u = np.array([1.0, 2.0, 3.0])
+    _, pullback = s2sad.vjp(overwrite_one)(x)
+    np.testing.assert_allclose(pullback(u), [5.0, 1.0, 3.0])
+    np.testing.assert_array_equal(u, [1.0, 2.0, 3.0])
+
+
+def test_pullback_value_with_in_place_output():
+    x = np.array([0.5, 2.0, 3.0])
+    _, pullback = s2sad.vjp(overwrite_one)(x)
+    # y = (x0, x0 x1, x2): J^T u = (u0 + x1 u1, x0 u1, u2)
+    np.testing.assert_allclose(pullback(np.array([1.0, 2.0, 3.0])), [5.0, 1.0, 3.0])
+    np.testing.assert_allclose(pullback(np.array([0.0, 1.0, 0.0])), [2.0, 0.5, 0.0])
+
+
+@pytest.mark.parametrize("seed", POINTS)
+def test_vjp_tuple_wrt(seed):
+    x, s = rand(seed, 3), float(rand(seed + 10, 1)[0])
+    value, pullback = s2sad.vjp(two_inputs, (0, 1))(x, s)
+    np.testing.assert_allclose(value, two_inputs(x, s), rtol=1e-14)
+    u = np.random.default_rng(seed).standard_normal(3)
+    gx, gs = pullback(u)
+    np.testing.assert_allclose(gx, fd_jacobian(two_inputs, (x, s), 0).T @ u, rtol=1e-6,
+                               atol=1e-8)
+    assert np.ndim(gs) == 0
+    assert gs == pytest.approx(float(fd_jacobian(two_inputs, (x, s), 1) @ u), rel=1e-6)
+    gx2, gs2 = pullback(u)
+    np.testing.assert_array_equal(gx2, gx)
+    assert gs2 == gs
+
+
+def scalar_loop(x, n):
+    s = x
+    for _ in range(n):
+        s = math.sin(s) * x + 0.1
+    return s
+
+
+@pytest.mark.parametrize("x", [0.3, -1.2, 2.0])
+def test_vjp_of_scalar_function_is_grad(x):
+    value, pullback = s2sad.vjp(scalar_loop)(x, 4)
+    assert value == scalar_loop(x, 4)
+    assert pullback(1.0) == pytest.approx(s2sad.grad(scalar_loop)(x, 4), rel=1e-12)
+    assert pullback(-2.5) == pytest.approx(-2.5 * pullback(1.0), rel=1e-12)
+    assert pullback(1.0) == pytest.approx(numerical_grad(scalar_loop, (x, 4)), rel=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# jacobian
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd", "auto"])
+@pytest.mark.parametrize("f, n", ARRAY_FUNCS, ids=[f.__name__ for f, _ in ARRAY_FUNCS])
+def test_jacobian_against_finite_differences(f, n, mode):
+    for seed in POINTS:
+        x = rand(seed, n)
+        jac = s2sad.jacobian(f, mode=mode)(x)
+        want = fd_jacobian(f, (x,), 0)
+        assert jac.shape == want.shape == np.shape(f(x)) + (n,)
+        np.testing.assert_allclose(jac, want, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd", "auto"])
+def test_jacobian_tuple_wrt(mode):
+    for seed in POINTS:
+        x, s = rand(seed, 3), float(rand(seed + 10, 1)[0])
+        jx, js = s2sad.jacobian(two_inputs, (0, 1), mode=mode)(x, s)
+        assert jx.shape == (3, 3) and js.shape == (3,)
+        np.testing.assert_allclose(jx, fd_jacobian(two_inputs, (x, s), 0), rtol=1e-6,
+                                   atol=1e-8)
+        np.testing.assert_allclose(js, fd_jacobian(two_inputs, (x, s), 1), rtol=1e-6,
+                                   atol=1e-8)
+        # analytic: diag(s exp(x s) - s^2) and x exp(x s) - 2 s x
+        np.testing.assert_allclose(jx, np.diag(s * np.exp(x * s) - s * s), rtol=1e-12)
+        np.testing.assert_allclose(js, x * np.exp(x * s) - 2 * s * x, rtol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd", "auto"])
+def test_jacobian_matrix_input(mode):
+    W, v = rand(5, 2, 3), rand(6, 3)
+    jac = s2sad.jacobian(matrix_input, 0, mode=mode)(W, v)
+    assert jac.shape == (2, 2, 3)
+    np.testing.assert_allclose(jac, fd_jacobian(matrix_input, (W, v), 0), rtol=1e-6, atol=1e-8)
+    # analytic: d tanh(W v)_i / d W_jk = (1 - tanh^2)_i delta_ij v_k
+    t = np.tanh(W @ v)
+    want = np.einsum("i,ij,k->ijk", 1 - t * t, np.eye(2), v)
+    np.testing.assert_allclose(jac, want, rtol=1e-12, atol=1e-14)
+
+
+def test_jacobian_of_scalar_function_is_gradient():
+    x = rand(3, 4)
+    f = lambda v: float(np.sum(np.sin(v) * v))  # noqa: E731  (not transformed: reference)
+    for mode in ("rev", "fwd", "auto"):
+        jac = s2sad.jacobian(sum_sin_times, mode=mode)(x)
+        assert jac.shape == (4,)
+        np.testing.assert_allclose(jac, numerical_grad(f, (x,)), rtol=1e-6, atol=1e-8)
+
+
+def sum_sin_times(v):
+    return np.sum(np.sin(v) * v)
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd", "auto"])
+def test_jacobian_of_np_array_output(mode):
+    x = np.array([0.4, -0.7])
+    jac = s2sad.jacobian(built_by_np_array, mode=mode)(x)
+    np.testing.assert_allclose(jac, fd_jacobian(built_by_np_array, (x,), 0), rtol=1e-6,
+                               atol=1e-8)
+
+
+# ---------------------------------------------------------------------------
+# hessian (forward over reverse)
+
+A3 = np.array([[1.0, 2.0, 0.5], [-1.0, 0.3, 2.0], [0.7, 0.1, -1.5]])
+
+
+def quad_matmul(x, A):
+    return x @ A @ x
+
+
+def quad_dot(x, A):
+    return np.dot(x, np.dot(A, x))
+
+
+def quad_outer(x, A):
+    return np.sum(A * np.outer(x, x))
+
+
+def quad_reductions(x, A):
+    return np.sum(x * np.sum(A * x, axis=1))
+
+
+def quad_loop(x, A):
+    s = 0.0
+    for i in range(len(x)):
+        s = s + x[i] * np.sum(A[i] * x)
+    return s
+
+
+def quad_nested_loops(x, A):
+    s = 0.0
+    for i in range(len(x)):
+        for j in range(len(x)):
+            s = s + A[i, j] * x[i] * x[j]
+    return s
+
+
+def sum_sin(x):
+    return np.sum(np.sin(x))
+
+
+def rosenbrock(x):
+    return (1.0 - x[0]) ** 2 + 100.0 * (x[1] - x[0] ** 2) ** 2
+
+
+def rosenbrock_hessian(x):
+    return np.array([[2.0 - 400.0 * (x[1] - x[0] ** 2) + 800.0 * x[0] ** 2, -400.0 * x[0]],
+                     [-400.0 * x[0], 200.0]])
+
+
+def cubes_loop(x):
+    s = 0.0
+    for v in x:
+        s = s + v ** 3
+    return s
+
+
+def product_loop(x):
+    p = 1.0
+    for i in range(len(x)):
+        p = p * x[i]
+    return p
+
+
+def product_hessian(x):
+    n = len(x)
+    h = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            if i != j:
+                h[i, j] = np.prod([x[k] for k in range(n) if k not in (i, j)])
+    return h
+
+
+@pytest.mark.parametrize("seed", POINTS)
+@pytest.mark.parametrize("f", [quad_matmul, quad_dot, quad_outer, quad_reductions, quad_loop],
+                         ids=lambda f: f.__name__)
+def test_hessian_quadratic_form(f, seed):
+    x = rand(seed, 3)
+    h = s2sad.hessian(f)(x, A3)
+    assert h.shape == (3, 3)
+    np.testing.assert_allclose(h, A3 + A3.T, rtol=1e-12, atol=1e-12)
+
+
+def test_hessian_quadratic_form_nested_loops():
+    x = rand(0, 3)
+    np.testing.assert_allclose(s2sad.hessian(quad_nested_loops)(x, A3), A3 + A3.T, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", POINTS)
+def test_hessian_sum_sin(seed):
+    x = rand(seed, 4, low=-2.0, high=2.0)
+    np.testing.assert_allclose(s2sad.hessian(sum_sin)(x), np.diag(-np.sin(x)), rtol=1e-12,
+                               atol=1e-15)
+
+
+@pytest.mark.parametrize("x", [np.array([0.5, 0.3]), np.array([-1.2, 1.0]),
+                               np.array([1.0, 1.0])])
+def test_hessian_rosenbrock(x):
+    np.testing.assert_allclose(s2sad.hessian(rosenbrock)(x), rosenbrock_hessian(x),
+                               rtol=1e-12, atol=1e-10)
+
+
+@pytest.mark.parametrize("seed", POINTS)
+def test_hessian_loop_functions(seed):
+    x = rand(seed, 4, low=0.2, high=1.5)
+    np.testing.assert_allclose(s2sad.hessian(cubes_loop)(x), np.diag(6.0 * x), rtol=1e-12)
+    np.testing.assert_allclose(s2sad.hessian(product_loop)(x), product_hessian(x), rtol=1e-12,
+                               atol=1e-14)
+
+
+def scalar_quartic(x):
+    return x ** 4 + math.sin(x)
+
+
+def mixed(x, y):
+    return x * x * y + np.sin(y)
+
+
+@pytest.mark.parametrize("x", [0.7, -1.3, 2.0])
+def test_hessian_of_scalar_functions(x):
+    assert s2sad.hessian(scalar_quartic)(x) == pytest.approx(12 * x * x - math.sin(x), rel=1e-12)
+    y = x / 2
+    h = np.array(s2sad.hessian(mixed, (0, 1))(x, y))
+    np.testing.assert_allclose(h, [[2 * y, 2 * x], [2 * x, -math.sin(y)]], rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# grad of grad
+
+
+def sin_x2(x):
+    return math.sin(x) * x ** 2
+
+
+def exp_mix(x, y):
+    return x * x * y + math.exp(x * y)
+
+
+def power_loop(x, n):
+    s = 1.0
+    for _ in range(n):
+        s = s * x
+    return s
+
+
+def sin_series_loop(x, n):
+    s = 0.0
+    for i in range(1, n + 1):
+        s = s + math.sin(i * x) / i
+    return s
+
+
+def linear_while(x):
+    y = x
+    while y < 10.0:
+        y = y * 1.5 + x
+    return y
+
+
+@pytest.mark.parametrize("x", [0.7, -1.1, 2.3])
+def test_grad_of_grad(x):
+    gg = s2sad.grad(s2sad.grad(sin_x2))
+    assert gg(x) == pytest.approx((2 - x * x) * math.sin(x) + 4 * x * math.cos(x), rel=1e-12)
+    ggg = s2sad.grad(gg)
+    assert ggg(x) == pytest.approx((6 - x * x) * math.cos(x) - 6 * x * math.sin(x), rel=1e-11)
+    y = 0.3 * x
+    e = math.exp(x * y)
+    assert s2sad.grad(s2sad.grad(exp_mix, 0), 1)(x, y) == pytest.approx(
+        2 * x + e * (1 + x * y), rel=1e-12)
+    assert s2sad.grad(s2sad.grad(exp_mix, 0), 0)(x, y) == pytest.approx(
+        2 * y + y * y * e, rel=1e-12)
+    value, g2 = s2sad.value_and_grad(s2sad.grad(sin_x2))(x)
+    assert value == pytest.approx(2 * x * math.sin(x) + x * x * math.cos(x), rel=1e-12)
+    assert g2 == pytest.approx(gg(x), rel=1e-14)
+
+
+@pytest.mark.parametrize("x, n", [(0.7, 3), (-1.1, 4), (1.6, 5), (2.0, 1), (0.9, 0)])
+def test_grad_of_grad_loops(x, n):
+    want = n * (n - 1) * x ** (n - 2) if n >= 2 else 0.0
+    assert s2sad.grad(s2sad.grad(power_loop))(x, n) == pytest.approx(want, rel=1e-12)
+    want = -sum(i * math.sin(i * x) for i in range(1, n + 1))
+    assert s2sad.grad(s2sad.grad(sin_series_loop))(x, n) == pytest.approx(want, rel=1e-12,
+                                                                             abs=1e-14)
+
+
+@pytest.mark.parametrize("x", [0.7, 3.0, 9.0])
+def test_grad_of_grad_while_is_zero_for_piecewise_linear(x):
+    assert s2sad.grad(s2sad.grad(linear_while))(x) == 0.0
+    assert s2sad.grad(linear_while)(x) == pytest.approx(numerical_grad(linear_while, (x,)),
+                                                        rel=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# has_aux, stop_gradient, elementwise_grad
+
+
+def loss_with_aux(x, y):
+    loss = x * y + math.sin(x)
+    return loss, (loss * 2.0, y)
+
+
+def array_loss_with_aux(v):
+    return np.sum(v * v), v * 3.0
+
+
+def no_aux(x):
+    return x * x
+
+
+@pytest.mark.parametrize("x, y", [(0.5, 2.0), (-1.0, 0.3), (2.0, -1.5)])
+def test_has_aux(x, y):
+    g, aux = s2sad.grad(loss_with_aux, has_aux=True)(x, y)
+    assert g == pytest.approx(y + math.cos(x), rel=1e-12)
+    loss = x * y + math.sin(x)
+    assert aux == (pytest.approx(2 * loss), y)
+    (gx, gy), aux = s2sad.grad(loss_with_aux, (0, 1), has_aux=True)(x, y)
+    assert (gx, gy) == (pytest.approx(y + math.cos(x)), pytest.approx(x))
+    (value, aux2), g2 = s2sad.value_and_grad(loss_with_aux, has_aux=True)(x, y)
+    assert value == pytest.approx(loss, rel=1e-14)
+    assert aux2[0] == pytest.approx(2 * loss)
+    assert g2 == pytest.approx(g, rel=1e-14)
+
+
+def test_has_aux_arrays():
+    v = np.array([1.0, -2.0, 0.5])
+    (value, aux), g = s2sad.value_and_grad(array_loss_with_aux, has_aux=True)(v)
+    assert value == pytest.approx(5.25)
+    np.testing.assert_allclose(aux, 3.0 * v)
+    np.testing.assert_allclose(g, 2.0 * v)
+    g, aux = s2sad.grad(array_loss_with_aux, has_aux=True)(v)
+    np.testing.assert_allclose(g, 2.0 * v)
+    np.testing.assert_allclose(aux, 3.0 * v)
+
+
+def test_has_aux_needs_a_pair():
+    with pytest.raises(s2sad.ArgumentError,
+                       match=r"has_aux=True needs the function to return \(value, aux\)"):
+        s2sad.grad(no_aux, has_aux=True)(0.5)
+
+
+def x_times_stopped_x(x):
+    return x * s2sad.stop_gradient(x)
+
+
+def stopped_product(x, y):
+    z = s2sad.stop_gradient(x * y)
+    return z * x + y
+
+
+def stopped_array(v):
+    return np.sum(v * s2sad.stop_gradient(np.sin(v)))
+
+
+@pytest.mark.parametrize("x", [3.0, -0.5, 1.7])
+def test_stop_gradient(x):
+    assert s2sad.stop_gradient(x) == x
+    assert s2sad.grad(x_times_stopped_x)(x) == pytest.approx(x, rel=1e-14)
+    y = 0.5 - x
+    gx, gy = s2sad.grad(stopped_product, (0, 1))(x, y)
+    assert gx == pytest.approx(x * y, rel=1e-14)
+    assert gy == pytest.approx(1.0, rel=1e-14)
+    value, t = s2sad.jvp(x_times_stopped_x)(x, 1.0)
+    assert value == pytest.approx(x * x) and t == pytest.approx(x, rel=1e-14)
+    v = np.array([0.1, x, -x])
+    np.testing.assert_allclose(s2sad.grad(stopped_array)(v), np.sin(v), rtol=1e-14)
+
+
+def tanh_scaled(x):
+    return x * np.tanh(2.0 * x)
+
+
+def tanh_plain(x):
+    return np.tanh(x)
+
+
+def tanh_of_two(x, y):
+    return np.tanh(x * y) + y
+
+
+@pytest.mark.parametrize("seed", POINTS)
+def test_elementwise_grad(seed):
+    x = rand(seed, 5, low=-2.0, high=2.0)
+    t = np.tanh(x)
+    np.testing.assert_allclose(s2sad.elementwise_grad(tanh_plain)(x), 1 - t * t, rtol=1e-12)
+    t2 = np.tanh(2 * x)
+    np.testing.assert_allclose(s2sad.elementwise_grad(tanh_scaled)(x),
+                               t2 + 2 * x * (1 - t2 * t2), rtol=1e-12)
+    m = x[:4].reshape(2, 2)
+    t2m = np.tanh(2 * m)
+    g = s2sad.elementwise_grad(tanh_scaled)(m)
+    assert g.shape == (2, 2)
+    np.testing.assert_allclose(g, t2m + 2 * m * (1 - t2m * t2m), rtol=1e-12)
+    y = rand(seed + 5, 5)
+    tt = np.tanh(x * y)
+    np.testing.assert_allclose(s2sad.elementwise_grad(tanh_of_two, 1)(x, y),
+                               x * (1 - tt * tt) + 1, rtol=1e-12)
+    s = float(x[0])
+    assert s2sad.elementwise_grad(tanh_plain)(s) == pytest.approx(1 - math.tanh(s) ** 2)
+
+
+# ---------------------------------------------------------------------------
+# custom_vjp
+
+
+@s2sad.custom_vjp
+def softplus(x):
+    return math.log1p(math.exp(x))
+
+
+def softplus_fwd(x):
+    return softplus(x), x
+
+
+def softplus_bwd(x, g):
+    # deliberately twice the true derivative, so the tests can tell it was used
+    return (2.0 * g / (1.0 + math.exp(-x)),)
+
+
+softplus.defvjp(softplus_fwd, softplus_bwd)
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def uses_softplus(x, y):
+    return softplus(x * y) * y + x
+
+
+def softplus_in_loop(x, n):
+    s = x
+    for _ in range(n):
+        s = softplus(s) * 0.5
+    return s
+
+
+@s2sad.custom_vjp
+def mul(a, b):
+    return a * b
+
+
+def mul_fwd(a, b):
+    return a * b, (a, b)
+
+
+def mul_bwd(res, g):
+    a, b = res
+    return g * b, g * a
+
+
+mul.defvjp(mul_fwd, mul_bwd)
+
+
+def uses_mul(a, b):
+    return mul(a, b) * a
+
+
+@s2sad.custom_vjp
+def never_defined(x):
+    return x * 2.0
+
+
+def uses_never_defined(x):
+    return never_defined(x) + 1.0
+
+
+@pytest.mark.parametrize("x, y", [(0.3, 1.2), (-1.0, 0.5), (2.0, -0.7)])
+def test_custom_vjp_inside_differentiated_function(x, y):
+    assert softplus(x) == math.log1p(math.exp(x))
+    gx, gy = s2sad.grad(uses_softplus, (0, 1))(x, y)
+    sig = sigmoid(x * y)
+    assert gx == pytest.approx(2 * sig * y * y + 1, rel=1e-12)            # the custom bwd
+    assert gy == pytest.approx(2 * sig * x * y + softplus(x * y), rel=1e-12)
+    true_gx = numerical_grad(uses_softplus, (x, y), 0)
+    assert gx != pytest.approx(true_gx, rel=1e-3)                            # not the truth
+    value, g = s2sad.value_and_grad(uses_softplus)(x, y)
+    assert value == pytest.approx(uses_softplus(x, y), rel=1e-14)
+    assert g == pytest.approx(gx, rel=1e-14)
+    src = s2sad.source(uses_softplus)
+    assert "fwd_softplus(" in src and "bwd_softplus(" in src
+
+
+@pytest.mark.parametrize("x", [0.5, -1.5, 3.0])
+def test_grad_of_custom_vjp_directly(x):
+    assert s2sad.grad(softplus)(x) == pytest.approx(2 * sigmoid(x), rel=1e-12)
+    value, g = s2sad.value_and_grad(softplus)(x)
+    assert value == pytest.approx(math.log1p(math.exp(x)), rel=1e-14)
+    assert g == pytest.approx(2 * sigmoid(x), rel=1e-12)
+    value, pullback = s2sad.vjp(softplus)(x)
+    assert pullback(3.0) == pytest.approx(6 * sigmoid(x), rel=1e-12)
+
+
+@pytest.mark.parametrize("x, n", [(0.4, 0), (0.4, 1), (-0.8, 3), (1.5, 4)])
+def test_custom_vjp_in_a_loop_uses_residuals_in_order(x, n):
+    # d s_{k+1} / d s_k = 0.5 * (2 * sigmoid(s_k))  with the doubled custom rule
+    s, want = x, 1.0
+    for _ in range(n):
+        want *= sigmoid(s)
+        s = softplus(s) * 0.5
+    assert s2sad.grad(softplus_in_loop)(x, n) == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize("a, b", [(2.0, 3.0), (-0.5, 1.5), (1.2, -0.4)])
+def test_custom_vjp_two_arguments(a, b):
+    ga, gb = s2sad.grad(uses_mul, (0, 1))(a, b)
+    assert (ga, gb) == (pytest.approx(2 * a * b), pytest.approx(a * a))
+    assert s2sad.grad(uses_mul, 1)(a, b) == pytest.approx(a * a)
+    assert s2sad.grad(mul, (0, 1))(a, b) == (pytest.approx(b), pytest.approx(a))
+
+
+def test_custom_vjp_without_defvjp():
+    with pytest.raises(s2sad.MissingRuleError, match="never_defined"):
+        s2sad.grad(uses_never_defined)(1.0)
+
+
+def test_custom_vjp_in_forward_mode_is_reported():
+    with pytest.raises(s2sad.MissingRuleError, match="custom_vjp in forward mode"):
+        s2sad.jvp(uses_softplus)(0.3, 1.2, 1.0)
+
+
+# ---------------------------------------------------------------------------
+# check_grads
+
+
+def good_scalar(x, y):
+    return math.sin(x * y) + x ** 3 / (1.0 + y * y)
+
+
+def good_arrays(x, w):
+    return np.sum(np.tanh(x * w) ** 2) + np.sum(x) * 0.5
+
+
+def good_loop(x):
+    s = x
+    for _ in range(3):
+        s = math.sin(s) * x
+    return s
+
+
+def int_and_float(x, n):
+    return x ** n
+
+
+@pytest.mark.parametrize("f, args", [
+    (good_scalar, (0.4, 1.3)),
+    (good_scalar, (-1.2, 0.2)),
+    (good_arrays, (np.array([0.1, 0.4, -0.2]), np.array([1.0, 2.0, 3.0]))),
+    (good_loop, (0.7,)),
+    (good_loop, (-1.4,)),
+    (int_and_float, (1.3, 3)),
+    (square_map, (np.array([0.2, -0.4, 0.9]),)),        # array output: rev uses vjp
+], ids=["scalar-a", "scalar-b", "arrays", "loop-a", "loop-b", "int-arg", "array-out"])
+def test_check_grads_passes(f, args):
+    assert s2sad.check_grads(f, args, modes=("fwd", "rev"), order=2) is True
+    assert s2sad.check_grads(f, args, modes=("rev",), order=1) is True
+
+
+def test_check_grads_custom_vjp_right():
+    assert s2sad.check_grads(uses_mul, (2.0, 3.0), modes=("rev",), order=1) is True
+
+
+def test_check_grads_catches_wrong_custom_vjp():
+    with pytest.raises(AssertionError, match="reverse mode") as info:
+        s2sad.check_grads(uses_softplus, (0.3, 1.2), modes=("rev",), order=1)
+    assert "finite differences give" in str(info.value)
+    with pytest.raises(AssertionError, match="reverse mode"):
+        s2sad.check_grads(softplus, (0.5,), modes=("rev",), order=2)
+
+
+def test_check_grads_needs_a_float_argument():
+    with pytest.raises(s2sad.ArgumentError, match="at least one float argument"):
+        s2sad.check_grads(int_and_float, (2, 3))
