@@ -236,16 +236,20 @@ def report(out=sys.stdout):
 
     # The notes' own spelling of the adaptive loop uses break.
     print("== seed 001: the same adaptive loop written with break", file=out)
+    point, more = (3.0, 0.1), [(0.3, 1e-3), (5.0, 1e-2), (-2.0, 1e-4)]
     try:
-        g = s2sad.grad(halve_break)(1.0, 1e-3)
+        g = s2sad.grad(halve_break)(*point)
     except s2sad.UnsupportedSyntaxError as exc:
         first = str(exc).splitlines()[0]
         print(f"   not supported yet, hence the while loop above:\n   {first}", file=out)
     else:
-        ok = abs(g - dhalve(1.0, 1e-3)) < 1e-12
+        err = check(halve_break, 0, dhalve, [point] + more)
+        ok = err < 1e-9
         failures += not ok
-        print(f"   gradient  {g:.6f}  (while version: {dhalve(1.0, 1e-3):.6f})  "
-              f"{'ok' if ok else 'FAIL'}", file=out)
+        print(f"   at (3, 0.1)\n   gradient  {fmt(g)}", file=out)
+        print(f"   analytic  {fmt(dhalve(*point))}   max |error| over {1 + len(more)} points: "
+              f"{err:.1e}  {'ok' if ok else 'FAIL'}", file=out)
+        print("   generated code:", file=out)
         print(textwrap.indent(s2sad.source(halve_break), "   | "), file=out)
     print(f"\n{len(EXAMPLES)} examples, {failures} failed check(s)", file=out)
     return failures

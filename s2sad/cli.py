@@ -89,4 +89,7 @@ def main(argv=None):
     except errors.S2SADError as exc:
         print(f"s2sad: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:        # output piped into head & co.
+        sys.stderr.close()
+        return 0
     return 0

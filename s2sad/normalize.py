@@ -373,11 +373,12 @@ class Normalizer:
         return gast.Call(func=func, args=args, keywords=keywords)
 
     def receiver(self, e, out):
-        """Keep dotted module paths (np.linalg) whole, flatten anything else."""
+        """Keep dotted module paths (np.linalg) whole, flatten anything else
+        (``a.T.dot(b)`` on a local ``a`` becomes ``_t1 = a.T; _t1.dot(b)``)."""
         if isinstance(e, gast.Name):
             return name(e.id)
         if isinstance(e, gast.Attribute) and isinstance(self.receiver(e.value, []), gast.Name) \
-                and _is_dotted(e):
+                and _is_dotted(e) and _root(e) not in self.ctx.local_names:
             return gast.Attribute(value=self.receiver(e.value, out), attr=e.attr,
                                   ctx=gast.Load())
         return self.atom(e, out)
@@ -494,6 +495,12 @@ def _own_nodes(tree):
 def _is_call_of(node, fname):
     return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) \
         and node.func.id == fname
+
+
+def _root(node):
+    while isinstance(node, gast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, gast.Name) else None
 
 
 def _is_dotted(node):

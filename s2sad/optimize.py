@@ -180,6 +180,8 @@ class _Fold(gast.NodeTransformer):
         """``e`` surely holds floats (not ints) and is not a bare name of an array."""
         if isinstance(e, gast.Name):
             return self.kinds.get(e.id) == "S" and self._floaty(e.id)
+        if any(isinstance(n, (gast.Compare, gast.BoolOp)) for n in gast.walk(e)):
+            return False        # booleans and their differences are ints
         return any(isinstance(n, gast.Call) or (isinstance(n, gast.Name) and self._floaty(n.id))
                    or (isinstance(n, gast.Constant) and type(n.value) is float)
                    for n in gast.walk(e))
@@ -234,6 +236,24 @@ class _Substitute(gast.NodeTransformer):
         return n
 
 
+def _empty_blocks(stmts):
+    """Drop ``if`` statements left with nothing to do; give empty bodies a ``pass``."""
+    out = []
+    for s in stmts:
+        if isinstance(s, (gast.If, gast.For, gast.While)):
+            s.body = _empty_blocks(s.body)
+            s.orelse = _empty_blocks(s.orelse)
+            if isinstance(s, gast.If) and not s.body and not s.orelse \
+                    and isinstance(s.test, (gast.Name, gast.Constant)):
+                continue
+            if not s.body:
+                s.body = [gast.Pass()]
+        if isinstance(s, gast.Pass) and out:
+            continue
+        out.append(s)
+    return out
+
+
 def run(tree, ctx):
     if not ctx.optimize:
         return tree
@@ -250,4 +270,5 @@ def run(tree, ctx):
         if not changed:
             break
         fold.visit(tree)
+    tree.body = _empty_blocks(tree.body)
     return tree

@@ -9,10 +9,8 @@ def grad_f002(x1, x2):
     _t3 = _t1 + _t2
     _t4 = math.sin(x2)
     _t5 = _t3 - _t4
-    b_t5 = seed(_t5)
-    b_t4 = -b_t5
-    bx2 = b_t4 * math.cos(x2)
-    bx1 = b_t5 * x2
-    bx2 = bx2 + b_t5 * x1
-    bx1 = bx1 + b_t5 / x1
+    bx2 = -math.cos(x2)
+    bx1 = x2
+    bx2 = bx2 + x1
+    bx1 = bx1 + 1.0 / x1
     return (bx1, bx2)
