@@ -305,6 +305,8 @@ def run(tree, ctx):
     ctx.var_kinds = kinds
     edges = {}
     ops = []
+    lists = {target_name(s) for s in walk_stmts(tree.body)
+             if target_name(s) and isinstance(s.value, gast.List)}
     for s in walk_stmts(tree.body):
         t = target_name(s)
         if t is not None:
@@ -312,6 +314,12 @@ def run(tree, ctx):
             ops.append((s, t, op))
             if op.kind == "pop":
                 ctx.mutable.add(op.args[0].id)
+            if op.kind == "call":     # a list argument may be filled by the callee (a tape)
+                names = op.operand_names()
+                for lst in names & lists:
+                        ctx.mutable.add(lst)
+                        for n in names - {lst}:
+                            edges.setdefault(n, set()).add(lst)
             for n in op.diff_names():
                 edges.setdefault(n, set()).add(t)
         elif _is_index_add(s, ctx):                # index_add(a, i, g) in generated code
@@ -332,6 +340,8 @@ def run(tree, ctx):
     _alias_classes(tree, ctx, edges)
     ret = tree.body[-1].value
     outputs = {ret.id} if isinstance(ret, gast.Name) else set()
+    # a parameter the function appends to is an output too (the tape of a split callee)
+    outputs |= {p for p in ctx.params if p in ctx.mutable and kinds.get(p) in ("L", "LS")}
     varied = closure(set(ctx.wrt_names), edges)
     useful = closure(outputs, reverse_edges(edges))
     ctx.active = varied & useful

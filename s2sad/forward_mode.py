@@ -126,7 +126,7 @@ class Forward:
                     out.append(assign(store, self.dt(s.value)))
             elif isinstance(s, gast.Assign):
                 t = target_name(s)
-                if t in self.active:
+                if t in self.active or self.fills_active_list(s):
                     out.extend(self.assignment(s, t))
                 else:
                     out.append(s)
@@ -159,6 +159,11 @@ class Forward:
             else:
                 out.append(s)
         return out
+
+    def fills_active_list(self, s):
+        """A call that appends to an active list (a split callee writing the tape)."""
+        op = classify(s.value, self.ctx, self.ctx.var_kinds)
+        return op.kind == "call" and bool(op.operand_names() & self.ctx.mutable & self.active)
 
     def define(self, t, expr, like):
         if t in self.ctx.mutable and not isinstance(expr, gast.Constant):
@@ -284,6 +289,18 @@ class Forward:
             new_args = [clone(x) for x in args]
             new_args[i] = self.dt(a)
             terms.append(self.rebuild(value, prim, new_args, keywords))
+        for k, a in keywords.items():
+            if not (isinstance(a, gast.Name) and a.id in self.active):
+                continue
+            if linear_in is not None and k not in linear_in:
+                if params is None or k in params:
+                    continue      # a parameter the function is not differentiated in
+            if params is None and linear_in is None:
+                raise errors.missing_rule(s.value, self.ctx, f"{op.what} with {k}= (forward "
+                                          "mode): pass it positionally", mode="forward")
+            new_kw = dict(keywords)
+            new_kw[k] = self.dt(a)
+            terms.append(self.rebuild(value, prim, [clone(x) for x in args], new_kw))
         return _sum(terms)
 
     def rebuild(self, value, prim, args, keywords):
@@ -310,19 +327,24 @@ class Forward:
         fn = api.compiled(op.func, wrt, True, "jvp", kinds, callee=True).function
         jvp_name = name(self.ctx.inject("jvp_" + op.func.__name__.strip("<>"), fn))
         sig = inspect.signature(op.func).parameters
-        args = []
+        args, keywords = [], []
         for p in params:
             if p in mapping:
-                args.append(clone(mapping[p]))
+                value = clone(mapping[p])
             elif isinstance(sig[p].default, (int, float, bool, str, type(None))):
-                args.append(const(sig[p].default))
+                value = const(sig[p].default)
             else:
                 raise errors.missing_rule(s.value, self.ctx,
                                           f"{op.what} (forward mode: pass argument {p!r})")
+            if sig[p].kind is inspect.Parameter.KEYWORD_ONLY:     # e.g. the tape of fwd_f
+                keywords.append(gast.keyword(arg=p, value=value))
+            else:
+                args.append(value)
         tangents = [name(self.tangent(mapping[params[i]].id)) for i in wrt]
         target = gast.Tuple(elts=[name(t, store=True), name(self.tangent(t), store=True)],
                             ctx=gast.Store())
-        return assign(target, call(jvp_name, *(args + tangents)), like=s)
+        value = gast.Call(func=jvp_name, args=args + tangents, keywords=keywords)
+        return assign(target, value, like=s)
 
     def run(self):
         ctx = self.ctx

@@ -101,9 +101,8 @@ class Reverse:
         return isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) \
             and self.ctx.injected.get(expr.func.id) is getattr(runtime, helper)
 
-    def pad_state(self, v):
-        return OWN if v in self.ctx.mutable or (v in self.ctx.params and self.ctx.kinds.get(
-            v, "A") not in ("S", "L", "LS")) else D
+    def pad_state(self, v, overwritten=()):
+        return OWN if self.shaped_zero(v, overwritten) else D
 
     # -- reverse sweep ---------------------------------------------------------
     def block(self, stmts, state, overwritten, extra_reads=()):
@@ -274,15 +273,23 @@ class Reverse:
         out.append(gast.Expr(value=call(restore, name(t))))
         return out
 
-    def join(self, a, b, v):
+    def join(self, a, b, v, overwritten=()):
         """State of ``bv`` where two paths meet (a path lacking it gets a zero pad)."""
-        a = self.pad_state(v) if a == U and b != U else a
-        b = self.pad_state(v) if b == U and a != U else b
+        a = self.pad_state(v, overwritten) if a == U and b != U else a
+        b = self.pad_state(v, overwritten) if b == U and a != U else b
         return a if a == b else D
 
-    def zero(self, v):
-        """A zero adjoint for ``v``: ``0.0``, or an array for arrays updated in place."""
-        if v in self.ctx.mutable or (v in self.ctx.params and self.ctx.kinds.get(v, "A") != "S"):
+    def shaped_zero(self, v, overwritten):
+        """Whether the zero adjoint of ``v`` is an array shaped like ``v``: always for arrays
+        updated in place; for other arrays where ``v``'s value is surely at hand (outside
+        loops and split functions), so rules that reshape adjoints get an array."""
+        if v in self.ctx.mutable:
+            return True
+        return overwritten is None and self.ctx.var_kinds.get(v, "A") in ("A", "A1")
+
+    def zero(self, v, overwritten=()):
+        """A zero adjoint for ``v``: ``0.0``, or an array (see shaped_zero)."""
+        if self.shaped_zero(v, overwritten):
             return call(self.helper("zeros_like"), name(v))
         return const(0.0)
 
@@ -324,8 +331,9 @@ class Reverse:
         for v in sorted(set(st_then) | set(st_else)):
             a, b = st_then.get(v, U), st_else.get(v, U)
             if _defined(a) != _defined(b):
-                (orelse if _defined(a) else then).append(assign(self.adjoint(v), self.zero(v)))
-            merged[v] = self.join(a, b, v)
+                (orelse if _defined(a) else then).append(
+                    assign(self.adjoint(v), self.zero(v, overwritten)))
+            merged[v] = self.join(a, b, v, overwritten)
         if not then and not orelse:
             return merged, None
         node = gast.If(test=s.test, body=then or [gast.Pass()], orelse=orelse)
@@ -355,13 +363,13 @@ class Reverse:
             body, exit_ = self.block(s.body, dict(head), inner)
             new_head = dict(head)
             for v in set(entry) | set(exit_):
-                new_head[v] = self.join(entry.get(v, U), exit_.get(v, U), v)
+                new_head[v] = self.join(entry.get(v, U), exit_.get(v, U), v, inner)
             if new_head == head:
                 break
             head = new_head
-        pre = [assign(self.adjoint(v), self.zero(v)) for v in sorted(head)
+        pre = [assign(self.adjoint(v), self.zero(v, overwritten)) for v in sorted(head)
                if _defined(head[v]) and not _defined(entry.get(v, U))]
-        body += [assign(self.adjoint(v), self.zero(v)) for v in sorted(head)
+        body += [assign(self.adjoint(v), self.zero(v, inner)) for v in sorted(head)
                  if _defined(head[v]) and not _defined(exit_.get(v, U))]
         if not body:
             body = [gast.Pass()]

@@ -914,8 +914,12 @@ def _shaped(v, z):
 
 
 def _reduce_tangent(jac, t, axes, z):
-    """Tangent of a reduction over ``axes`` with per-element derivatives ``jac``."""
-    return _shaped(np.sum(jac * t, axis=axes, keepdims=True), z)
+    """Tangent of a reduction over ``axes`` with per-element derivatives ``jac``; elements
+    with no influence (``jac == 0``: nan entries, non-extreme elements) ignore their
+    tangent even if it is not finite."""
+    with np.errstate(invalid="ignore"):
+        terms = np.where(jac == 0, 0.0, jac * t)
+    return _shaped(np.sum(terms, axis=axes, keepdims=True), z)
 
 
 def prod_tangent(t, z, x, axis=None, keepdims=False):
@@ -1139,3 +1143,200 @@ def vector_norm_tangent(t, z, x, axis=None, keepdims=False, ord=2):
 def matrix_norm_tangent(t, z, x, keepdims=False, ord="fro"):
     jac = matrix_norm_adjoint(np.ones(np.shape(z)), x, keepdims, ord)
     return _reduce_tangent(jac, t, (np.ndim(x) - 2, np.ndim(x) - 1), z)
+
+
+# -- derivatives of the adjoint helpers (hessians, grad of grad) -------------------------
+#
+# Most ``*_adjoint`` helpers are linear in ``g`` and use their other arguments only
+# through shapes, indices or piecewise-constant masks: their tangent is the same call
+# on the tangent of ``g``, and their own adjoint is the transposed map below (the
+# tangent of the original function). The others get explicit second derivatives.
+
+
+def second_order_error(what):
+    raise NotImplementedError(f"reverse mode over the adjoint of {what} (grad of grad) is not "
+                              "supported; use s2sad.hessian (forward over reverse)")
+
+
+def ravel_transpose(h, x, order="C"):
+    """Transpose of :func:`ravel_adjoint`: ``h`` (shaped like ``x``) raveled again."""
+    if order in ("A", "K"):
+        arr = np.asarray(x)
+        order = "F" if arr.flags.f_contiguous and not arr.flags.c_contiguous else "C"
+    return np.ravel(h, order=order or "C")
+
+
+def append_transpose(h, arr, values, axis=None, which=0):
+    """Transpose of :func:`append_adjoint`: ``h`` in its part, zeros in the other."""
+    if which == 0:
+        return np.append(h, np.zeros(np.shape(values)), axis)
+    return np.append(np.zeros(np.shape(arr)), h, axis)
+
+
+def diff_transpose(h, a, n=1, axis=-1, prepend=None, append=None, which=0):
+    """Transpose of :func:`diff_adjoint`."""
+    parts = [0.0, 0.0, 0.0]
+    parts[which] = h
+    return diff_tangent(parts[0], parts[1], parts[2], a, n, axis, prepend, append)
+
+
+def clip_bound_transpose(h, g, a, a_min, a_max, min, max, which):
+    """Transpose of :func:`clip_bound_adjoint`: ``h`` where the bound clips."""
+    if which in ("a_min", "min"):
+        return clip_tangent(0.0, h, 0.0, g, a, a_min, a_max, min, max)
+    return clip_tangent(0.0, 0.0, h, g, a, a_min, a_max, min, max)
+
+
+def transpose_method_transpose(h, axes):
+    """Transpose of ``transpose_method_adjoint``: ``h`` permuted by ``axes``."""
+    if len(axes) == 1 and axes[0] is not None and not isinstance(axes[0], (int, np.integer)):
+        axes = axes[0]
+    return np.transpose(h) if not len(axes) else np.transpose(h, axes)
+
+
+def item_transpose(h, args):
+    """Transpose of ``item_adjoint``: the element ``h.item(*args)``."""
+    return np.asarray(h).item(*args)
+
+
+def einsum_transpose(h, g, subscripts, operands, k):
+    """Transpose of :func:`einsum_adjoint` in ``g``: the einsum with ``h`` as operand ``k``."""
+    ops = list(operands)
+    ops[k] = h
+    return _shaped(np.einsum(subscripts, *ops), g)
+
+
+def einsum_adjoint_tangent(dg, dops, g, subscripts, operands, k):
+    """Tangent of :func:`einsum_adjoint`: linear in ``g`` and in each other operand."""
+    out = 0.0
+    if not _no_tangent(dg):
+        out = einsum_adjoint(dg, subscripts, operands, k)
+    if not _no_tangent(dops):
+        for j, t in enumerate(dops):
+            if j != k and not _no_tangent(t):
+                ops = list(operands)
+                ops[j] = t
+                out = out + einsum_adjoint(g, subscripts, tuple(ops), k)
+    return _shaped(out, operands[k])
+
+
+def matrix_power_adjoint_tangent(dg, da, g, a, n):
+    """Tangent of :func:`matrix_power_adjoint` (``g`` and ``a`` moving)."""
+    a = np.asarray(a, dtype=float)
+    out = 0.0
+    if not _no_tangent(dg):
+        out = matrix_power_adjoint(dg, a, n)
+    if n == 0 or _no_tangent(da):
+        return _shaped(out, a)
+    if n < 0:
+        b = np.linalg.inv(a)
+        db = -(b @ da @ b)
+        gb = matrix_power_adjoint(g, b, -n)
+        dgb = matrix_power_adjoint_tangent(0.0, db, g, b, -n)
+        bt, dbt = mT(b), mT(db)
+        return _shaped(out - unbroadcast(dbt @ gb @ bt + bt @ dgb @ bt + bt @ gb @ dbt, a), a)
+    at, dat = mT(a), mT(da)
+    powers = [np.broadcast_to(np.eye(a.shape[-1]), a.shape)]
+    dpowers = [np.zeros(a.shape)]
+    for _ in range(n - 1):          # d(A^T)^(k+1) = d(A^T)^k A^T + (A^T)^k dA^T
+        dpowers.append(dpowers[-1] @ at + powers[-1] @ dat)
+        powers.append(powers[-1] @ at)
+    extra = 0.0
+    for k in range(n):
+        extra = extra + dpowers[k] @ g @ powers[n - 1 - k] + powers[k] @ g @ dpowers[n - 1 - k]
+    return _shaped(out + unbroadcast(extra, a), a)
+
+
+def matrix_norm_hvp(gm, x, t, ord):
+    """Derivative of ``_matrix_norm_adjoint(gm, x, ord)`` in ``x`` along ``t`` (symmetric in
+    ``x`` and ``t``, so also its transpose). Zero for the piecewise-linear norms."""
+    if ord in (None, "fro"):
+        z = np.sqrt(np.sum(x * x, axis=(-2, -1), keepdims=True))
+        safe = np.where(z == 0, 1.0, z)
+        inner = np.sum(x * t, axis=(-2, -1), keepdims=True)
+        return gm * (t / safe - np.where(z == 0, 0.0, x * inner / safe ** 3))
+    if ord in (1, -1, np.inf, -np.inf):
+        return np.zeros(np.broadcast_shapes(np.shape(gm), np.shape(x)))
+    if ord not in ("nuc", 2, -2):
+        raise NotImplementedError(f"gradient of the matrix norm with ord={ord!r}")
+    du, u, dv, v = _svd_tangent(x, t)
+    if ord == "nuc":                       # the gradient is U V^T
+        return gm * (du @ mT(v) + u @ mT(dv))
+    i = 0 if ord == 2 else -1              # the gradient is u_i v_i^T
+    sl = slice(i, i + 1 or None)
+    return gm * (du[..., :, sl] @ mT(v[..., :, sl]) + u[..., :, sl] @ mT(dv[..., :, sl]))
+
+
+def _svd_tangent(x, t):
+    """Thin SVD ``x = U S V^T`` and the tangents ``dU``, ``dV`` along ``t`` (distinct
+    nonzero singular values): ``(dU, U, dV, V)``."""
+    u, s, vh = np.linalg.svd(x, full_matrices=False)
+    v = mT(vh)
+    dp = mT(u) @ t @ v
+    s2 = s * s
+    gap = s2[..., None, :] - s2[..., :, None]          # [i, j] = s_j^2 - s_i^2
+    eye = np.eye(s.shape[-1], dtype=bool)
+    f = np.where(eye, 0.0, 1.0 / np.where(eye, 1.0, gap))
+    col = s[..., None, :]
+    row = s[..., :, None]
+    du = u @ (f * (dp * col + row * mT(dp))) + (t @ v - u @ dp) / col
+    dv = v @ (f * (row * dp + mT(dp) * col)) + (mT(t) @ u - v @ mT(dp)) / col
+    return du, u, dv, v
+
+
+def matrix_norm_adjoint_tangent(dgm, dx, gm, x, ord):
+    """Tangent of ``_matrix_norm_adjoint(gm, x, ord)``."""
+    out = 0.0
+    if not _no_tangent(dgm):
+        out = _matrix_norm_adjoint(dgm, x, ord)
+    if not _no_tangent(dx):
+        out = out + matrix_norm_hvp(gm, x, dx, ord)
+    return np.broadcast_to(out, np.broadcast_shapes(np.shape(gm), np.shape(x))).copy()
+
+
+def matrix_norm_gm_transpose(h, gm, x, ord):
+    """Transpose of ``_matrix_norm_adjoint`` in ``gm``: ``h`` against the norm's gradient."""
+    jac = _matrix_norm_adjoint(np.ones(np.shape(gm)), x, ord)
+    return np.sum(h * jac, axis=(-2, -1), keepdims=True)
+
+
+def _vector_norm_partials(zx, x, ord, axes):
+    """For ``_vector_norm_adjoint(gx, zx, x) = gx * J``: ``J`` and its elementwise
+    derivatives in ``x`` and in ``zx`` (zero for the piecewise-linear norms)."""
+    ax = np.abs(x)
+    sign = np.sign(x)
+    zero = np.zeros(np.shape(x))
+    if ord is None or ord == 2:
+        zs = np.where(zx == 0, 1.0, zx)
+        return x / zs, 1.0 / zs + zero, -x / (zs * zs)
+    if ord == 1:
+        return sign, zero, zero
+    if ord in (np.inf, -np.inf):
+        hit = ax == zx
+        count = np.sum(hit, axis=axes, keepdims=True)
+        return sign * hit / np.maximum(count, 1), zero, zero
+    if ord == 0:
+        return zero, zero, zero
+    p = float(ord)
+    zs = np.where(zx == 0, 1.0, zx)
+    jac = sign * ax ** (p - 1) / zs ** (p - 1)
+    return jac, (p - 1) * ax ** (p - 2) / zs ** (p - 1), -(p - 1) * jac / zs
+
+
+def vector_norm_adjoint_tangent(dgx, dzx, dx, gx, zx, x, ord, axes):
+    """Tangent of :func:`_vector_norm_adjoint` (``gx``, ``zx`` and ``x`` moving)."""
+    jac, jac_x, jac_z = _vector_norm_partials(zx, x, ord, axes)
+    out = np.zeros(np.shape(x))
+    if not _no_tangent(dgx):
+        out = out + dgx * jac
+    if not _no_tangent(dx):
+        out = out + gx * jac_x * dx
+    if not _no_tangent(dzx):
+        out = out + gx * jac_z * dzx
+    return out
+
+
+def vector_norm_adjoint_transpose(h, gx, zx, x, ord, axes, which):
+    """Adjoint of :func:`_vector_norm_adjoint` in ``gx`` (which=0), ``zx`` (1) or ``x`` (2)."""
+    jac, jac_x, jac_z = _vector_norm_partials(zx, x, ord, axes)
+    return [h * jac, h * gx * jac_z, h * gx * jac_x][which]

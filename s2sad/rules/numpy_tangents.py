@@ -22,19 +22,27 @@ of the tied elements, ``clip`` passes the tangent of ``a`` on the closed interva
 ``cholesky`` symmetrizes the tangent of ``a``.
 
 The second half makes the generated gradient code differentiable in forward mode
-(``s2sad.hessian`` is forward over reverse): the adjoint helpers that are linear in
-their incoming adjoint ``g`` and use their other arguments only through shapes,
-indices or piecewise-constant masks get ``multilinear(helper, args=("g",))`` plus an
-adjoint (for reverse over reverse), which is the transposed map: the tangent of the
-original function. The other helpers (``prod_adjoint``, ``std_adjoint``,
-``det_adjoint``...) are differentiated like user code, except ``matrix_power_adjoint``
-(recursive) which has a tangent template.
+(``s2sad.hessian`` is forward over reverse). A helper is only looked up as a rule when
+it has an adjoint, so each helper given a rule here gets both:
+
+* linear in its incoming adjoint ``g``, other arguments used only through shapes,
+  indices or piecewise-constant masks (most ``*_adjoint`` helpers):
+  ``multilinear(helper, args=("g",))``, and as adjoint the transposed map, which is the
+  tangent of the original function (``H.np_take_adjoint`` -> ``np.take``);
+* nonlinear in another argument and not transformable as user code (recursion, a dict
+  comprehension, an SVD): ``einsum_adjoint``, ``matrix_power_adjoint`` and the matrix and
+  vector norm cores get tangent templates. Where their adjoint in that argument (grad
+  of grad only) is not written, it raises ``NotImplementedError``.
+
+The remaining helpers (``prod_adjoint``, ``std_adjoint``, ``det_adjoint``,
+``cholesky_adjoint``...) are differentiated like user code.
 """
 
 import numpy as np
 
 from ..runtime import fit
 from . import methods
+from . import numpy_helpers as H
 from .core import adjoint, multilinear, tangent
 from .numpy_helpers import (
     array_tangent,
@@ -48,7 +56,6 @@ from .numpy_helpers import (
     extremum_tangent,
     full_tangent,
     linspace_tangent,
-    like,
     matrix_norm_tangent,
     matrix_power_tangent,
     mT,
@@ -319,3 +326,268 @@ def vector_norm(z, x, *, axis=None, keepdims=False, ord=2):
 @tangent(*_have("linalg.matrix_norm"))
 def matrix_norm(z, x, *, keepdims=False, ord="fro"):
     d[z] = matrix_norm_tangent(d[x], z, x, keepdims, ord)
+
+
+# ---------------------------------------------------------------------------------
+# The helpers called by the adjoint templates, so that generated gradient code can be
+# differentiated again (hessians). Linear in the incoming adjoint ``g``, other arguments
+# used only through shapes, indices or piecewise-constant masks: the tangent is the same
+# call on the tangent of ``g``, the adjoint is the transposed map.
+
+multilinear(H.sum_to, H.like, H.transpose_adjoint, H.ravel_adjoint, H.rollaxis_adjoint,
+            H.roll_adjoint, H.repeat_adjoint, H.tile_adjoint, H.diagonal_adjoint,
+            H.diag_adjoint, H.trace_adjoint, H.np_take_adjoint, H.take_along_axis_adjoint,
+            H.sort_adjoint, H.pad_adjoint, H.pad_constant_adjoint, H.append_adjoint,
+            H.diff_adjoint, H.concatenate_adjoint, H.stack_adjoint, H.vstack_adjoint,
+            H.hstack_adjoint, H.dstack_adjoint, H.column_stack_adjoint, H.array_adjoint,
+            H.cumsum_adjoint, H.real_adjoint, H.imag_adjoint, H.nansum_adjoint,
+            H.nanmean_adjoint, H.extremum_adjoint, H.ptp_adjoint, H.linspace_adjoint,
+            H.clip_adjoint, H.clip_bound_adjoint, methods.transpose_method_adjoint,
+            methods.astype_adjoint, methods.item_adjoint, args=("g",))
+multilinear(H.mT, args=("a",))
+
+
+@adjoint(H.sum_to)
+def sum_to_(z, g, x):
+    d[g] = fit(d[z], g)
+
+
+@adjoint(H.like)
+def like_(z, g, x):
+    d[g] = H.like(d[z], g)
+
+
+@adjoint(H.transpose_adjoint)
+def transpose_adjoint_(z, g, axes=None):
+    d[g] = np.transpose(d[z], axes)
+
+
+@adjoint(H.ravel_adjoint)
+def ravel_adjoint_(z, g, x, order="C"):
+    d[g] = H.ravel_transpose(d[z], x, order)
+
+
+@adjoint(H.rollaxis_adjoint)
+def rollaxis_adjoint_(z, g, axis, start=0):
+    d[g] = np.rollaxis(d[z], axis, start)
+
+
+@adjoint(H.roll_adjoint)
+def roll_adjoint_(z, g, shift, axis=None):
+    d[g] = np.roll(d[z], shift, axis)
+
+
+@adjoint(H.repeat_adjoint)
+def repeat_adjoint_(z, g, x, repeats, axis=None):
+    d[g] = np.repeat(d[z], repeats, axis)
+
+
+@adjoint(H.tile_adjoint)
+def tile_adjoint_(z, g, x, reps):
+    d[g] = np.tile(d[z], reps)
+
+
+@adjoint(H.diagonal_adjoint)
+def diagonal_adjoint_(z, g, a, offset=0, axis1=0, axis2=1):
+    d[g] = np.diagonal(d[z], offset, axis1, axis2).copy()
+
+
+@adjoint(H.diag_adjoint)
+def diag_adjoint_(z, g, v, k=0):
+    d[g] = np.diag(d[z], k)
+
+
+@adjoint(H.trace_adjoint)
+def trace_adjoint_(z, g, a, offset=0, axis1=0, axis2=1):
+    d[g] = np.trace(d[z], offset, axis1, axis2)
+
+
+@adjoint(H.np_take_adjoint)
+def np_take_adjoint_(z, g, a, indices, axis=None, mode="raise"):
+    d[g] = np.take(d[z], indices, axis, mode=mode)
+
+
+@adjoint(H.take_along_axis_adjoint)
+def take_along_axis_adjoint_(z, g, arr, indices, axis=-1):
+    d[g] = np.take_along_axis(d[z], indices, axis)
+
+
+@adjoint(H.sort_adjoint)
+def sort_adjoint_(z, g, a, axis=-1):
+    d[g] = sort_tangent(d[z], a, axis)
+
+
+@adjoint(H.pad_adjoint)
+def pad_adjoint_(z, g, array, pad_width, mode="constant"):
+    d[g] = pad_tangent(d[z], 0.0, array, pad_width, mode)
+
+
+@adjoint(H.pad_constant_adjoint)
+def pad_constant_adjoint_(z, g, array, pad_width, mode="constant"):
+    d[g] = pad_tangent(0.0, d[z], array, pad_width, mode)
+
+
+@adjoint(H.append_adjoint)
+def append_adjoint_(z, g, arr, values, axis=None, which=0):
+    d[g] = H.append_transpose(d[z], arr, values, axis, which)
+
+
+@adjoint(H.diff_adjoint)
+def diff_adjoint_(z, g, a, n=1, axis=-1, prepend=None, append=None, which=0):
+    d[g] = H.diff_transpose(d[z], a, n, axis, prepend, append, which)
+
+
+@adjoint(H.concatenate_adjoint)
+def concatenate_adjoint_(z, g, arrays, axis=0):
+    d[g] = np.concatenate(dense(d[z], arrays), axis)
+
+
+@adjoint(H.stack_adjoint)
+def stack_adjoint_(z, g, arrays, axis=0):
+    d[g] = np.stack(dense(d[z], arrays), axis)
+
+
+@adjoint(H.vstack_adjoint)
+def vstack_adjoint_(z, g, tup):
+    d[g] = np.vstack(dense(d[z], tup))
+
+
+@adjoint(H.hstack_adjoint)
+def hstack_adjoint_(z, g, tup):
+    d[g] = np.hstack(dense(d[z], tup))
+
+
+@adjoint(H.dstack_adjoint)
+def dstack_adjoint_(z, g, tup):
+    d[g] = np.dstack(dense(d[z], tup))
+
+
+@adjoint(H.column_stack_adjoint)
+def column_stack_adjoint_(z, g, tup):
+    d[g] = np.column_stack(dense(d[z], tup))
+
+
+@adjoint(H.array_adjoint)
+def array_adjoint_(z, g, obj):
+    d[g] = array_tangent(d[z], obj, g)
+
+
+@adjoint(H.cumsum_adjoint)
+def cumsum_adjoint_(z, g, x, axis=None):
+    d[g] = np.cumsum(d[z], axis)
+
+
+@adjoint(H.real_adjoint)
+def real_adjoint_(z, g, x):
+    d[g] = np.real(d[z])
+
+
+@adjoint(H.imag_adjoint)
+def imag_adjoint_(z, g, x):
+    d[g] = H.imag_adjoint(d[z], g)
+
+
+@adjoint(H.nansum_adjoint)
+def nansum_adjoint_(z, g, x, axis=None, keepdims=False):
+    d[g] = nansum_tangent(d[z], g, x, axis, keepdims)
+
+
+@adjoint(H.nanmean_adjoint)
+def nanmean_adjoint_(z, g, x, axis=None, keepdims=False):
+    d[g] = nanmean_tangent(d[z], g, x, axis, keepdims)
+
+
+@adjoint(H.extremum_adjoint)
+def extremum_adjoint_(z, g, y, x, axis=None, keepdims=False):
+    d[g] = extremum_tangent(d[z], y, x, axis, keepdims)
+
+
+@adjoint(H.ptp_adjoint)
+def ptp_adjoint_(z, g, x, axis=None, keepdims=False):
+    d[g] = ptp_tangent(d[z], g, x, axis, keepdims)
+
+
+@adjoint(H.linspace_adjoint)
+def linspace_adjoint_(z, g, start, stop, num=50, endpoint=True, retstep=False, axis=0,
+                      which=0):
+    d[g] = linspace_tangent(d[z] * (1 - which), d[z] * which, g, start, stop, num, endpoint,
+                            axis)
+
+
+@adjoint(H.clip_adjoint)
+def clip_adjoint_(z, g, a, a_min=None, a_max=None, min=None, max=None):
+    d[g] = clip_tangent(d[z], 0.0, 0.0, g, a, a_min, a_max, min, max)
+
+
+@adjoint(H.clip_bound_adjoint)
+def clip_bound_adjoint_(z, g, a, a_min, a_max, min, max, which):
+    d[g] = H.clip_bound_transpose(d[z], g, a, a_min, a_max, min, max, which)
+
+
+@adjoint(H.mT)
+def mT_(z, a):
+    d[a] = H.mT(d[z])
+
+
+@adjoint(methods.transpose_method_adjoint)
+def transpose_method_adjoint_(z, g, axes):
+    d[g] = H.transpose_method_transpose(d[z], axes)
+
+
+@adjoint(methods.astype_adjoint)
+def astype_adjoint_(z, g, a, dtype):
+    d[g] = astype_tangent(d[z], g, dtype)
+
+
+@adjoint(methods.item_adjoint)
+def item_adjoint_(z, g, a, args):
+    d[g] = H.item_transpose(d[z], args)
+
+
+# Nonlinear in an argument other than ``g``, and not transformable as user code
+# (recursion, dict comprehension, SVD): explicit tangents. Their adjoints in that
+# argument (needed for grad of grad only) are not provided and raise.
+
+@adjoint(H.einsum_adjoint)
+def einsum_adjoint_(z, g, subscripts, operands, k):
+    d[g] = H.einsum_transpose(d[z], g, subscripts, operands, k)
+    d[operands] = H.second_order_error("np.einsum")
+
+
+@tangent(H.einsum_adjoint)
+def einsum_adjoint_t(z, g, subscripts, operands, k):
+    d[z] = H.einsum_adjoint_tangent(d[g], d[operands], g, subscripts, operands, k)
+
+
+@adjoint(H.matrix_power_adjoint)
+def matrix_power_adjoint_(z, g, a, n):
+    d[g] = fit(matrix_power_tangent(d[z], a, n), g)
+    d[a] = H.second_order_error("np.linalg.matrix_power")
+
+
+@tangent(H.matrix_power_adjoint)
+def matrix_power_adjoint_t(z, g, a, n):
+    d[z] = H.matrix_power_adjoint_tangent(d[g], d[a], g, a, n)
+
+
+@adjoint(H._matrix_norm_adjoint)
+def matrix_norm_adjoint_(z, gm, x, ord):
+    d[gm] = H.matrix_norm_gm_transpose(d[z], gm, x, ord)
+    d[x] = H.matrix_norm_hvp(gm, x, d[z], ord)
+
+
+@tangent(H._matrix_norm_adjoint)
+def matrix_norm_adjoint_t(z, gm, x, ord):
+    d[z] = H.matrix_norm_adjoint_tangent(d[gm], d[x], gm, x, ord)
+
+
+@adjoint(H._vector_norm_adjoint)
+def vector_norm_adjoint_(z, gx, zx, x, ord, axes):
+    d[gx] = H.vector_norm_adjoint_transpose(d[z], gx, zx, x, ord, axes, 0)
+    d[zx] = H.vector_norm_adjoint_transpose(d[z], gx, zx, x, ord, axes, 1)
+    d[x] = H.vector_norm_adjoint_transpose(d[z], gx, zx, x, ord, axes, 2)
+
+
+@tangent(H._vector_norm_adjoint)
+def vector_norm_adjoint_t(z, gx, zx, x, ord, axes):
+    d[z] = H.vector_norm_adjoint_tangent(d[gx], d[zx], d[x], gx, zx, x, ord, axes)
