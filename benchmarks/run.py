@@ -353,8 +353,13 @@ def ratio(a, b):
     return statistics.median(rs), q[0], q[2]
 
 
-def peak_memory(entry):
-    """Peak bytes allocated (tracemalloc) during one call, above what was live before."""
+def peak_memory(entry, warm=False):
+    """Peak bytes allocated (tracemalloc) during one call, above what was live before.
+
+    With ``warm``, the callable is called once first (outside tracemalloc).
+    """
+    if warm:
+        entry.fn(*entry.args)
     gc.collect()
     tracemalloc.start()
     try:
@@ -417,6 +422,9 @@ def run_workload(w, peers, settings, skip, rng, log):
         if entry is not None and entry.timed and last is not None:
             # the generated function itself, without the dispatch of s2sad.grad's wrapper
             res.entries.append(Entry("s2sad (generated fn)", last.function, args, None))
+        if w.checkpoint and "checkpoint" not in skip:
+            cfn = s2sad.grad(w.f, wrt=tuple(w.wrt), checkpoint=True)
+            add_checked(res.entries, "s2sad checkpoint", lambda: (cfn, args, tuple), reference)
         try:
             res.transform = transform_time(w.f, args, w.wrt, settings.transform_repeats)
         except Exception as exc:
@@ -436,6 +444,144 @@ def run_workload(w, peers, settings, skip, rng, log):
     res.rounds = time_round_robin(res.entries, settings, rng)
     res.seconds = time.perf_counter() - start
     return res
+
+
+# ---------------------------------------------------------------------------
+# Checkpointing: the pendulum at 10^3, 10^4, 10^5 steps
+
+CHECKPOINT_STEPS = (10**3, 10**4, 10**5)
+CHECKPOINT_STEPS_QUICK = (10**2, 10**3, 10**4)
+
+
+class Scaling:
+    """One size of the checkpointing section: steps, interval, entries, rounds."""
+
+    def __init__(self, steps, interval, entries, rounds):
+        self.steps, self.interval, self.entries, self.rounds = steps, interval, entries, rounds
+
+    def get(self, label):
+        for e in self.entries:
+            if e.label == label:
+                return e
+        return None
+
+
+def checkpoint_scaling(settings, rng, log):
+    """Peak memory and time of the pendulum's gradient, plain vs ``checkpoint=True`` vs hand.
+
+    At every size: the hand-written adjoint, ``s2sad.grad(pendulum, (0, 1))`` and
+    ``s2sad.grad(pendulum, (0, 1), checkpoint=True)`` are checked against the
+    hand-written gradient, their peak memory is taken during one call after a
+    warm-up call, and they are timed round-robin like a workload.
+    """
+    from s2sad.runtime import checkpoint_interval
+    w = W.BY_NAME["pendulum"]
+    wrt = tuple(w.wrt)
+    plain = s2sad.grad(w.f, wrt=wrt)
+    ckpt = s2sad.grad(w.f, wrt=wrt, checkpoint=True)
+    timing = types.SimpleNamespace(
+        target=settings.target, min_rounds=settings.min_rounds,
+        max_rounds=settings.max_rounds, budget=1.0 if settings.quick else 10.0,
+        slow_budget=settings.slow_budget, slow_min_rounds=settings.slow_min_rounds)
+    out = []
+    for steps in (CHECKPOINT_STEPS_QUICK if settings.quick else CHECKPOINT_STEPS):
+        log(f"  {steps} steps ...")
+        args = W.pendulum_args(settings.quick, steps)
+        reference = w.grad(*args)
+        entries = [Entry("hand", w.grad, args, None)]
+        add_checked(entries, "s2sad", lambda a=args: (plain, a, tuple), reference)
+        add_checked(entries, "s2sad checkpoint", lambda a=args: (ckpt, a, tuple), reference)
+        for e in entries:
+            if e.timed:
+                e.peak = peak_memory(e, warm=True)
+        rounds = time_round_robin(entries, timing, rng)
+        out.append(Scaling(steps, checkpoint_interval(steps), entries, rounds))
+    return out
+
+
+def _growth(scaling, label):
+    """Peak memory growth factors between consecutive sizes, and per decade overall."""
+    peaks = [s.get(label).peak if s.get(label) is not None else None for s in scaling]
+    steps = [s.steps for s in scaling]
+    if any(not p for p in peaks):
+        return None, None
+    steps_ = [peaks[i + 1] / peaks[i] for i in range(len(peaks) - 1)]
+    decades = math.log10(steps[-1] / steps[0])
+    per_decade = (peaks[-1] / peaks[0]) ** (1.0 / decades)
+    return steps_, per_decade
+
+
+def _pow10(n):
+    e = round(math.log10(n))
+    return f"10^{e}" if 10**e == n else str(n)
+
+
+def checkpoint_section(scaling):
+    """The Markdown of the checkpointing section and its target line."""
+    rounds = sorted({s.rounds for s in scaling})
+    out = ["## Checkpointing (pendulum, " + ", ".join(_pow10(s.steps) for s in scaling)
+           + " steps)", "",
+           "`s2sad.grad(pendulum, (0, 1))` (its tape holds every step) vs "
+           "`s2sad.grad(pendulum, (0, 1), checkpoint=True)` (keeps every K-th loop state, "
+           "K = isqrt(steps), and replays each segment in the reverse sweep) vs the "
+           "hand-written adjoint (stores every state in two lists). Each is checked against "
+           "the hand-written gradient. Peak memory: tracemalloc peak above the live memory "
+           "during one call, after a warm-up call. Times: medians over "
+           + "/".join(map(str, rounds)) + " round-robin rounds; ratios: medians of "
+           "same-round ratios (quartiles in brackets).", "",
+           "| steps | K (snapshots) | peak mem hand | peak mem s2sad | peak mem s2sad checkpoint "
+           "| checkpoint / s2sad mem | time hand | time s2sad | time s2sad checkpoint "
+           "| checkpoint / s2sad time | checkpoint / hand time |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for s in scaling:
+        hand, plain, ck = s.get("hand"), s.get("s2sad"), s.get("s2sad checkpoint")
+        cells = [_pow10(s.steps), f"{s.interval} ({-(-s.steps // s.interval)})"]
+        for e in (hand, plain, ck):
+            cells.append(fmt_bytes(e.peak) if e is not None and e.timed else
+                         (e.status if e is not None else "—"))
+        cells.append(f"{ck.peak / plain.peak:.3g}" if ck is not None and plain is not None
+                     and ck.timed and plain.timed and ck.peak and plain.peak else "—")
+        for e in (hand, plain, ck):
+            cells.append(fmt_time(e.median()) if e is not None and e.timed else "—")
+        ok = ck is not None and ck.timed
+        cells.append(fmt_ratio(ratio(ck, plain), True) if ok and plain.timed else "—")
+        cells.append(fmt_ratio(ratio(ck, hand), True) if ok else "—")
+        out.append("| " + " | ".join(cells) + " |")
+    spans = [f"{_pow10(a.steps)} → {_pow10(b.steps)}" for a, b in zip(scaling, scaling[1:])]
+    out += ["", "Peak memory growth when the number of steps grows tenfold:", "",
+            "| | " + " | ".join(spans) + " | per decade, overall | exponent | O(n) would be "
+            "| O(sqrt n) would be |",
+            "|---" * (len(spans) + 5) + "|"]
+    growth = {}
+    for label in ("hand", "s2sad", "s2sad checkpoint"):
+        steps_, per_decade = _growth(scaling, label)
+        growth[label] = per_decade
+        if per_decade is None:
+            out.append(f"| {label} | " + " | ".join("—" for _ in spans) + " | — | — | ×10 | ×3.16 |")
+            continue
+        out.append(f"| {label} | " + " | ".join(f"×{g:.3g}" for g in steps_)
+                   + f" | ×{per_decade:.3g} | n^{math.log10(per_decade):.2f} | ×10 | ×3.16 |")
+    plain_g, ck_g = growth["s2sad"], growth["s2sad checkpoint"]
+    if plain_g is None or ck_g is None:
+        target = ("- checkpointing: not measured (" + "; ".join(
+            f"{_pow10(s.steps)} steps, {e.label}: {e.status}" for s in scaling
+            for e in s.entries if not e.timed) + ")")
+    else:
+        sqrt_like = 10**0.4 <= ck_g <= 10**0.6        # exponent between 0.4 and 0.6
+        last = scaling[-1]
+        ck, plain, hand = (last.get("s2sad checkpoint"), last.get("s2sad"), last.get("hand"))
+        target = (f"- checkpointing, pendulum {_pow10(scaling[0].steps)}–"
+                  f"{_pow10(last.steps)} steps: peak memory of `checkpoint=True` grows "
+                  f"×{ck_g:.3g} per decade (n^{math.log10(ck_g):.2f}; sqrt(n): ×3.16), plain "
+                  f"s2sad ×{plain_g:.3g} (n^{math.log10(plain_g):.2f}): grows like sqrt(n): "
+                  + ("met" if sqrt_like else "**missed**")
+                  + f". At {_pow10(last.steps)} steps: {fmt_bytes(ck.peak)} vs "
+                  f"{fmt_bytes(plain.peak)} plain ({ck.peak / plain.peak:.3g}x) and "
+                  f"{fmt_bytes(hand.peak)} hand-written ({ck.peak / hand.peak:.3g}x); time "
+                  f"{fmt_ratio(ratio(ck, plain))}x plain, {fmt_ratio(ratio(ck, hand))}x "
+                  "hand-written")
+    out += ["", target.replace("- checkpointing", "Checkpointing", 1), ""]
+    return "\n".join(out), target
 
 
 # ---------------------------------------------------------------------------
@@ -576,7 +722,7 @@ def summary_table(results, synthetic):
     return "\n".join(out), notes
 
 
-def targets(results, synthetic):
+def targets(results, synthetic, checkpoint_target=None):
     """The issue's targets, met or missed, for s2sad."""
     out = []
 
@@ -598,12 +744,24 @@ def targets(results, synthetic):
         if s.peak and hand.peak:
             m = s.peak / hand.peak
             parts.append(f"memory {m:.3g} ≤ 1.5: {verdict(m <= 1.5)}")
-        out.append(f"- {res.w.name}: " + "; ".join(parts))
+        ck = res.get("s2sad checkpoint")
+        if ck is not None and ck.timed:
+            extra = f"time {fmt_ratio(ratio(ck, hand))}x hand"
+            if ck.peak and hand.peak:
+                extra += f", memory {ck.peak / hand.peak:.3g}x hand"
+            note = f" (with `checkpoint=True`: {extra})"
+        elif ck is not None:
+            note = f" (with `checkpoint=True`: {ck.status})"
+        else:
+            note = ""
+        out.append(f"- {res.w.name}: " + "; ".join(parts) + note)
     if synthetic is not None:
         lines, seconds, err = synthetic
         out.append(f"- transform of the synthetic {lines}-line function {seconds * 1e3:.1f} ms "
                    f"< 50 ms: {verdict(seconds < 0.05)} (its gradient vs finite differences: "
                    f"max relative error {err:.1e})")
+    if checkpoint_target:
+        out.append(checkpoint_target)
     return "\n".join(out)
 
 
@@ -637,6 +795,33 @@ def _load():
         return "?"
 
 
+LOAD_SAMPLES = []              # 1-minute load averages sampled during the run
+HIGH_LOAD = 1.5                # warn above this many times the usable cores
+
+
+def _sample_load():
+    try:
+        LOAD_SAMPLES.append(os.getloadavg()[0])
+    except OSError:
+        pass
+
+
+def _load_warning(usable):
+    """A header line when the 1-minute load went above HIGH_LOAD x the usable cores."""
+    _sample_load()
+    if not LOAD_SAMPLES or not usable:
+        return []
+    top = max(LOAD_SAMPLES)
+    if top <= HIGH_LOAD * usable:
+        return [f"- 1-minute load sampled before each workload: at most {top:.1f} "
+                f"({top / usable:.1f}x the {usable} usable cores)"]
+    return [f"- **high load**: the 1-minute load average, sampled before each workload, "
+            f"reached {top:.1f} ({top / usable:.1f}x the {usable} usable cores; this run "
+            "itself accounts for 1). Absolute times are inflated and noisier than on an idle "
+            "machine; same-round ratios are less affected, but compare them across runs "
+            "with care"]
+
+
 def header(settings, versions, argv, started, load_before):
     try:
         usable = len(os.sched_getaffinity(0))
@@ -652,6 +837,7 @@ def header(settings, versions, argv, started, load_before):
         f"({usable} usable); one thread per library",
         f"- load average (1/5/15 min) at start {load_before}, at end {_load()} "
         "(other processes share the machine: ratios of same-round pairs are the robust figures)",
+        *_load_warning(usable),
         f"- Python {platform.python_version()}, NumPy {np.__version__}, s2sad "
         f"{s2sad.__version__} (git {_git_commit()})",
         f"- peers: {peers}",
@@ -673,8 +859,8 @@ def main(argv=None):
                         help="run only this workload (repeatable); one of "
                              + ", ".join(W.BY_NAME))
     parser.add_argument("--skip", action="append", default=[], metavar="TOOL",
-                        help="leave out a tool: s2sad, torch, autograd, jax, jax.jit "
-                             "(repeatable)")
+                        help="leave out a tool: s2sad, torch, autograd, jax, jax.jit, or "
+                             "checkpoint (the checkpointing row and section) (repeatable)")
     parser.add_argument("--output", metavar="PATH",
                         help="write the Markdown here (default: benchmarks/results/latest.md "
                              "for a full run of all workloads; nothing for --quick/--only)")
@@ -683,8 +869,8 @@ def main(argv=None):
         if name not in W.BY_NAME:
             parser.error(f"unknown workload {name!r}; choose from {', '.join(W.BY_NAME)}")
     for tool in ns.skip:
-        if tool not in TOOLS:
-            parser.error(f"unknown tool {tool!r}; choose from {', '.join(TOOLS)}")
+        if tool not in TOOLS + ["checkpoint"]:
+            parser.error(f"unknown tool {tool!r}; choose from {', '.join(TOOLS)}, checkpoint")
     settings = Settings(ns.quick)
     started = datetime.datetime.now(datetime.timezone.utc)
     load_before = _load()
@@ -713,11 +899,21 @@ def main(argv=None):
         if ns.only and w.name not in ns.only:
             continue
         log(f"{w.name} ...")
+        _sample_load()
         results.append(run_workload(w, peers, settings, skip, rng, log))
+
+    scaling = None
+    if "s2sad" not in skip and "checkpoint" not in skip and (not ns.only
+                                                              or "pendulum" in ns.only):
+        log("checkpointing: pendulum ...")
+        _sample_load()
+        scaling = checkpoint_scaling(settings, rng, log)
+    ckpt_text, ckpt_target = checkpoint_section(scaling) if scaling else (None, None)
 
     synthetic = None
     if "s2sad" not in skip and not ns.only:
         log("synthetic 100-line function ...")
+        _sample_load()
         try:
             synthetic = synthetic_transform(settings)
         except Exception as exc:
@@ -734,8 +930,11 @@ def main(argv=None):
              summary, ""]
     if notes:
         parts += ["Notes:", ""] + notes + [""]
-    parts += ["## Targets (issue \"Performance\")", "", targets(results, synthetic), "",
-              "## Workloads", ""]
+    parts += ["## Targets (issue \"Performance\")", "",
+              targets(results, synthetic, ckpt_target), ""]
+    if ckpt_text:
+        parts += [ckpt_text]
+    parts += ["## Workloads", ""]
     parts += [workload_table(res) for res in results]
     parts.append(f"Total run time: {time.perf_counter() - t_start:.0f} s.")
     text = "\n".join(parts) + "\n"

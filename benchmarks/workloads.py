@@ -189,8 +189,10 @@ def pendulum_peer(ns):
     return pendulum
 
 
-def pendulum_args(quick):
-    return (0.3, 1.5, 1.0, 50 if quick else 1000)
+def pendulum_args(quick, steps=None):
+    if steps is None:
+        steps = 50 if quick else 1000
+    return (0.3, 1.5, 1.0, steps)
 
 
 # ---------------------------------------------------------------------------
@@ -332,6 +334,7 @@ class Workload:
     make_args: Callable                # quick -> args
     extra: dict = field(default_factory=dict)   # more hand-written variants, by label
     heavy: bool = False
+    checkpoint: bool = False           # also time s2sad.grad(f, wrt, checkpoint=True)
 
 
 WORKLOADS = [
@@ -343,7 +346,7 @@ WORKLOADS = [
              poly, poly_grad, poly_peer, (0,), poly_args, extra={"hand (tangent)": poly_tangent}),
     Workload("pendulum", "damped pendulum, explicit Euler, 1000 steps, d/d(c, L)",
              "scalar-loop", pendulum, pendulum_grad, pendulum_peer, (0, 1), pendulum_args,
-             extra={"hand (tangent)": pendulum_tangent}),
+             extra={"hand (tangent)": pendulum_tangent}, checkpoint=True),
     Workload("newton", "Newton on x^3 + a x - b = 0, while |dx| > tol, d root/d(a, b)",
              "scalar-loop", newton, newton_grad, newton_peer, (0, 1), newton_args),
     Workload("rosenbrock_1e3", "Rosenbrock, vectorized NumPy, n = 1e3", "numpy",
