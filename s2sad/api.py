@@ -77,10 +77,10 @@ class _Compiled:
 
 
 def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
-             checkpoint=False):
+             checkpoint=False, has_aux=False):
     """The generated function(s) for ``func``, built once per specialization."""
     key = (func, wrt, wrt_tuple, output, tuple(sorted(kinds.items())), optimize, callee,
-           checkpoint)
+           checkpoint, has_aux)
     hit = _CACHE.get(key)
     if hit is None and isinstance(func, CustomVJP):
         if output != "split":
@@ -91,7 +91,8 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
             hit = _CACHE.get(key)
             if hit is None:
                 ctx = pipeline.make_context(func, wrt, kinds, output, wrt_tuple, optimize,
-                                            callee=callee, checkpoint=checkpoint)
+                                            callee=callee, checkpoint=checkpoint,
+                                            has_aux=has_aux)
                 fn, text = pipeline.build(ctx)
                 hit = _CACHE[key] = _Compiled(fn, text, ctx)
     return hit
@@ -141,6 +142,8 @@ class GradFunction:
         self._output = output
         self._has_aux = has_aux
         self._options = dict(optimize=optimize, checkpoint=checkpoint)
+        if has_aux:
+            self._options["has_aux"] = True
         self._sig = _signature(base)
         self._impls = {}
         self._fast = {}
@@ -160,7 +163,7 @@ class GradFunction:
         impl = self._impls.get(_key(args, kwargs))
         if impl is None:
             impl = self._compile(args, kwargs)
-        if self._has_aux or isinstance(self.__wrapped__, CustomVJP):
+        if isinstance(self.__wrapped__, CustomVJP):
             return self._via_vjp(impl, args, kwargs)
         try:
             return impl.function(*args, **kwargs)
@@ -181,7 +184,7 @@ class GradFunction:
 
     def _compile(self, args, kwargs, output=None):
         output = output or self._output
-        if self._has_aux or isinstance(self.__wrapped__, CustomVJP):
+        if isinstance(self.__wrapped__, CustomVJP):
             output = "split"
         target = resolve(self.__wrapped__, args, kwargs)
         impl = compiled(target, self._wrt, True if output == "split" else self._wrt_tuple,
@@ -190,13 +193,13 @@ class GradFunction:
             self._impls[_key(args, kwargs)] = impl
             self._last = impl
             types = tuple(map(type, args))
-            if output == self._output and not kwargs and not self._has_aux \
+            if output == self._output and not kwargs \
                     and not any(t in _REFINED for t in types) and _scalar_only(impl):
                 self._fast[types] = impl.function
         return impl
 
     def _via_vjp(self, impl, args, kwargs):
-        """has_aux and custom_vjp: run the split pair with the seed (1.0, zeros for aux)."""
+        """custom_vjp at the top level: run its split pair with the seed 1.0."""
         from .runtime import seed, zeros_like
         fwd, bwd = impl.function
         tape = []
@@ -333,7 +336,7 @@ value_and_grad.__doc__ = """Like :func:`grad`, but returns ``(value, gradient)``
 
 
 def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=True,
-           stage="final", checkpoint=False):
+           stage="final", checkpoint=False, has_aux=False):
     """The generated source of ``grad(func, wrt)`` as text.
 
     The code is specialized on whether each argument is a scalar or an array:
@@ -356,12 +359,12 @@ def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=Tr
         kinds = {n: "S" for n in sig.parameters}
     if stage == "final":
         return compiled(func, idx, is_tuple, output, kinds, optimize,
-                        checkpoint=checkpoint).source
+                        checkpoint=checkpoint, has_aux=has_aux).source
     if stage not in pipeline.STAGE_NAMES + ["forward"]:
         raise errors.bad_argument(func, f"unknown stage {stage!r}",
                                   hint="one of " + ", ".join(pipeline.STAGE_NAMES))
     ctx = pipeline.make_context(func, idx, kinds, output, is_tuple, optimize,
-                                checkpoint=checkpoint)
+                                checkpoint=checkpoint, has_aux=has_aux)
     if stage == "reverse" and mode == "forward":
         stage = "forward"
     return pipeline.source_of(pipeline.run(ctx, stop_after=stage))

@@ -18,7 +18,9 @@ class Context:
     mode: str = "reverse"
     optimize: bool = True
     callee: bool = False
-    checkpoint: bool = False        # trade recomputation for tape memory in long loops            # compiled for a call from other differentiated code
+    checkpoint: bool = False        # trade recomputation for tape memory in long loops
+    has_aux: bool = False           # the function returns (value, aux): aux is passed through
+    aux_name: str = None            # compiled for a call from other differentiated code
     # filled by parse
     filename: str = "<unknown>"
     firstlineno: int = 1

@@ -570,4 +570,28 @@ def run(tree, ctx):
             fn = name(ctx.inject("copy_of", runtime.copy_of))
             copies.append(assign(p, gast.Call(func=fn, args=[name(p)], keywords=[]), like=tree))
     tree.body = copies + new_body
+    if ctx.has_aux:
+        _split_aux(tree, ctx)
     return tree
+
+
+def _split_aux(tree, ctx):
+    """``return (value, aux)`` -> ``_aux = aux``; ``return value`` (the reverse pass
+    returns ``_aux`` beside the gradient, untouched)."""
+    ret = tree.body[-1]
+    pair = None
+    for s in reversed(tree.body[:-1]):
+        if isinstance(ret.value, gast.Name) and isinstance(s, gast.Assign) and \
+                isinstance(s.targets[0], gast.Name) and s.targets[0].id == ret.value.id:
+            pair = s.value
+            break
+    if not (isinstance(pair, gast.Tuple) and len(pair.elts) == 2):
+        raise errors.ArgumentError(
+            "has_aux=True needs the function to return (value, aux): end it with "
+            "'return value, aux'",
+            filename=ctx.filename, lineno=getattr(ret, "lineno", ctx.firstlineno),
+            hint="return a pair: the value to differentiate and anything else")
+    ctx.aux_name = ctx.namer.fresh("_aux")
+    value, aux = pair.elts
+    tree.body[-1:] = [assign(ctx.aux_name, aux, like=ret),
+                      gast.copy_location(gast.Return(value=value), ret)]

@@ -537,7 +537,11 @@ class Reverse:
                 value = self.namer.fresh("_value")
                 fwd.append(assign(value, name(y.id)))
                 y = name(value)
+            if ctx.has_aux:
+                y = gast.Tuple(elts=[y, name(ctx.aux_name)], ctx=gast.Load())
             result = gast.Tuple(elts=[y, result], ctx=gast.Load())
+        elif ctx.has_aux:
+            result = gast.Tuple(elts=[result, name(ctx.aux_name)], ctx=gast.Load())
         tree.body = fwd + seed + rev + [gast.copy_location(gast.Return(value=result), ret)]
         tree.name = self.namer.fresh(f"{ctx.output}_{ctx.name}")
         return tree
