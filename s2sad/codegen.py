@@ -24,10 +24,21 @@ import types
 import gast
 
 
+class _NegativeConstants(ast.NodeTransformer):
+    """``-2.0`` as ``-(2.0)``, as Python's parser builds it: ``ast.unparse`` then puts
+    the parentheses ``(-2.0) ** 2`` needs (a negative Constant prints as ``-2.0 ** 2``)."""
+
+    def visit_Constant(self, node):
+        v = node.value
+        if type(v) in (int, float) and v < 0:
+            return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=-v))
+        return node
+
+
 def to_source(tree):
     module = tree if isinstance(tree, gast.Module) else gast.Module(body=[tree], type_ignores=[])
-    pyast = ast.fix_missing_locations(gast.gast_to_ast(module))
-    return ast.unparse(pyast) + "\n"
+    pyast = _NegativeConstants().visit(gast.gast_to_ast(module))
+    return ast.unparse(ast.fix_missing_locations(pyast)) + "\n"
 
 
 def cache_dir():

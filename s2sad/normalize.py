@@ -354,6 +354,20 @@ class Normalizer:
     def expr_Call(self, e, out):
         if isinstance(e.func, gast.Name) and e.func.id in self.nested:
             return self.inline(e, out)
+        if isinstance(e.func, gast.Name) and e.func.id in ("max", "min") and len(e.args) > 2 \
+                and not e.keywords and not any(isinstance(a, gast.Starred) for a in e.args):
+            import builtins
+            try:
+                is_builtin = self.ctx.lookup(e.func.id) is getattr(builtins, e.func.id)
+            except KeyError:
+                is_builtin = False
+            if is_builtin and e.func.id not in self.ctx.local_names:
+                # max(a, b, c) -> max(max(a, b), c): pairs have derivative rules
+                acc = self.atom(e.args[0], out)
+                for a in e.args[1:]:
+                    pair = gast.Call(func=name(e.func.id), args=[acc, a], keywords=[])
+                    acc = self.atom(gast.copy_location(pair, e), out)
+                return acc
         func = e.func
         if isinstance(func, gast.Attribute):
             func = gast.Attribute(value=self.receiver(func.value, out), attr=func.attr,

@@ -25,7 +25,7 @@ from __future__ import annotations
 import gast
 
 from . import anno
-from .gastutil import assign, loads, name, rename, stores, target_name
+from .gastutil import assign, const, loads, name, rename, stores, target_name
 
 
 class SSA:
@@ -74,7 +74,10 @@ class SSA:
                     continue     # temporaries never outlive the branch that made them
                 join = self.namer.fresh(var)
                 for branch, version in ((s.body, a), (s.orelse, b)):
-                    if version is not None and not _retarget(branch, version, join):
+                    if version is None:     # not defined on this path: None, as a marker
+                        branch.append(assign(join, const(None), like=s))
+                        anno.set_(branch[-1], anno.Key.JOIN)
+                    elif not _retarget(branch, version, join):
                         branch.append(assign(join, name(version), like=s))
                         anno.set_(branch[-1], anno.Key.JOIN)
                 env[var] = join
@@ -100,9 +103,11 @@ class SSA:
             if var in env or var in exposed:
                 h = self.namer.fresh(var) if var in self.seen or var in env else self.version(var)
                 self.seen.add(var)
-                if var in env:
-                    out.append(assign(h, name(env[var]), like=s))
-                    anno.set_(out[-1], anno.Key.HEADER)
+                # a name first written in the loop starts as None, so copies into
+                # inner loops' headers never read an unbound name
+                start = name(env[var]) if var in env else const(None)
+                out.append(assign(h, start, like=s))
+                anno.set_(out[-1], anno.Key.HEADER)
                 headers[var] = h
         body_env = dict(env)
         body_env.update(headers)
