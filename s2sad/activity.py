@@ -174,7 +174,8 @@ def _prim(prim, args, keywords, kinds, what):
         return Op("nondiff", args=args, keywords=keywords, what=pretty,
                   scalar_result=scalar_result)
     if rule is None:
-        if is_user_function(prim) or type(prim).__name__ == "CustomVJP":
+        if is_user_function(prim) or type(prim).__name__ in ("CustomVJP", "GradFunction",
+                                                              "JVPFunction"):
             return Op("call", func=prim, args=args, keywords=keywords, what=pretty)
         return Op("unknown", args=args, keywords=keywords, what=pretty)
     return Op("rule", rule=rule, args=args, keywords=keywords, what=pretty,

@@ -248,6 +248,32 @@ def resolve(func, args, kwargs):
     return func
 
 
+def generated_callee(func, arg_kinds):
+    """The plain function differentiated code calls for ``func``: ``func`` itself, or,
+    for a ``grad``/``jvp`` object called from differentiated code (``grad(jvp(f))``),
+    the generated function for these argument kinds, which is then transformed again."""
+    from .toolbox import JVPFunction
+    if isinstance(func, JVPFunction):
+        n = func._nparams
+        kinds = dict(zip(func._sig.parameters, arg_kinds[:n]))
+        target = func._func
+        if isinstance(target, GradFunction):
+            raise errors.bad_argument(_unwrap(target), "jvp of grad inside differentiated "
+                                      "code is not supported", hint="use s2sad.hessian")
+        return compiled(target, func._wrt, True, "jvp", kinds).function
+    if isinstance(func, GradFunction) and not func._has_aux:
+        kinds = dict(zip(func._sig.parameters, arg_kinds))
+        for p in func._sig.parameters:
+            kinds.setdefault(p, "S")
+        target = func.__wrapped__
+        if isinstance(target, (GradFunction, CustomVJP)):
+            raise errors.bad_argument(_unwrap(target), "nested transformations inside "
+                                      "differentiated code are not supported")
+        return compiled(target, func._wrt, func._wrt_tuple, func._output, kinds,
+                        **{k: v for k, v in func._options.items() if k != "has_aux"}).function
+    return func
+
+
 class CustomVJP:
     """A function that supplies its own gradient (like ``jax.custom_vjp``)::
 

@@ -105,6 +105,8 @@ def bind_call(op, kinds, ctx, node):
     from .api import kind_of
     if op.func in _in_progress():
         raise errors.unsupported(node, ctx, "Recursion", op.what)
+    from .api import generated_callee
+    op.func = generated_callee(op.func, [_atom_kind(a, kinds) for a in op.args])
     sig = inspect.signature(op.func)
     try:
         bound = sig.bind(*op.args, **op.keywords)

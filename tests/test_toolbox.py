@@ -696,3 +696,40 @@ def test_check_grads_catches_wrong_custom_vjp():
 def test_check_grads_needs_a_float_argument():
     with pytest.raises(s2sad.ArgumentError, match="at least one float argument"):
         s2sad.check_grads(int_and_float, (2, 3))
+
+
+# ---------------------------------------------------------------------------
+# transformed functions called from differentiated code: grad(jvp(...)), grad of grad calls
+
+
+def _sin_xy(x, y):
+    return math.sin(x) * y + x * x
+
+
+_DSIN_DX = s2sad.jvp(_sin_xy, 0)
+_GRAD_SIN = s2sad.grad(_sin_xy, (0, 1))
+
+
+def twice_tangent(x, y):
+    return _DSIN_DX(x, y, 1.0)[1] * 2.0            # 2 df/dx
+
+
+def product_of_partials(x, y):
+    gx, gy = _GRAD_SIN(x, y)
+    return gx * gy
+
+
+@pytest.mark.parametrize("x, y", [(0.7, 1.3), (-0.4, 2.0), (1.9, -0.6)])
+def test_grad_of_a_function_calling_jvp(x, y):
+    got = s2sad.grad(twice_tangent, (0, 1))(x, y)
+    want = (-2.0 * math.sin(x) * y + 4.0, 2.0 * math.cos(x))
+    assert got == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize("x, y", [(0.7, 1.3), (-0.4, 2.0), (1.9, -0.6)])
+def test_grad_of_a_function_calling_grad(x, y):
+    gx, gy = math.cos(x) * y + 2.0 * x, math.sin(x)
+    want = ((-math.sin(x) * y + 2.0) * gy + gx * math.cos(x), math.cos(x) * gy)
+    got = s2sad.grad(product_of_partials, (0, 1))(x, y)
+    assert got == pytest.approx(want, rel=1e-12)
+    assert s2sad.jvp(product_of_partials, 0)(x, y, 1.0)[1] == pytest.approx(want[0], rel=1e-12)
