@@ -197,12 +197,7 @@ class Reverse:
         from .activity import index_expr
         target = s.targets[0]
         base = target.value.id
-        if id(s) not in self.snapshots:
-            self.snapshots[id(s)] = self.namer.numbered("_old")
-        old = self.snapshots[id(s)]
-        self.primal.add(old)
-        if overwritten is not None:
-            overwritten.add(old)
+        old = self.snapshot_name(s, overwritten)
         out = []
         b = self.adjoint(base)
         if base in self.ctx.active and _defined(state.get(base, U)):
@@ -217,16 +212,21 @@ class Reverse:
         out.append(assign(restore, name(old)))
         return out
 
-    def index_add(self, s, state, overwritten):
-        """``index_add(a, i, g)`` (in generated code): g's adjoint is ``ba[i]``; the
-        values of ``a[i]`` before the update are put back from a snapshot."""
-        a, index, g = s.value.args
+    def snapshot_name(self, s, overwritten):
+        """The name holding what statement ``s`` overwrites (a primal value to record)."""
         if id(s) not in self.snapshots:
             self.snapshots[id(s)] = self.namer.numbered("_old")
         old = self.snapshots[id(s)]
         self.primal.add(old)
         if overwritten is not None:
             overwritten.add(old)
+        return old
+
+    def index_add(self, s, state, overwritten):
+        """``index_add(a, i, g)`` (in generated code): g's adjoint is ``ba[i]``; the
+        values of ``a[i]`` before the update are put back from a snapshot."""
+        a, index, g = s.value.args
+        old = self.snapshot_name(s, overwritten)
         out = []
         if a.id in self.ctx.active and _defined(state.get(a.id, U)) and \
                 isinstance(g, gast.Name) and g.id in self.ctx.active:
