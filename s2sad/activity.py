@@ -119,6 +119,9 @@ def classify(value, ctx, kinds=None):
                          keywords, kinds, f"method .{value.func.attr}()")
         if path is None or head in ctx.local_names:
             what = f"method {path}()" if path else "call of a computed function"
+            if path and head in ctx.namer.temps:
+                what = f"method .{path.split('.', 1)[1]}() of a computed value" if "." in path \
+                    else "call of a computed function"
             recv = [value.func.value] if isinstance(value.func, gast.Attribute) else []
             return Op("unknown", args=recv + list(value.args), keywords=keywords, what=what)
         try:
@@ -256,6 +259,8 @@ def infer_kinds(tree, ctx):
     while changed:
         changed = False
         for t, value in defs:
+            if isinstance(value, gast.Constant) and value.value is None:
+                continue            # "not yet defined" markers carry no kind
             k = _kind_of_value(value, ctx, kinds)
             new = k if t not in seen else join_kinds(kinds[t], k)
             seen.add(t)

@@ -59,6 +59,10 @@ def _parse_wrt(func, wrt):
         if not isinstance(i, int) or isinstance(i, bool):
             raise errors.bad_argument(func, f"wrt must be an int or a tuple of ints, got {i!r}",
                                       hint="give argument positions, e.g. wrt=0 or wrt=(0, 1)")
+        if not params:
+            raise errors.bad_argument(
+                func, f"{func.__name__} has no parameters to differentiate with respect to",
+                hint="give the function the inputs you want derivatives for as parameters")
         if not 0 <= i < len(params):
             raise errors.bad_argument(
                 func, f"wrt={i} is out of range: {func.__name__} has {len(params)} "
@@ -155,11 +159,40 @@ class GradFunction:
         if not kwargs:      # fast path: the generated function itself, keyed by plain types
             fn = self._fast.get(tuple(map(type, args)))
             if fn is not None:
-                return fn(*args)
-        if any(type(args[i]) is int for i in self._wrt if i < len(args)):
-            # integers being differentiated are promoted to float (documented rule)
-            args = tuple(float(a) if i in self._wrt and type(a) is int else a
-                         for i, a in enumerate(args))
+                try:
+                    return fn(*args)
+                except errors.NonScalarOutputError as exc:
+                    self._locate(exc)
+        result = self._call(args, kwargs)
+        if any(type(args[i]) in (int, bool) for i in self._wrt if i < len(args)):
+            result = self._promote(result, args)
+        return result
+
+    def _promote(self, result, args):
+        """The derivative for an int or bool argument is a float (documented rule)."""
+        def fix(g, a):
+            return float(g) if type(a) in (int, bool) and np.ndim(g) == 0 else g
+
+        def fix_grads(grads):
+            if self._wrt_tuple:
+                return tuple(fix(g, args[i]) for g, i in zip(grads, self._wrt))
+            return fix(grads, args[self._wrt[0]])
+
+        if self._output == "value_and_grad":
+            value, grads = result
+            return value, fix_grads(grads)
+        if self._has_aux:
+            grads, aux = result
+            return fix_grads(grads), aux
+        return fix_grads(result)
+
+    def _locate(self, exc):
+        if exc.filename is not None:
+            raise exc
+        impl = self._last
+        raise errors.non_scalar_output(impl.ctx, impl.ctx.return_node, exc.message) from None
+
+    def _call(self, args, kwargs):
         impl = self._impls.get(_key(args, kwargs))
         if impl is None:
             impl = self._compile(args, kwargs)
@@ -168,10 +201,8 @@ class GradFunction:
         try:
             return impl.function(*args, **kwargs)
         except errors.NonScalarOutputError as exc:
-            if exc.filename is not None:
-                raise
-            raise errors.non_scalar_output(impl.ctx, impl.ctx.return_node, exc.message) \
-                from None
+            self._last = impl
+            self._locate(exc)
 
     def _kinds(self, args, kwargs):
         try:

@@ -34,6 +34,8 @@ def run(ctx):
         raise errors.source_unavailable(func, f"its source does not parse ({exc.msg})") from None
     gast.increment_lineno(module, first - 1)
     fdef = module.body[0] if module.body else None
+    if isinstance(fdef, gast.AsyncFunctionDef):
+        raise errors.unsupported(fdef, ctx, "AsyncFunctionDef")
     if func.__name__ == "<lambda>":
         fdef = _lambda_as_def(module, func, ctx)
     elif not isinstance(fdef, gast.FunctionDef) or fdef.name != func.__name__:
@@ -59,9 +61,14 @@ def _lambda_as_def(module, func, ctx):
     """``f = lambda a, b: expr`` as ``def <lambda>(a, b): return expr``."""
     code = func.__code__
     names = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
-    for node in gast.walk(module):
-        if isinstance(node, gast.Lambda) and node.lineno == code.co_firstlineno \
-                and [a.id for a in node.args.args + node.args.kwonlyargs] == names:
+    candidates = [node for node in gast.walk(module) if isinstance(node, gast.Lambda)
+                  and node.lineno == code.co_firstlineno
+                  and [a.id for a in node.args.args + node.args.kwonlyargs] == names]
+    if len(candidates) > 1:
+        raise errors.unsupported(candidates[1], ctx, "Lambda",
+                                 "several lambdas on one line cannot be told apart")
+    for node in candidates:
+        if True:
             ret = gast.copy_location(gast.Return(value=node.body), node.body)
             label = "lambda"
             for parent in gast.walk(module):   # name it after the variable it is assigned to

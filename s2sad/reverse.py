@@ -511,8 +511,9 @@ class Reverse:
                 seed.append(assign(self.adjoint(y.id), const(1.0)))
             elif not split:
                 seed.append(assign(self.adjoint(y.id), call(self.helper("seed"), name(y.id))))
-        elif isinstance(y, gast.Name) and not split:
-            seed.append(gast.Expr(value=call(self.helper("seed"), name(y.id))))
+        elif not split and (isinstance(y, gast.Name) or not (
+                isinstance(y, gast.Constant) and type(y.value) in (int, float))):
+            seed.append(gast.Expr(value=call(self.helper("seed"), clone(y))))  # checks it
         if split:
             # everything the reverse reads is gone when the forward function returns
             self.tape = self.tape or self.namer.fresh("_tape")

@@ -41,8 +41,10 @@ def seed(y):
     """The adjoint 1.0 of the scalar output ``y``; reject anything else."""
     if type(y) is float:
         return 1.0
+    if isinstance(y, (int, float, np.number)) and not isinstance(y, bool):
+        return 1.0
     shape = np.shape(y)
-    if shape == () and np.isrealobj(y) and not isinstance(y, (str, bytes)):
+    if shape == () and isinstance(y, np.ndarray) and y.dtype.kind in "fiu":
         return 1.0
     what = (f"an array of shape {shape}" if isinstance(y, np.ndarray)
             else f"a value of type {type(y).__name__}")

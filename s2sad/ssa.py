@@ -100,7 +100,8 @@ class SSA:
             assigned.discard(s.target.id)
         headers = {}
         for var in sorted(assigned):
-            if var in env or var in exposed:
+            read_outside = self.loads_total.get(var, 0) > self.loads_in[id(s)].get(var, 0)
+            if var in env or var in exposed or (read_outside and var not in self.namer.temps):
                 h = self.namer.fresh(var) if var in self.seen or var in env else self.version(var)
                 self.seen.add(var)
                 # a name first written in the loop starts as None, so copies into
@@ -200,8 +201,21 @@ def _must_define(stmts):
     return out
 
 
+def _load_counts(node):
+    out = {}
+    for n in gast.walk(node):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            out[n.id] = out.get(n.id, 0) + 1
+    return out
+
+
 def run(tree, ctx):
     ssa = SSA(ctx)
+    # where names are read, taken before renaming: a name first written in a loop and
+    # read outside it gets a header name (starting as None) so no copy reads it unbound
+    ssa.loads_total = _load_counts(tree)
+    ssa.loads_in = {id(n): _load_counts(n) for n in gast.walk(tree)
+                    if isinstance(n, (gast.For, gast.While))}
     env = {}
     for p in ctx.params:
         env[p] = p

@@ -40,6 +40,12 @@ def float(z, x):
     d[x] = d[z]
 
 
+@adjoint(builtins.divmod)
+def divmod(z, x, y):
+    d[x] = d[z][1]                                    # (floor(x / y), x - y floor(x / y))
+    d[y] = -d[z][1] * z[0]
+
+
 @adjoint(as_sequence)
 def as_sequence(z, x):
     d[x] = d[z]
@@ -58,4 +64,4 @@ def sum_start(z, x, start):
 
 nondiff(builtins.int, builtins.round, builtins.len, builtins.range, builtins.bool,
         builtins.isinstance, builtins.print, builtins.type,
-        builtins.str, builtins.repr, builtins.divmod, builtins.id, builtins.hash)
+        builtins.str, builtins.repr, builtins.id, builtins.hash)

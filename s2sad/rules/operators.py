@@ -71,7 +71,13 @@ def copy(z, x):
     d[x] = d[z]
 
 
-nondiff(operator.floordiv, operator.mod, operator.lt, operator.le, operator.gt,
+@adjoint(operator.mod)
+def mod(z, x, y):
+    d[x] = unbroadcast(d[z], x)
+    d[y] = unbroadcast(-d[z] * ((x - z) / y), y)      # z = x - y * floor(x / y)
+
+
+nondiff(operator.floordiv, operator.lt, operator.le, operator.gt,
         operator.ge, operator.eq, operator.ne, operator.not_, operator.and_,
         operator.or_, operator.xor, operator.invert, operator.lshift, operator.rshift,
         operator.is_, operator.is_not, operator.contains, operator.truth)
