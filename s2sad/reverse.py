@@ -340,7 +340,24 @@ class Reverse:
         return merged, gast.copy_location(node, s)
 
     def has_active(self, loop):
-        return any(target_name(x) in self.ctx.active for x in walk_stmts(loop.body))
+        """Whether the loop needs a reverse: it defines an active name, or writes into,
+        appends to or pops from an active array or list (even writing constants into an
+        active array kills the adjoint of what it overwrites)."""
+        active = self.ctx.active
+        for x in walk_stmts(loop.body):
+            if target_name(x) in active:
+                return True
+            if isinstance(x, gast.Assign) and target_name(x) is None:          # a[i] = v
+                changed = x.targets[0].value.id
+            elif _is_pop(x) or _is_append(x, self.ctx):
+                changed = x.value.func.value.id
+            elif _is_index_add(x, self.ctx):
+                changed = x.value.args[0].id
+            else:
+                continue
+            if changed in active:
+                return True
+        return False
 
     def counter(self, loop):
         if id(loop) not in self.counters:
@@ -588,6 +605,8 @@ def _strip_records(stmts, tape):
 
 
 def _is_pop(s):
+    if not isinstance(s, gast.Assign):
+        return False
     v = s.value
     return target_name(s) is not None and isinstance(v, gast.Call) \
         and isinstance(v.func, gast.Attribute) and v.func.attr == "pop" and not v.args \

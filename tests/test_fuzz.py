@@ -1,9 +1,9 @@
 """Random programs (tests/fuzz_programs.py) against finite differences.
 
-The default run checks 500 programs of the supported subset at 2 random points
-each; constructs that trigger already-reported bugs are left out
-(``fuzz_programs.KNOWN_BUGS``) and each of those bugs has a minimal regression
-test below, ``xfail(strict=True)`` until it is fixed. Long runs:
+The default run checks 500 programs of the supported subset (in-place writes,
+break/continue, early returns and calls between helpers included) at 2 random
+points each, plus jvp against grad; every bug the fuzzer found has a minimal
+regression test below. Long runs:
 ``python tools/fuzz.py --n 10000 --seed S``.
 """
 
@@ -13,6 +13,7 @@ import math
 import re
 
 import fuzz_programs as fp
+import numpy as np
 import pytest
 from gradcheck import numerical_grad
 
@@ -99,9 +100,9 @@ def test_generator_covers_the_subset():
 
 
 def test_generator_features_flag():
-    plain = "\n".join(fp.generate(s).source for s in range(200))
+    plain = "\n".join(fp.generate(s, features=()).source for s in range(200))
     assert not re.search(r"\b(break|continue)\b|np\.zeros|def h\d", plain)
-    full = "\n".join(fp.generate(s, features=fp.ALL_FEATURES).source for s in range(200))
+    full = "\n".join(fp.generate(s).source for s in range(200))      # the default: all
     for word in (r"\bbreak\b", r"\bcontinue\b", r"np\.zeros\(3\)", r"def h\d+\(",
                  r"\n\s+if .*:\n\s+return ", r"buf\d+\[[^\]]+\] (=|\+=|\*=) "):
         assert re.search(word, full), word
@@ -163,6 +164,7 @@ def test_checker_reports_an_s2sad_error(tmp_path, monkeypatch):
     monkeypatch.setattr(s2sad, "grad", refusing_grad)
     result = fp.check(fp.generate(5), str(tmp_path))
     assert result.status == "error" and result.failed       # the subset must be supported
+    monkeypatch.setattr(fp, "SUPPORTED_FEATURES", frozenset())
     result = fp.check(fp.generate(5, features={"break"}), str(tmp_path))
     assert result.status == "unsupported" and not result.failed
 
@@ -242,6 +244,15 @@ def test_name_first_defined_in_inner_loop():
     assert s2sad.grad(first_defined_in_inner_loop)(0.5, 2) == pytest.approx(4.0)
 
 
+def max_of_three(x, y):
+    return max(x, y, 0.5) * y
+
+
+def test_max_of_three_arguments():
+    assert s2sad.grad(max_of_three, wrt=(0, 1))(1.5, 0.7) == pytest.approx((0.7, 1.5))
+    assert s2sad.grad(max_of_three, wrt=(0, 1))(0.1, 0.7) == pytest.approx((0.0, 1.4))
+
+
 def dead_loop_body(x, y, n):
     for _ in range(n):
         v = x    # noqa: F841 - a dead copy: the whole body is removed as dead code
@@ -256,3 +267,21 @@ def test_block_of_dead_copies():
         got = s2sad.grad(dead_loop_body, wrt=(0, 1))(*args)
         assert got == pytest.approx(numerical_grad(dead_loop_body, list(args), (0, 1)))
         assert got == (args[1], args[0])
+
+
+def stores_constants_in_a_loop(x, n):
+    buf = np.zeros(3)
+    buf[1] = x * x
+    buf[2] = x
+    for j in range(n):
+        buf[(j + 1) % 3] = 0.25       # overwrites active entries with a constant
+    return np.sum(buf * buf)
+
+
+@pytest.mark.parametrize("x, n", [(0.7, 0), (0.7, 1), (-1.3, 2), (0.4, 3)])
+def test_loop_writing_constants_into_an_active_array(x, n):
+    # found by the fuzzer (all features on): a loop whose body only writes constants
+    # into an active array was left out of the reverse sweep
+    got = s2sad.grad(stores_constants_in_a_loop)(x, n)
+    want = numerical_grad(stores_constants_in_a_loop, (x, n), 0)
+    assert got == pytest.approx(want, rel=1e-6, abs=1e-8)
