@@ -30,7 +30,8 @@ def _private_cache_dir(tmp_path, monkeypatch):
 
 
 def _run(seeds, tmp_path, **gen):
-    results = [fp.check(fp.generate(s, **gen), str(tmp_path)) for s in seeds]
+    results = [fp.check(fp.generate(s, **gen), str(tmp_path), check_forward=True)
+               for s in seeds]
     return results
 
 
