@@ -100,8 +100,8 @@ class SSA:
             assigned.discard(s.target.id)
         headers = {}
         for var in sorted(assigned):
-            read_outside = self.loads_total.get(var, 0) > self.loads_in[id(s)].get(var, 0)
-            if var in env or var in exposed or (read_outside and var not in self.namer.temps):
+            seen_outside = self.loads_total.get(var, 0) > self.loads_in[id(s)].get(var, 0)
+            if var in env or var in exposed or (seen_outside and var not in self.namer.temps):
                 h = self.namer.fresh(var) if var in self.seen or var in env else self.version(var)
                 self.seen.add(var)
                 # a name first written in the loop starts as None, so copies into
@@ -202,17 +202,19 @@ def _must_define(stmts):
 
 
 def _load_counts(node):
+    """How often each name occurs (read or written) in ``node``."""
     out = {}
     for n in gast.walk(node):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+        if isinstance(n, gast.Name):
             out[n.id] = out.get(n.id, 0) + 1
     return out
 
 
 def run(tree, ctx):
     ssa = SSA(ctx)
-    # where names are read, taken before renaming: a name first written in a loop and
-    # read outside it gets a header name (starting as None) so no copy reads it unbound
+    # where names occur, taken before renaming: a name first written in a loop that
+    # also occurs outside it gets a header name (starting as None), so no copy made
+    # for a later read or loop can read it unbound when the loop runs no iteration
     ssa.loads_total = _load_counts(tree)
     ssa.loads_in = {id(n): _load_counts(n) for n in gast.walk(tree)
                     if isinstance(n, (gast.For, gast.While))}

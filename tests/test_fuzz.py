@@ -245,6 +245,21 @@ def test_name_first_defined_in_inner_loop():
     assert s2sad.grad(first_defined_in_inner_loop)(0.5, 2) == pytest.approx(4.0)
 
 
+def defined_in_loop_that_may_not_run(x, y, n):
+    for _ in range(n):
+        v = y * 3.0     # noqa: F841 - never read: only its definitions matter
+    for _ in range(2):
+        if x > 0.0:
+            v = x * 2.0     # noqa: F841
+    return x * y
+
+
+def test_name_defined_in_loop_that_does_not_run_then_assigned_in_loop():
+    assert defined_in_loop_that_may_not_run(0.7, 1.9, 0) == pytest.approx(1.33)
+    got = s2sad.grad(defined_in_loop_that_may_not_run, wrt=(0, 1))(0.7, 1.9, 0)
+    assert got == pytest.approx((1.9, 0.7))
+
+
 def max_of_three(x, y):
     return max(x, y, 0.5) * y
 

@@ -109,6 +109,24 @@ def test_names_like_adjoints_temps_tape_and_counters():
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
 
 
+def tangent_names(x, y):
+    dx = x * y                  # forward mode calls the tangent of x 'dx'
+    ddx = math.sin(dx) + y
+    dy = ddx * x
+    d_t1 = dy / (1.0 + dx * dx)
+    return d_t1 + dx
+
+
+def test_names_like_tangents_in_forward_mode():
+    # jvp along (tx, ty) must equal grad . (tx, ty), with user names dx, ddx, dy, d_t1
+    for x, y, _ in POINTS:
+        gx, gy = check_against_fd(tangent_names, [(x, y)])[0]
+        for tx, ty in [(1.0, 0.0), (0.0, 1.0), (0.3, -0.7)]:
+            value, tangent = s2sad.jvp(tangent_names, wrt=(0, 1))(x, y, tx, ty)
+            assert value == tangent_names(x, y)
+            assert tangent == pytest.approx(gx * tx + gy * ty, rel=1e-12, abs=1e-14)
+
+
 def runtime_helper_names(x, y):
     seed = x * x
     unbroadcast = seed * y
