@@ -281,29 +281,8 @@ def nan_to_num(z, x, copy=True, nan=0.0, posinf=None, neginf=None):
 # ---------------------------------------------------------------------------------
 # Elementwise, two operands (broadcasting)
 
-@adjoint(np.add)
-def add(z, x, y):
-    d[x] = unbroadcast(d[z], x)
-    d[y] = unbroadcast(d[z], y)
-
-
-@adjoint(np.subtract)
-def subtract(z, x, y):
-    d[x] = unbroadcast(d[z], x)
-    d[y] = unbroadcast(-d[z], y)
-
-
-@adjoint(np.multiply)
-def multiply(z, x, y):
-    d[x] = unbroadcast(d[z] * y, x)
-    d[y] = unbroadcast(d[z] * x, y)
-
-
-@adjoint(np.divide)
-def divide(z, x, y):
-    d[x] = unbroadcast(d[z] / y, x)
-    d[y] = unbroadcast(-d[z] * z / y, y)
-
+# np.add, np.subtract, np.multiply, np.divide share the templates of the operators
+# (s2sad/rules/operators.py).
 
 @adjoint(np.power, np.float_power)
 def power(z, x, y):

@@ -15,25 +15,25 @@ from .core import adjoint, nondiff
 d = {}  # templates write d[x] for "the adjoint of x"
 
 
-@adjoint(operator.add)
+@adjoint(operator.add, np.add)
 def add(z, x, y):
     d[x] = unbroadcast(d[z], x)
     d[y] = unbroadcast(d[z], y)
 
 
-@adjoint(operator.sub)
+@adjoint(operator.sub, np.subtract)
 def sub(z, x, y):
     d[x] = unbroadcast(d[z], x)
     d[y] = unbroadcast(-d[z], y)
 
 
-@adjoint(operator.mul)
+@adjoint(operator.mul, np.multiply)
 def mul(z, x, y):
     d[x] = unbroadcast(d[z] * y, x)
     d[y] = unbroadcast(d[z] * x, y)
 
 
-@adjoint(operator.truediv)
+@adjoint(operator.truediv, np.divide)
 def truediv(z, x, y):
     d[x] = unbroadcast(d[z] / y, x)
     d[y] = unbroadcast(-d[z] * z / y, y)
