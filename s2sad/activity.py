@@ -344,6 +344,7 @@ def run(tree, ctx):
             if isinstance(s.value, gast.Name):
                 edges.setdefault(s.value.id, set()).add(base)
     _alias_classes(tree, ctx, edges)
+    _check_views(tree, ctx)
     ret = tree.body[-1].value
     outputs = {ret.id} if isinstance(ret, gast.Name) else set()
     # a parameter the function appends to is an output too (the tape of a split callee)
@@ -397,6 +398,29 @@ def _alias_classes(tree, ctx, edges):
             if not {t, src} <= ctx.mutable:
                 ctx.mutable |= {t, src}
                 changed = True
+
+
+_VIEW_MAKERS = {"reshape", "ravel", "transpose", "swapaxes", "moveaxis", "squeeze",
+                "expand_dims", "view", "diagonal", "broadcast_to", "atleast_1d", "atleast_2d",
+                "flip", "fliplr", "flipud", "rot90", "T", "mT", "real", "imag"}
+
+
+def _check_views(tree, ctx):
+    """Writing into a view of another array would change that array behind the
+    analysis' back: refuse it (like a user copy ``b = a``)."""
+    stored = {s.targets[0].value.id: s for s in walk_stmts(tree.body)
+              if isinstance(s, gast.Assign) and target_name(s) is None}
+    for s in walk_stmts(tree.body):
+        t = target_name(s)
+        if t not in stored:
+            continue
+        v = s.value
+        view = isinstance(v, (gast.Subscript, gast.Attribute))
+        if isinstance(v, gast.Call):
+            path = dotted_name(v.func) or ""
+            view = path.split(".")[-1] in _VIEW_MAKERS
+        if view:
+            raise errors.unsupported(stored[t], ctx, "ViewWrite", t)
 
 
 def _check(tree, ctx, ops, varied):

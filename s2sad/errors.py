@@ -119,6 +119,8 @@ UNSUPPORTED = {
                     "return the new array from the helper instead of writing into its argument"),
     "NestedValue": ("a function defined inside the function used as a value",
                     "call it directly, or define it at module level"),
+    "ViewWrite": ("writing into a view of another array (a slice, .T, reshape, ...)",
+                  "take a copy first, e.g. w = z[1:].copy()"),
     "Recursion": ("recursive call", "rewrite the recursion as a loop"),
     "NoReturn": ("function without a return statement", "return a scalar value"),
 }

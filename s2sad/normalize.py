@@ -572,9 +572,13 @@ def run(tree, ctx):
     else:
         raise errors.unsupported(body[-1], ctx, "NoReturn",
                                  "some paths reach the end without returning")
-    stores = {t.value.id: s for s in gast.walk(tree) if isinstance(s, gast.Assign)
-              for t in s.targets if isinstance(t, gast.Subscript)
-              and isinstance(t.value, gast.Name)}
+    # writes into arguments, after a[i] += v became a[i] = a[i] + v
+    stores = {}
+    for s in gast.walk(gast.Module(body=new_body, type_ignores=[])):
+        if isinstance(s, gast.Assign):
+            for t in s.targets:
+                if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
+                    stores.setdefault(t.value.id, s)          # the first write
     copies = []
     for p in ctx.params:
         if p in stores and ctx.callee:     # the caller would see the write: not modelled

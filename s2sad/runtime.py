@@ -26,6 +26,8 @@ def unbroadcast(g, x):
     if np.shape(g) == shape:
         return g[()] if not shape and isinstance(g, np.ndarray) else g
     g = np.asarray(g)
+    if g.ndim < len(shape) and g.size == 1:   # a scalar standing for a constant array (a zero pad)
+        return np.broadcast_to(g, shape) * np.ones(shape)
     extra = g.ndim - len(shape)
     if extra > 0:
         g = g.sum(axis=tuple(range(extra)))

@@ -20,10 +20,16 @@ compares it with central differences at random points. A point where finite
 differences with two step sizes disagree (near a branch switch, a kink of
 ``abs``/``max`` or a change of a loop's trip count) is skipped.
 
-Constructs the core does not support yet can be switched on with the module
-level ``FEATURES`` set (or the ``features=`` argument): ``"inplace"``
-(element writes into a local array), ``"break"``, ``"continue"``,
-``"early_return"``, ``"calls"`` (module-level helpers calling each other).
+It also checks ``value_and_grad``'s value against ``f``, optionally ``jvp``
+along a random direction against the gradient, and that no call writes into
+the caller's arrays.
+
+Extra constructs are chosen with the module level ``FEATURES`` set (or the
+``features=`` argument): ``"inplace"`` (element writes into a local array),
+``"break"``, ``"continue"``, ``"early_return"``, ``"calls"`` (module-level
+helpers calling each other) -- all on by default -- and ``"vectors"`` (``x``
+is a NumPy array of shape (3,); off by default). ``avoid=`` leaves out
+constructs that trigger open bugs (see ``KNOWN_BUGS`` and the knobs below).
 """
 
 from __future__ import annotations
@@ -38,28 +44,43 @@ import tempfile
 import traceback
 from dataclasses import dataclass, field
 
+import numpy as np
+
 import s2sad
 
 #: Features beyond the supported subset; empty by default.
 FEATURES: frozenset = frozenset({"inplace", "break", "continue", "early_return", "calls"})
 #: Extra constructs s2sad supports: an S2SADError on a program using only these is a bug.
 SUPPORTED_FEATURES = frozenset({"inplace", "break", "continue", "early_return", "calls"})
-ALL_FEATURES = frozenset({"inplace", "break", "continue", "early_return", "calls"})
+#: ``vectors``: the first argument ``x`` is a NumPy array of shape (3,), used through
+#: elementwise NumPy functions, broadcasting with scalars, indexing, slicing,
+#: reductions (sum, mean, dot, @, max, min), np.where and element writes.
+ALL_FEATURES = frozenset({"inplace", "break", "continue", "early_return", "calls", "vectors"})
+VECTOR_SIZE = 3
 
 FUNC = "f"
 PARAMS = ("x", "y", "n")
 N_VALUES = (1, 2, 3)          # the int argument n at test points (range(n) runs >= once)
 X_RANGE = 2.0                 # float arguments are drawn from [-X_RANGE, X_RANGE]
 
-#: Constructs that trigger s2sad bugs already reported (each has a named xfail
-#: regression test in tests/test_fuzz.py). The generator avoids them unless told
-#: otherwise; remove a knob here once its bug is fixed.
+#: Constructs that triggered s2sad bugs (each has a named regression test in
+#: tests/test_fuzz.py). The generator avoids the knobs listed in KNOWN_BUGS unless
+#: told otherwise; all of these are fixed, so the set is empty.
 #:
 #: * ``neg_const_pow``: ``(-2.0) ** 2`` is generated as ``-2.0 ** 2`` (value -4.0).
 #: * ``maybe_defined_loop``: a name defined on some paths only (or first defined in
 #:   an inner loop), then assigned in a loop, is read by the loop's header copy
 #:   before it exists: UnboundLocalError.
 #: * ``max3``: ``max(a, b, c)`` (more than two arguments) has no derivative rule.
+#: * ``input_write`` ("vectors" only): element writes into the argument ``x``; jvp of
+#:   an augmented write (x[k] += ...) writes into the caller's arrays.
+#: * ``vec_loop_overwrite`` ("vectors" only): an array assigned afresh in every trip
+#:   of a loop: its adjoint is reset to the scalar 0.0, then unbroadcast fails.
+#: * ``view_write`` ("vectors" only): an element write through a view (``w = v[::-1]``
+#:   then ``w[0] = ...``) is not seen by the original array's derivative: silently
+#:   wrong gradients.
+#: * ``abs_np_scalar`` ("vectors" only): abs/math.fabs of a NumPy scalar (np.sum(x),
+#:   x[0]...) crashes in the reverse sweep (numpy boolean subtract).
 KNOWN_BUGS = frozenset()    # all fixed: neg_const_pow, maybe_defined_loop, max3
 
 #: Program sizes: (max nesting depth, top-level statements, product of loop bounds).
@@ -99,14 +120,15 @@ class Program:
 class _Scope:
     """Names that are surely defined (readable) on the current path."""
 
-    def __init__(self, floats, ints=(), arrays=()):
+    def __init__(self, floats, ints=(), arrays=(), vecs=()):
         self.floats = list(floats)
         self.ints = list(ints)
         self.arrays = list(arrays)
+        self.vecs = list(vecs)      # float arrays of shape (VECTOR_SIZE,) ("vectors")
         self.maybe = set()          # defined on some paths only: may be written, not read
 
     def copy(self):
-        s = _Scope(self.floats, self.ints, self.arrays)
+        s = _Scope(self.floats, self.ints, self.arrays, self.vecs)
         s.maybe = set(self.maybe)
         return s
 
@@ -159,7 +181,84 @@ class Generator:
         if r < 0.26 and scope.arrays and "inplace" in self.features:
             arr = self.rng.choice(scope.arrays)
             return f"{arr}[{self.rng.randrange(3)}]"
+        if r > 0.8 and scope.vecs:
+            return self.reduction(scope)
         return self.rng.choice(scope.floats)
+
+    # -- vectors ("vectors" feature) -----------------------------------------
+    def reduction(self, scope):
+        """A scalar of magnitude at most about 4 computed from vectors."""
+        rng = self.rng
+        v, w = rng.choice(scope.vecs), rng.choice(scope.vecs)
+        k = rng.randrange(VECTOR_SIZE)
+        ints = [i for i in scope.ints if i != "n"]
+        index = f"{rng.choice(ints)} % {VECTOR_SIZE}" if ints and rng.random() < 0.3 else str(k)
+        red = rng.choice([
+            f"{v}[{index}]", f"{v}[-1]", f"(np.sum({v}) / 3.0)", f"np.mean({v})",
+            f"(np.dot({v}, {w}) / 12.0)", f"({v} @ {w} / 12.0)", f"np.max({v})",
+            f"np.min({v})", f"np.sum({v}[1:])", f"({v}.sum() / 3.0)",
+            f"np.sum({v} * {w}) / 12.0",
+        ])
+        return f"float({red})" if "abs_np_scalar" in self.avoid else red
+
+    def vatom(self, scope):
+        rng = self.rng
+        r = rng.random()
+        if r < 0.1:
+            return f"np.array([{', '.join(self.atom(scope) for _ in range(VECTOR_SIZE))}])"
+        if r < 0.15:
+            return f"np.linspace(-1.0, 1.0, {VECTOR_SIZE})"
+        return rng.choice(scope.vecs)
+
+    def vbounded(self, scope, depth):
+        """A vector expression whose elements have magnitude at most about 4."""
+        rng = self.rng
+        if depth <= 0 or rng.random() < 0.2:
+            return self.vatom(scope)
+        v = lambda: _p(self.vbounded(scope, depth - 1))   # noqa: E731
+        s = lambda: _p(self.bounded(scope, depth - 1))    # noqa: E731
+        choice = rng.randrange(17)
+        if choice == 0:
+            fn = rng.choice(["np.tanh", "np.sin", "np.cos"])
+            inner = rng.choice([f"{v()} + {v()}", f"{v()} * {v()}", f"{v()} * {s()}",
+                                f"{v()} - {s()}"])
+            return f"{fn}({inner})"
+        if choice == 1:
+            c = round(rng.uniform(0.1, 0.9), 2)
+            return f"{c} * {v()} + {round(1.0 - c, 2)} * {v()}"
+        if choice == 2:
+            d = v()
+            return f"{v()} / (1.0 + {d} * {d})"
+        if choice == 3:
+            return f"0.25 * {v()} * {rng.choice([v(), s()])}"
+        if choice == 4:
+            return f"np.exp(np.sin({v()}))"
+        if choice == 5:
+            d = v()
+            return f"np.log(1.0 + {d} * {d})"
+        if choice == 6:
+            d = v()
+            return f"np.sqrt(1.0 + {d} * {d}) - 1.0"
+        if choice == 7:
+            return f"-{v()}"
+        if choice == 8:
+            return f"np.abs({v()})"
+        if choice == 9:
+            return f"np.{rng.choice(['maximum', 'minimum'])}({v()}, {rng.choice([v(), s()])})"
+        if choice == 10:
+            return f"np.where({v()} > {s()}, {v()}, {rng.choice([v(), s()])})"
+        if choice == 11:
+            return f"{v()}[::-1]"
+        if choice == 12:
+            return f"0.5 * ({v()} + {s()})"
+        if choice == 13:
+            return f"0.0625 * {v()} ** {rng.choice([2, 3])}"
+        if choice == 14:
+            return f"np.tanh({v()} * {self.reduction(scope)})"
+        if choice == 15:
+            return f"0.1 * np.cumsum({v()})" if rng.random() < 0.5 \
+                else f"np.concatenate(({v()}[1:], {v()}[:1]))"
+        return f"0.5 * ({v()} - {v()})"
 
     def bounded(self, scope, depth):
         """An expression of magnitude at most about 4 when every name is."""
@@ -313,6 +412,10 @@ class Generator:
             kinds += ["early_return"]
         if "inplace" in self.features:
             kinds += ["array"] if not scope.arrays else ["store", "store"]
+        if "vectors" in self.features and scope.vecs:
+            kinds += ["vreassign", "vstore"] + (["vcarry"] if in_loop else [])
+            if not (in_loop and "vec_loop_overwrite" in self.avoid):
+                kinds += ["vnew", "vnew"]
         kind = rng.choice(kinds)
         b = lambda d=2: self.bounded(scope, d)   # noqa: E731
 
@@ -377,6 +480,33 @@ class Generator:
             return [f"{pad}if {self.compare(scope)}:", f"{pad}    {word}"]
         if kind == "early_return":
             return [f"{pad}if {self.compare(scope)}:", f"{pad}    return {b()}"]
+        if kind == "vnew":
+            w = self.fresh("w")
+            value = self.vbounded(scope, 2)
+            if value.isidentifier():
+                value += " * 1.0"       # a new array, never a second name for one
+            elif value.endswith("[::-1]") and "view_write" in self.avoid:
+                value = f"({value}) * 1.0"      # a copy, not a view
+            scope.vecs.append(w)
+            return [f"{pad}{w} = {value}"]
+        if kind == "vreassign":
+            w = rng.choice(scope.vecs)
+            return [f"{pad}{w} = 0.5 * {w} + 0.5 * {_p(self.vbounded(scope, 2))}"]
+        if kind == "vcarry":
+            w = rng.choice(scope.vecs)
+            return [rng.choice([f"{pad}{w} = np.tanh({w} + {_p(self.vbounded(scope, 1))})",
+                                f"{pad}{w} = 0.5 * {w} + 0.5 * np.sin({w} * {_p(b(1))})"])]
+        if kind == "vstore":
+            targets = [w for w in scope.vecs if w != "x" or "input_write" not in self.avoid]
+            if not targets:
+                return [f"{pad}pass"]
+            w = rng.choice(targets)
+            ints = [i for i in scope.ints if i != "n"]
+            idx = f"{rng.choice(ints)} % {VECTOR_SIZE}" if ints and rng.random() < 0.4 \
+                else str(rng.randrange(VECTOR_SIZE))
+            op = rng.choice(["=", "+=", "*="])
+            value = b(1) if op != "*=" else rng.choice(["0.5", "-0.9"])
+            return [f"{pad}{w}[{idx}] {op} {value}"]
         if kind == "array":
             self.uses_np = True
             a = self.fresh("buf")
@@ -430,6 +560,9 @@ class Generator:
             for a in s.arrays:
                 if a not in scope.arrays and all(a in t.arrays for t in branches):
                     scope.arrays.append(a)
+            for a in s.vecs:
+                if a not in scope.vecs and all(a in t.vecs for t in branches):
+                    scope.vecs.append(a)
 
     def for_stmt(self, scope, indent, depth, trips, in_loop=False):
         rng = self.rng
@@ -493,7 +626,11 @@ class Generator:
         if "calls" in self.features:
             for _ in range(rng.randint(1, 3)):
                 self.helper()
-        scope = _Scope(["x", "y"], ints=["n"])
+        if "vectors" in self.features:
+            self.uses_np = True
+            scope = _Scope(["y"], ints=["n"], vecs=["x"])
+        else:
+            scope = _Scope(["x", "y"], ints=["n"])
         body = self.block(scope, 1, 0, 1, False, size=rng.randint(*self.top_size))
         # mostly the names written last, so that most of the code matters
         recent = []
@@ -508,6 +645,10 @@ class Generator:
             terms.append(f"{c} * {v}" if rng.random() < 0.6 else v)
         if scope.arrays and "inplace" in self.features:
             terms.append(f"{scope.arrays[0]}[{rng.randrange(3)}]")
+        if scope.vecs:
+            recent_vecs = [w for w in reversed(self.written) if w in scope.vecs]
+            for w in dict.fromkeys(recent_vecs[:2] or scope.vecs[-1:]):
+                terms.append(f"{round(rng.uniform(-1.0, 1.0), 2)} * np.sum({w})")
         ret = " + ".join(terms)
         if rng.random() < 0.2:
             ret = f"math.sin({ret})"
@@ -553,8 +694,8 @@ class Result:
 
     @property
     def failed(self):
-        return self.status in ("mismatch", "value", "forward", "error", "crash", "bad_program",
-                               "timeout")
+        return self.status in ("mismatch", "value", "forward", "mutated", "error", "crash",
+                               "bad_program", "timeout")
 
     def report(self):
         """The program, the generated source and the details, for a failure message."""
@@ -584,29 +725,59 @@ def load(program, directory):
     return module
 
 
+def _copies(args):
+    """Fresh copies of array arguments (the function may write into them)."""
+    return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+
+
+def call(f, args):
+    return f(*_copies(args))
+
+
 def central(f, args, i, h):
-    step = h * max(1.0, abs(args[i]))
+    x = args[i]
+    if isinstance(x, np.ndarray):
+        out = np.zeros(x.shape)
+        for k in np.ndindex(*x.shape):
+            step = h * max(1.0, abs(x[k]))
+            plus, minus = _copies(args), _copies(args)
+            plus[i][k] += step
+            minus[i][k] -= step
+            out[k] = (f(*plus) - f(*minus)) / (2.0 * step)
+        return out
+    step = h * max(1.0, abs(x))
     plus, minus = list(args), list(args)
     plus[i] += step
     minus[i] -= step
-    return (f(*plus) - f(*minus)) / (2.0 * step)
+    return (call(f, plus) - call(f, minus)) / (2.0 * step)
 
 
 def fd_gradient(f, args, wrt=(0, 1)):
     """Central differences with two steps; None when they disagree (unreliable)."""
     out = []
     for i in wrt:
-        a, b = (central(f, args, i, h) for h in FD_STEPS)
-        if not (math.isfinite(a) and math.isfinite(b)):
+        a, b = (np.asarray(central(f, args, i, h), dtype=float) for h in FD_STEPS)
+        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
             return None
-        if abs(a - b) > FD_AGREE * max(1.0, abs(b)) + 1e-7:
+        if np.any(np.abs(a - b) > FD_AGREE * np.maximum(1.0, np.abs(b)) + 1e-7):
             return None
-        out.append(b)
+        out.append(b if b.ndim else float(b))
     return tuple(out)
 
 
 def _close(got, want):
-    return abs(got - want) <= ATOL + RTOL * max(abs(want), abs(got))
+    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    if got.shape != want.shape:
+        return False
+    return bool(np.all(np.abs(got - want) <= ATOL + RTOL * np.maximum(np.abs(want),
+                                                                       np.abs(got))))
+
+
+def _is_gradient_of(g, arg):
+    """A float for a scalar argument, an array of the same shape for an array."""
+    if isinstance(arg, np.ndarray):
+        return isinstance(g, np.ndarray) and g.shape == arg.shape
+    return isinstance(g, float)
 
 
 def _safe_source(f, **kw):
@@ -652,10 +823,14 @@ def _check(program, f, points, point_seed, check_value, check_forward):
     tries = 0
     while result.checked + result.skipped < points and tries < 4 * points:
         tries += 1
-        args = [rng.uniform(-X_RANGE, X_RANGE), rng.uniform(-X_RANGE, X_RANGE),
-                rng.choice(N_VALUES)]
+        x0 = rng.uniform(-X_RANGE, X_RANGE)
+        if "vectors" in program.features:
+            x0 = np.array([x0] + [rng.uniform(-X_RANGE, X_RANGE)
+                                  for _ in range(VECTOR_SIZE - 1)])
+        args = [x0, rng.uniform(-X_RANGE, X_RANGE), rng.choice(N_VALUES)]
+        before = _copies(args)
         try:
-            value = f(*args)
+            value = call(f, args)
         except Exception as exc:    # noqa: BLE001 - a generator bug, not an s2sad one
             result.status = "bad_program"
             result.details.append(f"f{tuple(args)} raised {exc!r}")
@@ -669,13 +844,22 @@ def _check(program, f, points, point_seed, check_value, check_forward):
             first = result.checked + result.skipped == 0
             got_v = vg(*args) if check_value and first else None
             direction = (rng.uniform(-1, 1), rng.uniform(-1, 1))
+            if isinstance(args[0], np.ndarray):
+                direction = (np.array([rng.uniform(-1, 1) for _ in range(args[0].size)]),
+                             direction[1])
             got_t = fwd(*args, *direction) if check_forward and first else None
         except s2sad.S2SADError as exc:
             return _s2sad_error(result, exc, expect_supported)
         except Exception:   # noqa: BLE001
             result.status = "crash"
             result.details.append(f"grad f{tuple(args)} raised:\n{traceback.format_exc()}")
-            result.details.append("--- generated source ---\n" + _safe_source(f))
+            result.details.append("--- generated source ---\n" + _safe_source(f, args=args))
+            return result
+        if isinstance(args[0], np.ndarray) and not np.array_equal(args[0], before[0]):
+            result.status = "mutated"
+            result.details.append(f"grad/value_and_grad/jvp changed the input x: "
+                                  f"{before[0]!r} -> {args[0]!r}")
+            result.details.append("--- generated source ---\n" + _safe_source(f, args=args))
             return result
         if got_v is not None:
             v, gv = got_v
@@ -685,18 +869,18 @@ def _check(program, f, points, point_seed, check_value, check_forward):
                 result.details.append(
                     f"value_and_grad f{tuple(args)} = {got_v!r}\n"
                     f"  f() = {value!r}, grad = {got!r}")
-                result.details.append("--- generated source ---\n" + _safe_source(f))
+                result.details.append("--- generated source ---\n" + _safe_source(f, args=args))
                 return result
         if got_t is not None:
             value_t, tangent = got_t
-            along = got[0] * direction[0] + got[1] * direction[1]
+            along = float(np.sum(got[0] * direction[0])) + got[1] * direction[1]
             if not (_close(value_t, value) and _close(tangent, along)):
                 result.status = "forward"
                 result.details.append(
                     f"jvp f{tuple(args)} along {direction} = {got_t!r}\n"
                     f"  f() = {value!r}, grad . direction = {along!r} (grad = {got!r})")
                 result.details.append("--- generated source (jvp) ---\n"
-                                      + _safe_source(f, mode="forward"))
+                                      + _safe_source(f, mode="forward", args=args))
                 return result
         want = fd_gradient(f, args)
         if want is None:
@@ -704,12 +888,12 @@ def _check(program, f, points, point_seed, check_value, check_forward):
             continue
         result.checked += 1
         ok = isinstance(got, tuple) and len(got) == 2 and all(
-            isinstance(a, float) and _close(a, b) for a, b in zip(got, want))
+            _is_gradient_of(a, arg) and _close(a, b) for a, b, arg in zip(got, want, args))
         if not ok:
             result.status = "mismatch"
             result.details.append(f"at (x, y, n) = {tuple(args)!r}:\n"
                                   f"  s2sad:   {got!r}\n  numeric: {want!r}")
-            result.details.append("--- generated source ---\n" + _safe_source(f))
+            result.details.append("--- generated source ---\n" + _safe_source(f, args=args))
             return result
     if result.checked == 0:
         result.status = "skipped"

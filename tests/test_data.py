@@ -666,3 +666,22 @@ def test_integer_counters(x):
 def test_comparisons_as_numbers(x, y):
     g = assert_grad_matches(with_comparisons, (x, y), wrt=(0, 1))
     assert g == ((x > y) + (x < 0.0) * 2, 0.0)
+
+
+def augmented_write_into_argument(x, y):
+    x[1] += y * x[0]
+    return np.sum(x * x)
+
+
+def test_augmented_write_into_an_argument_does_not_mutate_it():
+    # found by the fuzzer: a[i] += v into an argument skipped the protective copy
+    x, dx = np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 0.0])
+    before, dbefore = x.copy(), dx.copy()
+    g = s2sad.grad(augmented_write_into_argument, (0, 1))(x, 0.5)
+    np.testing.assert_array_equal(x, before)
+    np.testing.assert_allclose(g[0], [1.0 * 2 + 2 * 2.5 * 0.5, 2 * 2.5, 6.0])
+    assert g[1] == pytest.approx(2 * 2.5 * 1.0)
+    value, tangent = s2sad.jvp(augmented_write_into_argument, (0, 1))(x, 0.5, dx, 0.0)
+    np.testing.assert_array_equal(x, before)
+    np.testing.assert_array_equal(dx, dbefore)
+    assert value == pytest.approx(1.0 + 2.5 ** 2 + 9.0)

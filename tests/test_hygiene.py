@@ -199,6 +199,51 @@ def test_np_local_with_array_rules():
         np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-8)
 
 
+def array_helper_names(a, b, n):
+    fit = a * b                       # runtime helpers of the generated code...
+    copy_of = np.sin(fit) + b
+    owned = copy_of * 1.0
+    owned[0] = owned[1] * a[2]        # ...around an element write into a local array
+    sum_adjoint = np.sum(owned * a)
+    getitem_adjoint = owned[2]
+    index_add = 0.0
+    for range_ in range(n):
+        index_add = index_add + np.tanh(sum_adjoint * 0.1 + range_) * getitem_adjoint
+    fwd_array_helper_names = index_add + np.mean(copy_of)
+    return fwd_array_helper_names
+
+
+def array_helper_names_plain(a, b, n):
+    p = a * b
+    q = np.sin(p) + b
+    r = q * 1.0
+    r[0] = r[1] * a[2]
+    s = np.sum(r * a)
+    t = r[2]
+    u = 0.0
+    for k in range(n):
+        u = u + np.tanh(s * 0.1 + k) * t
+    v = u + np.mean(q)
+    return v
+
+
+def test_names_like_array_runtime_helpers():
+    a = np.array([0.3, -1.2, 0.8])
+    b = np.array([1.1, 0.4, -0.5])
+    for n in (0, 3):
+        got = s2sad.grad(array_helper_names, wrt=(0, 1))(a, b, n)
+        want = s2sad.grad(array_helper_names_plain, wrt=(0, 1))(a, b, n)
+        fd = numerical_grad(array_helper_names, [a, b, n], (0, 1))
+        for g, w, d in zip(got, want, fd):
+            np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-15)
+            np.testing.assert_allclose(g, d, rtol=1e-6, atol=1e-8)
+        # forward mode too
+        ta, tb = np.array([1.0, -0.5, 0.25]), np.array([0.0, 2.0, 1.0])
+        value, tangent = s2sad.jvp(array_helper_names, wrt=(0, 1))(a, b, n, ta, tb)
+        assert value == pytest.approx(array_helper_names(a, b, n), rel=1e-12)
+        assert tangent == pytest.approx(np.dot(got[0], ta) + np.dot(got[1], tb), rel=1e-9)
+
+
 def ssa_like_names(x, y):
     x_1 = x * y
     x_2 = x_1 + x
@@ -396,6 +441,31 @@ def test_input_written_by_the_function_is_not_mutated_by_grad():
     np.testing.assert_allclose(gb, [a0[0] * b0[1], a0[0] * b0[0] + a0[1], a0[2]])
 
 
+def array_aug_write(a, b):
+    a[2] += b[0]                # an augmented element write into the input
+    return np.sum(a * a)
+
+
+def _jvp_keeps_inputs(func):
+    a = np.array([0.3, -0.5, 1.2])
+    b = np.array([0.1, 0.2, 0.3])
+    ta, tb = np.array([1.0, 0.0, 2.0]), np.array([0.5, 0.5, 0.5])
+    saved = [v.copy() for v in (a, b, ta, tb)]
+    value, tangent = s2sad.jvp(func, wrt=(0, 1))(a, b, ta, tb)
+    for v, v0 in zip((a, b, ta, tb), saved):
+        np.testing.assert_array_equal(v, v0)
+    ga, gb = s2sad.grad(func, wrt=(0, 1))(a, b)
+    assert tangent == pytest.approx(np.dot(ga, ta) + np.dot(gb, tb))
+
+
+def test_jvp_does_not_write_into_inputs_or_tangents():
+    _jvp_keeps_inputs(array_write)
+
+
+def test_jvp_does_not_write_into_inputs_or_tangents_augmented():
+    _jvp_keeps_inputs(array_aug_write)
+
+
 # ---------------------------------------------------------------------------
 # exceptions leave no state
 
@@ -540,6 +610,49 @@ def test_threads_each_transform_the_same_function(tmp_path):
         serial += [g(*p), g(*p)]
     for got in results:
         assert [tuple(map(float, r)) for r in got] == serial
+
+
+THREAD_HELPERS_MODULE = '''
+import math
+
+
+def helper(a, b):
+    acc = a
+    for i in range(3):
+        acc = math.tanh(acc * b + 0.1 * i)
+    return acc
+
+
+def inner(a):
+    return helper(a, a * 0.5) + a * a
+
+
+def f0(x, y):
+    return helper(x, y) + inner(y)
+''' + "".join(f'''
+
+def f{k}(x, y):
+    s = helper(x * {k}.0 * 0.1, y) + inner(x)
+    if s > 0.0:
+        s = s * helper(y, x)
+    return s + {k}.0 * x
+''' for k in range(1, 8))
+
+
+def test_threads_transform_different_functions_sharing_helpers(tmp_path):
+    # 8 functions, first transformed at once, all calling the same helpers (compiled
+    # once per specialization and shared)
+    mod = load_module(tmp_path, THREAD_HELPERS_MODULE, "threads_helpers")
+    points = [(0.3, -0.7), (-1.1, 0.4), (0.9, 1.3)]
+    results = _run_in_threads(
+        lambda k: [s2sad.grad(getattr(mod, f"f{k}"), wrt=(0, 1))(*p) for p in points])
+    serial_mod = load_module(tmp_path, THREAD_HELPERS_MODULE, "threads_helpers_serial")
+    for k, got in enumerate(results):
+        fk = getattr(serial_mod, f"f{k}")
+        want = [s2sad.grad(fk, wrt=(0, 1))(*p) for p in points]
+        assert got == want
+        for p, g in zip(points, got):
+            assert g == pytest.approx(numerical_grad(fk, list(p), (0, 1)), rel=1e-6, abs=1e-9)
 
 
 def test_threads_use_separate_tapes(tmp_path):

@@ -43,9 +43,9 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=1000, help="number of programs")
     ap.add_argument("--seed", type=int, default=0, help="run seed")
     ap.add_argument("--size", default="medium", choices=sorted(fp.SIZES))
-    ap.add_argument("--features", default="",
+    ap.add_argument("--features", default=None,
                     help="comma-separated extra constructs: " + ",".join(sorted(fp.ALL_FEATURES))
-                    + " (or 'all')")
+                    + ", 'all' or 'none' (default: " + ",".join(sorted(fp.FEATURES)) + ")")
     ap.add_argument("--avoid", default=None,
                     help="comma-separated constructs to leave out (default: the known bugs "
                          + ",".join(sorted(fp.KNOWN_BUGS)) + "; '' for none)")
@@ -58,7 +58,14 @@ def main(argv=None):
     ap.add_argument("--quiet", action="store_true", help="no per-failure lines")
     args = ap.parse_args(argv)
 
-    features = fp.ALL_FEATURES if args.features == "all" else _names(args.features)
+    if args.features is None:
+        features = fp.FEATURES
+    elif args.features == "all":
+        features = fp.ALL_FEATURES
+    elif args.features == "none":
+        features = frozenset()
+    else:
+        features = _names(args.features)
     avoid = None if args.avoid is None else _names(args.avoid)
     out = args.out or tempfile.mkdtemp(prefix="s2sad_fuzz_failures_")
     os.makedirs(out, exist_ok=True)

@@ -15,7 +15,7 @@ d = {}
 
 @adjoint(builtins.abs, variant="S")
 def abs_scalar(z, x):
-    d[x] = d[z] * ((x > 0) - (x < 0))
+    d[x] = d[z] * ((x > 0) * 1.0 - (x < 0) * 1.0)    # NumPy booleans do not subtract
 
 
 @adjoint(builtins.abs, variant="A")

@@ -114,7 +114,7 @@ def hypot(z, x, y):
 
 @adjoint(math.fabs)
 def fabs(z, x):
-    d[x] = d[z] * ((x > 0) - (x < 0))
+    d[x] = d[z] * ((x > 0) * 1.0 - (x < 0) * 1.0)
 
 
 @adjoint(math.erf)
