@@ -308,8 +308,65 @@ def test_write_through_a_view():
 def test_fuzz_vectors(tmp_path):
     # array arguments: elementwise NumPy, reductions, indexing, np.where, element
     # writes (into the arguments too), arrays reassigned in loops, abs of NumPy scalars
-    results = _run(range(20_000, 20_040), tmp_path, features=fp.ALL_FEATURES, avoid=set())
+    # (writes through views are refused on purpose: fp.REFUSED leaves them out)
+    results = _run(range(20_000, 20_040), tmp_path, features=fp.ALL_FEATURES,
+                   avoid=fp.REFUSED)
     _assert_all_ok(results)
+
+
+def _helper_with_early_return(a, b):
+    buf = np.zeros(3)
+    if b < 0.0:
+        return math.tanh(b)
+    buf[0] += b * a
+    return buf[0] * a
+
+
+def calls_helper_with_early_return(x, y):
+    return _helper_with_early_return(x, y) * 2.0
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bug: a helper that creates a local array and returns early before writing into "
+    "it: its backward function reads the array on the early-return path, "
+    "UnboundLocalError 'buf' in bwd_<helper> (fuzz seed 16001304, --size large)"))
+def test_helper_returning_before_its_local_array_is_written():
+    got = s2sad.grad(calls_helper_with_early_return, wrt=(0, 1))(0.7, -0.4)
+    assert got == pytest.approx((0.0, 2.0 * (1.0 - math.tanh(-0.4) ** 2)))
+    assert s2sad.grad(calls_helper_with_early_return, wrt=(0, 1))(0.7, 0.4) == \
+        pytest.approx((4.0 * 0.4 * 0.7, 2.0 * 0.7 * 0.7))
+
+
+def concatenate_in_loop(x, n):
+    for _ in range(n):
+        w = np.concatenate((x[1:], x[:1]))
+    return np.sum(w * w)
+
+
+def array_literal_in_loop(x, y, n):
+    for _ in range(n):
+        w = np.array([y, 2.0 * y, 0.5])
+    return np.sum(w * x)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bug: an array assigned afresh in every loop trip by np.concatenate: the adjoint "
+    "reset to the scalar 0.0 reaches the concatenate adjoint, IndexError in "
+    "np.array_split (fuzz seed 22000372)"))
+def test_concatenate_assigned_in_every_loop_trip():
+    x = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(s2sad.grad(concatenate_in_loop)(x, 2), 2.0 * x)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bug: an array literal np.array([...]) assigned in every loop trip: the adjoint "
+    "reset to the scalar 0.0 reaches array_adjoint, TypeError 'iteration over a 0-d "
+    "array' (fuzz seed 22000430)"))
+def test_array_literal_assigned_in_every_loop_trip():
+    x = np.array([1.0, -2.0, 0.5])
+    gx, gy = s2sad.grad(array_literal_in_loop, wrt=(0, 1))(x, 0.3, 2)
+    np.testing.assert_allclose(gx, [0.3, 0.6, 0.5])
+    assert gy == pytest.approx(1.0 - 4.0)
 
 
 def max_of_three(x, y):

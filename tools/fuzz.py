@@ -48,7 +48,7 @@ def main(argv=None):
                     + ", 'all' or 'none' (default: " + ",".join(sorted(fp.FEATURES)) + ")")
     ap.add_argument("--avoid", default=None,
                     help="comma-separated constructs to leave out (default: the known bugs "
-                         + ",".join(sorted(fp.KNOWN_BUGS)) + "; '' for none)")
+                         + ",".join(sorted(fp.KNOWN_BUGS | fp.REFUSED)) + "; '' for none)")
     ap.add_argument("--points", type=int, default=2, help="points checked per program")
     ap.add_argument("--no-forward", action="store_true",
                     help="skip the forward-mode (jvp) cross-check")
@@ -110,7 +110,7 @@ def main(argv=None):
 
     print(f"\n{args.n} programs in {elapsed:.1f} s ({args.n / max(elapsed, 1e-9):.1f}/s), "
           f"size={args.size}, features={sorted(features)}, "
-          f"avoid={sorted(fp.KNOWN_BUGS if avoid is None else avoid)}")
+          f"avoid={sorted(fp.KNOWN_BUGS | fp.REFUSED if avoid is None else avoid)}")
     for status, count in counts.most_common():
         print(f"  {status:12s} {count}")
     print(f"  points compared: {points['checked']}, skipped (FD unreliable): "
