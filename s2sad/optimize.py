@@ -93,8 +93,34 @@ def _generated(ctx, n):
     return ctx.namer.is_adjoint(n) or (n in ctx.namer.temps and n not in ctx.primal_temps)
 
 
+_HARMLESS_OPS = (gast.Add, gast.Sub, gast.Mult, gast.USub, gast.UAdd, gast.Not,
+                 gast.Eq, gast.NotEq, gast.Lt, gast.LtE, gast.Gt, gast.GtE)
+
+
+def _harmless(expr, kinds):
+    """``expr`` is scalar arithmetic that cannot raise: names of scalars, numbers,
+    ``+ - *``, unary minus and comparisons. Such a primal statement is dropped
+    when its value is unused; calls, divisions and powers are kept, so the
+    gradient raises where the function does (``math.log(-1.0)``, ``1 / 0``)."""
+    for n in gast.walk(expr):
+        if isinstance(n, gast.Name):
+            if kinds.get(n.id) != "S":
+                return False
+        elif isinstance(n, gast.Constant):
+            if type(n.value) not in (int, float, bool):
+                return False
+        elif isinstance(n, (gast.BinOp, gast.UnaryOp, gast.Compare)):
+            ops = n.ops if isinstance(n, gast.Compare) else (n.op,)
+            if not all(isinstance(o, _HARMLESS_OPS) for o in ops):
+                return False
+        elif not isinstance(n, (gast.expr_context, gast.operator, gast.unaryop, gast.cmpop)):
+            return False
+    return True
+
+
 def _dead(tree, ctx):
-    """Remove every dead adjoint, template temporary, copy or constant in one sweep."""
+    """Remove every dead adjoint, template temporary, copy, constant or harmless
+    primal computation in one sweep."""
     _, loads = _counts(tree)
     params = set(ctx.params)
     changed = False
@@ -104,8 +130,9 @@ def _dead(tree, ctx):
             if isinstance(x, gast.Assign) and len(x.targets) == 1 \
                     and isinstance(x.targets[0], gast.Name):
                 n = x.targets[0].id
-                trivial = isinstance(x.value, (gast.Name, gast.Constant))
-                if (_generated(ctx, n) or trivial) and not loads.get(n) and n not in params:
+                removable = _generated(ctx, n) or isinstance(x.value, (gast.Name, gast.Constant)) \
+                    or _harmless(x.value, ctx.var_kinds)
+                if removable and not loads.get(n) and n not in params:
                     changed = True
                     continue
             keep.append(x)

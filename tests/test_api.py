@@ -196,6 +196,41 @@ def test_grad_is_usable_as_method():
     assert Model(3.0).energy_grad(2.0) == pytest.approx(12.0)
 
 
+def test_specializations_dispatch_by_argument_types():
+    """The fast dispatcher of scalar specializations and the general path agree."""
+    g = s2sad.grad(plain, wrt=(0, 1))
+    want = (0.5 + math.cos(2.0), 2.0)
+    for args in [(2.0, 0.5), (2, 0.5), (np.float64(2.0), 0.5), (2.0, np.float32(0.5)),
+                 (2.0, 0.5), (np.array(2.0), 0.5)]:
+        got = g(*args)
+        assert got == pytest.approx(want), args
+        assert type(got[0]) is not int
+    assert g(x=2.0, y=0.5) == pytest.approx(want)
+    assert g(2.0, y=0.5) == pytest.approx(want)
+    assert type(g(2, 1)[0]) is float and type(g(2, 1)[1]) is float     # promoted, every call
+    with pytest.raises(ArgumentError):
+        g(2.0)
+    with pytest.raises(ArgumentError):
+        g(2.0, 0.5, 1.0)
+
+
+def log_plus(x, y):
+    u = math.log(x)
+    return u + x * y
+
+
+def test_gradient_raises_where_the_function_raises():
+    """Dead primal arithmetic is dropped, but calls stay: math.log(-1.0) still raises."""
+    g = s2sad.grad(log_plus, wrt=(0, 1))
+    assert g(2.0, 3.0) == pytest.approx((0.5 + 3.0, 2.0))
+    with pytest.raises(ValueError, match="math domain error"):
+        log_plus(-1.0, 3.0)
+    with pytest.raises(ValueError, match="math domain error"):
+        g(-1.0, 3.0)
+    src = s2sad.source(log_plus, wrt=(0, 1))
+    assert "math.log(x)" in src and "x * y" not in src       # the dead product is gone
+
+
 def cube(x):
     return x * x * x
 
