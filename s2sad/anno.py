@@ -10,6 +10,7 @@ class Key(enum.Enum):
     LOOP_EXIT = "the single 'if _brk: break' ending a loop body (desugar)"
     HEADER = "copy before a loop writing a header name (SSA)"
     JOIN = "copy at the end of an if branch writing a join name (SSA)"
+    RECOMPUTE = "a primal statement redone in the reverse sweep instead of recorded (reverse)"
 
 
 def set_(node, key, value=True):

@@ -44,8 +44,23 @@ class Reverse:
         self.namer = ctx.namer
         self.tree = tree
         self.primal = set(ctx.params)
+        self.store_count = {}   # name -> number of statements assigning it
         for s in walk_stmts(tree.body):
-            self.primal |= stores(s) if isinstance(s, (gast.Assign, gast.For)) else set()
+            written = stores(s) if isinstance(s, gast.Assign) else \
+                stores(s.target) if isinstance(s, gast.For) else set()
+            self.primal |= written
+            for n in written:
+                self.store_count[n] = self.store_count.get(n, 0) + 1
+        self.loop_stored = set()  # names written inside some loop
+        for s in walk_stmts(tree.body):
+            if isinstance(s, (gast.For, gast.While)):
+                self.loop_stored |= stores(s)
+        self._reversible = {}
+        # no array or list changes in place anywhere: reading an element again in the
+        # reverse sweep gives what the forward sweep read
+        self.frozen = not ctx.mutable and not any(
+            (isinstance(x, gast.Assign) and target_name(x) is None) or _is_pop(x)
+            or _is_append(x, ctx) or _is_index_add(x, ctx) for x in walk_stmts(tree.body))
         self.pushes = {}      # id(block) -> names recorded at the end of that block
         self.counters = {}    # id(loop) -> trip counter name
         self.tape = None
@@ -147,19 +162,113 @@ class Reverse:
                 state, rev = self.loop(s, state, overwritten)
                 if rev:
                     code.extend(rev)
-                    reads.add(self.counters[id(s)])
+                    reads |= {self.counters[id(s)]} if id(s) in self.counters \
+                        else loads(s.iter)
         if overwritten is not None:
-            recorded = sorted(reads & overwritten)
+            recompute, recorded = self.plan_records(stmts, reads & overwritten, overwritten)
             self.pushes[id(stmts)] = recorded
+            head = [clone(x) for x in recompute]
+            for x in head:
+                anno.set_(x, anno.Key.RECOMPUTE)
             if recorded:
                 self.tape = self.tape or self.namer.fresh("_tape")
-                targets = [name(n, store=True) for n in recorded]
-                tgt = targets[0] if len(targets) == 1 else gast.Tuple(elts=targets,
-                                                                      ctx=gast.Store())
-                pop = gast.Call(func=gast.Attribute(value=name(self.tape), attr="pop",
-                                                    ctx=gast.Load()), args=[], keywords=[])
-                code.insert(0, assign(tgt, pop))
+                pop = gast.Attribute(value=name(self.tape), attr="pop", ctx=gast.Load())
+                head = [assign(n, call(pop)) for n in reversed(recorded)] + head
+            code[:0] = head
         return code, state
+
+    # -- what to record -----------------------------------------------------------
+    def plan_records(self, stmts, needed, overwritten):
+        """Split the values the reverse of block ``stmts`` needs (and that a later
+        iteration overwrites) into those recomputed at the start of the reverse
+        block and those recorded on the tape.
+
+        A value is recomputed when its statement in this block is cheap scalar
+        arithmetic or a ``math`` call (see ``cheap``), its name is assigned nowhere
+        else, and its operands are at hand in the reverse sweep: loop-invariant,
+        recorded anyway, or recomputed themselves, at a cost of at most
+        ``RECOMPUTE_BUDGET`` operations per value not recorded. The loop-carried
+        state is what stays on the tape (as in a hand-written adjoint:
+        ``sin(theta)`` is recomputed from the recorded ``theta``). Returns
+        (statements to recompute, in forward order; names to record, sorted).
+        """
+        defs = {}
+        for k, x in enumerate(stmts):
+            t = target_name(x)
+            if t is not None and self.store_count.get(t) == 1 and self.cheap(x):
+                defs[t] = (k, x)
+        taped = {n for n in needed if n not in defs}
+        chosen = {}                                 # name -> position in the block
+
+        def cost(n, budget):
+            """Operations needed to have ``n`` at hand, or None if over ``budget``."""
+            if n not in overwritten or n in taped or n in chosen:
+                return 0
+            if n not in defs or budget <= 0:
+                return None
+            total = 1
+            for m in sorted(loads(defs[n][1].value)):
+                c = cost(m, budget - total)
+                if c is None:
+                    return None
+                total += c
+            return total if total <= budget else None
+
+        def choose(n):
+            if n in overwritten and n not in taped and n not in chosen:
+                chosen[n] = defs[n][0]
+                for m in loads(defs[n][1].value):
+                    choose(m)
+
+        for n in sorted(needed - taped, key=lambda n: defs[n][0]):
+            if n in chosen:
+                continue
+            if cost(n, self.RECOMPUTE_BUDGET) is None:
+                taped.add(n)
+            else:
+                choose(n)
+        order = sorted(chosen.values())
+        return [stmts[k] for k in order], sorted(taped)
+
+    RECOMPUTE_BUDGET = 2
+
+    def cheap(self, s):
+        """``s`` assigns a scalar computed from scalars by arithmetic, a comparison or
+        a function of the ``math`` module: pure, and as cheap to redo as to record."""
+        if not isinstance(s, gast.Assign) or anno.get(s, anno.Key.COPYBACK) \
+                or self.ctx.var_kinds.get(target_name(s)) != "S":
+            return False
+        return self.cheap_expr(s.value)
+
+    def cheap_expr(self, e):
+        if isinstance(e, gast.Name):
+            return self.ctx.var_kinds.get(e.id) == "S"
+        if isinstance(e, gast.Constant):
+            return type(e.value) in (int, float, bool)
+        if isinstance(e, gast.BinOp):
+            return self.cheap_expr(e.left) and self.cheap_expr(e.right)
+        if isinstance(e, gast.UnaryOp):
+            return self.cheap_expr(e.operand)
+        if isinstance(e, gast.Compare):
+            return all(map(self.cheap_expr, [e.left] + e.comparators))
+        if isinstance(e, gast.Call):
+            return self.is_math(e.func) and not e.keywords \
+                and all(map(self.cheap_expr, e.args))
+        if isinstance(e, gast.Subscript):       # an element of a list, tuple or 1-D array
+            return self.frozen and isinstance(e.value, gast.Name) \
+                and self.ctx.var_kinds.get(e.value.id) in ("LS", "A1") \
+                and isinstance(e.slice, (gast.Name, gast.Constant)) and self.cheap_expr(e.slice)
+        return False
+
+    def is_math(self, node):
+        path = dotted_name(node)
+        if path is None or "." not in path:
+            return False
+        try:
+            obj = self.ctx.lookup(path)
+        except KeyError:
+            return False
+        return getattr(obj, "__module__", None) == "math" and callable(obj)
 
     def classify(self, s):
         """The operation of a statement, classified once (call sites are rewritten later)."""
@@ -367,10 +476,14 @@ class Reverse:
     def loop(self, s, state, overwritten):
         if not self.has_active(s):
             return state, []
-        inner = set(overwritten or ())
-        inner |= stores(s) | {self.counter(s)}
+        inner = set(overwritten or ()) | stores(s)
+        if self.reversible(s):
+            inner.discard(s.target.id)      # the reverse loop sets it again
+        else:
+            inner.add(self.counter(s))
         for x in walk_stmts(s.body):
-            if isinstance(x, (gast.For, gast.While)) and self.has_active(x):
+            if isinstance(x, (gast.For, gast.While)) and self.has_active(x) \
+                    and not self.reversible(x):
                 inner.add(self.counter(x))
         if overwritten is not None:
             overwritten |= inner
@@ -386,6 +499,7 @@ class Reverse:
             head = new_head
         pre = [assign(self.adjoint(v), self.zero(v, overwritten)) for v in sorted(head)
                if _defined(head[v]) and not _defined(entry.get(v, U))]
+        pre += _hoist_invariants(body, inner | stores(s))
         body += [assign(self.adjoint(v), self.zero(v, inner)) for v in sorted(head)
                  if _defined(head[v]) and not _defined(exit_.get(v, U))]
         if not body:
@@ -394,18 +508,38 @@ class Reverse:
         it = name(self.loop_var, store=True)
         if overwritten is None and self.ctx.checkpoint and self.checkpointable(s):
             return head, pre + [gast.copy_location(self.checkpointed_reverse(s, body), s)]
-        rng = call(name(self.inject("range", builtins.range)), name(self.counters[id(s)]))
+        if self.reversible(s):      # the same range backwards: the index is at hand
+            it = name(s.target.id, store=True)
+            rng = call(name(self.inject("reversed", builtins.reversed)), clone(s.iter))
+        else:
+            rng = call(name(self.inject("range", builtins.range)), name(self.counters[id(s)]))
         rev = gast.For(target=it, iter=rng, body=body, orelse=[], type_comment=None)
         return head, pre + [gast.copy_location(rev, s)]
+
+    def is_range_loop(self, s):
+        return isinstance(s, gast.For) and isinstance(s.iter, gast.Call) \
+            and isinstance(s.target, gast.Name) \
+            and self.ctx.injected.get(dotted_name(s.iter.func), range) is range \
+            and dotted_name(s.iter.func) in ("range", self.ctx.injected_names.get(
+                ("range", id(builtins.range)), "range"))
+
+    def reversible(self, s):
+        """``for i in range(...)`` that runs to its end, whose range no loop changes and
+        whose index nothing else writes: the reverse loop runs over the same range
+        backwards, so it needs no trip counter and the index is not recorded."""
+        if id(s) not in self._reversible:
+            self._reversible[id(s)] = self.is_range_loop(s) \
+                and self.store_count.get(s.target.id) == 1 \
+                and not (self.ctx.checkpoint and self.checkpointable(s)) \
+                and not any(anno.get(x, anno.Key.LOOP_EXIT) for x in walk_stmts(s.body)) \
+                and not (loads(s.iter) & self.loop_stored)
+        return self._reversible[id(s)]
 
     # -- checkpointing -------------------------------------------------------------
     def checkpointable(self, s):
         """A top-level ``for`` over ``range`` whose body only computes: no jumps, no
         writes into arrays or lists, no calls recording on the tape themselves."""
-        if not (isinstance(s, gast.For) and isinstance(s.iter, gast.Call)
-                and self.ctx.injected.get(dotted_name(s.iter.func), range) is range
-                and dotted_name(s.iter.func) in ("range", self.ctx.injected_names.get(
-                    ("range", id(builtins.range)), "range"))):
+        if not self.is_range_loop(s):
             return False
         for x in walk_stmts(s.body):
             if anno.get(x, anno.Key.LOOP_EXIT) or _is_append(x, self.ctx) or \
@@ -501,15 +635,12 @@ class Reverse:
             out.append(s)
         recorded = self.pushes.get(id(stmts))
         if recorded:
-            values = [name(n) for n in recorded]
-            value = values[0] if len(values) == 1 else gast.Tuple(elts=values, ctx=gast.Load())
-            push = gast.Expr(value=call(gast.Attribute(value=name(self.tape), attr="append",
-                                                       ctx=gast.Load()), value))
+            push = gast.Attribute(value=name(self.tape), attr="append", ctx=gast.Load())
             at = len(out)
             while at > 0 and (anno.get(out[at - 1], anno.Key.COPYBACK)
                               or anno.get(out[at - 1], anno.Key.LOOP_EXIT)):
                 at -= 1
-            out.insert(at, push)
+            out[at:at] = [gast.Expr(value=call(push, name(n))) for n in recorded]
         return out
 
     def run(self):
@@ -587,6 +718,21 @@ class Reverse:
                                 returns=None, type_comment=None, type_params=[])
         gast.copy_location(back, tree)
         return gast.Module(body=[tree, back], type_ignores=[])
+
+
+def _hoist_invariants(body, overwritten):
+    """Move the recomputed statements of a reverse loop body whose operands no loop
+    changes (``9.81 / L``, ``math.sin(x)``) out of the body; returns them."""
+    hoisted, invariant, keep = [], set(), []
+    for x in body:
+        if anno.get(x, anno.Key.RECOMPUTE) and \
+                all(n in invariant or n not in overwritten for n in loads(x.value)):
+            hoisted.append(x)
+            invariant.add(target_name(x))
+        else:
+            keep.append(x)
+    body[:] = keep
+    return hoisted
 
 
 def _strip_records(stmts, tape):
