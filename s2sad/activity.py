@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from . import anno, errors
+from . import anno, errors, shapes
 from .dataflow import closure, reverse_edges
 from .gastutil import dotted_name, loads, stores, target_name
 from .rules import lookup
@@ -309,6 +309,7 @@ def run(tree, ctx):
         ctx.local_names |= stores(s) if not isinstance(s, (gast.If, gast.While)) else set()
     kinds = infer_kinds(tree, ctx)
     ctx.var_kinds = kinds
+    ctx.shapes = shapes.classes(tree, ctx, kinds, walk_stmts)
     edges = {}
     ops = []
     lists = {target_name(s) for s in walk_stmts(tree.body)

@@ -125,6 +125,7 @@ class Reverse:
         code = []
         reads = set(extra_reads)
         for s in reversed(stmts):
+            self.scalar_pads = overwritten is not None     # (nested blocks set it too)
             if isinstance(s, gast.Assign) and target_name(s) is None:
                 stmts_ = self.store(s, state, overwritten)
                 for st in stmts_:
@@ -765,10 +766,19 @@ class _Env:
     def __init__(self, rev, scalar_result):
         self.rev = rev
         self.scalar_result = scalar_result
+        self.shapes = rev.ctx.shapes
+        # zero pads in loops and split functions are the scalar 0.0, which only
+        # unbroadcast turns into an array: keep it there
+        self.shaped_adjoints = not rev.scalar_pads
         self.is_active = rev.is_active
         self.adjoint = rev.adjoint
         self.inject = rev.inject
         self.fresh = rev.fresh
+
+
+    def same_shape(self, operand, target):
+        c = self.shapes.get(operand)
+        return self.shaped_adjoints and c is not None and c == self.shapes.get(target)
 
 
 def run(tree, ctx):

@@ -41,7 +41,7 @@ def unbroadcast(g, x):
 
 def seed(y):
     """The adjoint 1.0 of the scalar output ``y``; reject anything else."""
-    if type(y) is float:
+    if type(y) is float or type(y) is np.float64:
         return 1.0
     if isinstance(y, (int, float, np.number)) and not isinstance(y, bool):
         return 1.0
@@ -62,10 +62,23 @@ def zeros_like(x):
     return 0.0
 
 
+_BASIC = (int, slice)
+
+
 def _basic_index(index):
+    """``index`` selects a view (ints, slices, None, ...): no element twice."""
+    if type(index) in _BASIC:
+        return True
     items = index if isinstance(index, tuple) else (index,)
     return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis
                for i in items)
+
+
+def _float_dtype(x):
+    """The dtype of an adjoint of ``x``: float64, or x's own if wider or complex."""
+    dtype = x.dtype
+    return dtype if dtype.kind in "fc" and dtype.itemsize >= 8 else \
+        np.result_type(dtype, np.float64)
 
 
 def getitem_adjoint(g, x, index):
@@ -74,7 +87,8 @@ def getitem_adjoint(g, x, index):
         out = [0.0] * len(x)
         out[index] = list(g) if isinstance(index, slice) else g
         return out
-    out = np.zeros(np.shape(x), dtype=np.result_type(np.asarray(x).dtype, np.float64))
+    x = x if isinstance(x, np.ndarray) else np.asarray(x)
+    out = np.zeros(x.shape, dtype=_float_dtype(x))
     if _basic_index(index):
         out[index] = g
     else:
@@ -100,6 +114,10 @@ def add_adjoints(a, b):
 
 
 def sum_adjoint(g, x, axis=None, keepdims=False):
+    if axis is None and type(g) is float:       # the common case: a full sum
+        out = np.empty(np.shape(x))
+        out.fill(g)
+        return out
     shape = np.shape(x)
     if axis is not None and not keepdims:
         g = np.expand_dims(g, axis)

@@ -143,12 +143,18 @@ class Rule:
 
             def visit_Call(s, n):
                 s.generic_visit(n)
-                if env.scalar_result and G.dotted_name(n.func) == env.inject(
-                        "unbroadcast", _runtime().unbroadcast):
+                if G.dotted_name(n.func) == env.inject("unbroadcast", _runtime().unbroadcast) \
+                        and (env.scalar_result or _same_shape(env, n.args[1], target)):
                     return n.args[0]
                 return n
 
         return Subst().visit(node)
+
+
+def _same_shape(env, operand, target):
+    """``operand`` surely has the shape of the result ``target`` (see s2sad/shapes.py)."""
+    same = getattr(env, "same_shape", None)
+    return same is not None and isinstance(operand, gast.Name) and same(operand.id, target)
 
 
 def _runtime():

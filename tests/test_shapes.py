@@ -1,0 +1,87 @@
+"""Shape classes (s2sad/shapes.py): ``unbroadcast`` is left out only where it is the identity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gradcheck import assert_grad_matches
+
+import s2sad
+
+
+def rosen(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def shifted(x):
+    return np.sum(x[2:] * x[:-2] + np.sin(x[1:-1]) * x[:-2])
+
+
+def mismatched(x, y):
+    return np.sum(x[1:] * y + x[:-1])
+
+
+def broadcast_row(x, m):
+    return np.sum(np.tanh(m * x) + x)
+
+
+def with_step(x):
+    return np.sum(x[::2] * x[::2] + x[1:] * x[:-1])
+
+
+def test_finite_differences_drop_every_unbroadcast():
+    src = s2sad.source(rosen, args=(np.ones(5),))
+    assert "unbroadcast" not in src
+    rng = np.random.default_rng(0)
+    for n in (2, 3, 10):
+        assert_grad_matches(rosen, (rng.uniform(-1.2, 1.2, n),), wrt=0)
+
+
+def test_different_offsets_in_one_expression():
+    src = s2sad.source(shifted, args=(np.ones(6),))
+    assert "unbroadcast" not in src
+    rng = np.random.default_rng(1)
+    for n in (3, 4, 9):
+        assert_grad_matches(shifted, (rng.uniform(-1.0, 1.0, n),), wrt=0)
+
+
+def test_operand_of_unknown_shape_keeps_unbroadcast():
+    # y may be a scalar array, a row or a column: its adjoint must be summed back
+    src = s2sad.source(mismatched, wrt=(0, 1), args=(np.ones(4), np.ones(3)))
+    assert "unbroadcast(" in src
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-1.0, 1.0, 4)
+    for y in (rng.uniform(-1.0, 1.0, 3), rng.uniform(-1.0, 1.0, (3, 1)),
+              rng.uniform(-1.0, 1.0, (2, 3))):
+        assert_grad_matches(mismatched, (x, y), wrt=(0, 1))
+
+
+def test_two_dimensional_operand_broadcasts():
+    rng = np.random.default_rng(3)
+    x, m = rng.uniform(-1.0, 1.0, 3), rng.uniform(-1.0, 1.0, (4, 3))
+    assert_grad_matches(broadcast_row, (x, m), wrt=(0, 1))
+    assert s2sad.grad(broadcast_row)(x, m).shape == (3,)
+
+
+def test_stepped_slices_are_not_classed():
+    src = s2sad.source(with_step, args=(np.ones(6),))
+    rng = np.random.default_rng(4)
+    for n in (2, 3):       # x[::2] and x[1:] have equal lengths only for these n
+        assert_grad_matches(with_step, (rng.uniform(-1.0, 1.0, n),), wrt=0)
+    assert "def grad_with_step" in src
+
+
+def test_zero_dimensional_argument_gives_a_scalar_gradient():
+    g = s2sad.grad(lambda x: np.sum(np.sin(x) * x))(np.array(0.5))
+    assert np.ndim(g) == 0
+    assert float(g) == pytest.approx(np.cos(0.5) * 0.5 + np.sin(0.5))
+
+
+def test_classes_of_the_rosenbrock_temporaries():
+    from s2sad import api
+    kinds = {"x": "A1"}
+    impl = api.compiled(rosen, (0,), False, "grad", kinds)
+    shapes = impl.ctx.shapes
+    assert shapes["x"] == ("x",)
+    less = [n for n, c in shapes.items() if c == ("less", ("x",), 1)]
+    assert len(less) >= 6          # x[1:], x[:-1] and the elementwise values built on them
