@@ -163,6 +163,10 @@ def index_expr(index, ctx):
     return index
 
 
+_FULL_REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, np.var,
+                    np.std, np.linalg.norm, np.nansum, np.nanmean}
+
+
 def _prim(prim, args, keywords, kinds, what):
     if prim is None:
         return Op("unknown", args=args, keywords=keywords, what=what)
@@ -173,6 +177,9 @@ def _prim(prim, args, keywords, kinds, what):
     scalar_result = all_scalar and _scalar_rule(prim)
     if getattr(prim, "__module__", None) == "math" and prim is not math.prod:
         scalar_result = True
+    if prim in _FULL_REDUCTIONS and len(args) == 1 and not keywords \
+            and _atom_kind(args[0], kinds or {}) in ("A1", "LS"):
+        scalar_result = True        # np.sum(x) of a vector is a number
     if rule == "nondiff":
         return Op("nondiff", args=args, keywords=keywords, what=pretty,
                   scalar_result=scalar_result)
@@ -301,7 +308,26 @@ def _kind_of_value(value, ctx, kinds):
     if op.kind == "call":
         from . import pipeline
         return pipeline.return_kind(op, kinds, ctx, value)
-    return "S" if op.scalar_result else "A"
+    if op.scalar_result:
+        return "S"
+    return "A1" if _elementwise_of_vectors(value, op, ctx, kinds) else "A"
+
+
+def _elementwise_of_vectors(value, op, ctx, kinds):
+    """``value`` combines 1-D arrays and scalars elementwise (``x * 2.0``, ``x - y``,
+    ``np.sin(x)``): its result is a 1-D array."""
+    if isinstance(value, gast.BinOp) and not isinstance(value.op, gast.MatMult):
+        operands = [value.left, value.right]
+    elif isinstance(value, gast.UnaryOp) and not isinstance(value.op, gast.Not):
+        operands = [value.operand]
+    elif isinstance(value, gast.Call) and not value.keywords and op.kind == "rule" \
+            and isinstance(op.rule.primitive, np.ufunc) \
+            and op.rule.primitive.nout == 1 and op.rule.primitive.nin == len(value.args):
+        operands = value.args
+    else:
+        return False
+    found = [_atom_kind(a, kinds) for a in operands]
+    return "A1" in found and all(k in ("S", "A1") for k in found)
 
 
 def run(tree, ctx):
@@ -310,6 +336,7 @@ def run(tree, ctx):
     kinds = infer_kinds(tree, ctx)
     ctx.var_kinds = kinds
     ctx.shapes = shapes.classes(tree, ctx, kinds, walk_stmts)
+    ctx.shape_witness = shapes.witnesses(tree, ctx, ctx.shapes)
     edges = {}
     ops = []
     lists = {target_name(s) for s in walk_stmts(tree.body)

@@ -31,10 +31,33 @@ def kind_of(value):
         return "S"
     if isinstance(value, np.ndarray):
         return "A1" if value.ndim == 1 else "A"
+    if type(value) is tuple and 16 <= len(value) <= 100_000:
+        return _tuple_kind(value)
     if isinstance(value, (list, tuple)):
-        return "LS" if value and all(issubclass(t, _SCALAR_TYPES)
-                                     for t in set(map(type, value))) else "L"
+        return _sequence_kind(value)
     return "A"
+
+
+def _sequence_kind(value):
+    return "LS" if value and all(issubclass(t, _SCALAR_TYPES)
+                                 for t in set(map(type, value))) else "L"
+
+
+_TUPLE_KINDS = {}       # id(tuple) -> (tuple, kind), the few tuples seen last
+
+
+def _tuple_kind(value):
+    """Kind of a tuple, remembered: a tuple cannot change, and scanning a long one
+    on every call (a table of constants passed again and again) would cost more
+    than a scalar loop over it."""
+    hit = _TUPLE_KINDS.get(id(value))
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    kind = _sequence_kind(value)
+    if len(_TUPLE_KINDS) >= 8:
+        _TUPLE_KINDS.clear()
+    _TUPLE_KINDS[id(value)] = (value, kind)
+    return kind
 
 
 def _signature(func):

@@ -14,6 +14,9 @@ Takes and gives a generated ``FunctionDef``. Runs to a fixed point:
 from __future__ import annotations
 
 import gast
+import numpy as np
+
+from .gastutil import dotted_name
 
 
 def _counts(tree):
@@ -97,25 +100,59 @@ _HARMLESS_OPS = (gast.Add, gast.Sub, gast.Mult, gast.USub, gast.UAdd, gast.Not,
                  gast.Eq, gast.NotEq, gast.Lt, gast.LtE, gast.Gt, gast.GtE)
 
 
-def _harmless(expr, kinds):
-    """``expr`` is scalar arithmetic that cannot raise: names of scalars, numbers,
-    ``+ - *``, unary minus and comparisons. Such a primal statement is dropped
-    when its value is unused; calls, divisions and powers are kept, so the
-    gradient raises where the function does (``math.log(-1.0)``, ``1 / 0``)."""
+def _harmless(expr, ctx):
+    """``expr`` computes a value without side effects and cannot raise: names of
+    scalars, numbers, ``+ - *``, unary minus and comparisons; and NumPy
+    elementwise arithmetic, ufuncs and full reductions (``np.sum(v)``) of arrays
+    that surely have one shape (s2sad/shapes.py), which cannot fail to
+    broadcast. Such a statement is dropped when its value is unused; other calls,
+    scalar divisions and powers are kept, so the gradient raises where the
+    function does (``math.log(-1.0)``, ``1 / 0``)."""
+    kinds, shapes = ctx.var_kinds, ctx.shapes
+    funcs = {id(n) for c in gast.walk(expr) if isinstance(c, gast.Call)
+             for n in gast.walk(c.func)}
+    classes = {shapes.get(n.id) for n in gast.walk(expr)
+               if isinstance(n, gast.Name) and id(n) not in funcs and kinds.get(n.id) != "S"}
+    arrays = bool(classes)
+    if arrays and (len(classes) != 1 or None in classes):
+        return False
     for n in gast.walk(expr):
         if isinstance(n, gast.Name):
-            if kinds.get(n.id) != "S":
-                return False
-        elif isinstance(n, gast.Constant):
+            continue            # scalars, or arrays of the one class
+        if isinstance(n, gast.Constant):
             if type(n.value) not in (int, float, bool):
                 return False
+        elif isinstance(n, gast.Call):
+            if not (arrays and _numpy_pure(n, ctx)):
+                return False
+        elif isinstance(n, gast.Attribute):
+            continue            # the function of a call checked above
         elif isinstance(n, (gast.BinOp, gast.UnaryOp, gast.Compare)):
             ops = n.ops if isinstance(n, gast.Compare) else (n.op,)
-            if not all(isinstance(o, _HARMLESS_OPS) for o in ops):
+            harmless = _ARRAY_OPS if arrays else _HARMLESS_OPS
+            if not all(isinstance(o, harmless) for o in ops):
                 return False
         elif not isinstance(n, (gast.expr_context, gast.operator, gast.unaryop, gast.cmpop)):
             return False
     return True
+
+
+_ARRAY_OPS = _HARMLESS_OPS + (gast.Div, gast.Pow, gast.FloorDiv, gast.Mod)
+
+
+def _numpy_pure(call, ctx):
+    """A NumPy ufunc or full reduction, called with positional operands only."""
+    from .activity import _FULL_REDUCTIONS
+    if call.keywords or not all(isinstance(a, (gast.Name, gast.Constant)) for a in call.args):
+        return False
+    path = dotted_name(call.func)
+    try:
+        obj = ctx.lookup(path) if path else None
+    except KeyError:
+        return False
+    if isinstance(obj, np.ufunc):
+        return obj.nout == 1 and obj.nin == len(call.args)
+    return obj in _FULL_REDUCTIONS and len(call.args) == 1
 
 
 def _dead(tree, ctx):
@@ -131,7 +168,7 @@ def _dead(tree, ctx):
                     and isinstance(x.targets[0], gast.Name):
                 n = x.targets[0].id
                 removable = _generated(ctx, n) or isinstance(x.value, (gast.Name, gast.Constant)) \
-                    or _harmless(x.value, ctx.var_kinds)
+                    or _harmless(x.value, ctx)
                 if removable and not loads.get(n) and n not in params:
                     changed = True
                     continue

@@ -780,6 +780,13 @@ class _Env:
         c = self.shapes.get(operand)
         return self.shaped_adjoints and c is not None and c == self.shapes.get(target)
 
+    def witness(self, operand):
+        """A name surely at hand with ``operand``'s shape (top-level reverse sweep only)."""
+        c = self.shapes.get(operand)
+        if c is None or not self.shaped_adjoints:
+            return None
+        return self.rev.ctx.shape_witness.get(c)
+
 
 def run(tree, ctx):
     return Reverse(tree, ctx).run()

@@ -98,6 +98,23 @@ def classes(tree, ctx, kinds, walk_stmts):
     return out
 
 
+def witnesses(tree, ctx, shapes):
+    """class -> the first name of that class that surely holds its value once the
+    forward sweep is done (a parameter, or a name assigned by a statement of the
+    function's own body, outside loops and branches). Helpers that only read an
+    operand's shape (``sum_adjoint``) take it instead, so the operand itself can
+    be freed or never computed."""
+    out = {}
+    for p in ctx.params:
+        if p in shapes:
+            out.setdefault(shapes[p], p)
+    for s in tree.body:
+        t = target_name(s)
+        if t is not None and t in shapes:
+            out.setdefault(shapes[t], t)
+    return out
+
+
 def _int(node, default):
     if node is None:
         return default

@@ -143,9 +143,15 @@ class Rule:
 
             def visit_Call(s, n):
                 s.generic_visit(n)
-                if G.dotted_name(n.func) == env.inject("unbroadcast", _runtime().unbroadcast) \
+                func = G.dotted_name(n.func)
+                if func == env.inject("unbroadcast", _runtime().unbroadcast) \
                         and (env.scalar_result or _same_shape(env, n.args[1], target)):
                     return n.args[0]
+                if func in _shape_only(env) and len(n.args) > 1 \
+                        and isinstance(n.args[1], gast.Name):
+                    witness = getattr(env, "witness", lambda _: None)(n.args[1].id)
+                    if witness is not None:
+                        n.args[1] = G.name(witness)
                 return n
 
         return Subst().visit(node)
@@ -155,6 +161,13 @@ def _same_shape(env, operand, target):
     """``operand`` surely has the shape of the result ``target`` (see s2sad/shapes.py)."""
     same = getattr(env, "same_shape", None)
     return same is not None and isinstance(operand, gast.Name) and same(operand.id, target)
+
+
+def _shape_only(env):
+    """Generated names of the helpers that read only the shape of their second argument."""
+    rt = _runtime()
+    return {env.inject("sum_adjoint", rt.sum_adjoint), env.inject("mean_adjoint",
+                                                                   rt.mean_adjoint)}
 
 
 def _runtime():
