@@ -255,6 +255,15 @@ class _Fold(gast.NodeTransformer):
         v = _num(node.operand)
         if isinstance(node.op, gast.USub) and v is not None:
             return gast.Constant(value=-v, kind=None)
+        e = node.operand
+        if isinstance(node.op, gast.USub) and isinstance(e, gast.BinOp) \
+                and isinstance(e.op, (gast.Mult, gast.Div)):
+            if _num(e.left) is not None:              # -(c * x) -> -c * x
+                e.left = gast.Constant(value=-_num(e.left), kind=None)
+                return e
+            if _num(e.right) is not None:             # -(x * c) -> x * -c
+                e.right = gast.Constant(value=-_num(e.right), kind=None)
+                return e
         if isinstance(node.op, gast.USub) and isinstance(node.operand, gast.UnaryOp) \
                 and isinstance(node.operand.op, gast.USub):
             return node.operand.operand
@@ -263,6 +272,10 @@ class _Fold(gast.NodeTransformer):
     def visit_BinOp(self, node):
         self.generic_visit(node)
         left, right = node.left, node.right
+        if isinstance(node.op, (gast.Mult, gast.Div)) and isinstance(left, gast.UnaryOp) \
+                and isinstance(left.op, gast.USub) and _num(right) is not None:
+            node.left = left = left.operand          # -x * c -> x * -c
+            node.right = right = gast.Constant(value=-_num(right), kind=None)
         a, b = _num(left), _num(right)
         if isinstance(node.op, gast.Mult) and (a in (1, -1) or b in (1, -1)):
             c, e = (a, right) if a in (1, -1) else (b, left)
@@ -296,6 +309,8 @@ class _Substitute(gast.NodeTransformer):
             if isinstance(value, str):
                 n.id = value
                 return n
+            if isinstance(value, gast.AST):
+                return _clone(value)
             return gast.Constant(value=value, kind=None)
         return n
 
@@ -318,6 +333,144 @@ def _empty_blocks(stmts):
     return out
 
 
+def _negations(tree, ctx, fold):
+    """``b = -e`` read once, later in its block, by ``c = b * 2 * t``: the reader
+    becomes ``c = e * -2 * t`` (and ``b = 2.0 * t; c = -b`` becomes
+    ``c = -2.0 * t``): one operation less, which on arrays is one pass less.
+    Done only when folding then leaves fewer negations than before."""
+    stores, loads = _counts(tree)
+    changed = False
+    for block in list(_blocks(tree.body)):
+        for i, x in enumerate(block):
+            if not (isinstance(x, gast.Assign) and len(x.targets) == 1
+                    and isinstance(x.targets[0], gast.Name)):
+                continue
+            a = x.targets[0].id
+            if not ctx.namer.is_adjoint(a) or stores.get(a) != 1 or loads.get(a) != 1:
+                continue
+            reads = {n.id for n in gast.walk(x.value) if isinstance(n, gast.Name)}
+            for j in range(i + 1, len(block)):
+                y = block[j]
+                if a in _deep_loads(y):
+                    break
+                if any(isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+                       and n.id in reads | {a} for n in gast.walk(y)):
+                    j = None
+                    break
+            else:
+                continue
+            if j is None or not isinstance(block[j], gast.Assign) \
+                    or not isinstance(block[j].targets[0], gast.Name):
+                continue
+            y = block[j]
+            trial = _Substitute({a: x.value}).visit(_clone(y.value))
+            trial = fold.visit(trial)
+            if _count_neg(trial) < _count_neg(x.value) + _count_neg(y.value):
+                y.value = trial
+                block[i] = gast.Pass()
+                changed = True
+    if changed:
+        for block in list(_blocks(tree.body)):
+            block[:] = [x for x in block if not isinstance(x, gast.Pass)] or [gast.Pass()]
+    return changed
+
+
+def _count_neg(e):
+    return sum(isinstance(n, gast.UnaryOp) and isinstance(n.op, gast.USub)
+               and _num(n.operand) is None for n in gast.walk(e))
+
+
+def _clone(node):
+    from .gastutil import clone
+    return clone(node)
+
+
+def _constant_adjoints(tree, ctx):
+    """``b = sum_adjoint(1.0, w)`` (an array of ones shaped like ``w``) becomes
+    ``b = 1.0`` when every use of ``b`` broadcasts it back to that shape anyway:
+    elementwise arithmetic with an array of ``w``'s shape class, ``index_add``
+    and ``getitem_adjoint`` (which assign it into an array), or assignments that
+    are themselves such constants. Constant propagation and folding then turn
+    ``b * 100.0 * 2 * t`` into ``200.0 * t``: the reverse of ``np.sum`` of an
+    elementwise expression costs no array of ones and no multiplications by one.
+    Only statements of the function's own body (no loops or branches) qualify.
+    """
+    if not ctx.shapes:
+        return False
+    primal_of = {a: p for p, a in ctx.namer._adjoints.items()}
+    stores, loads = _counts(tree)
+    top = tree.body
+    top_loads = {}
+    for s in top:
+        for n, k in _deep_loads(s).items():
+            top_loads[n] = top_loads.get(n, 0) + k
+    sum_adj = ctx.injected_names.get(("sum_adjoint", id(_runtime().sum_adjoint)))
+    helpers = {ctx.injected_names.get((h, id(getattr(_runtime(), h)))): h
+               for h in ("index_add", "getitem_adjoint")}
+
+    def cls(n):
+        p = primal_of.get(n, n)
+        return "S" if ctx.var_kinds.get(p) == "S" else ctx.shapes.get(p)
+
+    def arithmetic(e):
+        return all(isinstance(n, (gast.BinOp, gast.UnaryOp, gast.Name, gast.Constant,
+                                  gast.operator, gast.unaryop, gast.expr_context))
+                   for n in gast.walk(e)) and not any(
+            isinstance(n, gast.BinOp) and isinstance(n.op, gast.MatMult) for n in gast.walk(e))
+
+    def safe(b, c, seen):
+        if stores.get(b) != 1 or loads.get(b, 0) != top_loads.get(b, 0):
+            return False        # rebound, or read inside a loop or branch
+        for s in top:
+            if b not in _deep_loads(s):
+                continue
+            if isinstance(s, gast.Assign) and len(s.targets) == 1 \
+                    and isinstance(s.targets[0], gast.Name) and arithmetic(s.value):
+                names = {n.id for n in gast.walk(s.value) if isinstance(n, gast.Name)}
+                classes = {cls(n) for n in names - seen - {b}} - {"S"}
+                if classes == {c}:
+                    continue            # broadcast against an array of that shape
+                if not classes and safe(s.targets[0].id, c, seen | {b}):
+                    continue            # itself a constant standing for that array
+                return False
+            call = s.value if isinstance(s, (gast.Assign, gast.Expr)) else None
+            if isinstance(call, gast.Call) and isinstance(call.func, gast.Name) \
+                    and not call.keywords and len(call.args) == 3:
+                kind = helpers.get(call.func.id)
+                others = [a for k, a in enumerate(call.args)
+                          if k != (2 if kind == "index_add" else 0)]
+                if kind is not None and not any(b in _deep_loads(a) for a in others) \
+                        and isinstance(call.args[2 if kind == "index_add" else 0], gast.Name):
+                    if kind == "getitem_adjoint" and ctx.var_kinds.get(
+                            getattr(call.args[1], "id", None)) not in ("A1", "A"):
+                        return False
+                    continue
+            return False
+        return True
+
+    changed = False
+    for s in top:
+        v = s.value if isinstance(s, gast.Assign) else None
+        if sum_adj is None or not (isinstance(v, gast.Call) and isinstance(v.func, gast.Name)
+                                   and v.func.id == sum_adj and len(v.args) == 4):
+            continue
+        g, w, axis, keep = v.args
+        if _num(g) is None or not isinstance(w, gast.Name) or _num(axis) is not None \
+                or not (isinstance(axis, gast.Constant) and axis.value is None) \
+                or cls(w.id) in (None, "S") or len(s.targets) != 1 \
+                or not isinstance(s.targets[0], gast.Name):
+            continue
+        if safe(s.targets[0].id, cls(w.id), set()):
+            s.value = gast.Constant(value=float(g.value), kind=None)
+            changed = True
+    return changed
+
+
+def _runtime():
+    from . import runtime
+    return runtime
+
+
 def run(tree, ctx):
     if not ctx.optimize:
         return tree
@@ -331,6 +484,8 @@ def run(tree, ctx):
         changed = _swap_back(tree, ctx)
         changed = _dead(tree, ctx) or changed
         changed = _propagate(tree, ctx) or changed
+        changed = _constant_adjoints(tree, ctx) or changed
+        changed = _negations(tree, ctx, fold) or changed
         if not changed:
             break
         fold.visit(tree)

@@ -94,8 +94,26 @@ def test_rosenbrock_forward_keeps_only_what_the_reverse_reads():
     # 1 - x[:-1] and the views stay
     assert "np.sum" not in src and "seed(" not in src
     assert forward.count(" = ") == 6, forward
-    # sum_adjoint reads only a shape: it takes the view x[1:], not the summed array
-    assert "sum_adjoint(1.0, _t1, None, False)" in src
+    # the adjoint of the summed array is all ones: it stays the number 1.0, folded
+    # into the constants (2 * 100 = 200) instead of multiplying arrays by it
+    assert "sum_adjoint" not in src and "b_t4 = 200.0 * _t4" in src
+    reverse = src[src.index("b_t"):]
+    assert reverse.count(" = ") == 4 and "-b_" not in reverse, reverse
+
+
+def sum_of_quotient(x, y):
+    return np.sum(x / y[1:] - y[:-1])
+
+
+def test_array_of_ones_kept_where_shapes_are_not_known_equal():
+    # x and y[1:] have equal shapes only because the caller says so: the adjoint of
+    # the sum stays an array of ones and unbroadcast stays
+    rng = np.random.default_rng(7)
+    for n in (2, 5):
+        x, y = rng.uniform(0.5, 2.0, n - 1), rng.uniform(0.5, 2.0, n)
+        assert_grad_matches(sum_of_quotient, (x, y), wrt=(0, 1))
+    src = s2sad.source(sum_of_quotient, wrt=(0, 1), args=(np.ones(3), np.ones(4)))
+    assert "sum_adjoint(1.0, _t4, None, False)" in src and "unbroadcast(" in src
 
 
 def keeps_raising_calls(x):
