@@ -144,3 +144,12 @@ def test_scalar_pads_stay_plain_zeros():
     assert "zeros_like" not in src and "bw = 0.0" in src
     assert s2sad.grad(in_loop_scalar)(1.5, 2) == pytest.approx(
         2.0 * math.cos(1.5) * 1.5 + 2.0 * math.sin(1.5))
+
+
+@pytest.mark.parametrize("op", ["concatenate", "array", "reshape", "list"])
+def test_zero_pad_in_a_checkpointed_loop(op, tmp_path):
+    # the replayed segments record what the pads read, like the plain forward loop
+    f = _load(op, "in_loop", tmp_path)
+    for n in (1, 4, 9):
+        got = s2sad.grad(f, checkpoint=True)(X, n)
+        np.testing.assert_allclose(got, numerical_grad(f, (X, n), 0), rtol=1e-5, atol=1e-6)
