@@ -17,7 +17,8 @@ each adjoint is *undefined* or *defined* at each point. The first contribution
 to an undefined adjoint is an assignment (``bx = e``), later ones add
 (``bx = bx + e``, never in place, so adjoints may alias safely). Where paths
 disagree (a branch that contributes and one that does not; a loop), the path
-lacking a contribution gets ``bx = 0.0``, so zeros appear only where needed.
+lacking a contribution gets ``bx = 0.0`` (``zeros_like(x)`` unless ``x`` is surely a
+scalar), so zeros appear only where needed.
 An adjoint statement whose target adjoint is undefined is dead and not emitted.
 """
 
@@ -69,6 +70,7 @@ class Reverse:
         self.calls = {}       # id(call statement) -> (bwd function name, adjoint targets)
         self.snapshots = {}   # id(store statement) -> name of the snapshot of what it overwrites
         self.checkpoints = {}  # id(checkpointed loop) -> names of its checkpoint machinery
+        self.pads = {}        # id -> a zero pad emitted where paths meet
 
     # -- helpers given to rule templates --------------------------------------
     def is_active(self, n):
@@ -158,13 +160,14 @@ class Reverse:
                 state, rev = self.branch(s, state, overwritten)
                 if rev is not None:
                     code.append(rev)
-                    reads |= loads(s.test)
+                    reads |= loads(s.test) | self.pad_reads(rev.body + rev.orelse)
             elif isinstance(s, (gast.For, gast.While)):
                 state, rev = self.loop(s, state, overwritten)
                 if rev:
                     code.extend(rev)
                     reads |= {self.counters[id(s)]} if id(s) in self.counters \
                         else loads(s.iter)
+                    reads |= self.pad_reads(rev)
         if overwritten is not None:
             recompute, recorded = self.plan_records(stmts, reads & overwritten, overwritten)
             self.pushes[id(stmts)] = recorded
@@ -390,18 +393,33 @@ class Reverse:
         return a if a == b else D
 
     def shaped_zero(self, v, overwritten):
-        """Whether the zero adjoint of ``v`` is an array shaped like ``v``: always for arrays
-        updated in place; for other arrays where ``v``'s value is surely at hand (outside
-        loops and split functions), so rules that reshape adjoints get an array."""
-        if v in self.ctx.mutable:
-            return True
-        return overwritten is None and self.ctx.var_kinds.get(v, "A") in ("A", "A1")
+        """Whether the zero adjoint of ``v`` is shaped like ``v`` (``zeros_like(v)``) rather
+        than ``0.0``: for everything but surely-scalar names (arrays, lists, tuples),
+        wherever it is (in loops and split functions too), so every rule gets an adjoint
+        of its result's shape; ``v`` is then read where the pad is, and recorded on the
+        tape if overwritten (see pad_reads)."""
+        return v in self.ctx.mutable or self.ctx.var_kinds.get(v, "A") != "S"
 
     def zero(self, v, overwritten=()):
         """A zero adjoint for ``v``: ``0.0``, or an array (see shaped_zero)."""
         if self.shaped_zero(v, overwritten):
             return call(self.helper("zeros_like"), name(v))
         return const(0.0)
+
+    def pad(self, v, overwritten=()):
+        """``bv = <zero>``: a zero pad where paths meet (see pad_reads)."""
+        stmt = assign(self.adjoint(v), self.zero(v, overwritten))
+        self.pads[id(stmt)] = stmt       # kept alive: ids stay unique
+        return stmt
+
+    def pad_reads(self, stmts):
+        """The primal values read by the zero pads among ``stmts``: the block placing them
+        records them like any value an adjoint statement reads."""
+        out = set()
+        for st in stmts:
+            if self.pads.get(id(st)) is st:
+                out |= loads(st) & self.primal
+        return out
 
     def call_site(self, s, t, op, state):
         """``t = helper(...)``: forward calls fwd_helper, reverse calls bwd_helper."""
@@ -441,8 +459,7 @@ class Reverse:
         for v in sorted(set(st_then) | set(st_else)):
             a, b = st_then.get(v, U), st_else.get(v, U)
             if _defined(a) != _defined(b):
-                (orelse if _defined(a) else then).append(
-                    assign(self.adjoint(v), self.zero(v, overwritten)))
+                (orelse if _defined(a) else then).append(self.pad(v, overwritten))
             merged[v] = self.join(a, b, v, overwritten)
         if not then and not orelse:
             return merged, None
@@ -498,11 +515,14 @@ class Reverse:
             if new_head == head:
                 break
             head = new_head
-        pre = [assign(self.adjoint(v), self.zero(v, overwritten)) for v in sorted(head)
+        pre = [self.pad(v, overwritten) for v in sorted(head)
                if _defined(head[v]) and not _defined(entry.get(v, U))]
+        pads = [self.pad(v, inner) for v in sorted(head)
+                if _defined(head[v]) and not _defined(exit_.get(v, U))]
+        if self.pad_reads(pads):     # the body's record restores what its pads read
+            body, exit_ = self.block(s.body, dict(head), inner, self.pad_reads(pads))
         pre += _hoist_invariants(body, inner | stores(s))
-        body += [assign(self.adjoint(v), self.zero(v, inner)) for v in sorted(head)
-                 if _defined(head[v]) and not _defined(exit_.get(v, U))]
+        body += pads
         if not body:
             body = [gast.Pass()]
         self.loop_var = self.loop_var or self.namer.fresh("_")

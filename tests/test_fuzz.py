@@ -326,15 +326,18 @@ def calls_helper_with_early_return(x, y):
     return _helper_with_early_return(x, y) * 2.0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a helper that creates a local array and returns early before writing into "
-    "it: its backward function reads the array on the early-return path, "
-    "UnboundLocalError 'buf' in bwd_<helper> (fuzz seed 16001304, --size large)"))
 def test_helper_returning_before_its_local_array_is_written():
+    # found by the fuzzer (seed 16001304, --size large): on the early-return path the
+    # backward function zeroed the adjoint of buf with zeros_like(buf), but buf was only
+    # recorded on the other path (UnboundLocalError); a zero pad's reads are recorded now
     got = s2sad.grad(calls_helper_with_early_return, wrt=(0, 1))(0.7, -0.4)
     assert got == pytest.approx((0.0, 2.0 * (1.0 - math.tanh(-0.4) ** 2)))
     assert s2sad.grad(calls_helper_with_early_return, wrt=(0, 1))(0.7, 0.4) == \
         pytest.approx((4.0 * 0.4 * 0.7, 2.0 * 0.7 * 0.7))
+    for args in [(-1.3, 0.9), (0.2, -2.0), (1.1, 1e-3)]:
+        got = s2sad.grad(calls_helper_with_early_return, wrt=(0, 1))(*args)
+        want = numerical_grad(calls_helper_with_early_return, args, (0, 1))
+        assert got == pytest.approx(want, rel=1e-6, abs=1e-8)
 
 
 def concatenate_in_loop(x, n):
@@ -349,24 +352,28 @@ def array_literal_in_loop(x, y, n):
     return np.sum(w * x)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: an array assigned afresh in every loop trip by np.concatenate: the adjoint "
-    "reset to the scalar 0.0 reaches the concatenate adjoint, IndexError in "
-    "np.array_split (fuzz seed 22000372)"))
 def test_concatenate_assigned_in_every_loop_trip():
+    # found by the fuzzer (seed 22000372): the adjoint of w, reset to the scalar 0.0 in
+    # the loop, reached concatenate_adjoint (IndexError); pads of arrays are shaped now
     x = np.array([1.0, -2.0, 0.5])
     np.testing.assert_allclose(s2sad.grad(concatenate_in_loop)(x, 2), 2.0 * x)
+    for n in (1, 3):
+        np.testing.assert_allclose(s2sad.grad(concatenate_in_loop)(x, n), 2.0 * x)
+        np.testing.assert_allclose(s2sad.grad(concatenate_in_loop)(x, n),
+                                   numerical_grad(concatenate_in_loop, (x, n)), rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: an array literal np.array([...]) assigned in every loop trip: the adjoint "
-    "reset to the scalar 0.0 reaches array_adjoint, TypeError 'iteration over a 0-d "
-    "array' (fuzz seed 22000430)"))
 def test_array_literal_assigned_in_every_loop_trip():
+    # found by the fuzzer (seed 22000430): same, with array_adjoint (TypeError)
     x = np.array([1.0, -2.0, 0.5])
     gx, gy = s2sad.grad(array_literal_in_loop, wrt=(0, 1))(x, 0.3, 2)
     np.testing.assert_allclose(gx, [0.3, 0.6, 0.5])
     assert gy == pytest.approx(1.0 - 4.0)
+    for args in [(x, -1.7, 1), (np.array([0.2, 0.4, -3.0]), 0.9, 3)]:
+        got = s2sad.grad(array_literal_in_loop, wrt=(0, 1))(*args)
+        want = numerical_grad(array_literal_in_loop, args, (0, 1))
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-6, atol=1e-8)
+        assert got[1] == pytest.approx(want[1], rel=1e-6)
 
 
 def max_of_three(x, y):
