@@ -15,21 +15,22 @@ from __future__ import annotations
 
 import gast
 
+from .gastutil import Transformer, names, walk
+
 
 def _counts(tree):
     stores, loads = {}, {}
-    for n in gast.walk(tree):
-        if isinstance(n, gast.Name):
-            d = stores if isinstance(n.ctx, (gast.Store, gast.Param)) else loads
-            d[n.id] = d.get(n.id, 0) + 1
+    for n in names(tree):
+        d = stores if isinstance(n.ctx, (gast.Store, gast.Param)) else loads
+        d[n.id] = d.get(n.id, 0) + 1
     return stores, loads
 
 
 def _deep_loads(node):
     """Counter of the names a statement (with everything nested in it) reads."""
     out = {}
-    for n in gast.walk(node):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+    for n in names(node):
+        if isinstance(n.ctx, gast.Load):
             out[n.id] = out.get(n.id, 0) + 1
     return out
 
@@ -119,8 +120,8 @@ def _swap_back(tree, ctx):
     for block in list(_blocks(tree.body)):
         writes = {}          # name -> positions in this block of statements writing it
         for k, x in enumerate(block):
-            for n in gast.walk(x):
-                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            for n in names(x):
+                if isinstance(n.ctx, gast.Store):
                     writes.setdefault(n.id, []).append(k)
         drop = set()
         for i, x in enumerate(block):
@@ -163,7 +164,7 @@ def _num(node):
     return None
 
 
-class _Fold(gast.NodeTransformer):
+class _Fold(Transformer):
     """``2 - 1`` -> ``1``; ``e ** 1`` -> ``e``; ``1.0 * e`` -> ``e`` and ``-1.0 * e`` ->
     ``-e`` unless ``e`` is a bare name that may hold an array (the result must not
     alias it); ``-(2.0)`` -> ``-2.0``."""
@@ -180,11 +181,11 @@ class _Fold(gast.NodeTransformer):
         """``e`` surely holds floats (not ints) and is not a bare name of an array."""
         if isinstance(e, gast.Name):
             return self.kinds.get(e.id) == "S" and self._floaty(e.id)
-        if any(isinstance(n, (gast.Compare, gast.BoolOp)) for n in gast.walk(e)):
+        if any(isinstance(n, (gast.Compare, gast.BoolOp)) for n in walk(e)):
             return False        # booleans and their differences are ints
         return any(isinstance(n, gast.Call) or (isinstance(n, gast.Name) and self._floaty(n.id))
                    or (isinstance(n, gast.Constant) and type(n.value) is float)
-                   for n in gast.walk(e))
+                   for n in walk(e))
 
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
@@ -220,7 +221,7 @@ class _Fold(gast.NodeTransformer):
         return node
 
 
-class _Substitute(gast.NodeTransformer):
+class _Substitute(Transformer):
     """Replace loads of names by other names (str) or numbers."""
 
     def __init__(self, mapping):

@@ -118,37 +118,45 @@ class Rule:
         return list(reversed(kept))
 
     def _subst(self, node, target, mapping, local_names, env, keep=()):
-        class Subst(gast.NodeTransformer):
-            def visit_Subscript(s, n):
-                if _is_adjoint_ref(n):
-                    p = n.slice.id
-                    ref = target if p == self.result else mapping[p].id
-                    return G.name(env.adjoint(ref))
-                s.generic_visit(n)
-                return n
+        return _Subst(self, target, mapping, local_names, env, keep).visit(node)
 
-            def visit_Name(s, n):
-                if n.id in keep:
-                    return n
-                if n.id == self.result:
-                    return G.name(target)
-                if n.id in mapping:
-                    return G.clone(mapping[n.id])
-                if n.id in local_names:
-                    return G.name(local_names[n.id], isinstance(n.ctx, gast.Store))
-                obj = self.globals.get(n.id, getattr(builtins, n.id, None))
-                if obj is None:
-                    raise NameError(f"template of {self.name} uses unknown name {n.id}")
-                return G.name(env.inject(n.id, obj))
 
-            def visit_Call(s, n):
-                s.generic_visit(n)
-                if env.scalar_result and G.dotted_name(n.func) == env.inject(
-                        "unbroadcast", _runtime().unbroadcast):
-                    return n.args[0]
-                return n
+class _Subst(G.Transformer):
+    """A template's statement or expression as it applies to ``target = prim(...)``."""
 
-        return Subst().visit(node)
+    def __init__(self, rule, target, mapping, local_names, env, keep):
+        self.rule, self.target, self.mapping = rule, target, mapping
+        self.local_names, self.env, self.keep = local_names, env, keep
+
+    def visit_Subscript(self, n):
+        if _is_adjoint_ref(n):
+            p = n.slice.id
+            ref = self.target if p == self.rule.result else self.mapping[p].id
+            return G.name(self.env.adjoint(ref))
+        self.generic_visit(n)
+        return n
+
+    def visit_Name(self, n):
+        if n.id in self.keep:
+            return n
+        if n.id == self.rule.result:
+            return G.name(self.target)
+        if n.id in self.mapping:
+            return G.clone(self.mapping[n.id])
+        if n.id in self.local_names:
+            return G.name(self.local_names[n.id], isinstance(n.ctx, gast.Store))
+        obj = self.rule.globals.get(n.id, getattr(builtins, n.id, None))
+        if obj is None:
+            raise NameError(f"template of {self.rule.name} uses unknown name {n.id}")
+        return G.name(self.env.inject(n.id, obj))
+
+    def visit_Call(self, n):
+        self.generic_visit(n)
+        env = self.env
+        if env.scalar_result and G.dotted_name(n.func) == env.inject(
+                "unbroadcast", _runtime().unbroadcast):
+            return n.args[0]
+        return n
 
 
 def _runtime():
