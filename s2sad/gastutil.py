@@ -76,10 +76,11 @@ def walk(node):
 
 
 def names(node):
-    """Every ``Name`` node inside ``node`` (in no particular order)."""
+    """Every ``Name`` node inside ``node``, depth first in field order."""
     out = []
     stack = [node]
-    pop, push, Name, AST = stack.pop, stack.append, gast.Name, gast.AST
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    Name, BinOp, Assign, Attribute, Call, Constant = _COMMON
     while stack:
         n = pop()
         cls = n.__class__
@@ -87,16 +88,34 @@ def names(node):
             out.append(n)
             if n.annotation is not None:
                 push(n.annotation)
-            continue
-        for f in _fields(cls):
-            v = getattr(n, f, None)
-            if isinstance(v, list):
-                for x in v:
-                    if isinstance(x, AST):
-                        push(x)
-            elif isinstance(v, AST):
-                push(v)
+        elif cls is BinOp:                 # the common nodes first, without a field loop
+            push(n.right)
+            push(n.left)
+        elif cls is Constant:
+            pass
+        elif cls is Assign:
+            push(n.value)
+            extend(reversed(n.targets))
+        elif cls is Attribute:
+            push(n.value)
+        elif cls is Call:
+            extend(reversed(n.keywords))
+            extend(reversed(n.args))
+            push(n.func)
+        else:
+            children = []
+            for f in _fields(cls):
+                v = getattr(n, f, None)
+                if isinstance(v, list):
+                    children.extend([x for x in v if isinstance(x, gast.AST)])
+                elif isinstance(v, gast.AST):
+                    children.append(v)
+            children.reverse()
+            extend(children)
     return out
+
+
+_COMMON = (gast.Name, gast.BinOp, gast.Assign, gast.Attribute, gast.Call, gast.Constant)
 
 
 def loads(node):
@@ -156,9 +175,13 @@ def clone(node):
 class Transformer(gast.NodeTransformer):
     """``gast.NodeTransformer`` with the same behaviour, faster: the ``visit_*`` method
     of each node class is looked up once, and nodes that hold no nodes (contexts,
-    operators, constants) are not visited unless a method asks for them."""
+    operators, constants) are not visited unless a method asks for them.
+
+    ``changed`` becomes True when ``generic_visit`` replaces or removes a node.
+    """
 
     _methods = None      # node class -> visit method; one table per subclass
+    changed = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -188,12 +211,15 @@ class Transformer(gast.NodeTransformer):
                     if isinstance(value, gast.AST):
                         m = methods.get(value.__class__) or self._method(value.__class__)
                         if m is not _leave:
-                            value = m(self, value)
-                            if value is None:
-                                continue
-                            if not isinstance(value, gast.AST):
-                                new_values.extend(value)
-                                continue
+                            new = m(self, value)
+                            if new is not value:
+                                self.changed = True
+                                if new is None:
+                                    continue
+                                if not isinstance(new, gast.AST):
+                                    new_values.extend(new)
+                                    continue
+                            value = new
                     new_values.append(value)
                 old[:] = new_values
             elif isinstance(old, gast.AST):
@@ -201,10 +227,12 @@ class Transformer(gast.NodeTransformer):
                 if m is _leave:
                     continue
                 new = m(self, old)
-                if new is None:
-                    delattr(node, f)
-                elif new is not old:
-                    setattr(node, f, new)
+                if new is not old:
+                    self.changed = True
+                    if new is None:
+                        delattr(node, f)
+                    else:
+                        setattr(node, f, new)
         return node
 
 

@@ -44,14 +44,14 @@ def _blocks(stmts):
                 yield from _blocks(inner)
 
 
-def _propagate(tree, ctx):
+def _propagate(tree, ctx, touched=None):
     """One sweep of copy and constant propagation over every block.
 
     ``a = b`` (``b`` a name or a number) is removed and ``a`` replaced by ``b``
     in the rest of its block when ``a`` is an adjoint written once and read
     only later in that block, and ``b`` (if a name) is written once, before, in
     that block (or is a parameter never written). Returns whether it changed
-    anything.
+    anything; adds the statements it rewrote to ``touched``.
     """
     stores, loads = _counts(tree)
     params = {a.id for a in tree.args.args + tree.args.posonlyargs + tree.args.kwonlyargs}
@@ -68,8 +68,10 @@ def _propagate(tree, ctx):
         for i, x in enumerate(block):
             for k, v in deep[i].items():
                 remaining[k] -= v
-            if subst:
+            if subst and not subst.keys().isdisjoint(deep[i]):
                 _Substitute(subst).visit(x)
+                if touched is not None:
+                    touched.add(x)
             pair = _copy_pair(x) or _const_pair(x)
             if pair is not None:
                 a, b = pair
@@ -237,6 +239,32 @@ class _Substitute(Transformer):
         return n
 
 
+def _fold(fold, tree, only):
+    """``fold.visit(tree)``, visiting of the statements only those in ``only`` (all if
+    None): the others are left as they were after the last fold, so folding them again
+    would change nothing. Returns the statements the fold changed (to fold again)."""
+    body, tree.body = tree.body, []
+    fold.visit(tree)                # arguments, decorators: tiny
+    tree.body = body
+    changed = set()
+    _fold_block(fold, body, only, changed)
+    return changed
+
+
+def _fold_block(fold, stmts, only, changed):
+    for s in stmts:
+        if only is None or s in only:
+            fold.changed = False
+            fold.visit(s)           # statements are kept; expressions in them replaced
+            if fold.changed:
+                changed.add(s)
+            continue
+        for attr in ("body", "orelse"):
+            inner = getattr(s, attr, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                _fold_block(fold, inner, only, changed)
+
+
 def _empty_blocks(stmts):
     """Drop ``if`` statements left with nothing to do; give empty bodies a ``pass``."""
     out = []
@@ -263,13 +291,14 @@ def run(tree, ctx):
             run(fdef, ctx)
         return tree
     fold = _Fold(ctx)
-    fold.visit(tree)
+    refold = _fold(fold, tree, None)
     for _ in range(20):      # each sweep applies every change it finds; a few suffice
+        touched = set()
         changed = _swap_back(tree, ctx)
         changed = _dead(tree, ctx) or changed
-        changed = _propagate(tree, ctx) or changed
+        changed = _propagate(tree, ctx, touched) or changed
         if not changed:
             break
-        fold.visit(tree)
+        refold = _fold(fold, tree, refold | touched)
     tree.body = _empty_blocks(tree.body)
     return tree
