@@ -53,6 +53,11 @@ class Rule:
         self.defaults = {p.name: p.default for p in params[1:]
                          if p.default is not inspect.Parameter.empty}
         self.signature = inspect.Signature(params[1:])
+        # the common case, binding positional arguments to plain parameters, is done
+        # without Signature.bind (slow, and called for every candidate rule)
+        plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params[1:])
+        self._positional = self.params if plain else None
+        self._required = sum(p.default is inspect.Parameter.empty for p in params[1:])
         self.body = fdef.body
         self.broadcasts = any(isinstance(n, gast.Name) and n.id == "unbroadcast"
                               for n in gast.walk(fdef))
@@ -66,14 +71,28 @@ class Rule:
                 else:
                     self.locals |= G.stores(t)
 
+    def fits(self, args, keywords=None):
+        """Whether ``bind(args, keywords)`` would succeed."""
+        if self._positional is not None and not keywords:
+            return self._required <= len(args) <= len(self._positional)
+        try:
+            self.signature.bind(*args, **(keywords or {}))
+        except TypeError:
+            return False
+        return True
+
     @property
     def name(self):
         return getattr(self.primitive, "__name__", str(self.primitive))
 
     def bind(self, args, keywords):
         """Map template parameters to atoms; raise TypeError if they do not fit."""
-        bound = self.signature.bind(*args, **keywords)
-        mapping = dict(bound.arguments)
+        if self._positional is not None and not keywords:
+            if not self.fits(args, keywords):
+                self.signature.bind(*args)          # raises the TypeError
+            mapping = dict(zip(self._positional, args))
+        else:
+            mapping = dict(self.signature.bind(*args, **keywords).arguments)
         for p in self.signature.parameters.values():
             if p.kind is p.VAR_POSITIONAL:
                 mapping[p.name] = gast.Tuple(elts=list(mapping.get(p.name, ())), ctx=gast.Load())
@@ -97,10 +116,10 @@ class Rule:
                 atom = mapping[param]
                 if not (isinstance(atom, gast.Name) and env.is_active(atom.id)):
                     continue
-                expr = self._subst(G.clone(s.value), target, mapping, local_names, env)
+                expr = self._instance(s.value, target, mapping, local_names, env)
                 out.append(("contrib", atom.id, expr))
             else:
-                stmt = self._subst(G.clone(s), target, mapping, local_names, env)
+                stmt = self._instance(s, target, mapping, local_names, env)
                 out.append(("stmt", None, stmt))
         # drop template temporaries that no kept statement reads
         needed = set()
@@ -119,6 +138,10 @@ class Rule:
 
     def _subst(self, node, target, mapping, local_names, env, keep=()):
         return _Subst(self, target, mapping, local_names, env, keep).visit(node)
+
+    def _instance(self, node, target, mapping, local_names, env):
+        """``self._subst(G.clone(node), ...)`` in one pass; ``node`` is left as it is."""
+        return _Subst(self, target, mapping, local_names, env, ()).copy(node)
 
 
 class _Subst(G.Transformer):
@@ -152,6 +175,32 @@ class _Subst(G.Transformer):
 
     def visit_Call(self, n):
         self.generic_visit(n)
+        return self._call(n)
+
+    def copy(self, node):
+        """What ``visit`` gives for a clone of ``node``, built as the copy is made."""
+        cls = node.__class__
+        if cls is gast.Name:
+            return G.clone(node) if node.id in self.keep else self.visit_Name(node)
+        if cls is gast.Subscript and _is_adjoint_ref(node):
+            return self.visit_Subscript(node)
+        new = cls.__new__(cls)
+        d, nd = node.__dict__, new.__dict__
+        for f in cls._fields:
+            v = d.get(f)
+            if isinstance(v, gast.AST):
+                v = self.copy(v)
+            elif isinstance(v, list):
+                v = [self.copy(x) if isinstance(x, gast.AST) else G.clone(x) for x in v]
+            nd[f] = v
+        for a in G.LOCATION:
+            if a in d:
+                nd[a] = d[a]
+        if "_s2sad" in d:
+            nd["_s2sad"] = dict(d["_s2sad"])
+        return self._call(new) if cls is gast.Call else new
+
+    def _call(self, n):
         env = self.env
         if env.scalar_result and G.dotted_name(n.func) == env.inject(
                 "unbroadcast", _runtime().unbroadcast):
@@ -232,13 +281,7 @@ def lookup(primitive, scalar_args, args=(), keywords=None):
         return None
     if not rules:
         return None
-    fitting = []
-    for rule in rules:
-        try:
-            rule.signature.bind(*args, **(keywords or {}))
-        except TypeError:
-            continue
-        fitting.append(rule)
+    fitting = [rule for rule in rules if rule.fits(args, keywords)]
     for rule in fitting:
         if rule.variant == ("S" if scalar_args else "A"):
             return rule
