@@ -147,7 +147,7 @@ def rename(node, mapping):
     return node
 
 
-_LOCATION = ("lineno", "col_offset", "end_lineno", "end_col_offset")
+LOCATION = ("lineno", "col_offset", "end_lineno", "end_col_offset")
 
 
 def clone(node):
@@ -164,7 +164,7 @@ def clone(node):
         if isinstance(v, (gast.AST, list)):
             v = clone(v)
         nd[f] = v
-    for a in _LOCATION:
+    for a in LOCATION:
         if a in d:
             nd[a] = d[a]
     if "_s2sad" in d:

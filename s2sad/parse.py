@@ -13,6 +13,7 @@ import textwrap
 import gast
 
 from . import errors
+from . import gastutil as G
 
 
 def run(ctx):
@@ -50,9 +51,10 @@ def run(ctx):
     ctx.params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
     for a in args.posonlyargs + args.args + args.kwonlyargs:
         a.annotation = None
-    names = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
-    ctx.local_names = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
-                       and isinstance(n.ctx, (gast.Store, gast.Param))} | set(ctx.params)
+    all_names = G.names(fdef)
+    names = {n.id for n in all_names}
+    ctx.local_names = {n.id for n in all_names
+                       if isinstance(n.ctx, (gast.Store, gast.Param))} | set(ctx.params)
     ctx.namer.reserve(names | {fdef.name})
     return fdef
 
