@@ -18,18 +18,27 @@ import gast
 from .gastutil import Transformer, names, walk
 
 
-def _counts(tree):
+def _counts(tree, body_names=None):
+    """(stores, loads): how often each name is written and read. ``body_names``: the
+    ``names`` of each statement of the body, when the caller has them."""
+    if body_names is None:
+        nodes = names(tree)
+    else:
+        body, tree.body = tree.body, []
+        nodes = names(tree)
+        tree.body = body
+        nodes += [n for ns in body_names for n in ns]
     stores, loads = {}, {}
-    for n in names(tree):
+    for n in nodes:
         d = stores if isinstance(n.ctx, (gast.Store, gast.Param)) else loads
         d[n.id] = d.get(n.id, 0) + 1
     return stores, loads
 
 
-def _deep_loads(node):
+def _deep_loads(node, node_names=None):
     """Counter of the names a statement (with everything nested in it) reads."""
     out = {}
-    for n in names(node):
+    for n in names(node) if node_names is None else node_names:
         if isinstance(n.ctx, gast.Load):
             out[n.id] = out.get(n.id, 0) + 1
     return out
@@ -53,11 +62,15 @@ def _propagate(tree, ctx, touched=None):
     that block (or is a parameter never written). Returns whether it changed
     anything; adds the statements it rewrote to ``touched``.
     """
-    stores, loads = _counts(tree)
+    top = [names(x) for x in tree.body]         # for the counts and the first block
+    stores, loads = _counts(tree, top)
     params = {a.id for a in tree.args.args + tree.args.posonlyargs + tree.args.kwonlyargs}
     changed = False
     for block in list(_blocks(tree.body)):
-        deep = [_deep_loads(x) for x in block]
+        if block is tree.body:
+            deep = [_deep_loads(x, ns) for x, ns in zip(block, top)]
+        else:
+            deep = [_deep_loads(x) for x in block]
         remaining = {}
         for d in deep:
             for k, v in d.items():
