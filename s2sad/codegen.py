@@ -37,8 +37,111 @@ class _NegativeConstants(ast.NodeTransformer):
 
 def to_source(tree):
     module = tree if isinstance(tree, gast.Module) else gast.Module(body=[tree], type_ignores=[])
-    pyast = _NegativeConstants().visit(gast.gast_to_ast(module))
-    return ast.unparse(ast.fix_missing_locations(pyast)) + "\n"
+    if module.type_ignores:       # never in generated code: the general, slower route
+        pyast = _NegativeConstants().visit(gast.gast_to_ast(module))
+        return ast.unparse(ast.fix_missing_locations(pyast)) + "\n"
+    pyast = ast.Module(body=_stmts(module.body), type_ignores=[])
+    return ast.unparse(pyast) + "\n"
+
+
+# gast -> ast for printing. ``gast.gast_to_ast`` is a generic visitor and the slowest
+# step of code generation; the nodes generated code is made of are converted here
+# directly, to the tree it would build (plus ``_NegativeConstants``), without source
+# locations: ``ast.unparse`` reads none but ``lineno`` of statements that may carry a
+# type comment, and only to look it up in the module's (empty) ``type_ignores``.
+# Any other node goes through ``gast.gast_to_ast``.
+
+def _conv(node):
+    if node is None:
+        return None
+    return _CONVERT.get(node.__class__, _fallback)(node)
+
+
+def _list(nodes):
+    return [_conv(n) for n in nodes]
+
+
+def _stmts(stmts):
+    return [_CONVERT.get(s.__class__, _fallback)(s) for s in stmts]
+
+
+def _fallback(node):
+    out = _NegativeConstants().visit(gast.gast_to_ast(node))
+    return ast.fix_missing_locations(out) if isinstance(out, ast.stmt) else out
+
+
+def _function_def(node):
+    shell = gast.FunctionDef(**{f: getattr(node, f) for f in node._fields if hasattr(node, f)})
+    shell.body = []
+    gast.copy_location(shell, node)
+    out = _fallback(shell)
+    out.body = _stmts(node.body)
+    return out
+
+
+def _name(node):
+    if node.ctx.__class__ in _SINGLETONS and node.annotation is None:
+        return ast.Name(id=node.id, ctx=_SINGLETONS[node.ctx.__class__])
+    return _fallback(node)
+
+
+def _constant(node):
+    v = node.value
+    if type(v) in (int, float) and v < 0:
+        return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=-v))
+    return ast.Constant(value=v, kind=node.kind)
+
+
+def _with_lineno(new, node):
+    new.lineno = getattr(node, "lineno", 1)
+    return new
+
+
+_SINGLETONS = {getattr(gast, n): getattr(ast, n)() for n in (
+    "Load", "Store", "Del", "Add", "Sub", "Mult", "MatMult", "Div", "Mod", "Pow", "LShift",
+    "RShift", "BitOr", "BitXor", "BitAnd", "FloorDiv", "Invert", "Not", "UAdd", "USub", "And",
+    "Or", "Eq", "NotEq", "Lt", "LtE", "Gt", "GtE", "Is", "IsNot", "In", "NotIn", "Pass",
+    "Break", "Continue")}
+
+_CONVERT = {cls: (lambda node, _v=value: _v) for cls, value in _SINGLETONS.items()}
+_CONVERT.update({
+    gast.Name: _name,
+    gast.Constant: _constant,
+    gast.BinOp: lambda n: ast.BinOp(left=_conv(n.left), op=_conv(n.op), right=_conv(n.right)),
+    gast.UnaryOp: lambda n: ast.UnaryOp(op=_conv(n.op), operand=_conv(n.operand)),
+    gast.BoolOp: lambda n: ast.BoolOp(op=_conv(n.op), values=_list(n.values)),
+    gast.Compare: lambda n: ast.Compare(left=_conv(n.left), ops=_list(n.ops),
+                                        comparators=_list(n.comparators)),
+    gast.Call: lambda n: ast.Call(func=_conv(n.func), args=_list(n.args),
+                                  keywords=_list(n.keywords)),
+    gast.keyword: lambda n: ast.keyword(arg=n.arg, value=_conv(n.value)),
+    gast.Attribute: lambda n: ast.Attribute(value=_conv(n.value), attr=n.attr,
+                                            ctx=_conv(n.ctx)),
+    gast.Subscript: lambda n: ast.Subscript(value=_conv(n.value), slice=_conv(n.slice),
+                                            ctx=_conv(n.ctx)),
+    gast.Slice: lambda n: ast.Slice(lower=_conv(n.lower), upper=_conv(n.upper),
+                                    step=_conv(n.step)),
+    gast.Tuple: lambda n: ast.Tuple(elts=_list(n.elts), ctx=_conv(n.ctx)),
+    gast.List: lambda n: ast.List(elts=_list(n.elts), ctx=_conv(n.ctx)),
+    gast.IfExp: lambda n: ast.IfExp(test=_conv(n.test), body=_conv(n.body),
+                                    orelse=_conv(n.orelse)),
+    gast.Assign: lambda n: _with_lineno(ast.Assign(targets=_list(n.targets),
+                                                   value=_conv(n.value)), n),
+    gast.AugAssign: lambda n: ast.AugAssign(target=_conv(n.target), op=_conv(n.op),
+                                            value=_conv(n.value)),
+    gast.Expr: lambda n: ast.Expr(value=_conv(n.value)),
+    gast.Return: lambda n: ast.Return(value=_conv(n.value)),
+    gast.If: lambda n: ast.If(test=_conv(n.test), body=_stmts(n.body),
+                              orelse=_stmts(n.orelse)),
+    gast.For: lambda n: _with_lineno(ast.For(target=_conv(n.target), iter=_conv(n.iter),
+                                             body=_stmts(n.body), orelse=_stmts(n.orelse),
+                                             type_comment=n.type_comment), n),
+    gast.While: lambda n: ast.While(test=_conv(n.test), body=_stmts(n.body),
+                                    orelse=_stmts(n.orelse)),
+    gast.Assert: lambda n: ast.Assert(test=_conv(n.test), msg=_conv(n.msg)),
+    gast.Raise: lambda n: ast.Raise(exc=_conv(n.exc), cause=_conv(n.cause)),
+    gast.FunctionDef: _function_def,
+})
 
 
 def cache_dir():
@@ -90,7 +193,10 @@ def compile_functions(text, ctx):
     if "type_params" in ast.FunctionDef._fields:
         factory.type_params = []
     wrapper = ast.Module(body=[factory], type_ignores=[])
-    ast.fix_missing_locations(wrapper)
+    # what ast.fix_missing_locations would give the nodes made here (the parsed
+    # ones have theirs), without walking the whole parsed tree
+    for node in [factory, names, *names.elts, *factory.args.args, factory.body[-1]]:
+        node.lineno, node.col_offset, node.end_lineno, node.end_col_offset = 1, 0, 1, 0
     scratch = {}
     exec(compile(wrapper, filename, "exec"), scratch)
     inners = scratch["_s2sad_factory"](*[ctx.injected.get(n) for n in outer])

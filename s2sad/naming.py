@@ -26,6 +26,7 @@ class Namer:
         self._counters = {}
         self._adjoints = {}
         self._tangents = {}
+        self._adjoint_names = set()
         self.temps = set()
 
     def reserve(self, names):
@@ -67,6 +68,7 @@ class Namer:
     def adjoint(self, name):
         if name not in self._adjoints:
             self._adjoints[name] = self.fresh("b" + name)
+            self._adjoint_names.add(self._adjoints[name])
         return self._adjoints[name]
 
     def tangent(self, name):
@@ -75,4 +77,4 @@ class Namer:
         return self._tangents[name]
 
     def is_adjoint(self, name):
-        return name in self._adjoints.values()
+        return name in self._adjoint_names

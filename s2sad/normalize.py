@@ -32,7 +32,7 @@ from __future__ import annotations
 import gast
 
 from . import anno, errors
-from .gastutil import assign, call, clone, const, is_atom, name
+from .gastutil import assign, call, clone, const, is_atom, name, walk
 
 _SIMPLE_STMTS = (gast.Assert, gast.Raise, gast.Pass)
 
@@ -554,7 +554,7 @@ def _check_returns(stmts, ctx, tail):
 def run(tree, ctx):
     norm = Normalizer(ctx)
     body = tree.body
-    for n in gast.walk(tree):
+    for n in walk(tree):
         if isinstance(n, (gast.Yield, gast.YieldFrom)):
             raise errors.unsupported(n, ctx, type(n).__name__)
     has_return = any(isinstance(n, gast.Return) for n in _own_nodes(tree))
@@ -574,7 +574,7 @@ def run(tree, ctx):
                                  "some paths reach the end without returning")
     # writes into arguments, after a[i] += v became a[i] = a[i] + v
     stores = {}
-    for s in gast.walk(gast.Module(body=new_body, type_ignores=[])):
+    for s in walk(gast.Module(body=new_body, type_ignores=[])):
         if isinstance(s, gast.Assign):
             for t in s.targets:
                 if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):

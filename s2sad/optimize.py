@@ -16,23 +16,31 @@ from __future__ import annotations
 import gast
 import numpy as np
 
-from .gastutil import dotted_name
+from .gastutil import Transformer, dotted_name, names, walk
 
 
-def _counts(tree):
+def _counts(tree, body_names=None):
+    """(stores, loads): how often each name is written and read. ``body_names``: the
+    ``names`` of each statement of the body, when the caller has them."""
+    if body_names is None:
+        nodes = names(tree)
+    else:
+        body, tree.body = tree.body, []
+        nodes = names(tree)
+        tree.body = body
+        nodes += [n for ns in body_names for n in ns]
     stores, loads = {}, {}
-    for n in gast.walk(tree):
-        if isinstance(n, gast.Name):
-            d = stores if isinstance(n.ctx, (gast.Store, gast.Param)) else loads
-            d[n.id] = d.get(n.id, 0) + 1
+    for n in nodes:
+        d = stores if isinstance(n.ctx, (gast.Store, gast.Param)) else loads
+        d[n.id] = d.get(n.id, 0) + 1
     return stores, loads
 
 
-def _deep_loads(node):
+def _deep_loads(node, node_names=None):
     """Counter of the names a statement (with everything nested in it) reads."""
     out = {}
-    for n in gast.walk(node):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+    for n in names(node) if node_names is None else node_names:
+        if isinstance(n.ctx, gast.Load):
             out[n.id] = out.get(n.id, 0) + 1
     return out
 
@@ -46,20 +54,24 @@ def _blocks(stmts):
                 yield from _blocks(inner)
 
 
-def _propagate(tree, ctx):
+def _propagate(tree, ctx, touched=None):
     """One sweep of copy and constant propagation over every block.
 
     ``a = b`` (``b`` a name or a number) is removed and ``a`` replaced by ``b``
     in the rest of its block when ``a`` is an adjoint written once and read
     only later in that block, and ``b`` (if a name) is written once, before, in
     that block (or is a parameter never written). Returns whether it changed
-    anything.
+    anything; adds the statements it rewrote to ``touched``.
     """
-    stores, loads = _counts(tree)
+    top = [names(x) for x in tree.body]         # for the counts and the first block
+    stores, loads = _counts(tree, top)
     params = {a.id for a in tree.args.args + tree.args.posonlyargs + tree.args.kwonlyargs}
     changed = False
     for block in list(_blocks(tree.body)):
-        deep = [_deep_loads(x) for x in block]
+        if block is tree.body:
+            deep = [_deep_loads(x, ns) for x, ns in zip(block, top)]
+        else:
+            deep = [_deep_loads(x) for x in block]
         remaining = {}
         for d in deep:
             for k, v in d.items():
@@ -70,8 +82,10 @@ def _propagate(tree, ctx):
         for i, x in enumerate(block):
             for k, v in deep[i].items():
                 remaining[k] -= v
-            if subst:
+            if subst and not subst.keys().isdisjoint(deep[i]):
                 _Substitute(subst).visit(x)
+                if touched is not None:
+                    touched.add(x)
             pair = _copy_pair(x) or _const_pair(x)
             if pair is not None:
                 a, b = pair
@@ -183,8 +197,8 @@ def _swap_back(tree, ctx):
     for block in list(_blocks(tree.body)):
         writes = {}          # name -> positions in this block of statements writing it
         for k, x in enumerate(block):
-            for n in gast.walk(x):
-                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            for n in names(x):
+                if isinstance(n.ctx, gast.Store):
                     writes.setdefault(n.id, []).append(k)
         drop = set()
         for i, x in enumerate(block):
@@ -227,7 +241,7 @@ def _num(node):
     return None
 
 
-class _Fold(gast.NodeTransformer):
+class _Fold(Transformer):
     """``2 - 1`` -> ``1``; ``e ** 1`` -> ``e``; ``1.0 * e`` -> ``e`` and ``-1.0 * e`` ->
     ``-e`` unless ``e`` is a bare name that may hold an array (the result must not
     alias it); ``-(2.0)`` -> ``-2.0``."""
@@ -244,11 +258,11 @@ class _Fold(gast.NodeTransformer):
         """``e`` surely holds floats (not ints) and is not a bare name of an array."""
         if isinstance(e, gast.Name):
             return self.kinds.get(e.id) == "S" and self._floaty(e.id)
-        if any(isinstance(n, (gast.Compare, gast.BoolOp)) for n in gast.walk(e)):
+        if any(isinstance(n, (gast.Compare, gast.BoolOp)) for n in walk(e)):
             return False        # booleans and their differences are ints
         return any(isinstance(n, gast.Call) or (isinstance(n, gast.Name) and self._floaty(n.id))
                    or (isinstance(n, gast.Constant) and type(n.value) is float)
-                   for n in gast.walk(e))
+                   for n in walk(e))
 
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
@@ -276,6 +290,7 @@ class _Fold(gast.NodeTransformer):
                 and isinstance(left.op, gast.USub) and _num(right) is not None:
             node.left = left = left.operand          # -x * c -> x * -c
             node.right = right = gast.Constant(value=-_num(right), kind=None)
+            self.changed = True
         a, b = _num(left), _num(right)
         if isinstance(node.op, gast.Mult) and (a in (1, -1) or b in (1, -1)):
             c, e = (a, right) if a in (1, -1) else (b, left)
@@ -297,7 +312,7 @@ class _Fold(gast.NodeTransformer):
         return node
 
 
-class _Substitute(gast.NodeTransformer):
+class _Substitute(Transformer):
     """Replace loads of names by other names (str) or numbers."""
 
     def __init__(self, mapping):
@@ -313,6 +328,32 @@ class _Substitute(gast.NodeTransformer):
                 return _clone(value)
             return gast.Constant(value=value, kind=None)
         return n
+
+
+def _fold(fold, tree, only):
+    """``fold.visit(tree)``, visiting of the statements only those in ``only`` (all if
+    None): the others are left as they were after the last fold, so folding them again
+    would change nothing. Returns the statements the fold changed (to fold again)."""
+    body, tree.body = tree.body, []
+    fold.visit(tree)                # arguments, decorators: tiny
+    tree.body = body
+    changed = set()
+    _fold_block(fold, body, only, changed)
+    return changed
+
+
+def _fold_block(fold, stmts, only, changed):
+    for s in stmts:
+        if only is None or s in only:
+            fold.changed = False
+            fold.visit(s)           # statements are kept; expressions in them replaced
+            if fold.changed:
+                changed.add(s)
+            continue
+        for attr in ("body", "orelse"):
+            inner = getattr(s, attr, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                _fold_block(fold, inner, only, changed)
 
 
 def _empty_blocks(stmts):
@@ -333,7 +374,7 @@ def _empty_blocks(stmts):
     return out
 
 
-def _negations(tree, ctx, fold):
+def _negations(tree, ctx, fold, touched):
     """``b = -e`` read once, later in its block, by ``c = b * 2 * t``: the reader
     becomes ``c = e * -2 * t`` (and ``b = 2.0 * t; c = -b`` becomes
     ``c = -2.0 * t``): one operation less, which on arrays is one pass less.
@@ -341,6 +382,7 @@ def _negations(tree, ctx, fold):
     stores, loads = _counts(tree)
     changed = False
     for block in list(_blocks(tree.body)):
+        info = None
         for i, x in enumerate(block):
             if not (isinstance(x, gast.Assign) and len(x.targets) == 1
                     and isinstance(x.targets[0], gast.Name)):
@@ -348,26 +390,28 @@ def _negations(tree, ctx, fold):
             a = x.targets[0].id
             if not ctx.namer.is_adjoint(a) or stores.get(a) != 1 or loads.get(a) != 1:
                 continue
-            reads = {n.id for n in gast.walk(x.value) if isinstance(n, gast.Name)}
-            for j in range(i + 1, len(block)):
-                y = block[j]
-                if a in _deep_loads(y):
-                    break
-                if any(isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
-                       and n.id in reads | {a} for n in gast.walk(y)):
-                    j = None
-                    break
-            else:
-                continue
+            if info is None:        # per statement: names read, names written
+                info = [(_deep_loads(y), {n.id for n in names(y)
+                                          if isinstance(n.ctx, gast.Store)}) for y in block]
+            j = next((k for k in range(i + 1, len(block)) if a in info[k][0]), None)
             if j is None or not isinstance(block[j], gast.Assign) \
                     or not isinstance(block[j].targets[0], gast.Name):
                 continue
             y = block[j]
+            neg_x, neg_y = _count_neg(x.value), _count_neg(y.value)
+            if not neg_x and not (isinstance(y.value, gast.UnaryOp)
+                                  and isinstance(y.value.op, gast.USub)):
+                continue
+            reads = set(_deep_loads(x.value)) | {a}
+            if any(info[k][1] & reads for k in range(i + 1, j)):
+                continue            # an operand is rebound in between
             trial = _Substitute({a: x.value}).visit(_clone(y.value))
             trial = fold.visit(trial)
-            if _count_neg(trial) < _count_neg(x.value) + _count_neg(y.value):
+            if _count_neg(trial) < neg_x + neg_y:
                 y.value = trial
+                touched.add(y)
                 block[i] = gast.Pass()
+                info[j] = (_deep_loads(y), info[j][1])
                 changed = True
     if changed:
         for block in list(_blocks(tree.body)):
@@ -385,7 +429,7 @@ def _clone(node):
     return clone(node)
 
 
-def _constant_adjoints(tree, ctx):
+def _constant_adjoints(tree, ctx, touched):
     """``b = sum_adjoint(1.0, w)`` (an array of ones shaped like ``w``) becomes
     ``b = 1.0`` when every use of ``b`` broadcasts it back to that shape anyway:
     elementwise arithmetic with an array of ``w``'s shape class, ``index_add``
@@ -395,7 +439,8 @@ def _constant_adjoints(tree, ctx):
     elementwise expression costs no array of ones and no multiplications by one.
     Only statements of the function's own body (no loops or branches) qualify.
     """
-    if not ctx.shapes:
+    sum_adj = ctx.injected_names.get(("sum_adjoint", id(_runtime().sum_adjoint)))
+    if not ctx.shapes or sum_adj is None:
         return False
     primal_of = {a: p for p, a in ctx.namer._adjoints.items()}
     stores, loads = _counts(tree)
@@ -404,7 +449,6 @@ def _constant_adjoints(tree, ctx):
     for s in top:
         for n, k in _deep_loads(s).items():
             top_loads[n] = top_loads.get(n, 0) + k
-    sum_adj = ctx.injected_names.get(("sum_adjoint", id(_runtime().sum_adjoint)))
     helpers = {ctx.injected_names.get((h, id(getattr(_runtime(), h)))): h
                for h in ("index_add", "getitem_adjoint")}
 
@@ -451,8 +495,8 @@ def _constant_adjoints(tree, ctx):
     changed = False
     for s in top:
         v = s.value if isinstance(s, gast.Assign) else None
-        if sum_adj is None or not (isinstance(v, gast.Call) and isinstance(v.func, gast.Name)
-                                   and v.func.id == sum_adj and len(v.args) == 4):
+        if not (isinstance(v, gast.Call) and isinstance(v.func, gast.Name)
+                and v.func.id == sum_adj and len(v.args) == 4):
             continue
         g, w, axis, keep = v.args
         if _num(g) is None or not isinstance(w, gast.Name) or _num(axis) is not None \
@@ -462,6 +506,7 @@ def _constant_adjoints(tree, ctx):
             continue
         if safe(s.targets[0].id, cls(w.id), set()):
             s.value = gast.Constant(value=float(g.value), kind=None)
+            touched.add(s)
             changed = True
     return changed
 
@@ -479,15 +524,16 @@ def run(tree, ctx):
             run(fdef, ctx)
         return tree
     fold = _Fold(ctx)
-    fold.visit(tree)
+    refold = _fold(fold, tree, None)
     for _ in range(20):      # each sweep applies every change it finds; a few suffice
+        touched = set()
         changed = _swap_back(tree, ctx)
         changed = _dead(tree, ctx) or changed
-        changed = _propagate(tree, ctx) or changed
-        changed = _constant_adjoints(tree, ctx) or changed
-        changed = _negations(tree, ctx, fold) or changed
+        changed = _propagate(tree, ctx, touched) or changed
+        changed = _constant_adjoints(tree, ctx, touched) or changed
+        changed = _negations(tree, ctx, fold, touched) or changed
         if not changed:
             break
-        fold.visit(tree)
+        refold = _fold(fold, tree, refold | touched)
     tree.body = _empty_blocks(tree.body)
     return tree

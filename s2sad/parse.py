@@ -7,12 +7,14 @@ dedented source, ``ctx.col_shift`` restores them. Decorators are dropped.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import textwrap
 
 import gast
 
 from . import errors
+from . import gastutil as G
 
 
 def run(ctx):
@@ -29,10 +31,10 @@ def run(ctx):
     ctx.col_shift = len(lines[0]) - len(lines[0].lstrip()) if dedented != text else 0
     ctx.filename = filename
     try:
-        module = gast.parse(dedented)
+        module = ast.parse(dedented)
     except SyntaxError as exc:
         raise errors.source_unavailable(func, f"its source does not parse ({exc.msg})") from None
-    gast.increment_lineno(module, first - 1)
+    module = to_gast(module, first - 1)
     fdef = module.body[0] if module.body else None
     if isinstance(fdef, gast.AsyncFunctionDef):
         raise errors.unsupported(fdef, ctx, "AsyncFunctionDef")
@@ -50,9 +52,10 @@ def run(ctx):
     ctx.params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
     for a in args.posonlyargs + args.args + args.kwonlyargs:
         a.annotation = None
-    names = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
-    ctx.local_names = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
-                       and isinstance(n.ctx, (gast.Store, gast.Param))} | set(ctx.params)
+    all_names = G.names(fdef)
+    names = {n.id for n in all_names}
+    ctx.local_names = {n.id for n in all_names
+                       if isinstance(n.ctx, (gast.Store, gast.Param))} | set(ctx.params)
     ctx.namer.reserve(names | {fdef.name})
     return fdef
 
@@ -80,3 +83,70 @@ def _lambda_as_def(module, func, ctx):
                                     type_params=[])
             return gast.copy_location(fdef, node)
     raise errors.source_unavailable(func, "the lambda could not be found in its source line")
+
+
+def to_gast(tree, lines=0):
+    """``gast.increment_lineno(gast.ast_to_gast(tree), lines)``, faster.
+
+    ``gast.ast_to_gast`` is a generic visitor; the nodes whose fields are the same in
+    ``ast`` and ``gast`` are converted here directly, with what it gives them (the
+    fields, the location, moved down ``lines`` lines). Others go through gast.
+    """
+    cls = tree.__class__
+    if cls is ast.Name:
+        new = gast.Name(id=tree.id, ctx=_SAME[tree.ctx.__class__][0](), annotation=None,
+                        type_comment=None)
+    elif cls in _SAME:
+        gcls, fields = _SAME[cls]
+        new = gcls.__new__(gcls)
+        d = new.__dict__
+        for f in fields:
+            v = getattr(tree, f)
+            if isinstance(v, list):
+                v = [to_gast(x, lines) if isinstance(x, ast.AST) else x for x in v]
+            elif isinstance(v, ast.AST):
+                v = to_gast(v, lines)
+            d[f] = v
+        if not d and not gcls._attributes:
+            return new                  # contexts and operators
+    elif cls is ast.FunctionDef:
+        shell = ast.copy_location(ast.FunctionDef(**{f: getattr(tree, f) for f in tree._fields}),
+                                  tree)
+        shell.body = []
+        new = to_gast_slow(shell, lines)
+        new.body = [to_gast(s, lines) for s in tree.body]
+        return new
+    else:
+        return to_gast_slow(tree, lines)
+    d = new.__dict__
+    for attr in tree._attributes:
+        if hasattr(tree, attr):
+            d[attr] = getattr(tree, attr)
+    if "lineno" in new._attributes:
+        new.lineno = (getattr(new, "lineno", 0) or 0) + lines
+    if "end_lineno" in new._attributes:
+        new.end_lineno = (getattr(new, "end_lineno", 0) or 0) + lines
+    return new
+
+
+def to_gast_slow(tree, lines):
+    return gast.increment_lineno(gast.ast_to_gast(tree), lines)
+
+
+def _same_fields():
+    out = {}
+    for name in ("Module", "Constant", "BinOp", "UnaryOp", "BoolOp", "Compare", "Call",
+                 "keyword", "Attribute", "Subscript", "Tuple", "List", "Slice", "IfExp",
+                 "Assign", "AugAssign", "Expr", "Return", "If", "For", "While", "Pass",
+                 "Break", "Continue", "Assert", "Raise", "Load", "Store", "Del", "Add", "Sub",
+                 "Mult", "MatMult", "Div", "Mod", "Pow", "LShift", "RShift", "BitOr", "BitXor",
+                 "BitAnd", "FloorDiv", "Invert", "Not", "UAdd", "USub", "And", "Or", "Eq",
+                 "NotEq", "Lt", "LtE", "Gt", "GtE", "Is", "IsNot", "In", "NotIn"):
+        a, g = getattr(ast, name, None), getattr(gast, name, None)
+        if a is not None and g is not None and a._fields == g._fields \
+                and set(a._attributes) <= set(g._attributes) | {"lineno"}:
+            out[a] = (g, a._fields)
+    return out
+
+
+_SAME = _same_fields()

@@ -25,7 +25,7 @@ from __future__ import annotations
 import gast
 
 from . import anno
-from .gastutil import assign, const, loads, name, rename, stores, target_name
+from .gastutil import assign, const, loads, name, names, rename, stores, target_name, walk
 
 
 class SSA:
@@ -204,9 +204,8 @@ def _must_define(stmts):
 def _load_counts(node):
     """How often each name occurs (read or written) in ``node``."""
     out = {}
-    for n in gast.walk(node):
-        if isinstance(n, gast.Name):
-            out[n.id] = out.get(n.id, 0) + 1
+    for n in names(node):
+        out[n.id] = out.get(n.id, 0) + 1
     return out
 
 
@@ -216,7 +215,7 @@ def run(tree, ctx):
     # also occurs outside it gets a header name (starting as None), so no copy made
     # for a later read or loop can read it unbound when the loop runs no iteration
     ssa.loads_total = _load_counts(tree)
-    ssa.loads_in = {id(n): _load_counts(n) for n in gast.walk(tree)
+    ssa.loads_in = {id(n): _load_counts(n) for n in walk(tree)
                     if isinstance(n, (gast.For, gast.While))}
     env = {}
     for p in ctx.params:

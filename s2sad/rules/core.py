@@ -53,6 +53,11 @@ class Rule:
         self.defaults = {p.name: p.default for p in params[1:]
                          if p.default is not inspect.Parameter.empty}
         self.signature = inspect.Signature(params[1:])
+        # the common case, binding positional arguments to plain parameters, is done
+        # without Signature.bind (slow, and called for every candidate rule)
+        plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params[1:])
+        self._positional = self.params if plain else None
+        self._required = sum(p.default is inspect.Parameter.empty for p in params[1:])
         self.body = fdef.body
         self.broadcasts = any(isinstance(n, gast.Name) and n.id == "unbroadcast"
                               for n in gast.walk(fdef))
@@ -66,14 +71,28 @@ class Rule:
                 else:
                     self.locals |= G.stores(t)
 
+    def fits(self, args, keywords=None):
+        """Whether ``bind(args, keywords)`` would succeed."""
+        if self._positional is not None and not keywords:
+            return self._required <= len(args) <= len(self._positional)
+        try:
+            self.signature.bind(*args, **(keywords or {}))
+        except TypeError:
+            return False
+        return True
+
     @property
     def name(self):
         return getattr(self.primitive, "__name__", str(self.primitive))
 
     def bind(self, args, keywords):
         """Map template parameters to atoms; raise TypeError if they do not fit."""
-        bound = self.signature.bind(*args, **keywords)
-        mapping = dict(bound.arguments)
+        if self._positional is not None and not keywords:
+            if not self.fits(args, keywords):
+                self.signature.bind(*args)          # raises the TypeError
+            mapping = dict(zip(self._positional, args))
+        else:
+            mapping = dict(self.signature.bind(*args, **keywords).arguments)
         for p in self.signature.parameters.values():
             if p.kind is p.VAR_POSITIONAL:
                 mapping[p.name] = gast.Tuple(elts=list(mapping.get(p.name, ())), ctx=gast.Load())
@@ -97,10 +116,10 @@ class Rule:
                 atom = mapping[param]
                 if not (isinstance(atom, gast.Name) and env.is_active(atom.id)):
                     continue
-                expr = self._subst(G.clone(s.value), target, mapping, local_names, env)
+                expr = self._instance(s.value, target, mapping, local_names, env)
                 out.append(("contrib", atom.id, expr))
             else:
-                stmt = self._subst(G.clone(s), target, mapping, local_names, env)
+                stmt = self._instance(s, target, mapping, local_names, env)
                 out.append(("stmt", None, stmt))
         # drop template temporaries that no kept statement reads
         needed = set()
@@ -118,43 +137,80 @@ class Rule:
         return list(reversed(kept))
 
     def _subst(self, node, target, mapping, local_names, env, keep=()):
-        class Subst(gast.NodeTransformer):
-            def visit_Subscript(s, n):
-                if _is_adjoint_ref(n):
-                    p = n.slice.id
-                    ref = target if p == self.result else mapping[p].id
-                    return G.name(env.adjoint(ref))
-                s.generic_visit(n)
-                return n
+        return _Subst(self, target, mapping, local_names, env, keep).visit(node)
 
-            def visit_Name(s, n):
-                if n.id in keep:
-                    return n
-                if n.id == self.result:
-                    return G.name(target)
-                if n.id in mapping:
-                    return G.clone(mapping[n.id])
-                if n.id in local_names:
-                    return G.name(local_names[n.id], isinstance(n.ctx, gast.Store))
-                obj = self.globals.get(n.id, getattr(builtins, n.id, None))
-                if obj is None:
-                    raise NameError(f"template of {self.name} uses unknown name {n.id}")
-                return G.name(env.inject(n.id, obj))
+    def _instance(self, node, target, mapping, local_names, env):
+        """``self._subst(G.clone(node), ...)`` in one pass; ``node`` is left as it is."""
+        return _Subst(self, target, mapping, local_names, env, ()).copy(node)
 
-            def visit_Call(s, n):
-                s.generic_visit(n)
-                func = G.dotted_name(n.func)
-                if func == env.inject("unbroadcast", _runtime().unbroadcast) \
-                        and (env.scalar_result or _same_shape(env, n.args[1], target)):
-                    return n.args[0]
-                if func in _shape_only(env) and len(n.args) > 1 \
-                        and isinstance(n.args[1], gast.Name):
-                    witness = getattr(env, "witness", lambda _: None)(n.args[1].id)
-                    if witness is not None:
-                        n.args[1] = G.name(witness)
-                return n
 
-        return Subst().visit(node)
+class _Subst(G.Transformer):
+    """A template's statement or expression as it applies to ``target = prim(...)``."""
+
+    def __init__(self, rule, target, mapping, local_names, env, keep):
+        self.rule, self.target, self.mapping = rule, target, mapping
+        self.local_names, self.env, self.keep = local_names, env, keep
+
+    def visit_Subscript(self, n):
+        if _is_adjoint_ref(n):
+            p = n.slice.id
+            ref = self.target if p == self.rule.result else self.mapping[p].id
+            return G.name(self.env.adjoint(ref))
+        self.generic_visit(n)
+        return n
+
+    def visit_Name(self, n):
+        if n.id in self.keep:
+            return n
+        if n.id == self.rule.result:
+            return G.name(self.target)
+        if n.id in self.mapping:
+            return G.clone(self.mapping[n.id])
+        if n.id in self.local_names:
+            return G.name(self.local_names[n.id], isinstance(n.ctx, gast.Store))
+        obj = self.rule.globals.get(n.id, getattr(builtins, n.id, None))
+        if obj is None:
+            raise NameError(f"template of {self.rule.name} uses unknown name {n.id}")
+        return G.name(self.env.inject(n.id, obj))
+
+    def visit_Call(self, n):
+        self.generic_visit(n)
+        return self._call(n)
+
+    def copy(self, node):
+        """What ``visit`` gives for a clone of ``node``, built as the copy is made."""
+        cls = node.__class__
+        if cls is gast.Name:
+            return G.clone(node) if node.id in self.keep else self.visit_Name(node)
+        if cls is gast.Subscript and _is_adjoint_ref(node):
+            return self.visit_Subscript(node)
+        new = cls.__new__(cls)
+        d, nd = node.__dict__, new.__dict__
+        for f in cls._fields:
+            v = d.get(f)
+            if isinstance(v, gast.AST):
+                v = self.copy(v)
+            elif isinstance(v, list):
+                v = [self.copy(x) if isinstance(x, gast.AST) else G.clone(x) for x in v]
+            nd[f] = v
+        for a in G.LOCATION:
+            if a in d:
+                nd[a] = d[a]
+        if "_s2sad" in d:
+            nd["_s2sad"] = dict(d["_s2sad"])
+        return self._call(new) if cls is gast.Call else new
+
+    def _call(self, n):
+        env = self.env
+        func = G.dotted_name(n.func)
+        if func == env.inject("unbroadcast", _runtime().unbroadcast) \
+                and (env.scalar_result or _same_shape(env, n.args[1], self.target)):
+            return n.args[0]
+        if func in _shape_only(env) and len(n.args) > 1 and isinstance(n.args[1], gast.Name):
+            witness = getattr(env, "witness", lambda _: None)(n.args[1].id)
+            if witness is not None:
+                n.args[1] = G.name(witness)
+        return n
 
 
 def _same_shape(env, operand, target):
@@ -243,13 +299,7 @@ def lookup(primitive, scalar_args, args=(), keywords=None):
         return None
     if not rules:
         return None
-    fitting = []
-    for rule in rules:
-        try:
-            rule.signature.bind(*args, **(keywords or {}))
-        except TypeError:
-            continue
-        fitting.append(rule)
+    fitting = [rule for rule in rules if rule.fits(args, keywords)]
     for rule in fitting:
         if rule.variant == ("S" if scalar_args else "A"):
             return rule
