@@ -123,14 +123,14 @@ def _harmless(expr, ctx):
     scalar divisions and powers are kept, so the gradient raises where the
     function does (``math.log(-1.0)``, ``1 / 0``)."""
     kinds, shapes = ctx.var_kinds, ctx.shapes
-    funcs = {id(n) for c in gast.walk(expr) if isinstance(c, gast.Call)
-             for n in gast.walk(c.func)}
-    classes = {shapes.get(n.id) for n in gast.walk(expr)
+    funcs = {id(n) for c in walk(expr) if isinstance(c, gast.Call)
+             for n in walk(c.func)}
+    classes = {shapes.get(n.id) for n in walk(expr)
                if isinstance(n, gast.Name) and id(n) not in funcs and kinds.get(n.id) != "S"}
     arrays = bool(classes)
     if arrays and (len(classes) != 1 or None in classes):
         return False
-    for n in gast.walk(expr):
+    for n in walk(expr):
         if isinstance(n, gast.Name):
             continue            # scalars, or arrays of the one class
         if isinstance(n, gast.Constant):
@@ -175,18 +175,23 @@ def _dead(tree, ctx):
     _, loads = _counts(tree)
     params = set(ctx.params)
     changed = False
-    for block in list(_blocks(tree.body)):
+    # last statements first, inner blocks before the blocks around them: removing a
+    # statement takes back its reads, so the chain of values feeding only it goes too
+    for block in reversed(list(_blocks(tree.body))):
         keep = []
-        for x in block:
+        for x in reversed(block):
             if isinstance(x, gast.Assign) and len(x.targets) == 1 \
                     and isinstance(x.targets[0], gast.Name):
                 n = x.targets[0].id
-                removable = _generated(ctx, n) or isinstance(x.value, (gast.Name, gast.Constant)) \
-                    or _harmless(x.value, ctx)
-                if removable and not loads.get(n) and n not in params:
+                if not loads.get(n) and n not in params and (
+                        _generated(ctx, n) or isinstance(x.value, (gast.Name, gast.Constant))
+                        or _harmless(x.value, ctx)):
+                    for m, k in _deep_loads(x.value).items():
+                        loads[m] -= k
                     changed = True
                     continue
             keep.append(x)
+        keep.reverse()
         block[:] = keep
     return changed
 
@@ -383,6 +388,9 @@ def _negations(tree, ctx, fold, touched):
     changed = False
     for block in list(_blocks(tree.body)):
         info = None
+        negated = {y.value.operand.id for y in block if isinstance(y, gast.Assign)
+                   and isinstance(y.value, gast.UnaryOp) and isinstance(y.value.op, gast.USub)
+                   and isinstance(y.value.operand, gast.Name)}
         for i, x in enumerate(block):
             if not (isinstance(x, gast.Assign) and len(x.targets) == 1
                     and isinstance(x.targets[0], gast.Name)):
@@ -390,6 +398,8 @@ def _negations(tree, ctx, fold, touched):
             a = x.targets[0].id
             if not ctx.namer.is_adjoint(a) or stores.get(a) != 1 or loads.get(a) != 1:
                 continue
+            if not _count_neg(x.value) and a not in negated:
+                continue            # no negation to fold away
             if info is None:        # per statement: names read, names written
                 info = [(_deep_loads(y), {n.id for n in names(y)
                                           if isinstance(n.ctx, gast.Store)}) for y in block]
@@ -399,9 +409,6 @@ def _negations(tree, ctx, fold, touched):
                 continue
             y = block[j]
             neg_x, neg_y = _count_neg(x.value), _count_neg(y.value)
-            if not neg_x and not (isinstance(y.value, gast.UnaryOp)
-                                  and isinstance(y.value.op, gast.USub)):
-                continue
             reads = set(_deep_loads(x.value)) | {a}
             if any(info[k][1] & reads for k in range(i + 1, j)):
                 continue            # an operand is rebound in between
@@ -421,7 +428,7 @@ def _negations(tree, ctx, fold, touched):
 
 def _count_neg(e):
     return sum(isinstance(n, gast.UnaryOp) and isinstance(n.op, gast.USub)
-               and _num(n.operand) is None for n in gast.walk(e))
+               and _num(n.operand) is None for n in walk(e))
 
 
 def _clone(node):
@@ -445,9 +452,10 @@ def _constant_adjoints(tree, ctx, touched):
     primal_of = {a: p for p, a in ctx.namer._adjoints.items()}
     stores, loads = _counts(tree)
     top = tree.body
+    top_deep = [_deep_loads(s) for s in top]
     top_loads = {}
-    for s in top:
-        for n, k in _deep_loads(s).items():
+    for d in top_deep:
+        for n, k in d.items():
             top_loads[n] = top_loads.get(n, 0) + k
     helpers = {ctx.injected_names.get((h, id(getattr(_runtime(), h)))): h
                for h in ("index_add", "getitem_adjoint")}
@@ -459,19 +467,19 @@ def _constant_adjoints(tree, ctx, touched):
     def arithmetic(e):
         return all(isinstance(n, (gast.BinOp, gast.UnaryOp, gast.Name, gast.Constant,
                                   gast.operator, gast.unaryop, gast.expr_context))
-                   for n in gast.walk(e)) and not any(
-            isinstance(n, gast.BinOp) and isinstance(n.op, gast.MatMult) for n in gast.walk(e))
+                   for n in walk(e)) and not any(
+            isinstance(n, gast.BinOp) and isinstance(n.op, gast.MatMult) for n in walk(e))
 
     def safe(b, c, seen):
         if stores.get(b) != 1 or loads.get(b, 0) != top_loads.get(b, 0):
             return False        # rebound, or read inside a loop or branch
-        for s in top:
-            if b not in _deep_loads(s):
+        for s, deep in zip(top, top_deep):
+            if b not in deep:
                 continue
             if isinstance(s, gast.Assign) and len(s.targets) == 1 \
                     and isinstance(s.targets[0], gast.Name) and arithmetic(s.value):
-                names = {n.id for n in gast.walk(s.value) if isinstance(n, gast.Name)}
-                classes = {cls(n) for n in names - seen - {b}} - {"S"}
+                used = {n.id for n in walk(s.value) if isinstance(n, gast.Name)}
+                classes = {cls(n) for n in used - seen - {b}} - {"S"}
                 if classes == {c}:
                     continue            # broadcast against an array of that shape
                 if not classes and safe(s.targets[0].id, c, seen | {b}):
@@ -531,9 +539,11 @@ def run(tree, ctx):
         changed = _dead(tree, ctx) or changed
         changed = _propagate(tree, ctx, touched) or changed
         changed = _constant_adjoints(tree, ctx, touched) or changed
-        changed = _negations(tree, ctx, fold, touched) or changed
         if not changed:
             break
         refold = _fold(fold, tree, refold | touched)
+    touched = set()
+    if _negations(tree, ctx, fold, touched):       # once, on the final code
+        _fold(fold, tree, touched)
     tree.body = _empty_blocks(tree.body)
     return tree
