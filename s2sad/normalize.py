@@ -61,6 +61,14 @@ class Normalizer:
     def stmt_Pass(self, s, out):
         pass
 
+    def stmt_Delete(self, s, out):
+        """``del t1, b2`` in code s2sad generated (``grad(grad(f))``): it only frees
+        arrays early, and the new gradient frees its own. In user code, unsupported."""
+        from .codegen import cache_dir
+        if not (self.ctx.filename.startswith(cache_dir())
+                and all(isinstance(t, gast.Name) for t in s.targets)):
+            raise errors.unsupported(s, self.ctx, "Delete")
+
     def stmt_Expr(self, s, out):
         if isinstance(s.value, gast.Constant):   # docstring or bare constant
             return

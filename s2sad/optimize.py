@@ -154,6 +154,14 @@ def _harmless(expr, ctx):
 _ARRAY_OPS = _HARMLESS_OPS + (gast.Div, gast.Pow, gast.FloorDiv, gast.Mod)
 
 
+def _is_reduction(call, ctx):
+    from .activity import _FULL_REDUCTIONS
+    try:
+        return ctx.lookup(dotted_name(call.func)) in _FULL_REDUCTIONS
+    except KeyError:
+        return False
+
+
 def _numpy_pure(call, ctx):
     """A NumPy ufunc or full reduction, called with positional operands only."""
     from .activity import _FULL_REDUCTIONS
@@ -546,4 +554,53 @@ def run(tree, ctx):
     if _negations(tree, ctx, fold, touched):       # once, on the final code
         _fold(fold, tree, touched)
     tree.body = _empty_blocks(tree.body)
+    _free_arrays(tree, ctx)
     return tree
+
+
+def _free_arrays(tree, ctx):
+    """``del`` each array computed by the function's own body (outside loops and
+    branches) right after the statement that reads it last, so the peak memory of
+    a NumPy gradient is that of its live values, as in hand-written code, not of
+    every temporary of the forward sweep. Views (``x[1:]``) and parameters are
+    left alone; so is code in loops."""
+    if ctx.output not in ("grad", "value_and_grad"):
+        return
+    arrays = ("A", "A1")
+    primal_of = {a: p for p, a in ctx.namer._adjoints.items()}
+    params = set(ctx.params)
+    seed = ctx.injected_names.get(("seed", id(_runtime().seed)))
+    candidates, numbers = set(), set()
+    for s in tree.body:
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 \
+                and isinstance(s.targets[0], gast.Name) \
+                and not isinstance(s.value, (gast.Subscript, gast.Name, gast.Constant)):
+            n = s.targets[0].id
+            v = s.value
+            if isinstance(v, gast.Call) and (_numpy_pure(v, ctx) and len(v.args) == 1
+                                             and not isinstance(v.func, gast.Name)
+                                             and _is_reduction(v, ctx)
+                                             or dotted_name(v.func) == seed):
+                numbers.add(n)      # np.mean(v), the seed: numbers, nothing to free
+                continue
+            if ctx.var_kinds.get(primal_of.get(n, n)) in arrays and n not in params:
+                candidates.add(n)
+    candidates -= {ctx.namer.adjoint(n) for n in numbers if n in ctx.namer._adjoints}
+    if not candidates:
+        return
+    last = {}
+    for k, s in enumerate(tree.body):
+        for n in _deep_loads(s):
+            if n in candidates:
+                last[n] = k
+    stored = _counts(tree)[0]
+    out = []
+    for k, s in enumerate(tree.body):
+        out.append(s)
+        if isinstance(s, gast.Return):
+            continue
+        dead = sorted(n for n, at in last.items() if at == k and stored.get(n) == 1)
+        if dead:
+            out.append(gast.Delete(targets=[gast.Name(id=n, ctx=gast.Del(), annotation=None,
+                                                      type_comment=None) for n in dead]))
+    tree.body = out

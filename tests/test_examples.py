@@ -262,6 +262,10 @@ def test_report_counts_failures():
 # output must equal the lines up to the next ``$``.
 
 DOCS = ["README.md", "docs/usage.md", "docs/design.md"]
+# the examples import the s2sad of this checkout (a worktree, or a clone whose
+# package is installed elsewhere), not whichever s2sad is installed
+ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(
+    [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
 
 
 def _fenced_blocks(text):
@@ -329,7 +333,7 @@ def test_doc_example(doc, kind, body, expected, tmp_path):
         script = tmp_path / "demo.py"
         script.write_text(body)
         proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
-                              text=True, timeout=120)
+                              text=True, timeout=120, env=ENV)
         out = (proc.stdout + proc.stderr).replace(str(tmp_path) + os.sep, "")
         assert proc.returncode == 0, f"example failed:\n{body}\n{out}{hint}"
         if expected is not None and out != expected:
@@ -339,7 +343,7 @@ def test_doc_example(doc, kind, body, expected, tmp_path):
         return
     for command, want in _console_commands(body):
         proc = subprocess.run(_argv(command), cwd=ROOT, capture_output=True, text=True,
-                              timeout=120)
+                              timeout=120, env=ENV)
         out = proc.stdout + proc.stderr
         if out != want:
             diff = "".join(difflib.unified_diff(want.splitlines(True), out.splitlines(True),

@@ -138,3 +138,16 @@ def test_full_reductions_of_vectors_are_scalars():
     rng = np.random.default_rng(6)
     for _ in range(3):
         assert_grad_matches(full_reductions, (rng.uniform(0.5, 2.0, 4),), wrt=0)
+
+
+def test_arrays_are_freed_after_their_last_use():
+    src = s2sad.source(rosen, args=(np.ones(5),))
+    lines = [line.strip() for line in src.splitlines()]
+    # x**2 is read once, by x[1:] - x**2: freed right after
+    assert lines[lines.index("_t4 = _t1 - _t3") + 1] == "del _t3"
+    assert "del _t1" not in src and "del x" not in src      # views and parameters stay
+    # the Hessian (forward over reverse) reads the generated code, del statements included
+    x0, x1 = 0.5, 1.5
+    h = s2sad.hessian(rosen)(np.array([x0, x1]))
+    want = [[1200.0 * x0 * x0 - 400.0 * x1 + 2.0, -400.0 * x0], [-400.0 * x0, 200.0]]
+    np.testing.assert_allclose(h, want, rtol=1e-12)

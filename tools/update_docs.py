@@ -29,12 +29,12 @@ def _load_examples_test():
     return module
 
 
-def _run_python(body):
+def _run_python(t, body):
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "demo.py"
         script.write_text(body)
         proc = subprocess.run([sys.executable, str(script)], cwd=tmp, capture_output=True,
-                              text=True, timeout=120)
+                              text=True, timeout=120, env=t.ENV)
         return proc.returncode, (proc.stdout + proc.stderr).replace(tmp + "/", "")
 
 
@@ -42,9 +42,14 @@ def _run_console(t, body):
     out = []
     for command, _want in t._console_commands(body):
         proc = subprocess.run(t._argv(command), cwd=ROOT, capture_output=True, text=True,
-                              timeout=120)
+                              timeout=120, env=t.ENV)
         out.append(f"$ {command}\n{proc.stdout}{proc.stderr}")
     return "".join(out)
+
+
+def _count(body):
+    """Lines of a block's body (an empty block's body is a lone newline)."""
+    return 0 if body == "\n" else len(body.splitlines())
 
 
 def update(doc, t):
@@ -56,15 +61,15 @@ def update(doc, t):
         if info == "python" and k + 1 < len(blocks):
             nxt_info, nxt_body, nxt_start, nxt_gap = blocks[k + 1]
             if nxt_info == "text" and all(not g.strip() for g in nxt_gap):
-                rc, out = _run_python(body)
+                rc, out = _run_python(t, body)
                 if rc != 0:
                     raise SystemExit(f"{doc}:{start}: the example fails:\n{out}")
                 if out != nxt_body:
-                    edits.append((nxt_start, nxt_start + len(nxt_body.splitlines()), out))
+                    edits.append((nxt_start, nxt_start + _count(nxt_body), out))
         elif info == "console":
             out = _run_console(t, body)
             if out != body:
-                edits.append((start, start + len(body.splitlines()), out))
+                edits.append((start, start + _count(body), out))
     for first, end, new in sorted(edits, reverse=True):
         lines[first:end] = [new] if new.endswith("\n") else [new + "\n"]
     if edits:
