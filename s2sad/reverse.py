@@ -93,7 +93,12 @@ class Reverse:
         if state.get(var, U) == OWN and self.is_helper_call(expr, "getitem_adjoint") \
                 and self.ctx.var_kinds.get(var) not in ("S", "L", "LS"):
             g, _, index = expr.args             # b[index] += g, in place: b is private
-            out.append(gast.Expr(value=call(self.helper("index_add"), name(b), index, g)))
+            basic = self.basic_index(index)
+            if basic is not None:               # no element twice: plain +=
+                target = gast.Subscript(value=name(b), slice=basic, ctx=gast.Store())
+                out.append(gast.AugAssign(target=target, op=gast.Add(), value=g))
+            else:
+                out.append(gast.Expr(value=call(self.helper("index_add"), name(b), index, g)))
             return
         if not _defined(state.get(var, U)) and var in self.ctx.mutable:
             expr = call(self.helper("owned"), expr)     # updated in place later
@@ -113,6 +118,30 @@ class Reverse:
             return
         state[var] = D
         out.append(assign(b, value))
+
+    def basic_index(self, index):
+        """The subscript syntax (``1:``, ``i``, ``i, :``) of an index expression
+        (``slice(1, None, None)``) that surely selects no element twice: ints, slices
+        of ints and ``None``. None for anything else (a fancy index, unknown kinds)."""
+        def part(e):
+            return (isinstance(e, gast.Constant) and (e.value is None or type(e.value) is int)) \
+                or (isinstance(e, gast.Name) and self.ctx.var_kinds.get(e.id) == "S")
+
+        def one(e):
+            if isinstance(e, gast.Call) and isinstance(e.func, gast.Name) \
+                    and self.ctx.injected.get(e.func.id) is builtins.slice \
+                    and len(e.args) == 3 and not e.keywords and all(map(part, e.args)):
+                lo, hi, step = (None if isinstance(a, gast.Constant) and a.value is None
+                                else clone(a) for a in e.args)
+                return gast.Slice(lower=lo, upper=hi, step=step)
+            if part(e) and not (isinstance(e, gast.Constant) and e.value is None):
+                return clone(e)
+            return None
+
+        if isinstance(index, gast.Tuple):
+            elts = [one(e) for e in index.elts]
+            return None if None in elts else gast.Tuple(elts=elts, ctx=gast.Load())
+        return one(index)
 
     def is_helper_call(self, expr, helper):
         return isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) \
