@@ -123,6 +123,13 @@ def _harmless(expr, ctx):
     scalar divisions and powers are kept, so the gradient raises where the
     function does (``math.log(-1.0)``, ``1 / 0``)."""
     kinds, shapes = ctx.var_kinds, ctx.shapes
+    if isinstance(expr, gast.Subscript) and isinstance(expr.value, gast.Name) \
+            and kinds.get(expr.value.id) in ("A1", "LS") \
+            and isinstance(expr.slice, gast.Slice):     # a constant slice of a vector
+        sl = expr.slice
+        return all(p is None or (isinstance(p, gast.Constant) and type(p.value) is int)
+                   for p in (sl.lower, sl.upper, sl.step)) \
+            and not (sl.step is not None and sl.step.value == 0)
     funcs = {id(n) for c in walk(expr) if isinstance(c, gast.Call)
              for n in walk(c.func)}
     classes = {shapes.get(n.id) for n in walk(expr)
@@ -493,6 +500,11 @@ def _constant_adjoints(tree, ctx, touched):
                 if not classes and safe(s.targets[0].id, c, seen | {b}):
                     continue            # itself a constant standing for that array
                 return False
+            if isinstance(s, gast.AugAssign) and isinstance(s.op, gast.Add) \
+                    and isinstance(s.value, gast.Name) and s.value.id == b \
+                    and isinstance(s.target, gast.Subscript) \
+                    and b not in _deep_loads(s.target):
+                continue                # out[i] += b: assigned into an array
             call = s.value if isinstance(s, (gast.Assign, gast.Expr)) else None
             if isinstance(call, gast.Call) and isinstance(call.func, gast.Name) \
                     and not call.keywords and len(call.args) == 3:

@@ -151,3 +151,15 @@ def test_arrays_are_freed_after_their_last_use():
     h = s2sad.hessian(rosen)(np.array([x0, x1]))
     want = [[1200.0 * x0 * x0 - 400.0 * x1 + 2.0, -400.0 * x0], [-400.0 * x0, 200.0]]
     np.testing.assert_allclose(h, want, rtol=1e-12)
+
+
+def sum_of_slice(x):
+    return np.sum(x[1:]) + np.sum(x[:-1] * 3.0)
+
+
+def test_ones_assigned_into_a_slice_stay_a_number():
+    src = s2sad.source(sum_of_slice, args=(np.ones(4),))
+    assert "sum_adjoint" not in src and "bx[1:] += 1.0" in src, src
+    rng = np.random.default_rng(8)
+    for n in (1, 2, 5):
+        assert_grad_matches(sum_of_slice, (rng.uniform(-1.0, 1.0, n),), wrt=0)
