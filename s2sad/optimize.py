@@ -14,8 +14,8 @@ Takes and gives a generated ``FunctionDef``. Runs to a fixed point:
 from __future__ import annotations
 
 import gast
-import numpy as np
 
+from . import shapes
 from .gastutil import Transformer, dotted_name, names, walk
 
 
@@ -163,10 +163,7 @@ _ARRAY_OPS = _HARMLESS_OPS + (gast.Div, gast.Pow, gast.FloorDiv, gast.Mod)
 
 def _is_reduction(call, ctx):
     from .activity import _FULL_REDUCTIONS
-    try:
-        return ctx.lookup(dotted_name(call.func)) in _FULL_REDUCTIONS
-    except KeyError:
-        return False
+    return shapes.callee(call, ctx) in _FULL_REDUCTIONS
 
 
 def _numpy_pure(call, ctx):
@@ -174,14 +171,8 @@ def _numpy_pure(call, ctx):
     from .activity import _FULL_REDUCTIONS
     if call.keywords or not all(isinstance(a, (gast.Name, gast.Constant)) for a in call.args):
         return False
-    path = dotted_name(call.func)
-    try:
-        obj = ctx.lookup(path) if path else None
-    except KeyError:
-        return False
-    if isinstance(obj, np.ufunc):
-        return obj.nout == 1 and obj.nin == len(call.args)
-    return obj in _FULL_REDUCTIONS and len(call.args) == 1
+    return shapes.elementwise_ufunc(call, ctx) is not None or (
+        len(call.args) == 1 and shapes.callee(call, ctx) in _FULL_REDUCTIONS)
 
 
 def _dead(tree, ctx):

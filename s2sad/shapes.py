@@ -55,18 +55,6 @@ def classes(tree, ctx, kinds, walk_stmts):
             return cb
         return None
 
-    def ufunc(call):
-        if call.keywords or not isinstance(call.func, (gast.Name, gast.Attribute)):
-            return None
-        path = dotted_name(call.func)
-        try:
-            obj = ctx.lookup(path) if path else None
-        except KeyError:
-            return None
-        if isinstance(obj, np.ufunc) and obj.nout == 1 and obj.nin == len(call.args):
-            return obj
-        return None
-
     def value_class(v):
         if isinstance(v, gast.Name):
             return of(v)
@@ -74,7 +62,7 @@ def classes(tree, ctx, kinds, walk_stmts):
             return of(v.operand)
         if isinstance(v, gast.BinOp) and not isinstance(v.op, gast.MatMult):
             return binary(v.left, v.right)
-        if isinstance(v, gast.Call) and ufunc(v) is not None:
+        if isinstance(v, gast.Call) and elementwise_ufunc(v, ctx) is not None:
             return of(v.args[0]) if len(v.args) == 1 else binary(*v.args)
         if isinstance(v, gast.Subscript) and isinstance(v.slice, gast.Slice):
             base, sl = of(v.value), v.slice
@@ -113,6 +101,26 @@ def witnesses(tree, ctx, shapes):
         if t is not None and t in shapes:
             out.setdefault(shapes[t], t)
     return out
+
+
+def callee(call, ctx):
+    """The object a call's function names, as the user's function sees it, or None."""
+    path = dotted_name(call.func)
+    try:
+        return ctx.lookup(path) if path else None
+    except KeyError:
+        return None
+
+
+def elementwise_ufunc(call, ctx):
+    """The NumPy ufunc of one output that ``call`` applies to all its operands
+    (positional only), or None."""
+    if call.keywords:
+        return None
+    obj = callee(call, ctx)
+    if isinstance(obj, np.ufunc) and obj.nout == 1 and obj.nin == len(call.args):
+        return obj
+    return None
 
 
 def _int(node, default):
