@@ -14,6 +14,7 @@ Takes and gives a generated ``FunctionDef``. Runs to a fixed point:
 from __future__ import annotations
 
 import gast
+import numpy as np
 
 from . import shapes
 from .gastutil import Transformer, dotted_name, names, walk
@@ -153,6 +154,10 @@ def _harmless(expr, ctx):
             harmless = _ARRAY_OPS if arrays else _HARMLESS_OPS
             if not all(isinstance(o, harmless) for o in ops):
                 return False
+            if isinstance(n, gast.BinOp) and isinstance(n.op, gast.Pow) and not (
+                    isinstance(n.right, gast.Constant) and (type(n.right.value) is float or (
+                        type(n.right.value) is int and n.right.value >= 0))):
+                return False    # an int array to a negative int power raises
         elif not isinstance(n, (gast.expr_context, gast.operator, gast.unaryop, gast.cmpop)):
             return False
     return True
@@ -172,7 +177,11 @@ def _numpy_pure(call, ctx):
     if call.keywords or not all(isinstance(a, (gast.Name, gast.Constant)) for a in call.args):
         return False
     return shapes.elementwise_ufunc(call, ctx) is not None or (
-        len(call.args) == 1 and shapes.callee(call, ctx) in _FULL_REDUCTIONS)
+        len(call.args) == 1 and shapes.callee(call, ctx) in _FULL_REDUCTIONS
+        and shapes.callee(call, ctx) not in _RAISE_ON_EMPTY)
+
+
+_RAISE_ON_EMPTY = {np.max, np.min, np.amax, np.amin}     # "zero-size array" ValueError
 
 
 def _dead(tree, ctx):

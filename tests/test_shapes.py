@@ -163,3 +163,23 @@ def test_ones_assigned_into_a_slice_stay_a_number():
     rng = np.random.default_rng(8)
     for n in (1, 2, 5):
         assert_grad_matches(sum_of_slice, (rng.uniform(-1.0, 1.0, n),), wrt=0)
+
+
+def dead_max(x):
+    m = np.max(x)     # noqa: F841 - unused, but raises for an empty x
+    return np.sum(x * x)
+
+
+def dead_inverse(x):
+    r = x ** -1       # noqa: F841 - unused, but raises for an int array
+    return np.sum(x * 2.0)
+
+
+def test_dead_numpy_calls_that_can_raise_stay():
+    with pytest.raises(ValueError):
+        dead_max(np.zeros(0))
+    with pytest.raises(ValueError):
+        s2sad.grad(dead_max)(np.zeros(0))
+    assert "np.max(x)" in s2sad.source(dead_max, args=(np.ones(3),))
+    assert "x ** (-1)" in s2sad.source(dead_inverse, args=(np.ones(3),))
+    np.testing.assert_allclose(s2sad.grad(dead_max)(np.array([1.0, -2.0])), [2.0, -4.0])
