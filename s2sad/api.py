@@ -125,13 +125,6 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
     return hit
 
 
-def _scalar_only(impl):
-    """True when the output is surely a scalar, so no NonScalarOutputError can need a location."""
-    ret = impl.ctx.return_node
-    return impl.ctx.var_kinds is not None and all(k == "S" for k in impl.ctx.kinds.values())\
-        and ret is not None
-
-
 def _unwrap(func):
     while isinstance(func, (GradFunction, CustomVJP)):
         func = func.__wrapped__
@@ -156,25 +149,42 @@ def _key(args, kwargs):
 def _fast_call(fast, limit=8):
     """A ``__call__`` that calls the generated function of a specialization directly.
 
-    ``fast`` maps plain argument types to generated functions (specializations
-    whose output is surely a scalar and which need no int -> float promotion).
-    The method tests ``type(a) is T`` for each argument inline, which costs a
-    few tens of nanoseconds, where building a tuple of types to look up a dict
-    costs hundreds: scalar gradients take well under a microsecond. Anything
-    else (keyword arguments, other types) goes to ``self._slow``.
+    ``fast`` maps the key of a specialization (per argument: its type, and for
+    arrays, lists and tuples its kind) to its compiled implementation. The method
+    tests each argument inline (``type(a) is float``; ``type(a) is ndarray and
+    a.ndim == 1``; a tuple's kind is remembered), which costs a few tens of
+    nanoseconds, where building a key tuple and looking it up costs hundreds to a
+    thousand: a scalar gradient takes well under a microsecond and an array
+    gradient pays nothing per argument. Anything else (keyword arguments, other
+    types, int or bool arguments that are differentiated) goes to ``self._slow``.
+    A ``NonScalarOutputError`` raised by the generated code is located as on the
+    general path.
     """
     lines = ["def __call__(self, *args, **kwargs):", "    if not kwargs:"]
-    env = {}
-    for k, (types, fn) in enumerate(list(fast.items())[-limit:]):
-        names = [f"a{i}" for i in range(len(types))]
-        test = " and ".join(f"type(a{i}) is T{k}_{i}" for i in range(len(types))) or "True"
-        lines += [f"        if len(args) == {len(types)}:",
+    env = {"NonScalarOutputError": errors.NonScalarOutputError, "ndarray": np.ndarray,
+           "kind_of": kind_of}
+    for k, (key, impl) in enumerate(list(fast.items())[-limit:]):
+        names = [f"a{i}" for i in range(len(key))]
+        tests = []
+        for i, (t, kind) in enumerate(key):
+            tests.append(f"type(a{i}) is T{k}_{i}")
+            env[f"T{k}_{i}"] = t
+            if issubclass(t, np.ndarray):
+                tests.append(f"a{i}.ndim {'==' if kind == 'A1' else '!='} 1")
+            elif not issubclass(t, _SCALAR_TYPES):      # lists, tuples, other objects
+                tests.append(f"kind_of(a{i}) == {kind!r}")
+        test = " and ".join(tests) or "True"
+        lines += [f"        if len(args) == {len(key)}:",
                   f"            {', '.join(names)}{',' if len(names) == 1 else ''} = args"
                   if names else "            pass",
                   f"            if {test}:",
-                  f"                return F{k}(*args)"]
-        env[f"F{k}"] = fn
-        env.update({f"T{k}_{i}": t for i, t in enumerate(types)})
+                  "                try:",
+                  f"                    return F{k}(*args)",
+                  "                except NonScalarOutputError as exc:",
+                  f"                    self._last = I{k}",
+                  "                    self._locate(exc)"]
+        env[f"F{k}"] = impl.function
+        env[f"I{k}"] = impl
     lines.append("    return self._slow(args, kwargs)")
     exec("\n".join(lines), env)       # noqa: S102 - a small dispatcher over known types
     return env["__call__"]
@@ -272,10 +282,10 @@ class GradFunction:
             self._impls[_key(args, kwargs)] = impl
             self._last = impl
             types = tuple(map(type, args))
-            if output == self._output and not kwargs and _scalar_only(impl) \
-                    and not any(t in _REFINED for t in types) \
+            if output == self._output and not kwargs \
+                    and not isinstance(self.__wrapped__, CustomVJP) \
                     and not any(types[i] in (int, bool) for i in self._wrt if i < len(types)):
-                self._fast[types] = impl.function
+                self._fast[tuple(zip(types, map(kind_of, args)))] = impl
                 if type(self) is GradFunction:
                     self.__class__ = type("GradFunction", (GradFunction,),
                                           {"__module__": __name__,

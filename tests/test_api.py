@@ -477,6 +477,39 @@ def test_non_scalar_output_of_value_and_grad():
     check_message(info.value, "vector", "shape (2, 2)")
 
 
+def test_non_scalar_output_on_the_fast_path():
+    """The second call goes through the generated dispatcher: same located error."""
+    g = s2sad.grad(n_vector)
+    for _ in range(2):
+        with pytest.raises(NonScalarOutputError) as info:
+            g(np.array([0.5, 1.0]))
+        check_message(info.value, "vector", "n_vector", "array of shape (2,)")
+
+
+def weighted(x, t):
+    s = 0.0
+    for ti in t:
+        s = s + ti * np.sum(x * x)
+    return s
+
+
+def test_array_and_sequence_specializations_dispatch_by_kind():
+    """Arrays of different ndim and sequences of different kinds get their own
+    specializations, also once the dispatcher knows them."""
+    g = s2sad.grad(weighted)
+    v, m = np.array([1.0, 2.0]), np.array([[1.0, 2.0], [3.0, -1.0]])
+    cases = [(v, (1.0, 2.0)), (m, (1.0, 2.0)), (v, [0.5, 1.5]), (m, [0.5, 1.5]),
+             (v, tuple(float(k) for k in range(20))), (m, (np.float64(2.0), 1.0))]
+    for _ in range(2):
+        for x, t in cases:
+            got = g(x, t)
+            assert got.shape == x.shape
+            assert np.allclose(got, 2.0 * sum(t) * x), (x, t)
+            assert np.allclose(got, numerical_grad(weighted, (x, t)))
+    assert len(g._impls) >= 4
+    assert type(g) is not s2sad.api.GradFunction      # the generated dispatcher is in place
+
+
 def test_non_float_output():
     with pytest.raises(S2SADError) as info:
         s2sad.grad(n_string)(1.0)
