@@ -13,34 +13,99 @@ Takes and gives a generated ``FunctionDef``. Runs to a fixed point:
 
 from __future__ import annotations
 
+from collections import Counter
+
 import gast
 import numpy as np
 
 from . import shapes
 from .gastutil import Transformer, dotted_name, names, walk
 
+_COMPOUND = (gast.If, gast.For, gast.While)
 
-def _counts(tree, body_names=None):
-    """(stores, loads): how often each name is written and read. ``body_names``: the
-    ``names`` of each statement of the body, when the caller has them."""
-    if body_names is None:
-        nodes = names(tree)
-    else:
+
+class _Facts:
+    """The names each statement reads, writes and deletes.
+
+    The facts of a simple statement are computed once and kept until a pass
+    changes the statement and calls :meth:`forget`: the optimizer runs its sweeps
+    to a fixed point, and walking every statement again on each sweep cost more
+    than the sweeps themselves. The facts of an ``if``, ``for`` or ``while`` are
+    never kept: they are assembled from the header and the statements of the
+    body each time, so a pass that removes or rewrites a statement in a body
+    needs to forget only that statement. Name lists are kept, and counted with
+    ``Counter`` (which counts in C), rather than merging dicts in Python.
+    """
+
+    def __init__(self):
+        self._lists = {}        # statement -> (ids read, ids written, ids deleted)
+        self._reads = {}        # statement -> Counter of the ids it reads
+
+    def lists(self, s):
+        """(read, written, deleted): the ids of the names in ``s``, with repeats."""
+        hit = self._lists.get(s)
+        if hit is not None:
+            return hit
+        if isinstance(s, _COMPOUND):
+            header = [s.test] if isinstance(s, (gast.If, gast.While)) else [s.target, s.iter]
+            out = _sort_names([n for h in header for n in names(h)])
+            for inner in (s.body, s.orelse):
+                for x in inner:
+                    for mine, theirs in zip(out, self.lists(x)):
+                        mine += theirs
+            return out
+        hit = self._lists[s] = _sort_names(names(s))
+        return hit
+
+    def reads(self, s):
+        """Counter of the names ``s`` reads (everything nested in it included)."""
+        hit = self._reads.get(s)
+        if hit is None:
+            hit = Counter(self.lists(s)[0])
+            if not isinstance(s, _COMPOUND):
+                self._reads[s] = hit
+        return hit
+
+    def writes(self, s):
+        """The names ``s`` writes, with repeats."""
+        return self.lists(s)[1]
+
+    def forget(self, s):
+        """``s`` (and what is nested in it) changed: compute its facts again when asked."""
+        self._lists.pop(s, None)
+        self._reads.pop(s, None)
+        if isinstance(s, _COMPOUND):
+            for inner in (s.body, s.orelse):
+                for x in inner:
+                    self.forget(x)
+
+    def counts(self, tree):
+        """(stores, loads): Counters over the whole function, parameters included; a
+        ``del`` counts as a load, so a deleted name is never taken for unused."""
         body, tree.body = tree.body, []
-        nodes = names(tree)
+        read, written, deleted = _sort_names(names(tree))
         tree.body = body
-        nodes += [n for ns in body_names for n in ns]
-    stores, loads = {}, {}
+        for x in body:
+            r, w, d = self.lists(x)
+            read += r
+            written += w
+            deleted += d
+        return Counter(written), Counter(read + deleted)
+
+
+def _sort_names(nodes):
+    read, written, deleted = [], [], []
     for n in nodes:
-        d = stores if isinstance(n.ctx, (gast.Store, gast.Param)) else loads
-        d[n.id] = d.get(n.id, 0) + 1
-    return stores, loads
+        ctx = n.ctx
+        (read if isinstance(ctx, gast.Load) else deleted if isinstance(ctx, gast.Del)
+         else written).append(n.id)
+    return read, written, deleted
 
 
-def _deep_loads(node, node_names=None):
-    """Counter of the names a statement (with everything nested in it) reads."""
+def _deep_loads(node):
+    """Counter of the names an expression reads."""
     out = {}
-    for n in names(node) if node_names is None else node_names:
+    for n in names(node):
         if isinstance(n.ctx, gast.Load):
             out[n.id] = out.get(n.id, 0) + 1
     return out
@@ -55,7 +120,7 @@ def _blocks(stmts):
                 yield from _blocks(inner)
 
 
-def _propagate(tree, ctx, touched=None):
+def _propagate(tree, ctx, facts, touched):
     """One sweep of copy and constant propagation over every block.
 
     ``a = b`` (``b`` a name or a number) is removed and ``a`` replaced by ``b``
@@ -64,46 +129,61 @@ def _propagate(tree, ctx, touched=None):
     that block (or is a parameter never written). Returns whether it changed
     anything; adds the statements it rewrote to ``touched``.
     """
-    top = [names(x) for x in tree.body]         # for the counts and the first block
-    stores, loads = _counts(tree, top)
+    stores, loads = facts.counts(tree)
     params = {a.id for a in tree.args.args + tree.args.posonlyargs + tree.args.kwonlyargs}
+    is_adjoint = ctx.namer.is_adjoint
     changed = False
     for block in list(_blocks(tree.body)):
-        if block is tree.body:
-            deep = [_deep_loads(x, ns) for x, ns in zip(block, top)]
-        else:
-            deep = [_deep_loads(x) for x in block]
-        remaining = {}
-        for d in deep:
-            for k, v in d.items():
-                remaining[k] = remaining.get(k, 0) + v
-        defined_here = set()
-        subst = {}
-        keep = []
+        # the candidates: ``a = <name or number>`` with ``a`` an adjoint written once
+        # and read somewhere (what ``a`` is copied from may change as we go)
+        cands = {}
         for i, x in enumerate(block):
-            for k, v in deep[i].items():
-                remaining[k] -= v
+            if type(x) is gast.Assign and len(x.targets) == 1 \
+                    and type(x.targets[0]) is gast.Name \
+                    and (type(x.value) is gast.Name or _num(x.value) is not None):
+                a = x.targets[0].id
+                if is_adjoint(a) and stores.get(a) == 1 and loads.get(a, 0) > 0:
+                    cands[i] = a
+        if not cands:
+            continue
+        deep = [facts.reads(x) for x in block]
+        watch = set(cands.values())
+        seen = dict.fromkeys(watch, 0)
+        after = {}                  # candidate position -> reads of its name after it
+        for i in range(len(block) - 1, -1, -1):
+            if i in cands:
+                after[i] = seen[cands[i]]
+            d = deep[i]
+            for n in watch.intersection(d):
+                seen[n] += d[n]
+        assigned = {}               # name -> positions of the assignments to it
+        for i, x in enumerate(block):
+            if type(x) is gast.Assign:
+                for t in x.targets:
+                    if type(t) is gast.Name:
+                        assigned.setdefault(t.id, []).append(i)
+        subst, dropped = {}, set()
+        for i, x in enumerate(block):
             if subst and not subst.keys().isdisjoint(deep[i]):
                 _Substitute(subst).visit(x)
-                if touched is not None:
-                    touched.add(x)
-            pair = _copy_pair(x) or _const_pair(x)
-            if pair is not None:
-                a, b = pair
-                ok = (ctx.namer.is_adjoint(a) and stores.get(a) == 1 and loads.get(a, 0) > 0
-                      and remaining.get(a, 0) == loads.get(a, 0))
-                if ok and isinstance(b, str):
-                    ok = (b in params and stores.get(b, 1) == 1) or (
-                        stores.get(b) == 1 and b in defined_here)
-                    ok = ok and b != a
-                if ok:
-                    subst[a] = b
-                    changed = True
+                facts.forget(x)
+                touched.add(x)
+            a = cands.get(i)
+            if a is None or after[i] != loads.get(a, 0):
+                continue
+            b = x.value.id if type(x.value) is gast.Name else _num(x.value)
+            if isinstance(b, str):
+                if b == a or not ((b in params and stores.get(b, 1) == 1) or (
+                        stores.get(b) == 1 and any(p < i and p not in dropped
+                                                   for p in assigned.get(b, ())))):
                     continue
-            if isinstance(x, gast.Assign):
-                defined_here |= {t.id for t in x.targets if isinstance(t, gast.Name)}
-            keep.append(x)
-        block[:] = keep
+            elif b is None:
+                continue
+            subst[a] = b
+            dropped.add(i)
+            changed = True
+        if dropped:
+            block[:] = [x for i, x in enumerate(block) if i not in dropped]
     return changed
 
 
@@ -184,10 +264,10 @@ def _numpy_pure(call, ctx):
 _RAISE_ON_EMPTY = {np.max, np.min, np.amax, np.amin}     # "zero-size array" ValueError
 
 
-def _dead(tree, ctx):
+def _dead(tree, ctx, facts):
     """Remove every dead adjoint, template temporary, copy, constant or harmless
     primal computation in one sweep."""
-    _, loads = _counts(tree)
+    _, loads = facts.counts(tree)
     params = set(ctx.params)
     changed = False
     # last statements first, inner blocks before the blocks around them: removing a
@@ -201,7 +281,7 @@ def _dead(tree, ctx):
                 if not loads.get(n) and n not in params and (
                         _generated(ctx, n) or isinstance(x.value, (gast.Name, gast.Constant))
                         or _harmless(x.value, ctx)):
-                    for m, k in _deep_loads(x.value).items():
+                    for m, k in facts.reads(x).items():       # those of x.value
                         loads[m] -= k
                     changed = True
                     continue
@@ -211,15 +291,14 @@ def _dead(tree, ctx):
     return changed
 
 
-def _swap_back(tree, ctx):
+def _swap_back(tree, ctx, facts):
     """``a = b; ...; b = a`` with neither rebound in between: drop the second."""
     changed = False
     for block in list(_blocks(tree.body)):
         writes = {}          # name -> positions in this block of statements writing it
         for k, x in enumerate(block):
-            for n in names(x):
-                if isinstance(n.ctx, gast.Store):
-                    writes.setdefault(n.id, []).append(k)
+            for n in facts.writes(x):
+                writes.setdefault(n, []).append(k)
         drop = set()
         for i, x in enumerate(block):
             pair = _copy_pair(x)
@@ -394,12 +473,12 @@ def _empty_blocks(stmts):
     return out
 
 
-def _negations(tree, ctx, fold, touched):
+def _negations(tree, ctx, fold, facts, touched):
     """``b = -e`` read once, later in its block, by ``c = b * 2 * t``: the reader
     becomes ``c = e * -2 * t`` (and ``b = 2.0 * t; c = -b`` becomes
     ``c = -2.0 * t``): one operation less, which on arrays is one pass less.
     Done only when folding then leaves fewer negations than before."""
-    stores, loads = _counts(tree)
+    stores, loads = facts.counts(tree)
     changed = False
     for block in list(_blocks(tree.body)):
         info = None
@@ -416,24 +495,24 @@ def _negations(tree, ctx, fold, touched):
             if not _count_neg(x.value) and a not in negated:
                 continue            # no negation to fold away
             if info is None:        # per statement: names read, names written
-                info = [(_deep_loads(y), {n.id for n in names(y)
-                                          if isinstance(n.ctx, gast.Store)}) for y in block]
+                info = [(facts.reads(y), set(facts.writes(y))) for y in block]
             j = next((k for k in range(i + 1, len(block)) if a in info[k][0]), None)
             if j is None or not isinstance(block[j], gast.Assign) \
                     or not isinstance(block[j].targets[0], gast.Name):
                 continue
             y = block[j]
             neg_x, neg_y = _count_neg(x.value), _count_neg(y.value)
-            reads = set(_deep_loads(x.value)) | {a}
+            reads = set(facts.reads(x)) | {a}
             if any(info[k][1] & reads for k in range(i + 1, j)):
                 continue            # an operand is rebound in between
             trial = _Substitute({a: x.value}).visit(_clone(y.value))
             trial = fold.visit(trial)
             if _count_neg(trial) < neg_x + neg_y:
                 y.value = trial
+                facts.forget(y)
                 touched.add(y)
                 block[i] = gast.Pass()
-                info[j] = (_deep_loads(y), info[j][1])
+                info[j] = (facts.reads(y), info[j][1])
                 changed = True
     if changed:
         for block in list(_blocks(tree.body)):
@@ -451,7 +530,7 @@ def _clone(node):
     return clone(node)
 
 
-def _constant_adjoints(tree, ctx, touched):
+def _constant_adjoints(tree, ctx, facts, touched):
     """``b = sum_adjoint(1.0, w)`` (an array of ones shaped like ``w``) becomes
     ``b = 1.0`` when every use of ``b`` broadcasts it back to that shape anyway:
     elementwise arithmetic with an array of ``w``'s shape class, ``index_add``
@@ -465,9 +544,9 @@ def _constant_adjoints(tree, ctx, touched):
     if not ctx.shapes or sum_adj is None:
         return False
     primal_of = {a: p for p, a in ctx.namer._adjoints.items()}
-    stores, loads = _counts(tree)
+    stores, loads = facts.counts(tree)
     top = tree.body
-    top_deep = [_deep_loads(s) for s in top]
+    top_deep = [facts.reads(s) for s in top]
     top_loads = {}
     for d in top_deep:
         for n, k in d.items():
@@ -534,6 +613,7 @@ def _constant_adjoints(tree, ctx, touched):
             continue
         if safe(s.targets[0].id, cls(w.id), set()):
             s.value = gast.Constant(value=float(g.value), kind=None)
+            facts.forget(s)
             touched.add(s)
             changed = True
     return changed
@@ -552,25 +632,29 @@ def run(tree, ctx):
             run(fdef, ctx)
         return tree
     fold = _Fold(ctx)
+    facts = _Facts()
     refold = _fold(fold, tree, None)
     for _ in range(20):      # each sweep applies every change it finds; a few suffice
         touched = set()
-        changed = _swap_back(tree, ctx)
-        changed = _dead(tree, ctx) or changed
-        changed = _propagate(tree, ctx, touched) or changed
-        changed = _constant_adjoints(tree, ctx, touched) or changed
+        changed = _swap_back(tree, ctx, facts)
+        changed = _dead(tree, ctx, facts) or changed
+        changed = _propagate(tree, ctx, facts, touched) or changed
+        changed = _constant_adjoints(tree, ctx, facts, touched) or changed
         if not changed:
             break
         refold = _fold(fold, tree, refold | touched)
+        for x in refold:
+            facts.forget(x)
     touched = set()
-    if _negations(tree, ctx, fold, touched):       # once, on the final code
-        _fold(fold, tree, touched)
+    if _negations(tree, ctx, fold, facts, touched):       # once, on the final code
+        for x in _fold(fold, tree, touched):
+            facts.forget(x)
     tree.body = _empty_blocks(tree.body)
-    _free_arrays(tree, ctx)
+    _free_arrays(tree, ctx, facts)
     return tree
 
 
-def _free_arrays(tree, ctx):
+def _free_arrays(tree, ctx, facts):
     """``del`` each array computed by the function's own body (outside loops and
     branches) right after the statement that reads it last, so the peak memory of
     a NumPy gradient is that of its live values, as in hand-written code, not of
@@ -602,10 +686,10 @@ def _free_arrays(tree, ctx):
         return
     last = {}
     for k, s in enumerate(tree.body):
-        for n in _deep_loads(s):
+        for n in facts.reads(s):
             if n in candidates:
                 last[n] = k
-    stored = _counts(tree)[0]
+    stored = facts.counts(tree)[0]
     out = []
     for k, s in enumerate(tree.body):
         out.append(s)
