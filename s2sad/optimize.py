@@ -19,7 +19,7 @@ import gast
 import numpy as np
 
 from . import shapes
-from .gastutil import Transformer, dotted_name, names, walk
+from .gastutil import Transformer, _fields, dotted_name, names, walk
 
 _COMPOUND = (gast.If, gast.For, gast.While)
 
@@ -112,12 +112,29 @@ def _deep_loads(node):
 
 
 def _blocks(stmts):
-    yield stmts
-    for s in stmts:
-        for attr in ("body", "orelse"):
-            inner = getattr(s, attr, None)
-            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
-                yield from _blocks(inner)
+    """Every block of statements in ``stmts`` (itself first), depth first."""
+    out = []
+
+    def visit(block):
+        out.append(block)
+        for s in block:
+            if _has_blocks(s.__class__):
+                for inner in (s.body, getattr(s, "orelse", None)):
+                    if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                        visit(inner)
+
+    visit(stmts)
+    return out
+
+
+_HAS_BLOCKS = {}
+
+
+def _has_blocks(cls):
+    hit = _HAS_BLOCKS.get(cls)
+    if hit is None:
+        hit = _HAS_BLOCKS[cls] = "body" in cls._fields
+    return hit
 
 
 def _propagate(tree, ctx, facts, touched):
@@ -295,6 +312,9 @@ def _swap_back(tree, ctx, facts):
     """``a = b; ...; b = a`` with neither rebound in between: drop the second."""
     changed = False
     for block in list(_blocks(tree.body)):
+        pairs = {_copy_pair(x) for x in block}
+        if not any((b, a) in pairs for a, b in pairs - {None}):
+            continue         # no copy is undone in this block
         writes = {}          # name -> positions in this block of statements writing it
         for k, x in enumerate(block):
             for n in facts.writes(x):
@@ -443,16 +463,75 @@ def _fold(fold, tree, only):
 
 def _fold_block(fold, stmts, only, changed):
     for s in stmts:
-        if only is None or s in only:
+        visit = only is None or s in only
+        if isinstance(s, _COMPOUND):
+            if visit:               # the header here, the statements in it below
+                fold.changed = False
+                for attr in ("test", "target", "iter"):
+                    old = getattr(s, attr, None)
+                    if old is not None:
+                        new = fold.visit(old)
+                        if new is not old:
+                            setattr(s, attr, new)
+                            fold.changed = True
+                if fold.changed:
+                    changed.add(s)
+            for inner in (s.body, s.orelse):
+                _fold_block(fold, inner, None if visit else only, changed)
+        elif visit and _may_fold(s):
             fold.changed = False
             fold.visit(s)           # statements are kept; expressions in them replaced
             if fold.changed:
                 changed.add(s)
+
+
+def _may_fold(stmt):
+    """Whether ``_Fold`` could change ``stmt``: some operation in it matches one of
+    its rules. (Folding works bottom up, and its first change is always at such an
+    operation, so a statement with none is left as it is.) A few times cheaper
+    than the visit, and most statements have no such operation."""
+    stack = [stmt]
+    pop, push = stack.pop, stack.append
+    BinOp, UnaryOp, Name, Constant, USub = gast.BinOp, gast.UnaryOp, gast.Name, gast.Constant, \
+        gast.USub
+    while stack:
+        n = pop()
+        cls = n.__class__
+        if cls is Name or cls is Constant:
             continue
-        for attr in ("body", "orelse"):
-            inner = getattr(s, attr, None)
-            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
-                _fold_block(fold, inner, only, changed)
+        if cls is BinOp:
+            op, a, b = n.op.__class__, _num(n.left), _num(n.right)
+            if a is not None and b is not None and op in _FOLD:
+                return True
+            if op is gast.Mult and (a in (1, -1) or b in (1, -1)):
+                return True
+            if (op is gast.Mult or op is gast.Div) and b is not None \
+                    and n.left.__class__ is UnaryOp and n.left.op.__class__ is USub:
+                return True
+            if (op is gast.Div or op is gast.Pow) and b == 1:
+                return True
+            if op is gast.Add and n.right.__class__ is UnaryOp \
+                    and n.right.op.__class__ is USub:
+                return True
+            push(n.left)
+            push(n.right)
+        elif cls is UnaryOp:
+            e = n.operand
+            if n.op.__class__ is USub:
+                if _num(e) is not None or (e.__class__ is UnaryOp and e.op.__class__ is USub):
+                    return True
+                if e.__class__ is BinOp and e.op.__class__ in (gast.Mult, gast.Div) \
+                        and (_num(e.left) is not None or _num(e.right) is not None):
+                    return True
+            push(e)
+        else:
+            for f in _fields(cls):
+                v = getattr(n, f, None)
+                if isinstance(v, list):
+                    stack.extend([x for x in v if isinstance(x, gast.AST)])
+                elif isinstance(v, gast.AST):
+                    push(v)
+    return False
 
 
 def _empty_blocks(stmts):
@@ -492,7 +571,7 @@ def _negations(tree, ctx, fold, facts, touched):
             a = x.targets[0].id
             if not ctx.namer.is_adjoint(a) or stores.get(a) != 1 or loads.get(a) != 1:
                 continue
-            if not _count_neg(x.value) and a not in negated:
+            if a not in negated and not _count_neg(x.value):
                 continue            # no negation to fold away
             if info is None:        # per statement: names read, names written
                 info = [(facts.reads(y), set(facts.writes(y))) for y in block]
@@ -521,8 +600,23 @@ def _negations(tree, ctx, fold, facts, touched):
 
 
 def _count_neg(e):
-    return sum(isinstance(n, gast.UnaryOp) and isinstance(n.op, gast.USub)
-               and _num(n.operand) is None for n in walk(e))
+    """How many negations of something other than a number ``e`` holds."""
+    count = 0
+    stack = [e]
+    while stack:
+        n = stack.pop()
+        cls = n.__class__
+        if cls is gast.Name or cls is gast.Constant:
+            continue
+        if cls is gast.UnaryOp and n.op.__class__ is gast.USub and _num(n.operand) is None:
+            count += 1
+        for f in _fields(cls):
+            v = getattr(n, f, None)
+            if isinstance(v, list):
+                stack.extend([x for x in v if isinstance(x, gast.AST)])
+            elif isinstance(v, gast.AST):
+                stack.append(v)
+    return count
 
 
 def _clone(node):
