@@ -157,15 +157,23 @@ def _fast_call(fast, limit=8):
     thousand: a scalar gradient takes well under a microsecond and an array
     gradient pays nothing per argument. Anything else (keyword arguments, other
     types, int or bool arguments that are differentiated) goes to ``self._slow``.
-    A ``NonScalarOutputError`` raised by the generated code is located as on the
+    Its parameters are positional-only with a private default, so it takes no
+    ``*args`` tuple or ``**kwargs`` dict apart on the fast path (tens of
+    nanoseconds more). A ``NonScalarOutputError`` raised by the generated code is located as on the
     general path.
     """
-    lines = ["def __call__(self, *args, **kwargs):", "    if not kwargs:"]
-    env = {"NonScalarOutputError": errors.NonScalarOutputError, "ndarray": np.ndarray,
-           "kind_of": kind_of}
-    for k, (key, impl) in enumerate(list(fast.items())[-limit:]):
-        names = [f"a{i}" for i in range(len(key))]
-        tests = []
+    chosen = list(fast.items())[-limit:]
+    width = max(len(key) for key, _ in chosen)
+    params = [f"a{i}" for i in range(width)]
+    head = ", ".join(["self"] + [f"{p}=_M" for p in params] + ["/", "*rest", "**kwargs"])
+    lines = [f"def __call__({head}):", "    if not kwargs and not rest:"]
+    env = {"NonScalarOutputError": errors.NonScalarOutputError, "kind_of": kind_of,
+           "_M": _MISSING}
+    for k, (key, impl) in enumerate(chosen):
+        n = len(key)
+        tests = [f"a{n - 1} is not _M"] if n else []
+        if n < width:
+            tests.append(f"a{n} is _M")
         for i, (t, kind) in enumerate(key):
             tests.append(f"type(a{i}) is T{k}_{i}")
             env[f"T{k}_{i}"] = t
@@ -173,21 +181,22 @@ def _fast_call(fast, limit=8):
                 tests.append(f"a{i}.ndim {'==' if kind == 'A1' else '!='} 1")
             elif not issubclass(t, _SCALAR_TYPES):      # lists, tuples, other objects
                 tests.append(f"kind_of(a{i}) == {kind!r}")
-        test = " and ".join(tests) or "True"
-        lines += [f"        if len(args) == {len(key)}:",
-                  f"            {', '.join(names)}{',' if len(names) == 1 else ''} = args"
-                  if names else "            pass",
-                  f"            if {test}:",
-                  "                try:",
-                  f"                    return F{k}(*args)",
-                  "                except NonScalarOutputError as exc:",
-                  f"                    self._last = I{k}",
-                  "                    self._locate(exc)"]
+        lines += [f"        if {' and '.join(tests) or 'True'}:",
+                  "            try:",
+                  f"                return F{k}({', '.join(params[:n])})",
+                  "            except NonScalarOutputError as exc:",
+                  f"                self._last = I{k}",
+                  "                self._locate(exc)"]
         env[f"F{k}"] = impl.function
         env[f"I{k}"] = impl
-    lines.append("    return self._slow(args, kwargs)")
+    given = f"({', '.join(params)},)" if params else "()"
+    lines += [f"    args = tuple(a for a in {given} if a is not _M) + rest",
+              "    return self._slow(args, kwargs)"]
     exec("\n".join(lines), env)       # noqa: S102 - a small dispatcher over known types
     return env["__call__"]
+
+
+_MISSING = object()     # an argument not passed to the generated __call__
 
 
 class GradFunction:

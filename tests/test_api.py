@@ -214,6 +214,25 @@ def test_specializations_dispatch_by_argument_types():
         g(2.0, 0.5, 1.0)
 
 
+def scaled(x, y=2.0, *, a0=1.0):
+    return x * y * a0
+
+
+def test_dispatcher_with_defaults_and_keywords():
+    """Specializations of different arity, and a keyword named like the dispatcher's
+    own positional-only parameters (a0), reach the right code on every call."""
+    g = s2sad.grad(scaled)
+    for _ in range(3):
+        assert g(1.0) == 2.0 and g(1.0, 3.0) == 3.0
+        assert g(1.0, a0=5.0) == 10.0 and g(1.0, 3.0, a0=2.0) == 6.0
+        assert g(x=1.0) == 2.0 and g(1.0, y=4.0) == 4.0
+        assert g(2) == 2.0 and type(g(2)) is float
+    with pytest.raises(ArgumentError, match="too many positional"):
+        g(1.0, 2.0, 3.0)
+    with pytest.raises(ArgumentError, match="missing a required argument"):
+        g()
+
+
 def log_plus(x, y):
     u = math.log(x)
     return u + x * y
