@@ -451,6 +451,18 @@ def _check_views(tree, ctx):
             raise errors.unsupported(stored[t], ctx, "ViewWrite", t)
 
 
+def _pure_call(fn, call):
+    """A call of a function with a derivative rule (or none needed), which reads its
+    arguments and changes none: ``math.log(x)`` as a statement checks ``x`` is in
+    the domain, as s2sad's own code does for values it no longer needs."""
+    from .rules.core import NONDIFF, RULES
+    try:
+        known = fn in RULES or fn in NONDIFF
+    except TypeError:               # unhashable
+        return False
+    return known and not any(k.arg == "out" for k in call.keywords)
+
+
 def _check(tree, ctx, ops, varied):
     for s, t, op in ops:
         if t in ctx.active and op.kind == "unknown":
@@ -472,5 +484,6 @@ def _check(tree, ctx, ops, varied):
                     else None
             except KeyError:
                 fn = None
-            if fn not in SIDE_EFFECT_OK and loads(s.value) & varied:
+            if fn not in SIDE_EFFECT_OK and not _pure_call(fn, s.value) \
+                    and loads(s.value) & varied:
                 raise errors.unsupported(s, ctx, "SideEffectCall", path)

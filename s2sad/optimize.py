@@ -13,6 +13,7 @@ Takes and gives a generated ``FunctionDef``. Runs to a fixed point:
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import gast
@@ -283,29 +284,87 @@ _RAISE_ON_EMPTY = {np.max, np.min, np.amax, np.amin}     # "zero-size array" Val
 
 def _dead(tree, ctx, facts):
     """Remove every dead adjoint, template temporary, copy, constant or harmless
-    primal computation in one sweep."""
-    _, loads = facts.counts(tree)
+    primal computation in one sweep.
+
+    A dead value that can raise (``_t1 = math.log(x)``, ``_t2 = x ** 2``) is kept,
+    so the gradient raises where the function does; a call becomes an expression
+    statement (``math.log(x)``), so its result is freed at once. It goes too when a later
+    statement of its block, kept, calls a ``math`` function that raises for the
+    same arguments (``math.sin(x)`` before ``math.cos(x)``: both raise for an
+    infinite ``x`` only).
+    """
+    stores, loads = facts.counts(tree)
     params = set(ctx.params)
     changed = False
     # last statements first, inner blocks before the blocks around them: removing a
     # statement takes back its reads, so the chain of values feeding only it goes too
-    for block in reversed(list(_blocks(tree.body))):
+    for block in reversed(_blocks(tree.body)):
         keep = []
+        later = None        # (domain, argument) of the math calls kept after x, when needed
         for x in reversed(block):
-            if isinstance(x, gast.Assign) and len(x.targets) == 1 \
-                    and isinstance(x.targets[0], gast.Name):
+            value = None    # x's value, computed only to raise
+            if type(x) is gast.Assign and len(x.targets) == 1 \
+                    and type(x.targets[0]) is gast.Name:
                 n = x.targets[0].id
-                if not loads.get(n) and n not in params and (
-                        _generated(ctx, n) or isinstance(x.value, (gast.Name, gast.Constant))
-                        or _harmless(x.value, ctx)):
-                    for m, k in facts.reads(x).items():       # those of x.value
-                        loads[m] -= k
-                    changed = True
-                    continue
+                if not loads.get(n) and n not in params:
+                    if _generated(ctx, n) or isinstance(x.value, (gast.Name, gast.Constant)) \
+                            or _harmless(x.value, ctx):
+                        for m, k in facts.reads(x).items():       # those of x.value
+                            loads[m] -= k
+                        changed = True
+                        continue
+                    value = x.value
+            elif type(x) is gast.Expr:
+                value = x.value
+            if value is not None and type(value) is gast.Call:
+                key = _math_domain(value, ctx, stores)
+                if key is not None:
+                    if later is None:
+                        later = {k for y in keep for k in _math_calls(y, ctx, stores)}
+                    if key in later:            # that later call raises in its place
+                        for m, k in facts.reads(x).items():
+                            loads[m] -= k
+                        changed = True
+                        continue
+            if type(value) is gast.Call and type(x) is gast.Assign:
+                x = gast.copy_location(gast.Expr(value=value), x)
+                changed = True
             keep.append(x)
+            if later is not None:
+                later.update(_math_calls(x, ctx, stores))
         keep.reverse()
         block[:] = keep
     return changed
+
+
+# math functions that raise for the same arguments: sin, cos and tan raise
+# ValueError for infinities only (and each function is its own class)
+_SAME_DOMAIN = {math.sin: "trig", math.cos: "trig", math.tan: "trig"}
+
+
+def _math_domain(call, ctx, stores):
+    """(domain class, argument) of ``math.f(a)`` with ``a`` a number or a name bound
+    once, or None."""
+    if len(call.args) != 1 or call.keywords:
+        return None
+    arg = call.args[0]
+    if type(arg) is gast.Name:
+        if stores.get(arg.id, 0) > 1:
+            return None
+        arg_key = arg.id
+    elif _num(arg) is not None:
+        arg_key = repr(arg.value)
+    else:
+        return None
+    f = shapes.callee(call, ctx)
+    if not (callable(f) and getattr(f, "__module__", None) == "math"):
+        return None
+    return _SAME_DOMAIN.get(f, f), arg_key
+
+
+def _math_calls(stmt, ctx, stores):
+    return [key for c in walk(stmt) if type(c) is gast.Call
+            for key in [_math_domain(c, ctx, stores)] if key is not None]
 
 
 def _swap_back(tree, ctx, facts):

@@ -250,6 +250,35 @@ def test_gradient_raises_where_the_function_raises():
     assert "math.log(x)" in src and "x * y" not in src       # the dead product is gone
 
 
+def sin_plus_log(x, y):
+    return math.sin(x) * 0.0 + x * y + math.log(y) * 0.0
+
+
+def checked_log(x, y):
+    math.log(y)             # a domain check, for its ValueError only
+    return x * y
+
+
+def test_dead_calls_stay_as_checks_or_go_when_covered():
+    """A dead call that can raise stays as an expression statement; a sin is dropped
+    when the gradient computes the cos of the same argument (same domain)."""
+    g = s2sad.grad(log_plus, wrt=(0, 1))
+    src = s2sad.source(log_plus, wrt=(0, 1))
+    assert "    math.log(x)\n" in src
+    f = s2sad.grad(sin_plus_log, wrt=(0, 1))
+    assert f(0.5, 2.0) == pytest.approx((2.0, 0.5))
+    with pytest.raises(ValueError, match="math domain error"):
+        f(math.inf, 2.0)                # raised by math.cos(x), standing in for math.sin(x)
+    with pytest.raises(ValueError, match="math domain error"):
+        f(0.5, -2.0)
+    with pytest.raises(ValueError):
+        g(-1.0, 3.0)
+    c = s2sad.grad(checked_log, wrt=(0, 1))
+    assert c(3.0, 2.0) == pytest.approx((2.0, 3.0))
+    with pytest.raises(ValueError, match="math domain error"):
+        c(3.0, -2.0)
+
+
 def cube(x):
     return x * x * x
 
