@@ -32,7 +32,7 @@ from __future__ import annotations
 import gast
 
 from . import anno, errors
-from .gastutil import assign, call, clone, const, is_atom, name, walk
+from .gastutil import assign, call, clone, const, copy_location, is_atom, name, walk
 
 _SIMPLE_STMTS = (gast.Assert, gast.Raise, gast.Pass)
 
@@ -73,7 +73,7 @@ class Normalizer:
         if isinstance(s.value, gast.Constant):   # docstring or bare constant
             return
         value = self.simple(s.value, out)
-        out.append(gast.copy_location(gast.Expr(value=value), s))
+        out.append(copy_location(gast.Expr(value=value), s))
 
     def stmt_Assert(self, s, out):
         self.check_expr(s)
@@ -92,11 +92,11 @@ class Normalizer:
         target = s.target
         if isinstance(target, gast.Name):
             load = name(target.id)
-            value = gast.copy_location(gast.BinOp(left=load, op=s.op, right=s.value), s)
+            value = copy_location(gast.BinOp(left=load, op=s.op, right=s.value), s)
             self.stmt_Assign(assign(target.id, value, like=s), out)
         elif isinstance(target, gast.Subscript):
             read = gast.Subscript(value=target.value, slice=target.slice, ctx=gast.Load())
-            value = gast.copy_location(gast.BinOp(left=read, op=s.op, right=s.value), s)
+            value = copy_location(gast.BinOp(left=read, op=s.op, right=s.value), s)
             self.stmt_Assign(assign(target, value, like=s), out)
         else:
             raise errors.unsupported(s, self.ctx, "AttributeStore")
@@ -113,11 +113,11 @@ class Normalizer:
         if isinstance(s.value, gast.Lambda) and len(targets) == 1 \
                 and isinstance(targets[0], gast.Name):      # f = lambda ...: a nested function
             lam = s.value
-            ret = gast.copy_location(gast.Return(value=lam.body), lam.body)
+            ret = copy_location(gast.Return(value=lam.body), lam.body)
             fdef = gast.FunctionDef(name=targets[0].id, args=lam.args, body=[ret],
                                     decorator_list=[], returns=None, type_comment=None,
                                     type_params=[])
-            self.stmt_FunctionDef(gast.copy_location(fdef, s), out)
+            self.stmt_FunctionDef(copy_location(fdef, s), out)
             return
         if len(targets) > 1:   # a = b = expr
             atom = self.atom(s.value, out)
@@ -137,7 +137,7 @@ class Normalizer:
             index = self.index(target.slice, out)
             value = self.atom(s.value, out)
             store = gast.Subscript(value=name(base.id), slice=index, ctx=gast.Store())
-            out.append(assign(gast.copy_location(store, target), value, like=s))
+            out.append(assign(copy_location(store, target), value, like=s))
         elif isinstance(target, gast.Starred):
             raise errors.unsupported(target, self.ctx, "Starred")
         else:
@@ -164,7 +164,7 @@ class Normalizer:
         whole = self.atom(value, out)
         for i, t in enumerate(elts):
             item = gast.Subscript(value=whole, slice=const(i), ctx=gast.Load())
-            self.stmt_Assign(assign(t, gast.copy_location(item, s), like=s), out)
+            self.stmt_Assign(assign(t, copy_location(item, s), like=s), out)
 
     def stmt_If(self, s, out):
         if anno.get(s, anno.Key.LOOP_EXIT):
@@ -172,7 +172,7 @@ class Normalizer:
             return
         test = self.condition(s.test, out)
         node = gast.If(test=test, body=self.block(s.body), orelse=self.block(s.orelse))
-        out.append(gast.copy_location(node, s))
+        out.append(copy_location(node, s))
 
     def stmt_For(self, s, out):
         if s.orelse:
@@ -182,7 +182,7 @@ class Normalizer:
         if _is_call_of(it, "range") and isinstance(s.target, gast.Name):
             node = gast.For(target=s.target, iter=it, body=self.block(s.body), orelse=[],
                             type_comment=None)
-            out.append(gast.copy_location(node, s))
+            out.append(copy_location(node, s))
             return
         # for <target> in <iterable>  ->  for _i in range(len(seq)): <target> = seq[_i]
         index = self.namer.fresh("_i")
@@ -200,10 +200,10 @@ class Normalizer:
             iterable = call(self.builtin("range"), bound)
         for q, t in zip(seqs, targets):
             item = gast.Subscript(value=q, slice=name(index), ctx=gast.Load())
-            head.append(assign(t, gast.copy_location(item, s), like=s))
+            head.append(assign(t, copy_location(item, s), like=s))
         node = gast.For(target=name(index, store=True), iter=iterable,
                         body=self.block(head + s.body), orelse=[], type_comment=None)
-        out.append(gast.copy_location(node, s))
+        out.append(copy_location(node, s))
 
     def unzip(self, it, target, index, head, seqs, targets, out, s):
         """Split ``for target in it`` into sequences read at the same index."""
@@ -241,12 +241,12 @@ class Normalizer:
             raise errors.unsupported(s.orelse[0], self.ctx, "LoopElse")
         self.check_expr(s.test)
         node = gast.While(test=s.test, body=self.block(s.body), orelse=[])
-        out.append(gast.copy_location(node, s))
+        out.append(copy_location(node, s))
 
     def stmt_Return(self, s, out):
         value = s.value if s.value is not None else const(None)
         if self.result is None:
-            out.append(gast.copy_location(gast.Return(value=self.atom(value, out)), s))
+            out.append(copy_location(gast.Return(value=self.atom(value, out)), s))
         else:
             out.append(assign(self.result, self.simple(value, out), like=s))
 
@@ -279,7 +279,7 @@ class Normalizer:
         method = getattr(self, "expr_" + type(e).__name__, None)
         if method is None:
             raise errors.unsupported(e, self.ctx, type(e).__name__)
-        return gast.copy_location(method(e, out), e)
+        return copy_location(method(e, out), e)
 
     def expr_Constant(self, e, out):
         return e
@@ -374,7 +374,7 @@ class Normalizer:
                 acc = self.atom(e.args[0], out)
                 for a in e.args[1:]:
                     pair = gast.Call(func=name(e.func.id), args=[acc, a], keywords=[])
-                    acc = self.atom(gast.copy_location(pair, e), out)
+                    acc = self.atom(copy_location(pair, e), out)
                 return acc
         func = e.func
         if isinstance(func, gast.Attribute):
@@ -460,7 +460,7 @@ class Normalizer:
         for stmt in body:
             for n in gast.walk(stmt):
                 if isinstance(n, (gast.stmt, gast.expr)) and not hasattr(n, "lineno"):
-                    gast.copy_location(n, e)
+                    copy_location(n, e)
             self.stmt(stmt, out)
         return name(result)
 
@@ -482,7 +482,7 @@ class Normalizer:
                 test = gast.UnaryOp(op=gast.Not(), operand=test)
             c = self.namer.numbered("_c")
             out.append(assign(c, test, like=e))
-            out.append(gast.copy_location(gast.If(test=name(c), body=inner, orelse=[]), e))
+            out.append(copy_location(gast.If(test=name(c), body=inner, orelse=[]), e))
         return name(t)
 
     def expr_IfExp(self, e, out):
@@ -491,7 +491,7 @@ class Normalizer:
         body, orelse = [], []
         body.append(assign(t, self.simple(e.body, body), like=e.body))
         orelse.append(assign(t, self.simple(e.orelse, orelse), like=e.orelse))
-        out.append(gast.copy_location(gast.If(test=test, body=body, orelse=orelse), e))
+        out.append(copy_location(gast.If(test=test, body=body, orelse=orelse), e))
         return name(t)
 
     def check_expr(self, e):
@@ -576,7 +576,7 @@ def run(tree, ctx):
         norm.result = ctx.namer.fresh("_result")
         new_body = norm.block(body)
         ret = gast.Return(value=name(norm.result))
-        new_body.append(gast.copy_location(ret, body[-1]))
+        new_body.append(copy_location(ret, body[-1]))
     else:
         raise errors.unsupported(body[-1], ctx, "NoReturn",
                                  "some paths reach the end without returning")
@@ -620,4 +620,4 @@ def _split_aux(tree, ctx):
     ctx.aux_name = ctx.namer.fresh("_aux")
     value, aux = pair.elts
     tree.body[-1:] = [assign(ctx.aux_name, aux, like=ret),
-                      gast.copy_location(gast.Return(value=value), ret)]
+                      copy_location(gast.Return(value=value), ret)]
