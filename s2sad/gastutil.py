@@ -199,7 +199,13 @@ def clone(node):
     d, nd = node.__dict__, new.__dict__
     for f in cls._fields:
         v = d.get(f)
-        if isinstance(v, (gast.AST, list)):
+        if isinstance(v, gast.AST):
+            vcls = v.__class__
+            if not vcls._fields and not v.__dict__:    # a context or operator: no call
+                v = vcls.__new__(vcls)
+            else:
+                v = clone(v)
+        elif isinstance(v, list):
             v = clone(v)
         nd[f] = v
     for a in LOCATION:
