@@ -113,6 +113,29 @@ def walk(node):
     return todo
 
 
+def statement_children(node):
+    """The children of ``node`` that may hold statements (expressions hold none), in
+    field order."""
+    out = []
+    for f in node._fields:
+        v = getattr(node, f, None)
+        if isinstance(v, list):
+            out.extend([x for x in v if isinstance(x, gast.AST) and not isinstance(x, gast.expr)])
+        elif isinstance(v, gast.AST) and not isinstance(v, gast.expr):
+            out.append(v)
+    return out
+
+
+def statements(stmts):
+    """The statements of ``stmts`` and of the blocks inside them, in the order ``walk``
+    meets them (breadth first), as a list; expressions are not entered, so this is
+    much cheaper than walking every node to find statements."""
+    todo = list(stmts)
+    for node in todo:          # the list grows while it is read
+        todo.extend(statement_children(node))
+    return todo
+
+
 def names(node):
     """Every ``Name`` node inside ``node``, depth first in field order."""
     out = []

@@ -32,7 +32,18 @@ from __future__ import annotations
 import gast
 
 from . import anno, errors
-from .gastutil import assign, call, clone, const, copy_location, is_atom, name, walk
+from .gastutil import (
+    assign,
+    call,
+    clone,
+    const,
+    copy_location,
+    is_atom,
+    name,
+    statement_children,
+    statements,
+    walk,
+)
 
 _SIMPLE_STMTS = (gast.Assert, gast.Raise, gast.Pass)
 
@@ -496,22 +507,25 @@ class Normalizer:
 
     def check_expr(self, e):
         """Reject constructs hidden in expressions that are kept whole."""
-        for n in gast.walk(e):
+        for n in walk(e):
             kind = type(n).__name__
             if kind in ("Lambda", "NamedExpr", "Yield", "YieldFrom", "Await",
                         "SetComp", "DictComp", "Starred"):
                 raise errors.unsupported(n, self.ctx, kind)
 
 
-def _own_nodes(tree):
-    """The nodes of a function, not those of the functions defined inside it."""
-    work = list(tree.body)
-    while work:
-        node = work.pop()
-        yield node
-        if isinstance(node, (gast.FunctionDef, gast.Lambda)):
-            continue
-        work.extend(gast.iter_child_nodes(node))
+def _first_return(tree):
+    """The first ``return`` of the function in source order (depth first), not one
+    of a function defined inside it; None when it has none. Only statements are
+    visited: a return is never inside an expression."""
+    todo = list(reversed(tree.body))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, gast.Return):
+            return node
+        if not isinstance(node, gast.FunctionDef):
+            todo.extend(reversed(statement_children(node)))
+    return None
 
 
 def _is_call_of(node, fname):
@@ -565,11 +579,11 @@ def run(tree, ctx):
     for n in walk(tree):
         if isinstance(n, (gast.Yield, gast.YieldFrom)):
             raise errors.unsupported(n, ctx, type(n).__name__)
-    has_return = any(isinstance(n, gast.Return) for n in _own_nodes(tree))
-    if not has_return:
+    first_return = _first_return(tree)
+    if first_return is None:
         raise errors.unsupported(tree, ctx, "NoReturn")
     _check_returns(body, ctx, True)
-    ctx.return_node = [n for n in _own_nodes(tree) if isinstance(n, gast.Return)][-1]
+    ctx.return_node = first_return
     if isinstance(body[-1], gast.Return):
         new_body = norm.block(body)
     elif _tail_returns(body):
@@ -582,7 +596,7 @@ def run(tree, ctx):
                                  "some paths reach the end without returning")
     # writes into arguments, after a[i] += v became a[i] = a[i] + v
     stores = {}
-    for s in walk(gast.Module(body=new_body, type_ignores=[])):
+    for s in statements(new_body):
         if isinstance(s, gast.Assign):
             for t in s.targets:
                 if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
