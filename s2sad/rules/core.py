@@ -181,7 +181,9 @@ def _builder(rule, node):
         if ident in rule.locals and ident not in rule.params:
             store = isinstance(node.ctx, gast.Store)
             return lambda sub: G.name(sub.local_names[ident], store)
-        return lambda sub: sub.visit_Name(node)       # a parameter or a global
+        if ident in rule.params:
+            return lambda sub: sub.param(node)
+        return lambda sub: sub.visit_Name(node)       # a global
     if cls is gast.Subscript and _is_adjoint_ref(node):
         return lambda sub: sub.visit_Subscript(node)
     d = node.__dict__
@@ -227,6 +229,7 @@ class _Subst(G.Transformer):
     def __init__(self, rule, target, mapping, local_names, env, keep):
         self.rule, self.target, self.mapping = rule, target, mapping
         self.local_names, self.env, self.keep = local_names, env, keep
+        self._helpers = {}      # runtime helper -> its generated name (see _helper)
 
     def visit_Subscript(self, n):
         if _is_adjoint_ref(n):
@@ -250,17 +253,32 @@ class _Subst(G.Transformer):
             raise NameError(f"template of {self.rule.name} uses unknown name {n.id}")
         return G.name(self.env.inject(n.id, obj))
 
+    def param(self, n):
+        """``visit_Name(n)`` for a name that is a parameter of the template."""
+        atom = self.mapping.get(n.id)
+        return self.visit_Name(n) if atom is None else G.clone(atom)
+
     def visit_Call(self, n):
         self.generic_visit(n)
         return self._call(n)
 
+    def _helper(self, helper):
+        """``env.inject(helper, runtime.<helper>)``, asked once per instance: ``inject``
+        gives the name it gave before, so only its first answer has an effect."""
+        got = self._helpers.get(helper)
+        if got is None:
+            got = self._helpers[helper] = self.env.inject(helper, getattr(_runtime(), helper))
+        return got
+
     def _call(self, n):
         env = self.env
         func = G.dotted_name(n.func)
-        if func == env.inject("unbroadcast", _runtime().unbroadcast) \
+        if func == self._helper("unbroadcast") \
                 and (env.scalar_result or _same_shape(env, n.args[1], self.target)):
             return n.args[0]
-        if func in _shape_only(env) and len(n.args) > 1 and isinstance(n.args[1], gast.Name):
+        # the helpers that read only the shape of their second argument
+        if func in (self._helper("sum_adjoint"), self._helper("mean_adjoint")) \
+                and len(n.args) > 1 and isinstance(n.args[1], gast.Name):
             witness = getattr(env, "witness", lambda _: None)(n.args[1].id)
             if witness is not None:
                 n.args[1] = G.name(witness)
@@ -271,13 +289,6 @@ def _same_shape(env, operand, target):
     """``operand`` surely has the shape of the result ``target`` (see s2sad/shapes.py)."""
     same = getattr(env, "same_shape", None)
     return same is not None and isinstance(operand, gast.Name) and same(operand.id, target)
-
-
-def _shape_only(env):
-    """Generated names of the helpers that read only the shape of their second argument."""
-    rt = _runtime()
-    return {env.inject("sum_adjoint", rt.sum_adjoint), env.inject("mean_adjoint",
-                                                                   rt.mean_adjoint)}
 
 
 def _runtime():
