@@ -4,22 +4,60 @@ from __future__ import annotations
 
 import gast
 
+# The constructors below build the node as ``gast.Name(id=..., ...)`` does (gast's
+# ``__init__`` only stores its keyword arguments in the instance ``__dict__``), without
+# the cost of calling that ``__init__``: they are called for most nodes the passes make.
+_Name, _Load, _Store, _Constant, _Assign = gast.Name, gast.Load, gast.Store, gast.Constant, \
+    gast.Assign
+
 
 def name(id_, store=False):
-    return gast.Name(id=id_, ctx=gast.Store() if store else gast.Load(),
-                     annotation=None, type_comment=None)
+    node = _Name.__new__(_Name)
+    d = node.__dict__
+    d["id"] = id_
+    d["ctx"] = _Store.__new__(_Store) if store else _Load.__new__(_Load)
+    d["annotation"] = None
+    d["type_comment"] = None
+    return node
 
 
 def const(value):
-    return gast.Constant(value=value, kind=None)
+    node = _Constant.__new__(_Constant)
+    d = node.__dict__
+    d["value"] = value
+    d["kind"] = None
+    return node
 
 
 def assign(target, value, like=None):
     tgt = name(target, store=True) if isinstance(target, str) else target
-    node = gast.Assign(targets=[tgt], value=value, type_comment=None)
+    node = _Assign.__new__(_Assign)
+    d = node.__dict__
+    d["targets"] = [tgt]
+    d["value"] = value
+    d["type_comment"] = None
     if like is not None:
-        gast.copy_location(node, like)
+        copy_location(node, like)
     return node
+
+
+_LOCATED = {}      # (new node class, old node class) -> location attributes both have
+_MISSING = object()
+
+
+def copy_location(new_node, old_node):
+    """``gast.copy_location``, same result, faster: the location attributes the two
+    node classes share are looked up once per pair of classes."""
+    key = (new_node.__class__, old_node.__class__)
+    attrs = _LOCATED.get(key)
+    if attrs is None:
+        attrs = _LOCATED[key] = tuple(a for a in LOCATION if a in old_node._attributes
+                                      and a in new_node._attributes)
+    for attr in attrs:
+        v = getattr(old_node, attr, _MISSING)
+        if v is not _MISSING:
+            setattr(new_node, attr, v)
+    return new_node
 
 
 def call(func, *args):
@@ -72,6 +110,29 @@ def walk(node):
                 todo.append(v)
             elif isinstance(v, list):
                 todo.extend([x for x in v if isinstance(x, gast.AST)])
+    return todo
+
+
+def statement_children(node):
+    """The children of ``node`` that may hold statements (expressions hold none), in
+    field order."""
+    out = []
+    for f in node._fields:
+        v = getattr(node, f, None)
+        if isinstance(v, list):
+            out.extend([x for x in v if isinstance(x, gast.AST) and not isinstance(x, gast.expr)])
+        elif isinstance(v, gast.AST) and not isinstance(v, gast.expr):
+            out.append(v)
+    return out
+
+
+def statements(stmts):
+    """The statements of ``stmts`` and of the blocks inside them, in the order ``walk``
+    meets them (breadth first), as a list; expressions are not entered, so this is
+    much cheaper than walking every node to find statements."""
+    todo = list(stmts)
+    for node in todo:          # the list grows while it is read
+        todo.extend(statement_children(node))
     return todo
 
 
@@ -161,7 +222,13 @@ def clone(node):
     d, nd = node.__dict__, new.__dict__
     for f in cls._fields:
         v = d.get(f)
-        if isinstance(v, (gast.AST, list)):
+        if isinstance(v, gast.AST):
+            vcls = v.__class__
+            if not vcls._fields and not v.__dict__:    # a context or operator: no call
+                v = vcls.__new__(vcls)
+            else:
+                v = clone(v)
+        elif isinstance(v, list):
             v = clone(v)
         nd[f] = v
     for a in LOCATION:

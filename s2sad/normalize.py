@@ -32,7 +32,18 @@ from __future__ import annotations
 import gast
 
 from . import anno, errors
-from .gastutil import assign, call, clone, const, is_atom, name, walk
+from .gastutil import (
+    assign,
+    call,
+    clone,
+    const,
+    copy_location,
+    is_atom,
+    name,
+    statement_children,
+    statements,
+    walk,
+)
 
 _SIMPLE_STMTS = (gast.Assert, gast.Raise, gast.Pass)
 
@@ -73,7 +84,7 @@ class Normalizer:
         if isinstance(s.value, gast.Constant):   # docstring or bare constant
             return
         value = self.simple(s.value, out)
-        out.append(gast.copy_location(gast.Expr(value=value), s))
+        out.append(copy_location(gast.Expr(value=value), s))
 
     def stmt_Assert(self, s, out):
         self.check_expr(s)
@@ -92,11 +103,11 @@ class Normalizer:
         target = s.target
         if isinstance(target, gast.Name):
             load = name(target.id)
-            value = gast.copy_location(gast.BinOp(left=load, op=s.op, right=s.value), s)
+            value = copy_location(gast.BinOp(left=load, op=s.op, right=s.value), s)
             self.stmt_Assign(assign(target.id, value, like=s), out)
         elif isinstance(target, gast.Subscript):
             read = gast.Subscript(value=target.value, slice=target.slice, ctx=gast.Load())
-            value = gast.copy_location(gast.BinOp(left=read, op=s.op, right=s.value), s)
+            value = copy_location(gast.BinOp(left=read, op=s.op, right=s.value), s)
             self.stmt_Assign(assign(target, value, like=s), out)
         else:
             raise errors.unsupported(s, self.ctx, "AttributeStore")
@@ -113,11 +124,11 @@ class Normalizer:
         if isinstance(s.value, gast.Lambda) and len(targets) == 1 \
                 and isinstance(targets[0], gast.Name):      # f = lambda ...: a nested function
             lam = s.value
-            ret = gast.copy_location(gast.Return(value=lam.body), lam.body)
+            ret = copy_location(gast.Return(value=lam.body), lam.body)
             fdef = gast.FunctionDef(name=targets[0].id, args=lam.args, body=[ret],
                                     decorator_list=[], returns=None, type_comment=None,
                                     type_params=[])
-            self.stmt_FunctionDef(gast.copy_location(fdef, s), out)
+            self.stmt_FunctionDef(copy_location(fdef, s), out)
             return
         if len(targets) > 1:   # a = b = expr
             atom = self.atom(s.value, out)
@@ -137,7 +148,7 @@ class Normalizer:
             index = self.index(target.slice, out)
             value = self.atom(s.value, out)
             store = gast.Subscript(value=name(base.id), slice=index, ctx=gast.Store())
-            out.append(assign(gast.copy_location(store, target), value, like=s))
+            out.append(assign(copy_location(store, target), value, like=s))
         elif isinstance(target, gast.Starred):
             raise errors.unsupported(target, self.ctx, "Starred")
         else:
@@ -164,7 +175,7 @@ class Normalizer:
         whole = self.atom(value, out)
         for i, t in enumerate(elts):
             item = gast.Subscript(value=whole, slice=const(i), ctx=gast.Load())
-            self.stmt_Assign(assign(t, gast.copy_location(item, s), like=s), out)
+            self.stmt_Assign(assign(t, copy_location(item, s), like=s), out)
 
     def stmt_If(self, s, out):
         if anno.get(s, anno.Key.LOOP_EXIT):
@@ -172,7 +183,7 @@ class Normalizer:
             return
         test = self.condition(s.test, out)
         node = gast.If(test=test, body=self.block(s.body), orelse=self.block(s.orelse))
-        out.append(gast.copy_location(node, s))
+        out.append(copy_location(node, s))
 
     def stmt_For(self, s, out):
         if s.orelse:
@@ -182,7 +193,7 @@ class Normalizer:
         if _is_call_of(it, "range") and isinstance(s.target, gast.Name):
             node = gast.For(target=s.target, iter=it, body=self.block(s.body), orelse=[],
                             type_comment=None)
-            out.append(gast.copy_location(node, s))
+            out.append(copy_location(node, s))
             return
         # for <target> in <iterable>  ->  for _i in range(len(seq)): <target> = seq[_i]
         index = self.namer.fresh("_i")
@@ -200,10 +211,10 @@ class Normalizer:
             iterable = call(self.builtin("range"), bound)
         for q, t in zip(seqs, targets):
             item = gast.Subscript(value=q, slice=name(index), ctx=gast.Load())
-            head.append(assign(t, gast.copy_location(item, s), like=s))
+            head.append(assign(t, copy_location(item, s), like=s))
         node = gast.For(target=name(index, store=True), iter=iterable,
                         body=self.block(head + s.body), orelse=[], type_comment=None)
-        out.append(gast.copy_location(node, s))
+        out.append(copy_location(node, s))
 
     def unzip(self, it, target, index, head, seqs, targets, out, s):
         """Split ``for target in it`` into sequences read at the same index."""
@@ -241,12 +252,12 @@ class Normalizer:
             raise errors.unsupported(s.orelse[0], self.ctx, "LoopElse")
         self.check_expr(s.test)
         node = gast.While(test=s.test, body=self.block(s.body), orelse=[])
-        out.append(gast.copy_location(node, s))
+        out.append(copy_location(node, s))
 
     def stmt_Return(self, s, out):
         value = s.value if s.value is not None else const(None)
         if self.result is None:
-            out.append(gast.copy_location(gast.Return(value=self.atom(value, out)), s))
+            out.append(copy_location(gast.Return(value=self.atom(value, out)), s))
         else:
             out.append(assign(self.result, self.simple(value, out), like=s))
 
@@ -279,7 +290,7 @@ class Normalizer:
         method = getattr(self, "expr_" + type(e).__name__, None)
         if method is None:
             raise errors.unsupported(e, self.ctx, type(e).__name__)
-        return gast.copy_location(method(e, out), e)
+        return copy_location(method(e, out), e)
 
     def expr_Constant(self, e, out):
         return e
@@ -374,7 +385,7 @@ class Normalizer:
                 acc = self.atom(e.args[0], out)
                 for a in e.args[1:]:
                     pair = gast.Call(func=name(e.func.id), args=[acc, a], keywords=[])
-                    acc = self.atom(gast.copy_location(pair, e), out)
+                    acc = self.atom(copy_location(pair, e), out)
                 return acc
         func = e.func
         if isinstance(func, gast.Attribute):
@@ -460,7 +471,7 @@ class Normalizer:
         for stmt in body:
             for n in gast.walk(stmt):
                 if isinstance(n, (gast.stmt, gast.expr)) and not hasattr(n, "lineno"):
-                    gast.copy_location(n, e)
+                    copy_location(n, e)
             self.stmt(stmt, out)
         return name(result)
 
@@ -482,7 +493,7 @@ class Normalizer:
                 test = gast.UnaryOp(op=gast.Not(), operand=test)
             c = self.namer.numbered("_c")
             out.append(assign(c, test, like=e))
-            out.append(gast.copy_location(gast.If(test=name(c), body=inner, orelse=[]), e))
+            out.append(copy_location(gast.If(test=name(c), body=inner, orelse=[]), e))
         return name(t)
 
     def expr_IfExp(self, e, out):
@@ -491,27 +502,30 @@ class Normalizer:
         body, orelse = [], []
         body.append(assign(t, self.simple(e.body, body), like=e.body))
         orelse.append(assign(t, self.simple(e.orelse, orelse), like=e.orelse))
-        out.append(gast.copy_location(gast.If(test=test, body=body, orelse=orelse), e))
+        out.append(copy_location(gast.If(test=test, body=body, orelse=orelse), e))
         return name(t)
 
     def check_expr(self, e):
         """Reject constructs hidden in expressions that are kept whole."""
-        for n in gast.walk(e):
+        for n in walk(e):
             kind = type(n).__name__
             if kind in ("Lambda", "NamedExpr", "Yield", "YieldFrom", "Await",
                         "SetComp", "DictComp", "Starred"):
                 raise errors.unsupported(n, self.ctx, kind)
 
 
-def _own_nodes(tree):
-    """The nodes of a function, not those of the functions defined inside it."""
-    work = list(tree.body)
-    while work:
-        node = work.pop()
-        yield node
-        if isinstance(node, (gast.FunctionDef, gast.Lambda)):
-            continue
-        work.extend(gast.iter_child_nodes(node))
+def _first_return(tree):
+    """The first ``return`` of the function in source order (depth first), not one
+    of a function defined inside it; None when it has none. Only statements are
+    visited: a return is never inside an expression."""
+    todo = list(reversed(tree.body))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, gast.Return):
+            return node
+        if not isinstance(node, gast.FunctionDef):
+            todo.extend(reversed(statement_children(node)))
+    return None
 
 
 def _is_call_of(node, fname):
@@ -565,24 +579,24 @@ def run(tree, ctx):
     for n in walk(tree):
         if isinstance(n, (gast.Yield, gast.YieldFrom)):
             raise errors.unsupported(n, ctx, type(n).__name__)
-    has_return = any(isinstance(n, gast.Return) for n in _own_nodes(tree))
-    if not has_return:
+    first_return = _first_return(tree)
+    if first_return is None:
         raise errors.unsupported(tree, ctx, "NoReturn")
     _check_returns(body, ctx, True)
-    ctx.return_node = [n for n in _own_nodes(tree) if isinstance(n, gast.Return)][-1]
+    ctx.return_node = first_return
     if isinstance(body[-1], gast.Return):
         new_body = norm.block(body)
     elif _tail_returns(body):
         norm.result = ctx.namer.fresh("_result")
         new_body = norm.block(body)
         ret = gast.Return(value=name(norm.result))
-        new_body.append(gast.copy_location(ret, body[-1]))
+        new_body.append(copy_location(ret, body[-1]))
     else:
         raise errors.unsupported(body[-1], ctx, "NoReturn",
                                  "some paths reach the end without returning")
     # writes into arguments, after a[i] += v became a[i] = a[i] + v
     stores = {}
-    for s in walk(gast.Module(body=new_body, type_ignores=[])):
+    for s in statements(new_body):
         if isinstance(s, gast.Assign):
             for t in s.targets:
                 if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
@@ -620,4 +634,4 @@ def _split_aux(tree, ctx):
     ctx.aux_name = ctx.namer.fresh("_aux")
     value, aux = pair.elts
     tree.body[-1:] = [assign(ctx.aux_name, aux, like=ret),
-                      gast.copy_location(gast.Return(value=value), ret)]
+                      copy_location(gast.Return(value=value), ret)]

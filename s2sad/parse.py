@@ -22,19 +22,15 @@ def run(ctx):
     if not inspect.isfunction(func):
         raise errors.source_unavailable(func, "it is not a Python function defined with def")
     try:
-        lines, first = inspect.getsourcelines(func)
         filename = inspect.getsourcefile(func) or func.__code__.co_filename
+        source = _source(func)
     except (OSError, TypeError) as exc:
         raise errors.source_unavailable(func, str(exc)) from None
-    text = "".join(lines)
-    dedented = textwrap.dedent(text)
-    ctx.col_shift = len(lines[0]) - len(lines[0].lstrip()) if dedented != text else 0
-    ctx.filename = filename
-    try:
-        module = ast.parse(dedented)
     except SyntaxError as exc:
         raise errors.source_unavailable(func, f"its source does not parse ({exc.msg})") from None
-    module = to_gast(module, first - 1)
+    ctx.col_shift = source.col_shift
+    ctx.filename = filename
+    module = G.clone(source.module)
     fdef = module.body[0] if module.body else None
     if isinstance(fdef, gast.AsyncFunctionDef):
         raise errors.unsupported(fdef, ctx, "AsyncFunctionDef")
@@ -58,6 +54,44 @@ def run(ctx):
                        if isinstance(n.ctx, (gast.Store, gast.Param))} | set(ctx.params)
     ctx.namer.reserve(names | {fdef.name})
     return fdef
+
+
+class _Source:
+    """The source block of a function: how far it was dedented and its gast tree, with
+    the file's line numbers. That tree is never handed out: each
+    transformation gets a clone (cheaper than converting the ``ast`` tree again)."""
+
+    __slots__ = ("lines", "col_shift", "module")
+
+    def __init__(self, lines, lnum):
+        self.lines = lines                  # the whole file, as linecache holds it
+        block = inspect.getblock(lines[lnum:])
+        text = "".join(block)
+        dedented = textwrap.dedent(text)
+        self.col_shift = len(block[0]) - len(block[0].lstrip()) if dedented != text else 0
+        self.module = to_gast(ast.parse(dedented), lnum)
+
+
+_SOURCES = {}    # (file name, first line index) -> _Source
+
+
+def _source(func):
+    """What ``inspect.getsourcelines(func)`` gives, dedented and parsed.
+
+    Finding the end of the block (``inspect.getblock`` tokenizes the function) and
+    parsing it are most of this stage, and a function is transformed again for each new
+    combination of argument kinds, so the result is kept, keyed by where the block
+    starts. It is reused only while ``inspect.findsource`` (which asks ``linecache``
+    to drop a file changed on disk) returns the very list of lines it was computed
+    from: linecache replaces that list, never edits it, when the file changes.
+    """
+    obj = inspect.unwrap(func)
+    lines, lnum = inspect.findsource(obj)
+    key = (inspect.getsourcefile(obj) or inspect.getfile(obj), lnum)
+    source = _SOURCES.get(key)
+    if source is None or source.lines is not lines:
+        source = _SOURCES[key] = _Source(lines, lnum)
+    return source
 
 
 def _lambda_as_def(module, func, ctx):

@@ -30,7 +30,18 @@ import gast
 
 from . import anno, runtime
 from .activity import _is_append, _is_index_add, classify, walk_stmts
-from .gastutil import assign, call, clone, const, dotted_name, loads, name, stores, target_name
+from .gastutil import (
+    assign,
+    call,
+    clone,
+    const,
+    copy_location,
+    dotted_name,
+    loads,
+    name,
+    stores,
+    target_name,
+)
 
 U, D, OWN = "U", "D", "OWN"   # undefined; defined; defined, a private array updated in place
 
@@ -493,7 +504,7 @@ class Reverse:
         if not then and not orelse:
             return merged, None
         node = gast.If(test=s.test, body=then or [gast.Pass()], orelse=orelse)
-        return merged, gast.copy_location(node, s)
+        return merged, copy_location(node, s)
 
     def has_active(self, loop):
         """Whether the loop needs a reverse: it defines an active name, or writes into,
@@ -557,14 +568,14 @@ class Reverse:
         self.loop_var = self.loop_var or self.namer.fresh("_")
         it = name(self.loop_var, store=True)
         if overwritten is None and self.ctx.checkpoint and self.checkpointable(s):
-            return head, pre + [gast.copy_location(self.checkpointed_reverse(s, body), s)]
+            return head, pre + [copy_location(self.checkpointed_reverse(s, body), s)]
         if self.reversible(s):      # the same range backwards: the index is at hand
             it = name(s.target.id, store=True)
             rng = call(name(self.inject("reversed", builtins.reversed)), clone(s.iter))
         else:
             rng = call(name(self.inject("range", builtins.range)), name(self.counters[id(s)]))
         rev = gast.For(target=it, iter=rng, body=body, orelse=[], type_comment=None)
-        return head, pre + [gast.copy_location(rev, s)]
+        return head, pre + [copy_location(rev, s)]
 
     def is_range_loop(self, s):
         return isinstance(s, gast.For) and isinstance(s.iter, gast.Call) \
@@ -741,7 +752,7 @@ class Reverse:
             result = gast.Tuple(elts=[y, result], ctx=gast.Load())
         elif ctx.has_aux:
             result = gast.Tuple(elts=[result, name(ctx.aux_name)], ctx=gast.Load())
-        tree.body = fwd + seed + rev + [gast.copy_location(gast.Return(value=result), ret)]
+        tree.body = fwd + seed + rev + [copy_location(gast.Return(value=result), ret)]
         tree.name = self.namer.fresh(f"{ctx.output}_{ctx.name}")
         return tree
 
@@ -752,7 +763,7 @@ class Reverse:
         tree.args.kwonlyargs = tree.args.kwonlyargs + [gast.Name(
             id=self.tape, ctx=gast.Param(), annotation=None, type_comment=None)]
         tree.args.kw_defaults = tree.args.kw_defaults + [None]
-        tree.body = fwd + [gast.copy_location(gast.Return(value=y), ret)]
+        tree.body = fwd + [copy_location(gast.Return(value=y), ret)]
         tree.name = self.namer.fresh(f"fwd_{ctx.name}")
         out_adjoint = self.adjoint(y.id) if isinstance(y, gast.Name) else self.namer.fresh("b_out")
         args = gast.arguments(
@@ -766,7 +777,7 @@ class Reverse:
         back = gast.FunctionDef(name=self.namer.fresh(f"bwd_{ctx.name}"), args=args,
                                 body=rev + [gast.Return(value=result)], decorator_list=[],
                                 returns=None, type_comment=None, type_params=[])
-        gast.copy_location(back, tree)
+        copy_location(back, tree)
         return gast.Module(body=[tree, back], type_ignores=[])
 
 

@@ -25,7 +25,17 @@ from __future__ import annotations
 import gast
 
 from . import anno
-from .gastutil import assign, const, loads, name, names, rename, stores, target_name, walk
+from .gastutil import (
+    assign,
+    const,
+    loads,
+    name,
+    names,
+    rename,
+    statements,
+    stores,
+    target_name,
+)
 
 
 class SSA:
@@ -215,7 +225,7 @@ def run(tree, ctx):
     # also occurs outside it gets a header name (starting as None), so no copy made
     # for a later read or loop can read it unbound when the loop runs no iteration
     ssa.loads_total = _load_counts(tree)
-    ssa.loads_in = {id(n): _load_counts(n) for n in walk(tree)
+    ssa.loads_in = {id(n): _load_counts(n) for n in statements(tree.body)
                     if isinstance(n, (gast.For, gast.While))}
     env = {}
     for p in ctx.params:

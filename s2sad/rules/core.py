@@ -107,20 +107,20 @@ class Rule:
         ``fresh()``, ``scalar_result`` (bool) and ``contribute(var, expr) -> stmt``.
         """
         local_names = {v: env.fresh() for v in sorted(self.locals)}
+        sub = _Subst(self, target, mapping, local_names, env, ())
         out = []
-        for s in self.body:
-            if isinstance(s, gast.Pass):
-                continue
-            if isinstance(s, gast.Assign) and _is_adjoint_ref(s.targets[0]):
-                param = s.targets[0].slice.id
+        temporaries = False
+        for param, build in self._steps():
+            if param is not None:          # d[param] = ...
                 atom = mapping[param]
                 if not (isinstance(atom, gast.Name) and env.is_active(atom.id)):
                     continue
-                expr = self._instance(s.value, target, mapping, local_names, env)
-                out.append(("contrib", atom.id, expr))
+                out.append(("contrib", atom.id, build(sub)))
             else:
-                stmt = self._instance(s, target, mapping, local_names, env)
-                out.append(("stmt", None, stmt))
+                out.append(("stmt", None, build(sub)))
+                temporaries = True
+        if not temporaries:
+            return out
         # drop template temporaries that no kept statement reads
         needed = set()
         for kind, _, node in out:
@@ -136,12 +136,91 @@ class Rule:
             kept.append((kind, var, node))
         return list(reversed(kept))
 
+    _compiled = None
+
+    def _steps(self):
+        """The body as ``(param, build)`` pairs, made on first use: ``param`` is the
+        parameter ``d[param] = value`` contributes to (``build`` makes the value), or
+        None for any other statement (``build`` makes the statement): see
+        ``_builder``. The template is never modified once parsed, so these stay
+        valid."""
+        if self._compiled is None:
+            steps = []
+            for s in self.body:
+                if isinstance(s, gast.Pass):
+                    continue
+                if isinstance(s, gast.Assign) and _is_adjoint_ref(s.targets[0]):
+                    steps.append((s.targets[0].slice.id, _builder(self, s.value)))
+                else:
+                    steps.append((None, _builder(self, s)))
+            self._compiled = steps
+        return self._compiled
+
     def _subst(self, node, target, mapping, local_names, env, keep=()):
         return _Subst(self, target, mapping, local_names, env, keep).visit(node)
 
-    def _instance(self, node, target, mapping, local_names, env):
-        """``self._subst(G.clone(node), ...)`` in one pass; ``node`` is left as it is."""
-        return _Subst(self, target, mapping, local_names, env, ()).copy(node)
+
+_VALUE, _LEAF, _NODE, _LIST = range(4)     # how _builder makes a field of the copy
+
+
+def _builder(rule, node):
+    """A function ``build(sub)`` giving what ``sub.visit(G.clone(node))`` gives (``sub``
+    a ``_Subst`` of ``rule`` without names to keep), in one pass that leaves ``node``
+    as it is: the copy is made with the substitutions in place. What depends only on
+    the template (which names are the result or temporaries, which fields hold nodes,
+    which are fieldless contexts and operators) is decided here, once per template
+    node. The nodes are made depth first in field order, each call once its operands
+    are made, as ``visit`` would: the ``env`` is asked the same questions in the same
+    order (the names it invents depend on it).
+    """
+    cls = node.__class__
+    if cls is gast.Name:
+        ident = node.id
+        if ident == rule.result:
+            return lambda sub: G.name(sub.target)
+        if ident in rule.locals and ident not in rule.params:
+            store = isinstance(node.ctx, gast.Store)
+            return lambda sub: G.name(sub.local_names[ident], store)
+        if ident in rule.params:
+            return lambda sub: sub.param(node)
+        return lambda sub: sub.visit_Name(node)       # a global
+    if cls is gast.Subscript and _is_adjoint_ref(node):
+        return lambda sub: sub.visit_Subscript(node)
+    d = node.__dict__
+    fields = []
+    for f in cls._fields:
+        v = d.get(f)
+        if isinstance(v, gast.AST):
+            if not v._fields and not v.__dict__:
+                fields.append((f, _LEAF, v.__class__))
+            else:
+                fields.append((f, _NODE, _builder(rule, v)))
+        elif isinstance(v, list):
+            fields.append((f, _LIST, [_builder(rule, x) if isinstance(x, gast.AST)
+                                      else (lambda _, x=x: G.clone(x)) for x in v]))
+        else:
+            fields.append((f, _VALUE, v))
+    location = {a: d[a] for a in G.LOCATION if a in d}
+    annotations = d.get("_s2sad")
+    is_call = cls is gast.Call
+
+    def build(sub):
+        new = cls.__new__(cls)
+        nd = new.__dict__
+        for f, how, x in fields:
+            if how is _NODE:
+                nd[f] = x(sub)
+            elif how is _LEAF:
+                nd[f] = x.__new__(x)
+            elif how is _LIST:
+                nd[f] = [b(sub) for b in x]
+            else:
+                nd[f] = x
+        nd.update(location)
+        if annotations is not None:
+            nd["_s2sad"] = dict(annotations)
+        return sub._call(new) if is_call else new
+    return build
 
 
 class _Subst(G.Transformer):
@@ -150,6 +229,7 @@ class _Subst(G.Transformer):
     def __init__(self, rule, target, mapping, local_names, env, keep):
         self.rule, self.target, self.mapping = rule, target, mapping
         self.local_names, self.env, self.keep = local_names, env, keep
+        self._helpers = {}      # runtime helper -> its generated name (see _helper)
 
     def visit_Subscript(self, n):
         if _is_adjoint_ref(n):
@@ -173,40 +253,32 @@ class _Subst(G.Transformer):
             raise NameError(f"template of {self.rule.name} uses unknown name {n.id}")
         return G.name(self.env.inject(n.id, obj))
 
+    def param(self, n):
+        """``visit_Name(n)`` for a name that is a parameter of the template."""
+        atom = self.mapping.get(n.id)
+        return self.visit_Name(n) if atom is None else G.clone(atom)
+
     def visit_Call(self, n):
         self.generic_visit(n)
         return self._call(n)
 
-    def copy(self, node):
-        """What ``visit`` gives for a clone of ``node``, built as the copy is made."""
-        cls = node.__class__
-        if cls is gast.Name:
-            return G.clone(node) if node.id in self.keep else self.visit_Name(node)
-        if cls is gast.Subscript and _is_adjoint_ref(node):
-            return self.visit_Subscript(node)
-        new = cls.__new__(cls)
-        d, nd = node.__dict__, new.__dict__
-        for f in cls._fields:
-            v = d.get(f)
-            if isinstance(v, gast.AST):
-                v = self.copy(v)
-            elif isinstance(v, list):
-                v = [self.copy(x) if isinstance(x, gast.AST) else G.clone(x) for x in v]
-            nd[f] = v
-        for a in G.LOCATION:
-            if a in d:
-                nd[a] = d[a]
-        if "_s2sad" in d:
-            nd["_s2sad"] = dict(d["_s2sad"])
-        return self._call(new) if cls is gast.Call else new
+    def _helper(self, helper):
+        """``env.inject(helper, runtime.<helper>)``, asked once per instance: ``inject``
+        gives the name it gave before, so only its first answer has an effect."""
+        got = self._helpers.get(helper)
+        if got is None:
+            got = self._helpers[helper] = self.env.inject(helper, getattr(_runtime(), helper))
+        return got
 
     def _call(self, n):
         env = self.env
         func = G.dotted_name(n.func)
-        if func == env.inject("unbroadcast", _runtime().unbroadcast) \
+        if func == self._helper("unbroadcast") \
                 and (env.scalar_result or _same_shape(env, n.args[1], self.target)):
             return n.args[0]
-        if func in _shape_only(env) and len(n.args) > 1 and isinstance(n.args[1], gast.Name):
+        # the helpers that read only the shape of their second argument
+        if func in (self._helper("sum_adjoint"), self._helper("mean_adjoint")) \
+                and len(n.args) > 1 and isinstance(n.args[1], gast.Name):
             witness = getattr(env, "witness", lambda _: None)(n.args[1].id)
             if witness is not None:
                 n.args[1] = G.name(witness)
@@ -217,13 +289,6 @@ def _same_shape(env, operand, target):
     """``operand`` surely has the shape of the result ``target`` (see s2sad/shapes.py)."""
     same = getattr(env, "same_shape", None)
     return same is not None and isinstance(operand, gast.Name) and same(operand.id, target)
-
-
-def _shape_only(env):
-    """Generated names of the helpers that read only the shape of their second argument."""
-    rt = _runtime()
-    return {env.inject("sum_adjoint", rt.sum_adjoint), env.inject("mean_adjoint",
-                                                                   rt.mean_adjoint)}
 
 
 def _runtime():
