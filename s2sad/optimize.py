@@ -41,6 +41,7 @@ class _Facts:
     def __init__(self):
         self._lists = {}        # statement -> (ids read, ids written, ids deleted)
         self._reads = {}        # statement -> Counter of the ids it reads
+        self.checked = set()    # dead calls kept: no later call stands in for them
 
     def lists(self, s):
         """(read, written, deleted): the ids of the names in ``s``, with repeats."""
@@ -288,10 +289,10 @@ def _dead(tree, ctx, facts):
 
     A dead value that can raise (``_t1 = math.log(x)``, ``_t2 = x ** 2``) is kept,
     so the gradient raises where the function does; a call becomes an expression
-    statement (``math.log(x)``), so its result is freed at once. It goes too when a later
-    statement of its block, kept, calls a ``math`` function that raises for the
-    same arguments (``math.sin(x)`` before ``math.cos(x)``: both raise for an
-    infinite ``x`` only).
+    statement (``math.log(x)``), so its result is freed at once. It goes too when
+    a later simple statement of its block, kept, calls a ``math`` function that
+    raises for the same argument (``math.sin(x)`` before ``math.cos(x)``: both
+    raise for an infinite ``x`` only).
     """
     stores, loads = facts.counts(tree)
     params = set(ctx.params)
@@ -300,7 +301,6 @@ def _dead(tree, ctx, facts):
     # statement takes back its reads, so the chain of values feeding only it goes too
     for block in reversed(_blocks(tree.body)):
         keep = []
-        later = None        # (domain, argument) of the math calls kept after x, when needed
         for x in reversed(block):
             value = None    # x's value, computed only to raise
             if type(x) is gast.Assign and len(x.targets) == 1 \
@@ -316,25 +316,29 @@ def _dead(tree, ctx, facts):
                     value = x.value
             elif type(x) is gast.Expr:
                 value = x.value
-            if value is not None and type(value) is gast.Call:
+            if type(value) is gast.Call and x not in facts.checked:
                 key = _math_domain(value, ctx, stores)
-                if key is not None:
-                    if later is None:
-                        later = {k for y in keep for k in _math_calls(y, ctx, stores)}
-                    if key in later:            # that later call raises in its place
-                        for m, k in facts.reads(x).items():
-                            loads[m] -= k
-                        changed = True
-                        continue
-            if type(value) is gast.Call and type(x) is gast.Assign:
-                x = gast.copy_location(gast.Expr(value=value), x)
-                changed = True
+                if key is not None and _covered(key, keep, ctx, stores, facts):
+                    for m, k in facts.reads(x).items():
+                        loads[m] -= k
+                    changed = True
+                    continue
+                if type(x) is gast.Assign:
+                    x = gast.copy_location(gast.Expr(value=value), x)
+                    changed = True
+                facts.checked.add(x)    # statements only go: it stays uncovered
             keep.append(x)
-            if later is not None:
-                later.update(_math_calls(x, ctx, stores))
         keep.reverse()
         block[:] = keep
     return changed
+
+
+def _covered(key, later, ctx, stores, facts):
+    """Whether a simple statement of ``later`` calls a math function of the domain
+    class and argument ``key``."""
+    arg = key[1]
+    return any(arg in facts.reads(y) and not isinstance(y, _COMPOUND)
+               and key in _math_calls(y, ctx, stores) for y in later)
 
 
 # math functions that raise for the same arguments: sin, cos and tan raise
@@ -343,23 +347,17 @@ _SAME_DOMAIN = {math.sin: "trig", math.cos: "trig", math.tan: "trig"}
 
 
 def _math_domain(call, ctx, stores):
-    """(domain class, argument) of ``math.f(a)`` with ``a`` a number or a name bound
-    once, or None."""
-    if len(call.args) != 1 or call.keywords:
+    """(domain class, argument name) of ``math.f(a)`` with ``a`` a name bound once,
+    or None."""
+    if len(call.args) != 1 or call.keywords or type(call.args[0]) is not gast.Name:
         return None
-    arg = call.args[0]
-    if type(arg) is gast.Name:
-        if stores.get(arg.id, 0) > 1:
-            return None
-        arg_key = arg.id
-    elif _num(arg) is not None:
-        arg_key = repr(arg.value)
-    else:
+    arg = call.args[0].id
+    if stores.get(arg, 0) > 1:
         return None
     f = shapes.callee(call, ctx)
     if not (callable(f) and getattr(f, "__module__", None) == "math"):
         return None
-    return _SAME_DOMAIN.get(f, f), arg_key
+    return _SAME_DOMAIN.get(f, f), arg
 
 
 def _math_calls(stmt, ctx, stores):
