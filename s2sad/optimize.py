@@ -139,30 +139,34 @@ def _has_blocks(cls):
     return hit
 
 
-def _propagate(tree, ctx, facts, touched):
+def _propagate(tree, ctx, facts, touched, fold):
     """One sweep of copy and constant propagation over every block.
 
     ``a = b`` (``b`` a name or a number) is removed and ``a`` replaced by ``b``
     in the rest of its block when ``a`` is an adjoint written once and read
     only later in that block, and ``b`` (if a name) is written once, before, in
-    that block (or is a parameter never written). Returns whether it changed
-    anything; adds the statements it rewrote to ``touched``.
+    that block (or is a parameter never written). A statement rewritten so is
+    folded at once, so ``b_2 = -b_1`` with ``b_1`` the number 1.0 becomes a
+    number propagated in the same sweep. Returns whether it changed anything;
+    adds the statements it rewrote to ``touched``.
     """
     stores, loads = facts.counts(tree)
     params = {a.id for a in tree.args.args + tree.args.posonlyargs + tree.args.kwonlyargs}
     is_adjoint = ctx.namer.is_adjoint
+
+    def candidate(x):
+        """``a`` of ``a = <name or number>``, an adjoint written once and read."""
+        if type(x) is gast.Assign and len(x.targets) == 1 \
+                and type(x.targets[0]) is gast.Name \
+                and (type(x.value) is gast.Name or _num(x.value) is not None):
+            a = x.targets[0].id
+            if is_adjoint(a) and stores.get(a) == 1 and loads.get(a, 0) > 0:
+                return a
+        return None
+
     changed = False
     for block in list(_blocks(tree.body)):
-        # the candidates: ``a = <name or number>`` with ``a`` an adjoint written once
-        # and read somewhere (what ``a`` is copied from may change as we go)
-        cands = {}
-        for i, x in enumerate(block):
-            if type(x) is gast.Assign and len(x.targets) == 1 \
-                    and type(x.targets[0]) is gast.Name \
-                    and (type(x.value) is gast.Name or _num(x.value) is not None):
-                a = x.targets[0].id
-                if is_adjoint(a) and stores.get(a) == 1 and loads.get(a, 0) > 0:
-                    cands[i] = a
+        cands = {i: a for i, x in enumerate(block) for a in [candidate(x)] if a is not None}
         if not cands:
             continue
         deep = [facts.reads(x) for x in block]
@@ -183,11 +187,16 @@ def _propagate(tree, ctx, facts, touched):
                         assigned.setdefault(t.id, []).append(i)
         subst, dropped = {}, set()
         for i, x in enumerate(block):
+            a = cands.get(i)
             if subst and not subst.keys().isdisjoint(deep[i]):
                 _Substitute(subst).visit(x)
+                _fold_block(fold, [x], None, set())
                 facts.forget(x)
                 touched.add(x)
-            a = cands.get(i)
+                if a is None:
+                    a = candidate(x)
+                    if a is not None:   # became a copy: count its reads below
+                        after[i] = sum(d.get(a, 0) for d in deep[i + 1:])
             if a is None or after[i] != loads.get(a, 0):
                 continue
             b = x.value.id if type(x.value) is gast.Name else _num(x.value)
@@ -789,7 +798,7 @@ def run(tree, ctx):
         touched = set()
         changed = _swap_back(tree, ctx, facts)
         changed = _dead(tree, ctx, facts) or changed
-        changed = _propagate(tree, ctx, facts, touched) or changed
+        changed = _propagate(tree, ctx, facts, touched, fold) or changed
         changed = _constant_adjoints(tree, ctx, facts, touched) or changed
         if not changed:
             break
