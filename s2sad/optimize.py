@@ -39,12 +39,12 @@ class _Facts:
     """
 
     def __init__(self):
-        self._lists = {}        # statement -> (ids read, ids written, ids deleted)
+        self._lists = {}        # statement -> (ids read, ids written, ids deleted, foldable)
         self._reads = {}        # statement -> Counter of the ids it reads
         self.checked = set()    # dead calls kept: no later call stands in for them
 
     def lists(self, s):
-        """(read, written, deleted): the ids of the names in ``s``, with repeats."""
+        """(read, written, deleted, ...): the ids of the names in ``s``, with repeats."""
         hit = self._lists.get(s)
         if hit is not None:
             return hit
@@ -56,8 +56,12 @@ class _Facts:
                     for mine, theirs in zip(out, self.lists(x)):
                         mine += theirs
             return out
-        hit = self._lists[s] = _sort_names(names(s))
+        hit = self._lists[s] = _scan(s)
         return hit
+
+    def foldable(self, s):
+        """Whether ``_Fold`` could change the simple statement ``s`` (see ``_scan``)."""
+        return self.lists(s)[3]
 
     def reads(self, s):
         """Counter of the names ``s`` reads (everything nested in it included)."""
@@ -88,7 +92,7 @@ class _Facts:
         read, written, deleted = _sort_names(names(tree))
         tree.body = body
         for x in body:
-            r, w, d = self.lists(x)
+            r, w, d = self.lists(x)[:3]
             read += r
             written += w
             deleted += d
@@ -102,6 +106,73 @@ def _sort_names(nodes):
         (read if isinstance(ctx, gast.Load) else deleted if isinstance(ctx, gast.Del)
          else written).append(n.id)
     return read, written, deleted
+
+
+def _scan(stmt):
+    """(read, written, deleted, foldable) of a simple statement in one walk: the ids
+    of its names by context, with repeats, and whether some operation in it
+    matches a rule of ``_Fold`` (folding works bottom up and its first change is
+    always at such an operation, so a statement with none is left as it is)."""
+    read, written, deleted = [], [], []
+    foldable = False
+    stack = [stmt]
+    pop, push = stack.pop, stack.append
+    Name, Constant, BinOp, UnaryOp = gast.Name, gast.Constant, gast.BinOp, gast.UnaryOp
+    Load, Del = gast.Load, gast.Del
+    while stack:
+        n = pop()
+        cls = n.__class__
+        if cls is Name:
+            c = n.ctx.__class__
+            (read if c is Load else deleted if c is Del else written).append(n.id)
+            if n.annotation is not None:
+                push(n.annotation)
+            continue
+        if cls is Constant:
+            continue
+        if cls is BinOp:
+            foldable = foldable or _binop_folds(n)
+            push(n.right)
+            push(n.left)
+            continue
+        if cls is UnaryOp:
+            foldable = foldable or _unary_folds(n)
+            push(n.operand)
+            continue
+        for f in _fields(cls):
+            v = getattr(n, f, None)
+            if isinstance(v, list):
+                stack.extend([x for x in v if isinstance(x, gast.AST)])
+            elif isinstance(v, gast.AST):
+                push(v)
+    return read, written, deleted, foldable
+
+
+def _binop_folds(n):
+    """A rule of ``_Fold.visit_BinOp`` applies to ``n`` itself."""
+    op, a, b = n.op.__class__, _num(n.left), _num(n.right)
+    if a is not None and b is not None and op in _FOLD:
+        return True
+    if op is gast.Mult and (a in (1, -1) or b in (1, -1)):
+        return True
+    if (op is gast.Mult or op is gast.Div) and b is not None \
+            and n.left.__class__ is gast.UnaryOp and n.left.op.__class__ is gast.USub:
+        return True
+    if (op is gast.Div or op is gast.Pow) and b == 1:
+        return True
+    return op is gast.Add and n.right.__class__ is gast.UnaryOp \
+        and n.right.op.__class__ is gast.USub
+
+
+def _unary_folds(n):
+    """A rule of ``_Fold.visit_UnaryOp`` applies to ``n`` itself."""
+    if n.op.__class__ is not gast.USub:
+        return False
+    e = n.operand
+    if _num(e) is not None or (e.__class__ is gast.UnaryOp and e.op.__class__ is gast.USub):
+        return True
+    return e.__class__ is gast.BinOp and e.op.__class__ in (gast.Mult, gast.Div) \
+        and (_num(e.left) is not None or _num(e.right) is not None)
 
 
 def _deep_loads(node):
@@ -190,8 +261,8 @@ def _propagate(tree, ctx, facts, touched, fold):
             a = cands.get(i)
             if subst and not subst.keys().isdisjoint(deep[i]):
                 _Substitute(subst).visit(x)
-                _fold_block(fold, [x], None, set())
                 facts.forget(x)
+                _fold_block(fold, [x], None, set(), facts)
                 touched.add(x)
                 if a is None:
                     a = candidate(x)
@@ -515,7 +586,7 @@ class _Substitute(Transformer):
         return n
 
 
-def _fold(fold, tree, only):
+def _fold(fold, tree, only, facts):
     """``fold.visit(tree)``, visiting of the statements only those in ``only`` (all if
     None): the others are left as they were after the last fold, so folding them again
     would change nothing. Returns the statements the fold changed (to fold again)."""
@@ -523,11 +594,11 @@ def _fold(fold, tree, only):
     fold.visit(tree)                # arguments, decorators: tiny
     tree.body = body
     changed = set()
-    _fold_block(fold, body, only, changed)
+    _fold_block(fold, body, only, changed, facts)
     return changed
 
 
-def _fold_block(fold, stmts, only, changed):
+def _fold_block(fold, stmts, only, changed, facts):
     for s in stmts:
         visit = only is None or s in only
         if isinstance(s, _COMPOUND):
@@ -543,61 +614,13 @@ def _fold_block(fold, stmts, only, changed):
                 if fold.changed:
                     changed.add(s)
             for inner in (s.body, s.orelse):
-                _fold_block(fold, inner, None if visit else only, changed)
-        elif visit and _may_fold(s):
+                _fold_block(fold, inner, None if visit else only, changed, facts)
+        elif visit and facts.foldable(s):
             fold.changed = False
             fold.visit(s)           # statements are kept; expressions in them replaced
             if fold.changed:
                 changed.add(s)
-
-
-def _may_fold(stmt):
-    """Whether ``_Fold`` could change ``stmt``: some operation in it matches one of
-    its rules. (Folding works bottom up, and its first change is always at such an
-    operation, so a statement with none is left as it is.) A few times cheaper
-    than the visit, and most statements have no such operation."""
-    stack = [stmt]
-    pop, push = stack.pop, stack.append
-    BinOp, UnaryOp, Name, Constant, USub = gast.BinOp, gast.UnaryOp, gast.Name, gast.Constant, \
-        gast.USub
-    while stack:
-        n = pop()
-        cls = n.__class__
-        if cls is Name or cls is Constant:
-            continue
-        if cls is BinOp:
-            op, a, b = n.op.__class__, _num(n.left), _num(n.right)
-            if a is not None and b is not None and op in _FOLD:
-                return True
-            if op is gast.Mult and (a in (1, -1) or b in (1, -1)):
-                return True
-            if (op is gast.Mult or op is gast.Div) and b is not None \
-                    and n.left.__class__ is UnaryOp and n.left.op.__class__ is USub:
-                return True
-            if (op is gast.Div or op is gast.Pow) and b == 1:
-                return True
-            if op is gast.Add and n.right.__class__ is UnaryOp \
-                    and n.right.op.__class__ is USub:
-                return True
-            push(n.left)
-            push(n.right)
-        elif cls is UnaryOp:
-            e = n.operand
-            if n.op.__class__ is USub:
-                if _num(e) is not None or (e.__class__ is UnaryOp and e.op.__class__ is USub):
-                    return True
-                if e.__class__ is BinOp and e.op.__class__ in (gast.Mult, gast.Div) \
-                        and (_num(e.left) is not None or _num(e.right) is not None):
-                    return True
-            push(e)
-        else:
-            for f in _fields(cls):
-                v = getattr(n, f, None)
-                if isinstance(v, list):
-                    stack.extend([x for x in v if isinstance(x, gast.AST)])
-                elif isinstance(v, gast.AST):
-                    push(v)
-    return False
+                facts.forget(s)
 
 
 def _empty_blocks(stmts):
@@ -793,7 +816,7 @@ def run(tree, ctx):
         return tree
     fold = _Fold(ctx)
     facts = _Facts()
-    refold = _fold(fold, tree, None)
+    refold = _fold(fold, tree, None, facts)
     for _ in range(20):      # each sweep applies every change it finds; a few suffice
         touched = set()
         changed = _swap_back(tree, ctx, facts)
@@ -802,13 +825,10 @@ def run(tree, ctx):
         changed = _constant_adjoints(tree, ctx, facts, touched) or changed
         if not changed:
             break
-        refold = _fold(fold, tree, refold | touched)
-        for x in refold:
-            facts.forget(x)
+        refold = _fold(fold, tree, refold | touched, facts)
     touched = set()
     if _negations(tree, ctx, fold, facts, touched):       # once, on the final code
-        for x in _fold(fold, tree, touched):
-            facts.forget(x)
+        _fold(fold, tree, touched, facts)
     tree.body = _empty_blocks(tree.body)
     _free_arrays(tree, ctx, facts)
     return tree
