@@ -63,6 +63,10 @@ class _Facts:
         """Whether ``_Fold`` could change the simple statement ``s`` (see ``_scan``)."""
         return self.lists(s)[3]
 
+    def negations(self, s):
+        """How many negations of something other than a number the simple ``s`` holds."""
+        return self.lists(s)[4]
+
     def reads(self, s):
         """Counter of the names ``s`` reads (everything nested in it included)."""
         hit = self._reads.get(s)
@@ -109,12 +113,14 @@ def _sort_names(nodes):
 
 
 def _scan(stmt):
-    """(read, written, deleted, foldable) of a simple statement in one walk: the ids
-    of its names by context, with repeats, and whether some operation in it
-    matches a rule of ``_Fold`` (folding works bottom up and its first change is
-    always at such an operation, so a statement with none is left as it is)."""
+    """(read, written, deleted, foldable, negations) of a simple statement in one
+    walk: the ids of its names by context, with repeats; whether some operation in
+    it matches a rule of ``_Fold`` (folding works bottom up and its first change is
+    always at such an operation, so a statement with none is left as it is); and
+    the number of negations of something other than a number in it."""
     read, written, deleted = [], [], []
     foldable = False
+    negations = 0
     stack = [stmt]
     pop, push = stack.pop, stack.append
     Name, Constant, BinOp, UnaryOp = gast.Name, gast.Constant, gast.BinOp, gast.UnaryOp
@@ -137,6 +143,8 @@ def _scan(stmt):
             continue
         if cls is UnaryOp:
             foldable = foldable or _unary_folds(n)
+            if n.op.__class__ is gast.USub and _num(n.operand) is None:
+                negations += 1
             push(n.operand)
             continue
         for f in _fields(cls):
@@ -145,7 +153,7 @@ def _scan(stmt):
                 stack.extend([x for x in v if isinstance(x, gast.AST)])
             elif isinstance(v, gast.AST):
                 push(v)
-    return read, written, deleted, foldable
+    return read, written, deleted, foldable, negations
 
 
 def _binop_folds(n):
@@ -660,7 +668,7 @@ def _negations(tree, ctx, fold, facts, touched):
             a = x.targets[0].id
             if not ctx.namer.is_adjoint(a) or stores.get(a) != 1 or loads.get(a) != 1:
                 continue
-            if a not in negated and not _count_neg(x.value):
+            if a not in negated and not facts.negations(x):
                 continue            # no negation to fold away
             if info is None:        # per statement: names read, names written
                 info = [(facts.reads(y), set(facts.writes(y))) for y in block]
@@ -669,7 +677,7 @@ def _negations(tree, ctx, fold, facts, touched):
                     or not isinstance(block[j].targets[0], gast.Name):
                 continue
             y = block[j]
-            neg_x, neg_y = _count_neg(x.value), _count_neg(y.value)
+            neg_x, neg_y = facts.negations(x), facts.negations(y)
             reads = set(facts.reads(x)) | {a}
             if any(info[k][1] & reads for k in range(i + 1, j)):
                 continue            # an operand is rebound in between
@@ -840,9 +848,10 @@ def _free_arrays(tree, ctx, facts):
     a NumPy gradient is that of its live values, as in hand-written code, not of
     every temporary of the forward sweep. Views (``x[1:]``) and parameters are
     left alone; so is code in loops."""
-    if ctx.output not in ("grad", "value_and_grad"):
-        return
     arrays = ("A", "A1")
+    if ctx.output not in ("grad", "value_and_grad") \
+            or not any(k in arrays for k in ctx.var_kinds.values()):
+        return
     primal_of = {a: p for p, a in ctx.namer._adjoints.items()}
     params = set(ctx.params)
     seed = ctx.injected_names.get(("seed", id(_runtime().seed)))
