@@ -346,6 +346,7 @@ def run(tree, ctx):
         if t is not None:
             op = classify(s.value, ctx, kinds)
             ops.append((s, t, op))
+            ctx.classified[id(s)] = (s, s.value, op)
             if op.kind == "pop":
                 ctx.mutable.add(op.args[0].id)
             if op.kind == "call":     # a list argument may be filled by the callee (a tape)
