@@ -33,6 +33,7 @@ import numpy as np
 from . import anno, errors, shapes
 from .dataflow import closure, reverse_edges
 from .gastutil import dotted_name, loads, stores, target_name
+from .gastutil import names as name_nodes
 from .rules import lookup
 from .rules.methods import ATTRIBUTES, METHODS
 
@@ -248,14 +249,29 @@ def walk_stmts(stmts):
             yield from walk_stmts(s.orelse)
 
 
-def infer_kinds(tree, ctx):
-    """'S' for names that surely hold scalars, 'A' for possible arrays."""
+def infer_kinds(tree, ctx, stmts=None, ops=None):
+    """'S' for names that surely hold scalars, 'A' for possible arrays.
+
+    ``stmts``: the statements of ``tree`` as ``walk_stmts`` gives them, if at hand.
+    ``ops``, a dict, receives ``id(value) -> (value, Op)`` for the right-hand sides
+    classified on the way, each as ``classify(value, ctx, kinds)`` with the kinds
+    returned gives it (see below), except calls of user functions (``return_kind``
+    changes their Op).
+
+    The kinds are a fixpoint: each pass joins every definition's kind into its
+    target's. A definition's kind depends only on the kinds of the names in its value
+    (and on the unchanging context), so a definition none of whose names changed kind
+    since it was last evaluated would give the same kind again, which joined changes
+    nothing: it is skipped. The passes thus change the same kinds in the same order as
+    evaluating everything each time. When no pass changes anything, every
+    definition's last evaluation saw the final kinds of its names, hence the Ops.
+    """
     kinds = {p: ctx.kinds.get(p, "A") for p in ctx.params}
     defs = []
-    for s in walk_stmts(tree.body):
+    for s in walk_stmts(tree.body) if stmts is None else stmts:
         t = target_name(s)
         if t is not None:
-            defs.append((t, s.value))
+            defs.append((t, s.value, {n.id for n in name_nodes(s.value)}))
             kinds.setdefault(t, "S")
         elif isinstance(s, gast.For):
             it = s.iter
@@ -263,16 +279,25 @@ def infer_kinds(tree, ctx):
             kinds[s.target.id] = "S" if is_range else "A"
     changed = True
     seen = set()
+    changed_at = {}        # name -> number of the last evaluation that changed its kind
+    evaluated_at = {}      # index of a definition -> number of its last evaluation
+    clock = 0
     while changed:
         changed = False
-        for t, value in defs:
+        for i, (t, value, deps) in enumerate(defs):
             if isinstance(value, gast.Constant) and value.value is None:
                 continue            # "not yet defined" markers carry no kind
-            k = _kind_of_value(value, ctx, kinds)
+            last = evaluated_at.get(i)
+            if last is not None and all(changed_at.get(n, -1) < last for n in deps):
+                continue
+            clock += 1
+            evaluated_at[i] = clock
+            k = _kind_of_value(value, ctx, kinds, ops)
             new = k if t not in seen else join_kinds(kinds[t], k)
             seen.add(t)
             if new != kinds[t]:
                 kinds[t] = new
+                changed_at[t] = clock
                 changed = True
     return kinds
 
@@ -283,7 +308,7 @@ def _is_int_index(index, kinds):
     return isinstance(index, gast.Name) and kinds.get(index.id) == "S"
 
 
-def _kind_of_value(value, ctx, kinds):
+def _kind_of_value(value, ctx, kinds, ops=None):
     if isinstance(value, (gast.Constant, gast.Name)):
         return _atom_kind(value, kinds)
     if isinstance(value, (gast.Tuple, gast.List)):
@@ -308,6 +333,8 @@ def _kind_of_value(value, ctx, kinds):
     if op.kind == "call":
         from . import pipeline
         return pipeline.return_kind(op, kinds, ctx, value)
+    if ops is not None:
+        ops[id(value)] = (value, op)
     if op.scalar_result:
         return "S"
     return "A1" if _elementwise_of_vectors(value, op, ctx, kinds) else "A"
@@ -331,21 +358,29 @@ def _elementwise_of_vectors(value, op, ctx, kinds):
 
 
 def run(tree, ctx):
-    for s in walk_stmts(tree.body):           # SSA versions and temporaries are locals too
+    # every statement, nested ones too: this stage reads the tree and changes none
+    stmts = list(walk_stmts(tree.body))
+    for s in stmts:           # SSA versions and temporaries are locals too
         ctx.local_names |= stores(s) if not isinstance(s, (gast.If, gast.While)) else set()
-    kinds = infer_kinds(tree, ctx)
+    classified = {}
+    kinds = infer_kinds(tree, ctx, stmts, classified)
     ctx.var_kinds = kinds
-    ctx.shapes = shapes.classes(tree, ctx, kinds, walk_stmts)
+    ctx.shapes = shapes.classes(stmts, ctx, kinds)
     ctx.shape_witness = shapes.witnesses(tree, ctx, ctx.shapes)
     edges = {}
     ops = []
-    lists = {target_name(s) for s in walk_stmts(tree.body)
+    lists = {target_name(s) for s in stmts
              if target_name(s) and isinstance(s.value, gast.List)}
-    for s in walk_stmts(tree.body):
+    for s in stmts:
         t = target_name(s)
         if t is not None:
-            op = classify(s.value, ctx, kinds)
+            known = classified.get(id(s.value))     # as infer_kinds classified it
+            if known is not None and known[0] is s.value:
+                op = known[1]
+            else:
+                op = classify(s.value, ctx, kinds)
             ops.append((s, t, op))
+            ctx.classified[id(s)] = (s, s.value, op)
             if op.kind == "pop":
                 ctx.mutable.add(op.args[0].id)
             if op.kind == "call":     # a list argument may be filled by the callee (a tape)
@@ -371,8 +406,8 @@ def run(tree, ctx):
             ctx.mutable.add(base)
             if isinstance(s.value, gast.Name):
                 edges.setdefault(s.value.id, set()).add(base)
-    _alias_classes(tree, ctx, edges)
-    _check_views(tree, ctx)
+    _alias_classes(stmts, ctx, edges)
+    _check_views(stmts, ctx)
     ret = tree.body[-1].value
     outputs = {ret.id} if isinstance(ret, gast.Name) else set()
     # a parameter the function appends to is an output too (the tape of a split callee)
@@ -380,7 +415,7 @@ def run(tree, ctx):
     varied = closure(set(ctx.wrt_names), edges)
     useful = closure(outputs, reverse_edges(edges))
     ctx.active = varied & useful
-    _check(tree, ctx, ops, varied)
+    _check(stmts, ctx, ops, varied)
     return tree
 
 
@@ -405,14 +440,15 @@ def _is_append(s, ctx):
         and len(s.value.args) == 1 and not s.value.keywords
 
 
-def _alias_classes(tree, ctx, edges):
+def _alias_classes(stmts, ctx, edges):
     """Copies made by SSA alias the array they copy: stores through one name are
     stores through all, and their adjoints flow both ways. A copy written by the
-    user (``b = a``) of an array written in place is rejected."""
+    user (``b = a``) of an array written in place is rejected. ``stmts``: every
+    statement (``walk_stmts``)."""
     changed = True
     while changed:
         changed = False
-        for s in walk_stmts(tree.body):
+        for s in stmts:
             t = target_name(s)
             if t is None or not isinstance(s.value, gast.Name):
                 continue
@@ -433,12 +469,12 @@ _VIEW_MAKERS = {"reshape", "ravel", "transpose", "swapaxes", "moveaxis", "squeez
                 "flip", "fliplr", "flipud", "rot90", "T", "mT", "real", "imag"}
 
 
-def _check_views(tree, ctx):
+def _check_views(stmts, ctx):
     """Writing into a view of another array would change that array behind the
     analysis' back: refuse it (like a user copy ``b = a``)."""
-    stored = {s.targets[0].value.id: s for s in walk_stmts(tree.body)
+    stored = {s.targets[0].value.id: s for s in stmts
               if isinstance(s, gast.Assign) and target_name(s) is None}
-    for s in walk_stmts(tree.body):
+    for s in stmts:
         t = target_name(s)
         if t not in stored:
             continue
@@ -463,7 +499,7 @@ def _pure_call(fn, call):
     return known and not any(k.arg == "out" for k in call.keywords)
 
 
-def _check(tree, ctx, ops, varied):
+def _check(stmts, ctx, ops, varied):
     for s, t, op in ops:
         if t in ctx.active and op.kind == "unknown":
             raise errors.missing_rule(s.value, ctx, op.what)
@@ -473,7 +509,7 @@ def _check(tree, ctx, ops, varied):
             except TypeError as exc:
                 raise errors.missing_rule(s.value, ctx, f"{op.what} called this way ({exc})") \
                     from None
-    for s in walk_stmts(tree.body):
+    for s in stmts:
         if isinstance(s, gast.For) and s.target.id in ctx.active:
             raise errors.unsupported(s.iter, ctx, "ActiveIteration")
         elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \

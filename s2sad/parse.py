@@ -30,7 +30,7 @@ def run(ctx):
         raise errors.source_unavailable(func, f"its source does not parse ({exc.msg})") from None
     ctx.col_shift = source.col_shift
     ctx.filename = filename
-    module = G.clone(source.module)
+    module = source.gast_module()
     fdef = module.body[0] if module.body else None
     if isinstance(fdef, gast.AsyncFunctionDef):
         raise errors.unsupported(fdef, ctx, "AsyncFunctionDef")
@@ -57,19 +57,95 @@ def run(ctx):
 
 
 class _Source:
-    """The source block of a function: how far it was dedented and its gast tree, with
-    the file's line numbers. That tree is never handed out: each
-    transformation gets a clone (cheaper than converting the ``ast`` tree again)."""
+    """The source block of a function: how far it was dedented and its parsed tree, with
+    the file's line numbers.
 
-    __slots__ = ("lines", "col_shift", "module")
+    ``gast_module`` hands each transformation a gast tree of its own, since the passes
+    edit it. The first transformation gets the tree converted from ``ast`` (``tree``,
+    never edited: the conversion builds new nodes); the next ones get clones of one
+    more conversion kept unedited here (cloning is cheaper than converting again). So
+    a function transformed once, the usual case, pays one conversion and no clone.
+    """
+
+    __slots__ = ("lines", "col_shift", "tree", "lnum", "module", "handed_out")
 
     def __init__(self, lines, lnum):
         self.lines = lines                  # the whole file, as linecache holds it
-        block = inspect.getblock(lines[lnum:])
-        text = "".join(block)
-        dedented = textwrap.dedent(text)
+        found = _def_block(lines, lnum)
+        if found is None:
+            block = inspect.getblock(lines[lnum:])
+            text = "".join(block)
+            dedented = textwrap.dedent(text)
+            tree = ast.parse(dedented)
+        else:
+            block, text, dedented, tree = found
         self.col_shift = len(block[0]) - len(block[0].lstrip()) if dedented != text else 0
-        self.module = to_gast(ast.parse(dedented), lnum)
+        self.tree = tree
+        self.lnum = lnum
+        self.module = None                  # the kept gast tree, once asked twice
+        self.handed_out = False
+
+    def gast_module(self):
+        if not self.handed_out:
+            self.handed_out = True
+            return to_gast(self.tree, self.lnum)
+        if self.module is None:
+            self.module = to_gast(self.tree, self.lnum)
+        return G.clone(self.module)
+
+
+_INDENT = " \t\f"          # the characters the tokenizer reads as indentation
+
+
+def _def_block(lines, lnum):
+    """What ``inspect.getblock(lines[lnum:])`` gives (with its text, dedented text and
+    parsed tree) for a plain ``def`` whose end the indentation tells, without running
+    the tokenizer (``getblock`` tokenizes the whole function in pure Python, most of a
+    first transformation's parse stage). None when that is not sure; the caller then
+    asks ``getblock``.
+
+    The candidate block runs from the ``def`` line to the last line before the first
+    line that holds code (not blank, not only a comment) indented no deeper than the
+    ``def``, without its trailing blank lines. If such a line is in fact inside the
+    function (in a string, in brackets, after a backslash), the candidate stops inside
+    a statement and does not parse. If it parses as one function ending on its last
+    line (not continued by a backslash), the tokenizer, reading on, would end the block
+    at that line too: ``getblock`` ends it after the last logical line, or after a
+    comment line indented as the body that follows, and no line follows but blank ones.
+    Indentation with tabs or form feeds (the tokenizer counts them in its own way),
+    decorators, ``async def`` and lambdas are left to ``getblock``.
+    """
+    first = lines[lnum]
+    body = first.lstrip(_INDENT)
+    indent = len(first) - len(body)
+    if not body.startswith("def") or body[3:4] not in (" ", "\t") \
+            or "\t" in first[:indent] or "\f" in first[:indent]:
+        return None
+    last = lnum                           # the last line holding more than blanks
+    for i in range(lnum + 1, len(lines)):
+        line = lines[i]
+        rest = line.lstrip(_INDENT)
+        if not rest or rest[0] in "\r\n":
+            continue
+        margin = len(line) - len(rest)
+        if "\t" in line[:margin] or "\f" in line[:margin]:
+            return None
+        if rest[0] != "#" and margin <= indent:
+            break
+        last = i
+    block = lines[lnum:last + 1]
+    if block[-1].lstrip(_INDENT)[:1] == "#" or block[-1].rstrip().endswith("\\"):
+        return None
+    text = "".join(block)
+    dedented = textwrap.dedent(text)
+    try:
+        tree = ast.parse(dedented)
+    except (SyntaxError, ValueError):
+        return None
+    if len(tree.body) != 1 or tree.body[0].__class__ is not ast.FunctionDef \
+            or tree.body[0].end_lineno != len(block):
+        return None
+    return block, text, dedented, tree
 
 
 _SOURCES = {}    # (file name, first line index) -> _Source

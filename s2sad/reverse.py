@@ -78,6 +78,7 @@ class Reverse:
         self.tape = None
         self.loop_var = None
         self.ops = {}         # id(assignment) -> its classified operation
+        self.classified, ctx.classified = ctx.classified, {}   # activity's (see classify)
         self.calls = {}       # id(call statement) -> (bwd function name, adjoint targets)
         self.snapshots = {}   # id(store statement) -> name of the snapshot of what it overwrites
         self.checkpoints = {}  # id(checkpointed loop) -> names of its checkpoint machinery
@@ -163,51 +164,51 @@ class Reverse:
 
     # -- reverse sweep ---------------------------------------------------------
     def block(self, stmts, state, overwritten, extra_reads=()):
-        """Reverse of a statement list; ``overwritten`` is None outside loops."""
+        """Reverse of a statement list; ``overwritten`` is None outside loops.
+
+        Inside a loop (``overwritten`` given), the primal values the reverse statements
+        read are gathered to plan what to record (``plan_records``); outside, nothing
+        is recorded and they are not gathered."""
         code = []
+        track = overwritten is not None
         reads = set(extra_reads)
         for s in reversed(stmts):
-            self.scalar_pads = overwritten is not None     # (nested blocks set it too)
+            self.scalar_pads = track     # (nested blocks set it too)
             if isinstance(s, gast.Assign) and target_name(s) is None:
                 stmts_ = self.store(s, state, overwritten)
-                for st in stmts_:
-                    reads |= loads(st) & self.primal
-                code.extend(stmts_)
             elif isinstance(s, gast.Assign) and _is_pop(s):
                 stmts_ = self.pop(s, state)
-                for st in stmts_:
-                    reads |= loads(st) & self.primal
-                code.extend(stmts_)
             elif isinstance(s, gast.Assign):
                 t = target_name(s)
                 if t is None or t not in self.ctx.active or not _defined(state.get(t, U)):
                     continue
                 stmts_ = self.assignment(s, t, state)
-                for st in stmts_:
-                    reads |= loads(st) & self.primal
-                code.extend(stmts_)
             elif _is_index_add(s, self.ctx):
                 stmts_ = self.index_add(s, state, overwritten)
-                for st in stmts_:
-                    reads |= loads(st) & self.primal
-                code.extend(stmts_)
             elif _is_append(s, self.ctx):
                 stmts_ = self.append(s, state)
-                for st in stmts_:
-                    reads |= loads(st) & self.primal
-                code.extend(stmts_)
             elif isinstance(s, gast.If):
                 state, rev = self.branch(s, state, overwritten)
                 if rev is not None:
                     code.append(rev)
-                    reads |= loads(s.test) | self.pad_reads(rev.body + rev.orelse)
+                    if track:
+                        reads |= loads(s.test) | self.pad_reads(rev.body + rev.orelse)
+                continue
             elif isinstance(s, (gast.For, gast.While)):
                 state, rev = self.loop(s, state, overwritten)
                 if rev:
                     code.extend(rev)
-                    reads |= {self.counters[id(s)]} if id(s) in self.counters \
-                        else loads(s.iter)
-                    reads |= self.pad_reads(rev)
+                    if track:
+                        reads |= {self.counters[id(s)]} if id(s) in self.counters \
+                            else loads(s.iter)
+                        reads |= self.pad_reads(rev)
+                continue
+            else:
+                continue
+            if track:
+                for st in stmts_:
+                    reads |= loads(st) & self.primal
+            code.extend(stmts_)
         if overwritten is not None:
             recompute, recorded = self.plan_records(stmts, reads & overwritten, overwritten)
             self.pushes[id(stmts)] = recorded
@@ -315,10 +316,23 @@ class Reverse:
         return getattr(obj, "__module__", None) == "math" and callable(obj)
 
     def classify(self, s):
-        """The operation of a statement, classified once (call sites are rewritten later)."""
-        if id(s) not in self.ops:
-            self.ops[id(s)] = classify(s.value, self.ctx, self.ctx.var_kinds)
-        return self.ops[id(s)]
+        """The operation of a statement, classified once (call sites are rewritten later).
+
+        Activity analysis classified every assignment already, with the same kinds
+        (``ctx.var_kinds``), names and look-ups, right before this pass
+        (``ctx.classified``): its answer is taken while the statement and its value are
+        the very nodes it classified (nothing edits them in between; the check guards
+        against a statement made since that reuses an id). The pass takes that table
+        from the context, which then keeps no tree alive."""
+        op = self.ops.get(id(s))
+        if op is None:
+            known = self.classified.get(id(s))
+            if known is not None and known[0] is s and known[1] is s.value:
+                op = known[2]
+            else:
+                op = classify(s.value, self.ctx, self.ctx.var_kinds)
+            self.ops[id(s)] = op
+        return op
 
     def assignment(self, s, t, state):
         op = self.classify(s)

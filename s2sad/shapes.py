@@ -31,10 +31,11 @@ import numpy as np
 from .gastutil import dotted_name, target_name
 
 
-def classes(tree, ctx, kinds, walk_stmts):
-    """name -> shape class (a hashable key), for the names whose class is known."""
+def classes(stmts, ctx, kinds):
+    """name -> shape class (a hashable key), for the names whose class is known;
+    ``stmts``: every statement of the function, nested ones too (``walk_stmts``)."""
     counts = {}
-    for s in walk_stmts(tree.body):
+    for s in stmts:
         t = target_name(s)
         if t is not None:
             counts[t] = counts.get(t, 0) + 1
@@ -76,7 +77,7 @@ def classes(tree, ctx, kinds, walk_stmts):
             return base if drop == 0 else ("less", base, drop)
         return None
 
-    for s in walk_stmts(tree.body):
+    for s in stmts:
         t = target_name(s)
         if t is None or counts.get(t) != 1 or kinds.get(t) == "S":
             continue
