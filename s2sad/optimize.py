@@ -192,19 +192,16 @@ def _deep_loads(node):
     return out
 
 
-def _blocks(stmts):
+def _blocks(stmts, out=None):
     """Every block of statements in ``stmts`` (itself first), depth first."""
-    out = []
-
-    def visit(block):
-        out.append(block)
-        for s in block:
-            if _has_blocks(s.__class__):
-                for inner in (s.body, getattr(s, "orelse", None)):
-                    if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
-                        visit(inner)
-
-    visit(stmts)
+    if out is None:
+        out = []
+    out.append(stmts)
+    for s in stmts:
+        if _has_blocks(s.__class__):
+            for inner in (s.body, getattr(s, "orelse", None)):
+                if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                    _blocks(inner, out)
     return out
 
 

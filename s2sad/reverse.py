@@ -273,6 +273,10 @@ class Reverse:
             else:
                 choose(n)
         order = sorted(chosen.values())
+        # cost and choose call themselves through their closure cells: a reference
+        # cycle that, left standing, keeps the tree alive until the cyclic garbage
+        # collector walks it (milliseconds after every transformation)
+        cost = choose = None  # noqa: F841 - empties the cells
         return [stmts[k] for k in order], sorted(taped)
 
     RECOMPUTE_BUDGET = 2
