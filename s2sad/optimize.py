@@ -41,7 +41,6 @@ class _Facts:
     def __init__(self):
         self._lists = {}        # statement -> (ids read, ids written, ids deleted, foldable)
         self._reads = {}        # statement -> Counter of the ids it reads
-        self.checked = set()    # dead calls kept: no later call stands in for them
 
     def lists(self, s):
         """(read, written, deleted, ...): the ids of the names in ``s``, with repeats."""
@@ -370,52 +369,68 @@ _RAISE_ON_EMPTY = {np.max, np.min, np.amax, np.amin}     # "zero-size array" Val
 
 def _dead(tree, ctx, facts):
     """Remove every dead adjoint, template temporary, copy, constant or harmless
-    primal computation in one sweep.
+    primal computation, to a fixed point.
 
     A dead value that can raise (``_t1 = math.log(x)``, ``_t2 = x ** 2``) is kept,
     so the gradient raises where the function does; a call becomes an expression
-    statement (``math.log(x)``), so its result is freed at once. It goes too when
-    a later simple statement of its block, kept, calls a ``math`` function that
-    raises for the same argument (``math.sin(x)`` before ``math.cos(x)``: both
-    raise for an infinite ``x`` only).
+    statement (``math.log(x)``), so its result is freed at once (and
+    ``_covered_calls`` may drop it once the code is final).
+
+    Each block is swept last statement first, inner blocks before the blocks
+    around them: removing a statement takes back its reads, so the chain of values
+    feeding only it goes in the same sweep. A value whose last reader goes after
+    its own block was swept (read after the loop it is computed in) sends that
+    block round again.
     """
-    stores, loads = facts.counts(tree)
+    _, loads = facts.counts(tree)
     params = set(ctx.params)
     changed = False
-    # last statements first, inner blocks before the blocks around them: removing a
-    # statement takes back its reads, so the chain of values feeding only it goes too
-    for block in reversed(_blocks(tree.body)):
-        keep = []
-        for x in reversed(block):
-            value = None    # x's value, computed only to raise
-            if type(x) is gast.Assign and len(x.targets) == 1 \
-                    and type(x.targets[0]) is gast.Name:
-                n = x.targets[0].id
-                if not loads.get(n) and n not in params:
-                    if _generated(ctx, n) or isinstance(x.value, (gast.Name, gast.Constant)) \
-                            or _harmless(x.value, ctx):
-                        for m, k in facts.reads(x).items():       # those of x.value
-                            loads[m] -= k
-                        changed = True
-                        continue
-                    value = x.value
-            elif type(x) is gast.Expr:
-                value = x.value
-            if type(value) is gast.Call and x not in facts.checked:
-                key = _math_domain(value, ctx, stores)
-                if key is not None and _covered(key, keep, ctx, stores, facts):
-                    for m, k in facts.reads(x).items():
-                        loads[m] -= k
-                    changed = True
-                    continue
-                if type(x) is gast.Assign:
-                    x = gast.copy_location(gast.Expr(value=value), x)
-                    changed = True
-                facts.checked.add(x)    # statements only go: it stays uncovered
-            keep.append(x)
-        keep.reverse()
-        block[:] = keep
+    todo = list(reversed(_blocks(tree.body)))
+    home = {}                       # name -> the blocks where an assignment to it stayed
+    while todo:
+        zeroed = set()              # names whose last read went in this round
+        for block in todo:
+            keep = []
+            for x in reversed(block):
+                if type(x) is gast.Assign and len(x.targets) == 1 \
+                        and type(x.targets[0]) is gast.Name:
+                    n = x.targets[0].id
+                    if not loads.get(n) and n not in params:
+                        if _generated(ctx, n) or isinstance(x.value, (gast.Name, gast.Constant)) \
+                                or _harmless(x.value, ctx):
+                            for m, k in facts.reads(x).items():       # those of x.value
+                                loads[m] -= k
+                                if not loads[m]:
+                                    zeroed.add(m)
+                            changed = True
+                            continue
+                        if type(x.value) is gast.Call:
+                            x = gast.copy_location(gast.Expr(value=x.value), x)
+                            changed = True
+                    home.setdefault(n, {})[id(block)] = block
+                keep.append(x)
+            keep.reverse()
+            block[:] = keep
+        again = {k: b for m in zeroed for k, b in home.get(m, {}).items()}
+        todo = list(again.values())
     return changed
+
+
+def _covered_calls(tree, ctx, facts):
+    """Drop ``math.f(x)``, a call kept only for the error it may raise, when a later
+    simple statement of its block calls a ``math`` function that raises for the
+    same argument (``math.sin(x)`` before ``math.cos(x)``: both raise for an
+    infinite ``x`` only). Run on the final code, so that later call stays."""
+    stores, _ = facts.counts(tree)
+    for block in _blocks(tree.body):
+        drop = set()
+        for i, x in enumerate(block):
+            if type(x) is gast.Expr and type(x.value) is gast.Call:
+                key = _math_domain(x.value, ctx, stores)
+                if key is not None and _covered(key, block[i + 1:], ctx, stores, facts):
+                    drop.add(i)
+        if drop:
+            block[:] = [x for i, x in enumerate(block) if i not in drop]
 
 
 def _covered(key, later, ctx, stores, facts):
@@ -822,15 +837,22 @@ def run(tree, ctx):
     fold = _Fold(ctx)
     facts = _Facts()
     refold = _fold(fold, tree, None, facts)
-    for _ in range(20):      # each sweep applies every change it finds; a few suffice
+    for _ in range(20):
+        # One sweep. Dead code goes to its fixed point; copy propagation, run after
+        # it, folds what it rewrites and takes the copies that makes at once. What
+        # can still leave work for another sweep: undone copies dropped (their
+        # source may be dead now), adjoints turned into numbers (new constants to
+        # propagate; the arrays they were shaped by may be dead), and statements
+        # the fold changed (a new copy ``b = a`` from ``b = a * 1.0``).
         touched = set()
-        changed = _swap_back(tree, ctx, facts)
-        changed = _dead(tree, ctx, facts) or changed
-        changed = _propagate(tree, ctx, facts, touched, fold) or changed
-        changed = _constant_adjoints(tree, ctx, facts, touched) or changed
-        if not changed:
-            break
+        _dead(tree, ctx, facts)
+        _propagate(tree, ctx, facts, touched, fold)
+        again = _constant_adjoints(tree, ctx, facts, touched)
+        again = _swap_back(tree, ctx, facts) or again
         refold = _fold(fold, tree, refold | touched, facts)
+        if not (again or refold):
+            break
+    _covered_calls(tree, ctx, facts)
     touched = set()
     if _negations(tree, ctx, fold, facts, touched):       # once, on the final code
         _fold(fold, tree, touched, facts)
