@@ -81,15 +81,15 @@ def _function_def(node):
 
 def _name(node):
     if node.ctx.__class__ in _SINGLETONS and node.annotation is None:
-        return ast.Name(id=node.id, ctx=_SINGLETONS[node.ctx.__class__])
+        return ast.Name(node.id, _SINGLETONS[node.ctx.__class__])
     return _fallback(node)
 
 
 def _constant(node):
     v = node.value
     if type(v) in (int, float) and v < 0:
-        return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=-v))
-    return ast.Constant(value=v, kind=node.kind)
+        return ast.UnaryOp(ast.USub(), ast.Constant(-v))
+    return ast.Constant(v, node.kind)
 
 
 def _with_lineno(new, node):
@@ -103,43 +103,36 @@ _SINGLETONS = {getattr(gast, n): getattr(ast, n)() for n in (
     "Or", "Eq", "NotEq", "Lt", "LtE", "Gt", "GtE", "Is", "IsNot", "In", "NotIn", "Pass",
     "Break", "Continue")}
 
+# Nodes are built with positional arguments, in the order of their ``_fields`` (the
+# same in Python 3.10 to 3.13): about twice as fast as keyword arguments. Operators
+# and contexts are shared singletons, looked up directly.
+_S = _SINGLETONS
 _CONVERT = {cls: (lambda node, _v=value: _v) for cls, value in _SINGLETONS.items()}
 _CONVERT.update({
     gast.Name: _name,
     gast.Constant: _constant,
-    gast.BinOp: lambda n: ast.BinOp(left=_conv(n.left), op=_conv(n.op), right=_conv(n.right)),
-    gast.UnaryOp: lambda n: ast.UnaryOp(op=_conv(n.op), operand=_conv(n.operand)),
-    gast.BoolOp: lambda n: ast.BoolOp(op=_conv(n.op), values=_list(n.values)),
-    gast.Compare: lambda n: ast.Compare(left=_conv(n.left), ops=_list(n.ops),
-                                        comparators=_list(n.comparators)),
-    gast.Call: lambda n: ast.Call(func=_conv(n.func), args=_list(n.args),
-                                  keywords=_list(n.keywords)),
-    gast.keyword: lambda n: ast.keyword(arg=n.arg, value=_conv(n.value)),
-    gast.Attribute: lambda n: ast.Attribute(value=_conv(n.value), attr=n.attr,
-                                            ctx=_conv(n.ctx)),
-    gast.Subscript: lambda n: ast.Subscript(value=_conv(n.value), slice=_conv(n.slice),
-                                            ctx=_conv(n.ctx)),
-    gast.Slice: lambda n: ast.Slice(lower=_conv(n.lower), upper=_conv(n.upper),
-                                    step=_conv(n.step)),
-    gast.Tuple: lambda n: ast.Tuple(elts=_list(n.elts), ctx=_conv(n.ctx)),
-    gast.List: lambda n: ast.List(elts=_list(n.elts), ctx=_conv(n.ctx)),
-    gast.IfExp: lambda n: ast.IfExp(test=_conv(n.test), body=_conv(n.body),
-                                    orelse=_conv(n.orelse)),
-    gast.Assign: lambda n: _with_lineno(ast.Assign(targets=_list(n.targets),
-                                                   value=_conv(n.value)), n),
-    gast.AugAssign: lambda n: ast.AugAssign(target=_conv(n.target), op=_conv(n.op),
-                                            value=_conv(n.value)),
-    gast.Expr: lambda n: ast.Expr(value=_conv(n.value)),
-    gast.Return: lambda n: ast.Return(value=_conv(n.value)),
-    gast.If: lambda n: ast.If(test=_conv(n.test), body=_stmts(n.body),
-                              orelse=_stmts(n.orelse)),
-    gast.For: lambda n: _with_lineno(ast.For(target=_conv(n.target), iter=_conv(n.iter),
-                                             body=_stmts(n.body), orelse=_stmts(n.orelse),
-                                             type_comment=n.type_comment), n),
-    gast.While: lambda n: ast.While(test=_conv(n.test), body=_stmts(n.body),
-                                    orelse=_stmts(n.orelse)),
-    gast.Assert: lambda n: ast.Assert(test=_conv(n.test), msg=_conv(n.msg)),
-    gast.Raise: lambda n: ast.Raise(exc=_conv(n.exc), cause=_conv(n.cause)),
+    gast.BinOp: lambda n: ast.BinOp(_conv(n.left), _S[n.op.__class__], _conv(n.right)),
+    gast.UnaryOp: lambda n: ast.UnaryOp(_S[n.op.__class__], _conv(n.operand)),
+    gast.BoolOp: lambda n: ast.BoolOp(_S[n.op.__class__], _list(n.values)),
+    gast.Compare: lambda n: ast.Compare(_conv(n.left), _list(n.ops), _list(n.comparators)),
+    gast.Call: lambda n: ast.Call(_conv(n.func), _list(n.args), _list(n.keywords)),
+    gast.keyword: lambda n: ast.keyword(n.arg, _conv(n.value)),
+    gast.Attribute: lambda n: ast.Attribute(_conv(n.value), n.attr, _S[n.ctx.__class__]),
+    gast.Subscript: lambda n: ast.Subscript(_conv(n.value), _conv(n.slice), _S[n.ctx.__class__]),
+    gast.Slice: lambda n: ast.Slice(_conv(n.lower), _conv(n.upper), _conv(n.step)),
+    gast.Tuple: lambda n: ast.Tuple(_list(n.elts), _S[n.ctx.__class__]),
+    gast.List: lambda n: ast.List(_list(n.elts), _S[n.ctx.__class__]),
+    gast.IfExp: lambda n: ast.IfExp(_conv(n.test), _conv(n.body), _conv(n.orelse)),
+    gast.Assign: lambda n: _with_lineno(ast.Assign(_list(n.targets), _conv(n.value)), n),
+    gast.AugAssign: lambda n: ast.AugAssign(_conv(n.target), _S[n.op.__class__], _conv(n.value)),
+    gast.Expr: lambda n: ast.Expr(_conv(n.value)),
+    gast.Return: lambda n: ast.Return(_conv(n.value)),
+    gast.If: lambda n: ast.If(_conv(n.test), _stmts(n.body), _stmts(n.orelse)),
+    gast.For: lambda n: _with_lineno(ast.For(_conv(n.target), _conv(n.iter), _stmts(n.body),
+                                             _stmts(n.orelse), n.type_comment), n),
+    gast.While: lambda n: ast.While(_conv(n.test), _stmts(n.body), _stmts(n.orelse)),
+    gast.Assert: lambda n: ast.Assert(_conv(n.test), _conv(n.msg)),
+    gast.Raise: lambda n: ast.Raise(_conv(n.exc), _conv(n.cause)),
     gast.FunctionDef: _function_def,
 })
 
