@@ -123,6 +123,7 @@ def _scan(stmt):
     stack = [stmt]
     pop, push = stack.pop, stack.append
     Name, Constant, BinOp, UnaryOp = gast.Name, gast.Constant, gast.BinOp, gast.UnaryOp
+    Assign, Call, Attribute = gast.Assign, gast.Call, gast.Attribute
     Load, Del = gast.Load, gast.Del
     while stack:
         n = pop()
@@ -145,6 +146,18 @@ def _scan(stmt):
             if n.op.__class__ is gast.USub and _num(n.operand) is None:
                 negations += 1
             push(n.operand)
+            continue
+        if cls is Assign:                       # the other common nodes, directly
+            push(n.value)
+            stack.extend(n.targets)
+            continue
+        if cls is Call:
+            stack.extend(n.keywords)
+            stack.extend(n.args)
+            push(n.func)
+            continue
+        if cls is Attribute:
+            push(n.value)
             continue
         for f in _fields(cls):
             v = getattr(n, f, None)
