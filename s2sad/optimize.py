@@ -2,13 +2,20 @@
 
 Takes and gives a generated ``FunctionDef``. Runs to a fixed point:
 
-* adjoint copy propagation: ``b_t3 = b_t5`` followed by uses of ``b_t3`` in
-  the same block becomes uses of ``b_t5`` (safe because adjoints are never
-  updated in place and both names are written once);
-* removal of self-copies ``x = x`` and of ``b = a`` right after ``a = b``;
-* dead code elimination: an adjoint (or template temporary) assigned and
-  never read is removed (adjoint expressions have no side effects), and so is
-  a copy or constant assigned to a name nobody reads.
+* adjoint copy and constant propagation: ``b_t3 = b_t5`` (or ``= 1.0``)
+  followed by uses of ``b_t3`` in the same block becomes uses of ``b_t5``
+  (safe because adjoints are never updated in place);
+* removal of ``b = a`` after ``a = b`` with neither rebound in between;
+* dead code elimination: adjoints, template temporaries, copies, constants and
+  primal computations that cannot raise, assigned and never read; a dead call
+  that may raise stays as an expression statement;
+* folding (``1.0 * e``, ``2 - 1``, ``-(2.0 * t)``) and, for NumPy sums, adjoints
+  that stay the number ``1.0``.
+
+Then, once: dead ``math`` calls whose error a later call raises anyway go, a
+negation is folded into the single reader of an adjoint, and arrays are freed
+after their last use. docs/design.md ("final") tells how the fixed point is
+reached cheaply.
 """
 
 from __future__ import annotations
