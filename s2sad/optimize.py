@@ -12,7 +12,8 @@ Takes and gives a generated ``FunctionDef``. Runs to a fixed point:
 * folding (``1.0 * e``, ``2 - 1``, ``-(2.0 * t)``) and, for NumPy sums, adjoints
   that stay the number ``1.0``.
 
-Then, once: dead ``math`` calls whose error a later call raises anyway go, a
+Then, once: dead ``math`` calls whose error a later call raises anyway go (and
+``math.log(x)`` is called only if ``x <= 0``), a
 negation is folded into the single reader of an adjoint, and arrays are freed
 after their last use. docs/design.md ("final") tells how the fixed point is
 reached cheaply.
@@ -394,7 +395,7 @@ def _dead(tree, ctx, facts):
     A dead value that can raise (``_t1 = math.log(x)``, ``_t2 = x ** 2``) is kept,
     so the gradient raises where the function does; a call becomes an expression
     statement (``math.log(x)``), so its result is freed at once (and
-    ``_covered_calls`` may drop it once the code is final).
+    ``_error_checks`` may drop or guard it once the code is final).
 
     Each block is swept last statement first, inner blocks before the blocks
     around them: removing a statement takes back its reads, so the chain of values
@@ -436,21 +437,45 @@ def _dead(tree, ctx, facts):
     return changed
 
 
-def _covered_calls(tree, ctx, facts):
-    """Drop ``math.f(x)``, a call kept only for the error it may raise, when a later
-    simple statement of its block calls a ``math`` function that raises for the
-    same argument (``math.sin(x)`` before ``math.cos(x)``: both raise for an
-    infinite ``x`` only). Run on the final code, so that later call stays."""
+def _error_checks(tree, ctx, facts):
+    """Make the calls kept only for the error they may raise cheaper, on the final code.
+
+    ``math.f(x)`` goes when a later simple statement of its block calls a ``math``
+    function that raises for the same argument (``math.sin(x)`` before
+    ``math.cos(x)``: both raise for an infinite ``x`` only). ``math.log(x)`` (and
+    ``log2``, ``log10``), which raises exactly when ``x <= 0`` for ints and floats,
+    is called only then: ``if x <= 0: math.log(x)`` raises the same error and costs
+    a comparison, not a logarithm and a float.
+    """
     stores, _ = facts.counts(tree)
     for block in _blocks(tree.body):
-        drop = set()
+        out = []
         for i, x in enumerate(block):
             if type(x) is gast.Expr and type(x.value) is gast.Call:
                 key = _math_domain(x.value, ctx, stores)
                 if key is not None and _covered(key, block[i + 1:], ctx, stores, facts):
-                    drop.add(i)
-        if drop:
-            block[:] = [x for i, x in enumerate(block) if i not in drop]
+                    continue
+                guard = _log_guard(x.value, ctx)
+                if guard is not None:
+                    x = gast.copy_location(gast.If(test=guard, body=[x], orelse=[]), x)
+            out.append(x)
+        block[:] = out
+
+
+_LOGS = (math.log, math.log2, math.log10)
+
+
+def _log_guard(call, ctx):
+    """``x <= 0`` for ``math.log(x)`` (one argument, a name or a number), or None."""
+    if len(call.args) != 1 or call.keywords \
+            or not (type(call.args[0]) is gast.Name or _num(call.args[0]) is not None) \
+            or shapes.callee(call, ctx) not in _LOGS:
+        return None
+    arg = call.args[0]
+    operand = gast.Name(id=arg.id, ctx=gast.Load(), annotation=None, type_comment=None) \
+        if type(arg) is gast.Name else gast.Constant(value=arg.value, kind=None)
+    return gast.Compare(left=operand, ops=[gast.LtE()],
+                        comparators=[gast.Constant(value=0, kind=None)])
 
 
 def _covered(key, later, ctx, stores, facts):
@@ -872,7 +897,7 @@ def run(tree, ctx):
         refold = _fold(fold, tree, refold | touched, facts)
         if not (again or refold):
             break
-    _covered_calls(tree, ctx, facts)
+    _error_checks(tree, ctx, facts)
     touched = set()
     if _negations(tree, ctx, fold, facts, touched):       # once, on the final code
         _fold(fold, tree, touched, facts)

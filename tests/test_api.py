@@ -264,7 +264,7 @@ def test_dead_calls_stay_as_checks_or_go_when_covered():
     when the gradient computes the cos of the same argument (same domain)."""
     g = s2sad.grad(log_plus, wrt=(0, 1))
     src = s2sad.source(log_plus, wrt=(0, 1))
-    assert "    math.log(x)\n" in src
+    assert "    if x <= 0:\n        math.log(x)\n" in src     # called only where it raises
     f = s2sad.grad(sin_plus_log, wrt=(0, 1))
     assert f(0.5, 2.0) == pytest.approx((2.0, 0.5))
     with pytest.raises(ValueError, match="math domain error"):
@@ -275,8 +275,14 @@ def test_dead_calls_stay_as_checks_or_go_when_covered():
         g(-1.0, 3.0)
     c = s2sad.grad(checked_log, wrt=(0, 1))
     assert c(3.0, 2.0) == pytest.approx((2.0, 3.0))
-    with pytest.raises(ValueError, match="math domain error"):
-        c(3.0, -2.0)
+    for bad in (-2.0, 0.0, -0.0, 0, False, -10**400):
+        with pytest.raises(ValueError, match="math domain error"):
+            checked_log(3.0, bad)
+        with pytest.raises(ValueError, match="math domain error"):
+            c(3.0, bad)
+    for fine in (1e-300, 10**300, True, math.inf, math.nan):
+        checked_log(3.0, fine)
+        c(3.0, fine)
 
 
 def cube(x):

@@ -18,7 +18,7 @@ def extra_sweep(monkeypatch):
     """After the optimizer's loop, run one more sweep of every pass (old style, each
     on the whole function) and record the functions where it still finds work."""
     unfinished = []
-    final_step = optimize._covered_calls
+    final_step = optimize._error_checks
 
     def check_then_finish(tree, ctx, facts):
         fold = optimize._Fold(ctx)
@@ -34,7 +34,7 @@ def extra_sweep(monkeypatch):
             unfinished.append((ctx.name, [k for k, v in changes.items() if v]))
         return final_step(tree, ctx, facts)
 
-    monkeypatch.setattr(optimize, "_covered_calls", check_then_finish)
+    monkeypatch.setattr(optimize, "_error_checks", check_then_finish)
     return unfinished
 
 

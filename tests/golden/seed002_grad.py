@@ -4,7 +4,8 @@
 # Checked by tests/test_examples.py; everything below this header must equal the
 # generated source. Regenerate: S2SAD_REGEN_GOLDEN=1 python -m pytest -q tests/test_examples.py
 def grad_f002(x1, x2):
-    math.log(x1)
+    if x1 <= 0:
+        math.log(x1)
     bx2 = -math.cos(x2)
     bx1 = x2
     bx2 = bx2 + x1
