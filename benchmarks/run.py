@@ -373,9 +373,10 @@ def peak_memory(entry, warm=False):
     return peak
 
 
-def transform_time(func, args, wrt, repeats):
+def transform_time(func, args, wrt, repeats, samples=False):
     """Median seconds of ``s2sad.api.compiled`` on fresh copies of ``func`` (no cache hit,
-    the parsed source included: the time of a function's first transform)."""
+    the parsed source included: the time of a function's first transform); with
+    ``samples``, every time measured, sorted."""
     bound = inspect.signature(func).bind(*args)
     kinds = {n: s2sad.api.kind_of(v) for n, v in bound.arguments.items()}
     times = []
@@ -388,7 +389,21 @@ def transform_time(func, args, wrt, repeats):
         t0 = time.perf_counter()
         s2sad.api.compiled(fresh, tuple(wrt), True, "grad", kinds)
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return sorted(times) if samples else statistics.median(times)
+
+
+def cpu_check():
+    """Milliseconds of a fixed pure-Python loop (10^6 additions), best of 5. The host's
+    speed varies over time (other machines share it); absolute times, such as the
+    transform time, move with it, ratios of same-round pairs do not."""
+    best = math.inf
+    for _ in range(5):
+        t0 = time.perf_counter()
+        acc = 0
+        for i in range(1_000_000):
+            acc += i
+        best = min(best, time.perf_counter() - t0)
+    return best * 1e3
 
 
 class Result:
@@ -591,7 +606,8 @@ def checkpoint_section(scaling):
 
 
 def synthetic_transform(settings):
-    """(lines, transform seconds, max relative gradient error vs finite differences).
+    """(lines, transform seconds (median, first and third quartiles), max relative
+    gradient error vs finite differences, CPU check in ms just before).
 
     The function has 100 lines (30 with ``--quick``).
     """
@@ -605,11 +621,15 @@ def synthetic_transform(settings):
     spec.loader.exec_module(mod)
     lines = len(inspect.getsourcelines(mod.synth)[0])
     args = (0.7, -0.4)
-    seconds = transform_time(mod.synth, args, (0, 1), settings.transform_repeats)
+    cpu = cpu_check()
+    times = transform_time(mod.synth, args, (0, 1), 3 * settings.transform_repeats,
+                           samples=True)
+    seconds = (statistics.median(times), times[len(times) // 4], times[(3 * len(times)) // 4],
+               len(times))
     got = s2sad.grad(mod.synth, wrt=(0, 1))(*args)
     fd = tuple(check._fd_scalar(mod.synth, args, i) for i in (0, 1))
     err = _rel_err(tuple(got), fd)
-    return lines, seconds, err
+    return lines, seconds, err, cpu
 
 
 # ---------------------------------------------------------------------------
@@ -718,7 +738,7 @@ def summary_table(results, synthetic):
         out.append(f"| {res.w.name} | {fmt_time(hand.median())} | {cells[0]} | {cells[1]} | "
                    f"{cells[2]} | {cells[3]} | {cells[4]} | {gf} | {tcell} | {mem} |")
     if synthetic is not None:
-        lines, seconds, err = synthetic
+        lines, (seconds, *_), err, _ = synthetic
         out.append(f"| synthetic {lines}-line function | | | | | | | | "
                    f"{seconds * 1e3:.1f} ms | |")
     return "\n".join(out), notes
@@ -758,8 +778,10 @@ def targets(results, synthetic, checkpoint_target=None):
             note = ""
         out.append(f"- {res.w.name}: " + "; ".join(parts) + note)
     if synthetic is not None:
-        lines, seconds, err = synthetic
+        lines, (seconds, q1, q3, n), err, cpu = synthetic
         out.append(f"- transform of the synthetic {lines}-line function {seconds * 1e3:.1f} ms "
+                   f"(median of {n} first transforms, quartiles "
+                   f"{q1 * 1e3:.1f}–{q3 * 1e3:.1f} ms; CPU check just before: {cpu:.0f} ms) "
                    f"< 50 ms: {verdict(seconds < 0.05)} (its gradient vs finite differences: "
                    f"max relative error {err:.1e})")
     if checkpoint_target:
@@ -824,7 +846,7 @@ def _load_warning(usable):
             "with care"]
 
 
-def header(settings, versions, argv, started, load_before):
+def header(settings, versions, argv, started, load_before, cpu_before):
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -839,6 +861,9 @@ def header(settings, versions, argv, started, load_before):
         f"({usable} usable); one thread per library",
         f"- load average (1/5/15 min) at start {load_before}, at end {_load()} "
         "(other processes share the machine: ratios of same-round pairs are the robust figures)",
+        f"- CPU check (a pure-Python loop of 10^6 additions, best of 5): {cpu_before:.0f} ms at "
+        f"start, {cpu_check():.0f} ms at end (the host's speed varies over time; absolute "
+        "times, such as the transform time, move with it)",
         *_load_warning(usable),
         f"- Python {platform.python_version()}, NumPy {np.__version__}, s2sad "
         f"{s2sad.__version__} (git {_git_commit()})",
@@ -876,6 +901,7 @@ def main(argv=None):
     settings = Settings(ns.quick)
     started = datetime.datetime.now(datetime.timezone.utc)
     load_before = _load()
+    cpu_before = cpu_check()
     t_start = time.perf_counter()
 
     def log(msg):
@@ -922,7 +948,7 @@ def main(argv=None):
             log(f"  synthetic transform failed: {_failure(exc)}")
 
     summary, notes = summary_table(results, synthetic)
-    parts = [header(settings, versions, argv, started, load_before), "## Summary", "",
+    parts = [header(settings, versions, argv, started, load_before, cpu_before), "## Summary", "",
              "Gradient time over the hand-written gradient's time (median of same-round "
              "ratios); `—`: not measured; `unsupported`/`error`/`WRONG`: see the notes and "
              "the workload's table. `s2sad grad/f`: s2sad gradient over the function itself. "
