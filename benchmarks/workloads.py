@@ -220,6 +220,29 @@ def newton_grad(a, b, tol):
     return (-x / d, 1.0 / d)
 
 
+def newton_loop_adjoint(a, b, tol):
+    """Reverse mode by hand through the iterations, as s2sad differentiates them (for
+    comparison; ``newton_grad`` is the reference): store each iterate, then sweep
+    back with the derivatives of one step ``x - (x^3 + a x - b) / (3 x^2 + a)``."""
+    xs = []
+    x = 1.0
+    dx = 1.0
+    while abs(dx) > tol:
+        xs.append(x)
+        dx = (x * x * x + a * x - b) / (3.0 * x * x + a)
+        x = x - dx
+    x_bar = 1.0
+    a_bar = 0.0
+    b_bar = 0.0
+    for x in reversed(xs):
+        q = 3.0 * x * x + a
+        d = (x * x * x + a * x - b) / q
+        a_bar -= x_bar * (x - d) / q
+        b_bar += x_bar / q
+        x_bar *= 6.0 * x * d / q
+    return (a_bar, b_bar)
+
+
 def newton_peer(ns):
     def newton(a, b, tol):
         x = 1.0
@@ -348,7 +371,8 @@ WORKLOADS = [
              "scalar-loop", pendulum, pendulum_grad, pendulum_peer, (0, 1), pendulum_args,
              extra={"hand (tangent)": pendulum_tangent}, checkpoint=True),
     Workload("newton", "Newton on x^3 + a x - b = 0, while |dx| > tol, d root/d(a, b)",
-             "scalar-loop", newton, newton_grad, newton_peer, (0, 1), newton_args),
+             "scalar-loop", newton, newton_grad, newton_peer, (0, 1), newton_args,
+             extra={"hand (loop adjoint)": newton_loop_adjoint}),
     Workload("rosenbrock_1e3", "Rosenbrock, vectorized NumPy, n = 1e3", "numpy",
              rosenbrock, rosenbrock_grad, rosenbrock_peer, (0,), rosenbrock_args(1000)),
     Workload("rosenbrock_1e6", "Rosenbrock, vectorized NumPy, n = 1e6", "numpy",
