@@ -269,12 +269,14 @@ def _propagate(tree, ctx, facts, touched, fold):
         watch = set(cands.values())
         seen = dict.fromkeys(watch, 0)
         after = {}                  # candidate position -> reads of its name after it
+        last = {}                   # name -> position of the last statement reading it
         for i in range(len(block) - 1, -1, -1):
             if i in cands:
                 after[i] = seen[cands[i]]
             d = deep[i]
             for n in watch.intersection(d):
                 seen[n] += d[n]
+                last.setdefault(n, i)
         assigned = {}               # name -> positions of the assignments to it
         for i, x in enumerate(block):
             if type(x) is gast.Assign:
@@ -293,13 +295,18 @@ def _propagate(tree, ctx, facts, touched, fold):
                     a = candidate(x)
                     if a is not None:   # became a copy: count its reads below
                         after[i] = sum(d.get(a, 0) for d in deep[i + 1:])
+                        last[a] = max((k for k in range(i + 1, len(block)) if a in deep[k]),
+                                      default=i)
             if a is None or after[i] != loads.get(a, 0):
                 continue
             b = x.value.id if type(x.value) is gast.Name else _num(x.value)
             if isinstance(b, str):
-                if b == a or not ((b in params and stores.get(b, 1) == 1) or (
-                        stores.get(b) == 1 and any(p < i and p not in dropped
-                                                   for p in assigned.get(b, ())))):
+                if b == a:
+                    continue
+                once = (b in params and stores.get(b, 1) == 1) or (
+                    stores.get(b) == 1 and any(p < i and p not in dropped
+                                               for p in assigned.get(b, ())))
+                if not once and _rebound(b, block, i, last[a], facts):
                     continue
             elif b is None:
                 continue
@@ -309,6 +316,20 @@ def _propagate(tree, ctx, facts, touched, fold):
         if dropped:
             block[:] = [x for i, x in enumerate(block) if i not in dropped]
     return changed
+
+
+def _rebound(b, block, i, j, facts):
+    """Whether ``b`` may be written (or deleted) after statement ``i`` of ``block``
+    and before the reads of statement ``j`` (a simple statement reads before it
+    writes; an ``if`` or a loop may not)."""
+    for k in range(i + 1, j + 1):
+        x = block[k]
+        if k == j and not isinstance(x, _COMPOUND):
+            break
+        _, written, deleted = facts.lists(x)[:3]
+        if b in written or b in deleted:
+            return True
+    return False
 
 
 def _generated(ctx, n):

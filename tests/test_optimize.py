@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import fuzz_programs as fp
 import numpy as np
@@ -76,3 +77,25 @@ def test_dead_value_read_only_through_copies_after_its_loop():
     assert s2sad.grad(after_loop)(1.5, 3) == pytest.approx(3.0)
     with pytest.raises(TypeError):
         s2sad.grad(after_loop)(1.5 + 0j, 3)      # math.tanh refuses complex, as in f
+
+
+def grow(x, n):
+    y = x
+    if x > 0:
+        y = y * y
+    for _ in range(n):
+        y = y + math.sin(x) * y
+    return y
+
+
+def test_copies_of_an_accumulated_adjoint_go_when_it_is_not_rebound_before_their_reads():
+    """``by_4 = by_3`` followed by reads of ``by_4`` up to the statement that rebinds
+    ``by_3`` (which reads first): the copy goes, ``by_3`` is read in its place."""
+    src = s2sad.source(grow, wrt=0)
+    assert re.findall(r"^\s*(by_\d+) = (by_\d+)$", src, re.M) == [], src
+    assert "by_3 = by_3 + by_3 * _t1" in src
+    g = s2sad.grad(grow)
+    for x, n in [(0.7, 3), (-0.4, 2), (1.3, 0), (0.2, 5)]:
+        h = 1e-6
+        fd = (grow(x + h, n) - grow(x - h, n)) / (2 * h)
+        assert g(x, n) == pytest.approx(fd, rel=1e-6, abs=1e-9)
