@@ -21,6 +21,7 @@ reached cheaply.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter
 
@@ -284,6 +285,7 @@ def _propagate(tree, ctx, facts, touched, fold):
                     if type(t) is gast.Name:
                         assigned.setdefault(t.id, []).append(i)
         subst, dropped = {}, set()
+        writers = None              # name -> positions writing or deleting it, when needed
         for i, x in enumerate(block):
             a = cands.get(i)
             if subst and not subst.keys().isdisjoint(deep[i]):
@@ -306,8 +308,11 @@ def _propagate(tree, ctx, facts, touched, fold):
                 once = (b in params and stores.get(b, 1) == 1) or (
                     stores.get(b) == 1 and any(p < i and p not in dropped
                                                for p in assigned.get(b, ())))
-                if not once and _rebound(b, block, i, last[a], facts):
-                    continue
+                if not once:
+                    if writers is None:
+                        writers = _writers(block, facts)
+                    if _rebound(writers.get(b, ()), block, i, last[a]):
+                        continue
             elif b is None:
                 continue
             subst[a] = b
@@ -318,18 +323,25 @@ def _propagate(tree, ctx, facts, touched, fold):
     return changed
 
 
-def _rebound(b, block, i, j, facts):
-    """Whether ``b`` may be written (or deleted) after statement ``i`` of ``block``
-    and before the reads of statement ``j`` (a simple statement reads before it
-    writes; an ``if`` or a loop may not)."""
-    for k in range(i + 1, j + 1):
-        x = block[k]
-        if k == j and not isinstance(x, _COMPOUND):
-            break
+def _writers(block, facts):
+    """Name -> ascending positions of the statements of ``block`` writing or deleting it."""
+    out = {}
+    for k, x in enumerate(block):
         _, written, deleted = facts.lists(x)[:3]
-        if b in written or b in deleted:
-            return True
-    return False
+        for n in written:
+            out.setdefault(n, []).append(k)
+        for n in deleted:
+            out.setdefault(n, []).append(k)
+    return out
+
+
+def _rebound(positions, block, i, j):
+    """Whether a statement at one of ``positions`` (those writing or deleting some
+    name) runs after statement ``i`` of ``block`` and before the reads of statement
+    ``j`` (a simple statement reads before it writes; an ``if`` or a loop may not)."""
+    k = bisect.bisect_right(positions, i)
+    return k < len(positions) and (positions[k] < j or (
+        positions[k] == j and isinstance(block[j], _COMPOUND)))
 
 
 def _generated(ctx, n):
@@ -468,11 +480,13 @@ def _error_checks(tree, ctx, facts):
     is called only then: ``if x <= 0: math.log(x)`` raises the same error and costs
     a comparison, not a logarithm and a float.
     """
-    stores, _ = facts.counts(tree)
+    stores = None
     for block in _blocks(tree.body):
         out = []
         for i, x in enumerate(block):
             if type(x) is gast.Expr and type(x.value) is gast.Call:
+                if stores is None:
+                    stores, _ = facts.counts(tree)
                 key = _math_domain(x.value, ctx, stores)
                 if key is not None and _covered(key, block[i + 1:], ctx, stores, facts):
                     continue
@@ -735,7 +749,6 @@ def _negations(tree, ctx, fold, facts, touched):
     stores, loads = facts.counts(tree)
     changed = False
     for block in list(_blocks(tree.body)):
-        info = None
         negated = {y.value.operand.id for y in block if isinstance(y, gast.Assign)
                    and isinstance(y.value, gast.UnaryOp) and isinstance(y.value.op, gast.USub)
                    and isinstance(y.value.operand, gast.Name)}
@@ -748,16 +761,14 @@ def _negations(tree, ctx, fold, facts, touched):
                 continue
             if a not in negated and not facts.negations(x):
                 continue            # no negation to fold away
-            if info is None:        # per statement: names read, names written
-                info = [(facts.reads(y), set(facts.writes(y))) for y in block]
-            j = next((k for k in range(i + 1, len(block)) if a in info[k][0]), None)
+            j = next((k for k in range(i + 1, len(block)) if a in facts.reads(block[k])), None)
             if j is None or not isinstance(block[j], gast.Assign) \
                     or not isinstance(block[j].targets[0], gast.Name):
                 continue
             y = block[j]
             neg_x, neg_y = facts.negations(x), facts.negations(y)
             reads = set(facts.reads(x)) | {a}
-            if any(info[k][1] & reads for k in range(i + 1, j)):
+            if any(not reads.isdisjoint(facts.writes(block[k])) for k in range(i + 1, j)):
                 continue            # an operand is rebound in between
             trial = _Substitute({a: x.value}).visit(_clone(y.value))
             trial = fold.visit(trial)
@@ -766,7 +777,6 @@ def _negations(tree, ctx, fold, facts, touched):
                 facts.forget(y)
                 touched.add(y)
                 block[i] = gast.Pass()
-                info[j] = (facts.reads(y), info[j][1])
                 changed = True
     if changed:
         for block in list(_blocks(tree.body)):
