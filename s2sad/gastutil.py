@@ -164,15 +164,19 @@ def names(node):
             extend(reversed(n.args))
             push(n.func)
         else:
-            children = []
-            for f in _fields(cls):
-                v = getattr(n, f, None)
-                if isinstance(v, list):
-                    children.extend([x for x in v if isinstance(x, gast.AST)])
-                elif isinstance(v, gast.AST):
-                    children.append(v)
-            children.reverse()
-            extend(children)
+            extend(reversed(children(n)))
+    return out
+
+
+def children(node):
+    """The nodes directly inside ``node`` that may hold names, in field order."""
+    out = []
+    for f in _fields(node.__class__):
+        v = getattr(node, f, None)
+        if isinstance(v, list):
+            out.extend([x for x in v if isinstance(x, gast.AST)])
+        elif isinstance(v, gast.AST):
+            out.append(v)
     return out
 
 

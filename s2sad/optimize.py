@@ -29,7 +29,7 @@ import gast
 import numpy as np
 
 from . import shapes
-from .gastutil import Transformer, _fields, dotted_name, names, walk
+from .gastutil import Transformer, children, dotted_name, names, walk
 
 _COMPOUND = (gast.If, gast.For, gast.While)
 
@@ -168,12 +168,7 @@ def _scan(stmt):
         if cls is Attribute:
             push(n.value)
             continue
-        for f in _fields(cls):
-            v = getattr(n, f, None)
-            if isinstance(v, list):
-                stack.extend([x for x in v if isinstance(x, gast.AST)])
-            elif isinstance(v, gast.AST):
-                push(v)
+        stack.extend(children(n))
     return read, written, deleted, foldable, negations
 
 
@@ -786,22 +781,7 @@ def _negations(tree, ctx, fold, facts, touched):
 
 def _count_neg(e):
     """How many negations of something other than a number ``e`` holds."""
-    count = 0
-    stack = [e]
-    while stack:
-        n = stack.pop()
-        cls = n.__class__
-        if cls is gast.Name or cls is gast.Constant:
-            continue
-        if cls is gast.UnaryOp and n.op.__class__ is gast.USub and _num(n.operand) is None:
-            count += 1
-        for f in _fields(cls):
-            v = getattr(n, f, None)
-            if isinstance(v, list):
-                stack.extend([x for x in v if isinstance(x, gast.AST)])
-            elif isinstance(v, gast.AST):
-                stack.append(v)
-    return count
+    return _scan(e)[4]
 
 
 def _clone(node):
