@@ -496,11 +496,13 @@ _LOGS = (math.log, math.log2, math.log10)
 
 
 def _log_guard(call, ctx):
-    """``x <= 0`` for ``math.log(x)`` (one argument, a name or a number), or None."""
+    """``x <= 0`` for ``math.log(x)`` (one argument, a scalar name or a number), or None."""
     if len(call.args) != 1 or call.keywords \
-            or not (type(call.args[0]) is gast.Name or _num(call.args[0]) is not None) \
+            or not ((type(call.args[0]) is gast.Name
+                     and ctx.var_kinds.get(call.args[0].id) == "S")
+                    or _num(call.args[0]) is not None) \
             or shapes.callee(call, ctx) not in _LOGS:
-        return None
+        return None             # (an array would fail the comparison's truth test instead)
     arg = call.args[0]
     operand = gast.Name(id=arg.id, ctx=gast.Load(), annotation=None, type_comment=None) \
         if type(arg) is gast.Name else gast.Constant(value=arg.value, kind=None)

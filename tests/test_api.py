@@ -283,6 +283,12 @@ def test_dead_calls_stay_as_checks_or_go_when_covered():
     for fine in (1e-300, 10**300, True, math.inf, math.nan):
         checked_log(3.0, fine)
         c(3.0, fine)
+    pair = np.array([2.0, 3.0])         # math.log refuses it; no comparison stands in
+    with pytest.raises(TypeError) as want:
+        checked_log(3.0, pair)
+    with pytest.raises(TypeError) as got:
+        c(3.0, pair)
+    assert str(got.value) == str(want.value)
 
 
 def cube(x):
