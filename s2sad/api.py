@@ -157,10 +157,10 @@ def _fast_call(fast, limit=8):
     thousand: a scalar gradient takes well under a microsecond and an array
     gradient pays nothing per argument. Anything else (keyword arguments, other
     types, int or bool arguments that are differentiated) goes to ``self._slow``.
-    Its parameters are positional-only with a private default, so it takes no
-    ``*args`` tuple or ``**kwargs`` dict apart on the fast path (tens of
-    nanoseconds more). A ``NonScalarOutputError`` raised by the generated code is located as on the
-    general path.
+    Its parameters are positional-only with a private default: a positional call
+    binds them directly, tens of nanoseconds faster than unpacking an ``*args``
+    tuple. A ``NonScalarOutputError`` raised by the generated code is located as
+    on the general path.
     """
     chosen = list(fast.items())[-limit:]
     width = max(len(key) for key, _ in chosen)
