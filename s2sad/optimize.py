@@ -29,7 +29,7 @@ import gast
 import numpy as np
 
 from . import shapes
-from .gastutil import Transformer, children, dotted_name, names, walk
+from .gastutil import Transformer, children, clone, dotted_name, names, walk
 
 _COMPOUND = (gast.If, gast.For, gast.While)
 
@@ -577,13 +577,6 @@ def _copy_pair(s):
     return None
 
 
-def _const_pair(s):
-    if isinstance(s, gast.Assign) and len(s.targets) == 1 \
-            and isinstance(s.targets[0], gast.Name) and _num(s.value) is not None:
-        return s.targets[0].id, s.value.value
-    return None
-
-
 _FOLD = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b,
          gast.Mult: lambda a, b: a * b}
 
@@ -678,7 +671,7 @@ class _Substitute(Transformer):
                 n.id = value
                 return n
             if isinstance(value, gast.AST):
-                return _clone(value)
+                return clone(value)
             return gast.Constant(value=value, kind=None)
         return n
 
@@ -767,7 +760,7 @@ def _negations(tree, ctx, fold, facts, touched):
             reads = set(facts.reads(x)) | {a}
             if any(not reads.isdisjoint(facts.writes(block[k])) for k in range(i + 1, j)):
                 continue            # an operand is rebound in between
-            trial = _Substitute({a: x.value}).visit(_clone(y.value))
+            trial = _Substitute({a: x.value}).visit(clone(y.value))
             trial = fold.visit(trial)
             if _count_neg(trial) < neg_x + neg_y:
                 y.value = trial
@@ -784,11 +777,6 @@ def _negations(tree, ctx, fold, facts, touched):
 def _count_neg(e):
     """How many negations of something other than a number ``e`` holds."""
     return _scan(e)[4]
-
-
-def _clone(node):
-    from .gastutil import clone
-    return clone(node)
 
 
 def _constant_adjoints(tree, ctx, facts, touched):
