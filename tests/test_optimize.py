@@ -99,3 +99,42 @@ def test_copies_of_an_accumulated_adjoint_go_when_it_is_not_rebound_before_their
         h = 1e-6
         fd = (grow(x + h, n) - grow(x - h, n)) / (2 * h)
         assert g(x, n) == pytest.approx(fd, rel=1e-6, abs=1e-9)
+
+
+def repeated(x1, x2, x3):
+    return (x1 - x2 + x2 * x3) * math.cos(x3 * x2) + math.sin(x2 * x3) * (x2 * x3)
+
+
+def repeated_in_loop(x, n):
+    s = 1.0
+    for _ in range(n):
+        a = x * s
+        s = s + a           # s changes: x * s below is another value
+        b = x * s
+        s = s + 0.5 * b + x * s
+    return s + x * x + x * x
+
+
+def test_a_value_computed_twice_is_computed_once():
+    src = s2sad.source(repeated, wrt=(0, 1, 2))
+    assert len(re.findall(r"= x2 \* x3$|= x3 \* x2$", src, re.M)) == 1, src
+    g = s2sad.grad(repeated, wrt=(0, 1, 2))
+    for point in [(0.3, 1.2, -0.7), (2.0, -0.5, 0.25)]:
+        got = g(*point)
+        for i in range(3):
+            h = 1e-6
+            up, down = list(point), list(point)
+            up[i] += h
+            down[i] -= h
+            assert got[i] == pytest.approx((repeated(*up) - repeated(*down)) / (2 * h),
+                                           rel=1e-6, abs=1e-9)
+
+
+def test_values_of_names_that_change_are_not_merged():
+    src = s2sad.source(repeated_in_loop, wrt=0)
+    assert "a = x * s_1" in src and "b = x * s_2" in src      # two values of s
+    g = s2sad.grad(repeated_in_loop)
+    for x, n in [(0.3, 3), (-0.8, 2), (1.1, 0)]:
+        h = 1e-6
+        fd = (repeated_in_loop(x + h, n) - repeated_in_loop(x - h, n)) / (2 * h)
+        assert g(x, n) == pytest.approx(fd, rel=1e-6, abs=1e-9)
