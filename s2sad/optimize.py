@@ -320,106 +320,6 @@ def _propagate(tree, ctx, facts, touched, fold):
     return changed
 
 
-def _common_values(tree, ctx, facts):
-    """A value computed again in the block that computed it is taken from the name
-    that holds it: ``_t4 = x2 * x3`` after ``_t2 = x2 * x3`` goes (its reads become
-    reads of ``_t2``), and ``math.cos(_t2)`` in the reverse sweep after
-    ``_t5 = math.cos(_t2)`` becomes ``_t5``: an operation less, a call less.
-
-    Values are scalar arithmetic and ``math`` functions of scalar names written once
-    (or numbers), held by scalar names written once: the value is the same both
-    times (floating point is deterministic, and ``a * b`` is ``b * a`` exactly),
-    and had it raised, the first computation would have. A holder serves the rest
-    of its block, loops and branches in it included. Only temporaries of the
-    function's own code are dropped, when every read of them follows in the block.
-    """
-    stores, loads = facts.counts(tree)
-    kinds = ctx.var_kinds
-
-    def atom(e):
-        if type(e) is gast.Name:
-            if stores.get(e.id) == 1 and kinds.get(e.id) == "S":
-                return e.id
-            return None
-        v = _num(e)
-        return None if v is None else (type(v), v)
-
-    def value_key(e):
-        cls = e.__class__
-        if cls is gast.BinOp:
-            a, b = atom(e.left), atom(e.right)
-            if a is None or b is None:
-                return None
-            op = e.op.__class__
-            if op in (gast.Add, gast.Mult):
-                a, b = sorted((a, b), key=repr)
-            return op, a, b
-        if cls is gast.UnaryOp:
-            a = atom(e.operand)
-            return None if a is None else (e.op.__class__, a)
-        if cls is gast.Call and not e.keywords and e.args:
-            args = tuple(atom(a) for a in e.args)
-            if None in args:
-                return None
-            f = shapes.callee(e, ctx)
-            if callable(f) and getattr(f, "__module__", None) == "math":
-                return f, args
-        return None
-
-    changed = False
-    for block in _blocks(tree.body):
-        seen, subst, drop = {}, {}, set()
-        reuse = _Reuse(seen, value_key)
-        reused = False
-        for i, x in enumerate(block):
-            if subst and not subst.keys().isdisjoint(facts.reads(x)):
-                _Substitute(subst).visit(x)
-                facts.forget(x)
-            target = x.targets[0].id if type(x) is gast.Assign and len(x.targets) == 1 \
-                and type(x.targets[0]) is gast.Name else None
-            k = value_key(x.value) if target is not None else None
-            if k is not None and k in seen and target in ctx.primal_temps \
-                    and stores.get(target) == 1 \
-                    and sum(facts.reads(y).get(target, 0) for y in block[i + 1:]) \
-                    == loads.get(target, 0):
-                subst[target] = seen[k]
-                drop.add(i)
-                continue
-            if seen:
-                reuse.changed = False
-                if target is not None:
-                    x.value = reuse.visit(x.value)
-                else:
-                    reuse.visit(x)
-                if reuse.changed:
-                    facts.forget(x)
-                    reused = True
-            if k is not None and k not in seen and stores.get(target) == 1 \
-                    and kinds.get(target) == "S":
-                seen[k] = target
-        if drop:
-            block[:] = [x for i, x in enumerate(block) if i not in drop]
-        changed = changed or bool(drop) or reused
-    return changed
-
-
-class _Reuse(Transformer):
-    """Replace values ``seen`` has a holder for by the holder's name, innermost first."""
-
-    def __init__(self, seen, value_key):
-        self.seen, self.value_key = seen, value_key
-
-    def _held(self, node):
-        self.generic_visit(node)
-        holder = self.seen.get(self.value_key(node))
-        if holder is None:
-            return node
-        self.changed = True
-        return gast.Name(id=holder, ctx=gast.Load(), annotation=None, type_comment=None)
-
-    visit_BinOp = visit_UnaryOp = visit_Call = _held
-
-
 def _writers(block, facts):
     """Name -> ascending positions of the statements of ``block`` writing or deleting it."""
     out = {}
@@ -985,22 +885,6 @@ def run(tree, ctx):
     fold = _Fold(ctx)
     facts = _Facts()
     refold = _fold(fold, tree, None, facts)
-    _sweeps(tree, ctx, fold, facts, refold)
-    # values computed twice, on live code only (it makes the holders' values live);
-    # an adjoint it turns into a copy (``b_t = _t3``) is for another sweep to take
-    if _common_values(tree, ctx, facts):
-        _sweeps(tree, ctx, fold, facts, set())
-    _error_checks(tree, ctx, facts)
-    touched = set()
-    if _negations(tree, ctx, fold, facts, touched):       # once, on the final code
-        _fold(fold, tree, touched, facts)
-    tree.body = _empty_blocks(tree.body)
-    _free_arrays(tree, ctx, facts)
-    return tree
-
-
-def _sweeps(tree, ctx, fold, facts, refold):
-    """Sweep every pass over the function until a sweep leaves nothing to do."""
     for _ in range(20):
         # One sweep. Dead code goes to its fixed point; copy propagation, run after
         # it, folds what it rewrites and takes the copies that makes at once. What
@@ -1015,7 +899,14 @@ def _sweeps(tree, ctx, fold, facts, refold):
         again = _swap_back(tree, ctx, facts) or again
         refold = _fold(fold, tree, refold | touched, facts)
         if not (again or refold):
-            return
+            break
+    _error_checks(tree, ctx, facts)
+    touched = set()
+    if _negations(tree, ctx, fold, facts, touched):       # once, on the final code
+        _fold(fold, tree, touched, facts)
+    tree.body = _empty_blocks(tree.body)
+    _free_arrays(tree, ctx, facts)
+    return tree
 
 
 def _free_arrays(tree, ctx, facts):
