@@ -12,9 +12,7 @@ Takes and gives a generated ``FunctionDef``. Runs to a fixed point:
 * folding (``1.0 * e``, ``2 - 1``, ``-(2.0 * t)``) and, for NumPy sums, adjoints
   that stay the number ``1.0``.
 
-Then a value computed twice in a block is computed once (``_common_values``,
-then the sweeps again), and once: dead ``math`` calls whose error a later call
-raises anyway go (and
+Then, once: dead ``math`` calls whose error a later call raises anyway go (and
 ``math.log(x)`` is called only if ``x <= 0``), a
 negation is folded into the single reader of an adjoint, and arrays are freed
 after their last use. docs/design.md ("final") tells how the fixed point is
