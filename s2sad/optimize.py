@@ -257,7 +257,7 @@ def _propagate(tree, ctx, facts, touched, fold):
         return None
 
     changed = False
-    for block in list(_blocks(tree.body)):
+    for block in _blocks(tree.body):
         cands = {i: a for i, x in enumerate(block) for a in [candidate(x)] if a is not None}
         if not cands:
             continue
@@ -545,14 +545,11 @@ def _math_calls(stmt, ctx, stores):
 def _swap_back(tree, ctx, facts):
     """``a = b; ...; b = a`` with neither rebound in between: drop the second."""
     changed = False
-    for block in list(_blocks(tree.body)):
+    for block in _blocks(tree.body):
         pairs = {_copy_pair(x) for x in block}
         if not any((b, a) in pairs for a, b in pairs - {None}):
             continue         # no copy is undone in this block
-        writes = {}          # name -> positions in this block of statements writing it
-        for k, x in enumerate(block):
-            for n in facts.writes(x):
-                writes.setdefault(n, []).append(k)
+        writes = _writers(block, facts)
         drop = set()
         for i, x in enumerate(block):
             pair = _copy_pair(x)
@@ -738,7 +735,7 @@ def _negations(tree, ctx, fold, facts, touched):
     Done only when folding then leaves fewer negations than before."""
     stores, loads = facts.counts(tree)
     changed = False
-    for block in list(_blocks(tree.body)):
+    for block in _blocks(tree.body):
         negated = {y.value.operand.id for y in block if isinstance(y, gast.Assign)
                    and isinstance(y.value, gast.UnaryOp) and isinstance(y.value.op, gast.USub)
                    and isinstance(y.value.operand, gast.Name)}
@@ -769,7 +766,7 @@ def _negations(tree, ctx, fold, facts, touched):
                 block[i] = gast.Pass()
                 changed = True
     if changed:
-        for block in list(_blocks(tree.body)):
+        for block in _blocks(tree.body):
             block[:] = [x for x in block if not isinstance(x, gast.Pass)] or [gast.Pass()]
     return changed
 
