@@ -100,6 +100,9 @@ UNSUPPORTED = {
     "Return": ("return before the end of the function",
                "assign the result to a variable and return it once, at the end"),
     "LoopElse": ("else clause on a loop", "use a flag variable and an if after the loop"),
+    "LoopResizes": ("a loop that changes the length of the list it iterates over",
+                    "iterate over a copy (for v in list(xs)) or use a while loop over "
+                    "an index"),
     "AttributeStore": ("assignment to an attribute", "compute the value in a local variable"),
     "SubscriptStore": ("assignment to an element of an array that carries a derivative",
                        "build the result with np.where, np.concatenate or arithmetic"),

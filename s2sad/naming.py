@@ -28,6 +28,7 @@ class Namer:
         self._tangents = {}
         self._adjoint_names = set()
         self.temps = set()
+        self.made = set()          # every name invented here (none of the user's)
 
     def reserve(self, names):
         self.taken.update(names)
@@ -36,6 +37,7 @@ class Namer:
         """``base`` if free, else ``base_1``, ``base_2``, ..."""
         if base not in self.taken:
             self.taken.add(base)
+            self.made.add(base)
             return base
         i = self._counters.get(base, 0)
         while True:
@@ -44,6 +46,7 @@ class Namer:
             if cand not in self.taken:
                 self._counters[base] = i
                 self.taken.add(cand)
+                self.made.add(cand)
                 return cand
 
     def numbered(self, prefix):
@@ -55,6 +58,7 @@ class Namer:
             if cand not in self.taken:
                 self._counters[prefix] = i
                 self.taken.add(cand)
+                self.made.add(cand)
                 return cand
 
     def temp(self, block_local=True):

@@ -48,6 +48,8 @@ from .gastutil import (
 _SIMPLE_STMTS = (gast.Assert, gast.Raise, gast.Pass)
 
 
+_RESIZING = {"append", "extend", "insert", "pop", "remove", "clear"}
+
 class Normalizer:
     def __init__(self, ctx):
         self.ctx = ctx
@@ -196,6 +198,7 @@ class Normalizer:
             out.append(copy_location(node, s))
             return
         # for <target> in <iterable>  ->  for _i in range(len(seq)): <target> = seq[_i]
+        self.check_not_resized(s)
         index = self.namer.fresh("_i")
         head, seqs, targets = [], [], []
         backwards = _is_call_of(it, "reversed") and len(it.args) == 1 and not it.keywords
@@ -215,6 +218,22 @@ class Normalizer:
         node = gast.For(target=name(index, store=True), iter=iterable,
                         body=self.block(head + s.body), orelse=[], type_comment=None)
         out.append(copy_location(node, s))
+
+    def check_not_resized(self, s):
+        """The normal form reads the length of the sequence once, as CPython does not
+        for a list that grows or shrinks in the loop: such a loop is refused."""
+        seqs = {n.id for n in walk(s.iter) if isinstance(n, gast.Name)}
+        for node in walk(gast.Module(body=s.body, type_ignores=[])):
+            f = node.func if isinstance(node, gast.Call) else None
+            if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) \
+                    and f.value.id in seqs and f.attr in _RESIZING:
+                raise errors.unsupported(node, self.ctx, "LoopResizes",
+                                         f"{f.value.id}.{f.attr}() in the loop over it")
+            if isinstance(node, (gast.Delete, gast.AugAssign)):
+                for t in node.targets if isinstance(node, gast.Delete) else [node.target]:
+                    base = t.value if isinstance(t, gast.Subscript) else t
+                    if isinstance(base, gast.Name) and base.id in seqs:
+                        raise errors.unsupported(node, self.ctx, "LoopResizes")
 
     def unzip(self, it, target, index, head, seqs, targets, out, s):
         """Split ``for target in it`` into sequences read at the same index."""

@@ -899,6 +899,10 @@ def run(tree, ctx):
     touched = set()
     if _negations(tree, ctx, fold, facts, touched):       # once, on the final code
         _fold(fold, tree, touched, facts)
+    from . import fuse
+    touched = fuse.run(tree, ctx, facts)
+    if touched:
+        _fold(fold, tree, touched, facts)
     tree.body = _empty_blocks(tree.body)
     _free_arrays(tree, ctx, facts)
     return tree

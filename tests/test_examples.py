@@ -168,8 +168,10 @@ def test_halving_with_break_is_rejected_with_location_or_correct():
 def test_zero_is_one_minus_one():
     src = s2sad.source(seeds.zero)
     assert s2sad.grad(seeds.zero)(3.0) == 0.0
-    # two contributions to the adjoint of x, of opposite signs: 1 - 1
-    assert src.count("bx = ") == 2 and "bx - " in src
+    # two contributions to the adjoint of x, of opposite signs: 1 - 1, folded
+    assert src.rstrip().splitlines()[-1].strip() == "return 0.0"
+    raw = s2sad.source(seeds.zero, optimize=False)
+    assert "bx = bx - " in raw or "bx - " in raw
 
 
 def test_seed003_grad_with_tuple_wrt_positional():
@@ -180,8 +182,11 @@ def test_seed003_grad_with_tuple_wrt_positional():
 
 
 def test_seed004_adjoint_of_x2_sums_two_contributions():
+    raw = s2sad.source(seeds.f004, optimize=False)
+    assert "bx2 = bx2 + " in raw
+    # optimized: the two contributions (through x3 and directly) in one expression
     src = s2sad.source(seeds.f004)
-    assert src.count("bx2 = ") == 2 and "bx2 = bx2 + " in src
+    assert src.rstrip().splitlines()[-1].strip() == "return (x3 + x2) * x2"
     assert s2sad.grad(seeds.f004)(0.0) == pytest.approx(3.0)   # e^0 (2 e^0 + 1)
 
 

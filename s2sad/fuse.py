@@ -1,0 +1,526 @@
+"""The last step of the clean-up (stage 6, called by ``optimize.run``): code as
+one writes it by hand, once the fixed point is reached.
+
+Takes and gives a generated ``FunctionDef``; run on the final code only. Three
+rewrites of scalar code, each local to one block of statements:
+
+* **direct iteration**: ``for _i in range(len(_seq)): ti = _seq[_i]; ...``
+  (the normal form of ``for ti in t``) becomes ``for ti in _seq: ...``, and the
+  reverse sweep's ``for _i in reversed(range(len(_seq)))`` becomes
+  ``for ti in reversed(_seq)``: no index, no subscript per iteration. Only
+  where nothing in the loop can change the sequence's length (the tape's own
+  ``append`` and ``pop``, ``math``, NumPy, runtime helpers and pure builtins are
+  the only calls) and the index is read nowhere else;
+* **single-use values inlined**: ``_t1 = x - ti; g_2 = g_1 * _t1`` becomes
+  ``g_2 = g_1 * (x - ti)`` when ``_t1`` is a generated name (a temporary, an
+  adjoint, an SSA version; never a name of the user's) written once and read
+  once, later in the same block, and no statement in between rebinds what it
+  reads. The printed code has one statement per value worth a name, and CPython
+  skips a store and a load per temporary;
+* **a rewrite sunk below a copy's readers**: ``bg_2 = bg_1; bg_1 = bg_2 * u;
+  bx = bx + bg_2 * g`` becomes ``bx = bx + bg_1 * g; bg_1 = bg_1 * u`` (the
+  copy an SSA loop header leaves goes, as in a hand-written adjoint).
+
+Moving a computation must not change what the function raises or when: a
+moved expression is either *quiet* (``+ - *``, negation and comparisons of
+scalars and numbers: no side effect, no exception, scalars cannot be changed
+in place) or crosses only quiet assignments and lands in a statement whose
+other parts are quiet. The tree structure of every expression is kept, so the
+floating-point operations, their order and their results are the same.
+"""
+
+from __future__ import annotations
+
+import bisect
+import builtins
+import math
+
+import gast
+import numpy as np
+
+from .gastutil import dotted_name, statements, walk
+from .optimize import _blocks, _Substitute
+
+_QUIET_OPS = (gast.Add, gast.Sub, gast.Mult, gast.USub, gast.UAdd, gast.Not,
+              gast.Eq, gast.NotEq, gast.Lt, gast.LtE, gast.Gt, gast.GtE)
+_MAX_OPS = 8                  # operations per inlined statement: lines stay readable
+_WINDOW = 12                  # how far below its statement a value is inlined
+_COMPOUND = (gast.If, gast.For, gast.While)
+_PURE_BUILTINS = {abs, len, range, reversed, float, int, bool, min, max, sum, isinstance,
+                  round, pow, divmod, enumerate, zip, tuple, complex}
+
+
+def run(tree, ctx, facts):
+    """Apply the three rewrites; ``facts`` is the clean-up's name cache
+    (``optimize._Facts``), kept up to date. Returns the statements changed (to
+    fold again: ``1.0 - 1.0`` may appear)."""
+    fuse = _Fuse(tree, ctx, facts)
+    fuse.direct_loops()
+    # which names cross blocks is not changed by the rewrites: inlining moves reads
+    # within a block past no write of what they read, sinking reads ``s`` for ``c``
+    # where ``s`` holds the same value
+    crossing = fuse.crossing()
+    _, loads = facts.counts(tree)       # kept up to date by the rewrites
+    fuse.inline(crossing, loads, _blocks(tree.body))
+    changed, names = fuse.sink(crossing, loads)
+    if changed:     # what sinking made inlinable: values read by the statements it changed
+        fuse.inline(crossing, loads, changed, names)
+    return fuse.touched
+
+
+class _Fuse:
+    def __init__(self, tree, ctx, facts):
+        self.tree, self.ctx, self.facts = tree, ctx, facts
+        args = tree.args
+        self.params = {a.id for a in args.posonlyargs + args.args + args.kwonlyargs}
+        self.primal_of = {b: p for p, b in ctx.namer._adjoints.items()}
+        self.made = ctx.namer.made
+        self.touched = set()
+        self.quiet_cache = {}
+        self.ops = {}               # statement -> operations in it, once counted
+
+    # -- what may move ----------------------------------------------------------
+    def scalar(self, n):
+        kinds = self.ctx.var_kinds
+        return kinds.get(n, kinds.get(self.primal_of.get(n))) == "S"
+
+    def classify(self, e, but=None):
+        """(movable, quiet) of the expression ``e``. Movable: it reads only scalars
+        and numbers (nothing can change them in place), through operators and calls
+        of named functions. Quiet: besides, no call and only ``+ - *``, negation and
+        comparisons, so it has no side effect and cannot raise. ``but``: a name taken
+        as a quiet scalar."""
+        cls = e.__class__
+        if cls is gast.Name:
+            ok = e.id == but or self.scalar(e.id)
+            return ok, ok
+        if cls is gast.Constant:
+            return True, type(e.value) in (int, float, bool)
+        if cls is gast.BinOp:
+            m1, q1 = self.classify(e.left, but)
+            m2, q2 = self.classify(e.right, but)
+            return m1 and m2, q1 and q2 and isinstance(e.op, _QUIET_OPS)
+        if cls is gast.UnaryOp:
+            m, q = self.classify(e.operand, but)
+            return m, q and isinstance(e.op, _QUIET_OPS)
+        if cls is gast.Compare:
+            movable, quiet = self.classify(e.left, but)
+            for c in e.comparators:
+                m, q = self.classify(c, but)
+                movable, quiet = movable and m, quiet and q
+            return movable, quiet and all(isinstance(o, _QUIET_OPS) for o in e.ops)
+        if cls is gast.Call and not e.keywords and dotted_name(e.func) is not None:
+            return all(self.classify(a, but)[0] for a in e.args), False
+        return False, False
+
+    def quiet(self, e, but=None):
+        return self.classify(e, but)[1]
+
+    def quiet_stmt(self, s):
+        """``s`` assigns a quiet value to a name (cached until a rewrite changes ``s``)."""
+        hit = self.quiet_cache.get(s)
+        if hit is None:
+            hit = self.quiet_cache[s] = isinstance(s, gast.Assign) and len(s.targets) == 1 \
+                and isinstance(s.targets[0], gast.Name) and self.quiet(s.value)
+        return hit
+
+    def generated(self, n):
+        return n in self.made and n not in self.params
+
+    # -- direct iteration -------------------------------------------------------
+    def direct_loops(self):
+        loops = [s for s in statements(self.tree.body) if isinstance(s, gast.For)]
+        found = {}                  # index name -> [(loop, position of T = Q[i])]
+        for s in loops:
+            hit = self.indexed_loop(s)
+            if hit is not None:
+                found.setdefault(s.target.id, []).append((s, hit))
+        if not found:
+            return
+        _, loads = self.facts.counts(self.tree)
+        for i, hits in found.items():
+            if loads.get(i, 0) != len(hits):
+                continue            # the index is read elsewhere: keep every such loop
+            for s, k in hits:
+                x = s.body.pop(k)
+                s.target = gast.Name(id=x.targets[0].id, ctx=gast.Store(), annotation=None,
+                                     type_comment=None)
+                seq = x.value.value
+                s.iter = self.call("reversed", seq) if self.is_call(s.iter, "reversed") \
+                    else gast.Name(id=seq.id, ctx=gast.Load(), annotation=None,
+                                   type_comment=None)
+                self.facts.forget(x)
+                if not s.body:
+                    s.body = [gast.Pass()]
+
+    def is_call(self, e, builtin, nargs=1):
+        return isinstance(e, gast.Call) and isinstance(e.func, gast.Name) \
+            and self.ctx.injected.get(e.func.id) is getattr(builtins, builtin) \
+            and len(e.args) == nargs and not e.keywords
+
+    def call(self, builtin, arg):
+        fn = self.ctx.inject(builtin, getattr(builtins, builtin))
+        return gast.Call(func=gast.Name(id=fn, ctx=gast.Load(), annotation=None,
+                                        type_comment=None), args=[arg], keywords=[])
+
+    def indexed_loop(self, s):
+        """Position of ``T = Q[i]`` in ``for i in [reversed(]range(len(Q))[)]``, if the
+        loop can iterate over ``Q`` directly; else None."""
+        it = s.iter.args[0] if self.is_call(s.iter, "reversed") else s.iter
+        if not (isinstance(s.target, gast.Name) and self.is_call(it, "range")
+                and self.is_call(it.args[0], "len")
+                and isinstance(it.args[0].args[0], gast.Name)) or s.orelse:
+            return None
+        i, q = s.target.id, it.args[0].args[0].id
+        if not self.generated(i):
+            return None
+        at = None
+        for k, x in enumerate(s.body):
+            if isinstance(x, gast.Assign) and len(x.targets) == 1 \
+                    and isinstance(x.targets[0], gast.Name) \
+                    and isinstance(x.value, gast.Subscript) \
+                    and isinstance(x.value.value, gast.Name) and x.value.value.id == q \
+                    and isinstance(x.value.slice, gast.Name) and x.value.slice.id == i:
+                at = k
+                break
+        if at is None:
+            return None
+        t = s.body[at].targets[0].id
+        before, written = set(), []
+        for k, x in enumerate(s.body):
+            for y in statements([x]):
+                if not self.length_safe(y):
+                    return None
+            r, w, d = self.facts.lists(x)[:3]
+            if k < at:
+                before.update(r)
+            if k != at:
+                written += w + d
+        if t in before or {t, i, q} & set(written):
+            return None
+        return at
+
+    def length_safe(self, s):
+        """Nothing in ``s`` can change the length of a list (or rebind one in place)."""
+        if isinstance(s, (gast.Delete, gast.AugAssign)):
+            return isinstance(s, gast.AugAssign) and isinstance(s.value, gast.Constant)
+        if isinstance(s, gast.Assign) and any(
+                isinstance(t, gast.Subscript) and isinstance(t.slice, gast.Slice)
+                for t in s.targets):
+            return False
+        for n in walk(s):
+            if isinstance(n, gast.Call) and not self.pure_call(n):
+                return False
+        return True
+
+    def pure_call(self, c):
+        f = c.func
+        if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) \
+                and f.attr in ("append", "pop") and f.value.id in self.tapes():
+            return True
+        path = dotted_name(f)
+        if path is None:
+            return False
+        try:
+            obj = self.ctx.lookup(path)
+        except KeyError:
+            return False
+        try:
+            if obj in _PURE_BUILTINS:
+                return True
+        except TypeError:           # unhashable
+            return False
+        module = getattr(obj, "__module__", None) or ""
+        return obj.__class__ is np.ufunc or module in ("math", "s2sad.runtime") \
+            or module.startswith("numpy") or getattr(obj, "__self__", None) is math
+
+    def tapes(self):
+        if not hasattr(self, "_tapes"):
+            self._tapes = {s.targets[0].id for s in self.tree.body
+                           if isinstance(s, gast.Assign) and len(s.targets) == 1
+                           and isinstance(s.targets[0], gast.Name)
+                           and isinstance(s.value, gast.List) and not s.value.elts
+                           and self.generated(s.targets[0].id)}
+            if self.ctx.tape_param:
+                self._tapes.add(self.ctx.tape_param)
+        return self._tapes
+
+    # -- block-local values ---------------------------------------------------------
+    def crossing(self):
+        """The names some read of which may see a value from outside its own block: read
+        in a block before any write there (a loop body reading last iteration's value,
+        a branch reading what came before it), or read after an ``if`` or a loop that
+        writes them. Every other read sees the last write before it in its block,
+        so a value of such a name is used only where the block shows it."""
+        out = set()
+        self._exposed(self.tree.body, out)
+        return out
+
+    def _exposed(self, block, out):
+        defined = set()
+        facts = self.facts
+        for y in block:
+            if isinstance(y, (gast.If, gast.For, gast.While)):
+                header = [y.test] if not isinstance(y, gast.For) else [y.iter]
+                for h in header:
+                    out.update(n.id for n in walk(h) if n.__class__ is gast.Name
+                               and isinstance(n.ctx, gast.Load) and n.id not in defined)
+                for inner in (y.body, y.orelse):
+                    if inner:
+                        self._exposed(inner, out)
+                defined.difference_update(facts.writes(y))
+                continue
+            out.update(n for n in facts.reads(y) if n not in defined)
+            out.update(facts.lists(y)[2])           # deleted: leave alone
+            defined.update(facts.writes(y))
+        return out
+
+    # -- single-use values --------------------------------------------------------
+    def inline(self, crossing, loads, blocks, only=None):
+        """Inline in ``blocks``; ``only``: the names to look at (all if None)."""
+        made, params, scalar = self.made, self.params, self.scalar
+        if only is not None:
+            made = made & only
+        for block in blocks:
+            gone = set()
+            # the names an if or a loop reads and writes, kept while this block is
+            # swept: its inner blocks are swept after it
+            compounds = {}
+            index = []                  # the block's _Index, made when first needed
+            for i, x in enumerate(block):
+                if x.__class__ is gast.Assign and len(x.targets) == 1 \
+                        and x.targets[0].__class__ is gast.Name:
+                    t = x.targets[0].id
+                    if t in made and t not in crossing and t not in params and scalar(t) \
+                            and self.inline_one(block, i, t, loads[t], compounds, index):
+                        gone.add(i)
+                        loads[t] -= 1
+            if gone:
+                block[:] = [x for k, x in enumerate(block) if k not in gone]
+
+    def inline_one(self, block, i, t, loads, compounds, index):
+        """Inline ``block[i]``, ``t = E``, into the one statement reading it, at most
+        ``_WINDOW`` statements below (``loads``: the reads of ``t`` in the function).
+        The block keeps its length (``block[i]`` goes after the sweep).
+
+        The block's index of reads and writes is made once, before the sweep: an
+        inlining moves the reads of ``E`` from ``i`` to its reader ``k`` past no write
+        of them, so for every later statement the index still tells the next read
+        or write of a name after it, and the first read of ``t`` after ``i``."""
+        x = block[i]
+        facts = self.facts
+
+        def lists(y):
+            if y.__class__ not in _COMPOUND:
+                return facts.lists(y)
+            if y not in compounds:
+                compounds[y] = facts.lists(y)
+            return compounds[y]
+
+        if not index:
+            index.append(_Index(block, lists))
+        where = index[0]
+        k = where.next_read(t, i)
+        if k is None or k - i > _WINDOW:
+            return False
+        w = where.next_write(t, i)
+        if w is not None and w < k:
+            return False            # rewritten before it is read
+        movable, quiet = self.classify(x.value)
+        if not movable:
+            return False
+        for n in set(lists(x)[0]):
+            w = where.next_write(n, i)
+            if w is not None and w < k:
+                return False        # an operand is rebound in between
+        if not quiet and not all(self.quiet_stmt(z) for z in block[i + 1:k]):
+            return False            # a statement in between could raise first
+        y = block[k]
+        read, written = lists(y)[:2]
+        if read.count(t) != 1 or y.__class__ is gast.For or y.__class__ is gast.While:
+            return False
+        if isinstance(y, gast.If):
+            if any(self.reads_in(z, t) for z in y.body + y.orelse):
+                return False        # read in a branch: not moved into it
+            slot, field = y, "test"
+        elif isinstance(y, (gast.Assign, gast.Expr, gast.Return)) and y.value is not None:
+            slot, field = y, "value"
+        else:
+            return False
+        if loads > 1 and t not in written and not where.no_other_reader(block, k, t):
+            return False
+        old = getattr(slot, field)
+        if not quiet and not self.quiet(old, but=t):
+            return False            # something in the reader could raise first
+        ops = self.ops.get(y)
+        if ops is None:
+            ops = _ops(old)
+        ops += _ops(x.value)
+        if ops > _MAX_OPS:
+            return False
+        new = _replace(old, t, x.value)
+        if new is None:
+            return False            # read by a subscript target (``a[t] = v``)
+        setattr(slot, field, new)
+        self.ops[y] = ops
+        self.touched.add(y)
+        self.quiet_cache.pop(y, None)
+        self.facts.forget(y)
+        self.facts.forget(x)
+        return True
+
+    @staticmethod
+    def reads_in(node, t):
+        return any(n.__class__ is gast.Name and n.id == t for n in walk(node))
+
+    # -- a rewrite sunk below the readers of its copy ---------------------------
+    def sink(self, crossing, loads):
+        """Returns the blocks changed and the names the statements it changed read."""
+        changed, self.sunk = [], set()
+        for block in _blocks(self.tree.body):
+            i = 0
+            while i < len(block):
+                x = block[i]
+                if x.__class__ is gast.Assign and x.value.__class__ is gast.Name \
+                        and self.sink_one(block, i, crossing, loads):
+                    if not changed or changed[-1] is not block:
+                        changed.append(block)
+                    continue        # block[i] is now the next statement
+                i += 1
+        return changed, self.sunk
+
+    def sink_one(self, block, i, crossing, loads):
+        """``c = s`` at ``i``; ``s = E`` at ``j``; the last read of ``c`` at ``m > j``:
+        move ``s = E`` after ``m``, read ``s`` for ``c``, drop the copy."""
+        pair = _copy(block[i])
+        if pair is None:
+            return False
+        c, s = pair
+        if c == s or c not in self.made or c in self.params or c in crossing \
+                or not self.scalar(c) or not self.scalar(s):
+            return False
+        lists = self.facts.lists
+        readers, j, seen = [], None, 0
+        for k in range(i + 1, len(block)):      # reads of c up to its next write
+            read, written, deleted = lists(block[k])[:3]
+            if c in read:
+                if block[k].__class__ in _COMPOUND:
+                    return False
+                readers.append(k)
+                seen += read.count(c)
+            if j is None and (s in written or s in deleted):
+                j = k
+            if c in written or c in deleted or seen == loads[c]:
+                break
+        if not readers:
+            return False
+        m = readers[-1]
+        if j is not None and j < m:
+            y = block[j]
+            if not (isinstance(y, gast.Assign) and len(y.targets) == 1
+                    and isinstance(y.targets[0], gast.Name) and y.targets[0].id == s):
+                return False
+            operands = set(lists(y)[0])
+            quiet = self.quiet(y.value)
+            for z in block[j + 1:m + 1]:
+                read, written = lists(z)[:2]
+                if z.__class__ in _COMPOUND or s in read \
+                        or not (operands | {s, c}).isdisjoint(written) \
+                        or not (quiet or self.quiet_stmt(z)):
+                    return False
+            block[j:m + 1] = block[j + 1:m + 1] + [y]
+            self.sunk.update(operands)
+        elif j is not None and j == m and block[j].__class__ in _COMPOUND:
+            return False
+        for y in block[i + 1:m + 1]:
+            if c in lists(y)[0]:
+                _Substitute({c: s}).visit(y)
+                self.touched.add(y)
+                self.quiet_cache.pop(y, None)
+                self.facts.forget(y)
+                self.sunk.update(lists(y)[0])
+        del block[i]
+        loads[s] += loads[c] - 1
+        loads[c] = 0
+        return True
+
+
+class _Index:
+    """Where each name is read and written in one block: ascending positions (a
+    position repeats for each read or write of the name in its statement).
+    ``lists`` gives the names a statement reads, writes and deletes."""
+
+    def __init__(self, block, lists):
+        self.reads, self.writes = reads, writes = {}, {}
+        for k, x in enumerate(block):
+            read, written, deleted = lists(x)[:3]
+            for n in read:
+                reads.setdefault(n, []).append(k)
+            for n in written + deleted:
+                writes.setdefault(n, []).append(k)
+
+    def next_read(self, n, i):
+        positions = self.reads.get(n, ())
+        k = bisect.bisect_right(positions, i)
+        return positions[k] if k < len(positions) else None
+
+    def no_other_reader(self, block, k, t):
+        """No statement after ``k`` reads ``t`` before one writes it (``t`` crosses no
+        block boundary, so no read after the block sees this block's value)."""
+        r = self.next_read(t, k)
+        if r is None:
+            return True
+        w = self.next_write(t, k)
+        return w is not None and (r > w or (r == w and block[w].__class__ not in _COMPOUND))
+
+    def next_write(self, n, i):
+        """Position of the first statement after ``i`` writing or deleting ``n``."""
+        positions = self.writes.get(n, ())
+        k = bisect.bisect_right(positions, i)
+        return positions[k] if k < len(positions) else None
+
+
+def _copy(s):
+    if isinstance(s, gast.Assign) and len(s.targets) == 1 \
+            and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Name):
+        return s.targets[0].id, s.value.id
+    return None
+
+
+def _ops(e):
+    cls = e.__class__
+    if cls is gast.Name or cls is gast.Constant:
+        return 0
+    if cls is gast.BinOp:
+        return 1 + _ops(e.left) + _ops(e.right)
+    if cls is gast.UnaryOp:
+        return 1 + _ops(e.operand)
+    return sum(1 for n in walk(e) if isinstance(n, (gast.BinOp, gast.UnaryOp, gast.Call,
+                                                    gast.Compare, gast.Subscript)))
+
+
+def _replace(expr, t, value):
+    """``expr`` with its one load of the name ``t`` replaced by ``value`` (in place,
+    but for ``expr`` itself being that name); None if ``t`` is not loaded in it."""
+    if expr.__class__ is gast.Name:
+        return value if expr.id == t and expr.ctx.__class__ is gast.Load else None
+    stack = [expr]
+    while stack:
+        n = stack.pop()
+        for f in n._fields:
+            v = getattr(n, f, None)
+            if v.__class__ is gast.Name:
+                if v.id == t and v.ctx.__class__ is gast.Load:
+                    setattr(n, f, value)
+                    return expr
+            elif isinstance(v, gast.AST):
+                stack.append(v)
+            elif isinstance(v, list):
+                for k, item in enumerate(v):
+                    if item.__class__ is gast.Name:
+                        if item.id == t and item.ctx.__class__ is gast.Load:
+                            v[k] = value
+                            return expr
+                    elif isinstance(item, gast.AST):
+                        stack.append(item)
+    return None
