@@ -197,6 +197,15 @@ def bad_recursion(x):
     return bad_recursion(x / 2.0)  # <- L_RECURSION
 
 
+def bad_growing_loop(x, xs):
+    s = 0.0
+    for v in xs:
+        s = s + v * x
+        if len(xs) < 6:
+            xs.append(v)  # <- L_RESIZE
+    return s
+
+
 def bad_no_return(x):  # <- L_NO_RETURN
     y = x * 2.0  # noqa: F841
 
@@ -250,6 +259,10 @@ CASES = [
          ("recursive call", "bad_recursion")),
     Case("no-return", bad_no_return, UnsupportedSyntaxError, "L_NO_RETURN",
          ("without a return statement",)),
+    # CPython's loop sees the appended elements; s2sad's normal form reads the length once
+    Case("loop-resizes-its-list", bad_growing_loop, UnsupportedSyntaxError, "L_RESIZE",
+         ("changes the length of the list it iterates over", "xs.append"),
+         args=(1.5, [1.0, 2.0])),
 ]
 
 XFAIL_CASES = [
