@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import keyword
 import threading
 
 import numpy as np
@@ -146,57 +147,93 @@ def _key(args, kwargs):
     return key
 
 
-def _fast_call(fast, limit=8):
-    """A ``__call__`` that calls the generated function of a specialization directly.
+def _dispatcher(sig, name, fast, limit=8):
+    """A ``__call__`` with the parameters of the user's function that calls the
+    generated function of a specialization directly, or None if the signature has
+    ``*args`` or ``**kwargs``.
 
-    ``fast`` maps the key of a specialization (per argument: its type, and for
-    arrays, lists and tuples its kind) to its compiled implementation. The method
-    tests each argument inline (``type(a) is float``; ``type(a) is ndarray and
-    a.ndim == 1``; a tuple's kind is remembered), which costs a few tens of
-    nanoseconds, where building a key tuple and looking it up costs hundreds to a
-    thousand: a scalar gradient takes well under a microsecond and an array
-    gradient pays nothing per argument. Anything else (keyword arguments, other
-    types, int or bool arguments that are differentiated) goes to ``self._slow``.
-    Its parameters are positional-only with a private default: a positional call
-    binds them directly, tens of nanoseconds faster than unpacking an ``*args``
-    tuple. A ``NonScalarOutputError`` raised by the generated code is located as
-    on the general path.
+    Its parameters are the function's own names, each with a private default
+    that marks it as not given, so CPython binds any call, positional or by
+    keyword, without building a tuple or a dict; a call the function itself
+    would refuse (an unknown keyword, a value given twice) raises CPython's own
+    ``TypeError`` from a function of the same name. Too many positional
+    arguments go to ``*rest``.
+
+    ``fast`` maps the key of a specialization (per positional argument: its
+    type, and for arrays, lists and tuples its kind) to its compiled
+    implementation. The method tests each argument inline (``type(x) is float``;
+    ``type(x) is ndarray and x.ndim == 1``; a tuple's kind is remembered), which
+    costs a few tens of nanoseconds, where building a key tuple and looking it
+    up costs hundreds: a scalar gradient takes well under a microsecond and an
+    array gradient pays nothing per argument. Anything else (keyword-only
+    arguments given, other types, int or bool arguments that are
+    differentiated, missing or extra arguments) goes to ``self._named_slow``. A
+    ``NonScalarOutputError`` raised by the generated code is located as on the
+    general path.
     """
+    params = list(sig.parameters.values())
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+        return None
+    pos = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    kwonly = [p.name for p in params if p.kind == p.KEYWORD_ONLY]
+    taken = set(pos) | set(kwonly) | {name}
+
+    def private(base):
+        while base in taken:
+            base = "_" + base
+        taken.add(base)
+        return base
+
+    me, rest, missing = private("_self"), private("_rest"), private("_M")
+    env = {missing: _MISSING}
+    glob = {}
+
+    def inject(base, obj):
+        glob[base] = n = private(base)
+        env[n] = obj
+        return n
+
+    nonscalar = inject("NonScalarOutputError", errors.NonScalarOutputError)
+    kind_fn = inject("kind_of", kind_of)
     chosen = list(fast.items())[-limit:]
-    width = max(len(key) for key, _ in chosen)
-    params = [f"a{i}" for i in range(width)]
-    head = ", ".join(["self"] + [f"{p}=_M" for p in params] + ["/", "*rest", "**kwargs"])
-    lines = [f"def __call__({head}):", "    if not kwargs and not rest:"]
-    env = {"NonScalarOutputError": errors.NonScalarOutputError, "kind_of": kind_of,
-           "_M": _MISSING}
+    head = [me]
+    for p in params:
+        if p.kind == p.POSITIONAL_ONLY:
+            head.append(f"{p.name}={missing}")
+    if len(head) > 1:
+        head.append("/")
+    head += [f"{p.name}={missing}" for p in params if p.kind == p.POSITIONAL_OR_KEYWORD]
+    head.append(f"*{rest}")
+    head += [f"{k}={missing}" for k in kwonly]
+    lines = [f"def {name}({', '.join(head)}):"]
+    if chosen:
+        plain = [f"not {rest}"] + [f"{k} is {missing}" for k in kwonly]
+        lines.append(f"    if {' and '.join(plain)}:")
     for k, (key, impl) in enumerate(chosen):
         n = len(key)
-        tests = [f"a{n - 1} is not _M"] if n else []
-        if n < width:
-            tests.append(f"a{n} is _M")
+        tests = [f"{pos[n - 1]} is not {missing}"] if n else []
+        if n < len(pos):
+            tests.append(f"{pos[n]} is {missing}")
         for i, (t, kind) in enumerate(key):
-            tests.append(f"type(a{i}) is T{k}_{i}")
-            env[f"T{k}_{i}"] = t
+            tests.append(f"type({pos[i]}) is {inject(f'T{k}_{i}', t)}")
             if issubclass(t, np.ndarray):
-                tests.append(f"a{i}.ndim {'==' if kind == 'A1' else '!='} 1")
+                tests.append(f"{pos[i]}.ndim {'==' if kind == 'A1' else '!='} 1")
             elif not issubclass(t, _SCALAR_TYPES):      # lists, tuples, other objects
-                tests.append(f"kind_of(a{i}) == {kind!r}")
+                tests.append(f"{kind_fn}({pos[i]}) == {kind!r}")
         lines += [f"        if {' and '.join(tests) or 'True'}:",
                   "            try:",
-                  f"                return F{k}({', '.join(params[:n])})",
-                  "            except NonScalarOutputError as exc:",
-                  f"                self._last = I{k}",
-                  "                self._locate(exc)"]
-        env[f"F{k}"] = impl.function
-        env[f"I{k}"] = impl
-    given = f"({', '.join(params)},)" if params else "()"
-    lines += [f"    args = tuple(a for a in {given} if a is not _M) + rest",
-              "    return self._slow(args, kwargs)"]
+                  f"                return {inject(f'F{k}', impl.function)}({', '.join(pos[:n])})",
+                  f"            except {nonscalar} as exc:",
+                  f"                {me}._last = {inject(f'I{k}', impl)}",
+                  f"                {me}._locate(exc)"]
+    given = f"({', '.join(pos)},)" if pos else "()"
+    named = "{" + ", ".join(f"{k!r}: {k}" for k in kwonly) + "}"
+    lines.append(f"    return {me}._named_slow({given}, {rest}, {named})")
     exec("\n".join(lines), env)       # noqa: S102 - a small dispatcher over known types
-    return env["__call__"]
+    return env[name]
 
 
-_MISSING = object()     # an argument not passed to the generated __call__
+_MISSING = object()     # an argument not passed to the generated __call__ (_dispatcher)
 
 
 class GradFunction:
@@ -219,15 +256,44 @@ class GradFunction:
             self._options["has_aux"] = True
         self._sig = _signature(base)
         self._impls = {}
-        self._fast = {}      # argument types -> generated function (see _fast_call)
+        self._fast = {}      # argument types -> generated function (see _dispatcher)
         self._last = None
         functools.update_wrapper(self, base)
         self.__wrapped__ = func
+        self._dispatch()
 
     def __call__(self, *args, **kwargs):
-        # replaced, once a scalar specialization exists, by a generated method of this
-        # object's own subclass (see _fast_call): one call less per gradient
+        # the general path; a GradFunction's own subclass has the generated method of
+        # _dispatcher instead (for functions without *args or **kwargs)
         return self._slow(args, kwargs)
+
+    def _dispatch(self):
+        """Give this object, in a subclass of its own, the ``__call__`` that
+        ``_dispatcher`` makes for its signature and specializations so far."""
+        name = getattr(self, "__name__", "")
+        if not name.isidentifier() or keyword.iskeyword(name):
+            name = "gradient"
+        call = _dispatcher(self._sig, name, self._fast)
+        if call is None:
+            return
+        if type(self) is GradFunction:
+            self.__class__ = type("GradFunction", (GradFunction,),
+                                  {"__module__": __name__, "__qualname__": "GradFunction"})
+        type(self).__call__ = call
+
+    def _named_slow(self, values, rest, named):
+        """The general path for a call the generated ``__call__`` bound by name: the
+        values given, positionally up to the first one not given, then by keyword."""
+        args, kwargs, gap = [], {}, False
+        for p, v in zip(self._sig.parameters, values):
+            if v is _MISSING:
+                gap = True
+            elif gap:
+                kwargs[p] = v
+            else:
+                args.append(v)
+        kwargs.update((k, v) for k, v in named.items() if v is not _MISSING)
+        return self._slow(tuple(args) + rest, kwargs)
 
     def _slow(self, args, kwargs):
         result = self._call(args, kwargs)
@@ -295,11 +361,7 @@ class GradFunction:
                     and not isinstance(self.__wrapped__, CustomVJP) \
                     and not any(types[i] in (int, bool) for i in self._wrt if i < len(types)):
                 self._fast[tuple(zip(types, map(kind_of, args)))] = impl
-                if type(self) is GradFunction:
-                    self.__class__ = type("GradFunction", (GradFunction,),
-                                          {"__module__": __name__,
-                                           "__qualname__": "GradFunction"})
-                type(self).__call__ = _fast_call(self._fast)
+                self._dispatch()
         return impl
 
     def _via_vjp(self, impl, args, kwargs):

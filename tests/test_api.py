@@ -633,3 +633,56 @@ def test_wrt_of_wrong_type_has_hint():
     with pytest.raises(ArgumentError) as info:
         s2sad.grad(a_two, wrt="x")
     assert info.value.hint
+
+
+def clashing(_self, _rest, _M, kind_of, F0, /, T0_0=1.0, *, NonScalarOutputError=2.0):
+    return _self * _rest + _M * kind_of * F0 * T0_0 * NonScalarOutputError
+
+
+def test_dispatcher_parameters_named_like_its_own_names():
+    """The generated __call__ takes the function's own parameter names; its private
+    names step aside (positional-only parameters stay positional-only)."""
+    g = s2sad.grad(clashing, wrt=(0, 2, 5))
+    for _ in range(3):      # general path, then the generated dispatcher
+        assert g(2.0, 3.0, 5.0, 7.0, 11.0) == pytest.approx((3.0, 7.0 * 11.0 * 2.0, 5 * 77 * 2.0))
+        assert g(2.0, 3.0, 5.0, 7.0, 11.0, T0_0=0.5, NonScalarOutputError=1.0) \
+            == pytest.approx((3.0, 77.0 * 0.5, 5 * 77 * 1.0))
+    with pytest.raises(TypeError):
+        g(2.0, 3.0, 5.0, 7.0, F0=11.0)          # positional-only, as in the function
+
+
+def test_keyword_calls_take_the_fast_path_and_unknown_keywords_fail_as_in_python():
+    g = s2sad.grad(scaled)
+    assert g(1.0, 3.0) == 3.0                 # compiles the (float, float) specialization
+    fast = g._fast.copy()
+    assert g(y=3.0, x=1.0) == 3.0 and g(1.0, y=4.0) == 4.0
+    assert g._fast == fast                    # served by the same specialization
+    for call in (lambda: g(1.0, z=2.0), lambda: g(1.0, x=2.0)):
+        with pytest.raises(TypeError) as info:
+            call()
+        assert "scaled()" in str(info.value)  # CPython's message, as for scaled itself
+    fresh = s2sad.grad(scaled)
+    with pytest.raises(TypeError):            # the same on the very first call
+        fresh(1.0, z=2.0)
+
+
+def test_gradient_call_allocates_nothing_of_its_own():
+    """No ``*args`` tuple or ``**kwargs`` dict per call: the peak memory of a scalar
+    gradient call is that of the generated function alone."""
+    import tracemalloc
+
+    g = s2sad.grad(plain, wrt=(0, 1))
+    impl = g(1.0, 2.0) and next(iter(g._fast.values()))
+
+    def peak(fn):
+        fn(1.0, 2.0)
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            before = tracemalloc.get_traced_memory()[0]
+            fn(1.0, 2.0)
+            return tracemalloc.get_traced_memory()[1] - before
+        finally:
+            tracemalloc.stop()
+
+    assert peak(g) <= peak(impl.function)
