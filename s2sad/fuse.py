@@ -291,14 +291,15 @@ class _Fuse:
                 if x.__class__ is gast.Assign and len(x.targets) == 1 \
                         and x.targets[0].__class__ is gast.Name:
                     t = x.targets[0].id
-                    if t in made and t not in crossing and t not in params and scalar(t) \
-                            and self.inline_one(block, i, t, loads[t], compounds, index):
+                    if t in made and t not in params and scalar(t) \
+                            and self.inline_one(block, i, t, loads[t], compounds, index,
+                                                t in crossing):
                         gone.add(i)
                         loads[t] -= 1
             if gone:
                 block[:] = [x for k, x in enumerate(block) if k not in gone]
 
-    def inline_one(self, block, i, t, loads, compounds, index):
+    def inline_one(self, block, i, t, loads, compounds, index, crossing):
         """Inline ``block[i]``, ``t = E``, into the one statement reading it, at most
         ``_WINDOW`` statements below (``loads``: the reads of ``t`` in the function).
         The block keeps its length (``block[i]`` goes after the sweep).
@@ -347,8 +348,9 @@ class _Fuse:
             slot, field = y, "value"
         else:
             return False
-        if loads > 1 and t not in written and not where.no_other_reader(block, k, t):
-            return False
+        if t not in written:        # else the reader writes t anew: ``b = b + u`` twice
+            if crossing or (loads > 1 and not where.no_other_reader(block, k, t)):
+                return False        # the value may be read elsewhere too
         old = getattr(slot, field)
         if not quiet and not self.quiet(old, but=t):
             return False            # something in the reader could raise first
