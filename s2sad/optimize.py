@@ -14,8 +14,9 @@ Takes and gives a generated ``FunctionDef``. Runs to a fixed point:
 
 Then, once: dead ``math`` calls whose error a later call raises anyway go (and
 ``math.log(x)`` is called only if ``x <= 0``), a
-negation is folded into the single reader of an adjoint, and arrays are freed
-after their last use. docs/design.md ("final") tells how the fixed point is
+negation is folded into the single reader of an adjoint, loops iterate over
+their sequences directly and single-use scalar values are written into their
+reader (``fuse.py``), and arrays are freed after their last use. docs/design.md ("final") tells how the fixed point is
 reached cheaply.
 """
 
