@@ -361,7 +361,10 @@ def run(tree, ctx):
     # every statement, nested ones too: this stage reads the tree and changes none
     stmts = list(walk_stmts(tree.body))
     for s in stmts:           # SSA versions and temporaries are locals too
-        ctx.local_names |= stores(s) if not isinstance(s, (gast.If, gast.While)) else set()
+        if not isinstance(s, (gast.If, gast.While)):
+            written = stores(s)
+            ctx.local_names |= written
+            ctx.written[id(s)] = (s, written)       # for the reverse pass (never edited)
     classified = {}
     kinds = infer_kinds(tree, ctx, stmts, classified)
     ctx.var_kinds = kinds
@@ -369,8 +372,8 @@ def run(tree, ctx):
     ctx.shape_witness = shapes.witnesses(tree, ctx, ctx.shapes)
     edges = {}
     ops = []
-    lists = {target_name(s) for s in stmts
-             if target_name(s) and isinstance(s.value, gast.List)}
+    lists = {t for s in stmts if isinstance(s, gast.Assign) and isinstance(s.value, gast.List)
+             for t in [target_name(s)] if t}
     for s in stmts:
         t = target_name(s)
         if t is not None:

@@ -197,10 +197,13 @@ def is_atom(node):
 
 
 def target_name(stmt):
-    """The single Name an Assign writes, or None."""
-    if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 \
-            and isinstance(stmt.targets[0], gast.Name):
-        return stmt.targets[0].id
+    """The single Name an Assign writes, or None. (Called for every statement by
+    several passes: the classes are compared directly, gast has no subclasses of
+    them.)"""
+    if stmt.__class__ is _Assign:
+        targets = stmt.targets
+        if len(targets) == 1 and targets[0].__class__ is _Name:
+            return targets[0].id
     return None
 
 

@@ -57,22 +57,32 @@ class Reverse:
         self.tree = tree
         self.primal = set(ctx.params)
         self.store_count = {}   # name -> number of statements assigning it
+        self.loop_stored = set()  # names written inside some loop
+        # what each assignment and loop writes, as activity analysis found it right
+        # before this pass (``stores(s)``, ``ctx.written``; nothing edits the tree in
+        # between): the table is taken from the context, which then keeps no tree alive
+        self._written, ctx.written = ctx.written, {}
+        # no array or list changes in place anywhere: reading an element again in the
+        # reverse sweep gives what the forward sweep read
+        in_place = False
         for s in walk_stmts(tree.body):
-            written = stores(s) if isinstance(s, gast.Assign) else \
-                stores(s.target) if isinstance(s, gast.For) else set()
+            if isinstance(s, gast.Assign):
+                written = self.written(s)
+                in_place = in_place or target_name(s) is None or _is_pop(s)
+            elif isinstance(s, gast.For):
+                written = stores(s.target)
+                self.loop_stored |= self.written(s)
+            else:
+                if isinstance(s, gast.While):
+                    self.loop_stored |= stores(s)
+                elif isinstance(s, gast.Expr) and not in_place:
+                    in_place = _is_append(s, ctx) or _is_index_add(s, ctx)
+                continue
             self.primal |= written
             for n in written:
                 self.store_count[n] = self.store_count.get(n, 0) + 1
-        self.loop_stored = set()  # names written inside some loop
-        for s in walk_stmts(tree.body):
-            if isinstance(s, (gast.For, gast.While)):
-                self.loop_stored |= stores(s)
+        self.frozen = not ctx.mutable and not in_place
         self._reversible = {}
-        # no array or list changes in place anywhere: reading an element again in the
-        # reverse sweep gives what the forward sweep read
-        self.frozen = not ctx.mutable and not any(
-            (isinstance(x, gast.Assign) and target_name(x) is None) or _is_pop(x)
-            or _is_append(x, ctx) or _is_index_add(x, ctx) for x in walk_stmts(tree.body))
         self.pushes = {}      # id(block) -> names recorded at the end of that block
         self.counters = {}    # id(loop) -> trip counter name
         self.tape = None
@@ -83,6 +93,13 @@ class Reverse:
         self.snapshots = {}   # id(store statement) -> name of the snapshot of what it overwrites
         self.checkpoints = {}  # id(checkpointed loop) -> names of its checkpoint machinery
         self.pads = {}        # id -> a zero pad emitted where paths meet
+
+    def written(self, s):
+        """``stores(s)``: the names the assignment or loop ``s`` writes (do not edit)."""
+        known = self._written.get(id(s))
+        if known is not None and known[0] is s:
+            return known[1]
+        return stores(s)
 
     # -- helpers given to rule templates --------------------------------------
     def is_active(self, n):
@@ -102,7 +119,9 @@ class Reverse:
 
     def contribute(self, var, expr, state, out):
         b = self.adjoint(var)
-        if state.get(var, U) == OWN and self.is_helper_call(expr, "getitem_adjoint") \
+        st = state.get(var, U)
+        defined = st == D or st == OWN
+        if st == OWN and self.is_helper_call(expr, "getitem_adjoint") \
                 and self.ctx.var_kinds.get(var) not in ("S", "L", "LS"):
             g, _, index = expr.args             # b[index] += g, in place: b is private
             basic = self.basic_index(index)
@@ -112,18 +131,19 @@ class Reverse:
             else:
                 out.append(gast.Expr(value=call(self.helper("index_add"), name(b), index, g)))
             return
-        if not _defined(state.get(var, U)) and var in self.ctx.mutable:
+        if not defined and var in self.ctx.mutable:
             expr = call(self.helper("owned"), expr)     # updated in place later
-        if _defined(state.get(var, U)) and self.ctx.var_kinds.get(var) in ("L", "LS"):
+        if defined and self.ctx.var_kinds.get(var) in ("L", "LS"):
             value = call(self.helper("add_adjoints"), name(b), expr)
-        elif _defined(state.get(var, U)):
+        elif defined:
             if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, gast.USub):
                 value = gast.BinOp(left=name(b), op=gast.Sub(), right=expr.operand)
             else:
                 value = gast.BinOp(left=name(b), op=gast.Add(), right=expr)
         else:
             value = expr
-            fresh = any(self.is_helper_call(expr, h) for h in ("getitem_adjoint", "owned"))
+            fresh = isinstance(expr, gast.Call) and (self.is_helper_call(expr, "getitem_adjoint")
+                                                     or self.is_helper_call(expr, "owned"))
             array = self.ctx.var_kinds.get(var) not in ("S", "L", "LS")
             state[var] = OWN if fresh and array else D
             out.append(assign(b, value))
@@ -174,15 +194,16 @@ class Reverse:
         reads = set(extra_reads)
         for s in reversed(stmts):
             self.scalar_pads = track     # (nested blocks set it too)
-            if isinstance(s, gast.Assign) and target_name(s) is None:
-                stmts_ = self.store(s, state, overwritten)
-            elif isinstance(s, gast.Assign) and _is_pop(s):
-                stmts_ = self.pop(s, state)
-            elif isinstance(s, gast.Assign):
+            if isinstance(s, gast.Assign):
                 t = target_name(s)
-                if t is None or t not in self.ctx.active or not _defined(state.get(t, U)):
+                if t is None:
+                    stmts_ = self.store(s, state, overwritten)
+                elif _is_pop(s):
+                    stmts_ = self.pop(s, state)
+                elif t not in self.ctx.active or not _defined(state.get(t, U)):
                     continue
-                stmts_ = self.assignment(s, t, state)
+                else:
+                    stmts_ = self.assignment(s, t, state)
             elif _is_index_add(s, self.ctx):
                 stmts_ = self.index_add(s, state, overwritten)
             elif _is_append(s, self.ctx):
@@ -833,7 +854,7 @@ def _is_pop(s):
     if not isinstance(s, gast.Assign):
         return False
     v = s.value
-    return target_name(s) is not None and isinstance(v, gast.Call) \
+    return isinstance(v, gast.Call) and target_name(s) is not None \
         and isinstance(v.func, gast.Attribute) and v.func.attr == "pop" and not v.args \
         and isinstance(v.func.value, gast.Name)
 
