@@ -93,6 +93,7 @@ class Reverse:
         self.snapshots = {}   # id(store statement) -> name of the snapshot of what it overwrites
         self.checkpoints = {}  # id(checkpointed loop) -> names of its checkpoint machinery
         self.pads = {}        # id -> a zero pad emitted where paths meet
+        self._envs = {}       # (scalar result, scalar pads) -> the _Env for rule templates
 
     def written(self, s):
         """``stores(s)``: the names the assignment or loop ``s`` writes (do not edit)."""
@@ -150,6 +151,15 @@ class Reverse:
             return
         state[var] = D
         out.append(assign(b, value))
+
+    def env(self, scalar_result):
+        """What a rule template needs from this pass (an ``_Env``, which holds nothing
+        else, hence one per combination of what it depends on)."""
+        key = (scalar_result, self.scalar_pads)
+        env = self._envs.get(key)
+        if env is None:
+            env = self._envs[key] = _Env(self, scalar_result)
+        return env
 
     def basic_index(self, index):
         """The subscript syntax (``1:``, ``i``, ``i, :``) of an index expression
@@ -374,7 +384,7 @@ class Reverse:
         elif op.kind == "call":
             out.extend(self.call_site(s, t, op, state))
         elif op.kind == "rule":
-            env = _Env(self, self.ctx.var_kinds.get(t) == "S")
+            env = self.env(self.ctx.var_kinds.get(t) == "S")
             for kind, var, node in op.rule.instantiate(t, op.bind(), env):
                 if kind == "contrib":
                     self.contribute(var, node, state, out)
@@ -537,6 +547,9 @@ class Reverse:
         merged = {}
         for v in sorted(set(st_then) | set(st_else)):
             a, b = st_then.get(v, U), st_else.get(v, U)
+            if a == b:                  # most adjoints: what join gives, without a pad
+                merged[v] = a
+                continue
             if _defined(a) != _defined(b):
                 (orelse if _defined(a) else then).append(self.pad(v, overwritten))
             merged[v] = self.join(a, b, v, overwritten)
@@ -590,7 +603,8 @@ class Reverse:
             body, exit_ = self.block(s.body, dict(head), inner)
             new_head = dict(head)
             for v in set(entry) | set(exit_):
-                new_head[v] = self.join(entry.get(v, U), exit_.get(v, U), v, inner)
+                a, b = entry.get(v, U), exit_.get(v, U)
+                new_head[v] = a if a == b else self.join(a, b, v, inner)
             if new_head == head:
                 break
             head = new_head
@@ -888,4 +902,10 @@ class _Env:
 
 
 def run(tree, ctx):
-    return Reverse(tree, ctx).run()
+    rev = Reverse(tree, ctx)
+    try:
+        return rev.run()
+    finally:
+        # each _Env refers back to the pass: break that cycle, which would otherwise
+        # keep the pass and its tables alive until the cyclic garbage collector runs
+        rev._envs.clear()

@@ -58,6 +58,7 @@ class Rule:
         plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params[1:])
         self._positional = self.params if plain else None
         self._required = sum(p.default is inspect.Parameter.empty for p in params[1:])
+        self._var_positional = [p.name for p in params[1:] if p.kind is p.VAR_POSITIONAL]
         self.body = fdef.body
         self.broadcasts = any(isinstance(n, gast.Name) and n.id == "unbroadcast"
                               for n in gast.walk(fdef))
@@ -70,6 +71,7 @@ class Rule:
                     self.diff_params.add(t.slice.id)
                 else:
                     self.locals |= G.stores(t)
+        self._sorted_locals = sorted(self.locals)
 
     def fits(self, args, keywords=None):
         """Whether ``bind(args, keywords)`` would succeed."""
@@ -93,9 +95,8 @@ class Rule:
             mapping = dict(zip(self._positional, args))
         else:
             mapping = dict(self.signature.bind(*args, **keywords).arguments)
-        for p in self.signature.parameters.values():
-            if p.kind is p.VAR_POSITIONAL:
-                mapping[p.name] = gast.Tuple(elts=list(mapping.get(p.name, ())), ctx=gast.Load())
+        for p in self._var_positional:
+            mapping[p] = gast.Tuple(elts=list(mapping.get(p, ())), ctx=gast.Load())
         for p, default in self.defaults.items():
             mapping.setdefault(p, G.const(default))
         return mapping
@@ -106,7 +107,7 @@ class Rule:
         ``env`` supplies: ``is_active(name)``, ``adjoint(name)``, ``inject(name, obj)``,
         ``fresh()``, ``scalar_result`` (bool) and ``contribute(var, expr) -> stmt``.
         """
-        local_names = {v: env.fresh() for v in sorted(self.locals)}
+        local_names = {v: env.fresh() for v in self._sorted_locals}
         sub = _Subst(self, target, mapping, local_names, env, ())
         out = []
         temporaries = False
@@ -203,6 +204,8 @@ def _builder(rule, node):
     location = {a: d[a] for a in G.LOCATION if a in d}
     annotations = d.get("_s2sad")
     is_call = cls is gast.Call
+    if is_call and _is_global_call(rule, node, "unbroadcast", 2):
+        return _unbroadcast_builder(fields, location, annotations)
 
     def build(sub):
         new = cls.__new__(cls)
@@ -220,6 +223,38 @@ def _builder(rule, node):
         if annotations is not None:
             nd["_s2sad"] = dict(annotations)
         return sub._call(new) if is_call else new
+    return build
+
+
+def _is_global_call(rule, node, func, nargs):
+    """``node`` calls the rule module's global ``func`` with ``nargs`` positional
+    arguments and no keywords."""
+    f = node.func
+    return isinstance(f, gast.Name) and f.id == func and f.id != rule.result \
+        and f.id not in rule.locals and f.id not in rule.params \
+        and len(node.args) == nargs and not node.keywords
+
+
+def _unbroadcast_builder(fields, location, annotations):
+    """``build`` for ``unbroadcast(adjoint, operand)`` in a template: the same
+    result, in the same steps (the function's name, then the arguments), but
+    when ``_Subst._call`` would drop the call (a scalar result, or an operand
+    of the result's shape), the adjoint is returned without making the call."""
+    (f_func, _, func_build), (f_args, _, arg_builds), (f_keywords, _, _) = fields
+    assert (f_func, f_args, f_keywords) == ("func", "args", "keywords")
+
+    def build(sub):
+        func = func_build(sub)
+        args = [b(sub) for b in arg_builds]
+        if sub.drops_unbroadcast(func.id, args):
+            return args[0]
+        new = gast.Call.__new__(gast.Call)
+        nd = new.__dict__
+        nd["func"], nd["args"], nd["keywords"] = func, args, []
+        nd.update(location)
+        if annotations is not None:
+            nd["_s2sad"] = dict(annotations)
+        return sub._call(new)
     return build
 
 
@@ -270,11 +305,18 @@ class _Subst(G.Transformer):
             got = self._helpers[helper] = self.env.inject(helper, getattr(_runtime(), helper))
         return got
 
+    def drops_unbroadcast(self, func, args):
+        """Whether a call of ``func`` (a dotted name) with ``args`` is an
+        ``unbroadcast(adjoint, operand)`` with nothing to do: the result is a scalar,
+        or the operand surely has its shape."""
+        env = self.env
+        return func == self._helper("unbroadcast") \
+            and (env.scalar_result or _same_shape(env, args[1], self.target))
+
     def _call(self, n):
         env = self.env
         func = G.dotted_name(n.func)
-        if func == self._helper("unbroadcast") \
-                and (env.scalar_result or _same_shape(env, n.args[1], self.target)):
+        if self.drops_unbroadcast(func, n.args):
             return n.args[0]
         # the helpers that read only the shape of their second argument
         if func in (self._helper("sum_adjoint"), self._helper("mean_adjoint")) \
