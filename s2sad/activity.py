@@ -58,6 +58,7 @@ class Op:
     what: str = ""             # readable name of the primitive, for errors
     scalar_result: bool = False  # result is a scalar when every operand is
     func: object = None        # the user function of a 'call'
+    _bound: dict = field(default=None, repr=False, compare=False)   # see bind
 
     def operand_names(self):
         names = set()
@@ -81,7 +82,12 @@ class Op:
                 if isinstance(mapping.get(p), gast.Name)}
 
     def bind(self):
-        return self.rule.bind(self.args, self.keywords)
+        """Template parameter -> atom (``Rule.bind``), made once: activity analysis,
+        its checks and the reverse pass all ask, and only read it (atoms are cloned
+        where they are used)."""
+        if self._bound is None:
+            self._bound = self.rule.bind(self.args, self.keywords)
+        return self._bound
 
 
 def _scalar_rule(prim):

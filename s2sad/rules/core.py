@@ -283,7 +283,8 @@ class _Subst(G.Transformer):
             return G.clone(self.mapping[n.id])
         if n.id in self.local_names:
             return G.name(self.local_names[n.id], isinstance(n.ctx, gast.Store))
-        obj = self.rule.globals.get(n.id, getattr(builtins, n.id, None))
+        g = self.rule.globals
+        obj = g[n.id] if n.id in g else getattr(builtins, n.id, None)
         if obj is None:
             raise NameError(f"template of {self.rule.name} uses unknown name {n.id}")
         return G.name(self.env.inject(n.id, obj))
