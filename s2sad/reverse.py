@@ -94,6 +94,7 @@ class Reverse:
         self.checkpoints = {}  # id(checkpointed loop) -> names of its checkpoint machinery
         self.pads = {}        # id -> a zero pad emitted where paths meet
         self._envs = {}       # (scalar result, scalar pads) -> the _Env for rule templates
+        self.helper_names = {}  # runtime helper -> its generated name, for rule templates
 
     def written(self, s):
         """``stores(s)``: the names the assignment or loop ``s`` writes (do not edit)."""
@@ -887,6 +888,7 @@ class _Env:
         self.adjoint = rev.adjoint
         self.inject = rev.inject
         self.fresh = rev.fresh
+        self.helper_names = rev.helper_names
 
 
     def same_shape(self, operand, target):

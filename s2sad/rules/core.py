@@ -24,6 +24,7 @@ Python/NumPy scalar.
 from __future__ import annotations
 
 import builtins
+import functools
 import inspect
 import textwrap
 
@@ -264,7 +265,10 @@ class _Subst(G.Transformer):
     def __init__(self, rule, target, mapping, local_names, env, keep):
         self.rule, self.target, self.mapping = rule, target, mapping
         self.local_names, self.env, self.keep = local_names, env, keep
-        self._helpers = {}      # runtime helper -> its generated name (see _helper)
+        # runtime helper -> its generated name (see _helper); the env may share one
+        # table between the instances of a pass
+        helpers = getattr(env, "helper_names", None)
+        self._helpers = {} if helpers is None else helpers
 
     def visit_Subscript(self, n):
         if _is_adjoint_ref(n):
@@ -299,8 +303,9 @@ class _Subst(G.Transformer):
         return self._call(n)
 
     def _helper(self, helper):
-        """``env.inject(helper, runtime.<helper>)``, asked once per instance: ``inject``
-        gives the name it gave before, so only its first answer has an effect."""
+        """``env.inject(helper, runtime.<helper>)``, asked once per instance (or per
+        pass, see ``__init__``): ``inject`` gives the name it gave before, so only its
+        first answer has an effect."""
         got = self._helpers.get(helper)
         if got is None:
             got = self._helpers[helper] = self.env.inject(helper, getattr(_runtime(), helper))
@@ -334,6 +339,7 @@ def _same_shape(env, operand, target):
     return same is not None and isinstance(operand, gast.Name) and same(operand.id, target)
 
 
+@functools.cache
 def _runtime():
     from .. import runtime
     return runtime
