@@ -185,9 +185,12 @@ def _builder(rule, node):
             return lambda sub: G.name(sub.local_names[ident], store)
         if ident in rule.params:
             return lambda sub: sub.param(node)
-        return lambda sub: sub.visit_Name(node)       # a global
-    if cls is gast.Subscript and _is_adjoint_ref(node):
-        return lambda sub: sub.visit_Subscript(node)
+        return lambda sub: sub.global_name(ident)     # what visit_Name gives a global
+    if cls is gast.Subscript and _is_adjoint_ref(node):     # what visit_Subscript gives
+        p = node.slice.id
+        if p == rule.result:
+            return lambda sub: G.name(sub.env.adjoint(sub.target))
+        return lambda sub: G.name(sub.env.adjoint(sub.mapping[p].id))
     d = node.__dict__
     fields = []
     for f in cls._fields:
@@ -287,11 +290,16 @@ class _Subst(G.Transformer):
             return G.clone(self.mapping[n.id])
         if n.id in self.local_names:
             return G.name(self.local_names[n.id], isinstance(n.ctx, gast.Store))
+        return self.global_name(n.id)
+
+    def global_name(self, ident):
+        """A name of the rule's module (``math``, ``unbroadcast``) or a builtin, as the
+        generated code reaches it."""
         g = self.rule.globals
-        obj = g[n.id] if n.id in g else getattr(builtins, n.id, None)
+        obj = g[ident] if ident in g else getattr(builtins, ident, None)
         if obj is None:
-            raise NameError(f"template of {self.rule.name} uses unknown name {n.id}")
-        return G.name(self.env.inject(n.id, obj))
+            raise NameError(f"template of {self.rule.name} uses unknown name {ident}")
+        return G.name(self.env.inject(ident, obj))
 
     def param(self, n):
         """``visit_Name(n)`` for a name that is a parameter of the template."""
