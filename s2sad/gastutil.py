@@ -53,10 +53,14 @@ def copy_location(new_node, old_node):
     if attrs is None:
         attrs = _LOCATED[key] = tuple(a for a in LOCATION if a in old_node._attributes
                                       and a in new_node._attributes)
+    d, nd = old_node.__dict__, new_node.__dict__
     for attr in attrs:
-        v = getattr(old_node, attr, _MISSING)
-        if v is not _MISSING:
-            setattr(new_node, attr, v)
+        v = d.get(attr, _MISSING)
+        if v is _MISSING:               # (a class default: ast.expr.end_lineno is None)
+            v = getattr(old_node, attr, _MISSING)
+            if v is _MISSING:
+                continue
+        nd[attr] = v
     return new_node
 
 
@@ -166,6 +170,30 @@ def names(node):
         else:
             extend(reversed(children(n)))
     return out
+
+
+def contains(node, classes):
+    """Whether some node inside ``node`` (itself included) is an instance of
+    ``classes``, expression or statement classes: what ``walk`` would find, about
+    twice as fast. Like ``names``, it does not enter the fields that hold no such
+    nodes (contexts, operators, identifiers)."""
+    stack = [node]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    Name, BinOp, Constant = _COMMON[0], _COMMON[1], _COMMON[5]
+    while stack:
+        n = pop()
+        if isinstance(n, classes):
+            return True
+        cls = n.__class__
+        if cls is Name:
+            if n.annotation is not None:
+                push(n.annotation)
+        elif cls is BinOp:
+            push(n.right)
+            push(n.left)
+        elif cls is not Constant:
+            extend(children(n))
+    return False
 
 
 def children(node):
