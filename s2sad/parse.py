@@ -215,7 +215,7 @@ def to_gast(tree, lines=0):
             new.body = [to_gast(s, lines) for s in tree.body]
             return new
         return to_gast_slow(tree, lines)
-    gcls, fields, attributes, shift = plan
+    gcls, fields, attributes, has_lineno, has_end_lineno = plan
     td = tree.__dict__
     new = gcls.__new__(gcls)
     d = new.__dict__
@@ -241,11 +241,10 @@ def to_gast(tree, lines=0):
             d[attr] = td[attr]
         elif hasattr(tree, attr):
             d[attr] = getattr(tree, attr)
-    if shift:
-        if "lineno" in gcls._attributes:
-            d["lineno"] = (d.get("lineno", 0) or 0) + lines
-        if "end_lineno" in gcls._attributes:
-            d["end_lineno"] = (d.get("end_lineno", 0) or 0) + lines
+    if has_lineno:
+        d["lineno"] = (d.get("lineno", 0) or 0) + lines
+    if has_end_lineno:
+        d["end_lineno"] = (d.get("end_lineno", 0) or 0) + lines
     return new
 
 
@@ -265,9 +264,10 @@ def _same_fields():
         a, g = getattr(ast, name, None), getattr(gast, name, None)
         if a is not None and g is not None and (a._fields == g._fields or a is ast.Name) \
                 and set(a._attributes) <= set(g._attributes) | {"lineno"}:
-            # (gast class, fields, location attributes, whether it has lines to move)
+            # (gast class, fields, location attributes, whether it has the line
+            # attributes to move)
             out[a] = (g, a._fields, a._attributes,
-                      "lineno" in g._attributes or "end_lineno" in g._attributes)
+                      "lineno" in g._attributes, "end_lineno" in g._attributes)
     return out
 
 
