@@ -483,6 +483,8 @@ def _check_views(stmts, ctx):
     analysis' back: refuse it (like a user copy ``b = a``)."""
     stored = {s.targets[0].value.id: s for s in stmts
               if isinstance(s, gast.Assign) and target_name(s) is None}
+    if not stored:
+        return
     for s in stmts:
         t = target_name(s)
         if t not in stored:
