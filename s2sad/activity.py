@@ -58,6 +58,7 @@ class Op:
     what: str = ""             # readable name of the primitive, for errors
     scalar_result: bool = False  # result is a scalar when every operand is
     func: object = None        # the user function of a 'call'
+    _bound: dict = field(default=None, repr=False, compare=False)   # see bind
 
     def operand_names(self):
         names = set()
@@ -81,7 +82,12 @@ class Op:
                 if isinstance(mapping.get(p), gast.Name)}
 
     def bind(self):
-        return self.rule.bind(self.args, self.keywords)
+        """Template parameter -> atom (``Rule.bind``), made once: activity analysis,
+        its checks and the reverse pass all ask, and only read it (atoms are cloned
+        where they are used)."""
+        if self._bound is None:
+            self._bound = self.rule.bind(self.args, self.keywords)
+        return self._bound
 
 
 def _scalar_rule(prim):
@@ -361,7 +367,10 @@ def run(tree, ctx):
     # every statement, nested ones too: this stage reads the tree and changes none
     stmts = list(walk_stmts(tree.body))
     for s in stmts:           # SSA versions and temporaries are locals too
-        ctx.local_names |= stores(s) if not isinstance(s, (gast.If, gast.While)) else set()
+        if not isinstance(s, (gast.If, gast.While)):
+            written = stores(s)
+            ctx.local_names |= written
+            ctx.written[id(s)] = (s, written)       # for the reverse pass (never edited)
     classified = {}
     kinds = infer_kinds(tree, ctx, stmts, classified)
     ctx.var_kinds = kinds
@@ -369,8 +378,8 @@ def run(tree, ctx):
     ctx.shape_witness = shapes.witnesses(tree, ctx, ctx.shapes)
     edges = {}
     ops = []
-    lists = {target_name(s) for s in stmts
-             if target_name(s) and isinstance(s.value, gast.List)}
+    lists = {t for s in stmts if isinstance(s, gast.Assign) and isinstance(s.value, gast.List)
+             for t in [target_name(s)] if t}
     for s in stmts:
         t = target_name(s)
         if t is not None:
@@ -474,6 +483,8 @@ def _check_views(stmts, ctx):
     analysis' back: refuse it (like a user copy ``b = a``)."""
     stored = {s.targets[0].value.id: s for s in stmts
               if isinstance(s, gast.Assign) and target_name(s) is None}
+    if not stored:
+        return
     for s in stmts:
         t = target_name(s)
         if t not in stored:

@@ -37,6 +37,7 @@ class Context:
     primal_temps: set = field(default_factory=set)   # temporaries of the user's code
     var_kinds: dict = field(default_factory=dict)
     classified: dict = field(default_factory=dict)  # id(assignment) -> (it, its value, Op)
+    written: dict = field(default_factory=dict)     # id(statement) -> (it, stores(it))
     shapes: dict = field(default_factory=dict)       # name -> shape class (shapes.py)
     shape_witness: dict = field(default_factory=dict)  # shape class -> a name at hand
     injected: dict = field(default_factory=dict)   # generated-code name -> object

@@ -53,10 +53,14 @@ def copy_location(new_node, old_node):
     if attrs is None:
         attrs = _LOCATED[key] = tuple(a for a in LOCATION if a in old_node._attributes
                                       and a in new_node._attributes)
+    d, nd = old_node.__dict__, new_node.__dict__
     for attr in attrs:
-        v = getattr(old_node, attr, _MISSING)
-        if v is not _MISSING:
-            setattr(new_node, attr, v)
+        v = d.get(attr, _MISSING)
+        if v is _MISSING:               # (a class default: ast.expr.end_lineno is None)
+            v = getattr(old_node, attr, _MISSING)
+            if v is _MISSING:
+                continue
+        nd[attr] = v
     return new_node
 
 
@@ -168,6 +172,30 @@ def names(node):
     return out
 
 
+def contains(node, classes):
+    """Whether some node inside ``node`` (itself included) is an instance of
+    ``classes``, expression or statement classes: what ``walk`` would find, about
+    twice as fast. Like ``names``, it does not enter the fields that hold no such
+    nodes (contexts, operators, identifiers)."""
+    stack = [node]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    Name, BinOp, Constant = _COMMON[0], _COMMON[1], _COMMON[5]
+    while stack:
+        n = pop()
+        if isinstance(n, classes):
+            return True
+        cls = n.__class__
+        if cls is Name:
+            if n.annotation is not None:
+                push(n.annotation)
+        elif cls is BinOp:
+            push(n.right)
+            push(n.left)
+        elif cls is not Constant:
+            extend(children(n))
+    return False
+
+
 def children(node):
     """The nodes directly inside ``node`` that may hold names, in field order."""
     out = []
@@ -197,10 +225,13 @@ def is_atom(node):
 
 
 def target_name(stmt):
-    """The single Name an Assign writes, or None."""
-    if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 \
-            and isinstance(stmt.targets[0], gast.Name):
-        return stmt.targets[0].id
+    """The single Name an Assign writes, or None. (Called for every statement by
+    several passes: the classes are compared directly, gast has no subclasses of
+    them.)"""
+    if stmt.__class__ is _Assign:
+        targets = stmt.targets
+        if len(targets) == 1 and targets[0].__class__ is _Name:
+            return targets[0].id
     return None
 
 
@@ -213,6 +244,7 @@ def rename(node, mapping):
 
 
 LOCATION = ("lineno", "col_offset", "end_lineno", "end_col_offset")
+_CONTEXTS = (gast.Load, gast.Store, gast.Del, gast.Param)
 
 
 def clone(node):
@@ -224,6 +256,20 @@ def clone(node):
     cls = node.__class__
     new = cls.__new__(cls)
     d, nd = node.__dict__, new.__dict__
+    if cls is _Name:                # the most common node, its usual form made directly
+        ctx = d.get("ctx")
+        if ctx.__class__ in _CONTEXTS and not ctx.__dict__ and type(d.get("id")) is str \
+                and d.get("annotation") is None and d.get("type_comment") is None:
+            nd["id"] = d["id"]
+            nd["ctx"] = ctx.__class__.__new__(ctx.__class__)
+            nd["annotation"] = None
+            nd["type_comment"] = None
+            for a in LOCATION:
+                if a in d:
+                    nd[a] = d[a]
+            if "_s2sad" in d:
+                nd["_s2sad"] = dict(d["_s2sad"])
+            return new
     for f in cls._fields:
         v = d.get(f)
         if isinstance(v, gast.AST):

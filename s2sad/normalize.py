@@ -37,6 +37,7 @@ from .gastutil import (
     call,
     clone,
     const,
+    contains,
     copy_location,
     is_atom,
     name,
@@ -595,9 +596,10 @@ def _check_returns(stmts, ctx, tail):
 def run(tree, ctx):
     norm = Normalizer(ctx)
     body = tree.body
-    for n in walk(tree):
-        if isinstance(n, (gast.Yield, gast.YieldFrom)):
-            raise errors.unsupported(n, ctx, type(n).__name__)
+    if contains(tree, (gast.Yield, gast.YieldFrom)):        # reported: the first walk meets
+        for n in walk(tree):
+            if isinstance(n, (gast.Yield, gast.YieldFrom)):
+                raise errors.unsupported(n, ctx, type(n).__name__)
     first_return = _first_return(tree)
     if first_return is None:
         raise errors.unsupported(tree, ctx, "NoReturn")

@@ -201,41 +201,50 @@ def to_gast(tree, lines=0):
     ``gast.ast_to_gast`` is a generic visitor; the nodes whose fields are the same in
     ``ast`` and ``gast`` are converted here directly, with what it gives them (the
     fields, the location, moved down ``lines`` lines). Others go through gast.
+    The fields and locations are read from the node's ``__dict__``, where the parser
+    puts them (``getattr`` is the fallback for a node built without some of them).
     """
     cls = tree.__class__
-    if cls is ast.Name:
-        new = gast.Name(id=tree.id, ctx=_SAME[tree.ctx.__class__][0](), annotation=None,
-                        type_comment=None)
-    elif cls in _SAME:
-        gcls, fields = _SAME[cls]
-        new = gcls.__new__(gcls)
-        d = new.__dict__
+    plan = _SAME.get(cls)
+    if plan is None:
+        if cls is ast.FunctionDef:
+            shell = ast.copy_location(
+                ast.FunctionDef(**{f: getattr(tree, f) for f in tree._fields}), tree)
+            shell.body = []
+            new = to_gast_slow(shell, lines)
+            new.body = [to_gast(s, lines) for s in tree.body]
+            return new
+        return to_gast_slow(tree, lines)
+    gcls, fields, attributes, has_lineno, has_end_lineno = plan
+    td = tree.__dict__
+    new = gcls.__new__(gcls)
+    d = new.__dict__
+    if cls is ast.Name:         # gast's Name has two more fields, always None here
+        d["id"] = td["id"] if "id" in td else tree.id
+        ctx = td["ctx"] if "ctx" in td else tree.ctx
+        ctx_cls = _SAME[ctx.__class__][0]
+        d["ctx"] = ctx_cls.__new__(ctx_cls)
+        d["annotation"] = None
+        d["type_comment"] = None
+    else:
         for f in fields:
-            v = getattr(tree, f)
-            if isinstance(v, list):
+            v = td[f] if f in td else getattr(tree, f)
+            if v.__class__ is list:
                 v = [to_gast(x, lines) if isinstance(x, ast.AST) else x for x in v]
             elif isinstance(v, ast.AST):
                 v = to_gast(v, lines)
             d[f] = v
-        if not d and not gcls._attributes:
+        if not d and not attributes:
             return new                  # contexts and operators
-    elif cls is ast.FunctionDef:
-        shell = ast.copy_location(ast.FunctionDef(**{f: getattr(tree, f) for f in tree._fields}),
-                                  tree)
-        shell.body = []
-        new = to_gast_slow(shell, lines)
-        new.body = [to_gast(s, lines) for s in tree.body]
-        return new
-    else:
-        return to_gast_slow(tree, lines)
-    d = new.__dict__
-    for attr in tree._attributes:
-        if hasattr(tree, attr):
+    for attr in attributes:
+        if attr in td:
+            d[attr] = td[attr]
+        elif hasattr(tree, attr):
             d[attr] = getattr(tree, attr)
-    if "lineno" in new._attributes:
-        new.lineno = (getattr(new, "lineno", 0) or 0) + lines
-    if "end_lineno" in new._attributes:
-        new.end_lineno = (getattr(new, "end_lineno", 0) or 0) + lines
+    if has_lineno:
+        d["lineno"] = (d.get("lineno", 0) or 0) + lines
+    if has_end_lineno:
+        d["end_lineno"] = (d.get("end_lineno", 0) or 0) + lines
     return new
 
 
@@ -245,7 +254,7 @@ def to_gast_slow(tree, lines):
 
 def _same_fields():
     out = {}
-    for name in ("Module", "Constant", "BinOp", "UnaryOp", "BoolOp", "Compare", "Call",
+    for name in ("Module", "Name", "Constant", "BinOp", "UnaryOp", "BoolOp", "Compare", "Call",
                  "keyword", "Attribute", "Subscript", "Tuple", "List", "Slice", "IfExp",
                  "Assign", "AugAssign", "Expr", "Return", "If", "For", "While", "Pass",
                  "Break", "Continue", "Assert", "Raise", "Load", "Store", "Del", "Add", "Sub",
@@ -253,9 +262,12 @@ def _same_fields():
                  "BitAnd", "FloorDiv", "Invert", "Not", "UAdd", "USub", "And", "Or", "Eq",
                  "NotEq", "Lt", "LtE", "Gt", "GtE", "Is", "IsNot", "In", "NotIn"):
         a, g = getattr(ast, name, None), getattr(gast, name, None)
-        if a is not None and g is not None and a._fields == g._fields \
+        if a is not None and g is not None and (a._fields == g._fields or a is ast.Name) \
                 and set(a._attributes) <= set(g._attributes) | {"lineno"}:
-            out[a] = (g, a._fields)
+            # (gast class, fields, location attributes, whether it has the line
+            # attributes to move)
+            out[a] = (g, a._fields, a._attributes,
+                      "lineno" in g._attributes, "end_lineno" in g._attributes)
     return out
 
 

@@ -57,22 +57,32 @@ class Reverse:
         self.tree = tree
         self.primal = set(ctx.params)
         self.store_count = {}   # name -> number of statements assigning it
+        self.loop_stored = set()  # names written inside some loop
+        # what each assignment and loop writes, as activity analysis found it right
+        # before this pass (``stores(s)``, ``ctx.written``; nothing edits the tree in
+        # between): the table is taken from the context, which then keeps no tree alive
+        self._written, ctx.written = ctx.written, {}
+        # no array or list changes in place anywhere: reading an element again in the
+        # reverse sweep gives what the forward sweep read
+        in_place = False
         for s in walk_stmts(tree.body):
-            written = stores(s) if isinstance(s, gast.Assign) else \
-                stores(s.target) if isinstance(s, gast.For) else set()
+            if isinstance(s, gast.Assign):
+                written = self.written(s)
+                in_place = in_place or target_name(s) is None or _is_pop(s)
+            elif isinstance(s, gast.For):
+                written = stores(s.target)
+                self.loop_stored |= self.written(s)
+            else:
+                if isinstance(s, gast.While):
+                    self.loop_stored |= stores(s)
+                elif isinstance(s, gast.Expr) and not in_place:
+                    in_place = _is_append(s, ctx) or _is_index_add(s, ctx)
+                continue
             self.primal |= written
             for n in written:
                 self.store_count[n] = self.store_count.get(n, 0) + 1
-        self.loop_stored = set()  # names written inside some loop
-        for s in walk_stmts(tree.body):
-            if isinstance(s, (gast.For, gast.While)):
-                self.loop_stored |= stores(s)
+        self.frozen = not ctx.mutable and not in_place
         self._reversible = {}
-        # no array or list changes in place anywhere: reading an element again in the
-        # reverse sweep gives what the forward sweep read
-        self.frozen = not ctx.mutable and not any(
-            (isinstance(x, gast.Assign) and target_name(x) is None) or _is_pop(x)
-            or _is_append(x, ctx) or _is_index_add(x, ctx) for x in walk_stmts(tree.body))
         self.pushes = {}      # id(block) -> names recorded at the end of that block
         self.counters = {}    # id(loop) -> trip counter name
         self.tape = None
@@ -83,6 +93,15 @@ class Reverse:
         self.snapshots = {}   # id(store statement) -> name of the snapshot of what it overwrites
         self.checkpoints = {}  # id(checkpointed loop) -> names of its checkpoint machinery
         self.pads = {}        # id -> a zero pad emitted where paths meet
+        self._envs = {}       # (scalar result, scalar pads) -> the _Env for rule templates
+        self.helper_names = {}  # runtime helper -> its generated name, for rule templates
+
+    def written(self, s):
+        """``stores(s)``: the names the assignment or loop ``s`` writes (do not edit)."""
+        known = self._written.get(id(s))
+        if known is not None and known[0] is s:
+            return known[1]
+        return stores(s)
 
     # -- helpers given to rule templates --------------------------------------
     def is_active(self, n):
@@ -102,7 +121,9 @@ class Reverse:
 
     def contribute(self, var, expr, state, out):
         b = self.adjoint(var)
-        if state.get(var, U) == OWN and self.is_helper_call(expr, "getitem_adjoint") \
+        st = state.get(var, U)
+        defined = st == D or st == OWN
+        if st == OWN and self.is_helper_call(expr, "getitem_adjoint") \
                 and self.ctx.var_kinds.get(var) not in ("S", "L", "LS"):
             g, _, index = expr.args             # b[index] += g, in place: b is private
             basic = self.basic_index(index)
@@ -112,24 +133,34 @@ class Reverse:
             else:
                 out.append(gast.Expr(value=call(self.helper("index_add"), name(b), index, g)))
             return
-        if not _defined(state.get(var, U)) and var in self.ctx.mutable:
+        if not defined and var in self.ctx.mutable:
             expr = call(self.helper("owned"), expr)     # updated in place later
-        if _defined(state.get(var, U)) and self.ctx.var_kinds.get(var) in ("L", "LS"):
+        if defined and self.ctx.var_kinds.get(var) in ("L", "LS"):
             value = call(self.helper("add_adjoints"), name(b), expr)
-        elif _defined(state.get(var, U)):
+        elif defined:
             if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, gast.USub):
                 value = gast.BinOp(left=name(b), op=gast.Sub(), right=expr.operand)
             else:
                 value = gast.BinOp(left=name(b), op=gast.Add(), right=expr)
         else:
             value = expr
-            fresh = any(self.is_helper_call(expr, h) for h in ("getitem_adjoint", "owned"))
+            fresh = isinstance(expr, gast.Call) and (self.is_helper_call(expr, "getitem_adjoint")
+                                                     or self.is_helper_call(expr, "owned"))
             array = self.ctx.var_kinds.get(var) not in ("S", "L", "LS")
             state[var] = OWN if fresh and array else D
             out.append(assign(b, value))
             return
         state[var] = D
         out.append(assign(b, value))
+
+    def env(self, scalar_result):
+        """What a rule template needs from this pass (an ``_Env``, which holds nothing
+        else, hence one per combination of what it depends on)."""
+        key = (scalar_result, self.scalar_pads)
+        env = self._envs.get(key)
+        if env is None:
+            env = self._envs[key] = _Env(self, scalar_result)
+        return env
 
     def basic_index(self, index):
         """The subscript syntax (``1:``, ``i``, ``i, :``) of an index expression
@@ -174,15 +205,16 @@ class Reverse:
         reads = set(extra_reads)
         for s in reversed(stmts):
             self.scalar_pads = track     # (nested blocks set it too)
-            if isinstance(s, gast.Assign) and target_name(s) is None:
-                stmts_ = self.store(s, state, overwritten)
-            elif isinstance(s, gast.Assign) and _is_pop(s):
-                stmts_ = self.pop(s, state)
-            elif isinstance(s, gast.Assign):
+            if isinstance(s, gast.Assign):
                 t = target_name(s)
-                if t is None or t not in self.ctx.active or not _defined(state.get(t, U)):
+                if t is None:
+                    stmts_ = self.store(s, state, overwritten)
+                elif _is_pop(s):
+                    stmts_ = self.pop(s, state)
+                elif t not in self.ctx.active or not _defined(state.get(t, U)):
                     continue
-                stmts_ = self.assignment(s, t, state)
+                else:
+                    stmts_ = self.assignment(s, t, state)
             elif _is_index_add(s, self.ctx):
                 stmts_ = self.index_add(s, state, overwritten)
             elif _is_append(s, self.ctx):
@@ -353,7 +385,7 @@ class Reverse:
         elif op.kind == "call":
             out.extend(self.call_site(s, t, op, state))
         elif op.kind == "rule":
-            env = _Env(self, self.ctx.var_kinds.get(t) == "S")
+            env = self.env(self.ctx.var_kinds.get(t) == "S")
             for kind, var, node in op.rule.instantiate(t, op.bind(), env):
                 if kind == "contrib":
                     self.contribute(var, node, state, out)
@@ -516,6 +548,9 @@ class Reverse:
         merged = {}
         for v in sorted(set(st_then) | set(st_else)):
             a, b = st_then.get(v, U), st_else.get(v, U)
+            if a == b:                  # most adjoints: what join gives, without a pad
+                merged[v] = a
+                continue
             if _defined(a) != _defined(b):
                 (orelse if _defined(a) else then).append(self.pad(v, overwritten))
             merged[v] = self.join(a, b, v, overwritten)
@@ -569,7 +604,8 @@ class Reverse:
             body, exit_ = self.block(s.body, dict(head), inner)
             new_head = dict(head)
             for v in set(entry) | set(exit_):
-                new_head[v] = self.join(entry.get(v, U), exit_.get(v, U), v, inner)
+                a, b = entry.get(v, U), exit_.get(v, U)
+                new_head[v] = a if a == b else self.join(a, b, v, inner)
             if new_head == head:
                 break
             head = new_head
@@ -833,7 +869,7 @@ def _is_pop(s):
     if not isinstance(s, gast.Assign):
         return False
     v = s.value
-    return target_name(s) is not None and isinstance(v, gast.Call) \
+    return isinstance(v, gast.Call) and target_name(s) is not None \
         and isinstance(v.func, gast.Attribute) and v.func.attr == "pop" and not v.args \
         and isinstance(v.func.value, gast.Name)
 
@@ -852,6 +888,7 @@ class _Env:
         self.adjoint = rev.adjoint
         self.inject = rev.inject
         self.fresh = rev.fresh
+        self.helper_names = rev.helper_names
 
 
     def same_shape(self, operand, target):
@@ -867,4 +904,10 @@ class _Env:
 
 
 def run(tree, ctx):
-    return Reverse(tree, ctx).run()
+    rev = Reverse(tree, ctx)
+    try:
+        return rev.run()
+    finally:
+        # each _Env refers back to the pass: break that cycle, which would otherwise
+        # keep the pass and its tables alive until the cyclic garbage collector runs
+        rev._envs.clear()

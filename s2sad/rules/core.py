@@ -24,6 +24,7 @@ Python/NumPy scalar.
 from __future__ import annotations
 
 import builtins
+import functools
 import inspect
 import textwrap
 
@@ -58,6 +59,7 @@ class Rule:
         plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params[1:])
         self._positional = self.params if plain else None
         self._required = sum(p.default is inspect.Parameter.empty for p in params[1:])
+        self._var_positional = [p.name for p in params[1:] if p.kind is p.VAR_POSITIONAL]
         self.body = fdef.body
         self.broadcasts = any(isinstance(n, gast.Name) and n.id == "unbroadcast"
                               for n in gast.walk(fdef))
@@ -70,6 +72,7 @@ class Rule:
                     self.diff_params.add(t.slice.id)
                 else:
                     self.locals |= G.stores(t)
+        self._sorted_locals = sorted(self.locals)
 
     def fits(self, args, keywords=None):
         """Whether ``bind(args, keywords)`` would succeed."""
@@ -93,9 +96,8 @@ class Rule:
             mapping = dict(zip(self._positional, args))
         else:
             mapping = dict(self.signature.bind(*args, **keywords).arguments)
-        for p in self.signature.parameters.values():
-            if p.kind is p.VAR_POSITIONAL:
-                mapping[p.name] = gast.Tuple(elts=list(mapping.get(p.name, ())), ctx=gast.Load())
+        for p in self._var_positional:
+            mapping[p] = gast.Tuple(elts=list(mapping.get(p, ())), ctx=gast.Load())
         for p, default in self.defaults.items():
             mapping.setdefault(p, G.const(default))
         return mapping
@@ -106,7 +108,7 @@ class Rule:
         ``env`` supplies: ``is_active(name)``, ``adjoint(name)``, ``inject(name, obj)``,
         ``fresh()``, ``scalar_result`` (bool) and ``contribute(var, expr) -> stmt``.
         """
-        local_names = {v: env.fresh() for v in sorted(self.locals)}
+        local_names = {v: env.fresh() for v in self._sorted_locals}
         sub = _Subst(self, target, mapping, local_names, env, ())
         out = []
         temporaries = False
@@ -183,9 +185,12 @@ def _builder(rule, node):
             return lambda sub: G.name(sub.local_names[ident], store)
         if ident in rule.params:
             return lambda sub: sub.param(node)
-        return lambda sub: sub.visit_Name(node)       # a global
-    if cls is gast.Subscript and _is_adjoint_ref(node):
-        return lambda sub: sub.visit_Subscript(node)
+        return lambda sub: sub.global_name(ident)     # what visit_Name gives a global
+    if cls is gast.Subscript and _is_adjoint_ref(node):     # what visit_Subscript gives
+        p = node.slice.id
+        if p == rule.result:
+            return lambda sub: G.name(sub.env.adjoint(sub.target))
+        return lambda sub: G.name(sub.env.adjoint(sub.mapping[p].id))
     d = node.__dict__
     fields = []
     for f in cls._fields:
@@ -203,6 +208,8 @@ def _builder(rule, node):
     location = {a: d[a] for a in G.LOCATION if a in d}
     annotations = d.get("_s2sad")
     is_call = cls is gast.Call
+    if is_call and _is_global_call(rule, node, "unbroadcast", 2):
+        return _unbroadcast_builder(fields, location, annotations)
 
     def build(sub):
         new = cls.__new__(cls)
@@ -223,13 +230,48 @@ def _builder(rule, node):
     return build
 
 
+def _is_global_call(rule, node, func, nargs):
+    """``node`` calls the rule module's global ``func`` with ``nargs`` positional
+    arguments and no keywords."""
+    f = node.func
+    return isinstance(f, gast.Name) and f.id == func and f.id != rule.result \
+        and f.id not in rule.locals and f.id not in rule.params \
+        and len(node.args) == nargs and not node.keywords
+
+
+def _unbroadcast_builder(fields, location, annotations):
+    """``build`` for ``unbroadcast(adjoint, operand)`` in a template: the same
+    result, in the same steps (the function's name, then the arguments), but
+    when ``_Subst._call`` would drop the call (a scalar result, or an operand
+    of the result's shape), the adjoint is returned without making the call."""
+    (f_func, _, func_build), (f_args, _, arg_builds), (f_keywords, _, _) = fields
+    assert (f_func, f_args, f_keywords) == ("func", "args", "keywords")
+
+    def build(sub):
+        func = func_build(sub)
+        args = [b(sub) for b in arg_builds]
+        if sub.drops_unbroadcast(func.id, args):
+            return args[0]
+        new = gast.Call.__new__(gast.Call)
+        nd = new.__dict__
+        nd["func"], nd["args"], nd["keywords"] = func, args, []
+        nd.update(location)
+        if annotations is not None:
+            nd["_s2sad"] = dict(annotations)
+        return sub._call(new)
+    return build
+
+
 class _Subst(G.Transformer):
     """A template's statement or expression as it applies to ``target = prim(...)``."""
 
     def __init__(self, rule, target, mapping, local_names, env, keep):
         self.rule, self.target, self.mapping = rule, target, mapping
         self.local_names, self.env, self.keep = local_names, env, keep
-        self._helpers = {}      # runtime helper -> its generated name (see _helper)
+        # runtime helper -> its generated name (see _helper); the env may share one
+        # table between the instances of a pass
+        helpers = getattr(env, "helper_names", None)
+        self._helpers = {} if helpers is None else helpers
 
     def visit_Subscript(self, n):
         if _is_adjoint_ref(n):
@@ -248,10 +290,16 @@ class _Subst(G.Transformer):
             return G.clone(self.mapping[n.id])
         if n.id in self.local_names:
             return G.name(self.local_names[n.id], isinstance(n.ctx, gast.Store))
-        obj = self.rule.globals.get(n.id, getattr(builtins, n.id, None))
+        return self.global_name(n.id)
+
+    def global_name(self, ident):
+        """A name of the rule's module (``math``, ``unbroadcast``) or a builtin, as the
+        generated code reaches it."""
+        g = self.rule.globals
+        obj = g[ident] if ident in g else getattr(builtins, ident, None)
         if obj is None:
-            raise NameError(f"template of {self.rule.name} uses unknown name {n.id}")
-        return G.name(self.env.inject(n.id, obj))
+            raise NameError(f"template of {self.rule.name} uses unknown name {ident}")
+        return G.name(self.env.inject(ident, obj))
 
     def param(self, n):
         """``visit_Name(n)`` for a name that is a parameter of the template."""
@@ -263,18 +311,26 @@ class _Subst(G.Transformer):
         return self._call(n)
 
     def _helper(self, helper):
-        """``env.inject(helper, runtime.<helper>)``, asked once per instance: ``inject``
-        gives the name it gave before, so only its first answer has an effect."""
+        """``env.inject(helper, runtime.<helper>)``, asked once per instance (or per
+        pass, see ``__init__``): ``inject`` gives the name it gave before, so only its
+        first answer has an effect."""
         got = self._helpers.get(helper)
         if got is None:
             got = self._helpers[helper] = self.env.inject(helper, getattr(_runtime(), helper))
         return got
 
+    def drops_unbroadcast(self, func, args):
+        """Whether a call of ``func`` (a dotted name) with ``args`` is an
+        ``unbroadcast(adjoint, operand)`` with nothing to do: the result is a scalar,
+        or the operand surely has its shape."""
+        env = self.env
+        return func == self._helper("unbroadcast") \
+            and (env.scalar_result or _same_shape(env, args[1], self.target))
+
     def _call(self, n):
         env = self.env
         func = G.dotted_name(n.func)
-        if func == self._helper("unbroadcast") \
-                and (env.scalar_result or _same_shape(env, n.args[1], self.target)):
+        if self.drops_unbroadcast(func, n.args):
             return n.args[0]
         # the helpers that read only the shape of their second argument
         if func in (self._helper("sum_adjoint"), self._helper("mean_adjoint")) \
@@ -291,6 +347,7 @@ def _same_shape(env, operand, target):
     return same is not None and isinstance(operand, gast.Name) and same(operand.id, target)
 
 
+@functools.cache
 def _runtime():
     from .. import runtime
     return runtime
