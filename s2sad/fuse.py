@@ -76,53 +76,62 @@ class _Fuse:
         self.primal_of = {b: p for p, b in ctx.namer._adjoints.items()}
         self.made = ctx.namer.made
         self.touched = set()
-        self.quiet_cache = {}
-        self.ops = {}               # statement -> operations in it, once counted
+        self.values = {}            # statement -> _Value of its expression (value_of)
+        self.derivatives = set(ctx.namer._adjoints.values()) | set(ctx.namer._tangents.values())
 
     # -- what may move ----------------------------------------------------------
     def scalar(self, n):
         kinds = self.ctx.var_kinds
         return kinds.get(n, kinds.get(self.primal_of.get(n))) == "S"
 
-    def classify(self, e, but=None):
-        """(movable, quiet) of the expression ``e``. Movable: it reads only scalars
-        and numbers (nothing can change them in place), through operators and calls
-        of named functions. Quiet: besides, no call and only ``+ - *``, negation and
-        comparisons, so it has no side effect and cannot raise. ``but``: a name taken
-        as a quiet scalar."""
+    def value(self, e):
+        """What inlining needs to know of the expression ``e`` (see ``_Value``), in one
+        walk of it."""
         cls = e.__class__
         if cls is gast.Name:
-            ok = e.id == but or self.scalar(e.id)
-            return ok, ok
+            return _Value(set() if self.scalar(e.id) else {e.id}, False, False, 0)
         if cls is gast.Constant:
-            return True, type(e.value) in (int, float, bool)
+            return _Value(set(), False, type(e.value) not in (int, float, bool), 0)
         if cls is gast.BinOp:
-            m1, q1 = self.classify(e.left, but)
-            m2, q2 = self.classify(e.right, but)
-            return m1 and m2, q1 and q2 and isinstance(e.op, _QUIET_OPS)
-        if cls is gast.UnaryOp:
-            m, q = self.classify(e.operand, but)
-            return m, q and isinstance(e.op, _QUIET_OPS)
-        if cls is gast.Compare:
-            movable, quiet = self.classify(e.left, but)
+            v = self.value(e.left).add(self.value(e.right))
+            v.noisy = v.noisy or not isinstance(e.op, _QUIET_OPS)
+        elif cls is gast.UnaryOp:
+            v = self.value(e.operand)
+            v.noisy = v.noisy or not isinstance(e.op, _QUIET_OPS)
+        elif cls is gast.Compare:
+            v = self.value(e.left)
             for c in e.comparators:
-                m, q = self.classify(c, but)
-                movable, quiet = movable and m, quiet and q
-            return movable, quiet and all(isinstance(o, _QUIET_OPS) for o in e.ops)
-        if cls is gast.Call and not e.keywords and dotted_name(e.func) is not None:
-            return all(self.classify(a, but)[0] for a in e.args), False
-        return False, False
+                v.add(self.value(c))
+            v.noisy = v.noisy or not all(isinstance(o, _QUIET_OPS) for o in e.ops)
+        elif cls is gast.Call and not e.keywords and dotted_name(e.func) is not None:
+            v = _Value(set(), False, True, 0)
+            for a in e.args:
+                v.add(self.value(a))
+        elif cls is gast.Tuple:                     # return (value, gradient)
+            v = _Value(set(), False, False, 0)
+            for a in e.elts:
+                v.add(self.value(a))
+            return v
+        else:
+            return _Value(set(), True, True, _MAX_OPS + 1)
+        v.ops += 1
+        return v
 
-    def quiet(self, e, but=None):
-        return self.classify(e, but)[1]
+    def value_of(self, s, e):
+        """``value(e)`` for the expression ``e`` of statement ``s``, kept until a
+        rewrite changes ``s``."""
+        hit = self.values.get(s)
+        if hit is None:
+            hit = self.values[s] = self.value(e)
+        return hit
+
+    def quiet(self, e):
+        return self.value(e).quiet()
 
     def quiet_stmt(self, s):
-        """``s`` assigns a quiet value to a name (cached until a rewrite changes ``s``)."""
-        hit = self.quiet_cache.get(s)
-        if hit is None:
-            hit = self.quiet_cache[s] = isinstance(s, gast.Assign) and len(s.targets) == 1 \
-                and isinstance(s.targets[0], gast.Name) and self.quiet(s.value)
-        return hit
+        """``s`` assigns a quiet value to a name."""
+        return s.__class__ is gast.Assign and len(s.targets) == 1 \
+            and s.targets[0].__class__ is gast.Name and self.value_of(s, s.value).quiet()
 
     def generated(self, n):
         return n in self.made and n not in self.params
@@ -270,9 +279,11 @@ class _Fuse:
                         self._exposed(inner, out)
                 defined.difference_update(facts.writes(y))
                 continue
-            out.update(n for n in facts.reads(y) if n not in defined)
-            out.update(facts.lists(y)[2])           # deleted: leave alone
-            defined.update(facts.writes(y))
+            read, written, deleted = facts.lists(y)[:3]
+            out.update(set(read).difference(defined))
+            if deleted:
+                out.update(deleted)                 # deleted: leave alone
+            defined.update(written)
         return out
 
     # -- single-use values --------------------------------------------------------
@@ -327,9 +338,10 @@ class _Fuse:
         w = where.next_write(t, i)
         if w is not None and w < k:
             return False            # rewritten before it is read
-        movable, quiet = self.classify(x.value)
-        if not movable:
+        vx = self.value_of(x, x.value)
+        if not vx.movable():
             return False
+        quiet = vx.quiet()
         for n in set(lists(x)[0]):
             w = where.next_write(n, i)
             if w is not None and w < k:
@@ -346,27 +358,26 @@ class _Fuse:
             slot, field = y, "test"
         elif isinstance(y, (gast.Assign, gast.Expr, gast.Return)) and y.value is not None:
             slot, field = y, "value"
+            if y.__class__ is gast.Return and t in self.derivatives and _returned(y.value, t):
+                return False        # return (bx1, bx2) keeps the gradients' names
         else:
             return False
         if t not in written:        # else the reader writes t anew: ``b = b + u`` twice
             if crossing or (loads > 1 and not where.no_other_reader(block, k, t)):
                 return False        # the value may be read elsewhere too
         old = getattr(slot, field)
-        if not quiet and not self.quiet(old, but=t):
+        vy = self.value_of(y, old)
+        if not quiet and not vy.quiet_but(t):
             return False            # something in the reader could raise first
-        ops = self.ops.get(y)
-        if ops is None:
-            ops = _ops(old)
-        ops += _ops(x.value)
-        if ops > _MAX_OPS:
+        if vy.ops + vx.ops > _MAX_OPS:
             return False
         new = _replace(old, t, x.value)
         if new is None:
             return False            # read by a subscript target (``a[t] = v``)
         setattr(slot, field, new)
-        self.ops[y] = ops
+        vy.bad.discard(t)
+        vy.add(vx)
         self.touched.add(y)
-        self.quiet_cache.pop(y, None)
         self.facts.forget(y)
         self.facts.forget(x)
         return True
@@ -423,7 +434,7 @@ class _Fuse:
                     and isinstance(y.targets[0], gast.Name) and y.targets[0].id == s):
                 return False
             operands = set(lists(y)[0])
-            quiet = self.quiet(y.value)
+            quiet = self.value_of(y, y.value).quiet()
             for z in block[j + 1:m + 1]:
                 read, written = lists(z)[:2]
                 if z.__class__ in _COMPOUND or s in read \
@@ -438,13 +449,44 @@ class _Fuse:
             if c in lists(y)[0]:
                 _Substitute({c: s}).visit(y)
                 self.touched.add(y)
-                self.quiet_cache.pop(y, None)
+                self.values.pop(y, None)
                 self.facts.forget(y)
                 self.sunk.update(lists(y)[0])
         del block[i]
         loads[s] += loads[c] - 1
         loads[c] = 0
         return True
+
+
+class _Value:
+    """Of an expression: ``bad``, the names it reads that may hold something other
+    than a scalar (a list, an array: changed in place, so not moved past writes);
+    ``fixed``, whether it holds something else than names, numbers, operators and
+    calls of named functions (a subscript, an attribute); ``noisy``, whether it may
+    raise or have a side effect (a call, ``/``, ``**``...); ``ops``, how many
+    operations it has."""
+
+    __slots__ = ("bad", "fixed", "noisy", "ops")
+
+    def __init__(self, bad, fixed, noisy, ops):
+        self.bad, self.fixed, self.noisy, self.ops = bad, fixed, noisy, ops
+
+    def add(self, other):
+        self.bad |= other.bad
+        self.fixed = self.fixed or other.fixed
+        self.noisy = self.noisy or other.noisy
+        self.ops += other.ops
+        return self
+
+    def movable(self):
+        return not self.fixed and not self.bad
+
+    def quiet(self):
+        return not self.fixed and not self.bad and not self.noisy
+
+    def quiet_but(self, t):
+        """Quiet if the name ``t`` in it were a quiet scalar."""
+        return not self.fixed and not self.noisy and self.bad <= {t}
 
 
 class _Index:
@@ -457,8 +499,18 @@ class _Index:
         for k, x in enumerate(block):
             read, written, deleted = lists(x)[:3]
             for n in read:
-                reads.setdefault(n, []).append(k)
-            for n in written + deleted:
+                at = reads.get(n)
+                if at is None:
+                    reads[n] = [k]
+                else:
+                    at.append(k)
+            for n in written:
+                at = writes.get(n)
+                if at is None:
+                    writes[n] = [k]
+                else:
+                    at.append(k)
+            for n in deleted:
                 writes.setdefault(n, []).append(k)
 
     def next_read(self, n, i):
@@ -489,16 +541,10 @@ def _copy(s):
     return None
 
 
-def _ops(e):
-    cls = e.__class__
-    if cls is gast.Name or cls is gast.Constant:
-        return 0
-    if cls is gast.BinOp:
-        return 1 + _ops(e.left) + _ops(e.right)
-    if cls is gast.UnaryOp:
-        return 1 + _ops(e.operand)
-    return sum(1 for n in walk(e) if isinstance(n, (gast.BinOp, gast.UnaryOp, gast.Call,
-                                                    gast.Compare, gast.Subscript)))
+def _returned(e, t):
+    """``t`` is the value returned, or one of the tuple's."""
+    return any(n.__class__ is gast.Name and n.id == t
+               for n in (e.elts if e.__class__ is gast.Tuple else [e]))
 
 
 def _replace(expr, t, value):
