@@ -77,6 +77,7 @@ class _Fuse:
         self.made = ctx.namer.made
         self.touched = set()
         self.values = {}            # statement -> _Value of its expression (value_of)
+        self.compounds = {}         # if or loop -> the names in it (lists)
         self.derivatives = set(ctx.namer._adjoints.values()) | set(ctx.namer._tangents.values())
 
     # -- what may move ----------------------------------------------------------
@@ -132,6 +133,21 @@ class _Fuse:
         """``s`` assigns a quiet value to a name."""
         return s.__class__ is gast.Assign and len(s.targets) == 1 \
             and s.targets[0].__class__ is gast.Name and self.value_of(s, s.value).quiet()
+
+    def lists(self, s):
+        """``facts.lists(s)``; for an ``if`` or a loop, the names read, written and
+        deleted anywhere in it, each once, assembled once per run: a rewrite inside
+        moves reads within a block or drops a temporary, so what was assembled
+        before tells of a name at most that it is read or written when it no longer
+        is (an inlining refused, never a wrong one)."""
+        if s.__class__ not in _COMPOUND:
+            return self.facts.lists(s)
+        hit = self.compounds.get(s)
+        if hit is None:
+            read, written, deleted = self.facts.lists(s)[:3]
+            hit = self.compounds[s] = (list(set(read)), list(set(written)),
+                                       list(set(deleted)))
+        return hit
 
     def generated(self, n):
         return n in self.made and n not in self.params
@@ -294,23 +310,20 @@ class _Fuse:
             made = made & only
         for block in blocks:
             gone = set()
-            # the names an if or a loop reads and writes, kept while this block is
-            # swept: its inner blocks are swept after it
-            compounds = {}
             index = []                  # the block's _Index, made when first needed
             for i, x in enumerate(block):
                 if x.__class__ is gast.Assign and len(x.targets) == 1 \
                         and x.targets[0].__class__ is gast.Name:
                     t = x.targets[0].id
                     if t in made and t not in params and scalar(t) \
-                            and self.inline_one(block, i, t, loads[t], compounds, index,
+                            and self.inline_one(block, i, t, loads[t], index,
                                                 t in crossing):
                         gone.add(i)
                         loads[t] -= 1
             if gone:
                 block[:] = [x for k, x in enumerate(block) if k not in gone]
 
-    def inline_one(self, block, i, t, loads, compounds, index, crossing):
+    def inline_one(self, block, i, t, loads, index, crossing):
         """Inline ``block[i]``, ``t = E``, into the one statement reading it, at most
         ``_WINDOW`` statements below (``loads``: the reads of ``t`` in the function).
         The block keeps its length (``block[i]`` goes after the sweep).
@@ -320,15 +333,7 @@ class _Fuse:
         of them, so for every later statement the index still tells the next read
         or write of a name after it, and the first read of ``t`` after ``i``."""
         x = block[i]
-        facts = self.facts
-
-        def lists(y):
-            if y.__class__ not in _COMPOUND:
-                return facts.lists(y)
-            if y not in compounds:
-                compounds[y] = facts.lists(y)
-            return compounds[y]
-
+        lists = self.lists
         if not index:
             index.append(_Index(block, lists))
         where = index[0]
@@ -362,7 +367,8 @@ class _Fuse:
                 return False        # return (bx1, bx2) keeps the gradients' names
         else:
             return False
-        if t not in written:        # else the reader writes t anew: ``b = b + u`` twice
+        if t not in written or y.__class__ is gast.If:
+            # (else the reader writes t anew: ``b = b + u`` twice)
             if crossing or (loads > 1 and not where.no_other_reader(block, k, t)):
                 return False        # the value may be read elsewhere too
         old = getattr(slot, field)

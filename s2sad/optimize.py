@@ -734,6 +734,8 @@ def _negations(tree, ctx, fold, facts, touched):
     becomes ``c = e * -2 * t`` (and ``b = 2.0 * t; c = -b`` becomes
     ``c = -2.0 * t``): one operation less, which on arrays is one pass less.
     Done only when folding then leaves fewer negations than before."""
+    if not any(k in ("A", "A1") for k in ctx.var_kinds.values()):
+        return False        # scalar code: fuse.py inlines single-use values, fold does this
     stores, loads = facts.counts(tree)
     changed = False
     for block in _blocks(tree.body):
