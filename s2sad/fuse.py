@@ -343,20 +343,14 @@ class _Fuse:
         w = where.next_write(t, i)
         if w is not None and w < k:
             return False            # rewritten before it is read
-        vx = self.value_of(x, x.value)
-        if not vx.movable():
-            return False
-        quiet = vx.quiet()
-        for n in set(lists(x)[0]):
-            w = where.next_write(n, i)
-            if w is not None and w < k:
-                return False        # an operand is rebound in between
-        if not quiet and not all(self.quiet_stmt(z) for z in block[i + 1:k]):
-            return False            # a statement in between could raise first
         y = block[k]
         read, written = lists(y)[:2]
         if read.count(t) != 1 or y.__class__ is gast.For or y.__class__ is gast.While:
             return False
+        if t not in written or y.__class__ is gast.If:
+            # (else the reader writes t anew: ``b = b + u`` twice)
+            if crossing or (loads > 1 and not where.no_other_reader(block, k, t)):
+                return False        # the value may be read elsewhere too
         if isinstance(y, gast.If):
             if any(self.reads_in(z, t) for z in y.body + y.orelse):
                 return False        # read in a branch: not moved into it
@@ -367,10 +361,16 @@ class _Fuse:
                 return False        # return (bx1, bx2) keeps the gradients' names
         else:
             return False
-        if t not in written or y.__class__ is gast.If:
-            # (else the reader writes t anew: ``b = b + u`` twice)
-            if crossing or (loads > 1 and not where.no_other_reader(block, k, t)):
-                return False        # the value may be read elsewhere too
+        vx = self.value_of(x, x.value)
+        if not vx.movable():
+            return False
+        quiet = vx.quiet()
+        for n in set(lists(x)[0]):
+            w = where.next_write(n, i)
+            if w is not None and w < k:
+                return False        # an operand is rebound in between
+        if not quiet and not all(self.quiet_stmt(z) for z in block[i + 1:k]):
+            return False            # a statement in between could raise first
         old = getattr(slot, field)
         vy = self.value_of(y, old)
         if not quiet and not vy.quiet_but(t):
