@@ -78,12 +78,17 @@ class _Fuse:
         self.touched = set()
         self.values = {}            # statement -> _Value of its expression (value_of)
         self.compounds = {}         # if or loop -> the names in it (lists)
+        self.scalars = {}           # name -> scalar(name)
         self.derivatives = set(ctx.namer._adjoints.values()) | set(ctx.namer._tangents.values())
 
     # -- what may move ----------------------------------------------------------
     def scalar(self, n):
-        kinds = self.ctx.var_kinds
-        return kinds.get(n, kinds.get(self.primal_of.get(n))) == "S"
+        """``n`` holds a Python or NumPy scalar (an adjoint: if its primal does)."""
+        hit = self.scalars.get(n)
+        if hit is None:
+            kinds = self.ctx.var_kinds
+            hit = self.scalars[n] = kinds.get(n, kinds.get(self.primal_of.get(n))) == "S"
+        return hit
 
     def value(self, e):
         """What inlining needs to know of the expression ``e`` (see ``_Value``), in one
