@@ -114,3 +114,69 @@ def inline_into_condition(x, y):
 def test_values_inlined_into_a_condition_and_branches():
     for p in [(1.5, 0.5), (0.5, 1.5), (-0.3, 0.7)]:
         assert_grad_matches(inline_into_condition, p, wrt=(0, 1))
+
+
+def pairs(x, a, b):
+    s = 0.0
+    for u, v in zip(a, b):
+        s = s + u * math.sin(v * x)
+    return s
+
+
+def rows(x, m):
+    s = 0.0
+    for r in m:
+        s = s + np.sum(r * x) ** 2
+    return s
+
+
+def backwards_with_break(x, t):
+    s = x
+    for v in reversed(t):
+        if s > 50.0:
+            break
+        s = s * v + x
+    return s
+
+
+def nested(x, t):
+    s = 0.0
+    for u in t:
+        for v in t:
+            s = s + x * u * v + math.cos(x * u)
+    return s
+
+
+@pytest.mark.parametrize("f,args,wrt", [
+    (pairs, (0.7, (1.0, -2.0, 0.5), [0.3, 0.2, -1.1]), 0),
+    (pairs, (0.7, np.array([1.0, -2.0, 0.5]), (0.3, 0.2, -1.1)), 0),
+    (rows, (0.4, np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]])), 0),
+    (backwards_with_break, (1.3, [1.5, 2.0, 3.0, 4.0, 5.0]), 0),
+    (backwards_with_break, (0.2, (1.5, 2.0, 3.0)), 0),
+    (nested, (0.6, [0.5, -1.0, 2.0]), 0),
+    (nested, (-0.3, (0.5, -1.0, 2.0)), 0),
+])
+def test_sequence_loops_of_every_shape(f, args, wrt):
+    assert_grad_matches(f, args, wrt=wrt)
+    x = args[0]
+    assert_grad_matches(f, (x + 0.37,) + args[1:], wrt=wrt)
+
+
+def test_an_element_written_in_the_loop_is_read_live():
+    """Writing elements (not the length) of the list being iterated is allowed:
+    both the index form and direct iteration read each element when they reach it."""
+    assert_grad_matches(overwrite_ahead, (0.8, [1.0, 2.0, 3.0]), wrt=0)
+    assert overwrite_ahead(0.8, [1.0, 2.0, 3.0]) == s2sad.value_and_grad(overwrite_ahead)(
+        0.8, [1.0, 2.0, 3.0])[0]
+
+
+def overwrite_ahead(x, t):
+    t = list(t)         # (the caller's list stays as it was)
+    s = 0.0
+    k = 0
+    for v in t:
+        s = s + v * x
+        if k + 1 < len(t):
+            t[k + 1] = t[k + 1] * 2.0
+        k = k + 1
+    return s
