@@ -584,8 +584,17 @@ class Generator:
             k = rng.randint(0, min(4, self.MAX_TRIPS // trips))
             bound = str(k)
         inner = scope.copy()
-        inner.ints.append(i)
-        lines = [f"{pad}for {i} in range({bound}):"]
+        if rng.random() < 0.25 and "seq_loops" not in self.avoid:
+            # over a tuple of constants: the normal form indexes it, the clean-up
+            # iterates over it directly again (forward) and backwards (reverse sweep)
+            k = rng.randint(0, min(4, self.MAX_TRIPS // trips))
+            items = [str(round(rng.uniform(-1.5, 1.5), 2)) for _ in range(k)]
+            bound = "seq"
+            inner.floats.append(i)
+            lines = [f"{pad}for {i} in ({', '.join(items)}{',' if k == 1 else ''}):"]
+        else:
+            inner.ints.append(i)
+            lines = [f"{pad}for {i} in range({bound}):"]
         ctl_before = self.loop_ctl_count
         lines += self.block(inner, indent + 1, depth + 1, trips * max(k, 1), True,
                             loop_ctl="for")
