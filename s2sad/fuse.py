@@ -509,20 +509,13 @@ class _Index:
         self.reads, self.writes = reads, writes = {}, {}
         for k, x in enumerate(block):
             read, written, deleted = lists(x)[:3]
-            for n in read:
-                at = reads.get(n)
-                if at is None:
-                    reads[n] = [k]
-                else:
-                    at.append(k)
-            for n in written:
-                at = writes.get(n)
-                if at is None:
-                    writes[n] = [k]
-                else:
-                    at.append(k)
-            for n in deleted:
-                writes.setdefault(n, []).append(k)
+            for table, names in ((reads, read), (writes, written), (writes, deleted)):
+                for n in names:
+                    at = table.get(n)
+                    if at is None:
+                        table[n] = [k]
+                    else:
+                        at.append(k)
 
     def next_read(self, n, i):
         positions = self.reads.get(n, ())

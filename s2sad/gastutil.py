@@ -256,31 +256,27 @@ def clone(node):
     cls = node.__class__
     new = cls.__new__(cls)
     d, nd = node.__dict__, new.__dict__
-    if cls is _Name:                # the most common node, its usual form made directly
-        ctx = d.get("ctx")
-        if ctx.__class__ in _CONTEXTS and not ctx.__dict__ and type(d.get("id")) is str \
-                and d.get("annotation") is None and d.get("type_comment") is None:
-            nd["id"] = d["id"]
-            nd["ctx"] = ctx.__class__.__new__(ctx.__class__)
-            nd["annotation"] = None
-            nd["type_comment"] = None
-            for a in LOCATION:
-                if a in d:
-                    nd[a] = d[a]
-            if "_s2sad" in d:
-                nd["_s2sad"] = dict(d["_s2sad"])
-            return new
-    for f in cls._fields:
-        v = d.get(f)
-        if isinstance(v, gast.AST):
-            vcls = v.__class__
-            if not vcls._fields and not v.__dict__:    # a context or operator: no call
-                v = vcls.__new__(vcls)
-            else:
+    ctx = d.get("ctx") if cls is _Name else None
+    if ctx is not None and ctx.__class__ in _CONTEXTS and not ctx.__dict__ \
+            and type(d.get("id")) is str and d.get("annotation") is None \
+            and d.get("type_comment") is None:
+        # the most common node, its usual form made directly
+        nd["id"] = d["id"]
+        nd["ctx"] = ctx.__class__.__new__(ctx.__class__)
+        nd["annotation"] = None
+        nd["type_comment"] = None
+    else:
+        for f in cls._fields:
+            v = d.get(f)
+            if isinstance(v, gast.AST):
+                vcls = v.__class__
+                if not vcls._fields and not v.__dict__:    # a context or operator: no call
+                    v = vcls.__new__(vcls)
+                else:
+                    v = clone(v)
+            elif isinstance(v, list):
                 v = clone(v)
-        elif isinstance(v, list):
-            v = clone(v)
-        nd[f] = v
+            nd[f] = v
     for a in LOCATION:
         if a in d:
             nd[a] = d[a]
