@@ -50,7 +50,7 @@ class _Facts:
 
     def __init__(self):
         self._lists = {}        # statement -> (ids read, ids written, ids deleted, foldable)
-        self._reads = {}        # statement -> Counter of the ids it reads
+        self._reads = {}        # statement -> dict: id -> how many times it reads it
 
     def lists(self, s):
         """(read, written, deleted, ...): the ids of the names in ``s``, with repeats."""
@@ -58,15 +58,41 @@ class _Facts:
         if hit is not None:
             return hit
         if isinstance(s, _COMPOUND):
-            header = [s.test] if isinstance(s, (gast.If, gast.While)) else [s.target, s.iter]
-            out = _sort_names([n for h in header for n in names(h)])
-            for inner in (s.body, s.orelse):
-                for x in inner:
-                    for mine, theirs in zip(out, self.lists(x)):
-                        mine += theirs
+            out = self._header(s)
+            self._gather(s.body, out)
+            self._gather(s.orelse, out)
             return out
         hit = self._lists[s] = _scan(s)
         return hit
+
+    @staticmethod
+    def _header(s):
+        """(read, written, deleted) of the names in the header of an ``if`` or a loop."""
+        if isinstance(s, (gast.If, gast.While)):
+            return _sort_names(names(s.test))
+        return _sort_names(names(s.target) + names(s.iter))
+
+    def _gather(self, stmts, out):
+        """Add the names of ``stmts`` (and of the blocks in them) to the lists ``out``,
+        in the order ``lists`` gives them, without building the lists of each ``if``
+        or loop on the way."""
+        read, written, deleted = out[:3]
+        known = self._lists
+        for x in stmts:
+            hit = known.get(x)
+            if hit is None:
+                if isinstance(x, _COMPOUND):
+                    header = self._header(x)
+                    read += header[0]
+                    written += header[1]
+                    deleted += header[2]
+                    self._gather(x.body, out)
+                    self._gather(x.orelse, out)
+                    continue
+                hit = known[x] = _scan(x)
+            read += hit[0]
+            written += hit[1]
+            deleted += hit[2]
 
     def foldable(self, s):
         """Whether ``_Fold`` could change the simple statement ``s`` (see ``_scan``)."""
@@ -77,10 +103,15 @@ class _Facts:
         return self.lists(s)[4]
 
     def reads(self, s):
-        """Counter of the names ``s`` reads (everything nested in it included)."""
+        """Name -> how many times ``s`` reads it (everything nested in it included); a
+        plain dict, counted by hand: ``Counter`` costs three times as much to build
+        for the few names of a statement."""
         hit = self._reads.get(s)
         if hit is None:
-            hit = Counter(self.lists(s)[0])
+            hit = {}
+            get = hit.get
+            for n in self.lists(s)[0]:
+                hit[n] = get(n, 0) + 1
             if not isinstance(s, _COMPOUND):
                 self._reads[s] = hit
         return hit
@@ -102,13 +133,10 @@ class _Facts:
         """(stores, loads): Counters over the whole function, parameters included; a
         ``del`` counts as a load, so a deleted name is never taken for unused."""
         body, tree.body = tree.body, []
-        read, written, deleted = _sort_names(names(tree))
+        out = _sort_names(names(tree))
         tree.body = body
-        for x in body:
-            r, w, d = self.lists(x)[:3]
-            read += r
-            written += w
-            deleted += d
+        self._gather(body, out)
+        read, written, deleted = out
         return Counter(written), Counter(read + deleted)
 
 
