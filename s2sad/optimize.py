@@ -120,6 +120,11 @@ class _Facts:
         """The names ``s`` writes, with repeats."""
         return self.lists(s)[1]
 
+    def update(self, s, lists):
+        """The simple statement ``s`` changed so that its facts are now ``lists``."""
+        self._lists[s] = lists
+        self._reads.pop(s, None)
+
     def forget(self, s):
         """``s`` (and what is nested in it) changed: compute its facts again when asked."""
         self._lists.pop(s, None)
@@ -313,8 +318,7 @@ def _propagate(tree, ctx, facts, touched, fold):
         for i, x in enumerate(block):
             a = cands.get(i)
             if subst and not subst.keys().isdisjoint(deep[i]):
-                _Substitute(subst).visit(x)
-                facts.forget(x)
+                _substitute(x, subst, facts)
                 _fold_block(fold, [x], None, set(), facts)
                 touched.add(x)
                 if a is None:
@@ -345,6 +349,28 @@ def _propagate(tree, ctx, facts, touched, fold):
         if dropped:
             block[:] = [x for i, x in enumerate(block) if i not in dropped]
     return changed
+
+
+def _substitute(x, mapping, facts):
+    """``_Substitute(mapping).visit(x)``, keeping the facts of ``x`` up to date.
+
+    A simple statement whose names are only renamed is done without a transformer:
+    the ``Name`` nodes are renamed in place, and its facts are those it had with the
+    names read renamed (renaming changes no operation, so what ``_scan`` found of
+    folding and negations stays true). Numbers, which replace nodes, and ``if``
+    statements and loops take the general route and are scanned again."""
+    if not isinstance(x, _COMPOUND):
+        hit = facts.lists(x)
+        Load = gast.Load
+        loads = [n for n in names(x) if n.ctx.__class__ is Load and n.id in mapping]
+        if all(isinstance(mapping[n.id], str) for n in loads):
+            for n in loads:
+                n.id = mapping[n.id]
+            get = mapping.get
+            facts.update(x, ([get(r, r) for r in hit[0]],) + hit[1:])
+            return
+    _Substitute(mapping).visit(x)
+    facts.forget(x)
 
 
 def _writers(block, facts):
