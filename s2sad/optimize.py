@@ -154,55 +154,69 @@ def _sort_names(nodes):
     return read, written, deleted
 
 
+_SCAN = (gast.Name, gast.Constant, gast.BinOp, gast.UnaryOp, gast.Assign, gast.Call,
+         gast.Attribute, gast.Load, gast.Del, gast.USub)
+
+
 def _scan(stmt):
     """(read, written, deleted, foldable, negations) of a simple statement in one
     walk: the ids of its names by context, with repeats; whether some operation in
     it matches a rule of ``_Fold`` (folding works bottom up and its first change is
     always at such an operation, so a statement with none is left as it is); and
-    the number of negations of something other than a number in it."""
+    the number of negations of something other than a number in it.
+
+    The optimizer's most called function (every statement, and each one a pass
+    rewrites): the classes are bound locally, and the rules of folding are asked
+    only of operations with a number or a negation for an operand, which all of
+    them need."""
     read, written, deleted = [], [], []
     foldable = False
     negations = 0
     stack = [stmt]
-    pop, push = stack.pop, stack.append
-    Name, Constant, BinOp, UnaryOp = gast.Name, gast.Constant, gast.BinOp, gast.UnaryOp
-    Assign, Call, Attribute = gast.Assign, gast.Call, gast.Attribute
-    Load, Del = gast.Load, gast.Del
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    Name, Constant, BinOp, UnaryOp, Assign, Call, Attribute, Load, Del, USub = _SCAN
     while stack:
         n = pop()
         cls = n.__class__
         if cls is Name:
             c = n.ctx.__class__
-            (read if c is Load else deleted if c is Del else written).append(n.id)
+            if c is Load:
+                read.append(n.id)
+            elif c is Del:
+                deleted.append(n.id)
+            else:
+                written.append(n.id)
             if n.annotation is not None:
                 push(n.annotation)
-            continue
-        if cls is Constant:
-            continue
-        if cls is BinOp:
-            foldable = foldable or _binop_folds(n)
-            push(n.right)
-            push(n.left)
-            continue
-        if cls is UnaryOp:
-            foldable = foldable or _unary_folds(n)
-            if n.op.__class__ is gast.USub and _num(n.operand) is None:
-                negations += 1
-            push(n.operand)
-            continue
-        if cls is Assign:                       # the other common nodes, directly
+        elif cls is Constant:
+            pass
+        elif cls is BinOp:
+            left, right = n.left, n.right
+            if not foldable:
+                c = right.__class__
+                if c is Constant or c is UnaryOp or left.__class__ is Constant:
+                    foldable = _binop_folds(n)
+            push(right)
+            push(left)
+        elif cls is UnaryOp:
+            e = n.operand
+            if n.op.__class__ is USub:
+                if not foldable:
+                    foldable = _unary_folds(n)
+                if e.__class__ is not Constant or type(e.value) not in (int, float):
+                    negations += 1          # (what ``_num(e) is None`` tells)
+            push(e)
+        elif cls is Assign:                 # the other common nodes, directly
             push(n.value)
-            stack.extend(n.targets)
-            continue
-        if cls is Call:
-            stack.extend(n.keywords)
-            stack.extend(n.args)
+            extend(n.targets)
+        elif cls is Call:
+            extend(n.keywords)
+            extend(n.args)
             push(n.func)
-            continue
-        if cls is Attribute:
+        elif cls is Attribute:
             push(n.value)
-            continue
-        stack.extend(children(n))
+        else:
+            extend(children(n))
     return read, written, deleted, foldable, negations
 
 
