@@ -523,8 +523,9 @@ def _dead(tree, ctx, facts):
                             changed = True
                             continue
                         if type(x.value) is gast.Call:
-                            x = gast.copy_location(gast.Expr(value=x.value), x)
+                            keep.append(gast.copy_location(gast.Expr(value=x.value), x))
                             changed = True
+                            continue    # no longer an assignment: not to sweep again
                     home.setdefault(n, {})[id(block)] = block
                 keep.append(x)
             keep.reverse()
