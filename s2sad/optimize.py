@@ -261,8 +261,12 @@ def _blocks(stmts, out=None):
     if out is None:
         out = []
     out.append(stmts)
+    known = _HAS_BLOCKS
     for s in stmts:
-        if _has_blocks(s.__class__):
+        hit = known.get(s.__class__)
+        if hit is None:
+            hit = _has_blocks(s.__class__)
+        if hit:
             for inner in (s.body, getattr(s, "orelse", None)):
                 if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
                     _blocks(inner, out)
@@ -615,9 +619,12 @@ def _math_calls(stmt, ctx, stores):
 def _swap_back(tree, ctx, facts):
     """``a = b; ...; b = a`` with neither rebound in between: drop the second."""
     changed = False
+    Assign, Name = gast.Assign, gast.Name
     for block in _blocks(tree.body):
-        pairs = {_copy_pair(x) for x in block}
-        if not any((b, a) in pairs for a, b in pairs - {None}):
+        pairs = {(x.targets[0].id, x.value.id) for x in block     # _copy_pair, inline
+                 if x.__class__ is Assign and x.value.__class__ is Name
+                 and len(x.targets) == 1 and x.targets[0].__class__ is Name}
+        if not any((b, a) in pairs for a, b in pairs):
             continue         # no copy is undone in this block
         writes = _writers(block, facts)
         drop = set()
