@@ -298,11 +298,15 @@ def _propagate(tree, ctx, facts, touched, fold):
     params = {a.id for a in tree.args.args + tree.args.posonlyargs + tree.args.kwonlyargs}
     is_adjoint = ctx.namer.is_adjoint
 
+    Assign, Name, Constant = gast.Assign, gast.Name, gast.Constant
+
     def candidate(x):
         """``a`` of ``a = <name or number>``, an adjoint written once and read."""
-        if type(x) is gast.Assign and len(x.targets) == 1 \
-                and type(x.targets[0]) is gast.Name \
-                and (type(x.value) is gast.Name or _num(x.value) is not None):
+        if type(x) is not Assign:
+            return None
+        v = x.value                 # (most values are operations: tested first)
+        if (type(v) is Name or (type(v) is Constant and type(v.value) in (int, float))) \
+                and len(x.targets) == 1 and type(x.targets[0]) is Name:
             a = x.targets[0].id
             if is_adjoint(a) and stores.get(a) == 1 and loads.get(a, 0) > 0:
                 return a
@@ -325,12 +329,6 @@ def _propagate(tree, ctx, facts, touched, fold):
             for n in watch.intersection(d):
                 seen[n] += d[n]
                 last.setdefault(n, i)
-        assigned = {}               # name -> positions of the assignments to it
-        for i, x in enumerate(block):
-            if type(x) is gast.Assign:
-                for t in x.targets:
-                    if type(t) is gast.Name:
-                        assigned.setdefault(t.id, []).append(i)
         subst, dropped = {}, set()
         writers = None              # name -> positions writing or deleting it, when needed
         for i, x in enumerate(block):
@@ -351,13 +349,13 @@ def _propagate(tree, ctx, facts, touched, fold):
             if isinstance(b, str):
                 if b == a:
                     continue
-                once = (b in params and stores.get(b, 1) == 1) or (
-                    stores.get(b) == 1 and any(p < i and p not in dropped
-                                               for p in assigned.get(b, ())))
-                if not once:
+                if not (b in params and stores.get(b, 1) == 1):
                     if writers is None:
                         writers = _writers(block, facts)
-                    if _rebound(writers.get(b, ()), block, i, last[a]):
+                    at = writers.get(b, ())
+                    once = stores.get(b) == 1 and any(
+                        p < i and p not in dropped and _assigns(block[p], b) for p in at)
+                    if not once and _rebound(at, block, i, last[a]):
                         continue
             elif b is None:
                 continue
@@ -389,6 +387,12 @@ def _substitute(x, mapping, facts):
             return
     _Substitute(mapping).visit(x)
     facts.forget(x)
+
+
+def _assigns(x, name):
+    """``x`` is an assignment with ``name`` (a bare name) for a target."""
+    return type(x) is gast.Assign and any(type(t) is gast.Name and t.id == name
+                                          for t in x.targets)
 
 
 def _writers(block, facts):
@@ -508,7 +512,7 @@ def _dead(tree, ctx, facts):
     params = set(ctx.params)
     changed = False
     todo = list(reversed(_blocks(tree.body)))
-    home = {}                       # name -> the blocks where an assignment to it stayed
+    stayed = []                     # (name, block) of the assignments kept
     while todo:
         zeroed = set()              # names whose last read went in this round
         for block in todo:
@@ -530,12 +534,12 @@ def _dead(tree, ctx, facts):
                             keep.append(gast.copy_location(gast.Expr(value=x.value), x))
                             changed = True
                             continue    # no longer an assignment: not to sweep again
-                    home.setdefault(n, {})[id(block)] = block
+                    stayed.append((n, block))
                 keep.append(x)
             keep.reverse()
             block[:] = keep
-        again = {k: b for m in zeroed for k, b in home.get(m, {}).items()}
-        todo = list(again.values())
+        # the blocks where an assignment to a name whose last read went stayed
+        todo = list({id(b): b for n, b in stayed if n in zeroed}.values()) if zeroed else []
     return changed
 
 
@@ -588,7 +592,7 @@ def _covered(key, later, ctx, stores, facts):
     """Whether a simple statement of ``later`` calls a math function of the domain
     class and argument ``key``."""
     arg = key[1]
-    return any(arg in facts.reads(y) and not isinstance(y, _COMPOUND)
+    return any(y.__class__ not in _COMPOUND and arg in facts.lists(y)[0]
                and key in _math_calls(y, ctx, stores) for y in later)
 
 
