@@ -375,14 +375,20 @@ def _substitute(x, mapping, facts):
     names read renamed (renaming changes no operation, so what ``_scan`` found of
     folding and negations stays true). Numbers, which replace nodes, and ``if``
     statements and loops take the general route and are scanned again."""
-    if not isinstance(x, _COMPOUND):
-        hit = facts.lists(x)
-        Load = gast.Load
-        loads = [n for n in names(x) if n.ctx.__class__ is Load and n.id in mapping]
-        if all(isinstance(mapping[n.id], str) for n in loads):
-            for n in loads:
-                n.id = mapping[n.id]
-            get = mapping.get
+    if x.__class__ not in _COMPOUND:
+        Load, get = gast.Load, mapping.get
+        hit = facts.lists(x)        # (before the renaming)
+        found = []
+        for n in names(x):
+            if n.ctx.__class__ is Load:
+                new = get(n.id)
+                if new is not None:
+                    if new.__class__ is not str:
+                        break           # a number
+                    found.append((n, new))
+        else:
+            for n, new in found:
+                n.id = new
             facts.update(x, ([get(r, r) for r in hit[0]],) + hit[1:])
             return
     _Substitute(mapping).visit(x)
