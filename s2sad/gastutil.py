@@ -136,8 +136,16 @@ def statements(stmts):
     much cheaper than walking every node to find statements."""
     todo = list(stmts)
     for node in todo:          # the list grows while it is read
-        todo.extend(statement_children(node))
+        if node.__class__ not in _NO_STATEMENTS:
+            todo.extend(statement_children(node))
     return todo
+
+
+# statements whose fields hold only expressions and plain values, so that
+# ``statement_children`` finds nothing in them (not ``AugAssign``: its operator is a node)
+_NO_STATEMENTS = frozenset((gast.Assign, gast.AnnAssign, gast.Expr, gast.Return, gast.Delete,
+                            gast.Pass, gast.Break, gast.Continue, gast.Raise, gast.Assert,
+                            gast.Global, gast.Nonlocal))
 
 
 def names(node):

@@ -50,7 +50,7 @@ class _Facts:
 
     def __init__(self):
         self._lists = {}        # statement -> (ids read, ids written, ids deleted, foldable)
-        self._reads = {}        # statement -> Counter of the ids it reads
+        self._reads = {}        # statement -> dict: id -> how many times it reads it
 
     def lists(self, s):
         """(read, written, deleted, ...): the ids of the names in ``s``, with repeats."""
@@ -58,15 +58,41 @@ class _Facts:
         if hit is not None:
             return hit
         if isinstance(s, _COMPOUND):
-            header = [s.test] if isinstance(s, (gast.If, gast.While)) else [s.target, s.iter]
-            out = _sort_names([n for h in header for n in names(h)])
-            for inner in (s.body, s.orelse):
-                for x in inner:
-                    for mine, theirs in zip(out, self.lists(x)):
-                        mine += theirs
+            out = self._header(s)
+            self._gather(s.body, out)
+            self._gather(s.orelse, out)
             return out
         hit = self._lists[s] = _scan(s)
         return hit
+
+    @staticmethod
+    def _header(s):
+        """(read, written, deleted) of the names in the header of an ``if`` or a loop."""
+        if isinstance(s, (gast.If, gast.While)):
+            return _sort_names(names(s.test))
+        return _sort_names(names(s.target) + names(s.iter))
+
+    def _gather(self, stmts, out):
+        """Add the names of ``stmts`` (and of the blocks in them) to the lists ``out``,
+        in the order ``lists`` gives them, without building the lists of each ``if``
+        or loop on the way."""
+        read, written, deleted = out[:3]
+        known = self._lists
+        for x in stmts:
+            hit = known.get(x)
+            if hit is None:
+                if isinstance(x, _COMPOUND):
+                    header = self._header(x)
+                    read += header[0]
+                    written += header[1]
+                    deleted += header[2]
+                    self._gather(x.body, out)
+                    self._gather(x.orelse, out)
+                    continue
+                hit = known[x] = _scan(x)
+            read += hit[0]
+            written += hit[1]
+            deleted += hit[2]
 
     def foldable(self, s):
         """Whether ``_Fold`` could change the simple statement ``s`` (see ``_scan``)."""
@@ -77,10 +103,15 @@ class _Facts:
         return self.lists(s)[4]
 
     def reads(self, s):
-        """Counter of the names ``s`` reads (everything nested in it included)."""
+        """Name -> how many times ``s`` reads it (everything nested in it included); a
+        plain dict, counted by hand: ``Counter`` costs three times as much to build
+        for the few names of a statement."""
         hit = self._reads.get(s)
         if hit is None:
-            hit = Counter(self.lists(s)[0])
+            hit = {}
+            get = hit.get
+            for n in self.lists(s)[0]:
+                hit[n] = get(n, 0) + 1
             if not isinstance(s, _COMPOUND):
                 self._reads[s] = hit
         return hit
@@ -88,6 +119,11 @@ class _Facts:
     def writes(self, s):
         """The names ``s`` writes, with repeats."""
         return self.lists(s)[1]
+
+    def update(self, s, lists):
+        """The simple statement ``s`` changed so that its facts are now ``lists``."""
+        self._lists[s] = lists
+        self._reads.pop(s, None)
 
     def forget(self, s):
         """``s`` (and what is nested in it) changed: compute its facts again when asked."""
@@ -102,13 +138,10 @@ class _Facts:
         """(stores, loads): Counters over the whole function, parameters included; a
         ``del`` counts as a load, so a deleted name is never taken for unused."""
         body, tree.body = tree.body, []
-        read, written, deleted = _sort_names(names(tree))
+        out = _sort_names(names(tree))
         tree.body = body
-        for x in body:
-            r, w, d = self.lists(x)[:3]
-            read += r
-            written += w
-            deleted += d
+        self._gather(body, out)
+        read, written, deleted = out
         return Counter(written), Counter(read + deleted)
 
 
@@ -121,55 +154,69 @@ def _sort_names(nodes):
     return read, written, deleted
 
 
+_SCAN = (gast.Name, gast.Constant, gast.BinOp, gast.UnaryOp, gast.Assign, gast.Call,
+         gast.Attribute, gast.Load, gast.Del, gast.USub)
+
+
 def _scan(stmt):
     """(read, written, deleted, foldable, negations) of a simple statement in one
     walk: the ids of its names by context, with repeats; whether some operation in
     it matches a rule of ``_Fold`` (folding works bottom up and its first change is
     always at such an operation, so a statement with none is left as it is); and
-    the number of negations of something other than a number in it."""
+    the number of negations of something other than a number in it.
+
+    The optimizer's most called function (every statement, and each one a pass
+    rewrites): the classes are bound locally, and the rules of folding are asked
+    only of operations with a number or a negation for an operand, which all of
+    them need."""
     read, written, deleted = [], [], []
     foldable = False
     negations = 0
     stack = [stmt]
-    pop, push = stack.pop, stack.append
-    Name, Constant, BinOp, UnaryOp = gast.Name, gast.Constant, gast.BinOp, gast.UnaryOp
-    Assign, Call, Attribute = gast.Assign, gast.Call, gast.Attribute
-    Load, Del = gast.Load, gast.Del
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    Name, Constant, BinOp, UnaryOp, Assign, Call, Attribute, Load, Del, USub = _SCAN
     while stack:
         n = pop()
         cls = n.__class__
         if cls is Name:
             c = n.ctx.__class__
-            (read if c is Load else deleted if c is Del else written).append(n.id)
+            if c is Load:
+                read.append(n.id)
+            elif c is Del:
+                deleted.append(n.id)
+            else:
+                written.append(n.id)
             if n.annotation is not None:
                 push(n.annotation)
-            continue
-        if cls is Constant:
-            continue
-        if cls is BinOp:
-            foldable = foldable or _binop_folds(n)
-            push(n.right)
-            push(n.left)
-            continue
-        if cls is UnaryOp:
-            foldable = foldable or _unary_folds(n)
-            if n.op.__class__ is gast.USub and _num(n.operand) is None:
-                negations += 1
-            push(n.operand)
-            continue
-        if cls is Assign:                       # the other common nodes, directly
+        elif cls is Constant:
+            pass
+        elif cls is BinOp:
+            left, right = n.left, n.right
+            if not foldable:
+                c = right.__class__
+                if c is Constant or c is UnaryOp or left.__class__ is Constant:
+                    foldable = _binop_folds(n)
+            push(right)
+            push(left)
+        elif cls is UnaryOp:
+            e = n.operand
+            if n.op.__class__ is USub:
+                if not foldable:
+                    foldable = _unary_folds(n)
+                if e.__class__ is not Constant or type(e.value) not in (int, float):
+                    negations += 1          # (what ``_num(e) is None`` tells)
+            push(e)
+        elif cls is Assign:                 # the other common nodes, directly
             push(n.value)
-            stack.extend(n.targets)
-            continue
-        if cls is Call:
-            stack.extend(n.keywords)
-            stack.extend(n.args)
+            extend(n.targets)
+        elif cls is Call:
+            extend(n.keywords)
+            extend(n.args)
             push(n.func)
-            continue
-        if cls is Attribute:
+        elif cls is Attribute:
             push(n.value)
-            continue
-        stack.extend(children(n))
+        else:
+            extend(children(n))
     return read, written, deleted, foldable, negations
 
 
@@ -214,8 +261,12 @@ def _blocks(stmts, out=None):
     if out is None:
         out = []
     out.append(stmts)
+    known = _HAS_BLOCKS
     for s in stmts:
-        if _has_blocks(s.__class__):
+        hit = known.get(s.__class__)
+        if hit is None:
+            hit = _has_blocks(s.__class__)
+        if hit:
             for inner in (s.body, getattr(s, "orelse", None)):
                 if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
                     _blocks(inner, out)
@@ -247,11 +298,15 @@ def _propagate(tree, ctx, facts, touched, fold):
     params = {a.id for a in tree.args.args + tree.args.posonlyargs + tree.args.kwonlyargs}
     is_adjoint = ctx.namer.is_adjoint
 
+    Assign, Name, Constant = gast.Assign, gast.Name, gast.Constant
+
     def candidate(x):
         """``a`` of ``a = <name or number>``, an adjoint written once and read."""
-        if type(x) is gast.Assign and len(x.targets) == 1 \
-                and type(x.targets[0]) is gast.Name \
-                and (type(x.value) is gast.Name or _num(x.value) is not None):
+        if type(x) is not Assign:
+            return None
+        v = x.value                 # (most values are operations: tested first)
+        if (type(v) is Name or (type(v) is Constant and type(v.value) in (int, float))) \
+                and len(x.targets) == 1 and type(x.targets[0]) is Name:
             a = x.targets[0].id
             if is_adjoint(a) and stores.get(a) == 1 and loads.get(a, 0) > 0:
                 return a
@@ -274,19 +329,12 @@ def _propagate(tree, ctx, facts, touched, fold):
             for n in watch.intersection(d):
                 seen[n] += d[n]
                 last.setdefault(n, i)
-        assigned = {}               # name -> positions of the assignments to it
-        for i, x in enumerate(block):
-            if type(x) is gast.Assign:
-                for t in x.targets:
-                    if type(t) is gast.Name:
-                        assigned.setdefault(t.id, []).append(i)
         subst, dropped = {}, set()
         writers = None              # name -> positions writing or deleting it, when needed
         for i, x in enumerate(block):
             a = cands.get(i)
             if subst and not subst.keys().isdisjoint(deep[i]):
-                _Substitute(subst).visit(x)
-                facts.forget(x)
+                _substitute(x, subst, facts)
                 _fold_block(fold, [x], None, set(), facts)
                 touched.add(x)
                 if a is None:
@@ -301,13 +349,13 @@ def _propagate(tree, ctx, facts, touched, fold):
             if isinstance(b, str):
                 if b == a:
                     continue
-                once = (b in params and stores.get(b, 1) == 1) or (
-                    stores.get(b) == 1 and any(p < i and p not in dropped
-                                               for p in assigned.get(b, ())))
-                if not once:
+                if not (b in params and stores.get(b, 1) == 1):
                     if writers is None:
                         writers = _writers(block, facts)
-                    if _rebound(writers.get(b, ()), block, i, last[a]):
+                    at = writers.get(b, ())
+                    once = stores.get(b) == 1 and any(
+                        p < i and p not in dropped and _assigns(block[p], b) for p in at)
+                    if not once and _rebound(at, block, i, last[a]):
                         continue
             elif b is None:
                 continue
@@ -317,6 +365,40 @@ def _propagate(tree, ctx, facts, touched, fold):
         if dropped:
             block[:] = [x for i, x in enumerate(block) if i not in dropped]
     return changed
+
+
+def _substitute(x, mapping, facts):
+    """``_Substitute(mapping).visit(x)``, keeping the facts of ``x`` up to date.
+
+    A simple statement whose names are only renamed is done without a transformer:
+    the ``Name`` nodes are renamed in place, and its facts are those it had with the
+    names read renamed (renaming changes no operation, so what ``_scan`` found of
+    folding and negations stays true). Numbers, which replace nodes, and ``if``
+    statements and loops take the general route and are scanned again."""
+    if x.__class__ not in _COMPOUND:
+        Load, get = gast.Load, mapping.get
+        hit = facts.lists(x)        # (before the renaming)
+        found = []
+        for n in names(x):
+            if n.ctx.__class__ is Load:
+                new = get(n.id)
+                if new is not None:
+                    if new.__class__ is not str:
+                        break           # a number
+                    found.append((n, new))
+        else:
+            for n, new in found:
+                n.id = new
+            facts.update(x, ([get(r, r) for r in hit[0]],) + hit[1:])
+            return
+    _Substitute(mapping).visit(x)
+    facts.forget(x)
+
+
+def _assigns(x, name):
+    """``x`` is an assignment with ``name`` (a bare name) for a target."""
+    return type(x) is gast.Assign and any(type(t) is gast.Name and t.id == name
+                                          for t in x.targets)
 
 
 def _writers(block, facts):
@@ -436,7 +518,7 @@ def _dead(tree, ctx, facts):
     params = set(ctx.params)
     changed = False
     todo = list(reversed(_blocks(tree.body)))
-    home = {}                       # name -> the blocks where an assignment to it stayed
+    stayed = []                     # (name, block) of the assignments kept
     while todo:
         zeroed = set()              # names whose last read went in this round
         for block in todo:
@@ -455,14 +537,15 @@ def _dead(tree, ctx, facts):
                             changed = True
                             continue
                         if type(x.value) is gast.Call:
-                            x = gast.copy_location(gast.Expr(value=x.value), x)
+                            keep.append(gast.copy_location(gast.Expr(value=x.value), x))
                             changed = True
-                    home.setdefault(n, {})[id(block)] = block
+                            continue    # no longer an assignment: not to sweep again
+                    stayed.append((n, block))
                 keep.append(x)
             keep.reverse()
             block[:] = keep
-        again = {k: b for m in zeroed for k, b in home.get(m, {}).items()}
-        todo = list(again.values())
+        # the blocks where an assignment to a name whose last read went stayed
+        todo = list({id(b): b for n, b in stayed if n in zeroed}.values()) if zeroed else []
     return changed
 
 
@@ -515,7 +598,7 @@ def _covered(key, later, ctx, stores, facts):
     """Whether a simple statement of ``later`` calls a math function of the domain
     class and argument ``key``."""
     arg = key[1]
-    return any(arg in facts.reads(y) and not isinstance(y, _COMPOUND)
+    return any(y.__class__ not in _COMPOUND and arg in facts.lists(y)[0]
                and key in _math_calls(y, ctx, stores) for y in later)
 
 
@@ -546,9 +629,12 @@ def _math_calls(stmt, ctx, stores):
 def _swap_back(tree, ctx, facts):
     """``a = b; ...; b = a`` with neither rebound in between: drop the second."""
     changed = False
+    Assign, Name = gast.Assign, gast.Name
     for block in _blocks(tree.body):
-        pairs = {_copy_pair(x) for x in block}
-        if not any((b, a) in pairs for a, b in pairs - {None}):
+        pairs = {(x.targets[0].id, x.value.id) for x in block     # _copy_pair, inline
+                 if x.__class__ is Assign and x.value.__class__ is Name
+                 and len(x.targets) == 1 and x.targets[0].__class__ is Name}
+        if not any((b, a) in pairs for a, b in pairs):
             continue         # no copy is undone in this block
         writes = _writers(block, facts)
         drop = set()
