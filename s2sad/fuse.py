@@ -12,11 +12,15 @@ rewrites of scalar code, each local to one block of statements:
   ``append`` and ``pop``, ``math``, NumPy, runtime helpers and pure builtins are
   the only calls) and the index is read nowhere else;
 * **single-use values inlined**: ``_t1 = x - ti; g_2 = g_1 * _t1`` becomes
-  ``g_2 = g_1 * (x - ti)`` when ``_t1`` is a generated name (a temporary, an
-  adjoint, an SSA version; never a name of the user's) written once and read
-  once, later in the same block, and no statement in between rebinds what it
-  reads. The printed code has one statement per value worth a name, and CPython
-  skips a store and a load per temporary;
+  ``g_2 = g_1 * (x - ti)`` when ``_t1`` is a generated scalar (a temporary, an
+  adjoint, an SSA version; never a name of the user's) whose value is read by
+  one statement, at most ``_WINDOW`` statements below in the same block, and by
+  nothing else (no later statement, no other block, no next iteration), and no
+  statement in between rebinds what it reads. A reader that writes the name
+  again takes it too, so ``b = b + u; b = b + v`` becomes ``b = b + u + v``.
+  Lines stay short (``_MAX_OPS``), and a gradient keeps its name where it is
+  returned (``return (bx1, bx2)``). The printed code has one statement per value
+  worth a name, and CPython skips a store and a load per temporary;
 * **a rewrite sunk below a copy's readers**: ``bg_2 = bg_1; bg_1 = bg_2 * u;
   bx = bx + bg_2 * g`` becomes ``bx = bx + bg_1 * g; bg_1 = bg_1 * u`` (the
   copy an SSA loop header leaves goes, as in a hand-written adjoint).
