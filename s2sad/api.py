@@ -184,12 +184,11 @@ def _dispatcher(sig, name, fast, limit=8):
         taken.add(base)
         return base
 
-    me, rest, missing = private("_self"), private("_rest"), private("_M")
+    me, rest, missing, err = (private(n) for n in ("_self", "_rest", "_M", "_exc"))
     env = {missing: _MISSING}
-    glob = {}
 
     def inject(base, obj):
-        glob[base] = n = private(base)
+        n = private(base)
         env[n] = obj
         return n
 
@@ -223,9 +222,9 @@ def _dispatcher(sig, name, fast, limit=8):
         lines += [f"        if {' and '.join(tests) or 'True'}:",
                   "            try:",
                   f"                return {inject(f'F{k}', impl.function)}({', '.join(pos[:n])})",
-                  f"            except {nonscalar} as exc:",
+                  f"            except {nonscalar} as {err}:",
                   f"                {me}._last = {inject(f'I{k}', impl)}",
-                  f"                {me}._locate(exc)"]
+                  f"                {me}._locate({err})"]
     given = f"({', '.join(pos)},)" if pos else "()"
     named = "{" + ", ".join(f"{k!r}: {k}" for k in kwonly) + "}"
     lines.append(f"    return {me}._named_slow({given}, {rest}, {named})")

@@ -135,9 +135,6 @@ class _Fuse:
             hit = self.values[s] = self.value(e)
         return hit
 
-    def quiet(self, e):
-        return self.value(e).quiet()
-
     def quiet_stmt(self, s):
         """``s`` assigns a quiet value to a name."""
         return s.__class__ is gast.Assign and len(s.targets) == 1 \

@@ -635,8 +635,8 @@ def test_wrt_of_wrong_type_has_hint():
     assert info.value.hint
 
 
-def clashing(_self, _rest, _M, kind_of, F0, /, T0_0=1.0, *, NonScalarOutputError=2.0):
-    return _self * _rest + _M * kind_of * F0 * T0_0 * NonScalarOutputError
+def clashing(_self, _rest, _M, kind_of, F0, /, T0_0=1.0, *, NonScalarOutputError=2.0, _exc=1.0):
+    return _self * _rest + _M * kind_of * F0 * T0_0 * NonScalarOutputError * _exc
 
 
 def test_dispatcher_parameters_named_like_its_own_names():
