@@ -221,8 +221,9 @@ class Normalizer:
         out.append(copy_location(node, s))
 
     def check_not_resized(self, s):
-        """The normal form reads the length of the sequence once, as CPython does not
-        for a list that grows or shrinks in the loop: such a loop is refused."""
+        """The normal form reads the sequence's length once, where CPython's loop sees
+        a list grow or shrink: a loop that calls a resizing method of the list it
+        iterates over (by that name; aliases are not followed) is refused."""
         seqs = {n.id for n in walk(s.iter) if isinstance(n, gast.Name)}
         for node in walk(gast.Module(body=s.body, type_ignores=[])):
             f = node.func if isinstance(node, gast.Call) else None
