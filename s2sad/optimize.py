@@ -29,7 +29,7 @@ from collections import Counter
 import gast
 import numpy as np
 
-from . import shapes
+from . import anno, shapes
 from .gastutil import Transformer, children, clone, dotted_name, names, walk
 
 _COMPOUND = (gast.If, gast.For, gast.While)
@@ -499,9 +499,10 @@ def _numpy_pure(call, ctx):
 _RAISE_ON_EMPTY = {np.max, np.min, np.amax, np.amin}     # "zero-size array" ValueError
 
 
-def _dead(tree, ctx, facts):
+def _dead(tree, ctx, facts, scaffolding=False):
     """Remove every dead adjoint, template temporary, copy, constant or harmless
-    primal computation, to a fixed point.
+    primal computation, to a fixed point; with ``scaffolding``, only the copies the
+    SSA stage made at joins and loop headers (see ``run``).
 
     A dead value that can raise (``_t1 = math.log(x)``, ``_t2 = x ** 2``) is kept,
     so the gradient raises where the function does; a call becomes an expression
@@ -527,7 +528,8 @@ def _dead(tree, ctx, facts):
                 if type(x) is gast.Assign and len(x.targets) == 1 \
                         and type(x.targets[0]) is gast.Name:
                     n = x.targets[0].id
-                    if not loads.get(n) and n not in params:
+                    if not loads.get(n) and n not in params and (
+                            not scaffolding or _ssa_copy(x)):
                         if _generated(ctx, n) or isinstance(x.value, (gast.Name, gast.Constant)) \
                                 or _harmless(x.value, ctx):
                             for m, k in facts.reads(x).items():       # those of x.value
@@ -547,6 +549,11 @@ def _dead(tree, ctx, facts):
         # the blocks where an assignment to a name whose last read went stayed
         todo = list({id(b): b for n, b in stayed if n in zeroed}.values()) if zeroed else []
     return changed
+
+
+def _ssa_copy(s):
+    return isinstance(s.value, (gast.Name, gast.Constant)) and any(
+        anno.get(s, k) for k in (anno.Key.JOIN, anno.Key.HEADER, anno.Key.COPYBACK))
 
 
 def _error_checks(tree, ctx, facts):
@@ -960,14 +967,19 @@ def _runtime():
 
 
 def run(tree, ctx):
-    if not ctx.optimize:
-        return tree
     if isinstance(tree, gast.Module):
         for fdef in tree.body:
             run(fdef, ctx)
         return tree
-    fold = _Fold(ctx)
     facts = _Facts()
+    if not ctx.optimize:
+        # the raw code (optimize=False) keeps everything but the copies SSA made at
+        # joins and loop headers that nothing reads: such a copy may read a name
+        # that a loop which ran no iteration never bound (``i_2 = i`` after
+        # ``for i in range(0)``), which the function itself never reads
+        _dead(tree, ctx, facts, scaffolding=True)
+        return tree
+    fold = _Fold(ctx)
     refold = _fold(fold, tree, None, facts)
     for _ in range(20):
         # One sweep. Dead code goes to its fixed point; copy propagation, run after
