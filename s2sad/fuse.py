@@ -142,10 +142,11 @@ class _Fuse:
 
     def lists(self, s):
         """``facts.lists(s)``; for an ``if`` or a loop, the names read, written and
-        deleted anywhere in it, each once, assembled once per run: a rewrite inside
-        moves reads within a block or drops a temporary, so what was assembled
-        before tells of a name at most that it is read or written when it no longer
-        is (an inlining refused, never a wrong one)."""
+        deleted anywhere in it, each once, assembled once per run and assembled
+        again when a value is inlined into its own test. A rewrite inside it moves
+        reads within a block or drops a temporary, so what was assembled before
+        tells of a name at most that it is read or written when it no longer is
+        (an inlining refused, never a wrong one)."""
         if s.__class__ not in _COMPOUND:
             return self.facts.lists(s)
         hit = self.compounds.get(s)
@@ -392,6 +393,7 @@ class _Fuse:
         self.touched.add(y)
         self.facts.forget(y)
         self.facts.forget(x)
+        self.compounds.pop(y, None)     # an if whose test now reads what x read
         return True
 
     @staticmethod

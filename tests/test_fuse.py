@@ -180,3 +180,22 @@ def overwrite_ahead(x, t):
             t[k + 1] = t[k + 1] * 2.0
         k = k + 1
     return s
+
+
+def copy_read_in_a_test_and_later(x, y):
+    x = y
+    y = (y if not y / (1.0 + y * y) >= x else y)
+    x, y = y, 0.5 * (x - y)
+    y = math.tanh(y + 0.25 * math.exp(math.cos(y)))
+    return -0.42 * x + x * y
+
+
+def test_a_value_inlined_into_an_if_test_counts_as_read_there():
+    """Fuzz seed 10206000538: the copy x_1 = y is read by an if test (where a value
+    was inlined) and later; it was taken for read once and inlined into the later
+    reader, leaving the test reading an unbound x_1."""
+    for p in [(0.84, 1.1), (-0.3, 0.2)]:
+        assert_grad_matches(copy_read_in_a_test_and_later, p, wrt=(0, 1))
+        value, tangent = s2sad.jvp(copy_read_in_a_test_and_later, wrt=(0, 1))(*p, 0.3, -0.7)
+        g = s2sad.grad(copy_read_in_a_test_and_later, wrt=(0, 1))(*p)
+        assert tangent == pytest.approx(0.3 * g[0] - 0.7 * g[1])
