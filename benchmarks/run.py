@@ -392,15 +392,15 @@ def transform_time(func, args, wrt, repeats, samples=False):
     return sorted(times) if samples else statistics.median(times)
 
 
-def cpu_check():
+def cpu_check(additions=1_000_000, repeats=5):
     """Milliseconds of a fixed pure-Python loop (10^6 additions), best of 5. The host's
     speed varies over time (other machines share it); absolute times, such as the
     transform time, move with it, ratios of same-round pairs do not."""
     best = math.inf
-    for _ in range(5):
+    for _ in range(repeats):
         t0 = time.perf_counter()
         acc = 0
-        for i in range(1_000_000):
+        for i in range(additions):
             acc += i
         best = min(best, time.perf_counter() - t0)
     return best * 1e3
@@ -651,14 +651,7 @@ def synthetic_transform(settings):
 def quick_check():
     """Milliseconds of 10^5 additions in a pure-Python loop, best of 3 (a speed check
     short enough to run before every sample)."""
-    best = math.inf
-    for _ in range(3):
-        t0 = time.perf_counter()
-        acc = 0
-        for i in range(100_000):
-            acc += i
-        best = min(best, time.perf_counter() - t0)
-    return best * 1e3
+    return cpu_check(100_000, 3)
 
 
 _FRESH = """
