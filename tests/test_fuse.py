@@ -199,3 +199,14 @@ def test_a_value_inlined_into_an_if_test_counts_as_read_there():
         value, tangent = s2sad.jvp(copy_read_in_a_test_and_later, wrt=(0, 1))(*p, 0.3, -0.7)
         g = s2sad.grad(copy_read_in_a_test_and_later, wrt=(0, 1))(*p)
         assert tangent == pytest.approx(0.3 * g[0] - 0.7 * g[1])
+
+
+def test_second_derivative_through_a_directly_iterated_loop():
+    """grad(grad(poly)) transforms generated code with ``for ti in reversed(_seq)``."""
+    t = tuple(0.1 * k - 0.8 for k in range(7))
+    g, gg = s2sad.grad(poly), s2sad.grad(s2sad.grad(poly))
+    for x in (0.3, -0.45):
+        eps = 1e-6
+        fd = (g(x + eps, t) - g(x - eps, t)) / (2 * eps)
+        assert gg(x, t) == pytest.approx(fd, rel=1e-6)
+        assert s2sad.hessian(poly)(x, t) == pytest.approx(fd, rel=1e-6)
