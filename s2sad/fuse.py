@@ -43,13 +43,12 @@ import gast
 import numpy as np
 
 from .gastutil import dotted_name, statements, walk
-from .optimize import _blocks, _Substitute
+from .gastutil import loads as names_read
+from .optimize import _COMPOUND, _blocks, _copy_pair, _Substitute
+from .optimize import _HARMLESS_OPS as _QUIET_OPS
 
-_QUIET_OPS = (gast.Add, gast.Sub, gast.Mult, gast.USub, gast.UAdd, gast.Not,
-              gast.Eq, gast.NotEq, gast.Lt, gast.LtE, gast.Gt, gast.GtE)
 _MAX_OPS = 8                  # operations per inlined statement: lines stay readable
 _WINDOW = 12                  # how far below its statement a value is inlined
-_COMPOUND = (gast.If, gast.For, gast.While)
 _PURE_BUILTINS = {abs, len, range, reversed, float, int, bool, min, max, sum, isinstance,
                   round, pow, divmod, enumerate, zip, tuple, complex}
 
@@ -359,7 +358,7 @@ class _Fuse:
             if crossing or (loads > 1 and not where.no_other_reader(block, k, t)):
                 return False        # the value may be read elsewhere too
         if isinstance(y, gast.If):
-            if any(self.reads_in(z, t) for z in y.body + y.orelse):
+            if any(t in names_read(z) for z in y.body + y.orelse):
                 return False        # read in a branch: not moved into it
             slot, field = y, "test"
         elif isinstance(y, (gast.Assign, gast.Expr, gast.Return)) and y.value is not None:
@@ -396,10 +395,6 @@ class _Fuse:
         self.compounds.pop(y, None)     # an if whose test now reads what x read
         return True
 
-    @staticmethod
-    def reads_in(node, t):
-        return any(n.__class__ is gast.Name and n.id == t for n in walk(node))
-
     # -- a rewrite sunk below the readers of its copy ---------------------------
     def sink(self, crossing, loads):
         """Returns the blocks changed and the names the statements it changed read."""
@@ -419,7 +414,7 @@ class _Fuse:
     def sink_one(self, block, i, crossing, loads):
         """``c = s`` at ``i``; ``s = E`` at ``j``; the last read of ``c`` at ``m > j``:
         move ``s = E`` after ``m``, read ``s`` for ``c``, drop the copy."""
-        pair = _copy(block[i])
+        pair = _copy_pair(block[i])
         if pair is None:
             return False
         c, s = pair
@@ -539,13 +534,6 @@ class _Index:
         positions = self.writes.get(n, ())
         k = bisect.bisect_right(positions, i)
         return positions[k] if k < len(positions) else None
-
-
-def _copy(s):
-    if isinstance(s, gast.Assign) and len(s.targets) == 1 \
-            and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Name):
-        return s.targets[0].id, s.value.id
-    return None
 
 
 def _returned(e, t):
