@@ -12,6 +12,7 @@ Rule authors import :mod:`s2sad.extend`.
 from .api import custom_vjp, grad, source, value_and_grad
 from .errors import (
     ArgumentError,
+    FixedPointError,
     MissingRuleError,
     NonScalarOutputError,
     S2SADError,
@@ -27,5 +28,5 @@ __all__ = [
     "grad", "value_and_grad", "source", "jvp", "vjp", "jacobian", "hessian",
     "elementwise_grad", "stop_gradient", "check_grads", "custom_vjp", "adjoint", "tangent",
     "S2SADError", "UnsupportedSyntaxError", "MissingRuleError", "SourceUnavailableError",
-    "NonScalarOutputError", "ArgumentError",
+    "NonScalarOutputError", "ArgumentError", "FixedPointError",
 ]

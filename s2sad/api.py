@@ -105,10 +105,10 @@ class _Compiled:
 
 
 def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
-             checkpoint=False, has_aux=False):
+             checkpoint=False, has_aux=False, fixed_point=False):
     """The generated function(s) for ``func``, built once per specialization."""
     key = (func, wrt, wrt_tuple, output, tuple(sorted(kinds.items())), optimize, callee,
-           checkpoint, has_aux)
+           checkpoint, has_aux, fixed_point)
     hit = _CACHE.get(key)
     if hit is None and isinstance(func, CustomVJP):
         if output != "split":
@@ -120,7 +120,7 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
             if hit is None:
                 ctx = pipeline.make_context(func, wrt, kinds, output, wrt_tuple, optimize,
                                             callee=callee, checkpoint=checkpoint,
-                                            has_aux=has_aux)
+                                            has_aux=has_aux, fixed_point=fixed_point)
                 fn, text = pipeline.build(ctx)
                 hit = _CACHE[key] = _Compiled(fn, text, ctx)
     return hit
@@ -243,7 +243,8 @@ class GradFunction:
     the outer one transforms.
     """
 
-    def __init__(self, func, wrt, output, has_aux=False, optimize=True, checkpoint=False):
+    def __init__(self, func, wrt, output, has_aux=False, optimize=True, checkpoint=False,
+                 fixed_point=False):
         if not callable(func):
             raise errors.bad_argument(func, f"expected a function, got {type(func).__name__}")
         base = _unwrap(func)
@@ -253,6 +254,8 @@ class GradFunction:
         self._options = dict(optimize=optimize, checkpoint=checkpoint)
         if has_aux:
             self._options["has_aux"] = True
+        if fixed_point:
+            self._options["fixed_point"] = True
         self._sig = _signature(base)
         self._impls = {}
         self._fast = {}      # argument types -> generated function (see _dispatcher)
@@ -500,10 +503,11 @@ class _CustomCtx:
 
 def _decorator(output):
     def transform(func=None, wrt=0, *, argnum=None, has_aux=False, optimize=True,
-                  checkpoint=False):
+                  checkpoint=False, fixed_point=False):
         if argnum is not None:
             wrt = argnum
-        options = dict(has_aux=has_aux, optimize=optimize, checkpoint=checkpoint)
+        options = dict(has_aux=has_aux, optimize=optimize, checkpoint=checkpoint,
+                       fixed_point=fixed_point)
         if func is None:
             return lambda f: GradFunction(f, wrt, output, **options)
         if isinstance(func, (int, tuple, list)) and not callable(func):
@@ -527,7 +531,7 @@ value_and_grad.__doc__ = """Like :func:`grad`, but returns ``(value, gradient)``
 
 
 def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=True,
-           stage="final", checkpoint=False, has_aux=False):
+           stage="final", checkpoint=False, has_aux=False, fixed_point=False):
     """The generated source of ``grad(func, wrt)`` as text.
 
     The code is specialized on whether each argument is a scalar or an array:
@@ -550,12 +554,14 @@ def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=Tr
         kinds = {n: "S" for n in sig.parameters}
     if stage == "final":
         return compiled(func, idx, is_tuple, output, kinds, optimize,
-                        checkpoint=checkpoint, has_aux=has_aux).source
+                        checkpoint=checkpoint, has_aux=has_aux,
+                        fixed_point=fixed_point).source
     if stage not in pipeline.STAGE_NAMES + ["forward"]:
         raise errors.bad_argument(func, f"unknown stage {stage!r}",
                                   hint="one of " + ", ".join(pipeline.STAGE_NAMES))
     ctx = pipeline.make_context(func, idx, kinds, output, is_tuple, optimize,
-                                checkpoint=checkpoint, has_aux=has_aux)
+                                checkpoint=checkpoint, has_aux=has_aux,
+                                fixed_point=fixed_point)
     if stage == "reverse" and mode == "forward":
         stage = "forward"
     return pipeline.source_of(pipeline.run(ctx, stop_after=stage))

@@ -19,6 +19,7 @@ class Context:
     optimize: bool = True
     callee: bool = False
     checkpoint: bool = False        # trade recomputation for tape memory in long loops
+    fixed_point: bool = False       # while loops: adjoint of the limit, not of each iteration
     has_aux: bool = False           # the function returns (value, aux): aux is passed through
     aux_name: str = None            # compiled for a call from other differentiated code
     # filled by parse

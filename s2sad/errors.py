@@ -67,6 +67,11 @@ class ArgumentError(S2SADError):
     """Bad ``wrt`` or call arguments."""
 
 
+class FixedPointError(S2SADError):
+    """``fixed_point=True`` was asked for a loop it does not fit, or the adjoint of
+    a fixed-point loop did not settle."""
+
+
 # ---------------------------------------------------------------------------
 # The catalogue: construct -> (readable name, what to do instead)
 
@@ -180,6 +185,25 @@ def non_scalar_output(ctx, node, what):
         hint="reduce the output (np.sum, np.mean, indexing) or use s2sad.vjp "
              "with an output adjoint",
         **_where(node, ctx),
+    )
+
+
+def fixed_point_refused(node, ctx, why):
+    return FixedPointError(
+        f"fixed_point=True cannot treat this while loop as a fixed-point iteration: {why}",
+        hint="write the loop as 'while <not converged>:' whose body maps the loop's state "
+             "to its next value, or drop fixed_point=True to differentiate every iteration",
+        **_where(node, ctx),
+    )
+
+
+def fixed_point_unsettled(filename, lineno, iterations):
+    return FixedPointError(
+        f"the adjoint of the fixed-point loop did not settle in {iterations} iterations: "
+        "the loop's last state is not an attracting fixed point of its body (it did not "
+        "converge, or it carries a sum or a counter along)",
+        filename=filename, lineno=lineno,
+        hint="drop fixed_point=True to differentiate every iteration exactly",
     )
 
 

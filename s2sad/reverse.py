@@ -28,7 +28,7 @@ import builtins
 
 import gast
 
-from . import anno, runtime
+from . import anno, errors, runtime
 from .activity import _is_append, _is_index_add, classify, walk_stmts
 from .gastutil import (
     assign,
@@ -90,8 +90,10 @@ class Reverse:
         self.ops = {}         # id(assignment) -> its classified operation
         self.classified, ctx.classified = ctx.classified, {}   # activity's (see classify)
         self.calls = {}       # id(call statement) -> (bwd function name, adjoint targets)
+        self.primal_calls = {}  # id(call statement) -> the user's call it replaced
         self.snapshots = {}   # id(store statement) -> name of the snapshot of what it overwrites
         self.checkpoints = {}  # id(checkpointed loop) -> names of its checkpoint machinery
+        self.fixed_points = {}  # id(fixed-point while loop) -> where its recording goes
         self.pads = {}        # id -> a zero pad emitted where paths meet
         self._envs = {}       # (scalar result, scalar pads) -> the _Env for rule templates
         self.helper_names = {}  # runtime helper -> its generated name, for rule templates
@@ -524,6 +526,7 @@ class Reverse:
             fwd, bwd = split.function
             fname = op.func.__name__.strip("<>")
             self.tape = self.tape or self.namer.fresh("_tape")
+            self.primal_calls[id(s)] = s.value
             s.value = gast.Call(func=name(self.inject("fwd_" + fname, fwd)), args=s.value.args,
                                 keywords=s.value.keywords + [gast.keyword(
                                     arg=split.ctx.tape_param, value=name(self.tape))])
@@ -587,10 +590,11 @@ class Reverse:
     def loop(self, s, state, overwritten):
         if not self.has_active(s):
             return state, []
+        fixed = self.fixed_point_loop(s, overwritten)
         inner = set(overwritten or ()) | stores(s)
         if self.reversible(s):
             inner.discard(s.target.id)      # the reverse loop sets it again
-        else:
+        elif not fixed:
             inner.add(self.counter(s))
         for x in walk_stmts(s.body):
             if isinstance(x, (gast.For, gast.While)) and self.has_active(x) \
@@ -598,10 +602,13 @@ class Reverse:
                 inner.add(self.counter(x))
         if overwritten is not None:
             overwritten |= inner
+        # a fixed-point body is replayed right before its adjoint, without the copies
+        # that carry the state to the next iteration: nothing at its level is overwritten
+        over = set() if fixed else inner
         entry = dict(state)
         head = dict(entry)
         while True:
-            body, exit_ = self.block(s.body, dict(head), inner)
+            body, exit_ = self.block(s.body, dict(head), over)
             new_head = dict(head)
             for v in set(entry) | set(exit_):
                 a, b = entry.get(v, U), exit_.get(v, U)
@@ -614,11 +621,13 @@ class Reverse:
         pads = [self.pad(v, inner) for v in sorted(head)
                 if _defined(head[v]) and not _defined(exit_.get(v, U))]
         if self.pad_reads(pads):     # the body's record restores what its pads read
-            body, exit_ = self.block(s.body, dict(head), inner, self.pad_reads(pads))
+            body, exit_ = self.block(s.body, dict(head), over, self.pad_reads(pads))
         pre += _hoist_invariants(body, inner | stores(s))
         body += pads
         if not body:
             body = [gast.Pass()]
+        if fixed:
+            return head, pre + self.fixed_point_reverse(s, body, head)
         self.loop_var = self.loop_var or self.namer.fresh("_")
         it = name(self.loop_var, store=True)
         if overwritten is None and self.ctx.checkpoint and self.checkpointable(s):
@@ -720,6 +729,94 @@ class Reverse:
                   gast.AugAssign(target=name(n, store=True), op=gast.Add(), value=const(1))] + plain
         out.append(s)
 
+    # -- fixed-point loops --------------------------------------------------------------
+    def fixed_point_loop(self, s, overwritten):
+        """With ``fixed_point=True``, whether ``s`` is a ``while`` loop to differentiate
+        at its limit (Christianson's two-phase adjoint, Tapenade's FP-LOOP); raises when
+        it is a ``while`` loop that does not fit."""
+        if not (self.ctx.fixed_point and isinstance(s, gast.While)):
+            return False
+        why = None
+        if self.ctx.output == "split":
+            why = "it is in a function differentiated as a call from other code"
+        elif overwritten is not None:
+            why = "it is inside another loop"
+        for x in walk_stmts(s.body):
+            if why:
+                break
+            if anno.get(x, anno.Key.LOOP_EXIT):
+                why = "it leaves by break or return, so its last iteration is not a whole " \
+                      "step of the iteration"
+            elif _is_append(x, self.ctx) or _is_pop(x) or _is_index_add(x, self.ctx) or \
+                    (isinstance(x, gast.Assign) and target_name(x) is None):
+                why = "it changes a list or an array in place"
+        if why:
+            raise errors.fixed_point_refused(s, self.ctx, why)
+        return True
+
+    def fixed_point_reverse(self, s, rev_body, head):
+        """The reverse of a fixed-point loop ``z = g(z, p)`` that stopped at ``z*``:
+
+        the forward loop records nothing. The reverse sweep replays the body once at
+        ``z*`` (without the copies that carry the state on), then runs the body's
+        adjoint again and again, each time mapping the state's adjoint ``bz`` to
+        ``J^T bz`` (``J = dg/dz`` at ``z*``) and adding ``(dg/dp)^T bz`` to the
+        adjoints of ``p``, until ``bz`` is negligible: the sum over k of
+        ``(dg/dp)^T (J^T)^k bz_out`` is the implicit-function-theorem gradient
+        ``(dg/dp)^T (I - J^T)^-1 bz_out``. A loop that ran no iteration passes its
+        state's adjoint through, like any loop."""
+        ctx = self.ctx
+        headers = [x.targets[0].id for x in s.body if anno.get(x, anno.Key.COPYBACK)]
+        adjoints = [self.adjoint(h) for h in headers if _defined(head.get(h, U))]
+        ran = self.namer.numbered("_ran")
+        if not adjoints:             # nothing after the loop reads its state
+            self.fixed_points[id(s)] = dict(ran=ran, body=[], at=0)
+            return []
+        tol, k = self.namer.numbered("_tol"), self.namer.numbered("_k")
+        if all(ctx.var_kinds.get(h) == "S" for h in headers if self.adjoint(h) in adjoints):
+            mags = [call(name(self.inject("abs", builtins.abs)), name(b)) for b in adjoints]
+            norm = (lambda: clone(mags[0])) if len(mags) == 1 else \
+                (lambda: call(name(self.inject("max", builtins.max)), *map(clone, mags)))
+        else:
+            norm = lambda: call(self.helper("fixed_point_norm"), *map(name, adjoints))  # noqa: E731
+        settled = gast.If(test=gast.Compare(left=norm(), ops=[gast.LtE()],
+                                            comparators=[name(tol)]),
+                          body=[gast.Break()], orelse=[])
+        body = rev_body + [settled]
+        unsettled = call(self.helper("fixed_point_unsettled"), const(ctx.filename),
+                         const(getattr(s, "lineno", ctx.firstlineno)))
+        iterate = gast.For(target=name(k, store=True),
+                           iter=call(name(self.inject("range", builtins.range)),
+                                     const(runtime.FIXED_POINT_MAX_ITERATIONS)),
+                           body=body, orelse=[gast.Expr(value=unsettled)], type_comment=None)
+        scale = gast.BinOp(left=const(runtime.FIXED_POINT_RTOL), op=gast.Mult(), right=norm())
+        block = [assign(tol, scale), copy_location(iterate, s)]
+        # the replay goes before the iterations, or into each when its records (of
+        # loops inside the body) must be popped again
+        self.fixed_points[id(s)] = dict(ran=ran, body=body, at=0, before=block)
+        return [copy_location(gast.If(test=name(ran), body=block, orelse=[]), s)]
+
+    def fixed_point_forward(self, s, out):
+        """The forward loop runs plain, noting that it ran; the body is replayed, without
+        its copies to the next iteration's state, in the reverse sweep."""
+        info = self.fixed_points[id(s)]
+        body = self.forward(s.body)
+        replay = [x for x in body if not anno.get(x, anno.Key.COPYBACK)]
+        plain = clone(body)
+        for x, y in zip(walk_stmts(body), walk_stmts(plain)):     # plain calls: no records
+            if id(x) in self.primal_calls:
+                y.value = clone(self.primal_calls[id(x)])
+        plain = _strip_records(plain, self.tape)
+        if info["body"]:
+            records = self.tape is not None and any(      # a push, or a call given the tape
+                isinstance(n, gast.Name) and n.id == self.tape
+                for x in replay for n in gast.walk(x))
+            where = info["body"] if records else info["before"]
+            where[0:0] = _live(replay, where)
+        out.append(assign(info["ran"], const(False)))
+        s.body = [assign(info["ran"], const(True))] + plain
+        out.append(s)
+
     # -- forward sweep -----------------------------------------------------------
     def forward(self, stmts):
         from .activity import index_expr
@@ -739,6 +836,9 @@ class Reverse:
                 s.orelse = self.forward(s.orelse)
             elif id(s) in self.checkpoints:
                 self.checkpointed_forward(s, out)
+                continue
+            elif id(s) in self.fixed_points:
+                self.fixed_point_forward(s, out)
                 continue
             elif isinstance(s, (gast.For, gast.While)):
                 s.body = self.forward(s.body)
@@ -850,12 +950,32 @@ def _hoist_invariants(body, overwritten):
     return hoisted
 
 
+def _live(replay, after):
+    """``replay`` without the arithmetic whose result only the dropped copies read."""
+    needed = set()
+    for x in after:
+        needed |= loads(x)
+    out = []
+    for x in reversed(replay):
+        t = target_name(x)
+        if isinstance(x, gast.Assign) and t is not None and t not in needed and not any(
+                isinstance(e, gast.Call) for e in gast.walk(x.value)):
+            continue
+        needed |= loads(x)
+        out.append(x)
+    return out[::-1]
+
+
+def _is_push(s, tape):
+    return isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \
+        and dotted_name(s.value.func) == f"{tape}.append"
+
+
 def _strip_records(stmts, tape):
     """``stmts`` without their ``tape.append(...)`` records (the checkpointed forward loop)."""
     out = []
     for s in stmts:
-        if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \
-                and dotted_name(s.value.func) == f"{tape}.append":
+        if _is_push(s, tape):
             continue
         for attr in ("body", "orelse"):
             if isinstance(s, (gast.If, gast.For, gast.While)):

@@ -10,10 +10,11 @@ import math
 
 import numpy as np
 
+from . import errors
 from .errors import NonScalarOutputError
 
 __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints",
-           "fit", "index_add", "checkpoint_interval", "copy_of", "snapshot", "owned", "take_adjoint", "as_sequence", "sum_list_adjoint", "dot_adjoint_a", "dot_adjoint_b",
+           "fit", "index_add", "checkpoint_interval", "fixed_point_norm", "fixed_point_unsettled", "copy_of", "snapshot", "owned", "take_adjoint", "as_sequence", "sum_list_adjoint", "dot_adjoint_a", "dot_adjoint_b",
            "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint", "mean_adjoint"]
 
 
@@ -245,6 +246,31 @@ def checkpoint_interval(n):
     """Iterations between two checkpoints of a loop of ``n`` iterations: about sqrt(n),
     so both the checkpoints and the tape of one segment hold O(sqrt(n)) entries."""
     return max(1, math.isqrt(n))
+
+
+FIXED_POINT_RTOL = 1e-14      # the adjoint of a fixed-point loop has settled below this
+FIXED_POINT_MAX_ITERATIONS = 10_000
+
+
+def fixed_point_norm(*adjoints):
+    """The largest magnitude among the adjoints of a fixed-point loop's state (scalars,
+    arrays, or lists and tuples of them)."""
+    out = 0.0
+    for a in adjoints:
+        if isinstance(a, (list, tuple)):
+            m = fixed_point_norm(*a)
+        else:
+            a = np.abs(a)
+            m = float(np.max(a)) if np.size(a) else 0.0
+        if not m <= out:        # NaN wins: it never settles
+            out = m
+    return out
+
+
+def fixed_point_unsettled(filename, lineno):
+    """Raise: the adjoint iteration of the fixed-point loop at ``filename:lineno``
+    ran ``FIXED_POINT_MAX_ITERATIONS`` times without settling."""
+    raise errors.fixed_point_unsettled(filename, lineno, FIXED_POINT_MAX_ITERATIONS)
 
 
 def index_add(out, index, g):
