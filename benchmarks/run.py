@@ -442,6 +442,9 @@ def run_workload(w, peers, settings, skip, rng, log):
         if w.checkpoint and "checkpoint" not in skip:
             cfn = s2sad.grad(w.f, wrt=tuple(w.wrt), checkpoint=True)
             add_checked(res.entries, "s2sad checkpoint", lambda: (cfn, args, tuple), reference)
+        if w.fixed_point:
+            pfn = s2sad.grad(w.f, wrt=tuple(w.wrt), fixed_point=True)
+            add_checked(res.entries, "s2sad fixed_point", lambda: (pfn, args, tuple), reference)
         try:
             res.transform = transform_time(w.f, args, w.wrt, settings.transform_repeats)
         except Exception as exc:
@@ -832,6 +835,18 @@ def targets(results, synthetic, checkpoint_target=None):
         else:
             note = ""
         out.append(f"- {res.w.name}: " + "; ".join(parts) + note)
+        fp = res.get("s2sad fixed_point")
+        if fp is not None and fp.timed:
+            r, gf = ratio(fp, hand)[0], ratio(fp, f)[0]
+            parts = [f"s2sad/hand {r:.3g} ≤ {limit:g}: {verdict(r <= limit)}",
+                     f"grad/f {gf:.3g} ≤ 4: {verdict(gf <= 4)}"]
+            if fp.peak and hand.peak:
+                m = fp.peak / hand.peak
+                parts.append(f"memory {m:.3g} ≤ 1.5: {verdict(m <= 1.5)}")
+            out.append(f"- {res.w.name} with `fixed_point=True` (the while loop differentiated "
+                       "at its limit): " + "; ".join(parts))
+        elif fp is not None:
+            out.append(f"- {res.w.name} with `fixed_point=True`: {fp.status}")
     if synthetic is not None:
         lines, (seconds, q1, q3, n), err, cpu, fresh, (normal, k) = synthetic
         alone = "" if fresh is None else (

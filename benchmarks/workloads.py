@@ -358,6 +358,7 @@ class Workload:
     extra: dict = field(default_factory=dict)   # more hand-written variants, by label
     heavy: bool = False
     checkpoint: bool = False           # also time s2sad.grad(f, wrt, checkpoint=True)
+    fixed_point: bool = False          # also time s2sad.grad(f, wrt, fixed_point=True)
 
 
 WORKLOADS = [
@@ -372,7 +373,7 @@ WORKLOADS = [
              extra={"hand (tangent)": pendulum_tangent}, checkpoint=True),
     Workload("newton", "Newton on x^3 + a x - b = 0, while |dx| > tol, d root/d(a, b)",
              "scalar-loop", newton, newton_grad, newton_peer, (0, 1), newton_args,
-             extra={"hand (loop adjoint)": newton_loop_adjoint}),
+             extra={"hand (loop adjoint)": newton_loop_adjoint}, fixed_point=True),
     Workload("rosenbrock_1e3", "Rosenbrock, vectorized NumPy, n = 1e3", "numpy",
              rosenbrock, rosenbrock_grad, rosenbrock_peer, (0,), rosenbrock_args(1000)),
     Workload("rosenbrock_1e6", "Rosenbrock, vectorized NumPy, n = 1e6", "numpy",

@@ -25,6 +25,7 @@ An adjoint statement whose target adjoint is undefined is dead and not emitted.
 from __future__ import annotations
 
 import builtins
+import functools
 
 import gast
 
@@ -94,6 +95,7 @@ class Reverse:
         self.snapshots = {}   # id(store statement) -> name of the snapshot of what it overwrites
         self.checkpoints = {}  # id(checkpointed loop) -> names of its checkpoint machinery
         self.fixed_points = {}  # id(fixed-point while loop) -> where its recording goes
+        self.unsettled = None   # the helper raising FixedPointError, given the file name
         self.pads = {}        # id -> a zero pad emitted where paths meet
         self._envs = {}       # (scalar result, scalar pads) -> the _Env for rule templates
         self.helper_names = {}  # runtime helper -> its generated name, for rule templates
@@ -783,7 +785,10 @@ class Reverse:
                                             comparators=[name(tol)]),
                           body=[gast.Break()], orelse=[])
         body = rev_body + [settled]
-        unsettled = call(self.helper("fixed_point_unsettled"), const(ctx.filename),
+        # the helper comes with the file's name, so the generated line shows only the line
+        self.unsettled = self.unsettled or functools.partial(runtime.fixed_point_unsettled,
+                                                             ctx.filename)
+        unsettled = call(name(self.inject("fixed_point_unsettled", self.unsettled)),
                          const(getattr(s, "lineno", ctx.firstlineno)))
         iterate = gast.For(target=name(k, store=True),
                            iter=call(name(self.inject("range", builtins.range)),

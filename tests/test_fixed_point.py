@@ -210,6 +210,54 @@ def test_call_in_the_body_replayed_in_each_adjoint_iteration(a):
     assert "fwd__contract(x_1, a, _tape=_tape)" in reverse.split("for _k1")[1]
 
 
+GOLDEN_NEWTON = """\
+def grad_newton(a, b, tol):
+    x = 1.0
+    dx = 1.0
+    dx_1 = dx
+    x_1 = x
+    _ran1 = False
+    while abs(dx_1) > tol:
+        _ran1 = True
+        _t1 = x_1 * x_1
+        _t6 = 3.0 * x_1
+        _t8 = _t6 * x_1 + a
+        dx_2 = (_t1 * x_1 + a * x_1 - b) / _t8
+        dx_1 = dx_2
+        x_1 = x_1 - dx_2
+    bx_1 = 1.0
+    ba = 0.0
+    bb = 0.0
+    if _ran1:
+        _t1 = x_1 * x_1
+        _t6 = 3.0 * x_1
+        _t8 = _t6 * x_1 + a
+        dx_2 = (_t1 * x_1 + a * x_1 - b) / _t8
+        _tol1 = 1e-14 * abs(bx_1)
+        for _k1 in range(10000):
+            bdx_2 = -bx_1
+            b_t5 = bdx_2 / _t8
+            b_t8 = -bdx_2 * dx_2 / _t8
+            bb = bb - b_t5
+            ba = ba + b_t8 + b_t5 * x_1
+            bx_1 = bx_1 + b_t8 * _t6 + b_t8 * x_1 * 3.0 + b_t5 * a
+            b_t1 = b_t5 * x_1
+            bx_1 = bx_1 + b_t5 * _t1 + b_t1 * x_1 + b_t1 * x_1
+            if abs(bx_1) <= _tol1:
+                break
+        else:
+            fixed_point_unsettled({line})
+    return (ba, bb)
+"""
+
+
+def test_golden_source():
+    """The whole generated gradient: a plain forward loop, one replay of the body at the
+    root, the body's adjoint iterated; the error names the user's while line."""
+    text = s2sad.source(newton, (0, 1), fixed_point=True)
+    assert text.strip() == GOLDEN_NEWTON.format(line=_line_of(newton, "while")).strip()
+
+
 def test_forward_loop_records_nothing():
     text = s2sad.source(newton, (0, 1), fixed_point=True)
     assert "_tape" not in text
