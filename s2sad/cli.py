@@ -1,4 +1,4 @@
-"""Command line: ``s2sad dump FILE.py:FUNC [--wrt 0,1] [--stage STAGE]``.
+"""Command line: ``s2sad dump FILE.py:FUNC [--wrt 0,1] [--stage STAGE] [options]``.
 
 Prints the generated code of a function in a file; ``--stage all`` prints
 every pass. User errors print the located message (no traceback) and exit 1.
@@ -64,6 +64,10 @@ def main(argv=None):
                       help="comma-separated parameter names that hold arrays "
                            "(the others are taken to be scalars)")
     dump.add_argument("--no-optimize", action="store_true", help="show the raw code")
+    dump.add_argument("--checkpoint", action="store_true",
+                      help="the code of grad(f, checkpoint=True)")
+    dump.add_argument("--fixed-point", action="store_true",
+                      help="the code of grad(f, fixed_point=True)")
     args = parser.parse_args(argv)
     try:
         func = _load(args.target)
@@ -82,7 +86,8 @@ def main(argv=None):
         stages = every if args.stage == "all" else [args.stage]
         for stage in stages:
             text = api.source(func, wrt, args.mode, args=kinds_args, stage=stage,
-                              optimize=not args.no_optimize)
+                              optimize=not args.no_optimize, checkpoint=args.checkpoint,
+                              fixed_point=args.fixed_point)
             if len(stages) > 1:
                 print(f"# ---- stage: {stage} ----")
             print(text, end="" if text.endswith("\n") else "\n")

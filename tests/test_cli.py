@@ -44,9 +44,26 @@ USER_CODE = textwrap.dedent('''\
 
     def gamma(x):
         return math.gamma(x) * 2.0
+
+
+    def root(a):
+        x = 1.0
+        while abs(x * x - a) > 1e-12:
+            x = 0.5 * (x + a / x)
+        return x
+
+
+    def root_break(a):
+        x = 1.0
+        while True:
+            x = 0.5 * (x + a / x)
+            if abs(x * x - a) < 1e-12:
+                break
+        return x
 ''')
 BAD_LINE = USER_CODE.splitlines().index("    try:") + 1
 GAMMA_LINE = USER_CODE.splitlines().index("    return math.gamma(x) * 2.0") + 1
+WHILE_TRUE_LINE = USER_CODE.splitlines().index("    while True:") + 1
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +104,24 @@ def test_dump_default_wrt(user_file):
     assert "def grad_loop(x, n):" in proc.stdout
     assert "_tape.append(" in proc.stdout and "_tape.pop()" in proc.stdout
     assert proc.stdout.rstrip().endswith("return bx")
+
+
+def test_dump_checkpoint_and_fixed_point(user_file):
+    proc = run("dump", f"{user_file}:loop", "--checkpoint")
+    assert proc.returncode == 0, proc.stderr
+    assert "checkpoint_interval(" in proc.stdout
+    proc = run("dump", f"{user_file}:root", "--fixed-point")
+    assert proc.returncode == 0, proc.stderr
+    assert "_tape" not in proc.stdout and "for _k1 in range(10000):" in proc.stdout
+    assert "fixed_point_unsettled(" in proc.stdout
+    plain = run("dump", f"{user_file}:root")
+    assert "_tape.pop()" in plain.stdout and "fixed_point" not in plain.stdout
+
+
+def test_dump_fixed_point_refused(user_file):
+    proc = run("dump", f"{user_file}:root_break", "--fixed-point")
+    assert_user_error(proc, f"usercode.py:{WHILE_TRUE_LINE}:", "leaves by break",
+                      "drop fixed_point=True")
 
 
 def test_dump_arrays(user_file):
