@@ -355,3 +355,49 @@ def test_in_place_change_refused():
         return xs[-1]
     with pytest.raises(s2sad.FixedPointError, match="in place"):
         grad_fp(f, 0)(2.0)
+
+
+# -- random contractions: the limit's gradient equals the exact one at convergence ----
+
+def _random_contraction(seed):
+    """Source of ``f(p0, p1)``: a while loop over 1-3 scalar states, each updated from
+    the states and the parameters through tanh/sin/cos with small weights (a
+    contraction), with an iteration cap in the test; the result mixes the states."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 4))
+    names = [f"z{i}" for i in range(n)]
+    funcs = ["math.tanh", "math.sin", "math.cos"]
+    lines = ["def f(p0, p1):"]
+    lines += [f"    {v} = {rng.uniform(-1, 1):.3f}" for v in names]
+    lines += ["    change = 1.0", "    k = 0",
+              "    while change > 1e-15 and k < 500:"]
+    for v in names:
+        terms = []
+        for u in names:
+            w = rng.uniform(-0.8, 0.8) / n
+            terms.append(f"{w:.3f} * {funcs[int(rng.integers(3))]}({u})")
+        p = ["p0", "p1", "p0 * p1"][int(rng.integers(3))]
+        terms.append(f"{rng.uniform(0.2, 1.0):.3f} * {p}")
+        lines.append(f"        {v}_new = " + " + ".join(terms))
+    lines.append("        change = " + " + ".join(f"abs({v}_new - {v})" for v in names))
+    lines += [f"        {v} = {v}_new" for v in names]
+    lines.append("        k = k + 1")
+    lines.append("    return " + " + ".join(f"{rng.uniform(-2, 2):.3f} * {v} * {v}"
+                                           for v in names) + " + p0")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_contractions(seed, tmp_path):
+    import importlib.util
+    path = tmp_path / f"contraction_{seed}.py"
+    path.write_text("import math\n\n\n" + _random_contraction(seed))
+    spec = importlib.util.spec_from_file_location(f"contraction_{seed}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    f = module.f
+    for p in [(0.3, -0.7), (1.1, 0.4)]:
+        limit = grad_fp(f, (0, 1))(*p)
+        exact = s2sad.grad(f, (0, 1))(*p)
+        assert limit == pytest.approx(exact, rel=1e-10, abs=1e-12), path.read_text()
+        assert limit == pytest.approx(numerical_grad(f, p, (0, 1)), rel=1e-5, abs=1e-8)
