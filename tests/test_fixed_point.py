@@ -421,3 +421,23 @@ def test_loops_in_called_functions_are_differentiated_exactly():
         with_option = grad_fp(calls_a_loop, 0)(a)
         assert with_option == s2sad.grad(calls_a_loop, 0)(a)
         assert with_option == pytest.approx(1.5 * math.sqrt(a), rel=1e-9)
+
+
+def element_read(p):
+    """Array state read element by element in the body (its adjoint gets ``b[0] += g``)."""
+    x = np.zeros(3)
+    change = 1.0
+    while change > 1e-15:
+        x_new = 0.3 * np.sin(x) + 0.2 * p * x[0] + p * x[2] * 0.1 + p
+        change = np.max(np.abs(x_new - x))
+        x = x_new
+    return np.sum(x * x)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_array_state_read_by_element(seed):
+    p = np.random.default_rng(seed).uniform(-1.0, 1.0, 3)
+    limit = grad_fp(element_read, 0)(p)
+    np.testing.assert_allclose(limit, s2sad.grad(element_read, 0)(p), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(limit, numerical_grad(element_read, (p,), 0), rtol=1e-5,
+                               atol=1e-8)
