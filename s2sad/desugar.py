@@ -39,6 +39,7 @@ from . import anno, errors
 from .gastutil import assign, const, name
 
 _LOOPS = (gast.For, gast.While)
+WHOLE = "after a whole iteration"     # the LOOP_EXIT of a loop whose break ends the body
 
 
 def _jumps(stmts):
@@ -68,6 +69,7 @@ class Desugar:
         self.ctx = ctx
         self.namer = ctx.namer
         self.loops = []        # stack of (go, brk) flag names
+        self.guarded = set()   # go flags that guard the rest of a body after a jump
         self.general_return = general_return
         self.ret = self.namer.fresh("_ret") if general_return else None
         self.result = self.namer.fresh("_result") if general_return else None
@@ -95,6 +97,8 @@ class Desugar:
             out.extend(self.stmt(s))
             rest = stmts[i + 1:]
             if exits and rest:
+                if self.loops:
+                    self.guarded.add(self.loops[-1][0])
                 guard = name(self.loops[-1][0]) if self.loops else _not(name(self.ret))
                 node = gast.If(test=guard, body=self.block(rest), orelse=[])
                 out.append(gast.copy_location(node, rest[0]))
@@ -120,7 +124,10 @@ class Desugar:
         body = [assign(go, const(True), like=s)] + self.block(s.body)
         self.loops.pop()
         exit_test = gast.If(test=name(brk), body=[gast.Break()], orelse=[])
-        anno.set_(exit_test, anno.Key.LOOP_EXIT)
+        # "whole": the loop leaves only by a break that skips nothing of the body (its
+        # last statement, or in an if that is): every iteration runs the whole body
+        whole = inner == {"break"} and go not in self.guarded
+        anno.set_(exit_test, anno.Key.LOOP_EXIT, WHOLE if whole else True)
         s.body = body + [gast.copy_location(exit_test, s)]
         orelse, s.orelse = s.orelse, []
         out = [assign(brk, const(False), like=s), s]

@@ -29,7 +29,7 @@ import functools
 
 import gast
 
-from . import anno, errors, runtime
+from . import anno, desugar, errors, runtime
 from .activity import _is_append, _is_index_add, classify, walk_stmts
 from .gastutil import (
     assign,
@@ -743,13 +743,14 @@ class Reverse:
             why = "it is in a function differentiated as a call from other code"
         elif overwritten is not None:
             why = "it is inside another loop"
+        exit_ = anno.get(s.body[-1], anno.Key.LOOP_EXIT) if s.body else None
+        if exit_ and exit_ != desugar.WHOLE and not why:
+            why = "it leaves by return, continue, or a break with statements after it, " \
+                  "so its last iteration is not a whole step of the iteration"
         for x in walk_stmts(s.body):
             if why:
                 break
-            if anno.get(x, anno.Key.LOOP_EXIT):
-                why = "it leaves by break or return, so its last iteration is not a whole " \
-                      "step of the iteration"
-            elif _is_append(x, self.ctx) or _is_pop(x) or _is_index_add(x, self.ctx) or \
+            if _is_append(x, self.ctx) or _is_pop(x) or _is_index_add(x, self.ctx) or \
                     (isinstance(x, gast.Assign) and target_name(x) is None):
                 why = "it changes a list or an array in place"
         if why:
@@ -806,7 +807,8 @@ class Reverse:
         its copies to the next iteration's state, in the reverse sweep."""
         info = self.fixed_points[id(s)]
         body = self.forward(s.body)
-        replay = [x for x in body if not anno.get(x, anno.Key.COPYBACK)]
+        replay = [x for x in body if not (anno.get(x, anno.Key.COPYBACK)
+                                          or anno.get(x, anno.Key.LOOP_EXIT))]
         plain = clone(body)
         for x, y in zip(walk_stmts(body), walk_stmts(plain)):     # plain calls: no records
             if id(x) in self.primal_calls:
@@ -962,13 +964,23 @@ def _live(replay, after):
         needed |= loads(x)
     out = []
     for x in reversed(replay):
-        t = target_name(x)
-        if isinstance(x, gast.Assign) and t is not None and t not in needed and not any(
-                isinstance(e, gast.Call) for e in gast.walk(x.value)):
-            continue
-        needed |= loads(x)
-        out.append(x)
+        if not _unneeded(x, needed):
+            needed |= loads(x)
+            out.append(x)
     return out[::-1]
+
+
+def _unneeded(x, needed):
+    """``x`` computes, without calls, only names ``needed`` lacks (an ``if``: all of it)."""
+    if isinstance(x, gast.If):
+        return not _calls(x.test) and all(_unneeded(y, needed) for y in x.body + x.orelse)
+    t = target_name(x)
+    return isinstance(x, gast.Assign) and t is not None and t not in needed \
+        and not _calls(x.value)
+
+
+def _calls(e):
+    return any(isinstance(n, gast.Call) for n in gast.walk(e))
 
 
 def _is_push(s, tape):

@@ -56,9 +56,9 @@ USER_CODE = textwrap.dedent('''\
     def root_break(a):
         x = 1.0
         while True:
-            x = 0.5 * (x + a / x)
             if abs(x * x - a) < 1e-12:
                 break
+            x = 0.5 * (x + a / x)
         return x
 ''')
 BAD_LINE = USER_CODE.splitlines().index("    try:") + 1
@@ -120,7 +120,7 @@ def test_dump_checkpoint_and_fixed_point(user_file):
 
 def test_dump_fixed_point_refused(user_file):
     proc = run("dump", f"{user_file}:root_break", "--fixed-point")
-    assert_user_error(proc, f"usercode.py:{WHILE_TRUE_LINE}:", "leaves by break",
+    assert_user_error(proc, f"usercode.py:{WHILE_TRUE_LINE}:", "a break with statements after",
                       "drop fixed_point=True")
 
 

@@ -324,6 +324,16 @@ def breaks_out(a):
     return x
 
 
+def breaks_midway(a):
+    x = 1.0
+    while True:
+        dx = (x * x - a) / (2.0 * x)
+        if abs(dx) < 1e-12:
+            break
+        x = x - dx
+    return x
+
+
 def nested_in_for(a, n):
     s = 0.0
     for i in range(n):
@@ -335,7 +345,7 @@ def nested_in_for(a, n):
 
 
 @pytest.mark.parametrize("f,args,text,why", [
-    (breaks_out, (2.0,), "while True", "leaves by break or return"),
+    (breaks_midway, (2.0,), "while True", "a break with statements after it"),
     (nested_in_for, (2.0, 3), "while abs(x * x", "inside another loop"),
 ])
 def test_loops_that_do_not_fit_are_refused(f, args, text, why):
@@ -345,6 +355,17 @@ def test_loops_that_do_not_fit_are_refused(f, args, text, why):
     assert why in str(info.value)
     assert "drop fixed_point=True" in str(info.value)
     s2sad.grad(f, 0)(*args)          # without the option: differentiated exactly
+
+
+@pytest.mark.parametrize("a", [0.5, 2.0, 9.0])
+def test_break_that_ends_the_body(a):
+    """``while True: ...; if converged: break`` with the break last: every iteration is a
+    whole step, so the loop fits (its exit test is not replayed)."""
+    g = grad_fp(breaks_out, 0)
+    assert g(a) == pytest.approx(0.5 / math.sqrt(a), rel=1e-12)
+    assert g(a) == pytest.approx(s2sad.grad(breaks_out, 0)(a), rel=1e-9)
+    reverse = s2sad.source(breaks_out, 0, fixed_point=True).split("if _ran1:")[1]
+    assert reverse.count("break") == 1          # the adjoint iteration's own
 
 
 def test_in_place_change_refused():
