@@ -249,7 +249,7 @@ def checkpoint_interval(n):
 
 
 FIXED_POINT_RTOL = 1e-14      # the adjoint of a fixed-point loop has settled below this
-FIXED_POINT_MAX_ITERATIONS = 10_000
+FIXED_POINT_MAX_ITERATIONS = 100_000
 
 
 def fixed_point_norm(*adjoints):

@@ -112,7 +112,7 @@ def test_dump_checkpoint_and_fixed_point(user_file):
     assert "checkpoint_interval(" in proc.stdout
     proc = run("dump", f"{user_file}:root", "--fixed-point")
     assert proc.returncode == 0, proc.stderr
-    assert "_tape" not in proc.stdout and "for _k1 in range(10000):" in proc.stdout
+    assert "_tape" not in proc.stdout and "for _k1 in range(100000):" in proc.stdout
     assert "fixed_point_unsettled(" in proc.stdout
     plain = run("dump", f"{user_file}:root")
     assert "_tape.pop()" in plain.stdout and "fixed_point" not in plain.stdout
