@@ -479,3 +479,33 @@ def slow_contraction(p, rate):
 @pytest.mark.parametrize("rate", [0.5, 0.99, 0.999])
 def test_slow_contraction(rate):
     assert grad_fp(slow_contraction, 0)(0.7, rate) == pytest.approx(1.0, rel=1e-9)
+
+
+def value_from_the_body(a):
+    """``y`` is computed in the body from the state and read after the loop."""
+    x = 0.0
+    y = 0.0
+    while abs(0.5 * math.cos(x) + a - x) > 1e-15:
+        y = math.cos(x)
+        x = 0.5 * y + a
+    return x * y
+
+
+def two_loops(a, b):
+    """Two solves in a row, the second started from and driven by the first root."""
+    x = 1.0
+    while abs(x * x - a) > 1e-13:
+        x = 0.5 * (x + a / x)
+    z = x
+    while abs(z * z * z - b * x) > 1e-12:
+        z = z - (z * z * z - b * x) / (3.0 * z * z)
+    return z + x
+
+
+@pytest.mark.parametrize("f,args", [(value_from_the_body, (0.4,)), (value_from_the_body, (1.3,)),
+                                    (two_loops, (2.0, 3.0)), (two_loops, (0.5, 7.0))])
+def test_more_shapes_of_loops(f, args):
+    wrt = tuple(range(len(args)))
+    limit = grad_fp(f, wrt)(*args)
+    assert limit == pytest.approx(s2sad.grad(f, wrt)(*args), rel=1e-9, abs=1e-12)
+    assert limit == pytest.approx(numerical_grad(f, args, wrt), rel=1e-6)
