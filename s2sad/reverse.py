@@ -94,7 +94,7 @@ class Reverse:
         self.primal_calls = {}  # id(call statement) -> the user's call it replaced
         self.snapshots = {}   # id(store statement) -> name of the snapshot of what it overwrites
         self.checkpoints = {}  # id(checkpointed loop) -> names of its checkpoint machinery
-        self.fixed_points = {}  # id(fixed-point while loop) -> where its recording goes
+        self.fixed_points = {}  # id(fixed-point while loop) -> its flag, where its replay goes
         self.unsettled = None   # the helper raising FixedPointError, given the file name
         self.pads = {}        # id -> a zero pad emitted where paths meet
         self._envs = {}       # (scalar result, scalar pads) -> the _Env for rule templates
@@ -747,12 +747,10 @@ class Reverse:
         if exit_ and exit_ != desugar.WHOLE and not why:
             why = "it leaves by return, continue, or a break with statements after it, " \
                   "so its last iteration is not a whole step of the iteration"
-        for x in walk_stmts(s.body):
-            if why:
-                break
-            if _is_append(x, self.ctx) or _is_pop(x) or _is_index_add(x, self.ctx) or \
-                    (isinstance(x, gast.Assign) and target_name(x) is None):
-                why = "it changes a list or an array in place"
+        if not why and any(_is_append(x, self.ctx) or _is_pop(x) or _is_index_add(x, self.ctx)
+                           or (isinstance(x, gast.Assign) and target_name(x) is None)
+                           for x in walk_stmts(s.body)):
+            why = "it changes a list or an array in place"
         if why:
             raise errors.fixed_point_refused(s, self.ctx, why)
         return True
@@ -773,7 +771,7 @@ class Reverse:
         adjoints = [self.adjoint(h) for h in headers if _defined(head.get(h, U))]
         ran = self.namer.numbered("_ran")
         if not adjoints:             # nothing after the loop reads its state
-            self.fixed_points[id(s)] = dict(ran=ran, body=[], at=0)
+            self.fixed_points[id(s)] = dict(ran=ran, body=[])
             return []
         tol, k = self.namer.numbered("_tol"), self.namer.numbered("_k")
         if all(ctx.var_kinds.get(h) == "S" for h in headers if self.adjoint(h) in adjoints):
@@ -799,7 +797,7 @@ class Reverse:
         block = [assign(tol, scale), copy_location(iterate, s)]
         # the replay goes before the iterations, or into each when its records (of
         # loops inside the body) must be popped again
-        self.fixed_points[id(s)] = dict(ran=ran, body=body, at=0, before=block)
+        self.fixed_points[id(s)] = dict(ran=ran, body=body, before=block)
         return [copy_location(gast.If(test=name(ran), body=block, orelse=[]), s)]
 
     def fixed_point_forward(self, s, out):
