@@ -956,7 +956,10 @@ def _hoist_invariants(body, overwritten):
 
 
 def _live(replay, after):
-    """``replay`` without the arithmetic whose result only the dropped copies read."""
+    """``replay`` without the arithmetic whose result only the dropped copies read.
+
+    The clean-up would keep it: its dead-code pass counts reads over the whole
+    function, and the forward loop's copies still read these names."""
     needed = set()
     for x in after:
         needed |= loads(x)
