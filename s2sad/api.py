@@ -105,10 +105,12 @@ class _Compiled:
 
 
 def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
-             checkpoint=False, has_aux=False, fixed_point=False):
-    """The generated function(s) for ``func``, built once per specialization."""
+             checkpoint=False, has_aux=False, fixed_point=False, mode=None):
+    """The generated function(s) for ``func``, built once per specialization.
+    ``mode``: 'forward' for ``grad`` by forward mode (see ``choose_mode``); by
+    default, forward mode for ``jvp`` and reverse mode for the rest."""
     key = (func, wrt, wrt_tuple, output, tuple(sorted(kinds.items())), optimize, callee,
-           checkpoint, has_aux, fixed_point)
+           checkpoint, has_aux, fixed_point, mode)
     hit = _CACHE.get(key)
     if hit is None and isinstance(func, CustomVJP):
         if output != "split":
@@ -119,7 +121,7 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
             hit = _CACHE.get(key)
             if hit is None:
                 ctx = pipeline.make_context(func, wrt, kinds, output, wrt_tuple, optimize,
-                                            callee=callee, checkpoint=checkpoint,
+                                            mode=mode, callee=callee, checkpoint=checkpoint,
                                             has_aux=has_aux, fixed_point=fixed_point)
                 fn, text = pipeline.build(ctx)
                 hit = _CACHE[key] = _Compiled(fn, text, ctx)
@@ -233,6 +235,8 @@ def _dispatcher(sig, name, fast, limit=8):
 
 
 _MISSING = object()     # an argument not passed to the generated __call__ (_dispatcher)
+_MODES = ("auto", "reverse", "forward")
+_REAL_SCALARS = (float, int, np.floating, np.integer)
 
 
 class GradFunction:
@@ -244,10 +248,20 @@ class GradFunction:
     """
 
     def __init__(self, func, wrt, output, has_aux=False, optimize=True, checkpoint=False,
-                 fixed_point=False):
+                 fixed_point=False, mode="auto"):
         if not callable(func):
             raise errors.bad_argument(func, f"expected a function, got {type(func).__name__}")
         base = _unwrap(func)
+        if mode not in _MODES:
+            raise errors.bad_argument(base, f"mode={mode!r} is not available",
+                                      hint="use mode='auto', 'reverse' or 'forward'")
+        if mode == "forward" and (has_aux or checkpoint or fixed_point
+                                  or isinstance(func, CustomVJP)):
+            what = ("has_aux=True" if has_aux else "checkpoint" if checkpoint
+                    else "fixed_point=True" if fixed_point else "custom_vjp")
+            raise errors.bad_argument(base, f"mode='forward' does not go with {what}",
+                                      hint="use mode='auto' or mode='reverse'")
+        self._mode = mode
         self._wrt, self._wrt_tuple = _parse_wrt(base, wrt)
         self._output = output
         self._has_aux = has_aux
@@ -348,14 +362,29 @@ class GradFunction:
         bound.apply_defaults()
         return {n: kind_of(v) for n, v in bound.arguments.items()}
 
-    def _compile(self, args, kwargs, output=None):
+    def _compile(self, args, kwargs, output=None, mode=None):
+        """The generated code for a call with these arguments, remembered for the
+        next ones. ``mode='reverse'``: reverse mode whatever ``choose_mode`` says,
+        not remembered (the code another transformation differentiates)."""
         output = output or self._output
         if isinstance(self.__wrapped__, CustomVJP):
             output = "split"
         target = resolve(self.__wrapped__, args, kwargs)
-        impl = compiled(target, self._wrt, True if output == "split" else self._wrt_tuple,
-                        output, self._kinds(args, kwargs), **self._options)
-        if output == self._output or output == "split":
+        kinds = self._kinds(args, kwargs)
+        wrt_tuple = True if output == "split" else self._wrt_tuple
+        impl = None
+        if mode is None and output in ("grad", "value_and_grad") \
+                and self.choose_mode(args, kwargs) == "forward":
+            try:
+                impl = compiled(target, self._wrt, wrt_tuple, output, kinds, mode="forward",
+                                **self._options)
+            except errors.S2SADError:
+                if self._mode == "forward":
+                    raise
+                # a construct or a rule forward mode lacks: reverse mode, or its error
+        if impl is None:
+            impl = compiled(target, self._wrt, wrt_tuple, output, kinds, **self._options)
+        if mode is None and (output == self._output or output == "split"):
             self._impls[_key(args, kwargs)] = impl
             self._last = impl
             types = tuple(map(type, args))
@@ -365,6 +394,40 @@ class GradFunction:
                 self._fast[tuple(zip(types, map(kind_of, args)))] = impl
                 self._dispatch()
         return impl
+
+    def choose_mode(self, args, kwargs):
+        """'forward' or 'reverse': the mode of the code for a call with these arguments.
+
+        ``mode='auto'`` (the default) takes forward mode when the gradient is with
+        respect to one argument holding a real scalar (a float, an int, a NumPy
+        real scalar) and neither ``has_aux``, ``checkpoint`` nor ``fixed_point``
+        asks for reverse-mode machinery: one tangent sweep then gives the whole
+        derivative, with no tape, so it costs about twice the function (reverse
+        mode: three to four times) and its memory does not grow with the number of
+        loop iterations. Reverse mode otherwise. ``mode='forward'`` insists (and
+        refuses other arguments); ``mode='reverse'`` never takes forward mode."""
+        if self._mode == "reverse":
+            return "reverse"
+        if self._mode == "auto" and (len(self._wrt) != 1 or self._has_aux
+                                     or self._options.get("checkpoint")
+                                     or self._options.get("fixed_point")
+                                     or isinstance(self.__wrapped__, CustomVJP)):
+            return "reverse"
+        (i,) = self._wrt if len(self._wrt) == 1 else (None,)
+        params = list(self._sig.parameters)
+        if i is not None and i < len(args):
+            value = args[i]
+        elif i is not None:
+            value = kwargs.get(params[i], self._sig.parameters[params[i]].default)
+        if i is not None and isinstance(value, _REAL_SCALARS) and type(value) is not bool:
+            return "forward"
+        if self._mode == "forward":
+            raise errors.bad_argument(
+                _unwrap(self.__wrapped__),
+                "mode='forward' differentiates with respect to one real scalar argument",
+                hint="use mode='auto' or mode='reverse' for arrays, lists or several "
+                     "arguments")
+        return "reverse"
 
     def _via_vjp(self, impl, args, kwargs):
         """custom_vjp at the top level: run its split pair with the seed 1.0."""
@@ -392,6 +455,15 @@ class GradFunction:
         """The generated code (of the last call, or for scalar arguments)."""
         if self._last is not None:
             return self._last.source
+        if self.choose_mode((0.0,) * len(self._sig.parameters), {}) == "forward" \
+                and not isinstance(self.__wrapped__, GradFunction):
+            kinds = {n: "S" for n in self._sig.parameters}
+            try:
+                return compiled(self.__wrapped__, self._wrt, self._wrt_tuple, self._output,
+                                kinds, mode="forward", **self._options).source
+            except errors.S2SADError:
+                if self._mode == "forward":
+                    raise
         return source(self.__wrapped__, self._wrt if self._wrt_tuple else self._wrt[0],
                       output=self._output, **self._options)
 
@@ -409,7 +481,9 @@ def resolve(func, args, kwargs):
     if isinstance(func, GradFunction):
         if func._has_aux:
             raise errors.bad_argument(_unwrap(func), "cannot differentiate a has_aux gradient")
-        impl = func._impls.get(_key(args, kwargs)) or func._compile(args, kwargs)
+        impl = func._impls.get(_key(args, kwargs))
+        if impl is None or impl.ctx.mode != "reverse":
+            impl = func._compile(args, kwargs, mode="reverse")
         return impl.function
     if isinstance(func, CustomVJP):
         return func
@@ -499,15 +573,16 @@ def custom_vjp(func):
 
 class _CustomCtx:
     tape_param = "_tape"
+    mode = "reverse"
 
 
 def _decorator(output):
     def transform(func=None, wrt=0, *, argnum=None, has_aux=False, optimize=True,
-                  checkpoint=False, fixed_point=False):
+                  checkpoint=False, fixed_point=False, mode="auto"):
         if argnum is not None:
             wrt = argnum
         options = dict(has_aux=has_aux, optimize=optimize, checkpoint=checkpoint,
-                       fixed_point=fixed_point)
+                       fixed_point=fixed_point, mode=mode)
         if func is None:
             return lambda f: GradFunction(f, wrt, output, **options)
         if isinstance(func, (int, tuple, list)) and not callable(func):

@@ -1,7 +1,9 @@
 """Stage 5 (forward mode): tangents, source to source.
 
 Takes: SSA form with activity. Gives ``jvp_f(*params, *tangents)`` returning
-``(value, tangent)``: after every statement defining an active name ``z``
+``(value, tangent)``, or, for ``grad`` of a function of one scalar argument
+(``api.choose_mode``), ``grad_f(*params)`` seeding ``dx = 1.0`` and returning the
+output's tangent: after every statement defining an active name ``z``
 comes the statement defining its tangent ``dz``. No tape: loops, branches and
 in-place writes simply carry their tangents along (``da[i] = dv`` after
 ``a[i] = v``; ``dlst.append(dv)`` after ``lst.append(v)``). An active name
@@ -194,14 +196,50 @@ class Forward:
         if op.kind == "rule" and op.rule.broadcasts and self.ctx.var_kinds.get(t) != "S" \
                 and not _is_zero_or_name(expr):
             expr = call(self.helper("fit"), expr, name(t))
-        out.append(self.define(t, expr, s))
+        tangent = self.define(t, expr, s)
+        if self.quiet(tangent.value, t):
+            return [tangent, s]         # see quiet()
+        out.append(tangent)
         return out
+
+    def quiet(self, expr, t):
+        """``expr``, a tangent of ``t``, may go before the statement defining ``t``:
+        it does not read ``t`` and cannot raise (``+ - *`` of scalars and numbers).
+
+        The statement after it may then rebind what it reads, and the clean-up
+        inlines it there: ``dg_2 = dg_1 * u + dx * g_1; g_2 = g_1 * u; dg_1 = dg_2;
+        g_1 = g_2`` becomes ``dg_1 = dg_1 * u + dx * g_1; g_1 = g_1 * u``, the
+        tangent recurrence as one writes it. A tangent that could raise stays
+        after its primal, which raises first, as the function does."""
+        kinds, tangents = self.ctx.var_kinds, self.namer._tangents
+        primal_of = {d: p for p, d in tangents.items()}
+        for n in gast.walk(expr):
+            cls = n.__class__
+            if cls is gast.Name:
+                if n.id == t or kinds.get(primal_of.get(n.id, n.id)) != "S":
+                    return False
+            elif cls is gast.Constant:
+                if type(n.value) not in (int, float):
+                    return False
+            elif cls is gast.BinOp:
+                if n.op.__class__ not in (gast.Add, gast.Sub, gast.Mult):
+                    return False
+            elif cls is gast.UnaryOp:
+                if n.op.__class__ not in (gast.USub, gast.UAdd):
+                    return False
+            elif not isinstance(n, (gast.Load, gast.operator, gast.unaryop)):
+                return False
+        return True
 
     def rule_tangent(self, s, t, op):
         prim = op.rule.primitive
         templates = TANGENTS.get(prim)
         if templates:
-            return self.from_template(templates[0], t, op)
+            # the template binding what the adjoint rule of the call binds (sum(x) or
+            # sum(x, start)), else the one registered last
+            bound = set(op.rule.params)
+            fitting = [r for r in templates if set(r.params) == bound]
+            return self.from_template((fitting or templates)[0], t, op)
         if prim in MULTILINEAR:
             return self.multilinear(s, prim, op)
         terms = derived_terms(op.rule)
@@ -348,10 +386,13 @@ class Forward:
 
     def run(self):
         ctx = self.ctx
+        ctx.primal_temps = set(ctx.namer.temps)     # the clean-up keeps what may raise
         tree = self.tree
         ret = tree.body[-1]
         body = self.block(tree.body[:-1])
         y = ret.value
+        if ctx.output in ("grad", "value_and_grad"):
+            return self.gradient(tree, body, y, ret)
         for p in ctx.wrt_names:
             tree.args.args.append(gast.Name(id=self.tangent(p), ctx=gast.Param(),
                                             annotation=None, type_comment=None))
@@ -362,6 +403,28 @@ class Forward:
         result = gast.Tuple(elts=[clone(y), out_tangent], ctx=gast.Load())
         tree.body = body + [gast.copy_location(gast.Return(value=result), ret)]
         tree.name = self.namer.fresh(f"jvp_{ctx.name}")
+        return tree
+
+    def gradient(self, tree, body, y, ret):
+        """``grad`` of a function of one scalar argument ``x``, in forward mode: the
+        tangent code with ``dx = 1.0`` first, returning the output's tangent (after
+        the check that the output is a scalar, where its kind is not known)."""
+        ctx = self.ctx
+        (p,) = ctx.wrt_names
+        seed = [assign(self.tangent(p), const(1.0))] if p in self.active else []
+        check = []
+        if not (isinstance(y, gast.Constant) and type(y.value) in (int, float)) \
+                and not (isinstance(y, gast.Name) and ctx.var_kinds.get(y.id) == "S"):
+            check.append(gast.Expr(value=call(self.helper("seed"), clone(y))))
+        g = self.dt(y)
+        if _zero(g):
+            g = call(self.helper("zeros_like"), name(p))
+        if ctx.wrt_tuple:
+            g = gast.Tuple(elts=[g], ctx=gast.Load())
+        if ctx.output == "value_and_grad":
+            g = gast.Tuple(elts=[clone(y), g], ctx=gast.Load())
+        tree.body = seed + body + check + [gast.copy_location(gast.Return(value=g), ret)]
+        tree.name = self.namer.fresh(f"{ctx.output}_{ctx.name}")
         return tree
 
 

@@ -77,6 +77,7 @@ class _Fuse:
         args = tree.args
         self.params = {a.id for a in args.posonlyargs + args.args + args.kwonlyargs}
         self.primal_of = {b: p for p, b in ctx.namer._adjoints.items()}
+        self.primal_of.update((d, p) for p, d in ctx.namer._tangents.items())
         self.made = ctx.namer.made
         self.touched = set()
         self.values = {}            # statement -> _Value of its expression (value_of)
@@ -86,7 +87,8 @@ class _Fuse:
 
     # -- what may move ----------------------------------------------------------
     def scalar(self, n):
-        """``n`` holds a Python or NumPy scalar (an adjoint: if its primal does)."""
+        """``n`` holds a Python or NumPy scalar (an adjoint or a tangent: if its primal
+        does)."""
         hit = self.scalars.get(n)
         if hit is None:
             kinds = self.ctx.var_kinds

@@ -26,7 +26,7 @@ class Namer:
         self._counters = {}
         self._adjoints = {}
         self._tangents = {}
-        self._adjoint_names = set()
+        self._derivatives = set()
         self.temps = set()
         self.made = set()          # every name invented here (none of the user's)
 
@@ -72,13 +72,16 @@ class Namer:
     def adjoint(self, name):
         if name not in self._adjoints:
             self._adjoints[name] = self.fresh("b" + name)
-            self._adjoint_names.add(self._adjoints[name])
+            self._derivatives.add(self._adjoints[name])
         return self._adjoints[name]
 
     def tangent(self, name):
         if name not in self._tangents:
             self._tangents[name] = self.fresh("d" + name)
+            self._derivatives.add(self._tangents[name])
         return self._tangents[name]
 
-    def is_adjoint(self, name):
-        return name in self._adjoint_names
+    def is_derivative(self, name):
+        """``name`` is an adjoint or a tangent this namer made (written once per
+        definition by the passes, never by the user)."""
+        return name in self._derivatives

@@ -296,7 +296,7 @@ def _propagate(tree, ctx, facts, touched, fold):
     """
     stores, loads = facts.counts(tree)
     params = {a.id for a in tree.args.args + tree.args.posonlyargs + tree.args.kwonlyargs}
-    is_adjoint = ctx.namer.is_adjoint
+    is_derivative = ctx.namer.is_derivative
 
     Assign, Name, Constant = gast.Assign, gast.Name, gast.Constant
 
@@ -308,7 +308,7 @@ def _propagate(tree, ctx, facts, touched, fold):
         if (type(v) is Name or (type(v) is Constant and type(v.value) in (int, float))) \
                 and len(x.targets) == 1 and type(x.targets[0]) is Name:
             a = x.targets[0].id
-            if is_adjoint(a) and stores.get(a) == 1 and loads.get(a, 0) > 0:
+            if is_derivative(a) and stores.get(a) == 1 and loads.get(a, 0) > 0:
                 return a
         return None
 
@@ -423,7 +423,7 @@ def _rebound(positions, block, i, j):
 
 
 def _generated(ctx, n):
-    return ctx.namer.is_adjoint(n) or (n in ctx.namer.temps and n not in ctx.primal_temps)
+    return ctx.namer.is_derivative(n) or (n in ctx.namer.temps and n not in ctx.primal_temps)
 
 
 _HARMLESS_OPS = (gast.Add, gast.Sub, gast.Mult, gast.USub, gast.UAdd, gast.Not,
@@ -668,6 +668,9 @@ def _copy_pair(s):
     return None
 
 
+_MATH_INTS = {"ceil", "floor", "trunc", "factorial", "comb", "perm", "gcd", "lcm", "isqrt",
+              "isfinite", "isinf", "isnan", "isclose"}      # math functions of int results
+
 _FOLD = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b,
          gast.Mult: lambda a, b: a * b}
 
@@ -684,22 +687,55 @@ class _Fold(Transformer):
     alias it); ``-(2.0)`` -> ``-2.0``."""
 
     def __init__(self, ctx=None):
+        self.ctx = ctx
         self.kinds = ctx.var_kinds if ctx else {}
         self.active = ctx.active if ctx else set()
         self.namer = ctx.namer if ctx else None
 
     def _floaty(self, n):
-        return n in self.active or (self.namer is not None and self.namer.is_adjoint(n))
+        return n in self.active or (self.namer is not None and self.namer.is_derivative(n))
 
     def _fresh_value(self, e):
         """``e`` surely holds floats (not ints) and is not a bare name of an array."""
         if isinstance(e, gast.Name):
             return self.kinds.get(e.id) == "S" and self._floaty(e.id)
-        if any(isinstance(n, (gast.Compare, gast.BoolOp)) for n in walk(e)):
-            return False        # booleans and their differences are ints
-        return any(isinstance(n, gast.Call) or (isinstance(n, gast.Name) and self._floaty(n.id))
-                   or (isinstance(n, gast.Constant) and type(n.value) is float)
-                   for n in walk(e))
+        return self._float_expr(e)
+
+    def _float_expr(self, e):
+        """``e`` surely holds floats: it has a float operand that no int-valued
+        operation (a comparison, ``math.ceil``, ``len``...) hides."""
+        cls = e.__class__
+        if cls is gast.Name:
+            return self._floaty(e.id)
+        if cls is gast.Constant:
+            return type(e.value) is float
+        if cls is gast.BinOp:
+            return isinstance(e.op, gast.Div) or self._float_expr(e.left) \
+                or self._float_expr(e.right)
+        if cls is gast.UnaryOp:
+            return isinstance(e.op, (gast.USub, gast.UAdd)) and self._float_expr(e.operand)
+        if cls is gast.Subscript:
+            return self._float_expr(e.value)
+        if cls is gast.Call:
+            return self._float_call(e)
+        return False        # comparisons and booleans are ints; the rest is not known
+
+    def _float_call(self, e):
+        """A call of a ``math`` function returning floats, or of a NumPy function of
+        something holding floats."""
+        dotted = dotted_name(e.func)
+        if dotted is None or self.ctx is None:
+            return False
+        try:
+            f = self.ctx.lookup(dotted)
+        except (KeyError, AttributeError):
+            return False
+        module = getattr(f, "__module__", None) or ""
+        if module == "math" or getattr(math, getattr(f, "__name__", ""), None) is f:
+            return f.__name__ not in _MATH_INTS
+        if isinstance(f, np.ufunc) or module.startswith("numpy"):
+            return any(self._float_expr(a) for a in e.args)
+        return False
 
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
@@ -840,7 +876,7 @@ def _negations(tree, ctx, fold, facts, touched):
                     and isinstance(x.targets[0], gast.Name)):
                 continue
             a = x.targets[0].id
-            if not ctx.namer.is_adjoint(a) or stores.get(a) != 1 or loads.get(a) != 1:
+            if not ctx.namer.is_derivative(a) or stores.get(a) != 1 or loads.get(a) != 1:
                 continue
             if a not in negated and not facts.negations(x):
                 continue            # no negation to fold away

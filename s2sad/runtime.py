@@ -6,6 +6,7 @@ name (see :mod:`s2sad.codegen`), so a call costs one cell load.
 
 from __future__ import annotations
 
+import builtins
 import math
 
 import numpy as np
@@ -52,6 +53,14 @@ def seed(y):
     what = (f"an array of shape {shape}" if isinstance(y, np.ndarray)
             else f"a value of type {type(y).__name__}")
     raise NonScalarOutputError(what)
+
+
+def sum_tangent(dx, dstart):
+    """The tangent of ``sum(x, start)``: the tangents of ``x``'s items summed onto
+    ``start``'s (``dx`` is the number 0.0 when ``x`` carries no tangent)."""
+    if type(dx) is float:
+        return dstart + dx
+    return builtins.sum(dx, dstart)
 
 
 def zeros_like(x):

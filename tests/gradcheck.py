@@ -2,7 +2,8 @@
 
 ``numerical_grad(f, args, wrt)`` estimates the gradient of a scalar function by
 central differences, elementwise for array arguments. ``assert_grad_matches``
-compares ``s2sad.grad`` to it and prints the generated source on failure.
+compares ``s2sad.grad`` to it (in both modes where ``grad`` chose forward mode)
+and prints the generated source on failure.
 """
 
 from __future__ import annotations
@@ -69,9 +70,9 @@ def _close(got, want, rtol, atol):
                        rtol=rtol, atol=atol)
 
 
-def _generated_source(f, wrt, args, kwargs):
+def _generated_source(f, wrt, args, kwargs, mode="auto"):
     try:
-        gf = s2sad.grad(f, wrt=wrt)
+        gf = s2sad.grad(f, wrt=wrt, mode=mode)
         gf(*args, **kwargs)
         return gf.source
     except Exception as exc:   # pragma: no cover - only for the failure message
@@ -83,11 +84,21 @@ def assert_grad_matches(f, args, wrt=0, kwargs=None, rtol=RTOL, atol=ATOL):
 
     Also checks the result structure: a tuple for tuple ``wrt``, a float for a
     scalar argument and an array of the argument's shape for an array argument.
-    Returns the gradient.
+    Where ``grad`` chose forward mode (one scalar argument), the reverse-mode
+    gradient (``mode='reverse'``) is checked too. Returns the gradient.
     """
     kwargs = kwargs or {}
-    got = s2sad.grad(f, wrt=wrt)(*args, **kwargs)
+    gf = s2sad.grad(f, wrt=wrt)
+    got = gf(*args, **kwargs)
     want = numerical_grad(f, args, wrt, kwargs)
+    _check(f, args, wrt, kwargs, got, want, rtol, atol, "auto")
+    if gf._last is not None and gf._last.ctx.mode == "forward":
+        again = s2sad.grad(f, wrt=wrt, mode="reverse")(*args, **kwargs)
+        _check(f, args, wrt, kwargs, again, want, rtol, atol, "reverse")
+    return got
+
+
+def _check(f, args, wrt, kwargs, got, want, rtol, atol, mode):
     indices = tuple(wrt) if isinstance(wrt, (tuple, list)) else (wrt,)
     gots = got if isinstance(wrt, (tuple, list)) else (got,)
     wants = want if isinstance(wrt, (tuple, list)) else (want,)
@@ -107,8 +118,7 @@ def assert_grad_matches(f, args, wrt=0, kwargs=None, rtol=RTOL, atol=ATOL):
                 problems.append(f"gradient {i} differs from finite differences:\n"
                                 f"  s2sad:   {g!r}\n  numeric: {w!r}")
     if problems:
-        src = _generated_source(f, wrt, args, kwargs)
+        src = _generated_source(f, wrt, args, kwargs, mode)
         raise AssertionError(
-            f"{f.__name__}{tuple(args)!r} wrt={wrt!r}:\n" + "\n".join(problems)
+            f"{f.__name__}{tuple(args)!r} wrt={wrt!r} mode={mode}:\n" + "\n".join(problems)
             + "\n--- generated source ---\n" + src)
-    return got

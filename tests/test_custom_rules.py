@@ -277,7 +277,10 @@ def test_function_without_rule_is_transformed_not_missing():
 
 @pytest.mark.parametrize("x", [0.5, -1.3])
 def test_check_grads_catches_a_wrong_adjoint_rule(x):
-    assert s2sad.grad(uses_wrong)(x) == pytest.approx(4.0 * x + 1.0)    # the rule is used
+    # the adjoint rule is what reverse mode uses; grad's forward mode (one scalar
+    # argument) uses the tangent rule, which is wrong another way here
+    assert s2sad.grad(uses_wrong, mode="reverse")(x) == pytest.approx(4.0 * x + 1.0)
+    assert s2sad.grad(uses_wrong)(x) == pytest.approx(3.0 * x + 1.0)
     with pytest.raises(AssertionError, match="reverse mode"):
         s2sad.check_grads(uses_wrong, (x,), modes=("rev",), order=1)
 

@@ -21,13 +21,14 @@ import s2sad
 from s2sad import api
 
 
-def generated(func, *args, wrt=0, output="grad"):
-    """The compiled generated function of ``output(func, wrt)`` specialized on ``args``."""
+def generated(func, *args, wrt=0, output="grad", mode=None):
+    """The compiled generated function of ``output(func, wrt)`` specialized on ``args``
+    (reverse mode, or ``mode='forward'``)."""
     params = list(inspect.signature(func).parameters)
     kinds = {p: api.kind_of(a) for p, a in zip(params, args)}
     wrt_tuple = isinstance(wrt, tuple)
     idx = wrt if wrt_tuple else (wrt,)
-    return api.compiled(func, idx, wrt_tuple, output, kinds).function
+    return api.compiled(func, idx, wrt_tuple, output, kinds, mode=mode).function
 
 
 # ---------------------------------------------------------------------------
@@ -96,10 +97,12 @@ def test_getsource_of_generated_function():
             == lines[lineno - 1]
 
 
-def test_grad_function_source_attribute_matches_generated():
-    g = s2sad.grad(sine_loop)
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_grad_function_source_attribute_matches_generated(mode):
+    g = s2sad.grad(sine_loop, mode=mode)
     g(0.5, 3)
-    assert g.source == inspect.getsource(generated(sine_loop, 0.5, 3))
+    assert g.source == inspect.getsource(generated(sine_loop, 0.5, 3, mode=mode))
+    assert ("_tape" in g.source) == (mode == "reverse")
 
 
 def _last_frame(exc):
@@ -111,10 +114,11 @@ def _last_frame(exc):
     (log_of, (-1.0,), ValueError, "math.log(x)"),              # math domain error
     (root, (0.0,), ZeroDivisionError, "/ (2.0 * "),            # reverse sweep of sqrt at 0
 ], ids=["zero-division-forward", "math-domain", "zero-division-reverse"])
-def test_traceback_points_into_generated_code(func, args, exc_type, needle):
-    fn = generated(func, *args)
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_traceback_points_into_generated_code(func, args, exc_type, needle, mode):
+    fn = generated(func, *args, mode=mode)
     with pytest.raises(exc_type) as info:
-        s2sad.grad(func)(*args)
+        s2sad.grad(func, mode=mode)(*args)
     frame = _last_frame(info.value)
     assert frame.filename == fn.__code__.co_filename
     assert frame.name == f"grad_{func.__name__}"
@@ -156,7 +160,7 @@ def _locals_at_return(gf, code, *args):
 def test_tape_is_empty_after_a_call(func, args):
     fn = generated(func, *args)
     assert "_tape" in fn.__code__.co_varnames
-    _, frame_locals = _locals_at_return(s2sad.grad(func), fn.__code__, *args)
+    _, frame_locals = _locals_at_return(s2sad.grad(func, mode="reverse"), fn.__code__, *args)
     assert frame_locals["_tape"] == []
 
 
@@ -171,11 +175,11 @@ def test_repeated_and_interleaved_calls_agree():
 
 
 def test_cache_reuses_compiled_function():
-    g1 = s2sad.grad(root)
+    g1 = s2sad.grad(root, mode="reverse")
     g1(2.0)
     size = len(api._CACHE)
     fn = generated(root, 2.0)
-    g2 = s2sad.grad(root)
+    g2 = s2sad.grad(root, mode="reverse")
     assert g2(3.0) == g1(3.0)
     assert len(api._CACHE) == size
     assert generated(root, 5.0) is fn

@@ -1054,8 +1054,11 @@ def full_tangent(shape, t):
     return np.full(shape, t, dtype=np.result_type(t, np.float64))
 
 
-def linspace_tangent(dstart, dstop, z, start, stop, num=50, endpoint=True, axis=0):
+def linspace_tangent(dstart, dstop, z, start, stop, num=50, endpoint=True, axis=0,
+                     retstep=False):
     """Tangent of ``np.linspace``: the same grid between the tangents of the ends."""
+    if retstep:
+        raise NotImplementedError("derivative of np.linspace(..., retstep=True)")
     shape = np.broadcast_shapes(np.shape(start), np.shape(stop))
     ds = np.broadcast_to(dstart, shape)
     de = np.broadcast_to(dstop, shape)

@@ -268,7 +268,7 @@ def full_like(z, a, fill_value, dtype=None, order="K", subok=True, shape=None):
 
 @tangent(np.linspace)
 def linspace(z, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
-    d[z] = linspace_tangent(d[start], d[stop], z, start, stop, num, endpoint, axis)
+    d[z] = linspace_tangent(d[start], d[stop], z, start, stop, num, endpoint, axis, retstep)
 
 
 multilinear(np.convolve, np.correlate, args=("a", "v"))

@@ -14,10 +14,11 @@ import operator
 import numpy as np
 
 from .. import runtime
-from .core import adjoint, multilinear, nondiff
+from ..runtime import sum_tangent
+from .core import adjoint, multilinear, nondiff, tangent
 
 multilinear(operator.getitem, args=("a",))
-multilinear(operator.matmul, np.dot, np.matmul, np.sum, np.mean, np.transpose, builtins.sum)
+multilinear(operator.matmul, np.dot, np.matmul, np.sum, np.mean, np.transpose)
 multilinear(runtime.copy_of, runtime.as_sequence, runtime.owned, runtime.fit, args=None)
 multilinear(runtime.unbroadcast, runtime.getitem_adjoint, runtime.sum_adjoint,
             runtime.mean_adjoint, runtime.sum_list_adjoint, runtime.take_adjoint,
@@ -27,6 +28,20 @@ multilinear(runtime.dot_adjoint_a, runtime.dot_adjoint_b, runtime.matmul_adjoint
             runtime.matmul_adjoint_b, args=("g", "a", "b"))
 multilinear(runtime.snapshot, args=("a",))
 nondiff(runtime.seed, runtime.zeros_like)
+
+
+# sum(x, start) is linear in x and start jointly, not in each separately; its tangent
+# starts from 0.0 so the sum of no tangents is a float, as the gradient of a float is
+
+
+@tangent(builtins.sum)
+def sum(z, x):
+    d[z] = builtins.sum(d[x], 0.0)
+
+
+@tangent(builtins.sum)
+def sum_start(z, x, start):
+    d[z] = sum_tangent(d[x], d[start])
 
 
 # -- adjoints of the runtime helpers, for reverse over reverse (grad of grad) --------
