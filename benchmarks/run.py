@@ -439,6 +439,10 @@ def run_workload(w, peers, settings, skip, rng, log):
         if entry is not None and entry.timed and last is not None:
             # the generated function itself, without the dispatch of s2sad.grad's wrapper
             res.entries.append(Entry("s2sad (generated fn)", last.function, args, None))
+        if last is not None and last.ctx.mode == "forward":
+            # grad chose forward mode (one scalar argument): reverse mode measured too
+            rfn = s2sad.grad(w.f, wrt=tuple(w.wrt), mode="reverse")
+            add_checked(res.entries, "s2sad reverse", lambda: (rfn, args, tuple), reference)
         if w.checkpoint and "checkpoint" not in skip:
             cfn = s2sad.grad(w.f, wrt=tuple(w.wrt), checkpoint=True)
             add_checked(res.entries, "s2sad checkpoint", lambda: (cfn, args, tuple), reference)
@@ -834,19 +838,23 @@ def targets(results, synthetic, checkpoint_target=None):
             note = f" (with `checkpoint=True`: {ck.status})"
         else:
             note = ""
-        out.append(f"- {res.w.name}: " + "; ".join(parts) + note)
-        fp = res.get("s2sad fixed_point")
-        if fp is not None and fp.timed:
-            r, gf = ratio(fp, hand)[0], ratio(fp, f)[0]
-            parts = [f"s2sad/hand {r:.3g} ≤ {limit:g}: {verdict(r <= limit)}",
-                     f"grad/f {gf:.3g} ≤ 4: {verdict(gf <= 4)}"]
-            if fp.peak and hand.peak:
-                m = fp.peak / hand.peak
-                parts.append(f"memory {m:.3g} ≤ 1.5: {verdict(m <= 1.5)}")
-            out.append(f"- {res.w.name} with `fixed_point=True` (the while loop differentiated "
-                       "at its limit): " + "; ".join(parts))
-        elif fp is not None:
-            out.append(f"- {res.w.name} with `fixed_point=True`: {fp.status}")
+        mode = " (`grad` chose forward mode: one scalar argument)" \
+            if res.get("s2sad reverse") is not None else ""
+        out.append(f"- {res.w.name}{mode}: " + "; ".join(parts) + note)
+        for label, what in (("s2sad reverse", "with `mode='reverse'` (the taped sweep)"),
+                            ("s2sad fixed_point", "with `fixed_point=True` (the while loop "
+                                                  "differentiated at its limit)")):
+            v = res.get(label)
+            if v is not None and v.timed:
+                r, gf = ratio(v, hand)[0], ratio(v, f)[0]
+                parts = [f"s2sad/hand {r:.3g} ≤ {limit:g}: {verdict(r <= limit)}",
+                         f"grad/f {gf:.3g} ≤ 4: {verdict(gf <= 4)}"]
+                if v.peak and hand.peak:
+                    m = v.peak / hand.peak
+                    parts.append(f"memory {m:.3g} ≤ 1.5: {verdict(m <= 1.5)}")
+                out.append(f"- {res.w.name} {what}: " + "; ".join(parts))
+            elif v is not None:
+                out.append(f"- {res.w.name} {what}: {v.status}")
     if synthetic is not None:
         lines, (seconds, q1, q3, n), err, cpu, fresh, (normal, k) = synthetic
         alone = "" if fresh is None else (
