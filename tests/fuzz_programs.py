@@ -807,8 +807,9 @@ def check(program, directory=None, points=2, point_seed=None, check_value=True,
     """Differentiate ``program`` and compare with finite differences.
 
     ``check_value``: also compare ``value_and_grad``'s value with ``f`` (first point);
-    ``check_forward``: also compare forward mode, ``s2sad.jvp``, along a random
-    direction with the reverse-mode gradient (first point).
+    ``check_forward``: also compare forward mode, ``s2sad.jvp`` along a random
+    direction and ``s2sad.grad(f, wrt=1)`` (forward mode: ``y`` is a float), with
+    the reverse-mode gradient (first point).
     """
     own_dir = directory is None
     directory = directory or tempfile.mkdtemp(prefix="s2sad_fuzz_")
@@ -833,6 +834,7 @@ def _check(program, f, points, point_seed, check_value, check_forward):
         g = s2sad.grad(f, wrt=(0, 1))
         vg = s2sad.value_and_grad(f, wrt=(0, 1)) if check_value else None
         fwd = s2sad.jvp(f, wrt=(0, 1)) if check_forward else None
+        gy = s2sad.grad(f, wrt=1) if check_forward else None    # forward mode: y is a float
     except s2sad.S2SADError as exc:
         return _s2sad_error(result, exc, expect_supported)
     tries = 0
@@ -863,6 +865,7 @@ def _check(program, f, points, point_seed, check_value, check_forward):
                 direction = (np.array([rng.uniform(-1, 1) for _ in range(args[0].size)]),
                              direction[1])
             got_t = fwd(*args, *direction) if check_forward and first else None
+            got_y = gy(*args) if check_forward and first else None
         except s2sad.S2SADError as exc:
             return _s2sad_error(result, exc, expect_supported)
         except Exception:   # noqa: BLE001
@@ -897,6 +900,12 @@ def _check(program, f, points, point_seed, check_value, check_forward):
                 result.details.append("--- generated source (jvp) ---\n"
                                       + _safe_source(f, mode="forward", args=args))
                 return result
+        if got_y is not None and not (isinstance(got_y, float) and _close(got_y, got[1])):
+            result.status = "forward"
+            result.details.append(f"grad(f, wrt=1) (forward mode) f{tuple(args)} = {got_y!r}, "
+                                  f"reverse mode: {got[1]!r}")
+            result.details.append("--- generated source ---\n" + gy.source)
+            return result
         want = fd_gradient(f, args)
         if want is None:
             result.skipped += 1
