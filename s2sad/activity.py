@@ -424,6 +424,8 @@ def run(tree, ctx):
     varied = closure(set(ctx.wrt_names), edges)
     useful = closure(outputs, reverse_edges(edges))
     ctx.active = varied & useful
+    if ctx.mode == "forward" and len(ctx.wrt) > 1:    # one tangent sweep per argument
+        ctx.active_by = {p: closure({p}, edges) & useful for p in ctx.wrt_names}
     _check(stmts, ctx, ops, varied)
     return tree
 

@@ -34,6 +34,7 @@ class Context:
     return_node: object = None       # the user's return statement, for errors
     # filled by later passes
     active: set = field(default_factory=set)
+    active_by: dict = field(default_factory=dict)    # forward mode: wrt name -> its actives
     mutable: set = field(default_factory=set)        # names of arrays written in place
     primal_temps: set = field(default_factory=set)   # temporaries of the user's code
     var_kinds: dict = field(default_factory=dict)

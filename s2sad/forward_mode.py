@@ -51,6 +51,12 @@ class _Simplify(gast.NodeTransformer):
                 return b
             if _zero(b):
                 return a
+            if gast.dump(a) == gast.dump(b):      # dx * x + dx * x: 2.0 * dx * x, exact
+                if isinstance(a, gast.BinOp) and isinstance(a.op, gast.Mult):
+                    return gast.BinOp(left=gast.BinOp(left=const(2.0), op=gast.Mult(),
+                                                      right=a.left),
+                                      op=gast.Mult(), right=a.right)
+                return gast.BinOp(left=const(2.0), op=gast.Mult(), right=a)
         if isinstance(node.op, gast.Sub):
             if _zero(b):
                 return a
@@ -98,14 +104,26 @@ def _linear_in_seed(expr, result):
 
 
 class Forward:
+    """The tangent pass. With several directions (``grad`` along several arguments),
+    each simple statement gets the tangent statements of every direction, each
+    direction with its own tangent names (``dx_da``, ``dx_db``) and its own active
+    names (those depending on its argument): one sweep of the primal, the tangent
+    sweeps interleaved."""
+
     def __init__(self, tree, ctx):
         self.ctx = ctx
         self.tree = tree
         self.namer = ctx.namer
-        self.active = ctx.active
+        self.along = [None]             # per direction: the argument (None: just one)
+        self.actives = [ctx.active]     # per direction: the names carrying its tangent
+        self.direction = 0
+
+    @property
+    def active(self):
+        return self.actives[self.direction]
 
     def tangent(self, n):
-        return self.namer.tangent(n)
+        return self.namer.tangent(n, self.along[self.direction])
 
     def dt(self, atom):
         """The tangent of an atom: its tangent name, or 0.0 if it carries none."""
@@ -119,53 +137,70 @@ class Forward:
     def block(self, stmts):
         out = []
         for s in stmts:
-            if isinstance(s, gast.Assign) and target_name(s) is None:
-                out.append(s)
-                base = s.targets[0].value.id
-                if base in self.active:
-                    store = gast.Subscript(value=name(self.tangent(base)),
-                                           slice=clone(s.targets[0].slice), ctx=gast.Store())
-                    out.append(assign(store, self.dt(s.value)))
-            elif isinstance(s, gast.Assign):
-                t = target_name(s)
-                if t in self.active or self.fills_active_list(s):
-                    out.extend(self.assignment(s, t))
-                else:
-                    out.append(s)
-                    op = classify(s.value, self.ctx, self.ctx.var_kinds)
-                    if op.kind == "pop" and op.args[0].id in self.active:
-                        pop = gast.Attribute(value=name(self.tangent(op.args[0].id)),
-                                             attr="pop", ctx=gast.Load())
-                        out.append(gast.Expr(value=call(pop)))
-            elif _is_index_add(s, self.ctx):
-                out.append(s)
-                a, index, g = s.value.args
-                if a.id in self.active and isinstance(g, gast.Name) and g.id in self.active:
-                    out.append(gast.Expr(value=call(clone(s.value.func),
-                                                    name(self.tangent(a.id)), clone(index),
-                                                    name(self.tangent(g.id)))))
-            elif _is_append(s, self.ctx):
-                out.append(s)
-                lst = s.value.func.value.id
-                if lst in self.active:
-                    push = gast.Attribute(value=name(self.tangent(lst)), attr="append",
-                                          ctx=gast.Load())
-                    out.append(gast.Expr(value=call(push, self.dt(s.value.args[0]))))
-            elif isinstance(s, gast.If):
+            if isinstance(s, gast.If):
                 s.body = self.block(s.body)
                 s.orelse = self.block(s.orelse)
                 out.append(s)
             elif isinstance(s, (gast.For, gast.While)):
                 s.body = self.block(s.body)
                 out.append(s)
+            elif self.is_call_site(s):
+                out.append(self.call_site(s, target_name(s),
+                                          classify(s.value, self.ctx, self.ctx.var_kinds)))
             else:
-                out.append(s)
+                before, after = [], []
+                for j in range(len(self.along)):
+                    self.direction = j
+                    b, a = self.statement(s)
+                    before += b
+                    after += a
+                self.direction = 0
+                out += before + [s] + after
         return out
 
-    def fills_active_list(self, s):
-        """A call that appends to an active list (a split callee writing the tape)."""
+    def is_call_site(self, s):
+        """``t = g(...)`` of a user function whose result (or a list it fills) carries
+        a tangent along some direction: replaced by a call of ``g``'s tangent code."""
+        if not (isinstance(s, gast.Assign) and target_name(s) is not None):
+            return False
         op = classify(s.value, self.ctx, self.ctx.var_kinds)
-        return op.kind == "call" and bool(op.operand_names() & self.ctx.mutable & self.active)
+        if op.kind != "call":
+            return False
+        t = target_name(s)
+        return any(t in active or op.operand_names() & self.ctx.mutable & active
+                   for active in self.actives)
+
+    def statement(self, s):
+        """The tangent statements of the simple statement ``s`` along the current
+        direction: (those going before ``s``, those going after)."""
+        if isinstance(s, gast.Assign) and target_name(s) is None:
+            base = s.targets[0].value.id
+            if base in self.active:
+                store = gast.Subscript(value=name(self.tangent(base)),
+                                       slice=clone(s.targets[0].slice), ctx=gast.Store())
+                return [], [assign(store, self.dt(s.value))]
+        elif isinstance(s, gast.Assign):
+            t = target_name(s)
+            if t in self.active:
+                return self.assignment(s, t)
+            op = classify(s.value, self.ctx, self.ctx.var_kinds)
+            if op.kind == "pop" and op.args[0].id in self.active:
+                pop = gast.Attribute(value=name(self.tangent(op.args[0].id)),
+                                     attr="pop", ctx=gast.Load())
+                return [], [gast.Expr(value=call(pop))]
+        elif _is_index_add(s, self.ctx):
+            a, index, g = s.value.args
+            if a.id in self.active and isinstance(g, gast.Name) and g.id in self.active:
+                return [], [gast.Expr(value=call(clone(s.value.func),
+                                                 name(self.tangent(a.id)), clone(index),
+                                                 name(self.tangent(g.id))))]
+        elif _is_append(s, self.ctx):
+            lst = s.value.func.value.id
+            if lst in self.active:
+                push = gast.Attribute(value=name(self.tangent(lst)), attr="append",
+                                      ctx=gast.Load())
+                return [], [gast.Expr(value=call(push, self.dt(s.value.args[0])))]
+        return [], []
 
     def define(self, t, expr, like):
         if t in self.ctx.mutable and not isinstance(expr, gast.Constant):
@@ -175,10 +210,9 @@ class Forward:
         return assign(self.tangent(t), expr, like=like)
 
     def assignment(self, s, t):
+        """The tangent of ``t = <operation>``: ([it], []) when it may go first (see
+        ``quiet``), else ([], [it])."""
         op = classify(s.value, self.ctx, self.ctx.var_kinds)
-        if op.kind == "call":
-            return [self.call_site(s, t, op)]
-        out = [s]
         if op.kind == "copy":
             expr = self.dt(s.value)
         elif op.kind == "pack":
@@ -198,9 +232,8 @@ class Forward:
             expr = call(self.helper("fit"), expr, name(t))
         tangent = self.define(t, expr, s)
         if self.quiet(tangent.value, t):
-            return [tangent, s]         # see quiet()
-        out.append(tangent)
-        return out
+            return [tangent], []
+        return [], [tangent]
 
     def quiet(self, expr, t):
         """``expr``, a tangent of ``t``, may go before the statement defining ``t``:
@@ -211,8 +244,7 @@ class Forward:
         g_1 = g_2`` becomes ``dg_1 = dg_1 * u + dx * g_1; g_1 = g_1 * u``, the
         tangent recurrence as one writes it. A tangent that could raise stays
         after its primal, which raises first, as the function does."""
-        kinds, tangents = self.ctx.var_kinds, self.namer._tangents
-        primal_of = {d: p for p, d in tangents.items()}
+        kinds, primal_of = self.ctx.var_kinds, self.namer.tangent_of
         for n in gast.walk(expr):
             cls = n.__class__
             if cls is gast.Name:
@@ -359,6 +391,9 @@ class Forward:
     def call_site(self, s, t, op):
         """``t = helper(...)`` -> ``t, dt = jvp_helper(..., tangents of active args)``."""
         from . import api, pipeline
+        if len(self.along) > 1:     # the callee's tangent code takes one direction
+            raise errors.missing_rule(s.value, self.ctx, f"{op.what} (forward mode along "
+                                      f"{len(self.along)} arguments)", mode="forward")
         mapping, kinds, params = pipeline.bind_call(op, self.ctx.var_kinds, self.ctx, s.value)
         wrt = tuple(i for i, p in enumerate(params) if p in mapping
                     and isinstance(mapping[p], gast.Name) and mapping[p].id in self.active)
@@ -389,9 +424,13 @@ class Forward:
         ctx.primal_temps = set(ctx.namer.temps)     # the clean-up keeps what may raise
         tree = self.tree
         ret = tree.body[-1]
+        gradient = ctx.output in ("grad", "value_and_grad")
+        if gradient and len(ctx.wrt) > 1:
+            self.along = list(ctx.wrt_names)
+            self.actives = [ctx.active_by[p] for p in self.along]
         body = self.block(tree.body[:-1])
         y = ret.value
-        if ctx.output in ("grad", "value_and_grad"):
+        if gradient:
             return self.gradient(tree, body, y, ret)
         for p in ctx.wrt_names:
             tree.args.args.append(gast.Name(id=self.tangent(p), ctx=gast.Param(),
@@ -406,24 +445,28 @@ class Forward:
         return tree
 
     def gradient(self, tree, body, y, ret):
-        """``grad`` of a function of one scalar argument ``x``, in forward mode: the
-        tangent code with ``dx = 1.0`` first, returning the output's tangent (after
-        the check that the output is a scalar, where its kind is not known)."""
+        """``grad`` in forward mode, of a function of a few scalar arguments: the
+        tangent code with the seeds ``dx = 1.0`` (along several arguments ``a``, ``b``:
+        ``da_da = 1.0``, ``db_db = 1.0``, the other tangents structurally zero) first,
+        returning the output's tangents (after the check that the output is a
+        scalar, where its kind is not known)."""
         ctx = self.ctx
-        (p,) = ctx.wrt_names
-        seed = [assign(self.tangent(p), const(1.0))] if p in self.active else []
+        seeds, grads = [], []
+        for j, p in enumerate(ctx.wrt_names):
+            self.direction = j
+            if p in self.active:
+                seeds.append(assign(self.tangent(p), const(1.0)))
+            g = self.dt(y)
+            grads.append(call(self.helper("zeros_like"), name(p)) if _zero(g) else g)
+        self.direction = 0
         check = []
         if not (isinstance(y, gast.Constant) and type(y.value) in (int, float)) \
                 and not (isinstance(y, gast.Name) and ctx.var_kinds.get(y.id) == "S"):
             check.append(gast.Expr(value=call(self.helper("seed"), clone(y))))
-        g = self.dt(y)
-        if _zero(g):
-            g = call(self.helper("zeros_like"), name(p))
-        if ctx.wrt_tuple:
-            g = gast.Tuple(elts=[g], ctx=gast.Load())
+        g = gast.Tuple(elts=grads, ctx=gast.Load()) if ctx.wrt_tuple else grads[0]
         if ctx.output == "value_and_grad":
             g = gast.Tuple(elts=[clone(y), g], ctx=gast.Load())
-        tree.body = seed + body + check + [gast.copy_location(gast.Return(value=g), ret)]
+        tree.body = seeds + body + check + [gast.copy_location(gast.Return(value=g), ret)]
         tree.name = self.namer.fresh(f"{ctx.output}_{ctx.name}")
         return tree
 

@@ -77,13 +77,13 @@ class _Fuse:
         args = tree.args
         self.params = {a.id for a in args.posonlyargs + args.args + args.kwonlyargs}
         self.primal_of = {b: p for p, b in ctx.namer._adjoints.items()}
-        self.primal_of.update((d, p) for p, d in ctx.namer._tangents.items())
+        self.primal_of.update(ctx.namer.tangent_of)
         self.made = ctx.namer.made
         self.touched = set()
         self.values = {}            # statement -> _Value of its expression (value_of)
         self.compounds = {}         # if or loop -> the names in it (lists)
         self.scalars = {}           # name -> scalar(name)
-        self.derivatives = set(ctx.namer._adjoints.values()) | set(ctx.namer._tangents.values())
+        self.derivatives = set(ctx.namer._adjoints.values()) | set(ctx.namer.tangent_of)
 
     # -- what may move ----------------------------------------------------------
     def scalar(self, n):

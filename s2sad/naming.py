@@ -7,6 +7,7 @@ generated name can never capture or shadow a user name:
 =========  ===========================================
 ``bx``     adjoint of ``x`` (reverse mode)
 ``dx``     tangent of ``x`` (forward mode)
+``dx_da``  tangent of ``x`` along argument ``a`` (forward mode, several arguments)
 ``x_1``    second version of ``x`` after SSA renaming
 ``_t1``    temporary of the three-address form
 ``_c1``    value of an ``if`` test
@@ -26,6 +27,7 @@ class Namer:
         self._counters = {}
         self._adjoints = {}
         self._tangents = {}
+        self.tangent_of = {}       # tangent name -> the name it is the tangent of
         self._derivatives = set()
         self.temps = set()
         self.made = set()          # every name invented here (none of the user's)
@@ -75,11 +77,16 @@ class Namer:
             self._derivatives.add(self._adjoints[name])
         return self._adjoints[name]
 
-    def tangent(self, name):
-        if name not in self._tangents:
-            self._tangents[name] = self.fresh("d" + name)
-            self._derivatives.add(self._tangents[name])
-        return self._tangents[name]
+    def tangent(self, name, along=None):
+        """The tangent of ``name``: ``dx``; along one of several directions, the
+        derivative with respect to the argument ``along``: ``dx_da``."""
+        key = name if along is None else (name, along)
+        if key not in self._tangents:
+            d = self.fresh("d" + name if along is None else f"d{name}_d{along}")
+            self._tangents[key] = d
+            self._derivatives.add(d)
+            self.tangent_of[d] = name
+        return self._tangents[key]
 
     def is_derivative(self, name):
         """``name`` is an adjoint or a tangent this namer made (written once per

@@ -1,5 +1,5 @@
-"""Which mode ``grad`` runs: forward mode for one real scalar argument, reverse mode
-otherwise (``mode='auto'``, the default), and ``mode='reverse'``/``'forward'``."""
+"""Which mode ``grad`` runs: forward mode along one or two real scalar arguments,
+reverse mode otherwise (``mode='auto'``, the default), and ``mode='reverse'``/``'forward'``."""
 
 from __future__ import annotations
 
@@ -36,6 +36,33 @@ def sqrt_newton(a):
 
 def two_args(x, y):
     return x * y + math.sin(x)
+
+
+def three_args(x, y, z):
+    return x * y * z + math.sin(x)
+
+
+def pendulum(c, L, theta0, steps):
+    dt = 0.01
+    theta = theta0
+    omega = 0.0
+    for _ in range(steps):
+        theta, omega = theta + dt * omega, omega - dt * (c * omega + 9.81 / L * math.sin(theta))
+    return theta
+
+
+def pendulum_tangent(c, L, theta0, steps):
+    """The derivatives by hand: two tangent directions carried along."""
+    dt = 0.01
+    theta, omega = theta0, 0.0
+    th_c = om_c = th_L = om_L = 0.0
+    for _ in range(steps):
+        s, k = math.sin(theta), 9.81 / L
+        kc = k * math.cos(theta)
+        th_c, om_c = th_c + dt * om_c, om_c - dt * (omega + c * om_c + kc * th_c)
+        th_L, om_L = th_L + dt * om_L, om_L - dt * (c * om_L - k / L * s + kc * th_L)
+        theta, omega = theta + dt * omega, omega - dt * (c * omega + k * s)
+    return th_c, th_L
 
 
 def mode_of(g):
@@ -132,14 +159,14 @@ def with_aux(x):
 
 
 @pytest.mark.parametrize("make, args", [
-    (lambda: s2sad.grad(two_args, wrt=(0, 1)), (0.5, 2.0)),           # two arguments
+    (lambda: s2sad.grad(three_args, wrt=(0, 1, 2)), (0.5, 2.0, 1.5)),  # three arguments
     (lambda: s2sad.grad(summed), (np.array([0.1, 0.2]), 3.0)),        # an array
     (lambda: s2sad.grad(poly, wrt=1), (0.5, [0.1, 0.2])),             # a list
     (lambda: s2sad.grad(poly, mode="reverse"), (0.5, ROOTS)),         # asked for
     (lambda: s2sad.grad(poly, checkpoint=True), (0.5, ROOTS)),
     (lambda: s2sad.grad(sqrt_newton, fixed_point=True), (2.0,)),
     (lambda: s2sad.grad(with_aux, has_aux=True), (1.5,)),
-], ids=["two-args", "array", "list", "mode-reverse", "checkpoint", "fixed-point", "has-aux"])
+], ids=["three-args", "array", "list", "mode-reverse", "checkpoint", "fixed-point", "has-aux"])
 def test_reverse_mode_otherwise(make, args):
     g = make()
     g(*args)
@@ -199,12 +226,112 @@ def test_mode_arguments_are_checked():
         s2sad.grad(poly, mode="sideways")
     with pytest.raises(s2sad.ArgumentError, match="does not go with has_aux"):
         s2sad.grad(with_aux, has_aux=True, mode="forward")
-    with pytest.raises(s2sad.ArgumentError, match="one real scalar argument"):
+    with pytest.raises(s2sad.ArgumentError, match="real scalar arguments"):
         s2sad.grad(summed, mode="forward")(np.array([0.1, 0.2]), 3.0)
-    with pytest.raises(s2sad.ArgumentError, match="one real scalar argument"):
-        s2sad.grad(two_args, wrt=(0, 1), mode="forward")(0.5, 2.0)
+    with pytest.raises(s2sad.ArgumentError, match="real scalar arguments"):
+        s2sad.grad(summed, wrt=(0, 1), mode="forward")(np.array([0.1, 0.2]), 3.0)
 
 
 def test_source_attribute_before_a_call_shows_the_mode_grad_runs():
     assert "_tape" not in s2sad.grad(sqrt_newton).source
     assert "_tape" in s2sad.grad(sqrt_newton, mode="reverse").source
+
+
+# ---------------------------------------------------------------------------
+# Two arguments: two tangent sweeps interleaved with one sweep of the function
+
+
+@pytest.mark.parametrize("c, L, steps", [(0.3, 1.5, 50), (0.1, 0.8, 200), (0.5, 2.0, 0)])
+def test_two_arguments_run_forward_mode(c, L, steps):
+    g = s2sad.grad(pendulum, (0, 1))
+    got = g(c, L, 1.0, steps)
+    assert mode_of(g) == "forward"
+    assert "_tape" not in g.source
+    want = pendulum_tangent(c, L, 1.0, steps)
+    assert got == (pytest.approx(want[0], rel=1e-10, abs=1e-15),
+                   pytest.approx(want[1], rel=1e-10, abs=1e-15))
+    rev = s2sad.grad(pendulum, (0, 1), mode="reverse")(c, L, 1.0, steps)
+    assert got == (pytest.approx(rev[0], rel=1e-10, abs=1e-15),
+                   pytest.approx(rev[1], rel=1e-10, abs=1e-15))
+    assert all(type(v) is float for v in got)
+
+
+def test_two_arguments_name_the_tangents_by_argument():
+    g = s2sad.grad(pendulum, (0, 1))
+    g(0.3, 1.5, 1.0, 10)
+    assert "dtheta_1_dc" in g.source and "dtheta_1_dL" in g.source
+    assert g.source.rstrip().endswith("return (dtheta_1_dc, dtheta_1_dL)")
+
+
+def test_two_arguments_memory_does_not_grow_with_the_steps():
+    g = s2sad.grad(pendulum, (0, 1))
+    peaks = []
+    for steps in (100, 10_000):
+        g(0.3, 1.5, 1.0, steps)
+        tracemalloc.start()
+        g(0.3, 1.5, 1.0, steps)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[1] < 2 * peaks[0] + 1024
+
+
+def partly(x, y):
+    """``u`` depends on x only, ``v`` on y only: each direction carries its own."""
+    u = math.exp(x)
+    v = y * y
+    for _ in range(3):
+        u = u * 0.5 + x
+        v = v + y
+    return u * v
+
+
+@pytest.mark.parametrize("x, y", [(0.2, 1.1), (-0.7, 0.4)])
+def test_each_direction_carries_only_its_own_tangents(x, y):
+    g = s2sad.grad(partly, (0, 1))
+    gx, gy = g(x, y)
+    assert mode_of(g) == "forward"
+    assert (gx, gy) == (pytest.approx(numerical_grad(partly, (x, y), 0), rel=1e-6),
+                        pytest.approx(numerical_grad(partly, (x, y), 1), rel=1e-6))
+    assert "du_1_dy" not in g.source and "dv_1_dx" not in g.source
+
+
+@pytest.mark.parametrize("x, y", [(0.5, 2.0), (-1.2, 0.3)])
+def test_value_and_grad_two_arguments_and_one_inactive(x, y):
+    value, (gx, gy) = s2sad.value_and_grad(two_args, (0, 1))(x, y)
+    assert value == two_args(x, y)
+    assert (gx, gy) == (pytest.approx(y + math.cos(x)), pytest.approx(x))
+    g = s2sad.grad(lambda_like, (0, 1))
+    assert g(x, y) == (pytest.approx(2.0 * x), 0.0)
+    assert mode_of(g) == "forward"
+
+
+def lambda_like(x, y):
+    return x * x
+
+
+def helper(u):
+    return u * math.sin(u)
+
+
+def calls_helper(x, y):
+    return helper(x * y) + y
+
+
+def test_two_arguments_with_a_call_fall_back_to_reverse_mode():
+    g = s2sad.grad(calls_helper, (0, 1))
+    x, y = 0.7, 1.3
+    u = x * y
+    du = math.sin(u) + u * math.cos(u)
+    assert g(x, y) == (pytest.approx(du * y), pytest.approx(du * x + 1.0))
+    assert mode_of(g) == "reverse"
+    assert s2sad.grad(calls_helper, 0)(x, y) == pytest.approx(du * y)    # one: forward
+    with pytest.raises(s2sad.MissingRuleError, match="along 2 arguments"):
+        s2sad.grad(calls_helper, (0, 1), mode="forward")(x, y)
+
+
+def test_explicit_forward_mode_takes_three_arguments():
+    g = s2sad.grad(three_args, (0, 1, 2), mode="forward")
+    got = g(0.5, 2.0, 1.5)
+    assert mode_of(g) == "forward"
+    assert got == (pytest.approx(2.0 * 1.5 + math.cos(0.5)), pytest.approx(0.75),
+                   pytest.approx(1.0))

@@ -209,7 +209,7 @@ def _peak(func, args):
 
 
 def test_pendulum_tape_is_two_floats_per_step():
-    g = s2sad.grad(pendulum, (0, 1))
+    g = s2sad.grad(pendulum, (0, 1), mode="reverse")   # the taped sweep
     small, large = _peak(g, (0.3, 1.5, 1.0, 2000)), _peak(g, (0.3, 1.5, 1.0, 4000))
     per_step = (large - small) / 2000
     # two list slots (8 bytes each) and two floats (24 bytes each) per step; the

@@ -30,6 +30,14 @@ multilinear(runtime.snapshot, args=("a",))
 nondiff(runtime.seed, runtime.zeros_like)
 
 
+# one division, not the two of the terms derived from the adjoint (dx / y - dy * z / y)
+
+
+@tangent(operator.truediv, np.divide)
+def truediv(z, x, y):
+    d[z] = (d[x] - d[y] * z) / y
+
+
 # sum(x, start) is linear in x and start jointly, not in each separately; its tangent
 # starts from 0.0 so the sum of no tangents is a float, as the gradient of a float is
 
