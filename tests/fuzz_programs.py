@@ -15,7 +15,7 @@ through ``tanh``/``sin``/``cos``, denominators are ``1.0 + b*b`` or
 differences are accurate.
 
 ``check(program, points=2)`` imports the module from a real file (so
-``inspect.getsource`` works), computes ``s2sad.grad(f, wrt=(0, 1))`` and
+``inspect.getsource`` works), computes ``s2sad.grad(f, wrt=(0, 1), mode="reverse")`` and
 compares it with central differences at random points. A point where finite
 differences with two step sizes disagree (near a branch switch, a kink of
 ``abs``/``max`` or a change of a loop's trip count) is skipped.
@@ -808,8 +808,9 @@ def check(program, directory=None, points=2, point_seed=None, check_value=True,
 
     ``check_value``: also compare ``value_and_grad``'s value with ``f`` (first point);
     ``check_forward``: also compare forward mode, ``s2sad.jvp`` along a random
-    direction and ``s2sad.grad(f, wrt=1)`` (forward mode: ``y`` is a float), with
-    the reverse-mode gradient (first point).
+    direction and ``s2sad.grad`` in its default mode (forward mode along ``y``, a
+    float, and along ``x`` too where it is a float), with the reverse-mode gradient
+    (first point).
     """
     own_dir = directory is None
     directory = directory or tempfile.mkdtemp(prefix="s2sad_fuzz_")
@@ -831,10 +832,12 @@ def _check(program, f, points, point_seed, check_value, check_forward):
     result = Result(program, "ok")
     expect_supported = program.features <= SUPPORTED_FEATURES
     try:
-        g = s2sad.grad(f, wrt=(0, 1))
+        g = s2sad.grad(f, wrt=(0, 1), mode="reverse")
         vg = s2sad.value_and_grad(f, wrt=(0, 1)) if check_value else None
         fwd = s2sad.jvp(f, wrt=(0, 1)) if check_forward else None
-        gy = s2sad.grad(f, wrt=1) if check_forward else None    # forward mode: y is a float
+        # grad's default mode: forward mode along y, and along x where x is a float
+        gy = s2sad.grad(f, wrt=1) if check_forward else None
+        gxy = s2sad.grad(f, wrt=(0, 1)) if check_forward else None
     except s2sad.S2SADError as exc:
         return _s2sad_error(result, exc, expect_supported)
     tries = 0
@@ -866,6 +869,7 @@ def _check(program, f, points, point_seed, check_value, check_forward):
                              direction[1])
             got_t = fwd(*args, *direction) if check_forward and first else None
             got_y = gy(*args) if check_forward and first else None
+            got_xy = gxy(*args) if check_forward and first else None
         except s2sad.S2SADError as exc:
             return _s2sad_error(result, exc, expect_supported)
         except Exception:   # noqa: BLE001
@@ -905,6 +909,15 @@ def _check(program, f, points, point_seed, check_value, check_forward):
             result.details.append(f"grad(f, wrt=1) (forward mode) f{tuple(args)} = {got_y!r}, "
                                   f"reverse mode: {got[1]!r}")
             result.details.append("--- generated source ---\n" + gy.source)
+            return result
+        if got_xy is not None and not (
+                isinstance(got_xy, tuple) and len(got_xy) == 2
+                and all(_is_gradient_of(a, arg) and _close(a, b)
+                        for a, b, arg in zip(got_xy, got, args))):
+            result.status = "forward"
+            result.details.append(f"grad(f, wrt=(0, 1)) f{tuple(args)} = {got_xy!r}, "
+                                  f"mode='reverse': {got!r}")
+            result.details.append("--- generated source ---\n" + gxy.source)
             return result
         want = fd_gradient(f, args)
         if want is None:

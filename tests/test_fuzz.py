@@ -127,8 +127,8 @@ def test_fd_gradient_skips_jumps():
 def test_checker_reports_a_wrong_gradient(tmp_path, monkeypatch):
     real_grad = s2sad.grad
 
-    def wrong_grad(f, wrt=0):
-        g = real_grad(f, wrt=wrt)
+    def wrong_grad(f, wrt=0, **options):
+        g = real_grad(f, wrt=wrt, **options)
 
         class Wrong:
             def __call__(self, *args):
@@ -147,7 +147,7 @@ def test_checker_reports_a_wrong_gradient(tmp_path, monkeypatch):
 
 
 def test_checker_reports_a_crash(tmp_path, monkeypatch):
-    def crashing_grad(f, wrt=0):
+    def crashing_grad(f, wrt=0, **options):
         def g(*args):
             raise RuntimeError("boom inside s2sad")
         return g
@@ -159,7 +159,7 @@ def test_checker_reports_a_crash(tmp_path, monkeypatch):
 
 
 def test_checker_reports_an_s2sad_error(tmp_path, monkeypatch):
-    def refusing_grad(f, wrt=0):
+    def refusing_grad(f, wrt=0, **options):
         raise s2sad.UnsupportedSyntaxError("unsupported construct: test")
 
     monkeypatch.setattr(s2sad, "grad", refusing_grad)
