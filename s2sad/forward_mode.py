@@ -1,10 +1,11 @@
 """Stage 5 (forward mode): tangents, source to source.
 
 Takes: SSA form with activity. Gives ``jvp_f(*params, *tangents)`` returning
-``(value, tangent)``, or, for ``grad`` of a function of one scalar argument
-(``api.choose_mode``), ``grad_f(*params)`` seeding ``dx = 1.0`` and returning the
-output's tangent: after every statement defining an active name ``z``
-comes the statement defining its tangent ``dz``. No tape: loops, branches and
+``(value, tangent)``, or, for ``grad`` along one or two scalar arguments
+(``api.GradFunction.choose_mode``), ``grad_f(*params)`` seeding ``dx = 1.0`` and
+returning the output's tangents: every statement defining an active name ``z``
+comes with the statement defining its tangent ``dz`` (after it, or before it where
+that is safe: ``Forward.quiet``). No tape: loops, branches and
 in-place writes simply carry their tangents along (``da[i] = dv`` after
 ``a[i] = v``; ``dlst.append(dv)`` after ``lst.append(v)``). An active name
 defined by an expression carrying no derivative gets the tangent ``0.0``.
