@@ -443,6 +443,10 @@ def run_workload(w, peers, settings, skip, rng, log):
             # grad chose forward mode (one scalar argument): reverse mode measured too
             rfn = s2sad.grad(w.f, wrt=tuple(w.wrt), mode="reverse")
             add_checked(res.entries, "s2sad reverse", lambda: (rfn, args, tuple), reference)
+        elif last is not None and all(isinstance(args[i], float) for i in w.wrt):
+            # several scalar arguments: grad runs reverse mode; forward mode measured too
+            ffn = s2sad.grad(w.f, wrt=tuple(w.wrt), mode="forward")
+            add_checked(res.entries, "s2sad forward", lambda: (ffn, args, tuple), reference)
         if w.checkpoint and "checkpoint" not in skip:
             cfn = s2sad.grad(w.f, wrt=tuple(w.wrt), checkpoint=True)
             add_checked(res.entries, "s2sad checkpoint", lambda: (cfn, args, tuple), reference)
@@ -495,7 +499,7 @@ def checkpoint_scaling(settings, rng, log):
 
     At every size: the hand-written adjoint, ``s2sad.grad(pendulum, (0, 1),
     mode="reverse")``, ``s2sad.grad(pendulum, (0, 1), checkpoint=True)`` and
-    ``s2sad.grad(pendulum, (0, 1))`` (forward mode, no tape) are checked against the
+    ``s2sad.grad(pendulum, (0, 1), mode="forward")`` (no tape) are checked against the
     hand-written gradient, their peak memory is taken during one call after a
     warm-up call, and they are timed round-robin like a workload.
     """
@@ -504,7 +508,7 @@ def checkpoint_scaling(settings, rng, log):
     wrt = tuple(w.wrt)
     plain = s2sad.grad(w.f, wrt=wrt, mode="reverse")
     ckpt = s2sad.grad(w.f, wrt=wrt, checkpoint=True)
-    forward = s2sad.grad(w.f, wrt=wrt)          # grad's default: forward mode, no tape
+    forward = s2sad.grad(w.f, wrt=wrt, mode="forward")     # no tape
     timing = types.SimpleNamespace(
         target=settings.target, min_rounds=settings.min_rounds,
         max_rounds=settings.max_rounds, budget=1.0 if settings.quick else 10.0,
@@ -609,7 +613,7 @@ def checkpoint_section(scaling):
                   "hand-written")
         fw, fw_g = last.get("s2sad forward"), growth.get("s2sad forward")
         if fw is not None and fw.timed and fw_g is not None:
-            target += (f". `grad`'s default, forward mode along (c, L), needs no tape: "
+            target += (f". `mode='forward'` (along c and L) needs no tape: "
                        f"{fmt_bytes(fw.peak)} at {_pow10(last.steps)} steps, ×{fw_g:.3g} per "
                        f"decade; time {fmt_ratio(ratio(fw, hand))}x hand-written")
     out += ["", target.replace("- checkpointing", "Checkpointing", 1), ""]
@@ -846,10 +850,12 @@ def targets(results, synthetic, checkpoint_target=None):
             note = f" (with `checkpoint=True`: {ck.status})"
         else:
             note = ""
-        mode = " (`grad` chose forward mode: scalar arguments)" \
+        mode = " (`grad` chose forward mode: one scalar argument)" \
             if res.get("s2sad reverse") is not None else ""
         out.append(f"- {res.w.name}{mode}: " + "; ".join(parts) + note)
         for label, what in (("s2sad reverse", "with `mode='reverse'` (the taped sweep)"),
+                            ("s2sad forward", "with `mode='forward'` (a tangent sweep per "
+                                              "argument, no tape)"),
                             ("s2sad fixed_point", "with `fixed_point=True` (the while loop "
                                                   "differentiated at its limit)")):
             v = res.get(label)

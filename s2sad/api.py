@@ -237,7 +237,7 @@ def _dispatcher(sig, name, fast, limit=8):
 _MISSING = object()     # an argument not passed to the generated __call__ (_dispatcher)
 _MODES = ("auto", "reverse", "forward")
 _REAL_SCALARS = (float, int, np.floating, np.integer)
-FORWARD_ARGUMENTS = 2       # grad along at most this many scalar arguments: forward mode
+FORWARD_ARGUMENTS = 1       # grad along at most this many scalar arguments: forward mode
 
 
 class GradFunction:
@@ -400,15 +400,16 @@ class GradFunction:
         """'forward' or 'reverse': the mode of the code for a call with these arguments.
 
         ``mode='auto'`` (the default) takes forward mode when the gradient is with
-        respect to one or two arguments (``FORWARD_ARGUMENTS``), each holding a real
-        scalar (a float, an int, a NumPy real scalar), and neither ``has_aux``,
-        ``checkpoint`` nor ``fixed_point`` asks for reverse-mode machinery. One
-        tangent sweep per argument, interleaved with the one sweep of the function,
-        then gives the derivatives with no tape: about 2x the function for one
-        argument, 2.5-3x for two, where reverse mode costs 3-4x with a tape that
-        grows with the number of loop iterations; from three arguments on, reverse
-        mode costs less. Reverse mode otherwise. ``mode='forward'`` insists (scalar
-        arguments, any number of them); ``mode='reverse'`` never takes forward mode."""
+        respect to one argument (``FORWARD_ARGUMENTS``) holding a real scalar (a
+        float, an int, a NumPy real scalar), and neither ``has_aux``, ``checkpoint``
+        nor ``fixed_point`` asks for reverse-mode machinery: one tangent sweep along
+        with the function then gives the derivative with no tape, about 2x the
+        function where reverse mode costs 3-4x in loops, in memory that does not grow
+        with the number of loop iterations. Reverse mode otherwise: each further
+        argument costs forward mode another tangent sweep (and its transform
+        another set of tangent statements), reverse mode nothing. ``mode='forward'``
+        insists, for any number of scalar arguments (constant memory in long loops);
+        ``mode='reverse'`` never takes forward mode."""
         if self._mode == "reverse":
             return "reverse"
         if self._mode == "auto" and (len(self._wrt) > FORWARD_ARGUMENTS or self._has_aux

@@ -167,6 +167,17 @@ def missing_rule(node, ctx, what, mode="reverse"):
     )
 
 
+def forward_call_directions(node, ctx, what, k):
+    """A call of a user function in forward mode along ``k`` > 1 arguments."""
+    return MissingRuleError(
+        f"no forward-mode derivative for {what} along {k} arguments: the tangent code "
+        "of a called function takes one direction",
+        hint="use mode='reverse' (or the default mode='auto'), or differentiate along one "
+             "argument at a time",
+        **_where(node, ctx),
+    )
+
+
 def source_unavailable(func, why):
     name = getattr(func, "__qualname__", repr(func))
     code = getattr(func, "__code__", None)

@@ -1,7 +1,7 @@
 """Stage 5 (forward mode): tangents, source to source.
 
 Takes: SSA form with activity. Gives ``jvp_f(*params, *tangents)`` returning
-``(value, tangent)``, or, for ``grad`` along one or two scalar arguments
+``(value, tangent)``, or, for ``grad`` along scalar arguments
 (``api.GradFunction.choose_mode``), ``grad_f(*params)`` seeding ``dx = 1.0`` and
 returning the output's tangents: every statement defining an active name ``z``
 comes with the statement defining its tangent ``dz`` (after it, or before it where
@@ -24,18 +24,34 @@ import gast
 
 from . import errors, runtime
 from .activity import _is_append, _is_index_add, classify, index_expr
-from .gastutil import assign, call, clone, const, name, target_name
+from .gastutil import Transformer, assign, call, clone, const, name, target_name, walk
 from .rules.core import MULTILINEAR, TANGENTS, _is_adjoint_ref
 
 _OPERATOR_SYNTAX = {"add": gast.Add, "sub": gast.Sub, "mul": gast.Mult,
                     "truediv": gast.Div, "matmul": gast.MatMult}
 
 
+def _same(a, b):
+    """``a`` and ``b`` are the same expression of names, numbers and operators."""
+    if a.__class__ is not b.__class__:
+        return False
+    if a.__class__ is gast.Name:
+        return a.id == b.id
+    if a.__class__ is gast.Constant:
+        return type(a.value) is type(b.value) and a.value == b.value
+    if a.__class__ is gast.BinOp:
+        return a.op.__class__ is b.op.__class__ and _same(a.left, b.left) \
+            and _same(a.right, b.right)
+    if a.__class__ is gast.UnaryOp:
+        return a.op.__class__ is b.op.__class__ and _same(a.operand, b.operand)
+    return False
+
+
 def _zero(node):
     return isinstance(node, gast.Constant) and node.value == 0 and node.value is not False
 
 
-class _Simplify(gast.NodeTransformer):
+class _Simplify(Transformer):
     """Remove terms multiplied by a zero tangent."""
 
     def visit_BinOp(self, node):
@@ -52,7 +68,7 @@ class _Simplify(gast.NodeTransformer):
                 return b
             if _zero(b):
                 return a
-            if gast.dump(a) == gast.dump(b):      # dx * x + dx * x: 2.0 * dx * x, exact
+            if _same(a, b):                        # dx * x + dx * x: 2.0 * dx * x, exact
                 if isinstance(a, gast.BinOp) and isinstance(a.op, gast.Mult):
                     return gast.BinOp(left=gast.BinOp(left=const(2.0), op=gast.Mult(),
                                                       right=a.left),
@@ -88,6 +104,44 @@ def derived_terms(rule):
     return terms
 
 
+_DERIVED = {}       # rule -> _derived(rule)
+_LOCALS = {}        # rule -> its local names -> their values
+
+
+def _derived(rule):
+    """``derived_terms(rule)``, each term with ``d[z]`` as the name ``__tangent__`` and
+    the template's locals inlined: made once per rule, cloned at each use."""
+    if rule not in _DERIVED:
+        terms = derived_terms(rule)
+        if terms is not None:
+            terms = {p: _inline_locals(_Extra.tangent_refs(clone(e)), rule)
+                     for p, e in terms.items()}
+        _DERIVED[rule] = terms
+    return _DERIVED[rule]
+
+
+def _inline_locals(expr, rule):
+    """``expr`` with the template's local names replaced by their values."""
+    if rule not in _LOCALS:
+        _LOCALS[rule] = {n.id: s.value for s in rule.body
+                         if isinstance(s, gast.Assign) and not _is_adjoint_ref(s.targets[0])
+                         for n in walk(s.targets[0]) if isinstance(n, gast.Name)}
+    values = _LOCALS[rule]
+    if not values:
+        return expr
+    if isinstance(expr, gast.Name) and expr.id in values:
+        return clone(values[expr.id])
+    for n in walk(expr):
+        for field in n._fields:
+            v = getattr(n, field, None)
+            if isinstance(v, gast.Name) and v.id in values:
+                setattr(n, field, clone(values[v.id]))
+            elif isinstance(v, list):
+                v[:] = [clone(values[x.id]) if isinstance(x, gast.Name) and x.id in values
+                        else x for x in v]
+    return expr
+
+
 def _linear_in_seed(expr, result):
     """True when ``expr`` is ``d[z]`` times/over factors free of ``d[...]``."""
     if _is_adjoint_ref(expr):
@@ -118,6 +172,23 @@ class Forward:
         self.along = [None]             # per direction: the argument (None: just one)
         self.actives = [ctx.active]     # per direction: the names carrying its tangent
         self.direction = 0
+        self.ops = {}                   # id(assignment) -> its classified operation
+        self.templates = {}             # (id(statement), key) -> (it, instantiated)
+        self.classified, ctx.classified = ctx.classified, {}   # activity's (see classify)
+
+    def classify(self, s):
+        """The operation of an assignment, classified once: activity analysis's answer
+        (``ctx.classified``, made with the same kinds) while the statement and its
+        value are the nodes it classified, as in the reverse pass."""
+        op = self.ops.get(id(s))
+        if op is None:
+            known = self.classified.get(id(s))
+            if known is not None and known[0] is s and known[1] is s.value:
+                op = known[2]
+            else:
+                op = classify(s.value, self.ctx, self.ctx.var_kinds)
+            self.ops[id(s)] = op
+        return op
 
     @property
     def active(self):
@@ -146,8 +217,7 @@ class Forward:
                 s.body = self.block(s.body)
                 out.append(s)
             elif self.is_call_site(s):
-                out.append(self.call_site(s, target_name(s),
-                                          classify(s.value, self.ctx, self.ctx.var_kinds)))
+                out.append(self.call_site(s, target_name(s), self.classify(s)))
             else:
                 before, after = [], []
                 for j in range(len(self.along)):
@@ -164,7 +234,7 @@ class Forward:
         a tangent along some direction: replaced by a call of ``g``'s tangent code."""
         if not (isinstance(s, gast.Assign) and target_name(s) is not None):
             return False
-        op = classify(s.value, self.ctx, self.ctx.var_kinds)
+        op = self.classify(s)
         if op.kind != "call":
             return False
         t = target_name(s)
@@ -184,7 +254,7 @@ class Forward:
             t = target_name(s)
             if t in self.active:
                 return self.assignment(s, t)
-            op = classify(s.value, self.ctx, self.ctx.var_kinds)
+            op = self.classify(s)
             if op.kind == "pop" and op.args[0].id in self.active:
                 pop = gast.Attribute(value=name(self.tangent(op.args[0].id)),
                                      attr="pop", ctx=gast.Load())
@@ -213,7 +283,7 @@ class Forward:
     def assignment(self, s, t):
         """The tangent of ``t = <operation>``: ([it], []) when it may go first (see
         ``quiet``), else ([], [it])."""
-        op = classify(s.value, self.ctx, self.ctx.var_kinds)
+        op = self.classify(s)
         if op.kind == "copy":
             expr = self.dt(s.value)
         elif op.kind == "pack":
@@ -246,7 +316,7 @@ class Forward:
         tangent recurrence as one writes it. A tangent that could raise stays
         after its primal, which raises first, as the function does."""
         kinds, primal_of = self.ctx.var_kinds, self.namer.tangent_of
-        for n in gast.walk(expr):
+        for n in walk(expr):
             cls = n.__class__
             if cls is gast.Name:
                 if n.id == t or kinds.get(primal_of.get(n.id, n.id)) != "S":
@@ -272,10 +342,10 @@ class Forward:
             # sum(x, start)), else the one registered last
             bound = set(op.rule.params)
             fitting = [r for r in templates if set(r.params) == bound]
-            return self.from_template((fitting or templates)[0], t, op)
+            return self.from_template(s, (fitting or templates)[0], t, op)
         if prim in MULTILINEAR:
             return self.multilinear(s, prim, op)
-        terms = derived_terms(op.rule)
+        terms = _derived(op.rule)
         if terms is None:
             raise errors.missing_rule(s.value, self.ctx, f"{op.what} (forward mode)",
                                       mode="forward")
@@ -285,61 +355,41 @@ class Forward:
             atom = mapping.get(p)
             if not (isinstance(atom, gast.Name) and atom.id in self.active):
                 continue
-            expr = clone(expr)
-            for n in list(gast.walk(expr)):
-                for field, value in gast.iter_fields(n):
-                    if _is_adjoint_ref(value):
-                        setattr(n, field, name("__tangent__"))
-            if _is_adjoint_ref(expr):
-                expr = name("__tangent__")
-            pieces.append(self.substitute(op.rule, expr, t, mapping,
-                                          {"__tangent__": self.dt(atom)}))
+            _, piece = self.instantiated(s, p, lambda e=expr: (None, self.substitute(
+                op.rule, clone(e), t, mapping, {"__tangent__"}, inlined=True)))
+            pieces.append(_Extra({"__tangent__": self.dt(atom)}).visit(piece))
         return _sum(pieces)
 
-    def substitute(self, rule, expr, t, mapping, extra):
-        """Instantiate a template expression: parameters -> atoms, globals injected."""
-        env = _Env(self)
-        locals_ = {}
-        for s in rule.body:
-            if isinstance(s, gast.Assign) and not _is_adjoint_ref(s.targets[0]):
-                for n in gast.walk(s.targets[0]):
-                    if isinstance(n, gast.Name):
-                        locals_[n.id] = s.value
-        for n in list(gast.walk(expr)):
-            for field, value in gast.iter_fields(n):
-                if isinstance(value, gast.Name) and value.id in locals_:
-                    setattr(n, field, clone(locals_[value.id]))
-        if isinstance(expr, gast.Name) and expr.id in locals_:
-            expr = clone(locals_[expr.id])
+    def instantiated(self, s, key, make):
+        """``make()``, ``(info, expression)``: a template expression instantiated for
+        statement ``s``, its tangents still placeholders, made once for all
+        directions; a copy of the expression each time."""
+        hit = self.templates.get((id(s), key))
+        if hit is None or hit[0] is not s:
+            hit = self.templates[(id(s), key)] = (s, make())
+        info, expr = hit[1]
+        return info, clone(expr)
 
-        expr = rule._subst(expr, t, mapping, {}, env, keep=set(extra))
+    def substitute(self, rule, expr, t, mapping, keep, inlined=False):
+        """Instantiate a template expression: its local names inlined (unless
+        ``inlined``: done already), parameters -> atoms, globals injected; the
+        names in ``keep`` (placeholders of tangents) left as they are."""
+        if not inlined:
+            expr = _inline_locals(expr, rule)
+        return rule._subst(expr, t, mapping, {}, _Env(self), keep=keep)
 
-        class Subst(gast.NodeTransformer):
-            def visit_Name(s_, n):
-                if n.id in extra:
-                    return clone(extra[n.id])
-                return n
-
-        return Subst().visit(expr)
-
-    def from_template(self, rule, t, op):
+    def from_template(self, s, rule, t, op):
         mapping = op.bind()
-        body = [x for x in rule.body if isinstance(x, gast.Assign)
-                and _is_adjoint_ref(x.targets[0]) and x.targets[0].slice.id == rule.result]
-        expr = clone(body[0].value)
-        extra = {}
+        atoms = {}          # placeholder -> the atom whose tangent it stands for
 
-        class Tangents(gast.NodeTransformer):
-            def visit_Subscript(s_, n):
-                if _is_adjoint_ref(n):
-                    key = f"__d_{n.slice.id}"
-                    extra[key] = self.dt(mapping[n.slice.id])
-                    return name(key)
-                s_.generic_visit(n)
-                return n
+        def make():
+            body = [x for x in rule.body if isinstance(x, gast.Assign)
+                    and _is_adjoint_ref(x.targets[0]) and x.targets[0].slice.id == rule.result]
+            expr = _Tangents(mapping, atoms).visit(clone(body[0].value))
+            return atoms, self.substitute(rule, expr, t, mapping, set(atoms))
 
-        expr = Tangents().visit(expr)
-        return self.substitute(rule, expr, t, mapping, extra)
+        placeholders, expr = self.instantiated(s, rule, make)
+        return _Extra({k: self.dt(a) for k, a in placeholders.items()}).visit(expr)
 
     def multilinear(self, s, prim, op):
         linear_in = MULTILINEAR[prim]
@@ -393,8 +443,7 @@ class Forward:
         """``t = helper(...)`` -> ``t, dt = jvp_helper(..., tangents of active args)``."""
         from . import api, pipeline
         if len(self.along) > 1:     # the callee's tangent code takes one direction
-            raise errors.missing_rule(s.value, self.ctx, f"{op.what} (forward mode along "
-                                      f"{len(self.along)} arguments)", mode="forward")
+            raise errors.forward_call_directions(s.value, self.ctx, op.what, len(self.along))
         mapping, kinds, params = pipeline.bind_call(op, self.ctx.var_kinds, self.ctx, s.value)
         wrt = tuple(i for i, p in enumerate(params) if p in mapping
                     and isinstance(mapping[p], gast.Name) and mapping[p].id in self.active)
@@ -470,6 +519,45 @@ class Forward:
         tree.body = seeds + body + check + [gast.copy_location(gast.Return(value=g), ret)]
         tree.name = self.namer.fresh(f"{ctx.output}_{ctx.name}")
         return tree
+
+
+class _Extra(Transformer):
+    """Replace the names of ``extra`` (``__tangent__``, ``__d_x``) by their values."""
+
+    def __init__(self, extra):
+        self.extra = extra
+
+    @staticmethod
+    def tangent_refs(expr):
+        """``expr`` with every ``d[...]`` as the name ``__tangent__``."""
+        if _is_adjoint_ref(expr):
+            return name("__tangent__")
+        for n in walk(expr):
+            for field in n._fields:
+                if _is_adjoint_ref(getattr(n, field, None)):
+                    setattr(n, field, name("__tangent__"))
+        return expr
+
+    def visit_Name(self, n):
+        if n.id in self.extra:
+            return clone(self.extra[n.id])
+        return n
+
+
+class _Tangents(Transformer):
+    """``d[x]`` in a tangent template -> the placeholder ``__d_x``, recording in
+    ``atoms`` the atom bound to ``x``, whose tangent it stands for."""
+
+    def __init__(self, mapping, atoms):
+        self.mapping, self.atoms = mapping, atoms
+
+    def visit_Subscript(self, n):
+        if _is_adjoint_ref(n):
+            key = f"__d_{n.slice.id}"
+            self.atoms[key] = self.mapping[n.slice.id]
+            return name(key)
+        self.generic_visit(n)
+        return n
 
 
 def _is_zero_or_name(expr):

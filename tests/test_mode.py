@@ -1,5 +1,6 @@
-"""Which mode ``grad`` runs: forward mode along one or two real scalar arguments,
-reverse mode otherwise (``mode='auto'``, the default), and ``mode='reverse'``/``'forward'``."""
+"""Which mode ``grad`` runs: forward mode for one real scalar argument, reverse mode
+otherwise (``mode='auto'``, the default), and ``mode='reverse'``/``'forward'`` (the
+latter along several scalar arguments too)."""
 
 from __future__ import annotations
 
@@ -159,14 +160,14 @@ def with_aux(x):
 
 
 @pytest.mark.parametrize("make, args", [
-    (lambda: s2sad.grad(three_args, wrt=(0, 1, 2)), (0.5, 2.0, 1.5)),  # three arguments
+    (lambda: s2sad.grad(two_args, wrt=(0, 1)), (0.5, 2.0)),           # two arguments
     (lambda: s2sad.grad(summed), (np.array([0.1, 0.2]), 3.0)),        # an array
     (lambda: s2sad.grad(poly, wrt=1), (0.5, [0.1, 0.2])),             # a list
     (lambda: s2sad.grad(poly, mode="reverse"), (0.5, ROOTS)),         # asked for
     (lambda: s2sad.grad(poly, checkpoint=True), (0.5, ROOTS)),
     (lambda: s2sad.grad(sqrt_newton, fixed_point=True), (2.0,)),
     (lambda: s2sad.grad(with_aux, has_aux=True), (1.5,)),
-], ids=["three-args", "array", "list", "mode-reverse", "checkpoint", "fixed-point", "has-aux"])
+], ids=["two-args", "array", "list", "mode-reverse", "checkpoint", "fixed-point", "has-aux"])
 def test_reverse_mode_otherwise(make, args):
     g = make()
     g(*args)
@@ -238,12 +239,13 @@ def test_source_attribute_before_a_call_shows_the_mode_grad_runs():
 
 
 # ---------------------------------------------------------------------------
-# Two arguments: two tangent sweeps interleaved with one sweep of the function
+# mode='forward' along two arguments: two tangent sweeps interleaved with one
+# sweep of the function
 
 
 @pytest.mark.parametrize("c, L, steps", [(0.3, 1.5, 50), (0.1, 0.8, 200), (0.5, 2.0, 0)])
 def test_two_arguments_run_forward_mode(c, L, steps):
-    g = s2sad.grad(pendulum, (0, 1))
+    g = s2sad.grad(pendulum, (0, 1), mode="forward")
     got = g(c, L, 1.0, steps)
     assert mode_of(g) == "forward"
     assert "_tape" not in g.source
@@ -257,14 +259,14 @@ def test_two_arguments_run_forward_mode(c, L, steps):
 
 
 def test_two_arguments_name_the_tangents_by_argument():
-    g = s2sad.grad(pendulum, (0, 1))
+    g = s2sad.grad(pendulum, (0, 1), mode="forward")
     g(0.3, 1.5, 1.0, 10)
     assert "dtheta_1_dc" in g.source and "dtheta_1_dL" in g.source
     assert g.source.rstrip().endswith("return (dtheta_1_dc, dtheta_1_dL)")
 
 
 def test_two_arguments_memory_does_not_grow_with_the_steps():
-    g = s2sad.grad(pendulum, (0, 1))
+    g = s2sad.grad(pendulum, (0, 1), mode="forward")
     peaks = []
     for steps in (100, 10_000):
         g(0.3, 1.5, 1.0, steps)
@@ -287,7 +289,7 @@ def partly(x, y):
 
 @pytest.mark.parametrize("x, y", [(0.2, 1.1), (-0.7, 0.4)])
 def test_each_direction_carries_only_its_own_tangents(x, y):
-    g = s2sad.grad(partly, (0, 1))
+    g = s2sad.grad(partly, (0, 1), mode="forward")
     gx, gy = g(x, y)
     assert mode_of(g) == "forward"
     assert (gx, gy) == (pytest.approx(numerical_grad(partly, (x, y), 0), rel=1e-6),
@@ -297,10 +299,12 @@ def test_each_direction_carries_only_its_own_tangents(x, y):
 
 @pytest.mark.parametrize("x, y", [(0.5, 2.0), (-1.2, 0.3)])
 def test_value_and_grad_two_arguments_and_one_inactive(x, y):
-    value, (gx, gy) = s2sad.value_and_grad(two_args, (0, 1))(x, y)
+    vg = s2sad.value_and_grad(two_args, (0, 1), mode="forward")
+    value, (gx, gy) = vg(x, y)
+    assert mode_of(vg) == "forward"
     assert value == two_args(x, y)
     assert (gx, gy) == (pytest.approx(y + math.cos(x)), pytest.approx(x))
-    g = s2sad.grad(lambda_like, (0, 1))
+    g = s2sad.grad(lambda_like, (0, 1), mode="forward")
     assert g(x, y) == (pytest.approx(2.0 * x), 0.0)
     assert mode_of(g) == "forward"
 
@@ -317,16 +321,20 @@ def calls_helper(x, y):
     return helper(x * y) + y
 
 
-def test_two_arguments_with_a_call_fall_back_to_reverse_mode():
-    g = s2sad.grad(calls_helper, (0, 1))
+def test_two_arguments_with_a_call_need_reverse_mode():
     x, y = 0.7, 1.3
     u = x * y
     du = math.sin(u) + u * math.cos(u)
-    assert g(x, y) == (pytest.approx(du * y), pytest.approx(du * x + 1.0))
-    assert mode_of(g) == "reverse"
-    assert s2sad.grad(calls_helper, 0)(x, y) == pytest.approx(du * y)    # one: forward
-    with pytest.raises(s2sad.MissingRuleError, match="along 2 arguments"):
+    assert s2sad.grad(calls_helper, (0, 1))(x, y) == (pytest.approx(du * y),
+                                                       pytest.approx(du * x + 1.0))
+    one = s2sad.grad(calls_helper, 0)
+    assert one(x, y) == pytest.approx(du * y)
+    assert mode_of(one) == "forward"                    # a call along one direction: fine
+    with pytest.raises(s2sad.MissingRuleError, match="along 2 arguments") as info:
         s2sad.grad(calls_helper, (0, 1), mode="forward")(x, y)
+    assert info.value.filename == __file__
+    assert info.value.lineno == calls_helper.__code__.co_firstlineno + 1
+    assert "mode='reverse'" in str(info.value)
 
 
 def test_explicit_forward_mode_takes_three_arguments():
