@@ -373,10 +373,11 @@ def peak_memory(entry, warm=False):
     return peak
 
 
-def transform_time(func, args, wrt, repeats, samples=False):
+def transform_time(func, args, wrt, repeats, samples=False, mode=None):
     """Median seconds of ``s2sad.api.compiled`` on fresh copies of ``func`` (no cache hit,
-    the parsed source included: the time of a function's first transform); with
-    ``samples``, every time measured, sorted."""
+    the parsed source included: the time of a function's first transform) in the mode
+    ``grad`` runs (``mode='forward'`` where it chose forward mode); with ``samples``,
+    every time measured, sorted."""
     bound = inspect.signature(func).bind(*args)
     kinds = {n: s2sad.api.kind_of(v) for n, v in bound.arguments.items()}
     times = []
@@ -387,7 +388,7 @@ def transform_time(func, args, wrt, repeats, samples=False):
                                    func.__defaults__, func.__closure__)
         s2sad.parse._SOURCES.clear()          # a first transform: the source is read again
         t0 = time.perf_counter()
-        s2sad.api.compiled(fresh, tuple(wrt), True, "grad", kinds)
+        s2sad.api.compiled(fresh, tuple(wrt), True, "grad", kinds, mode=mode)
         times.append(time.perf_counter() - t0)
     return sorted(times) if samples else statistics.median(times)
 
@@ -454,7 +455,9 @@ def run_workload(w, peers, settings, skip, rng, log):
             pfn = s2sad.grad(w.f, wrt=tuple(w.wrt), fixed_point=True)
             add_checked(res.entries, "s2sad fixed_point", lambda: (pfn, args, tuple), reference)
         try:
-            res.transform = transform_time(w.f, args, w.wrt, settings.transform_repeats)
+            mode = "forward" if last is not None and last.ctx.mode == "forward" else None
+            res.transform = transform_time(w.f, args, w.wrt, settings.transform_repeats,
+                                           mode=mode)
         except Exception as exc:
             res.transform = _failure(exc)
     for tool in TOOLS[1:]:
