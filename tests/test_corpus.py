@@ -44,13 +44,14 @@ def test_gradient_matches_finite_differences(c, point):
     assert_grad_matches(c.func, point, wrt=c.wrt)
 
 
+@pytest.mark.parametrize("mode", ["auto", "reverse"])     # auto: forward for one scalar
 @pytest.mark.parametrize("c, point", _params(value_and_grad=True))
-def test_value_and_grad(c, point):
-    value, g = s2sad.value_and_grad(c.func, wrt=c.wrt)(*point)
+def test_value_and_grad(c, point, mode):
+    value, g = s2sad.value_and_grad(c.func, wrt=c.wrt, mode=mode)(*point)
     expected = c.func(*point)
     assert type(value) is type(expected)
     assert value == pytest.approx(expected, rel=1e-12, abs=1e-12)
-    g_only = s2sad.grad(c.func, wrt=c.wrt)(*point)
+    g_only = s2sad.grad(c.func, wrt=c.wrt, mode=mode)(*point)
     indices = c.wrt if isinstance(c.wrt, tuple) else (c.wrt,)
     gs = g if isinstance(c.wrt, tuple) else (g,)
     gs_only = g_only if isinstance(c.wrt, tuple) else (g_only,)
@@ -63,10 +64,11 @@ def test_value_and_grad(c, point):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("mode", ["auto", "reverse"])
 @pytest.mark.parametrize("c, point", _params(include_xfail=False))
-def test_inputs_not_mutated(c, point):
+def test_inputs_not_mutated(c, point, mode):
     before = _copies(point)
-    s2sad.grad(c.func, wrt=c.wrt)(*point)
-    s2sad.value_and_grad(c.func, wrt=c.wrt)(*point)
+    s2sad.grad(c.func, wrt=c.wrt, mode=mode)(*point)
+    s2sad.value_and_grad(c.func, wrt=c.wrt, mode=mode)(*point)
     for a, b in zip(point, before):
         assert _same(a, b)
