@@ -105,12 +105,14 @@ class _Compiled:
 
 
 def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
-             checkpoint=False, has_aux=False, fixed_point=False, mode=None):
+             checkpoint=False, has_aux=False, fixed_point=False, mode=None, directions=1):
     """The generated function(s) for ``func``, built once per specialization.
     ``mode``: 'forward' for ``grad`` by forward mode (see ``choose_mode``); by
-    default, forward mode for ``jvp`` and reverse mode for the rest."""
+    default, forward mode for ``jvp`` and reverse mode for the rest. ``directions``:
+    the number of tangents per argument a ``jvp`` takes (a callee of forward mode
+    along several arguments)."""
     key = (func, wrt, wrt_tuple, output, tuple(sorted(kinds.items())), optimize, callee,
-           checkpoint, has_aux, fixed_point, mode)
+           checkpoint, has_aux, fixed_point, mode, directions)
     hit = _CACHE.get(key)
     if hit is None and isinstance(func, CustomVJP):
         if output != "split":
@@ -122,7 +124,8 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
             if hit is None:
                 ctx = pipeline.make_context(func, wrt, kinds, output, wrt_tuple, optimize,
                                             mode=mode, callee=callee, checkpoint=checkpoint,
-                                            has_aux=has_aux, fixed_point=fixed_point)
+                                            has_aux=has_aux, fixed_point=fixed_point,
+                                            directions=directions)
                 fn, text = pipeline.build(ctx)
                 hit = _CACHE[key] = _Compiled(fn, text, ctx)
     return hit

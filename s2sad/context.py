@@ -21,6 +21,7 @@ class Context:
     checkpoint: bool = False        # trade recomputation for tape memory in long loops
     fixed_point: bool = False       # while loops: adjoint of the limit, not of each iteration
     has_aux: bool = False           # the function returns (value, aux): aux is passed through
+    directions: int = 1             # jvp: tangent directions (callee along several arguments)
     aux_name: str = None            # compiled for a call from other differentiated code
     # filled by parse
     filename: str = "<unknown>"

@@ -168,10 +168,10 @@ def missing_rule(node, ctx, what, mode="reverse"):
 
 
 def forward_call_directions(node, ctx, what, k):
-    """A call of a user function in forward mode along ``k`` > 1 arguments."""
+    """A call that fills a list (a tape) in forward mode along ``k`` > 1 arguments."""
     return MissingRuleError(
-        f"no forward-mode derivative for {what} along {k} arguments: the tangent code "
-        "of a called function takes one direction",
+        f"no forward-mode derivative for {what} along {k} arguments: a called function "
+        "that fills a list is taken along one direction at a time",
         hint="use mode='reverse' (or the default mode='auto'), or differentiate along one "
              "argument at a time",
         **_where(node, ctx),

@@ -440,14 +440,20 @@ class Forward:
         return gast.Call(func=clone(func), args=args, keywords=kws)
 
     def call_site(self, s, t, op):
-        """``t = helper(...)`` -> ``t, dt = jvp_helper(..., tangents of active args)``."""
+        """``t = helper(...)`` -> ``t, dt = jvp_helper(..., tangents of active args)``;
+        along several directions ``t, dt_da, dt_db = jvp_helper(..., tangents along a,
+        tangents along b)`` (an argument carrying no tangent along one direction gets
+        a zero there)."""
         from . import api, pipeline
-        if len(self.along) > 1:     # the callee's tangent code takes one direction
-            raise errors.forward_call_directions(s.value, self.ctx, op.what, len(self.along))
+        k = len(self.along)
+        if k > 1 and op.operand_names() & self.ctx.mutable:    # a list the callee fills
+            raise errors.forward_call_directions(s.value, self.ctx, op.what, k)
         mapping, kinds, params = pipeline.bind_call(op, self.ctx.var_kinds, self.ctx, s.value)
         wrt = tuple(i for i, p in enumerate(params) if p in mapping
-                    and isinstance(mapping[p], gast.Name) and mapping[p].id in self.active)
-        fn = api.compiled(op.func, wrt, True, "jvp", kinds, callee=True).function
+                    and isinstance(mapping[p], gast.Name)
+                    and any(mapping[p].id in active for active in self.actives))
+        fn = api.compiled(op.func, wrt, True, "jvp", kinds, callee=True,
+                          directions=k).function
         jvp_name = name(self.ctx.inject("jvp_" + op.func.__name__.strip("<>"), fn))
         sig = inspect.signature(op.func).parameters
         args, keywords = [], []
@@ -463,9 +469,19 @@ class Forward:
                 keywords.append(gast.keyword(arg=p, value=value))
             else:
                 args.append(value)
-        tangents = [name(self.tangent(mapping[params[i]].id)) for i in wrt]
-        target = gast.Tuple(elts=[name(t, store=True), name(self.tangent(t), store=True)],
-                            ctx=gast.Store())
+        tangents, targets = [], [name(t, store=True)]
+        for j in range(k):
+            self.direction = j
+            for i in wrt:
+                atom = mapping[params[i]]
+                d = self.dt(atom)
+                if _zero(d) and kinds[params[i]] != "S":
+                    d = call(self.helper("zeros_like"), name(atom.id))
+                tangents.append(d)
+            targets.append(name(self.tangent(t) if t in self.active else self.namer.temp(),
+                                store=True))
+        self.direction = 0
+        target = gast.Tuple(elts=targets, ctx=gast.Store())
         value = gast.Call(func=jvp_name, args=args + tangents, keywords=keywords)
         return assign(target, value, like=s)
 
@@ -478,18 +494,24 @@ class Forward:
         if gradient and len(ctx.wrt) > 1:
             self.along = list(ctx.wrt_names)
             self.actives = [ctx.active_by[p] for p in self.along]
+        elif ctx.directions > 1:        # a callee's jvp: its tangents along 1, 2, ...
+            self.along = [str(j + 1) for j in range(ctx.directions)]
+            self.actives = [ctx.active] * ctx.directions
         body = self.block(tree.body[:-1])
         y = ret.value
         if gradient:
             return self.gradient(tree, body, y, ret)
-        for p in ctx.wrt_names:
-            tree.args.args.append(gast.Name(id=self.tangent(p), ctx=gast.Param(),
-                                            annotation=None, type_comment=None))
+        out = [clone(y)]
+        for j in range(len(self.along)):
+            self.direction = j
+            for p in ctx.wrt_names:
+                tree.args.args.append(gast.Name(id=self.tangent(p), ctx=gast.Param(),
+                                                annotation=None, type_comment=None))
+            d = self.dt(y)
+            out.append(call(self.helper("zeros_like"), clone(y)) if _zero(d) else d)
+        self.direction = 0
         tree.args.defaults = []
-        out_tangent = self.dt(y)
-        if _zero(out_tangent):
-            out_tangent = call(self.helper("zeros_like"), clone(y))
-        result = gast.Tuple(elts=[clone(y), out_tangent], ctx=gast.Load())
+        result = gast.Tuple(elts=out, ctx=gast.Load())
         tree.body = body + [gast.copy_location(gast.Return(value=result), ret)]
         tree.name = self.namer.fresh(f"jvp_{ctx.name}")
         return tree

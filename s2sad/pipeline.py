@@ -40,12 +40,13 @@ STAGE_NAMES = [n for n, _ in STAGES]          # reverse mode; forward mode has "
 
 def make_context(func, wrt=(0,), kinds=None, output="grad", wrt_tuple=False,
                  optimize=True, mode=None, callee=False, checkpoint=False, has_aux=False,
-                 fixed_point=False):
+                 fixed_point=False, directions=1):
     if mode is None:
         mode = "forward" if output == "jvp" else "reverse"
     return Context(func=func, wrt=tuple(wrt), kinds=dict(kinds or {}), output=output,
                    wrt_tuple=wrt_tuple, optimize=optimize, mode=mode, callee=callee,
-                   checkpoint=checkpoint, has_aux=has_aux, fixed_point=fixed_point)
+                   checkpoint=checkpoint, has_aux=has_aux, fixed_point=fixed_point,
+                   directions=directions)
 
 
 def stages(mode="reverse"):
