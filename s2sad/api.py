@@ -610,18 +610,45 @@ value_and_grad.__name__ = "value_and_grad"
 value_and_grad.__doc__ = """Like :func:`grad`, but returns ``(value, gradient)`` from one call."""
 
 
+def grad_runs(func, wrt=0, *, args=None, output="grad", optimize=True, checkpoint=False,
+              has_aux=False, fixed_point=False):
+    """'forward' or 'reverse': the mode of the code ``grad`` (or ``value_and_grad``)
+    runs for example ``args`` (default: every argument a scalar), as
+    ``GradFunction.choose_mode`` chooses it, reverse mode where forward mode fails."""
+    func = _unwrap(func)
+    if output not in ("grad", "value_and_grad"):
+        return "reverse"
+    options = dict(checkpoint=checkpoint, has_aux=has_aux, fixed_point=fixed_point)
+    chooser = GradFunction(func, wrt, output, optimize=optimize, **options)
+    sig = _signature(func)
+    example = tuple(args) if args is not None else (0.0,) * len(sig.parameters)
+    if chooser.choose_mode(example, {}) != "forward":
+        return "reverse"
+    bound = sig.bind(*example)
+    bound.apply_defaults()
+    kinds = {n: kind_of(v) for n, v in bound.arguments.items()}
+    try:
+        compiled(func, chooser._wrt, chooser._wrt_tuple, output, kinds, optimize,
+                 mode="forward", **options)
+    except errors.S2SADError:
+        return "reverse"
+    return "forward"
+
+
 def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=True,
            stage="final", checkpoint=False, has_aux=False, fixed_point=False):
-    """The generated source of ``grad(func, wrt)`` as text.
+    """The generated source of ``grad(func, wrt)`` as text: reverse mode;
+    ``mode='forward'``: the ``jvp`` code; ``mode='auto'``: the code ``grad`` runs
+    (forward mode for one scalar argument, see ``GradFunction.choose_mode``).
 
     The code is specialized on whether each argument is a scalar or an array:
     pass example ``args`` to choose; without them every argument is taken to be
     a scalar. ``stage`` stops after an earlier pass (see ``s2sad.pipeline``).
     """
     func = _unwrap(func)
-    if mode not in ("reverse", "forward"):
+    if mode not in ("reverse", "forward", "auto"):
         raise errors.bad_argument(func, f"mode={mode!r} is not available",
-                                  hint="use mode='reverse' or mode='forward'")
+                                  hint="use mode='reverse', 'forward' or 'auto'")
     if mode == "forward":
         output = "jvp"
     idx, is_tuple = _parse_wrt(func, wrt)
@@ -632,16 +659,21 @@ def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=Tr
         kinds = {n: kind_of(v) for n, v in bound.arguments.items()}
     else:
         kinds = {n: "S" for n in sig.parameters}
-    if stage == "final":
-        return compiled(func, idx, is_tuple, output, kinds, optimize,
-                        checkpoint=checkpoint, has_aux=has_aux,
-                        fixed_point=fixed_point).source
     if stage not in pipeline.STAGE_NAMES + ["forward"]:
         raise errors.bad_argument(func, f"unknown stage {stage!r}",
                                   hint="one of " + ", ".join(pipeline.STAGE_NAMES))
+    options = dict(checkpoint=checkpoint, has_aux=has_aux, fixed_point=fixed_point)
+    grad_mode = None        # mode='auto': the mode of grad's code, None for reverse
+    if mode == "auto" and grad_runs(func, wrt, args=args, output=output, optimize=optimize,
+                                    **options) == "forward":
+        grad_mode = "forward"
+    if stage == "forward" and grad_mode is None:
+        output = "jvp"          # the forward pass asked for by name: the jvp code
+    if stage == "final":
+        return compiled(func, idx, is_tuple, output, kinds, optimize, mode=grad_mode,
+                        **options).source
     ctx = pipeline.make_context(func, idx, kinds, output, is_tuple, optimize,
-                                checkpoint=checkpoint, has_aux=has_aux,
-                                fixed_point=fixed_point)
-    if stage == "reverse" and mode == "forward":
+                                mode=grad_mode, **options)
+    if stage == "reverse" and (mode == "forward" or grad_mode == "forward"):
         stage = "forward"
     return pipeline.source_of(pipeline.run(ctx, stop_after=stage))

@@ -59,7 +59,9 @@ def main(argv=None):
     dump.add_argument("--wrt", default="0", help="argument indices, e.g. 0 or 0,1")
     dump.add_argument("--stage", default="final",
                       choices=pipeline.STAGE_NAMES + ["forward", "all"])
-    dump.add_argument("--mode", default="reverse", choices=["reverse", "forward"])
+    dump.add_argument("--mode", default="reverse", choices=["reverse", "forward", "auto"],
+                      help="reverse (default), forward (the jvp code) or auto (the code "
+                           "grad runs: forward mode for one scalar argument)")
     dump.add_argument("--arrays", default="",
                       help="comma-separated parameter names that hold arrays "
                            "(the others are taken to be scalars)")
@@ -82,7 +84,11 @@ def main(argv=None):
                                            f"{', '.join(sorted(unknown))}")
             import numpy as np
             kinds_args = [np.zeros(1) if p in arrays else 0.0 for p in params]
-        every = [n for n, _ in pipeline.stages(args.mode)]
+        mode = args.mode
+        if mode == "auto":
+            mode = api.grad_runs(func, wrt, args=kinds_args, optimize=not args.no_optimize,
+                                 checkpoint=args.checkpoint, fixed_point=args.fixed_point)
+        every = [n for n, _ in pipeline.stages(mode)]
         stages = every if args.stage == "all" else [args.stage]
         for stage in stages:
             text = api.source(func, wrt, args.mode, args=kinds_args, stage=stage,

@@ -106,6 +106,19 @@ def test_dump_default_wrt(user_file):
     assert proc.stdout.rstrip().endswith("return bx")
 
 
+def test_dump_mode_auto_shows_the_code_grad_runs(user_file):
+    proc = run("dump", f"{user_file}:loop", "--mode", "auto")     # one scalar: forward
+    assert proc.returncode == 0, proc.stderr
+    assert "def grad_loop(x, n):" in proc.stdout
+    assert "_tape" not in proc.stdout and proc.stdout.rstrip().endswith("return ds_1")
+    proc = run("dump", f"{user_file}:f", "--wrt", "0,1", "--mode", "auto")   # two: reverse
+    assert proc.returncode == 0, proc.stderr
+    assert "return (bx1, bx2)" in proc.stdout
+    proc = run("dump", f"{user_file}:loop", "--mode", "auto", "--stage", "all")
+    assert "# ---- stage: forward ----" in proc.stdout
+    assert "# ---- stage: reverse ----" not in proc.stdout
+
+
 def test_dump_checkpoint_and_fixed_point(user_file):
     proc = run("dump", f"{user_file}:loop", "--checkpoint")
     assert proc.returncode == 0, proc.stderr

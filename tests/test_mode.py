@@ -372,3 +372,18 @@ def test_explicit_forward_mode_takes_three_arguments():
     assert mode_of(g) == "forward"
     assert got == (pytest.approx(2.0 * 1.5 + math.cos(0.5)), pytest.approx(0.75),
                    pytest.approx(1.0))
+
+
+def test_source_mode_auto_and_grad_runs():
+    assert s2sad.api.grad_runs(sqrt_newton) == "forward"
+    assert s2sad.api.grad_runs(two_args, (0, 1)) == "reverse"
+    assert s2sad.api.grad_runs(summed, args=(np.ones(2), 1.0)) == "reverse"
+    assert s2sad.api.grad_runs(summed, 1, args=(np.ones(2), 1.0)) == "forward"
+    assert s2sad.api.grad_runs(uses_twice) == "reverse"        # forward mode has no rule
+    auto = s2sad.source(sqrt_newton, mode="auto")
+    g = s2sad.grad(sqrt_newton)
+    g(2.0)
+    assert auto == g.source
+    assert s2sad.source(two_args, (0, 1), mode="auto") == s2sad.source(two_args, (0, 1))
+    assert "da = 1.0" in s2sad.source(sqrt_newton, mode="auto", stage="forward")
+    assert "def jvp_sqrt_newton(a, da):" in s2sad.source(sqrt_newton, stage="forward")
