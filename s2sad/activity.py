@@ -430,6 +430,34 @@ def run(tree, ctx):
     return tree
 
 
+class Classified:
+    """The operation of each assignment, classified once, for the pass after activity
+    analysis (``reverse`` or ``forward``): ``classified(s)``.
+
+    Activity analysis classified every assignment already, with the same kinds
+    (``ctx.var_kinds``), names and look-ups, right before that pass
+    (``ctx.classified``): its answer is taken while the statement and its value are
+    the very nodes it classified (nothing edits them in between; the check guards
+    against a statement made since that reuses an id). The pass takes that table
+    from the context, which then keeps no tree alive."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.ops = {}         # id(assignment) -> its classified operation
+        self.known, ctx.classified = ctx.classified, {}
+
+    def __call__(self, s):
+        op = self.ops.get(id(s))
+        if op is None:
+            known = self.known.get(id(s))
+            if known is not None and known[0] is s and known[1] is s.value:
+                op = known[2]
+            else:
+                op = classify(s.value, self.ctx, self.ctx.var_kinds)
+            self.ops[id(s)] = op
+        return op
+
+
 def _is_index_add(s, ctx):
     """``index_add(a, i, g)``: the reverse sweep's in-place accumulation."""
     if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)

@@ -23,7 +23,7 @@ import inspect
 import gast
 
 from . import errors, runtime
-from .activity import _is_append, _is_index_add, classify, index_expr
+from .activity import Classified, _is_append, _is_index_add, index_expr
 from .gastutil import Transformer, assign, call, clone, const, name, target_name, walk
 from .rules.core import MULTILINEAR, TANGENTS, _is_adjoint_ref
 
@@ -172,23 +172,8 @@ class Forward:
         self.along = [None]             # per direction: the argument (None: just one)
         self.actives = [ctx.active]     # per direction: the names carrying its tangent
         self.direction = 0
-        self.ops = {}                   # id(assignment) -> its classified operation
+        self.classify = Classified(ctx)     # the operation of an assignment, once
         self.templates = {}             # (id(statement), key) -> (it, instantiated)
-        self.classified, ctx.classified = ctx.classified, {}   # activity's (see classify)
-
-    def classify(self, s):
-        """The operation of an assignment, classified once: activity analysis's answer
-        (``ctx.classified``, made with the same kinds) while the statement and its
-        value are the nodes it classified, as in the reverse pass."""
-        op = self.ops.get(id(s))
-        if op is None:
-            known = self.classified.get(id(s))
-            if known is not None and known[0] is s and known[1] is s.value:
-                op = known[2]
-            else:
-                op = classify(s.value, self.ctx, self.ctx.var_kinds)
-            self.ops[id(s)] = op
-        return op
 
     @property
     def active(self):

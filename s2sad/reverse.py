@@ -30,7 +30,7 @@ import functools
 import gast
 
 from . import anno, desugar, errors, runtime
-from .activity import _is_append, _is_index_add, classify, walk_stmts
+from .activity import Classified, _is_append, _is_index_add, walk_stmts
 from .gastutil import (
     assign,
     call,
@@ -88,8 +88,7 @@ class Reverse:
         self.counters = {}    # id(loop) -> trip counter name
         self.tape = None
         self.loop_var = None
-        self.ops = {}         # id(assignment) -> its classified operation
-        self.classified, ctx.classified = ctx.classified, {}   # activity's (see classify)
+        self.classify = Classified(ctx)     # the operation of an assignment, once
         self.calls = {}       # id(call statement) -> (bwd function name, adjoint targets)
         self.primal_calls = {}  # id(call statement) -> the user's call it replaced
         self.snapshots = {}   # id(store statement) -> name of the snapshot of what it overwrites
@@ -354,25 +353,6 @@ class Reverse:
         except KeyError:
             return False
         return getattr(obj, "__module__", None) == "math" and callable(obj)
-
-    def classify(self, s):
-        """The operation of a statement, classified once (call sites are rewritten later).
-
-        Activity analysis classified every assignment already, with the same kinds
-        (``ctx.var_kinds``), names and look-ups, right before this pass
-        (``ctx.classified``): its answer is taken while the statement and its value are
-        the very nodes it classified (nothing edits them in between; the check guards
-        against a statement made since that reuses an id). The pass takes that table
-        from the context, which then keeps no tree alive."""
-        op = self.ops.get(id(s))
-        if op is None:
-            known = self.classified.get(id(s))
-            if known is not None and known[0] is s and known[1] is s.value:
-                op = known[2]
-            else:
-                op = classify(s.value, self.ctx, self.ctx.var_kinds)
-            self.ops[id(s)] = op
-        return op
 
     def assignment(self, s, t, state):
         op = self.classify(s)
