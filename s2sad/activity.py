@@ -432,7 +432,7 @@ def run(tree, ctx):
 
 class Classified:
     """The operation of each assignment, classified once, for the pass after activity
-    analysis (``reverse`` or ``forward``): ``classified(s)``.
+    analysis (``reverse`` or ``forward``): ``classified.op(s)``.
 
     Activity analysis classified every assignment already, with the same kinds
     (``ctx.var_kinds``), names and look-ups, right before that pass
@@ -446,7 +446,7 @@ class Classified:
         self.ops = {}         # id(assignment) -> its classified operation
         self.known, ctx.classified = ctx.classified, {}
 
-    def __call__(self, s):
+    def op(self, s):
         op = self.ops.get(id(s))
         if op is None:
             known = self.known.get(id(s))

@@ -172,7 +172,7 @@ class Forward:
         self.along = [None]             # per direction: the argument (None: just one)
         self.actives = [ctx.active]     # per direction: the names carrying its tangent
         self.direction = 0
-        self.classify = Classified(ctx)     # the operation of an assignment, once
+        self.classify = Classified(ctx).op    # the operation of an assignment, once
         self.templates = {}             # (id(statement), key) -> (it, instantiated)
 
     @property

@@ -88,7 +88,7 @@ class Reverse:
         self.counters = {}    # id(loop) -> trip counter name
         self.tape = None
         self.loop_var = None
-        self.classify = Classified(ctx)     # the operation of an assignment, once
+        self.classify = Classified(ctx).op    # the operation of an assignment, once
         self.calls = {}       # id(call statement) -> (bwd function name, adjoint targets)
         self.primal_calls = {}  # id(call statement) -> the user's call it replaced
         self.snapshots = {}   # id(store statement) -> name of the snapshot of what it overwrites
