@@ -556,3 +556,27 @@ def test_cli_mode_forward(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "def jvp_vec(W, x, dW, dx):" in proc.stdout
     assert "dW @ x" in proc.stdout and "W @ dx" in proc.stdout
+
+
+def sum_with_start(x, y):
+    return sum([x * x, x * y], y)       # linear in the items and the start jointly
+
+
+def sum_of_none(x, n):
+    return sum([x * k for k in range(n)])
+
+
+@pytest.mark.parametrize("x, y", [(2.0, 0.5), (-1.3, 0.7)])
+def test_tangent_of_sum_with_a_start(x, y):
+    # sum(items, start) = x^2 + x y + y: d/dx = 2x + y, d/dy = x + 1
+    value, dx = s2sad.jvp(sum_with_start)(x, y, 1.0)
+    assert value == sum_with_start(x, y)
+    assert dx == pytest.approx(2 * x + y, rel=1e-14)
+    assert s2sad.jvp(sum_with_start, wrt=1)(x, y, 1.0)[1] == pytest.approx(x + 1.0, rel=1e-14)
+    assert s2sad.grad(sum_with_start, mode="forward")(x, y) == pytest.approx(2 * x + y)
+
+
+def test_tangent_of_an_empty_sum_is_a_float():
+    g = s2sad.grad(sum_of_none)              # forward mode: one scalar argument
+    assert g(0.5, 0) == 0.0 and type(g(0.5, 0)) is float
+    assert g(0.5, 4) == pytest.approx(6.0)

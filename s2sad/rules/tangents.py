@@ -43,12 +43,12 @@ def truediv(z, x, y):
 
 
 @tangent(builtins.sum)
-def sum(z, x):
-    d[z] = builtins.sum(d[x], 0.0)
+def sum_items(z, x):
+    d[z] = sum(d[x], 0.0)
 
 
 @tangent(builtins.sum)
-def sum_start(z, x, start):
+def sum_items_start(z, x, start):
     d[z] = sum_tangent(d[x], d[start])
 
 
