@@ -159,8 +159,8 @@ def _linear_in_seed(expr, result):
 
 
 class Forward:
-    """The tangent pass. With several directions (``grad`` along several arguments),
-    each simple statement gets the tangent statements of every direction, each
+    """The tangent pass. With several directions (``grad`` along several arguments,
+    and the ``jvp`` of a function it calls, ``ctx.directions``), each simple statement gets the tangent statements of every direction, each
     direction with its own tangent names (``dx_da``, ``dx_db``) and its own active
     names (those depending on its argument): one sweep of the primal, the tangent
     sweeps interleaved."""
