@@ -201,17 +201,21 @@ def fmt(g):
 
 
 def check(fn, wrt, dfn, points):
-    """Largest |s2sad gradient - analytic gradient| over ``points``."""
-    gfn = s2sad.grad(fn, wrt=wrt)
+    """Largest |s2sad gradient - analytic gradient| over ``points``, for ``grad`` in
+    its default mode (forward mode for one scalar argument) and in reverse mode."""
     err = 0.0
-    for p in points:
-        got, want = as_tuple(gfn(*p)), as_tuple(dfn(*p))
-        err = max(err, max(abs(float(a) - float(b)) for a, b in zip(got, want, strict=True)))
+    for mode in ("auto", "reverse"):
+        gfn = s2sad.grad(fn, wrt=wrt, mode=mode)
+        for p in points:
+            got, want = as_tuple(gfn(*p)), as_tuple(dfn(*p))
+            err = max(err, max(abs(float(a) - float(b))
+                               for a, b in zip(got, want, strict=True)))
     return err
 
 
 def generated(fn, wrt, args):
-    """The generated source, specialized for these arguments (arrays or scalars)."""
+    """The generated reverse-mode source, specialized for these arguments (arrays or
+    scalars): the adjoint code of the notes."""
     return s2sad.source(fn, wrt=wrt, args=args)
 
 
@@ -231,7 +235,7 @@ def report(out=sys.stdout):
         print(f"   analytic  {fmt(dfn(*point))}   "
               f"max |error| over {1 + len(more)} points: {err:.1e}  {'ok' if ok else 'FAIL'}",
               file=out)
-        print("   generated code:", file=out)
+        print("   generated code (reverse mode):", file=out)
         print(textwrap.indent(generated(fn, wrt, point), "   | "), file=out)
 
     # The notes' own spelling of the adaptive loop uses break.
@@ -249,7 +253,7 @@ def report(out=sys.stdout):
         print(f"   at (3, 0.1)\n   gradient  {fmt(g)}", file=out)
         print(f"   analytic  {fmt(dhalve(*point))}   max |error| over {1 + len(more)} points: "
               f"{err:.1e}  {'ok' if ok else 'FAIL'}", file=out)
-        print("   generated code:", file=out)
+        print("   generated code (reverse mode):", file=out)
         print(textwrap.indent(s2sad.source(halve_break), "   | "), file=out)
     print(f"\n{len(EXAMPLES)} examples, {failures} failed check(s)", file=out)
     return failures
