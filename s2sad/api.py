@@ -598,11 +598,17 @@ def _decorator(output):
 
 grad = _decorator("grad")
 grad.__name__ = "grad"
-grad.__doc__ = """Gradient of a scalar function by source-to-source reverse mode.
+grad.__doc__ = """Gradient of a scalar function by source-to-source differentiation.
 
 ``grad(f, wrt=0)`` returns a function taking ``f``'s arguments and returning
 the derivative of ``f`` with respect to argument ``wrt`` (an int, or a tuple
 of ints for a tuple of gradients). Usable as ``@grad`` and ``@grad(wrt=(0, 1))``.
+
+The generated code runs reverse mode (a tape, then a reverse sweep), or forward
+mode when the derivative is along one scalar argument (``mode='auto'``, the
+default; ``mode='reverse'`` or ``mode='forward'`` choose). Options:
+``has_aux``, ``optimize``, ``checkpoint`` (long loops keep every sqrt(n)-th
+state), ``fixed_point`` (``while`` loops differentiated at their limit).
 """
 
 value_and_grad = _decorator("value_and_grad")
