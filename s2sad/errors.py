@@ -121,6 +121,12 @@ UNSUPPORTED = {
                     "use an if statement or max/min"),
     "SideEffectCall": ("call for its side effects on a value that carries a derivative",
                        "use the value returned by a function instead of mutating its argument"),
+    "FillsActiveList": ("reverse mode through a call that appends to or pops from a list "
+                        "argument carrying derivatives",
+                        "return the values from the function instead of appending them to "
+                        "its argument, or use forward mode: grad(..., mode='forward'), the "
+                        "default for one scalar argument; for the gradient of a gradient "
+                        "that calls functions (its tape), s2sad.hessian"),
     "Alias": ("a second name for an array that is written in place",
               "write b = a.copy() to get an independent array"),
     "CalleeWrite": ("a called function writing into its argument",
@@ -163,17 +169,6 @@ def missing_rule(node, ctx, what, mode="reverse"):
         hint=(f"register one with @{register}({func}) (a template, see docs/usage.md), "
               "mark it with s2sad.extend.nondiff if it has no derivative, "
               "or compute the value outside the function"),
-        **_where(node, ctx),
-    )
-
-
-def forward_call_directions(node, ctx, what, k):
-    """A call that fills a list (a tape) in forward mode along ``k`` > 1 arguments."""
-    return MissingRuleError(
-        f"no forward-mode derivative for {what} along {k} arguments: a called function "
-        "that fills a list is taken along one direction at a time",
-        hint="use mode='reverse' (or the default mode='auto'), or differentiate along one "
-             "argument at a time",
         **_where(node, ctx),
     )
 

@@ -431,8 +431,6 @@ class Forward:
         a zero there)."""
         from . import api, pipeline
         k = len(self.along)
-        if k > 1 and op.operand_names() & self.ctx.mutable:    # a list the callee fills
-            raise errors.forward_call_directions(s.value, self.ctx, op.what, k)
         mapping, kinds, params = pipeline.bind_call(op, self.ctx.var_kinds, self.ctx, s.value)
         wrt = tuple(i for i, p in enumerate(params) if p in mapping
                     and isinstance(mapping[p], gast.Name)

@@ -87,7 +87,20 @@ class Normalizer:
         if isinstance(s.value, gast.Constant):   # docstring or bare constant
             return
         value = self.simple(s.value, out)
+        if self.generated_split_call(value):
+            # ``fwd_g(u, _tape=_tape)`` in a gradient s2sad made (``grad(grad(f))``): a
+            # call kept for what it records, its value unused. As an assignment it is
+            # a call of a user function filling a list, which the passes differentiate.
+            out.append(assign(self.ctx.namer.temp(), value, like=s))
+            return
         out.append(copy_location(gast.Expr(value=value), s))
+
+    def generated_split_call(self, value):
+        """``value`` calls a function with a keyword argument, in code s2sad generated
+        (the forward half of a split callee takes the tape by keyword)."""
+        from .codegen import cache_dir
+        return isinstance(value, gast.Call) and bool(value.keywords) \
+            and self.ctx.filename.startswith(cache_dir())
 
     def stmt_Assert(self, s, out):
         self.check_expr(s)

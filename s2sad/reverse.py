@@ -505,6 +505,12 @@ class Reverse:
                       if isinstance(atom, gast.Name) and atom.id in self.ctx.active]
             wrt = tuple(i for i, _ in active)
             split = api.compiled(op.func, wrt, True, "split", kinds, callee=True)
+            # a list argument carrying derivatives that the callee appends to or pops from:
+            # the adjoints of those items would have to reach its bwd, which takes only
+            # the adjoint of its result
+            changed = getattr(split.ctx, "mutable", ())
+            if any(params[i] in changed for i in wrt):
+                raise errors.unsupported(s.value, self.ctx, "FillsActiveList", op.what)
             fwd, bwd = split.function
             fname = op.func.__name__.strip("<>")
             self.tape = self.tape or self.namer.fresh("_tape")

@@ -491,3 +491,59 @@ def test_nested_recursion_is_reported():
     assert info.value.filename == HERE
     assert info.value.lineno == line_of(nested_recursive, "return g(v * 0.5)")
     assert "recursive call" in str(info.value)
+
+
+# ---------------------------------------------------------------------------
+# A callee that appends to a list argument; the gradient of a gradient that calls
+# a function (its tape is such a list)
+
+
+def appends_square(lst, x):
+    lst.append(x * x)
+    return 0.0
+
+
+def fills_a_list(x, y):
+    lst = [y]
+    r = appends_square(lst, x)
+    return sum(lst) + r
+
+
+def wave(u):
+    return u * math.sin(u)
+
+
+def calls_wave(x, y):
+    return wave(x * y) * x
+
+
+@pytest.mark.parametrize("x, y", [(1.5, 2.0), (-0.4, 0.3)])
+def test_callee_filling_a_list_argument(x, y):
+    # forward mode carries the tangents of what it appends; reverse mode would lose
+    # their adjoints (it gave 0.0 for d/dx), so it refuses, located at the call
+    assert s2sad.grad(fills_a_list)(x, y) == pytest.approx(2.0 * x)
+    with pytest.raises(s2sad.UnsupportedSyntaxError, match="appends to or pops from") as info:
+        s2sad.grad(fills_a_list, (0, 1))(x, y)
+    assert info.value.filename == __file__
+    assert info.value.lineno == fills_a_list.__code__.co_firstlineno + 2
+    assert "mode='forward'" in str(info.value)
+    assert s2sad.grad(fills_a_list, (0, 1), mode="forward")(x, y) == (
+        pytest.approx(2.0 * x), pytest.approx(1.0))
+
+
+def d_calls_wave(x, y):
+    u = x * y
+    return (math.sin(u) + u * math.cos(u)) * y * x + u * math.sin(u)
+
+
+@pytest.mark.parametrize("x, y", [(0.7, 1.3), (-1.1, 0.4)])
+def test_gradient_of_a_gradient_that_calls_a_function(x, y):
+    h = 1e-6
+    want = (d_calls_wave(x + h, y) - d_calls_wave(x - h, y)) / (2 * h)
+    assert s2sad.grad(calls_wave)(x, y) == pytest.approx(d_calls_wave(x, y), rel=1e-12)
+    # forward over reverse: the default for one scalar argument, and hessian
+    assert s2sad.grad(s2sad.grad(calls_wave))(x, y) == pytest.approx(want, rel=1e-6)
+    assert s2sad.hessian(calls_wave)(x, y) == pytest.approx(want, rel=1e-6)
+    # reverse over reverse would lose the adjoints of the tape's items: refused
+    with pytest.raises(s2sad.UnsupportedSyntaxError, match="appends to or pops from"):
+        s2sad.grad(s2sad.grad(calls_wave), mode="reverse")(x, y)
