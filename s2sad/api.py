@@ -377,8 +377,9 @@ class GradFunction:
         kinds = self._kinds(args, kwargs)
         wrt_tuple = True if output == "split" else self._wrt_tuple
         impl = None
-        if mode is None and output in ("grad", "value_and_grad") \
-                and self.choose_mode(args, kwargs) == "forward":
+        gradient = mode is None and output in ("grad", "value_and_grad")
+        forward = gradient and self.choose_mode(args, kwargs) == "forward"
+        if forward:
             try:
                 impl = compiled(target, self._wrt, wrt_tuple, output, kinds, mode="forward",
                                 **self._options)
@@ -387,7 +388,21 @@ class GradFunction:
                     raise
                 # a construct or a rule forward mode lacks: reverse mode, or its error
         if impl is None:
-            impl = compiled(target, self._wrt, wrt_tuple, output, kinds, **self._options)
+            try:
+                impl = compiled(target, self._wrt, wrt_tuple, output, kinds, **self._options)
+            except errors.S2SADError:
+                # what reverse mode refuses (a call filling a list that carries
+                # derivatives) forward mode may take, along several scalar arguments too
+                if forward or not gradient or self._mode != "auto" \
+                        or self.choose_mode(args, kwargs, limit=None) != "forward":
+                    raise
+                try:
+                    impl = compiled(target, self._wrt, wrt_tuple, output, kinds,
+                                    mode="forward", **self._options)
+                except errors.S2SADError:
+                    pass
+                if impl is None:
+                    raise
         if mode is None and (output == self._output or output == "split"):
             self._impls[_key(args, kwargs)] = impl
             self._last = impl
@@ -399,7 +414,7 @@ class GradFunction:
                 self._dispatch()
         return impl
 
-    def choose_mode(self, args, kwargs):
+    def choose_mode(self, args, kwargs, limit=FORWARD_ARGUMENTS):
         """'forward' or 'reverse': the mode of the code for a call with these arguments.
 
         ``mode='auto'`` (the default) takes forward mode when the gradient is with
@@ -412,10 +427,13 @@ class GradFunction:
         argument costs forward mode another tangent sweep (and its transform
         another set of tangent statements), reverse mode nothing. ``mode='forward'``
         insists, for any number of scalar arguments (constant memory in long loops);
-        ``mode='reverse'`` never takes forward mode."""
+        ``mode='reverse'`` never takes forward mode. ``limit=None``: whether forward
+        mode could be taken along any number of scalar arguments (``_compile`` tries
+        it where reverse mode refuses the function)."""
         if self._mode == "reverse":
             return "reverse"
-        if self._mode == "auto" and (len(self._wrt) > FORWARD_ARGUMENTS or self._has_aux
+        if self._mode == "auto" and ((limit is not None and len(self._wrt) > limit)
+                                     or self._has_aux
                                      or self._options.get("checkpoint")
                                      or self._options.get("fixed_point")
                                      or isinstance(self.__wrapped__, CustomVJP)):

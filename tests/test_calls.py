@@ -523,12 +523,15 @@ def test_callee_filling_a_list_argument(x, y):
     # their adjoints (it gave 0.0 for d/dx), so it refuses, located at the call
     assert s2sad.grad(fills_a_list)(x, y) == pytest.approx(2.0 * x)
     with pytest.raises(s2sad.UnsupportedSyntaxError, match="appends to or pops from") as info:
-        s2sad.grad(fills_a_list, (0, 1))(x, y)
+        s2sad.grad(fills_a_list, (0, 1), mode="reverse")(x, y)
     assert info.value.filename == __file__
     assert info.value.lineno == fills_a_list.__code__.co_firstlineno + 2
     assert "mode='forward'" in str(info.value)
-    assert s2sad.grad(fills_a_list, (0, 1), mode="forward")(x, y) == (
-        pytest.approx(2.0 * x), pytest.approx(1.0))
+    want = (pytest.approx(2.0 * x), pytest.approx(1.0))
+    assert s2sad.grad(fills_a_list, (0, 1), mode="forward")(x, y) == want
+    g = s2sad.grad(fills_a_list, (0, 1))       # auto: reverse mode refuses, forward takes it
+    assert g(x, y) == want
+    assert g._last.ctx.mode == "forward"
 
 
 def d_calls_wave(x, y):
@@ -547,3 +550,8 @@ def test_gradient_of_a_gradient_that_calls_a_function(x, y):
     # reverse over reverse would lose the adjoints of the tape's items: refused
     with pytest.raises(s2sad.UnsupportedSyntaxError, match="appends to or pops from"):
         s2sad.grad(s2sad.grad(calls_wave), mode="reverse")(x, y)
+    # along both arguments the default falls back to forward over reverse
+    gx, gy = s2sad.grad(s2sad.grad(calls_wave), (0, 1))(x, y)
+    assert gx == pytest.approx(want, rel=1e-6)
+    want_y = (d_calls_wave(x, y + h) - d_calls_wave(x, y - h)) / (2 * h)
+    assert gy == pytest.approx(want_y, rel=1e-6)
