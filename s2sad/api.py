@@ -478,16 +478,12 @@ class GradFunction:
         """The generated code (of the last call, or for scalar arguments)."""
         if self._last is not None:
             return self._last.source
-        if self.choose_mode((0.0,) * len(self._sig.parameters), {}) == "forward" \
-                and not isinstance(self.__wrapped__, GradFunction):
+        wrt = self._wrt if self._wrt_tuple else self._wrt[0]
+        if self._mode == "forward" and not isinstance(self.__wrapped__, GradFunction):
             kinds = {n: "S" for n in self._sig.parameters}
-            try:
-                return compiled(self.__wrapped__, self._wrt, self._wrt_tuple, self._output,
-                                kinds, mode="forward", **self._options).source
-            except errors.S2SADError:
-                if self._mode == "forward":
-                    raise
-        return source(self.__wrapped__, self._wrt if self._wrt_tuple else self._wrt[0],
+            return compiled(self.__wrapped__, self._wrt, self._wrt_tuple, self._output,
+                            kinds, mode="forward", **self._options).source
+        return source(self.__wrapped__, wrt, "reverse" if self._mode == "reverse" else "auto",
                       output=self._output, **self._options)
 
     def __get__(self, obj, objtype=None):
@@ -638,7 +634,9 @@ def grad_runs(func, wrt=0, *, args=None, output="grad", optimize=True, checkpoin
               has_aux=False, fixed_point=False):
     """'forward' or 'reverse': the mode of the code ``grad`` (or ``value_and_grad``)
     runs for example ``args`` (default: every argument a scalar), as
-    ``GradFunction.choose_mode`` chooses it, reverse mode where forward mode fails."""
+    ``GradFunction._compile`` chooses it: ``choose_mode``'s choice, reverse mode
+    where forward mode fails, forward mode where reverse mode fails and can be
+    replaced."""
     func = _unwrap(func)
     if output not in ("grad", "value_and_grad"):
         return "reverse"
@@ -646,17 +644,24 @@ def grad_runs(func, wrt=0, *, args=None, output="grad", optimize=True, checkpoin
     chooser = GradFunction(func, wrt, output, optimize=optimize, **options)
     sig = _signature(func)
     example = tuple(args) if args is not None else (0.0,) * len(sig.parameters)
-    if chooser.choose_mode(example, {}) != "forward":
-        return "reverse"
     bound = sig.bind(*example)
     bound.apply_defaults()
     kinds = {n: kind_of(v) for n, v in bound.arguments.items()}
-    try:
-        compiled(func, chooser._wrt, chooser._wrt_tuple, output, kinds, optimize,
-                 mode="forward", **options)
-    except errors.S2SADError:
-        return "reverse"
-    return "forward"
+
+    def builds(mode):
+        try:
+            compiled(func, chooser._wrt, chooser._wrt_tuple, output, kinds, optimize,
+                     mode=mode, **options)
+        except errors.S2SADError:
+            return False
+        return True
+
+    if chooser.choose_mode(example, {}) == "forward" and builds("forward"):
+        return "forward"
+    if not builds(None) and chooser.choose_mode(example, {}, limit=None) == "forward" \
+            and builds("forward"):
+        return "forward"
+    return "reverse"
 
 
 def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=True,
