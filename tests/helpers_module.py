@@ -1,4 +1,5 @@
-"""User helper functions in a module of their own, imported by ``test_calls.py``.
+"""User helper functions in a module of their own, imported by ``test_calls.py``
+(and ``test_mode.py``).
 
 s2sad must find and differentiate them through ``from helpers_module import ...``
 and through ``helpers_module.name`` attribute access.
@@ -46,3 +47,16 @@ def layer(w, v, bias=0.0):
 def chain(x):
     """A helper calling two other helpers of this module."""
     return smooth_step(softplus(x), width=2.0) + scaled(x)
+
+
+def appends_square(lst, x):
+    """Appends to its list argument: reverse mode refuses the call, forward mode
+    takes it."""
+    lst.append(x * x)
+    return 0.0
+
+
+def fills_a_list(x, y):
+    lst = [y]
+    r = appends_square(lst, x)
+    return sum(lst) + r

@@ -13,7 +13,15 @@ import helpers_module
 import numpy as np
 import pytest
 from gradcheck import assert_grad_matches
-from helpers_module import chain, layer, norm2, poly_eval, smooth_step, softplus
+from helpers_module import (
+    chain,
+    fills_a_list,
+    layer,
+    norm2,
+    poly_eval,
+    smooth_step,
+    softplus,
+)
 
 import s2sad
 from s2sad import api
@@ -498,17 +506,6 @@ def test_nested_recursion_is_reported():
 # a function (its tape is such a list)
 
 
-def appends_square(lst, x):
-    lst.append(x * x)
-    return 0.0
-
-
-def fills_a_list(x, y):
-    lst = [y]
-    r = appends_square(lst, x)
-    return sum(lst) + r
-
-
 def wave(u):
     return u * math.sin(u)
 
@@ -524,7 +521,7 @@ def test_callee_filling_a_list_argument(x, y):
     assert s2sad.grad(fills_a_list)(x, y) == pytest.approx(2.0 * x)
     with pytest.raises(s2sad.UnsupportedSyntaxError, match="appends to or pops from") as info:
         s2sad.grad(fills_a_list, (0, 1), mode="reverse")(x, y)
-    assert info.value.filename == __file__
+    assert info.value.filename == helpers_module.__file__
     assert info.value.lineno == fills_a_list.__code__.co_firstlineno + 2
     assert "mode='forward'" in str(info.value)
     want = (pytest.approx(2.0 * x), pytest.approx(1.0))

@@ -10,6 +10,7 @@ import tracemalloc
 import numpy as np
 import pytest
 from gradcheck import numerical_grad
+from helpers_module import fills_a_list
 
 import s2sad
 
@@ -381,9 +382,9 @@ def test_source_mode_auto_and_grad_runs():
     assert s2sad.api.grad_runs(summed, 1, args=(np.ones(2), 1.0)) == "forward"
     assert s2sad.api.grad_runs(uses_twice) == "reverse"        # forward mode has no rule
     # reverse mode refuses a helper filling a list: grad runs forward mode
-    assert s2sad.api.grad_runs(fills_list, (0, 1)) == "forward"
-    assert "jvp_append_square" in s2sad.source(fills_list, (0, 1), mode="auto")
-    assert "jvp_append_square" in s2sad.grad(fills_list, (0, 1)).source   # before a call
+    assert s2sad.api.grad_runs(fills_a_list, (0, 1)) == "forward"
+    assert "jvp_appends_square" in s2sad.source(fills_a_list, (0, 1), mode="auto")
+    assert "jvp_appends_square" in s2sad.grad(fills_a_list, (0, 1)).source   # before a call
     auto = s2sad.source(sqrt_newton, mode="auto")
     g = s2sad.grad(sqrt_newton)
     g(2.0)
@@ -391,14 +392,3 @@ def test_source_mode_auto_and_grad_runs():
     assert s2sad.source(two_args, (0, 1), mode="auto") == s2sad.source(two_args, (0, 1))
     assert "da = 1.0" in s2sad.source(sqrt_newton, mode="auto", stage="forward")
     assert "def jvp_sqrt_newton(a, da):" in s2sad.source(sqrt_newton, stage="forward")
-
-
-def append_square(lst, x):
-    lst.append(x * x)
-    return 0.0
-
-
-def fills_list(x, y):
-    lst = [y]
-    r = append_square(lst, x)
-    return sum(lst) + r
