@@ -634,34 +634,18 @@ def grad_runs(func, wrt=0, *, args=None, output="grad", optimize=True, checkpoin
               has_aux=False, fixed_point=False):
     """'forward' or 'reverse': the mode of the code ``grad`` (or ``value_and_grad``)
     runs for example ``args`` (default: every argument a scalar), as
-    ``GradFunction._compile`` chooses it: ``choose_mode``'s choice, reverse mode
-    where forward mode fails, forward mode where reverse mode fails and can be
-    replaced."""
+    ``GradFunction._compile`` chooses it (fallbacks included); 'reverse' where
+    neither mode takes the function (its error is reverse mode's)."""
     func = _unwrap(func)
     if output not in ("grad", "value_and_grad"):
         return "reverse"
-    options = dict(checkpoint=checkpoint, has_aux=has_aux, fixed_point=fixed_point)
-    chooser = GradFunction(func, wrt, output, optimize=optimize, **options)
-    sig = _signature(func)
-    example = tuple(args) if args is not None else (0.0,) * len(sig.parameters)
-    bound = sig.bind(*example)
-    bound.apply_defaults()
-    kinds = {n: kind_of(v) for n, v in bound.arguments.items()}
-
-    def builds(mode):
-        try:
-            compiled(func, chooser._wrt, chooser._wrt_tuple, output, kinds, optimize,
-                     mode=mode, **options)
-        except errors.S2SADError:
-            return False
-        return True
-
-    if chooser.choose_mode(example, {}) == "forward" and builds("forward"):
-        return "forward"
-    if not builds(None) and chooser.choose_mode(example, {}, limit=None) == "forward" \
-            and builds("forward"):
-        return "forward"
-    return "reverse"
+    chooser = GradFunction(func, wrt, output, optimize=optimize, checkpoint=checkpoint,
+                           has_aux=has_aux, fixed_point=fixed_point)
+    example = tuple(args) if args is not None else (0.0,) * len(_signature(func).parameters)
+    try:
+        return chooser._compile(example, {}).ctx.mode
+    except errors.S2SADError:
+        return "reverse"
 
 
 def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=True,

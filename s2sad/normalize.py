@@ -75,32 +75,29 @@ class Normalizer:
     def stmt_Pass(self, s, out):
         pass
 
+    def generated(self):
+        """The function being transformed is code s2sad generated (``grad(grad(f))``)."""
+        from .codegen import cache_dir
+        return self.ctx.filename.startswith(cache_dir())
+
     def stmt_Delete(self, s, out):
         """``del t1, b2`` in code s2sad generated (``grad(grad(f))``): it only frees
         arrays early, and the new gradient frees its own. In user code, unsupported."""
-        from .codegen import cache_dir
-        if not (self.ctx.filename.startswith(cache_dir())
-                and all(isinstance(t, gast.Name) for t in s.targets)):
+        if not (self.generated() and all(isinstance(t, gast.Name) for t in s.targets)):
             raise errors.unsupported(s, self.ctx, "Delete")
 
     def stmt_Expr(self, s, out):
         if isinstance(s.value, gast.Constant):   # docstring or bare constant
             return
         value = self.simple(s.value, out)
-        if self.generated_split_call(value):
-            # ``fwd_g(u, _tape=_tape)`` in a gradient s2sad made (``grad(grad(f))``): a
-            # call kept for what it records, its value unused. As an assignment it is
-            # a call of a user function filling a list, which the passes differentiate.
+        if isinstance(value, gast.Call) and value.keywords and self.generated():
+            # ``fwd_g(u, _tape=_tape)`` (the forward half of a split callee takes the
+            # tape by keyword) in a gradient s2sad made: a call kept for what it
+            # records, its value unused. As an assignment it is a call of a user
+            # function filling a list, which the passes differentiate.
             out.append(assign(self.ctx.namer.temp(), value, like=s))
             return
         out.append(copy_location(gast.Expr(value=value), s))
-
-    def generated_split_call(self, value):
-        """``value`` calls a function with a keyword argument, in code s2sad generated
-        (the forward half of a split callee takes the tape by keyword)."""
-        from .codegen import cache_dir
-        return isinstance(value, gast.Call) and bool(value.keywords) \
-            and self.ctx.filename.startswith(cache_dir())
 
     def stmt_Assert(self, s, out):
         self.check_expr(s)
