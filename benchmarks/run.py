@@ -441,11 +441,12 @@ def run_workload(w, peers, settings, skip, rng, log):
             # the generated function itself, without the dispatch of s2sad.grad's wrapper
             res.entries.append(Entry("s2sad (generated fn)", last.function, args, None))
         if last is not None and last.ctx.mode == "forward":
-            # grad chose forward mode (one scalar argument): reverse mode measured too
+            # grad chose forward mode (one scalar argument, or two and an unbounded
+            # loop): reverse mode measured too
             rfn = s2sad.grad(w.f, wrt=tuple(w.wrt), mode="reverse")
             add_checked(res.entries, "s2sad reverse", lambda: (rfn, args, tuple), reference)
         elif last is not None and all(isinstance(args[i], float) for i in w.wrt):
-            # several scalar arguments: grad runs reverse mode; forward mode measured too
+            # several scalar arguments, grad runs reverse mode: forward mode measured too
             ffn = s2sad.grad(w.f, wrt=tuple(w.wrt), mode="forward")
             add_checked(res.entries, "s2sad forward", lambda: (ffn, args, tuple), reference)
         if w.checkpoint and "checkpoint" not in skip:
@@ -853,8 +854,11 @@ def targets(results, synthetic, checkpoint_target=None):
             note = f" (with `checkpoint=True`: {ck.status})"
         else:
             note = ""
-        mode = " (`grad` chose forward mode: one scalar argument)" \
-            if res.get("s2sad reverse") is not None else ""
+        mode = ""
+        if res.get("s2sad reverse") is not None:
+            mode = (" (`grad` chose forward mode: one scalar argument)" if len(res.w.wrt) == 1
+                    else " (`grad` chose forward mode: two scalar arguments, a loop of a trip "
+                         "count the source does not fix)")
         out.append(f"- {res.w.name}{mode}: " + "; ".join(parts) + note)
         for label, what in (("s2sad reverse", "with `mode='reverse'` (the taped sweep)"),
                             ("s2sad forward", "with `mode='forward'` (a tangent sweep per "

@@ -241,6 +241,7 @@ _MISSING = object()     # an argument not passed to the generated __call__ (_dis
 _MODES = ("auto", "reverse", "forward")
 _REAL_SCALARS = (float, int, np.floating, np.integer)
 FORWARD_ARGUMENTS = 1       # grad along at most this many scalar arguments: forward mode
+FORWARD_ARGUMENTS_LOOPS = 2  # ... and this many when the function has an unbounded loop
 
 
 class GradFunction:
@@ -423,15 +424,22 @@ class GradFunction:
         nor ``fixed_point`` asks for reverse-mode machinery: one tangent sweep along
         with the function then gives the derivative with no tape, about 2x the
         function where reverse mode costs 3-4x in loops, in memory that does not grow
-        with the number of loop iterations. Reverse mode otherwise: each further
-        argument costs forward mode another tangent sweep (and its transform
-        another set of tangent statements), reverse mode nothing. ``mode='forward'``
+        with the number of loop iterations. Each further argument costs forward mode
+        another tangent sweep (and its transform another set of tangent statements),
+        reverse mode nothing; so along two arguments forward mode is taken only for a
+        function with a loop whose trip count its source does not fix (a ``while``
+        loop, a ``for`` loop over anything but ``range`` of constants;
+        ``FORWARD_ARGUMENTS_LOOPS``), where it runs about as fast as reverse mode
+        and keeps no tape, which such a loop makes as long as its trip count.
+        Reverse mode otherwise. ``mode='forward'``
         insists, for any number of scalar arguments (constant memory in long loops);
         ``mode='reverse'`` never takes forward mode. ``limit=None``: whether forward
         mode could be taken along any number of scalar arguments (``_compile`` tries
         it where reverse mode refuses the function)."""
         if self._mode == "reverse":
             return "reverse"
+        if limit is not None and len(self._wrt) > limit and self._loops_unbounded():
+            limit = max(limit, FORWARD_ARGUMENTS_LOOPS)
         if self._mode == "auto" and ((limit is not None and len(self._wrt) > limit)
                                      or self._has_aux
                                      or self._options.get("checkpoint")
@@ -451,6 +459,15 @@ class GradFunction:
                 "mode='forward' differentiates with respect to real scalar arguments",
                 hint="use mode='auto' or mode='reverse' for arrays and lists")
         return "reverse"
+
+    def _loops_unbounded(self):
+        """Whether the user's function has a loop of a trip count its source does not
+        fix (``parse.loops_unbounded``), asked once."""
+        hit = self.__dict__.get("_unbounded")
+        if hit is None:
+            from .parse import loops_unbounded
+            hit = self._unbounded = loops_unbounded(_unwrap(self.__wrapped__))
+        return hit
 
     def _via_vjp(self, impl, args, kwargs):
         """custom_vjp at the top level: run its split pair with the seed 1.0."""
@@ -619,8 +636,9 @@ the derivative of ``f`` with respect to argument ``wrt`` (an int, or a tuple
 of ints for a tuple of gradients). Usable as ``@grad`` and ``@grad(wrt=(0, 1))``.
 
 The generated code runs reverse mode (a tape, then a reverse sweep), or forward
-mode when the derivative is along one scalar argument (``mode='auto'``, the
-default; ``mode='reverse'`` or ``mode='forward'`` choose). Options:
+mode when the derivative is along one scalar argument, or two in a function with a
+loop of a trip count its source does not fix (``mode='auto'``, the default;
+``mode='reverse'`` or ``mode='forward'`` choose). Options:
 ``has_aux``, ``optimize``, ``checkpoint`` (long loops keep every sqrt(n)-th
 state), ``fixed_point`` (``while`` loops differentiated at their limit).
 """
@@ -652,7 +670,8 @@ def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=Tr
            stage="final", checkpoint=False, has_aux=False, fixed_point=False):
     """The generated source of ``grad(func, wrt)`` as text: reverse mode;
     ``mode='forward'``: the ``jvp`` code; ``mode='auto'``: the code ``grad`` runs
-    (forward mode for one scalar argument, see ``GradFunction.choose_mode``).
+    (forward mode for one scalar argument, or two with an unbounded loop, see
+    ``GradFunction.choose_mode``).
 
     The code is specialized on whether each argument is a scalar or an array:
     pass example ``args`` to choose; without them every argument is taken to be

@@ -61,7 +61,8 @@ def main(argv=None):
                       choices=pipeline.STAGE_NAMES + ["forward", "all"])
     dump.add_argument("--mode", default="reverse", choices=["reverse", "forward", "auto"],
                       help="reverse (default), forward (the jvp code) or auto (the code "
-                           "grad runs: forward mode for one scalar argument)")
+                           "grad runs: forward mode for one scalar argument, or two with "
+                           "a loop of data-dependent length)")
     dump.add_argument("--arrays", default="",
                       help="comma-separated parameter names that hold arrays "
                            "(the others are taken to be scalars)")

@@ -170,6 +170,30 @@ def _source(func):
     return source
 
 
+def loops_unbounded(func):
+    """Whether ``func``'s own body has a loop whose trip count its source does not fix:
+    a ``while`` loop, or a ``for`` loop over anything but ``range`` of integer
+    constants. Reverse mode's tape grows with such a loop's trip count (``grad``'s
+    choice of mode asks, see ``api.GradFunction.choose_mode``). False when the source
+    cannot be read (the transformation then reports why)."""
+    try:
+        tree = _source(func).tree
+    except (OSError, TypeError, SyntaxError):
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.While):
+            return True
+        if isinstance(node, ast.For):
+            it = node.iter
+            fixed = (isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
+                     and it.func.id == "range" and not it.keywords
+                     and all(isinstance(a, ast.Constant) and type(a.value) is int
+                             for a in it.args))
+            if not fixed:
+                return True
+    return False
+
+
 def _lambda_as_def(module, func, ctx):
     """``f = lambda a, b: expr`` as ``def <lambda>(a, b): return expr``."""
     code = func.__code__

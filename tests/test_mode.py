@@ -1,6 +1,7 @@
-"""Which mode ``grad`` runs: forward mode for one real scalar argument, reverse mode
-otherwise (``mode='auto'``, the default), and ``mode='reverse'``/``'forward'`` (the
-latter along several scalar arguments too)."""
+"""Which mode ``grad`` runs: forward mode for one real scalar argument, or two when the
+function has a loop of a trip count its source does not fix, reverse mode otherwise
+(``mode='auto'``, the default), and ``mode='reverse'``/``'forward'`` (the latter along
+several scalar arguments too)."""
 
 from __future__ import annotations
 
@@ -367,6 +368,90 @@ def test_two_arguments_through_nested_calls(x, y):
                    pytest.approx(numerical_grad(outer, (x, y, v), 1), rel=1e-6))
 
 
+def newton_cubic(a, b):
+    """Two scalar arguments, a while loop: the root of x^3 + a x - b."""
+    x = 1.0
+    dx = 1.0
+    while abs(dx) > 1e-13:
+        dx = (x * x * x + a * x - b) / (3.0 * x * x + a)
+        x = x - dx
+    return x
+
+
+def fixed_loop(x, y):
+    s = x
+    for _ in range(3):
+        s = math.sin(s) * y
+    return s
+
+
+def three_in_a_loop(x, y, z, n):
+    s = x
+    for _ in range(n):
+        s = s * y + z
+    return s
+
+
+@pytest.mark.parametrize("a, b", [(2.0, 1000.0), (0.5, 3.0), (4.0, -2.0)])
+def test_two_arguments_and_an_unbounded_loop_run_forward_mode(a, b):
+    g = s2sad.grad(newton_cubic, (0, 1))
+    got = g(a, b)
+    assert mode_of(g) == "forward"
+    assert "_tape" not in g.source
+    x = newton_cubic(a, b)
+    d = 3.0 * x * x + a                     # the implicit function theorem at the root
+    assert got == (pytest.approx(-x / d, rel=1e-9), pytest.approx(1.0 / d, rel=1e-9))
+    rev = s2sad.grad(newton_cubic, (0, 1), mode="reverse")(a, b)
+    assert got == (pytest.approx(rev[0], rel=1e-12), pytest.approx(rev[1], rel=1e-12))
+
+
+@pytest.mark.parametrize("steps", [0, 1, 300])
+def test_two_arguments_and_a_for_loop_of_an_argument_run_forward_mode(steps):
+    g = s2sad.grad(pendulum, (0, 1))
+    got = g(0.3, 1.5, 1.0, steps)
+    assert mode_of(g) == "forward"
+    want = pendulum_tangent(0.3, 1.5, 1.0, steps)
+    assert got == (pytest.approx(want[0], rel=1e-10, abs=1e-15),
+                   pytest.approx(want[1], rel=1e-10, abs=1e-15))
+
+
+def test_memory_of_the_two_argument_default_does_not_grow_with_the_trip_count():
+    g = s2sad.grad(pendulum, (0, 1))
+    peaks = {}
+    for steps in (100, 10_000):
+        g(0.3, 1.5, 1.0, steps)
+        tracemalloc.start()
+        g(0.3, 1.5, 1.0, steps)
+        peaks[steps] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peaks[10_000] < 2 * peaks[100] + 1024
+
+
+@pytest.mark.parametrize("make, args", [
+    (lambda: s2sad.grad(fixed_loop, (0, 1)), (0.5, 1.2)),              # range(3)
+    (lambda: s2sad.grad(three_in_a_loop, (0, 1, 2)), (0.5, 0.9, 0.1, 20)),  # three
+    (lambda: s2sad.grad(newton_cubic, (0, 1), mode="reverse"), (2.0, 5.0)),
+], ids=["constant-range", "three-args", "mode-reverse"])
+def test_two_arguments_run_reverse_mode_otherwise(make, args):
+    g = make()
+    got = g(*args)
+    assert mode_of(g) == "reverse"
+    assert "_tape" in g.source
+    f = g.__wrapped__
+    for i, gi in enumerate(got):
+        assert gi == pytest.approx(numerical_grad(f, args, wrt=i), rel=1e-6)
+
+
+def test_which_loops_have_a_trip_count_the_source_does_not_fix():
+    from s2sad.parse import loops_unbounded
+    assert loops_unbounded(newton_cubic)
+    assert loops_unbounded(pendulum)                # range(steps)
+    assert loops_unbounded(poly)                    # for ti in t
+    assert not loops_unbounded(fixed_loop)          # range(3)
+    assert not loops_unbounded(two_args)
+    assert not loops_unbounded(len)                 # no source: no claim
+
+
 def test_explicit_forward_mode_takes_three_arguments():
     g = s2sad.grad(three_args, (0, 1, 2), mode="forward")
     got = g(0.5, 2.0, 1.5)
@@ -378,6 +463,8 @@ def test_explicit_forward_mode_takes_three_arguments():
 def test_source_mode_auto_and_grad_runs():
     assert s2sad.api.grad_runs(sqrt_newton) == "forward"
     assert s2sad.api.grad_runs(two_args, (0, 1)) == "reverse"
+    assert s2sad.api.grad_runs(newton_cubic, (0, 1)) == "forward"       # a while loop
+    assert s2sad.api.grad_runs(fixed_loop, (0, 1)) == "reverse"         # range(3)
     assert s2sad.api.grad_runs(summed, args=(np.ones(2), 1.0)) == "reverse"
     assert s2sad.api.grad_runs(summed, 1, args=(np.ones(2), 1.0)) == "forward"
     assert s2sad.api.grad_runs(uses_twice) == "reverse"        # forward mode has no rule
