@@ -284,12 +284,32 @@ class Forward:
             expr = const(0.0)
         expr = _Simplify().visit(expr)
         if op.kind == "rule" and op.rule.broadcasts and self.ctx.var_kinds.get(t) != "S" \
-                and not _is_zero_or_name(expr):
+                and not self.fits(expr, op):
             expr = call(self.helper("fit"), expr, name(t))
         tangent = self.define(t, expr, s)
         if self.quiet(tangent.value, t):
             return [tangent], []
         return [], [tangent]
+
+    def fits(self, expr, op):
+        """The tangent ``expr`` of a broadcasting operation's array result has that
+        result's shape already: a zero (``define`` shapes it), or the tangent of an
+        operand every other operand of which is a scalar. Any other tangent may have
+        the shape of one operand only (``C + x``, ``x`` a scalar and ``C`` an array,
+        has the tangent ``dx``), so ``runtime.fit`` broadcasts it."""
+        if _zero(expr):
+            return True
+        if not isinstance(expr, gast.Name):
+            return False
+        primal = self.namer.tangent_of.get(expr.id)
+        kinds = self.ctx.var_kinds
+        for a in list(op.args) + list(op.keywords.values()):
+            if isinstance(a, gast.Name):
+                if a.id != primal and kinds.get(a.id) != "S":
+                    return False
+            elif not (isinstance(a, gast.Constant) and type(a.value) in (int, float)):
+                return False
+        return primal is not None
 
     def quiet(self, expr, t):
         """``expr``, a tangent of ``t``, may go before the statement defining ``t``:
@@ -563,10 +583,6 @@ class _Tangents(Transformer):
             return name(key)
         self.generic_visit(n)
         return n
-
-
-def _is_zero_or_name(expr):
-    return _zero(expr) or isinstance(expr, gast.Name)
 
 
 def _sum(terms):

@@ -991,3 +991,70 @@ def test_multilinear_with_an_active_keyword_argument():
     x, y = np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0])
     _, t = s2sad.jvp(_outer_keyword, (0, 1))(x, y, np.zeros(3), np.ones(2))
     np.testing.assert_allclose(t, np.outer(x, np.ones(2)))
+
+
+# The tangent of a broadcasting operation whose active operand is smaller than the
+# result (a scalar plus a constant array, an (n, 1) column plus a constant row) is
+# broadcast to the result's shape: it was the operand's tangent, so np.sum gave 1.0
+# for 4.0 and indexing it raised a bare TypeError, in grad's default (forward) mode.
+
+_C = np.array([0.3, -0.7, 1.1, 0.45])
+_ROW = np.array([[0.2, -0.5, 0.9]])
+
+
+def _plus_argument(b, c):
+    return np.sum(c + b)
+
+
+def _plus_global(b):
+    return np.sum(_C + b)
+
+
+def _plus_local(b):
+    v = np.ones(4) + b
+    return np.sum(np.mod(v, 0.7))
+
+
+def _indexed(b):
+    v = _C + b
+    return v[1] * v[2]
+
+
+def _reshaped(b):
+    v = (_C + b).reshape(2, 2)
+    return np.sum(v[0] * v[1])
+
+
+def _matmul(b):
+    return (_C + b) @ _C
+
+
+def _iterated(b):
+    s = 0.0
+    for e in _C + b:
+        s = s + e * e
+    return s
+
+
+def _sorted(b):
+    return np.sum(np.sort(_C * 2.0 + b) * np.arange(4))
+
+
+def _column_plus_row(b):
+    col = np.array([[1.0], [2.0]]) * b
+    return np.sum((col + _ROW) ** 2)
+
+
+@pytest.mark.parametrize("f, args", [
+    (_plus_argument, (0.35, _C)), (_plus_global, (0.35,)), (_plus_local, (0.35,)),
+    (_indexed, (0.35,)), (_reshaped, (0.35,)), (_matmul, (0.35,)), (_iterated, (0.35,)),
+    (_sorted, (0.35,)), (_column_plus_row, (0.35,)),
+], ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize("mode", ["auto", "forward", "reverse"])
+def test_tangent_of_a_scalar_broadcast_against_a_constant_array(f, args, mode):
+    h = 1e-6
+    b = args[0]
+    fd = (f(b + h, *args[1:]) - f(b - h, *args[1:])) / (2 * h)
+    got = s2sad.grad(f, mode=mode)(*args)
+    assert got == pytest.approx(fd, rel=1e-6, abs=1e-9)
+    assert np.ndim(got) == 0
