@@ -542,7 +542,9 @@ def _pure_call(fn, call):
 
 def _check(stmts, ctx, ops, varied):
     for s, t, op in ops:
-        if t in ctx.active and op.kind == "unknown":
+        if t in ctx.active and op.kind == "unknown" and op.operand_names() & ctx.active:
+            # (with no operand carrying a derivative, the value is a constant: an
+            # array made by a method of a global, ``y = C.copy()``, then written into)
             raise errors.missing_rule(s.value, ctx, op.what)
         if t in ctx.active and op.kind == "rule":
             try:
