@@ -580,3 +580,65 @@ def test_tangent_of_an_empty_sum_is_a_float():
     g = s2sad.grad(sum_of_none)              # forward mode: one scalar argument
     assert g(0.5, 0) == 0.0 and type(g(0.5, 0)) is float
     assert g(0.5, 4) == pytest.approx(6.0)
+
+
+# Products of one scalar and numbers (x * x * x, 3.0 * x * x): the tangent of
+# c * x**k is k * c * dx * x**(k-1), read from the name holding x**(k-1)
+
+
+def cube(x):
+    return x * x * x
+
+
+def fourth_scaled(x):
+    return 0.5 * x * x * x * x
+
+
+def cubic_in_a_loop(a, b, n):
+    x = 0.3
+    for _ in range(n):
+        x = x - 0.1 * (3 * x * x * x + a * x - b)
+    return x
+
+
+def rebound_between(x):
+    y = x * x
+    x = x + 1.0
+    return y * x
+
+
+def zero_coefficient(x):
+    return 0.0 * x * x + x
+
+
+def powers_of_two_names(x, y):
+    return x * x * y * y
+
+
+@pytest.mark.parametrize("x", [0.7, -1.3, 2.0])
+def test_tangent_of_a_power_reads_the_lower_power(x):
+    g = s2sad.grad(cube)
+    assert g(x) == pytest.approx(3.0 * x * x, rel=1e-14)
+    assert "3.0 * (x * x)" in g.source                 # the seed dx = 1.0 folded
+    assert "3.0 * dx * _t1" in s2sad.source(cube, mode="forward")
+    assert s2sad.grad(fourth_scaled)(x) == pytest.approx(2.0 * x ** 3, rel=1e-14)
+    assert s2sad.grad(rebound_between)(x) == pytest.approx(3 * x * x + 2 * x, rel=1e-14)
+    assert s2sad.grad(zero_coefficient)(x) == 1.0
+    assert s2sad.grad(powers_of_two_names, (0, 1), mode="forward")(x, 1.5) == (
+        pytest.approx(2 * x * 2.25, rel=1e-14), pytest.approx(x * x * 3.0, rel=1e-14))
+
+
+@pytest.mark.parametrize("n", [0, 1, 7])
+def test_tangent_of_powers_in_a_loop_along_two_arguments(n):
+    args = (0.8, 0.4, n)
+    fwd = s2sad.grad(cubic_in_a_loop, (0, 1), mode="forward")(*args)
+    rev = s2sad.grad(cubic_in_a_loop, (0, 1), mode="reverse")(*args)
+    assert fwd == (pytest.approx(rev[0], rel=1e-12, abs=1e-300),
+                   pytest.approx(rev[1], rel=1e-12, abs=1e-300))
+    h = 1e-6
+    for i in (0, 1):
+        up, down = list(args), list(args)
+        up[i] += h
+        down[i] -= h
+        fd = (cubic_in_a_loop(*up) - cubic_in_a_loop(*down)) / (2 * h)
+        assert fwd[i] == pytest.approx(fd, rel=1e-6, abs=1e-9)
