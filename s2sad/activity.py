@@ -32,7 +32,7 @@ import numpy as np
 
 from . import anno, errors, shapes
 from .dataflow import closure, reverse_edges
-from .gastutil import dotted_name, loads, stores, target_name
+from .gastutil import dotted_name, loads, stores, target_name, walk
 from .gastutil import names as name_nodes
 from .rules import lookup
 from .rules.methods import ATTRIBUTES, METHODS
@@ -456,6 +456,89 @@ class Classified:
                 op = classify(s.value, self.ctx, self.ctx.var_kinds)
             self.ops[id(s)] = op
         return op
+
+
+class Powers:
+    """The scalars of a straight-line block that are one scalar times numbers, as far
+    as the block has gone: ``forms[t] = (c, x, k)`` for ``t == c * x**k`` (``x * x``,
+    ``3.0 * x``, ``_t1 * x``), and ``named[(x, k)] = (t, c)``, the first such ``t``
+    of each power. A name rebound drops what it defined and what was built from
+    it; the passes start afresh in each block and after each ``if`` or loop.
+
+    The derivative of ``t = c * x**k`` with ``k >= 2`` (``x * x * x`` spread over
+    temporaries by the normal form) is then ``k * c * x**(k-1)``, read from ``x`` or
+    from the name holding ``x**(k-1)`` (``derivative``): the forward pass gives
+    ``_t4 = _t1 * x``, where ``_t1 = x * x``, the tangent ``3.0 * dx * _t1``, the
+    reverse pass adds ``3.0 * b_t4 * _t1`` to ``bx``, where the chain rule through
+    each factor gives ``2.0 * dx * x * x + dx * _t1`` and ``b_t4 * _t1 + b_t1 * x +
+    b_t1 * x``: the same derivative rounded differently, in two multiplications
+    whatever ``k``."""
+
+    def __init__(self, kinds):
+        self.kinds = kinds
+        self.forms = {}
+        self.named = {}
+
+    def form(self, atom):
+        if atom.__class__ is gast.Name:
+            if self.kinds.get(atom.id) != "S":
+                return None
+            return self.forms.get(atom.id, (1, atom.id, 1))
+        if atom.__class__ is gast.Constant and type(atom.value) in (int, float):
+            return (atom.value, None, 0)
+        return None
+
+    def note(self, s):
+        if not self.forms and not (s.__class__ is gast.Assign
+                                   and s.value.__class__ is gast.BinOp):
+            return
+        written = [n.id for target in getattr(s, "targets", ()) for n in walk(target)
+                   if n.__class__ is gast.Name and not isinstance(n.ctx, gast.Load)]
+        for n in written:
+            self.forget(n)
+        t = target_name(s) if s.__class__ is gast.Assign else None
+        v = getattr(s, "value", None)
+        if t is None or v.__class__ is not gast.BinOp or v.op.__class__ is not gast.Mult \
+                or self.kinds.get(t) != "S":
+            return
+        a, b = self.form(v.left), self.form(v.right)
+        if a is None or b is None or (a[1] is not None and b[1] is not None and a[1] != b[1]):
+            return
+        x = a[1] if a[1] is not None else b[1]
+        if x is None or x == t:
+            return
+        c, k = a[0] * b[0], a[2] + b[2]
+        if c == 0 or not math.isfinite(c):
+            return
+        self.forms[t] = (c, x, k)
+        if k >= 2:
+            self.named.setdefault((x, k), (t, c))
+
+    def forget(self, n):
+        if n in self.forms:
+            del self.forms[n]
+        for t in [t for t, f in self.forms.items() if f[1] == n]:
+            del self.forms[t]
+        for key in [key for key, (t, _) in self.named.items() if key[0] == n or t == n]:
+            del self.named[key]
+
+
+    def derivative(self, t):
+        """``(x, coef, w)``: the derivative of ``t`` is ``coef * w`` times that of
+        ``x``; None unless ``t`` is such a power with ``k >= 2`` and ``x**(k-1)`` at
+        hand."""
+        form = self.forms.get(t)
+        if form is None or form[2] < 2:
+            return None
+        c, x, k = form
+        if k == 2:
+            w, cw = x, 1.0
+        else:
+            hit = self.named.get((x, k - 1))
+            if hit is None:
+                return None
+            w, cw = hit
+        return x, k * c / cw, w
 
 
 def _is_index_add(s, ctx):

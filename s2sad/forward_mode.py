@@ -19,12 +19,11 @@ argument); a tangent derived from an elementwise adjoint template
 from __future__ import annotations
 
 import inspect
-import math
 
 import gast
 
 from . import errors, runtime
-from .activity import Classified, _is_append, _is_index_add, index_expr
+from .activity import Classified, Powers, _is_append, _is_index_add, index_expr
 from .gastutil import Transformer, assign, call, clone, const, name, target_name, walk
 from .rules.core import MULTILINEAR, TANGENTS, _is_adjoint_ref
 
@@ -194,16 +193,16 @@ class Forward:
 
     def block(self, stmts):
         out = []
-        self.powers = _Powers(self.ctx.var_kinds)
+        self.powers = Powers(self.ctx.var_kinds)
         for s in stmts:
             if isinstance(s, gast.If):
                 s.body = self.block(s.body)
                 s.orelse = self.block(s.orelse)
-                self.powers = _Powers(self.ctx.var_kinds)
+                self.powers = Powers(self.ctx.var_kinds)
                 out.append(s)
             elif isinstance(s, (gast.For, gast.While)):
                 s.body = self.block(s.body)
-                self.powers = _Powers(self.ctx.var_kinds)
+                self.powers = Powers(self.ctx.var_kinds)
                 out.append(s)
             elif self.is_call_site(s):
                 self.powers.note(s)
@@ -301,25 +300,11 @@ class Forward:
 
     def power_tangent(self, t):
         """The tangent of a product of one scalar and numbers, ``t = c * x**k`` with
-        ``k >= 2`` (``_t4 = _t1 * x`` where ``_t1 = x * x``): ``k * c * dx * x**(k-1)``,
-        read from ``x`` or from the name holding ``x**(k-1)`` (``3.0 * dx * _t1``),
-        where the chain rule through each factor gives ``2.0 * dx * x * x + dx * _t1``.
-        None when that name is not at hand. Both are the derivative rounded
-        differently; this one costs two multiplications whatever ``k``."""
-        form = self.powers.forms.get(t)
-        if form is None or form[2] < 2:
+        ``k >= 2`` (``activity.Powers``): ``k * c * dx * x**(k-1)``, or None."""
+        hit = self.powers.derivative(t)
+        if hit is None or hit[0] not in self.active:
             return None
-        c, x, k = form
-        if x not in self.active:
-            return None
-        if k == 2:
-            w, cw = x, 1.0
-        else:
-            hit = self.powers.named.get((x, k - 1))
-            if hit is None:
-                return None
-            w, cw = hit
-        coef = k * c / cw
+        x, coef, w = hit
         d = name(self.tangent(x))
         if coef != 1:
             d = gast.BinOp(left=const(float(coef)), op=gast.Mult(), right=d)
@@ -578,63 +563,6 @@ class Forward:
         tree.body = seeds + body + check + [gast.copy_location(gast.Return(value=g), ret)]
         tree.name = self.namer.fresh(f"{ctx.output}_{ctx.name}")
         return tree
-
-
-class _Powers:
-    """The scalars of a straight-line block that are one scalar times numbers, as far
-    as the block has gone: ``forms[t] = (c, x, k)`` for ``t == c * x**k`` (``x * x``,
-    ``3.0 * x``, ``_t1 * x``), and ``named[(x, k)] = (t, c)``, the first such ``t``
-    of each power (``Forward.power_tangent``). A name rebound drops what it
-    defined and what was built from it; ``Forward.block`` starts afresh in each
-    block and after each ``if`` or loop."""
-
-    def __init__(self, kinds):
-        self.kinds = kinds
-        self.forms = {}
-        self.named = {}
-
-    def form(self, atom):
-        if atom.__class__ is gast.Name:
-            if self.kinds.get(atom.id) != "S":
-                return None
-            return self.forms.get(atom.id, (1, atom.id, 1))
-        if atom.__class__ is gast.Constant and type(atom.value) in (int, float):
-            return (atom.value, None, 0)
-        return None
-
-    def note(self, s):
-        if not self.forms and not (s.__class__ is gast.Assign
-                                   and s.value.__class__ is gast.BinOp):
-            return
-        written = [n.id for target in getattr(s, "targets", ()) for n in walk(target)
-                   if n.__class__ is gast.Name and not isinstance(n.ctx, gast.Load)]
-        for n in written:
-            self.forget(n)
-        t = target_name(s) if s.__class__ is gast.Assign else None
-        v = getattr(s, "value", None)
-        if t is None or v.__class__ is not gast.BinOp or v.op.__class__ is not gast.Mult \
-                or self.kinds.get(t) != "S":
-            return
-        a, b = self.form(v.left), self.form(v.right)
-        if a is None or b is None or (a[1] is not None and b[1] is not None and a[1] != b[1]):
-            return
-        x = a[1] if a[1] is not None else b[1]
-        if x is None or x == t:
-            return
-        c, k = a[0] * b[0], a[2] + b[2]
-        if c == 0 or not math.isfinite(c):
-            return
-        self.forms[t] = (c, x, k)
-        if k >= 2:
-            self.named.setdefault((x, k), (t, c))
-
-    def forget(self, n):
-        if n in self.forms:
-            del self.forms[n]
-        for t in [t for t, f in self.forms.items() if f[1] == n]:
-            del self.forms[t]
-        for key in [key for key, (t, _) in self.named.items() if key[0] == n or t == n]:
-            del self.named[key]
 
 
 class _Extra(Transformer):

@@ -30,7 +30,7 @@ import functools
 import gast
 
 from . import anno, desugar, errors, runtime
-from .activity import Classified, _is_append, _is_index_add, walk_stmts
+from .activity import Classified, Powers, _is_append, _is_index_add, walk_stmts
 from .gastutil import (
     assign,
     call,
@@ -98,6 +98,7 @@ class Reverse:
         self.pads = {}        # id -> a zero pad emitted where paths meet
         self._envs = {}       # (scalar result, scalar pads) -> the _Env for rule templates
         self.helper_names = {}  # runtime helper -> its generated name, for rule templates
+        self.powers_of = {}     # id(statement) -> (it, Powers.derivative), see find_powers
 
     def written(self, s):
         """``stores(s)``: the names the assignment or loop ``s`` writes (do not edit)."""
@@ -314,7 +315,7 @@ class Reverse:
         cost = choose = None  # noqa: F841 - empties the cells
         return [stmts[k] for k in order], sorted(taped)
 
-    RECOMPUTE_BUDGET = 2
+    RECOMPUTE_BUDGET = 3
 
     def cheap(self, s):
         """``s`` assigns a scalar computed from scalars by arithmetic, a comparison or
@@ -368,6 +369,8 @@ class Reverse:
                     self.contribute(elt.id, item, state, out)
         elif op.kind == "call":
             out.extend(self.call_site(s, t, op, state))
+        elif op.kind == "rule" and self.power(s, t, state, out):
+            pass
         elif op.kind == "rule":
             env = self.env(self.ctx.var_kinds.get(t) == "S")
             for kind, var, node in op.rule.instantiate(t, op.bind(), env):
@@ -377,6 +380,39 @@ class Reverse:
                     out.append(node)
         state[t] = U
         return out
+
+    def power(self, s, t, state, out):
+        """``t = c * x**k``, ``k >= 2`` (``activity.Powers``): add ``k * c * bt *
+        x**(k-1)`` to ``bx`` directly; True if done."""
+        hit = self.powers_of.get(id(s))
+        if hit is None or hit[0] is not s or hit[1][0] not in self.ctx.active:
+            return False
+        x, coef, w = hit[1]
+        bt = name(self.adjoint(t))
+        if coef != 1:
+            bt = gast.BinOp(left=const(float(coef)), op=gast.Mult(), right=bt)
+        self.contribute(x, gast.BinOp(left=bt, op=gast.Mult(), right=name(w)), state, out)
+        return True
+
+    def find_powers(self, stmts):
+        """``powers_of``: id(statement) -> (statement, ``Powers.derivative``) for the
+        powers of one scalar in straight-line runs of ``stmts``, in forward order."""
+        kinds = self.ctx.var_kinds
+        powers = Powers(kinds)
+        for s in stmts:
+            if isinstance(s, gast.If):
+                self.find_powers(s.body)
+                self.find_powers(s.orelse)
+                powers = Powers(kinds)
+            elif isinstance(s, (gast.For, gast.While)):
+                self.find_powers(s.body)
+                powers = Powers(kinds)
+            else:
+                powers.note(s)
+                t = target_name(s) if isinstance(s, gast.Assign) else None
+                hit = powers.derivative(t) if t is not None else None
+                if hit is not None:
+                    self.powers_of[id(s)] = (s, hit)
 
     def store(self, s, state, overwritten):
         """``a[i] = v``: adjoint of v is ``ba[i]``, which is then zeroed; the values
@@ -859,6 +895,7 @@ class Reverse:
         split = ctx.output == "split"
         state = {}
         seed = []
+        self.find_powers(body)
         if isinstance(y, gast.Name) and y.id in ctx.active:
             state[y.id] = D
             if not split and ctx.var_kinds.get(y.id) == "S":     # surely a scalar: no check

@@ -220,8 +220,7 @@ def grad_newton(a, b, tol):
     while abs(dx_1) > tol:
         _ran1 = True
         _t1 = x_1 * x_1
-        _t6 = 3.0 * x_1
-        _t8 = _t6 * x_1 + a
+        _t8 = 3.0 * x_1 * x_1 + a
         dx_2 = (_t1 * x_1 + a * x_1 - b) / _t8
         dx_1 = dx_2
         x_1 = x_1 - dx_2
@@ -230,8 +229,7 @@ def grad_newton(a, b, tol):
     bb = 0.0
     if _ran1:
         _t1 = x_1 * x_1
-        _t6 = 3.0 * x_1
-        _t8 = _t6 * x_1 + a
+        _t8 = 3.0 * x_1 * x_1 + a
         dx_2 = (_t1 * x_1 + a * x_1 - b) / _t8
         _tol1 = 1e-14 * abs(bx_1)
         for _k1 in range(100000):
@@ -240,9 +238,7 @@ def grad_newton(a, b, tol):
             b_t8 = -bdx_2 * dx_2 / _t8
             bb = bb - b_t5
             ba = ba + b_t8 + b_t5 * x_1
-            bx_1 = bx_1 + b_t8 * _t6 + b_t8 * x_1 * 3.0 + b_t5 * a
-            b_t1 = b_t5 * x_1
-            bx_1 = bx_1 + b_t5 * _t1 + b_t1 * x_1 + b_t1 * x_1
+            bx_1 = bx_1 + 6.0 * b_t8 * x_1 + b_t5 * a + 3.0 * b_t5 * _t1
             if abs(bx_1) <= _tol1:
                 break
         else:
