@@ -17,6 +17,7 @@ from .errors import (
     NonScalarOutputError,
     S2SADError,
     SourceUnavailableError,
+    TruncatingStoreError,
     UnsupportedSyntaxError,
 )
 from .rules.core import adjoint, tangent
@@ -28,5 +29,5 @@ __all__ = [
     "grad", "value_and_grad", "source", "jvp", "vjp", "jacobian", "hessian",
     "elementwise_grad", "stop_gradient", "check_grads", "custom_vjp", "adjoint", "tangent",
     "S2SADError", "UnsupportedSyntaxError", "MissingRuleError", "SourceUnavailableError",
-    "NonScalarOutputError", "ArgumentError", "FixedPointError",
+    "NonScalarOutputError", "ArgumentError", "FixedPointError", "TruncatingStoreError",
 ]

@@ -541,6 +541,70 @@ class Powers:
         return x, k * c / cw, w
 
 
+def guard_stores(tree, ctx):
+    """Before each store ``a[i] = v`` of a value carrying a derivative into an array,
+    a check that ``a`` holds floats (``runtime.check_float_store``): NumPy truncates
+    what it stores into an int or bool array, so no derivative passes, and the
+    generated code would pass one. Called by the reverse and forward passes (this
+    stage only reads the tree).
+
+    The dtype of ``a`` changes only when ``a`` is rebound, so the check of a store in
+    a loop body goes before the loop (before the outermost of nested loops) when the
+    loop does not rebind ``a``: once, not per iteration (it then raises also when the
+    loop runs no iteration). A store under an ``if`` is checked in its branch."""
+    check = None
+
+    def stored(s):
+        if not (isinstance(s, gast.Assign) and target_name(s) is None):
+            return None
+        target = s.targets[0]
+        if not (isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name)
+                and isinstance(s.value, gast.Name) and s.value.id in ctx.active
+                and target.value.id in ctx.active
+                and ctx.var_kinds.get(target.value.id) not in ("S", "L", "LS")):
+            return None
+        return target.value.id
+
+    def guard(base, s):
+        nonlocal check
+        if check is None:
+            check = functools.partial(_runtime().check_float_store, ctx.filename)
+        fn = gast.Name(id=ctx.inject("check_float_store", check), ctx=gast.Load(),
+                       annotation=None, type_comment=None)
+        line = getattr(s, "lineno", None) or ctx.firstlineno
+        col = getattr(s, "col_offset", None)
+        col = col + ctx.col_shift if col is not None else None
+        args = [gast.Name(id=base, ctx=gast.Load(), annotation=None, type_comment=None),
+                gast.Constant(value=line, kind=None), gast.Constant(value=col, kind=None)]
+        return gast.Expr(value=gast.Call(func=fn, args=args, keywords=[]))
+
+    def visit(stmts, loop_writes):
+        """Guard the stores of ``stmts``; returns the checks ({base: store}) that go
+        before the loop whose body ``stmts`` is (``loop_writes``: what it rebinds)."""
+        out, up = [], {}
+        for s in stmts:
+            here = {}
+            base = stored(s)
+            if base is not None:
+                here[base] = s
+            elif isinstance(s, (gast.For, gast.While)):
+                here = visit(s.body, stores(s))
+            elif isinstance(s, gast.If):
+                visit(s.body, None)
+                visit(s.orelse, None)
+            for base, store in here.items():
+                if loop_writes is not None and base not in loop_writes:
+                    up.setdefault(base, store)
+                else:
+                    out.append(guard(base, store))
+            out.append(s)
+        stmts[:] = out
+        return up
+
+    if any(stored(s) for s in walk_stmts(tree.body)):
+        visit(tree.body, None)
+
+
 def _is_index_add(s, ctx):
     """``index_add(a, i, g)``: the reverse sweep's in-place accumulation."""
     if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)
@@ -646,6 +710,8 @@ def _check(stmts, ctx, ops, varied):
                     else None
             except KeyError:
                 fn = None
+            if isinstance(fn, functools.partial):   # check_float_store, its file bound
+                fn = fn.func
             if fn not in SIDE_EFFECT_OK and not _pure_call(fn, s.value) \
                     and loads(s.value) & varied:
                 raise errors.unsupported(s, ctx, "SideEffectCall", path)

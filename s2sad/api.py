@@ -152,7 +152,30 @@ def _key(args, kwargs):
     return key
 
 
-def _dispatcher(sig, name, fast, limit=8):
+_F64 = np.dtype(np.float64)
+
+
+def _as_argument(g, a):
+    """The gradient ``g`` for the argument ``a`` in ``a``'s type: a float for an int
+    or bool (documented rule); for an array of floats, an array of its dtype and
+    shape (a float32 array gets a float32 gradient, a 0-d array a 0-d array, where
+    the reverse sweep, seeded with the float 1.0, computes in float64)."""
+    if type(a) in (int, bool):
+        return float(g) if np.ndim(g) == 0 else g
+    if isinstance(a, np.ndarray) and a.dtype.kind == "f" \
+            and (type(g) is not np.ndarray or g.dtype != a.dtype) \
+            and np.shape(g) == a.shape:
+        return np.asarray(g, dtype=a.dtype)
+    return g
+
+
+def _needs_fixing(a):
+    """``_as_argument`` may change the gradient for the argument ``a``."""
+    return type(a) in (int, bool) or (isinstance(a, np.ndarray)
+                                      and (a.dtype is not _F64 or a.ndim == 0))
+
+
+def _dispatcher(sig, name, fast, limit=8, wrt=()):
     """A ``__call__`` with the parameters of the user's function that calls the
     generated function of a specialization directly, or None if the signature has
     ``*args`` or ``**kwargs``.
@@ -220,7 +243,10 @@ def _dispatcher(sig, name, fast, limit=8):
             tests.append(f"{pos[n]} is {missing}")
         for i, (t, kind) in enumerate(key):
             tests.append(f"type({pos[i]}) is {inject(f'T{k}_{i}', t)}")
-            if issubclass(t, np.ndarray):
+            if issubclass(t, np.ndarray) and i in wrt:    # the gradient is float64 as is
+                tests.append(f"{pos[i]}.ndim {'==' if kind == 'A1' else '>'} 1")
+                tests.append(f"{pos[i]}.dtype is {inject('F64', _F64)}")
+            elif issubclass(t, np.ndarray):
                 tests.append(f"{pos[i]}.ndim {'==' if kind == 'A1' else '!='} 1")
             elif not issubclass(t, _SCALAR_TYPES):      # lists, tuples, other objects
                 tests.append(f"{kind_fn}({pos[i]}) == {kind!r}")
@@ -294,7 +320,7 @@ class GradFunction:
         name = getattr(self, "__name__", "")
         if not name.isidentifier() or keyword.iskeyword(name):
             name = "gradient"
-        call = _dispatcher(self._sig, name, self._fast)
+        call = _dispatcher(self._sig, name, self._fast, wrt=self._wrt)
         if call is None:
             return
         if type(self) is GradFunction:
@@ -318,14 +344,14 @@ class GradFunction:
 
     def _slow(self, args, kwargs):
         result = self._call(args, kwargs)
-        if any(type(args[i]) in (int, bool) for i in self._wrt if i < len(args)):
+        if any(_needs_fixing(args[i]) for i in self._wrt if i < len(args)):
             result = self._promote(result, args)
         return result
 
     def _promote(self, result, args):
-        """The derivative for an int or bool argument is a float (documented rule)."""
-        def fix(g, a):
-            return float(g) if type(a) in (int, bool) and np.ndim(g) == 0 else g
+        """Each gradient in the type of its argument (``_as_argument``): a float for an
+        int or bool, an array of its dtype for an array of floats."""
+        fix = _as_argument
 
         def fix_grads(grads):
             if self._wrt_tuple:

@@ -72,6 +72,11 @@ class FixedPointError(S2SADError):
     a fixed-point loop did not settle."""
 
 
+class TruncatingStoreError(S2SADError):
+    """A value carrying a derivative is stored into an integer or bool array, which
+    truncates it (raised when the gradient runs)."""
+
+
 # ---------------------------------------------------------------------------
 # The catalogue: construct -> (readable name, what to do instead)
 
@@ -210,6 +215,16 @@ def fixed_point_unsettled(filename, lineno, iterations):
         "converge, or it carries a sum or a counter along)",
         filename=filename, lineno=lineno,
         hint="drop fixed_point=True to differentiate every iteration exactly",
+    )
+
+
+def truncating_store(filename, lineno, col, dtype):
+    return TruncatingStoreError(
+        f"storing a value that carries a derivative into an array of dtype {dtype} "
+        "truncates it, so no derivative passes through the store",
+        filename=filename, lineno=lineno, col=col,
+        hint="make the array float, e.g. np.zeros(n) or np.zeros_like(k, dtype=float) "
+             "instead of np.zeros_like(k), or a.astype(float) instead of a.copy()",
     )
 
 

@@ -632,6 +632,8 @@ class _Env:
 
 
 def run(tree, ctx):
+    from .activity import guard_stores
+    guard_stores(tree, ctx)
     return Forward(tree, ctx).run()
 
 

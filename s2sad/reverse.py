@@ -425,12 +425,21 @@ class Reverse:
         b = self.adjoint(base)
         if base in self.ctx.active and _defined(state.get(base, U)):
             v = s.value
+            index = index_expr(clone(target.slice), self.ctx)
             if isinstance(v, gast.Name) and v.id in self.ctx.active:
-                take = call(self.helper("take_adjoint"), name(b),
-                            index_expr(clone(target.slice), self.ctx), name(v.id))
+                # ints and slices write each element once; a fancy index may write one
+                # twice, and then only the last write reaches the array
+                helper = "take_adjoint" if self.basic_index(index) is not None \
+                    else "store_adjoint"
+                take = call(self.helper(helper), name(b), index, name(v.id))
                 self.contribute(v.id, take, state, out)
-            zero = gast.Subscript(value=name(b), slice=clone(target.slice), ctx=gast.Store())
-            out.append(assign(zero, const(0.0)))
+            if _whole(target.slice):    # a[()] = v, a[...] = v: all of a, maybe 0-d
+                out.append(assign(b, call(self.helper("zeros_like"), name(base))))
+                state[base] = OWN
+            else:
+                zero = gast.Subscript(value=name(b), slice=clone(target.slice),
+                                      ctx=gast.Store())
+                out.append(assign(zero, const(0.0)))
         restore = gast.Subscript(value=name(base), slice=clone(target.slice), ctx=gast.Store())
         out.append(assign(restore, name(old)))
         return out
@@ -1026,6 +1035,13 @@ def _strip_records(stmts, tape):
     return out
 
 
+def _whole(index):
+    """The index ``()`` or ``...``: every element, of an array of any dimension (a 0-d
+    one included, whose adjoint may be a number that cannot be written into)."""
+    return (isinstance(index, gast.Tuple) and not index.elts) or \
+        (isinstance(index, gast.Constant) and index.value is Ellipsis)
+
+
 def _is_pop(s):
     if not isinstance(s, gast.Assign):
         return False
@@ -1065,6 +1081,8 @@ class _Env:
 
 
 def run(tree, ctx):
+    from .activity import guard_stores
+    guard_stores(tree, ctx)
     rev = Reverse(tree, ctx)
     try:
         return rev.run()

@@ -15,7 +15,8 @@ from . import errors
 from .errors import NonScalarOutputError
 
 __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints",
-           "fit", "index_add", "checkpoint_interval", "fixed_point_norm", "fixed_point_unsettled", "copy_of", "snapshot", "owned", "take_adjoint", "as_sequence", "sum_list_adjoint", "dot_adjoint_a", "dot_adjoint_b",
+           "fit", "index_add", "checkpoint_interval", "fixed_point_norm", "fixed_point_unsettled", "copy_of", "snapshot", "owned", "take_adjoint", "store_adjoint", "last_writes",
+           "check_float_store", "as_sequence", "sum_list_adjoint", "dot_adjoint_a", "dot_adjoint_b",
            "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint", "mean_adjoint"]
 
 
@@ -213,11 +214,14 @@ def snapshot(a, index):
 
 
 def owned(g):
-    """A private copy of an adjoint that the reverse sweep will update in place."""
+    """A private copy of an adjoint that the reverse sweep will update in place (a
+    number, the adjoint of a 0-d array, becomes a 0-d array: ``bs[()] = 0.0`` works)."""
     if isinstance(g, np.ndarray):
         return g.astype(np.result_type(g.dtype, np.float64), copy=True)
     if isinstance(g, list):
         return list(g)
+    if isinstance(g, (float, int, np.number)) and not isinstance(g, bool):
+        return np.array(g, dtype=np.result_type(g, np.float64))
     return g
 
 
@@ -227,6 +231,38 @@ def take_adjoint(g, index, v):
     if isinstance(part, np.ndarray):
         part = part.copy()
     return unbroadcast(part, v)
+
+
+def last_writes(part, g, index):
+    """``part`` (shaped like ``g[index]``) with zeros where ``a[index] = v`` writes an
+    element that a later item of the same fancy index writes again: NumPy keeps the
+    last write, so only that item of ``v`` reaches ``a``. Which item wins is found
+    the way NumPy finds it, by the same assignment of item numbers."""
+    if _basic_index(index) or np.ndim(part) == 0:
+        return part
+    items = np.arange(np.size(part)).reshape(np.shape(part))
+    winner = np.empty(np.shape(g), dtype=np.intp)
+    winner[index] = items
+    return np.where(winner[index] == items, part, 0.0)
+
+
+def store_adjoint(g, index, v):
+    """Adjoint of ``v`` in ``a[index] = v`` for an index that may select an element
+    twice (a fancy index; ``take_adjoint`` serves ints and slices): of repeated
+    elements only the last write receives the adjoint, summed to ``v``'s shape."""
+    part = g[index]
+    if isinstance(part, np.ndarray):
+        part = part.copy() if _basic_index(index) else last_writes(part, g, index)
+    return unbroadcast(part, v)
+
+
+def check_float_store(filename, a, lineno, col):
+    """Raise where ``a[...] = v`` (at ``filename:lineno``) stores a value carrying a
+    derivative into an integer or bool array, which truncates it: no derivative
+    would pass. (Generated code calls it with the file name bound.)"""
+    dtype = getattr(a, "dtype", None)
+    if dtype is not None and dtype.kind in "biu":
+        raise errors.truncating_store(filename, lineno, col, dtype)
 
 
 def as_sequence(x):

@@ -22,12 +22,13 @@ multilinear(operator.matmul, np.dot, np.matmul, np.sum, np.mean, np.transpose)
 multilinear(runtime.copy_of, runtime.as_sequence, runtime.owned, runtime.fit, args=None)
 multilinear(runtime.unbroadcast, runtime.getitem_adjoint, runtime.sum_adjoint,
             runtime.mean_adjoint, runtime.sum_list_adjoint, runtime.take_adjoint,
-            args=("g",))
+            runtime.store_adjoint, args=("g",))
+multilinear(runtime.last_writes, args=("part",))
 multilinear(runtime.add_adjoints)
 multilinear(runtime.dot_adjoint_a, runtime.dot_adjoint_b, runtime.matmul_adjoint_a,
             runtime.matmul_adjoint_b, args=("g", "a", "b"))
 multilinear(runtime.snapshot, args=("a",))
-nondiff(runtime.seed, runtime.zeros_like)
+nondiff(runtime.seed, runtime.zeros_like, runtime.check_float_store)
 
 
 # one division, not the two of the terms derived from the adjoint (dx / y - dy * z / y)
@@ -80,6 +81,17 @@ def snapshot(z, a, index):
 @adjoint(runtime.take_adjoint)
 def take_adjoint(z, g, index, v):
     d[g] = runtime.getitem_adjoint(runtime.fit(d[z], g[index]), g, index)
+
+
+@adjoint(runtime.store_adjoint)
+def store_adjoint(z, g, index, v):
+    d[g] = runtime.getitem_adjoint(
+        runtime.last_writes(runtime.fit(d[z], g[index]), g, index), g, index)
+
+
+@adjoint(runtime.last_writes)
+def last_writes(z, part, g, index):
+    d[part] = runtime.last_writes(d[z], g, index)
 
 
 @adjoint(runtime.sum_adjoint)
