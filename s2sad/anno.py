@@ -11,6 +11,7 @@ class Key(enum.Enum):
     HEADER = "copy before a loop writing a header name (SSA)"
     JOIN = "copy at the end of an if branch writing a join name (SSA)"
     RECOMPUTE = "a primal statement redone in the reverse sweep instead of recorded (reverse)"
+    INPLACE = "'x = x op v' written by the user as 'x op= v' (normal; activity checks aliasing)"
 
 
 def set_(node, key, value=True):

@@ -18,6 +18,7 @@ class Context:
     mode: str = "reverse"
     optimize: bool = True
     callee: bool = False
+    params_escape: bool = False     # the caller sees in-place writes into the parameters
     checkpoint: bool = False        # trade recomputation for tape memory in long loops
     fixed_point: bool = False       # while loops: adjoint of the limit, not of each iteration
     has_aux: bool = False           # the function returns (value, aux): aux is passed through
@@ -37,6 +38,8 @@ class Context:
     active: set = field(default_factory=set)
     active_by: dict = field(default_factory=dict)    # forward mode: wrt name -> its actives
     mutable: set = field(default_factory=set)        # names of arrays written in place
+    return_shares: set = field(default_factory=set)  # parameters the result may share memory with
+    param_writes: dict = field(default_factory=dict)  # parameter -> (line, text) updating it in place
     primal_temps: set = field(default_factory=set)   # temporaries of the user's code
     var_kinds: dict = field(default_factory=dict)
     classified: dict = field(default_factory=dict)  # id(assignment) -> (it, its value, Op)

@@ -140,6 +140,16 @@ UNSUPPORTED = {
                     "call it directly, or define it at module level"),
     "ViewWrite": ("writing into a view of another array (a slice, .T, reshape, ...)",
                   "take a copy first, e.g. w = z[1:].copy()"),
+    "InplaceAlias": ("in-place update of an array whose memory another name shares "
+                     "(a view, a copy, a list holding it)",
+                     "write b = b * 2.0 (b = b + v, ...) to make a new array, or take a copy "
+                     "first: b = a[1:].copy()"),
+    "InplaceArgument": ("in-place update of an argument of a function called from "
+                        "differentiated code (it changes the caller's array)",
+                        "write a = a * 2.0 (a = a + v, ...) to make a new array and return it"),
+    "WriteUnderView": ("writing into an array while a view of it is still used",
+                       "take a copy of the view before the write (b = a[::2].copy()); swap "
+                       "rows with B[[0, 1]] = B[[1, 0]]"),
     "Recursion": ("recursive call", "rewrite the recursion as a loop"),
     "NoReturn": ("function without a return statement", "return a scalar value"),
 }

@@ -118,6 +118,9 @@ class Normalizer:
             load = name(target.id)
             value = copy_location(gast.BinOp(left=load, op=s.op, right=s.value), s)
             self.stmt_Assign(assign(target.id, value, like=s), out)
+            # an ndarray (or list) is updated in place: activity refuses it where another
+            # name may share its memory (a view, a copy, a list holding it)
+            anno.set_(out[-1], anno.Key.INPLACE)
         elif isinstance(target, gast.Subscript):
             read = gast.Subscript(value=target.value, slice=target.slice, ctx=gast.Load())
             value = copy_location(gast.BinOp(left=read, op=s.op, right=s.value), s)

@@ -141,14 +141,26 @@ _RETURN_KINDS = {}
 
 def return_kind(op, kinds, ctx, node):
     """'S', 'A' or 'L': what the user function called by ``op`` returns."""
+    found = returned(op, kinds, ctx, node)
+    return "A" if found is None else found[0]
+
+
+def returned(op, kinds, ctx, node):
+    """What the user function called by ``op`` gives back, for the caller's analyses:
+    (its return kind, the parameters whose memory its result may share (it returns
+    ``a[:2]``, ``a`` itself, a list holding ``a``), parameter -> (line, text) of an
+    in-place update of it the caller sees (``a *= 2.0``)); None when its source is
+    not read (custom_vjp)."""
     _, callee_kinds, _ = bind_call(op, kinds, ctx, node)
     if not inspect.isfunction(op.func):       # custom_vjp: nothing to read
-        return "A"
+        return None
     key = (op.func, tuple(sorted(callee_kinds.items())))
     if key not in _RETURN_KINDS:
+        # the caller sees what the function writes into its parameters in place
         sub = make_context(op.func, (), callee_kinds)
+        sub.params_escape = True
         tree = _guarded(sub, stop_after="activity")
         ret = tree.body[-1].value
         kind = sub.var_kinds.get(ret.id, "A") if isinstance(ret, gast.Name) else "S"
-        _RETURN_KINDS[key] = kind
+        _RETURN_KINDS[key] = (kind, sub.return_shares, sub.param_writes)
     return _RETURN_KINDS[key]

@@ -206,6 +206,20 @@ def bad_growing_loop(x, xs):
     return s
 
 
+def bad_inplace_view(x):
+    a = x * np.ones(3)
+    b = a[1:]
+    b *= 2.0  # <- L_INPLACE_VIEW
+    return np.sum(a * a)
+
+
+def bad_write_under_view(x):
+    a = x * np.ones(3)
+    b = a[::2]
+    a[2] = x * x  # <- L_UNDER_VIEW
+    return np.sum(b * b)
+
+
 def bad_no_return(x):  # <- L_NO_RETURN
     y = x * 2.0  # noqa: F841
 
@@ -257,6 +271,11 @@ CASES = [
          ("return a scalar", "tuple")),
     Case("recursion", bad_recursion, UnsupportedSyntaxError, "L_RECURSION",
          ("recursive call", "bad_recursion")),
+    Case("inplace-view", bad_inplace_view, UnsupportedSyntaxError, "L_INPLACE_VIEW",
+         ("in-place update of an array whose memory another name shares", "b *=",
+          "also changes a")),
+    Case("write-under-view", bad_write_under_view, UnsupportedSyntaxError, "L_UNDER_VIEW",
+         ("writing into an array while a view of it is still used", "changes b")),
     Case("no-return", bad_no_return, UnsupportedSyntaxError, "L_NO_RETURN",
          ("without a return statement",)),
     # CPython's loop sees the appended elements; s2sad's normal form reads the length once

@@ -1,0 +1,367 @@
+"""In-place updates through names that share memory (views, copies, lists).
+
+``b op= v`` is differentiated as ``b = b op v``; for an ndarray NumPy updates the
+memory ``b`` shares with other names (``b = a[1:]``, ``b = a``, ``hist.append(b)``,
+the caller's array in a helper), so s2sad refuses it there with a located error;
+where nothing else reads that memory later (fresh arrays: arithmetic, ``np.zeros``,
+``.copy()``) it is supported. Writing ``a[i] = v`` while a view of ``a`` is read
+later is refused the same way. Every accepted function is checked against finite
+differences; every refusal against its line (the ``# <- L_...`` markers).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import s2sad
+from s2sad import UnsupportedSyntaxError
+
+HERE = __file__
+with open(HERE) as _fh:
+    _LINES = _fh.read().splitlines()
+
+
+def line_of(marker):
+    hits = [i for i, text in enumerate(_LINES, 1) if text.rstrip().endswith(f"# <- {marker}")]
+    assert len(hits) == 1, marker
+    return hits[0]
+
+
+def fd(f, x, h=1e-6):
+    g = np.zeros(np.shape(x))
+    for idx in np.ndindex(g.shape):
+        xp = np.array(x, dtype=float)
+        xm = np.array(x, dtype=float)
+        xp[idx] += h
+        xm[idx] -= h
+        g[idx] = (f(xp) - f(xm)) / (2 * h)
+    return g
+
+
+X = np.array([0.3, -0.7, 1.1])
+M = np.array([[0.3, -0.7], [1.1, 0.45]])
+
+
+# ---------------------------------------------------------------------------
+# refused: an in-place update another name sees
+
+
+def slice_view(x):
+    a = x.copy()
+    b = a[1:]
+    b *= 2.0  # <- L_SLICE
+    return np.sum(a * a)
+
+
+def column_view(A):
+    B = A.copy()
+    c = B[:, 0]
+    c += 1.0  # <- L_COLUMN
+    return np.sum(B * B)
+
+
+def loop_rows(A):
+    B = A.copy()
+    for row in B:
+        row *= 2.0  # <- L_ROWS
+    return np.sum(B * A)
+
+
+def ravel_view(A):
+    B = A * 1.0
+    r = B.ravel()
+    r -= 0.5  # <- L_RAVEL
+    return np.sum(B * A)
+
+
+def transpose_view(A):
+    B = A * 1.0
+    t = B.T
+    t *= A  # <- L_T
+    return np.sum(B)
+
+
+def squeeze_view(A):
+    B = A * 1.0
+    s = np.squeeze(B)
+    s += 1.0  # <- L_SQUEEZE
+    return np.sum(B * B)
+
+
+def view_method(x):
+    a = x * 1.0
+    v = a.view()
+    v *= x  # <- L_VIEW
+    return np.sum(a)
+
+
+def first_two(a):
+    return a[:2]
+
+
+def helper_returns_view(x):
+    a = x * 1.0
+    b = first_two(a)
+    b *= 3.0  # <- L_HELPER_VIEW
+    return np.sum(a * x)
+
+
+def plain_alias(x):
+    a = x.copy()
+    b = a
+    b += x  # <- L_ALIAS
+    return np.sum(a * a)
+
+
+def asarray_alias(x):
+    a = x.copy()
+    b = np.asarray(a)
+    b *= 2.0  # <- L_ASARRAY
+    return np.sum(a * x)
+
+
+def tuple_alias(x):
+    a = x * 1.0
+    pair = (a, x)
+    a *= 2.0  # <- L_TUPLE
+    return np.sum(pair[0] * x)
+
+
+def history(A):
+    acc = np.zeros(A.shape[1])
+    hist = []
+    for row in A:
+        acc += row  # <- L_HIST
+        hist.append(acc)
+    return np.sum(hist[0] * hist[1])
+
+
+def twice_inplace(a):
+    a *= 2.0
+    return np.sum(a)
+
+
+def helper_updates_argument(x):
+    a = x.copy()
+    return twice_inplace(a) + np.sum(a * x)  # <- L_CALLEE
+
+
+def view_then_write(x):
+    a = x.copy()
+    b = a[::2]
+    a[2] = a[2] * a[2]  # <- L_UNDER_VIEW
+    return np.sum(b * b)
+
+
+def row_swap(A):
+    B = A.copy()
+    B[0], B[1] = B[1], B[0]  # <- L_SWAP
+    return np.sum(B * A * np.array([1.0, 2.0]))
+
+
+def row_kept(A):
+    B = A.copy()
+    r = B[0]
+    B[0] = B[1] * 2.0  # <- L_ROW_KEPT
+    return np.sum(r * A[0])
+
+
+REFUSED = [
+    (slice_view, X, "L_SLICE", ("in-place update", "b *=", "also changes a")),
+    (column_view, M, "L_COLUMN", ("in-place update", "c +=", "also changes B")),
+    (loop_rows, M, "L_ROWS", ("in-place update", "row *=", "B")),
+    (ravel_view, M, "L_RAVEL", ("in-place update", "r -=", "B")),
+    (transpose_view, M, "L_T", ("in-place update", "t *=", "B")),
+    (squeeze_view, M, "L_SQUEEZE", ("in-place update", "s +=", "B")),
+    (view_method, X, "L_VIEW", ("in-place update", "v *=", "a")),
+    (helper_returns_view, X, "L_HELPER_VIEW", ("in-place update", "b *=", "a")),
+    (plain_alias, X, "L_ALIAS", ("in-place update", "b +=", "also changes a")),
+    (asarray_alias, X, "L_ASARRAY", ("in-place update", "b *=", "a")),
+    (tuple_alias, X, "L_TUPLE", ("in-place update", "a *=", "pair")),
+    (history, M, "L_HIST", ("in-place update", "acc +=", "hist")),
+    (helper_updates_argument, X, "L_CALLEE",
+     ("argument of a function called", "twice_inplace", "'a *= 2.0'", "also changes a")),
+    (view_then_write, X, "L_UNDER_VIEW", ("while a view of it is still used", "changes b")),
+    (row_swap, M, "L_SWAP", ("while a view of it is still used",)),
+    (row_kept, M, "L_ROW_KEPT", ("while a view of it is still used", "changes r")),
+]
+
+
+@pytest.mark.parametrize("func, x, marker, words", REFUSED,
+                         ids=[r[0].__name__ for r in REFUSED])
+@pytest.mark.parametrize("mode", ["reverse", "auto", "jvp"])
+def test_refused_with_its_line(func, x, marker, words, mode):
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        if mode == "jvp":
+            s2sad.jvp(func)(x, np.ones_like(x))
+        else:
+            s2sad.value_and_grad(func, mode=mode)(x)
+    exc = info.value
+    msg = str(exc)
+    line = line_of(marker)
+    assert exc.filename == HERE and exc.lineno == line, msg
+    assert msg.startswith(f"{HERE}:{line}:"), msg
+    first = msg.splitlines()[0]
+    for word in words:
+        assert word in first, (word, first)
+    assert f"# <- {marker}" in msg
+    last = msg.splitlines()[-1]
+    assert last.startswith("  hint: ") and (".copy()" in last or "new array" in last), msg
+
+
+def test_refusal_text_says_what_to_do():
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        s2sad.grad(slice_view)(X)
+    msg = str(info.value)
+    assert "unsupported construct: in-place update of an array whose memory another " \
+           "name shares" in msg
+    assert "hint: write b = b * 2.0" in msg and "b = a[1:].copy()" in msg
+
+
+# ---------------------------------------------------------------------------
+# accepted: nothing else reads the memory updated in place
+
+
+def accumulate(A):
+    acc = np.zeros(A.shape[1])
+    for i in range(A.shape[0]):
+        acc += A[i] * A[i]
+    return np.sum(acc * acc)
+
+
+def accumulate_rows(A):
+    acc = np.zeros_like(A[0])
+    for row in A:
+        acc += np.sin(row)
+    return np.sum(acc * acc)
+
+
+def fresh_kinds(x):
+    a = x * 2.0
+    a *= x
+    b = np.ones(3)
+    b -= x
+    c = x.copy()
+    c /= 1.5
+    d = np.array(x)
+    d **= 2
+    e = np.full(3, 0.5)
+    e += a
+    return np.sum(a * b + c * d * e)
+
+
+def view_then_update_after_last_use(x):
+    a = x * 1.0
+    s = np.sum(a[1:] * a[:-1])      # views of a, dead before the update
+    a *= 3.0
+    return s + np.sum(a * x)
+
+
+def view_updated_base_dead(x):
+    a = x * 1.0
+    b = a[1:]
+    b *= 2.0                        # a is not read any more
+    return np.sum(b * x[1:])
+
+
+def fancy_index_copies(x):
+    a = x * 1.0
+    b = a[[0, 2]]                   # a copy: fancy indexing
+    b *= 2.0
+    m = a[a > 0.0]                  # a copy: a mask
+    m += 1.0
+    return np.sum(a * x) + np.sum(b * b) + np.sum(m)
+
+
+def copy_then_append(A):
+    acc = np.zeros(A.shape[1])
+    hist = []
+    for row in A:
+        acc = acc + row             # a new array each time: nothing shared
+        hist.append(acc)
+    return np.sum(hist[0] * hist[1])
+
+
+def scalar_updates(x, y):
+    s = y
+    s += x[0]
+    t = x[1]
+    t *= s
+    return s * t + y
+
+
+def parameter_updated(x):
+    x *= 2.0                        # the caller's array: grad leaves it alone
+    return np.sum(x * x)
+
+
+def returns_updated(a, x):
+    a = a * x
+    a += 1.0
+    return a
+
+
+def helper_fresh(x):
+    b = returns_updated(x, x)       # a new array
+    b *= 2.0
+    return np.sum(b * x)
+
+
+def helper_updates_dead_argument(x):
+    a = x * 1.0
+    return twice_inplace(a) + np.sum(x * x)      # a is not read after the call
+
+
+def row_written_from_a_view(A):
+    B = A * 1.0
+    for i in range(1, B.shape[0]):
+        B[i] = B[i - 1] * 2.0 + B[i]             # the view B[i - 1] dies first
+    return np.sum(B * B)
+
+
+def swap_with_fancy_index(A):
+    B = A.copy()
+    B[[0, 1]] = B[[1, 0]]
+    return np.sum(B * A * np.array([1.0, 2.0]))
+
+
+ACCEPTED = [
+    (accumulate, M), (accumulate_rows, M), (fresh_kinds, X),
+    (view_then_update_after_last_use, X), (view_updated_base_dead, X),
+    (fancy_index_copies, X), (copy_then_append, M), (parameter_updated, X),
+    (helper_fresh, X), (helper_updates_dead_argument, X), (row_written_from_a_view, M),
+    (swap_with_fancy_index, M),
+]
+
+
+@pytest.mark.parametrize("func, x", ACCEPTED, ids=[a[0].__name__ for a in ACCEPTED])
+def test_accepted_matches_finite_differences(func, x):
+    want_value = func(x.copy())
+    want = fd(lambda v: func(v.copy()), x)
+    arg = x.copy()
+    value, g = s2sad.value_and_grad(func)(arg)
+    np.testing.assert_array_equal(arg, x)            # the caller's array is untouched
+    assert value == pytest.approx(want_value, rel=1e-12)
+    np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-8)
+    direction = np.linspace(0.5, -1.0, x.size).reshape(x.shape)
+    value, tangent = s2sad.jvp(func)(arg, direction)      # forward mode
+    np.testing.assert_array_equal(arg, x)
+    assert value == pytest.approx(want_value, rel=1e-12)
+    assert tangent == pytest.approx(np.sum(want * direction), rel=1e-6, abs=1e-8)
+
+
+def test_scalar_updates():
+    gx, gy = s2sad.grad(scalar_updates, wrt=(0, 1))(X, 0.4)
+
+    def f(v):
+        return scalar_updates(v[:3], v[3])
+    want = fd(f, np.append(X, 0.4))
+    np.testing.assert_allclose(gx, want[:3], rtol=1e-6, atol=1e-8)
+    assert gy == pytest.approx(want[3], rel=1e-6)
+
+
+def test_accumulator_stays_an_update():
+    # acc += v stays one statement per iteration: no copy, no check in the loop
+    src = s2sad.source(accumulate, args=(M,))
+    assert "copy" not in src and "as_sequence" not in src
