@@ -336,6 +336,9 @@ def _kind_of_value(value, ctx, kinds, ops=None):
     if isinstance(value, gast.Compare):
         return "S" if all(_atom_kind(a, kinds) == "S"
                           for a in [value.left] + value.comparators) else "A"
+    container = _helper_container(value, ctx, kinds)
+    if container is not None:
+        return container
     op = classify(value, ctx, kinds)
     if op.kind == "call":
         from . import pipeline
@@ -345,6 +348,40 @@ def _kind_of_value(value, ctx, kinds, ops=None):
     if op.scalar_result:
         return "S"
     return "A1" if _elementwise_of_vectors(value, op, ctx, kinds) else "A"
+
+
+def _container_helpers():
+    """The runtime helpers of generated code whose result is a list when one of their
+    arguments is (index of the argument or arguments): adjoints and tangents of lists
+    are lists, and a gradient differentiated again must add them with
+    ``add_adjoints``, never with ``+`` (which concatenates)."""
+    rt = _runtime()
+    return {rt.getitem_adjoint: (1,), rt.zeros_like: (0,), rt.owned: (0,),
+            rt.copy_of: (0,), rt.sum_list_adjoint: (1,), rt.add_adjoints: (0, 1),
+            rt.fit: (0, 1), rt.take_adjoint: (2,), rt.as_sequence: (0,)}
+
+
+def _helper_container(value, ctx, kinds):
+    """'L' when ``value`` calls one of ``_container_helpers`` with a list or tuple where
+    its result takes that structure; else None."""
+    if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Name)):
+        return None
+    if value.func.id in ctx.local_names:
+        return None
+    try:
+        obj = ctx.lookup(value.func.id)
+    except (KeyError, ValueError):      # not found, or an empty closure cell
+        return None
+    try:
+        where = _container_helpers().get(obj)
+    except TypeError:           # unhashable
+        return None
+    if where is None:
+        return None
+    if any(i < len(value.args) and _atom_kind(value.args[i], kinds) in ("L", "LS")
+           for i in where):
+        return "L"
+    return None
 
 
 def _elementwise_of_vectors(value, op, ctx, kinds):

@@ -163,7 +163,33 @@ def _make_args(names):
                          kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
 
 
-def compile_functions(text, ctx):
+def _statements_in_order(body):
+    for s in body:
+        yield s
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list) and s.__class__.__name__ != "FunctionDef":
+                yield from _statements_in_order(inner)
+
+
+def _line_map(tree, module):
+    """{line of the generated text: line of the user's source} for the statements of
+    the gast ``tree`` that carry the user's line (``module``: the text parsed again,
+    statement for statement the same tree)."""
+    out = {}
+    fdefs = tree.body if isinstance(tree, gast.Module) else [tree]
+    for fdef, parsed in zip(fdefs, module.body):
+        lineno = getattr(fdef, "lineno", None)
+        if lineno is not None:
+            out[parsed.lineno] = lineno
+        for g, a in zip(_statements_in_order(fdef.body), _statements_in_order(parsed.body)):
+            lineno = getattr(g, "lineno", None)
+            if lineno is not None and g.__class__.__name__ == a.__class__.__name__:
+                out[a.lineno] = lineno
+    return out
+
+
+def compile_functions(text, ctx, tree=None):
     """Compile the generated source; return its functions bound to the user's globals.
 
     The defs are wrapped, for compilation only, in a factory whose parameters
@@ -173,6 +199,10 @@ def compile_functions(text, ctx):
     user = ctx.func
     filename = register(text, f"{ctx.output}_{ctx.name}")
     module = ast.parse(text, filename)
+    if tree is not None:
+        from . import errors
+        errors.GENERATED[filename] = (ctx.filename, _line_map(tree, module),
+                                      module.body[0].name if module.body else ctx.name)
     defs = module.body
     for fdef in defs:
         fdef.args.defaults = []

@@ -10,11 +10,43 @@ from __future__ import annotations
 
 import linecache
 
+# generated file -> (the file it was generated from, {generated line: line there}, the
+# generated function's name), filled by ``codegen.compile_functions``: an error found
+# in generated code (a gradient differentiated again) is located in the user's file
+GENERATED = {}
+
+
+def _origin(filename, lineno):
+    """The user's file and line a generated line comes from (through every level of
+    generated code), or None when ``filename`` is not generated code."""
+    if filename not in GENERATED:
+        return None
+    seen = set()
+    while filename in GENERATED and filename not in seen:
+        seen.add(filename)
+        source, lines, _ = GENERATED[filename]
+        earlier = [g for g in lines if lineno is not None and g <= lineno]
+        lineno = lines[max(earlier)] if earlier else None
+        filename = source
+    return filename, lineno
+
 
 class S2SADError(Exception):
     """Base class of every error s2sad raises on purpose."""
 
     def __init__(self, message, *, filename=None, lineno=None, col=None, hint=None):
+        origin = _origin(filename, lineno)
+        if origin is not None:
+            what = GENERATED[filename][2]
+            message = (f"{message}, in the derivative code s2sad generated for this line "
+                       f"({what}, {filename}:{lineno})")
+            if not isinstance(self, NonScalarOutputError):      # (its own hint fits)
+                hint = ("s2sad cannot differentiate the derivative code of this line again "
+                        "this way. Lists grown by append or built by a comprehension: "
+                        "compute the values into a NumPy array or separate variables "
+                        "instead. A call of your own function: take the second derivative with "
+                        "s2sad.hessian (forward over reverse), not reverse over reverse")
+            (filename, lineno), col = origin, None
         self.message = message
         self.filename = filename
         self.lineno = lineno

@@ -464,8 +464,10 @@ class _Fuse:
                 self.facts.forget(y)
                 self.sunk.update(lists(y)[0])
         del block[i]
-        loads[s] += loads[c] - 1
-        loads[c] = 0
+        # the copy's read of s goes, the ``seen`` reads of c up to its next write read
+        # s now; reads of c after that write (``bx = b_t1; bx = bx + u; ... bx``) stay
+        loads[s] += seen - 1
+        loads[c] -= seen
         return True
 
 

@@ -107,7 +107,7 @@ def build(ctx):
     try:
         tree = _guarded(ctx)
         text = codegen.to_source(tree)
-        functions = codegen.compile_functions(text, ctx)
+        functions = codegen.compile_functions(text, ctx, tree)
     finally:
         if was_enabled:
             gc.enable()

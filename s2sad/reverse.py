@@ -244,6 +244,9 @@ class Reverse:
             if track:
                 for st in stmts_:
                     reads |= loads(st) & self.primal
+            for st in stmts_:           # located at the user's line they come from
+                if getattr(st, "lineno", None) is None and hasattr(s, "lineno"):
+                    gast.copy_location(st, s)
             code.extend(stmts_)
         if overwritten is not None:
             recompute, recorded = self.plan_records(stmts, reads & overwritten, overwritten)

@@ -19,16 +19,30 @@ from .core import adjoint, multilinear, nondiff, tangent
 
 multilinear(operator.getitem, args=("a",))
 multilinear(operator.matmul, np.dot, np.matmul, np.sum, np.mean, np.transpose)
-multilinear(runtime.copy_of, runtime.as_sequence, runtime.owned, runtime.fit, args=None)
+multilinear(runtime.copy_of, runtime.as_sequence, runtime.owned, args=None)
+# fit(t, z) is linear in the tangent t; z gives only the shape
+multilinear(runtime.fit, args=("t",))
 multilinear(runtime.unbroadcast, runtime.getitem_adjoint, runtime.sum_adjoint,
             runtime.mean_adjoint, runtime.sum_list_adjoint, runtime.take_adjoint,
             runtime.store_adjoint, args=("g",))
 multilinear(runtime.last_writes, args=("part",))
-multilinear(runtime.add_adjoints)
-multilinear(runtime.dot_adjoint_a, runtime.dot_adjoint_b, runtime.matmul_adjoint_a,
-            runtime.matmul_adjoint_b, args=("g", "a", "b"))
+# the adjoint of a in a @ b reads g and b (a gives only its dimensions): bilinear in g
+# and b, one term each; the adjoint of b likewise in g and a
+multilinear(runtime.dot_adjoint_a, runtime.matmul_adjoint_a, args=("g", "b"))
+multilinear(runtime.dot_adjoint_b, runtime.matmul_adjoint_b, args=("g", "a"))
 multilinear(runtime.snapshot, args=("a",))
 nondiff(runtime.seed, runtime.zeros_like, runtime.check_float_store)
+
+
+# add_adjoints(a, b) is linear in a and b JOINTLY (a sum), not in each separately: its
+# tangent is one call on both tangents (0.0, a zero of any structure, for an inactive
+# one), never the product rule's two terms (which double the value and, for list
+# adjoints, concatenate them with +)
+
+
+@tangent(runtime.add_adjoints)
+def add_adjoints_tangent(z, a, b):
+    d[z] = runtime.add_adjoints(d[a], d[b])
 
 
 # one division, not the two of the terms derived from the adjoint (dx / y - dy * z / y)

@@ -1,0 +1,315 @@
+"""Second derivatives: ``grad(grad(f))``, ``hessian``, reverse over reverse, and
+functions calling gradient objects, against central differences of ``s2sad.grad``.
+
+Each composition differentiates generated code, whose runtime helpers
+(``add_adjoints``, ``fit``, ``getitem_adjoint``...) need tangents and adjoints of
+their own: a helper linear in several arguments jointly (a sum) has one tangent term
+with every tangent, one multilinear in them (a product) one term per argument.
+"""
+
+import numpy as np
+import pytest
+
+import s2sad
+
+H = 1e-5
+
+
+def fd_second(f, x, **options):
+    """The derivative of ``s2sad.grad(f)`` at the scalar ``x`` by central differences."""
+    g = s2sad.grad(f, **options)
+    return (g(x + H) - g(x - H)) / (2 * H)
+
+
+def second_derivatives(f):
+    """Every way s2sad takes the second derivative of a function of one scalar."""
+    return {
+        "grad(grad(f))": s2sad.grad(s2sad.grad(f)),
+        "forward over forward": s2sad.grad(s2sad.grad(f, mode="forward"), mode="forward"),
+        "hessian": s2sad.hessian(f),
+        "reverse over reverse": s2sad.grad(s2sad.grad(f, mode="reverse"), mode="reverse"),
+    }
+
+
+# -- functions indexing tuples and lists (their adjoints are lists: add_adjoints) -------
+
+def tuple_product(x):
+    t = (x, x * x)
+    return t[0] * t[1]                        # x**3
+
+
+def list_products(x):
+    lst = [x, x * 2.0, 3.0]
+    return lst[0] * lst[1] + lst[1] * lst[1]  # 6 x**2
+
+
+def list_loop(x):
+    s = 0.0
+    for v in [x, x * 2.0]:
+        s = s + v * v                         # 5 x**2
+    return s
+
+
+def tuple_sin(x):
+    t = (np.sin(x), x * x, x)
+    return t[0] * t[1] + t[2] * t[0]
+
+
+def list_write(x):
+    lst = [0.0]
+    for _ in range(2):
+        lst[0] = lst[0] * x + x               # x**2 + x
+    return lst[0]
+
+
+def list_writes(x):
+    lst = [x, 1.0, 0.5]
+    for i in range(3):
+        lst[i % 2] = lst[0] * lst[1] + x * lst[2]
+        lst[2] = lst[2] * x
+    return lst[0] + lst[1] * lst[2]
+
+
+LIST_CASES = [(tuple_product, 1.3, 6 * 1.3), (list_products, 1.3, 12.0),
+              (list_loop, 1.3, 10.0), (tuple_sin, 0.7, None), (list_write, 1.3, 2.0),
+              (list_writes, 0.9, None)]
+
+
+@pytest.mark.parametrize("f, x, want", LIST_CASES, ids=lambda v: getattr(v, "__name__", ""))
+def test_second_derivative_of_code_indexing_tuples_and_lists(f, x, want):
+    fd = fd_second(f, x)
+    if want is not None:
+        assert fd == pytest.approx(want, rel=1e-6)
+    for how, d2 in second_derivatives(f).items():
+        assert d2(x) == pytest.approx(fd, rel=1e-6), how
+
+
+G_TUPLE = s2sad.grad(tuple_product)
+
+
+def calls_gradient(x):
+    return G_TUPLE(x) * x                     # 3 x**3
+
+
+@pytest.mark.parametrize("mode", ["auto", "forward", "reverse"])
+def test_gradient_of_a_function_calling_a_gradient_object(mode):
+    x = 1.3
+    assert s2sad.grad(calls_gradient, mode=mode)(x) == pytest.approx(9 * x * x, rel=1e-9)
+
+
+def test_hessian_of_a_list_adjoint_in_two_arguments():
+    def f(a, b):
+        t = [a * b, a, b * b]
+        return t[0] * t[1] + t[2] * t[0]      # a**2 b + a b**3
+
+    a, b = 0.7, 1.4
+    want = np.array([[2 * b, 2 * a + 3 * b * b], [2 * a + 3 * b * b, 6 * a * b]])
+    np.testing.assert_allclose(s2sad.hessian(f, wrt=(0, 1))(a, b), want, rtol=1e-9)
+
+
+# -- fit(t, z) is linear in the tangent t only: forward over forward code ----------------
+
+C = np.array([1.0, 2.0, 3.0])
+V = np.array([0.5, -1.0, 2.0])
+
+
+def cubic_sum(x):
+    return np.sum(C * x ** 3 + x * C)
+
+
+JVP_CUBIC = s2sad.jvp(cubic_sum)
+
+
+def calls_jvp(x):
+    _, t = JVP_CUBIC(x, V)
+    return t * 2.0
+
+
+def test_jvp_of_a_function_calling_a_jvp_object():
+    """The jvp code broadcasts its tangents with ``fit(t, z)``; differentiated again, its
+    tangent is ``fit(dt, z)`` alone (the product rule added ``fit(t, dz)``: 96.33 for
+    -26.52)."""
+    x = np.array([0.3, -0.7, 1.1])
+    w = np.array([1.0, 0.2, -0.4])
+    fd = (calls_jvp(x + H * w) - calls_jvp(x - H * w)) / (2 * H)
+    assert s2sad.jvp(calls_jvp)(x, w)[1] == pytest.approx(fd, rel=1e-6)
+    assert s2sad.jvp(calls_jvp)(x, w)[1] == pytest.approx(12 * np.sum(C * V * x * w))
+
+
+def test_hessian_of_a_function_calling_a_jvp_object():
+    x = np.array([0.3, -0.7, 1.1])
+    np.testing.assert_allclose(s2sad.hessian(calls_jvp)(x), np.diag(12 * C * V), rtol=1e-9)
+
+
+# -- matrix products (matmul_adjoint_a reads g and b, a only for its dimensions) ---------
+
+A = np.array([[2.0, 0.5, 0.1], [0.3, 1.5, -0.2], [0.1, 0.4, 3.0]])
+
+
+def quadratic(x):
+    return x @ (A @ x)
+
+
+def cubic_dot(x):
+    y = np.dot(A, x)
+    return np.sum(y * y * y)
+
+
+def scaled_matrix(s):
+    m = A * s
+    v = m @ np.array([1.0, 2.0, 3.0])
+    return np.sum(v * v) * s
+
+
+def test_hessian_of_matrix_products():
+    x = np.array([0.3, -0.7, 1.1])
+    np.testing.assert_allclose(s2sad.hessian(quadratic)(x), A + A.T, rtol=1e-9)
+    y = A @ x
+    np.testing.assert_allclose(s2sad.hessian(cubic_dot)(x), 6 * A.T @ np.diag(y) @ A,
+                               rtol=1e-9)
+
+
+def test_second_derivative_of_a_scalar_times_a_matrix():
+    fd = fd_second(scaled_matrix, 1.3)
+    for how, d2 in second_derivatives(scaled_matrix).items():
+        assert d2(1.3) == pytest.approx(fd, rel=1e-6), how
+
+
+# -- locals named like generated names (the second pass transforms generated code) ------
+
+def generated_looking(x):
+    bx = x * 2.0
+    dx = bx * x
+    _tape = dx + 1.0
+    _t1 = _tape * x
+    b_t1 = _t1 + bx
+    _result = b_t1 * 2.0
+    x_1 = _result + x
+    _seq = x_1 * x
+    _go1 = _seq
+    _brk1 = _go1 + 1.0
+    _n1 = _brk1
+    _c1 = _n1 * x
+    _value = _c1 + 1.0
+    _i = 2.0
+    return _value * _i
+
+
+def generated_looking_loop(x):
+    b_tape = 0.5
+    bx = x
+    for _i in range(3):
+        b_tape = b_tape * bx + np.sin(x)
+        _n1 = b_tape * b_tape
+        bx = bx + _n1 * 0.1
+    return bx * b_tape
+
+
+def generated_looking_while(x):
+    _tape_1 = x
+    bb_t1 = 0.0
+    _k1 = 0
+    while _k1 < 3:
+        bb_t1 = bb_t1 + _tape_1 * x
+        _tape_1 = _tape_1 * 0.5 + bb_t1
+        _k1 = _k1 + 1
+    return _tape_1 * bb_t1
+
+
+def generated_looking_list(x):
+    bl = [x, x * x]
+    _old1 = [0.0]
+    for i in range(2):
+        _old1[0] = _old1[0] * x + bl[i]
+    return _old1[0] * bl[1]
+
+
+def generated_looking_branch(x):
+    _c1 = x > 1.0
+    if _c1:
+        b_c1 = x * x
+    else:
+        b_c1 = x * 3.0
+    _ret = b_c1 * x
+    return _ret * np.exp(x * 0.1)
+
+
+@pytest.mark.parametrize("f", [generated_looking, generated_looking_loop,
+                               generated_looking_while, generated_looking_list,
+                               generated_looking_branch], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("x", [0.8, 1.3])
+def test_second_derivative_of_locals_named_like_generated_names(f, x):
+    """The first pass's names (``b_tape``, ``bb_t1``...) are the second pass's locals;
+    reverse over reverse once inlined a copy ``b_tape_1 = bb_t1`` into its one reader
+    up to the next write of ``b_tape_1`` and dropped it although later statements read
+    ``b_tape_1`` too (NameError in the generated code)."""
+    fd = fd_second(f, x)
+    for how, d2 in second_derivatives(f).items():
+        assert d2(x) == pytest.approx(fd, rel=1e-6, abs=1e-8), how
+
+
+# -- errors in generated code are located in the user's file --------------------------
+
+def builds_list_comprehension(x):
+    lst = [x * x * i for i in range(5)]
+    return sum(lst)
+
+
+def builds_list_by_append(x):
+    lst = []
+    while len(lst) < 3:
+        lst.append(x * x * len(lst))
+    return sum(lst)
+
+
+def _cube(v):
+    return v * v * v
+
+
+def calls_helper(x):
+    y = _cube(x)
+    return y * x
+
+
+def _line_of(f, text):
+    import inspect
+    lines, first = inspect.getsourcelines(f)
+    return first + next(i for i, line in enumerate(lines) if text in line)
+
+
+@pytest.mark.parametrize("mode", ["auto", "reverse", "forward"])
+@pytest.mark.parametrize("f, text", [(builds_list_comprehension, "lst = [x"),
+                                     (builds_list_by_append, "lst.append(")],
+                         ids=["comprehension", "append"])
+def test_second_derivative_of_list_building_code_is_refused_at_the_users_line(f, text, mode):
+    want = 30.0 if f is builds_list_comprehension else 9.0     # first derivatives work
+    assert s2sad.grad(f)(1.5) == pytest.approx(want)
+    with pytest.raises(s2sad.S2SADError) as info:
+        s2sad.grad(s2sad.grad(f, mode=mode), mode=mode)(1.5)
+    err = info.value
+    assert err.filename == __file__
+    assert err.lineno == _line_of(f, text)
+    message = str(err)
+    assert message.startswith(f"{__file__}:{err.lineno}: ")
+    assert "in the derivative code s2sad generated for this line" in message
+    assert text in message                  # the user's line is shown
+    assert "NumPy array" in err.hint
+
+
+def test_reverse_over_reverse_through_a_helper_is_refused_at_the_call():
+    x = 0.8
+    assert s2sad.hessian(calls_helper)(x) == pytest.approx(12 * x * x, rel=1e-9)
+    assert s2sad.grad(s2sad.grad(calls_helper))(x) == pytest.approx(12 * x * x, rel=1e-9)
+    with pytest.raises(s2sad.S2SADError) as info:
+        s2sad.grad(s2sad.grad(calls_helper, mode="reverse"), mode="reverse")(x)
+    err = info.value
+    assert (err.filename, err.lineno) == (__file__, _line_of(calls_helper, "_cube(x)"))
+    assert "s2sad.hessian" in err.hint
+
+
+def test_gradient_of_a_vector_valued_gradient_is_located_at_the_users_return():
+    x = np.array([0.3, -0.7, 1.1])
+    with pytest.raises(s2sad.NonScalarOutputError) as info:
+        s2sad.grad(s2sad.grad(quadratic))(x)
+    err = info.value
+    assert (err.filename, err.lineno) == (__file__, _line_of(quadratic, "return x @"))
