@@ -24,6 +24,10 @@ multilinear(runtime.unbroadcast, runtime.getitem_adjoint, runtime.sum_adjoint,
             runtime.mean_adjoint, runtime.sum_list_adjoint, runtime.take_adjoint,
             args=("g",))
 multilinear(runtime.add_adjoints)
+multilinear(runtime.element_adjoint, runtime.slice_adjoint, runtime.sequence_repeat_adjoint,
+            args=("g",))
+multilinear(runtime.concat_tangent, args=("dx", "dy"))
+multilinear(runtime.repeat_tangent, args=("dx",))
 multilinear(runtime.dot_adjoint_a, runtime.dot_adjoint_b, runtime.matmul_adjoint_a,
             runtime.matmul_adjoint_b, args=("g", "a", "b"))
 multilinear(runtime.snapshot, args=("a",))
@@ -99,6 +103,12 @@ def add_adjoints(z, a, b):
     d[b] = d[z]
 
 
+@adjoint(runtime.element_adjoint)
+def element_adjoint(z, g, x):
+    d[g] = d[z]
+
+
 @adjoint(runtime.owned)
 def owned(z, g):
     d[g] = d[z]
+
