@@ -106,6 +106,9 @@ def classify(value, ctx, kinds=None):
     if isinstance(value, gast.Name):
         return Op("copy", args=[value])
     if isinstance(value, gast.BinOp):
+        sequence = _sequence_op(value, kinds)
+        if sequence is not None:
+            return sequence
         return _prim(BINOPS.get(type(value.op)), [value.left, value.right], {}, kinds,
                      type(value.op).__name__)
     if isinstance(value, gast.UnaryOp):
@@ -158,6 +161,28 @@ def classify(value, ctx, kinds=None):
     return Op("unknown", args=[value], what=type(value).__name__)
 
 
+_SEQUENCE_KINDS = ("L", "LS")
+
+
+def _sequence_op(value, kinds):
+    """``a + b`` and ``a * n`` (``n * a``) of a surely list or tuple ``a`` (kinds ``L``,
+    ``LS``; not ``AL``):
+    the primitives ``runtime.concat(a, b)`` and ``runtime.repeat(a, n)``, with rules of
+    their own (not those of arithmetic). None for any other binary operation."""
+    if kinds is None or not isinstance(value.op, (gast.Add, gast.Mult)):
+        return None
+    left, right = value.left, value.right
+    found = [_atom_kind(left, kinds) in _SEQUENCE_KINDS,
+             _atom_kind(right, kinds) in _SEQUENCE_KINDS]
+    if not any(found):
+        return None
+    rt = _runtime()
+    if isinstance(value.op, gast.Add):
+        return _prim(rt.concat, [left, right], {}, kinds, "concatenation (+)")
+    args = [left, right] if found[0] else [right, left]
+    return _prim(rt.repeat, args, {}, kinds, "repetition (*)")
+
+
 def index_expr(index, ctx):
     """The index of a subscript as an expression: ``1:n`` becomes ``slice(1, n, None)``."""
     if isinstance(index, gast.Slice):
@@ -205,8 +230,10 @@ def _prim(prim, args, keywords, kinds, what):
 def join_kinds(a, b):
     if a == b:
         return a
-    if "L" in (a, b) or "LS" in (a, b):
+    if a in ("L", "LS") and b in ("L", "LS"):
         return "L"
+    if a in ("L", "LS", "AL") or b in ("L", "LS", "AL"):
+        return "AL"     # perhaps a list or tuple, perhaps not
     return "A"
 
 
@@ -257,7 +284,9 @@ def walk_stmts(stmts):
 
 
 def infer_kinds(tree, ctx, stmts=None, ops=None):
-    """'S' for names that surely hold scalars, 'A' for possible arrays.
+    """'S' for names that surely hold scalars, 'A' for possible arrays; 'A1' for 1-D
+    arrays, 'LS' for lists and tuples of scalars, 'L' for other lists and tuples, and
+    'AL' for what may or may not be a list or tuple (an item popped off a list).
 
     ``stmts``: the statements of ``tree`` as ``walk_stmts`` gives them, if at hand.
     ``ops``, a dict, receives ``id(value) -> (value, Op)`` for the right-hand sides
@@ -322,14 +351,17 @@ def _kind_of_value(value, ctx, kinds, ops=None):
         return "LS" if all(_atom_kind(e, kinds) == "S" for e in value.elts) else "L"
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
             and value.func.attr == "pop":
-        return "L"
+        return "AL"
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) \
             and ctx.injected.get(value.func.id) is _runtime().as_sequence and value.args:
         return _atom_kind(value.args[0], kinds)
+    if isinstance(value, gast.BinOp) and _sequence_op(value, kinds) is not None:
+        found = {_atom_kind(a, kinds) for a in (value.left, value.right)} & {"L", "LS"}
+        return "L" if "L" in found else "LS"
     if isinstance(value, gast.Subscript):
         base = _atom_kind(value.value, kinds)
         if isinstance(value.slice, gast.Slice):
-            return base if base in ("L", "LS", "A1") else "A"
+            return base if base in ("L", "LS", "A1", "AL") else "A"
         if base in ("LS", "A1") and _is_int_index(value.slice, kinds):
             return "S"
         return "A"

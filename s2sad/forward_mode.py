@@ -278,6 +278,11 @@ class Forward:
             expr = self.dt(s.value)
         elif op.kind == "pack":
             elts = [self.dt(a) for a in op.args]
+            # a zero tangent of an item that is a list, tuple or array has its structure
+            elts = [call(self.helper("zeros_like"), name(a.id))
+                    if _zero(e) and isinstance(a, gast.Name)
+                    and self.ctx.var_kinds.get(a.id) != "S" else e
+                    for a, e in zip(op.args, elts)]
             expr = (gast.List if isinstance(s.value, gast.List) else gast.Tuple)(
                 elts=elts, ctx=gast.Load())
         elif op.kind == "rule":

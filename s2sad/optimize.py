@@ -29,7 +29,7 @@ from collections import Counter
 import gast
 import numpy as np
 
-from . import anno, shapes
+from . import anno, runtime, shapes
 from .gastutil import Transformer, children, clone, dotted_name, names, walk
 
 _COMPOUND = (gast.If, gast.For, gast.While)
@@ -733,7 +733,8 @@ class _Fold(Transformer):
         module = getattr(f, "__module__", None) or ""
         if module == "math" or getattr(math, getattr(f, "__name__", ""), None) is f:
             return f.__name__ not in _MATH_INTS
-        if isinstance(f, np.ufunc) or module.startswith("numpy"):
+        if isinstance(f, np.ufunc) or module.startswith("numpy") \
+                or f is runtime.pow_dx or f is runtime.pow_dy:
             return any(self._float_expr(a) for a in e.args)
         return False
 

@@ -128,7 +128,7 @@ class Reverse:
         st = state.get(var, U)
         defined = st == D or st == OWN
         if st == OWN and self.is_helper_call(expr, "getitem_adjoint") \
-                and self.ctx.var_kinds.get(var) not in ("S", "L", "LS"):
+                and self.ctx.var_kinds.get(var) not in ("S", "L", "LS", "AL"):
             g, _, index = expr.args             # b[index] += g, in place: b is private
             basic = self.basic_index(index)
             if basic is not None:               # no element twice: plain +=
@@ -139,7 +139,7 @@ class Reverse:
             return
         if not defined and var in self.ctx.mutable:
             expr = call(self.helper("owned"), expr)     # updated in place later
-        if defined and self.ctx.var_kinds.get(var) in ("L", "LS"):
+        if defined and self.ctx.var_kinds.get(var) in ("L", "LS", "AL"):
             value = call(self.helper("add_adjoints"), name(b), expr)
         elif defined:
             if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, gast.USub):
@@ -150,7 +150,7 @@ class Reverse:
             value = expr
             fresh = isinstance(expr, gast.Call) and (self.is_helper_call(expr, "getitem_adjoint")
                                                      or self.is_helper_call(expr, "owned"))
-            array = self.ctx.var_kinds.get(var) not in ("S", "L", "LS")
+            array = self.ctx.var_kinds.get(var) not in ("S", "L", "LS", "AL")
             state[var] = OWN if fresh and array else D
             out.append(assign(b, value))
             return
@@ -369,6 +369,10 @@ class Reverse:
                 if isinstance(elt, gast.Name) and elt.id in self.ctx.active:
                     item = gast.Subscript(value=name(self.adjoint(t)), slice=const(i),
                                           ctx=gast.Load())
+                    if self.ctx.var_kinds.get(elt.id) != "S":
+                        # the item may be the 0.0 standing for a zero of any structure
+                        # (getitem_adjoint's other items): give it elt's structure
+                        item = call(self.helper("element_adjoint"), item, name(elt.id))
                     self.contribute(elt.id, item, state, out)
         elif op.kind == "call":
             out.extend(self.call_site(s, t, op, state))

@@ -15,9 +15,12 @@ from . import errors
 from .errors import NonScalarOutputError
 
 __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints",
-           "fit", "index_add", "checkpoint_interval", "fixed_point_norm", "fixed_point_unsettled", "copy_of", "snapshot", "owned", "take_adjoint", "store_adjoint", "last_writes",
-           "check_float_store", "as_sequence", "sum_list_adjoint", "dot_adjoint_a", "dot_adjoint_b",
-           "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint", "mean_adjoint"]
+           "fit", "index_add", "checkpoint_interval", "fixed_point_norm", "fixed_point_unsettled",
+           "copy_of", "snapshot", "owned", "take_adjoint", "store_adjoint", "last_writes",
+           "check_float_store", "as_sequence", "sum_list_adjoint", "dot_adjoint_a",
+           "dot_adjoint_b", "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint",
+           "mean_adjoint", "pow_dx", "pow_dy", "element_adjoint", "concat", "repeat",
+           "slice_adjoint", "sequence_repeat_adjoint", "concat_tangent", "repeat_tangent"]
 
 
 def unbroadcast(g, x):
@@ -40,6 +43,32 @@ def unbroadcast(g, x):
     if not shape:
         return float(g) if g.dtype.kind == "f" else g[()]
     return g.reshape(shape)
+
+
+def pow_dx(x, y):
+    """The derivative ``y * x ** (y - 1)`` of ``x ** y`` in ``x``, also where ``x == 0``:
+    0 for ``y == 0`` (``x ** 0`` is 1 everywhere), infinite for ``y < 1``. (The rules use
+    the plain formula for a constant exponent of at least 1.)"""
+    if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+        return y * x ** np.where(y, y - 1, 1.0)
+    if x == 0:
+        if y == 0:
+            return 0.0
+        if y < 1:
+            return math.copysign(math.inf, y)
+    return y * x ** (y - 1)
+
+
+def pow_dy(z, x):
+    """The derivative ``z * log(x)`` of ``z = x ** y`` in ``y``, also where ``x == 0``: 0
+    where ``z == 0`` (``0 ** y`` is 0 for every ``y > 0``), and nan for ``x < 0``."""
+    if isinstance(x, np.ndarray) or isinstance(z, np.ndarray):
+        return z * np.log(np.where(x, x, 1.0))
+    if x > 0:
+        return z * math.log(x)
+    if x == 0:
+        return 0.0 if z == 0 else -math.inf * z
+    return math.nan
 
 
 def seed(y):
@@ -105,6 +134,61 @@ def getitem_adjoint(g, x, index):
     else:
         np.add.at(out, index, g)
     return out
+
+
+def element_adjoint(g, x):
+    """The adjoint ``g`` of an item ``x`` of a list or tuple, read from the adjoint of
+    the sequence: a zero shaped like ``x`` where ``g`` is the plain 0.0 that stands for
+    a zero of any structure (``getitem_adjoint`` fills the other items with it)."""
+    if type(g) is float and g == 0.0 and type(x) is not float:
+        return zeros_like(x)
+    return g
+
+
+def concat(a, b):
+    """``a + b`` of lists or tuples: the primitive whose rules differentiate it
+    (``activity.classify`` gives it to a ``+`` with a list or tuple operand)."""
+    return a + b
+
+
+def repeat(a, n):
+    """``a * n`` (or ``n * a``) of a list or tuple ``a``, as ``concat`` is ``a + b``."""
+    return a * n
+
+
+def slice_adjoint(g, x, start):
+    """Adjoint of the operand ``x`` of ``z = a + b`` (lists or tuples) that starts at
+    item ``start`` of ``z``: ``g[start:start + len(x)]``."""
+    if type(g) is float:                    # the zero of any structure
+        return zeros_like(x)
+    return list(g[start:start + len(x)])
+
+
+def sequence_repeat_adjoint(g, x, n):
+    """Adjoint of ``x`` in ``z = x * n`` (a list or tuple): the ``n`` chunks of ``g``
+    summed."""
+    k = len(x)
+    if type(g) is float or n <= 0 or k == 0:
+        return zeros_like(x)
+    out = list(g[:k])
+    for j in range(1, n):
+        out = [add_adjoints(p, q) for p, q in zip(out, g[j * k:(j + 1) * k])]
+    return out
+
+
+def _sequence_tangent(d, x):
+    return zeros_like(x) if type(d) is float else list(d)
+
+
+def concat_tangent(dx, dy, x, y):
+    """Tangent of ``x + y`` (lists or tuples): the tangents concatenated, a zero one
+    (the number 0.0) shaped like its operand."""
+    return _sequence_tangent(dx, x) + _sequence_tangent(dy, y)
+
+
+def repeat_tangent(dx, x, n):
+    """Tangent of ``x * n`` (a list or tuple): ``x``'s tangent repeated."""
+    return _sequence_tangent(dx, x) * n
 
 
 def add_adjoints(a, b):

@@ -7,8 +7,16 @@ import builtins
 
 import numpy as np
 
-from ..runtime import as_sequence, sum_list_adjoint
-from .core import adjoint, nondiff
+from .. import runtime
+from ..runtime import (
+    as_sequence,
+    concat_tangent,
+    repeat_tangent,
+    sequence_repeat_adjoint,
+    slice_adjoint,
+    sum_list_adjoint,
+)
+from .core import adjoint, nondiff, tangent
 
 d = {}
 
@@ -60,6 +68,30 @@ def sum(z, x):
 def sum_start(z, x, start):
     d[x] = sum_list_adjoint(d[z], x)
     d[start] = d[z]
+
+
+# a + b and a * n of lists and tuples (activity.classify gives them these primitives)
+
+
+@adjoint(runtime.concat)
+def concat(z, x, y):
+    d[x] = slice_adjoint(d[z], x, 0)
+    d[y] = slice_adjoint(d[z], y, len(x))
+
+
+@adjoint(runtime.repeat)
+def repeat(z, x, n):
+    d[x] = sequence_repeat_adjoint(d[z], x, n)
+
+
+@tangent(runtime.concat)
+def tangent_of_concat(z, x, y):
+    d[z] = concat_tangent(d[x], d[y], x, y)
+
+
+@tangent(runtime.repeat)
+def tangent_of_repeat(z, x, n):
+    d[z] = repeat_tangent(d[x], x, n)
 
 
 nondiff(builtins.int, builtins.round, builtins.len, builtins.range, builtins.bool,

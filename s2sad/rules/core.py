@@ -18,7 +18,9 @@ rule module and reach the generated code under a collision-free name.
 
 Keyword parameters with defaults bind call keywords: ``def sum(z, x, axis=None)``.
 ``variant="S"`` registers a faster template used when every argument is a
-Python/NumPy scalar.
+Python/NumPy scalar. ``when=predicate`` registers a template used only for calls
+whose atoms (template parameter -> gast node) satisfy the predicate, such as a
+constant exponent: it is tried before the rules of its variant without one.
 """
 
 from __future__ import annotations
@@ -39,10 +41,11 @@ MULTILINEAR = {}  # primitive -> names of the arguments it is linear in (tangent
 
 
 class Rule:
-    def __init__(self, primitive, template, variant=None):
+    def __init__(self, primitive, template, variant=None, when=None):
         self.primitive = primitive
         self.template = template
         self.variant = variant
+        self.when = when
         src = textwrap.dedent(inspect.getsource(template))
         fdef = gast.parse(src).body[0]
         fdef.decorator_list = []
@@ -83,6 +86,12 @@ class Rule:
         except TypeError:
             return False
         return True
+
+    def applies(self, args, keywords=None):
+        """``fits(args, keywords)``, and the atoms satisfy ``when`` if there is one."""
+        if not self.fits(args, keywords):
+            return False
+        return self.when is None or bool(self.when(self.bind(args, keywords or {})))
 
     @property
     def name(self):
@@ -361,15 +370,17 @@ def _is_adjoint_ref(node):
 # ---------------------------------------------------------------------------
 # The rule-author API (re-exported by s2sad.extend)
 
-def adjoint(*primitives, variant=None):
-    """Register the decorated template as the adjoint of each primitive."""
+def adjoint(*primitives, variant=None, when=None):
+    """Register the decorated template as the adjoint of each primitive (with
+    ``when``, for the calls whose atoms satisfy that predicate only)."""
     def register(template):
         for prim in primitives:
             rules = RULES.setdefault(prim, [])
-            rule = Rule(prim, template, variant)
-            rules[:] = [r for r in rules if not (r.variant == variant
+            rule = Rule(prim, template, variant, when)
+            rules[:] = [r for r in rules if not (r.variant == variant and r.when is when
                                                  and r.params == rule.params)]
             rules.insert(0, rule)
+            rules.sort(key=lambda r: r.when is None)      # stable: conditional ones first
             NONDIFF.discard(prim)
         return template
     return register
@@ -421,7 +432,7 @@ def lookup(primitive, scalar_args, args=(), keywords=None):
         return None
     if not rules:
         return None
-    fitting = [rule for rule in rules if rule.fits(args, keywords)]
+    fitting = [rule for rule in rules if rule.applies(args, keywords)]
     for rule in fitting:
         if rule.variant == ("S" if scalar_args else "A"):
             return rule

@@ -2,7 +2,9 @@
 
 import math
 
+from ..runtime import pow_dx, pow_dy
 from .core import adjoint, nondiff
+from .operators import plain_power
 
 d = {}
 
@@ -65,6 +67,13 @@ def sqrt(z, x):
 
 @adjoint(math.pow)
 def pow(z, x, y):
+    """exact at x = 0 too: d/dx x ** 0 = 0, d/dy 0 ** y = 0 for y > 0"""
+    d[x] = d[z] * pow_dx(x, y)
+    d[y] = d[z] * pow_dy(z, x)
+
+
+@adjoint(math.pow, when=plain_power)
+def pow_plain(z, x, y):
     d[x] = d[z] * y * math.pow(x, y - 1.0)
     d[y] = d[z] * z * math.log(x)
 
@@ -117,6 +126,13 @@ def fabs(z, x):
     d[x] = d[z] * ((x > 0) * 1.0 - (x < 0) * 1.0)
 
 
+@adjoint(math.copysign)
+def copysign(z, x, y):
+    """|x| with the sign of y: derivative sign(x) * sign(y), 0 at x = 0; zero gradient
+    for the sign source y"""
+    d[x] = d[z] * (((x > 0) * 1.0 - (x < 0) * 1.0) * math.copysign(1.0, y))
+
+
 @adjoint(math.erf)
 def erf(z, x):
     d[x] = d[z] * 1.1283791670955126 * math.exp(-x * x)
@@ -133,4 +149,4 @@ def radians(z, x):
 
 
 nondiff(math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite,
-        math.isclose, math.copysign, math.factorial, math.gcd, math.comb)
+        math.isclose, math.factorial, math.gcd, math.comb)

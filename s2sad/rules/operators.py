@@ -5,11 +5,21 @@ adjoint back to its operand's shape and is removed when the result is known
 to be a scalar.
 """
 
+import math
 import operator
 
+import gast
 import numpy as np
 
-from ..runtime import copy_of, getitem_adjoint, matmul_adjoint_a, matmul_adjoint_b, unbroadcast
+from ..runtime import (
+    copy_of,
+    getitem_adjoint,
+    matmul_adjoint_a,
+    matmul_adjoint_b,
+    pow_dx,
+    pow_dy,
+    unbroadcast,
+)
 from .core import adjoint, nondiff
 
 d = {}  # templates write d[x] for "the adjoint of x"
@@ -39,10 +49,49 @@ def truediv(z, x, y):
     d[y] = unbroadcast(-d[z] * z / y, y)
 
 
+def _number(atom):
+    """The value of a numeric constant atom, else nan (which compares false)."""
+    if isinstance(atom, gast.Constant) and type(atom.value) in (int, float):
+        return atom.value
+    return math.nan
+
+
+def plain_power(atoms):
+    """``x ** y`` whose derivatives the plain formulas give everywhere, ``x == 0``
+    included: a constant exponent of at least 1 (``x ** 2``), or a constant positive
+    base (``2.0 ** y``). Other powers go through ``pow_dx`` and ``pow_dy``."""
+    return _number(atoms["y"]) >= 1 or _number(atoms["x"]) > 0
+
+
 @adjoint(operator.pow)
 def pow(z, x, y):
+    """exact at x = 0 too: d/dx x ** 0 = 0, d/dy 0 ** y = 0 for y > 0"""
+    d[x] = unbroadcast(d[z] * pow_dx(x, y), x)
+    d[y] = unbroadcast(d[z] * pow_dy(z, x), y)
+
+
+@adjoint(operator.pow, when=plain_power)
+def pow_plain(z, x, y):
     d[x] = unbroadcast(d[z] * y * x ** (y - 1), x)
     d[y] = unbroadcast(d[z] * z * np.log(x), y)
+
+
+# the derivatives of pow_dx and pow_dy (hessians of powers):
+# d/dx (y x^(y-1)) = y (y - 1) x^(y-2) = y pow_dx(x, y - 1);
+# d/dy (y x^(y-1)) = x^(y-1) + y x^(y-1) log(x)
+
+
+@adjoint(pow_dx)
+def pow_dx_adjoint(z, x, y):
+    d[x] = unbroadcast(d[z] * y * pow_dx(x, y - 1), x)
+    d[y] = unbroadcast(d[z] * (np.float_power(x, y - 1) + pow_dy(pow_dx(x, y), x)), y)
+
+
+@adjoint(pow_dy)
+def pow_dy_adjoint(w, z, x):
+    d[z] = unbroadcast(d[w] * np.log(np.where(x, x, 1.0)), z)
+    d[x] = unbroadcast(d[w] * np.where(x, z / np.where(x, x, 1.0), 0.0), x)
+
 
 
 @adjoint(operator.neg)

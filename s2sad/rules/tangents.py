@@ -26,6 +26,9 @@ multilinear(runtime.unbroadcast, runtime.getitem_adjoint, runtime.sum_adjoint,
             runtime.mean_adjoint, runtime.sum_list_adjoint, runtime.take_adjoint,
             runtime.store_adjoint, args=("g",))
 multilinear(runtime.last_writes, args=("part",))
+multilinear(runtime.element_adjoint, runtime.slice_adjoint, runtime.sequence_repeat_adjoint,
+            args=("g",))
+multilinear(runtime.repeat_tangent, args=("dx",))
 # the adjoint of a in a @ b reads g and b (a gives only its dimensions): bilinear in g
 # and b, one term each; the adjoint of b likewise in g and a
 multilinear(runtime.dot_adjoint_a, runtime.matmul_adjoint_a, args=("g", "b"))
@@ -43,6 +46,14 @@ nondiff(runtime.seed, runtime.zeros_like, runtime.check_float_store)
 @tangent(runtime.add_adjoints)
 def add_adjoints_tangent(z, a, b):
     d[z] = runtime.add_adjoints(d[a], d[b])
+
+
+# concat_tangent(dx, dy, x, y) is linear in dx and dy jointly, like add_adjoints
+
+
+@tangent(runtime.concat_tangent)
+def concat_tangent_tangent(z, dx, dy, x, y):
+    d[z] = runtime.concat_tangent(d[dx], d[dy], x, y)
 
 
 # one division, not the two of the terms derived from the adjoint (dx / y - dy * z / y)
@@ -125,6 +136,12 @@ def add_adjoints(z, a, b):
     d[b] = d[z]
 
 
+@adjoint(runtime.element_adjoint)
+def element_adjoint(z, g, x):
+    d[g] = d[z]
+
+
 @adjoint(runtime.owned)
 def owned(z, g):
     d[g] = d[z]
+

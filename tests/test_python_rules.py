@@ -1,0 +1,243 @@
+"""Rules of plain Python: ``math.copysign``; ``+`` and ``*`` of lists and tuples
+(concatenation and repetition, not arithmetic); zeros of items of nested lists and
+tuples; powers at a zero base. Each pattern is checked against finite differences
+(or analytic values where those cannot see it) in the three modes of ``grad``."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from gradcheck import numerical_grad
+
+import s2sad
+
+MODES = ("auto", "reverse", "forward")
+
+
+def check(f, args, wrt=0, want=None, mode="auto"):
+    got = s2sad.grad(f, wrt=wrt, mode=mode)(*args)
+    if want is None:
+        want = numerical_grad(f, args, wrt)
+    assert np.allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float),
+                       rtol=1e-6, atol=1e-6), (mode, got, want)
+    return got
+
+
+# -- math.copysign ---------------------------------------------------------------
+
+
+def copysign_xy(x, y):
+    return math.copysign(x, y) * y
+
+
+def copysign_only(x, y):
+    return math.copysign(x, y)
+
+
+def copysign_loop(x, y):
+    s = 0.0
+    for k in range(3):
+        s = s + math.copysign(x * x - k, y - k)
+    return s
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("x, y", [(1.5, -2.3), (-1.5, -2.3), (1.5, 2.3), (-0.7, 0.4)])
+def test_copysign(mode, x, y):
+    check(copysign_xy, (x, y), (0, 1), mode=mode)
+    check(copysign_loop, (x, y), (0, 1), mode=mode)
+    # d/dx copysign(x, y) = sign(x) * sign(y); y only gives the sign
+    assert s2sad.grad(copysign_only, mode=mode)(x, y) == \
+        math.copysign(1.0, x) * math.copysign(1.0, y)
+    assert s2sad.grad(copysign_only, wrt=1, mode=mode)(x, y) == 0.0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_copysign_kink(mode):
+    assert s2sad.grad(copysign_only, mode=mode)(0.0, -2.0) == 0.0     # as abs at 0
+
+
+# -- + and * of lists and tuples --------------------------------------------------
+
+
+def concat_list(x):
+    lst = [2.0] + [x]
+    return lst[0] * x + lst[1] * lst[1]
+
+
+def concat_tuple(x, y):
+    t = (y,) + (x,)
+    return t[0] * 10.0 + t[1]
+
+
+def concat_constant_first(x, y):
+    t = (3.0, 4.0) + (x, y)
+    return t[2] * t[3] + t[0] * x
+
+
+def concat_both_active(x, y):
+    t = [x, x * y] + [y * y]
+    return t[0] * t[1] + t[2] * x
+
+
+def repeat_list(x):
+    lst = [x] * 3
+    return lst[0] + lst[2] * lst[1]
+
+
+def repeat_left(x, y):
+    t = 2 * (x, y)
+    return t[0] * t[3] + t[2]
+
+
+def concat_loop(x, y):
+    acc = []
+    for k in range(3):
+        acc = acc + [x * k + y]
+    s = 0.0
+    for v in acc:
+        s = s + v * v
+    return s
+
+
+def concat_sum(x, y):
+    return sum([x, y] + [x * y]) + sum((x,) * 4)
+
+
+SEQUENCE_CASES = [
+    (concat_list, (1.3,), 0, 2.0 + 2 * 1.3),
+    (concat_tuple, (1.3, 0.7), (0, 1), (1.0, 10.0)),
+    (concat_constant_first, (1.3, 0.7), (0, 1), (0.7 + 3.0, 1.3)),
+    (concat_both_active, (1.3, 0.7), (0, 1), None),
+    (repeat_list, (1.3,), 0, 1.0 + 2 * 1.3),
+    (repeat_left, (1.3, 0.7), (0, 1), (0.7 + 1.0, 1.3)),
+    (concat_loop, (1.3, 0.7), (0, 1), None),
+    (concat_sum, (1.3, 0.7), (0, 1), None),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("f, args, wrt, want", SEQUENCE_CASES,
+                         ids=[c[0].__name__ for c in SEQUENCE_CASES])
+def test_sequence_concatenation_and_repetition(mode, f, args, wrt, want):
+    check(f, args, wrt, mode=mode)
+    if want is not None:
+        check(f, args, wrt, want=want, mode=mode)
+
+
+def concat_arrays_in_tuple(a, x):
+    t = (a * 2.0,) + (a * x, x)
+    return np.sum(t[0] * t[1]) + t[2] * np.sum(t[1])
+
+
+@pytest.mark.parametrize("mode", ("auto", "reverse"))
+def test_concatenated_tuple_of_arrays(mode):
+    a = np.array([0.5, -1.0, 2.0])
+    for wrt in (0, 1):
+        check(concat_arrays_in_tuple, (a, 1.3), wrt, mode=mode)
+
+
+# -- items of nested lists and tuples that carry no derivative ----------------------
+
+
+def nested_loop(x, y):
+    s = 0.0
+    for a, b in [(x, y), (1.0, 2.0)]:
+        s = s + a * b
+    return s
+
+
+def nested_constant_item(x):
+    pairs = [(x, x * x), (3.0, 4.0)]
+    return pairs[1][0] * x + pairs[0][1]
+
+
+def nested_active_item_unread(x):
+    pairs = [(x, x * x), (3.0, x)]
+    return pairs[1][0] * x
+
+
+def nested_arrays(a, b):
+    pairs = [a * 1.0, b]
+    return np.sum(pairs[1] * pairs[1])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_nested_sequences(mode):
+    check(nested_loop, (1.3, 0.4), 0, want=0.4, mode=mode)
+    check(nested_loop, (1.3, 0.4), (0, 1), mode=mode)
+    check(nested_constant_item, (1.3,), 0, want=3.0 + 2 * 1.3, mode=mode)
+    check(nested_active_item_unread, (1.3,), 0, want=3.0, mode=mode)
+
+
+@pytest.mark.parametrize("mode", ("auto", "reverse"))
+def test_nested_array_item_gets_an_array_zero(mode):
+    a, b = np.ones(3), np.array([1.0, 2.0])
+    ga, gb = s2sad.grad(nested_arrays, wrt=(0, 1), mode=mode)(a, b)
+    assert isinstance(ga, np.ndarray) and ga.shape == (3,) and not ga.any()
+    assert np.allclose(gb, 2 * b)
+
+
+# -- powers at a zero base ------------------------------------------------------------
+
+
+def poly(x):
+    c = [1.0, 2.0, 3.0]
+    s = 0.0
+    for i in range(3):
+        s = s + c[i] * x ** i
+    return s
+
+
+def mpow(x):
+    return math.pow(x, 2.0) + math.pow(x, 0.0)
+
+
+def pw(x, y):
+    return x ** y
+
+
+def mpw(x, y):
+    return math.pow(x, y)
+
+
+def square(x):
+    return x ** 2 + 2.0 ** x
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_power_at_zero_base(mode):
+    check(poly, (0.0,), want=2.0, mode=mode)
+    check(poly, (0.7,), want=2.0 + 6 * 0.7, mode=mode)
+    check(mpow, (0.0,), want=0.0, mode=mode)
+    check(mpow, (1.3,), want=2.6, mode=mode)
+    for f in (pw, mpw):
+        check(f, (0.0, 2.0), 1, want=0.0, mode=mode)         # 0 ** y = 0 for y > 0
+        check(f, (0.0, 2.0), 0, want=0.0, mode=mode)
+        check(f, (0.0, 1.0), 0, want=1.0, mode=mode)
+        check(f, (0.0, 0.0), 0, want=0.0, mode=mode)         # x ** 0 = 1 everywhere
+        check(f, (1.7, 2.5), (0, 1), mode=mode)
+        check(f, (1.7, 0.0), (0, 1), mode=mode)
+    # an infinite slope: 0 < y < 1
+    assert s2sad.grad(pw, mode=mode)(0.0, 0.5) == math.inf
+    check(square, (0.0,), want=math.log(2.0), mode=mode)
+
+
+def test_power_hessians():
+    assert np.isclose(s2sad.hessian(pw)(1.7, 3.0), 6 * 1.7)
+    assert np.isclose(s2sad.hessian(pw)(0.0, 2.0), 2.0)
+    assert np.isclose(s2sad.hessian(pw)(0.0, 1.0), 0.0)
+    h = s2sad.hessian(pw, wrt=(0, 1))(1.7, 3.0)
+    log = math.log(1.7)
+    want = [[6 * 1.7, 1.7 ** 2 * (1 + 3 * log)], [1.7 ** 2 * (1 + 3 * log), 1.7 ** 3 * log ** 2]]
+    assert np.allclose(np.asarray(h, dtype=float), want)
+    assert np.isclose(s2sad.grad(s2sad.grad(pw))(1.7, 3.0), 6 * 1.7)
+
+
+def test_power_code_of_constant_exponents_is_plain():
+    src = s2sad.source(square, args=(1.0,), mode="reverse")
+    assert "pow_dx" not in src and "pow_dy" not in src
+    src = s2sad.source(pw, wrt=(0, 1), args=(1.0, 2.0), mode="reverse")
+    assert "pow_dx(x, y)" in src and "pow_dy(" in src
