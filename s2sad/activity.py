@@ -493,6 +493,7 @@ def run(tree, ctx):
     outputs |= {p for p in ctx.params if p in ctx.mutable and kinds.get(p) in ("L", "LS")}
     varied = closure(set(ctx.wrt_names), edges)
     _check_writes_under_views(sharing, stmts, ctx, varied)
+    _check_item_updates(stmts, ctx, varied)
     useful = closure(outputs, reverse_edges(edges))
     ctx.active = varied & useful
     if ctx.mode == "forward" and len(ctx.wrt) > 1:    # one tangent sweep per argument
@@ -994,6 +995,22 @@ def _describe(names, sharing, ctx):
         elif user not in users:
             users.append(user)
     return ", ".join(users or temps)
+
+
+def _check_item_updates(stmts, ctx, varied):
+    """``lst[i] op= v`` on an array in a list updates that array in place (every name
+    holding it sees the change), where the normal form's ``lst[i] = lst[i] op v``
+    rebinds the item to a new array: refused where a derivative is involved, unless
+    the list holds scalars only (kind ``LS``)."""
+    for s in stmts:
+        if not (isinstance(s, gast.Assign) and target_name(s) is None
+                and anno.get(s, anno.Key.INPLACE_ITEM)):
+            continue
+        base = s.targets[0].value.id
+        if ctx.var_kinds.get(base) in ("L", "AL") and (base in varied or loads(s.value) & varied):
+            raise errors.unsupported(s, ctx, "InplaceAlias",
+                                     f"{_user_name(base, ctx)}[...] op= ... updates the array "
+                                     "the list holds, which other names may hold too")
 
 
 def _check_views(tree, stmts, ctx):

@@ -12,6 +12,7 @@ class Key(enum.Enum):
     JOIN = "copy at the end of an if branch writing a join name (SSA)"
     RECOMPUTE = "a primal statement redone in the reverse sweep instead of recorded (reverse)"
     INPLACE = "'x = x op v' written by the user as 'x op= v' (normal; activity checks aliasing)"
+    INPLACE_ITEM = "'a[i] = a[i] op v' written by the user as 'a[i] op= v' (normal; activity)"
 
 
 def set_(node, key, value=True):

@@ -125,6 +125,8 @@ class Normalizer:
             read = gast.Subscript(value=target.value, slice=target.slice, ctx=gast.Load())
             value = copy_location(gast.BinOp(left=read, op=s.op, right=s.value), s)
             self.stmt_Assign(assign(target, value, like=s), out)
+            # an array held by a list is updated in place: activity refuses it
+            anno.set_(out[-1], anno.Key.INPLACE_ITEM)
         else:
             raise errors.unsupported(s, self.ctx, "AttributeStore")
 

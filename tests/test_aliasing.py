@@ -365,3 +365,29 @@ def test_accumulator_stays_an_update():
     # acc += v stays one statement per iteration: no copy, no check in the loop
     src = s2sad.source(accumulate, args=(M,))
     assert "copy" not in src and "as_sequence" not in src
+
+
+def _item_of_a_list_updated(x):
+    a = x.copy()
+    lst = [a, a]
+    lst[0] *= 2.0           # updates the one array both items hold
+    return np.sum(lst[1] * x)
+
+
+def _item_of_a_scalar_list_updated(x):
+    lst = [x[0], x[1]]
+    lst[0] *= 2.0
+    return lst[0] * lst[1]
+
+
+def test_item_of_a_list_updated_in_place_is_refused():
+    with pytest.raises(s2sad.UnsupportedSyntaxError, match=r"lst\[\.\.\.\] op= ") as info:
+        s2sad.grad(_item_of_a_list_updated)(np.array([0.3, -0.7, 1.1]))
+    assert info.value.lineno == _item_of_a_list_updated.__code__.co_firstlineno + 3
+
+
+@pytest.mark.parametrize("mode", ["auto", "reverse"])
+def test_item_of_a_list_of_scalars_updated_is_differentiated(mode):
+    x = np.array([0.3, -0.7, 1.1])
+    got = s2sad.grad(_item_of_a_scalar_list_updated, mode=mode)(x)
+    assert got == pytest.approx([2.0 * x[1], 2.0 * x[0], 0.0], rel=1e-12)
