@@ -564,10 +564,15 @@ class Powers:
         if not self.forms and not (s.__class__ is gast.Assign
                                    and s.value.__class__ is gast.BinOp):
             return
-        written = [n.id for target in getattr(s, "targets", ()) for n in walk(target)
-                   if n.__class__ is gast.Name and not isinstance(n.ctx, gast.Load)]
-        for n in written:
-            self.forget(n)
+        if self.forms or self.named:
+            targets = getattr(s, "targets", ())
+            if len(targets) == 1 and targets[0].__class__ is gast.Name:
+                self.forget(targets[0].id)
+            else:
+                for target in targets:
+                    for n in walk(target):
+                        if n.__class__ is gast.Name and not isinstance(n.ctx, gast.Load):
+                            self.forget(n.id)
         t = target_name(s) if s.__class__ is gast.Assign else None
         v = getattr(s, "value", None)
         if t is None or v.__class__ is not gast.BinOp or v.op.__class__ is not gast.Mult \

@@ -244,9 +244,11 @@ class Reverse:
             if track:
                 for st in stmts_:
                     reads |= loads(st) & self.primal
-            for st in stmts_:           # located at the user's line they come from
-                if getattr(st, "lineno", None) is None and hasattr(s, "lineno"):
-                    gast.copy_location(st, s)
+            line = getattr(s, "lineno", None)
+            if line is not None:        # located at the user's line they come from
+                for st in stmts_:       # (only the line: codegen's line map reads it)
+                    if getattr(st, "lineno", None) is None:
+                        st.lineno = line
             code.extend(stmts_)
         if overwritten is not None:
             recompute, recorded = self.plan_records(stmts, reads & overwritten, overwritten)
