@@ -1,0 +1,444 @@
+"""The aliasing checks of the activity stage (``activity.run`` calls them).
+
+The normal form differentiates ``b op= v`` as ``b = b op v`` and a store ``a[i] = v``
+as a write into ``a`` alone: what NumPy does when no other name shares the memory.
+These checks refuse, each at the user's line, the in-place updates that another
+name would see (a view, a copy, a list holding the array, a caller's argument), and
+track which names SSA made copies of one array (``alias_classes``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import linecache
+
+import gast
+
+from . import anno, errors
+from .activity import NONDIFF_ATTRS, Op, _is_append, _runtime
+from .dataflow import closure
+from .gastutil import dotted_name, loads, target_name
+
+
+def alias_classes(stmts, ctx, edges):
+    """Copies made by SSA alias the array they copy: stores through one name are
+    stores through all, and their adjoints flow both ways. A copy written by the
+    user (``b = a``) of an array written in place is rejected. ``stmts``: every
+    statement (``walk_stmts``)."""
+    changed = True
+    while changed:
+        changed = False
+        for s in stmts:
+            t = target_name(s)
+            if t is None or not isinstance(s.value, gast.Name):
+                continue
+            src = s.value.id
+            if not ({t, src} & ctx.mutable):
+                continue
+            ssa_copy = any(anno.get(s, k) for k in (anno.Key.HEADER, anno.Key.JOIN,
+                                                      anno.Key.COPYBACK))
+            if not ssa_copy and src not in ctx.namer.temps and t not in ctx.namer.temps:
+                raise errors.unsupported(s, ctx, "Alias", f"{t} = {src}")
+            if not {t, src} <= ctx.mutable:
+                ctx.mutable |= {t, src}
+                changed = True
+
+
+# calls whose result may share memory with their receiver or first argument
+_VIEW_MAKERS = {"reshape", "ravel", "transpose", "swapaxes", "moveaxis", "squeeze",
+                "expand_dims", "view", "diagonal", "broadcast_to", "atleast_1d", "atleast_2d",
+                "atleast_3d", "flip", "fliplr", "flipud", "rot90", "T", "mT", "real", "imag",
+                "asarray", "asanyarray", "ascontiguousarray", "asfortranarray",
+                "asarray_chkfinite", "require", "asmatrix", "split", "array_split", "hsplit",
+                "vsplit", "dsplit", "broadcast_arrays", "as_strided", "sliding_window_view",
+                "unstack"}
+# calls whose result holds the very objects of their arguments (list(B) of an array
+# holds views of its rows, max(xs) is one of them)
+_CONTAINER_MAKERS = {builtins.list, builtins.tuple, builtins.sorted, builtins.reversed,
+                     builtins.iter, builtins.next, builtins.zip, builtins.enumerate,
+                     builtins.dict, builtins.min, builtins.max}
+# indices that surely select a copy (fancy indexing): lists, masks, index arrays
+_INDEX_ARRAYS = {"array", "arange", "argsort", "nonzero", "flatnonzero", "argwhere", "where"}
+
+
+class _Sharing:
+    """Which names may share memory, and which may still be read after each statement:
+    what ``check_views`` needs to tell an in-place write only the written name sees
+    from one that changes another name's value behind the analysis' back.
+
+    Two relations over SSA names: *same memory* (a copy ``b = a``, a view ``a[1:]``,
+    ``a.T``, ``np.asarray(a)``, a helper returning ``a[:2]``), symmetric; and *holds*
+    (``(a, b)``, ``lst.append(a)``, ``list(B)``, ``lst[i]`` for a list ``lst``): a
+    change to ``a`` shows through what holds it, not the other way round."""
+
+    def __init__(self, tree, stmts, ctx):
+        self.ctx = ctx
+        self.kinds = ctx.var_kinds
+        self.defs = {}           # name -> the statements assigning it
+        for s in stmts:
+            t = target_name(s)
+            if t is not None:
+                self.defs.setdefault(t, []).append(s)
+        self.parent = {}
+        self.holders = {}        # name -> names holding it
+        self.copies = {}         # name -> names it is copied from / to (SSA and user copies)
+        self.made_at = {}        # name -> the statement making it share memory
+        for s in stmts:
+            same, held = self.edges(s)
+            t = target_name(s)
+            for a, b in same:
+                self.union(a, b)
+                if isinstance(s.value, gast.Name):
+                    self.copies.setdefault(a, set()).add(b)
+                    self.copies.setdefault(b, set()).add(a)
+            for holder, x in held:
+                self.holders.setdefault(x, set()).add(holder)
+            if t is not None and (same or held):
+                self.made_at.setdefault(t, s)
+        self.tree = tree
+        self.after = None
+
+    # -- which names may share memory
+
+    def find(self, n):
+        root = n
+        while self.parent.get(root, root) != root:
+            root = self.parent[root]
+        while n != root:
+            self.parent[n], n = root, self.parent.get(n, n)
+        return root
+
+    def union(self, a, b):
+        self.parent.setdefault(a, a)
+        self.parent.setdefault(b, b)
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[ra] = rb
+
+    def same(self, n):
+        root = self.find(n)
+        return {m for m in self.parent if self.find(m) == root} | {n}
+
+    def seen(self, n):
+        """The names through which a change to ``n``'s memory shows."""
+        out = self.same(n)
+        todo = list(out)
+        while todo:
+            for h in self.holders.get(todo.pop(), ()):
+                for m in self.same(h) - out:
+                    out.add(m)
+                    todo.append(m)
+        return out
+
+    def same_array(self, n):
+        """``n`` and its copies: the names the reverse pass treats as one array."""
+        return closure({n}, self.copies)
+
+    def _array(self, n):
+        return isinstance(n, gast.Name) and self.kinds.get(n.id, "A") != "S"
+
+    def _list(self, n):
+        return self.kinds.get(n) in ("L", "LS")
+
+    def edges(self, s):
+        """(pairs of names sharing memory, pairs (holder, held)) that ``s`` makes."""
+        if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \
+                and _is_append(s, self.ctx):
+            lst, v = s.value.func.value, s.value.args[0]
+            return [], [(lst.id, v.id)] if self._array(v) else []
+        t = target_name(s)
+        if t is None:
+            base = self.base(s)
+            if isinstance(s, gast.Assign) and base and self._list(base) \
+                    and self._array(s.value):             # lst[i] = a: the list holds a
+                return [], [(base, s.value.id)]
+            return [], []
+        if self.kinds.get(t) == "S":        # scalars are never shared
+            return [], []
+        v = s.value
+        if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) \
+                and self._list(v.value.id):
+            # an element (or a slice) of a list: the list holds it
+            return [], ([(v.value.id, t)] if not isinstance(v.slice, gast.Slice)
+                        else [(t, v.value.id)])
+        known = self.ctx.classified.get(id(s))
+        if known is not None and known[0] is s and known[2].kind == "call":
+            same, held = self._returned(known[2].func, v), []
+        else:
+            same, held = self.sources(v)
+        return ([(t, n.id) for n in same if self._array(n)],
+                [(t, n.id) for n in held if self._array(n)])
+
+    @staticmethod
+    def base(s):
+        if not isinstance(s, gast.Assign):
+            return None
+        base = s.targets[0].value
+        return base.id if isinstance(base, gast.Name) else None
+
+    def sources(self, v):
+        """(names whose memory the value ``v`` may share, names it may hold)."""
+        if isinstance(v, gast.Name):
+            return [v], []
+        if isinstance(v, (gast.Tuple, gast.List)):
+            return [], list(v.elts)
+        if isinstance(v, gast.Subscript):
+            return ([] if self._fancy(v.slice) else [v.value]), []
+        if isinstance(v, gast.Attribute):
+            return ([] if v.attr in NONDIFF_ATTRS else [v.value]), []
+        if not isinstance(v, gast.Call):
+            return [], []
+        path = dotted_name(v.func) or ""
+        last = path.split(".")[-1]
+        recv = [v.func.value] if isinstance(v.func, gast.Attribute) \
+            and isinstance(v.func.value, gast.Name) and v.func.value.id in self.ctx.local_names \
+            else []
+        first = (recv or v.args)[:1]
+        if last in _VIEW_MAKERS:
+            return first, []
+        if last == "diag" and first and self.kinds.get(getattr(first[0], "id", None)) != "A1":
+            return first, []      # the diagonal of a matrix, not a matrix made from a vector
+        if any(k.arg == "copy" and not (isinstance(k.value, gast.Constant)
+                                        and k.value.value is True) for k in v.keywords):
+            return first, []      # np.array(a, copy=False), a.astype(t, copy=False)
+        if recv:
+            return [], (recv if last == "pop" else [])   # other methods make new values
+        try:
+            fn = self.ctx.lookup(path) if path else None
+        except KeyError:
+            fn = None
+        if fn is _runtime().as_sequence:
+            return first, []      # the array or list itself
+        try:
+            container = fn in _CONTAINER_MAKERS
+        except TypeError:         # unhashable
+            container = False
+        if container:
+            return [], list(v.args)
+        return [], []             # NumPy and math make new values
+
+    def _returned(self, fn, call):
+        """The arguments whose memory a user function's result may share."""
+        found = self.callee(fn, call)
+        if found is None:         # nothing to read: any argument
+            return list(call.args) + [k.value for k in call.keywords]
+        mapping, shared, _ = found
+        return [mapping[p] for p in shared if p in mapping]
+
+    def callee(self, fn, call):
+        """(parameter -> atom, parameters the result may share, parameters written in
+        place) of a call of a user function, or None when its source is not read."""
+        from . import pipeline
+        op = Op("call", func=fn, args=list(call.args),
+                keywords={k.arg: k.value for k in call.keywords})
+        found = pipeline.returned(op, self.kinds, self.ctx, call)
+        if found is None:
+            return None
+        mapping, _, _ = pipeline.bind_call(op, self.kinds, self.ctx, call)
+        return mapping, found[1], found[2]
+
+    def _fancy(self, index):
+        """``index`` surely selects a copy: a list, a mask, an array of indices."""
+        if not isinstance(index, gast.Name):
+            return False
+        defs = self.defs.get(index.id)
+        if not defs:
+            return False
+        for d in defs:
+            v = d.value
+            if isinstance(v, (gast.List, gast.Compare)):
+                continue
+            path = dotted_name(v.func) or "" if isinstance(v, gast.Call) else ""
+            if path.startswith(("np.", "numpy.")) and path.split(".")[-1] in _INDEX_ARRAYS:
+                continue
+            return False
+        return True
+
+    # -- which names may be read after each statement
+
+    def live_after(self, s, names):
+        if self.after is None:
+            live = set()
+            ret = self.tree.body[-1]
+            if isinstance(ret, gast.Return):
+                live |= loads(ret)
+            if self.ctx.aux_name:
+                live.add(self.ctx.aux_name)
+            self.after = {}
+            self._block(self.tree.body, live)
+        return names & self.after.get(id(s), set())
+
+    def _block(self, stmts, live):
+        for s in reversed(stmts):
+            self.after[id(s)] = live
+            live = self._stmt(s, live)
+        return live
+
+    def _stmt(self, s, live):
+        if isinstance(s, gast.If):
+            return self._block(s.body, live) | self._block(s.orelse, live) | loads(s.test)
+        if isinstance(s, (gast.For, gast.While)):
+            head = loads(s.iter) if isinstance(s, gast.For) else loads(s.test)
+            leave = self._block(s.orelse, live) if s.orelse else live
+            entry = leave | head
+            while True:           # the body may run again: what it reads at its start
+                new = leave | head | self._block(s.body, entry)
+                if new == entry:
+                    return entry
+                entry = new
+        t = target_name(s)
+        if t is not None:
+            return (live - {t}) | loads(s.value)
+        return live | loads(s)
+
+
+def _user_name(n, ctx):
+    """The name the user wrote for the SSA name ``n`` (``acc`` for ``acc_3``)."""
+    made = ctx.namer.made
+    while n in made and "_" in n.strip("_"):
+        base, _, num = n.rpartition("_")
+        if not num.isdigit() or not base:
+            break
+        n = base
+    return n
+
+
+def _describe(names, sharing, ctx):
+    """The user's names among ``names``, or the line where a temporary is made."""
+    users, temps = [], []
+    for n in sorted(names):
+        user = _user_name(n, ctx)
+        if user in ctx.namer.made or user.startswith("_"):
+            made = sharing.made_at.get(n)
+            line = getattr(made, "lineno", None)
+            user = f"the value made on line {line}" if line else "a temporary"
+            if user not in temps:
+                temps.append(user)
+        elif user not in users:
+            users.append(user)
+    return ", ".join(users or temps)
+
+
+def check_item_updates(stmts, ctx, varied):
+    """``lst[i] op= v`` on an array in a list updates that array in place (every name
+    holding it sees the change), where the normal form's ``lst[i] = lst[i] op v``
+    rebinds the item to a new array: refused where a derivative is involved, unless
+    the list holds scalars only (kind ``LS``)."""
+    for s in stmts:
+        if not (isinstance(s, gast.Assign) and target_name(s) is None
+                and anno.get(s, anno.Key.INPLACE_ITEM)):
+            continue
+        base = s.targets[0].value.id
+        if ctx.var_kinds.get(base) in ("L", "AL") and (base in varied or loads(s.value) & varied):
+            raise errors.unsupported(s, ctx, "InplaceAlias",
+                                     f"{_user_name(base, ctx)}[...] op= ... updates the array "
+                                     "the list holds, which other names may hold too")
+
+
+def check_views(tree, stmts, ctx):
+    """In-place updates must change nothing behind the analysis' back; returns the
+    sharing analysis (or None when nothing is written in place) for
+    :func:`check_writes_under_views`.
+
+    * Writing into a view of another array (``w = z[1:]; w[0] = v``) is refused
+      (like a user copy ``b = a``).
+    * ``b op= v`` is differentiated as ``b = b op v``, which is what NumPy does when
+      nothing else shares ``b``'s memory: refused where a name that may share it (a
+      view or a copy of ``b``, what ``b`` is a view of, a list holding it) is read
+      later. In a function called from differentiated code, updating a parameter
+      (or a view of it) in place is recorded in ``ctx.param_writes``: the caller
+      refuses the call where it reads the argument later.
+    * A call of such a function, whose argument (or what shares its memory) is read
+      after the call, is refused.
+    """
+    stored = {s.targets[0].value.id: s for s in stmts
+              if isinstance(s, gast.Assign) and target_name(s) is None}
+    inplace = [s for s in stmts if anno.get(s, anno.Key.INPLACE)
+               and isinstance(s.value, gast.BinOp) and isinstance(s.value.left, gast.Name)
+               and ctx.var_kinds.get(s.value.left.id, "A") != "S"]
+    calls = [s for s in stmts if target_name(s) is not None and isinstance(s.value, gast.Call)
+             and isinstance(ctx.classified.get(id(s), (None, None, None))[2], Op)
+             and ctx.classified[id(s)][2].kind == "call"]
+    ret = tree.body[-1].value if isinstance(tree.body[-1], gast.Return) else None
+    ctx.return_shares, ctx.param_writes = set(), {}
+    returns_array = isinstance(ret, gast.Name) and ctx.var_kinds.get(ret.id, "A") != "S"
+    if not stored and not inplace and not calls and not (ctx.params_escape and returns_array):
+        return None
+    for s in stmts:
+        t = target_name(s)
+        if t not in stored:
+            continue
+        v = s.value
+        view = isinstance(v, (gast.Subscript, gast.Attribute))
+        if isinstance(v, gast.Call):
+            path = dotted_name(v.func) or ""
+            view = path.split(".")[-1] in _VIEW_MAKERS
+        if view:
+            raise errors.unsupported(stored[t], ctx, "ViewWrite", t)
+    sharing = _Sharing(tree, stmts, ctx)
+    params = set(ctx.params)
+    if returns_array:
+        ctx.return_shares = {p for p in params if ret.id in sharing.seen(p)}
+    for s in inplace:
+        old, new = s.value.left.id, target_name(s)
+        seen = sharing.seen(old) - {new}
+        others = sharing.live_after(s, seen)
+        if others:
+            op = _AUG_OPS.get(type(s.value.op), "op")
+            raise errors.unsupported(s, ctx, "InplaceAlias",
+                                     f"{_user_name(old, ctx)} {op}= ... also changes "
+                                     f"{_describe(others, sharing, ctx)}, read later")
+        for p in sorted(seen & params):
+            ctx.param_writes.setdefault(p, _line_of(s, ctx))
+    for s in calls:
+        op = ctx.classified[id(s)][2]
+        found = sharing.callee(op.func, s.value)
+        if not found or not found[2]:
+            continue
+        mapping, _, writes = found
+        for p, (line, text) in sorted(writes.items()):
+            arg = mapping.get(p)
+            if not isinstance(arg, gast.Name) or ctx.var_kinds.get(arg.id, "A") == "S":
+                continue
+            others = sharing.live_after(s, sharing.seen(arg.id) - {target_name(s)})
+            if others:
+                raise errors.unsupported(
+                    s.value, ctx, "InplaceArgument",
+                    f"{op.what} updates its argument {p} in place on line {line}: "
+                    f"'{text}' also changes {_describe(others, sharing, ctx)}, read later")
+            for q in sorted(sharing.seen(arg.id) & params):
+                ctx.param_writes.setdefault(q, (line, text))
+    return sharing
+
+
+def _line_of(s, ctx):
+    """(line number, source text) of the statement ``s`` in the user's file."""
+    line = getattr(s, "lineno", None) or ctx.firstlineno
+    return line, linecache.getline(ctx.filename, line).strip()
+
+
+def check_writes_under_views(sharing, stmts, ctx, varied):
+    """``a[i] = v`` while a view of ``a`` (``b = a[::2]``, a row ``B[0]``) is read
+    later: the store really happens, but the adjoints would not flow through the view.
+    Refused where a derivative is involved."""
+    if sharing is None:
+        return
+    for s in stmts:
+        if not (isinstance(s, gast.Assign) and target_name(s) is None):
+            continue
+        base = sharing.base(s)
+        if base is None or sharing._list(base):
+            continue              # an element of a list is replaced, not written into
+        views = sharing.seen(base) - sharing.same_array(base)
+        if not (views | {base} | loads(s.value)) & varied:
+            continue
+        others = sharing.live_after(s, views)
+        if others:
+            raise errors.unsupported(s, ctx, "WriteUnderView",
+                                     f"{_user_name(base, ctx)}[...] = ... changes "
+                                     f"{_describe(others, sharing, ctx)}, read later")
+
+
+_AUG_OPS = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.Pow: "**",
+            gast.MatMult: "@", gast.FloorDiv: "//", gast.Mod: "%", gast.BitAnd: "&",
+            gast.BitOr: "|", gast.BitXor: "^", gast.LShift: "<<", gast.RShift: ">>"}
