@@ -370,6 +370,8 @@ def _kind_of_value(value, ctx, kinds, ops=None):
     container = _helper_container(value, ctx, kinds)
     if container is not None:
         return container
+    if _made_1d(value, ctx, kinds):
+        return "A1"
     op = classify(value, ctx, kinds)
     if op.kind == "call":
         from . import pipeline
@@ -379,6 +381,38 @@ def _kind_of_value(value, ctx, kinds, ops=None):
     if op.scalar_result:
         return "S"
     return "A1" if _elementwise_of_vectors(value, op, ctx, kinds) else "A"
+
+
+_SHAPED = (np.zeros, np.ones, np.empty, np.full, np.arange, np.linspace)
+_SHAPED_LIKE = (np.zeros_like, np.ones_like, np.empty_like, np.full_like)
+
+
+def _made_1d(value, ctx, kinds):
+    """``value`` surely makes a 1-D array: ``np.zeros(n)`` (``ones``, ``empty``,
+    ``full``) of a scalar length, ``np.arange`` and ``np.linspace`` of scalars, or
+    ``np.zeros_like(v)`` (...) of a 1-D array, without ``shape=``, or the copy of a 1-D
+    argument the function writes into (``copy_of``). Indexing it with an
+    integer then gives a scalar, which shares no memory (``aliasing``)."""
+    if not (isinstance(value, gast.Call) and value.args
+            and not any(k.arg in ("shape", "ndmin") for k in value.keywords)):
+        return False
+    path = dotted_name(value.func)
+    if path is None or path.split(".")[0] in ctx.local_names:
+        return False
+    try:
+        fn = ctx.lookup(path)
+    except KeyError:
+        return False
+    try:
+        if fn in _SHAPED:
+            n = 3 if fn is np.linspace else 1 if fn is not np.arange else len(value.args)
+            return all(_atom_kind(a, kinds) == "S" for a in value.args[:n])
+        rt = _runtime()
+        if fn in _SHAPED_LIKE or fn in (rt.copy_of, rt.owned, rt.zeros_like):
+            return _atom_kind(value.args[0], kinds) == "A1"
+    except TypeError:                   # an unhashable callable
+        return False
+    return False
 
 
 def _container_helpers():
@@ -635,6 +669,7 @@ def guard_stores(tree, ctx):
     loop does not rebind ``a``: once, not per iteration (it then raises also when the
     loop runs no iteration). A store under an ``if`` is checked in its branch."""
     check = None
+    floats = _float_arrays(tree, ctx)
 
     def stored(s):
         if not (isinstance(s, gast.Assign) and target_name(s) is None):
@@ -643,7 +678,8 @@ def guard_stores(tree, ctx):
         if not (isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name)
                 and isinstance(s.value, gast.Name) and s.value.id in ctx.active
                 and target.value.id in ctx.active
-                and ctx.var_kinds.get(target.value.id) not in ("S", "L", "LS")):
+                and ctx.var_kinds.get(target.value.id) not in ("S", "L", "LS")
+                and target.value.id not in floats):
             return None
         return target.value.id
 
@@ -685,6 +721,49 @@ def guard_stores(tree, ctx):
 
     if any(stored(s) for s in walk_stmts(tree.body)):
         visit(tree.body, None)
+
+
+_FLOAT_MAKERS = (np.zeros, np.ones, np.empty)
+
+
+def _float_arrays(tree, ctx):
+    """The names surely bound to arrays of floats only: ``np.zeros``, ``np.ones`` or
+    ``np.empty`` without ``dtype=``, or copies (SSA's at joins and loop headers) of
+    such names. A store into one needs no dtype check (``guard_stores``)."""
+    defs = {}
+    for s in walk_stmts(tree.body):
+        for n in stores(s):
+            defs.setdefault(n, []).append(s)
+
+    def made_float(v):
+        if not (isinstance(v, gast.Call) and not any(k.arg == "dtype" for k in v.keywords)
+                and len(v.args) == 1):
+            return False
+        path = dotted_name(v.func)
+        try:
+            return path is not None and ctx.lookup(path) in _FLOAT_MAKERS
+        except (KeyError, TypeError):
+            return False
+
+    out, seen = set(), set()
+
+    def surely(n):
+        if n in out:
+            return True
+        if n in seen or n not in defs:
+            return False
+        seen.add(n)
+        for s in defs[n]:
+            v = s.value if isinstance(s, gast.Assign) and target_name(s) == n else None
+            if v is None or not (made_float(v) or (isinstance(v, gast.Name) and surely(v.id))):
+                return False
+        out.add(n)
+        return True
+
+    for n in list(defs):
+        seen.clear()
+        surely(n)
+    return out
 
 
 def _is_index_add(s, ctx):

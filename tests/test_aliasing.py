@@ -391,3 +391,39 @@ def test_item_of_a_list_of_scalars_updated_is_differentiated(mode):
     x = np.array([0.3, -0.7, 1.1])
     got = s2sad.grad(_item_of_a_scalar_list_updated, mode=mode)(x)
     assert got == pytest.approx([2.0 * x[1], 2.0 * x[0], 0.0], rel=1e-12)
+
+
+def _element_of_a_zeros_buffer(x, n):
+    buf = np.zeros(3)
+    buf[2] = x[0] * 2.0
+    buf[2] *= -0.9
+    v = buf[2] if n > 1 else x[1]       # an element (a scalar), not a view
+    buf[0] = x[1]
+    return v * buf[0] + buf[2]
+
+
+def _element_of_a_written_argument(x, n):
+    for _ in (0.5, 0.7):
+        if n > 5:
+            return x[-1]                # early return: its value is read at the end
+    x[2] += 0.25 * n                    # the function writes into its argument
+    return x[2] * x[0]
+
+
+@pytest.mark.parametrize("mode", ["auto", "reverse"])
+@pytest.mark.parametrize("f, n", [(_element_of_a_zeros_buffer, 2),
+                                  (_element_of_a_zeros_buffer, 0),
+                                  (_element_of_a_written_argument, 1)])
+def test_elements_of_1d_arrays_are_not_views(f, n, mode):
+    # np.zeros(3) and the copy of a 1-D argument are 1-D: an element is a scalar, which
+    # shares no memory, so writing into the array is not a write under a view (they
+    # were refused as such)
+    x = np.array([0.3, -0.7, 1.1])
+    got = s2sad.grad(f, mode=mode)(x, n)
+    want = np.zeros(3)
+    for i in range(3):
+        up, down = x.copy(), x.copy()
+        up[i] += 1e-6
+        down[i] -= 1e-6
+        want[i] = (f(up, n) - f(down, n)) / 2e-6
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)

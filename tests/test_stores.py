@@ -274,6 +274,28 @@ def test_store_of_an_inactive_value_into_an_int_array_is_fine():
     assert "check_float_store" not in s2sad.source(f, args=(X3, np.array([1, 2, 3])))
 
 
+def _filled_zeros(x):
+    out = np.zeros(len(x))
+    for i in range(len(x)):
+        out[i] = x[i] * x[i]
+    return np.sum(out * x)
+
+
+def _filled_int_zeros(x):
+    out = np.zeros(len(x), dtype=np.int64)
+    for i in range(len(x)):
+        out[i] = x[i] * x[i]
+    return np.sum(out * x)
+
+
+def test_no_dtype_check_for_arrays_surely_of_floats():
+    # np.zeros(n) without dtype= holds floats: its stores need no check
+    assert "check_float_store" not in s2sad.source(_filled_zeros, args=(X3,))
+    np.testing.assert_allclose(s2sad.grad(_filled_zeros)(X3), 3.0 * X3 ** 2, rtol=1e-12)
+    with pytest.raises(s2sad.TruncatingStoreError):
+        s2sad.grad(_filled_int_zeros)(X3)
+
+
 def test_the_dtype_check_runs_once_before_a_loop():
     src = s2sad.source(int_buffer, args=(X3, np.array([1, 2, 3])))
     lines = src.splitlines()
