@@ -210,8 +210,8 @@ def _prim(prim, args, keywords, kinds, what):
     if getattr(prim, "__module__", None) == "math" and prim is not math.prod:
         scalar_result = True
     if prim in _FULL_REDUCTIONS and len(args) == 1 and not keywords \
-            and _atom_kind(args[0], kinds or {}) in ("A1", "LS"):
-        scalar_result = True        # np.sum(x) of a vector is a number
+            and _atom_kind(args[0], kinds or {}) in ("A1", "A", "LS"):
+        scalar_result = True        # np.sum(x) of an array (no axis) is a number
     if rule == "nondiff":
         return Op("nondiff", args=args, keywords=keywords, what=pretty,
                   scalar_result=scalar_result)
@@ -372,6 +372,8 @@ def _kind_of_value(value, ctx, kinds, ops=None):
         return container
     if _made_1d(value, ctx, kinds):
         return "A1"
+    if _inner_product(value, ctx, kinds):
+        return "S"
     op = classify(value, ctx, kinds)
     if op.kind == "call":
         from . import pipeline
@@ -413,6 +415,26 @@ def _made_1d(value, ctx, kinds):
     except TypeError:                   # an unhashable callable
         return False
     return False
+
+
+def _inner_product(value, ctx, kinds):
+    """``u @ v`` or ``np.dot(u, v)`` (``np.inner``, ``np.vdot``) of two 1-D arrays: a
+    scalar."""
+    if isinstance(value, gast.BinOp) and isinstance(value.op, gast.MatMult):
+        args = [value.left, value.right]
+    elif isinstance(value, gast.Call) and len(value.args) == 2 and not value.keywords:
+        path = dotted_name(value.func)
+        if path is None or path.split(".")[0] in ctx.local_names:
+            return False
+        try:
+            if ctx.lookup(path) not in (np.dot, np.inner, np.vdot, np.matmul):
+                return False
+        except (KeyError, TypeError):
+            return False
+        args = value.args
+    else:
+        return False
+    return all(_atom_kind(a, kinds) == "A1" for a in args)
 
 
 def _container_helpers():

@@ -439,6 +439,10 @@ def _harmless(expr, ctx):
     scalar divisions and powers are kept, so the gradient raises where the
     function does (``math.log(-1.0)``, ``1 / 0``)."""
     kinds, shapes = ctx.var_kinds, ctx.shapes
+    if isinstance(expr, gast.Call) and len(expr.args) == 1 \
+            and isinstance(expr.args[0], gast.Name) and _numpy_pure(expr, ctx) \
+            and _is_reduction(expr, ctx):
+        return True             # np.sum(v) of one array (no axis): a number, whatever v's shape
     if isinstance(expr, gast.Subscript) and isinstance(expr.value, gast.Name) \
             and kinds.get(expr.value.id) in ("A1", "LS") \
             and isinstance(expr.slice, gast.Slice):     # a constant slice of a vector
