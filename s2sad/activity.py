@@ -392,8 +392,9 @@ _SHAPED_LIKE = (np.zeros_like, np.ones_like, np.empty_like, np.full_like)
 def _made_1d(value, ctx, kinds):
     """``value`` surely makes a 1-D array: ``np.zeros(n)`` (``ones``, ``empty``,
     ``full``) of a scalar length, ``np.arange`` and ``np.linspace`` of scalars, or
-    ``np.zeros_like(v)`` (...) of a 1-D array, without ``shape=``, or the copy of a 1-D
-    argument the function writes into (``copy_of``). Indexing it with an
+    ``np.zeros_like(v)`` (...) of a 1-D array, without ``shape=``, ``np.array`` of a
+    list of scalars or of a 1-D array, or the copy of a 1-D argument the function
+    writes into (``copy_of``). Indexing it with an
     integer then gives a scalar, which shares no memory (``aliasing``)."""
     if not (isinstance(value, gast.Call) and value.args
             and not any(k.arg in ("shape", "ndmin") for k in value.keywords)):
@@ -412,6 +413,8 @@ def _made_1d(value, ctx, kinds):
         rt = _runtime()
         if fn in _SHAPED_LIKE or fn in (rt.copy_of, rt.owned, rt.zeros_like):
             return _atom_kind(value.args[0], kinds) == "A1"
+        if fn in (np.array, np.asarray) and len(value.args) == 1:
+            return _atom_kind(value.args[0], kinds) in ("A1", "LS")
     except TypeError:                   # an unhashable callable
         return False
     return False

@@ -181,7 +181,8 @@ UNSUPPORTED = {
                         "write a = a * 2.0 (a = a + v, ...) to make a new array and return it"),
     "WriteUnderView": ("writing into an array while a view of it is still used",
                        "take a copy of the view before the write (b = a[::2].copy()); swap "
-                       "rows with B[[0, 1]] = B[[1, 0]]"),
+                       "rows with B[[0, 1]] = B[[1, 0]]; an element of a matrix read as "
+                       "t = float(A[i, j]) is a number, not a view"),
     "Recursion": ("recursive call", "rewrite the recursion as a loop"),
     "NoReturn": ("function without a return statement", "return a scalar value"),
 }

@@ -39,6 +39,7 @@ from .gastutil import (
     const,
     contains,
     copy_location,
+    dotted_name,
     is_atom,
     name,
     statement_children,
@@ -80,6 +81,17 @@ class Normalizer:
         from .codegen import cache_dir
         return self.ctx.filename.startswith(cache_dir())
 
+    def user_call(self, call):
+        """``call`` calls a function of yours (``activity.is_user_function``)."""
+        from .activity import is_user_function
+        path = dotted_name(call.func)
+        if path is None or path.split(".")[0] in self.ctx.local_names:
+            return False
+        try:
+            return is_user_function(self.ctx.lookup(path))
+        except (KeyError, ValueError, TypeError):
+            return False
+
     def stmt_Delete(self, s, out):
         """``del t1, b2`` in code s2sad generated (``grad(grad(f))``): it only frees
         arrays early, and the new gradient frees its own. In user code, unsupported."""
@@ -90,11 +102,14 @@ class Normalizer:
         if isinstance(s.value, gast.Constant):   # docstring or bare constant
             return
         value = self.simple(s.value, out)
-        if isinstance(value, gast.Call) and value.keywords and self.generated():
-            # ``fwd_g(u, _tape=_tape)`` (the forward half of a split callee takes the
-            # tape by keyword) in a gradient s2sad made: a call kept for what it
-            # records, its value unused. As an assignment it is a call of a user
-            # function filling a list, which the passes differentiate.
+        if isinstance(value, gast.Call) and ((value.keywords and self.generated())
+                                             or self.user_call(value)):
+            # ``push(lst, v)``, a call of your function for what it does to its
+            # arguments (a list it appends to), or ``fwd_g(u, _tape=_tape)`` (the
+            # forward half of a split callee takes the tape by keyword) in a gradient
+            # s2sad made: as an assignment whose value is unused it is a call of a
+            # user function, which the passes differentiate (forward mode takes one
+            # filling a list; reverse mode refuses it, located).
             out.append(assign(self.ctx.namer.temp(), value, like=s))
             return
         out.append(copy_location(gast.Expr(value=value), s))
@@ -616,6 +631,10 @@ def run(tree, ctx):
         for n in walk(tree):
             if isinstance(n, (gast.Yield, gast.YieldFrom)):
                 raise errors.unsupported(n, ctx, type(n).__name__)
+    if (ctx.callee or ctx.params_escape) and not (body and isinstance(body[-1], gast.Return)):
+        # a function called for what it does (push(lst, v)) returns None at its end
+        end = body[-1] if body else tree
+        body.append(copy_location(gast.Return(value=const(None)), end))
     first_return = _first_return(tree)
     if first_return is None:
         raise errors.unsupported(tree, ctx, "NoReturn")

@@ -549,22 +549,35 @@ class Reverse:
                 out |= loads(st) & self.primal
         return out
 
+    def unused_call(self, s):
+        """``t = helper(lst, ...)`` whose value carries no derivative (``push(lst, v)``
+        as a statement): refused like any call filling a list that carries derivatives
+        (``split``); otherwise the call is only run."""
+        op = self.classify(s)
+        if op.kind == "call" and op.operand_names() & self.ctx.mutable & self.ctx.active:
+            self.split(s, op)
+
+    def split(self, s, op):
+        """(the callee's split pair, its active arguments as (index, name)) for the call
+        ``s``. A list argument carrying derivatives that the callee appends to or pops
+        from is refused: the adjoints of those items would have to reach its bwd, which
+        takes only the adjoint of its result."""
+        from . import api, pipeline
+        mapping, kinds, params = pipeline.bind_call(op, self.ctx.var_kinds, self.ctx, s.value)
+        active = [(i, atom.id) for i, p in enumerate(params) if p in mapping
+                  for atom in [mapping[p]]
+                  if isinstance(atom, gast.Name) and atom.id in self.ctx.active]
+        wrt = tuple(i for i, _ in active)
+        split = api.compiled(op.func, wrt, True, "split", kinds, callee=True)
+        changed = getattr(split.ctx, "mutable", ())
+        if any(params[i] in changed for i in wrt):
+            raise errors.unsupported(s.value, self.ctx, "FillsActiveList", op.what)
+        return split, active
+
     def call_site(self, s, t, op, state):
         """``t = helper(...)``: forward calls fwd_helper, reverse calls bwd_helper."""
-        from . import api, pipeline
         if id(s) not in self.calls:
-            mapping, kinds, params = pipeline.bind_call(op, self.ctx.var_kinds, self.ctx, s.value)
-            active = [(i, atom.id) for i, p in enumerate(params) if p in mapping
-                      for atom in [mapping[p]]
-                      if isinstance(atom, gast.Name) and atom.id in self.ctx.active]
-            wrt = tuple(i for i, _ in active)
-            split = api.compiled(op.func, wrt, True, "split", kinds, callee=True)
-            # a list argument carrying derivatives that the callee appends to or pops from:
-            # the adjoints of those items would have to reach its bwd, which takes only
-            # the adjoint of its result
-            changed = getattr(split.ctx, "mutable", ())
-            if any(params[i] in changed for i in wrt):
-                raise errors.unsupported(s.value, self.ctx, "FillsActiveList", op.what)
+            split, active = self.split(s, op)
             fwd, bwd = split.function
             fname = op.func.__name__.strip("<>")
             self.tape = self.tape or self.namer.fresh("_tape")
@@ -914,6 +927,9 @@ class Reverse:
         state = {}
         seed = []
         self.find_powers(body)
+        for s in walk_stmts(body):
+            if isinstance(s, gast.Assign) and target_name(s) not in ctx.active:
+                self.unused_call(s)
         if isinstance(y, gast.Name) and y.id in ctx.active:
             state[y.id] = D
             if not split and ctx.var_kinds.get(y.id) == "S":     # surely a scalar: no check

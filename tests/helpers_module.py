@@ -60,3 +60,8 @@ def fills_a_list(x, y):
     lst = [y]
     r = appends_square(lst, x)
     return sum(lst) + r
+
+
+def pushes_square(lst, v):
+    """Appends v * v to lst; returns nothing (called as a statement)."""
+    lst.append(v * v)

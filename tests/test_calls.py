@@ -552,3 +552,34 @@ def test_gradient_of_a_gradient_that_calls_a_function(x, y):
     assert gx == pytest.approx(want, rel=1e-6)
     want_y = (d_calls_wave(x, y + h) - d_calls_wave(x, y - h)) / (2 * h)
     assert gy == pytest.approx(want_y, rel=1e-6)
+
+
+def _push_as_a_statement(a, b):
+    lst = [a]
+    helpers_module.pushes_square(lst, b)
+    return sum(lst)
+
+
+def _push_in_a_while_loop(a, b):
+    lst = [a]
+    i = 0
+    while i < 2:
+        helpers_module.pushes_square(lst, b)
+        i += 1
+    return sum(lst)
+
+
+@pytest.mark.parametrize("f, want", [(_push_as_a_statement, (1.0, 2.6)),
+                                     (_push_in_a_while_loop, (1.0, 5.2))])
+def test_a_helper_filling_a_list_called_as_a_statement(f, want):
+    # grad (auto) takes forward mode, mode='forward' too; reverse mode refuses the call
+    # at its line (it gave (1.0, 0.0) in the loop, and every mode refused the statement)
+    for mode in ("auto", "forward"):
+        got = s2sad.grad(f, (0, 1), mode=mode)(0.7, 1.3)
+        assert got == (pytest.approx(want[0], rel=1e-12), pytest.approx(want[1], rel=1e-12))
+    with pytest.raises(s2sad.UnsupportedSyntaxError, match="appends to or pops from") as info:
+        s2sad.grad(f, (0, 1), mode="reverse")(0.7, 1.3)
+    assert info.value.filename == __file__
+    line = [i for i, text in enumerate(inspect.getsourcelines(f)[0])
+            if "pushes_square" in text][0]
+    assert info.value.lineno == f.__code__.co_firstlineno + line
