@@ -836,9 +836,15 @@ def _check(stmts, ctx, ops, varied):
             except TypeError as exc:
                 raise errors.missing_rule(s.value, ctx, f"{op.what} called this way ({exc})") \
                     from None
+    dicts = {target_name(s) for s in stmts if isinstance(s, gast.Assign)
+             and isinstance(s.value, gast.Dict)}
     for s in stmts:
         if isinstance(s, gast.For) and s.target.id in ctx.active:
             raise errors.unsupported(s.iter, ctx, "ActiveIteration")
+        elif dicts and isinstance(s, gast.Assign) and target_name(s) is None \
+                and isinstance(s.targets[0].value, gast.Name) \
+                and s.targets[0].value.id in dicts and loads(s.value) & varied:
+            raise errors.unsupported(s, ctx, "DictStore", s.targets[0].value.id)
         elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \
                 and not _is_append(s, ctx) and not _is_index_add(s, ctx):
             path = dotted_name(s.value.func)

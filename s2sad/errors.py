@@ -184,6 +184,8 @@ UNSUPPORTED = {
                        "rows with B[[0, 1]] = B[[1, 0]]; an element of a matrix read as "
                        "t = float(A[i, j]) is a number, not a view"),
     "Recursion": ("recursive call", "rewrite the recursion as a loop"),
+    "DictStore": ("storing a value that carries a derivative into a dict",
+                  "keep such values in variables, a list or an array"),
     "NoReturn": ("function without a return statement", "return a scalar value"),
 }
 

@@ -19,7 +19,7 @@ __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints
            "copy_of", "snapshot", "owned", "take_adjoint", "store_adjoint", "last_writes",
            "check_float_store", "as_sequence", "sum_list_adjoint", "dot_adjoint_a",
            "dot_adjoint_b", "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint",
-           "mean_adjoint", "pow_dx", "pow_dy", "element_adjoint", "concat", "repeat",
+           "mean_adjoint", "pow_dx", "pow_dxx", "pow_dy", "element_adjoint", "concat", "repeat",
            "slice_adjoint", "sequence_repeat_adjoint", "concat_tangent", "repeat_tangent"]
 
 
@@ -57,6 +57,17 @@ def pow_dx(x, y):
         if y < 1:
             return math.copysign(math.inf, y)
     return y * x ** (y - 1)
+
+
+def pow_dxx(x, y):
+    """The second derivative ``y * (y - 1) * x ** (y - 2)`` of ``x ** y`` in ``x``, 0 for
+    ``y == 0`` also where ``x == 0`` (where ``y * pow_dx(x, y - 1)`` is ``0 * inf``)."""
+    if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(y == 0, 0.0, y * pow_dx(x, y - 1))
+    if y == 0:
+        return 0.0
+    return y * pow_dx(x, y - 1)
 
 
 def pow_dy(z, x):

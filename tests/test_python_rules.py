@@ -241,3 +241,45 @@ def test_power_code_of_constant_exponents_is_plain():
     assert "pow_dx" not in src and "pow_dy" not in src
     src = s2sad.source(pw, wrt=(0, 1), args=(1.0, 2.0), mode="reverse")
     assert "pow_dx(x, y)" in src and "pow_dy(" in src
+
+
+def _powers_with_a_counted_exponent(x):
+    s = 0.0
+    for k in range(4):
+        s = s + x ** k
+    return s
+
+
+def _builtin_pow(x):
+    return pow(x, 2) + pow(x, 0.5)
+
+
+def _stores_into_a_dict(x):
+    d = {}
+    d["k"] = x * x          # <- dict store
+    return d["k"] + 1.0
+
+
+def test_second_derivative_of_a_power_with_exponent_zero_at_zero():
+    # d2/dx2 of 1 + x + x^2 + x^3 at 0 is 2; the k = 0 term gave 0 * inf = nan
+    for h in (s2sad.hessian(_powers_with_a_counted_exponent),
+              s2sad.grad(s2sad.grad(_powers_with_a_counted_exponent)),
+              s2sad.grad(s2sad.grad(_powers_with_a_counted_exponent, mode="reverse"),
+                         mode="reverse")):
+        assert float(h(0.0)) == 2.0
+        assert float(h(0.5)) == pytest.approx(2.0 + 6.0 * 0.5, rel=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["auto", "reverse", "forward"])
+def test_builtin_pow_has_the_rules_of_the_operator(mode):
+    x = 1.7
+    assert s2sad.grad(_builtin_pow, mode=mode)(x) == pytest.approx(
+        2 * x + 0.5 / math.sqrt(x), rel=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["auto", "reverse"])
+def test_a_store_into_a_dict_is_refused_at_its_line(mode):
+    with pytest.raises(s2sad.UnsupportedSyntaxError, match="into a dict") as info:
+        s2sad.grad(_stores_into_a_dict, mode=mode)(1.3)
+    assert info.value.filename == __file__
+    assert info.value.lineno == _stores_into_a_dict.__code__.co_firstlineno + 2

@@ -5,6 +5,7 @@ adjoint back to its operand's shape and is removed when the result is known
 to be a scalar.
 """
 
+import builtins
 import math
 import operator
 
@@ -17,6 +18,7 @@ from ..runtime import (
     matmul_adjoint_a,
     matmul_adjoint_b,
     pow_dx,
+    pow_dxx,
     pow_dy,
     unbroadcast,
 )
@@ -63,27 +65,27 @@ def plain_power(atoms):
     return _number(atoms["y"]) >= 1 or _number(atoms["x"]) > 0
 
 
-@adjoint(operator.pow)
+@adjoint(operator.pow, builtins.pow)
 def pow(z, x, y):
     """exact at x = 0 too: d/dx x ** 0 = 0, d/dy 0 ** y = 0 for y > 0"""
     d[x] = unbroadcast(d[z] * pow_dx(x, y), x)
     d[y] = unbroadcast(d[z] * pow_dy(z, x), y)
 
 
-@adjoint(operator.pow, when=plain_power)
+@adjoint(operator.pow, builtins.pow, when=plain_power)
 def pow_plain(z, x, y):
     d[x] = unbroadcast(d[z] * y * x ** (y - 1), x)
     d[y] = unbroadcast(d[z] * z * np.log(x), y)
 
 
 # the derivatives of pow_dx and pow_dy (hessians of powers):
-# d/dx (y x^(y-1)) = y (y - 1) x^(y-2) = y pow_dx(x, y - 1);
+# d/dx (y x^(y-1)) = y (y - 1) x^(y-2) = pow_dxx(x, y) (0 for y == 0, also at x == 0);
 # d/dy (y x^(y-1)) = x^(y-1) + y x^(y-1) log(x)
 
 
 @adjoint(pow_dx)
 def pow_dx_adjoint(z, x, y):
-    d[x] = unbroadcast(d[z] * y * pow_dx(x, y - 1), x)
+    d[x] = unbroadcast(d[z] * pow_dxx(x, y), x)
     d[y] = unbroadcast(d[z] * (np.float_power(x, y - 1) + pow_dy(pow_dx(x, y), x)), y)
 
 
