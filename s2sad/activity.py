@@ -824,8 +824,26 @@ def _pure_call(fn, call):
     return known and not any(k.arg == "out" for k in call.keywords)
 
 
+def _check_custom_vjp_pair(call, ctx):
+    """A call of the fwd or bwd a ``custom_vjp`` was split into, in a gradient being
+    differentiated again: its rule gives no second derivative, and the adjoints it
+    keeps on the tape would pass as constants (the hessian came out 0)."""
+    path = dotted_name(call.func)
+    if path is None:
+        return
+    try:
+        owner = getattr(ctx.lookup(path), "s2sad_custom_vjp", None)
+    except KeyError:
+        return
+    if owner is not None:
+        raise errors.missing_rule(call, ctx, f"{owner.__name__} (a custom_vjp has no "
+                                  "second derivative)")
+
+
 def _check(stmts, ctx, ops, varied):
     for s, t, op in ops:
+        if isinstance(s.value, gast.Call):
+            _check_custom_vjp_pair(s.value, ctx)
         if t in ctx.active and op.kind == "unknown" and op.operand_names() & ctx.active:
             # (with no operand carrying a derivative, the value is a constant: an
             # array made by a method of a global, ``y = C.copy()``, then written into)

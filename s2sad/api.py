@@ -114,6 +114,8 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
     key = (func, wrt, wrt_tuple, output, tuple(sorted(kinds.items())), optimize, callee,
            checkpoint, has_aux, fixed_point, mode, directions)
     hit = _CACHE.get(key)
+    if hit is not None and isinstance(hit.ctx, pipeline.Context) and hit.ctx.stale():
+        hit = _CACHE[key] = None          # a helper was redefined: transform again
     if hit is None and isinstance(func, CustomVJP):
         if output != "split":
             raise errors.missing_rule(None, None, f"{func.__name__} (custom_vjp in forward mode)")
@@ -126,9 +128,28 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
                                             mode=mode, callee=callee, checkpoint=checkpoint,
                                             has_aux=has_aux, fixed_point=fixed_point,
                                             directions=directions)
-                fn, text = pipeline.build(ctx)
+                building = _building()
+                building.append(ctx)
+                try:
+                    fn, text = pipeline.build(ctx)
+                finally:
+                    building.pop()
                 hit = _CACHE[key] = _Compiled(fn, text, ctx)
+    building = _building()
+    if building:
+        building[-1].deps.append(hit)     # a callee of the function being transformed
     return hit
+
+
+_THREAD = threading.local()
+
+
+def _building():
+    """The contexts this thread is transforming, innermost last."""
+    stack = getattr(_THREAD, "building", None)
+    if stack is None:
+        stack = _THREAD.building = []
+    return stack
 
 
 def _unwrap(func):
@@ -626,6 +647,7 @@ class CustomVJP:
 
         fwd.__name__ = f"fwd_{self.__name__}"
         bwd.__name__ = f"bwd_{self.__name__}"
+        fwd.s2sad_custom_vjp = bwd.s2sad_custom_vjp = self   # see activity._check
         return fwd, bwd
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import types
 from dataclasses import dataclass, field
 
 from .naming import Namer
@@ -48,6 +49,8 @@ class Context:
     shape_witness: dict = field(default_factory=dict)  # shape class -> a name at hand
     injected: dict = field(default_factory=dict)   # generated-code name -> object
     injected_names: dict = field(default_factory=dict)  # template name -> generated name
+    global_reads: dict = field(default_factory=dict)   # dotted global name -> the function read
+    deps: list = field(default_factory=list)           # compiled callees (api.compiled)
 
     @property
     def wrt_names(self):
@@ -74,7 +77,22 @@ class Context:
                 obj = getattr(obj, part)
             except AttributeError:
                 raise KeyError(dotted) from None
+        if head not in self.injected and type(obj) is types.FunctionType:
+            # a function of the module, its derivative code made now: a rebinding
+            # (helper redefined) makes the generated code stale (api.compiled)
+            self.global_reads[dotted] = obj
         return obj
+
+    def stale(self):
+        """A function the generated code was made for has been rebound since (a helper
+        redefined), here or in a function it calls."""
+        for dotted, obj in self.global_reads.items():
+            try:
+                if self.lookup(dotted) is not obj:
+                    return True
+            except KeyError:
+                return True
+        return any(dep.ctx.stale() for dep in self.deps if isinstance(dep.ctx, Context))
 
     def inject(self, template_name, obj):
         """Name under which the generated code reaches ``obj`` (a module or helper).

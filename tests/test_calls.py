@@ -583,3 +583,49 @@ def test_a_helper_filling_a_list_called_as_a_statement(f, want):
     line = [i for i, text in enumerate(inspect.getsourcelines(f)[0])
             if "pushes_square" in text][0]
     assert info.value.lineno == f.__code__.co_firstlineno + line
+
+
+def test_a_new_gradient_sees_a_redefined_helper(tmp_path, monkeypatch):
+    # the transformed helper was cached by function object: after the helper was
+    # redefined, even a new s2sad.grad(f) kept its old derivative (20.0 for 60.0)
+    path = tmp_path / "rebinding_module.py"
+    path.write_text("def helper(t):\n    return t * t\n\n\n"
+                    "def f(x):\n    return helper(x) * 5.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import rebinding_module as m
+    assert s2sad.grad(m.f)(2.0) == pytest.approx(20.0)
+    assert s2sad.grad(m.f, mode="reverse")(2.0) == pytest.approx(20.0)
+    (tmp_path / "rebinding_cube.py").write_text("def helper(t):\n    return t * t * t\n")
+    import rebinding_cube
+    m.helper = rebinding_cube.helper                # a redefinition
+    assert s2sad.grad(m.f)(2.0) == pytest.approx(60.0)
+    assert s2sad.grad(m.f, mode="reverse")(2.0) == pytest.approx(60.0)
+    m.helper = math.sin
+    assert s2sad.grad(m.f)(2.0) == pytest.approx(5.0 * math.cos(2.0))
+
+
+@s2sad.custom_vjp
+def _square_with_a_rule(x):
+    return x * x
+
+
+_square_with_a_rule.defvjp(lambda x: (x * x, x), lambda x, g: (2.0 * g * x,))
+
+
+def _uses_the_rule(x):
+    return _square_with_a_rule(x) * 3.0
+
+
+@pytest.mark.parametrize("second", [
+    lambda f: s2sad.hessian(f),
+    lambda f: s2sad.grad(s2sad.grad(f)),
+    lambda f: s2sad.grad(s2sad.grad(f, mode="reverse"), mode="reverse"),
+], ids=["hessian", "grad-grad", "reverse-reverse"])
+def test_second_derivative_through_a_custom_vjp_is_refused(second):
+    # the hessian came out 0.0 (the split pair's calls passed as constants)
+    assert s2sad.grad(_uses_the_rule)(1.5) == pytest.approx(9.0)
+    with pytest.raises(s2sad.MissingRuleError,
+                       match="custom_vjp has no second derivative") as info:
+        second(_uses_the_rule)(1.5)
+    assert info.value.filename == __file__
+    assert info.value.lineno == _uses_the_rule.__code__.co_firstlineno + 1
