@@ -181,8 +181,10 @@ def _as_argument(g, a):
     or bool (documented rule); for an array of floats, an array of its dtype and
     shape (a float32 array gets a float32 gradient, a 0-d array a 0-d array, where
     the reverse sweep, seeded with the float 1.0, computes in float64)."""
-    if type(a) in (int, bool):
+    if type(a) in (int, bool) or isinstance(a, np.integer):
         return float(g) if np.ndim(g) == 0 else g
+    if isinstance(a, (float, np.floating)) and isinstance(g, (int, np.integer)):
+        return float(g)        # x * x of an int argument x, derivative of a float y
     if isinstance(a, np.ndarray) and a.dtype.kind == "f" \
             and (type(g) is not np.ndarray or g.dtype != a.dtype) \
             and np.shape(g) == a.shape:
@@ -192,8 +194,8 @@ def _as_argument(g, a):
 
 def _needs_fixing(a):
     """``_as_argument`` may change the gradient for the argument ``a``."""
-    return type(a) in (int, bool) or (isinstance(a, np.ndarray)
-                                      and (a.dtype is not _F64 or a.ndim == 0))
+    return type(a) in (int, bool) or isinstance(a, np.integer) \
+        or (isinstance(a, np.ndarray) and (a.dtype is not _F64 or a.ndim == 0))
 
 
 def _dispatcher(sig, name, fast, limit=8, wrt=()):
@@ -457,7 +459,8 @@ class GradFunction:
             types = tuple(map(type, args))
             if output == self._output and not kwargs \
                     and not isinstance(self.__wrapped__, CustomVJP) \
-                    and not any(types[i] in (int, bool) for i in self._wrt if i < len(types)):
+                    and not any(issubclass(types[i], (int, np.integer))
+                                for i in self._wrt if i < len(types)):
                 self._fast[tuple(zip(types, map(kind_of, args)))] = impl
                 self._dispatch()
         return impl

@@ -54,6 +54,8 @@ class JVPFunction(_Wrapper):
                 f"{len(self._wrt)} tangent(s), got {len(args)} values",
                 hint="pass every argument explicitly, then one tangent per wrt argument")
         primal, tangents = args[:n], args[n:]
+        for i, t in zip(self._wrt, tangents):
+            _check_like(t, primal[i], self._func, f"the tangent of argument {i}")
         target = resolve(self._func, primal, {})
         impl = compiled(target, self._wrt, True, "jvp", self._kinds(primal))
         return impl.function(*primal, *tangents)
@@ -74,6 +76,7 @@ class VJPFunction(_Wrapper):
         used = []
 
         def pullback(adjoint):
+            _check_like(adjoint, value, self._func, "the adjoint given to the pullback")
             if used:      # the tape is consumed by a backward sweep: record it again
                 fresh = []
                 fwd(*args, **kwargs, **{impl.ctx.tape_param: fresh})
@@ -84,6 +87,24 @@ class VJPFunction(_Wrapper):
             return grads if self._wrt_tuple else grads[0]
 
         return value, pullback
+
+
+def _check_like(given, like, func, what):
+    """``given`` (an adjoint of ``like``, or a tangent of it) has ``like``'s shape: one
+    of another shape would broadcast into a wrong result, or fail deep inside."""
+    if isinstance(like, (tuple, list)):
+        if not isinstance(given, (tuple, list)) or len(given) != len(like):
+            raise errors.bad_argument(_unwrap(func), f"{what} has another structure than "
+                                      f"the value ({type(like).__name__} of {len(like)})")
+        for g, v in zip(given, like):
+            _check_like(g, v, func, what)
+        return
+    if like is None or not isinstance(like, (np.ndarray, np.generic, float, int, complex)):
+        return
+    if np.shape(given) != np.shape(like):
+        raise errors.bad_argument(_unwrap(func), f"{what} has shape {np.shape(given)}, "
+                                  f"the value shape {np.shape(like)}",
+                                  hint="give one of the value's shape")
 
 
 def jvp(f, wrt=0):

@@ -686,3 +686,35 @@ def test_gradient_call_allocates_nothing_of_its_own():
             tracemalloc.stop()
 
     assert peak(g) <= peak(impl.function)
+
+
+def _cubic_in_two(x, y):
+    return x * x * y
+
+
+def _sum_of_squares_times(x, w):
+    return np.sum(x * x) * w
+
+
+def test_the_derivative_for_a_float_is_a_float_next_to_int_arguments():
+    # d/dy of x*x*y for an int x is the int x*x: it came back as 4 (np.int64(4))
+    g = s2sad.grad(_cubic_in_two, (0, 1))
+    for _ in range(2):                     # the general path, then the fast one
+        for x in (2, np.int64(2)):
+            got = g(x, 2.0)
+            assert got == (8.0, 4.0) and all(type(v) is float for v in got)
+    w = s2sad.grad(_sum_of_squares_times, (0, 1))(np.array([1, 2]), 0.7)[1]
+    assert w == 5.0 and type(w) is float
+
+
+def test_pullback_and_tangent_shapes_are_checked():
+    def f(v):
+        return np.sin(v)
+
+    v = np.array([0.1, 0.2, 0.3])
+    value, pullback = s2sad.vjp(f)(v)
+    np.testing.assert_allclose(pullback(np.ones(3)), np.cos(v))
+    with pytest.raises(s2sad.ArgumentError, match=r"shape \(2, 3\), the value shape \(3,\)"):
+        pullback(np.ones((2, 3)))
+    with pytest.raises(s2sad.ArgumentError, match=r"tangent of argument 0 has shape \(2,\)"):
+        s2sad.jvp(f)(v, np.ones(2))
