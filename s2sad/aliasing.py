@@ -182,6 +182,10 @@ class _Sharing:
             return [v], []
         if isinstance(v, (gast.Tuple, gast.List)):
             return [], list(v.elts)
+        if isinstance(v, gast.BinOp) and isinstance(v.op, (gast.Add, gast.Mult)):
+            # [a] + [a], [a] * 2: the result holds what the list operands hold
+            return [], [o for o in (v.left, v.right)
+                        if isinstance(o, gast.Name) and self._list(o.id)]
         if isinstance(v, gast.Subscript):
             return ([] if self._fancy(v.slice) else [v.value]), []
         if isinstance(v, gast.Attribute):
@@ -362,10 +366,18 @@ def check_views(tree, stmts, ctx):
     ret = tree.body[-1].value if isinstance(tree.body[-1], gast.Return) else None
     ctx.return_shares, ctx.param_writes = set(), {}
     returns_array = isinstance(ret, gast.Name) and ctx.var_kinds.get(ret.id, "A") != "S"
-    if not stored and not inplace and not calls and not (ctx.params_escape and returns_array):
+    appended = {s.value.func.value.id: s for s in stmts if _is_append(s, ctx)}
+    if not stored and not inplace and not calls and not appended \
+            and not (ctx.params_escape and returns_array):
         return None
     for s in stmts:
         t = target_name(s)
+        if t in appended and isinstance(s.value, gast.Subscript) \
+                and isinstance(s.value.value, gast.Name) \
+                and ctx.var_kinds.get(s.value.value.id) in ("L", "AL"):
+            # an item of a list of lists grown in place: every name holding it sees it
+            raise errors.unsupported(appended[t], ctx, "ViewWrite",
+                                     f"{_user_name(s.value.value.id, ctx)}[...].append")
         if t not in stored:
             continue
         v = s.value
@@ -427,9 +439,13 @@ def check_writes_under_views(sharing, stmts, ctx, varied):
         if not (isinstance(s, gast.Assign) and target_name(s) is None):
             continue
         base = sharing.base(s)
-        if base is None or sharing._list(base):
-            continue              # an element of a list is replaced, not written into
+        if base is None:
+            continue
+        # an element of a list is replaced, not written into: only what holds the list
+        # (b = [a, a], hist.append(a)) sees the change
         views = sharing.seen(base) - sharing.same_array(base)
+        if sharing._list(base):
+            views -= sharing.same(base)
         if not (views | {base} | loads(s.value)) & varied:
             continue
         others = sharing.live_after(s, views)

@@ -11,6 +11,8 @@ differences; every refusal against its line (the ``# <- L_...`` markers).
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -427,3 +429,30 @@ def test_elements_of_1d_arrays_are_not_views(f, n, mode):
         down[i] -= 1e-6
         want[i] = (f(up, n) - f(down, n)) / 2e-6
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+
+
+def _append_to_an_item_of_a_repeated_list(x, y):
+    m = [[x]] * 2                  # the same inner list twice
+    m[0].append(y)                 # <- append
+    return sum(m[1]) * y
+
+
+def _store_into_a_list_held_twice(x, y):
+    a = [x, y]
+    b = [a] + [a]
+    a[0] = y                       # <- store: b[0] and b[1] see it
+    return b[0][0] * b[1][1] * x
+
+
+@pytest.mark.parametrize("f, marker, words", [
+    (_append_to_an_item_of_a_repeated_list, "<- append", r"m\[\.\.\.\]\.append"),
+    (_store_into_a_list_held_twice, "<- store", r"changes b, read later"),
+])
+@pytest.mark.parametrize("mode", ["auto", "reverse", "forward"])
+def test_lists_held_by_other_lists_changed_in_place_are_refused(f, marker, words, mode):
+    # both gave silently wrong derivatives (0.6 for -0.1; (-1.33, 0.0) for (0.49, -1.82))
+    with pytest.raises(s2sad.UnsupportedSyntaxError, match=words) as info:
+        s2sad.grad(f, (0, 1), mode=mode)(1.3, -0.7)
+    lines = inspect.getsourcelines(f)[0]
+    at = [i for i, text in enumerate(lines) if marker in text][0]
+    assert info.value.lineno == f.__code__.co_firstlineno + at
