@@ -354,9 +354,10 @@ def _kind_of_value(value, ctx, kinds, ops=None):
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) \
             and ctx.injected.get(value.func.id) is _runtime().as_sequence and value.args:
         return _atom_kind(value.args[0], kinds)
-    if isinstance(value, gast.BinOp) and _sequence_op(value, kinds) is not None:
+    if isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Mult)):
         found = {_atom_kind(a, kinds) for a in (value.left, value.right)} & {"L", "LS"}
-        return "L" if "L" in found else "LS"
+        if found:                   # concatenation or repetition (_sequence_op)
+            return "L" if "L" in found else "LS"
     if isinstance(value, gast.Subscript):
         base = _atom_kind(value.value, kinds)
         if isinstance(value.slice, gast.Slice):
@@ -694,19 +695,21 @@ def guard_stores(tree, ctx):
     loop does not rebind ``a``: once, not per iteration (it then raises also when the
     loop runs no iteration). A store under an ``if`` is checked in its branch."""
     check = None
-    floats = _float_arrays(tree, ctx)
+    floats = None           # the arrays surely of floats, found when a store asks
 
     def stored(s):
+        nonlocal floats
         if not (isinstance(s, gast.Assign) and target_name(s) is None):
             return None
         target = s.targets[0]
         if not (isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name)
                 and isinstance(s.value, gast.Name) and s.value.id in ctx.active
                 and target.value.id in ctx.active
-                and ctx.var_kinds.get(target.value.id) not in ("S", "L", "LS")
-                and target.value.id not in floats):
+                and ctx.var_kinds.get(target.value.id) not in ("S", "L", "LS")):
             return None
-        return target.value.id
+        if floats is None:
+            floats = _float_arrays(tree, ctx)
+        return None if target.value.id in floats else target.value.id
 
     def guard(base, s):
         nonlocal check
