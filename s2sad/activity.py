@@ -366,8 +366,10 @@ def _kind_of_value(value, ctx, kinds, ops=None):
             return "S"
         return "A"
     if isinstance(value, gast.Compare):
-        return "S" if all(_atom_kind(a, kinds) == "S"
-                          for a in [value.left] + value.comparators) else "A"
+        found = [_atom_kind(a, kinds) for a in [value.left] + value.comparators]
+        if all(k == "S" for k in found):
+            return "S"
+        return "A1" if len(found) == 2 and all(k in ("S", "A1") for k in found) else "A"
     container = _helper_container(value, ctx, kinds)
     if container is not None:
         return container
@@ -394,7 +396,7 @@ def _made_1d(value, ctx, kinds):
     """``value`` surely makes a 1-D array: ``np.zeros(n)`` (``ones``, ``empty``,
     ``full``) of a scalar length, ``np.arange`` and ``np.linspace`` of scalars, or
     ``np.zeros_like(v)`` (...) of a 1-D array, without ``shape=``, ``np.array`` of a
-    list of scalars or of a 1-D array, or the copy of a 1-D argument the function
+    list of scalars or of a 1-D array, ``np.where`` of vectors and scalars, or the copy of a 1-D argument the function
     writes into (``copy_of``). Indexing it with an
     integer then gives a scalar, which shares no memory (``aliasing``)."""
     if not (isinstance(value, gast.Call) and value.args
@@ -416,6 +418,9 @@ def _made_1d(value, ctx, kinds):
             return _atom_kind(value.args[0], kinds) == "A1"
         if fn in (np.array, np.asarray) and len(value.args) == 1:
             return _atom_kind(value.args[0], kinds) in ("A1", "LS")
+        if fn is np.where and len(value.args) == 3:     # elementwise choice of vectors
+            found = [_atom_kind(a, kinds) for a in value.args]
+            return "A1" in found and all(k in ("A1", "S") for k in found)
     except TypeError:                   # an unhashable callable
         return False
     return False

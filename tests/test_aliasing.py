@@ -456,3 +456,28 @@ def test_lists_held_by_other_lists_changed_in_place_are_refused(f, marker, words
     lines = inspect.getsourcelines(f)[0]
     at = [i for i, text in enumerate(lines) if marker in text][0]
     assert info.value.lineno == f.__code__.co_firstlineno + at
+
+
+def _element_of_a_where(x, y, n):
+    x = 0.5 * x + 0.5 * np.where(x > y, x, y)     # a vector: x > y too
+    v = x[-1] if n < 2 else y                     # an element, not a view
+    v *= 0.5
+    x[2] *= 0.5
+    return v * np.sum(x)
+
+
+@pytest.mark.parametrize("mode", ["auto", "reverse"])
+def test_elements_of_where_results_are_scalars(mode):
+    # np.where(x > y, x, y) of a vector was of unknown kind: v *= 0.5 was refused as an
+    # in-place update of a view of x (found by fuzzing)
+    x, y = np.array([0.3, -0.2, 0.5]), 0.1
+    got = s2sad.grad(_element_of_a_where, (0, 1), mode=mode)(x, y, 1)
+    h = 1e-6
+    for i in range(3):
+        up, down = x.copy(), x.copy()
+        up[i] += h
+        down[i] -= h
+        fd = (_element_of_a_where(up, y, 1) - _element_of_a_where(down, y, 1)) / (2 * h)
+        assert got[0][i] == pytest.approx(fd, rel=1e-6, abs=1e-9)
+    fd_y = (_element_of_a_where(x, y + h, 1) - _element_of_a_where(x, y - h, 1)) / (2 * h)
+    assert got[1] == pytest.approx(fd_y, rel=1e-6, abs=1e-9)
