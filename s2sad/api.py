@@ -634,8 +634,13 @@ class CustomVJP:
 
     def split_pair(self, wrt):
         if self.fwd is None:
-            raise errors.missing_rule(None, None, f"{self.__name__} (custom_vjp without defvjp)")
+            code = self.__wrapped__.__code__
+            raise errors.MissingRuleError(
+                f"no derivative rule for {self.__name__}: a custom_vjp without defvjp",
+                filename=code.co_filename, lineno=code.co_firstlineno,
+                hint=f"call {self.__name__}.defvjp(fwd, bwd) before differentiating it")
         fwd_user, bwd_user = self.fwd, self.bwd
+        nargs = len(_signature(self.__wrapped__).parameters)
 
         def fwd(*args, _tape, **kwargs):
             value, residuals = fwd_user(*args, **kwargs)
@@ -646,6 +651,12 @@ class CustomVJP:
             grads = bwd_user(_tape.pop(), g)
             if not isinstance(grads, tuple):
                 grads = (grads,)
+            if len(grads) != nargs:
+                raise errors.bad_argument(
+                    bwd_user, f"the bwd rule of {self.__name__} returned {len(grads)} "
+                    f"adjoint(s) for its {nargs} argument(s)",
+                    hint="return a tuple with one adjoint per argument (None for one "
+                         "without a derivative)")
             return tuple(grads[i] for i in wrt)
 
         fwd.__name__ = f"fwd_{self.__name__}"

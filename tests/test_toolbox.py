@@ -733,3 +733,25 @@ def test_grad_of_a_function_calling_grad(x, y):
     got = s2sad.grad(product_of_partials, (0, 1))(x, y)
     assert got == pytest.approx(want, rel=1e-12)
     assert s2sad.jvp(product_of_partials, 0)(x, y, 1.0)[1] == pytest.approx(want[0], rel=1e-12)
+
+
+@s2sad.custom_vjp
+def _two_arguments(x, y):
+    return x * y
+
+
+_two_arguments.defvjp(lambda x, y: (x * y, (x, y)), lambda r, g: (g * r[1],))
+
+
+def _uses_two_arguments(x):
+    return _two_arguments(x, 2.0)
+
+
+def test_custom_vjp_errors_name_the_function():
+    with pytest.raises(s2sad.MissingRuleError, match="without defvjp") as info:
+        s2sad.grad(uses_never_defined)(1.0)
+    assert info.value.filename == __file__ and info.value.lineno is not None
+    # a bwd returning too few adjoints raised a bare IndexError
+    with pytest.raises(s2sad.ArgumentError, match="returned 1 adjoint.*2 argument") as info:
+        s2sad.grad(_uses_two_arguments)(1.5)
+    assert info.value.filename == __file__
