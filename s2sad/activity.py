@@ -173,9 +173,13 @@ def _sequence_op(value, kinds):
     left, right = value.left, value.right
     found = [_atom_kind(left, kinds) in _SEQUENCE_KINDS,
              _atom_kind(right, kinds) in _SEQUENCE_KINDS]
-    if not any(found):
-        return None
     rt = _runtime()
+    if not any(found):
+        if "AL" not in (_atom_kind(left, kinds), _atom_kind(right, kinds)):
+            return None
+        # an item of a list of lists: concatenation or arithmetic, told apart at run time
+        prim = rt.add_any if isinstance(value.op, gast.Add) else rt.mul_any
+        return _prim(prim, [left, right], {}, kinds, "+ or * of what may be a list")
     if isinstance(value.op, gast.Add):
         return _prim(rt.concat, [left, right], {}, kinds, "concatenation (+)")
     args = [left, right] if found[0] else [right, left]
@@ -364,6 +368,8 @@ def _kind_of_value(value, ctx, kinds, ops=None):
             return base if base in ("L", "LS", "A1", "AL") else "A"
         if base in ("LS", "A1") and _is_int_index(value.slice, kinds):
             return "S"
+        if base == "L" and _is_int_index(value.slice, kinds):
+            return "AL"             # an item of a container: perhaps a list itself
         return "A"
     if isinstance(value, gast.Compare):
         found = [_atom_kind(a, kinds) for a in [value.left] + value.comparators]

@@ -20,7 +20,9 @@ __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints
            "check_float_store", "as_sequence", "sum_list_adjoint", "dot_adjoint_a",
            "dot_adjoint_b", "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint",
            "mean_adjoint", "pow_dx", "pow_dxx", "pow_dy", "element_adjoint", "concat", "repeat",
-           "slice_adjoint", "sequence_repeat_adjoint", "concat_tangent", "repeat_tangent"]
+           "slice_adjoint", "sequence_repeat_adjoint", "concat_tangent", "repeat_tangent",
+           "add_any", "mul_any", "add_any_adjoint", "mul_any_adjoint", "add_any_tangent",
+           "mul_any_tangent"]
 
 
 def unbroadcast(g, x):
@@ -200,6 +202,51 @@ def concat_tangent(dx, dy, x, y):
 def repeat_tangent(dx, x, n):
     """Tangent of ``x * n`` (a list or tuple): ``x``'s tangent repeated."""
     return _sequence_tangent(dx, x) * n
+
+
+def add_any(a, b):
+    """``a + b`` where an operand may be a list or a tuple (an item of a list of lists):
+    concatenation or arithmetic, told apart when it runs (``activity._sequence_op``)."""
+    return a + b
+
+
+def mul_any(a, b):
+    """``a * b`` where an operand may be a list or a tuple: repetition or arithmetic."""
+    return a * b
+
+
+def _is_sequence(x):
+    return isinstance(x, (list, tuple))
+
+
+def add_any_adjoint(g, x, other, first):
+    """Adjoint of the operand ``x`` of ``add_any`` (``first``: the left one)."""
+    if _is_sequence(x):
+        return slice_adjoint(g, x, 0 if first else len(other))
+    return unbroadcast(g, x)
+
+
+def mul_any_adjoint(g, x, other):
+    """Adjoint of the operand ``x`` of ``mul_any`` (either side)."""
+    if _is_sequence(x):
+        return sequence_repeat_adjoint(g, x, other)
+    if _is_sequence(other):
+        return 0.0                      # the repetition count
+    return unbroadcast(g * other, x)
+
+
+def add_any_tangent(dx, dy, x, y, z):
+    if _is_sequence(x) or _is_sequence(y):
+        return concat_tangent(dx, dy, x, y)
+    return fit(dx + dy, z)
+
+
+def mul_any_tangent(dx, dy, x, y, z):
+    if _is_sequence(x):
+        return repeat_tangent(dx, x, y)
+    if _is_sequence(y):
+        return repeat_tangent(dy, y, x)
+    return fit(dx * y + x * dy, z)
 
 
 def add_adjoints(a, b):

@@ -283,3 +283,47 @@ def test_a_store_into_a_dict_is_refused_at_its_line(mode):
         s2sad.grad(_stores_into_a_dict, mode=mode)(1.3)
     assert info.value.filename == __file__
     assert info.value.lineno == _stores_into_a_dict.__code__.co_firstlineno + 2
+
+
+def _concat_items_of_a_list_of_lists(x, y):
+    st = [[x, y], [y, x]]
+    p = st[0] + st[1]                # [x, y, y, x]
+    return p[0] * p[3] + p[1] * p[2]
+
+
+def _concat_popped_lists(x, y):
+    st = [[x], [y]]
+    p = st.pop() + st.pop()          # [y, x]
+    return p[0] * 3.0 + p[1] * p[1]
+
+
+def _repeat_a_popped_list(x, y):
+    st = [[x, y], [y, x]]
+    p = st.pop() * 2                 # [y, x, y, x]
+    return p[0] * p[3] + p[2]
+
+
+def _add_items_of_a_list_of_arrays(x, y):
+    st = [x * 2.0, x * y]
+    return np.sum(st[0] + st[1])     # arithmetic: the items are arrays
+
+
+@pytest.mark.parametrize("f, args, want", [
+    (_concat_items_of_a_list_of_lists, (1.3, -0.7), (2.6, -1.4)),
+    (_concat_popped_lists, (1.3, -0.7), (2.6, 3.0)),
+    (_repeat_a_popped_list, (1.3, -0.7), (-0.7, 2.3)),
+])
+@pytest.mark.parametrize("mode", ["auto", "reverse", "forward"])
+def test_plus_and_times_of_items_that_may_be_lists(f, args, want, mode):
+    # told apart at run time: concatenation of the items of a list of lists was taken
+    # for arithmetic (silently wrong for one-item lists, a bare ValueError otherwise)
+    got = s2sad.grad(f, (0, 1), mode=mode)(*args)
+    assert got == (pytest.approx(want[0], rel=1e-12), pytest.approx(want[1], rel=1e-12))
+
+
+@pytest.mark.parametrize("mode", ["auto", "reverse"])
+def test_plus_of_items_of_a_list_of_arrays_stays_arithmetic(mode):
+    x = np.array([0.3, -0.2, 0.5])
+    gx, gy = s2sad.grad(_add_items_of_a_list_of_arrays, (0, 1), mode=mode)(x, 1.5)
+    np.testing.assert_allclose(gx, np.full(3, 2.0 + 1.5), rtol=1e-12)
+    assert gy == pytest.approx(np.sum(x), rel=1e-12)

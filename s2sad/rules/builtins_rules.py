@@ -9,8 +9,12 @@ import numpy as np
 
 from .. import runtime
 from ..runtime import (
+    add_any_adjoint,
+    add_any_tangent,
     as_sequence,
     concat_tangent,
+    mul_any_adjoint,
+    mul_any_tangent,
     repeat_tangent,
     sequence_repeat_adjoint,
     slice_adjoint,
@@ -97,3 +101,29 @@ def tangent_of_repeat(z, x, n):
 nondiff(builtins.int, builtins.round, builtins.len, builtins.range, builtins.bool,
         builtins.isinstance, builtins.print, builtins.type,
         builtins.str, builtins.repr, builtins.id, builtins.hash)
+
+
+# + and * of an operand that may be a list (an item of a list of lists): concatenation
+# and repetition, or arithmetic, told apart when the code runs
+
+
+@adjoint(runtime.add_any)
+def add_any(z, x, y):
+    d[x] = add_any_adjoint(d[z], x, y, True)
+    d[y] = add_any_adjoint(d[z], y, x, False)
+
+
+@adjoint(runtime.mul_any)
+def mul_any(z, x, y):
+    d[x] = mul_any_adjoint(d[z], x, y)
+    d[y] = mul_any_adjoint(d[z], y, x)
+
+
+@tangent(runtime.add_any)
+def tangent_of_add_any(z, x, y):
+    d[z] = add_any_tangent(d[x], d[y], x, y, z)
+
+
+@tangent(runtime.mul_any)
+def tangent_of_mul_any(z, x, y):
+    d[z] = mul_any_tangent(d[x], d[y], x, y, z)
