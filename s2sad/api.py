@@ -535,6 +535,10 @@ class GradFunction:
         else:
             value, aux = out, None
             g = bwd(seed(value), tape)
+        # no derivative (None from the rule, 0.0 from the split pair): a zero shaped
+        # like the argument
+        g = tuple(zeros_like(args[i]) if i < len(args) and type(gi) is float and gi == 0.0
+                  and np.ndim(args[i]) > 0 else gi for gi, i in zip(g, self._wrt))
         g = g if self._wrt_tuple else g[0]
         if self._output == "value_and_grad":
             return ((value, aux), g) if self._has_aux else (value, g)
@@ -657,7 +661,8 @@ class CustomVJP:
                     f"adjoint(s) for its {nargs} argument(s)",
                     hint="return a tuple with one adjoint per argument (None for one "
                          "without a derivative)")
-            return tuple(grads[i] for i in wrt)
+            # None: no derivative (0.0 stands for a zero of any structure)
+            return tuple(0.0 if grads[i] is None else grads[i] for i in wrt)
 
         fwd.__name__ = f"fwd_{self.__name__}"
         bwd.__name__ = f"bwd_{self.__name__}"

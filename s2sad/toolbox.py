@@ -66,7 +66,11 @@ class VJPFunction(_Wrapper):
 
     def __call__(self, *args, **kwargs):
         target = resolve(self._func, args, kwargs)
-        bound = self._sig.bind(*args, **kwargs)
+        try:
+            bound = self._sig.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise errors.bad_argument(_unwrap(self._func),
+                                      f"{self.__name__}(): {exc}") from None
         bound.apply_defaults()
         kinds = {n: kind_of(v) for n, v in bound.arguments.items()}
         impl = compiled(target, self._wrt, True, "split", kinds)
@@ -183,6 +187,9 @@ def check_grads(f, args, modes=("fwd", "rev"), order=2, eps=1e-6, rtol=1e-5, ato
     ``order=2`` also checks the derivative of the gradient (forward over reverse).
     """
     rng = np.random.default_rng(seed)
+    if not isinstance(args, (tuple, list)):
+        raise errors.bad_argument(_unwrap(f), "check_grads takes the arguments as a tuple",
+                                  hint="write check_grads(f, (x,)) for one argument")
     args = tuple(args)
     wrt = tuple(i for i, a in enumerate(args) if _is_float(a))
     if not wrt:

@@ -755,3 +755,28 @@ def test_custom_vjp_errors_name_the_function():
     with pytest.raises(s2sad.ArgumentError, match="returned 1 adjoint.*2 argument") as info:
         s2sad.grad(_uses_two_arguments)(1.5)
     assert info.value.filename == __file__
+
+
+@s2sad.custom_vjp
+def _scaled_power(x, n):
+    return x ** n
+
+
+_scaled_power.defvjp(lambda x, n: (x ** n, (x, n)),
+                     lambda r, g: (g * r[1] * r[0] ** (r[1] - 1), None))   # None: no derivative
+
+
+def _power_of_a_vector(v, n):
+    return np.sum(_scaled_power(v, n))
+
+
+def test_custom_vjp_none_means_no_derivative_and_argument_mistakes_are_located():
+    # None from bwd gave a bare TypeError (float(None)); now a zero like the argument
+    assert s2sad.grad(_scaled_power, wrt=1)(2.0, 3) == 0.0
+    assert s2sad.grad(_scaled_power, wrt=0)(2.0, 3) == pytest.approx(12.0)
+    v = np.array([1.0, 2.0])
+    np.testing.assert_allclose(s2sad.grad(_power_of_a_vector)(v, 2.0), 2.0 * v)
+    with pytest.raises(s2sad.ArgumentError, match="too many positional arguments"):
+        s2sad.vjp(_uses_two_arguments)(1.0, 2.0)
+    with pytest.raises(s2sad.ArgumentError, match="as a tuple"):
+        s2sad.check_grads(_uses_two_arguments, 1.5)
