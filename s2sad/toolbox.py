@@ -41,19 +41,36 @@ class _Wrapper:
         bound.apply_defaults()
         return {n: kind_of(v) for n, v in bound.arguments.items()}
 
+    def _bind(self, args, kwargs, what, hint=None):
+        """Every positional parameter's value (defaults filled in, keywords placed), and
+        the keyword-only ones; an ArgumentError for a call ``f`` itself would refuse."""
+        try:
+            bound = self._sig.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise errors.bad_argument(_unwrap(self._func),
+                                      f"{what} of {self.__name__}: {exc}", hint=hint) from None
+        bound.apply_defaults()
+        return bound.args, bound.kwargs
+
 
 class JVPFunction(_Wrapper):
     """``jvp(f, wrt)(*args, *tangents) -> (value, tangent of the output)``."""
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         n = len(args) - len(self._wrt)
-        if n != self._nparams:
+        if n < 0:
             raise errors.bad_argument(
                 _unwrap(self._func),
-                f"jvp of {self.__name__} takes {self._nparams} arguments and "
-                f"{len(self._wrt)} tangent(s), got {len(args)} values",
-                hint="pass every argument explicitly, then one tangent per wrt argument")
-        primal, tangents = args[:n], args[n:]
+                f"jvp of {self.__name__} takes its arguments and {len(self._wrt)} "
+                f"tangent(s), got {len(args)} values",
+                hint="pass the arguments, then one tangent per wrt argument")
+        primal, kwonly = self._bind(
+            args[:n], kwargs, "jvp", hint=f"pass the arguments, then one tangent per wrt "
+            f"argument ({len(self._wrt)} tangent(s): the last {len(self._wrt)} values)")
+        if kwonly:
+            raise errors.bad_argument(_unwrap(self._func), f"jvp of {self.__name__}: "
+                                      "keyword-only arguments are not supported")
+        tangents = args[n:]
         for i, t in zip(self._wrt, tangents):
             _check_like(t, primal[i], self._func, f"the tangent of argument {i}")
         target = resolve(self._func, primal, {})
@@ -132,7 +149,11 @@ def jacobian(f, wrt=0, mode="auto"):
     wrapper = _Wrapper(f, wrt)
 
     @functools.wraps(_unwrap(f))
-    def jac(*args):
+    def jac(*args, **kwargs):
+        args, kwonly = wrapper._bind(args, kwargs, "jacobian")
+        if kwonly:
+            raise errors.bad_argument(_unwrap(f), "jacobian: keyword-only arguments are "
+                                      "not supported")
         value = f(*args)
         out_shape = np.shape(value)
         ins = [args[i] for i in wrapper._wrt]

@@ -780,3 +780,21 @@ def test_custom_vjp_none_means_no_derivative_and_argument_mistakes_are_located()
         s2sad.vjp(_uses_two_arguments)(1.0, 2.0)
     with pytest.raises(s2sad.ArgumentError, match="as a tuple"):
         s2sad.check_grads(_uses_two_arguments, 1.5)
+
+
+def _with_a_default(x, y, scale=2.0):
+    return scale * x * x * y
+
+
+def test_jvp_jacobian_hessian_take_defaults_and_keywords():
+    # they insisted on every argument (jvp) or raised a bare TypeError for a keyword
+    x, y = 1.5, 0.7
+    assert s2sad.jvp(_with_a_default)(x, y, 1.0) == (
+        pytest.approx(2.0 * x * x * y), pytest.approx(4.0 * x * y))
+    assert s2sad.jvp(_with_a_default)(x, y, 1.0, scale=3.0) == (
+        pytest.approx(3.0 * x * x * y), pytest.approx(6.0 * x * y))
+    assert float(s2sad.hessian(_with_a_default)(x, y)) == pytest.approx(4.0 * y)
+    assert float(s2sad.hessian(_with_a_default)(x, y, scale=3.0)) == pytest.approx(6.0 * y)
+    assert float(s2sad.jacobian(_with_a_default)(x, y, scale=3.0)) == pytest.approx(6.0 * x * y)
+    with pytest.raises(s2sad.ArgumentError, match="unexpected keyword"):
+        s2sad.jvp(_with_a_default)(x, y, 1.0, shift=3.0)
