@@ -398,6 +398,18 @@ _SHAPED = (np.zeros, np.ones, np.empty, np.full, np.arange, np.linspace)
 _SHAPED_LIKE = (np.zeros_like, np.ones_like, np.empty_like, np.full_like)
 
 
+def callee(call, ctx):
+    """The object the function of ``call`` names as the user's function sees it (not a
+    local of it), or None."""
+    path = dotted_name(call.func)
+    if path is None or path.split(".")[0] in ctx.local_names:
+        return None
+    try:
+        return ctx.lookup(path)
+    except (KeyError, ValueError):      # not found, or an empty closure cell
+        return None
+
+
 def _made_1d(value, ctx, kinds):
     """``value`` surely makes a 1-D array: ``np.zeros(n)`` (``ones``, ``empty``,
     ``full``) of a scalar length, ``np.arange`` and ``np.linspace`` of scalars, or
@@ -408,12 +420,8 @@ def _made_1d(value, ctx, kinds):
     if not (isinstance(value, gast.Call) and value.args
             and not any(k.arg in ("shape", "ndmin") for k in value.keywords)):
         return False
-    path = dotted_name(value.func)
-    if path is None or path.split(".")[0] in ctx.local_names:
-        return False
-    try:
-        fn = ctx.lookup(path)
-    except KeyError:
+    fn = callee(value, ctx)
+    if fn is None:
         return False
     try:
         if fn in _SHAPED:
@@ -438,13 +446,8 @@ def _inner_product(value, ctx, kinds):
     if isinstance(value, gast.BinOp) and isinstance(value.op, gast.MatMult):
         args = [value.left, value.right]
     elif isinstance(value, gast.Call) and len(value.args) == 2 and not value.keywords:
-        path = dotted_name(value.func)
-        if path is None or path.split(".")[0] in ctx.local_names:
-            return False
-        try:
-            if ctx.lookup(path) not in (np.dot, np.inner, np.vdot, np.matmul):
-                return False
-        except (KeyError, TypeError):
+        fn = callee(value, ctx)
+        if not any(fn is f for f in (np.dot, np.inner, np.vdot, np.matmul)):
             return False
         args = value.args
     else:
@@ -778,11 +781,8 @@ def _float_arrays(tree, ctx):
         if not (isinstance(v, gast.Call) and not any(k.arg == "dtype" for k in v.keywords)
                 and len(v.args) == 1):
             return False
-        path = dotted_name(v.func)
-        try:
-            return path is not None and ctx.lookup(path) in _FLOAT_MAKERS
-        except (KeyError, TypeError):
-            return False
+        fn = callee(v, ctx)
+        return any(fn is f for f in _FLOAT_MAKERS)
 
     out, seen = set(), set()
 
@@ -842,13 +842,7 @@ def _check_custom_vjp_pair(call, ctx):
     """A call of the fwd or bwd a ``custom_vjp`` was split into, in a gradient being
     differentiated again: its rule gives no second derivative, and the adjoints it
     keeps on the tape would pass as constants (the hessian came out 0)."""
-    path = dotted_name(call.func)
-    if path is None:
-        return
-    try:
-        owner = getattr(ctx.lookup(path), "s2sad_custom_vjp", None)
-    except KeyError:
-        return
+    owner = getattr(callee(call, ctx), "s2sad_custom_vjp", None)
     if owner is not None:
         raise errors.missing_rule(call, ctx, f"{owner.__name__} (a custom_vjp has no "
                                   "second derivative)")

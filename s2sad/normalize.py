@@ -39,7 +39,6 @@ from .gastutil import (
     const,
     contains,
     copy_location,
-    dotted_name,
     is_atom,
     name,
     statement_children,
@@ -83,14 +82,9 @@ class Normalizer:
 
     def user_call(self, call):
         """``call`` calls a function of yours (``activity.is_user_function``)."""
-        from .activity import is_user_function
-        path = dotted_name(call.func)
-        if path is None or path.split(".")[0] in self.ctx.local_names:
-            return False
-        try:
-            return is_user_function(self.ctx.lookup(path))
-        except (KeyError, ValueError, TypeError):
-            return False
+        from .activity import callee, is_user_function
+        fn = callee(call, self.ctx)
+        return fn is not None and is_user_function(fn)
 
     def stmt_Delete(self, s, out):
         """``del t1, b2`` in code s2sad generated (``grad(grad(f))``): it only frees
