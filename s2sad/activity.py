@@ -763,6 +763,9 @@ def guard_stores(tree, ctx):
 
     if any(stored(s) for s in walk_stmts(tree.body)):
         visit(tree.body, None)
+    # visit calls itself through its closure cell: a reference cycle that, left
+    # standing, keeps the tree alive until the cyclic garbage collector walks it
+    visit = None  # noqa: F841 - empties the cell
 
 
 _FLOAT_MAKERS = (np.zeros, np.ones, np.empty)
@@ -802,6 +805,7 @@ def _float_arrays(tree, ctx):
     for n in list(defs):
         seen.clear()
         surely(n)
+    surely = None  # noqa: F841 - empties the cell (a cycle through it holds the tree)
     return out
 
 

@@ -222,7 +222,7 @@ def compile_functions(text, ctx, tree=None):
         node.lineno, node.col_offset, node.end_lineno, node.end_col_offset = 1, 0, 1, 0
     scratch = {}
     exec(compile(wrapper, filename, "exec"), scratch)
-    inners = scratch["_s2sad_factory"](*[ctx.injected.get(n) for n in outer])
+    inners = scratch.pop("_s2sad_factory")(*[ctx.injected.get(n) for n in outer])
     user_cells = dict(zip(user.__code__.co_freevars, user.__closure__ or ()))
     out = []
     for fdef, inner in zip(defs, inners):

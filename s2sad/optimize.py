@@ -999,6 +999,7 @@ def _constant_adjoints(tree, ctx, facts, touched):
             facts.forget(s)
             touched.add(s)
             changed = True
+    safe = None  # noqa: F841 - empties the cell (a cycle through it holds the tree)
     return changed
 
 
