@@ -189,7 +189,113 @@ def _line_map(tree, module):
     return out
 
 
-def compile_functions(text, ctx, tree=None):
+_HEADERS = {gast.If: ("if ", "elif "), gast.For: ("for ",), gast.While: ("while ",)}
+
+
+class _Layout:
+    """Where ``ast.unparse`` puts each statement of generated functions, found without
+    parsing its text again: one line per simple statement and per header (``def``,
+    ``if``, ``elif``, ``else``, ``for``, ``while``), a blank line between two ``def``.
+    ``lines``: {statement: its line}, or None for what this does not lay out (a
+    docstring, a decorator, a ``try``...: the text is then parsed)."""
+
+    def __init__(self, fdefs, text):
+        self.lines, self.headers, line = {}, [], 0
+        for k, fdef in enumerate(fdefs):
+            if fdef.__class__ is not gast.FunctionDef or fdef.decorator_list \
+                    or _docstring(fdef.body):
+                self.lines = None
+                return
+            line += 2 if k else 1
+            self.lines[fdef] = line
+            line = self.block(fdef.body, line)
+            if line is None:
+                self.lines = None
+                return
+        text_lines = text.split("\n")
+        if line != len(text_lines) - 1 or not all(
+                text_lines[at - 1].lstrip().startswith(word) for at, word in self.headers):
+            self.lines = None       # not laid out as expected: parse the text
+
+    def block(self, stmts, line):
+        lines, headers = self.lines, self.headers
+        for s in stmts:
+            line += 1
+            lines[s] = line
+            cls = s.__class__
+            if cls in _HEADERS:
+                headers.append((line, _HEADERS[cls][0]))
+                line = self.block(s.body, line)
+                if line is None:
+                    return None
+                orelse = s.orelse
+                while cls is gast.If and len(orelse) == 1 and orelse[0].__class__ is gast.If:
+                    line += 1           # else: if ... prints as elif
+                    lines[orelse[0]] = line
+                    headers.append((line, "elif "))
+                    line = self.block(orelse[0].body, line)
+                    if line is None:
+                        return None
+                    orelse = orelse[0].orelse
+                if orelse:
+                    line += 1           # else:
+                    headers.append((line, "else"))
+                    line = self.block(orelse, line)
+                    if line is None:
+                        return None
+            elif cls not in _SIMPLE:
+                return None
+        return line
+
+
+_SIMPLE = {gast.Assign, gast.AugAssign, gast.Expr, gast.Return, gast.Delete, gast.Pass,
+           gast.Break, gast.Continue, gast.Raise, gast.Assert}
+
+
+def _docstring(body):
+    return body and body[0].__class__ is gast.Expr \
+        and body[0].value.__class__ is gast.Constant and isinstance(body[0].value.value, str)
+
+
+def _plain(fdef):
+    """The ``def`` needs nothing evaluated when it runs: no default values (they
+    would be evaluated in the factory, away from the user's names)."""
+    a = fdef.args
+    return not a.defaults and not any(d is not None for d in a.kw_defaults) \
+        and fdef.returns is None \
+        and all(p.annotation is None for p in a.posonlyargs + a.args + a.kwonlyargs) \
+        and (a.vararg is None or a.vararg.annotation is None) \
+        and (a.kwarg is None or a.kwarg.annotation is None)
+
+
+def _shifted(code, by):
+    """``code`` (and the code nested in it) with every line number moved by ``by``:
+    line tables count from ``co_firstlineno``."""
+    consts = tuple(_shifted(c, by) if isinstance(c, types.CodeType) else c
+                   for c in code.co_consts)
+    return code.replace(co_firstlineno=code.co_firstlineno + by, co_consts=consts)
+
+
+def _codes(module_code, fdefs, by=0):
+    """The code objects of the generated functions, from the compiled factory (never
+    run: the closure cells are made by ``compile_functions``), lines moved by ``by``."""
+    factory = next(c for c in module_code.co_consts if isinstance(c, types.CodeType))
+    inner = {c.co_name: c for c in factory.co_consts if isinstance(c, types.CodeType)}
+    return [_shifted(inner[f.name], by) if by else inner[f.name] for f in fdefs]
+
+
+def _compile_text(text, filename, outer, fdefs):
+    """Compile ``text`` itself, indented under the factory's ``def`` line: the parser
+    in C, no tree of Python objects. The functions' lines come one too low (the
+    factory's ``def`` is the first line) and are moved back up."""
+    source = (f"def _s2sad_factory({', '.join(outer)}):\n"
+              + "".join("    " + line if line.strip() else line
+                        for line in text.splitlines(True))
+              + f"    return ({', '.join(f.name for f in fdefs)},)\n")
+    return _codes(compile(source, filename, "exec"), fdefs, -1)
+
+
+def compile_functions(text, ctx, tree):
     """Compile the generated source; return its functions bound to the user's globals.
 
     The defs are wrapped, for compilation only, in a factory whose parameters
@@ -198,17 +304,47 @@ def compile_functions(text, ctx, tree=None):
     """
     user = ctx.func
     filename = register(text, f"{ctx.output}_{ctx.name}")
+    from . import errors
+    fdefs = tree.body if isinstance(tree, gast.Module) else [tree]
+    user_free = set(user.__code__.co_freevars)
+    outer = sorted(set(ctx.injected) | user_free)
+    layout = _Layout(fdefs, text) if all(_plain(f) for f in fdefs) else None
+    if layout is not None and layout.lines is not None:
+        lines = layout.lines
+        errors.GENERATED[filename] = (ctx.filename, {
+            lines[s]: s.lineno for f in fdefs for s in [f, *_statements_in_order(f.body)]
+            if getattr(s, "lineno", None) is not None}, fdefs[0].name if fdefs else ctx.name)
+        codes = _compile_text(text, filename, outer, fdefs)
+    else:
+        codes = _compile_tree(text, filename, outer, tree, ctx)
+    user_cells = dict(zip(user.__code__.co_freevars, user.__closure__ or ()))
+    out = []
+    for fdef, code in zip(fdefs, codes):
+        cells = [user_cells[n] if n in user_cells else types.CellType(ctx.injected[n])
+                 for n in code.co_freevars]
+        primal_signature = fdef is fdefs[0]
+        func = types.FunctionType(code, user.__globals__, fdef.name,
+                                  user.__defaults__ if primal_signature else None,
+                                  tuple(cells) or None)
+        if primal_signature:
+            func.__kwdefaults__ = user.__kwdefaults__
+        func.__module__ = user.__module__
+        out.append(func)
+    return out
+
+
+def _compile_tree(text, filename, outer, tree, ctx):
+    """``text`` parsed again, its defs stripped of their defaults (which the user's
+    function supplies) and compiled in the factory: the general route, and where the
+    line map comes from when ``_Layout`` cannot tell."""
+    from . import errors
     module = ast.parse(text, filename)
-    if tree is not None:
-        from . import errors
-        errors.GENERATED[filename] = (ctx.filename, _line_map(tree, module),
-                                      module.body[0].name if module.body else ctx.name)
+    errors.GENERATED[filename] = (ctx.filename, _line_map(tree, module),
+                                  module.body[0].name if module.body else ctx.name)
     defs = module.body
     for fdef in defs:
         fdef.args.defaults = []
         fdef.args.kw_defaults = [None] * len(fdef.args.kw_defaults)
-    user_free = set(user.__code__.co_freevars)
-    outer = sorted(set(ctx.injected) | user_free)
     names = ast.Tuple(elts=[ast.Name(id=f.name, ctx=ast.Load()) for f in defs], ctx=ast.Load())
     factory = ast.FunctionDef(name="_s2sad_factory", args=_make_args(outer),
                               body=defs + [ast.Return(value=names)],
@@ -220,20 +356,5 @@ def compile_functions(text, ctx, tree=None):
     # ones have theirs), without walking the whole parsed tree
     for node in [factory, names, *names.elts, *factory.args.args, factory.body[-1]]:
         node.lineno, node.col_offset, node.end_lineno, node.end_col_offset = 1, 0, 1, 0
-    scratch = {}
-    exec(compile(wrapper, filename, "exec"), scratch)
-    inners = scratch.pop("_s2sad_factory")(*[ctx.injected.get(n) for n in outer])
-    user_cells = dict(zip(user.__code__.co_freevars, user.__closure__ or ()))
-    out = []
-    for fdef, inner in zip(defs, inners):
-        cells = [user_cells[n] if n in user_cells else types.CellType(ctx.injected[n])
-                 for n in inner.__code__.co_freevars]
-        primal_signature = fdef is defs[0]
-        func = types.FunctionType(inner.__code__, user.__globals__, fdef.name,
-                                  user.__defaults__ if primal_signature else None,
-                                  tuple(cells) or None)
-        if primal_signature:
-            func.__kwdefaults__ = user.__kwdefaults__
-        func.__module__ = user.__module__
-        out.append(func)
-    return out
+    return _codes(compile(wrapper, filename, "exec"), tree.body
+                  if isinstance(tree, gast.Module) else [tree])

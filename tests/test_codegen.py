@@ -1,0 +1,143 @@
+"""Code generation (``s2sad/codegen.py``): the map from generated lines to the user's
+lines, found from how ``ast.unparse`` lays code out (``_Layout``) without parsing
+the text again, must be the one parsing gives; the compiled functions must carry
+the generated text's line numbers (tracebacks, ``inspect``, pdb)."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import linecache
+import traceback
+
+import gast
+import pytest
+from corpus import CASES
+
+import s2sad
+from s2sad import api, codegen, errors, pipeline
+
+
+def _tree_and_text(func, wrt, kinds, **options):
+    ctx = pipeline.make_context(func, wrt, kinds, "grad", True, **options)
+    tree = pipeline.run(ctx)
+    return tree, codegen.to_source(tree)
+
+
+def _kinds(case):
+    point = case.points[0]
+    args = point if isinstance(point, tuple) else (point,)
+    names = list(inspect.signature(case.func).parameters)
+    return {n: api.kind_of(v) for n, v in zip(names, args)}
+
+
+def _layout_map(tree, text):
+    fdefs = tree.body if isinstance(tree, gast.Module) else [tree]
+    layout = codegen._Layout(fdefs, text)
+    assert layout.lines is not None, text
+    return {layout.lines[s]: s.lineno
+            for f in fdefs for s in [f, *codegen._statements_in_order(f.body)]
+            if getattr(s, "lineno", None) is not None}
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.tag)
+def test_layout_gives_the_line_map_parsing_gives(case, mode):
+    wrt = case.wrt if isinstance(case.wrt, tuple) else (case.wrt,)
+    try:
+        tree, text = _tree_and_text(case.func, wrt, _kinds(case), mode=mode)
+    except errors.S2SADError:
+        pytest.skip("not differentiable in this mode")
+    assert _layout_map(tree, text) == codegen._line_map(tree, ast.parse(text))
+
+
+def _branchy(x, y):
+    s = 0.0
+    if x > 0:
+        s = x * y
+    elif x < -1:
+        s = x - y
+    elif y > 2:
+        s = y * y
+    else:
+        s = -x
+    for _ in range(3):
+        if s > 1:
+            s = s * 0.5
+        else:
+            s = s + x
+    while s < 10:
+        s = s * 2.0 + y * y
+    return s
+
+
+@pytest.mark.parametrize("options", [{}, {"mode": "forward"}, {"checkpoint": True},
+                                     {"optimize": False}])
+def test_layout_of_elif_chains_loops_and_checkpoints(options):
+    tree, text = _tree_and_text(_branchy, (0, 1), {"x": "S", "y": "S"}, **options)
+    assert "elif" in text or options.get("mode") == "forward" or "if" in text
+    assert _layout_map(tree, text) == codegen._line_map(tree, ast.parse(text))
+
+
+def _with_defaults(x, k=2.0):
+    return x * x * k
+
+
+def test_layout_refuses_what_it_does_not_lay_out():
+    text = "def f(x):\n    '''doc\n    string'''\n    return x\n"
+    tree = gast.parse(text).body[0]
+    assert codegen._Layout([tree], text).lines is None          # a docstring
+    wrong = "def f(x):\n    y = x\n\n    return y\n"              # a line more than laid out
+    tree = gast.parse("def f(x):\n    y = x\n    return y\n").body[0]
+    assert codegen._Layout([tree], wrong).lines is None
+
+
+def _divides(x, y):
+    z = x * y
+    w = z + 1.0
+    return w / x
+
+
+def test_traceback_shows_the_generated_line():
+    """Compiled from the text, its lines moved back by one: a runtime error points at
+    the generated line that raised, and the text shows that line there."""
+    g = s2sad.grad(_divides, (0, 1))
+    with pytest.raises(ZeroDivisionError) as info:
+        g(0.0, 1.0)
+    frames = [f for f in traceback.extract_tb(info.value.__traceback__)
+              if f.filename in errors.GENERATED]
+    assert frames
+    first = next(k for k, line in enumerate(g.source.splitlines(), 1) if "/ x" in line)
+    assert frames[-1].lineno == first       # the first division by x raises
+    assert linecache.getline(frames[-1].filename, first).strip() == frames[-1].line
+
+
+def test_generated_functions_start_on_their_def_line():
+    g = s2sad.grad(_branchy, (0, 1))
+    g(0.5, 1.0)
+    impl = g._last or next(iter(g._impls.values()))
+    fn = impl.function
+    assert fn.__code__.co_firstlineno == 1
+    lines, start = inspect.getsourcelines(fn)
+    assert start == 1 and lines[0].startswith("def grad__branchy(")
+    assert "".join(lines) == impl.source
+
+
+def test_function_with_defaults_compiles_from_the_tree_and_keeps_them():
+    g = s2sad.grad(_with_defaults)
+    assert g(3.0) == pytest.approx(12.0)
+    assert g(3.0, 1.0) == pytest.approx(6.0)
+    assert "k=2.0" in g.source
+
+
+def test_layout_of_a_split_pair_of_functions():
+    """output='split' (a callee's forward and backward functions): two defs, a blank
+    line between them."""
+    ctx = pipeline.make_context(_branchy, (0, 1), {"x": "S", "y": "S"}, "split", True)
+    tree = pipeline.run(ctx)
+    text = codegen.to_source(tree)
+    assert isinstance(tree, gast.Module) and len(tree.body) == 2
+    assert _layout_map(tree, text) == codegen._line_map(tree, ast.parse(text))
+    fwd, bwd = codegen.compile_functions(text, ctx, tree)
+    assert bwd.__code__.co_firstlineno == text.splitlines().index(
+        next(line for line in text.splitlines() if line.startswith("def bwd_"))) + 1
