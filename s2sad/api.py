@@ -12,6 +12,7 @@ import functools
 import inspect
 import keyword
 import threading
+import types
 
 import numpy as np
 
@@ -679,7 +680,30 @@ class _CustomCtx:
     mode = "reverse"
 
 
+def _shift_wrt(wrt):
+    """``wrt`` of a bound method, counted from its function's first parameter (``self``)."""
+    if isinstance(wrt, (tuple, list)):
+        return type(wrt)(_shift_wrt(w) for w in wrt)
+    return wrt + 1 if isinstance(wrt, int) and not isinstance(wrt, bool) and wrt >= 0 else wrt
+
+
+def methods_too(transform):
+    """``transform(f, wrt, ...)`` also for a bound method ``obj.f``: the transformation of
+    ``f`` itself along the same arguments (``self`` is not one), bound to ``obj`` again.
+    ``wrt`` is checked against the method's own parameters first."""
+    @functools.wraps(transform)
+    def wrapper(f, wrt=0, *args, **kwargs):
+        if isinstance(f, types.MethodType):
+            _parse_wrt(f, wrt)
+            return types.MethodType(transform(f.__func__, _shift_wrt(wrt), *args, **kwargs),
+                                    f.__self__)
+        return transform(f, wrt, *args, **kwargs)
+    return wrapper
+
+
 def _decorator(output):
+    make = methods_too(lambda f, wrt, **options: GradFunction(f, wrt, output, **options))
+
     def transform(func=None, wrt=0, *, argnum=None, has_aux=False, optimize=True,
                   checkpoint=False, fixed_point=False, mode="auto"):
         if argnum is not None:
@@ -687,10 +711,10 @@ def _decorator(output):
         options = dict(has_aux=has_aux, optimize=optimize, checkpoint=checkpoint,
                        fixed_point=fixed_point, mode=mode)
         if func is None:
-            return lambda f: GradFunction(f, wrt, output, **options)
+            return lambda f: make(f, wrt, **options)
         if isinstance(func, (int, tuple, list)) and not callable(func):
-            return lambda f: GradFunction(f, func, output, **options)
-        return GradFunction(func, wrt, output, **options)
+            return lambda f: make(f, func, **options)
+        return make(func, wrt, **options)
     return transform
 
 
@@ -744,6 +768,13 @@ def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=Tr
     pass example ``args`` to choose; without them every argument is taken to be
     a scalar. ``stage`` stops after an earlier pass (see ``s2sad.pipeline``).
     """
+    if isinstance(func, types.MethodType):     # obj.f: f's code for obj and the arguments
+        _parse_wrt(func, wrt)
+        n = len(_signature(func).parameters)
+        args = (func.__self__,) + (tuple(args) if args is not None else (0.0,) * n)
+        return source(func.__func__, _shift_wrt(wrt), mode, args=args, output=output,
+                      optimize=optimize, stage=stage, checkpoint=checkpoint, has_aux=has_aux,
+                      fixed_point=fixed_point)
     func = _unwrap(func)
     if mode not in ("reverse", "forward", "auto"):
         raise errors.bad_argument(func, f"mode={mode!r} is not available",

@@ -10,11 +10,22 @@ reverse: forward mode applied to the generated gradient code),
 from __future__ import annotations
 
 import functools
+import types
 
 import numpy as np
 
 from . import errors
-from .api import GradFunction, _key, _parse_wrt, _signature, _unwrap, compiled, kind_of, resolve
+from .api import (
+    GradFunction,
+    _key,
+    _parse_wrt,
+    _signature,
+    _unwrap,
+    compiled,
+    kind_of,
+    methods_too,
+    resolve,
+)
 from .rules.core import nondiff
 
 
@@ -128,10 +139,12 @@ def _check_like(given, like, func, what):
                                   hint="give one of the value's shape")
 
 
+@methods_too
 def jvp(f, wrt=0):
     return JVPFunction(f, wrt)
 
 
+@methods_too
 def vjp(f, wrt=0):
     return VJPFunction(f, wrt)
 
@@ -144,6 +157,7 @@ def _basis(shape):
         yield e.reshape(shape) if shape else 1.0
 
 
+@methods_too
 def jacobian(f, wrt=0, mode="auto"):
     """Jacobian of ``f`` with shape ``output.shape + input.shape`` (a tuple for tuple ``wrt``)."""
     wrapper = _Wrapper(f, wrt)
@@ -186,11 +200,13 @@ def _zero_tangent(x):
     return np.zeros(np.shape(x)) if isinstance(x, np.ndarray) else 0.0
 
 
+@methods_too
 def hessian(f, wrt=0):
     """Hessian by forward mode over the generated reverse-mode gradient."""
     return jacobian(GradFunction(f, wrt, "grad"), wrt, mode="fwd")
 
 
+@methods_too
 def elementwise_grad(f, wrt=0):
     """Sum of the Jacobian's rows: the derivative of an elementwise ``f`` at every element."""
     def egrad(*args, **kwargs):
@@ -208,6 +224,8 @@ def check_grads(f, args, modes=("fwd", "rev"), order=2, eps=1e-6, rtol=1e-5, ato
     ``order=2`` also checks the derivative of the gradient (forward over reverse).
     """
     rng = np.random.default_rng(seed)
+    if isinstance(f, types.MethodType) and isinstance(args, (tuple, list)):
+        f, args = f.__func__, (f.__self__, *args)       # obj is no float: not checked
     if not isinstance(args, (tuple, list)):
         raise errors.bad_argument(_unwrap(f), "check_grads takes the arguments as a tuple",
                                   hint="write check_grads(f, (x,)) for one argument")

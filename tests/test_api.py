@@ -198,6 +198,80 @@ def test_grad_is_usable_as_method():
     assert Model(3.0).energy_grad(2.0) == pytest.approx(12.0)
 
 
+class _Model:
+    """A model whose loss is a method: ``grad(model.loss)`` differentiates along the
+    method's own arguments, reading ``self`` as it is at each call."""
+
+    def __init__(self, w, scale):
+        self.w = w
+        self.scale = scale
+
+    def loss(self, x, y):
+        z = np.sum(self.w * x) * self.scale
+        return z * z + y * z
+
+    def value(self, x):
+        return self.scale * np.sin(x) * x
+
+    @classmethod
+    def cubic(cls, x, k=3.0):
+        return k * x * x * x
+
+
+def _model_and_point():
+    return _Model(np.array([1.0, -2.0, 0.5]), 0.7), np.array([0.3, 0.1, -0.4]), 1.5
+
+
+def test_grad_of_a_bound_method_along_its_own_arguments():
+    m, x, y = _model_and_point()
+    gx, gy = s2sad.grad(m.loss, (0, 1))(x, y)
+    nx, ny = numerical_grad(m.loss, (x, y), (0, 1))
+    assert np.allclose(gx, nx, rtol=1e-6) and gy == pytest.approx(ny, rel=1e-6)
+    assert np.allclose(s2sad.grad(m.loss)(x, y), nx, rtol=1e-6)        # wrt=0: x, not self
+    assert s2sad.grad(wrt=1)(m.loss)(x, y) == pytest.approx(ny, rel=1e-6)
+    assert s2sad.grad(m.loss, argnum=1)(x, y) == pytest.approx(ny, rel=1e-6)
+    value, g = s2sad.value_and_grad(m.loss, 1)(x, y)
+    assert value == pytest.approx(m.loss(x, y)) and g == pytest.approx(ny, rel=1e-6)
+    m.w = m.w * 2.0                     # self is read at each call
+    assert np.allclose(s2sad.grad(m.loss)(x, y), numerical_grad(m.loss, (x, y), 0), rtol=1e-6)
+    assert "def grad_loss(self, x, y)" in s2sad.grad(m.loss).source
+    assert "def grad_loss(self, x, y)" in s2sad.source(m.loss, args=(x, y))
+
+
+def test_grad_of_a_classmethod_and_scalar_method():
+    assert s2sad.grad(_Model.cubic)(2.0) == pytest.approx(36.0)
+    m = _Model(None, 2.0)
+    g = s2sad.grad(m.value)
+    for x in (0.3, -1.2, 2.0):
+        assert g(x) == pytest.approx(numerical_grad(m.value, (x,), 0), rel=1e-7)
+
+
+def test_other_transformations_of_a_bound_method():
+    m, x, y = _model_and_point()
+    nx = numerical_grad(m.loss, (x, y), 0)
+    _, t = s2sad.jvp(m.loss)(x, y, np.ones(3))
+    assert t == pytest.approx(float(np.sum(nx)), rel=1e-6)
+    _, pullback = s2sad.vjp(m.loss)(x, y)
+    assert np.allclose(pullback(1.0), nx, rtol=1e-6)
+    assert np.allclose(s2sad.jacobian(m.loss)(x, y), nx, rtol=1e-6)
+    h = s2sad.hessian(m.loss)(x, y)
+    w = m.w * m.scale
+    assert np.allclose(h, 2.0 * np.outer(w, w))          # z is linear in x: H = 2 w w^T
+    xs = np.array([0.1, 0.5, -0.7])
+    assert np.allclose(s2sad.elementwise_grad(m.value)(xs),
+                       m.scale * (np.cos(xs) * xs + np.sin(xs)))
+    assert s2sad.check_grads(m.loss, (x, y))
+
+
+def test_wrt_of_a_bound_method_is_checked_against_its_own_parameters():
+    m, x, y = _model_and_point()
+    with pytest.raises(ArgumentError) as info:
+        s2sad.grad(m.loss, 2)
+    assert "wrt=2 is out of range: loss has 2 parameters" in str(info.value)
+    with pytest.raises(ArgumentError):
+        s2sad.jvp(m.loss, (0, 2))
+
+
 def test_specializations_dispatch_by_argument_types():
     """The fast dispatcher of scalar specializations and the general path agree."""
     g = s2sad.grad(plain, wrt=(0, 1))
