@@ -10,6 +10,12 @@ directory and registered in ``linecache`` under that name, so tracebacks,
 Names the generated code needs from s2sad (``np``, ``math``, runtime
 helpers) are bound as closure variables; everything else resolves in the
 user's module globals, live, exactly as in the user's function.
+
+The text itself is compiled (CPython's parser, in C), indented under a factory
+``def`` whose parameters are those names; the map from generated lines to the
+user's lines (located errors) comes from how ``ast.unparse`` lays statements
+out (``_Layout``). What it does not lay out, and defs with default values, go
+the general route: the text parsed back into a tree, compiled from that.
 """
 
 from __future__ import annotations
