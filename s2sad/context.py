@@ -25,6 +25,7 @@ class Context:
     has_aux: bool = False           # the function returns (value, aux): aux is passed through
     directions: int = 1             # jvp: tangent directions (callee along several arguments)
     aux_name: str = None            # compiled for a call from other differentiated code
+    aux_part: str = None            # has_aux with several returns: each return's aux
     # filled by parse
     filename: str = "<unknown>"
     firstlineno: int = 1

@@ -667,7 +667,9 @@ def run(tree, ctx):
 
 def _split_aux(tree, ctx):
     """``return (value, aux)`` -> ``_aux = aux``; ``return value`` (the reverse pass
-    returns ``_aux`` beside the gradient, untouched)."""
+    returns ``_aux`` beside the gradient, untouched). Several returns (desugared into
+    ``_result = (value, aux)`` in branches): each becomes ``_result = value`` and
+    ``_auxv = aux``, and ``_aux = _auxv`` goes before the return."""
     ret = tree.body[-1]
     pair = None
     for s in reversed(tree.body[:-1]):
@@ -675,13 +677,56 @@ def _split_aux(tree, ctx):
                 isinstance(s.targets[0], gast.Name) and s.targets[0].id == ret.value.id:
             pair = s.value
             break
-    if not (isinstance(pair, gast.Tuple) and len(pair.elts) == 2):
+    if isinstance(pair, gast.Tuple) and len(pair.elts) == 2:
+        ctx.aux_name = ctx.namer.fresh("_aux")
+        value, aux = pair.elts
+        tree.body[-1:] = [assign(ctx.aux_name, aux, like=ret),
+                          copy_location(gast.Return(value=value), ret)]
+        if s.targets[0].id in ctx.namer.temps:      # the pair made for the return: gone
+            tree.body.remove(s)
+        return
+    if not _split_aux_in_branches(tree, ctx, ret):
         raise errors.ArgumentError(
             "has_aux=True needs the function to return (value, aux): end it with "
             "'return value, aux'",
             filename=ctx.filename, lineno=getattr(ret, "lineno", ctx.firstlineno),
             hint="return a pair: the value to differentiate and anything else")
+
+
+def _split_aux_in_branches(tree, ctx, ret):
+    """The returns desugared into ``_result = ...`` in branches, each a pair (or the
+    ``None`` that starts the result): split as ``_split_aux`` says. False, and the
+    tree unchanged, when some assignment of the result is not a pair."""
+    result = ret.value.id if isinstance(ret.value, gast.Name) else None
+    sites = []                  # (block, position) of each assignment of the result
+    for block in _blocks_of(tree.body):
+        for k, s in enumerate(block):
+            if isinstance(s, gast.Assign) and len(s.targets) == 1 \
+                    and isinstance(s.targets[0], gast.Name) and s.targets[0].id == result:
+                v = s.value
+                if not (isinstance(v, gast.Tuple) and len(v.elts) == 2
+                        or isinstance(v, gast.Constant) and v.value is None):
+                    return False
+                sites.append((block, k))
+    if result is None or not sites:
+        return False
+    part = ctx.aux_part = ctx.namer.fresh("_auxv")
+    for block, k in reversed(sites):        # later positions first: indices stay valid
+        s = block[k]
+        if isinstance(s.value, gast.Tuple):
+            value, aux = s.value.elts
+            s.value = value
+        else:
+            aux = const(None)
+        block.insert(k + 1, assign(part, aux, like=s))
     ctx.aux_name = ctx.namer.fresh("_aux")
-    value, aux = pair.elts
-    tree.body[-1:] = [assign(ctx.aux_name, aux, like=ret),
-                      copy_location(gast.Return(value=value), ret)]
+    tree.body.insert(len(tree.body) - 1, assign(ctx.aux_name, name(part), like=ret))
+    return True
+
+
+def _blocks_of(body):
+    yield body
+    for s in body:
+        if isinstance(s, (gast.If, gast.For, gast.While)):
+            yield from _blocks_of(s.body)
+            yield from _blocks_of(s.orelse)

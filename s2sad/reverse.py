@@ -958,6 +958,12 @@ class Reverse:
             return self.split_functions(tree, fwd, rev, y, result, ret)
         if self.tape:
             fwd.insert(0, assign(self.tape, gast.List(elts=[], ctx=gast.Load())))
+        if ctx.has_aux and ctx.aux_name in ctx.mutable:
+            # the reverse sweep undoes the appends and stores into the list or array
+            # returned as aux: return it as the forward sweep left it
+            for s in fwd:
+                if target_name(s) == ctx.aux_name:
+                    s.value = call(self.helper("copy_of"), s.value)
         if ctx.output == "value_and_grad":
             if isinstance(y, gast.Name):     # the reverse sweep may rebind y's name
                 value = self.namer.fresh("_value")

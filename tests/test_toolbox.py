@@ -464,6 +464,94 @@ def test_has_aux_needs_a_pair():
         s2sad.grad(no_aux, has_aux=True)(0.5)
 
 
+def loss_with_trace(x, y, n):
+    trace = []
+    s = 0.0
+    for i in range(n):
+        s = s + x * y * i + math.sin(s)
+        trace.append(s)
+    return s * s, trace
+
+
+def loss_with_buffer(a, x):
+    a = a * 1.0
+    a[0] = x * x
+    a[1] = a[0] * x
+    return np.sum(a * a), a
+
+
+def loss_by_branch(x, y):
+    if x > 0:
+        return x * y, {"branch": "positive", "x": x}
+    elif y > 1:
+        return x - y, {"branch": "y"}
+    return x * x, None
+
+
+def loss_returning_in_loop(x, n):
+    s = x
+    for i in range(n):
+        s = s * x + 0.5
+        if s > 10.0:
+            return s, i
+    return s * 2.0, -1
+
+
+@pytest.mark.parametrize("mode", ["auto", "reverse"])
+@pytest.mark.parametrize("x, y", [(0.5, 2.0), (-1.0, 0.3)])
+def test_has_aux_a_list_the_function_appends_to(x, y, mode):
+    """The reverse sweep pops the appends: the aux returned is the list as the
+    forward sweep left it (a copy), not the emptied list."""
+    args = (x, y, 4)
+    g, aux = s2sad.grad(loss_with_trace, (0, 1), has_aux=True, mode=mode)(*args)
+    assert aux == pytest.approx(loss_with_trace(*args)[1], rel=1e-14) and len(aux) == 4
+    want = numerical_grad(lambda x, y: loss_with_trace(x, y, 4)[0], (x, y), (0, 1))
+    assert g == pytest.approx(want, rel=1e-6)
+
+
+def test_has_aux_an_array_written_in_place():
+    v, x = np.array([1.0, -2.0, 0.5]), 1.5
+    (value, aux), g = s2sad.value_and_grad(loss_with_buffer, (0, 1), has_aux=True)(v, x)
+    want_value, want_aux = loss_with_buffer(v, x)
+    assert value == pytest.approx(want_value)
+    np.testing.assert_allclose(aux, want_aux)           # not restored by the reverse sweep
+    want = numerical_grad(lambda v, x: loss_with_buffer(v, x)[0], (v, x), (0, 1))
+    np.testing.assert_allclose(g[0], want[0], rtol=1e-6)
+    assert g[1] == pytest.approx(want[1], rel=1e-6)
+
+
+@pytest.mark.parametrize("x, y", [(0.5, 2.0), (-1.0, 3.0), (-0.5, 0.2)])
+def test_has_aux_with_several_returns(x, y):
+    g, aux = s2sad.grad(loss_by_branch, (0, 1), has_aux=True)(x, y)
+    assert aux == loss_by_branch(x, y)[1]
+    want = numerical_grad(lambda x, y: loss_by_branch(x, y)[0], (x, y), (0, 1))
+    assert g == pytest.approx(want, rel=1e-6)
+    (value, aux2), g2 = s2sad.value_and_grad(loss_by_branch, (0, 1), has_aux=True)(x, y)
+    assert (value, aux2) == (pytest.approx(loss_by_branch(x, y)[0]), aux)
+    assert g2 == pytest.approx(g, rel=1e-14)
+
+
+@pytest.mark.parametrize("x, n", [(1.5, 6), (0.3, 3), (2.5, 4)])
+def test_has_aux_with_a_return_in_a_loop(x, n):
+    for mode in ("auto", "reverse"):
+        g, aux = s2sad.grad(loss_returning_in_loop, has_aux=True, mode=mode)(x, n)
+        assert aux == loss_returning_in_loop(x, n)[1]
+        want = numerical_grad(lambda x: loss_returning_in_loop(x, n)[0], (x,))
+        assert g == pytest.approx(want, rel=1e-6)
+
+
+def one_return_without_aux(x):
+    if x > 0:
+        return x * x, 1
+    return x
+
+
+def test_has_aux_needs_a_pair_at_every_return():
+    with pytest.raises(s2sad.ArgumentError,
+                       match=r"has_aux=True needs the function to return \(value, aux\)"):
+        s2sad.grad(one_return_without_aux, has_aux=True)(0.5)
+
+
 def x_times_stopped_x(x):
     return x * s2sad.stop_gradient(x)
 
