@@ -47,8 +47,8 @@ class _Wrapper:
         functools.update_wrapper(self, base)
         self.__wrapped__ = func
 
-    def _kinds(self, args):
-        bound = self._sig.bind(*args)
+    def _kinds(self, args, kwargs=None):
+        bound = self._sig.bind(*args, **(kwargs or {}))
         bound.apply_defaults()
         return {n: kind_of(v) for n, v in bound.arguments.items()}
 
@@ -78,15 +78,16 @@ class JVPFunction(_Wrapper):
         primal, kwonly = self._bind(
             args[:n], kwargs, "jvp", hint=f"pass the arguments, then one tangent per wrt "
             f"argument ({len(self._wrt)} tangent(s): the last {len(self._wrt)} values)")
-        if kwonly:
-            raise errors.bad_argument(_unwrap(self._func), f"jvp of {self.__name__}: "
-                                      "keyword-only arguments are not supported")
+        if any(i >= len(primal) for i in self._wrt):
+            raise errors.bad_argument(
+                _unwrap(self._func), f"jvp of {self.__name__}: wrt names a keyword-only "
+                "parameter", hint="differentiate along positional parameters")
         tangents = args[n:]
         for i, t in zip(self._wrt, tangents):
             _check_like(t, primal[i], self._func, f"the tangent of argument {i}")
-        target = resolve(self._func, primal, {})
-        impl = compiled(target, self._wrt, True, "jvp", self._kinds(primal))
-        return impl.function(*primal, *tangents)
+        target = resolve(self._func, primal, kwonly)
+        impl = compiled(target, self._wrt, True, "jvp", self._kinds(primal, kwonly))
+        return impl.function(*primal, *tangents, **kwonly)
 
 
 class VJPFunction(_Wrapper):
@@ -165,17 +166,14 @@ def jacobian(f, wrt=0, mode="auto"):
     @functools.wraps(_unwrap(f))
     def jac(*args, **kwargs):
         args, kwonly = wrapper._bind(args, kwargs, "jacobian")
-        if kwonly:
-            raise errors.bad_argument(_unwrap(f), "jacobian: keyword-only arguments are "
-                                      "not supported")
-        value = f(*args)
+        value = f(*args, **kwonly)
         out_shape = np.shape(value)
         ins = [args[i] for i in wrapper._wrt]
         in_size = sum(int(np.size(x)) for x in ins)
         use_rows = mode == "rev" or (mode == "auto" and int(np.prod(out_shape)) <= in_size)
         blocks = []
         if use_rows:
-            _, pullback = VJPFunction(f, wrt)(*args)
+            _, pullback = VJPFunction(f, wrt)(*args, **kwonly)
             rows = [pullback(e) for e in _basis(out_shape)]
             rows = [r if isinstance(r, tuple) else (r,) for r in rows]
             for k, x in enumerate(ins):
@@ -187,7 +185,8 @@ def jacobian(f, wrt=0, mode="auto"):
                 cols = []
                 for e in _basis(np.shape(x)):
                     tangents = [e if j == k else _zero_tangent(ins[j]) for j in range(len(ins))]
-                    cols.append(np.asarray(forward(*args, *tangents)[1], dtype=float))
+                    cols.append(np.asarray(forward(*args, *tangents, **kwonly)[1],
+                                           dtype=float))
                 stacked = np.array(cols)            # in.size x out.shape
                 stacked = np.moveaxis(stacked.reshape((-1,) + out_shape), 0, -1)
                 blocks.append(stacked.reshape(out_shape + np.shape(x)))

@@ -886,3 +886,33 @@ def test_jvp_jacobian_hessian_take_defaults_and_keywords():
     assert float(s2sad.jacobian(_with_a_default)(x, y, scale=3.0)) == pytest.approx(6.0 * x * y)
     with pytest.raises(s2sad.ArgumentError, match="unexpected keyword"):
         s2sad.jvp(_with_a_default)(x, y, 1.0, shift=3.0)
+
+
+# ---------------------------------------------------------------------------
+# keyword-only parameters: passed by keyword or left at their defaults, as f takes them
+
+
+def scaled_cube(x, y, *, scale=2.0, shift=0.0):
+    return scale * x * x * y + shift * x
+
+
+@pytest.mark.parametrize("x, y, kw", [(1.0, 2.0, {}), (-0.5, 1.5, {"scale": 3.0}),
+                                      (2.0, -1.0, {"scale": 0.5, "shift": 4.0})])
+def test_keyword_only_parameters_in_jvp_jacobian_hessian(x, y, kw):
+    scale, shift = kw.get("scale", 2.0), kw.get("shift", 0.0)
+    dfdx, dfdy = 2.0 * scale * x * y + shift, scale * x * x
+    value, t = s2sad.jvp(scaled_cube, (0, 1))(x, y, 0.3, -0.7, **kw)
+    assert value == pytest.approx(scaled_cube(x, y, **kw))
+    assert t == pytest.approx(0.3 * dfdx - 0.7 * dfdy)
+    jx, jy = s2sad.jacobian(scaled_cube, (0, 1))(x, y, **kw)
+    assert (float(jx), float(jy)) == (pytest.approx(dfdx), pytest.approx(dfdy))
+    assert float(s2sad.jacobian(scaled_cube, 0, mode="fwd")(x, y, **kw)) == pytest.approx(dfdx)
+    assert float(s2sad.hessian(scaled_cube)(x, y, **kw)) == pytest.approx(2.0 * scale * y)
+    _, pullback = s2sad.vjp(scaled_cube, (0, 1))(x, y, **kw)
+    assert pullback(1.0) == (pytest.approx(dfdx), pytest.approx(dfdy))
+    assert s2sad.check_grads(scaled_cube, (x, y))
+
+
+def test_jvp_along_a_keyword_only_parameter_is_refused():
+    with pytest.raises(s2sad.ArgumentError, match="wrt names a keyword-only parameter"):
+        s2sad.jvp(scaled_cube, 2)(1.0, 2.0, 1.0, scale=3.0)
