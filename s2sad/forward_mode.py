@@ -172,7 +172,7 @@ class Forward:
         self.along = [None]             # per direction: the argument (None: just one)
         self.actives = [ctx.active]     # per direction: the names carrying its tangent
         self.direction = 0
-        self.classify = Classified(ctx).op    # the operation of an assignment, once
+        self.classify = _with_tangent_rules(Classified(ctx).op)   # once per assignment
         self.templates = {}             # (id(statement), key) -> (it, instantiated)
 
     @property
@@ -643,3 +643,32 @@ def run(tree, ctx):
 
 
 __all__ = ["run", "index_expr"]
+
+
+class _TangentOnly:
+    """What ``rule_tangent`` reads of a rule, for a function with a tangent rule (or
+    declared multilinear) but no adjoint rule: a runtime helper of generated code
+    (``slice_adjoint``...), met when a gradient is differentiated in forward mode."""
+
+    broadcasts = False
+    params = ()
+
+    def __init__(self, primitive):
+        self.primitive = primitive
+
+
+def _with_tangent_rules(classify):
+    """``classify``, but a call of a function that has a tangent rule and no adjoint
+    rule (classified as a call of code to transform, as reverse mode needs) is the
+    rule's: its tangent is the rule's, not that of its code."""
+    def op(s):
+        found = classify(s)
+        if found.kind == "call":
+            try:
+                tangent = found.func in MULTILINEAR or found.func in TANGENTS
+            except TypeError:               # unhashable
+                tangent = False
+            if tangent:
+                found.kind, found.rule = "rule", _TangentOnly(found.func)
+        return found
+    return op

@@ -97,7 +97,7 @@ class Normalizer:
             return
         value = self.simple(s.value, out)
         if isinstance(value, gast.Call) and ((value.keywords and self.generated())
-                                             or self.user_call(value)):
+                                             or self.user_call(value) or _bare_pop(value)):
             # ``push(lst, v)``, a call of your function for what it does to its
             # arguments (a list it appends to), or ``fwd_g(u, _tape=_tape)`` (the
             # forward half of a split callee takes the tape by keyword) in a gradient
@@ -663,6 +663,15 @@ def run(tree, ctx):
     if ctx.has_aux:
         _split_aux(tree, ctx)
     return tree
+
+
+def _bare_pop(value):
+    """``lst.pop()`` of a name: a statement dropping the item is an assignment of it
+    to a temporary, which the passes differentiate as a pop (its item's derivative
+    goes back onto the list's)."""
+    f = value.func
+    return isinstance(f, gast.Attribute) and f.attr == "pop" and isinstance(f.value, gast.Name) \
+        and not value.args and not value.keywords
 
 
 def _split_aux(tree, ctx):

@@ -327,3 +327,23 @@ def test_plus_of_items_of_a_list_of_arrays_stays_arithmetic(mode):
     gx, gy = s2sad.grad(_add_items_of_a_list_of_arrays, (0, 1), mode=mode)(x, 1.5)
     np.testing.assert_allclose(gx, np.full(3, 2.0 + 1.5), rtol=1e-12)
     assert gy == pytest.approx(np.sum(x), rel=1e-12)
+
+
+def _drops_the_top_of_a_stack(x, y, n):
+    st = [x, y]
+    for _ in range(n):
+        st.append(st[-1] * x + st[-2])
+        st.pop()                    # the item dropped: a statement, not a value
+        st.append(st[-1] * y)
+    top = st.pop()
+    st.pop()
+    return top * st[-1] + st[0]
+
+
+@pytest.mark.parametrize("mode", ["auto", "reverse", "forward"])
+@pytest.mark.parametrize("x, y, n", [(1.1, 0.7, 3), (-0.4, 1.3, 2), (0.9, -0.5, 4)])
+def test_a_bare_pop_drops_an_item_in_both_modes(x, y, n, mode):
+    # was refused as a call for its side effects (st.pop) in both modes
+    got = s2sad.grad(_drops_the_top_of_a_stack, (0, 1), mode=mode)(x, y, n)
+    want = numerical_grad(_drops_the_top_of_a_stack, (x, y, n), (0, 1))
+    assert got == pytest.approx(want, rel=1e-6)
