@@ -30,7 +30,7 @@ import functools
 import gast
 
 from . import anno, desugar, errors, runtime
-from .activity import Classified, Powers, _is_append, _is_index_add, walk_stmts
+from .activity import Classified, Powers, _is_append, _is_index_add, array_ndim, walk_stmts
 from .gastutil import (
     assign,
     call,
@@ -344,10 +344,16 @@ class Reverse:
         if isinstance(e, gast.Call):
             return self.is_math(e.func) and not e.keywords \
                 and all(map(self.cheap_expr, e.args))
-        if isinstance(e, gast.Subscript):       # an element of a list, tuple or 1-D array
-            return self.frozen and isinstance(e.value, gast.Name) \
-                and self.ctx.var_kinds.get(e.value.id) in ("LS", "A1") \
-                and isinstance(e.slice, (gast.Name, gast.Constant)) and self.cheap_expr(e.slice)
+        if isinstance(e, gast.Subscript):       # an element of a list, tuple or array
+            if not (self.frozen and isinstance(e.value, gast.Name)):
+                return False
+            kind = self.ctx.var_kinds.get(e.value.id)
+            ndim = 1 if kind == "LS" else array_ndim(kind)
+            index = e.slice.elts if isinstance(e.slice, gast.Tuple) and kind != "LS" \
+                else [e.slice]      # A[i, j] of a 2-D array: as many indices as dimensions
+            return ndim == len(index) and all(
+                isinstance(i, (gast.Name, gast.Constant, gast.UnaryOp)) and self.cheap_expr(i)
+                for i in index)
         return False
 
     def is_math(self, node):
