@@ -36,6 +36,7 @@ from . import errors, shapes
 from .dataflow import closure, reverse_edges
 from .gastutil import dotted_name, loads, stores, target_name, walk
 from .gastutil import names as name_nodes
+from .kinds import array_kind, array_ndim, is_array_kind, join_kinds
 from .rules import lookup
 from .rules.methods import ATTRIBUTES, METHODS
 
@@ -229,39 +230,6 @@ def _prim(prim, args, keywords, kinds, what):
         return Op("unknown", args=args, keywords=keywords, what=pretty)
     return Op("rule", rule=rule, args=args, keywords=keywords, what=pretty,
               scalar_result=scalar_result)
-
-
-# S: surely a scalar; A<n> (A1, A2, ...): an array of n >= 1 dimensions; A: may be an
-# array (of any number of dimensions, 0 too); LS: a list/tuple of scalars; L: may be a
-# container. Indexing an A<n> with k <= n integers gives an A<n-k> (an S for k == n),
-# indexing an LS with an integer gives an S.
-def array_ndim(kind):
-    """``n`` for the kind ``'A<n>'`` of an array surely of ``n >= 1`` dimensions, else
-    None (``'A'``, an array of unknown dimensions, included)."""
-    if kind and kind[0] == "A" and kind[1:].isdigit():
-        return int(kind[1:])
-    return None
-
-
-def is_array_kind(kind):
-    """``kind`` is that of an array: ``'A'`` or ``'A<n>'`` (not a list, not a scalar)."""
-    return kind == "A" or array_ndim(kind) is not None
-
-
-def array_kind(ndim):
-    """The kind of an array of ``ndim`` dimensions: ``'S'`` for none (the item of an
-    array indexed by as many integers as it has dimensions), else ``'A<ndim>'``."""
-    return "S" if ndim == 0 else f"A{ndim}"
-
-
-def join_kinds(a, b):
-    if a == b:
-        return a
-    if a in ("L", "LS") and b in ("L", "LS"):
-        return "L"
-    if a in ("L", "LS", "AL") or b in ("L", "LS", "AL"):
-        return "AL"     # perhaps a list or tuple, perhaps not
-    return "A"
 
 
 _TRANSFORMABLE_HELPERS = {"s2sad.runtime", "s2sad.rules.numpy_helpers"}

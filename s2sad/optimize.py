@@ -30,8 +30,8 @@ import gast
 import numpy as np
 
 from . import anno, runtime, shapes
-from .activity import is_array_kind
 from .gastutil import Transformer, children, clone, dotted_name, names, walk
+from .kinds import is_array_kind
 
 _COMPOUND = (gast.If, gast.For, gast.While)
 

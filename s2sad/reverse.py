@@ -30,7 +30,7 @@ import functools
 import gast
 
 from . import anno, desugar, errors, runtime
-from .activity import Classified, Powers, _is_append, _is_index_add, array_ndim, walk_stmts
+from .activity import Classified, Powers, _is_append, _is_index_add, walk_stmts
 from .gastutil import (
     assign,
     call,
@@ -43,6 +43,7 @@ from .gastutil import (
     stores,
     target_name,
 )
+from .kinds import array_ndim
 
 U, D, OWN = "U", "D", "OWN"   # undefined; defined; defined, a private array updated in place
 
