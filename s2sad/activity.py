@@ -308,6 +308,7 @@ def infer_kinds(tree, ctx, stmts=None, ops=None):
             it = s.iter
             is_range = isinstance(it, gast.Call) and dotted_name(it.func) == "range"
             kinds[s.target.id] = "S" if is_range else "A"
+    bools = _maybe_bools(defs, ctx)
     changed = True
     seen = set()
     changed_at = {}        # name -> number of the last evaluation that changed its kind
@@ -323,7 +324,7 @@ def infer_kinds(tree, ctx, stmts=None, ops=None):
                 continue
             clock += 1
             evaluated_at[i] = clock
-            k = _kind_of_value(value, ctx, kinds, ops)
+            k = _kind_of_value(value, ctx, kinds, ops, bools)
             new = k if t not in seen else join_kinds(kinds[t], k)
             seen.add(t)
             if new != kinds[t]:
@@ -333,15 +334,47 @@ def infer_kinds(tree, ctx, stmts=None, ops=None):
     return kinds
 
 
-def _is_int_index(index, kinds):
+_BOOL_OPS = (gast.BitAnd, gast.BitOr, gast.BitXor)
+
+
+def _maybe_bools(defs, ctx):
+    """The names that may hold a bool: made by a comparison, ``not``, ``and``/``or``,
+    ``bool()``, ``True``/``False``, ``&``/``|``/``^`` of such names, or a copy of one
+    (SSA's at joins and loop headers). ``defs``: (target, value, names read) of
+    every assignment."""
+    out = set()
+    changed = True
+    while changed:
+        changed = False
+        for t, value, deps in defs:
+            if t in out:
+                continue
+            if isinstance(value, (gast.Compare, gast.BoolOp)) \
+                    or (isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.Not)) \
+                    or (isinstance(value, gast.Constant) and type(value.value) is bool) \
+                    or (isinstance(value, gast.Name) and value.id in out) \
+                    or (isinstance(value, gast.BinOp) and isinstance(value.op, _BOOL_OPS)
+                        and deps & out) \
+                    or (isinstance(value, gast.Call) and any(
+                        callee(value, ctx) is f for f in (builtins.bool, np.bool_))):
+                out.add(t)
+                changed = True
+    return out
+
+
+def _is_int_index(index, kinds, bools=()):
+    """``index`` is a scalar taken for an integer: a scalar name that no comparison,
+    ``not``, ``and``/``or`` or ``bool()`` made (``bools``: NumPy takes ``v[True]`` for
+    a mask, which adds a dimension), or an int constant."""
     if isinstance(index, gast.UnaryOp) and isinstance(index.op, gast.USub):
         index = index.operand            # A[-1, j]
     if isinstance(index, gast.Constant):
         return type(index.value) is int
-    return isinstance(index, gast.Name) and kinds.get(index.id) == "S"
+    return isinstance(index, gast.Name) and kinds.get(index.id) == "S" \
+        and index.id not in bools
 
 
-def _indexed_ndim(ndim, index, kinds):
+def _indexed_ndim(ndim, index, kinds, bools=()):
     """The number of dimensions of an array of ``ndim`` dimensions indexed by ``index``
     (a subscript's slice), where integers and slices alone make it (``A[i, j]``,
     ``A[i]``, ``A[i, :]``, ``A[1:]``): each integer takes one dimension away, a slice
@@ -352,14 +385,14 @@ def _indexed_ndim(ndim, index, kinds):
         return None
     ints = 0
     for e in elts:
-        if _is_int_index(e, kinds):
+        if _is_int_index(e, kinds, bools):
             ints += 1
         elif not isinstance(e, gast.Slice):
             return None
     return ndim - ints
 
 
-def _kind_of_value(value, ctx, kinds, ops=None):
+def _kind_of_value(value, ctx, kinds, ops=None, bools=()):
     if isinstance(value, (gast.Constant, gast.Name)):
         return _atom_kind(value, kinds)
     if isinstance(value, (gast.Tuple, gast.List)):
@@ -378,11 +411,11 @@ def _kind_of_value(value, ctx, kinds, ops=None):
         base = _atom_kind(value.value, kinds)
         ndim = array_ndim(base)
         if ndim is not None:
-            left = _indexed_ndim(ndim, value.slice, kinds)
+            left = _indexed_ndim(ndim, value.slice, kinds, bools)
             return "A" if left is None else array_kind(left)
         if isinstance(value.slice, gast.Slice):
             return base if base in ("L", "LS", "AL") else "A"
-        if base == "LS" and _is_int_index(value.slice, kinds):
+        if base == "LS" and _is_int_index(value.slice, kinds):     # t[True] is t[1]
             return "S"
         if base == "L" and _is_int_index(value.slice, kinds):
             return "AL"             # an item of a container: perhaps a list itself

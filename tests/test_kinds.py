@@ -283,6 +283,23 @@ def test_name_losing_dimensions_in_a_loop(A):
     assert found["v"] == api.kind_of(A) and found["v_1"] == found["v_2"] == "A"
 
 
+def vector_at_a_bool(v, x):
+    b = x > 0
+    return np.sum(v[b] * x)             # v[True]: a 1-element array, not an element
+
+
+def matrix_at_bools(A, x):
+    b = x > 0
+    c = not b
+    return np.sum(A[b, c] * x) + np.sum(A[b, 0] * x)
+
+
+@pytest.mark.parametrize("func, arg", [(vector_at_a_bool, V), (matrix_at_bools, R)])
+@pytest.mark.parametrize("x", [0.7, -0.7])
+def test_an_array_indexed_by_a_bool_is_no_scalar(func, arg, x):
+    assert_grad_matches(func, (arg, x), wrt=(0, 1))
+
+
 def row_sums(A, x):
     s = 0.0
     for i in range(A.shape[0]):
