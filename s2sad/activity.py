@@ -467,7 +467,9 @@ def _size_call(value, ctx):
 
 
 _SHAPED = (np.zeros, np.ones, np.empty, np.full, np.arange, np.linspace)
-_SHAPED_LIKE = (np.zeros_like, np.ones_like, np.empty_like, np.full_like)
+_SHAPED_LIKE = (np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.copy)
+# methods of an array whose result has its shape
+_SAME_SHAPE_METHODS = {"copy", "astype", "conj", "conjugate"}
 
 
 def callee(call, ctx):
@@ -485,12 +487,19 @@ def callee(call, ctx):
 def _made_array(value, ctx, kinds):
     """The kind ``'A<n>'`` of the array ``value`` surely makes, or None: ``np.zeros(n)``
     (``ones``, ``empty``, ``full``) of a scalar length, ``np.arange`` and
-    ``np.linspace`` of scalars (1-D), or ``np.zeros_like(v)`` (...) of an array of
+    ``np.linspace`` of scalars (1-D), or ``np.zeros_like(v)`` (..., ``np.copy``,
+    ``v.copy()``, ``v.astype(t)``) of an array of
     known dimensions, without ``shape=``, ``np.array`` of a list of scalars (1-D) or
     of an array of known dimensions, ``np.where`` of such arrays and scalars
     (broadcast), or the copy of an argument the function writes into (``copy_of``).
     Indexing it with as many integers as it has dimensions then gives a scalar, which
     shares no memory (``aliasing``)."""
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
+            and value.func.attr in _SAME_SHAPE_METHODS \
+            and isinstance(value.func.value, gast.Name) \
+            and value.func.value.id in ctx.local_names:      # a.copy(), a.astype(t)
+        kind = _atom_kind(value.func.value, kinds)
+        return kind if array_ndim(kind) is not None else None
     if not (isinstance(value, gast.Call) and value.args
             and not any(k.arg in ("shape", "ndmin") for k in value.keywords)):
         return None

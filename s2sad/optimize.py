@@ -847,9 +847,15 @@ def _fold_block(fold, stmts, only, changed, facts):
 
 
 def _empty_blocks(stmts):
-    """Drop ``if`` statements left with nothing to do; give empty bodies a ``pass``."""
+    """Drop ``if`` statements left with nothing to do and copies of a name to itself
+    (``bs_1 = bs_1``, what inlining leaves of a loop's copy-back); give empty bodies
+    a ``pass``."""
     out = []
     for s in stmts:
+        if type(s) is gast.Assign and len(s.targets) == 1 \
+                and type(s.targets[0]) is gast.Name and type(s.value) is gast.Name \
+                and s.targets[0].id == s.value.id:
+            continue
         if isinstance(s, (gast.If, gast.For, gast.While)):
             s.body = _empty_blocks(s.body)
             s.orelse = _empty_blocks(s.orelse)

@@ -13,6 +13,7 @@ against finite differences, and its generated code for what it must not contain.
 from __future__ import annotations
 
 import inspect
+import re
 import warnings
 
 import numpy as np
@@ -161,12 +162,38 @@ def column_and_row(A, x):
     return s
 
 
+def stores_into_a_matrix(A, x):
+    n, m = A.shape
+    B = np.zeros_like(A)
+    for i in range(n):
+        for j in range(m):
+            B[i, j] = A[i, j] * x + A[n - 1 - i, j]
+    C = A.copy()
+    for i in range(n):
+        C[i, 0] *= x
+        C[i, m - 1] += B[i, 0] * B[i, m - 1]
+    s = 0.0
+    for i in range(n):
+        for j in range(m):
+            s += B[i, j] * C[i, j]
+    return s
+
+
+def triangle(A, x):
+    s = 0.0
+    for i in range(A.shape[0]):
+        for j in range(i):
+            s += A[i, j] * A[j, i] * x
+        s += A[i, i] ** 2
+    return s
+
+
 SCALAR_LOOPS = [
     (matrix_loop, (M, 0.7)), (reversed_vector, (V, 0.7)), (rows_then_items, (R, -0.4)),
     (cube_loop, (T, 0.9)), (unpacked_shape, (R, 1.3)), (len_loop, (V, -0.6)),
     (size_and_ndim, (R, 0.5)), (shape_functions, (R, 0.8)),
     (item_updated_in_place, (M, 0.6)), (row_then_item, (R, -1.1)),
-    (column_and_row, (M, 0.3))]
+    (column_and_row, (M, 0.3)), (stores_into_a_matrix, (R, 0.9)), (triangle, (M, 1.2))]
 IDS = [f.__name__ for f, _ in SCALAR_LOOPS]
 # loops whose reverse sweep reads again all it needs (an element, n - 1 - i, len(v),
 # A.shape[1]) rather than taping it; the others tape what costs more to redo
@@ -198,7 +225,7 @@ def test_scalar_loop_reverse_code_is_scalar_code(func, args):
 def test_scalar_loop_forward_code_is_scalar_code(func, args):
     g = s2sad.grad(func, 1, mode="forward")
     assert np.isclose(g(*args), numerical_grad(func, args, 1), atol=1e-6)
-    for word in ("fit(", "zeros_like", "seed("):
+    for word in ("fit(", "zeros_like(s", "seed("):     # the accumulator s is a number
         assert word not in g.source, g.source
 
 
@@ -210,6 +237,7 @@ def test_matrix_loop_code():
     src = g.source
     assert "_tape" not in src and "unbroadcast" not in src, src
     assert "bA[i, j] += " in src and "bA[j, i] += " in src, src
+    assert not re.search(r"^\s*(\w+) = \1$", src, re.M), src     # no bs_1 = bs_1 left
 
 
 # ---------------------------------------------------------------------------
