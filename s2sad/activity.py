@@ -468,6 +468,8 @@ def _size_call(value, ctx):
 
 _SHAPED = (np.zeros, np.ones, np.empty, np.full, np.arange, np.linspace)
 _SHAPED_LIKE = (np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.copy)
+# functions of an array that, without an axis, make a 1-D array of its items
+_FLAT = (np.cumsum, np.cumprod, np.ravel)
 # methods of an array whose result has its shape
 _SAME_SHAPE_METHODS = {"copy", "astype", "conj", "conjugate"}
 
@@ -488,12 +490,20 @@ def _made_array(value, ctx, kinds):
     """The kind ``'A<n>'`` of the array ``value`` surely makes, or None: ``np.zeros(n)``
     (``ones``, ``empty``, ``full``) of a scalar length, ``np.arange`` and
     ``np.linspace`` of scalars (1-D), or ``np.zeros_like(v)`` (..., ``np.copy``,
-    ``v.copy()``, ``v.astype(t)``) of an array of
-    known dimensions, without ``shape=``, ``np.array`` of a list of scalars (1-D) or
-    of an array of known dimensions, ``np.where`` of such arrays and scalars
+    ``v.copy()``, ``v.astype(t)``, ``np.sort``, ``np.diff``) of an array of known
+    dimensions, ``np.cumsum``, ``np.cumprod``, ``np.ravel`` (``v.ravel()``) of one
+    (1-D; not of an ``'A'``, which may be an ``np.matrix``), without ``shape=``,
+    ``np.array`` of a list of scalars (1-D) or of an array of known dimensions,
+    ``np.where`` of such arrays and scalars
     (broadcast), or the copy of an argument the function writes into (``copy_of``).
     Indexing it with as many integers as it has dimensions then gives a scalar, which
     shares no memory (``aliasing``)."""
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
+            and value.func.attr in ("ravel", "flatten") and not value.args \
+            and not value.keywords and isinstance(value.func.value, gast.Name) \
+            and value.func.value.id in ctx.local_names \
+            and array_ndim(_atom_kind(value.func.value, kinds)) is not None:
+        return "A1"                                             # a.ravel() of an array
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
             and value.func.attr in _SAME_SHAPE_METHODS \
             and isinstance(value.func.value, gast.Name) \
@@ -513,6 +523,11 @@ def _made_array(value, ctx, kinds):
         rt = _runtime()
         if fn in _SHAPED_LIKE or fn in (rt.copy_of, rt.owned, rt.zeros_like):
             kind = _atom_kind(value.args[0], kinds)
+            return kind if array_ndim(kind) is not None else None
+        if fn in _FLAT and len(value.args) == 1 and not value.keywords:
+            return "A1" if array_ndim(_atom_kind(value.args[0], kinds)) is not None else None
+        if fn in (np.sort, np.diff) and len(value.args) == 1 and not value.keywords:
+            kind = _atom_kind(value.args[0], kinds)      # along the last axis
             return kind if array_ndim(kind) is not None else None
         if fn in (np.array, np.asarray) and len(value.args) == 1:
             kind = _atom_kind(value.args[0], kinds)

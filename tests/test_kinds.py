@@ -311,6 +311,23 @@ def test_name_losing_dimensions_in_a_loop(A):
     assert found["v"] == api.kind_of(A) and found["v_1"] == found["v_2"] == "A"
 
 
+def made_arrays(A, x):
+    c = np.cumsum(A)                    # 1-D, whatever A's dimensions
+    r = A.ravel()
+    d = np.diff(A)                      # along the last axis: A's dimensions
+    o = np.sort(A * x)
+    k = A.copy()
+    z = np.zeros_like(A)
+    e = A.astype(float) * x + 1.0
+    return c[0] * r[1] * x + d[0, 0] + o[1, 1] + k[0, 1] * z[1, 0] + e[1, 1]
+
+
+def test_kinds_of_made_arrays():
+    assert_grad_matches(made_arrays, (M, 0.6), wrt=(0, 1))
+    found = kinds_of(made_arrays, M, 0.6)
+    assert [found[n] for n in "crdokze"] == ["A1", "A1", "A2", "A2", "A2", "A2", "A2"]
+
+
 def vector_at_a_bool(v, x):
     b = x > 0
     return np.sum(v[b] * x)             # v[True]: a 1-element array, not an element
