@@ -7,8 +7,10 @@ Every operation is classified once here (:func:`classify`), so the reverse
 pass and the analyses agree on which operands carry derivatives.
 
 Kind inference marks each name ``'S'`` when it surely holds a Python/NumPy
-scalar and ``'A'`` when it may hold an array; the reverse pass drops
-``unbroadcast`` and picks scalar rule variants for ``'S'`` results.
+scalar, ``'A<n>'`` (``'A1'``, ``'A2'``, ...) when it holds an array of ``n``
+dimensions and ``'A'`` when it may hold an array; the reverse pass drops
+``unbroadcast`` and picks scalar rule variants for ``'S'`` results. Indexing an
+``'A2'`` with two integers gives an ``'S'`` (``A[i, j]``), with one an ``'A1'``.
 
 This stage also rejects, with located errors, what cannot be differentiated
 yet: active values through functions without rules, stores of active values
@@ -34,6 +36,7 @@ from . import errors, shapes
 from .dataflow import closure, reverse_edges
 from .gastutil import dotted_name, loads, stores, target_name, walk
 from .gastutil import names as name_nodes
+from .kinds import array_kind, array_ndim, is_array_kind, join_kinds
 from .rules import lookup
 from .rules.methods import ATTRIBUTES, METHODS
 
@@ -214,7 +217,8 @@ def _prim(prim, args, keywords, kinds, what):
     if getattr(prim, "__module__", None) == "math" and prim is not math.prod:
         scalar_result = True
     if prim in _FULL_REDUCTIONS and len(args) == 1 and not keywords \
-            and _atom_kind(args[0], kinds or {}) in ("A1", "A", "LS"):
+            and (_atom_kind(args[0], kinds or {}) == "LS"
+                 or is_array_kind(_atom_kind(args[0], kinds or {}))):
         scalar_result = True        # np.sum(x) of an array (no axis) is a number
     if rule == "nondiff":
         return Op("nondiff", args=args, keywords=keywords, what=pretty,
@@ -226,18 +230,6 @@ def _prim(prim, args, keywords, kinds, what):
         return Op("unknown", args=args, keywords=keywords, what=pretty)
     return Op("rule", rule=rule, args=args, keywords=keywords, what=pretty,
               scalar_result=scalar_result)
-
-
-# S: surely a scalar; A1: a 1-D array; A: may be an array; LS: a list/tuple of scalars;
-# L: may be a container. Indexing an A1 or an LS with an integer gives an S.
-def join_kinds(a, b):
-    if a == b:
-        return a
-    if a in ("L", "LS") and b in ("L", "LS"):
-        return "L"
-    if a in ("L", "LS", "AL") or b in ("L", "LS", "AL"):
-        return "AL"     # perhaps a list or tuple, perhaps not
-    return "A"
 
 
 _TRANSFORMABLE_HELPERS = {"s2sad.runtime", "s2sad.rules.numpy_helpers"}
@@ -288,7 +280,7 @@ def walk_stmts(stmts):
 
 def infer_kinds(tree, ctx, stmts=None, ops=None):
     """'S' for names that surely hold scalars, 'A' for possible arrays; 'A1' for 1-D
-    arrays, 'LS' for lists and tuples of scalars, 'L' for other lists and tuples, and
+    arrays, 'A2' for 2-D ones ('A<n>', n >= 1), 'LS' for lists and tuples of scalars, 'L' for other lists and tuples, and
     'AL' for what may or may not be a list or tuple (an item popped off a list).
 
     ``stmts``: the statements of ``tree`` as ``walk_stmts`` gives them, if at hand.
@@ -316,6 +308,7 @@ def infer_kinds(tree, ctx, stmts=None, ops=None):
             it = s.iter
             is_range = isinstance(it, gast.Call) and dotted_name(it.func) == "range"
             kinds[s.target.id] = "S" if is_range else "A"
+    bools = _maybe_bools(defs, ctx)
     changed = True
     seen = set()
     changed_at = {}        # name -> number of the last evaluation that changed its kind
@@ -331,7 +324,7 @@ def infer_kinds(tree, ctx, stmts=None, ops=None):
                 continue
             clock += 1
             evaluated_at[i] = clock
-            k = _kind_of_value(value, ctx, kinds, ops)
+            k = _kind_of_value(value, ctx, kinds, ops, bools)
             new = k if t not in seen else join_kinds(kinds[t], k)
             seen.add(t)
             if new != kinds[t]:
@@ -341,13 +334,65 @@ def infer_kinds(tree, ctx, stmts=None, ops=None):
     return kinds
 
 
-def _is_int_index(index, kinds):
+_BOOL_OPS = (gast.BitAnd, gast.BitOr, gast.BitXor)
+
+
+def _maybe_bools(defs, ctx):
+    """The names that may hold a bool: made by a comparison, ``not``, ``and``/``or``,
+    ``bool()``, ``True``/``False``, ``&``/``|``/``^`` of such names, or a copy of one
+    (SSA's at joins and loop headers). ``defs``: (target, value, names read) of
+    every assignment."""
+    out = set()
+    changed = True
+    while changed:
+        changed = False
+        for t, value, deps in defs:
+            if t in out:
+                continue
+            if isinstance(value, (gast.Compare, gast.BoolOp)) \
+                    or (isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.Not)) \
+                    or (isinstance(value, gast.Constant) and type(value.value) is bool) \
+                    or (isinstance(value, gast.Name) and value.id in out) \
+                    or (isinstance(value, gast.BinOp) and isinstance(value.op, _BOOL_OPS)
+                        and deps & out) \
+                    or (isinstance(value, gast.Call) and any(
+                        callee(value, ctx) is f for f in (builtins.bool, np.bool_))):
+                out.add(t)
+                changed = True
+    return out
+
+
+def _is_int_index(index, kinds, bools=()):
+    """``index`` is a scalar taken for an integer: a scalar name that no comparison,
+    ``not``, ``and``/``or`` or ``bool()`` made (``bools``: NumPy takes ``v[True]`` for
+    a mask, which adds a dimension), or an int constant."""
+    if isinstance(index, gast.UnaryOp) and isinstance(index.op, gast.USub):
+        index = index.operand            # A[-1, j]
     if isinstance(index, gast.Constant):
         return type(index.value) is int
-    return isinstance(index, gast.Name) and kinds.get(index.id) == "S"
+    return isinstance(index, gast.Name) and kinds.get(index.id) == "S" \
+        and index.id not in bools
 
 
-def _kind_of_value(value, ctx, kinds, ops=None):
+def _indexed_ndim(ndim, index, kinds, bools=()):
+    """The number of dimensions of an array of ``ndim`` dimensions indexed by ``index``
+    (a subscript's slice), where integers and slices alone make it (``A[i, j]``,
+    ``A[i]``, ``A[i, :]``, ``A[1:]``): each integer takes one dimension away, a slice
+    keeps one. None for anything else (``None``, ``...``, arrays, lists, too many
+    indices)."""
+    elts = index.elts if isinstance(index, gast.Tuple) else [index]
+    if len(elts) > ndim:
+        return None
+    ints = 0
+    for e in elts:
+        if _is_int_index(e, kinds, bools):
+            ints += 1
+        elif not isinstance(e, gast.Slice):
+            return None
+    return ndim - ints
+
+
+def _kind_of_value(value, ctx, kinds, ops=None, bools=()):
     if isinstance(value, (gast.Constant, gast.Name)):
         return _atom_kind(value, kinds)
     if isinstance(value, (gast.Tuple, gast.List)):
@@ -364,9 +409,13 @@ def _kind_of_value(value, ctx, kinds, ops=None):
             return "L" if "L" in found else "LS"
     if isinstance(value, gast.Subscript):
         base = _atom_kind(value.value, kinds)
+        ndim = array_ndim(base)
+        if ndim is not None:
+            left = _indexed_ndim(ndim, value.slice, kinds, bools)
+            return "A" if left is None else array_kind(left)
         if isinstance(value.slice, gast.Slice):
-            return base if base in ("L", "LS", "A1", "AL") else "A"
-        if base in ("LS", "A1") and _is_int_index(value.slice, kinds):
+            return base if base in ("L", "LS", "AL") else "A"
+        if base == "LS" and _is_int_index(value.slice, kinds):     # t[True] is t[1]
             return "S"
         if base == "L" and _is_int_index(value.slice, kinds):
             return "AL"             # an item of a container: perhaps a list itself
@@ -375,12 +424,21 @@ def _kind_of_value(value, ctx, kinds, ops=None):
         found = [_atom_kind(a, kinds) for a in [value.left] + value.comparators]
         if all(k == "S" for k in found):
             return "S"
-        return "A1" if len(found) == 2 and all(k in ("S", "A1") for k in found) else "A"
+        return (len(found) == 2 and _broadcast_kind(found)) or "A"
+    if isinstance(value, gast.Attribute) and value.attr in _SIZE_ATTRS \
+            and isinstance(value.value, gast.Name) \
+            and (is_array_kind(kinds.get(value.value.id, "A")) or kinds.get(value.value.id) == "S"):
+        return _SIZE_ATTRS[value.attr]      # a.shape is a tuple of ints, a.ndim an int
+    if isinstance(value, gast.Call):
+        size = _size_call(value, ctx)
+        if size is not None:
+            return size
     container = _helper_container(value, ctx, kinds)
     if container is not None:
         return container
-    if _made_1d(value, ctx, kinds):
-        return "A1"
+    made = _made_array(value, ctx, kinds)
+    if made is not None:
+        return made
     if _inner_product(value, ctx, kinds):
         return "S"
     op = classify(value, ctx, kinds)
@@ -391,11 +449,29 @@ def _kind_of_value(value, ctx, kinds, ops=None):
         ops[id(value)] = (value, op)
     if op.scalar_result:
         return "S"
-    return "A1" if _elementwise_of_vectors(value, op, ctx, kinds) else "A"
+    return _elementwise_of_arrays(value, op, ctx, kinds) or "A"
+
+
+# attributes of an array (or a NumPy scalar) that are ints or tuples of ints
+_SIZE_ATTRS = {"shape": "LS", "strides": "LS", "ndim": "S", "size": "S", "itemsize": "S",
+               "nbytes": "S"}
+def _size_call(value, ctx):
+    """``'S'`` for ``len(x)``, ``np.ndim(a)``, ``np.size(a)`` (ints whatever their
+    argument), ``'LS'`` for ``np.shape(a)``; else None."""
+    fn = callee(value, ctx)
+    if fn is None:
+        return None
+    if fn is builtins.len or fn is np.ndim or fn is np.size:
+        return "S"
+    return "LS" if fn is np.shape else None
 
 
 _SHAPED = (np.zeros, np.ones, np.empty, np.full, np.arange, np.linspace)
-_SHAPED_LIKE = (np.zeros_like, np.ones_like, np.empty_like, np.full_like)
+_SHAPED_LIKE = (np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.copy)
+# functions of an array that, without an axis, make a 1-D array of its items
+_FLAT = (np.cumsum, np.cumprod, np.ravel)
+# methods of an array whose result has its shape
+_SAME_SHAPE_METHODS = {"copy", "astype", "conj", "conjugate"}
 
 
 def callee(call, ctx):
@@ -410,34 +486,68 @@ def callee(call, ctx):
         return None
 
 
-def _made_1d(value, ctx, kinds):
-    """``value`` surely makes a 1-D array: ``np.zeros(n)`` (``ones``, ``empty``,
-    ``full``) of a scalar length, ``np.arange`` and ``np.linspace`` of scalars, or
-    ``np.zeros_like(v)`` (...) of a 1-D array, without ``shape=``, ``np.array`` of a
-    list of scalars or of a 1-D array, ``np.where`` of vectors and scalars, or the copy of a 1-D argument the function
-    writes into (``copy_of``). Indexing it with an
-    integer then gives a scalar, which shares no memory (``aliasing``)."""
+def _made_array(value, ctx, kinds):
+    """The kind ``'A<n>'`` of the array ``value`` surely makes, or None: ``np.zeros(n)``
+    (``ones``, ``empty``, ``full``) of a scalar length, ``np.arange`` and
+    ``np.linspace`` of scalars (1-D), or ``np.zeros_like(v)`` (..., ``np.copy``,
+    ``v.copy()``, ``v.astype(t)``, ``np.sort``, ``np.diff``) of an array of known
+    dimensions, ``np.cumsum``, ``np.cumprod``, ``np.ravel`` (``v.ravel()``) of one
+    (1-D; not of an ``'A'``, which may be an ``np.matrix``), without ``shape=``,
+    ``np.array`` of a list of scalars (1-D) or of an array of known dimensions,
+    ``np.where`` of such arrays and scalars
+    (broadcast), or the copy of an argument the function writes into (``copy_of``).
+    Indexing it with as many integers as it has dimensions then gives a scalar, which
+    shares no memory (``aliasing``)."""
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
+            and value.func.attr in ("ravel", "flatten") and not value.args \
+            and not value.keywords and isinstance(value.func.value, gast.Name) \
+            and value.func.value.id in ctx.local_names \
+            and array_ndim(_atom_kind(value.func.value, kinds)) is not None:
+        return "A1"                                             # a.ravel() of an array
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
+            and value.func.attr in _SAME_SHAPE_METHODS \
+            and isinstance(value.func.value, gast.Name) \
+            and value.func.value.id in ctx.local_names:      # a.copy(), a.astype(t)
+        kind = _atom_kind(value.func.value, kinds)
+        return kind if array_ndim(kind) is not None else None
     if not (isinstance(value, gast.Call) and value.args
             and not any(k.arg in ("shape", "ndmin") for k in value.keywords)):
-        return False
+        return None
     fn = callee(value, ctx)
     if fn is None:
-        return False
+        return None
     try:
         if fn in _SHAPED:
             n = 3 if fn is np.linspace else 1 if fn is not np.arange else len(value.args)
-            return all(_atom_kind(a, kinds) == "S" for a in value.args[:n])
+            return "A1" if all(_atom_kind(a, kinds) == "S" for a in value.args[:n]) else None
         rt = _runtime()
         if fn in _SHAPED_LIKE or fn in (rt.copy_of, rt.owned, rt.zeros_like):
-            return _atom_kind(value.args[0], kinds) == "A1"
+            kind = _atom_kind(value.args[0], kinds)
+            return kind if array_ndim(kind) is not None else None
+        if fn in _FLAT and len(value.args) == 1 and not value.keywords:
+            return "A1" if array_ndim(_atom_kind(value.args[0], kinds)) is not None else None
+        if fn in (np.sort, np.diff) and len(value.args) == 1 and not value.keywords:
+            kind = _atom_kind(value.args[0], kinds)      # along the last axis
+            return kind if array_ndim(kind) is not None else None
         if fn in (np.array, np.asarray) and len(value.args) == 1:
-            return _atom_kind(value.args[0], kinds) in ("A1", "LS")
-        if fn is np.where and len(value.args) == 3:     # elementwise choice of vectors
-            found = [_atom_kind(a, kinds) for a in value.args]
-            return "A1" in found and all(k in ("A1", "S") for k in found)
+            kind = _atom_kind(value.args[0], kinds)
+            return "A1" if kind == "LS" else kind if array_ndim(kind) is not None else None
+        if fn is np.where and len(value.args) == 3:     # elementwise choice of arrays
+            return _broadcast_kind([_atom_kind(a, kinds) for a in value.args])
     except TypeError:                   # an unhashable callable
-        return False
-    return False
+        return None
+    return None
+
+
+def _broadcast_kind(found):
+    """The kind of what broadcasting operands of the kinds ``found`` together makes
+    (elementwise arithmetic, ufuncs, comparisons, ``np.where``): ``'A<n>'`` for the
+    largest ``n`` when every operand is a scalar or an array of known dimensions and
+    one at least an array; else None."""
+    dims = [array_ndim(k) for k in found]
+    if not any(dims) or not all(d is not None or k == "S" for k, d in zip(found, dims)):
+        return None
+    return array_kind(max(d for d in dims if d is not None))
 
 
 def _inner_product(value, ctx, kinds):
@@ -489,9 +599,10 @@ def _helper_container(value, ctx, kinds):
     return None
 
 
-def _elementwise_of_vectors(value, op, ctx, kinds):
-    """``value`` combines 1-D arrays and scalars elementwise (``x * 2.0``, ``x - y``,
-    ``np.sin(x)``): its result is a 1-D array."""
+def _elementwise_of_arrays(value, op, ctx, kinds):
+    """The kind ``'A<n>'`` of ``value`` when it combines arrays of known dimensions and
+    scalars elementwise (``x * 2.0``, ``x - y``, ``np.sin(x)``), broadcasting them to
+    the largest number of dimensions among them; else None."""
     if isinstance(value, gast.BinOp) and not isinstance(value.op, gast.MatMult):
         operands = [value.left, value.right]
     elif isinstance(value, gast.UnaryOp) and not isinstance(value.op, gast.Not):
@@ -501,9 +612,8 @@ def _elementwise_of_vectors(value, op, ctx, kinds):
             and op.rule.primitive.nout == 1 and op.rule.primitive.nin == len(value.args):
         operands = value.args
     else:
-        return False
-    found = [_atom_kind(a, kinds) for a in operands]
-    return "A1" in found and all(k in ("S", "A1") for k in found)
+        return None
+    return _broadcast_kind([_atom_kind(a, kinds) for a in operands])
 
 
 def run(tree, ctx):

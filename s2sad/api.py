@@ -27,12 +27,18 @@ _SCALAR_TYPES = (bool, int, float, complex, np.generic)
 
 def kind_of(value):
     """What the generated code is specialized on, for one argument: 'S' for Python
-    and NumPy scalars, 'A1' for 1-D arrays, 'LS' for lists and tuples of scalars,
-    'L' for other lists and tuples, 'A' for the rest."""
+    and NumPy scalars, 'A1' for 1-D arrays, 'A2' for 2-D ones ('A<n>' for an
+    ndarray of n >= 1 dimensions), 'LS' for lists and tuples of scalars, 'L' for
+    other lists and tuples, 'A' for the rest (0-d arrays among them, and subclasses
+    of ndarray of 2 dimensions or more, whose items need not have fewer: a row of
+    an ``np.matrix`` is a matrix)."""
     if isinstance(value, _SCALAR_TYPES):
         return "S"
     if isinstance(value, np.ndarray):
-        return "A1" if value.ndim == 1 else "A"
+        n = value.ndim
+        if n == 1 or (n > 1 and type(value) is np.ndarray):
+            return f"A{n}"
+        return "A"
     if type(value) is tuple and 16 <= len(value) <= 100_000:
         return _tuple_kind(value)
     if isinstance(value, (list, tuple)):
@@ -267,11 +273,10 @@ def _dispatcher(sig, name, fast, limit=8, wrt=()):
             tests.append(f"{pos[n]} is {missing}")
         for i, (t, kind) in enumerate(key):
             tests.append(f"type({pos[i]}) is {inject(f'T{k}_{i}', t)}")
-            if issubclass(t, np.ndarray) and i in wrt:    # the gradient is float64 as is
-                tests.append(f"{pos[i]}.ndim {'==' if kind == 'A1' else '>'} 1")
-                tests.append(f"{pos[i]}.dtype is {inject('F64', _F64)}")
-            elif issubclass(t, np.ndarray):
-                tests.append(f"{pos[i]}.ndim {'==' if kind == 'A1' else '!='} 1")
+            if issubclass(t, np.ndarray):
+                tests.append(_ndim_test(pos[i], t, kind, i in wrt))
+                if i in wrt:                # the gradient is float64 as is
+                    tests.append(f"{pos[i]}.dtype is {inject('F64', _F64)}")
             elif not issubclass(t, _SCALAR_TYPES):      # lists, tuples, other objects
                 tests.append(f"{kind_fn}({pos[i]}) == {kind!r}")
         lines += [f"        if {' and '.join(tests) or 'True'}:",
@@ -285,6 +290,17 @@ def _dispatcher(sig, name, fast, limit=8, wrt=()):
     lines.append(f"    return {me}._named_slow({given}, {rest}, {named})")
     exec("\n".join(lines), env)       # noqa: S102 - a small dispatcher over known types
     return env[name]
+
+
+def _ndim_test(name, t, kind, wrt):
+    """The test of ``name.ndim`` that, for an array of type ``t``, holds exactly when
+    ``kind_of`` gives ``kind`` (``_dispatcher``); for a differentiated argument, a 0-d
+    array never passes (its gradient goes through ``_as_argument``)."""
+    if kind != "A":                                 # 'A<n>'
+        return f"{name}.ndim == {int(kind[1:])}"
+    if t is np.ndarray:                             # a 0-d array
+        return "False" if wrt else f"{name}.ndim == 0"
+    return f"{name}.ndim > 1" if wrt else f"{name}.ndim != 1"   # a subclass
 
 
 _MISSING = object()     # an argument not passed to the generated __call__ (_dispatcher)

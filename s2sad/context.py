@@ -13,7 +13,7 @@ from .naming import Namer
 class Context:
     func: object                    # the user's Python function
     wrt: tuple                      # indices of the parameters to differentiate
-    kinds: dict                     # parameter name -> 'S' (scalar) or 'A' (array)
+    kinds: dict                     # parameter name -> its kind (s2sad/kinds.py: 'S', 'A2', ...)
     wrt_tuple: bool = False         # return a tuple of gradients even for one wrt
     output: str = "grad"            # 'grad' or 'value_and_grad'
     mode: str = "reverse"

@@ -31,6 +31,7 @@ import numpy as np
 
 from . import anno, runtime, shapes
 from .gastutil import Transformer, children, clone, dotted_name, names, walk
+from .kinds import is_array_kind
 
 _COMPOUND = (gast.If, gast.For, gast.While)
 
@@ -846,9 +847,15 @@ def _fold_block(fold, stmts, only, changed, facts):
 
 
 def _empty_blocks(stmts):
-    """Drop ``if`` statements left with nothing to do; give empty bodies a ``pass``."""
+    """Drop ``if`` statements left with nothing to do and copies of a name to itself
+    (``bs_1 = bs_1``, what inlining leaves of a loop's copy-back); give empty bodies
+    a ``pass``."""
     out = []
     for s in stmts:
+        if type(s) is gast.Assign and len(s.targets) == 1 \
+                and type(s.targets[0]) is gast.Name and type(s.value) is gast.Name \
+                and s.targets[0].id == s.value.id:
+            continue
         if isinstance(s, (gast.If, gast.For, gast.While)):
             s.body = _empty_blocks(s.body)
             s.orelse = _empty_blocks(s.orelse)
@@ -868,7 +875,7 @@ def _negations(tree, ctx, fold, facts, touched):
     becomes ``c = e * -2 * t`` (and ``b = 2.0 * t; c = -b`` becomes
     ``c = -2.0 * t``): one operation less, which on arrays is one pass less.
     Done only when folding then leaves fewer negations than before."""
-    if not any(k in ("A", "A1") for k in ctx.var_kinds.values()):
+    if not any(map(is_array_kind, ctx.var_kinds.values())):
         return False        # scalar code: fuse.py inlines single-use values, fold does this
     stores, loads = facts.counts(tree)
     changed = False
@@ -975,8 +982,8 @@ def _constant_adjoints(tree, ctx, facts, touched):
                           if k != (2 if kind == "index_add" else 0)]
                 if kind is not None and not any(b in _deep_loads(a) for a in others) \
                         and isinstance(call.args[2 if kind == "index_add" else 0], gast.Name):
-                    if kind == "getitem_adjoint" and ctx.var_kinds.get(
-                            getattr(call.args[1], "id", None)) not in ("A1", "A"):
+                    if kind == "getitem_adjoint" and not is_array_kind(ctx.var_kinds.get(
+                            getattr(call.args[1], "id", None))):
                         return False
                     continue
             return False
@@ -1057,9 +1064,8 @@ def _free_arrays(tree, ctx, facts):
     a NumPy gradient is that of its live values, as in hand-written code, not of
     every temporary of the forward sweep. Views (``x[1:]``) and parameters are
     left alone; so is code in loops."""
-    arrays = ("A", "A1")
     if ctx.output not in ("grad", "value_and_grad") \
-            or not any(k in arrays for k in ctx.var_kinds.values()):
+            or not any(map(is_array_kind, ctx.var_kinds.values())):
         return
     primal_of = {a: p for p, a in ctx.namer._adjoints.items()}
     params = set(ctx.params)
@@ -1077,7 +1083,7 @@ def _free_arrays(tree, ctx, facts):
                                              or dotted_name(v.func) == seed):
                 numbers.add(n)      # np.mean(v), the seed: numbers, nothing to free
                 continue
-            if ctx.var_kinds.get(primal_of.get(n, n)) in arrays and n not in params:
+            if is_array_kind(ctx.var_kinds.get(primal_of.get(n, n))) and n not in params:
                 candidates.add(n)
     candidates -= {ctx.namer.adjoint(n) for n in numbers if n in ctx.namer._adjoints}
     if not candidates:

@@ -145,7 +145,8 @@ _RETURN_KINDS = {}
 
 
 def return_kind(op, kinds, ctx, node):
-    """'S', 'A' or 'L': what the user function called by ``op`` returns."""
+    """The kind ('S', 'A<n>', 'A', 'L', ...) of what the user function called by ``op``
+    returns."""
     found = returned(op, kinds, ctx, node)
     return "A" if found is None else found[0]
 

@@ -28,6 +28,7 @@ import builtins
 import functools
 
 import gast
+import numpy as np
 
 from . import anno, desugar, errors, runtime
 from .activity import Classified, Powers, _is_append, _is_index_add, walk_stmts
@@ -43,6 +44,7 @@ from .gastutil import (
     stores,
     target_name,
 )
+from .kinds import array_ndim
 
 U, D, OWN = "U", "D", "OWN"   # undefined; defined; defined, a private array updated in place
 
@@ -324,11 +326,35 @@ class Reverse:
 
     def cheap(self, s):
         """``s`` assigns a scalar computed from scalars by arithmetic, a comparison or
-        a function of the ``math`` module: pure, and as cheap to redo as to record."""
-        if not isinstance(s, gast.Assign) or anno.get(s, anno.Key.COPYBACK) \
-                or self.ctx.var_kinds.get(target_name(s)) != "S":
+        a function of the ``math`` module, or read off an array (an element, its
+        ``.shape``, ``len``): pure, and as cheap to redo as to record."""
+        if not isinstance(s, gast.Assign) or anno.get(s, anno.Key.COPYBACK):
             return False
-        return self.cheap_expr(s.value)
+        kind = self.ctx.var_kinds.get(target_name(s))
+        if kind == "LS":                # n = A.shape[0] is _t1 = A.shape; n = _t1[0]
+            return self.sized(s.value) == "LS"
+        return kind == "S" and self.cheap_expr(s.value)
+
+    def sized(self, e):
+        """``'S'`` for ``a.ndim``, ``a.size``, ``len(a)`` (``np.ndim(a)``, ``np.size(a)``),
+        ``'LS'`` for ``a.shape`` (``np.shape(a)``), of a name ``a`` in a function that
+        changes no array or list in place; else None."""
+        if not self.frozen:
+            return None
+        if isinstance(e, gast.Attribute) and isinstance(e.value, gast.Name) \
+                and e.attr in ("shape", "ndim", "size"):
+            return "LS" if e.attr == "shape" else "S"
+        if isinstance(e, gast.Call) and not e.keywords and len(e.args) == 1 \
+                and isinstance(e.args[0], gast.Name):
+            path = dotted_name(e.func)
+            try:
+                fn = self.ctx.lookup(path) if path else None
+            except KeyError:
+                return None
+            if fn is builtins.len or fn is np.ndim or fn is np.size:
+                return "S"
+            return "LS" if fn is np.shape else None
+        return None
 
     def cheap_expr(self, e):
         if isinstance(e, gast.Name):
@@ -342,12 +368,20 @@ class Reverse:
         if isinstance(e, gast.Compare):
             return all(map(self.cheap_expr, [e.left] + e.comparators))
         if isinstance(e, gast.Call):
-            return self.is_math(e.func) and not e.keywords \
-                and all(map(self.cheap_expr, e.args))
-        if isinstance(e, gast.Subscript):       # an element of a list, tuple or 1-D array
-            return self.frozen and isinstance(e.value, gast.Name) \
-                and self.ctx.var_kinds.get(e.value.id) in ("LS", "A1") \
-                and isinstance(e.slice, (gast.Name, gast.Constant)) and self.cheap_expr(e.slice)
+            return (self.is_math(e.func) and not e.keywords
+                    and all(map(self.cheap_expr, e.args))) or self.sized(e) == "S"
+        if isinstance(e, gast.Attribute):
+            return self.sized(e) == "S"
+        if isinstance(e, gast.Subscript):       # an element of a list, tuple or array
+            if not (self.frozen and isinstance(e.value, gast.Name)):
+                return False
+            kind = self.ctx.var_kinds.get(e.value.id)
+            ndim = 1 if kind == "LS" else array_ndim(kind)
+            index = e.slice.elts if isinstance(e.slice, gast.Tuple) and kind != "LS" \
+                else [e.slice]      # A[i, j] of a 2-D array: as many indices as dimensions
+            return ndim == len(index) and all(
+                isinstance(i, (gast.Name, gast.Constant, gast.UnaryOp)) and self.cheap_expr(i)
+                for i in index)
         return False
 
     def is_math(self, node):

@@ -6,9 +6,9 @@ When ``x`` surely has the shape of the result ``z``, that call is the identity
 and the reverse pass leaves it out. This module finds such pairs with *shape
 classes*: names in one class have equal shapes whatever the arguments.
 
-The classes start at the 1-D array parameters (kind ``A1``; an ``A`` argument
-may be 0-d, where ``unbroadcast`` also turns a 0-d array into a scalar) and
-follow the SSA statements:
+The classes start at the array parameters of known dimensions (kinds ``A1``,
+``A2``, ...; an ``A`` argument may be 0-d, where ``unbroadcast`` also turns a 0-d
+array into a scalar) and follow the SSA statements:
 
 * ``y = x`` (a copy), ``-x``, ``f(x)`` for a NumPy ufunc of one argument:
   the class of ``x``;
@@ -16,7 +16,7 @@ follow the SSA statements:
   ``y`` in one class (``op`` elementwise, not ``@``), and ufuncs of two
   arguments likewise: the class of ``x``;
 * ``x[a:]`` and ``x[:-b]`` (constant ``a >= 0``, ``b > 0``, no step): the
-  class "``x`` less ``a + b`` leading elements", so ``x[1:]`` and ``x[:-1]``
+  class "``x`` less ``a + b`` leading elements" (rows, for a matrix), so ``x[1:]`` and ``x[:-1]``
   are in one class, which is what makes finite differences such as
   ``x[1:] - x[:-1] ** 2`` broadcast-free.
 
@@ -29,6 +29,7 @@ import gast
 import numpy as np
 
 from .gastutil import dotted_name, target_name
+from .kinds import array_ndim
 
 
 def classes(stmts, ctx, kinds):
@@ -39,7 +40,7 @@ def classes(stmts, ctx, kinds):
         t = target_name(s)
         if t is not None:
             counts[t] = counts.get(t, 0) + 1
-    out = {p: (p,) for p in ctx.params if kinds.get(p) == "A1" and p not in counts}
+    out = {p: (p,) for p in ctx.params if array_ndim(kinds.get(p)) and p not in counts}
 
     def scalar(e):
         return (isinstance(e, gast.Constant) and type(e.value) in (int, float)) or (

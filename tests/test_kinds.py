@@ -1,0 +1,378 @@
+"""Kinds: what the generated code is specialized on (s2sad/kinds.py, activity.infer_kinds,
+api.kind_of).
+
+An ndarray of ``n`` dimensions is an ``'A<n>'``; indexing it with ``n`` integers gives
+a scalar ``'S'`` (``A[i, j]`` of a matrix, ``A[i][j]``, ``A[i, j, k]``), and
+``.shape`` is a tuple of ints, so ``n = v.shape[0]``, ``len(v)``, ``v.size`` are
+scalars. Scalar loops over arrays then get plain scalar code: no ``unbroadcast``,
+no ``seed``, nothing taped that the reverse sweep can read again, and no false
+refusal of ``a = A[i, j]; a *= x`` (a number, not a view). Each function is checked
+against finite differences, and its generated code for what it must not contain.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import warnings
+
+import numpy as np
+import pytest
+from gradcheck import assert_grad_matches, numerical_grad
+
+import s2sad
+from s2sad import UnsupportedSyntaxError, api
+from s2sad.kinds import array_kind, array_ndim, is_array_kind, join_kinds
+
+RNG = np.random.default_rng(7)
+M = RNG.uniform(-1.0, 1.0, (3, 3))
+R = RNG.uniform(-1.0, 1.0, (3, 4))
+T = RNG.uniform(-1.0, 1.0, (2, 3, 2))
+V = RNG.uniform(-1.0, 1.0, 5)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", PendingDeprecationWarning)
+    MATRIX = np.asmatrix(M)         # a subclass: a row of it is a matrix
+
+
+# ---------------------------------------------------------------------------
+# The kinds themselves
+
+
+@pytest.mark.parametrize("value, kind", [
+    (1.5, "S"), (np.float64(2.0), "S"), (np.arange(3.0), "A1"), (M, "A2"), (T, "A3"),
+    (np.zeros((1, 1, 1, 1)), "A4"), (np.array(2.0), "A"), (MATRIX, "A"),
+    ([1.0, 2.0], "LS"), ([M, 1.0], "L")])
+def test_kind_of_an_argument(value, kind):
+    assert api.kind_of(value) == kind
+
+
+def test_kind_helpers():
+    assert [array_ndim(k) for k in ("A1", "A2", "A12", "A", "S", "LS", "L", "AL")] \
+        == [1, 2, 12, None, None, None, None, None]
+    assert [is_array_kind(k) for k in ("A", "A1", "A3", "S", "LS", "L", "AL", None)] \
+        == [True, True, True, False, False, False, False, False]
+    assert [array_kind(n) for n in (0, 1, 2)] == ["S", "A1", "A2"]
+
+
+@pytest.mark.parametrize("a, b, joined", [
+    ("A2", "A2", "A2"), ("A2", "A1", "A"), ("A1", "A2", "A"), ("A2", "S", "A"),
+    ("S", "A3", "A"), ("A2", "A", "A"), ("A2", "LS", "AL"), ("L", "A2", "AL"),
+    ("LS", "L", "L")])
+def test_join_kinds(a, b, joined):
+    assert join_kinds(a, b) == joined
+
+
+# ---------------------------------------------------------------------------
+# Scalar loops over arrays (module level, so their source is readable)
+
+
+def matrix_loop(A, x):
+    n = A.shape[0]
+    s = 0.0
+    for i in range(n):
+        for j in range(n):
+            s += A[i, j] * x * A[j, i]
+    return s
+
+
+def reversed_vector(v, x):
+    n = v.shape[0]
+    s = 0.0
+    for i in range(n):
+        s += v[i] * x * v[n - 1 - i]
+    return s
+
+
+def rows_then_items(A, x):
+    s = 0.0
+    for i in range(len(A)):
+        for j in range(len(A[i])):
+            s += A[i][j] * A[i][j] * x
+    return s
+
+
+def cube_loop(A, x):
+    s = 0.0
+    for i in range(A.shape[0]):
+        for j in range(A.shape[1]):
+            for k in range(A.shape[2]):
+                s += np.sin(A[i, j, k] * x) * A[i, j, k]
+    return s
+
+
+def unpacked_shape(A, x):
+    n, m = A.shape
+    s = 0.0
+    for i in range(n):
+        for j in range(m):
+            s += A[i, j] * x + A[n - 1 - i, m - 1 - j] * A[i, j]
+    return s
+
+
+def len_loop(v, x):
+    s = 0.0
+    for i in range(len(v)):
+        s += v[i] * v[len(v) - 1 - i] * x
+    return s
+
+
+def size_and_ndim(A, x):
+    s = 0.0
+    for k in range(A.size):
+        i = k // A.shape[1]
+        j = k % A.shape[1]
+        s += A[i, j] * x * A.ndim
+    return s
+
+
+def shape_functions(A, x):
+    s = 0.0
+    for i in range(np.shape(A)[0]):
+        for j in range(np.size(A) // np.shape(A)[0]):
+            s += A[i, j] * A[i, -1] * x * np.ndim(A)
+    return s
+
+
+def item_updated_in_place(A, x):
+    s = 0.0
+    for i in range(A.shape[0]):
+        for j in range(A.shape[1]):
+            a = A[i, j]
+            a *= x
+            a += A[j, i]
+            s += a * a
+    return s
+
+
+def row_then_item(A, x):
+    s = 0.0
+    for i in range(A.shape[0]):
+        r = A[i]
+        for j in range(r.shape[0]):
+            s += r[j] * x * r[j]
+    return s
+
+
+def column_and_row(A, x):
+    s = 0.0
+    for i in range(A.shape[0]):
+        c = A[:, i]
+        r = A[i, :]
+        s += c[0] * r[-1] * x
+    return s
+
+
+def stores_into_a_matrix(A, x):
+    n, m = A.shape
+    B = np.zeros_like(A)
+    for i in range(n):
+        for j in range(m):
+            B[i, j] = A[i, j] * x + A[n - 1 - i, j]
+    C = A.copy()
+    for i in range(n):
+        C[i, 0] *= x
+        C[i, m - 1] += B[i, 0] * B[i, m - 1]
+    s = 0.0
+    for i in range(n):
+        for j in range(m):
+            s += B[i, j] * C[i, j]
+    return s
+
+
+def triangle(A, x):
+    s = 0.0
+    for i in range(A.shape[0]):
+        for j in range(i):
+            s += A[i, j] * A[j, i] * x
+        s += A[i, i] ** 2
+    return s
+
+
+SCALAR_LOOPS = [
+    (matrix_loop, (M, 0.7)), (reversed_vector, (V, 0.7)), (rows_then_items, (R, -0.4)),
+    (cube_loop, (T, 0.9)), (unpacked_shape, (R, 1.3)), (len_loop, (V, -0.6)),
+    (size_and_ndim, (R, 0.5)), (shape_functions, (R, 0.8)),
+    (item_updated_in_place, (M, 0.6)), (row_then_item, (R, -1.1)),
+    (column_and_row, (M, 0.3)), (stores_into_a_matrix, (R, 0.9)), (triangle, (M, 1.2))]
+IDS = [f.__name__ for f, _ in SCALAR_LOOPS]
+# loops whose reverse sweep reads again all it needs (an element, n - 1 - i, len(v),
+# A.shape[1]) rather than taping it; the others tape what costs more to redo
+# (np.sin), a view (r = A[i]), or the index of a loop whose range the loop around it
+# computes (range(len(A[i])): counted, not reversed)
+UNTAPED = {"matrix_loop", "reversed_vector", "unpacked_shape", "len_loop", "size_and_ndim",
+           "shape_functions", "item_updated_in_place"}
+
+
+@pytest.mark.parametrize("func, args", SCALAR_LOOPS, ids=IDS)
+@pytest.mark.parametrize("wrt", [0, 1, (0, 1)])
+def test_scalar_loop_gradient(func, args, wrt):
+    assert_grad_matches(func, args, wrt=wrt)
+
+
+@pytest.mark.parametrize("func, args", SCALAR_LOOPS, ids=IDS)
+def test_scalar_loop_reverse_code_is_scalar_code(func, args):
+    g = s2sad.grad(func, (0, 1), mode="reverse")
+    got = g(*args)
+    want = numerical_grad(func, args, (0, 1))
+    assert np.allclose(got[0], want[0], atol=1e-6) and np.isclose(got[1], want[1], atol=1e-6)
+    for word in ("unbroadcast", "seed("):
+        assert word not in g.source, g.source
+    if func.__name__ in UNTAPED:
+        assert "_tape" not in g.source, g.source
+
+
+@pytest.mark.parametrize("func, args", SCALAR_LOOPS, ids=IDS)
+def test_scalar_loop_forward_code_is_scalar_code(func, args):
+    g = s2sad.grad(func, 1, mode="forward")
+    assert np.isclose(g(*args), numerical_grad(func, args, 1), atol=1e-6)
+    for word in ("fit(", "zeros_like(s", "seed("):     # the accumulator s is a number
+        assert word not in g.source, g.source
+
+
+def test_matrix_loop_code():
+    """The example of the issue: the reverse sweep reads A[i, j] and A[j, i] again
+    instead of taping them, and accumulates plain numbers."""
+    g = s2sad.grad(matrix_loop, (0, 1), mode="reverse")
+    g(M, 0.7)
+    src = g.source
+    assert "_tape" not in src and "unbroadcast" not in src, src
+    assert "bA[i, j] += " in src and "bA[j, i] += " in src, src
+    assert not re.search(r"^\s*(\w+) = \1$", src, re.M), src     # no bs_1 = bs_1 left
+
+
+# ---------------------------------------------------------------------------
+# What is still not a scalar
+
+
+def row_updated_in_place(A, x):
+    s = 0.0
+    for i in range(A.shape[0]):
+        r = A[i]
+        r *= x                                # <- a view of a row of A
+        s += np.sum(A[i]) + np.sum(r)
+    return s
+
+
+def test_row_updated_in_place_is_still_refused():
+    with pytest.raises(UnsupportedSyntaxError, match=r"r \*= \.\.\. also changes") as info:
+        s2sad.grad(row_updated_in_place, (0, 1), mode="reverse")(M.copy(), 0.5)
+    lines = inspect.getsourcelines(row_updated_in_place)[0]
+    at = [i for i, text in enumerate(lines) if "# <- a view" in text][0]
+    assert info.value.lineno == row_updated_in_place.__code__.co_firstlineno + at
+
+
+def matrix_or_row(A, x, flag):
+    B = A if flag > 0 else A[0]           # a matrix or a row: kind 'A'
+    y = B[0]                              # a row or a number
+    return np.sum(y * x)
+
+
+def shrinking(A, x):
+    v = A
+    s = 0.0
+    for _ in range(A.ndim):
+        s += np.sum(v) * x                # a cube, a matrix, a row
+        v = v[0]
+    return s + v * x
+
+
+def kinds_of(func, *args):
+    """The kinds of the user's names (SSA versions too) in the reverse-mode gradient of
+    ``func`` along its first two arguments, for these arguments."""
+    g = s2sad.grad(func, (0, 1), mode="reverse")
+    g(*args)
+    return {k: v for k, v in g._last.ctx.var_kinds.items() if not k.startswith("_")}
+
+
+def test_kinds_of_the_scalar_loops():
+    assert kinds_of(unpacked_shape, R, 1.3) == dict.fromkeys(
+        ["x", "n", "m", "s", "s_1", "i", "s_2", "j", "s_3"], "S") | {"A": "A2"}
+    assert kinds_of(cube_loop, T, 0.9)["A"] == "A3"
+    assert kinds_of(reversed_vector, V, 0.7)["n"] == "S"
+    assert kinds_of(len_loop, V, 0.7)["s_2"] == "S"
+    found = kinds_of(item_updated_in_place, M, 0.6)
+    assert [found[k] for k in ("a", "a_1", "a_2")] == ["S", "S", "S"]
+    assert kinds_of(row_then_item, R, -1.1)["r"] == "A1"
+    found = kinds_of(column_and_row, M, 0.3)
+    assert (found["c"], found["r"]) == ("A1", "A1")
+
+
+@pytest.mark.parametrize("flag", [1.0, -1.0])
+def test_matrix_or_row_is_no_scalar(flag):
+    assert_grad_matches(matrix_or_row, (M, 0.4, flag), wrt=(0, 1))
+    found = kinds_of(matrix_or_row, M, 0.4, flag)
+    assert (found["B"], found["y"]) == ("A", "A")       # a matrix or a row; a row or a number
+
+
+@pytest.mark.parametrize("A", [M, T, V], ids=["2-D", "3-D", "1-D"])
+def test_name_losing_dimensions_in_a_loop(A):
+    assert_grad_matches(shrinking, (A, 0.4), wrt=(0, 1))
+    found = kinds_of(shrinking, A, 0.4)
+    assert found["v"] == api.kind_of(A) and found["v_1"] == found["v_2"] == "A"
+
+
+def made_arrays(A, x):
+    c = np.cumsum(A)                    # 1-D, whatever A's dimensions
+    r = A.ravel()
+    d = np.diff(A)                      # along the last axis: A's dimensions
+    o = np.sort(A * x)
+    k = A.copy()
+    z = np.zeros_like(A)
+    e = A.astype(float) * x + 1.0
+    return c[0] * r[1] * x + d[0, 0] + o[1, 1] + k[0, 1] * z[1, 0] + e[1, 1]
+
+
+def test_kinds_of_made_arrays():
+    assert_grad_matches(made_arrays, (M, 0.6), wrt=(0, 1))
+    found = kinds_of(made_arrays, M, 0.6)
+    assert [found[n] for n in "crdokze"] == ["A1", "A1", "A2", "A2", "A2", "A2", "A2"]
+
+
+def vector_at_a_bool(v, x):
+    b = x > 0
+    return np.sum(v[b] * x)             # v[True]: a 1-element array, not an element
+
+
+def matrix_at_bools(A, x):
+    b = x > 0
+    c = not b
+    return np.sum(A[b, c] * x) + np.sum(A[b, 0] * x)
+
+
+@pytest.mark.parametrize("func, arg", [(vector_at_a_bool, V), (matrix_at_bools, R)])
+@pytest.mark.parametrize("x", [0.7, -0.7])
+def test_an_array_indexed_by_a_bool_is_no_scalar(func, arg, x):
+    assert_grad_matches(func, (arg, x), wrt=(0, 1))
+
+
+def row_sums(A, x):
+    s = 0.0
+    for i in range(A.shape[0]):
+        s += np.sum(A[i] * x) * A[i].ndim
+    return s
+
+
+def test_one_gradient_for_arrays_of_several_dimensions():
+    """The kinds are in the cache key: a matrix, a cube, a matrix again, a vector and a
+    0-d array each run code made for their number of dimensions (``A[i]`` is a row,
+    a matrix, a number)."""
+    g = s2sad.grad(row_sums, (0, 1))
+    for A in (M, T, R, V, M, T):
+        got = g(A, 0.4)
+        want = numerical_grad(row_sums, (A, 0.4), (0, 1))
+        assert got[0].shape == A.shape
+        assert np.allclose(got[0], want[0], atol=1e-6) and np.isclose(got[1], want[1])
+    kinds = {key[-2] for key in g._impls}
+    assert {"A1", "A2", "A3"} <= kinds
+
+
+def scaled_sum(A, x):
+    return np.sum(A * x)
+
+
+def test_zero_d_array_after_matrices_goes_its_own_way():
+    g = s2sad.grad(scaled_sum, (0, 1))
+    for A in (M, T, np.array(1.5), M, np.array(-0.5)):
+        got = g(A, 0.4)
+        assert np.shape(got[0]) == A.shape
+        assert np.allclose(got[0], 0.4) and np.isclose(got[1], np.sum(A))
