@@ -280,8 +280,9 @@ def walk_stmts(stmts):
 
 def infer_kinds(tree, ctx, stmts=None, ops=None):
     """'S' for names that surely hold scalars, 'A' for possible arrays; 'A1' for 1-D
-    arrays, 'A2' for 2-D ones ('A<n>', n >= 1), 'LS' for lists and tuples of scalars, 'L' for other lists and tuples, and
-    'AL' for what may or may not be a list or tuple (an item popped off a list).
+    arrays, 'A2' for 2-D ones ('A<n>', n >= 1), 'LS' for lists and tuples of scalars,
+    'L' for other lists and tuples, and 'AL' for what may or may not be a list or
+    tuple (an item popped off a list).
 
     ``stmts``: the statements of ``tree`` as ``walk_stmts`` gives them, if at hand.
     ``ops``, a dict, receives ``id(value) -> (value, Op)`` for the right-hand sides
@@ -309,6 +310,12 @@ def infer_kinds(tree, ctx, stmts=None, ops=None):
             is_range = isinstance(it, gast.Call) and dotted_name(it.func) == "range"
             kinds[s.target.id] = "S" if is_range else "A"
     bools = _maybe_bools(defs, ctx)
+    literals = _sequence_literals(defs)
+    if literals:        # np.concatenate(t) depends on the kinds of t's items too
+        defs = [(t, v, deps | {n.id for a in v.args if isinstance(a, gast.Name)
+                               and a.id in literals for n in name_nodes(literals[a.id])})
+                if isinstance(v, gast.Call) and deps & literals.keys() else (t, v, deps)
+                for t, v, deps in defs]
     changed = True
     seen = set()
     changed_at = {}        # name -> number of the last evaluation that changed its kind
@@ -324,7 +331,7 @@ def infer_kinds(tree, ctx, stmts=None, ops=None):
                 continue
             clock += 1
             evaluated_at[i] = clock
-            k = _kind_of_value(value, ctx, kinds, ops, bools)
+            k = _kind_of_value(value, ctx, kinds, ops, bools, literals)
             new = k if t not in seen else join_kinds(kinds[t], k)
             seen.add(t)
             if new != kinds[t]:
@@ -392,7 +399,16 @@ def _indexed_ndim(ndim, index, kinds, bools=()):
     return ndim - ints
 
 
-def _kind_of_value(value, ctx, kinds, ops=None, bools=()):
+def _sequence_literals(defs):
+    """Name -> the tuple or list display it is bound to, for names bound once (the
+    normal form puts the tuple of ``np.concatenate((u, v))`` in a temporary)."""
+    count = {}
+    for t, _, _ in defs:
+        count[t] = count.get(t, 0) + 1
+    return {t: v for t, v, _ in defs if count[t] == 1 and isinstance(v, (gast.Tuple, gast.List))}
+
+
+def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
     if isinstance(value, (gast.Constant, gast.Name)):
         return _atom_kind(value, kinds)
     if isinstance(value, (gast.Tuple, gast.List)):
@@ -436,7 +452,7 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=()):
     container = _helper_container(value, ctx, kinds)
     if container is not None:
         return container
-    made = _made_array(value, ctx, kinds)
+    made = _made_array(value, ctx, kinds, literals)
     if made is not None:
         return made
     if _inner_product(value, ctx, kinds):
@@ -486,7 +502,7 @@ def callee(call, ctx):
         return None
 
 
-def _made_array(value, ctx, kinds):
+def _made_array(value, ctx, kinds, literals=None):
     """The kind ``'A<n>'`` of the array ``value`` surely makes, or None: ``np.zeros(n)``
     (``ones``, ``empty``, ``full``) of a scalar length, ``np.arange`` and
     ``np.linspace`` of scalars (1-D), or ``np.zeros_like(v)`` (..., ``np.copy``,
@@ -534,9 +550,30 @@ def _made_array(value, ctx, kinds):
             return "A1" if kind == "LS" else kind if array_ndim(kind) is not None else None
         if fn is np.where and len(value.args) == 3:     # elementwise choice of arrays
             return _broadcast_kind([_atom_kind(a, kinds) for a in value.args])
+        if fn in (np.concatenate, np.hstack, np.append) and not value.keywords:
+            return _joined_kind(fn, value.args, kinds, literals or {})
     except TypeError:                   # an unhashable callable
         return None
     return None
+
+
+def _joined_kind(fn, args, kinds, literals):
+    """``'A1'`` for ``np.concatenate((u, v, ...))`` of 1-D arrays, ``np.hstack`` of 1-D
+    arrays and scalars, ``np.append(a, b)`` (no axis: flattened) of arrays of known
+    dimensions, scalars or lists of scalars; else None."""
+    if fn is np.append:
+        found = [_atom_kind(a, kinds) for a in args]
+        return "A1" if len(args) == 2 and all(
+            k in ("S", "LS") or array_ndim(k) is not None for k in found) else None
+    seq = args[0] if len(args) == 1 else None
+    if isinstance(seq, gast.Name):
+        seq = literals.get(seq.id)
+    if not isinstance(seq, (gast.Tuple, gast.List)) or not seq.elts:
+        return None
+    found = [_atom_kind(e, kinds) for e in seq.elts]
+    if fn is np.concatenate:
+        return "A1" if all(k == "A1" for k in found) else None
+    return "A1" if all(k in ("A1", "S") for k in found) else None
 
 
 def _broadcast_kind(found):

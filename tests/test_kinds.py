@@ -376,3 +376,34 @@ def test_zero_d_array_after_matrices_goes_its_own_way():
         got = g(A, 0.4)
         assert np.shape(got[0]) == A.shape
         assert np.allclose(got[0], 0.4) and np.isclose(got[1], np.sum(A))
+
+
+def joined_vectors(v, x):
+    w = np.concatenate((v * x, v[:1]))        # 1-D pieces: a 1-D array
+    u = np.hstack([w, x, 2.0])                # 1-D arrays and numbers
+    t = np.append(v, x)                       # flattened
+    n = len(w)
+    s = 0.0
+    for i in range(n):
+        a = w[i]
+        a *= x                                # a number: updated in place is fine
+        s += a * u[i + 1] + t[i % 3]
+    return s
+
+
+def joined_matrices(A, x):
+    B = np.concatenate((A, A * x))           # 2-D pieces: not a vector
+    return np.sum(B[0] * x)
+
+
+def test_kinds_of_joined_arrays():
+    v = np.array([0.5, -1.2, 2.0])
+    found = kinds_of(joined_vectors, v, 0.7)
+    assert (found["w"], found["u"], found["t"], found["a"]) == ("A1", "A1", "A1", "S")
+    assert kinds_of(joined_matrices, M, 0.7)["B"] == "A"
+    for wrt in (0, 1, (0, 1)):
+        assert_grad_matches(joined_vectors, (v, 0.7), wrt=wrt)
+        assert_grad_matches(joined_matrices, (M, 0.7), wrt=wrt)
+    g = s2sad.grad(joined_vectors, (0, 1), mode="reverse")
+    g(v, 0.7)
+    assert "unbroadcast" not in g.source.split("for i in")[1], g.source
