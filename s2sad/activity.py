@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from . import errors, shapes
+from . import errors, runtime, shapes
 from .dataflow import closure, reverse_edges
 from .gastutil import dotted_name, loads, stores, target_name, walk
 from .gastutil import names as name_nodes
@@ -266,7 +266,6 @@ def _atom_kind(atom, kinds):
 
 
 def _runtime():
-    from . import runtime
     return runtime
 
 
@@ -350,20 +349,22 @@ def _maybe_bools(defs, ctx):
     (SSA's at joins and loop headers). ``defs``: (target, value, names read) of
     every assignment."""
     out = set()
-    changed = True
+    derived = []            # copies and bitwise operations: bools if what they read is
+    for t, value, deps in defs:
+        cls = value.__class__
+        if cls is gast.Compare or cls is gast.BoolOp \
+                or (cls is gast.UnaryOp and value.op.__class__ is gast.Not) \
+                or (cls is gast.Constant and type(value.value) is bool) \
+                or (cls is gast.Call and any(callee(value, ctx) is f
+                                             for f in (builtins.bool, np.bool_))):
+            out.add(t)
+        elif cls is gast.Name or (cls is gast.BinOp and isinstance(value.op, _BOOL_OPS)):
+            derived.append((t, deps))
+    changed = bool(out) and bool(derived)
     while changed:
         changed = False
-        for t, value, deps in defs:
-            if t in out:
-                continue
-            if isinstance(value, (gast.Compare, gast.BoolOp)) \
-                    or (isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.Not)) \
-                    or (isinstance(value, gast.Constant) and type(value.value) is bool) \
-                    or (isinstance(value, gast.Name) and value.id in out) \
-                    or (isinstance(value, gast.BinOp) and isinstance(value.op, _BOOL_OPS)
-                        and deps & out) \
-                    or (isinstance(value, gast.Call) and any(
-                        callee(value, ctx) is f for f in (builtins.bool, np.bool_))):
+        for t, deps in derived:
+            if t not in out and not deps.isdisjoint(out):
                 out.add(t)
                 changed = True
     return out
@@ -445,14 +446,16 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
             and isinstance(value.value, gast.Name) \
             and (is_array_kind(kinds.get(value.value.id, "A")) or kinds.get(value.value.id) == "S"):
         return _SIZE_ATTRS[value.attr]      # a.shape is a tuple of ints, a.ndim an int
+    fn = None
     if isinstance(value, gast.Call):
-        size = _size_call(value, ctx)
+        fn = callee(value, ctx)
+        size = _size_call(fn)
         if size is not None:
             return size
     container = _helper_container(value, ctx, kinds)
     if container is not None:
         return container
-    made = _made_array(value, ctx, kinds, literals)
+    made = _made_array(value, ctx, kinds, literals, fn)
     if made is not None:
         return made
     if _inner_product(value, ctx, kinds):
@@ -471,10 +474,9 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
 # attributes of an array (or a NumPy scalar) that are ints or tuples of ints
 _SIZE_ATTRS = {"shape": "LS", "strides": "LS", "ndim": "S", "size": "S", "itemsize": "S",
                "nbytes": "S"}
-def _size_call(value, ctx):
-    """``'S'`` for ``len(x)``, ``np.ndim(a)``, ``np.size(a)`` (ints whatever their
-    argument), ``'LS'`` for ``np.shape(a)``; else None."""
-    fn = callee(value, ctx)
+def _size_call(fn):
+    """``'S'`` for a call of ``len``, ``np.ndim``, ``np.size`` (ints whatever their
+    argument), ``'LS'`` for ``np.shape``; else None."""
     if fn is None:
         return None
     if fn is builtins.len or fn is np.ndim or fn is np.size:
@@ -502,7 +504,7 @@ def callee(call, ctx):
         return None
 
 
-def _made_array(value, ctx, kinds, literals=None):
+def _made_array(value, ctx, kinds, literals=None, fn=None):
     """The kind ``'A<n>'`` of the array ``value`` surely makes, or None: ``np.zeros(n)``
     (``ones``, ``empty``, ``full``) of a scalar length, ``np.arange`` and
     ``np.linspace`` of scalars (1-D), or ``np.zeros_like(v)`` (..., ``np.copy``,
@@ -529,7 +531,8 @@ def _made_array(value, ctx, kinds, literals=None):
     if not (isinstance(value, gast.Call) and value.args
             and not any(k.arg in ("shape", "ndmin") for k in value.keywords)):
         return None
-    fn = callee(value, ctx)
+    if fn is None:
+        fn = callee(value, ctx)
     if fn is None:
         return None
     try:

@@ -1011,7 +1011,6 @@ def _constant_adjoints(tree, ctx, facts, touched):
 
 
 def _runtime():
-    from . import runtime
     return runtime
 
 
