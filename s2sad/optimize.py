@@ -556,6 +556,97 @@ def _dead(tree, ctx, facts, scaffolding=False):
     return changed
 
 
+def _dead_cycles(tree, ctx, facts):
+    """Remove the assignments whose values feed only each other: an accumulator of a
+    loop that nothing reads after it (``s_2 = s_1 + t`` and the copy ``s_1 = s_2``
+    read each other, so counting reads, as ``_dead`` does, keeps both). The names
+    some kept statement needs are marked from the statements that are not removable
+    assignments (the return, tape pushes, stores, calls, the tests and ranges of ifs
+    and loops, ``del``), then through the removable assignments of marked names;
+    the removable assignments (as ``_dead`` removes them) of the others go, and a
+    ``for`` loop left with nothing to do goes with them."""
+    params = set(ctx.params)
+    live, needs, removable = set(), {}, []
+    for block in _blocks(tree.body):
+        for x in block:
+            if x.__class__ in _COMPOUND:
+                live.update(facts._header(x)[0])
+                continue
+            read, _, deleted = facts.lists(x)[:3]
+            if x.__class__ is gast.Assign and len(x.targets) == 1 \
+                    and x.targets[0].__class__ is gast.Name:
+                n = x.targets[0].id
+                if n not in params and (_generated(ctx, n)
+                                        or isinstance(x.value, (gast.Name, gast.Constant))
+                                        or _harmless(x.value, ctx)):
+                    removable.append((x, n))
+                    needs.setdefault(n, []).append(read)
+                    continue
+            live.update(read)
+            live.update(deleted)
+    todo = list(live)
+    while todo:
+        for reads in needs.get(todo.pop(), ()):
+            for m in reads:
+                if m not in live:
+                    live.add(m)
+                    todo.append(m)
+    dead = {id(x) for x, n in removable if n not in live}
+    if not dead:
+        return False
+    for block in _blocks(tree.body):
+        block[:] = [x for x in block if id(x) not in dead] or [gast.Pass()]
+    read_after = _read_outside_own_loops(tree.body, facts)
+    for block in _blocks(tree.body):
+        block[:] = [x for x in block if not _idle_loop(x, read_after, ctx)] or [gast.Pass()]
+    return True
+
+
+def _idle_loop(s, read_after, ctx):
+    """``s`` is a ``for`` loop doing nothing over ``range(...)`` (or ``reversed`` of
+    one, of harmless bounds) whose variable is read only inside loops binding it
+    anew (``read_after``: the others): it can go."""
+    if s.__class__ is not gast.For or s.orelse \
+            or not all(x.__class__ is gast.Pass for x in s.body) \
+            or not isinstance(s.target, gast.Name) or s.target.id in read_after:
+        return False
+    it = s.iter
+    if isinstance(it, gast.Call) and _builtin(it.func, ctx) is reversed and len(it.args) == 1:
+        it = it.args[0]
+    return isinstance(it, gast.Call) and _builtin(it.func, ctx) is range and not it.keywords \
+        and all(_harmless(a, ctx) for a in it.args)
+
+
+def _read_outside_own_loops(stmts, facts, bound=frozenset()):
+    """The names read somewhere in ``stmts`` but inside a ``for`` loop whose variable
+    they are (``bound``: the variables of the loops around ``stmts``)."""
+    out = set()
+    for x in stmts:
+        if x.__class__ in _COMPOUND:
+            out.update(n for n in facts._header(x)[0] if n not in bound)
+            inner = bound | {x.target.id} if x.__class__ is gast.For \
+                and isinstance(x.target, gast.Name) else bound
+            out |= _read_outside_own_loops(x.body, facts, inner)
+            out |= _read_outside_own_loops(x.orelse, facts, bound)
+        else:
+            out.update(n for n in facts.lists(x)[0] if n not in bound)
+    return out
+
+
+def _builtin(func, ctx):
+    """The object a plain name in generated code stands for (an injected builtin, or
+    the user's own binding of that name), or None."""
+    if not isinstance(func, gast.Name):
+        return None
+    hit = ctx.injected.get(func.id)
+    if hit is not None:
+        return hit
+    try:
+        return ctx.lookup(func.id)
+    except (KeyError, ValueError):
+        return None
+
+
 def _ssa_copy(s):
     return isinstance(s.value, (gast.Name, gast.Constant)) and any(
         anno.get(s, k) for k in (anno.Key.JOIN, anno.Key.HEADER, anno.Key.COPYBACK))
@@ -857,8 +948,8 @@ def _empty_blocks(stmts):
                 and s.targets[0].id == s.value.id:
             continue
         if isinstance(s, (gast.If, gast.For, gast.While)):
-            s.body = _empty_blocks(s.body)
-            s.orelse = _empty_blocks(s.orelse)
+            s.body = [x for x in _empty_blocks(s.body) if x.__class__ is not gast.Pass]
+            s.orelse = [x for x in _empty_blocks(s.orelse) if x.__class__ is not gast.Pass]
             if isinstance(s, gast.If) and not s.body and not s.orelse \
                     and isinstance(s.test, (gast.Name, gast.Constant)):
                 continue
@@ -1044,6 +1135,8 @@ def run(tree, ctx):
         refold = _fold(fold, tree, refold | touched, facts)
         if not (again or refold):
             break
+    if _dead_cycles(tree, ctx, facts):
+        _dead(tree, ctx, facts)
     _error_checks(tree, ctx, facts)
     touched = set()
     if _negations(tree, ctx, fold, facts, touched):       # once, on the final code

@@ -9,6 +9,7 @@ import fuzz_programs as fp
 import numpy as np
 import pytest
 from corpus import CASES
+from gradcheck import numerical_grad
 
 import s2sad
 from s2sad import optimize
@@ -147,3 +148,48 @@ def test_copies_of_an_accumulated_adjoint_go_when_it_is_not_rebound_before_their
         h = 1e-6
         fd = (grow(x + h, n) - grow(x - h, n)) / (2 * h)
         assert g(x, n) == pytest.approx(fd, rel=1e-6, abs=1e-9)
+
+
+def loop_loss(w, b, n):
+    loss = 0.0
+    for i in range(n):
+        pred = w * i + b
+        loss += (pred - 0.5 * i) * (pred - 0.5 * i)
+    return loss
+
+
+def sum_or_count(x, n):
+    s = 0.0
+    if x > 0.0:
+        for _ in range(n):
+            s = s * x + 1.0
+    else:
+        for i in range(n + 1):
+            s = s - x * i
+    return s
+
+
+@pytest.mark.parametrize("w, b, n", [(0.3, -0.2, 5), (1.5, 0.7, 3), (-0.4, 2.0, 0)])
+def test_a_loop_accumulator_nothing_reads_goes_from_the_gradient(w, b, n):
+    """The loss accumulates in the forward sweep but the reverse sweep needs only its
+    seed: its updates and the copies SSA made read each other, so counting reads kept
+    them (``_dead_cycles``)."""
+    g = s2sad.grad(loop_loss, (0, 1), mode="reverse")
+    got = g(w, b, n)
+    assert got == pytest.approx(numerical_grad(loop_loss, (w, b, n), (0, 1)), rel=1e-6, abs=1e-9)
+    assert not re.search(r"\bloss(_\d+)? =", g.source), g.source    # never computed
+    value, grads = s2sad.value_and_grad(loop_loss, (0, 1), mode="reverse")(w, b, n)
+    assert value == pytest.approx(loop_loss(w, b, n)) and grads == pytest.approx(got)
+
+
+@pytest.mark.parametrize("x, n", [(0.8, 3), (-0.6, 4), (-1.2, 0)])
+def test_a_loop_left_with_nothing_to_do_goes(x, n):
+    """In the branch whose forward sweep needs nothing taped, the loop computing only
+    the dead accumulator goes, loop and all (its variable is read only by the reverse
+    sweep's own loop, which binds it anew)."""
+    g = s2sad.grad(sum_or_count, mode="reverse")
+    assert g(x, n) == pytest.approx(numerical_grad(sum_or_count, (x, n), 0), rel=1e-6,
+                                    abs=1e-9)
+    forward_sweep = g.source.split("bx = 0.0")[0]
+    assert "range(n + 1)" not in forward_sweep and "pass" not in g.source, g.source
+    assert "range(n + 1)" in g.source           # the reverse sweep's loop stays
