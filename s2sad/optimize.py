@@ -557,41 +557,17 @@ def _dead(tree, ctx, facts, scaffolding=False):
 
 
 def _dead_cycles(tree, ctx, facts):
-    """Remove the assignments whose values feed only each other: an accumulator of a
-    loop that nothing reads after it (``s_2 = s_1 + t`` and the copy ``s_1 = s_2``
-    read each other, so counting reads, as ``_dead`` does, keeps both). The names
-    some kept statement needs are marked from the statements that are not removable
-    assignments (the return, tape pushes, stores, calls, the tests and ranges of ifs
-    and loops, ``del``), then through the removable assignments of marked names;
-    the removable assignments (as ``_dead`` removes them) of the others go, and a
-    ``for`` loop left with nothing to do goes with them."""
-    params = set(ctx.params)
-    live, needs, removable = set(), {}, []
-    for block in _blocks(tree.body):
-        for x in block:
-            if x.__class__ in _COMPOUND:
-                live.update(facts._header(x)[0])
-                continue
-            read, _, deleted = facts.lists(x)[:3]
-            if x.__class__ is gast.Assign and len(x.targets) == 1 \
-                    and x.targets[0].__class__ is gast.Name:
-                n = x.targets[0].id
-                if n not in params and (_generated(ctx, n)
-                                        or isinstance(x.value, (gast.Name, gast.Constant))
-                                        or _harmless(x.value, ctx)):
-                    removable.append((x, n))
-                    needs.setdefault(n, []).append(read)
-                    continue
-            live.update(read)
-            live.update(deleted)
-    todo = list(live)
-    while todo:
-        for reads in needs.get(todo.pop(), ()):
-            for m in reads:
-                if m not in live:
-                    live.add(m)
-                    todo.append(m)
-    dead = {id(x) for x, n in removable if n not in live}
+    """Remove the assignments whose value no later statement needs, by liveness over
+    the function's blocks, loops iterated to a fixed point (backward: a name is live
+    where some path reads it before rebinding it). What counting reads (``_dead``)
+    keeps: values that feed only each other, such as a loop's accumulator nothing
+    reads after it (``s_2 = s_1 + t`` and the copy ``s_1 = s_2`` read each other),
+    and a value of the forward sweep that the reverse sweep computes again under the
+    same name before reading it. Only the assignments ``_dead`` may remove go (those
+    that cannot raise, or values of the generated code); a ``for`` loop over
+    ``range`` left doing nothing goes with them."""
+    dead = set()
+    _Liveness(ctx, facts, dead).block(tree.body, set(), True)
     if not dead:
         return False
     for block in _blocks(tree.body):
@@ -600,6 +576,87 @@ def _dead_cycles(tree, ctx, facts):
     for block in _blocks(tree.body):
         block[:] = [x for x in block if not _idle_loop(x, read_after, ctx)] or [gast.Pass()]
     return True
+
+
+_PLAIN = {gast.Assign, gast.AugAssign, gast.Expr, gast.Return, gast.Delete, gast.Pass,
+          gast.Break, gast.Continue, gast.Raise, gast.Assert}
+
+
+class _Liveness:
+    """Backward liveness for ``_dead_cycles``: ``block(stmts, live_after, mark)`` gives
+    the names live before ``stmts``; with ``mark``, adds to ``dead`` the ids of the
+    removable assignments whose target is not live after them (only once the loops
+    around them have reached their fixed point, so that no mark is premature)."""
+
+    def __init__(self, ctx, facts, dead):
+        self.ctx, self.facts, self.dead = ctx, facts, dead
+        self.params = set(ctx.params)
+        self.removable = {}         # id(statement) -> its target if removable, else None
+
+    def target(self, x):
+        hit = self.removable.get(id(x), False)
+        if hit is False:
+            hit = None
+            if x.__class__ is gast.Assign and len(x.targets) == 1 \
+                    and x.targets[0].__class__ is gast.Name:
+                n = x.targets[0].id
+                if n not in self.params and (
+                        _generated(self.ctx, n) or isinstance(x.value, (gast.Name, gast.Constant))
+                        or _harmless(x.value, self.ctx)):
+                    hit = n
+            self.removable[id(x)] = hit
+        return hit
+
+    def block(self, stmts, after, mark):
+        live = set(after)
+        facts = self.facts
+        for x in reversed(stmts):
+            cls = x.__class__
+            if cls is gast.If:
+                live = self.block(x.body, live, mark) | self.block(x.orelse, live, mark)
+                live.update(facts._header(x)[0])
+            elif cls is gast.For or cls is gast.While:
+                live = self.loop(x, live, mark)
+            else:
+                t = self.target(x)
+                if t is not None and t not in live:
+                    if mark:
+                        self.dead.add(id(x))
+                    continue
+                read, written, deleted = facts.lists(x)[:3]
+                if cls not in _PLAIN:           # a try, a with: whatever it may do
+                    live.update(written)
+                live.difference_update(written)
+                if cls is gast.AugAssign:
+                    live.update(written)        # n += 1 reads n too
+                live.update(read)
+                live.update(deleted)
+        return live
+
+    def loop(self, x, after, mark):
+        """Live before the loop ``x`` (``after``: live after it). At the test of a
+        ``while`` (the top of each iteration of a ``for``, before its variable is
+        bound) the live names are those after the loop's exit (through its ``else``)
+        and those of the body followed by that point again: a fixed point."""
+        header = set(self.facts._header(x)[0])
+        exit_ = self.block(x.orelse, after, mark)
+        is_for = x.__class__ is gast.For
+        bound = set(names_of(x.target)) if is_for else set()
+        top = exit_ | (set() if is_for else header)
+        while True:
+            body = self.block(x.body, top, False) - bound
+            new = top | body
+            if new == top:
+                break
+            top = new
+        if mark:
+            self.block(x.body, top, True)
+        return top | header if is_for else top
+
+
+def names_of(target):
+    """The names a loop's target binds."""
+    return [n.id for n in walk(target) if isinstance(n, gast.Name)]
 
 
 def _idle_loop(s, read_after, ctx):

@@ -193,3 +193,24 @@ def test_a_loop_left_with_nothing_to_do_goes(x, n):
     forward_sweep = g.source.split("bx = 0.0")[0]
     assert "range(n + 1)" not in forward_sweep and "pass" not in g.source, g.source
     assert "range(n + 1)" in g.source           # the reverse sweep's loop stays
+
+
+def weighted_squares(v, w):
+    s = 0.0
+    for a in v:
+        s = s + a * w * a
+    return s
+
+
+def test_a_value_the_reverse_sweep_computes_again_goes_from_the_forward_sweep():
+    """``_t1 = a * w`` of the forward sweep is read only by the reverse sweep, which
+    computes it again under the same name first: counting reads keeps it, liveness
+    does not."""
+    v = np.array([0.5, -1.0, 2.0])
+    g = s2sad.grad(weighted_squares, (0, 1), mode="reverse")
+    got = g(v, 0.7)
+    want = numerical_grad(weighted_squares, (v, 0.7), (0, 1))
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+    assert got[1] == pytest.approx(want[1], rel=1e-6)
+    forward_sweep = g.source.split("zeros_like")[0]
+    assert "* w" not in forward_sweep, g.source
