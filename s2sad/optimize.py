@@ -566,6 +566,8 @@ def _dead_cycles(tree, ctx, facts):
     same name before reading it. Only the assignments ``_dead`` may remove go (those
     that cannot raise, or values of the generated code); a ``for`` loop over
     ``range`` left doing nothing goes with them."""
+    if not any(x.__class__ in (gast.For, gast.While) for b in _blocks(tree.body) for x in b):
+        return False    # straight-line SSA code: no cycles, nothing computed again
     dead = set()
     _Liveness(ctx, facts, dead).block(tree.body, set(), True)
     if not dead:
@@ -591,20 +593,16 @@ class _Liveness:
     def __init__(self, ctx, facts, dead):
         self.ctx, self.facts, self.dead = ctx, facts, dead
         self.params = set(ctx.params)
-        self.removable = {}         # id(statement) -> its target if removable, else None
+        self.removable_ = {}        # id(assignment) -> whether it may go (removable)
 
-    def target(self, x):
-        hit = self.removable.get(id(x), False)
-        if hit is False:
-            hit = None
-            if x.__class__ is gast.Assign and len(x.targets) == 1 \
-                    and x.targets[0].__class__ is gast.Name:
-                n = x.targets[0].id
-                if n not in self.params and (
-                        _generated(self.ctx, n) or isinstance(x.value, (gast.Name, gast.Constant))
-                        or _harmless(x.value, self.ctx)):
-                    hit = n
-            self.removable[id(x)] = hit
+    def removable(self, x, n):
+        """The assignment ``x`` of the name ``n`` may go if nothing needs ``n``: asked
+        only then (``_harmless`` walks the value)."""
+        hit = self.removable_.get(id(x))
+        if hit is None:
+            hit = self.removable_[id(x)] = n not in self.params and (
+                _generated(self.ctx, n) or isinstance(x.value, (gast.Name, gast.Constant))
+                or _harmless(x.value, self.ctx))
         return hit
 
     def block(self, stmts, after, mark):
@@ -618,8 +616,9 @@ class _Liveness:
             elif cls is gast.For or cls is gast.While:
                 live = self.loop(x, live, mark)
             else:
-                t = self.target(x)
-                if t is not None and t not in live:
+                if cls is gast.Assign and len(x.targets) == 1 \
+                        and x.targets[0].__class__ is gast.Name \
+                        and x.targets[0].id not in live and self.removable(x, x.targets[0].id):
                     if mark:
                         self.dead.add(id(x))
                     continue
