@@ -337,3 +337,18 @@ def test_gradient_of_a_vector_valued_gradient_is_located_at_the_users_return():
         s2sad.grad(s2sad.grad(quadratic))(x)
     err = info.value
     assert (err.filename, err.lineno) == (__file__, _line_of(quadratic, "return x @"))
+
+
+def product_at_argmax(v):
+    i = np.argmax(v)
+    return v[i] * v[i + 1]
+
+
+def test_hessian_through_index_add_of_a_computed_index():
+    """The gradient accumulates ``v[i]``'s adjoint with the statement ``index_add(bv, i,
+    b)``, a runtime helper: normalized like a call of a user function (an assignment of
+    its None to a temporary), it lost the edge from ``b`` to ``bv``, and the hessian
+    every term accumulated that way (row 0 came out zero)."""
+    v = np.array([0.5, 0.1, 0.2])
+    h = s2sad.hessian(product_at_argmax)(v)
+    np.testing.assert_allclose(h, [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
