@@ -722,7 +722,8 @@ def _split_aux_in_branches(tree, ctx, ret):
                 sites.append((block, k))
     if result is None or not sites:
         return False
-    part = ctx.aux_part = ctx.namer.fresh("_auxv")
+    part = ctx.namer.fresh("_auxv")
+    ctx.aux_parts.add(part)
     for block, k in reversed(sites):        # later positions first: indices stay valid
         s = block[k]
         if isinstance(s.value, gast.Tuple):
