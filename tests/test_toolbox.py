@@ -939,3 +939,18 @@ def test_keyword_only_parameters_in_jvp_jacobian_hessian(x, y, kw):
 def test_jvp_along_a_keyword_only_parameter_is_refused():
     with pytest.raises(s2sad.ArgumentError, match="wrt names a keyword-only parameter"):
         s2sad.jvp(scaled_cube, 2)(1.0, 2.0, 1.0, scale=3.0)
+
+
+def test_jacobian_and_hessian_along_a_keyword_only_parameter_are_refused():
+    """As jvp refuses it (they took the arguments bound positionally: a bare
+    IndexError)."""
+    for transform in (s2sad.jacobian, s2sad.hessian):
+        with pytest.raises(s2sad.ArgumentError, match="wrt names a keyword-only parameter"):
+            transform(scaled_cube, 2)(1.0, 2.0, scale=3.0)
+
+
+def test_check_grads_with_arguments_f_does_not_take():
+    """A keyword-only parameter given positionally: an ArgumentError, as in the other
+    transformations (a bare TypeError from calling f)."""
+    with pytest.raises(s2sad.ArgumentError, match="too many positional arguments"):
+        s2sad.check_grads(scaled_cube, (1.0, 2.0, 3.0))
