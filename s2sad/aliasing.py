@@ -38,7 +38,7 @@ def alias_classes(stmts, ctx, edges):
             ssa_copy = any(anno.get(s, k) for k in (anno.Key.HEADER, anno.Key.JOIN,
                                                       anno.Key.COPYBACK))
             if not ssa_copy and src not in ctx.namer.temps and t not in ctx.namer.temps \
-                    and t not in (ctx.aux_name, ctx.aux_part):   # has_aux (see reverse)
+                    and t != ctx.aux_name and t not in ctx.aux_parts:   # has_aux (see reverse)
                 raise errors.unsupported(s, ctx, "Alias", f"{t} = {src}")
             if not {t, src} <= ctx.mutable:
                 ctx.mutable |= {t, src}

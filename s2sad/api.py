@@ -577,7 +577,7 @@ class GradFunction:
     def __get__(self, obj, objtype=None):
         if obj is None:
             return self
-        return functools.partial(self, obj)
+        return types.MethodType(self, obj)
 
     def __repr__(self):
         return f"<s2sad {self._output} of {self.__qualname__}>"
@@ -786,7 +786,8 @@ def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=Tr
     """
     if isinstance(func, types.MethodType):     # obj.f: f's code for obj and the arguments
         _parse_wrt(func, wrt)
-        n = len(_signature(func).parameters)
+        n = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                for p in _signature(func).parameters.values())
         args = (func.__self__,) + (tuple(args) if args is not None else (0.0,) * n)
         return source(func.__func__, _shift_wrt(wrt), mode, args=args, output=output,
                       optimize=optimize, stage=stage, checkpoint=checkpoint, has_aux=has_aux,
@@ -800,7 +801,13 @@ def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=Tr
     idx, is_tuple = _parse_wrt(func, wrt)
     sig = _signature(func)
     if args is not None:
-        bound = sig.bind(*args)
+        try:
+            bound = sig.bind(*args)
+        except TypeError as exc:
+            raise errors.bad_argument(func, f"source of {func.__name__}: args do not fit its "
+                                      f"parameters ({exc})",
+                                      hint="pass example values of its positional "
+                                      "parameters") from None
         bound.apply_defaults()
         kinds = {n: kind_of(v) for n, v in bound.arguments.items()}
     else:

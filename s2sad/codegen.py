@@ -41,8 +41,23 @@ class _NegativeConstants(ast.NodeTransformer):
         return node
 
 
+def _fill_empty_bodies(stmts):
+    """A ``pass`` in each block left empty (the user's ``for i in range(n): pass``, its
+    ``pass`` dropped by the normal form: with ``optimize=False`` the text had a ``for``
+    with no body, a bare IndentationError). In the tree, so that the line map
+    (``_Layout``) counts its line."""
+    for s in stmts:
+        if isinstance(s, (gast.For, gast.While, gast.If, gast.FunctionDef)):
+            if not s.body:
+                s.body.append(gast.Pass())
+            _fill_empty_bodies(s.body)
+            if not isinstance(s, gast.FunctionDef):
+                _fill_empty_bodies(s.orelse)
+
+
 def to_source(tree):
     module = tree if isinstance(tree, gast.Module) else gast.Module(body=[tree], type_ignores=[])
+    _fill_empty_bodies(module.body)
     if module.type_ignores:       # never in generated code: the general, slower route
         pyast = _NegativeConstants().visit(gast.gast_to_ast(module))
         return ast.unparse(ast.fix_missing_locations(pyast)) + "\n"

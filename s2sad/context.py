@@ -25,7 +25,8 @@ class Context:
     has_aux: bool = False           # the function returns (value, aux): aux is passed through
     directions: int = 1             # jvp: tangent directions (callee along several arguments)
     aux_name: str = None            # compiled for a call from other differentiated code
-    aux_part: str = None            # has_aux with several returns: each return's aux
+    aux_parts: set = field(default_factory=set)   # has_aux, several returns: each return's
+                                    # aux goes to one name, and its SSA versions
     # filled by parse
     filename: str = "<unknown>"
     firstlineno: int = 1

@@ -201,6 +201,21 @@ def _where(node, ctx):
     return dict(filename=filename, lineno=lineno, col=col)
 
 
+def in_helper(exc, func, node, ctx):
+    """``exc``, found transforming s2sad's own runtime helper ``func`` (which generated
+    code calls: a gradient differentiated again), located at the call instead of in
+    s2sad's file; other errors unchanged."""
+    import os
+    here = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    if not (exc.filename and os.path.abspath(exc.filename).startswith(here)):
+        return exc
+    name = getattr(func, "__name__", "a helper")
+    new = type(exc)(f"{exc.message} (in s2sad's {name}, which the derivative code calls)",
+                    hint=exc.hint, **_where(node, ctx))
+    new.__cause__ = None
+    return new
+
+
 def unsupported(node, ctx, construct, detail=None):
     name, hint = UNSUPPORTED.get(construct, (construct, "rewrite it with supported constructs"))
     msg = f"unsupported construct: {name}"

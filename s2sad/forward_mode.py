@@ -479,8 +479,11 @@ class Forward:
         wrt = tuple(i for i, p in enumerate(params) if p in mapping
                     and isinstance(mapping[p], gast.Name)
                     and any(mapping[p].id in active for active in self.actives))
-        fn = api.compiled(op.func, wrt, True, "jvp", kinds, callee=True,
-                          directions=k).function
+        try:
+            fn = api.compiled(op.func, wrt, True, "jvp", kinds, callee=True,
+                              directions=k).function
+        except errors.S2SADError as exc:
+            raise errors.in_helper(exc, op.func, s.value, self.ctx) from None
         jvp_name = name(self.ctx.inject("jvp_" + op.func.__name__.strip("<>"), fn))
         sig = inspect.signature(op.func).parameters
         args, keywords = [], []

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import gast
 
-from . import anno, errors
+from . import anno, errors, runtime
 from .gastutil import (
     assign,
     call,
@@ -81,10 +81,13 @@ class Normalizer:
         return self.ctx.filename.startswith(cache_dir())
 
     def user_call(self, call):
-        """``call`` calls a function of yours (``activity.is_user_function``)."""
+        """``call`` calls a function of yours (``activity.is_user_function``); not
+        ``index_add(a, i, g)`` of a reverse sweep, a statement both passes know (as an
+        assignment of its None to a temporary, ``a`` lost its derivative's edge from
+        ``g``: the hessian missed every term accumulated by an index_add)."""
         from .activity import callee, is_user_function
         fn = callee(call, self.ctx)
-        return fn is not None and is_user_function(fn)
+        return fn is not None and fn is not runtime.index_add and is_user_function(fn)
 
     def stmt_Delete(self, s, out):
         """``del t1, b2`` in code s2sad generated (``grad(grad(f))``): it only frees
@@ -719,7 +722,8 @@ def _split_aux_in_branches(tree, ctx, ret):
                 sites.append((block, k))
     if result is None or not sites:
         return False
-    part = ctx.aux_part = ctx.namer.fresh("_auxv")
+    part = ctx.namer.fresh("_auxv")
+    ctx.aux_parts.add(part)
     for block, k in reversed(sites):        # later positions first: indices stay valid
         s = block[k]
         if isinstance(s.value, gast.Tuple):

@@ -427,6 +427,13 @@ def _generated(ctx, n):
     return ctx.namer.is_derivative(n) or (n in ctx.namer.temps and n not in ctx.primal_temps)
 
 
+def _pops(value):
+    """``lst.pop()``: a value whose computation changes the list (a tangent tape popped
+    in step with the tape, ``d_t3 = d_tape.pop()``), kept as a statement when unused."""
+    return value.__class__ is gast.Call and value.func.__class__ is gast.Attribute \
+        and value.func.attr == "pop"
+
+
 _HARMLESS_OPS = (gast.Add, gast.Sub, gast.Mult, gast.USub, gast.UAdd, gast.Not,
                  gast.Eq, gast.NotEq, gast.Lt, gast.LtE, gast.Gt, gast.GtE)
 
@@ -535,7 +542,8 @@ def _dead(tree, ctx, facts, scaffolding=False):
                     n = x.targets[0].id
                     if not loads.get(n) and n not in params and (
                             not scaffolding or _ssa_copy(x)):
-                        if _generated(ctx, n) or isinstance(x.value, (gast.Name, gast.Constant)) \
+                        if (_generated(ctx, n) and not _pops(x.value)) \
+                                or isinstance(x.value, (gast.Name, gast.Constant)) \
                                 or _harmless(x.value, ctx):
                             for m, k in facts.reads(x).items():       # those of x.value
                                 loads[m] -= k
@@ -601,7 +609,8 @@ class _Liveness:
         hit = self.removable_.get(id(x))
         if hit is None:
             hit = self.removable_[id(x)] = n not in self.params and (
-                _generated(self.ctx, n) or isinstance(x.value, (gast.Name, gast.Constant))
+                (_generated(self.ctx, n) and not _pops(x.value))
+                or isinstance(x.value, (gast.Name, gast.Constant))
                 or _harmless(x.value, self.ctx))
         return hit
 

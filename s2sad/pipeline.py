@@ -165,7 +165,10 @@ def returned(op, kinds, ctx, node):
         # the caller sees what the function writes into its parameters in place
         sub = make_context(op.func, (), callee_kinds)
         sub.params_escape = True
-        tree = _guarded(sub, stop_after="activity")
+        try:
+            tree = _guarded(sub, stop_after="activity")
+        except errors.S2SADError as exc:
+            raise errors.in_helper(exc, op.func, node, ctx) from None
         ret = tree.body[-1].value
         kind = sub.var_kinds.get(ret.id, "A") if isinstance(ret, gast.Name) else "S"
         _RETURN_KINDS[key] = (kind, sub.return_shares, sub.param_writes)

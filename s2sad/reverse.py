@@ -602,7 +602,10 @@ class Reverse:
                   for atom in [mapping[p]]
                   if isinstance(atom, gast.Name) and atom.id in self.ctx.active]
         wrt = tuple(i for i, _ in active)
-        split = api.compiled(op.func, wrt, True, "split", kinds, callee=True)
+        try:
+            split = api.compiled(op.func, wrt, True, "split", kinds, callee=True)
+        except errors.S2SADError as exc:
+            raise errors.in_helper(exc, op.func, s.value, self.ctx) from None
         changed = getattr(split.ctx, "mutable", ())
         if any(params[i] in changed for i in wrt):
             raise errors.unsupported(s.value, self.ctx, "FillsActiveList", op.what)

@@ -49,7 +49,15 @@ class SSA:
         if var not in self.seen:
             self.seen.add(var)
             return var
-        return self.namer.fresh(var)
+        return self.fresh(var)
+
+    def fresh(self, var):
+        """Another name for ``var``; a version of the name each return of a function with
+        several returns and ``has_aux`` gives its aux to is one too (``aliasing``)."""
+        new = self.namer.fresh(var)
+        if var in self.ctx.aux_parts:
+            self.ctx.aux_parts.add(new)
+        return new
 
     def block(self, stmts, env):
         out = []
@@ -82,7 +90,7 @@ class SSA:
                 a, b = env_then.get(var), env_else.get(var)
                 if a == b or (var in self.namer.temps and var not in env):
                     continue     # temporaries never outlive the branch that made them
-                join = self.namer.fresh(var)
+                join = self.fresh(var)
                 for branch, version in ((s.body, a), (s.orelse, b)):
                     if version is None:     # not defined on this path: None, as a marker
                         branch.append(assign(join, const(None), like=s))
@@ -112,7 +120,7 @@ class SSA:
         for var in sorted(assigned):
             seen_outside = self.loads_total.get(var, 0) > self.loads_in[id(s)].get(var, 0)
             if var in env or var in exposed or (seen_outside and var not in self.namer.temps):
-                h = self.namer.fresh(var) if var in self.seen or var in env else self.version(var)
+                h = self.fresh(var) if var in self.seen or var in env else self.version(var)
                 self.seen.add(var)
                 # a name first written in the loop starts as None, so copies into
                 # inner loops' headers never read an unbound name

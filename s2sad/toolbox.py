@@ -166,6 +166,10 @@ def jacobian(f, wrt=0, mode="auto"):
     @functools.wraps(_unwrap(f))
     def jac(*args, **kwargs):
         args, kwonly = wrapper._bind(args, kwargs, "jacobian")
+        if any(i >= len(args) for i in wrapper._wrt):
+            raise errors.bad_argument(
+                _unwrap(f), f"jacobian of {wrapper.__name__}: wrt names a keyword-only "
+                "parameter", hint="differentiate along positional parameters")
         value = f(*args, **kwonly)
         out_shape = np.shape(value)
         ins = [args[i] for i in wrapper._wrt]
@@ -229,6 +233,11 @@ def check_grads(f, args, modes=("fwd", "rev"), order=2, eps=1e-6, rtol=1e-5, ato
         raise errors.bad_argument(_unwrap(f), "check_grads takes the arguments as a tuple",
                                   hint="write check_grads(f, (x,)) for one argument")
     args = tuple(args)
+    try:
+        _signature(f).bind(*args)
+    except TypeError as exc:
+        raise errors.bad_argument(_unwrap(f), f"check_grads of {_unwrap(f).__name__}: {exc}",
+                                  hint="give args as f takes them, positionally") from None
     wrt = tuple(i for i, a in enumerate(args) if _is_float(a))
     if not wrt:
         raise errors.bad_argument(_unwrap(f), "check_grads needs at least one float argument")

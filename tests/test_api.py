@@ -272,6 +272,38 @@ def test_wrt_of_a_bound_method_is_checked_against_its_own_parameters():
         s2sad.jvp(m.loss, (0, 2))
 
 
+class _Decorated:
+    def __init__(self, b):
+        self.b = b
+
+    @s2sad.grad(wrt=1)
+    def slope(self, x, y):
+        return x ** 3 * y * y + self.b * x
+
+    def scaled(self, x, *, k=2.0):
+        return k * x ** 3 + self.b
+
+
+def test_grad_of_a_method_decorated_with_grad():
+    """``obj.m`` of a method decorated with ``grad`` is a bound method of the gradient
+    object (a functools.partial before: grad of it was a SourceUnavailableError)."""
+    m, x, y = _Decorated(0.5), 0.7, 1.3
+    assert m.slope(x, y) == pytest.approx(3 * x * x * y * y + 0.5)
+    assert s2sad.grad(m.slope, 1)(x, y) == pytest.approx(6 * x * x * y)
+    assert s2sad.grad(m.slope)(x, y) == pytest.approx(6 * x * y * y)
+
+
+def test_source_of_a_method_with_a_keyword_only_parameter():
+    """Without args, source takes a scalar for each positional parameter (it counted the
+    keyword-only ones too: a bare TypeError); args that do not fit are an ArgumentError."""
+    m = _Decorated(0.5)
+    assert "def grad_scaled(self, x, *, k=2.0)" in s2sad.source(m.scaled)
+    with pytest.raises(ArgumentError, match="args do not fit"):
+        s2sad.source(m.scaled, args=(1.0, 2.0))
+    with pytest.raises(ArgumentError, match="args do not fit"):
+        s2sad.source(plain, args=(1.0, 2.0, 3.0))
+
+
 def test_specializations_dispatch_by_argument_types():
     """The fast dispatcher of scalar specializations and the general path agree."""
     g = s2sad.grad(plain, wrt=(0, 1))

@@ -141,3 +141,27 @@ def test_layout_of_a_split_pair_of_functions():
     fwd, bwd = codegen.compile_functions(text, ctx, tree)
     assert bwd.__code__.co_firstlineno == text.splitlines().index(
         next(line for line in text.splitlines() if line.startswith("def bwd_"))) + 1
+
+
+def _empty_loop(x, n):
+    i = 0
+    for i in range(n):  # noqa: B007 - i is read after the loop
+        pass
+    if x > 5.0:
+        pass
+    return x * i / (n - 3)
+
+
+@pytest.mark.parametrize("options", [{}, {"optimize": False}, {"mode": "forward"},
+                                     {"mode": "forward", "optimize": False}])
+def test_a_block_left_empty_gets_a_pass(options):
+    """The normal form drops the user's ``pass``: with ``optimize=False`` the text had a
+    ``for`` with no body (a bare IndentationError); the ``pass`` put back is laid out."""
+    g = s2sad.grad(_empty_loop, **options)
+    assert g(0.7, 4) == pytest.approx(3.0)
+    tree, text = _tree_and_text(_empty_loop, (0,), {"x": "S", "n": "S"},
+                                **{k: v for k, v in options.items() if k == "optimize"})
+    ast.parse(text)
+    assert _layout_map(tree, text) == codegen._line_map(tree, ast.parse(text))
+    with pytest.raises(ZeroDivisionError):
+        g(0.7, 3)

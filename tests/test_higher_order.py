@@ -337,3 +337,41 @@ def test_gradient_of_a_vector_valued_gradient_is_located_at_the_users_return():
         s2sad.grad(s2sad.grad(quadratic))(x)
     err = info.value
     assert (err.filename, err.lineno) == (__file__, _line_of(quadratic, "return x @"))
+
+
+def product_at_argmax(v):
+    i = np.argmax(v)
+    return v[i] * v[i + 1]
+
+
+def test_hessian_through_index_add_of_a_computed_index():
+    """The gradient accumulates ``v[i]``'s adjoint with the statement ``index_add(bv, i,
+    b)``, a runtime helper: normalized like a call of a user function (an assignment of
+    its None to a temporary), it lost the edge from ``b`` to ``bv``, and the hessian
+    every term accumulated that way (row 0 came out zero)."""
+    v = np.array([0.5, 0.1, 0.2])
+    h = s2sad.hessian(product_at_argmax)(v)
+    np.testing.assert_allclose(h, [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+
+
+def pops_a_list_of_arrays(v):
+    lst = [v, v * 2.0, np.sin(v)]
+    lst.pop()
+    return np.sum(lst[-1] * v)
+
+
+def test_refusals_inside_s2sads_own_helpers_are_located_at_the_users_line():
+    """Differentiating the gradient again transforms runtime helpers it calls (the
+    adjoint of a list concatenation, of a list of arrays): what they cannot do is
+    refused at the user's line, not at a line of s2sad/runtime.py."""
+    cases = [(lambda: s2sad.hessian(pops_a_list_of_arrays)(np.array([0.2, -0.4])),
+              pops_a_list_of_arrays, "return np.sum(lst[-1] * v)"),
+             (lambda: s2sad.grad(s2sad.grad(concatenates, mode="reverse"),
+                                 mode="reverse")(1.5, 2.0),
+              concatenates, "b = a + [x * y]")]
+    for run, f, text in cases:
+        with pytest.raises(s2sad.S2SADError) as info:
+            run()
+        err = info.value
+        assert (err.filename, err.lineno) == (__file__, _line_of(f, text)), str(err)
+        assert "s2sad's" in err.message

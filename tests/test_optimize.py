@@ -214,3 +214,23 @@ def test_a_value_the_reverse_sweep_computes_again_goes_from_the_forward_sweep():
     assert got[1] == pytest.approx(want[1], rel=1e-6)
     forward_sweep = g.source.split("zeros_like")[0]
     assert "* w" not in forward_sweep, g.source
+
+
+def concatenates_in_a_loop(x, n):
+    a = [x]
+    for _ in range(n):
+        a = a + [a[-1] * x]
+    return a[-1] + a[0] * x              # x**(n + 1) + x**2
+
+
+@pytest.mark.parametrize("x, n", [(0.7, 3), (-1.2, 2), (0.4, 5)])
+def test_an_unused_pop_of_a_tangent_tape_stays(x, n):
+    """Forward over reverse pops the tangent tape in step with the tape: a popped
+    tangent nothing reads (``d_t3 = d_tape.pop()``, of the concatenated list used only
+    for its length) is kept as a statement; removed as a dead derivative, the tangent
+    tape fell out of step and the second derivative came out wrong, silently."""
+    want = (n + 1) * n * x ** (n - 1) + 2.0
+    assert s2sad.hessian(concatenates_in_a_loop)(x, n) == pytest.approx(want, rel=1e-9)
+    assert s2sad.grad(s2sad.grad(concatenates_in_a_loop))(x, n) == pytest.approx(want, rel=1e-9)
+    g = s2sad.grad(s2sad.grad(concatenates_in_a_loop, mode="reverse"), mode="forward")
+    assert g(x, n) == pytest.approx(want, rel=1e-9)

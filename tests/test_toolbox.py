@@ -540,6 +540,29 @@ def test_has_aux_with_a_return_in_a_loop(x, n):
         assert g == pytest.approx(want, rel=1e-6)
 
 
+def trace_by_branch(x, y):
+    trace = []
+    if x > 0:
+        trace.append(x * y)
+        return x * y * y, trace
+    trace.append(x)
+    trace.append(y * 2.0)
+    return x * 3.0 + y, trace
+
+
+@pytest.mark.parametrize("mode", ["auto", "reverse"])
+@pytest.mark.parametrize("x, y", [(0.5, 2.0), (-1.0, 0.3)])
+def test_has_aux_with_several_returns_of_a_list_the_function_appends_to(x, y, mode):
+    """Each return gives its aux to one name, whose SSA versions copy the list too:
+    they are no second name of it (refused as an Alias, naming _auxv_2 = trace)."""
+    (value, aux), g = s2sad.value_and_grad(trace_by_branch, (0, 1), has_aux=True,
+                                           mode=mode)(x, y)
+    want_value, want_aux = trace_by_branch(x, y)
+    assert value == pytest.approx(want_value) and aux == pytest.approx(want_aux, rel=1e-14)
+    want = numerical_grad(lambda x, y: trace_by_branch(x, y)[0], (x, y), (0, 1))
+    assert g == pytest.approx(want, rel=1e-6)
+
+
 def one_return_without_aux(x):
     if x > 0:
         return x * x, 1
@@ -916,3 +939,18 @@ def test_keyword_only_parameters_in_jvp_jacobian_hessian(x, y, kw):
 def test_jvp_along_a_keyword_only_parameter_is_refused():
     with pytest.raises(s2sad.ArgumentError, match="wrt names a keyword-only parameter"):
         s2sad.jvp(scaled_cube, 2)(1.0, 2.0, 1.0, scale=3.0)
+
+
+def test_jacobian_and_hessian_along_a_keyword_only_parameter_are_refused():
+    """As jvp refuses it (they took the arguments bound positionally: a bare
+    IndexError)."""
+    for transform in (s2sad.jacobian, s2sad.hessian):
+        with pytest.raises(s2sad.ArgumentError, match="wrt names a keyword-only parameter"):
+            transform(scaled_cube, 2)(1.0, 2.0, scale=3.0)
+
+
+def test_check_grads_with_arguments_f_does_not_take():
+    """A keyword-only parameter given positionally: an ArgumentError, as in the other
+    transformations (a bare TypeError from calling f)."""
+    with pytest.raises(s2sad.ArgumentError, match="too many positional arguments"):
+        s2sad.check_grads(scaled_cube, (1.0, 2.0, 3.0))
