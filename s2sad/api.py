@@ -251,6 +251,7 @@ def _dispatcher(sig, name, fast, limit=8, wrt=()):
         return n
 
     nonscalar = inject("NonScalarOutputError", errors.NonScalarOutputError)
+    note = inject("note_generated", errors.note_generated)
     kind_fn = inject("kind_of", kind_of)
     chosen = list(fast.items())[-limit:]
     head = [me]
@@ -284,7 +285,10 @@ def _dispatcher(sig, name, fast, limit=8, wrt=()):
                   f"                return {inject(f'F{k}', impl.function)}({', '.join(pos[:n])})",
                   f"            except {nonscalar} as {err}:",
                   f"                {me}._last = {inject(f'I{k}', impl)}",
-                  f"                {me}._locate({err})"]
+                  f"                {me}._locate({err})",
+                  f"            except Exception as {err}:",
+                  f"                {note}({err})",
+                  "                raise"]
     given = f"({', '.join(pos)},)" if pos else "()"
     named = "{" + ", ".join(f"{k!r}: {k}" for k in kwonly) + "}"
     lines.append(f"    return {me}._named_slow({given}, {rest}, {named})")
@@ -423,6 +427,9 @@ class GradFunction:
         except errors.NonScalarOutputError as exc:
             self._last = impl
             self._locate(exc)
+        except Exception as exc:
+            errors.note_generated(exc)
+            raise
 
     def _kinds(self, args, kwargs):
         try:

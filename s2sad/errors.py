@@ -31,6 +31,35 @@ def _origin(filename, lineno):
     return filename, lineno
 
 
+def note_generated(exc):
+    """Add to ``exc``, an exception raised while generated code ran (``math.sqrt`` of
+    0 has an infinite derivative: ``1.0 / 0.0`` in the gradient of a function that is
+    fine there), a note naming the line of the user's function whose derivative code
+    raised it, and the generated line: the type of the exception is the one Python
+    raised. Python 3.11 and later print notes with the traceback (``add_note``);
+    without it, nothing is added."""
+    if isinstance(exc, S2SADError) or not hasattr(exc, "add_note"):
+        return
+    tb, found = exc.__traceback__, None
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name in GENERATED:
+            found = (name, tb.tb_lineno)
+        tb = tb.tb_next
+    if found is None:
+        return
+    origin = _origin(*found)
+    if origin is None or origin[1] is None:
+        return
+    (filename, lineno), (gen_file, gen_line) = origin, found
+    text = linecache.getline(filename, lineno).strip()
+    generated = linecache.getline(gen_file, gen_line).strip()
+    note = (f"s2sad: raised by the derivative code of {filename}:{lineno} ({text}), at "
+            f"generated line {gen_line}: {generated}")
+    if note not in getattr(exc, "__notes__", ()):
+        exc.add_note(note)
+
+
 class S2SADError(Exception):
     """Base class of every error s2sad raises on purpose."""
 

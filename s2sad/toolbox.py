@@ -87,7 +87,11 @@ class JVPFunction(_Wrapper):
             _check_like(t, primal[i], self._func, f"the tangent of argument {i}")
         target = resolve(self._func, primal, kwonly)
         impl = compiled(target, self._wrt, True, "jvp", self._kinds(primal, kwonly))
-        return impl.function(*primal, *tangents, **kwonly)
+        try:
+            return impl.function(*primal, *tangents, **kwonly)
+        except Exception as exc:
+            errors.note_generated(exc)
+            raise
 
 
 class VJPFunction(_Wrapper):
@@ -105,18 +109,26 @@ class VJPFunction(_Wrapper):
         impl = compiled(target, self._wrt, True, "split", kinds)
         fwd, bwd = impl.function
         tape = []
-        value = fwd(*args, **kwargs, **{impl.ctx.tape_param: tape})
+        try:
+            value = fwd(*args, **kwargs, **{impl.ctx.tape_param: tape})
+        except Exception as exc:
+            errors.note_generated(exc)
+            raise
         used = []
 
         def pullback(adjoint):
             _check_like(adjoint, value, self._func, "the adjoint given to the pullback")
-            if used:      # the tape is consumed by a backward sweep: record it again
-                fresh = []
-                fwd(*args, **kwargs, **{impl.ctx.tape_param: fresh})
-                grads = bwd(adjoint, fresh)
-            else:
-                used.append(True)
-                grads = bwd(adjoint, tape)
+            try:
+                if used:      # the tape is consumed by a backward sweep: record it again
+                    fresh = []
+                    fwd(*args, **kwargs, **{impl.ctx.tape_param: fresh})
+                    grads = bwd(adjoint, fresh)
+                else:
+                    used.append(True)
+                    grads = bwd(adjoint, tape)
+            except Exception as exc:
+                errors.note_generated(exc)
+                raise
             return grads if self._wrt_tuple else grads[0]
 
         return value, pullback

@@ -8,6 +8,8 @@ from __future__ import annotations
 import ast
 import inspect
 import linecache
+import math
+import sys
 import traceback
 
 import gast
@@ -110,6 +112,41 @@ def test_traceback_shows_the_generated_line():
     first = next(k for k, line in enumerate(g.source.splitlines(), 1) if "/ x" in line)
     assert frames[-1].lineno == first       # the first division by x raises
     assert linecache.getline(frames[-1].filename, first).strip() == frames[-1].line
+
+
+def _sqrt_of_product(x, y):
+    z = x * y                       # sqrt is fine at z = 0, its derivative is not
+    return math.sqrt(z) + y
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes: Python 3.11+")
+def test_an_error_raised_by_derivative_code_names_the_users_line():
+    """``math.sqrt`` at 0 has an infinite derivative: the generated ``1.0 / (2.0 * _t1)``
+    raises ZeroDivisionError (its own type, unchanged), with a note naming the user's
+    line and the generated one, on the general path, the fast one, and in jvp and vjp."""
+    first = _sqrt_of_product.__code__.co_firstlineno
+    # the line whose derivative code raised: the return, or z = x * y (its adjoint
+    # statement, into which the clean-up folded the square root's derivative)
+    where = [f"{__file__}:{first + 1} (z = x * y", f"{__file__}:{first + 2} (return math.sqrt"]
+    g = s2sad.grad(_sqrt_of_product, (0, 1))
+    calls = [lambda: g(0.0, 2.0), lambda: g(0.0, 2.0),          # compiled, then fast
+             lambda: s2sad.jvp(_sqrt_of_product)(0.0, 2.0, 1.0),
+             lambda: s2sad.vjp(_sqrt_of_product)(0.0, 2.0)[1](1.0)]
+    for call in calls:
+        with pytest.raises(ZeroDivisionError) as info:
+            call()
+        notes = getattr(info.value, "__notes__", [])
+        assert len(notes) == 1 and any(w in notes[0] for w in where), notes
+        assert "generated line" in notes[0]
+
+
+def _raises_itself(x):
+    return math.log(x) * x
+
+
+def test_an_error_of_the_users_own_code_keeps_its_type():
+    with pytest.raises(ValueError, match="math domain error"):
+        s2sad.grad(_raises_itself)(-1.0)
 
 
 def test_generated_functions_start_on_their_def_line():
