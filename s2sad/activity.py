@@ -299,6 +299,7 @@ def infer_kinds(tree, ctx, stmts=None, ops=None):
     """
     kinds = {p: ctx.kinds.get(p, "A") for p in ctx.params}
     defs = []
+    known = set(ctx.params)     # names whose kind is set before the passes
     for s in walk_stmts(tree.body) if stmts is None else stmts:
         t = target_name(s)
         if t is not None:
@@ -308,6 +309,11 @@ def infer_kinds(tree, ctx, stmts=None, ops=None):
             it = s.iter
             is_range = isinstance(it, gast.Call) and dotted_name(it.func) == "range"
             kinds[s.target.id] = "S" if is_range else "A"
+            known.add(s.target.id)
+    # a name no definition of which was evaluated yet has no kind: a definition reading
+    # it waits (else the placeholder 'S' would join in: buf_2 = buf, a copy around a
+    # loop of a name bound to an array in it, made buf_2 'A' rather than 'A1')
+    unknown = {t for t, _, _ in defs} - known
     bools = _maybe_bools(defs, ctx)
     literals = _sequence_literals(defs)
     if literals:        # np.concatenate(t) depends on the kinds of t's items too
@@ -328,12 +334,16 @@ def infer_kinds(tree, ctx, stmts=None, ops=None):
             last = evaluated_at.get(i)
             if last is not None and all(changed_at.get(n, -1) < last for n in deps):
                 continue
+            if unknown and not deps.isdisjoint(unknown):
+                continue            # evaluated once what it reads has a kind
             clock += 1
             evaluated_at[i] = clock
             k = _kind_of_value(value, ctx, kinds, ops, bools, literals)
-            new = k if t not in seen else join_kinds(kinds[t], k)
+            first = t not in seen
+            new = k if first else join_kinds(kinds[t], k)
             seen.add(t)
-            if new != kinds[t]:
+            unknown.discard(t)
+            if new != kinds[t] or first:
                 kinds[t] = new
                 changed_at[t] = clock
                 changed = True

@@ -407,3 +407,24 @@ def test_kinds_of_joined_arrays():
     g = s2sad.grad(joined_vectors, (0, 1), mode="reverse")
     g(v, 0.7)
     assert "unbroadcast" not in g.source.split("for i in")[1], g.source
+
+
+def buffer_made_in_a_loop(y, n):
+    for _ in range(3):
+        if y > 5.0:
+            return y
+        buf = np.zeros(3)
+    if n < 2:
+        return y * (y if n > 0 else buf[2])
+    buf[0] += y
+    return y * buf[0]
+
+
+@pytest.mark.parametrize("y, n", [(1.5, 0), (1.5, 1), (1.5, 3), (6.0, 3), (-0.5, 4)])
+def test_a_name_bound_in_a_loop_has_the_kind_of_its_values(y, n):
+    """buf is bound to a vector in the loop; its copy around the loop was evaluated
+    while buf had no kind yet, and the placeholder 'S' joined in: 'A', and then
+    buf[2] a possible view, so the write buf[0] += y was refused (fuzz seed
+    52000000251, a false refusal)."""
+    assert kinds_of(buffer_made_in_a_loop, 1.5, 1)["buf"] == "A1"
+    assert_grad_matches(buffer_made_in_a_loop, (y, n), wrt=0)
