@@ -31,7 +31,7 @@ import numpy as np
 
 from . import anno, runtime, shapes
 from .gastutil import Transformer, children, clone, dotted_name, names, walk
-from .kinds import is_array_kind
+from .kinds import array_ndim, is_array_kind
 
 _COMPOUND = (gast.If, gast.For, gast.While)
 
@@ -602,17 +602,36 @@ class _Liveness:
         self.ctx, self.facts, self.dead = ctx, facts, dead
         self.params = set(ctx.params)
         self.removable_ = {}        # id(assignment) -> whether it may go (removable)
+        self.indexed = set()        # (Q, i) of the loops for i in range(len(Q)) around
 
     def removable(self, x, n):
         """The assignment ``x`` of the name ``n`` may go if nothing needs ``n``: asked
         only then (``_harmless`` walks the value)."""
         hit = self.removable_.get(id(x))
         if hit is None:
+            v = x.value
             hit = self.removable_[id(x)] = n not in self.params and (
-                (_generated(self.ctx, n) and not _pops(x.value))
-                or isinstance(x.value, (gast.Name, gast.Constant))
-                or _harmless(x.value, self.ctx))
+                (_generated(self.ctx, n) and not _pops(v))
+                or isinstance(v, (gast.Name, gast.Constant))
+                or _harmless(v, self.ctx)
+                or (v.__class__ is gast.Subscript and v.value.__class__ is gast.Name
+                    and v.slice.__class__ is gast.Name
+                    and (v.value.id, v.slice.id) in self.indexed))
         return hit
+
+    def array_index_loop(self, x):
+        """``(Q, i)`` for a loop ``for i in range(len(Q))`` (the normal form of ``for v
+        in Q``) over an array ``Q`` of known dimensions that neither it nor its body
+        rebinds: ``Q[i]`` in it cannot raise. Else None."""
+        if x.__class__ is not gast.For or not isinstance(x.target, gast.Name):
+            return None
+        q = _len_of_array(x.iter, self.ctx, range_of=True)
+        if q is None:
+            return None
+        writes = self.facts.lists(x)[1]
+        if q in writes or writes.count(x.target.id) != 1:
+            return None
+        return q, x.target.id
 
     def block(self, stmts, after, mark):
         live = set(after)
@@ -651,6 +670,9 @@ class _Liveness:
         is_for = x.__class__ is gast.For
         bound = set(names_of(x.target)) if is_for else set()
         top = exit_ | (set() if is_for else header)
+        pair = self.array_index_loop(x) if is_for else None
+        if pair is not None:
+            self.indexed.add(pair)
         while True:
             body = self.block(x.body, top, False) - bound
             new = top | body
@@ -659,6 +681,7 @@ class _Liveness:
             top = new
         if mark:
             self.block(x.body, top, True)
+        self.indexed.discard(pair)
         return top | header if is_for else top
 
 
@@ -679,7 +702,22 @@ def _idle_loop(s, read_after, ctx):
     if isinstance(it, gast.Call) and _builtin(it.func, ctx) is reversed and len(it.args) == 1:
         it = it.args[0]
     return isinstance(it, gast.Call) and _builtin(it.func, ctx) is range and not it.keywords \
-        and all(_harmless(a, ctx) for a in it.args)
+        and all(_harmless(a, ctx) or _len_of_array(a, ctx) for a in it.args)
+
+
+def _len_of_array(e, ctx, range_of=False):
+    """The name ``Q`` of ``len(Q)`` (with ``range_of``: of ``range(len(Q))``) for an
+    array ``Q`` of known dimensions (``len`` cannot raise), else None."""
+    if range_of:
+        if not (isinstance(e, gast.Call) and _builtin(e.func, ctx) is range
+                and len(e.args) == 1 and not e.keywords):
+            return None
+        e = e.args[0]
+    if isinstance(e, gast.Call) and _builtin(e.func, ctx) is len and len(e.args) == 1 \
+            and not e.keywords and isinstance(e.args[0], gast.Name) \
+            and array_ndim(ctx.var_kinds.get(e.args[0].id)) is not None:
+        return e.args[0].id
+    return None
 
 
 def _read_outside_own_loops(stmts, facts, bound=frozenset()):

@@ -214,6 +214,29 @@ def test_a_value_the_reverse_sweep_computes_again_goes_from_the_forward_sweep():
     assert got[1] == pytest.approx(want[1], rel=1e-6)
     forward_sweep = g.source.split("zeros_like")[0]
     assert "* w" not in forward_sweep, g.source
+    # the loop's item, v's element a = _seq[_i] (which cannot raise: v is a vector
+    # and _i runs over range(len(v))), goes too, and the loop with it: one loop left
+    assert "for " not in forward_sweep and g.source.count("for ") == 1, g.source
+
+
+def items_by_index(v, w):
+    s = 0.0
+    for i in range(len(v)):
+        a = v[i]
+        s = s + a * w
+    return s
+
+
+def test_an_index_loop_over_a_vector_goes_and_over_a_list_stays():
+    """for i in range(len(v)): a = v[i], with a read only by the reverse sweep: for a
+    vector the forward loop goes; a list may change length, so its element read may
+    raise where the function does and stays."""
+    g = s2sad.grad(items_by_index, (0, 1), mode="reverse")
+    got = g(np.array([0.5, -1.0]), 0.7)
+    assert got[0] == pytest.approx([0.7, 0.7]) and got[1] == pytest.approx(-0.5)
+    assert g.source.count("for ") == 1, g.source
+    assert g([0.5, -1.0], 0.7) == (pytest.approx([0.7, 0.7]), pytest.approx(-0.5))
+    assert g.source.count("for ") == 2, g.source
 
 
 def concatenates_in_a_loop(x, n):
