@@ -39,6 +39,7 @@ from .gastutil import names as name_nodes
 from .kinds import array_kind, array_ndim, is_array_kind, join_kinds
 from .rules import lookup
 from .rules.methods import ATTRIBUTES, METHODS
+from .shapes import callee
 
 BINOPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
           gast.Div: operator.truediv, gast.Pow: operator.pow, gast.MatMult: operator.matmul,
@@ -500,18 +501,6 @@ _SHAPED_LIKE = (np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.cop
 _FLAT = (np.cumsum, np.cumprod, np.ravel)
 # methods of an array whose result has its shape
 _SAME_SHAPE_METHODS = {"copy", "astype", "conj", "conjugate"}
-
-
-def callee(call, ctx):
-    """The object the function of ``call`` names as the user's function sees it (not a
-    local of it), or None."""
-    path = dotted_name(call.func)
-    if path is None or path.split(".")[0] in ctx.local_names:
-        return None
-    try:
-        return ctx.lookup(path)
-    except (KeyError, ValueError):      # not found, or an empty closure cell
-        return None
 
 
 def _made_array(value, ctx, kinds, literals=None, fn=None):

@@ -699,9 +699,9 @@ def _idle_loop(s, read_after, ctx):
             or not isinstance(s.target, gast.Name) or s.target.id in read_after:
         return False
     it = s.iter
-    if isinstance(it, gast.Call) and _builtin(it.func, ctx) is reversed and len(it.args) == 1:
+    if isinstance(it, gast.Call) and shapes.callee(it, ctx) is reversed and len(it.args) == 1:
         it = it.args[0]
-    return isinstance(it, gast.Call) and _builtin(it.func, ctx) is range and not it.keywords \
+    return isinstance(it, gast.Call) and shapes.callee(it, ctx) is range and not it.keywords \
         and all(_harmless(a, ctx) or _len_of_array(a, ctx) for a in it.args)
 
 
@@ -709,11 +709,11 @@ def _len_of_array(e, ctx, range_of=False):
     """The name ``Q`` of ``len(Q)`` (with ``range_of``: of ``range(len(Q))``) for an
     array ``Q`` of known dimensions (``len`` cannot raise), else None."""
     if range_of:
-        if not (isinstance(e, gast.Call) and _builtin(e.func, ctx) is range
+        if not (isinstance(e, gast.Call) and shapes.callee(e, ctx) is range
                 and len(e.args) == 1 and not e.keywords):
             return None
         e = e.args[0]
-    if isinstance(e, gast.Call) and _builtin(e.func, ctx) is len and len(e.args) == 1 \
+    if isinstance(e, gast.Call) and shapes.callee(e, ctx) is len and len(e.args) == 1 \
             and not e.keywords and isinstance(e.args[0], gast.Name) \
             and array_ndim(ctx.var_kinds.get(e.args[0].id)) is not None:
         return e.args[0].id
@@ -734,20 +734,6 @@ def _read_outside_own_loops(stmts, facts, bound=frozenset()):
         else:
             out.update(n for n in facts.lists(x)[0] if n not in bound)
     return out
-
-
-def _builtin(func, ctx):
-    """The object a plain name in generated code stands for (an injected builtin, or
-    the user's own binding of that name), or None."""
-    if not isinstance(func, gast.Name):
-        return None
-    hit = ctx.injected.get(func.id)
-    if hit is not None:
-        return hit
-    try:
-        return ctx.lookup(func.id)
-    except (KeyError, ValueError):
-        return None
 
 
 def _ssa_copy(s):

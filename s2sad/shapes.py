@@ -106,11 +106,14 @@ def witnesses(tree, ctx, shapes):
 
 
 def callee(call, ctx):
-    """The object a call's function names, as the user's function sees it, or None."""
+    """The object the function of ``call`` names as the user's function sees it (not a
+    local of it), or None."""
     path = dotted_name(call.func)
+    if path is None or path.split(".")[0] in ctx.local_names:
+        return None
     try:
-        return ctx.lookup(path) if path else None
-    except KeyError:
+        return ctx.lookup(path)
+    except (KeyError, ValueError):      # not found, or an empty closure cell
         return None
 
 
