@@ -359,3 +359,30 @@ class Transformer(gast.NodeTransformer):
 
 def _leave(self, node):
     return node
+
+
+def blocks(stmts, out=None):
+    """Every block of statements in ``stmts`` (itself first), depth first."""
+    if out is None:
+        out = []
+    out.append(stmts)
+    known = _HAS_BLOCKS
+    for s in stmts:
+        hit = known.get(s.__class__)
+        if hit is None:
+            hit = _has_blocks(s.__class__)
+        if hit:
+            for inner in (s.body, getattr(s, "orelse", None)):
+                if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                    blocks(inner, out)
+    return out
+
+
+_HAS_BLOCKS = {}
+
+
+def _has_blocks(cls):
+    hit = _HAS_BLOCKS.get(cls)
+    if hit is None:
+        hit = _HAS_BLOCKS[cls] = "body" in cls._fields
+    return hit

@@ -34,6 +34,7 @@ import gast
 from . import anno, errors, runtime
 from .gastutil import (
     assign,
+    blocks,
     call,
     clone,
     const,
@@ -711,7 +712,7 @@ def _split_aux_in_branches(tree, ctx, ret):
     tree unchanged, when some assignment of the result is not a pair."""
     result = ret.value.id if isinstance(ret.value, gast.Name) else None
     sites = []                  # (block, position) of each assignment of the result
-    for block in _blocks_of(tree.body):
+    for block in blocks(tree.body):
         for k, s in enumerate(block):
             if isinstance(s, gast.Assign) and len(s.targets) == 1 \
                     and isinstance(s.targets[0], gast.Name) and s.targets[0].id == result:
@@ -735,11 +736,3 @@ def _split_aux_in_branches(tree, ctx, ret):
     ctx.aux_name = ctx.namer.fresh("_aux")
     tree.body.insert(len(tree.body) - 1, assign(ctx.aux_name, name(part), like=ret))
     return True
-
-
-def _blocks_of(body):
-    yield body
-    for s in body:
-        if isinstance(s, (gast.If, gast.For, gast.While)):
-            yield from _blocks_of(s.body)
-            yield from _blocks_of(s.orelse)

@@ -31,6 +31,7 @@ import numpy as np
 
 from . import anno, runtime, shapes
 from .gastutil import Transformer, children, clone, dotted_name, names, walk
+from .gastutil import blocks as _blocks
 from .kinds import array_ndim, is_array_kind
 
 _COMPOUND = (gast.If, gast.For, gast.While)
@@ -255,33 +256,6 @@ def _deep_loads(node):
         if isinstance(n.ctx, gast.Load):
             out[n.id] = out.get(n.id, 0) + 1
     return out
-
-
-def _blocks(stmts, out=None):
-    """Every block of statements in ``stmts`` (itself first), depth first."""
-    if out is None:
-        out = []
-    out.append(stmts)
-    known = _HAS_BLOCKS
-    for s in stmts:
-        hit = known.get(s.__class__)
-        if hit is None:
-            hit = _has_blocks(s.__class__)
-        if hit:
-            for inner in (s.body, getattr(s, "orelse", None)):
-                if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
-                    _blocks(inner, out)
-    return out
-
-
-_HAS_BLOCKS = {}
-
-
-def _has_blocks(cls):
-    hit = _HAS_BLOCKS.get(cls)
-    if hit is None:
-        hit = _HAS_BLOCKS[cls] = "body" in cls._fields
-    return hit
 
 
 def _propagate(tree, ctx, facts, touched, fold):
