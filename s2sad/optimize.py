@@ -642,7 +642,7 @@ class _Liveness:
         header = set(self.facts._header(x)[0])
         exit_ = self.block(x.orelse, after, mark)
         is_for = x.__class__ is gast.For
-        bound = set(names_of(x.target)) if is_for else set()
+        bound = {n.id for n in names(x.target)} if is_for else set()
         top = exit_ | (set() if is_for else header)
         pair = self.array_index_loop(x) if is_for else None
         if pair is not None:
@@ -657,11 +657,6 @@ class _Liveness:
             self.block(x.body, top, True)
         self.indexed.discard(pair)
         return top | header if is_for else top
-
-
-def names_of(target):
-    """The names a loop's target binds."""
-    return [n.id for n in walk(target) if isinstance(n, gast.Name)]
 
 
 def _idle_loop(s, read_after, ctx):
