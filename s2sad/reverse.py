@@ -714,7 +714,13 @@ class Reverse:
                 if _defined(head[v]) and not _defined(exit_.get(v, U))]
         if self.pad_reads(pads):     # the body's record restores what its pads read
             body, exit_ = self.block(s.body, dict(head), over, self.pad_reads(pads))
-        pre += _hoist_invariants(body, inner | stores(s))
+        hoisted = _hoist_invariants(body, inner | stores(s))
+        if overwritten is not None:
+            pre += hoisted      # the loop around hoists them further, or keeps them
+        # else the forward loop computed each of them in every iteration it ran, to one
+        # value, which the reverse loop reads: computed again before it, a value the
+        # function never computes when the loop runs no iteration (9.81 / L with L = 0)
+        # would raise where the function does not
         body += pads
         if not body:
             body = [gast.Pass()]

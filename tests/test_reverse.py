@@ -15,7 +15,7 @@ import pytest
 from corpus import (
     CASES,
 )
-from gradcheck import assert_grad_matches
+from gradcheck import assert_grad_matches, numerical_grad
 
 import s2sad
 from s2sad import api
@@ -359,3 +359,26 @@ def test_fixed_value_and_grad_of_loop_returns_wrong_value():
     value, g = s2sad.value_and_grad(power_loop)(2.0, 3)
     assert g == 12.0
     assert value == 8.0     # got 1.0: the value of p before the first iteration
+
+
+def _damped(c, L, theta0, steps):
+    theta, omega = theta0, 0.0
+    for _ in range(steps):
+        theta, omega = theta + 0.01 * omega, omega - 0.01 * (c * omega + 9.81 / L
+                                                            * math.sin(theta))
+    return theta
+
+
+@pytest.mark.parametrize("L, steps", [(0.0, 0), (2.0, 0), (2.0, 1), (1.5, 40)])
+def test_a_loop_invariant_is_read_from_the_forward_loop_not_computed_again(L, steps):
+    """9.81 / L is the same in every iteration: the reverse loop reads the value the
+    forward loop left. Computed again before the reverse loop, it raised
+    ZeroDivisionError for L = 0 with no iteration, where the function returns theta0."""
+    g = s2sad.grad(_damped, (0, 1), mode="reverse")
+    got = g(0.1, L, 0.3, steps)
+    if steps == 0:
+        assert got == (0.0, 0.0)
+    else:
+        want = numerical_grad(_damped, (0.1, L, 0.3, steps), (0, 1))
+        assert got == (pytest.approx(want[0], rel=1e-6), pytest.approx(want[1], rel=1e-6))
+    assert g.source.count("9.81 / L") == 1, g.source
