@@ -359,3 +359,19 @@ def test_fixed_value_and_grad_of_loop_returns_wrong_value():
     value, g = s2sad.value_and_grad(power_loop)(2.0, 3)
     assert g == 12.0
     assert value == 8.0     # got 1.0: the value of p before the first iteration
+
+
+def appended_then_summed(x):
+    vals = []
+    for i in range(len(x)):
+        vals.append(x[i] ** 2 * x[i - 1])
+    return np.sum(vals) + np.sum([np.sin(v) for v in x])
+
+
+def test_numpy_rule_over_a_list_grown_by_append():
+    """np.sum(vals) gives the adjoint of the list as one array: popping the items'
+    adjoints off it raised AttributeError ('numpy.ndarray' object has no attribute
+    'pop') from the generated code."""
+    x = np.array([0.3, -0.7, 1.1])
+    assert_grad_matches(appended_then_summed, (x,))
+    s2sad.check_grads(appended_then_summed, (x,), order=1)
