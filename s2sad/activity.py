@@ -496,6 +496,7 @@ def _size_call(fn):
 
 
 _SHAPED = (np.zeros, np.ones, np.empty, np.full, np.arange, np.linspace)
+_SHAPED_TUPLE = (np.zeros, np.ones, np.empty, np.full)     # of a shape tuple too
 _SHAPED_LIKE = (np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.copy)
 # functions of an array that, without an axis, make a 1-D array of its items
 _FLAT = (np.cumsum, np.cumprod, np.ravel)
@@ -505,7 +506,8 @@ _SAME_SHAPE_METHODS = {"copy", "astype", "conj", "conjugate"}
 
 def _made_array(value, ctx, kinds, literals=None, fn=None):
     """The kind ``'A<n>'`` of the array ``value`` surely makes, or None: ``np.zeros(n)``
-    (``ones``, ``empty``, ``full``) of a scalar length, ``np.arange`` and
+    (``ones``, ``empty``, ``full``) of a scalar length, or of a tuple of ``n`` scalars
+    (``np.zeros((m, k))``: the normal form binds it to a temporary), ``np.arange`` and
     ``np.linspace`` of scalars (1-D), or ``np.zeros_like(v)`` (..., ``np.copy``,
     ``v.copy()``, ``v.astype(t)``, ``np.sort``, ``np.diff``) of an array of known
     dimensions, ``np.cumsum``, ``np.cumprod``, ``np.ravel`` (``v.ravel()``) of one
@@ -535,6 +537,13 @@ def _made_array(value, ctx, kinds, literals=None, fn=None):
     if fn is None:
         return None
     try:
+        if fn in _SHAPED_TUPLE:
+            shape = value.args[0]
+            if isinstance(shape, gast.Name) and shape.id in (literals or {}):
+                shape = literals[shape.id]      # the normal form's temporary
+            if isinstance(shape, (gast.Tuple, gast.List)):
+                return array_kind(len(shape.elts)) if shape.elts and all(
+                    _atom_kind(e, kinds) == "S" for e in shape.elts) else None
         if fn in _SHAPED:
             n = 3 if fn is np.linspace else 1 if fn is not np.arange else len(value.args)
             return "A1" if all(_atom_kind(a, kinds) == "S" for a in value.args[:n]) else None

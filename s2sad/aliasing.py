@@ -9,7 +9,9 @@ track which names SSA made copies of one array (``alias_classes``).
 
 from __future__ import annotations
 
+import ast
 import builtins
+import copy
 import linecache
 
 import gast
@@ -308,6 +310,21 @@ def _user_name(n, ctx):
     return n
 
 
+def _view_text(t, value, ctx):
+    """The user's name ``t`` of a view written into, or for a temporary of the normal
+    form (``out[i][j] = v`` writes into ``_t2 = out[i]``) the expression it stands for."""
+    user = _user_name(t, ctx)
+    if t not in ctx.namer.temps and not user.startswith("_"):
+        return user
+    tree = gast.gast_to_ast(copy.deepcopy(value))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            node.id = _user_name(node.id, ctx)
+            if node.id.startswith("_"):
+                return user
+    return ast.unparse(tree)
+
+
 def _describe(names, sharing, ctx):
     """The user's names among ``names``, or the line where a temporary is made."""
     users, temps = [], []
@@ -387,7 +404,7 @@ def check_views(tree, stmts, ctx):
             path = dotted_name(v.func) or ""
             view = path.split(".")[-1] in _VIEW_MAKERS
         if view:
-            raise errors.unsupported(stored[t], ctx, "ViewWrite", t)
+            raise errors.unsupported(stored[t], ctx, "ViewWrite", _view_text(t, v, ctx))
     sharing = _Sharing(tree, stmts, ctx)
     params = set(ctx.params)
     if returns_array:

@@ -518,6 +518,8 @@ class Reverse:
         out = []
         b = self.adjoint(lst)
         if lst in self.ctx.active and _defined(state.get(lst, U)):
+            # a NumPy rule's adjoint of the whole list is an array: its rows as a list
+            out.append(assign(b, call(self.helper("list_adjoint"), name(b))))
             pop = call(gast.Attribute(value=name(b), attr="pop", ctx=gast.Load()))
             v = s.value.args[0]
             if isinstance(v, gast.Name) and v.id in self.ctx.active:

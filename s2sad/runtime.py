@@ -22,7 +22,7 @@ __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints
            "mean_adjoint", "pow_dx", "pow_dxx", "pow_dy", "element_adjoint", "concat", "repeat",
            "slice_adjoint", "sequence_repeat_adjoint", "concat_tangent", "repeat_tangent",
            "add_any", "mul_any", "add_any_adjoint", "mul_any_adjoint", "add_any_tangent",
-           "mul_any_tangent"]
+           "mul_any_tangent", "list_adjoint"]
 
 
 def unbroadcast(g, x):
@@ -353,6 +353,15 @@ def snapshot(a, index):
     """The values ``a[index]`` is about to lose, kept for the reverse sweep."""
     old = a[index]
     return old.copy() if isinstance(old, np.ndarray) else old
+
+
+def list_adjoint(g):
+    """The adjoint of a list grown by ``append`` as a list its items' adjoints are popped
+    off: a NumPy rule (``np.sum(vals)``) gives the adjoint of the whole list as one array,
+    whose rows are the items' adjoints."""
+    if isinstance(g, np.ndarray) and g.ndim > 0:
+        return list(g)
+    return g
 
 
 def owned(g):

@@ -221,6 +221,23 @@ def test_refusal_text_says_what_to_do():
     assert "hint: write b = b * 2.0" in msg and "b = a[1:].copy()" in msg
 
 
+def chained_store(x):
+    out = np.zeros((2, 3))
+    for i in range(2):
+        out[i][1] = x[1] * i  # <- L_CHAINED
+    return np.sum(out ** 2)
+
+
+def test_view_write_through_a_temporary_names_the_expression():
+    """out[i][j] = v writes into the normal form's temporary _t2 = out[i]: the message
+    named the temporary ('(_t2)'), now the expression the user wrote."""
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        s2sad.grad(chained_store)(X)
+    first = str(info.value).splitlines()[0]
+    assert first.startswith(f"{HERE}:{line_of('L_CHAINED')}:"), first
+    assert first.endswith("(out[i])") and "_t" not in first, first
+
+
 # ---------------------------------------------------------------------------
 # accepted: nothing else reads the memory updated in place
 

@@ -328,6 +328,27 @@ def test_kinds_of_made_arrays():
     assert [found[n] for n in "crdokze"] == ["A1", "A1", "A2", "A2", "A2", "A2", "A2"]
 
 
+def filled_matrices(A, x):
+    n, m = A.shape
+    out = np.zeros((n, m))
+    full = np.full([n, 2], x)
+    for i in range(n):
+        for j in range(m):
+            out[i, j] = A[i, j] * x + out[i, j - 1] * full[i, 1]
+    return np.sum(out ** 2)
+
+
+def test_kinds_of_arrays_made_of_a_shape_tuple():
+    """np.zeros((n, m)) was an 'A' (the normal form binds the tuple to a temporary): its
+    items were possible views, and the hessian refused the loop filling it."""
+    assert_grad_matches(filled_matrices, (M, 0.6), wrt=(0, 1))
+    found = kinds_of(filled_matrices, M, 0.6)
+    assert (found["out"], found["full"]) == ("A2", "A2")
+    hess = s2sad.hessian(filled_matrices, 1)(M, 0.6)
+    g = s2sad.grad(filled_matrices, 1)
+    assert np.isclose(hess, (g(M, 0.6 + 1e-6) - g(M, 0.6 - 1e-6)) / 2e-6, rtol=1e-5)
+
+
 def vector_at_a_bool(v, x):
     b = x > 0
     return np.sum(v[b] * x)             # v[True]: a 1-element array, not an element

@@ -466,6 +466,20 @@ def test_prod_with_zeros_is_exact():
     assert t == 6.0
 
 
+def test_cumprod_with_zeros_is_exact():
+    """The tangent divided by x, and so the hessian of np.prod through its adjoint (the
+    exclusive cumulative products): nan where x had zeros."""
+    x = np.array([[2.0, 0.0, 3.0], [0.0, 0.0, 5.0]])
+    v = np.arange(1.0, 7.0).reshape(2, 3)
+    for axis in (None, 0, 1):
+        _, t = s2sad.jvp(lambda x, axis: np.cumprod(x, axis), 0)(x, axis, v)
+        h = 1e-6
+        np.testing.assert_allclose(t, (np.cumprod(x + h * v, axis) - np.cumprod(x - h * v, axis))
+                                   / (2 * h), atol=1e-8)
+    hess = s2sad.hessian(lambda x: np.prod(x) + np.sum(np.prod(x, axis=0) ** 2))(x[0])
+    np.testing.assert_allclose(hess, [[0.0, 3.0, 0.0], [3.0, 72.0, 2.0], [0.0, 2.0, 0.0]])
+
+
 def test_sort_ties_follow_the_stable_order():
     x = np.array([2.0, 1.0, 2.0, 1.0])
     _, t = s2sad.jvp(lambda x: np.sort(x), 0)(x, np.array([1.0, 2.0, 3.0, 4.0]))

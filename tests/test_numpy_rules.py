@@ -637,6 +637,15 @@ def test_prod_with_zeros_is_exact():
     assert np.allclose(g, [[0, 6 * w[0], 0], [0, 0, 0], [8 * w[2], 4 * w[2], 2 * w[2]]])
 
 
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+def test_cumprod_with_zeros_is_exact(axis):
+    """The adjoint divided by x: nan and inf gradients where x had zeros."""
+    x = np.array([[2.0, 0.0, 3.0, 0.5], [0.0, 0.0, 5.0, 1.5], [1.0, 2.0, 0.0, 4.0]])
+    g = s2sad.grad(r_cumprod)(x, axis)
+    assert np.all(np.isfinite(g))
+    assert np.allclose(g, numerical_grad(r_cumprod, (x, axis)))
+
+
 def test_max_ties_split_evenly():
     x = np.array([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]])
     g = s2sad.grad(r_max)(x, 1, False)

@@ -382,3 +382,19 @@ def test_a_loop_invariant_is_read_from_the_forward_loop_not_computed_again(L, st
         want = numerical_grad(_damped, (0.1, L, 0.3, steps), (0, 1))
         assert got == (pytest.approx(want[0], rel=1e-6), pytest.approx(want[1], rel=1e-6))
     assert g.source.count("9.81 / L") == 1, g.source
+
+
+def appended_then_summed(x):
+    vals = []
+    for i in range(len(x)):
+        vals.append(x[i] ** 2 * x[i - 1])
+    return np.sum(vals) + np.sum([np.sin(v) for v in x])
+
+
+def test_numpy_rule_over_a_list_grown_by_append():
+    """np.sum(vals) gives the adjoint of the list as one array: popping the items'
+    adjoints off it raised AttributeError ('numpy.ndarray' object has no attribute
+    'pop') from the generated code."""
+    x = np.array([0.3, -0.7, 1.1])
+    assert_grad_matches(appended_then_summed, (x,))
+    s2sad.check_grads(appended_then_summed, (x,), order=1)

@@ -132,11 +132,32 @@ def cumsum_adjoint(g, x, axis=None):
 
 
 def cumprod_adjoint(g, z, x, axis=None):
-    """Adjoint of ``np.cumprod`` (for x without zeros): reverse cumsum of g*z, over x."""
+    """Adjoint of ``np.cumprod``: reverse cumsum of g*z, over x; where x has zeros,
+    the recurrence z[k] = z[k-1] x[k] run backwards (exact, the products of the other
+    elements)."""
     if axis is None:
         flat = np.ravel(x)
+        if np.any(flat == 0):
+            return like(_cumprod_adjoint_exact(np.ravel(g), flat, 0), x)
         return like(_reverse_cumsum(np.ravel(g) * np.ravel(z), 0) / flat, x)
+    if np.any(np.asarray(x) == 0):
+        return _out(_cumprod_adjoint_exact(g, x, axis), x)
     return _out(_reverse_cumsum(np.asarray(g) * z, axis) / x, x)
+
+
+def _cumprod_adjoint_exact(g, x, axis):
+    """Adjoint of ``np.cumprod(x, axis)`` by the reverse of its recurrence: exact where
+    x has zeros (the quotient z / x is not)."""
+    x = np.asarray(x, dtype=float)
+    g = np.moveaxis(np.broadcast_to(np.asarray(g, dtype=float), x.shape), axis, 0)
+    x = np.moveaxis(x, axis, 0)
+    before = np.concatenate([np.ones((1,) + x.shape[1:]), np.cumprod(x[:-1], axis=0)])
+    out = np.empty(x.shape)
+    carry = np.zeros(x.shape[1:])
+    for k in reversed(range(x.shape[0])):
+        carry = g[k] + (carry * x[k + 1] if k + 1 < x.shape[0] else 0.0)
+        out[k] = carry * before[k]
+    return np.moveaxis(out, 0, axis)
 
 
 def nansum_adjoint(g, x, axis=None, keepdims=False):
@@ -979,10 +1000,32 @@ def average_tangent(da, dw, z, a, axis=None, weights=None, keepdims=False):
 
 
 def cumprod_tangent(t, z, x, axis=None):
-    """Tangent of ``np.cumprod`` (for x without zeros, like :func:`cumprod_adjoint`)."""
+    """Tangent of ``np.cumprod``: z times the cumulative sum of t / x, or where x has
+    zeros the recurrence dz[k] = dz[k-1] x[k] + z[k-1] t[k] (exact)."""
     if axis is None:
-        return z * np.cumsum(np.ravel(t) / np.ravel(x))
+        flat = np.ravel(x)
+        t = np.ravel(np.broadcast_to(t, np.shape(x)))
+        if np.any(flat == 0):
+            return _cumprod_tangent_exact(t, flat, 0)
+        return z * np.cumsum(t / flat)
+    if np.any(np.asarray(x) == 0):
+        return _cumprod_tangent_exact(t, x, axis)
     return z * np.cumsum(t / x, axis)
+
+
+def _cumprod_tangent_exact(t, x, axis):
+    """Tangent of ``np.cumprod(x, axis)`` by its recurrence: exact where x has zeros."""
+    x = np.asarray(x, dtype=float)
+    t = np.moveaxis(np.broadcast_to(np.asarray(t, dtype=float), x.shape), axis, 0)
+    x = np.moveaxis(x, axis, 0)
+    out = np.empty(x.shape)
+    z = np.ones(x.shape[1:])
+    dz = np.zeros(x.shape[1:])
+    for k in range(x.shape[0]):
+        dz = dz * x[k] + z * t[k]
+        z = z * x[k]
+        out[k] = dz
+    return np.moveaxis(out, 0, axis)
 
 
 def trapezoid_tangent(dy, dx_, dd, z, y, x=None, dx=1.0, axis=-1):

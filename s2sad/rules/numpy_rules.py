@@ -414,7 +414,7 @@ def cumsum(z, a, axis=None, dtype=None):
 
 @adjoint(np.cumprod)
 def cumprod(z, a, axis=None, dtype=None):
-    """assumes a has no zeros"""
+    """exact with zeros (products of the other elements)"""
     d[a] = cumprod_adjoint(d[z], z, a, axis)
 
 

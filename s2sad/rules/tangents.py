@@ -19,7 +19,8 @@ from .core import adjoint, multilinear, nondiff, tangent
 
 multilinear(operator.getitem, args=("a",))
 multilinear(operator.matmul, np.dot, np.matmul, np.sum, np.mean, np.transpose)
-multilinear(runtime.copy_of, runtime.as_sequence, runtime.owned, args=None)
+multilinear(runtime.copy_of, runtime.as_sequence, runtime.owned, runtime.list_adjoint,
+            args=None)
 # fit(t, z) is linear in the tangent t; z gives only the shape
 multilinear(runtime.fit, args=("t",))
 multilinear(runtime.unbroadcast, runtime.getitem_adjoint, runtime.sum_adjoint,
@@ -143,5 +144,10 @@ def element_adjoint(z, g, x):
 
 @adjoint(runtime.owned)
 def owned(z, g):
+    d[g] = d[z]
+
+
+@adjoint(runtime.list_adjoint)
+def list_adjoint(z, g):
     d[g] = d[z]
 
