@@ -53,6 +53,7 @@ class Context:
     injected_names: dict = field(default_factory=dict)  # template name -> generated name
     global_reads: dict = field(default_factory=dict)   # dotted global name -> the function read
     deps: list = field(default_factory=list)           # compiled callees (api.compiled)
+    maybe_none: set = field(default_factory=set)   # names SSA may leave at its None marker
 
     @property
     def wrt_names(self):

@@ -441,6 +441,8 @@ def _harmless(expr, ctx):
         return False
     for n in walk(expr):
         if isinstance(n, gast.Name):
+            if n.id in ctx.maybe_none and id(n) not in funcs:
+                return False    # may be unbound in the function: None * 2.0 raises
             continue            # scalars, or arrays of the one class
         if isinstance(n, gast.Constant):
             if type(n.value) not in (int, float, bool):
@@ -1176,6 +1178,7 @@ def run(tree, ctx):
         # ``for i in range(0)``), which the function itself never reads
         _dead(tree, ctx, facts, scaffolding=True)
         return tree
+    ctx.maybe_none |= _maybe_none(tree)
     fold = _Fold(ctx)
     refold = _fold(fold, tree, None, facts)
     for _ in range(20):
@@ -1206,6 +1209,28 @@ def run(tree, ctx):
     tree.body = _empty_blocks(tree.body)
     _free_arrays(tree, ctx, facts)
     return tree
+
+
+def _maybe_none(tree):
+    """The names that may hold SSA's None marker of a name the function has not bound
+    (``k`` read after ``for i in range(n): k = 9.81 / L`` when ``n == 0``), and their
+    copies: arithmetic reading them may raise (where the function raises
+    UnboundLocalError), so it is not harmless."""
+    copies, out = [], set()
+    for x in gast.walk(tree):
+        if type(x) is gast.Assign and len(x.targets) == 1 and type(x.targets[0]) is gast.Name:
+            if type(x.value) is gast.Constant and x.value.value is None:
+                out.add(x.targets[0].id)
+            elif type(x.value) is gast.Name:
+                copies.append((x.value.id, x.targets[0].id))
+    grew = True
+    while grew:
+        grew = False
+        for a, b in copies:
+            if a in out and b not in out:
+                out.add(b)
+                grew = True
+    return out
 
 
 def _free_arrays(tree, ctx, facts):

@@ -257,3 +257,26 @@ def test_an_unused_pop_of_a_tangent_tape_stays(x, n):
     assert s2sad.grad(s2sad.grad(concatenates_in_a_loop))(x, n) == pytest.approx(want, rel=1e-9)
     g = s2sad.grad(s2sad.grad(concatenates_in_a_loop, mode="reverse"), mode="forward")
     assert g(x, n) == pytest.approx(want, rel=1e-9)
+
+
+def invariant_read_after(x, L, n):
+    s = x
+    for _ in range(n):
+        k = 9.81 / L
+        s = s * 0.5 + k * x
+    return s + k * k        # k is unbound when the loop runs no iteration
+
+
+@pytest.mark.parametrize("options", [dict(mode="reverse"), dict(mode="forward"),
+                                     dict(mode="reverse", checkpoint=True)])
+def test_arithmetic_on_a_name_a_loop_may_leave_unbound_is_not_dropped(options):
+    """k * k does not depend on x, so its forward value was dead and dropped as harmless
+    arithmetic: with n = 0 the gradient returned 1.0 where the function raises
+    UnboundLocalError. A name SSA may leave at its None marker makes it not harmless."""
+    with pytest.raises(UnboundLocalError):
+        invariant_read_after(0.3, 2.0, 0)
+    g = s2sad.grad(invariant_read_after, 0, **options)
+    with pytest.raises((TypeError, UnboundLocalError)):
+        g(0.3, 2.0, 0)
+    want = numerical_grad(invariant_read_after, (0.3, 2.0, 3), 0)
+    assert g(0.3, 2.0, 3) == pytest.approx(want, rel=1e-6)
