@@ -1217,7 +1217,7 @@ def _maybe_none(tree):
     copies: arithmetic reading them may raise (where the function raises
     UnboundLocalError), so it is not harmless."""
     copies, out = [], set()
-    for x in gast.walk(tree):
+    for x in (x for block in _blocks(tree.body) for x in block):
         if type(x) is gast.Assign and len(x.targets) == 1 and type(x.targets[0]) is gast.Name:
             if type(x.value) is gast.Constant and x.value.value is None:
                 out.add(x.targets[0].id)
