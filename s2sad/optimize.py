@@ -1216,20 +1216,22 @@ def _maybe_none(tree):
     (``k`` read after ``for i in range(n): k = 9.81 / L`` when ``n == 0``), and their
     copies: arithmetic reading them may raise (where the function raises
     UnboundLocalError), so it is not harmless."""
-    copies, out = [], set()
-    for x in (x for block in _blocks(tree.body) for x in block):
-        if type(x) is gast.Assign and len(x.targets) == 1 and type(x.targets[0]) is gast.Name:
-            if type(x.value) is gast.Constant and x.value.value is None:
-                out.add(x.targets[0].id)
-            elif type(x.value) is gast.Name:
-                copies.append((x.value.id, x.targets[0].id))
-    grew = True
-    while grew:
-        grew = False
-        for a, b in copies:
-            if a in out and b not in out:
+    copies, out = {}, set()         # name -> the names copied from it
+    for block in _blocks(tree.body):
+        for x in block:
+            if type(x) is gast.Assign and len(x.targets) == 1 \
+                    and type(x.targets[0]) is gast.Name:
+                v = x.value
+                if type(v) is gast.Constant and v.value is None:
+                    out.add(x.targets[0].id)
+                elif type(v) is gast.Name:
+                    copies.setdefault(v.id, []).append(x.targets[0].id)
+    todo = list(out)
+    while todo:
+        for b in copies.get(todo.pop(), ()):
+            if b not in out:
                 out.add(b)
-                grew = True
+                todo.append(b)
     return out
 
 
