@@ -56,6 +56,10 @@ def note_generated(exc):
     generated = linecache.getline(gen_file, gen_line).strip()
     note = (f"s2sad: raised by the derivative code of {filename}:{lineno} ({text}), at "
             f"generated line {gen_line}: {generated}")
+    if isinstance(exc, TypeError) and "NoneType" in str(exc):
+        note += ("; the generated code holds None for a name your function may leave "
+                 "unbound (bound only in a branch not taken or in a loop that ran no "
+                 "iteration), where the function itself raises UnboundLocalError")
     if note not in getattr(exc, "__notes__", ()):
         exc.add_note(note)
 

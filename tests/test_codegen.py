@@ -202,3 +202,24 @@ def test_a_block_left_empty_gets_a_pass(options):
     assert _layout_map(tree, text) == codegen._line_map(tree, ast.parse(text))
     with pytest.raises(ZeroDivisionError):
         g(0.7, 3)
+
+
+def _bound_in_the_loop(x, n):
+    for _ in range(n):
+        k = math.sin(x)
+    return x * k
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes: Python 3.11+")
+def test_a_name_left_unbound_is_explained_in_the_note():
+    """With no iteration the function raises UnboundLocalError; the gradient's code
+    holds SSA's None for k and raises TypeError: the note says why."""
+    with pytest.raises(UnboundLocalError):
+        _bound_in_the_loop(0.5, 0)
+    assert s2sad.grad(_bound_in_the_loop)(0.5, 2) == pytest.approx(
+        math.sin(0.5) + 0.5 * math.cos(0.5))
+    with pytest.raises(TypeError) as info:
+        s2sad.grad(_bound_in_the_loop)(0.5, 0)
+    notes = getattr(info.value, "__notes__", [])
+    assert len(notes) == 1 and "may leave unbound" in notes[0], notes
+    assert f"{__file__}:" in notes[0]
