@@ -177,7 +177,7 @@ def _sequence_op(value, kinds):
     left, right = value.left, value.right
     found = [_atom_kind(left, kinds) in _SEQUENCE_KINDS,
              _atom_kind(right, kinds) in _SEQUENCE_KINDS]
-    rt = _runtime()
+    rt = runtime
     if not any(found):
         if "AL" not in (_atom_kind(left, kinds), _atom_kind(right, kinds)):
             return None
@@ -264,10 +264,6 @@ def _atom_kind(atom, kinds):
     if isinstance(atom, gast.Name):
         return kinds.get(atom.id, "A")
     return "A"
-
-
-def _runtime():
-    return runtime
 
 
 def walk_stmts(stmts):
@@ -429,7 +425,7 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
             and value.func.attr == "pop":
         return "AL"
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) \
-            and ctx.injected.get(value.func.id) is _runtime().as_sequence and value.args:
+            and ctx.injected.get(value.func.id) is runtime.as_sequence and value.args:
         return _atom_kind(value.args[0], kinds)
     if isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Mult)):
         found = {_atom_kind(a, kinds) for a in (value.left, value.right)} & {"L", "LS"}
@@ -547,7 +543,7 @@ def _made_array(value, ctx, kinds, literals=None, fn=None):
         if fn in _SHAPED:
             n = 3 if fn is np.linspace else 1 if fn is not np.arange else len(value.args)
             return "A1" if all(_atom_kind(a, kinds) == "S" for a in value.args[:n]) else None
-        rt = _runtime()
+        rt = runtime
         if fn in _SHAPED_LIKE or fn in (rt.copy_of, rt.owned, rt.zeros_like):
             kind = _atom_kind(value.args[0], kinds)
             return kind if array_ndim(kind) is not None else None
@@ -618,7 +614,7 @@ def _container_helpers():
     arguments is (index of the argument or arguments): adjoints and tangents of lists
     are lists, and a gradient differentiated again must add them with
     ``add_adjoints``, never with ``+`` (which concatenates)."""
-    rt = _runtime()
+    rt = runtime
     return {rt.getitem_adjoint: (1,), rt.zeros_like: (0,), rt.owned: (0,),
             rt.copy_of: (0,), rt.sum_list_adjoint: (1,), rt.add_adjoints: (0, 1),
             rt.fit: (0, 1), rt.take_adjoint: (2,), rt.as_sequence: (0,)}
@@ -886,7 +882,7 @@ def guard_stores(tree, ctx):
     def guard(base, s):
         nonlocal check
         if check is None:
-            check = functools.partial(_runtime().check_float_store, ctx.filename)
+            check = functools.partial(runtime.check_float_store, ctx.filename)
         fn = gast.Name(id=ctx.inject("check_float_store", check), ctx=gast.Load(),
                        annotation=None, type_comment=None)
         line = getattr(s, "lineno", None) or ctx.firstlineno
@@ -974,7 +970,7 @@ def _is_index_add(s, ctx):
             and isinstance(s.value.args[0], gast.Name)):
         return False
     try:
-        return ctx.lookup(s.value.func.id) is _runtime().index_add
+        return ctx.lookup(s.value.func.id) is runtime.index_add
     except KeyError:
         return False
 

@@ -16,8 +16,8 @@ import linecache
 
 import gast
 
-from . import anno, errors
-from .activity import NONDIFF_ATTRS, Op, _is_append, _runtime
+from . import anno, errors, runtime
+from .activity import NONDIFF_ATTRS, Op, _is_append
 from .dataflow import closure
 from .gastutil import dotted_name, loads, target_name
 
@@ -214,7 +214,7 @@ class _Sharing:
             fn = self.ctx.lookup(path) if path else None
         except KeyError:
             fn = None
-        if fn is _runtime().as_sequence:
+        if fn is runtime.as_sequence:
             return first, []      # the array or list itself
         try:
             container = fn in _CONTAINER_MAKERS

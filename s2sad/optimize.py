@@ -1081,7 +1081,7 @@ def _constant_adjoints(tree, ctx, facts, touched):
     elementwise expression costs no array of ones and no multiplications by one.
     Only statements of the function's own body (no loops or branches) qualify.
     """
-    sum_adj = ctx.injected_names.get(("sum_adjoint", id(_runtime().sum_adjoint)))
+    sum_adj = ctx.injected_names.get(("sum_adjoint", id(runtime.sum_adjoint)))
     if not ctx.shapes or sum_adj is None:
         return False
     primal_of = {a: p for p, a in ctx.namer._adjoints.items()}
@@ -1092,7 +1092,7 @@ def _constant_adjoints(tree, ctx, facts, touched):
     for d in top_deep:
         for n, k in d.items():
             top_loads[n] = top_loads.get(n, 0) + k
-    helpers = {ctx.injected_names.get((h, id(getattr(_runtime(), h)))): h
+    helpers = {ctx.injected_names.get((h, id(getattr(runtime, h)))): h
                for h in ("index_add", "getitem_adjoint")}
 
     def cls(n):
@@ -1159,10 +1159,6 @@ def _constant_adjoints(tree, ctx, facts, touched):
             changed = True
     safe = None  # noqa: F841 - empties the cell (a cycle through it holds the tree)
     return changed
-
-
-def _runtime():
-    return runtime
 
 
 def run(tree, ctx):
@@ -1246,7 +1242,7 @@ def _free_arrays(tree, ctx, facts):
         return
     primal_of = {a: p for p, a in ctx.namer._adjoints.items()}
     params = set(ctx.params)
-    seed = ctx.injected_names.get(("seed", id(_runtime().seed)))
+    seed = ctx.injected_names.get(("seed", id(runtime.seed)))
     candidates, numbers = set(), set()
     for s in tree.body:
         if isinstance(s, gast.Assign) and len(s.targets) == 1 \
