@@ -47,6 +47,7 @@ import time  # noqa: E402
 import tracemalloc  # noqa: E402
 import types  # noqa: E402
 import warnings  # noqa: E402
+from typing import NamedTuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -628,21 +629,33 @@ def checkpoint_section(scaling):
 # The synthetic 100-line function
 
 
+class Synthetic(NamedTuple):
+    """The synthetic transform's figures (seconds unless said)."""
+    lines: int
+    wall: tuple          # median, first and third quartiles, number of samples
+    normal: float        # median of the samples taken at the host's normal speed
+    normal_count: int    # how many those are
+    cpu: float           # median CPU time of the transforming thread, all samples
+    err: float           # max relative gradient error vs finite differences
+    check_ms: float      # CPU check just before, in ms
+    fresh: tuple | None  # (median, quartiles, samples, median CPU time) in a new interpreter
+
+
 def synthetic_transform(settings):
-    """(lines, transform seconds (median, first and third quartiles, samples), max
-    relative gradient error vs finite differences, CPU check in ms just before, the
-    same seconds measured in a fresh interpreter or None, the median of the samples
-    taken at the host's normal speed and their number).
+    """The synthetic function's transform time, as a ``Synthetic``.
 
     The host's speed changes by up to 2x within minutes. So a short speed check
     (``quick_check``) runs right before each sample, and besides the median of all
     samples, the median of those whose check was within 10% of the fastest check
-    of the run is reported: the time at the host's normal speed.
+    of the run is reported: the time at the host's normal speed. The CPU time of
+    the transforming thread (``time.thread_time``) is reported too: it leaves out
+    the time the thread waited for a CPU while other processes ran, not the
+    slowdown they cause by sharing caches and cores.
 
     The function has 100 lines (30 with ``--quick``). It is transformed in this
     process, where PyTorch, JAX and the other workloads' data live (the figure the
     target is judged on), and again in a fresh interpreter that imports only
-    s2sad: the same work runs measurably slower in a process with a large heap.
+    s2sad.
     """
     src = W.synthetic_source(30 if settings.quick else 100)
     tmp = tempfile.mkdtemp(prefix="s2sad-bench-")
@@ -655,20 +668,22 @@ def synthetic_transform(settings):
     lines = len(inspect.getsourcelines(mod.synth)[0])
     args = (0.7, -0.4)
     cpu = cpu_check()
-    pairs = []                          # (seconds of one transform, speed check before it)
+    samples = []                # (seconds of one transform, its CPU seconds, speed check before)
     for _ in range(3 * settings.transform_repeats):
         check_ms = quick_check()
-        pairs.append((transform_time(mod.synth, args, (0, 1), 1), check_ms))
-    times = sorted(t for t, _ in pairs)
+        c0 = time.thread_time()
+        wall = transform_time(mod.synth, args, (0, 1), 1)
+        samples.append((wall, time.thread_time() - c0, check_ms))
+    times = sorted(t for t, _, _ in samples)
     seconds = (statistics.median(times), times[len(times) // 4], times[(3 * len(times)) // 4],
                len(times))
-    fastest = min(c for _, c in pairs)
-    normal = [t for t, c in pairs if c <= 1.1 * fastest]
+    fastest = min(c for _, _, c in samples)
+    normal = [t for t, _, c in samples if c <= 1.1 * fastest]
     got = s2sad.grad(mod.synth, wrt=(0, 1))(*args)
     fd = tuple(check._fd_scalar(mod.synth, args, i) for i in (0, 1))
-    err = _rel_err(tuple(got), fd)
-    return (lines, seconds, err, cpu, _fresh_transform(path, 3 * settings.transform_repeats),
-            (statistics.median(normal), len(normal)))
+    return Synthetic(lines, seconds, statistics.median(normal), len(normal),
+                     statistics.median(c for _, c, _ in samples), _rel_err(tuple(got), fd),
+                     cpu, _fresh_transform(path, 3 * settings.transform_repeats))
 
 
 def quick_check():
@@ -685,28 +700,31 @@ spec = importlib.util.spec_from_file_location("synthetic100", {path!r})
 mod = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(mod)
 f = mod.synth
-times = []
+times, cpu = [], []
 for _ in range({repeats}):
     fresh = types.FunctionType(f.__code__, f.__globals__, f.__name__)
     s2sad.parse._SOURCES.clear()
-    t0 = time.perf_counter()
+    c0, t0 = time.thread_time(), time.perf_counter()
     s2sad.api.compiled(fresh, (0, 1), True, "grad", {{"x": "S", "y": "S"}})
     times.append(time.perf_counter() - t0)
+    cpu.append(time.thread_time() - c0)
 times.sort()
-print(statistics.median(times), times[len(times) // 4], times[(3 * len(times)) // 4], len(times))
+print(statistics.median(times), times[len(times) // 4], times[(3 * len(times)) // 4], len(times),
+      statistics.median(cpu))
 """
 
 
 def _fresh_transform(path, repeats):
-    """The synthetic transform timed in a new interpreter (median, quartiles, samples)."""
+    """The synthetic transform timed in a new interpreter (median, quartiles, samples,
+    median CPU time)."""
     code = _FRESH.format(root=os.path.dirname(HERE), path=path, repeats=repeats)
     try:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              timeout=300, check=True).stdout.split()
     except (subprocess.SubprocessError, OSError):
         return None
-    med, q1, q3, n = out
-    return float(med), float(q1), float(q3), int(n)
+    med, q1, q3, n, cpu = out
+    return float(med), float(q1), float(q3), int(n), float(cpu)
 
 
 # ---------------------------------------------------------------------------
@@ -815,10 +833,10 @@ def summary_table(results, synthetic):
         out.append(f"| {res.w.name} | {fmt_time(hand.median())} | {cells[0]} | {cells[1]} | "
                    f"{cells[2]} | {cells[3]} | {cells[4]} | {gf} | {tcell} | {mem} |")
     if synthetic is not None:
-        lines, (seconds, *_), err, _, _, (normal, k) = synthetic
-        cell = f"{normal * 1e3:.1f} ms (all samples: {seconds * 1e3:.1f} ms)" if k >= 5 \
-            else f"{seconds * 1e3:.1f} ms"
-        out.append(f"| synthetic {lines}-line function | | | | | | | | {cell} | |")
+        sy = synthetic
+        cell = (f"{sy.normal * 1e3:.1f} ms (all samples: {sy.wall[0] * 1e3:.1f} ms)"
+                if sy.normal_count >= 5 else f"{sy.wall[0] * 1e3:.1f} ms")
+        out.append(f"| synthetic {sy.lines}-line function | | | | | | | | {cell} | |")
     return "\n".join(out), notes
 
 
@@ -877,20 +895,23 @@ def targets(results, synthetic, checkpoint_target=None):
             elif v is not None:
                 out.append(f"- {res.w.name} {what}: {v.status}")
     if synthetic is not None:
-        lines, (seconds, q1, q3, n), err, cpu, fresh, (normal, k) = synthetic
-        alone = "" if fresh is None else (
-            f"; in a fresh interpreter that imports only s2sad: {fresh[0] * 1e3:.1f} ms, "
-            f"quartiles {fresh[1] * 1e3:.1f}–{fresh[2] * 1e3:.1f} ms")
+        sy = synthetic
+        (seconds, q1, q3, n), normal, k = sy.wall, sy.normal, sy.normal_count
+        alone = "" if sy.fresh is None else (
+            f"; in a fresh interpreter that imports only s2sad: {sy.fresh[0] * 1e3:.1f} ms, "
+            f"quartiles {sy.fresh[1] * 1e3:.1f}–{sy.fresh[2] * 1e3:.1f} ms, CPU time "
+            f"{sy.fresh[4] * 1e3:.1f} ms")
         # judged at the host's normal speed when enough samples were taken at it
         judged = normal if k >= 5 else seconds
-        out.append(f"- transform of the synthetic {lines}-line function: {normal * 1e3:.1f} ms "
+        out.append(f"- transform of the synthetic {sy.lines}-line function: {normal * 1e3:.1f} ms "
                    f"at the host's normal speed (median of the {k} of {n} first transforms "
                    f"in the benchmark process whose speed check, run just before each, was "
                    f"within 10% of the fastest); all {n}: median {seconds * 1e3:.1f} ms, "
-                   f"quartiles {q1 * 1e3:.1f}–{q3 * 1e3:.1f} ms; CPU check just before: "
-                   f"{cpu:.0f} ms{alone}. < 50 ms: {verdict(judged < 0.05)}"
+                   f"quartiles {q1 * 1e3:.1f}–{q3 * 1e3:.1f} ms, CPU time of the thread "
+                   f"{sy.cpu * 1e3:.1f} ms; CPU check just before: {sy.check_ms:.0f} ms{alone}. "
+                   f"< 50 ms: {verdict(judged < 0.05)}"
                    f"{'' if k >= 5 else ' (judged on all samples: too few at normal speed)'} "
-                   f"(its gradient vs finite differences: max relative error {err:.1e})")
+                   f"(its gradient vs finite differences: max relative error {sy.err:.1e})")
     if checkpoint_target:
         out.append(checkpoint_target)
     return "\n".join(out)
