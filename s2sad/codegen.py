@@ -163,11 +163,18 @@ def cache_dir():
     return path
 
 
+CACHE_LIMIT = 2000      # generated files kept in the cache directory, see _prune
+_pruned = set()         # the cache directories this process has pruned
+
+
 def register(text, stem):
     digest = hashlib.sha1(text.encode()).hexdigest()[:10]
-    filename = os.path.join(cache_dir(), f"{stem}_{digest}.py")
+    directory = cache_dir()
+    filename = os.path.join(directory, f"{stem}_{digest}.py")
     try:
-        os.makedirs(os.path.dirname(filename), exist_ok=True)
+        os.makedirs(directory, exist_ok=True)
+        if directory not in _pruned:
+            _prune(directory)
         if not os.path.exists(filename):
             tmp = f"{filename}.{os.getpid()}.tmp"
             with open(tmp, "w") as fh:
@@ -177,6 +184,33 @@ def register(text, stem):
         pass      # the linecache entry below is enough for tracebacks and inspect
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     return filename
+
+
+def _prune(directory):
+    """Keep the cache directory from growing without bound, once per process: past
+    ``CACHE_LIMIT`` generated files, the oldest go until half that many are left (the
+    files serve tools that open them by name; the ``linecache`` entries this process
+    made do not need them). A file that another process removes or writes meanwhile
+    is skipped."""
+    _pruned.add(directory)
+    try:
+        entries = [e for e in os.scandir(directory) if e.name.endswith(".py")]
+        if len(entries) <= CACHE_LIMIT:
+            return
+        aged = []
+        for e in entries:
+            try:
+                aged.append((e.stat().st_mtime, e.path))
+            except OSError:
+                pass
+        aged.sort()
+        for _, path in aged[:len(aged) - CACHE_LIMIT // 2]:
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+    except OSError:
+        pass
 
 
 def _make_args(names):

@@ -223,3 +223,36 @@ def test_a_name_left_unbound_is_explained_in_the_note():
     notes = getattr(info.value, "__notes__", [])
     assert len(notes) == 1 and "may leave unbound" in notes[0], notes
     assert f"{__file__}:" in notes[0]
+
+
+def test_cache_directory_is_pruned(tmp_path, monkeypatch):
+    """Past ``CACHE_LIMIT`` generated files, the first transform of a process removes the
+    oldest down to half the limit; the file it generates is written and registered."""
+    import os
+
+    monkeypatch.setenv("S2SAD_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(codegen, "CACHE_LIMIT", 20)
+    monkeypatch.setattr(codegen, "_pruned", set())
+    for k in range(30):
+        path = tmp_path / f"old_{k:02d}.py"
+        path.write_text("x = 1\n")
+        os.utime(path, (1000.0 + k, 1000.0 + k))     # old_00 the oldest
+    (tmp_path / "notes.txt").write_text("not generated\n")
+
+    def cube(x):
+        return x * x * x
+
+    g = s2sad.grad(cube)
+    assert g(2.0) == 12.0
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert "notes.txt" in left
+    assert [n for n in left if n.startswith("old_")] == [f"old_{k:02d}.py" for k in range(20, 30)]
+    made = [n for n in left if not n.startswith("old_") and n.endswith(".py")]
+    assert len(made) == 1 and "cube" in made[0]
+    assert (tmp_path / made[0]).read_text() == g.source
+    # pruned once per process: more files do not trigger it again
+    (tmp_path / "old_99.py").write_text("x = 1\n")
+    for k in range(30):
+        (tmp_path / f"more_{k:02d}.py").write_text("x = 1\n")
+    assert s2sad.grad(lambda x: x * x)(3.0) == 6.0
+    assert len([p for p in tmp_path.iterdir() if p.name.startswith("more_")]) == 30
