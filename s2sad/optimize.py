@@ -789,6 +789,146 @@ def _math_calls(stmt, ctx, stores):
             for key in [_math_domain(c, ctx, stores)] if key is not None]
 
 
+def _shared_calls(tree, ctx, facts):
+    """Reuse the value of a pure call of scalars: ``h = math.sin(a)`` (or a NumPy ufunc,
+    ``np.exp(a)``) followed, in the same block or a block nested in it, by
+    ``math.sin(a)`` again with neither ``h`` nor ``a`` written in between: the call
+    reads ``h`` (a primal value: code reads ``dx * _t2``, not ``dx * dy``). The derivative of ``sin`` is ``cos``, and code that computes both of
+    one angle (rotations, oscillators) then calls each once; a user's repeated
+    ``math.cos(a0)`` goes too. A value computed in a branch or a loop serves only
+    there; a loop's body sees the values from before it whose names the loop does
+    not write. Returns the statements it changed."""
+    touched = set()
+    _SharedCalls(ctx, facts, touched).block(tree.body, {}, {})
+    return touched
+
+
+class _SharedCalls:
+    def __init__(self, ctx, facts, touched):
+        self.ctx, self.facts, self.touched = ctx, facts, touched
+        self.kinds = ctx.var_kinds
+        self.derivative = ctx.namer.is_derivative   # (not holders: code reads as the math)
+
+    def key(self, call):
+        """``(function, operands)`` of a pure call of scalar names and numbers, or None."""
+        if call.keywords:
+            return None
+        operands = []
+        for a in call.args:
+            c = a.__class__
+            if c is gast.Name:
+                if self.kinds.get(a.id) != "S":
+                    return None
+                operands.append(a.id)
+            elif c is gast.Constant and type(a.value) in (int, float):
+                operands.append((type(a.value), a.value))
+            else:
+                return None
+        f = shapes.callee(call, self.ctx)
+        if not (isinstance(f, np.ufunc) and f.nout == 1 and f.nin == len(operands)) \
+                and not (callable(f) and getattr(f, "__module__", None) == "math"):
+            return None
+        return f, tuple(operands)
+
+    def block(self, stmts, avail, by_name):
+        """``avail``: key -> the name holding its value; ``by_name``: name -> the keys
+        it is the holder or an operand of (both edited in place)."""
+        facts = self.facts
+        dropped = []
+        for x in stmts:
+            cls = x.__class__
+            if cls is gast.If:
+                self.replace(x, "test", avail)
+                for inner in (x.body, x.orelse):
+                    self.block(inner, dict(avail), {n: set(k) for n, k in by_name.items()})
+                self.forget(facts.writes(x), avail, by_name)
+            elif cls is gast.For or cls is gast.While:
+                if cls is gast.For:
+                    self.replace(x, "iter", avail)
+                self.forget(facts.writes(x), avail, by_name)
+                inner_avail = dict(avail)
+                inner_names = {n: set(k) for n, k in by_name.items()}
+                if cls is gast.While:
+                    self.replace(x, "test", inner_avail)
+                for inner in (x.body, x.orelse):
+                    self.block(inner, dict(inner_avail),
+                               {n: set(k) for n, k in inner_names.items()})
+            elif cls in _SIMPLE:
+                value = getattr(x, "value", None)
+                if value is not None and avail:
+                    self.replace(x, "value", avail)
+                    if cls is gast.Expr and x.value.__class__ is gast.Name:
+                        dropped.append(x)       # a call kept for its error: made already
+                        continue
+                read, written, deleted = facts.lists(x)[:3]
+                self.forget(written, avail, by_name)
+                self.forget(deleted, avail, by_name)
+                if cls is gast.Assign and x.value.__class__ is gast.Call \
+                        and len(x.targets) == 1 and x.targets[0].__class__ is gast.Name:
+                    key = self.key(x.value)
+                    h = x.targets[0].id
+                    if key is not None and h not in key[1] and not self.derivative(h):
+                        avail[key] = h
+                        for n in (h,) + key[1]:
+                            if isinstance(n, str):
+                                by_name.setdefault(n, set()).add(key)
+            else:
+                avail.clear()
+                by_name.clear()
+        if dropped:
+            stmts[:] = [x for x in stmts if not any(x is y for y in dropped)]
+
+    @staticmethod
+    def forget(names, avail, by_name):
+        for n in names:
+            for key in by_name.pop(n, ()):
+                avail.pop(key, None)
+
+    def replace(self, x, field, avail):
+        """Read the holders of the available calls in ``x.<field>``."""
+        if not avail:
+            return
+        expr = getattr(x, field)
+        new = self.rewrite(expr, avail, x)
+        if new is not expr:
+            if x.__class__ is gast.Assign and new.__class__ is gast.Name \
+                    and x.targets[0].__class__ is gast.Name and x.targets[0].id == new.id:
+                return          # h = math.sin(a) again: h holds it already
+            setattr(x, field, new)
+
+    def rewrite(self, e, avail, stmt):
+        """``e`` with the available calls in it replaced by their holders (in place but
+        for ``e`` itself); not inside a lambda or a comprehension, whose names may
+        shadow the operands."""
+        if e.__class__ in _SCOPES:
+            return e
+        if e.__class__ is gast.Call:
+            key = self.key(e)
+            if key is not None and key in avail:
+                self.touched.add(stmt)
+                self.facts.forget(stmt)
+                return gast.Name(id=avail[key], ctx=gast.Load(), annotation=None,
+                                 type_comment=None)
+        for f in e._fields:
+            v = getattr(e, f, None)
+            if isinstance(v, gast.expr):
+                new = self.rewrite(v, avail, stmt)
+                if new is not v:
+                    setattr(e, f, new)
+            elif isinstance(v, list):
+                for i, item in enumerate(v):
+                    if isinstance(item, gast.expr):
+                        new = self.rewrite(item, avail, stmt)
+                        if new is not item:
+                            v[i] = new
+        return e
+
+
+_SCOPES = (gast.Lambda, gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
+_SIMPLE = (gast.Assign, gast.AugAssign, gast.Expr, gast.Return, gast.Pass, gast.Delete,
+           gast.Break, gast.Continue, gast.Raise, gast.Assert)
+
+
 def _swap_back(tree, ctx, facts):
     """``a = b; ...; b = a`` with neither rebound in between: drop the second."""
     changed = False
@@ -1194,6 +1334,7 @@ def run(tree, ctx):
             break
     if _dead_cycles(tree, ctx, facts):
         _dead(tree, ctx, facts)
+    _shared_calls(tree, ctx, facts)
     _error_checks(tree, ctx, facts)
     touched = set()
     if _negations(tree, ctx, fold, facts, touched):       # once, on the final code

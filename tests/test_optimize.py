@@ -280,3 +280,69 @@ def test_arithmetic_on_a_name_a_loop_may_leave_unbound_is_not_dropped(options):
         g(0.3, 2.0, 0)
     want = numerical_grad(invariant_read_after, (0.3, 2.0, 3), 0)
     assert g(0.3, 2.0, 3) == pytest.approx(want, rel=1e-6)
+
+
+# -- pure calls of scalars computed once (optimize._shared_calls) ---------------------
+
+def rotate(theta, r):
+    x = r * math.cos(theta)
+    y = r * math.sin(theta)
+    return x * y + math.cos(theta)
+
+
+def swing(x, n):
+    s = 0.0
+    for _ in range(n):
+        s = s + math.sin(x)
+        x = x * math.cos(x) + 0.5        # x changes: sin(x) is new every trip
+    if x > 0.3:
+        t = math.exp(x)
+        s = s + t * math.exp(x)
+    else:
+        s = s - math.exp(x)
+    return s + math.sin(x) * math.exp(x)
+
+
+def shadowed(x):
+    a = math.sin(x)
+    ys = [math.sin(x) for x in (1.0, 2.0)]      # the x in here is not the argument
+    return a * math.sin(x) + ys[0] * x
+
+
+def test_derivative_reads_the_value_the_function_computed():
+    """``rotate`` computes cos and sin of theta; their derivatives are each other: the
+    reverse sweep reads them, and the gradient is right (forward mode needs sin before
+    the function computes it, and calls it twice)."""
+    src = s2sad.source(rotate, wrt=(0, 1), mode="reverse")
+    assert src.count("math.cos(theta)") == 1, src
+    assert src.count("math.sin(theta)") == 1, src
+    for theta, r in ((0.3, 2.0), (-1.2, 0.5), (2.5, -1.5)):
+        got = s2sad.grad(rotate, wrt=(0, 1))(theta, r)
+        want = (r * r * math.cos(2 * theta) - math.sin(theta), math.sin(2 * theta) / 2 * 2 * r)
+        assert got == pytest.approx(want, rel=1e-12)
+
+
+def test_shared_calls_stay_in_their_block():
+    """A value computed in a loop whose operand the loop changes, or in a branch, is not
+    reused after it; the gradient matches finite differences in both branches."""
+    for args in ((0.2, 3), (0.9, 2), (-0.4, 0), (1.7, 4)):
+        for mode in ("reverse", "forward"):
+            got = s2sad.grad(swing, mode=mode)(*args)
+            assert got == pytest.approx(numerical_grad(swing, args), rel=1e-6, abs=1e-8), \
+                (args, mode, s2sad.source(swing, mode=mode))
+    assert s2sad.grad(shadowed)(0.7) == pytest.approx(numerical_grad(shadowed, (0.7,)),
+                                                      rel=1e-6)
+
+
+def test_a_call_kept_for_its_error_goes_when_its_value_is_at_hand():
+    """``math.log(x)`` computed once: the gradient of ``log(x) * 0 + log(x)`` reads it,
+    and still raises where the function does."""
+    def logs(x):
+        a = math.log(x)
+        return a + 2.0 * math.log(x)
+
+    src = s2sad.source(logs, mode="reverse")
+    assert "math.log" not in src or src.count("math.log(x)") <= 1, src
+    assert s2sad.grad(logs, mode="reverse")(2.0) == pytest.approx(1.5)
+    with pytest.raises(ValueError):
+        s2sad.grad(logs, mode="reverse")(-1.0)
