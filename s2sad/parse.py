@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
+import weakref
 
 import gast
 
@@ -203,15 +204,26 @@ def attribute_reads(func):
     these attributes at call time then have kinds of their own (``api.attribute_kinds``):
     nothing in the function can rebind them. Empty when the source cannot be read, and for
     lambdas."""
-    if getattr(func, "__name__", "<lambda>") == "<lambda>" or not inspect.isfunction(func):
+    if not inspect.isfunction(func) or func.__name__ == "<lambda>":
         return {}
+    code = func.__code__
+    hit = _READS.get(code)
+    if hit is not None:
+        return hit
     try:
         source = _source(func)
     except Exception:       # noqa: BLE001 - unreadable: the transformation says why
         return {}
     if source.reads is None:
         source.reads = _attribute_reads(source.tree)
+    _READS[code] = source.reads
     return source.reads
+
+
+# code object -> attribute_reads, asked again on every call of jvp, vjp, ... (reading
+# the source each time costs more than the call); as the generated code, it is not
+# made again when the file changes on disk but the function is not defined again
+_READS = weakref.WeakKeyDictionary()
 
 
 def _attribute_reads(tree):
