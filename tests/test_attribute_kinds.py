@@ -9,6 +9,7 @@ attributes that are not there keep the kind 'A'.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -421,3 +422,60 @@ def test_an_update_of_an_array_attribute_item_is_still_refused():
     assert api._attribute_state(m, "coeffs") == ("A", list)
     assert api._attribute_state(m, "W") == ("A2", np.ndarray)
     assert api._attribute_state(m, "n") == ("S", int)
+
+
+class Slotted:
+    __slots__ = ("w",)
+
+    def __init__(self, w):
+        self.w = w
+
+    def f(self, x):
+        return np.sum(self.w * x * x)
+
+
+class Forwarding:
+    def __init__(self, w):
+        self.inner = {"w": w}
+
+    def __getattr__(self, name):
+        return self.inner[name]
+
+    def f(self, x):
+        return np.sum(self.w * x * x)
+
+
+class Cached:
+    def __init__(self, w):
+        self.base = w
+
+    @functools.cached_property
+    def w(self):
+        return self.base * 2.0
+
+    def f(self, x):
+        return np.sum(self.w * x * x)
+
+
+@pytest.mark.parametrize("cls", [Slotted, Forwarding, Cached])
+def test_attributes_the_class_computes_keep_kind_A(cls):
+    """A slot, an attribute ``__getattr__`` gives and a cached_property not computed
+    yet are read by the function only: kind 'A', whatever their value."""
+    m = cls(3.0)
+    x = np.array([0.5, -1.0])
+    scale = 2.0 if cls is Cached else 1.0
+    gf = s2sad.grad(m.f)
+    assert np.allclose(gf(x), 2.0 * 3.0 * scale * x)
+    assert gf.__func__._last.ctx.kinds.get("self.w", "A") == "A"
+    if cls is Cached:       # computed now, in the instance's __dict__: its kind is known
+        assert api._attribute_state(m, "w") == ("S", float)
+        del m.w
+        m.base = np.array([1.0, 2.0])
+        assert np.allclose(gf(x), 2.0 * 2.0 * m.base * x)
+    else:
+        assert api._attribute_state(m, "w") == ("A", None)
+        if cls is Slotted:
+            m.w = np.array([1.0, 2.0])
+        else:
+            m.inner["w"] = np.array([1.0, 2.0])
+        assert np.allclose(gf(x), 2.0 * np.array([1.0, 2.0]) * x)
