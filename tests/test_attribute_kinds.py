@@ -479,3 +479,27 @@ def test_attributes_the_class_computes_keep_kind_A(cls):
         else:
             m.inner["w"] = np.array([1.0, 2.0])
         assert np.allclose(gf(x), 2.0 * np.array([1.0, 2.0]) * x)
+
+
+def test_second_derivatives_follow_a_change_of_an_attribute_kind():
+    """``hessian`` and ``grad(grad(...))`` of a method transform the generated gradient
+    again: it is specialized on the attributes' kinds too, and compiled again when
+    they change."""
+    x = np.array([0.3, -1.2, 0.7])
+    m = Scaled(np.ones((2, 3)), 0.5)
+    h = s2sad.hessian(m.f)
+    for W, c in [(RNG.normal(size=(2, 3)), 0.5), (3.0, 0.25), (RNG.normal(size=3), 1.5),
+                 (RNG.normal(size=(2, 3)), 2.0), (-1.0, 0.5)]:
+        m.W, m.c = W, c
+        want = 2.0 * c * float(np.sum(W)) * np.eye(3)
+        assert np.allclose(h(x), want, rtol=1e-12), (W, c)
+    k = Matrix(np.diag([1.0, 2.0, 3.0]), 1.5)
+    dd = s2sad.grad(s2sad.grad(k.scalar))
+    for M, scale in [(np.diag([1.0, 2.0, 3.0]), 1.5), (np.diag([0.5, -1.0]), 2.0)]:
+        k.M, k.k = M, scale
+        t = 0.4
+        want = sum(-scale * d * d * math.sin(d * t) for d in np.diag(M))
+        assert dd(t) == pytest.approx(want, rel=1e-10)
+    k.k = np.array([1.0, 2.0])          # s is an array now: grad refuses, located
+    with pytest.raises(s2sad.NonScalarOutputError):
+        s2sad.grad(k.scalar)(0.4)
