@@ -449,6 +449,13 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
         if all(k == "S" for k in found):
             return "S"
         return (len(found) == 2 and _broadcast_kind(found)) or "A"
+    if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name) \
+            and value.value.id in ctx.params:
+        # self.W: the kind of the attribute at call time, when the API found that the
+        # function only reads attributes of this parameter (parse.attribute_reads)
+        found = ctx.kinds.get(f"{value.value.id}.{value.attr}")
+        if found is not None:
+            return found
     if isinstance(value, gast.Attribute) and value.attr in _SIZE_ATTRS \
             and isinstance(value.value, gast.Name) \
             and (is_array_kind(kinds.get(value.value.id, "A")) or kinds.get(value.value.id) == "S"):

@@ -2,8 +2,9 @@
 
 Transformation happens on the first call (so helpers defined after the
 decorated function are found) and is specialized on whether each argument is a
-scalar or an array; results are cached per function, ``wrt``, output and
-argument kinds.
+scalar or an array, and so are the attributes the function reads of an argument
+that is a plain object (``self.W`` of a method); results are cached per function,
+``wrt``, output and these kinds.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import types
 
 import numpy as np
 
-from . import errors, pipeline
+from . import errors, parse, pipeline
+from .kinds import array_ndim
 
 _CACHE = {}
 _LOCK = threading.RLock()
@@ -66,6 +68,82 @@ def _tuple_kind(value):
         _TUPLE_KINDS.clear()
     _TUPLE_KINDS[id(value)] = (value, kind)
     return kind
+
+
+_NOT_PLAIN = _SCALAR_TYPES + (np.ndarray, list, tuple)
+_GETATTRIBUTE = object.__getattribute__
+
+
+def _plain(obj):
+    """``obj`` is an object whose attributes ``obj.name`` finds in its ``__dict__`` or its
+    class the ordinary way (no ``__getattribute__`` of its own; not a number, an array,
+    a list or a tuple, nor a class or a module, which have their own)."""
+    t = type(obj)
+    return t.__getattribute__ is _GETATTRIBUTE and not issubclass(t, _NOT_PLAIN)
+
+
+_ABSENT = "absent"      # the test of an attribute that is not there (_attribute_state)
+
+
+def _attribute_state(obj, name):
+    """(kind, test) of the attribute ``obj.name`` of a plain object (``_plain``), for
+    generated code that reads it: the kind is ``kind_of`` of its value where that is
+    ``'S'`` or ``'A<n>'``, else ``'A'`` (lists and tuples too: the function may append
+    to them). ``test`` is what the dispatcher checks that the kind still holds by
+    (``_dispatcher``): the type of the value (found in the instance's ``__dict__``, or a
+    plain class attribute); ``_ABSENT`` for an attribute that is not there; None (the
+    kind is ``'A'`` whatever the value, and reading it may run code) for a property or
+    any other descriptor of the class, or a class with ``__getattr__``."""
+    t = type(obj)
+    found = _MISSING
+    for klass in t.__mro__:
+        found = klass.__dict__.get(name, _MISSING)
+        if found is not _MISSING:
+            break
+    tf = type(found)
+    if found is not _MISSING and (hasattr(tf, "__set__") or hasattr(tf, "__delete__")):
+        return "A", None                        # a property, a slot: runs code
+    d = getattr(obj, "__dict__", None)
+    value = d.get(name, _MISSING) if type(d) is dict else _MISSING
+    if value is _MISSING:
+        if found is not _MISSING:
+            if hasattr(tf, "__get__"):
+                return "A", None                # a method, a cached_property
+            value = found                       # a class attribute
+        elif hasattr(t, "__getattr__"):
+            return "A", None
+        else:
+            return "A", _ABSENT
+    if isinstance(value, (list, tuple)):
+        return "A", type(value)                 # not scanned: its kind is not kept
+    kind = kind_of(value)
+    if kind != "S" and array_ndim(kind) is None:
+        kind = "A"
+    return kind, type(value)
+
+
+def attribute_kinds(func, arguments):
+    """``{'p.name': kind}`` for the attributes ``func`` reads as ``p.name`` of each
+    parameter ``p`` that holds a plain object in ``arguments`` (name -> value), as
+    ``parse.attribute_reads`` finds them: generated code is specialized on these kinds
+    as on those of the arguments (``activity.infer_kinds``)."""
+    out = {}
+    for p, attrs in parse.attribute_reads(func).items():
+        obj = arguments.get(p, _MISSING)
+        if obj is not _MISSING and _plain(obj):
+            for a in attrs:
+                out[f"{p}.{a}"] = _attribute_state(obj, a)[0]
+    return out
+
+
+def call_kinds(func, arguments):
+    """The kinds ``func`` is specialized on for a call with ``arguments`` (name ->
+    value, defaults included): each argument's, and those of the attributes of
+    arguments it reads (``attribute_kinds``)."""
+    kinds = {n: kind_of(v) for n, v in arguments.items()}
+    if inspect.isfunction(func):
+        kinds.update(attribute_kinds(func, arguments))
+    return kinds
 
 
 def _signature(func):
@@ -218,9 +296,13 @@ def _dispatcher(sig, name, fast, limit=8, wrt=()):
     arguments go to ``*rest``.
 
     ``fast`` maps the key of a specialization (per positional argument: its
-    type, and for arrays, lists and tuples its kind) to its compiled
+    type and kind, and for a plain object whose attributes the function reads,
+    (name, kind, test) of each, ``GradFunction._fast_entry``) to its compiled
     implementation. The method tests each argument inline (``type(x) is float``;
-    ``type(x) is ndarray and x.ndim == 1``; a tuple's kind is remembered), which
+    ``type(x) is ndarray and x.ndim == 1``; a tuple's kind is remembered; an
+    object's kind is 'A' by its type alone), then such attributes the same way
+    (``type(self.W) is ndarray and self.W.ndim == 2``, read once, not at all for a
+    property, see ``_attribute_state``), which
     costs a few tens of nanoseconds, where building a key tuple and looking it
     up costs hundreds: a scalar gradient takes well under a microsecond and an
     array gradient pays nothing per argument. Anything else (keyword-only
@@ -272,23 +354,39 @@ def _dispatcher(sig, name, fast, limit=8, wrt=()):
         tests = [f"{pos[n - 1]} is not {missing}"] if n else []
         if n < len(pos):
             tests.append(f"{pos[n]} is {missing}")
-        for i, (t, kind) in enumerate(key):
+        loads, checks = [], []      # attributes read of plain objects, their tests
+        for i, (t, kind, *attrs) in enumerate(key):
             tests.append(f"type({pos[i]}) is {inject(f'T{k}_{i}', t)}")
             if issubclass(t, np.ndarray):
                 tests.append(_ndim_test(pos[i], t, kind, i in wrt))
                 if i in wrt:                # the gradient is float64 as is
                     tests.append(f"{pos[i]}.dtype is {inject('F64', _F64)}")
-            elif not issubclass(t, _SCALAR_TYPES):      # lists, tuples, other objects
+            elif issubclass(t, (list, tuple)):      # of other objects, the type tells 'A'
                 tests.append(f"{kind_fn}({pos[i]}) == {kind!r}")
-        lines += [f"        if {' and '.join(tests) or 'True'}:",
-                  "            try:",
-                  f"                return {inject(f'F{k}', impl.function)}({', '.join(pos[:n])})",
-                  f"            except {nonscalar} as {err}:",
-                  f"                {me}._last = {inject(f'I{k}', impl)}",
-                  f"                {me}._locate({err})",
-                  f"            except Exception as {err}:",
-                  f"                {note}({err})",
-                  "                raise"]
+            for a, akind, test in attrs[0] if attrs else ():
+                if test is None:            # a descriptor: 'A' whatever it gives
+                    continue
+                v = private(f"_{a}")
+                loads += ["try:", f"    {v} = {pos[i]}.{a}",
+                          "except AttributeError:", f"    {v} = {missing}"]
+                if test is _ABSENT:
+                    checks.append(f"{v} is {missing}")
+                    continue
+                checks.append(f"type({v}) is {inject(f'T{k}_{i}_{a}', test)}")
+                if issubclass(test, np.ndarray):
+                    checks.append(_ndim_test(v, test, akind, False))
+        call = ["try:",
+                f"    return {inject(f'F{k}', impl.function)}({', '.join(pos[:n])})",
+                f"except {nonscalar} as {err}:",
+                f"    {me}._last = {inject(f'I{k}', impl)}",
+                f"    {me}._locate({err})",
+                f"except Exception as {err}:",
+                f"    {note}({err})",
+                "    raise"]
+        if loads:                   # read once the arguments passed their tests
+            call = loads + [f"if {' and '.join(checks)}:"] + ["    " + c for c in call]
+        lines.append(f"        if {' and '.join(tests) or 'True'}:")
+        lines += ["            " + c for c in call]
     given = f"({', '.join(pos)},)" if pos else "()"
     named = "{" + ", ".join(f"{k!r}: {k}" for k in kwonly) + "}"
     lines.append(f"    return {me}._named_slow({given}, {rest}, {named})")
@@ -416,8 +514,46 @@ class GradFunction:
         impl = self._last
         raise errors.non_scalar_output(impl.ctx, impl.ctx.return_node, exc.message) from None
 
+    def _reads(self):
+        """(position, name, attribute names) of each parameter whose attributes the
+        function reads as ``p.name`` (``parse.attribute_reads``), found once."""
+        hit = self.__dict__.get("_attribute_reads")
+        if hit is None:
+            func = _unwrap(self.__wrapped__)
+            found = parse.attribute_reads(func) if inspect.isfunction(func) else {}
+            names = list(self._sig.parameters)
+            hit = self._attribute_reads = tuple((names.index(p), p, attrs)
+                                                for p, attrs in found.items() if p in names)
+        return hit
+
+    def _call_key(self, args, kwargs):
+        """``_key`` of a call, with the kinds of the attributes the function reads of
+        arguments that are plain objects (``attribute_kinds``)."""
+        key = _key(args, kwargs)
+        reads = self._reads()
+        if reads:
+            extra = []
+            for i, p, attrs in reads:
+                obj = args[i] if i < len(args) else kwargs.get(p, _MISSING)
+                if obj is _MISSING:
+                    obj = self._sig.parameters[p].default
+                if _plain(obj):     # the types too: a new one gets a fast path entry
+                    extra.append((p, tuple(_attribute_state(obj, a) for a in attrs)))
+            key += (tuple(extra),)
+        return key
+
+    def _fast_entry(self, args):
+        """The key of ``_fast`` for a positional call with ``args``: per argument its type
+        and kind, and for a plain object whose attributes the function reads, what the
+        dispatcher tests them by: (name, kind, test) each (``_attribute_state``)."""
+        entry = [(type(a), kind_of(a)) for a in args]
+        for i, _, attrs in self._reads():
+            if i < len(args) and _plain(args[i]):
+                entry[i] += (tuple((a,) + _attribute_state(args[i], a) for a in attrs),)
+        return tuple(entry)
+
     def _call(self, args, kwargs):
-        impl = self._impls.get(_key(args, kwargs))
+        impl = self._impls.get(self._call_key(args, kwargs))
         if impl is None:
             impl = self._compile(args, kwargs)
         if isinstance(self.__wrapped__, CustomVJP):
@@ -431,14 +567,22 @@ class GradFunction:
             errors.note_generated(exc)
             raise
 
-    def _kinds(self, args, kwargs):
+    def _kinds(self, args, kwargs, target):
+        """The kinds to compile ``target`` (the function, or the generated code of the
+        ``grad`` it wraps) with for a call with these arguments: those of the arguments,
+        and of the attributes of arguments ``target`` reads (``call_kinds``) among those
+        the function reads (in the key of the call, ``_call_key``)."""
         try:
             bound = self._sig.bind(*args, **kwargs)
         except TypeError as exc:
             raise errors.bad_argument(_unwrap(self.__wrapped__),
                                       f"{self.__name__}(): {exc}") from None
         bound.apply_defaults()
-        return {n: kind_of(v) for n, v in bound.arguments.items()}
+        kinds = call_kinds(target, bound.arguments)
+        if len(kinds) > len(bound.arguments):
+            known = {f"{p}.{a}" for _, p, attrs in self._reads() for a in attrs}
+            kinds = {k: v for k, v in kinds.items() if k in bound.arguments or k in known}
+        return kinds
 
     def _compile(self, args, kwargs, output=None, mode=None):
         """The generated code for a call with these arguments, remembered for the
@@ -448,7 +592,7 @@ class GradFunction:
         if isinstance(self.__wrapped__, CustomVJP):
             output = "split"
         target = resolve(self.__wrapped__, args, kwargs)
-        kinds = self._kinds(args, kwargs)
+        kinds = self._kinds(args, kwargs, target)
         wrt_tuple = True if output == "split" else self._wrt_tuple
         impl = None
         gradient = mode is None and output in ("grad", "value_and_grad")
@@ -478,14 +622,14 @@ class GradFunction:
                 if impl is None:
                     raise
         if mode is None and (output == self._output or output == "split"):
-            self._impls[_key(args, kwargs)] = impl
+            self._impls[self._call_key(args, kwargs)] = impl
             self._last = impl
             types = tuple(map(type, args))
             if output == self._output and not kwargs \
                     and not isinstance(self.__wrapped__, CustomVJP) \
                     and not any(issubclass(types[i], (int, np.integer))
                                 for i in self._wrt if i < len(types)):
-                self._fast[tuple(zip(types, map(kind_of, args)))] = impl
+                self._fast[self._fast_entry(args)] = impl
                 self._dispatch()
         return impl
 
@@ -595,7 +739,7 @@ def resolve(func, args, kwargs):
     if isinstance(func, GradFunction):
         if func._has_aux:
             raise errors.bad_argument(_unwrap(func), "cannot differentiate a has_aux gradient")
-        impl = func._impls.get(_key(args, kwargs))
+        impl = func._impls.get(func._call_key(args, kwargs))
         if impl is None or impl.ctx.mode != "reverse":
             impl = func._compile(args, kwargs, mode="reverse")
         return impl.function
@@ -816,7 +960,7 @@ def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=Tr
                                       hint="pass example values of its positional "
                                       "parameters") from None
         bound.apply_defaults()
-        kinds = {n: kind_of(v) for n, v in bound.arguments.items()}
+        kinds = call_kinds(func, bound.arguments)
     else:
         kinds = {n: "S" for n in sig.parameters}
     if stage not in pipeline.STAGE_NAMES + ["forward"]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
+import weakref
 
 import gast
 
@@ -67,7 +68,7 @@ class _Source:
     a function transformed once, the usual case, pays one conversion and no clone.
     """
 
-    __slots__ = ("lines", "col_shift", "tree", "lnum", "module", "handed_out")
+    __slots__ = ("lines", "col_shift", "tree", "lnum", "module", "handed_out", "reads")
 
     def __init__(self, lines, lnum):
         self.lines = lines                  # the whole file, as linecache holds it
@@ -84,6 +85,7 @@ class _Source:
         self.lnum = lnum
         self.module = None                  # the kept gast tree, once asked twice
         self.handed_out = False
+        self.reads = None                   # attribute_reads, once asked
 
     def gast_module(self):
         if not self.handed_out:
@@ -192,6 +194,73 @@ def loops_unbounded(func):
             if not fixed:
                 return True
     return False
+
+
+def attribute_reads(func):
+    """Parameter name -> the names of its attributes ``func`` reads as ``p.name`` (sorted),
+    for each parameter ``p`` its body uses only that way: never assigned, called as
+    ``p.f(...)`` or ``p.name(...)``, passed, copied, stored into (``p.name = v``,
+    ``del p.name``), nor a parameter of a function or lambda defined inside. The values of
+    these attributes at call time then have kinds of their own (``api.attribute_kinds``):
+    nothing in the function can rebind them. Empty when the source cannot be read, and for
+    lambdas."""
+    if not inspect.isfunction(func) or func.__name__ == "<lambda>":
+        return {}
+    code = func.__code__
+    hit = _READS.get(code)
+    if hit is not None:
+        return hit
+    try:
+        source = _source(func)
+    except Exception:       # noqa: BLE001 - unreadable: the transformation says why
+        return {}
+    if source.reads is None:
+        source.reads = _attribute_reads(source.tree)
+    _READS[code] = source.reads
+    return source.reads
+
+
+# code object -> attribute_reads, asked again on every call of jvp, vjp, ... (reading
+# the source each time costs more than the call); as the generated code, it is not
+# made again when the file changes on disk but the function is not defined again
+_READS = weakref.WeakKeyDictionary()
+
+
+def _attribute_reads(tree):
+    fdef = tree.body[0] if tree.body else None
+    if not isinstance(fdef, ast.FunctionDef):
+        return {}
+    a = fdef.args
+    params = {p.arg for p in a.posonlyargs + a.args + a.kwonlyargs}
+    reads = {p: set() for p in params}
+    spoiled = set()
+    callees = set()             # id of each p.name called as a function
+    body = [n for s in fdef.body for n in ast.walk(s)]      # not the defaults
+    for node in body:
+        cls = node.__class__
+        if cls is ast.Name and node.id == "super" and a.posonlyargs + a.args:
+            spoiled.add((a.posonlyargs + a.args)[0].arg)    # super() reads self
+        if cls is ast.Call:
+            callees.add(id(node.func))
+        elif cls in (ast.FunctionDef, ast.Lambda, ast.AsyncFunctionDef):
+            b = node.args
+            spoiled.update(p.arg for p in b.posonlyargs + b.args + b.kwonlyargs
+                           + [b.vararg, b.kwarg] if p is not None)
+    bases = set()               # id of each Name read as the base of p.name
+    for node in body:
+        cls = node.__class__
+        if cls is ast.Attribute and node.value.__class__ is ast.Name \
+                and node.value.id in params:
+            if node.ctx.__class__ is ast.Load and id(node) not in callees:
+                reads[node.value.id].add(node.attr)
+                bases.add(id(node.value))
+            else:
+                spoiled.add(node.value.id)
+        elif cls is ast.Name and node.id in params and id(node) not in bases:
+            spoiled.add(node.id)     # (ast.walk gives the Attribute before its base)
+        elif cls in (ast.Global, ast.Nonlocal):
+            spoiled.update(node.names)
+    return {p: tuple(sorted(attrs)) for p, attrs in reads.items() if attrs and p not in spoiled}
 
 
 def _lambda_as_def(module, func, ctx):

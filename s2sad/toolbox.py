@@ -21,8 +21,8 @@ from .api import (
     _parse_wrt,
     _signature,
     _unwrap,
+    call_kinds,
     compiled,
-    kind_of,
     methods_too,
     resolve,
 )
@@ -47,10 +47,10 @@ class _Wrapper:
         functools.update_wrapper(self, base)
         self.__wrapped__ = func
 
-    def _kinds(self, args, kwargs=None):
+    def _kinds(self, target, args, kwargs=None):
         bound = self._sig.bind(*args, **(kwargs or {}))
         bound.apply_defaults()
-        return {n: kind_of(v) for n, v in bound.arguments.items()}
+        return call_kinds(target, bound.arguments)
 
     def _bind(self, args, kwargs, what, hint=None):
         """Every positional parameter's value (defaults filled in, keywords placed), and
@@ -86,7 +86,7 @@ class JVPFunction(_Wrapper):
         for i, t in zip(self._wrt, tangents):
             _check_like(t, primal[i], self._func, f"the tangent of argument {i}")
         target = resolve(self._func, primal, kwonly)
-        impl = compiled(target, self._wrt, True, "jvp", self._kinds(primal, kwonly))
+        impl = compiled(target, self._wrt, True, "jvp", self._kinds(target, primal, kwonly))
         try:
             return impl.function(*primal, *tangents, **kwonly)
         except Exception as exc:
@@ -105,8 +105,7 @@ class VJPFunction(_Wrapper):
             raise errors.bad_argument(_unwrap(self._func),
                                       f"{self.__name__}(): {exc}") from None
         bound.apply_defaults()
-        kinds = {n: kind_of(v) for n, v in bound.arguments.items()}
-        impl = compiled(target, self._wrt, True, "split", kinds)
+        impl = compiled(target, self._wrt, True, "split", call_kinds(target, bound.arguments))
         fwd, bwd = impl.function
         tape = []
         try:
