@@ -799,7 +799,7 @@ def _shared_calls(tree, ctx, facts):
     there; a loop's body sees the values from before it whose names the loop does
     not write. Returns the statements it changed."""
     touched = set()
-    _SharedCalls(ctx, facts, touched).block(tree.body, {}, {})
+    _SharedCalls(ctx, facts, touched).block(tree.body, {}, {}, {})
     return touched
 
 
@@ -808,6 +808,7 @@ class _SharedCalls:
         self.ctx, self.facts, self.touched = ctx, facts, touched
         self.kinds = ctx.var_kinds
         self.derivative = ctx.namer.is_derivative   # (not holders: code reads as the math)
+        self.funcs = {}         # dotted name -> the function it names (shapes.callee)
 
     def key(self, call):
         """``(function, operands)`` of a pure call of scalar names and numbers, or None."""
@@ -824,64 +825,72 @@ class _SharedCalls:
                 operands.append((type(a.value), a.value))
             else:
                 return None
-        f = shapes.callee(call, self.ctx)
+        path = dotted_name(call.func)
+        f = self.funcs.get(path, _MISSING)
+        if f is _MISSING:
+            f = self.funcs[path] = shapes.callee(call, self.ctx)
         if not (isinstance(f, np.ufunc) and f.nout == 1 and f.nin == len(operands)) \
                 and not (callable(f) and getattr(f, "__module__", None) == "math"):
             return None
         return f, tuple(operands)
 
-    def block(self, stmts, avail, by_name):
-        """``avail``: key -> the name holding its value; ``by_name``: name -> the keys
-        it is the holder or an operand of (both edited in place)."""
+    def block(self, stmts, avail, uses, holds):
+        """``avail``: key -> the name holding its value; ``uses``, ``holds``: name -> the
+        keys it is an operand, the holder of (tuples: the tables are copied for a nested
+        block, the values shared). All three are edited in place."""
         facts = self.facts
+        lists = facts.lists
         dropped = []
         for x in stmts:
             cls = x.__class__
-            if cls is gast.If:
-                self.replace(x, "test", avail)
-                for inner in (x.body, x.orelse):
-                    self.block(inner, dict(avail), {n: set(k) for n, k in by_name.items()})
-                self.forget(facts.writes(x), avail, by_name)
-            elif cls is gast.For or cls is gast.While:
-                if cls is gast.For:
-                    self.replace(x, "iter", avail)
-                self.forget(facts.writes(x), avail, by_name)
-                inner_avail = dict(avail)
-                inner_names = {n: set(k) for n, k in by_name.items()}
-                if cls is gast.While:
-                    self.replace(x, "test", inner_avail)
-                for inner in (x.body, x.orelse):
-                    self.block(inner, dict(inner_avail),
-                               {n: set(k) for n, k in inner_names.items()})
-            elif cls in _SIMPLE:
-                value = getattr(x, "value", None)
-                if value is not None and avail:
+            if cls in _SIMPLE:
+                facts_x = lists(x)
+                if avail and not uses.keys().isdisjoint(facts_x[0]) \
+                        and getattr(x, "value", None) is not None:
                     self.replace(x, "value", avail)
                     if cls is gast.Expr and x.value.__class__ is gast.Name:
                         dropped.append(x)       # a call kept for its error: made already
                         continue
-                read, written, deleted = facts.lists(x)[:3]
-                self.forget(written, avail, by_name)
-                self.forget(deleted, avail, by_name)
+                    facts_x = lists(x)
+                if uses or holds:
+                    for n in facts_x[1] + facts_x[2]:       # written, deleted
+                        if n in uses or n in holds:
+                            for key in uses.pop(n, ()) + holds.pop(n, ()):
+                                avail.pop(key, None)
                 if cls is gast.Assign and x.value.__class__ is gast.Call \
                         and len(x.targets) == 1 and x.targets[0].__class__ is gast.Name:
                     key = self.key(x.value)
                     h = x.targets[0].id
                     if key is not None and h not in key[1] and not self.derivative(h):
                         avail[key] = h
-                        for n in (h,) + key[1]:
-                            if isinstance(n, str):
-                                by_name.setdefault(n, set()).add(key)
+                        holds[h] = holds.get(h, ()) + (key,)
+                        for n in key[1]:
+                            if n.__class__ is str:
+                                uses[n] = uses.get(n, ()) + (key,)
+            elif cls is gast.If:
+                self.replace(x, "test", avail)
+                for inner in (x.body, x.orelse):
+                    self.block(inner, dict(avail), dict(uses), dict(holds))
+                self.forget(facts.writes(x), avail, uses, holds)
+            elif cls is gast.For or cls is gast.While:
+                if cls is gast.For:
+                    self.replace(x, "iter", avail)
+                self.forget(facts.writes(x), avail, uses, holds)
+                if cls is gast.While:
+                    self.replace(x, "test", avail)
+                for inner in (x.body, x.orelse):
+                    self.block(inner, dict(avail), dict(uses), dict(holds))
             else:
                 avail.clear()
-                by_name.clear()
+                uses.clear()
+                holds.clear()
         if dropped:
             stmts[:] = [x for x in stmts if not any(x is y for y in dropped)]
 
     @staticmethod
-    def forget(names, avail, by_name):
+    def forget(names, avail, uses, holds):
         for n in names:
-            for key in by_name.pop(n, ()):
+            for key in uses.pop(n, ()) + holds.pop(n, ()):
                 avail.pop(key, None)
 
     def replace(self, x, field, avail):
@@ -889,41 +898,59 @@ class _SharedCalls:
         if not avail:
             return
         expr = getattr(x, field)
-        new = self.rewrite(expr, avail, x)
-        if new is not expr:
-            if x.__class__ is gast.Assign and new.__class__ is gast.Name \
-                    and x.targets[0].__class__ is gast.Name and x.targets[0].id == new.id:
-                return          # h = math.sin(a) again: h holds it already
-            setattr(x, field, new)
+        new = self.rewrite(expr, avail)
+        if new is expr and not self.changed:
+            return
+        self.changed = False
+        self.touched.add(x)
+        self.facts.forget(x)
+        if x.__class__ is gast.Assign and new.__class__ is gast.Name \
+                and x.targets[0].__class__ is gast.Name and x.targets[0].id == new.id:
+            return              # h = math.sin(a) again: h holds it already
+        setattr(x, field, new)
 
-    def rewrite(self, e, avail, stmt):
+    changed = False
+
+    def rewrite(self, e, avail):
         """``e`` with the available calls in it replaced by their holders (in place but
-        for ``e`` itself); not inside a lambda or a comprehension, whose names may
-        shadow the operands."""
-        if e.__class__ in _SCOPES:
+        for ``e`` itself; ``changed`` tells); not inside a lambda or a comprehension,
+        whose names may shadow the operands."""
+        cls = e.__class__
+        if cls is gast.Name or cls is gast.Constant or cls in _SCOPES:
             return e
-        if e.__class__ is gast.Call:
+        if cls is gast.Call:
             key = self.key(e)
             if key is not None and key in avail:
-                self.touched.add(stmt)
-                self.facts.forget(stmt)
                 return gast.Name(id=avail[key], ctx=gast.Load(), annotation=None,
                                  type_comment=None)
+        if cls is gast.BinOp:
+            for f in ("left", "right"):
+                v = getattr(e, f)
+                if v.__class__ is gast.Name or v.__class__ is gast.Constant:
+                    continue
+                new = self.rewrite(v, avail)
+                if new is not v:
+                    setattr(e, f, new)
+                    self.changed = True
+            return e
         for f in e._fields:
             v = getattr(e, f, None)
             if isinstance(v, gast.expr):
-                new = self.rewrite(v, avail, stmt)
+                new = self.rewrite(v, avail)
                 if new is not v:
                     setattr(e, f, new)
+                    self.changed = True
             elif isinstance(v, list):
                 for i, item in enumerate(v):
                     if isinstance(item, gast.expr):
-                        new = self.rewrite(item, avail, stmt)
+                        new = self.rewrite(item, avail)
                         if new is not item:
                             v[i] = new
+                            self.changed = True
         return e
 
 
+_MISSING = object()
 _SCOPES = (gast.Lambda, gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
 _SIMPLE = (gast.Assign, gast.AugAssign, gast.Expr, gast.Return, gast.Pass, gast.Delete,
            gast.Break, gast.Continue, gast.Raise, gast.Assert)
@@ -1317,6 +1344,7 @@ def run(tree, ctx):
     ctx.maybe_none |= _maybe_none(tree)
     fold = _Fold(ctx)
     refold = _fold(fold, tree, None, facts)
+    refold |= _shared_calls(tree, ctx, facts)
     for _ in range(20):
         # One sweep. Dead code goes to its fixed point; copy propagation, run after
         # it, folds what it rewrites and takes the copies that makes at once. What
@@ -1334,7 +1362,6 @@ def run(tree, ctx):
             break
     if _dead_cycles(tree, ctx, facts):
         _dead(tree, ctx, facts)
-    _shared_calls(tree, ctx, facts)
     _error_checks(tree, ctx, facts)
     touched = set()
     if _negations(tree, ctx, fold, facts, touched):       # once, on the final code
