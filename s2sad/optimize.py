@@ -1,6 +1,8 @@
 """Stage 6: clean up the generated function.
 
-Takes and gives a generated ``FunctionDef``. Runs to a fixed point:
+Takes and gives a generated ``FunctionDef``. First, a pure call of scalars made
+again reads the value made before (``math.cos(a)`` after ``_t2 = math.cos(a)``,
+``_shared_calls``). Then runs to a fixed point:
 
 * adjoint copy and constant propagation: ``b_t3 = b_t5`` (or ``= 1.0``)
   followed by uses of ``b_t3`` in the same block becomes uses of ``b_t5``
