@@ -163,11 +163,12 @@ _SCAN = (gast.Name, gast.Constant, gast.BinOp, gast.UnaryOp, gast.Assign, gast.C
 
 
 def _scan(stmt):
-    """(read, written, deleted, foldable, negations) of a simple statement in one
-    walk: the ids of its names by context, with repeats; whether some operation in
-    it matches a rule of ``_Fold`` (folding works bottom up and its first change is
-    always at such an operation, so a statement with none is left as it is); and
-    the number of negations of something other than a number in it.
+    """(read, written, deleted, foldable, negations, calls) of a simple statement in
+    one walk: the ids of its names by context, with repeats; whether some operation
+    in it matches a rule of ``_Fold`` (folding works bottom up and its first change is
+    always at such an operation, so a statement with none is left as it is); the
+    number of negations of something other than a number in it; and the number of
+    calls in it.
 
     The optimizer's most called function (every statement, and each one a pass
     rewrites): the classes are bound locally, and the rules of folding are asked
@@ -175,7 +176,7 @@ def _scan(stmt):
     them need."""
     read, written, deleted = [], [], []
     foldable = False
-    negations = 0
+    negations = calls = 0
     stack = [stmt]
     pop, push, extend = stack.pop, stack.append, stack.extend
     Name, Constant, BinOp, UnaryOp, Assign, Call, Attribute, Load, Del, USub = _SCAN
@@ -214,6 +215,7 @@ def _scan(stmt):
             push(n.value)
             extend(n.targets)
         elif cls is Call:
+            calls += 1
             extend(n.keywords)
             extend(n.args)
             push(n.func)
@@ -221,7 +223,7 @@ def _scan(stmt):
             push(n.value)
         else:
             extend(children(n))
-    return read, written, deleted, foldable, negations
+    return read, written, deleted, foldable, negations, calls
 
 
 def _binop_folds(n):
@@ -792,14 +794,18 @@ def _math_calls(stmt, ctx, stores):
 
 
 def _shared_calls(tree, ctx, facts):
-    """Reuse the value of a pure call of scalars: ``h = math.sin(a)`` (or a NumPy ufunc,
-    ``np.exp(a)``) followed, in the same block or a block nested in it, by
-    ``math.sin(a)`` again with neither ``h`` nor ``a`` written in between: the call
-    reads ``h`` (a primal value: code reads ``dx * _t2``, not ``dx * dy``). The derivative of ``sin`` is ``cos``, and code that computes both of
-    one angle (rotations, oscillators) then calls each once; a user's repeated
-    ``math.cos(a0)`` goes too. A value computed in a branch or a loop serves only
-    there; a loop's body sees the values from before it whose names the loop does
-    not write. Returns the statements it changed."""
+    """Make a pure call of scalars once: ``math.sin(a)`` (or a NumPy ufunc, ``np.exp(a)``)
+    made again, in the same block or a block nested in it, with ``a`` not rebound in
+    between, reads the value made first. It reads the name that holds it when a
+    statement ``h = math.sin(a)`` made it (``h`` a primal value, not rebound in
+    between: code reads ``dx * _t2``, not ``dx * dy``); else a new ``h = math.sin(a)``
+    goes right before the first statement making it, if nothing that statement
+    evaluates before the call can raise (``+ - *`` of scalars), so that errors come
+    in the same order. The derivative of ``sin`` is ``cos``: code that computes both
+    of one angle (rotations, oscillators) calls each once; a user's repeated
+    ``math.cos(a0)`` goes too. A value made in a branch or a loop serves only there;
+    a loop's body sees the values from before it whose names the loop does not
+    write. Returns the statements it changed."""
     touched = set()
     _SharedCalls(ctx, facts, touched).block(tree.body, {}, {}, {})
     return touched
@@ -809,8 +815,18 @@ class _SharedCalls:
     def __init__(self, ctx, facts, touched):
         self.ctx, self.facts, self.touched = ctx, facts, touched
         self.kinds = ctx.var_kinds
-        self.derivative = ctx.namer.is_derivative   # (not holders: code reads as the math)
+        self.derivative = ctx.namer.is_derivative
         self.funcs = {}         # dotted name -> the function it names (shapes.callee)
+        self.primal_of = {b: p for p, b in ctx.namer._adjoints.items()}
+        self.primal_of.update(ctx.namer.tangent_of)
+
+    def scalar(self, n):
+        """``n`` holds a scalar (an adjoint or a tangent: if its primal does)."""
+        kinds = self.kinds
+        k = kinds.get(n)
+        if k is None:
+            k = kinds.get(self.primal_of.get(n))
+        return k == "S"
 
     def key(self, call):
         """``(function, operands)`` of a pure call of scalar names and numbers, or None."""
@@ -820,7 +836,7 @@ class _SharedCalls:
         for a in call.args:
             c = a.__class__
             if c is gast.Name:
-                if self.kinds.get(a.id) != "S":
+                if not self.scalar(a.id):
                     return None
                 operands.append(a.id)
             elif c is gast.Constant and type(a.value) in (int, float):
@@ -839,45 +855,39 @@ class _SharedCalls:
     def block(self, stmts, avail, uses, holds):
         """``avail``: key -> the name holding its value; ``uses``, ``holds``: name -> the
         keys it is an operand, the holder of (tuples: the tables are copied for a nested
-        block, the values shared). All three are edited in place."""
-        facts = self.facts
-        lists = facts.lists
-        dropped = []
+        block, the values shared). All three are edited in place. ``self.first``: key
+        -> where a call of this block without a holder was first made (``_First``)."""
+        lists = self.facts.lists
+        dropped, made = [], []          # made: (statement, the holder to put before it)
+        first = {}
         for x in stmts:
             cls = x.__class__
             if cls in _SIMPLE:
                 facts_x = lists(x)
-                if avail and not uses.keys().isdisjoint(facts_x[0]) \
-                        and getattr(x, "value", None) is not None:
-                    self.replace(x, "value", avail)
+                if facts_x[5] and getattr(x, "value", None) is not None:
+                    self.statement(x, avail, uses, holds, first, made)
                     if cls is gast.Expr and x.value.__class__ is gast.Name:
                         dropped.append(x)       # a call kept for its error: made already
                         continue
                     facts_x = lists(x)
-                if uses or holds:
-                    for n in facts_x[1] + facts_x[2]:       # written, deleted
-                        if n in uses or n in holds:
-                            for key in uses.pop(n, ()) + holds.pop(n, ()):
-                                avail.pop(key, None)
+                if uses or holds or first:
+                    self.forget(facts_x[1] + facts_x[2], avail, uses, holds, first)
                 if cls is gast.Assign and x.value.__class__ is gast.Call \
                         and len(x.targets) == 1 and x.targets[0].__class__ is gast.Name:
                     key = self.key(x.value)
                     h = x.targets[0].id
                     if key is not None and h not in key[1] and not self.derivative(h):
-                        avail[key] = h
-                        holds[h] = holds.get(h, ()) + (key,)
-                        for n in key[1]:
-                            if n.__class__ is str:
-                                uses[n] = uses.get(n, ()) + (key,)
+                        first.pop(key, None)
+                        self.hold(key, h, avail, uses, holds)
             elif cls is gast.If:
                 self.replace(x, "test", avail)
                 for inner in (x.body, x.orelse):
                     self.block(inner, dict(avail), dict(uses), dict(holds))
-                self.forget(facts.writes(x), avail, uses, holds)
+                self.forget(self.facts.writes(x), avail, uses, holds, first)
             elif cls is gast.For or cls is gast.While:
                 if cls is gast.For:
                     self.replace(x, "iter", avail)
-                self.forget(facts.writes(x), avail, uses, holds)
+                self.forget(self.facts.writes(x), avail, uses, holds, first)
                 if cls is gast.While:
                     self.replace(x, "test", avail)
                 for inner in (x.body, x.orelse):
@@ -886,24 +896,55 @@ class _SharedCalls:
                 avail.clear()
                 uses.clear()
                 holds.clear()
-        if dropped:
-            stmts[:] = [x for x in stmts if not any(x is y for y in dropped)]
+                first.clear()
+        if dropped or made:
+            before = {}
+            for y, holder in made:
+                before.setdefault(id(y), []).append(holder)
+            gone = {id(y) for y in dropped}
+            out = []
+            for y in stmts:
+                out += before.get(id(y), ())
+                if id(y) not in gone and not (y.__class__ is gast.Expr
+                                              and y.value.__class__ is gast.Name):
+                    out.append(y)       # (not a call kept for its error that a holder makes)
+            stmts[:] = out
 
     @staticmethod
-    def forget(names, avail, uses, holds):
+    def hold(key, h, avail, uses, holds):
+        avail[key] = h
+        holds[h] = holds.get(h, ()) + (key,)
+        for n in key[1]:
+            if n.__class__ is str:
+                uses[n] = uses.get(n, ()) + (key,)
+
+    @staticmethod
+    def forget(names, avail, uses, holds, first=None):
+        """The names were rebound: the values of calls they hold or are operands of are
+        not at hand any more, nor are the first calls of ``first`` they are operands
+        of."""
         for n in names:
-            for key in uses.pop(n, ()) + holds.pop(n, ()):
-                avail.pop(key, None)
+            if n in uses or n in holds:
+                for key in uses.pop(n, ()) + holds.pop(n, ()):
+                    avail.pop(key, None)
+            if first:
+                for key in [k for k in first if n in k[1]]:
+                    del first[key]
 
     def replace(self, x, field, avail):
-        """Read the holders of the available calls in ``x.<field>``."""
-        if not avail:
-            return
+        """Read the holders of the available calls in ``x.<field>`` (a test, an
+        iterable: no holder is made for them)."""
+        if avail:
+            self.statement(x, avail, None, None, None, None, field)
+
+    def statement(self, x, avail, uses, holds, first, made, field="value"):
+        """Rewrite the calls in ``x.<field>`` that ``avail`` holds or ``first`` saw;
+        note in ``first`` those a holder could be made for (when ``first`` is given)."""
+        walk = _CallWalk(self, x, avail, uses, holds, first, made)
         expr = getattr(x, field)
-        new = self.rewrite(expr, avail)
-        if new is expr and not self.changed:
+        new = walk.visit(expr, True)
+        if new is expr and not walk.changed:
             return
-        self.changed = False
         self.touched.add(x)
         self.facts.forget(x)
         if x.__class__ is gast.Assign and new.__class__ is gast.Name \
@@ -911,47 +952,153 @@ class _SharedCalls:
             return              # h = math.sin(a) again: h holds it already
         setattr(x, field, new)
 
-    changed = False
 
-    def rewrite(self, e, avail):
-        """``e`` with the available calls in it replaced by their holders (in place but
-        for ``e`` itself; ``changed`` tells); not inside a lambda or a comprehension,
-        whose names may shadow the operands."""
+class _CallWalk:
+    """One statement's expression in the order Python evaluates it: the calls some name
+    holds are replaced by the name; a call made a second time in the block gets a new
+    holder (``_SharedCalls.statement``). ``quiet``: nothing evaluated so far can raise,
+    so a holder made before the statement changes no error."""
+
+    def __init__(self, shared, stmt, avail, uses, holds, first, made):
+        self.shared, self.stmt = shared, stmt
+        self.avail, self.uses, self.holds, self.first, self.made = avail, uses, holds, \
+            first, made
+        self.quiet = True
+        self.changed = False
+
+    def visit(self, e, surely):
+        """``e`` rewritten (in place but for ``e`` itself); ``surely``: ``e`` is evaluated
+        whenever the statement is (not a branch of ``a if c else b``)."""
         cls = e.__class__
-        if cls is gast.Name or cls is gast.Constant or cls in _SCOPES:
+        if cls is gast.Name:
+            if not self.shared.scalar(e.id) or e.id in self.shared.ctx.maybe_none:
+                self.quiet = False          # an array's arithmetic may raise, None's does
+            return e
+        if cls is gast.Constant:
+            if type(e.value) not in (int, float, bool):
+                self.quiet = False
+            return e
+        if cls in _SCOPES:
+            self.quiet = False
+            return e
+        if cls is gast.BinOp:
+            self.field(e, "left", surely)
+            self.field(e, "right", surely)
+            if e.op.__class__ not in _QUIET_BINOPS:
+                self.quiet = False
+            return e
+        if cls is gast.UnaryOp:
+            self.field(e, "operand", surely)
+            if e.op.__class__ not in (gast.USub, gast.UAdd):
+                self.quiet = False
             return e
         if cls is gast.Call:
-            key = self.key(e)
-            if key is not None and key in avail:
-                return gast.Name(id=avail[key], ctx=gast.Load(), annotation=None,
-                                 type_comment=None)
-        if cls is gast.BinOp:
-            for f in ("left", "right"):
-                v = getattr(e, f)
-                if v.__class__ is gast.Name or v.__class__ is gast.Constant:
-                    continue
-                new = self.rewrite(v, avail)
+            key = self.shared.key(e)
+            if key is not None:
+                holder = self.avail.get(key)
+                if holder is not None:
+                    return _load(holder)
+                if self.first is not None:
+                    seen = self.first.get(key)
+                    if seen is not None:
+                        return self.make_holder(key, seen, e)
+                    if surely and self.quiet:
+                        self.first[key] = _First(self.stmt)
+                        self.quiet = False
+                        return self.first[key].at(e)
+            self.quiet = False
+        elif cls is gast.IfExp:
+            self.field(e, "test", surely)
+            self.field(e, "body", False)
+            self.field(e, "orelse", False)
+            return e
+        elif cls is gast.BoolOp:
+            for i, v in enumerate(e.values):
+                new = self.visit(v, surely and i == 0)
                 if new is not v:
-                    setattr(e, f, new)
+                    e.values[i] = new
                     self.changed = True
             return e
+        else:
+            self.quiet = False
         for f in e._fields:
             v = getattr(e, f, None)
             if isinstance(v, gast.expr):
-                new = self.rewrite(v, avail)
-                if new is not v:
-                    setattr(e, f, new)
-                    self.changed = True
+                self.field(e, f, surely)
             elif isinstance(v, list):
                 for i, item in enumerate(v):
                     if isinstance(item, gast.expr):
-                        new = self.rewrite(item, avail)
+                        new = self.visit(item, surely)
                         if new is not item:
                             v[i] = new
                             self.changed = True
         return e
 
+    def field(self, e, f, surely):
+        v = getattr(e, f)
+        new = self.visit(v, surely)
+        if new is not v:
+            setattr(e, f, new)
+            self.changed = True
 
+    def make_holder(self, key, seen, call):
+        """The second call of ``key`` in the block: ``h = <call>`` before the statement
+        of the first, which reads ``h`` from now on, as this one does."""
+        shared = self.shared
+        h = shared.ctx.namer.temp()
+        shared.kinds[h] = "S"
+        f, operands = key
+        if getattr(f, "__name__", None) not in _MATH_INTS \
+                and not shared.ctx.active.isdisjoint(operands):
+            shared.ctx.active.add(h)        # a float, as the values it is made of
+        self.made.append((seen.stmt, gast.Assign(targets=[gast.Name(
+            id=h, ctx=gast.Store(), annotation=None, type_comment=None)],
+            value=clone(call), type_comment=None)))
+        seen.replace_with(h)
+        if seen.stmt is not self.stmt:
+            shared.touched.add(seen.stmt)
+            shared.facts.forget(seen.stmt)
+        del self.first[key]
+        shared.hold(key, h, self.avail, self.uses, self.holds)
+        return _load(h)
+
+
+class _First:
+    """Where a call was first made in a block: its statement and the call node (its
+    place is found again when the holder is made)."""
+
+    def __init__(self, stmt):
+        self.stmt, self.node = stmt, None
+
+    def at(self, node):
+        self.node = node
+        return node
+
+    def replace_with(self, h):
+        stack = [self.stmt]
+        while stack:
+            n = stack.pop()
+            for f in n._fields:
+                v = getattr(n, f, None)
+                if v is self.node:
+                    setattr(n, f, _load(h))
+                    return
+                if isinstance(v, gast.AST):
+                    stack.append(v)
+                elif isinstance(v, list):
+                    for i, item in enumerate(v):
+                        if item is self.node:
+                            v[i] = _load(h)
+                            return
+                        if isinstance(item, gast.AST):
+                            stack.append(item)
+
+
+def _load(name):
+    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+_QUIET_BINOPS = (gast.Add, gast.Sub, gast.Mult)
 _MISSING = object()
 _SCOPES = (gast.Lambda, gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
 _SIMPLE = (gast.Assign, gast.AugAssign, gast.Expr, gast.Return, gast.Pass, gast.Delete,

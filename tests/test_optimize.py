@@ -311,11 +311,12 @@ def shadowed(x):
 
 def test_derivative_reads_the_value_the_function_computed():
     """``rotate`` computes cos and sin of theta; their derivatives are each other: the
-    reverse sweep reads them, and the gradient is right (forward mode needs sin before
-    the function computes it, and calls it twice)."""
-    src = s2sad.source(rotate, wrt=(0, 1), mode="reverse")
-    assert src.count("math.cos(theta)") == 1, src
-    assert src.count("math.sin(theta)") == 1, src
+    reverse sweep reads them (forward mode needs sin before the function computes it:
+    it is computed there, once), and the gradient is right."""
+    for mode in ("reverse", "forward"):
+        src = s2sad.source(rotate, wrt=(0, 1), mode=mode)
+        assert src.count("math.cos(theta)") == 1, src
+        assert src.count("math.sin(theta)") == 1, src
     for theta, r in ((0.3, 2.0), (-1.2, 0.5), (2.5, -1.5)):
         got = s2sad.grad(rotate, wrt=(0, 1))(theta, r)
         want = (r * r * math.cos(2 * theta) - math.sin(theta), math.sin(2 * theta) / 2 * 2 * r)
@@ -346,3 +347,65 @@ def test_a_call_kept_for_its_error_goes_when_its_value_is_at_hand():
     assert s2sad.grad(logs, mode="reverse")(2.0) == pytest.approx(1.5)
     with pytest.raises(ValueError):
         s2sad.grad(logs, mode="reverse")(-1.0)
+
+
+def reuse_edges(x, y):
+    a = math.sin(x)
+    a = a * y                          # the holder is rebound: not math.sin(x) any more
+    b = math.sin(x) + a
+    x = x * 2.0                        # the operand is rebound
+    c = math.sin(x) * math.atan2(y, x) + math.atan2(y, x)
+    e = np.exp(y) * b + np.exp(y) * c
+    return e + math.pow(x, 1.5) * math.pow(x, 1.5)
+
+
+def test_shared_calls_follow_rebinding():
+    """Holders and operands rebound between two calls, ufuncs and functions of two
+    arguments: the gradient (both modes) matches finite differences, and the gradient
+    computes ``np.exp(y)`` and ``math.atan2(y, x)`` once each."""
+    src = s2sad.source(reuse_edges, wrt=(0, 1))
+    assert src.count("np.exp(y)") == 1 and src.count("math.atan2(y, ") == 1, src
+    for args in ((0.4, 1.3), (1.1, -0.7), (2.0, 0.2)):
+        for mode in ("reverse", "forward"):
+            got = s2sad.grad(reuse_edges, wrt=(0, 1), mode=mode)(*args)
+            want = numerical_grad(reuse_edges, args, (0, 1))
+            assert got == pytest.approx(want, rel=1e-6, abs=1e-8), (args, mode)
+
+
+def pendulum_step(theta, omega, c, k, n):
+    for _ in range(n):
+        omega = omega - 0.1 * (c * omega + k * math.sin(theta))
+        theta = theta + 0.1 * omega
+    return theta
+
+
+def test_a_call_made_twice_gets_a_holder():
+    """Forward mode along two arguments needs ``cos(theta)`` once per direction: it is
+    computed once per trip, by a holder put before the first statement needing it."""
+    src = s2sad.source(pendulum_step, wrt=(2, 3), mode="auto",
+                       args=(0.5, 0.1, 0.3, 9.81, 3))
+    assert "_tape" not in src and src.count("math.cos(theta") == 1, src
+    for args in ((0.5, 0.1, 0.3, 9.81, 3), (-1.0, 2.0, 0.05, 3.0, 5)):
+        got = s2sad.grad(pendulum_step, wrt=(2, 3))(*args)
+        assert got == pytest.approx(numerical_grad(pendulum_step, args, (2, 3)), rel=1e-6)
+
+
+def divides_first(a, b, x):
+    y = a / b + math.cos(x)
+    return y * math.cos(x) + b * math.sin(x) / a
+
+
+def test_holders_keep_the_order_of_errors():
+    """Where the function raises, the gradient raises the same error: a holder is made
+    only before a statement that evaluates nothing that can raise before the call."""
+    for args, error in (((1.0, 0.0, math.inf), ZeroDivisionError),
+                        ((0.0, 2.0, 1.0), ZeroDivisionError),
+                        ((1.0, 2.0, math.inf), ValueError)):
+        with pytest.raises(error):
+            divides_first(*args)
+        for mode in ("reverse", "forward"):
+            with pytest.raises(error):
+                s2sad.grad(divides_first, wrt=(0, 1, 2), mode=mode)(*args)
+    args = (0.7, 1.3, 0.4)
+    got = s2sad.grad(divides_first, wrt=(0, 1, 2))(*args)
+    assert got == pytest.approx(numerical_grad(divides_first, args, (0, 1, 2)), rel=1e-6)
