@@ -30,12 +30,15 @@ def kind_of(value):
     and NumPy scalars, 'A1' for 1-D arrays, 'A2' for 2-D ones ('A<n>' for an
     ndarray of n >= 1 dimensions), 'LS' for lists and tuples of scalars, 'L' for
     other lists and tuples, 'A' for the rest (0-d arrays among them, and subclasses
-    of ndarray of 2 dimensions or more, whose items need not have fewer: a row of
-    an ``np.matrix`` is a matrix)."""
+    of ndarray of 2 dimensions or more, whose items need not have fewer), 'X' for
+    what s2sad refuses (``REFUSED_ARRAYS``: an ``np.matrix``, a masked array, or a
+    list or tuple holding one)."""
     if isinstance(value, _SCALAR_TYPES):
         return "S"
     if isinstance(value, np.ndarray):
         n = value.ndim
+        if type(value) is not np.ndarray and isinstance(value, REFUSED_ARRAYS):
+            return "X"
         if n == 1 or (n > 1 and type(value) is np.ndarray):
             return f"A{n}"
         return "A"
@@ -47,8 +50,51 @@ def kind_of(value):
 
 
 def _sequence_kind(value):
-    return "LS" if value and all(issubclass(t, _SCALAR_TYPES)
-                                 for t in set(map(type, value))) else "L"
+    if not value:
+        return "L"
+    found = set(map(type, value))
+    if all(issubclass(t, _SCALAR_TYPES) for t in found):
+        return "LS"
+    if any(issubclass(t, REFUSED_ARRAYS) for t in found):
+        return "X"
+    return "L"
+
+
+# ndarray subclasses whose arithmetic the derivative code would get wrong silently:
+# ``*`` and ``**`` of an np.matrix are matrix products and powers, and a masked array
+# ignores its masked entries where the adjoints do not. An argument holding one (or a
+# list or tuple holding one) has the kind 'X', refused by ``refuse_arrays``.
+REFUSED_ARRAYS = (np.matrix, np.ma.MaskedArray)
+
+
+def refused_array_message(value, name, verb="pass"):
+    """(message, hint) for ``value`` of ``REFUSED_ARRAYS`` named ``name`` in the hint."""
+    if isinstance(value, np.matrix):
+        return ("is an np.matrix, whose * and ** are matrix products and powers: its "
+                "derivative code, written for arrays, would be wrong",
+                f"{verb} np.asarray({name}) instead (and write a @ b where you mean a matrix "
+                "product)")
+    return ("is a masked array (np.ma), whose operations skip the masked entries where "
+            "its derivative code does not",
+            f"{verb} np.asarray({name}) or {name}.filled(value) instead, or select the "
+            f"entries with {name}.compressed() or an index")
+
+
+def refuse_arrays(func, kinds, values):
+    """An ArgumentError for an argument of kind 'X' (``REFUSED_ARRAYS``). ``kinds`` and
+    ``values`` map the parameter names to the kinds and values of a call."""
+    for name, kind in kinds.items():
+        if kind == "X":
+            value = values[name]
+            if isinstance(value, (list, tuple)):
+                i, item = next((i, v) for i, v in enumerate(value)
+                               if isinstance(v, REFUSED_ARRAYS))
+                what = f"argument {name!r} of {func.__name__} holds an item that"
+                name = f"{name}[{i}]"
+            else:
+                item, what = value, f"argument {name!r} of {func.__name__}"
+            message, hint = refused_array_message(item, name)
+            raise errors.bad_argument(func, f"{what} {message}", hint=hint)
 
 
 _TUPLE_KINDS = {}       # id(tuple) -> (tuple, kind), the few tuples seen last
@@ -199,9 +245,36 @@ def _as_argument(g, a):
     return g
 
 
+def is_bool(a):
+    """``a`` is a bool, a NumPy bool or an array of bools: no number to differentiate
+    along (``True + True`` of bool arrays is ``True``)."""
+    return type(a) is bool or isinstance(a, np.bool_) \
+        or (isinstance(a, np.ndarray) and a.dtype.kind == "b")
+
+
+def refuse_bools(func, sig, wrt, args, kwargs):
+    """An ArgumentError for a differentiated argument holding a bool (``is_bool``), as
+    JAX refuses one: a bool argument that is not differentiated is fine."""
+    params = list(sig.parameters)
+    for i in wrt:
+        if i < len(args):
+            value = args[i]
+        elif i < len(params) and params[i] in kwargs:
+            value = kwargs[params[i]]
+        else:
+            continue
+        if is_bool(value):
+            what = "an array of bools" if isinstance(value, np.ndarray) else "a bool"
+            raise errors.bad_argument(
+                func, f"argument {i} ({params[i]!r}) of {func.__name__} is differentiated, "
+                f"but it holds {what}, which has no derivative",
+                hint=f"pass a float ({params[i]}=1.0, or an array of dtype float) to "
+                     "differentiate along it, or leave it out of wrt")
+
+
 def _needs_fixing(a):
     """``_as_argument`` may change the gradient for the argument ``a``."""
-    return type(a) in (int, bool) or isinstance(a, np.integer) \
+    return type(a) in (int, bool) or isinstance(a, (np.integer, np.bool_)) \
         or (isinstance(a, np.ndarray) and (a.dtype is not _F64 or a.ndim == 0))
 
 
@@ -387,8 +460,11 @@ class GradFunction:
         return self._slow(tuple(args) + rest, kwargs)
 
     def _slow(self, args, kwargs):
+        fix = any(_needs_fixing(args[i]) for i in self._wrt if i < len(args))
+        if fix or kwargs:
+            refuse_bools(_unwrap(self.__wrapped__), self._sig, self._wrt, args, kwargs)
         result = self._call(args, kwargs)
-        if any(_needs_fixing(args[i]) for i in self._wrt if i < len(args)):
+        if fix:
             result = self._promote(result, args)
         return result
 
@@ -438,7 +514,10 @@ class GradFunction:
             raise errors.bad_argument(_unwrap(self.__wrapped__),
                                       f"{self.__name__}(): {exc}") from None
         bound.apply_defaults()
-        return {n: kind_of(v) for n, v in bound.arguments.items()}
+        kinds = {n: kind_of(v) for n, v in bound.arguments.items()}
+        if "X" in kinds.values():
+            refuse_arrays(_unwrap(self.__wrapped__), kinds, bound.arguments)
+        return kinds
 
     def _compile(self, args, kwargs, output=None, mode=None):
         """The generated code for a call with these arguments, remembered for the
@@ -483,7 +562,7 @@ class GradFunction:
             types = tuple(map(type, args))
             if output == self._output and not kwargs \
                     and not isinstance(self.__wrapped__, CustomVJP) \
-                    and not any(issubclass(types[i], (int, np.integer))
+                    and not any(issubclass(types[i], (int, np.integer, np.bool_))
                                 for i in self._wrt if i < len(types)):
                 self._fast[tuple(zip(types, map(kind_of, args)))] = impl
                 self._dispatch()
@@ -817,6 +896,7 @@ def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=Tr
                                       "parameters") from None
         bound.apply_defaults()
         kinds = {n: kind_of(v) for n, v in bound.arguments.items()}
+        refuse_arrays(func, kinds, bound.arguments)
     else:
         kinds = {n: "S" for n in sig.parameters}
     if stage not in pipeline.STAGE_NAMES + ["forward"]:

@@ -53,7 +53,30 @@ def run(ctx):
     ctx.local_names = {n.id for n in all_names
                        if isinstance(n.ctx, (gast.Store, gast.Param))} | set(ctx.params)
     ctx.namer.reserve(names | {fdef.name})
+    _refuse_free_arrays(func, all_names, ctx)
     return fdef
+
+
+def _refuse_free_arrays(func, all_names, ctx):
+    """An ArgumentError at the first use of a global or closure variable holding an
+    array the derivative code would get wrong (``api.REFUSED_ARRAYS``: np.matrix, a
+    masked array), as for such an argument."""
+    from .api import REFUSED_ARRAYS, refused_array_message
+    code = func.__code__
+    cells = dict(zip(code.co_freevars, func.__closure__ or ()))
+    for name in (set(code.co_names) | set(code.co_freevars)) - ctx.local_names:
+        if name in cells:
+            try:
+                value = cells[name].cell_contents
+            except ValueError:          # an empty cell
+                continue
+        else:
+            value = func.__globals__.get(name)
+        if isinstance(value, REFUSED_ARRAYS):
+            message, hint = refused_array_message(value, name, "use")
+            n = next((n for n in all_names if n.id == name), None)
+            raise errors.ArgumentError(f"{name} {message}", hint=hint,
+                                       **errors._where(n, ctx))
 
 
 class _Source:

@@ -138,6 +138,9 @@ def bind_call(op, kinds, ctx, node):
             callee_kinds[p] = _atom_kind(bound.arguments[p], kinds)
         else:
             callee_kinds[p] = kind_of(param.default)
+    if "X" in callee_kinds.values():
+        from .api import refuse_arrays
+        refuse_arrays(op.func, callee_kinds, {p: sig.parameters[p].default for p in sig.parameters})
     return dict(bound.arguments), callee_kinds, list(sig.parameters)
 
 

@@ -24,6 +24,8 @@ from .api import (
     compiled,
     kind_of,
     methods_too,
+    refuse_arrays,
+    refuse_bools,
     resolve,
 )
 from .rules.core import nondiff
@@ -50,7 +52,9 @@ class _Wrapper:
     def _kinds(self, args, kwargs=None):
         bound = self._sig.bind(*args, **(kwargs or {}))
         bound.apply_defaults()
-        return {n: kind_of(v) for n, v in bound.arguments.items()}
+        kinds = {n: kind_of(v) for n, v in bound.arguments.items()}
+        refuse_arrays(_unwrap(self._func), kinds, bound.arguments)
+        return kinds
 
     def _bind(self, args, kwargs, what, hint=None):
         """Every positional parameter's value (defaults filled in, keywords placed), and
@@ -82,6 +86,7 @@ class JVPFunction(_Wrapper):
             raise errors.bad_argument(
                 _unwrap(self._func), f"jvp of {self.__name__}: wrt names a keyword-only "
                 "parameter", hint="differentiate along positional parameters")
+        refuse_bools(_unwrap(self._func), self._sig, self._wrt, primal, kwonly)
         tangents = args[n:]
         for i, t in zip(self._wrt, tangents):
             _check_like(t, primal[i], self._func, f"the tangent of argument {i}")
@@ -106,6 +111,8 @@ class VJPFunction(_Wrapper):
                                       f"{self.__name__}(): {exc}") from None
         bound.apply_defaults()
         kinds = {n: kind_of(v) for n, v in bound.arguments.items()}
+        refuse_arrays(_unwrap(self._func), kinds, bound.arguments)
+        refuse_bools(_unwrap(self._func), self._sig, self._wrt, args, kwargs)
         impl = compiled(target, self._wrt, True, "split", kinds)
         fwd, bwd = impl.function
         tape = []
