@@ -252,9 +252,15 @@ def is_bool(a):
         or (isinstance(a, np.ndarray) and a.dtype.kind == "b")
 
 
-def refuse_bools(func, sig, wrt, args, kwargs):
-    """An ArgumentError for a differentiated argument holding a bool (``is_bool``), as
-    JAX refuses one: a bool argument that is not differentiated is fine."""
+_DIFFERENTIABLE = (int, float, complex, np.number, np.ndarray, list, tuple)
+
+
+def refuse_wrt(func, sig, wrt, args, kwargs):
+    """An ArgumentError for a differentiated argument that holds no number to
+    differentiate along, as JAX refuses one: a bool (``is_bool``), or anything but a
+    number, an array, a list or a tuple (a dict, a string, None, an object: its
+    gradient came back as 0.0, or a bare IndexError for a dict). A bool or an object
+    that is not differentiated is fine."""
     params = list(sig.parameters)
     for i in wrt:
         if i < len(args):
@@ -265,11 +271,19 @@ def refuse_bools(func, sig, wrt, args, kwargs):
             continue
         if is_bool(value):
             what = "an array of bools" if isinstance(value, np.ndarray) else "a bool"
-            raise errors.bad_argument(
-                func, f"argument {i} ({params[i]!r}) of {func.__name__} is differentiated, "
-                f"but it holds {what}, which has no derivative",
-                hint=f"pass a float ({params[i]}=1.0, or an array of dtype float) to "
-                     "differentiate along it, or leave it out of wrt")
+        elif not isinstance(value, _DIFFERENTIABLE):
+            what = f"a value of type {type(value).__name__}"
+        else:
+            continue
+        if i == 0 and params[0] == "self" and not is_bool(value):
+            hint = ("for a method decorated with grad, wrt counts self: write "
+                    "@s2sad.grad(wrt=1) for the first argument after it")
+        else:
+            hint = (f"pass a float ({params[i]}=1.0, or an array of dtype float) to "
+                    "differentiate along it, or leave it out of wrt")
+        raise errors.bad_argument(
+            func, f"argument {i} ({params[i]!r}) of {func.__name__} is differentiated, "
+            f"but it holds {what}, which has no derivative", hint=hint)
 
 
 def _needs_fixing(a):
@@ -462,7 +476,7 @@ class GradFunction:
     def _slow(self, args, kwargs):
         fix = any(_needs_fixing(args[i]) for i in self._wrt if i < len(args))
         if fix or kwargs:
-            refuse_bools(_unwrap(self.__wrapped__), self._sig, self._wrt, args, kwargs)
+            refuse_wrt(_unwrap(self.__wrapped__), self._sig, self._wrt, args, kwargs)
         result = self._call(args, kwargs)
         if fix:
             result = self._promote(result, args)
@@ -526,6 +540,7 @@ class GradFunction:
         output = output or self._output
         if isinstance(self.__wrapped__, CustomVJP):
             output = "split"
+        refuse_wrt(_unwrap(self.__wrapped__), self._sig, self._wrt, args, kwargs)
         target = resolve(self.__wrapped__, args, kwargs)
         kinds = self._kinds(args, kwargs)
         wrt_tuple = True if output == "split" else self._wrt_tuple

@@ -25,7 +25,7 @@ from .api import (
     kind_of,
     methods_too,
     refuse_arrays,
-    refuse_bools,
+    refuse_wrt,
     resolve,
 )
 from .rules.core import nondiff
@@ -86,7 +86,7 @@ class JVPFunction(_Wrapper):
             raise errors.bad_argument(
                 _unwrap(self._func), f"jvp of {self.__name__}: wrt names a keyword-only "
                 "parameter", hint="differentiate along positional parameters")
-        refuse_bools(_unwrap(self._func), self._sig, self._wrt, primal, kwonly)
+        refuse_wrt(_unwrap(self._func), self._sig, self._wrt, primal, kwonly)
         tangents = args[n:]
         for i, t in zip(self._wrt, tangents):
             _check_like(t, primal[i], self._func, f"the tangent of argument {i}")
@@ -112,7 +112,7 @@ class VJPFunction(_Wrapper):
         bound.apply_defaults()
         kinds = {n: kind_of(v) for n, v in bound.arguments.items()}
         refuse_arrays(_unwrap(self._func), kinds, bound.arguments)
-        refuse_bools(_unwrap(self._func), self._sig, self._wrt, args, kwargs)
+        refuse_wrt(_unwrap(self._func), self._sig, self._wrt, args, kwargs)
         impl = compiled(target, self._wrt, True, "split", kinds)
         fwd, bwd = impl.function
         tape = []

@@ -591,6 +591,47 @@ def test_bool_wrt_refused_in_every_mode(mode):
             g(np.array([True, False]))
 
 
+def dict_product(p):
+    return p["a"] * p["b"]
+
+
+def ignores_second(x, o):
+    return x * 2.0
+
+
+class _WithDecorated:
+    def __init__(self, a):
+        self.a = a
+
+    @s2sad.grad
+    def slope(self, x):
+        return self.a * x ** 3
+
+
+def test_non_numeric_wrt_refused():
+    """A differentiated dict was a bare IndexError from the generated code; a string,
+    None or an object got the gradient 0.0; a method decorated with bare @grad
+    (wrt=0 is self) a MissingRuleError about an attribute. Each is an ArgumentError
+    at the def line naming the argument and its type."""
+    cases = [(lambda: s2sad.grad(dict_product)({"a": 1.0, "b": 2.0}), dict_product, "dict"),
+             (lambda: s2sad.grad(ignores_second, wrt=1)(1.0, "s"), ignores_second, "str"),
+             (lambda: s2sad.grad(ignores_second, wrt=(0, 1))(1.0, None), ignores_second,
+              "NoneType"),
+             (lambda: s2sad.grad(ignores_second, wrt=1, mode="forward")(1.0, object()),
+              ignores_second, "object"),
+             (lambda: s2sad.jvp(ignores_second, wrt=1)(1.0, "s", 1.0), ignores_second, "str"),
+             (lambda: s2sad.vjp(dict_product)({"a": 1.0}), dict_product, "dict")]
+    for call, func, typename in cases:
+        with pytest.raises(ArgumentError) as info:
+            call()
+        assert info.value.lineno == _def_line(func)
+        assert f"holds a value of type {typename}, which has no derivative" in str(info.value)
+    assert s2sad.grad(ignores_second)(1.0, "s") == 2.0         # not differentiated: fine
+    with pytest.raises(ArgumentError) as info:
+        _WithDecorated(2.0).slope(1.5)
+    assert "'self'" in str(info.value) and "wrt=1" in info.value.hint
+
+
 def test_bool_wrt_refused_by_the_toolbox():
     for call in (lambda: s2sad.jvp(square)(True, 1.0),
                  lambda: s2sad.vjp(square)(np.bool_(True)),
