@@ -368,10 +368,14 @@ class Forward:
         templates = TANGENTS.get(prim)
         if templates:
             # the template binding what the adjoint rule of the call binds (sum(x) or
-            # sum(x, start)), else the one registered last
+            # sum(x, start)), else the one registered last that takes the call's
+            # arguments; none (max(x, y) where only max(xs) has a tangent template):
+            # the tangent is derived from the adjoint rule as without a template
             bound = set(op.rule.params)
-            fitting = [r for r in templates if set(r.params) == bound]
-            return self.from_template(s, (fitting or templates)[0], t, op)
+            fitting = [r for r in templates if set(r.params) == bound] \
+                or [r for r in templates if r.fits(op.args, op.keywords)]
+            if fitting:
+                return self.from_template(s, fitting[0], t, op)
         if prim in MULTILINEAR:
             return self.multilinear(s, prim, op)
         terms = _derived(op.rule)

@@ -27,6 +27,9 @@ multilinear(runtime.unbroadcast, runtime.getitem_adjoint, runtime.sum_adjoint,
             runtime.mean_adjoint, runtime.sum_list_adjoint, runtime.take_adjoint,
             runtime.store_adjoint, args=("g",))
 multilinear(runtime.last_writes, args=("part",))
+# the items of x equal to z take the adjoint (the tangent): linear in it, x and z select
+multilinear(runtime.extreme_adjoint, args=("g",))
+multilinear(runtime.extreme_tangent, args=("dx",))
 multilinear(runtime.element_adjoint, runtime.slice_adjoint, runtime.sequence_repeat_adjoint,
             args=("g",))
 multilinear(runtime.repeat_tangent, args=("dx",))
