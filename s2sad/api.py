@@ -158,14 +158,17 @@ class _Compiled:
 
 
 def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
-             checkpoint=False, has_aux=False, fixed_point=False, mode=None, directions=1):
+             checkpoint=False, has_aux=False, fixed_point=False, mode=None, directions=1,
+             receivers=None):
     """The generated function(s) for ``func``, built once per specialization.
     ``mode``: 'forward' for ``grad`` by forward mode (see ``choose_mode``); by
     default, forward mode for ``jvp`` and reverse mode for the rest. ``directions``:
     the number of tangents per argument a ``jvp`` takes (a callee of forward mode
-    along several arguments)."""
+    along several arguments). ``receivers``: parameter -> the class of the object it
+    holds (``receivers_of``), whose methods ``p.m(...)`` calls reach."""
     key = (func, wrt, wrt_tuple, output, tuple(sorted(kinds.items())), optimize, callee,
-           checkpoint, has_aux, fixed_point, mode, directions)
+           checkpoint, has_aux, fixed_point, mode, directions,
+           tuple(sorted(receivers.items())) if receivers else ())
     hit = _CACHE.get(key)
     if hit is not None and isinstance(hit.ctx, pipeline.Context) and hit.ctx.stale():
         hit = _CACHE[key] = None          # a helper was redefined: transform again
@@ -180,7 +183,7 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
                 ctx = pipeline.make_context(func, wrt, kinds, output, wrt_tuple, optimize,
                                             mode=mode, callee=callee, checkpoint=checkpoint,
                                             has_aux=has_aux, fixed_point=fixed_point,
-                                            directions=directions)
+                                            directions=directions, receivers=receivers)
                 building = _building()
                 building.append(ctx)
                 try:
@@ -192,6 +195,20 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
     if building:
         building[-1].deps.append(hit)     # a callee of the function being transformed
     return hit
+
+
+_NOT_RECEIVERS = (int, float, complex, np.generic, np.ndarray, list, tuple, dict, set, str,
+                  bytes, type(None), type, types.ModuleType, types.FunctionType,
+                  types.BuiltinFunctionType, types.MethodType, functools.partial)
+
+
+def receivers_of(arguments):
+    """Parameter -> class, for the arguments (a mapping of parameter names to values)
+    holding an instance of a class of its own (``self`` of a method): the generated
+    code calls that class's functions for ``self.m(...)`` (``parse.bind_methods``), so
+    it is specialized on the class, as on the kinds."""
+    return {n: type(v) for n, v in arguments.items()
+            if not isinstance(v, _NOT_RECEIVERS) and type(v).__module__ != "builtins"}
 
 
 _THREAD = threading.local()
@@ -533,6 +550,10 @@ class GradFunction:
             refuse_arrays(_unwrap(self.__wrapped__), kinds, bound.arguments)
         return kinds
 
+    def _receivers(self, args, kwargs):
+        bound = self._sig.bind(*args, **kwargs)       # bound by _kinds already
+        return receivers_of(bound.arguments)
+
     def _compile(self, args, kwargs, output=None, mode=None):
         """The generated code for a call with these arguments, remembered for the
         next ones. ``mode='reverse'``: reverse mode whatever ``choose_mode`` says,
@@ -543,6 +564,7 @@ class GradFunction:
         refuse_wrt(_unwrap(self.__wrapped__), self._sig, self._wrt, args, kwargs)
         target = resolve(self.__wrapped__, args, kwargs)
         kinds = self._kinds(args, kwargs)
+        recv = self._receivers(args, kwargs)
         wrt_tuple = True if output == "split" else self._wrt_tuple
         impl = None
         gradient = mode is None and output in ("grad", "value_and_grad")
@@ -550,14 +572,15 @@ class GradFunction:
         if forward:
             try:
                 impl = compiled(target, self._wrt, wrt_tuple, output, kinds, mode="forward",
-                                **self._options)
+                                receivers=recv, **self._options)
             except errors.S2SADError:
                 if self._mode == "forward":
                     raise
                 # a construct or a rule forward mode lacks: reverse mode, or its error
         if impl is None:
             try:
-                impl = compiled(target, self._wrt, wrt_tuple, output, kinds, **self._options)
+                impl = compiled(target, self._wrt, wrt_tuple, output, kinds, receivers=recv,
+                                **self._options)
             except errors.S2SADError:
                 # what reverse mode refuses (a call filling a list that carries
                 # derivatives) forward mode may take, along several scalar arguments too
@@ -566,7 +589,7 @@ class GradFunction:
                     raise
                 try:
                     impl = compiled(target, self._wrt, wrt_tuple, output, kinds,
-                                    mode="forward", **self._options)
+                                    mode="forward", receivers=recv, **self._options)
                 except errors.S2SADError:
                     pass
                 if impl is None:
@@ -912,8 +935,10 @@ def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=Tr
         bound.apply_defaults()
         kinds = {n: kind_of(v) for n, v in bound.arguments.items()}
         refuse_arrays(func, kinds, bound.arguments)
+        receivers = receivers_of(bound.arguments)
     else:
         kinds = {n: "S" for n in sig.parameters}
+        receivers = None
     if stage not in pipeline.STAGE_NAMES + ["forward"]:
         raise errors.bad_argument(func, f"unknown stage {stage!r}",
                                   hint="one of " + ", ".join(pipeline.STAGE_NAMES))
@@ -926,9 +951,9 @@ def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=Tr
         output = "jvp"          # the forward pass asked for by name: the jvp code
     if stage == "final":
         return compiled(func, idx, is_tuple, output, kinds, optimize, mode=grad_mode,
-                        **options).source
+                        receivers=receivers, **options).source
     ctx = pipeline.make_context(func, idx, kinds, output, is_tuple, optimize,
-                                mode=grad_mode, **options)
+                                mode=grad_mode, receivers=receivers, **options)
     if stage == "reverse" and (mode == "forward" or grad_mode == "forward"):
         stage = "forward"
     return pipeline.source_of(pipeline.run(ctx, stop_after=stage))

@@ -485,7 +485,8 @@ class Forward:
                     and any(mapping[p].id in active for active in self.actives))
         try:
             fn = api.compiled(op.func, wrt, True, "jvp", kinds, callee=True,
-                              directions=k).function
+                              directions=k,
+                              receivers=pipeline.callee_receivers(mapping, self.ctx)).function
         except errors.S2SADError as exc:
             raise errors.in_helper(exc, op.func, s.value, self.ctx) from None
         jvp_name = name(self.ctx.inject("jvp_" + op.func.__name__.strip("<>"), fn))

@@ -54,7 +54,104 @@ def run(ctx):
                        if isinstance(n.ctx, (gast.Store, gast.Param))} | set(ctx.params)
     ctx.namer.reserve(names | {fdef.name})
     _refuse_free_arrays(func, all_names, ctx)
+    classes = _classes_read(func, ctx)
+    if ctx.receivers or classes:
+        bind_methods(fdef, ctx, classes)
     return fdef
+
+
+def _classes_read(func, ctx):
+    """Name -> class, for the global names of classes the function reads (whose
+    classmethods ``C.m(...)`` calls reach, ``bind_methods``)."""
+    found = {}
+    for name in set(func.__code__.co_names) - ctx.local_names:
+        value = func.__globals__.get(name)
+        if isinstance(value, type) and value.__module__ != "builtins" \
+                and any(isinstance(v, classmethod) for v in vars(value).values()):
+            found[name] = value
+    return found
+
+
+def bind_methods(fdef, ctx, classes=None):
+    """``self.m(a, ...)``, for a parameter ``self`` the function never rebinds that holds
+    an object of class ``C`` (``ctx.receivers``), becomes a call of the function ``C.m``
+    itself: ``C.m(self, a, ...)`` (a staticmethod: ``C.m(a, ...)``; a classmethod:
+    ``C.m.__func__(C, a, ...)``), which is differentiated as any call of the user's
+    functions. The code is specialized on ``C`` (``api.compiled``). Other attributes
+    (methods of the instance's own dict, properties, grad objects) are left alone.
+    ``classes`` (``_classes_read``): ``C.m(a, ...)`` of a classmethod of a class ``C``
+    the function reads as a global becomes ``C.m.__func__(C, a, ...)`` too."""
+    import inspect as _inspect
+    classes = classes or {}
+    guarded = {}
+    stored = {n.id for n in G.names(fdef) if isinstance(n.ctx, gast.Store)}
+    for node in G.walk(fdef):
+        if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute)
+                and isinstance(node.func.value, gast.Name)):
+            continue
+        recv, attr = node.func.value.id, node.func.attr
+        if recv in stored:
+            continue
+        cls = ctx.receivers.get(recv)
+        on_class = cls is None
+        if on_class:
+            cls = classes.get(recv)
+            if cls is None:
+                continue
+        try:
+            raw = _inspect.getattr_static(cls, attr)
+        except AttributeError:
+            continue
+        first = []
+        if on_class and not isinstance(raw, classmethod):
+            continue            # C.f(...) of a function or staticmethod: a call as it is
+        if isinstance(raw, staticmethod):
+            fn = raw.__func__
+        elif isinstance(raw, classmethod):
+            fn = raw.__func__
+            first = [G.name(ctx.inject(cls.__name__, cls))]
+        elif type(raw) is type(bind_methods):
+            fn, first = raw, [gast.Name(id=recv, ctx=gast.Load(), annotation=None,
+                                        type_comment=None)]
+        else:
+            continue
+        if type(fn) is not type(bind_methods):
+            continue
+        func = gast.Name(id=ctx.inject(f"{cls.__name__}_{attr}", fn), ctx=gast.Load(),
+                         annotation=None, type_comment=None)
+        gast.copy_location(func, node.func)
+        node.func = func
+        node.args = first + node.args
+        ctx.method_reads.append((cls, attr, raw))     # a method replaced: made again
+        if not on_class and (recv, attr) not in guarded:
+            guarded[recv, attr] = (raw, node)
+    if guarded:
+        import functools
+
+        from . import runtime
+        check = functools.partial(runtime.check_method, ctx.filename)
+        fdef.body[:0] = [_method_guard(recv, attr, raw, node, ctx, check)
+                         for (recv, attr), (raw, node) in guarded.items()]
+
+
+def _method_guard(recv, attr, raw, node, ctx, check):
+    """``check_method(recv, 'attr', raw, line, col)``: the call at ``node`` reaches the
+    class's method ``raw`` when the code runs (``runtime.check_method``, the file name
+    bound: ``check``)."""
+    col = getattr(node, "col_offset", None)
+    args = [gast.Name(id=recv, ctx=gast.Load(), annotation=None, type_comment=None),
+            gast.Constant(value=attr, kind=None),
+            gast.Name(id=ctx.inject(f"{attr}_method", raw), ctx=gast.Load(), annotation=None,
+                      type_comment=None),
+            gast.Constant(value=node.lineno, kind=None),
+            gast.Constant(value=col + ctx.col_shift if col is not None else None, kind=None)]
+    call = gast.Call(func=gast.Name(id=ctx.inject("check_method", check), ctx=gast.Load(),
+                                    annotation=None, type_comment=None),
+                     args=args, keywords=[])
+    stmt = gast.Expr(value=call)
+    gast.copy_location(stmt, node)
+    gast.copy_location(call, node)
+    return stmt
 
 
 def _refuse_free_arrays(func, all_names, ctx):

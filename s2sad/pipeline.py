@@ -40,13 +40,13 @@ STAGE_NAMES = [n for n, _ in STAGES]          # reverse mode; forward mode has "
 
 def make_context(func, wrt=(0,), kinds=None, output="grad", wrt_tuple=False,
                  optimize=True, mode=None, callee=False, checkpoint=False, has_aux=False,
-                 fixed_point=False, directions=1):
+                 fixed_point=False, directions=1, receivers=None):
     if mode is None:
         mode = "forward" if output == "jvp" else "reverse"
     return Context(func=func, wrt=tuple(wrt), kinds=dict(kinds or {}), output=output,
                    wrt_tuple=wrt_tuple, optimize=optimize, mode=mode, callee=callee,
                    checkpoint=checkpoint, has_aux=has_aux, fixed_point=fixed_point,
-                   directions=directions)
+                   directions=directions, receivers=dict(receivers or {}))
 
 
 def stages(mode="reverse"):
@@ -119,6 +119,13 @@ def build(ctx):
     return (functions[0] if len(functions) == 1 else tuple(functions)), text
 
 
+def callee_receivers(mapping, ctx):
+    """Parameter -> class for a call's arguments that are receivers of the caller
+    (``Context.receivers``): ``self`` passed on to a method of its class."""
+    return {p: ctx.receivers[a.id] for p, a in mapping.items()
+            if isinstance(a, gast.Name) and a.id in ctx.receivers}
+
+
 def bind_call(op, kinds, ctx, node):
     """Bind a call of a user function: (mapping param -> atom, param kinds, param names)."""
     from .activity import _atom_kind
@@ -160,13 +167,14 @@ def returned(op, kinds, ctx, node):
     ``a[:2]``, ``a`` itself, a list holding ``a``), parameter -> (line, text) of an
     in-place update of it the caller sees (``a *= 2.0``)); None when its source is
     not read (custom_vjp)."""
-    _, callee_kinds, _ = bind_call(op, kinds, ctx, node)
+    mapping, callee_kinds, _ = bind_call(op, kinds, ctx, node)
     if not inspect.isfunction(op.func):       # custom_vjp: nothing to read
         return None
-    key = (op.func, tuple(sorted(callee_kinds.items())))
+    receivers = callee_receivers(mapping, ctx)
+    key = (op.func, tuple(sorted(callee_kinds.items())), tuple(sorted(receivers.items())))
     if key not in _RETURN_KINDS:
         # the caller sees what the function writes into its parameters in place
-        sub = make_context(op.func, (), callee_kinds)
+        sub = make_context(op.func, (), callee_kinds, receivers=receivers)
         sub.params_escape = True
         try:
             tree = _guarded(sub, stop_after="activity")

@@ -12,12 +12,13 @@ import math
 import numpy as np
 
 from . import errors
+from .context import class_attribute
 from .errors import NonScalarOutputError
 
 __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints",
            "fit", "index_add", "checkpoint_interval", "fixed_point_norm", "fixed_point_unsettled",
            "copy_of", "snapshot", "owned", "take_adjoint", "store_adjoint", "last_writes",
-           "check_float_store", "as_sequence", "sum_list_adjoint", "extreme_adjoint",
+           "check_float_store", "check_method", "as_sequence", "sum_list_adjoint", "extreme_adjoint",
            "extreme_tangent", "dot_adjoint_a",
            "dot_adjoint_b", "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint",
            "mean_adjoint", "pow_dx", "pow_dxx", "pow_dy", "element_adjoint", "concat", "repeat",
@@ -415,6 +416,26 @@ def check_float_store(filename, a, lineno, col):
     dtype = getattr(a, "dtype", None)
     if dtype is not None and dtype.kind in "biu":
         raise errors.truncating_store(filename, lineno, col, dtype)
+
+
+def check_method(filename, obj, name, raw, lineno, col):
+    """Raise where ``obj.name(...)`` (at ``filename:lineno``) would not call ``raw``, the
+    method of ``obj``'s class the derivative code calls in its place
+    (``parse.bind_methods``): the instance holds a ``name`` of its own, or the class's
+    has been replaced since. (Generated code calls it with the file name bound.)"""
+    own = getattr(obj, "__dict__", None)
+    if own is not None and name in own:
+        why = f"the instance holds its own {name}"
+        hint = f"call a function for {name} instead of setting it on the instance"
+    elif class_attribute(type(obj), name) is not raw:
+        why = f"{type(obj).__name__}.{name} has been replaced since the code was made"
+        hint = "make the gradient again (a new s2sad.grad(...)) after changing the class"
+    else:
+        return
+    raise errors.ArgumentError(
+        f"the method {name} called here is not the one of class {type(obj).__name__} that "
+        f"the derivative code calls: {why}", filename=filename, lineno=lineno, col=col,
+        hint=hint)
 
 
 def as_sequence(x):

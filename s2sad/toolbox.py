@@ -24,6 +24,7 @@ from .api import (
     compiled,
     kind_of,
     methods_too,
+    receivers_of,
     refuse_arrays,
     refuse_wrt,
     resolve,
@@ -91,7 +92,8 @@ class JVPFunction(_Wrapper):
         for i, t in zip(self._wrt, tangents):
             _check_like(t, primal[i], self._func, f"the tangent of argument {i}")
         target = resolve(self._func, primal, kwonly)
-        impl = compiled(target, self._wrt, True, "jvp", self._kinds(primal, kwonly))
+        impl = compiled(target, self._wrt, True, "jvp", self._kinds(primal, kwonly),
+                        receivers=receivers_of(self._sig.bind(*primal, **kwonly).arguments))
         try:
             return impl.function(*primal, *tangents, **kwonly)
         except Exception as exc:
@@ -113,7 +115,8 @@ class VJPFunction(_Wrapper):
         kinds = {n: kind_of(v) for n, v in bound.arguments.items()}
         refuse_arrays(_unwrap(self._func), kinds, bound.arguments)
         refuse_wrt(_unwrap(self._func), self._sig, self._wrt, args, kwargs)
-        impl = compiled(target, self._wrt, True, "split", kinds)
+        impl = compiled(target, self._wrt, True, "split", kinds,
+                        receivers=receivers_of(bound.arguments))
         fwd, bwd = impl.function
         tape = []
         try:

@@ -272,6 +272,112 @@ def test_wrt_of_a_bound_method_is_checked_against_its_own_parameters():
         s2sad.jvp(m.loss, (0, 2))
 
 
+class _Net:
+    """Methods calling methods: self.pred(x), a staticmethod, a classmethod (by self and
+    by the class), a loop of method calls; _WideNet overrides pred."""
+    k = 2.0
+
+    def __init__(self, w):
+        self.w = w
+
+    def pred(self, x):
+        return np.tanh(self.w * x)
+
+    def loss(self, x, y):
+        r = self.pred(x) - y
+        return np.sum(r * r) + self.reg(x)
+
+    def reg(self, x):
+        return self.k * np.sum(x * x) * self.scale_of(x[0])
+
+    @staticmethod
+    def scale_of(t):
+        return 0.1 + 0.5 * t * t
+
+    @classmethod
+    def twice(cls, x):
+        return cls.k * x * 2.0
+
+    def uses_classmethod(self, x):
+        return self.twice(x) * x + _Net.twice(x * x)
+
+    def chain(self, x):
+        s = 0.0
+        for i in range(3):
+            s = s + self.step(x, i)
+        return s
+
+    def step(self, x, i):
+        return math.sin(x * (i + 1)) * self.k
+
+
+class _WideNet(_Net):
+    k = 3.0
+
+    def pred(self, x):
+        return np.sin(self.w * x) ** 2
+
+
+class _Swapped:
+    def f(self, x):
+        return x * x
+
+    def g(self, x):
+        return self.f(x) * 2.0
+
+
+def _cube(self, x):
+    return x * x * x
+
+
+def test_a_method_replaced_in_its_class():
+    """The code made for self.f(...) calls _Swapped.f as it was: replaced in the class,
+    the old gradient object refuses (it does not call the new one silently) and a new
+    one is made for the new method."""
+    obj = _Swapped()
+    g = s2sad.grad(obj.g)
+    assert g(3.0) == 12.0
+    old = _Swapped.f
+    try:
+        _Swapped.f = _cube
+        with pytest.raises(ArgumentError, match="has been replaced"):
+            g(3.0)
+        assert s2sad.grad(obj.g)(3.0) == 54.0
+    finally:
+        _Swapped.f = old
+
+
+def test_methods_calling_methods():
+    """self.m(...) of a method differentiated with grad(obj.method) was a MissingRuleError
+    ('no derivative rule for method self.pred()'): it is now a call of the class's
+    function, specialized on the class of self (a subclass overriding the method gets
+    its own code), checked when the code runs (an instance holding its own method is
+    an ArgumentError at the call's line)."""
+    x, y = np.array([0.3, 0.7]), np.array([0.1, 0.2])
+    for net in (_Net(np.array([0.5, -1.0])), _WideNet(np.array([0.5, -1.0]))):
+        for mode in ("auto", "reverse"):
+            got = s2sad.grad(net.loss, (0, 1), mode=mode)(x, y)
+            want = numerical_grad(net.loss, (x, y), (0, 1))
+            assert np.allclose(got[0], want[0], rtol=1e-6) and np.allclose(got[1], want[1])
+        for mode in ("auto", "reverse", "forward"):
+            for f in (net.uses_classmethod, net.chain):
+                assert s2sad.grad(f, mode=mode)(0.4) == \
+                    pytest.approx(numerical_grad(f, (0.4,), 0), rel=1e-6)
+        assert s2sad.check_grads(net.loss, (x, y))
+        _, t = s2sad.jvp(net.chain)(0.4, 1.0)
+        assert t == pytest.approx(numerical_grad(net.chain, (0.4,), 0), rel=1e-6)
+    g = s2sad.grad(_Net.loss, wrt=1)       # one gradient object, two classes of self
+    base, wide = _Net(np.array([0.5, -1.0])), _WideNet(np.array([0.5, -1.0]))
+    for net in (base, wide, base):
+        assert np.allclose(g(net, x, y), numerical_grad(net.loss, (x, y), 0), rtol=1e-6)
+    odd = _Net(np.array([1.0, 1.0]))
+    odd.pred = lambda v: v * 0.0            # the instance's own pred: not _Net.pred
+    with pytest.raises(ArgumentError) as info:
+        s2sad.grad(odd.loss)(x, y)
+    assert info.value.lineno == _Net.loss.__code__.co_firstlineno + 1
+    assert "the instance holds its own pred" in str(info.value)
+
+
 class _Decorated:
     def __init__(self, b):
         self.b = b
