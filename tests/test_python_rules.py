@@ -405,3 +405,28 @@ def test_max_of_one_sequence_second_order():
     want[1, 2] = want[2, 1] = 1.0       # max * min = v2 v1; max(v * v) = v1^2
     want[1, 1] = 2.0
     np.testing.assert_allclose(s2sad.hessian(max_min_of_array)(v), want, atol=1e-12)
+
+
+# -- math.fsum and math.fmod --------------------------------------------------------
+
+
+def fsum_of_display(x, y):
+    return math.fsum([x, y, x * y, 2.0])
+
+
+def fmod_times(x, y):
+    return math.fmod(x * 3.0, y) * x
+
+
+def fsum_of_array(v):
+    return math.fsum(v * v)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_fsum_and_fmod(mode):
+    """math.fsum and math.fmod had no rule (MissingRuleError)."""
+    check(fsum_of_display, (0.3, 0.7), (0, 1), want=(1.7, 1.3), mode=mode)
+    for x in (0.9, -0.9, 2.3):
+        check(fmod_times, (x, 0.7), (0, 1), mode=mode)
+    if mode != "forward":
+        check(fsum_of_array, (np.array([1.0, -2.0]),), want=[2.0, -4.0], mode=mode)
