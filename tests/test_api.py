@@ -330,6 +330,21 @@ def _cube(self, x):
     return x * x * x
 
 
+class _Outer:
+    def __init__(self):
+        self.inner = _Swapped()
+
+    def loss(self, x):
+        return self.inner.f(x) * 2.0
+
+
+def test_a_method_of_another_object_is_refused_with_a_hint():
+    with pytest.raises(MissingRuleError) as info:
+        s2sad.grad(_Outer().loss)(2.0)
+    assert info.value.lineno == _Outer.loss.__code__.co_firstlineno + 1
+    assert "C.m(obj, x)" in info.value.hint and "self.inner.m(x)" in info.value.hint
+
+
 def test_a_method_replaced_in_its_class():
     """The code made for self.f(...) calls _Swapped.f as it was: replaced in the class,
     the old gradient object refuses (it does not call the new one silently) and a new
