@@ -17,6 +17,7 @@ import types
 import numpy as np
 
 from . import errors, pipeline
+from .runtime import REFUSED_ARRAYS, refused_array_message
 
 _CACHE = {}
 _LOCK = threading.RLock()
@@ -58,26 +59,6 @@ def _sequence_kind(value):
     if any(issubclass(t, REFUSED_ARRAYS) for t in found):
         return "X"
     return "L"
-
-
-# ndarray subclasses whose arithmetic the derivative code would get wrong silently:
-# ``*`` and ``**`` of an np.matrix are matrix products and powers, and a masked array
-# ignores its masked entries where the adjoints do not. An argument holding one (or a
-# list or tuple holding one) has the kind 'X', refused by ``refuse_arrays``.
-REFUSED_ARRAYS = (np.matrix, np.ma.MaskedArray)
-
-
-def refused_array_message(value, name, verb="pass"):
-    """(message, hint) for ``value`` of ``REFUSED_ARRAYS`` named ``name`` in the hint."""
-    if isinstance(value, np.matrix):
-        return ("is an np.matrix, whose * and ** are matrix products and powers: its "
-                "derivative code, written for arrays, would be wrong",
-                f"{verb} np.asarray({name}) instead (and write a @ b where you mean a matrix "
-                "product)")
-    return ("is a masked array (np.ma), whose operations skip the masked entries where "
-            "its derivative code does not",
-            f"{verb} np.asarray({name}) or {name}.filled(value) instead, or select the "
-            f"entries with {name}.compressed() or an index")
 
 
 def refuse_arrays(func, kinds, values):

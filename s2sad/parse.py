@@ -85,7 +85,15 @@ def bind_methods(fdef, ctx, classes=None):
     classes = classes or {}
     guarded = {}
     stored = {n.id for n in G.names(fdef) if isinstance(n.ctx, gast.Store)}
-    for node in G.walk(fdef):
+    nodes = G.walk(fdef)
+    called = {id(n.func) for n in nodes if isinstance(n, gast.Call)}
+    read = {}           # (receiver, attribute) -> its first read, for check_attribute
+    for node in nodes:
+        if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load) \
+                and id(node) not in called and isinstance(node.value, gast.Name) \
+                and node.value.id in ctx.receivers and node.value.id not in stored:
+            read.setdefault((node.value.id, node.attr), node)
+            continue
         if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute)
                 and isinstance(node.func.value, gast.Name)):
             continue
@@ -125,13 +133,36 @@ def bind_methods(fdef, ctx, classes=None):
         ctx.method_reads.append((cls, attr, raw))     # a method replaced: made again
         if not on_class and (recv, attr) not in guarded:
             guarded[recv, attr] = (raw, node)
-    if guarded:
+    if guarded or read:
         import functools
 
         from . import runtime
         check = functools.partial(runtime.check_method, ctx.filename)
-        fdef.body[:0] = [_method_guard(recv, attr, raw, node, ctx, check)
-                         for (recv, attr), (raw, node) in guarded.items()]
+        checks = [_method_guard(recv, attr, raw, node, ctx, check)
+                  for (recv, attr), (raw, node) in guarded.items()]
+        check = functools.partial(runtime.check_attribute, ctx.filename)
+        checks += [_attribute_guard(recv, attr, node, ctx, check)
+                   for (recv, attr), node in read.items()]
+        fdef.body[:0] = checks
+
+
+def _attribute_guard(recv, attr, node, ctx, check):
+    """``check_attribute(recv, 'attr', line, col, 'recv.attr')``: ``recv.attr``, read at
+    ``node``, holds no array the derivative code would get wrong when the code runs
+    (``runtime.check_attribute``, the file name bound: ``check``)."""
+    col = getattr(node, "col_offset", None)
+    args = [gast.Name(id=recv, ctx=gast.Load(), annotation=None, type_comment=None),
+            gast.Constant(value=attr, kind=None),
+            gast.Constant(value=node.lineno, kind=None),
+            gast.Constant(value=col + ctx.col_shift if col is not None else None, kind=None),
+            gast.Constant(value=f"{recv}.{attr}", kind=None)]
+    call = gast.Call(func=gast.Name(id=ctx.inject("check_attribute", check), ctx=gast.Load(),
+                                    annotation=None, type_comment=None),
+                     args=args, keywords=[])
+    stmt = gast.Expr(value=call)
+    gast.copy_location(stmt, node)
+    gast.copy_location(call, node)
+    return stmt
 
 
 def _method_guard(recv, attr, raw, node, ctx, check):

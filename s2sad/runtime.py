@@ -12,13 +12,13 @@ import math
 import numpy as np
 
 from . import errors
-from .context import class_attribute
+from .context import _ABSENT, class_attribute
 from .errors import NonScalarOutputError
 
 __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints",
            "fit", "index_add", "checkpoint_interval", "fixed_point_norm", "fixed_point_unsettled",
            "copy_of", "snapshot", "owned", "take_adjoint", "store_adjoint", "last_writes",
-           "check_float_store", "check_method", "as_sequence", "sum_list_adjoint", "extreme_adjoint",
+           "check_float_store", "check_method", "check_attribute", "as_sequence", "sum_list_adjoint", "extreme_adjoint",
            "extreme_tangent", "dot_adjoint_a",
            "dot_adjoint_b", "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint",
            "mean_adjoint", "pow_dx", "pow_dxx", "pow_dy", "element_adjoint", "concat", "repeat",
@@ -416,6 +416,42 @@ def check_float_store(filename, a, lineno, col):
     dtype = getattr(a, "dtype", None)
     if dtype is not None and dtype.kind in "biu":
         raise errors.truncating_store(filename, lineno, col, dtype)
+
+
+# ndarray subclasses whose arithmetic the derivative code would get wrong silently:
+# ``*`` and ``**`` of an np.matrix are matrix products and powers, and a masked array
+# ignores its masked entries where the adjoints do not. An argument holding one (or a
+# list or tuple holding one) has the kind 'X', refused by ``api.refuse_arrays``.
+REFUSED_ARRAYS = (np.matrix, np.ma.MaskedArray)
+
+
+def refused_array_message(value, name, verb="pass"):
+    """(message, hint) for ``value`` of ``REFUSED_ARRAYS`` named ``name`` in the hint."""
+    if isinstance(value, np.matrix):
+        return ("is an np.matrix, whose * and ** are matrix products and powers: its "
+                "derivative code, written for arrays, would be wrong",
+                f"{verb} np.asarray({name}) instead (and write a @ b where you mean a matrix "
+                "product)")
+    return ("is a masked array (np.ma), whose operations skip the masked entries where "
+            "its derivative code does not",
+            f"{verb} np.asarray({name}) or {name}.filled(value) instead, or select the "
+            f"entries with {name}.compressed() or an index")
+
+
+def check_attribute(filename, obj, name, lineno, col, shown):
+    """Raise where ``obj.name`` (``shown``, at ``filename:lineno``) is an array the derivative code
+    would get wrong (``REFUSED_ARRAYS``), as for such an argument: the attributes of
+    ``self`` read by a method, checked at each call (``parse.bind_methods``). A
+    property is not run."""
+    own = getattr(obj, "__dict__", None)
+    value = own.get(name, _ABSENT) if own is not None else _ABSENT
+    if value is _ABSENT:
+        value = class_attribute(type(obj), name)
+    if isinstance(value, REFUSED_ARRAYS):
+        message, hint = refused_array_message(value, shown, "store")
+        hint = hint.replace(" instead", f" in {shown} instead", 1)
+        raise errors.ArgumentError(f"{shown} {message}",
+                                   filename=filename, lineno=lineno, col=col, hint=hint)
 
 
 def check_method(filename, obj, name, raw, lineno, col):

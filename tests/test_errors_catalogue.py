@@ -894,3 +894,29 @@ def test_matrix_and_masked_globals_refused():
     with pytest.raises(ArgumentError) as info:
         s2sad.grad(with_masked_closure())(np.ones(2))
     assert info.value.lineno == line_of("L_MASKED") and "m is a masked array" in str(info.value)
+
+
+class _HoldsWeights:
+    def __init__(self, w):
+        self.w = w
+
+    def loss(self, x):
+        return np.sum(self.w * x)  # <- L_SELF_W
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+def test_matrix_attribute_of_self_refused_at_each_call():
+    """An np.matrix read as self.w by a method differentiated with grad(obj.method) gave
+    a wrong gradient silently: the attribute is checked at each call (it may be set
+    after the gradient was made), an ArgumentError at the line that reads it."""
+    x = np.array([[1.0, -1.0], [0.5, 2.0]])
+    obj = _HoldsWeights(np.asarray(MATRIX))
+    g = s2sad.grad(obj.loss)
+    np.testing.assert_allclose(g(x), np.asarray(MATRIX))
+    obj.w = MATRIX
+    with pytest.raises(ArgumentError) as info:
+        g(x)
+    assert info.value.lineno == line_of("L_SELF_W") and "self.w is an np.matrix" in str(info.value)
+    assert "np.asarray(self.w)" in info.value.hint
+    with pytest.raises(ArgumentError, match="self.w is a masked array"):
+        s2sad.grad(_HoldsWeights(np.ma.masked_array([1.0, 2.0], mask=[0, 1])).loss)(np.ones(2))

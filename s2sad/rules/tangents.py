@@ -39,7 +39,8 @@ multilinear(runtime.repeat_tangent, args=("dx",))
 multilinear(runtime.dot_adjoint_a, runtime.matmul_adjoint_a, args=("g", "b"))
 multilinear(runtime.dot_adjoint_b, runtime.matmul_adjoint_b, args=("g", "a"))
 multilinear(runtime.snapshot, args=("a",))
-nondiff(runtime.seed, runtime.zeros_like, runtime.check_float_store, runtime.check_method)
+nondiff(runtime.seed, runtime.zeros_like, runtime.check_float_store, runtime.check_method,
+        runtime.check_attribute)
 
 
 # add_adjoints(a, b) is linear in a and b JOINTLY (a sum), not in each separately: its
