@@ -178,16 +178,16 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
     return hit
 
 
-_NOT_RECEIVERS = (int, float, complex, np.generic, np.ndarray, list, tuple, dict, set, str,
-                  bytes, type(None), type, types.ModuleType, types.FunctionType,
-                  types.BuiltinFunctionType, types.MethodType, functools.partial)
+_NOT_RECEIVERS = (int, float, complex, np.generic, np.ndarray, str, bytes, type(None), type,
+                  types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
+                  types.MethodType, functools.partial)
 
 
 def receivers_of(arguments):
     """Parameter -> class, for the arguments (a mapping of parameter names to values)
-    holding an instance of a class of its own (``self`` of a method): the generated
-    code calls that class's functions for ``self.m(...)`` (``parse.bind_methods``), so
-    it is specialized on the class, as on the kinds."""
+    holding an instance of a class of its own (``self`` of a method; a named tuple
+    too): the generated code calls that class's functions for ``self.m(...)``
+    (``parse.bind_methods``), so it is specialized on the class, as on the kinds."""
     return {n: type(v) for n, v in arguments.items()
             if not isinstance(v, _NOT_RECEIVERS) and type(v).__module__ != "builtins"}
 

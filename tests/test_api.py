@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import typing
 
 import numpy as np
 import pytest
@@ -336,6 +337,24 @@ class _Outer:
 
     def loss(self, x):
         return self.inner.f(x) * 2.0
+
+
+class _Params(typing.NamedTuple):
+    w: float
+    k: float
+
+    def energy(self, x):
+        return self.shape(x) * self.w
+
+    def shape(self, x):
+        return math.sin(x * self.k)
+
+
+def test_methods_of_a_named_tuple():
+    """A named tuple's methods calling each other (a tuple subclass was no receiver)."""
+    p = _Params(2.0, 3.0)
+    for mode in ("auto", "reverse"):
+        assert s2sad.grad(p.energy, mode=mode)(0.4) == pytest.approx(6.0 * math.cos(1.2))
 
 
 def test_a_method_of_another_object_is_refused_with_a_hint():
