@@ -866,6 +866,14 @@ def grad_runs(func, wrt=0, *, args=None, output="grad", optimize=True, checkpoin
     runs for example ``args`` (default: every argument a scalar), as
     ``GradFunction._compile`` chooses it (fallbacks included); 'reverse' where
     neither mode takes the function (its error is reverse mode's)."""
+    if isinstance(func, types.MethodType):     # obj.f: f's code for obj and the arguments
+        _parse_wrt(func, wrt)
+        n = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                for p in _signature(func).parameters.values())
+        args = (func.__self__,) + (tuple(args) if args is not None else (0.0,) * n)
+        return grad_runs(func.__func__, _shift_wrt(wrt), args=args, output=output,
+                         optimize=optimize, checkpoint=checkpoint, has_aux=has_aux,
+                         fixed_point=fixed_point)
     func = _unwrap(func)
     if output not in ("grad", "value_and_grad"):
         return "reverse"
