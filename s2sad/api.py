@@ -672,12 +672,24 @@ class GradFunction:
         if self._last is not None:
             return self._last.source
         wrt = self._wrt if self._wrt_tuple else self._wrt[0]
+        receiver = self.__dict__.get("_receiver", _MISSING)     # of grad(obj.method)
+        args = None
+        if receiver is not _MISSING:
+            n = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                    for p in self._sig.parameters.values())
+            args = (receiver,) + (0.0,) * (n - 1)
         if self._mode == "forward" and not isinstance(self.__wrapped__, GradFunction):
             kinds = {n: "S" for n in self._sig.parameters}
+            receivers = None
+            if args is not None:
+                first = next(iter(self._sig.parameters))
+                kinds[first] = kind_of(receiver)
+                receivers = receivers_of({first: receiver})
             return compiled(self.__wrapped__, self._wrt, self._wrt_tuple, self._output,
-                            kinds, mode="forward", **self._options).source
+                            kinds, mode="forward", receivers=receivers,
+                            **self._options).source
         return source(self.__wrapped__, wrt, "reverse" if self._mode == "reverse" else "auto",
-                      output=self._output, **self._options)
+                      args=args, output=self._output, **self._options)
 
     def __get__(self, obj, objtype=None):
         if obj is None:
@@ -816,8 +828,10 @@ def methods_too(transform):
     def wrapper(f, wrt=0, *args, **kwargs):
         if isinstance(f, types.MethodType):
             _parse_wrt(f, wrt)
-            return types.MethodType(transform(f.__func__, _shift_wrt(wrt), *args, **kwargs),
-                                    f.__self__)
+            made = transform(f.__func__, _shift_wrt(wrt), *args, **kwargs)
+            if isinstance(made, GradFunction):
+                made._receiver = f.__self__         # for its source before a call
+            return types.MethodType(made, f.__self__)
         return transform(f, wrt, *args, **kwargs)
     return wrapper
 

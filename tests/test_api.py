@@ -357,6 +357,15 @@ def test_methods_of_a_named_tuple():
         assert s2sad.grad(p.energy, mode=mode)(0.4) == pytest.approx(6.0 * math.cos(1.2))
 
 
+def test_source_of_a_method_calling_methods_before_a_call():
+    """grad(obj.method).source before any call was the MissingRuleError of self.pred():
+    the gradient object knew the function, not the object."""
+    net = _Net(np.array([0.5, -1.0]))
+    for mode in ("auto", "reverse", "forward"):
+        text = s2sad.grad(net.chain, mode=mode).source
+        assert "def grad_chain(self, x):" in text and "check_method(self, 'step'" in text
+
+
 def test_a_method_of_another_object_is_refused_with_a_hint():
     with pytest.raises(MissingRuleError) as info:
         s2sad.grad(_Outer().loss)(2.0)
