@@ -820,12 +820,25 @@ def _shift_wrt(wrt):
     return wrt + 1 if isinstance(wrt, int) and not isinstance(wrt, bool) and wrt >= 0 else wrt
 
 
+def _call_method(f):
+    """``f.__call__``, a bound method, for an instance ``f`` of a user's class that defines
+    ``__call__`` in Python (``grad(model)`` is ``grad(model.__call__)``); else ``f``."""
+    if isinstance(f, (types.FunctionType, types.MethodType, type, GradFunction, CustomVJP)):
+        return f
+    from .context import class_attribute
+    call = class_attribute(type(f), "__call__")
+    if type(call) is types.FunctionType and not type(f).__module__.startswith("s2sad"):
+        return types.MethodType(call, f)
+    return f
+
+
 def methods_too(transform):
     """``transform(f, wrt, ...)`` also for a bound method ``obj.f``: the transformation of
     ``f`` itself along the same arguments (``self`` is not one), bound to ``obj`` again.
     ``wrt`` is checked against the method's own parameters first."""
     @functools.wraps(transform)
     def wrapper(f, wrt=0, *args, **kwargs):
+        f = _call_method(f)
         if isinstance(f, types.MethodType):
             _parse_wrt(f, wrt)
             made = transform(f.__func__, _shift_wrt(wrt), *args, **kwargs)
@@ -911,6 +924,7 @@ def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=Tr
     pass example ``args`` to choose; without them every argument is taken to be
     a scalar. ``stage`` stops after an earlier pass (see ``s2sad.pipeline``).
     """
+    func = _call_method(func)
     if isinstance(func, types.MethodType):     # obj.f: f's code for obj and the arguments
         _parse_wrt(func, wrt)
         n = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)

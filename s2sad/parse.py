@@ -94,10 +94,14 @@ def bind_methods(fdef, ctx, classes=None):
                 and node.value.id in ctx.receivers and node.value.id not in stored:
             read.setdefault((node.value.id, node.attr), node)
             continue
-        if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute)
-                and isinstance(node.func.value, gast.Name)):
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) \
+                and node.func.id in ctx.receivers:
+            recv, attr = node.func.id, "__call__"           # self(x): C.__call__(self, x)
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) \
+                and isinstance(node.func.value, gast.Name):
+            recv, attr = node.func.value.id, node.func.attr
+        else:
             continue
-        recv, attr = node.func.value.id, node.func.attr
         if recv in stored:
             continue
         cls = ctx.receivers.get(recv)

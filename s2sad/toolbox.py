@@ -17,6 +17,7 @@ import numpy as np
 from . import errors
 from .api import (
     GradFunction,
+    _call_method,
     _key,
     _parse_wrt,
     _signature,
@@ -249,6 +250,7 @@ def check_grads(f, args, modes=("fwd", "rev"), order=2, eps=1e-6, rtol=1e-5, ato
     ``order=2`` also checks the derivative of the gradient (forward over reverse).
     """
     rng = np.random.default_rng(seed)
+    f = _call_method(f)
     if isinstance(f, types.MethodType) and isinstance(args, (tuple, list)):
         f, args = f.__func__, (f.__self__, *args)       # obj is no float: not checked
     if not isinstance(args, (tuple, list)):

@@ -366,6 +366,36 @@ def test_source_of_a_method_calling_methods_before_a_call():
         assert "def grad_chain(self, x):" in text and "check_method(self, 'step'" in text
 
 
+class _Poly:
+    def __init__(self, c):
+        self.c = c
+
+    def __call__(self, x):
+        s = 0.0
+        for i in range(len(self.c)):
+            s = s + self.c[i] * x ** i
+        return s
+
+    def squared(self, x):
+        return self(x) ** 2
+
+
+def test_a_callable_object_and_self_called():
+    """grad(obj) of an object with a __call__ written in Python was a
+    SourceUnavailableError, self(x) in a method a MissingRuleError: both are
+    obj.__call__."""
+    p = _Poly([1.0, 2.0, 3.0])
+    assert s2sad.grad(p)(0.5) == pytest.approx(5.0)
+    assert s2sad.grad(p, mode="reverse")(0.5) == pytest.approx(5.0)
+    assert s2sad.jvp(p)(0.5, 1.0) == pytest.approx((2.75, 5.0))
+    assert s2sad.vjp(p)(0.5)[1](1.0) == pytest.approx(5.0)
+    assert s2sad.hessian(p)(0.5) == pytest.approx(6.0)
+    assert s2sad.check_grads(p, (0.5,))
+    assert "def grad___call__(self, x):" in s2sad.source(p)
+    for mode in ("auto", "reverse", "forward"):
+        assert s2sad.grad(p.squared, mode=mode)(0.5) == pytest.approx(2 * 2.75 * 5.0)
+
+
 def test_a_method_of_another_object_is_refused_with_a_hint():
     with pytest.raises(MissingRuleError) as info:
         s2sad.grad(_Outer().loss)(2.0)
