@@ -191,9 +191,9 @@ def _method_guard(recv, attr, raw, node, ctx, check):
 
 def _refuse_free_arrays(func, all_names, ctx):
     """An ArgumentError at the first use of a global or closure variable holding an
-    array the derivative code would get wrong (``api.REFUSED_ARRAYS``: np.matrix, a
-    masked array), as for such an argument."""
-    from .api import REFUSED_ARRAYS, refused_array_message
+    array the derivative code would get wrong (``runtime.REFUSED_ARRAYS``: np.matrix, a
+    masked array), or a list or tuple holding one, as for such an argument."""
+    from .runtime import REFUSED_ARRAYS, refused_array_message
     code = func.__code__
     cells = dict(zip(code.co_freevars, func.__closure__ or ()))
     for name in (set(code.co_names) | set(code.co_freevars)) - ctx.local_names:
@@ -204,10 +204,15 @@ def _refuse_free_arrays(func, all_names, ctx):
                 continue
         else:
             value = func.__globals__.get(name)
+        shown = name
+        if type(value) in (list, tuple) and len(value) <= 10_000:   # a list of weights
+            i = next((i for i, v in enumerate(value) if isinstance(v, REFUSED_ARRAYS)), None)
+            if i is not None:
+                value, shown = value[i], f"{name}[{i}]"
         if isinstance(value, REFUSED_ARRAYS):
-            message, hint = refused_array_message(value, name, "use")
+            message, hint = refused_array_message(value, shown, "use")
             n = next((n for n in all_names if n.id == name), None)
-            raise errors.ArgumentError(f"{name} {message}", hint=hint,
+            raise errors.ArgumentError(f"{shown} {message}", hint=hint,
                                        **errors._where(n, ctx))
 
 

@@ -846,6 +846,13 @@ def with_global_matrix(x):
     return np.sum(MATRIX * y)  # <- L_MATRIX
 
 
+MATRICES = [np.eye(2), MATRIX]
+
+
+def with_global_list_of_matrices(x):
+    return np.sum(MATRICES[1] * x) + np.sum(MATRICES[0] * x)  # <- L_MATRICES
+
+
 def with_masked_closure():
     m = np.ma.masked_array([1.0, 2.0], mask=[0, 1])
 
@@ -891,6 +898,10 @@ def test_matrix_and_masked_globals_refused():
         s2sad.grad(with_global_matrix)(x)
     assert info.value.lineno == line_of("L_MATRIX") and "MATRIX is an np.matrix" in str(info.value)
     assert "np.asarray(MATRIX)" in info.value.hint
+    with pytest.raises(ArgumentError) as info:
+        s2sad.grad(with_global_list_of_matrices)(x)
+    assert info.value.lineno == line_of("L_MATRICES")
+    assert "MATRICES[1] is an np.matrix" in str(info.value)
     with pytest.raises(ArgumentError) as info:
         s2sad.grad(with_masked_closure())(np.ones(2))
     assert info.value.lineno == line_of("L_MASKED") and "m is a masked array" in str(info.value)
