@@ -274,8 +274,9 @@ def refuse_wrt(func, sig, wrt, args, kwargs):
         else:
             continue
         if i == 0 and params[0] == "self" and not is_bool(value):
-            hint = ("for a method decorated with grad, wrt counts self: write "
-                    "@s2sad.grad(wrt=1) for the first argument after it")
+            hint = ("wrt counts self here (a method decorated with grad, or grad of "
+                    "Class.method): write @s2sad.grad(wrt=1), or grad(obj.method), for the "
+                    "arguments after it")
         else:
             hint = (f"pass a float ({params[i]}=1.0, or an array of dtype float) to "
                     "differentiate along it, or leave it out of wrt")

@@ -447,6 +447,11 @@ def check_attribute(filename, obj, name, lineno, col, shown):
     value = own.get(name, _ABSENT) if own is not None else _ABSENT
     if value is _ABSENT:
         value = class_attribute(type(obj), name)
+    if type(value) in (list, tuple) and len(value) <= 64:     # a list of weights
+        for i, item in enumerate(value):
+            if isinstance(item, REFUSED_ARRAYS):
+                value, shown = item, f"{shown}[{i}]"
+                break
     if isinstance(value, REFUSED_ARRAYS):
         message, hint = refused_array_message(value, shown, "store")
         hint = hint.replace(" instead", f" in {shown} instead", 1)

@@ -914,6 +914,9 @@ class _HoldsWeights:
     def loss(self, x):
         return np.sum(self.w * x)  # <- L_SELF_W
 
+    def first_two(self, x):
+        return np.sum(self.w[0] * x) + np.sum(self.w[1] * x)
+
 
 @pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
 def test_matrix_attribute_of_self_refused_at_each_call():
@@ -929,5 +932,8 @@ def test_matrix_attribute_of_self_refused_at_each_call():
         g(x)
     assert info.value.lineno == line_of("L_SELF_W") and "self.w is an np.matrix" in str(info.value)
     assert "np.asarray(self.w)" in info.value.hint
+    obj.w = [np.eye(2), MATRIX]
+    with pytest.raises(ArgumentError, match=r"self\.w\[1\] is an np.matrix"):
+        s2sad.grad(obj.first_two)(x)
     with pytest.raises(ArgumentError, match="self.w is a masked array"):
         s2sad.grad(_HoldsWeights(np.ma.masked_array([1.0, 2.0], mask=[0, 1])).loss)(np.ones(2))
