@@ -183,13 +183,27 @@ _NOT_RECEIVERS = (int, float, complex, np.generic, np.ndarray, str, bytes, type(
                   types.MethodType, functools.partial)
 
 
+def _is_receiver(v):
+    return not isinstance(v, _NOT_RECEIVERS) and type(v).__module__ != "builtins"
+
+
 def receivers_of(arguments):
     """Parameter -> class, for the arguments (a mapping of parameter names to values)
     holding an instance of a class of its own (``self`` of a method; a named tuple
-    too): the generated code calls that class's functions for ``self.m(...)``
-    (``parse.bind_methods``), so it is specialized on the class, as on the kinds."""
-    return {n: type(v) for n, v in arguments.items()
-            if not isinstance(v, _NOT_RECEIVERS) and type(v).__module__ != "builtins"}
+    too), and 'self.inner' -> class for such objects held in the instance's own
+    attributes: the generated code calls that class's functions for ``self.m(...)``
+    and ``self.inner.m(...)`` (``parse.bind_methods``), so it is specialized on the
+    classes, as on the kinds."""
+    found = {}
+    for n, v in arguments.items():
+        if _is_receiver(v):
+            found[n] = type(v)
+            own = getattr(v, "__dict__", None)
+            if type(own) is dict and len(own) <= 256:
+                for a, w in own.items():
+                    if type(a) is str and _is_receiver(w):
+                        found[f"{n}.{a}"] = type(w)
+    return found
 
 
 _THREAD = threading.local()

@@ -25,6 +25,8 @@ class Context:
     has_aux: bool = False           # the function returns (value, aux): aux is passed through
     directions: int = 1             # jvp: tangent directions (callee along several arguments)
     receivers: dict = field(default_factory=dict)   # parameter -> class of its object (self)
+    method_calls: dict = field(default_factory=dict)  # name called -> class of its self, for
+                                    # self.m(...) and self.inner.m(...) (parse.bind_methods)
     method_reads: list = field(default_factory=list)  # (class, name, what it held): methods
                                     # the code calls for self.m(...) (parse.bind_methods)
     aux_name: str = None            # compiled for a call from other differentiated code

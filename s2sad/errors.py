@@ -269,8 +269,8 @@ def missing_rule(node, ctx, what, mode="reverse"):
     if what.startswith("method ") and not re.fullmatch(r"method \.\w+\(\)( \(.*\))?", what):
         # a method of an object (not an array method): of super(), of an attribute
         hint = ("call the method through its class with the object first, "
-                "C.m(obj, x) (self.m(x) of a method's own self is differentiated; "
-                "super().m(x) and methods of other objects, self.inner.m(x), are not), "
+                "C.m(obj, x) (self.m(x) and self.inner.m(x) are differentiated; "
+                "super().m(x) and methods of objects held in local names are not), "
                 "or " + hint)
     return MissingRuleError(f"no derivative rule for {what}", hint=hint, **_where(node, ctx))
 

@@ -486,7 +486,8 @@ class Forward:
         try:
             fn = api.compiled(op.func, wrt, True, "jvp", kinds, callee=True,
                               directions=k,
-                              receivers=pipeline.callee_receivers(mapping, self.ctx)).function
+                              receivers=pipeline.callee_receivers(mapping, self.ctx,
+                                                                 op.func, s.value)).function
         except errors.S2SADError as exc:
             raise errors.in_helper(exc, op.func, s.value, self.ctx) from None
         jvp_name = name(self.ctx.inject("jvp_" + op.func.__name__.strip("<>"), fn))

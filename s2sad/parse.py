@@ -88,28 +88,37 @@ def bind_methods(fdef, ctx, classes=None):
     nodes = G.walk(fdef)
     called = {id(n.func) for n in nodes if isinstance(n, gast.Call)}
     read = {}           # (receiver, attribute) -> its first read, for check_attribute
+    def receiver(e):
+        """'self' or 'self.inner' for ``e`` a receiver (``ctx.receivers``), else None."""
+        if isinstance(e, gast.Attribute) and isinstance(e.value, gast.Name):
+            dotted = f"{e.value.id}.{e.attr}"
+            root = e.value.id
+        elif isinstance(e, gast.Name):
+            dotted = root = e.id
+        else:
+            return None
+        return dotted if dotted in ctx.receivers and root not in stored else None
+
     for node in nodes:
         if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load) \
-                and id(node) not in called and isinstance(node.value, gast.Name) \
-                and node.value.id in ctx.receivers and node.value.id not in stored:
-            read.setdefault((node.value.id, node.attr), node)
+                and id(node) not in called and receiver(node.value) is not None:
+            read.setdefault((receiver(node.value), node.attr), node)
             continue
-        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) \
-                and node.func.id in ctx.receivers:
-            recv, attr = node.func.id, "__call__"           # self(x): C.__call__(self, x)
+        if isinstance(node, gast.Call) and receiver(node.func) is not None:
+            recv, attr = receiver(node.func), "__call__"    # self(x): C.__call__(self, x)
         elif isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) \
-                and isinstance(node.func.value, gast.Name):
+                and receiver(node.func.value) is not None:
+            recv, attr = receiver(node.func.value), node.func.attr
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) \
+                and isinstance(node.func.value, gast.Name) and node.func.value.id in classes \
+                and node.func.value.id not in stored:
             recv, attr = node.func.value.id, node.func.attr
         else:
-            continue
-        if recv in stored:
             continue
         cls = ctx.receivers.get(recv)
         on_class = cls is None
         if on_class:
-            cls = classes.get(recv)
-            if cls is None:
-                continue
+            cls = classes[recv]
         try:
             raw = _inspect.getattr_static(cls, attr)
         except AttributeError:
@@ -123,14 +132,15 @@ def bind_methods(fdef, ctx, classes=None):
             fn = raw.__func__
             first = [G.name(ctx.inject(cls.__name__, cls))]
         elif type(raw) is type(bind_methods):
-            fn, first = raw, [gast.Name(id=recv, ctx=gast.Load(), annotation=None,
-                                        type_comment=None)]
+            fn, first = raw, [_receiver_expr(recv)]
         else:
             continue
         if type(fn) is not type(bind_methods):
             continue
-        func = gast.Name(id=ctx.inject(f"{cls.__name__}_{attr}", fn), ctx=gast.Load(),
-                         annotation=None, type_comment=None)
+        injected = ctx.inject(f"{cls.__name__}_{attr}", fn)
+        if first and not on_class and not isinstance(raw, classmethod):
+            ctx.method_calls[injected] = cls    # its self: an object of cls (its callee)
+        func = gast.Name(id=injected, ctx=gast.Load(), annotation=None, type_comment=None)
         gast.copy_location(func, node.func)
         node.func = func
         node.args = first + node.args
@@ -144,6 +154,8 @@ def bind_methods(fdef, ctx, classes=None):
         check = functools.partial(runtime.check_method, ctx.filename)
         checks = [_method_guard(recv, attr, raw, node, ctx, check)
                   for (recv, attr), (raw, node) in guarded.items()]
+        # (a method of self.inner: self.inner holds an object of the class the code was
+        # made for, checked by check_method too)
         check = functools.partial(runtime.check_attribute, ctx.filename)
         checks += [_attribute_guard(recv, attr, node, ctx, check)
                    for (recv, attr), node in read.items()]
@@ -155,7 +167,7 @@ def _attribute_guard(recv, attr, node, ctx, check):
     ``node``, holds no array the derivative code would get wrong when the code runs
     (``runtime.check_attribute``, the file name bound: ``check``)."""
     col = getattr(node, "col_offset", None)
-    args = [gast.Name(id=recv, ctx=gast.Load(), annotation=None, type_comment=None),
+    args = [_receiver_expr(recv),
             gast.Constant(value=attr, kind=None),
             gast.Constant(value=node.lineno, kind=None),
             gast.Constant(value=col + ctx.col_shift if col is not None else None, kind=None),
@@ -169,17 +181,30 @@ def _attribute_guard(recv, attr, node, ctx, check):
     return stmt
 
 
+def _receiver_expr(dotted):
+    """The expression ``self`` or ``self.inner`` for a receiver's dotted name."""
+    root, *rest = dotted.split(".")
+    e = gast.Name(id=root, ctx=gast.Load(), annotation=None, type_comment=None)
+    for part in rest:
+        e = gast.Attribute(value=e, attr=part, ctx=gast.Load())
+    return e
+
+
 def _method_guard(recv, attr, raw, node, ctx, check):
     """``check_method(recv, 'attr', raw, line, col)``: the call at ``node`` reaches the
     class's method ``raw`` when the code runs (``runtime.check_method``, the file name
     bound: ``check``)."""
     col = getattr(node, "col_offset", None)
-    args = [gast.Name(id=recv, ctx=gast.Load(), annotation=None, type_comment=None),
+    cls = ctx.receivers[recv]
+    args = [_receiver_expr(recv),
             gast.Constant(value=attr, kind=None),
             gast.Name(id=ctx.inject(f"{attr}_method", raw), ctx=gast.Load(), annotation=None,
                       type_comment=None),
             gast.Constant(value=node.lineno, kind=None),
-            gast.Constant(value=col + ctx.col_shift if col is not None else None, kind=None)]
+            gast.Constant(value=col + ctx.col_shift if col is not None else None, kind=None),
+            gast.Name(id=ctx.inject(cls.__name__, cls), ctx=gast.Load(), annotation=None,
+                      type_comment=None),
+            gast.Constant(value=recv, kind=None)]
     call = gast.Call(func=gast.Name(id=ctx.inject("check_method", check), ctx=gast.Load(),
                                     annotation=None, type_comment=None),
                      args=args, keywords=[])

@@ -119,11 +119,20 @@ def build(ctx):
     return (functions[0] if len(functions) == 1 else tuple(functions)), text
 
 
-def callee_receivers(mapping, ctx):
+def callee_receivers(mapping, ctx, func=None, call=None):
     """Parameter -> class for a call's arguments that are receivers of the caller
-    (``Context.receivers``): ``self`` passed on to a method of its class."""
-    return {p: ctx.receivers[a.id] for p, a in mapping.items()
-            if isinstance(a, gast.Name) and a.id in ctx.receivers}
+    (``Context.receivers``): ``self`` passed on to a method of its class; and the
+    first parameter of ``func``, a method called as ``self.inner.m(...)`` by the
+    ``call`` node (``Context.method_calls``, by the name it calls)."""
+    found = {p: ctx.receivers[a.id] for p, a in mapping.items()
+             if isinstance(a, gast.Name) and a.id in ctx.receivers}
+    cls = ctx.method_calls.get(call.func.id) \
+        if isinstance(call, gast.Call) and isinstance(call.func, gast.Name) else None
+    if cls is not None and func is not None:
+        first = next(iter(inspect.signature(func).parameters), None)
+        if first is not None and first in mapping:
+            found[first] = cls
+    return found
 
 
 def bind_call(op, kinds, ctx, node):
@@ -170,7 +179,7 @@ def returned(op, kinds, ctx, node):
     mapping, callee_kinds, _ = bind_call(op, kinds, ctx, node)
     if not inspect.isfunction(op.func):       # custom_vjp: nothing to read
         return None
-    receivers = callee_receivers(mapping, ctx)
+    receivers = callee_receivers(mapping, ctx, op.func, node)
     key = (op.func, tuple(sorted(callee_kinds.items())), tuple(sorted(receivers.items())))
     if key not in _RETURN_KINDS:
         # the caller sees what the function writes into its parameters in place

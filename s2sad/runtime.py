@@ -459,11 +459,18 @@ def check_attribute(filename, obj, name, lineno, col, shown):
                                    filename=filename, lineno=lineno, col=col, hint=hint)
 
 
-def check_method(filename, obj, name, raw, lineno, col):
-    """Raise where ``obj.name(...)`` (at ``filename:lineno``) would not call ``raw``, the
-    method of ``obj``'s class the derivative code calls in its place
-    (``parse.bind_methods``): the instance holds a ``name`` of its own, or the class's
-    has been replaced since. (Generated code calls it with the file name bound.)"""
+def check_method(filename, obj, name, raw, lineno, col, cls, shown):
+    """Raise where ``obj.name(...)`` (``obj`` is ``shown``, at ``filename:lineno``) would
+    not call ``raw``, the method of class ``cls`` the derivative code calls in its place
+    (``parse.bind_methods``): ``obj`` is of another class (an attribute ``self.inner``
+    set to another object since), the instance holds a ``name`` of its own, or the
+    class's has been replaced since. (Generated code calls it with the file name bound.)"""
+    if type(obj) is not cls:
+        raise errors.ArgumentError(
+            f"{shown} holds a {type(obj).__name__} object, where the derivative code was "
+            f"made for a {cls.__name__} (it calls {cls.__name__}.{name})", filename=filename,
+            lineno=lineno, col=col,
+            hint="make the gradient again (a new s2sad.grad(...)) after changing it")
     own = getattr(obj, "__dict__", None)
     if own is not None and name in own:
         why = f"the instance holds its own {name}"

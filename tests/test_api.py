@@ -338,6 +338,37 @@ class _Outer:
     def loss(self, x):
         return self.inner.f(x) * 2.0
 
+    def via_local(self, x):
+        a = self.inner
+        return a.f(x) * 2.0
+
+
+class _Layer:
+    def __init__(self, w):
+        self.w = w
+
+    def forward(self, x):
+        return np.tanh(self.w * x) + self.bias(x)
+
+    def bias(self, x):
+        return 0.1 * x
+
+
+class _SquareLayer(_Layer):
+    def bias(self, x):
+        return 0.3 * x * x
+
+
+class _Stack:
+    def __init__(self):
+        self.first = _Layer(np.array([0.5, -1.0]))
+        self.second = _SquareLayer(np.array([2.0, 0.3]))
+
+    def loss(self, x):
+        h = self.first.forward(x)
+        h = self.second.forward(h)
+        return np.sum(h * h) + self.first.w[0] * np.sum(x)
+
 
 class _Params(typing.NamedTuple):
     w: float
@@ -396,11 +427,31 @@ def test_a_callable_object_and_self_called():
         assert s2sad.grad(p.squared, mode=mode)(0.5) == pytest.approx(2 * 2.75 * 5.0)
 
 
+def test_methods_of_objects_held_by_self():
+    """self.first.forward(x), an object held in an attribute of self, was a
+    MissingRuleError; one function (_Layer.forward) is called for objects of two
+    classes, each with its own code; an attribute set to an object of another class
+    after the gradient was made is an ArgumentError at the call."""
+    net, x = _Stack(), np.array([0.3, 0.7])
+    for mode in ("auto", "reverse"):
+        assert np.allclose(s2sad.grad(net.loss, mode=mode)(x),
+                           numerical_grad(net.loss, (x,), 0), rtol=1e-6)
+    _, t = s2sad.jvp(net.loss)(x, np.ones(2))
+    assert t == pytest.approx(float(np.sum(numerical_grad(net.loss, (x,), 0))), rel=1e-6)
+    g = s2sad.grad(net.loss)
+    g(x)
+    net.second = _Layer(np.array([2.0, 0.3]))
+    with pytest.raises(ArgumentError, match="self.second holds a _Layer object"):
+        g(x)
+    assert np.allclose(s2sad.grad(net.loss)(x), numerical_grad(net.loss, (x,), 0), rtol=1e-6)
+    assert s2sad.grad(_Outer().loss)(2.0) == pytest.approx(8.0)
+
+
 def test_a_method_of_another_object_is_refused_with_a_hint():
     with pytest.raises(MissingRuleError) as info:
-        s2sad.grad(_Outer().loss)(2.0)
-    assert info.value.lineno == _Outer.loss.__code__.co_firstlineno + 1
-    assert "C.m(obj, x)" in info.value.hint and "self.inner.m(x)" in info.value.hint
+        s2sad.grad(_Outer().via_local)(2.0)
+    assert info.value.lineno == _Outer.via_local.__code__.co_firstlineno + 2
+    assert "C.m(obj, x)" in info.value.hint and "local names" in info.value.hint
 
 
 def test_a_method_replaced_in_its_class():
