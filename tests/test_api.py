@@ -447,6 +447,20 @@ def test_methods_of_objects_held_by_self():
     assert s2sad.grad(_Outer().loss)(2.0) == pytest.approx(8.0)
 
 
+def _applies(x, g):
+    return g(x) * x
+
+
+def test_a_grad_object_passed_as_an_argument_is_no_receiver():
+    """A gradient object passed as an argument was taken for an object whose __call__
+    (s2sad's generated dispatcher) is differentiated: a SourceUnavailableError at
+    '<string>:1'; it is refused as before, at the user's line."""
+    with pytest.raises(MissingRuleError) as info:
+        s2sad.grad(_applies)(2.0, s2sad.grad(cube))
+    assert info.value.filename == __file__
+    assert info.value.lineno == _applies.__code__.co_firstlineno + 1
+
+
 def test_a_method_of_another_object_is_refused_with_a_hint():
     with pytest.raises(MissingRuleError) as info:
         s2sad.grad(_Outer().via_local)(2.0)
