@@ -82,6 +82,8 @@ def bind_methods(fdef, ctx, classes=None):
     ``classes`` (``_classes_read``): ``C.m(a, ...)`` of a classmethod of a class ``C``
     the function reads as a global becomes ``C.m.__func__(C, a, ...)`` too."""
     import inspect as _inspect
+
+    from .activity import is_user_function
     classes = classes or {}
     guarded = {}
     stored = {n.id for n in G.names(fdef) if isinstance(n.ctx, gast.Store)}
@@ -135,8 +137,8 @@ def bind_methods(fdef, ctx, classes=None):
             fn, first = raw, [_receiver_expr(recv)]
         else:
             continue
-        if type(fn) is not type(bind_methods):
-            continue
+        if type(fn) is not type(bind_methods) or not is_user_function(fn):
+            continue            # a library's method (np.poly1d.__call__): a call as it is
         injected = ctx.inject(f"{cls.__name__}_{attr}", fn)
         if first and not on_class and not isinstance(raw, classmethod):
             ctx.method_calls[injected] = cls    # its self: an object of cls (its callee)
