@@ -842,9 +842,11 @@ def _call_method(f):
     ``__call__`` in Python (``grad(model)`` is ``grad(model.__call__)``); else ``f``."""
     if isinstance(f, (types.FunctionType, types.MethodType, type, GradFunction, CustomVJP)):
         return f
+    from .activity import is_user_function
     from .context import class_attribute
     call = class_attribute(type(f), "__call__")
-    if type(call) is types.FunctionType and not type(f).__module__.startswith("s2sad"):
+    if type(call) is types.FunctionType and not type(f).__module__.startswith("s2sad") \
+            and is_user_function(call):         # not a library's (np.poly1d)
         return types.MethodType(call, f)
     return f
 
