@@ -150,7 +150,11 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
     key = (func, wrt, wrt_tuple, output, tuple(sorted(kinds.items())), optimize, callee,
            checkpoint, has_aux, fixed_point, mode, directions,
            tuple(sorted(receivers.items())) if receivers else ())
-    hit = _CACHE.get(key)
+    try:
+        hit = _CACHE.get(key)
+    except TypeError:       # an unhashable callable (np.poly1d): no function of a file
+        raise errors.source_unavailable(func, "it is not a Python function defined with "
+                                              "def") from None
     if hit is not None and isinstance(hit.ctx, pipeline.Context) and hit.ctx.stale():
         hit = _CACHE[key] = None          # a helper was redefined: transform again
     if hit is None and isinstance(func, CustomVJP):

@@ -466,6 +466,16 @@ def test_a_grad_object_passed_as_an_argument_is_no_receiver():
     assert info.value.lineno == _applies.__code__.co_firstlineno + 1
 
 
+def test_an_unhashable_callable_is_refused_without_a_traceback():
+    """grad(np.poly1d(...)), of an unhashable callable object, was a bare TypeError
+    ('unhashable type') from the cache lookup."""
+    p = np.poly1d([1.0, 2.0])
+    for call in (lambda: s2sad.grad(p)(1.0), lambda: s2sad.jvp(p)(1.0, 1.0),
+                 lambda: s2sad.vjp(p)(1.0)):
+        with pytest.raises(s2sad.SourceUnavailableError, match="not a Python function"):
+            call()
+
+
 def test_a_method_of_another_object_is_refused_with_a_hint():
     with pytest.raises(MissingRuleError) as info:
         s2sad.grad(_Outer().via_local)(2.0)
