@@ -19,6 +19,7 @@ import numpy as np
 
 from . import errors, parse, pipeline
 from .kinds import array_ndim
+from .runtime import REFUSED_ARRAYS, refused_array_message
 
 _CACHE = {}
 _LOCK = threading.RLock()
@@ -32,12 +33,15 @@ def kind_of(value):
     and NumPy scalars, 'A1' for 1-D arrays, 'A2' for 2-D ones ('A<n>' for an
     ndarray of n >= 1 dimensions), 'LS' for lists and tuples of scalars, 'L' for
     other lists and tuples, 'A' for the rest (0-d arrays among them, and subclasses
-    of ndarray of 2 dimensions or more, whose items need not have fewer: a row of
-    an ``np.matrix`` is a matrix)."""
+    of ndarray of 2 dimensions or more, whose items need not have fewer), 'X' for
+    what s2sad refuses (``REFUSED_ARRAYS``: an ``np.matrix``, a masked array, or a
+    list or tuple holding one)."""
     if isinstance(value, _SCALAR_TYPES):
         return "S"
     if isinstance(value, np.ndarray):
         n = value.ndim
+        if type(value) is not np.ndarray and isinstance(value, REFUSED_ARRAYS):
+            return "X"
         if n == 1 or (n > 1 and type(value) is np.ndarray):
             return f"A{n}"
         return "A"
@@ -49,8 +53,31 @@ def kind_of(value):
 
 
 def _sequence_kind(value):
-    return "LS" if value and all(issubclass(t, _SCALAR_TYPES)
-                                 for t in set(map(type, value))) else "L"
+    if not value:
+        return "L"
+    found = set(map(type, value))
+    if all(issubclass(t, _SCALAR_TYPES) for t in found):
+        return "LS"
+    if any(issubclass(t, REFUSED_ARRAYS) for t in found):
+        return "X"
+    return "L"
+
+
+def refuse_arrays(func, kinds, values):
+    """An ArgumentError for an argument of kind 'X' (``REFUSED_ARRAYS``). ``kinds`` and
+    ``values`` map the parameter names to the kinds and values of a call."""
+    for name, kind in kinds.items():
+        if kind == "X":
+            value = values[name]
+            if isinstance(value, (list, tuple)):
+                i, item = next((i, v) for i, v in enumerate(value)
+                               if isinstance(v, REFUSED_ARRAYS))
+                what = f"argument {name!r} of {func.__name__} holds an item that"
+                name = f"{name}[{i}]"
+            else:
+                item, what = value, f"argument {name!r} of {func.__name__}"
+            message, hint = refused_array_message(item, name)
+            raise errors.bad_argument(func, f"{what} {message}", hint=hint)
 
 
 _TUPLE_KINDS = {}       # id(tuple) -> (tuple, kind), the few tuples seen last
@@ -190,15 +217,22 @@ class _Compiled:
 
 
 def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
-             checkpoint=False, has_aux=False, fixed_point=False, mode=None, directions=1):
+             checkpoint=False, has_aux=False, fixed_point=False, mode=None, directions=1,
+             receivers=None):
     """The generated function(s) for ``func``, built once per specialization.
     ``mode``: 'forward' for ``grad`` by forward mode (see ``choose_mode``); by
     default, forward mode for ``jvp`` and reverse mode for the rest. ``directions``:
     the number of tangents per argument a ``jvp`` takes (a callee of forward mode
-    along several arguments)."""
+    along several arguments). ``receivers``: parameter -> the class of the object it
+    holds (``receivers_of``), whose methods ``p.m(...)`` calls reach."""
     key = (func, wrt, wrt_tuple, output, tuple(sorted(kinds.items())), optimize, callee,
-           checkpoint, has_aux, fixed_point, mode, directions)
-    hit = _CACHE.get(key)
+           checkpoint, has_aux, fixed_point, mode, directions,
+           tuple(sorted(receivers.items())) if receivers else ())
+    try:
+        hit = _CACHE.get(key)
+    except TypeError:       # an unhashable callable (np.poly1d): no function of a file
+        raise errors.source_unavailable(func, "it is not a Python function defined with "
+                                              "def") from None
     if hit is not None and isinstance(hit.ctx, pipeline.Context) and hit.ctx.stale():
         hit = _CACHE[key] = None          # a helper was redefined: transform again
     if hit is None and isinstance(func, CustomVJP):
@@ -212,7 +246,7 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
                 ctx = pipeline.make_context(func, wrt, kinds, output, wrt_tuple, optimize,
                                             mode=mode, callee=callee, checkpoint=checkpoint,
                                             has_aux=has_aux, fixed_point=fixed_point,
-                                            directions=directions)
+                                            directions=directions, receivers=receivers)
                 building = _building()
                 building.append(ctx)
                 try:
@@ -224,6 +258,36 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
     if building:
         building[-1].deps.append(hit)     # a callee of the function being transformed
     return hit
+
+
+_NOT_RECEIVERS = (int, float, complex, np.generic, np.ndarray, str, bytes, type(None), type,
+                  types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
+                  types.MethodType, functools.partial)
+
+
+def _is_receiver(v):
+    module = type(v).__module__
+    return not isinstance(v, _NOT_RECEIVERS) and module != "builtins" \
+        and not module.startswith("s2sad")      # a grad object passed on: called as it is
+
+
+def receivers_of(arguments):
+    """Parameter -> class, for the arguments (a mapping of parameter names to values)
+    holding an instance of a class of its own (``self`` of a method; a named tuple
+    too), and 'self.inner' -> class for such objects held in the instance's own
+    attributes: the generated code calls that class's functions for ``self.m(...)``
+    and ``self.inner.m(...)`` (``parse.bind_methods``), so it is specialized on the
+    classes, as on the kinds."""
+    found = {}
+    for n, v in arguments.items():
+        if _is_receiver(v):
+            found[n] = type(v)
+            own = getattr(v, "__dict__", None)
+            if type(own) is dict and len(own) <= 256:
+                for a, w in own.items():
+                    if type(a) is str and _is_receiver(w):
+                        found[f"{n}.{a}"] = type(w)
+    return found
 
 
 _THREAD = threading.local()
@@ -277,9 +341,51 @@ def _as_argument(g, a):
     return g
 
 
+def is_bool(a):
+    """``a`` is a bool, a NumPy bool or an array of bools: no number to differentiate
+    along (``True + True`` of bool arrays is ``True``)."""
+    return type(a) is bool or isinstance(a, np.bool_) \
+        or (isinstance(a, np.ndarray) and a.dtype.kind == "b")
+
+
+_DIFFERENTIABLE = (int, float, complex, np.number, np.ndarray, list, tuple)
+
+
+def refuse_wrt(func, sig, wrt, args, kwargs):
+    """An ArgumentError for a differentiated argument that holds no number to
+    differentiate along, as JAX refuses one: a bool (``is_bool``), or anything but a
+    number, an array, a list or a tuple (a dict, a string, None, an object: its
+    gradient came back as 0.0, or a bare IndexError for a dict). A bool or an object
+    that is not differentiated is fine."""
+    params = list(sig.parameters)
+    for i in wrt:
+        if i < len(args):
+            value = args[i]
+        elif i < len(params) and params[i] in kwargs:
+            value = kwargs[params[i]]
+        else:
+            continue
+        if is_bool(value):
+            what = "an array of bools" if isinstance(value, np.ndarray) else "a bool"
+        elif not isinstance(value, _DIFFERENTIABLE):
+            what = f"a value of type {type(value).__name__}"
+        else:
+            continue
+        if i == 0 and params[0] == "self" and not is_bool(value):
+            hint = ("wrt counts self here (a method decorated with grad, or grad of "
+                    "Class.method): write @s2sad.grad(wrt=1), or grad(obj.method), for the "
+                    "arguments after it")
+        else:
+            hint = (f"pass a float ({params[i]}=1.0, or an array of dtype float) to "
+                    "differentiate along it, or leave it out of wrt")
+        raise errors.bad_argument(
+            func, f"argument {i} ({params[i]!r}) of {func.__name__} is differentiated, "
+            f"but it holds {what}, which has no derivative", hint=hint)
+
+
 def _needs_fixing(a):
     """``_as_argument`` may change the gradient for the argument ``a``."""
-    return type(a) in (int, bool) or isinstance(a, np.integer) \
+    return type(a) in (int, bool) or isinstance(a, (np.integer, np.bool_)) \
         or (isinstance(a, np.ndarray) and (a.dtype is not _F64 or a.ndim == 0))
 
 
@@ -485,8 +591,11 @@ class GradFunction:
         return self._slow(tuple(args) + rest, kwargs)
 
     def _slow(self, args, kwargs):
+        fix = any(_needs_fixing(args[i]) for i in self._wrt if i < len(args))
+        if fix or kwargs:
+            refuse_wrt(_unwrap(self.__wrapped__), self._sig, self._wrt, args, kwargs)
         result = self._call(args, kwargs)
-        if any(_needs_fixing(args[i]) for i in self._wrt if i < len(args)):
+        if fix:
             result = self._promote(result, args)
         return result
 
@@ -582,7 +691,13 @@ class GradFunction:
         if len(kinds) > len(bound.arguments):
             known = {f"{p}.{a}" for _, p, attrs in self._reads() for a in attrs}
             kinds = {k: v for k, v in kinds.items() if k in bound.arguments or k in known}
+        if "X" in kinds.values():
+            refuse_arrays(_unwrap(self.__wrapped__), kinds, bound.arguments)
         return kinds
+
+    def _receivers(self, args, kwargs):
+        bound = self._sig.bind(*args, **kwargs)       # bound by _kinds already
+        return receivers_of(bound.arguments)
 
     def _compile(self, args, kwargs, output=None, mode=None):
         """The generated code for a call with these arguments, remembered for the
@@ -591,8 +706,10 @@ class GradFunction:
         output = output or self._output
         if isinstance(self.__wrapped__, CustomVJP):
             output = "split"
+        refuse_wrt(_unwrap(self.__wrapped__), self._sig, self._wrt, args, kwargs)
         target = resolve(self.__wrapped__, args, kwargs)
         kinds = self._kinds(args, kwargs, target)
+        recv = self._receivers(args, kwargs)
         wrt_tuple = True if output == "split" else self._wrt_tuple
         impl = None
         gradient = mode is None and output in ("grad", "value_and_grad")
@@ -600,14 +717,15 @@ class GradFunction:
         if forward:
             try:
                 impl = compiled(target, self._wrt, wrt_tuple, output, kinds, mode="forward",
-                                **self._options)
+                                receivers=recv, **self._options)
             except errors.S2SADError:
                 if self._mode == "forward":
                     raise
                 # a construct or a rule forward mode lacks: reverse mode, or its error
         if impl is None:
             try:
-                impl = compiled(target, self._wrt, wrt_tuple, output, kinds, **self._options)
+                impl = compiled(target, self._wrt, wrt_tuple, output, kinds, receivers=recv,
+                                **self._options)
             except errors.S2SADError:
                 # what reverse mode refuses (a call filling a list that carries
                 # derivatives) forward mode may take, along several scalar arguments too
@@ -616,7 +734,7 @@ class GradFunction:
                     raise
                 try:
                     impl = compiled(target, self._wrt, wrt_tuple, output, kinds,
-                                    mode="forward", **self._options)
+                                    mode="forward", receivers=recv, **self._options)
                 except errors.S2SADError:
                     pass
                 if impl is None:
@@ -627,7 +745,7 @@ class GradFunction:
             types = tuple(map(type, args))
             if output == self._output and not kwargs \
                     and not isinstance(self.__wrapped__, CustomVJP) \
-                    and not any(issubclass(types[i], (int, np.integer))
+                    and not any(issubclass(types[i], (int, np.integer, np.bool_))
                                 for i in self._wrt if i < len(types)):
                 self._fast[self._fast_entry(args)] = impl
                 self._dispatch()
@@ -718,12 +836,24 @@ class GradFunction:
         if self._last is not None:
             return self._last.source
         wrt = self._wrt if self._wrt_tuple else self._wrt[0]
+        receiver = self.__dict__.get("_receiver", _MISSING)     # of grad(obj.method)
+        args = None
+        if receiver is not _MISSING:
+            n = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                    for p in self._sig.parameters.values())
+            args = (receiver,) + (0.0,) * (n - 1)
         if self._mode == "forward" and not isinstance(self.__wrapped__, GradFunction):
             kinds = {n: "S" for n in self._sig.parameters}
+            receivers = None
+            if args is not None:
+                first = next(iter(self._sig.parameters))
+                kinds[first] = kind_of(receiver)
+                receivers = receivers_of({first: receiver})
             return compiled(self.__wrapped__, self._wrt, self._wrt_tuple, self._output,
-                            kinds, mode="forward", **self._options).source
+                            kinds, mode="forward", receivers=receivers,
+                            **self._options).source
         return source(self.__wrapped__, wrt, "reverse" if self._mode == "reverse" else "auto",
-                      output=self._output, **self._options)
+                      args=args, output=self._output, **self._options)
 
     def __get__(self, obj, objtype=None):
         if obj is None:
@@ -854,16 +984,33 @@ def _shift_wrt(wrt):
     return wrt + 1 if isinstance(wrt, int) and not isinstance(wrt, bool) and wrt >= 0 else wrt
 
 
+def _call_method(f):
+    """``f.__call__``, a bound method, for an instance ``f`` of a user's class that defines
+    ``__call__`` in Python (``grad(model)`` is ``grad(model.__call__)``); else ``f``."""
+    if isinstance(f, (types.FunctionType, types.MethodType, type, GradFunction, CustomVJP)):
+        return f
+    from .activity import is_user_function
+    from .context import class_attribute
+    call = class_attribute(type(f), "__call__")
+    if type(call) is types.FunctionType and not type(f).__module__.startswith("s2sad") \
+            and is_user_function(call):         # not a library's (np.poly1d)
+        return types.MethodType(call, f)
+    return f
+
+
 def methods_too(transform):
     """``transform(f, wrt, ...)`` also for a bound method ``obj.f``: the transformation of
     ``f`` itself along the same arguments (``self`` is not one), bound to ``obj`` again.
     ``wrt`` is checked against the method's own parameters first."""
     @functools.wraps(transform)
     def wrapper(f, wrt=0, *args, **kwargs):
+        f = _call_method(f)
         if isinstance(f, types.MethodType):
             _parse_wrt(f, wrt)
-            return types.MethodType(transform(f.__func__, _shift_wrt(wrt), *args, **kwargs),
-                                    f.__self__)
+            made = transform(f.__func__, _shift_wrt(wrt), *args, **kwargs)
+            if isinstance(made, GradFunction):
+                made._receiver = f.__self__         # for its source before a call
+            return types.MethodType(made, f.__self__)
         return transform(f, wrt, *args, **kwargs)
     return wrapper
 
@@ -912,6 +1059,14 @@ def grad_runs(func, wrt=0, *, args=None, output="grad", optimize=True, checkpoin
     runs for example ``args`` (default: every argument a scalar), as
     ``GradFunction._compile`` chooses it (fallbacks included); 'reverse' where
     neither mode takes the function (its error is reverse mode's)."""
+    if isinstance(func, types.MethodType):     # obj.f: f's code for obj and the arguments
+        _parse_wrt(func, wrt)
+        n = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                for p in _signature(func).parameters.values())
+        args = (func.__self__,) + (tuple(args) if args is not None else (0.0,) * n)
+        return grad_runs(func.__func__, _shift_wrt(wrt), args=args, output=output,
+                         optimize=optimize, checkpoint=checkpoint, has_aux=has_aux,
+                         fixed_point=fixed_point)
     func = _unwrap(func)
     if output not in ("grad", "value_and_grad"):
         return "reverse"
@@ -935,6 +1090,7 @@ def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=Tr
     pass example ``args`` to choose; without them every argument is taken to be
     a scalar. ``stage`` stops after an earlier pass (see ``s2sad.pipeline``).
     """
+    func = _call_method(func)
     if isinstance(func, types.MethodType):     # obj.f: f's code for obj and the arguments
         _parse_wrt(func, wrt)
         n = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
@@ -961,8 +1117,11 @@ def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=Tr
                                       "parameters") from None
         bound.apply_defaults()
         kinds = call_kinds(func, bound.arguments)
+        refuse_arrays(func, kinds, bound.arguments)
+        receivers = receivers_of(bound.arguments)
     else:
         kinds = {n: "S" for n in sig.parameters}
+        receivers = None
     if stage not in pipeline.STAGE_NAMES + ["forward"]:
         raise errors.bad_argument(func, f"unknown stage {stage!r}",
                                   hint="one of " + ", ".join(pipeline.STAGE_NAMES))
@@ -975,9 +1134,9 @@ def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=Tr
         output = "jvp"          # the forward pass asked for by name: the jvp code
     if stage == "final":
         return compiled(func, idx, is_tuple, output, kinds, optimize, mode=grad_mode,
-                        **options).source
+                        receivers=receivers, **options).source
     ctx = pipeline.make_context(func, idx, kinds, output, is_tuple, optimize,
-                                mode=grad_mode, **options)
+                                mode=grad_mode, receivers=receivers, **options)
     if stage == "reverse" and (mode == "forward" or grad_mode == "forward"):
         stage = "forward"
     return pipeline.source_of(pipeline.run(ctx, stop_after=stage))

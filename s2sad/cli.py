@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import os
 import sys
+import types
 
 from . import api, errors, pipeline
 
@@ -34,12 +36,22 @@ def _load(path_func):
             f"{path}: importing the file failed: {type(exc).__name__}: {exc}") from None
     finally:
         sys.path.pop(0)
-    obj = module
+    obj = owner = module
     for part in func.split("."):
         if not hasattr(obj, part):
             raise errors.ArgumentError(f"{path}: no function named {func!r}")
-        obj = getattr(obj, part)
-    return api._unwrap(obj)
+        owner, obj = obj, getattr(obj, part)
+    return api._unwrap(obj), owner if isinstance(owner, type) else None
+
+
+def _instance(cls):
+    """An object of class ``cls`` made without running ``__init__``, standing for
+    ``self`` in ``dump FILE.py:Class.method`` (so ``self.m(...)`` calls are shown as
+    ``grad(obj.method)`` makes them), or None when the class cannot make one so."""
+    try:
+        return cls.__new__(cls)
+    except Exception:           # a class whose __new__ needs arguments
+        return None
 
 
 def _parse_wrt(text):
@@ -73,12 +85,18 @@ def main(argv=None):
                       help="the code of grad(f, fixed_point=True)")
     args = parser.parse_args(argv)
     try:
-        func = _load(args.target)
+        func, owner = _load(args.target)
         wrt = _parse_wrt(args.wrt)
         arrays = {a.strip() for a in args.arrays.split(",") if a.strip()}
         kinds_args = None
+        params = [p.name for p in api._signature(func).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        if owner is not None and inspect.isfunction(func) and params and params[0] == "self":
+            # Class.method: the code of grad(obj.method), wrt counted after self
+            instance = _instance(owner)
+            if instance is not None:
+                func, params = types.MethodType(func, instance), params[1:]
         if arrays:
-            params = list(api._signature(func).parameters)
             unknown = arrays - set(params)
             if unknown:
                 raise errors.ArgumentError(f"--arrays names unknown parameters: "

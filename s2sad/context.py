@@ -24,6 +24,11 @@ class Context:
     fixed_point: bool = False       # while loops: adjoint of the limit, not of each iteration
     has_aux: bool = False           # the function returns (value, aux): aux is passed through
     directions: int = 1             # jvp: tangent directions (callee along several arguments)
+    receivers: dict = field(default_factory=dict)   # parameter -> class of its object (self)
+    method_calls: dict = field(default_factory=dict)  # name called -> class of its self, for
+                                    # self.m(...) and self.inner.m(...) (parse.bind_methods)
+    method_reads: list = field(default_factory=list)  # (class, name, what it held): methods
+                                    # the code calls for self.m(...) (parse.bind_methods)
     aux_name: str = None            # compiled for a call from other differentiated code
     aux_parts: set = field(default_factory=set)   # has_aux, several returns: each return's
                                     # aux goes to one name, and its SSA versions
@@ -95,6 +100,9 @@ class Context:
                     return True
             except KeyError:
                 return True
+        for cls, name, raw in self.method_reads:
+            if class_attribute(cls, name) is not raw:
+                return True
         return any(dep.ctx.stale() for dep in self.deps if isinstance(dep.ctx, Context))
 
     def inject(self, template_name, obj):
@@ -121,3 +129,16 @@ class Context:
         self.injected_names[key] = name
         self.injected[name] = obj
         return name
+
+
+_ABSENT = object()
+
+
+def class_attribute(cls, name):
+    """What ``name`` is in the class ``cls`` or the first of its bases that has it (as
+    ``inspect.getattr_static`` finds it, faster), or ``_ABSENT``."""
+    for klass in cls.__mro__:
+        found = klass.__dict__.get(name, _ABSENT)
+        if found is not _ABSENT:
+            return found
+    return _ABSENT

@@ -258,17 +258,21 @@ def unsupported(node, ctx, construct, detail=None):
 
 
 def missing_rule(node, ctx, what, mode="reverse"):
+    import re
     func = what.split(" ")[0]
     if func.startswith(("method", ".")):
         func = "the function the method calls"
     register = "s2sad.tangent" if mode == "forward" else "s2sad.adjoint"
-    return MissingRuleError(
-        f"no derivative rule for {what}",
-        hint=(f"register one with @{register}({func}) (a template, see docs/usage.md), "
-              "mark it with s2sad.extend.nondiff if it has no derivative, "
-              "or compute the value outside the function"),
-        **_where(node, ctx),
-    )
+    hint = (f"register one with @{register}({func}) (a template, see docs/usage.md), "
+            "mark it with s2sad.extend.nondiff if it has no derivative, "
+            "or compute the value outside the function")
+    if what.startswith("method ") and not re.fullmatch(r"method \.\w+\(\)( \(.*\))?", what):
+        # a method of an object (not an array method): of super(), of an attribute
+        hint = ("call the method through its class with the object first, "
+                "C.m(obj, x) (self.m(x) and self.inner.m(x) are differentiated; "
+                "super().m(x) and methods of objects held in local names are not), "
+                "or " + hint)
+    return MissingRuleError(f"no derivative rule for {what}", hint=hint, **_where(node, ctx))
 
 
 def source_unavailable(func, why):

@@ -368,10 +368,14 @@ class Forward:
         templates = TANGENTS.get(prim)
         if templates:
             # the template binding what the adjoint rule of the call binds (sum(x) or
-            # sum(x, start)), else the one registered last
+            # sum(x, start)), else the one registered last that takes the call's
+            # arguments; none (max(x, y) where only max(xs) has a tangent template):
+            # the tangent is derived from the adjoint rule as without a template
             bound = set(op.rule.params)
-            fitting = [r for r in templates if set(r.params) == bound]
-            return self.from_template(s, (fitting or templates)[0], t, op)
+            fitting = [r for r in templates if set(r.params) == bound] \
+                or [r for r in templates if r.fits(op.args, op.keywords)]
+            if fitting:
+                return self.from_template(s, fitting[0], t, op)
         if prim in MULTILINEAR:
             return self.multilinear(s, prim, op)
         terms = _derived(op.rule)
@@ -481,7 +485,9 @@ class Forward:
                     and any(mapping[p].id in active for active in self.actives))
         try:
             fn = api.compiled(op.func, wrt, True, "jvp", kinds, callee=True,
-                              directions=k).function
+                              directions=k,
+                              receivers=pipeline.callee_receivers(mapping, self.ctx,
+                                                                 op.func, s.value)).function
         except errors.S2SADError as exc:
             raise errors.in_helper(exc, op.func, s.value, self.ctx) from None
         jvp_name = name(self.ctx.inject("jvp_" + op.func.__name__.strip("<>"), fn))

@@ -54,7 +54,194 @@ def run(ctx):
     ctx.local_names = {n.id for n in all_names
                        if isinstance(n.ctx, (gast.Store, gast.Param))} | set(ctx.params)
     ctx.namer.reserve(names | {fdef.name})
+    _refuse_free_arrays(func, all_names, ctx)
+    classes = _classes_read(func, ctx)
+    if ctx.receivers or classes:
+        bind_methods(fdef, ctx, classes)
     return fdef
+
+
+def _classes_read(func, ctx):
+    """Name -> class, for the global names of classes the function reads (whose
+    classmethods ``C.m(...)`` calls reach, ``bind_methods``)."""
+    found = {}
+    for name in set(func.__code__.co_names) - ctx.local_names:
+        value = func.__globals__.get(name)
+        if isinstance(value, type) and value.__module__ != "builtins" \
+                and any(isinstance(v, classmethod) for v in vars(value).values()):
+            found[name] = value
+    return found
+
+
+def bind_methods(fdef, ctx, classes=None):
+    """``self.m(a, ...)``, for a parameter ``self`` the function never rebinds that holds
+    an object of class ``C`` (``ctx.receivers``), becomes a call of the function ``C.m``
+    itself: ``C.m(self, a, ...)`` (a staticmethod: ``C.m(a, ...)``; a classmethod:
+    ``C.m.__func__(C, a, ...)``), which is differentiated as any call of the user's
+    functions. The code is specialized on ``C`` (``api.compiled``). Other attributes
+    (methods of the instance's own dict, properties, grad objects) are left alone.
+    ``classes`` (``_classes_read``): ``C.m(a, ...)`` of a classmethod of a class ``C``
+    the function reads as a global becomes ``C.m.__func__(C, a, ...)`` too."""
+    import inspect as _inspect
+
+    from .activity import is_user_function
+    classes = classes or {}
+    guarded = {}
+    stored = {n.id for n in G.names(fdef) if isinstance(n.ctx, gast.Store)}
+    nodes = G.walk(fdef)
+    called = {id(n.func) for n in nodes if isinstance(n, gast.Call)}
+    read = {}           # (receiver, attribute) -> its first read, for check_attribute
+    def receiver(e):
+        """'self' or 'self.inner' for ``e`` a receiver (``ctx.receivers``), else None."""
+        if isinstance(e, gast.Attribute) and isinstance(e.value, gast.Name):
+            dotted = f"{e.value.id}.{e.attr}"
+            root = e.value.id
+        elif isinstance(e, gast.Name):
+            dotted = root = e.id
+        else:
+            return None
+        return dotted if dotted in ctx.receivers and root not in stored else None
+
+    for node in nodes:
+        if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load) \
+                and id(node) not in called and receiver(node.value) is not None:
+            read.setdefault((receiver(node.value), node.attr), node)
+            continue
+        if isinstance(node, gast.Call) and receiver(node.func) is not None:
+            recv, attr = receiver(node.func), "__call__"    # self(x): C.__call__(self, x)
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) \
+                and receiver(node.func.value) is not None:
+            recv, attr = receiver(node.func.value), node.func.attr
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) \
+                and isinstance(node.func.value, gast.Name) and node.func.value.id in classes \
+                and node.func.value.id not in stored:
+            recv, attr = node.func.value.id, node.func.attr
+        else:
+            continue
+        cls = ctx.receivers.get(recv)
+        on_class = cls is None
+        if on_class:
+            cls = classes[recv]
+        try:
+            raw = _inspect.getattr_static(cls, attr)
+        except AttributeError:
+            continue
+        first = []
+        if on_class and not isinstance(raw, classmethod):
+            continue            # C.f(...) of a function or staticmethod: a call as it is
+        if isinstance(raw, staticmethod):
+            fn = raw.__func__
+        elif isinstance(raw, classmethod):
+            fn = raw.__func__
+            first = [G.name(ctx.inject(cls.__name__, cls))]
+        elif type(raw) is type(bind_methods):
+            fn, first = raw, [_receiver_expr(recv)]
+        else:
+            continue
+        if type(fn) is not type(bind_methods) or not is_user_function(fn):
+            continue            # a library's method (np.poly1d.__call__): a call as it is
+        injected = ctx.inject(f"{cls.__name__}_{attr}", fn)
+        if first and not on_class and not isinstance(raw, classmethod):
+            ctx.method_calls[injected] = cls    # its self: an object of cls (its callee)
+        func = gast.Name(id=injected, ctx=gast.Load(), annotation=None, type_comment=None)
+        gast.copy_location(func, node.func)
+        node.func = func
+        node.args = first + node.args
+        ctx.method_reads.append((cls, attr, raw))     # a method replaced: made again
+        if not on_class and (recv, attr) not in guarded:
+            guarded[recv, attr] = (raw, node)
+    if guarded or read:
+        import functools
+
+        from . import runtime
+        check = functools.partial(runtime.check_method, ctx.filename)
+        checks = [_method_guard(recv, attr, raw, node, ctx, check)
+                  for (recv, attr), (raw, node) in guarded.items()]
+        # (a method of self.inner: self.inner holds an object of the class the code was
+        # made for, checked by check_method too)
+        check = functools.partial(runtime.check_attribute, ctx.filename)
+        checks += [_attribute_guard(recv, attr, node, ctx, check)
+                   for (recv, attr), node in read.items()]
+        fdef.body[:0] = checks
+
+
+def _attribute_guard(recv, attr, node, ctx, check):
+    """``check_attribute(recv, 'attr', line, col, 'recv.attr')``: ``recv.attr``, read at
+    ``node``, holds no array the derivative code would get wrong when the code runs
+    (``runtime.check_attribute``, the file name bound: ``check``)."""
+    col = getattr(node, "col_offset", None)
+    args = [_receiver_expr(recv),
+            gast.Constant(value=attr, kind=None),
+            gast.Constant(value=node.lineno, kind=None),
+            gast.Constant(value=col + ctx.col_shift if col is not None else None, kind=None),
+            gast.Constant(value=f"{recv}.{attr}", kind=None)]
+    call = gast.Call(func=gast.Name(id=ctx.inject("check_attribute", check), ctx=gast.Load(),
+                                    annotation=None, type_comment=None),
+                     args=args, keywords=[])
+    stmt = gast.Expr(value=call)
+    gast.copy_location(stmt, node)
+    gast.copy_location(call, node)
+    return stmt
+
+
+def _receiver_expr(dotted):
+    """The expression ``self`` or ``self.inner`` for a receiver's dotted name."""
+    root, *rest = dotted.split(".")
+    e = gast.Name(id=root, ctx=gast.Load(), annotation=None, type_comment=None)
+    for part in rest:
+        e = gast.Attribute(value=e, attr=part, ctx=gast.Load())
+    return e
+
+
+def _method_guard(recv, attr, raw, node, ctx, check):
+    """``check_method(recv, 'attr', raw, line, col)``: the call at ``node`` reaches the
+    class's method ``raw`` when the code runs (``runtime.check_method``, the file name
+    bound: ``check``)."""
+    col = getattr(node, "col_offset", None)
+    cls = ctx.receivers[recv]
+    args = [_receiver_expr(recv),
+            gast.Constant(value=attr, kind=None),
+            gast.Name(id=ctx.inject(f"{attr}_method", raw), ctx=gast.Load(), annotation=None,
+                      type_comment=None),
+            gast.Constant(value=node.lineno, kind=None),
+            gast.Constant(value=col + ctx.col_shift if col is not None else None, kind=None),
+            gast.Name(id=ctx.inject(cls.__name__, cls), ctx=gast.Load(), annotation=None,
+                      type_comment=None),
+            gast.Constant(value=recv, kind=None)]
+    call = gast.Call(func=gast.Name(id=ctx.inject("check_method", check), ctx=gast.Load(),
+                                    annotation=None, type_comment=None),
+                     args=args, keywords=[])
+    stmt = gast.Expr(value=call)
+    gast.copy_location(stmt, node)
+    gast.copy_location(call, node)
+    return stmt
+
+
+def _refuse_free_arrays(func, all_names, ctx):
+    """An ArgumentError at the first use of a global or closure variable holding an
+    array the derivative code would get wrong (``runtime.REFUSED_ARRAYS``: np.matrix, a
+    masked array), or a list or tuple holding one, as for such an argument."""
+    from .runtime import REFUSED_ARRAYS, refused_array_message
+    code = func.__code__
+    cells = dict(zip(code.co_freevars, func.__closure__ or ()))
+    for name in (set(code.co_names) | set(code.co_freevars)) - ctx.local_names:
+        if name in cells:
+            try:
+                value = cells[name].cell_contents
+            except ValueError:          # an empty cell
+                continue
+        else:
+            value = func.__globals__.get(name)
+        shown = name
+        if type(value) in (list, tuple) and len(value) <= 10_000:   # a list of weights
+            i = next((i for i, v in enumerate(value) if isinstance(v, REFUSED_ARRAYS)), None)
+            if i is not None:
+                value, shown = value[i], f"{name}[{i}]"
+        if isinstance(value, REFUSED_ARRAYS):
+            message, hint = refused_array_message(value, shown, "use")
+            n = next((n for n in all_names if n.id == name), None)
+            raise errors.ArgumentError(f"{shown} {message}", hint=hint,
+                                       **errors._where(n, ctx))
 
 
 class _Source:

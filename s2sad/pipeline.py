@@ -40,13 +40,13 @@ STAGE_NAMES = [n for n, _ in STAGES]          # reverse mode; forward mode has "
 
 def make_context(func, wrt=(0,), kinds=None, output="grad", wrt_tuple=False,
                  optimize=True, mode=None, callee=False, checkpoint=False, has_aux=False,
-                 fixed_point=False, directions=1):
+                 fixed_point=False, directions=1, receivers=None):
     if mode is None:
         mode = "forward" if output == "jvp" else "reverse"
     return Context(func=func, wrt=tuple(wrt), kinds=dict(kinds or {}), output=output,
                    wrt_tuple=wrt_tuple, optimize=optimize, mode=mode, callee=callee,
                    checkpoint=checkpoint, has_aux=has_aux, fixed_point=fixed_point,
-                   directions=directions)
+                   directions=directions, receivers=dict(receivers or {}))
 
 
 def stages(mode="reverse"):
@@ -119,6 +119,22 @@ def build(ctx):
     return (functions[0] if len(functions) == 1 else tuple(functions)), text
 
 
+def callee_receivers(mapping, ctx, func=None, call=None):
+    """Parameter -> class for a call's arguments that are receivers of the caller
+    (``Context.receivers``): ``self`` passed on to a method of its class; and the
+    first parameter of ``func``, a method called as ``self.inner.m(...)`` by the
+    ``call`` node (``Context.method_calls``, by the name it calls)."""
+    found = {p: ctx.receivers[a.id] for p, a in mapping.items()
+             if isinstance(a, gast.Name) and a.id in ctx.receivers}
+    cls = ctx.method_calls.get(call.func.id) \
+        if isinstance(call, gast.Call) and isinstance(call.func, gast.Name) else None
+    if cls is not None and func is not None:
+        first = next(iter(inspect.signature(func).parameters), None)
+        if first is not None and first in mapping:
+            found[first] = cls
+    return found
+
+
 def bind_call(op, kinds, ctx, node):
     """Bind a call of a user function: (mapping param -> atom, param kinds, param names)."""
     from .activity import _atom_kind
@@ -138,6 +154,9 @@ def bind_call(op, kinds, ctx, node):
             callee_kinds[p] = _atom_kind(bound.arguments[p], kinds)
         else:
             callee_kinds[p] = kind_of(param.default)
+    if "X" in callee_kinds.values():
+        from .api import refuse_arrays
+        refuse_arrays(op.func, callee_kinds, {p: sig.parameters[p].default for p in sig.parameters})
     return dict(bound.arguments), callee_kinds, list(sig.parameters)
 
 
@@ -157,13 +176,14 @@ def returned(op, kinds, ctx, node):
     ``a[:2]``, ``a`` itself, a list holding ``a``), parameter -> (line, text) of an
     in-place update of it the caller sees (``a *= 2.0``)); None when its source is
     not read (custom_vjp)."""
-    _, callee_kinds, _ = bind_call(op, kinds, ctx, node)
+    mapping, callee_kinds, _ = bind_call(op, kinds, ctx, node)
     if not inspect.isfunction(op.func):       # custom_vjp: nothing to read
         return None
-    key = (op.func, tuple(sorted(callee_kinds.items())))
+    receivers = callee_receivers(mapping, ctx, op.func, node)
+    key = (op.func, tuple(sorted(callee_kinds.items())), tuple(sorted(receivers.items())))
     if key not in _RETURN_KINDS:
         # the caller sees what the function writes into its parameters in place
-        sub = make_context(op.func, (), callee_kinds)
+        sub = make_context(op.func, (), callee_kinds, receivers=receivers)
         sub.params_escape = True
         try:
             tree = _guarded(sub, stop_after="activity")

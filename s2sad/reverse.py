@@ -605,7 +605,9 @@ class Reverse:
                   if isinstance(atom, gast.Name) and atom.id in self.ctx.active]
         wrt = tuple(i for i, _ in active)
         try:
-            split = api.compiled(op.func, wrt, True, "split", kinds, callee=True)
+            split = api.compiled(op.func, wrt, True, "split", kinds, callee=True,
+                                 receivers=pipeline.callee_receivers(mapping, self.ctx, op.func,
+                                                                     s.value))
         except errors.S2SADError as exc:
             raise errors.in_helper(exc, op.func, s.value, self.ctx) from None
         changed = getattr(split.ctx, "mutable", ())

@@ -12,12 +12,14 @@ import math
 import numpy as np
 
 from . import errors
+from .context import _ABSENT, class_attribute
 from .errors import NonScalarOutputError
 
 __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints",
            "fit", "index_add", "checkpoint_interval", "fixed_point_norm", "fixed_point_unsettled",
            "copy_of", "snapshot", "owned", "take_adjoint", "store_adjoint", "last_writes",
-           "check_float_store", "as_sequence", "sum_list_adjoint", "dot_adjoint_a",
+           "check_float_store", "check_method", "check_attribute", "as_sequence", "sum_list_adjoint", "extreme_adjoint",
+           "extreme_tangent", "dot_adjoint_a",
            "dot_adjoint_b", "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint",
            "mean_adjoint", "pow_dx", "pow_dxx", "pow_dy", "element_adjoint", "concat", "repeat",
            "slice_adjoint", "sequence_repeat_adjoint", "concat_tangent", "repeat_tangent",
@@ -416,6 +418,74 @@ def check_float_store(filename, a, lineno, col):
         raise errors.truncating_store(filename, lineno, col, dtype)
 
 
+# ndarray subclasses whose arithmetic the derivative code would get wrong silently:
+# ``*`` and ``**`` of an np.matrix are matrix products and powers, and a masked array
+# ignores its masked entries where the adjoints do not. An argument holding one (or a
+# list or tuple holding one) has the kind 'X', refused by ``api.refuse_arrays``.
+REFUSED_ARRAYS = (np.matrix, np.ma.MaskedArray)
+
+
+def refused_array_message(value, name, verb="pass"):
+    """(message, hint) for ``value`` of ``REFUSED_ARRAYS`` named ``name`` in the hint."""
+    if isinstance(value, np.matrix):
+        return ("is an np.matrix, whose * and ** are matrix products and powers: its "
+                "derivative code, written for arrays, would be wrong",
+                f"{verb} np.asarray({name}) instead (and write a @ b where you mean a matrix "
+                "product)")
+    return ("is a masked array (np.ma), whose operations skip the masked entries where "
+            "its derivative code does not",
+            f"{verb} np.asarray({name}) or {name}.filled(value) instead, or select the "
+            f"entries with {name}.compressed() or an index")
+
+
+def check_attribute(filename, obj, name, lineno, col, shown):
+    """Raise where ``obj.name`` (``shown``, at ``filename:lineno``) is an array the derivative code
+    would get wrong (``REFUSED_ARRAYS``), as for such an argument: the attributes of
+    ``self`` read by a method, checked at each call (``parse.bind_methods``). A
+    property is not run."""
+    own = getattr(obj, "__dict__", None)
+    value = own.get(name, _ABSENT) if own is not None else _ABSENT
+    if value is _ABSENT:
+        value = class_attribute(type(obj), name)
+    if type(value) in (list, tuple) and len(value) <= 64:     # a list of weights
+        for i, item in enumerate(value):
+            if isinstance(item, REFUSED_ARRAYS):
+                value, shown = item, f"{shown}[{i}]"
+                break
+    if isinstance(value, REFUSED_ARRAYS):
+        message, hint = refused_array_message(value, shown, "store")
+        hint = hint.replace(" instead", f" in {shown} instead", 1)
+        raise errors.ArgumentError(f"{shown} {message}",
+                                   filename=filename, lineno=lineno, col=col, hint=hint)
+
+
+def check_method(filename, obj, name, raw, lineno, col, cls, shown):
+    """Raise where ``obj.name(...)`` (``obj`` is ``shown``, at ``filename:lineno``) would
+    not call ``raw``, the method of class ``cls`` the derivative code calls in its place
+    (``parse.bind_methods``): ``obj`` is of another class (an attribute ``self.inner``
+    set to another object since), the instance holds a ``name`` of its own, or the
+    class's has been replaced since. (Generated code calls it with the file name bound.)"""
+    if type(obj) is not cls:
+        raise errors.ArgumentError(
+            f"{shown} holds a {type(obj).__name__} object, where the derivative code was "
+            f"made for a {cls.__name__} (it calls {cls.__name__}.{name})", filename=filename,
+            lineno=lineno, col=col,
+            hint="make the gradient again (a new s2sad.grad(...)) after changing it")
+    own = getattr(obj, "__dict__", None)
+    if own is not None and name in own:
+        why = f"the instance holds its own {name}"
+        hint = f"call a function for {name} instead of setting it on the instance"
+    elif class_attribute(type(obj), name) is not raw:
+        why = f"{type(obj).__name__}.{name} has been replaced since the code was made"
+        hint = "make the gradient again (a new s2sad.grad(...)) after changing the class"
+    else:
+        return
+    raise errors.ArgumentError(
+        f"the method {name} called here is not the one of class {type(obj).__name__} that "
+        f"the derivative code calls: {why}", filename=filename, lineno=lineno, col=col,
+        hint=hint)
+
+
 def as_sequence(x):
     """What ``for v in x`` iterates over, indexable: arrays, lists and tuples as they are."""
     if isinstance(x, (np.ndarray, list, tuple, range)):
@@ -428,6 +498,27 @@ def sum_list_adjoint(g, x):
     if isinstance(x, np.ndarray):
         return np.broadcast_to(g, x.shape[:1] + np.shape(g)).astype(np.float64)
     return [unbroadcast(g, e) for e in x]
+
+
+def extreme_adjoint(g, x, z):
+    """Adjoint of ``x`` in ``max(x)`` or ``min(x)`` of one list, tuple or 1-D array
+    ``x`` with result ``z``: ``g`` goes to the items equal to ``z``, split evenly among
+    ties (as for ``max(a, b)``)."""
+    if isinstance(x, np.ndarray):
+        hit = (x == z).astype(np.float64)
+        return hit * (g / hit.sum())
+    hits = [e == z for e in x]
+    share = g / builtins.sum(hits)
+    return [unbroadcast(share, e) if h else zeros_like(e) for h, e in zip(hits, x)]
+
+
+def extreme_tangent(dx, x, z):
+    """Tangent of ``max(x)`` or ``min(x)`` of one sequence ``x``: the mean of the tangents
+    of the items equal to ``z`` (``dx`` is the number 0.0 when ``x`` carries none)."""
+    if type(dx) is float:
+        return dx
+    hits = [i for i, e in enumerate(x) if e == z]
+    return builtins.sum(dx[i] for i in hits) / len(hits)
 
 
 def fit(t, z):

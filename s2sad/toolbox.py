@@ -17,6 +17,7 @@ import numpy as np
 from . import errors
 from .api import (
     GradFunction,
+    _call_method,
     _key,
     _parse_wrt,
     _signature,
@@ -24,6 +25,9 @@ from .api import (
     call_kinds,
     compiled,
     methods_too,
+    receivers_of,
+    refuse_arrays,
+    refuse_wrt,
     resolve,
 )
 from .rules.core import nondiff
@@ -50,7 +54,9 @@ class _Wrapper:
     def _kinds(self, target, args, kwargs=None):
         bound = self._sig.bind(*args, **(kwargs or {}))
         bound.apply_defaults()
-        return call_kinds(target, bound.arguments)
+        kinds = call_kinds(target, bound.arguments)
+        refuse_arrays(_unwrap(self._func), kinds, bound.arguments)
+        return kinds
 
     def _bind(self, args, kwargs, what, hint=None):
         """Every positional parameter's value (defaults filled in, keywords placed), and
@@ -82,11 +88,13 @@ class JVPFunction(_Wrapper):
             raise errors.bad_argument(
                 _unwrap(self._func), f"jvp of {self.__name__}: wrt names a keyword-only "
                 "parameter", hint="differentiate along positional parameters")
+        refuse_wrt(_unwrap(self._func), self._sig, self._wrt, primal, kwonly)
         tangents = args[n:]
         for i, t in zip(self._wrt, tangents):
             _check_like(t, primal[i], self._func, f"the tangent of argument {i}")
         target = resolve(self._func, primal, kwonly)
-        impl = compiled(target, self._wrt, True, "jvp", self._kinds(target, primal, kwonly))
+        impl = compiled(target, self._wrt, True, "jvp", self._kinds(target, primal, kwonly),
+                        receivers=receivers_of(self._sig.bind(*primal, **kwonly).arguments))
         try:
             return impl.function(*primal, *tangents, **kwonly)
         except Exception as exc:
@@ -105,7 +113,11 @@ class VJPFunction(_Wrapper):
             raise errors.bad_argument(_unwrap(self._func),
                                       f"{self.__name__}(): {exc}") from None
         bound.apply_defaults()
-        impl = compiled(target, self._wrt, True, "split", call_kinds(target, bound.arguments))
+        kinds = call_kinds(target, bound.arguments)
+        refuse_arrays(_unwrap(self._func), kinds, bound.arguments)
+        refuse_wrt(_unwrap(self._func), self._sig, self._wrt, args, kwargs)
+        impl = compiled(target, self._wrt, True, "split", kinds,
+                        receivers=receivers_of(bound.arguments))
         fwd, bwd = impl.function
         tape = []
         try:
@@ -238,6 +250,7 @@ def check_grads(f, args, modes=("fwd", "rev"), order=2, eps=1e-6, rtol=1e-5, ato
     ``order=2`` also checks the derivative of the gradient (forward over reverse).
     """
     rng = np.random.default_rng(seed)
+    f = _call_method(f)
     if isinstance(f, types.MethodType) and isinstance(args, (tuple, list)):
         f, args = f.__func__, (f.__self__, *args)       # obj is no float: not checked
     if not isinstance(args, (tuple, list)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import typing
 
 import numpy as np
 import pytest
@@ -272,6 +273,264 @@ def test_wrt_of_a_bound_method_is_checked_against_its_own_parameters():
         s2sad.jvp(m.loss, (0, 2))
 
 
+class _Net:
+    """Methods calling methods: self.pred(x), a staticmethod, a classmethod (by self and
+    by the class), a loop of method calls; _WideNet overrides pred."""
+    k = 2.0
+
+    def __init__(self, w):
+        self.w = w
+
+    def pred(self, x):
+        return np.tanh(self.w * x)
+
+    def loss(self, x, y):
+        r = self.pred(x) - y
+        return np.sum(r * r) + self.reg(x)
+
+    def reg(self, x):
+        return self.k * np.sum(x * x) * self.scale_of(x[0])
+
+    @staticmethod
+    def scale_of(t):
+        return 0.1 + 0.5 * t * t
+
+    @classmethod
+    def twice(cls, x):
+        return cls.k * x * 2.0
+
+    def uses_classmethod(self, x):
+        return self.twice(x) * x + _Net.twice(x * x)
+
+    def chain(self, x):
+        s = 0.0
+        for i in range(3):
+            s = s + self.step(x, i)
+        return s
+
+    def step(self, x, i):
+        return math.sin(x * (i + 1)) * self.k
+
+
+class _WideNet(_Net):
+    k = 3.0
+
+    def pred(self, x):
+        return np.sin(self.w * x) ** 2
+
+
+class _Swapped:
+    def f(self, x):
+        return x * x
+
+    def g(self, x):
+        return self.f(x) * 2.0
+
+
+def _cube(self, x):
+    return x * x * x
+
+
+class _Outer:
+    def __init__(self):
+        self.inner = _Swapped()
+
+    def loss(self, x):
+        return self.inner.f(x) * 2.0
+
+    def via_local(self, x):
+        a = self.inner
+        return a.f(x) * 2.0
+
+
+class _Layer:
+    def __init__(self, w):
+        self.w = w
+
+    def forward(self, x):
+        return np.tanh(self.w * x) + self.bias(x)
+
+    def bias(self, x):
+        return 0.1 * x
+
+
+class _SquareLayer(_Layer):
+    def bias(self, x):
+        return 0.3 * x * x
+
+
+class _Stack:
+    def __init__(self):
+        self.first = _Layer(np.array([0.5, -1.0]))
+        self.second = _SquareLayer(np.array([2.0, 0.3]))
+
+    def loss(self, x):
+        h = self.first.forward(x)
+        h = self.second.forward(h)
+        return np.sum(h * h) + self.first.w[0] * np.sum(x)
+
+
+class _Params(typing.NamedTuple):
+    w: float
+    k: float
+
+    def energy(self, x):
+        return self.shape(x) * self.w
+
+    def shape(self, x):
+        return math.sin(x * self.k)
+
+
+def test_methods_of_a_named_tuple():
+    """A named tuple's methods calling each other (a tuple subclass was no receiver)."""
+    p = _Params(2.0, 3.0)
+    for mode in ("auto", "reverse"):
+        assert s2sad.grad(p.energy, mode=mode)(0.4) == pytest.approx(6.0 * math.cos(1.2))
+
+
+def test_source_of_a_method_calling_methods_before_a_call():
+    """grad(obj.method).source before any call was the MissingRuleError of self.pred():
+    the gradient object knew the function, not the object."""
+    net = _Net(np.array([0.5, -1.0]))
+    for mode in ("auto", "reverse", "forward"):
+        text = s2sad.grad(net.chain, mode=mode).source
+        assert "def grad_chain(self, x):" in text and "check_method(self, 'step'" in text
+
+
+class _Poly:
+    def __init__(self, c):
+        self.c = c
+
+    def __call__(self, x):
+        s = 0.0
+        for i in range(len(self.c)):
+            s = s + self.c[i] * x ** i
+        return s
+
+    def squared(self, x):
+        return self(x) ** 2
+
+
+def test_a_callable_object_and_self_called():
+    """grad(obj) of an object with a __call__ written in Python was a
+    SourceUnavailableError, self(x) in a method a MissingRuleError: both are
+    obj.__call__."""
+    p = _Poly([1.0, 2.0, 3.0])
+    assert s2sad.grad(p)(0.5) == pytest.approx(5.0)
+    assert s2sad.grad(p, mode="reverse")(0.5) == pytest.approx(5.0)
+    assert s2sad.jvp(p)(0.5, 1.0) == pytest.approx((2.75, 5.0))
+    assert s2sad.vjp(p)(0.5)[1](1.0) == pytest.approx(5.0)
+    assert s2sad.hessian(p)(0.5) == pytest.approx(6.0)
+    assert s2sad.check_grads(p, (0.5,))
+    assert "def grad___call__(self, x):" in s2sad.source(p)
+    for mode in ("auto", "reverse", "forward"):
+        assert s2sad.grad(p.squared, mode=mode)(0.5) == pytest.approx(2 * 2.75 * 5.0)
+
+
+def test_methods_of_objects_held_by_self():
+    """self.first.forward(x), an object held in an attribute of self, was a
+    MissingRuleError; one function (_Layer.forward) is called for objects of two
+    classes, each with its own code; an attribute set to an object of another class
+    after the gradient was made gets code of its own at the next call (the attributes
+    a method reads are specialized on, their classes too)."""
+    net, x = _Stack(), np.array([0.3, 0.7])
+    for mode in ("auto", "reverse"):
+        assert np.allclose(s2sad.grad(net.loss, mode=mode)(x),
+                           numerical_grad(net.loss, (x,), 0), rtol=1e-6)
+    _, t = s2sad.jvp(net.loss)(x, np.ones(2))
+    assert t == pytest.approx(float(np.sum(numerical_grad(net.loss, (x,), 0))), rel=1e-6)
+    g = s2sad.grad(net.loss)
+    g(x)
+    net.second = _Layer(np.array([2.0, 0.3]))
+    assert np.allclose(g(x), numerical_grad(net.loss, (x,), 0), rtol=1e-6)
+    assert np.allclose(s2sad.grad(net.loss)(x), numerical_grad(net.loss, (x,), 0), rtol=1e-6)
+    assert s2sad.grad(_Outer().loss)(2.0) == pytest.approx(8.0)
+
+
+def _applies(x, g):
+    return g(x) * x
+
+
+def test_a_grad_object_passed_as_an_argument_is_no_receiver():
+    """A gradient object passed as an argument was taken for an object whose __call__
+    (s2sad's generated dispatcher) is differentiated: a SourceUnavailableError at
+    '<string>:1'; it is refused as before, at the user's line."""
+    with pytest.raises(MissingRuleError) as info:
+        s2sad.grad(_applies)(2.0, s2sad.grad(cube))
+    assert info.value.filename == __file__
+    assert info.value.lineno == _applies.__code__.co_firstlineno + 1
+    # an object of a library (its __call__ in numpy's files): not transformed, refused
+    # as the call it is, not as a missing rule for 'poly1d___call__'
+    with pytest.raises(MissingRuleError, match=r"method g\(\)") as info:
+        s2sad.grad(_applies)(2.0, np.poly1d([1.0, 2.0]))
+    assert info.value.lineno == _applies.__code__.co_firstlineno + 1
+
+
+def test_an_unhashable_callable_is_refused_without_a_traceback():
+    """grad(np.poly1d(...)), of an unhashable callable object, was a bare TypeError
+    ('unhashable type') from the cache lookup."""
+    p = np.poly1d([1.0, 2.0])
+    for call in (lambda: s2sad.grad(p)(1.0), lambda: s2sad.jvp(p)(1.0, 1.0),
+                 lambda: s2sad.vjp(p)(1.0)):
+        with pytest.raises(s2sad.SourceUnavailableError, match="not a Python function"):
+            call()
+
+
+def test_a_method_of_another_object_is_refused_with_a_hint():
+    with pytest.raises(MissingRuleError) as info:
+        s2sad.grad(_Outer().via_local)(2.0)
+    assert info.value.lineno == _Outer.via_local.__code__.co_firstlineno + 2
+    assert "C.m(obj, x)" in info.value.hint and "local names" in info.value.hint
+
+
+def test_a_method_replaced_in_its_class():
+    """The code made for self.f(...) calls _Swapped.f as it was: replaced in the class,
+    the old gradient object refuses (it does not call the new one silently) and a new
+    one is made for the new method."""
+    obj = _Swapped()
+    g = s2sad.grad(obj.g)
+    assert g(3.0) == 12.0
+    old = _Swapped.f
+    try:
+        _Swapped.f = _cube
+        with pytest.raises(ArgumentError, match="has been replaced"):
+            g(3.0)
+        assert s2sad.grad(obj.g)(3.0) == 54.0
+    finally:
+        _Swapped.f = old
+
+
+def test_methods_calling_methods():
+    """self.m(...) of a method differentiated with grad(obj.method) was a MissingRuleError
+    ('no derivative rule for method self.pred()'): it is now a call of the class's
+    function, specialized on the class of self (a subclass overriding the method gets
+    its own code), checked when the code runs (an instance holding its own method is
+    an ArgumentError at the call's line)."""
+    x, y = np.array([0.3, 0.7]), np.array([0.1, 0.2])
+    for net in (_Net(np.array([0.5, -1.0])), _WideNet(np.array([0.5, -1.0]))):
+        for mode in ("auto", "reverse"):
+            got = s2sad.grad(net.loss, (0, 1), mode=mode)(x, y)
+            want = numerical_grad(net.loss, (x, y), (0, 1))
+            assert np.allclose(got[0], want[0], rtol=1e-6) and np.allclose(got[1], want[1])
+        for mode in ("auto", "reverse", "forward"):
+            for f in (net.uses_classmethod, net.chain):
+                assert s2sad.grad(f, mode=mode)(0.4) == \
+                    pytest.approx(numerical_grad(f, (0.4,), 0), rel=1e-6)
+        assert s2sad.check_grads(net.loss, (x, y))
+        _, t = s2sad.jvp(net.chain)(0.4, 1.0)
+        assert t == pytest.approx(numerical_grad(net.chain, (0.4,), 0), rel=1e-6)
+    g = s2sad.grad(_Net.loss, wrt=1)       # one gradient object, two classes of self
+    base, wide = _Net(np.array([0.5, -1.0])), _WideNet(np.array([0.5, -1.0]))
+    for net in (base, wide, base):
+        assert np.allclose(g(net, x, y), numerical_grad(net.loss, (x, y), 0), rtol=1e-6)
+    odd = _Net(np.array([1.0, 1.0]))
+    odd.pred = lambda v: v * 0.0            # the instance's own pred: not _Net.pred
+    with pytest.raises(ArgumentError) as info:
+        s2sad.grad(odd.loss)(x, y)
+    assert info.value.lineno == _Net.loss.__code__.co_firstlineno + 1
+    assert "the instance holds its own pred" in str(info.value)
+
+
 class _Decorated:
     def __init__(self, b):
         self.b = b
@@ -383,14 +642,17 @@ def test_dead_calls_stay_as_checks_or_go_when_covered():
         g(-1.0, 3.0)
     c = s2sad.grad(checked_log, wrt=(0, 1))
     assert c(3.0, 2.0) == pytest.approx((2.0, 3.0))
-    for bad in (-2.0, 0.0, -0.0, 0, False, -10**400):
+    for bad in (-2.0, 0.0, -0.0, 0, -10**400):
         with pytest.raises(ValueError, match="math domain error"):
             checked_log(3.0, bad)
         with pytest.raises(ValueError, match="math domain error"):
             c(3.0, bad)
-    for fine in (1e-300, 10**300, True, math.inf, math.nan):
+    for fine in (1e-300, 10**300, math.inf, math.nan):
         checked_log(3.0, fine)
         c(3.0, fine)
+    for flag in (False, True):          # a bool is not differentiated (see test_bool_wrt)
+        with pytest.raises(ArgumentError):
+            c(3.0, flag)
     pair = np.array([2.0, 3.0])         # math.log refuses it; no comparison stands in
     with pytest.raises(TypeError) as want:
         checked_log(3.0, pair)

@@ -224,3 +224,34 @@ def test_console_script(user_file):
     assert "def grad_f(x1, x2):" in proc.stdout
     assert_user_error(run("dump", f"{user_file}:bad", script=script),
                       f"{user_file}:{BAD_LINE}:", "try/except")
+
+
+METHODS_CODE = textwrap.dedent('''\
+    import math
+
+
+    class Model:
+        def __init__(self, k):
+            self.k = k
+
+        def pred(self, x):
+            return x * x * self.k
+
+        def loss(self, x, y):
+            return self.pred(x) + math.sin(y)
+    ''')
+
+
+def test_dump_a_method_of_a_class(tmp_path):
+    """FILE.py:Class.method shows the code of grad(obj.method): wrt counted after self,
+    self.pred(x) a call of the class's function (it was refused: 'no derivative rule
+    for method self.pred()', with --wrt 0 meaning self)."""
+    path = tmp_path / "methods.py"
+    path.write_text(METHODS_CODE)
+    proc = run("dump", f"{path}:Model.loss", "--wrt", "0,1")
+    assert proc.returncode == 0, proc.stderr
+    assert "def grad_loss(self, x, y):" in proc.stdout
+    assert "check_method(self, 'pred'" in proc.stdout and "return (bx, by)" in proc.stdout
+    proc = run("dump", f"{path}:Model.loss", "--mode", "auto")
+    assert proc.returncode == 0, proc.stderr
+    assert "jvp_pred(self, x, 1.0)" in proc.stdout

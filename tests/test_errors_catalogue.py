@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -554,9 +555,94 @@ def test_wrt_an_int_argument_used_as_a_loop_bound():
     assert s2sad.grad(power_loop, wrt=1)(0.5, 2) == 0.0
 
 
-def test_bool_input_promoted_like_int():
-    got = s2sad.grad(square)(True)
-    assert got == 2.0 and type(got) is float
+def flagged(x, flag):
+    return x * x if flag else x * 3.0
+
+
+def bool_sum(a):
+    return np.sum(a * a)        # of a bool array: a count (True * True is True), not a square
+
+
+@pytest.mark.parametrize("mode", ["auto", "reverse", "forward"])
+def test_bool_wrt_refused_in_every_mode(mode):
+    """A differentiated bool (a Python bool, np.bool_, an array of bools) is refused
+    with an ArgumentError at the function's line in every mode, as JAX refuses it (it
+    was promoted like an int in reverse mode and refused in forward mode; of a bool
+    array the 'gradient' 2a of a count was wrong); a bool that is not differentiated
+    is fine."""
+    for value in (True, False, np.bool_(True)):
+        for call in (lambda v=value: s2sad.grad(square, mode=mode)(v),
+                     lambda v=value: s2sad.value_and_grad(flagged, wrt=1, mode=mode)(2.0, v),
+                     lambda v=value: s2sad.grad(flagged, wrt=(0, 1), mode=mode)(2.0, flag=v)):
+            with pytest.raises(ArgumentError) as info:
+                call()
+            msg = str(info.value)
+            assert msg.startswith(f"{HERE}:"), msg
+            assert "holds a bool, which has no derivative" in msg and "wrt" in msg
+    assert s2sad.grad(flagged, mode=mode)(2.0, True) == 4.0
+    assert s2sad.grad(flagged, mode=mode)(2.0, np.bool_(False)) == 3.0
+    if mode != "forward":
+        with pytest.raises(ArgumentError, match="holds an array of bools") as info:
+            s2sad.grad(bool_sum, mode=mode)(np.array([True, False]))
+        assert info.value.lineno == _def_line(bool_sum)
+        g = s2sad.grad(bool_sum, mode=mode)
+        np.testing.assert_allclose(g(np.array([1.0, 2.0])), [2.0, 4.0])
+        with pytest.raises(ArgumentError):      # after a float specialization too
+            g(np.array([True, False]))
+
+
+def dict_product(p):
+    return p["a"] * p["b"]
+
+
+def ignores_second(x, o):
+    return x * 2.0
+
+
+class _WithDecorated:
+    def __init__(self, a):
+        self.a = a
+
+    @s2sad.grad
+    def slope(self, x):
+        return self.a * x ** 3
+
+
+def test_non_numeric_wrt_refused():
+    """A differentiated dict was a bare IndexError from the generated code; a string,
+    None or an object got the gradient 0.0; a method decorated with bare @grad
+    (wrt=0 is self) a MissingRuleError about an attribute. Each is an ArgumentError
+    at the def line naming the argument and its type."""
+    cases = [(lambda: s2sad.grad(dict_product)({"a": 1.0, "b": 2.0}), dict_product, "dict"),
+             (lambda: s2sad.grad(ignores_second, wrt=1)(1.0, "s"), ignores_second, "str"),
+             (lambda: s2sad.grad(ignores_second, wrt=(0, 1))(1.0, None), ignores_second,
+              "NoneType"),
+             (lambda: s2sad.grad(ignores_second, wrt=1, mode="forward")(1.0, object()),
+              ignores_second, "object"),
+             (lambda: s2sad.jvp(ignores_second, wrt=1)(1.0, "s", 1.0), ignores_second, "str"),
+             (lambda: s2sad.vjp(dict_product)({"a": 1.0}), dict_product, "dict")]
+    for call, func, typename in cases:
+        with pytest.raises(ArgumentError) as info:
+            call()
+        assert info.value.lineno == _def_line(func)
+        assert f"holds a value of type {typename}, which has no derivative" in str(info.value)
+    assert s2sad.grad(ignores_second)(1.0, "s") == 2.0         # not differentiated: fine
+    with pytest.raises(ArgumentError) as info:
+        _WithDecorated(2.0).slope(1.5)
+    assert "'self'" in str(info.value) and "wrt=1" in info.value.hint
+
+
+def test_bool_wrt_refused_by_the_toolbox():
+    for call in (lambda: s2sad.jvp(square)(True, 1.0),
+                 lambda: s2sad.vjp(square)(np.bool_(True)),
+                 lambda: s2sad.jacobian(bool_sum)(np.array([True, False])),
+                 lambda: s2sad.hessian(square)(True),
+                 lambda: s2sad.elementwise_grad(square)(np.array([True]))):
+        with pytest.raises(ArgumentError, match="which has no derivative"):
+            call()
+    assert s2sad.jvp(flagged)(2.0, True, 1.0) == (4.0, 4.0)
+    value, pullback = s2sad.vjp(flagged)(2.0, False)
+    assert (value, pullback(1.0)) == (6.0, 3.0)
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
@@ -733,3 +819,121 @@ def test_cli_subprocess_reports_without_traceback(tmp_path):
         problems += _check_cli_output(func, marker, words, proc.returncode, out, err, path,
                                       lines)
     assert not problems, "\n\n".join(problems)
+
+
+# ---------------------------------------------------------------------------
+# ndarray subclasses whose arithmetic the derivative code would get wrong
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", PendingDeprecationWarning)
+    MATRIX = np.matrix([[1.0, 2.0], [3.0, 4.0]])
+
+
+def sum_sq(x):
+    return np.sum(x * x)
+
+
+def weighted(x, w):
+    return np.sum(x * w)
+
+
+def first_weighted(x, ws):
+    return np.sum(ws[0] * x)
+
+
+def with_global_matrix(x):
+    y = x * 2.0
+    return np.sum(MATRIX * y)  # <- L_MATRIX
+
+
+MATRICES = [np.eye(2), MATRIX]
+
+
+def with_global_list_of_matrices(x):
+    return np.sum(MATRICES[1] * x) + np.sum(MATRICES[0] * x)  # <- L_MATRICES
+
+
+def with_masked_closure():
+    m = np.ma.masked_array([1.0, 2.0], mask=[0, 1])
+
+    def inner(x):
+        return np.sum(m * x)  # <- L_MASKED
+    return inner
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+def test_matrix_and_masked_arguments_refused():
+    """np.matrix (its * is a matrix product) and masked arrays (they skip masked
+    entries) gave wrong gradients silently: an argument holding one, or a list item,
+    is an ArgumentError at the function's line that says to pass np.asarray."""
+    x = np.array([[1.0, -1.0], [0.5, 2.0]])
+    masked = np.ma.masked_array([1.0, 2.0, 3.0], mask=[0, 1, 0])
+    cases = [(lambda: s2sad.grad(sum_sq)(MATRIX), sum_sq, "np.asarray(x)"),
+             (lambda: s2sad.grad(sum_sq, mode="reverse")(masked), sum_sq, "np.asarray(x)"),
+             (lambda: s2sad.grad(weighted)(x, MATRIX), weighted, "np.asarray(w)"),
+             (lambda: s2sad.grad(weighted)(x, w=MATRIX), weighted, "np.asarray(w)"),
+             (lambda: s2sad.grad(first_weighted)(x, [MATRIX]), first_weighted,
+              "np.asarray(ws[0])"),
+             (lambda: s2sad.jvp(weighted)(x, MATRIX, x), weighted, "np.asarray(w)"),
+             (lambda: s2sad.vjp(weighted)(x, MATRIX), weighted, "np.asarray(w)"),
+             (lambda: s2sad.jacobian(sum_sq)(MATRIX), sum_sq, "np.asarray(x)"),
+             (lambda: s2sad.source(weighted, args=(x, MATRIX)), weighted, "np.asarray(w)")]
+    for call, func, hint in cases:
+        with pytest.raises(ArgumentError) as info:
+            call()
+        msg = str(info.value)
+        assert info.value.lineno == _def_line(func), msg
+        assert "np.matrix" in msg or "masked array" in msg, msg
+        assert hint in info.value.hint, msg
+    g = s2sad.grad(first_weighted)           # a list of plain arrays first, then a matrix
+    np.testing.assert_allclose(g(x, [np.asarray(MATRIX)]), np.asarray(MATRIX))
+    with pytest.raises(ArgumentError, match="np.matrix"):
+        g(x, [MATRIX])
+    np.testing.assert_allclose(s2sad.grad(weighted)(x, np.asarray(MATRIX)), np.asarray(MATRIX))
+
+
+def test_matrix_and_masked_globals_refused():
+    x = np.array([[1.0, -1.0], [0.5, 2.0]])
+    with pytest.raises(ArgumentError) as info:
+        s2sad.grad(with_global_matrix)(x)
+    assert info.value.lineno == line_of("L_MATRIX") and "MATRIX is an np.matrix" in str(info.value)
+    assert "np.asarray(MATRIX)" in info.value.hint
+    with pytest.raises(ArgumentError) as info:
+        s2sad.grad(with_global_list_of_matrices)(x)
+    assert info.value.lineno == line_of("L_MATRICES")
+    assert "MATRICES[1] is an np.matrix" in str(info.value)
+    with pytest.raises(ArgumentError) as info:
+        s2sad.grad(with_masked_closure())(np.ones(2))
+    assert info.value.lineno == line_of("L_MASKED") and "m is a masked array" in str(info.value)
+
+
+class _HoldsWeights:
+    def __init__(self, w):
+        self.w = w
+
+    def loss(self, x):
+        return np.sum(self.w * x)  # <- L_SELF_W
+
+    def first_two(self, x):
+        return np.sum(self.w[0] * x) + np.sum(self.w[1] * x)
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+def test_matrix_attribute_of_self_refused_at_each_call():
+    """An np.matrix read as self.w by a method differentiated with grad(obj.method) gave
+    a wrong gradient silently: the attribute is checked at each call (it may be set
+    after the gradient was made), an ArgumentError at the line that reads it."""
+    x = np.array([[1.0, -1.0], [0.5, 2.0]])
+    obj = _HoldsWeights(np.asarray(MATRIX))
+    g = s2sad.grad(obj.loss)
+    np.testing.assert_allclose(g(x), np.asarray(MATRIX))
+    obj.w = MATRIX
+    with pytest.raises(ArgumentError) as info:
+        g(x)
+    assert info.value.lineno == line_of("L_SELF_W") and "self.w is an np.matrix" in str(info.value)
+    assert "np.asarray(self.w)" in info.value.hint
+    obj.w = [np.eye(2), MATRIX]
+    with pytest.raises(ArgumentError, match=r"self\.w\[1\] is an np.matrix"):
+        s2sad.grad(obj.first_two)(x)
+    with pytest.raises(ArgumentError, match="self.w is a masked array"):
+        s2sad.grad(_HoldsWeights(np.ma.masked_array([1.0, 2.0], mask=[0, 1])).loss)(np.ones(2))

@@ -40,7 +40,8 @@ with warnings.catch_warnings():
 
 @pytest.mark.parametrize("value, kind", [
     (1.5, "S"), (np.float64(2.0), "S"), (np.arange(3.0), "A1"), (M, "A2"), (T, "A3"),
-    (np.zeros((1, 1, 1, 1)), "A4"), (np.array(2.0), "A"), (MATRIX, "A"),
+    (np.zeros((1, 1, 1, 1)), "A4"), (np.array(2.0), "A"), (MATRIX, "X"), ([MATRIX], "X"),
+    (np.ma.masked_array(V), "X"), (M.view(type("Sub", (np.ndarray,), {})), "A"),
     ([1.0, 2.0], "LS"), ([M, 1.0], "L")])
 def test_kind_of_an_argument(value, kind):
     assert api.kind_of(value) == kind

@@ -13,6 +13,8 @@ from ..runtime import (
     add_any_tangent,
     as_sequence,
     concat_tangent,
+    extreme_adjoint,
+    extreme_tangent,
     mul_any_adjoint,
     mul_any_tangent,
     repeat_tangent,
@@ -45,6 +47,17 @@ def max(z, x, y):
 def min(z, x, y):
     d[x] = d[z] * ((x < y) + 0.5 * (x == y))
     d[y] = d[z] * ((y < x) + 0.5 * (x == y))
+
+
+@adjoint(builtins.max, builtins.min)
+def extreme_of_sequence(z, x):
+    """two arguments, or one list, tuple or 1-D array; ties split the adjoint evenly"""
+    d[x] = extreme_adjoint(d[z], x, z)
+
+
+@tangent(builtins.max, builtins.min)
+def tangent_of_extreme(z, x):
+    d[z] = extreme_tangent(d[x], x, z)
 
 
 @adjoint(builtins.float)

@@ -2,7 +2,7 @@
 
 import math
 
-from ..runtime import pow_dx, pow_dy
+from ..runtime import pow_dx, pow_dy, sum_list_adjoint
 from .core import adjoint, nondiff
 from .operators import plain_power
 
@@ -146,6 +146,18 @@ def degrees(z, x):
 @adjoint(math.radians)
 def radians(z, x):
     d[x] = d[z] * 0.017453292519943295
+
+
+@adjoint(math.fmod)
+def fmod(z, x, y):
+    """x - trunc(x / y) * y"""
+    d[x] = d[z]
+    d[y] = -d[z] * ((x - z) / y)
+
+
+@adjoint(math.fsum)
+def fsum(z, x):
+    d[x] = sum_list_adjoint(d[z], x)
 
 
 nondiff(math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite,

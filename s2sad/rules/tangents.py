@@ -9,6 +9,7 @@ gradient code can itself be differentiated in forward mode (hessians).
 """
 
 import builtins
+import math
 import operator
 
 import numpy as np
@@ -27,6 +28,9 @@ multilinear(runtime.unbroadcast, runtime.getitem_adjoint, runtime.sum_adjoint,
             runtime.mean_adjoint, runtime.sum_list_adjoint, runtime.take_adjoint,
             runtime.store_adjoint, args=("g",))
 multilinear(runtime.last_writes, args=("part",))
+# the items of x equal to z take the adjoint (the tangent): linear in it, x and z select
+multilinear(runtime.extreme_adjoint, args=("g",))
+multilinear(runtime.extreme_tangent, args=("dx",))
 multilinear(runtime.element_adjoint, runtime.slice_adjoint, runtime.sequence_repeat_adjoint,
             args=("g",))
 multilinear(runtime.repeat_tangent, args=("dx",))
@@ -35,7 +39,8 @@ multilinear(runtime.repeat_tangent, args=("dx",))
 multilinear(runtime.dot_adjoint_a, runtime.matmul_adjoint_a, args=("g", "b"))
 multilinear(runtime.dot_adjoint_b, runtime.matmul_adjoint_b, args=("g", "a"))
 multilinear(runtime.snapshot, args=("a",))
-nondiff(runtime.seed, runtime.zeros_like, runtime.check_float_store)
+nondiff(runtime.seed, runtime.zeros_like, runtime.check_float_store, runtime.check_method,
+        runtime.check_attribute)
 
 
 # add_adjoints(a, b) is linear in a and b JOINTLY (a sum), not in each separately: its
@@ -71,6 +76,11 @@ def truediv(z, x, y):
 
 @tangent(builtins.sum)
 def sum_items(z, x):
+    d[z] = sum(d[x], 0.0)
+
+
+@tangent(math.fsum)
+def fsum_items(z, x):
     d[z] = sum(d[x], 0.0)
 
 
