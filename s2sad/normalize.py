@@ -622,6 +622,17 @@ def _check_returns(stmts, ctx, tail):
             continue
 
 
+def _refuse_unsupported_statement(tree, ctx):
+    """A statement the normalizer refuses (``match``, ``try``, ``with``) whose branches
+    all return looks to the return check like a path reaching the end: name the
+    statement, the first in the source, instead of a missing return."""
+    bad = [n for n in walk(tree) if isinstance(n, gast.stmt) and n is not tree
+           and not hasattr(Normalizer, "stmt_" + type(n).__name__)]
+    if bad:
+        first = min(bad, key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)))
+        raise errors.unsupported(first, ctx, type(first).__name__)
+
+
 def run(tree, ctx):
     norm = Normalizer(ctx)
     body = tree.body
@@ -635,6 +646,7 @@ def run(tree, ctx):
         body.append(copy_location(gast.Return(value=const(None)), end))
     first_return = _first_return(tree)
     if first_return is None:
+        _refuse_unsupported_statement(tree, ctx)
         raise errors.unsupported(tree, ctx, "NoReturn")
     _check_returns(body, ctx, True)
     ctx.return_node = first_return
@@ -646,6 +658,7 @@ def run(tree, ctx):
         ret = gast.Return(value=name(norm.result))
         new_body.append(copy_location(ret, body[-1]))
     else:
+        _refuse_unsupported_statement(tree, ctx)
         raise errors.unsupported(body[-1], ctx, "NoReturn",
                                  "some paths reach the end without returning")
     # writes into arguments, after a[i] += v became a[i] = a[i] + v

@@ -139,6 +139,26 @@ def bad_match(x):
     return y
 
 
+def bad_match_returning(x):
+    match 1:  # <- L_MATCH_RETURNS
+        case 1:
+            return x * 2.0
+        case _:
+            return x
+
+
+def bad_try_returning(x):
+    try:  # <- L_TRY_RETURNS
+        return x ** 0.5
+    except ValueError:
+        return 0.0
+
+
+def bad_with_returning(x):
+    with open(os.devnull):  # <- L_WITH_RETURNS
+        return x * 2.0
+
+
 def bad_import(x):
     import math as m  # <- L_IMPORT
     return m.sin(x)
@@ -251,6 +271,13 @@ CASES = [
     Case("varargs-param", bad_varargs, UnsupportedSyntaxError, "L_VARARGS",
          ("*args or **kwargs parameter",)),
     Case("match", bad_match, UnsupportedSyntaxError, "L_MATCH", ("match statement",)),
+    # every branch returns: the statement is named, not a missing return
+    Case("match-returning", bad_match_returning, UnsupportedSyntaxError, "L_MATCH_RETURNS",
+         ("match statement",)),
+    Case("try-returning", bad_try_returning, UnsupportedSyntaxError, "L_TRY_RETURNS",
+         ("try/except",)),
+    Case("with-returning", bad_with_returning, UnsupportedSyntaxError, "L_WITH_RETURNS",
+         ("with statement",)),
     Case("import", bad_import, UnsupportedSyntaxError, "L_IMPORT",
          ("import inside the function",)),
     Case("attribute-store", bad_attribute_store, UnsupportedSyntaxError, "L_ATTR",
