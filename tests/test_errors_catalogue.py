@@ -634,8 +634,23 @@ def test_remainder_gradient():
     assert s2sad.grad(remainder)(2.25) == pytest.approx(2.0)
 
 
+def divmod_both(x, y):
+    q, r = divmod(x, y)
+    return r * x + q
+
+
 def test_divmod_remainder_gradient():
     assert s2sad.grad(divmod_remainder)(2.25) == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_divmod_gradient_in_both_modes(mode):
+    # r = x - y q with q = floor(x / y) = 3 at (2.5, 0.7): d/dx (r x + q) = r + x,
+    # d/dy = -q x; forward mode once had no rule for divmod
+    x, y = 2.5, 0.7
+    r = x - 3 * y
+    g = s2sad.grad(divmod_both, wrt=(0, 1), mode=mode)(x, y)
+    assert g == pytest.approx((r + x, -3 * x))
 
 
 def test_none_output():

@@ -151,3 +151,11 @@ def owned(z, g):
 def list_adjoint(z, g):
     d[g] = d[z]
 
+
+
+# divmod(x, y) = (floor(x / y), x - y floor(x / y)): the quotient is integer-valued
+
+
+@tangent(builtins.divmod)
+def divmod_tangent(z, x, y):
+    d[z] = (0.0, d[x] - d[y] * z[0])
