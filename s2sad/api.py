@@ -199,6 +199,40 @@ def _as_argument(g, a):
     return g
 
 
+def _is_complex(a):
+    """A complex number, a complex array, or a list or tuple holding one."""
+    if isinstance(a, (complex, np.complexfloating)):
+        return True
+    if isinstance(a, np.ndarray):
+        return a.dtype.kind == "c"
+    if isinstance(a, (list, tuple)):
+        return any(_is_complex(v) for v in a)
+    return False
+
+
+def refuse_complex(func, sig, wrt, args, kwargs):
+    """An ``ArgumentError`` for a complex value among the arguments differentiated: the
+    rules are those of real arguments (``abs``, ``np.abs``, comparisons), so a
+    gradient along a complex one would be wrong or fail inside the generated code."""
+    params = list(sig.parameters.values())
+    for i in wrt:
+        if i < len(args):
+            value = args[i]
+        elif i < len(params) and params[i].name in kwargs:
+            value = kwargs[params[i].name]
+        else:
+            continue
+        if _is_complex(value):
+            base = _unwrap(func)
+            name = params[i].name if i < len(params) else str(i)
+            raise errors.bad_argument(
+                base, f"argument {i} ({name}) of {getattr(base, '__name__', base)} is complex "
+                f"({type(value).__name__}"
+                + (f" of dtype {value.dtype}" if isinstance(value, np.ndarray) else "")
+                + "): s2sad differentiates with respect to real arguments only",
+                hint="pass the real and imaginary parts as two float arguments")
+
+
 def _needs_fixing(a):
     """``_as_argument`` may change the gradient for the argument ``a``."""
     return type(a) in (int, bool) or isinstance(a, np.integer) \
@@ -387,6 +421,7 @@ class GradFunction:
         return self._slow(tuple(args) + rest, kwargs)
 
     def _slow(self, args, kwargs):
+        refuse_complex(self.__wrapped__, self._sig, self._wrt, args, kwargs)
         result = self._call(args, kwargs)
         if any(_needs_fixing(args[i]) for i in self._wrt if i < len(args)):
             result = self._promote(result, args)

@@ -24,6 +24,7 @@ from .api import (
     compiled,
     kind_of,
     methods_too,
+    refuse_complex,
     resolve,
 )
 from .rules.core import nondiff
@@ -82,6 +83,7 @@ class JVPFunction(_Wrapper):
             raise errors.bad_argument(
                 _unwrap(self._func), f"jvp of {self.__name__}: wrt names a keyword-only "
                 "parameter", hint="differentiate along positional parameters")
+        refuse_complex(self._func, self._sig, self._wrt, primal, kwonly)
         tangents = args[n:]
         for i, t in zip(self._wrt, tangents):
             _check_like(t, primal[i], self._func, f"the tangent of argument {i}")
@@ -98,6 +100,7 @@ class VJPFunction(_Wrapper):
     """``vjp(f, wrt)(*args) -> (value, pullback)``; ``pullback(adjoint)`` gives gradients."""
 
     def __call__(self, *args, **kwargs):
+        refuse_complex(self._func, self._sig, self._wrt, args, kwargs)
         target = resolve(self._func, args, kwargs)
         try:
             bound = self._sig.bind(*args, **kwargs)

@@ -566,6 +566,42 @@ def test_integer_inputs_are_promoted():
                                np.sin([1, 2, 3]) + np.cos([1, 2, 3]) * [1, 2, 3])
 
 
+def abs_squared(z):  # <- L_COMPLEX_PARAM
+    return np.abs(z) ** 2
+
+
+@pytest.mark.parametrize("call", [
+    lambda: s2sad.grad(abs_squared)(1 + 2j),
+    lambda: s2sad.grad(abs_squared, mode="reverse")(np.complex128(1 + 2j)),
+    lambda: s2sad.grad(abs_squared, mode="forward")(z=1 + 2j),
+    lambda: s2sad.value_and_grad(abs_squared)(np.array([1 + 2j, 3.0])),
+    lambda: s2sad.vjp(abs_squared)(1 + 2j),
+    lambda: s2sad.jvp(abs_squared)(1 + 2j, 1.0),
+    lambda: s2sad.jacobian(abs_squared)(1 + 2j),
+    lambda: s2sad.hessian(abs_squared)(1 + 2j),
+    lambda: s2sad.elementwise_grad(abs_squared)(np.array([1 + 2j])),
+], ids=["grad", "numpy-scalar", "forward-keyword", "array", "vjp", "jvp", "jacobian",
+        "hessian", "elementwise"])
+def test_complex_argument_refused(call):
+    # the rules are those of real arguments: the gradient of |z|^2 came out as
+    # 2 + 4j (2 - 4j in JAX's convention), jvp along the real axis as 2 + 4j (not 2)
+    s2sad.grad(abs_squared)(1.5)         # a real specialization first: checked anyway
+    with pytest.raises(ArgumentError) as info:
+        call()
+    msg = str(info.value)
+    assert msg.startswith(f"{HERE}:{line_of('L_COMPLEX_PARAM')}"), msg
+    assert "(z) of abs_squared is complex" in msg and "real arguments only" in msg
+    assert "hint: pass the real and imaginary parts" in msg
+
+
+def test_complex_argument_not_differentiated_is_fine():
+    assert s2sad.grad(mixed_complex)(2.0, 1j) == pytest.approx(4.0)
+
+
+def mixed_complex(x, c):
+    return x * x + (c * c).real
+
+
 def power_loop(x, n):
     acc = x
     for _ in range(n):
