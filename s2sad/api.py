@@ -9,7 +9,6 @@ argument kinds.
 from __future__ import annotations
 
 import functools
-import inspect
 import keyword
 import threading
 import types
@@ -69,8 +68,9 @@ def _tuple_kind(value):
 
 
 def _signature(func):
+    from .parse import own_signature
     try:
-        return inspect.signature(func)
+        return own_signature(func)
     except (TypeError, ValueError):
         raise errors.source_unavailable(func, "it has no inspectable signature") from None
 
@@ -81,11 +81,16 @@ def _parse_wrt(func, wrt):
     all_params = list(_signature(func).parameters.values())
     params = [p for p in all_params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     if len(params) != len(all_params) and hasattr(func, "__code__"):
+        from .parse import def_line
         code = func.__code__
+        hint = "list the parameters explicitly"
+        if getattr(func, "__wrapped__", None) is not None:
+            hint = ("this wrapper a decorator made does more than pass the call on: give it "
+                    "the parameters of the function it wraps, or differentiate that "
+                    f"function ({func.__name__}.__wrapped__)")
         raise errors.UnsupportedSyntaxError(
             "unsupported construct: *args or **kwargs parameter",
-            filename=code.co_filename, lineno=code.co_firstlineno,
-            hint="list the parameters explicitly")
+            filename=code.co_filename, lineno=def_line(func), hint=hint)
     for i in idx:
         if not isinstance(i, int) or isinstance(i, bool):
             raise errors.bad_argument(func, f"wrt must be an int or a tuple of ints, got {i!r}",
@@ -160,9 +165,10 @@ def _building():
 
 
 def _unwrap(func):
+    from .parse import plain
     while isinstance(func, (GradFunction, CustomVJP)):
         func = func.__wrapped__
-    return func
+    return plain(func)
 
 
 _REFINED = (list, tuple, np.ndarray)
@@ -636,7 +642,8 @@ def resolve(func, args, kwargs):
         return impl.function
     if isinstance(func, CustomVJP):
         return func
-    return func
+    from .parse import plain
+    return plain(func)
 
 
 def generated_callee(func, arg_kinds):

@@ -8,6 +8,7 @@ dedented source, ``ctx.col_shift`` restores them. Decorators are dropped.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import textwrap
 
@@ -15,6 +16,93 @@ import gast
 
 from . import errors
 from . import gastutil as G
+
+
+def plain(func):
+    """``func`` without the wrappers that only forward the call: an ``lru_cache``, or a
+    function made by a decorator with ``functools.wraps`` whose body is ``return
+    fn(*args, **kwargs)`` (its parameters passed on as they are) to the function it
+    wraps. Any other wrapper is the function differentiated: its code is what runs (a
+    decorator may scale the result)."""
+    for _ in range(100):
+        inner = getattr(func, "__wrapped__", None)
+        if inner is None or not callable(inner):
+            return func
+        if not (isinstance(func, functools._lru_cache_wrapper)
+                or (inspect.isfunction(func) and _forwards(func, inner))):
+            return func
+        func = inner
+    return func
+
+
+def own_signature(func):
+    """``inspect.signature`` of a Python function's own parameters (a wrapper made with
+    ``functools.wraps`` is called with its own, whatever the function it wraps takes);
+    of anything else, what ``inspect.signature`` gives."""
+    return inspect.signature(func, follow_wrapped=not inspect.isfunction(func))
+
+
+def def_line(func):
+    """The line of ``func``'s ``def`` (``co_firstlineno`` is that of its first decorator)."""
+    code = func.__code__
+    try:
+        source = _source(func)
+        return source.lnum + source.tree.body[0].lineno
+    except (OSError, TypeError, SyntaxError, IndexError, AttributeError):
+        return code.co_firstlineno
+
+
+def _forwards(func, inner):
+    """Whether ``func``'s body, its docstring aside, is ``return fn(a, b, *args,
+    **kwargs)`` of exactly its own parameters, with ``fn`` bound to ``inner``."""
+    try:
+        tree = _source(func).tree
+    except (OSError, TypeError, SyntaxError):
+        return False
+    fdef = tree.body[0] if tree.body else None
+    if not isinstance(fdef, ast.FunctionDef) or fdef.name != func.__code__.co_name:
+        return False
+    body = fdef.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]
+    if len(body) != 1 or not isinstance(body[0], ast.Return) \
+            or not isinstance(body[0].value, ast.Call):
+        return False
+    call = body[0].value
+    args = fdef.args
+    if args.posonlyargs or args.kwonlyargs or args.defaults:
+        return False
+    want = [a.arg for a in args.args]
+    got = []
+    for a in call.args:
+        if isinstance(a, ast.Name):
+            got.append(a.id)
+        elif isinstance(a, ast.Starred) and isinstance(a.value, ast.Name):
+            got.append("*" + a.value.id)
+        else:
+            return False
+    if got != want + (["*" + args.vararg.arg] if args.vararg else []):
+        return False
+    keywords = [k.value.id for k in call.keywords
+                if k.arg is None and isinstance(k.value, ast.Name)]
+    if len(call.keywords) != len(keywords) \
+            or keywords != ([args.kwarg.arg] if args.kwarg else []):
+        return False
+    if not isinstance(call.func, ast.Name):
+        return False
+    code = func.__code__
+    head = call.func.id
+    if head in code.co_freevars and func.__closure__:
+        try:
+            target = func.__closure__[code.co_freevars.index(head)].cell_contents
+        except ValueError:              # an empty cell
+            return False
+    elif head in code.co_varnames:
+        return False
+    else:
+        target = func.__globals__.get(head)
+    return target is inner
 
 
 def run(ctx):
@@ -34,9 +122,9 @@ def run(ctx):
     fdef = module.body[0] if module.body else None
     if isinstance(fdef, gast.AsyncFunctionDef):
         raise errors.unsupported(fdef, ctx, "AsyncFunctionDef")
-    if func.__name__ == "<lambda>":
+    if func.__code__.co_name == "<lambda>":
         fdef = _lambda_as_def(module, func, ctx)
-    elif not isinstance(fdef, gast.FunctionDef) or fdef.name != func.__name__:
+    elif not isinstance(fdef, gast.FunctionDef) or fdef.name != func.__code__.co_name:
         raise errors.source_unavailable(func, "its source is not a plain def statement")
     fdef.decorator_list = []
     fdef.returns = None
@@ -161,7 +249,7 @@ def _source(func):
     to drop a file changed on disk) returns the very list of lines it was computed
     from: linecache replaces that list, never edits it, when the file changes.
     """
-    obj = inspect.unwrap(func)
+    obj = func             # its own code, not the function a decorator wrapped (plain)
     lines, lnum = inspect.findsource(obj)
     key = (inspect.getsourcefile(obj) or inspect.getfile(obj), lnum)
     source = _SOURCES.get(key)

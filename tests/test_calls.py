@@ -5,6 +5,7 @@ loops, closures and module globals, and the errors for recursion and nested defs
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import os
@@ -629,3 +630,76 @@ def test_second_derivative_through_a_custom_vjp_is_refused(second):
         second(_uses_the_rule)(1.5)
     assert info.value.filename == __file__
     assert info.value.lineno == _uses_the_rule.__code__.co_firstlineno + 1
+
+
+# decorators on the user's function: the code that runs is differentiated
+
+
+def _doubling(fn):
+    @functools.wraps(fn)
+    def doubled(x):
+        return 2.0 * fn(x)
+    return doubled
+
+
+def _forwarding(fn):
+    @functools.wraps(fn)
+    def forwarded(*args, **kwargs):
+        """Only passes the call on."""
+        return fn(*args, **kwargs)
+    return forwarded
+
+
+def _logging(fn):
+    @functools.wraps(fn)
+    def logged(*args, **kwargs):  # <- L_LOGGED
+        result = fn(*args, **kwargs)
+        return result
+    return logged
+
+
+@_doubling
+def doubled_cube(x):
+    return x * x * x
+
+
+@_forwarding
+def forwarded_cube(x, scale=1.0):
+    return scale * x * x * x
+
+
+@functools.lru_cache(maxsize=None)
+def cached_cube(x):
+    return x * x * x
+
+
+@_logging
+def logged_cube(x):
+    return x * x * x
+
+
+def calls_decorated(x):
+    return doubled_cube(x) + forwarded_cube(x, 2.0) + cached_cube(x)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_decorated_functions_differentiated_as_they_run(mode):
+    # doubled_cube's wrapper doubles the result: its gradient was once that of the
+    # undecorated function (silently half the true one); lru_cache was refused
+    x = 1.5
+    assert s2sad.grad(doubled_cube, mode=mode)(x) == pytest.approx(6 * x * x)
+    assert s2sad.grad(forwarded_cube, mode=mode)(x, scale=2.0) == pytest.approx(6 * x * x)
+    assert s2sad.grad(cached_cube, mode=mode)(x) == pytest.approx(3 * x * x)
+    assert s2sad.grad(calls_decorated, mode=mode)(x) == pytest.approx(15 * x * x)
+    assert s2sad.jvp(doubled_cube)(x, 1.0) == pytest.approx((2 * x ** 3, 6 * x * x))
+    assert s2sad.hessian(doubled_cube)(x) == pytest.approx(12 * x)
+    assert s2sad.vjp(cached_cube)(x)[1](1.0) == pytest.approx(3 * x * x)
+
+
+def test_wrapper_doing_more_than_forwarding_is_located():
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(logged_cube)(1.5)
+    msg = str(info.value)
+    assert msg.startswith(f"{HERE}:{line_of(_logging, '# <- L_LOGGED')}"), msg
+    assert "*args or **kwargs parameter" in msg.splitlines()[0]
+    assert "def logged(*args, **kwargs)" in msg and "logged_cube.__wrapped__" in msg
