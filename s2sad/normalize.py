@@ -29,6 +29,9 @@ Example::
 
 from __future__ import annotations
 
+import functools
+import keyword
+
 import gast
 
 from . import anno, errors, runtime
@@ -436,6 +439,7 @@ class Normalizer:
                     pair = gast.Call(func=name(e.func.id), args=[acc, a], keywords=[])
                     acc = self.atom(copy_location(pair, e), out)
                 return acc
+        e = self.unpartial(e)
         func = e.func
         if isinstance(func, gast.Attribute):
             func = gast.Attribute(value=self.receiver(func.value, out), attr=func.attr,
@@ -453,6 +457,31 @@ class Normalizer:
                 raise errors.unsupported(k.value, self.ctx, "KwargsCall")
             keywords.append(gast.keyword(arg=k.arg, value=self.atom(k.value, out)))
         return gast.Call(func=func, args=args, keywords=keywords)
+
+    def unpartial(self, e):
+        """``p(x)`` of a global ``p = functools.partial(f, a, k=b)``: the call ``f(a, x,
+        k=b)`` of your function or of one with a rule, the bound values reached as
+        constants of the generated code (the partial object itself has no rule)."""
+        from .gastutil import dotted_name
+        from .parse import plain
+        path = dotted_name(e.func)
+        if path is None or path.split(".")[0] in self.ctx.local_names:
+            return e
+        try:
+            obj = self.ctx.lookup(path)
+        except KeyError:
+            return e
+        if not isinstance(obj, functools.partial):
+            return e
+        inner = plain(obj.func)
+        given = {k.arg for k in e.keywords}
+        args = [name(self.ctx.inject("bound", v)) for v in obj.args] + list(e.args)
+        keywords = [gast.keyword(arg=k, value=name(self.ctx.inject(k, v)))
+                    for k, v in obj.keywords.items() if k not in given] + list(e.keywords)
+        label = getattr(inner, "__name__", "")
+        label = label if label.isidentifier() and not keyword.iskeyword(label) else "partial_func"
+        fn = name(self.ctx.inject(label, inner))
+        return copy_location(gast.Call(func=fn, args=args, keywords=keywords), e)
 
     def receiver(self, e, out):
         """Keep dotted module paths (np.linalg) whole, flatten anything else

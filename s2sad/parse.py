@@ -107,6 +107,8 @@ def _forwards(func, inner):
 
 def run(ctx):
     func = ctx.func
+    if isinstance(func, functools.partial):
+        raise errors.partial_refused(func)
     if not inspect.isfunction(func):
         raise errors.source_unavailable(func, "it is not a Python function defined with def")
     try:

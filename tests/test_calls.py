@@ -703,3 +703,45 @@ def test_wrapper_doing_more_than_forwarding_is_located():
     assert msg.startswith(f"{HERE}:{line_of(_logging, '# <- L_LOGGED')}"), msg
     assert "*args or **kwargs parameter" in msg.splitlines()[0]
     assert "def logged(*args, **kwargs)" in msg and "logged_cube.__wrapped__" in msg
+
+
+# functools.partial
+
+
+def partial_base(x, y, scale=1.0):  # <- L_PARTIAL_BASE
+    return scale * x * x * y
+
+
+bound_y = functools.partial(partial_base, y=3.0)
+bound_x = functools.partial(partial_base, 2.0)
+bound_scale = functools.partial(partial_base, scale=0.5)
+bound_dot = functools.partial(np.dot, np.array([1.0, 2.0]))
+
+
+def calls_partials(x):
+    return bound_y(x) + bound_x(x) * x + bound_scale(x, 4.0, scale=2.0)
+
+
+def calls_numpy_partial(v):
+    return bound_dot(v * v)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_call_of_a_partial(mode):
+    # a call of a module-level partial was a MissingRuleError ("no derivative rule
+    # for bound_y"); it is a call of the function with the bound arguments
+    x = 1.5
+    # 3 x^2 + 4 x^2 + 8 x^2 (bound_x(x) * x = 2^2 x x)
+    got = s2sad.grad(calls_partials, mode=mode)(x)
+    assert got == pytest.approx(30 * x)
+    v = np.array([0.5, -1.0])
+    np.testing.assert_allclose(s2sad.grad(calls_numpy_partial)(v), 2 * v * [1.0, 2.0])
+
+
+def test_partial_itself_refused_at_its_function():
+    with pytest.raises(s2sad.SourceUnavailableError) as info:
+        s2sad.grad(bound_y)(1.5)
+    msg = str(info.value)
+    assert msg.startswith(f"{HERE}:{line_of(partial_base, '# <- L_PARTIAL_BASE')}"), msg
+    assert "functools.partial of partial_base" in msg.splitlines()[0]
+    assert "s2sad.grad(partial_base, wrt=...)" in msg
