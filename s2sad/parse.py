@@ -8,9 +8,12 @@ dedented source, ``ctx.col_shift`` restores them. Decorators are dropped.
 from __future__ import annotations
 
 import ast
+import dis
 import functools
 import inspect
+import re
 import textwrap
+import types
 
 import gast
 
@@ -128,6 +131,12 @@ def run(ctx):
         fdef = _lambda_as_def(module, func, ctx)
     elif not isinstance(fdef, gast.FunctionDef) or fdef.name != func.__code__.co_name:
         raise errors.source_unavailable(func, "its source is not a plain def statement")
+    elif not source.matches(func):
+        raise errors.source_unavailable(
+            func, f"{filename} changed since the function was defined (its source there "
+            "no longer compiles to the function's code)",
+            hint="reload the module (importlib.reload) or restart the interpreter, so that "
+                 "the function runs the source s2sad reads")
     fdef.decorator_list = []
     fdef.returns = None
     ctx.firstlineno = fdef.lineno
@@ -157,7 +166,7 @@ class _Source:
     a function transformed once, the usual case, pays one conversion and no clone.
     """
 
-    __slots__ = ("lines", "col_shift", "tree", "lnum", "module", "handed_out")
+    __slots__ = ("lines", "col_shift", "tree", "lnum", "module", "handed_out", "checked")
 
     def __init__(self, lines, lnum):
         self.lines = lines                  # the whole file, as linecache holds it
@@ -174,6 +183,19 @@ class _Source:
         self.lnum = lnum
         self.module = None                  # the kept gast tree, once asked twice
         self.handed_out = False
+        self.checked = {}                   # code object -> whether this source is its own
+
+    def matches(self, func):
+        """Whether the ``def`` read here compiles to ``func``'s code (same bytecode, names and
+        constants): not so when the file changed on disk after the function was
+        defined, where s2sad would differentiate a function other than the one that
+        runs. Compiled inside a function binding ``code``'s free variables, so a
+        closure's reads of them compile as they did. True when it cannot tell (cached per
+        code object)."""
+        hit = self.checked.get(func.__code__)
+        if hit is None:
+            hit = self.checked[func.__code__] = _compiles_to(self.tree, func)
+        return hit
 
     def gast_module(self):
         if not self.handed_out:
@@ -182,6 +204,97 @@ class _Source:
         if self.module is None:
             self.module = to_gast(self.tree, self.lnum)
         return G.clone(self.module)
+
+
+def _compiles_to(tree, func):
+    code = func.__code__
+    fdef = tree.body[0] if len(tree.body) == 1 else None
+    if not isinstance(fdef, ast.FunctionDef):
+        return True
+    # the modules it reads were imported in its module (how mod.f() compiles depends on it)
+    imports = [ast.Import(names=[ast.alias(name=n, asname=None)]) for n in code.co_names
+               if isinstance(func.__globals__.get(n), types.ModuleType)]
+    if code.co_freevars:
+        # inside a function binding its free variables, so that it reads them as a closure
+        body = [ast.Assign(targets=[ast.Name(id=v, ctx=ast.Store())],
+                           value=ast.Constant(None)) for v in code.co_freevars] + [fdef]
+        top = ast.FunctionDef(name="_s2sad_outer", args=ast.arguments(
+            posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
+            body=body, decorator_list=[], returns=None, type_params=[])
+        new = [top] + [n for a in body[:-1] for n in ast.walk(a)]   # fdef's own stay
+    else:       # at module level (its own name is a global there, as in its module)
+        top, new = fdef, []
+    new += [n for a in imports for n in ast.walk(a)]
+    for n in new:
+        if "lineno" in n._attributes:
+            n.lineno = n.end_lineno = fdef.lineno
+            n.col_offset = n.end_col_offset = 0
+    try:
+        compiled = compile(ast.Module(body=imports + [top], type_ignores=[]),
+                           code.co_filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, TypeError):
+        return True
+    if top is not fdef:
+        compiled = next((c for c in compiled.co_consts if isinstance(c, types.CodeType)), None)
+    found = [c for c in (compiled.co_consts if compiled else ())
+             if isinstance(c, types.CodeType) and c.co_name == code.co_name]
+    return len(found) != 1 or _same_code(found[0], code)
+
+
+def _same_code(a, b):
+    """Whether two code objects compiled from the same source in different modules
+    agree: names, constants and instructions; where the bytes differ, the instructions
+    that compute (``_gist``): how a call of ``mod.f(...)`` compiles depends on how
+    ``mod`` was bound in the module, so call and attribute instructions count by name
+    only."""
+    if (a.co_varnames, a.co_freevars, a.co_cellvars, a.co_argcount,
+            a.co_kwonlyargcount, a.co_posonlyargcount) != \
+            (b.co_varnames, b.co_freevars, b.co_cellvars, b.co_argcount,
+             b.co_kwonlyargcount, b.co_posonlyargcount):
+        return False
+    if a.co_code == b.co_code and a.co_names == b.co_names \
+            and len(a.co_consts) == len(b.co_consts) \
+            and all(_same_code(x, y) if isinstance(x, types.CodeType)
+                    and isinstance(y, types.CodeType)
+                    else type(x) is type(y) and (x == y or (x != x and y != y)
+                                                 or _same_qualname(x, y))
+                    for x, y in zip(a.co_consts, b.co_consts)):
+        return True
+    return _gist(a) == _gist(b)
+
+
+def _same_qualname(x, y):
+    return isinstance(x, str) and ".<locals>." in x and isinstance(y, str) \
+        and x.rsplit(".<locals>.", 1)[1] == y.rsplit(".<locals>.", 1)[-1]
+
+
+_CALL_OPS = {"LOAD_METHOD", "LOAD_ATTR", "PUSH_NULL", "PRECALL", "CALL", "KW_NAMES", "CACHE",
+             "NOP", "RESUME", "EXTENDED_ARG", "COPY_FREE_VARS", "MAKE_CELL", "NOT_TAKEN"}
+_JUMPS = set(dis.hasjrel) | set(dis.hasjabs)
+
+
+def _gist(code):
+    out = []
+    for ins in dis.get_instructions(code):
+        op = ins.opname
+        if op in ("LOAD_METHOD", "LOAD_ATTR"):
+            out.append(("attribute", ins.argval))
+        elif op in _CALL_OPS:
+            continue
+        elif "_FAST" in op and op.startswith(("LOAD_FAST", "STORE_FAST")):
+            vals = ins.argval if isinstance(ins.argval, tuple) else (ins.argval,)
+            out += list(zip((f"{k}_FAST" for k in re.findall(r"(LOAD|STORE)_FAST", op)),
+                            vals))
+        elif ins.opcode in _JUMPS:
+            out.append((op, None))
+        elif isinstance(ins.argval, types.CodeType):
+            out.append((op, _gist(ins.argval)))
+        else:
+            value = ins.argval
+            if isinstance(value, str) and ".<locals>." in value:
+                value = value.rsplit(".<locals>.", 1)[1]    # a class's qualified name
+            out.append((op, type(value), value if value == value else "nan"))
+    return out
 
 
 _INDENT = " \t\f"          # the characters the tokenizer reads as indentation

@@ -16,6 +16,7 @@ whose reason starts with "bug:".
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import math
 import os
@@ -449,6 +450,32 @@ def test_function_created_by_exec_with_a_fake_filename():
     msg = str(info.value)
     assert msg.startswith("/nonexistent/fake.py:1: cannot read the source of made"), msg
     assert "\n  hint: " in msg
+
+
+@pytest.mark.parametrize("new_body", ["return x * x * x", "return x * 3.0",
+                                      "return math.cos(x)"])
+def test_source_file_changed_after_import(tmp_path, monkeypatch, new_body):
+    # s2sad read the edited file and differentiated a function other than the one
+    # running: the gradient of x * x * x for a function computing x * 2.0
+    path = tmp_path / "edited_module.py"
+    path.write_text("import math\n\n\ndef f(x):\n    return x * 2.0 + 0 * math.pi\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    import edited_module
+    try:
+        assert s2sad.grad(edited_module.f)(1.5) == 2.0     # read before the edit: fine
+        path.write_text(f"import math\n\n\ndef f(x):\n    {new_body}\n")
+        with pytest.raises(SourceUnavailableError) as info:
+            s2sad.grad(edited_module.f, mode="reverse")(1.5)
+        msg = str(info.value)
+        assert msg.startswith(f"{path}:4: cannot read the source of f"), msg
+        assert "changed since the function was defined" in msg and "importlib.reload" in msg
+        importlib.reload(edited_module)
+        g = s2sad.grad(edited_module.f, mode="reverse")(1.5)
+        assert g == pytest.approx({"return x * x * x": 6.75, "return x * 3.0": 3.0,
+                                   "return math.cos(x)": -math.sin(1.5)}[new_body])
+    finally:
+        sys.modules.pop("edited_module", None)
 
 
 def test_lambda_defined_in_a_file_is_differentiated():
