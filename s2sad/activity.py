@@ -616,7 +616,8 @@ def _container_helpers():
     ``add_adjoints``, never with ``+`` (which concatenates)."""
     rt = runtime
     return {rt.getitem_adjoint: (1,), rt.zeros_like: (0,), rt.owned: (0,),
-            rt.copy_of: (0,), rt.sum_list_adjoint: (1,), rt.add_adjoints: (0, 1),
+            rt.copy_of: (0,), rt.sum_list_adjoint: (1,), rt.extreme_adjoint: (1,),
+            rt.add_adjoints: (0, 1),
             rt.fit: (0, 1), rt.take_adjoint: (2,), rt.as_sequence: (0,)}
 
 

@@ -369,10 +369,12 @@ class Forward:
         templates = TANGENTS.get(prim)
         if templates:
             # the template binding what the adjoint rule of the call binds (sum(x) or
-            # sum(x, start)), else the one registered last
+            # sum(x, start)); else, unless the adjoint rule gives the tangent (max(x, y)
+            # beside the template of max(x)), the one registered first
             bound = set(op.rule.params)
             fitting = [r for r in templates if set(r.params) == bound]
-            return self.from_template(s, (fitting or templates)[0], t, op)
+            if fitting or (prim not in MULTILINEAR and _derived(op.rule) is None):
+                return self.from_template(s, (fitting or templates)[0], t, op)
         if prim in MULTILINEAR:
             return self.multilinear(s, prim, op)
         terms = _derived(op.rule)

@@ -17,7 +17,8 @@ from .errors import NonScalarOutputError
 __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints",
            "fit", "index_add", "checkpoint_interval", "fixed_point_norm", "fixed_point_unsettled",
            "copy_of", "snapshot", "owned", "take_adjoint", "store_adjoint", "last_writes",
-           "check_float_store", "as_sequence", "sum_list_adjoint", "dot_adjoint_a",
+           "check_float_store", "as_sequence", "sum_list_adjoint", "extreme_adjoint",
+           "extreme_tangent", "dot_adjoint_a",
            "dot_adjoint_b", "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint",
            "mean_adjoint", "pow_dx", "pow_dxx", "pow_dy", "element_adjoint", "concat", "repeat",
            "slice_adjoint", "sequence_repeat_adjoint", "concat_tangent", "repeat_tangent",
@@ -428,6 +429,29 @@ def sum_list_adjoint(g, x):
     if isinstance(x, np.ndarray):
         return np.broadcast_to(g, x.shape[:1] + np.shape(g)).astype(np.float64)
     return [unbroadcast(g, e) for e in x]
+
+
+def extreme_adjoint(g, x, z):
+    """Adjoint of ``x`` in ``max(x)`` or ``min(x)`` (``z``) of a list, tuple or 1-D array:
+    ``g`` on the items equal to ``z``, shared evenly among ties (as ``max(a, b)``)."""
+    if isinstance(x, np.ndarray):
+        mask = x == z
+        return (g * mask / np.sum(mask, axis=0)).astype(np.float64)
+    hits = [bool(e == z) for e in x]
+    share = 1.0 / builtins.sum(hits)
+    return [unbroadcast(g * (share if h else 0.0), e) for h, e in zip(hits, x)]
+
+
+def extreme_tangent(dx, x, z):
+    """Tangent of ``max(x)`` or ``min(x)`` (``z``): the mean of the tangents of the items
+    equal to ``z`` (``dx`` is the number 0.0 when ``x`` carries no tangent)."""
+    if type(dx) is float:
+        return dx
+    if isinstance(x, np.ndarray):
+        mask = x == z
+        return np.sum(dx * mask, axis=0) / np.sum(mask, axis=0)
+    hits = [i for i, e in enumerate(x) if e == z]
+    return builtins.sum((dx[i] for i in hits), 0.0) / len(hits)
 
 
 def fit(t, z):

@@ -347,3 +347,52 @@ def test_a_bare_pop_drops_an_item_in_both_modes(x, y, n, mode):
     got = s2sad.grad(_drops_the_top_of_a_stack, (0, 1), mode=mode)(x, y, n)
     want = numerical_grad(_drops_the_top_of_a_stack, (x, y, n), (0, 1))
     assert got == pytest.approx(want, rel=1e-6)
+
+
+# -- max and min of one iterable --------------------------------------------------
+# were a MissingRuleError ("max called this way (missing a required argument: 'y')")
+
+
+def max_of_list(x, y):
+    return max([x, y * 2.0, 1.0]) * x
+
+
+def min_of_tuple(x, y):
+    return min((x, y, x * y))
+
+
+def min_of_generator(x, y):
+    return min(x * i - y * i * i for i in range(1, 5))
+
+
+def max_plus_min_of_a_grown_list(x, y):
+    items = [x, y]
+    items.append(x * y)
+    return max(items) + min(items)
+
+
+def max_of_array(v):
+    return max(v * v)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("f, args", [
+    (max_of_list, (1.5, 0.3)), (max_of_list, (0.3, 1.2)), (max_of_list, (0.3, 0.2)),
+    (min_of_tuple, (1.5, 0.3)), (min_of_tuple, (-1.5, 2.0)),
+    (min_of_generator, (1.5, 1.0)), (min_of_generator, (4.5, 0.5)),
+    (max_plus_min_of_a_grown_list, (1.5, 2.5)), (max_plus_min_of_a_grown_list, (-1.5, 2.5)),
+])
+def test_max_and_min_of_an_iterable(mode, f, args):
+    for wrt in (0, 1):
+        check(f, args, wrt, mode=mode)
+
+
+def test_max_of_an_iterable_ties_and_arrays():
+    def tie(x):
+        return max([x, x, 0.0])
+    assert check(tie, (1.5,), want=1.0, mode="reverse") == 1.0   # the two halves add up
+    v = np.array([0.5, -2.0, 1.0])
+    check(max_of_array, (v,), want=[0.0, -4.0, 0.0])
+    # second order (forward over reverse): max(...) * x = x * x here
+    assert s2sad.hessian(max_of_list)(1.5, 0.3) == pytest.approx(2.0)
+    s2sad.check_grads(max_plus_min_of_a_grown_list, (1.5, 2.5))

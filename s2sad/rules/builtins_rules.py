@@ -13,6 +13,8 @@ from ..runtime import (
     add_any_tangent,
     as_sequence,
     concat_tangent,
+    extreme_adjoint,
+    extreme_tangent,
     mul_any_adjoint,
     mul_any_tangent,
     repeat_tangent,
@@ -45,6 +47,21 @@ def max(z, x, y):
 def min(z, x, y):
     d[x] = d[z] * ((x < y) + 0.5 * (x == y))
     d[y] = d[z] * ((y < x) + 0.5 * (x == y))
+
+
+@adjoint(builtins.max)
+def max_items(z, x):
+    d[x] = extreme_adjoint(d[z], x, z)
+
+
+@adjoint(builtins.min)
+def min_items(z, x):
+    d[x] = extreme_adjoint(d[z], x, z)
+
+
+@tangent(builtins.max, builtins.min)
+def extreme_items(z, x):
+    d[z] = extreme_tangent(d[x], x, z)
 
 
 @adjoint(builtins.float)

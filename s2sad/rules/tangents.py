@@ -29,7 +29,8 @@ multilinear(runtime.unbroadcast, runtime.getitem_adjoint, runtime.sum_adjoint,
 multilinear(runtime.last_writes, args=("part",))
 multilinear(runtime.element_adjoint, runtime.slice_adjoint, runtime.sequence_repeat_adjoint,
             args=("g",))
-multilinear(runtime.repeat_tangent, args=("dx",))
+multilinear(runtime.repeat_tangent, runtime.extreme_tangent, args=("dx",))
+multilinear(runtime.extreme_adjoint, args=("g",))
 # the adjoint of a in a @ b reads g and b (a gives only its dimensions): bilinear in g
 # and b, one term each; the adjoint of b likewise in g and a
 multilinear(runtime.dot_adjoint_a, runtime.matmul_adjoint_a, args=("g", "b"))
