@@ -1014,6 +1014,8 @@ def _check(stmts, ctx, ops, varied):
         if t in ctx.active and op.kind == "unknown" and op.operand_names() & ctx.active:
             # (with no operand carrying a derivative, the value is a constant: an
             # array made by a method of a global, ``y = C.copy()``, then written into)
+            if isinstance(s.value, gast.Dict):      # {"a": x}: no rule to register
+                raise errors.unsupported(s.value, ctx, "DictStore")
             raise errors.missing_rule(s.value, ctx, op.what)
         if t in ctx.active and op.kind == "rule":
             try:

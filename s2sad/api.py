@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import keyword
+import os
 import threading
 import types
 
@@ -18,6 +19,7 @@ import numpy as np
 from . import errors, pipeline
 
 _CACHE = {}
+_HERE = os.path.dirname(os.path.abspath(__file__))     # s2sad's own functions live here
 _LOCK = threading.RLock()
 
 
@@ -80,6 +82,17 @@ def _parse_wrt(func, wrt):
     idx = tuple(wrt) if is_tuple else (wrt,)
     all_params = list(_signature(func).parameters.values())
     params = [p for p in all_params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    code = getattr(func, "__code__", None)
+    if code is not None and getattr(func, "__wrapped__", None) is not None \
+            and os.path.dirname(os.path.abspath(code.co_filename)) == _HERE:
+        user = _unwrap(func.__wrapped__)
+        made = {"jac": "jacobian or hessian", "egrad": "elementwise_grad"}.get(
+            code.co_name, code.co_name)
+        raise errors.bad_argument(
+            user, f"cannot differentiate the function s2sad's {made} made of "
+            f"{getattr(user, '__name__', user)}",
+            hint="take second derivatives with s2sad.hessian(f) or "
+                 "s2sad.jacobian(s2sad.grad(f))")
     if len(params) != len(all_params) and hasattr(func, "__code__"):
         from .parse import def_line
         code = func.__code__
@@ -130,7 +143,15 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
         hit = _CACHE[key] = None          # a helper was redefined: transform again
     if hit is None and isinstance(func, CustomVJP):
         if output != "split":
-            raise errors.missing_rule(None, None, f"{func.__name__} (custom_vjp in forward mode)")
+            from .parse import def_line
+            code = getattr(func.__wrapped__, "__code__", None)
+            raise errors.MissingRuleError(
+                f"no derivative rule for {func.__name__} in forward mode: a custom_vjp gives "
+                "only a reverse-mode rule",
+                filename=code.co_filename if code else None,
+                lineno=def_line(func.__wrapped__) if code else None,
+                hint="differentiate in reverse mode: grad(..., mode='reverse'), vjp, or "
+                     "check_grads(..., modes=('rev',))")
         hit = _CACHE[key] = _Compiled(func.split_pair(wrt), "", _CustomCtx())
     if hit is None:
         with _LOCK:

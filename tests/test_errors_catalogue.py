@@ -160,6 +160,11 @@ def bad_with_returning(x):
         return x * 2.0
 
 
+def bad_dict_building(x):
+    table = {"double": x * 2.0}  # <- L_DICT_BUILD
+    return table["double"]
+
+
 def bad_import(x):
     import math as m  # <- L_IMPORT
     return m.sin(x)
@@ -279,6 +284,9 @@ CASES = [
          ("try/except",)),
     Case("with-returning", bad_with_returning, UnsupportedSyntaxError, "L_WITH_RETURNS",
          ("with statement",)),
+    # was a MissingRuleError whose hint said to register a rule "@s2sad.adjoint(building)"
+    Case("dict-building", bad_dict_building, UnsupportedSyntaxError, "L_DICT_BUILD",
+         ("storing a value that carries a derivative into a dict",)),
     Case("import", bad_import, UnsupportedSyntaxError, "L_IMPORT",
          ("import inside the function",)),
     Case("attribute-store", bad_attribute_store, UnsupportedSyntaxError, "L_ATTR",
@@ -838,3 +846,64 @@ def test_cli_subprocess_reports_without_traceback(tmp_path):
         problems += _check_cli_output(func, marker, words, proc.returncode, out, err, path,
                                       lines)
     assert not problems, "\n\n".join(problems)
+
+
+@s2sad.custom_vjp
+def reverse_only(x):  # <- L_REVERSE_ONLY
+    return math.log1p(math.exp(x))
+
+
+def _reverse_only_fwd(x):
+    return reverse_only(x), x
+
+
+def _reverse_only_bwd(x, g):
+    return (g / (1.0 + math.exp(-x)),)
+
+
+reverse_only.defvjp(_reverse_only_fwd, _reverse_only_bwd)
+
+
+def calls_reverse_only(x):
+    return reverse_only(x) * 2.0
+
+
+@pytest.mark.parametrize("call", [
+    lambda: s2sad.grad(calls_reverse_only, mode="forward")(0.5),
+    lambda: s2sad.jvp(calls_reverse_only)(0.5, 1.0),
+    lambda: s2sad.jvp(reverse_only)(0.5, 1.0),
+    lambda: s2sad.check_grads(calls_reverse_only, (0.5,)),
+], ids=["grad-forward", "jvp", "jvp-direct", "check_grads"])
+def test_custom_vjp_in_forward_mode_is_located(call):
+    # was a MissingRuleError with no file or line, whose hint said to register an
+    # adjoint (the custom_vjp is one)
+    with pytest.raises(MissingRuleError) as info:
+        call()
+    msg = str(info.value)
+    assert msg.startswith(f"{HERE}:{line_of('L_REVERSE_ONLY')}"), msg
+    assert "no derivative rule for reverse_only in forward mode" in msg
+    assert "modes=('rev',)" in msg.splitlines()[-1]
+    assert s2sad.check_grads(calls_reverse_only, (0.5,), modes=("rev",), order=1)
+    assert s2sad.grad(calls_reverse_only)(0.5) == pytest.approx(2.0 / (1.0 + math.exp(-0.5)))
+
+
+def scaled_square(x, *, s=2.0):  # <- L_SCALED_SQUARE
+    return s * x * x
+
+
+@pytest.mark.parametrize("made, words", [
+    (lambda: s2sad.jacobian(scaled_square), "jacobian"),
+    (lambda: s2sad.hessian(scaled_square), "hessian"),
+    (lambda: s2sad.elementwise_grad(scaled_square), "elementwise_grad"),
+], ids=["jacobian", "hessian", "elementwise_grad"])
+def test_grad_of_a_toolbox_function_is_located_in_the_users_file(made, words):
+    # was an UnsupportedSyntaxError "*args or **kwargs parameter" located in
+    # s2sad/toolbox.py
+    for outer in (s2sad.grad, s2sad.jacobian, s2sad.vjp):
+        with pytest.raises(ArgumentError) as info:
+            outer(made())(1.5)
+        msg = str(info.value)
+        assert msg.startswith(f"{HERE}:{line_of('L_SCALED_SQUARE')}"), msg
+        assert words in msg.splitlines()[0] and "scaled_square" in msg.splitlines()[0]
+        assert "s2sad.hessian(f)" in msg
+    assert s2sad.jacobian(s2sad.grad(scaled_square))(1.5) == pytest.approx(4.0)
