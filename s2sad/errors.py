@@ -164,6 +164,7 @@ UNSUPPORTED = {
     "Lambda": ("lambda", "define a named function with def"),
     "FunctionDef": ("nested function definition", "define the helper at module level"),
     "ListComp": ("list comprehension", "write the loop out with a for statement"),
+    "Set": ("set display ({a, b})", "use a list or a tuple"),
     "SetComp": ("set comprehension", "write the loop out with a for statement"),
     "DictComp": ("dict comprehension", "write the loop out with a for statement"),
     "GeneratorExp": ("generator expression", "write the loop out with a for statement"),
@@ -262,13 +263,14 @@ def missing_rule(node, ctx, what, mode="reverse"):
     if func.startswith(("method", ".")):
         func = "the function the method calls"
     register = "s2sad.tangent" if mode == "forward" else "s2sad.adjoint"
-    return MissingRuleError(
-        f"no derivative rule for {what}",
-        hint=(f"register one with @{register}({func}) (a template, see docs/usage.md), "
-              "mark it with s2sad.extend.nondiff if it has no derivative, "
-              "or compute the value outside the function"),
-        **_where(node, ctx),
-    )
+    hint = (f"register one with @{register}({func}) (a template, see docs/usage.md), "
+            "mark it with s2sad.extend.nondiff if it has no derivative, "
+            "or compute the value outside the function")
+    if what.startswith("call of a computed function") or " of a computed value" in what:
+        # no name to register a rule for: fs[0](x), make()(x)
+        hint = ("call the function by its name (a function of your module, or one with a "
+                "rule such as np.sin), not through a list, a dict or another call")
+    return MissingRuleError(f"no derivative rule for {what}", hint=hint, **_where(node, ctx))
 
 
 def source_unavailable(func, why, hint=None):

@@ -165,6 +165,16 @@ def bad_dict_building(x):
     return table["double"]
 
 
+def bad_set_display(x):
+    values = {x, 2.0}  # <- L_SET
+    return max(values)
+
+
+def bad_computed_call(x):
+    functions = [math.sin, math.cos]
+    return functions[0](x)  # <- L_COMPUTED_CALL
+
+
 def bad_import(x):
     import math as m  # <- L_IMPORT
     return m.sin(x)
@@ -287,6 +297,11 @@ CASES = [
     # was a MissingRuleError whose hint said to register a rule "@s2sad.adjoint(building)"
     Case("dict-building", bad_dict_building, UnsupportedSyntaxError, "L_DICT_BUILD",
          ("storing a value that carries a derivative into a dict",)),
+    # was "unsupported construct: Set", hint "rewrite it with supported constructs"
+    Case("set-display", bad_set_display, UnsupportedSyntaxError, "L_SET",
+         ("set display",)),
+    Case("computed-call", bad_computed_call, MissingRuleError, "L_COMPUTED_CALL",
+         ("call of a computed function",)),
     Case("import", bad_import, UnsupportedSyntaxError, "L_IMPORT",
          ("import inside the function",)),
     Case("attribute-store", bad_attribute_store, UnsupportedSyntaxError, "L_ATTR",
@@ -363,6 +378,14 @@ def test_bad_input_in_source_and_value_and_grad(case):
     with pytest.raises(S2SADError) as info:
         s2sad.value_and_grad(case.func)(*case.args)
     check_message(info.value, case)
+
+
+def test_computed_call_hint_names_no_rule_to_register():
+    # the hint said "register one with @s2sad.adjoint(call)"
+    with pytest.raises(MissingRuleError) as info:
+        s2sad.grad(bad_computed_call)(0.5)
+    assert "@s2sad.adjoint(call)" not in str(info.value)
+    assert "call the function by its name" in str(info.value)
 
 
 def test_errors_are_repeatable():
