@@ -450,9 +450,39 @@ class GradFunction:
     def _slow(self, args, kwargs):
         refuse_complex(self.__wrapped__, self._sig, self._wrt, args, kwargs)
         result = self._call(args, kwargs)
+        if self._output in ("grad", "value_and_grad") and _is_complex(self._grads(result)):
+            self._forget(args, kwargs)
+            base = _unwrap(self.__wrapped__)
+            from .parse import def_line
+            code = getattr(base, "__code__", None)
+            raise errors.UnsupportedSyntaxError(
+                f"unsupported construct: complex arithmetic (the gradient of "
+                f"{getattr(base, '__name__', base)} along its real arguments came out "
+                "complex: s2sad's rules are those of real numbers, so a complex value in "
+                "the function, its output or one computed on the way, gets no correct "
+                "derivative)",
+                filename=code.co_filename if code else None,
+                lineno=def_line(base) if code else None,
+                hint="compute with the real and imaginary parts as real numbers, or "
+                     "move the complex arithmetic out of the function")
         if any(_needs_fixing(args[i]) for i in self._wrt if i < len(args)):
             result = self._promote(result, args)
         return result
+
+    def _grads(self, result):
+        """The gradients in what the generated function returned."""
+        if self._output == "value_and_grad":         # (value, grads), ((value, aux), grads)
+            return result[1]
+        return result[0] if self._has_aux else result     # grads, (grads, aux)
+
+    def _forget(self, args, kwargs):
+        """Drop the specialization these arguments ran (its next call checks again)."""
+        impl = self._impls.pop(_key(args, kwargs), None)
+        stale = [k for k, v in self._fast.items() if v is impl]
+        for k in stale:
+            del self._fast[k]
+        if stale:
+            self._dispatch()
 
     def _promote(self, result, args):
         """Each gradient in the type of its argument (``_as_argument``): a float for an

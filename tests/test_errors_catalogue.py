@@ -660,6 +660,26 @@ def mixed_complex(x, c):
     return x * x + (c * c).real
 
 
+def complex_inside(x):  # <- L_COMPLEX_INSIDE
+    return np.abs(x * (1 + 2j))
+
+
+@pytest.mark.parametrize("func, marker", [(complex_inside, "L_COMPLEX_INSIDE")])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_complex_values_inside_a_real_function_refused(func, marker, mode):
+    # (a complex output is refused as not a scalar)
+    # |x (1 + 2j)| = sqrt(5) |x|: the gradient came out -1.34 + 1.79j in both modes
+    g = s2sad.grad(func, mode=mode)
+    for _ in range(2):      # the second call (the fast path once) is checked too
+        with pytest.raises(UnsupportedSyntaxError) as info:
+            g(1.5)
+        msg = str(info.value)
+        assert msg.startswith(f"{HERE}:{line_of(marker)}"), msg
+        assert "complex arithmetic" in msg.splitlines()[0]
+    with pytest.raises(UnsupportedSyntaxError):
+        s2sad.value_and_grad(func, mode=mode)(1.5)
+
+
 def power_loop(x, n):
     acc = x
     for _ in range(n):
