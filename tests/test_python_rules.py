@@ -396,3 +396,24 @@ def test_max_of_an_iterable_ties_and_arrays():
     # second order (forward over reverse): max(...) * x = x * x here
     assert s2sad.hessian(max_of_list)(1.5, 0.3) == pytest.approx(2.0)
     s2sad.check_grads(max_plus_min_of_a_grown_list, (1.5, 2.5))
+
+
+# -- math.fsum ----------------------------------------------------------------------
+# was a MissingRuleError
+
+
+def fsum_of_list(x, y):
+    return math.fsum([x, x * y, 0.5]) * y
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_fsum(mode):
+    for wrt in (0, 1):
+        check(fsum_of_list, (1.5, 0.7), wrt, mode=mode)
+    v = np.array([0.5, -1.0])
+    check(fsum_of_array, (v,), want=2 * v)
+    assert s2sad.hessian(fsum_of_list, wrt=0)(1.5, 0.7) == pytest.approx(0.0)
+
+
+def fsum_of_array(v):
+    return math.fsum(v * v)

@@ -9,6 +9,7 @@ gradient code can itself be differentiated in forward mode (hessians).
 """
 
 import builtins
+import math
 import operator
 
 import numpy as np
@@ -73,6 +74,11 @@ def truediv(z, x, y):
 @tangent(builtins.sum)
 def sum_items(z, x):
     d[z] = sum(d[x], 0.0)
+
+
+@tangent(math.fsum)
+def fsum_items(z, x):
+    d[z] = sum_tangent(d[x], 0.0)
 
 
 @tangent(builtins.sum)
