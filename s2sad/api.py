@@ -260,6 +260,23 @@ def refuse_complex(func, sig, wrt, args, kwargs):
                 hint="pass the real and imaginary parts as two float arguments")
 
 
+def complex_arithmetic(func, what):
+    """The error for a derivative (``what``: gradient, tangent, ...) of real arguments
+    that came out complex."""
+    from .parse import def_line
+    base = _unwrap(func)
+    code = getattr(base, "__code__", None)
+    return errors.UnsupportedSyntaxError(
+        f"unsupported construct: complex arithmetic (the {what} of "
+        f"{getattr(base, '__name__', base)} along its real arguments came out complex: "
+        "s2sad's rules are those of real numbers, so a complex value in the function, its "
+        "output or one computed on the way, gets no correct derivative)",
+        filename=code.co_filename if code else None,
+        lineno=def_line(base) if code else None,
+        hint="compute with the real and imaginary parts as real numbers, or move the "
+             "complex arithmetic out of the function")
+
+
 def _needs_fixing(a):
     """``_as_argument`` may change the gradient for the argument ``a``."""
     return type(a) in (int, bool) or isinstance(a, np.integer) \
@@ -452,19 +469,7 @@ class GradFunction:
         result = self._call(args, kwargs)
         if self._output in ("grad", "value_and_grad") and _is_complex(self._grads(result)):
             self._forget(args, kwargs)
-            base = _unwrap(self.__wrapped__)
-            from .parse import def_line
-            code = getattr(base, "__code__", None)
-            raise errors.UnsupportedSyntaxError(
-                f"unsupported construct: complex arithmetic (the gradient of "
-                f"{getattr(base, '__name__', base)} along its real arguments came out "
-                "complex: s2sad's rules are those of real numbers, so a complex value in "
-                "the function, its output or one computed on the way, gets no correct "
-                "derivative)",
-                filename=code.co_filename if code else None,
-                lineno=def_line(base) if code else None,
-                hint="compute with the real and imaginary parts as real numbers, or "
-                     "move the complex arithmetic out of the function")
+            raise complex_arithmetic(self.__wrapped__, "gradient")
         if any(_needs_fixing(args[i]) for i in self._wrt if i < len(args)):
             result = self._promote(result, args)
         return result

@@ -17,11 +17,13 @@ import numpy as np
 from . import errors
 from .api import (
     GradFunction,
+    _is_complex,
     _key,
     _parse_wrt,
     _signature,
     _unwrap,
     compiled,
+    complex_arithmetic,
     kind_of,
     methods_too,
     refuse_complex,
@@ -90,10 +92,13 @@ class JVPFunction(_Wrapper):
         target = resolve(self._func, primal, kwonly)
         impl = compiled(target, self._wrt, True, "jvp", self._kinds(primal, kwonly))
         try:
-            return impl.function(*primal, *tangents, **kwonly)
+            value, tangent = impl.function(*primal, *tangents, **kwonly)
         except Exception as exc:
             errors.note_generated(exc)
             raise
+        if _is_complex(tangent) and not _is_complex(value) and not _is_complex(tangents):
+            raise complex_arithmetic(self._func, "tangent")
+        return value, tangent
 
 
 class VJPFunction(_Wrapper):
@@ -132,6 +137,8 @@ class VJPFunction(_Wrapper):
             except Exception as exc:
                 errors.note_generated(exc)
                 raise
+            if _is_complex(grads):          # the arguments are real (refuse_complex)
+                raise complex_arithmetic(self._func, "gradient (vjp)")
             return grads if self._wrt_tuple else grads[0]
 
         return value, pullback
@@ -186,6 +193,8 @@ def jacobian(f, wrt=0, mode="auto"):
                 _unwrap(f), f"jacobian of {wrapper.__name__}: wrt names a keyword-only "
                 "parameter", hint="differentiate along positional parameters")
         value = f(*args, **kwonly)
+        if _is_complex(value):
+            raise complex_arithmetic(f, "jacobian")
         out_shape = np.shape(value)
         ins = [args[i] for i in wrapper._wrt]
         in_size = sum(int(np.size(x)) for x in ins)

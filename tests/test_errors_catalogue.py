@@ -680,6 +680,40 @@ def test_complex_values_inside_a_real_function_refused(func, marker, mode):
         s2sad.value_and_grad(func, mode=mode)(1.5)
 
 
+def complex_inside_array(v):  # <- L_COMPLEX_ARRAY
+    return np.abs(v * (1 + 2j))
+
+
+def complex_output_array(v):  # <- L_COMPLEX_OUT_ARRAY
+    return v * (1 + 2j)
+
+
+@pytest.mark.filterwarnings("error")        # jacobian once dropped the imaginary part
+@pytest.mark.parametrize("call, marker", [
+    (lambda v: s2sad.vjp(complex_inside_array)(v)[1](np.ones(2)), "L_COMPLEX_ARRAY"),
+    (lambda v: s2sad.jvp(complex_inside_array)(v, np.ones(2)), "L_COMPLEX_ARRAY"),
+    (lambda v: s2sad.jacobian(complex_inside_array)(v), "L_COMPLEX_ARRAY"),
+    (lambda v: s2sad.elementwise_grad(complex_inside_array)(v), "L_COMPLEX_ARRAY"),
+    (lambda v: s2sad.check_grads(complex_inside_array, (v,)), "L_COMPLEX_ARRAY"),
+    (lambda v: s2sad.vjp(complex_output_array)(v)[1](np.ones(2) + 0j), "L_COMPLEX_OUT_ARRAY"),
+    (lambda v: s2sad.jacobian(complex_output_array)(v), "L_COMPLEX_OUT_ARRAY"),
+], ids=["vjp", "jvp", "jacobian", "elementwise_grad", "check_grads", "vjp-complex-output",
+        "jacobian-complex-output"])
+def test_complex_values_refused_by_the_toolbox(call, marker):
+    # sqrt(5) |v|: vjp and elementwise_grad gave -1.34+1.79j per item, jacobian its
+    # real part -1.34 with a ComplexWarning
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        call(np.array([1.0, 2.0]))
+    msg = str(info.value)
+    assert msg.startswith(f"{HERE}:{line_of(marker)}"), msg
+    assert "complex arithmetic" in msg.splitlines()[0]
+
+
+def test_jvp_of_a_complex_output_is_kept():
+    value, tangent = s2sad.jvp(complex_output_array)(np.array([1.0, 2.0]), np.ones(2))
+    np.testing.assert_allclose(tangent, [1 + 2j, 1 + 2j])
+
+
 def power_loop(x, n):
     acc = x
     for _ in range(n):
