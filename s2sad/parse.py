@@ -139,6 +139,9 @@ def run(ctx):
                  "the function runs the source s2sad reads")
     fdef.decorator_list = []
     fdef.returns = None
+    owner = _class_of(func)
+    if owner:
+        _mangle(fdef, owner)
     ctx.firstlineno = fdef.lineno
     ctx.name = fdef.name
     args = fdef.args
@@ -206,6 +209,37 @@ class _Source:
         return G.clone(self.module)
 
 
+def _class_of(func):
+    """The name of the class whose body defines ``func`` (a method), or None."""
+    parts = getattr(func, "__qualname__", "").split(".")
+    if len(parts) >= 2 and parts[-2] != "<locals>":
+        return parts[-2]
+    return None
+
+
+def _mangle(fdef, owner):
+    """Python's private name mangling in a method of class ``owner``: ``self.__x`` is
+    ``self._Owner__x`` (the generated code is compiled outside the class)."""
+    prefix = "_" + owner.lstrip("_")
+    if prefix == "_":
+        return
+
+    def mangled(n):
+        if n and n.startswith("__") and not n.endswith("__") and "." not in n:
+            return prefix + n
+        return n
+
+    for node in G.walk(fdef):
+        if isinstance(node, gast.Name):
+            node.id = mangled(node.id)
+        elif isinstance(node, gast.Attribute):
+            node.attr = mangled(node.attr)
+        elif isinstance(node, gast.keyword) and node.arg:
+            node.arg = mangled(node.arg)
+        elif isinstance(node, gast.FunctionDef) and node is not fdef:
+            node.name = mangled(node.name)
+
+
 def _compiles_to(tree, func):
     code = func.__code__
     fdef = tree.body[0] if len(tree.body) == 1 else None
@@ -214,16 +248,22 @@ def _compiles_to(tree, func):
     # the modules it reads were imported in its module (how mod.f() compiles depends on it)
     imports = [ast.Import(names=[ast.alias(name=n, asname=None)]) for n in code.co_names
                if isinstance(func.__globals__.get(n), types.ModuleType)]
-    if code.co_freevars:
+    top, new = fdef, []
+    owner = _class_of(func)
+    if owner:       # in a class of its name: private names are mangled, super() works
+        top = ast.ClassDef(name=owner, bases=[], keywords=[], body=[fdef],
+                           decorator_list=[], type_params=[])
+        new = [top]
+    free = [v for v in code.co_freevars if not (owner and v == "__class__")]
+    if free:
         # inside a function binding its free variables, so that it reads them as a closure
+        # (else at module level: its own name is a global there, as in its module)
         body = [ast.Assign(targets=[ast.Name(id=v, ctx=ast.Store())],
-                           value=ast.Constant(None)) for v in code.co_freevars] + [fdef]
+                           value=ast.Constant(None)) for v in free] + [top]
         top = ast.FunctionDef(name="_s2sad_outer", args=ast.arguments(
             posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
             body=body, decorator_list=[], returns=None, type_params=[])
-        new = [top] + [n for a in body[:-1] for n in ast.walk(a)]   # fdef's own stay
-    else:       # at module level (its own name is a global there, as in its module)
-        top, new = fdef, []
+        new += [top] + [n for a in body[:-1] for n in ast.walk(a)]   # fdef's own stay
     new += [n for a in imports for n in ast.walk(a)]
     for n in new:
         if "lineno" in n._attributes:
@@ -234,10 +274,12 @@ def _compiles_to(tree, func):
                            code.co_filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError, TypeError):
         return True
-    if top is not fdef:
-        compiled = next((c for c in compiled.co_consts if isinstance(c, types.CodeType)), None)
-    found = [c for c in (compiled.co_consts if compiled else ())
-             if isinstance(c, types.CodeType) and c.co_name == code.co_name]
+    found = []
+    level = [compiled]
+    for _ in range(3):      # the module, the outer function, the class: the def in one
+        level = [c for parent in level for c in parent.co_consts
+                 if isinstance(c, types.CodeType)]
+        found += [c for c in level if c.co_name == code.co_name]
     return len(found) != 1 or _same_code(found[0], code)
 
 

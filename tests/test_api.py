@@ -218,6 +218,27 @@ class _Model:
         return k * x * x * x
 
 
+class _Private:
+    """Private names in a method: Python mangles ``self.__k`` to ``self._Private__k``."""
+
+    __offset = 0.5
+
+    def __init__(self, k):
+        self.__k = k
+
+    def loss(self, x):
+        return self.__k * x * x + _Private.__offset * x
+
+
+def test_method_with_private_names():
+    # the generated code, compiled outside the class, read self.__k unmangled: a bare
+    # AttributeError ('_Private' object has no attribute '__k')
+    m = _Private(3.0)
+    for mode in ("reverse", "forward"):
+        assert s2sad.grad(m.loss, mode=mode)(1.5) == pytest.approx(6.0 * 1.5 + 0.5)
+    assert s2sad.hessian(m.loss)(1.5) == pytest.approx(6.0)
+
+
 def _model_and_point():
     return _Model(np.array([1.0, -2.0, 0.5]), 0.7), np.array([0.3, 0.1, -0.4]), 1.5
 

@@ -509,6 +509,47 @@ def test_source_file_changed_after_import(tmp_path, monkeypatch, new_body):
         sys.modules.pop("edited_module", None)
 
 
+_CLASS_SOURCE = """
+class Base:
+    def scale(self):
+        return 2.0
+
+
+class Model(Base):
+    def __init__(self):
+        self.__k = 3.0
+
+    def loss(self, x):
+        return super().scale() * self.__k * x * x
+
+
+def make(k):
+    def inner(x):
+        return k * x * x
+    return inner
+"""
+
+
+def test_source_change_seen_in_methods_and_closures(tmp_path, monkeypatch):
+    path = tmp_path / "edited_classes.py"
+    path.write_text(_CLASS_SOURCE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    import edited_classes
+    try:
+        model, inner = edited_classes.Model(), edited_classes.make(2.0)
+        assert s2sad.grad(model.loss)(1.5) == pytest.approx(18.0)    # no false alarm
+        assert s2sad.grad(edited_classes.make(4.0))(1.5) == pytest.approx(12.0)
+        path.write_text(_CLASS_SOURCE.replace("* x * x", "* x * x * x"))
+        for func, line in ((model.loss, 11), (inner, 16)):
+            with pytest.raises(SourceUnavailableError) as info:
+                s2sad.grad(func, mode="reverse")(1.5)
+            assert str(info.value).startswith(f"{path}:{line}: ")
+            assert "changed since the function was defined" in str(info.value)
+    finally:
+        sys.modules.pop("edited_classes", None)
+
+
 def test_lambda_defined_in_a_file_is_differentiated():
     # once listed as "source unavailable"; a one-line lambda in a file now works
     assert s2sad.grad(square_lambda)(2.0) == pytest.approx(12.0)
