@@ -808,12 +808,24 @@ def _shift_wrt(wrt):
     return wrt + 1 if isinstance(wrt, int) and not isinstance(wrt, bool) and wrt >= 0 else wrt
 
 
+def bound_call(f):
+    """An instance of your class with a ``__call__`` method: that method, bound (a
+    method is differentiated along its own arguments); anything else as it is."""
+    call = next((k.__dict__["__call__"] for k in type(f).__mro__ if "__call__" in k.__dict__),
+                None)
+    if isinstance(call, types.FunctionType) and not isinstance(f, type) \
+            and not type(f).__module__.startswith("s2sad"):
+        return types.MethodType(call, f)
+    return f
+
+
 def methods_too(transform):
     """``transform(f, wrt, ...)`` also for a bound method ``obj.f``: the transformation of
     ``f`` itself along the same arguments (``self`` is not one), bound to ``obj`` again.
     ``wrt`` is checked against the method's own parameters first."""
     @functools.wraps(transform)
     def wrapper(f, wrt=0, *args, **kwargs):
+        f = bound_call(f)
         if isinstance(f, types.MethodType):
             _parse_wrt(f, wrt)
             return types.MethodType(transform(f.__func__, _shift_wrt(wrt), *args, **kwargs),
@@ -889,6 +901,7 @@ def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=Tr
     pass example ``args`` to choose; without them every argument is taken to be
     a scalar. ``stage`` stops after an earlier pass (see ``s2sad.pipeline``).
     """
+    func = bound_call(func)
     if isinstance(func, types.MethodType):     # obj.f: f's code for obj and the arguments
         _parse_wrt(func, wrt)
         n = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)

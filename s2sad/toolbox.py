@@ -22,6 +22,7 @@ from .api import (
     _parse_wrt,
     _signature,
     _unwrap,
+    bound_call,
     compiled,
     complex_arithmetic,
     kind_of,
@@ -251,6 +252,7 @@ def check_grads(f, args, modes=("fwd", "rev"), order=2, eps=1e-6, rtol=1e-5, ato
     ``order=2`` also checks the derivative of the gradient (forward over reverse).
     """
     rng = np.random.default_rng(seed)
+    f = bound_call(f)
     if isinstance(f, types.MethodType) and isinstance(args, (tuple, list)):
         f, args = f.__func__, (f.__self__, *args)       # obj is no float: not checked
     if not isinstance(args, (tuple, list)):

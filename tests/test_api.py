@@ -845,3 +845,34 @@ def test_pullback_and_tangent_shapes_are_checked():
         pullback(np.ones((2, 3)))
     with pytest.raises(s2sad.ArgumentError, match=r"tangent of argument 0 has shape \(2,\)"):
         s2sad.jvp(f)(v, np.ones(2))
+
+
+class _Affine:
+    """A callable object: its ``__call__`` is what runs."""
+
+    def __init__(self, a):
+        self.a = a
+
+    def __call__(self, x, y=1.0):
+        return self.a * x * x * y
+
+
+class _Subclass(_Affine):
+    pass
+
+
+def test_callable_object_differentiated_through_its_call_method():
+    # was a SourceUnavailableError "it is not a Python function defined with def"
+    for model in (_Affine(3.0), _Subclass(3.0)):
+        assert s2sad.grad(model)(1.5) == pytest.approx(9.0)
+        assert s2sad.grad(model, wrt=(0, 1))(1.5, 2.0) == (pytest.approx(18.0),
+                                                           pytest.approx(6.75))
+        assert s2sad.grad(model, mode="forward")(1.5) == pytest.approx(9.0)
+        assert s2sad.value_and_grad(model)(1.5) == (pytest.approx(6.75), pytest.approx(9.0))
+        assert s2sad.jvp(model)(1.5, 1.0)[1] == pytest.approx(9.0)
+        assert s2sad.vjp(model)(1.5)[1](1.0) == pytest.approx(9.0)
+        assert s2sad.hessian(model)(1.5) == pytest.approx(6.0)
+        assert s2sad.check_grads(model, (1.5, 2.0))
+        assert "def grad___call__(self, x, y=1.0)" in s2sad.source(model)
+    with pytest.raises(s2sad.ArgumentError):
+        s2sad.grad(_Affine(3.0), wrt=2)(1.5)
