@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import keyword
+import types
 
 import gast
 
@@ -461,7 +462,9 @@ class Normalizer:
     def unpartial(self, e):
         """``p(x)`` of a global ``p = functools.partial(f, a, k=b)``: the call ``f(a, x,
         k=b)`` of your function or of one with a rule, the bound values reached as
-        constants of the generated code (the partial object itself has no rule)."""
+        constants of the generated code (the partial object itself has no rule); a
+        method of a global object, or the object's ``__call__``, likewise with the
+        object bound."""
         from .gastutil import dotted_name
         from .parse import plain
         path = dotted_name(e.func)
@@ -471,8 +474,18 @@ class Normalizer:
             obj = self.ctx.lookup(path)
         except KeyError:
             return e
+        from .activity import is_user_function
+        from .api import bound_call
+        obj = bound_call(obj)
+        if isinstance(obj, types.MethodType) and is_user_function(plain(obj.__func__)):
+            # model.loss(x) or model(x) of a global object: loss(model, x), the object
+            # a constant as in grad(model.loss)
+            obj = functools.partial(obj.__func__, obj.__self__)
         if not isinstance(obj, functools.partial):
             return e
+        # the object is a constant of the generated code: rebinding the name makes the
+        # code stale (api.compiled transforms again), as for a function it calls
+        self.ctx.global_reads[path] = self.ctx._lookup(path)
         inner = plain(obj.func)
         given = {k.arg for k in e.keywords}
         args = [name(self.ctx.inject("bound", v)) for v in obj.args] + list(e.args)

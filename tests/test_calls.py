@@ -745,3 +745,56 @@ def test_partial_itself_refused_at_its_function():
     assert msg.startswith(f"{HERE}:{line_of(partial_base, '# <- L_PARTIAL_BASE')}"), msg
     assert "functools.partial of partial_base" in msg.splitlines()[0]
     assert "s2sad.grad(partial_base, wrt=...)" in msg
+
+
+# methods of global objects and callable objects
+
+
+class _Scaler:
+    def __init__(self, a):
+        self.a = a
+
+    def __call__(self, x):
+        return self.a * x
+
+    def square(self, x):
+        return self.a * x * x
+
+    @classmethod
+    def four(cls, x):
+        return 4.0 * x
+
+
+scaler = _Scaler(3.0)
+
+
+def calls_an_object(x):
+    return scaler(x) * x + scaler.square(x) + _Scaler.four(x)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_call_of_a_method_or_callable_object(mode):
+    # were MissingRuleErrors ("no derivative rule for scaler", "... scaler.square")
+    global scaler
+    x = 1.5
+    assert s2sad.grad(calls_an_object, mode=mode)(x) == pytest.approx(12 * x + 4.0)
+    saved = scaler
+    try:
+        scaler = _Scaler(5.0)           # rebound: a new gradient sees the new object
+        assert s2sad.grad(calls_an_object, mode=mode)(x) == pytest.approx(20 * x + 4.0)
+        scaler.a = 1.0                  # its attributes are read when the code runs
+        assert s2sad.grad(calls_an_object, mode=mode)(x) == pytest.approx(4 * x + 4.0)
+    finally:
+        scaler = saved
+    assert s2sad.hessian(calls_an_object)(x) == pytest.approx(12.0)
+
+
+def test_rebound_partial_seen_by_a_new_gradient():
+    global bound_y
+    saved = bound_y
+    try:
+        assert s2sad.grad(calls_partials)(1.5) == pytest.approx(45.0)
+        bound_y = functools.partial(partial_base, y=5.0)     # 5 x^2 instead of 3 x^2
+        assert s2sad.grad(calls_partials)(1.5) == pytest.approx(51.0)
+    finally:
+        bound_y = saved
