@@ -417,3 +417,17 @@ def test_fsum(mode):
 
 def fsum_of_array(v):
     return math.fsum(v * v)
+
+
+# -- math.fmod (was a MissingRuleError) -----------------------------------------------
+
+
+def fmod_xy(x, y):
+    return math.fmod(x * x, y) * y
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("x, y", [(1.5, 0.7), (-1.7, 0.6), (2.3, -0.9)])
+def test_fmod(mode, x, y):
+    for wrt in (0, 1):
+        check(fmod_xy, (x, y), wrt, mode=mode)

@@ -133,6 +133,13 @@ def copysign(z, x, y):
     d[x] = d[z] * (((x > 0) * 1.0 - (x < 0) * 1.0) * math.copysign(1.0, y))
 
 
+@adjoint(math.fmod)
+def fmod(z, x, y):
+    """x - trunc(x / y) * y"""
+    d[x] = d[z]
+    d[y] = -d[z] * math.trunc(x / y)
+
+
 @adjoint(math.erf)
 def erf(z, x):
     d[x] = d[z] * 1.1283791670955126 * math.exp(-x * x)
