@@ -623,7 +623,8 @@ def _container_helpers():
     ``add_adjoints``, never with ``+`` (which concatenates)."""
     rt = runtime
     return {rt.getitem_adjoint: (1,), rt.zeros_like: (0,), rt.owned: (0,),
-            rt.copy_of: (0,), rt.sum_list_adjoint: (1,), rt.add_adjoints: (0, 1),
+            rt.copy_of: (0,), rt.sum_list_adjoint: (1,), rt.extreme_adjoint: (1,),
+            rt.add_adjoints: (0, 1),
             rt.fit: (0, 1), rt.take_adjoint: (2,), rt.as_sequence: (0,)}
 
 
@@ -1020,6 +1021,8 @@ def _check(stmts, ctx, ops, varied):
         if t in ctx.active and op.kind == "unknown" and op.operand_names() & ctx.active:
             # (with no operand carrying a derivative, the value is a constant: an
             # array made by a method of a global, ``y = C.copy()``, then written into)
+            if isinstance(s.value, gast.Dict):      # {"a": x}: no rule to register
+                raise errors.unsupported(s.value, ctx, "DictStore")
             raise errors.missing_rule(s.value, ctx, op.what)
         if t in ctx.active and op.kind == "rule":
             try:

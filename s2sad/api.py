@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 import keyword
+import os
 import threading
 import types
 
@@ -22,6 +23,7 @@ from .kinds import array_ndim
 from .runtime import REFUSED_ARRAYS, refused_array_message
 
 _CACHE = {}
+_HERE = os.path.dirname(os.path.abspath(__file__))     # s2sad's own functions live here
 _LOCK = threading.RLock()
 
 
@@ -174,8 +176,9 @@ def call_kinds(func, arguments):
 
 
 def _signature(func):
+    from .parse import own_signature
     try:
-        return inspect.signature(func)
+        return own_signature(func)
     except (TypeError, ValueError):
         raise errors.source_unavailable(func, "it has no inspectable signature") from None
 
@@ -185,12 +188,28 @@ def _parse_wrt(func, wrt):
     idx = tuple(wrt) if is_tuple else (wrt,)
     all_params = list(_signature(func).parameters.values())
     params = [p for p in all_params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    code = getattr(func, "__code__", None)
+    if code is not None and getattr(func, "__wrapped__", None) is not None \
+            and os.path.dirname(os.path.abspath(code.co_filename)) == _HERE:
+        user = _unwrap(func.__wrapped__)
+        made = {"jac": "jacobian or hessian", "egrad": "elementwise_grad"}.get(
+            code.co_name, code.co_name)
+        raise errors.bad_argument(
+            user, f"cannot differentiate the function s2sad's {made} made of "
+            f"{getattr(user, '__name__', user)}",
+            hint="take second derivatives with s2sad.hessian(f) or "
+                 "s2sad.jacobian(s2sad.grad(f))")
     if len(params) != len(all_params) and hasattr(func, "__code__"):
+        from .parse import def_line
         code = func.__code__
+        hint = "list the parameters explicitly"
+        if getattr(func, "__wrapped__", None) is not None:
+            hint = ("this wrapper a decorator made does more than pass the call on: give it "
+                    "the parameters of the function it wraps, or differentiate that "
+                    f"function ({func.__name__}.__wrapped__)")
         raise errors.UnsupportedSyntaxError(
             "unsupported construct: *args or **kwargs parameter",
-            filename=code.co_filename, lineno=code.co_firstlineno,
-            hint="list the parameters explicitly")
+            filename=code.co_filename, lineno=def_line(func), hint=hint)
     for i in idx:
         if not isinstance(i, int) or isinstance(i, bool):
             raise errors.bad_argument(func, f"wrt must be an int or a tuple of ints, got {i!r}",
@@ -237,7 +256,15 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
         hit = _CACHE[key] = None          # a helper was redefined: transform again
     if hit is None and isinstance(func, CustomVJP):
         if output != "split":
-            raise errors.missing_rule(None, None, f"{func.__name__} (custom_vjp in forward mode)")
+            from .parse import def_line
+            code = getattr(func.__wrapped__, "__code__", None)
+            raise errors.MissingRuleError(
+                f"no derivative rule for {func.__name__} in forward mode: a custom_vjp gives "
+                "only a reverse-mode rule",
+                filename=code.co_filename if code else None,
+                lineno=def_line(func.__wrapped__) if code else None,
+                hint="differentiate in reverse mode: grad(..., mode='reverse'), vjp, or "
+                     "check_grads(..., modes=('rev',))")
         hit = _CACHE[key] = _Compiled(func.split_pair(wrt), "", _CustomCtx())
     if hit is None:
         with _LOCK:
@@ -302,9 +329,10 @@ def _building():
 
 
 def _unwrap(func):
+    from .parse import plain
     while isinstance(func, (GradFunction, CustomVJP)):
         func = func.__wrapped__
-    return func
+    return plain(func)
 
 
 _REFINED = (list, tuple, np.ndarray)
@@ -381,6 +409,57 @@ def refuse_wrt(func, sig, wrt, args, kwargs):
         raise errors.bad_argument(
             func, f"argument {i} ({params[i]!r}) of {func.__name__} is differentiated, "
             f"but it holds {what}, which has no derivative", hint=hint)
+
+
+def _is_complex(a):
+    """A complex number, a complex array, or a list or tuple holding one."""
+    if isinstance(a, (complex, np.complexfloating)):
+        return True
+    if isinstance(a, np.ndarray):
+        return a.dtype.kind == "c"
+    if isinstance(a, (list, tuple)):
+        return any(_is_complex(v) for v in a)
+    return False
+
+
+def refuse_complex(func, sig, wrt, args, kwargs):
+    """An ``ArgumentError`` for a complex value among the arguments differentiated: the
+    rules are those of real arguments (``abs``, ``np.abs``, comparisons), so a
+    gradient along a complex one would be wrong or fail inside the generated code."""
+    params = list(sig.parameters.values())
+    for i in wrt:
+        if i < len(args):
+            value = args[i]
+        elif i < len(params) and params[i].name in kwargs:
+            value = kwargs[params[i].name]
+        else:
+            continue
+        if _is_complex(value):
+            base = _unwrap(func)
+            name = params[i].name if i < len(params) else str(i)
+            raise errors.bad_argument(
+                base, f"argument {i} ({name}) of {getattr(base, '__name__', base)} is complex "
+                f"({type(value).__name__}"
+                + (f" of dtype {value.dtype}" if isinstance(value, np.ndarray) else "")
+                + "): s2sad differentiates with respect to real arguments only",
+                hint="pass the real and imaginary parts as two float arguments")
+
+
+def complex_arithmetic(func, what):
+    """The error for a derivative (``what``: gradient, tangent, ...) of real arguments
+    that came out complex."""
+    from .parse import def_line
+    base = _unwrap(func)
+    code = getattr(base, "__code__", None)
+    return errors.UnsupportedSyntaxError(
+        f"unsupported construct: complex arithmetic (the {what} of "
+        f"{getattr(base, '__name__', base)} along its real arguments came out complex: "
+        "s2sad's rules are those of real numbers, so a complex value in the function, its "
+        "output or one computed on the way, gets no correct derivative)",
+        filename=code.co_filename if code else None,
+        lineno=def_line(base) if code else None,
+        hint="compute with the real and imaginary parts as real numbers, or move the "
+             "complex arithmetic out of the function")
 
 
 def _needs_fixing(a):
@@ -594,10 +673,29 @@ class GradFunction:
         fix = any(_needs_fixing(args[i]) for i in self._wrt if i < len(args))
         if fix or kwargs:
             refuse_wrt(_unwrap(self.__wrapped__), self._sig, self._wrt, args, kwargs)
+        refuse_complex(self.__wrapped__, self._sig, self._wrt, args, kwargs)
         result = self._call(args, kwargs)
+        if self._output in ("grad", "value_and_grad") and _is_complex(self._grads(result)):
+            self._forget(args, kwargs)
+            raise complex_arithmetic(self.__wrapped__, "gradient")
         if fix:
             result = self._promote(result, args)
         return result
+
+    def _grads(self, result):
+        """The gradients in what the generated function returned."""
+        if self._output == "value_and_grad":         # (value, grads), ((value, aux), grads)
+            return result[1]
+        return result[0] if self._has_aux else result     # grads, (grads, aux)
+
+    def _forget(self, args, kwargs):
+        """Drop the specialization these arguments ran (its next call checks again)."""
+        impl = self._impls.pop(_key(args, kwargs), None)
+        stale = [k for k, v in self._fast.items() if v is impl]
+        for k in stale:
+            del self._fast[k]
+        if stale:
+            self._dispatch()
 
     def _promote(self, result, args):
         """Each gradient in the type of its argument (``_as_argument``): a float for an
@@ -875,7 +973,8 @@ def resolve(func, args, kwargs):
         return impl.function
     if isinstance(func, CustomVJP):
         return func
-    return func
+    from .parse import plain
+    return plain(func)
 
 
 def generated_callee(func, arg_kinds):

@@ -65,7 +65,13 @@ class Context:
         return [self.params[i] for i in self.wrt]
 
     def lookup(self, dotted):
-        """Resolve a dotted name as the user's function sees it, or raise KeyError."""
+        """Resolve a dotted name as the user's function sees it, or raise KeyError; a
+        wrapper that only forwards the call (``parse.plain``) resolves to the function
+        it calls."""
+        from .parse import plain
+        return plain(self._lookup(dotted))
+
+    def _lookup(self, dotted):
         head, *rest = dotted.split(".")
         func = self.func
         code = func.__code__
@@ -96,7 +102,7 @@ class Context:
         redefined), here or in a function it calls."""
         for dotted, obj in self.global_reads.items():
             try:
-                if self.lookup(dotted) is not obj:
+                if self._lookup(dotted) is not obj:
                     return True
             except KeyError:
                 return True

@@ -145,8 +145,8 @@ def _has_early_return(stmts, tail=True):
         if isinstance(s, gast.If) and (_has_early_return(s.body, last)
                                       or _has_early_return(s.orelse, last)):
             return True
-        if isinstance(s, _LOOPS) and "return" in _jumps(s.body):
-            return True
+        if isinstance(s, _LOOPS) and "return" in _jumps(s.body) | _jumps(s.orelse):
+            return True         # (a loop's else runs only when no break left the loop)
     return False
 
 

@@ -164,6 +164,7 @@ UNSUPPORTED = {
     "Lambda": ("lambda", "define a named function with def"),
     "FunctionDef": ("nested function definition", "define the helper at module level"),
     "ListComp": ("list comprehension", "write the loop out with a for statement"),
+    "Set": ("set display ({a, b})", "use a list or a tuple"),
     "SetComp": ("set comprehension", "write the loop out with a for statement"),
     "DictComp": ("dict comprehension", "write the loop out with a for statement"),
     "GeneratorExp": ("generator expression", "write the loop out with a for statement"),
@@ -272,18 +273,37 @@ def missing_rule(node, ctx, what, mode="reverse"):
                 "C.m(obj, x) (self.m(x) and self.inner.m(x) are differentiated; "
                 "super().m(x) and methods of objects held in local names are not), "
                 "or " + hint)
+    if what.startswith("call of a computed function") or " of a computed value" in what:
+        # no name to register a rule for: fs[0](x), make()(x)
+        hint = ("call the function by its name (a function of your module, or one with a "
+                "rule such as np.sin), not through a list, a dict or another call")
     return MissingRuleError(f"no derivative rule for {what}", hint=hint, **_where(node, ctx))
 
 
-def source_unavailable(func, why):
+def source_unavailable(func, why, hint=None):
     name = getattr(func, "__qualname__", repr(func))
     code = getattr(func, "__code__", None)
     return SourceUnavailableError(
         f"cannot read the source of {name}: {why}",
         filename=code.co_filename if code else None,
         lineno=code.co_firstlineno if code else None,
-        hint="define the function in a .py file (not in the REPL or with exec) "
-             "and pass the Python function itself",
+        hint=hint or "define the function in a .py file (not in the REPL or with exec) "
+                     "and pass the Python function itself",
+    )
+
+
+def partial_refused(func):
+    """``grad(functools.partial(f, ...))``: located at ``f``'s def when it has one."""
+    inner = func.func
+    name = getattr(inner, "__name__", repr(inner))
+    code = getattr(inner, "__code__", None)
+    return SourceUnavailableError(
+        f"cannot differentiate functools.partial of {name} directly",
+        filename=code.co_filename if code else None,
+        lineno=code.co_firstlineno if code else None,
+        hint=f"differentiate {name} itself and pass the bound arguments "
+             f"(s2sad.grad({name}, wrt=...)), or call the partial from a function you "
+             "differentiate (a call of a module-level partial is supported)",
     )
 
 

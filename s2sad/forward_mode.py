@@ -25,6 +25,7 @@ import gast
 from . import errors, runtime
 from .activity import Classified, Powers, _is_append, _is_index_add, index_expr
 from .gastutil import Transformer, assign, call, clone, const, name, target_name, walk
+from .parse import own_signature
 from .rules.core import MULTILINEAR, TANGENTS, _is_adjoint_ref
 
 _OPERATOR_SYNTAX = {"add": gast.Add, "sub": gast.Sub, "mul": gast.Mult,
@@ -491,7 +492,7 @@ class Forward:
         except errors.S2SADError as exc:
             raise errors.in_helper(exc, op.func, s.value, self.ctx) from None
         jvp_name = name(self.ctx.inject("jvp_" + op.func.__name__.strip("<>"), fn))
-        sig = inspect.signature(op.func).parameters
+        sig = own_signature(op.func).parameters
         args, keywords = [], []
         for p in params:
             if p in mapping:

@@ -29,6 +29,10 @@ Example::
 
 from __future__ import annotations
 
+import functools
+import keyword
+import types
+
 import gast
 
 from . import anno, errors, runtime
@@ -436,6 +440,7 @@ class Normalizer:
                     pair = gast.Call(func=name(e.func.id), args=[acc, a], keywords=[])
                     acc = self.atom(copy_location(pair, e), out)
                 return acc
+        e = self.unpartial(e)
         func = e.func
         if isinstance(func, gast.Attribute):
             func = gast.Attribute(value=self.receiver(func.value, out), attr=func.attr,
@@ -453,6 +458,44 @@ class Normalizer:
                 raise errors.unsupported(k.value, self.ctx, "KwargsCall")
             keywords.append(gast.keyword(arg=k.arg, value=self.atom(k.value, out)))
         return gast.Call(func=func, args=args, keywords=keywords)
+
+    def unpartial(self, e):
+        """``p(x)`` of a global ``p = functools.partial(f, a, k=b)``: the call ``f(a, x,
+        k=b)`` of your function or of one with a rule, the bound values reached as
+        constants of the generated code (the partial object itself has no rule); a
+        method of a global object, or the object's ``__call__``, likewise with the
+        object bound."""
+        from .gastutil import dotted_name
+        from .parse import plain
+        path = dotted_name(e.func)
+        if path is None or path.split(".")[0] in self.ctx.local_names \
+                or path.split(".")[0] in self.ctx.injected:      # s2sad's own (check_method)
+            return e
+        try:
+            obj = self.ctx.lookup(path)
+        except KeyError:
+            return e
+        from .activity import is_user_function
+        from .api import _call_method
+        obj = _call_method(obj)
+        if isinstance(obj, types.MethodType) and is_user_function(plain(obj.__func__)):
+            # model.loss(x) or model(x) of a global object: loss(model, x), the object
+            # a constant as in grad(model.loss)
+            obj = functools.partial(obj.__func__, obj.__self__)
+        if not isinstance(obj, functools.partial):
+            return e
+        # the object is a constant of the generated code: rebinding the name makes the
+        # code stale (api.compiled transforms again), as for a function it calls
+        self.ctx.global_reads[path] = self.ctx._lookup(path)
+        inner = plain(obj.func)
+        given = {k.arg for k in e.keywords}
+        args = [name(self.ctx.inject("bound", v)) for v in obj.args] + list(e.args)
+        keywords = [gast.keyword(arg=k, value=name(self.ctx.inject(k, v)))
+                    for k, v in obj.keywords.items() if k not in given] + list(e.keywords)
+        label = getattr(inner, "__name__", "")
+        label = label if label.isidentifier() and not keyword.iskeyword(label) else "partial_func"
+        fn = name(self.ctx.inject(label, inner))
+        return copy_location(gast.Call(func=fn, args=args, keywords=keywords), e)
 
     def receiver(self, e, out):
         """Keep dotted module paths (np.linalg) whole, flatten anything else
@@ -622,6 +665,17 @@ def _check_returns(stmts, ctx, tail):
             continue
 
 
+def _refuse_unsupported_statement(tree, ctx):
+    """A statement the normalizer refuses (``match``, ``try``, ``with``) whose branches
+    all return looks to the return check like a path reaching the end: name the
+    statement, the first in the source, instead of a missing return."""
+    bad = [n for n in walk(tree) if isinstance(n, gast.stmt) and n is not tree
+           and not hasattr(Normalizer, "stmt_" + type(n).__name__)]
+    if bad:
+        first = min(bad, key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)))
+        raise errors.unsupported(first, ctx, type(first).__name__)
+
+
 def run(tree, ctx):
     norm = Normalizer(ctx)
     body = tree.body
@@ -635,6 +689,7 @@ def run(tree, ctx):
         body.append(copy_location(gast.Return(value=const(None)), end))
     first_return = _first_return(tree)
     if first_return is None:
+        _refuse_unsupported_statement(tree, ctx)
         raise errors.unsupported(tree, ctx, "NoReturn")
     _check_returns(body, ctx, True)
     ctx.return_node = first_return
@@ -646,6 +701,7 @@ def run(tree, ctx):
         ret = gast.Return(value=name(norm.result))
         new_body.append(copy_location(ret, body[-1]))
     else:
+        _refuse_unsupported_statement(tree, ctx)
         raise errors.unsupported(body[-1], ctx, "NoReturn",
                                  "some paths reach the end without returning")
     # writes into arguments, after a[i] += v became a[i] = a[i] + v

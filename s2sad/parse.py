@@ -8,8 +8,12 @@ dedented source, ``ctx.col_shift`` restores them. Decorators are dropped.
 from __future__ import annotations
 
 import ast
+import dis
+import functools
 import inspect
+import re
 import textwrap
+import types
 import weakref
 
 import gast
@@ -18,8 +22,97 @@ from . import errors
 from . import gastutil as G
 
 
+def plain(func):
+    """``func`` without the wrappers that only forward the call: an ``lru_cache``, or a
+    function made by a decorator with ``functools.wraps`` whose body is ``return
+    fn(*args, **kwargs)`` (its parameters passed on as they are) to the function it
+    wraps. Any other wrapper is the function differentiated: its code is what runs (a
+    decorator may scale the result)."""
+    for _ in range(100):
+        inner = getattr(func, "__wrapped__", None)
+        if inner is None or not callable(inner):
+            return func
+        if not (isinstance(func, functools._lru_cache_wrapper)
+                or (inspect.isfunction(func) and _forwards(func, inner))):
+            return func
+        func = inner
+    return func
+
+
+def own_signature(func):
+    """``inspect.signature`` of a Python function's own parameters (a wrapper made with
+    ``functools.wraps`` is called with its own, whatever the function it wraps takes);
+    of anything else, what ``inspect.signature`` gives."""
+    return inspect.signature(func, follow_wrapped=not inspect.isfunction(func))
+
+
+def def_line(func):
+    """The line of ``func``'s ``def`` (``co_firstlineno`` is that of its first decorator)."""
+    code = func.__code__
+    try:
+        source = _source(func)
+        return source.lnum + source.tree.body[0].lineno
+    except (OSError, TypeError, SyntaxError, IndexError, AttributeError):
+        return code.co_firstlineno
+
+
+def _forwards(func, inner):
+    """Whether ``func``'s body, its docstring aside, is ``return fn(a, b, *args,
+    **kwargs)`` of exactly its own parameters, with ``fn`` bound to ``inner``."""
+    try:
+        tree = _source(func).tree
+    except (OSError, TypeError, SyntaxError):
+        return False
+    fdef = tree.body[0] if tree.body else None
+    if not isinstance(fdef, ast.FunctionDef) or fdef.name != func.__code__.co_name:
+        return False
+    body = fdef.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]
+    if len(body) != 1 or not isinstance(body[0], ast.Return) \
+            or not isinstance(body[0].value, ast.Call):
+        return False
+    call = body[0].value
+    args = fdef.args
+    if args.posonlyargs or args.kwonlyargs or args.defaults:
+        return False
+    want = [a.arg for a in args.args]
+    got = []
+    for a in call.args:
+        if isinstance(a, ast.Name):
+            got.append(a.id)
+        elif isinstance(a, ast.Starred) and isinstance(a.value, ast.Name):
+            got.append("*" + a.value.id)
+        else:
+            return False
+    if got != want + (["*" + args.vararg.arg] if args.vararg else []):
+        return False
+    keywords = [k.value.id for k in call.keywords
+                if k.arg is None and isinstance(k.value, ast.Name)]
+    if len(call.keywords) != len(keywords) \
+            or keywords != ([args.kwarg.arg] if args.kwarg else []):
+        return False
+    if not isinstance(call.func, ast.Name):
+        return False
+    code = func.__code__
+    head = call.func.id
+    if head in code.co_freevars and func.__closure__:
+        try:
+            target = func.__closure__[code.co_freevars.index(head)].cell_contents
+        except ValueError:              # an empty cell
+            return False
+    elif head in code.co_varnames:
+        return False
+    else:
+        target = func.__globals__.get(head)
+    return target is inner
+
+
 def run(ctx):
     func = ctx.func
+    if isinstance(func, functools.partial):
+        raise errors.partial_refused(func)
     if not inspect.isfunction(func):
         raise errors.source_unavailable(func, "it is not a Python function defined with def")
     try:
@@ -35,12 +128,21 @@ def run(ctx):
     fdef = module.body[0] if module.body else None
     if isinstance(fdef, gast.AsyncFunctionDef):
         raise errors.unsupported(fdef, ctx, "AsyncFunctionDef")
-    if func.__name__ == "<lambda>":
+    if func.__code__.co_name == "<lambda>":
         fdef = _lambda_as_def(module, func, ctx)
-    elif not isinstance(fdef, gast.FunctionDef) or fdef.name != func.__name__:
+    elif not isinstance(fdef, gast.FunctionDef) or fdef.name != func.__code__.co_name:
         raise errors.source_unavailable(func, "its source is not a plain def statement")
+    elif not source.matches(func):
+        raise errors.source_unavailable(
+            func, f"{filename} changed since the function was defined (its source there "
+            "no longer compiles to the function's code)",
+            hint="reload the module (importlib.reload) or restart the interpreter, so that "
+                 "the function runs the source s2sad reads")
     fdef.decorator_list = []
     fdef.returns = None
+    owner = _class_of(func)
+    if owner:
+        _mangle(fdef, owner)
     ctx.firstlineno = fdef.lineno
     ctx.name = fdef.name
     args = fdef.args
@@ -255,7 +357,8 @@ class _Source:
     a function transformed once, the usual case, pays one conversion and no clone.
     """
 
-    __slots__ = ("lines", "col_shift", "tree", "lnum", "module", "handed_out", "reads")
+    __slots__ = ("lines", "col_shift", "tree", "lnum", "module", "handed_out", "reads",
+                 "checked")
 
     def __init__(self, lines, lnum):
         self.lines = lines                  # the whole file, as linecache holds it
@@ -273,6 +376,19 @@ class _Source:
         self.module = None                  # the kept gast tree, once asked twice
         self.handed_out = False
         self.reads = None                   # attribute_reads, once asked
+        self.checked = {}                   # code object -> whether this source is its own
+
+    def matches(self, func):
+        """Whether the ``def`` read here compiles to ``func``'s code (same bytecode, names and
+        constants): not so when the file changed on disk after the function was
+        defined, where s2sad would differentiate a function other than the one that
+        runs. Compiled inside a function binding ``code``'s free variables, so a
+        closure's reads of them compile as they did. True when it cannot tell (cached per
+        code object)."""
+        hit = self.checked.get(func.__code__)
+        if hit is None:
+            hit = self.checked[func.__code__] = _compiles_to(self.tree, func)
+        return hit
 
     def gast_module(self):
         if not self.handed_out:
@@ -281,6 +397,136 @@ class _Source:
         if self.module is None:
             self.module = to_gast(self.tree, self.lnum)
         return G.clone(self.module)
+
+
+def _class_of(func):
+    """The name of the class whose body defines ``func`` (a method), or None."""
+    parts = getattr(func, "__qualname__", "").split(".")
+    if len(parts) >= 2 and parts[-2] != "<locals>":
+        return parts[-2]
+    return None
+
+
+def _mangle(fdef, owner):
+    """Python's private name mangling in a method of class ``owner``: ``self.__x`` is
+    ``self._Owner__x`` (the generated code is compiled outside the class)."""
+    prefix = "_" + owner.lstrip("_")
+    if prefix == "_":
+        return
+
+    def mangled(n):
+        if n and n.startswith("__") and not n.endswith("__") and "." not in n:
+            return prefix + n
+        return n
+
+    for node in G.walk(fdef):
+        if isinstance(node, gast.Name):
+            node.id = mangled(node.id)
+        elif isinstance(node, gast.Attribute):
+            node.attr = mangled(node.attr)
+        elif isinstance(node, gast.keyword) and node.arg:
+            node.arg = mangled(node.arg)
+        elif isinstance(node, gast.FunctionDef) and node is not fdef:
+            node.name = mangled(node.name)
+
+
+def _compiles_to(tree, func):
+    code = func.__code__
+    fdef = tree.body[0] if len(tree.body) == 1 else None
+    if not isinstance(fdef, ast.FunctionDef):
+        return True
+    # the modules it reads were imported in its module (how mod.f() compiles depends on it)
+    imports = [ast.Import(names=[ast.alias(name=n, asname=None)]) for n in code.co_names
+               if isinstance(func.__globals__.get(n), types.ModuleType)]
+    top, new = fdef, []
+    owner = _class_of(func)
+    if owner:       # in a class of its name: private names are mangled, super() works
+        top = ast.ClassDef(name=owner, bases=[], keywords=[], body=[fdef],
+                           decorator_list=[], type_params=[])
+        new = [top]
+    free = [v for v in code.co_freevars if not (owner and v == "__class__")]
+    if free:
+        # inside a function binding its free variables, so that it reads them as a closure
+        # (else at module level: its own name is a global there, as in its module)
+        body = [ast.Assign(targets=[ast.Name(id=v, ctx=ast.Store())],
+                           value=ast.Constant(None)) for v in free] + [top]
+        top = ast.FunctionDef(name="_s2sad_outer", args=ast.arguments(
+            posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
+            body=body, decorator_list=[], returns=None, type_params=[])
+        new += [top] + [n for a in body[:-1] for n in ast.walk(a)]   # fdef's own stay
+    new += [n for a in imports for n in ast.walk(a)]
+    for n in new:
+        if "lineno" in n._attributes:
+            n.lineno = n.end_lineno = fdef.lineno
+            n.col_offset = n.end_col_offset = 0
+    try:
+        compiled = compile(ast.Module(body=imports + [top], type_ignores=[]),
+                           code.co_filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, TypeError):
+        return True
+    found = []
+    level = [compiled]
+    for _ in range(3):      # the module, the outer function, the class: the def in one
+        level = [c for parent in level for c in parent.co_consts
+                 if isinstance(c, types.CodeType)]
+        found += [c for c in level if c.co_name == code.co_name]
+    return len(found) != 1 or _same_code(found[0], code)
+
+
+def _same_code(a, b):
+    """Whether two code objects compiled from the same source in different modules
+    agree: names, constants and instructions; where the bytes differ, the instructions
+    that compute (``_gist``): how a call of ``mod.f(...)`` compiles depends on how
+    ``mod`` was bound in the module, so call and attribute instructions count by name
+    only."""
+    if (a.co_varnames, a.co_freevars, a.co_cellvars, a.co_argcount,
+            a.co_kwonlyargcount, a.co_posonlyargcount) != \
+            (b.co_varnames, b.co_freevars, b.co_cellvars, b.co_argcount,
+             b.co_kwonlyargcount, b.co_posonlyargcount):
+        return False
+    if a.co_code == b.co_code and a.co_names == b.co_names \
+            and len(a.co_consts) == len(b.co_consts) \
+            and all(_same_code(x, y) if isinstance(x, types.CodeType)
+                    and isinstance(y, types.CodeType)
+                    else type(x) is type(y) and (x == y or (x != x and y != y)
+                                                 or _same_qualname(x, y))
+                    for x, y in zip(a.co_consts, b.co_consts)):
+        return True
+    return _gist(a) == _gist(b)
+
+
+def _same_qualname(x, y):
+    return isinstance(x, str) and ".<locals>." in x and isinstance(y, str) \
+        and x.rsplit(".<locals>.", 1)[1] == y.rsplit(".<locals>.", 1)[-1]
+
+
+_CALL_OPS = {"LOAD_METHOD", "LOAD_ATTR", "PUSH_NULL", "PRECALL", "CALL", "KW_NAMES", "CACHE",
+             "NOP", "RESUME", "EXTENDED_ARG", "COPY_FREE_VARS", "MAKE_CELL", "NOT_TAKEN"}
+_JUMPS = set(dis.hasjrel) | set(dis.hasjabs)
+
+
+def _gist(code):
+    out = []
+    for ins in dis.get_instructions(code):
+        op = ins.opname
+        if op in ("LOAD_METHOD", "LOAD_ATTR"):
+            out.append(("attribute", ins.argval))
+        elif op in _CALL_OPS:
+            continue
+        elif "_FAST" in op and op.startswith(("LOAD_FAST", "STORE_FAST")):
+            vals = ins.argval if isinstance(ins.argval, tuple) else (ins.argval,)
+            out += list(zip((f"{k}_FAST" for k in re.findall(r"(LOAD|STORE)_FAST", op)),
+                            vals))
+        elif ins.opcode in _JUMPS:
+            out.append((op, None))
+        elif isinstance(ins.argval, types.CodeType):
+            out.append((op, _gist(ins.argval)))
+        else:
+            value = ins.argval
+            if isinstance(value, str) and ".<locals>." in value:
+                value = value.rsplit(".<locals>.", 1)[1]    # a class's qualified name
+            out.append((op, type(value), value if value == value else "nan"))
+    return out
 
 
 _INDENT = " \t\f"          # the characters the tokenizer reads as indentation
@@ -350,7 +596,7 @@ def _source(func):
     to drop a file changed on disk) returns the very list of lines it was computed
     from: linecache replaces that list, never edits it, when the file changes.
     """
-    obj = inspect.unwrap(func)
+    obj = func             # its own code, not the function a decorator wrapped (plain)
     lines, lnum = inspect.findsource(obj)
     key = (inspect.getsourcefile(obj) or inspect.getfile(obj), lnum)
     source = _SOURCES.get(key)

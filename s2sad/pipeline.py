@@ -25,6 +25,7 @@ from . import (
     ssa,
 )
 from .context import Context
+from .parse import own_signature
 
 STAGES = [
     ("parse", None),                 # parse.run builds the tree from the function
@@ -143,7 +144,7 @@ def bind_call(op, kinds, ctx, node):
         raise errors.unsupported(node, ctx, "Recursion", op.what)
     from .api import generated_callee
     op.func = generated_callee(op.func, [_atom_kind(a, kinds) for a in op.args])
-    sig = inspect.signature(op.func)
+    sig = own_signature(op.func)
     try:
         bound = sig.bind(*op.args, **op.keywords)
     except TypeError as exc:

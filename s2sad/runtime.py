@@ -501,24 +501,26 @@ def sum_list_adjoint(g, x):
 
 
 def extreme_adjoint(g, x, z):
-    """Adjoint of ``x`` in ``max(x)`` or ``min(x)`` of one list, tuple or 1-D array
-    ``x`` with result ``z``: ``g`` goes to the items equal to ``z``, split evenly among
-    ties (as for ``max(a, b)``)."""
+    """Adjoint of ``x`` in ``max(x)`` or ``min(x)`` (``z``) of a list, tuple or 1-D array:
+    ``g`` on the items equal to ``z``, shared evenly among ties (as ``max(a, b)``)."""
     if isinstance(x, np.ndarray):
-        hit = (x == z).astype(np.float64)
-        return hit * (g / hit.sum())
-    hits = [e == z for e in x]
-    share = g / builtins.sum(hits)
-    return [unbroadcast(share, e) if h else zeros_like(e) for h, e in zip(hits, x)]
+        mask = x == z
+        return (g * mask / np.sum(mask, axis=0)).astype(np.float64)
+    hits = [bool(e == z) for e in x]
+    share = 1.0 / builtins.sum(hits)
+    return [unbroadcast(g * (share if h else 0.0), e) for h, e in zip(hits, x)]
 
 
 def extreme_tangent(dx, x, z):
-    """Tangent of ``max(x)`` or ``min(x)`` of one sequence ``x``: the mean of the tangents
-    of the items equal to ``z`` (``dx`` is the number 0.0 when ``x`` carries none)."""
+    """Tangent of ``max(x)`` or ``min(x)`` (``z``): the mean of the tangents of the items
+    equal to ``z`` (``dx`` is the number 0.0 when ``x`` carries no tangent)."""
     if type(dx) is float:
         return dx
+    if isinstance(x, np.ndarray):
+        mask = x == z
+        return np.sum(dx * mask, axis=0) / np.sum(mask, axis=0)
     hits = [i for i, e in enumerate(x) if e == z]
-    return builtins.sum(dx[i] for i in hits) / len(hits)
+    return builtins.sum((dx[i] for i in hits), 0.0) / len(hits)
 
 
 def fit(t, z):

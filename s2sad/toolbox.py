@@ -18,15 +18,18 @@ from . import errors
 from .api import (
     GradFunction,
     _call_method,
+    _is_complex,
     _key,
     _parse_wrt,
     _signature,
     _unwrap,
     call_kinds,
     compiled,
+    complex_arithmetic,
     methods_too,
     receivers_of,
     refuse_arrays,
+    refuse_complex,
     refuse_wrt,
     resolve,
 )
@@ -89,6 +92,7 @@ class JVPFunction(_Wrapper):
                 _unwrap(self._func), f"jvp of {self.__name__}: wrt names a keyword-only "
                 "parameter", hint="differentiate along positional parameters")
         refuse_wrt(_unwrap(self._func), self._sig, self._wrt, primal, kwonly)
+        refuse_complex(self._func, self._sig, self._wrt, primal, kwonly)
         tangents = args[n:]
         for i, t in zip(self._wrt, tangents):
             _check_like(t, primal[i], self._func, f"the tangent of argument {i}")
@@ -96,16 +100,20 @@ class JVPFunction(_Wrapper):
         impl = compiled(target, self._wrt, True, "jvp", self._kinds(target, primal, kwonly),
                         receivers=receivers_of(self._sig.bind(*primal, **kwonly).arguments))
         try:
-            return impl.function(*primal, *tangents, **kwonly)
+            value, tangent = impl.function(*primal, *tangents, **kwonly)
         except Exception as exc:
             errors.note_generated(exc)
             raise
+        if _is_complex(tangent) and not _is_complex(value) and not _is_complex(tangents):
+            raise complex_arithmetic(self._func, "tangent")
+        return value, tangent
 
 
 class VJPFunction(_Wrapper):
     """``vjp(f, wrt)(*args) -> (value, pullback)``; ``pullback(adjoint)`` gives gradients."""
 
     def __call__(self, *args, **kwargs):
+        refuse_complex(self._func, self._sig, self._wrt, args, kwargs)
         target = resolve(self._func, args, kwargs)
         try:
             bound = self._sig.bind(*args, **kwargs)
@@ -140,6 +148,8 @@ class VJPFunction(_Wrapper):
             except Exception as exc:
                 errors.note_generated(exc)
                 raise
+            if _is_complex(grads):          # the arguments are real (refuse_complex)
+                raise complex_arithmetic(self._func, "gradient (vjp)")
             return grads if self._wrt_tuple else grads[0]
 
         return value, pullback
@@ -194,6 +204,8 @@ def jacobian(f, wrt=0, mode="auto"):
                 _unwrap(f), f"jacobian of {wrapper.__name__}: wrt names a keyword-only "
                 "parameter", hint="differentiate along positional parameters")
         value = f(*args, **kwonly)
+        if _is_complex(value):
+            raise complex_arithmetic(f, "jacobian")
         out_shape = np.shape(value)
         ins = [args[i] for i in wrapper._wrt]
         in_size = sum(int(np.size(x)) for x in ins)

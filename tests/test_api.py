@@ -219,6 +219,27 @@ class _Model:
         return k * x * x * x
 
 
+class _Private:
+    """Private names in a method: Python mangles ``self.__k`` to ``self._Private__k``."""
+
+    __offset = 0.5
+
+    def __init__(self, k):
+        self.__k = k
+
+    def loss(self, x):
+        return self.__k * x * x + _Private.__offset * x
+
+
+def test_method_with_private_names():
+    # the generated code, compiled outside the class, read self.__k unmangled: a bare
+    # AttributeError ('_Private' object has no attribute '__k')
+    m = _Private(3.0)
+    for mode in ("reverse", "forward"):
+        assert s2sad.grad(m.loss, mode=mode)(1.5) == pytest.approx(6.0 * 1.5 + 0.5)
+    assert s2sad.hessian(m.loss)(1.5) == pytest.approx(6.0)
+
+
 def _model_and_point():
     return _Model(np.array([1.0, -2.0, 0.5]), 0.7), np.array([0.3, 0.1, -0.4]), 1.5
 
@@ -1086,3 +1107,34 @@ def test_pullback_and_tangent_shapes_are_checked():
         pullback(np.ones((2, 3)))
     with pytest.raises(s2sad.ArgumentError, match=r"tangent of argument 0 has shape \(2,\)"):
         s2sad.jvp(f)(v, np.ones(2))
+
+
+class _Affine:
+    """A callable object: its ``__call__`` is what runs."""
+
+    def __init__(self, a):
+        self.a = a
+
+    def __call__(self, x, y=1.0):
+        return self.a * x * x * y
+
+
+class _Subclass(_Affine):
+    pass
+
+
+def test_callable_object_differentiated_through_its_call_method():
+    # was a SourceUnavailableError "it is not a Python function defined with def"
+    for model in (_Affine(3.0), _Subclass(3.0)):
+        assert s2sad.grad(model)(1.5) == pytest.approx(9.0)
+        assert s2sad.grad(model, wrt=(0, 1))(1.5, 2.0) == (pytest.approx(18.0),
+                                                           pytest.approx(6.75))
+        assert s2sad.grad(model, mode="forward")(1.5) == pytest.approx(9.0)
+        assert s2sad.value_and_grad(model)(1.5) == (pytest.approx(6.75), pytest.approx(9.0))
+        assert s2sad.jvp(model)(1.5, 1.0)[1] == pytest.approx(9.0)
+        assert s2sad.vjp(model)(1.5)[1](1.0) == pytest.approx(9.0)
+        assert s2sad.hessian(model)(1.5) == pytest.approx(6.0)
+        assert s2sad.check_grads(model, (1.5, 2.0))
+        assert "def grad___call__(self, x, y=1.0)" in s2sad.source(model)
+    with pytest.raises(s2sad.ArgumentError):
+        s2sad.grad(_Affine(3.0), wrt=2)(1.5)

@@ -5,6 +5,7 @@ loops, closures and module globals, and the errors for recursion and nested defs
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import os
@@ -629,3 +630,171 @@ def test_second_derivative_through_a_custom_vjp_is_refused(second):
         second(_uses_the_rule)(1.5)
     assert info.value.filename == __file__
     assert info.value.lineno == _uses_the_rule.__code__.co_firstlineno + 1
+
+
+# decorators on the user's function: the code that runs is differentiated
+
+
+def _doubling(fn):
+    @functools.wraps(fn)
+    def doubled(x):
+        return 2.0 * fn(x)
+    return doubled
+
+
+def _forwarding(fn):
+    @functools.wraps(fn)
+    def forwarded(*args, **kwargs):
+        """Only passes the call on."""
+        return fn(*args, **kwargs)
+    return forwarded
+
+
+def _logging(fn):
+    @functools.wraps(fn)
+    def logged(*args, **kwargs):  # <- L_LOGGED
+        result = fn(*args, **kwargs)
+        return result
+    return logged
+
+
+@_doubling
+def doubled_cube(x):
+    return x * x * x
+
+
+@_forwarding
+def forwarded_cube(x, scale=1.0):
+    return scale * x * x * x
+
+
+@functools.lru_cache(maxsize=None)
+def cached_cube(x):
+    return x * x * x
+
+
+@_logging
+def logged_cube(x):
+    return x * x * x
+
+
+def calls_decorated(x):
+    return doubled_cube(x) + forwarded_cube(x, 2.0) + cached_cube(x)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_decorated_functions_differentiated_as_they_run(mode):
+    # doubled_cube's wrapper doubles the result: its gradient was once that of the
+    # undecorated function (silently half the true one); lru_cache was refused
+    x = 1.5
+    assert s2sad.grad(doubled_cube, mode=mode)(x) == pytest.approx(6 * x * x)
+    assert s2sad.grad(forwarded_cube, mode=mode)(x, scale=2.0) == pytest.approx(6 * x * x)
+    assert s2sad.grad(cached_cube, mode=mode)(x) == pytest.approx(3 * x * x)
+    assert s2sad.grad(calls_decorated, mode=mode)(x) == pytest.approx(15 * x * x)
+    assert s2sad.jvp(doubled_cube)(x, 1.0) == pytest.approx((2 * x ** 3, 6 * x * x))
+    assert s2sad.hessian(doubled_cube)(x) == pytest.approx(12 * x)
+    assert s2sad.vjp(cached_cube)(x)[1](1.0) == pytest.approx(3 * x * x)
+
+
+def test_wrapper_doing_more_than_forwarding_is_located():
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(logged_cube)(1.5)
+    msg = str(info.value)
+    assert msg.startswith(f"{HERE}:{line_of(_logging, '# <- L_LOGGED')}"), msg
+    assert "*args or **kwargs parameter" in msg.splitlines()[0]
+    assert "def logged(*args, **kwargs)" in msg and "logged_cube.__wrapped__" in msg
+
+
+# functools.partial
+
+
+def partial_base(x, y, scale=1.0):  # <- L_PARTIAL_BASE
+    return scale * x * x * y
+
+
+bound_y = functools.partial(partial_base, y=3.0)
+bound_x = functools.partial(partial_base, 2.0)
+bound_scale = functools.partial(partial_base, scale=0.5)
+bound_dot = functools.partial(np.dot, np.array([1.0, 2.0]))
+
+
+def calls_partials(x):
+    return bound_y(x) + bound_x(x) * x + bound_scale(x, 4.0, scale=2.0)
+
+
+def calls_numpy_partial(v):
+    return bound_dot(v * v)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_call_of_a_partial(mode):
+    # a call of a module-level partial was a MissingRuleError ("no derivative rule
+    # for bound_y"); it is a call of the function with the bound arguments
+    x = 1.5
+    # 3 x^2 + 4 x^2 + 8 x^2 (bound_x(x) * x = 2^2 x x)
+    got = s2sad.grad(calls_partials, mode=mode)(x)
+    assert got == pytest.approx(30 * x)
+    v = np.array([0.5, -1.0])
+    np.testing.assert_allclose(s2sad.grad(calls_numpy_partial)(v), 2 * v * [1.0, 2.0])
+
+
+def test_partial_itself_refused_at_its_function():
+    with pytest.raises(s2sad.SourceUnavailableError) as info:
+        s2sad.grad(bound_y)(1.5)
+    msg = str(info.value)
+    assert msg.startswith(f"{HERE}:{line_of(partial_base, '# <- L_PARTIAL_BASE')}"), msg
+    assert "functools.partial of partial_base" in msg.splitlines()[0]
+    assert "s2sad.grad(partial_base, wrt=...)" in msg
+
+
+# methods of global objects and callable objects
+
+
+class _Scaler:
+    def __init__(self, a):
+        self.a = a
+
+    def __call__(self, x):
+        return self.a * x
+
+    def square(self, x):
+        return self.a * x * x
+
+    @classmethod
+    def four(cls, x):
+        return 4.0 * x
+
+
+scaler = _Scaler(3.0)
+
+
+def calls_an_object(x):
+    return scaler(x) * x + scaler.square(x) + _Scaler.four(x)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_call_of_a_method_or_callable_object(mode):
+    # were MissingRuleErrors ("no derivative rule for scaler", "... scaler.square")
+    global scaler
+    x = 1.5
+    assert s2sad.grad(calls_an_object, mode=mode)(x) == pytest.approx(12 * x + 4.0)
+    saved = scaler
+    try:
+        scaler = _Scaler(5.0)           # rebound: a new gradient sees the new object
+        assert s2sad.grad(calls_an_object, mode=mode)(x) == pytest.approx(20 * x + 4.0)
+        scaler.a = 1.0                  # its attributes are read when the code runs
+        assert s2sad.grad(calls_an_object, mode=mode)(x) == pytest.approx(4 * x + 4.0)
+    finally:
+        scaler = saved
+    assert s2sad.hessian(calls_an_object)(x) == pytest.approx(12.0)
+
+
+def test_rebound_partial_seen_by_a_new_gradient():
+    global bound_y
+    saved = bound_y
+    try:
+        assert s2sad.grad(calls_partials)(1.5) == pytest.approx(45.0)
+        bound_y = functools.partial(partial_base, y=5.0)     # 5 x^2 instead of 3 x^2
+        assert s2sad.grad(calls_partials)(1.5) == pytest.approx(51.0)
+    finally:
+        bound_y = saved

@@ -727,3 +727,50 @@ def test_repeated_calls_with_different_trip_counts():
     again = [gf(x) for x in (0.05, 8.0, 0.5, 12.0, 1.7)]
     assert first == again
     assert first[3] == 1.0
+
+
+# ---------------------------------------------------------------------------
+# return in a loop's else clause (was refused: "return before the end of the function")
+
+
+def return_in_for_else(x, n):
+    acc = 0.0
+    for i in range(n):
+        k = 0
+        while True:
+            k += 1
+            acc = acc + x / k
+            if k >= i:
+                break
+        if acc > 10.0:
+            break
+    else:
+        return -acc
+    return acc * x
+
+
+def return_in_while_else(x, y):
+    i = 0
+    while i < 4:
+        y = y * x
+        if y > 20.0:
+            break
+        i += 1
+    else:
+        return y - x
+    return y * y
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("f, args", [
+    (return_in_for_else, (5.1, 6)), (return_in_for_else, (4.9, 6)),
+    (return_in_for_else, (0.3, 3)), (return_in_for_else, (1.5, 4)),
+    (return_in_while_else, (1.5, 2.0)), (return_in_while_else, (3.0, 1.0)),
+])
+def test_return_in_a_loop_else(mode, f, args):
+    got = s2sad.grad(f, mode=mode)(*args)
+    h = 1e-6
+    lo, hi = list(args), list(args)
+    lo[0] -= h
+    hi[0] += h
+    assert got == pytest.approx((f(*hi) - f(*lo)) / (2 * h), rel=1e-5)

@@ -16,6 +16,7 @@ whose reason starts with "bug:".
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import math
 import os
@@ -140,6 +141,41 @@ def bad_match(x):
     return y
 
 
+def bad_match_returning(x):
+    match 1:  # <- L_MATCH_RETURNS
+        case 1:
+            return x * 2.0
+        case _:
+            return x
+
+
+def bad_try_returning(x):
+    try:  # <- L_TRY_RETURNS
+        return x ** 0.5
+    except ValueError:
+        return 0.0
+
+
+def bad_with_returning(x):
+    with open(os.devnull):  # <- L_WITH_RETURNS
+        return x * 2.0
+
+
+def bad_dict_building(x):
+    table = {"double": x * 2.0}  # <- L_DICT_BUILD
+    return table["double"]
+
+
+def bad_set_display(x):
+    values = {x, 2.0}  # <- L_SET
+    return max(values)
+
+
+def bad_computed_call(x):
+    functions = [math.sin, math.cos]
+    return functions[0](x)  # <- L_COMPUTED_CALL
+
+
 def bad_import(x):
     import math as m  # <- L_IMPORT
     return m.sin(x)
@@ -252,6 +288,21 @@ CASES = [
     Case("varargs-param", bad_varargs, UnsupportedSyntaxError, "L_VARARGS",
          ("*args or **kwargs parameter",)),
     Case("match", bad_match, UnsupportedSyntaxError, "L_MATCH", ("match statement",)),
+    # every branch returns: the statement is named, not a missing return
+    Case("match-returning", bad_match_returning, UnsupportedSyntaxError, "L_MATCH_RETURNS",
+         ("match statement",)),
+    Case("try-returning", bad_try_returning, UnsupportedSyntaxError, "L_TRY_RETURNS",
+         ("try/except",)),
+    Case("with-returning", bad_with_returning, UnsupportedSyntaxError, "L_WITH_RETURNS",
+         ("with statement",)),
+    # was a MissingRuleError whose hint said to register a rule "@s2sad.adjoint(building)"
+    Case("dict-building", bad_dict_building, UnsupportedSyntaxError, "L_DICT_BUILD",
+         ("storing a value that carries a derivative into a dict",)),
+    # was "unsupported construct: Set", hint "rewrite it with supported constructs"
+    Case("set-display", bad_set_display, UnsupportedSyntaxError, "L_SET",
+         ("set display",)),
+    Case("computed-call", bad_computed_call, MissingRuleError, "L_COMPUTED_CALL",
+         ("call of a computed function",)),
     Case("import", bad_import, UnsupportedSyntaxError, "L_IMPORT",
          ("import inside the function",)),
     Case("attribute-store", bad_attribute_store, UnsupportedSyntaxError, "L_ATTR",
@@ -328,6 +379,14 @@ def test_bad_input_in_source_and_value_and_grad(case):
     with pytest.raises(S2SADError) as info:
         s2sad.value_and_grad(case.func)(*case.args)
     check_message(info.value, case)
+
+
+def test_computed_call_hint_names_no_rule_to_register():
+    # the hint said "register one with @s2sad.adjoint(call)"
+    with pytest.raises(MissingRuleError) as info:
+        s2sad.grad(bad_computed_call)(0.5)
+    assert "@s2sad.adjoint(call)" not in str(info.value)
+    assert "call the function by its name" in str(info.value)
 
 
 def test_errors_are_repeatable():
@@ -423,6 +482,73 @@ def test_function_created_by_exec_with_a_fake_filename():
     msg = str(info.value)
     assert msg.startswith("/nonexistent/fake.py:1: cannot read the source of made"), msg
     assert "\n  hint: " in msg
+
+
+@pytest.mark.parametrize("new_body", ["return x * x * x", "return x * 3.0",
+                                      "return math.cos(x)"])
+def test_source_file_changed_after_import(tmp_path, monkeypatch, new_body):
+    # s2sad read the edited file and differentiated a function other than the one
+    # running: the gradient of x * x * x for a function computing x * 2.0
+    path = tmp_path / "edited_module.py"
+    path.write_text("import math\n\n\ndef f(x):\n    return x * 2.0 + 0 * math.pi\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    import edited_module
+    try:
+        assert s2sad.grad(edited_module.f)(1.5) == 2.0     # read before the edit: fine
+        path.write_text(f"import math\n\n\ndef f(x):\n    {new_body}\n")
+        with pytest.raises(SourceUnavailableError) as info:
+            s2sad.grad(edited_module.f, mode="reverse")(1.5)
+        msg = str(info.value)
+        assert msg.startswith(f"{path}:4: cannot read the source of f"), msg
+        assert "changed since the function was defined" in msg and "importlib.reload" in msg
+        importlib.reload(edited_module)
+        g = s2sad.grad(edited_module.f, mode="reverse")(1.5)
+        assert g == pytest.approx({"return x * x * x": 6.75, "return x * 3.0": 3.0,
+                                   "return math.cos(x)": -math.sin(1.5)}[new_body])
+    finally:
+        sys.modules.pop("edited_module", None)
+
+
+_CLASS_SOURCE = """
+class Base:
+    def scale(self):
+        return 2.0
+
+
+class Model(Base):
+    def __init__(self):
+        self.__k = 3.0
+
+    def loss(self, x):
+        return super().scale() * self.__k * x * x
+
+
+def make(k):
+    def inner(x):
+        return k * x * x
+    return inner
+"""
+
+
+def test_source_change_seen_in_methods_and_closures(tmp_path, monkeypatch):
+    path = tmp_path / "edited_classes.py"
+    path.write_text(_CLASS_SOURCE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    import edited_classes
+    try:
+        model, inner = edited_classes.Model(), edited_classes.make(2.0)
+        assert s2sad.grad(model.loss)(1.5) == pytest.approx(18.0)    # no false alarm
+        assert s2sad.grad(edited_classes.make(4.0))(1.5) == pytest.approx(12.0)
+        path.write_text(_CLASS_SOURCE.replace("* x * x", "* x * x * x"))
+        for func, line in ((model.loss, 11), (inner, 16)):
+            with pytest.raises(SourceUnavailableError) as info:
+                s2sad.grad(func, mode="reverse")(1.5)
+            assert str(info.value).startswith(f"{path}:{line}: ")
+            assert "changed since the function was defined" in str(info.value)
+    finally:
+        sys.modules.pop("edited_classes", None)
 
 
 def test_lambda_defined_in_a_file_is_differentiated():
@@ -538,6 +664,96 @@ def test_integer_inputs_are_promoted():
     assert type(gx) is float and type(gy) is float
     np.testing.assert_allclose(s2sad.grad(array_fn)(np.array([1, 2, 3])),
                                np.sin([1, 2, 3]) + np.cos([1, 2, 3]) * [1, 2, 3])
+
+
+def abs_squared(z):  # <- L_COMPLEX_PARAM
+    return np.abs(z) ** 2
+
+
+@pytest.mark.parametrize("call", [
+    lambda: s2sad.grad(abs_squared)(1 + 2j),
+    lambda: s2sad.grad(abs_squared, mode="reverse")(np.complex128(1 + 2j)),
+    lambda: s2sad.grad(abs_squared, mode="forward")(z=1 + 2j),
+    lambda: s2sad.value_and_grad(abs_squared)(np.array([1 + 2j, 3.0])),
+    lambda: s2sad.vjp(abs_squared)(1 + 2j),
+    lambda: s2sad.jvp(abs_squared)(1 + 2j, 1.0),
+    lambda: s2sad.jacobian(abs_squared)(1 + 2j),
+    lambda: s2sad.hessian(abs_squared)(1 + 2j),
+    lambda: s2sad.elementwise_grad(abs_squared)(np.array([1 + 2j])),
+], ids=["grad", "numpy-scalar", "forward-keyword", "array", "vjp", "jvp", "jacobian",
+        "hessian", "elementwise"])
+def test_complex_argument_refused(call):
+    # the rules are those of real arguments: the gradient of |z|^2 came out as
+    # 2 + 4j (2 - 4j in JAX's convention), jvp along the real axis as 2 + 4j (not 2)
+    s2sad.grad(abs_squared)(1.5)         # a real specialization first: checked anyway
+    with pytest.raises(ArgumentError) as info:
+        call()
+    msg = str(info.value)
+    assert msg.startswith(f"{HERE}:{line_of('L_COMPLEX_PARAM')}"), msg
+    assert "(z) of abs_squared is complex" in msg and "real arguments only" in msg
+    assert "hint: pass the real and imaginary parts" in msg
+
+
+def test_complex_argument_not_differentiated_is_fine():
+    assert s2sad.grad(mixed_complex)(2.0, 1j) == pytest.approx(4.0)
+
+
+def mixed_complex(x, c):
+    return x * x + (c * c).real
+
+
+def complex_inside(x):  # <- L_COMPLEX_INSIDE
+    return np.abs(x * (1 + 2j))
+
+
+@pytest.mark.parametrize("func, marker", [(complex_inside, "L_COMPLEX_INSIDE")])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_complex_values_inside_a_real_function_refused(func, marker, mode):
+    # (a complex output is refused as not a scalar)
+    # |x (1 + 2j)| = sqrt(5) |x|: the gradient came out -1.34 + 1.79j in both modes
+    g = s2sad.grad(func, mode=mode)
+    for _ in range(2):      # the second call (the fast path once) is checked too
+        with pytest.raises(UnsupportedSyntaxError) as info:
+            g(1.5)
+        msg = str(info.value)
+        assert msg.startswith(f"{HERE}:{line_of(marker)}"), msg
+        assert "complex arithmetic" in msg.splitlines()[0]
+    with pytest.raises(UnsupportedSyntaxError):
+        s2sad.value_and_grad(func, mode=mode)(1.5)
+
+
+def complex_inside_array(v):  # <- L_COMPLEX_ARRAY
+    return np.abs(v * (1 + 2j))
+
+
+def complex_output_array(v):  # <- L_COMPLEX_OUT_ARRAY
+    return v * (1 + 2j)
+
+
+@pytest.mark.filterwarnings("error")        # jacobian once dropped the imaginary part
+@pytest.mark.parametrize("call, marker", [
+    (lambda v: s2sad.vjp(complex_inside_array)(v)[1](np.ones(2)), "L_COMPLEX_ARRAY"),
+    (lambda v: s2sad.jvp(complex_inside_array)(v, np.ones(2)), "L_COMPLEX_ARRAY"),
+    (lambda v: s2sad.jacobian(complex_inside_array)(v), "L_COMPLEX_ARRAY"),
+    (lambda v: s2sad.elementwise_grad(complex_inside_array)(v), "L_COMPLEX_ARRAY"),
+    (lambda v: s2sad.check_grads(complex_inside_array, (v,)), "L_COMPLEX_ARRAY"),
+    (lambda v: s2sad.vjp(complex_output_array)(v)[1](np.ones(2) + 0j), "L_COMPLEX_OUT_ARRAY"),
+    (lambda v: s2sad.jacobian(complex_output_array)(v), "L_COMPLEX_OUT_ARRAY"),
+], ids=["vjp", "jvp", "jacobian", "elementwise_grad", "check_grads", "vjp-complex-output",
+        "jacobian-complex-output"])
+def test_complex_values_refused_by_the_toolbox(call, marker):
+    # sqrt(5) |v|: vjp and elementwise_grad gave -1.34+1.79j per item, jacobian its
+    # real part -1.34 with a ComplexWarning
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        call(np.array([1.0, 2.0]))
+    msg = str(info.value)
+    assert msg.startswith(f"{HERE}:{line_of(marker)}"), msg
+    assert "complex arithmetic" in msg.splitlines()[0]
+
+
+def test_jvp_of_a_complex_output_is_kept():
+    value, tangent = s2sad.jvp(complex_output_array)(np.array([1.0, 2.0]), np.ones(2))
+    np.testing.assert_allclose(tangent, [1 + 2j, 1 + 2j])
 
 
 def power_loop(x, n):
@@ -693,8 +909,23 @@ def test_remainder_gradient():
     assert s2sad.grad(remainder)(2.25) == pytest.approx(2.0)
 
 
+def divmod_both(x, y):
+    q, r = divmod(x, y)
+    return r * x + q
+
+
 def test_divmod_remainder_gradient():
     assert s2sad.grad(divmod_remainder)(2.25) == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_divmod_gradient_in_both_modes(mode):
+    # r = x - y q with q = floor(x / y) = 3 at (2.5, 0.7): d/dx (r x + q) = r + x,
+    # d/dy = -q x; forward mode once had no rule for divmod
+    x, y = 2.5, 0.7
+    r = x - 3 * y
+    g = s2sad.grad(divmod_both, wrt=(0, 1), mode=mode)(x, y)
+    assert g == pytest.approx((r + x, -3 * x))
 
 
 def test_none_output():
@@ -937,3 +1168,62 @@ def test_matrix_attribute_of_self_refused_at_each_call():
         s2sad.grad(obj.first_two)(x)
     with pytest.raises(ArgumentError, match="self.w is a masked array"):
         s2sad.grad(_HoldsWeights(np.ma.masked_array([1.0, 2.0], mask=[0, 1])).loss)(np.ones(2))
+@s2sad.custom_vjp
+def reverse_only(x):  # <- L_REVERSE_ONLY
+    return math.log1p(math.exp(x))
+
+
+def _reverse_only_fwd(x):
+    return reverse_only(x), x
+
+
+def _reverse_only_bwd(x, g):
+    return (g / (1.0 + math.exp(-x)),)
+
+
+reverse_only.defvjp(_reverse_only_fwd, _reverse_only_bwd)
+
+
+def calls_reverse_only(x):
+    return reverse_only(x) * 2.0
+
+
+@pytest.mark.parametrize("call", [
+    lambda: s2sad.grad(calls_reverse_only, mode="forward")(0.5),
+    lambda: s2sad.jvp(calls_reverse_only)(0.5, 1.0),
+    lambda: s2sad.jvp(reverse_only)(0.5, 1.0),
+    lambda: s2sad.check_grads(calls_reverse_only, (0.5,)),
+], ids=["grad-forward", "jvp", "jvp-direct", "check_grads"])
+def test_custom_vjp_in_forward_mode_is_located(call):
+    # was a MissingRuleError with no file or line, whose hint said to register an
+    # adjoint (the custom_vjp is one)
+    with pytest.raises(MissingRuleError) as info:
+        call()
+    msg = str(info.value)
+    assert msg.startswith(f"{HERE}:{line_of('L_REVERSE_ONLY')}"), msg
+    assert "no derivative rule for reverse_only in forward mode" in msg
+    assert "modes=('rev',)" in msg.splitlines()[-1]
+    assert s2sad.check_grads(calls_reverse_only, (0.5,), modes=("rev",), order=1)
+    assert s2sad.grad(calls_reverse_only)(0.5) == pytest.approx(2.0 / (1.0 + math.exp(-0.5)))
+
+
+def scaled_square(x, *, s=2.0):  # <- L_SCALED_SQUARE
+    return s * x * x
+
+
+@pytest.mark.parametrize("made, words", [
+    (lambda: s2sad.jacobian(scaled_square), "jacobian"),
+    (lambda: s2sad.hessian(scaled_square), "hessian"),
+    (lambda: s2sad.elementwise_grad(scaled_square), "elementwise_grad"),
+], ids=["jacobian", "hessian", "elementwise_grad"])
+def test_grad_of_a_toolbox_function_is_located_in_the_users_file(made, words):
+    # was an UnsupportedSyntaxError "*args or **kwargs parameter" located in
+    # s2sad/toolbox.py
+    for outer in (s2sad.grad, s2sad.jacobian, s2sad.vjp):
+        with pytest.raises(ArgumentError) as info:
+            outer(made())(1.5)
+        msg = str(info.value)
+        assert msg.startswith(f"{HERE}:{line_of('L_SCALED_SQUARE')}"), msg
+        assert words in msg.splitlines()[0] and "scaled_square" in msg.splitlines()[0]
+        assert "s2sad.hessian(f)" in msg
+    assert s2sad.jacobian(s2sad.grad(scaled_square))(1.5) == pytest.approx(4.0)

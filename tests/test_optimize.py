@@ -124,8 +124,10 @@ def test_dead_value_read_only_through_copies_after_its_loop():
     assert "math.tanh(x)" in src and "= math.tanh" not in src
     assert "w" not in src.replace("wrt", "")
     assert s2sad.grad(after_loop)(1.5, 3) == pytest.approx(3.0)
-    with pytest.raises(TypeError):
-        s2sad.grad(after_loop)(1.5 + 0j, 3)      # math.tanh refuses complex, as in f
+    with pytest.raises(TypeError):      # math.tanh refuses it, as in f (not: the output
+        s2sad.grad(after_loop)(np.array([1.5, 2.0]), 3)       # is no scalar)
+    src = s2sad.source(after_loop, wrt=0, args=(np.array([1.5, 2.0]), 3))
+    assert "math.tanh(x)" in src, src
 
 
 def grow(x, n):

@@ -416,6 +416,70 @@ def fsum_of_display(x, y):
 
 def fmod_times(x, y):
     return math.fmod(x * 3.0, y) * x
+# -- max and min of one iterable --------------------------------------------------
+# were a MissingRuleError ("max called this way (missing a required argument: 'y')")
+
+
+def max_of_list(x, y):
+    return max([x, y * 2.0, 1.0]) * x
+
+
+def min_of_tuple(x, y):
+    return min((x, y, x * y))
+
+
+def min_of_generator(x, y):
+    return min(x * i - y * i * i for i in range(1, 5))
+
+
+def max_plus_min_of_a_grown_list(x, y):
+    items = [x, y]
+    items.append(x * y)
+    return max(items) + min(items)
+
+
+def max_of_array(v):
+    return max(v * v)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("f, args", [
+    (max_of_list, (1.5, 0.3)), (max_of_list, (0.3, 1.2)), (max_of_list, (0.3, 0.2)),
+    (min_of_tuple, (1.5, 0.3)), (min_of_tuple, (-1.5, 2.0)),
+    (min_of_generator, (1.5, 1.0)), (min_of_generator, (4.5, 0.5)),
+    (max_plus_min_of_a_grown_list, (1.5, 2.5)), (max_plus_min_of_a_grown_list, (-1.5, 2.5)),
+])
+def test_max_and_min_of_an_iterable(mode, f, args):
+    for wrt in (0, 1):
+        check(f, args, wrt, mode=mode)
+
+
+def test_max_of_an_iterable_ties_and_arrays():
+    def tie(x):
+        return max([x, x, 0.0])
+    assert check(tie, (1.5,), want=1.0, mode="reverse") == 1.0   # the two halves add up
+    v = np.array([0.5, -2.0, 1.0])
+    check(max_of_array, (v,), want=[0.0, -4.0, 0.0])
+    # second order (forward over reverse): max(...) * x = x * x here
+    assert s2sad.hessian(max_of_list)(1.5, 0.3) == pytest.approx(2.0)
+    s2sad.check_grads(max_plus_min_of_a_grown_list, (1.5, 2.5))
+
+
+# -- math.fsum ----------------------------------------------------------------------
+# was a MissingRuleError
+
+
+def fsum_of_list(x, y):
+    return math.fsum([x, x * y, 0.5]) * y
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_fsum(mode):
+    for wrt in (0, 1):
+        check(fsum_of_list, (1.5, 0.7), wrt, mode=mode)
+    v = np.array([0.5, -1.0])
+    check(fsum_of_array, (v,), want=2 * v)
+    assert s2sad.hessian(fsum_of_list, wrt=0)(1.5, 0.7) == pytest.approx(0.0)
 
 
 def fsum_of_array(v):
@@ -430,3 +494,15 @@ def test_fsum_and_fmod(mode):
         check(fmod_times, (x, 0.7), (0, 1), mode=mode)
     if mode != "forward":
         check(fsum_of_array, (np.array([1.0, -2.0]),), want=[2.0, -4.0], mode=mode)
+# -- math.fmod (was a MissingRuleError) -----------------------------------------------
+
+
+def fmod_xy(x, y):
+    return math.fmod(x * x, y) * y
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("x, y", [(1.5, 0.7), (-1.7, 0.6), (2.3, -0.9)])
+def test_fmod(mode, x, y):
+    for wrt in (0, 1):
+        check(fmod_xy, (x, y), wrt, mode=mode)

@@ -4,6 +4,7 @@ adjoint evenly between the two arguments.
 """
 
 import builtins
+import math
 
 import numpy as np
 
@@ -85,6 +86,11 @@ def sum(z, x):
 def sum_start(z, x, start):
     d[x] = sum_list_adjoint(d[z], x)
     d[start] = d[z]
+
+
+@adjoint(math.fsum)
+def fsum(z, x):
+    d[x] = sum_list_adjoint(d[z], x)
 
 
 # a + b and a * n of lists and tuples (activity.classify gives them these primitives)

@@ -2,7 +2,7 @@
 
 import math
 
-from ..runtime import pow_dx, pow_dy, sum_list_adjoint
+from ..runtime import pow_dx, pow_dy
 from .core import adjoint, nondiff
 from .operators import plain_power
 
@@ -133,6 +133,13 @@ def copysign(z, x, y):
     d[x] = d[z] * (((x > 0) * 1.0 - (x < 0) * 1.0) * math.copysign(1.0, y))
 
 
+@adjoint(math.fmod)
+def fmod(z, x, y):
+    """x - trunc(x / y) * y"""
+    d[x] = d[z]
+    d[y] = -d[z] * math.trunc(x / y)
+
+
 @adjoint(math.erf)
 def erf(z, x):
     d[x] = d[z] * 1.1283791670955126 * math.exp(-x * x)
@@ -146,18 +153,6 @@ def degrees(z, x):
 @adjoint(math.radians)
 def radians(z, x):
     d[x] = d[z] * 0.017453292519943295
-
-
-@adjoint(math.fmod)
-def fmod(z, x, y):
-    """x - trunc(x / y) * y"""
-    d[x] = d[z]
-    d[y] = -d[z] * ((x - z) / y)
-
-
-@adjoint(math.fsum)
-def fsum(z, x):
-    d[x] = sum_list_adjoint(d[z], x)
 
 
 nondiff(math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite,

@@ -33,7 +33,8 @@ multilinear(runtime.extreme_adjoint, args=("g",))
 multilinear(runtime.extreme_tangent, args=("dx",))
 multilinear(runtime.element_adjoint, runtime.slice_adjoint, runtime.sequence_repeat_adjoint,
             args=("g",))
-multilinear(runtime.repeat_tangent, args=("dx",))
+multilinear(runtime.repeat_tangent, runtime.extreme_tangent, args=("dx",))
+multilinear(runtime.extreme_adjoint, args=("g",))
 # the adjoint of a in a @ b reads g and b (a gives only its dimensions): bilinear in g
 # and b, one term each; the adjoint of b likewise in g and a
 multilinear(runtime.dot_adjoint_a, runtime.matmul_adjoint_a, args=("g", "b"))
@@ -81,7 +82,7 @@ def sum_items(z, x):
 
 @tangent(math.fsum)
 def fsum_items(z, x):
-    d[z] = sum(d[x], 0.0)
+    d[z] = sum_tangent(d[x], 0.0)
 
 
 @tangent(builtins.sum)
@@ -161,3 +162,11 @@ def owned(z, g):
 def list_adjoint(z, g):
     d[g] = d[z]
 
+
+
+# divmod(x, y) = (floor(x / y), x - y floor(x / y)): the quotient is integer-valued
+
+
+@tangent(builtins.divmod)
+def divmod_tangent(z, x, y):
+    d[z] = (0.0, d[x] - d[y] * z[0])
