@@ -277,9 +277,13 @@ def _attribute_guard(recv, attr, node, ctx, check):
             gast.Constant(value=node.lineno, kind=None),
             gast.Constant(value=col + ctx.col_shift if col is not None else None, kind=None),
             gast.Constant(value=f"{recv}.{attr}", kind=None)]
-    call = gast.Call(func=gast.Name(id=ctx.inject("check_attribute", check), ctx=gast.Load(),
-                                    annotation=None, type_comment=None),
-                     args=args, keywords=[])
+    return _guard(ctx.inject("check_attribute", check), args, node)
+
+
+def _guard(helper, args, node):
+    """The statement ``helper(*args)``, at the place of ``node``."""
+    call = gast.Call(func=gast.Name(id=helper, ctx=gast.Load(), annotation=None,
+                                    type_comment=None), args=args, keywords=[])
     stmt = gast.Expr(value=call)
     gast.copy_location(stmt, node)
     gast.copy_location(call, node)
@@ -310,13 +314,7 @@ def _method_guard(recv, attr, raw, node, ctx, check):
             gast.Name(id=ctx.inject(cls.__name__, cls), ctx=gast.Load(), annotation=None,
                       type_comment=None),
             gast.Constant(value=recv, kind=None)]
-    call = gast.Call(func=gast.Name(id=ctx.inject("check_method", check), ctx=gast.Load(),
-                                    annotation=None, type_comment=None),
-                     args=args, keywords=[])
-    stmt = gast.Expr(value=call)
-    gast.copy_location(stmt, node)
-    gast.copy_location(call, node)
-    return stmt
+    return _guard(ctx.inject("check_method", check), args, node)
 
 
 def _refuse_free_arrays(func, all_names, ctx):
