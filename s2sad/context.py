@@ -7,6 +7,9 @@ import types
 from dataclasses import dataclass, field
 
 from .naming import Namer
+from .parse import plain
+
+_UNSEEN = object()
 
 
 @dataclass
@@ -59,6 +62,7 @@ class Context:
     global_reads: dict = field(default_factory=dict)   # dotted global name -> the function read
     deps: list = field(default_factory=list)           # compiled callees (api.compiled)
     maybe_none: set = field(default_factory=set)   # names SSA may leave at its None marker
+    looked_up: dict = field(default_factory=dict)  # dotted name -> lookup(it), once found
 
     @property
     def wrt_names(self):
@@ -67,9 +71,11 @@ class Context:
     def lookup(self, dotted):
         """Resolve a dotted name as the user's function sees it, or raise KeyError; a
         wrapper that only forwards the call (``parse.plain``) resolves to the function
-        it calls."""
-        from .parse import plain
-        return plain(self._lookup(dotted))
+        it calls. Remembered for the transformation (the passes ask again and again)."""
+        hit = self.looked_up.get(dotted, _UNSEEN)
+        if hit is _UNSEEN:
+            hit = self.looked_up[dotted] = plain(self._lookup(dotted))
+        return hit
 
     def _lookup(self, dotted):
         head, *rest = dotted.split(".")

@@ -34,6 +34,7 @@ import keyword
 import types
 
 import gast
+import numpy as np
 
 from . import anno, errors, runtime
 from .gastutil import (
@@ -44,6 +45,7 @@ from .gastutil import (
     const,
     contains,
     copy_location,
+    dotted_name,
     is_atom,
     name,
     statement_children,
@@ -55,6 +57,10 @@ _SIMPLE_STMTS = (gast.Assert, gast.Raise, gast.Pass)
 
 
 _RESIZING = {"append", "extend", "insert", "pop", "remove", "clear"}
+
+
+# what a call reaches directly (unpartial has nothing to do: no partial, no bound object)
+_NO_RECEIVERS = (types.FunctionType, types.BuiltinFunctionType, type, np.ufunc)
 
 class Normalizer:
     def __init__(self, ctx):
@@ -465,8 +471,6 @@ class Normalizer:
         constants of the generated code (the partial object itself has no rule); a
         method of a global object, or the object's ``__call__``, likewise with the
         object bound."""
-        from .gastutil import dotted_name
-        from .parse import plain
         path = dotted_name(e.func)
         if path is None or path.split(".")[0] in self.ctx.local_names \
                 or path.split(".")[0] in self.ctx.injected:      # s2sad's own (check_method)
@@ -475,8 +479,11 @@ class Normalizer:
             obj = self.ctx.lookup(path)
         except KeyError:
             return e
+        if isinstance(obj, _NO_RECEIVERS):
+            return e            # a function, a builtin, a ufunc, a class: called as it is
         from .activity import is_user_function
         from .api import _call_method
+        from .parse import plain
         obj = _call_method(obj)
         if isinstance(obj, types.MethodType) and is_user_function(plain(obj.__func__)):
             # model.loss(x) or model(x) of a global object: loss(model, x), the object

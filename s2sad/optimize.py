@@ -262,11 +262,12 @@ def _deep_loads(node):
     return out
 
 
-def _propagate(tree, ctx, facts, touched, fold):
+def _propagate(tree, ctx, facts, touched, fold, copies=frozenset()):
     """One sweep of copy and constant propagation over every block.
 
     ``a = b`` (``b`` a name or a number) is removed and ``a`` replaced by ``b``
-    in the rest of its block when ``a`` is an adjoint written once and read
+    in the rest of its block when ``a`` is an adjoint (or one of ``copies``, values
+    ``_shared_calls`` found made twice) written once and read
     only later in that block, and ``b`` (if a name) is written once, before, in
     that block (or is a parameter never written). A statement rewritten so is
     folded at once, so ``b_2 = -b_1`` with ``b_1`` the number 1.0 becomes a
@@ -287,7 +288,8 @@ def _propagate(tree, ctx, facts, touched, fold):
         if (type(v) is Name or (type(v) is Constant and type(v.value) in (int, float))) \
                 and len(x.targets) == 1 and type(x.targets[0]) is Name:
             a = x.targets[0].id
-            if is_derivative(a) and stores.get(a) == 1 and loads.get(a, 0) > 0:
+            if (is_derivative(a) or a in copies) and stores.get(a) == 1 \
+                    and loads.get(a, 0) > 0:
                 return a
         return None
 
@@ -793,7 +795,7 @@ def _math_calls(stmt, ctx, stores):
             for key in [_math_domain(c, ctx, stores)] if key is not None]
 
 
-def _shared_calls(tree, ctx, facts):
+def _shared_calls(tree, ctx, facts, copies):
     """Make a pure call of scalars once: ``math.sin(a)`` (or a NumPy ufunc, ``np.exp(a)``)
     made again, in the same block or a block nested in it, with ``a`` not rebound in
     between, reads the value made first. It reads the name that holds it when a
@@ -805,17 +807,21 @@ def _shared_calls(tree, ctx, facts):
     of one angle (rotations, oscillators) calls each once; a user's repeated
     ``math.cos(a0)`` goes too. A value made in a branch or a loop serves only there;
     a loop's body sees the values from before it whose names the loop does not
-    write. Returns the statements it changed."""
+    write. A primal value made again becomes a copy of the first (its name goes to
+    ``copies``, for ``_propagate``). Returns the statements it changed."""
     touched = set()
-    _SharedCalls(ctx, facts, touched).block(tree.body, {}, {}, {})
+    _SharedCalls(ctx, facts, touched, copies).block(tree.body, {}, {}, {})
     return touched
 
 
 class _SharedCalls:
-    def __init__(self, ctx, facts, touched):
-        self.ctx, self.facts, self.touched = ctx, facts, touched
+    def __init__(self, ctx, facts, touched, copies):
+        self.ctx, self.facts, self.touched, self.copies = ctx, facts, touched, copies
         self.kinds = ctx.var_kinds
         self.derivative = ctx.namer.is_derivative
+        namer, primal_temps = ctx.namer, ctx.primal_temps
+        self.generated = lambda n: namer.is_derivative(n) or (n in namer.temps
+                                                                and n not in primal_temps)
         self.funcs = {}         # dotted name -> the function it names (shapes.callee)
         self.primal_of = {b: p for p, b in ctx.namer._adjoints.items()}
         self.primal_of.update(ctx.namer.tangent_of)
@@ -864,7 +870,32 @@ class _SharedCalls:
             cls = x.__class__
             if cls in _SIMPLE:
                 facts_x = lists(x)
+                t = x.targets[0].id if cls is gast.Assign and len(x.targets) == 1 \
+                    and x.targets[0].__class__ is gast.Name else None
+                if t is not None and not self.generated(t):
+                    # a primal value: a holder if it is a call (the function's own
+                    # repeated calls stay as it wrote them)
+                    if facts_x[1] or facts_x[2]:
+                        self.forget(facts_x[1] + facts_x[2], avail, uses, holds, first)
+                    if x.value.__class__ is gast.Call:
+                        key = self.key(x.value)
+                        if key is None or t in key[1]:
+                            continue
+                        h = avail.get(key)
+                        seen = first.get(key)
+                        if h is None and seen is not None:      # derivative code made it
+                            h = self.make_holder(key, seen, x.value, x, avail, uses, holds,
+                                                 first, made)
+                        if h is None:
+                            self.hold(key, t, avail, uses, holds)
+                        elif h != t:            # made again: a copy, which propagation
+                            x.value = _load(h)  # takes (its reads read h)
+                            self.copies.add(t)
+                            self.touched.add(x)
+                            self.facts.forget(x)
+                    continue
                 if facts_x[5] and getattr(x, "value", None) is not None:
+                    # derivative code (and calls kept for their errors)
                     self.statement(x, avail, uses, holds, first, made)
                     if cls is gast.Expr and x.value.__class__ is gast.Name:
                         dropped.append(x)       # a call kept for its error: made already
@@ -872,13 +903,11 @@ class _SharedCalls:
                     facts_x = lists(x)
                 if uses or holds or first:
                     self.forget(facts_x[1] + facts_x[2], avail, uses, holds, first)
-                if cls is gast.Assign and x.value.__class__ is gast.Call \
-                        and len(x.targets) == 1 and x.targets[0].__class__ is gast.Name:
-                    key = self.key(x.value)
-                    h = x.targets[0].id
-                    if key is not None and h not in key[1] and not self.derivative(h):
+                if t is not None and x.value.__class__ is gast.Call and not self.derivative(t):
+                    key = self.key(x.value)         # a template's temporary: a holder too
+                    if key is not None and t not in key[1] and key not in avail:
                         first.pop(key, None)
-                        self.hold(key, h, avail, uses, holds)
+                        self.hold(key, t, avail, uses, holds)
             elif cls is gast.If:
                 self.replace(x, "test", avail)
                 for inner in (x.body, x.orelse):
@@ -927,9 +956,29 @@ class _SharedCalls:
             if n in uses or n in holds:
                 for key in uses.pop(n, ()) + holds.pop(n, ()):
                     avail.pop(key, None)
-            if first:
-                for key in [k for k in first if n in k[1]]:
-                    del first[key]
+                    if first:
+                        first.pop(key, None)
+
+    def make_holder(self, key, seen, call, stmt, avail, uses, holds, first, made):
+        """A new name ``h`` holding the call of ``key`` (``call``), made by ``h = <call>``
+        before the statement where ``first`` saw it (``seen``), which reads ``h`` from now
+        on; ``stmt`` is the statement making it again. Returns ``h``."""
+        h = self.ctx.namer.temp()
+        self.kinds[h] = "S"
+        f, operands = key
+        if getattr(f, "__name__", None) not in _MATH_INTS \
+                and not self.ctx.active.isdisjoint(operands):
+            self.ctx.active.add(h)          # a float, as the values it is made of
+        made.append((seen.stmt, gast.Assign(targets=[gast.Name(
+            id=h, ctx=gast.Store(), annotation=None, type_comment=None)],
+            value=clone(call), type_comment=None)))
+        seen.replace_with(h)
+        if seen.stmt is not stmt:
+            self.touched.add(seen.stmt)
+            self.facts.forget(seen.stmt)
+        del first[key]
+        self.hold(key, h, avail, uses, holds)
+        return h
 
     def replace(self, x, field, avail):
         """Read the holders of the available calls in ``x.<field>`` (a test, an
@@ -1003,6 +1052,10 @@ class _CallWalk:
                     if seen is not None:
                         return self.make_holder(key, seen, e)
                     if surely and self.quiet:
+                        uses = self.uses
+                        for n in key[1]:        # (forgotten when an operand is rebound)
+                            if n.__class__ is str:
+                                uses[n] = uses.get(n, ()) + (key,)
                         self.first[key] = _First(self.stmt)
                         self.quiet = False
                         return self.first[key].at(e)
@@ -1044,23 +1097,8 @@ class _CallWalk:
     def make_holder(self, key, seen, call):
         """The second call of ``key`` in the block: ``h = <call>`` before the statement
         of the first, which reads ``h`` from now on, as this one does."""
-        shared = self.shared
-        h = shared.ctx.namer.temp()
-        shared.kinds[h] = "S"
-        f, operands = key
-        if getattr(f, "__name__", None) not in _MATH_INTS \
-                and not shared.ctx.active.isdisjoint(operands):
-            shared.ctx.active.add(h)        # a float, as the values it is made of
-        self.made.append((seen.stmt, gast.Assign(targets=[gast.Name(
-            id=h, ctx=gast.Store(), annotation=None, type_comment=None)],
-            value=clone(call), type_comment=None)))
-        seen.replace_with(h)
-        if seen.stmt is not self.stmt:
-            shared.touched.add(seen.stmt)
-            shared.facts.forget(seen.stmt)
-        del self.first[key]
-        shared.hold(key, h, self.avail, self.uses, self.holds)
-        return _load(h)
+        return _load(self.shared.make_holder(key, seen, call, self.stmt, self.avail,
+                                             self.uses, self.holds, self.first, self.made))
 
 
 class _First:
@@ -1493,7 +1531,8 @@ def run(tree, ctx):
     ctx.maybe_none |= _maybe_none(tree)
     fold = _Fold(ctx)
     refold = _fold(fold, tree, None, facts)
-    refold |= _shared_calls(tree, ctx, facts)
+    copies = set()              # primal names _shared_calls made copies of a value
+    refold |= _shared_calls(tree, ctx, facts, copies)
     for _ in range(20):
         # One sweep. Dead code goes to its fixed point; copy propagation, run after
         # it, folds what it rewrites and takes the copies that makes at once. What
@@ -1503,7 +1542,7 @@ def run(tree, ctx):
         # the fold changed (a new copy ``b = a`` from ``b = a * 1.0``).
         touched = set()
         _dead(tree, ctx, facts)
-        _propagate(tree, ctx, facts, touched, fold)
+        _propagate(tree, ctx, facts, touched, fold, copies)
         again = _constant_adjoints(tree, ctx, facts, touched)
         again = _swap_back(tree, ctx, facts) or again
         refold = _fold(fold, tree, refold | touched, facts)
