@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import linecache
 import math
 import os
 import subprocess
@@ -508,6 +509,36 @@ def test_source_file_changed_after_import(tmp_path, monkeypatch, new_body):
                                    "return math.cos(x)": -math.sin(1.5)}[new_body])
     finally:
         sys.modules.pop("edited_module", None)
+
+
+def test_source_check_skipped_for_files_older_than_the_process(tmp_path, monkeypatch):
+    """A file last written before the process started needs no compile to tell that its
+    functions run its text (a file written since does: the test above)."""
+    import os
+
+    from s2sad import parse
+
+    path = tmp_path / "old_module.py"
+    path.write_text("def f(x):\n    return x * x * 3.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    import old_module
+    compiled = []
+    real = parse._compiles_to
+    monkeypatch.setattr(parse, "_compiles_to", lambda tree, func: compiled.append(func)
+                        or real(tree, func))
+    try:
+        assert s2sad.grad(old_module.f, mode="reverse")(2.0) == 12.0
+        assert compiled == [old_module.f]                 # written since the start: checked
+        compiled.clear()
+        parse._SOURCES.clear()
+        old = parse._STARTED - 3600.0
+        os.utime(path, (old, old))
+        linecache.checkcache(str(path))
+        assert s2sad.grad(old_module.f, mode="forward")(2.0) == 12.0
+        assert compiled == []                             # older than the process: not
+    finally:
+        sys.modules.pop("old_module", None)
 
 
 _CLASS_SOURCE = """
