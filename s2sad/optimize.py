@@ -817,6 +817,7 @@ def _shared_calls(tree, ctx, facts, copies):
 class _SharedCalls:
     def __init__(self, ctx, facts, touched, copies):
         self.ctx, self.facts, self.touched, self.copies = ctx, facts, touched, copies
+        self.journal = []       # (table, key, old value or _MISSING): see nested
         self.kinds = ctx.var_kinds
         self.derivative = ctx.namer.is_derivative
         namer, primal_temps = ctx.namer, ctx.primal_temps
@@ -858,6 +859,23 @@ class _SharedCalls:
             return None
         return f, tuple(operands)
 
+    def operation_key(self, e):
+        """``(operator class, operands)`` of an arithmetic operation on scalar names and
+        numbers (``a * b``, ``-a``) of the function's own code, or None."""
+        kinds = self.kinds
+        operands = []
+        for a in ((e.left, e.right) if e.__class__ is gast.BinOp else (e.operand,)):
+            c = a.__class__
+            if c is gast.Name:
+                if kinds.get(a.id) != "S":
+                    return None
+                operands.append(a.id)
+            elif c is gast.Constant and (type(a.value) is float or type(a.value) is int):
+                operands.append((type(a.value), a.value))
+            else:
+                return None
+        return e.op.__class__, tuple(operands)
+
     def block(self, stmts, avail, uses, holds):
         """``avail``: key -> the name holding its value; ``uses``, ``holds``: name -> the
         keys it is an operand, the holder of (tuples: the tables are copied for a nested
@@ -877,7 +895,20 @@ class _SharedCalls:
                     # repeated calls stay as it wrote them)
                     if facts_x[1] or facts_x[2]:
                         self.forget(facts_x[1] + facts_x[2], avail, uses, holds, first)
-                    if x.value.__class__ is gast.Call:
+                    vcls = x.value.__class__
+                    if vcls is gast.BinOp or vcls is gast.UnaryOp:
+                        key = self.operation_key(x.value)   # the function's own a * b
+                        if key is None or t in key[1]:      # made again: a copy of it
+                            continue
+                        h = avail.get(key)
+                        if h is None:
+                            self.hold(key, t, avail, uses, holds)
+                        elif h != t:
+                            x.value = _load(h)
+                            self.copies.add(t)
+                            self.touched.add(x)
+                            self.facts.forget(x)
+                    elif vcls is gast.Call:
                         key = self.key(x.value)
                         if key is None or t in key[1]:
                             continue
@@ -911,7 +942,7 @@ class _SharedCalls:
             elif cls is gast.If:
                 self.replace(x, "test", avail)
                 for inner in (x.body, x.orelse):
-                    self.block(inner, dict(avail), dict(uses), dict(holds))
+                    self.nested(inner, avail, uses, holds)
                 self.forget(self.facts.writes(x), avail, uses, holds, first)
             elif cls is gast.For or cls is gast.While:
                 if cls is gast.For:
@@ -920,7 +951,7 @@ class _SharedCalls:
                 if cls is gast.While:
                     self.replace(x, "test", avail)
                 for inner in (x.body, x.orelse):
-                    self.block(inner, dict(avail), dict(uses), dict(holds))
+                    self.nested(inner, avail, uses, holds)
             else:
                 avail.clear()
                 uses.clear()
@@ -939,23 +970,46 @@ class _SharedCalls:
                     out.append(y)       # (not a call kept for its error that a holder makes)
             stmts[:] = out
 
-    @staticmethod
-    def hold(key, h, avail, uses, holds):
+    def nested(self, stmts, avail, uses, holds):
+        """``block`` for a block nested in the one the tables are of: what it changes
+        in them is undone after it (``journal``: (table, key, old value) of each
+        change), so the values made inside serve only inside."""
+        journal = self.journal
+        mark = len(journal)
+        self.block(stmts, avail, uses, holds)
+        for table, key, old in reversed(journal[mark:]):
+            if old is _MISSING:
+                table.pop(key, None)
+            else:
+                table[key] = old
+        del journal[mark:]
+
+    def hold(self, key, h, avail, uses, holds):
+        journal = self.journal
+        journal.append((avail, key, avail.get(key, _MISSING)))
         avail[key] = h
-        holds[h] = holds.get(h, ()) + (key,)
+        old = holds.get(h, ())
+        journal.append((holds, h, old))
+        holds[h] = old + (key,)
         for n in key[1]:
             if n.__class__ is str:
-                uses[n] = uses.get(n, ()) + (key,)
+                old = uses.get(n, ())
+                journal.append((uses, n, old))
+                uses[n] = old + (key,)
 
-    @staticmethod
-    def forget(names, avail, uses, holds, first=None):
+    def forget(self, names, avail, uses, holds, first=None):
         """The names were rebound: the values of calls they hold or are operands of are
         not at hand any more, nor are the first calls of ``first`` they are operands
         of."""
+        journal = self.journal
         for n in names:
             if n in uses or n in holds:
-                for key in uses.pop(n, ()) + holds.pop(n, ()):
-                    avail.pop(key, None)
+                u, h = uses.pop(n, ()), holds.pop(n, ())
+                journal.append((uses, n, u))
+                journal.append((holds, n, h))
+                for key in u + h:
+                    if key in avail:
+                        journal.append((avail, key, avail.pop(key)))
                     if first:
                         first.pop(key, None)
 
@@ -1052,10 +1106,12 @@ class _CallWalk:
                     if seen is not None:
                         return self.make_holder(key, seen, e)
                     if surely and self.quiet:
-                        uses = self.uses
+                        uses, journal = self.uses, self.shared.journal
                         for n in key[1]:        # (forgotten when an operand is rebound)
                             if n.__class__ is str:
-                                uses[n] = uses.get(n, ()) + (key,)
+                                old = uses.get(n, ())
+                                journal.append((uses, n, old))
+                                uses[n] = old + (key,)
                         self.first[key] = _First(self.stmt)
                         self.quiet = False
                         return self.first[key].at(e)

@@ -411,3 +411,18 @@ def test_holders_keep_the_order_of_errors():
     args = (0.7, 1.3, 0.4)
     got = s2sad.grad(divides_first, wrt=(0, 1, 2))(*args)
     assert got == pytest.approx(numerical_grad(divides_first, args, (0, 1, 2)), rel=1e-6)
+
+
+def cos_of_product(x1, x2, x3):
+    return (x1 - x2 + x2 * x3) * math.cos(x2 * x3)
+
+
+def test_the_functions_repeated_operation_is_made_once():
+    """The second seed example writes x2 * x3 twice: the gradient multiplies once (and
+    reads the product where it needs x1 - x2 + x2 * x3 again)."""
+    src = s2sad.source(cos_of_product, wrt=(0, 1, 2))
+    assert src.count("x2 * x3") == 1, src
+    for args in ((0.3, 1.2, -0.7), (2.0, -0.5, 0.25)):
+        got = s2sad.grad(cos_of_product, wrt=(0, 1, 2))(*args)
+        assert got == pytest.approx(numerical_grad(cos_of_product, args, (0, 1, 2)),
+                                    rel=1e-6, abs=1e-9)
