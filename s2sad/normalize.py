@@ -485,9 +485,11 @@ class Normalizer:
         from .api import _call_method
         from .parse import plain
         obj = _call_method(obj)
+        method = None
         if isinstance(obj, types.MethodType) and is_user_function(plain(obj.__func__)):
             # model.loss(x) or model(x) of a global object: loss(model, x), the object
             # a constant as in grad(model.loss)
+            method = obj.__self__
             obj = functools.partial(obj.__func__, obj.__self__)
         if not isinstance(obj, functools.partial):
             return e
@@ -497,6 +499,11 @@ class Normalizer:
         inner = plain(obj.func)
         given = {k.arg for k in e.keywords}
         args = [name(self.ctx.inject("bound", v)) for v in obj.args] + list(e.args)
+        if method is not None:
+            # the object is a receiver of the callee, as self of grad(model.loss): its
+            # self.m(x) and self.layer.m(x) are calls of its class's functions
+            from .api import receivers_of
+            self.ctx.receivers.update(receivers_of({args[0].id: method}))
         keywords = [gast.keyword(arg=k, value=name(self.ctx.inject(k, v)))
                     for k, v in obj.keywords.items() if k not in given] + list(e.keywords)
         label = getattr(inner, "__name__", "")
