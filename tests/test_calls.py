@@ -829,3 +829,20 @@ def test_methods_of_a_module_level_object_call_methods_of_self(mode):
     want = 4 * 5.0 * x + 3 * 5.0 * x * x        # composed(x) = 10 x^2, square x = 5 x^3
     assert s2sad.grad(calls_a_composed_object, mode=mode)(x) == pytest.approx(want)
     assert s2sad.hessian(calls_a_composed_object)(x) == pytest.approx(20.0 + 30.0 * x)
+
+
+composed_by_keyword = functools.partial(composed.square)
+composed_unbound = functools.partial(_Composed.__call__, composed)
+
+
+def calls_partials_of_methods(x):
+    return composed_by_keyword(x) + composed_unbound(x) * x
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_partials_of_methods_of_a_module_level_object(mode):
+    # partial(obj.m) was 'no derivative rule for square', partial(C.m, obj) one for
+    # 'method self.square()'
+    x = 1.5
+    want = 2 * 5.0 * x + 3 * 10.0 * x * x       # square x = 5 x^2, composed x = 10 x^2
+    assert s2sad.grad(calls_partials_of_methods, mode=mode)(x) == pytest.approx(want)
