@@ -482,21 +482,38 @@ class Normalizer:
         if isinstance(obj, _NO_RECEIVERS):
             return e            # a function, a builtin, a ufunc, a class: called as it is
         from .activity import is_user_function
-        from .api import _call_method
+        from .api import _call_method, _is_receiver
+        from .context import class_attribute
         from .parse import plain
         obj = _call_method(obj)
+        method = None
         if isinstance(obj, types.MethodType) and is_user_function(plain(obj.__func__)):
             # model.loss(x) or model(x) of a global object: loss(model, x), the object
             # a constant as in grad(model.loss)
+            method = obj.__self__
             obj = functools.partial(obj.__func__, obj.__self__)
         if not isinstance(obj, functools.partial):
             return e
+        f = obj.func
+        if method is None and isinstance(f, types.MethodType) \
+                and is_user_function(plain(f.__func__)):
+            # partial(model.loss, k=2.0): partial(loss, model, k=2.0)
+            method = f.__self__
+            obj = functools.partial(f.__func__, method, *obj.args, **obj.keywords)
+        elif method is None and obj.args and _is_receiver(obj.args[0]) \
+                and class_attribute(type(obj.args[0]), getattr(f, "__name__", "")) is f:
+            method = obj.args[0]        # partial(Model.loss, model)
         # the object is a constant of the generated code: rebinding the name makes the
         # code stale (api.compiled transforms again), as for a function it calls
         self.ctx.global_reads[path] = self.ctx._lookup(path)
         inner = plain(obj.func)
         given = {k.arg for k in e.keywords}
         args = [name(self.ctx.inject("bound", v)) for v in obj.args] + list(e.args)
+        if method is not None:
+            # the object is a receiver of the callee, as self of grad(model.loss): its
+            # self.m(x) and self.layer.m(x) are calls of its class's functions
+            from .api import receivers_of
+            self.ctx.receivers.update(receivers_of({args[0].id: method}))
         keywords = [gast.keyword(arg=k, value=name(self.ctx.inject(k, v)))
                     for k, v in obj.keywords.items() if k not in given] + list(e.keywords)
         label = getattr(inner, "__name__", "")

@@ -847,7 +847,8 @@ class _SharedCalls:
                     return None
                 operands.append(a.id)
             elif c is gast.Constant and type(a.value) in (int, float):
-                operands.append((type(a.value), a.value))
+                # by its text: -0.0 == 0.0, yet math.atan2(-0.0, -1.0) is -pi
+                operands.append((type(a.value), repr(a.value)))
             else:
                 return None
         path = dotted_name(call.func)

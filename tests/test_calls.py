@@ -798,3 +798,51 @@ def test_rebound_partial_seen_by_a_new_gradient():
         assert s2sad.grad(calls_partials)(1.5) == pytest.approx(51.0)
     finally:
         bound_y = saved
+
+
+class _Composed:
+    """Methods calling methods of self and of an object self holds."""
+
+    def __init__(self, a):
+        self.a = a
+        self.inner = _Scaler(2.0)
+
+    def __call__(self, x):
+        return self.square(x) * 2.0
+
+    def square(self, x):
+        return self.a * x * x + self.inner.square(x)
+
+
+composed = _Composed(3.0)
+
+
+def calls_a_composed_object(x):
+    return composed(x) + composed.square(x) * x
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_methods_of_a_module_level_object_call_methods_of_self(mode):
+    # self.square(x) and self.inner.square(x) inside a method of a module-level object
+    # were MissingRuleErrors ("no derivative rule for method self.square()")
+    x = 1.5
+    want = 4 * 5.0 * x + 3 * 5.0 * x * x        # composed(x) = 10 x^2, square x = 5 x^3
+    assert s2sad.grad(calls_a_composed_object, mode=mode)(x) == pytest.approx(want)
+    assert s2sad.hessian(calls_a_composed_object)(x) == pytest.approx(20.0 + 30.0 * x)
+
+
+composed_by_keyword = functools.partial(composed.square)
+composed_unbound = functools.partial(_Composed.__call__, composed)
+
+
+def calls_partials_of_methods(x):
+    return composed_by_keyword(x) + composed_unbound(x) * x
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_partials_of_methods_of_a_module_level_object(mode):
+    # partial(obj.m) was 'no derivative rule for square', partial(C.m, obj) one for
+    # 'method self.square()'
+    x = 1.5
+    want = 2 * 5.0 * x + 3 * 10.0 * x * x       # square x = 5 x^2, composed x = 10 x^2
+    assert s2sad.grad(calls_partials_of_methods, mode=mode)(x) == pytest.approx(want)

@@ -374,6 +374,22 @@ def test_shared_calls_follow_rebinding():
             assert got == pytest.approx(want, rel=1e-6, abs=1e-8), (args, mode)
 
 
+def signed_zeros(a):
+    x = math.atan2(-0.0, -1.0)
+    y = math.atan2(0.0, -1.0)
+    return x * a + y * a * a + math.copysign(1.0, -0.0) * a + math.copysign(1.0, 0.0) * a
+
+
+def test_shared_calls_tell_signed_zeros_apart():
+    """-0.0 == 0.0, yet math.atan2(-0.0, -1.0) is -pi and math.atan2(0.0, -1.0) pi: the
+    second call read the value of the first (a silent wrong gradient), as did
+    math.copysign(1.0, 0.0) that of math.copysign(1.0, -0.0)."""
+    for mode in ("reverse", "forward"):
+        got = s2sad.grad(signed_zeros, mode=mode)(0.7)
+        assert got == pytest.approx(math.pi * (2 * 0.7 - 1.0), rel=1e-12), mode
+        assert got == pytest.approx(numerical_grad(signed_zeros, (0.7,), 0), rel=1e-6)
+
+
 def pendulum_step(theta, omega, c, k, n):
     for _ in range(n):
         omega = omega - 0.1 * (c * omega + k * math.sin(theta))
