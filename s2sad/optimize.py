@@ -872,7 +872,7 @@ class _SharedCalls:
                     return None
                 operands.append(a.id)
             elif c is gast.Constant and (type(a.value) is float or type(a.value) is int):
-                operands.append((type(a.value), a.value))
+                operands.append((type(a.value), repr(a.value)))   # -0.0 is not 0.0
             else:
                 return None
         return e.op.__class__, tuple(operands)

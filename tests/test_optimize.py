@@ -442,3 +442,17 @@ def test_the_functions_repeated_operation_is_made_once():
         got = s2sad.grad(cos_of_product, wrt=(0, 1, 2))(*args)
         assert got == pytest.approx(numerical_grad(cos_of_product, args, (0, 1, 2)),
                                     rel=1e-6, abs=1e-9)
+
+
+def signed_zero_products(a):
+    p = a * 0.0
+    q = a * -0.0
+    return math.atan2(p, -1.0) * a + math.atan2(q, -1.0) * a * a
+
+
+def test_repeated_arithmetic_tells_signed_zeros_apart():
+    """``a * 0.0`` and ``a * -0.0`` are two values (atan2 tells them apart): not one."""
+    for a in (1.3, 0.4):
+        want = math.atan2(a * 0.0, -1.0) + 2 * a * math.atan2(a * -0.0, -1.0)
+        for mode in ("reverse", "forward"):
+            assert s2sad.grad(signed_zero_products, mode=mode)(a) == pytest.approx(want)
