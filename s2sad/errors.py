@@ -280,15 +280,20 @@ def missing_rule(node, ctx, what, mode="reverse"):
     return MissingRuleError(f"no derivative rule for {what}", hint=hint, **_where(node, ctx))
 
 
+def _def_of(func):
+    """The location of ``func``'s def (its code's first line), where it has code."""
+    code = getattr(func, "__code__", None)
+    return {"filename": code.co_filename if code else None,
+            "lineno": code.co_firstlineno if code else None}
+
+
 def source_unavailable(func, why, hint=None):
     name = getattr(func, "__qualname__", repr(func))
-    code = getattr(func, "__code__", None)
     return SourceUnavailableError(
         f"cannot read the source of {name}: {why}",
-        filename=code.co_filename if code else None,
-        lineno=code.co_firstlineno if code else None,
         hint=hint or "define the function in a .py file (not in the REPL or with exec) "
                      "and pass the Python function itself",
+        **_def_of(func),
     )
 
 
@@ -296,11 +301,9 @@ def partial_refused(func):
     """``grad(functools.partial(f, ...))``: located at ``f``'s def when it has one."""
     inner = func.func
     name = getattr(inner, "__name__", repr(inner))
-    code = getattr(inner, "__code__", None)
     return SourceUnavailableError(
         f"cannot differentiate functools.partial of {name} directly",
-        filename=code.co_filename if code else None,
-        lineno=code.co_firstlineno if code else None,
+        **_def_of(inner),
         hint=f"differentiate {name} itself and pass the bound arguments "
              f"(s2sad.grad({name}, wrt=...)), or call the partial from a function you "
              "differentiate (a call of a module-level partial is supported)",
