@@ -820,9 +820,6 @@ class _SharedCalls:
         self.journal = []       # (table, key, old value or _MISSING): see nested
         self.kinds = ctx.var_kinds
         self.derivative = ctx.namer.is_derivative
-        namer, primal_temps = ctx.namer, ctx.primal_temps
-        self.generated = lambda n: namer.is_derivative(n) or (n in namer.temps
-                                                                and n not in primal_temps)
         self.funcs = {}         # dotted name -> the function it names (shapes.callee)
         self.primal_of = {b: p for p, b in ctx.namer._adjoints.items()}
         self.primal_of.update(ctx.namer.tangent_of)
@@ -879,9 +876,10 @@ class _SharedCalls:
 
     def block(self, stmts, avail, uses, holds):
         """``avail``: key -> the name holding its value; ``uses``, ``holds``: name -> the
-        keys it is an operand, the holder of (tuples: the tables are copied for a nested
-        block, the values shared). All three are edited in place. ``self.first``: key
-        -> where a call of this block without a holder was first made (``_First``)."""
+        keys it is an operand, the holder of (tuples, replaced, never edited). All three
+        are edited in place, each change noted in the journal (``nested`` undoes those
+        of a nested block). ``first``: key -> where a call of this block without a holder
+        was first made (``_First``)."""
         lists = self.facts.lists
         dropped, made = [], []          # made: (statement, the holder to put before it)
         first = {}
@@ -891,7 +889,7 @@ class _SharedCalls:
                 facts_x = lists(x)
                 t = x.targets[0].id if cls is gast.Assign and len(x.targets) == 1 \
                     and x.targets[0].__class__ is gast.Name else None
-                if t is not None and not self.generated(t):
+                if t is not None and not _generated(self.ctx, t):
                     # a primal value: a holder if it is a call (the function's own
                     # repeated calls stay as it wrote them)
                     if facts_x[1] or facts_x[2]:
