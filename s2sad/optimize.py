@@ -892,8 +892,9 @@ class _SharedCalls:
                 if t is not None and not _generated(self.ctx, t):
                     # a primal value: a holder if it is a call (the function's own
                     # repeated calls stay as it wrote them)
-                    if facts_x[1] or facts_x[2]:
-                        self.forget(facts_x[1] + facts_x[2], avail, uses, holds, first)
+                    w = facts_x[1]      # (mostly one new name: no call of forget)
+                    if facts_x[2] or (w and (len(w) > 1 or w[0] in uses or w[0] in holds)):
+                        self.forget(w + facts_x[2], avail, uses, holds, first)
                     vcls = x.value.__class__
                     if vcls is gast.BinOp or vcls is gast.UnaryOp:
                         key = self.operation_key(x.value)   # the function's own a * b
@@ -931,8 +932,9 @@ class _SharedCalls:
                         dropped.append(x)       # a call kept for its error: made already
                         continue
                     facts_x = lists(x)
-                if uses or holds or first:
-                    self.forget(facts_x[1] + facts_x[2], avail, uses, holds, first)
+                w = facts_x[1]
+                if facts_x[2] or (w and (len(w) > 1 or w[0] in uses or w[0] in holds)):
+                    self.forget(w + facts_x[2], avail, uses, holds, first)
                 if t is not None and x.value.__class__ is gast.Call and not self.derivative(t):
                     key = self.key(x.value)         # a template's temporary: a holder too
                     if key is not None and t not in key[1] and key not in avail:
