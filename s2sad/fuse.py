@@ -44,7 +44,7 @@ import numpy as np
 
 from .gastutil import dotted_name, statements, walk
 from .gastutil import loads as names_read
-from .optimize import _COMPOUND, _blocks, _copy_pair, _Substitute
+from .optimize import _COMPOUND, _blocks, _copy_pair, _holds_scalar, _Substitute
 from .optimize import _HARMLESS_OPS as _QUIET_OPS
 
 _MAX_OPS = 8                  # operations per inlined statement: lines stay readable
@@ -76,8 +76,6 @@ class _Fuse:
         self.tree, self.ctx, self.facts = tree, ctx, facts
         args = tree.args
         self.params = {a.id for a in args.posonlyargs + args.args + args.kwonlyargs}
-        self.primal_of = {b: p for p, b in ctx.namer._adjoints.items()}
-        self.primal_of.update(ctx.namer.tangent_of)
         self.made = ctx.namer.made
         self.touched = set()
         self.values = {}            # statement -> _Value of its expression (value_of)
@@ -91,8 +89,7 @@ class _Fuse:
         does)."""
         hit = self.scalars.get(n)
         if hit is None:
-            kinds = self.ctx.var_kinds
-            hit = self.scalars[n] = kinds.get(n, kinds.get(self.primal_of.get(n))) == "S"
+            hit = self.scalars[n] = _holds_scalar(self.ctx, n)
         return hit
 
     def value(self, e):

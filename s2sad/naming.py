@@ -28,6 +28,7 @@ class Namer:
         self._adjoints = {}
         self._tangents = {}
         self.tangent_of = {}       # tangent name -> the name it is the tangent of
+        self.primal_of = {}        # adjoint or tangent name -> the name it is that of
         self._derivatives = set()
         self.temps = set()
         self.made = set()          # every name invented here (none of the user's)
@@ -73,8 +74,9 @@ class Namer:
 
     def adjoint(self, name):
         if name not in self._adjoints:
-            self._adjoints[name] = self.fresh("b" + name)
-            self._derivatives.add(self._adjoints[name])
+            self._adjoints[name] = b = self.fresh("b" + name)
+            self._derivatives.add(b)
+            self.primal_of[b] = name
         return self._adjoints[name]
 
     def tangent(self, name, along=None):
@@ -86,6 +88,7 @@ class Namer:
             self._tangents[key] = d
             self._derivatives.add(d)
             self.tangent_of[d] = name
+            self.primal_of[d] = name
         return self._tangents[key]
 
     def is_derivative(self, name):

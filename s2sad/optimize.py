@@ -795,6 +795,13 @@ def _math_calls(stmt, ctx, stores):
             for key in [_math_domain(c, ctx, stores)] if key is not None]
 
 
+def _holds_scalar(ctx, n):
+    """``n`` holds a Python or NumPy scalar (an adjoint or a tangent: if its primal
+    does)."""
+    kinds = ctx.var_kinds
+    return kinds.get(n, kinds.get(ctx.namer.primal_of.get(n))) == "S"
+
+
 def _shared_calls(tree, ctx, facts, copies):
     """Make a pure call of scalars once: ``math.sin(a)`` (or a NumPy ufunc, ``np.exp(a)``)
     made again, in the same block or a block nested in it, with ``a`` not rebound in
@@ -821,16 +828,9 @@ class _SharedCalls:
         self.kinds = ctx.var_kinds
         self.derivative = ctx.namer.is_derivative
         self.funcs = {}         # dotted name -> the function it names (shapes.callee)
-        self.primal_of = {b: p for p, b in ctx.namer._adjoints.items()}
-        self.primal_of.update(ctx.namer.tangent_of)
 
     def scalar(self, n):
-        """``n`` holds a scalar (an adjoint or a tangent: if its primal does)."""
-        kinds = self.kinds
-        k = kinds.get(n)
-        if k is None:
-            k = kinds.get(self.primal_of.get(n))
-        return k == "S"
+        return _holds_scalar(self.ctx, n)
 
     def key(self, call):
         """``(function, operands)`` of a pure call of scalar names and numbers, or None."""
