@@ -379,6 +379,16 @@ def is_bool(a):
 _DIFFERENTIABLE = (int, float, complex, np.number, np.ndarray, list, tuple)
 
 
+def _wrt_values(params, wrt, args, kwargs):
+    """(position, value) of each differentiated argument given in a call (``params``:
+    the parameter names)."""
+    for i in wrt:
+        if i < len(args):
+            yield i, args[i]
+        elif i < len(params) and params[i] in kwargs:
+            yield i, kwargs[params[i]]
+
+
 def refuse_wrt(func, sig, wrt, args, kwargs):
     """An ArgumentError for a differentiated argument that holds no number to
     differentiate along, as JAX refuses one: a bool (``is_bool``), or anything but a
@@ -386,13 +396,7 @@ def refuse_wrt(func, sig, wrt, args, kwargs):
     gradient came back as 0.0, or a bare IndexError for a dict). A bool or an object
     that is not differentiated is fine."""
     params = list(sig.parameters)
-    for i in wrt:
-        if i < len(args):
-            value = args[i]
-        elif i < len(params) and params[i] in kwargs:
-            value = kwargs[params[i]]
-        else:
-            continue
+    for i, value in _wrt_values(params, wrt, args, kwargs):
         if is_bool(value):
             what = "an array of bools" if isinstance(value, np.ndarray) else "a bool"
         elif not isinstance(value, _DIFFERENTIABLE):
@@ -426,17 +430,11 @@ def refuse_complex(func, sig, wrt, args, kwargs):
     """An ``ArgumentError`` for a complex value among the arguments differentiated: the
     rules are those of real arguments (``abs``, ``np.abs``, comparisons), so a
     gradient along a complex one would be wrong or fail inside the generated code."""
-    params = list(sig.parameters.values())
-    for i in wrt:
-        if i < len(args):
-            value = args[i]
-        elif i < len(params) and params[i].name in kwargs:
-            value = kwargs[params[i].name]
-        else:
-            continue
+    params = list(sig.parameters)
+    for i, value in _wrt_values(params, wrt, args, kwargs):
         if _is_complex(value):
             base = _unwrap(func)
-            name = params[i].name if i < len(params) else str(i)
+            name = params[i] if i < len(params) else str(i)
             raise errors.bad_argument(
                 base, f"argument {i} ({name}) of {getattr(base, '__name__', base)} is complex "
                 f"({type(value).__name__}"
