@@ -390,13 +390,15 @@ def _wrt_values(params, wrt, args, kwargs):
 
 
 def refuse_wrt(func, sig, wrt, args, kwargs):
-    """An ArgumentError for a differentiated argument that holds no number to
-    differentiate along, as JAX refuses one: a bool (``is_bool``), or anything but a
-    number, an array, a list or a tuple (a dict, a string, None, an object: its
-    gradient came back as 0.0, or a bare IndexError for a dict). A bool or an object
-    that is not differentiated is fine."""
+    """An ArgumentError for a differentiated argument that holds no real number to
+    differentiate along, as JAX refuses one: a complex value (``_complex_argument``), a
+    bool (``is_bool``), or anything but a number, an array, a list or a tuple (a dict,
+    a string, None, an object: its gradient came back as 0.0, or a bare IndexError for
+    a dict). Such an argument that is not differentiated is fine."""
     params = list(sig.parameters)
     for i, value in _wrt_values(params, wrt, args, kwargs):
+        if _is_complex(value):
+            raise _complex_argument(func, i, params, value)
         if is_bool(value):
             what = "an array of bools" if isinstance(value, np.ndarray) else "a bool"
         elif not isinstance(value, _DIFFERENTIABLE):
@@ -426,21 +428,18 @@ def _is_complex(a):
     return False
 
 
-def refuse_complex(func, sig, wrt, args, kwargs):
-    """An ``ArgumentError`` for a complex value among the arguments differentiated: the
+def _complex_argument(func, i, params, value):
+    """The ``ArgumentError`` for a complex value among the arguments differentiated: the
     rules are those of real arguments (``abs``, ``np.abs``, comparisons), so a
     gradient along a complex one would be wrong or fail inside the generated code."""
-    params = list(sig.parameters)
-    for i, value in _wrt_values(params, wrt, args, kwargs):
-        if _is_complex(value):
-            base = _unwrap(func)
-            name = params[i] if i < len(params) else str(i)
-            raise errors.bad_argument(
-                base, f"argument {i} ({name}) of {getattr(base, '__name__', base)} is complex "
-                f"({type(value).__name__}"
-                + (f" of dtype {value.dtype}" if isinstance(value, np.ndarray) else "")
-                + "): s2sad differentiates with respect to real arguments only",
-                hint="pass the real and imaginary parts as two float arguments")
+    base = _unwrap(func)
+    name = params[i] if i < len(params) else str(i)
+    return errors.bad_argument(
+        base, f"argument {i} ({name}) of {getattr(base, '__name__', base)} is complex "
+        f"({type(value).__name__}"
+        + (f" of dtype {value.dtype}" if isinstance(value, np.ndarray) else "")
+        + "): s2sad differentiates with respect to real arguments only",
+        hint="pass the real and imaginary parts as two float arguments")
 
 
 def complex_arithmetic(func, what):
@@ -669,9 +668,7 @@ class GradFunction:
 
     def _slow(self, args, kwargs):
         fix = any(_needs_fixing(args[i]) for i in self._wrt if i < len(args))
-        if fix or kwargs:
-            refuse_wrt(_unwrap(self.__wrapped__), self._sig, self._wrt, args, kwargs)
-        refuse_complex(self.__wrapped__, self._sig, self._wrt, args, kwargs)
+        refuse_wrt(_unwrap(self.__wrapped__), self._sig, self._wrt, args, kwargs)
         result = self._call(args, kwargs)
         if self._output in ("grad", "value_and_grad") and _is_complex(self._grads(result)):
             self._forget(args, kwargs)

@@ -29,7 +29,6 @@ from .api import (
     methods_too,
     receivers_of,
     refuse_arrays,
-    refuse_complex,
     refuse_wrt,
     resolve,
 )
@@ -92,7 +91,6 @@ class JVPFunction(_Wrapper):
                 _unwrap(self._func), f"jvp of {self.__name__}: wrt names a keyword-only "
                 "parameter", hint="differentiate along positional parameters")
         refuse_wrt(_unwrap(self._func), self._sig, self._wrt, primal, kwonly)
-        refuse_complex(self._func, self._sig, self._wrt, primal, kwonly)
         tangents = args[n:]
         for i, t in zip(self._wrt, tangents):
             _check_like(t, primal[i], self._func, f"the tangent of argument {i}")
@@ -113,7 +111,7 @@ class VJPFunction(_Wrapper):
     """``vjp(f, wrt)(*args) -> (value, pullback)``; ``pullback(adjoint)`` gives gradients."""
 
     def __call__(self, *args, **kwargs):
-        refuse_complex(self._func, self._sig, self._wrt, args, kwargs)
+        refuse_wrt(_unwrap(self._func), self._sig, self._wrt, args, kwargs)
         target = resolve(self._func, args, kwargs)
         try:
             bound = self._sig.bind(*args, **kwargs)
@@ -123,7 +121,6 @@ class VJPFunction(_Wrapper):
         bound.apply_defaults()
         kinds = call_kinds(target, bound.arguments)
         refuse_arrays(_unwrap(self._func), kinds, bound.arguments)
-        refuse_wrt(_unwrap(self._func), self._sig, self._wrt, args, kwargs)
         impl = compiled(target, self._wrt, True, "split", kinds,
                         receivers=receivers_of(bound.arguments))
         fwd, bwd = impl.function
@@ -148,7 +145,7 @@ class VJPFunction(_Wrapper):
             except Exception as exc:
                 errors.note_generated(exc)
                 raise
-            if _is_complex(grads):          # the arguments are real (refuse_complex)
+            if _is_complex(grads):          # the arguments are real (refuse_wrt)
                 raise complex_arithmetic(self._func, "gradient (vjp)")
             return grads if self._wrt_tuple else grads[0]
 
