@@ -413,7 +413,9 @@ class Forward:
         return rule._subst(expr, t, mapping, {}, _Env(self), keep=keep)
 
     def from_template(self, s, rule, t, op):
-        mapping = op.bind()
+        # a runtime helper with a tangent template and no adjoint rule: its template binds
+        mapping = rule.bind(op.args, op.keywords) if isinstance(op.rule, _TangentOnly) \
+            else op.bind()
         atoms = {}          # placeholder -> the atom whose tangent it stands for
 
         def make():

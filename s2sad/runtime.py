@@ -500,6 +500,60 @@ def sum_list_adjoint(g, x):
     return [unbroadcast(g, e) for e in x]
 
 
+def _others(items, start):
+    """For each of ``items``, the product of ``start`` and the other items (prefix
+    times suffix products: exact where an item is 0, as dividing is not)."""
+    before, after = [], []
+    p = start
+    for e in items:
+        before.append(p)
+        p = p * e
+    p = 1.0
+    for e in reversed(items):
+        after.append(p)
+        p = p * e
+    n = len(items)
+    return [before[i] * after[n - 1 - i] for i in range(n)]
+
+
+def prod_items_adjoint(g, x, start):
+    """Adjoint of ``x`` in ``math.prod(x, start=start)`` for a list, tuple or array:
+    ``g`` times the product of ``start`` and the other items, for each item."""
+    items = list(x)
+    others = _others(items, start)
+    if isinstance(x, np.ndarray):
+        return np.array([g * o for o in others], dtype=np.float64)
+    return [unbroadcast(g * o, e) for e, o in zip(items, others)]
+
+
+def dot_items(a, b):
+    """The sum of ``a[i] * b[i]`` (the tangent of ``math.prod``: the items' tangents
+    times ``prod_items_adjoint(1.0, x, start)``); 0.0 when ``a`` is the number 0.0 (``x``
+    carries no tangent)."""
+    if type(a) is float:
+        return a
+    return builtins.sum((u * v for u, v in zip(a, b)), 0.0)
+
+
+def prod_items_adjoint_tangent(dg, g, dx, x, dstart, start):
+    """The tangent of ``prod_items_adjoint(g, x, start)`` (second derivatives of ``math.prod``):
+    for each item, ``dg`` times the product of the others and ``start``, plus ``g``
+    times the tangent of that product."""
+    items = list(x)
+    others = _others(items, start)
+    out = []
+    for i in range(len(items)):
+        rest = items[:i] + items[i + 1:]
+        t = dstart * math.prod(rest)
+        if type(dx) is not float:
+            tangents = list(dx)
+            t = t + dot_items(tangents[:i] + tangents[i + 1:], _others(rest, start))
+        out.append(unbroadcast(dg * others[i] + g * t, items[i]))
+    if isinstance(x, np.ndarray):
+        return np.array(out, dtype=np.float64)
+    return out
+
+
 def extreme_adjoint(g, x, z):
     """Adjoint of ``x`` in ``max(x)`` or ``min(x)`` (``z``) of a list, tuple or 1-D array:
     ``g`` on the items equal to ``z``, shared evenly among ties (as ``max(a, b)``)."""

@@ -506,3 +506,80 @@ def fmod_xy(x, y):
 def test_fmod(mode, x, y):
     for wrt in (0, 1):
         check(fmod_xy, (x, y), wrt, mode=mode)
+
+
+# -- math.asinh, acosh, atanh, erfc, ldexp, cbrt, exp2 (were MissingRuleError) --------
+
+
+def inverse_hyperbolic(x, y):
+    return math.asinh(x * y) + math.acosh(1.5 + x * x) * math.atanh(y / 2.0)
+
+
+def erfc_ldexp(x, y):
+    out = math.erfc(x * y) + math.ldexp(x * y, 3)
+    if hasattr(math, "cbrt"):           # Python 3.11
+        out = out + math.cbrt(x + 2.0 * y) * math.exp2(x - y)
+    return out
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("f", [inverse_hyperbolic, erfc_ldexp])
+@pytest.mark.parametrize("args", [(0.3, 0.7), (-1.2, 1.1), (2.0, -0.5)])
+def test_more_math_functions(mode, f, args):
+    for wrt in (0, 1):
+        check(f, args, wrt, mode=mode)
+
+
+@pytest.mark.parametrize("f", [inverse_hyperbolic, erfc_ldexp])
+def test_more_math_functions_second_order(f):
+    args = (0.3, 0.7)
+    for wrt in (0, 1):
+        first = s2sad.grad(f, wrt)
+        want = numerical_grad(first, args, wrt)
+        assert s2sad.hessian(f, wrt=wrt)(*args) == pytest.approx(want, rel=1e-6)
+
+
+# -- math.prod (was a MissingRuleError) ------------------------------------------------
+
+
+def prod_of_display(x, y):
+    return math.prod([x, y, x * y, 2.0]) + math.prod((x, 0.0, y))
+
+
+def prod_with_start(x, y):
+    xs = (x, 2.0 * x, x * 3.0)
+    return math.prod(xs, start=y) * y
+
+
+def prod_with_a_zero_item(x, y):
+    return math.prod([x - 1.0, y, x])       # exact at x = 1 (no division by the item)
+
+
+def prod_of_array(v):
+    return math.prod(v * v)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("f", [prod_of_display, prod_with_start, prod_with_a_zero_item])
+@pytest.mark.parametrize("args", [(0.3, 0.7), (-1.2, 1.1), (1.0, -0.5)])
+def test_prod(mode, f, args):
+    for wrt in (0, 1):
+        check(f, args, wrt, mode=mode)
+
+
+def test_prod_at_a_zero_item_and_of_arrays():
+    # d/dx of (x - 1) y x at x = 1 is y: only the zero item's own term is left
+    assert s2sad.grad(prod_with_a_zero_item)(1.0, -0.5) == -0.5
+    v = np.array([0.5, -2.0, 1.5])
+    want = 2.0 * np.prod(v * v) / v
+    check(prod_of_array, (v,), want=want, mode="reverse")
+    check(prod_of_array, (np.array([0.5, 0.0, 1.5]),), mode="reverse")
+
+
+@pytest.mark.parametrize("f", [prod_of_display, prod_with_start, prod_with_a_zero_item])
+@pytest.mark.parametrize("args", [(0.3, 0.7), (1.0, -0.5)])
+def test_prod_second_order(f, args):
+    for wrt in (0, 1):
+        first = s2sad.grad(f, wrt)
+        want = numerical_grad(first, args, wrt)
+        assert s2sad.hessian(f, wrt=wrt)(*args) == pytest.approx(want, rel=1e-6, abs=1e-7)

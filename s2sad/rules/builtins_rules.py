@@ -18,6 +18,7 @@ from ..runtime import (
     extreme_tangent,
     mul_any_adjoint,
     mul_any_tangent,
+    prod_items_adjoint,
     repeat_tangent,
     sequence_repeat_adjoint,
     slice_adjoint,
@@ -91,6 +92,13 @@ def sum_start(z, x, start):
 @adjoint(math.fsum)
 def fsum(z, x):
     d[x] = sum_list_adjoint(d[z], x)
+
+
+@adjoint(math.prod)
+def prod(z, x, start=1.0):
+    """a list, tuple or array; exact where an item is 0"""
+    d[x] = prod_items_adjoint(d[z], x, start)
+    d[start] = d[z] * math.prod(x)
 
 
 # a + b and a * n of lists and tuples (activity.classify gives them these primitives)

@@ -93,6 +93,21 @@ def cosh(z, x):
     d[x] = d[z] * math.sinh(x)
 
 
+@adjoint(math.asinh)
+def asinh(z, x):
+    d[x] = d[z] / math.sqrt(x * x + 1.0)
+
+
+@adjoint(math.acosh)
+def acosh(z, x):
+    d[x] = d[z] / math.sqrt(x * x - 1.0)
+
+
+@adjoint(math.atanh)
+def atanh(z, x):
+    d[x] = d[z] / (1.0 - x * x)
+
+
 @adjoint(math.asin)
 def asin(z, x):
     d[x] = d[z] / math.sqrt(1.0 - x * x)
@@ -143,6 +158,27 @@ def fmod(z, x, y):
 @adjoint(math.erf)
 def erf(z, x):
     d[x] = d[z] * 1.1283791670955126 * math.exp(-x * x)
+
+
+@adjoint(math.erfc)
+def erfc(z, x):
+    d[x] = -d[z] * 1.1283791670955126 * math.exp(-x * x)
+
+
+@adjoint(math.ldexp)
+def ldexp(z, x, i):
+    """x * 2 ** i for an integer i"""
+    d[x] = d[z] * math.ldexp(1.0, i)
+
+
+if hasattr(math, "cbrt"):              # Python 3.11
+    @adjoint(math.cbrt)
+    def cbrt(z, x):
+        d[x] = d[z] / (3.0 * z * z)
+
+    @adjoint(math.exp2)
+    def exp2(z, x):
+        d[x] = d[z] * z * 0.6931471805599453
 
 
 @adjoint(math.degrees)

@@ -31,6 +31,7 @@ multilinear(runtime.last_writes, args=("part",))
 # the items of x equal to z take the adjoint (the tangent): linear in it, x and z select
 multilinear(runtime.extreme_adjoint, args=("g",))
 multilinear(runtime.extreme_tangent, args=("dx",))
+multilinear(runtime.dot_items, args=("a", "b"))
 multilinear(runtime.element_adjoint, runtime.slice_adjoint, runtime.sequence_repeat_adjoint,
             args=("g",))
 multilinear(runtime.repeat_tangent, runtime.extreme_tangent, args=("dx",))
@@ -83,6 +84,16 @@ def sum_items(z, x):
 @tangent(math.fsum)
 def fsum_items(z, x):
     d[z] = sum_tangent(d[x], 0.0)
+
+
+@tangent(math.prod)
+def prod_items(z, x, start=1.0):
+    d[z] = runtime.dot_items(d[x], runtime.prod_items_adjoint(1.0, x, start)) + d[start] * math.prod(x)
+
+
+@tangent(runtime.prod_items_adjoint)
+def prod_items_adjoint_tangent(z, g, x, start):
+    d[z] = runtime.prod_items_adjoint_tangent(d[g], g, d[x], x, d[start], start)
 
 
 @tangent(builtins.sum)
