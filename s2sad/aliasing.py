@@ -86,6 +86,7 @@ class _Sharing:
         self.holders = {}        # name -> names holding it
         self.copies = {}         # name -> names it is copied from / to (SSA and user copies)
         self.made_at = {}        # name -> the statement making it share memory
+        items = []               # (list, name): the name is an item read from the list
         for s in stmts:
             same, held = self.edges(s)
             t = target_name(s)
@@ -96,10 +97,31 @@ class _Sharing:
                     self.copies.setdefault(b, set()).add(a)
             for holder, x in held:
                 self.holders.setdefault(x, set()).add(holder)
+                if holder != t and t == x:
+                    items.append((holder, x))
             if t is not None and (same or held):
                 self.made_at.setdefault(t, s)
+        self._items_share(items)
         self.tree = tree
         self.after = None
+
+    def _items_share(self, items):
+        """An item read from a list (``r = rows[0]``) is the very object the list holds:
+        it shares memory with each array the list (or a copy of it) holds, so that
+        ``r *= 2.0`` shows through ``rows = list(m)`` or ``rows = [m[0], m[1]]`` in
+        ``m``. Items of lists of lists: to the fixed point."""
+        changed = bool(items)
+        while changed:
+            changed = False
+            held_by = {}
+            for x, hs in self.holders.items():
+                for h in hs:
+                    held_by.setdefault(self.find(h), set()).add(x)
+            for lst, t in items:
+                for x in held_by.get(self.find(lst), ()):
+                    if x != t and self.find(x) != self.find(t):
+                        self.union(t, x)
+                        changed = True
 
     # -- which names may share memory
 

@@ -493,6 +493,15 @@ def as_sequence(x):
     return list(x)
 
 
+def sequence_adjoint(g, x):
+    """Adjoint of ``x`` in ``list(x)`` or ``tuple(x)``: the items' adjoints ``g`` as a list,
+    or as an array for an array ``x``."""
+    if isinstance(x, np.ndarray):
+        return np.array([np.broadcast_to(gi, np.shape(xi)) for gi, xi in zip(g, x)],
+                        dtype=np.float64).reshape(x.shape)
+    return list(g)
+
+
 def sum_list_adjoint(g, x):
     """Adjoint of ``x`` in ``sum(x)`` for a list, tuple or array ``x``."""
     if isinstance(x, np.ndarray):

@@ -169,6 +169,22 @@ def row_kept(A):
     return np.sum(r * A[0])
 
 
+def item_of_a_display(A):
+    B = A.copy()
+    rows = [B[0], B[1]]
+    r = rows[0]
+    r *= 2.0  # <- L_ITEM_DISPLAY
+    return np.sum(B * A)
+
+
+def item_of_list_of_rows(A):
+    B = A.copy()
+    rows = list(B)
+    r = rows[1]
+    r *= 2.0  # <- L_ITEM_LIST
+    return np.sum(B * A)
+
+
 REFUSED = [
     (slice_view, X, "L_SLICE", ("in-place update", "b *=", "also changes a")),
     (column_view, M, "L_COLUMN", ("in-place update", "c +=", "also changes B")),
@@ -187,6 +203,10 @@ REFUSED = [
     (view_then_write, X, "L_UNDER_VIEW", ("while a view of it is still used", "changes b")),
     (row_swap, M, "L_SWAP", ("while a view of it is still used",)),
     (row_kept, M, "L_ROW_KEPT", ("while a view of it is still used", "changes r")),
+    # an item read from a list is the array the list holds, a row of B here (was a
+    # silent wrong gradient: the row's update did not reach B)
+    (item_of_a_display, M, "L_ITEM_DISPLAY", ("in-place update", "r *=", "B")),
+    (item_of_list_of_rows, M, "L_ITEM_LIST", ("in-place update", "r *=", "B")),
 ]
 
 

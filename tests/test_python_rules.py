@@ -583,3 +583,66 @@ def test_prod_second_order(f, args):
         first = s2sad.grad(f, wrt)
         want = numerical_grad(first, args, wrt)
         assert s2sad.hessian(f, wrt=wrt)(*args) == pytest.approx(want, rel=1e-6, abs=1e-7)
+
+
+# -- list(x) and tuple(x) (were MissingRuleError) -------------------------------------
+
+
+def list_of_a_generator(x):
+    ys = list(math.sin(x * i) for i in range(3))
+    return ys[1] + ys[2] * x
+
+
+def tuple_of_a_generator(x):
+    ys = tuple(x * i for i in range(3))
+    return ys[1] * ys[2]
+
+
+def list_of_a_list(x):
+    zs = [x, 2.0 * x]
+    ys = list(zs)
+    ys.append(ys[0] * ys[1])
+    return sum(ys) * ys[0]
+
+
+def tuple_of_a_tuple(x):
+    ys = tuple((x, x * x))
+    return ys[0] * ys[1]
+
+
+def sum_of_list_of_generator(x):
+    return sum(list(x * i * i for i in range(4)))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("f", [list_of_a_generator, tuple_of_a_generator, list_of_a_list,
+                               tuple_of_a_tuple, sum_of_list_of_generator])
+@pytest.mark.parametrize("x", [0.7, -1.3])
+def test_list_and_tuple_of_values(mode, f, x):
+    check(f, (x,), mode=mode)
+    first = s2sad.grad(f)
+    assert s2sad.hessian(f)(x) == pytest.approx(numerical_grad(first, (x,), 0), rel=1e-6)
+
+
+def list_of_an_array(v):
+    ys = list(v * v)
+    return ys[0] * ys[2] + sum(ys)
+
+
+def tuple_of_rows(m):
+    rows = tuple(m)
+    return np.sum(rows[0] * rows[1])
+
+
+def test_list_and_tuple_of_arrays():
+    v = np.array([0.5, -1.0, 2.0])
+    # the adjoints of the list's items add up (add_adjoints), never concatenate
+    check(list_of_an_array, (v,), want=[2 * 0.5 * 4.0 + 1.0, -2.0, 2 * 2.0 * 0.25 + 4.0])
+    m = np.arange(6.0).reshape(2, 3)
+    check(tuple_of_rows, (m,), want=m[::-1])
+    check(list_of_an_argument, ([0.5, 1.5],), want=[0.5 + 2.0, 0.5], mode="reverse")
+
+
+def list_of_an_argument(xs):
+    ys = list(xs)
+    return sum(ys) * ys[0]

@@ -20,6 +20,7 @@ from ..runtime import (
     mul_any_tangent,
     prod_items_adjoint,
     repeat_tangent,
+    sequence_adjoint,
     sequence_repeat_adjoint,
     slice_adjoint,
     sum_list_adjoint,
@@ -76,6 +77,12 @@ def divmod(z, x, y):
 @adjoint(as_sequence)
 def as_sequence(z, x):
     d[x] = d[z]
+
+
+@adjoint(builtins.list, builtins.tuple)
+def items_of(z, x):
+    """of a list, tuple or array, or of a generator"""
+    d[x] = sequence_adjoint(d[z], x)
 
 
 @adjoint(builtins.sum)
