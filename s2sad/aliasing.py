@@ -97,8 +97,10 @@ class _Sharing:
                     self.copies.setdefault(b, set()).add(a)
             for holder, x in held:
                 self.holders.setdefault(x, set()).add(holder)
-                if holder != t and t == x:
-                    items.append((holder, x))
+            v = getattr(s, "value", None)
+            if (same or held) and isinstance(v, gast.Subscript) \
+                    and isinstance(v.value, gast.Name):
+                items.append((v.value.id, t))
             if t is not None and (same or held):
                 self.made_at.setdefault(t, s)
         self._items_share(items)
@@ -106,10 +108,11 @@ class _Sharing:
         self.after = None
 
     def _items_share(self, items):
-        """An item read from a list (``r = rows[0]``) is the very object the list holds:
-        it shares memory with each array the list (or a copy of it) holds, so that
-        ``r *= 2.0`` shows through ``rows = list(m)`` or ``rows = [m[0], m[1]]`` in
-        ``m``. Items of lists of lists: to the fixed point."""
+        """An item read from a list (``r = rows[0]``), or from what may be one (an item
+        of a list of tuples), is the very object the list holds: it shares memory with
+        each array the list (or a copy of it) holds, so that ``r *= 2.0`` shows through
+        ``rows = list(m)`` or ``rows = [m[0], m[1]]`` in ``m``. Items of lists of lists:
+        to the fixed point."""
         changed = bool(items)
         while changed:
             changed = False

@@ -185,6 +185,22 @@ def item_of_list_of_rows(A):
     return np.sum(B * A)
 
 
+def item_of_a_pair(A):
+    B = A * 1.0
+    pairs = [(B[0], A[0])]
+    p = pairs[0][0]
+    p *= 2.0  # <- L_ITEM_PAIR
+    return np.sum(B * A)
+
+
+def item_of_zipped_rows(A):
+    B = A * 1.0
+    pairs = list(zip(B, A))
+    p = pairs[0][0]
+    p *= 2.0  # <- L_ITEM_ZIP
+    return np.sum(B * A)
+
+
 REFUSED = [
     (slice_view, X, "L_SLICE", ("in-place update", "b *=", "also changes a")),
     (column_view, M, "L_COLUMN", ("in-place update", "c +=", "also changes B")),
@@ -207,6 +223,8 @@ REFUSED = [
     # silent wrong gradient: the row's update did not reach B)
     (item_of_a_display, M, "L_ITEM_DISPLAY", ("in-place update", "r *=", "B")),
     (item_of_list_of_rows, M, "L_ITEM_LIST", ("in-place update", "r *=", "B")),
+    (item_of_a_pair, M, "L_ITEM_PAIR", ("in-place update", "p *=", "B")),
+    (item_of_zipped_rows, M, "L_ITEM_ZIP", ("in-place update", "p *=", "B")),
 ]
 
 
