@@ -469,7 +469,7 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
     container = _helper_container(value, ctx, kinds)
     if container is not None:
         return container
-    if fn in (builtins.list, builtins.tuple) and len(value.args) == 1 and not value.keywords:
+    if fn in (builtins.list, builtins.tuple, builtins.sorted) and len(value.args) == 1:
         return _items_kind(_atom_kind(value.args[0], kinds))
     made = _made_array(value, ctx, kinds, literals, fn)
     if made is not None:
@@ -628,12 +628,12 @@ def _container_helpers():
             rt.copy_of: (0,), rt.sum_list_adjoint: (1,), rt.extreme_adjoint: (1,),
             rt.add_adjoints: (0, 1),
             rt.fit: (0, 1), rt.take_adjoint: (2,), rt.as_sequence: (0,),
-            rt.sequence_adjoint: (1,), rt.prod_items_adjoint: (1,),
+            rt.sequence_adjoint: (1,), rt.prod_items_adjoint: (1,), rt.sorted_adjoint: (1,),
             rt.prod_items_adjoint_tangent: (3,)}
 
 
 def _items_kind(kind):
-    """The kind of ``list(x)`` or ``tuple(x)`` for ``x`` of kind ``kind``: a list of
+    """The kind of ``list(x)``, ``tuple(x)`` or ``sorted(x)`` for ``x`` of kind ``kind``: a list of
     scalars for a list of scalars or a 1-D array, another list otherwise."""
     return "LS" if kind in ("LS", "A1") else "L"
 

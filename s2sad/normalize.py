@@ -29,6 +29,7 @@ Example::
 
 from __future__ import annotations
 
+import builtins
 import functools
 import keyword
 import types
@@ -429,23 +430,34 @@ class Normalizer:
             self.result = saved
         return name(result)
 
+    def _builtin_call(self, e, names):
+        """``e`` calls the builtin of one of ``names`` (not a name the user rebound),
+        with plain positional arguments."""
+        if not (isinstance(e.func, gast.Name) and e.func.id in names) or e.keywords \
+                or any(isinstance(a, gast.Starred) for a in e.args) \
+                or e.func.id in self.ctx.local_names:
+            return False
+        try:
+            return self.ctx.lookup(e.func.id) is getattr(builtins, e.func.id)
+        except KeyError:
+            return False
+
     def expr_Call(self, e, out):
         if isinstance(e.func, gast.Name) and e.func.id in self.nested:
             return self.inline(e, out)
-        if isinstance(e.func, gast.Name) and e.func.id in ("max", "min") and len(e.args) > 2 \
-                and not e.keywords and not any(isinstance(a, gast.Starred) for a in e.args):
-            import builtins
-            try:
-                is_builtin = self.ctx.lookup(e.func.id) is getattr(builtins, e.func.id)
-            except KeyError:
-                is_builtin = False
-            if is_builtin and e.func.id not in self.ctx.local_names:
-                # max(a, b, c) -> max(max(a, b), c): pairs have derivative rules
-                acc = self.atom(e.args[0], out)
-                for a in e.args[1:]:
-                    pair = gast.Call(func=name(e.func.id), args=[acc, a], keywords=[])
-                    acc = self.atom(copy_location(pair, e), out)
-                return acc
+        if len(e.args) > 2 and self._builtin_call(e, ("max", "min")):
+            # max(a, b, c) -> max(max(a, b), c): pairs have derivative rules
+            acc = self.atom(e.args[0], out)
+            for a in e.args[1:]:
+                pair = gast.Call(func=name(e.func.id), args=[acc, a], keywords=[])
+                acc = self.atom(copy_location(pair, e), out)
+            return acc
+        if len(e.args) > 1 and self._builtin_call(e, ("map",)) \
+                and _is_dotted(e.args[0]) and (_root(e.args[0]) not in self.ctx.local_names
+                                               or isinstance(e.args[0], gast.Name)
+                                               and e.args[0].id in self.nested):
+            # map(f, xs, ys) -> (f(a, b) for a, b in zip(xs, ys)), for a named function
+            return self.expr_ListComp(self._map_as_generator(e), out)
         e = self.unpartial(e)
         func = e.func
         if isinstance(func, gast.Attribute):
@@ -464,6 +476,20 @@ class Normalizer:
                 raise errors.unsupported(k.value, self.ctx, "KwargsCall")
             keywords.append(gast.keyword(arg=k.arg, value=self.atom(k.value, out)))
         return gast.Call(func=func, args=args, keywords=keywords)
+
+    def _map_as_generator(self, e):
+        items = [name(self.namer.temp()) for _ in e.args[1:]]
+        if len(items) == 1:
+            target, iterable = items[0], e.args[1]
+        else:
+            target = gast.Tuple(elts=items, ctx=gast.Store())
+            iterable = gast.Call(func=name(self.ctx.inject("zip", builtins.zip)),
+                                 args=list(e.args[1:]), keywords=[])
+        for n in items:
+            n.ctx = gast.Store()
+        call = gast.Call(func=e.args[0], args=[name(n.id) for n in items], keywords=[])
+        loop = gast.comprehension(target=target, iter=iterable, ifs=[], is_async=0)
+        return copy_location(gast.GeneratorExp(elt=copy_location(call, e), generators=[loop]), e)
 
     def unpartial(self, e):
         """``p(x)`` of a global ``p = functools.partial(f, a, k=b)``: the call ``f(a, x,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import operator
 
 import numpy as np
 
@@ -500,6 +501,29 @@ def sequence_adjoint(g, x):
         return np.array([np.broadcast_to(gi, np.shape(xi)) for gi, xi in zip(g, x)],
                         dtype=np.float64).reshape(x.shape)
     return list(g)
+
+
+def sort_order(x, reverse):
+    """The positions of ``x``'s items in the order ``sorted(x, reverse=reverse)`` puts
+    them (stable: equal items keep their order, as ``sorted`` keeps them)."""
+    pairs = builtins.sorted(zip(x, range(len(x))), key=operator.itemgetter(0),
+                            reverse=reverse)
+    return [i for _, i in pairs]
+
+
+def sorted_adjoint(g, x, reverse):
+    """Adjoint of ``x`` in ``sorted(x, reverse=reverse)``: each item's adjoint back at
+    the item's place (a list, or an array for an array ``x``)."""
+    rank = sort_order(sort_order(x, reverse), False)       # the inverse permutation
+    out = [g[k] for k in rank]
+    if isinstance(x, np.ndarray):
+        return np.array(out, dtype=np.float64)
+    return [unbroadcast(gi, xi) for gi, xi in zip(out, x)]
+
+
+def sorted_tangent(dx, x, reverse):
+    """Tangent of ``sorted(x, reverse=reverse)``: the items' tangents in sorted order."""
+    return [dx[i] for i in sort_order(x, reverse)]
 
 
 def sum_list_adjoint(g, x):

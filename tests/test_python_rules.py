@@ -646,3 +646,65 @@ def test_list_and_tuple_of_arrays():
 def list_of_an_argument(xs):
     ys = list(xs)
     return sum(ys) * ys[0]
+
+
+# -- map(f, ...) of a named function and sorted(x) (were MissingRuleError) -------------
+
+
+def squared(t):
+    return t * t
+
+
+def map_of_functions(x):
+    def cube(t):
+        return t * t * t
+    scale = lambda t: t * x     # noqa: E731 - a lambda bound to a name, as users write
+    return (sum(map(math.sin, [x, 2.0 * x])) + sum(map(squared, (x, x + 1.0)))
+            + sum(map(cube, [x, 2.0])) * sum(map(scale, [x, 3.0])))
+
+
+def map_of_two_sequences(x, y):
+    return sum(map(math.atan2, [x, y], [y, x * y])) + list(map(abs, (x, -x * 3.0)))[1]
+
+
+def sorted_list(x):
+    ys = sorted([3.0 * x, x * x, 1.0])
+    return ys[0] * ys[2] + ys[1]
+
+
+def sorted_reversed(x):
+    ys = sorted((x, -x, x * x), reverse=True)
+    return ys[0] * 2.0 + ys[1] * ys[2]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("x", [0.7, -1.6, 2.5])
+def test_map_and_sorted(mode, x):
+    for f in (map_of_functions, sorted_list, sorted_reversed):
+        check(f, (x,), mode=mode)
+    for wrt in (0, 1):
+        check(map_of_two_sequences, (x, 1.3), wrt, mode=mode)
+
+
+@pytest.mark.parametrize("x", [0.7, -1.6, 2.5])
+def test_map_and_sorted_second_order(x):
+    for f in (map_of_functions, sorted_list, sorted_reversed):
+        first = s2sad.grad(f)
+        assert s2sad.hessian(f)(x) == pytest.approx(numerical_grad(first, (x,), 0), rel=1e-6)
+
+
+def sorted_array(v):
+    ys = sorted(v * v)
+    return ys[0] + 3.0 * ys[-1]
+
+
+def test_sorted_of_an_array_and_ties():
+    v = np.array([0.5, -2.0, 1.5])
+    check(sorted_array, (v,), want=[1.0, -12.0, 0.0])
+    np.testing.assert_allclose(s2sad.hessian(sorted_array)(v), np.diag([2.0, 6.0, 0.0]))
+
+    def tie(x, y):
+        ys = sorted([x, y])         # x == y: sorted keeps x first
+        return ys[0] * 2.0 + ys[1]
+    assert s2sad.grad(tie, (0, 1), mode="reverse")(1.0, 1.0) == (2.0, 1.0)
+    assert s2sad.grad(tie, (0, 1), mode="forward")(1.0, 1.0) == (2.0, 1.0)

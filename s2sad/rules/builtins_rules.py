@@ -23,6 +23,8 @@ from ..runtime import (
     sequence_adjoint,
     sequence_repeat_adjoint,
     slice_adjoint,
+    sorted_adjoint,
+    sorted_tangent,
     sum_list_adjoint,
 )
 from .core import adjoint, nondiff, tangent
@@ -85,6 +87,17 @@ def items_of(z, x):
     d[x] = sequence_adjoint(d[z], x)
 
 
+@adjoint(builtins.sorted)
+def sorted_items(z, x, reverse=False):
+    """of a list, tuple or 1-D array; equal items keep their order, as sorted keeps them"""
+    d[x] = sorted_adjoint(d[z], x, reverse)
+
+
+@tangent(builtins.sorted)
+def tangent_of_sorted(z, x, reverse=False):
+    d[z] = sorted_tangent(d[x], x, reverse)
+
+
 @adjoint(builtins.sum)
 def sum(z, x):
     d[x] = sum_list_adjoint(d[z], x)
@@ -132,6 +145,7 @@ def tangent_of_repeat(z, x, n):
     d[z] = repeat_tangent(d[x], x, n)
 
 
+nondiff(runtime.sort_order)
 nondiff(builtins.int, builtins.round, builtins.len, builtins.range, builtins.bool,
         builtins.isinstance, builtins.print, builtins.type,
         builtins.str, builtins.repr, builtins.id, builtins.hash)
