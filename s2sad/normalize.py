@@ -198,8 +198,10 @@ class Normalizer:
 
     def unpack(self, target, value, s, out):
         elts = target.elts
-        if any(isinstance(e, gast.Starred) for e in elts):
-            raise errors.unsupported(target, self.ctx, "Starred")
+        stars = [i for i, e in enumerate(elts) if isinstance(e, gast.Starred)]
+        if stars:
+            self.unpack_starred(elts, stars[0], value, s, out)
+            return
         if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(elts):
             # evaluate every right-hand side before any target is written
             written = {n.id for t in elts for n in gast.walk(t) if isinstance(n, gast.Name)}
@@ -218,6 +220,30 @@ class Normalizer:
         for i, t in enumerate(elts):
             item = gast.Subscript(value=whole, slice=const(i), ctx=gast.Load())
             self.stmt_Assign(assign(t, copy_location(item, s), like=s), out)
+
+    def unpack_starred(self, elts, star, value, s, out):
+        """``a, *rest, b = value``: ``a = v[0]``, ``rest = list(v[1:-1])``, ``b = v[-1]``
+        of ``v = list(value)`` (any iterable, as Python takes it; ``rest`` is a list)."""
+        items = name(self.namer.temp())
+        listed = gast.Call(func=name(self.ctx.inject("list", builtins.list)),
+                           args=[self.atom(value, out)], keywords=[])
+        out.append(assign(items.id, copy_location(listed, s), like=s))
+        after = len(elts) - star - 1
+        for i, t in enumerate(elts):
+            if i < star:
+                index = const(i)
+            elif i > star:
+                index = const(i - len(elts))
+            else:
+                upper = const(-after) if after else None
+                index = gast.Slice(lower=const(star), upper=upper, step=None)
+            item = copy_location(gast.Subscript(value=name(items.id), slice=index,
+                                                ctx=gast.Load()), s)
+            if i == star:
+                t = t.value
+                item = copy_location(gast.Call(func=name(self.ctx.inject("list", builtins.list)),
+                                               args=[item], keywords=[]), s)
+            self.stmt_Assign(assign(t, item, like=s), out)
 
     def stmt_If(self, s, out):
         if anno.get(s, anno.Key.LOOP_EXIT):

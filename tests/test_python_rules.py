@@ -708,3 +708,50 @@ def test_sorted_of_an_array_and_ties():
         return ys[0] * 2.0 + ys[1]
     assert s2sad.grad(tie, (0, 1), mode="reverse")(1.0, 1.0) == (2.0, 1.0)
     assert s2sad.grad(tie, (0, 1), mode="forward")(1.0, 1.0) == (2.0, 1.0)
+
+
+# -- starred targets: a, *rest = value (were refused) -----------------------------------
+
+
+def star_first(x):
+    a, *rest = [x, x * 2.0, x * 3.0]
+    return a * sum(rest)
+
+
+def star_last(x):
+    *init, last = (x, x * x, 3.0)
+    return sum(init) * last + len(init)
+
+
+def star_middle(x):
+    a, *mid, b, c = [x, 2.0, x * x, 4.0, x]
+    return a * b * c + sum(mid) * x
+
+
+def star_of_a_list(x):
+    head, *tail = [x * i for i in range(1, 5)]
+    return head + math.prod(tail)
+
+
+def star_empty(x):
+    a, *rest = [x * x]
+    return a + sum(rest) + len(rest)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("f", [star_first, star_last, star_middle, star_of_a_list, star_empty])
+@pytest.mark.parametrize("x", [0.7, -1.2])
+def test_starred_targets(mode, f, x):
+    check(f, (x,), mode=mode)
+    first = s2sad.grad(f)
+    assert s2sad.hessian(f)(x) == pytest.approx(numerical_grad(first, (x,), 0), rel=1e-6)
+
+
+def star_of_an_array(v):
+    first, *others = v * v
+    return first * sum(others)
+
+
+def test_starred_target_of_an_array():
+    v = np.array([0.5, -2.0, 1.5])
+    check(star_of_an_array, (v,), want=[2 * 0.5 * 6.25, 0.25 * 2 * -2.0, 0.25 * 2 * 1.5])
