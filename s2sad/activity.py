@@ -791,6 +791,11 @@ class Powers:
         self.kinds = kinds
         self.forms = {}
         self.named = {}
+        # every name that is or was a ``t`` or an ``x`` of ``forms`` (hence of
+        # ``named``): ``forget`` of any other name has nothing to drop, and returns at
+        # once (most statements bind a name no form mentions: without this, each
+        # scanned all the forms of the block)
+        self.mentioned = set()
 
     def form(self, atom):
         if atom.__class__ is gast.Name:
@@ -802,8 +807,8 @@ class Powers:
         return None
 
     def note(self, s):
-        if not self.forms and not (s.__class__ is gast.Assign
-                                   and s.value.__class__ is gast.BinOp):
+        is_binop = s.__class__ is gast.Assign and s.value.__class__ is gast.BinOp
+        if not self.forms and not is_binop:
             return
         if self.forms or self.named:
             targets = getattr(s, "targets", ())
@@ -814,10 +819,11 @@ class Powers:
                     for n in walk(target):
                         if n.__class__ is gast.Name and not isinstance(n.ctx, gast.Load):
                             self.forget(n.id)
-        t = target_name(s) if s.__class__ is gast.Assign else None
-        v = getattr(s, "value", None)
-        if t is None or v.__class__ is not gast.BinOp or v.op.__class__ is not gast.Mult \
-                or self.kinds.get(t) != "S":
+        if not is_binop or s.value.op.__class__ is not gast.Mult:
+            return
+        t = target_name(s)
+        v = s.value
+        if t is None or self.kinds.get(t) != "S":
             return
         a, b = self.form(v.left), self.form(v.right)
         if a is None or b is None or (a[1] is not None and b[1] is not None and a[1] != b[1]):
@@ -829,10 +835,14 @@ class Powers:
         if c == 0 or not math.isfinite(c):
             return
         self.forms[t] = (c, x, k)
+        self.mentioned.add(t)
+        self.mentioned.add(x)
         if k >= 2:
             self.named.setdefault((x, k), (t, c))
 
     def forget(self, n):
+        if n not in self.mentioned:
+            return
         if n in self.forms:
             del self.forms[n]
         for t in [t for t, f in self.forms.items() if f[1] == n]:
