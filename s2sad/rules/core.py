@@ -89,6 +89,8 @@ class Rule:
 
     def applies(self, args, keywords=None):
         """``fits(args, keywords)``, and the atoms satisfy ``when`` if there is one."""
+        if self.when is None and self._positional is not None and not keywords:
+            return self._required <= len(args) <= len(self._positional)    # (fits)
         if not self.fits(args, keywords):
             return False
         return self.when is None or bool(self.when(self.bind(args, keywords or {})))
