@@ -990,7 +990,9 @@ def guard_stores(tree, ctx):
         stmts[:] = out
         return up
 
-    if any(stored(s) for s in walk_stmts(tree.body)):
+    # every store into an array made its base mutable (activity analysis, ``run``):
+    # without one, no statement needs a guard and the tree is not walked
+    if ctx.mutable and any(stored(s) for s in walk_stmts(tree.body)):
         visit(tree.body, None)
     # visit calls itself through its closure cell: a reference cycle that, left
     # standing, keeps the tree alive until the cyclic garbage collector walks it

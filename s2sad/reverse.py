@@ -691,7 +691,8 @@ class Reverse:
         if not self.has_active(s):
             return state, []
         fixed = self.fixed_point_loop(s, overwritten)
-        inner = set(overwritten or ()) | stores(s)
+        written = self.written(s) if isinstance(s, gast.For) else stores(s)
+        inner = set(overwritten or ()) | written
         if self.reversible(s):
             inner.discard(s.target.id)      # the reverse loop sets it again
         elif not fixed:
@@ -719,13 +720,16 @@ class Reverse:
             if new_head == head:
                 break
             head = new_head
-        pre = [self.pad(v, overwritten) for v in sorted(head)
+        # zero pads for the adjoints defined at the head but not at the entry (before
+        # the loop) or not at the exit (end of the body), in sorted order: only names
+        # whose state at the head differs from there can be such
+        pre = [self.pad(v, overwritten) for v in _differing(head, entry)
                if _defined(head[v]) and not _defined(entry.get(v, U))]
-        pads = [self.pad(v, inner) for v in sorted(head)
+        pads = [self.pad(v, inner) for v in _differing(head, exit_)
                 if _defined(head[v]) and not _defined(exit_.get(v, U))]
         if self.pad_reads(pads):     # the body's record restores what its pads read
             body, exit_ = self.block(s.body, dict(head), over, self.pad_reads(pads))
-        hoisted = _hoist_invariants(body, inner | stores(s))
+        hoisted = _hoist_invariants(body, inner | written)
         if overwritten is not None:
             pre += hoisted      # the loop around hoists them further, or keeps them
         # else the forward loop computed each of them in every iteration it ran, to one
@@ -1055,6 +1059,12 @@ class Reverse:
                                 returns=None, type_comment=None, type_params=[])
         copy_location(back, tree)
         return gast.Module(body=[tree, back], type_ignores=[])
+
+
+def _differing(head, other):
+    """The names of ``head`` (adjoint states) whose state in ``other`` differs or is
+    missing, sorted."""
+    return sorted({v for v, _ in head.items() - other.items()})
 
 
 def _hoist_invariants(body, overwritten):
