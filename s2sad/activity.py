@@ -72,18 +72,18 @@ class Op:
 
     def diff_names(self):
         """Names whose adjoints this operation contributes to."""
+        if self.kind == "rule":
+            try:
+                mapping = self.bind()
+            except TypeError:         # no template fits this call: reported by the checks
+                return self.operand_names()
+            return {mapping[p].id for p in self.rule.diff_params
+                    if isinstance(mapping.get(p), gast.Name)}
         if self.kind in ("copy", "pack", "pop"):
             return {a.id for a in self.args if isinstance(a, gast.Name)}
         if self.kind in ("unknown", "call"):
             return self.operand_names()
-        if self.kind != "rule":
-            return set()
-        try:
-            mapping = self.bind()
-        except TypeError:         # no template fits this call: reported by the checks
-            return self.operand_names()
-        return {mapping[p].id for p in self.rule.diff_params
-                if isinstance(mapping.get(p), gast.Name)}
+        return set()
 
     def bind(self):
         """Template parameter -> atom (``Rule.bind``), made once: activity analysis,
@@ -348,8 +348,12 @@ def infer_kinds(tree, ctx, stmts=None, ops=None, reads=None, targets=None):
             if isinstance(value, gast.Constant) and value.value is None:
                 continue            # "not yet defined" markers carry no kind
             last = evaluated_at.get(i)
-            if last is not None and all(changed_at.get(n, -1) < last for n in deps):
-                continue
+            if last is not None:
+                for n in deps:
+                    if changed_at.get(n, -1) >= last:
+                        break           # a name it reads changed since: evaluated again
+                else:
+                    continue
             if unknown and not deps.isdisjoint(unknown):
                 continue            # evaluated once what it reads has a kind
             clock += 1
@@ -575,6 +579,8 @@ def _made_array(value, ctx, kinds, literals=None, fn=None):
     if fn is None:
         return None
     try:
+        if fn not in _array_makers():       # (most calls: math.sin, np.exp...)
+            return None
         if fn in _SHAPED_TUPLE:
             shape = value.args[0]
             if isinstance(shape, gast.Name) and shape.id in (literals or {}):
@@ -604,6 +610,16 @@ def _made_array(value, ctx, kinds, literals=None, fn=None):
     except TypeError:                   # an unhashable callable
         return None
     return None
+
+
+@functools.lru_cache(maxsize=1)
+def _array_makers():
+    """Every function ``_made_array`` tells the kind of a call of (the others give
+    None), as a set."""
+    rt = runtime
+    return frozenset(_SHAPED_TUPLE + _SHAPED + _SHAPED_LIKE + _FLAT + (
+        rt.copy_of, rt.owned, rt.zeros_like, np.sort, np.diff, np.array, np.asarray,
+        np.where, np.concatenate, np.hstack, np.append))
 
 
 def _joined_kind(fn, args, kinds, literals):

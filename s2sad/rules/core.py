@@ -224,6 +224,9 @@ def _builder(rule, node):
         plain = isinstance(operand, gast.Name) and operand.id in rule.params \
             and operand.id != rule.result and operand.id not in rule.locals
         return _unbroadcast_builder(fields, location, annotations, node.func.id, plain)
+    if not is_call and annotations is None \
+            and [how for _, how, _ in fields] == [_NODE, _LEAF, _NODE]:
+        return _binary_builder(cls, fields, location)
     # a call of a dotted function (``math.cos(x)``) is none of the helpers _call looks
     # for (their generated names have no dot)
     dotted = is_call and isinstance(node.func, gast.Attribute)
@@ -245,6 +248,23 @@ def _builder(rule, node):
             nd["_s2sad"] = dict(annotations)
         if is_call and not (dotted and _ASKED in sub._helpers):
             return sub._call(new)
+        return new
+    return build
+
+
+def _binary_builder(cls, fields, location):
+    """``build`` (see ``_builder``) for a node of fields (node, operator, node): a
+    ``BinOp``, the most common node of the templates, made without the loop over
+    the fields."""
+    (f_left, _, left), (f_op, _, op), (f_right, _, right) = fields
+
+    def build(sub):
+        new = cls.__new__(cls)
+        nd = new.__dict__
+        nd[f_left] = left(sub)
+        nd[f_op] = op.__new__(op)
+        nd[f_right] = right(sub)
+        nd.update(location)
         return new
     return build
 
