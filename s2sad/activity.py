@@ -72,18 +72,18 @@ class Op:
 
     def diff_names(self):
         """Names whose adjoints this operation contributes to."""
+        if self.kind == "rule":
+            try:
+                mapping = self.bind()
+            except TypeError:         # no template fits this call: reported by the checks
+                return self.operand_names()
+            return {mapping[p].id for p in self.rule.diff_params
+                    if isinstance(mapping.get(p), gast.Name)}
         if self.kind in ("copy", "pack", "pop"):
             return {a.id for a in self.args if isinstance(a, gast.Name)}
         if self.kind in ("unknown", "call"):
             return self.operand_names()
-        if self.kind != "rule":
-            return set()
-        try:
-            mapping = self.bind()
-        except TypeError:         # no template fits this call: reported by the checks
-            return self.operand_names()
-        return {mapping[p].id for p in self.rule.diff_params
-                if isinstance(mapping.get(p), gast.Name)}
+        return set()
 
     def bind(self):
         """Template parameter -> atom (``Rule.bind``), made once: activity analysis,
@@ -94,12 +94,15 @@ class Op:
         return self._bound
 
 
-def _scalar_rule(prim):
-    return (getattr(prim, "__module__", None) == "math"
+def _scalar_rule(prim, module=None):
+    """``module``: ``getattr(prim, "__module__", None)``, if at hand."""
+    if module is None:
+        module = getattr(prim, "__module__", None)
+    return (module == "math"
             or isinstance(prim, np.ufunc)
             or prim in (builtins.abs, builtins.max, builtins.min, builtins.float,
                         builtins.int, builtins.round, builtins.len)
-            or getattr(prim, "__module__", None) == "_operator")
+            or module == "_operator")
 
 
 def classify(value, ctx, kinds=None):
@@ -175,11 +178,11 @@ def _sequence_op(value, kinds):
     if kinds is None or not isinstance(value.op, (gast.Add, gast.Mult)):
         return None
     left, right = value.left, value.right
-    found = [_atom_kind(left, kinds) in _SEQUENCE_KINDS,
-             _atom_kind(right, kinds) in _SEQUENCE_KINDS]
+    kinds_found = (_atom_kind(left, kinds), _atom_kind(right, kinds))
+    found = [kinds_found[0] in _SEQUENCE_KINDS, kinds_found[1] in _SEQUENCE_KINDS]
     rt = runtime
     if not any(found):
-        if "AL" not in (_atom_kind(left, kinds), _atom_kind(right, kinds)):
+        if "AL" not in kinds_found:
             return None
         # an item of a list of lists: concatenation or arithmetic, told apart at run time
         prim = rt.add_any if isinstance(value.op, gast.Add) else rt.mul_any
@@ -210,12 +213,19 @@ _FULL_REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, 
 def _prim(prim, args, keywords, kinds, what):
     if prim is None:
         return Op("unknown", args=args, keywords=keywords, what=what)
-    all_scalar = kinds is not None and all(_atom_kind(a, kinds) == "S"
-                                           for a in args + list(keywords.values()))
+    all_scalar = kinds is not None
+    if all_scalar:
+        for a in args:
+            if _atom_kind(a, kinds) != "S":
+                all_scalar = False
+                break
+        if all_scalar and keywords:
+            all_scalar = all(_atom_kind(a, kinds) == "S" for a in keywords.values())
     rule = lookup(prim, all_scalar, args, keywords)
     pretty = what
-    scalar_result = all_scalar and _scalar_rule(prim)
-    if getattr(prim, "__module__", None) == "math" and prim is not math.prod:
+    module = getattr(prim, "__module__", None)
+    scalar_result = all_scalar and _scalar_rule(prim, module)
+    if module == "math" and prim is not math.prod:
         scalar_result = True
     if prim in _FULL_REDUCTIONS and len(args) == 1 and not keywords \
             and (_atom_kind(args[0], kinds or {}) == "LS"
@@ -259,10 +269,11 @@ def _library_dirs():
 
 
 def _atom_kind(atom, kinds):
-    if isinstance(atom, gast.Constant):
-        return "S" if isinstance(atom.value, (int, float, bool)) else "A"
-    if isinstance(atom, gast.Name):
+    cls = atom.__class__            # (gast has no subclasses of its node classes)
+    if cls is gast.Name:
         return kinds.get(atom.id, "A")
+    if cls is gast.Constant:
+        return "S" if isinstance(atom.value, (int, float, bool)) else "A"
     return "A"
 
 
@@ -274,7 +285,7 @@ def walk_stmts(stmts):
             yield from walk_stmts(s.orelse)
 
 
-def infer_kinds(tree, ctx, stmts=None, ops=None):
+def infer_kinds(tree, ctx, stmts=None, ops=None, reads=None, targets=None):
     """'S' for names that surely hold scalars, 'A' for possible arrays; 'A1' for 1-D
     arrays, 'A2' for 2-D ones ('A<n>', n >= 1), 'LS' for lists and tuples of scalars,
     'L' for other lists and tuples, and 'AL' for what may or may not be a list or
@@ -284,7 +295,9 @@ def infer_kinds(tree, ctx, stmts=None, ops=None):
     ``ops``, a dict, receives ``id(value) -> (value, Op)`` for the right-hand sides
     classified on the way, each as ``classify(value, ctx, kinds)`` with the kinds
     returned gives it (see below), except calls of user functions (``return_kind``
-    changes their Op).
+    changes their Op). ``reads``, if given: ``id(assignment) -> the names its value
+    reads`` for the assignments to a name (as ``run`` found them); ``targets``, with
+    ``stmts``: the ``target_name`` of each.
 
     The kinds are a fixpoint: each pass joins every definition's kind into its
     target's. A definition's kind depends only on the kinds of the names in its value
@@ -297,10 +310,16 @@ def infer_kinds(tree, ctx, stmts=None, ops=None):
     kinds = {p: ctx.kinds.get(p, "A") for p in ctx.params}
     defs = []
     known = set(ctx.params)     # names whose kind is set before the passes
-    for s in walk_stmts(tree.body) if stmts is None else stmts:
-        t = target_name(s)
+    if stmts is None:
+        stmts = list(walk_stmts(tree.body))
+    if targets is None:
+        targets = [target_name(s) for s in stmts]
+    for s, t in zip(stmts, targets):
         if t is not None:
-            defs.append((t, s.value, {n.id for n in name_nodes(s.value)}))
+            deps = reads.get(id(s)) if reads is not None else None
+            if deps is None:
+                deps = {n.id for n in name_nodes(s.value)}
+            defs.append((t, s.value, deps))
             kinds.setdefault(t, "S")
         elif isinstance(s, gast.For):
             it = s.iter
@@ -329,8 +348,12 @@ def infer_kinds(tree, ctx, stmts=None, ops=None):
             if isinstance(value, gast.Constant) and value.value is None:
                 continue            # "not yet defined" markers carry no kind
             last = evaluated_at.get(i)
-            if last is not None and all(changed_at.get(n, -1) < last for n in deps):
-                continue
+            if last is not None:
+                for n in deps:
+                    if changed_at.get(n, -1) >= last:
+                        break           # a name it reads changed since: evaluated again
+                else:
+                    continue
             if unknown and not deps.isdisjoint(unknown):
                 continue            # evaluated once what it reads has a kind
             clock += 1
@@ -362,8 +385,7 @@ def _maybe_bools(defs, ctx):
         if cls is gast.Compare or cls is gast.BoolOp \
                 or (cls is gast.UnaryOp and value.op.__class__ is gast.Not) \
                 or (cls is gast.Constant and type(value.value) is bool) \
-                or (cls is gast.Call and any(callee(value, ctx) is f
-                                             for f in (builtins.bool, np.bool_))):
+                or (cls is gast.Call and _is_bool_maker(callee(value, ctx))):
             out.add(t)
         elif cls is gast.Name or (cls is gast.BinOp and isinstance(value.op, _BOOL_OPS)):
             derived.append((t, deps))
@@ -375,6 +397,10 @@ def _maybe_bools(defs, ctx):
                 out.add(t)
                 changed = True
     return out
+
+
+def _is_bool_maker(fn):
+    return fn is builtins.bool or fn is np.bool_
 
 
 def _is_int_index(index, kinds, bools=()):
@@ -417,6 +443,17 @@ def _sequence_literals(defs):
 
 
 def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
+    cls = value.__class__
+    if cls is gast.BinOp or cls is gast.UnaryOp:
+        # the most common values, straight to the checks below that can apply to them
+        # (the others look for calls, subscripts, attributes...)
+        if cls is gast.BinOp and value.op.__class__ in (gast.Add, gast.Mult):
+            found = {_atom_kind(value.left, kinds), _atom_kind(value.right, kinds)}
+            if "L" in found or "LS" in found:   # concatenation or repetition (_sequence_op)
+                return "L" if "L" in found else "LS"
+        if _inner_product(value, ctx, kinds):
+            return "S"
+        return _classified_kind(value, ctx, kinds, ops)
     if isinstance(value, (gast.Constant, gast.Name)):
         return _atom_kind(value, kinds)
     if isinstance(value, (gast.Tuple, gast.List)):
@@ -427,10 +464,6 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) \
             and ctx.injected.get(value.func.id) is runtime.as_sequence and value.args:
         return _atom_kind(value.args[0], kinds)
-    if isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Mult)):
-        found = {_atom_kind(a, kinds) for a in (value.left, value.right)} & {"L", "LS"}
-        if found:                   # concatenation or repetition (_sequence_op)
-            return "L" if "L" in found else "LS"
     if isinstance(value, gast.Subscript):
         base = _atom_kind(value.value, kinds)
         ndim = array_ndim(base)
@@ -476,6 +509,12 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
         return made
     if _inner_product(value, ctx, kinds):
         return "S"
+    return _classified_kind(value, ctx, kinds, ops)
+
+
+def _classified_kind(value, ctx, kinds, ops):
+    """The kind of ``value`` from its classified operation (noted in ``ops``), when
+    no rule of ``_kind_of_value`` on the value's form gave one."""
     op = classify(value, ctx, kinds)
     if op.kind == "call":
         from . import pipeline
@@ -542,6 +581,8 @@ def _made_array(value, ctx, kinds, literals=None, fn=None):
     if fn is None:
         return None
     try:
+        if fn not in _array_makers():       # (most calls: math.sin, np.exp...)
+            return None
         if fn in _SHAPED_TUPLE:
             shape = value.args[0]
             if isinstance(shape, gast.Name) and shape.id in (literals or {}):
@@ -571,6 +612,16 @@ def _made_array(value, ctx, kinds, literals=None, fn=None):
     except TypeError:                   # an unhashable callable
         return None
     return None
+
+
+@functools.lru_cache(maxsize=1)
+def _array_makers():
+    """Every function ``_made_array`` tells the kind of a call of (the others give
+    None), as a set."""
+    rt = runtime
+    return frozenset(_SHAPED_TUPLE + _SHAPED + _SHAPED_LIKE + _FLAT + (
+        rt.copy_of, rt.owned, rt.zeros_like, np.sort, np.diff, np.array, np.asarray,
+        np.where, np.concatenate, np.hstack, np.append))
 
 
 def _joined_kind(fn, args, kinds, literals):
@@ -681,22 +732,27 @@ def _elementwise_of_arrays(value, op, ctx, kinds):
 def run(tree, ctx):
     # every statement, nested ones too: this stage reads the tree and changes none
     stmts = list(walk_stmts(tree.body))
-    for s in stmts:           # SSA versions and temporaries are locals too
+    # the name each statement assigns (target_name), and the statements split into
+    # the assignments to one name, (statement, name), and the others: the analyses
+    # below read these instead of asking each statement again
+    targets = [target_name(s) for s in stmts]
+    assigns = [(s, t) for s, t in zip(stmts, targets) if t is not None]
+    others = [s for s, t in zip(stmts, targets) if t is None]
+    reads = {}                # id(assignment to a name) -> the names its value reads
+    for s, t in zip(stmts, targets):     # SSA versions and temporaries are locals too
         if not isinstance(s, (gast.If, gast.While)):
-            written = stores(s)
+            written = _assigned(s, t, reads)
             ctx.local_names |= written
             ctx.written[id(s)] = (s, written)       # for the reverse pass (never edited)
     classified = {}
-    kinds = infer_kinds(tree, ctx, stmts, classified)
+    kinds = infer_kinds(tree, ctx, stmts, classified, reads, targets)
     ctx.var_kinds = kinds
-    ctx.shapes = shapes.classes(stmts, ctx, kinds)
+    ctx.shapes = shapes.classes(assigns, ctx, kinds)
     ctx.shape_witness = shapes.witnesses(tree, ctx, ctx.shapes)
     edges = {}
     ops = []
-    lists = {t for s in stmts if isinstance(s, gast.Assign) and isinstance(s.value, gast.List)
-             for t in [target_name(s)] if t}
-    for s in stmts:
-        t = target_name(s)
+    lists = {t for s, t in assigns if isinstance(s.value, gast.List)}
+    for s, t in zip(stmts, targets):
         if t is not None:
             known = classified.get(id(s.value))     # as infer_kinds classified it
             if known is not None and known[0] is s.value:
@@ -736,21 +792,38 @@ def run(tree, ctx):
         check_views,
         check_writes_under_views,
     )
-    alias_classes(stmts, ctx, edges)
-    sharing = check_views(tree, stmts, ctx)
+    alias_classes(assigns, ctx, edges)
+    sharing = check_views(tree, stmts, ctx, assigns, others)
     ret = tree.body[-1].value
     outputs = {ret.id} if isinstance(ret, gast.Name) else set()
     # a parameter the function appends to is an output too (the tape of a split callee)
     outputs |= {p for p in ctx.params if p in ctx.mutable and kinds.get(p) in ("L", "LS")}
     varied = closure(set(ctx.wrt_names), edges)
     check_writes_under_views(sharing, stmts, ctx, varied)
-    check_item_updates(stmts, ctx, varied)
+    check_item_updates(others, ctx, varied)
     useful = closure(outputs, reverse_edges(edges))
     ctx.active = varied & useful
     if ctx.mode == "forward" and len(ctx.wrt) > 1:    # one tangent sweep per argument
         ctx.active_by = {p: closure({p}, edges) & useful for p in ctx.wrt_names}
-    _check(stmts, ctx, ops, varied)
+    _check(stmts, ctx, ops, varied, targets)
     return tree
+
+
+def _assigned(s, t, reads):
+    """``stores(s)``; for an assignment to one name (``t``, its ``target_name``), with
+    ``reads[id(s)]`` set to the names its value reads, both from one walk of the
+    value."""
+    target = s.targets[0] if t is not None else None
+    if target is None or target.annotation is not None \
+            or target.ctx.__class__ is not gast.Store:
+        return stores(s)
+    found = name_nodes(s.value)
+    reads[id(s)] = {n.id for n in found}
+    written = {target.id}
+    for n in found:
+        if n.ctx.__class__ is gast.Store:       # (a walrus in the value)
+            written.add(n.id)
+    return written
 
 
 class Classified:
@@ -801,6 +874,11 @@ class Powers:
         self.kinds = kinds
         self.forms = {}
         self.named = {}
+        # every name that is or was a ``t`` or an ``x`` of ``forms`` (hence of
+        # ``named``): ``forget`` of any other name has nothing to drop, and returns at
+        # once (most statements bind a name no form mentions: without this, each
+        # scanned all the forms of the block)
+        self.mentioned = set()
 
     def form(self, atom):
         if atom.__class__ is gast.Name:
@@ -812,8 +890,8 @@ class Powers:
         return None
 
     def note(self, s):
-        if not self.forms and not (s.__class__ is gast.Assign
-                                   and s.value.__class__ is gast.BinOp):
+        is_binop = s.__class__ is gast.Assign and s.value.__class__ is gast.BinOp
+        if not self.forms and not is_binop:
             return
         if self.forms or self.named:
             targets = getattr(s, "targets", ())
@@ -824,10 +902,11 @@ class Powers:
                     for n in walk(target):
                         if n.__class__ is gast.Name and not isinstance(n.ctx, gast.Load):
                             self.forget(n.id)
-        t = target_name(s) if s.__class__ is gast.Assign else None
-        v = getattr(s, "value", None)
-        if t is None or v.__class__ is not gast.BinOp or v.op.__class__ is not gast.Mult \
-                or self.kinds.get(t) != "S":
+        if not is_binop or s.value.op.__class__ is not gast.Mult:
+            return
+        t = target_name(s)
+        v = s.value
+        if t is None or self.kinds.get(t) != "S":
             return
         a, b = self.form(v.left), self.form(v.right)
         if a is None or b is None or (a[1] is not None and b[1] is not None and a[1] != b[1]):
@@ -839,10 +918,14 @@ class Powers:
         if c == 0 or not math.isfinite(c):
             return
         self.forms[t] = (c, x, k)
+        self.mentioned.add(t)
+        self.mentioned.add(x)
         if k >= 2:
             self.named.setdefault((x, k), (t, c))
 
     def forget(self, n):
+        if n not in self.mentioned:
+            return
         if n in self.forms:
             del self.forms[n]
         for t in [t for t, f in self.forms.items() if f[1] == n]:
@@ -933,7 +1016,9 @@ def guard_stores(tree, ctx):
         stmts[:] = out
         return up
 
-    if any(stored(s) for s in walk_stmts(tree.body)):
+    # every store into an array made its base mutable (activity analysis, ``run``):
+    # without one, no statement needs a guard and the tree is not walked
+    if ctx.mutable and any(stored(s) for s in walk_stmts(tree.body)):
         visit(tree.body, None)
     # visit calls itself through its closure cell: a reference cycle that, left
     # standing, keeps the tree alive until the cyclic garbage collector walks it
@@ -1014,20 +1099,31 @@ def _pure_call(fn, call):
     return known and not any(k.arg == "out" for k in call.keywords)
 
 
-def _check_custom_vjp_pair(call, ctx):
+def _check_custom_vjp_pair(call, ctx, owners=None):
     """A call of the fwd or bwd a ``custom_vjp`` was split into, in a gradient being
     differentiated again: its rule gives no second derivative, and the adjoints it
-    keeps on the tape would pass as constants (the hessian came out 0)."""
-    owner = getattr(callee(call, ctx), "s2sad_custom_vjp", None)
+    keeps on the tape would pass as constants (the hessian came out 0). ``owners``,
+    a dict: the answers so far, by the dotted name called (``callee`` gives one
+    object per name in a transformation: ``ctx.lookup`` remembers it)."""
+    path = dotted_name(call.func) if owners is not None else None
+    if path is not None and path in owners:
+        owner = owners[path]
+    else:
+        owner = getattr(callee(call, ctx), "s2sad_custom_vjp", None)
+        if path is not None:
+            owners[path] = owner
     if owner is not None:
         raise errors.missing_rule(call, ctx, f"{owner.__name__} (a custom_vjp has no "
                                   "second derivative)")
 
 
-def _check(stmts, ctx, ops, varied):
+def _check(stmts, ctx, ops, varied, targets):
+    """The refusals of this stage once activity is known (``targets``: the
+    ``target_name`` of each of ``stmts``)."""
+    owners = {}         # dotted name called -> its custom_vjp, once per name
     for s, t, op in ops:
         if isinstance(s.value, gast.Call):
-            _check_custom_vjp_pair(s.value, ctx)
+            _check_custom_vjp_pair(s.value, ctx, owners)
         if t in ctx.active and op.kind == "unknown" and op.operand_names() & ctx.active:
             # (with no operand carrying a derivative, the value is a constant: an
             # array made by a method of a global, ``y = C.copy()``, then written into)
@@ -1040,12 +1136,12 @@ def _check(stmts, ctx, ops, varied):
             except TypeError as exc:
                 raise errors.missing_rule(s.value, ctx, f"{op.what} called this way ({exc})") \
                     from None
-    dicts = {target_name(s) for s in stmts if isinstance(s, gast.Assign)
+    dicts = {t for s, t in zip(stmts, targets) if isinstance(s, gast.Assign)
              and isinstance(s.value, gast.Dict)}
-    for s in stmts:
+    for s, t in zip(stmts, targets):
         if isinstance(s, gast.For) and s.target.id in ctx.active:
             raise errors.unsupported(s.iter, ctx, "ActiveIteration")
-        elif dicts and isinstance(s, gast.Assign) and target_name(s) is None \
+        elif dicts and isinstance(s, gast.Assign) and t is None \
                 and isinstance(s.targets[0].value, gast.Name) \
                 and s.targets[0].value.id in dicts and loads(s.value) & varied:
             raise errors.unsupported(s, ctx, "DictStore", s.targets[0].value.id)

@@ -22,18 +22,16 @@ from .dataflow import closure
 from .gastutil import dotted_name, loads, target_name
 
 
-def alias_classes(stmts, ctx, edges):
+def alias_classes(assigns, ctx, edges):
     """Copies made by SSA alias the array they copy: stores through one name are
     stores through all, and their adjoints flow both ways. A copy written by the
-    user (``b = a``) of an array written in place is rejected. ``stmts``: every
-    statement (``walk_stmts``)."""
+    user (``b = a``) of an array written in place is rejected. ``assigns``:
+    ``(statement, name)`` for every assignment to one name (``walk_stmts`` order)."""
+    copies = [(s, t) for s, t in assigns if isinstance(s.value, gast.Name)]
     changed = True
     while changed:
         changed = False
-        for s in stmts:
-            t = target_name(s)
-            if t is None or not isinstance(s.value, gast.Name):
-                continue
+        for s, t in copies:
             src = s.value.id
             if not ({t, src} & ctx.mutable):
                 continue
@@ -366,14 +364,14 @@ def _describe(names, sharing, ctx):
     return ", ".join(users or temps)
 
 
-def check_item_updates(stmts, ctx, varied):
+def check_item_updates(others, ctx, varied):
     """``lst[i] op= v`` on an array in a list updates that array in place (every name
     holding it sees the change), where the normal form's ``lst[i] = lst[i] op v``
     rebinds the item to a new array: refused where a derivative is involved, unless
-    the list holds scalars only (kind ``LS``)."""
-    for s in stmts:
-        if not (isinstance(s, gast.Assign) and target_name(s) is None
-                and anno.get(s, anno.Key.INPLACE_ITEM)):
+    the list holds scalars only (kind ``LS``). ``others``: the statements that are
+    no assignment to one name (``walk_stmts`` order)."""
+    for s in others:
+        if not (isinstance(s, gast.Assign) and _annotated(s, anno.Key.INPLACE_ITEM)):
             continue
         base = s.targets[0].value.id
         if ctx.var_kinds.get(base) in ("L", "AL") and (base in varied or loads(s.value) & varied):
@@ -382,7 +380,14 @@ def check_item_updates(stmts, ctx, varied):
                                      "the list holds, which other names may hold too")
 
 
-def check_views(tree, stmts, ctx):
+def _annotated(s, key):
+    """``anno.get(s, key)``, without hashing ``key`` (an Enum: a call) for the many
+    statements with no annotation at all."""
+    found = s.__dict__.get("_s2sad")
+    return found.get(key) if found else None
+
+
+def check_views(tree, stmts, ctx, assigns, others):
     """In-place updates must change nothing behind the analysis' back; returns the
     sharing analysis (or None when nothing is written in place) for
     :func:`check_writes_under_views`.
@@ -397,24 +402,25 @@ def check_views(tree, stmts, ctx):
       refuses the call where it reads the argument later.
     * A call of such a function, whose argument (or what shares its memory) is read
       after the call, is refused.
+
+    ``stmts``: every statement (``walk_stmts``); ``assigns``: ``(statement, name)``
+    for those that assign one name, ``others``: the rest (both in that order).
     """
-    stored = {s.targets[0].value.id: s for s in stmts
-              if isinstance(s, gast.Assign) and target_name(s) is None}
-    inplace = [s for s in stmts if anno.get(s, anno.Key.INPLACE)
+    stored = {s.targets[0].value.id: s for s in others if isinstance(s, gast.Assign)}
+    inplace = [s for s in stmts if _annotated(s, anno.Key.INPLACE)
                and isinstance(s.value, gast.BinOp) and isinstance(s.value.left, gast.Name)
                and ctx.var_kinds.get(s.value.left.id, "A") != "S"]
-    calls = [s for s in stmts if target_name(s) is not None and isinstance(s.value, gast.Call)
+    calls = [s for s, _ in assigns if isinstance(s.value, gast.Call)
              and isinstance(ctx.classified.get(id(s), (None, None, None))[2], Op)
              and ctx.classified[id(s)][2].kind == "call"]
     ret = tree.body[-1].value if isinstance(tree.body[-1], gast.Return) else None
     ctx.return_shares, ctx.param_writes = set(), {}
     returns_array = isinstance(ret, gast.Name) and ctx.var_kinds.get(ret.id, "A") != "S"
-    appended = {s.value.func.value.id: s for s in stmts if _is_append(s, ctx)}
+    appended = {s.value.func.value.id: s for s in others if _is_append(s, ctx)}
     if not stored and not inplace and not calls and not appended \
             and not (ctx.params_escape and returns_array):
         return None
-    for s in stmts:
-        t = target_name(s)
+    for s, t in assigns:
         if t in appended and isinstance(s.value, gast.Subscript) \
                 and isinstance(s.value.value, gast.Name) \
                 and ctx.var_kinds.get(s.value.value.id) in ("L", "AL"):

@@ -68,7 +68,10 @@ class Reverse:
         # no array or list changes in place anywhere: reading an element again in the
         # reverse sweep gives what the forward sweep read
         in_place = False
-        for s in walk_stmts(tree.body):
+        # every statement, nested ones too, as the pass starts (``run`` reads them
+        # again before the sweeps change anything)
+        self.statements = list(walk_stmts(tree.body))
+        for s in self.statements:
             if isinstance(s, gast.Assign):
                 written = self.written(s)
                 in_place = in_place or target_name(s) is None or _is_pop(s)
@@ -126,7 +129,7 @@ class Reverse:
         return name(self.inject(n, getattr(runtime, n)))
 
     def contribute(self, var, expr, state, out):
-        b = self.adjoint(var)
+        b = self.namer.adjoint(var)
         st = state.get(var, U)
         defined = st == D or st == OWN
         if st == OWN and self.is_helper_call(expr, "getitem_adjoint") \
@@ -145,9 +148,9 @@ class Reverse:
             value = call(self.helper("add_adjoints"), name(b), expr)
         elif defined:
             if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, gast.USub):
-                value = gast.BinOp(left=name(b), op=gast.Sub(), right=expr.operand)
+                value = _binop(name(b), gast.Sub, expr.operand)
             else:
-                value = gast.BinOp(left=name(b), op=gast.Add(), right=expr)
+                value = _binop(name(b), gast.Add, expr)
         else:
             value = expr
             fresh = isinstance(expr, gast.Call) and (self.is_helper_call(expr, "getitem_adjoint")
@@ -433,8 +436,8 @@ class Reverse:
         x, coef, w = hit[1]
         bt = name(self.adjoint(t))
         if coef != 1:
-            bt = gast.BinOp(left=const(float(coef)), op=gast.Mult(), right=bt)
-        self.contribute(x, gast.BinOp(left=bt, op=gast.Mult(), right=name(w)), state, out)
+            bt = _binop(const(float(coef)), gast.Mult, bt)
+        self.contribute(x, _binop(bt, gast.Mult, name(w)), state, out)
         return True
 
     def find_powers(self, stmts):
@@ -443,17 +446,18 @@ class Reverse:
         kinds = self.ctx.var_kinds
         powers = Powers(kinds)
         for s in stmts:
-            if isinstance(s, gast.If):
+            cls = s.__class__
+            if cls is gast.If:
                 self.find_powers(s.body)
                 self.find_powers(s.orelse)
                 powers = Powers(kinds)
-            elif isinstance(s, (gast.For, gast.While)):
+            elif cls is gast.For or cls is gast.While:
                 self.find_powers(s.body)
                 powers = Powers(kinds)
             else:
                 powers.note(s)
-                t = target_name(s) if isinstance(s, gast.Assign) else None
-                hit = powers.derivative(t) if t is not None else None
+                t = target_name(s)
+                hit = powers.derivative(t) if t is not None and powers.forms else None
                 if hit is not None:
                     self.powers_of[id(s)] = (s, hit)
 
@@ -644,12 +648,12 @@ class Reverse:
         st_then, st_else = dict(state), dict(state)
         then, st_then = self.block(s.body, st_then, overwritten)
         orelse, st_else = self.block(s.orelse, st_else, overwritten)
-        merged = {}
-        for v in sorted(set(st_then) | set(st_else)):
+        # most adjoints have one state after both branches: they keep it (what join
+        # gives, without a pad); only those the branches left apart (or that one of
+        # them alone has) are joined, found without a loop over every adjoint
+        merged = dict(st_then)
+        for v in sorted({v for v, _ in st_then.items() ^ st_else.items()}):
             a, b = st_then.get(v, U), st_else.get(v, U)
-            if a == b:                  # most adjoints: what join gives, without a pad
-                merged[v] = a
-                continue
             if _defined(a) != _defined(b):
                 (orelse if _defined(a) else then).append(self.pad(v, overwritten))
             merged[v] = self.join(a, b, v, overwritten)
@@ -687,7 +691,8 @@ class Reverse:
         if not self.has_active(s):
             return state, []
         fixed = self.fixed_point_loop(s, overwritten)
-        inner = set(overwritten or ()) | stores(s)
+        written = self.written(s) if isinstance(s, gast.For) else stores(s)
+        inner = set(overwritten or ()) | written
         if self.reversible(s):
             inner.discard(s.target.id)      # the reverse loop sets it again
         elif not fixed:
@@ -705,20 +710,26 @@ class Reverse:
         head = dict(entry)
         while True:
             body, exit_ = self.block(s.body, dict(head), over)
+            # each adjoint's state at the head joins those at the entry and at the exit
+            # of the body: where they agree, that state (the exit's, as it is); only
+            # where they differ (or one lacks it) is join asked
             new_head = dict(head)
-            for v in set(entry) | set(exit_):
-                a, b = entry.get(v, U), exit_.get(v, U)
-                new_head[v] = a if a == b else self.join(a, b, v, inner)
+            new_head.update(exit_)
+            for v in {v for v, _ in entry.items() ^ exit_.items()}:
+                new_head[v] = self.join(entry.get(v, U), exit_.get(v, U), v, inner)
             if new_head == head:
                 break
             head = new_head
-        pre = [self.pad(v, overwritten) for v in sorted(head)
+        # zero pads for the adjoints defined at the head but not at the entry (before
+        # the loop) or not at the exit (end of the body), in sorted order: only names
+        # whose state at the head differs from there can be such
+        pre = [self.pad(v, overwritten) for v in _differing(head, entry)
                if _defined(head[v]) and not _defined(entry.get(v, U))]
-        pads = [self.pad(v, inner) for v in sorted(head)
+        pads = [self.pad(v, inner) for v in _differing(head, exit_)
                 if _defined(head[v]) and not _defined(exit_.get(v, U))]
         if self.pad_reads(pads):     # the body's record restores what its pads read
             body, exit_ = self.block(s.body, dict(head), over, self.pad_reads(pads))
-        hoisted = _hoist_invariants(body, inner | stores(s))
+        hoisted = _hoist_invariants(body, inner | written)
         if overwritten is not None:
             pre += hoisted      # the loop around hoists them further, or keeps them
         # else the forward loop computed each of them in every iteration it ran, to one
@@ -974,7 +985,7 @@ class Reverse:
         state = {}
         seed = []
         self.find_powers(body)
-        for s in walk_stmts(body):
+        for s in self.statements:       # (the last, ``ret``, is no assignment)
             if isinstance(s, gast.Assign) and target_name(s) not in ctx.active:
                 self.unused_call(s)
         if isinstance(y, gast.Name) and y.id in ctx.active:
@@ -1050,6 +1061,12 @@ class Reverse:
         return gast.Module(body=[tree, back], type_ignores=[])
 
 
+def _differing(head, other):
+    """The names of ``head`` (adjoint states) whose state in ``other`` differs or is
+    missing, sorted."""
+    return sorted({v for v, _ in head.items() - other.items()})
+
+
 def _hoist_invariants(body, overwritten):
     """Move the recomputed statements of a reverse loop body whose operands no loop
     changes (``9.81 / L``, ``math.sin(x)``) out of the body; returns them."""
@@ -1118,6 +1135,20 @@ def _whole(index):
     one included, whose adjoint may be a number that cannot be written into)."""
     return (isinstance(index, gast.Tuple) and not index.elts) or \
         (isinstance(index, gast.Constant) and index.value is Ellipsis)
+
+
+_BinOp = gast.BinOp
+
+
+def _binop(left, op, right):
+    """``gast.BinOp(left=left, op=op(), right=right)`` (``op`` an operator class), the
+    same node made without gast's ``__init__`` (several per adjoint statement)."""
+    node = _BinOp.__new__(_BinOp)
+    d = node.__dict__
+    d["left"] = left
+    d["op"] = op.__new__(op)
+    d["right"] = right
+    return node
 
 
 def _is_pop(s):

@@ -32,14 +32,13 @@ from .gastutil import dotted_name, target_name
 from .kinds import array_ndim
 
 
-def classes(stmts, ctx, kinds):
+def classes(assigns, ctx, kinds):
     """name -> shape class (a hashable key), for the names whose class is known;
-    ``stmts``: every statement of the function, nested ones too (``walk_stmts``)."""
+    ``assigns``: ``(statement, name)`` for every assignment to one name of the
+    function, nested ones too, in the order of ``walk_stmts``."""
     counts = {}
-    for s in stmts:
-        t = target_name(s)
-        if t is not None:
-            counts[t] = counts.get(t, 0) + 1
+    for _, t in assigns:
+        counts[t] = counts.get(t, 0) + 1
     out = {p: (p,) for p in ctx.params if array_ndim(kinds.get(p)) and p not in counts}
 
     def scalar(e):
@@ -78,9 +77,8 @@ def classes(stmts, ctx, kinds):
             return base if drop == 0 else ("less", base, drop)
         return None
 
-    for s in stmts:
-        t = target_name(s)
-        if t is None or counts.get(t) != 1 or kinds.get(t) == "S":
+    for s, t in assigns:
+        if counts[t] != 1 or kinds.get(t) == "S":
             continue
         c = value_class(s.value)
         if c is not None:

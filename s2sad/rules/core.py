@@ -89,6 +89,8 @@ class Rule:
 
     def applies(self, args, keywords=None):
         """``fits(args, keywords)``, and the atoms satisfy ``when`` if there is one."""
+        if self.when is None and self._positional is not None and not keywords:
+            return self._required <= len(args) <= len(self._positional)    # (fits)
         if not self.fits(args, keywords):
             return False
         return self.when is None or bool(self.when(self.bind(args, keywords or {})))
@@ -218,7 +220,16 @@ def _builder(rule, node):
     annotations = d.get("_s2sad")
     is_call = cls is gast.Call
     if is_call and _is_global_call(rule, node, "unbroadcast", 2):
-        return _unbroadcast_builder(fields, location, annotations)
+        operand = node.args[1]
+        plain = isinstance(operand, gast.Name) and operand.id in rule.params \
+            and operand.id != rule.result and operand.id not in rule.locals
+        return _unbroadcast_builder(fields, location, annotations, node.func.id, plain)
+    if not is_call and annotations is None \
+            and [how for _, how, _ in fields] == [_NODE, _LEAF, _NODE]:
+        return _binary_builder(cls, fields, location)
+    # a call of a dotted function (``math.cos(x)``) is none of the helpers _call looks
+    # for (their generated names have no dot)
+    dotted = is_call and isinstance(node.func, gast.Attribute)
 
     def build(sub):
         new = cls.__new__(cls)
@@ -235,7 +246,26 @@ def _builder(rule, node):
         nd.update(location)
         if annotations is not None:
             nd["_s2sad"] = dict(annotations)
-        return sub._call(new) if is_call else new
+        if is_call and not (dotted and _ASKED in sub._helpers):
+            return sub._call(new)
+        return new
+    return build
+
+
+def _binary_builder(cls, fields, location):
+    """``build`` (see ``_builder``) for a node of fields (node, operator, node): a
+    ``BinOp``, the most common node of the templates, made without the loop over
+    the fields."""
+    (f_left, _, left), (f_op, _, op), (f_right, _, right) = fields
+
+    def build(sub):
+        new = cls.__new__(cls)
+        nd = new.__dict__
+        nd[f_left] = left(sub)
+        nd[f_op] = op.__new__(op)
+        nd[f_right] = right(sub)
+        nd.update(location)
+        return new
     return build
 
 
@@ -248,22 +278,27 @@ def _is_global_call(rule, node, func, nargs):
         and len(node.args) == nargs and not node.keywords
 
 
-def _unbroadcast_builder(fields, location, annotations):
-    """``build`` for ``unbroadcast(adjoint, operand)`` in a template: the same
-    result, in the same steps (the function's name, then the arguments), but
-    when ``_Subst._call`` would drop the call (a scalar result, or an operand
-    of the result's shape), the adjoint is returned without making the call."""
-    (f_func, _, func_build), (f_args, _, arg_builds), (f_keywords, _, _) = fields
+def _unbroadcast_builder(fields, location, annotations, ident, plain):
+    """``build`` for ``unbroadcast(adjoint, operand)`` in a template (``ident``: the
+    global name called): the same result, in the same steps (the function's name,
+    then the arguments), but when ``_Subst._call`` would drop the call (a scalar
+    result, or an operand of the result's shape), the adjoint is returned without
+    making the call. ``plain``: the operand is a parameter of the template, whose
+    copy asks the ``env`` nothing; with a scalar result it is not even made."""
+    (f_func, _, _), (f_args, _, (adjoint_build, operand_build)), (f_keywords, _, _) = fields
     assert (f_func, f_args, f_keywords) == ("func", "args", "keywords")
 
     def build(sub):
-        func = func_build(sub)
-        args = [b(sub) for b in arg_builds]
-        if sub.drops_unbroadcast(func.id, args):
-            return args[0]
+        func = sub.global_ident(ident)
+        adjoint = adjoint_build(sub)
+        if plain and sub.env.scalar_result and func == sub._helper("unbroadcast"):
+            return adjoint          # what drops_unbroadcast decides once the operand is made
+        args = [adjoint, operand_build(sub)]
+        if sub.drops_unbroadcast(func, args):
+            return adjoint
         new = gast.Call.__new__(gast.Call)
         nd = new.__dict__
-        nd["func"], nd["args"], nd["keywords"] = func, args, []
+        nd["func"], nd["args"], nd["keywords"] = G.name(func), args, []
         nd.update(location)
         if annotations is not None:
             nd["_s2sad"] = dict(annotations)
@@ -304,16 +339,22 @@ class _Subst(G.Transformer):
     def global_name(self, ident):
         """A name of the rule's module (``math``, ``unbroadcast``) or a builtin, as the
         generated code reaches it."""
+        return G.name(self.global_ident(ident))
+
+    def global_ident(self, ident):
+        """The identifier of ``global_name(ident)``."""
         g = self.rule.globals
         obj = g[ident] if ident in g else getattr(builtins, ident, None)
         if obj is None:
             raise NameError(f"template of {self.rule.name} uses unknown name {ident}")
-        return G.name(self.env.inject(ident, obj))
+        return self.env.inject(ident, obj)
 
     def param(self, n):
         """``visit_Name(n)`` for a name that is a parameter of the template."""
         atom = self.mapping.get(n.id)
-        return self.visit_Name(n) if atom is None else G.clone(atom)
+        if atom is None:
+            return self.visit_Name(n)
+        return _copy_atom(atom)
 
     def visit_Call(self, n):
         self.generic_visit(n)
@@ -337,6 +378,11 @@ class _Subst(G.Transformer):
             and (env.scalar_result or _same_shape(env, args[1], self.target))
 
     def _call(self, n):
+        """``n`` as the generated code has it: ``unbroadcast`` dropped where it does
+        nothing, a shape witness for the operand of ``sum_adjoint`` and
+        ``mean_adjoint``. It asks ``_helper`` for ``unbroadcast`` and then (unless
+        dropped) for those two, each instance's first ``_call`` in that order, so
+        once ``_ASKED`` (the last) is known all three are (see ``_builder``)."""
         env = self.env
         func = G.dotted_name(n.func)
         if self.drops_unbroadcast(func, n.args):
@@ -348,6 +394,32 @@ class _Subst(G.Transformer):
             if witness is not None:
                 n.args[1] = G.name(witness)
         return n
+
+
+_ASKED = "mean_adjoint"      # the helper _Subst._call asks for last
+
+
+def _copy_atom(atom):
+    """``G.clone(atom)``, made directly for the usual atom: a loaded ``Name`` without
+    annotation (the same node, with the same entries in the same order)."""
+    d = atom.__dict__
+    if atom.__class__ is not _Name or d.get("ctx").__class__ is not _Load \
+            or d.get("annotation") is not None or d.get("type_comment") is not None \
+            or type(d.get("id")) is not str or "_s2sad" in d or d["ctx"].__dict__:
+        return G.clone(atom)
+    new = _Name.__new__(_Name)
+    nd = new.__dict__
+    nd["id"] = d["id"]
+    nd["ctx"] = _Load.__new__(_Load)
+    nd["annotation"] = None
+    nd["type_comment"] = None
+    for a in G.LOCATION:
+        if a in d:
+            nd[a] = d[a]
+    return new
+
+
+_Name, _Load = gast.Name, gast.Load
 
 
 def _same_shape(env, operand, target):
