@@ -321,6 +321,14 @@ def infer_kinds(tree, ctx, stmts=None, ops=None, reads=None, targets=None):
                 deps = {n.id for n in name_nodes(s.value)}
             defs.append((t, s.value, deps))
             kinds.setdefault(t, "S")
+        elif s.__class__ is gast.Expr and _is_append(s, ctx) \
+                or s.__class__ is gast.Assign and s.targets[0].__class__ is gast.Subscript \
+                and s.targets[0].value.__class__ is gast.Name:
+            # lst.append(v), lst[i] = v: the list holds v (an 'LS' list an array: 'L')
+            lst, item = (s.value.func.value.id, s.value.args[0]) if s.__class__ is gast.Expr \
+                else (s.targets[0].value.id, s.value)
+            deps = {lst} | ({item.id} if item.__class__ is gast.Name else set())
+            defs.append((lst, _Held(lst, item), deps))
         elif isinstance(s, gast.For):
             it = s.iter
             is_range = isinstance(it, gast.Call) and dotted_name(it.func) == "range"
@@ -358,7 +366,8 @@ def infer_kinds(tree, ctx, stmts=None, ops=None, reads=None, targets=None):
                 continue            # evaluated once what it reads has a kind
             clock += 1
             evaluated_at[i] = clock
-            k = _kind_of_value(value, ctx, kinds, ops, bools, literals)
+            k = value.kind(kinds) if value.__class__ is _Held \
+                else _kind_of_value(value, ctx, kinds, ops, bools, literals)
             first = t not in seen
             new = k if first else join_kinds(kinds[t], k)
             seen.add(t)
@@ -368,6 +377,21 @@ def infer_kinds(tree, ctx, stmts=None, ops=None, reads=None, targets=None):
                 changed_at[t] = clock
                 changed = True
     return kinds
+
+
+class _Held:
+    """A definition ``infer_kinds`` joins into a list's kind: the list ``lst`` holds
+    ``item`` (``lst.append(item)``, ``lst[i] = item``). A list of scalars holding
+    anything but a scalar is another list ('L'); any other kind stays as it is."""
+
+    def __init__(self, lst, item):
+        self.lst, self.item = lst, item
+
+    def kind(self, kinds):
+        k = kinds.get(self.lst, "A")
+        if k == "LS" and _atom_kind(self.item, kinds) != "S":
+            return "L"
+        return k
 
 
 _BOOL_OPS = (gast.BitAnd, gast.BitOr, gast.BitXor)

@@ -478,6 +478,26 @@ class Normalizer:
                 pair = gast.Call(func=name(e.func.id), args=[acc, a], keywords=[])
                 acc = self.atom(copy_location(pair, e), out)
             return acc
+        if len(e.args) == 1 and self._builtin_call(e, ("list", "tuple")) \
+                and isinstance(e.args[0], gast.Call) \
+                and self._builtin_call(e.args[0], ("zip", "enumerate", "reversed")):
+            # list(zip(a, b)) -> [(u, v) for u, v in zip(a, b)]: iterated as a for loop
+            # iterates them
+            inner = e.args[0]
+            width = {"zip": len(inner.args), "enumerate": 2}.get(inner.func.id, 1)
+            parts = [self.namer.temp() for _ in range(width)]
+            stores = [gast.Name(id=v, ctx=gast.Store(), annotation=None, type_comment=None)
+                      for v in parts]
+            target = stores[0] if width == 1 else gast.Tuple(elts=stores, ctx=gast.Store())
+            elt = name(parts[0]) if width == 1 else \
+                gast.Tuple(elts=[name(v) for v in parts], ctx=gast.Load())
+            loop = gast.comprehension(target=target, iter=inner, ifs=[], is_async=0)
+            items = self.expr_ListComp(copy_location(
+                gast.ListComp(elt=elt, generators=[loop]), e), out)
+            if e.func.id == "list":
+                return items
+            return gast.Call(func=name(self.ctx.inject("tuple", builtins.tuple)),
+                             args=[items], keywords=[])
         if len(e.args) > 1 and self._builtin_call(e, ("map",)) \
                 and _is_dotted(e.args[0]) and (_root(e.args[0]) not in self.ctx.local_names
                                                or isinstance(e.args[0], gast.Name)

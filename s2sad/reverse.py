@@ -527,6 +527,12 @@ class Reverse:
             pop = call(gast.Attribute(value=name(b), attr="pop", ctx=gast.Load()))
             v = s.value.args[0]
             if isinstance(v, gast.Name) and v.id in self.ctx.active:
+                if self.ctx.var_kinds.get(v.id) != "S":
+                    # the item may be the 0.0 standing for a zero of any structure (a
+                    # tuple ``(i, v)`` appended, only v[1] read later): give it the
+                    # structure of the item appended, still the list's last
+                    last = gast.Subscript(value=name(lst), slice=const(-1), ctx=gast.Load())
+                    pop = call(self.helper("element_adjoint"), pop, last)
                 self.contribute(v.id, pop, state, out)
             else:
                 out.append(gast.Expr(value=pop))

@@ -201,6 +201,16 @@ def item_of_zipped_rows(A):
     return np.sum(B * A)
 
 
+def item_of_appended_rows(A):
+    B = A * 1.0
+    rows = []
+    for u in B:
+        rows.append(u)
+    p = rows[0]
+    p *= 2.0  # <- L_ITEM_APPENDED
+    return np.sum(B * A)
+
+
 REFUSED = [
     (slice_view, X, "L_SLICE", ("in-place update", "b *=", "also changes a")),
     (column_view, M, "L_COLUMN", ("in-place update", "c +=", "also changes B")),
@@ -225,6 +235,9 @@ REFUSED = [
     (item_of_list_of_rows, M, "L_ITEM_LIST", ("in-place update", "r *=", "B")),
     (item_of_a_pair, M, "L_ITEM_PAIR", ("in-place update", "p *=", "B")),
     (item_of_zipped_rows, M, "L_ITEM_ZIP", ("in-place update", "p *=", "B")),
+    # rows = [] grown by append of arrays was taken for a list of scalars ('LS'), its
+    # item for a scalar, which shares nothing: the update of B's row went unseen
+    (item_of_appended_rows, M, "L_ITEM_APPENDED", ("in-place update", "p *=", "B")),
 ]
 
 

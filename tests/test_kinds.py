@@ -450,3 +450,22 @@ def test_a_name_bound_in_a_loop_has_the_kind_of_its_values(y, n):
     52000000251, a false refusal)."""
     assert kinds_of(buffer_made_in_a_loop, 1.5, 1)["buf"] == "A1"
     assert_grad_matches(buffer_made_in_a_loop, (y, n), wrt=0)
+
+
+def rows_appended(A, x):
+    rows, vals = [], []
+    for r in A:
+        rows.append(r * x)
+        vals.append(r[0] * x)
+    firsts = [0.0, 0.0]
+    firsts[1] = A[1] * x            # a store of an array into a list of scalars
+    return np.sum(rows[0] * rows[1]) + vals[1] * vals[2] + np.sum(firsts[1])
+
+
+def test_kinds_of_lists_grown_by_append_and_stores():
+    """A list made empty (or of scalars) and grown by ``append`` or a store of arrays is
+    a list of arrays ('L'), not of scalars ('LS'): its items were taken for scalars,
+    which share no memory (see tests/test_aliasing.py, item_of_appended_rows)."""
+    found = kinds_of(rows_appended, M, 0.8)
+    assert (found["rows"], found["vals"], found["firsts"]) == ("L", "LS", "L")
+    assert_grad_matches(rows_appended, (M, 0.8), wrt=(0, 1))

@@ -755,3 +755,51 @@ def star_of_an_array(v):
 def test_starred_target_of_an_array():
     v = np.array([0.5, -2.0, 1.5])
     check(star_of_an_array, (v,), want=[2 * 0.5 * 6.25, 0.25 * 2 * -2.0, 0.25 * 2 * 1.5])
+
+
+# -- list(zip(...)), list(enumerate(...)), list(reversed(...)) (were MissingRuleError) --
+
+
+def list_of_zip(x):
+    pairs = list(zip([x, 2.0 * x], [x * x, 3.0]))
+    return pairs[0][0] * pairs[1][1] + pairs[0][1]
+
+
+def tuple_of_zip(x):
+    ys = tuple(zip([x, 2.0 * x], (x * x, 3.0)))
+    return ys[1][0] * ys[0][1]
+
+
+def list_of_reversed(x):
+    ys = list(reversed([x, x * x, 2.0]))
+    return ys[0] * ys[1]
+
+
+def list_of_enumerate(x):
+    ys = list(enumerate([x, 2.0 * x]))
+    return ys[1][1] * 3.0 + ys[1][0]
+
+
+def comprehension_of_pairs(x):
+    # only the second item of each pair is read: the first pair's adjoint stays the
+    # 0.0 that stands for a zero of any structure (the reverse sweep indexed it)
+    ys = [(i, v) for i, v in enumerate([x, 2.0 * x])]
+    return ys[1][1] * 3.0
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("f", [list_of_zip, tuple_of_zip, list_of_reversed,
+                               list_of_enumerate, comprehension_of_pairs])
+@pytest.mark.parametrize("x", [0.7, -1.3])
+def test_list_of_iterators(mode, f, x):
+    check(f, (x,), mode=mode)
+
+
+def reversed_array(v):
+    ys = list(reversed(v * v))
+    return ys[0] * 2.0 + ys[2]
+
+
+def test_list_of_reversed_array():
+    v = np.array([0.5, -2.0, 1.5])
+    check(reversed_array, (v,), want=[1.0, 0.0, 6.0])
