@@ -704,6 +704,7 @@ def _container_helpers():
             rt.add_adjoints: (0, 1),
             rt.fit: (0, 1), rt.take_adjoint: (2,), rt.as_sequence: (0,),
             rt.sequence_adjoint: (1,), rt.prod_items_adjoint: (1,), rt.sorted_adjoint: (1,),
+            rt.like_argument: (1,),
             rt.prod_items_adjoint_tangent: (3,)}
 
 

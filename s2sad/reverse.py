@@ -1013,7 +1013,12 @@ class Reverse:
         grads = []
         for p in ctx.wrt_names:
             if _defined(state.get(p, U)):
-                grads.append(name(self.adjoint(p)))
+                g = name(self.adjoint(p))
+                if ctx.var_kinds.get(p) in ("L", "LS", "AL"):
+                    # a list's or tuple's gradient in its structure (zeros for items
+                    # the function did not read, a tuple for a tuple)
+                    g = call(self.helper("like_argument"), g, name(p))
+                grads.append(g)
             else:
                 grads.append(call(self.helper("zeros_like"), name(p)))
         result = grads[0] if len(ctx.wrt) == 1 and not ctx.wrt_tuple else \

@@ -494,6 +494,23 @@ def as_sequence(x):
     return list(x)
 
 
+def like_argument(g, x):
+    """The gradient ``g`` of the list or tuple argument ``x`` in ``x``'s structure: a list
+    for a list, a tuple for a tuple (a named tuple of its type), and zeros shaped like an
+    item where ``g`` holds the 0.0 that stands for a zero of any structure."""
+    if isinstance(x, (list, tuple)):
+        if type(g) is float and g == 0.0:
+            g = zeros_like(x)
+        items = [like_argument(gi, xi) for gi, xi in zip(g, x)]
+        if isinstance(x, list):
+            return items
+        make = getattr(type(x), "_make", None)
+        return make(items) if make is not None and type(x) is not tuple else tuple(items)
+    if type(g) is float and g == 0.0 and isinstance(x, np.ndarray):
+        return zeros_like(x)
+    return g
+
+
 def sequence_adjoint(g, x):
     """Adjoint of ``x`` in ``list(x)`` or ``tuple(x)``: the items' adjoints ``g`` as a list,
     or as an array for an array ``x``."""

@@ -1169,3 +1169,36 @@ def test_callable_object_differentiated_through_its_call_method():
         assert "def grad___call__(self, x, y=1.0)" in s2sad.source(model)
     with pytest.raises(s2sad.ArgumentError):
         s2sad.grad(_Affine(3.0), wrt=2)(1.5)
+
+
+# -- the gradient of a list or tuple argument has the argument's structure -------------
+
+
+def first_item_only(ps, x):
+    return np.sum(ps[0] * x)
+
+
+def pair_product(t):
+    return t[0] * t[1] ** 2
+
+
+def test_gradient_of_a_list_or_tuple_has_its_structure():
+    """Items the function does not read get zeros of their shape (they came back as the
+    0.0 standing for a zero of any structure), a tuple gets a tuple (it got a list),
+    a named tuple its own type; on the dispatcher's fast path too (second call)."""
+    import collections
+    grad = s2sad.grad(first_item_only)
+    for _ in range(2):
+        g = grad([np.ones(2), np.ones(3)], np.array([2.0, -1.0]))
+        assert type(g) is list and len(g) == 2
+        np.testing.assert_array_equal(g[0], [2.0, -1.0])
+        np.testing.assert_array_equal(g[1], np.zeros(3))
+    grad = s2sad.grad(pair_product)
+    for _ in range(2):
+        assert grad((2.0, 3.0)) == (9.0, 12.0) and type(grad((2.0, 3.0))) is tuple
+        assert grad([2.0, 3.0]) == [9.0, 12.0] and type(grad([2.0, 3.0])) is list
+        assert grad((2.0, 3.0, 5.0)) == (9.0, 12.0, 0.0)
+    Pair = collections.namedtuple("Pair", "a b")
+    assert s2sad.grad(pair_product)(Pair(2.0, 3.0)) == Pair(9.0, 12.0)
+    value, g = s2sad.value_and_grad(pair_product)((2.0, 3.0))
+    assert (value, g) == (18.0, (9.0, 12.0))

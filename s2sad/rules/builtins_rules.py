@@ -98,6 +98,11 @@ def tangent_of_sorted(z, x, reverse=False):
     d[z] = sorted_tangent(d[x], x, reverse)
 
 
+@adjoint(runtime.like_argument)
+def like_argument(z, g, x):
+    d[g] = d[z]
+
+
 @adjoint(builtins.sum)
 def sum(z, x):
     d[x] = sum_list_adjoint(d[z], x)

@@ -35,6 +35,7 @@ multilinear(runtime.dot_items, args=("a", "b"))
 multilinear(builtins.list, builtins.tuple, args=None)
 multilinear(runtime.sequence_adjoint, args=("g",))
 multilinear(runtime.sorted_adjoint, args=("g",))
+multilinear(runtime.like_argument, args=("g",))
 multilinear(runtime.sorted_tangent, args=("dx",))
 multilinear(runtime.element_adjoint, runtime.slice_adjoint, runtime.sequence_repeat_adjoint,
             args=("g",))
