@@ -51,6 +51,8 @@ def kind_of(value):
         return _tuple_kind(value)
     if isinstance(value, (list, tuple)):
         return _sequence_kind(value)
+    if type(value) is dict:
+        return "L"          # a container its items are read from (params["w"])
     return "A"
 
 
@@ -376,7 +378,7 @@ def is_bool(a):
         or (isinstance(a, np.ndarray) and a.dtype.kind == "b")
 
 
-_DIFFERENTIABLE = (int, float, complex, np.number, np.ndarray, list, tuple)
+_DIFFERENTIABLE = (int, float, complex, np.number, np.ndarray, list, tuple, dict)
 
 
 def _wrt_values(params, wrt, args, kwargs):
@@ -392,9 +394,9 @@ def _wrt_values(params, wrt, args, kwargs):
 def refuse_wrt(func, sig, wrt, args, kwargs):
     """An ArgumentError for a differentiated argument that holds no real number to
     differentiate along, as JAX refuses one: a complex value (``_complex_argument``), a
-    bool (``is_bool``), or anything but a number, an array, a list or a tuple (a dict,
-    a string, None, an object: its gradient came back as 0.0, or a bare IndexError for
-    a dict). Such an argument that is not differentiated is fine."""
+    bool (``is_bool``), or anything but a number, an array, a list, a tuple or a dict
+    of such values (a string, None, an object: its gradient came back as 0.0). Such an
+    argument that is not differentiated is fine."""
     params = list(sig.parameters)
     for i, value in _wrt_values(params, wrt, args, kwargs):
         if _is_complex(value):
@@ -403,6 +405,9 @@ def refuse_wrt(func, sig, wrt, args, kwargs):
             what = "an array of bools" if isinstance(value, np.ndarray) else "a bool"
         elif not isinstance(value, _DIFFERENTIABLE):
             what = f"a value of type {type(value).__name__}"
+        elif isinstance(value, dict) and _odd_entry(value) is not None:
+            key, entry = _odd_entry(value)
+            what = f"a dict whose entry {key!r} is a value of type {type(entry).__name__}"
         else:
             continue
         if i == 0 and params[0] == "self" and not is_bool(value):
@@ -417,6 +422,19 @@ def refuse_wrt(func, sig, wrt, args, kwargs):
             f"but it holds {what}, which has no derivative", hint=hint)
 
 
+def _odd_entry(d):
+    """(key, value) of an entry of the dict ``d`` (or of a dict in it) that holds no
+    real number to differentiate along: a string, None, a bool, an object; or None."""
+    for k, v in d.items():
+        if isinstance(v, dict):
+            found = _odd_entry(v)
+            if found is not None:
+                return found
+        elif is_bool(v) or not isinstance(v, _DIFFERENTIABLE):
+            return k, v
+    return None
+
+
 def _is_complex(a):
     """A complex number, a complex array, or a list or tuple holding one."""
     if isinstance(a, (complex, np.complexfloating)):
@@ -425,6 +443,8 @@ def _is_complex(a):
         return a.dtype.kind == "c"
     if isinstance(a, (list, tuple)):
         return any(_is_complex(v) for v in a)
+    if isinstance(a, dict):
+        return any(_is_complex(v) for v in a.values())
     return False
 
 

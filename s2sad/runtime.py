@@ -115,6 +115,8 @@ def zeros_like(x):
         return np.zeros(x.shape, dtype=np.result_type(x.dtype, np.float64))
     if isinstance(x, (list, tuple)):
         return [zeros_like(e) for e in x]
+    if isinstance(x, dict):
+        return {k: zeros_like(v) for k, v in x.items()}
     return 0.0
 
 
@@ -142,6 +144,10 @@ def getitem_adjoint(g, x, index):
     if isinstance(x, (list, tuple)):
         out = [0.0] * len(x)
         out[index] = list(g) if isinstance(index, slice) else g
+        return out
+    if isinstance(x, dict):
+        out = dict.fromkeys(x, 0.0)
+        out[index] = g
         return out
     x = x if isinstance(x, np.ndarray) else np.asarray(x)
     out = np.zeros(x.shape, dtype=_float_dtype(x))
@@ -260,6 +266,8 @@ def add_adjoints(a, b):
         return b
     if type(b) in (int, float) and b == 0:
         return a
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {k: add_adjoints(a.get(k, 0.0), b.get(k, 0.0)) for k in {**a, **b}}
     if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
         if not isinstance(a, (list, tuple)):
             a, b = b, a
@@ -349,6 +357,8 @@ def copy_of(x):
         return x.copy()
     if isinstance(x, list):
         return list(x)
+    if isinstance(x, dict):
+        return dict(x)
     return x
 
 
@@ -374,6 +384,8 @@ def owned(g):
         return g.astype(np.result_type(g.dtype, np.float64), copy=True)
     if isinstance(g, list):
         return list(g)
+    if isinstance(g, dict):
+        return dict(g)
     if isinstance(g, (float, int, np.number)) and not isinstance(g, bool):
         return np.array(g, dtype=np.result_type(g, np.float64))
     return g
@@ -498,6 +510,10 @@ def like_argument(g, x):
     """The gradient ``g`` of the list or tuple argument ``x`` in ``x``'s structure: a list
     for a list, a tuple for a tuple (a named tuple of its type), and zeros shaped like an
     item where ``g`` holds the 0.0 that stands for a zero of any structure."""
+    if isinstance(x, dict):
+        if type(g) is float and g == 0.0:
+            g = zeros_like(x)
+        return {k: like_argument(g[k], v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         if type(g) is float and g == 0.0:
             g = zeros_like(x)

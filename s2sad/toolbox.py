@@ -205,6 +205,13 @@ def jacobian(f, wrt=0, mode="auto"):
             raise complex_arithmetic(f, "jacobian")
         out_shape = np.shape(value)
         ins = [args[i] for i in wrapper._wrt]
+        for i, x in zip(wrapper._wrt, ins):
+            if isinstance(x, (list, tuple, dict)):
+                raise errors.bad_argument(
+                    _unwrap(f), "jacobian and hessian differentiate along arrays and numbers; "
+                    f"argument {i} of {wrapper.__name__} is a {type(x).__name__}",
+                    hint="pass its values as one array (np.array(...)), or use grad, which "
+                         "takes lists, tuples and dicts")
         in_size = sum(int(np.size(x)) for x in ins)
         use_rows = mode == "rev" or (mode == "auto" and int(np.prod(out_shape)) <= in_size)
         blocks = []

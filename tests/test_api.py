@@ -1202,3 +1202,84 @@ def test_gradient_of_a_list_or_tuple_has_its_structure():
     assert s2sad.grad(pair_product)(Pair(2.0, 3.0)) == Pair(9.0, 12.0)
     value, g = s2sad.value_and_grad(pair_product)((2.0, 3.0))
     assert (value, g) == (18.0, (9.0, 12.0))
+
+
+# -- dicts of parameters (as JAX's and autograd's containers) ----------------------------
+
+
+def dict_loss(params, x):
+    h = np.tanh(params["W"] @ x + params["b"])
+    return np.sum(h * h) * params["s"]
+
+
+def dict_loop(p):
+    s = 0.0
+    for i in range(3):
+        s = s + p["a"] * math.sin(p["b"] * i)
+    return s
+
+
+def dict_keys(p, x):
+    s = 0.0
+    for k in p:
+        s = s + np.sum(p[k] * x)
+    return s
+
+
+def dict_written(p):
+    p["a"] = p["a"] * 2.0           # into the caller's dict? no: a private copy
+    return p["a"] * p["b"]
+
+
+def _dict_fd(f, params, *rest, h=1e-6):
+    out = {}
+    for k, v in params.items():
+        g = np.zeros_like(np.asarray(v, dtype=float))
+        for i in np.ndindex(g.shape):
+            plus, minus = dict(params), dict(params)
+            if g.shape:
+                plus[k], minus[k] = v.copy(), v.copy()
+                plus[k][i] += h
+                minus[k][i] -= h
+            else:
+                plus[k], minus[k] = v + h, v - h
+            g[i] = (f(plus, *rest) - f(minus, *rest)) / (2 * h)
+        out[k] = g
+    return out
+
+
+@pytest.mark.parametrize("mode", ["auto", "reverse"])
+def test_gradient_of_a_dict_of_parameters(mode):
+    """A dict argument was refused (an ArgumentError; before that a bare IndexError): its
+    gradient is a dict of the same keys, zeros for an entry the function does not read."""
+    rng = np.random.default_rng(3)
+    params = {"W": rng.normal(size=(3, 2)), "b": rng.normal(size=3), "s": 1.5,
+              "unused": np.ones(2)}
+    x = rng.normal(size=2)
+    cases = [(dict_loss, (params, x)), (dict_loop, ({"a": 0.7, "b": -1.3},)),
+             (dict_keys, ({"u": np.array([1.0, 2.0]), "v": np.array([0.5, -1.0])}, x)),
+             (dict_written, ({"a": 0.7, "b": -1.3},))]
+    for f, args in cases:
+        grad = s2sad.grad(f, mode=mode)
+        for _ in range(2):                      # the dispatcher's fast path too
+            got = grad(*args)
+            want = _dict_fd(f, *args)
+            assert type(got) is dict and set(got) == set(args[0])
+            for k in want:
+                np.testing.assert_allclose(got[k], want[k], rtol=1e-6, atol=1e-8)
+    p = {"a": 0.7, "b": -1.3}
+    s2sad.grad(dict_written)(p)
+    assert p == {"a": 0.7, "b": -1.3}           # the caller's dict is not changed
+    np.testing.assert_array_equal(s2sad.grad(dict_loss)(params, x)["unused"], np.zeros(2))
+
+
+def test_dicts_refused_where_they_are_not_differentiated():
+    p = {"a": 0.7, "b": -1.3}
+    value, tangent = s2sad.jvp(dict_loop)(p, {"a": 1.0, "b": 0.0})
+    assert tangent == pytest.approx(_dict_fd(dict_loop, p)["a"], rel=1e-6)
+    for call in (lambda: s2sad.hessian(dict_loop)(p),
+                 lambda: s2sad.jacobian(dict_loop)(p),
+                 lambda: s2sad.grad(dict_loop)({"a": 0.7, "b": "text"})):
+        with pytest.raises(s2sad.ArgumentError) as info:
+            call()
+        assert info.value.lineno == dict_loop.__code__.co_firstlineno

@@ -856,18 +856,18 @@ class _WithDecorated:
 
 
 def test_non_numeric_wrt_refused():
-    """A differentiated dict was a bare IndexError from the generated code; a string,
-    None or an object got the gradient 0.0; a method decorated with bare @grad
-    (wrt=0 is self) a MissingRuleError about an attribute. Each is an ArgumentError
-    at the def line naming the argument and its type."""
-    cases = [(lambda: s2sad.grad(dict_product)({"a": 1.0, "b": 2.0}), dict_product, "dict"),
+    """A differentiated set, a string, None or an object got the gradient 0.0 (a dict a
+    bare IndexError, before dicts were differentiated); a method decorated with bare
+    @grad (wrt=0 is self) a MissingRuleError about an attribute. Each is an
+    ArgumentError at the def line naming the argument and its type."""
+    cases = [(lambda: s2sad.grad(dict_product)({"a", "b"}), dict_product, "set"),
              (lambda: s2sad.grad(ignores_second, wrt=1)(1.0, "s"), ignores_second, "str"),
              (lambda: s2sad.grad(ignores_second, wrt=(0, 1))(1.0, None), ignores_second,
               "NoneType"),
              (lambda: s2sad.grad(ignores_second, wrt=1, mode="forward")(1.0, object()),
               ignores_second, "object"),
              (lambda: s2sad.jvp(ignores_second, wrt=1)(1.0, "s", 1.0), ignores_second, "str"),
-             (lambda: s2sad.vjp(dict_product)({"a": 1.0}), dict_product, "dict")]
+             (lambda: s2sad.vjp(dict_product)(frozenset()), dict_product, "frozenset")]
     for call, func, typename in cases:
         with pytest.raises(ArgumentError) as info:
             call()
