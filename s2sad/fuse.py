@@ -38,17 +38,20 @@ from __future__ import annotations
 import bisect
 import builtins
 import math
+from collections import defaultdict
 
 import gast
 import numpy as np
 
 from .gastutil import dotted_name, statements, walk
 from .gastutil import loads as names_read
-from .optimize import _COMPOUND, _blocks, _copy_pair, _holds_scalar, _Substitute
+from .optimize import _COMPOUND, _blocks, _copy_pair, _folds_at, _holds_scalar, _num, _substitute
 from .optimize import _HARMLESS_OPS as _QUIET_OPS
 
 _MAX_OPS = 8                  # operations per inlined statement: lines stay readable
 _WINDOW = 12                  # how far below its statement a value is inlined
+_VALUE_NODES = (gast.Name, gast.Constant, gast.BinOp, gast.UnaryOp, gast.Compare, gast.Call,
+                gast.Tuple)
 _PURE_BUILTINS = {abs, len, range, reversed, float, int, bool, min, max, sum, isinstance,
                   round, pow, divmod, enumerate, zip, tuple, complex}
 
@@ -80,6 +83,7 @@ class _Fuse:
         self.touched = set()
         self.values = {}            # statement -> _Value of its expression (value_of)
         self.compounds = {}         # if or loop -> the names in it (lists)
+        self.known = facts.known    # simple statement -> facts.lists, if kept
         self.scalars = {}           # name -> scalar(name)
         self.derivatives = set(ctx.namer._adjoints.values()) | set(ctx.namer.tangent_of)
 
@@ -94,36 +98,54 @@ class _Fuse:
 
     def value(self, e):
         """What inlining needs to know of the expression ``e`` (see ``_Value``), in one
-        walk of it."""
-        cls = e.__class__
-        if cls is gast.Name:
-            return _Value(set() if self.scalar(e.id) else {e.id}, False, False, 0)
-        if cls is gast.Constant:
-            return _Value(set(), False, type(e.value) not in (int, float, bool), 0)
-        if cls is gast.BinOp:
-            v = self.value(e.left).add(self.value(e.right))
-            v.noisy = v.noisy or not isinstance(e.op, _QUIET_OPS)
-        elif cls is gast.UnaryOp:
-            v = self.value(e.operand)
-            v.noisy = v.noisy or not isinstance(e.op, _QUIET_OPS)
-        elif cls is gast.Compare:
-            v = self.value(e.left)
-            for c in e.comparators:
-                v.add(self.value(c))
-            v.noisy = v.noisy or not all(isinstance(o, _QUIET_OPS) for o in e.ops)
-        elif cls is gast.Call and not e.keywords and dotted_name(e.func) is not None:
-            v = _Value(set(), False, True, 0)
-            for a in e.args:
-                v.add(self.value(a))
-        elif cls is gast.Tuple:                     # return (value, gradient)
-            v = _Value(set(), False, False, 0)
-            for a in e.elts:
-                v.add(self.value(a))
-            return v
-        else:
-            return _Value(set(), True, True, _MAX_OPS + 1)
-        v.ops += 1
-        return v
+        walk of it: no recursion and one set, since every part of a ``_Value`` is a
+        union, an ``or`` or a sum over the nodes of ``e`` (a node of another kind
+        counts ``_MAX_OPS + 1`` operations and is not looked into)."""
+        bad = set()
+        fixed = noisy = False
+        ops = 0
+        scalars, scalar = self.scalars, self.scalar
+        stack = [e]
+        pop, push, extend = stack.pop, stack.append, stack.extend
+        Name, Constant, BinOp, UnaryOp, Compare, Call, Tuple = _VALUE_NODES
+        while stack:
+            n = pop()
+            cls = n.__class__
+            if cls is Name:
+                hit = scalars.get(n.id)
+                if not (scalar(n.id) if hit is None else hit):
+                    bad.add(n.id)
+                continue
+            if cls is Constant:
+                if type(n.value) not in (int, float, bool):
+                    noisy = True
+                continue
+            if cls is BinOp:
+                push(n.right)
+                push(n.left)
+                if not isinstance(n.op, _QUIET_OPS):
+                    noisy = True
+            elif cls is UnaryOp:
+                push(n.operand)
+                if not isinstance(n.op, _QUIET_OPS):
+                    noisy = True
+            elif cls is Compare:
+                extend(n.comparators)
+                push(n.left)
+                if not all(isinstance(o, _QUIET_OPS) for o in n.ops):
+                    noisy = True
+            elif cls is Call and not n.keywords and dotted_name(n.func) is not None:
+                extend(n.args)
+                noisy = True
+            elif cls is Tuple:                  # return (value, gradient)
+                extend(n.elts)
+                continue
+            else:
+                fixed = noisy = True
+                ops += _MAX_OPS + 1
+                continue
+            ops += 1
+        return _Value(bad, fixed, noisy, ops)
 
     def value_of(self, s, e):
         """``value(e)`` for the expression ``e`` of statement ``s``, kept until a
@@ -145,6 +167,9 @@ class _Fuse:
         reads within a block or drops a temporary, so what was assembled before
         tells of a name at most that it is read or written when it no longer is
         (an inlining refused, never a wrong one)."""
+        hit = self.known(s)                 # (the facts kept of a simple statement)
+        if hit is not None:
+            return hit
         if s.__class__ not in _COMPOUND:
             return self.facts.lists(s)
         hit = self.compounds.get(s)
@@ -288,20 +313,21 @@ class _Fuse:
 
     def _exposed(self, block, out):
         defined = set()
-        facts = self.facts
+        lists = self.facts.lists
         for y in block:
-            if isinstance(y, (gast.If, gast.For, gast.While)):
-                header = [y.test] if not isinstance(y, gast.For) else [y.iter]
+            if y.__class__ in _COMPOUND:
+                header = [y.test] if y.__class__ is not gast.For else [y.iter]
                 for h in header:
                     out.update(n.id for n in walk(h) if n.__class__ is gast.Name
                                and isinstance(n.ctx, gast.Load) and n.id not in defined)
                 for inner in (y.body, y.orelse):
                     if inner:
                         self._exposed(inner, out)
-                defined.difference_update(facts.writes(y))
+                defined.difference_update(lists(y)[1])
                 continue
-            read, written, deleted = facts.lists(y)[:3]
-            out.update(set(read).difference(defined))
+            read, written, deleted = lists(y)[:3]
+            if not defined.issuperset(read):    # (most reads see a value of the block)
+                out.update(n for n in read if n not in defined)
             if deleted:
                 out.update(deleted)                 # deleted: leave alone
             defined.update(written)
@@ -382,16 +408,18 @@ class _Fuse:
             return False            # something in the reader could raise first
         if vy.ops + vx.ops > _MAX_OPS:
             return False
-        new = _replace(old, t, x.value)
-        if new is None:
+        found = _replace(old, t, x.value)
+        if found is None:
             return False            # read by a subscript target (``a[t] = v``)
+        new, parent, above = found
         setattr(slot, field, new)
         vy.bad.discard(t)
         vy.add(vx)
         self.touched.add(y)
-        self.facts.forget(y)
-        self.facts.forget(x)
-        self.compounds.pop(y, None)     # an if whose test now reads what x read
+        if y.__class__ is gast.If:
+            self.compounds.pop(y, None)     # its test reads what x read now
+        else:                               # (x leaves the block: its facts go unused)
+            self.facts.update(y, _inlined(lists(y), lists(x), t, x.value, parent, above))
         return True
 
     # -- a rewrite sunk below the readers of its copy ---------------------------
@@ -455,10 +483,9 @@ class _Fuse:
             return False
         for y in block[i + 1:m + 1]:
             if c in lists(y)[0]:
-                _Substitute({c: s}).visit(y)
+                _substitute(y, {c: s}, self.facts)
                 self.touched.add(y)
                 self.values.pop(y, None)
-                self.facts.forget(y)
                 self.sunk.update(lists(y)[0])
         del block[i]
         # the copy's read of s goes, the ``seen`` reads of c up to its next write read
@@ -505,16 +532,15 @@ class _Index:
     ``lists`` gives the names a statement reads, writes and deletes."""
 
     def __init__(self, block, lists):
-        self.reads, self.writes = reads, writes = {}, {}
+        self.reads, self.writes = reads, writes = defaultdict(list), defaultdict(list)
         for k, x in enumerate(block):
-            read, written, deleted = lists(x)[:3]
-            for table, names in ((reads, read), (writes, written), (writes, deleted)):
-                for n in names:
-                    at = table.get(n)
-                    if at is None:
-                        table[n] = [k]
-                    else:
-                        at.append(k)
+            facts = lists(x)
+            for n in facts[0]:
+                reads[n].append(k)
+            for n in facts[1]:
+                writes[n].append(k)
+            for n in facts[2]:
+                writes[n].append(k)
 
     def next_read(self, n, i):
         positions = self.reads.get(n, ())
@@ -545,26 +571,54 @@ def _returned(e, t):
 
 def _replace(expr, t, value):
     """``expr`` with its one load of the name ``t`` replaced by ``value`` (in place,
-    but for ``expr`` itself being that name); None if ``t`` is not loaded in it."""
+    but for ``expr`` itself being that name), the node that held the name and the
+    node above that one (None where there is none, for ``_inlined``); None if ``t``
+    is not loaded in it."""
     if expr.__class__ is gast.Name:
-        return value if expr.id == t and expr.ctx.__class__ is gast.Load else None
-    stack = [expr]
+        return (value, None, None) if expr.id == t and expr.ctx.__class__ is gast.Load \
+            else None
+    stack = [(expr, None)]
     while stack:
-        n = stack.pop()
+        n, above = stack.pop()
         for f in n._fields:
             v = getattr(n, f, None)
             if v.__class__ is gast.Name:
                 if v.id == t and v.ctx.__class__ is gast.Load:
                     setattr(n, f, value)
-                    return expr
+                    return expr, n, above
             elif isinstance(v, gast.AST):
-                stack.append(v)
+                stack.append((v, n))
             elif isinstance(v, list):
                 for k, item in enumerate(v):
                     if item.__class__ is gast.Name:
                         if item.id == t and item.ctx.__class__ is gast.Load:
                             v[k] = value
-                            return expr
+                            return expr, n, above
                     elif isinstance(item, gast.AST):
-                        stack.append(item)
+                        stack.append((item, n))
     return None
+
+
+def _inlined(into, of, t, value, parent, above):
+    """The facts (``optimize._scan``) of a simple statement of facts ``into`` once
+    its one read of ``t`` is replaced by ``value``, the value of an assignment of
+    facts ``of`` (which reads what ``value`` reads and writes only ``t``), held now by
+    ``parent`` under ``above`` (``_replace``); without walking it again.
+
+    The names read: those of both, but for that ``t`` (in another order than a
+    walk gives: what reads them counts them or asks whether one is there). The
+    calls and negations: those of both, but that a negation of the name ``t`` is
+    one of a number no more if ``value`` is a number. Whether folding could change
+    it: a rule of ``_Fold`` looks at an operation and its operands (and a negation
+    at the operands of the product it negates), so only the rules of ``parent`` and
+    ``above`` can tell otherwise than they did; none of them holds for the name
+    that was there and fails for what replaces it, so what held still holds."""
+    read = list(into[0])
+    read.remove(t)
+    read += of[0]
+    negations = into[4] + of[4]
+    if parent.__class__ is gast.UnaryOp and parent.op.__class__ is gast.USub \
+            and _num(value) is not None:
+        negations -= 1
+    foldable = into[3] or of[3] or _folds_at(parent) or _folds_at(above)
+    return read, into[1], into[2], foldable, negations, into[5] + of[5]

@@ -55,6 +55,7 @@ class _Facts:
     def __init__(self):
         self._lists = {}        # statement -> (ids read, ids written, ids deleted, foldable)
         self._reads = {}        # statement -> dict: id -> how many times it reads it
+        self.known = self._lists.get    # simple statement -> lists(s) if kept, else None
 
     def lists(self, s):
         """(read, written, deleted, ...): the ids of the names in ``s``, with repeats."""
@@ -240,6 +241,14 @@ def _binop_folds(n):
         return True
     return op is gast.Add and n.right.__class__ is gast.UnaryOp \
         and n.right.op.__class__ is gast.USub
+
+
+def _folds_at(n):
+    """A rule of ``_Fold`` applies to the node ``n`` itself (None: no node)."""
+    cls = n.__class__
+    if cls is gast.BinOp:
+        return _binop_folds(n)
+    return cls is gast.UnaryOp and _unary_folds(n)
 
 
 def _unary_folds(n):
