@@ -336,38 +336,45 @@ class _Fuse:
     # -- single-use values --------------------------------------------------------
     def inline(self, crossing, loads, blocks, only=None):
         """Inline in ``blocks``; ``only``: the names to look at (all if None)."""
-        made, params, scalar = self.made, self.params, self.scalar
+        made, params, scalar, lists = self.made, self.params, self.scalar, self.lists
         if only is not None:
             made = made & only
+        Assign, Name = gast.Assign, gast.Name
         for block in blocks:
-            gone = set()
-            index = []                  # the block's _Index, made when first needed
+            found = []                  # (position, name) of the assignments to look at
             for i, x in enumerate(block):
-                if x.__class__ is gast.Assign and len(x.targets) == 1 \
-                        and x.targets[0].__class__ is gast.Name:
+                if x.__class__ is Assign and len(x.targets) == 1 \
+                        and x.targets[0].__class__ is Name:
                     t = x.targets[0].id
-                    if t in made and t not in params and scalar(t) \
-                            and self.inline_one(block, i, t, loads[t], index,
-                                                t in crossing):
-                        gone.add(i)
-                        loads[t] -= 1
+                    if t in made and t not in params and scalar(t):
+                        found.append((i, t))
+            if not found:
+                continue
+            names = None
+            if only is not None:        # a few: index only what inline_one asks of
+                names = {t for _, t in found}
+                for i, _ in found:      # (what they read: all their reader can read
+                    names.update(lists(block[i])[0])    # more, if it is one of them)
+            where = _Index(block, lists, names)
+            gone = set()
+            for i, t in found:
+                if self.inline_one(block, i, t, loads[t], where, t in crossing):
+                    gone.add(i)
+                    loads[t] -= 1
             if gone:
                 block[:] = [x for k, x in enumerate(block) if k not in gone]
 
-    def inline_one(self, block, i, t, loads, index, crossing):
+    def inline_one(self, block, i, t, loads, where, crossing):
         """Inline ``block[i]``, ``t = E``, into the one statement reading it, at most
         ``_WINDOW`` statements below (``loads``: the reads of ``t`` in the function).
         The block keeps its length (``block[i]`` goes after the sweep).
 
-        The block's index of reads and writes is made once, before the sweep: an
-        inlining moves the reads of ``E`` from ``i`` to its reader ``k`` past no write
-        of them, so for every later statement the index still tells the next read
-        or write of a name after it, and the first read of ``t`` after ``i``."""
+        The block's index of reads and writes (``where``) is made once, before the
+        sweep: an inlining moves the reads of ``E`` from ``i`` to its reader ``k`` past
+        no write of them, so for every later statement the index still tells the next
+        read or write of a name after it, and the first read of ``t`` after ``i``."""
         x = block[i]
         lists = self.lists
-        if not index:
-            index.append(_Index(block, lists))
-        where = index[0]
         k = where.next_read(t, i)
         if k is None or k - i > _WINDOW:
             return False
@@ -529,17 +536,26 @@ class _Value:
 class _Index:
     """Where each name is read and written in one block: ascending positions (a
     position repeats for each read or write of the name in its statement).
-    ``lists`` gives the names a statement reads, writes and deletes."""
+    ``lists`` gives the names a statement reads, writes and deletes; ``names``: the
+    names to index (all if None)."""
 
-    def __init__(self, block, lists):
+    def __init__(self, block, lists, names=None):
         self.reads, self.writes = reads, writes = defaultdict(list), defaultdict(list)
         for k, x in enumerate(block):
             facts = lists(x)
-            for n in facts[0]:
+            read, written, deleted = facts[0], facts[1], facts[2]
+            if names is not None:
+                if names.isdisjoint(read) and names.isdisjoint(written) \
+                        and names.isdisjoint(deleted):
+                    continue
+                read = [n for n in read if n in names]
+                written = [n for n in written if n in names]
+                deleted = [n for n in deleted if n in names]
+            for n in read:
                 reads[n].append(k)
-            for n in facts[1]:
+            for n in written:
                 writes[n].append(k)
-            for n in facts[2]:
+            for n in deleted:
                 writes[n].append(k)
 
     def next_read(self, n, i):

@@ -271,7 +271,7 @@ def _deep_loads(node):
     return out
 
 
-def _propagate(tree, ctx, facts, touched, fold, copies=frozenset()):
+def _propagate(tree, ctx, facts, touched, fold, copies=frozenset(), counts=None):
     """One sweep of copy and constant propagation over every block.
 
     ``a = b`` (``b`` a name or a number) is removed and ``a`` replaced by ``b``
@@ -281,11 +281,13 @@ def _propagate(tree, ctx, facts, touched, fold, copies=frozenset()):
     that block (or is a parameter never written). A statement rewritten so is
     folded at once, so ``b_2 = -b_1`` with ``b_1`` the number 1.0 becomes a
     number propagated in the same sweep. Returns whether it changed anything;
-    adds the statements it rewrote to ``touched``.
+    adds the statements it rewrote to ``touched``. ``counts``: ``facts.counts(tree)``
+    if known (as ``_dead`` keeps them), else counted here.
     """
-    stores, loads = facts.counts(tree)
+    stores, loads = facts.counts(tree) if counts is None else counts
     params = {a.id for a in tree.args.args + tree.args.posonlyargs + tree.args.kwonlyargs}
     is_derivative = ctx.namer.is_derivative
+    lists = facts.lists
 
     Assign, Name, Constant = gast.Assign, gast.Name, gast.Constant
 
@@ -307,7 +309,7 @@ def _propagate(tree, ctx, facts, touched, fold, copies=frozenset()):
         cands = {i: a for i, x in enumerate(block) for a in [candidate(x)] if a is not None}
         if not cands:
             continue
-        deep = [facts.reads(x) for x in block]
+        deep = [lists(x)[0] for x in block]     # the names each one reads, with repeats
         watch = set(cands.values())
         seen = dict.fromkeys(watch, 0)
         after = {}                  # candidate position -> reads of its name after it
@@ -317,7 +319,7 @@ def _propagate(tree, ctx, facts, touched, fold, copies=frozenset()):
                 after[i] = seen[cands[i]]
             d = deep[i]
             for n in watch.intersection(d):
-                seen[n] += d[n]
+                seen[n] += d.count(n)
                 last.setdefault(n, i)
         subst, dropped = {}, set()
         writers = None              # name -> positions writing or deleting it, when needed
@@ -330,7 +332,7 @@ def _propagate(tree, ctx, facts, touched, fold, copies=frozenset()):
                 if a is None:
                     a = candidate(x)
                     if a is not None:   # became a copy: count its reads below
-                        after[i] = sum(d.get(a, 0) for d in deep[i + 1:])
+                        after[i] = sum(d.count(a) for d in deep[i + 1:])
                         last[a] = max((k for k in range(i + 1, len(block)) if a in deep[k]),
                                       default=i)
             if a is None or after[i] != loads.get(a, 0):
@@ -341,8 +343,12 @@ def _propagate(tree, ctx, facts, touched, fold, copies=frozenset()):
                     continue
                 if not (b in params and stores.get(b, 1) == 1):
                     if writers is None:
-                        writers = _writers(block, facts)
-                    at = writers.get(b, ())
+                        writers = _writers(block, facts, {
+                            y.value.id for y in map(block.__getitem__, cands)
+                            if type(y.value) is Name})
+                    at = writers.get(b)
+                    if at is None:      # (a statement that became a copy above)
+                        at = writers[b] = _writers(block, facts, {b})[b]
                     once = stores.get(b) == 1 and any(
                         p < i and p not in dropped and _assigns(block[p], b) for p in at)
                     if not once and _rebound(at, block, i, last[a]):
@@ -391,11 +397,17 @@ def _assigns(x, name):
                                           for t in x.targets)
 
 
-def _writers(block, facts):
-    """Name -> ascending positions of the statements of ``block`` writing or deleting it."""
-    out = {}
+def _writers(block, facts, only=None):
+    """Name -> ascending positions of the statements of ``block`` writing or deleting it;
+    ``only``: of these names only (all if None; else each of them is a key)."""
+    out = {} if only is None else {n: [] for n in only}
     for k, x in enumerate(block):
         _, written, deleted = facts.lists(x)[:3]
+        if only is not None:
+            if only.isdisjoint(written) and only.isdisjoint(deleted):
+                continue
+            written = [n for n in written if n in only]
+            deleted = [n for n in deleted if n in only]
         for n in written:
             out.setdefault(n, []).append(k)
         for n in deleted:
@@ -502,7 +514,7 @@ def _numpy_pure(call, ctx):
 _RAISE_ON_EMPTY = {np.max, np.min, np.amax, np.amin}     # "zero-size array" ValueError
 
 
-def _dead(tree, ctx, facts, scaffolding=False):
+def _dead(tree, ctx, facts, scaffolding=False, counts=None):
     """Remove every dead adjoint, template temporary, copy, constant or harmless
     primal computation, to a fixed point; with ``scaffolding``, only the copies the
     SSA stage made at joins and loop headers (see ``run``).
@@ -517,8 +529,11 @@ def _dead(tree, ctx, facts, scaffolding=False):
     feeding only it goes in the same sweep. A value whose last reader goes after
     its own block was swept (read after the loop it is computed in) sends that
     block round again.
+
+    ``counts``: ``facts.counts(tree)`` to use, kept up to date (the stores and reads
+    of what goes are taken back), so that ``_propagate`` need not count again.
     """
-    _, loads = facts.counts(tree)
+    stores, loads = facts.counts(tree) if counts is None else counts
     params = set(ctx.params)
     changed = False
     todo = list(reversed(_blocks(tree.body)))
@@ -540,10 +555,13 @@ def _dead(tree, ctx, facts, scaffolding=False):
                                 loads[m] -= k
                                 if not loads[m]:
                                     zeroed.add(m)
+                                    del loads[m]
+                            _unstore(stores, facts.writes(x))
                             changed = True
                             continue
                         if type(x.value) is gast.Call:
                             keep.append(gast.copy_location(gast.Expr(value=x.value), x))
+                            _unstore(stores, facts.writes(x))
                             changed = True
                             continue    # no longer an assignment: not to sweep again
                     stayed.append((n, block))
@@ -553,6 +571,16 @@ def _dead(tree, ctx, facts, scaffolding=False):
         # the blocks where an assignment to a name whose last read went stayed
         todo = list({id(b): b for n, b in stayed if n in zeroed}.values()) if zeroed else []
     return changed
+
+
+def _unstore(stores, written):
+    """Take the names ``written`` back from the counter ``stores`` (as counting
+    again would: no name stays counted zero times)."""
+    for n in written:
+        if stores[n] == 1:
+            del stores[n]
+        else:
+            stores[n] -= 1
 
 
 def _dead_cycles(tree, ctx, facts):
@@ -1607,8 +1635,9 @@ def run(tree, ctx):
         # propagate; the arrays they were shaped by may be dead), and statements
         # the fold changed (a new copy ``b = a`` from ``b = a * 1.0``).
         touched = set()
-        _dead(tree, ctx, facts)
-        _propagate(tree, ctx, facts, touched, fold, copies)
+        counts = facts.counts(tree)
+        _dead(tree, ctx, facts, counts=counts)
+        _propagate(tree, ctx, facts, touched, fold, copies, counts)
         again = _constant_adjoints(tree, ctx, facts, touched)
         again = _swap_back(tree, ctx, facts) or again
         refold = _fold(fold, tree, refold | touched, facts)
