@@ -56,19 +56,27 @@ _PURE_BUILTINS = {abs, len, range, reversed, float, int, bool, min, max, sum, is
                   round, pow, divmod, enumerate, zip, tuple, complex}
 
 
-def run(tree, ctx, facts):
+def run(tree, ctx, facts, counts=None, blocks=None):
     """Apply the three rewrites; ``facts`` is the clean-up's name cache
-    (``optimize._Facts``), kept up to date. Returns the statements changed (to
-    fold again: ``1.0 - 1.0`` may appear)."""
+    (``optimize._Facts``), kept up to date; ``counts``: ``facts.counts(tree)`` if
+    known (its reads are kept up to date, its stores are not); ``blocks``: its blocks
+    of statements (``optimize._blocks``) if known. Returns the statements changed
+    (to fold again: ``1.0 - 1.0`` may appear)."""
     fuse = _Fuse(tree, ctx, facts)
-    fuse.direct_loops()
+    if counts is None:
+        counts = facts.counts(tree)
+    if fuse.direct_loops(counts[1]):
+        counts = facts.counts(tree)
+        blocks = None                   # (a loop's body may be a new list)
+    if blocks is None:
+        blocks = _blocks(tree.body)
     # which names cross blocks is not changed by the rewrites: inlining moves reads
     # within a block past no write of what they read, sinking reads ``s`` for ``c``
     # where ``s`` holds the same value
     crossing = fuse.crossing()
-    _, loads = facts.counts(tree)       # kept up to date by the rewrites
-    fuse.inline(crossing, loads, _blocks(tree.body))
-    changed, names = fuse.sink(crossing, loads)
+    loads = counts[1]                   # kept up to date by the rewrites
+    fuse.inline(crossing, loads, blocks)     # (blocks changed in place only)
+    changed, names = fuse.sink(crossing, loads, blocks)
     if changed:     # what sinking made inlinable: values read by the statements it changed
         fuse.inline(crossing, loads, changed, names)
     return fuse.touched
@@ -183,19 +191,20 @@ class _Fuse:
         return n in self.made and n not in self.params
 
     # -- direct iteration -------------------------------------------------------
-    def direct_loops(self):
+    def direct_loops(self, loads):
+        """``loads``: the reads of each name in the function. Returns whether it
+        changed a loop."""
         loops = [s for s in statements(self.tree.body) if isinstance(s, gast.For)]
         found = {}                  # index name -> [(loop, position of T = Q[i])]
         for s in loops:
             hit = self.indexed_loop(s)
             if hit is not None:
                 found.setdefault(s.target.id, []).append((s, hit))
-        if not found:
-            return
-        _, loads = self.facts.counts(self.tree)
+        changed = False
         for i, hits in found.items():
             if loads.get(i, 0) != len(hits):
                 continue            # the index is read elsewhere: keep every such loop
+            changed = True
             for s, k in hits:
                 x = s.body.pop(k)
                 s.target = gast.Name(id=x.targets[0].id, ctx=gast.Store(), annotation=None,
@@ -207,6 +216,7 @@ class _Fuse:
                 self.facts.forget(x)
                 if not s.body:
                     s.body = [gast.Pass()]
+        return changed
 
     def is_call(self, e, builtin, nargs=1):
         return isinstance(e, gast.Call) and isinstance(e.func, gast.Name) \
@@ -430,10 +440,11 @@ class _Fuse:
         return True
 
     # -- a rewrite sunk below the readers of its copy ---------------------------
-    def sink(self, crossing, loads):
-        """Returns the blocks changed and the names the statements it changed read."""
+    def sink(self, crossing, loads, blocks):
+        """Returns the blocks changed and the names the statements it changed read;
+        ``blocks``: those of the function."""
         changed, self.sunk = [], set()
-        for block in _blocks(self.tree.body):
+        for block in blocks:
             i = 0
             while i < len(block):
                 x = block[i]
