@@ -50,6 +50,7 @@ from .optimize import _HARMLESS_OPS as _QUIET_OPS
 
 _MAX_OPS = 8                  # operations per inlined statement: lines stay readable
 _WINDOW = 12                  # how far below its statement a value is inlined
+_QUIET_CLASSES = frozenset(_QUIET_OPS)     # (operator nodes are of these very classes)
 _VALUE_NODES = (gast.Name, gast.Constant, gast.BinOp, gast.UnaryOp, gast.Compare, gast.Call,
                 gast.Tuple)
 _PURE_BUILTINS = {abs, len, range, reversed, float, int, bool, min, max, sum, isinstance,
@@ -116,6 +117,7 @@ class _Fuse:
         stack = [e]
         pop, push, extend = stack.pop, stack.append, stack.extend
         Name, Constant, BinOp, UnaryOp, Compare, Call, Tuple = _VALUE_NODES
+        quiet_ops = _QUIET_CLASSES
         while stack:
             n = pop()
             cls = n.__class__
@@ -124,18 +126,18 @@ class _Fuse:
                 if not (scalar(n.id) if hit is None else hit):
                     bad.add(n.id)
                 continue
-            if cls is Constant:
-                if type(n.value) not in (int, float, bool):
-                    noisy = True
-                continue
             if cls is BinOp:
                 push(n.right)
                 push(n.left)
-                if not isinstance(n.op, _QUIET_OPS):
+                if n.op.__class__ not in quiet_ops:
                     noisy = True
+            elif cls is Constant:
+                if type(n.value) not in (int, float, bool):
+                    noisy = True
+                continue
             elif cls is UnaryOp:
                 push(n.operand)
-                if not isinstance(n.op, _QUIET_OPS):
+                if n.op.__class__ not in quiet_ops:
                     noisy = True
             elif cls is Compare:
                 extend(n.comparators)
@@ -323,8 +325,16 @@ class _Fuse:
 
     def _exposed(self, block, out):
         defined = set()
-        lists = self.facts.lists
+        lists, known = self.facts.lists, self.known
         for y in block:
+            hit = known(y)                      # (a simple statement, mostly)
+            if hit is not None:
+                if not defined.issuperset(hit[0]):  # (most reads see a value of the block)
+                    out.update(n for n in hit[0] if n not in defined)
+                if hit[2]:
+                    out.update(hit[2])              # deleted: leave alone
+                defined.update(hit[1])
+                continue
             if y.__class__ in _COMPOUND:
                 header = [y.test] if y.__class__ is not gast.For else [y.iter]
                 for h in header:
@@ -347,6 +357,7 @@ class _Fuse:
     def inline(self, crossing, loads, blocks, only=None):
         """Inline in ``blocks``; ``only``: the names to look at (all if None)."""
         made, params, scalar, lists = self.made, self.params, self.scalar, self.lists
+        scalars = self.scalars
         if only is not None:
             made = made & only
         Assign, Name = gast.Assign, gast.Name
@@ -356,7 +367,8 @@ class _Fuse:
                 if x.__class__ is Assign and len(x.targets) == 1 \
                         and x.targets[0].__class__ is Name:
                     t = x.targets[0].id
-                    if t in made and t not in params and scalar(t):
+                    if t in made and t not in params \
+                            and (scalars[t] if t in scalars else scalar(t)):
                         found.append((i, t))
             if not found:
                 continue
@@ -385,11 +397,16 @@ class _Fuse:
         read or write of a name after it, and the first read of ``t`` after ``i``."""
         x = block[i]
         lists = self.lists
-        k = where.next_read(t, i)
-        if k is None or k - i > _WINDOW:
+        positions = where.reads.get(t, ())      # (next_read and next_write, inline)
+        j = bisect.bisect_right(positions, i)
+        if j == len(positions):
             return False
-        w = where.next_write(t, i)
-        if w is not None and w < k:
+        k = positions[j]
+        if k - i > _WINDOW:
+            return False
+        positions = where.writes.get(t, ())
+        j = bisect.bisect_right(positions, i)
+        if j < len(positions) and positions[j] < k:
             return False            # rewritten before it is read
         y = block[k]
         read, written = lists(y)[:2]
@@ -413,9 +430,11 @@ class _Fuse:
         if not vx.movable():
             return False
         quiet = vx.quiet()
+        writes = where.writes
         for n in set(lists(x)[0]):
-            w = where.next_write(n, i)
-            if w is not None and w < k:
+            positions = writes.get(n, ())
+            j = bisect.bisect_right(positions, i)
+            if j < len(positions) and positions[j] < k:
                 return False        # an operand is rebound in between
         if not quiet and not all(self.quiet_stmt(z) for z in block[i + 1:k]):
             return False            # a statement in between could raise first
@@ -566,8 +585,9 @@ class _Index:
                 reads[n].append(k)
             for n in written:
                 writes[n].append(k)
-            for n in deleted:
-                writes[n].append(k)
+            if deleted:
+                for n in deleted:
+                    writes[n].append(k)
 
     def next_read(self, n, i):
         positions = self.reads.get(n, ())

@@ -244,10 +244,14 @@ def _binop_folds(n):
 
 
 def _folds_at(n):
-    """A rule of ``_Fold`` applies to the node ``n`` itself (None: no node)."""
+    """A rule of ``_Fold`` applies to the node ``n`` itself (None: no node). (Those of
+    an operation all need an operand that is a number or a negation, as ``_scan``
+    tests first.)"""
     cls = n.__class__
     if cls is gast.BinOp:
-        return _binop_folds(n)
+        c = n.right.__class__
+        return (c is gast.Constant or c is gast.UnaryOp or n.left.__class__ is gast.Constant) \
+            and _binop_folds(n)
     return cls is gast.UnaryOp and _unary_folds(n)
 
 
@@ -334,7 +338,7 @@ def _propagate(tree, ctx, facts, touched, fold, copies=frozenset(), counts=None,
                 for n in deep[i]:           # (the counts follow the reads moved)
                     new = subst.get(n)
                     if new is not None:
-                        _unload(loads, n)
+                        loads[n] -= 1
                         if new.__class__ is str:
                             loads[new] += 1
                 _substitute(x, subst, facts)
@@ -371,7 +375,7 @@ def _propagate(tree, ctx, facts, touched, fold, copies=frozenset(), counts=None,
             dropped.add(i)
             _unstore(stores, (a,))
             if isinstance(b, str):
-                _unload(loads, b)
+                loads[b] -= 1
             changed = True
         if dropped:
             block[:] = [x for i, x in enumerate(block) if i not in dropped]
@@ -601,14 +605,6 @@ def _unstore(stores, written):
             stores[n] -= 1
 
 
-def _unload(loads, n):
-    """Take one read of ``n`` back from the counter ``loads`` (see ``_unstore``)."""
-    if loads[n] == 1:
-        del loads[n]
-    else:
-        loads[n] -= 1
-
-
 def _dead_cycles(tree, ctx, facts, blocks=None):
     """Remove the assignments whose value no later statement needs, by liveness over
     the function's blocks, loops iterated to a fixed point (backward: a name is live
@@ -816,7 +812,7 @@ def _error_checks(tree, ctx, facts, counts=None, blocks=None):
                 key = _math_domain(x.value, ctx, stores)
                 if key is not None and _covered(key, block[i + 1:], ctx, stores, facts):
                     for n in facts.lists(x)[0]:
-                        _unload(loads, n)
+                        loads[n] -= 1
                     continue
                 guard = _log_guard(x.value, ctx)
                 if guard is not None:
@@ -1316,7 +1312,7 @@ def _swap_back(tree, ctx, facts, counts=None, blocks=None):
                     drop.add(k)
                     if counts is not None:
                         _unstore(counts[0], (b,))
-                        _unload(counts[1], a)
+                        counts[1][a] -= 1
         if drop:
             block[:] = [x for k, x in enumerate(block) if k not in drop]
             changed = True
@@ -1469,10 +1465,14 @@ class _Substitute(Transformer):
 def _fold(fold, tree, only, facts):
     """``fold.visit(tree)``, visiting of the statements only those in ``only`` (all if
     None): the others are left as they were after the last fold, so folding them again
-    would change nothing. Returns the statements the fold changed (to fold again)."""
-    body, tree.body = tree.body, []
-    fold.visit(tree)                # arguments, decorators: tiny
-    tree.body = body
+    would change nothing (nor the arguments and decorators, visited only with the
+    whole). Returns the statements the fold changed (to fold again)."""
+    if only is None:
+        body, tree.body = tree.body, []
+        fold.visit(tree)            # arguments, decorators: tiny
+        tree.body = body
+    else:
+        body = tree.body
     changed = set()
     _fold_block(fold, body, only, changed, facts)
     return changed
@@ -1481,9 +1481,10 @@ def _fold(fold, tree, only, facts):
 def _fold_block(fold, stmts, only, changed, facts):
     if only is not None:            # (most statements are neither in only nor compound)
         stmts = [s for s in stmts if s in only or s.__class__ in _COMPOUND]
+    lists = facts.lists
     for s in stmts:
         visit = only is None or s in only
-        if isinstance(s, _COMPOUND):
+        if s.__class__ in _COMPOUND:
             if visit:               # the header here, the statements in it below
                 fold.changed = False
                 for attr in ("test", "target", "iter"):
@@ -1497,7 +1498,7 @@ def _fold_block(fold, stmts, only, changed, facts):
                     changed.add(s)
             for inner in (s.body, s.orelse):
                 _fold_block(fold, inner, None if visit else only, changed, facts)
-        elif visit and facts.foldable(s):
+        elif visit and lists(s)[3]:         # (facts.foldable)
             fold.changed = False
             fold.visit(s)           # statements are kept; expressions in them replaced
             if fold.changed:
@@ -1510,20 +1511,24 @@ def _empty_blocks(stmts):
     (``bs_1 = bs_1``, what inlining leaves of a loop's copy-back); give empty bodies
     a ``pass``."""
     out = []
+    Assign, Name, Pass = gast.Assign, gast.Name, gast.Pass
     for s in stmts:
-        if type(s) is gast.Assign and len(s.targets) == 1 \
-                and type(s.targets[0]) is gast.Name and type(s.value) is gast.Name \
-                and s.targets[0].id == s.value.id:
+        cls = s.__class__
+        if cls is Assign:
+            if len(s.targets) == 1 and type(s.targets[0]) is Name \
+                    and type(s.value) is Name and s.targets[0].id == s.value.id:
+                continue
+            out.append(s)               # (the most common statement: as below)
             continue
-        if isinstance(s, (gast.If, gast.For, gast.While)):
-            s.body = [x for x in _empty_blocks(s.body) if x.__class__ is not gast.Pass]
-            s.orelse = [x for x in _empty_blocks(s.orelse) if x.__class__ is not gast.Pass]
+        if cls in _COMPOUND:
+            s.body = [x for x in _empty_blocks(s.body) if x.__class__ is not Pass]
+            s.orelse = [x for x in _empty_blocks(s.orelse) if x.__class__ is not Pass]
             if isinstance(s, gast.If) and not s.body and not s.orelse \
                     and isinstance(s.test, (gast.Name, gast.Constant)):
                 continue
             if not s.body:
                 s.body = [gast.Pass()]
-        if isinstance(s, gast.Pass) and out:
+        if cls is Pass and out:
             continue
         out.append(s)
     return out
@@ -1694,7 +1699,10 @@ def run(tree, ctx):
     refold |= _shared_calls(tree, ctx, facts, copies)
     # (stores, loads) of the whole function (facts.counts), counted once and kept up
     # to date by the passes given them; None after a pass that does not (counted
-    # again when needed). Folding changes no name.
+    # again when needed). Folding changes no name. A name no longer stored is taken
+    # out of stores (``_unstore``: ``stores.get(b, 1)`` tells a parameter never
+    # written); one no longer read may stay in loads with 0, which every reader of
+    # it takes as absent.
     counts = None
     for _ in range(20):
         # One sweep. Dead code goes to its fixed point; copy propagation, run after
