@@ -38,34 +38,46 @@ from __future__ import annotations
 import bisect
 import builtins
 import math
+from collections import defaultdict
 
 import gast
 import numpy as np
 
 from .gastutil import dotted_name, statements, walk
 from .gastutil import loads as names_read
-from .optimize import _COMPOUND, _blocks, _copy_pair, _holds_scalar, _Substitute
+from .optimize import _COMPOUND, _blocks, _copy_pair, _folds_at, _holds_scalar, _num, _substitute
 from .optimize import _HARMLESS_OPS as _QUIET_OPS
 
 _MAX_OPS = 8                  # operations per inlined statement: lines stay readable
 _WINDOW = 12                  # how far below its statement a value is inlined
+_QUIET_CLASSES = frozenset(_QUIET_OPS)     # (operator nodes are of these very classes)
+_VALUE_NODES = (gast.Name, gast.Constant, gast.BinOp, gast.UnaryOp, gast.Compare, gast.Call,
+                gast.Tuple)
 _PURE_BUILTINS = {abs, len, range, reversed, float, int, bool, min, max, sum, isinstance,
                   round, pow, divmod, enumerate, zip, tuple, complex}
 
 
-def run(tree, ctx, facts):
+def run(tree, ctx, facts, counts=None, blocks=None):
     """Apply the three rewrites; ``facts`` is the clean-up's name cache
-    (``optimize._Facts``), kept up to date. Returns the statements changed (to
-    fold again: ``1.0 - 1.0`` may appear)."""
+    (``optimize._Facts``), kept up to date; ``counts``: ``facts.counts(tree)`` if
+    known (its reads are kept up to date, its stores are not); ``blocks``: its blocks
+    of statements (``optimize._blocks``) if known. Returns the statements changed
+    (to fold again: ``1.0 - 1.0`` may appear)."""
     fuse = _Fuse(tree, ctx, facts)
-    fuse.direct_loops()
+    if counts is None:
+        counts = facts.counts(tree)
+    if fuse.direct_loops(counts[1]):
+        counts = facts.counts(tree)
+        blocks = None                   # (a loop's body may be a new list)
+    if blocks is None:
+        blocks = _blocks(tree.body)
     # which names cross blocks is not changed by the rewrites: inlining moves reads
     # within a block past no write of what they read, sinking reads ``s`` for ``c``
     # where ``s`` holds the same value
     crossing = fuse.crossing()
-    _, loads = facts.counts(tree)       # kept up to date by the rewrites
-    fuse.inline(crossing, loads, _blocks(tree.body))
-    changed, names = fuse.sink(crossing, loads)
+    loads = counts[1]                   # kept up to date by the rewrites
+    fuse.inline(crossing, loads, blocks)     # (blocks changed in place only)
+    changed, names = fuse.sink(crossing, loads, blocks)
     if changed:     # what sinking made inlinable: values read by the statements it changed
         fuse.inline(crossing, loads, changed, names)
     return fuse.touched
@@ -80,6 +92,7 @@ class _Fuse:
         self.touched = set()
         self.values = {}            # statement -> _Value of its expression (value_of)
         self.compounds = {}         # if or loop -> the names in it (lists)
+        self.known = facts.known    # simple statement -> facts.lists, if kept
         self.scalars = {}           # name -> scalar(name)
         self.derivatives = set(ctx.namer._adjoints.values()) | set(ctx.namer.tangent_of)
 
@@ -94,36 +107,55 @@ class _Fuse:
 
     def value(self, e):
         """What inlining needs to know of the expression ``e`` (see ``_Value``), in one
-        walk of it."""
-        cls = e.__class__
-        if cls is gast.Name:
-            return _Value(set() if self.scalar(e.id) else {e.id}, False, False, 0)
-        if cls is gast.Constant:
-            return _Value(set(), False, type(e.value) not in (int, float, bool), 0)
-        if cls is gast.BinOp:
-            v = self.value(e.left).add(self.value(e.right))
-            v.noisy = v.noisy or not isinstance(e.op, _QUIET_OPS)
-        elif cls is gast.UnaryOp:
-            v = self.value(e.operand)
-            v.noisy = v.noisy or not isinstance(e.op, _QUIET_OPS)
-        elif cls is gast.Compare:
-            v = self.value(e.left)
-            for c in e.comparators:
-                v.add(self.value(c))
-            v.noisy = v.noisy or not all(isinstance(o, _QUIET_OPS) for o in e.ops)
-        elif cls is gast.Call and not e.keywords and dotted_name(e.func) is not None:
-            v = _Value(set(), False, True, 0)
-            for a in e.args:
-                v.add(self.value(a))
-        elif cls is gast.Tuple:                     # return (value, gradient)
-            v = _Value(set(), False, False, 0)
-            for a in e.elts:
-                v.add(self.value(a))
-            return v
-        else:
-            return _Value(set(), True, True, _MAX_OPS + 1)
-        v.ops += 1
-        return v
+        walk of it: no recursion and one set, since every part of a ``_Value`` is a
+        union, an ``or`` or a sum over the nodes of ``e`` (a node of another kind
+        counts ``_MAX_OPS + 1`` operations and is not looked into)."""
+        bad = set()
+        fixed = noisy = False
+        ops = 0
+        scalars, scalar = self.scalars, self.scalar
+        stack = [e]
+        pop, push, extend = stack.pop, stack.append, stack.extend
+        Name, Constant, BinOp, UnaryOp, Compare, Call, Tuple = _VALUE_NODES
+        quiet_ops = _QUIET_CLASSES
+        while stack:
+            n = pop()
+            cls = n.__class__
+            if cls is Name:
+                hit = scalars.get(n.id)
+                if not (scalar(n.id) if hit is None else hit):
+                    bad.add(n.id)
+                continue
+            if cls is BinOp:
+                push(n.right)
+                push(n.left)
+                if n.op.__class__ not in quiet_ops:
+                    noisy = True
+            elif cls is Constant:
+                if type(n.value) not in (int, float, bool):
+                    noisy = True
+                continue
+            elif cls is UnaryOp:
+                push(n.operand)
+                if n.op.__class__ not in quiet_ops:
+                    noisy = True
+            elif cls is Compare:
+                extend(n.comparators)
+                push(n.left)
+                if not all(isinstance(o, _QUIET_OPS) for o in n.ops):
+                    noisy = True
+            elif cls is Call and not n.keywords and dotted_name(n.func) is not None:
+                extend(n.args)
+                noisy = True
+            elif cls is Tuple:                  # return (value, gradient)
+                extend(n.elts)
+                continue
+            else:
+                fixed = noisy = True
+                ops += _MAX_OPS + 1
+                continue
+            ops += 1
+        return _Value(bad, fixed, noisy, ops)
 
     def value_of(self, s, e):
         """``value(e)`` for the expression ``e`` of statement ``s``, kept until a
@@ -145,6 +177,9 @@ class _Fuse:
         reads within a block or drops a temporary, so what was assembled before
         tells of a name at most that it is read or written when it no longer is
         (an inlining refused, never a wrong one)."""
+        hit = self.known(s)                 # (the facts kept of a simple statement)
+        if hit is not None:
+            return hit
         if s.__class__ not in _COMPOUND:
             return self.facts.lists(s)
         hit = self.compounds.get(s)
@@ -158,19 +193,20 @@ class _Fuse:
         return n in self.made and n not in self.params
 
     # -- direct iteration -------------------------------------------------------
-    def direct_loops(self):
+    def direct_loops(self, loads):
+        """``loads``: the reads of each name in the function. Returns whether it
+        changed a loop."""
         loops = [s for s in statements(self.tree.body) if isinstance(s, gast.For)]
         found = {}                  # index name -> [(loop, position of T = Q[i])]
         for s in loops:
             hit = self.indexed_loop(s)
             if hit is not None:
                 found.setdefault(s.target.id, []).append((s, hit))
-        if not found:
-            return
-        _, loads = self.facts.counts(self.tree)
+        changed = False
         for i, hits in found.items():
             if loads.get(i, 0) != len(hits):
                 continue            # the index is read elsewhere: keep every such loop
+            changed = True
             for s, k in hits:
                 x = s.body.pop(k)
                 s.target = gast.Name(id=x.targets[0].id, ctx=gast.Store(), annotation=None,
@@ -182,6 +218,7 @@ class _Fuse:
                 self.facts.forget(x)
                 if not s.body:
                     s.body = [gast.Pass()]
+        return changed
 
     def is_call(self, e, builtin, nargs=1):
         return isinstance(e, gast.Call) and isinstance(e.func, gast.Name) \
@@ -288,20 +325,29 @@ class _Fuse:
 
     def _exposed(self, block, out):
         defined = set()
-        facts = self.facts
+        lists, known = self.facts.lists, self.known
         for y in block:
-            if isinstance(y, (gast.If, gast.For, gast.While)):
-                header = [y.test] if not isinstance(y, gast.For) else [y.iter]
+            hit = known(y)                      # (a simple statement, mostly)
+            if hit is not None:
+                if not defined.issuperset(hit[0]):  # (most reads see a value of the block)
+                    out.update(n for n in hit[0] if n not in defined)
+                if hit[2]:
+                    out.update(hit[2])              # deleted: leave alone
+                defined.update(hit[1])
+                continue
+            if y.__class__ in _COMPOUND:
+                header = [y.test] if y.__class__ is not gast.For else [y.iter]
                 for h in header:
                     out.update(n.id for n in walk(h) if n.__class__ is gast.Name
                                and isinstance(n.ctx, gast.Load) and n.id not in defined)
                 for inner in (y.body, y.orelse):
                     if inner:
                         self._exposed(inner, out)
-                defined.difference_update(facts.writes(y))
+                defined.difference_update(lists(y)[1])
                 continue
-            read, written, deleted = facts.lists(y)[:3]
-            out.update(set(read).difference(defined))
+            read, written, deleted = lists(y)[:3]
+            if not defined.issuperset(read):    # (most reads see a value of the block)
+                out.update(n for n in read if n not in defined)
             if deleted:
                 out.update(deleted)                 # deleted: leave alone
             defined.update(written)
@@ -310,43 +356,57 @@ class _Fuse:
     # -- single-use values --------------------------------------------------------
     def inline(self, crossing, loads, blocks, only=None):
         """Inline in ``blocks``; ``only``: the names to look at (all if None)."""
-        made, params, scalar = self.made, self.params, self.scalar
+        made, params, scalar, lists = self.made, self.params, self.scalar, self.lists
+        scalars = self.scalars
         if only is not None:
             made = made & only
+        Assign, Name = gast.Assign, gast.Name
         for block in blocks:
-            gone = set()
-            index = []                  # the block's _Index, made when first needed
+            found = []                  # (position, name) of the assignments to look at
             for i, x in enumerate(block):
-                if x.__class__ is gast.Assign and len(x.targets) == 1 \
-                        and x.targets[0].__class__ is gast.Name:
+                if x.__class__ is Assign and len(x.targets) == 1 \
+                        and x.targets[0].__class__ is Name:
                     t = x.targets[0].id
-                    if t in made and t not in params and scalar(t) \
-                            and self.inline_one(block, i, t, loads[t], index,
-                                                t in crossing):
-                        gone.add(i)
-                        loads[t] -= 1
+                    if t in made and t not in params \
+                            and (scalars[t] if t in scalars else scalar(t)):
+                        found.append((i, t))
+            if not found:
+                continue
+            names = None
+            if only is not None:        # a few: index only what inline_one asks of
+                names = {t for _, t in found}
+                for i, _ in found:      # (what they read: all their reader can read
+                    names.update(lists(block[i])[0])    # more, if it is one of them)
+            where = _Index(block, lists, names)
+            gone = set()
+            for i, t in found:
+                if self.inline_one(block, i, t, loads[t], where, t in crossing):
+                    gone.add(i)
+                    loads[t] -= 1
             if gone:
                 block[:] = [x for k, x in enumerate(block) if k not in gone]
 
-    def inline_one(self, block, i, t, loads, index, crossing):
+    def inline_one(self, block, i, t, loads, where, crossing):
         """Inline ``block[i]``, ``t = E``, into the one statement reading it, at most
         ``_WINDOW`` statements below (``loads``: the reads of ``t`` in the function).
         The block keeps its length (``block[i]`` goes after the sweep).
 
-        The block's index of reads and writes is made once, before the sweep: an
-        inlining moves the reads of ``E`` from ``i`` to its reader ``k`` past no write
-        of them, so for every later statement the index still tells the next read
-        or write of a name after it, and the first read of ``t`` after ``i``."""
+        The block's index of reads and writes (``where``) is made once, before the
+        sweep: an inlining moves the reads of ``E`` from ``i`` to its reader ``k`` past
+        no write of them, so for every later statement the index still tells the next
+        read or write of a name after it, and the first read of ``t`` after ``i``."""
         x = block[i]
         lists = self.lists
-        if not index:
-            index.append(_Index(block, lists))
-        where = index[0]
-        k = where.next_read(t, i)
-        if k is None or k - i > _WINDOW:
+        positions = where.reads.get(t, ())      # (next_read and next_write, inline)
+        j = bisect.bisect_right(positions, i)
+        if j == len(positions):
             return False
-        w = where.next_write(t, i)
-        if w is not None and w < k:
+        k = positions[j]
+        if k - i > _WINDOW:
+            return False
+        positions = where.writes.get(t, ())
+        j = bisect.bisect_right(positions, i)
+        if j < len(positions) and positions[j] < k:
             return False            # rewritten before it is read
         y = block[k]
         read, written = lists(y)[:2]
@@ -370,9 +430,11 @@ class _Fuse:
         if not vx.movable():
             return False
         quiet = vx.quiet()
+        writes = where.writes
         for n in set(lists(x)[0]):
-            w = where.next_write(n, i)
-            if w is not None and w < k:
+            positions = writes.get(n, ())
+            j = bisect.bisect_right(positions, i)
+            if j < len(positions) and positions[j] < k:
                 return False        # an operand is rebound in between
         if not quiet and not all(self.quiet_stmt(z) for z in block[i + 1:k]):
             return False            # a statement in between could raise first
@@ -382,23 +444,26 @@ class _Fuse:
             return False            # something in the reader could raise first
         if vy.ops + vx.ops > _MAX_OPS:
             return False
-        new = _replace(old, t, x.value)
-        if new is None:
+        found = _replace(old, t, x.value)
+        if found is None:
             return False            # read by a subscript target (``a[t] = v``)
+        new, parent, above = found
         setattr(slot, field, new)
         vy.bad.discard(t)
         vy.add(vx)
         self.touched.add(y)
-        self.facts.forget(y)
-        self.facts.forget(x)
-        self.compounds.pop(y, None)     # an if whose test now reads what x read
+        if y.__class__ is gast.If:
+            self.compounds.pop(y, None)     # its test reads what x read now
+        else:                               # (x leaves the block: its facts go unused)
+            self.facts.update(y, _inlined(lists(y), lists(x), t, x.value, parent, above))
         return True
 
     # -- a rewrite sunk below the readers of its copy ---------------------------
-    def sink(self, crossing, loads):
-        """Returns the blocks changed and the names the statements it changed read."""
+    def sink(self, crossing, loads, blocks):
+        """Returns the blocks changed and the names the statements it changed read;
+        ``blocks``: those of the function."""
         changed, self.sunk = [], set()
-        for block in _blocks(self.tree.body):
+        for block in blocks:
             i = 0
             while i < len(block):
                 x = block[i]
@@ -455,10 +520,9 @@ class _Fuse:
             return False
         for y in block[i + 1:m + 1]:
             if c in lists(y)[0]:
-                _Substitute({c: s}).visit(y)
+                _substitute(y, {c: s}, self.facts)
                 self.touched.add(y)
                 self.values.pop(y, None)
-                self.facts.forget(y)
                 self.sunk.update(lists(y)[0])
         del block[i]
         # the copy's read of s goes, the ``seen`` reads of c up to its next write read
@@ -502,19 +566,28 @@ class _Value:
 class _Index:
     """Where each name is read and written in one block: ascending positions (a
     position repeats for each read or write of the name in its statement).
-    ``lists`` gives the names a statement reads, writes and deletes."""
+    ``lists`` gives the names a statement reads, writes and deletes; ``names``: the
+    names to index (all if None)."""
 
-    def __init__(self, block, lists):
-        self.reads, self.writes = reads, writes = {}, {}
+    def __init__(self, block, lists, names=None):
+        self.reads, self.writes = reads, writes = defaultdict(list), defaultdict(list)
         for k, x in enumerate(block):
-            read, written, deleted = lists(x)[:3]
-            for table, names in ((reads, read), (writes, written), (writes, deleted)):
-                for n in names:
-                    at = table.get(n)
-                    if at is None:
-                        table[n] = [k]
-                    else:
-                        at.append(k)
+            facts = lists(x)
+            read, written, deleted = facts[0], facts[1], facts[2]
+            if names is not None:
+                if names.isdisjoint(read) and names.isdisjoint(written) \
+                        and names.isdisjoint(deleted):
+                    continue
+                read = [n for n in read if n in names]
+                written = [n for n in written if n in names]
+                deleted = [n for n in deleted if n in names]
+            for n in read:
+                reads[n].append(k)
+            for n in written:
+                writes[n].append(k)
+            if deleted:
+                for n in deleted:
+                    writes[n].append(k)
 
     def next_read(self, n, i):
         positions = self.reads.get(n, ())
@@ -545,26 +618,54 @@ def _returned(e, t):
 
 def _replace(expr, t, value):
     """``expr`` with its one load of the name ``t`` replaced by ``value`` (in place,
-    but for ``expr`` itself being that name); None if ``t`` is not loaded in it."""
+    but for ``expr`` itself being that name), the node that held the name and the
+    node above that one (None where there is none, for ``_inlined``); None if ``t``
+    is not loaded in it."""
     if expr.__class__ is gast.Name:
-        return value if expr.id == t and expr.ctx.__class__ is gast.Load else None
-    stack = [expr]
+        return (value, None, None) if expr.id == t and expr.ctx.__class__ is gast.Load \
+            else None
+    stack = [(expr, None)]
     while stack:
-        n = stack.pop()
+        n, above = stack.pop()
         for f in n._fields:
             v = getattr(n, f, None)
             if v.__class__ is gast.Name:
                 if v.id == t and v.ctx.__class__ is gast.Load:
                     setattr(n, f, value)
-                    return expr
+                    return expr, n, above
             elif isinstance(v, gast.AST):
-                stack.append(v)
+                stack.append((v, n))
             elif isinstance(v, list):
                 for k, item in enumerate(v):
                     if item.__class__ is gast.Name:
                         if item.id == t and item.ctx.__class__ is gast.Load:
                             v[k] = value
-                            return expr
+                            return expr, n, above
                     elif isinstance(item, gast.AST):
-                        stack.append(item)
+                        stack.append((item, n))
     return None
+
+
+def _inlined(into, of, t, value, parent, above):
+    """The facts (``optimize._scan``) of a simple statement of facts ``into`` once
+    its one read of ``t`` is replaced by ``value``, the value of an assignment of
+    facts ``of`` (which reads what ``value`` reads and writes only ``t``), held now by
+    ``parent`` under ``above`` (``_replace``); without walking it again.
+
+    The names read: those of both, but for that ``t`` (in another order than a
+    walk gives: what reads them counts them or asks whether one is there). The
+    calls and negations: those of both, but that a negation of the name ``t`` is
+    one of a number no more if ``value`` is a number. Whether folding could change
+    it: a rule of ``_Fold`` looks at an operation and its operands (and a negation
+    at the operands of the product it negates), so only the rules of ``parent`` and
+    ``above`` can tell otherwise than they did; none of them holds for the name
+    that was there and fails for what replaces it, so what held still holds."""
+    read = list(into[0])
+    read.remove(t)
+    read += of[0]
+    negations = into[4] + of[4]
+    if parent.__class__ is gast.UnaryOp and parent.op.__class__ is gast.USub \
+            and _num(value) is not None:
+        negations -= 1
+    foldable = into[3] or of[3] or _folds_at(parent) or _folds_at(above)
+    return read, into[1], into[2], foldable, negations, into[5] + of[5]

@@ -55,6 +55,7 @@ class _Facts:
     def __init__(self):
         self._lists = {}        # statement -> (ids read, ids written, ids deleted, foldable)
         self._reads = {}        # statement -> dict: id -> how many times it reads it
+        self.known = self._lists.get    # simple statement -> lists(s) if kept, else None
 
     def lists(self, s):
         """(read, written, deleted, ...): the ids of the names in ``s``, with repeats."""
@@ -242,6 +243,18 @@ def _binop_folds(n):
         and n.right.op.__class__ is gast.USub
 
 
+def _folds_at(n):
+    """A rule of ``_Fold`` applies to the node ``n`` itself (None: no node). (Those of
+    an operation all need an operand that is a number or a negation, as ``_scan``
+    tests first.)"""
+    cls = n.__class__
+    if cls is gast.BinOp:
+        c = n.right.__class__
+        return (c is gast.Constant or c is gast.UnaryOp or n.left.__class__ is gast.Constant) \
+            and _binop_folds(n)
+    return cls is gast.UnaryOp and _unary_folds(n)
+
+
 def _unary_folds(n):
     """A rule of ``_Fold.visit_UnaryOp`` applies to ``n`` itself."""
     if n.op.__class__ is not gast.USub:
@@ -262,7 +275,8 @@ def _deep_loads(node):
     return out
 
 
-def _propagate(tree, ctx, facts, touched, fold, copies=frozenset()):
+def _propagate(tree, ctx, facts, touched, fold, copies=frozenset(), counts=None,
+               blocks=None):
     """One sweep of copy and constant propagation over every block.
 
     ``a = b`` (``b`` a name or a number) is removed and ``a`` replaced by ``b``
@@ -272,11 +286,14 @@ def _propagate(tree, ctx, facts, touched, fold, copies=frozenset()):
     that block (or is a parameter never written). A statement rewritten so is
     folded at once, so ``b_2 = -b_1`` with ``b_1`` the number 1.0 becomes a
     number propagated in the same sweep. Returns whether it changed anything;
-    adds the statements it rewrote to ``touched``.
+    adds the statements it rewrote to ``touched``. ``counts``: ``facts.counts(tree)``
+    if known (as ``_dead`` keeps them), else counted here; kept up to date.
+    ``blocks``: ``_blocks(tree.body)`` if known (see ``run``).
     """
-    stores, loads = facts.counts(tree)
+    stores, loads = facts.counts(tree) if counts is None else counts
     params = {a.id for a in tree.args.args + tree.args.posonlyargs + tree.args.kwonlyargs}
     is_derivative = ctx.namer.is_derivative
+    lists = facts.lists
 
     Assign, Name, Constant = gast.Assign, gast.Name, gast.Constant
 
@@ -294,11 +311,14 @@ def _propagate(tree, ctx, facts, touched, fold, copies=frozenset()):
         return None
 
     changed = False
-    for block in _blocks(tree.body):
-        cands = {i: a for i, x in enumerate(block) for a in [candidate(x)] if a is not None}
+    for block in _blocks(tree.body) if blocks is None else blocks:
+        cands = {i: a for i, x in enumerate(block)
+                 if type(x) is Assign and type(x.value) in (Name, Constant)  # (most are not)
+                 for a in [candidate(x)] if a is not None}
         if not cands:
             continue
-        deep = [facts.reads(x) for x in block]
+        known = [lists(x) for x in block]   # (as they were before this sweep)
+        deep = [f[0] for f in known]        # the names each one reads, with repeats
         watch = set(cands.values())
         seen = dict.fromkeys(watch, 0)
         after = {}                  # candidate position -> reads of its name after it
@@ -308,20 +328,27 @@ def _propagate(tree, ctx, facts, touched, fold, copies=frozenset()):
                 after[i] = seen[cands[i]]
             d = deep[i]
             for n in watch.intersection(d):
-                seen[n] += d[n]
+                seen[n] += d.count(n)
                 last.setdefault(n, i)
         subst, dropped = {}, set()
         writers = None              # name -> positions writing or deleting it, when needed
         for i, x in enumerate(block):
             a = cands.get(i)
             if subst and not subst.keys().isdisjoint(deep[i]):
+                for n in deep[i]:           # (the counts follow the reads moved)
+                    new = subst.get(n)
+                    if new is not None:
+                        loads[n] -= 1
+                        if new.__class__ is str:
+                            loads[new] += 1
                 _substitute(x, subst, facts)
-                _fold_block(fold, [x], None, set(), facts)
+                if x.__class__ in _COMPOUND or facts.foldable(x):
+                    _fold_block(fold, [x], None, set(), facts)
                 touched.add(x)
                 if a is None:
                     a = candidate(x)
                     if a is not None:   # became a copy: count its reads below
-                        after[i] = sum(d.get(a, 0) for d in deep[i + 1:])
+                        after[i] = sum(d.count(a) for d in deep[i + 1:])
                         last[a] = max((k for k in range(i + 1, len(block)) if a in deep[k]),
                                       default=i)
             if a is None or after[i] != loads.get(a, 0):
@@ -332,8 +359,12 @@ def _propagate(tree, ctx, facts, touched, fold, copies=frozenset()):
                     continue
                 if not (b in params and stores.get(b, 1) == 1):
                     if writers is None:
-                        writers = _writers(block, facts)
-                    at = writers.get(b, ())
+                        writers = _writers(known, {
+                            y.value.id for y in map(block.__getitem__, cands)
+                            if type(y.value) is Name})
+                    at = writers.get(b)
+                    if at is None:      # (a statement that became a copy above)
+                        at = writers[b] = _writers(known, {b})[b]
                     once = stores.get(b) == 1 and any(
                         p < i and p not in dropped and _assigns(block[p], b) for p in at)
                     if not once and _rebound(at, block, i, last[a]):
@@ -342,6 +373,9 @@ def _propagate(tree, ctx, facts, touched, fold, copies=frozenset()):
                 continue
             subst[a] = b
             dropped.add(i)
+            _unstore(stores, (a,))
+            if isinstance(b, str):
+                loads[b] -= 1
             changed = True
         if dropped:
             block[:] = [x for i, x in enumerate(block) if i not in dropped]
@@ -382,11 +416,19 @@ def _assigns(x, name):
                                           for t in x.targets)
 
 
-def _writers(block, facts):
-    """Name -> ascending positions of the statements of ``block`` writing or deleting it."""
-    out = {}
-    for k, x in enumerate(block):
-        _, written, deleted = facts.lists(x)[:3]
+def _writers(known, only=None):
+    """Name -> ascending positions of the statements writing or deleting it, in a block
+    of which ``known`` holds the ``_Facts.lists`` of each statement (what they write
+    is what they wrote when these were taken: propagation and folding change only what
+    a statement reads); ``only``: of these names only (all if None; else each of them
+    is a key)."""
+    out = {} if only is None else {n: [] for n in only}
+    for k, (_, written, deleted, *_) in enumerate(known):
+        if only is not None:
+            if only.isdisjoint(written) and only.isdisjoint(deleted):
+                continue
+            written = [n for n in written if n in only]
+            deleted = [n for n in deleted if n in only]
         for n in written:
             out.setdefault(n, []).append(k)
         for n in deleted:
@@ -493,7 +535,7 @@ def _numpy_pure(call, ctx):
 _RAISE_ON_EMPTY = {np.max, np.min, np.amax, np.amin}     # "zero-size array" ValueError
 
 
-def _dead(tree, ctx, facts, scaffolding=False):
+def _dead(tree, ctx, facts, scaffolding=False, counts=None, blocks=None):
     """Remove every dead adjoint, template temporary, copy, constant or harmless
     primal computation, to a fixed point; with ``scaffolding``, only the copies the
     SSA stage made at joins and loop headers (see ``run``).
@@ -508,11 +550,15 @@ def _dead(tree, ctx, facts, scaffolding=False):
     feeding only it goes in the same sweep. A value whose last reader goes after
     its own block was swept (read after the loop it is computed in) sends that
     block round again.
+
+    ``counts``: ``facts.counts(tree)`` to use, kept up to date (the stores and reads
+    of what goes are taken back), so that ``_propagate`` need not count again.
+    ``blocks``: ``_blocks(tree.body)`` if known (see ``run``).
     """
-    _, loads = facts.counts(tree)
+    stores, loads = facts.counts(tree) if counts is None else counts
     params = set(ctx.params)
     changed = False
-    todo = list(reversed(_blocks(tree.body)))
+    todo = list(reversed(_blocks(tree.body) if blocks is None else blocks))
     stayed = []                     # (name, block) of the assignments kept
     while todo:
         zeroed = set()              # names whose last read went in this round
@@ -531,10 +577,13 @@ def _dead(tree, ctx, facts, scaffolding=False):
                                 loads[m] -= k
                                 if not loads[m]:
                                     zeroed.add(m)
+                                    del loads[m]    # (as counting again would)
+                            _unstore(stores, facts.writes(x))
                             changed = True
                             continue
                         if type(x.value) is gast.Call:
                             keep.append(gast.copy_location(gast.Expr(value=x.value), x))
+                            _unstore(stores, facts.writes(x))
                             changed = True
                             continue    # no longer an assignment: not to sweep again
                     stayed.append((n, block))
@@ -546,7 +595,17 @@ def _dead(tree, ctx, facts, scaffolding=False):
     return changed
 
 
-def _dead_cycles(tree, ctx, facts):
+def _unstore(stores, written):
+    """Take the names ``written`` back from the counter ``stores`` (as counting
+    again would: no name stays counted zero times)."""
+    for n in written:
+        if stores[n] == 1:
+            del stores[n]
+        else:
+            stores[n] -= 1
+
+
+def _dead_cycles(tree, ctx, facts, blocks=None):
     """Remove the assignments whose value no later statement needs, by liveness over
     the function's blocks, loops iterated to a fixed point (backward: a name is live
     where some path reads it before rebinding it). What counting reads (``_dead``)
@@ -555,17 +614,21 @@ def _dead_cycles(tree, ctx, facts):
     and a value of the forward sweep that the reverse sweep computes again under the
     same name before reading it. Only the assignments ``_dead`` may remove go (those
     that cannot raise, or values of the generated code); a ``for`` loop over
-    ``range`` left doing nothing goes with them."""
-    if not any(x.__class__ in (gast.For, gast.While) for b in _blocks(tree.body) for x in b):
+    ``range`` left doing nothing goes with them. ``blocks``: ``_blocks(tree.body)`` if
+    known (see ``run``)."""
+    if blocks is None:
+        blocks = _blocks(tree.body)
+    if not any(x.__class__ in (gast.For, gast.While) for b in blocks for x in b):
         return False    # straight-line SSA code: no cycles, nothing computed again
     dead = set()
     _Liveness(ctx, facts, dead).block(tree.body, set(), True)
     if not dead:
         return False
-    for block in _blocks(tree.body):
+    blocks = [b for b in blocks if b]   # (a block emptied before is not one any more)
+    for block in blocks:            # (only assignments go: the blocks stay those)
         block[:] = [x for x in block if id(x) not in dead] or [gast.Pass()]
     read_after = _read_outside_own_loops(tree.body, facts)
-    for block in _blocks(tree.body):
+    for block in blocks:
         block[:] = [x for x in block if not _idle_loop(x, read_after, ctx)] or [gast.Pass()]
     return True
 
@@ -618,28 +681,34 @@ class _Liveness:
     def block(self, stmts, after, mark):
         live = set(after)
         facts = self.facts
+        lists = facts.lists
+        If, For, While, Assign, Name, AugAssign = gast.If, gast.For, gast.While, gast.Assign, \
+            gast.Name, gast.AugAssign
         for x in reversed(stmts):
             cls = x.__class__
-            if cls is gast.If:
+            if cls is If:
                 live = self.block(x.body, live, mark) | self.block(x.orelse, live, mark)
                 live.update(facts._header(x)[0])
-            elif cls is gast.For or cls is gast.While:
+            elif cls is For or cls is While:
                 live = self.loop(x, live, mark)
             else:
-                if cls is gast.Assign and len(x.targets) == 1 \
-                        and x.targets[0].__class__ is gast.Name \
+                if cls is Assign and len(x.targets) == 1 \
+                        and x.targets[0].__class__ is Name \
                         and x.targets[0].id not in live and self.removable(x, x.targets[0].id):
                     if mark:
                         self.dead.add(id(x))
                     continue
-                read, written, deleted = facts.lists(x)[:3]
+                hit = lists(x)
+                read, written, deleted = hit[0], hit[1], hit[2]
                 if cls not in _PLAIN:           # a try, a with: whatever it may do
                     live.update(written)
-                live.difference_update(written)
-                if cls is gast.AugAssign:
+                if cls is AugAssign:
                     live.update(written)        # n += 1 reads n too
+                elif written:
+                    live.difference_update(written)
                 live.update(read)
-                live.update(deleted)
+                if deleted:
+                    live.update(deleted)
         return live
 
     def loop(self, x, after, mark):
@@ -718,7 +787,7 @@ def _ssa_copy(s):
         anno.get(s, k) for k in (anno.Key.JOIN, anno.Key.HEADER, anno.Key.COPYBACK))
 
 
-def _error_checks(tree, ctx, facts):
+def _error_checks(tree, ctx, facts, counts=None, blocks=None):
     """Make the calls kept only for the error they may raise cheaper, on the final code.
 
     ``math.f(x)`` goes when a later simple statement of its block calls a ``math``
@@ -727,22 +796,33 @@ def _error_checks(tree, ctx, facts):
     ``log2``, ``log10``), which raises exactly when ``x <= 0`` for ints and floats,
     is called only then: ``if x <= 0: math.log(x)`` raises the same error and costs
     a comparison, not a logarithm and a float.
+
+    ``counts``: ``facts.counts(tree)`` if known, kept up to date; ``blocks``:
+    ``_blocks(tree.body)`` if known (see ``run``). Returns whether it made an ``if``
+    (a new block).
     """
-    stores = None
-    for block in _blocks(tree.body):
+    guarded = False
+    for block in _blocks(tree.body) if blocks is None else blocks:
         out = []
         for i, x in enumerate(block):
             if type(x) is gast.Expr and type(x.value) is gast.Call:
-                if stores is None:
-                    stores, _ = facts.counts(tree)
+                if counts is None:
+                    counts = facts.counts(tree)
+                stores, loads = counts
                 key = _math_domain(x.value, ctx, stores)
                 if key is not None and _covered(key, block[i + 1:], ctx, stores, facts):
+                    for n in facts.lists(x)[0]:
+                        loads[n] -= 1
                     continue
                 guard = _log_guard(x.value, ctx)
                 if guard is not None:
                     x = gast.copy_location(gast.If(test=guard, body=[x], orelse=[]), x)
+                    guarded = True
+                    if guard.left.__class__ is gast.Name:
+                        loads[guard.left.id] += 1
             out.append(x)
         block[:] = out
+    return guarded
 
 
 _LOGS = (math.log, math.log2, math.log10)
@@ -881,22 +961,28 @@ class _SharedCalls:
         of a nested block). ``first``: key -> where a call of this block without a holder
         was first made (``_First``)."""
         lists = self.facts.lists
+        namer = self.ctx.namer          # (_generated, inline: asked of every assignment)
+        is_derivative, temps, primal_temps = namer.is_derivative, namer.temps, \
+            self.ctx.primal_temps
+        Assign, Name, BinOp, UnaryOp, Call = gast.Assign, gast.Name, gast.BinOp, \
+            gast.UnaryOp, gast.Call
         dropped, made = [], []          # made: (statement, the holder to put before it)
         first = {}
         for x in stmts:
             cls = x.__class__
             if cls in _SIMPLE:
                 facts_x = lists(x)
-                t = x.targets[0].id if cls is gast.Assign and len(x.targets) == 1 \
-                    and x.targets[0].__class__ is gast.Name else None
-                if t is not None and not _generated(self.ctx, t):
+                t = x.targets[0].id if cls is Assign and len(x.targets) == 1 \
+                    and x.targets[0].__class__ is Name else None
+                if t is not None and not (is_derivative(t)
+                                          or (t in temps and t not in primal_temps)):
                     # a primal value: a holder if it is a call (the function's own
                     # repeated calls stay as it wrote them)
                     w = facts_x[1]      # (mostly one new name: no call of forget)
                     if facts_x[2] or (w and (len(w) > 1 or w[0] in uses or w[0] in holds)):
                         self.forget(w + facts_x[2], avail, uses, holds, first)
                     vcls = x.value.__class__
-                    if vcls is gast.BinOp or vcls is gast.UnaryOp:
+                    if vcls is BinOp or vcls is UnaryOp:
                         key = self.operation_key(x.value)   # the function's own a * b
                         if key is None or t in key[1]:      # made again: a copy of it
                             continue
@@ -908,7 +994,7 @@ class _SharedCalls:
                             self.copies.add(t)
                             self.touched.add(x)
                             self.facts.forget(x)
-                    elif vcls is gast.Call:
+                    elif vcls is Call:
                         key = self.key(x.value)
                         if key is None or t in key[1]:
                             continue
@@ -935,7 +1021,7 @@ class _SharedCalls:
                 w = facts_x[1]
                 if facts_x[2] or (w and (len(w) > 1 or w[0] in uses or w[0] in holds)):
                     self.forget(w + facts_x[2], avail, uses, holds, first)
-                if t is not None and x.value.__class__ is gast.Call and not self.derivative(t):
+                if t is not None and x.value.__class__ is Call and not is_derivative(t):
                     key = self.key(x.value)         # a template's temporary: a holder too
                     if key is not None and t not in key[1] and key not in avail:
                         first.pop(key, None)
@@ -1200,17 +1286,19 @@ _SIMPLE = (gast.Assign, gast.AugAssign, gast.Expr, gast.Return, gast.Pass, gast.
            gast.Break, gast.Continue, gast.Raise, gast.Assert)
 
 
-def _swap_back(tree, ctx, facts):
-    """``a = b; ...; b = a`` with neither rebound in between: drop the second."""
+def _swap_back(tree, ctx, facts, counts=None, blocks=None):
+    """``a = b; ...; b = a`` with neither rebound in between: drop the second.
+    ``counts``: ``facts.counts(tree)``, kept up to date (if given); ``blocks``:
+    ``_blocks(tree.body)`` if known (see ``run``)."""
     changed = False
     Assign, Name = gast.Assign, gast.Name
-    for block in _blocks(tree.body):
+    for block in _blocks(tree.body) if blocks is None else blocks:
         pairs = {(x.targets[0].id, x.value.id) for x in block     # _copy_pair, inline
                  if x.__class__ is Assign and x.value.__class__ is Name
                  and len(x.targets) == 1 and x.targets[0].__class__ is Name}
         if not any((b, a) in pairs for a, b in pairs):
             continue         # no copy is undone in this block
-        writes = _writers(block, facts)
+        writes = _writers([facts.lists(x) for x in block])
         drop = set()
         for i, x in enumerate(block):
             pair = _copy_pair(x)
@@ -1220,8 +1308,11 @@ def _swap_back(tree, ctx, facts):
             after = [p for p in writes.get(a, []) + writes.get(b, []) if p > i]
             if after:
                 k = min(after)
-                if _copy_pair(block[k]) == (b, a):
+                if _copy_pair(block[k]) == (b, a) and k not in drop:
                     drop.add(k)
+                    if counts is not None:
+                        _unstore(counts[0], (b,))
+                        counts[1][a] -= 1
         if drop:
             block[:] = [x for k, x in enumerate(block) if k not in drop]
             changed = True
@@ -1374,19 +1465,26 @@ class _Substitute(Transformer):
 def _fold(fold, tree, only, facts):
     """``fold.visit(tree)``, visiting of the statements only those in ``only`` (all if
     None): the others are left as they were after the last fold, so folding them again
-    would change nothing. Returns the statements the fold changed (to fold again)."""
-    body, tree.body = tree.body, []
-    fold.visit(tree)                # arguments, decorators: tiny
-    tree.body = body
+    would change nothing (nor the arguments and decorators, visited only with the
+    whole). Returns the statements the fold changed (to fold again)."""
+    if only is None:
+        body, tree.body = tree.body, []
+        fold.visit(tree)            # arguments, decorators: tiny
+        tree.body = body
+    else:
+        body = tree.body
     changed = set()
     _fold_block(fold, body, only, changed, facts)
     return changed
 
 
 def _fold_block(fold, stmts, only, changed, facts):
+    if only is not None:            # (most statements are neither in only nor compound)
+        stmts = [s for s in stmts if s in only or s.__class__ in _COMPOUND]
+    lists = facts.lists
     for s in stmts:
         visit = only is None or s in only
-        if isinstance(s, _COMPOUND):
+        if s.__class__ in _COMPOUND:
             if visit:               # the header here, the statements in it below
                 fold.changed = False
                 for attr in ("test", "target", "iter"):
@@ -1400,7 +1498,7 @@ def _fold_block(fold, stmts, only, changed, facts):
                     changed.add(s)
             for inner in (s.body, s.orelse):
                 _fold_block(fold, inner, None if visit else only, changed, facts)
-        elif visit and facts.foldable(s):
+        elif visit and lists(s)[3]:         # (facts.foldable)
             fold.changed = False
             fold.visit(s)           # statements are kept; expressions in them replaced
             if fold.changed:
@@ -1413,20 +1511,24 @@ def _empty_blocks(stmts):
     (``bs_1 = bs_1``, what inlining leaves of a loop's copy-back); give empty bodies
     a ``pass``."""
     out = []
+    Assign, Name, Pass = gast.Assign, gast.Name, gast.Pass
     for s in stmts:
-        if type(s) is gast.Assign and len(s.targets) == 1 \
-                and type(s.targets[0]) is gast.Name and type(s.value) is gast.Name \
-                and s.targets[0].id == s.value.id:
+        cls = s.__class__
+        if cls is Assign:
+            if len(s.targets) == 1 and type(s.targets[0]) is Name \
+                    and type(s.value) is Name and s.targets[0].id == s.value.id:
+                continue
+            out.append(s)               # (the most common statement: as below)
             continue
-        if isinstance(s, (gast.If, gast.For, gast.While)):
-            s.body = [x for x in _empty_blocks(s.body) if x.__class__ is not gast.Pass]
-            s.orelse = [x for x in _empty_blocks(s.orelse) if x.__class__ is not gast.Pass]
+        if cls in _COMPOUND:
+            s.body = [x for x in _empty_blocks(s.body) if x.__class__ is not Pass]
+            s.orelse = [x for x in _empty_blocks(s.orelse) if x.__class__ is not Pass]
             if isinstance(s, gast.If) and not s.body and not s.orelse \
                     and isinstance(s.test, (gast.Name, gast.Constant)):
                 continue
             if not s.body:
                 s.body = [gast.Pass()]
-        if isinstance(s, gast.Pass) and out:
+        if cls is Pass and out:
             continue
         out.append(s)
     return out
@@ -1585,11 +1687,23 @@ def run(tree, ctx):
         # ``for i in range(0)``), which the function itself never reads
         _dead(tree, ctx, facts, scaffolding=True)
         return tree
-    ctx.maybe_none |= _maybe_none(tree)
+    # The blocks of statements of the function: until _dead_cycles, the passes
+    # change statements in place and add or remove no if or loop (nor replace a
+    # body), so the list stays right (a block they empty stays in it, and nothing
+    # is found in it); made again after a pass that may have.
+    blocks = _blocks(tree.body)
+    ctx.maybe_none |= _maybe_none(tree, blocks)
     fold = _Fold(ctx)
     refold = _fold(fold, tree, None, facts)
     copies = set()              # primal names _shared_calls made copies of a value
     refold |= _shared_calls(tree, ctx, facts, copies)
+    # (stores, loads) of the whole function (facts.counts), counted once and kept up
+    # to date by the passes given them; None after a pass that does not (counted
+    # again when needed). Folding changes no name. A name no longer stored is taken
+    # out of stores (``_unstore``: ``stores.get(b, 1)`` tells a parameter never
+    # written); one no longer read may stay in loads with 0, which every reader of
+    # it takes as absent.
+    counts = None
     for _ in range(20):
         # One sweep. Dead code goes to its fixed point; copy propagation, run after
         # it, folds what it rewrites and takes the copies that makes at once. What
@@ -1598,21 +1712,29 @@ def run(tree, ctx):
         # propagate; the arrays they were shaped by may be dead), and statements
         # the fold changed (a new copy ``b = a`` from ``b = a * 1.0``).
         touched = set()
-        _dead(tree, ctx, facts)
-        _propagate(tree, ctx, facts, touched, fold, copies)
+        if counts is None:
+            counts = facts.counts(tree)
+        _dead(tree, ctx, facts, counts=counts, blocks=blocks)
+        _propagate(tree, ctx, facts, touched, fold, copies, counts, blocks)
         again = _constant_adjoints(tree, ctx, facts, touched)
-        again = _swap_back(tree, ctx, facts) or again
+        if again:
+            counts = None
+        again = _swap_back(tree, ctx, facts, counts, blocks) or again
         refold = _fold(fold, tree, refold | touched, facts)
         if not (again or refold):
             break
-    if _dead_cycles(tree, ctx, facts):
-        _dead(tree, ctx, facts)
-    _error_checks(tree, ctx, facts)
+    if _dead_cycles(tree, ctx, facts, blocks):
+        blocks = _blocks(tree.body)     # (idle loops may have gone)
+        counts = facts.counts(tree)
+        _dead(tree, ctx, facts, counts=counts, blocks=blocks)
+    if _error_checks(tree, ctx, facts, counts, blocks):
+        blocks = None
     touched = set()
     if _negations(tree, ctx, fold, facts, touched):       # once, on the final code
+        counts = None
         _fold(fold, tree, touched, facts)
     from . import fuse
-    touched = fuse.run(tree, ctx, facts)
+    touched = fuse.run(tree, ctx, facts, counts, blocks)
     if touched:
         _fold(fold, tree, touched, facts)
     tree.body = _empty_blocks(tree.body)
@@ -1620,20 +1742,20 @@ def run(tree, ctx):
     return tree
 
 
-def _maybe_none(tree):
+def _maybe_none(tree, blocks=None):
     """The names that may hold SSA's None marker of a name the function has not bound
     (``k`` read after ``for i in range(n): k = 9.81 / L`` when ``n == 0``), and their
     copies: arithmetic reading them may raise (where the function raises
     UnboundLocalError), so it is not harmless."""
     copies, out = {}, set()         # name -> the names copied from it
-    for block in _blocks(tree.body):
+    Assign, Name, Constant = gast.Assign, gast.Name, gast.Constant
+    for block in _blocks(tree.body) if blocks is None else blocks:
         for x in block:
-            if type(x) is gast.Assign and len(x.targets) == 1 \
-                    and type(x.targets[0]) is gast.Name:
+            if type(x) is Assign and len(x.targets) == 1 and type(x.targets[0]) is Name:
                 v = x.value
-                if type(v) is gast.Constant and v.value is None:
+                if type(v) is Constant and v.value is None:
                     out.add(x.targets[0].id)
-                elif type(v) is gast.Name:
+                elif type(v) is Name:
                     copies.setdefault(v.id, []).append(x.targets[0].id)
     todo = list(out)
     while todo:

@@ -22,7 +22,7 @@ def extra_sweep(monkeypatch):
     unfinished = []
     final_step = optimize._error_checks
 
-    def check_then_finish(tree, ctx, facts):
+    def check_then_finish(tree, ctx, facts, counts=None, blocks=None):
         fold = optimize._Fold(ctx)
         touched = set()
         changes = {
@@ -34,7 +34,7 @@ def extra_sweep(monkeypatch):
         }
         if any(changes.values()):
             unfinished.append((ctx.name, [k for k, v in changes.items() if v]))
-        return final_step(tree, ctx, facts)
+        return final_step(tree, ctx, facts, counts, blocks)     # (the sweep changed nothing)
 
     monkeypatch.setattr(optimize, "_error_checks", check_then_finish)
     return unfinished
@@ -59,6 +59,58 @@ def test_fixed_point_on_the_corpus(extra_sweep):
         args = [a.copy() if isinstance(a, np.ndarray) else a for a in case.points[0]]
         s2sad.value_and_grad(case.func, wrt=case.wrt)(*args)
     assert extra_sweep == []
+
+
+def test_kept_facts_counts_and_blocks_are_those_made_again_on_the_corpus(monkeypatch):
+    """What the clean-up keeps up to date instead of making again: the names of a
+    statement a value is inlined into or renamed in (_Facts.update), the counts of
+    stores and reads the passes are given, and the list of blocks."""
+    from collections import Counter
+
+    from s2sad import fuse
+    from s2sad.gastutil import blocks as all_blocks
+
+    checked = Counter()
+
+    def same(tree, facts, counts, blocks):
+        if counts is not None:
+            stores, loads = facts.counts(tree)
+            assert +stores == +counts[0] and min(counts[0].values(), default=1) > 0
+            assert +loads == +counts[1] and min(counts[1].values(), default=0) >= 0
+            checked["counts"] += 1
+        if blocks is not None:
+            assert [id(b) for b in all_blocks(tree.body)] == [id(b) for b in blocks if b]
+            checked["blocks"] += 1
+
+    update = optimize._Facts.update
+
+    def checked_update(self, s, lists):
+        fresh = optimize._scan(s)
+        assert Counter(fresh[0]) == Counter(lists[0]) and fresh[1:] == tuple(lists[1:])
+        checked["facts"] += 1
+        return update(self, s, lists)
+
+    def wrap(owner, name, at):
+        real = getattr(owner, name)
+
+        def checked_pass(*args, **kwargs):
+            bound = dict(zip(at, args), **kwargs)
+            same(bound["tree"], bound.get("facts"), bound.get("counts"), bound.get("blocks"))
+            return real(*args, **kwargs)
+        monkeypatch.setattr(owner, name, checked_pass)
+
+    monkeypatch.setattr(s2sad.api, "_CACHE", {})        # (transformed again)
+    monkeypatch.setattr(optimize._Facts, "update", checked_update)
+    wrap(optimize, "_dead", ("tree", "ctx", "facts", "scaffolding", "counts", "blocks"))
+    wrap(optimize, "_propagate", ("tree", "ctx", "facts", "touched", "fold", "copies",
+                                  "counts", "blocks"))
+    wrap(optimize, "_swap_back", ("tree", "ctx", "facts", "counts", "blocks"))
+    wrap(optimize, "_error_checks", ("tree", "ctx", "facts", "counts", "blocks"))
+    wrap(fuse, "run", ("tree", "ctx", "facts", "counts", "blocks"))
+    for case in CASES:
+        args = [a.copy() if isinstance(a, np.ndarray) else a for a in case.points[0]]
+        s2sad.value_and_grad(case.func, wrt=case.wrt)(*args)
+    assert checked["facts"] > 100 and checked["counts"] > 100 and checked["blocks"] > 100
 
 
 def _same_bits(a, b):
