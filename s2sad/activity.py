@@ -62,6 +62,7 @@ class Op:
     what: str = ""             # readable name of the primitive, for errors
     scalar_result: bool = False  # result is a scalar when every operand is
     func: object = None        # the user function of a 'call'
+    keys: list = None          # of a 'pack' making a dict: its constant keys
     _bound: dict = field(default=None, repr=False, compare=False)   # see bind
 
     def operand_names(self):
@@ -163,6 +164,9 @@ def classify(value, ctx, kinds=None):
     if isinstance(value, (gast.Tuple, gast.List)):
         return Op("pack", args=list(value.elts), what=f"a {type(value).__name__.lower()}")
     if isinstance(value, gast.Dict):
+        if all(isinstance(k, gast.Constant) for k in value.keys):
+            return Op("pack", args=list(value.values), what="a dict",
+                      keys=[k.value for k in value.keys])
         return Op("unknown", args=list(value.values), what="building a dict")
     return Op("unknown", args=[value], what=type(value).__name__)
 
@@ -482,6 +486,8 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
         return _atom_kind(value, kinds)
     if isinstance(value, (gast.Tuple, gast.List)):
         return "LS" if all(_atom_kind(e, kinds) == "S" for e in value.elts) else "L"
+    if isinstance(value, gast.Dict):
+        return "L"              # a container read by key
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
             and value.func.attr == "pop":
         return "AL"
@@ -1161,8 +1167,10 @@ def _check(stmts, ctx, ops, varied, targets):
             except TypeError as exc:
                 raise errors.missing_rule(s.value, ctx, f"{op.what} called this way ({exc})") \
                     from None
+    # a dict built with keys that are not constants is refused (its Op is 'unknown')
     dicts = {t for s, t in zip(stmts, targets) if isinstance(s, gast.Assign)
-             and isinstance(s.value, gast.Dict)}
+             and isinstance(s.value, gast.Dict)
+             and not all(isinstance(k, gast.Constant) for k in s.value.keys)}
     for s, t in zip(stmts, targets):
         if isinstance(s, gast.For) and s.target.id in ctx.active:
             raise errors.unsupported(s.iter, ctx, "ActiveIteration")

@@ -208,6 +208,8 @@ class _Sharing:
             return [v], []
         if isinstance(v, (gast.Tuple, gast.List)):
             return [], list(v.elts)
+        if isinstance(v, gast.Dict):
+            return [], list(v.values)
         if isinstance(v, gast.BinOp) and isinstance(v.op, (gast.Add, gast.Mult)):
             # [a] + [a], [a] * 2: the result holds what the list operands hold
             return [], [o for o in (v.left, v.right)

@@ -284,8 +284,11 @@ class Forward:
                     if _zero(e) and isinstance(a, gast.Name)
                     and self.ctx.var_kinds.get(a.id) != "S" else e
                     for a, e in zip(op.args, elts)]
-            expr = (gast.List if isinstance(s.value, gast.List) else gast.Tuple)(
-                elts=elts, ctx=gast.Load())
+            if isinstance(s.value, gast.Dict):
+                expr = gast.Dict(keys=[const(k) for k in op.keys], values=elts)
+            else:
+                expr = (gast.List if isinstance(s.value, gast.List) else gast.Tuple)(
+                    elts=elts, ctx=gast.Load())
         elif op.kind == "rule":
             expr = self.power_tangent(t)
             if expr is None:

@@ -406,7 +406,8 @@ class Reverse:
         elif op.kind == "pack":
             for i, elt in enumerate(op.args):
                 if isinstance(elt, gast.Name) and elt.id in self.ctx.active:
-                    item = gast.Subscript(value=name(self.adjoint(t)), slice=const(i),
+                    key = op.keys[i] if op.keys is not None else i      # {"a": x}: by key
+                    item = gast.Subscript(value=name(self.adjoint(t)), slice=const(key),
                                           ctx=gast.Load())
                     if self.ctx.var_kinds.get(elt.id) != "S":
                         # the item may be the 0.0 standing for a zero of any structure

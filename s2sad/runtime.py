@@ -363,9 +363,21 @@ def copy_of(x):
 
 
 def snapshot(a, index):
-    """The values ``a[index]`` is about to lose, kept for the reverse sweep."""
+    """The values ``a[index]`` is about to lose, kept for the reverse sweep (``NEW_KEY``
+    for a key a dict does not hold yet: the reverse sweep puts it back in the private
+    copy of the dict the function writes into, where nothing reads it)."""
+    if type(a) is dict and index not in a:
+        return NEW_KEY
     old = a[index]
     return old.copy() if isinstance(old, np.ndarray) else old
+
+
+class _NewKey:
+    def __repr__(self):
+        return "NEW_KEY"
+
+
+NEW_KEY = _NewKey()      # what a dict held under a key before a store added it
 
 
 def list_adjoint(g):

@@ -1231,6 +1231,11 @@ def dict_written(p):
     return p["a"] * p["b"]
 
 
+def dict_new_key(p):
+    p["c"] = p["a"] * 2.0           # a key the caller's dict does not have
+    return p["c"] * p["b"]
+
+
 def _dict_fd(f, params, *rest, h=1e-6):
     out = {}
     for k, v in params.items():
@@ -1258,7 +1263,8 @@ def test_gradient_of_a_dict_of_parameters(mode):
     x = rng.normal(size=2)
     cases = [(dict_loss, (params, x)), (dict_loop, ({"a": 0.7, "b": -1.3},)),
              (dict_keys, ({"u": np.array([1.0, 2.0]), "v": np.array([0.5, -1.0])}, x)),
-             (dict_written, ({"a": 0.7, "b": -1.3},))]
+             (dict_written, ({"a": 0.7, "b": -1.3},)),
+             (dict_new_key, ({"a": 0.7, "b": -1.3},))]     # was a bare KeyError
     for f, args in cases:
         grad = s2sad.grad(f, mode=mode)
         for _ in range(2):                      # the dispatcher's fast path too

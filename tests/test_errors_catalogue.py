@@ -163,8 +163,9 @@ def bad_with_returning(x):
 
 
 def bad_dict_building(x):
-    table = {"double": x * 2.0}  # <- L_DICT_BUILD
-    return table["double"]
+    key = "double"
+    table = {key: x * 2.0}  # <- L_DICT_BUILD
+    return table[key]
 
 
 def bad_set_display(x):
