@@ -219,8 +219,10 @@ UNSUPPORTED = {
                        "rows with B[[0, 1]] = B[[1, 0]]; an element of a matrix read as "
                        "t = float(A[i, j]) is a number, not a view"),
     "Recursion": ("recursive call", "rewrite the recursion as a loop"),
-    "DictStore": ("storing a value that carries a derivative into a dict",
-                  "keep such values in variables, a list or an array"),
+    "DictStore": ("storing a value that carries a derivative into a dict built with a "
+                  "key known only when the code runs",
+                  "write the keys as constants ({'a': x}), or keep such values in "
+                  "variables, a list or an array"),
     "NoReturn": ("function without a return statement", "return a scalar value"),
 }
 
