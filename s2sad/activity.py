@@ -38,7 +38,7 @@ from .gastutil import dotted_name, loads, stores, target_name, walk
 from .gastutil import names as name_nodes
 from .kinds import array_kind, array_ndim, is_array_kind, join_kinds
 from .rules import lookup
-from .rules.methods import ATTRIBUTES, METHODS
+from .rules.methods import ATTRIBUTES, DICT_METHODS, METHODS
 from .shapes import callee
 
 BINOPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
@@ -132,8 +132,10 @@ def classify(value, ctx, kinds=None):
                 and not value.args and not value.keywords:
             return Op("pop", args=[value.func.value], what="list.pop()")
         if isinstance(value.func, gast.Attribute) and isinstance(value.func.value, gast.Name) \
-                and value.func.value.id in ctx.local_names and value.func.attr in METHODS:
-            return _prim(METHODS[value.func.attr], [value.func.value] + list(value.args),
+                and value.func.value.id in ctx.local_names \
+                and (value.func.attr in METHODS or value.func.attr in DICT_METHODS):
+            prim = METHODS.get(value.func.attr) or DICT_METHODS[value.func.attr]
+            return _prim(prim, [value.func.value] + list(value.args),
                          keywords, kinds, f"method .{value.func.attr}()")
         if path is None or head in ctx.local_names:
             what = f"method {path}()" if path else "call of a computed function"
@@ -534,6 +536,11 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
         return container
     if fn in (builtins.list, builtins.tuple, builtins.sorted) and len(value.args) == 1:
         return _items_kind(_atom_kind(value.args[0], kinds))
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
+            and value.func.attr in DICT_METHODS and not value.args \
+            and isinstance(value.func.value, gast.Name) \
+            and value.func.value.id in ctx.local_names:
+        return "L"              # d.items(), d.values(), d.keys(): a sequence, not an array
     made = _made_array(value, ctx, kinds, literals, fn)
     if made is not None:
         return made

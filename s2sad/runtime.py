@@ -539,6 +539,37 @@ def like_argument(g, x):
     return g
 
 
+def dict_items(d):
+    """What ``d.items()`` holds, as a list (the primitive of the method's rule)."""
+    return list(d.items())
+
+
+def dict_keys(d):
+    """What ``d.keys()`` holds, as a list (no derivative)."""
+    return list(d)
+
+
+def dict_values(d):
+    """What ``d.values()`` holds, as a list (the primitive of the method's rule)."""
+    return list(d.values())
+
+
+def dict_items_adjoint(g, d):
+    """Adjoint of the dict ``d`` in ``d.items()``: each value's adjoint, the second item
+    of its pair's adjoint (``g`` or a pair the plain 0.0 standing for a zero)."""
+    if type(g) is float and g == 0.0:
+        return zeros_like(d)
+    return {k: element_adjoint(0.0 if type(p) is float else p[1], v)
+            for p, (k, v) in zip(g, d.items())}
+
+
+def dict_values_adjoint(g, d):
+    """Adjoint of the dict ``d`` in ``d.values()``: each value's adjoint, by key."""
+    if type(g) is float and g == 0.0:
+        return zeros_like(d)
+    return {k: element_adjoint(gv, v) for gv, (k, v) in zip(g, d.items())}
+
+
 def sequence_adjoint(g, x):
     """Adjoint of ``x`` in ``list(x)`` or ``tuple(x)``: the items' adjoints ``g`` as a list,
     or as an array for an array ``x``."""

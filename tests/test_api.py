@@ -1236,6 +1236,15 @@ def dict_new_key(p):
     return p["c"] * p["b"]
 
 
+def dict_items_and_values(p, x):
+    s = 0.0
+    for k, w in p.items():
+        s = s + np.sum(w * x) * len(k)
+    for k in p.keys():
+        s = s + np.sum(p[k] ** 2)
+    return s + sum(np.sum(w * w * w) for w in p.values())
+
+
 def _dict_fd(f, params, *rest, h=1e-6):
     out = {}
     for k, v in params.items():
@@ -1264,7 +1273,9 @@ def test_gradient_of_a_dict_of_parameters(mode):
     cases = [(dict_loss, (params, x)), (dict_loop, ({"a": 0.7, "b": -1.3},)),
              (dict_keys, ({"u": np.array([1.0, 2.0]), "v": np.array([0.5, -1.0])}, x)),
              (dict_written, ({"a": 0.7, "b": -1.3},)),
-             (dict_new_key, ({"a": 0.7, "b": -1.3},))]     # was a bare KeyError
+             (dict_new_key, ({"a": 0.7, "b": -1.3},)),     # was a bare KeyError
+             (dict_items_and_values, ({"u": np.array([1.0, 2.0]), "vw": np.array([0.5, -1.0])},
+                                      x))]
     for f, args in cases:
         grad = s2sad.grad(f, mode=mode)
         for _ in range(2):                      # the dispatcher's fast path too
@@ -1289,3 +1300,15 @@ def test_dicts_refused_where_they_are_not_differentiated():
         with pytest.raises(s2sad.ArgumentError) as info:
             call()
         assert info.value.lineno == dict_loop.__code__.co_firstlineno
+
+
+def test_jvp_along_a_dict():
+    """Forward mode through a dict's .items() and .values() (their tangents are the same
+    calls on the dict of tangents)."""
+    p = {"u": np.array([1.0, 2.0]), "vw": np.array([0.5, -1.0])}
+    dp = {"u": np.array([0.3, -0.2]), "vw": np.array([1.0, 0.5])}
+    x = np.array([0.5, 2.0])
+    value, tangent = s2sad.jvp(dict_items_and_values)(p, x, dp)      # along p
+    assert value == pytest.approx(dict_items_and_values(p, x))
+    grads = s2sad.grad(dict_items_and_values)(p, x)
+    assert tangent == pytest.approx(sum(np.sum(grads[k] * dp[k]) for k in p), rel=1e-12)

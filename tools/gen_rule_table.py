@@ -142,7 +142,8 @@ def _public_name(prim):
 def method_rows():
     rows = []
     for table, label, fmt in ((methods.METHODS, "ndarray method", "`x.{}()`"),
-                              (methods.ATTRIBUTES, "ndarray attribute", "`x.{}`")):
+                              (methods.ATTRIBUTES, "ndarray attribute", "`x.{}`"),
+                              (methods.DICT_METHODS, "dict method", "`d.{}()`")):
         for name in sorted(table):
             prim = table[name]
             public = _public_name(prim)

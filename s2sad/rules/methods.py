@@ -10,7 +10,9 @@ functions; in-place methods (``x.sort()``, ``x.fill()``) are not listed.
 
 import numpy as np
 
-from .core import adjoint
+from .. import runtime
+from ..runtime import dict_items_adjoint, dict_values_adjoint
+from .core import adjoint, multilinear, nondiff
 from .numpy_helpers import like
 
 d = {}   # templates write d[x] for "the adjoint of x"
@@ -77,6 +79,13 @@ METHODS = {
     "searchsorted": np.searchsorted,
     "all": np.all,
     "any": np.any,
+}
+
+# methods of a dict: what they hold, as lists (the primal code still calls the method)
+DICT_METHODS = {
+    "items": runtime.dict_items,
+    "values": runtime.dict_values,
+    "keys": runtime.dict_keys,
 }
 
 ATTRIBUTES = {
@@ -148,3 +157,19 @@ def item_adjoint(g, a, args):
     else:
         out[tuple(args)] = g
     return like(out, a)
+
+
+@adjoint(runtime.dict_items)
+def items_method(z, a):
+    d[a] = dict_items_adjoint(d[z], a)
+
+
+@adjoint(runtime.dict_values)
+def values_method(z, a):
+    d[a] = dict_values_adjoint(d[z], a)
+
+
+nondiff(runtime.dict_keys)
+# a dict's items and values are linear in the dict; their adjoints in the adjoint
+multilinear(runtime.dict_items, runtime.dict_values, args=None)
+multilinear(runtime.dict_items_adjoint, runtime.dict_values_adjoint, args=("g",))
