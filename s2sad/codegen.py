@@ -100,10 +100,28 @@ def _function_def(node):
     return out
 
 
+_NAMES = {}     # (id, gast context class) -> the ast.Name printed for it, see _name
+_NAMES_LIMIT = 20000
+
+
 def _name(node):
-    if node.ctx.__class__ in _SINGLETONS and node.annotation is None:
-        return ast.Name(node.id, _SINGLETONS[node.ctx.__class__])
-    return _fallback(node)
+    """One ``ast.Name`` per identifier and context, shared by every place that name is
+    printed (a third of the nodes of generated code are names): the converted tree is
+    only printed, and ``ast.unparse`` (3.10 to 3.13) neither changes a node nor reads
+    a ``Name``'s precedence (``set_precedence`` records one in the printer's own dict,
+    keyed by node, which only the visitors of operators read, each for its own node).
+    Shared across calls and threads; emptied when it grows past ``_NAMES_LIMIT``."""
+    if node.annotation is not None:
+        return _fallback(node)
+    key = (node.id, node.ctx.__class__)
+    out = _NAMES.get(key)
+    if out is None:
+        if key[1] not in _SINGLETONS:
+            return _fallback(node)
+        if len(_NAMES) >= _NAMES_LIMIT:
+            _NAMES.clear()
+        out = _NAMES[key] = ast.Name(node.id, _SINGLETONS[key[1]])
+    return out
 
 
 def _constant(node):
@@ -252,17 +270,19 @@ class _Layout:
     parsing its text again: one line per simple statement and per header (``def``,
     ``if``, ``elif``, ``else``, ``for``, ``while``), a blank line between two ``def``.
     ``lines``: {statement: its line}, or None for what this does not lay out (a
-    docstring, a decorator, a ``try``...: the text is then parsed)."""
+    docstring, a decorator, a ``try``...: the text is then parsed). ``user_lines``:
+    {line of the text: line of the user's source} for the statements that carry the
+    user's line, found on the same walk (what ``_line_map`` finds by parsing)."""
 
     def __init__(self, fdefs, text):
-        self.lines, self.headers, line = {}, [], 0
+        self.lines, self.user_lines, self.headers, line = {}, {}, [], 0
         for k, fdef in enumerate(fdefs):
             if fdef.__class__ is not gast.FunctionDef or fdef.decorator_list \
                     or _docstring(fdef.body):
                 self.lines = None
                 return
             line += 2 if k else 1
-            self.lines[fdef] = line
+            self.place(fdef, line)
             line = self.block(fdef.body, line)
             if line is None:
                 self.lines = None
@@ -272,11 +292,20 @@ class _Layout:
                 text_lines[at - 1].lstrip().startswith(word) for at, word in self.headers):
             self.lines = None       # not laid out as expected: parse the text
 
+    def place(self, stmt, line):
+        self.lines[stmt] = line
+        lineno = getattr(stmt, "lineno", None)
+        if lineno is not None:
+            self.user_lines[line] = lineno
+
     def block(self, stmts, line):
-        lines, headers = self.lines, self.headers
+        lines, user_lines, headers, place = self.lines, self.user_lines, self.headers, self.place
         for s in stmts:
             line += 1
-            lines[s] = line
+            lines[s] = line                     # place(s, line), inline
+            lineno = getattr(s, "lineno", None)
+            if lineno is not None:
+                user_lines[line] = lineno
             cls = s.__class__
             if cls in _HEADERS:
                 headers.append((line, _HEADERS[cls][0]))
@@ -286,7 +315,7 @@ class _Layout:
                 orelse = s.orelse
                 while cls is gast.If and len(orelse) == 1 and orelse[0].__class__ is gast.If:
                     line += 1           # else: if ... prints as elif
-                    lines[orelse[0]] = line
+                    place(orelse[0], line)
                     headers.append((line, "elif "))
                     line = self.block(orelse[0].body, line)
                     if line is None:
@@ -365,10 +394,8 @@ def compile_functions(text, ctx, tree):
     outer = sorted(set(ctx.injected) | user_free)
     layout = _Layout(fdefs, text) if all(_plain(f) for f in fdefs) else None
     if layout is not None and layout.lines is not None:
-        lines = layout.lines
-        errors.GENERATED[filename] = (ctx.filename, {
-            lines[s]: s.lineno for f in fdefs for s in [f, *_statements_in_order(f.body)]
-            if getattr(s, "lineno", None) is not None}, fdefs[0].name if fdefs else ctx.name)
+        errors.GENERATED[filename] = (ctx.filename, layout.user_lines,
+                                      fdefs[0].name if fdefs else ctx.name)
         codes = _compile_text(text, filename, outer, fdefs)
     else:
         codes = _compile_tree(text, filename, outer, tree, ctx)

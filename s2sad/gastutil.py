@@ -7,8 +7,8 @@ import gast
 # The constructors below build the node as ``gast.Name(id=..., ...)`` does (gast's
 # ``__init__`` only stores its keyword arguments in the instance ``__dict__``), without
 # the cost of calling that ``__init__``: they are called for most nodes the passes make.
-_Name, _Load, _Store, _Constant, _Assign = gast.Name, gast.Load, gast.Store, gast.Constant, \
-    gast.Assign
+_Name, _Load, _Store, _Constant, _Assign, _BinOp = gast.Name, gast.Load, gast.Store, \
+    gast.Constant, gast.Assign, gast.BinOp
 
 
 def name(id_, store=False):
@@ -26,6 +26,15 @@ def const(value):
     d = node.__dict__
     d["value"] = value
     d["kind"] = None
+    return node
+
+
+def binop(left, op, right):
+    node = _BinOp.__new__(_BinOp)
+    d = node.__dict__
+    d["left"] = left
+    d["op"] = op
+    d["right"] = right
     return node
 
 
@@ -244,10 +253,13 @@ def target_name(stmt):
 
 
 def rename(node, mapping):
-    """Rename loaded names in place according to ``mapping``; return node."""
+    """Rename loaded names in place according to ``mapping`` (of names to names);
+    return node."""
+    get = mapping.get
     for n in names(node):
-        if n.id in mapping and isinstance(n.ctx, gast.Load):
-            n.id = mapping[n.id]
+        new = get(n.id)
+        if new is not None and n.ctx.__class__ is _Load:
+            n.id = new
     return node
 
 

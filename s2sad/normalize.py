@@ -40,6 +40,7 @@ import numpy as np
 from . import anno, errors, runtime
 from .gastutil import (
     assign,
+    binop,
     blocks,
     call,
     clone,
@@ -62,6 +63,9 @@ _RESIZING = {"append", "extend", "insert", "pop", "remove", "clear"}
 
 # what a call reaches directly (unpartial has nothing to do: no partial, no bound object)
 _NO_RECEIVERS = (types.FunctionType, types.BuiltinFunctionType, type, np.ufunc)
+
+_EXPR_METHODS = {}      # expression class -> the Normalizer.expr_* method for it (simple)
+
 
 class Normalizer:
     def __init__(self, ctx):
@@ -373,10 +377,13 @@ class Normalizer:
 
     def simple(self, e, out):
         """Flatten the operands of ``e``; return one operation on atoms."""
-        method = getattr(self, "expr_" + type(e).__name__, None)
+        method = _EXPR_METHODS.get(e.__class__)
         if method is None:
-            raise errors.unsupported(e, self.ctx, type(e).__name__)
-        return copy_location(method(e, out), e)
+            method = getattr(Normalizer, "expr_" + type(e).__name__, None)
+            if method is None:
+                raise errors.unsupported(e, self.ctx, type(e).__name__)
+            _EXPR_METHODS[e.__class__] = method
+        return copy_location(method(self, e, out), e)
 
     def expr_Constant(self, e, out):
         return e
@@ -389,7 +396,7 @@ class Normalizer:
     def expr_BinOp(self, e, out):
         left = self.atom(e.left, out)
         right = self.atom(e.right, out)
-        return gast.BinOp(left=left, op=e.op, right=right)
+        return binop(left, e.op, right)
 
     def expr_UnaryOp(self, e, out):
         operand = self.atom(e.operand, out)

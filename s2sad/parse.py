@@ -756,7 +756,9 @@ def to_gast(tree, lines=0):
     ``ast`` and ``gast`` are converted here directly, with what it gives them (the
     fields, the location, moved down ``lines`` lines). Others go through gast.
     The fields and locations are read from the node's ``__dict__``, where the parser
-    puts them (``getattr`` is the fallback for a node built without some of them).
+    puts them (``getattr`` is the fallback for a node built without some of them); a
+    ``Name`` as the parser makes it (its two fields and four locations, nothing else)
+    is copied in one update.
     """
     cls = tree.__class__
     plan = _SAME.get(cls)
@@ -774,6 +776,15 @@ def to_gast(tree, lines=0):
     new = gcls.__new__(gcls)
     d = new.__dict__
     if cls is ast.Name:         # gast's Name has two more fields, always None here
+        if td.keys() == _PARSED_NAME:     # as the parser makes it: copied in one update
+            d.update(td)
+            ctx_cls = _SAME[td["ctx"].__class__][0]
+            d["ctx"] = ctx_cls.__new__(ctx_cls)
+            d["annotation"] = None
+            d["type_comment"] = None
+            d["lineno"] = (d["lineno"] or 0) + lines
+            d["end_lineno"] = (d["end_lineno"] or 0) + lines
+            return new
         d["id"] = td["id"] if "id" in td else tree.id
         ctx = td["ctx"] if "ctx" in td else tree.ctx
         ctx_cls = _SAME[ctx.__class__][0]
@@ -800,6 +811,9 @@ def to_gast(tree, lines=0):
     if has_end_lineno:
         d["end_lineno"] = (d.get("end_lineno", 0) or 0) + lines
     return new
+
+
+_PARSED_NAME = frozenset(("id", "ctx", "lineno", "col_offset", "end_lineno", "end_col_offset"))
 
 
 def to_gast_slow(tree, lines):

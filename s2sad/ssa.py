@@ -22,6 +22,8 @@ intact until the end of the block that computed them.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import gast
 
 from . import anno
@@ -221,10 +223,7 @@ def _must_define(stmts):
 
 def _load_counts(node):
     """How often each name occurs (read or written) in ``node``."""
-    out = {}
-    for n in names(node):
-        out[n.id] = out.get(n.id, 0) + 1
-    return out
+    return Counter([n.id for n in names(node)])
 
 
 def run(tree, ctx):

@@ -37,9 +37,10 @@ def _layout_map(tree, text):
     fdefs = tree.body if isinstance(tree, gast.Module) else [tree]
     layout = codegen._Layout(fdefs, text)
     assert layout.lines is not None, text
-    return {layout.lines[s]: s.lineno
-            for f in fdefs for s in [f, *codegen._statements_in_order(f.body)]
-            if getattr(s, "lineno", None) is not None}
+    assert layout.user_lines == {
+        layout.lines[s]: s.lineno for f in fdefs for s in [f, *codegen._statements_in_order(f.body)]
+        if getattr(s, "lineno", None) is not None}
+    return layout.user_lines
 
 
 @pytest.mark.parametrize("mode", ["reverse", "forward"])
