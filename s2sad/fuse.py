@@ -66,16 +66,14 @@ def run(tree, ctx, facts, counts=None, blocks=None):
     fuse = _Fuse(tree, ctx, facts)
     if counts is None:
         counts = facts.counts(tree)
-    if fuse.direct_loops(counts[1]):
-        counts = facts.counts(tree)
-        blocks = None                   # (a loop's body may be a new list)
     if blocks is None:
         blocks = _blocks(tree.body)
+    loads = counts[1]                   # kept up to date by the rewrites
+    fuse.direct_loops(loads, blocks)    # (blocks changed in place only)
     # which names cross blocks is not changed by the rewrites: inlining moves reads
     # within a block past no write of what they read, sinking reads ``s`` for ``c``
     # where ``s`` holds the same value
     crossing = fuse.crossing()
-    loads = counts[1]                   # kept up to date by the rewrites
     fuse.inline(crossing, loads, blocks)     # (blocks changed in place only)
     changed, names = fuse.sink(crossing, loads, blocks)
     if changed:     # what sinking made inlinable: values read by the statements it changed
@@ -193,15 +191,20 @@ class _Fuse:
         return n in self.made and n not in self.params
 
     # -- direct iteration -------------------------------------------------------
-    def direct_loops(self, loads):
-        """``loads``: the reads of each name in the function. Returns whether it
-        changed a loop."""
-        loops = [s for s in statements(self.tree.body) if isinstance(s, gast.For)]
+    def direct_loops(self, loads, blocks):
+        """``loads``: the reads of each name in the function, kept up to date (the
+        reads of the loop's old iterable and of ``T = Q[i]`` go, those of the new
+        iterable come); ``blocks``: the function's blocks of statements, which stay
+        those (a loop's body is edited in place). Returns whether it changed a
+        loop."""
+        For, header = gast.For, self.facts._header     # (header: the names of target, iter)
         found = {}                  # index name -> [(loop, position of T = Q[i])]
-        for s in loops:
-            hit = self.indexed_loop(s)
-            if hit is not None:
-                found.setdefault(s.target.id, []).append((s, hit))
+        for block in blocks:
+            for s in block:
+                if s.__class__ is For:
+                    hit = self.indexed_loop(s)
+                    if hit is not None:
+                        found.setdefault(s.target.id, []).append((s, hit))
         changed = False
         for i, hits in found.items():
             if loads.get(i, 0) != len(hits):
@@ -209,15 +212,19 @@ class _Fuse:
             changed = True
             for s, k in hits:
                 x = s.body.pop(k)
+                for n in self.facts.lists(x)[0] + header(s)[0]:
+                    loads[n] -= 1
                 s.target = gast.Name(id=x.targets[0].id, ctx=gast.Store(), annotation=None,
                                      type_comment=None)
                 seq = x.value.value
                 s.iter = self.call("reversed", seq) if self.is_call(s.iter, "reversed") \
                     else gast.Name(id=seq.id, ctx=gast.Load(), annotation=None,
                                    type_comment=None)
+                for n in header(s)[0]:
+                    loads[n] += 1
                 self.facts.forget(x)
                 if not s.body:
-                    s.body = [gast.Pass()]
+                    s.body.append(gast.Pass())
         return changed
 
     def is_call(self, e, builtin, nargs=1):
