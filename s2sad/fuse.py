@@ -384,7 +384,7 @@ class _Fuse:
                 names = {t for _, t in found}
                 for i, _ in found:      # (what they read: all their reader can read
                     names.update(lists(block[i])[0])    # more, if it is one of them)
-            where = _Index(block, lists, names)
+            where = _Index(block, lists, names, self.known)
             gone = set()
             for i, t in found:
                 if self.inline_one(block, i, t, loads[t], where, t in crossing):
@@ -573,13 +573,16 @@ class _Value:
 class _Index:
     """Where each name is read and written in one block: ascending positions (a
     position repeats for each read or write of the name in its statement).
-    ``lists`` gives the names a statement reads, writes and deletes; ``names``: the
-    names to index (all if None)."""
+    ``lists`` gives the names a statement reads, writes and deletes (``known``: those
+    kept of a simple statement, else None); ``names``: the names to index (all if
+    None)."""
 
-    def __init__(self, block, lists, names=None):
+    def __init__(self, block, lists, names=None, known=None):
         self.reads, self.writes = reads, writes = defaultdict(list), defaultdict(list)
+        if known is None:
+            known = lists
         for k, x in enumerate(block):
-            facts = lists(x)
+            facts = known(x) or lists(x)
             read, written, deleted = facts[0], facts[1], facts[2]
             if names is not None:
                 if names.isdisjoint(read) and names.isdisjoint(written) \

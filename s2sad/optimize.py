@@ -293,7 +293,7 @@ def _propagate(tree, ctx, facts, touched, fold, copies=frozenset(), counts=None,
     stores, loads = facts.counts(tree) if counts is None else counts
     params = {a.id for a in tree.args.args + tree.args.posonlyargs + tree.args.kwonlyargs}
     is_derivative = ctx.namer.is_derivative
-    lists = facts.lists
+    lists, kept = facts.lists, facts.known      # (kept: no call of lists for a kept one)
 
     Assign, Name, Constant = gast.Assign, gast.Name, gast.Constant
 
@@ -317,7 +317,7 @@ def _propagate(tree, ctx, facts, touched, fold, copies=frozenset(), counts=None,
                  for a in [candidate(x)] if a is not None}
         if not cands:
             continue
-        known = [lists(x) for x in block]   # (as they were before this sweep)
+        known = [kept(x) or lists(x) for x in block]    # (as they were before this sweep)
         deep = [f[0] for f in known]        # the names each one reads, with repeats
         watch = set(cands.values())
         seen = dict.fromkeys(watch, 0)
@@ -621,7 +621,7 @@ def _dead_cycles(tree, ctx, facts, blocks=None):
     if not any(x.__class__ in (gast.For, gast.While) for b in blocks for x in b):
         return False    # straight-line SSA code: no cycles, nothing computed again
     dead = set()
-    _Liveness(ctx, facts, dead).block(tree.body, set(), True)
+    _Liveness(ctx, facts).block(tree.body, set(), dead)
     if not dead:
         return False
     blocks = [b for b in blocks if b]   # (a block emptied before is not one any more)
@@ -639,12 +639,14 @@ _PLAIN = {gast.Assign, gast.AugAssign, gast.Expr, gast.Return, gast.Delete, gast
 
 class _Liveness:
     """Backward liveness for ``_dead_cycles``: ``block(stmts, live_after, mark)`` gives
-    the names live before ``stmts``; with ``mark``, adds to ``dead`` the ids of the
-    removable assignments whose target is not live after them (only once the loops
-    around them have reached their fixed point, so that no mark is premature)."""
+    the names live before ``stmts``; with ``mark`` (a set, else None), adds to it the
+    ids of the removable assignments whose target is not live after them. In a loop
+    the marks of each round of its fixed point go to a set of their own, and only
+    those of the last round (the one that changed nothing, so it saw the final live
+    names) are kept: no mark is premature, and no round is made again to mark."""
 
-    def __init__(self, ctx, facts, dead):
-        self.ctx, self.facts, self.dead = ctx, facts, dead
+    def __init__(self, ctx, facts):
+        self.ctx, self.facts = ctx, facts
         self.params = set(ctx.params)
         self.removable_ = {}        # id(assignment) -> whether it may go (removable)
         self.indexed = set()        # (Q, i) of the loops for i in range(len(Q)) around
@@ -681,7 +683,7 @@ class _Liveness:
     def block(self, stmts, after, mark):
         live = set(after)
         facts = self.facts
-        lists = facts.lists
+        lists, kept = facts.lists, facts.known
         If, For, While, Assign, Name, AugAssign = gast.If, gast.For, gast.While, gast.Assign, \
             gast.Name, gast.AugAssign
         for x in reversed(stmts):
@@ -695,10 +697,10 @@ class _Liveness:
                 if cls is Assign and len(x.targets) == 1 \
                         and x.targets[0].__class__ is Name \
                         and x.targets[0].id not in live and self.removable(x, x.targets[0].id):
-                    if mark:
-                        self.dead.add(id(x))
+                    if mark is not None:
+                        mark.add(id(x))
                     continue
-                hit = lists(x)
+                hit = kept(x) or lists(x)
                 read, written, deleted = hit[0], hit[1], hit[2]
                 if cls not in _PLAIN:           # a try, a with: whatever it may do
                     live.update(written)
@@ -725,13 +727,14 @@ class _Liveness:
         if pair is not None:
             self.indexed.add(pair)
         while True:
-            body = self.block(x.body, top, False) - bound
+            marks = None if mark is None else set()
+            body = self.block(x.body, top, marks) - bound
             new = top | body
             if new == top:
                 break
             top = new
-        if mark:
-            self.block(x.body, top, True)
+        if mark is not None:
+            mark |= marks               # (those of the round that saw ``top``)
         self.indexed.discard(pair)
         return top | header if is_for else top
 
@@ -960,7 +963,7 @@ class _SharedCalls:
         are edited in place, each change noted in the journal (``nested`` undoes those
         of a nested block). ``first``: key -> where a call of this block without a holder
         was first made (``_First``)."""
-        lists = self.facts.lists
+        lists, kept = self.facts.lists, self.facts.known
         namer = self.ctx.namer          # (_generated, inline: asked of every assignment)
         is_derivative, temps, primal_temps = namer.is_derivative, namer.temps, \
             self.ctx.primal_temps
@@ -971,7 +974,7 @@ class _SharedCalls:
         for x in stmts:
             cls = x.__class__
             if cls in _SIMPLE:
-                facts_x = lists(x)
+                facts_x = kept(x) or lists(x)
                 t = x.targets[0].id if cls is Assign and len(x.targets) == 1 \
                     and x.targets[0].__class__ is Name else None
                 if t is not None and not (is_derivative(t)
@@ -1481,7 +1484,7 @@ def _fold(fold, tree, only, facts):
 def _fold_block(fold, stmts, only, changed, facts):
     if only is not None:            # (most statements are neither in only nor compound)
         stmts = [s for s in stmts if s in only or s.__class__ in _COMPOUND]
-    lists = facts.lists
+    lists, kept = facts.lists, facts.known
     for s in stmts:
         visit = only is None or s in only
         if s.__class__ in _COMPOUND:
@@ -1498,7 +1501,7 @@ def _fold_block(fold, stmts, only, changed, facts):
                     changed.add(s)
             for inner in (s.body, s.orelse):
                 _fold_block(fold, inner, None if visit else only, changed, facts)
-        elif visit and lists(s)[3]:         # (facts.foldable)
+        elif visit and (kept(s) or lists(s))[3]:        # (facts.foldable)
             fold.changed = False
             fold.visit(s)           # statements are kept; expressions in them replaced
             if fold.changed:
