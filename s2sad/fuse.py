@@ -403,7 +403,7 @@ class _Fuse:
         no write of them, so for every later statement the index still tells the next
         read or write of a name after it, and the first read of ``t`` after ``i``."""
         x = block[i]
-        lists = self.lists
+        lists, known = self.lists, self.known
         positions = where.reads.get(t, ())      # (next_read and next_write, inline)
         j = bisect.bisect_right(positions, i)
         if j == len(positions):
@@ -416,7 +416,8 @@ class _Fuse:
         if j < len(positions) and positions[j] < k:
             return False            # rewritten before it is read
         y = block[k]
-        read, written = lists(y)[:2]
+        facts_y = known(y) or lists(y)      # (unchanged until y is rewritten below)
+        read, written = facts_y[0], facts_y[1]
         if read.count(t) != 1 or y.__class__ is gast.For or y.__class__ is gast.While:
             return False
         if t not in written or y.__class__ is gast.If:
@@ -438,7 +439,8 @@ class _Fuse:
             return False
         quiet = vx.quiet()
         writes = where.writes
-        for n in set(lists(x)[0]):
+        facts_x = known(x) or lists(x)
+        for n in set(facts_x[0]):
             positions = writes.get(n, ())
             j = bisect.bisect_right(positions, i)
             if j < len(positions) and positions[j] < k:
@@ -462,7 +464,7 @@ class _Fuse:
         if y.__class__ is gast.If:
             self.compounds.pop(y, None)     # its test reads what x read now
         else:                               # (x leaves the block: its facts go unused)
-            self.facts.update(y, _inlined(lists(y), lists(x), t, x.value, parent, above))
+            self.facts.update(y, _inlined(facts_y, facts_x, t, x.value, parent, above))
         return True
 
     # -- a rewrite sunk below the readers of its copy ---------------------------

@@ -907,7 +907,9 @@ def _shared_calls(tree, ctx, facts, copies):
 class _SharedCalls:
     def __init__(self, ctx, facts, touched, copies):
         self.ctx, self.facts, self.touched, self.copies = ctx, facts, touched, copies
-        self.journal = []       # (table, key, old value or _MISSING): see nested
+        # (table, key, old value or _MISSING) of each change to undo: see nested; None
+        # in the function's own body, whose changes are never undone
+        self.journal = None
         self.kinds = ctx.var_kinds
         self.derivative = ctx.namer.is_derivative
         self.funcs = {}         # dotted name -> the function it names (shapes.callee)
@@ -1064,7 +1066,8 @@ class _SharedCalls:
         """``block`` for a block nested in the one the tables are of: what it changes
         in them is undone after it (``journal``: (table, key, old value) of each
         change), so the values made inside serve only inside."""
-        journal = self.journal
+        outer = self.journal
+        journal = self.journal = [] if outer is None else outer
         mark = len(journal)
         self.block(stmts, avail, uses, holds)
         for table, key, old in reversed(journal[mark:]):
@@ -1073,19 +1076,19 @@ class _SharedCalls:
             else:
                 table[key] = old
         del journal[mark:]
+        self.journal = outer
 
     def hold(self, key, h, avail, uses, holds):
         journal = self.journal
-        journal.append((avail, key, avail.get(key, _MISSING)))
+        if journal is not None:
+            journal.append((avail, key, avail.get(key, _MISSING)))
+            journal.append((holds, h, holds.get(h, ())))
+            journal += [(uses, n, uses.get(n, ())) for n in key[1] if n.__class__ is str]
         avail[key] = h
-        old = holds.get(h, ())
-        journal.append((holds, h, old))
-        holds[h] = old + (key,)
+        holds[h] = holds.get(h, ()) + (key,)
         for n in key[1]:
             if n.__class__ is str:
-                old = uses.get(n, ())
-                journal.append((uses, n, old))
-                uses[n] = old + (key,)
+                uses[n] = uses.get(n, ()) + (key,)
 
     def forget(self, names, avail, uses, holds, first=None):
         """The names were rebound: the values of calls they hold or are operands of are
@@ -1095,11 +1098,14 @@ class _SharedCalls:
         for n in names:
             if n in uses or n in holds:
                 u, h = uses.pop(n, ()), holds.pop(n, ())
-                journal.append((uses, n, u))
-                journal.append((holds, n, h))
+                if journal is not None:
+                    journal.append((uses, n, u))
+                    journal.append((holds, n, h))
                 for key in u + h:
                     if key in avail:
-                        journal.append((avail, key, avail.pop(key)))
+                        old = avail.pop(key)
+                        if journal is not None:
+                            journal.append((avail, key, old))
                     if first:
                         first.pop(key, None)
 
@@ -1200,7 +1206,8 @@ class _CallWalk:
                         for n in key[1]:        # (forgotten when an operand is rebound)
                             if n.__class__ is str:
                                 old = uses.get(n, ())
-                                journal.append((uses, n, old))
+                                if journal is not None:
+                                    journal.append((uses, n, old))
                                 uses[n] = old + (key,)
                         self.first[key] = _First(self.stmt)
                         self.quiet = False
