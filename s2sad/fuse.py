@@ -583,22 +583,27 @@ class _Index:
         self.reads, self.writes = reads, writes = defaultdict(list), defaultdict(list)
         if known is None:
             known = lists
+        if names is None:           # (the common case: every name, without a test)
+            for k, x in enumerate(block):
+                facts = known(x) or lists(x)
+                for n in facts[0]:
+                    reads[n].append(k)
+                for n in facts[1]:
+                    writes[n].append(k)
+                for n in facts[2]:
+                    writes[n].append(k)
+            return
         for k, x in enumerate(block):
             facts = known(x) or lists(x)
             read, written, deleted = facts[0], facts[1], facts[2]
-            if names is not None:
-                if names.isdisjoint(read) and names.isdisjoint(written) \
-                        and names.isdisjoint(deleted):
-                    continue
-                read = [n for n in read if n in names]
-                written = [n for n in written if n in names]
-                deleted = [n for n in deleted if n in names]
+            if names.isdisjoint(read) and names.isdisjoint(written) \
+                    and names.isdisjoint(deleted):
+                continue
             for n in read:
-                reads[n].append(k)
-            for n in written:
-                writes[n].append(k)
-            if deleted:
-                for n in deleted:
+                if n in names:
+                    reads[n].append(k)
+            for n in written + deleted:
+                if n in names:
                     writes[n].append(k)
 
     def next_read(self, n, i):
