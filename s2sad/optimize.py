@@ -62,7 +62,7 @@ class _Facts:
         hit = self._lists.get(s)
         if hit is not None:
             return hit
-        if isinstance(s, _COMPOUND):
+        if s.__class__ in _COMPOUND:
             out = self._header(s)
             self._gather(s.body, out)
             self._gather(s.orelse, out)
