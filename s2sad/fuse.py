@@ -66,16 +66,14 @@ def run(tree, ctx, facts, counts=None, blocks=None):
     fuse = _Fuse(tree, ctx, facts)
     if counts is None:
         counts = facts.counts(tree)
-    if fuse.direct_loops(counts[1]):
-        counts = facts.counts(tree)
-        blocks = None                   # (a loop's body may be a new list)
     if blocks is None:
         blocks = _blocks(tree.body)
+    loads = counts[1]                   # kept up to date by the rewrites
+    fuse.direct_loops(loads, blocks)    # (blocks changed in place only)
     # which names cross blocks is not changed by the rewrites: inlining moves reads
     # within a block past no write of what they read, sinking reads ``s`` for ``c``
     # where ``s`` holds the same value
     crossing = fuse.crossing()
-    loads = counts[1]                   # kept up to date by the rewrites
     fuse.inline(crossing, loads, blocks)     # (blocks changed in place only)
     changed, names = fuse.sink(crossing, loads, blocks)
     if changed:     # what sinking made inlinable: values read by the statements it changed
@@ -193,15 +191,20 @@ class _Fuse:
         return n in self.made and n not in self.params
 
     # -- direct iteration -------------------------------------------------------
-    def direct_loops(self, loads):
-        """``loads``: the reads of each name in the function. Returns whether it
-        changed a loop."""
-        loops = [s for s in statements(self.tree.body) if isinstance(s, gast.For)]
+    def direct_loops(self, loads, blocks):
+        """``loads``: the reads of each name in the function, kept up to date (the
+        reads of the loop's old iterable and of ``T = Q[i]`` go, those of the new
+        iterable come); ``blocks``: the function's blocks of statements, which stay
+        those (a loop's body is edited in place). Returns whether it changed a
+        loop."""
+        For, header = gast.For, self.facts._header     # (header: the names of target, iter)
         found = {}                  # index name -> [(loop, position of T = Q[i])]
-        for s in loops:
-            hit = self.indexed_loop(s)
-            if hit is not None:
-                found.setdefault(s.target.id, []).append((s, hit))
+        for block in blocks:
+            for s in block:
+                if s.__class__ is For:
+                    hit = self.indexed_loop(s)
+                    if hit is not None:
+                        found.setdefault(s.target.id, []).append((s, hit))
         changed = False
         for i, hits in found.items():
             if loads.get(i, 0) != len(hits):
@@ -209,15 +212,19 @@ class _Fuse:
             changed = True
             for s, k in hits:
                 x = s.body.pop(k)
+                for n in self.facts.lists(x)[0] + header(s)[0]:
+                    loads[n] -= 1
                 s.target = gast.Name(id=x.targets[0].id, ctx=gast.Store(), annotation=None,
                                      type_comment=None)
                 seq = x.value.value
                 s.iter = self.call("reversed", seq) if self.is_call(s.iter, "reversed") \
                     else gast.Name(id=seq.id, ctx=gast.Load(), annotation=None,
                                    type_comment=None)
+                for n in header(s)[0]:
+                    loads[n] += 1
                 self.facts.forget(x)
                 if not s.body:
-                    s.body = [gast.Pass()]
+                    s.body.append(gast.Pass())
         return changed
 
     def is_call(self, e, builtin, nargs=1):
@@ -377,7 +384,7 @@ class _Fuse:
                 names = {t for _, t in found}
                 for i, _ in found:      # (what they read: all their reader can read
                     names.update(lists(block[i])[0])    # more, if it is one of them)
-            where = _Index(block, lists, names)
+            where = _Index(block, lists, names, self.known)
             gone = set()
             for i, t in found:
                 if self.inline_one(block, i, t, loads[t], where, t in crossing):
@@ -396,7 +403,7 @@ class _Fuse:
         no write of them, so for every later statement the index still tells the next
         read or write of a name after it, and the first read of ``t`` after ``i``."""
         x = block[i]
-        lists = self.lists
+        lists, known = self.lists, self.known
         positions = where.reads.get(t, ())      # (next_read and next_write, inline)
         j = bisect.bisect_right(positions, i)
         if j == len(positions):
@@ -409,7 +416,8 @@ class _Fuse:
         if j < len(positions) and positions[j] < k:
             return False            # rewritten before it is read
         y = block[k]
-        read, written = lists(y)[:2]
+        facts_y = known(y) or lists(y)      # (unchanged until y is rewritten below)
+        read, written = facts_y[0], facts_y[1]
         if read.count(t) != 1 or y.__class__ is gast.For or y.__class__ is gast.While:
             return False
         if t not in written or y.__class__ is gast.If:
@@ -431,7 +439,8 @@ class _Fuse:
             return False
         quiet = vx.quiet()
         writes = where.writes
-        for n in set(lists(x)[0]):
+        facts_x = known(x) or lists(x)
+        for n in set(facts_x[0]):
             positions = writes.get(n, ())
             j = bisect.bisect_right(positions, i)
             if j < len(positions) and positions[j] < k:
@@ -455,7 +464,7 @@ class _Fuse:
         if y.__class__ is gast.If:
             self.compounds.pop(y, None)     # its test reads what x read now
         else:                               # (x leaves the block: its facts go unused)
-            self.facts.update(y, _inlined(lists(y), lists(x), t, x.value, parent, above))
+            self.facts.update(y, _inlined(facts_y, facts_x, t, x.value, parent, above))
         return True
 
     # -- a rewrite sunk below the readers of its copy ---------------------------
@@ -566,27 +575,35 @@ class _Value:
 class _Index:
     """Where each name is read and written in one block: ascending positions (a
     position repeats for each read or write of the name in its statement).
-    ``lists`` gives the names a statement reads, writes and deletes; ``names``: the
-    names to index (all if None)."""
+    ``lists`` gives the names a statement reads, writes and deletes (``known``: those
+    kept of a simple statement, else None); ``names``: the names to index (all if
+    None)."""
 
-    def __init__(self, block, lists, names=None):
+    def __init__(self, block, lists, names=None, known=None):
         self.reads, self.writes = reads, writes = defaultdict(list), defaultdict(list)
+        if known is None:
+            known = lists
+        if names is None:           # (the common case: every name, without a test)
+            for k, x in enumerate(block):
+                facts = known(x) or lists(x)
+                for n in facts[0]:
+                    reads[n].append(k)
+                for n in facts[1]:
+                    writes[n].append(k)
+                for n in facts[2]:
+                    writes[n].append(k)
+            return
         for k, x in enumerate(block):
-            facts = lists(x)
+            facts = known(x) or lists(x)
             read, written, deleted = facts[0], facts[1], facts[2]
-            if names is not None:
-                if names.isdisjoint(read) and names.isdisjoint(written) \
-                        and names.isdisjoint(deleted):
-                    continue
-                read = [n for n in read if n in names]
-                written = [n for n in written if n in names]
-                deleted = [n for n in deleted if n in names]
+            if names.isdisjoint(read) and names.isdisjoint(written) \
+                    and names.isdisjoint(deleted):
+                continue
             for n in read:
-                reads[n].append(k)
-            for n in written:
-                writes[n].append(k)
-            if deleted:
-                for n in deleted:
+                if n in names:
+                    reads[n].append(k)
+            for n in written + deleted:
+                if n in names:
                     writes[n].append(k)
 
     def next_read(self, n, i):

@@ -62,7 +62,7 @@ class _Facts:
         hit = self._lists.get(s)
         if hit is not None:
             return hit
-        if isinstance(s, _COMPOUND):
+        if s.__class__ in _COMPOUND:
             out = self._header(s)
             self._gather(s.body, out)
             self._gather(s.orelse, out)
@@ -293,7 +293,7 @@ def _propagate(tree, ctx, facts, touched, fold, copies=frozenset(), counts=None,
     stores, loads = facts.counts(tree) if counts is None else counts
     params = {a.id for a in tree.args.args + tree.args.posonlyargs + tree.args.kwonlyargs}
     is_derivative = ctx.namer.is_derivative
-    lists = facts.lists
+    lists, kept = facts.lists, facts.known      # (kept: no call of lists for a kept one)
 
     Assign, Name, Constant = gast.Assign, gast.Name, gast.Constant
 
@@ -317,7 +317,7 @@ def _propagate(tree, ctx, facts, touched, fold, copies=frozenset(), counts=None,
                  for a in [candidate(x)] if a is not None}
         if not cands:
             continue
-        known = [lists(x) for x in block]   # (as they were before this sweep)
+        known = [kept(x) or lists(x) for x in block]    # (as they were before this sweep)
         deep = [f[0] for f in known]        # the names each one reads, with repeats
         watch = set(cands.values())
         seen = dict.fromkeys(watch, 0)
@@ -621,7 +621,7 @@ def _dead_cycles(tree, ctx, facts, blocks=None):
     if not any(x.__class__ in (gast.For, gast.While) for b in blocks for x in b):
         return False    # straight-line SSA code: no cycles, nothing computed again
     dead = set()
-    _Liveness(ctx, facts, dead).block(tree.body, set(), True)
+    _Liveness(ctx, facts).block(tree.body, set(), dead)
     if not dead:
         return False
     blocks = [b for b in blocks if b]   # (a block emptied before is not one any more)
@@ -639,12 +639,14 @@ _PLAIN = {gast.Assign, gast.AugAssign, gast.Expr, gast.Return, gast.Delete, gast
 
 class _Liveness:
     """Backward liveness for ``_dead_cycles``: ``block(stmts, live_after, mark)`` gives
-    the names live before ``stmts``; with ``mark``, adds to ``dead`` the ids of the
-    removable assignments whose target is not live after them (only once the loops
-    around them have reached their fixed point, so that no mark is premature)."""
+    the names live before ``stmts``; with ``mark`` (a set, else None), adds to it the
+    ids of the removable assignments whose target is not live after them. In a loop
+    the marks of each round of its fixed point go to a set of their own, and only
+    those of the last round (the one that changed nothing, so it saw the final live
+    names) are kept: no mark is premature, and no round is made again to mark."""
 
-    def __init__(self, ctx, facts, dead):
-        self.ctx, self.facts, self.dead = ctx, facts, dead
+    def __init__(self, ctx, facts):
+        self.ctx, self.facts = ctx, facts
         self.params = set(ctx.params)
         self.removable_ = {}        # id(assignment) -> whether it may go (removable)
         self.indexed = set()        # (Q, i) of the loops for i in range(len(Q)) around
@@ -681,7 +683,7 @@ class _Liveness:
     def block(self, stmts, after, mark):
         live = set(after)
         facts = self.facts
-        lists = facts.lists
+        lists, kept = facts.lists, facts.known
         If, For, While, Assign, Name, AugAssign = gast.If, gast.For, gast.While, gast.Assign, \
             gast.Name, gast.AugAssign
         for x in reversed(stmts):
@@ -695,10 +697,10 @@ class _Liveness:
                 if cls is Assign and len(x.targets) == 1 \
                         and x.targets[0].__class__ is Name \
                         and x.targets[0].id not in live and self.removable(x, x.targets[0].id):
-                    if mark:
-                        self.dead.add(id(x))
+                    if mark is not None:
+                        mark.add(id(x))
                     continue
-                hit = lists(x)
+                hit = kept(x) or lists(x)
                 read, written, deleted = hit[0], hit[1], hit[2]
                 if cls not in _PLAIN:           # a try, a with: whatever it may do
                     live.update(written)
@@ -725,13 +727,14 @@ class _Liveness:
         if pair is not None:
             self.indexed.add(pair)
         while True:
-            body = self.block(x.body, top, False) - bound
+            marks = None if mark is None else set()
+            body = self.block(x.body, top, marks) - bound
             new = top | body
             if new == top:
                 break
             top = new
-        if mark:
-            self.block(x.body, top, True)
+        if mark is not None:
+            mark |= marks               # (those of the round that saw ``top``)
         self.indexed.discard(pair)
         return top | header if is_for else top
 
@@ -904,7 +907,9 @@ def _shared_calls(tree, ctx, facts, copies):
 class _SharedCalls:
     def __init__(self, ctx, facts, touched, copies):
         self.ctx, self.facts, self.touched, self.copies = ctx, facts, touched, copies
-        self.journal = []       # (table, key, old value or _MISSING): see nested
+        # (table, key, old value or _MISSING) of each change to undo: see nested; None
+        # in the function's own body, whose changes are never undone
+        self.journal = None
         self.kinds = ctx.var_kinds
         self.derivative = ctx.namer.is_derivative
         self.funcs = {}         # dotted name -> the function it names (shapes.callee)
@@ -960,7 +965,7 @@ class _SharedCalls:
         are edited in place, each change noted in the journal (``nested`` undoes those
         of a nested block). ``first``: key -> where a call of this block without a holder
         was first made (``_First``)."""
-        lists = self.facts.lists
+        lists, kept = self.facts.lists, self.facts.known
         namer = self.ctx.namer          # (_generated, inline: asked of every assignment)
         is_derivative, temps, primal_temps = namer.is_derivative, namer.temps, \
             self.ctx.primal_temps
@@ -971,7 +976,7 @@ class _SharedCalls:
         for x in stmts:
             cls = x.__class__
             if cls in _SIMPLE:
-                facts_x = lists(x)
+                facts_x = kept(x) or lists(x)
                 t = x.targets[0].id if cls is Assign and len(x.targets) == 1 \
                     and x.targets[0].__class__ is Name else None
                 if t is not None and not (is_derivative(t)
@@ -1061,7 +1066,8 @@ class _SharedCalls:
         """``block`` for a block nested in the one the tables are of: what it changes
         in them is undone after it (``journal``: (table, key, old value) of each
         change), so the values made inside serve only inside."""
-        journal = self.journal
+        outer = self.journal
+        journal = self.journal = [] if outer is None else outer
         mark = len(journal)
         self.block(stmts, avail, uses, holds)
         for table, key, old in reversed(journal[mark:]):
@@ -1070,19 +1076,19 @@ class _SharedCalls:
             else:
                 table[key] = old
         del journal[mark:]
+        self.journal = outer
 
     def hold(self, key, h, avail, uses, holds):
         journal = self.journal
-        journal.append((avail, key, avail.get(key, _MISSING)))
+        if journal is not None:
+            journal.append((avail, key, avail.get(key, _MISSING)))
+            journal.append((holds, h, holds.get(h, ())))
+            journal += [(uses, n, uses.get(n, ())) for n in key[1] if n.__class__ is str]
         avail[key] = h
-        old = holds.get(h, ())
-        journal.append((holds, h, old))
-        holds[h] = old + (key,)
+        holds[h] = holds.get(h, ()) + (key,)
         for n in key[1]:
             if n.__class__ is str:
-                old = uses.get(n, ())
-                journal.append((uses, n, old))
-                uses[n] = old + (key,)
+                uses[n] = uses.get(n, ()) + (key,)
 
     def forget(self, names, avail, uses, holds, first=None):
         """The names were rebound: the values of calls they hold or are operands of are
@@ -1092,11 +1098,14 @@ class _SharedCalls:
         for n in names:
             if n in uses or n in holds:
                 u, h = uses.pop(n, ()), holds.pop(n, ())
-                journal.append((uses, n, u))
-                journal.append((holds, n, h))
+                if journal is not None:
+                    journal.append((uses, n, u))
+                    journal.append((holds, n, h))
                 for key in u + h:
                     if key in avail:
-                        journal.append((avail, key, avail.pop(key)))
+                        old = avail.pop(key)
+                        if journal is not None:
+                            journal.append((avail, key, old))
                     if first:
                         first.pop(key, None)
 
@@ -1197,7 +1206,8 @@ class _CallWalk:
                         for n in key[1]:        # (forgotten when an operand is rebound)
                             if n.__class__ is str:
                                 old = uses.get(n, ())
-                                journal.append((uses, n, old))
+                                if journal is not None:
+                                    journal.append((uses, n, old))
                                 uses[n] = old + (key,)
                         self.first[key] = _First(self.stmt)
                         self.quiet = False
@@ -1481,7 +1491,7 @@ def _fold(fold, tree, only, facts):
 def _fold_block(fold, stmts, only, changed, facts):
     if only is not None:            # (most statements are neither in only nor compound)
         stmts = [s for s in stmts if s in only or s.__class__ in _COMPOUND]
-    lists = facts.lists
+    lists, kept = facts.lists, facts.known
     for s in stmts:
         visit = only is None or s in only
         if s.__class__ in _COMPOUND:
@@ -1498,7 +1508,7 @@ def _fold_block(fold, stmts, only, changed, facts):
                     changed.add(s)
             for inner in (s.body, s.orelse):
                 _fold_block(fold, inner, None if visit else only, changed, facts)
-        elif visit and lists(s)[3]:         # (facts.foldable)
+        elif visit and (kept(s) or lists(s))[3]:        # (facts.foldable)
             fold.changed = False
             fold.visit(s)           # statements are kept; expressions in them replaced
             if fold.changed:
