@@ -157,14 +157,27 @@ def attribute_kinds(func, arguments):
     """``{'p.name': kind}`` for the attributes ``func`` reads as ``p.name`` of each
     parameter ``p`` that holds a plain object in ``arguments`` (name -> value), as
     ``parse.attribute_reads`` finds them: generated code is specialized on these kinds
-    as on those of the arguments (``activity.infer_kinds``)."""
+    as on those of the arguments (``activity.infer_kinds``). For a named tuple whose
+    fields these attributes all are, ``{'p._fields': its fields}`` instead: the
+    normal form reads ``p.name`` as ``p[i]`` (the dispatcher tests the tuple's type,
+    which fixes its fields)."""
     out = {}
     for p, attrs in parse.attribute_reads(func).items():
         obj = arguments.get(p, _MISSING)
-        if obj is not _MISSING and _plain(obj):
+        if obj is _MISSING:
+            continue
+        fields = getattr(type(obj), "_fields", None)
+        if isinstance(obj, tuple) and isinstance(fields, tuple) and set(attrs) <= set(fields):
+            out[named_fields(p)] = fields
+        elif _plain(obj):
             for a in attrs:
                 out[f"{p}.{a}"] = _attribute_state(obj, a)[0]
     return out
+
+
+def named_fields(p):
+    """The key of ``attribute_kinds`` for the fields of the named tuple ``p`` holds."""
+    return f"{p}._fields"
 
 
 def call_kinds(func, arguments):
@@ -337,7 +350,7 @@ def _unwrap(func):
     return plain(func)
 
 
-_REFINED = (list, tuple, np.ndarray)
+_REFINED = (list, tuple, np.ndarray)      # (and their subclasses: named tuples)
 
 
 def _key(args, kwargs):
@@ -347,7 +360,8 @@ def _key(args, kwargs):
         key += tuple((k, type(v)) for k, v in sorted(kwargs.items()))
         args = args + tuple(v for _, v in sorted(kwargs.items()))
     for t in key:
-        if t in _REFINED or (type(t) is tuple and t[1] in _REFINED):
+        if (t[1] if type(t) is tuple else t) in _REFINED \
+                or isinstance(t, type) and issubclass(t, _REFINED):
             return key + tuple(kind_of(a) for a in args)
     return key
 
@@ -802,7 +816,8 @@ class GradFunction:
         bound.apply_defaults()
         kinds = call_kinds(target, bound.arguments)
         if len(kinds) > len(bound.arguments):
-            known = {f"{p}.{a}" for _, p, attrs in self._reads() for a in attrs}
+            known = {f"{p}.{a}" for _, p, attrs in self._reads() for a in attrs} \
+                | {named_fields(p) for _, p, _ in self._reads()}
             kinds = {k: v for k, v in kinds.items() if k in bound.arguments or k in known}
         if "X" in kinds.values():
             refuse_arrays(_unwrap(self.__wrapped__), kinds, bound.arguments)

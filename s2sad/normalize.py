@@ -612,6 +612,13 @@ class Normalizer:
         return self.atom(e, out)
 
     def expr_Attribute(self, e, out):
+        if isinstance(e.value, gast.Name) and e.value.id in self.ctx.params:
+            from .api import named_fields
+            fields = self.ctx.kinds.get(named_fields(e.value.id))
+            if fields is not None and e.attr in fields:
+                # p.name of a named tuple p (read only that way): its item p[i]
+                return gast.Subscript(value=name(e.value.id),
+                                      slice=const(fields.index(e.attr)), ctx=gast.Load())
         return gast.Attribute(value=self.receiver(e.value, out), attr=e.attr, ctx=gast.Load())
 
     def expr_Subscript(self, e, out):

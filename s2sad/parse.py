@@ -205,11 +205,13 @@ def bind_methods(fdef, ctx, classes=None):
             return None
         return dotted if dotted in ctx.receivers and root not in stored else None
 
+    from .api import named_fields
     for node in nodes:
         if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load) \
                 and id(node) not in called and receiver(node.value) is not None:
-            read.setdefault((receiver(node.value), node.attr), node)
-            continue
+            if node.attr not in ctx.kinds.get(named_fields(receiver(node.value)), ()):
+                read.setdefault((receiver(node.value), node.attr), node)
+            continue            # (a field of a named tuple: an item, see normalize)
         if isinstance(node, gast.Call) and receiver(node.func) is not None:
             recv, attr = receiver(node.func), "__call__"    # self(x): C.__call__(self, x)
         elif isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import math
 import typing
 
@@ -1312,3 +1313,41 @@ def test_jvp_along_a_dict():
     assert value == pytest.approx(dict_items_and_values(p, x))
     grads = s2sad.grad(dict_items_and_values)(p, x)
     assert tangent == pytest.approx(sum(np.sum(grads[k] * dp[k]) for k in p), rel=1e-12)
+
+
+# -- named tuples: p.a read as the item p[i] ---------------------------------------------
+
+
+class _Weights(typing.NamedTuple):
+    w: np.ndarray
+    c: float
+
+
+_Pair = collections.namedtuple("_Pair", "a b")
+
+
+def pair_fields(p):
+    return p.a * p.b ** 2
+
+
+def params_fields(q, x):
+    return np.sum(q.w * x) * q.c
+
+
+def test_fields_of_a_named_tuple():
+    """``p.a`` of a named tuple argument was a MissingRuleError ("attribute .a"): it is
+    read as ``p[0]``, and the gradient is a named tuple of the argument's type. Named
+    tuples of one type holding scalars or arrays get code of their own."""
+    grad = s2sad.grad(pair_fields)
+    for _ in range(2):
+        assert grad(_Pair(2.0, 3.0)) == _Pair(9.0, 12.0)
+    assert "p[0]" in grad.source and "check_attribute" not in grad.source
+    grad = s2sad.grad(params_fields)
+    x = np.array([3.0, -1.0])
+    for q, want_w, want_c in [(_Weights(np.array([1.0, 2.0]), 0.5), 0.5 * x, 1.0),
+                              (_Weights(2.0, 0.5), 0.5 * np.sum(x), 4.0),
+                              (_Weights(np.array([1.0, 2.0]), 0.5), 0.5 * x, 1.0)]:
+        g = grad(q, x)
+        assert type(g) is _Weights
+        np.testing.assert_allclose(g.w, want_w)
+        assert g.c == pytest.approx(want_c)
