@@ -30,6 +30,8 @@ def const(value):
 
 
 def binop(left, op, right):
+    """``gast.BinOp(left=left, op=op, right=right)`` (``op`` an operator node), made
+    without gast's keyword ``__init__``."""
     node = _BinOp.__new__(_BinOp)
     d = node.__dict__
     d["left"] = left

@@ -34,6 +34,7 @@ from . import anno, desugar, errors, runtime
 from .activity import Classified, Powers, _is_append, _is_index_add, walk_stmts
 from .gastutil import (
     assign,
+    binop,
     call,
     clone,
     const,
@@ -1149,18 +1150,10 @@ def _whole(index):
         (isinstance(index, gast.Constant) and index.value is Ellipsis)
 
 
-_BinOp = gast.BinOp
-
-
 def _binop(left, op, right):
-    """``gast.BinOp(left=left, op=op(), right=right)`` (``op`` an operator class), the
-    same node made without gast's ``__init__`` (several per adjoint statement)."""
-    node = _BinOp.__new__(_BinOp)
-    d = node.__dict__
-    d["left"] = left
-    d["op"] = op.__new__(op)
-    d["right"] = right
-    return node
+    """``binop`` with a new node of the operator class ``op`` (several per adjoint
+    statement)."""
+    return binop(left, op.__new__(op), right)
 
 
 def _is_pop(s):

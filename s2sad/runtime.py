@@ -519,23 +519,20 @@ def as_sequence(x):
 
 
 def like_argument(g, x):
-    """The gradient ``g`` of the list or tuple argument ``x`` in ``x``'s structure: a list
-    for a list, a tuple for a tuple (a named tuple of its type), and zeros shaped like an
-    item where ``g`` holds the 0.0 that stands for a zero of any structure."""
+    """The gradient ``g`` of the list, tuple or dict argument ``x`` in ``x``'s structure: a
+    list for a list, a tuple for a tuple (a named tuple of its type), a dict of its keys
+    for a dict, and zeros shaped like an item where ``g`` holds the 0.0 that stands for a
+    zero of any structure."""
+    if type(g) is float and g == 0.0 and isinstance(x, (dict, list, tuple, np.ndarray)):
+        g = zeros_like(x)
     if isinstance(x, dict):
-        if type(g) is float and g == 0.0:
-            g = zeros_like(x)
         return {k: like_argument(g[k], v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        if type(g) is float and g == 0.0:
-            g = zeros_like(x)
         items = [like_argument(gi, xi) for gi, xi in zip(g, x)]
         if isinstance(x, list):
             return items
         make = getattr(type(x), "_make", None)
         return make(items) if make is not None and type(x) is not tuple else tuple(items)
-    if type(g) is float and g == 0.0 and isinstance(x, np.ndarray):
-        return zeros_like(x)
     return g
 
 
@@ -559,8 +556,7 @@ def dict_items_adjoint(g, d):
     of its pair's adjoint (``g`` or a pair the plain 0.0 standing for a zero)."""
     if type(g) is float and g == 0.0:
         return zeros_like(d)
-    return {k: element_adjoint(0.0 if type(p) is float else p[1], v)
-            for p, (k, v) in zip(g, d.items())}
+    return dict_values_adjoint([0.0 if type(p) is float else p[1] for p in g], d)
 
 
 def dict_values_adjoint(g, d):
@@ -650,12 +646,12 @@ def prod_items_adjoint_tangent(dg, g, dx, x, dstart, start):
     times the tangent of that product."""
     items = list(x)
     others = _others(items, start)
+    tangents = None if type(dx) is float else list(dx)      # (0.0: x carries none)
     out = []
     for i in range(len(items)):
         rest = items[:i] + items[i + 1:]
         t = dstart * math.prod(rest)
-        if type(dx) is not float:
-            tangents = list(dx)
+        if tangents is not None:
             t = t + dot_items(tangents[:i] + tangents[i + 1:], _others(rest, start))
         out.append(unbroadcast(dg * others[i] + g * t, items[i]))
     if isinstance(x, np.ndarray):

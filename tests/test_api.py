@@ -462,6 +462,15 @@ def test_a_callable_object_and_self_called():
         assert s2sad.grad(p.squared, mode=mode)(0.5) == pytest.approx(2 * 2.75 * 5.0)
 
 
+def _check_loss_of(net, x):
+    """``net.loss``'s gradient in both modes and its jvp along ones, against differences."""
+    want = numerical_grad(net.loss, (x,), 0)
+    for mode in ("auto", "reverse"):
+        assert np.allclose(s2sad.grad(net.loss, mode=mode)(x), want, rtol=1e-6)
+    _, t = s2sad.jvp(net.loss)(x, np.ones(2))
+    assert t == pytest.approx(float(np.sum(want)), rel=1e-6)
+
+
 def test_methods_of_objects_held_by_self():
     """self.first.forward(x), an object held in an attribute of self, was a
     MissingRuleError; one function (_Layer.forward) is called for objects of two
@@ -469,11 +478,7 @@ def test_methods_of_objects_held_by_self():
     after the gradient was made gets code of its own at the next call (the attributes
     a method reads are specialized on, their classes too)."""
     net, x = _Stack(), np.array([0.3, 0.7])
-    for mode in ("auto", "reverse"):
-        assert np.allclose(s2sad.grad(net.loss, mode=mode)(x),
-                           numerical_grad(net.loss, (x,), 0), rtol=1e-6)
-    _, t = s2sad.jvp(net.loss)(x, np.ones(2))
-    assert t == pytest.approx(float(np.sum(numerical_grad(net.loss, (x,), 0))), rel=1e-6)
+    _check_loss_of(net, x)
     g = s2sad.grad(net.loss)
     g(x)
     net.second = _Layer(np.array([2.0, 0.3]))
@@ -487,11 +492,7 @@ def test_a_method_called_by_self_m_reaches_the_objects_self_holds():
     receiver (a MissingRuleError 'method .forward() of a computed value'); an object of
     another class set after the gradient was made is refused at the call."""
     net, x = _Chain(), np.array([0.3, 0.7])
-    for mode in ("auto", "reverse"):
-        assert np.allclose(s2sad.grad(net.loss, mode=mode)(x),
-                           numerical_grad(net.loss, (x,), 0), rtol=1e-6)
-    _, t = s2sad.jvp(net.loss)(x, np.ones(2))
-    assert t == pytest.approx(float(np.sum(numerical_grad(net.loss, (x,), 0))), rel=1e-6)
+    _check_loss_of(net, x)
     g = s2sad.grad(net.loss)
     g(x)
     net.layer = _SquareLayer(np.array([2.0, 0.3]))
