@@ -534,7 +534,8 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
     container = _helper_container(value, ctx, kinds)
     if container is not None:
         return container
-    if fn in (builtins.list, builtins.tuple, builtins.sorted) and len(value.args) == 1:
+    if fn in (builtins.list, builtins.tuple, builtins.sorted) and len(value.args) == 1 \
+            or fn is runtime.in_order and len(value.args) == 2:
         return _items_kind(_atom_kind(value.args[0], kinds))
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
             and value.func.attr in DICT_METHODS and not value.args \
@@ -717,6 +718,7 @@ def _container_helpers():
             rt.add_adjoints: (0, 1),
             rt.fit: (0, 1), rt.take_adjoint: (2,), rt.as_sequence: (0,),
             rt.sequence_adjoint: (1,), rt.prod_items_adjoint: (1,), rt.sorted_adjoint: (1,),
+            rt.in_order_adjoint: (1,),
             rt.like_argument: (1,),
             rt.prod_items_adjoint_tangent: (3,)}
 

@@ -57,7 +57,7 @@ _VIEW_MAKERS = {"reshape", "ravel", "transpose", "swapaxes", "moveaxis", "squeez
 # holds views of its rows, max(xs) is one of them)
 _CONTAINER_MAKERS = {builtins.list, builtins.tuple, builtins.sorted, builtins.reversed,
                      builtins.iter, builtins.next, builtins.zip, builtins.enumerate,
-                     builtins.dict, builtins.min, builtins.max}
+                     builtins.dict, builtins.min, builtins.max, runtime.in_order}
 # indices that surely select a copy (fancy indexing): lists, masks, index arrays
 _INDEX_ARRAYS = {"array", "arange", "argsort", "nonzero", "flatnonzero", "argwhere", "where"}
 

@@ -478,6 +478,9 @@ class Normalizer:
     def expr_Call(self, e, out):
         if isinstance(e.func, gast.Name) and e.func.id in self.nested:
             return self.inline(e, out)
+        keyed = self.keyed(e, out)
+        if keyed is not None:
+            return keyed
         if len(e.args) > 2 and self._builtin_call(e, ("max", "min")):
             # max(a, b, c) -> max(max(a, b), c): pairs have derivative rules
             acc = self.atom(e.args[0], out)
@@ -529,6 +532,78 @@ class Normalizer:
                 raise errors.unsupported(k.value, self.ctx, "KwargsCall")
             keywords.append(gast.keyword(arg=k.arg, value=self.atom(k.value, out)))
         return gast.Call(func=func, args=args, keywords=keywords)
+
+    def keyed(self, e, out):
+        """``sorted(xs, key=k, reverse=r)``, ``min(xs, key=k)``, ``max(a, b, key=k)`` of a
+        named function, a lambda or a builtin ``k``: the keys ``[k(v) for v in xs]``
+        order the items and carry no derivative (``sort_order`` and ``first_extreme``
+        have none), the items are taken in that order (``in_order``) or the first
+        extreme one is (``xs[i]``). None for any other call."""
+        f = e.func
+        if not (isinstance(f, gast.Name) and f.id in ("sorted", "min", "max")) \
+                or f.id in self.ctx.local_names or f.id in self.nested \
+                or not any(k.arg == "key" for k in e.keywords) or not e.args \
+                or any(isinstance(a, gast.Starred) for a in e.args):
+            return None
+        try:
+            if self.ctx.lookup(f.id) is not getattr(builtins, f.id):
+                return None
+        except KeyError:
+            return None
+        keywords = {k.arg: k.value for k in e.keywords}
+        if set(keywords) - ({"key", "reverse"} if f.id == "sorted" else {"key"}) \
+                or f.id == "sorted" and len(e.args) != 1:
+            return None       # (default=, extra arguments: the rule lookup refuses it)
+        key = keywords["key"]
+        if isinstance(key, gast.Constant) and key.value is None:      # key=None: no key
+            rest = [k for k in e.keywords if k.arg != "key"]
+            return self.expr_Call(copy_location(
+                gast.Call(func=f, args=e.args, keywords=rest), e), out)
+        if isinstance(key, gast.Lambda):          # a nested function, inlined per item
+            fname = self.namer.fresh("_key")
+            ret = copy_location(gast.Return(value=key.body), key.body)
+            fdef = gast.FunctionDef(name=fname, args=key.args, body=[ret], decorator_list=[],
+                                    returns=None, type_comment=None, type_params=[])
+            self.stmt_FunctionDef(copy_location(fdef, key), out)
+            key = name(fname)
+        elif not (isinstance(key, gast.Name) and key.id in self.nested):
+            key = self.atom(key, out)     # abs, a function of yours, itemgetter(1), ...
+        if len(e.args) > 1:                       # max(a, b, key=k): of the arguments
+            items = self.atom(copy_location(gast.Tuple(elts=list(e.args), ctx=gast.Load()),
+                                            e), out)
+        elif isinstance(e.args[0], gast.Call) \
+                and self._builtin_call(e.args[0], ("zip", "enumerate", "reversed", "map")) \
+                and self.ctx.lookup("list") is builtins.list:
+            # an iterator, read twice: its items in a list (as list(zip(a, b)) makes it)
+            listed = gast.Call(func=name("list"), args=[e.args[0]], keywords=[])
+            items = self.atom(copy_location(listed, e.args[0]), out)
+        else:
+            items = self.atom(e.args[0], out)
+        if isinstance(key, gast.Name) and key.id in self.nested:
+            # [k(v) for v in xs]: the body of a lambda or nested function, inlined
+            v = self.namer.fresh("_item")
+            loop = gast.comprehension(target=gast.Name(id=v, ctx=gast.Store(), annotation=None,
+                                                       type_comment=None),
+                                      iter=name(items.id), ifs=[], is_async=0)
+            each = copy_location(gast.Call(func=clone(key), args=[name(v)], keywords=[]), key)
+            keys = self.atom(copy_location(gast.ListComp(elt=each, generators=[loop]), e), out)
+        else:
+            # a function of your module or a builtin, called as it is (keys_of has no
+            # derivative: the function is not read, and may be anything Python runs)
+            keys = self.atom(copy_location(gast.Call(
+                func=name(self.ctx.inject("keys_of", runtime.keys_of)),
+                args=[name(items.id), key], keywords=[]), e), out)
+        if f.id == "sorted":
+            reverse = self.atom(keywords.get("reverse", const(False)), out)
+            order = self.atom(copy_location(gast.Call(
+                func=name(self.ctx.inject("sort_order", runtime.sort_order)),
+                args=[keys, reverse], keywords=[]), e), out)
+            return gast.Call(func=name(self.ctx.inject("in_order", runtime.in_order)),
+                             args=[name(items.id), order], keywords=[])
+        index = self.atom(copy_location(gast.Call(
+            func=name(self.ctx.inject("first_extreme", runtime.first_extreme)),
+            args=[keys, const(f.id == "max")], keywords=[]), e), out)
+        return gast.Subscript(value=name(items.id), slice=index, ctx=gast.Load())
 
     def _map_as_generator(self, e):
         items = [name(self.namer.temp()) for _ in e.args[1:]]

@@ -590,12 +590,57 @@ def sorted_adjoint(g, x, reverse):
     out = [g[k] for k in rank]
     if isinstance(x, np.ndarray):
         return np.array(out, dtype=np.float64)
-    return [unbroadcast(gi, xi) for gi, xi in zip(out, x)]
+    return [_item_adjoint(gi, xi) for gi, xi in zip(out, x)]
+
+
+def _item_adjoint(g, x):
+    """The adjoint ``g`` of an item ``x`` of a list, summed to ``x``'s shape; for an item
+    that is a list, tuple or dict, ``g`` as it is (its 0.0 a zero of any structure, which
+    ``unbroadcast`` would make an array that ``add_adjoints`` adds to every item)."""
+    if isinstance(x, (list, tuple, dict)):
+        return g
+    return unbroadcast(g, x)
 
 
 def sorted_tangent(dx, x, reverse):
     """Tangent of ``sorted(x, reverse=reverse)``: the items' tangents in sorted order."""
     return [dx[i] for i in sort_order(x, reverse)]
+
+
+def in_order(x, order):
+    """``x``'s items in the order ``order`` gives (a list): ``sorted(x, key=k)`` is
+    ``in_order(x, sort_order([k(v) for v in x], reverse))``."""
+    return [x[i] for i in order]
+
+
+def in_order_adjoint(g, x, order):
+    """Adjoint of ``x`` in ``in_order(x, order)``: each item's adjoint ``g[j]`` back at
+    the item's place ``order[j]`` (a list, or an array for an array ``x``)."""
+    out = [None] * len(x)
+    for gj, i in zip(g, order):
+        out[i] = gj
+    if isinstance(x, np.ndarray):
+        return np.array([np.broadcast_to(gi, np.shape(xi)) for gi, xi in zip(out, x)],
+                        dtype=np.float64).reshape(x.shape)
+    return [_item_adjoint(gi, xi) for gi, xi in zip(out, x)]
+
+
+def keys_of(x, key):
+    """``[key(v) for v in x]``: what orders ``x``'s items in ``sorted(x, key=key)``,
+    computed as the code runs (a function of yours or a builtin, not differentiated)."""
+    return [key(v) for v in x]
+
+
+def first_extreme(keys, largest):
+    """The position of the first largest (or smallest) of ``keys``: the item
+    ``max(x, key=k)`` (``min``) gives, for ``keys = [k(v) for v in x]``."""
+    if not len(keys):
+        raise ValueError(f"{'max' if largest else 'min'}() iterable argument is empty")
+    best = 0
+    for i in range(1, len(keys)):
+        if (keys[i] > keys[best]) if largest else (keys[i] < keys[best]):
+            best = i
+    return best
 
 
 def sum_list_adjoint(g, x):

@@ -716,6 +716,104 @@ def test_sorted_of_an_array_and_ties():
     assert s2sad.grad(tie, (0, 1), mode="forward")(1.0, 1.0) == (2.0, 1.0)
 
 
+# -- sorted, min and max with key= (were MissingRuleError): the keys only order --------
+
+
+def weight(p):
+    try:                        # run as it is, never read by s2sad: anything Python runs
+        return p[1]
+    except TypeError:
+        return 0.0
+
+
+def score(t):
+    return t * t - 3.0 * t
+
+
+def sorted_by_abs(v):
+    ys = sorted(v, key=abs)
+    return ys[0] * 2.0 + ys[1] * ys[2] ** 2
+
+
+def keyed_scalars(x):
+    ys = sorted([x, -2.0 * x, x * x - 1.0], key=lambda t: t * t, reverse=True)
+    return ys[0] + 3.0 * ys[1] * ys[2] + max(x, 1.0 - x, key=score) ** 3
+
+
+def keyed_pairs(v, w):
+    def neg_first(p):
+        return -p[0]
+    pairs = sorted(zip(v, w), key=weight, reverse=True)
+    rows = sorted([(v[0], w[2]), (v[1], w[0]), (v[2], w[1])], key=neg_first)
+    return pairs[0][0] * pairs[1][0] ** 2 + rows[0][1] * rows[2][0] \
+        + min(v * w, key=lambda t: abs(t - 0.5)) ** 2
+
+
+def keyed_rows(m):
+    rows = sorted(m, key=lambda r: r[1])
+    return np.sum(rows[0] * np.arange(3.0)) + np.sum(rows[-1] ** 2) + max(m[0], key=abs) ** 3
+
+
+def sorted_pairs_read_twice(v):
+    ps = list(zip(v, v ** 2))
+    qs = sorted(ps)
+    rs = sorted(ps, key=lambda p: -p[1])
+    return qs[0][0] * qs[2][1] + rs[0][0] + sum(a * b for a, b in ps)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("x", [0.7, -1.6, 2.5])
+def test_keyed_sorted_min_max_of_scalars(mode, x):
+    check(keyed_scalars, (x,), mode=mode)
+    check_second(keyed_scalars, (x,))
+
+
+@pytest.mark.parametrize("v, w", [([1.0, -3.0, 2.0], [0.3, 0.1, 0.2]),
+                                  ([0.5, 1.7, -2.2], [0.1, 0.4, -0.2]),
+                                  ([2.5, 0.2, 1.1], [-1.0, 2.0, 0.5])])
+def test_keyed_sorted_min_max_of_arrays(v, w):
+    v, w = np.array(v), np.array(w)
+    check(sorted_by_abs, (v,))
+    check(keyed_pairs, (v, w), 0)
+    check(keyed_pairs, (v, w), 1)
+    # the adjoint of a pair sorted_adjoint leaves out was an array of zeros, which
+    # add_adjoints added to each item of the pair's other adjoint (ValueError)
+    check(sorted_pairs_read_twice, (v,))
+    m = np.concatenate([v, w, v * w - 1.0]).reshape(3, 3)
+    check(keyed_rows, (m,))
+    h = s2sad.hessian(sorted_by_abs)(v)         # ys[0] * 2 + ys[1] * ys[2] ** 2
+    order = np.argsort(np.abs(v), kind="stable")
+    want = np.zeros((3, 3))
+    want[order[1], order[2]] = want[order[2], order[1]] = 2 * v[order[2]]
+    want[order[2], order[2]] = 2 * v[order[1]]
+    np.testing.assert_allclose(h, want)
+    gradient = s2sad.grad(keyed_pairs)
+    rows = [numerical_grad(lambda v, w, i=i: gradient(v, w)[i], (v, w)) for i in range(3)]
+    np.testing.assert_allclose(s2sad.hessian(keyed_pairs)(v, w), rows, rtol=1e-6, atol=1e-6)
+
+
+def keyed_row_doubled_in_place(m):
+    rows = sorted(m, key=lambda r: r[0])
+    first = rows[0]
+    first *= 2.0            # the very row of m: changes m, read later
+    return np.sum(m * m) + np.sum(first)
+
+
+def test_keyed_sorted_holds_the_items_themselves():
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(keyed_row_doubled_in_place)(np.arange(4.0).reshape(2, 2))
+    assert info.value.lineno == keyed_row_doubled_in_place.__code__.co_firstlineno + 3
+    assert "first *= ... also changes m" in str(info.value)
+
+
+def test_keyed_ties_keep_the_first():
+    def tie(x, y):
+        ys = sorted([x, y], key=abs)        # |x| == |y|: sorted keeps x first
+        return ys[0] * 2.0 + ys[1] + max([x, y], key=abs) * 5.0 + min(y, x, key=abs) * 7.0
+    for mode in ("reverse", "forward"):
+        assert s2sad.grad(tie, (0, 1), mode=mode)(1.0, -1.0) == (2.0 + 5.0, 1.0 + 7.0)
+
+
 # -- starred targets: a, *rest = value (were refused) -----------------------------------
 
 

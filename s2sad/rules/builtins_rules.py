@@ -16,6 +16,8 @@ from ..runtime import (
     concat_tangent,
     extreme_adjoint,
     extreme_tangent,
+    in_order,
+    in_order_adjoint,
     mul_any_adjoint,
     mul_any_tangent,
     prod_items_adjoint,
@@ -98,6 +100,22 @@ def tangent_of_sorted(z, x, reverse=False):
     d[z] = sorted_tangent(d[x], x, reverse)
 
 
+# sorted(x, key=k) is in_order(x, sort_order(keys, reverse)) (normalize: the keys only
+# order the items, they carry no derivative)
+
+
+@adjoint(runtime.in_order)
+def in_order_items(z, x, order):
+    """the items of a list, tuple or array in a given order; each item's adjoint goes
+    back to its place"""
+    d[x] = in_order_adjoint(d[z], x, order)
+
+
+@tangent(runtime.in_order)
+def tangent_of_in_order(z, x, order):
+    d[z] = in_order(d[x], order)
+
+
 @adjoint(runtime.like_argument)
 def like_argument(z, g, x):
     d[g] = d[z]
@@ -150,7 +168,7 @@ def tangent_of_repeat(z, x, n):
     d[z] = repeat_tangent(d[x], x, n)
 
 
-nondiff(runtime.sort_order)
+nondiff(runtime.sort_order, runtime.first_extreme, runtime.keys_of)
 nondiff(builtins.int, builtins.round, builtins.len, builtins.range, builtins.bool,
         builtins.isinstance, builtins.print, builtins.type,
         builtins.str, builtins.repr, builtins.id, builtins.hash)

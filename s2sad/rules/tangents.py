@@ -37,6 +37,8 @@ multilinear(runtime.sequence_adjoint, args=("g",))
 multilinear(runtime.sorted_adjoint, args=("g",))
 multilinear(runtime.like_argument, args=("g",))
 multilinear(runtime.sorted_tangent, args=("dx",))
+multilinear(runtime.in_order, args=("x",))
+multilinear(runtime.in_order_adjoint, args=("g",))
 multilinear(runtime.element_adjoint, runtime.slice_adjoint, runtime.sequence_repeat_adjoint,
             args=("g",))
 multilinear(runtime.repeat_tangent, runtime.extreme_tangent, args=("dx",))
