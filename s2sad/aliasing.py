@@ -28,6 +28,7 @@ def alias_classes(assigns, ctx, edges):
     user (``b = a``) of an array written in place is rejected. ``assigns``:
     ``(statement, name)`` for every assignment to one name (``walk_stmts`` order)."""
     copies = [(s, t) for s, t in assigns if isinstance(s.value, gast.Name)]
+    generated = _generated(ctx)
     changed = True
     while changed:
         changed = False
@@ -37,12 +38,25 @@ def alias_classes(assigns, ctx, edges):
                 continue
             ssa_copy = any(anno.get(s, k) for k in (anno.Key.HEADER, anno.Key.JOIN,
                                                       anno.Key.COPYBACK))
-            if not ssa_copy and src not in ctx.namer.temps and t not in ctx.namer.temps \
+            if not ssa_copy and not generated and src not in ctx.namer.temps \
+                    and t not in ctx.namer.temps \
                     and t != ctx.aux_name and t not in ctx.aux_parts:   # has_aux (see reverse)
                 raise errors.unsupported(s, ctx, "Alias", f"{t} = {src}")
             if not {t, src} <= ctx.mutable:
                 ctx.mutable |= {t, src}
                 changed = True
+
+
+def _generated(ctx):
+    """The function is derivative code s2sad generated (``hessian``, ``grad(grad(f))``).
+    Its copies of values written in place are s2sad's own and alias what they copy as
+    SSA's copies and the first pass's temporaries do (the user's copies of such values
+    were refused by the transformation that generated the code): ``ys = _t3`` names the
+    list a comprehension built into a temporary, which the reverse sweep pops through
+    ``_t3`` (and through ``ys`` what the user appended to it); ``bx = b_seq`` hands over
+    an adjoint filled by ``b_seq[i] += ...``."""
+    from .codegen import cache_dir
+    return ctx.filename.startswith(cache_dir())
 
 
 # calls whose result may share memory with their receiver or first argument
