@@ -160,16 +160,19 @@ def attribute_kinds(func, arguments):
     as on those of the arguments (``activity.infer_kinds``). For a named tuple whose
     fields these attributes all are, ``{'p._fields': its fields}`` instead: the
     normal form reads ``p.name`` as ``p[i]`` (the dispatcher tests the tuple's type,
-    which fixes its fields)."""
+    which fixes its fields), whatever else reads ``p`` (``parse.field_reads``: ``p[0]``
+    too)."""
     out = {}
-    for p, attrs in parse.attribute_reads(func).items():
+    for p, attrs in parse.field_reads(func).items():
         obj = arguments.get(p, _MISSING)
-        if obj is _MISSING:
-            continue
         fields = getattr(type(obj), "_fields", None)
         if isinstance(obj, tuple) and isinstance(fields, tuple) and set(attrs) <= set(fields):
             out[named_fields(p)] = fields
-        elif _plain(obj):
+    for p, attrs in parse.attribute_reads(func).items():
+        obj = arguments.get(p, _MISSING)
+        if obj is _MISSING or named_fields(p) in out:
+            continue
+        if _plain(obj):
             for a in attrs:
                 out[f"{p}.{a}"] = _attribute_state(obj, a)[0]
     return out
@@ -762,6 +765,16 @@ class GradFunction:
                                                 for p, attrs in found.items() if p in names)
         return hit
 
+    def _field_reads(self):
+        """The parameters whose attributes the function reads as ``p.name`` and that it
+        never rebinds (``parse.field_reads``): those of a named tuple are its items."""
+        hit = self.__dict__.get("_fields_read")
+        if hit is None:
+            func = _unwrap(self.__wrapped__)
+            hit = self._fields_read = tuple(parse.field_reads(func)) \
+                if inspect.isfunction(func) else ()
+        return hit
+
     def _call_key(self, args, kwargs):
         """``_key`` of a call, with the kinds of the attributes the function reads of
         arguments that are plain objects (``attribute_kinds``)."""
@@ -817,7 +830,7 @@ class GradFunction:
         kinds = call_kinds(target, bound.arguments)
         if len(kinds) > len(bound.arguments):
             known = {f"{p}.{a}" for _, p, attrs in self._reads() for a in attrs} \
-                | {named_fields(p) for _, p, _ in self._reads()}
+                | {named_fields(p) for p in self._field_reads()}
             kinds = {k: v for k, v in kinds.items() if k in bound.arguments or k in known}
         if "X" in kinds.values():
             refuse_arrays(_unwrap(self.__wrapped__), kinds, bound.arguments)

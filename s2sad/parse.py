@@ -358,7 +358,7 @@ class _Source:
     a function transformed once, the usual case, pays one conversion and no clone.
     """
 
-    __slots__ = ("lines", "col_shift", "tree", "lnum", "module", "handed_out", "reads",
+    __slots__ = ("lines", "col_shift", "tree", "lnum", "module", "handed_out", "reads", "fields",
                  "checked")
 
     def __init__(self, lines, lnum):
@@ -377,6 +377,7 @@ class _Source:
         self.module = None                  # the kept gast tree, once asked twice
         self.handed_out = False
         self.reads = None                   # attribute_reads, once asked
+        self.fields = None                  # field_reads, once asked
         self.checked = {}                   # code object -> whether this source is its own
 
     def matches(self, func):
@@ -683,13 +684,40 @@ def attribute_reads(func):
     return source.reads
 
 
+def field_reads(func):
+    """Parameter name -> the names of its attributes ``func`` reads as ``p.name`` (sorted,
+    not called), for each parameter ``p`` its body never rebinds (assigned, a loop or
+    ``with`` target, deleted, stored into, a parameter of a function or lambda defined
+    inside, global or nonlocal) but may read any other way too (``p[0]``, ``len(p)``,
+    passed on). For a named tuple argument these are its fields, the items ``p[i]`` its
+    type fixes (``api.attribute_kinds``), whatever else reads ``p``: a tuple cannot
+    change. Empty when the source cannot be read, and for lambdas."""
+    if not inspect.isfunction(func) or func.__name__ == "<lambda>":
+        return {}
+    code = func.__code__
+    hit = _FIELD_READS.get(code)
+    if hit is not None:
+        return hit
+    try:
+        source = _source(func)
+    except Exception:       # noqa: BLE001 - unreadable: the transformation says why
+        return {}
+    if source.fields is None:
+        source.fields = _attribute_reads(source.tree, other_reads=True)
+    _FIELD_READS[code] = source.fields
+    return source.fields
+
+
 # code object -> attribute_reads, asked again on every call of jvp, vjp, ... (reading
 # the source each time costs more than the call); as the generated code, it is not
 # made again when the file changes on disk but the function is not defined again
 _READS = weakref.WeakKeyDictionary()
+_FIELD_READS = weakref.WeakKeyDictionary()       # code object -> field_reads
 
 
-def _attribute_reads(tree):
+def _attribute_reads(tree, other_reads=False):
+    """``attribute_reads`` of the parsed function; with ``other_reads``, ``field_reads``
+    (a parameter may be read other ways too, never rebound)."""
     fdef = tree.body[0] if tree.body else None
     if not isinstance(fdef, ast.FunctionDef):
         return {}
@@ -717,10 +745,14 @@ def _attribute_reads(tree):
             if node.ctx.__class__ is ast.Load and id(node) not in callees:
                 reads[node.value.id].add(node.attr)
                 bases.add(id(node.value))
+            elif other_reads and node.ctx.__class__ is ast.Load:
+                bases.add(id(node.value))       # p.f(...): a read of p, not of a field
             else:
                 spoiled.add(node.value.id)
         elif cls is ast.Name and node.id in params and id(node) not in bases:
-            spoiled.add(node.id)     # (ast.walk gives the Attribute before its base)
+            # (ast.walk gives the Attribute before its base)
+            if not (other_reads and node.ctx.__class__ is ast.Load):
+                spoiled.add(node.id)
         elif cls in (ast.Global, ast.Nonlocal):
             spoiled.update(node.names)
     return {p: tuple(sorted(attrs)) for p, attrs in reads.items() if attrs and p not in spoiled}

@@ -162,6 +162,15 @@ def bind_call(op, kinds, ctx, node):
             callee_kinds[p] = _atom_kind(bound.arguments[p], kinds)
         else:
             callee_kinds[p] = kind_of(param.default)
+    from .api import named_fields
+    from .parse import field_reads
+    for p, attrs in field_reads(op.func).items():
+        # a named tuple the caller's parameter holds, passed on: its fields are known
+        atom = bound.arguments.get(p)
+        fields = ctx.kinds.get(named_fields(atom.id)) if isinstance(atom, gast.Name) \
+            and atom.id in ctx.params else None
+        if fields is not None and set(attrs) <= set(fields):
+            callee_kinds[named_fields(p)] = fields
     if "X" in callee_kinds.values():
         from .api import refuse_arrays
         refuse_arrays(op.func, callee_kinds, {p: sig.parameters[p].default for p in sig.parameters})

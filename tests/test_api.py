@@ -1352,3 +1352,54 @@ def test_fields_of_a_named_tuple():
         assert type(g) is _Weights
         np.testing.assert_allclose(g.w, want_w)
         assert g.c == pytest.approx(want_c)
+
+
+def fields_and_items(p):
+    a, b = p
+    return p.a * p[1] ** 2 + p[0] * p.b + a * b * len(p)
+
+
+def fields_and_iteration(q, x):
+    s = 0.0
+    for v in q:
+        s = s + np.sum(v * x) * q.c
+    return s + np.sum(q.w * q[0])
+
+
+def _field_b(p):
+    return p.b * p[0]
+
+
+def fields_passed_on(p):
+    return p.a * _field_b(p) + p[1]
+
+
+def fields_after_rebinding(p):
+    p = _Pair(p.b, p.a)         # p is another tuple from here: p.a stays an attribute
+    return p.a
+
+
+def test_fields_and_items_of_one_named_tuple():
+    """``p.a`` and ``p[0]`` in one function (``p.a`` was a MissingRuleError unless ``p``
+    was read only through its fields), and in a function it is passed to."""
+    for a, b in [(2.0, 3.0), (-0.5, 1.5), (1.2, -0.7)]:
+        p = _Pair(a, b)
+        for mode in ("auto", "reverse"):
+            # a b^2 + a b + 2 a b
+            assert s2sad.grad(fields_and_items, mode=mode)(p) == \
+                pytest.approx(_Pair(b * b + 3 * b, 2 * a * b + 3 * a))
+            # a (b a) + b
+            assert s2sad.grad(fields_passed_on, mode=mode)(p) == \
+                pytest.approx(_Pair(2 * a * b, a * a + 1.0))
+    x = np.array([3.0, -1.0])
+    for q in [_Weights(np.array([1.0, 2.0]), 0.5), _Weights(np.array([-0.3, 0.8]), -1.5)]:
+        g = s2sad.grad(fields_and_iteration)(q, x)
+        want = numerical_grad(lambda w, c: fields_and_iteration(_Weights(w, c), x),
+                              (q.w, q.c), (0, 1))
+        assert type(g) is _Weights
+        np.testing.assert_allclose(g.w, want[0], rtol=1e-6)
+        assert g.c == pytest.approx(want[1], rel=1e-6)
+    with pytest.raises(s2sad.MissingRuleError) as info:
+        s2sad.grad(fields_after_rebinding)(_Pair(2.0, 3.0))
+    assert info.value.lineno == fields_after_rebinding.__code__.co_firstlineno + 1
+    assert "attribute .b" in str(info.value)
