@@ -481,6 +481,8 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
             found = {_atom_kind(value.left, kinds), _atom_kind(value.right, kinds)}
             if "L" in found or "LS" in found:   # concatenation or repetition (_sequence_op)
                 return "L" if "L" in found else "LS"
+            if "AL" in found:       # add_any, mul_any: concatenation (a list) or arithmetic
+                return "AL"
         if _inner_product(value, ctx, kinds):
             return "S"
         return _classified_kind(value, ctx, kinds, ops)
@@ -718,7 +720,7 @@ def _container_helpers():
             rt.add_adjoints: (0, 1),
             rt.fit: (0, 1), rt.take_adjoint: (2,), rt.as_sequence: (0,),
             rt.sequence_adjoint: (1,), rt.prod_items_adjoint: (1,), rt.sorted_adjoint: (1,),
-            rt.in_order_adjoint: (1,),
+            rt.in_order_adjoint: (1,), rt.add_any_adjoint: (1,), rt.mul_any_adjoint: (1,),
             rt.like_argument: (1,),
             rt.prod_items_adjoint_tangent: (3,)}
 
@@ -731,7 +733,7 @@ def _items_kind(kind):
 
 def _helper_container(value, ctx, kinds):
     """'L' when ``value`` calls one of ``_container_helpers`` with a list or tuple where
-    its result takes that structure; else None."""
+    its result takes that structure ('AL' with what may be one); else None."""
     if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Name)):
         return None
     if value.func.id in ctx.local_names:
@@ -746,9 +748,11 @@ def _helper_container(value, ctx, kinds):
         return None
     if where is None:
         return None
-    if any(i < len(value.args) and _atom_kind(value.args[i], kinds) in ("L", "LS")
-           for i in where):
+    found = {_atom_kind(value.args[i], kinds) for i in where if i < len(value.args)}
+    if found & {"L", "LS"}:
         return "L"
+    if "AL" in found:
+        return "AL"             # of what may be a list: may be one
     return None
 
 

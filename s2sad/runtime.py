@@ -228,33 +228,80 @@ def _is_sequence(x):
     return isinstance(x, (list, tuple))
 
 
+def _concatenates(x, other):
+    """``x + other`` (either order) joins two lists or tuples; a list and an array (or a
+    number) add elementwise, as NumPy makes the list an array."""
+    return _is_sequence(x) and _is_sequence(other)
+
+
+def _repeats(x, count):
+    """``x * count`` (either order) repeats the list or tuple ``x``: ``count`` is an int;
+    times an array (or a float) a list multiplies elementwise, as NumPy makes it an
+    array."""
+    return _is_sequence(x) and isinstance(count, (int, np.integer))
+
+
 def add_any_adjoint(g, x, other, first):
     """Adjoint of the operand ``x`` of ``add_any`` (``first``: the left one)."""
-    if _is_sequence(x):
+    if _concatenates(x, other):
         return slice_adjoint(g, x, 0 if first else len(other))
     return unbroadcast(g, x)
 
 
 def mul_any_adjoint(g, x, other):
     """Adjoint of the operand ``x`` of ``mul_any`` (either side)."""
-    if _is_sequence(x):
+    if _repeats(x, other):
         return sequence_repeat_adjoint(g, x, other)
-    if _is_sequence(other):
+    if _repeats(other, x):
         return 0.0                      # the repetition count
-    return unbroadcast(g * other, x)
+    return unbroadcast(np.multiply(g, other) if _is_sequence(other) else g * other, x)
+
+
+def add_any_adjoint_adjoint(h, g, x, other, first):
+    """Adjoint of ``g`` in ``add_any_adjoint(g, x, other, first)`` given the adjoint ``h``
+    of its result (reverse over reverse): ``h`` back at ``x``'s items of the
+    concatenation, or fitted to ``g`` (arithmetic)."""
+    if _concatenates(x, other):
+        if type(g) is float:                # the zero of any structure: a constant
+            return 0.0
+        out = [0.0] * len(g)
+        start = 0 if first else len(other)
+        out[start:start + len(x)] = [0.0] * len(x) if type(h) is float else list(h)
+        return out
+    return fit(h, g)
+
+
+def mul_any_adjoint_adjoint(h, g, x, other, of_g):
+    """Adjoint of ``g`` (``of_g``) or of ``other`` in ``mul_any_adjoint(g, x, other)``
+    given the adjoint ``h`` of its result (reverse over reverse): for a repetition, ``h``
+    repeated for ``g`` (the count has none); for arithmetic, the adjoints of the
+    product ``g * other`` summed to the shape of ``x``."""
+    if _repeats(x, other):
+        if not of_g or type(g) is float:
+            return 0.0
+        return ([0.0] * len(x) if type(h) is float else list(h)) * other
+    if _repeats(other, x):
+        return 0.0                          # mul_any_adjoint gave the constant 0.0
+    w = fit(h, np.multiply(g, other))
+    return unbroadcast(np.multiply(w, other), g) if of_g \
+        else unbroadcast(np.multiply(w, g), other)
 
 
 def add_any_tangent(dx, dy, x, y, z):
-    if _is_sequence(x) or _is_sequence(y):
+    if _concatenates(x, y):
         return concat_tangent(dx, dy, x, y)
+    if _is_sequence(dx) or _is_sequence(dy):        # a list plus an array: NumPy's sum
+        return fit(np.add(dx, dy), z)
     return fit(dx + dy, z)
 
 
 def mul_any_tangent(dx, dy, x, y, z):
-    if _is_sequence(x):
+    if _repeats(x, y):
         return repeat_tangent(dx, x, y)
-    if _is_sequence(y):
+    if _repeats(y, x):
         return repeat_tangent(dy, y, x)
+    if _is_sequence(x) or _is_sequence(y):          # a list times an array: NumPy's
+        return fit(np.add(np.multiply(dx, y), np.multiply(x, dy)), z)
     return fit(dx * y + x * dy, z)
 
 
@@ -271,6 +318,10 @@ def add_adjoints(a, b):
     if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
         if not isinstance(a, (list, tuple)):
             a, b = b, a
+        if isinstance(b, np.ndarray) and b.ndim and len(b) == len(a):
+            # the adjoint of a list as an array (the list was an operand of arithmetic
+            # with an array, which NumPy made an array): item by item
+            return [add_adjoints(p, q) for p, q in zip(a, b)]
         if not isinstance(b, (list, tuple)):
             return [add_adjoints(p, b) for p in a]
         return [add_adjoints(p, q) for p, q in zip(a, b)]

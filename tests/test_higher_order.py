@@ -412,12 +412,24 @@ def pops_a_list_of_arrays(v):
     return np.sum(lst[-1] * v)
 
 
+def repeats_a_list(x):
+    r = [x, 2.0 * x]
+    return sum(r * 2) * r[1]
+
+
+def test_hessian_through_the_adjoint_of_a_product_of_a_list_item():
+    """``lst[-1] * v`` of an item that may be a list: the gradient's ``mul_any_adjoint``
+    has a tangent (and an adjoint) rule; its code was transformed and refused."""
+    for v in [np.array([0.2, -0.4]), np.array([1.5, 0.3])]:
+        np.testing.assert_allclose(s2sad.hessian(pops_a_list_of_arrays)(v), 4.0 * np.eye(2))
+
+
 def test_refusals_inside_s2sads_own_helpers_are_located_at_the_users_line():
     """Differentiating the gradient again transforms runtime helpers it calls (the
-    adjoint of a list concatenation, of a list of arrays): what they cannot do is
-    refused at the user's line, not at a line of s2sad/runtime.py."""
-    cases = [(lambda: s2sad.hessian(pops_a_list_of_arrays)(np.array([0.2, -0.4])),
-              pops_a_list_of_arrays, "return np.sum(lst[-1] * v)")]
+    adjoint of a list repetition): what they cannot do is refused at the user's line,
+    not at a line of s2sad/runtime.py."""
+    cases = [(lambda: s2sad.hessian(repeats_a_list)(0.7),
+              repeats_a_list, "return sum(r * 2)")]
     for run, f, text in cases:
         with pytest.raises(s2sad.S2SADError) as info:
             run()

@@ -342,6 +342,34 @@ def test_plus_of_items_of_a_list_of_arrays_stays_arithmetic(mode):
     assert gy == pytest.approx(np.sum(x), rel=1e-12)
 
 
+def _list_item_times_an_array(x, y):
+    p = ([x, x * y], np.array([1.0, y]))
+    a, b = p                         # a list times an array: NumPy's product, no repetition
+    return np.sum(a * b) + np.sum((a + a)[1] * b) + np.sum(b + a)
+
+
+def _items_of_rows(x, y):
+    rows = [[x, 2.0 * y], [x * y, 1.0]]
+    s = 0.0
+    for r in rows:                   # r + r joins, r * 2 repeats
+        s = s + r[0] * r[1] + (r + r)[2] * x + sum(r * 2) * r[1]
+    return s
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("x, y", [(0.7, 1.3), (-1.3, 0.4)])
+def test_items_that_may_be_lists_times_arrays_and_second_order(mode, x, y):
+    # a list times an array was taken for a repetition: the forward gradient was
+    # silently wrong, the reverse one a ValueError; reverse over reverse through the
+    # adjoints of + and * of such items was silently wrong (a list adjoint summed with +)
+    for f in (_list_item_times_an_array, _items_of_rows):
+        check(f, (x, y), (0, 1), mode=mode)
+        g = s2sad.grad(f, mode=mode)
+        want = (g(x + 1e-5, y) - g(x - 1e-5, y)) / 2e-5
+        assert s2sad.grad(g, mode=mode)(x, y) == pytest.approx(want, rel=1e-6, abs=1e-8)
+        check_second(f, (x, y))
+
+
 def _drops_the_top_of_a_stack(x, y, n):
     st = [x, y]
     for _ in range(n):

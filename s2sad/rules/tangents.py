@@ -38,6 +38,12 @@ multilinear(runtime.sorted_adjoint, args=("g",))
 multilinear(runtime.like_argument, args=("g",))
 multilinear(runtime.sorted_tangent, args=("dx",))
 multilinear(runtime.in_order, args=("x",))
+# the adjoint of an operand of a + b or a * b where one may be a list (an item of a tuple
+# argument): linear in the adjoint g (other: the length of a concatenation, or the
+# count of a repetition); bilinear in g and the other operand for arithmetic (the
+# count, an int, carries no tangent)
+multilinear(runtime.add_any_adjoint, args=("g",))
+multilinear(runtime.mul_any_adjoint, args=("g", "other"))
 multilinear(runtime.in_order_adjoint, args=("g",))
 multilinear(runtime.element_adjoint, runtime.slice_adjoint, runtime.sequence_repeat_adjoint,
             args=("g",))
@@ -164,6 +170,17 @@ def mean_adjoint(z, g, x, axis=None, keepdims=False):
 def add_adjoints(z, a, b):
     d[a] = d[z]
     d[b] = d[z]
+
+
+@adjoint(runtime.add_any_adjoint)
+def add_any_adjoint(z, g, x, other, first):
+    d[g] = runtime.add_any_adjoint_adjoint(d[z], g, x, other, first)
+
+
+@adjoint(runtime.mul_any_adjoint)
+def mul_any_adjoint(z, g, x, other):
+    d[g] = runtime.mul_any_adjoint_adjoint(d[z], g, x, other, True)
+    d[other] = runtime.mul_any_adjoint_adjoint(d[z], g, x, other, False)
 
 
 @adjoint(runtime.element_adjoint)
