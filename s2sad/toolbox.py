@@ -203,15 +203,10 @@ def jacobian(f, wrt=0, mode="auto"):
         value = f(*args, **kwonly)
         if _is_complex(value):
             raise complex_arithmetic(f, "jacobian")
-        out_shape = np.shape(value)
         ins = [args[i] for i in wrapper._wrt]
-        for i, x in zip(wrapper._wrt, ins):
-            if isinstance(x, (list, tuple, dict)):
-                raise errors.bad_argument(
-                    _unwrap(f), "jacobian and hessian differentiate along arrays and numbers; "
-                    f"argument {i} of {wrapper.__name__} is a {type(x).__name__}",
-                    hint="pass its values as one array (np.array(...)), or use grad, which "
-                         "takes lists, tuples and dicts")
+        if any(isinstance(x, _CONTAINERS) for x in ins):
+            return _tree_jacobian(f, wrapper, mode, args, kwonly, value, ins)
+        out_shape = np.shape(value)
         in_size = sum(int(np.size(x)) for x in ins)
         use_rows = mode == "rev" or (mode == "auto" and int(np.prod(out_shape)) <= in_size)
         blocks = []
@@ -240,6 +235,92 @@ def jacobian(f, wrt=0, mode="auto"):
 
 def _zero_tangent(x):
     return np.zeros(np.shape(x)) if isinstance(x, np.ndarray) else 0.0
+
+
+_CONTAINERS = (list, tuple, dict)
+
+
+def _flatten(x):
+    """(the leaves of ``x``, a function building ``x``'s structure from new leaves):
+    lists, tuples (named ones too) and dicts of numbers and arrays, nested, as JAX's
+    pytrees (a dict's keys in its order)."""
+    if not isinstance(x, _CONTAINERS):
+        return [x], lambda leaves: leaves[0]
+    keys = list(x) if isinstance(x, dict) else range(len(x))
+    parts = [_flatten(x[k]) for k in keys]
+    sizes = [len(leaves) for leaves, _ in parts]
+
+    def unflatten(leaves):
+        items, i = [], 0
+        for (_, build), n in zip(parts, sizes):
+            items.append(build(leaves[i:i + n]))
+            i += n
+        if isinstance(x, dict):
+            return dict(zip(keys, items))
+        if isinstance(x, list):
+            return items
+        make = getattr(type(x), "_make", None)
+        return make(items) if make is not None and type(x) is not tuple else tuple(items)
+    return [leaf for leaves, _ in parts for leaf in leaves], unflatten
+
+
+def _leaves_like(t, like):
+    """The leaves of ``t`` (a tangent or a gradient of ``like``), as float arrays of the
+    shapes of ``like``'s leaves; the 0.0 standing for a zero of any structure gives
+    zeros."""
+    if isinstance(like, _CONTAINERS):
+        keys = list(like) if isinstance(like, dict) else range(len(like))
+        if not isinstance(t, _CONTAINERS):          # 0.0: no derivative reaches it
+            return [np.zeros(np.shape(leaf)) for leaf in _flatten(like)[0]]
+        return [leaf for k in keys for leaf in _leaves_like(t[k], like[k])]
+    return [np.broadcast_to(np.asarray(t, dtype=float), np.shape(like))]
+
+
+def _tree_jacobian(f, wrapper, mode, args, kwonly, value, ins):
+    """``jacobian`` along arguments that are lists, tuples or dicts (pytrees), as JAX's:
+    the output's structure, each leaf of it replaced by the structure of the argument
+    (a tuple of them for a tuple ``wrt``) whose leaves are the blocks, of shape
+    ``output leaf shape + argument leaf shape``."""
+    out_leaves, out_build = _flatten(value)
+    flat = [_flatten(x) for x in ins]
+    out_size = sum(int(np.size(v)) for v in out_leaves)
+    in_size = sum(int(np.size(v)) for leaves, _ in flat for v in leaves)
+    # blocks[o][k][l]: d(output leaf o) / d(leaf l of argument k), of shapes out + in
+    blocks = [[[None] * len(leaves) for leaves, _ in flat] for _ in out_leaves]
+    if mode == "rev" or (mode == "auto" and out_size <= in_size):
+        _, pullback = VJPFunction(f, wrapper._wrt)(*args, **kwonly)
+        for o, leaf in enumerate(out_leaves):
+            rows = []
+            for e in _basis(np.shape(leaf)):
+                seeds = [_zero_tangent(np.asarray(v)) for v in out_leaves]
+                seeds[o] = e
+                grads = pullback(out_build(seeds))         # a tuple: wrt is one
+                rows.append([_leaves_like(g, x) for g, x in zip(grads, ins)])
+            for k, (leaves, _) in enumerate(flat):
+                for m, x in enumerate(leaves):
+                    stacked = np.array([row[k][m] for row in rows])
+                    blocks[o][k][m] = stacked.reshape(np.shape(leaf) + np.shape(x))
+    else:
+        forward = JVPFunction(f, wrapper._wrt)
+        for k, (leaves, build) in enumerate(flat):
+            for m, x in enumerate(leaves):
+                cols = []
+                for e in _basis(np.shape(x)):
+                    seeds = [_zero_tangent(np.asarray(v)) for v in leaves]
+                    seeds[m] = e
+                    tangents = [build(seeds) if j == k else
+                                flat[j][1]([_zero_tangent(np.asarray(v)) for v in flat[j][0]])
+                                for j in range(len(ins))]
+                    cols.append(_leaves_like(forward(*args, *tangents, **kwonly)[1], value))
+                for o, leaf in enumerate(out_leaves):
+                    stacked = np.array([col[o] for col in cols])    # in.size x out.shape
+                    stacked = np.moveaxis(stacked.reshape((-1,) + np.shape(leaf)), 0, -1)
+                    blocks[o][k][m] = stacked.reshape(np.shape(leaf) + np.shape(x))
+    per_output = []
+    for o in range(len(out_leaves)):
+        trees = tuple(build(blocks[o][k]) for k, (_, build) in enumerate(flat))
+        per_output.append(trees if wrapper._wrt_tuple else trees[0])
+    return out_build(per_output)
 
 
 @methods_too

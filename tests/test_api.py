@@ -1292,16 +1292,22 @@ def test_gradient_of_a_dict_of_parameters(mode):
     np.testing.assert_array_equal(s2sad.grad(dict_loss)(params, x)["unused"], np.zeros(2))
 
 
-def test_dicts_refused_where_they_are_not_differentiated():
+def test_dicts_in_jvp_jacobian_and_hessian():
     p = {"a": 0.7, "b": -1.3}
     value, tangent = s2sad.jvp(dict_loop)(p, {"a": 1.0, "b": 0.0})
     assert tangent == pytest.approx(_dict_fd(dict_loop, p)["a"], rel=1e-6)
-    for call in (lambda: s2sad.hessian(dict_loop)(p),
-                 lambda: s2sad.jacobian(dict_loop)(p),
-                 lambda: s2sad.grad(dict_loop)({"a": 0.7, "b": "text"})):
-        with pytest.raises(s2sad.ArgumentError) as info:
-            call()
-        assert info.value.lineno == dict_loop.__code__.co_firstlineno
+    # jacobian and hessian along a dict (were an ArgumentError): dicts of its keys
+    jac = s2sad.jacobian(dict_loop)(p)
+    want = _dict_fd(dict_loop, p)
+    assert list(jac) == ["a", "b"] and all(float(jac[k]) == pytest.approx(want[k], rel=1e-6)
+                                           for k in p)
+    h = s2sad.hessian(dict_loop)(p)
+    for k in p:
+        want = _dict_fd(lambda q, k=k: s2sad.grad(dict_loop)(q)[k], p)
+        assert all(float(h[k][c]) == pytest.approx(want[c], rel=1e-5) for c in p)
+    with pytest.raises(s2sad.ArgumentError) as info:
+        s2sad.grad(dict_loop)({"a": 0.7, "b": "text"})
+    assert info.value.lineno == dict_loop.__code__.co_firstlineno
 
 
 def test_jvp_along_a_dict():

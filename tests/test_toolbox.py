@@ -7,6 +7,7 @@ References are finite differences or analytic derivatives, at several points.
 
 from __future__ import annotations
 
+import collections
 import math
 
 import numpy as np
@@ -221,6 +222,81 @@ def test_jacobian_of_np_array_output(mode):
     jac = s2sad.jacobian(built_by_np_array, mode=mode)(x)
     np.testing.assert_allclose(jac, fd_jacobian(built_by_np_array, (x,), 0), rtol=1e-6,
                                atol=1e-8)
+
+
+# ---------------------------------------------------------------------------
+# jacobian and hessian along lists, tuples and dicts (pytrees, as JAX's)
+
+_Layer = collections.namedtuple("_Layer", "W b")
+
+
+def layer_of_a_tuple(p, x):
+    W, b = p
+    return np.tanh(W @ x + b)
+
+
+def layer_of_arrays(W, b, x):
+    return np.tanh(W @ x + b)
+
+
+def loss_of_a_dict(p, x):
+    return np.sum(np.tanh(p["W"] @ x + p["b"]) ** 2) * p["s"]
+
+
+def loss_of_arrays(W, b, s, x):
+    return np.sum(np.tanh(W @ x + b) ** 2) * s
+
+
+def loss_of_a_named_tuple(q, x):
+    return np.sum(np.sin(q.W @ x) * q[1])
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd", "auto"])
+def test_jacobian_along_a_tuple_and_a_list(mode):
+    """The jacobian has the argument's structure, each leaf's block shaped out + leaf
+    (was an ArgumentError)."""
+    for seed in POINTS:
+        W, b, x = rand(seed, 2, 3), rand(seed + 10, 2), rand(seed + 20, 3)
+        for p in [(W, b), [W, b], _Layer(W, b)]:
+            jac = s2sad.jacobian(layer_of_a_tuple, mode=mode)(p, x)
+            assert type(jac) is type(p) and jac[0].shape == (2, 2, 3) and jac[1].shape == (2, 2)
+            for k in (0, 1):
+                np.testing.assert_allclose(jac[k], fd_jacobian(layer_of_arrays, (W, b, x), k),
+                                           rtol=1e-6, atol=1e-8)
+        jp, jx = s2sad.jacobian(layer_of_a_tuple, (0, 1), mode=mode)((W, b), x)
+        np.testing.assert_allclose(jp[1], fd_jacobian(layer_of_arrays, (W, b, x), 1),
+                                   rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(jx, fd_jacobian(layer_of_arrays, (W, b, x), 2),
+                                   rtol=1e-6, atol=1e-8)
+
+
+def test_hessian_along_a_dict_and_a_named_tuple():
+    """hessian(f)(p) of a dict p: ``h[a][b]`` is the derivative of the gradient's entry
+    ``a`` along entry ``b`` (JAX's nesting); of a named tuple, named tuples of named
+    tuples."""
+    names = ("W", "b", "s")
+    for seed in POINTS[:2]:
+        W, b, s, x = rand(seed, 2, 3), rand(seed + 10, 2), 0.5 + seed, rand(seed + 20, 3)
+        h = s2sad.hessian(loss_of_a_dict)({"W": W, "b": b, "s": s}, x)
+        assert list(h) == list(names) and list(h["W"]) == list(names)
+        assert h["W"]["b"].shape == (2, 3, 2) and h["s"]["s"].shape == ()
+        for i, a in enumerate(names):
+            gradient = s2sad.grad(loss_of_arrays, i)
+            for j, c in enumerate(names):
+                want = fd_jacobian(gradient, (W, b, s, x), j)
+                np.testing.assert_allclose(h[a][c], want, rtol=1e-5, atol=1e-7)
+        q = _Layer(W, b)
+        h = s2sad.hessian(loss_of_a_named_tuple)(q, x)
+        assert type(h) is _Layer and type(h.W) is _Layer
+        # sum(sin(W x) * b): d2/dW dW = -diag(sin(W x) b) x x^T per row, d2/db dW = cos(W x) x
+        z = W @ x
+        np.testing.assert_allclose(h.b.W, np.einsum("ij,k->ijk", np.diag(np.cos(z)), x),
+                                   rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(h.W.b, np.einsum("ij,k->ikj", np.diag(np.cos(z)), x),
+                                   rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(h.b.b, np.zeros((2, 2)), atol=1e-12)
+        want_ww = np.einsum("ij,k,l->ikjl", np.diag(-np.sin(z) * b), x, x)
+        np.testing.assert_allclose(h.W.W, want_ww, rtol=1e-12, atol=1e-12)
 
 
 # ---------------------------------------------------------------------------
