@@ -176,6 +176,15 @@ def classify(value, ctx, kinds=None):
 _SEQUENCE_KINDS = ("L", "LS")
 
 
+def _surely_joins(op, kinds_found):
+    """``a + b`` or ``a * b`` of operands of these kinds, one a list or tuple, surely
+    joins or repeats: ``+`` of two of them, ``*`` by a number (Python's, or its
+    TypeError); with an array (or what may be one) NumPy adds or multiplies
+    elementwise."""
+    if isinstance(op, gast.Add):
+        return all(k in _SEQUENCE_KINDS for k in kinds_found)
+    return "S" in kinds_found
+
 def _sequence_op(value, kinds):
     """``a + b`` and ``a * n`` (``n * a``) of a surely list or tuple ``a`` (kinds ``L``,
     ``LS``; not ``AL``):
@@ -187,10 +196,11 @@ def _sequence_op(value, kinds):
     kinds_found = (_atom_kind(left, kinds), _atom_kind(right, kinds))
     found = [kinds_found[0] in _SEQUENCE_KINDS, kinds_found[1] in _SEQUENCE_KINDS]
     rt = runtime
-    if not any(found):
-        if "AL" not in kinds_found:
-            return None
-        # an item of a list of lists: concatenation or arithmetic, told apart at run time
+    if not any(found) and "AL" not in kinds_found:
+        return None
+    if not any(found) or not _surely_joins(value.op, kinds_found):
+        # an item of a list of lists, or a list and an array (NumPy's arithmetic):
+        # concatenation or arithmetic, told apart at run time
         prim = rt.add_any if isinstance(value.op, gast.Add) else rt.mul_any
         return _prim(prim, [left, right], {}, kinds, "+ or * of what may be a list")
     if isinstance(value.op, gast.Add):
@@ -478,10 +488,11 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
         # the most common values, straight to the checks below that can apply to them
         # (the others look for calls, subscripts, attributes...)
         if cls is gast.BinOp and value.op.__class__ in (gast.Add, gast.Mult):
-            found = {_atom_kind(value.left, kinds), _atom_kind(value.right, kinds)}
-            if "L" in found or "LS" in found:   # concatenation or repetition (_sequence_op)
-                return "L" if "L" in found else "LS"
-            if "AL" in found:       # add_any, mul_any: concatenation (a list) or arithmetic
+            pair = (_atom_kind(value.left, kinds), _atom_kind(value.right, kinds))
+            found = set(pair)
+            if ("L" in found or "LS" in found) and _surely_joins(value.op, pair):
+                return "L" if "L" in found else "LS"    # concatenation or repetition
+            if found & {"L", "LS", "AL"}:   # add_any, mul_any: a list, or arithmetic
                 return "AL"
         if _inner_product(value, ctx, kinds):
             return "S"
@@ -721,6 +732,7 @@ def _container_helpers():
             rt.fit: (0, 1), rt.take_adjoint: (2,), rt.as_sequence: (0,),
             rt.sequence_adjoint: (1,), rt.prod_items_adjoint: (1,), rt.sorted_adjoint: (1,),
             rt.in_order_adjoint: (1,), rt.add_any_adjoint: (1,), rt.mul_any_adjoint: (1,),
+            rt.slice_adjoint: (1,), rt.sequence_repeat_adjoint: (1,),
             rt.like_argument: (1,),
             rt.prod_items_adjoint_tangent: (3,)}
 

@@ -257,17 +257,30 @@ def mul_any_adjoint(g, x, other):
     return unbroadcast(np.multiply(g, other) if _is_sequence(other) else g * other, x)
 
 
+def slice_adjoint_adjoint(h, g, x, start):
+    """Adjoint of ``g`` in ``slice_adjoint(g, x, start)`` given the adjoint ``h`` of its
+    result (reverse over reverse): ``h`` back at ``x``'s items of the concatenation."""
+    if type(g) is float:                    # the zero of any structure: a constant
+        return 0.0
+    out = [0.0] * len(g)
+    out[start:start + len(x)] = [0.0] * len(x) if type(h) is float else list(h)
+    return out
+
+
+def repeat_adjoint_adjoint(h, g, x, n):
+    """Adjoint of ``g`` in ``sequence_repeat_adjoint(g, x, n)`` given the adjoint ``h``
+    of its result (reverse over reverse): ``h`` repeated ``n`` times."""
+    if type(g) is float:
+        return 0.0
+    return ([0.0] * len(x) if type(h) is float else list(h)) * n
+
+
 def add_any_adjoint_adjoint(h, g, x, other, first):
     """Adjoint of ``g`` in ``add_any_adjoint(g, x, other, first)`` given the adjoint ``h``
     of its result (reverse over reverse): ``h`` back at ``x``'s items of the
     concatenation, or fitted to ``g`` (arithmetic)."""
     if _concatenates(x, other):
-        if type(g) is float:                # the zero of any structure: a constant
-            return 0.0
-        out = [0.0] * len(g)
-        start = 0 if first else len(other)
-        out[start:start + len(x)] = [0.0] * len(x) if type(h) is float else list(h)
-        return out
+        return slice_adjoint_adjoint(h, g, x, 0 if first else len(other))
     return fit(h, g)
 
 
@@ -277,9 +290,7 @@ def mul_any_adjoint_adjoint(h, g, x, other, of_g):
     repeated for ``g`` (the count has none); for arithmetic, the adjoints of the
     product ``g * other`` summed to the shape of ``x``."""
     if _repeats(x, other):
-        if not of_g or type(g) is float:
-            return 0.0
-        return ([0.0] * len(x) if type(h) is float else list(h)) * other
+        return repeat_adjoint_adjoint(h, g, x, other) if of_g else 0.0
     if _repeats(other, x):
         return 0.0                          # mul_any_adjoint gave the constant 0.0
     w = fit(h, np.multiply(g, other))

@@ -417,6 +417,28 @@ def repeats_a_list(x):
     return sum(r * 2) * r[1]
 
 
+def joins_and_repeats(x):
+    a = [x, 2.0]
+    b = a + [x * x]
+    st = [[x], [x * x]]
+    return b[0] * b[2] + sum(b * 2) + sum(st.pop() * 3) * x
+
+
+@pytest.mark.parametrize("f", [repeats_a_list, joins_and_repeats], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("x", [0.7, -1.3])
+def test_second_derivative_through_joined_and_repeated_lists(f, x):
+    """The adjoints of a + b and lst * n of lists (slice_adjoint, sequence_repeat_adjoint)
+    have tangent and adjoint rules; their code was transformed and refused."""
+    fd = fd_second(f, x)
+    for how, d2 in second_derivatives(f).items():
+        assert d2(x) == pytest.approx(fd, rel=1e-6, abs=1e-8), how
+
+
+def sums_dict_values(x):
+    d = {"a": x, "b": x * x}
+    return sum(d.values()) * d["a"]
+
+
 def test_hessian_through_the_adjoint_of_a_product_of_a_list_item():
     """``lst[-1] * v`` of an item that may be a list: the gradient's ``mul_any_adjoint``
     has a tangent (and an adjoint) rule; its code was transformed and refused."""
@@ -426,10 +448,10 @@ def test_hessian_through_the_adjoint_of_a_product_of_a_list_item():
 
 def test_refusals_inside_s2sads_own_helpers_are_located_at_the_users_line():
     """Differentiating the gradient again transforms runtime helpers it calls (the
-    adjoint of a list repetition): what they cannot do is refused at the user's line,
+    adjoint of a dict's values): what they cannot do is refused at the user's line,
     not at a line of s2sad/runtime.py."""
-    cases = [(lambda: s2sad.hessian(repeats_a_list)(0.7),
-              repeats_a_list, "return sum(r * 2)")]
+    cases = [(lambda: s2sad.hessian(sums_dict_values)(0.7),
+              sums_dict_values, "return sum(d.values())")]
     for run, f, text in cases:
         with pytest.raises(s2sad.S2SADError) as info:
             run()

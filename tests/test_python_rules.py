@@ -348,6 +348,11 @@ def _list_item_times_an_array(x, y):
     return np.sum(a * b) + np.sum((a + a)[1] * b) + np.sum(b + a)
 
 
+def _list_times_an_array(x, y):
+    a = [x, 2.0 * y]                 # surely a list: with an array NumPy's arithmetic
+    return np.sum(a * np.array([1.0, y])) + np.sum(a + np.array([0.5, x])) + sum(a * 2)
+
+
 def _items_of_rows(x, y):
     rows = [[x, 2.0 * y], [x * y, 1.0]]
     s = 0.0
@@ -360,9 +365,10 @@ def _items_of_rows(x, y):
 @pytest.mark.parametrize("x, y", [(0.7, 1.3), (-1.3, 0.4)])
 def test_items_that_may_be_lists_times_arrays_and_second_order(mode, x, y):
     # a list times an array was taken for a repetition: the forward gradient was
-    # silently wrong, the reverse one a ValueError; reverse over reverse through the
+    # silently wrong, the reverse one a ValueError (an IndexError for a list known to
+    # be one, taken for a concatenation); reverse over reverse through the
     # adjoints of + and * of such items was silently wrong (a list adjoint summed with +)
-    for f in (_list_item_times_an_array, _items_of_rows):
+    for f in (_list_item_times_an_array, _items_of_rows, _list_times_an_array):
         check(f, (x, y), (0, 1), mode=mode)
         g = s2sad.grad(f, mode=mode)
         want = (g(x + 1e-5, y) - g(x - 1e-5, y)) / 2e-5

@@ -172,6 +172,16 @@ def add_adjoints(z, a, b):
     d[b] = d[z]
 
 
+@adjoint(runtime.slice_adjoint)
+def slice_adjoint(z, g, x, start):
+    d[g] = runtime.slice_adjoint_adjoint(d[z], g, x, start)
+
+
+@adjoint(runtime.sequence_repeat_adjoint)
+def sequence_repeat_adjoint(z, g, x, n):
+    d[g] = runtime.repeat_adjoint_adjoint(d[z], g, x, n)
+
+
 @adjoint(runtime.add_any_adjoint)
 def add_any_adjoint(z, g, x, other, first):
     d[g] = runtime.add_any_adjoint_adjoint(d[z], g, x, other, first)
