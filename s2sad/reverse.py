@@ -102,6 +102,7 @@ class Reverse:
         self.fixed_points = {}  # id(fixed-point while loop) -> its flag, where its replay goes
         self.unsettled = None   # the helper raising FixedPointError, given the file name
         self.pads = {}        # id -> a zero pad emitted where paths meet
+        self.join_pads = {}   # id(reverse if) -> the pads its branches end with
         self._envs = {}       # (scalar result, scalar pads) -> the _Env for rule templates
         self.helper_names = {}  # runtime helper -> its generated name, for rule templates
         self.powers_of = {}     # id(statement) -> (it, Powers.derivative), see find_powers
@@ -233,8 +234,8 @@ class Reverse:
                 state, rev = self.branch(s, state, overwritten)
                 if rev is not None:
                     code.append(rev)
-                    if track:
-                        reads |= loads(s.test) | self.pad_reads(rev.body + rev.orelse)
+                    if track:     # (the pads of loops in a branch: recorded in it)
+                        reads |= loads(s.test) | self.pad_reads(self.join_pads[id(rev)])
                 continue
             elif isinstance(s, (gast.For, gast.While)):
                 state, rev = self.loop(s, state, overwritten)
@@ -659,15 +660,17 @@ class Reverse:
         # most adjoints have one state after both branches: they keep it (what join
         # gives, without a pad); only those the branches left apart (or that one of
         # them alone has) are joined, found without a loop over every adjoint
-        merged = dict(st_then)
+        merged, pads = dict(st_then), []
         for v in sorted({v for v, _ in st_then.items() ^ st_else.items()}):
             a, b = st_then.get(v, U), st_else.get(v, U)
             if _defined(a) != _defined(b):
-                (orelse if _defined(a) else then).append(self.pad(v, overwritten))
+                pads.append(self.pad(v, overwritten))
+                (orelse if _defined(a) else then).append(pads[-1])
             merged[v] = self.join(a, b, v, overwritten)
         if not then and not orelse:
             return merged, None
         node = gast.If(test=s.test, body=then or [gast.Pass()], orelse=orelse)
+        self.join_pads[id(node)] = pads      # (the node stays alive: ids stay unique)
         return merged, copy_location(node, s)
 
     def has_active(self, loop):

@@ -7,6 +7,8 @@ their own: a helper linear in several arguments jointly (a sum) has one tangent 
 with every tangent, one multilinear in them (a product) one term per argument.
 """
 
+import math
+
 import numpy as np
 import pytest
 
@@ -70,9 +72,16 @@ def list_writes(x):
     return lst[0] + lst[1] * lst[2]
 
 
+def list_prod(x):
+    # reverse over reverse differentiates prod_items_adjoint, whose comprehensions are
+    # in branches: the zero pad of a comprehension's sequence read it where it was
+    # never assigned (a bare UnboundLocalError)
+    return math.prod([x, x * 2.0, 3.0])      # 6 x**2
+
+
 LIST_CASES = [(tuple_product, 1.3, 6 * 1.3), (list_products, 1.3, 12.0),
               (list_loop, 1.3, 10.0), (tuple_sin, 0.7, None), (list_write, 1.3, 2.0),
-              (list_writes, 0.9, None)]
+              (list_writes, 0.9, None), (list_prod, 1.3, 12.0)]
 
 
 @pytest.mark.parametrize("f, x, want", LIST_CASES, ids=lambda v: getattr(v, "__name__", ""))
