@@ -478,6 +478,11 @@ class Normalizer:
     def expr_Call(self, e, out):
         if isinstance(e.func, gast.Name) and e.func.id in self.nested:
             return self.inline(e, out)
+        if len(e.args) == 1 and any(k.arg == "default" for k in e.keywords) \
+                and not isinstance(e.args[0], gast.Starred) \
+                and self._builtin_call(gast.Call(func=e.func, args=e.args, keywords=[]),
+                                       ("min", "max")):
+            return self.defaulted(e, out)
         keyed = self.keyed(e, out)
         if keyed is not None:
             return keyed
@@ -532,6 +537,22 @@ class Normalizer:
                 raise errors.unsupported(k.value, self.ctx, "KwargsCall")
             keywords.append(gast.keyword(arg=k.arg, value=self.atom(k.value, out)))
         return gast.Call(func=func, args=args, keywords=keywords)
+
+    def defaulted(self, e, out):
+        """``min(xs, default=d, key=k)``: ``min(items, key=k) if items else d`` of the
+        items of ``xs`` in a list, evaluated in Python's order (``xs``, then ``d``)."""
+        listed = gast.Call(func=name(self.ctx.inject("list", builtins.list)),
+                           args=[e.args[0]], keywords=[])
+        items = self.atom(copy_location(listed, e.args[0]), out)
+        rest, default = [], None
+        for k in e.keywords:
+            if k.arg == "default":
+                default = self.atom(k.value, out)
+            else:
+                rest.append(k)
+        pick = copy_location(gast.Call(func=e.func, args=[clone(items)], keywords=rest), e)
+        choice = gast.IfExp(test=clone(items), body=pick, orelse=default)
+        return self.expr_IfExp(copy_location(choice, e), out)
 
     def keyed(self, e, out):
         """``sorted(xs, key=k, reverse=r)``, ``min(xs, key=k)``, ``max(a, b, key=k)`` of a

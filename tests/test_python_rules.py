@@ -848,6 +848,26 @@ def test_keyed_ties_keep_the_first():
         assert s2sad.grad(tie, (0, 1), mode=mode)(1.0, -1.0) == (2.0 + 5.0, 1.0 + 7.0)
 
 
+def min_max_default(x):
+    hits = [v * x for v in (1.0, -2.0, 3.0) if v * x > 1.0]
+    nothing = [v for v in hits if v > 100.0]
+    return min(hits, key=abs, default=x) ** 2 + max(nothing, default=x * x) * x \
+        + max((v * v for v in hits), default=-x)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("x", [0.3, 1.5, -0.8])
+def test_min_max_with_default(mode, x):
+    # default= was a MissingRuleError that blamed key=; the default is the value when
+    # the items are none (x = 0.3: no hits)
+    check(min_max_default, (x,), mode=mode)
+    check_second(min_max_default, (x,))
+    hits = [v * x for v in (1.0, -2.0, 3.0) if v * x > 1.0]
+    d = 3 * x * x + (2 * min(hits) ** 2 / x + 2 * max(hits) ** 2 / x    # (h = c x)
+                     if hits else 2 * x - 1)
+    assert s2sad.grad(min_max_default, mode=mode)(x) == pytest.approx(d, rel=1e-12)
+
+
 # -- starred targets: a, *rest = value (were refused) -----------------------------------
 
 
