@@ -254,6 +254,8 @@ def _prim(prim, args, keywords, kinds, what):
         if is_user_function(prim) or type(prim).__name__ in ("CustomVJP", "GradFunction",
                                                               "JVPFunction"):
             return Op("call", func=prim, args=args, keywords=keywords, what=pretty)
+        if isinstance(prim, type) and issubclass(prim, tuple) and hasattr(prim, "_fields"):
+            pretty = f"{what}(...), a named tuple built in the function"
         return Op("unknown", args=args, keywords=keywords, what=pretty)
     return Op("rule", rule=rule, args=args, keywords=keywords, what=pretty,
               scalar_result=scalar_result)

@@ -276,6 +276,14 @@ def missing_rule(node, ctx, what, mode="reverse"):
                 "C.m(obj, x) (self.m(x) and self.inner.m(x) are differentiated; "
                 "super().m(x) and methods of objects held in local names are not), "
                 "or " + hint)
+    if what.startswith("attribute ."):
+        # p.a of a parameter rebound in the function, or of an object made in it
+        hint = ("attributes carry derivatives only when read from a parameter the function "
+                "never rebinds (p.w of an object or named tuple passed in): keep p, and put "
+                "new values under other names (a plain tuple q = (a, b), read as q[0])")
+    if what.endswith("a named tuple built in the function"):
+        hint = ("build a plain tuple, (a, b), and index it (q[0]), or pass the named tuple "
+                "in as an argument (its fields p.a carry derivatives)")
     if what.startswith("call of a computed function") or " of a computed value" in what:
         # no name to register a rule for: fs[0](x), make()(x)
         hint = ("call the function by its name (a function of your module, or one with a "

@@ -1385,6 +1385,11 @@ def fields_after_rebinding(p):
     return p.a
 
 
+def builds_a_named_tuple(p):
+    q = _Pair(p.b * 2.0, p.a)
+    return q[0] * p.a
+
+
 def test_fields_and_items_of_one_named_tuple():
     """``p.a`` and ``p[0]`` in one function (``p.a`` was a MissingRuleError unless ``p``
     was read only through its fields), and in a function it is passed to."""
@@ -1409,3 +1414,9 @@ def test_fields_and_items_of_one_named_tuple():
         s2sad.grad(fields_after_rebinding)(_Pair(2.0, 3.0))
     assert info.value.lineno == fields_after_rebinding.__code__.co_firstlineno + 1
     assert "attribute .b" in str(info.value)
+    assert "never rebinds" in str(info.value)       # (the hint said to register a rule)
+    with pytest.raises(s2sad.MissingRuleError) as info:
+        s2sad.grad(builds_a_named_tuple)(_Pair(2.0, 3.0))
+    assert info.value.lineno == builds_a_named_tuple.__code__.co_firstlineno + 1
+    assert "_Pair(...), a named tuple built in the function" in str(info.value)
+    assert "build a plain tuple" in str(info.value)
