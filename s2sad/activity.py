@@ -1137,6 +1137,16 @@ def _pure_call(fn, call):
     return known and not any(k.arg == "out" for k in call.keywords)
 
 
+def _pure_method(call, ctx):
+    """A call of a method of the method table on a local (``y.sum()``, ``v.mean(axis=0)``):
+    none of them changes its receiver (in-place methods are not listed), so as a statement
+    (a gradient keeps ``_t2.mean()`` of the value a function returns) it changes nothing."""
+    func = call.func
+    return isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) \
+        and func.value.id in ctx.local_names and func.attr in METHODS \
+        and not any(k.arg == "out" for k in call.keywords)
+
+
 def _check_custom_vjp_pair(call, ctx, owners=None):
     """A call of the fwd or bwd a ``custom_vjp`` was split into, in a gradient being
     differentiated again: its rule gives no second derivative, and the adjoints it
@@ -1196,5 +1206,5 @@ def _check(stmts, ctx, ops, varied, targets):
             if isinstance(fn, functools.partial):   # check_float_store, its file bound
                 fn = fn.func
             if fn not in SIDE_EFFECT_OK and not _pure_call(fn, s.value) \
-                    and loads(s.value) & varied:
+                    and not _pure_method(s.value, ctx) and loads(s.value) & varied:
                 raise errors.unsupported(s, ctx, "SideEffectCall", path)

@@ -382,3 +382,28 @@ def test_refusals_inside_s2sads_own_helpers_are_located_at_the_users_line():
         err = info.value
         assert (err.filename, err.lineno) == (__file__, _line_of(f, text)), str(err)
         assert "s2sad's" in err.message
+
+
+def mse_method(w, x, y):
+    return ((x @ w - y) ** 2).mean()
+
+
+def method_reductions(v):
+    y = v ** 3
+    return y.sum() + y.prod() + np.sum(y.mean(axis=0) * v)
+
+
+def test_hessian_of_a_function_returning_a_method_reduction():
+    """The gradient of ``return (...).mean()`` keeps the unused ``_t2.mean()`` as a
+    statement; differentiating that code again refused it as a call for its side
+    effects (methods of the method table change nothing)."""
+    rng = np.random.default_rng(3)
+    w, x, y = rng.standard_normal(3), rng.standard_normal((5, 3)), rng.standard_normal(5)
+    np.testing.assert_allclose(s2sad.hessian(mse_method)(w, x, y), 2 * x.T @ x / 5, rtol=1e-9)
+    v = np.array([0.5, -1.2, 0.8])
+    g = s2sad.grad(method_reductions)
+    for point in (v, v[::-1] * 0.7):
+        fd = np.array([(g(point + 1e-6 * e) - g(point - 1e-6 * e)) / 2e-6 for e in np.eye(3)])
+        np.testing.assert_allclose(s2sad.hessian(method_reductions)(point), fd, rtol=1e-5,
+                                   atol=1e-6)
+    assert "y.sum()" not in s2sad.source(method_reductions, args=(v,))
