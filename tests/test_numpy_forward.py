@@ -85,6 +85,9 @@ C34 = U(3, 4)
 C3 = U(3)
 IDX = np.argsort(U(3, 4), axis=1)
 N_INT = np.array([1, -2, 3])
+XP = np.array([0.0, 0.3, 0.45, 0.8, 1.0])     # np.interp: knots, points inside and outside
+XI = np.array([0.1, 0.35, 0.5, 0.62, 0.9])
+XO = np.array([-0.4, 0.2, 0.7, 1.3])
 
 
 def case(name, fn, *args, fd=True, sym=False, needs=None):
@@ -285,6 +288,10 @@ CASES = [
     case("convolve-same", lambda a, v: np.convolve(a, v, mode="same"), U(3), U(5)),
     case("correlate", lambda a, v: np.correlate(a, v), U(5), U(3)),
     case("correlate-full", lambda a, v: np.correlate(a, v, "full"), U(3), U(5)),
+    case("polyval", lambda p, x: np.polyval(p, x), U(4), U(2, 3)),
+    case("polyval-scalar", lambda p, x: np.polyval(p, x), U(3), U()),
+    case("interp", lambda x, xp, fp: np.interp(x, xp, fp), XI, XP, U(5)),
+    case("interp-ends", lambda x, fp, lo, hi: np.interp(x, XP, fp, lo, hi), XO, U(5), U(), U()),
     # -- linear algebra
     case("dot", lambda a, b: np.dot(a, b), U(2, 3), U(3, 4)),
     case("dot-nd", lambda a, b: np.dot(a, b), U(2, 3, 4), U(4)),
@@ -622,6 +629,10 @@ HESSIANS = [
     case("full_like", lambda a: np.sum(np.sin(np.full_like(C3, a * a))), U()),
     case("convolve-correlate", lambda a, v: np.sum(np.convolve(a, v) ** 2)
          + np.sum(np.correlate(a, v, "same") ** 3), U(4), U(2)),
+    case("polyval", lambda p, x: np.sum(np.polyval(p, x) ** 2), U(4), U(3)),
+    case("interp", lambda x, xp, fp: np.sum(np.interp(x, xp, fp) ** 3), XI, XP, U(5)),
+    case("interp-ends", lambda x, fp, lo: np.sum(np.interp(x, XP, fp, lo) ** 3 * x), XO, U(5),
+         U()),
     case("astype-item", lambda x: np.sum(x.astype(float) ** 3) * x.item(1), U(3)),
     case("methods", lambda x: x.reshape(3, 2).T.sum(axis=0) @ x.transpose().ravel()[:3],
          U(2, 3)),
@@ -912,7 +923,8 @@ def test_hessian_families_cover_the_nonlinear_helpers():
     for prim in (np.prod, np.max, np.nanmax, np.ptp, np.var, np.std, np.cumprod,
                  np.nanmean, np.average, np.trapezoid, np.clip, np.einsum, np.kron,
                  np.linalg.solve, np.linalg.det, np.linalg.slogdet, np.linalg.cholesky,
-                 np.linalg.matrix_power, np.linalg.norm, np.linalg.inv, np.sinc):
+                 np.linalg.matrix_power, np.linalg.norm, np.linalg.inv, np.sinc,
+                 np.polyval, np.interp):
         assert prim in used, prim
 
 

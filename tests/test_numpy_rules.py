@@ -1198,6 +1198,64 @@ def test_convolve_correlate(n, m, mode):
     assert_grad_matches(c_correlate, (a, v, mode), wrt=(0, 1))
 
 
+def c_polyval(p, x):
+    z = np.polyval(p, x)
+    return np.sum(z * W(z))
+
+
+def c_polyval_list(a, b, x):
+    return np.polyval([a, b, 0.5], x)
+
+
+def test_polyval():
+    for x in (rand((4,), seed=33), rand((2, 3), seed=34), 0.7, np.zeros(3)):
+        assert_grad_matches(c_polyval, (rand((4,), seed=35), x), wrt=(0, 1))
+    assert_grad_matches(c_polyval, (np.array([1.5]), rand((3,), seed=36)), wrt=(0, 1))
+    assert_grad_matches(c_polyval_list, (0.3, -1.2, 0.8), wrt=(0, 1, 2))
+    # the analytic derivative: d/dx (2 x^3 - x) = 6 x^2 - 1, d/dp = powers of x
+    dp, dx = s2sad.grad(lambda p, x: np.polyval(p, x), wrt=(0, 1))(np.array([2.0, 0, -1, 3]), 2.0)
+    assert dx == pytest.approx(23.0) and np.allclose(dp, [8.0, 4.0, 2.0, 1.0])
+
+
+def c_interp(x, xp, fp):
+    z = np.interp(x, xp, fp)
+    return np.sum(z * W(z))
+
+
+def c_interp_ends(x, xp, fp, left, right):
+    z = np.interp(x, xp, fp, left=left, right=right)
+    return np.sum(z * W(z))
+
+
+_XP = np.array([0.0, 0.3, 0.45, 0.8, 1.0])
+
+
+def test_interp():
+    fp = rand((5,), seed=37)
+    inside = np.array([0.1, 0.35, 0.5, 0.62, 0.9, 0.95])
+    outside = np.array([-0.4, 0.2, 0.7, 1.3])
+    for x in (inside, outside, 0.55, inside.reshape(2, 3)):
+        assert_grad_matches(c_interp, (x, _XP, fp), wrt=(0, 1, 2))
+    assert_grad_matches(c_interp_ends, (outside, _XP, fp, -0.3, 0.6), wrt=(0, 1, 2, 3, 4))
+    # at knots and ends, the slope of the segment to the right (the last at xp[-1]);
+    # 0 outside, and the end values take the adjoint there
+    gx, gfp = s2sad.grad(lambda x, fp: np.sum(np.interp(x, _XP, fp)), wrt=(0, 1))(
+        np.array([0.0, 0.3, 1.0, 1.5, -1.0]), fp)
+    slope = np.diff(fp) / np.diff(_XP)
+    assert np.allclose(gx, [slope[0], slope[1], slope[3], 0.0, 0.0])
+    assert np.allclose(gfp, [2.0, 1.0, 0.0, 0.0, 2.0])
+
+
+def c_interp_period(x, fp):
+    return np.sum(np.interp(x, _XP, fp, period=1.0))
+
+
+def test_interp_period_is_a_missing_rule():
+    with pytest.raises(s2sad.MissingRuleError, match=r"np.interp called this way") as info:
+        s2sad.grad(c_interp_period, wrt=1)(np.array([0.2]), rand((5,), seed=38))
+    assert f":{c_interp_period.__code__.co_firstlineno + 1}:" in str(info.value)
+
+
 # ---------------------------------------------------------------------------------
 # Linear algebra
 

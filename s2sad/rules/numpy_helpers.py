@@ -893,6 +893,69 @@ def trapezoid_adjoint(g, y, x=None, dx=1.0, axis=-1, which=0):
     return unbroadcast(out, x)
 
 
+def polyval_adjoint_p(g, p, x):
+    """Adjoint of the coefficients ``p`` (1-D, highest power first) in ``np.polyval``:
+    ``sum(g * x ** (n - 1 - k))`` for coefficient ``k``."""
+    n = np.shape(p)[0]
+    xa = np.asarray(x, dtype=float)
+    powers = np.expand_dims(xa, -1) ** np.arange(n - 1, -1, -1)
+    weighted = np.expand_dims(np.broadcast_to(g, xa.shape), -1) * powers
+    return _out(np.reshape(weighted, (-1, n)).sum(axis=0), p)
+
+
+def polyval_slope(p, x):
+    """The derivative of the polynomial ``p`` at ``x``: ``np.polyval(np.polyder(p), x)``."""
+    n = np.shape(p)[0]
+    return np.polyval(np.asarray(p)[:-1] * np.arange(n - 1, 0, -1), x) if n > 1 \
+        else np.zeros(np.shape(x))
+
+
+def _interp_segments(x, xp, fp):
+    """Per point of ``x``: the index ``i`` of the right end of its segment of ``xp``
+    (searchsorted, side right, kept in 1..n-1: a point on a knot takes the segment to
+    its right, ``xp[-1]`` the last one), the slope ``s`` and position ``t`` in it, and
+    masks of the points left of ``xp[0]``, inside ``[xp[0], xp[-1]]`` and right of it."""
+    x = np.asarray(x, dtype=float)
+    xp = np.asarray(xp, dtype=float)
+    fp = np.asarray(fp, dtype=float)
+    n = xp.shape[0]
+    i = np.clip(np.searchsorted(xp, x, side="right"), 1, n - 1)
+    h = xp[i] - xp[i - 1]
+    s = (fp[i] - fp[i - 1]) / h
+    t = (x - xp[i - 1]) / h
+    below = x < xp[0]
+    above = x > xp[n - 1]
+    inside = ~(below | above)
+    return i, s, t, below, inside, above
+
+
+def interp_adjoint(g, x, xp, fp, left=None, right=None, which=0):
+    """Adjoint of ``x`` (which=0), ``xp`` (1), ``fp`` (2), ``left`` (3) or ``right``
+    (4) in ``np.interp``: piecewise linear in ``x`` (slope 0 outside ``[xp[0], xp[-1]]``),
+    linear in ``fp``, ``left`` and ``right``."""
+    i, s, t, below, inside, above = _interp_segments(x, xp, fp)
+    g = np.broadcast_to(np.asarray(g, dtype=float), np.shape(i))
+    if which == 0:
+        return _out(np.where(inside, g * s, 0.0), x)
+    if which == 3:
+        return _out(np.sum(np.where(below, g, 0.0)), left)
+    if which == 4:
+        return _out(np.sum(np.where(above, g, 0.0)), right)
+    gi = np.where(inside, g, 0.0)
+    if which == 1:
+        lo = np_take_adjoint(gi * s * (t - 1.0), xp, i - 1)
+        return _out(lo + np_take_adjoint(-(gi * s * t), xp, i), xp)
+    lo = np_take_adjoint(gi * (1.0 - t), fp, i - 1)
+    hi = np_take_adjoint(gi * t, fp, i)
+    n = np.shape(fp)[0]
+    ends = np.zeros(n)
+    if left is None:
+        ends = ends + np.where(np.arange(n) == 0, np.sum(np.where(below, g, 0.0)), 0.0)
+    if right is None:
+        ends = ends + np.where(np.arange(n) == n - 1, np.sum(np.where(above, g, 0.0)), 0.0)
+    return _out(lo + hi + ends, fp)
+
+
 def _with(shape, axis, n):
     shape = list(shape)
     shape[axis] = n
@@ -1038,6 +1101,40 @@ def trapezoid_tangent(dy, dx_, dd, z, y, x=None, dx=1.0, axis=-1):
         out = out + np.trapezoid(y, dx_, dx, axis)
     if x is None and not _no_tangent(dd):
         out = out + np.trapezoid(y, None, dd, axis)
+    return _shaped(out, z)
+
+
+def polyval_tangent(dp, dx, p, x, z):
+    """Tangent of ``np.polyval(p, x)``: ``polyval(dp, x) + polyval(p', x) dx``."""
+    out = 0.0
+    if not _no_tangent(dp):
+        out = out + np.polyval(dp, x)
+    if not _no_tangent(dx):
+        out = out + polyval_slope(p, x) * dx
+    return _shaped(out, z)
+
+
+def interp_tangent(dx, dxp, dfp, dleft, dright, z, x, xp, fp, left=None, right=None):
+    """Tangent of ``np.interp`` (see :func:`interp_adjoint`)."""
+    i, s, t, below, inside, above = _interp_segments(x, xp, fp)
+    out = 0.0
+    if not _no_tangent(dx):
+        out = out + s * dx
+    if not _no_tangent(dxp):
+        dxp = np.asarray(dxp)
+        out = out + s * (t - 1.0) * dxp[i - 1] - s * t * dxp[i]
+    if not _no_tangent(dfp):
+        dfp = np.asarray(dfp)
+        out = out + (1.0 - t) * dfp[i - 1] + t * dfp[i]
+    out = np.where(inside, out, 0.0)
+    if not _no_tangent(dfp) and left is None:
+        out = out + np.where(below, np.asarray(dfp)[0], 0.0)
+    if not _no_tangent(dfp) and right is None:
+        out = out + np.where(above, np.asarray(dfp)[-1], 0.0)
+    if not _no_tangent(dleft):
+        out = out + np.where(below, dleft, 0.0)
+    if not _no_tangent(dright):
+        out = out + np.where(above, dright, 0.0)
     return _shaped(out, z)
 
 

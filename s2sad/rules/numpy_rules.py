@@ -48,6 +48,7 @@ from .numpy_helpers import (
     imag_adjoint,
     inner_adjoint_a,
     inner_adjoint_b,
+    interp_adjoint,
     kron_adjoint,
     like,
     linspace_adjoint,
@@ -62,6 +63,8 @@ from .numpy_helpers import (
     outer_adjoint_b,
     pad_adjoint,
     pad_constant_adjoint,
+    polyval_adjoint_p,
+    polyval_slope,
     prod_adjoint,
     ptp_adjoint,
     ravel_adjoint,
@@ -448,6 +451,23 @@ def trapezoid(z, y, x=None, dx=1.0, axis=-1):
     d[y] = trapezoid_adjoint(d[z], y, x, dx, axis, 0)
     d[x] = trapezoid_adjoint(d[z], y, x, dx, axis, 1)
     d[dx] = trapezoid_adjoint(d[z], y, x, dx, axis, 2)
+
+
+@adjoint(np.polyval)
+def polyval(z, p, x):
+    """coefficients p (1-D, highest power first) and x both differentiable"""
+    d[p] = polyval_adjoint_p(d[z], p, x)
+    d[x] = unbroadcast(d[z] * polyval_slope(p, x), x)
+
+
+@adjoint(np.interp)
+def interp(z, x, xp, fp, left=None, right=None):
+    """differentiable in x, xp, fp, left and right; slope 0 outside [xp[0], xp[-1]], the segment to the right at a knot (the last at xp[-1]); period= is not supported"""
+    d[x] = interp_adjoint(d[z], x, xp, fp, left, right, 0)
+    d[xp] = interp_adjoint(d[z], x, xp, fp, left, right, 1)
+    d[fp] = interp_adjoint(d[z], x, xp, fp, left, right, 2)
+    d[left] = interp_adjoint(d[z], x, xp, fp, left, right, 3)
+    d[right] = interp_adjoint(d[z], x, xp, fp, left, right, 4)
 
 
 # ---------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ from .numpy_helpers import (
     diff_tangent,
     extremum_tangent,
     full_tangent,
+    interp_tangent,
     linspace_tangent,
     matrix_norm_tangent,
     matrix_power_tangent,
@@ -64,6 +65,7 @@ from .numpy_helpers import (
     nansum_tangent,
     norm_tangent,
     pad_tangent,
+    polyval_tangent,
     prod_tangent,
     ptp_tangent,
     slogdet_tangent,
@@ -168,6 +170,16 @@ def average(z, a, axis=None, weights=None, *, keepdims=False):
 @tangent(*_have("trapezoid"))
 def trapezoid(z, y, x=None, dx=1.0, axis=-1):
     d[z] = trapezoid_tangent(d[y], d[x], d[dx], z, y, x, dx, axis)
+
+
+@tangent(np.polyval)
+def polyval(z, p, x):
+    d[z] = polyval_tangent(d[p], d[x], p, x, z)
+
+
+@tangent(np.interp)
+def interp(z, x, xp, fp, left=None, right=None):
+    d[z] = interp_tangent(d[x], d[xp], d[fp], d[left], d[right], z, x, xp, fp, left, right)
 
 
 # ---------------------------------------------------------------------------------
