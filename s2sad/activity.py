@@ -102,7 +102,7 @@ def _scalar_rule(prim, module=None):
     return (module == "math"
             or isinstance(prim, np.ufunc)
             or prim in (builtins.abs, builtins.max, builtins.min, builtins.float,
-                        builtins.int, builtins.round, builtins.len)
+                        builtins.int, builtins.round, builtins.len, np.float64, np.float32)
             or module == "_operator")
 
 

@@ -288,6 +288,9 @@ CASES = [
     case("convolve-same", lambda a, v: np.convolve(a, v, mode="same"), U(3), U(5)),
     case("correlate", lambda a, v: np.correlate(a, v), U(5), U(3)),
     case("correlate-full", lambda a, v: np.correlate(a, v, "full"), U(3), U(5)),
+    case("float64", lambda x: np.float64(x * x), U(2, 3)),
+    case("float64-scalar", lambda x: np.float64(x) * np.sin(np.float64(x)), U()),
+    case("float32", lambda x: np.float32(x), U(2, 3), fd=False),    # rounding: no differences
     case("polyval", lambda p, x: np.polyval(p, x), U(4), U(2, 3)),
     case("polyval-scalar", lambda p, x: np.polyval(p, x), U(3), U()),
     case("interp", lambda x, xp, fp: np.interp(x, xp, fp), XI, XP, U(5)),

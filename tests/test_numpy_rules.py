@@ -1794,6 +1794,35 @@ def test_nondiff_functions_run_and_carry_no_gradient():
     assert np.allclose(g, k * m)
 
 
+def c_scalar_casts(x):
+    return np.float64(x) ** 2 + np.sin(np.float64(x * 3.0)) * x + np.int64(x) * x \
+        + np.intp(2.7 * x) * np.int32(x) * x
+
+
+def c_float32_cast(x):
+    return float(np.float32(x * 3.0)) * x
+
+
+def c_array_casts(x):
+    y = np.float64(x * x) + np.bool_(x > 0) * x
+    return np.sum(y * W(y))
+
+
+def test_numpy_scalar_type_casts():
+    """np.float64(x), np.float32(x) are casts with derivative 1; the integer and bool
+    types carry no derivative, as int(x) and astype(int). (float32 rounding makes
+    differences useless: float32 is checked against the derivative.)"""
+    for x in (1.7, -0.6, 2.3):
+        assert_grad_matches(c_scalar_casts, (x,))
+        want = 2 * x + 3 * x * np.cos(3 * x) + np.sin(3 * x) + int(x) + int(2.7 * x) * int(x)
+        assert s2sad.grad(c_scalar_casts)(x) == pytest.approx(want, rel=1e-9)
+        for mode in ("forward", "reverse"):
+            assert s2sad.grad(c_float32_cast, mode=mode)(x) == pytest.approx(6 * x, rel=1e-6)
+    assert_grad_matches(c_array_casts, (rand((2, 3), seed=39),))
+    g = s2sad.grad(lambda x: np.sum(np.float32(x) ** 2))(np.array([0.5, -1.5]))
+    assert np.allclose(g, [1.0, -3.0])
+
+
 def bad_pad(x):
     return np.sum(np.pad(x, 1, mode="mean"))
 

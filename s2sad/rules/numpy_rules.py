@@ -20,6 +20,7 @@ from ..runtime import (
     unbroadcast,
 )
 from .core import adjoint, nondiff
+from .methods import astype_adjoint
 from .numpy_helpers import (
     append_adjoint,
     array_adjoint,
@@ -541,6 +542,12 @@ def array(z, object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0):
     d[object] = array_adjoint(d[z], object)
 
 
+@adjoint(np.float64, np.float32)
+def float64(z, x=0.0):
+    """a cast of a number or an array: derivative 1 (float32 rounding is not differentiated)"""
+    d[x] = astype_adjoint(d[z], x, np.float64)
+
+
 @adjoint(np.broadcast_to)
 def broadcast_to(z, array, shape, subok=False):
     d[array] = sum_to(d[z], array)
@@ -884,7 +891,7 @@ nondiff(np.sign, np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.f
         np.floor_divide, np.heaviside, np.signbit, np.spacing, np.nextafter,
         np.argmax, np.argmin, np.argsort, np.argwhere, np.nonzero, np.flatnonzero,
         np.count_nonzero, np.searchsorted, np.digitize, np.all, np.any,
-        np.shape, np.size, np.ndim,
+        np.shape, np.size, np.ndim, np.int64, np.int32, np.intp, np.bool_,
         np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like,
         np.arange, np.eye, np.identity, np.tri,
         np.isnan, np.isinf, np.isfinite, np.isposinf, np.isneginf, np.isclose,

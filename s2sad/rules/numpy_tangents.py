@@ -208,6 +208,11 @@ def array(z, object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0):
     d[z] = array_tangent(d[object], object, z)
 
 
+@tangent(np.float64, np.float32)
+def float64(z, x=0.0):
+    d[z] = astype_tangent(d[x], x, np.float64)
+
+
 @tangent(methods.astype)
 def astype(z, a, dtype, order="K", casting="unsafe", subok=True, copy=True):
     d[z] = astype_tangent(d[a], a, dtype)
