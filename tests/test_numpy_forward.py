@@ -291,6 +291,8 @@ CASES = [
     case("float64", lambda x: np.float64(x * x), U(2, 3)),
     case("float64-scalar", lambda x: np.float64(x) * np.sin(np.float64(x)), U()),
     case("float32", lambda x: np.float32(x), U(2, 3), fd=False),    # rounding: no differences
+    case("select", lambda x, y, e: np.select([x < 0, C34 < 0], [x, y], e), U(3, 4), U(3, 1),
+         U(4)),
     case("polyval", lambda p, x: np.polyval(p, x), U(4), U(2, 3)),
     case("polyval-scalar", lambda p, x: np.polyval(p, x), U(3), U()),
     case("interp", lambda x, xp, fp: np.interp(x, xp, fp), XI, XP, U(5)),
@@ -632,6 +634,8 @@ HESSIANS = [
     case("full_like", lambda a: np.sum(np.sin(np.full_like(C3, a * a))), U()),
     case("convolve-correlate", lambda a, v: np.sum(np.convolve(a, v) ** 2)
          + np.sum(np.correlate(a, v, "same") ** 3), U(4), U(2)),
+    case("select", lambda x: np.sum(np.select([x < 0, x < 0.5], [x ** 3, np.sin(x)], x * x)
+                                    ** 2), U(6)),
     case("polyval", lambda p, x: np.sum(np.polyval(p, x) ** 2), U(4), U(3)),
     case("interp", lambda x, xp, fp: np.sum(np.interp(x, xp, fp) ** 3), XI, XP, U(5)),
     case("interp-ends", lambda x, fp, lo: np.sum(np.interp(x, XP, fp, lo) ** 3 * x), XO, U(5),
@@ -800,6 +804,10 @@ HELPERS = [
            (3, 4)),
     helper("clip_bound_adjoint", lambda g: H.clip_bound_adjoint(
         g, A34, None, None, C3[:, None] - 0.5, 0.4, "min"), (3, 4)),
+    helper("select_adjoint", lambda g: H.select_adjoint(
+        g, [A34 < 0, B34 < 0], [A34, C3[:, None]], C3[:, None], 0), (3, 4)),
+    helper("select_adjoint-default", lambda g: H.select_adjoint(
+        g, [A34 < 0, B34 < 0], [A34, 1.0], C3[:, None], 1), (3, 4)),
     helper("mT", lambda g: H.mT(g), (2, 3, 4)),
     helper("transpose_method_adjoint", lambda g: methods.transpose_method_adjoint(
         g, (1, 2, 0)), (3, 4, 2)),
@@ -927,7 +935,7 @@ def test_hessian_families_cover_the_nonlinear_helpers():
                  np.nanmean, np.average, np.trapezoid, np.clip, np.einsum, np.kron,
                  np.linalg.solve, np.linalg.det, np.linalg.slogdet, np.linalg.cholesky,
                  np.linalg.matrix_power, np.linalg.norm, np.linalg.inv, np.sinc,
-                 np.polyval, np.interp):
+                 np.polyval, np.interp, np.select):
         assert prim in used, prim
 
 

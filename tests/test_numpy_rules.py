@@ -493,6 +493,28 @@ def test_where_untaken_branch_does_not_poison():
     assert np.array_equal(g[:2], w[:2]) and np.isinf(g[2])
 
 
+def s_select_three(x, y, e):
+    z = np.select([x < 0, y > 0.2], [x ** 2, y * x], default=e)
+    return np.sum(z * W(z))
+
+
+def s_select_scalar_choice(x):
+    return np.sum(np.select([x < -0.3, x > 0.3], [np.sin(x), 0.5], x ** 3) * W(x))
+
+
+def test_select():
+    """Each choice (broadcast, summed back to its shape) and the default get the
+    adjoint where they are selected: the first true condition."""
+    x, y = rand((3, 4), seed=40), rand((3, 1), seed=41)
+    assert_grad_matches(s_select_three, (x, y, 0.7), wrt=(0, 1, 2))
+    assert_grad_matches(s_select_three, (x, y, rand((4,), seed=42)), wrt=(0, 1, 2))
+    assert_grad_matches(s_select_scalar_choice, (x,))
+    # where both conditions hold, the first wins: y * x gets nothing there
+    g = s2sad.grad(lambda x: np.sum(np.select([x > 0, x > -1], [2.0 * x, 3.0 * x])))(
+        np.array([0.5, -0.5, -2.0]))
+    assert np.array_equal(g, [2.0, 3.0, 0.0])
+
+
 def clip_plain(x):
     z = np.clip(x, -0.5, 0.5)
     return np.sum(z * W(z))

@@ -400,6 +400,33 @@ def stack_adjoint(g, arrays, axis=0):
     return [like(piece, p) for piece, p in zip(moved, arrays)]
 
 
+def select_adjoint(g, condlist, choicelist, default=0, which=0):
+    """Adjoint of the choices (which=0, a list) or of ``default`` (which=1) in
+    ``np.select``: ``g`` where each is the one selected (the first true condition;
+    ``default`` where none is), summed back to its shape."""
+    g = np.asarray(g, dtype=float)
+    taken = np.zeros(g.shape, dtype=bool)
+    out = []
+    for c, x in zip(condlist, choicelist):
+        mask = np.broadcast_to(c, g.shape) & ~taken
+        taken = taken | mask
+        out.append(sum_to(np.where(mask, g, 0.0), x))
+    if which == 1:
+        return sum_to(np.where(taken, 0.0, g), default)
+    return out
+
+
+def select_transpose(h, g, condlist, choicelist, default=0, which=0):
+    """Transpose of :func:`select_adjoint` (the tangent of ``np.select`` in the choices,
+    or in ``default``): ``h`` the list of the choices' adjoints, or that of ``default``."""
+    shape = np.shape(g)
+    if which == 1:
+        pieces = [np.zeros(shape) for _ in choicelist]
+        return _shaped(np.select(condlist, pieces, np.broadcast_to(h, shape)), g)
+    pieces = [np.broadcast_to(dense(t, x), shape) for t, x in zip(h, choicelist)]
+    return _shaped(np.select(condlist, pieces, 0.0), g)
+
+
 def _joined_adjoint(g, arrays, promote, axis):
     promoted = [promote(p) for p in arrays]
     pieces = np.split(np.asarray(g), _split_sizes(promoted, axis), axis=axis)
@@ -1136,6 +1163,12 @@ def interp_tangent(dx, dxp, dfp, dleft, dright, z, x, xp, fp, left=None, right=N
     if not _no_tangent(dright):
         out = out + np.where(above, dright, 0.0)
     return _shaped(out, z)
+
+
+def select_tangent(dchoices, ddefault, z, condlist, choicelist):
+    """Tangent of ``np.select``: the tangents of the choices, selected as the values are."""
+    pieces = [np.broadcast_to(t, np.shape(z)) for t in dense(dchoices, choicelist)]
+    return _shaped(np.select(condlist, pieces, np.broadcast_to(ddefault, np.shape(z))), z)
 
 
 def clip_tangent(da, dlo, dhi, z, a, a_min=None, a_max=None, min=None, max=None):

@@ -73,6 +73,7 @@ from .numpy_helpers import (
     repeat_adjoint,
     roll_adjoint,
     rollaxis_adjoint,
+    select_adjoint,
     sinc_derivative,
     slogdet_adjoint,
     solve_adjoint_a,
@@ -358,6 +359,13 @@ def where(z, condition, x, y):
     """the condition has no gradient; the untaken branch gets exactly 0 (even if inf/nan)"""
     d[x] = sum_to(np.where(condition, d[z], 0.0), x)
     d[y] = sum_to(np.where(condition, 0.0, d[z]), y)
+
+
+@adjoint(np.select)
+def select(z, condlist, choicelist, default=0):
+    """the conditions have no gradient; each choice gets the adjoint where it is selected (the first true condition), default where none is"""
+    d[choicelist] = select_adjoint(d[z], condlist, choicelist, default, 0)
+    d[default] = select_adjoint(d[z], condlist, choicelist, default, 1)
 
 
 @adjoint(np.clip)

@@ -68,6 +68,7 @@ from .numpy_helpers import (
     polyval_tangent,
     prod_tangent,
     ptp_tangent,
+    select_tangent,
     slogdet_tangent,
     solve_tangent,
     sort_tangent,
@@ -107,6 +108,11 @@ def nan_to_num(z, x, copy=True, nan=0.0, posinf=None, neginf=None):
 @tangent(np.where)
 def where(z, condition, x, y):
     d[z] = fit(np.where(condition, d[x], d[y]), z)
+
+
+@tangent(np.select)
+def select(z, condlist, choicelist, default=0):
+    d[z] = select_tangent(d[choicelist], d[default], z, condlist, choicelist)
 
 
 @tangent(np.clip)
@@ -359,7 +365,8 @@ multilinear(H.sum_to, H.like, H.transpose_adjoint, H.ravel_adjoint, H.rollaxis_a
             H.hstack_adjoint, H.dstack_adjoint, H.column_stack_adjoint, H.array_adjoint,
             H.cumsum_adjoint, H.real_adjoint, H.imag_adjoint, H.nansum_adjoint,
             H.nanmean_adjoint, H.extremum_adjoint, H.ptp_adjoint, H.linspace_adjoint,
-            H.clip_adjoint, H.clip_bound_adjoint, methods.transpose_method_adjoint,
+            H.clip_adjoint, H.clip_bound_adjoint, H.select_adjoint,
+            methods.transpose_method_adjoint,
             methods.astype_adjoint, methods.item_adjoint, args=("g",))
 multilinear(H.mT, args=("a",))
 
@@ -539,6 +546,11 @@ def clip_adjoint_(z, g, a, a_min=None, a_max=None, min=None, max=None):
 @adjoint(H.clip_bound_adjoint)
 def clip_bound_adjoint_(z, g, a, a_min, a_max, min, max, which):
     d[g] = H.clip_bound_transpose(d[z], g, a, a_min, a_max, min, max, which)
+
+
+@adjoint(H.select_adjoint)
+def select_adjoint_(z, g, condlist, choicelist, default=0, which=0):
+    d[g] = H.select_transpose(d[z], g, condlist, choicelist, default, which)
 
 
 @adjoint(H.mT)
