@@ -88,6 +88,7 @@ N_INT = np.array([1, -2, 3])
 XP = np.array([0.0, 0.3, 0.45, 0.8, 1.0])     # np.interp: knots, points inside and outside
 XI = np.array([0.1, 0.35, 0.5, 0.62, 0.9])
 XO = np.array([-0.4, 0.2, 0.7, 1.3])
+XS3 = np.array([0.2, 0.9, 1.3])      # np.gradient: sample coordinates
 
 
 def case(name, fn, *args, fd=True, sym=False, needs=None):
@@ -293,6 +294,10 @@ CASES = [
     case("float32", lambda x: np.float32(x), U(2, 3), fd=False),    # rounding: no differences
     case("select", lambda x, y, e: np.select([x < 0, C34 < 0], [x, y], e), U(3, 4), U(3, 1),
          U(4)),
+    case("gradient", lambda u: np.gradient(u), U(6)),
+    case("gradient-spacing", lambda u, h: np.gradient(u, h, axis=1, edge_order=2), U(3, 5), P()),
+    case("gradient-2d", lambda u, h: np.gradient(u, h, 0.5)[0] * np.gradient(u)[1], U(3, 4),
+         P()),
     case("polyval", lambda p, x: np.polyval(p, x), U(4), U(2, 3)),
     case("polyval-scalar", lambda p, x: np.polyval(p, x), U(3), U()),
     case("interp", lambda x, xp, fp: np.interp(x, xp, fp), XI, XP, U(5)),
@@ -636,6 +641,7 @@ HESSIANS = [
          + np.sum(np.correlate(a, v, "same") ** 3), U(4), U(2)),
     case("select", lambda x: np.sum(np.select([x < 0, x < 0.5], [x ** 3, np.sin(x)], x * x)
                                     ** 2), U(6)),
+    case("gradient", lambda u, h: np.sum(np.sin(np.gradient(u, h)[1]) * u), U(3, 4), P()),
     case("polyval", lambda p, x: np.sum(np.polyval(p, x) ** 2), U(4), U(3)),
     case("interp", lambda x, xp, fp: np.sum(np.interp(x, xp, fp) ** 3), XI, XP, U(5)),
     case("interp-ends", lambda x, fp, lo: np.sum(np.interp(x, XP, fp, lo) ** 3 * x), XO, U(5),
@@ -808,6 +814,9 @@ HELPERS = [
         g, [A34 < 0, B34 < 0], [A34, C3[:, None]], C3[:, None], 0), (3, 4)),
     helper("select_adjoint-default", lambda g: H.select_adjoint(
         g, [A34 < 0, B34 < 0], [A34, 1.0], C3[:, None], 1), (3, 4)),
+    helper("gradient_adjoint", lambda g: H.gradient_adjoint(g, A34, (0.5,), 1, 2), (3, 4)),
+    helper("gradient_adjoint-tuple", lambda g: H.gradient_adjoint(
+        [g, 2.0 * g], A34, (XS3, 0.5), None, 1), (3, 4)),
     helper("mT", lambda g: H.mT(g), (2, 3, 4)),
     helper("transpose_method_adjoint", lambda g: methods.transpose_method_adjoint(
         g, (1, 2, 0)), (3, 4, 2)),
@@ -935,7 +944,7 @@ def test_hessian_families_cover_the_nonlinear_helpers():
                  np.nanmean, np.average, np.trapezoid, np.clip, np.einsum, np.kron,
                  np.linalg.solve, np.linalg.det, np.linalg.slogdet, np.linalg.cholesky,
                  np.linalg.matrix_power, np.linalg.norm, np.linalg.inv, np.sinc,
-                 np.polyval, np.interp, np.select):
+                 np.polyval, np.interp, np.select, np.gradient):
         assert prim in used, prim
 
 

@@ -1220,6 +1220,57 @@ def test_convolve_correlate(n, m, mode):
     assert_grad_matches(c_correlate, (a, v, mode), wrt=(0, 1))
 
 
+def c_gradient(u):
+    z = np.gradient(u)
+    return np.sum(z * W(z))
+
+
+def c_gradient_spacing(u, h, edge_order):
+    z = np.gradient(u, h, edge_order=edge_order)
+    return np.sum(np.sin(z) * W(z))
+
+
+def c_gradient_2d(u, dy, dx):
+    gy, gx = np.gradient(u, dy, dx)
+    return np.sum(gx * W(gx)) + np.sum(gy ** 2)
+
+
+def c_gradient_one_part(u):
+    gy, gx = np.gradient(u, edge_order=2)
+    return np.sum(gx ** 3)
+
+
+def c_gradient_axes(u, xs):
+    a = np.gradient(u, xs, axis=1)
+    b = np.gradient(u, 0.5, axis=(1, 0))[1]
+    return np.sum(a * W(a)) + np.sum(b ** 3)
+
+
+def c_gradient_coords(u, xs, edge_order):
+    z = np.gradient(u, xs, edge_order=edge_order)
+    return np.sum(z * W(z))
+
+
+def test_gradient():
+    """np.gradient is linear in f (its transpose from the band of its coefficients), and
+    scales as 1 / h in a spacing number h."""
+    u, v = rand((7,), seed=43), rand((3, 5), seed=44)
+    xs = np.cumsum(rand((7,), 0.3, 1.0, seed=45))
+    assert_grad_matches(c_gradient, (u,))
+    assert_grad_matches(c_gradient, (v,))
+    for order in (1, 2):
+        assert_grad_matches(c_gradient_spacing, (u, 0.3, order), wrt=(0, 1))
+        assert_grad_matches(c_gradient_coords, (u, xs, order))
+    assert_grad_matches(c_gradient_2d, (v, 0.4, 0.7), wrt=(0, 1, 2))
+    assert_grad_matches(c_gradient_one_part, (v,))
+    assert_grad_matches(c_gradient_axes, (v, xs[:5]))
+    # the transpose of the central difference: interior -1/2, 1/2, the ends one-sided
+    g = s2sad.grad(lambda u: np.gradient(u)[2])(np.zeros(5))
+    assert np.array_equal(g, [0.0, -0.5, 0.0, 0.5, 0.0])
+    with pytest.raises(NotImplementedError, match="sample coordinates"):
+        s2sad.grad(c_gradient_coords, wrt=1)(u, xs, 1)
+
+
 def c_polyval(p, x):
     z = np.polyval(p, x)
     return np.sum(z * W(z))

@@ -983,6 +983,123 @@ def interp_adjoint(g, x, xp, fp, left=None, right=None, which=0):
     return _out(lo + hi + ends, fp)
 
 
+def _gradient_axes(f, spacing, axis):
+    """The axes ``np.gradient(f, *spacing, axis=axis)`` differentiates along, and the
+    spacing (a number or the coordinates) of each."""
+    ndim = np.ndim(f)
+    if axis is None:
+        axes = tuple(range(ndim))
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(int(a) % ndim for a in axis)       # in the order given
+    else:
+        axes = (int(axis) % ndim,)
+    if len(spacing) == 0:
+        spacing = (1.0,) * len(axes)
+    elif len(spacing) == 1:
+        spacing = tuple(spacing) * len(axes)
+    return axes, spacing
+
+
+def _gradient_band(n, h, edge_order):
+    """``{o: c}`` with ``c[i] = d out[i] / d f[i + o]`` for the 1-D ``np.gradient`` of
+    ``n`` points and spacing ``h``: every output depends on inputs at most 2 away, so
+    five probes, the indicators of ``i % 5 == k``, give every coefficient."""
+    probes = np.array([np.gradient((np.arange(n) % 5 == k).astype(float), h,
+                                   edge_order=edge_order) for k in range(5)])
+    rows = np.arange(n)
+    band = {}
+    for o in range(-2, 3):
+        cols = rows + o
+        ok = (cols >= 0) & (cols < n)
+        c = np.zeros(n)
+        c[ok] = probes[cols[ok] % 5, rows[ok]]
+        band[o] = c
+    return band
+
+
+def _gradient_transpose_1d(g, axis, h, edge_order):
+    """The transpose of ``np.gradient`` along ``axis`` applied to ``g``."""
+    gm = np.moveaxis(np.asarray(g, dtype=float), axis, -1)
+    n = gm.shape[-1]
+    out = np.zeros(gm.shape)
+    for o, c in _gradient_band(n, h, edge_order).items():
+        term = gm * c
+        if o >= 0:
+            out[..., o:] += term[..., :n - o]
+        else:
+            out[..., :n + o] += term[..., -o:]
+    return np.moveaxis(out, -1, axis)
+
+
+def gradient_adjoint(g, f, spacing=(), axis=None, edge_order=1):
+    """Adjoint of ``f`` in ``np.gradient(f, *spacing, axis=axis, edge_order=...)`` (linear
+    in ``f``): ``g`` is one array, or one per axis for a tuple result (``0.0`` for a
+    part not used)."""
+    axes, steps = _gradient_axes(f, spacing, axis)
+    parts = [g] if len(axes) == 1 else list(g)
+    out = np.zeros(np.shape(f))
+    for part, ax, h in zip(parts, axes, steps):
+        if not (type(part) is float and part == 0.0):
+            out = out + _gradient_transpose_1d(part, ax, h, edge_order)
+    return _out(out, f)
+
+
+def gradient_spacing_adjoint(g, z, f, spacing=(), axis=None, edge_order=1, which=0):
+    """Adjoint of the spacing argument ``which`` of ``np.gradient``: a number ``h``
+    scales the result along its axes as ``1 / h``."""
+    axes, steps = _gradient_axes(f, spacing, axis)
+    gs = [g] if len(axes) == 1 else list(g)
+    zs = [z] if len(axes) == 1 else list(z)
+    if np.ndim(spacing[which]) > 0:
+        raise NotImplementedError("gradient of np.gradient along its sample coordinates "
+                                  "(a spacing array); pass them as a constant")
+    mine = range(len(axes)) if len(spacing) == 1 else (which,)
+    total = 0.0
+    for k in mine:
+        total = total - np.sum(np.asarray(gs[k]) * zs[k]) / steps[k]
+    return _out(total, spacing[which])
+
+
+def gradient_adjoint_tangent(dg, dspacing, g, f, spacing=(), axis=None, edge_order=1):
+    """Tangent of :func:`gradient_adjoint`: linear in ``g``, ``1 / h`` in each spacing
+    number ``h`` (the parts of ``g`` along its axes)."""
+    out = 0.0 if _no_tangent(dg) else gradient_adjoint(dg, f, spacing, axis, edge_order)
+    axes, steps = _gradient_axes(f, spacing, axis)
+    for j, ds in enumerate(dense(dspacing, spacing) if not _no_tangent(dspacing) else ()):
+        if np.all(np.asarray(ds) == 0):
+            continue
+        if np.ndim(spacing[j]) > 0:
+            raise NotImplementedError("derivative of np.gradient along its sample "
+                                      "coordinates (a spacing array); pass them as a constant")
+        if len(axes) == 1:
+            part = g
+        else:
+            part = [gk if len(spacing) == 1 or k == j else 0.0 for k, gk in enumerate(g)]
+        out = out - gradient_adjoint(part, f, spacing, axis, edge_order) * (ds / spacing[j])
+    return _out(out, f) if not _no_tangent(out) else _out(np.zeros(np.shape(f)), f)
+
+
+def gradient_tangent(df, dspacing, z, f, spacing=(), axis=None, edge_order=1):
+    """Tangent of ``np.gradient``: linear in ``f``, ``1 / h`` in a spacing number ``h``."""
+    axes, steps = _gradient_axes(f, spacing, axis)
+    many = len(axes) > 1
+    out = [np.zeros(np.shape(f)) for _ in axes]
+    if not _no_tangent(df):
+        t = np.gradient(df, *spacing, axis=axis, edge_order=edge_order)
+        out = [a + b for a, b in zip(out, t if many else [t])]
+    for j, ds in enumerate(dspacing):
+        if _no_tangent(ds):
+            continue
+        if np.ndim(spacing[j]) > 0:
+            raise NotImplementedError("derivative of np.gradient along its sample "
+                                      "coordinates (a spacing array); pass them as a constant")
+        zs = list(z) if many else [z]
+        mine = range(len(axes)) if len(spacing) == 1 else (j,)
+        for k in mine:
+            out[k] = out[k] - zs[k] * (ds / steps[k])
+    return tuple(out) if many else out[0]
+
+
 def _with(shape, axis, n):
     shape = list(shape)
     shape[axis] = n
@@ -1332,6 +1449,12 @@ def matrix_norm_tangent(t, z, x, keepdims=False, ord="fro"):
 def second_order_error(what):
     raise NotImplementedError(f"reverse mode over the adjoint of {what} (grad of grad) is not "
                               "supported; use s2sad.hessian (forward over reverse)")
+
+
+def gradient_transpose(h, g, f, spacing=(), axis=None, edge_order=1):
+    """Transpose of :func:`gradient_adjoint` in ``g``: ``np.gradient`` of ``h`` (shaped
+    like ``f``), one array per axis as ``g``."""
+    return np.gradient(np.asarray(h, dtype=float), *spacing, axis=axis, edge_order=edge_order)
 
 
 def ravel_transpose(h, x, order="C"):

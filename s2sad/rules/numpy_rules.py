@@ -45,6 +45,8 @@ from .numpy_helpers import (
     einsum_adjoint,
     einsum_sublist_error,
     extremum_adjoint,
+    gradient_adjoint,
+    gradient_spacing_adjoint,
     hstack_adjoint,
     imag_adjoint,
     inner_adjoint_a,
@@ -460,6 +462,33 @@ def trapezoid(z, y, x=None, dx=1.0, axis=-1):
     d[y] = trapezoid_adjoint(d[z], y, x, dx, axis, 0)
     d[x] = trapezoid_adjoint(d[z], y, x, dx, axis, 1)
     d[dx] = trapezoid_adjoint(d[z], y, x, dx, axis, 2)
+
+
+@adjoint(np.gradient)
+def gradient(z, f, *, axis=None, edge_order=1):
+    """differentiable in f and in spacing numbers (up to 3 spacing arguments); coordinate arrays given as spacing must carry no derivative (NotImplementedError)"""
+    d[f] = gradient_adjoint(d[z], f, (), axis, edge_order)
+
+
+@adjoint(np.gradient)
+def gradient1(z, f, s1, *, axis=None, edge_order=1):
+    d[f] = gradient_adjoint(d[z], f, (s1,), axis, edge_order)
+    d[s1] = gradient_spacing_adjoint(d[z], z, f, (s1,), axis, edge_order, 0)
+
+
+@adjoint(np.gradient)
+def gradient2(z, f, s1, s2, *, axis=None, edge_order=1):
+    d[f] = gradient_adjoint(d[z], f, (s1, s2), axis, edge_order)
+    d[s1] = gradient_spacing_adjoint(d[z], z, f, (s1, s2), axis, edge_order, 0)
+    d[s2] = gradient_spacing_adjoint(d[z], z, f, (s1, s2), axis, edge_order, 1)
+
+
+@adjoint(np.gradient)
+def gradient3(z, f, s1, s2, s3, *, axis=None, edge_order=1):
+    d[f] = gradient_adjoint(d[z], f, (s1, s2, s3), axis, edge_order)
+    d[s1] = gradient_spacing_adjoint(d[z], z, f, (s1, s2, s3), axis, edge_order, 0)
+    d[s2] = gradient_spacing_adjoint(d[z], z, f, (s1, s2, s3), axis, edge_order, 1)
+    d[s3] = gradient_spacing_adjoint(d[z], z, f, (s1, s2, s3), axis, edge_order, 2)
 
 
 @adjoint(np.polyval)

@@ -55,6 +55,7 @@ from .numpy_helpers import (
     diff_tangent,
     extremum_tangent,
     full_tangent,
+    gradient_tangent,
     interp_tangent,
     linspace_tangent,
     matrix_norm_tangent,
@@ -176,6 +177,26 @@ def average(z, a, axis=None, weights=None, *, keepdims=False):
 @tangent(*_have("trapezoid"))
 def trapezoid(z, y, x=None, dx=1.0, axis=-1):
     d[z] = trapezoid_tangent(d[y], d[x], d[dx], z, y, x, dx, axis)
+
+
+@tangent(np.gradient)
+def gradient(z, f, *, axis=None, edge_order=1):
+    d[z] = gradient_tangent(d[f], (), z, f, (), axis, edge_order)
+
+
+@tangent(np.gradient)
+def gradient1(z, f, s1, *, axis=None, edge_order=1):
+    d[z] = gradient_tangent(d[f], (d[s1],), z, f, (s1,), axis, edge_order)
+
+
+@tangent(np.gradient)
+def gradient2(z, f, s1, s2, *, axis=None, edge_order=1):
+    d[z] = gradient_tangent(d[f], (d[s1], d[s2]), z, f, (s1, s2), axis, edge_order)
+
+
+@tangent(np.gradient)
+def gradient3(z, f, s1, s2, s3, *, axis=None, edge_order=1):
+    d[z] = gradient_tangent(d[f], (d[s1], d[s2], d[s3]), z, f, (s1, s2, s3), axis, edge_order)
 
 
 @tangent(np.polyval)
@@ -586,6 +607,17 @@ def einsum_adjoint_(z, g, subscripts, operands, k):
 @tangent(H.einsum_adjoint)
 def einsum_adjoint_t(z, g, subscripts, operands, k):
     d[z] = H.einsum_adjoint_tangent(d[g], d[operands], g, subscripts, operands, k)
+
+
+@adjoint(H.gradient_adjoint)
+def gradient_adjoint_(z, g, f, spacing=(), axis=None, edge_order=1):
+    d[g] = H.gradient_transpose(d[z], g, f, spacing, axis, edge_order)
+    d[spacing] = H.second_order_error("np.gradient")
+
+
+@tangent(H.gradient_adjoint)
+def gradient_adjoint_t(z, g, f, spacing=(), axis=None, edge_order=1):
+    d[z] = H.gradient_adjoint_tangent(d[g], d[spacing], g, f, spacing, axis, edge_order)
 
 
 @adjoint(H.matrix_power_adjoint)
