@@ -148,6 +148,8 @@ CASES = [
     case("real", lambda x: np.real(x), U(2, 3)),
     case("imag", lambda x: np.imag(x), U(2, 3)),
     case("nan_to_num", lambda x: np.nan_to_num(x), U(2, 3)),
+    case("heaviside", lambda x, h: np.heaviside(x, h), np.array([0.0, 1.0, 0.0, -1.0]), U(4),
+         fd=False),    # a step in x
     # -- elementwise, two operands, broadcasting both ways
     case("add", lambda x, y: np.add(x, y), U(3, 1), U(1, 4)),
     case("subtract", lambda x, y: np.subtract(x, y), U(4), U(3, 4)),

@@ -301,6 +301,47 @@ def test_nan_to_num_zero_at_nan_and_inf():
     assert np.array_equal(g, [w[0], 0.0, 0.0, w[3]])
 
 
+def u_nan_to_num_fills(x, a, b, c):
+    y = np.nan_to_num(x, nan=a, posinf=b, neginf=c)
+    return np.sum(y * W(y))
+
+
+def u_heaviside(x, h0):
+    y = np.heaviside(x, h0)
+    return np.sum(y * W(y))
+
+
+def u_norm_ord(x, p):
+    return np.linalg.norm(x, ord=p)
+
+
+def test_values_put_by_nan_to_num_and_heaviside_get_their_adjoint():
+    """nan=, posinf=, neginf= of np.nan_to_num and h0 of np.heaviside are the values at
+    some elements: they were taken as constants (a silent zero gradient)."""
+    x = np.array([1.0, np.nan, np.inf, -2.0, np.nan, -np.inf])
+    w = W(x)
+    g = s2sad.grad(u_nan_to_num_fills, wrt=(0, 1, 2, 3))(x, 0.5, 3.0, -3.0)
+    assert np.array_equal(g[0], [w[0], 0.0, 0.0, w[3], 0.0, 0.0])
+    assert np.allclose(g[1:], [w[1] + w[4], w[2], w[5]])
+    assert s2sad.grad(u_nan_to_num_fills, wrt=(1, 2, 3), mode="forward")(x, 0.5, 3.0, -3.0) \
+        == pytest.approx((w[1] + w[4], w[2], w[5]))
+    z = np.array([0.0, 1.5, 0.0, -0.5])
+    w = W(z)
+    g = s2sad.grad(u_heaviside, wrt=(0, 1))(z, 0.3)
+    assert np.array_equal(g[0], np.zeros(4)) and g[1] == pytest.approx(w[0] + w[2])
+    g = s2sad.grad(u_heaviside, wrt=1)(z, np.array([0.1, 0.2, 0.3, 0.4]))
+    assert np.allclose(g, [w[0], 0.0, w[2], 0.0])
+    assert s2sad.jvp(u_heaviside, wrt=1)(z, 0.3, 1.0)[1] == pytest.approx(w[0] + w[2])
+
+
+def test_norm_along_its_ord_is_refused_not_zero():
+    x = np.array([1.0, -2.0, 0.5])
+    assert np.allclose(s2sad.grad(u_norm_ord)(x, 3.0), numerical_grad(u_norm_ord, (x, 3.0)))
+    for mode in ("reverse", "forward"):
+        with pytest.raises(NotImplementedError, match="np.linalg.norm: its ord"):
+            s2sad.grad(u_norm_ord, wrt=1, mode=mode)(x, 3.0)
+
+
 # ---------------------------------------------------------------------------------
 # Elementwise, two operands, with broadcasting
 

@@ -1311,9 +1311,21 @@ def clip_tangent(da, dlo, dhi, z, a, a_min=None, a_max=None, min=None, max=None)
     return _shaped(out, z)
 
 
-def nan_to_num_tangent(t, x):
-    """Tangent of ``np.nan_to_num``: zero where ``x`` is nan or infinite."""
-    return _out(np.where(np.isfinite(x), t, 0.0), x)
+def nan_to_num_tangent(t, x, dnan=0.0, dposinf=0.0, dneginf=0.0):
+    """Tangent of ``np.nan_to_num``: zero where ``x`` is nan or infinite, where the
+    tangent of the value put there (``nan=``, ``posinf=``, ``neginf=``)."""
+    out = np.where(np.isfinite(x), t, 0.0)
+    for mask, d in ((np.isnan, dnan), (np.isposinf, dposinf), (np.isneginf, dneginf)):
+        if not _no_tangent(d):
+            out = out + np.where(mask(x), d, 0.0)
+    return _out(out, x)
+
+
+def nan_to_num_fill_adjoint(g, x, fill, which):
+    """Adjoint of the value ``nan_to_num`` puts where ``x`` is nan (which=0), +inf (1)
+    or -inf (2)."""
+    mask = (np.isnan, np.isposinf, np.isneginf)[which](x)
+    return sum_to(np.where(mask, g, 0.0), fill)
 
 
 def sort_tangent(t, a, axis=-1):
@@ -1421,14 +1433,24 @@ def matrix_power_tangent(t, a, n):
     return out
 
 
-def norm_tangent(t, z, x, ord=None, axis=None, keepdims=False):
+def _no_tangent_in(t, what):
+    """A refusal where an argument a rule does not differentiate in has a tangent."""
+    if not _no_tangent(t):
+        raise NotImplementedError(f"derivative of {what} carries a derivative, and s2sad "
+                                  "does not differentiate in it; pass it as a constant "
+                                  "(s2sad.stop_gradient) if its derivative is not needed")
+
+
+def norm_tangent(t, z, x, ord=None, axis=None, keepdims=False, dord=0.0):
     """Tangent of ``np.linalg.norm``: the per-element derivatives of
-    :func:`norm_adjoint` against ``t``."""
+    :func:`norm_adjoint` against ``t`` (none in ``ord``: ``dord`` must be 0)."""
+    _no_tangent_in(dord, "np.linalg.norm: its ord")
     jac = norm_adjoint(np.ones(np.shape(z)), z, x, ord, axis, keepdims)
     return _reduce_tangent(jac, t, _axes(axis, np.ndim(x)), z)
 
 
-def vector_norm_tangent(t, z, x, axis=None, keepdims=False, ord=2):
+def vector_norm_tangent(t, z, x, axis=None, keepdims=False, ord=2, dord=0.0):
+    _no_tangent_in(dord, "np.linalg.vector_norm: its ord")
     jac = vector_norm_adjoint(np.ones(np.shape(z)), z, x, axis, keepdims, ord)
     return _reduce_tangent(jac, t, _axes(axis, np.ndim(x)), z)
 
@@ -1444,6 +1466,14 @@ def matrix_norm_tangent(t, z, x, keepdims=False, ord="fro"):
 # through shapes, indices or piecewise-constant masks: their tangent is the same call
 # on the tangent of ``g``, and their own adjoint is the transposed map below (the
 # tangent of the original function). The others get explicit second derivatives.
+
+
+def no_derivative_in(what):
+    """The contribution to an argument a rule does not differentiate in, reached only when
+    that argument carries a derivative: a refusal rather than a silent zero."""
+    raise NotImplementedError(f"gradient of {what} carries a derivative, and s2sad does "
+                              "not differentiate in it; pass it as a constant "
+                              "(s2sad.stop_gradient) if its derivative is not needed")
 
 
 def second_order_error(what):

@@ -58,8 +58,10 @@ from .numpy_helpers import (
     matrix_norm_adjoint,
     matrix_power_adjoint,
     mT,
+    nan_to_num_fill_adjoint,
     nanmean_adjoint,
     nansum_adjoint,
+    no_derivative_in,
     norm_adjoint,
     np_take_adjoint,
     outer_adjoint_a,
@@ -281,8 +283,11 @@ def imag(z, val):
 
 @adjoint(np.nan_to_num)
 def nan_to_num(z, x, copy=True, nan=0.0, posinf=None, neginf=None):
-    """zero where x is nan or infinite"""
+    """zero where x is nan or infinite; nan=, posinf=, neginf= get the adjoint where they are put"""
     d[x] = like(np.where(np.isfinite(x), d[z], 0.0), x)
+    d[nan] = nan_to_num_fill_adjoint(d[z], x, nan, 0)
+    d[posinf] = nan_to_num_fill_adjoint(d[z], x, posinf, 1)
+    d[neginf] = nan_to_num_fill_adjoint(d[z], x, neginf, 2)
 
 
 # ---------------------------------------------------------------------------------
@@ -368,6 +373,12 @@ def select(z, condlist, choicelist, default=0):
     """the conditions have no gradient; each choice gets the adjoint where it is selected (the first true condition), default where none is"""
     d[choicelist] = select_adjoint(d[z], condlist, choicelist, default, 0)
     d[default] = select_adjoint(d[z], condlist, choicelist, default, 1)
+
+
+@adjoint(np.heaviside)
+def heaviside(z, x1, x2):
+    """derivative 0 in x1 (a step); x2 (the value at x1 == 0) gets the adjoint there"""
+    d[x2] = unbroadcast(d[z] * (x1 == 0), x2)
 
 
 @adjoint(np.clip)
@@ -895,13 +906,15 @@ def matrix_power(z, a, n):
 
 @adjoint(np.linalg.norm)
 def norm(z, x, ord=None, axis=None, keepdims=False):
-    """vector: 2, 1, inf, -inf, 0, any p; matrix: fro, nuc, 1, -1, 2, -2, inf, -inf"""
+    """vector: 2, 1, inf, -inf, 0, any p; matrix: fro, nuc, 1, -1, 2, -2, inf, -inf; not differentiable in ord (NotImplementedError)"""
     d[x] = norm_adjoint(d[z], z, x, ord, axis, keepdims)
+    d[ord] = no_derivative_in("np.linalg.norm: its ord")
 
 
 @adjoint(*_have("linalg.vector_norm"))
 def vector_norm(z, x, *, axis=None, keepdims=False, ord=2):
     d[x] = vector_norm_adjoint(d[z], z, x, axis, keepdims, ord)
+    d[ord] = no_derivative_in("np.linalg.vector_norm: its ord")
 
 
 @adjoint(*_have("linalg.matrix_norm"))
@@ -925,7 +938,7 @@ def linalg_diagonal(z, x, *, offset=0):
 # Zero gradient (still run in the forward sweep)
 
 nondiff(np.sign, np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.fix,
-        np.floor_divide, np.heaviside, np.signbit, np.spacing, np.nextafter,
+        np.floor_divide, np.signbit, np.spacing, np.nextafter,
         np.argmax, np.argmin, np.argsort, np.argwhere, np.nonzero, np.flatnonzero,
         np.count_nonzero, np.searchsorted, np.digitize, np.all, np.any,
         np.shape, np.size, np.ndim, np.int64, np.int32, np.intp, np.bool_,

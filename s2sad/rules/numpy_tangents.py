@@ -103,7 +103,7 @@ multilinear(np.real, np.imag, args=("val",))
 
 @tangent(np.nan_to_num)
 def nan_to_num(z, x, copy=True, nan=0.0, posinf=None, neginf=None):
-    d[z] = nan_to_num_tangent(d[x], x)
+    d[z] = nan_to_num_tangent(d[x], x, d[nan], d[posinf], d[neginf])
 
 
 @tangent(np.where)
@@ -359,12 +359,12 @@ def matrix_power(z, a, n):
 
 @tangent(np.linalg.norm)
 def norm(z, x, ord=None, axis=None, keepdims=False):
-    d[z] = norm_tangent(d[x], z, x, ord, axis, keepdims)
+    d[z] = norm_tangent(d[x], z, x, ord, axis, keepdims, d[ord])
 
 
 @tangent(*_have("linalg.vector_norm"))
 def vector_norm(z, x, *, axis=None, keepdims=False, ord=2):
-    d[z] = vector_norm_tangent(d[x], z, x, axis, keepdims, ord)
+    d[z] = vector_norm_tangent(d[x], z, x, axis, keepdims, ord, d[ord])
 
 
 @tangent(*_have("linalg.matrix_norm"))
