@@ -170,6 +170,7 @@ CASES = [
     case("remainder", lambda x, y: np.remainder(x, y), U(3, 1, lo=1.1, hi=1.9),
          U(1, 4, lo=0.5, hi=0.9)),
     case("mod", lambda x, y: np.mod(x, y), U(3, 4, lo=1.1, hi=1.9), U(lo=0.5, hi=0.9)),
+    case("nextafter", lambda x, y: np.nextafter(x, y), U(3, 1, lo=-1.9, hi=-1.1), U(4, lo=0.5)),
     case("fmod", lambda x, y: np.fmod(x, y), U(3, 1, lo=-1.9, hi=-1.1),
          U(1, 4, lo=0.5, hi=0.9)),
     case("copysign", lambda x, y: np.copysign(x, y), Z(3, 1), Z(1, 4)),

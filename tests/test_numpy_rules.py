@@ -435,6 +435,11 @@ def b_fmod(x, y):
     return np.sum(z * W(z))
 
 
+def b_nextafter(x, y):
+    z = np.nextafter(x, y)
+    return np.sum(z * W(z))
+
+
 def b_where(x, y):
     z = np.where(W(x + y) > 1.0, x, y)
     return np.sum(z * W(z))
@@ -456,6 +461,7 @@ BINARY = [
     (b_logaddexp, SIGNED, SIGNED), (b_logaddexp2, SIGNED, SIGNED),
     (b_remainder, (1.1, 1.9), (0.5, 0.9)), (b_mod, (-1.9, -1.1), (0.5, 0.9)),
     (b_fmod, (-1.9, -1.1), (0.5, 0.9)), (b_where, SIGNED, SIGNED),
+    (b_nextafter, (-1.9, -1.1), (0.5, 0.9)),
 ]
 SHAPES = [((3, 1), (1, 4)), ((), (3, 4)), ((4,), (3, 4)), ((3, 4), ()), ((2, 3), (2, 3))]
 

@@ -342,6 +342,12 @@ def remainder(z, x, y):
     d[y] = unbroadcast(-d[z] * np.floor(x / y), y)
 
 
+@adjoint(np.nextafter)
+def nextafter(z, x1, x2):
+    """x1 moved by one ulp: derivative 1 in x1, 0 in the direction x2"""
+    d[x1] = unbroadcast(d[z], x1)
+
+
 @adjoint(np.fmod)
 def fmod(z, x, y):
     """x - trunc(x / y) * y"""
@@ -938,7 +944,7 @@ def linalg_diagonal(z, x, *, offset=0):
 # Zero gradient (still run in the forward sweep)
 
 nondiff(np.sign, np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.fix,
-        np.floor_divide, np.signbit, np.spacing, np.nextafter,
+        np.floor_divide, np.signbit, np.spacing,
         np.argmax, np.argmin, np.argsort, np.argwhere, np.nonzero, np.flatnonzero,
         np.count_nonzero, np.searchsorted, np.digitize, np.all, np.any,
         np.shape, np.size, np.ndim, np.int64, np.int32, np.intp, np.bool_,
