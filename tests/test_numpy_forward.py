@@ -301,6 +301,8 @@ CASES = [
     case("gradient-spacing", lambda u, h: np.gradient(u, h, axis=1, edge_order=2), U(3, 5), P()),
     case("gradient-2d", lambda u, h: np.gradient(u, h, 0.5)[0] * np.gradient(u)[1], U(3, 4),
          P()),
+    case("split", lambda x: np.split(x, [1, 3], axis=1)[2] * np.split(x, 5, axis=1)[0], U(2, 5)),
+    case("array_split", lambda x: np.array_split(x, 3)[2], U(8)),
     case("polyval", lambda p, x: np.polyval(p, x), U(4), U(2, 3)),
     case("polyval-scalar", lambda p, x: np.polyval(p, x), U(3), U()),
     case("interp", lambda x, xp, fp: np.interp(x, xp, fp), XI, XP, U(5)),
@@ -645,6 +647,7 @@ HESSIANS = [
     case("select", lambda x: np.sum(np.select([x < 0, x < 0.5], [x ** 3, np.sin(x)], x * x)
                                     ** 2), U(6)),
     case("gradient", lambda u, h: np.sum(np.sin(np.gradient(u, h)[1]) * u), U(3, 4), P()),
+    case("split", lambda x: np.sum(np.split(x, 3)[0] ** 2 * np.array_split(x, 3)[2]), U(6)),
     case("polyval", lambda p, x: np.sum(np.polyval(p, x) ** 2), U(4), U(3)),
     case("interp", lambda x, xp, fp: np.sum(np.interp(x, xp, fp) ** 3), XI, XP, U(5)),
     case("interp-ends", lambda x, fp, lo: np.sum(np.interp(x, XP, fp, lo) ** 3 * x), XO, U(5),
@@ -820,6 +823,8 @@ HELPERS = [
     helper("gradient_adjoint", lambda g: H.gradient_adjoint(g, A34, (0.5,), 1, 2), (3, 4)),
     helper("gradient_adjoint-tuple", lambda g: H.gradient_adjoint(
         [g, 2.0 * g], A34, (XS3, 0.5), None, 1), (3, 4)),
+    helper("split_adjoint", lambda g: H.split_adjoint([0.0, g, 2.0 * g], A34, 3, 1, True),
+           (3, 1)),
     helper("mT", lambda g: H.mT(g), (2, 3, 4)),
     helper("transpose_method_adjoint", lambda g: methods.transpose_method_adjoint(
         g, (1, 2, 0)), (3, 4, 2)),

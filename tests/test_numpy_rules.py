@@ -1318,6 +1318,30 @@ def test_gradient():
         s2sad.grad(c_gradient_coords, wrt=1)(u, xs, 1)
 
 
+def c_split(x):
+    a, b = np.split(x, 2)
+    return np.sum(a * b * W(a))
+
+
+def c_split_indices(x):
+    a, b, c = np.split(x, [1, 3], axis=1)
+    return np.sum(a * W(a)) * np.sum(c ** 2)          # b unused: a zero adjoint
+
+
+def c_array_split(x):
+    parts = np.array_split(x, 3, axis=1)
+    return np.sum(parts[0] ** 2) + np.sum(np.sin(parts[2]) * W(parts[2]))
+
+
+def test_split():
+    assert_grad_matches(c_split, (rand((6,), seed=46),))
+    assert_grad_matches(c_split, (rand((4, 3), seed=47),))
+    assert_grad_matches(c_split_indices, (rand((2, 5), seed=48),))
+    assert_grad_matches(c_array_split, (rand((2, 5), seed=49),))
+    g = s2sad.grad(c_split_indices)(rand((2, 5), seed=48))
+    assert np.array_equal(g[:, 1:3], np.zeros((2, 2)))
+
+
 def c_polyval(p, x):
     z = np.polyval(p, x)
     return np.sum(z * W(z))

@@ -394,6 +394,22 @@ def concatenate_adjoint(g, arrays, axis=0):
     return [like(piece, p) for piece, p in zip(pieces, arrays)]
 
 
+def split_adjoint(g, ary, indices_or_sections, axis=0, uneven=False):
+    """Adjoint of ``np.split`` (``np.array_split`` with ``uneven``): the adjoints of the
+    pieces (``0.0`` for a piece not used) put back together along ``axis``."""
+    split = np.array_split if uneven else np.split
+    shapes = [p.shape for p in split(np.empty(np.shape(ary)), indices_or_sections, axis)]
+    parts = [np.zeros(shape) if type(gk) is float and gk == 0.0 else np.asarray(gk)
+             for gk, shape in zip(g, shapes)]
+    return _out(np.concatenate(parts, axis), ary)
+
+
+def split_transpose(h, g, ary, indices_or_sections, axis=0, uneven=False):
+    """Transpose of :func:`split_adjoint`: ``h`` (shaped like ``ary``) split again."""
+    split = np.array_split if uneven else np.split
+    return [np.array(p) for p in split(np.asarray(h), indices_or_sections, axis)]
+
+
 def stack_adjoint(g, arrays, axis=0):
     """Adjoint of ``np.stack``: the slices of ``g`` along the new axis."""
     moved = np.moveaxis(np.asarray(g), axis, 0)

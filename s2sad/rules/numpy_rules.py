@@ -83,6 +83,7 @@ from .numpy_helpers import (
     solve_adjoint_a,
     solve_transposed,
     sort_adjoint,
+    split_adjoint,
     stack_adjoint,
     std_adjoint,
     sum_to,
@@ -697,6 +698,18 @@ def diff(z, a, n=1, axis=-1, prepend=None, append=None):
     d[a] = diff_adjoint(d[z], a, n, axis, prepend, append, 0)
     d[prepend] = diff_adjoint(d[z], a, n, axis, prepend, append, 1)
     d[append] = diff_adjoint(d[z], a, n, axis, prepend, append, 2)
+
+
+@adjoint(np.split)
+def split(z, ary, indices_or_sections, axis=0):
+    """the result is a list; the adjoint of an unused piece is zero"""
+    d[ary] = split_adjoint(d[z], ary, indices_or_sections, axis, False)
+
+
+@adjoint(np.array_split)
+def array_split(z, ary, indices_or_sections, axis=0):
+    """the result is a list; the adjoint of an unused piece is zero"""
+    d[ary] = split_adjoint(d[z], ary, indices_or_sections, axis, True)
 
 
 @adjoint(np.concatenate)

@@ -219,6 +219,7 @@ multilinear(*_have("matrix_transpose", "linalg.matrix_transpose", "linalg.trace"
 multilinear(np.atleast_1d, np.atleast_2d, np.atleast_3d, args=("arys",))
 multilinear(np.broadcast_to, args=("array",))
 multilinear(np.tile, args=("A",))
+multilinear(np.split, np.array_split, args=("ary",))
 multilinear(np.flip, np.fliplr, np.flipud, np.rot90, np.triu, np.tril, args=("m",))
 multilinear(np.diag, args=("v",))
 multilinear(np.take_along_axis, args=("arr",))
@@ -386,7 +387,7 @@ multilinear(H.sum_to, H.like, H.transpose_adjoint, H.ravel_adjoint, H.rollaxis_a
             H.hstack_adjoint, H.dstack_adjoint, H.column_stack_adjoint, H.array_adjoint,
             H.cumsum_adjoint, H.real_adjoint, H.imag_adjoint, H.nansum_adjoint,
             H.nanmean_adjoint, H.extremum_adjoint, H.ptp_adjoint, H.linspace_adjoint,
-            H.clip_adjoint, H.clip_bound_adjoint, H.select_adjoint,
+            H.clip_adjoint, H.clip_bound_adjoint, H.select_adjoint, H.split_adjoint,
             methods.transpose_method_adjoint,
             methods.astype_adjoint, methods.item_adjoint, args=("g",))
 multilinear(H.mT, args=("a",))
@@ -572,6 +573,11 @@ def clip_bound_adjoint_(z, g, a, a_min, a_max, min, max, which):
 @adjoint(H.select_adjoint)
 def select_adjoint_(z, g, condlist, choicelist, default=0, which=0):
     d[g] = H.select_transpose(d[z], g, condlist, choicelist, default, which)
+
+
+@adjoint(H.split_adjoint)
+def split_adjoint_(z, g, ary, indices_or_sections, axis=0, uneven=False):
+    d[g] = H.split_transpose(d[z], g, ary, indices_or_sections, axis, uneven)
 
 
 @adjoint(H.mT)
