@@ -1342,6 +1342,25 @@ def test_split():
     assert np.array_equal(g[:, 1:3], np.zeros((2, 2)))
 
 
+def c_cov(m, y, rowvar, bias, ddof):
+    z = np.cov(m, y, rowvar=rowvar, bias=bias, ddof=ddof)
+    return np.sum(z * W(z))
+
+
+def test_cov():
+    a, b = rand((3, 5), seed=50), rand((5,), seed=51)
+    assert_grad_matches(c_cov, (a, None, True, False, None))
+    assert_grad_matches(c_cov, (a.T, None, False, True, None))
+    assert_grad_matches(c_cov, (a, b, True, False, 0), wrt=(0, 1))
+    assert_grad_matches(c_cov, (b, b[::-1] * 2.0, True, False, None), wrt=(0, 1))
+    assert_grad_matches(c_cov, (rand((1, 4), seed=52), None, True, False, 2))
+    assert_grad_matches(c_cov, (a.T, rand((1, 5), seed=53), False, False, None), wrt=(0, 1))
+    assert_grad_matches(c_cov, (a.T, rand((5, 2), seed=54), False, False, None), wrt=(0, 1))
+    # the variance of one variable: d/dx var(x, ddof=1) = 2 (x - mean) / (n - 1)
+    g = s2sad.grad(lambda x: np.cov(x))(b)
+    assert np.allclose(g, 2 * (b - b.mean()) / 4)
+
+
 def c_polyval(p, x):
     z = np.polyval(p, x)
     return np.sum(z * W(z))

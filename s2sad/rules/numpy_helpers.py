@@ -1116,6 +1116,50 @@ def gradient_tangent(df, dspacing, z, f, spacing=(), axis=None, edge_order=1):
     return tuple(out) if many else out[0]
 
 
+def _cov_flipped(v, rowvar, is_y):
+    """Whether ``np.cov`` transposes ``v`` (``rowvar=False``: ``m`` unless it is 1-D, ``y``
+    unless it has one row once 2-D)."""
+    if rowvar:
+        return False
+    return np.atleast_2d(v).shape[0] != 1 if is_y else np.ndim(v) != 1
+
+
+def _cov_rows(v, rowvar, is_y=False):
+    """``v`` as ``np.cov`` lays it out: variables in rows."""
+    x = np.atleast_2d(np.asarray(v, dtype=float))
+    return x.T if _cov_flipped(v, rowvar, is_y) else x
+
+
+def _cov_data(m, y, rowvar, bias, ddof):
+    x = _cov_rows(m, rowvar)
+    if y is not None:
+        x = np.concatenate((x, _cov_rows(y, rowvar, True)), axis=0)
+    if ddof is None:
+        ddof = 0 if bias else 1
+    centered = x - np.mean(x, axis=1, keepdims=True)
+    return x, centered, x.shape[1] - ddof
+
+
+def _cov_back(dx, v, rows, rowvar, first):
+    """The rows of ``dx`` that belong to ``v`` (the first ``rows``, or the rest), laid out
+    as ``v``."""
+    part = dx[:rows] if first else dx[rows:]
+    if _cov_flipped(v, rowvar, not first):
+        part = part.T
+    return _out(np.reshape(part, np.shape(v)), v)
+
+
+def cov_adjoint(g, m, y=None, rowvar=True, bias=False, ddof=None, which=0):
+    """Adjoint of ``m`` (which=0) or ``y`` (1) in ``np.cov``: ``(G + G^T) Xc / (n - ddof)``
+    for the centered data ``Xc`` (its rows have mean 0, so centering passes it on)."""
+    x, centered, k = _cov_data(m, y, rowvar, bias, ddof)
+    nv = x.shape[0]
+    gm = np.reshape(g, (nv, nv))
+    dx = (gm + gm.T) @ centered / k
+    rows = _cov_rows(m, rowvar).shape[0]
+    return _cov_back(dx, y if which else m, rows, rowvar, which == 0)
+
+
 def _with(shape, axis, n):
     shape = list(shape)
     shape[axis] = n
@@ -1302,6 +1346,17 @@ def select_tangent(dchoices, ddefault, z, condlist, choicelist):
     """Tangent of ``np.select``: the tangents of the choices, selected as the values are."""
     pieces = [np.broadcast_to(t, np.shape(z)) for t in dense(dchoices, choicelist)]
     return _shaped(np.select(condlist, pieces, np.broadcast_to(ddefault, np.shape(z))), z)
+
+
+def cov_tangent(dm, dy, z, m, y=None, rowvar=True, bias=False, ddof=None):
+    """Tangent of ``np.cov``: ``(dXc Xc^T + Xc dXc^T) / (n - ddof)``."""
+    x, centered, k = _cov_data(m, y, rowvar, bias, ddof)
+    dx = _cov_rows(dense(dm, m), rowvar)
+    if y is not None:
+        dx = np.concatenate((dx, _cov_rows(dense(dy, y), rowvar, True)), axis=0)
+    dc = dx - np.mean(dx, axis=1, keepdims=True)
+    out = (dc @ centered.T + centered @ dc.T) / k
+    return _shaped(out, z)
 
 
 def clip_tangent(da, dlo, dhi, z, a, a_min=None, a_max=None, min=None, max=None):

@@ -33,6 +33,7 @@ from .numpy_helpers import (
     concatenate_adjoint,
     convolve_adjoint,
     correlate_adjoint,
+    cov_adjoint,
     cross_adjoint_a,
     cross_adjoint_b,
     cumprod_adjoint,
@@ -507,6 +508,13 @@ def gradient3(z, f, s1, s2, s3, *, axis=None, edge_order=1):
     d[s1] = gradient_spacing_adjoint(d[z], z, f, (s1, s2, s3), axis, edge_order, 0)
     d[s2] = gradient_spacing_adjoint(d[z], z, f, (s1, s2, s3), axis, edge_order, 1)
     d[s3] = gradient_spacing_adjoint(d[z], z, f, (s1, s2, s3), axis, edge_order, 2)
+
+
+@adjoint(np.cov)
+def cov(z, m, y=None, rowvar=True, bias=False, ddof=None):
+    """differentiable in m and y; fweights and aweights are not supported"""
+    d[m] = cov_adjoint(d[z], m, y, rowvar, bias, ddof, 0)
+    d[y] = cov_adjoint(d[z], m, y, rowvar, bias, ddof, 1)
 
 
 @adjoint(np.polyval)

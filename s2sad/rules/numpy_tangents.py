@@ -50,6 +50,7 @@ from .numpy_helpers import (
     average_tangent,
     cholesky_tangent,
     clip_tangent,
+    cov_tangent,
     cumprod_tangent,
     dense,
     diff_tangent,
@@ -197,6 +198,11 @@ def gradient2(z, f, s1, s2, *, axis=None, edge_order=1):
 @tangent(np.gradient)
 def gradient3(z, f, s1, s2, s3, *, axis=None, edge_order=1):
     d[z] = gradient_tangent(d[f], (d[s1], d[s2], d[s3]), z, f, (s1, s2, s3), axis, edge_order)
+
+
+@tangent(np.cov)
+def cov(z, m, y=None, rowvar=True, bias=False, ddof=None):
+    d[z] = cov_tangent(d[m], d[y], z, m, y, rowvar, bias, ddof)
 
 
 @tangent(np.polyval)
