@@ -102,6 +102,11 @@ def case(name, fn, *args, fd=True, sym=False, needs=None):
     return pytest.param(fn, args, fd, sym, id=name, marks=marks)
 
 
+def eigh_projector(a):
+    w, v = np.linalg.eigh(a)
+    return v @ np.diag(w ** 2 + np.arange(3.0)) @ v.T      # not changed by the signs of v
+
+
 def slogdet_unpacked(a):
     sign, logdet = np.linalg.slogdet(a)
     return sign * logdet
@@ -345,6 +350,9 @@ CASES = [
     case("slogdet", lambda a: np.linalg.slogdet(a)[1], wellcond(3, 3)),
     case("slogdet-unpacked", slogdet_unpacked, -wellcond(3, 3)),
     case("cholesky", lambda a: np.linalg.cholesky(a), spd(3), sym=True),
+    case("eigh-values", lambda a: np.linalg.eigh(a)[0], spd(3), sym=True),
+    case("eigh-projector", lambda a: eigh_projector(a), spd(3), sym=True),
+    case("eigvalsh", lambda a: np.linalg.eigvalsh(a), spd(3), sym=True),
     case("matrix_power", lambda a: np.linalg.matrix_power(a, 3), U(3, 3)),
     case("matrix_power-negative", lambda a: np.linalg.matrix_power(a, -2), wellcond(3, 3)),
     case("matrix_power-zero", lambda a: np.linalg.matrix_power(a, 0), U(3, 3)),
@@ -671,6 +679,9 @@ HESSIANS = [
     case("inv-det", lambda a: np.sum(np.linalg.inv(a) ** 2) * np.linalg.det(a),
          wellcond(3, 3)),
     case("slogdet", lambda a: np.linalg.slogdet(a)[1] ** 2, wellcond(3, 3)),
+    case("eigh", lambda a: np.sum(np.sin(eigh_projector(a + a.T)))
+         + np.sum(np.linalg.eigvalsh(a + a.T) ** 3) + np.linalg.eigh(a @ a.T)[0][0] ** 2,
+         U(3, 3)),
     case("cholesky", lambda a: np.sum(np.sin(np.linalg.cholesky(a + a.T))), spd(3) / 2,
          sym=True),
     case("matrix_power", lambda a: np.sum(np.sin(np.linalg.matrix_power(a, 3))), U(3, 3)),
@@ -954,7 +965,8 @@ def test_hessian_families_cover_the_nonlinear_helpers():
                  np.nanmean, np.average, np.trapezoid, np.clip, np.einsum, np.kron,
                  np.linalg.solve, np.linalg.det, np.linalg.slogdet, np.linalg.cholesky,
                  np.linalg.matrix_power, np.linalg.norm, np.linalg.inv, np.sinc,
-                 np.polyval, np.interp, np.select, np.gradient, np.cov):
+                 np.polyval, np.interp, np.select, np.gradient, np.cov,
+                 np.linalg.eigh, np.linalg.eigvalsh):
         assert prim in used, prim
 
 

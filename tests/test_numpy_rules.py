@@ -1648,6 +1648,37 @@ def m_matrix_power(a, n):
     return np.sum(z * W(z))
 
 
+def m_eigh(b):
+    w, v = np.linalg.eigh(b + b.T)
+    p = v @ np.diag(np.arange(1.0, 4.0)) @ v.T      # not changed by the eigenvectors' signs
+    return np.sum(w * W(w)) + np.sum(p * W(p)) + np.sum(v * v * W(v))
+
+
+def m_eigh_vectors_only(b):
+    w, v = np.linalg.eigh(b @ b.T)
+    return np.sum((v[:, 0] @ b) ** 2)
+
+
+def m_eigvalsh(b):
+    z = np.linalg.eigvalsh(b + np.swapaxes(b, -1, -2))
+    return np.sum(z * W(z))
+
+
+def test_eigh():
+    """Symmetric adjoints (a symmetric argument, made by b + b.T here: eigh reads one
+    triangle), against differences and the first-order formula dw_i = v_i^T da v_i."""
+    for seed in (7, 8):
+        b = rand((3, 3), seed=seed)
+        assert_grad_matches(m_eigh, (b,))
+        assert_grad_matches(m_eigh_vectors_only, (b,))
+        assert_grad_matches(m_eigvalsh, (b,))
+        assert_grad_matches(m_eigvalsh, (np.stack([b, rand((3, 3), seed=seed + 2)]),))
+    a = spd(3)
+    w, v = np.linalg.eigh(a)
+    g = s2sad.grad(lambda a: np.linalg.eigh(a)[0][2])(a)
+    assert np.allclose(g, np.outer(v[:, 2], v[:, 2]))
+
+
 def test_matrix_functions():
     a = wellcond(3)
     assert_grad_matches(m_inv, (a,))

@@ -759,6 +759,37 @@ def slogdet_adjoint(g, a):
     return np.asarray(g_logdet)[..., None, None] * mT(np.linalg.inv(a))
 
 
+def _eigh_gaps(w):
+    """``F[..., i, j] = 1 / (w_j - w_i)`` off the diagonal, 0 on it (inf where eigenvalues
+    repeat: the eigenvectors are not differentiable there)."""
+    n = w.shape[-1]
+    eye = np.eye(n, dtype=bool)
+    diff = w[..., None, :] - w[..., :, None]
+    return np.where(eye, 0.0, 1.0 / np.where(eye, 1.0, diff))
+
+
+def eigh_adjoint(g, z, a):
+    """Adjoint of ``np.linalg.eigh`` (``g`` holds the adjoints of the eigenvalues and the
+    eigenvectors, ``0.0`` for one not used): ``V (diag(gw) + F * (V^T gV)) V^T``, made
+    symmetric (a is taken to be symmetric, as for cholesky)."""
+    w, v = z[0], z[1]
+    gw, gv = g[0], g[1]
+    n = np.shape(a)[-1]
+    inner = np.zeros(np.shape(v))
+    if not (type(gw) is float and gw == 0.0):
+        inner = inner + np.asarray(gw)[..., None] * np.eye(n)
+    if not (type(gv) is float and gv == 0.0):
+        inner = inner + _eigh_gaps(w) * (mT(v) @ gv)
+    abar = v @ inner @ mT(v)
+    return 0.5 * (abar + mT(abar))
+
+
+def eigvalsh_adjoint(g, a):
+    """Adjoint of ``np.linalg.eigvalsh``: ``V diag(g) V^T``."""
+    v = np.linalg.eigh(a)[1]
+    return (v * np.asarray(g)[..., None, :]) @ mT(v)
+
+
 def cholesky_adjoint(g, L):
     """Adjoint of ``np.linalg.cholesky`` (symmetric result; Murray 2016)."""
     n = L.shape[-1]
@@ -1474,6 +1505,20 @@ def slogdet_tangent(t, z, a):
     sign = np.zeros(np.shape(z[0]))
     logdet = np.sum(mT(np.linalg.inv(a)) * t, axis=(-2, -1))
     return (sign[()] if sign.ndim == 0 else sign), logdet
+
+
+def eigh_tangent(t, z):
+    """Tangent of ``np.linalg.eigh`` for a symmetric tangent (``t`` is symmetrized):
+    ``dw = diag(V^T t V)``, ``dV = V (F * (V^T t V))``."""
+    w, v = z[0], z[1]
+    inner = mT(v) @ (0.5 * (t + mT(t))) @ v
+    return np.diagonal(inner, axis1=-2, axis2=-1).copy(), v @ (_eigh_gaps(w) * inner)
+
+
+def eigvalsh_tangent(t, a):
+    v = np.linalg.eigh(a)[1]
+    inner = mT(v) @ (0.5 * (t + mT(t))) @ v
+    return np.diagonal(inner, axis1=-2, axis2=-1).copy()
 
 
 def cholesky_tangent(t, L):

@@ -43,6 +43,8 @@ from .numpy_helpers import (
     diagonal_adjoint,
     diff_adjoint,
     dstack_adjoint,
+    eigh_adjoint,
+    eigvalsh_adjoint,
     einsum_adjoint,
     einsum_sublist_error,
     extremum_adjoint,
@@ -917,6 +919,18 @@ def det(z, a):
 def slogdet(z, a):
     """result is (sign, logabsdet); sign has no gradient"""
     d[a] = slogdet_adjoint(d[z], a)
+
+
+@adjoint(np.linalg.eigh)
+def eigh(z, a, UPLO="L"):
+    """symmetric adjoint (a is taken to be symmetric); eigenvectors need distinct eigenvalues"""
+    d[a] = eigh_adjoint(d[z], z, a)
+
+
+@adjoint(np.linalg.eigvalsh)
+def eigvalsh(z, a, UPLO="L"):
+    """symmetric adjoint (a is taken to be symmetric)"""
+    d[a] = eigvalsh_adjoint(d[z], a)
 
 
 @adjoint(np.linalg.cholesky)

@@ -54,6 +54,8 @@ from .numpy_helpers import (
     cumprod_tangent,
     dense,
     diff_tangent,
+    eigh_tangent,
+    eigvalsh_tangent,
     extremum_tangent,
     full_tangent,
     gradient_tangent,
@@ -352,6 +354,16 @@ def det(z, a):
 @tangent(np.linalg.slogdet)
 def slogdet(z, a):
     d[z] = slogdet_tangent(d[a], z, a)
+
+
+@tangent(np.linalg.eigh)
+def eigh(z, a, UPLO="L"):
+    d[z] = eigh_tangent(d[a], z)
+
+
+@tangent(np.linalg.eigvalsh)
+def eigvalsh(z, a, UPLO="L"):
+    d[z] = eigvalsh_tangent(d[a], a)
 
 
 @tangent(np.linalg.cholesky)
