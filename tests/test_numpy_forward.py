@@ -309,6 +309,9 @@ CASES = [
     case("split", lambda x: np.split(x, [1, 3], axis=1)[2] * np.split(x, 5, axis=1)[0], U(2, 5)),
     case("array_split", lambda x: np.array_split(x, 3)[2], U(8)),
     case("cov", lambda m, y: np.cov(m, y, rowvar=False), U(5, 2), U(5)),
+    case("median", lambda x: np.median(x, axis=1, keepdims=True), U(3, 4)),
+    case("quantile-percentile", lambda x: np.quantile(x, [0.2, 0.7], axis=0)
+         * np.percentile(x, 30.0, axis=0), U(5, 3)),
     case("polyval", lambda p, x: np.polyval(p, x), U(4), U(2, 3)),
     case("polyval-scalar", lambda p, x: np.polyval(p, x), U(3), U()),
     case("interp", lambda x, xp, fp: np.interp(x, xp, fp), XI, XP, U(5)),
@@ -658,6 +661,8 @@ HESSIANS = [
     case("gradient", lambda u, h: np.sum(np.sin(np.gradient(u, h)[1]) * u), U(3, 4), P()),
     case("split", lambda x: np.sum(np.split(x, 3)[0] ** 2 * np.array_split(x, 3)[2]), U(6)),
     case("cov", lambda m: np.sum(np.cov(m) ** 2 * C34[:, :3]), U(3, 5)),
+    case("median-quantile", lambda x: np.sum(np.median(x, axis=0) ** 3)
+         + np.sum(np.quantile(x, [0.3, 0.6]) * np.percentile(x, 50.0)), U(4, 3)),
     case("polyval", lambda p, x: np.sum(np.polyval(p, x) ** 2), U(4), U(3)),
     case("interp", lambda x, xp, fp: np.sum(np.interp(x, xp, fp) ** 3), XI, XP, U(5)),
     case("interp-ends", lambda x, fp, lo: np.sum(np.interp(x, XP, fp, lo) ** 3 * x), XO, U(5),
@@ -966,7 +971,7 @@ def test_hessian_families_cover_the_nonlinear_helpers():
                  np.linalg.solve, np.linalg.det, np.linalg.slogdet, np.linalg.cholesky,
                  np.linalg.matrix_power, np.linalg.norm, np.linalg.inv, np.sinc,
                  np.polyval, np.interp, np.select, np.gradient, np.cov,
-                 np.linalg.eigh, np.linalg.eigvalsh):
+                 np.linalg.eigh, np.linalg.eigvalsh, np.median, np.quantile, np.percentile):
         assert prim in used, prim
 
 

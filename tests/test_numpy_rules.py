@@ -1361,6 +1361,31 @@ def test_cov():
     assert np.allclose(g, 2 * (b - b.mean()) / 4)
 
 
+def r_median(x, axis, keepdims):
+    z = np.median(x, axis=axis, keepdims=keepdims)
+    return np.sum(z * W(z))
+
+
+def r_quantile(x, q, axis):
+    z = np.quantile(x, q, axis=axis)
+    return np.sum(z * W(z)) + np.sum(np.percentile(x, 40.0, axis=axis) ** 2)
+
+
+def test_quantiles():
+    """Linear interpolation between two order statistics: the adjoint goes to the
+    elements the (stable) sort puts there."""
+    x = rand((4, 5), seed=55)
+    for axis in (None, 0, 1, -1):
+        for keepdims in (False, True):
+            assert_grad_matches(r_median, (x, axis, keepdims))
+        assert_grad_matches(r_quantile, (x, np.array([0.1, 0.5, 0.95]), axis))
+        assert_grad_matches(r_quantile, (x, 0.3, axis))
+    g = s2sad.grad(lambda x: np.median(x))(np.array([3.0, 1.0, 4.0, 2.0]))
+    assert np.array_equal(g, [0.5, 0.0, 0.0, 0.5])
+    with pytest.raises(NotImplementedError, match="method='nearest'"):
+        s2sad.grad(lambda x: np.quantile(x, 0.5, method="nearest"))(x[0])
+
+
 def c_polyval(p, x):
     z = np.polyval(p, x)
     return np.sum(z * W(z))

@@ -87,6 +87,55 @@ def prod_adjoint(g, x, axis=None, keepdims=False):
     return _expand(g, x.shape, axes) * others
 
 
+def _quantile_weights(a, q, axis, method):
+    """``a`` with ``axis`` moved last (raveled for None) and, per quantile in ``q``, the
+    one-hot weights ``(q.size, ..., n)`` of ``np.quantile(..., method="linear")`` on the
+    elements of ``a``: ``1 - frac`` on the order statistic below, ``frac`` on the one
+    above (ties: the elements the stable sort puts there)."""
+    if method != "linear":
+        raise NotImplementedError(f"gradient of np.quantile with method={method!r}; "
+                                  "only 'linear' (the default) is supported")
+    if axis is not None and not isinstance(axis, (int, np.integer)):
+        raise NotImplementedError("gradient of np.quantile/percentile/median over several "
+                                  "axes; reshape the array first")
+    x = np.asarray(a, dtype=float)
+    xm = np.ravel(x) if axis is None else np.moveaxis(x, int(axis), -1)
+    n = xm.shape[-1]
+    qs = np.ravel(np.asarray(q, dtype=float))
+    pos = qs * (n - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = pos - lo
+    order = np.argsort(xm, axis=-1, kind="stable")
+    slots = np.arange(n)
+    weights = []
+    for k in range(qs.size):
+        below = slots == np.take(order, [lo[k]], axis=-1)
+        above = slots == np.take(order, [hi[k]], axis=-1)
+        weights.append((1.0 - frac[k]) * below + frac[k] * above)
+    return xm, np.array(weights)
+
+
+def quantile_adjoint(g, a, q, axis=None, keepdims=False, method="linear"):
+    """Adjoint of ``a`` in ``np.quantile`` (``np.percentile`` with ``q / 100``,
+    ``np.median`` with ``q = 0.5``)."""
+    xm, weights = _quantile_weights(a, q, axis, method)
+    gq = np.reshape(g, (weights.shape[0],) + xm.shape[:-1])      # keepdims: same size
+    out = np.sum(gq[..., None] * weights, axis=0)
+    if axis is not None:
+        out = np.moveaxis(out, -1, int(axis))
+    return _out(np.reshape(out, np.shape(a)), a)
+
+
+def quantile_tangent(t, z, a, q, axis=None, keepdims=False, method="linear", dq=0.0):
+    """Tangent of ``np.quantile``: the weights of :func:`_quantile_weights` on ``t`` (none
+    in ``q``: ``dq`` must be 0)."""
+    _no_tangent_in(dq, "np.quantile: its q")
+    xm, weights = _quantile_weights(a, q, axis, method)
+    tm = np.ravel(t) if axis is None else np.moveaxis(np.asarray(t, dtype=float), int(axis), -1)
+    return _shaped(np.sum(weights * tm, axis=-1), z)
+
+
 def extremum_adjoint(g, z, x, axis=None, keepdims=False):
     """Adjoint of max/min-like reductions: ``g`` goes to the elements equal to the
     result, split evenly between ties."""
@@ -1550,8 +1599,13 @@ def matrix_power_tangent(t, a, n):
 
 
 def _no_tangent_in(t, what):
-    """A refusal where an argument a rule does not differentiate in has a tangent."""
-    if not _no_tangent(t):
+    """A refusal where an argument a rule does not differentiate in has a tangent (not
+    one of zeros: a list of constants may carry a list of zero tangents)."""
+    try:
+        zero = _no_tangent(t) or not np.any(np.asarray(t, dtype=float))
+    except (TypeError, ValueError):
+        zero = False
+    if not zero:
         raise NotImplementedError(f"derivative of {what} carries a derivative, and s2sad "
                                   "does not differentiate in it; pass it as a constant "
                                   "(s2sad.stop_gradient) if its derivative is not needed")

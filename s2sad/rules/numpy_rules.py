@@ -75,6 +75,7 @@ from .numpy_helpers import (
     polyval_slope,
     prod_adjoint,
     ptp_adjoint,
+    quantile_adjoint,
     ravel_adjoint,
     real_adjoint,
     repeat_adjoint,
@@ -517,6 +518,28 @@ def cov(z, m, y=None, rowvar=True, bias=False, ddof=None):
     """differentiable in m and y; fweights and aweights are not supported"""
     d[m] = cov_adjoint(d[z], m, y, rowvar, bias, ddof, 0)
     d[y] = cov_adjoint(d[z], m, y, rowvar, bias, ddof, 1)
+
+
+@adjoint(np.quantile)
+def quantile(z, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+             keepdims=False):
+    """method 'linear', axis None or one axis; ties: the elements the stable sort puts at the order statistics used; q has no gradient"""
+    d[a] = quantile_adjoint(d[z], a, q, axis, keepdims, method)
+    d[q] = no_derivative_in("np.quantile: its q")
+
+
+@adjoint(np.percentile)
+def percentile(z, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+               keepdims=False):
+    """as np.quantile with q / 100"""
+    d[a] = quantile_adjoint(d[z], a, np.asarray(q) / 100.0, axis, keepdims, method)
+    d[q] = no_derivative_in("np.percentile: its q")
+
+
+@adjoint(np.median)
+def median(z, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    """as np.quantile with q = 0.5: the mean of the two middle elements for an even count"""
+    d[a] = quantile_adjoint(d[z], a, 0.5, axis, keepdims, "linear")
 
 
 @adjoint(np.polyval)

@@ -72,6 +72,7 @@ from .numpy_helpers import (
     polyval_tangent,
     prod_tangent,
     ptp_tangent,
+    quantile_tangent,
     select_tangent,
     slogdet_tangent,
     solve_tangent,
@@ -205,6 +206,23 @@ def gradient3(z, f, s1, s2, s3, *, axis=None, edge_order=1):
 @tangent(np.cov)
 def cov(z, m, y=None, rowvar=True, bias=False, ddof=None):
     d[z] = cov_tangent(d[m], d[y], z, m, y, rowvar, bias, ddof)
+
+
+@tangent(np.quantile)
+def quantile(z, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+             keepdims=False):
+    d[z] = quantile_tangent(d[a], z, a, q, axis, keepdims, method, d[q])
+
+
+@tangent(np.percentile)
+def percentile(z, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+               keepdims=False):
+    d[z] = quantile_tangent(d[a], z, a, np.asarray(q) / 100.0, axis, keepdims, method, d[q])
+
+
+@tangent(np.median)
+def median(z, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    d[z] = quantile_tangent(d[a], z, a, 0.5, axis, keepdims, "linear")
 
 
 @tangent(np.polyval)
