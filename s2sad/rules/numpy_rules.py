@@ -523,7 +523,7 @@ def cov(z, m, y=None, rowvar=True, bias=False, ddof=None):
 @adjoint(np.quantile)
 def quantile(z, a, q, axis=None, out=None, overwrite_input=False, method="linear",
              keepdims=False):
-    """method 'linear', axis None or one axis; ties: the elements the stable sort puts at the order statistics used; q has no gradient"""
+    """method 'linear', axis None or one axis; ties: the elements the stable sort puts at the order statistics used; not differentiable in q (NotImplementedError)"""
     d[a] = quantile_adjoint(d[z], a, q, axis, keepdims, method)
     d[q] = no_derivative_in("np.quantile: its q")
 
