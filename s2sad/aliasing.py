@@ -104,6 +104,7 @@ class _Sharing:
         self._items_share(items)
         self.tree = tree
         self.after = None
+        self._shape_helpers = _shape_helpers()
 
     def _items_share(self, items):
         """An item read from a list (``r = rows[0]``), or from what may be one (an item
@@ -320,8 +321,51 @@ class _Sharing:
                 entry = new
         t = target_name(s)
         if t is not None:
-            return (live - {t}) | loads(s.value)
-        return live | loads(s)
+            return (live - {t}) | self._value_loads(s.value)
+        return live | self._value_loads(s)
+
+    def _value_loads(self, node):
+        """The names ``node`` reads the values (not only the shapes) of: an operand of a
+        gradient's helper that takes only its shape from it (``unbroadcast(b, v)``) is
+        not read, so that a view written into later, then used as such an operand (the
+        code of a gradient, differentiated again), is no read of changed values."""
+        if not self._shape_helpers:
+            return loads(node)
+        shape_only, other = set(), set()
+        for n in gast.walk(node):
+            if isinstance(n, gast.Call):
+                positions = self._shape_positions(n)
+                for i, a in enumerate(n.args):
+                    if i in positions and isinstance(a, gast.Name):
+                        shape_only.add(id(a))
+        for n in gast.walk(node):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) \
+                    and id(n) not in shape_only:
+                other.add(n.id)
+        return other
+
+    def _shape_positions(self, call):
+        path = dotted_name(call.func)
+        if path is None or path.split(".")[0] in self.ctx.local_names:
+            return ()
+        try:
+            fn = self.ctx.lookup(path)
+        except (KeyError, ValueError):
+            return ()
+        try:
+            return self._shape_helpers.get(fn, ())
+        except TypeError:         # unhashable
+            return ()
+
+
+def _shape_helpers():
+    """The runtime helpers of gradient code that read one operand only for its shape
+    (and type): helper -> the positions of such operands."""
+    from .rules import numpy_helpers
+    return {runtime.unbroadcast: (1,), runtime.getitem_adjoint: (1,),
+            runtime.take_adjoint: (2,), runtime.sum_adjoint: (1,),
+            runtime.mean_adjoint: (1,), numpy_helpers.sum_to: (1,),
+            numpy_helpers.like: (1,)}
 
 
 def _user_name(n, ctx):
