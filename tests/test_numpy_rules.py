@@ -1704,6 +1704,52 @@ def test_eigh():
     assert np.allclose(g, np.outer(v[:, 2], v[:, 2]))
 
 
+def m_pinv(a):
+    z = np.linalg.pinv(a)
+    return np.sum(z * W(z))
+
+
+def m_svd_values(a):
+    z = np.linalg.svd(a, compute_uv=False)
+    u, s, vh = np.linalg.svd(a)
+    return np.sum(z * W(z)) + np.sum(s ** 2)
+
+
+def m_svd_vectors(a):
+    u, s, vh = np.linalg.svd(a)
+    return np.sum(u[:, 0] ** 2 * s[0])
+
+
+def m_lstsq(a, b):
+    x, res, rank, sv = np.linalg.lstsq(a, b, rcond=None)
+    return np.sum(x * W(x)) + 0.3 * np.sum(res) + np.sum(sv ** 2) * rank
+
+
+def m_lstsq_x(a, b):
+    return np.sum(np.linalg.lstsq(a, b, rcond=None)[0] ** 2)
+
+
+def test_pinv_svd_lstsq():
+    """pinv with the rank taken as constant (tall, wide, batched); svd through its
+    singular values; lstsq (x, residuals, singular values) for a full column rank."""
+    for shape in ((4, 3), (2, 4), (2, 3, 3)):
+        assert_grad_matches(m_pinv, (rand(shape, seed=56),))
+    for shape in ((4, 3), (3, 5)):
+        assert_grad_matches(m_svd_values, (rand(shape, seed=57),))
+    a = rand((6, 3), seed=58)
+    assert_grad_matches(m_lstsq, (a, rand((6,), seed=59)), wrt=(0, 1))
+    assert_grad_matches(m_lstsq, (a, rand((6, 2), seed=60)), wrt=(0, 1))
+    assert_grad_matches(m_lstsq_x, (a, rand((6,), seed=59)), wrt=(0, 1))
+    # x = (A^T A)^-1 A^T b: its derivative in b
+    g = s2sad.grad(lambda b: np.linalg.lstsq(a, b, rcond=None)[0][1])(rand((6,), seed=59))
+    assert np.allclose(g, np.linalg.solve(a.T @ a, a.T)[1])
+    with pytest.raises(NotImplementedError, match="singular vectors"):
+        s2sad.grad(m_svd_vectors)(rand((4, 3), seed=61))
+    low_rank = np.outer(rand((6,), seed=62), rand((3,), seed=63))
+    with pytest.raises(NotImplementedError, match="full column rank"):
+        s2sad.grad(m_lstsq_x)(low_rank, rand((6,), seed=59))
+
+
 def test_matrix_functions():
     a = wellcond(3)
     assert_grad_matches(m_inv, (a,))

@@ -839,6 +839,110 @@ def eigvalsh_adjoint(g, a):
     return (v * np.asarray(g)[..., None, :]) @ mT(v)
 
 
+def _zero(g):
+    return type(g) is float and g == 0.0
+
+
+def pinv_adjoint(g, z, a):
+    """Adjoint of ``P = np.linalg.pinv(a)`` (rank taken as constant around ``a``):
+    ``-P^T G P^T + (I - A P) G^T P P^T + P^T P G^T (I - P A)``."""
+    a = np.asarray(a, dtype=float)
+    p = np.asarray(z)
+    m, n = a.shape[-2], a.shape[-1]
+    pt, gt = mT(p), mT(g)
+    return -(pt @ g @ pt) + (np.eye(m) - a @ p) @ gt @ p @ pt \
+        + pt @ p @ gt @ (np.eye(n) - p @ a)
+
+
+def pinv_tangent(t, z, a):
+    """Tangent of ``np.linalg.pinv``: ``-P T P + (I - P A) T^T P^T P + P P^T T^T (I - A P)``."""
+    a = np.asarray(a, dtype=float)
+    p = np.asarray(z)
+    m, n = a.shape[-2], a.shape[-1]
+    tt, pt = mT(t), mT(p)
+    return -(p @ t @ p) + (np.eye(n) - p @ a) @ tt @ pt @ p \
+        + p @ pt @ tt @ (np.eye(m) - a @ p)
+
+
+def svd_adjoint(g, z, a, full_matrices=True, compute_uv=True):
+    """Adjoint of ``np.linalg.svd`` through the singular values only: ``U diag(gs) V^T``.
+    The singular vectors (``u``, ``vh`` of ``compute_uv=True``) carrying an adjoint raise."""
+    if compute_uv:
+        if not (_zero(g[0]) and _zero(g[2])):
+            raise NotImplementedError("gradient of np.linalg.svd through its singular "
+                                      "vectors; only the singular values are supported")
+        gs = g[1]
+        if _zero(gs):
+            return np.zeros(np.shape(a))
+    else:
+        gs = g
+    u, _, vh = np.linalg.svd(a, full_matrices=False)
+    return (u * np.asarray(gs)[..., None, :]) @ vh
+
+
+def svd_tangent(t, z, a, full_matrices=True, compute_uv=True):
+    """Tangent of ``np.linalg.svd``: ``ds_i = u_i^T t v_i``; none for the singular vectors
+    (they raise when they carry one: see :func:`svd_adjoint`)."""
+    u, _, vh = np.linalg.svd(a, full_matrices=False)
+    ds = np.einsum("...ji,...jk,...ik->...i", u, t, vh)
+    if not compute_uv:
+        return ds
+    raise NotImplementedError("derivative of np.linalg.svd(..., compute_uv=True); pass "
+                              "compute_uv=False for the singular values")
+
+
+def lstsq_adjoint(g, z, a, b, which=0):
+    """Adjoint of ``a`` (which=0) or ``b`` (1) in ``np.linalg.lstsq``, whose result is
+    ``(x, residuals, rank, s)``: ``x = pinv(a) b`` for ``a`` of full column rank (rank
+    deficient raises), the residuals ``|b - a x|^2`` and the singular values ``s``."""
+    x, res, rank, sv = z
+    a = np.asarray(a, dtype=float)
+    m, n = a.shape
+    if rank < n:
+        raise NotImplementedError("gradient of np.linalg.lstsq of a matrix without full "
+                                  "column rank (rank {} < {} columns)".format(rank, n))
+    bb = np.asarray(b, dtype=float)
+    vec = bb.ndim == 1
+    b2 = bb[:, None] if vec else bb
+    x2 = np.asarray(x)[:, None] if vec else np.asarray(x)
+    p = np.linalg.pinv(a)
+    r = b2 - a @ x2
+    gx = np.zeros(x2.shape) if _zero(g[0]) else (np.asarray(g[0])[:, None] if vec
+                                                  else np.asarray(g[0]))
+    zx = p.T @ gx                          # the adjoint of x seen in b
+    if which == 1:
+        out = zx
+        if not _zero(g[1]) and np.size(res):
+            out = out + 2.0 * r * np.asarray(g[1])
+        return _out(out[:, 0] if vec else out, b)
+    out = -(zx @ x2.T) + r @ (p @ zx).T
+    if not _zero(g[1]) and np.size(res):
+        out = out - 2.0 * (r * np.asarray(g[1])) @ x2.T
+    if not _zero(g[3]):
+        out = out + svd_adjoint(g[3], None, a, compute_uv=False)
+    return out
+
+
+def lstsq_tangent(ta, tb, z, a, b):
+    """Tangent of ``np.linalg.lstsq`` (see :func:`lstsq_adjoint`); the rank has none."""
+    x, res, rank, sv = z
+    a = np.asarray(a, dtype=float)
+    if rank < a.shape[1]:
+        raise NotImplementedError("derivative of np.linalg.lstsq of a matrix without full "
+                                  "column rank")
+    p = np.linalg.pinv(a)
+    ta = dense(ta, a)
+    tb = dense(tb, b)
+    r = np.asarray(b, dtype=float) - a @ x
+    dx = pinv_tangent(ta, p, a) @ np.asarray(b, dtype=float) + p @ tb
+    dres = np.zeros(np.shape(res))
+    if np.size(res):
+        dr = tb - ta @ x                 # x moves too, but r is orthogonal to a dx
+        dres = 2.0 * np.sum(r * dr, axis=0).reshape(np.shape(res))
+    ds = svd_tangent(ta, sv, a, compute_uv=False)
+    return dx, dres, 0, ds
+
+
 def cholesky_adjoint(g, L):
     """Adjoint of ``np.linalg.cholesky`` (symmetric result; Murray 2016)."""
     n = L.shape[-1]

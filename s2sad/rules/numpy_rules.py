@@ -58,6 +58,7 @@ from .numpy_helpers import (
     kron_adjoint,
     like,
     linspace_adjoint,
+    lstsq_adjoint,
     matrix_norm_adjoint,
     matrix_power_adjoint,
     mT,
@@ -71,6 +72,7 @@ from .numpy_helpers import (
     outer_adjoint_b,
     pad_adjoint,
     pad_constant_adjoint,
+    pinv_adjoint,
     polyval_adjoint_p,
     polyval_slope,
     prod_adjoint,
@@ -91,6 +93,7 @@ from .numpy_helpers import (
     stack_adjoint,
     std_adjoint,
     sum_to,
+    svd_adjoint,
     take_along_axis_adjoint,
     tensordot_adjoint_a,
     tensordot_adjoint_b,
@@ -954,6 +957,25 @@ def eigh(z, a, UPLO="L"):
 def eigvalsh(z, a, UPLO="L"):
     """symmetric adjoint (a is taken to be symmetric)"""
     d[a] = eigvalsh_adjoint(d[z], a)
+
+
+@adjoint(np.linalg.pinv)
+def pinv(z, a, rcond=None, hermitian=False, *, rtol=None):
+    """rank taken as constant near a (full rank: the usual case)"""
+    d[a] = pinv_adjoint(d[z], z, a)
+
+
+@adjoint(np.linalg.svd)
+def svd(z, a, full_matrices=True, compute_uv=True, hermitian=False):
+    """through the singular values only: the singular vectors raise (NotImplementedError)"""
+    d[a] = svd_adjoint(d[z], z, a, full_matrices, compute_uv)
+
+
+@adjoint(np.linalg.lstsq)
+def lstsq(z, a, b, rcond=None):
+    """x, the residuals and the singular values, for a of full column rank (else NotImplementedError); the rank has no gradient"""
+    d[a] = lstsq_adjoint(d[z], z, a, b, 0)
+    d[b] = lstsq_adjoint(d[z], z, a, b, 1)
 
 
 @adjoint(np.linalg.cholesky)

@@ -61,6 +61,7 @@ from .numpy_helpers import (
     gradient_tangent,
     interp_tangent,
     linspace_tangent,
+    lstsq_tangent,
     matrix_norm_tangent,
     matrix_power_tangent,
     mT,
@@ -69,6 +70,7 @@ from .numpy_helpers import (
     nansum_tangent,
     norm_tangent,
     pad_tangent,
+    pinv_tangent,
     polyval_tangent,
     prod_tangent,
     ptp_tangent,
@@ -78,6 +80,7 @@ from .numpy_helpers import (
     solve_tangent,
     sort_tangent,
     std_tangent,
+    svd_tangent,
     trapezoid_tangent,
     var_tangent,
     vector_norm_tangent,
@@ -382,6 +385,21 @@ def eigh(z, a, UPLO="L"):
 @tangent(np.linalg.eigvalsh)
 def eigvalsh(z, a, UPLO="L"):
     d[z] = eigvalsh_tangent(d[a], a)
+
+
+@tangent(np.linalg.pinv)
+def pinv(z, a, rcond=None, hermitian=False, *, rtol=None):
+    d[z] = pinv_tangent(d[a], z, a)
+
+
+@tangent(np.linalg.svd)
+def svd(z, a, full_matrices=True, compute_uv=True, hermitian=False):
+    d[z] = svd_tangent(d[a], z, a, full_matrices, compute_uv)
+
+
+@tangent(np.linalg.lstsq)
+def lstsq(z, a, b, rcond=None):
+    d[z] = lstsq_tangent(d[a], d[b], z, a, b)
 
 
 @tangent(np.linalg.cholesky)
