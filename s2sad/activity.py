@@ -831,12 +831,12 @@ def run(tree, ctx):
         check_writes_under_views,
     )
     alias_classes(assigns, ctx, edges)
-    sharing = check_views(tree, stmts, ctx, assigns, others)
+    varied = closure(set(ctx.wrt_names), edges)
+    sharing = check_views(tree, stmts, ctx, assigns, others, varied)
     ret = tree.body[-1].value
     outputs = {ret.id} if isinstance(ret, gast.Name) else set()
     # a parameter the function appends to is an output too (the tape of a split callee)
     outputs |= {p for p in ctx.params if p in ctx.mutable and kinds.get(p) in ("L", "LS")}
-    varied = closure(set(ctx.wrt_names), edges)
     check_writes_under_views(sharing, stmts, ctx, varied)
     check_item_updates(others, ctx, varied)
     useful = closure(outputs, reverse_edges(edges))

@@ -433,7 +433,7 @@ def _annotated(s, key):
     return found.get(key) if found else None
 
 
-def check_views(tree, stmts, ctx, assigns, others):
+def check_views(tree, stmts, ctx, assigns, others, varied=None):
     """In-place updates must change nothing behind the analysis' back; returns the
     sharing analysis (or None when nothing is written in place) for
     :func:`check_writes_under_views`.
@@ -450,7 +450,8 @@ def check_views(tree, stmts, ctx, assigns, others):
       after the call, is refused.
 
     ``stmts``: every statement (``walk_stmts``); ``assigns``: ``(statement, name)``
-    for those that assign one name, ``others``: the rest (both in that order).
+    for those that assign one name, ``others``: the rest (both in that order);
+    ``varied``: the names whose values depend on the arguments differentiated.
     """
     stored = {s.targets[0].value.id: s for s in others if isinstance(s, gast.Assign)}
     inplace = [s for s in stmts if _annotated(s, anno.Key.INPLACE)
@@ -461,6 +462,8 @@ def check_views(tree, stmts, ctx, assigns, others):
              and ctx.classified[id(s)][2].kind == "call"]
     ret = tree.body[-1].value if isinstance(tree.body[-1], gast.Return) else None
     ctx.return_shares, ctx.param_writes = set(), {}
+    for p, store in ctx.param_stores.items():   # p[i] = v (normalize copies p for itself)
+        ctx.param_writes[p] = _Store(_line_of(store, ctx))
     returns_array = isinstance(ret, gast.Name) and ctx.var_kinds.get(ret.id, "A") != "S"
     appended = {s.value.func.value.id: s for s in others if _is_append(s, ctx)}
     if not stored and not inplace and not calls and not appended \
@@ -507,6 +510,11 @@ def check_views(tree, stmts, ctx, assigns, others):
             arg = mapping.get(p)
             if not isinstance(arg, gast.Name) or ctx.var_kinds.get(arg.id, "A") == "S":
                 continue
+            if isinstance(writes[p], _Store) and (
+                    sharing.live_after(s, {target_name(s)})
+                    or (varied is not None and not op.operand_names() & varied)):
+                continue    # its result is used: the callee, differentiated, refuses the
+                #             store; or no argument carries a derivative
             others = sharing.live_after(s, sharing.seen(arg.id) - {target_name(s)})
             if others:
                 raise errors.unsupported(
@@ -516,6 +524,12 @@ def check_views(tree, stmts, ctx, assigns, others):
             for q in sorted(sharing.seen(arg.id) & params):
                 ctx.param_writes.setdefault(q, (line, text))
     return sharing
+
+
+class _Store(tuple):
+    """(line, text) of a store ``p[i] = v`` into a parameter, which the caller sees: a
+    call whose result is not used (``step(u)``) is refused where ``u`` is read later;
+    one whose result is used is differentiated, and the callee refuses the store."""
 
 
 def _line_of(s, ctx):

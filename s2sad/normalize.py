@@ -825,6 +825,8 @@ def run(tree, ctx):
     for p in ctx.params:
         if p in stores and ctx.callee:     # the caller would see the write: not modelled
             raise errors.unsupported(stores[p], ctx, "CalleeWrite", p)
+        if p in stores and ctx.params_escape:   # the caller sees it (aliasing.check_views)
+            ctx.param_stores[p] = stores[p]
         if p in stores:      # never mutate the caller's arrays
             from . import runtime
             fn = name(ctx.inject("copy_of", runtime.copy_of))
