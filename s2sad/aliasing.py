@@ -255,7 +255,7 @@ class _Sharing:
         found = self.callee(fn, call)
         if found is None:         # nothing to read: any argument
             return list(call.args) + [k.value for k in call.keywords]
-        mapping, shared, _ = found
+        mapping, shared = found[0], found[1]
         return [mapping[p] for p in shared if p in mapping]
 
     def callee(self, fn, call):
@@ -268,7 +268,7 @@ class _Sharing:
         if found is None:
             return None
         mapping, _, _ = pipeline.bind_call(op, self.kinds, self.ctx, call)
-        return mapping, found[1], found[2]
+        return mapping, found[1], found[2], found[3]
 
     def _fancy(self, index):
         """``index`` surely selects a copy: a list, a mask, an array of indices."""
@@ -464,6 +464,7 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
     ctx.return_shares, ctx.param_writes = set(), {}
     for p, store in ctx.param_stores.items():   # p[i] = v (normalize copies p for itself)
         ctx.param_writes[p] = _Store(_line_of(store, ctx))
+    ctx.global_writes = {g: _line_of(store, ctx) for g, store in ctx.global_stores.items()}
     returns_array = isinstance(ret, gast.Name) and ctx.var_kinds.get(ret.id, "A") != "S"
     appended = {s.value.func.value.id: s for s in others if _is_append(s, ctx)}
     if not stored and not inplace and not calls and not appended \
@@ -503,9 +504,11 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
     for s in calls:
         op = ctx.classified[id(s)][2]
         found = sharing.callee(op.func, s.value)
+        if found and found[3]:
+            _check_global_writes(s, op, found[3], ctx, varied)
         if not found or not found[2]:
             continue
-        mapping, _, writes = found
+        mapping, _, writes, _ = found
         for p, (line, text) in sorted(writes.items()):
             arg = mapping.get(p)
             if not isinstance(arg, gast.Name) or ctx.var_kinds.get(arg.id, "A") == "S":
@@ -524,6 +527,20 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
             for q in sorted(sharing.seen(arg.id) & params):
                 ctx.param_writes.setdefault(q, (line, text))
     return sharing
+
+
+def _check_global_writes(s, op, writes, ctx, varied):
+    """A call of a function storing into a global array, list or dict (``G[i] = v``, by
+    itself or a function it calls): the caller does not see the store (its derivative
+    would be lost), refused where an argument of the call carries a derivative; the
+    stores become the caller's own for its callers."""
+    for g, where in writes.items():
+        ctx.global_writes.setdefault(g, where)
+    if varied is not None and not op.operand_names() & varied:
+        return
+    g, (line, text) = sorted(writes.items())[0]
+    raise errors.unsupported(s.value, ctx, "CalleeGlobalWrite",
+                             f"{op.what} stores into {g} on line {line}: '{text}'")
 
 
 class _Store(tuple):

@@ -201,6 +201,8 @@ UNSUPPORTED = {
                         "that calls functions (its tape), s2sad.hessian"),
     "Alias": ("a second name for an array that is written in place",
               "write b = a.copy() to get an independent array"),
+    "CalleeGlobalWrite": ("a called function writing into a global array, list or dict",
+                          "return the value from the function and store it in the caller"),
     "CalleeWrite": ("a called function writing into its argument",
                     "return the new array from the helper instead of writing into its argument"),
     "NestedValue": ("a function defined inside the function used as a value",

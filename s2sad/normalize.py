@@ -821,6 +821,17 @@ def run(tree, ctx):
             for t in s.targets:
                 if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
                     stores.setdefault(t.value.id, s)          # the first write
+    unbound = [b for b in stores if b not in ctx.local_names]
+    if unbound:     # G[i] = v into a global (callers see it), or into a renamed local
+        bound = set()                       # of an inlined nested function
+        for s in statements(new_body):
+            for t in getattr(s, "targets", None) or [getattr(s, "target", None)]:
+                if t is not None:
+                    bound |= {n.id for n in walk(t) if isinstance(n, gast.Name)
+                              and isinstance(n.ctx, gast.Store)}
+        for base in unbound:
+            if base not in bound:
+                ctx.global_stores[base] = stores[base]
     copies = []
     for p in ctx.params:
         if p in stores and ctx.callee:     # the caller would see the write: not modelled

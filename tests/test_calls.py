@@ -894,3 +894,36 @@ def test_helper_storing_into_its_argument_called_for_its_effect():
         assert "updates its argument" in str(info.value) and "in place" in str(info.value)
     x = rand(1, 3)
     np.testing.assert_allclose(s2sad.grad(constants_filled)(x), [1.0, 0.0, 3.0])
+
+
+GLOBAL_BUF = np.zeros(2)
+GLOBAL_STATE = {"h": 0.0}
+
+
+def store_global(v):
+    GLOBAL_BUF[1] = v
+
+
+def calls_store_global(x):
+    store_global(x * 3.0)
+    return GLOBAL_BUF[1] * x
+
+
+def writes_global_itself(x):
+    GLOBAL_BUF[0] = x * 2.0
+    GLOBAL_STATE["h"] = x * x
+    return GLOBAL_BUF[0] * x + GLOBAL_STATE["h"]
+
+
+def test_stores_into_globals():
+    """A function storing into a global array or dict is differentiated in both modes
+    (forward mode gave the global's tangent no start: a NameError); a call of a function
+    that stores into a global, whose store the caller does not see, is refused at the
+    call where an argument carries a derivative (the gradient was silently wrong)."""
+    for mode in ("forward", "reverse"):
+        assert s2sad.grad(writes_global_itself, mode=mode)(1.5) == pytest.approx(4 * 1.5 + 3.0)
+        with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+            s2sad.grad(calls_store_global, mode=mode)(1.5)
+        line = inspect.getsourcelines(calls_store_global)[1] + 1
+        assert str(info.value).startswith(f"{HERE}:{line}:"), str(info.value)
+        assert "writing into a global" in str(info.value) and "GLOBAL_BUF" in str(info.value)
