@@ -15,11 +15,12 @@ import copy
 import linecache
 
 import gast
+import numpy as np
 
 from . import anno, errors, runtime
 from .activity import NONDIFF_ATTRS, Op, _is_append
 from .dataflow import closure
-from .gastutil import dotted_name, loads, target_name
+from .gastutil import dotted_name, loads, target_name, walk
 
 
 def alias_classes(assigns, ctx, edges):
@@ -268,7 +269,7 @@ class _Sharing:
         if found is None:
             return None
         mapping, _, _ = pipeline.bind_call(op, self.kinds, self.ctx, call)
-        return mapping, found[1], found[2], found[3]
+        return mapping, found[1], found[2], found[3], found[4]
 
     def _fancy(self, index):
         """``index`` surely selects a copy: a list, a mask, an array of indices."""
@@ -465,6 +466,8 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
     for p, store in ctx.param_stores.items():   # p[i] = v (normalize copies p for itself)
         ctx.param_writes[p] = _Store(_line_of(store, ctx))
     ctx.global_writes = {g: _line_of(store, ctx) for g, store in ctx.global_stores.items()}
+    if ctx.params_escape:           # a callee: what its callers must not have changed
+        ctx.global_reads = _global_reads(tree, ctx)
     returns_array = isinstance(ret, gast.Name) and ctx.var_kinds.get(ret.id, "A") != "S"
     appended = {s.value.func.value.id: s for s in others if _is_append(s, ctx)}
     if not stored and not inplace and not calls and not appended \
@@ -506,9 +509,11 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
         found = sharing.callee(op.func, s.value)
         if found and found[3]:
             _check_global_writes(s, op, found[3], ctx, varied)
+        if found and found[4]:
+            _check_global_reads(s, op, found[4], ctx, varied)
         if not found or not found[2]:
             continue
-        mapping, _, writes, _ = found
+        mapping, _, writes, _, _ = found
         for p, (line, text) in sorted(writes.items()):
             arg = mapping.get(p)
             if not isinstance(arg, gast.Name) or ctx.var_kinds.get(arg.id, "A") == "S":
@@ -541,6 +546,45 @@ def _check_global_writes(s, op, writes, ctx, varied):
     g, (line, text) = sorted(writes.items())[0]
     raise errors.unsupported(s.value, ctx, "CalleeGlobalWrite",
                              f"{op.what} stores into {g} on line {line}: '{text}'")
+
+
+def _global_reads(tree, ctx):
+    """The global arrays, lists and dicts the function reads (name -> id of the object)."""
+    bound, read = set(ctx.params), set()
+    for n in walk(tree):
+        if isinstance(n, gast.Name):
+            (read if isinstance(n.ctx, gast.Load) else bound).add(n.id)
+    out = {}
+    for g in read - bound:
+        try:
+            obj = ctx.lookup(g)
+        except (KeyError, ValueError):
+            continue
+        if isinstance(obj, (np.ndarray, list, dict)):
+            out[g] = id(obj)
+    return out
+
+
+def _check_global_reads(s, op, reads, ctx, varied):
+    """A call of a function reading a global the caller has stored a value carrying a
+    derivative into (``G[0] = 2.0 * x; helper()`` with ``helper`` reading ``G``): the
+    callee takes the global as a constant (the derivative through it would be lost),
+    refused. The reads become the caller's own for its callers."""
+    for g, ident in reads.items():
+        ctx.global_reads.setdefault(g, ident)
+    for g in sorted(ctx.global_stores):
+        if varied is not None and g not in varied:
+            continue
+        try:
+            obj = ctx.lookup(g)
+        except (KeyError, ValueError):
+            continue
+        if id(obj) in reads.values():
+            callee_name = next(n for n, i in reads.items() if i == id(obj))
+            raise errors.unsupported(s.value, ctx, "CalleeGlobalRead",
+                                     f"{op.what} reads {callee_name}, into which a value "
+                                     f"carrying a derivative was stored on line "
+                                     f"{_line_of(ctx.global_stores[g], ctx)[0]}")
 
 
 class _Store(tuple):

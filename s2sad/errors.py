@@ -203,6 +203,9 @@ UNSUPPORTED = {
               "write b = a.copy() to get an independent array"),
     "CalleeGlobalWrite": ("a called function writing into a global array, list or dict",
                           "return the value from the function and store it in the caller"),
+    "CalleeGlobalRead": ("a called function reading a global array, list or dict the "
+                         "function stored a value carrying a derivative into",
+                         "pass the array to the function as an argument"),
     "CalleeWrite": ("a called function writing into its argument",
                     "return the new array from the helper instead of writing into its argument"),
     "NestedValue": ("a function defined inside the function used as a value",

@@ -927,3 +927,28 @@ def test_stores_into_globals():
         line = inspect.getsourcelines(calls_store_global)[1] + 1
         assert str(info.value).startswith(f"{HERE}:{line}:"), str(info.value)
         assert "writing into a global" in str(info.value) and "GLOBAL_BUF" in str(info.value)
+
+
+def read_global_buf():
+    return GLOBAL_BUF[0] * 3.0
+
+
+def stores_then_calls(x):
+    GLOBAL_BUF[0] = x * 2.0
+    return read_global_buf() * x
+
+
+def test_call_reading_a_global_the_caller_stored_into():
+    """The callee takes GLOBAL_BUF as a constant: the derivative of x * 2.0 stored into
+    it was lost (9.0 for 18.0); refused at the call."""
+    for mode in ("forward", "reverse"):
+        with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+            s2sad.grad(stores_then_calls, mode=mode)(1.5)
+        line = inspect.getsourcelines(stores_then_calls)[1] + 2
+        assert str(info.value).startswith(f"{HERE}:{line}:"), str(info.value)
+        assert "reads GLOBAL_BUF" in str(info.value)
+    assert s2sad.grad(read_global_buf_scaled)(1.5) == pytest.approx(GLOBAL_BUF[0] * 3.0)
+
+
+def read_global_buf_scaled(x):
+    return read_global_buf() * x
