@@ -1191,6 +1191,15 @@ def _check(stmts, ctx, ops, varied, targets):
     for s, t in zip(stmts, targets):
         if isinstance(s, gast.For) and s.target.id in ctx.active:
             raise errors.unsupported(s.iter, ctx, "ActiveIteration")
+        elif ctx.mode == "reverse" and isinstance(s, gast.Assign) and t is None \
+                and isinstance(s.targets[0], gast.Subscript) \
+                and isinstance(s.targets[0].value, gast.Name) \
+                and ctx.var_kinds.get(s.targets[0].value.id) in ("L", "LS") \
+                and any(isinstance(n, gast.Slice) for n in gast.walk(s.targets[0].slice)) \
+                and (loads(s.value) | {s.targets[0].value.id}) & varied:
+            # (reverse mode) its adjoint would be zeroed and the list restored by slices
+            # of other lengths
+            raise errors.unsupported(s, ctx, "ListSliceStore")
         elif dicts and isinstance(s, gast.Assign) and t is None \
                 and isinstance(s.targets[0].value, gast.Name) \
                 and s.targets[0].value.id in dicts and loads(s.value) & varied:

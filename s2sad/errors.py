@@ -183,6 +183,8 @@ UNSUPPORTED = {
     "AttributeStore": ("assignment to an attribute", "compute the value in a local variable"),
     "SubscriptStore": ("assignment to an element of an array that carries a derivative",
                        "build the result with np.where, np.concatenate or arithmetic"),
+    "ListSliceStore": ("assignment to a slice of a list that carries a derivative",
+                       "build a new list instead: out = out[:1] + [a, b]"),
     "KwargsCall": ("**kwargs in a call", "pass the keyword arguments explicitly"),
     "VarArgs": ("*args or **kwargs parameter", "list the parameters explicitly"),
     "TupleTarget": ("unpacking of a value that carries a derivative",
