@@ -312,6 +312,8 @@ CASES = [
     case("median", lambda x: np.median(x, axis=1, keepdims=True), U(3, 4)),
     case("quantile-percentile", lambda x: np.quantile(x, [0.2, 0.7], axis=0)
          * np.percentile(x, 30.0, axis=0), U(5, 3)),
+    case("sum-mean-where", lambda x: np.sum(x, axis=0, where=C34 > 0)
+         * np.mean(x, axis=0, where=C34 < 0.5), U(3, 4)),
     case("polyval", lambda p, x: np.polyval(p, x), U(4), U(2, 3)),
     case("polyval-scalar", lambda p, x: np.polyval(p, x), U(3), U()),
     case("interp", lambda x, xp, fp: np.interp(x, xp, fp), XI, XP, U(5)),
@@ -668,6 +670,8 @@ HESSIANS = [
     case("cov", lambda m: np.sum(np.cov(m) ** 2 * C34[:, :3]), U(3, 5)),
     case("median-quantile", lambda x: np.sum(np.median(x, axis=0) ** 3)
          + np.sum(np.quantile(x, [0.3, 0.6]) * np.percentile(x, 50.0)), U(4, 3)),
+    case("sum-mean-where", lambda x: np.sum(np.sum(x ** 2, axis=1, where=C34 > 0) ** 2)
+         + np.mean(x ** 3, where=C34 < 0.5), U(3, 4)),
     case("polyval", lambda p, x: np.sum(np.polyval(p, x) ** 2), U(4), U(3)),
     case("interp", lambda x, xp, fp: np.sum(np.interp(x, xp, fp) ** 3), XI, XP, U(5)),
     case("interp-ends", lambda x, fp, lo: np.sum(np.interp(x, XP, fp, lo) ** 3 * x), XO, U(5),

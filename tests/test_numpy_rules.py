@@ -1386,6 +1386,35 @@ def test_quantiles():
         s2sad.grad(lambda x: np.quantile(x, 0.5, method="nearest"))(x[0])
 
 
+def r_sum_where(x, mask, axis, keepdims):
+    z = np.sum(x ** 2, axis=axis, keepdims=keepdims, where=mask)
+    return np.sum(z * W(z))
+
+
+def r_mean_where(x, mask, axis, keepdims):
+    z = np.mean(x * 3.0, axis=axis, keepdims=keepdims, where=mask)
+    return np.sum(z * W(z)) + x.mean(where=mask) * x.sum(axis=0, where=mask)[1]
+
+
+def test_sum_and_mean_where():
+    """where= keeps the elements where it holds (and the mean divides by their count):
+    it was a MissingRuleError; initial= still is."""
+    x = rand((3, 4), seed=64)
+    mask = rand((3, 4), seed=65) > -0.3         # a True in every row and column
+    assert mask.any(axis=0).all() and mask.any(axis=1).all()
+    for axis in (None, 0, 1):
+        for keepdims in (False, True):
+            assert_grad_matches(r_sum_where, (x, mask, axis, keepdims))
+            assert_grad_matches(r_sum_where, (x, np.array([True, False, True, True]), axis,
+                                              keepdims))
+            assert_grad_matches(r_mean_where, (x, mask, axis, keepdims))
+    mask = np.array([True, False, True])
+    g = s2sad.grad(lambda v: np.mean(v ** 2, where=mask))(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(g, [1.0, 0.0, 3.0])
+    with pytest.raises(s2sad.MissingRuleError, match="initial"):
+        s2sad.grad(lambda v: np.sum(v, initial=1.0))(np.ones(2))
+
+
 def c_polyval(p, x):
     z = np.polyval(p, x)
     return np.sum(z * W(z))

@@ -14,7 +14,7 @@ import string
 
 import numpy as np
 
-from ..runtime import unbroadcast
+from ..runtime import sum_adjoint, unbroadcast
 
 # -- shapes -----------------------------------------------------------------------
 
@@ -67,6 +67,19 @@ def _count(shape, axes):
 
 
 # -- reductions --------------------------------------------------------------------
+
+
+def masked_reduction_adjoint(g, x, axis=None, keepdims=False, where=True, mean=False):
+    """Adjoint of ``np.sum(x, axis, where=where)`` (``np.mean`` with ``mean``): ``g`` where
+    ``where`` holds (divided by the count of such elements along ``axis`` for the mean),
+    0 elsewhere."""
+    shape = np.shape(x)
+    mask = np.broadcast_to(where, shape)
+    out = sum_adjoint(g, x, axis, keepdims)
+    if mean:
+        count = np.sum(mask, axis=axis, keepdims=True)
+        out = out / np.where(count == 0, 1, count)
+    return _out(np.where(mask, out, 0.0), x)
 
 
 def prod_adjoint(g, x, axis=None, keepdims=False):

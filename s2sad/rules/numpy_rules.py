@@ -59,6 +59,7 @@ from .numpy_helpers import (
     like,
     linspace_adjoint,
     lstsq_adjoint,
+    masked_reduction_adjoint,
     matrix_norm_adjoint,
     matrix_power_adjoint,
     mT,
@@ -410,12 +411,26 @@ def clip(z, a, a_min=None, a_max=None, *, min=None, max=None):
 # Reductions
 
 @adjoint(np.sum)
+def sum_where(z, a, axis=None, dtype=None, *, keepdims=False, where):
+    """where= supported (initial= is not)"""
+    d[a] = masked_reduction_adjoint(d[z], a, axis, keepdims, where, False)
+
+
+@adjoint(np.mean)
+def mean_where(z, a, axis=None, dtype=None, *, keepdims=False, where):
+    """where= supported: the mean of the elements where it holds"""
+    d[a] = masked_reduction_adjoint(d[z], a, axis, keepdims, where, True)
+
+
+@adjoint(np.sum)
 def sum_(z, a, axis=None, dtype=None, *, keepdims=False):
+    """where= supported (initial= is not)"""
     d[a] = sum_adjoint(d[z], a, axis, keepdims)
 
 
 @adjoint(np.mean)
 def mean(z, a, axis=None, dtype=None, *, keepdims=False):
+    """where= supported: the mean of the elements where it holds"""
     d[a] = mean_adjoint(d[z], a, axis, keepdims)
 
 
