@@ -355,6 +355,7 @@ CASES = [
     case("slogdet", lambda a: np.linalg.slogdet(a)[1], wellcond(3, 3)),
     case("slogdet-unpacked", slogdet_unpacked, -wellcond(3, 3)),
     case("cholesky", lambda a: np.linalg.cholesky(a), spd(3), sym=True),
+    case("qr", lambda a: np.linalg.qr(a)[0] @ np.linalg.qr(a)[1][:, :2], U(4, 3)),
     case("pinv", lambda a: np.linalg.pinv(a), U(4, 3)),
     case("pinv-wide", lambda a: np.linalg.pinv(a), U(2, 4)),
     case("svd-values", lambda a: np.linalg.svd(a, compute_uv=False), U(4, 3)),
@@ -693,6 +694,8 @@ HESSIANS = [
     case("inv-det", lambda a: np.sum(np.linalg.inv(a) ** 2) * np.linalg.det(a),
          wellcond(3, 3)),
     case("slogdet", lambda a: np.linalg.slogdet(a)[1] ** 2, wellcond(3, 3)),
+    case("qr", lambda a: np.sum(np.sin(np.linalg.qr(a)[0])) + np.sum(np.linalg.qr(a)[1] ** 3),
+         U(4, 3)),
     case("pinv-lstsq", lambda a, b: np.sum(np.linalg.pinv(a) ** 3)
          + np.sum(np.linalg.lstsq(a, b)[0] ** 2), U(5, 3), U(5)),
     case("eigh", lambda a: np.sum(np.sin(eigh_projector(a + a.T)))

@@ -1779,6 +1779,25 @@ def test_pinv_svd_lstsq():
         s2sad.grad(m_lstsq_x)(low_rank, rand((6,), seed=59))
 
 
+def m_qr(a):
+    q, r = np.linalg.qr(a)
+    return np.sum(q * W(q)) + np.sum(r * W(r))
+
+
+def m_qr_r(a):
+    return np.sum(np.abs(np.diag(np.linalg.qr(a)[1])))
+
+
+def test_qr():
+    """Reduced QR of a tall or square matrix of full column rank, through Q, R or both."""
+    for shape, seed in (((4, 3), 66), ((3, 3), 67), ((5, 2), 68)):
+        a = rand(shape, seed=seed)
+        assert_grad_matches(m_qr, (a,))
+        assert_grad_matches(m_qr_r, (a,))
+    with pytest.raises(NotImplementedError, match="wide"):
+        s2sad.grad(m_qr)(rand((2, 4), seed=69))
+
+
 def test_matrix_functions():
     a = wellcond(3)
     assert_grad_matches(m_inv, (a,))

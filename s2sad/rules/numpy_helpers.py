@@ -956,6 +956,43 @@ def lstsq_tangent(ta, tb, z, a, b):
     return dx, dres, 0, ds
 
 
+def qr_adjoint(g, z, a, mode="reduced"):
+    """Adjoint of ``np.linalg.qr`` (reduced, ``a`` of full column rank with ``m >= n``):
+    ``(gQ + Q copyltu(M)) R^-T`` with ``M = R gR^T - gQ^T Q`` (``copyltu``: the lower
+    triangle mirrored up)."""
+    if mode != "reduced":
+        raise NotImplementedError(f"gradient of np.linalg.qr with mode={mode!r}; only "
+                                  "'reduced' (the default) is supported")
+    q, r = z[0], z[1]
+    m, n = np.shape(a)[-2], np.shape(a)[-1]
+    if m < n:
+        raise NotImplementedError("gradient of np.linalg.qr of a wide matrix (m < n)")
+    gq = np.zeros(np.shape(q)) if _zero(g[0]) else np.asarray(g[0])
+    gr = np.zeros(np.shape(r)) if _zero(g[1]) else np.asarray(g[1])
+    mm = r @ mT(gr) - mT(gq) @ q
+    low = np.tril(mm, -1)
+    copyltu = low + mT(low) + mm * np.eye(n)
+    rhs = gq + q @ copyltu
+    return mT(np.linalg.solve(r, mT(rhs)))
+
+
+def qr_tangent(t, z, a, mode="reduced"):
+    """Tangent of ``np.linalg.qr`` (see :func:`qr_adjoint`): with ``C = Q^T t R^-1`` and
+    ``W`` the skew part of its strict lower triangle, ``dQ = Q W + (I - Q Q^T) t R^-1``,
+    ``dR = (C - W) R``."""
+    if mode != "reduced":
+        raise NotImplementedError(f"derivative of np.linalg.qr with mode={mode!r}")
+    q, r = z[0], z[1]
+    t = dense(t, a)
+    rinv_t = mT(np.linalg.solve(mT(r), mT(t)))          # t R^-1
+    c = mT(q) @ rinv_t
+    low = np.tril(c, -1)
+    w = low - mT(low)
+    dq = q @ w + rinv_t - q @ (mT(q) @ rinv_t)
+    dr = (c - w) @ r
+    return dq, dr
+
+
 def cholesky_adjoint(g, L):
     """Adjoint of ``np.linalg.cholesky`` (symmetric result; Murray 2016)."""
     n = L.shape[-1]

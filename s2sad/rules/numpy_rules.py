@@ -78,6 +78,7 @@ from .numpy_helpers import (
     polyval_slope,
     prod_adjoint,
     ptp_adjoint,
+    qr_adjoint,
     quantile_adjoint,
     ravel_adjoint,
     real_adjoint,
@@ -991,6 +992,12 @@ def lstsq(z, a, b, rcond=None):
     """x, the residuals and the singular values, for a of full column rank (else NotImplementedError); the rank has no gradient"""
     d[a] = lstsq_adjoint(d[z], z, a, b, 0)
     d[b] = lstsq_adjoint(d[z], z, a, b, 1)
+
+
+@adjoint(np.linalg.qr)
+def qr(z, a, mode="reduced"):
+    """mode 'reduced', a of full column rank with m >= n (else NotImplementedError)"""
+    d[a] = qr_adjoint(d[z], z, a, mode)
 
 
 @adjoint(np.linalg.cholesky)

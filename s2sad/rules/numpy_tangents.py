@@ -74,6 +74,7 @@ from .numpy_helpers import (
     polyval_tangent,
     prod_tangent,
     ptp_tangent,
+    qr_tangent,
     quantile_tangent,
     select_tangent,
     slogdet_tangent,
@@ -400,6 +401,11 @@ def svd(z, a, full_matrices=True, compute_uv=True, hermitian=False):
 @tangent(np.linalg.lstsq)
 def lstsq(z, a, b, rcond=None):
     d[z] = lstsq_tangent(d[a], d[b], z, a, b)
+
+
+@tangent(np.linalg.qr)
+def qr(z, a, mode="reduced"):
+    d[z] = qr_tangent(d[a], z, a, mode)
 
 
 @tangent(np.linalg.cholesky)
