@@ -102,7 +102,7 @@ def _scalar_rule(prim, module=None):
     return (module == "math"
             or isinstance(prim, np.ufunc)
             or prim in (builtins.abs, builtins.max, builtins.min, builtins.float,
-                        builtins.int, builtins.round, builtins.len)
+                        builtins.int, builtins.round, builtins.len, np.float64, np.float32)
             or module == "_operator")
 
 
@@ -851,12 +851,12 @@ def run(tree, ctx):
         check_writes_under_views,
     )
     alias_classes(assigns, ctx, edges)
-    sharing = check_views(tree, stmts, ctx, assigns, others)
+    varied = closure(set(ctx.wrt_names), edges)
+    sharing = check_views(tree, stmts, ctx, assigns, others, varied)
     ret = tree.body[-1].value
     outputs = {ret.id} if isinstance(ret, gast.Name) else set()
     # a parameter the function appends to is an output too (the tape of a split callee)
     outputs |= {p for p in ctx.params if p in ctx.mutable and kinds.get(p) in ("L", "LS")}
-    varied = closure(set(ctx.wrt_names), edges)
     check_writes_under_views(sharing, stmts, ctx, varied)
     check_item_updates(others, ctx, varied)
     useful = closure(outputs, reverse_edges(edges))
@@ -1157,6 +1157,16 @@ def _pure_call(fn, call):
     return known and not any(k.arg == "out" for k in call.keywords)
 
 
+def _pure_method(call, ctx):
+    """A call of a method of the method table on a local (``y.sum()``, ``v.mean(axis=0)``):
+    none of them changes its receiver (in-place methods are not listed), so as a statement
+    (a gradient keeps ``_t2.mean()`` of the value a function returns) it changes nothing."""
+    func = call.func
+    return isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) \
+        and func.value.id in ctx.local_names and func.attr in METHODS \
+        and not any(k.arg == "out" for k in call.keywords)
+
+
 def _check_custom_vjp_pair(call, ctx, owners=None):
     """A call of the fwd or bwd a ``custom_vjp`` was split into, in a gradient being
     differentiated again: its rule gives no second derivative, and the adjoints it
@@ -1201,6 +1211,15 @@ def _check(stmts, ctx, ops, varied, targets):
     for s, t in zip(stmts, targets):
         if isinstance(s, gast.For) and s.target.id in ctx.active:
             raise errors.unsupported(s.iter, ctx, "ActiveIteration")
+        elif ctx.mode == "reverse" and isinstance(s, gast.Assign) and t is None \
+                and isinstance(s.targets[0], gast.Subscript) \
+                and isinstance(s.targets[0].value, gast.Name) \
+                and ctx.var_kinds.get(s.targets[0].value.id) in ("L", "LS") \
+                and any(isinstance(n, gast.Slice) for n in gast.walk(s.targets[0].slice)) \
+                and (loads(s.value) | {s.targets[0].value.id}) & varied:
+            # (reverse mode) its adjoint would be zeroed and the list restored by slices
+            # of other lengths
+            raise errors.unsupported(s, ctx, "ListSliceStore")
         elif dicts and isinstance(s, gast.Assign) and t is None \
                 and isinstance(s.targets[0].value, gast.Name) \
                 and s.targets[0].value.id in dicts and loads(s.value) & varied:
@@ -1216,5 +1235,5 @@ def _check(stmts, ctx, ops, varied, targets):
             if isinstance(fn, functools.partial):   # check_float_store, its file bound
                 fn = fn.func
             if fn not in SIDE_EFFECT_OK and not _pure_call(fn, s.value) \
-                    and loads(s.value) & varied:
+                    and not _pure_method(s.value, ctx) and loads(s.value) & varied:
                 raise errors.unsupported(s, ctx, "SideEffectCall", path)

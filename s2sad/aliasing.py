@@ -15,11 +15,12 @@ import copy
 import linecache
 
 import gast
+import numpy as np
 
 from . import anno, errors, runtime
 from .activity import NONDIFF_ATTRS, Op, _is_append
 from .dataflow import closure
-from .gastutil import dotted_name, loads, target_name
+from .gastutil import dotted_name, loads, target_name, walk
 
 
 def alias_classes(assigns, ctx, edges):
@@ -118,6 +119,7 @@ class _Sharing:
         self._items_share(items)
         self.tree = tree
         self.after = None
+        self._shape_helpers = _shape_helpers()
 
     def _items_share(self, items):
         """An item read from a list (``r = rows[0]``), or from what may be one (an item
@@ -268,7 +270,7 @@ class _Sharing:
         found = self.callee(fn, call)
         if found is None:         # nothing to read: any argument
             return list(call.args) + [k.value for k in call.keywords]
-        mapping, shared, _ = found
+        mapping, shared = found[0], found[1]
         return [mapping[p] for p in shared if p in mapping]
 
     def callee(self, fn, call):
@@ -281,7 +283,7 @@ class _Sharing:
         if found is None:
             return None
         mapping, _, _ = pipeline.bind_call(op, self.kinds, self.ctx, call)
-        return mapping, found[1], found[2]
+        return mapping, found[1], found[2], found[3], found[4]
 
     def _fancy(self, index):
         """``index`` surely selects a copy: a list, a mask, an array of indices."""
@@ -334,8 +336,51 @@ class _Sharing:
                 entry = new
         t = target_name(s)
         if t is not None:
-            return (live - {t}) | loads(s.value)
-        return live | loads(s)
+            return (live - {t}) | self._value_loads(s.value)
+        return live | self._value_loads(s)
+
+    def _value_loads(self, node):
+        """The names ``node`` reads the values (not only the shapes) of: an operand of a
+        gradient's helper that takes only its shape from it (``unbroadcast(b, v)``) is
+        not read, so that a view written into later, then used as such an operand (the
+        code of a gradient, differentiated again), is no read of changed values."""
+        if not self._shape_helpers:
+            return loads(node)
+        shape_only, other = set(), set()
+        for n in gast.walk(node):
+            if isinstance(n, gast.Call):
+                positions = self._shape_positions(n)
+                for i, a in enumerate(n.args):
+                    if i in positions and isinstance(a, gast.Name):
+                        shape_only.add(id(a))
+        for n in gast.walk(node):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) \
+                    and id(n) not in shape_only:
+                other.add(n.id)
+        return other
+
+    def _shape_positions(self, call):
+        path = dotted_name(call.func)
+        if path is None or path.split(".")[0] in self.ctx.local_names:
+            return ()
+        try:
+            fn = self.ctx.lookup(path)
+        except (KeyError, ValueError):
+            return ()
+        try:
+            return self._shape_helpers.get(fn, ())
+        except TypeError:         # unhashable
+            return ()
+
+
+def _shape_helpers():
+    """The runtime helpers of gradient code that read one operand only for its shape
+    (and type): helper -> the positions of such operands."""
+    from .rules import numpy_helpers
+    return {runtime.unbroadcast: (1,), runtime.getitem_adjoint: (1,),
+            runtime.take_adjoint: (2,), runtime.sum_adjoint: (1,),
+            runtime.mean_adjoint: (1,), numpy_helpers.sum_to: (1,),
+            numpy_helpers.like: (1,)}
 
 
 def _user_name(n, ctx):
@@ -403,7 +448,7 @@ def _annotated(s, key):
     return found.get(key) if found else None
 
 
-def check_views(tree, stmts, ctx, assigns, others):
+def check_views(tree, stmts, ctx, assigns, others, varied=None):
     """In-place updates must change nothing behind the analysis' back; returns the
     sharing analysis (or None when nothing is written in place) for
     :func:`check_writes_under_views`.
@@ -420,7 +465,8 @@ def check_views(tree, stmts, ctx, assigns, others):
       after the call, is refused.
 
     ``stmts``: every statement (``walk_stmts``); ``assigns``: ``(statement, name)``
-    for those that assign one name, ``others``: the rest (both in that order).
+    for those that assign one name, ``others``: the rest (both in that order);
+    ``varied``: the names whose values depend on the arguments differentiated.
     """
     stored = {s.targets[0].value.id: s for s in others if isinstance(s, gast.Assign)}
     inplace = [s for s in stmts if _annotated(s, anno.Key.INPLACE)
@@ -431,6 +477,11 @@ def check_views(tree, stmts, ctx, assigns, others):
              and ctx.classified[id(s)][2].kind == "call"]
     ret = tree.body[-1].value if isinstance(tree.body[-1], gast.Return) else None
     ctx.return_shares, ctx.param_writes = set(), {}
+    for p, store in ctx.param_stores.items():   # p[i] = v (normalize copies p for itself)
+        ctx.param_writes[p] = _Store(_line_of(store, ctx))
+    ctx.global_writes = {g: _line_of(store, ctx) for g, store in ctx.global_stores.items()}
+    if ctx.params_escape:           # a callee: what its callers must not have changed
+        ctx.global_reads = _global_reads(tree, ctx)
     returns_array = isinstance(ret, gast.Name) and ctx.var_kinds.get(ret.id, "A") != "S"
     appended = {s.value.func.value.id: s for s in others if _is_append(s, ctx)}
     if not stored and not inplace and not calls and not appended \
@@ -470,13 +521,22 @@ def check_views(tree, stmts, ctx, assigns, others):
     for s in calls:
         op = ctx.classified[id(s)][2]
         found = sharing.callee(op.func, s.value)
+        if found and found[3]:
+            _check_global_writes(s, op, found[3], ctx, varied)
+        if found and found[4]:
+            _check_global_reads(s, op, found[4], ctx, varied)
         if not found or not found[2]:
             continue
-        mapping, _, writes = found
+        mapping, _, writes, _, _ = found
         for p, (line, text) in sorted(writes.items()):
             arg = mapping.get(p)
             if not isinstance(arg, gast.Name) or ctx.var_kinds.get(arg.id, "A") == "S":
                 continue
+            if isinstance(writes[p], _Store) and (
+                    sharing.live_after(s, {target_name(s)})
+                    or (varied is not None and not op.operand_names() & varied)):
+                continue    # its result is used: the callee, differentiated, refuses the
+                #             store; or no argument carries a derivative
             others = sharing.live_after(s, sharing.seen(arg.id) - {target_name(s)})
             if others:
                 raise errors.unsupported(
@@ -486,6 +546,65 @@ def check_views(tree, stmts, ctx, assigns, others):
             for q in sorted(sharing.seen(arg.id) & params):
                 ctx.param_writes.setdefault(q, (line, text))
     return sharing
+
+
+def _check_global_writes(s, op, writes, ctx, varied):
+    """A call of a function storing into a global array, list or dict (``G[i] = v``, by
+    itself or a function it calls): the caller does not see the store (its derivative
+    would be lost), refused where an argument of the call carries a derivative; the
+    stores become the caller's own for its callers."""
+    for g, where in writes.items():
+        ctx.global_writes.setdefault(g, where)
+    if varied is not None and not op.operand_names() & varied:
+        return
+    g, (line, text) = sorted(writes.items())[0]
+    raise errors.unsupported(s.value, ctx, "CalleeGlobalWrite",
+                             f"{op.what} stores into {g} on line {line}: '{text}'")
+
+
+def _global_reads(tree, ctx):
+    """The global arrays, lists and dicts the function reads (name -> id of the object)."""
+    bound, read = set(ctx.params), set()
+    for n in walk(tree):
+        if isinstance(n, gast.Name):
+            (read if isinstance(n.ctx, gast.Load) else bound).add(n.id)
+    out = {}
+    for g in read - bound:
+        try:
+            obj = ctx.lookup(g)
+        except (KeyError, ValueError):
+            continue
+        if isinstance(obj, (np.ndarray, list, dict)):
+            out[g] = id(obj)
+    return out
+
+
+def _check_global_reads(s, op, reads, ctx, varied):
+    """A call of a function reading a global the caller has stored a value carrying a
+    derivative into (``G[0] = 2.0 * x; helper()`` with ``helper`` reading ``G``): the
+    callee takes the global as a constant (the derivative through it would be lost),
+    refused. The reads become the caller's own for its callers."""
+    for g, ident in reads.items():
+        ctx.global_reads.setdefault(g, ident)
+    for g in sorted(ctx.global_stores):
+        if varied is not None and g not in varied:
+            continue
+        try:
+            obj = ctx.lookup(g)
+        except (KeyError, ValueError):
+            continue
+        if id(obj) in reads.values():
+            callee_name = next(n for n, i in reads.items() if i == id(obj))
+            raise errors.unsupported(s.value, ctx, "CalleeGlobalRead",
+                                     f"{op.what} reads {callee_name}, into which a value "
+                                     f"carrying a derivative was stored on line "
+                                     f"{_line_of(ctx.global_stores[g], ctx)[0]}")
+
+
+class _Store(tuple):
+    """(line, text) of a store ``p[i] = v`` into a parameter, which the caller sees: a
+    call whose result is not used (``step(u)``) is refused where ``u`` is read later;
+    one whose result is used is differentiated, and the callee refuses the store."""
 
 
 def _line_of(s, ctx):

@@ -51,6 +51,10 @@ class Context:
     mutable: set = field(default_factory=set)        # names of arrays written in place
     return_shares: set = field(default_factory=set)  # parameters the result may share memory with
     param_writes: dict = field(default_factory=dict)  # parameter -> (line, text) updating it in place
+    param_stores: dict = field(default_factory=dict)  # parameter -> its first store p[i] = v
+    global_stores: dict = field(default_factory=dict)  # global name -> its first store G[i] = v
+    global_writes: dict = field(default_factory=dict)  # global name -> (line, text), callees too
+    global_reads: dict = field(default_factory=dict)   # global array/list/dict name -> id of it
     primal_temps: set = field(default_factory=set)   # temporaries of the user's code
     var_kinds: dict = field(default_factory=dict)
     classified: dict = field(default_factory=dict)  # id(assignment) -> (it, its value, Op)

@@ -539,7 +539,7 @@ class Forward:
         elif ctx.directions > 1:        # a callee's jvp: its tangents along 1, 2, ...
             self.along = [str(j + 1) for j in range(ctx.directions)]
             self.actives = [ctx.active] * ctx.directions
-        body = self.block(tree.body[:-1])
+        body = self.globals_written() + self.block(tree.body[:-1])
         y = ret.value
         if gradient:
             return self.gradient(tree, body, y, ret)
@@ -557,6 +557,20 @@ class Forward:
         tree.body = body + [gast.copy_location(gast.Return(value=result), ret)]
         tree.name = self.namer.fresh(f"jvp_{ctx.name}")
         return tree
+
+    def globals_written(self):
+        """``dG = zeros_like(G)`` for a global array, list or dict the function stores a
+        value carrying a tangent into (``G[0] = 2.0 * x``): its tangent starts at zero."""
+        ctx = self.ctx
+        out = []
+        for g in sorted(ctx.global_stores):
+            for j in range(len(self.along)):
+                self.direction = j
+                if g in self.active:
+                    out.append(assign(self.tangent(g), call(self.helper("zeros_like"),
+                                                            name(g))))
+        self.direction = 0
+        return out
 
     def gradient(self, tree, body, y, ret):
         """``grad`` in forward mode, of a function of a few scalar arguments: the

@@ -115,6 +115,11 @@ class Normalizer:
         if isinstance(s.value, gast.Constant):   # docstring or bare constant
             return
         value = self.simple(s.value, out)
+        if isinstance(value, gast.Call) and len(value.args) == 3 and not value.keywords \
+                and self.add_at(value.func):
+            # np.add.at(a, i, v): a[i] += v in place, repeated indices accumulating: the
+            # index_add of the reverse sweep, which the passes differentiate
+            value.func = name(self.ctx.inject("index_add", runtime.index_add))
         if isinstance(value, gast.Call) and ((value.keywords and self.generated())
                                              or self.user_call(value) or _bare_pop(value)):
             # ``push(lst, v)``, a call of your function for what it does to its
@@ -126,6 +131,17 @@ class Normalizer:
             out.append(assign(self.ctx.namer.temp(), value, like=s))
             return
         out.append(copy_location(gast.Expr(value=value), s))
+
+    def add_at(self, func):
+        """``func`` names ``np.add.at``."""
+        path = dotted_name(func)
+        if path is None or not path.endswith(".at") or path.split(".")[0] in self.ctx.local_names:
+            return False
+        try:
+            obj = self.ctx.lookup(path)
+        except (KeyError, ValueError, AttributeError):
+            return False
+        return getattr(obj, "__self__", None) is np.add and getattr(obj, "__name__", "") == "at"
 
     def stmt_Assert(self, s, out):
         self.check_expr(s)
@@ -917,12 +933,30 @@ def run(tree, ctx):
             for t in s.targets:
                 if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
                     stores.setdefault(t.value.id, s)          # the first write
+        elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \
+                and isinstance(s.value.func, gast.Name) and s.value.args \
+                and isinstance(s.value.args[0], gast.Name) \
+                and ctx.injected.get(s.value.func.id) is runtime.index_add \
+                and not norm.generated():                # np.add.at(a, i, v)
+            stores.setdefault(s.value.args[0].id, s)
+    unbound = [b for b in stores if b not in ctx.local_names]
+    if unbound:     # G[i] = v into a global (callers see it), or into a renamed local
+        bound = set()                       # of an inlined nested function
+        for s in statements(new_body):
+            for t in getattr(s, "targets", None) or [getattr(s, "target", None)]:
+                if t is not None:
+                    bound |= {n.id for n in walk(t) if isinstance(n, gast.Name)
+                              and isinstance(n.ctx, gast.Store)}
+        for base in unbound:
+            if base not in bound:
+                ctx.global_stores[base] = stores[base]
     copies = []
     for p in ctx.params:
         if p in stores and ctx.callee:     # the caller would see the write: not modelled
             raise errors.unsupported(stores[p], ctx, "CalleeWrite", p)
+        if p in stores and ctx.params_escape:   # the caller sees it (aliasing.check_views)
+            ctx.param_stores[p] = stores[p]
         if p in stores:      # never mutate the caller's arrays
-            from . import runtime
             fn = name(ctx.inject("copy_of", runtime.copy_of))
             copies.append(assign(p, gast.Call(func=fn, args=[name(p)], keywords=[]), like=tree))
     tree.body = copies + new_body

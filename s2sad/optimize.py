@@ -473,6 +473,12 @@ def _harmless(expr, ctx):
             and isinstance(expr.args[0], gast.Name) and _numpy_pure(expr, ctx) \
             and _is_reduction(expr, ctx):
         return True             # np.sum(v) of one array (no axis): a number, whatever v's shape
+    if isinstance(expr, gast.Call) and not expr.args and not expr.keywords \
+            and isinstance(expr.func, gast.Attribute) and expr.func.attr in _SAFE_METHODS \
+            and isinstance(expr.func.value, gast.Name) \
+            and array_ndim(kinds.get(expr.func.value.id)) is not None \
+            and expr.func.value.id not in ctx.maybe_none:
+        return True             # v.sum(), v.mean() of an ndarray: as np.sum(v)
     if isinstance(expr, gast.Subscript) and isinstance(expr.value, gast.Name) \
             and kinds.get(expr.value.id) in ("A1", "LS") \
             and isinstance(expr.slice, gast.Slice):     # a constant slice of a vector
@@ -514,6 +520,7 @@ def _harmless(expr, ctx):
     return True
 
 
+_SAFE_METHODS = {"sum", "mean", "prod", "var", "std"}     # not max/min: raise on empty
 _ARRAY_OPS = _HARMLESS_OPS + (gast.Div, gast.Pow, gast.FloorDiv, gast.Mod)
 
 

@@ -191,7 +191,9 @@ def returned(op, kinds, ctx, node):
     """What the user function called by ``op`` gives back, for the caller's analyses:
     (its return kind, the parameters whose memory its result may share (it returns
     ``a[:2]``, ``a`` itself, a list holding ``a``), parameter -> (line, text) of an
-    in-place update of it the caller sees (``a *= 2.0``)); None when its source is
+    in-place update of it the caller sees (``a *= 2.0``), global name -> (line, text) of
+    a store into it, by the function or one it calls, global array, list or dict name ->
+    id of the object it reads, itself or through its callees); None when its source is
     not read (custom_vjp)."""
     mapping, callee_kinds, _ = bind_call(op, kinds, ctx, node)
     if not inspect.isfunction(op.func):       # custom_vjp: nothing to read
@@ -208,5 +210,6 @@ def returned(op, kinds, ctx, node):
             raise errors.in_helper(exc, op.func, node, ctx) from None
         ret = tree.body[-1].value
         kind = sub.var_kinds.get(ret.id, "A") if isinstance(ret, gast.Name) else "S"
-        _RETURN_KINDS[key] = (kind, sub.return_shares, sub.param_writes)
+        _RETURN_KINDS[key] = (kind, sub.return_shares, sub.param_writes, sub.global_writes,
+                              sub.global_reads)
     return _RETURN_KINDS[key]

@@ -846,3 +846,109 @@ def test_partials_of_methods_of_a_module_level_object(mode):
     x = 1.5
     want = 2 * 5.0 * x + 3 * 10.0 * x * x       # square x = 5 x^2, composed x = 10 x^2
     assert s2sad.grad(calls_partials_of_methods, mode=mode)(x) == pytest.approx(want)
+
+
+def diffuse(u):
+    u[1:-1] += 0.1 * (u[2:] - 2 * u[1:-1] + u[:-2])
+    return u
+
+
+def steps_in_place(u0):
+    u = u0.copy()
+    for _ in range(3):
+        diffuse(u)                       # the result is dropped: u is changed in place
+    return np.sum(u ** 2)
+
+
+def fill_from(buf, v):
+    buf[1] = v
+
+
+def filled(x):
+    buf = np.zeros(3)
+    fill_from(buf, x[0] * 2.0)
+    return np.sum(buf * x)
+
+
+def set_constants(buf):
+    buf[0] = 1.0
+    buf[2] = 3.0
+
+
+def constants_filled(x):
+    buf = np.zeros(3)
+    set_constants(buf)
+    return np.sum(buf * x)
+
+
+def test_helper_storing_into_its_argument_called_for_its_effect():
+    """diffuse(u) as a statement changes u, read later: the derivatives do not follow
+    the store (the gradient came out wrong, silently); refused at the call. A store of
+    values carrying no derivative (constants) is run as it is."""
+    for f, call in ((steps_in_place, "diffuse(u)"), (filled, "fill_from(buf, x[0] * 2.0)")):
+        with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+            s2sad.grad(f)(rand(0, 5))
+        lines, first = inspect.getsourcelines(f)
+        line = first + next(i for i, text in enumerate(lines) if call in text)
+        assert str(info.value).startswith(f"{HERE}:{line}:"), str(info.value)
+        assert "updates its argument" in str(info.value) and "in place" in str(info.value)
+    x = rand(1, 3)
+    np.testing.assert_allclose(s2sad.grad(constants_filled)(x), [1.0, 0.0, 3.0])
+
+
+GLOBAL_BUF = np.zeros(2)
+GLOBAL_STATE = {"h": 0.0}
+
+
+def store_global(v):
+    GLOBAL_BUF[1] = v
+
+
+def calls_store_global(x):
+    store_global(x * 3.0)
+    return GLOBAL_BUF[1] * x
+
+
+def writes_global_itself(x):
+    GLOBAL_BUF[0] = x * 2.0
+    GLOBAL_STATE["h"] = x * x
+    return GLOBAL_BUF[0] * x + GLOBAL_STATE["h"]
+
+
+def test_stores_into_globals():
+    """A function storing into a global array or dict is differentiated in both modes
+    (forward mode gave the global's tangent no start: a NameError); a call of a function
+    that stores into a global, whose store the caller does not see, is refused at the
+    call where an argument carries a derivative (the gradient was silently wrong)."""
+    for mode in ("forward", "reverse"):
+        assert s2sad.grad(writes_global_itself, mode=mode)(1.5) == pytest.approx(4 * 1.5 + 3.0)
+        with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+            s2sad.grad(calls_store_global, mode=mode)(1.5)
+        line = inspect.getsourcelines(calls_store_global)[1] + 1
+        assert str(info.value).startswith(f"{HERE}:{line}:"), str(info.value)
+        assert "writing into a global" in str(info.value) and "GLOBAL_BUF" in str(info.value)
+
+
+def read_global_buf():
+    return GLOBAL_BUF[0] * 3.0
+
+
+def stores_then_calls(x):
+    GLOBAL_BUF[0] = x * 2.0
+    return read_global_buf() * x
+
+
+def test_call_reading_a_global_the_caller_stored_into():
+    """The callee takes GLOBAL_BUF as a constant: the derivative of x * 2.0 stored into
+    it was lost (9.0 for 18.0); refused at the call."""
+    for mode in ("forward", "reverse"):
+        with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+            s2sad.grad(stores_then_calls, mode=mode)(1.5)
+        line = inspect.getsourcelines(stores_then_calls)[1] + 2
+        assert str(info.value).startswith(f"{HERE}:{line}:"), str(info.value)
+        assert "reads GLOBAL_BUF" in str(info.value)
+    assert s2sad.grad(read_global_buf_scaled)(1.5) == pytest.approx(GLOBAL_BUF[0] * 3.0)
+
+
+def read_global_buf_scaled(x):
+    return read_global_buf() * x

@@ -467,3 +467,61 @@ def test_refusals_inside_s2sads_own_helpers_are_located_at_the_users_line():
         err = info.value
         assert (err.filename, err.lineno) == (__file__, _line_of(f, text)), str(err)
         assert "s2sad's" in err.message
+
+
+def mse_method(w, x, y):
+    return ((x @ w - y) ** 2).mean()
+
+
+def method_reductions(v):
+    y = v ** 3
+    return y.sum() + y.prod() + np.sum(y.mean(axis=0) * v)
+
+
+def test_hessian_of_a_function_returning_a_method_reduction():
+    """The gradient of ``return (...).mean()`` keeps the unused ``_t2.mean()`` as a
+    statement; differentiating that code again refused it as a call for its side
+    effects (methods of the method table change nothing)."""
+    rng = np.random.default_rng(3)
+    w, x, y = rng.standard_normal(3), rng.standard_normal((5, 3)), rng.standard_normal(5)
+    np.testing.assert_allclose(s2sad.hessian(mse_method)(w, x, y), 2 * x.T @ x / 5, rtol=1e-9)
+    v = np.array([0.5, -1.2, 0.8])
+    g = s2sad.grad(method_reductions)
+    for point in (v, v[::-1] * 0.7):
+        fd = np.array([(g(point + 1e-6 * e) - g(point - 1e-6 * e)) / 2e-6 for e in np.eye(3)])
+        np.testing.assert_allclose(s2sad.hessian(method_reductions)(point), fd, rtol=1e-5,
+                                   atol=1e-6)
+    assert "y.sum()" not in s2sad.source(method_reductions, args=(v,))
+
+
+def doubled_head(x):
+    y = x.copy()
+    y[-1] = y[0] * 2.0
+    y[::2] *= 3.0
+    return np.sum(y ** 2)
+
+
+def rows_and_columns(x):
+    y = np.zeros((3, 3))
+    y[0, :] = x
+    y[:, 1] += x ** 2
+    y[2, 2] = x[0] * x[1]
+    return np.sum(y ** 2)
+
+
+def shifted_sum(x):
+    y = x.copy()
+    y[1:] += y[:-1]
+    return np.sum(y ** 3)
+
+
+@pytest.mark.parametrize("f, n", [(doubled_head, 5), (rows_and_columns, 3), (shifted_sum, 4)])
+def test_hessian_of_slice_updates(f, n):
+    """The gradient of ``y[::2] *= 3.0`` reads the view ``y[::2]`` after the write, only
+    for its shape (``unbroadcast(b, view)``): no read of changed values, so the gradient
+    can be differentiated again (it was refused as a write under a view)."""
+    g = s2sad.grad(f)
+    for seed in (0, 1):
+        x = np.random.default_rng(seed).standard_normal(n)
+        fd = np.array([(g(x + 1e-6 * e) - g(x - 1e-6 * e)) / 2e-6 for e in np.eye(n)])
+        np.testing.assert_allclose(s2sad.hessian(f)(x), fd, rtol=1e-5, atol=1e-6)

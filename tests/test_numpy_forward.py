@@ -85,6 +85,10 @@ C34 = U(3, 4)
 C3 = U(3)
 IDX = np.argsort(U(3, 4), axis=1)
 N_INT = np.array([1, -2, 3])
+XP = np.array([0.0, 0.3, 0.45, 0.8, 1.0])     # np.interp: knots, points inside and outside
+XI = np.array([0.1, 0.35, 0.5, 0.62, 0.9])
+XO = np.array([-0.4, 0.2, 0.7, 1.3])
+XS3 = np.array([0.2, 0.9, 1.3])      # np.gradient: sample coordinates
 
 
 def case(name, fn, *args, fd=True, sym=False, needs=None):
@@ -96,6 +100,11 @@ def case(name, fn, *args, fd=True, sym=False, needs=None):
             obj = getattr(obj, part, None)
         marks = (pytest.mark.skipif(obj is None, reason=f"needs np.{needs}"),)
     return pytest.param(fn, args, fd, sym, id=name, marks=marks)
+
+
+def eigh_projector(a):
+    w, v = np.linalg.eigh(a)
+    return v @ np.diag(w ** 2 + np.arange(3.0)) @ v.T      # not changed by the signs of v
 
 
 def slogdet_unpacked(a):
@@ -144,6 +153,8 @@ CASES = [
     case("real", lambda x: np.real(x), U(2, 3)),
     case("imag", lambda x: np.imag(x), U(2, 3)),
     case("nan_to_num", lambda x: np.nan_to_num(x), U(2, 3)),
+    case("heaviside", lambda x, h: np.heaviside(x, h), np.array([0.0, 1.0, 0.0, -1.0]), U(4),
+         fd=False),    # a step in x
     # -- elementwise, two operands, broadcasting both ways
     case("add", lambda x, y: np.add(x, y), U(3, 1), U(1, 4)),
     case("subtract", lambda x, y: np.subtract(x, y), U(4), U(3, 4)),
@@ -164,6 +175,7 @@ CASES = [
     case("remainder", lambda x, y: np.remainder(x, y), U(3, 1, lo=1.1, hi=1.9),
          U(1, 4, lo=0.5, hi=0.9)),
     case("mod", lambda x, y: np.mod(x, y), U(3, 4, lo=1.1, hi=1.9), U(lo=0.5, hi=0.9)),
+    case("nextafter", lambda x, y: np.nextafter(x, y), U(3, 1, lo=-1.9, hi=-1.1), U(4, lo=0.5)),
     case("fmod", lambda x, y: np.fmod(x, y), U(3, 1, lo=-1.9, hi=-1.1),
          U(1, 4, lo=0.5, hi=0.9)),
     case("copysign", lambda x, y: np.copysign(x, y), Z(3, 1), Z(1, 4)),
@@ -285,6 +297,27 @@ CASES = [
     case("convolve-same", lambda a, v: np.convolve(a, v, mode="same"), U(3), U(5)),
     case("correlate", lambda a, v: np.correlate(a, v), U(5), U(3)),
     case("correlate-full", lambda a, v: np.correlate(a, v, "full"), U(3), U(5)),
+    case("float64", lambda x: np.float64(x * x), U(2, 3)),
+    case("float64-scalar", lambda x: np.float64(x) * np.sin(np.float64(x)), U()),
+    case("float32", lambda x: np.float32(x), U(2, 3), fd=False),    # rounding: no differences
+    case("select", lambda x, y, e: np.select([x < 0, C34 < 0], [x, y], e), U(3, 4), U(3, 1),
+         U(4)),
+    case("gradient", lambda u: np.gradient(u), U(6)),
+    case("gradient-spacing", lambda u, h: np.gradient(u, h, axis=1, edge_order=2), U(3, 5), P()),
+    case("gradient-2d", lambda u, h: np.gradient(u, h, 0.5)[0] * np.gradient(u)[1], U(3, 4),
+         P()),
+    case("split", lambda x: np.split(x, [1, 3], axis=1)[2] * np.split(x, 5, axis=1)[0], U(2, 5)),
+    case("array_split", lambda x: np.array_split(x, 3)[2], U(8)),
+    case("cov", lambda m, y: np.cov(m, y, rowvar=False), U(5, 2), U(5)),
+    case("median", lambda x: np.median(x, axis=1, keepdims=True), U(3, 4)),
+    case("quantile-percentile", lambda x: np.quantile(x, [0.2, 0.7], axis=0)
+         * np.percentile(x, 30.0, axis=0), U(5, 3)),
+    case("sum-mean-where", lambda x: np.sum(x, axis=0, where=C34 > 0)
+         * np.mean(x, axis=0, where=C34 < 0.5), U(3, 4)),
+    case("polyval", lambda p, x: np.polyval(p, x), U(4), U(2, 3)),
+    case("polyval-scalar", lambda p, x: np.polyval(p, x), U(3), U()),
+    case("interp", lambda x, xp, fp: np.interp(x, xp, fp), XI, XP, U(5)),
+    case("interp-ends", lambda x, fp, lo, hi: np.interp(x, XP, fp, lo, hi), XO, U(5), U(), U()),
     # -- linear algebra
     case("dot", lambda a, b: np.dot(a, b), U(2, 3), U(3, 4)),
     case("dot-nd", lambda a, b: np.dot(a, b), U(2, 3, 4), U(4)),
@@ -322,6 +355,15 @@ CASES = [
     case("slogdet", lambda a: np.linalg.slogdet(a)[1], wellcond(3, 3)),
     case("slogdet-unpacked", slogdet_unpacked, -wellcond(3, 3)),
     case("cholesky", lambda a: np.linalg.cholesky(a), spd(3), sym=True),
+    case("qr", lambda a: np.linalg.qr(a)[0] @ np.linalg.qr(a)[1][:, :2], U(4, 3)),
+    case("pinv", lambda a: np.linalg.pinv(a), U(4, 3)),
+    case("pinv-wide", lambda a: np.linalg.pinv(a), U(2, 4)),
+    case("svd-values", lambda a: np.linalg.svd(a, compute_uv=False), U(4, 3)),
+    case("lstsq", lambda a, b: np.linalg.lstsq(a, b)[0] * np.linalg.lstsq(a, b)[1], U(5, 3),
+         U(5)),
+    case("eigh-values", lambda a: np.linalg.eigh(a)[0], spd(3), sym=True),
+    case("eigh-projector", lambda a: eigh_projector(a), spd(3), sym=True),
+    case("eigvalsh", lambda a: np.linalg.eigvalsh(a), spd(3), sym=True),
     case("matrix_power", lambda a: np.linalg.matrix_power(a, 3), U(3, 3)),
     case("matrix_power-negative", lambda a: np.linalg.matrix_power(a, -2), wellcond(3, 3)),
     case("matrix_power-zero", lambda a: np.linalg.matrix_power(a, 0), U(3, 3)),
@@ -622,6 +664,19 @@ HESSIANS = [
     case("full_like", lambda a: np.sum(np.sin(np.full_like(C3, a * a))), U()),
     case("convolve-correlate", lambda a, v: np.sum(np.convolve(a, v) ** 2)
          + np.sum(np.correlate(a, v, "same") ** 3), U(4), U(2)),
+    case("select", lambda x: np.sum(np.select([x < 0, x < 0.5], [x ** 3, np.sin(x)], x * x)
+                                    ** 2), U(6)),
+    case("gradient", lambda u, h: np.sum(np.sin(np.gradient(u, h)[1]) * u), U(3, 4), P()),
+    case("split", lambda x: np.sum(np.split(x, 3)[0] ** 2 * np.array_split(x, 3)[2]), U(6)),
+    case("cov", lambda m: np.sum(np.cov(m) ** 2 * C34[:, :3]), U(3, 5)),
+    case("median-quantile", lambda x: np.sum(np.median(x, axis=0) ** 3)
+         + np.sum(np.quantile(x, [0.3, 0.6]) * np.percentile(x, 50.0)), U(4, 3)),
+    case("sum-mean-where", lambda x: np.sum(np.sum(x ** 2, axis=1, where=C34 > 0) ** 2)
+         + np.mean(x ** 3, where=C34 < 0.5), U(3, 4)),
+    case("polyval", lambda p, x: np.sum(np.polyval(p, x) ** 2), U(4), U(3)),
+    case("interp", lambda x, xp, fp: np.sum(np.interp(x, xp, fp) ** 3), XI, XP, U(5)),
+    case("interp-ends", lambda x, fp, lo: np.sum(np.interp(x, XP, fp, lo) ** 3 * x), XO, U(5),
+         U()),
     case("astype-item", lambda x: np.sum(x.astype(float) ** 3) * x.item(1), U(3)),
     case("methods", lambda x: x.reshape(3, 2).T.sum(axis=0) @ x.transpose().ravel()[:3],
          U(2, 3)),
@@ -639,6 +694,13 @@ HESSIANS = [
     case("inv-det", lambda a: np.sum(np.linalg.inv(a) ** 2) * np.linalg.det(a),
          wellcond(3, 3)),
     case("slogdet", lambda a: np.linalg.slogdet(a)[1] ** 2, wellcond(3, 3)),
+    case("qr", lambda a: np.sum(np.sin(np.linalg.qr(a)[0])) + np.sum(np.linalg.qr(a)[1] ** 3),
+         U(4, 3)),
+    case("pinv-lstsq", lambda a, b: np.sum(np.linalg.pinv(a) ** 3)
+         + np.sum(np.linalg.lstsq(a, b)[0] ** 2), U(5, 3), U(5)),
+    case("eigh", lambda a: np.sum(np.sin(eigh_projector(a + a.T)))
+         + np.sum(np.linalg.eigvalsh(a + a.T) ** 3) + np.linalg.eigh(a @ a.T)[0][0] ** 2,
+         U(3, 3)),
     case("cholesky", lambda a: np.sum(np.sin(np.linalg.cholesky(a + a.T))), spd(3) / 2,
          sym=True),
     case("matrix_power", lambda a: np.sum(np.sin(np.linalg.matrix_power(a, 3))), U(3, 3)),
@@ -786,6 +848,15 @@ HELPERS = [
            (3, 4)),
     helper("clip_bound_adjoint", lambda g: H.clip_bound_adjoint(
         g, A34, None, None, C3[:, None] - 0.5, 0.4, "min"), (3, 4)),
+    helper("select_adjoint", lambda g: H.select_adjoint(
+        g, [A34 < 0, B34 < 0], [A34, C3[:, None]], C3[:, None], 0), (3, 4)),
+    helper("select_adjoint-default", lambda g: H.select_adjoint(
+        g, [A34 < 0, B34 < 0], [A34, 1.0], C3[:, None], 1), (3, 4)),
+    helper("gradient_adjoint", lambda g: H.gradient_adjoint(g, A34, (0.5,), 1, 2), (3, 4)),
+    helper("gradient_adjoint-tuple", lambda g: H.gradient_adjoint(
+        [g, 2.0 * g], A34, (XS3, 0.5), None, 1), (3, 4)),
+    helper("split_adjoint", lambda g: H.split_adjoint([0.0, g, 2.0 * g], A34, 3, 1, True),
+           (3, 1)),
     helper("mT", lambda g: H.mT(g), (2, 3, 4)),
     helper("transpose_method_adjoint", lambda g: methods.transpose_method_adjoint(
         g, (1, 2, 0)), (3, 4, 2)),
@@ -912,7 +983,9 @@ def test_hessian_families_cover_the_nonlinear_helpers():
     for prim in (np.prod, np.max, np.nanmax, np.ptp, np.var, np.std, np.cumprod,
                  np.nanmean, np.average, np.trapezoid, np.clip, np.einsum, np.kron,
                  np.linalg.solve, np.linalg.det, np.linalg.slogdet, np.linalg.cholesky,
-                 np.linalg.matrix_power, np.linalg.norm, np.linalg.inv, np.sinc):
+                 np.linalg.matrix_power, np.linalg.norm, np.linalg.inv, np.sinc,
+                 np.polyval, np.interp, np.select, np.gradient, np.cov,
+                 np.linalg.eigh, np.linalg.eigvalsh, np.median, np.quantile, np.percentile):
         assert prim in used, prim
 
 

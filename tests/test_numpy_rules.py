@@ -301,6 +301,47 @@ def test_nan_to_num_zero_at_nan_and_inf():
     assert np.array_equal(g, [w[0], 0.0, 0.0, w[3]])
 
 
+def u_nan_to_num_fills(x, a, b, c):
+    y = np.nan_to_num(x, nan=a, posinf=b, neginf=c)
+    return np.sum(y * W(y))
+
+
+def u_heaviside(x, h0):
+    y = np.heaviside(x, h0)
+    return np.sum(y * W(y))
+
+
+def u_norm_ord(x, p):
+    return np.linalg.norm(x, ord=p)
+
+
+def test_values_put_by_nan_to_num_and_heaviside_get_their_adjoint():
+    """nan=, posinf=, neginf= of np.nan_to_num and h0 of np.heaviside are the values at
+    some elements: they were taken as constants (a silent zero gradient)."""
+    x = np.array([1.0, np.nan, np.inf, -2.0, np.nan, -np.inf])
+    w = W(x)
+    g = s2sad.grad(u_nan_to_num_fills, wrt=(0, 1, 2, 3))(x, 0.5, 3.0, -3.0)
+    assert np.array_equal(g[0], [w[0], 0.0, 0.0, w[3], 0.0, 0.0])
+    assert np.allclose(g[1:], [w[1] + w[4], w[2], w[5]])
+    assert s2sad.grad(u_nan_to_num_fills, wrt=(1, 2, 3), mode="forward")(x, 0.5, 3.0, -3.0) \
+        == pytest.approx((w[1] + w[4], w[2], w[5]))
+    z = np.array([0.0, 1.5, 0.0, -0.5])
+    w = W(z)
+    g = s2sad.grad(u_heaviside, wrt=(0, 1))(z, 0.3)
+    assert np.array_equal(g[0], np.zeros(4)) and g[1] == pytest.approx(w[0] + w[2])
+    g = s2sad.grad(u_heaviside, wrt=1)(z, np.array([0.1, 0.2, 0.3, 0.4]))
+    assert np.allclose(g, [w[0], 0.0, w[2], 0.0])
+    assert s2sad.jvp(u_heaviside, wrt=1)(z, 0.3, 1.0)[1] == pytest.approx(w[0] + w[2])
+
+
+def test_norm_along_its_ord_is_refused_not_zero():
+    x = np.array([1.0, -2.0, 0.5])
+    assert np.allclose(s2sad.grad(u_norm_ord)(x, 3.0), numerical_grad(u_norm_ord, (x, 3.0)))
+    for mode in ("reverse", "forward"):
+        with pytest.raises(NotImplementedError, match="np.linalg.norm: its ord"):
+            s2sad.grad(u_norm_ord, wrt=1, mode=mode)(x, 3.0)
+
+
 # ---------------------------------------------------------------------------------
 # Elementwise, two operands, with broadcasting
 
@@ -394,6 +435,11 @@ def b_fmod(x, y):
     return np.sum(z * W(z))
 
 
+def b_nextafter(x, y):
+    z = np.nextafter(x, y)
+    return np.sum(z * W(z))
+
+
 def b_where(x, y):
     z = np.where(W(x + y) > 1.0, x, y)
     return np.sum(z * W(z))
@@ -415,6 +461,7 @@ BINARY = [
     (b_logaddexp, SIGNED, SIGNED), (b_logaddexp2, SIGNED, SIGNED),
     (b_remainder, (1.1, 1.9), (0.5, 0.9)), (b_mod, (-1.9, -1.1), (0.5, 0.9)),
     (b_fmod, (-1.9, -1.1), (0.5, 0.9)), (b_where, SIGNED, SIGNED),
+    (b_nextafter, (-1.9, -1.1), (0.5, 0.9)),
 ]
 SHAPES = [((3, 1), (1, 4)), ((), (3, 4)), ((4,), (3, 4)), ((3, 4), ()), ((2, 3), (2, 3))]
 
@@ -491,6 +538,28 @@ def test_where_untaken_branch_does_not_poison():
         g = s2sad.grad(where_inf_branch)(x)
     w = W(x)
     assert np.array_equal(g[:2], w[:2]) and np.isinf(g[2])
+
+
+def s_select_three(x, y, e):
+    z = np.select([x < 0, y > 0.2], [x ** 2, y * x], default=e)
+    return np.sum(z * W(z))
+
+
+def s_select_scalar_choice(x):
+    return np.sum(np.select([x < -0.3, x > 0.3], [np.sin(x), 0.5], x ** 3) * W(x))
+
+
+def test_select():
+    """Each choice (broadcast, summed back to its shape) and the default get the
+    adjoint where they are selected: the first true condition."""
+    x, y = rand((3, 4), seed=40), rand((3, 1), seed=41)
+    assert_grad_matches(s_select_three, (x, y, 0.7), wrt=(0, 1, 2))
+    assert_grad_matches(s_select_three, (x, y, rand((4,), seed=42)), wrt=(0, 1, 2))
+    assert_grad_matches(s_select_scalar_choice, (x,))
+    # where both conditions hold, the first wins: y * x gets nothing there
+    g = s2sad.grad(lambda x: np.sum(np.select([x > 0, x > -1], [2.0 * x, 3.0 * x])))(
+        np.array([0.5, -0.5, -2.0]))
+    assert np.array_equal(g, [2.0, 3.0, 0.0])
 
 
 def clip_plain(x):
@@ -1198,6 +1267,212 @@ def test_convolve_correlate(n, m, mode):
     assert_grad_matches(c_correlate, (a, v, mode), wrt=(0, 1))
 
 
+def c_gradient(u):
+    z = np.gradient(u)
+    return np.sum(z * W(z))
+
+
+def c_gradient_spacing(u, h, edge_order):
+    z = np.gradient(u, h, edge_order=edge_order)
+    return np.sum(np.sin(z) * W(z))
+
+
+def c_gradient_2d(u, dy, dx):
+    gy, gx = np.gradient(u, dy, dx)
+    return np.sum(gx * W(gx)) + np.sum(gy ** 2)
+
+
+def c_gradient_one_part(u):
+    gy, gx = np.gradient(u, edge_order=2)
+    return np.sum(gx ** 3)
+
+
+def c_gradient_axes(u, xs):
+    a = np.gradient(u, xs, axis=1)
+    b = np.gradient(u, 0.5, axis=(1, 0))[1]
+    return np.sum(a * W(a)) + np.sum(b ** 3)
+
+
+def c_gradient_coords(u, xs, edge_order):
+    z = np.gradient(u, xs, edge_order=edge_order)
+    return np.sum(z * W(z))
+
+
+def test_gradient():
+    """np.gradient is linear in f (its transpose from the band of its coefficients), and
+    scales as 1 / h in a spacing number h."""
+    u, v = rand((7,), seed=43), rand((3, 5), seed=44)
+    xs = np.cumsum(rand((7,), 0.3, 1.0, seed=45))
+    assert_grad_matches(c_gradient, (u,))
+    assert_grad_matches(c_gradient, (v,))
+    for order in (1, 2):
+        assert_grad_matches(c_gradient_spacing, (u, 0.3, order), wrt=(0, 1))
+        assert_grad_matches(c_gradient_coords, (u, xs, order))
+    assert_grad_matches(c_gradient_2d, (v, 0.4, 0.7), wrt=(0, 1, 2))
+    assert_grad_matches(c_gradient_one_part, (v,))
+    assert_grad_matches(c_gradient_axes, (v, xs[:5]))
+    # the transpose of the central difference: interior -1/2, 1/2, the ends one-sided
+    g = s2sad.grad(lambda u: np.gradient(u)[2])(np.zeros(5))
+    assert np.array_equal(g, [0.0, -0.5, 0.0, 0.5, 0.0])
+    with pytest.raises(NotImplementedError, match="sample coordinates"):
+        s2sad.grad(c_gradient_coords, wrt=1)(u, xs, 1)
+
+
+def c_split(x):
+    a, b = np.split(x, 2)
+    return np.sum(a * b * W(a))
+
+
+def c_split_indices(x):
+    a, b, c = np.split(x, [1, 3], axis=1)
+    return np.sum(a * W(a)) * np.sum(c ** 2)          # b unused: a zero adjoint
+
+
+def c_array_split(x):
+    parts = np.array_split(x, 3, axis=1)
+    return np.sum(parts[0] ** 2) + np.sum(np.sin(parts[2]) * W(parts[2]))
+
+
+def test_split():
+    assert_grad_matches(c_split, (rand((6,), seed=46),))
+    assert_grad_matches(c_split, (rand((4, 3), seed=47),))
+    assert_grad_matches(c_split_indices, (rand((2, 5), seed=48),))
+    assert_grad_matches(c_array_split, (rand((2, 5), seed=49),))
+    g = s2sad.grad(c_split_indices)(rand((2, 5), seed=48))
+    assert np.array_equal(g[:, 1:3], np.zeros((2, 2)))
+
+
+def c_cov(m, y, rowvar, bias, ddof):
+    z = np.cov(m, y, rowvar=rowvar, bias=bias, ddof=ddof)
+    return np.sum(z * W(z))
+
+
+def test_cov():
+    a, b = rand((3, 5), seed=50), rand((5,), seed=51)
+    assert_grad_matches(c_cov, (a, None, True, False, None))
+    assert_grad_matches(c_cov, (a.T, None, False, True, None))
+    assert_grad_matches(c_cov, (a, b, True, False, 0), wrt=(0, 1))
+    assert_grad_matches(c_cov, (b, b[::-1] * 2.0, True, False, None), wrt=(0, 1))
+    assert_grad_matches(c_cov, (rand((1, 4), seed=52), None, True, False, 2))
+    assert_grad_matches(c_cov, (a.T, rand((1, 5), seed=53), False, False, None), wrt=(0, 1))
+    assert_grad_matches(c_cov, (a.T, rand((5, 2), seed=54), False, False, None), wrt=(0, 1))
+    # the variance of one variable: d/dx var(x, ddof=1) = 2 (x - mean) / (n - 1)
+    g = s2sad.grad(lambda x: np.cov(x))(b)
+    assert np.allclose(g, 2 * (b - b.mean()) / 4)
+
+
+def r_median(x, axis, keepdims):
+    z = np.median(x, axis=axis, keepdims=keepdims)
+    return np.sum(z * W(z))
+
+
+def r_quantile(x, q, axis):
+    z = np.quantile(x, q, axis=axis)
+    return np.sum(z * W(z)) + np.sum(np.percentile(x, 40.0, axis=axis) ** 2)
+
+
+def test_quantiles():
+    """Linear interpolation between two order statistics: the adjoint goes to the
+    elements the (stable) sort puts there."""
+    x = rand((4, 5), seed=55)
+    for axis in (None, 0, 1, -1):
+        for keepdims in (False, True):
+            assert_grad_matches(r_median, (x, axis, keepdims))
+        assert_grad_matches(r_quantile, (x, np.array([0.1, 0.5, 0.95]), axis))
+        assert_grad_matches(r_quantile, (x, 0.3, axis))
+    g = s2sad.grad(lambda x: np.median(x))(np.array([3.0, 1.0, 4.0, 2.0]))
+    assert np.array_equal(g, [0.5, 0.0, 0.0, 0.5])
+    with pytest.raises(NotImplementedError, match="method='nearest'"):
+        s2sad.grad(lambda x: np.quantile(x, 0.5, method="nearest"))(x[0])
+
+
+def r_sum_where(x, mask, axis, keepdims):
+    z = np.sum(x ** 2, axis=axis, keepdims=keepdims, where=mask)
+    return np.sum(z * W(z))
+
+
+def r_mean_where(x, mask, axis, keepdims):
+    z = np.mean(x * 3.0, axis=axis, keepdims=keepdims, where=mask)
+    return np.sum(z * W(z)) + x.mean(where=mask) * x.sum(axis=0, where=mask)[1]
+
+
+def test_sum_and_mean_where():
+    """where= keeps the elements where it holds (and the mean divides by their count):
+    it was a MissingRuleError; initial= still is."""
+    x = rand((3, 4), seed=64)
+    mask = rand((3, 4), seed=65) > -0.3         # a True in every row and column
+    assert mask.any(axis=0).all() and mask.any(axis=1).all()
+    for axis in (None, 0, 1):
+        for keepdims in (False, True):
+            assert_grad_matches(r_sum_where, (x, mask, axis, keepdims))
+            assert_grad_matches(r_sum_where, (x, np.array([True, False, True, True]), axis,
+                                              keepdims))
+            assert_grad_matches(r_mean_where, (x, mask, axis, keepdims))
+    mask = np.array([True, False, True])
+    g = s2sad.grad(lambda v: np.mean(v ** 2, where=mask))(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(g, [1.0, 0.0, 3.0])
+    with pytest.raises(s2sad.MissingRuleError, match="initial"):
+        s2sad.grad(lambda v: np.sum(v, initial=1.0))(np.ones(2))
+
+
+def c_polyval(p, x):
+    z = np.polyval(p, x)
+    return np.sum(z * W(z))
+
+
+def c_polyval_list(a, b, x):
+    return np.polyval([a, b, 0.5], x)
+
+
+def test_polyval():
+    for x in (rand((4,), seed=33), rand((2, 3), seed=34), 0.7, np.zeros(3)):
+        assert_grad_matches(c_polyval, (rand((4,), seed=35), x), wrt=(0, 1))
+    assert_grad_matches(c_polyval, (np.array([1.5]), rand((3,), seed=36)), wrt=(0, 1))
+    assert_grad_matches(c_polyval_list, (0.3, -1.2, 0.8), wrt=(0, 1, 2))
+    # the analytic derivative: d/dx (2 x^3 - x) = 6 x^2 - 1, d/dp = powers of x
+    dp, dx = s2sad.grad(lambda p, x: np.polyval(p, x), wrt=(0, 1))(np.array([2.0, 0, -1, 3]), 2.0)
+    assert dx == pytest.approx(23.0) and np.allclose(dp, [8.0, 4.0, 2.0, 1.0])
+
+
+def c_interp(x, xp, fp):
+    z = np.interp(x, xp, fp)
+    return np.sum(z * W(z))
+
+
+def c_interp_ends(x, xp, fp, left, right):
+    z = np.interp(x, xp, fp, left=left, right=right)
+    return np.sum(z * W(z))
+
+
+_XP = np.array([0.0, 0.3, 0.45, 0.8, 1.0])
+
+
+def test_interp():
+    fp = rand((5,), seed=37)
+    inside = np.array([0.1, 0.35, 0.5, 0.62, 0.9, 0.95])
+    outside = np.array([-0.4, 0.2, 0.7, 1.3])
+    for x in (inside, outside, 0.55, inside.reshape(2, 3)):
+        assert_grad_matches(c_interp, (x, _XP, fp), wrt=(0, 1, 2))
+    assert_grad_matches(c_interp_ends, (outside, _XP, fp, -0.3, 0.6), wrt=(0, 1, 2, 3, 4))
+    # at knots and ends, the slope of the segment to the right (the last at xp[-1]);
+    # 0 outside, and the end values take the adjoint there
+    gx, gfp = s2sad.grad(lambda x, fp: np.sum(np.interp(x, _XP, fp)), wrt=(0, 1))(
+        np.array([0.0, 0.3, 1.0, 1.5, -1.0]), fp)
+    slope = np.diff(fp) / np.diff(_XP)
+    assert np.allclose(gx, [slope[0], slope[1], slope[3], 0.0, 0.0])
+    assert np.allclose(gfp, [2.0, 1.0, 0.0, 0.0, 2.0])
+
+
+def c_interp_period(x, fp):
+    return np.sum(np.interp(x, _XP, fp, period=1.0))
+
+
+def test_interp_period_is_a_missing_rule():
+    with pytest.raises(s2sad.MissingRuleError, match=r"np.interp called this way") as info:
+        s2sad.grad(c_interp_period, wrt=1)(np.array([0.2]), rand((5,), seed=38))
+    assert f":{c_interp_period.__code__.co_firstlineno + 1}:" in str(info.value)
+
+
 # ---------------------------------------------------------------------------------
 # Linear algebra
 
@@ -1425,6 +1700,102 @@ def m_cholesky(b):
 def m_matrix_power(a, n):
     z = np.linalg.matrix_power(a, n)
     return np.sum(z * W(z))
+
+
+def m_eigh(b):
+    w, v = np.linalg.eigh(b + b.T)
+    p = v @ np.diag(np.arange(1.0, 4.0)) @ v.T      # not changed by the eigenvectors' signs
+    return np.sum(w * W(w)) + np.sum(p * W(p)) + np.sum(v * v * W(v))
+
+
+def m_eigh_vectors_only(b):
+    w, v = np.linalg.eigh(b @ b.T)
+    return np.sum((v[:, 0] @ b) ** 2)
+
+
+def m_eigvalsh(b):
+    z = np.linalg.eigvalsh(b + np.swapaxes(b, -1, -2))
+    return np.sum(z * W(z))
+
+
+def test_eigh():
+    """Symmetric adjoints (a symmetric argument, made by b + b.T here: eigh reads one
+    triangle), against differences and the first-order formula dw_i = v_i^T da v_i."""
+    for seed in (7, 8):
+        b = rand((3, 3), seed=seed)
+        assert_grad_matches(m_eigh, (b,))
+        assert_grad_matches(m_eigh_vectors_only, (b,))
+        assert_grad_matches(m_eigvalsh, (b,))
+        assert_grad_matches(m_eigvalsh, (np.stack([b, rand((3, 3), seed=seed + 2)]),))
+    a = spd(3)
+    w, v = np.linalg.eigh(a)
+    g = s2sad.grad(lambda a: np.linalg.eigh(a)[0][2])(a)
+    assert np.allclose(g, np.outer(v[:, 2], v[:, 2]))
+
+
+def m_pinv(a):
+    z = np.linalg.pinv(a)
+    return np.sum(z * W(z))
+
+
+def m_svd_values(a):
+    z = np.linalg.svd(a, compute_uv=False)
+    u, s, vh = np.linalg.svd(a)
+    return np.sum(z * W(z)) + np.sum(s ** 2)
+
+
+def m_svd_vectors(a):
+    u, s, vh = np.linalg.svd(a)
+    return np.sum(u[:, 0] ** 2 * s[0])
+
+
+def m_lstsq(a, b):
+    x, res, rank, sv = np.linalg.lstsq(a, b, rcond=None)
+    return np.sum(x * W(x)) + 0.3 * np.sum(res) + np.sum(sv ** 2) * rank
+
+
+def m_lstsq_x(a, b):
+    return np.sum(np.linalg.lstsq(a, b, rcond=None)[0] ** 2)
+
+
+def test_pinv_svd_lstsq():
+    """pinv with the rank taken as constant (tall, wide, batched); svd through its
+    singular values; lstsq (x, residuals, singular values) for a full column rank."""
+    for shape in ((4, 3), (2, 4), (2, 3, 3)):
+        assert_grad_matches(m_pinv, (rand(shape, seed=56),))
+    for shape in ((4, 3), (3, 5)):
+        assert_grad_matches(m_svd_values, (rand(shape, seed=57),))
+    a = rand((6, 3), seed=58)
+    assert_grad_matches(m_lstsq, (a, rand((6,), seed=59)), wrt=(0, 1))
+    assert_grad_matches(m_lstsq, (a, rand((6, 2), seed=60)), wrt=(0, 1))
+    assert_grad_matches(m_lstsq_x, (a, rand((6,), seed=59)), wrt=(0, 1))
+    # x = (A^T A)^-1 A^T b: its derivative in b
+    g = s2sad.grad(lambda b: np.linalg.lstsq(a, b, rcond=None)[0][1])(rand((6,), seed=59))
+    assert np.allclose(g, np.linalg.solve(a.T @ a, a.T)[1])
+    with pytest.raises(NotImplementedError, match="singular vectors"):
+        s2sad.grad(m_svd_vectors)(rand((4, 3), seed=61))
+    low_rank = np.outer(rand((6,), seed=62), rand((3,), seed=63))
+    with pytest.raises(NotImplementedError, match="full column rank"):
+        s2sad.grad(m_lstsq_x)(low_rank, rand((6,), seed=59))
+
+
+def m_qr(a):
+    q, r = np.linalg.qr(a)
+    return np.sum(q * W(q)) + np.sum(r * W(r))
+
+
+def m_qr_r(a):
+    return np.sum(np.abs(np.diag(np.linalg.qr(a)[1])))
+
+
+def test_qr():
+    """Reduced QR of a tall or square matrix of full column rank, through Q, R or both."""
+    for shape, seed in (((4, 3), 66), ((3, 3), 67), ((5, 2), 68)):
+        a = rand(shape, seed=seed)
+        assert_grad_matches(m_qr, (a,))
+        assert_grad_matches(m_qr_r, (a,))
+    with pytest.raises(NotImplementedError, match="wide"):
+        s2sad.grad(m_qr)(rand((2, 4), seed=69))
 
 
 def test_matrix_functions():
@@ -1734,6 +2105,35 @@ def test_nondiff_functions_run_and_carry_no_gradient():
     k = np.floor(x) + np.sign(x) + np.round(x) + np.trunc(x) + np.fix(x) + np.heaviside(x, 0.5)
     m = np.argmax(x) + np.count_nonzero(x > 0) + np.searchsorted(np.sort(np.ravel(x)), 0.1)
     assert np.allclose(g, k * m)
+
+
+def c_scalar_casts(x):
+    return np.float64(x) ** 2 + np.sin(np.float64(x * 3.0)) * x + np.int64(x) * x \
+        + np.intp(2.7 * x) * np.int32(x) * x
+
+
+def c_float32_cast(x):
+    return float(np.float32(x * 3.0)) * x
+
+
+def c_array_casts(x):
+    y = np.float64(x * x) + np.bool_(x > 0) * x
+    return np.sum(y * W(y))
+
+
+def test_numpy_scalar_type_casts():
+    """np.float64(x), np.float32(x) are casts with derivative 1; the integer and bool
+    types carry no derivative, as int(x) and astype(int). (float32 rounding makes
+    differences useless: float32 is checked against the derivative.)"""
+    for x in (1.7, -0.6, 2.3):
+        assert_grad_matches(c_scalar_casts, (x,))
+        want = 2 * x + 3 * x * np.cos(3 * x) + np.sin(3 * x) + int(x) + int(2.7 * x) * int(x)
+        assert s2sad.grad(c_scalar_casts)(x) == pytest.approx(want, rel=1e-9)
+        for mode in ("forward", "reverse"):
+            assert s2sad.grad(c_float32_cast, mode=mode)(x) == pytest.approx(6 * x, rel=1e-6)
+    assert_grad_matches(c_array_casts, (rand((2, 3), seed=39),))
+    g = s2sad.grad(lambda x: np.sum(np.float32(x) ** 2))(np.array([0.5, -1.5]))
+    assert np.allclose(g, [1.0, -3.0])
 
 
 def bad_pad(x):

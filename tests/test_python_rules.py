@@ -5,6 +5,7 @@ tuples; powers at a zero base. Each pattern is checked against finite difference
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -1010,3 +1011,20 @@ def test_dicts_built_in_the_function_second_order_and_arrays():
     check(arrays, (v,), want=4.0 * v)
     with pytest.raises(s2sad.UnsupportedSyntaxError, match="in-place update"):
         s2sad.grad(updated_in_place)(v)
+
+
+def slice_stored_list(a, b):
+    out = [a, b, a]
+    out[1:] = [b, a * 2.0]
+    return out[1] * 3.0 + out[2] * b
+
+
+def test_store_into_a_slice_of_a_list():
+    """Forward mode differentiates it; reverse mode zeroed the adjoint's slice with
+    ``bout[1:] = 0.0`` (a TypeError at run time): refused at the line instead."""
+    assert s2sad.grad(slice_stored_list, wrt=(0, 1), mode="forward")(0.5, 1.5) \
+        == pytest.approx((3.0, 4.0))
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(slice_stored_list, wrt=(0, 1), mode="reverse")(0.5, 1.5)
+    line = inspect.getsourcelines(slice_stored_list)[1] + 2
+    assert f":{line}:" in str(info.value) and "slice of a list" in str(info.value)

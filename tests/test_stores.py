@@ -370,3 +370,56 @@ def test_zero_d_array_argument_gets_a_zero_d_array(mode):
     # a float argument keeps a float gradient (np.float64 is a float)
     g = s2sad.grad(f_zero_d, wrt=1, mode=mode)(X3, 0.7)
     assert isinstance(g, float) and not isinstance(g, np.ndarray)
+
+
+# -- np.add.at: in-place accumulation, repeated indices adding up ----------------------
+
+IDX = np.array([0, 1, 1, 3, 0])
+
+
+def assembled(k, idx):
+    m = np.zeros(4)
+    np.add.at(m, idx, k ** 2)
+    return np.sum(m ** 2 * np.arange(1.0, 5.0))
+
+
+def accumulated_scalar(x):
+    acc = np.zeros(2)
+    np.add.at(acc, 0, x)
+    np.add.at(acc, 0, x * x)
+    return acc[0] * 3.0
+
+
+def added_into_argument(m, v):
+    np.add.at(m, np.array([0, 1, 1]), v)
+    return np.sum(m ** 2)
+
+
+def scatter_into(buf, v):
+    np.add.at(buf, np.array([0, 0, 1]), v)
+
+
+def calls_scatter_into(v):
+    buf = np.zeros(2)
+    scatter_into(buf, v * 2.0)  # <- L_SCATTER
+    return np.sum(buf ** 2)
+
+
+def test_np_add_at():
+    """np.add.at(a, i, v) is a[i] += v with repeated indices accumulating (it was
+    refused as a call for its side effects); the caller's array is not changed."""
+    k = np.array([0.5, 1.0, -1.0, 2.0, 0.3])
+    check(assembled, (k, IDX))
+    check(accumulated_scalar, (1.5,), modes=("forward", "reverse"))
+    m, v = np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0, 2.0])
+    gm, gv = s2sad.grad(added_into_argument, wrt=(0, 1))(m, v)
+    after = m + np.array([v[0], v[1] + v[2], 0.0])
+    np.testing.assert_allclose(gm, 2 * after)
+    np.testing.assert_allclose(gv, 2 * after[[0, 1, 1]])
+    np.testing.assert_array_equal(m, [1.0, 2.0, 3.0])
+    g = s2sad.grad(assembled)
+    fd = np.array([(g(k + 1e-6 * e, IDX) - g(k - 1e-6 * e, IDX)) / 2e-6 for e in np.eye(5)])
+    np.testing.assert_allclose(s2sad.hessian(assembled)(k, IDX), fd, rtol=1e-5, atol=1e-6)
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(calls_scatter_into)(v)
+    assert f":{line_of('L_SCATTER')}:" in str(info.value)

@@ -14,7 +14,7 @@ import string
 
 import numpy as np
 
-from ..runtime import unbroadcast
+from ..runtime import sum_adjoint, unbroadcast
 
 # -- shapes -----------------------------------------------------------------------
 
@@ -69,6 +69,19 @@ def _count(shape, axes):
 # -- reductions --------------------------------------------------------------------
 
 
+def masked_reduction_adjoint(g, x, axis=None, keepdims=False, where=True, mean=False):
+    """Adjoint of ``np.sum(x, axis, where=where)`` (``np.mean`` with ``mean``): ``g`` where
+    ``where`` holds (divided by the count of such elements along ``axis`` for the mean),
+    0 elsewhere."""
+    shape = np.shape(x)
+    mask = np.broadcast_to(where, shape)
+    out = sum_adjoint(g, x, axis, keepdims)
+    if mean:
+        count = np.sum(mask, axis=axis, keepdims=True)
+        out = out / np.where(count == 0, 1, count)
+    return _out(np.where(mask, out, 0.0), x)
+
+
 def prod_adjoint(g, x, axis=None, keepdims=False):
     """Adjoint of ``np.prod``: ``g`` times the product of the *other* elements,
     computed with exclusive cumulative products so zeros are handled exactly."""
@@ -85,6 +98,55 @@ def prod_adjoint(g, x, axis=None, keepdims=False):
     right = np.concatenate([ones, np.cumprod(flat[..., :0:-1], axis=-1)], axis=-1)[..., ::-1]
     others = np.transpose((left * right).reshape(xt.shape), np.argsort(perm))
     return _expand(g, x.shape, axes) * others
+
+
+def _quantile_weights(a, q, axis, method):
+    """``a`` with ``axis`` moved last (raveled for None) and, per quantile in ``q``, the
+    one-hot weights ``(q.size, ..., n)`` of ``np.quantile(..., method="linear")`` on the
+    elements of ``a``: ``1 - frac`` on the order statistic below, ``frac`` on the one
+    above (ties: the elements the stable sort puts there)."""
+    if method != "linear":
+        raise NotImplementedError(f"gradient of np.quantile with method={method!r}; "
+                                  "only 'linear' (the default) is supported")
+    if axis is not None and not isinstance(axis, (int, np.integer)):
+        raise NotImplementedError("gradient of np.quantile/percentile/median over several "
+                                  "axes; reshape the array first")
+    x = np.asarray(a, dtype=float)
+    xm = np.ravel(x) if axis is None else np.moveaxis(x, int(axis), -1)
+    n = xm.shape[-1]
+    qs = np.ravel(np.asarray(q, dtype=float))
+    pos = qs * (n - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = pos - lo
+    order = np.argsort(xm, axis=-1, kind="stable")
+    slots = np.arange(n)
+    weights = []
+    for k in range(qs.size):
+        below = slots == np.take(order, [lo[k]], axis=-1)
+        above = slots == np.take(order, [hi[k]], axis=-1)
+        weights.append((1.0 - frac[k]) * below + frac[k] * above)
+    return xm, np.array(weights)
+
+
+def quantile_adjoint(g, a, q, axis=None, keepdims=False, method="linear"):
+    """Adjoint of ``a`` in ``np.quantile`` (``np.percentile`` with ``q / 100``,
+    ``np.median`` with ``q = 0.5``)."""
+    xm, weights = _quantile_weights(a, q, axis, method)
+    gq = np.reshape(g, (weights.shape[0],) + xm.shape[:-1])      # keepdims: same size
+    out = np.sum(gq[..., None] * weights, axis=0)
+    if axis is not None:
+        out = np.moveaxis(out, -1, int(axis))
+    return _out(np.reshape(out, np.shape(a)), a)
+
+
+def quantile_tangent(t, z, a, q, axis=None, keepdims=False, method="linear", dq=0.0):
+    """Tangent of ``np.quantile``: the weights of :func:`_quantile_weights` on ``t`` (none
+    in ``q``: ``dq`` must be 0)."""
+    _no_tangent_in(dq, "np.quantile: its q")
+    xm, weights = _quantile_weights(a, q, axis, method)
+    tm = np.ravel(t) if axis is None else np.moveaxis(np.asarray(t, dtype=float), int(axis), -1)
+    return _shaped(np.sum(weights * tm, axis=-1), z)
 
 
 def extremum_adjoint(g, z, x, axis=None, keepdims=False):
@@ -394,10 +456,53 @@ def concatenate_adjoint(g, arrays, axis=0):
     return [like(piece, p) for piece, p in zip(pieces, arrays)]
 
 
+def split_adjoint(g, ary, indices_or_sections, axis=0, uneven=False):
+    """Adjoint of ``np.split`` (``np.array_split`` with ``uneven``): the adjoints of the
+    pieces (``0.0`` for a piece not used) put back together along ``axis``."""
+    split = np.array_split if uneven else np.split
+    shapes = [p.shape for p in split(np.empty(np.shape(ary)), indices_or_sections, axis)]
+    parts = [np.zeros(shape) if type(gk) is float and gk == 0.0 else np.asarray(gk)
+             for gk, shape in zip(g, shapes)]
+    return _out(np.concatenate(parts, axis), ary)
+
+
+def split_transpose(h, g, ary, indices_or_sections, axis=0, uneven=False):
+    """Transpose of :func:`split_adjoint`: ``h`` (shaped like ``ary``) split again."""
+    split = np.array_split if uneven else np.split
+    return [np.array(p) for p in split(np.asarray(h), indices_or_sections, axis)]
+
+
 def stack_adjoint(g, arrays, axis=0):
     """Adjoint of ``np.stack``: the slices of ``g`` along the new axis."""
     moved = np.moveaxis(np.asarray(g), axis, 0)
     return [like(piece, p) for piece, p in zip(moved, arrays)]
+
+
+def select_adjoint(g, condlist, choicelist, default=0, which=0):
+    """Adjoint of the choices (which=0, a list) or of ``default`` (which=1) in
+    ``np.select``: ``g`` where each is the one selected (the first true condition;
+    ``default`` where none is), summed back to its shape."""
+    g = np.asarray(g, dtype=float)
+    taken = np.zeros(g.shape, dtype=bool)
+    out = []
+    for c, x in zip(condlist, choicelist):
+        mask = np.broadcast_to(c, g.shape) & ~taken
+        taken = taken | mask
+        out.append(sum_to(np.where(mask, g, 0.0), x))
+    if which == 1:
+        return sum_to(np.where(taken, 0.0, g), default)
+    return out
+
+
+def select_transpose(h, g, condlist, choicelist, default=0, which=0):
+    """Transpose of :func:`select_adjoint` (the tangent of ``np.select`` in the choices,
+    or in ``default``): ``h`` the list of the choices' adjoints, or that of ``default``."""
+    shape = np.shape(g)
+    if which == 1:
+        pieces = [np.zeros(shape) for _ in choicelist]
+        return _shaped(np.select(condlist, pieces, np.broadcast_to(h, shape)), g)
+    pieces = [np.broadcast_to(dense(t, x), shape) for t, x in zip(h, choicelist)]
+    return _shaped(np.select(condlist, pieces, 0.0), g)
 
 
 def _joined_adjoint(g, arrays, promote, axis):
@@ -716,6 +821,178 @@ def slogdet_adjoint(g, a):
     return np.asarray(g_logdet)[..., None, None] * mT(np.linalg.inv(a))
 
 
+def _eigh_gaps(w):
+    """``F[..., i, j] = 1 / (w_j - w_i)`` off the diagonal, 0 on it (inf where eigenvalues
+    repeat: the eigenvectors are not differentiable there)."""
+    n = w.shape[-1]
+    eye = np.eye(n, dtype=bool)
+    diff = w[..., None, :] - w[..., :, None]
+    return np.where(eye, 0.0, 1.0 / np.where(eye, 1.0, diff))
+
+
+def eigh_adjoint(g, z, a):
+    """Adjoint of ``np.linalg.eigh`` (``g`` holds the adjoints of the eigenvalues and the
+    eigenvectors, ``0.0`` for one not used): ``V (diag(gw) + F * (V^T gV)) V^T``, made
+    symmetric (a is taken to be symmetric, as for cholesky)."""
+    w, v = z[0], z[1]
+    gw, gv = g[0], g[1]
+    n = np.shape(a)[-1]
+    inner = np.zeros(np.shape(v))
+    if not (type(gw) is float and gw == 0.0):
+        inner = inner + np.asarray(gw)[..., None] * np.eye(n)
+    if not (type(gv) is float and gv == 0.0):
+        inner = inner + _eigh_gaps(w) * (mT(v) @ gv)
+    abar = v @ inner @ mT(v)
+    return 0.5 * (abar + mT(abar))
+
+
+def eigvalsh_adjoint(g, a):
+    """Adjoint of ``np.linalg.eigvalsh``: ``V diag(g) V^T``."""
+    v = np.linalg.eigh(a)[1]
+    return (v * np.asarray(g)[..., None, :]) @ mT(v)
+
+
+def _zero(g):
+    return type(g) is float and g == 0.0
+
+
+def pinv_adjoint(g, z, a):
+    """Adjoint of ``P = np.linalg.pinv(a)`` (rank taken as constant around ``a``):
+    ``-P^T G P^T + (I - A P) G^T P P^T + P^T P G^T (I - P A)``."""
+    a = np.asarray(a, dtype=float)
+    p = np.asarray(z)
+    m, n = a.shape[-2], a.shape[-1]
+    pt, gt = mT(p), mT(g)
+    return -(pt @ g @ pt) + (np.eye(m) - a @ p) @ gt @ p @ pt \
+        + pt @ p @ gt @ (np.eye(n) - p @ a)
+
+
+def pinv_tangent(t, z, a):
+    """Tangent of ``np.linalg.pinv``: ``-P T P + (I - P A) T^T P^T P + P P^T T^T (I - A P)``."""
+    a = np.asarray(a, dtype=float)
+    p = np.asarray(z)
+    m, n = a.shape[-2], a.shape[-1]
+    tt, pt = mT(t), mT(p)
+    return -(p @ t @ p) + (np.eye(n) - p @ a) @ tt @ pt @ p \
+        + p @ pt @ tt @ (np.eye(m) - a @ p)
+
+
+def svd_adjoint(g, z, a, full_matrices=True, compute_uv=True):
+    """Adjoint of ``np.linalg.svd`` through the singular values only: ``U diag(gs) V^T``.
+    The singular vectors (``u``, ``vh`` of ``compute_uv=True``) carrying an adjoint raise."""
+    if compute_uv:
+        if not (_zero(g[0]) and _zero(g[2])):
+            raise NotImplementedError("gradient of np.linalg.svd through its singular "
+                                      "vectors; only the singular values are supported")
+        gs = g[1]
+        if _zero(gs):
+            return np.zeros(np.shape(a))
+    else:
+        gs = g
+    u, _, vh = np.linalg.svd(a, full_matrices=False)
+    return (u * np.asarray(gs)[..., None, :]) @ vh
+
+
+def svd_tangent(t, z, a, full_matrices=True, compute_uv=True):
+    """Tangent of ``np.linalg.svd``: ``ds_i = u_i^T t v_i``; none for the singular vectors
+    (they raise when they carry one: see :func:`svd_adjoint`)."""
+    u, _, vh = np.linalg.svd(a, full_matrices=False)
+    ds = np.einsum("...ji,...jk,...ik->...i", u, t, vh)
+    if not compute_uv:
+        return ds
+    raise NotImplementedError("derivative of np.linalg.svd(..., compute_uv=True); pass "
+                              "compute_uv=False for the singular values")
+
+
+def lstsq_adjoint(g, z, a, b, which=0):
+    """Adjoint of ``a`` (which=0) or ``b`` (1) in ``np.linalg.lstsq``, whose result is
+    ``(x, residuals, rank, s)``: ``x = pinv(a) b`` for ``a`` of full column rank (rank
+    deficient raises), the residuals ``|b - a x|^2`` and the singular values ``s``."""
+    x, res, rank, sv = z
+    a = np.asarray(a, dtype=float)
+    m, n = a.shape
+    if rank < n:
+        raise NotImplementedError("gradient of np.linalg.lstsq of a matrix without full "
+                                  "column rank (rank {} < {} columns)".format(rank, n))
+    bb = np.asarray(b, dtype=float)
+    vec = bb.ndim == 1
+    b2 = bb[:, None] if vec else bb
+    x2 = np.asarray(x)[:, None] if vec else np.asarray(x)
+    p = np.linalg.pinv(a)
+    r = b2 - a @ x2
+    gx = np.zeros(x2.shape) if _zero(g[0]) else (np.asarray(g[0])[:, None] if vec
+                                                  else np.asarray(g[0]))
+    zx = p.T @ gx                          # the adjoint of x seen in b
+    if which == 1:
+        out = zx
+        if not _zero(g[1]) and np.size(res):
+            out = out + 2.0 * r * np.asarray(g[1])
+        return _out(out[:, 0] if vec else out, b)
+    out = -(zx @ x2.T) + r @ (p @ zx).T
+    if not _zero(g[1]) and np.size(res):
+        out = out - 2.0 * (r * np.asarray(g[1])) @ x2.T
+    if not _zero(g[3]):
+        out = out + svd_adjoint(g[3], None, a, compute_uv=False)
+    return out
+
+
+def lstsq_tangent(ta, tb, z, a, b):
+    """Tangent of ``np.linalg.lstsq`` (see :func:`lstsq_adjoint`); the rank has none."""
+    x, res, rank, sv = z
+    a = np.asarray(a, dtype=float)
+    if rank < a.shape[1]:
+        raise NotImplementedError("derivative of np.linalg.lstsq of a matrix without full "
+                                  "column rank")
+    p = np.linalg.pinv(a)
+    ta = dense(ta, a)
+    tb = dense(tb, b)
+    r = np.asarray(b, dtype=float) - a @ x
+    dx = pinv_tangent(ta, p, a) @ np.asarray(b, dtype=float) + p @ tb
+    dres = np.zeros(np.shape(res))
+    if np.size(res):
+        dr = tb - ta @ x                 # x moves too, but r is orthogonal to a dx
+        dres = 2.0 * np.sum(r * dr, axis=0).reshape(np.shape(res))
+    ds = svd_tangent(ta, sv, a, compute_uv=False)
+    return dx, dres, 0, ds
+
+
+def qr_adjoint(g, z, a, mode="reduced"):
+    """Adjoint of ``np.linalg.qr`` (reduced, ``a`` of full column rank with ``m >= n``):
+    ``(gQ + Q copyltu(M)) R^-T`` with ``M = R gR^T - gQ^T Q`` (``copyltu``: the lower
+    triangle mirrored up)."""
+    if mode != "reduced":
+        raise NotImplementedError(f"gradient of np.linalg.qr with mode={mode!r}; only "
+                                  "'reduced' (the default) is supported")
+    q, r = z[0], z[1]
+    m, n = np.shape(a)[-2], np.shape(a)[-1]
+    if m < n:
+        raise NotImplementedError("gradient of np.linalg.qr of a wide matrix (m < n)")
+    gq = np.zeros(np.shape(q)) if _zero(g[0]) else np.asarray(g[0])
+    gr = np.zeros(np.shape(r)) if _zero(g[1]) else np.asarray(g[1])
+    mm = r @ mT(gr) - mT(gq) @ q
+    low = np.tril(mm, -1)
+    copyltu = low + mT(low) + mm * np.eye(n)
+    rhs = gq + q @ copyltu
+    return mT(np.linalg.solve(r, mT(rhs)))
+
+
+def qr_tangent(t, z, a, mode="reduced"):
+    """Tangent of ``np.linalg.qr`` (see :func:`qr_adjoint`): with ``C = Q^T t R^-1`` and
+    ``W`` the skew part of its strict lower triangle, ``dQ = Q W + (I - Q Q^T) t R^-1``,
+    ``dR = (C - W) R``."""
+    if mode != "reduced":
+        raise NotImplementedError(f"derivative of np.linalg.qr with mode={mode!r}")
+    q, r = z[0], z[1]
+    t = dense(t, a)
+    rinv_t = mT(np.linalg.solve(mT(r), mT(t)))          # t R^-1
+    c = mT(q) @ rinv_t
+    low = np.tril(c, -1)
+    w = low - mT(low)
+    dq = q @ w + rinv_t - q @ (mT(q) @ rinv_t)
+    dr = (c - w) @ r
+    return dq, dr
+
+
 def cholesky_adjoint(g, L):
     """Adjoint of ``np.linalg.cholesky`` (symmetric result; Murray 2016)."""
     n = L.shape[-1]
@@ -893,6 +1170,230 @@ def trapezoid_adjoint(g, y, x=None, dx=1.0, axis=-1, which=0):
     return unbroadcast(out, x)
 
 
+def polyval_adjoint_p(g, p, x):
+    """Adjoint of the coefficients ``p`` (1-D, highest power first) in ``np.polyval``:
+    ``sum(g * x ** (n - 1 - k))`` for coefficient ``k``."""
+    n = np.shape(p)[0]
+    xa = np.asarray(x, dtype=float)
+    powers = np.expand_dims(xa, -1) ** np.arange(n - 1, -1, -1)
+    weighted = np.expand_dims(np.broadcast_to(g, xa.shape), -1) * powers
+    return _out(np.reshape(weighted, (-1, n)).sum(axis=0), p)
+
+
+def polyval_slope(p, x):
+    """The derivative of the polynomial ``p`` at ``x``: ``np.polyval(np.polyder(p), x)``."""
+    n = np.shape(p)[0]
+    return np.polyval(np.asarray(p)[:-1] * np.arange(n - 1, 0, -1), x) if n > 1 \
+        else np.zeros(np.shape(x))
+
+
+def _interp_segments(x, xp, fp):
+    """Per point of ``x``: the index ``i`` of the right end of its segment of ``xp``
+    (searchsorted, side right, kept in 1..n-1: a point on a knot takes the segment to
+    its right, ``xp[-1]`` the last one), the slope ``s`` and position ``t`` in it, and
+    masks of the points left of ``xp[0]``, inside ``[xp[0], xp[-1]]`` and right of it."""
+    x = np.asarray(x, dtype=float)
+    xp = np.asarray(xp, dtype=float)
+    fp = np.asarray(fp, dtype=float)
+    n = xp.shape[0]
+    i = np.clip(np.searchsorted(xp, x, side="right"), 1, n - 1)
+    h = xp[i] - xp[i - 1]
+    s = (fp[i] - fp[i - 1]) / h
+    t = (x - xp[i - 1]) / h
+    below = x < xp[0]
+    above = x > xp[n - 1]
+    inside = ~(below | above)
+    return i, s, t, below, inside, above
+
+
+def interp_adjoint(g, x, xp, fp, left=None, right=None, which=0):
+    """Adjoint of ``x`` (which=0), ``xp`` (1), ``fp`` (2), ``left`` (3) or ``right``
+    (4) in ``np.interp``: piecewise linear in ``x`` (slope 0 outside ``[xp[0], xp[-1]]``),
+    linear in ``fp``, ``left`` and ``right``."""
+    i, s, t, below, inside, above = _interp_segments(x, xp, fp)
+    g = np.broadcast_to(np.asarray(g, dtype=float), np.shape(i))
+    if which == 0:
+        return _out(np.where(inside, g * s, 0.0), x)
+    if which == 3:
+        return _out(np.sum(np.where(below, g, 0.0)), left)
+    if which == 4:
+        return _out(np.sum(np.where(above, g, 0.0)), right)
+    gi = np.where(inside, g, 0.0)
+    if which == 1:
+        lo = np_take_adjoint(gi * s * (t - 1.0), xp, i - 1)
+        return _out(lo + np_take_adjoint(-(gi * s * t), xp, i), xp)
+    lo = np_take_adjoint(gi * (1.0 - t), fp, i - 1)
+    hi = np_take_adjoint(gi * t, fp, i)
+    n = np.shape(fp)[0]
+    ends = np.zeros(n)
+    if left is None:
+        ends = ends + np.where(np.arange(n) == 0, np.sum(np.where(below, g, 0.0)), 0.0)
+    if right is None:
+        ends = ends + np.where(np.arange(n) == n - 1, np.sum(np.where(above, g, 0.0)), 0.0)
+    return _out(lo + hi + ends, fp)
+
+
+def _gradient_axes(f, spacing, axis):
+    """The axes ``np.gradient(f, *spacing, axis=axis)`` differentiates along, and the
+    spacing (a number or the coordinates) of each."""
+    ndim = np.ndim(f)
+    if axis is None:
+        axes = tuple(range(ndim))
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(int(a) % ndim for a in axis)       # in the order given
+    else:
+        axes = (int(axis) % ndim,)
+    if len(spacing) == 0:
+        spacing = (1.0,) * len(axes)
+    elif len(spacing) == 1:
+        spacing = tuple(spacing) * len(axes)
+    return axes, spacing
+
+
+def _gradient_band(n, h, edge_order):
+    """``{o: c}`` with ``c[i] = d out[i] / d f[i + o]`` for the 1-D ``np.gradient`` of
+    ``n`` points and spacing ``h``: every output depends on inputs at most 2 away, so
+    five probes, the indicators of ``i % 5 == k``, give every coefficient."""
+    probes = np.array([np.gradient((np.arange(n) % 5 == k).astype(float), h,
+                                   edge_order=edge_order) for k in range(5)])
+    rows = np.arange(n)
+    band = {}
+    for o in range(-2, 3):
+        cols = rows + o
+        ok = (cols >= 0) & (cols < n)
+        c = np.zeros(n)
+        c[ok] = probes[cols[ok] % 5, rows[ok]]
+        band[o] = c
+    return band
+
+
+def _gradient_transpose_1d(g, axis, h, edge_order):
+    """The transpose of ``np.gradient`` along ``axis`` applied to ``g``."""
+    gm = np.moveaxis(np.asarray(g, dtype=float), axis, -1)
+    n = gm.shape[-1]
+    out = np.zeros(gm.shape)
+    for o, c in _gradient_band(n, h, edge_order).items():
+        term = gm * c
+        if o >= 0:
+            out[..., o:] += term[..., :n - o]
+        else:
+            out[..., :n + o] += term[..., -o:]
+    return np.moveaxis(out, -1, axis)
+
+
+def gradient_adjoint(g, f, spacing=(), axis=None, edge_order=1):
+    """Adjoint of ``f`` in ``np.gradient(f, *spacing, axis=axis, edge_order=...)`` (linear
+    in ``f``): ``g`` is one array, or one per axis for a tuple result (``0.0`` for a
+    part not used)."""
+    axes, steps = _gradient_axes(f, spacing, axis)
+    parts = [g] if len(axes) == 1 else list(g)
+    out = np.zeros(np.shape(f))
+    for part, ax, h in zip(parts, axes, steps):
+        if not (type(part) is float and part == 0.0):
+            out = out + _gradient_transpose_1d(part, ax, h, edge_order)
+    return _out(out, f)
+
+
+def gradient_spacing_adjoint(g, z, f, spacing=(), axis=None, edge_order=1, which=0):
+    """Adjoint of the spacing argument ``which`` of ``np.gradient``: a number ``h``
+    scales the result along its axes as ``1 / h``."""
+    axes, steps = _gradient_axes(f, spacing, axis)
+    gs = [g] if len(axes) == 1 else list(g)
+    zs = [z] if len(axes) == 1 else list(z)
+    if np.ndim(spacing[which]) > 0:
+        raise NotImplementedError("gradient of np.gradient along its sample coordinates "
+                                  "(a spacing array); pass them as a constant")
+    mine = range(len(axes)) if len(spacing) == 1 else (which,)
+    total = 0.0
+    for k in mine:
+        total = total - np.sum(np.asarray(gs[k]) * zs[k]) / steps[k]
+    return _out(total, spacing[which])
+
+
+def gradient_adjoint_tangent(dg, dspacing, g, f, spacing=(), axis=None, edge_order=1):
+    """Tangent of :func:`gradient_adjoint`: linear in ``g``, ``1 / h`` in each spacing
+    number ``h`` (the parts of ``g`` along its axes)."""
+    out = 0.0 if _no_tangent(dg) else gradient_adjoint(dg, f, spacing, axis, edge_order)
+    axes, steps = _gradient_axes(f, spacing, axis)
+    for j, ds in enumerate(dense(dspacing, spacing) if not _no_tangent(dspacing) else ()):
+        if np.all(np.asarray(ds) == 0):
+            continue
+        if np.ndim(spacing[j]) > 0:
+            raise NotImplementedError("derivative of np.gradient along its sample "
+                                      "coordinates (a spacing array); pass them as a constant")
+        if len(axes) == 1:
+            part = g
+        else:
+            part = [gk if len(spacing) == 1 or k == j else 0.0 for k, gk in enumerate(g)]
+        out = out - gradient_adjoint(part, f, spacing, axis, edge_order) * (ds / spacing[j])
+    return _out(out, f) if not _no_tangent(out) else _out(np.zeros(np.shape(f)), f)
+
+
+def gradient_tangent(df, dspacing, z, f, spacing=(), axis=None, edge_order=1):
+    """Tangent of ``np.gradient``: linear in ``f``, ``1 / h`` in a spacing number ``h``."""
+    axes, steps = _gradient_axes(f, spacing, axis)
+    many = len(axes) > 1
+    out = [np.zeros(np.shape(f)) for _ in axes]
+    if not _no_tangent(df):
+        t = np.gradient(df, *spacing, axis=axis, edge_order=edge_order)
+        out = [a + b for a, b in zip(out, t if many else [t])]
+    for j, ds in enumerate(dspacing):
+        if _no_tangent(ds):
+            continue
+        if np.ndim(spacing[j]) > 0:
+            raise NotImplementedError("derivative of np.gradient along its sample "
+                                      "coordinates (a spacing array); pass them as a constant")
+        zs = list(z) if many else [z]
+        mine = range(len(axes)) if len(spacing) == 1 else (j,)
+        for k in mine:
+            out[k] = out[k] - zs[k] * (ds / steps[k])
+    return tuple(out) if many else out[0]
+
+
+def _cov_flipped(v, rowvar, is_y):
+    """Whether ``np.cov`` transposes ``v`` (``rowvar=False``: ``m`` unless it is 1-D, ``y``
+    unless it has one row once 2-D)."""
+    if rowvar:
+        return False
+    return np.atleast_2d(v).shape[0] != 1 if is_y else np.ndim(v) != 1
+
+
+def _cov_rows(v, rowvar, is_y=False):
+    """``v`` as ``np.cov`` lays it out: variables in rows."""
+    x = np.atleast_2d(np.asarray(v, dtype=float))
+    return x.T if _cov_flipped(v, rowvar, is_y) else x
+
+
+def _cov_data(m, y, rowvar, bias, ddof):
+    x = _cov_rows(m, rowvar)
+    if y is not None:
+        x = np.concatenate((x, _cov_rows(y, rowvar, True)), axis=0)
+    if ddof is None:
+        ddof = 0 if bias else 1
+    centered = x - np.mean(x, axis=1, keepdims=True)
+    return x, centered, x.shape[1] - ddof
+
+
+def _cov_back(dx, v, rows, rowvar, first):
+    """The rows of ``dx`` that belong to ``v`` (the first ``rows``, or the rest), laid out
+    as ``v``."""
+    part = dx[:rows] if first else dx[rows:]
+    if _cov_flipped(v, rowvar, not first):
+        part = part.T
+    return _out(np.reshape(part, np.shape(v)), v)
+
+
+def cov_adjoint(g, m, y=None, rowvar=True, bias=False, ddof=None, which=0):
+    """Adjoint of ``m`` (which=0) or ``y`` (1) in ``np.cov``: ``(G + G^T) Xc / (n - ddof)``
+    for the centered data ``Xc`` (its rows have mean 0, so centering passes it on)."""
+    x, centered, k = _cov_data(m, y, rowvar, bias, ddof)
+    nv = x.shape[0]
+    gm = np.reshape(g, (nv, nv))
+    dx = (gm + gm.T) @ centered / k
+    rows = _cov_rows(m, rowvar).shape[0]
+    return _cov_back(dx, y if which else m, rows, rowvar, which == 0)
+
+
 def _with(shape, axis, n):
     shape = list(shape)
     shape[axis] = n
@@ -1041,6 +1542,57 @@ def trapezoid_tangent(dy, dx_, dd, z, y, x=None, dx=1.0, axis=-1):
     return _shaped(out, z)
 
 
+def polyval_tangent(dp, dx, p, x, z):
+    """Tangent of ``np.polyval(p, x)``: ``polyval(dp, x) + polyval(p', x) dx``."""
+    out = 0.0
+    if not _no_tangent(dp):
+        out = out + np.polyval(dp, x)
+    if not _no_tangent(dx):
+        out = out + polyval_slope(p, x) * dx
+    return _shaped(out, z)
+
+
+def interp_tangent(dx, dxp, dfp, dleft, dright, z, x, xp, fp, left=None, right=None):
+    """Tangent of ``np.interp`` (see :func:`interp_adjoint`)."""
+    i, s, t, below, inside, above = _interp_segments(x, xp, fp)
+    out = 0.0
+    if not _no_tangent(dx):
+        out = out + s * dx
+    if not _no_tangent(dxp):
+        dxp = np.asarray(dxp)
+        out = out + s * (t - 1.0) * dxp[i - 1] - s * t * dxp[i]
+    if not _no_tangent(dfp):
+        dfp = np.asarray(dfp)
+        out = out + (1.0 - t) * dfp[i - 1] + t * dfp[i]
+    out = np.where(inside, out, 0.0)
+    if not _no_tangent(dfp) and left is None:
+        out = out + np.where(below, np.asarray(dfp)[0], 0.0)
+    if not _no_tangent(dfp) and right is None:
+        out = out + np.where(above, np.asarray(dfp)[-1], 0.0)
+    if not _no_tangent(dleft):
+        out = out + np.where(below, dleft, 0.0)
+    if not _no_tangent(dright):
+        out = out + np.where(above, dright, 0.0)
+    return _shaped(out, z)
+
+
+def select_tangent(dchoices, ddefault, z, condlist, choicelist):
+    """Tangent of ``np.select``: the tangents of the choices, selected as the values are."""
+    pieces = [np.broadcast_to(t, np.shape(z)) for t in dense(dchoices, choicelist)]
+    return _shaped(np.select(condlist, pieces, np.broadcast_to(ddefault, np.shape(z))), z)
+
+
+def cov_tangent(dm, dy, z, m, y=None, rowvar=True, bias=False, ddof=None):
+    """Tangent of ``np.cov``: ``(dXc Xc^T + Xc dXc^T) / (n - ddof)``."""
+    x, centered, k = _cov_data(m, y, rowvar, bias, ddof)
+    dx = _cov_rows(dense(dm, m), rowvar)
+    if y is not None:
+        dx = np.concatenate((dx, _cov_rows(dense(dy, y), rowvar, True)), axis=0)
+    dc = dx - np.mean(dx, axis=1, keepdims=True)
+    out = (dc @ centered.T + centered @ dc.T) / k
+    return _shaped(out, z)
+
+
 def clip_tangent(da, dlo, dhi, z, a, a_min=None, a_max=None, min=None, max=None):
     """Tangent of ``np.clip``: ``da`` inside the bounds (bounds included), the bound's
     tangent where it clips (the convention of :func:`clip_adjoint`)."""
@@ -1064,9 +1616,21 @@ def clip_tangent(da, dlo, dhi, z, a, a_min=None, a_max=None, min=None, max=None)
     return _shaped(out, z)
 
 
-def nan_to_num_tangent(t, x):
-    """Tangent of ``np.nan_to_num``: zero where ``x`` is nan or infinite."""
-    return _out(np.where(np.isfinite(x), t, 0.0), x)
+def nan_to_num_tangent(t, x, dnan=0.0, dposinf=0.0, dneginf=0.0):
+    """Tangent of ``np.nan_to_num``: zero where ``x`` is nan or infinite, where the
+    tangent of the value put there (``nan=``, ``posinf=``, ``neginf=``)."""
+    out = np.where(np.isfinite(x), t, 0.0)
+    for mask, d in ((np.isnan, dnan), (np.isposinf, dposinf), (np.isneginf, dneginf)):
+        if not _no_tangent(d):
+            out = out + np.where(mask(x), d, 0.0)
+    return _out(out, x)
+
+
+def nan_to_num_fill_adjoint(g, x, fill, which):
+    """Adjoint of the value ``nan_to_num`` puts where ``x`` is nan (which=0), +inf (1)
+    or -inf (2)."""
+    mask = (np.isnan, np.isposinf, np.isneginf)[which](x)
+    return sum_to(np.where(mask, g, 0.0), fill)
 
 
 def sort_tangent(t, a, axis=-1):
@@ -1146,6 +1710,20 @@ def slogdet_tangent(t, z, a):
     return (sign[()] if sign.ndim == 0 else sign), logdet
 
 
+def eigh_tangent(t, z):
+    """Tangent of ``np.linalg.eigh`` for a symmetric tangent (``t`` is symmetrized):
+    ``dw = diag(V^T t V)``, ``dV = V (F * (V^T t V))``."""
+    w, v = z[0], z[1]
+    inner = mT(v) @ (0.5 * (t + mT(t))) @ v
+    return np.diagonal(inner, axis1=-2, axis2=-1).copy(), v @ (_eigh_gaps(w) * inner)
+
+
+def eigvalsh_tangent(t, a):
+    v = np.linalg.eigh(a)[1]
+    inner = mT(v) @ (0.5 * (t + mT(t))) @ v
+    return np.diagonal(inner, axis1=-2, axis2=-1).copy()
+
+
 def cholesky_tangent(t, L):
     """Tangent of ``np.linalg.cholesky`` for a symmetric tangent (``t`` is symmetrized,
     the convention of :func:`cholesky_adjoint`): ``L Phi(L^-1 t L^-T)``."""
@@ -1174,14 +1752,29 @@ def matrix_power_tangent(t, a, n):
     return out
 
 
-def norm_tangent(t, z, x, ord=None, axis=None, keepdims=False):
+def _no_tangent_in(t, what):
+    """A refusal where an argument a rule does not differentiate in has a tangent (not
+    one of zeros: a list of constants may carry a list of zero tangents)."""
+    try:
+        zero = _no_tangent(t) or not np.any(np.asarray(t, dtype=float))
+    except (TypeError, ValueError):
+        zero = False
+    if not zero:
+        raise NotImplementedError(f"derivative of {what} carries a derivative, and s2sad "
+                                  "does not differentiate in it; pass it as a constant "
+                                  "(s2sad.stop_gradient) if its derivative is not needed")
+
+
+def norm_tangent(t, z, x, ord=None, axis=None, keepdims=False, dord=0.0):
     """Tangent of ``np.linalg.norm``: the per-element derivatives of
-    :func:`norm_adjoint` against ``t``."""
+    :func:`norm_adjoint` against ``t`` (none in ``ord``: ``dord`` must be 0)."""
+    _no_tangent_in(dord, "np.linalg.norm: its ord")
     jac = norm_adjoint(np.ones(np.shape(z)), z, x, ord, axis, keepdims)
     return _reduce_tangent(jac, t, _axes(axis, np.ndim(x)), z)
 
 
-def vector_norm_tangent(t, z, x, axis=None, keepdims=False, ord=2):
+def vector_norm_tangent(t, z, x, axis=None, keepdims=False, ord=2, dord=0.0):
+    _no_tangent_in(dord, "np.linalg.vector_norm: its ord")
     jac = vector_norm_adjoint(np.ones(np.shape(z)), z, x, axis, keepdims, ord)
     return _reduce_tangent(jac, t, _axes(axis, np.ndim(x)), z)
 
@@ -1199,9 +1792,23 @@ def matrix_norm_tangent(t, z, x, keepdims=False, ord="fro"):
 # tangent of the original function). The others get explicit second derivatives.
 
 
+def no_derivative_in(what):
+    """The contribution to an argument a rule does not differentiate in, reached only when
+    that argument carries a derivative: a refusal rather than a silent zero."""
+    raise NotImplementedError(f"gradient of {what} carries a derivative, and s2sad does "
+                              "not differentiate in it; pass it as a constant "
+                              "(s2sad.stop_gradient) if its derivative is not needed")
+
+
 def second_order_error(what):
     raise NotImplementedError(f"reverse mode over the adjoint of {what} (grad of grad) is not "
                               "supported; use s2sad.hessian (forward over reverse)")
+
+
+def gradient_transpose(h, g, f, spacing=(), axis=None, edge_order=1):
+    """Transpose of :func:`gradient_adjoint` in ``g``: ``np.gradient`` of ``h`` (shaped
+    like ``f``), one array per axis as ``g``."""
+    return np.gradient(np.asarray(h, dtype=float), *spacing, axis=axis, edge_order=edge_order)
 
 
 def ravel_transpose(h, x, order="C"):

@@ -20,6 +20,7 @@ from ..runtime import (
     unbroadcast,
 )
 from .core import adjoint, nondiff
+from .methods import astype_adjoint
 from .numpy_helpers import (
     append_adjoint,
     array_adjoint,
@@ -32,6 +33,7 @@ from .numpy_helpers import (
     concatenate_adjoint,
     convolve_adjoint,
     correlate_adjoint,
+    cov_adjoint,
     cross_adjoint_a,
     cross_adjoint_b,
     cumprod_adjoint,
@@ -41,42 +43,59 @@ from .numpy_helpers import (
     diagonal_adjoint,
     diff_adjoint,
     dstack_adjoint,
+    eigh_adjoint,
+    eigvalsh_adjoint,
     einsum_adjoint,
     einsum_sublist_error,
     extremum_adjoint,
+    gradient_adjoint,
+    gradient_spacing_adjoint,
     hstack_adjoint,
     imag_adjoint,
     inner_adjoint_a,
     inner_adjoint_b,
+    interp_adjoint,
     kron_adjoint,
     like,
     linspace_adjoint,
+    lstsq_adjoint,
+    masked_reduction_adjoint,
     matrix_norm_adjoint,
     matrix_power_adjoint,
     mT,
+    nan_to_num_fill_adjoint,
     nanmean_adjoint,
     nansum_adjoint,
+    no_derivative_in,
     norm_adjoint,
     np_take_adjoint,
     outer_adjoint_a,
     outer_adjoint_b,
     pad_adjoint,
     pad_constant_adjoint,
+    pinv_adjoint,
+    polyval_adjoint_p,
+    polyval_slope,
     prod_adjoint,
     ptp_adjoint,
+    qr_adjoint,
+    quantile_adjoint,
     ravel_adjoint,
     real_adjoint,
     repeat_adjoint,
     roll_adjoint,
     rollaxis_adjoint,
+    select_adjoint,
     sinc_derivative,
     slogdet_adjoint,
     solve_adjoint_a,
     solve_transposed,
     sort_adjoint,
+    split_adjoint,
     stack_adjoint,
     std_adjoint,
     sum_to,
+    svd_adjoint,
     take_along_axis_adjoint,
     tensordot_adjoint_a,
     tensordot_adjoint_b,
@@ -274,8 +293,11 @@ def imag(z, val):
 
 @adjoint(np.nan_to_num)
 def nan_to_num(z, x, copy=True, nan=0.0, posinf=None, neginf=None):
-    """zero where x is nan or infinite"""
+    """zero where x is nan or infinite; nan=, posinf=, neginf= get the adjoint where they are put"""
     d[x] = like(np.where(np.isfinite(x), d[z], 0.0), x)
+    d[nan] = nan_to_num_fill_adjoint(d[z], x, nan, 0)
+    d[posinf] = nan_to_num_fill_adjoint(d[z], x, posinf, 1)
+    d[neginf] = nan_to_num_fill_adjoint(d[z], x, neginf, 2)
 
 
 # ---------------------------------------------------------------------------------
@@ -330,6 +352,12 @@ def remainder(z, x, y):
     d[y] = unbroadcast(-d[z] * np.floor(x / y), y)
 
 
+@adjoint(np.nextafter)
+def nextafter(z, x1, x2):
+    """x1 moved by one ulp: derivative 1 in x1, 0 in the direction x2"""
+    d[x1] = unbroadcast(d[z], x1)
+
+
 @adjoint(np.fmod)
 def fmod(z, x, y):
     """x - trunc(x / y) * y"""
@@ -356,6 +384,19 @@ def where(z, condition, x, y):
     d[y] = sum_to(np.where(condition, 0.0, d[z]), y)
 
 
+@adjoint(np.select)
+def select(z, condlist, choicelist, default=0):
+    """the conditions have no gradient; each choice gets the adjoint where it is selected (the first true condition), default where none is"""
+    d[choicelist] = select_adjoint(d[z], condlist, choicelist, default, 0)
+    d[default] = select_adjoint(d[z], condlist, choicelist, default, 1)
+
+
+@adjoint(np.heaviside)
+def heaviside(z, x1, x2):
+    """derivative 0 in x1 (a step); x2 (the value at x1 == 0) gets the adjoint there"""
+    d[x2] = unbroadcast(d[z] * (x1 == 0), x2)
+
+
 @adjoint(np.clip)
 def clip(z, a, a_min=None, a_max=None, *, min=None, max=None):
     """derivative 1 inside [a_min, a_max] (bounds included), 0 outside; bounds may be
@@ -371,12 +412,26 @@ def clip(z, a, a_min=None, a_max=None, *, min=None, max=None):
 # Reductions
 
 @adjoint(np.sum)
+def sum_where(z, a, axis=None, dtype=None, *, keepdims=False, where):
+    """where= supported (initial= is not)"""
+    d[a] = masked_reduction_adjoint(d[z], a, axis, keepdims, where, False)
+
+
+@adjoint(np.mean)
+def mean_where(z, a, axis=None, dtype=None, *, keepdims=False, where):
+    """where= supported: the mean of the elements where it holds"""
+    d[a] = masked_reduction_adjoint(d[z], a, axis, keepdims, where, True)
+
+
+@adjoint(np.sum)
 def sum_(z, a, axis=None, dtype=None, *, keepdims=False):
+    """where= supported (initial= is not)"""
     d[a] = sum_adjoint(d[z], a, axis, keepdims)
 
 
 @adjoint(np.mean)
 def mean(z, a, axis=None, dtype=None, *, keepdims=False):
+    """where= supported: the mean of the elements where it holds"""
     d[a] = mean_adjoint(d[z], a, axis, keepdims)
 
 
@@ -450,6 +505,79 @@ def trapezoid(z, y, x=None, dx=1.0, axis=-1):
     d[dx] = trapezoid_adjoint(d[z], y, x, dx, axis, 2)
 
 
+@adjoint(np.gradient)
+def gradient(z, f, *, axis=None, edge_order=1):
+    """differentiable in f and in spacing numbers (up to 3 spacing arguments); coordinate arrays given as spacing must carry no derivative (NotImplementedError)"""
+    d[f] = gradient_adjoint(d[z], f, (), axis, edge_order)
+
+
+@adjoint(np.gradient)
+def gradient1(z, f, s1, *, axis=None, edge_order=1):
+    d[f] = gradient_adjoint(d[z], f, (s1,), axis, edge_order)
+    d[s1] = gradient_spacing_adjoint(d[z], z, f, (s1,), axis, edge_order, 0)
+
+
+@adjoint(np.gradient)
+def gradient2(z, f, s1, s2, *, axis=None, edge_order=1):
+    d[f] = gradient_adjoint(d[z], f, (s1, s2), axis, edge_order)
+    d[s1] = gradient_spacing_adjoint(d[z], z, f, (s1, s2), axis, edge_order, 0)
+    d[s2] = gradient_spacing_adjoint(d[z], z, f, (s1, s2), axis, edge_order, 1)
+
+
+@adjoint(np.gradient)
+def gradient3(z, f, s1, s2, s3, *, axis=None, edge_order=1):
+    d[f] = gradient_adjoint(d[z], f, (s1, s2, s3), axis, edge_order)
+    d[s1] = gradient_spacing_adjoint(d[z], z, f, (s1, s2, s3), axis, edge_order, 0)
+    d[s2] = gradient_spacing_adjoint(d[z], z, f, (s1, s2, s3), axis, edge_order, 1)
+    d[s3] = gradient_spacing_adjoint(d[z], z, f, (s1, s2, s3), axis, edge_order, 2)
+
+
+@adjoint(np.cov)
+def cov(z, m, y=None, rowvar=True, bias=False, ddof=None):
+    """differentiable in m and y; fweights and aweights are not supported"""
+    d[m] = cov_adjoint(d[z], m, y, rowvar, bias, ddof, 0)
+    d[y] = cov_adjoint(d[z], m, y, rowvar, bias, ddof, 1)
+
+
+@adjoint(np.quantile)
+def quantile(z, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+             keepdims=False):
+    """method 'linear', axis None or one axis; ties: the elements the stable sort puts at the order statistics used; not differentiable in q (NotImplementedError)"""
+    d[a] = quantile_adjoint(d[z], a, q, axis, keepdims, method)
+    d[q] = no_derivative_in("np.quantile: its q")
+
+
+@adjoint(np.percentile)
+def percentile(z, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+               keepdims=False):
+    """as np.quantile with q / 100"""
+    d[a] = quantile_adjoint(d[z], a, np.asarray(q) / 100.0, axis, keepdims, method)
+    d[q] = no_derivative_in("np.percentile: its q")
+
+
+@adjoint(np.median)
+def median(z, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    """as np.quantile with q = 0.5: the mean of the two middle elements for an even count"""
+    d[a] = quantile_adjoint(d[z], a, 0.5, axis, keepdims, "linear")
+
+
+@adjoint(np.polyval)
+def polyval(z, p, x):
+    """coefficients p (1-D, highest power first) and x both differentiable"""
+    d[p] = polyval_adjoint_p(d[z], p, x)
+    d[x] = unbroadcast(d[z] * polyval_slope(p, x), x)
+
+
+@adjoint(np.interp)
+def interp(z, x, xp, fp, left=None, right=None):
+    """differentiable in x, xp, fp, left and right; slope 0 outside [xp[0], xp[-1]], the segment to the right at a knot (the last at xp[-1]); period= is not supported"""
+    d[x] = interp_adjoint(d[z], x, xp, fp, left, right, 0)
+    d[xp] = interp_adjoint(d[z], x, xp, fp, left, right, 1)
+    d[fp] = interp_adjoint(d[z], x, xp, fp, left, right, 2)
+    d[left] = interp_adjoint(d[z], x, xp, fp, left, right, 3)
+    d[right] = interp_adjoint(d[z], x, xp, fp, left, right, 4)
+
+
 # ---------------------------------------------------------------------------------
 # Shapes, copies and indexing (linear maps: the adjoint is the transposed map)
 
@@ -519,6 +647,12 @@ def asarray(z, a, dtype=None, order=None, *, copy=None):
 def array(z, object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0):
     """of an array, a scalar, or a list/tuple of them (the adjoint is then a list)"""
     d[object] = array_adjoint(d[z], object)
+
+
+@adjoint(np.float64, np.float32)
+def float64(z, x=0.0):
+    """a cast of a number or an array: derivative 1 (float32 rounding is not differentiated)"""
+    d[x] = astype_adjoint(d[z], x, np.float64)
 
 
 @adjoint(np.broadcast_to)
@@ -616,6 +750,18 @@ def diff(z, a, n=1, axis=-1, prepend=None, append=None):
     d[a] = diff_adjoint(d[z], a, n, axis, prepend, append, 0)
     d[prepend] = diff_adjoint(d[z], a, n, axis, prepend, append, 1)
     d[append] = diff_adjoint(d[z], a, n, axis, prepend, append, 2)
+
+
+@adjoint(np.split)
+def split(z, ary, indices_or_sections, axis=0):
+    """the result is a list; the adjoint of an unused piece is zero"""
+    d[ary] = split_adjoint(d[z], ary, indices_or_sections, axis, False)
+
+
+@adjoint(np.array_split)
+def array_split(z, ary, indices_or_sections, axis=0):
+    """the result is a list; the adjoint of an unused piece is zero"""
+    d[ary] = split_adjoint(d[z], ary, indices_or_sections, axis, True)
 
 
 @adjoint(np.concatenate)
@@ -817,6 +963,43 @@ def slogdet(z, a):
     d[a] = slogdet_adjoint(d[z], a)
 
 
+@adjoint(np.linalg.eigh)
+def eigh(z, a, UPLO="L"):
+    """symmetric adjoint (a is taken to be symmetric); eigenvectors need distinct eigenvalues"""
+    d[a] = eigh_adjoint(d[z], z, a)
+
+
+@adjoint(np.linalg.eigvalsh)
+def eigvalsh(z, a, UPLO="L"):
+    """symmetric adjoint (a is taken to be symmetric)"""
+    d[a] = eigvalsh_adjoint(d[z], a)
+
+
+@adjoint(np.linalg.pinv)
+def pinv(z, a, rcond=None, hermitian=False, *, rtol=None):
+    """rank taken as constant near a (full rank: the usual case)"""
+    d[a] = pinv_adjoint(d[z], z, a)
+
+
+@adjoint(np.linalg.svd)
+def svd(z, a, full_matrices=True, compute_uv=True, hermitian=False):
+    """through the singular values only: the singular vectors raise (NotImplementedError)"""
+    d[a] = svd_adjoint(d[z], z, a, full_matrices, compute_uv)
+
+
+@adjoint(np.linalg.lstsq)
+def lstsq(z, a, b, rcond=None):
+    """x, the residuals and the singular values, for a of full column rank (else NotImplementedError); the rank has no gradient"""
+    d[a] = lstsq_adjoint(d[z], z, a, b, 0)
+    d[b] = lstsq_adjoint(d[z], z, a, b, 1)
+
+
+@adjoint(np.linalg.qr)
+def qr(z, a, mode="reduced"):
+    """mode 'reduced', a of full column rank with m >= n (else NotImplementedError)"""
+    d[a] = qr_adjoint(d[z], z, a, mode)
+
+
 @adjoint(np.linalg.cholesky)
 def cholesky(z, a):
     """symmetric adjoint (a is taken to be symmetric); lower factor only"""
@@ -831,13 +1014,15 @@ def matrix_power(z, a, n):
 
 @adjoint(np.linalg.norm)
 def norm(z, x, ord=None, axis=None, keepdims=False):
-    """vector: 2, 1, inf, -inf, 0, any p; matrix: fro, nuc, 1, -1, 2, -2, inf, -inf"""
+    """vector: 2, 1, inf, -inf, 0, any p; matrix: fro, nuc, 1, -1, 2, -2, inf, -inf; not differentiable in ord (NotImplementedError)"""
     d[x] = norm_adjoint(d[z], z, x, ord, axis, keepdims)
+    d[ord] = no_derivative_in("np.linalg.norm: its ord")
 
 
 @adjoint(*_have("linalg.vector_norm"))
 def vector_norm(z, x, *, axis=None, keepdims=False, ord=2):
     d[x] = vector_norm_adjoint(d[z], z, x, axis, keepdims, ord)
+    d[ord] = no_derivative_in("np.linalg.vector_norm: its ord")
 
 
 @adjoint(*_have("linalg.matrix_norm"))
@@ -861,10 +1046,10 @@ def linalg_diagonal(z, x, *, offset=0):
 # Zero gradient (still run in the forward sweep)
 
 nondiff(np.sign, np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.fix,
-        np.floor_divide, np.heaviside, np.signbit, np.spacing, np.nextafter,
+        np.floor_divide, np.signbit, np.spacing,
         np.argmax, np.argmin, np.argsort, np.argwhere, np.nonzero, np.flatnonzero,
         np.count_nonzero, np.searchsorted, np.digitize, np.all, np.any,
-        np.shape, np.size, np.ndim,
+        np.shape, np.size, np.ndim, np.int64, np.int32, np.intp, np.bool_,
         np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like,
         np.arange, np.eye, np.identity, np.tri,
         np.isnan, np.isinf, np.isfinite, np.isposinf, np.isneginf, np.isclose,

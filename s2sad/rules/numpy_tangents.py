@@ -50,12 +50,18 @@ from .numpy_helpers import (
     average_tangent,
     cholesky_tangent,
     clip_tangent,
+    cov_tangent,
     cumprod_tangent,
     dense,
     diff_tangent,
+    eigh_tangent,
+    eigvalsh_tangent,
     extremum_tangent,
     full_tangent,
+    gradient_tangent,
+    interp_tangent,
     linspace_tangent,
+    lstsq_tangent,
     matrix_norm_tangent,
     matrix_power_tangent,
     mT,
@@ -64,12 +70,18 @@ from .numpy_helpers import (
     nansum_tangent,
     norm_tangent,
     pad_tangent,
+    pinv_tangent,
+    polyval_tangent,
     prod_tangent,
     ptp_tangent,
+    qr_tangent,
+    quantile_tangent,
+    select_tangent,
     slogdet_tangent,
     solve_tangent,
     sort_tangent,
     std_tangent,
+    svd_tangent,
     trapezoid_tangent,
     var_tangent,
     vector_norm_tangent,
@@ -99,12 +111,17 @@ multilinear(np.real, np.imag, args=("val",))
 
 @tangent(np.nan_to_num)
 def nan_to_num(z, x, copy=True, nan=0.0, posinf=None, neginf=None):
-    d[z] = nan_to_num_tangent(d[x], x)
+    d[z] = nan_to_num_tangent(d[x], x, d[nan], d[posinf], d[neginf])
 
 
 @tangent(np.where)
 def where(z, condition, x, y):
     d[z] = fit(np.where(condition, d[x], d[y]), z)
+
+
+@tangent(np.select)
+def select(z, condlist, choicelist, default=0):
+    d[z] = select_tangent(d[choicelist], d[default], z, condlist, choicelist)
 
 
 @tangent(np.clip)
@@ -170,6 +187,58 @@ def trapezoid(z, y, x=None, dx=1.0, axis=-1):
     d[z] = trapezoid_tangent(d[y], d[x], d[dx], z, y, x, dx, axis)
 
 
+@tangent(np.gradient)
+def gradient(z, f, *, axis=None, edge_order=1):
+    d[z] = gradient_tangent(d[f], (), z, f, (), axis, edge_order)
+
+
+@tangent(np.gradient)
+def gradient1(z, f, s1, *, axis=None, edge_order=1):
+    d[z] = gradient_tangent(d[f], (d[s1],), z, f, (s1,), axis, edge_order)
+
+
+@tangent(np.gradient)
+def gradient2(z, f, s1, s2, *, axis=None, edge_order=1):
+    d[z] = gradient_tangent(d[f], (d[s1], d[s2]), z, f, (s1, s2), axis, edge_order)
+
+
+@tangent(np.gradient)
+def gradient3(z, f, s1, s2, s3, *, axis=None, edge_order=1):
+    d[z] = gradient_tangent(d[f], (d[s1], d[s2], d[s3]), z, f, (s1, s2, s3), axis, edge_order)
+
+
+@tangent(np.cov)
+def cov(z, m, y=None, rowvar=True, bias=False, ddof=None):
+    d[z] = cov_tangent(d[m], d[y], z, m, y, rowvar, bias, ddof)
+
+
+@tangent(np.quantile)
+def quantile(z, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+             keepdims=False):
+    d[z] = quantile_tangent(d[a], z, a, q, axis, keepdims, method, d[q])
+
+
+@tangent(np.percentile)
+def percentile(z, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+               keepdims=False):
+    d[z] = quantile_tangent(d[a], z, a, np.asarray(q) / 100.0, axis, keepdims, method, d[q])
+
+
+@tangent(np.median)
+def median(z, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    d[z] = quantile_tangent(d[a], z, a, 0.5, axis, keepdims, "linear")
+
+
+@tangent(np.polyval)
+def polyval(z, p, x):
+    d[z] = polyval_tangent(d[p], d[x], p, x, z)
+
+
+@tangent(np.interp)
+def interp(z, x, xp, fp, left=None, right=None):
+    d[z] = interp_tangent(d[x], d[xp], d[fp], d[left], d[right], z, x, xp, fp, left, right)
+
+
 # ---------------------------------------------------------------------------------
 # Shapes, copies and indexing: linear in the array
 
@@ -180,6 +249,7 @@ multilinear(*_have("matrix_transpose", "linalg.matrix_transpose", "linalg.trace"
 multilinear(np.atleast_1d, np.atleast_2d, np.atleast_3d, args=("arys",))
 multilinear(np.broadcast_to, args=("array",))
 multilinear(np.tile, args=("A",))
+multilinear(np.split, np.array_split, args=("ary",))
 multilinear(np.flip, np.fliplr, np.flipud, np.rot90, np.triu, np.tril, args=("m",))
 multilinear(np.diag, args=("v",))
 multilinear(np.take_along_axis, args=("arr",))
@@ -194,6 +264,11 @@ def asarray(z, a, dtype=None, order=None, *, copy=None):
 @tangent(np.array)
 def array(z, object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0):
     d[z] = array_tangent(d[object], object, z)
+
+
+@tangent(np.float64, np.float32)
+def float64(z, x=0.0):
+    d[z] = astype_tangent(d[x], x, np.float64)
 
 
 @tangent(methods.astype)
@@ -303,6 +378,36 @@ def slogdet(z, a):
     d[z] = slogdet_tangent(d[a], z, a)
 
 
+@tangent(np.linalg.eigh)
+def eigh(z, a, UPLO="L"):
+    d[z] = eigh_tangent(d[a], z)
+
+
+@tangent(np.linalg.eigvalsh)
+def eigvalsh(z, a, UPLO="L"):
+    d[z] = eigvalsh_tangent(d[a], a)
+
+
+@tangent(np.linalg.pinv)
+def pinv(z, a, rcond=None, hermitian=False, *, rtol=None):
+    d[z] = pinv_tangent(d[a], z, a)
+
+
+@tangent(np.linalg.svd)
+def svd(z, a, full_matrices=True, compute_uv=True, hermitian=False):
+    d[z] = svd_tangent(d[a], z, a, full_matrices, compute_uv)
+
+
+@tangent(np.linalg.lstsq)
+def lstsq(z, a, b, rcond=None):
+    d[z] = lstsq_tangent(d[a], d[b], z, a, b)
+
+
+@tangent(np.linalg.qr)
+def qr(z, a, mode="reduced"):
+    d[z] = qr_tangent(d[a], z, a, mode)
+
+
 @tangent(np.linalg.cholesky)
 def cholesky(z, a):
     d[z] = cholesky_tangent(d[a], z)
@@ -315,12 +420,12 @@ def matrix_power(z, a, n):
 
 @tangent(np.linalg.norm)
 def norm(z, x, ord=None, axis=None, keepdims=False):
-    d[z] = norm_tangent(d[x], z, x, ord, axis, keepdims)
+    d[z] = norm_tangent(d[x], z, x, ord, axis, keepdims, d[ord])
 
 
 @tangent(*_have("linalg.vector_norm"))
 def vector_norm(z, x, *, axis=None, keepdims=False, ord=2):
-    d[z] = vector_norm_tangent(d[x], z, x, axis, keepdims, ord)
+    d[z] = vector_norm_tangent(d[x], z, x, axis, keepdims, ord, d[ord])
 
 
 @tangent(*_have("linalg.matrix_norm"))
@@ -342,7 +447,8 @@ multilinear(H.sum_to, H.like, H.transpose_adjoint, H.ravel_adjoint, H.rollaxis_a
             H.hstack_adjoint, H.dstack_adjoint, H.column_stack_adjoint, H.array_adjoint,
             H.cumsum_adjoint, H.real_adjoint, H.imag_adjoint, H.nansum_adjoint,
             H.nanmean_adjoint, H.extremum_adjoint, H.ptp_adjoint, H.linspace_adjoint,
-            H.clip_adjoint, H.clip_bound_adjoint, methods.transpose_method_adjoint,
+            H.clip_adjoint, H.clip_bound_adjoint, H.select_adjoint, H.split_adjoint,
+            methods.transpose_method_adjoint,
             methods.astype_adjoint, methods.item_adjoint, args=("g",))
 multilinear(H.mT, args=("a",))
 
@@ -524,6 +630,16 @@ def clip_bound_adjoint_(z, g, a, a_min, a_max, min, max, which):
     d[g] = H.clip_bound_transpose(d[z], g, a, a_min, a_max, min, max, which)
 
 
+@adjoint(H.select_adjoint)
+def select_adjoint_(z, g, condlist, choicelist, default=0, which=0):
+    d[g] = H.select_transpose(d[z], g, condlist, choicelist, default, which)
+
+
+@adjoint(H.split_adjoint)
+def split_adjoint_(z, g, ary, indices_or_sections, axis=0, uneven=False):
+    d[g] = H.split_transpose(d[z], g, ary, indices_or_sections, axis, uneven)
+
+
 @adjoint(H.mT)
 def mT_(z, a):
     d[a] = H.mT(d[z])
@@ -557,6 +673,17 @@ def einsum_adjoint_(z, g, subscripts, operands, k):
 @tangent(H.einsum_adjoint)
 def einsum_adjoint_t(z, g, subscripts, operands, k):
     d[z] = H.einsum_adjoint_tangent(d[g], d[operands], g, subscripts, operands, k)
+
+
+@adjoint(H.gradient_adjoint)
+def gradient_adjoint_(z, g, f, spacing=(), axis=None, edge_order=1):
+    d[g] = H.gradient_transpose(d[z], g, f, spacing, axis, edge_order)
+    d[spacing] = H.second_order_error("np.gradient")
+
+
+@tangent(H.gradient_adjoint)
+def gradient_adjoint_t(z, g, f, spacing=(), axis=None, edge_order=1):
+    d[z] = H.gradient_adjoint_tangent(d[g], d[spacing], g, f, spacing, axis, edge_order)
 
 
 @adjoint(H.matrix_power_adjoint)
