@@ -137,7 +137,9 @@ class Reverse:
                 and self.ctx.var_kinds.get(var) not in ("S", "L", "LS", "AL"):
             g, _, index = expr.args             # b[index] += g, in place: b is private
             basic = self.basic_index(index)
-            if basic is not None:               # no element twice: plain +=
+            # no element twice: plain += (of an array surely: a list or dict that
+            # getitem_adjoint made holds 0.0 for an item's zero of any structure)
+            if basic is not None and array_ndim(self.ctx.var_kinds.get(var)) is not None:
                 target = gast.Subscript(value=name(b), slice=basic, ctx=gast.Store())
                 out.append(gast.AugAssign(target=target, op=gast.Add(), value=g))
             else:

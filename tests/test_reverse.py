@@ -398,3 +398,26 @@ def test_numpy_rule_over_a_list_grown_by_append():
     x = np.array([0.3, -0.7, 1.1])
     assert_grad_matches(appended_then_summed, (x,))
     s2sad.check_grads(appended_then_summed, (x,), order=1)
+
+
+def pairs_in_a_loop(x, y):
+    s = 0.0
+    for t in (x, y):
+        for a, b in ((y, x), (0.5, t)):
+            s = s + a * b * t
+    return s
+
+
+@pytest.mark.parametrize("x, y", [(0.5, 0.7), (-1.2, 0.3), (2.0, -1.5)])
+def test_reverse_over_forward_through_a_tuple_of_pairs_built_in_a_loop(x, y):
+    """Found by the fuzzer (tuples, second order): differentiating the generated code
+    again, the adjoint of the sequence of pairs has an unknown kind; its item's
+    adjoint was accumulated with ``b[0] += g`` into the 0.0 that stands for a pair's
+    zero: TypeError (float += list) from the generated code."""
+    # s = y x^2 + 0.5 x^2 + x y^2 + 0.5 y^2: ds/dy = x^2 + 2 x y + y, d2s/dxdy = 2 x + 2 y
+    g = s2sad.grad(s2sad.grad(pairs_in_a_loop, wrt=1, mode="forward"), wrt=0,
+                   mode="reverse")
+    assert g(x, y) == pytest.approx(2 * x + 2 * y, rel=1e-12)
+    h = s2sad.hessian(pairs_in_a_loop, wrt=(0, 1))(x, y)
+    np.testing.assert_allclose(np.array(h), [[2 * y + 1, 2 * x + 2 * y],
+                                             [2 * x + 2 * y, 2 * x + 1]], rtol=1e-12)
