@@ -549,3 +549,47 @@ def test_elements_of_where_results_are_scalars(mode):
         assert got[0][i] == pytest.approx(fd, rel=1e-6, abs=1e-9)
     fd_y = (_element_of_a_where(x, y + h, 1) - _element_of_a_where(x, y - h, 1)) / (2 * h)
     assert got[1] == pytest.approx(fd_y, rel=1e-6, abs=1e-9)
+
+
+def _loop_writes_the_list_it_iterates(x, y):
+    xs = [x, y]
+    for t in xs:
+        xs[1] = xs[1] * t       # the loop's next item is this new value
+    return xs[1]
+
+
+def _loop_writes_a_dict_it_iterates(x, y):
+    d = {"a": x, "b": y}
+    for k in d:
+        d["b"] = d["b"] * d[k]
+    return d["b"]
+
+
+def _loop_writes_a_dict_argument(p, y):
+    for k in p:
+        p[k] = p[k] * y
+    return p["a"] * p["b"]
+
+
+def test_a_loop_writing_into_the_list_it_iterates_over_is_refused():
+    """Found by the fuzzer: the loop's normal form iterates by a second name for the
+    list (_seq = as_sequence(xs)), so the item it read after xs[1] = ... was the new
+    value, whose adjoint went to the list's first value: grad (x^2 y^2) at (0.3, 0.5)
+    was (0.075, 0.195), not (0.15, 0.09), in reverse mode, silently."""
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        s2sad.grad(_loop_writes_the_list_it_iterates, wrt=(0, 1), mode="reverse")(0.3, 0.5)
+    msg = str(info.value)
+    line = inspect.getsourcelines(_loop_writes_the_list_it_iterates)[1] + 3
+    assert msg.startswith(f"{__file__}:{line}:")
+    assert "writing into an item of the list or array a loop iterates over" in msg
+    assert "hint: loop over the indices" in msg
+
+
+@pytest.mark.parametrize("x, y", [(0.3, 0.5), (-1.2, 0.7)])
+def test_a_loop_writing_into_the_dict_it_iterates_over_is_differentiated(x, y):
+    # a dict is iterated by a new list of its keys: nothing to refuse
+    g = s2sad.grad(_loop_writes_a_dict_it_iterates, wrt=(0, 1), mode="reverse")(x, y)
+    assert g == (pytest.approx(2 * x * y * y), pytest.approx(2 * x * x * y))
+    gp, gy = s2sad.grad(_loop_writes_a_dict_argument, wrt=(0, 1))({"a": x, "b": y}, 2.0)
+    assert gp == {"a": pytest.approx(4 * y), "b": pytest.approx(4 * x)}
+    assert gy == pytest.approx(4 * x * y)
