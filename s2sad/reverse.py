@@ -236,7 +236,11 @@ class Reverse:
                 if rev is not None:
                     code.append(rev)
                     if track:
-                        reads |= loads(s.test) | self.pad_reads(rev.body + rev.orelse)
+                        # (a name one branch defines and the other does not is recorded
+                        # in that branch if its pads read it: here it may not exist)
+                        one_path = _stores_of(s.body) ^ _stores_of(s.orelse)
+                        reads |= loads(s.test) | (self.pad_reads(rev.body + rev.orelse)
+                                                  - one_path)
                 continue
             elif isinstance(s, (gast.For, gast.While)):
                 state, rev = self.loop(s, state, overwritten)
@@ -1074,6 +1078,14 @@ class Reverse:
                                 returns=None, type_comment=None, type_params=[])
         copy_location(back, tree)
         return gast.Module(body=[tree, back], type_ignores=[])
+
+
+def _stores_of(stmts):
+    """The names the statements ``stmts`` assign (nested ones too)."""
+    out = set()
+    for x in stmts:
+        out |= stores(x)
+    return out
 
 
 def _differing(head, other):

@@ -421,3 +421,24 @@ def test_reverse_over_forward_through_a_tuple_of_pairs_built_in_a_loop(x, y):
     h = s2sad.hessian(pairs_in_a_loop, wrt=(0, 1))(x, y)
     np.testing.assert_allclose(np.array(h), [[2 * y + 1, 2 * x + 2 * y],
                                              [2 * x + 2 * y, 2 * x + 1]], rtol=1e-12)
+
+
+def comprehension_in_each_branch(x, y):
+    items = [x, y]
+    if x > 5.0:
+        return sum([y * o for o in items])
+    return sum([x * o for o in items])
+
+
+@pytest.mark.parametrize("x, y", [(0.3, 0.5), (6.0, 0.5), (-2.0, 1.5)])
+def test_split_pair_records_no_name_of_one_branch_at_its_end(x, y):
+    """Found by the fuzzer (lists, jacobian of grad): the forward function of a split
+    pair (vjp, jacobian by rows, calls of your functions in reverse mode) recorded at
+    its end the names the zero pads of a branch read, though one branch alone defines
+    them (_seq of a comprehension): UnboundLocalError on either path."""
+    want = (y, x + 2 * y) if x > 5.0 else (2 * x + y, x)
+    _, pullback = s2sad.vjp(comprehension_in_each_branch, wrt=(0, 1))(x, y)
+    assert pullback(1.0) == (pytest.approx(want[0]), pytest.approx(want[1]))
+    jx, jy = s2sad.jacobian(comprehension_in_each_branch, wrt=(0, 1))(x, y)
+    assert (float(jx), float(jy)) == (pytest.approx(want[0]), pytest.approx(want[1]))
+
