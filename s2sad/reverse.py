@@ -677,12 +677,16 @@ class Reverse:
         return merged, copy_location(node, s)
 
     def has_active(self, loop):
-        """Whether the loop needs a reverse: it defines an active name, or writes into,
-        appends to or pops from an active array or list (even writing constants into an
-        active array kills the adjoint of what it overwrites)."""
+        """Whether the loop needs a reverse: it defines an active name, pops from a list,
+        or writes into or appends to an active array or list (even writing constants
+        into an active array kills the adjoint of what it overwrites)."""
         active = self.ctx.active
         for x in walk_stmts(loop.body):
             if target_name(x) in active:
+                return True
+            if _is_pop(x):
+                # any list: the reverse of a loop appending to it pops its items again,
+                # so what this loop popped must be put back first
                 return True
             if isinstance(x, gast.Assign) and target_name(x) is None:          # a[i] = v
                 changed = x.targets[0].value.id

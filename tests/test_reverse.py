@@ -442,3 +442,26 @@ def test_split_pair_records_no_name_of_one_branch_at_its_end(x, y):
     jx, jy = s2sad.jacobian(comprehension_in_each_branch, wrt=(0, 1))(x, y)
     assert (float(jx), float(jy)) == (pytest.approx(want[0]), pytest.approx(want[1]))
 
+
+def popped_in_a_loop_of_its_own(x, n):
+    st = []
+    y = x
+    for _i in range(n):
+        st.append(y)
+        y = y * x
+    for _j in range(n):
+        st.pop()
+    return y
+
+
+@pytest.mark.parametrize("x, n", [(0.5, 2), (0.5, 1), (-1.3, 3), (0.7, 0)])
+def test_a_loop_that_only_pops_is_reversed_too(x, n):
+    """Found by the fuzzer (lists, grad of grad): a loop popping a list and computing
+    nothing with a derivative had no reverse, so the reverse of the loop appending to
+    the list popped it again: IndexError (pop from empty list) in reverse mode, and in
+    every second derivative through a gradient whose reverse loop only pops its tape."""
+    want = (n + 1) * x ** n
+    assert s2sad.grad(popped_in_a_loop_of_its_own, mode="reverse")(x, n) == pytest.approx(want)
+    second = s2sad.grad(s2sad.grad(popped_in_a_loop_of_its_own, mode="reverse"),
+                        mode="reverse")(x, n)
+    assert second == pytest.approx((n + 1) * n * x ** (n - 1) if n else 0.0)
