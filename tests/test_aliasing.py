@@ -581,8 +581,29 @@ def test_a_loop_writing_into_the_list_it_iterates_over_is_refused():
     msg = str(info.value)
     line = inspect.getsourcelines(_loop_writes_the_list_it_iterates)[1] + 3
     assert msg.startswith(f"{__file__}:{line}:")
-    assert "writing into an item of the list or array a loop iterates over" in msg
-    assert "hint: loop over the indices" in msg
+    assert "writing into an item of the list, array or dict a loop iterates over" in msg
+    assert "hint: loop over the indices or keys instead" in msg
+
+
+def _loop_writes_the_dict_whose_items_it_iterates(p, y):
+    for _k, t in p.items():
+        p["b"] = t * y      # CPython's items view shows the new value of p["b"]
+        y = y + t
+    return y + p["b"]
+
+
+def test_a_loop_writing_into_the_dict_whose_items_it_iterates_is_refused():
+    """Found by the fuzzer (dicts): the normal form iterates over a list of the items
+    made before the loop, so value_and_grad's value (and the gradient) were those of
+    another function (4.28 for f({'a': 0.3, 'b': 0.5}, 2.0) is right; s2sad ran on the
+    old p["b"])."""
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        s2sad.grad(_loop_writes_the_dict_whose_items_it_iterates, wrt=(0, 1))(
+            {"a": 0.3, "b": 0.5}, 2.0)
+    msg = str(info.value)
+    line = inspect.getsourcelines(_loop_writes_the_dict_whose_items_it_iterates)[1] + 2
+    assert msg.startswith(f"{__file__}:{line}:")
+    assert "in the loop over p.items()" in msg
 
 
 @pytest.mark.parametrize("x, y", [(0.3, 0.5), (-1.2, 0.7)])

@@ -345,7 +345,7 @@ CASES = [
          args=(1.5, [1.0, 2.0])),
     # the loop reads the new items; their adjoints went to the list's first value
     Case("loop-writes-its-list", bad_loop_writes_its_list, UnsupportedSyntaxError,
-         "L_LOOP_WRITES", ("writing into an item of the list or array a loop iterates over",
+         "L_LOOP_WRITES", ("writing into an item of the list, array or dict a loop iterates over",
                            "in the loop over xs"), args=(0.3, 0.5)),
 ]
 
