@@ -36,7 +36,8 @@ def alias_classes(assigns, ctx, edges):
             if not ({t, src} & ctx.mutable):
                 continue
             ssa_copy = any(anno.get(s, k) for k in (anno.Key.HEADER, anno.Key.JOIN,
-                                                      anno.Key.COPYBACK))
+                                                      anno.Key.COPYBACK)) \
+                or _user_name(t, ctx) in getattr(ctx, "result_names", ())
             if not ssa_copy and src not in ctx.namer.temps and t not in ctx.namer.temps \
                     and t != ctx.aux_name and t not in ctx.aux_parts:   # has_aux (see reverse)
                 raise errors.unsupported(s, ctx, "Alias", f"{t} = {src}")

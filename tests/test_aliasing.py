@@ -614,3 +614,28 @@ def test_a_loop_writing_into_the_dict_it_iterates_over_is_differentiated(x, y):
     gp, gy = s2sad.grad(_loop_writes_a_dict_argument, wrt=(0, 1))({"a": x, "b": y}, 2.0)
     assert gp == {"a": pytest.approx(4 * y), "b": pytest.approx(4 * x)}
     assert gy == pytest.approx(4 * x * y)
+
+
+def _list_returned_early(x, n):
+    out = [x]
+    if n <= 0:
+        return out
+    for i in range(n):
+        out.append(x * i)
+    return out
+
+
+def _sum_of_a_list_returned_early(x, n):
+    return sum(_list_returned_early(x, n)) * x
+
+
+@pytest.mark.parametrize("x, n", [(0.5, 2), (0.5, 0), (-1.5, 3)])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_list_returned_early_then_appended_to_on_the_other_path(x, n, mode):
+    """Found by the fuzzer (lists, hessian through runtime.sequence_repeat_adjoint):
+    the result variable of lowered returns (_result = out) was taken for a second name
+    the user wrote for a list appended to later, and refused, naming _result_2."""
+    # sum(out) = x (1 + n (n - 1) / 2): f = x^2 (1 + n (n - 1) / 2)
+    want = 2 * x * (1 + n * (n - 1) / 2)
+    got = s2sad.grad(_sum_of_a_list_returned_early, mode=mode)(x, n)
+    assert got == pytest.approx(want, rel=1e-12)

@@ -370,12 +370,26 @@ def pops_a_list_of_arrays(v):
     return np.sum(lst[-1] * v)
 
 
+def stores_then_sums_values(p, y):
+    p["b"] = y * y
+    return p["b"] * sum(p.values())
+
+
+def test_hessian_through_a_runtime_helper_returning_a_list_early():
+    """The gradient of pops_a_list_of_arrays calls runtime helpers whose early return
+    of a list (``return out``) was refused as a second name for a list written in
+    place; it is the copy lowered returns make (f = 2 sum(v^2): H = 4 I)."""
+    h = s2sad.hessian(pops_a_list_of_arrays)(np.array([0.2, -0.4]))
+    np.testing.assert_allclose(h, 4.0 * np.eye(2), rtol=1e-12)
+
+
 def test_refusals_inside_s2sads_own_helpers_are_located_at_the_users_line():
     """Differentiating the gradient again transforms runtime helpers it calls (the
-    adjoint of a list concatenation, of a list of arrays): what they cannot do is
-    refused at the user's line, not at a line of s2sad/runtime.py."""
-    cases = [(lambda: s2sad.hessian(pops_a_list_of_arrays)(np.array([0.2, -0.4])),
-              pops_a_list_of_arrays, "return np.sum(lst[-1] * v)")]
+    adjoint of a dict's values): what they cannot do is refused at the user's line,
+    not at a line of s2sad/runtime.py."""
+    cases = [(lambda: s2sad.grad(s2sad.grad(stores_then_sums_values, wrt=1), wrt=1)(
+        {"a": 1.0, "b": 2.0}, 0.5), stores_then_sums_values,
+        "return p[\"b\"] * sum(p.values())")]
     for run, f, text in cases:
         with pytest.raises(s2sad.S2SADError) as info:
             run()
