@@ -199,6 +199,22 @@ class _Sharing:
         return ([(t, n.id) for n in same if self._array(n)],
                 [(t, n.id) for n in held if self._array(n)])
 
+    def sequences_around(self, s):
+        """The sequence names (``sequences``) of the loops around the statement ``s``."""
+        if not hasattr(self, "_around"):
+            self._around = {}
+
+            def visit(stmts, outer):
+                for x in stmts:
+                    self._around[id(x)] = outer
+                    inner = outer
+                    if isinstance(x, gast.For):
+                        inner = outer | (loads(x.iter) & self.sequences)
+                    for field in ("body", "orelse"):
+                        visit(getattr(x, field, None) or [], inner)
+            visit(self.tree.body, frozenset())
+        return set(self._around.get(id(s), ()))
+
     def maybe_dict(self, n):
         """``n`` may be a dict: not a list of scalars (``'LS'``), and a parameter (a
         dict argument has the kind ``'L'`` too) or made by ``{...}`` or ``dict(...)``.
@@ -522,16 +538,18 @@ def check_writes_under_views(sharing, stmts, ctx, varied):
         # (b = [a, a], hist.append(a)) sees the change
         views = sharing.seen(base) - sharing.same_array(base)
         if sharing._list(base):
-            # ... except the list itself under the name a loop over it iterates by
-            # (_seq = as_sequence(xs)): the items it reads later are the new ones, whose
-            # adjoints would go to the list's first value
-            # (a dict iterates by a new list of its keys)
-            keep = sharing.sequences if not sharing.maybe_dict(base) else set()
+            # ... except the list itself under the name a loop around the store
+            # iterates by (_seq = as_sequence(xs)): the items it reads next are the new
+            # ones, whose adjoints would go to the list's first value (a dict iterates
+            # by a new list of its keys)
+            keep = sharing.sequences_around(s) if not sharing.maybe_dict(base) else set()
             views -= sharing.same(base) - keep
+        else:
+            keep = set()
         if not (views | {base} | loads(s.value)) & varied:
             continue
         others = sharing.live_after(s, views)
-        if others & sharing.sequences:
+        if others & keep & sharing.same(base):
             raise errors.unsupported(s, ctx, "LoopWritesList",
                                      f"{_user_name(base, ctx)}[...] = ... in the loop over "
                                      f"{_user_name(base, ctx)}")

@@ -639,3 +639,28 @@ def test_a_list_returned_early_then_appended_to_on_the_other_path(x, n, mode):
     want = 2 * x * (1 + n * (n - 1) / 2)
     got = s2sad.grad(_sum_of_a_list_returned_early, mode=mode)(x, n)
     assert got == pytest.approx(want, rel=1e-12)
+
+
+def _store_after_a_loop_over_the_list(x, y):
+    xs = [x, y, x * y]
+    if y > 2.0:
+        x = x * 2.0
+    else:
+        for a, b in zip(xs, xs):
+            x = x * 0.5 + a * b
+        xs[2] = y
+    return xs[2] + x
+
+
+@pytest.mark.parametrize("x, y", [(0.3, 0.5), (-1.1, 0.9), (0.4, 2.5)])
+def test_a_store_after_a_loop_over_the_list_is_differentiated(x, y):
+    """Found by the fuzzer: the refusal of stores into the list a loop iterates over
+    (6c57ce5) took a store after the loop for one inside it (the branch's join copies
+    read the loop's sequence names later)."""
+    got = s2sad.grad(_store_after_a_loop_over_the_list, wrt=(0, 1), mode="reverse")(x, y)
+    if y > 2.0:
+        # xs[2] + x = x y + 2 x
+        want = (y + 2.0, x)
+    else:                   # ((x / 2 + x^2) / 2 + y^2) / 2 + x^2 y^2 + y
+        want = (0.125 + 0.5 * x + 2 * x * y * y, y + 2 * x * x * y + 1.0)
+    assert got == (pytest.approx(want[0]), pytest.approx(want[1]))
