@@ -1040,7 +1040,10 @@ class Generator:
         arity = self.rng.randint(1, 2)
         params = ["a", "b"][:arity]
         scope = _Scope(params)
+        saved = self.features       # (an early return there would return one float)
+        self.features = self.features - {"early_return"}
         body = self.block(scope, 1, 2, 1, False, size=self.rng.randint(1, 2))
+        self.features = saved
         if self.rng.random() < 0.3:
             body.append(f"    if {self.compare(scope)}:")
             body.append(f"        return {self.bounded(scope, 1)}, {self.bounded(scope, 1)}")
