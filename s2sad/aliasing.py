@@ -28,6 +28,11 @@ def alias_classes(assigns, ctx, edges):
     user (``b = a``) of an array written in place is rejected. ``assigns``:
     ``(statement, name)`` for every assignment to one name (``walk_stmts`` order)."""
     copies = [(s, t) for s, t in assigns if isinstance(s.value, gast.Name)]
+    # in code s2sad generated (the gradient differentiated again), a copy is one the
+    # first pass made (its SSA copies, L5 = _t22 of a comprehension, x_2 = x_1 the
+    # clean-up left), which is the one list or array it names: not a second name a
+    # user wrote (the checks of views and of stores into shared items still apply)
+    generated = _generated_code(ctx)
     changed = True
     while changed:
         changed = False
@@ -37,13 +42,20 @@ def alias_classes(assigns, ctx, edges):
                 continue
             ssa_copy = any(anno.get(s, k) for k in (anno.Key.HEADER, anno.Key.JOIN,
                                                       anno.Key.COPYBACK)) \
-                or _user_name(t, ctx) in getattr(ctx, "result_names", ())
+                or _user_name(t, ctx) in getattr(ctx, "result_names", ()) or generated
             if not ssa_copy and src not in ctx.namer.temps and t not in ctx.namer.temps \
                     and t != ctx.aux_name and t not in ctx.aux_parts:   # has_aux (see reverse)
                 raise errors.unsupported(s, ctx, "Alias", f"{t} = {src}")
             if not {t, src} <= ctx.mutable:
                 ctx.mutable |= {t, src}
                 changed = True
+
+
+def _generated_code(ctx):
+    """The function transformed is derivative code s2sad generated (its cache file)."""
+    from .codegen import cache_dir
+    filename = getattr(ctx, "filename", None) or ""
+    return bool(filename) and filename.startswith(cache_dir())
 
 
 # calls whose result may share memory with their receiver or first argument
