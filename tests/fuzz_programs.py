@@ -1308,7 +1308,8 @@ def check(program, directory=None, points=2, point_seed=None, check_value=True,
 
     A program using the opt-in ``CONTAINER_FEATURES`` whose S2SADError names the
     program's file and a line gets the status ``refused`` (a construct refused on
-    purpose: look at the message), one without a location ``error``.
+    purpose: look at the message), one without a location ``error``; so does any
+    program whose second derivative is refused that way.
     """
     own_dir = directory is None
     directory = directory or tempfile.mkdtemp(prefix="s2sad_fuzz_")
@@ -1522,7 +1523,10 @@ def _check_second(result, f, args, g, expect_supported):
         try:
             got = thunk()
         except s2sad.S2SADError as exc:
-            _s2sad_error(result, exc, expect_supported)
+            # second derivatives of some first-order code are refused on purpose (reverse
+            # over reverse through calls, stores into lists in the gradient's code): a
+            # located refusal counts as 'refused' whatever the features
+            _s2sad_error(result, exc, f.__code__.co_filename)
             result.details.insert(0, f"second order: {what}")
             return False
         except Exception:   # noqa: BLE001
