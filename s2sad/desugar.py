@@ -155,6 +155,9 @@ def run(tree, ctx):
     pass_ = Desugar(ctx, general)
     body = pass_.block(tree.body)
     if general:
+        # the result variable of lowered returns: a copy of what one return gives,
+        # after which nothing runs on that path (aliasing.alias_classes)
+        ctx.result_names = getattr(ctx, "result_names", set()) | {pass_.result}
         body[:0] = [assign(pass_.ret, const(False), like=tree),
                     assign(pass_.result, const(None), like=tree)]
         body.append(gast.copy_location(gast.Return(value=name(pass_.result)), tree.body[-1]))

@@ -180,6 +180,9 @@ UNSUPPORTED = {
     "LoopResizes": ("a loop that changes the length of the list it iterates over",
                     "iterate over a copy (for v in list(xs)) or use a while loop over "
                     "an index"),
+    "LoopWritesList": ("writing into an item of the list, array or dict a loop iterates over",
+                       "loop over the indices or keys instead: for i in range(len(xs)): "
+                       "v = xs[i] (for k in d: v = d[k])"),
     "AttributeStore": ("assignment to an attribute", "compute the value in a local variable"),
     "SubscriptStore": ("assignment to an element of an array that carries a derivative",
                        "build the result with np.where, np.concatenate or arithmetic"),

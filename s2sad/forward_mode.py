@@ -261,7 +261,15 @@ class Forward:
             if lst in self.active:
                 push = gast.Attribute(value=name(self.tangent(lst)), attr="append",
                                       ctx=gast.Load())
-                return [], [gast.Expr(value=call(push, self.dt(s.value.args[0])))]
+                v = s.value.args[0]
+                d = self.dt(v)
+                if _zero(d) and isinstance(v, gast.Name) \
+                        and self.ctx.var_kinds.get(v.id) != "S":
+                    # a tuple or array without a tangent: its zero has its structure (the
+                    # item may be read by index where it is popped: jvp of a bwd reads
+                    # dT[0] of a tuple T it recorded)
+                    d = call(self.helper("zeros_like"), clone(v))
+                return [], [gast.Expr(value=call(push, d))]
         return [], []
 
     def define(self, t, expr, like):

@@ -61,6 +61,34 @@ _SIMPLE_STMTS = (gast.Assert, gast.Raise, gast.Pass)
 _RESIZING = {"append", "extend", "insert", "pop", "remove", "clear"}
 
 
+def _iterated_views(it):
+    """Dict name -> ``items`` or ``values`` for the views ``for ... in it`` iterates
+    over (``d.items()``, in ``enumerate``, ``zip`` or ``reversed`` too)."""
+    if isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) \
+            and it.func.attr in ("items", "values") and isinstance(it.func.value, gast.Name) \
+            and not it.args:
+        return {it.func.value.id: it.func.attr}
+    out = {}
+    if _is_call_of(it, "enumerate") or _is_call_of(it, "zip") or _is_call_of(it, "reversed"):
+        for a in it.args:
+            out.update(_iterated_views(a))
+    return out
+
+
+def _iterated_names(it):
+    """The names whose sequences ``for ... in it`` iterates over as they change: all
+    names in ``it`` except the items of a tuple or list display (``for t in (x, y)``
+    iterates over a new tuple: ``y += v`` in the body resizes nothing)."""
+    if isinstance(it, gast.Name):
+        return {it.id}
+    if isinstance(it, (gast.Tuple, gast.List)):
+        return set()
+    names = set()
+    for child in gast.iter_child_nodes(it):
+        names |= _iterated_names(child)
+    return names
+
+
 # what a call reaches directly (unpartial has nothing to do: no partial, no bound object)
 _NO_RECEIVERS = (types.FunctionType, types.BuiltinFunctionType, type, np.ufunc)
 
@@ -309,15 +337,28 @@ class Normalizer:
         """The normal form reads the sequence's length once, where CPython's loop sees
         a list grow or shrink: a loop that calls a resizing method of the list it
         iterates over (by that name; aliases are not followed) is refused."""
-        seqs = {n.id for n in walk(s.iter) if isinstance(n, gast.Name)}
+        seqs = _iterated_names(s.iter)
+        views = _iterated_views(s.iter)
         for node in walk(gast.Module(body=s.body, type_ignores=[])):
             f = node.func if isinstance(node, gast.Call) else None
             if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) \
                     and f.value.id in seqs and f.attr in _RESIZING:
                 raise errors.unsupported(node, self.ctx, "LoopResizes",
                                          f"{f.value.id}.{f.attr}() in the loop over it")
+            if isinstance(node, (gast.Assign, gast.AugAssign)) and views:
+                for t in node.targets if isinstance(node, gast.Assign) else [node.target]:
+                    if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) \
+                            and t.value.id in views:
+                        # the normal form iterates over a list of the items made once,
+                        # where CPython's view shows the new value
+                        raise errors.unsupported(node, self.ctx, "LoopWritesList",
+                                                 f"{t.value.id}[...] = ... in the loop over "
+                                                 f"{t.value.id}.{views[t.value.id]}()")
             if isinstance(node, (gast.Delete, gast.AugAssign)):
                 for t in node.targets if isinstance(node, gast.Delete) else [node.target]:
+                    if isinstance(node, gast.AugAssign) and isinstance(t, gast.Subscript) \
+                            and not isinstance(t.slice, gast.Slice):
+                        continue        # xs[i] += v changes an item, not the length
                     base = t.value if isinstance(t, gast.Subscript) else t
                     if isinstance(base, gast.Name) and base.id in seqs:
                         raise errors.unsupported(node, self.ctx, "LoopResizes")

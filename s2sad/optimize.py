@@ -451,7 +451,12 @@ def _generated(ctx, n):
 
 def _pops(value):
     """``lst.pop()``: a value whose computation changes the list (a tangent tape popped
-    in step with the tape, ``d_t3 = d_tape.pop()``), kept as a statement when unused."""
+    in step with the tape, ``d_t3 = d_tape.pop()``), kept as a statement when unused;
+    wrapped too (``d_t2 = owned(d_tape.pop())``, the tangent of a list popped later:
+    dropped, it left the tangent tape a step behind the tape)."""
+    while value.__class__ is gast.Call and value.args and value.func.__class__ is gast.Name \
+            and value.func.id in ("owned", "copy_of"):
+        value = value.args[0]
     return value.__class__ is gast.Call and value.func.__class__ is gast.Attribute \
         and value.func.attr == "pop"
 

@@ -138,7 +138,9 @@ class Reverse:
                 and self.ctx.var_kinds.get(var) not in ("S", "L", "LS", "AL"):
             g, _, index = expr.args             # b[index] += g, in place: b is private
             basic = self.basic_index(index)
-            if basic is not None:               # no element twice: plain +=
+            # no element twice: plain += (of an array surely: a list or dict that
+            # getitem_adjoint made holds 0.0 for an item's zero of any structure)
+            if basic is not None and array_ndim(self.ctx.var_kinds.get(var)) is not None:
                 target = gast.Subscript(value=name(b), slice=basic, ctx=gast.Store())
                 out.append(gast.AugAssign(target=target, op=gast.Add(), value=g))
             else:
@@ -674,12 +676,16 @@ class Reverse:
         return merged, copy_location(node, s)
 
     def has_active(self, loop):
-        """Whether the loop needs a reverse: it defines an active name, or writes into,
-        appends to or pops from an active array or list (even writing constants into an
-        active array kills the adjoint of what it overwrites)."""
+        """Whether the loop needs a reverse: it defines an active name, pops from a list,
+        or writes into or appends to an active array or list (even writing constants
+        into an active array kills the adjoint of what it overwrites)."""
         active = self.ctx.active
         for x in walk_stmts(loop.body):
             if target_name(x) in active:
+                return True
+            if _is_pop(x):
+                # any list: the reverse of a loop appending to it pops its items again,
+                # so what this loop popped must be put back first
                 return True
             if isinstance(x, gast.Assign) and target_name(x) is None:          # a[i] = v
                 changed = x.targets[0].value.id

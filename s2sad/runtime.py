@@ -829,7 +829,20 @@ def fixed_point_unsettled(filename, lineno):
 
 
 def index_add(out, index, g):
-    """``out[index] += g`` in place, duplicates in a fancy index included."""
+    """``out[index] += g`` in place, duplicates in a fancy index included. ``out`` may
+    be the list or dict ``getitem_adjoint`` made for a list, tuple or dict (where the
+    generated code could not tell): its items are adjoints of any structure, the plain
+    ``0.0`` a zero of any structure (``add_adjoints``)."""
+    if isinstance(out, list):
+        if isinstance(index, slice):
+            for i, gi in zip(range(len(out))[index], g):
+                out[i] = add_adjoints(out[i], gi)
+        else:
+            out[index] = add_adjoints(out[index], g)
+        return
+    if isinstance(out, dict):
+        out[index] = add_adjoints(out.get(index, 0.0), g)
+        return
     if _basic_index(index):
         out[index] += g
     else:

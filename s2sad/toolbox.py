@@ -208,7 +208,18 @@ def jacobian(f, wrt=0, mode="auto"):
             return _tree_jacobian(f, wrapper, mode, args, kwonly, value, ins)
         out_shape = np.shape(value)
         in_size = sum(int(np.size(x)) for x in ins)
-        use_rows = mode == "rev" or (mode == "auto" and int(np.prod(out_shape)) <= in_size)
+        # a tuple or list of outputs (grad(f, wrt=(0, 1)) of two scalars): by columns,
+        # whose tangents have its structure; a pullback would want an adjoint of it
+        structured = isinstance(value, (tuple, list))
+        if isinstance(value, dict) or (structured and mode == "rev"):
+            raise errors.bad_argument(
+                _unwrap(f), f"jacobian of {wrapper.__name__}"
+                + (" with mode='rev'" if mode == "rev" else "")
+                + f": the function returns a {type(value).__name__}, not an array or a "
+                "number", hint="return np.array([...]) of the outputs"
+                + ("" if isinstance(value, dict) else ", or use mode='fwd' or 'auto'"))
+        use_rows = not structured and (
+            mode == "rev" or (mode == "auto" and int(np.prod(out_shape)) <= in_size))
         blocks = []
         if use_rows:
             _, pullback = VJPFunction(f, wrt)(*args, **kwonly)

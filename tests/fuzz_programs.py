@@ -57,6 +57,23 @@ SUPPORTED_FEATURES = frozenset({"inplace", "break", "continue", "early_return", 
 #: elementwise NumPy functions, broadcasting with scalars, indexing, slicing,
 #: reductions (sum, mean, dot, @, max, min), np.where and element writes.
 ALL_FEATURES = frozenset({"inplace", "break", "continue", "early_return", "calls", "vectors"})
+#: Opt-in container, loop and argument features (never on by default, not in
+#: ALL_FEATURES, so the short-mode tests' programs stay the same):
+#:
+#: * ``lists``: lists built in the function: literals, ``append`` in loops (of arrays
+#:   too with "vectors"), indexing with constants, ``-1`` and loop indices, item
+#:   stores, comprehensions, ``sum``, ``len``, ``list``, ``tuple``, ``zip``,
+#:   ``enumerate``, ``reversed``, ``sorted(..., reverse=)``, ``map`` of a named
+#:   helper, starred unpacking, ``max``/``min`` of a list, ``math.prod``;
+#: * ``tuples``: tuple packing and unpacking (nested too), helpers returning tuples,
+#:   loops over tuples of pairs;
+#: * ``dicts``: ``x`` is a dict ``{"a": float, "b": float}`` (read by key, through
+#:   ``.items()``, ``.values()``, ``.keys()``, written into), dicts built with
+#:   constant keys and item stores into them;
+#: * ``while_acc``: ``while`` loops whose trip count depends on the data
+#:   (``while s < bound and k < 20``) and Newton iterations that converge.
+CONTAINER_FEATURES = frozenset({"lists", "tuples", "dicts", "while_acc"})
+KNOWN_FEATURES = ALL_FEATURES | CONTAINER_FEATURES
 VECTOR_SIZE = 3
 
 FUNC = "f"
@@ -87,7 +104,13 @@ KNOWN_BUGS = frozenset()    # all fixed: neg_const_pow, maybe_defined_loop, max3
 #: Knobs for constructs s2sad refuses on purpose (with a located error), left out
 #: by default so that any S2SADError in a generated program is a failure:
 #: writes through views are refused since 2a98917 ("take a copy first").
-REFUSED = frozenset({"view_write"})
+#: ``loop_writes_list`` ("lists", "dicts"): an item store into a list inside a loop
+#: over that list (or into a dict in a loop over its ``.items()``/``.values()``),
+#: refused since 6c57ce5 and 20e4153 ("loop over the indices or keys instead").
+#: ``dict_aug`` ("dicts"): ``d[k] += v`` into a dict (of floats), refused as an in-place
+#: update of an item that may be an array shared with other names (the generator
+#: writes ``d[k] = d[k] + v`` instead).
+REFUSED = frozenset({"view_write", "loop_writes_list", "dict_aug"})
 
 #: Program sizes: (max nesting depth, top-level statements, product of loop bounds).
 SIZES = {"small": (2, (2, 4), 6), "medium": (3, (2, 7), 12), "large": (3, (4, 10), 16)}
@@ -132,10 +155,21 @@ class _Scope:
         self.arrays = list(arrays)
         self.vecs = list(vecs)      # float arrays of shape (VECTOR_SIZE,) ("vectors")
         self.maybe = set()          # defined on some paths only: may be written, not read
+        # containers (opt-in features): name -> what is surely known about it
+        self.lists = {}             # list of floats -> its least length
+        self.vlists = {}            # list of vectors -> its least length
+        self.dicts = {}             # dict -> its keys (tuple; all hold floats)
+        self.tuples = {}            # tuple of floats -> its length
+        self.iterating = set()      # lists a loop iterates over: no append into them
+        self.key_loops = set()      # dicts a loop iterates over by key: no new keys
 
     def copy(self):
         s = _Scope(self.floats, self.ints, self.arrays, self.vecs)
         s.maybe = set(self.maybe)
+        s.lists, s.vlists = dict(self.lists), dict(self.vlists)
+        s.dicts, s.tuples = dict(self.dicts), dict(self.tuples)
+        s.iterating = set(self.iterating)
+        s.key_loops = set(self.key_loops)
         return s
 
     def define(self, var):
@@ -168,6 +202,10 @@ class Generator:
         self.helpers = []         # (name, arity) of generated module-level helpers
         self.helper_defs = []
         self.uses_np = False
+        self.containers = bool(self.features & CONTAINER_FEATURES)
+        self.tuple_helpers = []   # (name, arity) of helpers returning a pair
+        self.map_helpers = []     # names of one-argument helpers (for map)
+        self.aliased = set()      # lists with a second name (L2 = L1)
         self.loop_ctl_count = 0      # break/continue statements generated so far
         self.written = []         # names in the order their assignments were generated
 
@@ -177,6 +215,9 @@ class Generator:
 
     # -- expressions --------------------------------------------------------
     def atom(self, scope):
+        if self.containers and (scope.lists or scope.vlists or scope.dicts or scope.tuples) \
+                and self.rng.random() < (0.5 if not scope.floats else 0.25):
+            return self.container_atom(scope)
         r = self.rng.random()
         if r < 0.12:
             return repr(round(self.rng.uniform(-2.0, 2.0), 2))
@@ -214,6 +255,10 @@ class Generator:
             return f"np.array([{', '.join(self.atom(scope) for _ in range(VECTOR_SIZE))}])"
         if r < 0.15:
             return f"np.linspace(-1.0, 1.0, {VECTOR_SIZE})"
+        if r > 0.85 and scope.vlists:
+            vl, m = rng.choice(sorted(scope.vlists.items()))
+            return rng.choice([f"{vl}[-1]", f"{vl}[0]", f"(sum({vl}) / len({vl}))",
+                               f"{vl}[{rng.randrange(m)}]"])
         return rng.choice(scope.vecs)
 
     def vbounded(self, scope, depth):
@@ -422,8 +467,11 @@ class Generator:
             kinds += ["vreassign", "vstore"] + (["vcarry"] if in_loop else [])
             if not (in_loop and "vec_loop_overwrite" in self.avoid):
                 kinds += ["vnew", "vnew"]
+        kinds += self.container_kinds(scope, depth, in_loop)
         kind = rng.choice(kinds)
         b = lambda d=2: self.bounded(scope, d)   # noqa: E731
+        if kind.startswith("c_"):
+            return self.container_statement(kind, scope, indent, depth, trips, in_loop)
 
         if kind in ("new", "reassign", "overwrite"):
             if kind == "new":
@@ -569,6 +617,24 @@ class Generator:
             for a in s.vecs:
                 if a not in scope.vecs and all(a in t.vecs for t in branches):
                     scope.vecs.append(a)
+        for attr in ("lists", "vlists", "dicts", "tuples"):
+            mine = getattr(scope, attr)
+            maps = [getattr(t, attr) for t in branches]
+            joined = {}
+            for name in maps[0]:
+                if all(name in m for m in maps):
+                    vals = [m[name] for m in maps]
+                    if attr == "dicts":
+                        common = tuple(k for k in vals[0] if all(k in v for v in vals))
+                        if common:
+                            joined[name] = common
+                    elif attr == "tuples":
+                        if all(v == vals[0] for v in vals):
+                            joined[name] = vals[0]
+                    else:
+                        joined[name] = min(vals)
+            mine.clear()
+            mine.update(joined)
 
     def for_stmt(self, scope, indent, depth, trips, in_loop=False):
         rng = self.rng
@@ -636,14 +702,378 @@ class Generator:
         self.helper_defs.append(f"def {name}({', '.join(params)}):\n" + "\n".join(body))
         self.helpers.append((name, arity))
 
+
+    # -- containers (opt-in features: lists, tuples, dicts, while_acc) -------
+    def container_atom(self, scope):
+        """A float read out of a list, a tuple or a dict (magnitude at most about 4)."""
+        rng = self.rng
+        pools = [a for a in ("lists", "vlists", "dicts", "tuples") if getattr(scope, a)]
+        what = rng.choice(pools)
+        if what == "dicts":
+            d, keys = rng.choice(sorted(scope.dicts.items()))
+            if rng.random() < 0.15:
+                return f"(sum({d}.values()) / len({d}))"
+            return f'{d}["{rng.choice(keys)}"]'
+        if what == "tuples":
+            t, m = rng.choice(sorted(scope.tuples.items()))
+            return rng.choice([f"{t}[{rng.randrange(m)}]", f"{t}[-1]"])
+        if what == "vlists":
+            vl, m = rng.choice(sorted(scope.vlists.items()))
+            return rng.choice([f"(np.sum({vl}[-1]) / 3.0)", f"{vl}[0][{rng.randrange(3)}]",
+                               f"np.mean(sum({vl}) / len({vl}))"])
+        lst, m = rng.choice(sorted(scope.lists.items()))
+        forms = [f"(sum({lst}) / (1 + len({lst})))",
+                 f"math.prod([math.tanh(t) for t in {lst}])",
+                 f"(sum(t * t for t in {lst}) / (4.0 + 4.0 * len({lst})))",
+                 f"tuple({lst} + [0.5])[-1]"]
+        if m >= 1:
+            ints = [i for i in scope.ints]
+            forms += [f"{lst}[-1]", f"{lst}[0]", f"{lst}[{rng.randrange(m)}]",
+                      f"max({lst})", f"min({lst})", f"sorted({lst})[0]",
+                      f"sorted({lst}, reverse=True)[{rng.randrange(m)}]",
+                      f"list(reversed({lst}))[0]"]
+            if ints:
+                forms.append(f"{lst}[{rng.choice(ints)} % len({lst})]")
+        if m >= 2:
+            forms += [f"(0.0625 * math.prod({lst}[:2]))", f"{lst}[1:][0]"]
+        return rng.choice(forms)
+
+    def container_kinds(self, scope, depth, in_loop):
+        """Statement kinds of the container features that fit ``scope``."""
+        kinds = []
+        f = self.features
+        loops = depth < self.MAX_DEPTH
+        if "lists" in f:
+            kinds += ["c_lnew"]
+            if scope.lists:
+                kinds += ["c_lnew", "c_lnew", "c_lderive", "c_lappend", "c_lappend", "c_lstore"]
+                if loops:
+                    kinds += ["c_lfor", "c_lfor"]
+                if any(m >= 2 for m in scope.lists.values()):
+                    kinds += ["c_lstar"]
+            if "vectors" in f and scope.vecs:
+                kinds += ["c_vlnew"] + (["c_vlappend", "c_vlappend"] if scope.vlists else [])
+        if "tuples" in f:
+            kinds += ["c_tpack", "c_tunpack"]
+            if self.tuple_helpers:
+                kinds += ["c_tcall", "c_tcall"]
+            if loops:
+                kinds += ["c_tfor"]
+        if "dicts" in f:
+            kinds += ["c_dnew", "c_dstore", "c_dstore"]
+            if loops:
+                kinds += ["c_dfor", "c_dfor"]
+        if "while_acc" in f and loops:
+            kinds += ["c_wacc", "c_wacc", "c_newton"]
+        return kinds
+
+    def _loop_body(self, scope, inner, lines, indent, depth, trips, k):
+        lines += self.block(inner, indent + 1, depth + 1, trips * max(k, 1), True,
+                            loop_ctl="for")
+        self._join(scope, [inner, scope.copy()])
+        return lines
+
+    def container_statement(self, kind, scope, indent, depth, trips, in_loop):
+        rng = self.rng
+        pad = "    " * indent
+        b = lambda d=2: self.bounded(scope, d)   # noqa: E731
+        lists = sorted(scope.lists.items())
+        if kind == "c_lnew":
+            name = self.fresh("L")
+            r = rng.random()
+            if r < 0.25 or not lists:
+                m = rng.randint(1, 3)
+                line = f"{pad}{name} = [{', '.join(b(1) for _ in range(m))}]"
+                scope.lists[name] = m
+                return [line]
+            src, m = rng.choice(lists)
+            other, m2 = rng.choice(lists)
+            forms = [(f"[math.tanh(t) for t in {src}]", m),
+                     (f"list({src})", m),
+                     (f"sorted({src}, reverse={rng.choice(['True', 'False'])})", m),
+                     (f"[t * u * 0.25 for t, u in zip({src}, {other})]", min(m, m2)),
+                     (f"[0.5 * t + 0.1 * k for k, t in enumerate({src})]", m),
+                     (f"[t for t in {src} if t > {round(rng.uniform(-1, 1), 2)}]", 0),
+                     (f"{src} + [{b(1)}]", m + 1),
+                     (f"[0.5 * t for t in reversed({src})]", m),
+                     (f"[{b(1)}] * 2", 2),
+                     (f"[{b(1)} for k in range({rng.randint(1, 3)})]", 1),
+                     (src, m)]           # a second name for the same list
+            if self.map_helpers:
+                forms += [(f"list(map({rng.choice(self.map_helpers)}, {src}))", m)] * 2
+            value, m = rng.choice(forms)
+            scope.lists[name] = m
+            if value == src:
+                self.aliased |= {name, src}
+            return [f"{pad}{name} = {value}"]
+        if kind == "c_lderive":
+            src, m = rng.choice(lists)
+            v = self.fresh()
+            scope.define(v)
+            return [f"{pad}{v} = {self.container_atom(scope)}"]
+        if kind == "c_lappend":
+            # (a second name for a list iterated over would grow it forever)
+            cands = [(n, m) for n, m in lists if n not in scope.iterating
+                     and not (scope.iterating and n in self.aliased)]
+            if not cands:
+                return [f"{pad}pass"]
+            lst, m = rng.choice(cands)
+            value = b(1) if rng.random() < 0.7 or m == 0 else \
+                f"math.tanh({lst}[-1] + {_p(b(1))})"
+            # a second name for the list may exist: every list's least length stays
+            scope.lists[lst] = m + 1
+            return [f"{pad}{lst}.append({value})"]
+        if kind == "c_lstore":
+            cands = [(n, m) for n, m in lists if m >= 1 and not (
+                n in scope.iterating and "loop_writes_list" in self.avoid)]
+            if not cands:
+                return [f"{pad}pass"]
+            lst, m = rng.choice(cands)
+            ints = [i for i in scope.ints]
+            idx = rng.choice([str(rng.randrange(m)), "-1"]
+                             + [f"{i} % len({lst})" for i in ints])
+            op = rng.choice(["=", "=", "+=", "*="])
+            value = b(1) if op != "*=" else rng.choice(["0.5", "-0.9"])
+            line = f"{pad}{lst}[{idx}] {op} {value}"
+            if op == "+=":
+                return [line, f"{pad}{lst}[{idx}] = math.tanh({lst}[{idx}])"]
+            return [line]
+        if kind == "c_lfor":
+            lst, m = rng.choice(lists)
+            t = self.fresh("t")
+            inner = scope.copy()
+            inner.iterating.add(lst)
+            r = rng.random()
+            if r < 0.3:
+                head = f"for {t} in {lst}:"
+            elif r < 0.55:
+                k = self.fresh("i")
+                head = f"for {k}, {t} in enumerate({lst}):"
+                inner.ints.append(k)
+            elif r < 0.7:
+                head = f"for {t} in reversed({lst}):"
+            elif r < 0.8:
+                head = f"for {t} in sorted({lst}, reverse=True):"
+            else:
+                other, _ = rng.choice(lists)
+                u = self.fresh("t")
+                head = f"for {t}, {u} in zip({lst}, {other}):"
+                inner.iterating.add(other)
+                inner.floats.append(u)
+            inner.floats.append(t)
+            lines = [f"{pad}{head}"]
+            body = self._loop_body(scope, inner, lines, indent, depth, trips, 4)
+            for w in (t,):
+                if w in scope.floats:
+                    scope.floats.remove(w)
+            return body
+        if kind == "c_lstar":
+            lst, m = rng.choice([(n, m) for n, m in lists if m >= 2])
+            a, rest = self.fresh(), self.fresh("L")
+            scope.define(a)
+            scope.lists[rest] = m - 1
+            if rng.random() < 0.5:
+                return [f"{pad}{a}, *{rest} = {lst}"]
+            return [f"{pad}*{rest}, {a} = {lst}"]
+        if kind == "c_vlnew":
+            name = self.fresh("VL")
+            w = rng.choice(scope.vecs)
+            scope.vlists[name] = 1
+            value = rng.choice([f"{w} * 1.0", f"np.tanh({w})"])
+            if rng.random() < 0.3:
+                return [f"{pad}{name} = []", f"{pad}{name}.append({value})"]
+            return [f"{pad}{name} = [{value}]"]
+        if kind == "c_vlappend":
+            vl, m = rng.choice(sorted(scope.vlists.items()))
+            scope.vlists[vl] = m + 1
+            value = rng.choice([f"np.tanh({_p(self.vbounded(scope, 1))})",
+                                f"0.5 * {vl}[-1] + 0.5 * np.sin({_p(self.vbounded(scope, 1))})"])
+            return [f"{pad}{vl}.append({value})"]
+        if kind == "c_tpack":
+            name = self.fresh("T")
+            m = rng.randint(2, 3)
+            line = f"{pad}{name} = ({', '.join(b(1) for _ in range(m))})"
+            if rng.random() < 0.3 and lists:
+                src, lm = rng.choice(lists)
+                if lm >= 1:
+                    m, line = 2, f"{pad}{name} = tuple({src}[:1]) + ({b(1)},)"
+            scope.tuples[name] = m
+            return [line]
+        if kind == "c_tunpack":
+            r = rng.random()
+            if r < 0.5 and scope.tuples:
+                t, m = rng.choice(sorted(scope.tuples.items()))
+                names = [self.fresh() for _ in range(m)]
+                for v in names:
+                    scope.define(v)
+                return [f"{pad}{', '.join(names)} = {t}"]
+            a, c, d = self.fresh(), self.fresh(), self.fresh()
+            line = f"{pad}{a}, ({c}, {d}) = {b(1)}, ({b(1)}, {b(1)})"
+            for v in (a, c, d):
+                scope.define(v)
+            return [line]
+        if kind == "c_tcall":
+            name, arity = rng.choice(self.tuple_helpers)
+            call = f"{name}({', '.join(b(1) for _ in range(arity))})"
+            if rng.random() < 0.6:
+                u, v = self.fresh(), self.fresh()
+                scope.define(u)
+                scope.define(v)
+                return [f"{pad}{u}, {v} = {call}"]
+            t = self.fresh("T")
+            scope.tuples[t] = 2
+            return [f"{pad}{t} = {call}"]
+        if kind == "c_tfor":
+            u, v = self.fresh("t"), self.fresh("t")
+            k = rng.randint(1, 3)
+            pairs = ", ".join(f"({b(0)}, {b(0)})" for _ in range(k))
+            inner = scope.copy()
+            inner.floats += [u, v]
+            lines = [f"{pad}for {u}, {v} in ({pairs}{',' if k == 1 else ''}):"]
+            body = self._loop_body(scope, inner, lines, indent, depth, trips, k)
+            for w in (u, v):
+                if w in scope.floats:
+                    scope.floats.remove(w)
+            return body
+        if kind == "c_dnew":
+            name = self.fresh("D")
+            keys = rng.sample(["u", "w", "z"], rng.randint(1, 2))
+            line = f"{pad}{name} = {{{', '.join(f'{chr(34)}{k}{chr(34)}: {b(1)}' for k in keys)}}}"
+            scope.dicts[name] = tuple(keys)
+            return [line]
+        if kind == "c_dstore":
+            if not scope.dicts:
+                return [f"{pad}pass"]
+            cands = [(n, k) for n, k in sorted(scope.dicts.items()) if not (
+                n in scope.iterating and "loop_writes_list" in self.avoid)]
+            if not cands:
+                return [f"{pad}pass"]
+            d, keys = rng.choice(cands)
+            new_keys = ["z", "q"] if d != "x" and d not in scope.iterating \
+                and d not in scope.key_loops else []
+            key = rng.choice(list(keys) + new_keys)
+            op = rng.choice(["=", "=", "+="]) if key in keys else "="
+            line = f'{pad}{d}["{key}"] {op} {b(1)}'
+            if op == "+=" and "dict_aug" in self.avoid:
+                line = f'{pad}{d}["{key}"] = {d}["{key}"] + {_p(b(1))}'
+            if key not in keys:
+                scope.dicts[d] = keys + (key,)
+            if op == "+=":
+                return [line, f'{pad}{d}["{key}"] = math.tanh({d}["{key}"])']
+            return [line]
+        if kind == "c_dfor":
+            if not scope.dicts:
+                return [f"{pad}pass"]
+            d, keys = rng.choice(sorted(scope.dicts.items()))
+            t = self.fresh("t")
+            inner = scope.copy()
+            inner.floats.append(t)
+            r = rng.random()
+            if r < 0.4:
+                k = self.fresh("k")
+                lines = [f"{pad}for {k}, {t} in {d}.items():"]
+                inner.iterating.add(d)
+            elif r < 0.7:
+                lines = [f"{pad}for {t} in {d}.values():"]
+                inner.iterating.add(d)
+            else:
+                k = self.fresh("k")
+                inner.key_loops.add(d)
+                lines = [f"{pad}for {k} in {d}{rng.choice(['.keys()', ''])}:",
+                         f"{pad}    {t} = {d}[{k}]"]
+            body = self._loop_body(scope, inner, lines, indent, depth, trips, len(keys))
+            if t in scope.floats:
+                scope.floats.remove(t)
+            return body
+        if kind == "c_wacc":
+            s_, j = self.fresh(), self.fresh("j")
+            bound = round(rng.uniform(0.5, 3.0), 2)
+            limit = 20 if trips == 1 else 4
+            lines = [f"{pad}{s_} = {round(rng.uniform(-0.5, 0.5), 2)}", f"{pad}{j} = 0",
+                     f"{pad}while {s_} < {bound} and {j} < {limit}:",
+                     f"{pad}    {j} += 1",
+                     f"{pad}    {s_} = {s_} + 0.3 + 0.2 * math.tanh({self.expr(scope, 1)})"]
+            inner = scope.copy()
+            inner.ints.append(j)
+            inner.floats.append(s_)
+            if rng.random() < 0.5:
+                lines += self.block(inner, indent + 1, depth + 1, trips * 4, True,
+                                    loop_ctl="while")
+            self._join(scope, [inner, scope.copy()])
+            scope.define(s_)
+            return lines
+        if kind == "c_newton":
+            c, z, j = self.fresh(), self.fresh(), self.fresh("j")
+            d = _p(b(1))
+            lines = [f"{pad}{c} = 1.0 + {d} * {d}", f"{pad}{z} = {c}", f"{pad}{j} = 0",
+                     f"{pad}while abs({z} * {z} - {c}) > 1e-12 * {c} and {j} < 50:",
+                     f"{pad}    {z} = 0.5 * ({z} + {c} / {z})",
+                     f"{pad}    {j} += 1",
+                     f"{pad}{z} = {z} - 1.0"]
+            scope.define(c)
+            scope.define(z)
+            return lines
+        raise AssertionError(kind)
+
+    def container_terms(self, scope):
+        """Terms of the returned value that read the containers last written."""
+        rng = self.rng
+        terms = []
+        recent = [w for w in reversed(self.written)]
+        for attr, fmt in (("lists", "0.3 * sum({0}) / (1 + len({0}))"),
+                          ("vlists", "0.1 * np.sum(sum({0})) / len({0})"),
+                          ("tuples", "0.5 * {0}[-1]"),
+                          ("dicts", None)):
+            names = [w for w in recent if w in getattr(scope, attr)]
+            for w in list(dict.fromkeys(names))[:1]:
+                if attr == "dicts":
+                    key = rng.choice(scope.dicts[w])
+                    terms.append(f'0.7 * {w}["{key}"]')
+                elif attr != "lists" or scope.lists[w] >= 0:
+                    terms.append(fmt.format(w))
+        if "x" in scope.dicts and not any(t.startswith('0.7 * x[') for t in terms):
+            terms.append(f'0.4 * x["{rng.choice(scope.dicts["x"])}"]')
+        return terms
+
+    def tuple_helper(self):
+        name = f"tp{len(self.tuple_helpers) + 1}"
+        arity = self.rng.randint(1, 2)
+        params = ["a", "b"][:arity]
+        scope = _Scope(params)
+        saved = self.features       # (an early return there would return one float)
+        self.features = self.features - {"early_return"}
+        body = self.block(scope, 1, 2, 1, False, size=self.rng.randint(1, 2))
+        self.features = saved
+        if self.rng.random() < 0.3:
+            body.append(f"    if {self.compare(scope)}:")
+            body.append(f"        return {self.bounded(scope, 1)}, {self.bounded(scope, 1)}")
+        body.append(f"    return ({self.bounded(scope, 2)}, {self.bounded(scope, 2)})")
+        self.helper_defs.append(f"def {name}({', '.join(params)}):\n" + "\n".join(body))
+        self.tuple_helpers.append((name, arity))
+
+    def map_helper(self):
+        name = f"m{len(self.map_helpers) + 1}"
+        scope = _Scope(["a"])
+        body = [f"    return {self.bounded(scope, 2)}"]
+        self.helper_defs.append(f"def {name}(a):\n" + "\n".join(body))
+        self.map_helpers.append(name)
+
     def function(self):
         rng = self.rng
         if "calls" in self.features:
             for _ in range(rng.randint(1, 3)):
                 self.helper()
+        if "tuples" in self.features:
+            for _ in range(rng.randint(1, 2)):
+                self.tuple_helper()
+        if "lists" in self.features and rng.random() < 0.5:
+            self.map_helper()
         if "vectors" in self.features:
             self.uses_np = True
             scope = _Scope(["y"], ints=["n"], vecs=["x"])
+        elif "dicts" in self.features:
+            scope = _Scope(["y"], ints=["n"])
+            scope.dicts["x"] = ("a", "b")
         else:
             scope = _Scope(["x", "y"], ints=["n"])
         body = self.block(scope, 1, 0, 1, False, size=rng.randint(*self.top_size))
@@ -664,6 +1094,7 @@ class Generator:
             recent_vecs = [w for w in reversed(self.written) if w in scope.vecs]
             for w in dict.fromkeys(recent_vecs[:2] or scope.vecs[-1:]):
                 terms.append(f"{round(rng.uniform(-1.0, 1.0), 2)} * np.sum({w})")
+        terms += self.container_terms(scope)
         ret = " + ".join(terms)
         if rng.random() < 0.2:
             ret = f"math.sin({ret})"
@@ -685,7 +1116,7 @@ def generate(seed, features=None, avoid=None, size="small"):
     ``size``: one of ``SIZES``.
     """
     feats = FEATURES if features is None else frozenset(features)
-    unknown = feats - ALL_FEATURES
+    unknown = feats - KNOWN_FEATURES
     if unknown:
         raise ValueError(f"unknown fuzz features: {sorted(unknown)}")
     avoid = KNOWN_BUGS | REFUSED if avoid is None else frozenset(avoid)
@@ -710,7 +1141,7 @@ class Result:
     @property
     def failed(self):
         return self.status in ("mismatch", "value", "forward", "mutated", "error", "crash",
-                               "bad_program", "timeout")
+                               "bad_program", "timeout", "second")
 
     def report(self):
         """The program, the generated source and the details, for a failure message."""
@@ -741,8 +1172,8 @@ def load(program, directory):
 
 
 def _copies(args):
-    """Fresh copies of array arguments (the function may write into them)."""
-    return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    """Fresh copies of array and dict arguments (the function may write into them)."""
+    return [a.copy() if isinstance(a, (np.ndarray, dict)) else a for a in args]
 
 
 def call(f, args):
@@ -751,6 +1182,15 @@ def call(f, args):
 
 def central(f, args, i, h):
     x = args[i]
+    if isinstance(x, dict):
+        out = {}
+        for k in x:
+            step = h * max(1.0, abs(x[k]))
+            plus, minus = _copies(args), _copies(args)
+            plus[i][k] += step
+            minus[i][k] -= step
+            out[k] = (f(*plus) - f(*minus)) / (2.0 * step)
+        return out
     if isinstance(x, np.ndarray):
         out = np.zeros(x.shape)
         for k in np.ndindex(*x.shape):
@@ -767,20 +1207,60 @@ def central(f, args, i, h):
     return (call(f, plus) - call(f, minus)) / (2.0 * step)
 
 
+def _jumps_at(f, args, i, h=FD_STEPS[0]):
+    """Whether ``f`` at ``args`` is off the line through its values a step ``h`` either
+    side along argument ``i`` (one float, each element of an array, each value of a
+    dict): the point itself sits on a jump (a test such as ``0.59 * y + 0.41 * y >= y``
+    that rounding decides), where both steps of the differences agree and are wrong."""
+    f0 = call(f, args)
+    x = args[i]
+    keys = list(np.ndindex(*x.shape)) if isinstance(x, np.ndarray) else \
+        list(x) if isinstance(x, dict) else [None]
+    for k in keys:
+        plus, minus = _copies(args), _copies(args)
+        if k is None:
+            step = h * max(1.0, abs(x))
+            plus[i] += step
+            minus[i] -= step
+        else:
+            step = h * max(1.0, abs(x[k]))
+            plus[i][k] += step
+            minus[i][k] -= step
+        if abs(call(f, plus) + call(f, minus) - 2.0 * f0) > 1e-7 * max(1.0, abs(f0)):
+            return True
+    return False
+
+
 def fd_gradient(f, args, wrt=(0, 1)):
-    """Central differences with two steps; None when they disagree (unreliable)."""
+    """Central differences with two steps; None when they disagree (unreliable) or
+    the point sits on a jump (``_jumps_at``)."""
     out = []
     for i in wrt:
-        a, b = (np.asarray(central(f, args, i, h), dtype=float) for h in FD_STEPS)
+        if _jumps_at(f, args, i):
+            return None
+        a, b = (central(f, args, i, h) for h in FD_STEPS)
+        keys = list(b) if isinstance(b, dict) else None
+        if keys is not None:
+            a, b = (np.array([v[k] for k in keys], dtype=float) for v in (a, b))
+        a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
         if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
             return None
         if np.any(np.abs(a - b) > FD_AGREE * np.maximum(1.0, np.abs(b)) + 1e-7):
             return None
-        out.append(b if b.ndim else float(b))
+        if keys is not None:
+            out.append({k: float(v) for k, v in zip(keys, b)})
+        else:
+            out.append(b if b.ndim else float(b))
     return tuple(out)
 
 
 def _close(got, want):
+    if isinstance(got, dict) or isinstance(want, dict):
+        return isinstance(got, dict) and isinstance(want, dict) and set(got) == set(want) \
+            and all(_close(got[k], want[k]) for k in want)
+    if isinstance(got, tuple) or isinstance(want, tuple):
+        return isinstance(got, tuple) and isinstance(want, tuple) and len(got) == len(want) \
+            and all(_close(a, b) for a, b in zip(got, want))
     got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
     if got.shape != want.shape:
         return False
@@ -792,7 +1272,17 @@ def _is_gradient_of(g, arg):
     """A float for a scalar argument, an array of the same shape for an array."""
     if isinstance(arg, np.ndarray):
         return isinstance(g, np.ndarray) and g.shape == arg.shape
+    if isinstance(arg, dict):
+        return isinstance(g, dict) and set(g) == set(arg) and all(
+            _is_gradient_of(g[k], arg[k]) for k in arg)
     return isinstance(g, float)
+
+
+def _dot(g, d):
+    """``g . d`` for a gradient and a direction of the same structure."""
+    if isinstance(g, dict):
+        return sum(float(g[k]) * d[k] for k in d)
+    return float(np.sum(g * d))
 
 
 def _safe_source(f, **kw):
@@ -803,14 +1293,23 @@ def _safe_source(f, **kw):
 
 
 def check(program, directory=None, points=2, point_seed=None, check_value=True,
-          check_forward=False):
+          check_forward=False, check_second=False):
     """Differentiate ``program`` and compare with finite differences.
 
     ``check_value``: also compare ``value_and_grad``'s value with ``f`` (first point);
     ``check_forward``: also compare forward mode, ``s2sad.jvp`` along a random
     direction, ``s2sad.grad(f, wrt=1)`` (forward mode: ``y`` is a float) and, where
     ``x`` is a float, ``s2sad.grad(f, wrt=(0, 1), mode="forward")``, with the
-    reverse-mode gradient (first point).
+    reverse-mode gradient (first point);
+    ``check_second``: also compare second derivatives (first point checked):
+    ``s2sad.hessian`` (forward over reverse), ``grad(grad(f, wrt=i), wrt=j)`` and
+    ``jacobian(grad(f, wrt=0))`` with central differences of the reverse-mode
+    gradient (along ``y`` only, through ``grad(grad(...))``, when ``x`` is a dict).
+
+    A program using the opt-in ``CONTAINER_FEATURES`` whose S2SADError names the
+    program's file and a line gets the status ``refused`` (a construct refused on
+    purpose: look at the message), one without a location ``error``; so does any
+    program whose second derivative is refused that way.
     """
     own_dir = directory is None
     directory = directory or tempfile.mkdtemp(prefix="s2sad_fuzz_")
@@ -820,17 +1319,20 @@ def check(program, directory=None, points=2, point_seed=None, check_value=True,
         return Result(program, "bad_program", details=[f"import failed: {exc!r}"])
     f = getattr(module, program.func_name)
     try:
-        return _check(program, f, points, point_seed, check_value, check_forward)
+        return _check(program, f, points, point_seed, check_value, check_forward,
+                      check_second)
     finally:
         forget(f)
         if own_dir:
             _cleanup(directory)
 
 
-def _check(program, f, points, point_seed, check_value, check_forward):
+def _check(program, f, points, point_seed, check_value, check_forward, check_second=False):
     rng = random.Random(program.seed if point_seed is None else point_seed)
     result = Result(program, "ok")
     expect_supported = program.features <= SUPPORTED_FEATURES
+    if program.features & CONTAINER_FEATURES:
+        expect_supported = f.__code__.co_filename      # located refusals are allowed
     try:
         g = s2sad.grad(f, wrt=(0, 1), mode="reverse")
         vg = s2sad.value_and_grad(f, wrt=(0, 1)) if check_value else None
@@ -847,6 +1349,8 @@ def _check(program, f, points, point_seed, check_value, check_forward):
         if "vectors" in program.features:
             x0 = np.array([x0] + [rng.uniform(-X_RANGE, X_RANGE)
                                   for _ in range(VECTOR_SIZE - 1)])
+        elif "dicts" in program.features:
+            x0 = {"a": x0, "b": rng.uniform(-X_RANGE, X_RANGE)}
         args = [x0, rng.uniform(-X_RANGE, X_RANGE), rng.choice(N_VALUES)]
         before = _copies(args)
         try:
@@ -867,10 +1371,12 @@ def _check(program, f, points, point_seed, check_value, check_forward):
             if isinstance(args[0], np.ndarray):
                 direction = (np.array([rng.uniform(-1, 1) for _ in range(args[0].size)]),
                              direction[1])
+            elif isinstance(args[0], dict):
+                direction = ({k: rng.uniform(-1, 1) for k in args[0]}, direction[1])
             got_t = fwd(*args, *direction) if check_forward and first else None
             got_y = gy(*args) if check_forward and first else None
             got_xy = gxy(*args) if check_forward and first \
-                and not isinstance(args[0], np.ndarray) else None
+                and not isinstance(args[0], (np.ndarray, dict)) else None
         except s2sad.S2SADError as exc:
             return _s2sad_error(result, exc, expect_supported)
         except Exception:   # noqa: BLE001
@@ -878,7 +1384,8 @@ def _check(program, f, points, point_seed, check_value, check_forward):
             result.details.append(f"grad f{tuple(args)} raised:\n{traceback.format_exc()}")
             result.details.append("--- generated source ---\n" + _safe_source(f, args=args))
             return result
-        if isinstance(args[0], np.ndarray) and not np.array_equal(args[0], before[0]):
+        if isinstance(args[0], np.ndarray) and not np.array_equal(args[0], before[0]) \
+                or isinstance(args[0], dict) and args[0] != before[0]:
             result.status = "mutated"
             result.details.append(f"grad/value_and_grad/jvp changed the input x: "
                                   f"{before[0]!r} -> {args[0]!r}")
@@ -896,7 +1403,7 @@ def _check(program, f, points, point_seed, check_value, check_forward):
                 return result
         if got_t is not None:
             value_t, tangent = got_t
-            along = float(np.sum(got[0] * direction[0])) + got[1] * direction[1]
+            along = _dot(got[0], direction[0]) + got[1] * direction[1]
             if not (_close(value_t, value) and _close(tangent, along)):
                 result.status = "forward"
                 result.details.append(
@@ -933,12 +1440,134 @@ def _check(program, f, points, point_seed, check_value, check_forward):
                                   f"  s2sad:   {got!r}\n  numeric: {want!r}")
             result.details.append("--- generated source ---\n" + _safe_source(f, args=args))
             return result
+        if check_second and result.checked == 1 and not _check_second(result, f, args, g,
+                                                                       expect_supported):
+            return result
     if result.checked == 0:
         result.status = "skipped"
     return result
 
 
+SECOND_AGREE = 1e-5       # finite differences of the gradient: looser agreement
+
+
+def _fd_of(fn, args, i, out_index):
+    """Central differences of ``fn(*args)[out_index]`` along argument ``i`` (two
+    steps; None where they disagree)."""
+    def pick(*a):
+        v = fn(*a)
+        return v[out_index] if out_index is not None else v
+    vals = []
+    for h in (1e-5, 1e-6):
+        x = args[i]
+        if isinstance(x, np.ndarray):
+            cols = []
+            for k in np.ndindex(*x.shape):
+                step = h * max(1.0, abs(x[k]))
+                plus, minus = _copies(args), _copies(args)
+                plus[i][k] += step
+                minus[i][k] -= step
+                cols.append((np.asarray(pick(*plus), dtype=float)
+                             - np.asarray(pick(*minus), dtype=float)) / (2.0 * step))
+            vals.append(np.stack(cols, axis=-1))
+        else:
+            step = h * max(1.0, abs(x))
+            plus, minus = _copies(args), _copies(args)
+            plus[i] += step
+            minus[i] -= step
+            vals.append((np.asarray(pick(*plus), dtype=float)
+                         - np.asarray(pick(*minus), dtype=float)) / (2.0 * step))
+    a, b = vals
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return None
+    if np.any(np.abs(a - b) > SECOND_AGREE * np.maximum(1.0, np.abs(b)) + 1e-6):
+        return None
+    return b
+
+
+def _check_second(result, f, args, g, expect_supported):
+    """Second derivatives against differences of the reverse gradient ``g``; False
+    (with ``result`` set) on a failure or a refusal."""
+    x = args[0]
+    checks = []     # (what, thunk, reference thunk)
+    if isinstance(x, dict):
+        checks.append(("grad(grad(f, wrt=1), wrt=1)",
+                       lambda: s2sad.grad(s2sad.grad(f, wrt=1), wrt=1)(*_copies(args)),
+                       lambda: _fd_of(g, args, 1, 1)))
+    elif isinstance(x, np.ndarray):
+        checks.append(("hessian(f, wrt=0)",
+                       lambda: s2sad.hessian(f, wrt=0)(*_copies(args)),
+                       lambda: _fd_of(g, args, 0, 0)))
+        checks.append(("grad(grad(f, wrt=1), wrt=1)",
+                       lambda: s2sad.grad(s2sad.grad(f, wrt=1), wrt=1)(*_copies(args)),
+                       lambda: _fd_of(g, args, 1, 1)))
+    else:
+        checks.append(("hessian(f, wrt=(0, 1))",
+                       lambda: s2sad.hessian(f, wrt=(0, 1))(*args),
+                       lambda: _pair(_fd_of(g, args, 0, None), _fd_of(g, args, 1, None))))
+        checks.append(("grad(grad(f, wrt=0), wrt=1)",
+                       lambda: s2sad.grad(s2sad.grad(f, wrt=0), wrt=1)(*args),
+                       lambda: _fd_of(g, args, 1, 0)))
+        checks.append(("grad(grad(f, wrt=1, mode='forward'), wrt=0, mode='reverse')",
+                       lambda: s2sad.grad(s2sad.grad(f, wrt=1, mode="forward"), wrt=0,
+                                          mode="reverse")(*args),
+                       lambda: _fd_of(g, args, 0, 1)))
+        # (rows: reverse over reverse, refused through calls of your functions)
+        checks.append(("jacobian(grad(f, wrt=0), wrt=(0, 1))",
+                       lambda: s2sad.jacobian(s2sad.grad(f, wrt=0), wrt=(0, 1))(*args),
+                       lambda: _pair(_fd_of(g, args, 0, 0), _fd_of(g, args, 1, 0))))
+    for what, thunk, reference in checks:
+        want = reference()
+        if want is None:
+            continue
+        try:
+            got = thunk()
+        except s2sad.S2SADError as exc:
+            # second derivatives of some first-order code are refused on purpose (reverse
+            # over reverse through calls, stores into lists in the gradient's code): a
+            # located refusal counts as 'refused' whatever the features
+            _s2sad_error(result, exc, f.__code__.co_filename)
+            result.details.insert(0, f"second order: {what}")
+            return False
+        except Exception:   # noqa: BLE001
+            result.status = "crash"
+            result.details.append(f"second order: {what} f{tuple(args)} raised:\n"
+                                  f"{traceback.format_exc()}")
+            return False
+        if isinstance(want, tuple):
+            ok = isinstance(got, tuple) and len(got) == len(want) and all(
+                _close(a, np.reshape(b, np.shape(a))) for a, b in zip(got, want))
+        else:
+            ok = _close(got, np.reshape(want, np.shape(got)))
+        if not ok:
+            result.status = "second"
+            result.details.append(f"second order: {what} at (x, y, n) = {tuple(args)!r}:\n"
+                                  f"  s2sad:   {got!r}\n  numeric: {want!r}")
+            return False
+    result.second = getattr(result, "second", 0) + 1
+    return True
+
+
+def _pair(a, b):
+    """Jacobian blocks along x and along y, as ``jacobian`` gives them for
+    ``wrt=(0, 1)`` (None if either is unreliable)."""
+    if a is None or b is None:
+        return None
+    return (a, b)
+
+
 def _s2sad_error(result, exc, expect_supported):
+    if isinstance(expect_supported, str):
+        # a refusal must name the user's file and line, and must not be internal
+        text = str(exc)
+        if text.startswith(expect_supported + ":") and text[len(expect_supported) + 1:
+                                                          ][:1].isdigit():
+            result.status = "refused"
+            result.details.append(f"{type(exc).__name__}: {text}")
+            return result
+        result.status = "error"
+        result.details.append(f"unlocated {type(exc).__name__}: {text}")
+        return result
     if expect_supported:
         result.status = "error"
         result.details.append(f"{type(exc).__name__}: {exc}")

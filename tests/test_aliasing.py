@@ -549,3 +549,118 @@ def test_elements_of_where_results_are_scalars(mode):
         assert got[0][i] == pytest.approx(fd, rel=1e-6, abs=1e-9)
     fd_y = (_element_of_a_where(x, y + h, 1) - _element_of_a_where(x, y - h, 1)) / (2 * h)
     assert got[1] == pytest.approx(fd_y, rel=1e-6, abs=1e-9)
+
+
+def _loop_writes_the_list_it_iterates(x, y):
+    xs = [x, y]
+    for t in xs:
+        xs[1] = xs[1] * t       # the loop's next item is this new value
+    return xs[1]
+
+
+def _loop_writes_a_dict_it_iterates(x, y):
+    d = {"a": x, "b": y}
+    for k in d:
+        d["b"] = d["b"] * d[k]
+    return d["b"]
+
+
+def _loop_writes_a_dict_argument(p, y):
+    for k in p:
+        p[k] = p[k] * y
+    return p["a"] * p["b"]
+
+
+def test_a_loop_writing_into_the_list_it_iterates_over_is_refused():
+    """Found by the fuzzer: the loop's normal form iterates by a second name for the
+    list (_seq = as_sequence(xs)), so the item it read after xs[1] = ... was the new
+    value, whose adjoint went to the list's first value: grad (x^2 y^2) at (0.3, 0.5)
+    was (0.075, 0.195), not (0.15, 0.09), in reverse mode, silently."""
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        s2sad.grad(_loop_writes_the_list_it_iterates, wrt=(0, 1), mode="reverse")(0.3, 0.5)
+    msg = str(info.value)
+    line = inspect.getsourcelines(_loop_writes_the_list_it_iterates)[1] + 3
+    assert msg.startswith(f"{__file__}:{line}:")
+    assert "writing into an item of the list, array or dict a loop iterates over" in msg
+    assert "hint: loop over the indices or keys instead" in msg
+
+
+def _loop_writes_the_dict_whose_items_it_iterates(p, y):
+    for _k, t in p.items():
+        p["b"] = t * y      # CPython's items view shows the new value of p["b"]
+        y = y + t
+    return y + p["b"]
+
+
+def test_a_loop_writing_into_the_dict_whose_items_it_iterates_is_refused():
+    """Found by the fuzzer (dicts): the normal form iterates over a list of the items
+    made before the loop, so value_and_grad's value (and the gradient) were those of
+    another function (4.28 for f({'a': 0.3, 'b': 0.5}, 2.0) is right; s2sad ran on the
+    old p["b"])."""
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        s2sad.grad(_loop_writes_the_dict_whose_items_it_iterates, wrt=(0, 1))(
+            {"a": 0.3, "b": 0.5}, 2.0)
+    msg = str(info.value)
+    line = inspect.getsourcelines(_loop_writes_the_dict_whose_items_it_iterates)[1] + 2
+    assert msg.startswith(f"{__file__}:{line}:")
+    assert "in the loop over p.items()" in msg
+
+
+@pytest.mark.parametrize("x, y", [(0.3, 0.5), (-1.2, 0.7)])
+def test_a_loop_writing_into_the_dict_it_iterates_over_is_differentiated(x, y):
+    # a dict is iterated by a new list of its keys: nothing to refuse
+    g = s2sad.grad(_loop_writes_a_dict_it_iterates, wrt=(0, 1), mode="reverse")(x, y)
+    assert g == (pytest.approx(2 * x * y * y), pytest.approx(2 * x * x * y))
+    gp, gy = s2sad.grad(_loop_writes_a_dict_argument, wrt=(0, 1))({"a": x, "b": y}, 2.0)
+    assert gp == {"a": pytest.approx(4 * y), "b": pytest.approx(4 * x)}
+    assert gy == pytest.approx(4 * x * y)
+
+
+def _list_returned_early(x, n):
+    out = [x]
+    if n <= 0:
+        return out
+    for i in range(n):
+        out.append(x * i)
+    return out
+
+
+def _sum_of_a_list_returned_early(x, n):
+    return sum(_list_returned_early(x, n)) * x
+
+
+@pytest.mark.parametrize("x, n", [(0.5, 2), (0.5, 0), (-1.5, 3)])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_list_returned_early_then_appended_to_on_the_other_path(x, n, mode):
+    """Found by the fuzzer (lists, hessian through runtime.sequence_repeat_adjoint):
+    the result variable of lowered returns (_result = out) was taken for a second name
+    the user wrote for a list appended to later, and refused, naming _result_2."""
+    # sum(out) = x (1 + n (n - 1) / 2): f = x^2 (1 + n (n - 1) / 2)
+    want = 2 * x * (1 + n * (n - 1) / 2)
+    got = s2sad.grad(_sum_of_a_list_returned_early, mode=mode)(x, n)
+    assert got == pytest.approx(want, rel=1e-12)
+
+
+def _store_after_a_loop_over_the_list(x, y):
+    xs = [x, y, x * y]
+    if y > 2.0:
+        x = x * 2.0
+    else:
+        for a, b in zip(xs, xs):
+            x = x * 0.5 + a * b
+        xs[2] = y
+    return xs[2] + x
+
+
+@pytest.mark.parametrize("x, y", [(0.3, 0.5), (-1.1, 0.9), (0.4, 2.5)])
+def test_a_store_after_a_loop_over_the_list_is_differentiated(x, y):
+    """Found by the fuzzer: the refusal of stores into the list a loop iterates over
+    (6c57ce5) took a store after the loop for one inside it (the branch's join copies
+    read the loop's sequence names later)."""
+    got = s2sad.grad(_store_after_a_loop_over_the_list, wrt=(0, 1), mode="reverse")(x, y)
+    if y > 2.0:
+        # xs[2] + x = x y + 2 x
+        want = (y + 2.0, x)
+    else:                   # ((x / 2 + x^2) / 2 + y^2) / 2 + x^2 y^2 + y
+        want = (0.125 + 0.5 * x + 2 * x * y * y, y + 2 * x * x * y + 1.0)
+    assert got == (pytest.approx(want[0]), pytest.approx(want[1]))

@@ -774,3 +774,19 @@ def test_return_in_a_loop_else(mode, f, args):
     lo[0] -= h
     hi[0] += h
     assert got == pytest.approx((f(*hi) - f(*lo)) / (2 * h), rel=1e-5)
+
+
+def _augmented_item_of_the_loop_tuple(x, y):
+    for t in (x, y):
+        y += 0.5 * t * y
+    return y
+
+
+@pytest.mark.parametrize("x, y", [(0.3, 0.5), (-1.1, 0.8)])
+def test_loop_over_a_tuple_display_may_update_its_items_names(x, y):
+    """Found by the fuzzer: ``y += ...`` in ``for t in (x, y)`` was refused as a loop
+    that resizes the list it iterates over (the tuple is made once: y is rebound)."""
+    # f = (1 + 0.5 x) (y + 0.5 y^2)
+    g = s2sad.grad(_augmented_item_of_the_loop_tuple, wrt=(0, 1), mode="reverse")(x, y)
+    assert g == (pytest.approx(0.5 * (y + 0.5 * y * y)),
+                 pytest.approx((1 + 0.5 * x) * (1 + y)))

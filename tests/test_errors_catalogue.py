@@ -236,6 +236,13 @@ def bad_recursion(x):
     return bad_recursion(x / 2.0)  # <- L_RECURSION
 
 
+def bad_loop_writes_its_list(x, y):
+    xs = [x, y]
+    for t in xs:
+        xs[1] = xs[1] * t  # <- L_LOOP_WRITES
+    return xs[1]
+
+
 def bad_growing_loop(x, xs):
     s = 0.0
     for v in xs:
@@ -336,6 +343,10 @@ CASES = [
     Case("loop-resizes-its-list", bad_growing_loop, UnsupportedSyntaxError, "L_RESIZE",
          ("changes the length of the list it iterates over", "xs.append"),
          args=(1.5, [1.0, 2.0])),
+    # the loop reads the new items; their adjoints went to the list's first value
+    Case("loop-writes-its-list", bad_loop_writes_its_list, UnsupportedSyntaxError,
+         "L_LOOP_WRITES", ("writing into an item of the list, array or dict a loop iterates over",
+                           "in the loop over xs"), args=(0.3, 0.5)),
 ]
 
 XFAIL_CASES = [

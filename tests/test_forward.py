@@ -642,3 +642,23 @@ def test_tangent_of_powers_in_a_loop_along_two_arguments(n):
         down[i] -= h
         fd = (cubic_in_a_loop(*up) - cubic_in_a_loop(*down)) / (2 * h)
         assert fwd[i] == pytest.approx(fd, rel=1e-6, abs=1e-9)
+
+
+def _pair_of_a_constant_tuple(a):
+    t = (-1.4, a)
+    return (math.log(1.0 + t[0] * t[0]) * a, a)
+
+
+def _calls_pair_of_a_constant_tuple(x, y):
+    u, _ = _pair_of_a_constant_tuple(x)
+    return u * y
+
+
+@pytest.mark.parametrize("x, y", [(0.3, 0.5), (-1.2, 2.0)])
+def test_tangent_of_a_recorded_tuple_without_one_has_its_structure(x, y):
+    """Found by the fuzzer (tuples, grad of grad): forward mode over a callee's split
+    pair recorded the missing tangent of the tuple t as the number 0.0, and the jvp of
+    the bwd half read its item dt[0]: TypeError ('float' object is not subscriptable)."""
+    want = math.log(1.0 + 1.4 * 1.4)            # f = log(2.96) x y
+    g = s2sad.grad(s2sad.grad(_calls_pair_of_a_constant_tuple, wrt=0), wrt=1)
+    assert g(x, y) == pytest.approx(want, rel=1e-12)

@@ -356,6 +356,34 @@ def test_hessian_through_list_of_zip(x):
                                atol=1e-6)
 
 
+def stores_into_a_list_after_a_loop_over_it(x):
+    for _ in range(2):
+        lst = [x]
+    y = 1.0
+    for t in reversed(lst):
+        y = y * t
+    lst[0] *= 0.5
+    return y * sum(lst)
+
+
+@pytest.mark.parametrize("mode", ["auto", "reverse", "forward"])
+@pytest.mark.parametrize("f, text", [(stores_into_a_list_after_a_loop_over_it, "lst[0] *=")],
+                         ids=["store-after-loop"])
+def test_second_derivative_of_list_building_code_is_refused_at_the_users_line(f, text, mode):
+    want = 1.5                      # first derivatives work: f = x^2 / 2
+    assert s2sad.grad(f)(1.5) == pytest.approx(want)
+    with pytest.raises(s2sad.S2SADError) as info:
+        s2sad.grad(s2sad.grad(f, mode=mode), mode=mode)(1.5)
+    err = info.value
+    assert err.filename == __file__
+    assert err.lineno == _line_of(f, text)
+    message = str(err)
+    assert message.startswith(f"{__file__}:{err.lineno}: ")
+    assert "in the derivative code s2sad generated for this line" in message
+    assert text in message                  # the user's line is shown
+    assert "NumPy array" in err.hint
+
+
 def concatenates(x, y):
     a = [x, y]
     b = a + [x * y]
@@ -455,12 +483,28 @@ def test_hessian_through_the_adjoint_of_a_product_of_a_list_item():
         np.testing.assert_allclose(s2sad.hessian(pops_a_list_of_arrays)(v), 4.0 * np.eye(2))
 
 
+def stores_then_sums_values(p, y):
+    p["b"] = y * y
+    return p["b"] * sum(p.values())
+
+
+def test_hessian_through_a_runtime_helper_returning_a_list_early():
+    """The gradient of pops_a_list_of_arrays calls runtime helpers whose early return
+    of a list (``return out``) was refused as a second name for a list written in
+    place; it is the copy lowered returns make (f = 2 sum(v^2): H = 4 I)."""
+    h = s2sad.hessian(pops_a_list_of_arrays)(np.array([0.2, -0.4]))
+    np.testing.assert_allclose(h, 4.0 * np.eye(2), rtol=1e-12)
+
+
 def test_refusals_inside_s2sads_own_helpers_are_located_at_the_users_line():
     """Differentiating the gradient again transforms runtime helpers it calls (the
     adjoint of a dict's values): what they cannot do is refused at the user's line,
     not at a line of s2sad/runtime.py."""
     cases = [(lambda: s2sad.hessian(sums_dict_values)(0.7),
-              sums_dict_values, "return sum(d.values())")]
+              sums_dict_values, "return sum(d.values())"),
+             (lambda: s2sad.grad(s2sad.grad(stores_then_sums_values, wrt=1), wrt=1)(
+                 {"a": 1.0, "b": 2.0}, 0.5), stores_then_sums_values,
+              "return p[\"b\"] * sum(p.values())")]
     for run, f, text in cases:
         with pytest.raises(s2sad.S2SADError) as info:
             run()
@@ -525,3 +569,21 @@ def test_hessian_of_slice_updates(f, n):
         x = np.random.default_rng(seed).standard_normal(n)
         fd = np.array([(g(x + 1e-6 * e) - g(x - 1e-6 * e)) / 2e-6 for e in np.eye(n)])
         np.testing.assert_allclose(s2sad.hessian(f)(x), fd, rtol=1e-5, atol=1e-6)
+
+
+def comprehension_appended_to(x, y):
+    ys = [x, y]
+    zs = [0.5 * t for t in ys]
+    zs.append(x * y)
+    return sum(zs) * y
+
+
+@pytest.mark.parametrize("x, y", [(0.3, 0.5), (-1.2, 2.0)])
+def test_hessian_of_a_list_built_by_a_comprehension_then_appended_to(x, y):
+    """Found by the fuzzer (lists, hessian): the gradient names the comprehension's list
+    twice (_t1 = [...]; zs = _t1), a copy the first pass made; differentiated again it
+    was taken for a second name the user wrote for a list appended to, and refused."""
+    # f = (0.5 x + 0.5 y + x y) y
+    h = s2sad.hessian(comprehension_appended_to, wrt=(0, 1))(x, y)
+    np.testing.assert_allclose(np.array(h), [[0.0, 0.5 + 2 * y], [0.5 + 2 * y, 1 + 2 * x]],
+                               rtol=1e-12, atol=1e-15)

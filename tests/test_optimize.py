@@ -516,3 +516,24 @@ def test_repeated_arithmetic_tells_signed_zeros_apart():
         want = math.atan2(a * 0.0, -1.0) + 2 * a * math.atan2(a * -0.0, -1.0)
         for mode in ("reverse", "forward"):
             assert s2sad.grad(signed_zero_products, mode=mode)(a) == pytest.approx(want)
+
+
+def _sum_of_squares_of_a_list(a):
+    xs = [0.5 * a]
+    return a * sum(t * t for t in xs)
+
+
+def _calls_sum_of_squares(x, y):
+    return _sum_of_squares_of_a_list(y) * x
+
+
+@pytest.mark.parametrize("x, y", [(0.3, 0.5), (-1.2, 1.5)])
+def test_an_unused_owned_pop_of_the_tangent_tape_stays(x, y):
+    """Found by the fuzzer (lists, grad of grad): the tangent of a list popped off the
+    tape and popped from later is ``d_t2 = owned(d_tape.pop())``; unused, the clean-up
+    dropped it whole, so the tangent tape fell a step behind the tape and the next
+    tangent popped was a list: TypeError (can't multiply sequence by float)."""
+    # f = 0.25 y^3 x: d2f/dy2 = 1.5 x y
+    g = s2sad.grad(s2sad.grad(_calls_sum_of_squares, wrt=1), wrt=1)
+    assert g(x, y) == pytest.approx(1.5 * x * y, rel=1e-12)
+    assert s2sad.hessian(_calls_sum_of_squares, wrt=1)(x, y) == pytest.approx(1.5 * x * y)

@@ -398,3 +398,70 @@ def test_numpy_rule_over_a_list_grown_by_append():
     x = np.array([0.3, -0.7, 1.1])
     assert_grad_matches(appended_then_summed, (x,))
     s2sad.check_grads(appended_then_summed, (x,), order=1)
+
+
+def pairs_in_a_loop(x, y):
+    s = 0.0
+    for t in (x, y):
+        for a, b in ((y, x), (0.5, t)):
+            s = s + a * b * t
+    return s
+
+
+@pytest.mark.parametrize("x, y", [(0.5, 0.7), (-1.2, 0.3), (2.0, -1.5)])
+def test_reverse_over_forward_through_a_tuple_of_pairs_built_in_a_loop(x, y):
+    """Found by the fuzzer (tuples, second order): differentiating the generated code
+    again, the adjoint of the sequence of pairs has an unknown kind; its item's
+    adjoint was accumulated with ``b[0] += g`` into the 0.0 that stands for a pair's
+    zero: TypeError (float += list) from the generated code."""
+    # s = y x^2 + 0.5 x^2 + x y^2 + 0.5 y^2: ds/dy = x^2 + 2 x y + y, d2s/dxdy = 2 x + 2 y
+    g = s2sad.grad(s2sad.grad(pairs_in_a_loop, wrt=1, mode="forward"), wrt=0,
+                   mode="reverse")
+    assert g(x, y) == pytest.approx(2 * x + 2 * y, rel=1e-12)
+    h = s2sad.hessian(pairs_in_a_loop, wrt=(0, 1))(x, y)
+    np.testing.assert_allclose(np.array(h), [[2 * y + 1, 2 * x + 2 * y],
+                                             [2 * x + 2 * y, 2 * x + 1]], rtol=1e-12)
+
+
+def comprehension_in_each_branch(x, y):
+    items = [x, y]
+    if x > 5.0:
+        return sum([y * o for o in items])
+    return sum([x * o for o in items])
+
+
+@pytest.mark.parametrize("x, y", [(0.3, 0.5), (6.0, 0.5), (-2.0, 1.5)])
+def test_split_pair_records_no_name_of_one_branch_at_its_end(x, y):
+    """Found by the fuzzer (lists, jacobian of grad): the forward function of a split
+    pair (vjp, jacobian by rows, calls of your functions in reverse mode) recorded at
+    its end the names the zero pads of a branch read, though one branch alone defines
+    them (_seq of a comprehension): UnboundLocalError on either path."""
+    want = (y, x + 2 * y) if x > 5.0 else (2 * x + y, x)
+    _, pullback = s2sad.vjp(comprehension_in_each_branch, wrt=(0, 1))(x, y)
+    assert pullback(1.0) == (pytest.approx(want[0]), pytest.approx(want[1]))
+    jx, jy = s2sad.jacobian(comprehension_in_each_branch, wrt=(0, 1))(x, y)
+    assert (float(jx), float(jy)) == (pytest.approx(want[0]), pytest.approx(want[1]))
+
+
+def popped_in_a_loop_of_its_own(x, n):
+    st = []
+    y = x
+    for _i in range(n):
+        st.append(y)
+        y = y * x
+    for _j in range(n):
+        st.pop()
+    return y
+
+
+@pytest.mark.parametrize("x, n", [(0.5, 2), (0.5, 1), (-1.3, 3), (0.7, 0)])
+def test_a_loop_that_only_pops_is_reversed_too(x, n):
+    """Found by the fuzzer (lists, grad of grad): a loop popping a list and computing
+    nothing with a derivative had no reverse, so the reverse of the loop appending to
+    the list popped it again: IndexError (pop from empty list) in reverse mode, and in
+    every second derivative through a gradient whose reverse loop only pops its tape."""
+    want = (n + 1) * x ** n
+    assert s2sad.grad(popped_in_a_loop_of_its_own, mode="reverse")(x, n) == pytest.approx(want)
+    second = s2sad.grad(s2sad.grad(popped_in_a_loop_of_its_own, mode="reverse"),
+                        mode="reverse")(x, n)
+    assert second == pytest.approx((n + 1) * n * x ** (n - 1) if n else 0.0)

@@ -1030,3 +1030,26 @@ def test_check_grads_with_arguments_f_does_not_take():
     transformations (a bare TypeError from calling f)."""
     with pytest.raises(s2sad.ArgumentError, match="too many positional arguments"):
         s2sad.check_grads(scaled_cube, (1.0, 2.0, 3.0))
+
+
+def _two_scalars(x, y):
+    return x * x * y + math.sin(y)
+
+
+@pytest.mark.parametrize("x, y", [(0.3, 0.7), (-1.5, 2.0)])
+def test_jacobian_of_a_gradient_along_two_scalars(x, y):
+    """Found by the fuzzer (second order): grad(f, wrt=(0, 1)) returns a tuple, and the
+    jacobian by rows (auto: one output per input) raised that "the adjoint given to the
+    pullback has another structure than the value", about a pullback the user never
+    gave. A tuple of outputs goes by columns; mode='rev' says what is wrong."""
+    g = s2sad.grad(_two_scalars, wrt=(0, 1))
+    want = [[2 * y, 2 * x], [2 * x, -math.sin(y)]]
+    jx, jy = s2sad.jacobian(g, wrt=(0, 1))(x, y)
+    np.testing.assert_allclose(np.array([jx, jy]).T, want, rtol=1e-12)
+    np.testing.assert_allclose(np.array(s2sad.hessian(_two_scalars, wrt=(0, 1))(x, y)), want,
+                               rtol=1e-12)
+    with pytest.raises(s2sad.ArgumentError) as info:
+        s2sad.jacobian(g, wrt=(0, 1), mode="rev")(x, y)
+    msg = str(info.value)
+    assert "mode='rev': the function returns a tuple, not an array or a number" in msg
+    assert "use mode='fwd'" in msg

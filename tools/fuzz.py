@@ -2,6 +2,16 @@
 
     python tools/fuzz.py --n 10000 --seed 7
     python tools/fuzz.py --n 2000 --size large --features break,continue --out /tmp/fz
+    python tools/fuzz.py --n 500 --features lists,tuples,dicts,while_acc,calls --hessian
+
+``--features``: the default set, a comma-separated list (the opt-in container
+features ``lists``, ``tuples``, ``dicts``, ``while_acc`` among them), ``all`` (every
+feature; ``vectors`` and ``dicts`` both change ``x``: ``vectors`` wins) or ``none``.
+``--hessian`` also checks second derivatives (``hessian``, ``grad(grad(...))``,
+``jacobian(grad(...))``) against differences of the gradient.
+A program with container features that s2sad refuses with a located S2SADError is
+counted as ``refused`` (the messages are summarized: check that they are documented
+refusals); an unlocated one is a failure.
 
 Prints a summary by outcome and writes every failing program, with the
 generated source, both gradients and the traceback, to ``--out``
@@ -44,7 +54,8 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0, help="run seed")
     ap.add_argument("--size", default="medium", choices=sorted(fp.SIZES))
     ap.add_argument("--features", default=None,
-                    help="comma-separated extra constructs: " + ",".join(sorted(fp.ALL_FEATURES))
+                    help="comma-separated extra constructs: "
+                    + ",".join(sorted(fp.KNOWN_FEATURES))
                     + ", 'all' or 'none' (default: " + ",".join(sorted(fp.FEATURES)) + ")")
     ap.add_argument("--avoid", default=None,
                     help="comma-separated constructs to leave out (default: the known bugs "
@@ -52,6 +63,8 @@ def main(argv=None):
     ap.add_argument("--points", type=int, default=2, help="points checked per program")
     ap.add_argument("--no-forward", action="store_true",
                     help="skip the forward-mode (jvp) cross-check")
+    ap.add_argument("--hessian", action="store_true",
+                    help="also check second derivatives (first point of each program)")
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds per program")
     ap.add_argument("--out", default=None, help="directory for failing programs "
                                                 "(default: a new temporary directory)")
@@ -61,7 +74,7 @@ def main(argv=None):
     if args.features is None:
         features = fp.FEATURES
     elif args.features == "all":
-        features = fp.ALL_FEATURES
+        features = fp.KNOWN_FEATURES
     elif args.features == "none":
         features = frozenset()
     else:
@@ -76,6 +89,7 @@ def main(argv=None):
         signal.signal(signal.SIGALRM, _alarm)
 
     counts = collections.Counter()
+    refusals = collections.Counter()
     points = collections.Counter()
     failures = []
     start = time.time()
@@ -86,7 +100,7 @@ def main(argv=None):
             signal.setitimer(signal.ITIMER_REAL, args.timeout)
         try:
             result = fp.check(program, work, points=args.points,
-                              check_forward=not args.no_forward)
+                              check_forward=not args.no_forward, check_second=args.hessian)
         except _Timeout:
             result = fp.Result(program, "timeout",
                                details=[f"took more than {args.timeout} s"])
@@ -94,6 +108,10 @@ def main(argv=None):
             if use_alarm:
                 signal.setitimer(signal.ITIMER_REAL, 0)
         counts[result.status] += 1
+        if result.status == "refused":
+            refusals[_refusal_kind(result)] += 1
+            os.makedirs(os.path.join(out, "refused"), exist_ok=True)
+            _write(os.path.join(out, "refused"), result)
         points["checked"] += result.checked
         points["skipped"] += result.skipped
         if result.failed or result.status == "timeout":
@@ -115,9 +133,25 @@ def main(argv=None):
         print(f"  {status:12s} {count}")
     print(f"  points compared: {points['checked']}, skipped (FD unreliable): "
           f"{points['skipped']}")
+    if refusals:
+        print("  refusals:")
+        for kind, count in refusals.most_common():
+            print(f"    {count:5d}  {kind}")
     if failures:
         print(f"{len(failures)} failing programs written to {out}")
     return 1 if failures else 0
+
+
+def _refusal_kind(result):
+    """The construct of a refusal's message, without file, line and names."""
+    import re
+    text = "\n".join(result.details)
+    m = re.search(r"(unsupported construct: [^(\n]*|[A-Za-z]+Error: [^/\n]*?:\d+(:\d+)?: "
+                  r"[^(\n]*|no derivative rule[^\n]*)", text)
+    kind = m.group(0) if m else text.splitlines()[0][:100]
+    kind = re.sub(r"/\S+:\d+(:\d+)?: ", "", kind)
+    second = "second order: " if text.startswith("second order") else ""
+    return second + kind.strip()[:110]
 
 
 def _write(directory, result):
