@@ -216,7 +216,9 @@ class _Sharing:
                 [(t, n.id) for n in held if self._array(n)])
 
     def sequences_around(self, s):
-        """The sequence names (``sequences``) of the loops around the statement ``s``."""
+        """The sequence names (``sequences``) of the loops around the statement ``s``,
+        each with the names of its loop's index (``_i``, and ``i = _i`` of
+        ``for i, v in enumerate(xs)``)."""
         if not hasattr(self, "_around"):
             self._around = {}
 
@@ -225,26 +227,39 @@ class _Sharing:
                     self._around[id(x)] = outer
                     inner = outer
                     if isinstance(x, gast.For):
-                        inner = outer | (loads(x.iter) & self.sequences)
+                        index = {x.target.id} if isinstance(x.target, gast.Name) else set()
+                        index |= {target_name(y) for y in x.body if isinstance(y, gast.Assign)
+                                  and isinstance(y.value, gast.Name) and y.value.id in index}
+                        inner = dict(outer)
+                        inner.update((q, frozenset(index))
+                                     for q in loads(x.iter) & self.sequences)
                     for field in ("body", "orelse"):
                         visit(getattr(x, field, None) or [], inner)
-            visit(self.tree.body, frozenset())
-        return set(self._around.get(id(s), ()))
+            visit(self.tree.body, {})
+        return dict(self._around.get(id(s), {}))
 
     def maybe_dict(self, n):
-        """``n`` may be a dict: not a list of scalars (``'LS'``), and a parameter (a
-        dict argument has the kind ``'L'`` too) or made by ``{...}`` or ``dict(...)``.
-        An ``'L'`` parameter that is a list is taken for a dict: the loop check of
-        ``check_writes_under_views`` misses it (open: the kinds do not tell dicts)."""
+        """``n`` may be a dict: not a list of scalars (``'LS'``), and a parameter known
+        to hold one (``Context.dicts``: a dict argument has the kind ``'L'`` too) or
+        made by ``{...}`` or ``dict(...)``. A parameter not known to hold a dict (of a
+        callee, say) is taken for a list: a loop over its keys writing into it is
+        refused, where a list's items would have been read wrongly."""
         if self.kinds.get(n) == "LS":
             return False
         defs = [d for d in self.defs.get(n, ()) if not any(
             anno.get(d, k) for k in (anno.Key.HEADER, anno.Key.JOIN, anno.Key.COPYBACK))]
         if not defs:
-            return True
+            return _user_name(n, self.ctx) in self.ctx.dicts
         return any(isinstance(d.value, gast.Dict) or isinstance(d.value, gast.Name) or (
-            isinstance(d.value, gast.Call) and dotted_name(d.value.func) in (
-                "dict", "copy_of")) for d in defs)     # (the private copy of an argument)
+            isinstance(d.value, gast.Call) and dotted_name(d.value.func) == "dict") or (
+            self._private_copy(d) and self.maybe_dict(d.value.args[0].id)) for d in defs)
+
+    @staticmethod
+    def _private_copy(d):
+        """``d`` is ``xs_1 = copy_of(xs)``: the private copy of an argument written into."""
+        v = d.value
+        return isinstance(v, gast.Call) and dotted_name(v.func) == "copy_of" \
+            and len(v.args) == 1 and isinstance(v.args[0], gast.Name)
 
     def _is_sequence(self, v):
         path = dotted_name(v.func) if isinstance(v, gast.Call) else None
@@ -675,7 +690,12 @@ def check_writes_under_views(sharing, stmts, ctx, varied):
             # iterates by (_seq = as_sequence(xs)): the items it reads next are the new
             # ones, whose adjoints would go to the list's first value (a dict iterates
             # by a new list of its keys)
-            keep = sharing.sequences_around(s) if not sharing.maybe_dict(base) else set()
+            around = sharing.sequences_around(s) if not sharing.maybe_dict(base) else {}
+            # (xs[i] = v of the item the loop has just read, for i, _ in enumerate(xs):
+            # the loop reads no item twice)
+            where = s.targets[0].slice
+            keep = {q for q, index in around.items()
+                    if not (isinstance(where, gast.Name) and where.id in index)}
             views -= sharing.same(base) - keep
         else:
             keep = set()

@@ -325,7 +325,9 @@ def receivers_of(arguments):
     classes, as on the kinds."""
     found = {}
     for n, v in arguments.items():
-        if _is_receiver(v):
+        if type(v) is dict:
+            found[n] = dict     # (pipeline.make_context: Context.dicts, no receiver)
+        elif _is_receiver(v):
             found[n] = type(v)
             own = getattr(v, "__dict__", None)
             if type(own) is dict and len(own) <= 256:

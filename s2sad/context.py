@@ -28,6 +28,8 @@ class Context:
     has_aux: bool = False           # the function returns (value, aux): aux is passed through
     directions: int = 1             # jvp: tangent directions (callee along several arguments)
     receivers: dict = field(default_factory=dict)   # parameter -> class of its object (self)
+    dicts: frozenset = frozenset()  # the parameters known to hold dicts (the others of kind
+                                    # 'L' are taken for lists: aliasing.maybe_dict)
     method_calls: dict = field(default_factory=dict)  # name called -> class of its self, for
                                     # self.m(...) and self.inner.m(...) (parse.bind_methods)
     method_reads: list = field(default_factory=list)  # (class, name, what it held): methods

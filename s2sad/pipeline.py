@@ -44,10 +44,14 @@ def make_context(func, wrt=(0,), kinds=None, output="grad", wrt_tuple=False,
                  fixed_point=False, directions=1, receivers=None):
     if mode is None:
         mode = "forward" if output == "jvp" else "reverse"
+    receivers = dict(receivers or {})
+    dicts = frozenset(p for p, c in receivers.items() if c is dict)     # (receivers_of)
+    for p in dicts:
+        del receivers[p]
     return Context(func=func, wrt=tuple(wrt), kinds=dict(kinds or {}), output=output,
                    wrt_tuple=wrt_tuple, optimize=optimize, mode=mode, callee=callee,
                    checkpoint=checkpoint, has_aux=has_aux, fixed_point=fixed_point,
-                   directions=directions, receivers=dict(receivers or {}))
+                   directions=directions, receivers=receivers, dicts=dicts)
 
 
 def stages(mode="reverse"):

@@ -664,3 +664,45 @@ def test_a_store_after_a_loop_over_the_list_is_differentiated(x, y):
     else:                   # ((x / 2 + x^2) / 2 + y^2) / 2 + x^2 y^2 + y
         want = (0.125 + 0.5 * x + 2 * x * y * y, y + 2 * x * x * y + 1.0)
     assert got == (pytest.approx(want[0]), pytest.approx(want[1]))
+
+
+def _loop_writes_a_list_argument(xs):
+    s = 0.0
+    for row in xs:
+        xs[1] = [row[0] * 2.0, row[1]]      # <- list argument written in its loop
+        s = s + row[1] * row[0]
+    return s
+
+
+def _loop_rewrites_the_item_it_read(xs, rows):
+    s = 0.0
+    for i, v in enumerate(xs):
+        xs[i] = v * 2.0                     # the item just read: the loop reads it no more
+        s = s + xs[i] * v
+    for j, row in enumerate(rows):
+        rows[j] = [row[0] * 2.0, row[1]]
+        s = s + rows[j][0] * row[1]
+    return s
+
+
+def test_a_loop_writing_into_a_list_argument_it_iterates_over_is_refused():
+    """A list argument of lists has the kind 'L' of a dict argument, which a loop over
+    its keys may write into: it was taken for a dict, and the gradient of the loop that
+    read the new xs[1] was silently wrong ([[2, 1], [2, 2], [1.5, 0.5]] where
+    [[6, 3], [0, 0], [1.5, 0.5]] is right). Dict arguments are known as such at the call
+    (Context.dicts); a dict argument written in a loop over its keys is still right."""
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        s2sad.grad(_loop_writes_a_list_argument)([[1.0, 2.0], [3.0, 4.0], [0.5, 1.5]])
+    assert info.value.lineno == line_of("list argument written in its loop")
+    assert "in the loop over xs" in str(info.value)
+    for p, y in [({"a": 1.5, "b": 2.0}, 3.0), ({"a": -0.5, "b": 0.25}, 0.7)]:
+        gp, gy = s2sad.grad(_loop_writes_a_dict_argument, (0, 1))(dict(p), y)
+        # p["a"] p["b"] y^2
+        assert gp == {"a": pytest.approx(p["b"] * y * y), "b": pytest.approx(p["a"] * y * y)}
+        assert gy == pytest.approx(2 * p["a"] * p["b"] * y)
+    # a store at the index of the item the loop has just read stays differentiated
+    for xs, rows in [([1.0, 2.0], [[1.0, 2.0], [3.0, 4.0]]), ([-0.5, 3.0], [[0.2, -1.0]])]:
+        gx, gr = s2sad.grad(_loop_rewrites_the_item_it_read, (0, 1))(list(xs),
+                                                                     [list(r) for r in rows])
+        assert gx == pytest.approx([4.0 * v for v in xs])                  # 2 v^2
+        assert gr == [pytest.approx([2.0 * r[1], 2.0 * r[0]]) for r in rows]   # 2 r0 r1
