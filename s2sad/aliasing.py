@@ -629,7 +629,7 @@ def _global_reads(tree, ctx):
     for g in read - bound:
         try:
             obj = ctx.lookup(g)
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, AttributeError):    # (a dotted name: not found)
             continue
         if isinstance(obj, (np.ndarray, list, dict)):
             out[g] = id(obj)
@@ -648,7 +648,7 @@ def _check_global_reads(s, op, reads, ctx, varied):
             continue
         try:
             obj = ctx.lookup(g)
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, AttributeError):    # (a dotted name: not found)
             continue
         if id(obj) in reads.values():
             callee_name = next(n for n, i in reads.items() if i == id(obj))

@@ -38,7 +38,8 @@ def note_generated(exc):
     raised it, and the generated line: the type of the exception is the one Python
     raised. Python 3.11 and later print notes with the traceback (``add_note``);
     without it, nothing is added."""
-    if isinstance(exc, S2SADError) or not hasattr(exc, "add_note"):
+    if isinstance(exc, S2SADError) and exc.filename is not None \
+            or not isinstance(exc, S2SADError) and not hasattr(exc, "add_note"):
         return
     tb, found = exc.__traceback__, None
     while tb is not None:
@@ -52,6 +53,10 @@ def note_generated(exc):
     if origin is None or origin[1] is None:
         return
     (filename, lineno), (gen_file, gen_line) = origin, found
+    if isinstance(exc, S2SADError):     # a rule's refusal (RuleLimitError): at that line
+        exc.filename, exc.lineno = filename, lineno
+        exc.args = (exc._format(),)
+        return
     text = linecache.getline(filename, lineno).strip()
     generated = linecache.getline(gen_file, gen_line).strip()
     note = (f"s2sad: raised by the derivative code of {filename}:{lineno} ({text}), at "
@@ -67,7 +72,8 @@ def note_generated(exc):
 class S2SADError(Exception):
     """Base class of every error s2sad raises on purpose."""
 
-    def __init__(self, message, *, filename=None, lineno=None, col=None, hint=None):
+    def __init__(self, message, *, filename=None, lineno=None, col=None, hint=None,
+                 mode=None):
         origin = _origin(filename, lineno)
         if origin is not None:
             what = GENERATED[filename][2]
@@ -77,8 +83,12 @@ class S2SADError(Exception):
                 hint = ("s2sad cannot differentiate the derivative code of this line again "
                         "this way. Lists grown by append or built by a comprehension: "
                         "compute the values into a NumPy array or separate variables "
-                        "instead. A call of your own function: take the second derivative with "
-                        "s2sad.hessian (forward over reverse), not reverse over reverse")
+                        "instead.")
+                if mode != "forward":   # (mode: of the transform that refused; hessian's
+                    # is forward mode)
+                    hint += (" A call of your own function: take the second derivative "
+                             "with s2sad.hessian (forward over reverse), not reverse over "
+                             "reverse")
             (filename, lineno), col = origin, None
         self.message = message
         self.filename = filename
@@ -135,6 +145,19 @@ class ArgumentError(S2SADError):
 class FixedPointError(S2SADError):
     """``fixed_point=True`` was asked for a loop it does not fit, or the adjoint of
     a fixed-point loop did not settle."""
+
+
+class RuleLimitError(MissingRuleError, NotImplementedError):
+    """A derivative rule met values it has no derivative for (``np.pad`` with
+    ``mode='mean'``, the singular vectors of ``np.linalg.svd``): raised when the
+    derivative code runs, located at the line of the user's function whose derivative
+    code called the rule (``note_generated``). Also a ``NotImplementedError``."""
+
+    def __init__(self, message, *, hint=None, **where):
+        super().__init__(message, hint=hint or (
+            "use a variant the message names, or compute this value outside the function "
+            "you differentiate (or pass it through s2sad.stop_gradient if its derivative "
+            "is not needed)"), **where)
 
 
 class TruncatingStoreError(S2SADError):
@@ -245,7 +268,8 @@ def _where(node, ctx):
     filename = ctx.filename if ctx is not None else None
     if lineno is None and ctx is not None:
         lineno = ctx.firstlineno
-    return dict(filename=filename, lineno=lineno, col=col)
+    return dict(filename=filename, lineno=lineno, col=col,
+                mode=getattr(ctx, "mode", None) if ctx is not None else None)
 
 
 def in_helper(exc, func, node, ctx):

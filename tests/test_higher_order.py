@@ -382,6 +382,13 @@ def test_second_derivative_of_list_building_code_is_refused_at_the_users_line(f,
     assert "in the derivative code s2sad generated for this line" in message
     assert text in message                  # the user's line is shown
     assert "NumPy array" in err.hint
+    # the advice to take the hessian (forward over reverse) only where the refusing
+    # transform was not forward mode already (hessian itself was told so)
+    assert ("s2sad.hessian" in err.hint) == (mode != "forward")
+    with pytest.raises(s2sad.S2SADError) as info:
+        s2sad.hessian(f)(1.5)
+    assert info.value.lineno == _line_of(f, text)
+    assert "s2sad.hessian" not in info.value.hint
 
 
 def concatenates(x, y):

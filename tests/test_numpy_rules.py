@@ -2152,6 +2152,14 @@ def bad_sum_out(x, out):
 def test_unsupported_variants_raise():
     with pytest.raises(NotImplementedError, match="mode='mean'"):
         s2sad.grad(bad_pad)(rand((3,)))
+    # an S2SADError too, located at the user's line when the gradient ran (it was a
+    # bare NotImplementedError with a note)
+    with pytest.raises(s2sad.RuleLimitError) as info:
+        s2sad.grad(bad_pad)(rand((3,)))
+    assert info.value.filename == __file__
+    assert info.value.lineno == bad_pad.__code__.co_firstlineno + 1
+    assert str(info.value).startswith(f"{__file__}:{info.value.lineno}: gradient of np.pad")
+    assert "hint: " in str(info.value)
     with pytest.raises(NotImplementedError, match="retstep"):
         s2sad.grad(bad_linspace)(0.5)
 

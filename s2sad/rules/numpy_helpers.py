@@ -14,6 +14,7 @@ import string
 
 import numpy as np
 
+from ..errors import RuleLimitError
 from ..runtime import sum_adjoint, unbroadcast
 
 # -- shapes -----------------------------------------------------------------------
@@ -106,10 +107,10 @@ def _quantile_weights(a, q, axis, method):
     elements of ``a``: ``1 - frac`` on the order statistic below, ``frac`` on the one
     above (ties: the elements the stable sort puts there)."""
     if method != "linear":
-        raise NotImplementedError(f"gradient of np.quantile with method={method!r}; "
+        raise RuleLimitError(f"gradient of np.quantile with method={method!r}; "
                                   "only 'linear' (the default) is supported")
     if axis is not None and not isinstance(axis, (int, np.integer)):
-        raise NotImplementedError("gradient of np.quantile/percentile/median over several "
+        raise RuleLimitError("gradient of np.quantile/percentile/median over several "
                                   "axes; reshape the array first")
     x = np.asarray(a, dtype=float)
     xm = np.ravel(x) if axis is None else np.moveaxis(x, int(axis), -1)
@@ -282,7 +283,7 @@ def ravel_adjoint(g, x, order="C"):
         arr = np.asarray(x)
         order = "F" if arr.flags.f_contiguous and not arr.flags.c_contiguous else "C"
         if order == "C" and not arr.flags.c_contiguous and arr.ndim > 1:
-            raise NotImplementedError("gradient of ravel(order='K'/'A') of a strided array")
+            raise RuleLimitError("gradient of ravel(order='K'/'A') of a strided array")
     return _out(np.reshape(g, np.shape(x), order=order or "C"), x)
 
 
@@ -417,7 +418,7 @@ def _pad_sources(array, pad_width, mode):
     """For each element of ``np.pad(array, ...)``, the flat index it was copied from
     (-1 for the constant border)."""
     if mode not in _COPY_MODES:
-        raise NotImplementedError(f"gradient of np.pad with mode={mode!r}; "
+        raise RuleLimitError(f"gradient of np.pad with mode={mode!r}; "
                                   f"supported modes: {', '.join(_COPY_MODES)}")
     shape = np.shape(array)
     idx = np.arange(int(np.prod(shape))).reshape(shape)
@@ -717,7 +718,7 @@ def _einsum_letters(used):
 def _einsum_spec(subscripts, operands):
     """Input and output subscripts with every ``...`` spelled out in letters."""
     if not isinstance(subscripts, str):
-        raise NotImplementedError("gradient of np.einsum needs a subscripts string "
+        raise RuleLimitError("gradient of np.einsum needs a subscripts string "
                                   "(the sublist form is not supported)")
     spec = subscripts.replace(" ", "")
     ins, arrow, out = spec.partition("->")
@@ -783,7 +784,7 @@ def einsum_adjoint(g, subscripts, operands, k):
 
 
 def einsum_sublist_error(subscripts):
-    raise NotImplementedError("gradient of np.einsum needs a subscripts string "
+    raise RuleLimitError("gradient of np.einsum needs a subscripts string "
                               "(the sublist form is not supported)")
 
 
@@ -882,7 +883,7 @@ def svd_adjoint(g, z, a, full_matrices=True, compute_uv=True):
     The singular vectors (``u``, ``vh`` of ``compute_uv=True``) carrying an adjoint raise."""
     if compute_uv:
         if not (_zero(g[0]) and _zero(g[2])):
-            raise NotImplementedError("gradient of np.linalg.svd through its singular "
+            raise RuleLimitError("gradient of np.linalg.svd through its singular "
                                       "vectors; only the singular values are supported")
         gs = g[1]
         if _zero(gs):
@@ -900,7 +901,7 @@ def svd_tangent(t, z, a, full_matrices=True, compute_uv=True):
     ds = np.einsum("...ji,...jk,...ik->...i", u, t, vh)
     if not compute_uv:
         return ds
-    raise NotImplementedError("derivative of np.linalg.svd(..., compute_uv=True); pass "
+    raise RuleLimitError("derivative of np.linalg.svd(..., compute_uv=True); pass "
                               "compute_uv=False for the singular values")
 
 
@@ -912,7 +913,7 @@ def lstsq_adjoint(g, z, a, b, which=0):
     a = np.asarray(a, dtype=float)
     m, n = a.shape
     if rank < n:
-        raise NotImplementedError("gradient of np.linalg.lstsq of a matrix without full "
+        raise RuleLimitError("gradient of np.linalg.lstsq of a matrix without full "
                                   "column rank (rank {} < {} columns)".format(rank, n))
     bb = np.asarray(b, dtype=float)
     vec = bb.ndim == 1
@@ -941,7 +942,7 @@ def lstsq_tangent(ta, tb, z, a, b):
     x, res, rank, sv = z
     a = np.asarray(a, dtype=float)
     if rank < a.shape[1]:
-        raise NotImplementedError("derivative of np.linalg.lstsq of a matrix without full "
+        raise RuleLimitError("derivative of np.linalg.lstsq of a matrix without full "
                                   "column rank")
     p = np.linalg.pinv(a)
     ta = dense(ta, a)
@@ -961,12 +962,12 @@ def qr_adjoint(g, z, a, mode="reduced"):
     ``(gQ + Q copyltu(M)) R^-T`` with ``M = R gR^T - gQ^T Q`` (``copyltu``: the lower
     triangle mirrored up)."""
     if mode != "reduced":
-        raise NotImplementedError(f"gradient of np.linalg.qr with mode={mode!r}; only "
+        raise RuleLimitError(f"gradient of np.linalg.qr with mode={mode!r}; only "
                                   "'reduced' (the default) is supported")
     q, r = z[0], z[1]
     m, n = np.shape(a)[-2], np.shape(a)[-1]
     if m < n:
-        raise NotImplementedError("gradient of np.linalg.qr of a wide matrix (m < n)")
+        raise RuleLimitError("gradient of np.linalg.qr of a wide matrix (m < n)")
     gq = np.zeros(np.shape(q)) if _zero(g[0]) else np.asarray(g[0])
     gr = np.zeros(np.shape(r)) if _zero(g[1]) else np.asarray(g[1])
     mm = r @ mT(gr) - mT(gq) @ q
@@ -981,7 +982,7 @@ def qr_tangent(t, z, a, mode="reduced"):
     ``W`` the skew part of its strict lower triangle, ``dQ = Q W + (I - Q Q^T) t R^-1``,
     ``dR = (C - W) R``."""
     if mode != "reduced":
-        raise NotImplementedError(f"derivative of np.linalg.qr with mode={mode!r}")
+        raise RuleLimitError(f"derivative of np.linalg.qr with mode={mode!r}")
     q, r = z[0], z[1]
     t = dense(t, a)
     rinv_t = mT(np.linalg.solve(mT(r), mT(t)))          # t R^-1
@@ -1058,7 +1059,7 @@ def _matrix_norm_adjoint(gm, x, ord):
         hit = sums == pick
         count = np.sum(hit, axis=(-2, -1), keepdims=True)
         return gm * np.sign(x) * hit / count
-    raise NotImplementedError(f"gradient of the matrix norm with ord={ord!r}")
+    raise RuleLimitError(f"gradient of the matrix norm with ord={ord!r}")
 
 
 def norm_adjoint(g, z, x, ord=None, axis=None, keepdims=False):
@@ -1100,7 +1101,7 @@ def linspace_adjoint(g, start, stop, num=50, endpoint=True, retstep=False, axis=
                      which=0):
     """Adjoint of ``start`` (which=0) or ``stop`` (which=1) in ``np.linspace``."""
     if retstep:
-        raise NotImplementedError("gradient of np.linspace(..., retstep=True)")
+        raise RuleLimitError("gradient of np.linspace(..., retstep=True)")
     t = np.linspace(0.0, 1.0, num, endpoint=endpoint)
     weight = 1.0 - t if which == 0 else t
     moved = np.moveaxis(np.asarray(g), axis, 0)
@@ -1301,7 +1302,7 @@ def gradient_spacing_adjoint(g, z, f, spacing=(), axis=None, edge_order=1, which
     gs = [g] if len(axes) == 1 else list(g)
     zs = [z] if len(axes) == 1 else list(z)
     if np.ndim(spacing[which]) > 0:
-        raise NotImplementedError("gradient of np.gradient along its sample coordinates "
+        raise RuleLimitError("gradient of np.gradient along its sample coordinates "
                                   "(a spacing array); pass them as a constant")
     mine = range(len(axes)) if len(spacing) == 1 else (which,)
     total = 0.0
@@ -1319,7 +1320,7 @@ def gradient_adjoint_tangent(dg, dspacing, g, f, spacing=(), axis=None, edge_ord
         if np.all(np.asarray(ds) == 0):
             continue
         if np.ndim(spacing[j]) > 0:
-            raise NotImplementedError("derivative of np.gradient along its sample "
+            raise RuleLimitError("derivative of np.gradient along its sample "
                                       "coordinates (a spacing array); pass them as a constant")
         if len(axes) == 1:
             part = g
@@ -1341,7 +1342,7 @@ def gradient_tangent(df, dspacing, z, f, spacing=(), axis=None, edge_order=1):
         if _no_tangent(ds):
             continue
         if np.ndim(spacing[j]) > 0:
-            raise NotImplementedError("derivative of np.gradient along its sample "
+            raise RuleLimitError("derivative of np.gradient along its sample "
                                       "coordinates (a spacing array); pass them as a constant")
         zs = list(z) if many else [z]
         mine = range(len(axes)) if len(spacing) == 1 else (j,)
@@ -1665,7 +1666,7 @@ def linspace_tangent(dstart, dstop, z, start, stop, num=50, endpoint=True, axis=
                      retstep=False):
     """Tangent of ``np.linspace``: the same grid between the tangents of the ends."""
     if retstep:
-        raise NotImplementedError("derivative of np.linspace(..., retstep=True)")
+        raise RuleLimitError("derivative of np.linspace(..., retstep=True)")
     shape = np.broadcast_shapes(np.shape(start), np.shape(stop))
     ds = np.broadcast_to(dstart, shape)
     de = np.broadcast_to(dstop, shape)
@@ -1760,7 +1761,7 @@ def _no_tangent_in(t, what):
     except (TypeError, ValueError):
         zero = False
     if not zero:
-        raise NotImplementedError(f"derivative of {what} carries a derivative, and s2sad "
+        raise RuleLimitError(f"derivative of {what} carries a derivative, and s2sad "
                                   "does not differentiate in it; pass it as a constant "
                                   "(s2sad.stop_gradient) if its derivative is not needed")
 
@@ -1795,13 +1796,13 @@ def matrix_norm_tangent(t, z, x, keepdims=False, ord="fro"):
 def no_derivative_in(what):
     """The contribution to an argument a rule does not differentiate in, reached only when
     that argument carries a derivative: a refusal rather than a silent zero."""
-    raise NotImplementedError(f"gradient of {what} carries a derivative, and s2sad does "
+    raise RuleLimitError(f"gradient of {what} carries a derivative, and s2sad does "
                               "not differentiate in it; pass it as a constant "
                               "(s2sad.stop_gradient) if its derivative is not needed")
 
 
 def second_order_error(what):
-    raise NotImplementedError(f"reverse mode over the adjoint of {what} (grad of grad) is not "
+    raise RuleLimitError(f"reverse mode over the adjoint of {what} (grad of grad) is not "
                               "supported; use s2sad.hessian (forward over reverse)")
 
 
@@ -1911,7 +1912,7 @@ def matrix_norm_hvp(gm, x, t, ord):
     if ord in (1, -1, np.inf, -np.inf):
         return np.zeros(np.broadcast_shapes(np.shape(gm), np.shape(x)))
     if ord not in ("nuc", 2, -2):
-        raise NotImplementedError(f"gradient of the matrix norm with ord={ord!r}")
+        raise RuleLimitError(f"gradient of the matrix norm with ord={ord!r}")
     du, u, dv, v = _svd_tangent(x, t)
     if ord == "nuc":                       # the gradient is U V^T
         return gm * (du @ mT(v) + u @ mT(dv))
