@@ -668,20 +668,7 @@ def attribute_reads(func):
     these attributes at call time then have kinds of their own (``api.attribute_kinds``):
     nothing in the function can rebind them. Empty when the source cannot be read, and for
     lambdas."""
-    if not inspect.isfunction(func) or func.__name__ == "<lambda>":
-        return {}
-    code = func.__code__
-    hit = _READS.get(code)
-    if hit is not None:
-        return hit
-    try:
-        source = _source(func)
-    except Exception:       # noqa: BLE001 - unreadable: the transformation says why
-        return {}
-    if source.reads is None:
-        source.reads = _attribute_reads(source.tree)
-    _READS[code] = source.reads
-    return source.reads
+    return _reads_of(func, _READS, "reads", other_reads=False)
 
 
 def field_reads(func):
@@ -692,20 +679,26 @@ def field_reads(func):
     passed on). For a named tuple argument these are its fields, the items ``p[i]`` its
     type fixes (``api.attribute_kinds``), whatever else reads ``p``: a tuple cannot
     change. Empty when the source cannot be read, and for lambdas."""
+    return _reads_of(func, _FIELD_READS, "fields", other_reads=True)
+
+
+def _reads_of(func, cache, slot, other_reads):
+    """``_attribute_reads`` of ``func``'s source, kept in ``cache`` (by code object) and
+    in the parsed source's ``slot``."""
     if not inspect.isfunction(func) or func.__name__ == "<lambda>":
         return {}
     code = func.__code__
-    hit = _FIELD_READS.get(code)
+    hit = cache.get(code)
     if hit is not None:
         return hit
     try:
         source = _source(func)
     except Exception:       # noqa: BLE001 - unreadable: the transformation says why
         return {}
-    if source.fields is None:
-        source.fields = _attribute_reads(source.tree, other_reads=True)
-    _FIELD_READS[code] = source.fields
-    return source.fields
+    if getattr(source, slot) is None:
+        setattr(source, slot, _attribute_reads(source.tree, other_reads=other_reads))
+    cache[code] = getattr(source, slot)
+    return cache[code]
 
 
 # code object -> attribute_reads, asked again on every call of jvp, vjp, ... (reading

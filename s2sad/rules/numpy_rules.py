@@ -507,7 +507,7 @@ def trapezoid(z, y, x=None, dx=1.0, axis=-1):
 
 @adjoint(np.gradient)
 def gradient(z, f, *, axis=None, edge_order=1):
-    """differentiable in f and in spacing numbers (up to 3 spacing arguments); coordinate arrays given as spacing must carry no derivative (NotImplementedError)"""
+    """differentiable in f and in spacing numbers (up to 3 spacing arguments); coordinate arrays given as spacing must carry no derivative (RuleLimitError)"""
     d[f] = gradient_adjoint(d[z], f, (), axis, edge_order)
 
 
@@ -542,7 +542,7 @@ def cov(z, m, y=None, rowvar=True, bias=False, ddof=None):
 @adjoint(np.quantile)
 def quantile(z, a, q, axis=None, out=None, overwrite_input=False, method="linear",
              keepdims=False):
-    """method 'linear', axis None or one axis; ties: the elements the stable sort puts at the order statistics used; not differentiable in q (NotImplementedError)"""
+    """method 'linear', axis None or one axis; ties: the elements the stable sort puts at the order statistics used; not differentiable in q (RuleLimitError)"""
     d[a] = quantile_adjoint(d[z], a, q, axis, keepdims, method)
     d[q] = no_derivative_in("np.quantile: its q")
 
@@ -983,20 +983,20 @@ def pinv(z, a, rcond=None, hermitian=False, *, rtol=None):
 
 @adjoint(np.linalg.svd)
 def svd(z, a, full_matrices=True, compute_uv=True, hermitian=False):
-    """through the singular values only: the singular vectors raise (NotImplementedError)"""
+    """through the singular values only: the singular vectors raise (RuleLimitError)"""
     d[a] = svd_adjoint(d[z], z, a, full_matrices, compute_uv)
 
 
 @adjoint(np.linalg.lstsq)
 def lstsq(z, a, b, rcond=None):
-    """x, the residuals and the singular values, for a of full column rank (else NotImplementedError); the rank has no gradient"""
+    """x, the residuals and the singular values, for a of full column rank (else RuleLimitError); the rank has no gradient"""
     d[a] = lstsq_adjoint(d[z], z, a, b, 0)
     d[b] = lstsq_adjoint(d[z], z, a, b, 1)
 
 
 @adjoint(np.linalg.qr)
 def qr(z, a, mode="reduced"):
-    """mode 'reduced', a of full column rank with m >= n (else NotImplementedError)"""
+    """mode 'reduced', a of full column rank with m >= n (else RuleLimitError)"""
     d[a] = qr_adjoint(d[z], z, a, mode)
 
 
@@ -1014,7 +1014,7 @@ def matrix_power(z, a, n):
 
 @adjoint(np.linalg.norm)
 def norm(z, x, ord=None, axis=None, keepdims=False):
-    """vector: 2, 1, inf, -inf, 0, any p; matrix: fro, nuc, 1, -1, 2, -2, inf, -inf; not differentiable in ord (NotImplementedError)"""
+    """vector: 2, 1, inf, -inf, 0, any p; matrix: fro, nuc, 1, -1, 2, -2, inf, -inf; not differentiable in ord (RuleLimitError)"""
     d[x] = norm_adjoint(d[z], z, x, ord, axis, keepdims)
     d[ord] = no_derivative_in("np.linalg.norm: its ord")
 

@@ -32,7 +32,7 @@ it has an adjoint, so each helper given a rule here gets both:
 * nonlinear in another argument and not transformable as user code (recursion, a dict
   comprehension, an SVD): ``einsum_adjoint``, ``matrix_power_adjoint`` and the matrix and
   vector norm cores get tangent templates. Where their adjoint in that argument (grad
-  of grad only) is not written, it raises ``NotImplementedError``.
+  of grad only) is not written, it raises ``RuleLimitError`` (a ``NotImplementedError``).
 
 The remaining helpers (``prod_adjoint``, ``std_adjoint``, ``det_adjoint``,
 ``cholesky_adjoint``...) are differentiated like user code.
