@@ -244,8 +244,10 @@ class Reverse:
                 if rev:
                     code.extend(rev)
                     if track:
-                        reads |= {self.counters[id(s)]} if id(s) in self.counters \
-                            else loads(s.iter)
+                        if id(s) in self.counters:
+                            reads.add(self.counters[id(s)])
+                        if id(s) not in self.counters or self.ranged(s):
+                            reads |= loads(s.iter)
                         reads |= self.pad_reads(rev)
                 continue
             else:
@@ -710,9 +712,9 @@ class Reverse:
         fixed = self.fixed_point_loop(s, overwritten)
         written = self.written(s) if isinstance(s, gast.For) else stores(s)
         inner = set(overwritten or ()) | written
-        if self.reversible(s):
+        if self.ranged(s):
             inner.discard(s.target.id)      # the reverse loop sets it again
-        elif not fixed:
+        if not fixed and not self.reversible(s):
             inner.add(self.counter(s))
         for x in walk_stmts(s.body):
             if isinstance(x, (gast.For, gast.While)) and self.has_active(x) \
@@ -762,9 +764,13 @@ class Reverse:
         it = name(self.loop_var, store=True)
         if overwritten is None and self.ctx.checkpoint and self.checkpointable(s):
             return head, pre + [copy_location(self.checkpointed_reverse(s, body), s)]
-        if self.reversible(s):      # the same range backwards: the index is at hand
+        if self.ranged(s):      # the same range backwards: the index is at hand
             it = name(s.target.id, store=True)
-            rng = call(name(self.inject("reversed", builtins.reversed)), clone(s.iter))
+            rng = clone(s.iter)
+            if self.sliced(s):      # (its iterations that ran)
+                rng = gast.Subscript(value=rng, slice=gast.Slice(
+                    lower=None, upper=name(self.counters[id(s)]), step=None), ctx=gast.Load())
+            rng = call(name(self.inject("reversed", builtins.reversed)), rng)
         else:
             rng = call(name(self.inject("range", builtins.range)), name(self.counters[id(s)]))
         rev = gast.For(target=it, iter=rng, body=body, orelse=[], type_comment=None)
@@ -777,17 +783,31 @@ class Reverse:
             and dotted_name(s.iter.func) in ("range", self.ctx.injected_names.get(
                 ("range", id(builtins.range)), "range"))
 
-    def reversible(self, s):
-        """``for i in range(...)`` that runs to its end, whose range no loop changes and
-        whose index nothing else writes: the reverse loop runs over the same range
-        backwards, so it needs no trip counter and the index is not recorded."""
+    def ranged(self, s):
+        """``for i in range(...)`` whose range no loop changes and whose index nothing
+        else writes: the reverse loop runs over the same range backwards (all of it, or
+        the iterations that ran: ``sliced``), setting the index, which is not recorded.
+        An index recorded on the tape would come back from it as a float-like value in
+        a second derivative (a tangent 0.0 times the derivative along the exponent of
+        ``y ** i``, nan for ``y < 0``); the range gives it back as the integer it was."""
         if id(s) not in self._reversible:
             self._reversible[id(s)] = self.is_range_loop(s) \
                 and self.store_count.get(s.target.id) == 1 \
                 and not (self.ctx.checkpoint and self.checkpointable(s)) \
-                and not any(anno.get(x, anno.Key.LOOP_EXIT) for x in walk_stmts(s.body)) \
                 and not (loads(s.iter) & self.loop_stored)
         return self._reversible[id(s)]
+
+    def reversible(self, s):
+        """A ``ranged`` loop that runs to its end: it needs no trip counter."""
+        return self.ranged(s) and not self.sliced(s)
+
+    def sliced(self, s):
+        """A ``ranged`` loop that ``break``, ``continue`` or ``return`` may leave early:
+        its trip counter ``_n1`` is kept, and the reverse loop runs over
+        ``reversed(range(...)[:_n1])`` (a range sliced: no tape)."""
+        # (the exit test is a statement of the body itself: an inner loop's does not
+        # leave this one; a return in an inner loop gives this one an exit test too)
+        return self.ranged(s) and any(anno.get(x, anno.Key.LOOP_EXIT) for x in s.body)
 
     # -- checkpointing -------------------------------------------------------------
     def checkpointable(self, s):

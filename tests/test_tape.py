@@ -187,8 +187,9 @@ def test_loop_whose_range_changes_keeps_a_counter():
 
 
 def test_break_keeps_the_trip_counter():
+    # the reverse loop runs over the iterations that ran: the range sliced by the count
     src = s2sad.source(with_break, args=(0.9, 10))
-    assert "_n1" in src and "reversed(" not in src
+    assert "_n1 += 1" in src and "for i in reversed(range(n)[:_n1]):" in src
 
 
 def test_elements_are_recorded_when_the_list_changes_in_place():
