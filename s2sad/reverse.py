@@ -93,6 +93,7 @@ class Reverse:
         self.pushes = {}      # id(block) -> names recorded at the end of that block
         self.counters = {}    # id(loop) -> trip counter name
         self.tape = None
+        self.itape = None     # the list of the values recorded that carry no derivative
         self.loop_var = None
         self.classify = Classified(ctx).op    # the operation of an assignment, once
         self.calls = {}       # id(call statement) -> (bwd function name, adjoint targets)
@@ -244,8 +245,10 @@ class Reverse:
                 if rev:
                     code.extend(rev)
                     if track:
-                        reads |= {self.counters[id(s)]} if id(s) in self.counters \
-                            else loads(s.iter)
+                        if id(s) in self.counters:
+                            reads.add(self.counters[id(s)])
+                        if id(s) not in self.counters or self.ranged(s):
+                            reads |= loads(s.iter)
                         reads |= self.pad_reads(rev)
                 continue
             else:
@@ -266,13 +269,28 @@ class Reverse:
             for x in head:
                 anno.set_(x, anno.Key.RECOMPUTE)
             if recorded:
-                self.tape = self.tape or self.namer.fresh("_tape")
-                pop = gast.Attribute(value=name(self.tape), attr="pop", ctx=gast.Load())
-                head = [assign(n, call(pop)) for n in reversed(recorded)] + head
+                head = [assign(n, call(gast.Attribute(value=name(self.tape_for(n)),
+                                                      attr="pop", ctx=gast.Load())))
+                        for n in reversed(recorded)] + head
             code[:0] = head
         return code, state
 
     # -- what to record -----------------------------------------------------------
+    def tape_for(self, n):
+        """The list recording ``n``: ``_tape``, or ``_itape`` for a value that carries no
+        derivative (``n`` not active: a loop counter ``k = k + 1``, a trip count, a
+        branch's flag, an index). Differentiated again (a hessian), the gradient's code
+        pops from ``_itape`` values its own activity analysis finds constant (nothing
+        with a derivative goes on that list) where, popped off ``_tape`` with the rest,
+        they would come with a tangent 0.0, which times the derivative along the
+        exponent of ``y ** k``, nan for ``y < 0``, is nan. (One list in the halves of a
+        split callee: they share the caller's tape.)"""
+        if n in self.ctx.active or self.ctx.output == "split":
+            self.tape = self.tape or self.namer.fresh("_tape")
+            return self.tape
+        self.itape = self.itape or self.namer.fresh("_itape")
+        return self.itape
+
     def plan_records(self, stmts, needed, overwritten):
         """Split the values the reverse of block ``stmts`` needs (and that a later
         iteration overwrites) into those recomputed at the start of the reverse
@@ -710,9 +728,9 @@ class Reverse:
         fixed = self.fixed_point_loop(s, overwritten)
         written = self.written(s) if isinstance(s, gast.For) else stores(s)
         inner = set(overwritten or ()) | written
-        if self.reversible(s):
+        if self.ranged(s):
             inner.discard(s.target.id)      # the reverse loop sets it again
-        elif not fixed:
+        if not fixed and not self.reversible(s):
             inner.add(self.counter(s))
         for x in walk_stmts(s.body):
             if isinstance(x, (gast.For, gast.While)) and self.has_active(x) \
@@ -762,9 +780,13 @@ class Reverse:
         it = name(self.loop_var, store=True)
         if overwritten is None and self.ctx.checkpoint and self.checkpointable(s):
             return head, pre + [copy_location(self.checkpointed_reverse(s, body), s)]
-        if self.reversible(s):      # the same range backwards: the index is at hand
+        if self.ranged(s):      # the same range backwards: the index is at hand
             it = name(s.target.id, store=True)
-            rng = call(name(self.inject("reversed", builtins.reversed)), clone(s.iter))
+            rng = clone(s.iter)
+            if self.sliced(s):      # (its iterations that ran)
+                rng = gast.Subscript(value=rng, slice=gast.Slice(
+                    lower=None, upper=name(self.counters[id(s)]), step=None), ctx=gast.Load())
+            rng = call(name(self.inject("reversed", builtins.reversed)), rng)
         else:
             rng = call(name(self.inject("range", builtins.range)), name(self.counters[id(s)]))
         rev = gast.For(target=it, iter=rng, body=body, orelse=[], type_comment=None)
@@ -777,17 +799,31 @@ class Reverse:
             and dotted_name(s.iter.func) in ("range", self.ctx.injected_names.get(
                 ("range", id(builtins.range)), "range"))
 
-    def reversible(self, s):
-        """``for i in range(...)`` that runs to its end, whose range no loop changes and
-        whose index nothing else writes: the reverse loop runs over the same range
-        backwards, so it needs no trip counter and the index is not recorded."""
+    def ranged(self, s):
+        """``for i in range(...)`` whose range no loop changes and whose index nothing
+        else writes: the reverse loop runs over the same range backwards (all of it, or
+        the iterations that ran: ``sliced``), setting the index, which is not recorded.
+        An index recorded on the tape would come back from it as a float-like value in
+        a second derivative (a tangent 0.0 times the derivative along the exponent of
+        ``y ** i``, nan for ``y < 0``); the range gives it back as the integer it was."""
         if id(s) not in self._reversible:
             self._reversible[id(s)] = self.is_range_loop(s) \
                 and self.store_count.get(s.target.id) == 1 \
                 and not (self.ctx.checkpoint and self.checkpointable(s)) \
-                and not any(anno.get(x, anno.Key.LOOP_EXIT) for x in walk_stmts(s.body)) \
                 and not (loads(s.iter) & self.loop_stored)
         return self._reversible[id(s)]
+
+    def reversible(self, s):
+        """A ``ranged`` loop that runs to its end: it needs no trip counter."""
+        return self.ranged(s) and not self.sliced(s)
+
+    def sliced(self, s):
+        """A ``ranged`` loop that ``break``, ``continue`` or ``return`` may leave early:
+        its trip counter ``_n1`` is kept, and the reverse loop runs over
+        ``reversed(range(...)[:_n1])`` (a range sliced: no tape)."""
+        # (the exit test is a statement of the body itself: an inner loop's does not
+        # leave this one; a return in an inner loop gives this one an exit test too)
+        return self.ranged(s) and any(anno.get(x, anno.Key.LOOP_EXIT) for x in s.body)
 
     # -- checkpointing -------------------------------------------------------------
     def checkpointable(self, s):
@@ -840,7 +876,7 @@ class Reverse:
         recording = self.forward(s.body)           # with the block's tape records
         item = gast.Subscript(value=name(info["_r"]), slice=name(info["j"]), ctx=gast.Load())
         info["recording"][:] = [assign(s.target.id, item)] + recording
-        plain = _strip_records(clone(recording), self.tape)
+        plain = _strip_records(clone(recording), (self.tape, self.itape))
         out.append(assign(info["_r"], s.iter))
         out.append(assign(info["_K"], call(self.helper("checkpoint_interval"),
                                            call(name(self.inject("len", builtins.len)),
@@ -939,10 +975,10 @@ class Reverse:
         for x, y in zip(walk_stmts(body), walk_stmts(plain)):     # plain calls: no records
             if id(x) in self.primal_calls:
                 y.value = clone(self.primal_calls[id(x)])
-        plain = _strip_records(plain, self.tape)
+        plain = _strip_records(plain, (self.tape, self.itape))
         if info["body"]:
-            records = self.tape is not None and any(      # a push, or a call given the tape
-                isinstance(n, gast.Name) and n.id == self.tape
+            records = any(      # a push, or a call given the tape
+                isinstance(n, gast.Name) and n.id in (self.tape, self.itape)
                 for x in replay for n in gast.walk(x))
             where = info["body"] if records else info["before"]
             where[0:0] = _live(replay, where)
@@ -983,12 +1019,13 @@ class Reverse:
             out.append(s)
         recorded = self.pushes.get(id(stmts))
         if recorded:
-            push = gast.Attribute(value=name(self.tape), attr="append", ctx=gast.Load())
             at = len(out)
             while at > 0 and (anno.get(out[at - 1], anno.Key.COPYBACK)
                               or anno.get(out[at - 1], anno.Key.LOOP_EXIT)):
                 at -= 1
-            out[at:at] = [gast.Expr(value=call(push, name(n))) for n in recorded]
+            out[at:at] = [gast.Expr(value=call(gast.Attribute(
+                value=name(self.tape_for(n)), attr="append", ctx=gast.Load()), name(n)))
+                for n in recorded]
         return out
 
     def run(self):
@@ -1021,6 +1058,13 @@ class Reverse:
         else:
             rev, state = self.block(body, state, None)
         fwd = self.forward(body)
+        if self.itape and not self.tape:    # one list: named the tape, as usual
+            only, self.itape = self.itape, None
+            self.tape = self.namer.fresh("_tape")
+            for x in fwd + rev:
+                for n in gast.walk(x):
+                    if isinstance(n, gast.Name) and n.id == only:
+                        n.id = self.tape
         grads = []
         for p in ctx.wrt_names:
             if _defined(state.get(p, U)):
@@ -1036,8 +1080,9 @@ class Reverse:
             gast.Tuple(elts=grads, ctx=gast.Load())
         if split:
             return self.split_functions(tree, fwd, rev, y, result, ret)
-        if self.tape:
-            fwd.insert(0, assign(self.tape, gast.List(elts=[], ctx=gast.Load())))
+        for tape in (self.itape, self.tape):
+            if tape:
+                fwd.insert(0, assign(tape, gast.List(elts=[], ctx=gast.Load())))
         if ctx.has_aux and ctx.aux_name in ctx.mutable:
             # the reverse sweep undoes the appends and stores into the list or array
             # returned as aux: return it as the forward sweep left it
@@ -1133,20 +1178,21 @@ def _calls(e):
     return any(isinstance(n, gast.Call) for n in gast.walk(e))
 
 
-def _is_push(s, tape):
+def _is_push(s, tapes):
     return isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \
-        and dotted_name(s.value.func) == f"{tape}.append"
+        and any(t and dotted_name(s.value.func) == f"{t}.append" for t in tapes)
 
 
-def _strip_records(stmts, tape):
-    """``stmts`` without their ``tape.append(...)`` records (the checkpointed forward loop)."""
+def _strip_records(stmts, tapes):
+    """``stmts`` without their ``tape.append(...)`` records to any of ``tapes`` (the
+    checkpointed forward loop)."""
     out = []
     for s in stmts:
-        if _is_push(s, tape):
+        if _is_push(s, tapes):
             continue
         for attr in ("body", "orelse"):
             if isinstance(s, (gast.If, gast.For, gast.While)):
-                setattr(s, attr, _strip_records(getattr(s, attr), tape) or
+                setattr(s, attr, _strip_records(getattr(s, attr), tapes) or
                         ([gast.Pass()] if attr == "body" else []))
         out.append(s)
     return out

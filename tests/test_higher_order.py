@@ -594,3 +594,152 @@ def test_hessian_of_a_list_built_by_a_comprehension_then_appended_to(x, y):
     h = s2sad.hessian(comprehension_appended_to, wrt=(0, 1))(x, y)
     np.testing.assert_allclose(np.array(h), [[0.0, 0.5 + 2 * y], [0.5 + 2 * y, 1 + 2 * x]],
                                rtol=1e-12, atol=1e-15)
+
+
+# -- integer loop indices and counters: no derivative, not even 0.0 ------------------------
+# A loop index recorded on the tape came back from it with a tangent 0.0 in the second
+# transform, which multiplied the derivative of ``y ** i`` along its exponent,
+# ``y ** i * log(y)``: nan for a negative base, and 0.0 * nan is nan.
+
+def powers_until_break(x, y):
+    for i in range(3):
+        y = y ** i * x + y
+        if x > 0.5:
+            break
+    return x * y
+
+
+def powers_skipping_one(x, y):
+    s = 0.0
+    for i in range(4):
+        if x > 0.5 and i == 2:
+            continue
+        s = s + y ** i * x
+    return s
+
+
+def powers_until_return(x, y):
+    for i in range(1, 5):
+        y = y ** i * x
+        if abs(y) > 2.0:
+            return y * x
+    return x * y
+
+
+def powers_in_nested_loops_with_break(x, y):
+    s = 0.0
+    for j in range(3):
+        for i in range(j, 5):
+            s = s * y + (y * x) ** i
+            if i > j:
+                break
+    return s
+
+
+def fd_hessian(f, x, y):
+    """The Hessian of ``f`` in both arguments by central differences of ``s2sad.grad``."""
+    g = s2sad.grad(f, wrt=(0, 1))
+    cols = [(np.array(g(x + dx, y + dy)) - np.array(g(x - dx, y - dy))) / (2 * H)
+            for dx, dy in ((H, 0.0), (0.0, H))]
+    return np.array(cols).T
+
+
+def powers_of_a_while_counter(x, y):
+    k = 0
+    while k < 3:
+        y = y ** k * x + y
+        k = k + 1
+        if x > 0.5:
+            break
+    return x * y
+
+
+def powers_until_a_sum_is_reached(x, y):
+    k = 0
+    s = 0.0
+    while s < 2.0:
+        s = s + x * x + 0.5
+        y = y * x + y ** k
+        k = k + 1
+    return s * y
+
+
+COUNTED_LOOPS = [powers_until_break, powers_skipping_one, powers_until_return,
+                 powers_in_nested_loops_with_break, powers_of_a_while_counter,
+                 powers_until_a_sum_is_reached]
+BASES = [(0.3, -1.08), (0.7, -1.3), (0.4, 1.2), (0.8, 0.9), (0.6, -0.5)]
+
+
+@pytest.mark.parametrize("f", COUNTED_LOOPS)
+@pytest.mark.parametrize("x, y", BASES)
+def test_hessian_through_integer_loop_indices_and_counters(f, x, y):
+    want = fd_hessian(f, x, y)
+    got = np.array(s2sad.hessian(f, wrt=(0, 1))(x, y))
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def range_left_early(y):
+    s = 0.0
+    for i in range(5):
+        s = s * y + y ** i
+        if s < -0.2 or s > 3.0:
+            break
+    return s * y
+
+
+@pytest.mark.parametrize("y", [-1.3, -0.7, -0.2, 0.6, 1.4])
+def test_second_derivative_through_a_range_loop_left_early(y):
+    want = fd_second(range_left_early, y)
+    for how, d2 in second_derivatives(range_left_early).items():
+        assert d2(y) == pytest.approx(want, rel=1e-5, abs=1e-5), how
+
+
+def test_first_derivatives_through_a_range_loop_left_early_unchanged():
+    # the reverse loop runs over the iterations that ran, in the range sliced: no index
+    # on the tape
+    src = s2sad.source(powers_until_break, wrt=(0, 1), args=(0.3, -1.08))
+    assert "for i in reversed(range(3)[:_n1]):" in src and "_tape.append(i)" not in src
+    for x, y in BASES:
+        g = s2sad.grad(powers_until_break, wrt=(0, 1))(x, y)
+        for k, (dx, dy) in enumerate(((H, 0.0), (0.0, H))):
+            d = (powers_until_break(x + dx, y + dy) - powers_until_break(x - dx, y - dy)) / (2 * H)
+            assert g[k] == pytest.approx(d, rel=1e-6, abs=1e-6)
+
+
+def while_counter(y):
+    k = 0
+    s = 0.0
+    while k < 4:
+        s = s * y + y ** k
+        k = k + 1
+        if s < -0.2 or s > 3.0:
+            break
+    return s * y
+
+
+@pytest.mark.parametrize("y", [-1.3, -0.7, -0.2, 0.6, 1.4])
+def test_second_derivative_through_a_while_counter(y):
+    want = fd_second(while_counter, y)
+    for how, d2 in second_derivatives(while_counter).items():
+        assert d2(y) == pytest.approx(want, rel=1e-5, abs=1e-5), how
+
+
+def counts_from_y(x, y):
+    s = 0.0
+    c = y
+    while c < 3.0:
+        s = s * x + x * c * c
+        c = c + 1.0
+    return s
+
+
+@pytest.mark.parametrize("x, y", [(0.3, 0.5), (0.7, -1.3), (1.2, 2.1)])
+def test_values_without_derivative_along_one_argument_keep_it_along_another(x, y):
+    # c carries no derivative along x: grad(.., wrt=0) records it apart from s; the
+    # jacobian of that gradient along x and y differentiates it along y all the same
+    gx = s2sad.grad(counts_from_y, wrt=0, mode="reverse")
+    assert "_itape.append(c_1)" in s2sad.source(counts_from_y, wrt=0, args=(x, y))
+    want = [(gx(x + H, y) - gx(x - H, y)) / (2 * H), (gx(x, y + H) - gx(x, y - H)) / (2 * H)]
+    got = s2sad.jacobian(gx, wrt=(0, 1))(x, y)
+    assert got == pytest.approx(want, rel=1e-5, abs=1e-5)

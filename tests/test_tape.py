@@ -187,8 +187,41 @@ def test_loop_whose_range_changes_keeps_a_counter():
 
 
 def test_break_keeps_the_trip_counter():
+    # the reverse loop runs over the iterations that ran: the range sliced by the count
     src = s2sad.source(with_break, args=(0.9, 10))
-    assert "_n1" in src and "reversed(" not in src
+    assert "_n1 += 1" in src and "for i in reversed(range(n)[:_n1]):" in src
+
+
+def counts_powers(x, n):
+    k = 0
+    s = 0.0
+    while k < n:
+        s = s * x + x ** k
+        k = k + 1
+    return s
+
+
+def halves(x, n):
+    h = 1.0
+    s = 0.0
+    while s < n:
+        s = s + math.sin(x * h)
+        h = h * 0.5
+    return s
+
+
+def test_values_without_derivative_are_recorded_apart():
+    # k carries no derivative: differentiated again, the gradient pops it off a list
+    # holding nothing with a derivative, so it comes back with none (not a tangent 0.0)
+    src = s2sad.source(counts_powers, args=(-0.9, 4))
+    assert "_itape.append(k_1)" in src and "_tape.append(s_1)" in src
+    assert "k_1 = _itape.pop()" in src and "s_1 = _tape.pop()" in src
+    assert s2sad.grad(counts_powers, mode="reverse")(-0.9, 4) == pytest.approx(
+        s2sad.grad(counts_powers, mode="forward")(-0.9, 4), rel=1e-12)
+    # where nothing recorded has a derivative, the one list is the tape, as usual
+    src = s2sad.source(halves, args=(0.4, 0.7))
+    assert "_tape.append(h_1)" in src and "_itape" not in src
+    assert_grad_matches(halves, (0.4, 0.7), wrt=0)
 
 
 def test_elements_are_recorded_when_the_list_changes_in_place():
