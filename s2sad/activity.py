@@ -226,6 +226,27 @@ _FULL_REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, 
                     np.std, np.linalg.norm, np.nansum, np.nanmean}
 
 
+_ITEM_REDUCTIONS = {builtins.min, builtins.max, builtins.sum}
+# functions whose result is a number when their arguments are as _point_value says
+_POINT_VALUES = {np.polyval, np.interp, np.median, np.quantile, np.percentile}
+
+
+def _point_value(prim, args, keywords, kinds):
+    """``np.polyval(p, x)`` of a 1-D ``p`` and a number ``x``, ``np.interp(x, xp, fp)``
+    of a number ``x``, ``np.median(v)``, ``np.quantile(v, q)``, ``np.percentile(v, q)``
+    of a number ``q``, without keywords: a NumPy scalar, which shares no memory."""
+    if keywords:
+        return False
+    kind = [_atom_kind(a, kinds) for a in args]
+    if prim is np.polyval:
+        return len(args) == 2 and kind[0] in ("A1", "LS") and kind[1] == "S"
+    if prim is np.interp:
+        return len(args) == 3 and kind[0] == "S"
+    if prim is np.median:
+        return len(args) == 1 and (kind[0] == "LS" or is_array_kind(kind[0]))
+    return len(args) == 2 and (kind[0] == "LS" or is_array_kind(kind[0])) and kind[1] == "S"
+
+
 def _prim(prim, args, keywords, kinds, what):
     if prim is None:
         return Op("unknown", args=args, keywords=keywords, what=what)
@@ -247,6 +268,11 @@ def _prim(prim, args, keywords, kinds, what):
             and (_atom_kind(args[0], kinds or {}) == "LS"
                  or is_array_kind(_atom_kind(args[0], kinds or {}))):
         scalar_result = True        # np.sum(x) of an array (no axis) is a number
+    elif prim in _ITEM_REDUCTIONS and len(args) == 1 and not keywords \
+            and _atom_kind(args[0], kinds or {}) in ("LS", "A1"):
+        scalar_result = True        # min(xs), max(xs), sum(xs) of numbers: a number
+    elif prim in _POINT_VALUES and _point_value(prim, args, keywords, kinds or {}):
+        scalar_result = True        # np.polyval(p, 0.5), np.median(v), ...: a number
     if rule == "nondiff":
         return Op("nondiff", args=args, keywords=keywords, what=pretty,
                   scalar_result=scalar_result)
@@ -583,12 +609,12 @@ def _classified_kind(value, ctx, kinds, ops):
 _SIZE_ATTRS = {"shape": "LS", "strides": "LS", "ndim": "S", "size": "S", "itemsize": "S",
                "nbytes": "S"}
 def _size_call(fn):
-    """``'S'`` for a call of ``len``, ``np.ndim``, ``np.size`` (ints whatever their
-    argument), ``'LS'`` for ``np.shape``; else None."""
+    """``'S'`` for a call of ``len``, ``np.ndim``, ``np.size``, ``first_extreme`` (ints
+    whatever their argument), ``'LS'`` for ``np.shape``; else None."""
     if fn is None:
         return None
-    if fn is builtins.len or fn is np.ndim or fn is np.size:
-        return "S"
+    if fn is builtins.len or fn is np.ndim or fn is np.size or fn is runtime.first_extreme:
+        return "S"      # (first_extreme: the position min(xs, key=k) picks)
     return "LS" if fn is np.shape else None
 
 

@@ -469,3 +469,38 @@ def test_kinds_of_lists_grown_by_append_and_stores():
     found = kinds_of(rows_appended, M, 0.8)
     assert (found["rows"], found["vals"], found["firsts"]) == ("L", "LS", "L")
     assert_grad_matches(rows_appended, (M, 0.8), wrt=(0, 1))
+
+
+def keyed_extreme_updated(x, y):
+    L = [np.arctan(x), y]
+    L[0] += min(L, key=abs)             # min(L, key=k) is L[first_extreme(...)]
+    m = min(L)
+    L[1] = 0.5 * L[1]                   # m is a number: no view of L
+    L.append(max(L, key=abs, default=0.5))
+    L[2] *= 2.0
+    return L[0] * L[1] + m * L[2] + sum(L)
+
+
+def point_values_updated(v, y):
+    p = 0.25 * np.polyval(v, 0.5 * y)
+    q = np.median(v) + np.quantile(v, 0.3) + np.percentile(v, 70.0) \
+        + np.interp(y, np.array([-1.0, 0.0, 1.0]), v)
+    w, r = p, q
+    w *= 0.5                            # p, q are numbers: nothing shares their memory
+    r *= y
+    return w + p + r * q
+
+
+@pytest.mark.parametrize("x, y", [(0.3, 0.7), (-1.1, 0.4), (0.2, -1.5)])
+def test_kinds_of_keyed_extremes_and_point_values(x, y):
+    """Fuzz 612000232, 612000338, 611000116: ``min(L, key=k)`` (the item at
+    ``first_extreme``), ``min(L)`` of a list of numbers, ``np.polyval(p, 0.5)``,
+    ``np.median(v)``... were 'A' (maybe an array): ``L[0] += ...``, ``w *= 0.5`` were
+    refused as in-place updates of an array another name shares."""
+    found = kinds_of(keyed_extreme_updated, x, y)
+    assert found["m"] == "S" and found["L"] == "LS"
+    assert_grad_matches(keyed_extreme_updated, (x, y), wrt=(0, 1))
+    v = np.array([x, y, 0.4 * x - y])
+    found = kinds_of(point_values_updated, v, y)
+    assert found["p"] == found["q"] == "S"
+    assert_grad_matches(point_values_updated, (v, y), wrt=(0, 1))
