@@ -594,3 +594,27 @@ def test_hessian_of_a_list_built_by_a_comprehension_then_appended_to(x, y):
     h = s2sad.hessian(comprehension_appended_to, wrt=(0, 1))(x, y)
     np.testing.assert_allclose(np.array(h), [[0.0, 0.5 + 2 * y], [0.5 + 2 * y, 1 + 2 * x]],
                                rtol=1e-12, atol=1e-15)
+
+
+def svd_values_cubed(a):
+    return np.sum(np.linalg.svd(a, compute_uv=False) ** 3)
+
+
+def test_refusal_in_the_derivative_code_of_a_helper_is_at_the_users_line():
+    """Fuzz: reverse over reverse through svd's singular values refuses in the derivative
+    code of s2sad's own svd_adjoint (it calls svd); the RuleLimitError named
+    numpy_helpers.py, not the user's line. The hessian (forward over reverse) works."""
+    a = np.random.default_rng(3).normal(size=(3, 2))
+    with pytest.raises(s2sad.RuleLimitError) as info:
+        s2sad.jacobian(s2sad.grad(svd_values_cubed))(a)
+    err = info.value
+    assert err.filename == __file__
+    assert err.lineno == _line_of(svd_values_cubed, "return np.sum(np.linalg.svd")
+    assert "numpy_helpers.py" in err.message and "s2sad.hessian" in err.hint
+    g, h = s2sad.grad(svd_values_cubed), 1e-5
+    hess = s2sad.hessian(svd_values_cubed)(a)
+    for k in np.ndindex(a.shape):
+        e = np.zeros(a.shape)
+        e[k] = h
+        np.testing.assert_allclose(hess[(...,) + k], (g(a + e) - g(a - e)) / (2 * h),
+                                   rtol=1e-5, atol=1e-7)
