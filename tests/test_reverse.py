@@ -479,7 +479,7 @@ def _inner_while_may_not_run(x, y, n):
 
 def _inner_range_may_be_empty(x, y, n):
     for i in range(n):
-        for k in range(n - 1):
+        for _k in range(n - 1):
             x = x + 9.81 / y * i + math.sin(0.25 * y * (0.3 * i))
         x = math.tanh(x)
     return x
