@@ -383,11 +383,14 @@ def infer_kinds(tree, ctx, stmts=None, ops=None, reads=None, targets=None):
     # loop of a name bound to an array in it, made buf_2 'A' rather than 'A1')
     unknown = {t for t, _, _ in defs} - known
     bools = _maybe_bools(defs, ctx)
-    literals = _sequence_literals(defs)
-    if literals:        # np.concatenate(t) depends on the kinds of t's items too
+    literals = _sequence_literals(defs, ctx)
+    if literals:        # np.concatenate(t), t[i] depend on the kinds of t's items too
         defs = [(t, v, deps | {n.id for a in v.args if isinstance(a, gast.Name)
                                and a.id in literals for n in name_nodes(literals[a.id])})
-                if isinstance(v, gast.Call) and deps & literals.keys() else (t, v, deps)
+                if isinstance(v, gast.Call) and deps & literals.keys() else
+                (t, v, deps | {n.id for n in name_nodes(literals[v.value.id])})
+                if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name)
+                and v.value.id in literals else (t, v, deps)
                 for t, v, deps in defs]
     changed = True
     seen = set()
@@ -501,13 +504,22 @@ def _indexed_ndim(ndim, index, kinds, bools=()):
     return ndim - ints
 
 
-def _sequence_literals(defs):
+def _sequence_literals(defs, ctx=None):
     """Name -> the tuple or list display it is bound to, for names bound once (the
-    normal form puts the tuple of ``np.concatenate((u, v))`` in a temporary)."""
+    normal form puts the tuple of ``np.concatenate((u, v))`` in a temporary), and for
+    the sequence a loop iterates by (``_seq = as_sequence(t)``) of such a name."""
     count = {}
     for t, _, _ in defs:
         count[t] = count.get(t, 0) + 1
-    return {t: v for t, v, _ in defs if count[t] == 1 and isinstance(v, (gast.Tuple, gast.List))}
+    out = {t: v for t, v, _ in defs if count[t] == 1 and isinstance(v, (gast.Tuple, gast.List))}
+    if out and ctx is not None:
+        for t, v, _ in defs:
+            if count[t] == 1 and isinstance(v, gast.Call) and isinstance(v.func, gast.Name) \
+                    and ctx.injected.get(v.func.id) is runtime.as_sequence \
+                    and len(v.args) == 1 and isinstance(v.args[0], gast.Name) \
+                    and v.args[0].id in out:
+                out[t] = out[v.args[0].id]
+    return out
 
 
 def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
@@ -548,6 +560,14 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
         if base == "LS" and _is_int_index(value.slice, kinds):     # t[True] is t[1]
             return "S"
         if base == "L" and _is_int_index(value.slice, kinds):
+            items = (literals or {}).get(getattr(value.value, "id", None))
+            if isinstance(items, gast.Tuple) and items.elts and not any(
+                    isinstance(e, gast.Starred) for e in items.elts):
+                kind = _atom_kind(items.elts[0], kinds)
+                for e in items.elts[1:]:
+                    kind = join_kinds(kind, _atom_kind(e, kinds))
+                return kind         # an item of a tuple display (which no store
+                #                     changes): the join of its items' kinds
             return "AL"             # an item of a container: perhaps a list itself
         return "A"
     if isinstance(value, gast.Compare):

@@ -504,3 +504,32 @@ def test_kinds_of_keyed_extremes_and_point_values(x, y):
     found = kinds_of(point_values_updated, v, y)
     assert found["p"] == found["q"] == "S"
     assert_grad_matches(point_values_updated, (v, y), wrt=(0, 1))
+
+
+def scaled_pairs(x, y):
+    s = 0.0
+    for a, c in ((x, y), (y, 0.5), (x * y, x)):
+        a *= c                          # a is a number: nothing shares its memory
+        s = s + a * c
+    return s
+
+
+def scaled_array_pairs(u, y):
+    s = 0.0
+    for a, c in ((u, y), (u * y, 0.5)):
+        a *= c                          # a is u itself in the first pair
+        s = s + np.sum(a)
+    return s
+
+
+@pytest.mark.parametrize("x, y", [(0.5, 0.7), (-1.3, 0.2), (2.0, -0.6)])
+def test_items_of_a_tuple_of_pairs_have_the_kind_of_the_pairs_items(x, y):
+    """``for a, c in ((x, y), ...): a *= c`` was refused as an in-place update of an
+    array another name shares: an item of a tuple of tuples was 'AL'. An item of a
+    tuple display (bound once: nothing stores into it) has the join of its items' kinds."""
+    assert_grad_matches(scaled_pairs, (x, y), wrt=(0, 1))
+    want = s2sad.grad(scaled_pairs, wrt=(0, 1), mode="reverse")(x, y)
+    assert s2sad.grad(scaled_pairs, wrt=(0, 1), mode="forward")(x, y) == pytest.approx(want)
+    assert kinds_of(scaled_pairs, x, y)["a"] == "S"
+    with pytest.raises(UnsupportedSyntaxError, match="in-place update"):
+        s2sad.grad(scaled_array_pairs, wrt=1)(np.array([x, y]), y)
