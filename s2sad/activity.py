@@ -226,6 +226,27 @@ _FULL_REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, 
                     np.std, np.linalg.norm, np.nansum, np.nanmean}
 
 
+_ITEM_REDUCTIONS = {builtins.min, builtins.max, builtins.sum}
+# functions whose result is a number when their arguments are as _point_value says
+_POINT_VALUES = {np.polyval, np.interp, np.median, np.quantile, np.percentile}
+
+
+def _point_value(prim, args, keywords, kinds):
+    """``np.polyval(p, x)`` of a 1-D ``p`` and a number ``x``, ``np.interp(x, xp, fp)``
+    of a number ``x``, ``np.median(v)``, ``np.quantile(v, q)``, ``np.percentile(v, q)``
+    of a number ``q``, without keywords: a NumPy scalar, which shares no memory."""
+    if keywords:
+        return False
+    kind = [_atom_kind(a, kinds) for a in args]
+    if prim is np.polyval:
+        return len(args) == 2 and kind[0] in ("A1", "LS") and kind[1] == "S"
+    if prim is np.interp:
+        return len(args) == 3 and kind[0] == "S"
+    if prim is np.median:
+        return len(args) == 1 and (kind[0] == "LS" or is_array_kind(kind[0]))
+    return len(args) == 2 and (kind[0] == "LS" or is_array_kind(kind[0])) and kind[1] == "S"
+
+
 def _prim(prim, args, keywords, kinds, what):
     if prim is None:
         return Op("unknown", args=args, keywords=keywords, what=what)
@@ -247,6 +268,11 @@ def _prim(prim, args, keywords, kinds, what):
             and (_atom_kind(args[0], kinds or {}) == "LS"
                  or is_array_kind(_atom_kind(args[0], kinds or {}))):
         scalar_result = True        # np.sum(x) of an array (no axis) is a number
+    elif prim in _ITEM_REDUCTIONS and len(args) == 1 and not keywords \
+            and _atom_kind(args[0], kinds or {}) in ("LS", "A1"):
+        scalar_result = True        # min(xs), max(xs), sum(xs) of numbers: a number
+    elif prim in _POINT_VALUES and _point_value(prim, args, keywords, kinds or {}):
+        scalar_result = True        # np.polyval(p, 0.5), np.median(v), ...: a number
     if rule == "nondiff":
         return Op("nondiff", args=args, keywords=keywords, what=pretty,
                   scalar_result=scalar_result)
@@ -357,11 +383,14 @@ def infer_kinds(tree, ctx, stmts=None, ops=None, reads=None, targets=None):
     # loop of a name bound to an array in it, made buf_2 'A' rather than 'A1')
     unknown = {t for t, _, _ in defs} - known
     bools = _maybe_bools(defs, ctx)
-    literals = _sequence_literals(defs)
-    if literals:        # np.concatenate(t) depends on the kinds of t's items too
+    literals = _sequence_literals(defs, ctx)
+    if literals:        # np.concatenate(t), t[i] depend on the kinds of t's items too
         defs = [(t, v, deps | {n.id for a in v.args if isinstance(a, gast.Name)
                                and a.id in literals for n in name_nodes(literals[a.id])})
-                if isinstance(v, gast.Call) and deps & literals.keys() else (t, v, deps)
+                if isinstance(v, gast.Call) and deps & literals.keys() else
+                (t, v, deps | {n.id for n in name_nodes(literals[v.value.id])})
+                if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name)
+                and v.value.id in literals else (t, v, deps)
                 for t, v, deps in defs]
     changed = True
     seen = set()
@@ -475,13 +504,22 @@ def _indexed_ndim(ndim, index, kinds, bools=()):
     return ndim - ints
 
 
-def _sequence_literals(defs):
+def _sequence_literals(defs, ctx=None):
     """Name -> the tuple or list display it is bound to, for names bound once (the
-    normal form puts the tuple of ``np.concatenate((u, v))`` in a temporary)."""
+    normal form puts the tuple of ``np.concatenate((u, v))`` in a temporary), and for
+    the sequence a loop iterates by (``_seq = as_sequence(t)``) of such a name."""
     count = {}
     for t, _, _ in defs:
         count[t] = count.get(t, 0) + 1
-    return {t: v for t, v, _ in defs if count[t] == 1 and isinstance(v, (gast.Tuple, gast.List))}
+    out = {t: v for t, v, _ in defs if count[t] == 1 and isinstance(v, (gast.Tuple, gast.List))}
+    if out and ctx is not None:
+        for t, v, _ in defs:
+            if count[t] == 1 and isinstance(v, gast.Call) and isinstance(v.func, gast.Name) \
+                    and ctx.injected.get(v.func.id) is runtime.as_sequence \
+                    and len(v.args) == 1 and isinstance(v.args[0], gast.Name) \
+                    and v.args[0].id in out:
+                out[t] = out[v.args[0].id]
+    return out
 
 
 def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
@@ -522,6 +560,14 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
         if base == "LS" and _is_int_index(value.slice, kinds):     # t[True] is t[1]
             return "S"
         if base == "L" and _is_int_index(value.slice, kinds):
+            items = (literals or {}).get(getattr(value.value, "id", None))
+            if isinstance(items, gast.Tuple) and items.elts and not any(
+                    isinstance(e, gast.Starred) for e in items.elts):
+                kind = _atom_kind(items.elts[0], kinds)
+                for e in items.elts[1:]:
+                    kind = join_kinds(kind, _atom_kind(e, kinds))
+                return kind         # an item of a tuple display (which no store
+                #                     changes): the join of its items' kinds
             return "AL"             # an item of a container: perhaps a list itself
         return "A"
     if isinstance(value, gast.Compare):
@@ -583,12 +629,12 @@ def _classified_kind(value, ctx, kinds, ops):
 _SIZE_ATTRS = {"shape": "LS", "strides": "LS", "ndim": "S", "size": "S", "itemsize": "S",
                "nbytes": "S"}
 def _size_call(fn):
-    """``'S'`` for a call of ``len``, ``np.ndim``, ``np.size`` (ints whatever their
-    argument), ``'LS'`` for ``np.shape``; else None."""
+    """``'S'`` for a call of ``len``, ``np.ndim``, ``np.size``, ``first_extreme`` (ints
+    whatever their argument), ``'LS'`` for ``np.shape``; else None."""
     if fn is None:
         return None
-    if fn is builtins.len or fn is np.ndim or fn is np.size:
-        return "S"
+    if fn is builtins.len or fn is np.ndim or fn is np.size or fn is runtime.first_extreme:
+        return "S"      # (first_extreme: the position min(xs, key=k) picks)
     return "LS" if fn is np.shape else None
 
 

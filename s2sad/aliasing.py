@@ -101,6 +101,9 @@ class _Sharing:
         self.copies = {}         # name -> names it is copied from / to (SSA and user copies)
         self.made_at = {}        # name -> the statement making it share memory
         self.sequences = set()   # names a loop iterates by (_seq = as_sequence(xs))
+        # (copy, list): a new list or dict holding a list's or dict's items (xs[1:],
+        # list(xs), sorted(xs), dict(d)), which a store into that list does not change
+        self.shallow = set()
         items = []               # (list, name): the name is an item read from the list
         for s in stmts:
             same, held = self.edges(s)
@@ -114,6 +117,8 @@ class _Sharing:
                     self.copies.setdefault(b, set()).add(a)
             for holder, x in held:
                 self.holders.setdefault(x, set()).add(holder)
+                if self._shallow_copy(s, x):
+                    self.shallow.add((holder, x))
             v = getattr(s, "value", None)
             if (same or held) and isinstance(v, gast.Subscript) \
                     and isinstance(v.value, gast.Name):
@@ -138,6 +143,12 @@ class _Sharing:
             for x, hs in self.holders.items():
                 for h in hs:
                     held_by.setdefault(self.find(h), set()).add(x)
+            for h, x in self.shallow:
+                # a shallow copy (xs[1:], list(xs)) holds the items of the list, not it
+                mine = held_by.get(self.find(h), set())
+                if x in mine and self.find(x) != self.find(h):
+                    mine.discard(x)
+                    mine |= held_by.get(self.find(x), set()) - {x}
             for lst, t in items:
                 for x in held_by.get(self.find(lst), ()):
                     if x != t and self.find(x) != self.find(t):
@@ -165,16 +176,42 @@ class _Sharing:
         root = self.find(n)
         return {m for m in self.parent if self.find(m) == root} | {n}
 
-    def seen(self, n):
-        """The names through which a change to ``n``'s memory shows."""
+    def seen(self, n, store=False):
+        """The names through which a change to ``n``'s memory shows; ``store``: the
+        change is a store into the list or dict ``n`` (``n[i] = v``), which its shallow
+        copies (``shallow``) do not see (those of what holds ``n`` hold ``n`` itself)."""
         out = self.same(n)
+        first = set(out) if store else set()
         todo = list(out)
         while todo:
-            for h in self.holders.get(todo.pop(), ()):
+            x = todo.pop()
+            for h in self.holders.get(x, ()):
+                if x in first and (h, x) in self.shallow:
+                    continue
                 for m in self.same(h) - out:
                     out.add(m)
                     todo.append(m)
         return out
+
+    def _shallow_copy(self, s, x):
+        """``s`` makes a new list (tuple, dict) of the items of the list or dict ``x``."""
+        if not self._list(x):
+            return False
+        v = getattr(s, "value", None)
+        if isinstance(v, gast.Subscript):
+            return isinstance(v.slice, gast.Slice) and isinstance(v.value, gast.Name) \
+                and v.value.id == x
+        if not (isinstance(v, gast.Call) and len(v.args) == 1
+                and isinstance(v.args[0], gast.Name) and v.args[0].id == x):
+            return False
+        path = dotted_name(v.func) or ""
+        try:
+            fn = self.ctx.lookup(path) if path and path.split(".")[0] not in \
+                self.ctx.local_names else None
+        except (KeyError, ValueError):
+            return False
+        return fn in (builtins.list, builtins.tuple, builtins.sorted, builtins.dict,
+                      runtime.in_order)
 
     def same_array(self, n):
         """``n`` and its copies: the names the reverse pass treats as one array."""
@@ -393,6 +430,9 @@ class _Sharing:
                 entry = new
         t = target_name(s)
         if t is not None:
+            if t not in live and isinstance(s.value, gast.Name):
+                return live     # a copy never read (the join copy of a view whose shape
+                #                 only the gradient reads): no read of its source
             return (live - {t}) | self._value_loads(s.value)
         return live | self._value_loads(s)
 
@@ -684,7 +724,7 @@ def check_writes_under_views(sharing, stmts, ctx, varied):
             continue
         # an element of a list is replaced, not written into: only what holds the list
         # (b = [a, a], hist.append(a)) sees the change
-        views = sharing.seen(base) - sharing.same_array(base)
+        views = sharing.seen(base, store=sharing._list(base)) - sharing.same_array(base)
         if sharing._list(base):
             # ... except the list itself under the name a loop around the store
             # iterates by (_seq = as_sequence(xs)): the items it reads next are the new

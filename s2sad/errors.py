@@ -41,19 +41,40 @@ def note_generated(exc):
     if isinstance(exc, S2SADError) and exc.filename is not None \
             or not isinstance(exc, S2SADError) and not hasattr(exc, "add_note"):
         return
-    tb, found = exc.__traceback__, None
+    tb, frames = exc.__traceback__, []
     while tb is not None:
         name = tb.tb_frame.f_code.co_filename
         if name in GENERATED:
-            found = (name, tb.tb_lineno)
+            frames.append((name, tb.tb_lineno))
         tb = tb.tb_next
-    if found is None:
+    if not frames:
         return
+    import os
+    here = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    # the innermost generated line of the user's code: not one of the derivative code
+    # of s2sad's own helpers (a gradient differentiated again calls them), whose origin
+    # is in s2sad's files
+    found, inner = frames[-1], None
+    for frame in reversed(frames):
+        origin = _origin(*frame)
+        if origin is not None and origin[0] and not os.path.abspath(origin[0]).startswith(here):
+            found = frame
+            break
+        if inner is None and origin is not None:
+            inner = origin
     origin = _origin(*found)
     if origin is None or origin[1] is None:
         return
     (filename, lineno), (gen_file, gen_line) = origin, found
     if isinstance(exc, S2SADError):     # a rule's refusal (RuleLimitError): at that line
+        if found != frames[-1] and inner is not None:
+            where = os.path.basename(inner[0]) + (f":{inner[1]}" if inner[1] else "")
+            exc.message += (f" (in the derivative code of s2sad's own {where}, which the "
+                            "derivative code of this line calls)")
+            exc.hint = ("s2sad's derivative code for this line cannot be differentiated "
+                        "again this way: take the second derivative another way "
+                        "(s2sad.hessian: forward over reverse), or compute this value "
+                        "outside the function you differentiate")
         exc.filename, exc.lineno = filename, lineno
         exc.args = (exc._format(),)
         return

@@ -861,9 +861,19 @@ class Normalizer:
         return name(t)
 
     def check_expr(self, e):
-        """Reject constructs hidden in expressions that are kept whole."""
+        """Reject constructs hidden in expressions that are kept whole (a lambda given
+        as ``key=`` of ``min``, ``max`` or ``sorted`` excepted: ``keyed`` inlines it
+        where the expression is flattened, in ``if`` and ``while`` tests too)."""
+        keys = set()
+        for n in walk(e):
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) \
+                    and n.func.id in ("min", "max", "sorted"):
+                keys.update(id(k.value) for k in n.keywords
+                            if k.arg == "key" and isinstance(k.value, gast.Lambda))
         for n in walk(e):
             kind = type(n).__name__
+            if kind == "Lambda" and id(n) in keys:
+                continue
             if kind in ("Lambda", "NamedExpr", "Yield", "YieldFrom", "Await",
                         "SetComp", "DictComp", "Starred"):
                 raise errors.unsupported(n, self.ctx, kind)

@@ -765,8 +765,17 @@ class Reverse:
         if self.pad_reads(pads):     # the body's record restores what its pads read
             body, exit_ = self.block(s.body, dict(head), over, self.pad_reads(pads))
         hoisted = _hoist_invariants(body, inner | written)
-        if overwritten is not None:
-            pre += hoisted      # the loop around hoists them further, or keeps them
+        if overwritten is not None and hoisted:
+            # the loop around hoists them further, or keeps them; run only where this
+            # loop runs (the forward loop computed their operands in its body: unbound,
+            # or a value the function never computes, when it ran no iteration)
+            test = self.runs_test(s, fixed)
+            if test is None:
+                body[:0] = hoisted          # (kept in the body)
+            elif test is True:
+                pre += hoisted
+            else:
+                pre.append(copy_location(gast.If(test=test, body=hoisted, orelse=[]), s))
         # else the forward loop computed each of them in every iteration it ran, to one
         # value, which the reverse loop reads: computed again before it, a value the
         # function never computes when the loop runs no iteration (9.81 / L with L = 0)
@@ -791,6 +800,19 @@ class Reverse:
             rng = call(name(self.inject("range", builtins.range)), name(self.counters[id(s)]))
         rev = gast.For(target=it, iter=rng, body=body, orelse=[], type_comment=None)
         return head, pre + [copy_location(rev, s)]
+
+    def runs_test(self, s, fixed):
+        """True where the loop ``s`` surely runs an iteration (``range`` of constants),
+        else a test of whether it ran one (its range, its trip counter), or None."""
+        if self.is_range_loop(s) and not s.iter.keywords \
+                and all(isinstance(a, gast.Constant) and type(a.value) is int
+                        for a in s.iter.args):
+            return len(range(*[a.value for a in s.iter.args])) > 0 or None
+        if self.reversible(s):
+            return clone(s.iter)            # a range: true when it is not empty
+        if not fixed and id(s) in self.counters:
+            return name(self.counters[id(s)])
+        return None
 
     def is_range_loop(self, s):
         return isinstance(s, gast.For) and isinstance(s.iter, gast.Call) \

@@ -625,7 +625,11 @@ def dict_values_adjoint(g, d):
     """Adjoint of the dict ``d`` in ``d.values()``: each value's adjoint, by key."""
     if type(g) is float and g == 0.0:
         return zeros_like(d)
-    return {k: element_adjoint(gv, v) for gv, (k, v) in zip(g, d.items())}
+    out = {}            # (a loop, not a dict comprehension: differentiated again)
+    keys = list(d)
+    for i in range(len(keys)):
+        out[keys[i]] = element_adjoint(g[i], d[keys[i]])
+    return out
 
 
 def sequence_adjoint(g, x):

@@ -55,7 +55,10 @@ SUPPORTED_FEATURES = frozenset({"inplace", "break", "continue", "early_return", 
                                 "vectors"})
 #: ``vectors``: the first argument ``x`` is a NumPy array of shape (3,), used through
 #: elementwise NumPy functions, broadcasting with scalars, indexing, slicing,
-#: reductions (sum, mean, dot, @, max, min), np.where and element writes.
+#: reductions (sum, mean, dot, @, max, min), np.where and element writes; and (knob
+#: ``numpy2``, leave it out with ``avoid``) the later NumPy rules: polyval, interp, cov,
+#: median/quantile/percentile, float64, sum/mean with where=, split/array_split,
+#: gradient, select, np.add.at, eigh/eigvalsh/pinv/lstsq/qr and singular values.
 ALL_FEATURES = frozenset({"inplace", "break", "continue", "early_return", "calls", "vectors"})
 #: Opt-in container, loop and argument features (never on by default, not in
 #: ALL_FEATURES, so the short-mode tests' programs stay the same):
@@ -65,6 +68,9 @@ ALL_FEATURES = frozenset({"inplace", "break", "continue", "early_return", "calls
 #:   stores, comprehensions, ``sum``, ``len``, ``list``, ``tuple``, ``zip``,
 #:   ``enumerate``, ``reversed``, ``sorted(..., reverse=)``, ``map`` of a named
 #:   helper, starred unpacking, ``max``/``min`` of a list, ``math.prod``;
+#:   ``min``/``max``/``sorted`` with ``key=abs`` and ``default=`` (knob ``key_default``),
+#:   stores at a loop's own index ``for i, t in enumerate(L): L[i] = ...`` (knob
+#:   ``own_index_store``);
 #: * ``tuples``: tuple packing and unpacking (nested too), helpers returning tuples,
 #:   loops over tuples of pairs;
 #: * ``dicts``: ``x`` is a dict ``{"a": float, "b": float}`` (read by key, through
@@ -245,8 +251,34 @@ class Generator:
             f"(np.dot({v}, {w}) / 12.0)", f"({v} @ {w} / 12.0)", f"np.max({v})",
             f"np.min({v})", f"np.sum({v}[1:])", f"({v}.sum() / 3.0)",
             f"np.sum({v} * {w}) / 12.0",
-        ])
+        ]) if "numpy2" in self.avoid or rng.random() < 0.75 else self.numpy2_reduction(v, w)
         return f"float({red})" if "abs_np_scalar" in self.avoid else red
+
+    def numpy2_reduction(self, v, w):
+        """A scalar through the NumPy rules added after the first campaigns (knob
+        ``numpy2``): polyval, interp, cov, median/quantile/percentile, float64, sum and
+        mean with where=, array_split, the symmetric eigenvalues, pinv, lstsq, qr and
+        singular values of well-conditioned matrices built from ``v`` and ``w``."""
+        rng = self.rng
+        near_eye = f"(np.eye(3) + 0.1 * np.outer(np.tanh({v}), np.tanh({w})))"
+        sym = f"(np.diag({v}) + 0.1 * np.outer({w}, {w}))"
+        return rng.choice([
+            f"(0.25 * np.polyval({v}, 0.5 * math.tanh({w}[0])))",
+            f"np.interp(math.tanh({w}[1]), np.array([-1.0, 0.0, 1.0]), {v})",
+            f"math.tanh(np.cov({v}, {w})[0, 1])",
+            f"np.median({v})", f"np.quantile({v}, 0.3)", f"(0.5 * np.percentile({v}, 70.0))",
+            f"float(np.float64({v}[1]))",
+            f"(np.sum({v}, where={w} > 0.0) / 3.0)",
+            f"np.mean({v}, where=np.array([True, False, True]))",
+            f"(0.5 * np.sum(np.array_split({v}, 2)[0]))",
+            f"(0.25 * np.linalg.eigvalsh({sym})[-1])",
+            f"(0.25 * np.linalg.eigh({sym})[0][0])",
+            f"np.sum(np.linalg.pinv({near_eye}) @ {v}) / 4.0",
+            f"np.linalg.lstsq(np.stack([np.ones(3), np.linspace(-1.0, 1.0, 3) + 0.1 * "
+            f"np.tanh({w})], axis=1), {v}, rcond=None)[0][1]",
+            f"np.sum(np.linalg.qr({near_eye})[1] @ {v}) / 8.0",
+            f"(0.25 * np.linalg.svd({sym}, compute_uv=False)[0])",
+        ])
 
     def vatom(self, scope):
         rng = self.rng
@@ -307,7 +339,16 @@ class Generator:
         if choice == 14:
             return f"np.tanh({v()} * {self.reduction(scope)})"
         if choice == 15:
-            return f"0.1 * np.cumsum({v()})" if rng.random() < 0.5 \
+            r = rng.random() if "numpy2" not in self.avoid else 0.0
+            if r > 0.7:
+                return rng.choice([
+                    f"0.5 * np.gradient({v()})",
+                    f"np.select([{v()} > {s()}, {v()} < -1.0], [{v()}, 0.5 * {v()}], "
+                    f"default=0.25)",
+                    f"np.concatenate(np.array_split({v()}, 2)[::-1])",
+                    f"np.concatenate(np.split({v()}, 3)[::-1])",
+                    f"np.float64({s()}) * {v()} * 0.25"])
+            return f"0.1 * np.cumsum({v()})" if r < 0.35 \
                 else f"np.concatenate(({v()}[1:], {v()}[:1]))"
         return f"0.5 * ({v()} - {v()})"
 
@@ -560,6 +601,10 @@ class Generator:
                 else str(rng.randrange(VECTOR_SIZE))
             op = rng.choice(["=", "+=", "*="])
             value = b(1) if op != "*=" else rng.choice(["0.5", "-0.9"])
+            if "numpy2" not in self.avoid and rng.random() < 0.2:
+                other = rng.choice([str(rng.randrange(VECTOR_SIZE)), idx])
+                return [f"{pad}np.add.at({w}, [{idx}, {other}], 0.25 * {_p(b(1))})",
+                        f"{pad}{w} = np.tanh({w})"]
             return [f"{pad}{w}[{idx}] {op} {value}"]
         if kind == "array":
             self.uses_np = True
@@ -736,6 +781,10 @@ class Generator:
                 forms.append(f"{lst}[{rng.choice(ints)} % len({lst})]")
         if m >= 2:
             forms += [f"(0.0625 * math.prod({lst}[:2]))", f"{lst}[1:][0]"]
+        if "key_default" not in self.avoid:
+            forms += [f"max({lst}, key=abs, default=0.5)", f"min({lst}, default=-0.25)"]
+            if m >= 1:
+                forms += [f"sorted({lst}, key=abs)[-1]", f"min({lst}, key=abs)"]
         return rng.choice(forms)
 
     def container_kinds(self, scope, depth, in_loop):
@@ -850,6 +899,18 @@ class Generator:
                 k = self.fresh("i")
                 head = f"for {k}, {t} in enumerate({lst}):"
                 inner.ints.append(k)
+                if "own_index_store" not in self.avoid and lst not in scope.iterating \
+                        and rng.random() < 0.5:
+                    # a store at the loop's own index: differentiated, not refused
+                    op = rng.choice(["=", "=", "+=", "*="])
+                    value = {"=": f"math.tanh({t} + {_p(b(1))})", "+=": f"0.25 * {_p(b(1))}",
+                             "*=": "0.5"}[op]
+                    inner.floats.append(t)
+                    lines = [f"{pad}{head}", f"{pad}    {lst}[{k}] {op} {value}"]
+                    body = self._loop_body(scope, inner, lines, indent, depth, trips, 4)
+                    if t in scope.floats:
+                        scope.floats.remove(t)
+                    return body
             elif r < 0.7:
                 head = f"for {t} in reversed({lst}):"
             elif r < 0.8:
@@ -885,9 +946,9 @@ class Generator:
             return [f"{pad}{name} = [{value}]"]
         if kind == "c_vlappend":
             vl, m = rng.choice(sorted(scope.vlists.items()))
-            scope.vlists[vl] = m + 1
             value = rng.choice([f"np.tanh({_p(self.vbounded(scope, 1))})",
                                 f"0.5 * {vl}[-1] + 0.5 * np.sin({_p(self.vbounded(scope, 1))})"])
+            scope.vlists[vl] = m + 1        # (after the value, which may read an item)
             return [f"{pad}{vl}.append({value})"]
         if kind == "c_tpack":
             name = self.fresh("T")

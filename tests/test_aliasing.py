@@ -706,3 +706,93 @@ def test_a_loop_writing_into_a_list_argument_it_iterates_over_is_refused():
                                                                      [list(r) for r in rows])
         assert gx == pytest.approx([4.0 * v for v in xs])                  # 2 v^2
         assert gr == [pytest.approx([2.0 * r[1], 2.0 * r[0]]) for r in rows]   # 2 r0 r1
+
+
+# -- stores into a list while a shallow copy of it (xs[1:], list(xs)) is read later ---
+
+
+def store_under_slice(x, y):
+    xs = [x, y, x * y]
+    rest = xs[1:]
+    xs[1] = 2.0 * x
+    return sum(rest) * xs[1]
+
+
+def store_under_list_copy(x, y):
+    xs = [x, y]
+    ys = list(xs)
+    xs[0] = y * y
+    return ys[0] * xs[0]
+
+
+def store_under_copy_of_rows(x, y):
+    a = np.array([x, 0.5 * y])
+    rows = [a, a * y]
+    rest = rows[1:]
+    rows[1] = np.sin(a)
+    return np.sum(rest[0] * rows[1])
+
+
+def store_in_loop_over_copy(x, y):
+    xs = [x, y, x * y]
+    s = 0.0
+    for i, v in enumerate(list(xs)):
+        xs[(i + 1) % 3] = xs[i] * v + y
+        s = s + v * xs[i]
+    return s + sum(xs)
+
+
+@pytest.mark.parametrize("f", [store_under_slice, store_under_list_copy,
+                               store_under_copy_of_rows, store_in_loop_over_copy])
+@pytest.mark.parametrize("x, y", [(0.5, 0.7), (-1.2, 0.3), (0.9, -1.4)])
+def test_store_into_a_list_under_a_shallow_copy(f, x, y):
+    """A slice of a list and list(xs) are new lists: a store into xs does not change
+    them (it was refused as a write under a view)."""
+    for mode in ("reverse", "forward"):
+        got = s2sad.grad(f, wrt=(0, 1), mode=mode)(x, y)
+        want = (fd(lambda v: f(float(v), y), x), fd(lambda v: f(x, float(v)), y))
+        assert np.allclose(got, want, rtol=1e-6, atol=1e-8), (mode, got, want)
+
+
+def store_seen_through_a_copy_of_a_holder(x, y):
+    xs = [x, y]
+    K = list([xs, 1.0])                 # K holds xs itself
+    xs[0] = y * y                       # <- holder copy
+    return K[0][0] * x
+
+
+def item_updated_through_a_copy(a, y):
+    rows = [a * 1.0, a * y]
+    cp = list(rows)
+    r = cp[1]
+    r *= 2.0                            # <- item through copy
+    return np.sum(rows[1]) * y
+
+
+def test_changes_a_shallow_copy_sees_are_still_refused():
+    with pytest.raises(UnsupportedSyntaxError, match="changes K, read later") as info:
+        s2sad.grad(store_seen_through_a_copy_of_a_holder, wrt=1)(0.5, 0.7)
+    assert info.value.lineno == line_of("holder copy")
+    with pytest.raises(UnsupportedSyntaxError, match="in-place update") as info:
+        s2sad.grad(item_updated_through_a_copy, wrt=1)(np.array([0.3, -0.8]), 0.7)
+    assert info.value.lineno == line_of("item through copy")
+
+
+def sum_of_slice_then_store_in_branch(x, y):
+    if y > 0.0:
+        y = np.sum(x[1:])
+        x[0] *= -0.9
+    return np.sum(x * x) * y
+
+
+@pytest.mark.parametrize("y", [0.7, -0.4])
+def test_hessian_of_a_store_after_a_slice_read_in_a_branch(y):
+    """Fuzz 622000024: the gradient's code reads the slice x[1:] (for its shape only)
+    after the store into x; in a branch, the join copy of the slice (never read) was
+    taken for a read of the view, and the hessian was refused."""
+    x = np.array([0.3, -0.7, 1.1])
+    f = sum_of_slice_then_store_in_branch
+    hess = s2sad.hessian(f, wrt=0)(x.copy(), y)
+    g, h = s2sad.grad(f, wrt=0), 1e-5
+    want = np.stack([(g(x + h * e, y) - g(x - h * e, y)) / (2 * h) for e in np.eye(3)], 1)
+    np.testing.assert_allclose(hess, want, rtol=1e-6, atol=1e-8)

@@ -426,9 +426,10 @@ def test_loop_writing_constants_into_an_active_array(x, n):
 
 def test_generator_covers_the_container_features():
     feats = fp.CONTAINER_FEATURES | {"calls", "vectors"}
-    text = "\n".join(fp.generate(s, features=feats).source for s in range(300))
+    text = "\n".join(fp.generate(s, features=feats).source for s in range(400))
     text += "\n".join(fp.generate(s, features=fp.CONTAINER_FEATURES).source
-                      for s in range(300))
+                      for s in range(400))
+    text += "\n".join(fp.generate(s, features={"lists"}).source for s in range(1000))
     patterns = {
         "list literal": r"L\d+ = \[", "append": r"L\d+\.append\(", "item store": r"L\d+\[.+\] = ",
         "comprehension": r"\[.* for t in L\d+", "zip": r"zip\(L\d+", "enumerate": r"enumerate\(L",
@@ -438,6 +439,9 @@ def test_generator_covers_the_container_features():
         "dict argument": r'x\["a"\]', "items": r"\.items\(\):", "values": r"\.values\(\)",
         "dict store": r'D\d+\["\w"\] = ', "while accumulate": r"while v\d+ < [\d.]+ and j\d+ < ",
         "newton": r"while abs\(v\d+ \* v\d+ - v\d+\)",
+        "own index store": r"for (i\d+), t\d+ in enumerate\((L\d+)\):\n +\2\[\1\] ",
+        "key and default": r"max\(L\d+, key=abs, default=", "numpy2": r"np\.linalg\.eigvalsh\(",
+        "add.at": r"np\.add\.at\(",
     }
     missing = [k for k, p in patterns.items() if not re.search(p, text)]
     assert not missing, missing

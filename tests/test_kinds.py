@@ -469,3 +469,67 @@ def test_kinds_of_lists_grown_by_append_and_stores():
     found = kinds_of(rows_appended, M, 0.8)
     assert (found["rows"], found["vals"], found["firsts"]) == ("L", "LS", "L")
     assert_grad_matches(rows_appended, (M, 0.8), wrt=(0, 1))
+
+
+def keyed_extreme_updated(x, y):
+    L = [np.arctan(x), y]
+    L[0] += min(L, key=abs)             # min(L, key=k) is L[first_extreme(...)]
+    m = min(L)
+    L[1] = 0.5 * L[1]                   # m is a number: no view of L
+    L.append(max(L, key=abs, default=0.5))
+    L[2] *= 2.0
+    return L[0] * L[1] + m * L[2] + sum(L)
+
+
+def point_values_updated(v, y):
+    p = 0.25 * np.polyval(v, 0.5 * y)
+    q = np.median(v) + np.quantile(v, 0.3) + np.percentile(v, 70.0) \
+        + np.interp(y, np.array([-1.0, 0.0, 1.0]), v)
+    w, r = p, q
+    w *= 0.5                            # p, q are numbers: nothing shares their memory
+    r *= y
+    return w + p + r * q
+
+
+@pytest.mark.parametrize("x, y", [(0.3, 0.7), (-1.1, 0.4), (0.2, -1.5)])
+def test_kinds_of_keyed_extremes_and_point_values(x, y):
+    """Fuzz 612000232, 612000338, 611000116: ``min(L, key=k)`` (the item at
+    ``first_extreme``), ``min(L)`` of a list of numbers, ``np.polyval(p, 0.5)``,
+    ``np.median(v)``... were 'A' (maybe an array): ``L[0] += ...``, ``w *= 0.5`` were
+    refused as in-place updates of an array another name shares."""
+    found = kinds_of(keyed_extreme_updated, x, y)
+    assert found["m"] == "S" and found["L"] == "LS"
+    assert_grad_matches(keyed_extreme_updated, (x, y), wrt=(0, 1))
+    v = np.array([x, y, 0.4 * x - y])
+    found = kinds_of(point_values_updated, v, y)
+    assert found["p"] == found["q"] == "S"
+    assert_grad_matches(point_values_updated, (v, y), wrt=(0, 1))
+
+
+def scaled_pairs(x, y):
+    s = 0.0
+    for a, c in ((x, y), (y, 0.5), (x * y, x)):
+        a *= c                          # a is a number: nothing shares its memory
+        s = s + a * c
+    return s
+
+
+def scaled_array_pairs(u, y):
+    s = 0.0
+    for a, c in ((u, y), (u * y, 0.5)):
+        a *= c                          # a is u itself in the first pair
+        s = s + np.sum(a)
+    return s
+
+
+@pytest.mark.parametrize("x, y", [(0.5, 0.7), (-1.3, 0.2), (2.0, -0.6)])
+def test_items_of_a_tuple_of_pairs_have_the_kind_of_the_pairs_items(x, y):
+    """``for a, c in ((x, y), ...): a *= c`` was refused as an in-place update of an
+    array another name shares: an item of a tuple of tuples was 'AL'. An item of a
+    tuple display (bound once: nothing stores into it) has the join of its items' kinds."""
+    assert_grad_matches(scaled_pairs, (x, y), wrt=(0, 1))
+    want = s2sad.grad(scaled_pairs, wrt=(0, 1), mode="reverse")(x, y)
+    assert s2sad.grad(scaled_pairs, wrt=(0, 1), mode="forward")(x, y) == pytest.approx(want)
+    assert kinds_of(scaled_pairs, x, y)["a"] == "S"
+    with pytest.raises(UnsupportedSyntaxError, match="in-place update"):
+        s2sad.grad(scaled_array_pairs, wrt=1)(np.array([x, y]), y)

@@ -1145,3 +1145,43 @@ def test_tangent_of_a_scalar_broadcast_against_a_constant_array(f, args, mode):
     got = s2sad.grad(f, mode=mode)(*args)
     assert got == pytest.approx(fd, rel=1e-6, abs=1e-9)
     assert np.ndim(got) == 0
+
+
+def _svd_vectors(a):
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return np.sum(u[:, 0] ** 2 * s[0]) + np.sum(vh[-1] ** 2 * np.arange(3.0)) + np.sum(s ** 3)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 3), (2, 3)])
+def test_jvp_of_the_singular_vectors(shape):
+    """svd_tangent with compute_uv (fuzz 613000009: the hessian of svd(compute_uv=False)
+    goes through it, since the singular values' adjoint calls svd; it refused)."""
+    rng = np.random.default_rng(7)
+    a, v = rng.normal(size=shape), rng.normal(size=shape)
+    h = 1e-6
+    fd = (_svd_vectors(a + h * v) - _svd_vectors(a - h * v)) / (2 * h)
+    _, got = s2sad.jvp(_svd_vectors)(a, v)
+    assert got == pytest.approx(fd, rel=1e-6, abs=1e-8)
+
+
+def test_hessian_of_singular_values():
+    def f(x):
+        m = np.diag(x) + 0.1 * np.outer(x[::-1], x)
+        return np.linalg.svd(m, compute_uv=False)[0] ** 2 + np.sum(np.linalg.svd(
+            np.outer(x, x[:2]) + np.eye(3, 2), compute_uv=False))
+    x = np.array([0.3, -1.2, 2.0])
+    hess = s2sad.hessian(f)(x)
+    g, h = s2sad.grad(f), 1e-5
+    fd = np.stack([(g(x + h * e) - g(x - h * e)) / (2 * h) for e in np.eye(3)], axis=1)
+    np.testing.assert_allclose(hess, fd, rtol=1e-5, atol=1e-7)
+
+
+def test_hessian_through_eigh_of_a_constant_matrix_with_repeated_eigenvalues():
+    """Fuzz 613000289: eigh of a matrix that does not vary (zero, repeated eigenvalues):
+    its tangent was inf * 0 = nan, and so was the whole hessian."""
+    def f(x):
+        z = np.tanh(x - x)
+        lam = np.linalg.eigh(np.diag(z) + 0.1 * np.outer(z, z))[0][0]
+        return np.sum(x ** 3) + lam * x[0]
+    x = np.array([0.3, -1.2, 2.0])
+    np.testing.assert_allclose(s2sad.hessian(f)(x), np.diag(6.0 * x), atol=1e-12)

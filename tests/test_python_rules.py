@@ -784,6 +784,16 @@ def keyed_pairs(v, w):
         + min(v * w, key=lambda t: abs(t - 0.5)) ** 2
 
 
+def lambda_keys_in_tests(x, y):
+    L = [x, y, 0.3]
+    s = 0.0
+    while s < 1.0 and min(L, key=lambda t: (t - 0.3) ** 2) < 0.5:
+        s = s + 0.4 + 0.1 * x
+    if max(L, key=lambda t: -t) > 0.0:
+        s = s * y
+    return (x if sorted(L, key=lambda t: abs(t))[0] < 0.2 else y) * s
+
+
 def keyed_rows(m):
     rows = sorted(m, key=lambda r: r[1])
     return np.sum(rows[0] * np.arange(3.0)) + np.sum(rows[-1] ** 2) + max(m[0], key=abs) ** 3
@@ -1028,3 +1038,12 @@ def test_store_into_a_slice_of_a_list():
         s2sad.grad(slice_stored_list, wrt=(0, 1), mode="reverse")(0.5, 1.5)
     line = inspect.getsourcelines(slice_stored_list)[1] + 2
     assert f":{line}:" in str(info.value) and "slice of a list" in str(info.value)
+
+
+@pytest.mark.parametrize("x, y", [(0.5, 2.0), (1.5, -0.2), (-0.1, 0.4), (0.8, 0.1)])
+def test_lambda_keys_in_if_and_while_tests(x, y):
+    """Fuzz 612000027: a lambda given as key= in an ``if`` or ``while`` test (or a
+    conditional expression) was refused as a lambda; it is inlined there as elsewhere."""
+    got = s2sad.grad(lambda_keys_in_tests, wrt=(0, 1))(x, y)
+    want = numerical_grad(lambda_keys_in_tests, (x, y), wrt=(0, 1))
+    assert got == pytest.approx(tuple(want), rel=1e-6, abs=1e-8)

@@ -465,3 +465,37 @@ def test_a_loop_that_only_pops_is_reversed_too(x, n):
     second = s2sad.grad(s2sad.grad(popped_in_a_loop_of_its_own, mode="reverse"),
                         mode="reverse")(x, n)
     assert second == pytest.approx((n + 1) * n * x ** (n - 1) if n else 0.0)
+
+
+def _inner_while_may_not_run(x, y, n):
+    for i in range(n):
+        j = 0
+        while j < 4 and y > 0.5:
+            j = j + 1
+            x = 0.5 * x + math.sin(1.68 + 0.25 * y * (0.3 * i))
+        x = math.tanh(x)
+    return x
+
+
+def _inner_range_may_be_empty(x, y, n):
+    for i in range(n):
+        for _k in range(n - 1):
+            x = x + 9.81 / y * i + math.sin(0.25 * y * (0.3 * i))
+        x = math.tanh(x)
+    return x
+
+
+@pytest.mark.parametrize("f", [_inner_while_may_not_run, _inner_range_may_be_empty])
+@pytest.mark.parametrize("y, n", [(0.2, 1), (0.2, 2), (0.9, 1), (0.9, 3), (0.0, 1)])
+def test_invariants_hoisted_out_of_an_inner_loop_that_may_not_run(f, y, n):
+    """Fuzz 623000005: the reverse sweep recomputed the inner loop's invariants before
+    the inner reverse loop, reading a value (0.25 * y) the forward inner loop computed:
+    UnboundLocalError when it ran no iteration (or 9.81 / y with y = 0, which the
+    function never computes). They run only where the inner loop ran."""
+    if y == 0.0 and f is _inner_while_may_not_run:
+        return
+    got = s2sad.grad(f, wrt=(0, 1), mode="reverse")(0.3, y, n)
+    h = 1e-6
+    want = ((f(0.3 + h, y, n) - f(0.3 - h, y, n)) / (2 * h),
+            (f(0.3, y + h, n) - f(0.3, y - h, n)) / (2 * h) if y else 0.0)
+    assert got == pytest.approx(want, rel=1e-6, abs=1e-8)

@@ -828,7 +828,15 @@ def _eigh_gaps(w):
     n = w.shape[-1]
     eye = np.eye(n, dtype=bool)
     diff = w[..., None, :] - w[..., :, None]
-    return np.where(eye, 0.0, 1.0 / np.where(eye, 1.0, diff))
+    with np.errstate(divide="ignore"):          # (the inf is meant)
+        return np.where(eye, 0.0, 1.0 / np.where(eye, 1.0, diff))
+
+
+def _times_gaps(gaps, m):
+    """``gaps * m``, 0 where ``m`` is 0 (a matrix that does not vary has eigenvectors
+    that do not either, repeated eigenvalues or not: no ``inf * 0``)."""
+    with np.errstate(invalid="ignore"):         # (inf * 0: replaced by 0)
+        return np.where(m == 0.0, 0.0, gaps * m)
 
 
 def eigh_adjoint(g, z, a):
@@ -842,7 +850,7 @@ def eigh_adjoint(g, z, a):
     if not (type(gw) is float and gw == 0.0):
         inner = inner + np.asarray(gw)[..., None] * np.eye(n)
     if not (type(gv) is float and gv == 0.0):
-        inner = inner + _eigh_gaps(w) * (mT(v) @ gv)
+        inner = inner + _times_gaps(_eigh_gaps(w), mT(v) @ gv)
     abar = v @ inner @ mT(v)
     return 0.5 * (abar + mT(abar))
 
@@ -895,14 +903,32 @@ def svd_adjoint(g, z, a, full_matrices=True, compute_uv=True):
 
 
 def svd_tangent(t, z, a, full_matrices=True, compute_uv=True):
-    """Tangent of ``np.linalg.svd``: ``ds_i = u_i^T t v_i``; none for the singular vectors
-    (they raise when they carry one: see :func:`svd_adjoint`)."""
-    u, _, vh = np.linalg.svd(a, full_matrices=False)
+    """Tangent of ``np.linalg.svd``: ``ds_i = u_i^T t v_i``; with ``compute_uv`` (the
+    reduced factors, or the full ones of a square matrix), for distinct nonzero singular
+    values, with ``P = U^T t V`` and ``F_ij = 1 / (s_j^2 - s_i^2)``:
+    ``dU = U (F * (P S + S P^T)) + (I - U U^T) t V S^-1``,
+    ``dV = V (F * (S P + P^T S)) + (I - V V^T) t^T U S^-1`` (Townsend 2016); the
+    hessian of the singular values goes through it (their adjoint calls svd)."""
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
     ds = np.einsum("...ji,...jk,...ik->...i", u, t, vh)
     if not compute_uv:
         return ds
-    raise RuleLimitError("derivative of np.linalg.svd(..., compute_uv=True); pass "
-                              "compute_uv=False for the singular values")
+    m, n = np.shape(a)[-2:]
+    if full_matrices and m != n:
+        raise RuleLimitError("derivative of the singular vectors of np.linalg.svd(..., "
+                             "full_matrices=True) of a non-square matrix (not unique); "
+                             "pass full_matrices=False")
+    v = mT(vh)
+    p = mT(u) @ t @ v
+    sm = s[..., None, :]                        # S on the right: p * sm is P S
+    gaps = _eigh_gaps(s ** 2)                   # 1 / (s_j^2 - s_i^2) off the diagonal
+    du = u @ _times_gaps(gaps, p * sm + mT(p * sm))
+    dv = v @ _times_gaps(gaps, mT(p) * sm + p * s[..., :, None])
+    if m > n:
+        du = du + (t - u @ (mT(u) @ t)) @ v / sm
+    elif n > m:
+        dv = dv + (mT(t) - v @ (vh @ mT(t))) @ u / sm
+    return du, ds, mT(dv)
 
 
 def lstsq_adjoint(g, z, a, b, which=0):
@@ -1716,7 +1742,7 @@ def eigh_tangent(t, z):
     ``dw = diag(V^T t V)``, ``dV = V (F * (V^T t V))``."""
     w, v = z[0], z[1]
     inner = mT(v) @ (0.5 * (t + mT(t))) @ v
-    return np.diagonal(inner, axis1=-2, axis2=-1).copy(), v @ (_eigh_gaps(w) * inner)
+    return np.diagonal(inner, axis1=-2, axis2=-1).copy(), v @ _times_gaps(_eigh_gaps(w), inner)
 
 
 def eigvalsh_tangent(t, a):

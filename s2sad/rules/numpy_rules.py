@@ -983,7 +983,7 @@ def pinv(z, a, rcond=None, hermitian=False, *, rtol=None):
 
 @adjoint(np.linalg.svd)
 def svd(z, a, full_matrices=True, compute_uv=True, hermitian=False):
-    """through the singular values only: the singular vectors raise (RuleLimitError)"""
+    """through the singular values only: the singular vectors raise (RuleLimitError); forward mode (jvp, hessians of the singular values) has the reduced singular vectors too"""
     d[a] = svd_adjoint(d[z], z, a, full_matrices, compute_uv)
 
 
