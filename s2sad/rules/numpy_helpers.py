@@ -828,15 +828,15 @@ def _eigh_gaps(w):
     n = w.shape[-1]
     eye = np.eye(n, dtype=bool)
     diff = w[..., None, :] - w[..., :, None]
-    with np.errstate(divide="ignore"):          # (the inf is meant)
-        return np.where(eye, 0.0, 1.0 / np.where(eye, 1.0, diff))
+    tie = diff == 0.0           # (no division by 0: no RuntimeWarning for the inf meant)
+    return np.where(eye, 0.0, np.where(tie, np.inf, 1.0 / np.where(eye | tie, 1.0, diff)))
 
 
 def _times_gaps(gaps, m):
     """``gaps * m``, 0 where ``m`` is 0 (a matrix that does not vary has eigenvectors
     that do not either, repeated eigenvalues or not: no ``inf * 0``)."""
-    with np.errstate(invalid="ignore"):         # (inf * 0: replaced by 0)
-        return np.where(m == 0.0, 0.0, gaps * m)
+    still = m == 0.0
+    return np.where(still, 0.0, gaps * np.where(still, 1.0, m))     # (no inf * 0)
 
 
 def eigh_adjoint(g, z, a):
