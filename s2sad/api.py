@@ -322,7 +322,9 @@ def receivers_of(arguments):
     too), and 'self.inner' -> class for such objects held in the instance's own
     attributes: the generated code calls that class's functions for ``self.m(...)``
     and ``self.inner.m(...)`` (``parse.bind_methods``), so it is specialized on the
-    classes, as on the kinds."""
+    classes, as on the kinds. A parameter holding a dict maps to ``dict``:
+    ``pipeline.make_context`` takes these out into ``Context.dicts`` (a dict argument
+    has the kind of a list, 'L'), and the code is specialized on them too."""
     found = {}
     for n, v in arguments.items():
         if type(v) is dict:

@@ -523,12 +523,15 @@ class Normalizer:
     def _builtin_call(self, e, names):
         """``e`` calls the builtin of one of ``names`` (not a name the user rebound),
         with plain positional arguments."""
-        if not (isinstance(e.func, gast.Name) and e.func.id in names) or e.keywords \
-                or any(isinstance(a, gast.Starred) for a in e.args) \
-                or e.func.id in self.ctx.local_names:
+        return not e.keywords and not any(isinstance(a, gast.Starred) for a in e.args) \
+            and self._is_builtin(e.func, names)
+
+    def _is_builtin(self, f, names):
+        """``f`` names the builtin of one of ``names``, not a name the user rebound."""
+        if not (isinstance(f, gast.Name) and f.id in names) or f.id in self.ctx.local_names:
             return False
         try:
-            return self.ctx.lookup(e.func.id) is getattr(builtins, e.func.id)
+            return self.ctx.lookup(f.id) is getattr(builtins, f.id)
         except KeyError:
             return False
 
@@ -537,8 +540,7 @@ class Normalizer:
             return self.inline(e, out)
         if len(e.args) == 1 and any(k.arg == "default" for k in e.keywords) \
                 and not isinstance(e.args[0], gast.Starred) \
-                and self._builtin_call(gast.Call(func=e.func, args=e.args, keywords=[]),
-                                       ("min", "max")):
+                and self._is_builtin(e.func, ("min", "max")):
             return self.defaulted(e, out)
         keyed = self.keyed(e, out)
         if keyed is not None:
@@ -618,15 +620,9 @@ class Normalizer:
         have none), the items are taken in that order (``in_order``) or the first
         extreme one is (``xs[i]``). None for any other call."""
         f = e.func
-        if not (isinstance(f, gast.Name) and f.id in ("sorted", "min", "max")) \
-                or f.id in self.ctx.local_names or f.id in self.nested \
-                or not any(k.arg == "key" for k in e.keywords) or not e.args \
-                or any(isinstance(a, gast.Starred) for a in e.args):
-            return None
-        try:
-            if self.ctx.lookup(f.id) is not getattr(builtins, f.id):
-                return None
-        except KeyError:
+        if not any(k.arg == "key" for k in e.keywords) or not e.args \
+                or any(isinstance(a, gast.Starred) for a in e.args) \
+                or not self._is_builtin(f, ("sorted", "min", "max")):
             return None
         keywords = {k.arg: k.value for k in e.keywords}
         if set(keywords) - ({"key", "reverse"} if f.id == "sorted" else {"key"}) \
