@@ -192,7 +192,9 @@ class TruncatingStoreError(S2SADError):
 UNSUPPORTED = {
     "Try": ("try/except", "move the try/except out of the function being differentiated"),
     "TryStar": ("try/except*", "move the try/except out of the function being differentiated"),
-    "With": ("with statement", "open resources outside the differentiated function"),
+    "With": ("with statement", "only 'with np.errstate(...)' (not 'raise' or 'call') and "
+             "'with contextlib.nullcontext()' are differentiated: move the with statement "
+             "out of the function"),
     "AsyncWith": ("async with", "differentiate a synchronous function"),
     "AsyncFor": ("async for", "differentiate a synchronous function"),
     "AsyncFunctionDef": ("async def", "differentiate a synchronous function"),
@@ -202,8 +204,10 @@ UNSUPPORTED = {
     "ClassDef": ("class definition", "define the class at module level"),
     "Global": ("global statement", "pass the value as an argument and return the new value"),
     "Nonlocal": ("nonlocal statement", "pass the value as an argument and return the new value"),
-    "Delete": ("del statement", "rebind the name instead of deleting it"),
-    "NamedExpr": ("assignment expression (walrus ':=')", "assign in a separate statement"),
+    "Delete": ("del statement", "leave the del out (the gradient frees its own memory), or "
+               "rebind the name instead of deleting it"),
+    "NamedExpr": ("assignment expression (walrus ':=')",
+                  "assign in a separate statement before this one"),
     "Starred": ("starred argument or display item (f(*args), [*xs])",
                 "pass the arguments explicitly, or build the list with + or a loop"),
     "Lambda": ("lambda", "define a named function with def"),

@@ -102,6 +102,8 @@ class Normalizer:
         self.result = None  # name of the result variable when returns are lowered
         self.nested = {}    # functions defined inside the function: inlined where called
         self.inlining = []  # nested functions being inlined (to catch recursion)
+        self.walrus = False  # the function has a ':=' (check_walrus)
+        self.tree = None     # the function (stmt_Delete)
 
     # -- statements -------------------------------------------------------
     def block(self, stmts):
@@ -114,7 +116,38 @@ class Normalizer:
         method = getattr(self, "stmt_" + type(s).__name__, None)
         if method is None:
             raise errors.unsupported(s, self.ctx, type(s).__name__)
+        if self.walrus:
+            self.check_walrus(s)
         method(s, out)
+
+    def check_walrus(self, s):
+        """``(y := e)`` becomes the statement ``y = e`` before the one holding it, and
+        later reads of ``y`` read the new value, as in Python. A read of ``y`` earlier
+        in the same statement (``y * (y := 2.0)``) would read the new value too: refused.
+        So is a ``:=`` in a ``while`` test (evaluated again on every trip)."""
+        if isinstance(s, gast.While):
+            parts = [s.test]
+        elif isinstance(s, (gast.If, gast.For)):
+            parts = [s.test if isinstance(s, gast.If) else s.iter]
+        elif isinstance(s, (gast.FunctionDef, gast.Pass, gast.Break, gast.Continue)):
+            return
+        else:
+            parts = [s]
+        for part in parts:
+            found = [n for n in walk(part) if isinstance(n, gast.NamedExpr)]
+            if not found:
+                continue
+            if isinstance(s, gast.While):
+                raise errors.unsupported(found[0], self.ctx, "NamedExpr", "in a while test")
+            for w in found:
+                at = (w.lineno, w.col_offset)
+                for n in walk(part):
+                    if isinstance(n, gast.Name) and n.id == w.target.id \
+                            and isinstance(n.ctx, gast.Load) \
+                            and (n.lineno, n.col_offset) < at:
+                        raise errors.unsupported(
+                            w, self.ctx, "NamedExpr",
+                            f"{n.id} is read before the := assigns it in the same statement")
 
     def stmt_Pass(self, s, out):
         pass
@@ -134,10 +167,18 @@ class Normalizer:
         return fn is not None and fn is not runtime.index_add and is_user_function(fn)
 
     def stmt_Delete(self, s, out):
-        """``del t1, b2`` in code s2sad generated (``grad(grad(f))``): it only frees
-        arrays early, and the new gradient frees its own. In user code, unsupported."""
-        if not (self.generated() and all(isinstance(t, gast.Name) for t in s.targets)):
-            raise errors.unsupported(s, self.ctx, "Delete")
+        """``del t1, b2`` only frees memory early, and the gradient frees its own: it
+        is dropped. In your code, only ``del`` of names that nothing reads afterwards
+        (``_deleted_read``); ``del xs[i]`` changes a list: unsupported."""
+        if not all(isinstance(t, gast.Name) for t in s.targets):
+            raise errors.unsupported(s, self.ctx, "Delete", "of an item or attribute")
+        if not self.generated():
+            for t in s.targets:
+                read = _deleted_read(self.tree, s, t.id)
+                if read is not None:
+                    raise errors.unsupported(
+                        s, self.ctx, "Delete",
+                        f"{t.id} may be read after it (line {read.lineno})")
 
     def stmt_Expr(self, s, out):
         if isinstance(s.value, gast.Constant):   # docstring or bare constant
@@ -424,7 +465,7 @@ class Normalizer:
 
     def condition(self, e, out):
         """An ``if`` test: a name, or evaluated whole into a fresh ``_c`` name."""
-        self.check_expr(e)
+        self.check_expr(e, whole=False)
         if isinstance(e, gast.Name):
             return name(e.id)
         c = self.namer.numbered("_c")
@@ -832,6 +873,11 @@ class Normalizer:
         self.check_expr(e)
         return e
 
+    def expr_NamedExpr(self, e, out):
+        # (y := e)  ->  y = e, then the value is y (check_walrus: no read of y before it)
+        self.stmt_Assign(assign(e.target.id, e.value, like=e), out)
+        return name(e.target.id)
+
     def expr_BoolOp(self, e, out):
         # a and b  ->  t = a; if t: t = b      (or: if not t: t = b)
         t = self.namer.temp(block_local=False)
@@ -856,7 +902,7 @@ class Normalizer:
         out.append(copy_location(gast.If(test=test, body=body, orelse=orelse), e))
         return name(t)
 
-    def check_expr(self, e):
+    def check_expr(self, e, whole=True):
         """Reject constructs hidden in expressions that are kept whole (a lambda given
         as ``key=`` of ``min``, ``max`` or ``sorted`` excepted: ``keyed`` inlines it
         where the expression is flattened, in ``if`` and ``while`` tests too)."""
@@ -870,9 +916,58 @@ class Normalizer:
             kind = type(n).__name__
             if kind == "Lambda" and id(n) in keys:
                 continue
-            if kind in ("Lambda", "NamedExpr", "Yield", "YieldFrom", "Await",
-                        "SetComp", "DictComp", "Starred"):
+            if kind in ("Lambda", "Yield", "YieldFrom", "Await", "SetComp", "DictComp",
+                        "Starred") or (kind == "NamedExpr" and whole):
                 raise errors.unsupported(n, self.ctx, kind)
+
+
+def _deleted_read(tree, dele, n):
+    """A read of ``n`` that may run after ``del n`` (the statement ``dele``), or None.
+
+    Safe are reads before the statement in the source, outside the loops around it,
+    and, in the innermost loop around it, reads after the loop body's first statement
+    naming ``n``, when that is ``n = <value not reading n>`` at the top of the body
+    (so each trip binds ``n`` again before reading it)."""
+    loops = []
+
+    def find(stmts, around):
+        for s in stmts:
+            if s is dele:
+                loops.extend(around)
+                return True
+            inner = around + [s] if isinstance(s, (gast.For, gast.While)) else around
+            if any(find(getattr(s, f), inner) for f in ("body", "orelse")
+                   if isinstance(getattr(s, f, None), list)):
+                return True
+        return False
+
+    find(tree.body, [])
+
+    def reads(node):
+        return [r for r in walk(node) if isinstance(r, gast.Name) and r.id == n
+                and isinstance(r.ctx, gast.Load)]
+
+    at = (dele.lineno, dele.col_offset)
+    later = [r for r in reads(tree) if (r.lineno, r.col_offset) > at]
+    if later:
+        return later[0]
+    if not loops:
+        return None
+    inner, outer = loops[-1], loops[0]
+    inside = {id(r) for r in reads(inner)}
+    stray = [r for r in reads(outer) if id(r) not in inside]
+    if stray:
+        return stray[0]
+    for s in inner.body:
+        if not any(isinstance(r, gast.Name) and r.id == n for r in walk(s)):
+            continue
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 \
+                and isinstance(s.targets[0], gast.Name) and s.targets[0].id == n \
+                and not reads(s.value):
+            return None
+        break
+    found = reads(inner) or [dele]
+    return found[0]
 
 
 def _first_return(tree):
@@ -947,6 +1042,8 @@ def _refuse_unsupported_statement(tree, ctx):
 
 def run(tree, ctx):
     norm = Normalizer(ctx)
+    norm.walrus = contains(tree, gast.NamedExpr)
+    norm.tree = tree
     body = tree.body
     if contains(tree, (gast.Yield, gast.YieldFrom)):        # reported: the first walk meets
         for n in walk(tree):

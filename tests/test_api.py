@@ -787,7 +787,8 @@ def u_lambda(x):
 
 
 def u_walrus(x):
-    y = (z := x * 2.0) + z  # <walrus>
+    z = 1.0
+    y = z + (z := x * 2.0)  # <walrus>
     return y
 
 
@@ -798,10 +799,9 @@ def u_class(x):
 
 
 def u_del(x):
-    y = x * 2.0
-    z = y + 1.0
-    del y  # <del>
-    return z
+    y = [x * 2.0, x]
+    del y[0]  # <del>
+    return y[0]
 
 
 def u_starcall(x):

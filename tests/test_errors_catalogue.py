@@ -108,15 +108,20 @@ bad_nonlocal = _make_nonlocal()
 
 
 def bad_del(x):
-    y = x * 2.0
-    z = y * x
-    del y  # <- L_DEL
-    return z
+    acc = 0.0
+    t = x
+    for i in range(3):
+        acc = acc + t * x
+        t = x * i  # read by the next trip, after the del
+        del t  # <- L_DEL
+    return acc
 
 
 def bad_walrus(x):
-    y = (z := x * 2.0) + 1.0  # <- L_WALRUS
-    return y * z
+    i = 0
+    while (z := x * i) < 2.0:  # <- L_WALRUS
+        i = i + 1
+    return z
 
 
 def bad_starred_call(x):
