@@ -14,6 +14,8 @@ Takes: the parsed function. Gives: a function where
 * ``for ... else`` / ``while ... else`` run their ``else`` under
   ``if not _brk1:`` after the loop.
 
+* a ``while`` whose test holds a ``:=`` tests it at the top of a ``while True`` body
+  (``if not (...): break``), so that the assignment runs on every trip;
 * ``with np.errstate(divide="ignore"):`` (any setting but 'raise' and 'call') and
   ``with contextlib.nullcontext():`` are replaced by their bodies: they only change
   what is printed, and the gradient's own code runs without them.
@@ -123,6 +125,13 @@ class Desugar:
         return [s]
 
     def loop(self, s):
+        if isinstance(s, gast.While) and not s.orelse and contains(s.test, gast.NamedExpr):
+            # while (y := e) > t: body  ->  while True: if not ((y := e) > t): break; body
+            # (normalize hoists the := out of the if test, once per trip)
+            leave = gast.If(test=_not(s.test), body=[gast.copy_location(gast.Break(), s.test)],
+                            orelse=[])
+            s.body = [gast.copy_location(leave, s.test)] + s.body
+            s.test = gast.copy_location(const(True), s.test)
         inner = _jumps(s.body)
         if not inner and not s.orelse:
             s.body = self.block(s.body)

@@ -124,7 +124,8 @@ class Normalizer:
         """``(y := e)`` becomes the statement ``y = e`` before the one holding it, and
         later reads of ``y`` read the new value, as in Python. A read of ``y`` earlier
         in the same statement (``y * (y := 2.0)``) would read the new value too: refused.
-        So is a ``:=`` in a ``while`` test (evaluated again on every trip)."""
+        So is a ``:=`` in the test of a ``while`` with an ``else`` (desugar moves the
+        others into the body)."""
         if isinstance(s, gast.While):
             parts = [s.test]
         elif isinstance(s, (gast.If, gast.For)):
@@ -138,7 +139,7 @@ class Normalizer:
             if not found:
                 continue
             if isinstance(s, gast.While):
-                raise errors.unsupported(found[0], self.ctx, "NamedExpr", "in a while test")
+                raise errors.unsupported(found[0], self.ctx, "NamedExpr", "in the test of a while with an else clause")
             for w in found:
                 at = (w.lineno, w.col_offset)
                 for n in walk(part):

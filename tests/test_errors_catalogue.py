@@ -121,6 +121,8 @@ def bad_walrus(x):
     i = 0
     while (z := x * i) < 2.0:  # <- L_WALRUS
         i = i + 1
+    else:
+        z = z + 1.0
     return z
 
 

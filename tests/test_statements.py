@@ -39,6 +39,24 @@ def walrus_comprehension(xs):
     return sum([(t := v * v) * t + t for v in xs])
 
 
+def walrus_newton(a):
+    x = 1.0
+    while abs(dx := (x * x - a) / (2.0 * x)) > 1e-12:
+        x = x - dx
+    return x + dx
+
+
+def walrus_while_continue(x):
+    i = 0
+    s = 0.0
+    while (t := x * i) < 3.0:
+        i += 1
+        if i == 2:
+            continue
+        s = s + t * t
+    return s + t
+
+
 def del_name(x):
     y = x * x
     z = y + math.cos(x)
@@ -102,6 +120,18 @@ def walrus_comprehension_of_two(a, b):
     return walrus_comprehension([a, b])
 
 
+@pytest.mark.parametrize("a", (0.5, 2.0, 7.0))
+def test_walrus_in_while_test(a):
+    for mode in ("reverse", "forward"):
+        assert s2sad.grad(walrus_newton, mode=mode)(a) == pytest.approx(0.5 / math.sqrt(a))
+    assert s2sad.hessian(walrus_newton)(a) == pytest.approx(-0.25 * a ** -1.5)
+
+
+@pytest.mark.parametrize("x", (0.7, 1.3, 2.1))
+def test_walrus_in_while_test_with_continue(x):
+    assert_grad_matches(walrus_while_continue, (x,))
+
+
 def test_walrus_in_comprehension():
     xs = [0.5, -1.5, 2.0]
     assert s2sad.grad(walrus_comprehension)(xs) == pytest.approx([4 * v ** 3 + 2 * v for v in xs])
@@ -143,10 +173,12 @@ def walrus_read_before(x):
     return z * (z := x * 2.0)
 
 
-def walrus_while(x):
+def walrus_while_else(x):
     i = 0
     while (z := x * i) < 2.0:
         i = i + 1
+    else:
+        z = z * 2.0
     return z
 
 
@@ -199,7 +231,7 @@ def _line(f, text):
 
 @pytest.mark.parametrize("f, text, words", [
     (walrus_read_before, "(z := x", "z is read before the := assigns it"),
-    (walrus_while, "while (z :=", "in a while test"),
+    (walrus_while_else, "while (z :=", "a while with an else clause"),
     (del_read_later_in_loop, "del t", "t may be read after it"),
     (del_read_in_outer_loop, "del t", "t may be read after it"),
     (del_item, "del y[0]", "of an item or attribute"),
