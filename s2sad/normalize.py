@@ -840,6 +840,23 @@ class Normalizer:
         # [elt for t in it if c]  ->  _t = []; for t in it: if c: _t.append(elt)
         result = self.namer.temp()
         out.append(assign(result, gast.List(elts=[], ctx=gast.Load()), like=e))
+        append = gast.Attribute(value=name(result), attr="append", ctx=gast.Load())
+        self.comprehension(e, [e.elt], lambda elt: gast.Expr(
+            value=gast.Call(func=append, args=[elt], keywords=[])), out)
+        return name(result)
+
+    def expr_DictComp(self, e, out):
+        # {k: v for t in it if c}  ->  _t = {}; for t in it: if c: _t[k] = v
+        result = self.namer.temp()
+        out.append(assign(result, gast.Dict(keys=[], values=[]), like=e))
+        self.comprehension(e, [e.key, e.value], lambda key, value: gast.Assign(
+            targets=[gast.Subscript(value=name(result), slice=key, ctx=gast.Store())],
+            value=value, type_comment=None), out)
+        return name(result)
+
+    def comprehension(self, e, parts, store, out):
+        """The loops of the comprehension ``e`` (its targets renamed apart from the
+        function's names), around ``store(*parts)``."""
         renames = {}
         for gen in e.generators:
             if gen.is_async:
@@ -848,14 +865,13 @@ class Normalizer:
                 if isinstance(n, gast.Name):
                     renames[n.id] = self.namer.fresh(n.id)
         from .gastutil import rename as rename_loads
-        for node in [e.elt] + [x for g in e.generators for x in [g.target] + g.ifs] + \
+        for node in parts + [x for g in e.generators for x in [g.target] + g.ifs] + \
                 [g.iter for g in e.generators[1:]]:
             rename_loads(node, renames)
             for n in gast.walk(node):
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                     n.id = renames.get(n.id, n.id)
-        append = gast.Attribute(value=name(result), attr="append", ctx=gast.Load())
-        body = [gast.Expr(value=gast.Call(func=append, args=[e.elt], keywords=[]))]
+        body = [store(*parts)]
         for gen in reversed(e.generators):
             for cond in reversed(gen.ifs):
                 body = [gast.If(test=cond, body=body, orelse=[])]
@@ -866,7 +882,6 @@ class Normalizer:
                 if isinstance(n, (gast.stmt, gast.expr)) and not hasattr(n, "lineno"):
                     copy_location(n, e)
             self.stmt(stmt, out)
-        return name(result)
 
     expr_GeneratorExp = expr_ListComp
 

@@ -491,8 +491,9 @@ def store_adjoint(g, index, v):
     twice (a fancy index; ``take_adjoint`` serves ints and slices): of repeated
     elements only the last write receives the adjoint, summed to ``v``'s shape."""
     part = g[index]
-    if isinstance(part, np.ndarray):
-        part = part.copy() if _basic_index(index) else last_writes(part, g, index)
+    if isinstance(part, np.ndarray):        # (g a list or dict: an item, written once)
+        fancy = isinstance(g, np.ndarray) and not _basic_index(index)
+        part = last_writes(part, g, index) if fancy else part.copy()
     return unbroadcast(part, v)
 
 
