@@ -228,17 +228,21 @@ def _parse_wrt(func, wrt):
         raise errors.UnsupportedSyntaxError(
             "unsupported construct: *args or **kwargs parameter",
             filename=code.co_filename, lineno=def_line(func), hint=hint)
+    label = getattr(func, "__name__", None)
+    if type(func) is functools.partial:     # (located at its function's def)
+        label = f"functools.partial of {getattr(func.func, '__name__', func.func)}"
+        func = func.func
     for i in idx:
         if not isinstance(i, int) or isinstance(i, bool):
             raise errors.bad_argument(func, f"wrt must be an int or a tuple of ints, got {i!r}",
                                       hint="give argument positions, e.g. wrt=0 or wrt=(0, 1)")
         if not params:
             raise errors.bad_argument(
-                func, f"{func.__name__} has no parameters to differentiate with respect to",
+                func, f"{label} has no parameters to differentiate with respect to",
                 hint="give the function the inputs you want derivatives for as parameters")
         if not 0 <= i < len(params):
             raise errors.bad_argument(
-                func, f"wrt={i} is out of range: {func.__name__} has {len(params)} "
+                func, f"wrt={i} is out of range: {label} has {len(params)} "
                       f"parameter{'s' if len(params) != 1 else ''}",
                 hint=f"use an index between 0 and {len(params) - 1}")
     if not idx:
@@ -1123,11 +1127,13 @@ class _CustomCtx:
     mode = "reverse"
 
 
-def _shift_wrt(wrt):
-    """``wrt`` of a bound method, counted from its function's first parameter (``self``)."""
+def _shift_wrt(wrt, by=1):
+    """``wrt`` of a bound method, counted from its function's first parameter (``self``);
+    of a ``functools.partial``, counted from its function's first parameter (``by``
+    arguments bound before those given)."""
     if isinstance(wrt, (tuple, list)):
-        return type(wrt)(_shift_wrt(w) for w in wrt)
-    return wrt + 1 if isinstance(wrt, int) and not isinstance(wrt, bool) and wrt >= 0 else wrt
+        return type(wrt)(_shift_wrt(w, by) for w in wrt)
+    return wrt + by if isinstance(wrt, int) and not isinstance(wrt, bool) and wrt >= 0 else wrt
 
 
 def _call_method(f):
@@ -1146,11 +1152,17 @@ def _call_method(f):
 
 def methods_too(transform):
     """``transform(f, wrt, ...)`` also for a bound method ``obj.f``: the transformation of
-    ``f`` itself along the same arguments (``self`` is not one), bound to ``obj`` again.
-    ``wrt`` is checked against the method's own parameters first."""
+    ``f`` itself along the same arguments (``self`` is not one), bound to ``obj`` again;
+    and for a ``functools.partial``, likewise with its bound arguments. ``wrt`` is
+    checked against the method's (or partial's) own parameters first."""
     @functools.wraps(transform)
     def wrapper(f, wrt=0, *args, **kwargs):
         f = _call_method(f)
+        if type(f) is functools.partial:
+            # grad(partial(g, a, k=b)) is partial(grad(g) along the same arguments, a, k=b)
+            _parse_wrt(f, wrt)
+            made = wrapper(f.func, _shift_wrt(wrt, len(f.args)), *args, **kwargs)
+            return functools.partial(made, *f.args, **f.keywords)
         if isinstance(f, types.MethodType):
             _parse_wrt(f, wrt)
             made = transform(f.__func__, _shift_wrt(wrt), *args, **kwargs)
