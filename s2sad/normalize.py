@@ -104,6 +104,7 @@ class Normalizer:
         self.inlining = []  # nested functions being inlined (to catch recursion)
         self.walrus = False  # the function has a ':=' (check_walrus)
         self.tree = None     # the function (stmt_Delete)
+        self.dict_names = frozenset()   # names that only ever hold dicts (_dict_names)
 
     # -- statements -------------------------------------------------------
     def block(self, stmts):
@@ -183,6 +184,8 @@ class Normalizer:
 
     def stmt_Expr(self, s, out):
         if isinstance(s.value, gast.Constant):   # docstring or bare constant
+            return
+        if isinstance(s.value, gast.Call) and self.dict_update(s.value, s, out):
             return
         value = self.simple(s.value, out)
         if isinstance(value, gast.Call) and len(value.args) == 3 and not value.keywords \
@@ -620,6 +623,14 @@ class Normalizer:
                                                and e.args[0].id in self.nested):
             # map(f, xs, ys) -> (f(a, b) for a, b in zip(xs, ys)), for a named function
             return self.expr_ListComp(self._map_as_generator(e), out)
+        if not e.args and all(k.arg for k in e.keywords) and self._is_builtin(e.func, ("dict",)):
+            # dict(a=x, b=y) -> {'a': x, 'b': y}
+            return self.expr_Dict(copy_location(gast.Dict(
+                keys=[const(k.arg) for k in e.keywords], values=[k.value for k in e.keywords]),
+                e), out)
+        got = self.dict_get(e, out)
+        if got is not None:
+            return got
         e = self.unpartial(e)
         func = e.func
         if isinstance(func, gast.Attribute):
@@ -638,6 +649,48 @@ class Normalizer:
                 raise errors.unsupported(k.value, self.ctx, "KwargsCall")
             keywords.append(gast.keyword(arg=k.arg, value=self.atom(k.value, out)))
         return gast.Call(func=func, args=args, keywords=keywords)
+
+    def _dict_method(self, e, attr):
+        """The dict name of ``d.attr(...)``, when ``d`` only ever holds a dict."""
+        f = e.func
+        if isinstance(f, gast.Attribute) and f.attr == attr and isinstance(f.value, gast.Name) \
+                and f.value.id in self.dict_names:
+            return f.value.id
+        return None
+
+    def dict_get(self, e, out):
+        """``d.get(k, v)`` -> ``d[k] if k in d else v`` (v None if not given), for a name
+        that only ever holds a dict: the item's derivative or the default's."""
+        d = self._dict_method(e, "get")
+        if d is None or not 1 <= len(e.args) <= 2 or e.keywords \
+                or any(isinstance(a, gast.Starred) for a in e.args):
+            return None
+        key = self.atom(e.args[0], out)
+        default = e.args[1] if len(e.args) == 2 else const(None)
+        test = gast.Compare(left=key, ops=[gast.In()], comparators=[name(d)])
+        item = gast.Subscript(value=name(d), slice=clone(key), ctx=gast.Load())
+        node = gast.IfExp(test=test, body=item, orelse=default)
+        for n in walk(node):
+            if not hasattr(n, "lineno"):
+                copy_location(n, e)
+        return self.expr_IfExp(copy_location(node, e), out)
+
+    def dict_update(self, e, s, out):
+        """``d.update({k: v, ...}, k2=v2)`` as a statement -> the values, then the stores
+        ``d[k] = v``, for a name that only ever holds a dict and a display of fixed
+        pairs; else False."""
+        d = self._dict_method(e, "update")
+        if d is None or len(e.args) > 1 or not all(k.arg for k in e.keywords):
+            return False
+        if e.args and not (isinstance(e.args[0], gast.Dict) and None not in e.args[0].keys):
+            return False
+        pairs = list(zip(e.args[0].keys, e.args[0].values)) if e.args else []
+        pairs += [(const(k.arg), k.value) for k in e.keywords]
+        atoms = [(self.atom(k, out), self.atom(v, out)) for k, v in pairs]
+        for k, v in atoms:
+            target = gast.Subscript(value=name(d), slice=k, ctx=gast.Store())
+            self.stmt_Assign(assign(target, v, like=s), out)
+        return True
 
     def defaulted(self, e, out):
         """``min(xs, default=d, key=k)``: ``min(items, key=k) if items else d`` of the
@@ -937,6 +990,42 @@ class Normalizer:
                 raise errors.unsupported(n, self.ctx, kind)
 
 
+def _is_dict_display(e):
+    """``{...}``, ``{k: v for ...}`` or ``dict(k=v, ...)`` (no ``**``, no positional)."""
+    if isinstance(e, (gast.Dict, gast.DictComp)):
+        return True
+    return isinstance(e, gast.Call) and isinstance(e.func, gast.Name) \
+        and e.func.id == "dict" and not e.args and all(k.arg for k in e.keywords)
+
+
+def _dict_names(tree, ctx):
+    """The names that hold dicts wherever they are read: parameters known to hold
+    dicts (``Context.dicts``), and locals bound only by plain assignments of dict
+    displays (``_is_dict_display``), never by a loop, an unpacking or an ``op=``."""
+    names = set(ctx.dicts)
+    if not contains(tree, (gast.Dict, gast.DictComp, gast.Call)):
+        return frozenset(names)
+    displays, plain, other = {}, set(), set()
+    for n in walk(tree):
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 \
+                and isinstance(n.targets[0], gast.Name):
+            t = n.targets[0]
+            displays[t.id] = displays.get(t.id, True) and _is_dict_display(n.value)
+            plain.add(id(t))
+    for n in walk(tree):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)) \
+                and id(n) not in plain:
+            other.add(n.id)
+    for v, only in displays.items():
+        if v in ctx.params and v not in ctx.dicts:
+            continue
+        if only and v not in other:
+            names.add(v)
+        else:
+            names.discard(v)
+    return frozenset(names)
+
+
 def _deleted_read(tree, dele, n):
     """A read of ``n`` that may run after ``del n`` (the statement ``dele``), or None.
 
@@ -1060,6 +1149,7 @@ def run(tree, ctx):
     norm = Normalizer(ctx)
     norm.walrus = contains(tree, gast.NamedExpr)
     norm.tree = tree
+    norm.dict_names = _dict_names(tree, ctx)
     body = tree.body
     if contains(tree, (gast.Yield, gast.YieldFrom)):        # reported: the first walk meets
         for n in walk(tree):

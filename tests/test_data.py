@@ -741,3 +741,55 @@ def test_dict_of_arrays_and_floats_rebuilt_by_key(f):
     h = 1e-6
     plus, minus = dict(params, b=0.5 + h), dict(params, b=0.5 - h)
     assert got["b"] == pytest.approx((f(plus, 0.1) - f(minus, 0.1)) / (2 * h), rel=1e-6)
+
+
+# -- dict(...), d.get and d.update of dicts the function builds -----------------------
+
+
+def dict_call_and_get(x, y):
+    d = dict(a=x, b=x * y)
+    return d.get("c", y * y) + d.get("a") * d["b"] + d.get("b", 1.0)
+
+
+def dict_update_swaps(x, y):
+    d = {"a": x, "b": y * y}
+    d.update({"a": d["b"], "b": d["a"]}, c=x * y)
+    return d["a"] * 3.0 + d["b"] * d["c"]
+
+
+def dict_get_of_argument(params, x):
+    return np.sum(params.get("w", 0.0) * x + params.get("missing", x * x))
+
+
+@pytest.mark.parametrize("f", [dict_call_and_get, dict_update_swaps])
+@pytest.mark.parametrize("x, y", [(1.5, 2.0), (-0.3, 0.8)])
+def test_dict_conveniences(f, x, y):
+    want = numerical_grad(f, (x, y), (0, 1))
+    for mode in ("reverse", "forward"):
+        assert s2sad.grad(f, wrt=(0, 1), mode=mode)(x, y) == pytest.approx(want, rel=1e-6)
+    rows = s2sad.hessian(f, wrt=(0, 1))(x, y)
+    g = s2sad.grad(f, wrt=(0, 1), mode="reverse")
+    h = 1e-5
+    first = (np.array(g(x + h, y)) - np.array(g(x - h, y))) / (2 * h)
+    assert np.array([rows[0][0], rows[1][0]]) == pytest.approx(first, rel=1e-5, abs=1e-6)
+
+
+def test_dict_get_of_a_dict_argument():
+    params = {"w": np.array([1.0, -2.0])}
+    x = np.array([0.5, 1.5])
+    got = s2sad.grad(dict_get_of_argument, wrt=(0, 1))(params, x)
+    assert got[0]["w"] == pytest.approx(x)
+    assert got[1] == pytest.approx(params["w"] + 2 * x)
+
+
+class _Getter:
+    def get(self, key, default):
+        return default * 3.0
+
+
+def get_of_object(x, obj):
+    return obj.get("a", x * x)
+
+
+def test_get_of_an_object_is_its_method():
+    assert s2sad.grad(get_of_object)(1.5, _Getter()) == pytest.approx(9.0)
