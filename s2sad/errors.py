@@ -163,6 +163,13 @@ class ArgumentError(S2SADError):
     """Bad ``wrt`` or call arguments."""
 
 
+class StaleReceiverError(ArgumentError):
+    """Derivative code made for objects of one class met an object of another (an
+    attribute ``self.inner`` or an item of ``self.layers`` replaced since): raised by the
+    check the code runs (``runtime.check_method``); a gradient object then makes code
+    for the new classes and calls it."""
+
+
 class FixedPointError(S2SADError):
     """``fixed_point=True`` was asked for a loop it does not fit, or the adjoint of
     a fixed-point loop did not settle."""

@@ -741,7 +741,11 @@ class Normalizer:
             # the object is a receiver of the callee, as self of grad(model.loss): its
             # self.m(x) and self.layer.m(x) are calls of its class's functions
             from .api import receivers_of
-            self.ctx.receivers.update(receivers_of({args[0].id: method}))
+            found = receivers_of({args[0].id: method})
+            self.ctx.receivers.update(found)
+            # the classes of what it holds are read now: other ones since make the code
+            # stale (Context.stale), as rebinding the name does
+            self.ctx.receiver_reads.append((args[0].id, None, method, found))
         keywords = [gast.keyword(arg=k, value=name(self.ctx.inject(k, v)))
                     for k, v in obj.keywords.items() if k not in given] + list(e.keywords)
         label = getattr(inner, "__name__", "")
