@@ -592,6 +592,7 @@ def _dispatcher(sig, name, fast, limit=8, wrt=()):
         return n
 
     nonscalar = inject("NonScalarOutputError", errors.NonScalarOutputError)
+    stale = inject("StaleReceiverError", errors.StaleReceiverError)
     note = inject("note_generated", errors.note_generated)
     kind_fn = inject("kind_of", kind_of)
     chosen = list(fast.items())[-limit:]
@@ -636,6 +637,9 @@ def _dispatcher(sig, name, fast, limit=8, wrt=()):
                     checks.append(_ndim_test(v, test, akind, False))
         call = ["try:",
                 f"    return {inject(f'F{k}', impl.function)}({', '.join(pos[:n])})",
+                f"except {stale} as {err}:",
+                f"    return {me}._respecialize({inject(f'I{k}', impl)}, "
+                f"({', '.join(pos[:n])}{',' if n else ''}), {err})",
                 f"except {nonscalar} as {err}:",
                 f"    {me}._last = {inject(f'I{k}', impl)}",
                 f"    {me}._locate({err})",
@@ -849,12 +853,33 @@ class GradFunction:
             return self._via_vjp(impl, args, kwargs)
         try:
             return impl.function(*args, **kwargs)
+        except errors.StaleReceiverError as exc:
+            return self._respecialize(impl, args, exc, kwargs)
         except errors.NonScalarOutputError as exc:
             self._last = impl
             self._locate(exc)
         except Exception as exc:
             errors.note_generated(exc)
             raise
+
+    def _respecialize(self, impl, args, exc, kwargs=None):
+        """The call again, with code made for it: ``impl``, the code it ran, was made
+        for objects of other classes than the arguments hold now (an item of
+        ``net.layers`` or an attribute ``self.inner`` replaced since; ``exc``, the
+        ``StaleReceiverError`` its check raised), so it is forgotten and the general
+        path makes code for these classes (``receivers_of``; a global object's, by
+        ``Context.stale``). Once: ``exc`` if that code raises it too."""
+        if getattr(_THREAD, "respecializing", False):
+            raise exc
+        for table in (self._impls, self._fast):
+            for k in [k for k, v in table.items() if v is impl]:
+                del table[k]
+        self._dispatch()
+        _THREAD.respecializing = True
+        try:
+            return self._slow(args, kwargs or {})
+        finally:
+            _THREAD.respecializing = False
 
     def _kinds(self, args, kwargs, target):
         """The kinds to compile ``target`` (the function, or the generated code of the

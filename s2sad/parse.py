@@ -159,7 +159,7 @@ def run(ctx):
     ctx.namer.reserve(names | {fdef.name})
     _refuse_free_arrays(func, all_names, ctx)
     classes = _classes_read(func, ctx)
-    if ctx.receivers or classes:
+    if ctx.receivers or classes or _objects_read(func, ctx):
         bind_methods(fdef, ctx, classes)
     return fdef
 
@@ -174,6 +174,28 @@ def _classes_read(func, ctx):
                 and any(isinstance(v, classmethod) for v in vars(value).values()):
             found[name] = value
     return found
+
+
+def _objects_read(func, ctx):
+    """Whether the function reads a global or closure variable holding an object of a
+    class of the user's or a list or tuple of such objects (``for l in LAYERS``, ``for
+    l in NET.layers``: ``bind_methods``)."""
+    from .api import _is_receiver
+    code = func.__code__
+    cells = dict(zip(code.co_freevars, func.__closure__ or ()))
+    for name in (set(code.co_names) | set(code.co_freevars)) - ctx.local_names:
+        if name in cells:
+            try:
+                value = cells[name].cell_contents
+            except ValueError:          # an empty cell
+                continue
+        else:
+            value = func.__globals__.get(name)
+        if isinstance(value, (list, tuple)) and value:
+            value = value[0]
+        if _is_receiver(value):
+            return True
+    return False
 
 
 def bind_methods(fdef, ctx, classes=None):
@@ -346,12 +368,20 @@ def _loop_receivers(fdef, ctx, stored):
     The list is a parameter or an attribute of one (``net.layers``, ``self.layers``)
     the function never rebinds, or a global (its receivers are added to
     ``ctx.receivers`` and remembered for ``Context.stale``)."""
-    loops, targets = {}, set()
-    for node in G.walk(fdef):
+    loops, targets, outer = {}, set(), {}
+    for node in G.walk(fdef):       # (breadth first: an outer loop before its inner ones)
         if not isinstance(node, gast.For):
             continue
         for target, seq in _loop_items(node.target, node.iter, ctx):
-            key = _sequence_key(seq, ctx, stored)
+            path = G.dotted_name(seq)
+            root = path.split(".")[0] if path else None
+            if root in loops and loops[root][0] is not None:
+                # for b in self.blocks: for l in b.layers: the items of an item's list
+                key = loops[root][0] + path[len(root):] + "[]"
+                key = key if key in ctx.receivers else None
+                outer[target.id] = root
+            else:
+                key = _sequence_key(seq, ctx, stored)
             if key is None:
                 continue
             targets.add(id(target))
@@ -363,7 +393,17 @@ def _loop_receivers(fdef, ctx, stored):
     for n in G.names(fdef):
         if n.id in loops and isinstance(n.ctx, gast.Store) and id(n) not in targets:
             loops[n.id] = (None, [])        # bound otherwise too
-    return {n: found for n, found in loops.items() if found[0] is not None}
+    loops = {n: found for n, found in loops.items()
+             if found[0] is not None and n not in ctx.params}
+    while any(n in loops and root not in loops for n, root in outer.items()):
+        loops = {n: found for n, found in loops.items()
+                 if n not in outer or outer[n] in loops}
+    for n, (key, _) in loops.items():
+        # the loop variable passed on, helper(l, x): its callee's receiver
+        # (pipeline.callee_receivers)
+        ctx.receivers.update({n + r[len(key):]: c for r, c in list(ctx.receivers.items())
+                              if r == key or (r.startswith(key) and r[len(key)] in ".[")})
+    return loops
 
 
 def _loop_items(target, it, ctx):
