@@ -335,8 +335,11 @@ def missing_rule(node, ctx, what, mode="reverse"):
     if what.startswith("method ") and not re.fullmatch(r"method \.\w+\(\)( \(.*\))?", what):
         # a method of an object (not an array method): of super(), of an attribute
         hint = ("call the method through its class with the object first, "
-                "C.m(obj, x) (self.m(x) and self.inner.m(x) are differentiated; "
-                "super().m(x) and methods of objects held in local names are not), "
+                "C.m(obj, x) (methods of objects held in parameters, in their attributes "
+                "and in globals, self.m(x), self.inner.m(x), net(x), and of a loop "
+                "variable over a list of objects, for l in self.layers: l(x), are "
+                "differentiated; super().m(x) and methods of objects held in other local "
+                "names, bound by an assignment or in a comprehension, are not), "
                 "or " + hint)
     if what.startswith("attribute ."):
         # p.a of a parameter rebound in the function, or of an object made in it
