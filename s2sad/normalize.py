@@ -810,18 +810,20 @@ class Normalizer:
                 if isinstance(n, gast.Name):
                     renames[n.id] = self.namer.fresh(n.id)
         from .gastutil import rename as rename_loads
+        guards = [getattr(g, "guards", []) for g in e.generators]   # (parse.bind_methods)
         for node in [e.elt] + [x for g in e.generators for x in [g.target] + g.ifs] + \
-                [g.iter for g in e.generators[1:]]:
+                [g.iter for g in e.generators[1:]] + [s for each in guards for s in each]:
             rename_loads(node, renames)
             for n in gast.walk(node):
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                     n.id = renames.get(n.id, n.id)
         append = gast.Attribute(value=name(result), attr="append", ctx=gast.Load())
         body = [gast.Expr(value=gast.Call(func=append, args=[e.elt], keywords=[]))]
-        for gen in reversed(e.generators):
+        for gen, checks in zip(reversed(e.generators), reversed(guards)):
             for cond in reversed(gen.ifs):
                 body = [gast.If(test=cond, body=body, orelse=[])]
-            body = [gast.For(target=gen.target, iter=gen.iter, body=body, orelse=[],
+            # the checks of the objects its variable takes (l(x) for l in self.layers)
+            body = [gast.For(target=gen.target, iter=gen.iter, body=checks + body, orelse=[],
                              type_comment=None)]
         for stmt in body:
             for n in gast.walk(stmt):

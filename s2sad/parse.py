@@ -211,9 +211,11 @@ def bind_methods(fdef, ctx, classes=None):
     The same holds for ``l.m(a, ...)`` and ``l(a)`` of a loop variable ``l`` the
     function binds only as the target of loops over a list or tuple of objects of one
     class (``for l in self.layers``, ``net.layers`` of a parameter, a global list;
-    through ``enumerate``, ``zip``, ``reversed``): ``receivers_of`` gives the class of
-    the items ('self.layers[]'), and each iteration checks that its item is of it
-    (``runtime.check_method``, the first statement of the loop body)."""
+    through ``enumerate``, ``zip``, ``reversed``; in a comprehension too):
+    ``receivers_of`` gives the class of the items ('self.layers[]'), and each
+    iteration checks that its item is of it (``runtime.check_method``, the first
+    statement of the loop body; for a comprehension, the ``guards`` of its node, which
+    normalize puts first in the loop it makes of it)."""
     import inspect as _inspect
 
     from .activity import is_user_function
@@ -316,7 +318,12 @@ def bind_methods(fdef, ctx, classes=None):
                 fdef.body.insert(0, stmt)
                 continue
             for k, loop in enumerate(loops[root][1]):
-                loop.body.insert(0, stmt if k == 0 else G.clone(stmt))
+                stmt = stmt if k == 0 else G.clone(stmt)
+                if isinstance(loop, gast.comprehension):
+                    # the first statements of the loop normalize makes of it
+                    loop.guards = [stmt] + getattr(loop, "guards", [])
+                else:
+                    loop.body.insert(0, stmt)
 
 
 def _note_method_call(ctx, injected, key):
@@ -362,15 +369,18 @@ def _shared_method(classes, attr, node, recv, ctx):
 
 def _loop_receivers(fdef, ctx, stored):
     """Loop variable -> (the key in ``ctx.receivers`` of the items it takes, e.g.
-    'self.layers[]'; the ``For`` nodes binding it), for each name the function binds
-    only as the target of ``for`` loops over one list or tuple of objects (its whole
+    'self.layers[]'; the ``For`` and ``comprehension`` nodes binding it), for each name
+    the function binds only as the target of loops over one list or tuple of objects
+    (``for`` statements, comprehensions; its whole
     target, or an item of ``enumerate``, ``zip``: ``for i, l in enumerate(xs)``).
     The list is a parameter or an attribute of one (``net.layers``, ``self.layers``)
     the function never rebinds, or a global (its receivers are added to
     ``ctx.receivers`` and remembered for ``Context.stale``)."""
+    _own_comprehension_names(fdef, ctx)
     loops, targets, outer = {}, set(), {}
     for node in G.walk(fdef):       # (breadth first: an outer loop before its inner ones)
-        if not isinstance(node, gast.For):
+        if not isinstance(node, (gast.For, gast.comprehension)) \
+                or getattr(node, "is_async", 0):
             continue
         for target, seq in _loop_items(node.target, node.iter, ctx):
             path = G.dotted_name(seq)
@@ -404,6 +414,34 @@ def _loop_receivers(fdef, ctx, stored):
         ctx.receivers.update({n + r[len(key):]: c for r, c in list(ctx.receivers.items())
                               if r == key or (r.startswith(key) and r[len(key)] in ".[")})
     return loops
+
+
+def _own_comprehension_names(fdef, ctx):
+    """Rename the variables of a comprehension that the function binds elsewhere too
+    (``[l(x) for l in a]`` and ``[l(y) for l in b]``), each a name of its own, as
+    normalize renames them (its scope is the comprehension's): ``_loop_receivers``
+    tells them apart."""
+    comps = [n for n in G.walk(fdef) if isinstance(n, (gast.ListComp, gast.GeneratorExp))]
+    if not comps:
+        return
+    count = {}
+    for n in G.names(fdef):
+        if isinstance(n.ctx, gast.Store):
+            count[n.id] = count.get(n.id, 0) + 1
+    for e in comps:
+        own = [n for g in e.generators for n in G.names(g.target)]
+        renames = {n.id: None for n in own if count.get(n.id, 0) > 1}
+        if not renames:
+            continue
+        for old in renames:
+            renames[old] = ctx.namer.fresh(old)
+            ctx.local_names.add(renames[old])
+        for node in [e.elt] + [x for g in e.generators for x in [g.target] + g.ifs] + \
+                [g.iter for g in e.generators[1:]]:
+            G.rename(node, renames)
+            for n in G.names(node):
+                if isinstance(n.ctx, gast.Store):
+                    n.id = renames.get(n.id, n.id)
 
 
 def _loop_items(target, it, ctx):
