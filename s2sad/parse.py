@@ -356,15 +356,18 @@ def _shared_method(classes, attr, node, recv, ctx):
             and all(f is found[0] for f in found):
         return found[0]
     key, shown = recv
-    seq = key[:key.index("[]")]
     names = ", ".join(c.__name__ for c in classes)
     call = f"{shown}({'...' if node.args else ''})" if attr == "__call__" \
         else f"{shown}.{attr}(...)"
+    if "[]" in key:
+        what = f"the items of {key[:key.index('[]')]}, which are objects"
+    else:       # the self of a method called for items of several classes
+        what = f"{shown}, an item of a list of objects"
     raise errors.ArgumentError(
-        f"{call} calls a method of the items of {seq}, which are objects of several "
-        f"classes ({names}) whose {attr} differs: the derivative code calls one function "
-        "for every item", hint="make the items objects of one class, or loop over the "
-        "objects of each class separately", **errors._where(node, ctx))
+        f"{call} calls a method of {what} of several classes ({names}) whose {attr} "
+        "differs: the derivative code calls one function for every item",
+        hint="make the items objects of one class, or loop over the objects of each "
+        "class separately", **errors._where(node, ctx))
 
 
 def _loop_receivers(fdef, ctx, stored):

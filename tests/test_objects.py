@@ -297,6 +297,44 @@ def test_items_of_several_classes_whose_method_differs_are_refused():
     assert info.value.lineno == line_of(loss_layers, "x = layer(x)")
 
 
+class Sine:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x):
+        return self.g(x) * self.w
+
+    def g(self, x):
+        return np.sin(x)
+
+
+class Cosine(Sine):
+    def g(self, x):
+        return np.cos(x)
+
+
+def scaled_layers(x, y, layers):
+    for layer in layers:
+        x = layer(x) * y
+    return x
+
+
+def test_items_of_several_classes_sharing_the_method_called():
+    """Items of two classes that share __call__: one function for all, along two
+    arguments in forward mode too; where the function calls a method the classes do
+    not share (self.g), refused there."""
+    layers = [Sine(1.0), Sine(2.0)]
+    for mode in ("auto", "forward", "reverse"):
+        got = s2sad.grad(scaled_layers, wrt=(0, 1), mode=mode)(0.3, 0.7, layers)
+        want = numerical_grad(scaled_layers, (0.3, 0.7, layers), (0, 1))
+        assert got == pytest.approx(want, rel=1e-6)
+        with pytest.raises(ArgumentError) as info:
+            s2sad.grad(scaled_layers, wrt=(0, 1), mode=mode)(0.3, 0.7, [Sine(1.0), Cosine(2.0)])
+        assert info.value.lineno == line_of(Sine.__call__, "return self.g(x) * self.w")
+        assert "self.g(...) calls a method of self, an item of a list of objects of several " \
+               "classes (Sine, Cosine) whose g differs" in str(info.value)
+
+
 def writes_an_attribute(x, net):
     for layer in net.layers:
         layer.w = 2.0
