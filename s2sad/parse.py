@@ -243,6 +243,26 @@ def bind_methods(fdef, ctx, classes=None):
             return (key, dotted) if key in ctx.receivers else None
         return (dotted, dotted) if dotted in ctx.receivers and root not in stored else None
 
+    items = {}          # id(e) -> item(e)
+    made = []           # runtime.checked_item, its file bound (_checked_item)
+
+    def item(e):
+        """('self.layers[]', 'self.layers[i]') for ``e`` an item of a list of objects
+        (``receivers_of``): of a parameter, an attribute of one, a global, or of a list
+        a loop variable holds; else None."""
+        if not isinstance(e, gast.Subscript) or isinstance(e.slice, gast.Slice):
+            return None
+        if id(e) not in items:
+            path = G.dotted_name(e.value)
+            root = path.split(".")[0] if path else None
+            if root in loops:
+                key = loops[root][0] + path[len(root):] + "[]"
+            else:
+                key = _sequence_key(e.value, ctx, stored) if path else None
+            shown = ast.unparse(gast.gast_to_ast(e)) if key in ctx.receivers else None
+            items[id(e)] = (key, shown) if shown else None
+        return items[id(e)]
+
     from .api import named_fields
     for node in nodes:
         if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load) \
@@ -259,8 +279,15 @@ def bind_methods(fdef, ctx, classes=None):
                 and isinstance(node.func.value, gast.Name) and node.func.value.id in classes \
                 and node.func.value.id not in stored:
             recv, attr = (node.func.value.id,) * 2, node.func.attr
+        elif isinstance(node, gast.Call) and item(node.func) is not None:
+            recv, attr = item(node.func), "__call__"        # self.layers[0](x)
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) \
+                and item(node.func.value) is not None:
+            recv, attr = item(node.func.value), node.func.attr  # self.layers[i].apply(x)
         else:
             continue
+        subscript = node.func if attr == "__call__" else getattr(node.func, "value", None)
+        subscript = subscript if isinstance(subscript, gast.Subscript) else None
         cls = ctx.receivers.get(recv[0])
         on_class = cls is None
         if on_class:
@@ -275,11 +302,16 @@ def bind_methods(fdef, ctx, classes=None):
         first = []
         if on_class and not isinstance(raw, classmethod):
             continue            # C.f(...) of a function or staticmethod: a call as it is
+        if subscript is not None and type(raw) is not type(bind_methods):
+            continue            # (a staticmethod of an item: its class is not checked)
         if isinstance(raw, staticmethod):
             fn = raw.__func__
         elif isinstance(raw, classmethod):
             fn = raw.__func__
             first = [G.name(ctx.inject(cls.__name__, cls))]
+        elif subscript is not None:
+            # the item, checked where it is taken: checked_item(self.layers[i], ...)
+            fn, first = raw, [_checked_item(subscript, recv, attr, raw, node, ctx, made)]
         elif type(raw) is type(bind_methods):
             fn, first = raw, [_receiver_expr(recv[1])]
         else:
@@ -297,7 +329,7 @@ def bind_methods(fdef, ctx, classes=None):
         node.args = first + node.args
         for klass in cls if isinstance(cls, tuple) else (cls,):
             ctx.method_reads.append((klass, attr, raw))     # a method replaced: made again
-        if not on_class and (recv, attr) not in guarded:
+        if not on_class and subscript is None and (recv, attr) not in guarded:
             guarded[recv, attr] = (raw, node)
     if guarded or read:
         import functools
@@ -324,6 +356,20 @@ def bind_methods(fdef, ctx, classes=None):
                     loop.guards = [stmt] + getattr(loop, "guards", [])
                 else:
                     loop.body.insert(0, stmt)
+
+
+def _checked_item(subscript, recv, attr, raw, node, ctx, made):
+    """``checked_item(self.layers[i], 'attr', raw, line, col, Layer, 'self.layers[i]')``:
+    the item, once ``runtime.check_method`` has checked it (the file name bound; the
+    function, made once per transformation, kept in the list ``made``)."""
+    import functools
+
+    from . import runtime
+    if not made:
+        made.append(functools.partial(runtime.checked_item, ctx.filename))
+    guard = _method_guard(recv, attr, raw, node, ctx, made[0], "checked_item").value
+    guard.args[0] = subscript
+    return guard
 
 
 def _note_method_call(ctx, injected, key):
@@ -448,7 +494,9 @@ def _own_comprehension_names(fdef, ctx):
 
 
 def _loop_items(target, it, ctx):
-    """(Name target, the expression it takes the items of) of ``for target in it``."""
+    """(Name target, the expression it takes the items of) of ``for target in it``:
+    through ``enumerate``, ``zip``, ``reversed``, ``list``, ``tuple`` and slices
+    (``self.layers[1:]``), which take items of the same list."""
     import builtins
     if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and not it.keywords \
             and it.func.id not in ctx.local_names:
@@ -456,8 +504,8 @@ def _loop_items(target, it, ctx):
             fn = ctx.lookup(it.func.id)
         except KeyError:
             fn = None
-        if fn is builtins.reversed and len(it.args) == 1:
-            return _loop_items(target, it.args[0], ctx)
+        if fn in (builtins.reversed, builtins.list, builtins.tuple) and len(it.args) == 1:
+            return _loop_items(target, it.args[0], ctx)     # the same items
         if fn is builtins.enumerate and len(it.args) == 1 \
                 and isinstance(target, gast.Tuple) and len(target.elts) == 2:
             return _loop_items(target.elts[1], it.args[0], ctx)
@@ -465,6 +513,8 @@ def _loop_items(target, it, ctx):
                 and len(target.elts) == len(it.args):
             return [p for t, a in zip(target.elts, it.args) for p in _loop_items(t, a, ctx)]
         return []
+    if isinstance(it, gast.Subscript) and isinstance(it.slice, gast.Slice):
+        return _loop_items(target, it.value, ctx)       # self.layers[1:]: some of them
     if isinstance(target, gast.Name):
         return [(target, it)]
     return []
@@ -531,7 +581,7 @@ def _receiver_expr(dotted):
     return e
 
 
-def _method_guard(recv, attr, raw, node, ctx, check):
+def _method_guard(recv, attr, raw, node, ctx, check, helper="check_method"):
     """``check_method(recv, 'attr', raw, line, col)``: the call at ``node`` reaches the
     class's method ``raw`` when the code runs (``runtime.check_method``, the file name
     bound: ``check``)."""
@@ -549,7 +599,7 @@ def _method_guard(recv, attr, raw, node, ctx, check):
             gast.Name(id=ctx.inject(label, cls), ctx=gast.Load(), annotation=None,
                       type_comment=None),
             gast.Constant(value=shown, kind=None)]
-    return _guard(ctx.inject("check_method", check), args, node)
+    return _guard(ctx.inject(helper, check), args, node)
 
 
 def _refuse_free_arrays(func, all_names, ctx):

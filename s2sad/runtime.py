@@ -577,6 +577,13 @@ def check_method(filename, obj, name, raw, lineno, col, cls, shown):
         hint=hint)
 
 
+def checked_item(filename, obj, name, raw, lineno, col, cls, shown):
+    """``obj``, an item of a list of objects (``self.layers[i]``) whose method ``name``
+    the derivative code calls as ``raw``, once ``check_method`` has checked it."""
+    check_method(filename, obj, name, raw, lineno, col, cls, shown)
+    return obj
+
+
 def as_sequence(x):
     """What ``for v in x`` iterates over, indexable: arrays, lists and tuples as they are."""
     if isinstance(x, (np.ndarray, list, tuple, range)):

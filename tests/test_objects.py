@@ -89,6 +89,11 @@ class Deep:
             x = b(x) * (i + 1.0)
         return np.sum(x)
 
+    def items(self, x):
+        for b in self.blocks:
+            x = b.layers[0](x) + b.act.f(x)
+        return np.sum(self.blocks[1](x))
+
     def nested(self, x):
         for b in self.blocks:
             for layer in b.layers:
@@ -131,6 +136,21 @@ def loss_zipped(x, net, scales):
     return np.sum(x)
 
 
+def loss_slices(x, net):
+    for layer in net.layers[1:]:
+        x = layer(x)
+    for layer in list(net.layers[::-1]):
+        x = layer.apply(x) * 2.0
+    return np.sum(x)
+
+
+def loss_items(x, net):
+    x = net.layers[0](x)
+    for i in range(len(net.layers)):
+        x = net.layers[i].apply(x) + net.layers[-1](x) * LAYERS[1](x)
+    return np.sum(x)
+
+
 def loss_list_argument(x, layers):
     for layer in layers:
         x = layer(x) + 0.1 * layer.w * x
@@ -163,11 +183,14 @@ CASES = [
     (one, (Layer(0.8),)),
     (loss_global_list, ()),
     (loss_zipped, (NET, [2.0, 0.5])),
+    (loss_slices, (NET,)),
     (loss_list_argument, (LAYERS,)),
     (loss_list_argument, (tuple(MIXED_SHARING),)),
     (loss_through_helper, (NET,)),
     (DEEP.loss, ()),
     (DEEP.nested, ()),
+    (DEEP.items, ()),
+    (loss_items, (NET,)),
     (in_comprehensions, (NET, DEEP)),
 ]
 IDS = [f"{getattr(f, '__name__', f)}-{i}" for i, (f, _) in enumerate(CASES)]
@@ -225,6 +248,9 @@ def test_the_generated_code_calls_the_class_functions_and_checks_each_item():
     assert "fwd_apply(layer, x_1, _tape=_tape)" in text
     forward = s2sad.source(Net.f, wrt=1, args=(NET, x), mode="forward")
     assert "jvp_apply(layer, x_1, dx_1)" in forward
+    text = s2sad.source(loss_items, args=(x, NET))
+    assert "checked_item(_t5, 'apply', apply_method, " in text
+    assert ", Layer, 'net.layers[i]')" in text
 
 
 @pytest.mark.parametrize("mode", ["auto", "reverse"])
@@ -237,10 +263,10 @@ def test_items_of_another_class_later_get_code_of_their_own(mode):
     x = np.array([0.3, -0.7])
     other = Net([0.5, 1.5])
     other.layers = [Square(0.5), Square(1.5)]
-    g = s2sad.grad(loss_arg, mode=mode)
-    for net in (NET, other, NET, other):
-        np.testing.assert_allclose(g(x, net), numerical_grad(loss_arg, (x, net), 0),
-                                   rtol=1e-6)
+    for f in (loss_arg, loss_items):
+        g = s2sad.grad(f, mode=mode)
+        for net in (NET, other, NET, other):
+            np.testing.assert_allclose(g(x, net), numerical_grad(f, (x, net), 0), rtol=1e-6)
     g = s2sad.grad(loss_global, mode=mode)
     saved = NET.layers
     try:
@@ -295,6 +321,10 @@ def test_items_of_several_classes_whose_method_differs_are_refused():
                                             r"net.layers") as info:
         s2sad.hessian(loss_layers)(0.3, net)
     assert info.value.lineno == line_of(loss_layers, "x = layer(x)")
+    with pytest.raises(ArgumentError, match=r"net.layers\[0\]\(\.\.\.\) calls a method of "
+                                            r"the items of net.layers") as info:
+        s2sad.grad(loss_items)(0.3, net)
+    assert info.value.lineno == line_of(loss_items, "x = net.layers[0](x)")
 
 
 class Sine:
@@ -350,7 +380,8 @@ def rebinds_the_item(x, net):
 
 
 def over_a_list_built_here(x, net):
-    for layer in list(net.layers):
+    layers = list(net.layers)
+    for layer in layers:
         x = layer(x)
     return np.sum(x)
 
