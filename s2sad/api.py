@@ -766,7 +766,7 @@ class GradFunction:
 
     def _forget(self, args, kwargs):
         """Drop the specialization these arguments ran (its next call checks again)."""
-        impl = self._impls.pop(_key(args, kwargs), None)
+        impl = self._impls.pop(self._call_key(args, kwargs), None)
         stale = [k for k, v in self._fast.items() if v is impl]
         for k in stale:
             del self._fast[k]
