@@ -324,23 +324,59 @@ def receivers_of(arguments):
     """Parameter -> class, for the arguments (a mapping of parameter names to values)
     holding an instance of a class of its own (``self`` of a method; a named tuple
     too), and 'self.inner' -> class for such objects held in the instance's own
-    attributes: the generated code calls that class's functions for ``self.m(...)``
-    and ``self.inner.m(...)`` (``parse.bind_methods``), so it is specialized on the
-    classes, as on the kinds. A parameter holding a dict maps to ``dict``:
-    ``pipeline.make_context`` takes these out into ``Context.dicts`` (a dict argument
-    has the kind of a list, 'L'), and the code is specialized on them too."""
+    attributes (down to ``_RECEIVER_DEPTH`` attributes: 'self.block.inner'): the
+    generated code calls that class's functions for ``self.m(...)`` and
+    ``self.inner.m(...)`` (``parse.bind_methods``), so it is specialized on the
+    classes, as on the kinds. A list or tuple of such objects, an argument or an
+    attribute, maps as 'layers[]' or 'self.layers[]' to the class of its items (a
+    tuple of their classes when they differ; nothing when an item is no such object),
+    and what the items hold alike as 'self.layers[].act': ``for l in self.layers:
+    l.apply(x)`` calls that class's function. A parameter holding a dict maps to
+    ``dict``: ``pipeline.make_context`` takes these out into ``Context.dicts`` (a dict
+    argument has the kind of a list, 'L'), and the code is specialized on them too."""
     found = {}
+    budget = [_RECEIVER_BUDGET]
     for n, v in arguments.items():
         if type(v) is dict:
             found[n] = dict     # (pipeline.make_context: Context.dicts, no receiver)
-        elif _is_receiver(v):
-            found[n] = type(v)
-            own = getattr(v, "__dict__", None)
-            if type(own) is dict and len(own) <= 256:
-                for a, w in own.items():
-                    if type(a) is str and _is_receiver(w):
-                        found[f"{n}.{a}"] = type(w)
+        else:
+            _receivers_in(n, v, found, 0, budget)
     return found
+
+
+_RECEIVER_DEPTH = 4         # attributes and list items followed from an argument
+_RECEIVER_BUDGET = 4096     # values looked at per call of receivers_of
+
+
+def _receivers_in(path, v, found, depth, budget):
+    """``receivers_of`` of the value ``v`` found at ``path``, into ``found``."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        return
+    if _is_receiver(v):
+        found[path] = type(v)
+        own = getattr(v, "__dict__", None)
+        if depth < _RECEIVER_DEPTH and type(own) is dict and len(own) <= 256:
+            for a, w in own.items():
+                if type(a) is str:
+                    _receivers_in(f"{path}.{a}", w, found, depth + 1, budget)
+    elif isinstance(v, (list, tuple)) and 0 < len(v) <= 100_000 and _is_receiver(v[0]) \
+            and all(map(_is_receiver, v)):
+        classes = tuple(dict.fromkeys(map(type, v)))
+        items = path + "[]"
+        if len(classes) > 1:
+            found[items] = classes      # refused where a method of an item is called
+            return
+        common = None                   # what every item holds alike
+        for w in v:
+            each = {}
+            _receivers_in(items, w, each, depth + 1, budget)
+            common = each if common is None else \
+                {k: c for k, c in common.items() if each.get(k) == c}
+            if budget[0] < 0:
+                common = {items: classes[0]}
+                break
+        found.update(common)
 
 
 _THREAD = threading.local()
@@ -560,6 +596,7 @@ def _dispatcher(sig, name, fast, limit=8, wrt=()):
         return n
 
     nonscalar = inject("NonScalarOutputError", errors.NonScalarOutputError)
+    stale = inject("StaleReceiverError", errors.StaleReceiverError)
     note = inject("note_generated", errors.note_generated)
     kind_fn = inject("kind_of", kind_of)
     chosen = list(fast.items())[-limit:]
@@ -604,6 +641,9 @@ def _dispatcher(sig, name, fast, limit=8, wrt=()):
                     checks.append(_ndim_test(v, test, akind, False))
         call = ["try:",
                 f"    return {inject(f'F{k}', impl.function)}({', '.join(pos[:n])})",
+                f"except {stale} as {err}:",
+                f"    return {me}._respecialize({inject(f'I{k}', impl)}, "
+                f"({', '.join(pos[:n])}{',' if n else ''}), {err})",
                 f"except {nonscalar} as {err}:",
                 f"    {me}._last = {inject(f'I{k}', impl)}",
                 f"    {me}._locate({err})",
@@ -730,7 +770,7 @@ class GradFunction:
 
     def _forget(self, args, kwargs):
         """Drop the specialization these arguments ran (its next call checks again)."""
-        impl = self._impls.pop(_key(args, kwargs), None)
+        impl = self._impls.pop(self._call_key(args, kwargs), None)
         stale = [k for k, v in self._fast.items() if v is impl]
         for k in stale:
             del self._fast[k]
@@ -817,12 +857,33 @@ class GradFunction:
             return self._via_vjp(impl, args, kwargs)
         try:
             return impl.function(*args, **kwargs)
+        except errors.StaleReceiverError as exc:
+            return self._respecialize(impl, args, exc, kwargs)
         except errors.NonScalarOutputError as exc:
             self._last = impl
             self._locate(exc)
         except Exception as exc:
             errors.note_generated(exc)
             raise
+
+    def _respecialize(self, impl, args, exc, kwargs=None):
+        """The call again, with code made for it: ``impl``, the code it ran, was made
+        for objects of other classes than the arguments hold now (an item of
+        ``net.layers`` or an attribute ``self.inner`` replaced since; ``exc``, the
+        ``StaleReceiverError`` its check raised), so it is forgotten and the general
+        path makes code for these classes (``receivers_of``; a global object's, by
+        ``Context.stale``). Once: ``exc`` if that code raises it too."""
+        if getattr(_THREAD, "respecializing", False):
+            raise exc
+        for table in (self._impls, self._fast):
+            for k in [k for k, v in table.items() if v is impl]:
+                del table[k]
+        self._dispatch()
+        _THREAD.respecializing = True
+        try:
+            return self._slow(args, kwargs or {})
+        finally:
+            _THREAD.respecializing = False
 
     def _kinds(self, args, kwargs, target):
         """The kinds to compile ``target`` (the function, or the generated code of the

@@ -163,6 +163,13 @@ class ArgumentError(S2SADError):
     """Bad ``wrt`` or call arguments."""
 
 
+class StaleReceiverError(ArgumentError):
+    """Derivative code made for objects of one class met an object of another (an
+    attribute ``self.inner`` or an item of ``self.layers`` replaced since): raised by the
+    check the code runs (``runtime.check_method``); a gradient object then makes code
+    for the new classes and calls it."""
+
+
 class FixedPointError(S2SADError):
     """``fixed_point=True`` was asked for a loop it does not fit, or the adjoint of
     a fixed-point loop did not settle."""
@@ -332,8 +339,11 @@ def missing_rule(node, ctx, what, mode="reverse"):
     if what.startswith("method ") and not re.fullmatch(r"method \.\w+\(\)( \(.*\))?", what):
         # a method of an object (not an array method): of super(), of an attribute
         hint = ("call the method through its class with the object first, "
-                "C.m(obj, x) (self.m(x) and self.inner.m(x) are differentiated; "
-                "super().m(x) and methods of objects held in local names are not), "
+                "C.m(obj, x) (methods of objects held in parameters, in their attributes "
+                "and in globals, self.m(x), self.inner.m(x), net(x), and of a loop "
+                "variable over a list of objects, for l in self.layers: l(x), are "
+                "differentiated; super().m(x) and methods of objects held in other local "
+                "names, bound by an assignment or in a comprehension, are not), "
                 "or " + hint)
     if what.startswith("attribute ."):
         # p.a of a parameter rebound in the function, or of an object made in it

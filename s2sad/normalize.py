@@ -836,7 +836,11 @@ class Normalizer:
             # the object is a receiver of the callee, as self of grad(model.loss): its
             # self.m(x) and self.layer.m(x) are calls of its class's functions
             from .api import receivers_of
-            self.ctx.receivers.update(receivers_of({args[0].id: method}))
+            found = receivers_of({args[0].id: method})
+            self.ctx.receivers.update(found)
+            # the classes of what it holds are read now: other ones since make the code
+            # stale (Context.stale), as rebinding the name does
+            self.ctx.receiver_reads.append((args[0].id, None, method, found))
         keywords = [gast.keyword(arg=k, value=name(self.ctx.inject(k, v)))
                     for k, v in obj.keywords.items() if k not in given] + list(e.keywords)
         label = getattr(inner, "__name__", "")
@@ -918,17 +922,19 @@ class Normalizer:
                 if isinstance(n, gast.Name):
                     renames[n.id] = self.namer.fresh(n.id)
         from .gastutil import rename as rename_loads
+        guards = [getattr(g, "guards", []) for g in e.generators]   # (parse.bind_methods)
         for node in parts + [x for g in e.generators for x in [g.target] + g.ifs] + \
-                [g.iter for g in e.generators[1:]]:
+                [g.iter for g in e.generators[1:]] + [s for each in guards for s in each]:
             rename_loads(node, renames)
             for n in gast.walk(node):
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                     n.id = renames.get(n.id, n.id)
         body = [store(*parts)]
-        for gen in reversed(e.generators):
+        for gen, checks in zip(reversed(e.generators), reversed(guards)):
             for cond in reversed(gen.ifs):
                 body = [gast.If(test=cond, body=body, orelse=[])]
-            body = [gast.For(target=gen.target, iter=gen.iter, body=body, orelse=[],
+            # the checks of the objects its variable takes (l(x) for l in self.layers)
+            body = [gast.For(target=gen.target, iter=gen.iter, body=checks + body, orelse=[],
                              type_comment=None)]
         for stmt in body:
             for n in gast.walk(stmt):

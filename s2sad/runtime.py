@@ -552,11 +552,15 @@ def check_method(filename, obj, name, raw, lineno, col, cls, shown):
     not call ``raw``, the method of class ``cls`` the derivative code calls in its place
     (``parse.bind_methods``): ``obj`` is of another class (an attribute ``self.inner``
     set to another object since), the instance holds a ``name`` of its own, or the
-    class's has been replaced since. (Generated code calls it with the file name bound.)"""
-    if type(obj) is not cls:
-        raise errors.ArgumentError(
+    class's has been replaced since. (Generated code calls it with the file name bound.)
+    ``cls`` may be a tuple of classes (the items of a list, ``for l in self.layers``,
+    whose classes share the method). An object of another class raises a
+    ``StaleReceiverError``, on which a gradient object makes its code again."""
+    if type(obj) is not cls and not (type(cls) is tuple and type(obj) in cls):
+        made = " or ".join(c.__name__ for c in cls) if type(cls) is tuple else cls.__name__
+        raise errors.StaleReceiverError(
             f"{shown} holds a {type(obj).__name__} object, where the derivative code was "
-            f"made for a {cls.__name__} (it calls {cls.__name__}.{name})", filename=filename,
+            f"made for a {made} (it calls {made}.{name})", filename=filename,
             lineno=lineno, col=col,
             hint="make the gradient again (a new s2sad.grad(...)) after changing it")
     own = getattr(obj, "__dict__", None)
@@ -572,6 +576,13 @@ def check_method(filename, obj, name, raw, lineno, col, cls, shown):
         f"the method {name} called here is not the one of class {type(obj).__name__} that "
         f"the derivative code calls: {why}", filename=filename, lineno=lineno, col=col,
         hint=hint)
+
+
+def checked_item(filename, obj, name, raw, lineno, col, cls, shown):
+    """``obj``, an item of a list of objects (``self.layers[i]``) whose method ``name``
+    the derivative code calls as ``raw``, once ``check_method`` has checked it."""
+    check_method(filename, obj, name, raw, lineno, col, cls, shown)
+    return obj
 
 
 def as_sequence(x):

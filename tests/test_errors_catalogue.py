@@ -772,6 +772,26 @@ def test_complex_values_inside_a_real_function_refused(func, marker, mode):
         s2sad.value_and_grad(func, mode=mode)(1.5)
 
 
+class _ComplexScale:
+    def __init__(self):
+        self.c = 1j
+
+
+def complex_attribute(x, obj):  # <- L_COMPLEX_ATTRIBUTE
+    return obj.c * x * x
+
+
+def test_complex_gradient_through_an_attribute_refused_on_every_call():
+    """A function reading attributes of an object argument keys its specializations by
+    their kinds too: the refused one was not forgotten (looked up by the argument types
+    alone), and the next calls returned the complex gradient 4j."""
+    g = s2sad.grad(complex_attribute, mode="reverse")
+    for _ in range(3):
+        with pytest.raises(UnsupportedSyntaxError) as info:
+            g(2.0, _ComplexScale())
+        assert str(info.value).startswith(f"{HERE}:{line_of('L_COMPLEX_ATTRIBUTE')}")
+
+
 def complex_inside_array(v):  # <- L_COMPLEX_ARRAY
     return np.abs(v * (1 + 2j))
 
