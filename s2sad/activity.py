@@ -159,6 +159,13 @@ def classify(value, ctx, kinds=None):
         path = dotted_name(value)
         if path and path.split(".")[0] not in ctx.local_names:
             return Op("nondiff", args=[])      # a module constant such as math.pi
+        if isinstance(value.value, gast.Name) and _maybe_field(value.value.id, value.attr,
+                                                                 ctx, kinds):
+            # p.w of a named tuple or a dataclass instance (checked as the code runs,
+            # where the class is not known here: runtime.field_adjoint, field_of)
+            return _prim(runtime.field, [value.value, gast.Constant(value=value.attr,
+                                                                     kind=None)],
+                         {}, kinds, f"attribute .{value.attr}")
         return Op("unknown", args=[value.value], what=f"attribute .{value.attr}")
     if isinstance(value, gast.Subscript):
         index = index_expr(value.slice, ctx)
@@ -174,6 +181,76 @@ def classify(value, ctx, kinds=None):
 
 
 _SEQUENCE_KINDS = ("L", "LS")
+
+
+def _maybe_field(base, attr, ctx, kinds):
+    """``base.attr`` may read a field of a record (``runtime.record_fields``): ``base``
+    may hold anything (kind ``'A'``, not surely an array, a number or a list), and, for
+    a parameter holding an instance of a known class (``ctx.receivers``), that class is
+    a named tuple or a dataclass with a field ``attr``."""
+    if (kinds or {}).get(base, "A") not in ("A", "AL", "L", "LS"):
+        return False
+    cls = ctx.receivers.get(base) if base in ctx.params else None
+    if cls is None:
+        return True
+    fields = record_class(cls)
+    return fields is not None and attr in fields
+
+
+def record_class(cls):
+    """The field names of ``cls``, a named tuple class or a dataclass, else None."""
+    if issubclass(cls, tuple):
+        fields = getattr(cls, "_fields", None)
+        return fields if isinstance(fields, tuple) and hasattr(cls, "_make") else None
+    if getattr(cls, "__dataclass_fields__", None) is None:
+        return None
+    import dataclasses
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def record_built(cls):
+    """Why a call of the record class ``cls`` in the function cannot be differentiated as
+    a pack of its fields (its instance might not hold the values it was given), or
+    None: a named tuple class must make its instances as ``namedtuple`` does (no
+    ``__new__`` or ``__init__`` of its own), a dataclass with the ``__init__`` the
+    decorator made and no ``__post_init__``."""
+    if issubclass(cls, tuple):
+        owner = next(c for c in cls.__mro__ if "_fields" in c.__dict__)
+        for c in cls.__mro__:
+            if c is owner:
+                break
+            if "__new__" in c.__dict__ or "__init__" in c.__dict__:
+                return f"{c.__name__} defines {'__new__' if '__new__' in c.__dict__ else '__init__'}"
+        return None
+    params = cls.__dict__.get("__dataclass_params__")
+    init = cls.__dict__.get("__init__")
+    if params is None or init is None or not params.init:
+        return f"{cls.__name__} has an __init__ of its own, not the one @dataclass makes"
+    code = getattr(init, "__code__", None)
+    if code is None or code.co_filename != "<string>":
+        return f"{cls.__name__} has an __init__ of its own, not the one @dataclass makes"
+    if hasattr(cls, "__post_init__"):
+        return f"{cls.__name__} has a __post_init__, which may change the values it is given"
+    if cls.__new__ is not object.__new__:
+        return f"{cls.__name__} defines __new__"
+    return None
+
+
+def _record_call(cls, args, keywords):
+    """[(field, atom), ...] for the call ``cls(*args, **keywords)`` of a record class
+    that builds its instance from the values given (``record_built``), in the order of
+    its fields, or None (the call is then refused where a value given carries a
+    derivative)."""
+    if record_built(cls) is not None or any(isinstance(a, gast.Starred) for a in args):
+        return None
+    fields = record_class(cls)
+    try:
+        bound = inspect.signature(cls).bind(*args, **keywords)
+    except (TypeError, ValueError):
+        return None
+    if not set(bound.arguments) <= set(fields):         # an InitVar
+        return None
+    return [(f, bound.arguments[f]) for f in fields if f in bound.arguments]
 
 
 def _surely_joins(op, kinds_found):
@@ -280,8 +357,13 @@ def _prim(prim, args, keywords, kinds, what):
         if is_user_function(prim) or type(prim).__name__ in ("CustomVJP", "GradFunction",
                                                               "JVPFunction"):
             return Op("call", func=prim, args=args, keywords=keywords, what=pretty)
-        if isinstance(prim, type) and issubclass(prim, tuple) and hasattr(prim, "_fields"):
-            pretty = f"{what}(...), a named tuple built in the function"
+        if isinstance(prim, type) and record_class(prim) is not None:
+            fields = _record_call(prim, args, keywords)
+            if fields is not None:          # P(x, y), Params(w=w): a pack of fields
+                return Op("pack", args=[a for _, a in fields], keys=[f for f, _ in fields],
+                          what=f"{what}(...)", func=prim)
+            why = record_built(prim) or "a call binding no field, or an InitVar"
+            pretty = f"{what}(...), a record built in the function: {why}"
         return Op("unknown", args=args, keywords=keywords, what=pretty)
     return Op("rule", rule=rule, args=args, keywords=keywords, what=pretty,
               scalar_result=scalar_result)
@@ -392,6 +474,13 @@ def infer_kinds(tree, ctx, stmts=None, ops=None, reads=None, targets=None):
                 if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name)
                 and v.value.id in literals else (t, v, deps)
                 for t, v, deps in defs]
+    records = _record_literals(defs, ctx)
+    if records:         # p.a of p = P(x, y) has the kind of x
+        defs = [(t, v, deps | {n.id for n in name_nodes(records[v.value.id][v.attr])})
+                if isinstance(v, gast.Attribute) and isinstance(v.value, gast.Name)
+                and v.attr in records.get(v.value.id, ()) else (t, v, deps)
+                for t, v, deps in defs]
+        literals = dict(literals, **{_RECORD_KEY: records})
     changed = True
     seen = set()
     changed_at = {}        # name -> number of the last evaluation that changed its kind
@@ -522,6 +611,29 @@ def _sequence_literals(defs, ctx=None):
     return out
 
 
+_RECORD_KEY = "<records>"     # literals[_RECORD_KEY]: _record_literals (not a name)
+
+
+def _record_literals(defs, ctx):
+    """Name -> {field: atom} for the names bound once to a record built in the function
+    (``p = P(x, b=y)`` of a record class, see ``classify``): the fields given."""
+    count = {}
+    for t, _, _ in defs:
+        count[t] = count.get(t, 0) + 1
+    out = {}
+    for t, v, _ in defs:
+        if count[t] == 1 and isinstance(v, gast.Call) and isinstance(v.func, gast.Name):
+            try:
+                cls = ctx.lookup(v.func.id)
+            except KeyError:
+                continue
+            if isinstance(cls, type) and record_class(cls) is not None:
+                fields = _record_call(cls, list(v.args), {k.arg: k.value for k in v.keywords})
+                if fields is not None:
+                    out[t] = dict(fields)
+    return out
+
+
 def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
     cls = value.__class__
     if cls is gast.BinOp or cls is gast.UnaryOp:
@@ -576,6 +688,10 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
             return "S"
         return (len(found) == 2 and _broadcast_kind(found)) or "A"
     if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name) \
+            and value.attr in (literals or {}).get(_RECORD_KEY, {}).get(value.value.id, ()):
+        atom = literals[_RECORD_KEY][value.value.id][value.attr]
+        return _atom_kind(atom, kinds)          # p.a of p = P(x, y): x's kind
+    if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name) \
             and value.value.id in ctx.params:
         # self.W: the kind of the attribute at call time, when the API found that the
         # function only reads attributes of this parameter (parse.attribute_reads)
@@ -620,6 +736,8 @@ def _classified_kind(value, ctx, kinds, ops):
         return pipeline.return_kind(op, kinds, ctx, value)
     if ops is not None:
         ops[id(value)] = (value, op)
+    if op.kind == "pack" and op.func is not None:
+        return "L"              # P(x, y) of a record class: a container read by field
     if op.scalar_result:
         return "S"
     return _elementwise_of_arrays(value, op, ctx, kinds) or "A"

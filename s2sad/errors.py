@@ -336,9 +336,11 @@ def missing_rule(node, ctx, what, mode="reverse"):
         hint = ("attributes carry derivatives only when read from a parameter the function "
                 "never rebinds (p.w of an object or named tuple passed in): keep p, and put "
                 "new values under other names (a plain tuple q = (a, b), read as q[0])")
-    if what.endswith("a named tuple built in the function"):
-        hint = ("build a plain tuple, (a, b), and index it (q[0]), or pass the named tuple "
-                "in as an argument (its fields p.a carry derivatives)")
+    if "a record built in the function" in what:
+        hint = ("a named tuple or dataclass is differentiated when its class makes the "
+                "instance from the values given: no __new__, __init__ or __post_init__ "
+                "of your own; pass the fields by position or by name, or build a plain "
+                "tuple (a, b) instead")
     if what.startswith("call of a computed function") or " of a computed value" in what:
         # no name to register a rule for: fs[0](x), make()(x)
         hint = ("call the function by its name (a function of your module, or one with a "

@@ -292,7 +292,12 @@ class Forward:
                     if _zero(e) and isinstance(a, gast.Name)
                     and self.ctx.var_kinds.get(a.id) != "S" else e
                     for a, e in zip(op.args, elts)]
-            if isinstance(s.value, gast.Dict):
+            if op.func is not None:         # P(x, y) of a record class: by field
+                expr = call(self.helper("record_tangent"), name(t))
+                raw = [self.dt(a) for a in op.args]        # (no tangent: a zero there)
+                expr.keywords = [gast.keyword(arg=k, value=e) for k, e in zip(op.keys, raw)
+                                 if not _zero(e)]
+            elif isinstance(s.value, gast.Dict):
                 expr = gast.Dict(keys=[const(k) for k in op.keys], values=elts)
             else:
                 expr = (gast.List if isinstance(s.value, gast.List) else gast.Tuple)(

@@ -431,7 +431,10 @@ class Reverse:
                     key = op.keys[i] if op.keys is not None else i      # {"a": x}: by key
                     item = gast.Subscript(value=name(self.adjoint(t)), slice=const(key),
                                           ctx=gast.Load())
-                    if self.ctx.var_kinds.get(elt.id) != "S":
+                    if op.func is not None:     # P(x, y) of a record class: by field
+                        item = call(self.helper("field_of"), name(self.adjoint(t)),
+                                    name(t), const(key))
+                    elif self.ctx.var_kinds.get(elt.id) != "S":
                         # the item may be the 0.0 standing for a zero of any structure
                         # (getitem_adjoint's other items): give it elt's structure
                         item = call(self.helper("element_adjoint"), item, name(elt.id))

@@ -117,6 +117,9 @@ def zeros_like(x):
         return [zeros_like(e) for e in x]
     if isinstance(x, dict):
         return {k: zeros_like(v) for k, v in x.items()}
+    fields = record_fields(x) if hasattr(x, "__dataclass_fields__") else None
+    if fields is not None:          # a dataclass instance: a dict by field
+        return {f: zeros_like(getattr(x, f)) for f in fields}
     return 0.0
 
 
@@ -326,6 +329,11 @@ def add_adjoints(a, b):
         return a
     if isinstance(a, dict) and isinstance(b, dict):
         return {k: add_adjoints(a.get(k, 0.0), b.get(k, 0.0)) for k in {**a, **b}}
+    if hasattr(a, "__dataclass_fields__") or hasattr(b, "__dataclass_fields__"):
+        # a dataclass instance the user gave (an output adjoint) and a dict by field
+        parts = [x if type(x) is dict else {f: getattr(x, f) for f in record_fields(x)}
+                 for x in (a, b)]
+        return add_adjoints(*parts)
     if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
         if not isinstance(a, (list, tuple)):
             a, b = b, a
@@ -584,7 +592,11 @@ def like_argument(g, x):
     """The gradient ``g`` of the list, tuple or dict argument ``x`` in ``x``'s structure: a
     list for a list, a tuple for a tuple (a named tuple of its type), a dict of its keys
     for a dict, and zeros shaped like an item where ``g`` holds the 0.0 that stands for a
-    zero of any structure."""
+    zero of any structure. A dataclass instance's gradient is an instance of its class
+    (``make_like``)."""
+    if hasattr(x, "__dataclass_fields__") and record_fields(x) is not None:
+        return make_like(x, {f: like_argument(field_of(g, x, f), getattr(x, f))
+                             for f in record_fields(x)})
     if type(g) is float and g == 0.0 and isinstance(x, (dict, list, tuple, np.ndarray)):
         g = zeros_like(x)
     if isinstance(x, dict):
@@ -851,3 +863,135 @@ def index_add(out, index, g):
         out[index] += g
     else:
         np.add.at(out, index, g)
+
+
+# -- records: named tuples and dataclass instances (JAX's registered pytrees) ---------
+#
+# A record's derivative (an adjoint or a tangent) is kept in the generated code as a
+# list (a named tuple's: one item per field, as a tuple's) or a dict by field name (a
+# dataclass's), or the plain 0.0 standing for a zero of any structure; a derivative
+# the user gives (a tangent to jvp, an output adjoint to a pullback) may be a record of
+# the type itself. ``like_argument`` gives the gradient of a record argument the type
+# of the argument.
+
+_RECORDS = {}       # type -> its field names, or None for a type that is no record
+
+
+def record_fields(x):
+    """The names of the fields of ``x``, a named tuple or an instance of a dataclass
+    (``dataclasses.fields``: its ``ClassVar`` and ``InitVar`` pseudo-fields are none),
+    else None."""
+    t = type(x)
+    try:
+        return _RECORDS[t]
+    except KeyError:
+        pass
+    except TypeError:           # an unhashable type
+        return None
+    found = None
+    if issubclass(t, tuple):
+        fields = getattr(t, "_fields", None)
+        if isinstance(fields, tuple) and callable(getattr(t, "_make", None)):
+            found = fields
+    elif getattr(t, "__dataclass_fields__", None) is not None and not isinstance(x, type):
+        import dataclasses
+        found = tuple(f.name for f in dataclasses.fields(t))
+    if len(_RECORDS) > 256:
+        _RECORDS.clear()
+    _RECORDS[t] = found
+    return found
+
+
+def _not_a_field(x, name):
+    """The RuleLimitError for ``x.name`` carrying a derivative where ``x`` is no record,
+    or ``name`` no field of it (a property, a method, a class attribute)."""
+    fields = record_fields(x)
+    cls = type(x).__name__
+    if fields is None:
+        what = (f"the attribute .{name} of a value of type {cls} carries a derivative, but "
+                f"only the fields of named tuples and dataclass instances do")
+    else:
+        what = (f"{cls}.{name} is not a field of {cls} (its fields: "
+                f"{', '.join(fields)}): its derivative is not known")
+    return errors.RuleLimitError(
+        what, hint="read fields of named tuples and dataclasses (p.w), array attributes "
+                   "such as .T, or compute the value in the function from the fields")
+
+
+def field(x, name):
+    """``x.name``: a field of a record (the primitive of ``x.name`` in generated code,
+    which reads the attribute itself)."""
+    return getattr(x, name)
+
+
+def field_adjoint(g, x, name):
+    """Adjoint of the record ``x`` in ``z = x.name`` given the adjoint ``g`` of ``z``: a
+    zero of ``x``'s structure (a list for a named tuple, a dict by field for a
+    dataclass) holding ``g`` at the field."""
+    fields = record_fields(x)
+    if fields is None or name not in fields:
+        raise _not_a_field(x, name)
+    if isinstance(x, tuple):
+        out = [0.0] * len(fields)
+        out[fields.index(name)] = g
+        return out
+    out = dict.fromkeys(fields, 0.0)
+    out[name] = g
+    return out
+
+
+def field_of(g, x, name):
+    """The derivative of the field ``x.name`` in ``g``, a derivative of the record ``x``
+    (a list, a tuple, a dict, a record of ``x``'s type, or the 0.0 standing for a zero
+    of any structure, given a zero of the field's structure)."""
+    fields = record_fields(x)
+    if fields is None or name not in fields:
+        raise _not_a_field(x, name)
+    if type(g) is float and g == 0.0:
+        part = 0.0
+    elif type(g) is dict:
+        part = g.get(name, 0.0)
+    elif isinstance(x, tuple):
+        part = g[fields.index(name)]
+    else:
+        part = getattr(g, name)
+    if type(part) is float and part == 0.0:
+        value = getattr(x, name)
+        if type(value) is not float:
+            return zeros_like(value)
+    return part
+
+
+def record_tangent(x, /, **given):
+    """The tangent of the record ``x = C(...)`` built in the function from the tangents
+    ``given`` of the fields it was given (field name -> tangent); the other fields
+    (their defaults) get zeros: a named tuple of ``x``'s type, or a dict by field for
+    a dataclass."""
+    fields = record_fields(x)
+    parts = [given[f] if f in given else zeros_like(getattr(x, f)) for f in fields]
+    if isinstance(x, tuple):
+        return type(x)._make(parts)
+    return dict(zip(fields, parts))
+
+
+def record_parts(g, x):
+    """``g``, a derivative of the dataclass instance ``x``, as a dict by field (a
+    record of ``x``'s type the user gave is read field by field)."""
+    if type(g) is dict:
+        return g
+    return {f: field_of(g, x, f) for f in record_fields(x)}
+
+
+def make_like(x, parts):
+    """A record of ``x``'s type holding ``parts`` (field name -> value): the gradient of
+    a dataclass argument, as ``dataclasses.replace`` makes it; for a class with a
+    ``__post_init__`` or fields its ``__init__`` does not take, which would change or
+    drop the values, the instance is made without calling ``__init__``."""
+    import dataclasses
+    t = type(x)
+    if not hasattr(t, "__post_init__") and all(f.init for f in dataclasses.fields(t)):
+        return dataclasses.replace(x, **parts)
+    out = object.__new__(t)
+    for k, v in parts.items():
+        object.__setattr__(out, k, v)
+    return out
