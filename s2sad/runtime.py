@@ -117,9 +117,9 @@ def zeros_like(x):
         return [zeros_like(e) for e in x]
     if isinstance(x, dict):
         return {k: zeros_like(v) for k, v in x.items()}
-    fields = record_fields(x) if hasattr(x, "__dataclass_fields__") else None
-    if fields is not None:          # a dataclass instance: a dict by field
-        return {f: zeros_like(getattr(x, f)) for f in fields}
+    if type(x) is not float and hasattr(x, "__dataclass_fields__") \
+            and record_fields(x) is not None:       # a dataclass instance: a dict by field
+        return {f: zeros_like(getattr(x, f)) for f in record_fields(x)}
     return 0.0
 
 
@@ -329,11 +329,6 @@ def add_adjoints(a, b):
         return a
     if isinstance(a, dict) and isinstance(b, dict):
         return {k: add_adjoints(a.get(k, 0.0), b.get(k, 0.0)) for k in {**a, **b}}
-    if hasattr(a, "__dataclass_fields__") or hasattr(b, "__dataclass_fields__"):
-        # a dataclass instance the user gave (an output adjoint) and a dict by field
-        parts = [x if type(x) is dict else {f: getattr(x, f) for f in record_fields(x)}
-                 for x in (a, b)]
-        return add_adjoints(*parts)
     if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
         if not isinstance(a, (list, tuple)):
             a, b = b, a
@@ -344,7 +339,14 @@ def add_adjoints(a, b):
         if not isinstance(b, (list, tuple)):
             return [add_adjoints(p, b) for p in a]
         return [add_adjoints(p, q) for p, q in zip(a, b)]
-    return a + b
+    try:
+        return a + b
+    except TypeError:
+        if not (hasattr(a, "__dataclass_fields__") or hasattr(b, "__dataclass_fields__")):
+            raise
+    # a dataclass instance the user gave (an output adjoint) and a dict by field
+    return add_adjoints(*[x if type(x) is dict else {f: getattr(x, f) for f in record_fields(x)}
+                          for x in (a, b)])
 
 
 def sum_adjoint(g, x, axis=None, keepdims=False):
@@ -594,9 +596,6 @@ def like_argument(g, x):
     for a dict, and zeros shaped like an item where ``g`` holds the 0.0 that stands for a
     zero of any structure. A dataclass instance's gradient is an instance of its class
     (``make_like``)."""
-    if hasattr(x, "__dataclass_fields__") and record_fields(x) is not None:
-        return make_like(x, {f: like_argument(field_of(g, x, f), getattr(x, f))
-                             for f in record_fields(x)})
     if type(g) is float and g == 0.0 and isinstance(x, (dict, list, tuple, np.ndarray)):
         g = zeros_like(x)
     if isinstance(x, dict):
@@ -607,6 +606,9 @@ def like_argument(g, x):
             return items
         make = getattr(type(x), "_make", None)
         return make(items) if make is not None and type(x) is not tuple else tuple(items)
+    if hasattr(x, "__dataclass_fields__") and record_fields(x) is not None:
+        return make_like(x, {f: like_argument(field_of(g, x, f), getattr(x, f))
+                             for f in record_fields(x)})
     return g
 
 
@@ -982,15 +984,28 @@ def record_parts(g, x):
     return {f: field_of(g, x, f) for f in record_fields(x)}
 
 
+_BY_CONSTRUCTOR = {}     # dataclass -> whether make_like calls its constructor
+
+
 def make_like(x, parts):
     """A record of ``x``'s type holding ``parts`` (field name -> value): the gradient of
-    a dataclass argument, as ``dataclasses.replace`` makes it; for a class with a
-    ``__post_init__`` or fields its ``__init__`` does not take, which would change or
-    drop the values, the instance is made without calling ``__init__``."""
-    import dataclasses
+    a dataclass argument, made by its constructor, as ``dataclasses.replace`` makes it
+    (every field given); for a class with a ``__post_init__`` or fields its
+    ``__init__`` does not take, which would change or drop the values, the instance is
+    made without calling ``__init__``."""
     t = type(x)
-    if not hasattr(t, "__post_init__") and all(f.init for f in dataclasses.fields(t)):
-        return dataclasses.replace(x, **parts)
+    plain = _BY_CONSTRUCTOR.get(t)
+    if plain is None:
+        import dataclasses
+        init = t.__dict__.get("__init__")
+        plain = not hasattr(t, "__post_init__") and t.__new__ is object.__new__ \
+            and getattr(getattr(init, "__code__", None), "co_filename", "") == "<string>" \
+            and all(f.init for f in dataclasses.fields(t))    # (the __init__ @dataclass made)
+        if len(_BY_CONSTRUCTOR) > 256:
+            _BY_CONSTRUCTOR.clear()
+        _BY_CONSTRUCTOR[t] = plain
+    if plain:
+        return t(**parts)
     out = object.__new__(t)
     for k, v in parts.items():
         object.__setattr__(out, k, v)

@@ -207,7 +207,7 @@ def jacobian(f, wrt=0, mode="auto"):
         if _is_complex(value):
             raise complex_arithmetic(f, "jacobian")
         ins = [args[i] for i in wrapper._wrt]
-        if any(_is_tree(x) for x in ins) or _dataclass(value):
+        if any(_is_tree(x) for x in ins) or record_fields(value) is not None:
             return _tree_jacobian(f, wrapper, mode, args, kwonly, value, ins)
         out_shape = np.shape(value)
         in_size = sum(int(np.size(x)) for x in ins)
