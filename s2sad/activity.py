@@ -21,6 +21,7 @@ active values.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import functools
 import inspect
 import math
@@ -131,6 +132,13 @@ def classify(value, ctx, kinds=None):
                 and value.func.value.id in ctx.local_names and value.func.attr == "pop" \
                 and not value.args and not value.keywords:
             return Op("pop", args=[value.func.value], what="list.pop()")
+        if isinstance(value.func, gast.Attribute) and isinstance(value.func.value, gast.Name) \
+                and value.func.value.id in ctx.local_names and value.func.attr == "_replace" \
+                and not value.args and value.keywords and None not in keywords:
+            # p._replace(a=v) of a named tuple (checked as the code runs): a pack of p's
+            # fields and the ones given
+            return Op("pack", args=[value.func.value] + list(keywords.values()),
+                      keys=[None] + list(keywords), what="._replace()", func=REPLACE)
         if isinstance(value.func, gast.Attribute) and isinstance(value.func.value, gast.Name) \
                 and value.func.value.id in ctx.local_names \
                 and (value.func.attr in METHODS or value.func.attr in DICT_METHODS):
@@ -324,9 +332,17 @@ def _point_value(prim, args, keywords, kinds):
     return len(args) == 2 and (kind[0] == "LS" or is_array_kind(kind[0])) and kind[1] == "S"
 
 
+REPLACE = "replace"     # Op.func of a pack made by dataclasses.replace or p._replace
+
+
 def _prim(prim, args, keywords, kinds, what):
     if prim is None:
         return Op("unknown", args=args, keywords=keywords, what=what)
+    if prim is dataclasses.replace and len(args) == 1 and keywords \
+            and not isinstance(args[0], gast.Starred) and None not in keywords:
+        # dataclasses.replace(p, w=v): a pack of p's fields and the ones given
+        return Op("pack", args=args + list(keywords.values()), keys=[None] + list(keywords),
+                  what=f"{what}()", func=REPLACE)
     all_scalar = kinds is not None
     if all_scalar:
         for a in args:

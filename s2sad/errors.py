@@ -230,8 +230,9 @@ UNSUPPORTED = {
     "AttributeStore": ("assignment to an attribute",
                        "compute the value in a local variable; to change a field of a "
                        "dataclass or a named tuple, build a new one from its fields "
-                       "(p = Params(p.w * x, p.b), by position or by name), whose fields "
-                       "carry derivatives"),
+                       "(p = Params(p.w * x, p.b), p = dataclasses.replace(p, w=p.w * x), "
+                       "p = p._replace(w=...) of a named tuple), whose fields carry "
+                       "derivatives"),
     "SubscriptStore": ("assignment to an element of an array that carries a derivative",
                        "build the result with np.where, np.concatenate or arithmetic"),
     "ListSliceStore": ("assignment to a slice of a list that carries a derivative",

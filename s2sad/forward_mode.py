@@ -293,10 +293,14 @@ class Forward:
                     and self.ctx.var_kinds.get(a.id) != "S" else e
                     for a, e in zip(op.args, elts)]
             if op.func is not None:         # P(x, y) of a record class: by field
-                expr = call(self.helper("record_tangent"), name(t))
                 raw = [self.dt(a) for a in op.args]        # (no tangent: a zero there)
+                if op.keys[0] is None:      # dataclasses.replace(p, w=v): p's tangent
+                    expr = call(self.helper("replace_tangent"), raw[0], name(t))
+                else:
+                    expr = call(self.helper("record_tangent"), name(t))
+                # (a field replaced by a constant gets the zero tangent)
                 expr.keywords = [gast.keyword(arg=k, value=e) for k, e in zip(op.keys, raw)
-                                 if not _zero(e)]
+                                 if k is not None and (op.keys[0] is None or not _zero(e))]
             elif isinstance(s.value, gast.Dict):
                 expr = gast.Dict(keys=[const(k) for k in op.keys], values=elts)
             else:

@@ -431,8 +431,13 @@ class Reverse:
                     key = op.keys[i] if op.keys is not None else i      # {"a": x}: by key
                     item = gast.Subscript(value=name(self.adjoint(t)), slice=const(key),
                                           ctx=gast.Load())
-                    if op.func is not None:     # P(x, y) of a record class: by field
-                        item = call(self.helper("field_of"), name(self.adjoint(t)),
+                    if op.func is not None and key is None:
+                        # p of dataclasses.replace(p, w=v): the fields not replaced
+                        item = call(self.helper("replaced_adjoint"), name(self.adjoint(t)),
+                                    name(t), const(tuple(op.keys[1:])))
+                    elif op.func is not None:   # P(x, y) of a record class: by field
+                        helper = "replaced_field" if op.func == "replace" else "field_of"
+                        item = call(self.helper(helper), name(self.adjoint(t)),
                                     name(t), const(key))
                     elif self.ctx.var_kinds.get(elt.id) != "S":
                         # the item may be the 0.0 standing for a zero of any structure

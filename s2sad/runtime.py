@@ -984,7 +984,25 @@ def record_parts(g, x):
     return {f: field_of(g, x, f) for f in record_fields(x)}
 
 
-_BY_CONSTRUCTOR = {}     # dataclass -> whether make_like calls its constructor
+_BY_CONSTRUCTOR = {}     # dataclass -> _constructed
+
+
+def _constructed(t):
+    """The dataclass ``t`` makes its instances holding exactly the values its
+    constructor is given, every field among them: its ``__init__`` is the one
+    ``@dataclass`` made, taking every field, and it has no ``__post_init__`` or
+    ``__new__``."""
+    plain = _BY_CONSTRUCTOR.get(t)
+    if plain is None:
+        import dataclasses
+        init = t.__dict__.get("__init__")
+        plain = not hasattr(t, "__post_init__") and t.__new__ is object.__new__ \
+            and getattr(getattr(init, "__code__", None), "co_filename", "") == "<string>" \
+            and all(f.init for f in dataclasses.fields(t))
+        if len(_BY_CONSTRUCTOR) > 256:
+            _BY_CONSTRUCTOR.clear()
+        _BY_CONSTRUCTOR[t] = plain
+    return plain
 
 
 def make_like(x, parts):
@@ -994,19 +1012,67 @@ def make_like(x, parts):
     ``__init__`` does not take, which would change or drop the values, the instance is
     made without calling ``__init__``."""
     t = type(x)
-    plain = _BY_CONSTRUCTOR.get(t)
-    if plain is None:
-        import dataclasses
-        init = t.__dict__.get("__init__")
-        plain = not hasattr(t, "__post_init__") and t.__new__ is object.__new__ \
-            and getattr(getattr(init, "__code__", None), "co_filename", "") == "<string>" \
-            and all(f.init for f in dataclasses.fields(t))    # (the __init__ @dataclass made)
-        if len(_BY_CONSTRUCTOR) > 256:
-            _BY_CONSTRUCTOR.clear()
-        _BY_CONSTRUCTOR[t] = plain
-    if plain:
+    if _constructed(t):
         return t(**parts)
     out = object.__new__(t)
     for k, v in parts.items():
         object.__setattr__(out, k, v)
     return out
+
+
+def _replaces_exactly(x):
+    """Raise a RuleLimitError unless replacing fields of the record ``x``
+    (``dataclasses.replace(x, w=v)``, ``x._replace(a=v)``) makes a record holding the
+    values given and ``x``'s other fields: a named tuple whose class has no
+    ``_replace``, ``__new__`` or ``__init__`` of its own, a dataclass whose ``__init__``
+    is the one the decorator made, with no ``__post_init__``."""
+    t = type(x)
+    fields = record_fields(x)
+    why = None
+    if fields is None:
+        why = f"a value of type {t.__name__} is no named tuple or dataclass instance"
+    elif isinstance(x, tuple):
+        for c in t.__mro__:
+            if "_fields" in c.__dict__:
+                break
+            own = [m for m in ("_replace", "__new__", "__init__") if m in c.__dict__]
+            if own:
+                why = f"{c.__name__} defines {own[0]}"
+                break
+    elif not _constructed(t):
+        why = (f"{t.__name__} has a __post_init__, an __init__ or __new__ of its own, or "
+               "fields its __init__ does not take, which may change the values given")
+    if why is not None:
+        raise errors.RuleLimitError(
+            f"replacing fields of a record has no derivative here: {why}",
+            hint="build the new record with its class, P(x, y), from a named tuple or a "
+                 "dataclass that makes its instance from the values given")
+
+
+def replaced_field(g, x, name):
+    """``field_of(g, x, name)`` for the field ``name`` given to ``x =
+    dataclasses.replace(p, name=v)`` (or ``p._replace(name=v)``): ``v``'s adjoint."""
+    _replaces_exactly(x)
+    return field_of(g, x, name)
+
+
+def replaced_adjoint(g, x, names):
+    """Adjoint of the record ``p`` in ``x = dataclasses.replace(p, **changes)`` (or
+    ``p._replace(...)``) given the adjoint ``g`` of ``x``: the adjoints of the fields
+    not in ``names`` (the fields changed get zeros), in ``x``'s structure."""
+    _replaces_exactly(x)
+    fields = record_fields(x)
+    parts = [0.0 if f in names else field_of(g, x, f) for f in fields]
+    return parts if isinstance(x, tuple) else dict(zip(fields, parts))
+
+
+def replace_tangent(dp, x, /, **given):
+    """The tangent of ``x = dataclasses.replace(p, **changes)`` (or ``p._replace(...)``)
+    from ``p``'s tangent ``dp`` and those ``given`` of the fields changed: a named tuple
+    of ``x``'s type, or a dict by field."""
+    _replaces_exactly(x)
+    fields = record_fields(x)
+    parts = [given[f] if f in given else field_of(dp, x, f) for f in fields]
+    if isinstance(x, tuple):
+        return type(x)._make(parts)
+    return dict(zip(fields, parts))

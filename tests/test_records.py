@@ -325,8 +325,15 @@ def in_a_list(x, y):
     return s + ps[1].b
 
 
+def replaced(x, y):
+    p = Params(x, y)
+    q = dataclasses.replace(p, w=x * y)
+    r = P(q.b, y)._replace(b=math.exp(q.w))
+    return q.w * q.b + r.a * r.b + dataclasses.replace(q, b=2.0).b * p.w
+
+
 BUILT = [dc_build, named_built, keywords_built, defaults_built, nested_built,
-         returned_by_helper, unpacked, branches, in_a_list]
+         returned_by_helper, unpacked, branches, in_a_list, replaced]
 PAIRS = [(0.7, 1.3), (-0.4, 0.9), (1.6, -0.3)]
 
 
@@ -352,7 +359,7 @@ def test_built_records(f, point):
 
 
 @pytest.mark.parametrize("f", [keywords_built, returned_by_helper, unpacked, looped,
-                               branches, nested_built], ids=lambda f: f.__name__)
+                               branches, nested_built, replaced], ids=lambda f: f.__name__)
 def test_second_derivatives_of_built_records(f):
     args = (0.7, 1.3) + ((2,) if f is looped else ())
     g = s2sad.grad(f, (0, 1))
@@ -454,6 +461,11 @@ def reads_a_plain_object(ps, x):
     return ps[0].w * x  # <- L_PLAIN
 
 
+def replaces_checked(x, c):
+    d = dataclasses.replace(c, w=x)  # <- L_REPLACE
+    return d.w
+
+
 def _line(func, marker):
     import inspect
     lines, start = inspect.getsourcelines(func)
@@ -472,6 +484,10 @@ def test_refusals_are_located():
          "L_PROP", s2sad.MissingRuleError, "attribute .twice"),
         (lambda: s2sad.grad(reads_a_plain_object)([Plain(1.0)], 3.0), reads_a_plain_object,
          "L_PLAIN", s2sad.RuleLimitError, "only the fields of named tuples and dataclass"),
+        (lambda: s2sad.grad(replaces_checked, mode="reverse")(2.0, Checked(1.0)),
+         replaces_checked, "L_REPLACE", s2sad.RuleLimitError, "Checked has a __post_init__"),
+        (lambda: s2sad.grad(replaces_checked)(2.0, Checked(1.0)),
+         replaces_checked, "L_REPLACE", s2sad.RuleLimitError, "Checked has a __post_init__"),
     ]
     for call, func, marker, error, words in cases:
         with pytest.raises(error) as info:

@@ -15,7 +15,7 @@ import operator
 import numpy as np
 
 from .. import runtime
-from ..runtime import field_adjoint, field_of, sum_tangent
+from ..runtime import field_adjoint, field_of, replaced_adjoint, sum_tangent
 from .core import adjoint, multilinear, nondiff, tangent
 
 multilinear(operator.getitem, args=("a",))
@@ -221,7 +221,8 @@ def divmod_tangent(z, x, y):
 # field_adjoint and field_of are linear in the derivative g; x gives the structure
 
 
-multilinear(runtime.field_adjoint, runtime.field_of, args=("g",))
+multilinear(runtime.field_adjoint, runtime.field_of, runtime.replaced_field,
+            runtime.replaced_adjoint, args=("g",))
 
 
 @adjoint(runtime.field)
@@ -242,3 +243,13 @@ def field_adjoint_rule(z, g, x, name):
 @adjoint(runtime.field_of)
 def field_of_rule(z, g, x, name):
     d[g] = field_adjoint(d[z], x, name)
+
+
+@adjoint(runtime.replaced_field)
+def replaced_field_rule(z, g, x, name):
+    d[g] = field_adjoint(d[z], x, name)
+
+
+@adjoint(runtime.replaced_adjoint)
+def replaced_adjoint_rule(z, g, x, names):
+    d[g] = replaced_adjoint(d[z], x, names)
