@@ -212,7 +212,6 @@ def record_class(cls):
         return fields if isinstance(fields, tuple) and hasattr(cls, "_make") else None
     if getattr(cls, "__dataclass_fields__", None) is None:
         return None
-    import dataclasses
     return tuple(f.name for f in dataclasses.fields(cls))
 
 
@@ -227,8 +226,9 @@ def record_built(cls):
         for c in cls.__mro__:
             if c is owner:
                 break
-            if "__new__" in c.__dict__ or "__init__" in c.__dict__:
-                return f"{c.__name__} defines {'__new__' if '__new__' in c.__dict__ else '__init__'}"
+            own = [m for m in ("__new__", "__init__") if m in c.__dict__]
+            if own:
+                return f"{c.__name__} defines {own[0]}"
         return None
     params = cls.__dict__.get("__dataclass_params__")
     init = cls.__dict__.get("__init__")

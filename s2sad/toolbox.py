@@ -165,6 +165,16 @@ def _check_like(given, like, func, what):
         for g, v in zip(given, like):
             _check_like(g, v, func, what)
         return
+    if _dataclass(like):
+        if type(given) is not type(like) and not (
+                isinstance(given, dict) and list(given) == list(record_fields(like))):
+            raise errors.bad_argument(_unwrap(func), f"{what} has another structure than "
+                                      f"the value (a {type(like).__name__})",
+                                      hint=f"give a {type(like).__name__} holding one of "
+                                           "each field's shape")
+        for k in record_fields(like):
+            _check_like(field_of(given, like, k), getattr(like, k), func, what)
+        return
     if like is None or not isinstance(like, (np.ndarray, np.generic, float, int, complex)):
         return
     if np.shape(given) != np.shape(like):

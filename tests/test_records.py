@@ -228,6 +228,8 @@ def test_toolbox_along_records():
     p, x = Params(2.0, 1.0), 3.0
     value, t = s2sad.jvp(affine_sq)(p, x, Params(1.0, 0.5))
     assert value == 49.0 and t == pytest.approx(42.0 + 7.0)
+    with pytest.raises(s2sad.ArgumentError, match="another structure than the value"):
+        s2sad.jvp(affine_sq)(p, x, 1.0)
     value, pullback = s2sad.vjp(affine_sq)(p, x)
     assert pullback(1.0) == Params(42.0, 14.0)
     jac = s2sad.jacobian(affine_sq)(p, x)
