@@ -995,10 +995,14 @@ def _constructed(t):
     plain = _BY_CONSTRUCTOR.get(t)
     if plain is None:
         import dataclasses
-        init = t.__dict__.get("__init__")
+        code = getattr(t.__dict__.get("__init__"), "__code__", None)
+        fields = dataclasses.fields(t)
         plain = not hasattr(t, "__post_init__") and t.__new__ is object.__new__ \
-            and getattr(getattr(init, "__code__", None), "co_filename", "") == "<string>" \
-            and all(f.init for f in dataclasses.fields(t))
+            and getattr(code, "co_filename", "") == "<string>" \
+            and all(f.init for f in fields) \
+            and code.co_varnames[1:code.co_argcount + code.co_kwonlyargcount] \
+            == tuple(f.name for f in fields if not f.kw_only) \
+            + tuple(f.name for f in fields if f.kw_only)        # (no InitVar)
         if len(_BY_CONSTRUCTOR) > 256:
             _BY_CONSTRUCTOR.clear()
         _BY_CONSTRUCTOR[t] = plain
