@@ -827,11 +827,16 @@ FIXED_POINT_MAX_ITERATIONS = 100_000
 
 def fixed_point_norm(*adjoints):
     """The largest magnitude among the adjoints of a fixed-point loop's state (scalars,
-    arrays, or lists and tuples of them)."""
+    arrays, or lists, tuples, dicts and records of them: a dataclass's adjoint is a dict
+    by field)."""
     out = 0.0
     for a in adjoints:
         if isinstance(a, (list, tuple)):
             m = fixed_point_norm(*a)
+        elif isinstance(a, dict):
+            m = fixed_point_norm(*a.values())
+        elif hasattr(a, "__dataclass_fields__") and record_fields(a) is not None:
+            m = fixed_point_norm(*(getattr(a, f) for f in record_fields(a)))
         else:
             a = np.abs(a)
             m = float(np.max(a)) if np.size(a) else 0.0

@@ -339,6 +339,32 @@ BUILT = [dc_build, named_built, keywords_built, defaults_built, nested_built,
 PAIRS = [(0.7, 1.3), (-0.4, 0.9), (1.6, -0.3)]
 
 
+@dataclass
+class State:
+    x: float
+    v: P
+
+
+def history(x, y, n):
+    hs = []
+    s = State(x, P(y, x))
+    for _ in range(n):
+        s = State(s.x * s.v.a + 0.1, P(s.v.b, math.sin(s.x)))
+        hs.append(s)
+    t = 0.0
+    while hs:
+        h = hs.pop()
+        t = t + h.x * h.v.b
+    return t
+
+
+def newton(a, b):
+    s = State(1.0, P(1.0, 0.0))
+    while abs(s.x * s.x - a) > 1e-13 or abs(s.v.b - b * s.x) > 1e-13:
+        s = State(s.x - (s.x * s.x - a) / (2 * s.x), P(s.x, 0.5 * (s.v.b + b * s.x)))
+    return s.x * s.v.b + s.v.a
+
+
 def _fd(f, args, i):
     h = 1e-6
     plus, minus = list(args), list(args)
@@ -347,10 +373,10 @@ def _fd(f, args, i):
     return (f(*plus) - f(*minus)) / (2 * h)
 
 
-@pytest.mark.parametrize("f", BUILT + [looped], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("f", BUILT + [looped, history], ids=lambda f: f.__name__)
 @pytest.mark.parametrize("point", PAIRS)
 def test_built_records(f, point):
-    args = point[:1] if f is named_built else point + ((3,) if f is looped else ())
+    args = point[:1] if f is named_built else point + ((3,) if f in (looped, history) else ())
     wrt = (0,) if f is named_built else (0, 1)
     want = [_fd(f, args, i) for i in wrt]
     for mode in ("auto", "reverse", "forward"):
@@ -373,6 +399,16 @@ def test_second_derivatives_of_built_records(f):
     np.testing.assert_allclose(np.array(hess, dtype=float), want, rtol=1e-4, atol=1e-5)
     gg = s2sad.grad(s2sad.grad(f, 0), 0)(*args)
     assert gg == pytest.approx(want[0][0], rel=1e-4, abs=1e-5)
+
+
+@pytest.mark.parametrize("a,b", [(2.0, 0.5), (0.3, -1.5)])
+def test_fixed_point_loop_over_a_record(a, b):
+    """The state of a fixed-point loop is a record (its adjoint's size, for the test of
+    the adjoint iteration, is that of its fields: a TypeError before)."""
+    want = [_fd(newton, (a, b), i) for i in (0, 1)]
+    for options in ({}, {"fixed_point": True}, {"mode": "reverse"}):
+        got = s2sad.grad(newton, (0, 1), **options)(a, b)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=str(options))
 
 
 def out_record(x):
