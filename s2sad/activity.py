@@ -712,6 +712,8 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
         # self.W: the kind of the attribute at call time, when the API found that the
         # function only reads attributes of this parameter (parse.attribute_reads)
         found = ctx.kinds.get(f"{value.value.id}.{value.attr}")
+        if found == "A" and kinds.get(value.value.id) in ("L", "LS", "AL"):
+            return "AL"         # a field of a record: perhaps a list itself
         if found is not None:
             return found
     if isinstance(value, gast.Attribute) and value.attr in _SIZE_ATTRS \
@@ -727,6 +729,8 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
     container = _helper_container(value, ctx, kinds)
     if container is not None:
         return container
+    if fn in (runtime.field_of, runtime.replaced_field):
+        return "AL"             # the derivative of a field: perhaps a list
     if fn in (builtins.list, builtins.tuple, builtins.sorted) and len(value.args) == 1 \
             or fn is runtime.in_order and len(value.args) == 2:
         return _items_kind(_atom_kind(value.args[0], kinds))
@@ -754,6 +758,8 @@ def _classified_kind(value, ctx, kinds, ops):
         ops[id(value)] = (value, op)
     if op.kind == "pack" and op.func is not None:
         return "L"              # P(x, y) of a record class: a container read by field
+    if op.kind == "rule" and op.rule.primitive is runtime.field:
+        return "AL"             # a field of a record: perhaps a list itself
     if op.scalar_result:
         return "S"
     return _elementwise_of_arrays(value, op, ctx, kinds) or "A"
@@ -916,7 +922,10 @@ def _container_helpers():
             rt.in_order_adjoint: (1,), rt.add_any_adjoint: (1,), rt.mul_any_adjoint: (1,),
             rt.slice_adjoint: (1,), rt.sequence_repeat_adjoint: (1,),
             rt.like_argument: (1,),
-            rt.prod_items_adjoint_tangent: (3,)}
+            rt.prod_items_adjoint_tangent: (3,),
+            # a record's adjoint or tangent: a list or a dict by field
+            rt.field_adjoint: (1,), rt.replaced_adjoint: (1,), rt.record_tangent: (0,),
+            rt.replace_tangent: (1,)}
 
 
 def _items_kind(kind):

@@ -157,6 +157,30 @@ def test_named_tuple_argument(w, b, x):
     assert g == pytest.approx(P(2 * (w * x + b) * x, 2 * (w * x + b)))
 
 
+@dataclass
+class Listed:
+    ws: list
+    b: float
+
+
+def _repeated(q, x):
+    v = q.ws * 2
+    return v[0] * v[3] * x
+
+
+def list_fields(p, x):
+    v = p.ws + [x]
+    return v[0] * v[2] + v[1] * p.b + _repeated(p, x)
+
+
+def test_list_fields():
+    """A field holding a list may be one when its kind is not known (``q.ws * 2`` in a
+    helper repeats it: a ValueError from the derivative of a product before)."""
+    for ws, b, x in [([2.0, 3.0], 1.0, 2.0), ([-0.5, 1.5], 0.3, -1.2)]:
+        check(list_fields, (Listed(ws, b), x), modes=("auto",))
+        check(list_fields, (Listed(ws, b), x), wrt=1)
+
+
 def test_records_in_a_list_argument():
     ps = [Params(0.5, 1.0), Params(-1.0, 2.0)]
     g = s2sad.grad(record_in_list)(ps, 1.5)
@@ -399,6 +423,11 @@ def test_second_derivatives_of_built_records(f):
     np.testing.assert_allclose(np.array(hess, dtype=float), want, rtol=1e-4, atol=1e-5)
     gg = s2sad.grad(s2sad.grad(f, 0), 0)(*args)
     assert gg == pytest.approx(want[0][0], rel=1e-4, abs=1e-5)
+    if f not in (returned_by_helper, keywords_built, nested_built):
+        # reverse over reverse (not through calls of your functions: see usage.md)
+        inner = s2sad.grad(f, 0, mode="reverse")
+        gg = s2sad.grad(inner, (0, 1), mode="reverse")(*args)
+        np.testing.assert_allclose(gg, want[0], rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("a,b", [(2.0, 0.5), (0.3, -1.5)])
