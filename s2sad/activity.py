@@ -999,6 +999,7 @@ def run(tree, ctx):
     edges = {}
     ops = []
     lists = {t for s, t in assigns if isinstance(s.value, gast.List)}
+    records = _record_literals([(t, s.value, ()) for s, t in assigns], ctx)
     for s, t in zip(stmts, targets):
         if t is not None:
             known = classified.get(id(s.value))     # as infer_kinds classified it
@@ -1006,6 +1007,11 @@ def run(tree, ctx):
                 op = known[1]
             else:
                 op = classify(s.value, ctx, kinds)
+            if records and op.kind == "rule" and op.rule.primitive is runtime.field \
+                    and s.value.attr in records.get(s.value.value.id, ()):
+                # p.a of p = P(x, y), bound once (SSA): x itself, which nothing rebinds
+                # before p.a reads it (a loop's header copies come at the end of its body)
+                op = Op("copy", args=[records[s.value.value.id][s.value.attr]])
             ops.append((s, t, op))
             ctx.classified[id(s)] = (s, s.value, op)
             if op.kind == "pop":

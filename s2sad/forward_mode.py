@@ -283,8 +283,8 @@ class Forward:
         """The tangent of ``t = <operation>``: ([it], []) when it may go first (see
         ``quiet``), else ([], [it])."""
         op = self.classify(s)
-        if op.kind == "copy":
-            expr = self.dt(s.value)
+        if op.kind == "copy":       # (of a name; or p.a of p = P(x, y), a copy of x)
+            expr = self.dt(op.args[0])
         elif op.kind == "pack":
             elts = [self.dt(a) for a in op.args]
             # a zero tangent of an item that is a list, tuple or array has its structure

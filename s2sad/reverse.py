@@ -422,9 +422,10 @@ class Reverse:
     def assignment(self, s, t, state):
         op = self.classify(s)
         out = []
-        if op.kind == "copy":
-            if s.value.id in self.ctx.active:
-                self.contribute(s.value.id, name(self.adjoint(t)), state, out)
+        if op.kind == "copy":       # (of a name; or p.a of p = P(x, y), a copy of x)
+            src = op.args[0]
+            if isinstance(src, gast.Name) and src.id in self.ctx.active:
+                self.contribute(src.id, name(self.adjoint(t)), state, out)
         elif op.kind == "pack":
             for i, elt in enumerate(op.args):
                 if isinstance(elt, gast.Name) and elt.id in self.ctx.active:
