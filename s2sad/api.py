@@ -53,6 +53,8 @@ def kind_of(value):
         return _sequence_kind(value)
     if type(value) is dict:
         return "L"          # a container its items are read from (params["w"])
+    if hasattr(type(value), "__dataclass_fields__") and not isinstance(value, type):
+        return "L"          # a dataclass instance: a container read by field (p.w)
     return "A"
 
 
@@ -464,11 +466,14 @@ def refuse_wrt(func, sig, wrt, args, kwargs):
             raise _complex_argument(func, i, params, value)
         if is_bool(value):
             what = "an array of bools" if isinstance(value, np.ndarray) else "a bool"
-        elif not isinstance(value, _DIFFERENTIABLE):
+        elif not isinstance(value, _DIFFERENTIABLE) and _record_fields(value) is None:
             what = f"a value of type {type(value).__name__}"
-        elif isinstance(value, dict) and _odd_entry(value) is not None:
-            key, entry = _odd_entry(value)
-            what = f"a dict whose entry {key!r} is a value of type {type(entry).__name__}"
+        elif _odd_entry(value) is not None:
+            holder, key, entry = _odd_entry(value)
+            part = "entry" if isinstance(holder, dict) else "field"
+            kind = type(holder).__name__
+            what = (f"{'a' if kind[0] not in 'AEIOU' else 'an'} {kind} whose {part} {key!r} "
+                    f"is a value of type {type(entry).__name__}")
         else:
             continue
         if i == 0 and params[0] == "self" and not is_bool(value):
@@ -483,16 +488,29 @@ def refuse_wrt(func, sig, wrt, args, kwargs):
             f"but it holds {what}, which has no derivative", hint=hint)
 
 
+def _record_fields(value):
+    from .runtime import record_fields
+    return record_fields(value)
+
+
 def _odd_entry(d):
-    """(key, value) of an entry of the dict ``d`` (or of a dict in it) that holds no
+    """(container, key, value) of an entry of the dict ``d``, or a field of the named
+    tuple or dataclass instance ``d`` (or of such a dict or record in it), that holds no
     real number to differentiate along: a string, None, a bool, an object; or None."""
-    for k, v in d.items():
-        if isinstance(v, dict):
+    if isinstance(d, dict):
+        items = d.items()
+    else:
+        fields = _record_fields(d)
+        if fields is None:
+            return None
+        items = ((f, getattr(d, f)) for f in fields)
+    for k, v in items:
+        if isinstance(v, dict) or _record_fields(v) is not None:
             found = _odd_entry(v)
             if found is not None:
                 return found
         elif is_bool(v) or not isinstance(v, _DIFFERENTIABLE):
-            return k, v
+            return d, k, v
     return None
 
 
@@ -506,6 +524,8 @@ def _is_complex(a):
         return any(_is_complex(v) for v in a)
     if isinstance(a, dict):
         return any(_is_complex(v) for v in a.values())
+    if hasattr(a, "__dataclass_fields__") and _record_fields(a) is not None:
+        return any(_is_complex(getattr(a, f)) for f in _record_fields(a))
     return False
 
 

@@ -238,7 +238,12 @@ UNSUPPORTED = {
     "LoopWritesList": ("writing into an item of the list, array or dict a loop iterates over",
                        "loop over the indices or keys instead: for i in range(len(xs)): "
                        "v = xs[i] (for k in d: v = d[k])"),
-    "AttributeStore": ("assignment to an attribute", "compute the value in a local variable"),
+    "AttributeStore": ("assignment to an attribute",
+                       "compute the value in a local variable; to change a field of a "
+                       "dataclass or a named tuple, build a new one from its fields "
+                       "(p = Params(p.w * x, p.b), p = dataclasses.replace(p, w=p.w * x), "
+                       "p = p._replace(w=...) of a named tuple), whose fields carry "
+                       "derivatives"),
     "SubscriptStore": ("assignment to an element of an array that carries a derivative",
                        "build the result with np.where, np.concatenate or arithmetic"),
     "ListSliceStore": ("assignment to a slice of a list that carries a derivative",
@@ -346,13 +351,16 @@ def missing_rule(node, ctx, what, mode="reverse"):
                 "names, bound by an assignment or in a comprehension, are not), "
                 "or " + hint)
     if what.startswith("attribute ."):
-        # p.a of a parameter rebound in the function, or of an object made in it
-        hint = ("attributes carry derivatives only when read from a parameter the function "
-                "never rebinds (p.w of an object or named tuple passed in): keep p, and put "
-                "new values under other names (a plain tuple q = (a, b), read as q[0])")
-    if what.endswith("a named tuple built in the function"):
-        hint = ("build a plain tuple, (a, b), and index it (q[0]), or pass the named tuple "
-                "in as an argument (its fields p.a carry derivatives)")
+        # p.a of an object that is no record, or no field of a record (a property)
+        hint = ("only the fields of named tuples and dataclass instances carry "
+                "derivatives (p.w); a property, a method or an attribute of another "
+                "object does not: compute the value from the fields in the function, or "
+                "make the object a dataclass")
+    if "a record built in the function" in what:
+        hint = ("a named tuple or dataclass is differentiated when its class makes the "
+                "instance from the values given: no __new__, __init__ or __post_init__ "
+                "of your own; pass the fields by position or by name, or build a plain "
+                "tuple (a, b) instead")
     if what.startswith("call of a computed function") or " of a computed value" in what:
         # no name to register a rule for: fs[0](x), make()(x)
         hint = ("call the function by its name (a function of your module, or one with a "
