@@ -30,6 +30,7 @@ Example::
 from __future__ import annotations
 
 import builtins
+import copy
 import functools
 import keyword
 import types
@@ -573,10 +574,12 @@ class Normalizer:
             return gast.Call(func=name(self.ctx.inject("tuple", builtins.tuple)),
                              args=[items], keywords=[])
         if len(e.args) > 1 and self._builtin_call(e, ("map",)) \
-                and _is_dotted(e.args[0]) and (_root(e.args[0]) not in self.ctx.local_names
-                                               or isinstance(e.args[0], gast.Name)
-                                               and e.args[0].id in self.nested):
-            # map(f, xs, ys) -> (f(a, b) for a, b in zip(xs, ys)), for a named function
+                and (_is_dotted(e.args[0]) and (_root(e.args[0]) not in self.ctx.local_names
+                                                or isinstance(e.args[0], gast.Name)
+                                                and e.args[0].id in self.nested)
+                     or _plain_lambda(e.args[0], len(e.args) - 1)):
+            # map(f, xs, ys) -> (f(a, b) for a, b in zip(xs, ys)), for a named function;
+            # map(lambda a, b: e, xs, ys) -> (e for a, b in zip(xs, ys))
             return self.expr_ListComp(self._map_as_generator(e), out)
         e = self.unpartial(e)
         func = e.func
@@ -680,7 +683,11 @@ class Normalizer:
         return gast.Subscript(value=name(items.id), slice=index, ctx=gast.Load())
 
     def _map_as_generator(self, e):
-        items = [name(self.namer.temp()) for _ in e.args[1:]]
+        fn = e.args[0]
+        if isinstance(fn, gast.Lambda):
+            items = [name(a.id) for a in fn.args.args]
+        else:
+            items = [name(self.namer.temp()) for _ in e.args[1:]]
         if len(items) == 1:
             target, iterable = items[0], e.args[1]
         else:
@@ -689,9 +696,13 @@ class Normalizer:
                                  args=list(e.args[1:]), keywords=[])
         for n in items:
             n.ctx = gast.Store()
-        call = gast.Call(func=e.args[0], args=[name(n.id) for n in items], keywords=[])
+        if isinstance(fn, gast.Lambda):
+            call = copy.deepcopy(fn.body)
+        else:
+            call = copy_location(gast.Call(func=fn, args=[name(n.id) for n in items],
+                                           keywords=[]), e)
         loop = gast.comprehension(target=target, iter=iterable, ifs=[], is_async=0)
-        return copy_location(gast.GeneratorExp(elt=copy_location(call, e), generators=[loop]), e)
+        return copy_location(gast.GeneratorExp(elt=call, generators=[loop]), e)
 
     def unpartial(self, e):
         """``p(x)`` of a global ``p = functools.partial(f, a, k=b)``: the call ``f(a, x,
@@ -859,13 +870,18 @@ class Normalizer:
     def check_expr(self, e):
         """Reject constructs hidden in expressions that are kept whole (a lambda given
         as ``key=`` of ``min``, ``max`` or ``sorted`` excepted: ``keyed`` inlines it
-        where the expression is flattened, in ``if`` and ``while`` tests too)."""
+        where the expression is flattened, in ``if`` and ``while`` tests too; and so is
+        the lambda of ``map(lambda v: e, xs)``, which becomes ``(e for v in xs)``)."""
         keys = set()
         for n in walk(e):
             if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) \
                     and n.func.id in ("min", "max", "sorted"):
                 keys.update(id(k.value) for k in n.keywords
                             if k.arg == "key" and isinstance(k.value, gast.Lambda))
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) \
+                    and n.func.id == "map" and n.args and not n.keywords \
+                    and _plain_lambda(n.args[0], len(n.args) - 1):
+                keys.add(id(n.args[0]))          # map(lambda v: ..., xs): a generator
         for n in walk(e):
             kind = type(n).__name__
             if kind == "Lambda" and id(n) in keys:
@@ -898,6 +914,15 @@ def _root(node):
     while isinstance(node, gast.Attribute):
         node = node.value
     return node.id if isinstance(node, gast.Name) else None
+
+
+def _plain_lambda(node, n):
+    """``node`` is a lambda of ``n`` plain parameters (no defaults, ``*``, keywords)."""
+    if not isinstance(node, gast.Lambda):
+        return False
+    a = node.args
+    return len(a.args) == n and not (a.posonlyargs or a.vararg or a.kwonlyargs or a.kwarg
+                                     or a.defaults)
 
 
 def _is_dotted(node):

@@ -734,6 +734,27 @@ def test_map_and_sorted_second_order(x):
         check_second(f, (x,))
 
 
+def map_of_lambdas(a, xs):
+    ys = list(map(lambda v: math.sin(a * v), xs))
+    x = sum(map(lambda x: x * x * a, xs))           # the lambda's x is not the caller's
+    return ys[0] + ys[-1] * max(map(lambda u, w: u * w * a, xs, ys)) + x * a
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("a", [0.7, -1.6, 2.5])
+def test_map_of_a_lambda(mode, a):
+    """map(lambda v: e, xs) is (e for v in xs) (was UnsupportedSyntaxError: lambda)."""
+    check(map_of_lambdas, (a, [1.0, 2.0, -0.5]), mode=mode)
+    check_second(map_of_lambdas, (a, [1.0, 2.0]))
+
+
+def test_map_of_a_lambda_with_a_default_is_refused():
+    def f(a, xs):
+        return sum(map(lambda v, k=2.0: a * v * k, xs))
+    with pytest.raises(s2sad.UnsupportedSyntaxError, match="lambda"):
+        s2sad.grad(f)(1.0, [1.0])
+
+
 def sorted_array(v):
     ys = sorted(v * v)
     return ys[0] + 3.0 * ys[-1]
