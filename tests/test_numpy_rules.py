@@ -1702,6 +1702,16 @@ def m_matrix_power(a, n):
     return np.sum(z * W(z))
 
 
+def m_multi_dot(a, b, c):
+    z = np.linalg.multi_dot([a, b, c])
+    return np.sum(z * W(z))
+
+
+def m_multi_dot_vectors(v, a, w):
+    ms = [v, a, a.T, w]
+    return np.linalg.multi_dot(ms) * 2.0
+
+
 def m_eigh(b):
     w, v = np.linalg.eigh(b + b.T)
     p = v @ np.diag(np.arange(1.0, 4.0)) @ v.T      # not changed by the eigenvectors' signs
@@ -1809,6 +1819,10 @@ def test_matrix_functions():
     assert_grad_matches(m_cholesky, (rand((3, 3), seed=6),))
     for n in (0, 1, 3, -2):
         assert_grad_matches(m_matrix_power, (a / 3.0, n))
+    assert_grad_matches(m_multi_dot, (rand((2, 3), seed=7), a, rand((3, 4), seed=8)),
+                        wrt=(0, 1, 2))
+    assert_grad_matches(m_multi_dot_vectors, (rand((3,), seed=9), a, rand((3,), seed=10)),
+                        wrt=(0, 1, 2))
 
 
 def n_norm(x, ord, axis, keepdims):

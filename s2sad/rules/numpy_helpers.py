@@ -1762,6 +1762,50 @@ def cholesky_tangent(t, L):
     return L @ phi
 
 
+def _multi_dot_matrices(arrays):
+    """The items of ``np.linalg.multi_dot``'s list as matrices: a 1-D first item is a
+    row, a 1-D last item a column."""
+    n = len(arrays)
+    mats = []
+    for k in range(n):
+        a = np.asarray(arrays[k], dtype=float)
+        if a.ndim == 1:
+            a = np.reshape(a, (1, -1)) if k == 0 else np.reshape(a, (-1, 1))
+        mats.append(a)
+    return mats
+
+
+def multi_dot_adjoint(g, arrays):
+    """Adjoint of ``np.linalg.multi_dot(arrays)``: a list, for item ``k`` the product
+    of the items before it, transposed, times ``g`` times the product of the items
+    after it, transposed."""
+    mats = _multi_dot_matrices(arrays)
+    n = len(mats)
+    rows = mats[0].shape[0]
+    cols = mats[n - 1].shape[1]
+    g2 = np.reshape(np.asarray(g, dtype=float), (rows, cols))
+    before = [np.eye(rows)]
+    for k in range(n - 1):
+        before.append(before[k] @ mats[k])
+    after = [np.eye(cols)]
+    for k in range(n - 1):
+        after.append(mats[n - 1 - k] @ after[k])
+    out = []
+    for k in range(n):
+        out.append(like(before[k].T @ g2 @ after[n - 1 - k].T, arrays[k]))
+    return out
+
+
+def multi_dot_tangent(t, arrays):
+    """Tangent of ``np.linalg.multi_dot(arrays)`` (``t`` the items' tangents, dense):
+    the sum over the items of the product with that item replaced by its tangent."""
+    n = len(arrays)
+    out = 0.0
+    for k in range(n):
+        out = out + np.linalg.multi_dot(list(arrays[:k]) + [t[k]] + list(arrays[k + 1:]))
+    return out
+
+
 def matrix_power_tangent(t, a, n):
     """Tangent of ``np.linalg.matrix_power(a, n)``: ``sum_k a^k t a^(n-1-k)``."""
     a = np.asarray(a, dtype=float)

@@ -63,6 +63,7 @@ from .numpy_helpers import (
     matrix_norm_adjoint,
     matrix_power_adjoint,
     mT,
+    multi_dot_adjoint,
     nan_to_num_fill_adjoint,
     nanmean_adjoint,
     nansum_adjoint,
@@ -1010,6 +1011,12 @@ def cholesky(z, a):
 def matrix_power(z, a, n):
     """integer n, negative too"""
     d[a] = matrix_power_adjoint(d[z], a, n)
+
+
+@adjoint(np.linalg.multi_dot)
+def multi_dot(z, arrays, *, out=None):
+    """the adjoint of the sequence is a list"""
+    d[arrays] = multi_dot_adjoint(d[z], arrays)
 
 
 @adjoint(np.linalg.norm)

@@ -65,6 +65,7 @@ from .numpy_helpers import (
     matrix_norm_tangent,
     matrix_power_tangent,
     mT,
+    multi_dot_tangent,
     nan_to_num_tangent,
     nanmean_tangent,
     nansum_tangent,
@@ -411,6 +412,11 @@ def qr(z, a, mode="reduced"):
 @tangent(np.linalg.cholesky)
 def cholesky(z, a):
     d[z] = cholesky_tangent(d[a], z)
+
+
+@tangent(np.linalg.multi_dot)
+def multi_dot(z, arrays, *, out=None):
+    d[z] = multi_dot_tangent(dense(d[arrays], arrays), arrays)
 
 
 @tangent(np.linalg.matrix_power)
