@@ -1712,6 +1712,20 @@ def m_multi_dot_vectors(v, a, w):
     return np.linalg.multi_dot(ms) * 2.0
 
 
+def m_vander(x, c, n, increasing):
+    return np.sum((np.vander(x, n, increasing) @ c[:n]) ** 2)
+
+
+def test_vander():
+    """np.vander (was MissingRuleError), at x = 0 too, where x ** (p - 1) of p = 0 is inf."""
+    x = np.array([0.0, 0.5, -1.2])
+    c = rand((4,), seed=11)
+    for n in (1, 2, 4):
+        for increasing in (False, True):
+            assert_grad_matches(m_vander, (x, c, n, increasing), wrt=(0, 1))
+    assert_grad_matches(m_vander, (x, c[:3], None, False), wrt=(0, 1))
+
+
 def m_eigh(b):
     w, v = np.linalg.eigh(b + b.T)
     p = v @ np.diag(np.arange(1.0, 4.0)) @ v.T      # not changed by the eigenvectors' signs

@@ -1762,6 +1762,24 @@ def cholesky_tangent(t, L):
     return L @ phi
 
 
+def vander_slope(x, N=None, increasing=False):
+    """The derivative of ``np.vander(x, N, increasing)`` at each ``x[i]``, column by
+    column: ``p * x ** (p - 1)`` for the power ``p`` of the column, 0 for ``p = 0``."""
+    x = np.asarray(x, dtype=float)
+    n = x.shape[0] if N is None else N
+    if n <= 1:
+        return np.zeros((x.shape[0], max(n, 0)))
+    zero = np.zeros((x.shape[0], 1))
+    if increasing:
+        return np.concatenate([zero, np.vander(x, n - 1, True) * np.arange(1, n)], axis=1)
+    return np.concatenate([np.vander(x, n - 1) * np.arange(n - 1, 0, -1), zero], axis=1)
+
+
+def vander_adjoint(g, x, N=None, increasing=False):
+    """Adjoint of ``x`` in ``np.vander(x, N, increasing)``."""
+    return _out(np.sum(g * vander_slope(x, N, increasing), axis=1), x)
+
+
 def _multi_dot_matrices(arrays):
     """The items of ``np.linalg.multi_dot``'s list as matrices: a 1-D first item is a
     row, a 1-D last item a column."""

@@ -104,6 +104,7 @@ from .numpy_helpers import (
     trace_adjoint,
     transpose_adjoint,
     trapezoid_adjoint,
+    vander_adjoint,
     var_adjoint,
     vdot_adjoint,
     vecdot_adjoint,
@@ -1011,6 +1012,11 @@ def cholesky(z, a):
 def matrix_power(z, a, n):
     """integer n, negative too"""
     d[a] = matrix_power_adjoint(d[z], a, n)
+
+
+@adjoint(np.vander)
+def vander(z, x, N=None, increasing=False):
+    d[x] = vander_adjoint(d[z], x, N, increasing)
 
 
 @adjoint(np.linalg.multi_dot)

@@ -84,6 +84,7 @@ from .numpy_helpers import (
     std_tangent,
     svd_tangent,
     trapezoid_tangent,
+    vander_slope,
     var_tangent,
     vector_norm_tangent,
 )
@@ -412,6 +413,11 @@ def qr(z, a, mode="reduced"):
 @tangent(np.linalg.cholesky)
 def cholesky(z, a):
     d[z] = cholesky_tangent(d[a], z)
+
+
+@tangent(np.vander)
+def vander(z, x, N=None, increasing=False):
+    d[z] = np.expand_dims(d[x], -1) * vander_slope(x, N, increasing)
 
 
 @tangent(np.linalg.multi_dot)
