@@ -1068,3 +1068,38 @@ def test_lambda_keys_in_if_and_while_tests(x, y):
     got = s2sad.grad(lambda_keys_in_tests, wrt=(0, 1))(x, y)
     want = numerical_grad(lambda_keys_in_tests, (x, y), wrt=(0, 1))
     assert got == pytest.approx(tuple(want), rel=1e-6, abs=1e-8)
+
+
+# -- math.dist and math.hypot of one, three or four coordinates (were MissingRuleError) --
+
+
+def dist_and_hypot(x, y):
+    p = [x, y * x, 2.0]
+    return (math.dist(p, (y, 0.5, x)) ** 3 + math.dist((x, y), (1.0, 2.0))
+            * math.hypot(x, y, 1.0) + math.hypot(x - 3.0) + math.hypot(x, y, x * y, 0.5))
+
+
+def dist_of_arrays(p, q):
+    return math.dist(p, q) * np.sum(p * q)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("x, y", [(0.5, 0.3), (2.0, -1.0), (-1.5, 4.0)])
+def test_dist_and_hypot_of_more_coordinates(mode, x, y):
+    for wrt in (0, 1):
+        check(dist_and_hypot, (x, y), wrt, mode=mode)
+        if mode == "auto":
+            check_second(dist_and_hypot, (x, y), wrt)
+
+
+def test_dist_of_arrays():
+    p, q = np.array([0.3, 1.0, -2.0]), np.array([1.0, 0.0, 0.5])
+    got = s2sad.grad(dist_of_arrays, wrt=(0, 1))(p, q)
+    want = numerical_grad(dist_of_arrays, (p, q), (0, 1))
+    for g, w in zip(got, want):
+        assert isinstance(g, np.ndarray) and g.shape == (3,)
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-8)
+    h = s2sad.hessian(dist_of_arrays)(p, q)
+    g0 = s2sad.grad(dist_of_arrays)
+    fd = np.array([(g0(p + e, q) - g0(p - e, q)) / 2e-6 for e in np.eye(3) * 1e-6]).T
+    np.testing.assert_allclose(h, fd, rtol=1e-5, atol=1e-6)

@@ -14,6 +14,7 @@ from ..runtime import (
     add_any_tangent,
     as_sequence,
     concat_tangent,
+    dist_adjoint,
     extreme_adjoint,
     extreme_tangent,
     in_order,
@@ -135,6 +136,13 @@ def sum_start(z, x, start):
 @adjoint(math.fsum)
 def fsum(z, x):
     d[x] = sum_list_adjoint(d[z], x)
+
+
+@adjoint(math.dist)
+def dist(z, p, q):
+    """two lists, tuples or 1-D arrays of coordinates"""
+    d[p] = dist_adjoint(d[z], z, p, q, 1.0)
+    d[q] = dist_adjoint(d[z], z, p, q, -1.0)
 
 
 @adjoint(math.prod)
