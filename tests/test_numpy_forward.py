@@ -309,6 +309,8 @@ CASES = [
     case("split", lambda x: np.split(x, [1, 3], axis=1)[2] * np.split(x, 5, axis=1)[0], U(2, 5)),
     case("array_split", lambda x: np.array_split(x, 3)[2], U(8)),
     case("cov", lambda m, y: np.cov(m, y, rowvar=False), U(5, 2), U(5)),
+    case("corrcoef", lambda m, y: np.corrcoef(m, y, rowvar=False), U(5, 2), U(5)),
+    case("corrcoef-pair", lambda x, y: np.corrcoef(x, y)[0, 1], U(6), U(6)),
     case("median", lambda x: np.median(x, axis=1, keepdims=True), U(3, 4)),
     case("quantile-percentile", lambda x: np.quantile(x, [0.2, 0.7], axis=0)
          * np.percentile(x, 30.0, axis=0), U(5, 3)),
@@ -673,6 +675,7 @@ HESSIANS = [
     case("gradient", lambda u, h: np.sum(np.sin(np.gradient(u, h)[1]) * u), U(3, 4), P()),
     case("split", lambda x: np.sum(np.split(x, 3)[0] ** 2 * np.array_split(x, 3)[2]), U(6)),
     case("cov", lambda m: np.sum(np.cov(m) ** 2 * C34[:, :3]), U(3, 5)),
+    case("corrcoef", lambda m: np.sum(np.corrcoef(m) ** 3 * C34[:, :3]), U(3, 5)),
     case("median-quantile", lambda x: np.sum(np.median(x, axis=0) ** 3)
          + np.sum(np.quantile(x, [0.3, 0.6]) * np.percentile(x, 50.0)), U(4, 3)),
     case("sum-mean-where", lambda x: np.sum(np.sum(x ** 2, axis=1, where=C34 > 0) ** 2)
@@ -992,7 +995,7 @@ def test_hessian_families_cover_the_nonlinear_helpers():
                  np.nanmean, np.average, np.trapezoid, np.clip, np.einsum, np.kron,
                  np.linalg.solve, np.linalg.det, np.linalg.slogdet, np.linalg.cholesky,
                  np.linalg.matrix_power, np.linalg.multi_dot, np.vander, np.linalg.norm, np.linalg.inv, np.sinc,
-                 np.polyval, np.interp, np.select, np.gradient, np.cov,
+                 np.polyval, np.interp, np.select, np.gradient, np.cov, np.corrcoef,
                  np.linalg.eigh, np.linalg.eigvalsh, np.median, np.quantile, np.percentile):
         assert prim in used, prim
 

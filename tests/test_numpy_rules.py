@@ -1347,6 +1347,25 @@ def c_cov(m, y, rowvar, bias, ddof):
     return np.sum(z * W(z))
 
 
+def c_corrcoef(m, y, rowvar):
+    z = np.corrcoef(m, y, rowvar=rowvar)
+    return np.sum(z * W(z))
+
+
+def pearson(x, y):
+    return np.corrcoef(x, y)[0, 1]
+
+
+def test_corrcoef():
+    """np.corrcoef (was MissingRuleError)."""
+    a = rand((3, 5), seed=54)
+    b = rand((5,), seed=55)
+    assert_grad_matches(c_corrcoef, (a, None, True))
+    assert_grad_matches(c_corrcoef, (a.T, b, False), wrt=(0, 1))
+    assert_grad_matches(c_corrcoef, (a[:1], b, True), wrt=(0, 1))
+    assert_grad_matches(pearson, (b, rand((5,), seed=56)), wrt=(0, 1))
+
+
 def test_cov():
     a, b = rand((3, 5), seed=50), rand((5,), seed=51)
     assert_grad_matches(c_cov, (a, None, True, False, None))

@@ -1421,6 +1421,31 @@ def cov_adjoint(g, m, y=None, rowvar=True, bias=False, ddof=None, which=0):
     return _cov_back(dx, y if which else m, rows, rowvar, which == 0)
 
 
+def corrcoef_adjoint(g, x, y=None, rowvar=True, which=0):
+    """Adjoint of ``x`` (which=0) or ``y`` (1) in ``np.corrcoef``, through the covariance
+    ``C``: ``R = C / (s s^T)`` with ``s = sqrt(diag(C))`` (NumPy's clip to [-1, 1] only
+    rounds; the diagonal is 1, with derivative 0)."""
+    c = np.atleast_2d(np.cov(x, y, rowvar))
+    s = np.sqrt(np.diagonal(c))
+    scale = np.outer(s, s)
+    r = c / scale
+    gm = np.reshape(np.asarray(g, dtype=float), r.shape)
+    gs = -(np.sum(gm * r, axis=1) + np.sum(gm * r, axis=0)) / s
+    gc = gm / scale + np.diag(gs / (2.0 * s))
+    return cov_adjoint(gc, x, y, rowvar, False, None, which)
+
+
+def corrcoef_tangent(dx, dy, z, x, y=None, rowvar=True):
+    """Tangent of ``np.corrcoef``: ``dC / (s s^T) - R (ds_i / s_i + ds_j / s_j)`` with
+    ``ds = diag(dC) / (2 s)``."""
+    c = np.atleast_2d(np.cov(x, y, rowvar))
+    dc = np.atleast_2d(cov_tangent(dx, dy, c, x, y, rowvar))
+    s = np.sqrt(np.diagonal(c))
+    r = c / np.outer(s, s)
+    rel = np.diagonal(dc) / (2.0 * s * s)
+    return _shaped(dc / np.outer(s, s) - r * (rel[:, None] + rel[None, :]), z)
+
+
 def _with(shape, axis, n):
     shape = list(shape)
     shape[axis] = n

@@ -32,6 +32,7 @@ from .numpy_helpers import (
     column_stack_adjoint,
     concatenate_adjoint,
     convolve_adjoint,
+    corrcoef_adjoint,
     correlate_adjoint,
     cov_adjoint,
     cross_adjoint_a,
@@ -532,6 +533,12 @@ def gradient3(z, f, s1, s2, s3, *, axis=None, edge_order=1):
     d[s1] = gradient_spacing_adjoint(d[z], z, f, (s1, s2, s3), axis, edge_order, 0)
     d[s2] = gradient_spacing_adjoint(d[z], z, f, (s1, s2, s3), axis, edge_order, 1)
     d[s3] = gradient_spacing_adjoint(d[z], z, f, (s1, s2, s3), axis, edge_order, 2)
+
+
+@adjoint(np.corrcoef)
+def corrcoef(z, x, y=None, rowvar=True, *, dtype=None):
+    d[x] = corrcoef_adjoint(d[z], x, y, rowvar, 0)
+    d[y] = corrcoef_adjoint(d[z], x, y, rowvar, 1)
 
 
 @adjoint(np.cov)

@@ -50,6 +50,7 @@ from .numpy_helpers import (
     average_tangent,
     cholesky_tangent,
     clip_tangent,
+    corrcoef_tangent,
     cov_tangent,
     cumprod_tangent,
     dense,
@@ -207,6 +208,11 @@ def gradient2(z, f, s1, s2, *, axis=None, edge_order=1):
 @tangent(np.gradient)
 def gradient3(z, f, s1, s2, s3, *, axis=None, edge_order=1):
     d[z] = gradient_tangent(d[f], (d[s1], d[s2], d[s3]), z, f, (s1, s2, s3), axis, edge_order)
+
+
+@tangent(np.corrcoef)
+def corrcoef(z, x, y=None, rowvar=True, *, dtype=None):
+    d[z] = corrcoef_tangent(d[x], d[y], z, x, y, rowvar)
 
 
 @tangent(np.cov)
