@@ -1721,6 +1721,28 @@ def m_matrix_power(a, n):
     return np.sum(z * W(z))
 
 
+def test_det_at_singular_matrices():
+    """The derivative of det is the cofactor matrix, also where the matrix is singular
+    (was LinAlgError from inv in the gradient, the jvp and the hessian)."""
+    rank1 = np.array([[0.5, -1.0], [-1.0, 2.0]])
+    rank2 = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])
+    outer = np.outer([1.0, 2.0, 0.5], [0.3, -1.0, 2.0])      # rank 1 of 3: cofactors 0
+    for a in (rank1, rank2, outer, np.zeros((3, 3))):
+        assert np.linalg.det(a) == 0.0
+        g = assert_grad_matches(m_det, (a,))
+        t = rand(a.shape, seed=12)
+        assert s2sad.jvp(m_det)(a, t)[1] == pytest.approx(np.sum(g * t), abs=1e-12)
+    np.testing.assert_allclose(s2sad.grad(m_det)(rank1), 1.5 * np.array([[2.0, 1.0], [1.0, 0.5]]))
+    assert_grad_matches(m_det_batch, (np.stack([rank2, wellcond(3, 5)]),))
+    grad = s2sad.grad(m_det)
+    h = s2sad.hessian(m_det)(rank2)
+    for idx in np.ndindex(3, 3):
+        e = np.zeros((3, 3))
+        e[idx] = 1e-6
+        fd = (grad(rank2 + e) - grad(rank2 - e)) / 2e-6
+        np.testing.assert_allclose(h[(...,) + idx], fd, rtol=1e-5, atol=1e-5)
+
+
 def m_multi_dot(a, b, c):
     z = np.linalg.multi_dot([a, b, c])
     return np.sum(z * W(z))

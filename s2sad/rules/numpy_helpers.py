@@ -811,9 +811,26 @@ def solve_adjoint_a(gb, x, b):
     return -(gb @ mT(x))
 
 
+def det_cofactors(z, a):
+    """The derivative of ``z = np.linalg.det(a)``: the cofactor matrix ``det(a) inv(a)^T``;
+    where a matrix is singular (``z`` exactly 0, where ``inv`` raises), from the SVD
+    ``a = U S Vh``: ``det(U) det(Vh) U diag(prod_{j != i} s_j) Vh`` (not 0 at rank n - 1)."""
+    if np.all(z != 0):
+        return np.asarray(z)[..., None, None] * mT(np.linalg.inv(a))
+    u, sv, vh = np.linalg.svd(a)
+    n = sv.shape[-1]
+    others = []
+    for i in range(n):
+        others.append(np.prod(np.concatenate([sv[..., :i], sv[..., i + 1:]], axis=-1), axis=-1))
+    rest = np.stack(others, axis=-1)
+    signs = np.linalg.det(u) * np.linalg.det(vh)
+    return signs[..., None, None] * ((u * rest[..., None, :]) @ vh)
+
+
 def det_adjoint(g, z, a):
-    """Adjoint of ``np.linalg.det``: ``g det(a) inv(a)^T``."""
-    return (np.asarray(g * z)[..., None, None]) * mT(np.linalg.inv(a))
+    """Adjoint of ``np.linalg.det``: ``g det(a) inv(a)^T``, the cofactors (also where
+    ``a`` is singular)."""
+    return np.asarray(g)[..., None, None] * det_cofactors(z, a)
 
 
 def slogdet_adjoint(g, a):

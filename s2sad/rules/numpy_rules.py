@@ -963,6 +963,7 @@ def inv(z, a):
 
 @adjoint(np.linalg.det)
 def det(z, a):
+    """the cofactor matrix, at singular matrices too"""
     d[a] = det_adjoint(d[z], z, a)
 
 

@@ -65,7 +65,6 @@ from .numpy_helpers import (
     lstsq_tangent,
     matrix_norm_tangent,
     matrix_power_tangent,
-    mT,
     multi_dot_tangent,
     nan_to_num_tangent,
     nanmean_tangent,
@@ -378,7 +377,7 @@ def inv(z, a):
 
 @tangent(np.linalg.det)
 def det(z, a):
-    d[z] = z * np.sum(mT(np.linalg.inv(a)) * d[a], axis=(-2, -1))
+    d[z] = np.sum(H.det_cofactors(z, a) * d[a], axis=(-2, -1))
 
 
 @tangent(np.linalg.slogdet)
