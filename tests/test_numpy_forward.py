@@ -371,6 +371,10 @@ CASES = [
     case("matrix_power-zero", lambda a: np.linalg.matrix_power(a, 0), U(3, 3)),
     case("multi_dot", lambda a, b, c: np.linalg.multi_dot([a, b, c]), U(2, 3), U(3, 4), U(4, 2)),
     case("vander", lambda x: np.vander(x, 4) + np.vander(x, increasing=True)[:, :1], U(3)),
+    case("meshgrid", lambda x, y: np.meshgrid(x, y)[0] * np.meshgrid(x, y, indexing="ij")[1].T,
+         U(3), U(2)),
+    case("meshgrid-3", lambda x, y: np.meshgrid(x, y, x, sparse=True)[2] * np.meshgrid(y)[0].sum(),
+         U(3), U(2)),
     case("multi_dot-vectors", lambda v, a: np.linalg.multi_dot([v, a, a.T, v]), U(3), U(3, 3)),
     case("multi_dot-inactive", lambda a: np.linalg.multi_dot([C34.T, a, C3]), U(3, 3)),
     case("norm", lambda x: np.linalg.norm(x), U(3, 4)),
@@ -711,6 +715,8 @@ HESSIANS = [
     case("cholesky", lambda a: np.sum(np.sin(np.linalg.cholesky(a + a.T))), spd(3) / 2,
          sym=True),
     case("matrix_power", lambda a: np.sum(np.sin(np.linalg.matrix_power(a, 3))), U(3, 3)),
+    case("meshgrid", lambda x, y: np.sum(np.sin(np.meshgrid(x, y)[0]) * np.meshgrid(x, y)[1] ** 2),
+         U(3), U(2)),
     case("vander", lambda x: np.sum(np.sin(np.vander(x, 4))) + np.sum(np.vander(x, 3, True) ** 2),
          U(3)),
     case("multi_dot", lambda a, b: np.sum(np.sin(np.linalg.multi_dot([a, b, a.T]))), U(2, 3),
@@ -994,7 +1000,7 @@ def test_hessian_families_cover_the_nonlinear_helpers():
     for prim in (np.prod, np.max, np.nanmax, np.ptp, np.var, np.std, np.cumprod,
                  np.nanmean, np.average, np.trapezoid, np.clip, np.einsum, np.kron,
                  np.linalg.solve, np.linalg.det, np.linalg.slogdet, np.linalg.cholesky,
-                 np.linalg.matrix_power, np.linalg.multi_dot, np.vander, np.linalg.norm, np.linalg.inv, np.sinc,
+                 np.linalg.matrix_power, np.linalg.multi_dot, np.vander, np.meshgrid, np.linalg.norm, np.linalg.inv, np.sinc,
                  np.polyval, np.interp, np.select, np.gradient, np.cov, np.corrcoef,
                  np.linalg.eigh, np.linalg.eigvalsh, np.median, np.quantile, np.percentile):
         assert prim in used, prim

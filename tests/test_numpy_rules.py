@@ -1753,6 +1753,25 @@ def m_multi_dot_vectors(v, a, w):
     return np.linalg.multi_dot(ms) * 2.0
 
 
+def m_mesh_field(x, y, indexing, sparse):
+    X, Y = np.meshgrid(x, y, indexing=indexing, sparse=sparse)
+    return np.sum(np.exp(-X ** 2 - Y * X) * W(X + Y))
+
+
+def m_mesh_one_grid(x, y, z):
+    X, Y, Z = np.meshgrid(x, y, z)
+    return np.sum(Z ** 2 * W(Z)) + np.sum(np.meshgrid(x * y[0])[0] ** 3)
+
+
+def test_meshgrid():
+    """np.meshgrid of one to three vectors (was MissingRuleError)."""
+    x, y = rand((3,), seed=13), rand((2,), seed=14)
+    for indexing in ("xy", "ij"):
+        for sparse in (False, True):
+            assert_grad_matches(m_mesh_field, (x, y, indexing, sparse), wrt=(0, 1))
+    assert_grad_matches(m_mesh_one_grid, (x, y, rand((4,), seed=15)), wrt=(0, 1, 2))
+
+
 def m_vander(x, c, n, increasing):
     return np.sum((np.vander(x, n, increasing) @ c[:n]) ** 2)
 

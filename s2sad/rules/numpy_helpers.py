@@ -479,6 +479,22 @@ def stack_adjoint(g, arrays, axis=0):
     return [like(piece, p) for piece, p in zip(moved, arrays)]
 
 
+def meshgrid_adjoint(g, xs, k, indexing="xy"):
+    """Adjoint of the coordinate vector ``xs[k]`` in ``np.meshgrid(*xs)`` (``g`` holds the
+    adjoints of the grids, ``0.0`` for one not used): its grid's adjoint summed over the
+    other axes (with ``indexing="xy"`` the first two axes are swapped)."""
+    gk = g[k]
+    x = xs[k]
+    if type(gk) is float and gk == 0.0:
+        return _out(np.zeros(np.shape(x)), x)
+    gk = np.asarray(gk, dtype=float)
+    axis = k
+    if indexing == "xy" and len(xs) >= 2 and k < 2:
+        axis = 1 - k
+    others = tuple(a for a in range(gk.ndim) if a != axis)
+    return like(np.sum(gk, axis=others), x)
+
+
 def select_adjoint(g, condlist, choicelist, default=0, which=0):
     """Adjoint of the choices (which=0, a list) or of ``default`` (which=1) in
     ``np.select``: ``g`` where each is the one selected (the first true condition;

@@ -63,6 +63,7 @@ from .numpy_helpers import (
     masked_reduction_adjoint,
     matrix_norm_adjoint,
     matrix_power_adjoint,
+    meshgrid_adjoint,
     mT,
     multi_dot_adjoint,
     nan_to_num_fill_adjoint,
@@ -1020,6 +1021,25 @@ def cholesky(z, a):
 def matrix_power(z, a, n):
     """integer n, negative too"""
     d[a] = matrix_power_adjoint(d[z], a, n)
+
+
+@adjoint(np.meshgrid)
+def meshgrid_1(z, x, *, copy=True, sparse=False, indexing="xy"):
+    """of one to three coordinate vectors; the adjoint of each is its grid's summed"""
+    d[x] = meshgrid_adjoint(d[z], (x,), 0, indexing)
+
+
+@adjoint(np.meshgrid)
+def meshgrid_2(z, x, y, *, copy=True, sparse=False, indexing="xy"):
+    d[x] = meshgrid_adjoint(d[z], (x, y), 0, indexing)
+    d[y] = meshgrid_adjoint(d[z], (x, y), 1, indexing)
+
+
+@adjoint(np.meshgrid)
+def meshgrid_3(z, x, y, w, *, copy=True, sparse=False, indexing="xy"):
+    d[x] = meshgrid_adjoint(d[z], (x, y, w), 0, indexing)
+    d[y] = meshgrid_adjoint(d[z], (x, y, w), 1, indexing)
+    d[w] = meshgrid_adjoint(d[z], (x, y, w), 2, indexing)
 
 
 @adjoint(np.vander)

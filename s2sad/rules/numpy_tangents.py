@@ -420,6 +420,22 @@ def cholesky(z, a):
     d[z] = cholesky_tangent(d[a], z)
 
 
+@tangent(np.meshgrid)
+def meshgrid_1(z, x, *, copy=True, sparse=False, indexing="xy"):
+    d[z] = np.meshgrid(dense(d[x], x), sparse=sparse, indexing=indexing)
+
+
+@tangent(np.meshgrid)
+def meshgrid_2(z, x, y, *, copy=True, sparse=False, indexing="xy"):
+    d[z] = np.meshgrid(dense(d[x], x), dense(d[y], y), sparse=sparse, indexing=indexing)
+
+
+@tangent(np.meshgrid)
+def meshgrid_3(z, x, y, w, *, copy=True, sparse=False, indexing="xy"):
+    d[z] = np.meshgrid(dense(d[x], x), dense(d[y], y), dense(d[w], w), sparse=sparse,
+                       indexing=indexing)
+
+
 @tangent(np.vander)
 def vander(z, x, N=None, increasing=False):
     d[z] = np.expand_dims(d[x], -1) * vander_slope(x, N, increasing)
