@@ -581,6 +581,9 @@ class Normalizer:
             # map(f, xs, ys) -> (f(a, b) for a, b in zip(xs, ys)), for a named function;
             # map(lambda a, b: e, xs, ys) -> (e for a, b in zip(xs, ys))
             return self.expr_ListComp(self._map_as_generator(e), out)
+        ufunc_call = self.ufunc_method(e)
+        if ufunc_call is not None:
+            return self.expr_Call(copy_location(ufunc_call, e), out)
         e = self.unpartial(e)
         func = e.func
         if isinstance(func, gast.Attribute):
@@ -703,6 +706,56 @@ class Normalizer:
                                            keywords=[]), e)
         loop = gast.comprehension(target=target, iter=iterable, ifs=[], is_async=0)
         return copy_location(gast.GeneratorExp(elt=call, generators=[loop]), e)
+
+    def ufunc_method(self, e):
+        """The call of a function with a rule that ``np.subtract.outer(a, b)`` (any
+        ufunc of two inputs: ``np.subtract(np.reshape(a, np.shape(a) + (1,) * np.ndim(b)),
+        b)``), ``np.add.reduce(x, axis)`` (``np.sum(x, axis)``, axis 0 by default; also
+        ``multiply``, ``maximum``, ``minimum``) or ``np.add.accumulate(x, axis)``
+        (``np.cumsum``; ``np.multiply.accumulate``: ``np.cumprod``) computes; None for
+        any other call."""
+        func = e.func
+        if not isinstance(func, gast.Attribute) \
+                or func.attr not in ("outer", "reduce", "accumulate") \
+                or any(isinstance(a, gast.Starred) for a in e.args):
+            return None
+        path = dotted_name(func.value)
+        if path is None or path.split(".")[0] in self.ctx.local_names:
+            return None
+        try:
+            ufunc = self.ctx.lookup(path)
+        except (KeyError, ValueError, AttributeError):
+            return None
+        if not isinstance(ufunc, np.ufunc):
+            return None
+        numpy = name(self.ctx.inject("np", np))
+
+        def np_call(fn, args, keywords=()):
+            return gast.Call(func=gast.Attribute(value=numpy, attr=fn, ctx=gast.Load()),
+                             args=list(args), keywords=list(keywords))
+
+        if func.attr == "outer":
+            if ufunc.nin != 2 or ufunc.nout != 1 or len(e.args) != 2 or e.keywords:
+                return None
+            a, b = e.args
+            shape = gast.Call(func=name(self.ctx.inject("outer_shape", runtime.outer_shape)),
+                              args=[a, b], keywords=[])
+            return gast.Call(func=copy.deepcopy(func.value),
+                             args=[np_call("reshape", [copy.deepcopy(a), shape]), b], keywords=[])
+        table = {"reduce": {np.add: "sum", np.multiply: "prod", np.maximum: "max",
+                            np.minimum: "min"},
+                 "accumulate": {np.add: "cumsum", np.multiply: "cumprod"}}[func.attr]
+        allowed = {"axis", "keepdims"} if func.attr == "reduce" else {"axis"}
+        if ufunc not in table or not 1 <= len(e.args) <= 2 \
+                or any(k.arg not in allowed for k in e.keywords) \
+                or (len(e.args) == 2 and any(k.arg == "axis" for k in e.keywords)):
+            return None
+        keywords = list(e.keywords)
+        if len(e.args) == 2:
+            keywords.append(gast.keyword(arg="axis", value=e.args[1]))
+        elif not any(k.arg == "axis" for k in keywords):
+            keywords.append(gast.keyword(arg="axis", value=gast.Constant(value=0, kind=None)))
+        return np_call(table[ufunc], [e.args[0]], keywords)
 
     def unpartial(self, e):
         """``p(x)`` of a global ``p = functools.partial(f, a, k=b)``: the call ``f(a, x,

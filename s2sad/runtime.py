@@ -742,6 +742,12 @@ def prod_items_adjoint(g, x, start):
     return [unbroadcast(g * o, e) for e, o in zip(items, others)]
 
 
+def outer_shape(a, b):
+    """The shape ``np.subtract.outer(a, b)`` (any ufunc's ``outer``) gives ``a`` to
+    broadcast against ``b``: ``a``'s, then one 1 per axis of ``b``."""
+    return np.shape(a) + (1,) * np.ndim(b)
+
+
 def dist_adjoint(g, z, p, q, sign):
     """Adjoint of ``p`` (``sign`` 1.0) or ``q`` (-1.0) in ``math.dist(p, q)``: ``sign g
     (p[i] - q[i]) / z`` for each item, as the arguments are (a list for a tuple or a

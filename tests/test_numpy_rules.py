@@ -1772,6 +1772,32 @@ def test_meshgrid():
     assert_grad_matches(m_mesh_one_grid, (x, y, rand((4,), seed=15)), wrt=(0, 1, 2))
 
 
+def u_outer_pairs(P, Q):
+    D = np.subtract.outer(P[:, 0], Q[:, 0]) ** 2 + np.subtract.outer(P[:, 1], Q[:, 1]) ** 2
+    return np.sum(np.exp(-D) * W(D)) + np.sum(np.multiply.outer(P, Q[0]) ** 2)
+
+
+def u_reduce_accumulate(x, y):
+    return (np.add.reduce(x * y) + np.sum(np.multiply.reduce(x, 0, keepdims=True) * y)
+            + np.sum(np.maximum.reduce(np.outer(x, y), axis=1) ** 2) + np.minimum.reduce(x)
+            + np.sum(np.add.accumulate(x) * y) + np.sum(np.multiply.accumulate(x, axis=0)))
+
+
+@pytest.mark.parametrize("mode", ["auto", "reverse"])
+def test_ufunc_outer_reduce_accumulate(mode):
+    """np.subtract.outer and the other ufuncs' outer, reduce and accumulate of add,
+    multiply, maximum, minimum (were MissingRuleError): calls of the functions with
+    rules that compute them."""
+    P, Q = rand((3, 2), seed=16), rand((4, 2), seed=17)
+    assert_grad_matches(u_outer_pairs, (P, Q), wrt=(0, 1))
+    x, y = rand((3,), 0.5, 1.5, seed=18), rand((3,), seed=19)
+    assert_grad_matches(u_reduce_accumulate, (x, y), wrt=(0, 1))
+    h = s2sad.hessian(u_reduce_accumulate)(x, y)
+    grad = s2sad.grad(u_reduce_accumulate)
+    fd = np.array([(grad(x + e, y) - grad(x - e, y)) / 2e-6 for e in np.eye(3) * 1e-6]).T
+    np.testing.assert_allclose(h, fd, rtol=1e-5, atol=1e-6)
+
+
 def m_vander(x, c, n, increasing):
     return np.sum((np.vander(x, n, increasing) @ c[:n]) ** 2)
 
