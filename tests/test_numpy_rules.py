@@ -1401,8 +1401,28 @@ def test_quantiles():
         assert_grad_matches(r_quantile, (x, 0.3, axis))
     g = s2sad.grad(lambda x: np.median(x))(np.array([3.0, 1.0, 4.0, 2.0]))
     assert np.array_equal(g, [0.5, 0.0, 0.0, 0.5])
-    with pytest.raises(NotImplementedError, match="method='nearest'"):
-        s2sad.grad(lambda x: np.quantile(x, 0.5, method="nearest"))(x[0])
+    with pytest.raises(NotImplementedError, match="method='weibull'"):
+        s2sad.grad(lambda x: np.quantile(x, 0.5, method="weibull"))(x[0])
+
+
+def r_quantile_method(x, q, axis, method):
+    z = np.quantile(x, q, axis=axis, method=method)
+    return np.sum(z * W(z)) + np.sum(np.percentile(x, 35.0, axis=axis, method=method) ** 2)
+
+
+@pytest.mark.parametrize("method", ["lower", "higher", "nearest", "midpoint"])
+def test_quantile_methods(method):
+    """The order statistics NumPy's methods take (were RuleLimitError), "nearest" rounding
+    a position halfway to the even one as NumPy does (q = 0.5 of 5 and 0.25 of 3)."""
+    x = rand((4, 5), seed=57)
+    for axis in (None, 0, 1):
+        assert_grad_matches(r_quantile_method, (x, np.array([0.1, 0.5, 0.25, 0.95]), axis, method))
+    x = rand((3,), seed=58)
+    assert_grad_matches(r_quantile_method, (x, 0.25, None, method))
+    g = s2sad.grad(lambda v: np.quantile(v, 0.25, method=method))(np.array([3.0, 1.0, 2.0]))
+    want = {"lower": [0, 1, 0], "higher": [0, 0, 1], "nearest": [0, 1, 0],
+            "midpoint": [0, 0.5, 0.5]}[method]
+    np.testing.assert_allclose(g, want)
 
 
 def r_sum_where(x, mask, axis, keepdims):

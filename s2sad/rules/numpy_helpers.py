@@ -101,14 +101,20 @@ def prod_adjoint(g, x, axis=None, keepdims=False):
     return _expand(g, x.shape, axes) * others
 
 
+_QUANTILE_METHODS = ("linear", "lower", "higher", "nearest", "midpoint")
+
+
 def _quantile_weights(a, q, axis, method):
     """``a`` with ``axis`` moved last (raveled for None) and, per quantile in ``q``, the
-    one-hot weights ``(q.size, ..., n)`` of ``np.quantile(..., method="linear")`` on the
-    elements of ``a``: ``1 - frac`` on the order statistic below, ``frac`` on the one
-    above (ties: the elements the stable sort puts there)."""
-    if method != "linear":
-        raise RuleLimitError(f"gradient of np.quantile with method={method!r}; "
-                                  "only 'linear' (the default) is supported")
+    one-hot weights ``(q.size, ..., n)`` of ``np.quantile(..., method=method)`` on the
+    elements of ``a``: for "linear", ``1 - frac`` on the order statistic below, ``frac``
+    on the one above; "lower", "higher", "nearest" (ties to the even index, as NumPy
+    rounds) take one order statistic, "midpoint" half of each (ties: the elements the
+    stable sort puts there)."""
+    if method not in _QUANTILE_METHODS:
+        raise RuleLimitError(f"gradient of np.quantile with method={method!r}; only "
+                             + ", ".join(repr(m) for m in _QUANTILE_METHODS)
+                             + " are supported")
     if axis is not None and not isinstance(axis, (int, np.integer)):
         raise RuleLimitError("gradient of np.quantile/percentile/median over several "
                                   "axes; reshape the array first")
@@ -120,6 +126,17 @@ def _quantile_weights(a, q, axis, method):
     lo = np.floor(pos).astype(int)
     hi = np.minimum(lo + 1, n - 1)
     frac = pos - lo
+    if method == "lower":
+        frac = np.zeros(qs.size)
+    elif method == "higher":
+        lo = np.ceil(pos).astype(int)
+        frac = np.zeros(qs.size)
+    elif method == "nearest":
+        lo = np.around(pos).astype(int)
+        frac = np.zeros(qs.size)
+    elif method == "midpoint":
+        hi = np.ceil(pos).astype(int)
+        frac = np.full(qs.size, 0.5)
     order = np.argsort(xm, axis=-1, kind="stable")
     slots = np.arange(n)
     weights = []

@@ -552,7 +552,7 @@ def cov(z, m, y=None, rowvar=True, bias=False, ddof=None):
 @adjoint(np.quantile)
 def quantile(z, a, q, axis=None, out=None, overwrite_input=False, method="linear",
              keepdims=False):
-    """method 'linear', axis None or one axis; ties: the elements the stable sort puts at the order statistics used; not differentiable in q (RuleLimitError)"""
+    """method 'linear', 'lower', 'higher', 'nearest' or 'midpoint', axis None or one axis; ties: the elements the stable sort puts at the order statistics used; not differentiable in q (RuleLimitError)"""
     d[a] = quantile_adjoint(d[z], a, q, axis, keepdims, method)
     d[q] = no_derivative_in("np.quantile: its q")
 
