@@ -285,6 +285,8 @@ CASES = [
     case("stack-inactive", lambda x: np.stack([x, C34], axis=-1), U(3, 4)),
     case("vstack", lambda x, y: np.vstack([x, y]), U(4), U(2, 4)),
     case("hstack", lambda x, y: np.hstack([x, y]), U(3, 1), U(3, 2)),
+    case("block", lambda x, y: np.block([[x, y], [y.T, np.eye(2)]]), U(2, 2), U(2, 2)),
+    case("block-flat", lambda x, y: np.block([x, y, 1.0]), U(3), U()),
     case("dstack", lambda x, y: np.dstack([x, y]), U(3, 2), U(3, 2)),
     case("column_stack", lambda x, y: np.column_stack([x, y]), U(4), U(4, 2)),
     # -- construction
@@ -848,6 +850,8 @@ HELPERS = [
     helper("stack_adjoint", lambda g: H.stack_adjoint(g, [A34, B34], 1), (3, 2, 4)),
     helper("vstack_adjoint", lambda g: H.vstack_adjoint(g, [C3, A34[:, :3]]), (4, 3)),
     helper("hstack_adjoint", lambda g: H.hstack_adjoint(g, [A34, B34]), (3, 8)),
+    helper("block_adjoint", lambda g: H.block_adjoint(g, [[A34, B34], [C3[None, :], 2.0, 3.0, C3]]),
+           (4, 8)),
     helper("dstack_adjoint", lambda g: H.dstack_adjoint(g, [A34, B34]), (3, 4, 2)),
     helper("column_stack_adjoint", lambda g: H.column_stack_adjoint(g, [C3, A34]), (3, 5)),
     helper("array_adjoint", lambda g: H.array_adjoint(g, [C3, C3]), (2, 3)),

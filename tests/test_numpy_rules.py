@@ -1818,6 +1818,23 @@ def test_ufunc_outer_reduce_accumulate(mode):
     np.testing.assert_allclose(h, fd, rtol=1e-5, atol=1e-6)
 
 
+def s_block(A, B, b):
+    M = np.block([[A, B], [B.T, np.eye(B.shape[1])]])
+    v = np.block([b, 1.0, b * b])
+    K = np.block([[A, b[:, None]], [b, 2.0]])
+    return np.sum(M * W(M)) + np.sum(v * W(v)) + np.linalg.det(K)
+
+
+def test_block():
+    """np.block of nested lists (was MissingRuleError)."""
+    A, B, b = rand((2, 2), seed=20), rand((2, 3), seed=21), rand((2,), seed=22)
+    assert_grad_matches(s_block, (A, B, b), wrt=(0, 1, 2))
+    h = s2sad.hessian(s_block, wrt=2)(A, B, b)
+    grad = s2sad.grad(s_block, wrt=2)
+    fd = np.array([(grad(A, B, b + e) - grad(A, B, b - e)) / 2e-6 for e in np.eye(2) * 1e-6]).T
+    np.testing.assert_allclose(h, fd, rtol=1e-5, atol=1e-6)
+
+
 def m_vander(x, c, n, increasing):
     return np.sum((np.vander(x, n, increasing) @ c[:n]) ** 2)
 

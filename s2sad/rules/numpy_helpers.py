@@ -554,6 +554,28 @@ def hstack_adjoint(g, tup):
     return _joined_adjoint(g, tup, np.atleast_1d, axis)
 
 
+def _nested(arrays, leaf):
+    """The nested lists of ``np.block`` with ``leaf(x, k)`` for its ``k``-th array, in
+    order (tuples are not nesting in ``np.block``: they are arrays)."""
+    count = [0]
+
+    def walk(a):
+        if isinstance(a, list):
+            return [walk(b) for b in a]
+        k = count[0]
+        count[0] += 1
+        return leaf(a, k)
+    return walk(arrays)
+
+
+def block_adjoint(g, arrays):
+    """Adjoint of ``np.block(arrays)``: nested lists as ``arrays``, each array's part of
+    ``g`` (where ``np.block`` of arrays of its index puts it), in its shape."""
+    owner = np.block(_nested(arrays, lambda a, k: np.full(np.shape(a), float(k))))
+    g = np.broadcast_to(np.asarray(g, dtype=float), owner.shape)
+    return _nested(arrays, lambda a, k: like(g[owner == k], a))
+
+
 def dstack_adjoint(g, tup):
     return _joined_adjoint(g, tup, np.atleast_3d, 2)
 

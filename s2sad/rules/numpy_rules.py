@@ -26,6 +26,7 @@ from .numpy_helpers import (
     array_adjoint,
     average_adjoint,
     average_weights_adjoint,
+    block_adjoint,
     cholesky_adjoint,
     clip_adjoint,
     clip_bound_adjoint,
@@ -784,6 +785,12 @@ def concatenate(z, arrays, axis=0, *, dtype=None, casting="same_kind"):
 def stack(z, arrays, axis=0, *, dtype=None, casting="same_kind"):
     """the adjoint of the sequence is a list"""
     d[arrays] = stack_adjoint(d[z], arrays, axis)
+
+
+@adjoint(np.block)
+def block(z, arrays):
+    """nested lists of arrays; the adjoint has their structure"""
+    d[arrays] = block_adjoint(d[z], arrays)
 
 
 @adjoint(np.vstack)

@@ -315,6 +315,11 @@ def stack(z, arrays, axis=0, *, dtype=None, casting="same_kind"):
     d[z] = np.stack(dense(d[arrays], arrays), axis)
 
 
+@tangent(np.block)
+def block(z, arrays):
+    d[z] = np.block(dense(d[arrays], arrays))
+
+
 @tangent(np.vstack)
 def vstack(z, tup, *, dtype=None, casting="same_kind"):
     d[z] = np.vstack(dense(d[tup], tup))
@@ -477,7 +482,8 @@ multilinear(H.sum_to, H.like, H.transpose_adjoint, H.ravel_adjoint, H.rollaxis_a
             H.diag_adjoint, H.trace_adjoint, H.np_take_adjoint, H.take_along_axis_adjoint,
             H.sort_adjoint, H.pad_adjoint, H.pad_constant_adjoint, H.append_adjoint,
             H.diff_adjoint, H.concatenate_adjoint, H.stack_adjoint, H.vstack_adjoint,
-            H.hstack_adjoint, H.dstack_adjoint, H.column_stack_adjoint, H.array_adjoint,
+            H.hstack_adjoint, H.block_adjoint, H.dstack_adjoint, H.column_stack_adjoint,
+            H.array_adjoint,
             H.cumsum_adjoint, H.real_adjoint, H.imag_adjoint, H.nansum_adjoint,
             H.nanmean_adjoint, H.extremum_adjoint, H.ptp_adjoint, H.linspace_adjoint,
             H.clip_adjoint, H.clip_bound_adjoint, H.select_adjoint, H.split_adjoint,
@@ -584,6 +590,11 @@ def concatenate_adjoint_(z, g, arrays, axis=0):
 @adjoint(H.stack_adjoint)
 def stack_adjoint_(z, g, arrays, axis=0):
     d[g] = np.stack(dense(d[z], arrays), axis)
+
+
+@adjoint(H.block_adjoint)
+def block_adjoint_(z, g, arrays):
+    d[g] = np.block(dense(d[z], arrays))
 
 
 @adjoint(H.vstack_adjoint)
