@@ -208,7 +208,20 @@ class Normalizer:
             raise errors.unsupported(s, self.ctx, "FunctionDef", "with decorators")
         if s.args.vararg or s.args.kwarg:
             raise errors.unsupported(s, self.ctx, "VarArgs")
+        # Python evaluates the defaults here, where the function is defined (``def
+        # term(v, k=k)`` in a loop keeps that iteration's k): each goes to a temporary
+        # the inlined calls read (the default k was renamed with the parameter k)
+        s.args.defaults = [self._default(d, s, out) for d in s.args.defaults]
+        s.args.kw_defaults = [None if d is None else self._default(d, s, out)
+                              for d in s.args.kw_defaults]
         self.nested[s.name] = s
+
+    def _default(self, d, s, out):
+        if isinstance(d, gast.Constant):
+            return d
+        t = self.namer.temp(block_local=False)
+        out.append(assign(t, self.atom(d, out), like=s))
+        return name(t)
 
     def stmt_Assign(self, s, out):
         targets = s.targets
