@@ -1461,3 +1461,189 @@ def batched_solve(A, b):
 case("applied", batched_solve, [(vec((2, 3, 3)) + 3 * np.eye(3), vec((2, 3))),
                                 (vec((1, 2, 2)) + 2 * np.eye(2), vec((1, 2))),
                                 (vec((3, 2, 2)) + 2 * np.eye(2), vec((3, 2)))], wrt=(0, 1))
+
+
+def rows_loop(X, w):
+    out = np.zeros(X.shape[0])
+    for i, row in enumerate(X):
+        out[i] = np.tanh(row @ w)
+    total = 0.0
+    for a, b in zip(out, out[1:]):
+        total += (a - b) ** 2
+    return total + np.sum(out)
+
+
+case("applied", rows_loop, [(vec((3, 2)), vec(2)), (vec((4, 3)), vec(3)), (vec((2, 2)), vec(2))],
+     wrt=(0, 1))
+
+
+def horner_backwards(x, a):
+    s = 0.0
+    for i in range(len(x) - 1, -1, -1):
+        s = s * a + x[i]
+    for i in reversed(range(len(x))):
+        s = s + x[i] * a ** i
+    return s
+
+
+case("applied", horner_backwards, [(vec(3), 0.5), (vec(4), -1.2), (vec(2), 2.0)], wrt=(0, 1))
+
+
+def modular_parts(x, y):
+    q, r = divmod(x, y)
+    return (x % 1.0) * y + r * x + q * y + math.fmod(x, 0.7) * y
+
+
+case("applied", modular_parts, [(2.3, 0.7), (5.1, 1.3), (-1.7, 0.6)], wrt=(0, 1))
+
+
+def skip_and_stop(xs, a):
+    s = 0.0
+    for i, v in enumerate(xs):
+        if v < 0:
+            continue
+        if i > 3:
+            break
+        s += a * v ** 2
+    return s
+
+
+case("applied", skip_and_stop, [([1.0, -2.0, 3.0, 0.5, 4.0, 2.0], 0.5), ([0.3, 1.2], -1.5),
+                                ([-1.0, -2.0, 1.0], 0.4)], wrt=1)
+
+
+def defaults_in_loop(x):         # def term(v, k=k) in a loop (was TypeError)
+    total = 0.0
+    for k in range(3):
+        def term(v, k=k):
+            return v ** (k + 1) / (k + 1)
+        total += term(x)
+    return total
+
+
+case("applied", defaults_in_loop, [(0.5,), (1.5,), (-0.7,)])
+
+
+def stable_softplus(x):
+    return np.sum(np.where(x > 0, x + np.log1p(np.exp(-x)), np.log1p(np.exp(x))))
+
+
+case("applied", stable_softplus, [(vec(3, -5.0, 5.0),), (np.array([3.0, -4.0]),), (vec(4),)])
+
+
+def table_lookup(xs, ys, t):
+    for i in range(len(xs) - 1):
+        if xs[i] <= t < xs[i + 1]:
+            w = (t - xs[i]) / (xs[i + 1] - xs[i])
+            return (1 - w) * ys[i] + w * ys[i + 1]
+    return ys[-1]
+
+
+case("applied", table_lookup, [(np.array([0.0, 1.0, 2.0]), vec(3), 0.5),
+                               (np.array([0.0, 1.0, 2.0]), vec(3), 1.3),
+                               (np.array([0.0, 1.0]), vec(2), 1.7)], wrt=(1, 2))
+
+
+def gram_schmidt(A):
+    Q = []
+    for j in range(A.shape[1]):
+        v = A[:, j]
+        for q in Q:
+            v = v - (q @ v) * q
+        Q.append(v / np.linalg.norm(v))
+    Qm = np.stack(Q, axis=1)
+    return np.sum(Qm * A) + np.sum(Qm[0] ** 3)
+
+
+case("applied", gram_schmidt, [(vec((3, 3)),), (vec((4, 2)),), (vec((3, 2)),)])
+
+
+def hmm_forward(logits, trans):
+    alpha = logits[0]
+    for t in range(1, logits.shape[0]):
+        m = alpha[:, None] + trans
+        mx = np.max(m, axis=0)
+        alpha = mx + np.log(np.sum(np.exp(m - mx), axis=0)) + logits[t]
+    mx = np.max(alpha)
+    return mx + np.log(np.sum(np.exp(alpha - mx)))
+
+
+case("applied", hmm_forward, [(vec((3, 2)), vec((2, 2))), (vec((4, 3)), vec((3, 3))),
+                              (vec((2, 2)), vec((2, 2)))], wrt=(0, 1))
+
+
+def viterbi_score(logits, trans):
+    score = logits[0]
+    for t in range(1, logits.shape[0]):
+        score = np.max(score[:, None] + trans, axis=0) + logits[t]
+    return np.max(score)
+
+
+case("applied", viterbi_score, [(vec((3, 2)), vec((2, 2))), (vec((4, 3)), vec((3, 3))),
+                                (vec((2, 2)), vec((2, 2)))], wrt=(0, 1))
+
+
+def conv2d_valid(img, k):
+    H, W = img.shape
+    kh, kw = k.shape
+    out = np.zeros((H - kh + 1, W - kw + 1))
+    for i in range(H - kh + 1):
+        for j in range(W - kw + 1):
+            out[i, j] = np.sum(img[i:i + kh, j:j + kw] * k)
+    return np.sum(np.tanh(out))
+
+
+case("applied", conv2d_valid, [(vec((4, 4)), vec((2, 2))), (vec((3, 5)), vec((2, 3))),
+                               (vec((3, 3)), vec((3, 3)))], wrt=(0, 1))
+
+
+def max_pool(x):
+    n = x.shape[0] // 2
+    out = np.zeros(n)
+    for i in range(n):
+        out[i] = max(x[2 * i], x[2 * i + 1])
+    return np.sum(out ** 2)
+
+
+case("applied", max_pool, [(vec(4),), (vec(6),), (vec(2),)])
+
+
+def ar2_loss(phi, y):
+    resid = y[2:] - phi[0] * y[1:-1] - phi[1] * y[:-2]
+    return 0.5 * np.sum(resid ** 2) / len(resid)
+
+
+case("applied", ar2_loss, [(vec(2), vec(6)), (vec(2), vec(8)), (vec(2), vec(4))], wrt=(0, 1))
+
+
+def log_barrier(x, t=10.0):
+    return t * np.sum(x ** 2) - np.sum(np.log(1.0 - x)) - np.sum(np.log(1.0 + x))
+
+
+case("applied", log_barrier, [(vec(3, -0.9, 0.9),), (vec(2, -0.9, 0.9),), (vec(4, -0.9, 0.9),)])
+
+
+def rbf_kernel_sum(P, Q, ell):   # np.subtract.outer (was MissingRuleError)
+    D = np.subtract.outer(P[:, 0], Q[:, 0]) ** 2 + np.subtract.outer(P[:, 1], Q[:, 1]) ** 2
+    return np.sum(np.exp(-D / ell ** 2)) + np.add.reduce(np.maximum.reduce(P, axis=1))
+
+
+case("applied", rbf_kernel_sum, [(vec((3, 2)), vec((4, 2)), 0.7), (vec((2, 2)), vec((2, 2)), 1.3),
+                                 (vec((4, 2)), vec((1, 2)), 0.4)], wrt=(0, 1, 2))
+
+
+def kkt_solve(A, b):             # np.block (was MissingRuleError)
+    K = np.block([[A @ A.T + np.eye(len(b)), b[:, None]], [b[None, :], np.zeros((1, 1))]])
+    return np.sum(np.linalg.solve(K, np.concatenate([b, [1.0]])) ** 2)
+
+
+case("applied", kkt_solve, [(vec((2, 2)), vec(2)), (vec((3, 3)), vec(3)), (vec((2, 3)), vec(2))],
+     wrt=(0, 1))
+
+
+def quantile_spread(x):          # quantile methods other than linear (were RuleLimitError)
+    return (np.percentile(x, 90, method="nearest") - np.quantile(x, 0.1, method="lower")
+            + np.quantile(x, [0.25, 0.75], method="midpoint").sum() * np.median(x))
+
+
+case("applied", quantile_spread, [(vec(5),), (vec(7),), (vec(6),)])
