@@ -1835,6 +1835,31 @@ def test_block():
     np.testing.assert_allclose(h, fd, rtol=1e-5, atol=1e-6)
 
 
+def s_insert_delete(X, v, y):
+    Y = np.insert(X, [0, 2], v[:, None], axis=1)
+    Z = np.delete(Y, [1], axis=0)
+    w = np.delete(np.insert(y, slice(0, 2), v[:2] * 2.0), slice(None, None, 2))
+    return (np.sum(Y * W(Y)) + np.sum(Z ** 3) + np.sum(np.insert(X, 1, y[0]) ** 2)
+            + np.sum(w * W(w)) + np.trace(np.diagflat(v * y[1], 1) @ np.diagflat(v, 1).T))
+
+
+def test_insert_delete_diagflat():
+    """np.insert (values broadcast), np.delete, np.diagflat (were MissingRuleError)."""
+    X, v, y = rand((3, 2), seed=23), rand((3,), seed=24), rand((4,), seed=25)
+    assert_grad_matches(s_insert_delete, (X, v, y), wrt=(0, 1, 2))
+    for i, a in enumerate((X, v, y)):
+        h = s2sad.hessian(s_insert_delete, wrt=i)(X, v, y)
+        grad = s2sad.grad(s_insert_delete, wrt=i)
+        for idx in np.ndindex(a.shape):
+            e = np.zeros(a.shape)
+            e[idx] = 1e-6
+            up = [X, v, y]
+            down = [X, v, y]
+            up[i], down[i] = a + e, a - e
+            np.testing.assert_allclose(h[(...,) + idx], (grad(*up) - grad(*down)) / 2e-6,
+                                       rtol=1e-5, atol=1e-5)
+
+
 def m_vander(x, c, n, increasing):
     return np.sum((np.vander(x, n, increasing) @ c[:n]) ** 2)
 

@@ -363,6 +363,50 @@ def diag_adjoint(g, v, k=0):
     return diagonal_adjoint(g, v, k)
 
 
+def diagflat_adjoint(g, v, k=0):
+    """Adjoint of ``np.diagflat(v, k)``: the ``k``-th diagonal of ``g``, shaped as ``v``."""
+    return like(np.diagonal(g, k), v)
+
+
+def _gathered(g, owner, size):
+    """For each of ``size`` items, the sum of ``g`` over the places ``owner`` (of the
+    result's shape) gives its index; -1 marks places of no item."""
+    own = np.ravel(owner)
+    gg = np.ravel(np.broadcast_to(np.asarray(g, dtype=float), np.shape(owner)))
+    keep = own >= 0
+    return np.bincount(own[keep].astype(np.intp), weights=gg[keep], minlength=size)
+
+
+def insert_adjoint(g, arr, obj, values, axis=None, which=0):
+    """Adjoint of ``arr`` (which=0) or ``values`` (1) in ``np.insert``: ``np.insert`` of
+    their items' indices (-1 for the other argument's) says where each went in the
+    result (``values`` broadcast: an item in several places sums them)."""
+    a = np.asarray(arr)
+    v = np.asarray(values)
+    if which == 0:
+        owner = np.insert(np.arange(a.size, dtype=float).reshape(a.shape), obj, -1.0, axis)
+        return like(_gathered(g, owner, a.size), arr)
+    owner = np.insert(np.full(a.shape, -1.0), obj,
+                      np.arange(v.size, dtype=float).reshape(v.shape), axis)
+    return like(_gathered(g, owner, v.size), values)
+
+
+def insert_transpose(h, arr, obj, values, axis=None, which=0):
+    """Transpose of :func:`insert_adjoint`: ``h`` (shaped as the argument) inserted, the
+    other argument's places 0."""
+    if which == 0:
+        return np.insert(np.asarray(h, dtype=float), obj, 0.0, axis)
+    return np.insert(np.zeros(np.shape(arr)), obj, h, axis)
+
+
+def delete_adjoint(g, arr, obj, axis=None):
+    """Adjoint of ``arr`` in ``np.delete``: ``g`` back at the places of the items kept,
+    0 at the deleted ones."""
+    a = np.asarray(arr)
+    owner = np.delete(np.arange(a.size, dtype=float).reshape(a.shape), obj, axis)
+    return like(_gathered(g, owner, a.size), arr)
+
+
 def trace_adjoint(g, a, offset=0, axis1=0, axis2=1):
     """Adjoint of ``np.trace``: ``g`` on the traced diagonal."""
     n = np.diagonal(a, offset, axis1, axis2).shape[-1]

@@ -40,8 +40,10 @@ from .numpy_helpers import (
     cross_adjoint_b,
     cumprod_adjoint,
     cumsum_adjoint,
+    delete_adjoint,
     det_adjoint,
     diag_adjoint,
+    diagflat_adjoint,
     diagonal_adjoint,
     diff_adjoint,
     dstack_adjoint,
@@ -56,6 +58,7 @@ from .numpy_helpers import (
     imag_adjoint,
     inner_adjoint_a,
     inner_adjoint_b,
+    insert_adjoint,
     interp_adjoint,
     kron_adjoint,
     like,
@@ -704,6 +707,23 @@ def rot90(z, m, k=1, axes=(0, 1)):
 @adjoint(np.roll)
 def roll(z, a, shift, axis=None):
     d[a] = roll_adjoint(d[z], shift, axis)
+
+
+@adjoint(np.diagflat)
+def diagflat(z, v, k=0):
+    d[v] = diagflat_adjoint(d[z], v, k)
+
+
+@adjoint(np.insert)
+def insert(z, arr, obj, values, axis=None):
+    """values broadcast as np.insert does"""
+    d[arr] = insert_adjoint(d[z], arr, obj, values, axis, 0)
+    d[values] = insert_adjoint(d[z], arr, obj, values, axis, 1)
+
+
+@adjoint(np.delete)
+def delete(z, arr, obj, axis=None):
+    d[arr] = delete_adjoint(d[z], arr, obj, axis)
 
 
 @adjoint(np.diag)

@@ -259,6 +259,15 @@ multilinear(np.tile, args=("A",))
 multilinear(np.split, np.array_split, args=("ary",))
 multilinear(np.flip, np.fliplr, np.flipud, np.rot90, np.triu, np.tril, args=("m",))
 multilinear(np.diag, args=("v",))
+multilinear(np.diagflat, args=("v",))
+multilinear(np.delete, args=("arr",))
+
+
+@tangent(np.insert)
+def insert(z, arr, obj, values, axis=None):
+    d[z] = np.insert(dense(d[arr], arr), obj, dense(d[values], values), axis)
+
+
 multilinear(np.take_along_axis, args=("arr",))
 multilinear(methods.reshape, methods.transpose, methods.item, args=("a",))
 
@@ -482,7 +491,8 @@ multilinear(H.sum_to, H.like, H.transpose_adjoint, H.ravel_adjoint, H.rollaxis_a
             H.diag_adjoint, H.trace_adjoint, H.np_take_adjoint, H.take_along_axis_adjoint,
             H.sort_adjoint, H.pad_adjoint, H.pad_constant_adjoint, H.append_adjoint,
             H.diff_adjoint, H.concatenate_adjoint, H.stack_adjoint, H.vstack_adjoint,
-            H.hstack_adjoint, H.block_adjoint, H.dstack_adjoint, H.column_stack_adjoint,
+            H.hstack_adjoint, H.block_adjoint, H.diagflat_adjoint, H.insert_adjoint,
+            H.delete_adjoint, H.dstack_adjoint, H.column_stack_adjoint,
             H.array_adjoint,
             H.cumsum_adjoint, H.real_adjoint, H.imag_adjoint, H.nansum_adjoint,
             H.nanmean_adjoint, H.extremum_adjoint, H.ptp_adjoint, H.linspace_adjoint,
@@ -590,6 +600,21 @@ def concatenate_adjoint_(z, g, arrays, axis=0):
 @adjoint(H.stack_adjoint)
 def stack_adjoint_(z, g, arrays, axis=0):
     d[g] = np.stack(dense(d[z], arrays), axis)
+
+
+@adjoint(H.diagflat_adjoint)
+def diagflat_adjoint_(z, g, v, k=0):
+    d[g] = np.diagflat(d[z], k)
+
+
+@adjoint(H.insert_adjoint)
+def insert_adjoint_(z, g, arr, obj, values, axis=None, which=0):
+    d[g] = H.insert_transpose(d[z], arr, obj, values, axis, which)
+
+
+@adjoint(H.delete_adjoint)
+def delete_adjoint_(z, g, arr, obj, axis=None):
+    d[g] = np.delete(d[z], obj, axis)
 
 
 @adjoint(H.block_adjoint)
