@@ -32,6 +32,7 @@ from __future__ import annotations
 import builtins
 import copy
 import functools
+import itertools
 import keyword
 import types
 
@@ -597,6 +598,9 @@ class Normalizer:
         ufunc_call = self.ufunc_method(e)
         if ufunc_call is not None:
             return self.expr_Call(copy_location(ufunc_call, e), out)
+        pairs = self.itertools_call(e, out)
+        if pairs is not None:
+            return self.expr_ListComp(copy_location(pairs, e), out)
         e = self.unpartial(e)
         func = e.func
         if isinstance(func, gast.Attribute):
@@ -719,6 +723,69 @@ class Normalizer:
                                            keywords=[]), e)
         loop = gast.comprehension(target=target, iter=iterable, ifs=[], is_async=0)
         return copy_location(gast.GeneratorExp(elt=call, generators=[loop]), e)
+
+    def itertools_call(self, e, out):
+        """``itertools.combinations(xs, r)`` (a constant ``r``), ``itertools.pairwise(xs)``
+        and ``itertools.product(a, b, ...)`` as the list comprehensions of indexing that
+        give the same tuples, in the same order (each iterable taken once, as a list);
+        None for any other call."""
+        path = dotted_name(e.func)
+        if path is None or path.split(".")[0] in self.ctx.local_names or e.keywords \
+                or not e.args or any(isinstance(a, gast.Starred) for a in e.args):
+            return None
+        try:
+            fn = self.ctx.lookup(path)
+        except (KeyError, ValueError, AttributeError):
+            return None
+        combinations = fn is itertools.combinations and len(e.args) == 2 \
+            and isinstance(e.args[1], gast.Constant) and type(e.args[1].value) is int \
+            and e.args[1].value >= 1
+        pairwise = fn is getattr(itertools, "pairwise", None) and len(e.args) == 1
+        if not (combinations or pairwise or fn is itertools.product):
+            return None
+
+        def builtin(label, obj, *args):
+            return gast.Call(func=name(self.ctx.inject(label, obj)), args=list(args),
+                             keywords=[])
+
+        seqs = [self.atom(copy_location(builtin("list", builtins.list, a), e), out)
+                for a in (e.args if fn is itertools.product else e.args[:1])]
+        loops, items = [], []
+        if fn is itertools.product:
+            for seq in seqs:
+                v = self.namer.temp()
+                loops.append(gast.comprehension(target=name(v, store=True), iter=seq, ifs=[],
+                                                is_async=0))
+                items.append(name(v))
+        else:
+            seq = seqs[0]
+            count = builtin("len", builtins.len, seq)
+            width = e.args[1].value if combinations else 2
+            index = []
+            for k in range(width):
+                i = self.namer.temp()
+                if pairwise and k == 1:
+                    index.append(gast.BinOp(left=name(index[0].id), op=gast.Add(),
+                                            right=gast.Constant(value=1, kind=None)))
+                    continue
+                if pairwise:
+                    stop = gast.BinOp(left=count, op=gast.Sub(),
+                                      right=gast.Constant(value=1, kind=None))
+                    bounds = [stop]
+                elif k == 0:
+                    bounds = [count]
+                else:
+                    bounds = [gast.BinOp(left=name(index[-1].id), op=gast.Add(),
+                                         right=gast.Constant(value=1, kind=None)),
+                              builtin("len", builtins.len, seq)]
+                loops.append(gast.comprehension(
+                    target=name(i, store=True), iter=builtin("range", builtins.range, *bounds),
+                    ifs=[], is_async=0))
+                index.append(name(i))
+            items = [gast.Subscript(value=name(seq.id), slice=copy.deepcopy(i), ctx=gast.Load())
+                     for i in index]
+        elt = gast.Tuple(elts=items, ctx=gast.Load())
+        return gast.ListComp(elt=elt, generators=loops)
 
     def ufunc_method(self, e):
         """The call of a function with a rule that ``np.subtract.outer(a, b)`` (any

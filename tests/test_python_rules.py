@@ -6,6 +6,7 @@ tuples; powers at a zero base. Each pattern is checked against finite difference
 from __future__ import annotations
 
 import inspect
+import itertools
 import math
 
 import numpy as np
@@ -1103,3 +1104,41 @@ def test_dist_of_arrays():
     g0 = s2sad.grad(dist_of_arrays)
     fd = np.array([(g0(p + e, q) - g0(p - e, q)) / 2e-6 for e in np.eye(3) * 1e-6]).T
     np.testing.assert_allclose(h, fd, rtol=1e-5, atol=1e-6)
+
+
+# -- itertools.combinations, pairwise and product (were MissingRuleError) -------------
+
+
+def pair_terms(xs, a):
+    total = 0.0
+    for u, v in itertools.combinations(xs, 2):
+        total += a * (u - v) ** 2
+    for u, v, w in itertools.combinations(xs, 3):
+        total += u * v * w * a
+    for u, v in itertools.pairwise(xs):
+        total += a * a * u * v
+    return total + sum(p * q for p, q in itertools.product(xs[:2], (a, a * a)))
+
+
+def pair_energy(pos):
+    e = 0.0
+    for p, q in itertools.combinations(pos, 2):
+        r2 = np.sum((p - q) ** 2)
+        e += 1.0 / r2 ** 6 - 1.0 / r2 ** 3
+    return e
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("a", [0.7, -1.6])
+def test_itertools_pairs(mode, a):
+    """itertools.combinations(xs, r), pairwise(xs) and product(a, b) are list
+    comprehensions of indexing, the same tuples in the same order."""
+    xs = [1.0, 2.0, 0.5, -0.3]
+    check(pair_terms, (xs, a), wrt=1, mode=mode)
+    check(pair_terms, (np.array(xs), a), wrt=0, mode="reverse" if mode == "forward" else mode)
+    check_second(pair_terms, (xs, a), wrt=1)
+
+
+def test_itertools_pairs_of_rows():
+    pos = np.array([[0.0, 0.0], [1.1, 0.0], [0.5, 1.0]])
+    check(pair_energy, (pos,))
