@@ -8,6 +8,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import math
+import typing
 
 import numpy as np
 import pytest
@@ -1142,3 +1143,19 @@ def test_itertools_pairs(mode, a):
 def test_itertools_pairs_of_rows():
     pos = np.array([[0.0, 0.0], [1.1, 0.0], [0.5, 1.0]])
     check(pair_energy, (pos,))
+
+
+def annotated_cast(x, v):
+    y = typing.cast(float, x * 2.0)
+    w = typing.cast(np.ndarray, v * y)
+    return y * y + np.sum(w ** 2)
+
+
+@pytest.mark.parametrize("mode", ["auto", "reverse"])
+def test_typing_cast_is_the_value(mode):
+    """typing.cast(T, v) is v (was MissingRuleError)."""
+    v = np.array([1.0, 2.0])
+    assert s2sad.grad(annotated_cast, wrt=(0, 1), mode=mode)(1.5, v)[0] == pytest.approx(72.0)
+    check(annotated_cast, (1.5, v), wrt=1, mode=mode)
+    assert s2sad.grad(annotated_cast, mode="forward")(1.5, v) == pytest.approx(72.0)
+    assert s2sad.hessian(annotated_cast)(1.5, v) == pytest.approx(48.0)

@@ -5,6 +5,7 @@ adjoint evenly between the two arguments.
 
 import builtins
 import math
+import typing
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from ..runtime import (
     sorted_tangent,
     sum_list_adjoint,
 )
-from .core import adjoint, nondiff, tangent
+from .core import adjoint, multilinear, nondiff, tangent
 
 d = {}
 
@@ -120,6 +121,15 @@ def tangent_of_in_order(z, x, order):
 @adjoint(runtime.like_argument)
 def like_argument(z, g, x):
     d[g] = d[z]
+
+
+@adjoint(typing.cast)
+def cast(z, typ, val):
+    """the value as it is (a type checker's annotation)"""
+    d[val] = d[z]
+
+
+multilinear(typing.cast, args=("val",))
 
 
 @adjoint(builtins.sum)
