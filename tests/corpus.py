@@ -11,8 +11,9 @@ boundaries), where finite differences and the chosen conventions disagree.
 
 from __future__ import annotations
 
+import itertools
 import math
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 
@@ -1647,3 +1648,28 @@ def quantile_spread(x):          # quantile methods other than linear (were Rule
 
 
 case("applied", quantile_spread, [(vec(5),), (vec(7),), (vec(6),)])
+
+
+def pairwise_energy(pos, k):     # itertools.combinations, pairwise (were MissingRuleError)
+    e = 0.0
+    for p, q in itertools.combinations(pos, 2):
+        r2 = np.sum((p - q) ** 2)
+        e += 1.0 / r2 ** 6 - 1.0 / r2 ** 3
+    for p, q in itertools.pairwise(pos):
+        e += k * np.sum((p - q) ** 2)
+    return e
+
+
+case("applied", pairwise_energy, [(np.array([[0.0, 0.0], [1.1, 0.0], [0.5, 1.0]]), 0.3),
+                                  (np.array([[0.0, 0.0, 0.0], [1.2, 0.1, 0.0]]), 1.0),
+                                  (np.array([[0.0, 0.0], [1.0, 0.2], [2.1, 0.0]]), -0.5)],
+     wrt=(0, 1))
+
+
+def typed_loss(w: np.ndarray, x: np.ndarray) -> float:      # typing.cast (was MissingRuleError)
+    z = cast(np.ndarray, x @ w)
+    return cast(float, np.sum(np.tanh(z) ** 2))
+
+
+case("applied", typed_loss, [(vec(3), vec((4, 3))), (vec(2), vec((2, 2))), (vec(4), vec((1, 4)))],
+     wrt=(0, 1))
