@@ -51,6 +51,11 @@ UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operator
             gast.Invert: operator.invert}
 NONDIFF_ATTRS = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "real_dtype"}
 SIDE_EFFECT_OK = {builtins.print}
+# the predicates of str: ``name.startswith("w")`` of a key of a dict of parameters
+# gives a bool, which carries no derivative (in the gradient's own code, transformed
+# again for a hessian, the key is an item of a pair the derivative flows through)
+STR_PREDICATES = {"startswith", "endswith", "isdigit", "isalpha", "isalnum", "isspace",
+                  "isupper", "islower", "isidentifier", "isnumeric", "isdecimal"}
 
 
 @dataclass
@@ -145,6 +150,9 @@ def classify(value, ctx, kinds=None):
             prim = METHODS.get(value.func.attr) or DICT_METHODS[value.func.attr]
             return _prim(prim, [value.func.value] + list(value.args),
                          keywords, kinds, f"method .{value.func.attr}()")
+        if isinstance(value.func, gast.Attribute) and value.func.attr in STR_PREDICATES \
+                and isinstance(value.func.value, gast.Name) and head in ctx.local_names:
+            return Op("nondiff", args=[value.func.value] + list(value.args))
         if path is None or head in ctx.local_names:
             what = f"method {path}()" if path else "call of a computed function"
             if path and head in ctx.namer.temps:

@@ -30,7 +30,9 @@ Example::
 from __future__ import annotations
 
 import builtins
+import copy
 import functools
+import itertools
 import keyword
 import types
 
@@ -252,7 +254,20 @@ class Normalizer:
             raise errors.unsupported(s, self.ctx, "FunctionDef", "with decorators")
         if s.args.vararg or s.args.kwarg:
             raise errors.unsupported(s, self.ctx, "VarArgs")
+        # Python evaluates the defaults here, where the function is defined (``def
+        # term(v, k=k)`` in a loop keeps that iteration's k): each goes to a temporary
+        # the inlined calls read (the default k was renamed with the parameter k)
+        s.args.defaults = [self._default(d, s, out) for d in s.args.defaults]
+        s.args.kw_defaults = [None if d is None else self._default(d, s, out)
+                              for d in s.args.kw_defaults]
         self.nested[s.name] = s
+
+    def _default(self, d, s, out):
+        if isinstance(d, gast.Constant):
+            return d
+        t = self.namer.temp(block_local=False)
+        out.append(assign(t, self.atom(d, out), like=s))
+        return name(t)
 
     def stmt_Assign(self, s, out):
         targets = s.targets
@@ -618,10 +633,12 @@ class Normalizer:
             return gast.Call(func=name(self.ctx.inject("tuple", builtins.tuple)),
                              args=[items], keywords=[])
         if len(e.args) > 1 and self._builtin_call(e, ("map",)) \
-                and _is_dotted(e.args[0]) and (_root(e.args[0]) not in self.ctx.local_names
-                                               or isinstance(e.args[0], gast.Name)
-                                               and e.args[0].id in self.nested):
-            # map(f, xs, ys) -> (f(a, b) for a, b in zip(xs, ys)), for a named function
+                and (_is_dotted(e.args[0]) and (_root(e.args[0]) not in self.ctx.local_names
+                                                or isinstance(e.args[0], gast.Name)
+                                                and e.args[0].id in self.nested)
+                     or _plain_lambda(e.args[0], len(e.args) - 1)):
+            # map(f, xs, ys) -> (f(a, b) for a, b in zip(xs, ys)), for a named function;
+            # map(lambda a, b: e, xs, ys) -> (e for a, b in zip(xs, ys))
             return self.expr_ListComp(self._map_as_generator(e), out)
         if not e.args and all(k.arg for k in e.keywords) and self._is_builtin(e.func, ("dict",)):
             # dict(a=x, b=y) -> {'a': x, 'b': y}
@@ -631,6 +648,12 @@ class Normalizer:
         got = self.dict_get(e, out)
         if got is not None:
             return got
+        ufunc_call = self.ufunc_method(e)
+        if ufunc_call is not None:
+            return self.expr_Call(copy_location(ufunc_call, e), out)
+        pairs = self.itertools_call(e, out)
+        if pairs is not None:
+            return self.expr_ListComp(copy_location(pairs, e), out)
         e = self.unpartial(e)
         func = e.func
         if isinstance(func, gast.Attribute):
@@ -775,7 +798,11 @@ class Normalizer:
         return gast.Subscript(value=name(items.id), slice=index, ctx=gast.Load())
 
     def _map_as_generator(self, e):
-        items = [name(self.namer.temp()) for _ in e.args[1:]]
+        fn = e.args[0]
+        if isinstance(fn, gast.Lambda):
+            items = [name(a.id) for a in fn.args.args]
+        else:
+            items = [name(self.namer.temp()) for _ in e.args[1:]]
         if len(items) == 1:
             target, iterable = items[0], e.args[1]
         else:
@@ -784,9 +811,126 @@ class Normalizer:
                                  args=list(e.args[1:]), keywords=[])
         for n in items:
             n.ctx = gast.Store()
-        call = gast.Call(func=e.args[0], args=[name(n.id) for n in items], keywords=[])
+        if isinstance(fn, gast.Lambda):
+            call = copy.deepcopy(fn.body)
+        else:
+            call = copy_location(gast.Call(func=fn, args=[name(n.id) for n in items],
+                                           keywords=[]), e)
         loop = gast.comprehension(target=target, iter=iterable, ifs=[], is_async=0)
-        return copy_location(gast.GeneratorExp(elt=copy_location(call, e), generators=[loop]), e)
+        return copy_location(gast.GeneratorExp(elt=call, generators=[loop]), e)
+
+    def itertools_call(self, e, out):
+        """``itertools.combinations(xs, r)`` (a constant ``r``), ``itertools.pairwise(xs)``
+        and ``itertools.product(a, b, ...)`` as the list comprehensions of indexing that
+        give the same tuples, in the same order (each iterable taken once, as a list);
+        None for any other call."""
+        path = dotted_name(e.func)
+        if path is None or path.split(".")[0] in self.ctx.local_names or e.keywords \
+                or not e.args or any(isinstance(a, gast.Starred) for a in e.args):
+            return None
+        try:
+            fn = self.ctx.lookup(path)
+        except (KeyError, ValueError, AttributeError):
+            return None
+        combinations = fn is itertools.combinations and len(e.args) == 2 \
+            and isinstance(e.args[1], gast.Constant) and type(e.args[1].value) is int \
+            and e.args[1].value >= 1
+        pairwise = fn is getattr(itertools, "pairwise", None) and len(e.args) == 1
+        if not (combinations or pairwise or fn is itertools.product):
+            return None
+
+        def builtin(label, obj, *args):
+            return gast.Call(func=name(self.ctx.inject(label, obj)), args=list(args),
+                             keywords=[])
+
+        seqs = [self.atom(copy_location(builtin("list", builtins.list, a), e), out)
+                for a in (e.args if fn is itertools.product else e.args[:1])]
+        loops, items = [], []
+        if fn is itertools.product:
+            for seq in seqs:
+                v = self.namer.temp()
+                loops.append(gast.comprehension(target=name(v, store=True), iter=seq, ifs=[],
+                                                is_async=0))
+                items.append(name(v))
+        else:
+            seq = seqs[0]
+            count = builtin("len", builtins.len, seq)
+            width = e.args[1].value if combinations else 2
+            index = []
+            for k in range(width):
+                i = self.namer.temp()
+                if pairwise and k == 1:
+                    index.append(gast.BinOp(left=name(index[0].id), op=gast.Add(),
+                                            right=gast.Constant(value=1, kind=None)))
+                    continue
+                if pairwise:
+                    stop = gast.BinOp(left=count, op=gast.Sub(),
+                                      right=gast.Constant(value=1, kind=None))
+                    bounds = [stop]
+                elif k == 0:
+                    bounds = [count]
+                else:
+                    bounds = [gast.BinOp(left=name(index[-1].id), op=gast.Add(),
+                                         right=gast.Constant(value=1, kind=None)),
+                              builtin("len", builtins.len, seq)]
+                loops.append(gast.comprehension(
+                    target=name(i, store=True), iter=builtin("range", builtins.range, *bounds),
+                    ifs=[], is_async=0))
+                index.append(name(i))
+            items = [gast.Subscript(value=name(seq.id), slice=copy.deepcopy(i), ctx=gast.Load())
+                     for i in index]
+        elt = gast.Tuple(elts=items, ctx=gast.Load())
+        return gast.ListComp(elt=elt, generators=loops)
+
+    def ufunc_method(self, e):
+        """The call of a function with a rule that ``np.subtract.outer(a, b)`` (any
+        ufunc of two inputs: ``np.subtract(np.reshape(a, np.shape(a) + (1,) * np.ndim(b)),
+        b)``), ``np.add.reduce(x, axis)`` (``np.sum(x, axis)``, axis 0 by default; also
+        ``multiply``, ``maximum``, ``minimum``) or ``np.add.accumulate(x, axis)``
+        (``np.cumsum``; ``np.multiply.accumulate``: ``np.cumprod``) computes; None for
+        any other call."""
+        func = e.func
+        if not isinstance(func, gast.Attribute) \
+                or func.attr not in ("outer", "reduce", "accumulate") \
+                or any(isinstance(a, gast.Starred) for a in e.args):
+            return None
+        path = dotted_name(func.value)
+        if path is None or path.split(".")[0] in self.ctx.local_names:
+            return None
+        try:
+            ufunc = self.ctx.lookup(path)
+        except (KeyError, ValueError, AttributeError):
+            return None
+        if not isinstance(ufunc, np.ufunc):
+            return None
+        numpy = name(self.ctx.inject("np", np))
+
+        def np_call(fn, args, keywords=()):
+            return gast.Call(func=gast.Attribute(value=numpy, attr=fn, ctx=gast.Load()),
+                             args=list(args), keywords=list(keywords))
+
+        if func.attr == "outer":
+            if ufunc.nin != 2 or ufunc.nout != 1 or len(e.args) != 2 or e.keywords:
+                return None
+            a, b = e.args
+            shape = gast.Call(func=name(self.ctx.inject("outer_shape", runtime.outer_shape)),
+                              args=[a, b], keywords=[])
+            return gast.Call(func=copy.deepcopy(func.value),
+                             args=[np_call("reshape", [copy.deepcopy(a), shape]), b], keywords=[])
+        table = {"reduce": {np.add: "sum", np.multiply: "prod", np.maximum: "max",
+                            np.minimum: "min"},
+                 "accumulate": {np.add: "cumsum", np.multiply: "cumprod"}}[func.attr]
+        allowed = {"axis", "keepdims"} if func.attr == "reduce" else {"axis"}
+        if ufunc not in table or not 1 <= len(e.args) <= 2 \
+                or any(k.arg not in allowed for k in e.keywords) \
+                or (len(e.args) == 2 and any(k.arg == "axis" for k in e.keywords)):
+            return None
+        keywords = list(e.keywords)
+        if len(e.args) == 2:
+            keywords.append(gast.keyword(arg="axis", value=e.args[1]))
+        elif not any(k.arg == "axis" for k in keywords):
+            keywords.append(gast.keyword(arg="axis", value=gast.Constant(value=0, kind=None)))
+        return np_call(table[ufunc], [e.args[0]], keywords)
 
     def unpartial(self, e):
         """``p(x)`` of a global ``p = functools.partial(f, a, k=b)``: the call ``f(a, x,
@@ -980,13 +1124,18 @@ class Normalizer:
     def check_expr(self, e, whole=True):
         """Reject constructs hidden in expressions that are kept whole (a lambda given
         as ``key=`` of ``min``, ``max`` or ``sorted`` excepted: ``keyed`` inlines it
-        where the expression is flattened, in ``if`` and ``while`` tests too)."""
+        where the expression is flattened, in ``if`` and ``while`` tests too; and so is
+        the lambda of ``map(lambda v: e, xs)``, which becomes ``(e for v in xs)``)."""
         keys = set()
         for n in walk(e):
             if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) \
                     and n.func.id in ("min", "max", "sorted"):
                 keys.update(id(k.value) for k in n.keywords
                             if k.arg == "key" and isinstance(k.value, gast.Lambda))
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) \
+                    and n.func.id == "map" and n.args and not n.keywords \
+                    and _plain_lambda(n.args[0], len(n.args) - 1):
+                keys.add(id(n.args[0]))          # map(lambda v: ..., xs): a generator
         for n in walk(e):
             kind = type(n).__name__
             if kind == "Lambda" and id(n) in keys:
@@ -1104,6 +1253,15 @@ def _root(node):
     while isinstance(node, gast.Attribute):
         node = node.value
     return node.id if isinstance(node, gast.Name) else None
+
+
+def _plain_lambda(node, n):
+    """``node`` is a lambda of ``n`` plain parameters (no defaults, ``*``, keywords)."""
+    if not isinstance(node, gast.Lambda):
+        return False
+    a = node.args
+    return len(a.args) == n and not (a.posonlyargs or a.vararg or a.kwonlyargs or a.kwarg
+                                     or a.defaults)
 
 
 def _is_dotted(node):

@@ -768,6 +768,29 @@ def prod_items_adjoint(g, x, start):
     return [unbroadcast(g * o, e) for e, o in zip(items, others)]
 
 
+def outer_shape(a, b):
+    """The shape ``np.subtract.outer(a, b)`` (any ufunc's ``outer``) gives ``a`` to
+    broadcast against ``b``: ``a``'s, then one 1 per axis of ``b``."""
+    return np.shape(a) + (1,) * np.ndim(b)
+
+
+def dist_adjoint(g, z, p, q, sign):
+    """Adjoint of ``p`` (``sign`` 1.0) or ``q`` (-1.0) in ``math.dist(p, q)``: ``sign g
+    (p[i] - q[i]) / z`` for each item, as the arguments are (a list for a tuple or a
+    list, an array for an array)."""
+    out = [sign * g * (a - b) / z for a, b in zip(p, q)]
+    if isinstance(p, np.ndarray):
+        return np.array(out, dtype=np.float64)
+    return out
+
+
+def dist_tangent(dp, dq, z, p, q):
+    """Tangent of ``math.dist(p, q)``: ``sum((dp[i] - dq[i]) (p[i] - q[i])) / z`` (``dp``
+    or ``dq`` the number 0.0 when that argument carries no tangent)."""
+    diffs = [a - b for a, b in zip(p, q)]
+    return (dot_items(dp, diffs) - dot_items(dq, diffs)) / z
+
+
 def dot_items(a, b):
     """The sum of ``a[i] * b[i]`` (the tangent of ``math.prod``: the items' tangents
     times ``prod_items_adjoint(1.0, x, start)``); 0.0 when ``a`` is the number 0.0 (``x``

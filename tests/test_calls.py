@@ -487,6 +487,32 @@ def test_nested_function_with_closure_loop_and_early_return(x):
     assert_grad_matches(closure_counter, (x, 4))
 
 
+def defaults_at_definition(x):
+    total = 0.0
+    for k in range(3):
+        def term(v, k=k):               # the loop's k, the parameter's name
+            return v ** (k + 1) / (k + 1)
+        total += term(x)
+    c = x
+
+    def scaled(v, s=c * 2.0, *, t=c):  # evaluated here, before c changes
+        return v * s + t
+    c = 100.0
+    power = lambda v, k=k: v ** k       # noqa: E731
+    return total + scaled(x) + scaled(1.0, 3.0, t=0.5) + power(x)
+
+
+@pytest.mark.parametrize("mode", ["auto", "reverse", "forward"])
+@pytest.mark.parametrize("x", [0.3, 1.5, -0.6])
+def test_defaults_of_nested_functions_are_evaluated_where_they_are_defined(mode, x):
+    """``def term(v, k=k)`` in a loop was TypeError (the default k was renamed with the
+    parameter k, so it read itself: None); a default reading a variable the function
+    changes later read the later value."""
+    got = s2sad.grad(defaults_at_definition, mode=mode)(x)
+    assert got == pytest.approx(1.0 + x + x * x + 4.0 * x + 1.0 + 2.0 * x, rel=1e-12)
+    assert s2sad.hessian(defaults_at_definition)(x) == pytest.approx(1.0 + 2.0 * x + 6.0)
+
+
 def nested_recursive(x):
     def g(v):
         return g(v * 0.5) if v > 1.0 else v

@@ -796,3 +796,29 @@ def test_a_refusal_found_transforming_a_helper_is_located_at_the_call():
     assert "in s2sad's dict_values_adjoint, which the derivative code calls" in err.message
     mine = errors.UnsupportedSyntaxError("x", filename=__file__, lineno=2)
     assert errors.in_helper(mine, runtime.dict_values_adjoint, node, ctx) is mine
+
+
+def decayed_loss(params, x):
+    loss = 0.0
+    for name, v in params.items():
+        if name.startswith("w") and not name.isdigit():
+            loss += np.sum((v * x[: v.shape[0]]) ** 2)
+        else:
+            loss += 0.1 * np.sum(v ** 2)
+    return loss
+
+
+def test_hessian_through_a_str_predicate_of_a_dict_key():
+    """name.startswith("w") of a key of a dict of parameters: the gradient's code,
+    transformed again for the hessian, reads the key out of an item pair carrying the
+    derivative, and the bool joined a tape holding a value the hessian needs: it was
+    MissingRuleError (no derivative rule for method name.startswith())."""
+    params = {"w1": np.array([0.5, 0.2]), "b": np.array([0.1])}
+    x = np.array([1.0, 2.0, 3.0])
+    h = s2sad.hessian(decayed_loss)(params, x)
+    np.testing.assert_allclose(h["w1"]["w1"], np.diag([2.0, 8.0]))
+    np.testing.assert_allclose(h["b"]["b"], [[0.2]])
+    np.testing.assert_allclose(h["w1"]["b"], [[0.0], [0.0]])
+    g = s2sad.grad(decayed_loss)(params, x)
+    np.testing.assert_allclose(g["w1"], [1.0, 1.6])
+    np.testing.assert_allclose(g["b"], [0.02])

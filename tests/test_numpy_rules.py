@@ -1347,6 +1347,25 @@ def c_cov(m, y, rowvar, bias, ddof):
     return np.sum(z * W(z))
 
 
+def c_corrcoef(m, y, rowvar):
+    z = np.corrcoef(m, y, rowvar=rowvar)
+    return np.sum(z * W(z))
+
+
+def pearson(x, y):
+    return np.corrcoef(x, y)[0, 1]
+
+
+def test_corrcoef():
+    """np.corrcoef (was MissingRuleError)."""
+    a = rand((3, 5), seed=54)
+    b = rand((5,), seed=55)
+    assert_grad_matches(c_corrcoef, (a, None, True))
+    assert_grad_matches(c_corrcoef, (a.T, b, False), wrt=(0, 1))
+    assert_grad_matches(c_corrcoef, (a[:1], b, True), wrt=(0, 1))
+    assert_grad_matches(pearson, (b, rand((5,), seed=56)), wrt=(0, 1))
+
+
 def test_cov():
     a, b = rand((3, 5), seed=50), rand((5,), seed=51)
     assert_grad_matches(c_cov, (a, None, True, False, None))
@@ -1382,8 +1401,28 @@ def test_quantiles():
         assert_grad_matches(r_quantile, (x, 0.3, axis))
     g = s2sad.grad(lambda x: np.median(x))(np.array([3.0, 1.0, 4.0, 2.0]))
     assert np.array_equal(g, [0.5, 0.0, 0.0, 0.5])
-    with pytest.raises(NotImplementedError, match="method='nearest'"):
-        s2sad.grad(lambda x: np.quantile(x, 0.5, method="nearest"))(x[0])
+    with pytest.raises(NotImplementedError, match="method='weibull'"):
+        s2sad.grad(lambda x: np.quantile(x, 0.5, method="weibull"))(x[0])
+
+
+def r_quantile_method(x, q, axis, method):
+    z = np.quantile(x, q, axis=axis, method=method)
+    return np.sum(z * W(z)) + np.sum(np.percentile(x, 35.0, axis=axis, method=method) ** 2)
+
+
+@pytest.mark.parametrize("method", ["lower", "higher", "nearest", "midpoint"])
+def test_quantile_methods(method):
+    """The order statistics NumPy's methods take (were RuleLimitError), "nearest" rounding
+    a position halfway to the even one as NumPy does (q = 0.5 of 5 and 0.25 of 3)."""
+    x = rand((4, 5), seed=57)
+    for axis in (None, 0, 1):
+        assert_grad_matches(r_quantile_method, (x, np.array([0.1, 0.5, 0.25, 0.95]), axis, method))
+    x = rand((3,), seed=58)
+    assert_grad_matches(r_quantile_method, (x, 0.25, None, method))
+    g = s2sad.grad(lambda v: np.quantile(v, 0.25, method=method))(np.array([3.0, 1.0, 2.0]))
+    want = {"lower": [0, 1, 0], "higher": [0, 0, 1], "nearest": [0, 1, 0],
+            "midpoint": [0, 0.5, 0.5]}[method]
+    np.testing.assert_allclose(g, want)
 
 
 def r_sum_where(x, mask, axis, keepdims):
@@ -1702,6 +1741,139 @@ def m_matrix_power(a, n):
     return np.sum(z * W(z))
 
 
+def test_det_at_singular_matrices():
+    """The derivative of det is the cofactor matrix, also where the matrix is singular
+    (was LinAlgError from inv in the gradient, the jvp and the hessian)."""
+    rank1 = np.array([[0.5, -1.0], [-1.0, 2.0]])
+    rank2 = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])
+    outer = np.outer([1.0, 2.0, 0.5], [0.3, -1.0, 2.0])      # rank 1 of 3: cofactors 0
+    for a in (rank1, rank2, outer, np.zeros((3, 3))):
+        assert np.linalg.det(a) == 0.0
+        g = assert_grad_matches(m_det, (a,))
+        t = rand(a.shape, seed=12)
+        assert s2sad.jvp(m_det)(a, t)[1] == pytest.approx(np.sum(g * t), abs=1e-12)
+    np.testing.assert_allclose(s2sad.grad(m_det)(rank1), 1.5 * np.array([[2.0, 1.0], [1.0, 0.5]]))
+    assert_grad_matches(m_det_batch, (np.stack([rank2, wellcond(3, 5)]),))
+    grad = s2sad.grad(m_det)
+    h = s2sad.hessian(m_det)(rank2)
+    for idx in np.ndindex(3, 3):
+        e = np.zeros((3, 3))
+        e[idx] = 1e-6
+        fd = (grad(rank2 + e) - grad(rank2 - e)) / 2e-6
+        np.testing.assert_allclose(h[(...,) + idx], fd, rtol=1e-5, atol=1e-5)
+
+
+def m_multi_dot(a, b, c):
+    z = np.linalg.multi_dot([a, b, c])
+    return np.sum(z * W(z))
+
+
+def m_multi_dot_vectors(v, a, w):
+    ms = [v, a, a.T, w]
+    return np.linalg.multi_dot(ms) * 2.0
+
+
+def m_mesh_field(x, y, indexing, sparse):
+    X, Y = np.meshgrid(x, y, indexing=indexing, sparse=sparse)
+    return np.sum(np.exp(-X ** 2 - Y * X) * W(X + Y))
+
+
+def m_mesh_one_grid(x, y, z):
+    X, Y, Z = np.meshgrid(x, y, z)
+    return np.sum(Z ** 2 * W(Z)) + np.sum(np.meshgrid(x * y[0])[0] ** 3)
+
+
+def test_meshgrid():
+    """np.meshgrid of one to three vectors (was MissingRuleError)."""
+    x, y = rand((3,), seed=13), rand((2,), seed=14)
+    for indexing in ("xy", "ij"):
+        for sparse in (False, True):
+            assert_grad_matches(m_mesh_field, (x, y, indexing, sparse), wrt=(0, 1))
+    assert_grad_matches(m_mesh_one_grid, (x, y, rand((4,), seed=15)), wrt=(0, 1, 2))
+
+
+def u_outer_pairs(P, Q):
+    D = np.subtract.outer(P[:, 0], Q[:, 0]) ** 2 + np.subtract.outer(P[:, 1], Q[:, 1]) ** 2
+    return np.sum(np.exp(-D) * W(D)) + np.sum(np.multiply.outer(P, Q[0]) ** 2)
+
+
+def u_reduce_accumulate(x, y):
+    return (np.add.reduce(x * y) + np.sum(np.multiply.reduce(x, 0, keepdims=True) * y)
+            + np.sum(np.maximum.reduce(np.outer(x, y), axis=1) ** 2) + np.minimum.reduce(x)
+            + np.sum(np.add.accumulate(x) * y) + np.sum(np.multiply.accumulate(x, axis=0)))
+
+
+@pytest.mark.parametrize("mode", ["auto", "reverse"])
+def test_ufunc_outer_reduce_accumulate(mode):
+    """np.subtract.outer and the other ufuncs' outer, reduce and accumulate of add,
+    multiply, maximum, minimum (were MissingRuleError): calls of the functions with
+    rules that compute them."""
+    P, Q = rand((3, 2), seed=16), rand((4, 2), seed=17)
+    assert_grad_matches(u_outer_pairs, (P, Q), wrt=(0, 1))
+    x, y = rand((3,), 0.5, 1.5, seed=18), rand((3,), seed=19)
+    assert_grad_matches(u_reduce_accumulate, (x, y), wrt=(0, 1))
+    h = s2sad.hessian(u_reduce_accumulate)(x, y)
+    grad = s2sad.grad(u_reduce_accumulate)
+    fd = np.array([(grad(x + e, y) - grad(x - e, y)) / 2e-6 for e in np.eye(3) * 1e-6]).T
+    np.testing.assert_allclose(h, fd, rtol=1e-5, atol=1e-6)
+
+
+def s_block(A, B, b):
+    M = np.block([[A, B], [B.T, np.eye(B.shape[1])]])
+    v = np.block([b, 1.0, b * b])
+    K = np.block([[A, b[:, None]], [b, 2.0]])
+    return np.sum(M * W(M)) + np.sum(v * W(v)) + np.linalg.det(K)
+
+
+def test_block():
+    """np.block of nested lists (was MissingRuleError)."""
+    A, B, b = rand((2, 2), seed=20), rand((2, 3), seed=21), rand((2,), seed=22)
+    assert_grad_matches(s_block, (A, B, b), wrt=(0, 1, 2))
+    h = s2sad.hessian(s_block, wrt=2)(A, B, b)
+    grad = s2sad.grad(s_block, wrt=2)
+    fd = np.array([(grad(A, B, b + e) - grad(A, B, b - e)) / 2e-6 for e in np.eye(2) * 1e-6]).T
+    np.testing.assert_allclose(h, fd, rtol=1e-5, atol=1e-6)
+
+
+def s_insert_delete(X, v, y):
+    Y = np.insert(X, [0, 2], v[:, None], axis=1)
+    Z = np.delete(Y, [1], axis=0)
+    w = np.delete(np.insert(y, slice(0, 2), v[:2] * 2.0), slice(None, None, 2))
+    return (np.sum(Y * W(Y)) + np.sum(Z ** 3) + np.sum(np.insert(X, 1, y[0]) ** 2)
+            + np.sum(w * W(w)) + np.trace(np.diagflat(v * y[1], 1) @ np.diagflat(v, 1).T))
+
+
+def test_insert_delete_diagflat():
+    """np.insert (values broadcast), np.delete, np.diagflat (were MissingRuleError)."""
+    X, v, y = rand((3, 2), seed=23), rand((3,), seed=24), rand((4,), seed=25)
+    assert_grad_matches(s_insert_delete, (X, v, y), wrt=(0, 1, 2))
+    for i, a in enumerate((X, v, y)):
+        h = s2sad.hessian(s_insert_delete, wrt=i)(X, v, y)
+        grad = s2sad.grad(s_insert_delete, wrt=i)
+        for idx in np.ndindex(a.shape):
+            e = np.zeros(a.shape)
+            e[idx] = 1e-6
+            up = [X, v, y]
+            down = [X, v, y]
+            up[i], down[i] = a + e, a - e
+            np.testing.assert_allclose(h[(...,) + idx], (grad(*up) - grad(*down)) / 2e-6,
+                                       rtol=1e-5, atol=1e-5)
+
+
+def m_vander(x, c, n, increasing):
+    return np.sum((np.vander(x, n, increasing) @ c[:n]) ** 2)
+
+
+def test_vander():
+    """np.vander (was MissingRuleError), at x = 0 too, where x ** (p - 1) of p = 0 is inf."""
+    x = np.array([0.0, 0.5, -1.2])
+    c = rand((4,), seed=11)
+    for n in (1, 2, 4):
+        for increasing in (False, True):
+            assert_grad_matches(m_vander, (x, c, n, increasing), wrt=(0, 1))
+    assert_grad_matches(m_vander, (x, c[:3], None, False), wrt=(0, 1))
+
+
 def m_eigh(b):
     w, v = np.linalg.eigh(b + b.T)
     p = v @ np.diag(np.arange(1.0, 4.0)) @ v.T      # not changed by the eigenvectors' signs
@@ -1809,6 +1981,10 @@ def test_matrix_functions():
     assert_grad_matches(m_cholesky, (rand((3, 3), seed=6),))
     for n in (0, 1, 3, -2):
         assert_grad_matches(m_matrix_power, (a / 3.0, n))
+    assert_grad_matches(m_multi_dot, (rand((2, 3), seed=7), a, rand((3, 4), seed=8)),
+                        wrt=(0, 1, 2))
+    assert_grad_matches(m_multi_dot_vectors, (rand((3,), seed=9), a, rand((3,), seed=10)),
+                        wrt=(0, 1, 2))
 
 
 def n_norm(x, ord, axis, keepdims):

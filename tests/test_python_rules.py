@@ -6,7 +6,9 @@ tuples; powers at a zero base. Each pattern is checked against finite difference
 from __future__ import annotations
 
 import inspect
+import itertools
 import math
+import typing
 
 import numpy as np
 import pytest
@@ -734,6 +736,27 @@ def test_map_and_sorted_second_order(x):
         check_second(f, (x,))
 
 
+def map_of_lambdas(a, xs):
+    ys = list(map(lambda v: math.sin(a * v), xs))
+    x = sum(map(lambda x: x * x * a, xs))           # the lambda's x is not the caller's
+    return ys[0] + ys[-1] * max(map(lambda u, w: u * w * a, xs, ys)) + x * a
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("a", [0.7, -1.6, 2.5])
+def test_map_of_a_lambda(mode, a):
+    """map(lambda v: e, xs) is (e for v in xs) (was UnsupportedSyntaxError: lambda)."""
+    check(map_of_lambdas, (a, [1.0, 2.0, -0.5]), mode=mode)
+    check_second(map_of_lambdas, (a, [1.0, 2.0]))
+
+
+def test_map_of_a_lambda_with_a_default_is_refused():
+    def f(a, xs):
+        return sum(map(lambda v, k=2.0: a * v * k, xs))
+    with pytest.raises(s2sad.UnsupportedSyntaxError, match="lambda"):
+        s2sad.grad(f)(1.0, [1.0])
+
+
 def sorted_array(v):
     ys = sorted(v * v)
     return ys[0] + 3.0 * ys[-1]
@@ -1047,3 +1070,92 @@ def test_lambda_keys_in_if_and_while_tests(x, y):
     got = s2sad.grad(lambda_keys_in_tests, wrt=(0, 1))(x, y)
     want = numerical_grad(lambda_keys_in_tests, (x, y), wrt=(0, 1))
     assert got == pytest.approx(tuple(want), rel=1e-6, abs=1e-8)
+
+
+# -- math.dist and math.hypot of one, three or four coordinates (were MissingRuleError) --
+
+
+def dist_and_hypot(x, y):
+    p = [x, y * x, 2.0]
+    return (math.dist(p, (y, 0.5, x)) ** 3 + math.dist((x, y), (1.0, 2.0))
+            * math.hypot(x, y, 1.0) + math.hypot(x - 3.0) + math.hypot(x, y, x * y, 0.5))
+
+
+def dist_of_arrays(p, q):
+    return math.dist(p, q) * np.sum(p * q)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("x, y", [(0.5, 0.3), (2.0, -1.0), (-1.5, 4.0)])
+def test_dist_and_hypot_of_more_coordinates(mode, x, y):
+    for wrt in (0, 1):
+        check(dist_and_hypot, (x, y), wrt, mode=mode)
+        if mode == "auto":
+            check_second(dist_and_hypot, (x, y), wrt)
+
+
+def test_dist_of_arrays():
+    p, q = np.array([0.3, 1.0, -2.0]), np.array([1.0, 0.0, 0.5])
+    got = s2sad.grad(dist_of_arrays, wrt=(0, 1))(p, q)
+    want = numerical_grad(dist_of_arrays, (p, q), (0, 1))
+    for g, w in zip(got, want):
+        assert isinstance(g, np.ndarray) and g.shape == (3,)
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-8)
+    h = s2sad.hessian(dist_of_arrays)(p, q)
+    g0 = s2sad.grad(dist_of_arrays)
+    fd = np.array([(g0(p + e, q) - g0(p - e, q)) / 2e-6 for e in np.eye(3) * 1e-6]).T
+    np.testing.assert_allclose(h, fd, rtol=1e-5, atol=1e-6)
+
+
+# -- itertools.combinations, pairwise and product (were MissingRuleError) -------------
+
+
+def pair_terms(xs, a):
+    total = 0.0
+    for u, v in itertools.combinations(xs, 2):
+        total += a * (u - v) ** 2
+    for u, v, w in itertools.combinations(xs, 3):
+        total += u * v * w * a
+    for u, v in itertools.pairwise(xs):
+        total += a * a * u * v
+    return total + sum(p * q for p, q in itertools.product(xs[:2], (a, a * a)))
+
+
+def pair_energy(pos):
+    e = 0.0
+    for p, q in itertools.combinations(pos, 2):
+        r2 = np.sum((p - q) ** 2)
+        e += 1.0 / r2 ** 6 - 1.0 / r2 ** 3
+    return e
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("a", [0.7, -1.6])
+def test_itertools_pairs(mode, a):
+    """itertools.combinations(xs, r), pairwise(xs) and product(a, b) are list
+    comprehensions of indexing, the same tuples in the same order."""
+    xs = [1.0, 2.0, 0.5, -0.3]
+    check(pair_terms, (xs, a), wrt=1, mode=mode)
+    check(pair_terms, (np.array(xs), a), wrt=0, mode="reverse" if mode == "forward" else mode)
+    check_second(pair_terms, (xs, a), wrt=1)
+
+
+def test_itertools_pairs_of_rows():
+    pos = np.array([[0.0, 0.0], [1.1, 0.0], [0.5, 1.0]])
+    check(pair_energy, (pos,))
+
+
+def annotated_cast(x, v):
+    y = typing.cast(float, x * 2.0)
+    w = typing.cast(np.ndarray, v * y)
+    return y * y + np.sum(w ** 2)
+
+
+@pytest.mark.parametrize("mode", ["auto", "reverse"])
+def test_typing_cast_is_the_value(mode):
+    """typing.cast(T, v) is v (was MissingRuleError)."""
+    v = np.array([1.0, 2.0])
+    assert s2sad.grad(annotated_cast, wrt=(0, 1), mode=mode)(1.5, v)[0] == pytest.approx(72.0)
+    check(annotated_cast, (1.5, v), wrt=1, mode=mode)
+    assert s2sad.grad(annotated_cast, mode="forward")(1.5, v) == pytest.approx(72.0)
+    assert s2sad.hessian(annotated_cast)(1.5, v) == pytest.approx(48.0)

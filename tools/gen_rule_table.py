@@ -21,6 +21,7 @@ import builtins
 import math
 import operator
 import sys
+import typing
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +54,7 @@ NAMESPACES = [
     ("math", math, "math."),
     ("numpy", np, "np."),
     ("numpy.linalg", np.linalg, "np.linalg."),
+    ("typing", typing, "typing."),
     ("s2sad", s2sad, "s2sad."),
 ]
 

@@ -5,6 +5,7 @@ adjoint evenly between the two arguments.
 
 import builtins
 import math
+import typing
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from ..runtime import (
     add_any_tangent,
     as_sequence,
     concat_tangent,
+    dist_adjoint,
     extreme_adjoint,
     extreme_tangent,
     in_order,
@@ -29,7 +31,7 @@ from ..runtime import (
     sorted_tangent,
     sum_list_adjoint,
 )
-from .core import adjoint, nondiff, tangent
+from .core import adjoint, multilinear, nondiff, tangent
 
 d = {}
 
@@ -121,6 +123,15 @@ def like_argument(z, g, x):
     d[g] = d[z]
 
 
+@adjoint(typing.cast)
+def cast(z, typ, val):
+    """the value as it is (a type checker's annotation)"""
+    d[val] = d[z]
+
+
+multilinear(typing.cast, args=("val",))
+
+
 @adjoint(builtins.sum)
 def sum(z, x):
     d[x] = sum_list_adjoint(d[z], x)
@@ -135,6 +146,13 @@ def sum_start(z, x, start):
 @adjoint(math.fsum)
 def fsum(z, x):
     d[x] = sum_list_adjoint(d[z], x)
+
+
+@adjoint(math.dist)
+def dist(z, p, q):
+    """two lists, tuples or 1-D arrays of coordinates"""
+    d[p] = dist_adjoint(d[z], z, p, q, 1.0)
+    d[q] = dist_adjoint(d[z], z, p, q, -1.0)
 
 
 @adjoint(math.prod)
@@ -168,7 +186,7 @@ def tangent_of_repeat(z, x, n):
     d[z] = repeat_tangent(d[x], x, n)
 
 
-nondiff(runtime.sort_order, runtime.first_extreme, runtime.keys_of)
+nondiff(runtime.sort_order, runtime.first_extreme, runtime.keys_of, runtime.outer_shape)
 nondiff(builtins.int, builtins.round, builtins.len, builtins.range, builtins.bool,
         builtins.isinstance, builtins.print, builtins.type,
         builtins.str, builtins.repr, builtins.id, builtins.hash)

@@ -136,6 +136,27 @@ def hypot(z, x, y):
     d[y] = d[z] * y / z
 
 
+@adjoint(math.hypot)
+def hypot_1(z, x):
+    """of one to four coordinates"""
+    d[x] = d[z] * x / z
+
+
+@adjoint(math.hypot)
+def hypot_3(z, x, y, w):
+    d[x] = d[z] * x / z
+    d[y] = d[z] * y / z
+    d[w] = d[z] * w / z
+
+
+@adjoint(math.hypot)
+def hypot_4(z, x, y, w, v):
+    d[x] = d[z] * x / z
+    d[y] = d[z] * y / z
+    d[w] = d[z] * w / z
+    d[v] = d[z] * v / z
+
+
 @adjoint(math.fabs)
 def fabs(z, x):
     d[x] = d[z] * ((x > 0) * 1.0 - (x < 0) * 1.0)

@@ -101,14 +101,20 @@ def prod_adjoint(g, x, axis=None, keepdims=False):
     return _expand(g, x.shape, axes) * others
 
 
+_QUANTILE_METHODS = ("linear", "lower", "higher", "nearest", "midpoint")
+
+
 def _quantile_weights(a, q, axis, method):
     """``a`` with ``axis`` moved last (raveled for None) and, per quantile in ``q``, the
-    one-hot weights ``(q.size, ..., n)`` of ``np.quantile(..., method="linear")`` on the
-    elements of ``a``: ``1 - frac`` on the order statistic below, ``frac`` on the one
-    above (ties: the elements the stable sort puts there)."""
-    if method != "linear":
-        raise RuleLimitError(f"gradient of np.quantile with method={method!r}; "
-                                  "only 'linear' (the default) is supported")
+    one-hot weights ``(q.size, ..., n)`` of ``np.quantile(..., method=method)`` on the
+    elements of ``a``: for "linear", ``1 - frac`` on the order statistic below, ``frac``
+    on the one above; "lower", "higher", "nearest" (ties to the even index, as NumPy
+    rounds) take one order statistic, "midpoint" half of each (ties: the elements the
+    stable sort puts there)."""
+    if method not in _QUANTILE_METHODS:
+        raise RuleLimitError(f"gradient of np.quantile with method={method!r}; only "
+                             + ", ".join(repr(m) for m in _QUANTILE_METHODS)
+                             + " are supported")
     if axis is not None and not isinstance(axis, (int, np.integer)):
         raise RuleLimitError("gradient of np.quantile/percentile/median over several "
                                   "axes; reshape the array first")
@@ -120,6 +126,17 @@ def _quantile_weights(a, q, axis, method):
     lo = np.floor(pos).astype(int)
     hi = np.minimum(lo + 1, n - 1)
     frac = pos - lo
+    if method == "lower":
+        frac = np.zeros(qs.size)
+    elif method == "higher":
+        lo = np.ceil(pos).astype(int)
+        frac = np.zeros(qs.size)
+    elif method == "nearest":
+        lo = np.around(pos).astype(int)
+        frac = np.zeros(qs.size)
+    elif method == "midpoint":
+        hi = np.ceil(pos).astype(int)
+        frac = np.full(qs.size, 0.5)
     order = np.argsort(xm, axis=-1, kind="stable")
     slots = np.arange(n)
     weights = []
@@ -346,6 +363,50 @@ def diag_adjoint(g, v, k=0):
     return diagonal_adjoint(g, v, k)
 
 
+def diagflat_adjoint(g, v, k=0):
+    """Adjoint of ``np.diagflat(v, k)``: the ``k``-th diagonal of ``g``, shaped as ``v``."""
+    return like(np.diagonal(g, k), v)
+
+
+def _gathered(g, owner, size):
+    """For each of ``size`` items, the sum of ``g`` over the places ``owner`` (of the
+    result's shape) gives its index; -1 marks places of no item."""
+    own = np.ravel(owner)
+    gg = np.ravel(np.broadcast_to(np.asarray(g, dtype=float), np.shape(owner)))
+    keep = own >= 0
+    return np.bincount(own[keep].astype(np.intp), weights=gg[keep], minlength=size)
+
+
+def insert_adjoint(g, arr, obj, values, axis=None, which=0):
+    """Adjoint of ``arr`` (which=0) or ``values`` (1) in ``np.insert``: ``np.insert`` of
+    their items' indices (-1 for the other argument's) says where each went in the
+    result (``values`` broadcast: an item in several places sums them)."""
+    a = np.asarray(arr)
+    v = np.asarray(values)
+    if which == 0:
+        owner = np.insert(np.arange(a.size, dtype=float).reshape(a.shape), obj, -1.0, axis)
+        return like(_gathered(g, owner, a.size), arr)
+    owner = np.insert(np.full(a.shape, -1.0), obj,
+                      np.arange(v.size, dtype=float).reshape(v.shape), axis)
+    return like(_gathered(g, owner, v.size), values)
+
+
+def insert_transpose(h, arr, obj, values, axis=None, which=0):
+    """Transpose of :func:`insert_adjoint`: ``h`` (shaped as the argument) inserted, the
+    other argument's places 0."""
+    if which == 0:
+        return np.insert(np.asarray(h, dtype=float), obj, 0.0, axis)
+    return np.insert(np.zeros(np.shape(arr)), obj, h, axis)
+
+
+def delete_adjoint(g, arr, obj, axis=None):
+    """Adjoint of ``arr`` in ``np.delete``: ``g`` back at the places of the items kept,
+    0 at the deleted ones."""
+    a = np.asarray(arr)
+    owner = np.delete(np.arange(a.size, dtype=float).reshape(a.shape), obj, axis)
+    return like(_gathered(g, owner, a.size), arr)
+
+
 def trace_adjoint(g, a, offset=0, axis1=0, axis2=1):
     """Adjoint of ``np.trace``: ``g`` on the traced diagonal."""
     n = np.diagonal(a, offset, axis1, axis2).shape[-1]
@@ -479,6 +540,22 @@ def stack_adjoint(g, arrays, axis=0):
     return [like(piece, p) for piece, p in zip(moved, arrays)]
 
 
+def meshgrid_adjoint(g, xs, k, indexing="xy"):
+    """Adjoint of the coordinate vector ``xs[k]`` in ``np.meshgrid(*xs)`` (``g`` holds the
+    adjoints of the grids, ``0.0`` for one not used): its grid's adjoint summed over the
+    other axes (with ``indexing="xy"`` the first two axes are swapped)."""
+    gk = g[k]
+    x = xs[k]
+    if type(gk) is float and gk == 0.0:
+        return _out(np.zeros(np.shape(x)), x)
+    gk = np.asarray(gk, dtype=float)
+    axis = k
+    if indexing == "xy" and len(xs) >= 2 and k < 2:
+        axis = 1 - k
+    others = tuple(a for a in range(gk.ndim) if a != axis)
+    return like(np.sum(gk, axis=others), x)
+
+
 def select_adjoint(g, condlist, choicelist, default=0, which=0):
     """Adjoint of the choices (which=0, a list) or of ``default`` (which=1) in
     ``np.select``: ``g`` where each is the one selected (the first true condition;
@@ -519,6 +596,28 @@ def vstack_adjoint(g, tup):
 def hstack_adjoint(g, tup):
     axis = 0 if all(np.ndim(p) <= 1 for p in tup) else 1
     return _joined_adjoint(g, tup, np.atleast_1d, axis)
+
+
+def _nested(arrays, leaf):
+    """The nested lists of ``np.block`` with ``leaf(x, k)`` for its ``k``-th array, in
+    order (tuples are not nesting in ``np.block``: they are arrays)."""
+    count = [0]
+
+    def walk(a):
+        if isinstance(a, list):
+            return [walk(b) for b in a]
+        k = count[0]
+        count[0] += 1
+        return leaf(a, k)
+    return walk(arrays)
+
+
+def block_adjoint(g, arrays):
+    """Adjoint of ``np.block(arrays)``: nested lists as ``arrays``, each array's part of
+    ``g`` (where ``np.block`` of arrays of its index puts it), in its shape."""
+    owner = np.block(_nested(arrays, lambda a, k: np.full(np.shape(a), float(k))))
+    g = np.broadcast_to(np.asarray(g, dtype=float), owner.shape)
+    return _nested(arrays, lambda a, k: like(g[owner == k], a))
 
 
 def dstack_adjoint(g, tup):
@@ -811,9 +910,26 @@ def solve_adjoint_a(gb, x, b):
     return -(gb @ mT(x))
 
 
+def det_cofactors(z, a):
+    """The derivative of ``z = np.linalg.det(a)``: the cofactor matrix ``det(a) inv(a)^T``;
+    where a matrix is singular (``z`` exactly 0, where ``inv`` raises), from the SVD
+    ``a = U S Vh``: ``det(U) det(Vh) U diag(prod_{j != i} s_j) Vh`` (not 0 at rank n - 1)."""
+    if np.all(z != 0):
+        return np.asarray(z)[..., None, None] * mT(np.linalg.inv(a))
+    u, sv, vh = np.linalg.svd(a)
+    n = sv.shape[-1]
+    others = []
+    for i in range(n):
+        others.append(np.prod(np.concatenate([sv[..., :i], sv[..., i + 1:]], axis=-1), axis=-1))
+    rest = np.stack(others, axis=-1)
+    signs = np.linalg.det(u) * np.linalg.det(vh)
+    return signs[..., None, None] * ((u * rest[..., None, :]) @ vh)
+
+
 def det_adjoint(g, z, a):
-    """Adjoint of ``np.linalg.det``: ``g det(a) inv(a)^T``."""
-    return (np.asarray(g * z)[..., None, None]) * mT(np.linalg.inv(a))
+    """Adjoint of ``np.linalg.det``: ``g det(a) inv(a)^T``, the cofactors (also where
+    ``a`` is singular)."""
+    return np.asarray(g)[..., None, None] * det_cofactors(z, a)
 
 
 def slogdet_adjoint(g, a):
@@ -1421,6 +1537,31 @@ def cov_adjoint(g, m, y=None, rowvar=True, bias=False, ddof=None, which=0):
     return _cov_back(dx, y if which else m, rows, rowvar, which == 0)
 
 
+def corrcoef_adjoint(g, x, y=None, rowvar=True, which=0):
+    """Adjoint of ``x`` (which=0) or ``y`` (1) in ``np.corrcoef``, through the covariance
+    ``C``: ``R = C / (s s^T)`` with ``s = sqrt(diag(C))`` (NumPy's clip to [-1, 1] only
+    rounds; the diagonal is 1, with derivative 0)."""
+    c = np.atleast_2d(np.cov(x, y, rowvar))
+    s = np.sqrt(np.diagonal(c))
+    scale = np.outer(s, s)
+    r = c / scale
+    gm = np.reshape(np.asarray(g, dtype=float), r.shape)
+    gs = -(np.sum(gm * r, axis=1) + np.sum(gm * r, axis=0)) / s
+    gc = gm / scale + np.diag(gs / (2.0 * s))
+    return cov_adjoint(gc, x, y, rowvar, False, None, which)
+
+
+def corrcoef_tangent(dx, dy, z, x, y=None, rowvar=True):
+    """Tangent of ``np.corrcoef``: ``dC / (s s^T) - R (ds_i / s_i + ds_j / s_j)`` with
+    ``ds = diag(dC) / (2 s)``."""
+    c = np.atleast_2d(np.cov(x, y, rowvar))
+    dc = np.atleast_2d(cov_tangent(dx, dy, c, x, y, rowvar))
+    s = np.sqrt(np.diagonal(c))
+    r = c / np.outer(s, s)
+    rel = np.diagonal(dc) / (2.0 * s * s)
+    return _shaped(dc / np.outer(s, s) - r * (rel[:, None] + rel[None, :]), z)
+
+
 def _with(shape, axis, n):
     shape = list(shape)
     shape[axis] = n
@@ -1760,6 +1901,68 @@ def cholesky_tangent(t, L):
     n = L.shape[-1]
     phi = np.tril(inner) * (1.0 - 0.5 * np.eye(n))
     return L @ phi
+
+
+def vander_slope(x, N=None, increasing=False):
+    """The derivative of ``np.vander(x, N, increasing)`` at each ``x[i]``, column by
+    column: ``p * x ** (p - 1)`` for the power ``p`` of the column, 0 for ``p = 0``."""
+    x = np.asarray(x, dtype=float)
+    n = x.shape[0] if N is None else N
+    if n <= 1:
+        return np.zeros((x.shape[0], max(n, 0)))
+    zero = np.zeros((x.shape[0], 1))
+    if increasing:
+        return np.concatenate([zero, np.vander(x, n - 1, True) * np.arange(1, n)], axis=1)
+    return np.concatenate([np.vander(x, n - 1) * np.arange(n - 1, 0, -1), zero], axis=1)
+
+
+def vander_adjoint(g, x, N=None, increasing=False):
+    """Adjoint of ``x`` in ``np.vander(x, N, increasing)``."""
+    return _out(np.sum(g * vander_slope(x, N, increasing), axis=1), x)
+
+
+def _multi_dot_matrices(arrays):
+    """The items of ``np.linalg.multi_dot``'s list as matrices: a 1-D first item is a
+    row, a 1-D last item a column."""
+    n = len(arrays)
+    mats = []
+    for k in range(n):
+        a = np.asarray(arrays[k], dtype=float)
+        if a.ndim == 1:
+            a = np.reshape(a, (1, -1)) if k == 0 else np.reshape(a, (-1, 1))
+        mats.append(a)
+    return mats
+
+
+def multi_dot_adjoint(g, arrays):
+    """Adjoint of ``np.linalg.multi_dot(arrays)``: a list, for item ``k`` the product
+    of the items before it, transposed, times ``g`` times the product of the items
+    after it, transposed."""
+    mats = _multi_dot_matrices(arrays)
+    n = len(mats)
+    rows = mats[0].shape[0]
+    cols = mats[n - 1].shape[1]
+    g2 = np.reshape(np.asarray(g, dtype=float), (rows, cols))
+    before = [np.eye(rows)]
+    for k in range(n - 1):
+        before.append(before[k] @ mats[k])
+    after = [np.eye(cols)]
+    for k in range(n - 1):
+        after.append(mats[n - 1 - k] @ after[k])
+    out = []
+    for k in range(n):
+        out.append(like(before[k].T @ g2 @ after[n - 1 - k].T, arrays[k]))
+    return out
+
+
+def multi_dot_tangent(t, arrays):
+    """Tangent of ``np.linalg.multi_dot(arrays)`` (``t`` the items' tangents, dense):
+    the sum over the items of the product with that item replaced by its tangent."""
+    n = len(arrays)
+    out = 0.0
+    for k in range(n):
+        out = out + np.linalg.multi_dot(list(arrays[:k]) + [t[k]] + list(arrays[k + 1:]))
+    return out
 
 
 def matrix_power_tangent(t, a, n):

@@ -26,20 +26,24 @@ from .numpy_helpers import (
     array_adjoint,
     average_adjoint,
     average_weights_adjoint,
+    block_adjoint,
     cholesky_adjoint,
     clip_adjoint,
     clip_bound_adjoint,
     column_stack_adjoint,
     concatenate_adjoint,
     convolve_adjoint,
+    corrcoef_adjoint,
     correlate_adjoint,
     cov_adjoint,
     cross_adjoint_a,
     cross_adjoint_b,
     cumprod_adjoint,
     cumsum_adjoint,
+    delete_adjoint,
     det_adjoint,
     diag_adjoint,
+    diagflat_adjoint,
     diagonal_adjoint,
     diff_adjoint,
     dstack_adjoint,
@@ -54,6 +58,7 @@ from .numpy_helpers import (
     imag_adjoint,
     inner_adjoint_a,
     inner_adjoint_b,
+    insert_adjoint,
     interp_adjoint,
     kron_adjoint,
     like,
@@ -62,7 +67,9 @@ from .numpy_helpers import (
     masked_reduction_adjoint,
     matrix_norm_adjoint,
     matrix_power_adjoint,
+    meshgrid_adjoint,
     mT,
+    multi_dot_adjoint,
     nan_to_num_fill_adjoint,
     nanmean_adjoint,
     nansum_adjoint,
@@ -103,6 +110,7 @@ from .numpy_helpers import (
     trace_adjoint,
     transpose_adjoint,
     trapezoid_adjoint,
+    vander_adjoint,
     var_adjoint,
     vdot_adjoint,
     vecdot_adjoint,
@@ -532,6 +540,12 @@ def gradient3(z, f, s1, s2, s3, *, axis=None, edge_order=1):
     d[s3] = gradient_spacing_adjoint(d[z], z, f, (s1, s2, s3), axis, edge_order, 2)
 
 
+@adjoint(np.corrcoef)
+def corrcoef(z, x, y=None, rowvar=True, *, dtype=None):
+    d[x] = corrcoef_adjoint(d[z], x, y, rowvar, 0)
+    d[y] = corrcoef_adjoint(d[z], x, y, rowvar, 1)
+
+
 @adjoint(np.cov)
 def cov(z, m, y=None, rowvar=True, bias=False, ddof=None):
     """differentiable in m and y; fweights and aweights are not supported"""
@@ -542,7 +556,7 @@ def cov(z, m, y=None, rowvar=True, bias=False, ddof=None):
 @adjoint(np.quantile)
 def quantile(z, a, q, axis=None, out=None, overwrite_input=False, method="linear",
              keepdims=False):
-    """method 'linear', axis None or one axis; ties: the elements the stable sort puts at the order statistics used; not differentiable in q (RuleLimitError)"""
+    """method 'linear', 'lower', 'higher', 'nearest' or 'midpoint', axis None or one axis; ties: the elements the stable sort puts at the order statistics used; not differentiable in q (RuleLimitError)"""
     d[a] = quantile_adjoint(d[z], a, q, axis, keepdims, method)
     d[q] = no_derivative_in("np.quantile: its q")
 
@@ -695,6 +709,23 @@ def roll(z, a, shift, axis=None):
     d[a] = roll_adjoint(d[z], shift, axis)
 
 
+@adjoint(np.diagflat)
+def diagflat(z, v, k=0):
+    d[v] = diagflat_adjoint(d[z], v, k)
+
+
+@adjoint(np.insert)
+def insert(z, arr, obj, values, axis=None):
+    """values broadcast as np.insert does"""
+    d[arr] = insert_adjoint(d[z], arr, obj, values, axis, 0)
+    d[values] = insert_adjoint(d[z], arr, obj, values, axis, 1)
+
+
+@adjoint(np.delete)
+def delete(z, arr, obj, axis=None):
+    d[arr] = delete_adjoint(d[z], arr, obj, axis)
+
+
 @adjoint(np.diag)
 def diag(z, v, k=0):
     d[v] = diag_adjoint(d[z], v, k)
@@ -774,6 +805,12 @@ def concatenate(z, arrays, axis=0, *, dtype=None, casting="same_kind"):
 def stack(z, arrays, axis=0, *, dtype=None, casting="same_kind"):
     """the adjoint of the sequence is a list"""
     d[arrays] = stack_adjoint(d[z], arrays, axis)
+
+
+@adjoint(np.block)
+def block(z, arrays):
+    """nested lists of arrays; the adjoint has their structure"""
+    d[arrays] = block_adjoint(d[z], arrays)
 
 
 @adjoint(np.vstack)
@@ -954,6 +991,7 @@ def inv(z, a):
 
 @adjoint(np.linalg.det)
 def det(z, a):
+    """the cofactor matrix, at singular matrices too"""
     d[a] = det_adjoint(d[z], z, a)
 
 
@@ -1010,6 +1048,36 @@ def cholesky(z, a):
 def matrix_power(z, a, n):
     """integer n, negative too"""
     d[a] = matrix_power_adjoint(d[z], a, n)
+
+
+@adjoint(np.meshgrid)
+def meshgrid_1(z, x, *, copy=True, sparse=False, indexing="xy"):
+    """of one to three coordinate vectors; the adjoint of each is its grid's summed"""
+    d[x] = meshgrid_adjoint(d[z], (x,), 0, indexing)
+
+
+@adjoint(np.meshgrid)
+def meshgrid_2(z, x, y, *, copy=True, sparse=False, indexing="xy"):
+    d[x] = meshgrid_adjoint(d[z], (x, y), 0, indexing)
+    d[y] = meshgrid_adjoint(d[z], (x, y), 1, indexing)
+
+
+@adjoint(np.meshgrid)
+def meshgrid_3(z, x, y, w, *, copy=True, sparse=False, indexing="xy"):
+    d[x] = meshgrid_adjoint(d[z], (x, y, w), 0, indexing)
+    d[y] = meshgrid_adjoint(d[z], (x, y, w), 1, indexing)
+    d[w] = meshgrid_adjoint(d[z], (x, y, w), 2, indexing)
+
+
+@adjoint(np.vander)
+def vander(z, x, N=None, increasing=False):
+    d[x] = vander_adjoint(d[z], x, N, increasing)
+
+
+@adjoint(np.linalg.multi_dot)
+def multi_dot(z, arrays, *, out=None):
+    """the adjoint of the sequence is a list"""
+    d[arrays] = multi_dot_adjoint(d[z], arrays)
 
 
 @adjoint(np.linalg.norm)

@@ -50,6 +50,7 @@ from .numpy_helpers import (
     average_tangent,
     cholesky_tangent,
     clip_tangent,
+    corrcoef_tangent,
     cov_tangent,
     cumprod_tangent,
     dense,
@@ -64,7 +65,7 @@ from .numpy_helpers import (
     lstsq_tangent,
     matrix_norm_tangent,
     matrix_power_tangent,
-    mT,
+    multi_dot_tangent,
     nan_to_num_tangent,
     nanmean_tangent,
     nansum_tangent,
@@ -83,6 +84,7 @@ from .numpy_helpers import (
     std_tangent,
     svd_tangent,
     trapezoid_tangent,
+    vander_slope,
     var_tangent,
     vector_norm_tangent,
 )
@@ -207,6 +209,11 @@ def gradient3(z, f, s1, s2, s3, *, axis=None, edge_order=1):
     d[z] = gradient_tangent(d[f], (d[s1], d[s2], d[s3]), z, f, (s1, s2, s3), axis, edge_order)
 
 
+@tangent(np.corrcoef)
+def corrcoef(z, x, y=None, rowvar=True, *, dtype=None):
+    d[z] = corrcoef_tangent(d[x], d[y], z, x, y, rowvar)
+
+
 @tangent(np.cov)
 def cov(z, m, y=None, rowvar=True, bias=False, ddof=None):
     d[z] = cov_tangent(d[m], d[y], z, m, y, rowvar, bias, ddof)
@@ -252,6 +259,15 @@ multilinear(np.tile, args=("A",))
 multilinear(np.split, np.array_split, args=("ary",))
 multilinear(np.flip, np.fliplr, np.flipud, np.rot90, np.triu, np.tril, args=("m",))
 multilinear(np.diag, args=("v",))
+multilinear(np.diagflat, args=("v",))
+multilinear(np.delete, args=("arr",))
+
+
+@tangent(np.insert)
+def insert(z, arr, obj, values, axis=None):
+    d[z] = np.insert(dense(d[arr], arr), obj, dense(d[values], values), axis)
+
+
 multilinear(np.take_along_axis, args=("arr",))
 multilinear(methods.reshape, methods.transpose, methods.item, args=("a",))
 
@@ -306,6 +322,11 @@ def concatenate(z, arrays, axis=0, *, dtype=None, casting="same_kind"):
 @tangent(np.stack)
 def stack(z, arrays, axis=0, *, dtype=None, casting="same_kind"):
     d[z] = np.stack(dense(d[arrays], arrays), axis)
+
+
+@tangent(np.block)
+def block(z, arrays):
+    d[z] = np.block(dense(d[arrays], arrays))
 
 
 @tangent(np.vstack)
@@ -370,7 +391,7 @@ def inv(z, a):
 
 @tangent(np.linalg.det)
 def det(z, a):
-    d[z] = z * np.sum(mT(np.linalg.inv(a)) * d[a], axis=(-2, -1))
+    d[z] = np.sum(H.det_cofactors(z, a) * d[a], axis=(-2, -1))
 
 
 @tangent(np.linalg.slogdet)
@@ -413,6 +434,32 @@ def cholesky(z, a):
     d[z] = cholesky_tangent(d[a], z)
 
 
+@tangent(np.meshgrid)
+def meshgrid_1(z, x, *, copy=True, sparse=False, indexing="xy"):
+    d[z] = np.meshgrid(dense(d[x], x), sparse=sparse, indexing=indexing)
+
+
+@tangent(np.meshgrid)
+def meshgrid_2(z, x, y, *, copy=True, sparse=False, indexing="xy"):
+    d[z] = np.meshgrid(dense(d[x], x), dense(d[y], y), sparse=sparse, indexing=indexing)
+
+
+@tangent(np.meshgrid)
+def meshgrid_3(z, x, y, w, *, copy=True, sparse=False, indexing="xy"):
+    d[z] = np.meshgrid(dense(d[x], x), dense(d[y], y), dense(d[w], w), sparse=sparse,
+                       indexing=indexing)
+
+
+@tangent(np.vander)
+def vander(z, x, N=None, increasing=False):
+    d[z] = np.expand_dims(d[x], -1) * vander_slope(x, N, increasing)
+
+
+@tangent(np.linalg.multi_dot)
+def multi_dot(z, arrays, *, out=None):
+    d[z] = multi_dot_tangent(dense(d[arrays], arrays), arrays)
+
+
 @tangent(np.linalg.matrix_power)
 def matrix_power(z, a, n):
     d[z] = matrix_power_tangent(d[a], a, n)
@@ -444,7 +491,9 @@ multilinear(H.sum_to, H.like, H.transpose_adjoint, H.ravel_adjoint, H.rollaxis_a
             H.diag_adjoint, H.trace_adjoint, H.np_take_adjoint, H.take_along_axis_adjoint,
             H.sort_adjoint, H.pad_adjoint, H.pad_constant_adjoint, H.append_adjoint,
             H.diff_adjoint, H.concatenate_adjoint, H.stack_adjoint, H.vstack_adjoint,
-            H.hstack_adjoint, H.dstack_adjoint, H.column_stack_adjoint, H.array_adjoint,
+            H.hstack_adjoint, H.block_adjoint, H.diagflat_adjoint, H.insert_adjoint,
+            H.delete_adjoint, H.dstack_adjoint, H.column_stack_adjoint,
+            H.array_adjoint,
             H.cumsum_adjoint, H.real_adjoint, H.imag_adjoint, H.nansum_adjoint,
             H.nanmean_adjoint, H.extremum_adjoint, H.ptp_adjoint, H.linspace_adjoint,
             H.clip_adjoint, H.clip_bound_adjoint, H.select_adjoint, H.split_adjoint,
@@ -551,6 +600,26 @@ def concatenate_adjoint_(z, g, arrays, axis=0):
 @adjoint(H.stack_adjoint)
 def stack_adjoint_(z, g, arrays, axis=0):
     d[g] = np.stack(dense(d[z], arrays), axis)
+
+
+@adjoint(H.diagflat_adjoint)
+def diagflat_adjoint_(z, g, v, k=0):
+    d[g] = np.diagflat(d[z], k)
+
+
+@adjoint(H.insert_adjoint)
+def insert_adjoint_(z, g, arr, obj, values, axis=None, which=0):
+    d[g] = H.insert_transpose(d[z], arr, obj, values, axis, which)
+
+
+@adjoint(H.delete_adjoint)
+def delete_adjoint_(z, g, arr, obj, axis=None):
+    d[g] = np.delete(d[z], obj, axis)
+
+
+@adjoint(H.block_adjoint)
+def block_adjoint_(z, g, arrays):
+    d[g] = np.block(dense(d[z], arrays))
 
 
 @adjoint(H.vstack_adjoint)

@@ -99,6 +99,11 @@ def fsum_items(z, x):
     d[z] = sum_tangent(d[x], 0.0)
 
 
+@tangent(math.dist)
+def dist(z, p, q):
+    d[z] = runtime.dist_tangent(d[p], d[q], z, p, q)
+
+
 @tangent(math.prod)
 def prod_items(z, x, start=1.0):
     d[z] = runtime.dot_items(d[x], runtime.prod_items_adjoint(1.0, x, start)) + d[start] * math.prod(x)
