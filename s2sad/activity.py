@@ -1059,7 +1059,7 @@ def run(tree, ctx):
         check_views,
         check_writes_under_views,
     )
-    alias_classes(assigns, ctx, edges)
+    alias_classes(assigns, ctx, edges, tree)
     varied = closure(set(ctx.wrt_names), edges)
     sharing = check_views(tree, stmts, ctx, assigns, others, varied)
     ret = tree.body[-1].value

@@ -24,13 +24,21 @@ from .dataflow import closure
 from .gastutil import dotted_name, loads, target_name, walk
 
 
-def alias_classes(assigns, ctx, edges):
+def alias_classes(assigns, ctx, edges, tree=None):
     """Copies made by SSA alias the array they copy: stores through one name are
     stores through all, and their adjoints flow both ways. A copy written by the
-    user (``b = a``) of an array written in place is rejected. ``assigns``:
-    ``(statement, name)`` for every assignment to one name (``walk_stmts`` order)."""
+    user (``b = a``) of an array written in place is rejected where both names may
+    still be read after it; one whose source is not read again (``u = new`` at the end
+    of a time step that made ``new = u.copy()`` and wrote into it) only renames the
+    array, as SSA's copies do. ``assigns``: ``(statement, name)`` for every assignment
+    to one name (``walk_stmts`` order); ``tree``: the function (its liveness)."""
     copies = [(s, t) for s, t in assigns if isinstance(s.value, gast.Name)]
     generated = _generated(ctx)
+    liveness = _Liveness(tree, ctx) if tree is not None else None
+
+    def _read_after(s, src, t):
+        return bool(liveness.live_after(s, {src}))
+
     changed = True
     while changed:
         changed = False
@@ -42,7 +50,8 @@ def alias_classes(assigns, ctx, edges):
                                                       anno.Key.COPYBACK)) \
                 or _user_name(t, ctx) in getattr(ctx, "result_names", ()) or generated
             if not ssa_copy and src not in ctx.namer.temps and t not in ctx.namer.temps \
-                    and t != ctx.aux_name and t not in ctx.aux_parts:   # has_aux (see reverse)
+                    and t != ctx.aux_name and t not in ctx.aux_parts \
+                    and (tree is None or _read_after(s, src, t)):   # (has_aux: see reverse)
                 raise errors.unsupported(s, ctx, "Alias", f"{t} = {src}")
             if not {t, src} <= ctx.mutable:
                 ctx.mutable |= {t, src}
@@ -79,7 +88,57 @@ _CONTAINER_MAKERS = {builtins.list, builtins.tuple, builtins.sorted, builtins.re
 _INDEX_ARRAYS = {"array", "arange", "argsort", "nonzero", "flatnonzero", "argwhere", "where"}
 
 
-class _Sharing:
+class _Liveness:
+    """The names each statement of the (SSA) function leaves to be read later."""
+
+    def __init__(self, tree, ctx):
+        self.tree = tree
+        self.ctx = ctx
+        self.after = None
+
+    def _value_loads(self, node):
+        return loads(node)
+
+    def live_after(self, s, names):
+        if self.after is None:
+            live = set()
+            ret = self.tree.body[-1]
+            if isinstance(ret, gast.Return):
+                live |= loads(ret)
+            if self.ctx.aux_name:
+                live.add(self.ctx.aux_name)
+            self.after = {}
+            self._block(self.tree.body, live)
+        return names & self.after.get(id(s), set())
+
+    def _block(self, stmts, live):
+        for s in reversed(stmts):
+            self.after[id(s)] = live
+            live = self._stmt(s, live)
+        return live
+
+    def _stmt(self, s, live):
+        if isinstance(s, gast.If):
+            return self._block(s.body, live) | self._block(s.orelse, live) | loads(s.test)
+        if isinstance(s, (gast.For, gast.While)):
+            head = loads(s.iter) if isinstance(s, gast.For) else loads(s.test)
+            leave = self._block(s.orelse, live) if s.orelse else live
+            entry = leave | head
+            while True:           # the body may run again: what it reads at its start
+                new = leave | head | self._block(s.body, entry)
+                if new == entry:
+                    return entry
+                entry = new
+        t = target_name(s)
+        if t is not None:
+            if t not in live and isinstance(s.value, gast.Name):
+                return live     # a copy never read (the join copy of a view whose shape
+                #                 only the gradient reads): no read of its source
+            return (live - {t}) | self._value_loads(s.value)
+        return live | self._value_loads(s)
+
+
+class _Sharing(_Liveness):
     """Which names may share memory, and which may still be read after each statement:
     what ``check_views`` needs to tell an in-place write only the written name sees
     from one that changes another name's value behind the analysis' back.
@@ -403,44 +462,6 @@ class _Sharing:
         return True
 
     # -- which names may be read after each statement
-
-    def live_after(self, s, names):
-        if self.after is None:
-            live = set()
-            ret = self.tree.body[-1]
-            if isinstance(ret, gast.Return):
-                live |= loads(ret)
-            if self.ctx.aux_name:
-                live.add(self.ctx.aux_name)
-            self.after = {}
-            self._block(self.tree.body, live)
-        return names & self.after.get(id(s), set())
-
-    def _block(self, stmts, live):
-        for s in reversed(stmts):
-            self.after[id(s)] = live
-            live = self._stmt(s, live)
-        return live
-
-    def _stmt(self, s, live):
-        if isinstance(s, gast.If):
-            return self._block(s.body, live) | self._block(s.orelse, live) | loads(s.test)
-        if isinstance(s, (gast.For, gast.While)):
-            head = loads(s.iter) if isinstance(s, gast.For) else loads(s.test)
-            leave = self._block(s.orelse, live) if s.orelse else live
-            entry = leave | head
-            while True:           # the body may run again: what it reads at its start
-                new = leave | head | self._block(s.body, entry)
-                if new == entry:
-                    return entry
-                entry = new
-        t = target_name(s)
-        if t is not None:
-            if t not in live and isinstance(s.value, gast.Name):
-                return live     # a copy never read (the join copy of a view whose shape
-                #                 only the gradient reads): no read of its source
-            return (live - {t}) | self._value_loads(s.value)
-        return live | self._value_loads(s)
 
     def _value_loads(self, node):
         """The names ``node`` reads the values (not only the shapes) of: an operand of a

@@ -15,6 +15,7 @@ import inspect
 
 import numpy as np
 import pytest
+from gradcheck import assert_grad_matches, numerical_grad
 
 import s2sad
 from s2sad import UnsupportedSyntaxError
@@ -796,3 +797,77 @@ def test_hessian_of_a_store_after_a_slice_read_in_a_branch(y):
     g, h = s2sad.grad(f, wrt=0), 1e-5
     want = np.stack([(g(x + h * e, y) - g(x - h * e, y)) / (2 * h) for e in np.eye(3)], 1)
     np.testing.assert_allclose(hess, want, rtol=1e-6, atol=1e-8)
+
+
+# -- a user's copy whose source is not read again is a rename (u = new) ---------------
+
+
+def heat_steps(u, k, n):
+    # explicit Euler for the heat equation, the usual way: a new array per step
+    for _ in range(n):
+        new = u.copy()
+        new[1:-1] = u[1:-1] + k * (u[2:] - 2 * u[1:-1] + u[:-2])
+        u = new
+    return np.sum(u * u)
+
+
+def heat_steps_augmented(u, k, n):
+    for _ in range(n):
+        new = u.copy()
+        new[1:-1] += k * (u[2:] - 2 * u[1:-1] + u[:-2])
+        u = new
+    return np.sum(u * u)
+
+
+def moved_then_written(x):
+    a = np.array([x, 2.0 * x, 3.0])
+    a[2] = x * a[1]
+    b = a
+    b[0] = x * x * b[2]
+    return np.sum(b * b)
+
+
+@pytest.mark.parametrize("f", [heat_steps, heat_steps_augmented])
+@pytest.mark.parametrize("k", [0.1, 0.3])
+def test_copy_renaming_an_array_written_in_place(f, k):
+    u = np.sin(np.linspace(0.0, 3.0, 7))
+    assert_grad_matches(f, (u, k, 4), wrt=(0, 1))
+
+
+@pytest.mark.parametrize("x", [-0.7, 1.5])
+def test_copy_renaming_then_written_all_modes(x):
+    want = numerical_grad(moved_then_written, (x,))
+    for mode in ("reverse", "forward"):
+        assert s2sad.grad(moved_then_written, mode=mode)(x) == pytest.approx(want, rel=1e-6)
+    g = s2sad.grad(moved_then_written, mode="reverse")
+    h = 1e-5
+    assert s2sad.hessian(moved_then_written)(x) == pytest.approx(
+        (g(x + h) - g(x - h)) / (2 * h), rel=1e-5)
+
+
+def copy_both_read(x):
+    a = np.array([x, 2.0 * x, 3.0])
+    b = a
+    b[0] = x * x
+    return a[0] + b[1]
+
+
+def copy_made_before_the_loop(x, n):
+    new = np.zeros(3)
+    u = np.array([x, x, x])
+    for i in range(n):
+        new[i % 3] = u[i % 3] * x
+        u = new                 # the next trip writes into new again, which u is
+    return np.sum(u)
+
+
+@pytest.mark.parametrize("f, args, text", [
+    (copy_both_read, (1.5,), "(b = a)"),
+    (copy_made_before_the_loop, (1.5, 4), "(u_2 = new)"),
+])
+def test_copy_of_an_array_written_in_place_while_both_are_read(f, args, text):
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(f)(*args)
+    assert "a second name for an array that is written in place" in str(info.value)
+    assert text in str(info.value)
+    assert info.value.filename == __file__
