@@ -869,9 +869,10 @@ def run(tree, ctx):
                 ctx.mutable.add(op.args[0].id)
             if op.kind == "call":     # a list argument may be filled by the callee (a tape)
                 names = op.operand_names()
+                fed = _lists_fed(op, names & lists)
                 for lst in names & lists:
                         ctx.mutable.add(lst)
-                        for n in names - {lst}:
+                        for n in fed[lst] if lst in fed else names - {lst}:
                             edges.setdefault(n, set()).add(lst)
             for n in op.diff_names():
                 edges.setdefault(n, set()).add(t)
@@ -897,6 +898,7 @@ def run(tree, ctx):
         check_writes_under_views,
     )
     alias_classes(assigns, ctx, edges)
+    ctx.edges = edges      # the reverse pass groups the values it records by them
     varied = closure(set(ctx.wrt_names), edges)
     sharing = check_views(tree, stmts, ctx, assigns, others, varied)
     ret = tree.body[-1].value
@@ -911,6 +913,43 @@ def run(tree, ctx):
         ctx.active_by = {p: closure({p}, edges) & useful for p in ctx.wrt_names}
     _check(stmts, ctx, ops, varied, targets)
     return tree
+
+
+def _lists_fed(op, lists):
+    """For a call of a split callee's ``fwd_g`` or ``bwd_g`` (a gradient differentiated
+    again), the lists among ``lists`` given to it for the values carrying no derivative
+    it records (``api.mark_lists``): list -> the names of the arguments of the
+    parameters those values depend on. A list also given for another parameter (the
+    tape) is not among them: anything may go on that one."""
+    marked = getattr(op.func, "s2sad_lists", None)
+    if not marked or not lists:
+        return {}
+    try:
+        bound = inspect.signature(op.func).bind(*op.args, **op.keywords).arguments
+    except (TypeError, ValueError):
+        return {}
+    fed, other = {}, set()
+    for p, atom in bound.items():
+        given = loads(atom) & lists if isinstance(atom, gast.AST) else set(lists)
+        for lst in given:
+            if p not in marked:
+                other.add(lst)
+                continue
+            srcs = fed.setdefault(lst, set())
+            for q in marked[p]:
+                arg = bound.get(q)
+                srcs |= loads(arg) if isinstance(arg, gast.AST) else \
+                    set().union(*(loads(a) for a in _atoms_of(arg)))
+    return {lst: srcs - {lst} for lst, srcs in fed.items() if lst not in other}
+
+
+def _atoms_of(value):
+    """The atoms of a bound ``*args`` (a tuple) or ``**kwargs`` (a dict), or none."""
+    if isinstance(value, tuple):
+        return [a for a in value if isinstance(a, gast.AST)]
+    if isinstance(value, dict):
+        return [a for a in value.values() if isinstance(a, gast.AST)]
+    return []
 
 
 def _assigned(s, t, reads):

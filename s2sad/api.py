@@ -298,12 +298,24 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
                     fn, text = pipeline.build(ctx)
                 finally:
                     building.pop()
+                if ctx.itape_params:
+                    mark_lists(fn, ctx)
                 mark_pops(func, fn, output)
                 hit = _CACHE[key] = _Compiled(fn, text, ctx)
     building = _building()
     if building:
         building[-1].deps.append(hit)     # a callee of the function being transformed
     return hit
+
+
+def mark_lists(pair, ctx):
+    """Tell what goes on each list parameter of a split callee's pair (``fwd_g``,
+    ``bwd_g``) but its tape, to the activity analysis of code that calls them (a
+    gradient differentiated again): values carrying no derivative that depend on the
+    parameters named only (``reverse.tape_for``); ``bwd_g`` only pops them."""
+    fwd, bwd = pair
+    fwd.s2sad_lists = {p: frozenset(deps) for p, deps in ctx.itape_params}
+    bwd.s2sad_lists = {p: frozenset() for p, _ in ctx.itape_params}
 
 
 def mark_pops(func, fn, output):

@@ -32,6 +32,7 @@ import numpy as np
 
 from . import anno, desugar, errors, runtime
 from .activity import Classified, Powers, _is_append, _is_index_add, walk_stmts
+from .dataflow import closure
 from .gastutil import (
     assign,
     binop,
@@ -93,7 +94,11 @@ class Reverse:
         self.pushes = {}      # id(block) -> names recorded at the end of that block
         self.counters = {}    # id(loop) -> trip counter name
         self.tape = None
-        self.itape = None     # the list of the values recorded that carry no derivative
+        # the lists of the values recorded that carry no derivative, by the parameters
+        # they depend on (see tape_for): frozenset of parameter names -> list name
+        self.itapes = {}
+        self._reach = None    # parameter -> the names depending on it (see depends_on)
+        self._edges, ctx.edges = ctx.edges, None
         self.loop_var = None
         self.classify = Classified(ctx).op    # the operation of an assignment, once
         self.calls = {}       # id(call statement) -> (bwd function name, adjoint targets)
@@ -277,19 +282,50 @@ class Reverse:
 
     # -- what to record -----------------------------------------------------------
     def tape_for(self, n):
-        """The list recording ``n``: ``_tape``, or ``_itape`` for a value that carries no
-        derivative (``n`` not active: a loop counter ``k = k + 1``, a trip count, a
-        branch's flag, an index). Differentiated again (a hessian), the gradient's code
-        pops from ``_itape`` values its own activity analysis finds constant (nothing
-        with a derivative goes on that list) where, popped off ``_tape`` with the rest,
-        they would come with a tangent 0.0, which times the derivative along the
-        exponent of ``y ** k``, nan for ``y < 0``, is nan. (One list in the halves of a
-        split callee: they share the caller's tape.)"""
-        if n in self.ctx.active or self.ctx.output == "split":
+        """The list recording ``n``: ``_tape`` for a value that carries a derivative, else
+        the list of the values that depend on the same parameters as ``n``
+        (``list_for``): ``_itape`` for those that depend on none (a loop counter
+        ``k = k + 1``, a trip count, a branch's flag, an index), another for those that
+        depend on ``b`` only, ... Differentiated again (a hessian), the gradient's code
+        pops from each such list values its own activity analysis finds varied or not
+        as a whole, and rightly: popped off ``_tape`` with the rest, ``k`` would come
+        with a tangent 0.0, which times the derivative along the exponent of
+        ``y ** k``, nan for ``y < 0``, is nan. The halves of a split callee take these
+        lists as parameters from the caller (``split_functions``), which passes its
+        own list of the parameters the callee's arguments depend on (``call_site``);
+        a function made as a top-level split pair (``vjp``) has its one tape."""
+        ctx = self.ctx
+        if n in ctx.active or (ctx.output == "split" and not ctx.callee):
             self.tape = self.tape or self.namer.fresh("_tape")
             return self.tape
-        self.itape = self.itape or self.namer.fresh("_itape")
-        return self.itape
+        if n in self.counters.values():
+            return self.list_for(frozenset())
+        if n in ctx.params or n in ctx.local_names:
+            return self.list_for(self.depends_on(n))
+        self.tape = self.tape or self.namer.fresh("_tape")    # a snapshot, ...
+        return self.tape
+
+    def depends_on(self, n):
+        """The parameters ``n`` depends on, along the edges of activity analysis (those
+        of derivatives, and of values put into lists)."""
+        if self._reach is None:
+            edges = self._edges or {}
+            self._reach = {p: closure({p}, edges) for p in self.ctx.params}
+        return frozenset(p for p, reached in self._reach.items() if n in reached)
+
+    def list_for(self, deps):
+        """The list recording the values carrying no derivative that depend on the
+        parameters ``deps`` (a frozenset); ``_tape`` in a top-level split pair."""
+        if self.ctx.output == "split" and not self.ctx.callee:
+            self.tape = self.tape or self.namer.fresh("_tape")
+            return self.tape
+        if deps not in self.itapes:
+            self.itapes[deps] = self.namer.fresh("_itape")
+        return self.itapes[deps]
+
+    def tapes(self):
+        """The names of every list recording values (None for none yet)."""
+        return (self.tape, *self.itapes.values())
 
     def plan_records(self, stmts, needed, overwritten):
         """Split the values the reverse of block ``stmts`` needs (and that a later
@@ -646,23 +682,44 @@ class Reverse:
         changed = getattr(split.ctx, "mutable", ())
         if any(params[i] in changed for i in wrt):
             raise errors.unsupported(s.value, self.ctx, "FillsActiveList", op.what)
-        return split, active
+        return split, active, mapping
+
+    def callee_lists(self, split, mapping):
+        """(parameter, list of the caller) for each list a split callee records values
+        carrying no derivative on: the caller's list of the values that depend on the
+        parameters the callee's arguments for them depend on (constants: on none)."""
+        lists = []
+        for p, deps in getattr(split.ctx, "itape_params", ()):
+            mine = frozenset()
+            for q in deps:
+                atoms = mapping.get(q)
+                if isinstance(atoms, dict):         # **kwargs
+                    atoms = tuple(atoms.values())
+                for atom in atoms if isinstance(atoms, tuple) else (atoms,):   # *args
+                    for n in loads(atom) if atom is not None else ():
+                        if n in self.ctx.params or n in self.ctx.local_names:
+                            mine |= self.depends_on(n)
+            lists.append((p, self.list_for(mine)))
+        return lists
 
     def call_site(self, s, t, op, state):
         """``t = helper(...)``: forward calls fwd_helper, reverse calls bwd_helper."""
         if id(s) not in self.calls:
-            split, active = self.split(s, op)
+            split, active, mapping = self.split(s, op)
+            lists = self.callee_lists(split, mapping)
             fwd, bwd = split.function
             fname = op.func.__name__.strip("<>")
             self.tape = self.tape or self.namer.fresh("_tape")
             self.primal_calls[id(s)] = s.value
             s.value = gast.Call(func=name(self.inject("fwd_" + fname, fwd)), args=s.value.args,
                                 keywords=s.value.keywords + [gast.keyword(
-                                    arg=split.ctx.tape_param, value=name(self.tape))])
-            self.calls[id(s)] = (name(self.inject("bwd_" + fname, bwd)), [v for _, v in active])
-        bwd_name, targets = self.calls[id(s)]
+                                    arg=split.ctx.tape_param, value=name(self.tape))] + [
+                                    gast.keyword(arg=p, value=name(lst)) for p, lst in lists])
+            self.calls[id(s)] = (name(self.inject("bwd_" + fname, bwd)), [v for _, v in active],
+                                 [lst for _, lst in lists])
+        bwd_name, targets, lists = self.calls[id(s)]
         out = []
-        grads = call(bwd_name, name(self.adjoint(t)), name(self.tape))
+        grads = call(bwd_name, name(self.adjoint(t)), name(self.tape), *map(name, lists))
         if len(targets) > 1:
             tmp = self.namer.temp()
             out.append(assign(tmp, grads))
@@ -898,7 +955,7 @@ class Reverse:
         recording = self.forward(s.body)           # with the block's tape records
         item = gast.Subscript(value=name(info["_r"]), slice=name(info["j"]), ctx=gast.Load())
         info["recording"][:] = [assign(s.target.id, item)] + recording
-        plain = _strip_records(clone(recording), (self.tape, self.itape))
+        plain = _strip_records(clone(recording), self.tapes())
         out.append(assign(info["_r"], s.iter))
         out.append(assign(info["_K"], call(self.helper("checkpoint_interval"),
                                            call(name(self.inject("len", builtins.len)),
@@ -997,10 +1054,10 @@ class Reverse:
         for x, y in zip(walk_stmts(body), walk_stmts(plain)):     # plain calls: no records
             if id(x) in self.primal_calls:
                 y.value = clone(self.primal_calls[id(x)])
-        plain = _strip_records(plain, (self.tape, self.itape))
+        plain = _strip_records(plain, self.tapes())
         if info["body"]:
             records = any(      # a push, or a call given the tape
-                isinstance(n, gast.Name) and n.id in (self.tape, self.itape)
+                isinstance(n, gast.Name) and n.id in self.tapes()
                 for x in replay for n in gast.walk(x))
             where = info["body"] if records else info["before"]
             where[0:0] = _live(replay, where)
@@ -1080,8 +1137,9 @@ class Reverse:
         else:
             rev, state = self.block(body, state, None)
         fwd = self.forward(body)
-        if self.itape and not self.tape:    # one list: named the tape, as usual
-            only, self.itape = self.itape, None
+        if len(self.itapes) == 1 and not self.tape:    # one list: named the tape, as usual
+            (only,) = self.itapes.values()
+            self.itapes = {}
             self.tape = self.namer.fresh("_tape")
             for x in fwd + rev:
                 for n in gast.walk(x):
@@ -1102,7 +1160,7 @@ class Reverse:
             gast.Tuple(elts=grads, ctx=gast.Load())
         if split:
             return self.split_functions(tree, fwd, rev, y, result, ret)
-        for tape in (self.itape, self.tape):
+        for tape in (*reversed(self.itapes.values()), self.tape):
             if tape:
                 fwd.insert(0, assign(tape, gast.List(elts=[], ctx=gast.Load())))
         if ctx.has_aux and ctx.aux_name in ctx.mutable:
@@ -1129,15 +1187,17 @@ class Reverse:
         """Forward and backward functions sharing the caller's tape (vjp, user calls)."""
         ctx = self.ctx
         ctx.tape_param = self.tape
+        ctx.itape_params = [(lst, tuple(sorted(deps))) for deps, lst in self.itapes.items()]
+        lists = [self.tape] + [lst for lst, _ in ctx.itape_params]
         tree.args.kwonlyargs = tree.args.kwonlyargs + [gast.Name(
-            id=self.tape, ctx=gast.Param(), annotation=None, type_comment=None)]
-        tree.args.kw_defaults = tree.args.kw_defaults + [None]
+            id=lst, ctx=gast.Param(), annotation=None, type_comment=None) for lst in lists]
+        tree.args.kw_defaults = tree.args.kw_defaults + [None] * len(lists)
         tree.body = fwd + [copy_location(gast.Return(value=y), ret)]
         tree.name = self.namer.fresh(f"fwd_{ctx.name}")
         out_adjoint = self.adjoint(y.id) if isinstance(y, gast.Name) else self.namer.fresh("b_out")
         args = gast.arguments(
             args=[gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None)
-                  for n in (out_adjoint, self.tape)],
+                  for n in (out_adjoint, *lists)],
             posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
         if not isinstance(result, gast.Tuple):
             result = gast.Tuple(elts=[result], ctx=gast.Load())

@@ -1,4 +1,11 @@
-"""Calls of user functions split into fwd_g/bwd_g: what the clean-up keeps."""
+"""Second derivatives through calls of user functions (split into fwd_g/bwd_g).
+
+The values such a callee records that carry no derivative (a counter, a trip count,
+a branch's flag, an integer argument) go on lists of their own, which the caller
+passes to fwd_g and bwd_g (``reverse.tape_for``): differentiated again, they came
+off the shared tape with a tangent 0.0, which times the derivative of ``y ** i``
+along its exponent (nan for ``y < 0``) made the second derivative nan.
+"""
 
 import math
 
@@ -6,6 +13,160 @@ import numpy as np
 import pytest
 
 import s2sad
+
+H = 1e-5
+
+
+def counted_powers(y, n):
+    i = 0
+    while i < n:
+        y = y * 0.5 + math.sin(y)
+        i = i + 1
+    return y ** i
+
+
+def calls_a_while_loop(x):
+    return counted_powers(x, 3) * x
+
+
+def powers_until_break(y, n):
+    i = 0
+    for _k in range(10):
+        if y > 5.0:
+            break
+        y = y * 0.5 + math.sin(y)
+        i = i + 1
+        if i >= n:
+            break
+    return y ** i
+
+
+def calls_a_loop_left_by_break(x):
+    return powers_until_break(x, 3) * x
+
+
+def branchy_power(y, n):
+    i = 2
+    if y < 0:
+        i = n
+    return y ** i + y
+
+
+def calls_a_branch(x):
+    return branchy_power(x, 3) * x
+
+
+def outer(y, n):
+    return counted_powers(y, n) * y + 1.0
+
+
+def calls_a_call(x):
+    return outer(x, 3) * x
+
+
+def power_of_argument(y, n):
+    return y ** n + y
+
+
+def calls_with_a_constant(x):
+    return power_of_argument(x, 3) * x
+
+
+def counted_in_the_caller_too(x):
+    s = 0.0
+    k = 0
+    while k < 2:
+        s = s + power_of_argument(x, k + 2) * x ** k
+        k = k + 1
+    return s
+
+
+FUNCTIONS = [calls_a_while_loop, calls_a_loop_left_by_break, calls_a_branch, calls_a_call,
+             calls_with_a_constant, counted_in_the_caller_too]
+POINTS = [-1.3, -0.7, -0.2, 0.6, 0.9]
+
+
+def fd_second(f, x):
+    g = s2sad.grad(f, mode="reverse")
+    return (g(x + H) - g(x - H)) / (2 * H)
+
+
+def second_derivatives(f):
+    return {
+        "grad(grad(f))": s2sad.grad(s2sad.grad(f)),
+        "hessian": s2sad.hessian(f),
+        "forward over reverse": s2sad.grad(s2sad.grad(f, mode="reverse"), mode="forward"),
+        "over grad(f, mode='forward')": s2sad.grad(s2sad.grad(f, mode="forward")),
+        "forward over forward": s2sad.grad(s2sad.grad(f, mode="forward"), mode="forward"),
+    }
+
+
+@pytest.mark.parametrize("f", FUNCTIONS)
+@pytest.mark.parametrize("x", POINTS)
+def test_second_derivative_through_calls(f, x):
+    want = fd_second(f, x)
+    assert math.isfinite(want)
+    for how, d2 in second_derivatives(f).items():
+        got = float(d2(x))
+        assert got == pytest.approx(want, rel=1e-5, abs=1e-5), how
+
+
+def power_of_an_argument_passed_on(x, n):
+    return power_of_argument(x, n) * x
+
+
+@pytest.mark.parametrize("x", [-1.3, -0.4, 0.7])
+def test_an_integer_argument_of_the_caller_passed_on(x):
+    g = s2sad.grad(power_of_an_argument_passed_on, mode="reverse")
+    want = (g(x + H, 3) - g(x - H, 3)) / (2 * H)
+    assert s2sad.grad(s2sad.grad(power_of_an_argument_passed_on))(x, 3) == \
+        pytest.approx(want, rel=1e-5, abs=1e-5)
+    assert s2sad.hessian(power_of_an_argument_passed_on)(x, 3) == \
+        pytest.approx(want, rel=1e-5, abs=1e-5)
+
+
+def scaled_powers(y, b):
+    i = 0
+    k = 1.0
+    while i < 3:
+        y = y * 0.5 + math.sin(y) * b
+        k = k + b * b
+        i = i + 1
+    return y ** i + k * y
+
+
+def calls_along_two(x, b):
+    return scaled_powers(x, b) * x
+
+
+@pytest.mark.parametrize("x, b", [(-1.3, 0.3), (-0.6, -0.4), (0.8, 0.5)])
+def test_mixed_second_derivative_through_a_call(x, b):
+    """Recorded along x, k depends on b only: differentiated along b it has a
+    derivative, the counter i still none (they go on different lists)."""
+    g = s2sad.grad(calls_along_two, wrt=0, mode="reverse")
+    want = (g(x, b + H) - g(x, b - H)) / (2 * H)
+    assert s2sad.grad(s2sad.grad(calls_along_two, wrt=0), wrt=1)(x, b) == \
+        pytest.approx(want, rel=1e-5, abs=1e-5)
+    hess = s2sad.hessian(calls_along_two, wrt=(0, 1))(x, b)
+    assert hess[0][1] == pytest.approx(want, rel=1e-5, abs=1e-5)
+    assert hess[1][0] == pytest.approx(want, rel=1e-5, abs=1e-5)
+    gx = s2sad.grad(calls_along_two, wrt=0, mode="reverse")
+    assert hess[0][0] == pytest.approx((gx(x + H, b) - gx(x - H, b)) / (2 * H),
+                                       rel=1e-5, abs=1e-5)
+
+
+def test_the_callee_lists_in_the_generated_code():
+    text = s2sad.source(calls_a_while_loop, mode="reverse")
+    assert "fwd_counted_powers(x, 3, _tape=_tape, _itape=_itape)" in text
+    assert "bwd_counted_powers(x, _tape, _itape)" in text
+    split = s2sad.source(counted_powers, output="split")    # a top-level pair: one tape
+    assert "_itape" not in split
+
+
+def test_reverse_over_reverse_through_a_call_is_refused_at_the_call():
+    with pytest.raises(s2sad.S2SADError) as info:
+        s2sad.grad(s2sad.grad(calls_a_while_loop), mode="reverse")(-1.3)
+    assert "test_second_calls.py:" in str(info.value)
 
 
 # -- a bwd call whose result is unused still pops what its fwd recorded ---------------
