@@ -781,7 +781,7 @@ def _container_helpers():
             rt.sequence_adjoint: (1,), rt.prod_items_adjoint: (1,), rt.sorted_adjoint: (1,),
             rt.in_order_adjoint: (1,), rt.add_any_adjoint: (1,), rt.mul_any_adjoint: (1,),
             rt.slice_adjoint: (1,), rt.sequence_repeat_adjoint: (1,),
-            rt.like_argument: (1,),
+            rt.like_argument: (1,), rt.list_adjoint_in: (1,),
             rt.prod_items_adjoint_tangent: (3,)}
 
 
@@ -856,6 +856,12 @@ def run(tree, ctx):
     edges = {}
     ops = []
     lists = {t for s, t in assigns if isinstance(s.value, gast.List)}
+    # list parameters differentiated along, which a user function they are given to may
+    # fill too (a split callee passing its tape on, a helper passing its list argument
+    # on): what it appends is useful (another parameter, a receiver, has no derivative
+    # that the code could compute: the caller gave it none)
+    param_lists = {p for p in ctx.wrt_names if kinds.get(p) in ("L", "LS")} - lists
+    passed_on = set()
     for s, t in zip(stmts, targets):
         if t is not None:
             known = classified.get(id(s.value))     # as infer_kinds classified it
@@ -869,11 +875,14 @@ def run(tree, ctx):
                 ctx.mutable.add(op.args[0].id)
             if op.kind == "call":     # a list argument may be filled by the callee (a tape)
                 names = op.operand_names()
-                fed = _lists_fed(op, names & lists)
-                for lst in names & lists:
+                fed = _lists_fed(op, names & (lists | param_lists))
+                for lst in names & (lists | param_lists):
+                    if lst in lists:
                         ctx.mutable.add(lst)
-                        for n in fed[lst] if lst in fed else names - {lst}:
-                            edges.setdefault(n, set()).add(lst)
+                    else:           # what the callee appends the caller's caller sees
+                        passed_on.add(lst)
+                    for n in fed[lst] if lst in fed else names - {lst}:
+                        edges.setdefault(n, set()).add(lst)
             for n in op.diff_names():
                 edges.setdefault(n, set()).add(t)
         elif _is_index_add(s, ctx):                # index_add(a, i, g) in generated code
@@ -905,6 +914,7 @@ def run(tree, ctx):
     outputs = {ret.id} if isinstance(ret, gast.Name) else set()
     # a parameter the function appends to is an output too (the tape of a split callee)
     outputs |= {p for p in ctx.params if p in ctx.mutable and kinds.get(p) in ("L", "LS")}
+    outputs |= passed_on
     check_writes_under_views(sharing, stmts, ctx, varied)
     check_item_updates(others, ctx, varied)
     useful = closure(outputs, reverse_edges(edges))

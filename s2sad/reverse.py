@@ -98,6 +98,7 @@ class Reverse:
         # they depend on (see tape_for): frozenset of parameter names -> list name
         self.itapes = {}
         self._reach = None    # parameter -> the names depending on it (see depends_on)
+        self._fills = {}      # id(call statement) -> whether it fills a list (fills_lists)
         self._edges, ctx.edges = ctx.edges, None
         self.loop_var = None
         self.classify = Classified(ctx).op    # the operation of an assignment, once
@@ -231,7 +232,9 @@ class Reverse:
                 elif _is_pop(s):
                     stmts_ = self.pop(s, state)
                 elif t not in self.ctx.active or not _defined(state.get(t, U)):
-                    continue
+                    if not self.fills_lists(s):
+                        continue
+                    stmts_ = self.call_site(s, t, self.classify(s), state, unused=True)
                 else:
                     stmts_ = self.assignment(s, t, state)
             elif _is_index_add(s, self.ctx):
@@ -680,9 +683,53 @@ class Reverse:
         except errors.S2SADError as exc:
             raise errors.in_helper(exc, op.func, s.value, self.ctx) from None
         changed = getattr(split.ctx, "mutable", ())
-        if any(params[i] in changed for i in wrt):
-            raise errors.unsupported(s.value, self.ctx, "FillsActiveList", op.what)
+        passed = getattr(split.ctx, "list_params", ())
+        for i in wrt:
+            if params[i] in passed:
+                # a list the callee appends to or pops from: its bwd takes the list's
+                # adjoint and gives it back updated (``call_site``); not when the same
+                # list is given for another parameter too
+                if [v for _, v in active].count(mapping[params[i]].id) > 1:
+                    raise errors.unsupported(s.value, self.ctx, "FillsActiveList", op.what)
+            elif params[i] in changed:
+                raise errors.unsupported(s.value, self.ctx, "FillsActiveList", op.what)
         return split, active, mapping
+
+    def fills_lists(self, s):
+        """``s`` calls a user function that appends to or pops from a list carrying
+        derivatives given to it (``t = fwd_g(x, _tape=_tape)``, whose value the
+        gradient need not read): its bwd is called even then, to pop the adjoints of
+        what it appended (``call_site``)."""
+        hit = self._fills.get(id(s))
+        if hit is None:
+            op = self.classify(s)
+            hit = False
+            if op.kind == "call" and op.operand_names() & self.ctx.active & (
+                    self.ctx.mutable | set(self.ctx.list_params)):
+                split, _, mapping = self.split(s, op)
+                hit = any(isinstance(mapping.get(q), gast.Name)
+                          and mapping[q].id in self.ctx.active
+                          for q in getattr(split.ctx, "list_params", ()))
+            self._fills[id(s)] = hit
+        return hit
+
+    def passes_on(self, p):
+        """The list parameter ``p`` is given to a call of a user function that appends
+        to or pops from it (a split callee passing its tape on to another)."""
+        for s in self.statements:
+            if not isinstance(s, gast.Assign) or target_name(s) is None:
+                continue
+            op = self.classify(s)
+            if op.kind != "call" or p not in op.operand_names():
+                continue
+            try:
+                split, _, mapping = self.split(s, op)
+            except errors.S2SADError:
+                continue
+            if any(isinstance(mapping.get(q), gast.Name) and mapping[q].id == p
+                   for q in getattr(split.ctx, "list_params", ())):
+                return True
+        return False
 
     def callee_lists(self, split, mapping):
         """(parameter, list of the caller) for each list a split callee records values
@@ -702,11 +749,17 @@ class Reverse:
             lists.append((p, self.list_for(mine)))
         return lists
 
-    def call_site(self, s, t, op, state):
-        """``t = helper(...)``: forward calls fwd_helper, reverse calls bwd_helper."""
+    def call_site(self, s, t, op, state, unused=False):
+        """``t = helper(...)``: forward calls fwd_helper, reverse calls bwd_helper
+        (``unused``: ``t``'s adjoint is a zero, the call fills a list, see
+        ``fills_lists``). A list carrying derivatives that the callee appends to or
+        pops from (``ctx.list_params`` of the callee): bwd_helper takes its adjoint
+        after the call and gives it back as it was before (the adjoints of the items
+        appended popped off, those of the items popped put back)."""
         if id(s) not in self.calls:
             split, active, mapping = self.split(s, op)
             lists = self.callee_lists(split, mapping)
+            inout = [mapping[q].id for q in getattr(split.ctx, "list_params", ())]
             fwd, bwd = split.function
             fname = op.func.__name__.strip("<>")
             self.tape = self.tape or self.namer.fresh("_tape")
@@ -716,10 +769,15 @@ class Reverse:
                                     arg=split.ctx.tape_param, value=name(self.tape))] + [
                                     gast.keyword(arg=p, value=name(lst)) for p, lst in lists])
             self.calls[id(s)] = (name(self.inject("bwd_" + fname, bwd)), [v for _, v in active],
-                                 [lst for _, lst in lists])
-        bwd_name, targets, lists = self.calls[id(s)]
+                                 [lst for _, lst in lists], inout)
+        bwd_name, targets, lists, inout = self.calls[id(s)]
         out = []
-        grads = call(bwd_name, name(self.adjoint(t)), name(self.tape), *map(name, lists))
+        given = [call(self.helper("list_adjoint_in"), name(self.adjoint(v)), name(v))
+                 if _defined(state.get(v, U)) else call(self.helper("zeros_like"), name(v))
+                 for v in inout]
+        b_out = call(self.helper("zeros_like"), name(t)) if unused else name(self.adjoint(t))
+        grads = call(bwd_name, b_out, name(self.tape), *map(name, lists), *given,
+                     *map(name, inout))
         if len(targets) > 1:
             tmp = self.namer.temp()
             out.append(assign(tmp, grads))
@@ -727,7 +785,11 @@ class Reverse:
         for k, var in enumerate(targets):
             item = gast.Subscript(value=grads if len(targets) > 1 else grads, slice=const(k),
                                   ctx=gast.Load())
-            self.contribute(var, item, state, out)
+            if var in inout:        # the list's adjoint before the call, whole
+                out.append(assign(self.adjoint(var), item))
+                state[var] = D
+            else:
+                self.contribute(var, item, state, out)
         return out
 
     def branch(self, s, state, overwritten):
@@ -756,7 +818,10 @@ class Reverse:
         into an active array kills the adjoint of what it overwrites)."""
         active = self.ctx.active
         for x in walk_stmts(loop.body):
-            if target_name(x) in active:
+            t = target_name(x)
+            if t in active:
+                return True
+            if t is not None and self.fills_lists(x):     # a call appending to a list
                 return True
             if _is_pop(x):
                 # any list: the reverse of a loop appending to it pops its items again,
@@ -1130,10 +1195,21 @@ class Reverse:
         elif not split and (isinstance(y, gast.Name) or not (
                 isinstance(y, gast.Constant) and type(y.value) in (int, float))):
             seed.append(gast.Expr(value=call(self.helper("seed"), clone(y))))  # checks it
+        if split and ctx.callee:
+            # lists carrying derivatives the callee appends to or pops from: their
+            # adjoints after the call are given (call_site)
+            ctx.list_params = [p for p in ctx.wrt_names
+                               if ctx.var_kinds.get(p) in ("L", "LS") and p in ctx.active
+                               and p not in ctx.param_stores and p not in ctx.param_writes
+                               and (p in ctx.mutable or self.passes_on(p))]
+            for p in ctx.list_params:
+                state[p] = D
         if split:
             # everything the reverse reads is gone when the forward function returns
             self.tape = self.tape or self.namer.fresh("_tape")
-            rev, state = self.block(body, state, set(self.primal), set(ctx.wrt_names))
+            # (the lists it fills are not: bwd takes them, as they are when it runs)
+            rev, state = self.block(body, state, set(self.primal) - set(ctx.list_params),
+                                    set(ctx.wrt_names))
         else:
             rev, state = self.block(body, state, None)
         fwd = self.forward(body)
@@ -1197,7 +1273,8 @@ class Reverse:
         out_adjoint = self.adjoint(y.id) if isinstance(y, gast.Name) else self.namer.fresh("b_out")
         args = gast.arguments(
             args=[gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None)
-                  for n in (out_adjoint, *lists)],
+                  for n in (out_adjoint, *lists, *map(self.adjoint, ctx.list_params),
+                            *ctx.list_params)],
             posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
         if not isinstance(result, gast.Tuple):
             result = gast.Tuple(elts=[result], ctx=gast.Load())
