@@ -311,9 +311,10 @@ class Reverse:
     def depends_on(self, n):
         """The parameters ``n`` depends on, along the edges of activity analysis (those
         of derivatives, and of values put into lists)."""
+        if self._edges is None:         # (no analysis at hand: on every one, to be safe)
+            return frozenset(self.ctx.params)
         if self._reach is None:
-            edges = self._edges or {}
-            self._reach = {p: closure({p}, edges) for p in self.ctx.params}
+            self._reach = {p: closure({p}, self._edges) for p in self.ctx.params}
         return frozenset(p for p, reached in self._reach.items() if n in reached)
 
     def list_for(self, deps):
