@@ -456,7 +456,9 @@ def _pops(value, ctx=None):
     dropped, it left the tangent tape a step behind the tape). With ``ctx``, also a
     value calling a split callee's ``bwd_g`` (``bwd_g(b, _tape)[0]``), which pops what
     its ``fwd_g`` recorded (``api.mark_pops``): dropped, it left the tape misaligned
-    for the calls of ``bwd`` functions after it."""
+    for the calls of ``bwd`` functions after it; and one popping a list inside
+    (``b = element_adjoint(b_tape.pop(), _tape[-1])``, the adjoint of an item the
+    gradient appended to its tape, in reverse over reverse)."""
     while value.__class__ is gast.Call and value.args and value.func.__class__ is gast.Name \
             and value.func.id in ("owned", "copy_of"):
         value = value.args[0]
@@ -464,8 +466,11 @@ def _pops(value, ctx=None):
             and value.func.attr == "pop":
         return True
     return ctx is not None and any(
-        n.__class__ is gast.Call and n.func.__class__ is gast.Name
-        and getattr(ctx.injected.get(n.func.id), "s2sad_pops", False)
+        n.__class__ is gast.Call and (
+            (n.func.__class__ is gast.Name
+             and getattr(ctx.injected.get(n.func.id), "s2sad_pops", False))
+            or (n.func.__class__ is gast.Attribute and n.func.attr == "pop"
+                and not n.args and not n.keywords))
         for n in gast.walk(value))
 
 

@@ -309,3 +309,24 @@ def test_a_call_whose_adjoint_is_unused_still_pops_its_records():
         pytest.approx(want, rel=1e-6)
     assert "bwd_pair(" in s2sad.source(dead_adjoint_of_a_call, wrt=1, mode="reverse",
                                        args=(x, y))
+
+
+# -- reverse over reverse: the adjoint of a list the gradient recorded ------------------
+
+def scales_by_a_least_item(x, y):
+    L = [y, 0.89]
+    for _t in L:
+        x = math.tanh(x * min(L, default=-0.25))
+    return x + sum(L)
+
+
+def test_reverse_over_reverse_pops_the_adjoint_of_a_recorded_list():
+    """The gradient records the copy list(L) that min(L, default=...) reads on its tape;
+    along x the adjoint of that item is unused, and the clean-up dropped the statement
+    popping it off the tape's adjoint, leaving the pops after it one item off (a list
+    added to a float)."""
+    x, y = 0.7, 0.4
+    g = s2sad.grad(scales_by_a_least_item, wrt=1, mode="reverse")
+    want = (g(x + 1e-6, y) - g(x - 1e-6, y)) / 2e-6
+    inner = s2sad.grad(scales_by_a_least_item, wrt=1, mode="reverse")
+    assert s2sad.grad(inner, wrt=0, mode="reverse")(x, y) == pytest.approx(want, rel=1e-6)
