@@ -95,7 +95,8 @@ class Reverse:
         self.counters = {}    # id(loop) -> trip counter name
         self.tape = None
         # the lists of the values recorded that carry no derivative, by the parameters
-        # they depend on (see tape_for): frozenset of parameter names -> list name
+        # they depend on (see tape_for): frozenset of parameter names -> list name (and
+        # ("again", that frozenset, k) -> another list of them, see callee_lists)
         self.itapes = {}
         self._reach = None    # parameter -> the names depending on it (see depends_on)
         self._fills = {}      # id(call statement) -> whether it fills a list (fills_lists)
@@ -736,7 +737,7 @@ class Reverse:
         """(parameter, list of the caller) for each list a split callee records values
         carrying no derivative on: the caller's list of the values that depend on the
         parameters the callee's arguments for them depend on (constants: on none)."""
-        lists = []
+        lists, taken = [], set()
         for p, deps in getattr(split.ctx, "itape_params", ()):
             mine = frozenset()
             for q in deps:
@@ -747,7 +748,19 @@ class Reverse:
                     for n in loads(atom) if atom is not None else ():
                         if n in self.ctx.params or n in self.ctx.local_names:
                             mine |= self.depends_on(n)
-            lists.append((p, self.list_for(mine)))
+            lst = self.list_for(mine)
+            k = 0
+            while lst in taken and lst != self.tape:
+                # two of the callee's lists for one of the caller's: a list of the same
+                # values of its own for each (one list given for two parameters was
+                # refused when the gradient was differentiated again in reverse mode)
+                k += 1
+                key = ("again", mine, k)
+                if key not in self.itapes:
+                    self.itapes[key] = self.namer.fresh("_itape")
+                lst = self.itapes[key]
+            taken.add(lst)
+            lists.append((p, lst))
         return lists
 
     def call_site(self, s, t, op, state, unused=False):
@@ -1264,7 +1277,8 @@ class Reverse:
         """Forward and backward functions sharing the caller's tape (vjp, user calls)."""
         ctx = self.ctx
         ctx.tape_param = self.tape
-        ctx.itape_params = [(lst, tuple(sorted(deps))) for deps, lst in self.itapes.items()]
+        ctx.itape_params = [(lst, tuple(sorted(key if isinstance(key, frozenset) else key[1])))
+                            for key, lst in self.itapes.items()]
         lists = [self.tape] + [lst for lst, _ in ctx.itape_params]
         tree.args.kwonlyargs = tree.args.kwonlyargs + [gast.Name(
             id=lst, ctx=gast.Param(), annotation=None, type_comment=None) for lst in lists]

@@ -330,3 +330,32 @@ def test_reverse_over_reverse_pops_the_adjoint_of_a_recorded_list():
     want = (g(x + 1e-6, y) - g(x - 1e-6, y)) / 2e-6
     inner = s2sad.grad(scales_by_a_least_item, wrt=1, mode="reverse")
     assert s2sad.grad(inner, wrt=0, mode="reverse")(x, y) == pytest.approx(want, rel=1e-6)
+
+
+def scaled_sines(x, a, b):
+    j = 0
+    s = x
+    while j < 2:
+        s = s * a + math.sin(s) * b
+        j += 1
+    return s ** j
+
+
+def two_arguments_of_one_parameter(x, y):
+    return 0.41 * scaled_sines(x, y * 0.5, y + 1.0) + x * y
+
+
+@pytest.mark.parametrize("x", [-1.3, 0.7])
+def test_two_callee_lists_of_one_caller_list_get_lists_of_their_own(x):
+    """a and b depend on y only (along x): the callee's lists of a's and b's values
+    were both the caller's list of y's, given twice to bwd_scaled_sines, which reverse
+    over reverse refused (fuzz 737000051)."""
+    y = 0.4
+    g = s2sad.grad(two_arguments_of_one_parameter, wrt=0, mode="reverse")
+    want = ((g(x + H, y) - g(x - H, y)) / (2 * H), (g(x, y + H) - g(x, y - H)) / (2 * H))
+    for k in (0, 1):
+        inner = s2sad.grad(two_arguments_of_one_parameter, wrt=0, mode="reverse")
+        assert s2sad.grad(inner, wrt=k, mode="reverse")(x, y) == \
+            pytest.approx(want[k], rel=1e-5, abs=1e-6)
+    text = s2sad.source(two_arguments_of_one_parameter, wrt=0, mode="reverse")
+    assert "bwd_scaled_sines(0.41, _tape, _itape, _itape_1, _itape_2)" in text
