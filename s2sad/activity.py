@@ -935,7 +935,7 @@ def _container_helpers():
             rt.sequence_adjoint: (1,), rt.prod_items_adjoint: (1,), rt.sorted_adjoint: (1,),
             rt.in_order_adjoint: (1,), rt.add_any_adjoint: (1,), rt.mul_any_adjoint: (1,),
             rt.slice_adjoint: (1,), rt.sequence_repeat_adjoint: (1,),
-            rt.like_argument: (1,),
+            rt.like_argument: (1,), rt.list_adjoint_in: (1,),
             rt.prod_items_adjoint_tangent: (3,),
             # a record's adjoint or tangent: a list or a dict by field
             rt.field_adjoint: (1,), rt.replaced_adjoint: (1,), rt.record_tangent: (0,),
@@ -1014,6 +1014,12 @@ def run(tree, ctx):
     ops = []
     lists = {t for s, t in assigns if isinstance(s.value, gast.List)}
     records = _record_literals([(t, s.value, ()) for s, t in assigns], ctx)
+    # list parameters differentiated along, which a user function they are given to may
+    # fill too (a split callee passing its tape on, a helper passing its list argument
+    # on): what it appends is useful (another parameter, a receiver, has no derivative
+    # that the code could compute: the caller gave it none)
+    param_lists = {p for p in ctx.wrt_names if kinds.get(p) in ("L", "LS")} - lists
+    passed_on = set()
     for s, t in zip(stmts, targets):
         if t is not None:
             known = classified.get(id(s.value))     # as infer_kinds classified it
@@ -1032,10 +1038,14 @@ def run(tree, ctx):
                 ctx.mutable.add(op.args[0].id)
             if op.kind == "call":     # a list argument may be filled by the callee (a tape)
                 names = op.operand_names()
-                for lst in names & lists:
+                fed = _lists_fed(op, names & (lists | param_lists))
+                for lst in names & (lists | param_lists):
+                    if lst in lists:
                         ctx.mutable.add(lst)
-                        for n in names - {lst}:
-                            edges.setdefault(n, set()).add(lst)
+                    else:           # what the callee appends the caller's caller sees
+                        passed_on.add(lst)
+                    for n in fed[lst] if lst in fed else names - {lst}:
+                        edges.setdefault(n, set()).add(lst)
             for n in op.diff_names():
                 edges.setdefault(n, set()).add(t)
         elif _is_index_add(s, ctx):                # index_add(a, i, g) in generated code
@@ -1060,12 +1070,14 @@ def run(tree, ctx):
         check_writes_under_views,
     )
     alias_classes(assigns, ctx, edges, tree)
+    ctx.edges = edges      # the reverse pass groups the values it records by them
     varied = closure(set(ctx.wrt_names), edges)
     sharing = check_views(tree, stmts, ctx, assigns, others, varied)
     ret = tree.body[-1].value
     outputs = {ret.id} if isinstance(ret, gast.Name) else set()
     # a parameter the function appends to is an output too (the tape of a split callee)
     outputs |= {p for p in ctx.params if p in ctx.mutable and kinds.get(p) in ("L", "LS")}
+    outputs |= passed_on
     check_writes_under_views(sharing, stmts, ctx, varied)
     check_item_updates(others, ctx, varied)
     useful = closure(outputs, reverse_edges(edges))
@@ -1074,6 +1086,43 @@ def run(tree, ctx):
         ctx.active_by = {p: closure({p}, edges) & useful for p in ctx.wrt_names}
     _check(stmts, ctx, ops, varied, targets)
     return tree
+
+
+def _lists_fed(op, lists):
+    """For a call of a split callee's ``fwd_g`` or ``bwd_g`` (a gradient differentiated
+    again), the lists among ``lists`` given to it for the values carrying no derivative
+    it records (``api.mark_lists``): list -> the names of the arguments of the
+    parameters those values depend on. A list also given for another parameter (the
+    tape) is not among them: anything may go on that one."""
+    marked = getattr(op.func, "s2sad_lists", None)
+    if not marked or not lists:
+        return {}
+    try:
+        bound = inspect.signature(op.func).bind(*op.args, **op.keywords).arguments
+    except (TypeError, ValueError):
+        return {}
+    fed, other = {}, set()
+    for p, atom in bound.items():
+        given = loads(atom) & lists if isinstance(atom, gast.AST) else set(lists)
+        for lst in given:
+            if p not in marked:
+                other.add(lst)
+                continue
+            srcs = fed.setdefault(lst, set())
+            for q in marked[p]:
+                arg = bound.get(q)
+                srcs |= loads(arg) if isinstance(arg, gast.AST) else \
+                    set().union(*(loads(a) for a in _atoms_of(arg)))
+    return {lst: srcs - {lst} for lst, srcs in fed.items() if lst not in other}
+
+
+def _atoms_of(value):
+    """The atoms of a bound ``*args`` (a tuple) or ``**kwargs`` (a dict), or none."""
+    if isinstance(value, tuple):
+        return [a for a in value if isinstance(a, gast.AST)]
+    if isinstance(value, dict):
+        return [a for a in value.values() if isinstance(a, gast.AST)]
+    return []
 
 
 def _assigned(s, t, reads):

@@ -304,11 +304,38 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
                     fn, text = pipeline.build(ctx)
                 finally:
                     building.pop()
+                if ctx.itape_params:
+                    mark_lists(fn, ctx)
+                mark_pops(func, fn, output)
                 hit = _CACHE[key] = _Compiled(fn, text, ctx)
     building = _building()
     if building:
         building[-1].deps.append(hit)     # a callee of the function being transformed
     return hit
+
+
+def mark_lists(pair, ctx):
+    """Tell what goes on each list parameter of a split callee's pair (``fwd_g``,
+    ``bwd_g``) but its tape, to the activity analysis of code that calls them (a
+    gradient differentiated again): values carrying no derivative that depend on the
+    parameters named only (``reverse.tape_for``); ``bwd_g`` only pops them."""
+    fwd, bwd = pair
+    fwd.s2sad_lists = {p: frozenset(deps) for p, deps in ctx.itape_params}
+    bwd.s2sad_lists = {p: frozenset() for p, _ in ctx.itape_params}
+
+
+def mark_pops(func, fn, output):
+    """Mark the generated functions that pop from a tape they are given (``bwd_g``, the
+    code made of one that does: ``jvp_bwd_g``), so the clean-up of code calling them
+    never drops such a call whose result is unused (``optimize._pops``): the pops
+    that later calls expect done would not be."""
+    if output == "split":
+        fwd, bwd = fn
+        bwd.s2sad_pops = True
+        if getattr(func, "s2sad_pops", False):
+            fwd.s2sad_pops = True
+    elif getattr(func, "s2sad_pops", False) and isinstance(fn, types.FunctionType):
+        fn.s2sad_pops = True
 
 
 _NOT_RECEIVERS = (int, float, complex, np.generic, np.ndarray, str, bytes, type(None), type,
@@ -1196,6 +1223,7 @@ class CustomVJP:
         fwd.__name__ = f"fwd_{self.__name__}"
         bwd.__name__ = f"bwd_{self.__name__}"
         fwd.s2sad_custom_vjp = bwd.s2sad_custom_vjp = self   # see activity._check
+        bwd.s2sad_pops = True
         return fwd, bwd
 
 

@@ -51,6 +51,13 @@ class Context:
     local_names: set = field(default_factory=set)
     namer: Namer = field(default_factory=Namer)
     tape_param: str = None           # split mode: name of the tape parameter
+    # split callee: (name, parameters) of each further list parameter, which records values
+    # carrying no derivative that depend on those parameters only (reverse.tape_for)
+    itape_params: list = field(default_factory=list)
+    edges: dict = None               # activity's dependency edges, for the reverse pass
+    # split callee: the list parameters carrying derivatives it appends to or pops from,
+    # whose adjoints its bwd takes and gives back updated (reverse.Reverse.run)
+    list_params: list = field(default_factory=list)
     return_node: object = None       # the user's return statement, for errors
     # filled by later passes
     active: set = field(default_factory=set)

@@ -259,11 +259,12 @@ UNSUPPORTED = {
     "SideEffectCall": ("call for its side effects on a value that carries a derivative",
                        "use the value returned by a function instead of mutating its argument"),
     "FillsActiveList": ("reverse mode through a call that appends to or pops from a list "
-                        "argument carrying derivatives",
-                        "return the values from the function instead of appending them to "
-                        "its argument, or use forward mode: grad(..., mode='forward'), the "
-                        "default for one scalar argument; for the gradient of a gradient "
-                        "that calls functions (its tape), s2sad.hessian"),
+                        "argument carrying derivatives given for two of its parameters, or "
+                        "changes such an argument otherwise (stores into it)",
+                        "give the list once, or return the values from the function instead "
+                        "of changing its argument, or use forward mode: "
+                        "grad(..., mode='forward'), the default for one scalar argument; "
+                        "for the gradient of a gradient, s2sad.hessian"),
     "Alias": ("a second name for an array that is written in place",
               "write b = a.copy() to get an independent array"),
     "CalleeGlobalWrite": ("a called function writing into a global array, list or dict",

@@ -684,6 +684,7 @@ class _Env:
 
 def run(tree, ctx):
     from .activity import guard_stores
+    ctx.edges = None        # (the reverse pass's, see reverse.Reverse.tape_for)
     guard_stores(tree, ctx)
     return Forward(tree, ctx).run()
 

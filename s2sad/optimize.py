@@ -449,16 +449,29 @@ def _generated(ctx, n):
     return ctx.namer.is_derivative(n) or (n in ctx.namer.temps and n not in ctx.primal_temps)
 
 
-def _pops(value):
+def _pops(value, ctx=None):
     """``lst.pop()``: a value whose computation changes the list (a tangent tape popped
     in step with the tape, ``d_t3 = d_tape.pop()``), kept as a statement when unused;
     wrapped too (``d_t2 = owned(d_tape.pop())``, the tangent of a list popped later:
-    dropped, it left the tangent tape a step behind the tape)."""
+    dropped, it left the tangent tape a step behind the tape). With ``ctx``, also a
+    value calling a split callee's ``bwd_g`` (``bwd_g(b, _tape)[0]``), which pops what
+    its ``fwd_g`` recorded (``api.mark_pops``): dropped, it left the tape misaligned
+    for the calls of ``bwd`` functions after it; and one popping a list inside
+    (``b = element_adjoint(b_tape.pop(), _tape[-1])``, the adjoint of an item the
+    gradient appended to its tape, in reverse over reverse)."""
     while value.__class__ is gast.Call and value.args and value.func.__class__ is gast.Name \
             and value.func.id in ("owned", "copy_of"):
         value = value.args[0]
-    return value.__class__ is gast.Call and value.func.__class__ is gast.Attribute \
-        and value.func.attr == "pop"
+    if value.__class__ is gast.Call and value.func.__class__ is gast.Attribute \
+            and value.func.attr == "pop":
+        return True
+    return ctx is not None and any(
+        n.__class__ is gast.Call and (
+            (n.func.__class__ is gast.Name
+             and getattr(ctx.injected.get(n.func.id), "s2sad_pops", False))
+            or (n.func.__class__ is gast.Attribute and n.func.attr == "pop"
+                and not n.args and not n.keywords))
+        for n in gast.walk(value))
 
 
 _HARMLESS_OPS = (gast.Add, gast.Sub, gast.Mult, gast.USub, gast.UAdd, gast.Not,
@@ -582,7 +595,7 @@ def _dead(tree, ctx, facts, scaffolding=False, counts=None, blocks=None):
                     n = x.targets[0].id
                     if not loads.get(n) and n not in params and (
                             not scaffolding or _ssa_copy(x)):
-                        if (_generated(ctx, n) and not _pops(x.value)) \
+                        if (_generated(ctx, n) and not _pops(x.value, ctx)) \
                                 or isinstance(x.value, (gast.Name, gast.Constant)) \
                                 or _harmless(x.value, ctx):
                             for m, k in facts.reads(x).items():       # those of x.value
@@ -670,7 +683,7 @@ class _Liveness:
         if hit is None:
             v = x.value
             hit = self.removable_[id(x)] = n not in self.params and (
-                (_generated(self.ctx, n) and not _pops(v))
+                (_generated(self.ctx, n) and not _pops(v, self.ctx))
                 or isinstance(v, (gast.Name, gast.Constant))
                 or _harmless(v, self.ctx)
                 or (v.__class__ is gast.Subscript and v.value.__class__ is gast.Name

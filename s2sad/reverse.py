@@ -32,6 +32,7 @@ import numpy as np
 
 from . import anno, desugar, errors, runtime
 from .activity import Classified, Powers, _is_append, _is_index_add, walk_stmts
+from .dataflow import closure
 from .gastutil import (
     assign,
     binop,
@@ -93,7 +94,13 @@ class Reverse:
         self.pushes = {}      # id(block) -> names recorded at the end of that block
         self.counters = {}    # id(loop) -> trip counter name
         self.tape = None
-        self.itape = None     # the list of the values recorded that carry no derivative
+        # the lists of the values recorded that carry no derivative, by the parameters
+        # they depend on (see tape_for): frozenset of parameter names -> list name (and
+        # ("again", that frozenset, k) -> another list of them, see callee_lists)
+        self.itapes = {}
+        self._reach = None    # parameter -> the names depending on it (see depends_on)
+        self._fills = {}      # id(call statement) -> whether it fills a list (fills_lists)
+        self._edges, ctx.edges = ctx.edges, None
         self.loop_var = None
         self.classify = Classified(ctx).op    # the operation of an assignment, once
         self.calls = {}       # id(call statement) -> (bwd function name, adjoint targets)
@@ -226,7 +233,9 @@ class Reverse:
                 elif _is_pop(s):
                     stmts_ = self.pop(s, state)
                 elif t not in self.ctx.active or not _defined(state.get(t, U)):
-                    continue
+                    if not self.fills_lists(s):
+                        continue
+                    stmts_ = self.call_site(s, t, self.classify(s), state, unused=True)
                 else:
                     stmts_ = self.assignment(s, t, state)
             elif _is_index_add(s, self.ctx):
@@ -277,19 +286,51 @@ class Reverse:
 
     # -- what to record -----------------------------------------------------------
     def tape_for(self, n):
-        """The list recording ``n``: ``_tape``, or ``_itape`` for a value that carries no
-        derivative (``n`` not active: a loop counter ``k = k + 1``, a trip count, a
-        branch's flag, an index). Differentiated again (a hessian), the gradient's code
-        pops from ``_itape`` values its own activity analysis finds constant (nothing
-        with a derivative goes on that list) where, popped off ``_tape`` with the rest,
-        they would come with a tangent 0.0, which times the derivative along the
-        exponent of ``y ** k``, nan for ``y < 0``, is nan. (One list in the halves of a
-        split callee: they share the caller's tape.)"""
-        if n in self.ctx.active or self.ctx.output == "split":
+        """The list recording ``n``: ``_tape`` for a value that carries a derivative, else
+        the list of the values that depend on the same parameters as ``n``
+        (``list_for``): ``_itape`` for those that depend on none (a loop counter
+        ``k = k + 1``, a trip count, a branch's flag, an index), another for those that
+        depend on ``b`` only, ... Differentiated again (a hessian), the gradient's code
+        pops from each such list values its own activity analysis finds varied or not
+        as a whole, and rightly: popped off ``_tape`` with the rest, ``k`` would come
+        with a tangent 0.0, which times the derivative along the exponent of
+        ``y ** k``, nan for ``y < 0``, is nan. The halves of a split callee take these
+        lists as parameters from the caller (``split_functions``), which passes its
+        own list of the parameters the callee's arguments depend on (``call_site``);
+        a function made as a top-level split pair (``vjp``) has its one tape."""
+        ctx = self.ctx
+        if n in ctx.active or (ctx.output == "split" and not ctx.callee):
             self.tape = self.tape or self.namer.fresh("_tape")
             return self.tape
-        self.itape = self.itape or self.namer.fresh("_itape")
-        return self.itape
+        if n in self.counters.values():
+            return self.list_for(frozenset())
+        if n in ctx.params or n in ctx.local_names:
+            return self.list_for(self.depends_on(n))
+        self.tape = self.tape or self.namer.fresh("_tape")    # a snapshot, ...
+        return self.tape
+
+    def depends_on(self, n):
+        """The parameters ``n`` depends on, along the edges of activity analysis (those
+        of derivatives, and of values put into lists)."""
+        if self._edges is None:         # (no analysis at hand: on every one, to be safe)
+            return frozenset(self.ctx.params)
+        if self._reach is None:
+            self._reach = {p: closure({p}, self._edges) for p in self.ctx.params}
+        return frozenset(p for p, reached in self._reach.items() if n in reached)
+
+    def list_for(self, deps):
+        """The list recording the values carrying no derivative that depend on the
+        parameters ``deps`` (a frozenset); ``_tape`` in a top-level split pair."""
+        if self.ctx.output == "split" and not self.ctx.callee:
+            self.tape = self.tape or self.namer.fresh("_tape")
+            return self.tape
+        if deps not in self.itapes:
+            self.itapes[deps] = self.namer.fresh("_itape")
+        return self.itapes[deps]
+
+    def tapes(self):
+        """The names of every list recording values (None for none yet)."""
+        return (self.tape, *self.itapes.values())
 
     def plan_records(self, stmts, needed, overwritten):
         """Split the values the reverse of block ``stmts`` needs (and that a later
@@ -653,25 +694,113 @@ class Reverse:
         except errors.S2SADError as exc:
             raise errors.in_helper(exc, op.func, s.value, self.ctx) from None
         changed = getattr(split.ctx, "mutable", ())
-        if any(params[i] in changed for i in wrt):
-            raise errors.unsupported(s.value, self.ctx, "FillsActiveList", op.what)
-        return split, active
+        passed = getattr(split.ctx, "list_params", ())
+        for i in wrt:
+            if params[i] in passed:
+                # a list the callee appends to or pops from: its bwd takes the list's
+                # adjoint and gives it back updated (``call_site``); not when the same
+                # list is given for another parameter too
+                if [v for _, v in active].count(mapping[params[i]].id) > 1:
+                    raise errors.unsupported(s.value, self.ctx, "FillsActiveList", op.what)
+            elif params[i] in changed:
+                raise errors.unsupported(s.value, self.ctx, "FillsActiveList", op.what)
+        return split, active, mapping
 
-    def call_site(self, s, t, op, state):
-        """``t = helper(...)``: forward calls fwd_helper, reverse calls bwd_helper."""
+    def fills_lists(self, s):
+        """``s`` calls a user function that appends to or pops from a list carrying
+        derivatives given to it (``t = fwd_g(x, _tape=_tape)``, whose value the
+        gradient need not read): its bwd is called even then, to pop the adjoints of
+        what it appended (``call_site``)."""
+        hit = self._fills.get(id(s))
+        if hit is None:
+            op = self.classify(s)
+            hit = False
+            if op.kind == "call" and op.operand_names() & self.ctx.active & (
+                    self.ctx.mutable | set(self.ctx.list_params)):
+                split, _, mapping = self.split(s, op)
+                hit = any(isinstance(mapping.get(q), gast.Name)
+                          and mapping[q].id in self.ctx.active
+                          for q in getattr(split.ctx, "list_params", ()))
+            self._fills[id(s)] = hit
+        return hit
+
+    def passes_on(self, p):
+        """The list parameter ``p`` is given to a call of a user function that appends
+        to or pops from it (a split callee passing its tape on to another)."""
+        for s in self.statements:
+            if not isinstance(s, gast.Assign) or target_name(s) is None:
+                continue
+            op = self.classify(s)
+            if op.kind != "call" or p not in op.operand_names():
+                continue
+            try:
+                split, _, mapping = self.split(s, op)
+            except errors.S2SADError:
+                continue
+            if any(isinstance(mapping.get(q), gast.Name) and mapping[q].id == p
+                   for q in getattr(split.ctx, "list_params", ())):
+                return True
+        return False
+
+    def callee_lists(self, split, mapping):
+        """(parameter, list of the caller) for each list a split callee records values
+        carrying no derivative on: the caller's list of the values that depend on the
+        parameters the callee's arguments for them depend on (constants: on none)."""
+        lists, taken = [], set()
+        for p, deps in getattr(split.ctx, "itape_params", ()):
+            mine = frozenset()
+            for q in deps:
+                atoms = mapping.get(q)
+                if isinstance(atoms, dict):         # **kwargs
+                    atoms = tuple(atoms.values())
+                for atom in atoms if isinstance(atoms, tuple) else (atoms,):   # *args
+                    for n in loads(atom) if atom is not None else ():
+                        if n in self.ctx.params or n in self.ctx.local_names:
+                            mine |= self.depends_on(n)
+            lst = self.list_for(mine)
+            k = 0
+            while lst in taken and lst != self.tape:
+                # two of the callee's lists for one of the caller's: a list of the same
+                # values of its own for each (one list given for two parameters was
+                # refused when the gradient was differentiated again in reverse mode)
+                k += 1
+                key = ("again", mine, k)
+                if key not in self.itapes:
+                    self.itapes[key] = self.namer.fresh("_itape")
+                lst = self.itapes[key]
+            taken.add(lst)
+            lists.append((p, lst))
+        return lists
+
+    def call_site(self, s, t, op, state, unused=False):
+        """``t = helper(...)``: forward calls fwd_helper, reverse calls bwd_helper
+        (``unused``: ``t``'s adjoint is a zero, the call fills a list, see
+        ``fills_lists``). A list carrying derivatives that the callee appends to or
+        pops from (``ctx.list_params`` of the callee): bwd_helper takes its adjoint
+        after the call and gives it back as it was before (the adjoints of the items
+        appended popped off, those of the items popped put back)."""
         if id(s) not in self.calls:
-            split, active = self.split(s, op)
+            split, active, mapping = self.split(s, op)
+            lists = self.callee_lists(split, mapping)
+            inout = [mapping[q].id for q in getattr(split.ctx, "list_params", ())]
             fwd, bwd = split.function
             fname = op.func.__name__.strip("<>")
             self.tape = self.tape or self.namer.fresh("_tape")
             self.primal_calls[id(s)] = s.value
             s.value = gast.Call(func=name(self.inject("fwd_" + fname, fwd)), args=s.value.args,
                                 keywords=s.value.keywords + [gast.keyword(
-                                    arg=split.ctx.tape_param, value=name(self.tape))])
-            self.calls[id(s)] = (name(self.inject("bwd_" + fname, bwd)), [v for _, v in active])
-        bwd_name, targets = self.calls[id(s)]
+                                    arg=split.ctx.tape_param, value=name(self.tape))] + [
+                                    gast.keyword(arg=p, value=name(lst)) for p, lst in lists])
+            self.calls[id(s)] = (name(self.inject("bwd_" + fname, bwd)), [v for _, v in active],
+                                 [lst for _, lst in lists], inout)
+        bwd_name, targets, lists, inout = self.calls[id(s)]
         out = []
-        grads = call(bwd_name, name(self.adjoint(t)), name(self.tape))
+        given = [call(self.helper("list_adjoint_in"), name(self.adjoint(v)), name(v))
+                 if _defined(state.get(v, U)) else call(self.helper("zeros_like"), name(v))
+                 for v in inout]
+        b_out = call(self.helper("zeros_like"), name(t)) if unused else name(self.adjoint(t))
+        grads = call(bwd_name, b_out, name(self.tape), *map(name, lists), *given,
+                     *map(name, inout))
         if len(targets) > 1:
             tmp = self.namer.temp()
             out.append(assign(tmp, grads))
@@ -679,7 +808,11 @@ class Reverse:
         for k, var in enumerate(targets):
             item = gast.Subscript(value=grads if len(targets) > 1 else grads, slice=const(k),
                                   ctx=gast.Load())
-            self.contribute(var, item, state, out)
+            if var in inout:        # the list's adjoint before the call, whole
+                out.append(assign(self.adjoint(var), item))
+                state[var] = D
+            else:
+                self.contribute(var, item, state, out)
         return out
 
     def branch(self, s, state, overwritten):
@@ -708,7 +841,10 @@ class Reverse:
         into an active array kills the adjoint of what it overwrites)."""
         active = self.ctx.active
         for x in walk_stmts(loop.body):
-            if target_name(x) in active:
+            t = target_name(x)
+            if t in active:
+                return True
+            if t is not None and self.fills_lists(x):     # a call appending to a list
                 return True
             if _is_pop(x):
                 # any list: the reverse of a loop appending to it pops its items again,
@@ -907,7 +1043,7 @@ class Reverse:
         recording = self.forward(s.body)           # with the block's tape records
         item = gast.Subscript(value=name(info["_r"]), slice=name(info["j"]), ctx=gast.Load())
         info["recording"][:] = [assign(s.target.id, item)] + recording
-        plain = _strip_records(clone(recording), (self.tape, self.itape))
+        plain = _strip_records(clone(recording), self.tapes())
         out.append(assign(info["_r"], s.iter))
         out.append(assign(info["_K"], call(self.helper("checkpoint_interval"),
                                            call(name(self.inject("len", builtins.len)),
@@ -1006,10 +1142,10 @@ class Reverse:
         for x, y in zip(walk_stmts(body), walk_stmts(plain)):     # plain calls: no records
             if id(x) in self.primal_calls:
                 y.value = clone(self.primal_calls[id(x)])
-        plain = _strip_records(plain, (self.tape, self.itape))
+        plain = _strip_records(plain, self.tapes())
         if info["body"]:
             records = any(      # a push, or a call given the tape
-                isinstance(n, gast.Name) and n.id in (self.tape, self.itape)
+                isinstance(n, gast.Name) and n.id in self.tapes()
                 for x in replay for n in gast.walk(x))
             where = info["body"] if records else info["before"]
             where[0:0] = _live(replay, where)
@@ -1082,15 +1218,27 @@ class Reverse:
         elif not split and (isinstance(y, gast.Name) or not (
                 isinstance(y, gast.Constant) and type(y.value) in (int, float))):
             seed.append(gast.Expr(value=call(self.helper("seed"), clone(y))))  # checks it
+        if split and ctx.callee:
+            # lists carrying derivatives the callee appends to or pops from: their
+            # adjoints after the call are given (call_site)
+            ctx.list_params = [p for p in ctx.wrt_names
+                               if ctx.var_kinds.get(p) in ("L", "LS") and p in ctx.active
+                               and p not in ctx.param_stores and p not in ctx.param_writes
+                               and (p in ctx.mutable or self.passes_on(p))]
+            for p in ctx.list_params:
+                state[p] = D
         if split:
             # everything the reverse reads is gone when the forward function returns
             self.tape = self.tape or self.namer.fresh("_tape")
-            rev, state = self.block(body, state, set(self.primal), set(ctx.wrt_names))
+            # (the lists it fills are not: bwd takes them, as they are when it runs)
+            rev, state = self.block(body, state, set(self.primal) - set(ctx.list_params),
+                                    set(ctx.wrt_names))
         else:
             rev, state = self.block(body, state, None)
         fwd = self.forward(body)
-        if self.itape and not self.tape:    # one list: named the tape, as usual
-            only, self.itape = self.itape, None
+        if len(self.itapes) == 1 and not self.tape:    # one list: named the tape, as usual
+            (only,) = self.itapes.values()
+            self.itapes = {}
             self.tape = self.namer.fresh("_tape")
             for x in fwd + rev:
                 for n in gast.walk(x):
@@ -1111,7 +1259,7 @@ class Reverse:
             gast.Tuple(elts=grads, ctx=gast.Load())
         if split:
             return self.split_functions(tree, fwd, rev, y, result, ret)
-        for tape in (self.itape, self.tape):
+        for tape in (*reversed(self.itapes.values()), self.tape):
             if tape:
                 fwd.insert(0, assign(tape, gast.List(elts=[], ctx=gast.Load())))
         if ctx.has_aux and ctx.aux_name in ctx.mutable:
@@ -1138,15 +1286,19 @@ class Reverse:
         """Forward and backward functions sharing the caller's tape (vjp, user calls)."""
         ctx = self.ctx
         ctx.tape_param = self.tape
+        ctx.itape_params = [(lst, tuple(sorted(key if isinstance(key, frozenset) else key[1])))
+                            for key, lst in self.itapes.items()]
+        lists = [self.tape] + [lst for lst, _ in ctx.itape_params]
         tree.args.kwonlyargs = tree.args.kwonlyargs + [gast.Name(
-            id=self.tape, ctx=gast.Param(), annotation=None, type_comment=None)]
-        tree.args.kw_defaults = tree.args.kw_defaults + [None]
+            id=lst, ctx=gast.Param(), annotation=None, type_comment=None) for lst in lists]
+        tree.args.kw_defaults = tree.args.kw_defaults + [None] * len(lists)
         tree.body = fwd + [copy_location(gast.Return(value=y), ret)]
         tree.name = self.namer.fresh(f"fwd_{ctx.name}")
         out_adjoint = self.adjoint(y.id) if isinstance(y, gast.Name) else self.namer.fresh("b_out")
         args = gast.arguments(
             args=[gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None)
-                  for n in (out_adjoint, self.tape)],
+                  for n in (out_adjoint, *lists, *map(self.adjoint, ctx.list_params),
+                            *ctx.list_params)],
             posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
         if not isinstance(result, gast.Tuple):
             result = gast.Tuple(elts=[result], ctx=gast.Load())

@@ -25,7 +25,7 @@ __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints
            "mean_adjoint", "pow_dx", "pow_dxx", "pow_dy", "element_adjoint", "concat", "repeat",
            "slice_adjoint", "sequence_repeat_adjoint", "concat_tangent", "repeat_tangent",
            "add_any", "mul_any", "add_any_adjoint", "mul_any_adjoint", "add_any_tangent",
-           "mul_any_tangent", "list_adjoint"]
+           "mul_any_tangent", "list_adjoint", "list_adjoint_in"]
 
 
 def unbroadcast(g, x):
@@ -459,6 +459,16 @@ def list_adjoint(g):
     if isinstance(g, np.ndarray) and g.ndim > 0:
         return list(g)
     return g
+
+
+def list_adjoint_in(g, lst):
+    """The adjoint of the list ``lst`` that a split callee appending to or popping from it
+    takes (``bwd_g(b, _tape, b_tape)``, reverse over reverse): a list of its own, which
+    the callee's reverse sweep pops and appends to in place, with an item per item of
+    ``lst`` (zeros for the 0.0 that stands for a zero of any structure)."""
+    if isinstance(g, (list, tuple)) or (isinstance(g, np.ndarray) and g.ndim > 0):
+        return list(g)
+    return zeros_like(lst)
 
 
 def owned(g):

@@ -1573,7 +1573,7 @@ def _check_second(result, f, args, g, expect_supported):
                        lambda: s2sad.grad(s2sad.grad(f, wrt=1, mode="forward"), wrt=0,
                                           mode="reverse")(*args),
                        lambda: _fd_of(g, args, 0, 1)))
-        # (rows: reverse over reverse, refused through calls of your functions)
+        # (rows: reverse over reverse, through calls of your functions too)
         checks.append(("jacobian(grad(f, wrt=0), wrt=(0, 1))",
                        lambda: s2sad.jacobian(s2sad.grad(f, wrt=0), wrt=(0, 1))(*args),
                        lambda: _pair(_fd_of(g, args, 0, 0), _fd_of(g, args, 1, 0))))
@@ -1584,8 +1584,8 @@ def _check_second(result, f, args, g, expect_supported):
         try:
             got = thunk()
         except s2sad.S2SADError as exc:
-            # second derivatives of some first-order code are refused on purpose (reverse
-            # over reverse through calls, stores into lists in the gradient's code): a
+            # second derivatives of some first-order code are refused on purpose (a list
+            # given to a callee twice, stores into lists in the gradient's code): a
             # located refusal counts as 'refused' whatever the features
             _s2sad_error(result, exc, f.__code__.co_filename)
             result.details.insert(0, f"second order: {what}")

@@ -460,6 +460,17 @@ def test_explicit_forward_mode_takes_three_arguments():
                    pytest.approx(1.0))
 
 
+def scaled_push(lst, scale, v):
+    lst.append(v * scale[0])
+    return v
+
+
+def fills_one_list_twice(x, y):
+    lst = [y]
+    r = scaled_push(lst, lst, x)
+    return sum(lst) + r
+
+
 def test_source_mode_auto_and_grad_runs():
     assert s2sad.api.grad_runs(sqrt_newton) == "forward"
     assert s2sad.api.grad_runs(two_args, (0, 1)) == "reverse"
@@ -468,10 +479,12 @@ def test_source_mode_auto_and_grad_runs():
     assert s2sad.api.grad_runs(summed, args=(np.ones(2), 1.0)) == "reverse"
     assert s2sad.api.grad_runs(summed, 1, args=(np.ones(2), 1.0)) == "forward"
     assert s2sad.api.grad_runs(uses_twice) == "reverse"        # forward mode has no rule
-    # reverse mode refuses a helper filling a list: grad runs forward mode
-    assert s2sad.api.grad_runs(fills_a_list, (0, 1)) == "forward"
-    assert "jvp_appends_square" in s2sad.source(fills_a_list, (0, 1), mode="auto")
-    assert "jvp_appends_square" in s2sad.grad(fills_a_list, (0, 1)).source   # before a call
+    # reverse mode takes a helper filling a list (it refused it) ...
+    assert s2sad.api.grad_runs(fills_a_list, (0, 1)) == "reverse"
+    # ... but not one given the same list twice: grad runs forward mode
+    assert s2sad.api.grad_runs(fills_one_list_twice, (0, 1)) == "forward"
+    assert "jvp_scaled_push" in s2sad.source(fills_one_list_twice, (0, 1), mode="auto")
+    assert "jvp_scaled_push" in s2sad.grad(fills_one_list_twice, (0, 1)).source  # before a call
     auto = s2sad.source(sqrt_newton, mode="auto")
     g = s2sad.grad(sqrt_newton)
     g(2.0)

@@ -245,7 +245,7 @@ def test_the_generated_code_calls_the_class_functions_and_checks_each_item():
     text = s2sad.source(Net.f, wrt=1, args=(NET, x))
     assert "for _i in range(len(_seq)):" in text
     assert "check_method(layer, 'apply', apply_method" in text and ", Layer, 'layer')" in text
-    assert "fwd_apply(layer, x_1, _tape=_tape)" in text
+    assert "fwd_apply(layer, x_1, _tape=_tape, _itape=_itape)" in text
     forward = s2sad.source(Net.f, wrt=1, args=(NET, x), mode="forward")
     assert "jvp_apply(layer, x_1, dx_1)" in forward
     text = s2sad.source(loss_items, args=(x, NET))

@@ -22,6 +22,8 @@ multilinear(operator.getitem, args=("a",))
 multilinear(operator.matmul, np.dot, np.matmul, np.sum, np.mean, np.transpose)
 multilinear(runtime.copy_of, runtime.as_sequence, runtime.owned, runtime.list_adjoint,
             args=None)
+# the adjoint of a list given to a callee filling it: a copy of g (lst gives its length)
+multilinear(runtime.list_adjoint_in, args=("g",))
 # fit(t, z) is linear in the tangent t; z gives only the shape
 multilinear(runtime.fit, args=("t",))
 multilinear(runtime.unbroadcast, runtime.getitem_adjoint, runtime.sum_adjoint,
@@ -210,6 +212,11 @@ def owned(z, g):
 
 @adjoint(runtime.list_adjoint)
 def list_adjoint(z, g):
+    d[g] = d[z]
+
+
+@adjoint(runtime.list_adjoint_in)
+def list_adjoint_in(z, g, lst):
     d[g] = d[z]
 
 
