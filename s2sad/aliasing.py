@@ -13,6 +13,7 @@ import ast
 import builtins
 import copy
 import linecache
+import re
 
 import gast
 import numpy as np
@@ -100,6 +101,7 @@ class _Sharing:
         self.holders = {}        # name -> names holding it
         self.copies = {}         # name -> names it is copied from / to (SSA and user copies)
         self.made_at = {}        # name -> the statement making it share memory
+        self.tapes = _tapes(stmts, ctx)
         self.sequences = set()   # names a loop iterates by (_seq = as_sequence(xs))
         # (copy, list): a new list or dict holding a list's or dict's items (xs[1:],
         # list(xs), sorted(xs), dict(d)), which a store into that list does not change
@@ -194,7 +196,8 @@ class _Sharing:
         return out
 
     def _shallow_copy(self, s, x):
-        """``s`` makes a new list (tuple, dict) of the items of the list or dict ``x``."""
+        """``s`` makes a new list (tuple, dict) of the items of the list or dict ``x``,
+        or picks one of them (``min(xs)``)."""
         if not self._list(x):
             return False
         v = getattr(s, "value", None)
@@ -210,8 +213,9 @@ class _Sharing:
                 self.ctx.local_names else None
         except (KeyError, ValueError):
             return False
+        # (min(xs), max(xs): one of its items, which a store into xs leaves as it is)
         return fn in (builtins.list, builtins.tuple, builtins.sorted, builtins.dict,
-                      runtime.in_order)
+                      runtime.in_order, builtins.min, builtins.max)
 
     def same_array(self, n):
         """``n`` and its copies: the names the reverse pass treats as one array."""
@@ -228,6 +232,8 @@ class _Sharing:
         if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \
                 and _is_append(s, self.ctx):
             lst, v = s.value.func.value, s.value.args[0]
+            if lst.id in self.tapes:
+                return [], []
             return [], [(lst.id, v.id)] if self._array(v) else []
         t = target_name(s)
         if t is None:
@@ -344,6 +350,8 @@ class _Sharing:
                                         and k.value.value is True) for k in v.keywords):
             return first, []      # np.array(a, copy=False), a.astype(t, copy=False)
         if recv:
+            if last == "pop" and recv[0].id in self.tapes:
+                return [], []
             return [], (recv if last == "pop" else [])   # other methods make new values
         try:
             fn = self.ctx.lookup(path) if path else None
@@ -468,6 +476,37 @@ class _Sharing:
             return self._shape_helpers.get(fn, ())
         except TypeError:         # unhashable
             return ()
+
+
+_TAPE = re.compile(r"_i?tape(_[0-9]+)?")
+
+
+def _tapes(stmts, ctx):
+    """The tapes of derivative code s2sad generated (``_tape``, ``_itape``: lists it
+    only appends to and pops from, made empty or handed in as ``_tape``), when that
+    code is differentiated again in forward mode (``hessian``): their pushes and pops
+    make no name share memory with another, so that an array recorded on the tape and
+    then written into (a store, or the reverse sweep's restore ``x_1[i] = _old1``) is
+    no write under a view.
+
+    Why that is sound in forward mode: the tangent of a name written in place is a
+    private copy wherever it is defined (``owned``, popped values too), so it changes
+    only through stores through that name, which the tangent code repeats; and the
+    reverse sweep of the first-order code reads a recorded value only once every
+    store made after it was recorded has been undone (the restores: what makes the
+    first-order gradient right), when the primal and the tangent popped are both those
+    of the time of the push. (Reverse over reverse is another matter: the adjoint of
+    a value read through the tape would not reach the store's; there the tape keeps
+    holding what it records, and such code is refused.)"""
+    if ctx.mode != "forward" or not _generated(ctx):
+        return frozenset()
+    out = {p for p in ctx.params if _TAPE.fullmatch(p)}
+    for s in stmts:
+        t = target_name(s)
+        if t is not None and _TAPE.fullmatch(t):
+            if isinstance(s.value, gast.List) and not s.value.elts:
+                out.add(t)
+    return frozenset(out)
 
 
 def _shape_helpers():
