@@ -561,20 +561,142 @@ def _describe(names, sharing, ctx):
     return ", ".join(users or temps)
 
 
-def check_item_updates(others, ctx, varied):
+def check_item_updates(others, ctx, varied, stmts=()):
     """``lst[i] op= v`` on an array in a list updates that array in place (every name
     holding it sees the change), where the normal form's ``lst[i] = lst[i] op v``
     rebinds the item to a new array: refused where a derivative is involved, unless
-    the list holds scalars only (kind ``LS``). ``others``: the statements that are
-    no assignment to one name (``walk_stmts`` order)."""
+    the list holds scalars only (kind ``LS``) or it is a dict of scalars
+    (``_scalar_dicts``). ``others``: the statements that are no assignment to one name,
+    ``stmts``: every statement (both in ``walk_stmts`` order)."""
+    scalar_dicts = None
     for s in others:
         if not (isinstance(s, gast.Assign) and _annotated(s, anno.Key.INPLACE_ITEM)):
             continue
         base = s.targets[0].value.id
         if ctx.var_kinds.get(base) in ("L", "AL") and (base in varied or loads(s.value) & varied):
+            if scalar_dicts is None:
+                scalar_dicts = _scalar_dicts(stmts, ctx)
+            if base in scalar_dicts:
+                continue
             raise errors.unsupported(s, ctx, "InplaceAlias",
                                      f"{_user_name(base, ctx)}[...] op= ... updates the array "
                                      "the list holds, which other names may hold too")
+
+
+# methods of a dict that neither add items nor let another name hold the dict
+_DICT_READS = {"keys", "values", "items", "get"}
+_ARITHMETIC = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.FloorDiv, gast.Mod)
+
+
+def _scalar_dicts(stmts, ctx):
+    """The names of dicts that surely hold scalars only, so that ``d[k] += v`` is
+    ``d[k] = d[k] + v`` (a float is never updated in place): made by a dict display
+    (``{"a": x * y}``, ``{}``) in the function, every item stored a scalar, and used
+    only by key (``d[k]``, ``d[k] = v``), by ``keys``/``values``/``items``/``get``,
+    ``len``, a loop, and copies between such names (SSA's). Any other use (a call
+    that may store into it, a list or tuple holding it, ``update``, a parameter) leaves
+    it out. A scalar is a number, a name of kind ``'S'``, an item of such a dict, or
+    arithmetic of scalars; found together with the dicts, to the greatest fixed point
+    (``d["u"] = d["u"] + v`` is a scalar if the other items are)."""
+    kinds = ctx.var_kinds
+    defs = {}                       # name -> its assigned values
+    for s in stmts:
+        t = target_name(s)
+        if t is not None:
+            defs.setdefault(t, []).append(s.value)
+    dicts = {t for t, vs in defs.items() if kinds.get(t) == "L" and any(
+        isinstance(v, gast.Dict) for v in vs)}
+    # copies between dict names: one class (a copy of a dict is the same dict)
+    changed = True
+    while changed:
+        changed = False
+        for t, vs in defs.items():
+            if t in dicts or kinds.get(t) != "L":
+                continue
+            if any(isinstance(v, gast.Name) and v.id in dicts for v in vs):
+                dicts.add(t)
+                changed = True
+    if not dicts:
+        return frozenset()
+    copies = {}                     # dict name -> the dict names it is copied from / to
+    for t, vs in defs.items():
+        for v in vs:
+            if t in dicts and isinstance(v, gast.Name) and v.id in dicts:
+                copies.setdefault(t, set()).add(v.id)
+                copies.setdefault(v.id, set()).add(t)
+    allowed = set()                 # id of each Name node a use allowed above
+    stores = []                     # (dict, value stored)
+    for s in stmts:
+        t = target_name(s)
+        v = getattr(s, "value", None)
+        if t is None and isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) \
+                and isinstance(s.targets[0].value, gast.Name):
+            allowed.add(id(s.targets[0].value))
+            stores.append((s.targets[0].value.id, s.value))
+        if t is None:
+            continue
+        if isinstance(v, gast.Name) and t in dicts:
+            allowed.add(id(v))
+        elif isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name):
+            allowed.add(id(v.value))
+        elif isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) \
+                and v.func.attr in _DICT_READS and isinstance(v.func.value, gast.Name):
+            allowed.add(id(v.func.value))
+        elif isinstance(v, gast.Call) and len(v.args) == 1 and not v.keywords \
+                and isinstance(v.args[0], gast.Name):
+            path = dotted_name(v.func) or ""
+            try:
+                fn = ctx.lookup(path) if path and path.split(".")[0] not in \
+                    ctx.local_names else None
+            except (KeyError, ValueError):
+                fn = None
+            if fn is builtins.len or fn is runtime.as_sequence:
+                allowed.add(id(v.args[0]))
+    for s in stmts:
+        for n in walk(s):
+            if isinstance(n, gast.Name) and n.id in dicts and id(n) not in allowed \
+                    and not isinstance(n.ctx, gast.Store):
+                dicts -= closure({n.id}, copies)
+
+    def scalar(v, known):
+        if isinstance(v, gast.Constant):
+            return type(v.value) in (int, float)
+        if isinstance(v, gast.Name):
+            return kinds.get(v.id) == "S" or v.id in known
+        if isinstance(v, gast.BinOp):
+            return isinstance(v.op, _ARITHMETIC) and scalar(v.left, known) \
+                and scalar(v.right, known)
+        if isinstance(v, gast.UnaryOp):
+            return isinstance(v.op, (gast.USub, gast.UAdd)) and scalar(v.operand, known)
+        if isinstance(v, gast.Subscript):
+            return isinstance(v.value, gast.Name) and v.value.id in dicts \
+                and not isinstance(v.slice, gast.Slice)
+        return False
+
+    changed = True
+    while changed:
+        # the names (of no kind 'S') assumed scalars: defined by arithmetic, copies and
+        # items of the dicts left; dropped, with the dicts, where a value is not
+        known = {t for t, vs in defs.items() if kinds.get(t) != "S" and t not in dicts}
+        changed = True
+        while changed:
+            changed = False
+            for t in sorted(known):
+                if not all(scalar(v, known) for v in defs[t]):
+                    known.discard(t)
+                    changed = True
+        changed = False
+        for d in sorted(dicts):
+            ok = all(isinstance(v, gast.Name) and v.id in dicts
+                     or isinstance(v, gast.Constant) and v.value is None   # (a join marker)
+                     or isinstance(v, gast.Dict) and all(scalar(x, known) for x in v.values)
+                     and all(k is not None for k in v.keys)
+                     for v in defs[d])
+            ok = ok and all(scalar(v, known) for b, v in stores if b == d)
+            if not ok:
+                dicts -= closure({d}, copies)     # (a copy is the same dict)
+                changed = True
+    return frozenset(dicts)
 
 
 def _annotated(s, key):

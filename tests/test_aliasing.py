@@ -12,6 +12,7 @@ differences; every refusal against its line (the ``# <- L_...`` markers).
 from __future__ import annotations
 
 import inspect
+import math
 
 import numpy as np
 import pytest
@@ -796,3 +797,86 @@ def test_hessian_of_a_store_after_a_slice_read_in_a_branch(y):
     g, h = s2sad.grad(f, wrt=0), 1e-5
     want = np.stack([(g(x + h * e, y) - g(x - h * e, y)) / (2 * h) for e in np.eye(3)], 1)
     np.testing.assert_allclose(hess, want, rtol=1e-6, atol=1e-8)
+
+
+# -- d[k] op= v into a dict of floats the function builds (fuzz knob dict_aug) ----------
+
+def _dict_of_floats_updated(x, y):
+    d = {"a": x * y, "b": y}
+    d["a"] += x * x
+    d["b"] *= d["a"]
+    for k in d:
+        d[k] -= 0.5 * d["b"]
+    d["c"] = d["a"] * 2.0
+    d["c"] **= 2
+    s = 0.0
+    for v in d.values():
+        s = s + v
+    return s + d["c"] * len(d)
+
+
+def _dict_built_by_stores_updated(x, y):
+    d = {}
+    d["u"] = x
+    d["u"] += y * x
+    d["w"] = math.tanh(d["u"])
+    if x > 0.0:
+        d["w"] /= 1.0 + y * y
+    return d["u"] * d["w"]
+
+
+@pytest.mark.parametrize("f", [_dict_of_floats_updated, _dict_built_by_stores_updated])
+@pytest.mark.parametrize("x, y", [(0.3, 0.7), (-0.8, 1.1), (1.3, -0.4)])
+def test_update_of_an_item_of_a_dict_of_floats(f, x, y):
+    h = 1e-6
+    g = s2sad.grad(f, wrt=(0, 1))
+    want = ((f(x + h, y) - f(x - h, y)) / (2 * h), (f(x, y + h) - f(x, y - h)) / (2 * h))
+    np.testing.assert_allclose(g(x, y), want, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(s2sad.jvp(f, wrt=(0, 1))(x, y, 1.0, 0.0)[1], want[0],
+                               rtol=1e-6, atol=1e-8)
+    hess = np.array(s2sad.hessian(f, wrt=(0, 1))(x, y))
+    cols = [(np.array(g(x + dx, y + dy)) - np.array(g(x - dx, y - dy))) / (2 * h)
+            for dx, dy in ((h, 0.0), (0.0, h))]
+    np.testing.assert_allclose(hess, np.array(cols).T, rtol=1e-5, atol=1e-6)
+
+
+def _twice_the_a_item(d):
+    return d["a"] * 2.0
+
+
+def _dict_holding_an_array(x, y):
+    d = {"a": x * y, "b": np.ones(2) * y}
+    d["b"] += x  # <- D_ARRAY
+    return d["a"] + np.sum(d["b"])
+
+
+def _dict_passed_to_a_function(x, y):
+    d = {"a": x * y}
+    t = _twice_the_a_item(d)
+    d["a"] += y  # <- D_CALL
+    return d["a"] + t
+
+
+def _dict_held_by_a_list(x, y):
+    d = {"a": x * y}
+    lst = [d]
+    d["a"] += y  # <- D_LIST
+    return d["a"] * lst[0]["a"]
+
+
+def _dict_argument_updated(d, y):
+    d["a"] += y  # <- D_ARGUMENT
+    return d["a"] * y
+
+
+@pytest.mark.parametrize("f, args, marker", [
+    (_dict_holding_an_array, (0.3, 0.7), "D_ARRAY"),
+    (_dict_passed_to_a_function, (0.3, 0.7), "D_CALL"),
+    (_dict_held_by_a_list, (0.3, 0.7), "D_LIST"),
+    (_dict_argument_updated, ({"a": 0.3}, 0.7), "D_ARGUMENT"),     # items may be arrays
+])
+def test_update_of_an_item_of_a_dict_that_may_hold_arrays_is_refused(f, args, marker):
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        s2sad.grad(f, wrt=1)(*args)
+    assert info.value.filename == HERE and info.value.lineno == line_of(marker)
+    assert "d[...]" in str(info.value).splitlines()[0]
