@@ -102,6 +102,7 @@ class Normalizer:
         self.result = None  # name of the result variable when returns are lowered
         self.nested = {}    # functions defined inside the function: inlined where called
         self.inlining = []  # nested functions being inlined (to catch recursion)
+        self.tree = None    # the function (list_written_in reads its assignments)
 
     # -- statements -------------------------------------------------------
     def block(self, stmts):
@@ -377,9 +378,62 @@ class Normalizer:
                 and len(target.elts) == len(it.args):
             for a, t in zip(it.args, target.elts):
                 self.unzip(a, t, index, head, seqs, targets, out, s)
+        elif self.list_written_in(it, s):
+            seqs.append(name(it.id))
+            targets.append(target)
         else:
             seqs.append(self.sequence(it, out))
             targets.append(target)
+
+    def list_written_in(self, it, loop):
+        """``it`` names a list the body of ``loop`` stores items into (``for v in xs:
+        xs[j] = ...``) and does not rebind: the loop reads it by index, by that name
+        (``for _i in range(len(xs)): v = xs[_i]``), as CPython's list iterator does, so
+        an item stored before it is read is read new, and the adjoints of what is read
+        and stored go through one name (a copy made once, ``as_sequence(xs)``, would
+        give the adjoints of the items read to the list's first value). The length is
+        read once: ``check_not_resized`` refuses a loop resizing the list. Only for a
+        name surely holding a list: an argument of kind ``'L'``/``'LS'`` that is no dict,
+        or a local every assignment of which makes a list (``makes_list``); a dict is
+        iterated by a new list of its keys."""
+        if not isinstance(it, gast.Name) or it.id in self.nested or self.inlining \
+                or self.tree is None:
+            return False
+        stored = False
+        for node in walk(gast.Module(body=loop.body, type_ignores=[])):
+            if isinstance(node, gast.Name) and node.id == it.id \
+                    and isinstance(node.ctx, (gast.Store, gast.Del)):
+                return False                # rebound in the loop
+            if isinstance(node, (gast.Assign, gast.AugAssign)):
+                for t in node.targets if isinstance(node, gast.Assign) else [node.target]:
+                    if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) \
+                            and t.value.id == it.id:
+                        if isinstance(t.slice, gast.Slice):
+                            return False    # (a slice store may resize it)
+                        stored = True
+            if isinstance(node, (gast.FunctionDef, gast.Lambda, gast.Global, gast.Nonlocal)):
+                return False
+        return stored and self.surely_list(it.id)
+
+    def surely_list(self, n):
+        if n in self.ctx.params:
+            if self.ctx.kinds.get(n) not in ("L", "LS") or n in self.ctx.dicts:
+                return False
+        values = [node.value for node in walk(self.tree) if isinstance(node, gast.Assign)
+                  and any(isinstance(t, gast.Name) and t.id == n for t in node.targets)]
+        names = [node for node in walk(self.tree) if isinstance(node, gast.Name)
+                 and node.id == n and isinstance(node.ctx, (gast.Store, gast.Del))]
+        if len(names) != len(values) or (not values and n not in self.ctx.params):
+            return False            # bound otherwise too (a loop target, a tuple, del)
+        return all(map(self.makes_list, values))
+
+    def makes_list(self, v):
+        """``v`` surely makes a new list: a display, a comprehension, ``list(...)``,
+        ``sorted(...)``, or the sum of two such."""
+        if isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add):
+            return self.makes_list(v.left) and self.makes_list(v.right)
+        return isinstance(v, (gast.List, gast.ListComp)) or (
+            isinstance(v, gast.Call) and self._is_builtin(v.func, ("list", "sorted")))
 
     def sequence(self, e, out):
         """``e`` evaluated once into a fresh indexable name."""
@@ -947,6 +1001,7 @@ def _refuse_unsupported_statement(tree, ctx):
 
 def run(tree, ctx):
     norm = Normalizer(ctx)
+    norm.tree = tree
     body = tree.body
     if contains(tree, (gast.Yield, gast.YieldFrom)):        # reported: the first walk meets
         for n in walk(tree):

@@ -572,18 +572,48 @@ def _loop_writes_a_dict_argument(p, y):
     return p["a"] * p["b"]
 
 
-def test_a_loop_writing_into_the_list_it_iterates_over_is_refused():
-    """Found by the fuzzer: the loop's normal form iterates by a second name for the
+@pytest.mark.parametrize("mode", ["reverse", "forward", "auto"])
+def test_a_loop_writing_into_the_list_it_iterates_over_is_differentiated(mode):
+    """Found by the fuzzer: the loop's normal form iterated by a second name for the
     list (_seq = as_sequence(xs)), so the item it read after xs[1] = ... was the new
     value, whose adjoint went to the list's first value: grad (x^2 y^2) at (0.3, 0.5)
-    was (0.075, 0.195), not (0.15, 0.09), in reverse mode, silently."""
-    with pytest.raises(UnsupportedSyntaxError) as info:
-        s2sad.grad(_loop_writes_the_list_it_iterates, wrt=(0, 1), mode="reverse")(0.3, 0.5)
-    msg = str(info.value)
-    line = inspect.getsourcelines(_loop_writes_the_list_it_iterates)[1] + 3
-    assert msg.startswith(f"{__file__}:{line}:")
-    assert "writing into an item of the list, array or dict a loop iterates over" in msg
-    assert "hint: loop over the indices or keys instead" in msg
+    was (0.075, 0.195), not (0.15, 0.09), in reverse mode, silently; then refused
+    (6c57ce5). The loop reads the list by index, by its own name, as CPython's list
+    iterator does (normalize.Normalizer.list_written_in)."""
+    f = _loop_writes_the_list_it_iterates
+    for x, y in [(0.3, 0.5), (-1.2, 0.7), (0.8, -2.0)]:
+        got = s2sad.grad(f, wrt=(0, 1), mode=mode)(x, y)
+        assert got == (pytest.approx(2 * x * y * y), pytest.approx(2 * x * x * y))
+        hess = np.array(s2sad.hessian(f, wrt=(0, 1))(x, y))
+        np.testing.assert_allclose(hess, [[2 * y * y, 4 * x * y], [4 * x * y, 2 * x * x]],
+                                   rtol=1e-12)
+
+
+def _loop_writes_ahead_of_itself(x, y):
+    xs = [x, y, x * y] + [0.5]
+    s = 0.0
+    for i, v in enumerate(xs):
+        xs[(i + 1) % 4] = xs[(i + 1) % 4] * v + y     # read by the next iteration
+        xs[0] *= math.sin(v)
+        s = s + v * xs[0]
+    for v in reversed(xs):
+        xs[-1] = xs[-1] * v
+    return s + xs[-1] + xs[1]
+
+
+@pytest.mark.parametrize("x, y", [(0.3, 0.5), (-1.2, 0.7), (0.8, -2.0)])
+def test_a_loop_writing_ahead_into_the_list_it_iterates(x, y):
+    f = _loop_writes_ahead_of_itself
+    h = 1e-6
+    g = s2sad.grad(f, wrt=(0, 1))
+    want = ((f(x + h, y) - f(x - h, y)) / (2 * h), (f(x, y + h) - f(x, y - h)) / (2 * h))
+    np.testing.assert_allclose(g(x, y), want, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(s2sad.grad(f, wrt=(0, 1), mode="forward")(x, y), want,
+                               rtol=1e-6, atol=1e-8)
+    hess = np.array(s2sad.hessian(f, wrt=(0, 1))(x, y))
+    cols = [(np.array(g(x + dx, y + dy)) - np.array(g(x - dx, y - dy))) / (2 * h)
+            for dx, dy in ((h, 0.0), (0.0, h))]
+    np.testing.assert_allclose(hess, np.array(cols).T, rtol=1e-5, atol=1e-6)
 
 
 def _loop_writes_the_dict_whose_items_it_iterates(p, y):
@@ -686,16 +716,16 @@ def _loop_rewrites_the_item_it_read(xs, rows):
     return s
 
 
-def test_a_loop_writing_into_a_list_argument_it_iterates_over_is_refused():
+def test_a_loop_writing_into_a_list_argument_it_iterates_over():
     """A list argument of lists has the kind 'L' of a dict argument, which a loop over
     its keys may write into: it was taken for a dict, and the gradient of the loop that
     read the new xs[1] was silently wrong ([[2, 1], [2, 2], [1.5, 0.5]] where
-    [[6, 3], [0, 0], [1.5, 0.5]] is right). Dict arguments are known as such at the call
-    (Context.dicts); a dict argument written in a loop over its keys is still right."""
-    with pytest.raises(UnsupportedSyntaxError) as info:
-        s2sad.grad(_loop_writes_a_list_argument)([[1.0, 2.0], [3.0, 4.0], [0.5, 1.5]])
-    assert info.value.lineno == line_of("list argument written in its loop")
-    assert "in the loop over xs" in str(info.value)
+    [[6, 3], [0, 0], [1.5, 0.5]] is right), then refused. Dict arguments are known as
+    such at the call (Context.dicts): the list is read by index (list_written_in), and a
+    dict argument written in a loop over its keys is still right."""
+    got = s2sad.grad(_loop_writes_a_list_argument)([[1.0, 2.0], [3.0, 4.0], [0.5, 1.5]])
+    assert got == [pytest.approx([6.0, 3.0]), pytest.approx([0.0, 0.0]),
+                   pytest.approx([1.5, 0.5])]
     for p, y in [({"a": 1.5, "b": 2.0}, 3.0), ({"a": -0.5, "b": 0.25}, 0.7)]:
         gp, gy = s2sad.grad(_loop_writes_a_dict_argument, (0, 1))(dict(p), y)
         # p["a"] p["b"] y^2
