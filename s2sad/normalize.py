@@ -29,9 +29,12 @@ Example::
 
 from __future__ import annotations
 
+import ast
 import builtins
 import functools
+import inspect
 import keyword
+import textwrap
 import types
 
 import gast
@@ -346,6 +349,14 @@ class Normalizer:
                     and f.value.id in seqs and f.attr in _RESIZING:
                 raise errors.unsupported(node, self.ctx, "LoopResizes",
                                          f"{f.value.id}.{f.attr}() in the loop over it")
+            if f is not None and seqs and self.user_call(node):
+                for a in list(node.args) + [k.value for k in node.keywords]:
+                    if isinstance(a, gast.Name) and a.id in seqs \
+                            and _may_resize_argument(node, a, self.ctx):
+                        raise errors.unsupported(
+                            node, self.ctx, "LoopResizes",
+                            f"{dotted_name(f) or 'the function'}({a.id}) in the loop over "
+                            f"{a.id}, which may change its length")
             if isinstance(node, (gast.Assign, gast.AugAssign)) and views:
                 for t in node.targets if isinstance(node, gast.Assign) else [node.target]:
                     if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) \
@@ -941,6 +952,106 @@ def _first_return(tree):
         if not isinstance(node, gast.FunctionDef):
             todo.extend(reversed(statement_children(node)))
     return None
+
+
+# builtins that read a list passed to them and leave its length as it is
+_READS_LIST = {"len", "sum", "min", "max", "sorted", "list", "tuple", "enumerate", "zip",
+               "reversed", "iter", "abs", "float", "int", "range", "print", "any", "all",
+               "map", "isinstance"}
+
+
+def _may_resize_argument(call, arg, ctx):
+    """The user function called by ``call`` may change the length of the list passed as
+    ``arg`` (the normal form reads the length of the list a loop iterates over once,
+    where CPython's loop sees it grow); see ``_resizes``."""
+    from .shapes import callee
+    fn = callee(call, ctx)
+    if any(k.value is arg for k in call.keywords):
+        return _resizes(fn, next(k.arg for k in call.keywords if k.value is arg), None)
+    i = call.args.index(arg)
+    if any(isinstance(a, gast.Starred) for a in call.args[:i + 1]):
+        return True
+    return _resizes(fn, None, i)
+
+
+def _resizes(fn, keyword, position, depth=0):
+    """The function ``fn`` may change the length of the list passed to it by ``keyword``
+    or at ``position``: its parameter is resized in its body (``p.append(v)``, ``del
+    p[i]``, ``p[1:] = ...``, ``p += ...``), or passed on to a function of the user's that
+    may, or to one that is neither a builtin reading it nor a library function (``heapq``
+    and ``bisect`` resize); True where its source cannot be read."""
+    from .activity import is_user_function
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        params = list(inspect.signature(fn).parameters)
+    except (TypeError, OSError, SyntaxError, ValueError):
+        return True
+    if depth > 4:
+        return True
+    if keyword is not None:
+        p = keyword
+    elif position < len(params):
+        p = params[position]
+    else:
+        return True
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            f = node.func
+            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) \
+                    and f.value.id == p and f.attr in _RESIZING:
+                return True
+            for k, a in list(enumerate(node.args)) + [(kw.arg, kw.value)
+                                                       for kw in node.keywords]:
+                if not (isinstance(a, ast.Name) and a.id == p):
+                    continue
+                if isinstance(f, ast.Name) and f.id in _READS_LIST \
+                        and getattr(builtins, f.id, None) is fn.__globals__.get(
+                            f.id, getattr(builtins, f.id, None)):
+                    continue
+                obj = _resolve(f, fn)
+                if obj is None or isinstance(k, int) and any(
+                        isinstance(b, ast.Starred) for b in node.args[:k + 1]):
+                    return True
+                if is_user_function(obj):
+                    if _resizes(obj, k if isinstance(k, str) else None,
+                                k if isinstance(k, int) else None, depth + 1):
+                        return True
+                elif getattr(obj, "__module__", None) in ("heapq", "bisect", "_heapq",
+                                                          "_bisect"):
+                    return True
+        targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else \
+            [node.target] if isinstance(node, ast.AugAssign) else []
+        for t in targets:
+            if isinstance(t, ast.Name) and t.id == p and isinstance(node, ast.AugAssign):
+                return True                     # p += [...] extends the list
+            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) \
+                    and t.value.id == p and (isinstance(node, ast.Delete)
+                                             or isinstance(t.slice, ast.Slice)):
+                return True
+    return False
+
+
+def _resolve(f, fn):
+    """The object the expression ``f`` (a name or a dotted name) names in ``fn``'s
+    module, or None."""
+    parts = []
+    while isinstance(f, ast.Attribute):
+        parts.append(f.attr)
+        f = f.value
+    if not isinstance(f, ast.Name):
+        return None
+    g = fn.__globals__
+    if f.id in g:
+        obj = g[f.id]
+    elif hasattr(builtins, f.id):
+        obj = getattr(builtins, f.id)
+    else:
+        return None
+    for a in reversed(parts):
+        obj = getattr(obj, a, None)
+        if obj is None:
+            return None
+    return obj
 
 
 def _is_call_of(node, fname):

@@ -910,3 +910,73 @@ def test_update_of_an_item_of_a_dict_that_may_hold_arrays_is_refused(f, args, ma
         s2sad.grad(f, wrt=1)(*args)
     assert info.value.filename == HERE and info.value.lineno == line_of(marker)
     assert "d[...]" in str(info.value).splitlines()[0]
+
+
+# -- a loop over a list that a function of yours called in it resizes ----------------
+
+def _push(lst, v):
+    lst.append(v)
+    return 0.0
+
+
+def _push_through(lst, v):
+    return _push(lst, v)
+
+
+def _reads(lst, v):
+    return np.sum(lst) * v + math.fsum(lst) + len(lst) + _half_sum(lst)
+
+
+def _half_sum(q):
+    return sum(q) * 0.5
+
+
+def _loop_calls_a_function_growing_its_list(x):
+    xs = [x]
+    s = 0.0
+    for v in xs:
+        if len(xs) < 3:
+            _push(xs, v * 2.0)  # <- GROWS_ITS_LIST
+        s = s + v
+    return s
+
+
+def _loop_calls_a_function_growing_its_list_deeper(x):
+    xs = [x]
+    s = 0.0
+    for v in xs:
+        if len(xs) < 3:
+            _push_through(xs, v * 2.0)  # <- GROWS_ITS_LIST_DEEPER
+        s = s + v
+    return s
+
+
+def _loop_calls_a_function_reading_its_list(x):
+    xs = [x, 2.0 * x]
+    s = 0.0
+    for v in xs:
+        s = s + _reads(xs, v)
+    return s
+
+
+@pytest.mark.parametrize("f, marker", [
+    (_loop_calls_a_function_growing_its_list, "GROWS_ITS_LIST"),
+    (_loop_calls_a_function_growing_its_list_deeper, "GROWS_ITS_LIST_DEEPER")])
+@pytest.mark.parametrize("mode", ["auto", "forward", "reverse"])
+def test_a_loop_over_a_list_a_called_function_resizes_is_refused(f, marker, mode):
+    """The normal form reads the length once, where CPython's loop sees the list grow:
+    value_and_grad gave (1.5, 1.0) for f(1.5) = 10.5 (forward mode; reverse mode
+    refused the call), silently."""
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        s2sad.value_and_grad(f, mode=mode)(1.5)
+    assert info.value.filename == HERE and info.value.lineno == line_of(marker)
+    assert "changes the length of the list it iterates over" in str(info.value)
+
+
+def test_a_loop_over_a_list_a_called_function_only_reads():
+    f = _loop_calls_a_function_reading_its_list
+    h = 1e-6
+    for x in (1.5, -0.3):
+        want = (f(x + h) - f(x - h)) / (2 * h)
+        assert s2sad.grad(f)(x) == pytest.approx(want, rel=1e-6)
+        assert s2sad.grad(f, mode="reverse")(x) == pytest.approx(want, rel=1e-6)
