@@ -509,6 +509,17 @@ def _tapes(stmts, ctx):
     return frozenset(out)
 
 
+def _callee_of(call, ctx):
+    """The object ``call`` calls, when a global or builtin name (not a local) names it."""
+    path = dotted_name(call.func) or ""
+    if not path or path.split(".")[0] in ctx.local_names:
+        return None
+    try:
+        return ctx.lookup(path)
+    except (KeyError, ValueError, AttributeError):
+        return None
+
+
 def _shape_helpers():
     """The runtime helpers of gradient code that read one operand only for its shape
     (and type): helper -> the positions of such operands."""
@@ -671,6 +682,12 @@ def _scalar_dicts(stmts, ctx):
         if isinstance(v, gast.Subscript):
             return isinstance(v.value, gast.Name) and v.value.id in dicts \
                 and not isinstance(v.slice, gast.Slice)
+        if isinstance(v, gast.Call):
+            fn = _callee_of(v, ctx)
+            if getattr(fn, "__module__", None) == "math" or fn is builtins.float:
+                return True                 # a float, whatever its arguments
+            return fn in (builtins.abs, builtins.min, builtins.max) and bool(v.args) \
+                and not v.keywords and all(scalar(a, known) for a in v.args)
         return False
 
     changed = True

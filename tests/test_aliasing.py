@@ -855,7 +855,21 @@ def _dict_built_by_stores_updated(x, y):
     return d["u"] * d["w"]
 
 
-@pytest.mark.parametrize("f", [_dict_of_floats_updated, _dict_built_by_stores_updated])
+def _scaled(a, b):
+    return a * b + 1.0
+
+
+def _dict_of_calls_updated(x, y):
+    e = {"z": y * y}
+    d = {"u": max(x, e["z"]), "z": _scaled(1.84, y),
+         "w": math.tanh(abs(y)) + float(x)}
+    d["z"] += -x
+    d["u"] *= d["w"]
+    return d["z"] * d["u"]
+
+
+@pytest.mark.parametrize("f", [_dict_of_floats_updated, _dict_built_by_stores_updated,
+                               _dict_of_calls_updated])
 @pytest.mark.parametrize("x, y", [(0.3, 0.7), (-0.8, 1.1), (1.3, -0.4)])
 def test_update_of_an_item_of_a_dict_of_floats(f, x, y):
     h = 1e-6
