@@ -204,7 +204,7 @@ class _Sharing:
         if isinstance(v, gast.Subscript):
             return isinstance(v.slice, gast.Slice) and isinstance(v.value, gast.Name) \
                 and v.value.id == x
-        if not (isinstance(v, gast.Call) and len(v.args) == 1
+        if not (isinstance(v, gast.Call) and v.args
                 and isinstance(v.args[0], gast.Name) and v.args[0].id == x):
             return False
         path = dotted_name(v.func) or ""
@@ -213,9 +213,11 @@ class _Sharing:
                 self.ctx.local_names else None
         except (KeyError, ValueError):
             return False
+        if fn is runtime.in_order:      # in_order(xs, order): sorted(xs, key=...)
+            return len(v.args) == 2
         # (min(xs), max(xs): one of its items, which a store into xs leaves as it is)
-        return fn in (builtins.list, builtins.tuple, builtins.sorted, builtins.dict,
-                      runtime.in_order, builtins.min, builtins.max)
+        return len(v.args) == 1 and fn in (builtins.list, builtins.tuple, builtins.sorted,
+                                           builtins.dict, builtins.min, builtins.max)
 
     def same_array(self, n):
         """``n`` and its copies: the names the reverse pass treats as one array."""

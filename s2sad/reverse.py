@@ -111,7 +111,8 @@ class Reverse:
 
     def views_to_remake(self):
         """The views of arrays written in place that the reverse sweep makes again where
-        it reads them (``remake_views``): name -> its statement ``v = a[1:]`` (``a.T``).
+        it reads them (``remake_views``): name -> its statement ``v = a[1:]`` (``a.T``,
+        or a list or tuple display holding ``a``: ``[a, b]``).
 
         A view made before a store into its array (``_t1 = x_1[1:]``, then ``x_1[1] =
         v``) shows the store until the reverse sweep puts the old value back, and the
@@ -131,18 +132,23 @@ class Reverse:
                 stored = True
                 continue
             t = target_name(s) if isinstance(s, gast.Assign) else None
-            if t is None or self.store_count.get(t) != 1 or kinds.get(t, "A") in (
-                    "S", "L", "LS", "AL") or not (stored or t in self.loop_stored):
+            if t is None or self.store_count.get(t) != 1 or kinds.get(t, "A") == "S" \
+                    or not (stored or t in self.loop_stored):
                 continue
             v = s.value
+            if kinds.get(t, "A") in ("L", "LS", "AL") and not isinstance(v, (gast.List,
+                                                                             gast.Tuple)):
+                continue
             if isinstance(v, gast.Attribute) and v.attr == "T":
-                base = v.value
+                bases = [v.value]
             elif isinstance(v, gast.Subscript) and self.plain_index(v.slice):
-                base = v.value
+                bases = [v.value]
+            elif isinstance(v, (gast.List, gast.Tuple)) and t not in self.ctx.mutable:
+                bases = v.elts          # [x_1, y]: a list holding the array (np.select)
             else:
                 continue
-            if isinstance(base, gast.Name) and base.id in self.ctx.mutable \
-                    and kinds.get(base.id, "A") not in ("S", "L", "LS", "AL"):
+            if any(isinstance(b, gast.Name) and b.id in self.ctx.mutable
+                   and kinds.get(b.id, "A") not in ("S", "L", "LS", "AL") for b in bases):
                 out[t] = s
         return out
 

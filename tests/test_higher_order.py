@@ -884,3 +884,29 @@ def test_reverse_over_reverse_of_a_store_into_what_the_tape_records_is_refused()
         s2sad.jacobian(s2sad.grad(f), wrt=0)(np.array([0.3, -0.5, 0.8]), 0.7)
     assert info.value.lineno == _line_of(f, "x[i % 2] += y * x[2]")
     assert "s2sad.hessian" in info.value.hint
+
+
+def stores_after_a_list_holding_it(x, y):
+    w = 0.5 * (x - np.select([x > y, x < -1.0], [x, 0.5 * x], default=0.25))
+    np.add.at(x, [0, 2], 0.25 * y)
+    x = np.tanh(x)
+    return np.sum(x) * y + np.sum(w * w)
+
+
+def stores_a_list_item_after_sorting_it(x, y):
+    lst = [x[0] * y, x[1], y * x[2]]
+    order = sorted(lst, key=lambda v: -v)
+    lst[1] *= -0.9
+    return order[0] * lst[1] + lst[0] * lst[2] + np.sum(x * x)
+
+
+@pytest.mark.parametrize("f", [stores_after_a_list_holding_it,
+                               stores_a_list_item_after_sorting_it])
+@pytest.mark.parametrize("x, y", [([0.3, -0.5, 0.8], 0.7), ([-0.9, 0.4, 1.3], -1.1)])
+def test_hessian_of_a_store_after_a_list_holding_the_array(f, x, y):
+    """Fuzz 314100000081, 555200000046: the gradient's reverse sweep read [x, 0.5 * x]
+    (np.select's choices) after putting x back, and sorted's in_order(lst, order) was
+    taken for a list holding lst itself."""
+    x = np.array(x)
+    np.testing.assert_allclose(s2sad.hessian(f)(x, y), _fd_hessian_of_array(f, x, y),
+                               rtol=1e-5, atol=1e-6)
