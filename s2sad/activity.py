@@ -21,6 +21,7 @@ active values.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import functools
 import inspect
 import math
@@ -132,6 +133,13 @@ def classify(value, ctx, kinds=None):
                 and not value.args and not value.keywords:
             return Op("pop", args=[value.func.value], what="list.pop()")
         if isinstance(value.func, gast.Attribute) and isinstance(value.func.value, gast.Name) \
+                and value.func.value.id in ctx.local_names and value.func.attr == "_replace" \
+                and not value.args and value.keywords and None not in keywords:
+            # p._replace(a=v) of a named tuple (checked as the code runs): a pack of p's
+            # fields and the ones given
+            return Op("pack", args=[value.func.value] + list(keywords.values()),
+                      keys=[None] + list(keywords), what="._replace()", func=REPLACE)
+        if isinstance(value.func, gast.Attribute) and isinstance(value.func.value, gast.Name) \
                 and value.func.value.id in ctx.local_names \
                 and (value.func.attr in METHODS or value.func.attr in DICT_METHODS):
             prim = METHODS.get(value.func.attr) or DICT_METHODS[value.func.attr]
@@ -159,6 +167,13 @@ def classify(value, ctx, kinds=None):
         path = dotted_name(value)
         if path and path.split(".")[0] not in ctx.local_names:
             return Op("nondiff", args=[])      # a module constant such as math.pi
+        if isinstance(value.value, gast.Name) and _maybe_field(value.value.id, value.attr,
+                                                                 ctx, kinds):
+            # p.w of a named tuple or a dataclass instance (checked as the code runs,
+            # where the class is not known here: runtime.field_adjoint, field_of)
+            return _prim(runtime.field, [value.value, gast.Constant(value=value.attr,
+                                                                     kind=None)],
+                         {}, kinds, f"attribute .{value.attr}")
         return Op("unknown", args=[value.value], what=f"attribute .{value.attr}")
     if isinstance(value, gast.Subscript):
         index = index_expr(value.slice, ctx)
@@ -174,6 +189,76 @@ def classify(value, ctx, kinds=None):
 
 
 _SEQUENCE_KINDS = ("L", "LS")
+
+
+def _maybe_field(base, attr, ctx, kinds):
+    """``base.attr`` may read a field of a record (``runtime.record_fields``): ``base``
+    may hold anything (kind ``'A'``, not surely an array, a number or a list), and, for
+    a parameter holding an instance of a known class (``ctx.receivers``), that class is
+    a named tuple or a dataclass with a field ``attr``."""
+    if (kinds or {}).get(base, "A") not in ("A", "AL", "L", "LS"):
+        return False
+    cls = ctx.receivers.get(base) if base in ctx.params else None
+    if cls is None:
+        return True
+    fields = record_class(cls)
+    return fields is not None and attr in fields
+
+
+def record_class(cls):
+    """The field names of ``cls``, a named tuple class or a dataclass, else None."""
+    if issubclass(cls, tuple):
+        fields = getattr(cls, "_fields", None)
+        return fields if isinstance(fields, tuple) and hasattr(cls, "_make") else None
+    if getattr(cls, "__dataclass_fields__", None) is None:
+        return None
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def record_built(cls):
+    """Why a call of the record class ``cls`` in the function cannot be differentiated as
+    a pack of its fields (its instance might not hold the values it was given), or
+    None: a named tuple class must make its instances as ``namedtuple`` does (no
+    ``__new__`` or ``__init__`` of its own), a dataclass with the ``__init__`` the
+    decorator made and no ``__post_init__``."""
+    if issubclass(cls, tuple):
+        owner = next(c for c in cls.__mro__ if "_fields" in c.__dict__)
+        for c in cls.__mro__:
+            if c is owner:
+                break
+            own = [m for m in ("__new__", "__init__") if m in c.__dict__]
+            if own:
+                return f"{c.__name__} defines {own[0]}"
+        return None
+    params = cls.__dict__.get("__dataclass_params__")
+    init = cls.__dict__.get("__init__")
+    if params is None or init is None or not params.init:
+        return f"{cls.__name__} has an __init__ of its own, not the one @dataclass makes"
+    code = getattr(init, "__code__", None)
+    if code is None or code.co_filename != "<string>":
+        return f"{cls.__name__} has an __init__ of its own, not the one @dataclass makes"
+    if hasattr(cls, "__post_init__"):
+        return f"{cls.__name__} has a __post_init__, which may change the values it is given"
+    if cls.__new__ is not object.__new__:
+        return f"{cls.__name__} defines __new__"
+    return None
+
+
+def _record_call(cls, args, keywords):
+    """[(field, atom), ...] for the call ``cls(*args, **keywords)`` of a record class
+    that builds its instance from the values given (``record_built``), in the order of
+    its fields, or None (the call is then refused where a value given carries a
+    derivative)."""
+    if record_built(cls) is not None or any(isinstance(a, gast.Starred) for a in args):
+        return None
+    fields = record_class(cls)
+    try:
+        bound = inspect.signature(cls).bind(*args, **keywords)
+    except (TypeError, ValueError):
+        return None
+    if not set(bound.arguments) <= set(fields):         # an InitVar
+        return None
+    return [(f, bound.arguments[f]) for f in fields if f in bound.arguments]
 
 
 def _surely_joins(op, kinds_found):
@@ -247,9 +332,17 @@ def _point_value(prim, args, keywords, kinds):
     return len(args) == 2 and (kind[0] == "LS" or is_array_kind(kind[0])) and kind[1] == "S"
 
 
+REPLACE = "replace"     # Op.func of a pack made by dataclasses.replace or p._replace
+
+
 def _prim(prim, args, keywords, kinds, what):
     if prim is None:
         return Op("unknown", args=args, keywords=keywords, what=what)
+    if prim is dataclasses.replace and len(args) == 1 and keywords \
+            and not isinstance(args[0], gast.Starred) and None not in keywords:
+        # dataclasses.replace(p, w=v): a pack of p's fields and the ones given
+        return Op("pack", args=args + list(keywords.values()), keys=[None] + list(keywords),
+                  what=f"{what}()", func=REPLACE)
     all_scalar = kinds is not None
     if all_scalar:
         for a in args:
@@ -280,8 +373,13 @@ def _prim(prim, args, keywords, kinds, what):
         if is_user_function(prim) or type(prim).__name__ in ("CustomVJP", "GradFunction",
                                                               "JVPFunction"):
             return Op("call", func=prim, args=args, keywords=keywords, what=pretty)
-        if isinstance(prim, type) and issubclass(prim, tuple) and hasattr(prim, "_fields"):
-            pretty = f"{what}(...), a named tuple built in the function"
+        if isinstance(prim, type) and record_class(prim) is not None:
+            fields = _record_call(prim, args, keywords)
+            if fields is not None:          # P(x, y), Params(w=w): a pack of fields
+                return Op("pack", args=[a for _, a in fields], keys=[f for f, _ in fields],
+                          what=f"{what}(...)", func=prim)
+            why = record_built(prim) or "a call binding no field, or an InitVar"
+            pretty = f"{what}(...), a record built in the function: {why}"
         return Op("unknown", args=args, keywords=keywords, what=pretty)
     return Op("rule", rule=rule, args=args, keywords=keywords, what=pretty,
               scalar_result=scalar_result)
@@ -392,6 +490,13 @@ def infer_kinds(tree, ctx, stmts=None, ops=None, reads=None, targets=None):
                 if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name)
                 and v.value.id in literals else (t, v, deps)
                 for t, v, deps in defs]
+    records = _record_literals(defs, ctx)
+    if records:         # p.a of p = P(x, y) has the kind of x
+        defs = [(t, v, deps | {n.id for n in name_nodes(records[v.value.id][v.attr])})
+                if isinstance(v, gast.Attribute) and isinstance(v.value, gast.Name)
+                and v.attr in records.get(v.value.id, ()) else (t, v, deps)
+                for t, v, deps in defs]
+        literals = dict(literals, **{_RECORD_KEY: records})
     changed = True
     seen = set()
     changed_at = {}        # name -> number of the last evaluation that changed its kind
@@ -522,6 +627,29 @@ def _sequence_literals(defs, ctx=None):
     return out
 
 
+_RECORD_KEY = "<records>"     # literals[_RECORD_KEY]: _record_literals (not a name)
+
+
+def _record_literals(defs, ctx):
+    """Name -> {field: atom} for the names bound once to a record built in the function
+    (``p = P(x, b=y)`` of a record class, see ``classify``): the fields given."""
+    count = {}
+    for t, _, _ in defs:
+        count[t] = count.get(t, 0) + 1
+    out = {}
+    for t, v, _ in defs:
+        if count[t] == 1 and isinstance(v, gast.Call) and isinstance(v.func, gast.Name):
+            try:
+                cls = ctx.lookup(v.func.id)
+            except KeyError:
+                continue
+            if isinstance(cls, type) and record_class(cls) is not None:
+                fields = _record_call(cls, list(v.args), {k.arg: k.value for k in v.keywords})
+                if fields is not None:
+                    out[t] = dict(fields)
+    return out
+
+
 def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
     cls = value.__class__
     if cls is gast.BinOp or cls is gast.UnaryOp:
@@ -576,10 +704,16 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
             return "S"
         return (len(found) == 2 and _broadcast_kind(found)) or "A"
     if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name) \
+            and value.attr in (literals or {}).get(_RECORD_KEY, {}).get(value.value.id, ()):
+        atom = literals[_RECORD_KEY][value.value.id][value.attr]
+        return _atom_kind(atom, kinds)          # p.a of p = P(x, y): x's kind
+    if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name) \
             and value.value.id in ctx.params:
         # self.W: the kind of the attribute at call time, when the API found that the
         # function only reads attributes of this parameter (parse.attribute_reads)
         found = ctx.kinds.get(f"{value.value.id}.{value.attr}")
+        if found == "A" and kinds.get(value.value.id) in ("L", "LS", "AL"):
+            return "AL"         # a field of a record: perhaps a list itself
         if found is not None:
             return found
     if isinstance(value, gast.Attribute) and value.attr in _SIZE_ATTRS \
@@ -595,6 +729,8 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
     container = _helper_container(value, ctx, kinds)
     if container is not None:
         return container
+    if fn in (runtime.field_of, runtime.replaced_field):
+        return "AL"             # the derivative of a field: perhaps a list
     if fn in (builtins.list, builtins.tuple, builtins.sorted) and len(value.args) == 1 \
             or fn is runtime.in_order and len(value.args) == 2:
         return _items_kind(_atom_kind(value.args[0], kinds))
@@ -620,6 +756,10 @@ def _classified_kind(value, ctx, kinds, ops):
         return pipeline.return_kind(op, kinds, ctx, value)
     if ops is not None:
         ops[id(value)] = (value, op)
+    if op.kind == "pack" and op.func is not None:
+        return "L"              # P(x, y) of a record class: a container read by field
+    if op.kind == "rule" and op.rule.primitive is runtime.field:
+        return "AL"             # a field of a record: perhaps a list itself
     if op.scalar_result:
         return "S"
     return _elementwise_of_arrays(value, op, ctx, kinds) or "A"
@@ -782,7 +922,10 @@ def _container_helpers():
             rt.in_order_adjoint: (1,), rt.add_any_adjoint: (1,), rt.mul_any_adjoint: (1,),
             rt.slice_adjoint: (1,), rt.sequence_repeat_adjoint: (1,),
             rt.like_argument: (1,),
-            rt.prod_items_adjoint_tangent: (3,)}
+            rt.prod_items_adjoint_tangent: (3,),
+            # a record's adjoint or tangent: a list or a dict by field
+            rt.field_adjoint: (1,), rt.replaced_adjoint: (1,), rt.record_tangent: (0,),
+            rt.replace_tangent: (1,)}
 
 
 def _items_kind(kind):
@@ -856,6 +999,7 @@ def run(tree, ctx):
     edges = {}
     ops = []
     lists = {t for s, t in assigns if isinstance(s.value, gast.List)}
+    records = _record_literals([(t, s.value, ()) for s, t in assigns], ctx)
     for s, t in zip(stmts, targets):
         if t is not None:
             known = classified.get(id(s.value))     # as infer_kinds classified it
@@ -863,6 +1007,11 @@ def run(tree, ctx):
                 op = known[1]
             else:
                 op = classify(s.value, ctx, kinds)
+            if records and op.kind == "rule" and op.rule.primitive is runtime.field \
+                    and s.value.attr in records.get(s.value.value.id, ()):
+                # p.a of p = P(x, y), bound once (SSA): x itself, which nothing rebinds
+                # before p.a reads it (a loop's header copies come at the end of its body)
+                op = Op("copy", args=[records[s.value.value.id][s.value.attr]])
             ops.append((s, t, op))
             ctx.classified[id(s)] = (s, s.value, op)
             if op.kind == "pop":

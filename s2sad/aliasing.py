@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import dataclasses
 import linecache
 import re
 
@@ -19,7 +20,7 @@ import gast
 import numpy as np
 
 from . import anno, errors, runtime
-from .activity import NONDIFF_ATTRS, Op, _is_append
+from .activity import NONDIFF_ATTRS, Op, _is_append, record_class
 from .dataflow import closure
 from .gastutil import dotted_name, loads, target_name, walk
 
@@ -354,6 +355,8 @@ class _Sharing:
         if recv:
             if last == "pop" and recv[0].id in self.tapes:
                 return [], []
+            if last == "_replace":      # p._replace(a=v): holds p's items and v
+                return [], recv + [k.value for k in v.keywords]
             return [], (recv if last == "pop" else [])   # other methods make new values
         try:
             fn = self.ctx.lookup(path) if path else None
@@ -367,6 +370,9 @@ class _Sharing:
             container = False
         if container:
             return [], list(v.args)
+        if fn is dataclasses.replace or isinstance(fn, type) and record_class(fn) is not None:
+            # P(x, y), dataclasses.replace(p, w=v): a record holding what it is given
+            return [], list(v.args) + [k.value for k in v.keywords]
         return [], []             # NumPy and math make new values
 
     def _returned(self, fn, call):

@@ -53,6 +53,8 @@ def kind_of(value):
         return _sequence_kind(value)
     if type(value) is dict:
         return "L"          # a container its items are read from (params["w"])
+    if hasattr(type(value), "__dataclass_fields__") and not isinstance(value, type):
+        return "L"          # a dataclass instance: a container read by field (p.w)
     return "A"
 
 
@@ -228,17 +230,21 @@ def _parse_wrt(func, wrt):
         raise errors.UnsupportedSyntaxError(
             "unsupported construct: *args or **kwargs parameter",
             filename=code.co_filename, lineno=def_line(func), hint=hint)
+    label = getattr(func, "__name__", None)
+    if type(func) is functools.partial:     # (located at its function's def)
+        label = f"functools.partial of {getattr(func.func, '__name__', func.func)}"
+        func = func.func
     for i in idx:
         if not isinstance(i, int) or isinstance(i, bool):
             raise errors.bad_argument(func, f"wrt must be an int or a tuple of ints, got {i!r}",
                                       hint="give argument positions, e.g. wrt=0 or wrt=(0, 1)")
         if not params:
             raise errors.bad_argument(
-                func, f"{func.__name__} has no parameters to differentiate with respect to",
+                func, f"{label} has no parameters to differentiate with respect to",
                 hint="give the function the inputs you want derivatives for as parameters")
         if not 0 <= i < len(params):
             raise errors.bad_argument(
-                func, f"wrt={i} is out of range: {func.__name__} has {len(params)} "
+                func, f"wrt={i} is out of range: {label} has {len(params)} "
                       f"parameter{'s' if len(params) != 1 else ''}",
                 hint=f"use an index between 0 and {len(params) - 1}")
     if not idx:
@@ -320,23 +326,59 @@ def receivers_of(arguments):
     """Parameter -> class, for the arguments (a mapping of parameter names to values)
     holding an instance of a class of its own (``self`` of a method; a named tuple
     too), and 'self.inner' -> class for such objects held in the instance's own
-    attributes: the generated code calls that class's functions for ``self.m(...)``
-    and ``self.inner.m(...)`` (``parse.bind_methods``), so it is specialized on the
-    classes, as on the kinds. A parameter holding a dict maps to ``dict``:
-    ``pipeline.make_context`` takes these out into ``Context.dicts`` (a dict argument
-    has the kind of a list, 'L'), and the code is specialized on them too."""
+    attributes (down to ``_RECEIVER_DEPTH`` attributes: 'self.block.inner'): the
+    generated code calls that class's functions for ``self.m(...)`` and
+    ``self.inner.m(...)`` (``parse.bind_methods``), so it is specialized on the
+    classes, as on the kinds. A list or tuple of such objects, an argument or an
+    attribute, maps as 'layers[]' or 'self.layers[]' to the class of its items (a
+    tuple of their classes when they differ; nothing when an item is no such object),
+    and what the items hold alike as 'self.layers[].act': ``for l in self.layers:
+    l.apply(x)`` calls that class's function. A parameter holding a dict maps to
+    ``dict``: ``pipeline.make_context`` takes these out into ``Context.dicts`` (a dict
+    argument has the kind of a list, 'L'), and the code is specialized on them too."""
     found = {}
+    budget = [_RECEIVER_BUDGET]
     for n, v in arguments.items():
         if type(v) is dict:
             found[n] = dict     # (pipeline.make_context: Context.dicts, no receiver)
-        elif _is_receiver(v):
-            found[n] = type(v)
-            own = getattr(v, "__dict__", None)
-            if type(own) is dict and len(own) <= 256:
-                for a, w in own.items():
-                    if type(a) is str and _is_receiver(w):
-                        found[f"{n}.{a}"] = type(w)
+        else:
+            _receivers_in(n, v, found, 0, budget)
     return found
+
+
+_RECEIVER_DEPTH = 4         # attributes and list items followed from an argument
+_RECEIVER_BUDGET = 4096     # values looked at per call of receivers_of
+
+
+def _receivers_in(path, v, found, depth, budget):
+    """``receivers_of`` of the value ``v`` found at ``path``, into ``found``."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        return
+    if _is_receiver(v):
+        found[path] = type(v)
+        own = getattr(v, "__dict__", None)
+        if depth < _RECEIVER_DEPTH and type(own) is dict and len(own) <= 256:
+            for a, w in own.items():
+                if type(a) is str:
+                    _receivers_in(f"{path}.{a}", w, found, depth + 1, budget)
+    elif isinstance(v, (list, tuple)) and 0 < len(v) <= 100_000 and _is_receiver(v[0]) \
+            and all(map(_is_receiver, v)):
+        classes = tuple(dict.fromkeys(map(type, v)))
+        items = path + "[]"
+        if len(classes) > 1:
+            found[items] = classes      # refused where a method of an item is called
+            return
+        common = None                   # what every item holds alike
+        for w in v:
+            each = {}
+            _receivers_in(items, w, each, depth + 1, budget)
+            common = each if common is None else \
+                {k: c for k, c in common.items() if each.get(k) == c}
+            if budget[0] < 0:
+                common = {items: classes[0]}
+                break
+        found.update(common)
 
 
 _THREAD = threading.local()
@@ -424,11 +466,14 @@ def refuse_wrt(func, sig, wrt, args, kwargs):
             raise _complex_argument(func, i, params, value)
         if is_bool(value):
             what = "an array of bools" if isinstance(value, np.ndarray) else "a bool"
-        elif not isinstance(value, _DIFFERENTIABLE):
+        elif not isinstance(value, _DIFFERENTIABLE) and _record_fields(value) is None:
             what = f"a value of type {type(value).__name__}"
-        elif isinstance(value, dict) and _odd_entry(value) is not None:
-            key, entry = _odd_entry(value)
-            what = f"a dict whose entry {key!r} is a value of type {type(entry).__name__}"
+        elif _odd_entry(value) is not None:
+            holder, key, entry = _odd_entry(value)
+            part = "entry" if isinstance(holder, dict) else "field"
+            kind = type(holder).__name__
+            what = (f"{'a' if kind[0] not in 'AEIOU' else 'an'} {kind} whose {part} {key!r} "
+                    f"is a value of type {type(entry).__name__}")
         else:
             continue
         if i == 0 and params[0] == "self" and not is_bool(value):
@@ -443,16 +488,29 @@ def refuse_wrt(func, sig, wrt, args, kwargs):
             f"but it holds {what}, which has no derivative", hint=hint)
 
 
+def _record_fields(value):
+    from .runtime import record_fields
+    return record_fields(value)
+
+
 def _odd_entry(d):
-    """(key, value) of an entry of the dict ``d`` (or of a dict in it) that holds no
+    """(container, key, value) of an entry of the dict ``d``, or a field of the named
+    tuple or dataclass instance ``d`` (or of such a dict or record in it), that holds no
     real number to differentiate along: a string, None, a bool, an object; or None."""
-    for k, v in d.items():
-        if isinstance(v, dict):
+    if isinstance(d, dict):
+        items = d.items()
+    else:
+        fields = _record_fields(d)
+        if fields is None:
+            return None
+        items = ((f, getattr(d, f)) for f in fields)
+    for k, v in items:
+        if isinstance(v, dict) or _record_fields(v) is not None:
             found = _odd_entry(v)
             if found is not None:
                 return found
         elif is_bool(v) or not isinstance(v, _DIFFERENTIABLE):
-            return k, v
+            return d, k, v
     return None
 
 
@@ -466,6 +524,8 @@ def _is_complex(a):
         return any(_is_complex(v) for v in a)
     if isinstance(a, dict):
         return any(_is_complex(v) for v in a.values())
+    if hasattr(a, "__dataclass_fields__") and _record_fields(a) is not None:
+        return any(_is_complex(getattr(a, f)) for f in _record_fields(a))
     return False
 
 
@@ -556,6 +616,7 @@ def _dispatcher(sig, name, fast, limit=8, wrt=()):
         return n
 
     nonscalar = inject("NonScalarOutputError", errors.NonScalarOutputError)
+    stale = inject("StaleReceiverError", errors.StaleReceiverError)
     note = inject("note_generated", errors.note_generated)
     kind_fn = inject("kind_of", kind_of)
     chosen = list(fast.items())[-limit:]
@@ -600,6 +661,9 @@ def _dispatcher(sig, name, fast, limit=8, wrt=()):
                     checks.append(_ndim_test(v, test, akind, False))
         call = ["try:",
                 f"    return {inject(f'F{k}', impl.function)}({', '.join(pos[:n])})",
+                f"except {stale} as {err}:",
+                f"    return {me}._respecialize({inject(f'I{k}', impl)}, "
+                f"({', '.join(pos[:n])}{',' if n else ''}), {err})",
                 f"except {nonscalar} as {err}:",
                 f"    {me}._last = {inject(f'I{k}', impl)}",
                 f"    {me}._locate({err})",
@@ -726,7 +790,7 @@ class GradFunction:
 
     def _forget(self, args, kwargs):
         """Drop the specialization these arguments ran (its next call checks again)."""
-        impl = self._impls.pop(_key(args, kwargs), None)
+        impl = self._impls.pop(self._call_key(args, kwargs), None)
         stale = [k for k, v in self._fast.items() if v is impl]
         for k in stale:
             del self._fast[k]
@@ -813,12 +877,33 @@ class GradFunction:
             return self._via_vjp(impl, args, kwargs)
         try:
             return impl.function(*args, **kwargs)
+        except errors.StaleReceiverError as exc:
+            return self._respecialize(impl, args, exc, kwargs)
         except errors.NonScalarOutputError as exc:
             self._last = impl
             self._locate(exc)
         except Exception as exc:
             errors.note_generated(exc)
             raise
+
+    def _respecialize(self, impl, args, exc, kwargs=None):
+        """The call again, with code made for it: ``impl``, the code it ran, was made
+        for objects of other classes than the arguments hold now (an item of
+        ``net.layers`` or an attribute ``self.inner`` replaced since; ``exc``, the
+        ``StaleReceiverError`` its check raised), so it is forgotten and the general
+        path makes code for these classes (``receivers_of``; a global object's, by
+        ``Context.stale``). Once: ``exc`` if that code raises it too."""
+        if getattr(_THREAD, "respecializing", False):
+            raise exc
+        for table in (self._impls, self._fast):
+            for k in [k for k, v in table.items() if v is impl]:
+                del table[k]
+        self._dispatch()
+        _THREAD.respecializing = True
+        try:
+            return self._slow(args, kwargs or {})
+        finally:
+            _THREAD.respecializing = False
 
     def _kinds(self, args, kwargs, target):
         """The kinds to compile ``target`` (the function, or the generated code of the
@@ -1123,11 +1208,13 @@ class _CustomCtx:
     mode = "reverse"
 
 
-def _shift_wrt(wrt):
-    """``wrt`` of a bound method, counted from its function's first parameter (``self``)."""
+def _shift_wrt(wrt, by=1):
+    """``wrt`` of a bound method, counted from its function's first parameter (``self``);
+    of a ``functools.partial``, counted from its function's first parameter (``by``
+    arguments bound before those given)."""
     if isinstance(wrt, (tuple, list)):
-        return type(wrt)(_shift_wrt(w) for w in wrt)
-    return wrt + 1 if isinstance(wrt, int) and not isinstance(wrt, bool) and wrt >= 0 else wrt
+        return type(wrt)(_shift_wrt(w, by) for w in wrt)
+    return wrt + by if isinstance(wrt, int) and not isinstance(wrt, bool) and wrt >= 0 else wrt
 
 
 def _call_method(f):
@@ -1146,11 +1233,17 @@ def _call_method(f):
 
 def methods_too(transform):
     """``transform(f, wrt, ...)`` also for a bound method ``obj.f``: the transformation of
-    ``f`` itself along the same arguments (``self`` is not one), bound to ``obj`` again.
-    ``wrt`` is checked against the method's own parameters first."""
+    ``f`` itself along the same arguments (``self`` is not one), bound to ``obj`` again;
+    and for a ``functools.partial``, likewise with its bound arguments. ``wrt`` is
+    checked against the method's (or partial's) own parameters first."""
     @functools.wraps(transform)
     def wrapper(f, wrt=0, *args, **kwargs):
         f = _call_method(f)
+        if type(f) is functools.partial:
+            # grad(partial(g, a, k=b)) is partial(grad(g) along the same arguments, a, k=b)
+            _parse_wrt(f, wrt)
+            made = wrapper(f.func, _shift_wrt(wrt, len(f.args)), *args, **kwargs)
+            return functools.partial(made, *f.args, **f.keywords)
         if isinstance(f, types.MethodType):
             _parse_wrt(f, wrt)
             made = transform(f.__func__, _shift_wrt(wrt), *args, **kwargs)

@@ -30,8 +30,13 @@ class Context:
     receivers: dict = field(default_factory=dict)   # parameter -> class of its object (self)
     dicts: frozenset = frozenset()  # the parameters known to hold dicts (the others of kind
                                     # 'L' are taken for lists: aliasing.maybe_dict)
-    method_calls: dict = field(default_factory=dict)  # name called -> class of its self, for
-                                    # self.m(...) and self.inner.m(...) (parse.bind_methods)
+    method_calls: dict = field(default_factory=dict)  # name called -> what its self holds
+                                    # ({'': class, '.inner': class}), for self.m(...),
+                                    # self.inner.m(...), l.m(...) (parse.bind_methods)
+    receiver_reads: list = field(default_factory=list)  # (name, global path or None, the
+                                    # object when None, receivers_of({name: it})) for
+                                    # for l in LAYERS (parse.bind_methods) and NET.f(x)
+                                    # (normalize): other classes since make the code stale
     method_reads: list = field(default_factory=list)  # (class, name, what it held): methods
                                     # the code calls for self.m(...) (parse.bind_methods)
     aux_name: str = None            # compiled for a call from other differentiated code
@@ -121,6 +126,15 @@ class Context:
         for cls, name, raw in self.method_reads:
             if class_attribute(cls, name) is not raw:
                 return True
+        if self.receiver_reads:
+            from .api import receivers_of
+            for name, path, obj, found in self.receiver_reads:
+                try:
+                    now = receivers_of({name: self._lookup(path) if path else obj})
+                except KeyError:
+                    return True
+                if now != found:
+                    return True
         return any(dep.ctx.stale() for dep in self.deps if isinstance(dep.ctx, Context))
 
     def inject(self, template_name, obj):

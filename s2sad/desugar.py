@@ -1,4 +1,5 @@
-"""Stage 2a: lower ``break``, ``continue``, early ``return`` and loop ``else``.
+"""Stage 2a: lower ``break``, ``continue``, early ``return`` and loop ``else``;
+unwrap ``with`` statements whose context manager changes no value.
 
 Takes: the parsed function. Gives: a function where
 
@@ -12,6 +13,12 @@ Takes: the parsed function. Gives: a function where
   one ``return _result``;
 * ``for ... else`` / ``while ... else`` run their ``else`` under
   ``if not _brk1:`` after the loop.
+
+* a ``while`` whose test holds a ``:=`` tests it at the top of a ``while True`` body
+  (``if not (...): break``), so that the assignment runs on every trip;
+* ``with np.errstate(divide="ignore"):`` (any setting but 'raise' and 'call') and
+  ``with contextlib.nullcontext():`` are replaced by their bodies: they only change
+  what is printed, and the gradient's own code runs without them.
 
 So the reverse sweep sees only structured control flow, and replays exactly
 the iterations that ran (the exit iteration included: its skipped statements
@@ -33,10 +40,13 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
+
 import gast
+import numpy as np
 
 from . import anno, errors
-from .gastutil import assign, const, name
+from .gastutil import assign, const, contains, dotted_name, name
 
 _LOOPS = (gast.For, gast.While)
 WHOLE = "after a whole iteration"     # the LOOP_EXIT of a loop whose break ends the body
@@ -115,6 +125,13 @@ class Desugar:
         return [s]
 
     def loop(self, s):
+        if isinstance(s, gast.While) and not s.orelse and contains(s.test, gast.NamedExpr):
+            # while (y := e) > t: body  ->  while True: if not ((y := e) > t): break; body
+            # (normalize hoists the := out of the if test, once per trip)
+            leave = gast.If(test=_not(s.test), body=[gast.copy_location(gast.Break(), s.test)],
+                            orelse=[])
+            s.body = [gast.copy_location(leave, s.test)] + s.body
+            s.test = gast.copy_location(const(True), s.test)
         inner = _jumps(s.body)
         if not inner and not s.orelse:
             s.body = self.block(s.body)
@@ -150,7 +167,48 @@ def _has_early_return(stmts, tail=True):
     return False
 
 
+_QUIET = frozenset({"ignore", "warn", "print", "log"})
+
+
+def _quiet(item, ctx):
+    """The ``with`` item is ``np.errstate(...)`` with settings that only print (not
+    'raise' or 'call'), or ``contextlib.nullcontext()``, bound to no name."""
+    e = item.context_expr
+    if item.optional_vars is not None or not isinstance(e, gast.Call):
+        return False
+    path = dotted_name(e.func)
+    if path is None or path.split(".")[0] in ctx.local_names:
+        return False
+    try:
+        obj = ctx.lookup(path)
+    except (KeyError, ValueError, AttributeError):
+        return False
+    if obj is contextlib.nullcontext:
+        return not e.args and not e.keywords
+    if obj is np.errstate:
+        return not e.args and all(
+            k.arg is not None and isinstance(k.value, gast.Constant)
+            and k.value.value in _QUIET for k in e.keywords)
+    return False
+
+
+def _unwrap_with(stmts, ctx):
+    """``stmts`` with every quiet ``with`` (``_quiet``) replaced by its body."""
+    out = []
+    for s in stmts:
+        for f in ("body", "orelse"):
+            if isinstance(getattr(s, f, None), list):
+                setattr(s, f, _unwrap_with(getattr(s, f), ctx))
+        if isinstance(s, gast.With) and all(_quiet(i, ctx) for i in s.items):
+            out.extend(s.body)
+        else:
+            out.append(s)
+    return out
+
+
 def run(tree, ctx):
+    if contains(tree, gast.With):
+        tree.body = _unwrap_with(tree.body, ctx)
     general = _has_early_return(tree.body)
     pass_ = Desugar(ctx, general)
     body = pass_.block(tree.body)

@@ -163,6 +163,13 @@ class ArgumentError(S2SADError):
     """Bad ``wrt`` or call arguments."""
 
 
+class StaleReceiverError(ArgumentError):
+    """Derivative code made for objects of one class met an object of another (an
+    attribute ``self.inner`` or an item of ``self.layers`` replaced since): raised by the
+    check the code runs (``runtime.check_method``); a gradient object then makes code
+    for the new classes and calls it."""
+
+
 class FixedPointError(S2SADError):
     """``fixed_point=True`` was asked for a loop it does not fit, or the adjoint of
     a fixed-point loop did not settle."""
@@ -192,7 +199,9 @@ class TruncatingStoreError(S2SADError):
 UNSUPPORTED = {
     "Try": ("try/except", "move the try/except out of the function being differentiated"),
     "TryStar": ("try/except*", "move the try/except out of the function being differentiated"),
-    "With": ("with statement", "open resources outside the differentiated function"),
+    "With": ("with statement", "only 'with np.errstate(...)' (not 'raise' or 'call') and "
+             "'with contextlib.nullcontext()' are differentiated: move the with statement "
+             "out of the function"),
     "AsyncWith": ("async with", "differentiate a synchronous function"),
     "AsyncFor": ("async for", "differentiate a synchronous function"),
     "AsyncFunctionDef": ("async def", "differentiate a synchronous function"),
@@ -202,8 +211,10 @@ UNSUPPORTED = {
     "ClassDef": ("class definition", "define the class at module level"),
     "Global": ("global statement", "pass the value as an argument and return the new value"),
     "Nonlocal": ("nonlocal statement", "pass the value as an argument and return the new value"),
-    "Delete": ("del statement", "rebind the name instead of deleting it"),
-    "NamedExpr": ("assignment expression (walrus ':=')", "assign in a separate statement"),
+    "Delete": ("del statement", "leave the del out (the gradient frees its own memory), or "
+               "rebind the name instead of deleting it"),
+    "NamedExpr": ("assignment expression (walrus ':=')",
+                  "assign in a separate statement before this one"),
     "Starred": ("starred argument or display item (f(*args), [*xs])",
                 "pass the arguments explicitly, or build the list with + or a loop"),
     "Lambda": ("lambda", "define a named function with def"),
@@ -227,7 +238,12 @@ UNSUPPORTED = {
     "LoopWritesList": ("writing into an item of the list, array or dict a loop iterates over",
                        "loop over the indices or keys instead: for i in range(len(xs)): "
                        "v = xs[i] (for k in d: v = d[k])"),
-    "AttributeStore": ("assignment to an attribute", "compute the value in a local variable"),
+    "AttributeStore": ("assignment to an attribute",
+                       "compute the value in a local variable; to change a field of a "
+                       "dataclass or a named tuple, build a new one from its fields "
+                       "(p = Params(p.w * x, p.b), p = dataclasses.replace(p, w=p.w * x), "
+                       "p = p._replace(w=...) of a named tuple), whose fields carry "
+                       "derivatives"),
     "SubscriptStore": ("assignment to an element of an array that carries a derivative",
                        "build the result with np.where, np.concatenate or arithmetic"),
     "ListSliceStore": ("assignment to a slice of a list that carries a derivative",
@@ -328,17 +344,23 @@ def missing_rule(node, ctx, what, mode="reverse"):
     if what.startswith("method ") and not re.fullmatch(r"method \.\w+\(\)( \(.*\))?", what):
         # a method of an object (not an array method): of super(), of an attribute
         hint = ("call the method through its class with the object first, "
-                "C.m(obj, x) (self.m(x) and self.inner.m(x) are differentiated; "
-                "super().m(x) and methods of objects held in local names are not), "
+                "C.m(obj, x) (methods of objects held in parameters, in their attributes "
+                "and in globals, self.m(x), self.inner.m(x), net(x), and of a loop "
+                "variable over a list of objects, for l in self.layers: l(x), are "
+                "differentiated; super().m(x) and methods of objects held in other local "
+                "names, bound by an assignment or in a comprehension, are not), "
                 "or " + hint)
     if what.startswith("attribute ."):
-        # p.a of a parameter rebound in the function, or of an object made in it
-        hint = ("attributes carry derivatives only when read from a parameter the function "
-                "never rebinds (p.w of an object or named tuple passed in): keep p, and put "
-                "new values under other names (a plain tuple q = (a, b), read as q[0])")
-    if what.endswith("a named tuple built in the function"):
-        hint = ("build a plain tuple, (a, b), and index it (q[0]), or pass the named tuple "
-                "in as an argument (its fields p.a carry derivatives)")
+        # p.a of an object that is no record, or no field of a record (a property)
+        hint = ("only the fields of named tuples and dataclass instances carry "
+                "derivatives (p.w); a property, a method or an attribute of another "
+                "object does not: compute the value from the fields in the function, or "
+                "make the object a dataclass")
+    if "a record built in the function" in what:
+        hint = ("a named tuple or dataclass is differentiated when its class makes the "
+                "instance from the values given: no __new__, __init__ or __post_init__ "
+                "of your own; pass the fields by position or by name, or build a plain "
+                "tuple (a, b) instead")
     if what.startswith("call of a computed function") or " of a computed value" in what:
         # no name to register a rule for: fs[0](x), make()(x)
         hint = ("call the function by its name (a function of your module, or one with a "

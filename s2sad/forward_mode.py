@@ -283,8 +283,8 @@ class Forward:
         """The tangent of ``t = <operation>``: ([it], []) when it may go first (see
         ``quiet``), else ([], [it])."""
         op = self.classify(s)
-        if op.kind == "copy":
-            expr = self.dt(s.value)
+        if op.kind == "copy":       # (of a name; or p.a of p = P(x, y), a copy of x)
+            expr = self.dt(op.args[0])
         elif op.kind == "pack":
             elts = [self.dt(a) for a in op.args]
             # a zero tangent of an item that is a list, tuple or array has its structure
@@ -292,7 +292,16 @@ class Forward:
                     if _zero(e) and isinstance(a, gast.Name)
                     and self.ctx.var_kinds.get(a.id) != "S" else e
                     for a, e in zip(op.args, elts)]
-            if isinstance(s.value, gast.Dict):
+            if op.func is not None:         # P(x, y) of a record class: by field
+                raw = [self.dt(a) for a in op.args]        # (no tangent: a zero there)
+                if op.keys[0] is None:      # dataclasses.replace(p, w=v): p's tangent
+                    expr = call(self.helper("replace_tangent"), raw[0], name(t))
+                else:
+                    expr = call(self.helper("record_tangent"), name(t))
+                # (a field replaced by a constant gets the zero tangent)
+                expr.keywords = [gast.keyword(arg=k, value=e) for k, e in zip(op.keys, raw)
+                                 if k is not None and (op.keys[0] is None or not _zero(e))]
+            elif isinstance(s.value, gast.Dict):
                 expr = gast.Dict(keys=[const(k) for k in op.keys], values=elts)
             else:
                 expr = (gast.List if isinstance(s.value, gast.List) else gast.Tuple)(

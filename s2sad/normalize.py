@@ -105,7 +105,9 @@ class Normalizer:
         self.result = None  # name of the result variable when returns are lowered
         self.nested = {}    # functions defined inside the function: inlined where called
         self.inlining = []  # nested functions being inlined (to catch recursion)
-        self.tree = None    # the function (list_written_in reads its assignments)
+        self.walrus = False  # the function has a ':=' (check_walrus)
+        self.tree = None     # the function (stmt_Delete, list_written_in)
+        self.dict_names = frozenset()   # names that only ever hold dicts (_dict_names)
 
     # -- statements -------------------------------------------------------
     def block(self, stmts):
@@ -118,7 +120,39 @@ class Normalizer:
         method = getattr(self, "stmt_" + type(s).__name__, None)
         if method is None:
             raise errors.unsupported(s, self.ctx, type(s).__name__)
+        if self.walrus:
+            self.check_walrus(s)
         method(s, out)
+
+    def check_walrus(self, s):
+        """``(y := e)`` becomes the statement ``y = e`` before the one holding it, and
+        later reads of ``y`` read the new value, as in Python. A read of ``y`` earlier
+        in the same statement (``y * (y := 2.0)``) would read the new value too: refused.
+        So is a ``:=`` in the test of a ``while`` with an ``else`` (desugar moves the
+        others into the body)."""
+        if isinstance(s, gast.While):
+            parts = [s.test]
+        elif isinstance(s, (gast.If, gast.For)):
+            parts = [s.test if isinstance(s, gast.If) else s.iter]
+        elif isinstance(s, (gast.FunctionDef, gast.Pass, gast.Break, gast.Continue)):
+            return
+        else:
+            parts = [s]
+        for part in parts:
+            found = [n for n in walk(part) if isinstance(n, gast.NamedExpr)]
+            if not found:
+                continue
+            if isinstance(s, gast.While):
+                raise errors.unsupported(found[0], self.ctx, "NamedExpr", "in the test of a while with an else clause")
+            for w in found:
+                at = (w.lineno, w.col_offset)
+                for n in walk(part):
+                    if isinstance(n, gast.Name) and n.id == w.target.id \
+                            and isinstance(n.ctx, gast.Load) \
+                            and (n.lineno, n.col_offset) < at:
+                        raise errors.unsupported(
+                            w, self.ctx, "NamedExpr",
+                            f"{n.id} is read before the := assigns it in the same statement")
 
     def stmt_Pass(self, s, out):
         pass
@@ -138,13 +172,23 @@ class Normalizer:
         return fn is not None and fn is not runtime.index_add and is_user_function(fn)
 
     def stmt_Delete(self, s, out):
-        """``del t1, b2`` in code s2sad generated (``grad(grad(f))``): it only frees
-        arrays early, and the new gradient frees its own. In user code, unsupported."""
-        if not (self.generated() and all(isinstance(t, gast.Name) for t in s.targets)):
-            raise errors.unsupported(s, self.ctx, "Delete")
+        """``del t1, b2`` only frees memory early, and the gradient frees its own: it
+        is dropped. In your code, only ``del`` of names that nothing reads afterwards
+        (``_deleted_read``); ``del xs[i]`` changes a list: unsupported."""
+        if not all(isinstance(t, gast.Name) for t in s.targets):
+            raise errors.unsupported(s, self.ctx, "Delete", "of an item or attribute")
+        if not self.generated():
+            for t in s.targets:
+                read = _deleted_read(self.tree, s, t.id)
+                if read is not None:
+                    raise errors.unsupported(
+                        s, self.ctx, "Delete",
+                        f"{t.id} may be read after it (line {read.lineno})")
 
     def stmt_Expr(self, s, out):
         if isinstance(s.value, gast.Constant):   # docstring or bare constant
+            return
+        if isinstance(s.value, gast.Call) and self.dict_update(s.value, s, out):
             return
         value = self.simple(s.value, out)
         if isinstance(value, gast.Call) and len(value.args) == 3 and not value.keywords \
@@ -489,7 +533,7 @@ class Normalizer:
 
     def condition(self, e, out):
         """An ``if`` test: a name, or evaluated whole into a fresh ``_c`` name."""
-        self.check_expr(e)
+        self.check_expr(e, whole=False)
         if isinstance(e, gast.Name):
             return name(e.id)
         c = self.namer.numbered("_c")
@@ -643,6 +687,14 @@ class Normalizer:
                                                and e.args[0].id in self.nested):
             # map(f, xs, ys) -> (f(a, b) for a, b in zip(xs, ys)), for a named function
             return self.expr_ListComp(self._map_as_generator(e), out)
+        if not e.args and all(k.arg for k in e.keywords) and self._is_builtin(e.func, ("dict",)):
+            # dict(a=x, b=y) -> {'a': x, 'b': y}
+            return self.expr_Dict(copy_location(gast.Dict(
+                keys=[const(k.arg) for k in e.keywords], values=[k.value for k in e.keywords]),
+                e), out)
+        got = self.dict_get(e, out)
+        if got is not None:
+            return got
         e = self.unpartial(e)
         func = e.func
         if isinstance(func, gast.Attribute):
@@ -661,6 +713,48 @@ class Normalizer:
                 raise errors.unsupported(k.value, self.ctx, "KwargsCall")
             keywords.append(gast.keyword(arg=k.arg, value=self.atom(k.value, out)))
         return gast.Call(func=func, args=args, keywords=keywords)
+
+    def _dict_method(self, e, attr):
+        """The dict name of ``d.attr(...)``, when ``d`` only ever holds a dict."""
+        f = e.func
+        if isinstance(f, gast.Attribute) and f.attr == attr and isinstance(f.value, gast.Name) \
+                and f.value.id in self.dict_names:
+            return f.value.id
+        return None
+
+    def dict_get(self, e, out):
+        """``d.get(k, v)`` -> ``d[k] if k in d else v`` (v None if not given), for a name
+        that only ever holds a dict: the item's derivative or the default's."""
+        d = self._dict_method(e, "get")
+        if d is None or not 1 <= len(e.args) <= 2 or e.keywords \
+                or any(isinstance(a, gast.Starred) for a in e.args):
+            return None
+        key = self.atom(e.args[0], out)
+        default = e.args[1] if len(e.args) == 2 else const(None)
+        test = gast.Compare(left=key, ops=[gast.In()], comparators=[name(d)])
+        item = gast.Subscript(value=name(d), slice=clone(key), ctx=gast.Load())
+        node = gast.IfExp(test=test, body=item, orelse=default)
+        for n in walk(node):
+            if not hasattr(n, "lineno"):
+                copy_location(n, e)
+        return self.expr_IfExp(copy_location(node, e), out)
+
+    def dict_update(self, e, s, out):
+        """``d.update({k: v, ...}, k2=v2)`` as a statement -> the values, then the stores
+        ``d[k] = v``, for a name that only ever holds a dict and a display of fixed
+        pairs; else False."""
+        d = self._dict_method(e, "update")
+        if d is None or len(e.args) > 1 or not all(k.arg for k in e.keywords):
+            return False
+        if e.args and not (isinstance(e.args[0], gast.Dict) and None not in e.args[0].keys):
+            return False
+        pairs = list(zip(e.args[0].keys, e.args[0].values)) if e.args else []
+        pairs += [(const(k.arg), k.value) for k in e.keywords]
+        atoms = [(self.atom(k, out), self.atom(v, out)) for k, v in pairs]
+        for k, v in atoms:
+            target = gast.Subscript(value=name(d), slice=k, ctx=gast.Store())
+            self.stmt_Assign(assign(target, v, like=s), out)
+        return True
 
     def defaulted(self, e, out):
         """``min(xs, default=d, key=k)``: ``min(items, key=k) if items else d`` of the
@@ -806,7 +900,11 @@ class Normalizer:
             # the object is a receiver of the callee, as self of grad(model.loss): its
             # self.m(x) and self.layer.m(x) are calls of its class's functions
             from .api import receivers_of
-            self.ctx.receivers.update(receivers_of({args[0].id: method}))
+            found = receivers_of({args[0].id: method})
+            self.ctx.receivers.update(found)
+            # the classes of what it holds are read now: other ones since make the code
+            # stale (Context.stale), as rebinding the name does
+            self.ctx.receiver_reads.append((args[0].id, None, method, found))
         keywords = [gast.keyword(arg=k, value=name(self.ctx.inject(k, v)))
                     for k, v in obj.keywords.items() if k not in given] + list(e.keywords)
         label = getattr(inner, "__name__", "")
@@ -863,6 +961,23 @@ class Normalizer:
         # [elt for t in it if c]  ->  _t = []; for t in it: if c: _t.append(elt)
         result = self.namer.temp()
         out.append(assign(result, gast.List(elts=[], ctx=gast.Load()), like=e))
+        append = gast.Attribute(value=name(result), attr="append", ctx=gast.Load())
+        self.comprehension(e, [e.elt], lambda elt: gast.Expr(
+            value=gast.Call(func=append, args=[elt], keywords=[])), out)
+        return name(result)
+
+    def expr_DictComp(self, e, out):
+        # {k: v for t in it if c}  ->  _t = {}; for t in it: if c: _t[k] = v
+        result = self.namer.temp()
+        out.append(assign(result, gast.Dict(keys=[], values=[]), like=e))
+        self.comprehension(e, [e.key, e.value], lambda key, value: gast.Assign(
+            targets=[gast.Subscript(value=name(result), slice=key, ctx=gast.Store())],
+            value=value, type_comment=None), out)
+        return name(result)
+
+    def comprehension(self, e, parts, store, out):
+        """The loops of the comprehension ``e`` (its targets renamed apart from the
+        function's names), around ``store(*parts)``."""
         renames = {}
         for gen in e.generators:
             if gen.is_async:
@@ -871,31 +986,36 @@ class Normalizer:
                 if isinstance(n, gast.Name):
                     renames[n.id] = self.namer.fresh(n.id)
         from .gastutil import rename as rename_loads
-        for node in [e.elt] + [x for g in e.generators for x in [g.target] + g.ifs] + \
-                [g.iter for g in e.generators[1:]]:
+        guards = [getattr(g, "guards", []) for g in e.generators]   # (parse.bind_methods)
+        for node in parts + [x for g in e.generators for x in [g.target] + g.ifs] + \
+                [g.iter for g in e.generators[1:]] + [s for each in guards for s in each]:
             rename_loads(node, renames)
             for n in gast.walk(node):
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                     n.id = renames.get(n.id, n.id)
-        append = gast.Attribute(value=name(result), attr="append", ctx=gast.Load())
-        body = [gast.Expr(value=gast.Call(func=append, args=[e.elt], keywords=[]))]
-        for gen in reversed(e.generators):
+        body = [store(*parts)]
+        for gen, checks in zip(reversed(e.generators), reversed(guards)):
             for cond in reversed(gen.ifs):
                 body = [gast.If(test=cond, body=body, orelse=[])]
-            body = [gast.For(target=gen.target, iter=gen.iter, body=body, orelse=[],
+            # the checks of the objects its variable takes (l(x) for l in self.layers)
+            body = [gast.For(target=gen.target, iter=gen.iter, body=checks + body, orelse=[],
                              type_comment=None)]
         for stmt in body:
             for n in gast.walk(stmt):
                 if isinstance(n, (gast.stmt, gast.expr)) and not hasattr(n, "lineno"):
                     copy_location(n, e)
             self.stmt(stmt, out)
-        return name(result)
 
     expr_GeneratorExp = expr_ListComp
 
     def expr_JoinedStr(self, e, out):
         self.check_expr(e)
         return e
+
+    def expr_NamedExpr(self, e, out):
+        # (y := e)  ->  y = e, then the value is y (check_walrus: no read of y before it)
+        self.stmt_Assign(assign(e.target.id, e.value, like=e), out)
+        return name(e.target.id)
 
     def expr_BoolOp(self, e, out):
         # a and b  ->  t = a; if t: t = b      (or: if not t: t = b)
@@ -921,7 +1041,7 @@ class Normalizer:
         out.append(copy_location(gast.If(test=test, body=body, orelse=orelse), e))
         return name(t)
 
-    def check_expr(self, e):
+    def check_expr(self, e, whole=True):
         """Reject constructs hidden in expressions that are kept whole (a lambda given
         as ``key=`` of ``min``, ``max`` or ``sorted`` excepted: ``keyed`` inlines it
         where the expression is flattened, in ``if`` and ``while`` tests too)."""
@@ -935,9 +1055,94 @@ class Normalizer:
             kind = type(n).__name__
             if kind == "Lambda" and id(n) in keys:
                 continue
-            if kind in ("Lambda", "NamedExpr", "Yield", "YieldFrom", "Await",
-                        "SetComp", "DictComp", "Starred"):
+            if kind in ("Lambda", "Yield", "YieldFrom", "Await", "SetComp", "DictComp",
+                        "Starred") or (kind == "NamedExpr" and whole):
                 raise errors.unsupported(n, self.ctx, kind)
+
+
+def _is_dict_display(e):
+    """``{...}``, ``{k: v for ...}`` or ``dict(k=v, ...)`` (no ``**``, no positional)."""
+    if isinstance(e, (gast.Dict, gast.DictComp)):
+        return True
+    return isinstance(e, gast.Call) and isinstance(e.func, gast.Name) \
+        and e.func.id == "dict" and not e.args and all(k.arg for k in e.keywords)
+
+
+def _dict_names(tree, ctx):
+    """The names that hold dicts wherever they are read: parameters known to hold
+    dicts (``Context.dicts``), and locals bound only by plain assignments of dict
+    displays (``_is_dict_display``), never by a loop, an unpacking or an ``op=``."""
+    names = set(ctx.dicts)
+    if not contains(tree, (gast.Dict, gast.DictComp, gast.Call)):
+        return frozenset(names)
+    displays, plain, other = {}, set(), set()
+    for n in walk(tree):
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 \
+                and isinstance(n.targets[0], gast.Name):
+            t = n.targets[0]
+            displays[t.id] = displays.get(t.id, True) and _is_dict_display(n.value)
+            plain.add(id(t))
+    for n in walk(tree):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)) \
+                and id(n) not in plain:
+            other.add(n.id)
+    for v, only in displays.items():
+        if v in ctx.params and v not in ctx.dicts:
+            continue
+        if only and v not in other:
+            names.add(v)
+        else:
+            names.discard(v)
+    return frozenset(names)
+
+
+def _deleted_read(tree, dele, n):
+    """A read of ``n`` that may run after ``del n`` (the statement ``dele``), or None.
+
+    Safe are reads before the statement in the source, outside the loops around it,
+    and, in the innermost loop around it, reads after the loop body's first statement
+    naming ``n``, when that is ``n = <value not reading n>`` at the top of the body
+    (so each trip binds ``n`` again before reading it)."""
+    loops = []
+
+    def find(stmts, around):
+        for s in stmts:
+            if s is dele:
+                loops.extend(around)
+                return True
+            inner = around + [s] if isinstance(s, (gast.For, gast.While)) else around
+            if any(find(getattr(s, f), inner) for f in ("body", "orelse")
+                   if isinstance(getattr(s, f, None), list)):
+                return True
+        return False
+
+    find(tree.body, [])
+
+    def reads(node):
+        return [r for r in walk(node) if isinstance(r, gast.Name) and r.id == n
+                and isinstance(r.ctx, gast.Load)]
+
+    at = (dele.lineno, dele.col_offset)
+    later = [r for r in reads(tree) if (r.lineno, r.col_offset) > at]
+    if later:
+        return later[0]
+    if not loops:
+        return None
+    inner, outer = loops[-1], loops[0]
+    inside = {id(r) for r in reads(inner)}
+    stray = [r for r in reads(outer) if id(r) not in inside]
+    if stray:
+        return stray[0]
+    for s in inner.body:
+        if not any(isinstance(r, gast.Name) and r.id == n for r in walk(s)):
+            continue
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 \
+                and isinstance(s.targets[0], gast.Name) and s.targets[0].id == n \
+                and not reads(s.value):
+            return None
+        break
+    found = reads(inner) or [dele]
+    return found[0]
 
 
 def _first_return(tree):
@@ -1112,7 +1317,9 @@ def _refuse_unsupported_statement(tree, ctx):
 
 def run(tree, ctx):
     norm = Normalizer(ctx)
+    norm.walrus = contains(tree, gast.NamedExpr)
     norm.tree = tree
+    norm.dict_names = _dict_names(tree, ctx)
     body = tree.body
     if contains(tree, (gast.Yield, gast.YieldFrom)):        # reported: the first walk meets
         for n in walk(tree):

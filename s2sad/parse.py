@@ -159,7 +159,7 @@ def run(ctx):
     ctx.namer.reserve(names | {fdef.name})
     _refuse_free_arrays(func, all_names, ctx)
     classes = _classes_read(func, ctx)
-    if ctx.receivers or classes:
+    if ctx.receivers or classes or _objects_read(func, ctx):
         bind_methods(fdef, ctx, classes)
     return fdef
 
@@ -176,6 +176,28 @@ def _classes_read(func, ctx):
     return found
 
 
+def _objects_read(func, ctx):
+    """Whether the function reads a global or closure variable holding an object of a
+    class of the user's or a list or tuple of such objects (``for l in LAYERS``, ``for
+    l in NET.layers``: ``bind_methods``)."""
+    from .api import _is_receiver
+    code = func.__code__
+    cells = dict(zip(code.co_freevars, func.__closure__ or ()))
+    for name in (set(code.co_names) | set(code.co_freevars)) - ctx.local_names:
+        if name in cells:
+            try:
+                value = cells[name].cell_contents
+            except ValueError:          # an empty cell
+                continue
+        else:
+            value = func.__globals__.get(name)
+        if isinstance(value, (list, tuple)) and value:
+            value = value[0]
+        if _is_receiver(value):
+            return True
+    return False
+
+
 def bind_methods(fdef, ctx, classes=None):
     """``self.m(a, ...)``, for a parameter ``self`` the function never rebinds that holds
     an object of class ``C`` (``ctx.receivers``), becomes a call of the function ``C.m``
@@ -184,18 +206,31 @@ def bind_methods(fdef, ctx, classes=None):
     functions. The code is specialized on ``C`` (``api.compiled``). Other attributes
     (methods of the instance's own dict, properties, grad objects) are left alone.
     ``classes`` (``_classes_read``): ``C.m(a, ...)`` of a classmethod of a class ``C``
-    the function reads as a global becomes ``C.m.__func__(C, a, ...)`` too."""
+    the function reads as a global becomes ``C.m.__func__(C, a, ...)`` too.
+
+    The same holds for ``l.m(a, ...)`` and ``l(a)`` of a loop variable ``l`` the
+    function binds only as the target of loops over a list or tuple of objects of one
+    class (``for l in self.layers``, ``net.layers`` of a parameter, a global list;
+    through ``enumerate``, ``zip``, ``reversed``; in a comprehension too):
+    ``receivers_of`` gives the class of the items ('self.layers[]'), and each
+    iteration checks that its item is of it (``runtime.check_method``, the first
+    statement of the loop body; for a comprehension, the ``guards`` of its node, which
+    normalize puts first in the loop it makes of it)."""
     import inspect as _inspect
 
     from .activity import is_user_function
     classes = classes or {}
     guarded = {}
     stored = {n.id for n in G.names(fdef) if isinstance(n.ctx, gast.Store)}
+    loops = _loop_receivers(fdef, ctx, stored)      # loop variable -> (key, its loops)
     nodes = G.walk(fdef)
     called = {id(n.func) for n in nodes if isinstance(n, gast.Call)}
     read = {}           # (receiver, attribute) -> its first read, for check_attribute
+
     def receiver(e):
-        """'self' or 'self.inner' for ``e`` a receiver (``ctx.receivers``), else None."""
+        """('self', 'self') or ('self.inner', 'self.inner') for ``e`` a receiver
+        (``ctx.receivers``): its key there and its text; ('self.layers[]', 'l') and
+        ('self.layers[].act', 'l.act') for a loop variable over self.layers; else None."""
         if isinstance(e, gast.Attribute) and isinstance(e.value, gast.Name):
             dotted = f"{e.value.id}.{e.attr}"
             root = e.value.id
@@ -203,13 +238,36 @@ def bind_methods(fdef, ctx, classes=None):
             dotted = root = e.id
         else:
             return None
-        return dotted if dotted in ctx.receivers and root not in stored else None
+        if root in loops:
+            key = loops[root][0] + dotted[len(root):]
+            return (key, dotted) if key in ctx.receivers else None
+        return (dotted, dotted) if dotted in ctx.receivers and root not in stored else None
+
+    items = {}          # id(e) -> item(e)
+    made = []           # runtime.checked_item, its file bound (_checked_item)
+
+    def item(e):
+        """('self.layers[]', 'self.layers[i]') for ``e`` an item of a list of objects
+        (``receivers_of``): of a parameter, an attribute of one, a global, or of a list
+        a loop variable holds; else None."""
+        if not isinstance(e, gast.Subscript) or isinstance(e.slice, gast.Slice):
+            return None
+        if id(e) not in items:
+            path = G.dotted_name(e.value)
+            root = path.split(".")[0] if path else None
+            if root in loops:
+                key = loops[root][0] + path[len(root):] + "[]"
+            else:
+                key = _sequence_key(e.value, ctx, stored) if path else None
+            shown = ast.unparse(gast.gast_to_ast(e)) if key in ctx.receivers else None
+            items[id(e)] = (key, shown) if shown else None
+        return items[id(e)]
 
     from .api import named_fields
     for node in nodes:
         if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load) \
                 and id(node) not in called and receiver(node.value) is not None:
-            if node.attr not in ctx.kinds.get(named_fields(receiver(node.value)), ()):
+            if node.attr not in ctx.kinds.get(named_fields(receiver(node.value)[0]), ()):
                 read.setdefault((receiver(node.value), node.attr), node)
             continue            # (a field of a named tuple: an item, see normalize)
         if isinstance(node, gast.Call) and receiver(node.func) is not None:
@@ -220,54 +278,274 @@ def bind_methods(fdef, ctx, classes=None):
         elif isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) \
                 and isinstance(node.func.value, gast.Name) and node.func.value.id in classes \
                 and node.func.value.id not in stored:
-            recv, attr = node.func.value.id, node.func.attr
+            recv, attr = (node.func.value.id,) * 2, node.func.attr
+        elif isinstance(node, gast.Call) and item(node.func) is not None:
+            recv, attr = item(node.func), "__call__"        # self.layers[0](x)
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) \
+                and item(node.func.value) is not None:
+            recv, attr = item(node.func.value), node.func.attr  # self.layers[i].apply(x)
         else:
             continue
-        cls = ctx.receivers.get(recv)
+        subscript = node.func if attr == "__call__" else getattr(node.func, "value", None)
+        subscript = subscript if isinstance(subscript, gast.Subscript) else None
+        cls = ctx.receivers.get(recv[0])
         on_class = cls is None
         if on_class:
-            cls = classes[recv]
-        try:
-            raw = _inspect.getattr_static(cls, attr)
-        except AttributeError:
-            continue
+            cls = classes[recv[0]]
+        if isinstance(cls, tuple):      # the items of a list, of several classes
+            raw = _shared_method(cls, attr, node, recv, ctx)
+        else:
+            try:
+                raw = _inspect.getattr_static(cls, attr)
+            except AttributeError:
+                continue
         first = []
         if on_class and not isinstance(raw, classmethod):
             continue            # C.f(...) of a function or staticmethod: a call as it is
+        if subscript is not None and type(raw) is not type(bind_methods):
+            continue            # (a staticmethod of an item: its class is not checked)
         if isinstance(raw, staticmethod):
             fn = raw.__func__
         elif isinstance(raw, classmethod):
             fn = raw.__func__
             first = [G.name(ctx.inject(cls.__name__, cls))]
+        elif subscript is not None:
+            # the item, checked where it is taken: checked_item(self.layers[i], ...)
+            fn, first = raw, [_checked_item(subscript, recv, attr, raw, node, ctx, made)]
         elif type(raw) is type(bind_methods):
-            fn, first = raw, [_receiver_expr(recv)]
+            fn, first = raw, [_receiver_expr(recv[1])]
         else:
             continue
         if type(fn) is not type(bind_methods) or not is_user_function(fn):
             continue            # a library's method (np.poly1d.__call__): a call as it is
-        injected = ctx.inject(f"{cls.__name__}_{attr}", fn)
+        name = cls[0].__name__ if isinstance(cls, tuple) else cls.__name__
+        injected = ctx.inject(f"{name}_{attr}", fn)
         if first and not on_class and not isinstance(raw, classmethod):
-            ctx.method_calls[injected] = cls    # its self: an object of cls (its callee)
+            # its self: an object of cls (its callee), holding what recv holds
+            _note_method_call(ctx, injected, recv[0])
         func = gast.Name(id=injected, ctx=gast.Load(), annotation=None, type_comment=None)
         gast.copy_location(func, node.func)
         node.func = func
         node.args = first + node.args
-        ctx.method_reads.append((cls, attr, raw))     # a method replaced: made again
-        if not on_class and (recv, attr) not in guarded:
+        for klass in cls if isinstance(cls, tuple) else (cls,):
+            ctx.method_reads.append((klass, attr, raw))     # a method replaced: made again
+        if not on_class and subscript is None and (recv, attr) not in guarded:
             guarded[recv, attr] = (raw, node)
     if guarded or read:
         import functools
 
         from . import runtime
         check = functools.partial(runtime.check_method, ctx.filename)
-        checks = [_method_guard(recv, attr, raw, node, ctx, check)
+        checks = [(recv, _method_guard(recv, attr, raw, node, ctx, check))
                   for (recv, attr), (raw, node) in guarded.items()]
         # (a method of self.inner: self.inner holds an object of the class the code was
         # made for, checked by check_method too)
         check = functools.partial(runtime.check_attribute, ctx.filename)
-        checks += [_attribute_guard(recv, attr, node, ctx, check)
+        checks += [(recv, _attribute_guard(recv, attr, node, ctx, check))
                    for (recv, attr), node in read.items()]
-        fdef.body[:0] = checks
+        # a loop variable's at the start of each loop binding it, the others' first
+        for (_, shown), stmt in reversed(checks):
+            root = shown.split(".")[0]
+            if root not in loops:
+                fdef.body.insert(0, stmt)
+                continue
+            for k, loop in enumerate(loops[root][1]):
+                stmt = stmt if k == 0 else G.clone(stmt)
+                if isinstance(loop, gast.comprehension):
+                    # the first statements of the loop normalize makes of it
+                    loop.guards = [stmt] + getattr(loop, "guards", [])
+                else:
+                    loop.body.insert(0, stmt)
+
+
+def _checked_item(subscript, recv, attr, raw, node, ctx, made):
+    """``checked_item(self.layers[i], 'attr', raw, line, col, Layer, 'self.layers[i]')``:
+    the item, once ``runtime.check_method`` has checked it (the file name bound; the
+    function, made once per transformation, kept in the list ``made``)."""
+    import functools
+
+    from . import runtime
+    if not made:
+        made.append(functools.partial(runtime.checked_item, ctx.filename))
+    guard = _method_guard(recv, attr, raw, node, ctx, made[0], "checked_item").value
+    guard.args[0] = subscript
+    return guard
+
+
+def _note_method_call(ctx, injected, key):
+    """``ctx.method_calls[injected]``: what the self of the function called there holds,
+    relative to ``key`` (its receiver: 'self.inner', 'self.layers[]'): {'': its class,
+    '.act': the class of self.act, ...} (``pipeline.callee_receivers``); for calls of one
+    function on several receivers, what they all hold alike. Items of several classes
+    (a tuple in ``ctx.receivers``): nothing (the callee's self has no class of its own)."""
+    cls = ctx.receivers[key]
+    rel = {} if isinstance(cls, tuple) else \
+        {r[len(key):]: c for r, c in ctx.receivers.items()
+         if r == key or (r.startswith(key) and r[len(key)] in ".[")}
+    known = ctx.method_calls.get(injected)
+    if known is not None:
+        rel = {r: c for r, c in rel.items() if known.get(r) == c}
+    ctx.method_calls[injected] = rel
+
+
+def _shared_method(classes, attr, node, recv, ctx):
+    """The function ``attr`` is in every one of ``classes`` (the items of a list a loop
+    variable runs over: ``recv``), or a located ArgumentError when they differ."""
+    import inspect as _inspect
+    found = []
+    for cls in classes:
+        try:
+            found.append(_inspect.getattr_static(cls, attr))
+        except AttributeError:
+            found.append(None)
+    if found[0] is not None and type(found[0]) is type(bind_methods) \
+            and all(f is found[0] for f in found):
+        return found[0]
+    key, shown = recv
+    names = ", ".join(c.__name__ for c in classes)
+    call = f"{shown}({'...' if node.args else ''})" if attr == "__call__" \
+        else f"{shown}.{attr}(...)"
+    if "[]" in key:
+        what = f"the items of {key[:key.index('[]')]}, which are objects"
+    else:       # the self of a method called for items of several classes
+        what = f"{shown}, an item of a list of objects"
+    raise errors.ArgumentError(
+        f"{call} calls a method of {what} of several classes ({names}) whose {attr} "
+        "differs: the derivative code calls one function for every item",
+        hint="make the items objects of one class, or loop over the objects of each "
+        "class separately", **errors._where(node, ctx))
+
+
+def _loop_receivers(fdef, ctx, stored):
+    """Loop variable -> (the key in ``ctx.receivers`` of the items it takes, e.g.
+    'self.layers[]'; the ``For`` and ``comprehension`` nodes binding it), for each name
+    the function binds only as the target of loops over one list or tuple of objects
+    (``for`` statements, comprehensions; its whole
+    target, or an item of ``enumerate``, ``zip``: ``for i, l in enumerate(xs)``).
+    The list is a parameter or an attribute of one (``net.layers``, ``self.layers``)
+    the function never rebinds, or a global (its receivers are added to
+    ``ctx.receivers`` and remembered for ``Context.stale``)."""
+    _own_comprehension_names(fdef, ctx)
+    loops, targets, outer = {}, set(), {}
+    for node in G.walk(fdef):       # (breadth first: an outer loop before its inner ones)
+        if not isinstance(node, (gast.For, gast.comprehension)) \
+                or getattr(node, "is_async", 0):
+            continue
+        for target, seq in _loop_items(node.target, node.iter, ctx):
+            path = G.dotted_name(seq)
+            root = path.split(".")[0] if path else None
+            if root in loops and loops[root][0] is not None:
+                # for b in self.blocks: for l in b.layers: the items of an item's list
+                key = loops[root][0] + path[len(root):] + "[]"
+                key = key if key in ctx.receivers else None
+                outer[target.id] = root
+            else:
+                key = _sequence_key(seq, ctx, stored)
+            if key is None:
+                continue
+            targets.add(id(target))
+            known = loops.setdefault(target.id, (key, []))
+            if known[0] != key:
+                loops[target.id] = (None, [])
+            else:
+                known[1].append(node)
+    for n in G.names(fdef):
+        if n.id in loops and isinstance(n.ctx, gast.Store) and id(n) not in targets:
+            loops[n.id] = (None, [])        # bound otherwise too
+    loops = {n: found for n, found in loops.items()
+             if found[0] is not None and n not in ctx.params}
+    while any(n in loops and root not in loops for n, root in outer.items()):
+        loops = {n: found for n, found in loops.items()
+                 if n not in outer or outer[n] in loops}
+    for n, (key, _) in loops.items():
+        # the loop variable passed on, helper(l, x): its callee's receiver
+        # (pipeline.callee_receivers)
+        ctx.receivers.update({n + r[len(key):]: c for r, c in list(ctx.receivers.items())
+                              if r == key or (r.startswith(key) and r[len(key)] in ".[")})
+    return loops
+
+
+def _own_comprehension_names(fdef, ctx):
+    """Rename the variables of a comprehension that the function binds elsewhere too
+    (``[l(x) for l in a]`` and ``[l(y) for l in b]``), each a name of its own, as
+    normalize renames them (its scope is the comprehension's): ``_loop_receivers``
+    tells them apart."""
+    comps = [n for n in G.walk(fdef) if isinstance(n, (gast.ListComp, gast.GeneratorExp))]
+    if not comps:
+        return
+    count = {}
+    for n in G.names(fdef):
+        if isinstance(n.ctx, gast.Store):
+            count[n.id] = count.get(n.id, 0) + 1
+    for e in comps:
+        own = [n for g in e.generators for n in G.names(g.target)]
+        renames = {n.id: None for n in own if count.get(n.id, 0) > 1}
+        if not renames:
+            continue
+        for old in renames:
+            renames[old] = ctx.namer.fresh(old)
+            ctx.local_names.add(renames[old])
+        for node in [e.elt] + [x for g in e.generators for x in [g.target] + g.ifs] + \
+                [g.iter for g in e.generators[1:]]:
+            G.rename(node, renames)
+            for n in G.names(node):
+                if isinstance(n.ctx, gast.Store):
+                    n.id = renames.get(n.id, n.id)
+
+
+def _loop_items(target, it, ctx):
+    """(Name target, the expression it takes the items of) of ``for target in it``:
+    through ``enumerate``, ``zip``, ``reversed``, ``list``, ``tuple`` and slices
+    (``self.layers[1:]``), which take items of the same list."""
+    import builtins
+    if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and not it.keywords \
+            and it.func.id not in ctx.local_names:
+        try:
+            fn = ctx.lookup(it.func.id)
+        except KeyError:
+            fn = None
+        if fn in (builtins.reversed, builtins.list, builtins.tuple) and len(it.args) == 1:
+            return _loop_items(target, it.args[0], ctx)     # the same items
+        if fn is builtins.enumerate and len(it.args) == 1 \
+                and isinstance(target, gast.Tuple) and len(target.elts) == 2:
+            return _loop_items(target.elts[1], it.args[0], ctx)
+        if fn is builtins.zip and isinstance(target, gast.Tuple) \
+                and len(target.elts) == len(it.args):
+            return [p for t, a in zip(target.elts, it.args) for p in _loop_items(t, a, ctx)]
+        return []
+    if isinstance(it, gast.Subscript) and isinstance(it.slice, gast.Slice):
+        return _loop_items(target, it.value, ctx)       # self.layers[1:]: some of them
+    if isinstance(target, gast.Name):
+        return [(target, it)]
+    return []
+
+
+def _sequence_key(seq, ctx, stored):
+    """'self.layers[]' for ``seq`` the expression ``self.layers`` (a parameter never
+    rebound, or an attribute of one) when ``ctx.receivers`` knows its items; for a
+    global (``LAYERS``, ``NET.layers``), its items' classes are found now and added
+    to ``ctx.receivers``. None for anything else."""
+    path = G.dotted_name(seq)
+    if path is None:
+        return None
+    root = path.split(".")[0]
+    key = path + "[]"
+    if root in ctx.params:
+        return key if root not in stored and key in ctx.receivers else None
+    if root in ctx.local_names or root in ctx.injected:
+        return None
+    try:
+        value = ctx._lookup(path)
+    except KeyError:
+        return None
+    from .api import receivers_of
+    every = receivers_of({path: value})
+    found = {k: c for k, c in every.items() if k.startswith(key)}
+    if key not in found:
+        return None
+    ctx.receivers.update(found)
+    ctx.receiver_reads.append((path, path, None, every))    # Context.stale: changed since
+    return key
 
 
 def _attribute_guard(recv, attr, node, ctx, check):
@@ -275,11 +553,12 @@ def _attribute_guard(recv, attr, node, ctx, check):
     ``node``, holds no array the derivative code would get wrong when the code runs
     (``runtime.check_attribute``, the file name bound: ``check``)."""
     col = getattr(node, "col_offset", None)
-    args = [_receiver_expr(recv),
+    shown = recv[1]
+    args = [_receiver_expr(shown),
             gast.Constant(value=attr, kind=None),
             gast.Constant(value=node.lineno, kind=None),
             gast.Constant(value=col + ctx.col_shift if col is not None else None, kind=None),
-            gast.Constant(value=f"{recv}.{attr}", kind=None)]
+            gast.Constant(value=f"{shown}.{attr}", kind=None)]
     return _guard(ctx.inject("check_attribute", check), args, node)
 
 
@@ -302,22 +581,25 @@ def _receiver_expr(dotted):
     return e
 
 
-def _method_guard(recv, attr, raw, node, ctx, check):
+def _method_guard(recv, attr, raw, node, ctx, check, helper="check_method"):
     """``check_method(recv, 'attr', raw, line, col)``: the call at ``node`` reaches the
     class's method ``raw`` when the code runs (``runtime.check_method``, the file name
     bound: ``check``)."""
     col = getattr(node, "col_offset", None)
-    cls = ctx.receivers[recv]
-    args = [_receiver_expr(recv),
+    key, shown = recv
+    cls = ctx.receivers[key]
+    # (items of several classes sharing the method: the tuple of them)
+    label = "_or_".join(c.__name__ for c in cls) if isinstance(cls, tuple) else cls.__name__
+    args = [_receiver_expr(shown),
             gast.Constant(value=attr, kind=None),
             gast.Name(id=ctx.inject(f"{attr}_method", raw), ctx=gast.Load(), annotation=None,
                       type_comment=None),
             gast.Constant(value=node.lineno, kind=None),
             gast.Constant(value=col + ctx.col_shift if col is not None else None, kind=None),
-            gast.Name(id=ctx.inject(cls.__name__, cls), ctx=gast.Load(), annotation=None,
+            gast.Name(id=ctx.inject(label, cls), ctx=gast.Load(), annotation=None,
                       type_comment=None),
-            gast.Constant(value=recv, kind=None)]
-    return _guard(ctx.inject("check_method", check), args, node)
+            gast.Constant(value=shown, kind=None)]
+    return _guard(ctx.inject(helper, check), args, node)
 
 
 def _refuse_free_arrays(func, all_names, ctx):

@@ -127,23 +127,27 @@ def build(ctx):
 def callee_receivers(mapping, ctx, func=None, call=None):
     """Parameter -> class for a call's arguments that are receivers of the caller
     (``Context.receivers``): ``self`` passed on to a method of its class (with the
-    objects it holds, ``self.layer``); and the first parameter of ``func``, a method
-    called as ``self.inner.m(...)`` by the ``call`` node (``Context.method_calls``, by
-    the name it calls)."""
+    objects it holds, ``self.layer``, and the items of the lists of objects it holds,
+    ``self.layers[]``; a list of objects passed on: ``layers[]``); and the first
+    parameter of ``func``, a method called as ``self.inner.m(...)`` or ``l.m(...)`` by
+    the ``call`` node, with what its object holds (``Context.method_calls``, by the
+    name it calls)."""
     found = {}
     for p, a in mapping.items():
-        if isinstance(a, gast.Name) and a.id in ctx.receivers:
-            found[p] = ctx.receivers[a.id]
-            inner = a.id + "."         # the objects it holds: self.layer.forward(x) in
-            for r, c in ctx.receivers.items():      # a method that self.m(x) calls
-                if r.startswith(inner):
-                    found[p + r[len(a.id):]] = c
-    cls = ctx.method_calls.get(call.func.id) \
+        if isinstance(a, gast.Name):
+            if a.id in ctx.receivers:
+                found[p] = ctx.receivers[a.id]
+            n = len(a.id)
+            for r, c in ctx.receivers.items():      # self.layer.forward(x) in a method
+                if r.startswith(a.id) and r[n:n + 1] in (".", "["):     # self.m(x) calls
+                    found[p + r[n:]] = c
+    held = ctx.method_calls.get(call.func.id) \
         if isinstance(call, gast.Call) and isinstance(call.func, gast.Name) else None
-    if cls is not None and func is not None:
+    if held and func is not None:
         first = next(iter(inspect.signature(func).parameters), None)
         if first is not None and first in mapping:
-            found[first] = cls
+            for r, c in held.items():
+                found[first + r] = c
     return found
 
 

@@ -502,16 +502,25 @@ class Reverse:
     def assignment(self, s, t, state):
         op = self.classify(s)
         out = []
-        if op.kind == "copy":
-            if s.value.id in self.ctx.active:
-                self.contribute(s.value.id, name(self.adjoint(t)), state, out)
+        if op.kind == "copy":       # (of a name; or p.a of p = P(x, y), a copy of x)
+            src = op.args[0]
+            if isinstance(src, gast.Name) and src.id in self.ctx.active:
+                self.contribute(src.id, name(self.adjoint(t)), state, out)
         elif op.kind == "pack":
             for i, elt in enumerate(op.args):
                 if isinstance(elt, gast.Name) and elt.id in self.ctx.active:
                     key = op.keys[i] if op.keys is not None else i      # {"a": x}: by key
                     item = gast.Subscript(value=name(self.adjoint(t)), slice=const(key),
                                           ctx=gast.Load())
-                    if self.ctx.var_kinds.get(elt.id) != "S":
+                    if op.func is not None and key is None:
+                        # p of dataclasses.replace(p, w=v): the fields not replaced
+                        item = call(self.helper("replaced_adjoint"), name(self.adjoint(t)),
+                                    name(t), const(tuple(op.keys[1:])))
+                    elif op.func is not None:   # P(x, y) of a record class: by field
+                        helper = "replaced_field" if op.func == "replace" else "field_of"
+                        item = call(self.helper(helper), name(self.adjoint(t)),
+                                    name(t), const(key))
+                    elif self.ctx.var_kinds.get(elt.id) != "S":
                         # the item may be the 0.0 standing for a zero of any structure
                         # (getitem_adjoint's other items): give it elt's structure
                         item = call(self.helper("element_adjoint"), item, name(elt.id))

@@ -117,6 +117,9 @@ def zeros_like(x):
         return [zeros_like(e) for e in x]
     if isinstance(x, dict):
         return {k: zeros_like(v) for k, v in x.items()}
+    if type(x) is not float and hasattr(x, "__dataclass_fields__") \
+            and record_fields(x) is not None:       # a dataclass instance: a dict by field
+        return {f: zeros_like(getattr(x, f)) for f in record_fields(x)}
     return 0.0
 
 
@@ -336,7 +339,14 @@ def add_adjoints(a, b):
         if not isinstance(b, (list, tuple)):
             return [add_adjoints(p, b) for p in a]
         return [add_adjoints(p, q) for p, q in zip(a, b)]
-    return a + b
+    try:
+        return a + b
+    except TypeError:
+        if not (hasattr(a, "__dataclass_fields__") or hasattr(b, "__dataclass_fields__")):
+            raise
+    # a dataclass instance the user gave (an output adjoint) and a dict by field
+    return add_adjoints(*[x if type(x) is dict else {f: getattr(x, f) for f in record_fields(x)}
+                          for x in (a, b)])
 
 
 def sum_adjoint(g, x, axis=None, keepdims=False):
@@ -491,8 +501,9 @@ def store_adjoint(g, index, v):
     twice (a fancy index; ``take_adjoint`` serves ints and slices): of repeated
     elements only the last write receives the adjoint, summed to ``v``'s shape."""
     part = g[index]
-    if isinstance(part, np.ndarray):
-        part = part.copy() if _basic_index(index) else last_writes(part, g, index)
+    if isinstance(part, np.ndarray):        # (g a list or dict: an item, written once)
+        fancy = isinstance(g, np.ndarray) and not _basic_index(index)
+        part = last_writes(part, g, index) if fancy else part.copy()
     return unbroadcast(part, v)
 
 
@@ -551,11 +562,15 @@ def check_method(filename, obj, name, raw, lineno, col, cls, shown):
     not call ``raw``, the method of class ``cls`` the derivative code calls in its place
     (``parse.bind_methods``): ``obj`` is of another class (an attribute ``self.inner``
     set to another object since), the instance holds a ``name`` of its own, or the
-    class's has been replaced since. (Generated code calls it with the file name bound.)"""
-    if type(obj) is not cls:
-        raise errors.ArgumentError(
+    class's has been replaced since. (Generated code calls it with the file name bound.)
+    ``cls`` may be a tuple of classes (the items of a list, ``for l in self.layers``,
+    whose classes share the method). An object of another class raises a
+    ``StaleReceiverError``, on which a gradient object makes its code again."""
+    if type(obj) is not cls and not (type(cls) is tuple and type(obj) in cls):
+        made = " or ".join(c.__name__ for c in cls) if type(cls) is tuple else cls.__name__
+        raise errors.StaleReceiverError(
             f"{shown} holds a {type(obj).__name__} object, where the derivative code was "
-            f"made for a {cls.__name__} (it calls {cls.__name__}.{name})", filename=filename,
+            f"made for a {made} (it calls {made}.{name})", filename=filename,
             lineno=lineno, col=col,
             hint="make the gradient again (a new s2sad.grad(...)) after changing it")
     own = getattr(obj, "__dict__", None)
@@ -573,6 +588,13 @@ def check_method(filename, obj, name, raw, lineno, col, cls, shown):
         hint=hint)
 
 
+def checked_item(filename, obj, name, raw, lineno, col, cls, shown):
+    """``obj``, an item of a list of objects (``self.layers[i]``) whose method ``name``
+    the derivative code calls as ``raw``, once ``check_method`` has checked it."""
+    check_method(filename, obj, name, raw, lineno, col, cls, shown)
+    return obj
+
+
 def as_sequence(x):
     """What ``for v in x`` iterates over, indexable: arrays, lists and tuples as they are."""
     if isinstance(x, (np.ndarray, list, tuple, range)):
@@ -584,7 +606,8 @@ def like_argument(g, x):
     """The gradient ``g`` of the list, tuple or dict argument ``x`` in ``x``'s structure: a
     list for a list, a tuple for a tuple (a named tuple of its type), a dict of its keys
     for a dict, and zeros shaped like an item where ``g`` holds the 0.0 that stands for a
-    zero of any structure."""
+    zero of any structure. A dataclass instance's gradient is an instance of its class
+    (``make_like``)."""
     if type(g) is float and g == 0.0 and isinstance(x, (dict, list, tuple, np.ndarray)):
         g = zeros_like(x)
     if isinstance(x, dict):
@@ -595,6 +618,9 @@ def like_argument(g, x):
             return items
         make = getattr(type(x), "_make", None)
         return make(items) if make is not None and type(x) is not tuple else tuple(items)
+    if hasattr(x, "__dataclass_fields__") and record_fields(x) is not None:
+        return make_like(x, {f: like_argument(field_of(g, x, f), getattr(x, f))
+                             for f in record_fields(x)})
     return g
 
 
@@ -813,11 +839,16 @@ FIXED_POINT_MAX_ITERATIONS = 100_000
 
 def fixed_point_norm(*adjoints):
     """The largest magnitude among the adjoints of a fixed-point loop's state (scalars,
-    arrays, or lists and tuples of them)."""
+    arrays, or lists, tuples, dicts and records of them: a dataclass's adjoint is a dict
+    by field)."""
     out = 0.0
     for a in adjoints:
         if isinstance(a, (list, tuple)):
             m = fixed_point_norm(*a)
+        elif isinstance(a, dict):
+            m = fixed_point_norm(*a.values())
+        elif hasattr(a, "__dataclass_fields__") and record_fields(a) is not None:
+            m = fixed_point_norm(*(getattr(a, f) for f in record_fields(a)))
         else:
             a = np.abs(a)
             m = float(np.max(a)) if np.size(a) else 0.0
@@ -851,3 +882,218 @@ def index_add(out, index, g):
         out[index] += g
     else:
         np.add.at(out, index, g)
+
+
+# -- records: named tuples and dataclass instances (JAX's registered pytrees) ---------
+#
+# A record's derivative (an adjoint or a tangent) is kept in the generated code as a
+# list (a named tuple's: one item per field, as a tuple's) or a dict by field name (a
+# dataclass's), or the plain 0.0 standing for a zero of any structure; a derivative
+# the user gives (a tangent to jvp, an output adjoint to a pullback) may be a record of
+# the type itself. ``like_argument`` gives the gradient of a record argument the type
+# of the argument.
+
+_RECORDS = {}       # type -> its field names, or None for a type that is no record
+
+
+def record_fields(x):
+    """The names of the fields of ``x``, a named tuple or an instance of a dataclass
+    (``dataclasses.fields``: its ``ClassVar`` and ``InitVar`` pseudo-fields are none),
+    else None."""
+    t = type(x)
+    try:
+        return _RECORDS[t]
+    except KeyError:
+        pass
+    except TypeError:           # an unhashable type
+        return None
+    found = None
+    if issubclass(t, tuple):
+        fields = getattr(t, "_fields", None)
+        if isinstance(fields, tuple) and callable(getattr(t, "_make", None)):
+            found = fields
+    elif getattr(t, "__dataclass_fields__", None) is not None and not isinstance(x, type):
+        import dataclasses
+        found = tuple(f.name for f in dataclasses.fields(t))
+    if len(_RECORDS) > 256:
+        _RECORDS.clear()
+    _RECORDS[t] = found
+    return found
+
+
+def _not_a_field(x, name):
+    """The RuleLimitError for ``x.name`` carrying a derivative where ``x`` is no record,
+    or ``name`` no field of it (a property, a method, a class attribute)."""
+    fields = record_fields(x)
+    cls = type(x).__name__
+    if fields is None:
+        what = (f"the attribute .{name} of a value of type {cls} carries a derivative, but "
+                f"only the fields of named tuples and dataclass instances do")
+    else:
+        what = (f"{cls}.{name} is not a field of {cls} (its fields: "
+                f"{', '.join(fields)}): its derivative is not known")
+    return errors.RuleLimitError(
+        what, hint="read fields of named tuples and dataclasses (p.w), array attributes "
+                   "such as .T, or compute the value in the function from the fields")
+
+
+def field(x, name):
+    """``x.name``: a field of a record (the primitive of ``x.name`` in generated code,
+    which reads the attribute itself)."""
+    return getattr(x, name)
+
+
+def field_adjoint(g, x, name):
+    """Adjoint of the record ``x`` in ``z = x.name`` given the adjoint ``g`` of ``z``: a
+    zero of ``x``'s structure (a list for a named tuple, a dict by field for a
+    dataclass) holding ``g`` at the field."""
+    fields = record_fields(x)
+    if fields is None or name not in fields:
+        raise _not_a_field(x, name)
+    if isinstance(x, tuple):
+        out = [0.0] * len(fields)
+        out[fields.index(name)] = g
+        return out
+    out = dict.fromkeys(fields, 0.0)
+    out[name] = g
+    return out
+
+
+def field_of(g, x, name):
+    """The derivative of the field ``x.name`` in ``g``, a derivative of the record ``x``
+    (a list, a tuple, a dict, a record of ``x``'s type, or the 0.0 standing for a zero
+    of any structure, given a zero of the field's structure)."""
+    fields = record_fields(x)
+    if fields is None or name not in fields:
+        raise _not_a_field(x, name)
+    if type(g) is float and g == 0.0:
+        part = 0.0
+    elif type(g) is dict:
+        part = g.get(name, 0.0)
+    elif isinstance(x, tuple):
+        part = g[fields.index(name)]
+    else:
+        part = getattr(g, name)
+    if type(part) is float and part == 0.0:
+        value = getattr(x, name)
+        if type(value) is not float:
+            return zeros_like(value)
+    return part
+
+
+def record_tangent(x, /, **given):
+    """The tangent of the record ``x = C(...)`` built in the function from the tangents
+    ``given`` of the fields it was given (field name -> tangent); the other fields
+    (their defaults) get zeros: a named tuple of ``x``'s type, or a dict by field for
+    a dataclass."""
+    fields = record_fields(x)
+    parts = [given[f] if f in given else zeros_like(getattr(x, f)) for f in fields]
+    if isinstance(x, tuple):
+        return type(x)._make(parts)
+    return dict(zip(fields, parts))
+
+
+def record_parts(g, x):
+    """``g``, a derivative of the dataclass instance ``x``, as a dict by field (a
+    record of ``x``'s type the user gave is read field by field)."""
+    if type(g) is dict:
+        return g
+    return {f: field_of(g, x, f) for f in record_fields(x)}
+
+
+_BY_CONSTRUCTOR = {}     # dataclass -> _constructed
+
+
+def _constructed(t):
+    """The dataclass ``t`` makes its instances holding exactly the values its
+    constructor is given, every field among them: its ``__init__`` is the one
+    ``@dataclass`` made, taking every field, and it has no ``__post_init__`` or
+    ``__new__``."""
+    plain = _BY_CONSTRUCTOR.get(t)
+    if plain is None:
+        import dataclasses
+        code = getattr(t.__dict__.get("__init__"), "__code__", None)
+        fields = dataclasses.fields(t)
+        plain = not hasattr(t, "__post_init__") and t.__new__ is object.__new__ \
+            and getattr(code, "co_filename", "") == "<string>" \
+            and all(f.init for f in fields) \
+            and code.co_varnames[1:code.co_argcount + code.co_kwonlyargcount] \
+            == tuple(f.name for f in fields if not f.kw_only) \
+            + tuple(f.name for f in fields if f.kw_only)        # (no InitVar)
+        if len(_BY_CONSTRUCTOR) > 256:
+            _BY_CONSTRUCTOR.clear()
+        _BY_CONSTRUCTOR[t] = plain
+    return plain
+
+
+def make_like(x, parts):
+    """A record of ``x``'s type holding ``parts`` (field name -> value): the gradient of
+    a dataclass argument, made by its constructor, as ``dataclasses.replace`` makes it
+    (every field given); for a class with a ``__post_init__`` or fields its
+    ``__init__`` does not take, which would change or drop the values, the instance is
+    made without calling ``__init__``."""
+    t = type(x)
+    if _constructed(t):
+        return t(**parts)
+    out = object.__new__(t)
+    for k, v in parts.items():
+        object.__setattr__(out, k, v)
+    return out
+
+
+def _replaces_exactly(x):
+    """Raise a RuleLimitError unless replacing fields of the record ``x``
+    (``dataclasses.replace(x, w=v)``, ``x._replace(a=v)``) makes a record holding the
+    values given and ``x``'s other fields: a named tuple whose class has no
+    ``_replace``, ``__new__`` or ``__init__`` of its own, a dataclass whose ``__init__``
+    is the one the decorator made, with no ``__post_init__``."""
+    t = type(x)
+    fields = record_fields(x)
+    why = None
+    if fields is None:
+        why = f"a value of type {t.__name__} is no named tuple or dataclass instance"
+    elif isinstance(x, tuple):
+        for c in t.__mro__:
+            if "_fields" in c.__dict__:
+                break
+            own = [m for m in ("_replace", "__new__", "__init__") if m in c.__dict__]
+            if own:
+                why = f"{c.__name__} defines {own[0]}"
+                break
+    elif not _constructed(t):
+        why = (f"{t.__name__} has a __post_init__, an __init__ or __new__ of its own, or "
+               "fields its __init__ does not take, which may change the values given")
+    if why is not None:
+        raise errors.RuleLimitError(
+            f"replacing fields of a record has no derivative here: {why}",
+            hint="build the new record with its class, P(x, y), from a named tuple or a "
+                 "dataclass that makes its instance from the values given")
+
+
+def replaced_field(g, x, name):
+    """``field_of(g, x, name)`` for the field ``name`` given to ``x =
+    dataclasses.replace(p, name=v)`` (or ``p._replace(name=v)``): ``v``'s adjoint."""
+    _replaces_exactly(x)
+    return field_of(g, x, name)
+
+
+def replaced_adjoint(g, x, names):
+    """Adjoint of the record ``p`` in ``x = dataclasses.replace(p, **changes)`` (or
+    ``p._replace(...)``) given the adjoint ``g`` of ``x``: the adjoints of the fields
+    not in ``names`` (the fields changed get zeros), in ``x``'s structure."""
+    _replaces_exactly(x)
+    fields = record_fields(x)
+    parts = [0.0 if f in names else field_of(g, x, f) for f in fields]
+    return parts if isinstance(x, tuple) else dict(zip(fields, parts))
+
+
+def replace_tangent(dp, x, /, **given):
+    """The tangent of ``x = dataclasses.replace(p, **changes)`` (or ``p._replace(...)``)
+    from ``p``'s tangent ``dp`` and those ``given`` of the fields changed: a named tuple
+    of ``x``'s type, or a dict by field."""
+    _replaces_exactly(x)
+    fields = record_fields(x)
+    parts = [given[f] if f in given else field_of(dp, x, f) for f in fields]
+    if isinstance(x, tuple):
+        return type(x)._make(parts)
+    return dict(zip(fields, parts))

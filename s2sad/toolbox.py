@@ -33,6 +33,7 @@ from .api import (
     resolve,
 )
 from .rules.core import nondiff
+from .runtime import field_of, like_argument, make_like, record_fields
 
 
 def stop_gradient(x):
@@ -104,6 +105,8 @@ class JVPFunction(_Wrapper):
             raise
         if _is_complex(tangent) and not _is_complex(value) and not _is_complex(tangents):
             raise complex_arithmetic(self._func, "tangent")
+        if _holds_dataclass(value):         # a dataclass's tangent: of its class
+            tangent = like_argument(tangent, value)
         return value, tangent
 
 
@@ -162,6 +165,16 @@ def _check_like(given, like, func, what):
         for g, v in zip(given, like):
             _check_like(g, v, func, what)
         return
+    if _dataclass(like):
+        if type(given) is not type(like) and not (
+                isinstance(given, dict) and list(given) == list(record_fields(like))):
+            raise errors.bad_argument(_unwrap(func), f"{what} has another structure than "
+                                      f"the value (a {type(like).__name__})",
+                                      hint=f"give a {type(like).__name__} holding one of "
+                                           "each field's shape")
+        for k in record_fields(like):
+            _check_like(field_of(given, like, k), getattr(like, k), func, what)
+        return
     if like is None or not isinstance(like, (np.ndarray, np.generic, float, int, complex)):
         return
     if np.shape(given) != np.shape(like):
@@ -204,7 +217,7 @@ def jacobian(f, wrt=0, mode="auto"):
         if _is_complex(value):
             raise complex_arithmetic(f, "jacobian")
         ins = [args[i] for i in wrapper._wrt]
-        if any(isinstance(x, _CONTAINERS) for x in ins):
+        if any(_is_tree(x) for x in ins) or record_fields(value) is not None:
             return _tree_jacobian(f, wrapper, mode, args, kwonly, value, ins)
         out_shape = np.shape(value)
         in_size = sum(int(np.size(x)) for x in ins)
@@ -251,14 +264,37 @@ def _zero_tangent(x):
 _CONTAINERS = (list, tuple, dict)
 
 
+def _dataclass(x):
+    """``x`` is an instance of a dataclass (a record whose fields are read by name)."""
+    return hasattr(x, "__dataclass_fields__") and record_fields(x) is not None
+
+
+def _is_tree(x):
+    """``x`` is a container of JAX's pytrees: a list, a tuple (named ones too), a dict or
+    a dataclass instance."""
+    return isinstance(x, _CONTAINERS) or _dataclass(x)
+
+
+def _holds_dataclass(x):
+    if _dataclass(x):
+        return True
+    if isinstance(x, (list, tuple)):
+        return any(_holds_dataclass(v) for v in x)
+    if isinstance(x, dict):
+        return any(_holds_dataclass(v) for v in x.values())
+    return False
+
+
 def _flatten(x):
     """(the leaves of ``x``, a function building ``x``'s structure from new leaves):
-    lists, tuples (named ones too) and dicts of numbers and arrays, nested, as JAX's
-    pytrees (a dict's keys in its order)."""
-    if not isinstance(x, _CONTAINERS):
+    lists, tuples (named ones too), dicts and dataclass instances of numbers and arrays,
+    nested, as JAX's pytrees (a dict's keys in its order, a dataclass's fields in
+    theirs)."""
+    if not _is_tree(x):
         return [x], lambda leaves: leaves[0]
-    keys = list(x) if isinstance(x, dict) else range(len(x))
-    parts = [_flatten(x[k]) for k in keys]
+    record = not isinstance(x, _CONTAINERS)
+    keys = record_fields(x) if record else list(x) if isinstance(x, dict) else range(len(x))
+    parts = [_flatten(getattr(x, k) if record else x[k]) for k in keys]
     sizes = [len(leaves) for leaves, _ in parts]
 
     def unflatten(leaves):
@@ -266,6 +302,8 @@ def _flatten(x):
         for (_, build), n in zip(parts, sizes):
             items.append(build(leaves[i:i + n]))
             i += n
+        if record:
+            return make_like(x, dict(zip(keys, items)))
         if isinstance(x, dict):
             return dict(zip(keys, items))
         if isinstance(x, list):
@@ -279,6 +317,11 @@ def _leaves_like(t, like):
     """The leaves of ``t`` (a tangent or a gradient of ``like``), as float arrays of the
     shapes of ``like``'s leaves; the 0.0 standing for a zero of any structure gives
     zeros."""
+    if _dataclass(like):
+        if type(t) is float and t == 0.0:
+            return [np.zeros(np.shape(leaf)) for leaf in _flatten(like)[0]]
+        return [leaf for k in record_fields(like)
+                for leaf in _leaves_like(field_of(t, like, k), getattr(like, k))]
     if isinstance(like, _CONTAINERS):
         keys = list(like) if isinstance(like, dict) else range(len(like))
         if not isinstance(t, _CONTAINERS):          # 0.0: no derivative reaches it

@@ -489,16 +489,22 @@ def test_methods_of_objects_held_by_self():
 
 def test_a_method_called_by_self_m_reaches_the_objects_self_holds():
     """self.pred(x) calling self.layer.forward(x): the callee's self.layer was no
-    receiver (a MissingRuleError 'method .forward() of a computed value'); an object of
-    another class set after the gradient was made is refused at the call."""
+    receiver (a MissingRuleError 'method .forward() of a computed value'). An object of
+    another class set after the gradient was made was refused at the call (an
+    ArgumentError, 'make the gradient again'): the gradient object makes code for the
+    new class (the check of the code it ran raises a StaleReceiverError)."""
     net, x = _Chain(), np.array([0.3, 0.7])
     _check_loss_of(net, x)
-    g = s2sad.grad(net.loss)
-    g(x)
-    net.layer = _SquareLayer(np.array([2.0, 0.3]))
-    with pytest.raises(ArgumentError, match="self.layer holds a _SquareLayer object"):
+    for mode in ("auto", "reverse"):
+        g = s2sad.grad(net.loss, mode=mode)
+        old = net.layer
         g(x)
-    assert np.allclose(s2sad.grad(net.loss)(x), numerical_grad(net.loss, (x,), 0), rtol=1e-6)
+        net.layer = _SquareLayer(np.array([2.0, 0.3]))
+        assert np.allclose(g(x), numerical_grad(net.loss, (x,), 0), rtol=1e-6)
+        assert np.allclose(s2sad.grad(net.loss)(x), numerical_grad(net.loss, (x,), 0),
+                           rtol=1e-6)
+        net.layer = old
+        assert np.allclose(g(x), numerical_grad(net.loss, (x,), 0), rtol=1e-6)
 
 
 def _applies(x, g):
@@ -787,7 +793,8 @@ def u_lambda(x):
 
 
 def u_walrus(x):
-    y = (z := x * 2.0) + z  # <walrus>
+    z = 1.0
+    y = z + (z := x * 2.0)  # <walrus>
     return y
 
 
@@ -798,10 +805,9 @@ def u_class(x):
 
 
 def u_del(x):
-    y = x * 2.0
-    z = y + 1.0
-    del y  # <del>
-    return z
+    y = [x * 2.0, x]
+    del y[0]  # <del>
+    return y[0]
 
 
 def u_starcall(x):
@@ -1410,13 +1416,10 @@ def test_fields_and_items_of_one_named_tuple():
         assert type(g) is _Weights
         np.testing.assert_allclose(g.w, want[0], rtol=1e-6)
         assert g.c == pytest.approx(want[1], rel=1e-6)
-    with pytest.raises(s2sad.MissingRuleError) as info:
-        s2sad.grad(fields_after_rebinding)(_Pair(2.0, 3.0))
-    assert info.value.lineno == fields_after_rebinding.__code__.co_firstlineno + 1
-    assert "attribute .b" in str(info.value)
-    assert "never rebinds" in str(info.value)       # (the hint said to register a rule)
-    with pytest.raises(s2sad.MissingRuleError) as info:
-        s2sad.grad(builds_a_named_tuple)(_Pair(2.0, 3.0))
-    assert info.value.lineno == builds_a_named_tuple.__code__.co_firstlineno + 1
-    assert "_Pair(...), a named tuple built in the function" in str(info.value)
-    assert "build a plain tuple" in str(info.value)
+    # a named tuple rebound, or built in the function (both were a MissingRuleError):
+    # its fields are read as the code runs (tests/test_records.py)
+    for mode in ("auto", "reverse"):
+        assert s2sad.grad(fields_after_rebinding, mode=mode)(_Pair(2.0, 3.0)) == \
+            _Pair(0.0, 1.0)
+        assert s2sad.grad(builds_a_named_tuple, mode=mode)(_Pair(2.0, 3.0)) == \
+            pytest.approx(_Pair(6.0, 4.0))

@@ -685,3 +685,111 @@ def test_augmented_write_into_an_argument_does_not_mutate_it():
     np.testing.assert_array_equal(x, before)
     np.testing.assert_array_equal(dx, dbefore)
     assert value == pytest.approx(1.0 + 2.5 ** 2 + 9.0)
+
+
+# -- dict comprehensions (lowered to a loop storing d[k] = v) ---------------------
+
+
+def dict_comp_squares(a, b):
+    d = {k: v * v for k, v in zip(("a", "b"), (a, b))}
+    return d["a"] * d["b"] + math.sin(d["a"])
+
+
+def dict_comp_filtered(a, b):
+    d = {i: a * i + b for i in range(3) if i != 1}
+    return d[0] * d[2]
+
+
+def dict_comp_update(params, lr):
+    new = {k: params[k] - lr * params[k] ** 2 for k in params}
+    return np.sum(new["w"] * new["w"]) + new["b"]
+
+
+def dict_loop_update(params, lr):
+    new = {}
+    for k in params:
+        new[k] = params[k] - lr * params[k] ** 2
+    return np.sum(new["w"] * new["w"]) + new["b"]
+
+
+@pytest.mark.parametrize("f", [dict_comp_squares, dict_comp_filtered])
+@pytest.mark.parametrize("a, b", [(1.3, 0.7), (-0.4, 2.1)])
+def test_dict_comprehension_scalars(f, a, b):
+    want = numerical_grad(f, (a, b), (0, 1))
+    for mode in ("reverse", "forward"):
+        assert s2sad.grad(f, wrt=(0, 1), mode=mode)(a, b) == pytest.approx(want, rel=1e-6)
+    g = s2sad.grad(f, wrt=(0, 1), mode="reverse")
+    rows = s2sad.hessian(f, wrt=(0, 1))(a, b)
+    h = 1e-5
+    for i, row in enumerate(rows):
+        up = list(g(*[v + h * (j == i) for j, v in enumerate((a, b))]))
+        down = list(g(*[v - h * (j == i) for j, v in enumerate((a, b))]))
+        assert np.asarray(row) == pytest.approx((np.array(up) - np.array(down)) / (2 * h),
+                                                rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("f", [dict_comp_update, dict_loop_update])
+def test_dict_of_arrays_and_floats_rebuilt_by_key(f):
+    # the new dict holds an array under one key and a float under the other: the
+    # adjoint of new[k] = v is that item's adjoint (an array item is not a fancy index)
+    w = np.array([1.0, 2.0, -0.5])
+    params = {"w": w, "b": 0.5}
+    got = s2sad.grad(f)(params, 0.1)
+    w_new = w - 0.1 * w ** 2
+    assert got["w"] == pytest.approx(2 * w_new * (1 - 0.2 * w))
+    assert got["b"] == pytest.approx(1 - 0.2 * 0.5)
+    h = 1e-6
+    plus, minus = dict(params, b=0.5 + h), dict(params, b=0.5 - h)
+    assert got["b"] == pytest.approx((f(plus, 0.1) - f(minus, 0.1)) / (2 * h), rel=1e-6)
+
+
+# -- dict(...), d.get and d.update of dicts the function builds -----------------------
+
+
+def dict_call_and_get(x, y):
+    d = dict(a=x, b=x * y)
+    return d.get("c", y * y) + d.get("a") * d["b"] + d.get("b", 1.0)
+
+
+def dict_update_swaps(x, y):
+    d = {"a": x, "b": y * y}
+    d.update({"a": d["b"], "b": d["a"]}, c=x * y)
+    return d["a"] * 3.0 + d["b"] * d["c"]
+
+
+def dict_get_of_argument(params, x):
+    return np.sum(params.get("w", 0.0) * x + params.get("missing", x * x))
+
+
+@pytest.mark.parametrize("f", [dict_call_and_get, dict_update_swaps])
+@pytest.mark.parametrize("x, y", [(1.5, 2.0), (-0.3, 0.8)])
+def test_dict_conveniences(f, x, y):
+    want = numerical_grad(f, (x, y), (0, 1))
+    for mode in ("reverse", "forward"):
+        assert s2sad.grad(f, wrt=(0, 1), mode=mode)(x, y) == pytest.approx(want, rel=1e-6)
+    rows = s2sad.hessian(f, wrt=(0, 1))(x, y)
+    g = s2sad.grad(f, wrt=(0, 1), mode="reverse")
+    h = 1e-5
+    first = (np.array(g(x + h, y)) - np.array(g(x - h, y))) / (2 * h)
+    assert np.array([rows[0][0], rows[1][0]]) == pytest.approx(first, rel=1e-5, abs=1e-6)
+
+
+def test_dict_get_of_a_dict_argument():
+    params = {"w": np.array([1.0, -2.0])}
+    x = np.array([0.5, 1.5])
+    got = s2sad.grad(dict_get_of_argument, wrt=(0, 1))(params, x)
+    assert got[0]["w"] == pytest.approx(x)
+    assert got[1] == pytest.approx(params["w"] + 2 * x)
+
+
+class _Getter:
+    def get(self, key, default):
+        return default * 3.0
+
+
+def get_of_object(x, obj):
+    return obj.get("a", x * x)
+
+
+def test_get_of_an_object_is_its_method():
+    assert s2sad.grad(get_of_object)(1.5, _Getter()) == pytest.approx(9.0)

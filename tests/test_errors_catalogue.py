@@ -108,15 +108,22 @@ bad_nonlocal = _make_nonlocal()
 
 
 def bad_del(x):
-    y = x * 2.0
-    z = y * x
-    del y  # <- L_DEL
-    return z
+    acc = 0.0
+    t = x
+    for i in range(3):
+        acc = acc + t * x
+        t = x * i  # read by the next trip, after the del
+        del t  # <- L_DEL
+    return acc
 
 
 def bad_walrus(x):
-    y = (z := x * 2.0) + 1.0  # <- L_WALRUS
-    return y * z
+    i = 0
+    while (z := x * i) < 2.0:  # <- L_WALRUS
+        i = i + 1
+    else:
+        z = z + 1.0
+    return z
 
 
 def bad_starred_call(x):
@@ -763,6 +770,26 @@ def test_complex_values_inside_a_real_function_refused(func, marker, mode):
         assert "complex arithmetic" in msg.splitlines()[0]
     with pytest.raises(UnsupportedSyntaxError):
         s2sad.value_and_grad(func, mode=mode)(1.5)
+
+
+class _ComplexScale:
+    def __init__(self):
+        self.c = 1j
+
+
+def complex_attribute(x, obj):  # <- L_COMPLEX_ATTRIBUTE
+    return obj.c * x * x
+
+
+def test_complex_gradient_through_an_attribute_refused_on_every_call():
+    """A function reading attributes of an object argument keys its specializations by
+    their kinds too: the refused one was not forgotten (looked up by the argument types
+    alone), and the next calls returned the complex gradient 4j."""
+    g = s2sad.grad(complex_attribute, mode="reverse")
+    for _ in range(3):
+        with pytest.raises(UnsupportedSyntaxError) as info:
+            g(2.0, _ComplexScale())
+        assert str(info.value).startswith(f"{HERE}:{line_of('L_COMPLEX_ATTRIBUTE')}")
 
 
 def complex_inside_array(v):  # <- L_COMPLEX_ARRAY

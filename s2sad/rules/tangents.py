@@ -15,7 +15,7 @@ import operator
 import numpy as np
 
 from .. import runtime
-from ..runtime import sum_tangent
+from ..runtime import field_adjoint, field_of, replaced_adjoint, sum_tangent
 from .core import adjoint, multilinear, nondiff, tangent
 
 multilinear(operator.getitem, args=("a",))
@@ -215,3 +215,41 @@ def list_adjoint(z, g):
 @tangent(builtins.divmod)
 def divmod_tangent(z, x, y):
     d[z] = (0.0, d[x] - d[y] * z[0])
+
+
+# -- fields of records (named tuples, dataclass instances): x.name is runtime.field ---
+# field_adjoint and field_of are linear in the derivative g; x gives the structure
+
+
+multilinear(runtime.field_adjoint, runtime.field_of, runtime.replaced_field,
+            runtime.replaced_adjoint, args=("g",))
+
+
+@adjoint(runtime.field)
+def field_rule(z, x, name):
+    d[x] = field_adjoint(d[z], x, name)
+
+
+@tangent(runtime.field)
+def field_tangent(z, x, name):
+    d[z] = field_of(d[x], x, name)
+
+
+@adjoint(runtime.field_adjoint)
+def field_adjoint_rule(z, g, x, name):
+    d[g] = field_of(d[z], x, name)
+
+
+@adjoint(runtime.field_of)
+def field_of_rule(z, g, x, name):
+    d[g] = field_adjoint(d[z], x, name)
+
+
+@adjoint(runtime.replaced_field)
+def replaced_field_rule(z, g, x, name):
+    d[g] = field_adjoint(d[z], x, name)
+
+
+@adjoint(runtime.replaced_adjoint)
+def replaced_adjoint_rule(z, g, x, names):
+    d[g] = replaced_adjoint(d[z], x, names)
