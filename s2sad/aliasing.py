@@ -647,30 +647,24 @@ def _scalar_dicts(stmts, ctx):
     stores = []                     # (dict, value stored)
     for s in stmts:
         t = target_name(s)
-        v = getattr(s, "value", None)
         if t is None and isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) \
                 and isinstance(s.targets[0].value, gast.Name):
-            allowed.add(id(s.targets[0].value))
             stores.append((s.targets[0].value.id, s.value))
-        if t is None:
-            continue
-        if isinstance(v, gast.Name) and t in dicts:
-            allowed.add(id(v))
-        elif isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name):
-            allowed.add(id(v.value))
-        elif isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) \
-                and v.func.attr in _DICT_READS and isinstance(v.func.value, gast.Name):
-            allowed.add(id(v.func.value))
-        elif isinstance(v, gast.Call) and len(v.args) == 1 and not v.keywords \
-                and isinstance(v.args[0], gast.Name):
-            path = dotted_name(v.func) or ""
-            try:
-                fn = ctx.lookup(path) if path and path.split(".")[0] not in \
-                    ctx.local_names else None
-            except (KeyError, ValueError):
-                fn = None
-            if fn is builtins.len or fn is runtime.as_sequence:
-                allowed.add(id(v.args[0]))
+        if t is not None and t in dicts and isinstance(s.value, gast.Name):
+            allowed.add(id(s.value))
+        # anywhere (a loop's test too): d[k], d.keys(), d.values(), d.items(), d.get(k),
+        # len(d), as_sequence(d)
+        for v in walk(s):
+            if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name):
+                allowed.add(id(v.value))
+            elif isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) \
+                    and v.func.attr in _DICT_READS and isinstance(v.func.value, gast.Name):
+                allowed.add(id(v.func.value))
+            elif isinstance(v, gast.Call) and len(v.args) == 1 and not v.keywords \
+                    and isinstance(v.args[0], gast.Name):
+                fn = _callee_of(v, ctx)
+                if fn is builtins.len or fn is runtime.as_sequence:
+                    allowed.add(id(v.args[0]))
     for s in stmts:
         for n in walk(s):
             if isinstance(n, gast.Name) and n.id in dicts and id(n) not in allowed \

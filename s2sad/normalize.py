@@ -393,10 +393,11 @@ class Normalizer:
                     and f.value.id in seqs and f.attr in _RESIZING:
                 raise errors.unsupported(node, self.ctx, "LoopResizes",
                                          f"{f.value.id}.{f.attr}() in the loop over it")
-            if f is not None and seqs and self.user_call(node):
-                for a in list(node.args) + [k.value for k in node.keywords]:
-                    if isinstance(a, gast.Name) and a.id in seqs \
-                            and _may_resize_argument(node, a, self.ctx):
+            passed = [a for a in list(node.args) + [k.value for k in node.keywords]
+                      if isinstance(a, gast.Name) and a.id in seqs] if f is not None else []
+            if passed and self.user_call(node):
+                for a in passed:
+                    if _may_resize_argument(node, a, self.ctx):
                         raise errors.unsupported(
                             node, self.ctx, "LoopResizes",
                             f"{dotted_name(f) or 'the function'}({a.id}) in the loop over "

@@ -868,8 +868,21 @@ def _dict_of_calls_updated(x, y):
     return d["z"] * d["u"]
 
 
+def _dict_read_in_a_loop_test(x, y):
+    d = {"u": -(x / 4.0), "z": math.log(1.0 + x * x, 2.0)}
+    v = -0.01
+    for _ in range(2):
+        v = v + 0.3 + 0.2 * math.tanh(sum(d.values()) / len(d) + y)
+        d["u"] += v / (2.0 + math.sin(d["u"]))
+    j = 0
+    while j < 3 and math.tanh(d["z"]) < 5.0:
+        j += 1
+        d["z"] *= 0.5
+    return d["u"] * d["z"]
+
+
 @pytest.mark.parametrize("f", [_dict_of_floats_updated, _dict_built_by_stores_updated,
-                               _dict_of_calls_updated])
+                               _dict_of_calls_updated, _dict_read_in_a_loop_test])
 @pytest.mark.parametrize("x, y", [(0.3, 0.7), (-0.8, 1.1), (1.3, -0.4)])
 def test_update_of_an_item_of_a_dict_of_floats(f, x, y):
     h = 1e-6
