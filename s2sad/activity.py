@@ -201,12 +201,18 @@ def _maybe_field(base, attr, ctx, kinds):
     cls = ctx.receivers.get(base) if base in ctx.params else None
     if cls is None:
         return True
-    fields = record_class(cls)
-    return fields is not None and attr in fields
+    # (a tuple of classes: the items of a list of objects of several classes)
+    for each in cls if isinstance(cls, tuple) else (cls,):
+        fields = record_class(each)
+        if fields is None or attr not in fields:
+            return False
+    return True
 
 
 def record_class(cls):
     """The field names of ``cls``, a named tuple class or a dataclass, else None."""
+    if not isinstance(cls, type):
+        return None
     if issubclass(cls, tuple):
         fields = getattr(cls, "_fields", None)
         return fields if isinstance(fields, tuple) and hasattr(cls, "_make") else None
