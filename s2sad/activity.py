@@ -1079,7 +1079,7 @@ def run(tree, ctx):
     outputs |= {p for p in ctx.params if p in ctx.mutable and kinds.get(p) in ("L", "LS")}
     outputs |= passed_on
     check_writes_under_views(sharing, stmts, ctx, varied)
-    check_item_updates(others, ctx, varied)
+    check_item_updates(others, ctx, varied, stmts)
     useful = closure(outputs, reverse_edges(edges))
     ctx.active = varied & useful
     if ctx.mode == "forward" and len(ctx.wrt) > 1:    # one tangent sweep per argument

@@ -14,6 +14,7 @@ import builtins
 import copy
 import dataclasses
 import linecache
+import re
 
 import gast
 import numpy as np
@@ -160,6 +161,7 @@ class _Sharing(_Liveness):
         self.holders = {}        # name -> names holding it
         self.copies = {}         # name -> names it is copied from / to (SSA and user copies)
         self.made_at = {}        # name -> the statement making it share memory
+        self.tapes = _tapes(stmts, ctx)
         self.sequences = set()   # names a loop iterates by (_seq = as_sequence(xs))
         # (copy, list): a new list or dict holding a list's or dict's items (xs[1:],
         # list(xs), sorted(xs), dict(d)), which a store into that list does not change
@@ -254,14 +256,15 @@ class _Sharing(_Liveness):
         return out
 
     def _shallow_copy(self, s, x):
-        """``s`` makes a new list (tuple, dict) of the items of the list or dict ``x``."""
+        """``s`` makes a new list (tuple, dict) of the items of the list or dict ``x``,
+        or picks one of them (``min(xs)``)."""
         if not self._list(x):
             return False
         v = getattr(s, "value", None)
         if isinstance(v, gast.Subscript):
             return isinstance(v.slice, gast.Slice) and isinstance(v.value, gast.Name) \
                 and v.value.id == x
-        if not (isinstance(v, gast.Call) and len(v.args) == 1
+        if not (isinstance(v, gast.Call) and v.args
                 and isinstance(v.args[0], gast.Name) and v.args[0].id == x):
             return False
         path = dotted_name(v.func) or ""
@@ -270,8 +273,11 @@ class _Sharing(_Liveness):
                 self.ctx.local_names else None
         except (KeyError, ValueError):
             return False
-        return fn in (builtins.list, builtins.tuple, builtins.sorted, builtins.dict,
-                      runtime.in_order)
+        if fn is runtime.in_order:      # in_order(xs, order): sorted(xs, key=...)
+            return len(v.args) == 2
+        # (min(xs), max(xs): one of its items, which a store into xs leaves as it is)
+        return len(v.args) == 1 and fn in (builtins.list, builtins.tuple, builtins.sorted,
+                                           builtins.dict, builtins.min, builtins.max)
 
     def same_array(self, n):
         """``n`` and its copies: the names the reverse pass treats as one array."""
@@ -288,6 +294,8 @@ class _Sharing(_Liveness):
         if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \
                 and _is_append(s, self.ctx):
             lst, v = s.value.func.value, s.value.args[0]
+            if lst.id in self.tapes:
+                return [], []
             return [], [(lst.id, v.id)] if self._array(v) else []
         t = target_name(s)
         if t is None:
@@ -404,6 +412,8 @@ class _Sharing(_Liveness):
                                         and k.value.value is True) for k in v.keywords):
             return first, []      # np.array(a, copy=False), a.astype(t, copy=False)
         if recv:
+            if last == "pop" and recv[0].id in self.tapes:
+                return [], []
             if last == "_replace":      # p._replace(a=v): holds p's items and v
                 return [], recv + [k.value for k in v.keywords]
             return [], (recv if last == "pop" else [])   # other methods make new values
@@ -497,6 +507,48 @@ class _Sharing(_Liveness):
             return ()
 
 
+_TAPE = re.compile(r"_i?tape(_[0-9]+)?")
+
+
+def _tapes(stmts, ctx):
+    """The tapes of derivative code s2sad generated (``_tape``, ``_itape``: lists it
+    only appends to and pops from, made empty or handed in as ``_tape``), when that
+    code is differentiated again in forward mode (``hessian``): their pushes and pops
+    make no name share memory with another, so that an array recorded on the tape and
+    then written into (a store, or the reverse sweep's restore ``x_1[i] = _old1``) is
+    no write under a view.
+
+    Why that is sound in forward mode: the tangent of a name written in place is a
+    private copy wherever it is defined (``owned``, popped values too), so it changes
+    only through stores through that name, which the tangent code repeats; and the
+    reverse sweep of the first-order code reads a recorded value only once every
+    store made after it was recorded has been undone (the restores: what makes the
+    first-order gradient right), when the primal and the tangent popped are both those
+    of the time of the push. (Reverse over reverse is another matter: the adjoint of
+    a value read through the tape would not reach the store's; there the tape keeps
+    holding what it records, and such code is refused.)"""
+    if ctx.mode != "forward" or not _generated(ctx):
+        return frozenset()
+    out = {p for p in ctx.params if _TAPE.fullmatch(p)}
+    for s in stmts:
+        t = target_name(s)
+        if t is not None and _TAPE.fullmatch(t):
+            if isinstance(s.value, gast.List) and not s.value.elts:
+                out.add(t)
+    return frozenset(out)
+
+
+def _callee_of(call, ctx):
+    """The object ``call`` calls, when a global or builtin name (not a local) names it."""
+    path = dotted_name(call.func) or ""
+    if not path or path.split(".")[0] in ctx.local_names:
+        return None
+    try:
+        return ctx.lookup(path)
+    except (KeyError, ValueError, AttributeError):
+        return None
+
+
 def _shape_helpers():
     """The runtime helpers of gradient code that read one operand only for its shape
     (and type): helper -> the positions of such operands."""
@@ -549,20 +601,142 @@ def _describe(names, sharing, ctx):
     return ", ".join(users or temps)
 
 
-def check_item_updates(others, ctx, varied):
+def check_item_updates(others, ctx, varied, stmts=()):
     """``lst[i] op= v`` on an array in a list updates that array in place (every name
     holding it sees the change), where the normal form's ``lst[i] = lst[i] op v``
     rebinds the item to a new array: refused where a derivative is involved, unless
-    the list holds scalars only (kind ``LS``). ``others``: the statements that are
-    no assignment to one name (``walk_stmts`` order)."""
+    the list holds scalars only (kind ``LS``) or it is a dict of scalars
+    (``_scalar_dicts``). ``others``: the statements that are no assignment to one name,
+    ``stmts``: every statement (both in ``walk_stmts`` order)."""
+    scalar_dicts = None
     for s in others:
         if not (isinstance(s, gast.Assign) and _annotated(s, anno.Key.INPLACE_ITEM)):
             continue
         base = s.targets[0].value.id
         if ctx.var_kinds.get(base) in ("L", "AL") and (base in varied or loads(s.value) & varied):
+            if scalar_dicts is None:
+                scalar_dicts = _scalar_dicts(stmts, ctx)
+            if base in scalar_dicts:
+                continue
             raise errors.unsupported(s, ctx, "InplaceAlias",
                                      f"{_user_name(base, ctx)}[...] op= ... updates the array "
                                      "the list holds, which other names may hold too")
+
+
+# methods of a dict that neither add items nor let another name hold the dict
+_DICT_READS = {"keys", "values", "items", "get"}
+_ARITHMETIC = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.FloorDiv, gast.Mod)
+
+
+def _scalar_dicts(stmts, ctx):
+    """The names of dicts that surely hold scalars only, so that ``d[k] += v`` is
+    ``d[k] = d[k] + v`` (a float is never updated in place): made by a dict display
+    (``{"a": x * y}``, ``{}``) in the function, every item stored a scalar, and used
+    only by key (``d[k]``, ``d[k] = v``), by ``keys``/``values``/``items``/``get``,
+    ``len``, a loop, and copies between such names (SSA's). Any other use (a call
+    that may store into it, a list or tuple holding it, ``update``, a parameter) leaves
+    it out. A scalar is a number, a name of kind ``'S'``, an item of such a dict, or
+    arithmetic of scalars; found together with the dicts, to the greatest fixed point
+    (``d["u"] = d["u"] + v`` is a scalar if the other items are)."""
+    kinds = ctx.var_kinds
+    defs = {}                       # name -> its assigned values
+    for s in stmts:
+        t = target_name(s)
+        if t is not None:
+            defs.setdefault(t, []).append(s.value)
+    dicts = {t for t, vs in defs.items() if kinds.get(t) == "L" and any(
+        isinstance(v, gast.Dict) for v in vs)}
+    # copies between dict names: one class (a copy of a dict is the same dict)
+    changed = True
+    while changed:
+        changed = False
+        for t, vs in defs.items():
+            if t in dicts or kinds.get(t) != "L":
+                continue
+            if any(isinstance(v, gast.Name) and v.id in dicts for v in vs):
+                dicts.add(t)
+                changed = True
+    if not dicts:
+        return frozenset()
+    copies = {}                     # dict name -> the dict names it is copied from / to
+    for t, vs in defs.items():
+        for v in vs:
+            if t in dicts and isinstance(v, gast.Name) and v.id in dicts:
+                copies.setdefault(t, set()).add(v.id)
+                copies.setdefault(v.id, set()).add(t)
+    allowed = set()                 # id of each Name node a use allowed above
+    stores = []                     # (dict, value stored)
+    for s in stmts:
+        t = target_name(s)
+        if t is None and isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) \
+                and isinstance(s.targets[0].value, gast.Name):
+            stores.append((s.targets[0].value.id, s.value))
+        if t is not None and t in dicts and isinstance(s.value, gast.Name):
+            allowed.add(id(s.value))
+        # anywhere (a loop's test too): d[k], d.keys(), d.values(), d.items(), d.get(k),
+        # len(d), as_sequence(d)
+        for v in walk(s):
+            if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name):
+                allowed.add(id(v.value))
+            elif isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) \
+                    and v.func.attr in _DICT_READS and isinstance(v.func.value, gast.Name):
+                allowed.add(id(v.func.value))
+            elif isinstance(v, gast.Call) and len(v.args) == 1 and not v.keywords \
+                    and isinstance(v.args[0], gast.Name):
+                fn = _callee_of(v, ctx)
+                if fn is builtins.len or fn is runtime.as_sequence:
+                    allowed.add(id(v.args[0]))
+    for s in stmts:
+        for n in walk(s):
+            if isinstance(n, gast.Name) and n.id in dicts and id(n) not in allowed \
+                    and not isinstance(n.ctx, gast.Store):
+                dicts -= closure({n.id}, copies)
+
+    def scalar(v, known):
+        if isinstance(v, gast.Constant):
+            return type(v.value) in (int, float)
+        if isinstance(v, gast.Name):
+            return kinds.get(v.id) == "S" or v.id in known
+        if isinstance(v, gast.BinOp):
+            return isinstance(v.op, _ARITHMETIC) and scalar(v.left, known) \
+                and scalar(v.right, known)
+        if isinstance(v, gast.UnaryOp):
+            return isinstance(v.op, (gast.USub, gast.UAdd)) and scalar(v.operand, known)
+        if isinstance(v, gast.Subscript):
+            return isinstance(v.value, gast.Name) and v.value.id in dicts \
+                and not isinstance(v.slice, gast.Slice)
+        if isinstance(v, gast.Call):
+            fn = _callee_of(v, ctx)
+            if getattr(fn, "__module__", None) == "math" or fn is builtins.float:
+                return True                 # a float, whatever its arguments
+            return fn in (builtins.abs, builtins.min, builtins.max) and bool(v.args) \
+                and not v.keywords and all(scalar(a, known) for a in v.args)
+        return False
+
+    changed = True
+    while changed:
+        # the names (of no kind 'S') assumed scalars: defined by arithmetic, copies and
+        # items of the dicts left; dropped, with the dicts, where a value is not
+        known = {t for t, vs in defs.items() if kinds.get(t) != "S" and t not in dicts}
+        changed = True
+        while changed:
+            changed = False
+            for t in sorted(known):
+                if not all(scalar(v, known) for v in defs[t]):
+                    known.discard(t)
+                    changed = True
+        changed = False
+        for d in sorted(dicts):
+            ok = all(isinstance(v, gast.Name) and v.id in dicts
+                     or isinstance(v, gast.Constant) and v.value is None   # (a join marker)
+                     or isinstance(v, gast.Dict) and all(scalar(x, known) for x in v.values)
+                     and all(k is not None for k in v.keys)
+                     for v in defs[d])
+            ok = ok and all(scalar(v, known) for b, v in stores if b == d)
+            if not ok:
+                dicts -= closure({d}, copies)     # (a copy is the same dict)
+                changed = True
+    return frozenset(dicts)
 
 
 def _annotated(s, key):

@@ -29,11 +29,14 @@ Example::
 
 from __future__ import annotations
 
+import ast
 import builtins
 import copy
 import functools
+import inspect
 import itertools
 import keyword
+import textwrap
 import types
 
 import gast
@@ -105,7 +108,7 @@ class Normalizer:
         self.nested = {}    # functions defined inside the function: inlined where called
         self.inlining = []  # nested functions being inlined (to catch recursion)
         self.walrus = False  # the function has a ':=' (check_walrus)
-        self.tree = None     # the function (stmt_Delete)
+        self.tree = None     # the function (stmt_Delete, list_written_in)
         self.dict_names = frozenset()   # names that only ever hold dicts (_dict_names)
 
     # -- statements -------------------------------------------------------
@@ -405,6 +408,15 @@ class Normalizer:
                     and f.value.id in seqs and f.attr in _RESIZING:
                 raise errors.unsupported(node, self.ctx, "LoopResizes",
                                          f"{f.value.id}.{f.attr}() in the loop over it")
+            passed = [a for a in list(node.args) + [k.value for k in node.keywords]
+                      if isinstance(a, gast.Name) and a.id in seqs] if f is not None else []
+            if passed and self.user_call(node):
+                for a in passed:
+                    if _may_resize_argument(node, a, self.ctx):
+                        raise errors.unsupported(
+                            node, self.ctx, "LoopResizes",
+                            f"{dotted_name(f) or 'the function'}({a.id}) in the loop over "
+                            f"{a.id}, which may change its length")
             if isinstance(node, (gast.Assign, gast.AugAssign)) and views:
                 for t in node.targets if isinstance(node, gast.Assign) else [node.target]:
                     if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) \
@@ -437,9 +449,62 @@ class Normalizer:
                 and len(target.elts) == len(it.args):
             for a, t in zip(it.args, target.elts):
                 self.unzip(a, t, index, head, seqs, targets, out, s)
+        elif self.list_written_in(it, s):
+            seqs.append(name(it.id))
+            targets.append(target)
         else:
             seqs.append(self.sequence(it, out))
             targets.append(target)
+
+    def list_written_in(self, it, loop):
+        """``it`` names a list the body of ``loop`` stores items into (``for v in xs:
+        xs[j] = ...``) and does not rebind: the loop reads it by index, by that name
+        (``for _i in range(len(xs)): v = xs[_i]``), as CPython's list iterator does, so
+        an item stored before it is read is read new, and the adjoints of what is read
+        and stored go through one name (a copy made once, ``as_sequence(xs)``, would
+        give the adjoints of the items read to the list's first value). The length is
+        read once: ``check_not_resized`` refuses a loop resizing the list. Only for a
+        name surely holding a list: an argument of kind ``'L'``/``'LS'`` that is no dict,
+        or a local every assignment of which makes a list (``makes_list``); a dict is
+        iterated by a new list of its keys."""
+        if not isinstance(it, gast.Name) or it.id in self.nested or self.inlining \
+                or self.tree is None:
+            return False
+        stored = False
+        for node in walk(gast.Module(body=loop.body, type_ignores=[])):
+            if isinstance(node, gast.Name) and node.id == it.id \
+                    and isinstance(node.ctx, (gast.Store, gast.Del)):
+                return False                # rebound in the loop
+            if isinstance(node, (gast.Assign, gast.AugAssign)):
+                for t in node.targets if isinstance(node, gast.Assign) else [node.target]:
+                    if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) \
+                            and t.value.id == it.id:
+                        if isinstance(t.slice, gast.Slice):
+                            return False    # (a slice store may resize it)
+                        stored = True
+            if isinstance(node, (gast.FunctionDef, gast.Lambda, gast.Global, gast.Nonlocal)):
+                return False
+        return stored and self.surely_list(it.id)
+
+    def surely_list(self, n):
+        if n in self.ctx.params:
+            if self.ctx.kinds.get(n) not in ("L", "LS") or n in self.ctx.dicts:
+                return False
+        values = [node.value for node in walk(self.tree) if isinstance(node, gast.Assign)
+                  and any(isinstance(t, gast.Name) and t.id == n for t in node.targets)]
+        names = [node for node in walk(self.tree) if isinstance(node, gast.Name)
+                 and node.id == n and isinstance(node.ctx, (gast.Store, gast.Del))]
+        if len(names) != len(values) or (not values and n not in self.ctx.params):
+            return False            # bound otherwise too (a loop target, a tuple, del)
+        return all(map(self.makes_list, values))
+
+    def makes_list(self, v):
+        """``v`` surely makes a new list: a display, a comprehension, ``list(...)``,
+        ``sorted(...)``, or the sum of two such."""
+        if isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add):
+            return self.makes_list(v.left) and self.makes_list(v.right)
+        return isinstance(v, (gast.List, gast.ListComp)) or (
+            isinstance(v, gast.Call) and self._is_builtin(v.func, ("list", "sorted")))
 
     def sequence(self, e, out):
         """``e`` evaluated once into a fresh indexable name."""
@@ -1242,6 +1307,106 @@ def _first_return(tree):
         if not isinstance(node, gast.FunctionDef):
             todo.extend(reversed(statement_children(node)))
     return None
+
+
+# builtins that read a list passed to them and leave its length as it is
+_READS_LIST = {"len", "sum", "min", "max", "sorted", "list", "tuple", "enumerate", "zip",
+               "reversed", "iter", "abs", "float", "int", "range", "print", "any", "all",
+               "map", "isinstance"}
+
+
+def _may_resize_argument(call, arg, ctx):
+    """The user function called by ``call`` may change the length of the list passed as
+    ``arg`` (the normal form reads the length of the list a loop iterates over once,
+    where CPython's loop sees it grow); see ``_resizes``."""
+    from .shapes import callee
+    fn = callee(call, ctx)
+    if any(k.value is arg for k in call.keywords):
+        return _resizes(fn, next(k.arg for k in call.keywords if k.value is arg), None)
+    i = call.args.index(arg)
+    if any(isinstance(a, gast.Starred) for a in call.args[:i + 1]):
+        return True
+    return _resizes(fn, None, i)
+
+
+def _resizes(fn, keyword, position, depth=0):
+    """The function ``fn`` may change the length of the list passed to it by ``keyword``
+    or at ``position``: its parameter is resized in its body (``p.append(v)``, ``del
+    p[i]``, ``p[1:] = ...``, ``p += ...``), or passed on to a function of the user's that
+    may, or to one that is neither a builtin reading it nor a library function (``heapq``
+    and ``bisect`` resize); True where its source cannot be read."""
+    from .activity import is_user_function
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        params = list(inspect.signature(fn).parameters)
+    except (TypeError, OSError, SyntaxError, ValueError):
+        return True
+    if depth > 4:
+        return True
+    if keyword is not None:
+        p = keyword
+    elif position < len(params):
+        p = params[position]
+    else:
+        return True
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            f = node.func
+            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) \
+                    and f.value.id == p and f.attr in _RESIZING:
+                return True
+            for k, a in list(enumerate(node.args)) + [(kw.arg, kw.value)
+                                                       for kw in node.keywords]:
+                if not (isinstance(a, ast.Name) and a.id == p):
+                    continue
+                if isinstance(f, ast.Name) and f.id in _READS_LIST \
+                        and getattr(builtins, f.id, None) is fn.__globals__.get(
+                            f.id, getattr(builtins, f.id, None)):
+                    continue
+                obj = _resolve(f, fn)
+                if obj is None or isinstance(k, int) and any(
+                        isinstance(b, ast.Starred) for b in node.args[:k + 1]):
+                    return True
+                if is_user_function(obj):
+                    if _resizes(obj, k if isinstance(k, str) else None,
+                                k if isinstance(k, int) else None, depth + 1):
+                        return True
+                elif getattr(obj, "__module__", None) in ("heapq", "bisect", "_heapq",
+                                                          "_bisect"):
+                    return True
+        targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else \
+            [node.target] if isinstance(node, ast.AugAssign) else []
+        for t in targets:
+            if isinstance(t, ast.Name) and t.id == p and isinstance(node, ast.AugAssign):
+                return True                     # p += [...] extends the list
+            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) \
+                    and t.value.id == p and (isinstance(node, ast.Delete)
+                                             or isinstance(t.slice, ast.Slice)):
+                return True
+    return False
+
+
+def _resolve(f, fn):
+    """The object the expression ``f`` (a name or a dotted name) names in ``fn``'s
+    module, or None."""
+    parts = []
+    while isinstance(f, ast.Attribute):
+        parts.append(f.attr)
+        f = f.value
+    if not isinstance(f, ast.Name):
+        return None
+    g = fn.__globals__
+    if f.id in g:
+        obj = g[f.id]
+    elif hasattr(builtins, f.id):
+        obj = getattr(builtins, f.id)
+    else:
+        return None
+    for a in reversed(parts):
+        obj = getattr(obj, a, None)
+        if obj is None:
+            return None
+    return obj
 
 
 def _is_call_of(node, fname):

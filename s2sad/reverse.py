@@ -90,6 +90,7 @@ class Reverse:
             for n in written:
                 self.store_count[n] = self.store_count.get(n, 0) + 1
         self.frozen = not ctx.mutable and not in_place
+        self.remade = self.views_to_remake()
         self._reversible = {}
         self.pushes = {}      # id(block) -> names recorded at the end of that block
         self.counters = {}    # id(loop) -> trip counter name
@@ -114,6 +115,83 @@ class Reverse:
         self._envs = {}       # (scalar result, scalar pads) -> the _Env for rule templates
         self.helper_names = {}  # runtime helper -> its generated name, for rule templates
         self.powers_of = {}     # id(statement) -> (it, Powers.derivative), see find_powers
+
+    def views_to_remake(self):
+        """The views of arrays written in place that the reverse sweep makes again where
+        it reads them (``remake_views``): name -> its statement ``v = a[1:]`` (``a.T``,
+        or a list or tuple display holding ``a``: ``[a, b]``).
+
+        A view made before a store into its array (``_t1 = x_1[1:]``, then ``x_1[1] =
+        v``) shows the store until the reverse sweep puts the old value back, and the
+        adjoint statements reading it run after that: right values, but the gradient's
+        code then holds a view across a write into its array, which differentiating it
+        again refuses (``hessian``). Made again after the restore, it is a view of the
+        values the forward sweep read (every later store is undone there), and the view
+        made in the forward sweep is dead at the store. A view costs no copy."""
+        if not self.ctx.mutable:
+            return {}
+        kinds = self.ctx.var_kinds
+        out = {}
+        stored = False          # a store into an array comes later (walk order)
+        for s in reversed(self.statements):
+            if isinstance(s, gast.Assign) and target_name(s) is None or \
+                    _is_index_add(s, self.ctx):
+                stored = True
+                continue
+            t = target_name(s) if isinstance(s, gast.Assign) else None
+            if t is None or self.store_count.get(t) != 1 or kinds.get(t, "A") == "S" \
+                    or not (stored or t in self.loop_stored):
+                continue
+            v = s.value
+            if kinds.get(t, "A") in ("L", "LS", "AL") and not isinstance(v, (gast.List,
+                                                                             gast.Tuple)):
+                continue
+            if isinstance(v, gast.Attribute) and v.attr == "T":
+                bases = [v.value]
+            elif isinstance(v, gast.Subscript) and self.plain_index(v.slice):
+                bases = [v.value]
+            elif isinstance(v, (gast.List, gast.Tuple)) and t not in self.ctx.mutable:
+                bases = v.elts          # [x_1, y]: a list holding the array (np.select)
+            else:
+                continue
+            if any(isinstance(b, gast.Name) and b.id in self.ctx.mutable
+                   and kinds.get(b.id, "A") not in ("S", "L", "LS", "AL") for b in bases):
+                out[t] = s
+        return out
+
+    def plain_index(self, index):
+        """``index`` (subscript syntax) selects a view: ints and slices of scalar names
+        and int constants (no index array, no list)."""
+        def part(e):
+            return e is None or (isinstance(e, gast.Constant) and (
+                e.value is None or type(e.value) is int)) or (
+                isinstance(e, gast.Name) and self.ctx.var_kinds.get(e.id) == "S")
+
+        def one(e):
+            if isinstance(e, gast.Slice):
+                return part(e.lower) and part(e.upper) and part(e.step)
+            return part(e) and e is not None
+        if isinstance(index, gast.Tuple):
+            return all(map(one, index.elts))
+        return one(index)
+
+    def remake_views(self, s, stmts_):
+        """The adjoint statements ``stmts_`` of ``s``, reading the views of
+        ``views_to_remake`` through views made again right before them."""
+        if not self.remade or target_name(s) is None:   # (a store reads its shape only)
+            return stmts_
+        used = set()
+        for st in stmts_:
+            used |= loads(st)
+        hit = sorted(used & self.remade.keys())
+        if not hit:
+            return stmts_
+        fresh = {v: self.namer.temp() for v in hit}
+        for st in stmts_:
+            for n in gast.walk(st):
+                if isinstance(n, gast.Name) and n.id in fresh:
+                    n.id = fresh[n.id]
+        return [assign(fresh[v], clone(self.remade[v].value)) for v in hit] + stmts_
 
     def written(self, s):
         """``stores(s)``: the names the assignment or loop ``s`` writes (do not edit)."""
@@ -262,6 +340,8 @@ class Reverse:
                 continue
             else:
                 continue
+            if self.remade:
+                stmts_ = self.remake_views(s, stmts_)
             if track:
                 for st in stmts_:
                     reads |= loads(st) & self.primal

@@ -110,13 +110,16 @@ KNOWN_BUGS = frozenset()    # all fixed: neg_const_pow, maybe_defined_loop, max3
 #: Knobs for constructs s2sad refuses on purpose (with a located error), left out
 #: by default so that any S2SADError in a generated program is a failure:
 #: writes through views are refused since 2a98917 ("take a copy first").
-#: ``loop_writes_list`` ("lists", "dicts"): an item store into a list inside a loop
-#: over that list (or into a dict in a loop over its ``.items()``/``.values()``),
-#: refused since 6c57ce5 and 20e4153 ("loop over the indices or keys instead").
-#: ``dict_aug`` ("dicts"): ``d[k] += v`` into a dict (of floats), refused as an in-place
-#: update of an item that may be an array shared with other names (the generator
-#: writes ``d[k] = d[k] + v`` instead).
-REFUSED = frozenset({"view_write", "loop_writes_list", "dict_aug"})
+#: ``loop_writes_dict`` ("dicts"): an item store into a dict in a loop over its
+#: ``.items()``/``.values()``, refused since 20e4153 ("loop over the keys instead").
+#: ``loop_writes_list`` ("lists"), an item store into a list inside a loop over that
+#: list, refused since 6c57ce5, is read by index since the branch 'alias'
+#: (``normalize.Normalizer.list_written_in``); still refused where the list may have
+#: a second name or is not surely a list.
+#: ``d[k] += v`` into a dict the function builds of floats is supported since the
+#: branch 'alias' (``aliasing._scalar_dicts``); into the dict argument ``x``, whose items
+#: may be arrays, it is refused, and the generator writes ``x[k] = x[k] + v`` there.
+REFUSED = frozenset({"view_write", "loop_writes_dict"})
 
 #: Program sizes: (max nesting depth, top-level statements, product of loop bounds).
 SIZES = {"small": (2, (2, 4), 6), "medium": (3, (2, 7), 12), "large": (3, (4, 10), 16)}
@@ -1006,7 +1009,7 @@ class Generator:
             if not scope.dicts:
                 return [f"{pad}pass"]
             cands = [(n, k) for n, k in sorted(scope.dicts.items()) if not (
-                n in scope.iterating and "loop_writes_list" in self.avoid)]
+                n in scope.iterating and "loop_writes_dict" in self.avoid)]
             if not cands:
                 return [f"{pad}pass"]
             d, keys = rng.choice(cands)
@@ -1015,7 +1018,9 @@ class Generator:
             key = rng.choice(list(keys) + new_keys)
             op = rng.choice(["=", "=", "+="]) if key in keys else "="
             line = f'{pad}{d}["{key}"] {op} {b(1)}'
-            if op == "+=" and "dict_aug" in self.avoid:
+            if op == "+=" and ("dict_aug" in self.avoid or d == "x"):
+                # (x["a"] += v: the argument's items may be arrays, which += would update
+                # in place: refused)
                 line = f'{pad}{d}["{key}"] = {d}["{key}"] + {_p(b(1))}'
             if key not in keys:
                 scope.dicts[d] = keys + (key,)

@@ -244,10 +244,10 @@ def bad_recursion(x):
 
 
 def bad_loop_writes_its_list(x, y):
-    xs = [x, y]
+    xs, n = [x, y], 2       # (xs = [x, y] alone is read by index: differentiated)
     for t in xs:
         xs[1] = xs[1] * t  # <- L_LOOP_WRITES
-    return xs[1]
+    return xs[1] * n
 
 
 def bad_growing_loop(x, xs):
