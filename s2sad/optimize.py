@@ -1715,6 +1715,7 @@ def run(tree, ctx):
     # is found in it); made again after a pass that may have.
     blocks = _blocks(tree.body)
     ctx.maybe_none |= _maybe_none(tree, blocks)
+    _rule_temps(tree, ctx, facts, blocks)
     fold = _Fold(ctx)
     refold = _fold(fold, tree, None, facts)
     copies = set()              # primal names _shared_calls made copies of a value
@@ -1759,9 +1760,65 @@ def run(tree, ctx):
     touched = fuse.run(tree, ctx, facts, counts, blocks)
     if touched:
         _fold(fold, tree, touched, facts)
+    from . import signs
+    signs.run(tree, ctx, facts)
     tree.body = _empty_blocks(tree.body)
     _free_arrays(tree, ctx, facts)
     return tree
+
+
+def _rule_temps(tree, ctx, facts, blocks):
+    """``q = bz / y; bx = q``: a temporary of an adjoint template (``q``, shared by
+    the contributions of a division) copied into an adjoint written nowhere else takes
+    the adjoint's name (``bx = bz / y``), where copy propagation would keep the
+    temporary's: the gradient is returned as ``bx``, not as ``_t2``. Only where the
+    adjoint is read after the copy, in its block, and the temporary is written
+    once, before the copy in that block."""
+    temps = ctx.namer.rule_temps
+    if not temps:
+        return
+    Assign, Name = gast.Assign, gast.Name
+    rename = {}
+    stores = loads = None
+    for block in blocks:
+        for i, x in enumerate(block):
+            if not (type(x) is Assign and type(x.value) is Name and x.value.id in temps
+                    and len(x.targets) == 1 and type(x.targets[0]) is Name):
+                continue
+            a, t = x.targets[0].id, x.value.id
+            if not ctx.namer.is_derivative(a) or a in rename.values() or t in rename:
+                continue
+            if stores is None:
+                stores, loads = facts.counts(tree)
+            if stores.get(a) != 1 or stores.get(t) != 1 \
+                    or not any(t in facts.writes(y) for y in block[:i]) \
+                    or sum(facts.reads(y).get(a, 0) for y in block[i + 1:]) != loads.get(a, 0):
+                continue
+            rename[t] = a
+            block[i] = gast.Pass()
+    if not rename:
+        return
+    for block in blocks:
+        block[:] = [y for y in block if type(y) is not gast.Pass] or [gast.Pass()]
+        for y in block:
+            if y.__class__ in _COMPOUND:
+                continue
+            hit = False
+            for n in names(y):
+                if n.id in rename:
+                    n.id = rename[n.id]
+                    hit = True
+            if hit:
+                facts.forget(y)
+    for block in blocks:            # (the headers of ifs and loops)
+        for y in block:
+            if y.__class__ in _COMPOUND:
+                for attr in ("test", "target", "iter"):
+                    node = getattr(y, attr, None)
+                    for n in names(node) if node is not None else ():
+                        if n.id in rename:
+                            n.id = rename[n.id]
+                facts.forget(y)
 
 
 def _maybe_none(tree, blocks=None):
