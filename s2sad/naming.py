@@ -6,6 +6,7 @@ generated name can never capture or shadow a user name:
 
 =========  ===========================================
 ``bx``     adjoint of ``x`` (reverse mode)
+``nbx``    minus the adjoint of ``x`` (``signs``: its readers absorb the sign)
 ``dx``     tangent of ``x`` (forward mode)
 ``dx_da``  tangent of ``x`` along argument ``a`` (forward mode, several arguments)
 ``x_1``    second version of ``x`` after SSA renaming
@@ -31,6 +32,7 @@ class Namer:
         self.primal_of = {}        # adjoint or tangent name -> the name it is that of
         self._derivatives = set()
         self.temps = set()
+        self.rule_temps = set()    # temporaries of adjoint templates (optimize._rule_temps)
         self.made = set()          # every name invented here (none of the user's)
 
     def reserve(self, names):

@@ -1728,6 +1728,7 @@ def run(tree, ctx):
     # is found in it); made again after a pass that may have.
     blocks = _blocks(tree.body)
     ctx.maybe_none |= _maybe_none(tree, blocks)
+    _rule_temps(tree, ctx, facts, blocks)
     fold = _Fold(ctx)
     refold = _fold(fold, tree, None, facts)
     copies = set()              # primal names _shared_calls made copies of a value
@@ -1772,9 +1773,161 @@ def run(tree, ctx):
     touched = fuse.run(tree, ctx, facts, counts, blocks)
     if touched:
         _fold(fold, tree, touched, facts)
+    _counted_by_tape(tree, ctx, facts)
+    from . import signs
+    signs.run(tree, ctx, facts)
     tree.body = _empty_blocks(tree.body)
     _free_arrays(tree, ctx, facts)
     return tree
+
+
+def _counted_by_tape(tree, ctx, facts):
+    """A loop whose body is straight-line code recording ``k`` values on the tape in
+    each iteration, and nothing else on it, needs no trip counter ``_n1 += 1``: its
+    count is what the tape grew by, ``(len(_tape) - _n1) // k`` with ``_n1 =
+    len(_tape)`` before the loop (one operation per iteration less: Newton's
+    ``while`` loop in reverse mode)."""
+    tapes = {s.targets[0].id for s in tree.body
+             if isinstance(s, gast.Assign) and len(s.targets) == 1
+             and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.List)
+             and not s.value.elts and s.targets[0].id in ctx.namer.made}
+    if ctx.tape_param:
+        tapes.add(ctx.tape_param)
+    if not tapes:
+        return
+    stores = None
+    for block in _blocks(tree.body):
+        for j, loop in enumerate(block):
+            if not isinstance(loop, (gast.While, gast.For)) or loop.orelse or not loop.body:
+                continue
+            bump = loop.body[0]
+            if not (isinstance(bump, gast.AugAssign) and isinstance(bump.op, gast.Add)
+                    and isinstance(bump.target, gast.Name) and _num(bump.value) == 1
+                    and type(bump.value.value) is int
+                    and bump.target.id.startswith("_n") and bump.target.id in ctx.namer.made):
+                continue
+            n = bump.target.id
+            at = next((i for i in range(j - 1, -1, -1) if n in facts.writes(block[i])), None)
+            if at is None or not (isinstance(block[at], gast.Assign)
+                                  and _num(block[at].value) == 0):
+                continue
+            if stores is None:
+                stores = facts.counts(tree)[0]
+            if stores.get(n) != 2:
+                continue
+            tape, pushes = None, 0
+            for x in loop.body[1:]:
+                if x.__class__ in _COMPOUND or n in facts.reads(x):
+                    break
+                v = x.value if isinstance(x, gast.Expr) else None
+                if isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) \
+                        and v.func.attr == "append" and isinstance(v.func.value, gast.Name) \
+                        and v.func.value.id in tapes and len(v.args) == 1 \
+                        and not v.keywords and (tape is None or tape == v.func.value.id) \
+                        and not tapes.intersection(facts.reads(x)) - {v.func.value.id} \
+                        and facts.reads(x).get(v.func.value.id) == 1:
+                    tape = v.func.value.id
+                    pushes += 1
+                elif tapes.intersection(facts.reads(x)) or tapes.intersection(facts.writes(x)):
+                    break
+            else:
+                if tape is None:
+                    continue
+                header = [loop.test] if isinstance(loop, gast.While) else [loop.target, loop.iter]
+                if any(isinstance(m, gast.Name) and m.id in tapes | {n}
+                       for h in header for m in walk(h)):
+                    continue
+                if any(tapes.intersection(facts.reads(block[i])) or tapes.intersection(
+                        facts.writes(block[i])) or n in facts.reads(block[i])
+                        for i in range(at + 1, j)):
+                    continue
+                length = gast.Call(func=_load(ctx.inject("len", len)), args=[_load(tape)],
+                                   keywords=[])
+                # a tape made in the function's body and empty up to the loop: its length
+                empty = block is tree.body and any(
+                    isinstance(x, gast.Assign) and isinstance(x.value, gast.List)
+                    and isinstance(x.targets[0], gast.Name) and x.targets[0].id == tape
+                    and not any(
+                        tape in facts.reads(y) or tape in facts.writes(y)
+                        for y in block[i + 1:j])
+                    for i, x in enumerate(block[:j]))
+                if empty:
+                    grown = length
+                    del block[at]
+                    j -= 1
+                else:
+                    block[at] = gast.Assign(targets=[_store(n)], value=length,
+                                            type_comment=None)
+                    grown = gast.BinOp(left=clone(length), op=gast.Sub(), right=_load(n))
+                    if at != j - 1:         # the count taken right before the loop
+                        block.insert(j, block.pop(at))
+                    facts.forget(block[j - 1])
+                if pushes > 1:
+                    grown = gast.BinOp(left=grown, op=gast.FloorDiv(),
+                                       right=gast.Constant(value=pushes, kind=None))
+                after = gast.Assign(targets=[_store(n)], value=grown, type_comment=None)
+                loop.body.pop(0)
+                block.insert(j + 1, after)
+                facts.forget(loop)
+                stores = None
+
+
+def _store(name):
+    return gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)
+
+
+def _rule_temps(tree, ctx, facts, blocks):
+    """``q = bz / y; bx = q``: a temporary of an adjoint template (``q``, shared by
+    the contributions of a division) copied into an adjoint written nowhere else takes
+    the adjoint's name (``bx = bz / y``), where copy propagation would keep the
+    temporary's: the gradient is returned as ``bx``, not as ``_t2``. Only where the
+    adjoint is read after the copy, in its block, and the temporary is written
+    once, before the copy in that block."""
+    temps = ctx.namer.rule_temps
+    if not temps:
+        return
+    Assign, Name = gast.Assign, gast.Name
+    rename = {}
+    stores = loads = None
+    for block in blocks:
+        for i, x in enumerate(block):
+            if not (type(x) is Assign and type(x.value) is Name and x.value.id in temps
+                    and len(x.targets) == 1 and type(x.targets[0]) is Name):
+                continue
+            a, t = x.targets[0].id, x.value.id
+            if not ctx.namer.is_derivative(a) or a in rename.values() or t in rename:
+                continue
+            if stores is None:
+                stores, loads = facts.counts(tree)
+            if stores.get(a) != 1 or stores.get(t) != 1 \
+                    or not any(t in facts.writes(y) for y in block[:i]) \
+                    or sum(facts.reads(y).get(a, 0) for y in block[i + 1:]) != loads.get(a, 0):
+                continue
+            rename[t] = a
+            block[i] = gast.Pass()
+    if not rename:
+        return
+    for block in blocks:
+        block[:] = [y for y in block if type(y) is not gast.Pass] or [gast.Pass()]
+        for y in block:
+            if y.__class__ in _COMPOUND:
+                continue
+            hit = False
+            for n in names(y):
+                if n.id in rename:
+                    n.id = rename[n.id]
+                    hit = True
+            if hit:
+                facts.forget(y)
+    for block in blocks:            # (the headers of ifs and loops)
+        for y in block:
+            if y.__class__ in _COMPOUND:
+                for attr in ("test", "target", "iter"):
+                    node = getattr(y, attr, None)
+                    for n in names(node) if node is not None else ():
+                        if n.id in rename:
+                            n.id = rename[n.id]
+                facts.forget(y)
 
 
 def _maybe_none(tree, blocks=None):

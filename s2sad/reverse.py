@@ -211,7 +211,9 @@ class Reverse:
         return self.ctx.inject(n, obj)
 
     def fresh(self):
-        return self.namer.temp()
+        t = self.namer.temp()
+        self.namer.rule_temps.add(t)
+        return t
 
     def helper(self, n):
         return name(self.inject(n, getattr(runtime, n)))

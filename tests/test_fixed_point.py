@@ -233,12 +233,11 @@ def grad_newton(a, b, tol):
         dx_2 = (_t1 * x_1 + a * x_1 - b) / _t8
         _tol1 = 1e-14 * abs(bx_1)
         for _k1 in range(100000):
-            bdx_2 = -bx_1
-            b_t5 = bdx_2 / _t8
-            b_t8 = -bdx_2 * dx_2 / _t8
-            bb = bb - b_t5
-            ba = ba + b_t8 + b_t5 * x_1
-            bx_1 = bx_1 + 6.0 * b_t8 * x_1 + b_t5 * a + 3.0 * b_t5 * _t1
+            nb_t5 = bx_1 / _t8
+            b_t8 = nb_t5 * dx_2
+            bb = bb + nb_t5
+            ba = ba + b_t8 - nb_t5 * x_1
+            bx_1 = bx_1 + 6.0 * b_t8 * x_1 - nb_t5 * a - 3.0 * nb_t5 * _t1
             if abs(bx_1) <= _tol1:
                 break
         else:

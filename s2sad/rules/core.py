@@ -41,11 +41,13 @@ MULTILINEAR = {}  # primitive -> names of the arguments it is linear in (tangent
 
 
 class Rule:
-    def __init__(self, primitive, template, variant=None, when=None):
+    def __init__(self, primitive, template, variant=None, when=None, single=None):
         self.primitive = primitive
         self.template = template
         self.variant = variant
         self.when = when
+        # the rule for a call with at most one operand active (``adjoint(single=...)``)
+        self.single = None if single is None else Rule(primitive, single, variant, when)
         src = textwrap.dedent(inspect.getsource(template))
         fdef = gast.parse(src).body[0]
         fdef.decorator_list = []
@@ -119,6 +121,10 @@ class Rule:
         ``env`` supplies: ``is_active(name)``, ``adjoint(name)``, ``inject(name, obj)``,
         ``fresh()``, ``scalar_result`` (bool) and ``contribute(var, expr) -> stmt``.
         """
+        if self.single is not None and sum(
+                isinstance(mapping[p], gast.Name) and env.is_active(mapping[p].id)
+                for p in self.diff_params if p in mapping) < 2:
+            return self.single.instantiate(target, mapping, env)
         local_names = {v: env.fresh() for v in self._sorted_locals}
         sub = _Subst(self, target, mapping, local_names, env, ())
         out = []
@@ -442,13 +448,16 @@ def _is_adjoint_ref(node):
 # ---------------------------------------------------------------------------
 # The rule-author API (re-exported by s2sad.extend)
 
-def adjoint(*primitives, variant=None, when=None):
+def adjoint(*primitives, variant=None, when=None, single=None):
     """Register the decorated template as the adjoint of each primitive (with
-    ``when``, for the calls whose atoms satisfy that predicate only)."""
+    ``when``, for the calls whose atoms satisfy that predicate only). ``single``: a
+    template used instead for a call with at most one operand active, where a
+    temporary the decorated one shares between operands would cost more than it
+    saves."""
     def register(template):
         for prim in primitives:
             rules = RULES.setdefault(prim, [])
-            rule = Rule(prim, template, variant, when)
+            rule = Rule(prim, template, variant, when, single)
             rules[:] = [r for r in rules if not (r.variant == variant and r.when is when
                                                  and r.params == rule.params)]
             rules.insert(0, rule)

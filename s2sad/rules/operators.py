@@ -45,10 +45,20 @@ def mul(z, x, y):
     d[y] = unbroadcast(d[z] * x, y)
 
 
-@adjoint(operator.truediv, np.divide)
-def truediv(z, x, y):
+def truediv_single(z, x, y):
     d[x] = unbroadcast(d[z] / y, x)
     d[y] = unbroadcast(-d[z] * z / y, y)
+
+
+# both operands active: d[z] / y once for both (-d[z] * z / y is -(d[z] / y) * z, one
+# operation less); one: the plain formulas (with d[z] a number, -z / y is one operation)
+
+
+@adjoint(operator.truediv, np.divide, single=truediv_single)
+def truediv(z, x, y):
+    q = d[z] / y
+    d[x] = unbroadcast(q, x)
+    d[y] = unbroadcast(-q * z, y)
 
 
 def _number(atom):

@@ -6,6 +6,6 @@
 def grad_f002(x1, x2):
     if x1 <= 0:
         math.log(x1)
-    bx2 = -math.cos(x2) + x1
+    bx2 = x1 - math.cos(x2)
     bx1 = x2 + 1.0 / x1
     return (bx1, bx2)
