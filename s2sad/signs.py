@@ -9,8 +9,8 @@ of a product is free to move, so
   constant factor counts as a negation (``a + -2.0 * x`` becomes ``a - 2.0 * x``),
   a negation inside one (``(-x) * y``) or the other (``x * -y``) operand of a
   product or a true division too;
-* a scalar value computed once as a negation and read by several statements of its
-  block, ``b_t5 = -bx_1 / q`` read by ``bb = bb - b_t5`` and ``ba = ba + b_t5 * x``,
+* in a loop, a scalar value computed once as a negation and read by several
+  statements of its block, ``b_t5 = -bx_1 / q`` read by ``bb = bb - b_t5`` and ``ba = ba + b_t5 * x``,
   is kept with the other sign, as ``nb_t5 = bx_1 / q`` (``n`` for "minus"), and its
   readers take the sign: ``bb = bb + nb_t5``, ``ba = ba - nb_t5 * x``; a negated
   name ``bdx = -bx`` read so goes, its readers reading ``bx``. Done only when the
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import gast
 
-from .gastutil import clone
+from .gastutil import clone, walk
 
 _MAX_ROUNDS = 8
 
@@ -132,8 +132,8 @@ class _Signs:
 
 def _negations(e):
     """How many negations of something other than a number ``e`` holds."""
-    return sum(1 for n in gast.walk(e) if isinstance(n, gast.UnaryOp)
-               and isinstance(n.op, gast.USub) and n.operand.__class__ is not gast.Constant)
+    return sum(1 for n in walk(e) if n.__class__ is gast.UnaryOp
+               and n.op.__class__ is gast.USub and n.operand.__class__ is not gast.Constant)
 
 
 def run(tree, ctx, facts):
@@ -147,9 +147,11 @@ def run(tree, ctx, facts):
             if s.__class__ not in _COMPOUND and signs.statement(s):
                 facts.forget(s)
     stores = None
-    for _ in range(_MAX_ROUNDS):
+    hot = _loop_blocks(tree.body)
+    for _ in range(_MAX_ROUNDS if hot else 0):
         changed = False
-        for block in blocks:
+        for block in hot:
+            index = None            # (reads, writes) of the block, once a flip may be tried
             for i, s in enumerate(block):
                 if not (isinstance(s, gast.Assign) and len(s.targets) == 1
                         and isinstance(s.targets[0], gast.Name)):
@@ -162,8 +164,14 @@ def run(tree, ctx, facts):
                     stores, loads = facts.counts(tree)
                 if stores.get(v) != 1:
                     continue
-                if _flip(signs, ctx, facts, block, i, v, loads):
-                    stores, changed = None, True
+                copy_of, new_value = _candidate(signs, ctx, s.value)
+                if copy_of is None and new_value is None:
+                    continue
+                if index is None:
+                    index = _index(block, facts)
+                if _flip(signs, ctx, facts, block, i, v, loads, copy_of, new_value, index):
+                    changed, index = True, None
+                    _moved(stores, loads, v, block[i], copy_of)
         if not changed:
             break
     for block in blocks:
@@ -171,37 +179,89 @@ def run(tree, ctx, facts):
             block[:] = [y for y in block if y.__class__ is not gast.Pass] or [gast.Pass()]
 
 
-def _flip(signs, ctx, facts, block, i, v, loads):
-    """Keep ``v`` (assigned by ``block[i]``) with the other sign if its readers, all
-    simple statements later in the block, absorb the sign (see the module). A negated
-    name's statement is left as a ``pass`` (``run`` removes them)."""
-    s = block[i]
-    value = s.value
-    copy_of = None          # v = -n: the readers read n
+def _loop_blocks(stmts, inside=False, out=None):
+    """The blocks of ``stmts`` that run in a loop (a loop's body, and the blocks in it):
+    a value kept with the other sign saves a negation each time it runs, worth the
+    search there only (it costs a few milliseconds in a long function)."""
+    if out is None:
+        out = []
+    if inside:
+        out.append(stmts)
+    for s in stmts:
+        if s.__class__ in (gast.For, gast.While):
+            _loop_blocks(s.body, True, out)
+            if s.orelse:
+                _loop_blocks(s.orelse, inside, out)
+        elif s.__class__ is gast.If:
+            _loop_blocks(s.body, inside, out)
+            _loop_blocks(s.orelse, inside, out)
+    return out
+
+
+def _moved(stores, loads, v, s, copy_of):
+    """The counts after ``_flip`` of ``v``, assigned by ``s`` (now its new statement or
+    a ``pass``): a flip moves ``v``'s reads to the name it is kept under (the sign
+    rewrites move no other name), so the counts are kept up to date, not made again
+    over the whole function for each flip."""
+    read = loads.pop(v, 0)
+    del stores[v]
+    if copy_of is not None:             # v = -n gone: its readers read n
+        loads[copy_of] += read - 1
+    else:
+        target = s.targets[0].id
+        stores[target] = 1
+        loads[target] = read
+
+
+def _index(block, facts):
+    """({name: [(position, times read)]}, {name: [position written]}) of ``block``'s
+    statements, in order: where ``_flip`` finds the readers of a name without going
+    over the whole rest of the block for each name tried."""
+    reads, writes = {}, {}
+    for k, y in enumerate(block):
+        if y.__class__ is gast.Pass:
+            continue
+        for n, r in facts.reads(y).items():
+            reads.setdefault(n, []).append((k, r))
+        for n in facts.writes(y):
+            writes.setdefault(n, []).append(k)
+    return reads, writes
+
+
+def _candidate(signs, ctx, value):
+    """(n, None) for a value ``-n`` of a scalar name (its readers may read ``n``),
+    (None, the value without its sign) for another value that has one, else
+    (None, None)."""
     if isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) \
             and isinstance(value.operand, gast.Name) and _holds_name_scalar(ctx, value.operand):
-        copy_of = value.operand.id
-        new_value = None
-    else:
-        new_value = signs.stripped(value)
-        if new_value is None:
-            return False
+        return value.operand.id, None
+    return None, signs.stripped(value)
+
+
+def _flip(signs, ctx, facts, block, i, v, loads, copy_of, new_value, index):
+    """Keep ``v`` (assigned by ``block[i]``) with the other sign if its readers, all
+    simple statements later in the block, absorb the sign (see the module). A negated
+    name's statement is left as a ``pass`` (``run`` removes them). ``copy_of`` and
+    ``new_value``: what ``_candidate`` found; ``index``: ``_index`` of the block."""
+    s = block[i]
+    value = s.value
     want = loads.get(v, 0)
-    readers, count = [], 0
-    for k in range(i + 1, len(block)):
+    readers, count, last = [], 0, i
+    for k, r in index[0].get(v, ()):
+        if k <= i:
+            continue
         y = block[k]
-        r = facts.reads(y).get(v, 0) if y.__class__ is not gast.Pass else 0
-        if r:
-            if y.__class__ not in (gast.Assign, gast.Return, gast.Expr) or y.value is None:
-                return False
-            readers.append(y)
-            count += r
-            if count == want:
-                break
-        if copy_of is not None and copy_of in facts.writes(y):
-            return False            # n rebound while v has readers left
+        if y.__class__ not in (gast.Assign, gast.Return, gast.Expr) or y.value is None:
+            return False
+        readers.append(y)
+        count += r
+        last = k
+        if count == want:
+            break
     if count != want or not readers:
         return False
+    if copy_of is not None and any(i < k < last for k in index[1].get(copy_of, ())):
+        return False                # n rebound while v has readers left
     namer = ctx.namer
     if copy_of is None:
         target = namer.fresh("n" + v)
@@ -216,7 +276,7 @@ def _flip(signs, ctx, facts, block, i, v, loads):
     trials = []
     for y in readers:
         signs.changed = False
-        trials.append(signs.fold(_Negated(v, target).visit(clone(y.value))))
+        trials.append(signs.fold(_negated(y.value, v, target)))
     after = (0 if new_value is None else _negations(new_value)) + sum(map(_negations, trials))
     if after >= before:
         return False
@@ -237,14 +297,23 @@ def _holds_name_scalar(ctx, n):
     return _holds_scalar(ctx, n.id) and (n.id in ctx.active or ctx.namer.is_derivative(n.id))
 
 
-class _Negated(gast.NodeTransformer):
-    """Reads of ``name`` replaced by ``-target``."""
+def _negated(e, name, target):
+    """A copy of ``e`` with its reads of ``name`` replaced by ``-target``."""
+    def minus():
+        return gast.UnaryOp(op=gast.USub(), operand=gast.Name(
+            id=target, ctx=gast.Load(), annotation=None, type_comment=None))
 
-    def __init__(self, name, target):
-        self.name, self.target = name, target
+    def hit(x):
+        return x.__class__ is gast.Name and x.id == name and x.ctx.__class__ is gast.Load
 
-    def visit_Name(self, n):
-        if n.id == self.name and isinstance(n.ctx, gast.Load):
-            return gast.UnaryOp(op=gast.USub(), operand=gast.Name(
-                id=self.target, ctx=gast.Load(), annotation=None, type_comment=None))
-        return n
+    e = clone(e)
+    if hit(e):
+        return minus()
+    for n in walk(e):
+        for f in n._fields:
+            x = getattr(n, f, None)
+            if hit(x):
+                setattr(n, f, minus())
+            elif x.__class__ is list:
+                x[:] = [minus() if hit(y) else y for y in x]
+    return e
