@@ -181,16 +181,7 @@ def _objects_read(func, ctx):
     class of the user's or a list or tuple of such objects (``for l in LAYERS``, ``for
     l in NET.layers``: ``bind_methods``)."""
     from .api import _is_receiver
-    code = func.__code__
-    cells = dict(zip(code.co_freevars, func.__closure__ or ()))
-    for name in (set(code.co_names) | set(code.co_freevars)) - ctx.local_names:
-        if name in cells:
-            try:
-                value = cells[name].cell_contents
-            except ValueError:          # an empty cell
-                continue
-        else:
-            value = func.__globals__.get(name)
+    for _, value in _free_values(func, ctx):
         if isinstance(value, (list, tuple)) and value:
             value = value[0]
         if _is_receiver(value):
@@ -602,11 +593,9 @@ def _method_guard(recv, attr, raw, node, ctx, check, helper="check_method"):
     return _guard(ctx.inject(helper, check), args, node)
 
 
-def _refuse_free_arrays(func, all_names, ctx):
-    """An ArgumentError at the first use of a global or closure variable holding an
-    array the derivative code would get wrong (``runtime.REFUSED_ARRAYS``: np.matrix, a
-    masked array), or a list or tuple holding one, as for such an argument."""
-    from .runtime import REFUSED_ARRAYS, refused_array_message
+def _free_values(func, ctx):
+    """(name, value) of the globals and closure variables the function reads (a global
+    it does not define: None; an empty closure cell: left out)."""
     code = func.__code__
     cells = dict(zip(code.co_freevars, func.__closure__ or ()))
     for name in (set(code.co_names) | set(code.co_freevars)) - ctx.local_names:
@@ -617,6 +606,15 @@ def _refuse_free_arrays(func, all_names, ctx):
                 continue
         else:
             value = func.__globals__.get(name)
+        yield name, value
+
+
+def _refuse_free_arrays(func, all_names, ctx):
+    """An ArgumentError at the first use of a global or closure variable holding an
+    array the derivative code would get wrong (``runtime.REFUSED_ARRAYS``: np.matrix, a
+    masked array), or a list or tuple holding one, as for such an argument."""
+    from .runtime import REFUSED_ARRAYS, refused_array_message
+    for name, value in _free_values(func, ctx):
         shown = name
         if type(value) in (list, tuple) and len(value) <= 10_000:   # a list of weights
             i = next((i for i, v in enumerate(value) if isinstance(v, REFUSED_ARRAYS)), None)
