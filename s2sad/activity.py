@@ -1018,7 +1018,10 @@ def run(tree, ctx):
     # fill too (a split callee passing its tape on, a helper passing its list argument
     # on): what it appends is useful (another parameter, a receiver, has no derivative
     # that the code could compute: the caller gave it none)
-    param_lists = {p for p in ctx.wrt_names if kinds.get(p) in ("L", "LS")} - lists
+    # A list parameter not differentiated along is one too: what a callee appends to it
+    # from values carrying derivatives (push(L, x) along x) the function's output may
+    # read (sum(L)), as it reads what L.append(x * x) appends
+    param_lists = {p for p in ctx.params if kinds.get(p) in ("L", "LS")} - lists
     passed_on = set()
     for s, t in zip(stmts, targets):
         if t is not None:
@@ -1040,9 +1043,8 @@ def run(tree, ctx):
                 names = op.operand_names()
                 fed = _lists_fed(op, names & (lists | param_lists))
                 for lst in names & (lists | param_lists):
-                    if lst in lists:
-                        ctx.mutable.add(lst)
-                    else:           # what the callee appends the caller's caller sees
+                    ctx.mutable.add(lst)    # the callee may append to it (or pop)
+                    if lst not in lists:    # what the callee appends the caller's caller sees
                         passed_on.add(lst)
                     for n in fed[lst] if lst in fed else names - {lst}:
                         edges.setdefault(n, set()).add(lst)
