@@ -1039,6 +1039,8 @@ def run(tree, ctx):
             ctx.classified[id(s)] = (s, s.value, op)
             if op.kind == "pop":
                 ctx.mutable.add(op.args[0].id)
+                if op.args[0].id in ctx.params:
+                    ctx.param_appends.add(op.args[0].id)
             if op.kind == "call":     # a list argument may be filled by the callee (a tape)
                 names = op.operand_names()
                 fed = _lists_fed(op, names & (lists | param_lists))
@@ -1058,6 +1060,8 @@ def run(tree, ctx):
         elif _is_append(s, ctx):                   # lst.append(v)
             lst = s.value.func.value.id
             ctx.mutable.add(lst)
+            if lst in ctx.params:
+                ctx.param_appends.add(lst)
             for n in loads(s.value.args[0]) if s.value.args else ():
                 edges.setdefault(n, set()).add(lst)
         elif isinstance(s, gast.Assign):          # a[i] = v

@@ -452,7 +452,7 @@ class _Sharing(_Liveness):
         if found is None:
             return None
         mapping, _, _ = pipeline.bind_call(op, self.kinds, self.ctx, call)
-        return mapping, found[1], found[2], found[3], found[4]
+        return mapping, found[1], found[2], found[3], found[4], found[5]
 
     def _fancy(self, index):
         """``index`` surely selects a copy: a list, a mask, an array of indices."""
@@ -823,9 +823,11 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
             _check_global_writes(s, op, found[3], ctx, varied)
         if found and found[4]:
             _check_global_reads(s, op, found[4], ctx, varied)
+        if found and found[5]:
+            _check_global_appends(s, op, found[0], found[5], ctx, varied)
         if not found or not found[2]:
             continue
-        mapping, _, writes, _, _ = found
+        mapping, _, writes, _, _, _ = found
         for p, (line, text) in sorted(writes.items()):
             arg = mapping.get(p)
             if not isinstance(arg, gast.Name) or ctx.var_kinds.get(arg.id, "A") == "S":
@@ -858,6 +860,25 @@ def _check_global_writes(s, op, writes, ctx, varied):
     g, (line, text) = sorted(writes.items())[0]
     raise errors.unsupported(s.value, ctx, "CalleeGlobalWrite",
                              f"{op.what} stores into {g} on line {line}: '{text}'")
+
+
+def _check_global_appends(s, op, mapping, appends, ctx, varied):
+    """A call of a function appending to (or popping from) a list it is given, by itself
+    or a function it calls: a list parameter of the caller given there is one the caller
+    appends to for its own callers; a global list given there with an argument carrying
+    a derivative is refused (``push(G, x)``: the caller has no derivative of the global,
+    the items' derivatives would be lost)."""
+    for p in sorted(appends):
+        arg = mapping.get(p)
+        if not isinstance(arg, gast.Name):
+            continue
+        if arg.id in ctx.params:
+            ctx.param_appends.add(arg.id)
+        elif arg.id not in ctx.local_names and varied is not None \
+                and (op.operand_names() - {arg.id}) & varied:
+            raise errors.unsupported(s.value, ctx, "FillsGlobalList",
+                                     f"{op.what} appends to or pops from the global "
+                                     f"{arg.id} given for its parameter {p}")
 
 
 def _global_reads(tree, ctx):
