@@ -1018,10 +1018,13 @@ def run(tree, ctx):
     # fill too (a split callee passing its tape on, a helper passing its list argument
     # on): what it appends is useful (another parameter, a receiver, has no derivative
     # that the code could compute: the caller gave it none)
-    # A list parameter not differentiated along is one too: what a callee appends to it
-    # from values carrying derivatives (push(L, x) along x) the function's output may
-    # read (sum(L)), as it reads what L.append(x * x) appends
-    param_lists = {p for p in ctx.params if kinds.get(p) in ("L", "LS")} - lists
+    param_lists = {p for p in ctx.wrt_names if kinds.get(p) in ("L", "LS")} - lists
+    # a list parameter not differentiated along is one too where the callee appends to
+    # it (or pops from it), itself or through its callees: what it appends from values
+    # carrying derivatives (push(L, x) along x) the output may read (sum(L)), as it
+    # reads what L.append(x * x) appends
+    other_lists = {p for p in ctx.params if kinds.get(p) in ("L", "LS")} - lists \
+        - param_lists
     passed_on = set()
     for s, t in zip(stmts, targets):
         if t is not None:
@@ -1043,8 +1046,11 @@ def run(tree, ctx):
                     ctx.param_appends.add(op.args[0].id)
             if op.kind == "call":     # a list argument may be filled by the callee (a tape)
                 names = op.operand_names()
-                fed = _lists_fed(op, names & (lists | param_lists))
-                for lst in names & (lists | param_lists):
+                given = names & (lists | param_lists)
+                if names & other_lists:
+                    given |= _appended_by(op, s.value, names & other_lists, kinds, ctx)
+                fed = _lists_fed(op, given)
+                for lst in given:
                     ctx.mutable.add(lst)    # the callee may append to it (or pop)
                     if lst not in lists:    # what the callee appends the caller's caller sees
                         passed_on.add(lst)
@@ -1092,6 +1098,17 @@ def run(tree, ctx):
         ctx.active_by = {p: closure({p}, edges) & useful for p in ctx.wrt_names}
     _check(stmts, ctx, ops, varied, targets)
     return tree
+
+
+def _appended_by(op, node, names, kinds, ctx):
+    """Those of ``names`` that the user function called by ``op`` is given for a list
+    parameter it appends to or pops from, itself or through its callees."""
+    from . import pipeline
+    found = pipeline.returned(op, kinds, ctx, node)
+    if found is None:
+        return set()
+    mapping = pipeline.bind_call(op, kinds, ctx, node)[0]
+    return {mapping[p].id for p in found[5] if isinstance(mapping.get(p), gast.Name)} & names
 
 
 def _lists_fed(op, lists):
