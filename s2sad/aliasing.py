@@ -778,6 +778,10 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
     for p, store in ctx.param_stores.items():   # p[i] = v (normalize copies p for itself)
         ctx.param_writes[p] = _Store(_line_of(store, ctx))
     ctx.global_writes = {g: _line_of(store, ctx) for g, store in ctx.global_stores.items()}
+    for s in stmts:     # G.append(v), G.pop() of a global list: a store for the callers
+        g = _global_changed(s, ctx)
+        if g is not None:
+            ctx.global_writes.setdefault(g, _line_of(s, ctx))
     if ctx.params_escape:           # a callee: what its callers must not have changed
         ctx.global_reads = _global_reads(tree, ctx)
     returns_array = isinstance(ret, gast.Name) and ctx.var_kinds.get(ret.id, "A") != "S"
@@ -860,6 +864,27 @@ def _check_global_writes(s, op, writes, ctx, varied):
     g, (line, text) = sorted(writes.items())[0]
     raise errors.unsupported(s.value, ctx, "CalleeGlobalWrite",
                              f"{op.what} stores into {g} on line {line}: '{text}'")
+
+
+_LIST_CHANGERS = frozenset({"append", "extend", "insert", "pop", "remove", "clear"})
+
+
+def _global_changed(s, ctx):
+    """The global ``G`` that ``s`` changes by a method of a list (``G.append(v)``,
+    ``r = G.pop()``), or None."""
+    v = getattr(s, "value", None)
+    if not isinstance(s, (gast.Expr, gast.Assign)) or not isinstance(v, gast.Call) \
+            or not isinstance(v.func, gast.Attribute) or v.func.attr not in _LIST_CHANGERS \
+            or not isinstance(v.func.value, gast.Name):
+        return None
+    g = v.func.value.id
+    if g in ctx.params or g in ctx.local_names:
+        return None
+    try:
+        obj = ctx.lookup(g)
+    except (KeyError, ValueError, AttributeError):
+        return None
+    return g if isinstance(obj, list) else None
 
 
 def _check_global_appends(s, op, mapping, appends, ctx, varied):

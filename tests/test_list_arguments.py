@@ -90,6 +90,25 @@ def global_two_levels(x):
     return r
 
 
+def push_global(v):
+    G.append(v * v)
+
+
+def callee_appends_global(x):
+    push_global(x)      # <- refused
+    r = sum(G)
+    G.pop()
+    return r
+
+
+def reads_list(v, idx):
+    return v * idx[0]
+
+
+def list_only_read(x, idx):
+    return reads_list(x, idx) + x
+
+
 def reads_global(v, C):
     return v * C[0]
 
@@ -176,3 +195,21 @@ def test_global_list_filled_by_a_callee_is_refused(fn, mode):
 @pytest.mark.parametrize("mode", ["reverse", "forward"])
 def test_global_list_only_read_by_a_callee(mode):
     assert s2sad.grad(global_read_only, wrt=0, mode=mode)(0.7) == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_callee_appending_to_a_global_is_refused(mode):
+    before = list(G)
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(callee_appends_global, wrt=0, mode=mode)(0.7)
+    msg = str(info.value)
+    assert msg.startswith(f"{__file__}:{_line(callee_appends_global)}:")
+    assert "G.append(v * v)" in msg and "hint:" in msg
+    assert G == before
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_list_only_read_by_the_callee_gets_no_tangent(mode):
+    assert s2sad.grad(list_only_read, wrt=0, mode=mode)(0.7, [2, 3]) == pytest.approx(3.0)
+    src = s2sad.source(list_only_read, wrt=0, mode=mode, args=(0.7, [2, 3]))
+    assert "didx" not in src and "bidx" not in src
