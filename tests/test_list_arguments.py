@@ -213,3 +213,14 @@ def test_list_only_read_by_the_callee_gets_no_tangent(mode):
     assert s2sad.grad(list_only_read, wrt=0, mode=mode)(0.7, [2, 3]) == pytest.approx(3.0)
     src = s2sad.source(list_only_read, wrt=0, mode=mode, args=(0.7, [2, 3]))
     assert "didx" not in src and "bidx" not in src
+
+
+@pytest.mark.parametrize("fn", [through_call, inline, call_in_loop, two_levels])
+@pytest.mark.parametrize("inner", ["reverse", "auto"])
+def test_grad_of_grad(fn, inner):
+    x, lst, h = 0.7, [1.0, 2.0], 1e-4
+    want = (central(fn, x + h, (lst,)) - central(fn, x - h, (lst,))) / (2 * h)
+    given = list(lst)
+    got = s2sad.grad(s2sad.grad(fn, wrt=0, mode=inner), wrt=0, mode="reverse")(x, given)
+    assert got == pytest.approx(want, rel=1e-4)
+    assert given == lst
