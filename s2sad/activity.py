@@ -1047,11 +1047,14 @@ def run(tree, ctx):
             if op.kind == "call":     # a list argument may be filled by the callee (a tape)
                 names = op.operand_names()
                 given = names & (lists | param_lists)
-                if names & other_lists:
-                    given |= _appended_by(op, s.value, names & other_lists, kinds, ctx)
+                appended = names & (param_lists | other_lists)
+                if appended:
+                    appended = _appended_by(op, s.value, appended, kinds, ctx)
+                    given |= appended
                 fed = _lists_fed(op, given)
                 for lst in given:
-                    ctx.mutable.add(lst)    # the callee may append to it (or pop)
+                    if lst in lists or lst in appended:
+                        ctx.mutable.add(lst)    # the callee may append to it (or pop)
                     if lst not in lists:    # what the callee appends the caller's caller sees
                         passed_on.add(lst)
                     for n in fed[lst] if lst in fed else names - {lst}:
