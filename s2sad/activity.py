@@ -1019,6 +1019,12 @@ def run(tree, ctx):
     # on): what it appends is useful (another parameter, a receiver, has no derivative
     # that the code could compute: the caller gave it none)
     param_lists = {p for p in ctx.wrt_names if kinds.get(p) in ("L", "LS")} - lists
+    # a list parameter not differentiated along is one too where the callee appends to
+    # it (or pops from it), itself or through its callees: what it appends from values
+    # carrying derivatives (push(L, x) along x) the output may read (sum(L)), as it
+    # reads what L.append(x * x) appends
+    other_lists = {p for p in ctx.params if kinds.get(p) in ("L", "LS")} - lists \
+        - param_lists
     passed_on = set()
     for s, t in zip(stmts, targets):
         if t is not None:
@@ -1036,13 +1042,20 @@ def run(tree, ctx):
             ctx.classified[id(s)] = (s, s.value, op)
             if op.kind == "pop":
                 ctx.mutable.add(op.args[0].id)
+                if op.args[0].id in ctx.params:
+                    ctx.param_appends.add(op.args[0].id)
             if op.kind == "call":     # a list argument may be filled by the callee (a tape)
                 names = op.operand_names()
-                fed = _lists_fed(op, names & (lists | param_lists))
-                for lst in names & (lists | param_lists):
-                    if lst in lists:
-                        ctx.mutable.add(lst)
-                    else:           # what the callee appends the caller's caller sees
+                given = names & (lists | param_lists)
+                appended = names & (param_lists | other_lists)
+                if appended:
+                    appended = _appended_by(op, s.value, appended, kinds, ctx)
+                    given |= appended
+                fed = _lists_fed(op, given)
+                for lst in given:
+                    if lst in lists or lst in appended:
+                        ctx.mutable.add(lst)    # the callee may append to it (or pop)
+                    if lst not in lists:    # what the callee appends the caller's caller sees
                         passed_on.add(lst)
                     for n in fed[lst] if lst in fed else names - {lst}:
                         edges.setdefault(n, set()).add(lst)
@@ -1056,6 +1069,8 @@ def run(tree, ctx):
         elif _is_append(s, ctx):                   # lst.append(v)
             lst = s.value.func.value.id
             ctx.mutable.add(lst)
+            if lst in ctx.params:
+                ctx.param_appends.add(lst)
             for n in loads(s.value.args[0]) if s.value.args else ():
                 edges.setdefault(n, set()).add(lst)
         elif isinstance(s, gast.Assign):          # a[i] = v
@@ -1086,6 +1101,17 @@ def run(tree, ctx):
         ctx.active_by = {p: closure({p}, edges) & useful for p in ctx.wrt_names}
     _check(stmts, ctx, ops, varied, targets)
     return tree
+
+
+def _appended_by(op, node, names, kinds, ctx):
+    """Those of ``names`` that the user function called by ``op`` is given for a list
+    parameter it appends to or pops from, itself or through its callees."""
+    from . import pipeline
+    found = pipeline.returned(op, kinds, ctx, node)
+    if found is None:
+        return set()
+    mapping = pipeline.bind_call(op, kinds, ctx, node)[0]
+    return {mapping[p].id for p in found[5] if isinstance(mapping.get(p), gast.Name)} & names
 
 
 def _lists_fed(op, lists):

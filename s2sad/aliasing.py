@@ -452,7 +452,7 @@ class _Sharing(_Liveness):
         if found is None:
             return None
         mapping, _, _ = pipeline.bind_call(op, self.kinds, self.ctx, call)
-        return mapping, found[1], found[2], found[3], found[4]
+        return mapping, found[1], found[2], found[3], found[4], found[5]
 
     def _fancy(self, index):
         """``index`` surely selects a copy: a list, a mask, an array of indices."""
@@ -778,6 +778,10 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
     for p, store in ctx.param_stores.items():   # p[i] = v (normalize copies p for itself)
         ctx.param_writes[p] = _Store(_line_of(store, ctx))
     ctx.global_writes = {g: _line_of(store, ctx) for g, store in ctx.global_stores.items()}
+    for s in stmts:     # G.append(v), G.pop() of a global list: a store for the callers
+        g = _global_changed(s, ctx)
+        if g is not None:
+            ctx.global_writes.setdefault(g, _line_of(s, ctx))
     if ctx.params_escape:           # a callee: what its callers must not have changed
         ctx.global_reads = _global_reads(tree, ctx)
     returns_array = isinstance(ret, gast.Name) and ctx.var_kinds.get(ret.id, "A") != "S"
@@ -823,9 +827,11 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
             _check_global_writes(s, op, found[3], ctx, varied)
         if found and found[4]:
             _check_global_reads(s, op, found[4], ctx, varied)
+        if found and found[5]:
+            _check_global_appends(s, op, found[0], found[5], ctx, varied)
         if not found or not found[2]:
             continue
-        mapping, _, writes, _, _ = found
+        mapping, _, writes, _, _, _ = found
         for p, (line, text) in sorted(writes.items()):
             arg = mapping.get(p)
             if not isinstance(arg, gast.Name) or ctx.var_kinds.get(arg.id, "A") == "S":
@@ -858,6 +864,46 @@ def _check_global_writes(s, op, writes, ctx, varied):
     g, (line, text) = sorted(writes.items())[0]
     raise errors.unsupported(s.value, ctx, "CalleeGlobalWrite",
                              f"{op.what} stores into {g} on line {line}: '{text}'")
+
+
+_LIST_CHANGERS = frozenset({"append", "extend", "insert", "pop", "remove", "clear"})
+
+
+def _global_changed(s, ctx):
+    """The global ``G`` that ``s`` changes by a method of a list (``G.append(v)``,
+    ``r = G.pop()``), or None."""
+    v = getattr(s, "value", None)
+    if not isinstance(s, (gast.Expr, gast.Assign)) or not isinstance(v, gast.Call) \
+            or not isinstance(v.func, gast.Attribute) or v.func.attr not in _LIST_CHANGERS \
+            or not isinstance(v.func.value, gast.Name):
+        return None
+    g = v.func.value.id
+    if g in ctx.params or g in ctx.local_names:
+        return None
+    try:
+        obj = ctx.lookup(g)
+    except (KeyError, ValueError, AttributeError):
+        return None
+    return g if isinstance(obj, list) else None
+
+
+def _check_global_appends(s, op, mapping, appends, ctx, varied):
+    """A call of a function appending to (or popping from) a list it is given, by itself
+    or a function it calls: a list parameter of the caller given there is one the caller
+    appends to for its own callers; a global list given there with an argument carrying
+    a derivative is refused (``push(G, x)``: the caller has no derivative of the global,
+    the items' derivatives would be lost)."""
+    for p in sorted(appends):
+        arg = mapping.get(p)
+        if not isinstance(arg, gast.Name):
+            continue
+        if arg.id in ctx.params:
+            ctx.param_appends.add(arg.id)
+        elif arg.id not in ctx.local_names and varied is not None \
+                and (op.operand_names() - {arg.id}) & varied:
+            raise errors.unsupported(s.value, ctx, "FillsGlobalList",
+                                     f"{op.what} appends to or pops from the global "
+                                     f"{arg.id} given for its parameter {p}")
 
 
 def _global_reads(tree, ctx):

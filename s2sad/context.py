@@ -65,6 +65,7 @@ class Context:
     mutable: set = field(default_factory=set)        # names of arrays written in place
     return_shares: set = field(default_factory=set)  # parameters the result may share memory with
     param_writes: dict = field(default_factory=dict)  # parameter -> (line, text) updating it in place
+    param_appends: set = field(default_factory=set)  # list parameters appended to or popped from
     param_stores: dict = field(default_factory=dict)  # parameter -> its first store p[i] = v
     global_stores: dict = field(default_factory=dict)  # global name -> its first store G[i] = v
     global_writes: dict = field(default_factory=dict)  # global name -> (line, text), callees too

@@ -258,6 +258,10 @@ UNSUPPORTED = {
                     "use an if statement or max/min"),
     "SideEffectCall": ("call for its side effects on a value that carries a derivative",
                        "use the value returned by a function instead of mutating its argument"),
+    "FillsGlobalList": ("call of a function that changes a global list it is given, with "
+                        "arguments carrying derivatives",
+                        "pass the list to the function as an argument of your function, or "
+                        "return the values from the function instead of appending them"),
     "FillsActiveList": ("reverse mode through a call that appends to or pops from a list "
                         "argument carrying derivatives given for two of its parameters, or "
                         "changes such an argument otherwise (stores into it)",

@@ -580,7 +580,11 @@ class Forward:
         value carrying a tangent into (``G[0] = 2.0 * x``): its tangent starts at zero."""
         ctx = self.ctx
         out = []
-        for g in sorted(ctx.global_stores):
+        # so does a list parameter not differentiated along that the function (or a
+        # callee it gives the list to) appends a value carrying a tangent to
+        # (``L.append(x * x)`` along ``x``): a zero for each item it holds
+        others = [p for p in ctx.params if p not in ctx.wrt_names]
+        for g in [*sorted(ctx.global_stores), *others]:
             for j in range(len(self.along)):
                 self.direction = j
                 if g in self.active:

@@ -201,7 +201,8 @@ def returned(op, kinds, ctx, node):
     ``a[:2]``, ``a`` itself, a list holding ``a``), parameter -> (line, text) of an
     in-place update of it the caller sees (``a *= 2.0``), global name -> (line, text) of
     a store into it, by the function or one it calls, global array, list or dict name ->
-    id of the object it reads, itself or through its callees); None when its source is
+    id of the object it reads, itself or through its callees, the list parameters it
+    appends to or pops from, itself or through its callees); None when its source is
     not read (custom_vjp)."""
     mapping, callee_kinds, _ = bind_call(op, kinds, ctx, node)
     if not inspect.isfunction(op.func):       # custom_vjp: nothing to read
@@ -219,5 +220,5 @@ def returned(op, kinds, ctx, node):
         ret = tree.body[-1].value
         kind = sub.var_kinds.get(ret.id, "A") if isinstance(ret, gast.Name) else "S"
         _RETURN_KINDS[key] = (kind, sub.return_shares, sub.param_writes, sub.global_writes,
-                              sub.global_reads)
+                              sub.global_reads, frozenset(sub.param_appends))
     return _RETURN_KINDS[key]
