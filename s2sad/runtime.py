@@ -716,9 +716,26 @@ def sort_order(x, reverse):
     return [i for _, i in pairs]
 
 
+_DICT_VIEWS = (type({}.values()), type({}.items()), type({}.keys()))
+
+
+def read_view(x):
+    """``x`` as a list where it is a view of a dict (``d.values()``): the items the
+    dict holds, not those of keys a later store added (``NEW_KEY`` where the reverse
+    sweep put back what the store replaced); ``x`` as it is otherwise."""
+    if type(x) not in _DICT_VIEWS:
+        return x
+    out = []
+    for e in x:
+        if e is not NEW_KEY and not (type(e) is tuple and len(e) == 2 and e[1] is NEW_KEY):
+            out.append(e)
+    return out
+
+
 def sorted_adjoint(g, x, reverse):
     """Adjoint of ``x`` in ``sorted(x, reverse=reverse)``: each item's adjoint back at
     the item's place (a list, or an array for an array ``x``)."""
+    x = read_view(x)
     rank = sort_order(sort_order(x, reverse), False)       # the inverse permutation
     out = [g[k] for k in rank]
     if isinstance(x, np.ndarray):
@@ -737,6 +754,7 @@ def _item_adjoint(g, x):
 
 def sorted_tangent(dx, x, reverse):
     """Tangent of ``sorted(x, reverse=reverse)``: the items' tangents in sorted order."""
+    dx, x = read_view(dx), read_view(x)
     return [dx[i] for i in sort_order(x, reverse)]
 
 
@@ -879,6 +897,7 @@ def extreme_tangent(dx, x, z):
     if isinstance(x, np.ndarray):
         mask = x == z
         return np.sum(dx * mask, axis=0) / np.sum(mask, axis=0)
+    dx, x = read_view(dx), read_view(x)
     hits = [i for i, e in enumerate(x) if e == z]
     return builtins.sum((dx[i] for i in hits), 0.0) / len(hits)
 

@@ -997,7 +997,29 @@ def sum_of_values_then_new_key(x, y):
     return s * d["c"]
 
 
-_DICT_VALUE_CASES = [values_loop_then_new_key, items_loop_then_new_and_old_key,
+def max_of_values_then_new_key(x, y):
+    d = {"a": x * y, "b": x + 2.0 * y}
+    m = max(d.values())
+    d["c"] = m * y
+    return m * d["c"]
+
+
+def sorted_values_then_new_key(x, y):
+    d = {"a": x * y, "b": x + 2.0 * y}
+    vs = sorted(d.values())
+    d["c"] = vs[0] * y
+    return vs[1] * d["c"]
+
+
+def list_of_items_then_new_key(x, y):
+    d = {"a": x * y, "b": x + 2.0 * y}
+    its = list(d.items())
+    d["c"] = its[0][1] * y
+    return its[1][1] * d["c"]
+
+
+_DICT_VALUE_CASES = [max_of_values_then_new_key, sorted_values_then_new_key,
+                     list_of_items_then_new_key, values_loop_then_new_key, items_loop_then_new_and_old_key,
                      keys_loop_then_new_key, list_of_values_then_new_keys,
                      new_key_before_and_after_values_loop, sum_of_values_then_new_key]
 
