@@ -1018,7 +1018,27 @@ def list_of_items_then_new_key(x, y):
     return its[1][1] * d["c"]
 
 
-_DICT_VALUE_CASES = [max_of_values_then_new_key, sorted_values_then_new_key,
+def values_loop_and_new_key_in_a_loop(x, y):
+    d = {"a": x * y}
+    s = 0.0
+    for _ in range(3):
+        for v in d.values():
+            s = s + v * y
+        d["c"] = s * x
+    return s + d["c"]
+
+
+def sum_of_values_and_new_key_in_a_loop(x, y):
+    d = {"a": x * y}
+    s = 0.0
+    for _ in range(3):
+        s = s + sum(d.values()) * x
+        d["c"] = s * y
+    return s
+
+
+_DICT_VALUE_CASES = [values_loop_and_new_key_in_a_loop, sum_of_values_and_new_key_in_a_loop,
+                     max_of_values_then_new_key, sorted_values_then_new_key,
                      list_of_items_then_new_key, values_loop_then_new_key, items_loop_then_new_and_old_key,
                      keys_loop_then_new_key, list_of_values_then_new_keys,
                      new_key_before_and_after_values_loop, sum_of_values_then_new_key]
