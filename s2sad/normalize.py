@@ -80,12 +80,12 @@ def _iterated_views(it):
     return out
 
 
-_DICT_VIEWS = ("values", "items", "keys")
+_DICT_VIEWS = ("values", "items")     # (keys carry no derivative)
 _DICT_CHANGES = {"update", "setdefault", "pop", "popitem", "clear"}
 
 
 def _view_of(v):
-    """The dict name ``X`` of ``v`` = ``X.values()``, ``X.items()`` or ``X.keys()``."""
+    """The dict name ``X`` of ``v`` = ``X.values()`` or ``X.items()``."""
     if isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) \
             and v.func.attr in _DICT_VIEWS and isinstance(v.func.value, gast.Name) \
             and not v.args and not v.keywords:
@@ -111,7 +111,7 @@ def _dicts_changed(nodes):
 
 
 def _check_stale_views(body, ctx):
-    """``vals = d.values()`` (``d.items()``, ``d.keys()``) read after a store into ``d``:
+    """``vals = d.values()`` (``d.items()``) read after a store into ``d``:
     CPython's view shows the dict as it is when read, but the derivative code gives the
     adjoints back to the dict as it was where the view was made. Refused at the read
     (in source order; a read in a loop that also stores into ``d`` too)."""

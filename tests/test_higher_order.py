@@ -1037,7 +1037,17 @@ def sum_of_values_and_new_key_in_a_loop(x, y):
     return s
 
 
-_DICT_VALUE_CASES = [values_loop_and_new_key_in_a_loop, sum_of_values_and_new_key_in_a_loop,
+def keys_view_read_after_a_store(x, y):
+    d = {"a": x * y, "b": x + 2.0 * y}
+    ks = d.keys()
+    d["c"] = x * y * y
+    s = 0.0
+    for k in ks:            # the view shows "c" too: its values are read by key
+        s = s + d[k] * d[k]
+    return s
+
+
+_DICT_VALUE_CASES = [keys_view_read_after_a_store, values_loop_and_new_key_in_a_loop, sum_of_values_and_new_key_in_a_loop,
                      max_of_values_then_new_key, sorted_values_then_new_key,
                      list_of_items_then_new_key, values_loop_then_new_key, items_loop_then_new_and_old_key,
                      keys_loop_then_new_key, list_of_values_then_new_keys,
