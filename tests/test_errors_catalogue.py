@@ -250,6 +250,13 @@ def bad_loop_writes_its_list(x, y):
     return xs[1] * n
 
 
+def bad_stale_dict_view(x, y):
+    d = {"a": x * y, "b": x + y}
+    vals = d.values()
+    d["c"] = x * y
+    return sum(vals)  # <- L_STALE_VIEW
+
+
 def bad_growing_loop(x, xs):
     s = 0.0
     for v in xs:
@@ -354,6 +361,10 @@ CASES = [
     Case("loop-writes-its-list", bad_loop_writes_its_list, UnsupportedSyntaxError,
          "L_LOOP_WRITES", ("writing into an item of the list, array or dict a loop iterates over",
                            "in the loop over xs"), args=(0.3, 0.5)),
+    # the view shows the key the store added; the adjoint went to the dict as it was
+    Case("stale-dict-view", bad_stale_dict_view, UnsupportedSyntaxError, "L_STALE_VIEW",
+         ("reading a view of a dict", "vals, a view of d, read after a store into d"),
+         args=(0.3, 0.5)),
 ]
 
 XFAIL_CASES = [
