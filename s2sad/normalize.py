@@ -1574,8 +1574,8 @@ def run(tree, ctx):
     norm.tree = tree
     norm.dict_names = _dict_names(tree, ctx)
     body = tree.body
-    if not norm.generated():     # (a reverse sweep reads views after its restores)
-        _check_stale_views(body, ctx)
+    if ctx.mode == "reverse" and not norm.generated():   # (a reverse sweep reads views
+        _check_stale_views(body, ctx)                    # after its restores)
     if contains(tree, (gast.Yield, gast.YieldFrom)):        # reported: the first walk meets
         for n in walk(tree):
             if isinstance(n, (gast.Yield, gast.YieldFrom)):
