@@ -238,6 +238,10 @@ UNSUPPORTED = {
     "LoopWritesList": ("writing into an item of the list, array or dict a loop iterates over",
                        "loop over the indices or keys instead: for i in range(len(xs)): "
                        "v = xs[i] (for k in d: v = d[k])"),
+    "StaleDictView": ("reading a view of a dict (d.values(), d.items()) after "
+                      "a store into the dict",
+                      "read the view where it is used (for v in d.values()), or take a "
+                      "list of it before the store: vals = list(d.values())"),
     "AttributeStore": ("assignment to an attribute",
                        "compute the value in a local variable; to change a field of a "
                        "dataclass or a named tuple, build a new one from its fields "

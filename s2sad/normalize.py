@@ -80,6 +80,100 @@ def _iterated_views(it):
     return out
 
 
+_DICT_VIEWS = ("values", "items")     # (keys carry no derivative)
+_DICT_CHANGES = {"update", "setdefault", "pop", "popitem", "clear"}
+
+
+def _view_of(v):
+    """The dict name ``X`` of ``v`` = ``X.values()`` or ``X.items()``."""
+    if isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) \
+            and v.func.attr in _DICT_VIEWS and isinstance(v.func.value, gast.Name) \
+            and not v.args and not v.keywords:
+        return v.func.value.id
+    return None
+
+
+def _dicts_changed(nodes):
+    """The names ``X`` of ``X[k] = v``, ``X[k] op= v`` and ``X.update(...)`` (...) in
+    ``nodes`` and everything under them."""
+    out = set()
+    for node in nodes:
+        for n in walk(node):
+            targets = n.targets if isinstance(n, gast.Assign) else \
+                [n.target] if isinstance(n, gast.AugAssign) else []
+            for t in targets:
+                if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
+                    out.add(t.value.id)
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) \
+                    and n.func.attr in _DICT_CHANGES and isinstance(n.func.value, gast.Name):
+                out.add(n.func.value.id)
+    return out
+
+
+def _check_stale_views(body, ctx):
+    """``vals = d.values()`` (``d.items()``) read after a store into ``d``:
+    CPython's view shows the dict as it is when read, but the derivative code gives the
+    adjoints back to the dict as it was where the view was made. Refused at the read
+    (in source order; a read in a loop that also stores into ``d`` too)."""
+    views = {}          # view name -> [dict name, changed since]
+
+    def reads(node, loops):
+        for n in walk(node):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in views:
+                d, changed = views[n.id]
+                if changed or any(d in changes for changes in loops):
+                    raise errors.unsupported(
+                        n, ctx, "StaleDictView",
+                        f"{n.id}, a view of {d}, read after a store into {d}")
+
+    def stores(node):
+        for d in _dicts_changed([node]):
+            for entry in views.values():
+                if entry[0] == d:
+                    entry[1] = True
+
+    def block(stmts, loops):
+        for s in stmts:
+            if isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+                continue
+            if isinstance(s, (gast.For, gast.AsyncFor)):
+                reads(s.iter, loops)
+                inner = loops + [_dicts_changed(s.body + s.orelse)]
+                block(s.body, inner)
+                block(s.orelse, loops)
+                continue
+            if isinstance(s, gast.While):
+                inner = loops + [_dicts_changed(s.body + s.orelse)]
+                reads(s.test, inner)
+                block(s.body, inner)
+                block(s.orelse, loops)
+                continue
+            if isinstance(s, gast.If):
+                reads(s.test, loops)
+                block(s.body, loops)
+                block(s.orelse, loops)
+                continue
+            if isinstance(s, (gast.With, gast.AsyncWith, gast.Try)):
+                for field in ("body", "handlers", "orelse", "finalbody"):
+                    block([x for x in getattr(s, field, []) if isinstance(x, gast.stmt)],
+                          loops)
+                continue
+            reads(s, loops)
+            stores(s)
+            if isinstance(s, gast.Assign):
+                for t in s.targets:
+                    if isinstance(t, gast.Name):
+                        d = _view_of(s.value)
+                        if d is not None:
+                            views[t.id] = [d, False]
+                        else:
+                            views.pop(t.id, None)
+            elif isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Name):
+                views.pop(s.target.id, None)
+
+    block(body, [])
+
+
 def _iterated_names(it):
     """The names whose sequences ``for ... in it`` iterates over as they change: all
     names in ``it`` except the items of a tuple or list display (``for t in (x, y)``
@@ -1480,6 +1574,8 @@ def run(tree, ctx):
     norm.tree = tree
     norm.dict_names = _dict_names(tree, ctx)
     body = tree.body
+    if ctx.mode == "reverse" and not norm.generated():   # (a reverse sweep reads views
+        _check_stale_views(body, ctx)                    # after its restores)
     if contains(tree, (gast.Yield, gast.YieldFrom)):        # reported: the first walk meets
         for n in walk(tree):
             if isinstance(n, (gast.Yield, gast.YieldFrom)):

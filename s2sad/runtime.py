@@ -662,10 +662,41 @@ def dict_values_adjoint(g, d):
     if type(g) is float and g == 0.0:
         return zeros_like(d)
     out = {}            # (a loop, not a dict comprehension: differentiated again)
+    keys = dict_live_keys(d)
+    if len(g) == len(keys):         # g by the values read (a list made of them)
+        for i in range(len(keys)):
+            out[keys[i]] = element_adjoint(g[i], d[keys[i]])
+        return out
     keys = list(d)
-    for i in range(len(keys)):
-        out[keys[i]] = element_adjoint(g[i], d[keys[i]])
+    if len(g) != len(keys):
+        raise values_mismatch(len(keys), len(g))
+    for i in range(len(keys)):      # g by the view as it is now: a key added later too
+        if d[keys[i]] is not NEW_KEY:
+            out[keys[i]] = element_adjoint(g[i], d[keys[i]])
     return out
+
+
+def dict_live_keys(d):
+    """The keys of ``d`` as the reverse sweep finds it where ``d.values()`` or
+    ``d.items()`` was read: a key a later store added holds ``NEW_KEY`` there (the
+    reverse sweep put back what the store replaced), and was not in the dict read."""
+    keys = []
+    for k in d:
+        if d[k] is not NEW_KEY:
+            keys.append(k)
+    return keys
+
+
+def values_mismatch(n_keys, n_values):
+    """The RuleLimitError for the adjoint of ``d.values()`` or ``d.items()`` where the
+    dict the reverse sweep holds has other keys than the dict that was read."""
+    return errors.RuleLimitError(
+        f"the derivative code has {n_values} adjoints for the values or items of a dict, "
+        f"which has {n_keys} entries where they are given back to it (a key deleted or "
+        f"a dict changed in a way the reverse sweep does not undo): its derivative is "
+        f"not known",
+        hint="read the values or items of a dict that is not changed afterwards (copy "
+             "it, dict(d), before changing it)")
 
 
 def sequence_adjoint(g, x):
@@ -685,9 +716,26 @@ def sort_order(x, reverse):
     return [i for _, i in pairs]
 
 
+_DICT_VIEWS = (type({}.values()), type({}.items()), type({}.keys()))
+
+
+def read_view(x):
+    """``x`` as a list where it is a view of a dict (``d.values()``): the items the
+    dict holds, not those of keys a later store added (``NEW_KEY`` where the reverse
+    sweep put back what the store replaced); ``x`` as it is otherwise."""
+    if type(x) not in _DICT_VIEWS:
+        return x
+    out = []
+    for e in x:
+        if e is not NEW_KEY and not (type(e) is tuple and len(e) == 2 and e[1] is NEW_KEY):
+            out.append(e)
+    return out
+
+
 def sorted_adjoint(g, x, reverse):
     """Adjoint of ``x`` in ``sorted(x, reverse=reverse)``: each item's adjoint back at
     the item's place (a list, or an array for an array ``x``)."""
+    x = read_view(x)
     rank = sort_order(sort_order(x, reverse), False)       # the inverse permutation
     out = [g[k] for k in rank]
     if isinstance(x, np.ndarray):
@@ -706,6 +754,7 @@ def _item_adjoint(g, x):
 
 def sorted_tangent(dx, x, reverse):
     """Tangent of ``sorted(x, reverse=reverse)``: the items' tangents in sorted order."""
+    dx, x = read_view(dx), read_view(x)
     return [dx[i] for i in sort_order(x, reverse)]
 
 
@@ -848,6 +897,7 @@ def extreme_tangent(dx, x, z):
     if isinstance(x, np.ndarray):
         mask = x == z
         return np.sum(dx * mask, axis=0) / np.sum(mask, axis=0)
+    dx, x = read_view(dx), read_view(x)
     hits = [i for i, e in enumerate(x) if e == z]
     return builtins.sum((dx[i] for i in hits), 0.0) / len(hits)
 

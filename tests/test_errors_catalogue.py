@@ -250,6 +250,13 @@ def bad_loop_writes_its_list(x, y):
     return xs[1] * n
 
 
+def bad_stale_dict_view(x):
+    d = {"a": x * 2.0, "b": x + 1.0}
+    vals = d.values()
+    d["c"] = x * x
+    return np.sum(sum(vals))  # <- L_STALE_VIEW
+
+
 def bad_growing_loop(x, xs):
     s = 0.0
     for v in xs:
@@ -354,6 +361,11 @@ CASES = [
     Case("loop-writes-its-list", bad_loop_writes_its_list, UnsupportedSyntaxError,
          "L_LOOP_WRITES", ("writing into an item of the list, array or dict a loop iterates over",
                            "in the loop over xs"), args=(0.3, 0.5)),
+    # the view shows the key the store added; the adjoint went to the dict as it was
+    # (reverse mode: an array argument)
+    Case("stale-dict-view", bad_stale_dict_view, UnsupportedSyntaxError, "L_STALE_VIEW",
+         ("reading a view of a dict", "vals, a view of d, read after a store into d"),
+         args=(np.array([0.3, 0.5, 0.7, 0.1, 0.2, 0.4, 0.9, 1.1]),)),
 ]
 
 XFAIL_CASES = [

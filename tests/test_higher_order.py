@@ -7,6 +7,7 @@ their own: a helper linear in several arguments jointly (a sum) has one tangent 
 with every tangent, one multilinear in them (a product) one term per argument.
 """
 
+import inspect
 import math
 
 import numpy as np
@@ -935,3 +936,172 @@ def test_hessian_of_a_store_after_a_list_holding_the_array(f, x, y):
     x = np.array(x)
     np.testing.assert_allclose(s2sad.hessian(f)(x, y), _fd_hessian_of_array(f, x, y),
                                rtol=1e-5, atol=1e-6)
+
+
+# ---- the adjoint of d.values() / d.items() where a store adds a key later ----------
+# The reverse sweep puts back what a store into a dict replaced; for a key the store
+# added, NEW_KEY (the key stays): dict_values_adjoint read that key too and indexed past
+# the adjoints of the values read (IndexError in hessians and reverse-mode gradients).
+
+def values_loop_then_new_key(x, y):
+    d = {"a": x * y}
+    s = 0.0
+    for v in d.values():
+        s = s + v * v
+    d["c"] = s * 2.0
+    return s + d["c"]
+
+
+def items_loop_then_new_and_old_key(x, y):
+    d = {"a": x * y, "b": x + y}
+    s = 0.0
+    for k, v in d.items():
+        s = s + 0.0 * len(k)
+        s = s + v * v
+    d["c"] = s * 2.0
+    d["a"] = s * x
+    return s + d["c"] * d["a"]
+
+
+def keys_loop_then_new_key(x, y):
+    d = {"a": x * y, "b": x - y}
+    s = 0.0
+    for k in d.keys():
+        s = s + d[k] * d[k]
+    d["c"] = s * 2.0
+    return s + d["c"]
+
+
+def list_of_values_then_new_keys(x, y):
+    d = {"a": x * y}
+    vs = list(d.values())
+    d["c"] = vs[0] * 2.0
+    d["e"] = d["c"] * y
+    return vs[0] * vs[0] + d["c"] * d["e"]
+
+
+def new_key_before_and_after_values_loop(x, y):
+    d = {"a": x * y}
+    d["b"] = x * x
+    s = 0.0
+    for v in d.values():
+        s = s + v * v * y
+    d["c"] = s * 2.0
+    return s + d["c"]
+
+
+def sum_of_values_then_new_key(x, y):
+    d = {"a": x * y}
+    s = sum(d.values())
+    d["c"] = s * s
+    return s * d["c"]
+
+
+def max_of_values_then_new_key(x, y):
+    d = {"a": x * y, "b": x + 2.0 * y}
+    m = max(d.values())
+    d["c"] = m * y
+    return m * d["c"]
+
+
+def sorted_values_then_new_key(x, y):
+    d = {"a": x * y, "b": x + 2.0 * y}
+    vs = sorted(d.values())
+    d["c"] = vs[0] * y
+    return vs[1] * d["c"]
+
+
+def list_of_items_then_new_key(x, y):
+    d = {"a": x * y, "b": x + 2.0 * y}
+    its = list(d.items())
+    d["c"] = its[0][1] * y
+    return its[1][1] * d["c"]
+
+
+def values_loop_and_new_key_in_a_loop(x, y):
+    d = {"a": x * y}
+    s = 0.0
+    for _ in range(3):
+        for v in d.values():
+            s = s + v * y
+        d["c"] = s * x
+    return s + d["c"]
+
+
+def sum_of_values_and_new_key_in_a_loop(x, y):
+    d = {"a": x * y}
+    s = 0.0
+    for _ in range(3):
+        s = s + sum(d.values()) * x
+        d["c"] = s * y
+    return s
+
+
+def keys_view_read_after_a_store(x, y):
+    d = {"a": x * y, "b": x + 2.0 * y}
+    ks = d.keys()
+    d["c"] = x * y * y
+    s = 0.0
+    for k in ks:            # the view shows "c" too: its values are read by key
+        s = s + d[k] * d[k]
+    return s
+
+
+_DICT_VALUE_CASES = [keys_view_read_after_a_store, values_loop_and_new_key_in_a_loop, sum_of_values_and_new_key_in_a_loop,
+                     max_of_values_then_new_key, sorted_values_then_new_key,
+                     list_of_items_then_new_key, values_loop_then_new_key, items_loop_then_new_and_old_key,
+                     keys_loop_then_new_key, list_of_values_then_new_keys,
+                     new_key_before_and_after_values_loop, sum_of_values_then_new_key]
+
+
+def _central(fn, x, y, h=1e-5):
+    """Central differences of fn (scalar or pair valued) in x and in y: rows x, y."""
+    return np.array([(np.array(fn(x + h, y)) - np.array(fn(x - h, y))) / (2 * h),
+                     (np.array(fn(x, y + h)) - np.array(fn(x, y - h))) / (2 * h)])
+
+
+@pytest.mark.parametrize("f", _DICT_VALUE_CASES)
+@pytest.mark.parametrize("point", [(0.3, 0.7), (-1.1, 0.4), (0.9, -1.3)])
+def test_derivatives_through_dict_values_with_a_key_added_later(f, point):
+    x, y = point
+    fd = _central(f, x, y, h=1e-6)
+    for mode in ("reverse", "forward"):
+        g = s2sad.grad(f, wrt=(0, 1), mode=mode)(x, y)
+        np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
+    h = np.array(s2sad.hessian(f, wrt=(0, 1))(x, y))
+    for mode in ("reverse", "forward"):
+        fdh = _central(s2sad.grad(f, wrt=(0, 1), mode=mode), x, y)
+        np.testing.assert_allclose(h, fdh, rtol=1e-6, atol=1e-7)
+    for m1, m2 in (("auto", "auto"), ("reverse", "reverse")):
+        gg = s2sad.grad(s2sad.grad(f, wrt=0, mode=m1), wrt=1, mode=m2)(x, y)
+        assert gg == pytest.approx(h[0][1], rel=1e-9, abs=1e-12)
+
+
+def values_view_read_after_a_store(x, y):
+    d = {"a": x * y, "b": x + 2.0 * y}
+    vals = d.values()
+    d["c"] = x * y
+    s = 0.0
+    for v in vals:       # <- the view shows "c" too
+        s = s + v * v
+    return s
+
+
+def test_a_dict_view_read_after_a_store_into_the_dict_is_refused():
+    """The view shows the dict as it is when read, the adjoint gave the adjoints back
+    to the dict as it was where the view was made (silent wrong gradient in reverse
+    mode): refused in reverse mode, at the read."""
+    line = inspect.getsourcelines(values_view_read_after_a_store)[1] + 5
+    f = values_view_read_after_a_store
+    for call in (lambda: s2sad.grad(f, wrt=(0, 1), mode="reverse")(0.3, 0.7),
+                 lambda: s2sad.hessian(f, wrt=(0, 1))(0.3, 0.7),
+                 lambda: s2sad.grad(s2sad.grad(f, wrt=0), wrt=1)(0.3, 0.7)):
+        with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+            call()
+        msg = str(info.value)
+        assert f"test_higher_order.py:{line}:" in msg
+        assert "reading a view of a dict" in msg and "vals, a view of d" in msg
+    # forward mode reads the view where the loop does: right
+    for x, y in [(0.3, 0.7), (-1.1, 0.4)]:
+        g = s2sad.grad(f, wrt=(0, 1), mode="forward")(x, y)
+        np.testing.assert_allclose(g, _central(f, x, y, h=1e-6), rtol=1e-6, atol=1e-8)
