@@ -681,8 +681,10 @@ def _inlined(into, of, t, value, parent, above):
     read.remove(t)
     read += of[0]
     negations = into[4] + of[4]
+    signed = into[6] + of[6]
     if parent.__class__ is gast.UnaryOp and parent.op.__class__ is gast.USub \
             and _num(value) is not None:
         negations -= 1
+        signed += 1
     foldable = into[3] or of[3] or _folds_at(parent) or _folds_at(above)
-    return read, into[1], into[2], foldable, negations, into[5] + of[5]
+    return read, into[1], into[2], foldable, negations, into[5] + of[5], signed

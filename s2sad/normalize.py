@@ -1317,7 +1317,8 @@ def _dict_names(tree, ctx):
     dicts (``Context.dicts``), and locals bound only by plain assignments of dict
     displays (``_is_dict_display``), never by a loop, an unpacking or an ``op=``."""
     names = set(ctx.dicts)
-    if not contains(tree, (gast.Dict, gast.DictComp, gast.Call)):
+    if not any(s.__class__ is gast.Assign and _is_dict_display(s.value)
+               for s in statements(tree.body)):
         return frozenset(names)
     displays, plain, other = {}, set(), set()
     for n in walk(tree):
@@ -1574,8 +1575,9 @@ def run(tree, ctx):
     norm.tree = tree
     norm.dict_names = _dict_names(tree, ctx)
     body = tree.body
-    if ctx.mode == "reverse" and not norm.generated():   # (a reverse sweep reads views
-        _check_stale_views(body, ctx)                    # after its restores)
+    if ctx.mode == "reverse" and not norm.generated() and any(   # (a reverse sweep reads
+            s.__class__ is gast.Assign and _view_of(s.value) for s in statements(body)):
+        _check_stale_views(body, ctx)           # views after its restores)
     if contains(tree, (gast.Yield, gast.YieldFrom)):        # reported: the first walk meets
         for n in walk(tree):
             if isinstance(n, (gast.Yield, gast.YieldFrom)):

@@ -107,6 +107,10 @@ class _Facts:
         """How many negations of something other than a number the simple ``s`` holds."""
         return self.lists(s)[4]
 
+    def signed(self, s):
+        """How many negative numbers (``-2.0``, a negated number) the simple ``s`` holds."""
+        return self.lists(s)[6]
+
     def reads(self, s):
         """Name -> how many times ``s`` reads it (everything nested in it included); a
         plain dict, counted by hand: ``Counter`` costs three times as much to build
@@ -164,7 +168,7 @@ _SCAN = (gast.Name, gast.Constant, gast.BinOp, gast.UnaryOp, gast.Assign, gast.C
 
 
 def _scan(stmt):
-    """(read, written, deleted, foldable, negations, calls) of a simple statement in
+    """(read, written, deleted, foldable, negations, calls, signed) of a simple statement in
     one walk: the ids of its names by context, with repeats; whether some operation
     in it matches a rule of ``_Fold`` (folding works bottom up and its first change is
     always at such an operation, so a statement with none is left as it is); the
@@ -177,7 +181,7 @@ def _scan(stmt):
     them need."""
     read, written, deleted = [], [], []
     foldable = False
-    negations = calls = 0
+    negations = calls = signed = 0
     stack = [stmt]
     pop, push, extend = stack.pop, stack.append, stack.extend
     Name, Constant, BinOp, UnaryOp, Assign, Call, Attribute, Load, Del, USub = _SCAN
@@ -195,7 +199,8 @@ def _scan(stmt):
             if n.annotation is not None:
                 push(n.annotation)
         elif cls is Constant:
-            pass
+            if n.value.__class__ is float and n.value < 0:
+                signed += 1
         elif cls is BinOp:
             left, right = n.left, n.right
             if not foldable:
@@ -211,6 +216,8 @@ def _scan(stmt):
                     foldable = _unary_folds(n)
                 if e.__class__ is not Constant or type(e.value) not in (int, float):
                     negations += 1          # (what ``_num(e) is None`` tells)
+                else:
+                    signed += 1
             push(e)
         elif cls is Assign:                 # the other common nodes, directly
             push(n.value)
@@ -224,7 +231,7 @@ def _scan(stmt):
             push(n.value)
         else:
             extend(children(n))
-    return read, written, deleted, foldable, negations, calls
+    return read, written, deleted, foldable, negations, calls, signed
 
 
 def _binop_folds(n):

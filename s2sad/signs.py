@@ -142,12 +142,16 @@ def run(tree, ctx, facts):
     from .optimize import _COMPOUND, _blocks, _holds_scalar
     signs = _Signs(ctx)
     blocks = _blocks(tree.body)
+    hot = _loop_blocks(tree.body)
+    looped = {id(b) for b in hot}
     for block in blocks:
+        every = id(block) in looped     # (elsewhere, only what holds a sign: most hold none)
         for s in block:
-            if s.__class__ not in _COMPOUND and signs.statement(s):
+            if s.__class__ not in _COMPOUND \
+                    and (every or facts.negations(s) or facts.signed(s)) \
+                    and signs.statement(s):
                 facts.forget(s)
     stores = None
-    hot = _loop_blocks(tree.body)
     for _ in range(_MAX_ROUNDS if hot else 0):
         changed = False
         for block in hot:
