@@ -1317,6 +1317,9 @@ def _dict_names(tree, ctx):
     dicts (``Context.dicts``), and locals bound only by plain assignments of dict
     displays (``_is_dict_display``), never by a loop, an unpacking or an ``op=``."""
     names = set(ctx.dicts)
+    if names:       # a dict argument bound again (p = Wrapper(p)) may hold anything
+        names -= {n.id for n in walk(tree) if isinstance(n, gast.Name)
+                  and isinstance(n.ctx, (gast.Store, gast.Del))}
     if not any(s.__class__ is gast.Assign and _is_dict_display(s.value)
                for s in statements(tree.body)):
         return frozenset(names)

@@ -793,3 +793,23 @@ def get_of_object(x, obj):
 
 def test_get_of_an_object_is_its_method():
     assert s2sad.grad(get_of_object)(1.5, _Getter()) == pytest.approx(9.0)
+
+
+class _Wrapped:
+    def __init__(self, d):
+        self.d = d
+
+    def get(self, key, default):
+        return self.d[key] * 3.0
+
+
+def get_of_a_rebound_dict_argument(params, x):
+    params = _Wrapped(params)
+    return params.get("w", 0.0) * x
+
+
+def test_get_of_a_dict_argument_bound_again_is_the_new_objects_method():
+    # params holds a dict at the call, then another object: its .get is its own (the
+    # rewrite to params[k] if k in params else v raised TypeError in the gradient)
+    got = s2sad.grad(get_of_a_rebound_dict_argument, wrt=1)({"w": 2.0}, 1.5)
+    assert got == pytest.approx(6.0)
