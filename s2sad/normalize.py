@@ -1314,33 +1314,26 @@ def _is_dict_display(e):
 
 def _dict_names(tree, ctx):
     """The names that hold dicts wherever they are read: parameters known to hold
-    dicts (``Context.dicts``), and locals bound only by plain assignments of dict
-    displays (``_is_dict_display``), never by a loop, an unpacking or an ``op=``."""
-    names = set(ctx.dicts)
-    if names:       # a dict argument bound again (p = Wrapper(p)) may hold anything
-        names -= {n.id for n in walk(tree) if isinstance(n, gast.Name)
-                  and isinstance(n.ctx, (gast.Store, gast.Del))}
-    if not any(s.__class__ is gast.Assign and _is_dict_display(s.value)
-               for s in statements(tree.body)):
-        return frozenset(names)
+    dicts (``Context.dicts``) and never bound again (``p = Wrapper(p)`` may hold
+    anything), and locals bound only by plain assignments of dict displays
+    (``_is_dict_display``), never by a loop, an unpacking or an ``op=``."""
+    if not ctx.dicts and not any(s.__class__ is gast.Assign and _is_dict_display(s.value)
+                                 for s in statements(tree.body)):
+        return frozenset()
     displays, plain, other = {}, set(), set()
-    for n in walk(tree):
+    for n in walk(tree):        # (breadth first: an assignment before its target)
         if isinstance(n, gast.Assign) and len(n.targets) == 1 \
                 and isinstance(n.targets[0], gast.Name):
             t = n.targets[0]
             displays[t.id] = displays.get(t.id, True) and _is_dict_display(n.value)
             plain.add(id(t))
-    for n in walk(tree):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)) \
+        elif isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)) \
                 and id(n) not in plain:
             other.add(n.id)
+    names = set(ctx.dicts) - other - set(displays)
     for v, only in displays.items():
-        if v in ctx.params and v not in ctx.dicts:
-            continue
-        if only and v not in other:
+        if only and v not in other and (v not in ctx.params or v in ctx.dicts):
             names.add(v)
-        else:
-            names.discard(v)
     return frozenset(names)
 
 
