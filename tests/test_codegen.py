@@ -52,6 +52,22 @@ def test_layout_gives_the_line_map_parsing_gives(case, mode):
     except errors.S2SADError:
         pytest.skip("not differentiable in this mode")
     assert _layout_map(tree, text) == codegen._line_map(tree, ast.parse(text))
+    # the printer's faster visitors print what ast.unparse prints
+    fdefs = tree.body if isinstance(tree, gast.Module) else [tree]
+    printed = ast.Module(body=codegen._stmts(fdefs), type_ignores=[])
+    assert codegen._unparse(printed) == ast.unparse(printed)
+    assert text == ast.unparse(printed) + "\n"
+
+
+def test_the_printer_parenthesizes_as_ast_unparse_does():
+    """Precedence and associativity: every pair of operators nested either way."""
+    ops = ["+", "-", "*", "/", "//", "%", "**", "@", "<<", "|", "&", "^"]
+    lines = [f"r = (a {p} b) {q} c\nr = a {p} (b {q} c)\nr = -a {p} b ** -c"
+             for p in ops for q in ops]
+    lines += ["f(a, b=c)(d)[e].g", "r = (a, b)", "x: int = 1", "a, b = (c, d)", "print()",
+              "r = not a + b < c", "r = (lambda: a)()", "r = -(-a) ** 2", "r = (-2.0) ** a"]
+    tree = ast.parse("\n".join(lines))
+    assert codegen._unparse(tree) == ast.unparse(tree)
 
 
 def _branchy(x, y):
