@@ -612,6 +612,10 @@ class Forward:
         if not (isinstance(y, gast.Constant) and type(y.value) in (int, float)) \
                 and not (isinstance(y, gast.Name) and ctx.var_kinds.get(y.id) == "S"):
             check.append(gast.Expr(value=call(self.helper("seed"), clone(y))))
+            # an output that may be a 0-d array has a 0-d array for a tangent: the
+            # gradient is a number, as reverse mode gives it
+            grads = [call(self.helper("scalar_tangent"), g) if not _zero(g) else g
+                     for g in grads]
         g = gast.Tuple(elts=grads, ctx=gast.Load()) if ctx.wrt_tuple else grads[0]
         if ctx.output == "value_and_grad":
             g = gast.Tuple(elts=[clone(y), g], ctx=gast.Load())

@@ -101,6 +101,14 @@ def seed(y):
     raise NonScalarOutputError(what)
 
 
+def scalar_tangent(d):
+    """The gradient along a scalar argument computed in forward mode: the output's
+    tangent, a number where the output is a 0-d array (as reverse mode gives it)."""
+    if type(d) is np.ndarray and d.ndim == 0:
+        return d[()]
+    return d
+
+
 def sum_tangent(dx, dstart):
     """The tangent of ``sum(x, start)``: the tangents of ``x``'s items summed onto
     ``start``'s (``dx`` is the number 0.0 when ``x`` carries no tangent)."""

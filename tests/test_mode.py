@@ -153,6 +153,26 @@ def test_numpy_scalar_argument_runs_forward_mode():
     assert got == pytest.approx(poly_derivative(0.2, ROOTS), rel=1e-12)
 
 
+def zero_d_output(x, y):
+    return np.asarray(x * x * y + np.sin(x))
+
+
+@pytest.mark.parametrize("x", [0.3, -1.7])
+def test_a_0d_array_output_gives_the_same_numbers_in_both_modes(x):
+    """The output's tangent is a 0-d array; the gradient along a float is a number in
+    forward mode, as in reverse mode (it was array(...) in forward mode)."""
+    want = (2.0 * x * 1.5 + math.cos(x), x * x)
+    for mode in ("forward", "reverse"):
+        g = s2sad.grad(zero_d_output, wrt=(0, 1), mode=mode)
+        got = g(x, 1.5)
+        assert mode_of(g) == mode
+        assert all(isinstance(v, np.float64) for v in got), (mode, got)
+        assert got == pytest.approx(want, rel=1e-12)
+        value, grads = s2sad.value_and_grad(zero_d_output, wrt=0, mode=mode)(x, 1.5)
+        assert type(value) is np.ndarray and value.ndim == 0    # the value: as f gives it
+        assert isinstance(grads, np.float64) and grads == pytest.approx(want[0], rel=1e-12)
+
+
 def summed(v, w):
     return np.sum(np.sin(v) * w)
 
