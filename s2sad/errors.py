@@ -253,6 +253,10 @@ UNSUPPORTED = {
     "ListSliceStore": ("assignment to a slice of a list that carries a derivative",
                        "build a new list instead: out = out[:1] + [a, b]"),
     "KwargsCall": ("**kwargs in a call", "pass the keyword arguments explicitly"),
+    "BoundIterator": ("an iterator bound to a name (r = reversed(xs))",
+                      "read reversed(xs) where it is made (for v in reversed(xs), "
+                      "enumerate(reversed(xs)), sum(reversed(xs))), or bind a list: "
+                      "r = list(reversed(xs))"),
     "VarArgs": ("*args or **kwargs parameter", "list the parameters explicitly"),
     "TupleTarget": ("unpacking of a value that carries a derivative",
                     "index the elements explicitly"),

@@ -204,6 +204,7 @@ class Normalizer:
         self.walrus = False  # the function has a ':=' (check_walrus)
         self.tree = None     # the function (stmt_Delete, list_written_in)
         self.dict_names = frozenset()   # names that only ever hold dicts (_dict_names)
+        self.bound_iterators = set()    # ids of reversed(...) calls bound to a name
 
     # -- statements -------------------------------------------------------
     def block(self, stmts):
@@ -764,6 +765,9 @@ class Normalizer:
         keyed = self.keyed(e, out)
         if keyed is not None:
             return keyed
+        backwards = self.reversed_items(e, out)
+        if backwards is not None:
+            return backwards
         if len(e.args) > 2 and self._builtin_call(e, ("max", "min")):
             # max(a, b, c) -> max(max(a, b), c): pairs have derivative rules
             acc = self.atom(e.args[0], out)
@@ -955,6 +959,33 @@ class Normalizer:
             func=name(self.ctx.inject("first_extreme", runtime.first_extreme)),
             args=[keys, const(f.id == "max")], keywords=[]), e), out)
         return gast.Subscript(value=name(items.id), slice=index, ctx=gast.Load())
+
+    def reversed_items(self, e, out):
+        """``reversed(xs)`` of a list, tuple, range or array, read where it is made (an
+        argument of ``enumerate``, ``zip``, ``sum``, ..., the iterable of a loop or a
+        comprehension): the items in the opposite order, ``in_order(xs, range(len(xs)
+        - 1, -1, -1))``, which the passes differentiate (each item's adjoint back at its
+        place). None for any other call; for ``reversed`` of a dict or its view, of an
+        object, or an iterator bound to a name (read once in Python, where a list would
+        be read again), which stay calls of ``reversed`` (no derivative rule: refused)."""
+        if len(e.args) != 1 or not self._builtin_call(e, ("reversed",)):
+            return None
+        x = e.args[0]
+        if _view_of(x) is not None or isinstance(x, (gast.Dict, gast.DictComp)) \
+                or isinstance(x, gast.Name) and (
+                    x.id in self.dict_names or x.id in self.ctx.dicts
+                    or x.id in self.ctx.params and self.ctx.kinds.get(x.id) in ("A", "X", None)):
+            return None
+        if id(e) in self.bound_iterators:
+            raise errors.unsupported(e, self.ctx, "BoundIterator")
+        seq = self.atom(x, out)
+        size = self.atom(copy_location(call(self.builtin("len"), seq), e), out)
+        last = self.atom(copy_location(gast.BinOp(left=size, op=gast.Sub(), right=const(1)),
+                                       e), out)
+        order = self.atom(copy_location(call(self.builtin("range"), last, const(-1),
+                                             const(-1)), e), out)
+        return gast.Call(func=name(self.ctx.inject("in_order", runtime.in_order)),
+                         args=[seq, order], keywords=[])
 
     def _map_as_generator(self, e):
         fn = e.args[0]
@@ -1570,6 +1601,9 @@ def run(tree, ctx):
     norm.walrus = contains(tree, gast.NamedExpr)
     norm.tree = tree
     norm.dict_names = _dict_names(tree, ctx)
+    norm.bound_iterators = {id(n.value) for n in walk(tree)
+                            if isinstance(n, (gast.Assign, gast.AnnAssign, gast.NamedExpr))
+                            and isinstance(n.value, gast.Call)}
     body = tree.body
     if ctx.mode == "reverse" and not norm.generated() and any(   # (a reverse sweep reads
             s.__class__ is gast.Assign and _view_of(s.value) for s in statements(body)):
