@@ -127,7 +127,8 @@ def bad_walrus(x):
 
 
 def bad_starred_call(x):
-    args = (x, 2.0)
+    args = (x,)
+    args = args + (2.0,)        # (a tuple display bound once is spliced: math.pow(x, 2.0))
     return math.pow(*args)  # <- L_STAR
 
 
@@ -136,7 +137,7 @@ def bad_kwargs_call(x):
     return np.sum(x, **kw)  # <- L_KWARGS
 
 
-def bad_varargs(x, *rest):  # <- L_VARARGS
+def bad_varargs(x, **rest):  # <- L_VARARGS
     return x * 2.0
 
 
@@ -309,7 +310,7 @@ CASES = [
     Case("kwargs-call", bad_kwargs_call, UnsupportedSyntaxError, "L_KWARGS",
          ("**kwargs in a call",)),
     Case("varargs-param", bad_varargs, UnsupportedSyntaxError, "L_VARARGS",
-         ("*args or **kwargs parameter",)),
+         ("**kwargs parameter",)),
     Case("match", bad_match, UnsupportedSyntaxError, "L_MATCH", ("match statement",)),
     # every branch returns: the statement is named, not a missing return
     Case("match-returning", bad_match_returning, UnsupportedSyntaxError, "L_MATCH_RETURNS",
