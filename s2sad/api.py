@@ -74,7 +74,7 @@ def refuse_arrays(func, kinds, values):
     ``values`` map the parameter names to the kinds and values of a call."""
     for name, kind in kinds.items():
         if kind == "X":
-            value = values[name]
+            value = values.get(name)
             if isinstance(value, (list, tuple)):
                 i, item = next((i, v) for i, v in enumerate(value)
                                if isinstance(v, REFUSED_ARRAYS))
