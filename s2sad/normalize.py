@@ -1038,20 +1038,20 @@ class Normalizer:
                 for j in range(len(value.elts))]
 
     def list_unchanged(self, n):
-        """The list bound to ``n`` keeps its length: no method of it is called, it is
-        given to no call, no item or slice of it is stored into."""
+        """The list bound to ``n`` keeps its length: it is only spread (``f(*n)``) and
+        read by index or slice (``n[0]``), nothing else sees it (no method of it is
+        called, no other name is bound to it, it is given to no call) and nothing is
+        stored into it."""
+        reads, seen = set(), 0
         for node in walk(self.tree):
-            if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name) \
-                    and node.value.id == n:
-                return False
-            if isinstance(node, gast.Call) and any(
-                    isinstance(a, gast.Name) and a.id == n
-                    for a in list(node.args) + [k.value for k in node.keywords]):
-                return False
-            if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) \
-                    and node.value.id == n and not isinstance(node.ctx, gast.Load):
-                return False
-        return True
+            if isinstance(node, (gast.Starred, gast.Subscript)) \
+                    and isinstance(node.value, gast.Name) and node.value.id == n:
+                if not isinstance(node.ctx, gast.Load):
+                    return False
+                reads.add(id(node.value))
+            elif isinstance(node, gast.Name) and node.id == n and isinstance(node.ctx, gast.Load):
+                seen += 1
+        return seen == len(reads)
 
     def reversed_items(self, e, out):
         """``reversed(xs)`` of a list, tuple, range or array, read where it is made (an

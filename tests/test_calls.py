@@ -1158,3 +1158,26 @@ def test_kwargs_parameter_and_unknown_spread_are_refused_located():
         line = inspect.getsourcelines(spreads_a_parameter)[1] + 1
         assert msg.startswith(f"{HERE}:{line}:"), msg
         assert "starred argument" in msg and "the number of items is not known" in msg
+
+
+def spreads_a_list(x, y):
+    lst = [x, y]
+    return sum_squares(*lst) + lst[0] * sum_squares(*lst[1:])
+
+
+def spreads_an_aliased_list(x, y):
+    lst = [x, y]
+    other = lst
+    other.append(x * y)         # lst has three items now
+    return sum_squares(*lst)  # <- spread refused
+
+
+def test_spread_list_known_length_only():
+    """A list bound once to a display is spread while only spreading and indexing read
+    it; another name for it (which may change its length) keeps it starred: refused,
+    located (a spread of the display's two items would drop the third)."""
+    assert_grad_matches(spreads_a_list, (1.5, 0.7), wrt=(0, 1))
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(spreads_an_aliased_list)(1.5, 0.7)
+    line = line_of(spreads_an_aliased_list, "# <- spread refused")
+    assert str(info.value).startswith(f"{HERE}:{line}:"), str(info.value)
