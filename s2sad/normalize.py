@@ -1058,9 +1058,10 @@ class Normalizer:
         argument of ``enumerate``, ``zip``, ``sum``, ..., the iterable of a loop or a
         comprehension): the items in the opposite order, ``in_order(xs, range(len(xs)
         - 1, -1, -1))``, which the passes differentiate (each item's adjoint back at its
-        place). None for any other call; for ``reversed`` of a dict or its view, of an
-        object, or an iterator bound to a name (read once in Python, where a list would
-        be read again), which stay calls of ``reversed`` (no derivative rule: refused)."""
+        place). None for any other call, and for ``reversed`` of a dict or its view or
+        of an object, which stay calls of ``reversed`` (no derivative rule: refused). An
+        iterator bound to a name (``r = reversed(xs)``, read once in Python, where a list
+        would be read again) is refused."""
         if len(e.args) != 1 or not self._builtin_call(e, ("reversed",)):
             return None
         x = e.args[0]

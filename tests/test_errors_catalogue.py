@@ -132,6 +132,11 @@ def bad_starred_call(x):
     return math.pow(*args)  # <- L_STAR
 
 
+def bad_bound_reversed(x):
+    r = reversed([x, 2.0 * x])  # <- L_BOUND_REVERSED
+    return sum(r)
+
+
 def bad_kwargs_call(x):
     kw = {"axis": None}
     return np.sum(x, **kw)  # <- L_KWARGS
@@ -307,6 +312,8 @@ CASES = [
     Case("walrus", bad_walrus, UnsupportedSyntaxError, "L_WALRUS", ("walrus", ":=")),
     Case("starred-call", bad_starred_call, UnsupportedSyntaxError, "L_STAR",
          ("starred", "*args")),
+    Case("bound-iterator", bad_bound_reversed, UnsupportedSyntaxError, "L_BOUND_REVERSED",
+         ("an iterator bound to a name", "r = reversed(xs)")),
     Case("kwargs-call", bad_kwargs_call, UnsupportedSyntaxError, "L_KWARGS",
          ("**kwargs in a call",)),
     Case("varargs-param", bad_varargs, UnsupportedSyntaxError, "L_VARARGS",
