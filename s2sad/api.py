@@ -74,7 +74,7 @@ def refuse_arrays(func, kinds, values):
     ``values`` map the parameter names to the kinds and values of a call."""
     for name, kind in kinds.items():
         if kind == "X":
-            value = values[name]
+            value = values.get(name)
             if isinstance(value, (list, tuple)):
                 i, item = next((i, v) for i, v in enumerate(value)
                                if isinstance(v, REFUSED_ARRAYS))
@@ -185,14 +185,46 @@ def named_fields(p):
     return f"{p}._fields"
 
 
-def call_kinds(func, arguments):
+def call_kinds(func, arguments, owner=None):
     """The kinds ``func`` is specialized on for a call with ``arguments`` (name ->
     value, defaults included): each argument's, and those of the attributes of
-    arguments it reads (``attribute_kinds``)."""
+    arguments it reads (``attribute_kinds``). The items of a ``*xs`` parameter of
+    ``owner`` (the function whose signature bound ``arguments``, by default ``func``)
+    each have their own, and the code is made for their number
+    (``parse._expand_vararg``)."""
     kinds = {n: kind_of(v) for n, v in arguments.items()}
+    var = vararg_of(func if owner is None else owner)
+    if var is not None and var in arguments:
+        from .parse import vararg_key, vararg_names
+        items = arguments[var]
+        del kinds[var]
+        kinds[vararg_key(var)] = str(len(items))
+        for item, v in zip(vararg_names(func if owner is None else owner, var, len(items)),
+                           items):
+            kinds[item] = kind_of(v)
     if inspect.isfunction(func):
         kinds.update(attribute_kinds(func, arguments))
     return kinds
+
+
+def _item_values(func, arguments):
+    """``arguments`` (name -> value) with the items of ``func``'s ``*xs`` under the
+    names of the parameters standing for them (``call_kinds``)."""
+    var = vararg_of(func)
+    if var is None or var not in arguments:
+        return arguments
+    from .parse import vararg_names
+    out = dict(arguments)
+    out.update(zip(vararg_names(func, var, len(arguments[var])), arguments[var]))
+    return out
+
+
+def vararg_of(func):
+    """The name of ``func``'s ``*args`` parameter, or None."""
+    code = getattr(func, "__code__", None)
+    if code is None or not code.co_flags & inspect.CO_VARARGS:
+        return None
+    return code.co_varnames[code.co_argcount + code.co_kwonlyargcount]
 
 
 def _signature(func):
@@ -207,7 +239,11 @@ def _parse_wrt(func, wrt):
     is_tuple = isinstance(wrt, (tuple, list))
     idx = tuple(wrt) if is_tuple else (wrt,)
     all_params = list(_signature(func).parameters.values())
-    params = [p for p in all_params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    params = [p for p in all_params if p.kind is not p.VAR_KEYWORD]
+    kwargs = len(params) != len(all_params)
+    star = next((p for p in params if p.kind is p.VAR_POSITIONAL), None)
+    if star is not None:        # wrt counts the positional arguments as passed
+        params = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     code = getattr(func, "__code__", None)
     if code is not None and getattr(func, "__wrapped__", None) is not None \
             and os.path.dirname(os.path.abspath(code.co_filename)) == _HERE:
@@ -219,16 +255,18 @@ def _parse_wrt(func, wrt):
             f"{getattr(user, '__name__', user)}",
             hint="take second derivatives with s2sad.hessian(f) or "
                  "s2sad.jacobian(s2sad.grad(f))")
-    if len(params) != len(all_params) and hasattr(func, "__code__"):
+    if kwargs and hasattr(func, "__code__"):
         from .parse import def_line
         code = func.__code__
-        hint = "list the parameters explicitly"
+        hint = errors.UNSUPPORTED["KwArgs"][1]
+        what = "**kwargs parameter"
         if getattr(func, "__wrapped__", None) is not None:
+            what = "*args or **kwargs parameter"
             hint = ("this wrapper a decorator made does more than pass the call on: give it "
                     "the parameters of the function it wraps, or differentiate that "
                     f"function ({func.__name__}.__wrapped__)")
         raise errors.UnsupportedSyntaxError(
-            "unsupported construct: *args or **kwargs parameter",
+            f"unsupported construct: {what}",
             filename=code.co_filename, lineno=def_line(func), hint=hint)
     label = getattr(func, "__name__", None)
     if type(func) is functools.partial:     # (located at its function's def)
@@ -238,11 +276,11 @@ def _parse_wrt(func, wrt):
         if not isinstance(i, int) or isinstance(i, bool):
             raise errors.bad_argument(func, f"wrt must be an int or a tuple of ints, got {i!r}",
                                       hint="give argument positions, e.g. wrt=0 or wrt=(0, 1)")
-        if not params:
+        if not params and star is None:
             raise errors.bad_argument(
                 func, f"{label} has no parameters to differentiate with respect to",
                 hint="give the function the inputs you want derivatives for as parameters")
-        if not 0 <= i < len(params):
+        if not 0 <= i < len(params) and not (star is not None and i >= 0):
             raise errors.bad_argument(
                 func, f"wrt={i} is out of range: {label} has {len(params)} "
                       f"parameter{'s' if len(params) != 1 else ''}",
@@ -488,6 +526,19 @@ def refuse_wrt(func, sig, wrt, args, kwargs):
     of such values (a string, None, an object: its gradient came back as 0.0). Such an
     argument that is not differentiated is fine."""
     params = list(sig.parameters)
+    star = next((p for p in sig.parameters.values() if p.kind is p.VAR_POSITIONAL), None)
+    if star is not None:
+        # wrt counts the positional arguments as passed: those *star gets are its items
+        k = params.index(star.name)
+        params = params[:k] + [f"{star.name}[{j}]" for j in range(max(len(args) - k, 0))]
+        for i in wrt:
+            if i >= len(params):
+                raise errors.bad_argument(
+                    func, f"wrt={i} is out of range: {func.__name__} got {len(params)} "
+                    f"positional argument{'s' if len(params) != 1 else ''}",
+                    hint=f"use an index between 0 and {len(params) - 1}, or pass more "
+                         "arguments" if params else "pass the arguments to differentiate "
+                         "along")
     for i, value in _wrt_values(params, wrt, args, kwargs):
         if _is_complex(value):
             raise _complex_argument(func, i, params, value)
@@ -943,13 +994,19 @@ class GradFunction:
             raise errors.bad_argument(_unwrap(self.__wrapped__),
                                       f"{self.__name__}(): {exc}") from None
         bound.apply_defaults()
-        kinds = call_kinds(target, bound.arguments)
+        kinds = call_kinds(target, bound.arguments, _unwrap(self.__wrapped__))
         if len(kinds) > len(bound.arguments):
             known = {f"{p}.{a}" for _, p, attrs in self._reads() for a in attrs} \
-                | {named_fields(p) for p in self._field_reads()}
+                | {named_fields(p) for p in self._field_reads()} \
+                | set(_item_values(_unwrap(self.__wrapped__), bound.arguments))
+            var = vararg_of(_unwrap(self.__wrapped__))
+            if var is not None:
+                from .parse import vararg_key
+                known.add(vararg_key(var))
             kinds = {k: v for k, v in kinds.items() if k in bound.arguments or k in known}
         if "X" in kinds.values():
-            refuse_arrays(_unwrap(self.__wrapped__), kinds, bound.arguments)
+            refuse_arrays(_unwrap(self.__wrapped__), kinds,
+                          _item_values(_unwrap(self.__wrapped__), bound.arguments))
         return kinds
 
     def _receivers(self, args, kwargs):
@@ -1384,7 +1441,7 @@ def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=Tr
                                       "parameters") from None
         bound.apply_defaults()
         kinds = call_kinds(func, bound.arguments)
-        refuse_arrays(func, kinds, bound.arguments)
+        refuse_arrays(func, kinds, _item_values(func, bound.arguments))
         receivers = receivers_of(bound.arguments)
     else:
         kinds = {n: "S" for n in sig.parameters}

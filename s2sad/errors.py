@@ -253,7 +253,14 @@ UNSUPPORTED = {
     "ListSliceStore": ("assignment to a slice of a list that carries a derivative",
                        "build a new list instead: out = out[:1] + [a, b]"),
     "KwargsCall": ("**kwargs in a call", "pass the keyword arguments explicitly"),
+    "BoundIterator": ("an iterator bound to a name (r = reversed(xs))",
+                      "read reversed(xs) where it is made (for v in reversed(xs), "
+                      "enumerate(reversed(xs)), sum(reversed(xs))), or bind a list: "
+                      "r = list(reversed(xs))"),
     "VarArgs": ("*args or **kwargs parameter", "list the parameters explicitly"),
+    "KwArgs": ("**kwargs parameter",
+               "list the keyword parameters explicitly (def f(x, *, scale=1.0)); *args "
+               "parameters are differentiated"),
     "TupleTarget": ("unpacking of a value that carries a derivative",
                     "index the elements explicitly"),
     "ActiveIteration": ("iteration over a value that carries a derivative",
@@ -316,6 +323,15 @@ def _where(node, ctx):
         lineno = ctx.firstlineno
     return dict(filename=filename, lineno=lineno, col=col,
                 mode=getattr(ctx, "mode", None) if ctx is not None else None)
+
+
+def located_at_def(func, message, hint):
+    """An UnsupportedSyntaxError located at the ``def`` line of ``func``."""
+    from .parse import def_line
+    code = getattr(func, "__code__", None)
+    return UnsupportedSyntaxError(message, hint=hint,
+                                  filename=code.co_filename if code else None,
+                                  lineno=def_line(func) if code else None)
 
 
 def in_helper(exc, func, node, ctx):

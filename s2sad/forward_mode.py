@@ -524,7 +524,7 @@ class Forward:
             else:
                 raise errors.missing_rule(s.value, self.ctx,
                                           f"{op.what} (forward mode: pass argument {p!r})")
-            if sig[p].kind is inspect.Parameter.KEYWORD_ONLY:     # e.g. the tape of fwd_f
+            if p in sig and sig[p].kind is inspect.Parameter.KEYWORD_ONLY:  # the tape of fwd_f
                 keywords.append(gast.keyword(arg=p, value=value))
             else:
                 args.append(value)

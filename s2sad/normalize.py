@@ -66,6 +66,16 @@ _SIMPLE_STMTS = (gast.Assert, gast.Raise, gast.Pass)
 _RESIZING = {"append", "extend", "insert", "pop", "remove", "clear"}
 
 
+def _int_constant(e):
+    """The int ``e`` is a literal of (``2``, ``-1``), else None."""
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
+        inner = _int_constant(e.operand)
+        return None if inner is None else -inner
+    if isinstance(e, gast.Constant) and type(e.value) is int:
+        return e.value
+    return None
+
+
 def _iterated_views(it):
     """Dict name -> ``items`` or ``values`` for the views ``for ... in it`` iterates
     over (``d.items()``, in ``enumerate``, ``zip`` or ``reversed`` too)."""
@@ -204,6 +214,7 @@ class Normalizer:
         self.walrus = False  # the function has a ':=' (check_walrus)
         self.tree = None     # the function (stmt_Delete, list_written_in)
         self.dict_names = frozenset()   # names that only ever hold dicts (_dict_names)
+        self.bound_iterators = set()    # ids of reversed(...) calls bound to a name
 
     # -- statements -------------------------------------------------------
     def block(self, stmts):
@@ -349,8 +360,8 @@ class Normalizer:
     def stmt_FunctionDef(self, s, out):
         if s.decorator_list:
             raise errors.unsupported(s, self.ctx, "FunctionDef", "with decorators")
-        if s.args.vararg or s.args.kwarg:
-            raise errors.unsupported(s, self.ctx, "VarArgs")
+        if s.args.kwarg:
+            raise errors.unsupported(s.args.kwarg, self.ctx, "KwArgs", f"**{s.args.kwarg.id}")
         # Python evaluates the defaults here, where the function is defined (``def
         # term(v, k=k)`` in a loop keeps that iteration's k): each goes to a temporary
         # the inlined calls read (the default k was renamed with the parameter k)
@@ -697,6 +708,8 @@ class Normalizer:
         fdef = clone(self.nested[fname])
         args = fdef.args
         params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
+        if args.vararg is not None:
+            params.append(args.vararg.id)
         local = set(params) | {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
                                and isinstance(n.ctx, gast.Store)}
         fresh = {v: self.namer.fresh(v) for v in sorted(local)}
@@ -709,11 +722,16 @@ class Normalizer:
                             args.defaults))
         defaults.update({a.id: d for a, d in zip(args.kwonlyargs, args.kw_defaults)
                          if d is not None})
-        if len(e.args) > len(positional) or any(isinstance(a, gast.Starred) for a in e.args):
+        if len(e.args) > len(positional) and args.vararg is None \
+                or any(isinstance(a, gast.Starred) for a in e.args):
             raise errors.unsupported(e, self.ctx, "Starred", f"call of {fname}")
         bound = {}
         for p, a in zip(positional, e.args):
             bound[p.id] = self.atom(a, out)
+        if args.vararg is not None:         # *zs: a tuple of the other positional arguments
+            extra = [self.atom(a, out) for a in e.args[len(positional):]]
+            bound[args.vararg.id] = self.atom(
+                copy_location(gast.Tuple(elts=extra, ctx=gast.Load()), e), out)
         for k in e.keywords:
             if k.arg is None or fresh.get(k.arg) not in [x.id for x in positional +
                                                           args.kwonlyargs]:
@@ -755,6 +773,8 @@ class Normalizer:
             return False
 
     def expr_Call(self, e, out):
+        if any(isinstance(a, gast.Starred) for a in e.args):
+            e = self.spliced(e)
         if isinstance(e.func, gast.Name) and e.func.id in self.nested:
             return self.inline(e, out)
         if len(e.args) == 1 and any(k.arg == "default" for k in e.keywords) \
@@ -764,6 +784,9 @@ class Normalizer:
         keyed = self.keyed(e, out)
         if keyed is not None:
             return keyed
+        backwards = self.reversed_items(e, out)
+        if backwards is not None:
+            return backwards
         if len(e.args) > 2 and self._builtin_call(e, ("max", "min")):
             # max(a, b, c) -> max(max(a, b), c): pairs have derivative rules
             acc = self.atom(e.args[0], out)
@@ -823,7 +846,11 @@ class Normalizer:
         args = []
         for a in e.args:
             if isinstance(a, gast.Starred):
-                raise errors.unsupported(a, self.ctx, "Starred")
+                raise errors.unsupported(
+                    a, self.ctx, "Starred", "the number of items is not known where the "
+                    "function is transformed: only a tuple or list display, a name bound "
+                    "once to one, or a constant slice of those (t[1:]), is spread into "
+                    "arguments")
             args.append(self.atom(a, out))
         keywords = []
         for k in e.keywords:
@@ -955,6 +982,104 @@ class Normalizer:
             func=name(self.ctx.inject("first_extreme", runtime.first_extreme)),
             args=[keys, const(f.id == "max")], keywords=[]), e), out)
         return gast.Subscript(value=name(items.id), slice=index, ctx=gast.Load())
+
+    def spliced(self, e):
+        """``f(a, *t)`` with the items of ``t`` as arguments, where ``t`` is a tuple or
+        list display or a name bound once, to such a display (a tuple; a list the
+        function neither changes nor passes on): ``f(a, t[0], t[1])``, the call Python
+        makes (a function of yours with ``*args`` is made for that number of
+        arguments). Others stay starred (refused)."""
+        args = []
+        for a in e.args:
+            items = self.starred_items(a.value) if isinstance(a, gast.Starred) else None
+            if items is None:
+                args.append(a)
+            else:
+                args.extend(copy_location(item, a) for item in items)
+        return copy_location(gast.Call(func=e.func, args=args, keywords=e.keywords), e)
+
+    def starred_items(self, v):
+        if isinstance(v, gast.Subscript) and isinstance(v.slice, gast.Slice):
+            # t[1:], t[:-1], t[::-1] of such a tuple: the items of that slice
+            bounds = [v.slice.lower, v.slice.upper, v.slice.step]
+            if not all(b is None or _int_constant(b) is not None for b in bounds):
+                return None
+            items = self.starred_items(v.value)
+            if items is None:
+                return None
+            lo, hi, step = (None if b is None else _int_constant(b) for b in bounds)
+            if step == 0:
+                return None
+            return items[lo:hi:step]
+        if isinstance(v, (gast.Tuple, gast.List)):
+            if any(isinstance(x, gast.Starred) for x in v.elts):
+                return None
+            return list(v.elts)
+        if not isinstance(v, gast.Name) or v.id in self.ctx.params or v.id in self.nested \
+                or self.tree is None:
+            return None
+        n = v.id
+        bindings, value = 0, None
+        for node in walk(self.tree):
+            if isinstance(node, gast.Name) and node.id == n \
+                    and not isinstance(node.ctx, gast.Load):
+                bindings += 1
+            elif isinstance(node, gast.Assign) and len(node.targets) == 1 \
+                    and isinstance(node.targets[0], gast.Name) and node.targets[0].id == n:
+                value = node.value
+            elif isinstance(node, (gast.Global, gast.Nonlocal)) and n in node.names:
+                return None
+        if bindings != 1 or not isinstance(value, (gast.Tuple, gast.List)) \
+                or any(isinstance(x, gast.Starred) for x in value.elts):
+            return None
+        if isinstance(value, gast.List) and not self.list_unchanged(n):
+            return None     # a list that may change (lst.append(v), f(lst), lst[1:] = ...)
+        return [gast.Subscript(value=name(n), slice=const(j), ctx=gast.Load())
+                for j in range(len(value.elts))]
+
+    def list_unchanged(self, n):
+        """The list bound to ``n`` keeps its length: it is only spread (``f(*n)``) and
+        read by index or slice (``n[0]``), nothing else sees it (no method of it is
+        called, no other name is bound to it, it is given to no call) and nothing is
+        stored into it."""
+        reads, seen = set(), 0
+        for node in walk(self.tree):
+            if isinstance(node, (gast.Starred, gast.Subscript)) \
+                    and isinstance(node.value, gast.Name) and node.value.id == n:
+                if not isinstance(node.ctx, gast.Load):
+                    return False
+                reads.add(id(node.value))
+            elif isinstance(node, gast.Name) and node.id == n and isinstance(node.ctx, gast.Load):
+                seen += 1
+        return seen == len(reads)
+
+    def reversed_items(self, e, out):
+        """``reversed(xs)`` of a list, tuple, range or array, read where it is made (an
+        argument of ``enumerate``, ``zip``, ``sum``, ..., the iterable of a loop or a
+        comprehension): the items in the opposite order, ``in_order(xs, range(len(xs)
+        - 1, -1, -1))``, which the passes differentiate (each item's adjoint back at its
+        place). None for any other call, and for ``reversed`` of a dict or its view or
+        of an object, which stay calls of ``reversed`` (no derivative rule: refused). An
+        iterator bound to a name (``r = reversed(xs)``, read once in Python, where a list
+        would be read again) is refused."""
+        if len(e.args) != 1 or not self._builtin_call(e, ("reversed",)):
+            return None
+        x = e.args[0]
+        if _view_of(x) is not None or isinstance(x, (gast.Dict, gast.DictComp)) \
+                or isinstance(x, gast.Name) and (
+                    x.id in self.dict_names or x.id in self.ctx.dicts
+                    or x.id in self.ctx.params and self.ctx.kinds.get(x.id) in ("A", "X", None)):
+            return None
+        if id(e) in self.bound_iterators:
+            raise errors.unsupported(e, self.ctx, "BoundIterator")
+        seq = self.atom(x, out)
+        size = self.atom(copy_location(call(self.builtin("len"), seq), e), out)
+        last = self.atom(copy_location(gast.BinOp(left=size, op=gast.Sub(), right=const(1)),
+                                       e), out)
+        order = self.atom(copy_location(call(self.builtin("range"), last, const(-1),
+                                             const(-1)), e), out)
+        return gast.Call(func=name(self.ctx.inject("in_order", runtime.in_order)),
+                         args=[seq, order], keywords=[])
 
     def _map_as_generator(self, e):
         fn = e.args[0]
@@ -1570,6 +1695,9 @@ def run(tree, ctx):
     norm.walrus = contains(tree, gast.NamedExpr)
     norm.tree = tree
     norm.dict_names = _dict_names(tree, ctx)
+    norm.bound_iterators = {id(n.value) for n in walk(tree)
+                            if isinstance(n, (gast.Assign, gast.AnnAssign, gast.NamedExpr))
+                            and isinstance(n.value, gast.Call)}
     body = tree.body
     if ctx.mode == "reverse" and not norm.generated() and any(   # (a reverse sweep reads
             s.__class__ is gast.Assign and _view_of(s.value) for s in statements(body)):

@@ -147,8 +147,10 @@ def run(ctx):
     ctx.firstlineno = fdef.lineno
     ctx.name = fdef.name
     args = fdef.args
-    if args.vararg or args.kwarg:
-        raise errors.unsupported(fdef, ctx, "VarArgs")
+    if args.kwarg:
+        raise errors.unsupported(args.kwarg, ctx, "KwArgs", f"**{args.kwarg.id}")
+    if args.vararg:
+        _expand_vararg(func, fdef, ctx)
     ctx.params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
     for a in args.posonlyargs + args.args + args.kwonlyargs:
         a.annotation = None
@@ -162,6 +164,62 @@ def run(ctx):
     if ctx.receivers or classes or _objects_read(func, ctx):
         bind_methods(fdef, ctx, classes)
     return fdef
+
+
+def vararg_key(p):
+    """The key of the kinds of a function with the parameter ``*p`` that holds the
+    number of items ``p`` gets (a string: the generated code is made per count)."""
+    return "*" + p
+
+
+def _code_names(code, out):
+    out.update(code.co_varnames, code.co_names, code.co_freevars, code.co_cellvars)
+    for c in code.co_consts:
+        if hasattr(c, "co_names"):
+            _code_names(c, out)
+    return out
+
+
+def vararg_names(func, p, n):
+    """The parameters that stand for the ``n`` items of ``*p`` in the code made of
+    ``func`` for calls giving it ``n`` of them: ``p_0``, ``p_1``, ... (with ``_`` added
+    while a name is one the function uses)."""
+    used = _code_names(func.__code__, set()) if hasattr(func, "__code__") else set()
+    out = []
+    for j in range(n):
+        item = f"{p}_{j}"
+        while item in used:
+            item += "_"
+        used.add(item)
+        out.append(item)
+    return out
+
+
+def _expand_vararg(func, fdef, ctx):
+    """``def f(a, *xs)`` made for calls giving ``xs`` n items (``ctx.kinds`` holds n
+    under ``vararg_key``): ``def f(a, xs_0, ..., xs_n-1)`` whose body starts with ``xs =
+    (xs_0, ..., xs_n-1)``, a tuple like the one Python makes (the caller passes the
+    items by position, as it did)."""
+    args = fdef.args
+    star = args.vararg
+    n = ctx.kinds.get(vararg_key(star.id))
+    if n is None:
+        raise errors.UnsupportedSyntaxError(
+            f"unsupported construct: *args parameter (*{star.id}) of the function given to "
+            "s2sad itself without the arguments it is called with",
+            hint="give the arguments: the code is made for their number (s2sad.grad(f)(1.0, "
+                 "2.0), s2sad.source(f, args=(1.0, 2.0))), or list the parameters "
+                 "explicitly", **errors._where(star, ctx))
+    items = vararg_names(func, star.id, int(n))
+    if items:
+        args.defaults = []      # the positional parameters before *xs were all given
+    args.args = args.args + [G.copy_location(gast.Name(id=v, ctx=gast.Param(), annotation=None,
+                                                        type_comment=None), star)
+                             for v in items]
+    value = G.copy_location(gast.Tuple(elts=[G.name(v) for v in items], ctx=gast.Load()), star)
+    fdef.body.insert(0, G.assign(G.copy_location(G.name(star.id, store=True), star), value,
+                                 like=star))
+    args.vararg = None
 
 
 def _classes_read(func, ctx):

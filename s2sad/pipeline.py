@@ -25,7 +25,7 @@ from . import (
     ssa,
 )
 from .context import Context
-from .parse import own_signature
+from .parse import own_signature, vararg_key, vararg_names
 
 STAGES = [
     ("parse", None),                 # parse.run builds the tree from the function
@@ -165,8 +165,23 @@ def bind_call(op, kinds, ctx, node):
     except TypeError as exc:
         raise errors.missing_rule(node, ctx, f"{op.what} called this way ({exc})") from None
     callee_kinds = {}
+    mapping, params = {}, []
     for p, param in sig.parameters.items():
+        if param.kind is param.VAR_KEYWORD:
+            raise errors.located_at_def(op.func, "unsupported construct: **kwargs parameter "
+                                        f"(**{p})", errors.UNSUPPORTED["KwArgs"][1])
+        if param.kind is param.VAR_POSITIONAL:
+            # made per number of items: a parameter per item (parse._expand_vararg)
+            given = bound.arguments.get(p, ())
+            callee_kinds[vararg_key(p)] = str(len(given))
+            for item, atom in zip(vararg_names(op.func, p, len(given)), given):
+                mapping[item] = atom
+                callee_kinds[item] = _atom_kind(atom, kinds)
+                params.append(item)
+            continue
+        params.append(p)
         if p in bound.arguments:
+            mapping[p] = bound.arguments[p]
             callee_kinds[p] = _atom_kind(bound.arguments[p], kinds)
         else:
             callee_kinds[p] = kind_of(param.default)
@@ -182,7 +197,7 @@ def bind_call(op, kinds, ctx, node):
     if "X" in callee_kinds.values():
         from .api import refuse_arrays
         refuse_arrays(op.func, callee_kinds, {p: sig.parameters[p].default for p in sig.parameters})
-    return dict(bound.arguments), callee_kinds, list(sig.parameters)
+    return mapping, callee_kinds, params
 
 
 _RETURN_KINDS = {}

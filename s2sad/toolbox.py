@@ -19,6 +19,7 @@ from .api import (
     GradFunction,
     _call_method,
     _is_complex,
+    _item_values,
     _key,
     _parse_wrt,
     _signature,
@@ -57,8 +58,9 @@ class _Wrapper:
     def _kinds(self, target, args, kwargs=None):
         bound = self._sig.bind(*args, **(kwargs or {}))
         bound.apply_defaults()
-        kinds = call_kinds(target, bound.arguments)
-        refuse_arrays(_unwrap(self._func), kinds, bound.arguments)
+        base = _unwrap(self._func)
+        kinds = call_kinds(target, bound.arguments, base)
+        refuse_arrays(base, kinds, _item_values(base, bound.arguments))
         return kinds
 
     def _bind(self, args, kwargs, what, hint=None):
@@ -122,8 +124,9 @@ class VJPFunction(_Wrapper):
             raise errors.bad_argument(_unwrap(self._func),
                                       f"{self.__name__}(): {exc}") from None
         bound.apply_defaults()
-        kinds = call_kinds(target, bound.arguments)
-        refuse_arrays(_unwrap(self._func), kinds, bound.arguments)
+        base = _unwrap(self._func)
+        kinds = call_kinds(target, bound.arguments, base)
+        refuse_arrays(base, kinds, _item_values(base, bound.arguments))
         impl = compiled(target, self._wrt, True, "split", kinds,
                         receivers=receivers_of(bound.arguments))
         fwd, bwd = impl.function

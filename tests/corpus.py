@@ -1673,3 +1673,46 @@ def typed_loss(w: np.ndarray, x: np.ndarray) -> float:      # typing.cast (was M
 
 case("applied", typed_loss, [(vec(3), vec((4, 3))), (vec(2), vec((2, 2))), (vec(4), vec((1, 4)))],
      wrt=(0, 1))
+
+
+# ---------------------------------------------------------------------------
+# *args helpers (were refused: "*args or **kwargs parameter") and reversed(...) read
+# where it is made (was MissingRuleError)
+
+
+def _weighted_norm(scale, *vs):
+    s = 0.0
+    for i, v in enumerate(vs):
+        s = s + (i + 1.0) * v * v
+    return scale * s
+
+
+def varargs_helper_calls(x, y):
+    pair = (x, y * x)
+    return _weighted_norm(y, x, y, x * y) + _weighted_norm(2.0, *pair) + _weighted_norm(x)
+
+
+case("calls", varargs_helper_calls, [(1.0, 2.0), (-0.5, 0.7), (1.3, -1.1)], wrt=(0, 1))
+
+
+def _stack_energy(*rows):
+    return sum(np.sum(r * r) for r in rows) + np.sum(rows[0] * rows[-1])
+
+
+def varargs_array_helper(a, b):
+    return _stack_energy(a, b, a * b) + _stack_energy(*[b, np.sin(a)][::-1])
+
+
+case("calls", varargs_array_helper, [(vec(3), vec(3)), (vec(2), vec(2)), (vec(4), vec(4))],
+     wrt=(0, 1))
+
+
+def horner_reversed(c, x):
+    s = 0.0
+    for i, ci in enumerate(reversed(c)):
+        s = s + ci * x ** i
+    return s + sum(u * v for u, v in zip(c, reversed(c)))
+
+
+case("loops", horner_reversed, [(np.array([1.0, -2.0, 0.5]), 0.7), (vec(2), -1.2),
+                                (vec(4), 1.1)], wrt=(0, 1))

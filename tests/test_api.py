@@ -811,7 +811,8 @@ def u_del(x):
 
 
 def u_starcall(x):
-    args = (x, 2.0)
+    args = [x]
+    args.append(2.0)            # (a display bound once and unchanged is spread)
     return math.pow(*args)  # <starcall>
 
 
@@ -1051,10 +1052,23 @@ def v_star(*xs):  # <v_star>
     return xs[0] * 2.0
 
 
-def test_varargs_parameter_is_unsupported():
+def v_kwargs(x, **options):  # <v_kwargs>
+    return x * 2.0
+
+
+def test_varargs_parameter_is_differentiated_kwargs_refused():
+    """*xs of the function given to grad: the code is made for the number of arguments
+    (was refused: "*args or **kwargs parameter"); **kwargs stays refused, located."""
+    assert s2sad.grad(v_star)(1.0) == 2.0
+    assert s2sad.grad(v_star)(1.0, "unused") == 2.0
     with pytest.raises(UnsupportedSyntaxError) as info:
-        s2sad.grad(v_star)(1.0)
-    check_message(info.value, "v_star", "*args")
+        s2sad.grad(v_kwargs)
+    check_message(info.value, "v_kwargs", "unsupported construct: **kwargs parameter",
+                  "list the keyword parameters explicitly")
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        s2sad.source(v_star)           # no arguments: their number is not known
+    check_message(info.value, "v_star", "*args parameter (*xs)", "source(f, args=")
+    assert "def " in s2sad.source(v_star, args=(1.0, 2.0))
 
 
 def test_wrt_of_wrong_type_has_hint():

@@ -13,7 +13,7 @@ import os
 import helpers_module
 import numpy as np
 import pytest
-from gradcheck import assert_grad_matches
+from gradcheck import assert_grad_matches, numerical_grad
 from helpers_module import (
     chain,
     fills_a_list,
@@ -994,3 +994,190 @@ def test_call_reading_a_global_the_caller_stored_into():
 
 def read_global_buf_scaled(x):
     return read_global_buf() * x
+
+
+# ---------------------------------------------------------------------------
+# *args parameters: the code is made per number of items (a parameter per item, the
+# tuple built from them at the top of the body)
+
+
+def sum_squares(*xs):
+    s = 0.0
+    for v in xs:
+        s = s + v * v
+    return s
+
+
+def scaled_sum(scale, *ws):
+    return scale * sum(w * w for w in ws)
+
+
+def first_last(a, *rest, k=2.0):
+    return a * k + len(rest) * rest[0] * rest[-1]
+
+
+def passes_on(scale, *xs):
+    # *xs spread again, whole and sliced
+    return scale * sum_squares(*xs) + sum_squares(*xs[1:]) * xs[0]
+
+
+def weighted_items(*vs):
+    s = 0.0
+    for i, v in enumerate(vs):
+        s = s + (i + 1.0) * v
+    return s * vs[0] + max(vs)
+
+
+def calls_varargs(x, y):
+    return sum_squares(x, y, x * y) + scaled_sum(y) + scaled_sum(x, y, 2.0)
+
+
+def spreads_tuples(x, y):
+    pair = (x, y)
+    return scaled_sum(x, *pair) + sum_squares(*[x, 2.0]) + scaled_sum(2.0, x, *pair[::-1])
+
+
+def varargs_keywords_and_chains(x, y):
+    return first_last(x, y, x, k=y) + first_last(y, x) + passes_on(x, y, x * y, 3.0) \
+        + weighted_items(y, x) + weighted_items(x)
+
+
+def nested_varargs(x, y):
+    def inner(*zs):
+        return zs[0] * zs[1] + len(zs) * zs[-1]
+    return inner(x, y, 1.0) * x + inner(y, x)
+
+
+VARARG_CALLERS = [calls_varargs, spreads_tuples, varargs_keywords_and_chains, nested_varargs]
+
+
+@pytest.mark.parametrize("f", VARARG_CALLERS)
+@pytest.mark.parametrize("x, y", [(1.5, 0.7), (-0.3, 1.9), (0.8, -1.1)])
+def test_varargs_callee(f, x, y):
+    """helper(x, y, x * y) of a helper with *xs (was refused: "*args or **kwargs
+    parameter"), in both modes and the hessian, against central differences."""
+    assert_grad_matches(f, (x, y), wrt=(0, 1))
+    for mode in ("forward", "reverse"):
+        got = s2sad.grad(f, wrt=(0, 1), mode=mode)(x, y)
+        assert got == pytest.approx(numerical_grad(f, (x, y), (0, 1)), rel=1e-6, abs=1e-6)
+    h = s2sad.hessian(f, wrt=(0, 1))(x, y)
+    g = s2sad.grad(f, wrt=(0, 1))
+    for i in range(2):
+        want = numerical_grad(lambda a, b, i=i: g(a, b)[i], (x, y), (0, 1))
+        assert np.allclose(h[i], want, rtol=1e-5, atol=1e-5)
+
+
+def sums_array_items(*arrays):
+    return sum(np.sum(a * a) for a in arrays)
+
+
+def calls_with_arrays(a, x):
+    return sums_array_items(a, a * x) + sums_array_items() * x
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_varargs_callee_with_arrays(seed):
+    a, x = rand(seed, 3), float(rand(seed + 10))
+    assert_grad_matches(calls_with_arrays, (a, x), wrt=(0, 1))
+    t = rand(seed + 20, 3)
+    _, dot = s2sad.jvp(calls_with_arrays, wrt=0)(a, x, t)
+    assert dot == pytest.approx(float(np.dot(numerical_grad(calls_with_arrays, (a, x), 0), t)))
+    assert s2sad.hessian(calls_with_arrays, wrt=1)(a, x) == pytest.approx(2.0 * np.sum(a * a))
+
+
+def test_varargs_callee_made_per_count():
+    """One specialization per number of items, each run with its own count."""
+    s2sad.grad(calls_varargs, wrt=(0, 1))(1.5, 0.7)
+    counts = {dict(k[4]).get("*ws") for k in api._CACHE if k[0] is scaled_sum}
+    assert {"0", "2"} <= counts
+
+
+# *args of the function given to grad: wrt counts the positional arguments as passed
+
+
+def top_varargs(*xs):
+    return xs[0] * xs[1] * xs[2] + sum(v * v for v in xs)
+
+
+def top_scaled(scale, *ws, k=1.0):
+    return scale * sum(w * w for w in ws) * k
+
+
+@pytest.mark.parametrize("args", [(1.0, 2.0, 3.0), (-0.5, 0.3, 1.7, 2.2)])
+def test_varargs_of_the_differentiated_function(args):
+    wrt = tuple(range(len(args)))
+    assert_grad_matches(top_varargs, args, wrt=wrt)
+    want = numerical_grad(top_varargs, args, wrt)
+    assert s2sad.grad(top_varargs, wrt=wrt, mode="forward")(*args) == pytest.approx(want)
+    assert s2sad.grad(top_varargs, wrt=2)(*args) == pytest.approx(want[2])
+    tangents = (1.0, -2.0)
+    _, dot = s2sad.jvp(top_varargs, wrt=(0, 1))(*args, *tangents)
+    assert dot == pytest.approx(want[0] - 2.0 * want[1])
+    h = s2sad.hessian(top_varargs, wrt=(0, 1))(*args)
+    assert np.allclose(h, [[2.0, args[2]], [args[2], 2.0]])
+    assert s2sad.grad(s2sad.grad(top_varargs, wrt=1), wrt=0)(*args) == pytest.approx(args[2])
+    value, pullback = s2sad.vjp(top_varargs, wrt=(0, 2))(*args)
+    assert value == pytest.approx(top_varargs(*args))
+    assert pullback(1.0) == pytest.approx((want[0], want[2]))
+    got = s2sad.grad(top_scaled, wrt=(0, 1, 2))(2.0, 1.0, 3.0, k=0.5)
+    assert got == pytest.approx((5.0, 2.0, 6.0))
+
+
+def test_varargs_wrt_out_of_range_is_located():
+    with pytest.raises(s2sad.ArgumentError) as info:
+        s2sad.grad(top_varargs, wrt=3)(1.0, 2.0, 3.0)
+    msg = str(info.value)
+    assert msg.startswith(f"{HERE}:{inspect.getsourcelines(top_varargs)[1]}:"), msg
+    assert "wrt=3 is out of range: top_varargs got 3 positional arguments" in msg
+
+
+def kwargs_helper(x, **options):
+    return x * x
+
+
+def calls_kwargs_helper(x):
+    return kwargs_helper(x, a=1)
+
+
+def spreads_a_parameter(x, t):
+    return sum_squares(*t) * x
+
+
+def test_kwargs_parameter_and_unknown_spread_are_refused_located():
+    for mode in ("reverse", "forward"):
+        with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+            s2sad.grad(calls_kwargs_helper, mode=mode)(1.5)
+        msg = str(info.value)
+        line = inspect.getsourcelines(kwargs_helper)[1]
+        assert msg.startswith(f"{HERE}:{line}:"), msg
+        assert "unsupported construct: **kwargs parameter (**options)" in msg
+        assert "list the keyword parameters explicitly" in msg
+        with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+            s2sad.grad(spreads_a_parameter, mode=mode)(1.5, (1.0, 2.0))
+        msg = str(info.value)
+        line = inspect.getsourcelines(spreads_a_parameter)[1] + 1
+        assert msg.startswith(f"{HERE}:{line}:"), msg
+        assert "starred argument" in msg and "the number of items is not known" in msg
+
+
+def spreads_a_list(x, y):
+    lst = [x, y]
+    return sum_squares(*lst) + lst[0] * sum_squares(*lst[1:])
+
+
+def spreads_an_aliased_list(x, y):
+    lst = [x, y]
+    other = lst
+    other.append(x * y)         # lst has three items now
+    return sum_squares(*lst)  # <- spread refused
+
+
+def test_spread_list_known_length_only():
+    """A list bound once to a display is spread while only spreading and indexing read
+    it; another name for it (which may change its length) keeps it starred: refused,
+    located (a spread of the display's two items would drop the third)."""
+    assert_grad_matches(spreads_a_list, (1.5, 0.7), wrt=(0, 1))
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(spreads_an_aliased_list)(1.5, 0.7)
+    line = line_of(spreads_an_aliased_list, "# <- spread refused")
+    assert str(info.value).startswith(f"{HERE}:{line}:"), str(info.value)

@@ -127,8 +127,14 @@ def bad_walrus(x):
 
 
 def bad_starred_call(x):
-    args = (x, 2.0)
+    args = (x,)
+    args = args + (2.0,)        # (a tuple display bound once is spliced: math.pow(x, 2.0))
     return math.pow(*args)  # <- L_STAR
+
+
+def bad_bound_reversed(x):
+    r = reversed([x, 2.0 * x])  # <- L_BOUND_REVERSED
+    return sum(r)
 
 
 def bad_kwargs_call(x):
@@ -136,7 +142,7 @@ def bad_kwargs_call(x):
     return np.sum(x, **kw)  # <- L_KWARGS
 
 
-def bad_varargs(x, *rest):  # <- L_VARARGS
+def bad_varargs(x, **rest):  # <- L_VARARGS
     return x * 2.0
 
 
@@ -306,10 +312,12 @@ CASES = [
     Case("walrus", bad_walrus, UnsupportedSyntaxError, "L_WALRUS", ("walrus", ":=")),
     Case("starred-call", bad_starred_call, UnsupportedSyntaxError, "L_STAR",
          ("starred", "*args")),
+    Case("bound-iterator", bad_bound_reversed, UnsupportedSyntaxError, "L_BOUND_REVERSED",
+         ("an iterator bound to a name", "r = reversed(xs)")),
     Case("kwargs-call", bad_kwargs_call, UnsupportedSyntaxError, "L_KWARGS",
          ("**kwargs in a call",)),
     Case("varargs-param", bad_varargs, UnsupportedSyntaxError, "L_VARARGS",
-         ("*args or **kwargs parameter",)),
+         ("**kwargs parameter",)),
     Case("match", bad_match, UnsupportedSyntaxError, "L_MATCH", ("match statement",)),
     # every branch returns: the statement is named, not a missing return
     Case("match-returning", bad_match_returning, UnsupportedSyntaxError, "L_MATCH_RETURNS",

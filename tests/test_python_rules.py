@@ -12,7 +12,7 @@ import typing
 
 import numpy as np
 import pytest
-from gradcheck import numerical_grad
+from gradcheck import assert_grad_matches, numerical_grad
 
 import s2sad
 
@@ -1159,3 +1159,98 @@ def test_typing_cast_is_the_value(mode):
     check(annotated_cast, (1.5, v), wrt=1, mode=mode)
     assert s2sad.grad(annotated_cast, mode="forward")(1.5, v) == pytest.approx(72.0)
     assert s2sad.hessian(annotated_cast)(1.5, v) == pytest.approx(48.0)
+
+
+# -- reversed(...) read where it is made ------------------------------------------
+
+
+def reversed_enumerate(x, y):
+    s = 0.0
+    for i, v in enumerate(reversed([x, y])):
+        s = s + (i + 1.0) * v * v * y
+    return s
+
+
+def reversed_built_list(x, y):
+    lst = [x, y, x * y]
+    t = sum(reversed(lst))
+    return t * x + sum(a * b for a, b in zip(lst, reversed(lst)))
+
+
+def reversed_tuple_and_range(x, y):
+    s = 0.0
+    for i in reversed(range(3)):
+        s = s * x + i * y
+    r = [v * x for j, v in enumerate(reversed((x, y, 2.0))) if j != 1]
+    return s + r[0] * r[1] + max(reversed([x * x, y]))
+
+
+def reversed_rows(a, x):
+    s = 0.0
+    for i, row in enumerate(reversed(a)):
+        s = s + (i + 1.0) * np.sum(row * row) * x
+    return s
+
+
+def reversed_array_weights(a):
+    return sum(v * (j + 1.0) ** 2 for j, v in enumerate(reversed(a))) * a[0]
+
+
+def reversed_list_argument(xs, y):
+    return sum(u * v * y for u, v in zip(xs, reversed(xs))) + list(reversed(xs))[0] * y
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("f", [reversed_enumerate, reversed_built_list, reversed_tuple_and_range])
+@pytest.mark.parametrize("x, y", [(1.5, 0.7), (-0.4, 2.1), (0.3, -1.2)])
+def test_reversed_of_lists_tuples_ranges(mode, f, x, y):
+    """reversed(xs) in enumerate, zip, sum, max, a comprehension: in_order(xs, range(n -
+    1, -1, -1)) (was MissingRuleError: no derivative rule for reversed)."""
+    check(f, (x, y), wrt=(0, 1), mode=mode)
+    check_second(f, (x, y), wrt=0)
+    check_second(f, (x, y), wrt=1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_reversed_of_arrays_and_list_arguments(seed):
+    rng = np.random.default_rng(seed)
+    a, x = rng.normal(size=(3, 2)), float(rng.normal())
+    assert_grad_matches(reversed_rows, (a, x), wrt=(0, 1))
+    v = rng.normal(size=4)
+    check(reversed_array_weights, (v,))
+    check_second(reversed_rows, (a, x), wrt=1)
+    h = s2sad.hessian(reversed_array_weights)(v)
+    g = s2sad.grad(reversed_array_weights)
+    want = np.array([numerical_grad(lambda w, i=i: g(w)[i], (v,), 0) for i in range(4)])
+    assert np.allclose(h, want, atol=1e-5)
+    xs = list(rng.normal(size=3))
+    assert_grad_matches(reversed_list_argument, (xs, x), wrt=1)
+    check(reversed_list_argument, (xs, x), wrt=0,
+          want=numerical_grad(reversed_list_argument, (np.array(xs), x), 0))
+    check(reversed_list_argument, (tuple(xs), x), wrt=1, mode="forward")
+    # forward mode along the list and the array: jvp against central differences
+    t = [1.0, -0.5, 2.0]
+    _, dot = s2sad.jvp(reversed_list_argument, wrt=0)(xs, x, t)
+    g = numerical_grad(reversed_list_argument, (np.array(xs), x), 0)
+    assert dot == pytest.approx(float(np.dot(g, t)), rel=1e-6)
+    tv = rng.normal(size=4)
+    _, dot = s2sad.jvp(reversed_array_weights)(v, tv)
+    assert dot == pytest.approx(float(np.dot(numerical_grad(reversed_array_weights, (v,), 0), tv)),
+                                rel=1e-6)
+
+
+def reversed_bound(x, y):
+    r = reversed([x, y])  # <- L_BOUND_REVERSED
+    return sum(r) + sum(r)
+
+
+def test_reversed_bound_to_a_name_is_refused():
+    """An iterator bound to a name is read once by Python; a list of its items would be
+    read again: refused, located (was MissingRuleError)."""
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(reversed_bound)(1.0, 2.0)
+    line = inspect.getsourcelines(reversed_bound)[1] + 1
+    msg = str(info.value)
+    assert msg.startswith(f"{__file__}:{line}:")
+    assert "an iterator bound to a name (r = reversed(xs))" in msg
+    assert "list(reversed(xs))" in msg
