@@ -783,11 +783,12 @@ def _classified_kind(value, ctx, kinds, ops):
 _SIZE_ATTRS = {"shape": "LS", "strides": "LS", "ndim": "S", "size": "S", "itemsize": "S",
                "nbytes": "S"}
 def _size_call(fn):
-    """``'S'`` for a call of ``len``, ``np.ndim``, ``np.size``, ``first_extreme`` (ints
-    whatever their argument), ``'LS'`` for ``np.shape``; else None."""
+    """``'S'`` for a call of ``len``, ``np.ndim``, ``np.size``, ``first_extreme``,
+    ``insert_index`` (ints whatever their argument), ``'LS'`` for ``np.shape``; else None."""
     if fn is None:
         return None
-    if fn is builtins.len or fn is np.ndim or fn is np.size or fn is runtime.first_extreme:
+    if fn is builtins.len or fn is np.ndim or fn is np.size or fn is runtime.first_extreme \
+            or fn is runtime.insert_index:
         return "S"      # (first_extreme: the position min(xs, key=k) picks)
     return "LS" if fn is np.shape else None
 
