@@ -1409,6 +1409,12 @@ def _float_arrays(tree, ctx):
     return out
 
 
+# list methods refused with their own message where a list carrying a derivative is
+# not one normalize lowers (Normalizer.list_method)
+_LIST_METHODS = {"extend": "ListMethod", "insert": "ListMethod", "reverse": "ListMethod",
+                 "sort": "ListSort"}
+
+
 def _is_index_add(s, ctx):
     """``index_add(a, i, g)``: the reverse sweep's in-place accumulation."""
     if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)
@@ -1521,4 +1527,9 @@ def _check(stmts, ctx, ops, varied, targets):
                 fn = fn.func
             if fn not in SIDE_EFFECT_OK and not _pure_call(fn, s.value) \
                     and not _pure_method(s.value, ctx) and loads(s.value) & varied:
+                f = s.value.func
+                if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) \
+                        and f.attr in _LIST_METHODS:
+                    # (normalize lowers these on the lists the function builds)
+                    raise errors.unsupported(s, ctx, _LIST_METHODS[f.attr], f"{path}()")
                 raise errors.unsupported(s, ctx, "SideEffectCall", path)

@@ -311,8 +311,9 @@ class Normalizer:
 
     def list_method(self, c, s, out):
         """``lst.extend(seq)``, ``lst.insert(i, v)`` and ``lst.reverse()`` of a name surely
-        holding a list (``surely_list``: a local every assignment of which makes a list,
-        or a list argument) become the appends and item stores the passes differentiate,
+        holding a list (``surely_list``: a local every assignment of which makes a list;
+        ``extend`` of a list argument too) become the appends and item stores the passes
+        differentiate,
         changing the same list in place (another name bound to it sees the change, as in
         Python)::
 
@@ -340,7 +341,11 @@ class Normalizer:
             return False
         lst = f.value.id
         if lst in self.nested or self.inlining or self.tree is None \
-                or not self.surely_list(lst):
+                or not self.surely_list(lst) \
+                or lst in self.ctx.params and f.attr != "extend":
+            # (an argument's items are not stored into: the caller's list, and any
+            # other argument bound to it, would not see the change; appends are what
+            # lst.append(v) of an argument does)
             return False
         stmts = getattr(self, "lower_" + f.attr)(lst, c.args, s, out)
         for stmt in stmts:
