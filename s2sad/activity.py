@@ -931,7 +931,7 @@ def _container_helpers():
     rt = runtime
     return {rt.getitem_adjoint: (1,), rt.zeros_like: (0,), rt.owned: (0,),
             rt.copy_of: (0,), rt.sum_list_adjoint: (1,), rt.extreme_adjoint: (1,),
-            rt.add_adjoints: (0, 1),
+            rt.add_adjoints: (0, 1), rt.list_adjoint: (0,),
             rt.fit: (0, 1), rt.take_adjoint: (2,), rt.as_sequence: (0,),
             rt.sequence_adjoint: (1,), rt.prod_items_adjoint: (1,), rt.sorted_adjoint: (1,),
             rt.in_order_adjoint: (1,), rt.add_any_adjoint: (1,), rt.mul_any_adjoint: (1,),
