@@ -1531,5 +1531,7 @@ def _check(stmts, ctx, ops, varied, targets):
                 if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) \
                         and f.attr in _LIST_METHODS:
                     # (normalize lowers these on the lists the function builds)
-                    raise errors.unsupported(s, ctx, _LIST_METHODS[f.attr], f"{path}()")
+                    from .aliasing import _user_name
+                    raise errors.unsupported(s, ctx, _LIST_METHODS[f.attr],
+                                             f"{_user_name(f.value.id, ctx)}.{f.attr}()")
                 raise errors.unsupported(s, ctx, "SideEffectCall", path)

@@ -325,9 +325,9 @@ class Normalizer:
                                       lst.append(v)
                                       for _j in range(_n, _k, -1): lst[_j] = lst[_j - 1]
                                       lst[_k] = v
-            lst.reverse()         ->  _n = len(lst)
+            lst.reverse()         ->  _n = len(lst); _last = _n - 1
                                       for _i in range(_n // 2):
-                                          _j = _n - 1 - _i
+                                          _j = _last - _i
                                           _t = lst[_i]; lst[_i] = lst[_j]; lst[_j] = _t
 
         The items of a list or tuple display, ``i`` and ``v`` are evaluated before the
@@ -340,8 +340,7 @@ class Normalizer:
                 or any(isinstance(a, gast.Starred) for a in c.args):
             return False
         lst = f.value.id
-        if lst in self.nested or self.inlining or self.tree is None \
-                or not self.surely_list(lst) \
+        if lst in self.nested or self.tree is None or not self.surely_list(lst) \
                 or lst in self.ctx.params and f.attr != "extend":
             # (an argument's items are not stored into: the caller's list, and any
             # other argument bound to it, would not see the change; appends are what
@@ -412,12 +411,15 @@ class Normalizer:
 
     def lower_reverse(self, lst, args, s, out):
         n = self._length(lst, out, s)
+        last = self.namer.fresh("_last")
+        self.namer.temps.add(last)
+        out.append(assign(last, gast.BinOp(left=name(n), op=gast.Sub(), right=const(1)),
+                          like=s))
         i = self.namer.fresh("_i")
-        j = self.namer.temp()
+        j = self.namer.fresh("_j")
         t = self.namer.temp()
         half = gast.BinOp(left=name(n), op=gast.FloorDiv(), right=const(2))
-        mirror = gast.BinOp(left=gast.BinOp(left=name(n), op=gast.Sub(), right=const(1)),
-                            op=gast.Sub(), right=name(i))
+        mirror = gast.BinOp(left=name(last), op=gast.Sub(), right=name(i))
         body = [assign(j, mirror, like=s),
                 assign(t, self._item(lst, name(i)), like=s),
                 assign(self._item(lst, name(i), store=True), self._item(lst, name(j)), like=s),

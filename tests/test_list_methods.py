@@ -181,6 +181,17 @@ def all_three_in_a_while_loop(x, y):
     return sum(v * v for v in out) + out[0] * out[-1]
 
 
+def extend_in_a_nested_function(x, y):
+    out = [x]
+
+    def add(v):
+        out.extend([v, v * v])
+    add(y)
+    add(x * y)
+    out.reverse()
+    return out[0] * out[-1] + out[2]
+
+
 def push_pair(lst, a, b):
     lst.extend([a * a, a * b])
 
@@ -232,7 +243,8 @@ FUNCTIONS = [extend_display, reverse_three, insert_middle, extend_other_list, ex
              extend_comprehension_reading_the_list, extend_display_reading_the_list,
              extend_itself, extend_array_items, lists_of_arrays, insert_at_ends, small_lists,
              extend_in_a_loop, reverse_in_a_loop, insert_in_a_loop,
-             reverse_in_the_loop_over_it, all_three_in_a_while_loop, extend_in_helpers,
+             reverse_in_the_loop_over_it, all_three_in_a_while_loop,
+             extend_in_a_nested_function, extend_in_helpers,
              extend_in_a_helper_in_a_loop, extend_with_a_helper_result]
 
 # (second order: the split helper's item stores are refused, as for r[0] = ... there)
