@@ -379,8 +379,9 @@ class Normalizer:
         if isinstance(seq, gast.ListComp):
             items = self.atom(seq, out).id           # a new list
         else:                                        # a copy: lst.extend(lst) doubles it
-            items = self.namer.temp()
-            out.append(assign(items, call(self.builtin("list"), self.atom(seq, out)), like=s))
+            items = self.namer.temp()           # (list(zip(a, b)) as normalized anywhere)
+            value = self.simple(copy_location(call(self.builtin("list"), seq), s), out)
+            out.append(assign(items, value, like=s))
         i = self.namer.fresh("_i")
         loop = gast.For(target=name(i, store=True),
                         iter=call(self.builtin("range"), call(self.builtin("len"), name(items))),

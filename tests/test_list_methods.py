@@ -128,6 +128,46 @@ def small_lists(x, y):
     return out[0] * out[1]
 
 
+def lists_of_lists(x, y):
+    out = [[x], [y]]
+    out.insert(1, [x * y])
+    out.reverse()
+    out.extend([[y * y, x]])
+    return out[0][0] * out[1][0] + out[3][0] * out[3][1] + out[2][0]
+
+
+def extend_by_zip_slice_and_values(x, y):
+    a = [x, y]
+    d = {"a": x * y, "b": y * y}
+    out = []
+    out.extend(zip(a, [y * y, x * 2.0]))
+    s = 0.0
+    for p, q in out:
+        s = s + p * q
+    vals = [x]
+    vals.extend(d.values())
+    vals.extend(vals[1:])
+    vals.extend(range(2))
+    return s + vals[1] * vals[4] + vals[2] * vals[3] + vals[0] * vals[5]
+
+
+def in_branches(x, y):
+    out = [x]
+    if x > 0:
+        out.extend([y, y * x])
+    else:
+        out.insert(0, y)
+        out.reverse()
+    return sum(out) * out[0]
+
+
+def generator_of_varying_length(x, y):
+    out = []
+    for k in range(4):
+        out.extend(v * x + y for v in range(k))
+    return sum(w * w for w in out) + y * len(out)
+
+
 def extend_in_a_loop(x, y):
     out = []
     for k in range(3):
@@ -242,6 +282,8 @@ FUNCTIONS = [extend_display, reverse_three, insert_middle, extend_other_list, ex
              extend_generator, extend_generator_reading_the_list,
              extend_comprehension_reading_the_list, extend_display_reading_the_list,
              extend_itself, extend_array_items, lists_of_arrays, insert_at_ends, small_lists,
+             lists_of_lists, extend_by_zip_slice_and_values, in_branches,
+             generator_of_varying_length,
              extend_in_a_loop, reverse_in_a_loop, insert_in_a_loop,
              reverse_in_the_loop_over_it, all_three_in_a_while_loop,
              extend_in_a_nested_function, extend_in_helpers,
