@@ -1081,6 +1081,7 @@ def run(tree, ctx):
                 edges.setdefault(s.value.id, set()).add(base)
     from .aliasing import (
         alias_classes,
+        check_appends_under_holders,
         check_item_updates,
         check_views,
         check_writes_under_views,
@@ -1095,6 +1096,7 @@ def run(tree, ctx):
     outputs |= {p for p in ctx.params if p in ctx.mutable and kinds.get(p) in ("L", "LS")}
     outputs |= passed_on
     check_writes_under_views(sharing, stmts, ctx, varied)
+    check_appends_under_holders(sharing, tree, stmts, ctx, varied)
     check_item_updates(others, ctx, varied, stmts)
     useful = closure(outputs, reverse_edges(edges))
     ctx.active = varied & useful

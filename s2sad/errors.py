@@ -268,6 +268,11 @@ UNSUPPORTED = {
                    "function builds (assigned only a list display, a comprehension, "
                    "list(...) or sorted(...)): copy the argument or global first, "
                    "out = list(lst), and change out"),
+    "AppendUnderHolder": ("reverse mode through an append to (or an extend of) a list "
+                          "that another list holds, read afterwards",
+                          "build the holding list once the list is complete (rows = [out, "
+                          "b] after the appends), or use forward mode: "
+                          "grad(..., mode='forward'), the default for one scalar argument"),
     "ListSort": ("lst.sort() of a list that carries a derivative",
                  "write lst = sorted(lst) (key= and reverse= as for sort), or sorted(lst) "
                  "into a new name where another name holds the list"),
