@@ -1052,6 +1052,9 @@ def run(tree, ctx):
                 if appended:
                     appended = _appended_by(op, s.value, appended, kinds, ctx)
                     given |= appended
+                if ctx.mode == "reverse" and names & lists:
+                    ctx.list_fills.extend((s, lst) for lst in sorted(
+                        _appended_by(op, s.value, names & lists, kinds, ctx)))
                 fed = _lists_fed(op, given)
                 for lst in given:
                     if lst in lists or lst in appended:

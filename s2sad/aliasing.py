@@ -1002,8 +1002,9 @@ def check_writes_under_views(sharing, stmts, ctx, varied):
 
 
 def check_appends_under_holders(sharing, tree, stmts, ctx, varied):
-    """``lst.append(v)`` (``lst.extend(...)``, lowered to appends) while another list
-    holding that very list (``rows = [lst, b]``, ``rows.append(lst)``) is read later: the
+    """``lst.append(v)`` (``lst.extend(...)``, lowered to appends; a call of a function
+    of yours appending to ``lst``, ``ctx.list_fills``) while another list holding that
+    very list (``rows = [lst, b]``, ``rows.append(lst)``) is read later: the
     reverse sweep pops ``v``'s adjoint off ``lst``'s before the adjoints read through
     ``rows`` reach ``lst``, and ``v`` got none (forward mode follows the items as they
     are). Refused in reverse mode where a derivative is involved. The holder holds the
@@ -1012,8 +1013,8 @@ def check_appends_under_holders(sharing, tree, stmts, ctx, varied):
     ``row.append(v)``, then ``rows.append(row)``: each row is complete when held)."""
     if sharing is None or ctx.mode != "reverse" or not sharing.held_at:
         return
-    appends = [s for s in stmts if _is_append(s, ctx)
-               and s.value.func.value.id not in sharing.tapes]
+    appends = [(s, s.value.func.value.id) for s in stmts if _is_append(s, ctx)
+               and s.value.func.value.id not in sharing.tapes] + ctx.list_fills
     if not appends:
         return
     where = {}                  # id(statement) -> (position, enclosing loops outermost first)
@@ -1029,8 +1030,7 @@ def check_appends_under_holders(sharing, tree, stmts, ctx, varied):
                 visit(x.orelse, loops)
     visit(tree.body, ())
     generated = _generated(ctx)
-    for s in appends:
-        base = s.value.func.value.id
+    for s, base in appends:
         if not (loads(s.value) | {base}) & varied or generated and _TAPE.fullmatch(base):
             continue
         same = sharing.same(base)
@@ -1046,8 +1046,10 @@ def check_appends_under_holders(sharing, tree, stmts, ctx, varied):
             if not readers or not any(_held_at_append(h, s, base, where, sharing)
                                       for h in holds):
                 continue
+            how = "grows" if _is_append(s, ctx) else \
+                f"grows in {dotted_name(s.value.func) or 'the call'}(...)"
             raise errors.unsupported(s, ctx, "AppendUnderHolder",
-                                     f"{_user_name(base, ctx)} grows while "
+                                     f"{_user_name(base, ctx)} {how} while "
                                      f"{_describe(readers, sharing, ctx)} holding it is "
                                      "read later")
 

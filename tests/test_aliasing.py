@@ -1129,10 +1129,34 @@ def _held_after_a_branch(x, y):
     return rows[0][1] * x
 
 
+def _push_square(lst, v):
+    lst.append(v * v)
+
+
+def _push_pair(lst, v):
+    lst.extend([v, v * v])
+
+
+def _held_then_filled_by_a_helper(x, y):
+    out = [x]
+    rows = [out, 1.0]
+    _push_square(out, x * y)  # <- HELD_HELPER
+    return rows[0][-1] * y
+
+
+def _held_then_extended_by_a_helper(x, y):
+    out = [x]
+    rows = [out, 1.0]
+    _push_pair(out, x * y)  # <- HELD_EXTEND_HELPER
+    return rows[0][-1] * y
+
+
 @pytest.mark.parametrize("f, marker", [
     (_held_then_appended, "HELD_APPEND"), (_held_then_appended_in_a_loop, "HELD_LOOP"),
     (_held_in_the_loop_then_appended_again, "HELD_AGAIN"),
-    (_held_by_a_tuple_then_extended, "HELD_EXTEND"), (_held_after_a_branch, "HELD_BRANCH")])
+    (_held_by_a_tuple_then_extended, "HELD_EXTEND"), (_held_after_a_branch, "HELD_BRANCH"),
+    (_held_then_filled_by_a_helper, "HELD_HELPER"),
+    (_held_then_extended_by_a_helper, "HELD_EXTEND_HELPER")])
 def test_appending_to_a_list_another_list_holds_is_refused_in_reverse_mode(f, marker):
     for run in (lambda: s2sad.grad(f, wrt=(0, 1), mode="reverse")(1.5, 2.0),
                 lambda: s2sad.hessian(f, wrt=(0, 1))(1.5, 2.0)):
@@ -1173,8 +1197,17 @@ def _holder_read_before_the_append(x, y):
     return s + out[1]
 
 
+def _rows_filled_by_a_helper(x, y):
+    hist = []
+    for t in range(3):
+        row = []
+        _push_pair(row, x * t + y)
+        hist.append(row)
+    return sum(r[0] * r[1] for r in hist)
+
+
 @pytest.mark.parametrize("f", [_rows_each_complete_when_held, _held_once_complete,
-                               _holder_read_before_the_append])
+                               _holder_read_before_the_append, _rows_filled_by_a_helper])
 @pytest.mark.parametrize("mode", ["reverse", "forward"])
 def test_lists_complete_when_held_are_differentiated(f, mode):
     for x, y in [(1.5, 2.0), (-0.7, 0.3)]:
