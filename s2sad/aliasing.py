@@ -1041,7 +1041,7 @@ def check_appends_under_holders(sharing, tree, stmts, ctx, varied):
                 # that gradient pops what it holds for the lists' structure, which
                 # reverse over reverse follows)
                 continue
-            holds = [h for h in holds if _holds_itself(h)]
+            holds = [h for h in holds if _holds_itself(h, ctx)]
             readers = sharing.live_after(s, sharing.seen(holder)) if holds else set()
             if not readers or not any(_held_at_append(h, s, base, where, sharing)
                                       for h in holds):
@@ -1054,11 +1054,11 @@ def check_appends_under_holders(sharing, tree, stmts, ctx, varied):
                                      "read later")
 
 
-def _holds_itself(h):
+def _holds_itself(h, ctx):
     """The statement ``h`` may put a list itself into another (a display ``[lst, b]``,
     ``rows.append(lst)``, ``rows[i] = lst``, a call returning what holds it): not a read
     of an item of a list (``v = rows[i]``, ``v = rows.pop()``, which was there before)
-    nor a concatenation (``a + b``: a new list of their items)."""
+    nor a new list of the items of another (``a + b``, ``list(xs)``, ``sorted(xs)``)."""
     if not isinstance(h, gast.Assign):
         return True                                 # rows.append(lst)
     v = h.value
@@ -1066,6 +1066,9 @@ def _holds_itself(h):
                                                                   gast.Dict)):
         return True
     if isinstance(v, (gast.BinOp, gast.Subscript)):
+        return False
+    if isinstance(v, gast.Call) and isinstance(v.func, gast.Name) \
+            and _callee_of(v, ctx) in (builtins.list, builtins.tuple, builtins.sorted):
         return False
     return not (isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute)
                 and v.func.attr == "pop")
