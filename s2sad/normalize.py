@@ -313,9 +313,8 @@ class Normalizer:
         """``lst.extend(seq)``, ``lst.insert(i, v)`` and ``lst.reverse()`` of a name surely
         holding a list (``surely_list``: a local every assignment of which makes a list;
         ``extend`` of a list argument too) become the appends and item stores the passes
-        differentiate,
-        changing the same list in place (another name bound to it sees the change, as in
-        Python)::
+        differentiate, changing the same list in place (another name bound to it sees
+        the change, as in Python; ``aliasing`` judges them as it judges those)::
 
             lst.extend([a, b])    ->  lst.append(a); lst.append(b)
             lst.extend(f(v) for v in xs)  ->  for v in xs: lst.append(f(v))
@@ -378,8 +377,10 @@ class Normalizer:
             return []
         if isinstance(seq, gast.ListComp):
             items = self.atom(seq, out).id           # a new list
-        else:                                        # a copy: lst.extend(lst) doubles it
-            items = self.namer.temp()           # (list(zip(a, b)) as normalized anywhere)
+        else:
+            # a copy (lst.extend(lst) doubles the list), normalized as list(seq) is
+            # anywhere (list(zip(a, b)) a loop)
+            items = self.namer.temp()
             value = self.simple(copy_location(call(self.builtin("list"), seq), s), out)
             out.append(assign(items, value, like=s))
         i = self.namer.fresh("_i")
