@@ -783,11 +783,12 @@ def _classified_kind(value, ctx, kinds, ops):
 _SIZE_ATTRS = {"shape": "LS", "strides": "LS", "ndim": "S", "size": "S", "itemsize": "S",
                "nbytes": "S"}
 def _size_call(fn):
-    """``'S'`` for a call of ``len``, ``np.ndim``, ``np.size``, ``first_extreme`` (ints
-    whatever their argument), ``'LS'`` for ``np.shape``; else None."""
+    """``'S'`` for a call of ``len``, ``np.ndim``, ``np.size``, ``first_extreme``,
+    ``insert_index`` (ints whatever their argument), ``'LS'`` for ``np.shape``; else None."""
     if fn is None:
         return None
-    if fn is builtins.len or fn is np.ndim or fn is np.size or fn is runtime.first_extreme:
+    if fn is builtins.len or fn is np.ndim or fn is np.size or fn is runtime.first_extreme \
+            or fn is runtime.insert_index:
         return "S"      # (first_extreme: the position min(xs, key=k) picks)
     return "LS" if fn is np.shape else None
 
@@ -930,7 +931,7 @@ def _container_helpers():
     rt = runtime
     return {rt.getitem_adjoint: (1,), rt.zeros_like: (0,), rt.owned: (0,),
             rt.copy_of: (0,), rt.sum_list_adjoint: (1,), rt.extreme_adjoint: (1,),
-            rt.add_adjoints: (0, 1),
+            rt.add_adjoints: (0, 1), rt.list_adjoint: (0,),
             rt.fit: (0, 1), rt.take_adjoint: (2,), rt.as_sequence: (0,),
             rt.sequence_adjoint: (1,), rt.prod_items_adjoint: (1,), rt.sorted_adjoint: (1,),
             rt.in_order_adjoint: (1,), rt.add_any_adjoint: (1,), rt.mul_any_adjoint: (1,),
@@ -1051,6 +1052,9 @@ def run(tree, ctx):
                 if appended:
                     appended = _appended_by(op, s.value, appended, kinds, ctx)
                     given |= appended
+                if ctx.mode == "reverse" and names & lists:
+                    ctx.list_fills.extend((s, lst) for lst in sorted(
+                        _appended_by(op, s.value, names & lists, kinds, ctx)))
                 fed = _lists_fed(op, given)
                 for lst in given:
                     if lst in lists or lst in appended:
@@ -1080,6 +1084,7 @@ def run(tree, ctx):
                 edges.setdefault(s.value.id, set()).add(base)
     from .aliasing import (
         alias_classes,
+        check_appends_under_holders,
         check_item_updates,
         check_views,
         check_writes_under_views,
@@ -1094,6 +1099,7 @@ def run(tree, ctx):
     outputs |= {p for p in ctx.params if p in ctx.mutable and kinds.get(p) in ("L", "LS")}
     outputs |= passed_on
     check_writes_under_views(sharing, stmts, ctx, varied)
+    check_appends_under_holders(sharing, tree, stmts, ctx, varied)
     check_item_updates(others, ctx, varied, stmts)
     useful = closure(outputs, reverse_edges(edges))
     ctx.active = varied & useful
@@ -1408,6 +1414,12 @@ def _float_arrays(tree, ctx):
     return out
 
 
+# list methods refused with their own message where a list carrying a derivative is
+# not one normalize lowers (Normalizer.list_method)
+_LIST_METHODS = {"extend": "ListMethod", "insert": "ListMethod", "reverse": "ListMethod",
+                 "sort": "ListSort"}
+
+
 def _is_index_add(s, ctx):
     """``index_add(a, i, g)``: the reverse sweep's in-place accumulation."""
     if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)
@@ -1520,4 +1532,11 @@ def _check(stmts, ctx, ops, varied, targets):
                 fn = fn.func
             if fn not in SIDE_EFFECT_OK and not _pure_call(fn, s.value) \
                     and not _pure_method(s.value, ctx) and loads(s.value) & varied:
+                f = s.value.func
+                if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) \
+                        and f.attr in _LIST_METHODS:
+                    # (normalize lowers these on the lists the function builds)
+                    from .aliasing import _user_name
+                    raise errors.unsupported(s, ctx, _LIST_METHODS[f.attr],
+                                             f"{_user_name(f.value.id, ctx)}.{f.attr}()")
                 raise errors.unsupported(s, ctx, "SideEffectCall", path)

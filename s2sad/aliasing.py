@@ -166,6 +166,7 @@ class _Sharing(_Liveness):
         # (copy, list): a new list or dict holding a list's or dict's items (xs[1:],
         # list(xs), sorted(xs), dict(d)), which a store into that list does not change
         self.shallow = set()
+        self.held_at = {}        # (holder, held) -> the statements making the holder hold it
         items = []               # (list, name): the name is an item read from the list
         for s in stmts:
             same, held = self.edges(s)
@@ -179,6 +180,7 @@ class _Sharing(_Liveness):
                     self.copies.setdefault(b, set()).add(a)
             for holder, x in held:
                 self.holders.setdefault(x, set()).add(holder)
+                self.held_at.setdefault((holder, x), []).append(s)
                 if self._shallow_copy(s, x):
                     self.shallow.add((holder, x))
             v = getattr(s, "value", None)
@@ -997,6 +999,112 @@ def check_writes_under_views(sharing, stmts, ctx, varied):
             raise errors.unsupported(s, ctx, "WriteUnderView",
                                      f"{_user_name(base, ctx)}[...] = ... changes "
                                      f"{_describe(others, sharing, ctx)}, read later")
+
+
+def check_appends_under_holders(sharing, tree, stmts, ctx, varied):
+    """``lst.append(v)`` (``lst.extend(...)``, lowered to appends; a call of a function
+    of yours appending to ``lst``, ``ctx.list_fills``) while another list holding that
+    very list (``rows = [lst, b]``, ``rows.append(lst)``) is read later: the
+    reverse sweep pops ``v``'s adjoint off ``lst``'s before the adjoints read through
+    ``rows`` reach ``lst``, and ``v`` got none (forward mode follows the items as they
+    are). Refused in reverse mode where a derivative is involved. The holder holds the
+    list appended to where the hold comes first, or comes later in a loop around both
+    that does not make the list anew each time (``row = []`` in the loop, then
+    ``row.append(v)``, then ``rows.append(row)``: each row is complete when held)."""
+    if sharing is None or ctx.mode != "reverse" or not sharing.held_at:
+        return
+    appends = [(s, s.value.func.value.id) for s in stmts if _is_append(s, ctx)
+               and s.value.func.value.id not in sharing.tapes] + ctx.list_fills
+    if not appends:
+        return
+    where = {}                  # id(statement) -> (position, enclosing loops outermost first)
+
+    def visit(body, loops):
+        for x in body:
+            where[id(x)] = (len(where), loops)
+            if isinstance(x, (gast.For, gast.While)):
+                visit(x.body, loops + (id(x),))
+                visit(x.orelse, loops)
+            elif isinstance(x, gast.If):
+                visit(x.body, loops)
+                visit(x.orelse, loops)
+    visit(tree.body, ())
+    generated = _generated(ctx)
+    for s, base in appends:
+        if not (loads(s.value) | {base}) & varied or generated and _TAPE.fullmatch(base):
+            continue
+        same = sharing.same(base)
+        for (holder, x), holds in sharing.held_at.items():
+            if x not in same or (holder, x) in sharing.shallow or holder in same \
+                    or generated and _TAPE.fullmatch(holder):
+                # (the tape of a gradient differentiated again: the reverse sweep of
+                # that gradient pops what it holds for the lists' structure, which
+                # reverse over reverse follows)
+                continue
+            holds = [h for h in holds if _holds_itself(h, ctx)]
+            readers = sharing.live_after(s, sharing.seen(holder)) if holds else set()
+            if not readers or not any(_held_at_append(h, s, base, where, sharing)
+                                      for h in holds):
+                continue
+            how = "grows" if _is_append(s, ctx) else \
+                f"grows in {dotted_name(s.value.func) or 'the call'}(...)"
+            raise errors.unsupported(s, ctx, "AppendUnderHolder",
+                                     f"{_user_name(base, ctx)} {how} while "
+                                     f"{_describe(readers, sharing, ctx)} holding it is "
+                                     "read later")
+
+
+def _holds_itself(h, ctx):
+    """The statement ``h`` may put a list itself into another (a display ``[lst, b]``,
+    ``rows.append(lst)``, ``rows[i] = lst``, a call returning what holds it): not a read
+    of an item of a list (``v = rows[i]``, ``v = rows.pop()``, which was there before)
+    nor a new list of the items of another (``a + b``, ``list(xs)``, ``sorted(xs)``)."""
+    if not isinstance(h, gast.Assign):
+        return True                                 # rows.append(lst)
+    v = h.value
+    if isinstance(h.targets[0], gast.Subscript) or isinstance(v, (gast.List, gast.Tuple,
+                                                                  gast.Dict)):
+        return True
+    if isinstance(v, (gast.BinOp, gast.Subscript)):
+        return False
+    if isinstance(v, gast.Call) and isinstance(v.func, gast.Name) \
+            and _callee_of(v, ctx) in (builtins.list, builtins.tuple, builtins.sorted):
+        return False
+    return not (isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute)
+                and v.func.attr == "pop")
+
+
+def _held_at_append(h, s, base, where, sharing):
+    """The list the statement ``s`` appends to, ``base``, may be the one the statement
+    ``h`` made another list hold: ``h`` comes first, or later in a loop around both that
+    does not make ``base`` a new list on the way (every definition of ``base`` in that
+    loop makes a new list: it dominates ``s``, so each turn passes it after ``h``)."""
+    if id(h) not in where or id(s) not in where:
+        return True
+    (ph, lh), (ps, ls) = where[id(h)], where[id(s)]
+    if ph < ps:
+        return True
+    common = [loop for loop, other in zip(lh, ls) if loop == other]
+    if not common:
+        return False                    # no way from h back to s
+    inner = common[-1]
+    defs = sharing.defs.get(base, [])
+    return not defs or not all(
+        inner in where.get(id(d), (0, ()))[1] and _new_list(d.value, sharing.ctx)
+        for d in defs)
+
+
+def _new_list(v, ctx):
+    """``v`` makes a new list: a display, ``list(...)`` or ``sorted(...)``."""
+    if isinstance(v, gast.List):
+        return True
+    if not (isinstance(v, gast.Call) and isinstance(v.func, gast.Name)):
+        return False
+    try:
+        fn = ctx.lookup(v.func.id) if v.func.id not in ctx.local_names else None
+    except (KeyError, ValueError):
+        return False
+    return fn is builtins.list or fn is builtins.sorted
 
 
 _AUG_OPS = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.Pow: "**",

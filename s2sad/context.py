@@ -66,6 +66,9 @@ class Context:
     return_shares: set = field(default_factory=set)  # parameters the result may share memory with
     param_writes: dict = field(default_factory=dict)  # parameter -> (line, text) updating it in place
     param_appends: set = field(default_factory=set)  # list parameters appended to or popped from
+    # calls of user functions appending to (or popping from) a list the function built:
+    # (the call's statement, the list) (aliasing.check_appends_under_holders)
+    list_fills: list = field(default_factory=list)
     param_stores: dict = field(default_factory=dict)  # parameter -> its first store p[i] = v
     global_stores: dict = field(default_factory=dict)  # global name -> its first store G[i] = v
     global_writes: dict = field(default_factory=dict)  # global name -> (line, text), callees too

@@ -269,6 +269,20 @@ UNSUPPORTED = {
                     "use an if statement or max/min"),
     "SideEffectCall": ("call for its side effects on a value that carries a derivative",
                        "use the value returned by a function instead of mutating its argument"),
+    "ListMethod": ("a list method changing a list that carries a derivative, of a list "
+                   "the function did not build",
+                   "lst.extend, lst.insert and lst.reverse are differentiated on a list the "
+                   "function builds (assigned only a list display, a comprehension, "
+                   "list(...) or sorted(...)): copy the argument or global first, "
+                   "out = list(lst), and change out"),
+    "AppendUnderHolder": ("reverse mode through an append to (or an extend of) a list "
+                          "that another list holds, read afterwards",
+                          "build the holding list once the list is complete (rows = [out, "
+                          "b] after the appends), or use forward mode: "
+                          "grad(..., mode='forward'), the default for one scalar argument"),
+    "ListSort": ("lst.sort() of a list that carries a derivative",
+                 "write lst = sorted(lst) (key= and reverse= as for sort), or sorted(lst) "
+                 "into a new name where another name holds the list"),
     "FillsGlobalList": ("call of a function that changes a global list it is given, with "
                         "arguments carrying derivatives",
                         "pass the list to the function as an argument of your function, or "

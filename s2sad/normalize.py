@@ -65,6 +65,10 @@ _SIMPLE_STMTS = (gast.Assert, gast.Raise, gast.Pass)
 
 _RESIZING = {"append", "extend", "insert", "pop", "remove", "clear"}
 
+# list methods lowered to appends and item stores (Normalizer.list_method): how many
+# arguments each takes
+_LIST_METHODS = {"extend": 1, "insert": 2, "reverse": 0}
+
 
 def _int_constant(e):
     """The int ``e`` is a literal of (``2``, ``-1``), else None."""
@@ -295,7 +299,8 @@ class Normalizer:
     def stmt_Expr(self, s, out):
         if isinstance(s.value, gast.Constant):   # docstring or bare constant
             return
-        if isinstance(s.value, gast.Call) and self.dict_update(s.value, s, out):
+        if isinstance(s.value, gast.Call) and (self.dict_update(s.value, s, out)
+                                               or self.list_method(s.value, s, out)):
             return
         value = self.simple(s.value, out)
         if isinstance(value, gast.Call) and len(value.args) == 3 and not value.keywords \
@@ -314,6 +319,126 @@ class Normalizer:
             out.append(assign(self.ctx.namer.temp(), value, like=s))
             return
         out.append(copy_location(gast.Expr(value=value), s))
+
+    def list_method(self, c, s, out):
+        """``lst.extend(seq)``, ``lst.insert(i, v)`` and ``lst.reverse()`` of a name surely
+        holding a list (``surely_list``: a local every assignment of which makes a list;
+        ``extend`` of a list argument too) become the appends and item stores the passes
+        differentiate, changing the same list in place (another name bound to it sees
+        the change, as in Python; ``aliasing`` judges them as it judges those)::
+
+            lst.extend([a, b])    ->  lst.append(a); lst.append(b)
+            lst.extend(f(v) for v in xs)  ->  for v in xs: lst.append(f(v))
+            lst.extend(seq)       ->  _t = list(seq)
+                                      for _i in range(len(_t)): lst.append(_t[_i])
+            lst.insert(i, v)      ->  _n = len(lst); _k = insert_index(_n, i)
+                                      lst.append(v)
+                                      for _j in range(_n, _k, -1): lst[_j] = lst[_j - 1]
+                                      lst[_k] = v
+            lst.reverse()         ->  _n = len(lst); _last = _n - 1
+                                      for _i in range(_n // 2):
+                                          _j = _last - _i
+                                          _t = lst[_i]; lst[_i] = lst[_j]; lst[_j] = _t
+
+        The items of a list or tuple display, ``i`` and ``v`` are evaluated before the
+        list changes (``lst.extend([x, lst[-1]])`` reads the last item before the
+        append), a generator's items as the list grows, as CPython does. Anything else
+        (a name that may hold another object with such a method) is left as a call."""
+        f = c.func
+        if not (isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name)) \
+                or _LIST_METHODS.get(f.attr) != len(c.args) or c.keywords \
+                or any(isinstance(a, gast.Starred) for a in c.args):
+            return False
+        lst = f.value.id
+        if lst in self.nested or self.tree is None or not self.surely_list(lst) \
+                or lst in self.ctx.params and f.attr != "extend":
+            # (an argument's items are not stored into: the caller's list, and any
+            # other argument bound to it, would not see the change; appends are what
+            # lst.append(v) of an argument does)
+            return False
+        stmts = getattr(self, "lower_" + f.attr)(lst, c.args, s, out)
+        for stmt in stmts:
+            for n in walk(stmt):
+                if isinstance(n, (gast.stmt, gast.expr)) and not hasattr(n, "lineno"):
+                    copy_location(n, s)
+            self.stmt(stmt, out)
+        return True
+
+    def _append(self, lst, item):
+        return gast.Expr(value=call(gast.Attribute(value=name(lst), attr="append",
+                                                   ctx=gast.Load()), item))
+
+    def _item(self, lst, index, store=False):
+        return gast.Subscript(value=name(lst), slice=index,
+                              ctx=gast.Store() if store else gast.Load())
+
+    def _length(self, lst, out, s):
+        n = self.namer.fresh("_n")
+        self.namer.temps.add(n)
+        out.append(assign(n, call(self.builtin("len"), name(lst)), like=s))
+        return n
+
+    def lower_extend(self, lst, args, s, out):
+        seq = args[0]
+        if isinstance(seq, (gast.List, gast.Tuple)) \
+                and not any(isinstance(e, gast.Starred) for e in seq.elts):
+            return [self._append(lst, a) for a in [self.atom(e, out) for e in seq.elts]]
+        if isinstance(seq, gast.GeneratorExp):
+            self.comprehension(seq, [seq.elt], lambda elt: self._append(lst, elt), out)
+            return []
+        if isinstance(seq, gast.ListComp):
+            items = self.atom(seq, out).id           # a new list
+        else:
+            # a copy (lst.extend(lst) doubles the list), normalized as list(seq) is
+            # anywhere (list(zip(a, b)) a loop)
+            items = self.namer.temp()
+            value = self.simple(copy_location(call(self.builtin("list"), seq), s), out)
+            out.append(assign(items, value, like=s))
+        i = self.namer.fresh("_i")
+        loop = gast.For(target=name(i, store=True),
+                        iter=call(self.builtin("range"), call(self.builtin("len"), name(items))),
+                        body=[self._append(lst, self._item(items, name(i)))], orelse=[],
+                        type_comment=None)
+        return [loop]
+
+    def lower_insert(self, lst, args, s, out):
+        index, value = self.atom(args[0], out), self.atom(args[1], out)
+        n = self._length(lst, out, s)
+        if isinstance(index, gast.Constant) and index.value == 0 \
+                and type(index.value) is int:
+            k = index
+        else:
+            k = name(self.namer.fresh("_k"))
+            self.namer.temps.add(k.id)
+            at = call(name(self.ctx.inject("insert_index", runtime.insert_index)), name(n), index)
+            out.append(assign(k.id, at, like=s))
+        j = self.namer.fresh("_j")
+        before = gast.BinOp(left=name(j), op=gast.Sub(), right=const(1))
+        shift = gast.For(target=name(j, store=True),
+                         iter=call(self.builtin("range"), name(n), clone(k), const(-1)),
+                         body=[assign(self._item(lst, name(j), store=True),
+                                      self._item(lst, before), like=s)],
+                         orelse=[], type_comment=None)
+        return [self._append(lst, value), shift,
+                assign(self._item(lst, clone(k), store=True), clone(value), like=s)]
+
+    def lower_reverse(self, lst, args, s, out):
+        n = self._length(lst, out, s)
+        last = self.namer.fresh("_last")
+        self.namer.temps.add(last)
+        out.append(assign(last, gast.BinOp(left=name(n), op=gast.Sub(), right=const(1)),
+                          like=s))
+        i = self.namer.fresh("_i")
+        j = self.namer.fresh("_j")
+        t = self.namer.temp()
+        half = gast.BinOp(left=name(n), op=gast.FloorDiv(), right=const(2))
+        mirror = gast.BinOp(left=name(last), op=gast.Sub(), right=name(i))
+        body = [assign(j, mirror, like=s),
+                assign(t, self._item(lst, name(i)), like=s),
+                assign(self._item(lst, name(i), store=True), self._item(lst, name(j)), like=s),
+                assign(self._item(lst, name(j), store=True), name(t), like=s)]
+        return [gast.For(target=name(i, store=True), iter=call(self.builtin("range"), half),
+                         body=body, orelse=[], type_comment=None)]
 
     def add_at(self, func):
         """``func`` names ``np.add.at``."""
@@ -587,6 +712,10 @@ class Normalizer:
                         if isinstance(t.slice, gast.Slice):
                             return False    # (a slice store may resize it)
                         stored = True
+            if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) \
+                    and node.func.attr == "reverse" and isinstance(node.func.value, gast.Name) \
+                    and node.func.value.id == it.id:
+                stored = True               # (list_method: item stores)
             if isinstance(node, (gast.FunctionDef, gast.Lambda, gast.Global, gast.Nonlocal)):
                 return False
         return stored and self.surely_list(it.id)

@@ -790,6 +790,15 @@ def keys_of(x, key):
     return [key(v) for v in x]
 
 
+def insert_index(n, i):
+    """Where ``lst.insert(i, v)`` puts ``v`` in a list of ``n`` items: ``i`` counted from
+    the end when negative, clamped to ``0 .. n``, as ``list.insert`` does."""
+    i = operator.index(i)
+    if i < 0:
+        i += n
+    return 0 if i < 0 else n if i > n else i
+
+
 def first_extreme(keys, largest):
     """The position of the first largest (or smallest) of ``keys``: the item
     ``max(x, key=k)`` (``min``) gives, for ``keys = [k(v) for v in x]``."""

@@ -1716,3 +1716,54 @@ def horner_reversed(c, x):
 
 case("loops", horner_reversed, [(np.array([1.0, -2.0, 0.5]), 0.7), (vec(2), -1.2),
                                 (vec(4), 1.1)], wrt=(0, 1))
+
+
+# ---------------------------------------------------------------------------
+# lst.extend, lst.insert, lst.reverse (were refused: a call for its side effects)
+
+
+def window_features(w, xs):      # lst.extend, lst.insert, lst.reverse of a list it builds
+    hist = [w]
+    for i in range(len(xs)):
+        hist.extend([w * xs[i], math.sin(xs[i] + w)])
+        hist.insert(1, xs[i] * xs[i] * w)
+    hist.reverse()
+    s = 0.0
+    for k, h in enumerate(hist):
+        s = s + h * h / (k + 1.0)
+    return s
+
+
+case("applied", window_features, [(0.3, np.array([1.0, 2.0, 0.5])),
+                                  (-0.7, np.array([0.2, -0.4, 0.9])),
+                                  (1.1, np.array([0.9, 0.1, -0.3, 0.5]))], wrt=(0, 1))
+
+
+def reversed_layers(W, v):       # a generator extends a list of arrays; reverse; insert
+    rows = [v]
+    rows.extend(np.tanh(W[i] * v) for i in range(len(W)))
+    rows.reverse()
+    rows.insert(-1, W[0] * W[-1])
+    total = 0.0
+    for k, r in enumerate(rows):
+        total = total + (k + 1.0) * np.sum(r * rows[0])
+    return total
+
+
+case("applied", reversed_layers, [(vec((3, 2)), vec(2)), (vec((2, 3)), vec(3)),
+                                  (vec((4, 2)), vec(2))], wrt=(0, 1))
+
+
+def _scaled_pair(a, b):
+    return (a * b, math.exp(-a * a))
+
+
+def spliced_series(a, b):        # extend by a tuple a helper returns, then by itself
+    out = [a]
+    out.extend(_scaled_pair(a, b))
+    out.extend(out)
+    out.insert(2, b * b)
+    return sum(v * (i + 1.0) for i, v in enumerate(out)) + out[-1] * out[0]
+
+
+case("applied", spliced_series, [(0.3, 1.2), (-0.8, 0.5), (1.4, -0.6)], wrt=(0, 1))

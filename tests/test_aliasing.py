@@ -1082,3 +1082,134 @@ def test_a_loop_over_a_list_a_called_function_only_reads():
         want = (f(x + h) - f(x - h)) / (2 * h)
         assert s2sad.grad(f)(x) == pytest.approx(want, rel=1e-6)
         assert s2sad.grad(f, mode="reverse")(x) == pytest.approx(want, rel=1e-6)
+
+
+# -- appends to a list another list holds ----------------------------------------------
+# Reverse mode popped the appended item's adjoint off the list's before the adjoints
+# read through the holder reached the list: the item got none, silently ((5.0, 0.0)
+# for (8.0, 1.5) at (1.5, 2.0) in the loop; forward mode was right).
+
+def _held_then_appended(x, y):
+    out = [x]
+    rows = [out, 1.0]
+    out.append(x * y)  # <- HELD_APPEND
+    return rows[0][-1] * y
+
+
+def _held_then_appended_in_a_loop(x, y):
+    out = []
+    rows = [out]
+    for k in range(3):
+        out.append(x * k + y)  # <- HELD_LOOP
+    return rows[0][2] * x
+
+
+def _held_in_the_loop_then_appended_again(x, y):
+    out = []
+    rows = []
+    for k in range(3):
+        out.append(x * k + y)  # <- HELD_AGAIN
+        rows.append(out)
+    return rows[0][2] * x
+
+
+def _held_by_a_tuple_then_extended(x, y):
+    out = [x]
+    t = (out, 2.0)
+    out.extend([x * y])  # <- HELD_EXTEND
+    return t[0][1] * y
+
+
+def _held_after_a_branch(x, y):
+    out = [x]
+    if x > 0:
+        out = [y]
+    rows = [out]
+    out.append(x * y)  # <- HELD_BRANCH
+    return rows[0][1] * x
+
+
+def _push_square(lst, v):
+    lst.append(v * v)
+
+
+def _push_pair(lst, v):
+    lst.extend([v, v * v])
+
+
+def _held_then_filled_by_a_helper(x, y):
+    out = [x]
+    rows = [out, 1.0]
+    _push_square(out, x * y)  # <- HELD_HELPER
+    return rows[0][-1] * y
+
+
+def _held_then_extended_by_a_helper(x, y):
+    out = [x]
+    rows = [out, 1.0]
+    _push_pair(out, x * y)  # <- HELD_EXTEND_HELPER
+    return rows[0][-1] * y
+
+
+@pytest.mark.parametrize("f, marker", [
+    (_held_then_appended, "HELD_APPEND"), (_held_then_appended_in_a_loop, "HELD_LOOP"),
+    (_held_in_the_loop_then_appended_again, "HELD_AGAIN"),
+    (_held_by_a_tuple_then_extended, "HELD_EXTEND"), (_held_after_a_branch, "HELD_BRANCH"),
+    (_held_then_filled_by_a_helper, "HELD_HELPER"),
+    (_held_then_extended_by_a_helper, "HELD_EXTEND_HELPER")])
+def test_appending_to_a_list_another_list_holds_is_refused_in_reverse_mode(f, marker):
+    for run in (lambda: s2sad.grad(f, wrt=(0, 1), mode="reverse")(1.5, 2.0),
+                lambda: s2sad.hessian(f, wrt=(0, 1))(1.5, 2.0)):
+        with pytest.raises(UnsupportedSyntaxError) as info:
+            run()
+        assert info.value.filename == HERE and info.value.lineno == line_of(marker)
+        assert "another list holds" in str(info.value) and "mode='forward'" in str(info.value)
+    for x, y in [(1.5, 2.0), (-0.7, 0.3)]:             # forward mode follows the items
+        got = s2sad.grad(f, wrt=(0, 1), mode="forward")(x, y)
+        np.testing.assert_allclose(got, numerical_grad(f, (x, y), (0, 1)), rtol=1e-6)
+
+
+def _rows_each_complete_when_held(x, y):
+    hist = []
+    for t in range(3):
+        row = []
+        for j in range(2):
+            row.append(x * j + y * t)
+        hist.append(row)
+    s = 0.0
+    for r in hist:
+        s = s + r[0] * r[1]
+    return s
+
+
+def _held_once_complete(x, y):
+    out = [x]
+    out.append(y * x)
+    rows = [out, y]
+    return rows[0][1] * rows[1]
+
+
+def _holder_read_before_the_append(x, y):
+    out = [x]
+    rows = [out]
+    s = rows[0][0] * y
+    out.append(x * y)
+    return s + out[1]
+
+
+def _rows_filled_by_a_helper(x, y):
+    hist = []
+    for t in range(3):
+        row = []
+        _push_pair(row, x * t + y)
+        hist.append(row)
+    return sum(r[0] * r[1] for r in hist)
+
+
+@pytest.mark.parametrize("f", [_rows_each_complete_when_held, _held_once_complete,
+                               _holder_read_before_the_append, _rows_filled_by_a_helper])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_lists_complete_when_held_are_differentiated(f, mode):
+    for x, y in [(1.5, 2.0), (-0.7, 0.3)]:
+        got = s2sad.grad(f, wrt=(0, 1), mode=mode)(x, y)
+        np.testing.assert_allclose(got, numerical_grad(f, (x, y), (0, 1)), rtol=1e-6)

@@ -343,7 +343,7 @@ CASES = [
     Case("lambda-as-value", bad_lambda_as_value, UnsupportedSyntaxError, "L_LAMBDA_VALUE",
          ("lambda",)),
     Case("side-effect-call", bad_side_effect, UnsupportedSyntaxError, "L_SIDE_EFFECT",
-         ("side effects", "values.sort")),
+         ("lst.sort()", "values.sort")),
     Case("missing-rule-math", bad_gamma, MissingRuleError, "L_GAMMA",
          ("no derivative rule", "math.gamma")),
     Case("missing-rule-c-function", bad_c_function, MissingRuleError, "L_CFUNC",

@@ -297,6 +297,25 @@ def test_second_derivative_of_a_list_grown_by_append(x, mode):
         == pytest.approx(6.0)
 
 
+def stores_then_appends(x, y):
+    out = [x, y]
+    out[1] = x
+    out.append(y)
+    out[2] = y
+    return out[0] * out[1]
+
+
+@pytest.mark.parametrize("x", [0.8, -1.3])
+def test_reverse_over_reverse_of_stores_and_appends(x):
+    """The adjoint of a list after its appends are popped (``bout_2 =
+    list_adjoint(bout_1)``) is a list: differentiated again, what flows into it is added
+    by ``add_adjoints``; taken for an array, ``+`` concatenated the lists, and the
+    adjoint of ``out[1]`` went to the wrong item (1.0 for f = x^2)."""
+    gg = s2sad.grad(s2sad.grad(stores_then_appends, wrt=0, mode="reverse"), wrt=0,
+                    mode="reverse")
+    assert gg(x, 0.4) == pytest.approx(2.0)
+
+
 # -- lists named by the user: a comprehension's list, list(zip(...)) -------------------
 # The first pass builds [... for ...] into a temporary and names it (lst = _t3); its
 # reverse sweep pops the temporary. Differentiating that code again refused the copy

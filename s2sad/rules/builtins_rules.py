@@ -186,7 +186,8 @@ def tangent_of_repeat(z, x, n):
     d[z] = repeat_tangent(d[x], x, n)
 
 
-nondiff(runtime.sort_order, runtime.first_extreme, runtime.keys_of, runtime.outer_shape)
+nondiff(runtime.sort_order, runtime.first_extreme, runtime.keys_of, runtime.outer_shape,
+        runtime.insert_index)
 nondiff(builtins.int, builtins.round, builtins.len, builtins.range, builtins.bool,
         builtins.isinstance, builtins.print, builtins.type,
         builtins.str, builtins.repr, builtins.id, builtins.hash)
