@@ -1045,6 +1045,7 @@ def run(tree, ctx):
                 ctx.mutable.add(op.args[0].id)
                 if op.args[0].id in ctx.params:
                     ctx.param_appends.add(op.args[0].id)
+                    ctx.param_changes.setdefault(op.args[0].id, s)
             if op.kind == "call":     # a list argument may be filled by the callee (a tape)
                 names = op.operand_names()
                 given = names & (lists | param_lists)
@@ -1075,6 +1076,7 @@ def run(tree, ctx):
             ctx.mutable.add(lst)
             if lst in ctx.params:
                 ctx.param_appends.add(lst)
+                ctx.param_changes.setdefault(lst, s)
             for n in loads(s.value.args[0]) if s.value.args else ():
                 edges.setdefault(n, set()).add(lst)
         elif isinstance(s, gast.Assign):          # a[i] = v

@@ -838,6 +838,8 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
             arg = mapping.get(p)
             if not isinstance(arg, gast.Name) or ctx.var_kinds.get(arg.id, "A") == "S":
                 continue
+            for q in sharing.seen(arg.id) & params:     # (the caller's line: the call)
+                ctx.param_changes.setdefault(q, s)
             if isinstance(writes[p], _Store) and (
                     sharing.live_after(s, {target_name(s)})
                     or (varied is not None and not op.operand_names() & varied)):
@@ -901,6 +903,7 @@ def _check_global_appends(s, op, mapping, appends, ctx, varied):
             continue
         if arg.id in ctx.params:
             ctx.param_appends.add(arg.id)
+            ctx.param_changes.setdefault(arg.id, s)
         elif arg.id not in ctx.local_names and varied is not None \
                 and (op.operand_names() - {arg.id}) & varied:
             raise errors.unsupported(s.value, ctx, "FillsGlobalList",

@@ -18,7 +18,7 @@ import types
 
 import numpy as np
 
-from . import errors, parse, pipeline
+from . import argcheck, errors, parse, pipeline
 from .kinds import array_ndim
 from .runtime import REFUSED_ARRAYS, refused_array_message
 
@@ -291,10 +291,11 @@ def _parse_wrt(func, wrt):
 
 
 class _Compiled:
-    __slots__ = ("function", "source", "ctx")
+    __slots__ = ("function", "source", "ctx", "changes")
 
-    def __init__(self, function, source, ctx):
+    def __init__(self, function, source, ctx, changes=argcheck.NONE):
         self.function, self.source, self.ctx = function, source, ctx
+        self.changes = changes      # what it changes in place (argcheck.changes_of)
 
 
 def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
@@ -345,7 +346,10 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
                 if ctx.itape_params:
                     mark_lists(fn, ctx)
                 mark_pops(func, fn, output)
-                hit = _CACHE[key] = _Compiled(fn, text, ctx)
+                changes = argcheck.changes_of(ctx, func)
+                if changes:
+                    argcheck.mark(fn, changes)
+                hit = _CACHE[key] = _Compiled(fn, text, ctx, changes)
     building = _building()
     if building:
         building[-1].deps.append(hit)     # a callee of the function being transformed
@@ -748,6 +752,8 @@ def _dispatcher(sig, name, fast, limit=8, wrt=()):
                 f"except Exception as {err}:",
                 f"    {note}({err})",
                 "    raise"]
+        if impl.changes:            # one object as two arguments: the general path
+            tests += _aliasing_tests(impl.changes, params, key, inject)
         if loads:                   # read once the arguments passed their tests
             call = loads + [f"if {' and '.join(checks)}:"] + ["    " + c for c in call]
         lines.append(f"        if {' and '.join(tests) or 'True'}:")
@@ -757,6 +763,20 @@ def _dispatcher(sig, name, fast, limit=8, wrt=()):
     lines.append(f"    return {me}._named_slow({given}, {rest}, {named})")
     exec("\n".join(lines), env)       # noqa: S102 - a small dispatcher over known types
     return env[name]
+
+
+def _aliasing_tests(changes, params, key, inject):
+    """The tests of a dispatcher entry (``key``) for a function that changes arguments
+    in place (``argcheck.fast_tests``): the values of the parameters not passed are
+    their defaults."""
+    names, types, kinds = {}, {}, {}
+    for i, p in enumerate(params):
+        if i < len(key) and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            names[p.name], types[p.name], kinds[p.name] = p.name, key[i][0], key[i][1]
+        elif p.default is not p.empty:
+            names[p.name] = inject(f"D_{p.name}", p.default)
+            types[p.name], kinds[p.name] = type(p.default), kind_of(p.default)
+    return argcheck.fast_tests(changes, names, types, kinds, inject)
 
 
 def _ndim_test(name, t, kind, wrt):
@@ -951,6 +971,8 @@ class GradFunction:
         impl = self._impls.get(self._call_key(args, kwargs))
         if impl is None:
             impl = self._compile(args, kwargs)
+        if impl.changes:
+            self._refuse_aliasing(impl, args, kwargs)
         if isinstance(self.__wrapped__, CustomVJP):
             return self._via_vjp(impl, args, kwargs)
         try:
@@ -963,6 +985,15 @@ class GradFunction:
         except Exception as exc:
             errors.note_generated(exc)
             raise
+
+    def _refuse_aliasing(self, impl, args, kwargs):
+        """An ArgumentError for a call passing one object as two arguments (or a global
+        as an argument), one of which the function changes in place
+        (``argcheck.refuse_aliasing``)."""
+        bound = self._sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        base = _unwrap(self.__wrapped__)
+        argcheck.refuse_aliasing(base, impl.changes, _item_values(base, bound.arguments))
 
     def _respecialize(self, impl, args, exc, kwargs=None):
         """The call again, with code made for it: ``impl``, the code it ran, was made

@@ -70,6 +70,10 @@ class Context:
     # (the call's statement, the list) (aliasing.check_appends_under_holders)
     list_fills: list = field(default_factory=list)
     param_stores: dict = field(default_factory=dict)  # parameter -> its first store p[i] = v
+    # parameter -> the first statement changing it in place as the caller sees it (a store
+    # p[i] = v, p.append(v), p.pop()): what a call passing one object as two arguments,
+    # one of them changed, is refused for (api.changes_of)
+    param_changes: dict = field(default_factory=dict)
     global_stores: dict = field(default_factory=dict)  # global name -> its first store G[i] = v
     global_writes: dict = field(default_factory=dict)  # global name -> (line, text), callees too
     global_reads: dict = field(default_factory=dict)   # global array/list/dict name -> id of it

@@ -1886,6 +1886,8 @@ def run(tree, ctx):
             raise errors.unsupported(stores[p], ctx, "CalleeWrite", p)
         if p in stores and ctx.params_escape:   # the caller sees it (aliasing.check_views)
             ctx.param_stores[p] = stores[p]
+        if p in stores and _stores_before_rebinding(p, new_body, stores):
+            ctx.param_changes.setdefault(p, stores[p])
         if p in stores:      # never mutate the caller's arrays
             fn = name(ctx.inject("copy_of", runtime.copy_of))
             copies.append(assign(p, gast.Call(func=fn, args=[name(p)], keywords=[]), like=tree))
@@ -1893,6 +1895,22 @@ def run(tree, ctx):
     if ctx.has_aux:
         _split_aux(tree, ctx)
     return tree
+
+
+def _stores_before_rebinding(p, body, stores):
+    """The parameter ``p`` may be stored into (``stores``: name -> a store, found by
+    ``run``) while it holds the caller's object: not when every store comes after a
+    statement of the function's body rebinding it (``p = np.zeros(3)`` first)."""
+    for s in body:
+        if isinstance(s, gast.Assign) and any(isinstance(t, gast.Name) and t.id == p
+                                              for t in s.targets):
+            return False
+        for inner in statements([s]):
+            if inner is stores[p] or (isinstance(inner, gast.Assign) and any(
+                    isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name)
+                    and t.value.id == p for t in inner.targets)):
+                return True
+    return True
 
 
 def _bare_pop(value):

@@ -14,7 +14,7 @@ import types
 
 import numpy as np
 
-from . import errors
+from . import argcheck, errors
 from .api import (
     GradFunction,
     _call_method,
@@ -63,6 +63,14 @@ class _Wrapper:
         refuse_arrays(base, kinds, _item_values(base, bound.arguments))
         return kinds
 
+    def _refuse_aliasing(self, impl, args, kwargs):
+        """An ArgumentError for one object passed as two arguments, one of which the
+        function changes in place (``argcheck.refuse_aliasing``)."""
+        bound = self._sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        base = _unwrap(self._func)
+        argcheck.refuse_aliasing(base, impl.changes, _item_values(base, bound.arguments))
+
     def _bind(self, args, kwargs, what, hint=None):
         """Every positional parameter's value (defaults filled in, keywords placed), and
         the keyword-only ones; an ArgumentError for a call ``f`` itself would refuse."""
@@ -100,6 +108,8 @@ class JVPFunction(_Wrapper):
         target = resolve(self._func, primal, kwonly)
         impl = compiled(target, self._wrt, True, "jvp", self._kinds(target, primal, kwonly),
                         receivers=receivers_of(self._sig.bind(*primal, **kwonly).arguments))
+        if impl.changes:
+            self._refuse_aliasing(impl, primal, kwonly)
         try:
             value, tangent = impl.function(*primal, *tangents, **kwonly)
         except Exception as exc:
@@ -129,6 +139,8 @@ class VJPFunction(_Wrapper):
         refuse_arrays(base, kinds, _item_values(base, bound.arguments))
         impl = compiled(target, self._wrt, True, "split", kinds,
                         receivers=receivers_of(bound.arguments))
+        if impl.changes:
+            self._refuse_aliasing(impl, args, kwargs)
         fwd, bwd = impl.function
         tape = []
         try:

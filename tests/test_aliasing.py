@@ -1213,3 +1213,250 @@ def test_lists_complete_when_held_are_differentiated(f, mode):
     for x, y in [(1.5, 2.0), (-0.7, 0.3)]:
         got = s2sad.grad(f, wrt=(0, 1), mode=mode)(x, y)
         np.testing.assert_allclose(got, numerical_grad(f, (x, y), (0, 1)), rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# one object passed as two arguments, one of which the function changes in place:
+# the generated code takes distinct arguments for distinct objects (the derivative of
+# what L.append puts in L never reaches a read of M; a parameter stored into is copied
+# first), so such a call is refused, naming both parameters; distinct objects with
+# equal contents, and any call of a function changing no argument, are unaffected
+
+
+def appends_then_reads(L, M, x):
+    L.append(x * x)  # <- L_ARG_APPEND
+    return M[-1] * x + L[0]
+
+
+def stores_item(d, e, x):
+    d["a"] = x * x  # <- L_ARG_DICT
+    return e["a"] * x
+
+
+def stores_array(a, b, x):
+    a[0] = x * x  # <- L_ARG_STORE
+    return np.sum(b) * x
+
+
+def adds_into(a, b):
+    a += b  # <- L_ARG_IADD
+    return np.sum(a * a)
+
+
+def _push_square(L, x):
+    L.append(x * x)
+
+
+def pushes_in_helper(L, M, x):
+    _push_square(L, x)  # <- L_ARG_HELPER
+    return M[-1] * x
+
+
+def _store_first(a, x):
+    a[0] = x
+
+
+def stores_in_helper(a, b, x):
+    _store_first(a, x)  # <- L_ARG_HELPER_STORE
+    return b[0] * x
+
+
+def reads_held(L, M, x):
+    M[0] = x  # <- L_ARG_HELD
+    return L[0][0] * x
+
+
+GLOBAL_ROW = np.ones(3)
+
+
+def stores_global(m):
+    GLOBAL_ROW[0] = 3.0  # <- L_ARG_GLOBAL
+    return np.sum(m * m)
+
+
+def _refusal(call, func, changed, other, marker, how="is the same object as"):
+    with pytest.raises(s2sad.ArgumentError) as info:
+        call()
+    err = info.value
+    assert isinstance(err, s2sad.S2SADError)
+    assert f"{func.__name__} changes its argument {changed!r} in place" in err.message
+    assert f"(line {line_of(marker)}:" in err.message
+    assert f"its argument {other!r} {how} {changed!r}" in err.message
+    assert err.filename == HERE and err.lineno == func.__code__.co_firstlineno
+    assert err.hint.startswith("pass a copy: ")
+    return err
+
+
+def _list_args():
+    L = [1.0, 2.0]
+    return L, L, 0.7
+
+
+@pytest.mark.parametrize("mode", ["auto", "reverse", "forward"])
+def test_one_list_as_two_arguments_refused(mode):
+    g = s2sad.grad(appends_then_reads, wrt=2, mode=mode)
+    err = _refusal(lambda: g(*_list_args()), appends_then_reads, "L", "M", "L_ARG_APPEND")
+    assert err.hint == "pass a copy: appends_then_reads(L, list(M), x)"
+    # the general path and the fast one both: after a call with distinct lists too
+    assert g([1.0, 2.0], [1.0, 2.0], 0.7) == pytest.approx(2.0)
+    _refusal(lambda: g(*_list_args()), appends_then_reads, "L", "M", "L_ARG_APPEND")
+
+
+@pytest.mark.parametrize("make", [
+    lambda f: s2sad.value_and_grad(f, wrt=2),
+    lambda f: lambda *a: s2sad.jvp(f, wrt=2)(*a, 1.0),
+    lambda f: lambda *a: s2sad.vjp(f, wrt=2)(*a)[1](1.0),
+    lambda f: s2sad.hessian(f, wrt=2),
+    lambda f: s2sad.grad(s2sad.grad(f, wrt=2), wrt=2),
+], ids=["value_and_grad", "jvp", "vjp", "hessian", "grad_of_grad"])
+def test_one_list_as_two_arguments_refused_everywhere(make):
+    g = make(appends_then_reads)
+    _refusal(lambda: g(*_list_args()), appends_then_reads, "L", "M", "L_ARG_APPEND")
+
+
+def test_one_dict_as_two_arguments_refused():
+    d = {"a": 1.0}
+    for mode in ("reverse", "forward"):
+        g = s2sad.grad(stores_item, wrt=2, mode=mode)
+        err = _refusal(lambda g=g: g(d, d, 0.7), stores_item, "d", "e", "L_ARG_DICT")
+        assert err.hint == "pass a copy: stores_item(d, dict(e), x)"
+    assert d == {"a": 1.0}
+
+
+@pytest.mark.parametrize("view", [lambda a: a, lambda a: a[1:], lambda a: a[::2],
+                                  lambda a: a.reshape(2, 2)],
+                         ids=["same", "slice", "strided", "reshaped"])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_array_and_its_view_refused(view, mode):
+    a = np.array([1.0, 2.0, 3.0, 4.0])
+    b = view(a)
+    how = "is the same object as" if b is a else "shares memory with"
+    g = s2sad.grad(stores_array, wrt=2, mode=mode)
+    for _ in range(2):          # the general path, then the dispatcher's
+        err = _refusal(lambda: g(a, b, 0.7), stores_array, "a", "b", "L_ARG_STORE", how)
+        g(a, np.ones(4), 0.7)
+    assert err.hint == "pass a copy: stores_array(a, b.copy(), x)"
+    for jac in (s2sad.hessian(stores_array, wrt=2),
+                lambda *args: s2sad.jvp(stores_array, wrt=2)(*args, 1.0)):
+        _refusal(lambda jac=jac: jac(a, b, 0.7), stores_array, "a", "b", "L_ARG_STORE", how)
+
+
+def test_in_place_add_into_an_argument_refused():
+    a = np.array([1.0, 2.0])
+    g = s2sad.grad(adds_into, wrt=1)
+    _refusal(lambda: g(a, a), adds_into, "a", "b", "L_ARG_IADD")
+    _refusal(lambda: g(a, a[:1]), adds_into, "a", "b", "L_ARG_IADD", "shares memory with")
+    want = fd(lambda b: adds_into(a.copy(), b), a.copy())     # (a fresh a each time)
+    for _ in range(2):
+        np.testing.assert_allclose(g(a.copy(), a.copy()), want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_helper_changing_its_argument_refused(mode):
+    g = s2sad.grad(pushes_in_helper, wrt=2, mode=mode)
+    L = [1.0]
+    _refusal(lambda: g(L, L, 0.7), pushes_in_helper, "L", "M", "L_ARG_HELPER")
+    a = np.ones(2)
+    h = s2sad.grad(stores_in_helper, wrt=2, mode=mode)
+    _refusal(lambda: h(a, a, 0.7), stores_in_helper, "a", "b", "L_ARG_HELPER_STORE")
+    _refusal(lambda: s2sad.hessian(stores_in_helper, wrt=2)(a, a[1:], 0.7),
+             stores_in_helper, "a", "b", "L_ARG_HELPER_STORE", "shares memory with")
+
+
+def test_list_holding_the_changed_argument_refused():
+    m = np.ones(2)
+    g = s2sad.grad(reads_held, wrt=2)
+    for _ in range(2):
+        _refusal(lambda: g([m], m, 0.7), reads_held, "M", "L", "L_ARG_HELD",
+                 "holds")
+    assert g([np.ones(2)], np.ones(2), 0.7) == pytest.approx(1.0)
+
+
+def test_global_changed_and_passed_refused():
+    g = s2sad.grad(stores_global)
+    for arg in (GLOBAL_ROW, GLOBAL_ROW[1:]):
+        with pytest.raises(s2sad.ArgumentError) as info:
+            g(arg)
+        err = info.value
+        assert "stores_global changes the global GLOBAL_ROW in place" in err.message
+        assert f"(line {line_of('L_ARG_GLOBAL')}:" in err.message
+        assert "its argument 'm'" in err.message
+        assert err.lineno == stores_global.__code__.co_firstlineno
+        assert err.hint == "pass a copy: stores_global(m.copy())"
+    np.testing.assert_allclose(g(np.array([1.0, 2.0, 3.0])), [2.0, 4.0, 6.0])
+
+
+def _fd_fresh(f, make, wrt, h=1e-6):
+    """Central difference along the scalar argument ``wrt`` of ``f(*make())``, with fresh
+    arguments for each evaluation (``f`` changes them)."""
+    def at(dx):
+        args = list(make())
+        args[wrt] += dx
+        return f(*args)
+    return (at(h) - at(-h)) / (2 * h)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_distinct_equal_arguments_match_finite_differences(mode):
+    cases = [
+        (appends_then_reads, lambda: ([1.0, 2.0], [1.0, 2.0], 0.7)),
+        (stores_item, lambda: ({"a": 1.0}, {"a": 1.0}, 0.7)),
+        (stores_array, lambda: (np.ones(3), np.ones(3), 0.7)),
+        (pushes_in_helper, lambda: ([1.0], [1.0], 0.7)),
+        (stores_in_helper, lambda: (np.ones(2), np.ones(2), 0.7)),
+    ]
+    for f, make in cases:
+        g = s2sad.grad(f, wrt=2, mode=mode)
+        want = _fd_fresh(f, make, 2)
+        for _ in range(2):          # the general path, then the dispatcher's
+            assert g(*make()) == pytest.approx(want, rel=1e-5, abs=1e-6), f.__name__
+    a = np.arange(6.0)              # views of one array sharing no memory
+    g = s2sad.grad(stores_array, wrt=2)
+    want = _fd_fresh(stores_array, lambda: (a[::2].copy(), a[1::2], 0.7), 2)
+    for _ in range(2):
+        assert g(a[::2], a[1::2], 0.7) == pytest.approx(want, rel=1e-5)
+
+
+def pure_arrays(a, b):
+    return np.sum(a * b * b)
+
+
+def pure_lists(L, M):
+    return L[0] * M[1] + L[1] * M[0] * M[0]
+
+
+def rebinds_then_stores(a, b, x):
+    a = np.zeros(2)
+    a[0] = x
+    return (a[0] + b[0]) * x
+
+
+@pytest.mark.parametrize("mode", ["auto", "reverse"])
+def test_same_object_twice_fine_when_nothing_changes_in_place(mode):
+    a = np.array([0.3, -0.7, 1.1])
+    g = s2sad.grad(pure_arrays, wrt=(0, 1), mode=mode)
+    for _ in range(2):
+        got = g(a, a)
+        want = numerical_grad(pure_arrays, [a, a.copy()], (0, 1))
+        for x, y in zip(got, want):
+            np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    assert not g._last.changes          # the dispatcher tests nothing more
+    L = [0.3, 1.7]
+    h = s2sad.grad(pure_lists, wrt=(0, 1), mode=mode)
+    for _ in range(2):
+        got = h(L, L)
+        for k in range(2):
+            for i in range(2):
+                def f(v, k=k, i=i):
+                    args = [list(L), list(L)]
+                    args[k][i] = v
+                    return pure_lists(*args)
+                want = (f(L[i] + 1e-6) - f(L[i] - 1e-6)) / 2e-6
+                assert got[k][i] == pytest.approx(want, rel=1e-5)
+    x = 0.4
+    r = s2sad.grad(rebinds_then_stores, wrt=2, mode=mode)
+    b = np.array([0.5, 0.25])
+    want = _fd_fresh(rebinds_then_stores, lambda: (b, b, x), 2)
+    assert r(b, b, x) == pytest.approx(want, rel=1e-5)
+    assert s2sad.jvp(pure_arrays, wrt=0)(a, a, np.ones(3))[1] == pytest.approx(
+        float(np.sum(a * a)))
