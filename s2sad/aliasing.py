@@ -454,7 +454,7 @@ class _Sharing(_Liveness):
         if found is None:
             return None
         mapping, _, _ = pipeline.bind_call(op, self.kinds, self.ctx, call)
-        return mapping, found[1], found[2], found[3], found[4], found[5]
+        return mapping, found[1], found[2], found[3], found[4], found[5], found[6]
 
     def _fancy(self, index):
         """``index`` surely selects a copy: a list, a mask, an array of indices."""
@@ -831,9 +831,15 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
             _check_global_reads(s, op, found[4], ctx, varied)
         if found and found[5]:
             _check_global_appends(s, op, found[0], found[5], ctx, varied)
+        if found:
+            for p in found[6]:      # changed in place: the caller's parameters too
+                arg = found[0].get(p)
+                if isinstance(arg, gast.Name) and ctx.var_kinds.get(arg.id, "A") != "S":
+                    for q in sharing.seen(arg.id) & params:
+                        ctx.param_changes.setdefault(q, s)
         if not found or not found[2]:
             continue
-        mapping, _, writes, _, _, _ = found
+        mapping, _, writes, _, _, _, _ = found
         for p, (line, text) in sorted(writes.items()):
             arg = mapping.get(p)
             if not isinstance(arg, gast.Name) or ctx.var_kinds.get(arg.id, "A") == "S":

@@ -114,8 +114,8 @@ def shares(a, b):
 
 
 def _meets(a, b):
-    return a is b or (type(a) is not type(None) and isinstance(a, np.ndarray)
-                      and isinstance(b, np.ndarray) and shares(a, b))
+    return a is b or (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
+                      and shares(a, b))
 
 
 def _items(c):

@@ -1891,6 +1891,7 @@ def run(tree, ctx):
         if p in stores:      # never mutate the caller's arrays
             fn = name(ctx.inject("copy_of", runtime.copy_of))
             copies.append(assign(p, gast.Call(func=fn, args=[name(p)], keywords=[]), like=tree))
+    _method_changes(new_body, ctx)
     tree.body = copies + new_body
     if ctx.has_aux:
         _split_aux(tree, ctx)
@@ -1901,16 +1902,73 @@ def _stores_before_rebinding(p, body, stores):
     """The parameter ``p`` may be stored into (``stores``: name -> a store, found by
     ``run``) while it holds the caller's object: not when every store comes after a
     statement of the function's body rebinding it (``p = np.zeros(3)`` first)."""
+    return _changed_before_rebinding(p, body, lambda inner: inner is stores[p] or (
+        isinstance(inner, gast.Assign) and any(
+            isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name)
+            and t.value.id == p for t in inner.targets)))
+
+
+def _changed_before_rebinding(p, body, changes):
+    """Some statement ``changes`` tells changes ``p`` may run while ``p`` still holds
+    the caller's object: before a statement of the function's body rebinding it."""
     for s in body:
         if isinstance(s, gast.Assign) and any(isinstance(t, gast.Name) and t.id == p
                                               for t in s.targets):
             return False
-        for inner in statements([s]):
-            if inner is stores[p] or (isinstance(inner, gast.Assign) and any(
-                    isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name)
-                    and t.value.id == p for t in inner.targets)):
-                return True
-    return True
+        if any(changes(inner) for inner in statements([s])):
+            return True
+    return False
+
+
+# methods changing their object in place (of lists, dicts, sets, arrays): called on a
+# parameter, the caller's object changes (api: such a call is refused where another
+# argument is the same object)
+_MUTATING_METHODS = frozenset({
+    "append", "extend", "insert", "pop", "remove", "clear", "reverse", "sort", "update",
+    "setdefault", "popitem", "add", "discard", "fill", "put", "itemset", "resize",
+    "partition", "setfield", "setflags", "__setitem__", "__delitem__", "__iadd__",
+    "__isub__", "__imul__", "__itruediv__"})
+# NumPy functions changing their first argument in place
+_MUTATING_FUNCTIONS = frozenset({"copyto", "put", "place", "putmask", "fill_diagonal",
+                                 "put_along_axis", "at"})
+
+
+def _changed_by_call(node, params):
+    """The parameters the call ``node`` may change in place: its receiver, by a method
+    of ``_MUTATING_METHODS``; the first argument of a NumPy function of
+    ``_MUTATING_FUNCTIONS`` (``np.copyto(a, v)``, ``np.add.at(a, i, v)``); an ``out=``
+    argument."""
+    found = set()
+    f = node.func
+    if isinstance(f, gast.Attribute):
+        if f.attr in _MUTATING_METHODS and isinstance(f.value, gast.Name):
+            found.add(f.value.id)
+        if f.attr in _MUTATING_FUNCTIONS and node.args and isinstance(node.args[0], gast.Name):
+            found.add(node.args[0].id)
+    for k in node.keywords:
+        if k.arg == "out":
+            found |= {n.id for n in walk(k.value) if isinstance(n, gast.Name)}
+    return found & params
+
+
+def _method_changes(body, ctx):
+    """Record in ``ctx.param_changes`` the parameters a call in ``body`` changes in place
+    (``_changed_by_call``) while they hold the caller's objects."""
+    params = set(ctx.params)
+    found = {}
+    for s in statements(body):
+        for node in walk(s) if not isinstance(s, (gast.If, gast.For, gast.While)) else \
+                walk(getattr(s, "test", None) or s.iter):
+            if isinstance(node, gast.Call):
+                for p in _changed_by_call(node, params):
+                    found.setdefault(p, s)
+    for p, s in found.items():
+        if p not in ctx.param_changes and _changed_before_rebinding(
+                p, body, lambda inner, p=p: any(
+                    isinstance(n, gast.Call) and p in _changed_by_call(n, params)
+                    for n in (walk(inner) if not isinstance(
+                        inner, (gast.If, gast.For, gast.While)) else ()))):
+            ctx.param_changes[p] = s
 
 
 def _bare_pop(value):

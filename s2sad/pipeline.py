@@ -217,8 +217,9 @@ def returned(op, kinds, ctx, node):
     in-place update of it the caller sees (``a *= 2.0``), global name -> (line, text) of
     a store into it, by the function or one it calls, global array, list or dict name ->
     id of the object it reads, itself or through its callees, the list parameters it
-    appends to or pops from, itself or through its callees); None when its source is
-    not read (custom_vjp)."""
+    appends to or pops from, itself or through its callees, the parameters it changes
+    in place in any way, itself or through its callees: ``argcheck``); None when its
+    source is not read (custom_vjp)."""
     mapping, callee_kinds, _ = bind_call(op, kinds, ctx, node)
     if not inspect.isfunction(op.func):       # custom_vjp: nothing to read
         return None
@@ -235,5 +236,8 @@ def returned(op, kinds, ctx, node):
         ret = tree.body[-1].value
         kind = sub.var_kinds.get(ret.id, "A") if isinstance(ret, gast.Name) else "S"
         _RETURN_KINDS[key] = (kind, sub.return_shares, sub.param_writes, sub.global_writes,
-                              sub.global_reads, frozenset(sub.param_appends))
+                              sub.global_reads, frozenset(sub.param_appends),
+                              frozenset(set(sub.param_changes) | set(sub.param_writes)
+                                        | sub.param_appends
+                                        | (sub.mutable & set(sub.params))))
     return _RETURN_KINDS[key]

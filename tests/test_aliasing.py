@@ -1460,3 +1460,57 @@ def test_same_object_twice_fine_when_nothing_changes_in_place(mode):
     assert r(b, b, x) == pytest.approx(want, rel=1e-5)
     assert s2sad.jvp(pure_arrays, wrt=0)(a, a, np.ones(3))[1] == pytest.approx(
         float(np.sum(a * a)))
+
+
+def pops_first(L, M):
+    L.pop(0)  # <- L_ARG_POP0
+    return M[0] * M[1]
+
+
+def sorts(L, M, x):
+    L.sort(reverse=True)  # <- L_ARG_SORT
+    return M[0] * x
+
+
+def _sort_it(L):
+    L.sort()
+
+
+def sorts_in_helper(L, M, x):
+    _sort_it(L)  # <- L_ARG_SORT_HELPER
+    return M[0] * x
+
+
+def _copy_into(a):
+    np.copyto(a, 2.0)
+
+
+def copies_into_in_helper(a, b, x):
+    _copy_into(a)  # <- L_ARG_COPYTO
+    return b[0] * x
+
+
+def fills_a_new_array(a, b, x):
+    a = np.zeros(2)
+    a.fill(3.0)
+    return (a[0] + b[0]) * x
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_methods_changing_an_argument_refused(mode):
+    L = [1.0, 2.0, 3.0]
+    _refusal(lambda: s2sad.grad(pops_first, wrt=1)(L, L), pops_first, "L", "M", "L_ARG_POP0")
+    for f, marker in ((sorts, "L_ARG_SORT"), (sorts_in_helper, "L_ARG_SORT_HELPER")):
+        g = s2sad.grad(f, wrt=2, mode=mode)
+        L = [1.0, 2.0]
+        _refusal(lambda g=g, L=L: g(L, L, 0.7), f, "L", "M", marker)
+        want = _fd_fresh(f, lambda: ([1.0, 2.0], [1.0, 2.0], 0.7), 2)
+        assert g([1.0, 2.0], [1.0, 2.0], 0.7) == pytest.approx(want, rel=1e-5)
+    a = np.ones(2)
+    g = s2sad.grad(copies_into_in_helper, wrt=2, mode=mode)
+    _refusal(lambda: g(a, a[1:], 0.7), copies_into_in_helper, "a", "b", "L_ARG_COPYTO",
+             "shares memory with")
+    # a parameter rebound to a new array before it is changed: the caller's is not
+    h = s2sad.grad(fills_a_new_array, wrt=2, mode=mode)
+    assert h(a, a, 0.7) == pytest.approx(
+        _fd_fresh(fills_a_new_array, lambda: (a, a, 0.7), 2), rel=1e-5)
