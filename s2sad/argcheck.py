@@ -30,7 +30,7 @@ _IMMUTABLE = _SCALARS + (tuple, frozenset, range)
 _NOT_HOLDERS = (np.ndarray, type, types.ModuleType, types.FunctionType, types.MethodType,
                 types.BuiltinFunctionType, functools.partial) + _SCALARS
 _DEPTH = 3              # lists of lists of lists followed by containment tests
-_BUDGET = 100_000       # items looked at per containment test
+_BUDGET = 10_000        # items looked at per containment test (a bound on its cost)
 
 
 class Changes:

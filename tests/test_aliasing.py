@@ -1514,3 +1514,27 @@ def test_methods_changing_an_argument_refused(mode):
     h = s2sad.grad(fills_a_new_array, wrt=2, mode=mode)
     assert h(a, a, 0.7) == pytest.approx(
         _fd_fresh(fills_a_new_array, lambda: (a, a, 0.7), 2), rel=1e-5)
+
+
+_SHARED_DEFAULT = [1.0, 2.0]
+
+
+def appends_to_default(x, L, M=_SHARED_DEFAULT):
+    M.append(x * x)  # <- L_ARG_DEFAULT
+    return L[-1] * x
+
+
+def test_keywords_and_defaults_checked_too():
+    g = s2sad.grad(appends_then_reads, wrt=2)
+    L = [1.0, 2.0]
+    _refusal(lambda: g(L=L, M=L, x=0.7), appends_then_reads, "L", "M", "L_ARG_APPEND")
+    _refusal(lambda: g(L, x=0.7, M=L), appends_then_reads, "L", "M", "L_ARG_APPEND")
+    h = s2sad.grad(appends_to_default)
+    before = list(_SHARED_DEFAULT)
+    try:
+        assert h(0.5, [1.0, 3.0]) == pytest.approx(3.0)
+        for _ in range(2):      # the general path, then the dispatcher's (the default)
+            _refusal(lambda: h(0.5, _SHARED_DEFAULT), appends_to_default, "M", "L",
+                     "L_ARG_DEFAULT")
+    finally:
+        _SHARED_DEFAULT[:] = before
