@@ -454,7 +454,7 @@ class _Sharing(_Liveness):
         if found is None:
             return None
         mapping, _, _ = pipeline.bind_call(op, self.kinds, self.ctx, call)
-        return mapping, found[1], found[2], found[3], found[4], found[5], found[6]
+        return mapping, found[1], found[2], found[3], found[4], found[5], found[6], found[7]
 
     def _fancy(self, index):
         """``index`` surely selects a copy: a list, a mask, an array of indices."""
@@ -826,6 +826,9 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
         op = ctx.classified[id(s)][2]
         found = sharing.callee(op.func, s.value)
         if found and found[3]:
+            for g in found[3]:      # (whose global: argcheck)
+                if g not in ctx.global_writes:
+                    ctx.global_owners.setdefault(g, found[7][g])
             _check_global_writes(s, op, found[3], ctx, varied)
         if found and found[4]:
             _check_global_reads(s, op, found[4], ctx, varied)
@@ -839,7 +842,7 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
                         ctx.param_changes.setdefault(q, s)
         if not found or not found[2]:
             continue
-        mapping, _, writes, _, _, _, _ = found
+        mapping, _, writes, _, _, _, _, _ = found
         for p, (line, text) in sorted(writes.items()):
             arg = mapping.get(p)
             if not isinstance(arg, gast.Name) or ctx.var_kinds.get(arg.id, "A") == "S":

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import linecache
+import os
 import types
 
 import numpy as np
@@ -85,11 +86,39 @@ def changes_of(ctx, func=None):
     for p in sorted((ctx.param_appends | ctx.mutable) & set(ctx.params)):
         params.setdefault(p, None)
     params = {p: w for p, w in params.items() if p in ctx.params}
+    owners = ctx.global_owners
     found = Changes(sorted(params.items()),
-                    tuple((g, tuple(where), ctx._lookup)
+                    tuple((g, _elsewhere(tuple(where), owners.get(g), ctx),
+                           functools.partial(lookup_in, owners[g]) if g in owners
+                           else ctx._lookup)
                           for g, where in sorted(ctx.global_writes.items())))
     marked = getattr(func, "s2sad_changes", None) if func is not None else None
     return marked | found if marked else found      # (the user's lines, not the code's)
+
+
+def _elsewhere(where, owner, ctx):
+    """``where`` (line, text) of a change a function ``owner`` the transformed one calls
+    makes, with the name of its file where that is another one."""
+    filename = getattr(getattr(owner, "__code__", None), "co_filename", None)
+    if filename is None or filename == ctx.filename:
+        return where
+    return where + (os.path.basename(filename),)
+
+
+def lookup_in(func, dotted):
+    """The object the dotted global name holds now as ``func`` sees it (its module's
+    globals, its closure), as ``Context.lookup`` finds it; KeyError if none."""
+    head, *rest = dotted.split(".")
+    code = func.__code__
+    if head in code.co_freevars and func.__closure__:
+        obj = func.__closure__[code.co_freevars.index(head)].cell_contents
+    elif head in func.__globals__:
+        obj = func.__globals__[head]
+    else:
+        raise KeyError(dotted)
+    for part in rest:
+        obj = getattr(obj, part)
+    return obj
 
 
 def mark(fn, changes):
@@ -189,7 +218,9 @@ _TOLD = {"is": "is the same object as {p}",
 
 
 def _line(where):
-    return f" (line {where[0]}: {where[1]!r})" if where else ""
+    if not where:
+        return ""
+    return f" ({where[2] + ' ' if len(where) > 2 else ''}line {where[0]}: {where[1]!r})"
 
 
 def refuse_aliasing(func, changes, values, order=None):

@@ -76,6 +76,9 @@ class Context:
     param_changes: dict = field(default_factory=dict)
     global_stores: dict = field(default_factory=dict)  # global name -> its first store G[i] = v
     global_writes: dict = field(default_factory=dict)  # global name -> (line, text), callees too
+    # global name of global_writes -> the function of whose module it is (a callee's:
+    # argcheck finds the object there), where not this function
+    global_owners: dict = field(default_factory=dict)
     global_reads: dict = field(default_factory=dict)   # global array/list/dict name -> id of it
     primal_temps: set = field(default_factory=set)   # temporaries of the user's code
     var_kinds: dict = field(default_factory=dict)

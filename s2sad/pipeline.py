@@ -239,5 +239,6 @@ def returned(op, kinds, ctx, node):
                               sub.global_reads, frozenset(sub.param_appends),
                               frozenset(set(sub.param_changes) | set(sub.param_writes)
                                         | sub.param_appends
-                                        | (sub.mutable & set(sub.params))))
+                                        | (sub.mutable & set(sub.params))),
+                              {g: sub.global_owners.get(g, sub.func) for g in sub.global_writes})
     return _RETURN_KINDS[key]

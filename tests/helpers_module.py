@@ -65,3 +65,11 @@ def fills_a_list(x, y):
 def pushes_square(lst, v):
     """Appends v * v to lst; returns nothing (called as a statement)."""
     lst.append(v * v)
+
+
+MARKS = np.ones(3)      # a global array stored into by bump_marks (test_aliasing.py)
+
+
+def bump_marks():
+    MARKS[0] = 3.0
+    return 0.0

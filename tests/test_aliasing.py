@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import math
 
+import helpers_module
 import numpy as np
 import pytest
 from gradcheck import assert_grad_matches, numerical_grad
@@ -1538,3 +1539,19 @@ def test_keywords_and_defaults_checked_too():
                      "L_ARG_DEFAULT")
     finally:
         _SHARED_DEFAULT[:] = before
+
+
+def bumps_a_global_elsewhere(m):
+    helpers_module.bump_marks()
+    return np.sum(m * m)
+
+
+def test_global_of_a_helper_module_passed_refused():
+    g = s2sad.grad(bumps_a_global_elsewhere)
+    for _ in range(2):
+        with pytest.raises(s2sad.ArgumentError) as info:
+            g(helpers_module.MARKS)
+        err = info.value
+        assert "changes the global MARKS in place (helpers_module.py line " in err.message
+        assert "its argument 'm' is the same object as the global MARKS" in err.message
+        np.testing.assert_allclose(g(np.array([1.0, 2.0, 3.0])), [2.0, 4.0, 6.0])
