@@ -1085,6 +1085,7 @@ def run(tree, ctx):
     from .aliasing import (
         alias_classes,
         check_appends_under_holders,
+        check_changes_under_returned,
         check_item_updates,
         check_views,
         check_writes_under_views,
@@ -1100,6 +1101,7 @@ def run(tree, ctx):
     outputs |= passed_on
     check_writes_under_views(sharing, stmts, ctx, varied)
     check_appends_under_holders(sharing, tree, stmts, ctx, varied)
+    check_changes_under_returned(sharing, tree, stmts, ctx, varied)
     check_item_updates(others, ctx, varied, stmts)
     useful = closure(outputs, reverse_edges(edges))
     ctx.active = varied & useful
