@@ -1097,7 +1097,10 @@ def run(tree, ctx):
     ret = tree.body[-1].value
     outputs = {ret.id} if isinstance(ret, gast.Name) else set()
     # a parameter the function appends to is an output too (the tape of a split callee)
-    outputs |= {p for p in ctx.params if p in ctx.mutable and kinds.get(p) in ("L", "LS")}
+    # (or pops from: a list of derivative code, of kind AL, that the reverse sweep of
+    # a split callee restores, whose tangents the caller reads again)
+    outputs |= {p for p in ctx.params if p in ctx.mutable and (
+        kinds.get(p) in ("L", "LS") or p in ctx.param_appends)}
     outputs |= passed_on
     check_writes_under_views(sharing, stmts, ctx, varied)
     check_appends_under_holders(sharing, tree, stmts, ctx, varied)

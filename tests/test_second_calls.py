@@ -441,8 +441,25 @@ def pops_and_appends(x):
     return L[0] * L[1]
 
 
+def pop_and_return(L):
+    L.pop()
+    return L
+
+
+def pops_in_a_loop(x):
+    # forward over reverse: bwd_g's L.append(v) restoring the item gave the tangent
+    # list no item (L, a list of the derivative code, was no output of it), so the
+    # caller's reverse sweep read the tangent of another item (a wrong hessian)
+    L = [x, 2.0 * x, x * x, x * x * x, x + 1.0]
+    s = 0.0
+    for _k in range(2):
+        L = pop_and_return(L)
+        s = s + L[-1] * x
+    return s
+
+
 RETURNED_LISTS = [rebinds_the_returned_list, reads_both_names, fills_without_return,
-                  fills_through_a_copy, extends_twice, pops_and_appends]
+                  fills_through_a_copy, extends_twice, pops_and_appends, pops_in_a_loop]
 
 
 def _fd(f, x, h=1e-6):
@@ -459,7 +476,14 @@ def test_callees_returning_the_list_they_fill(f, x):
         / (2 * H)
     assert s2sad.hessian(f)(x) == pytest.approx(want2, rel=1e-5, abs=1e-6)
     for outer, inner in [("reverse", "reverse"), ("forward", "reverse"), ("reverse", "forward")]:
-        got = s2sad.grad(s2sad.grad(f, mode=inner), mode=outer)(x)
+        try:
+            got = s2sad.grad(s2sad.grad(f, mode=inner), mode=outer)(x)
+        except s2sad.UnsupportedSyntaxError as exc:
+            # reverse over reverse through a loop calling the callee: its list is given
+            # to bwd_g for two of its parameters (refused, located)
+            assert f is pops_in_a_loop and outer == "reverse", (outer, inner)
+            assert "given for two" in str(exc) and exc.filename == __file__
+            continue
         assert got == pytest.approx(want2, rel=1e-5, abs=1e-6), (outer, inner)
 
 
