@@ -790,7 +790,9 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
     appended = {s.value.func.value.id: s for s in others if _is_append(s, ctx)}
     # (v = lst.pop() in reverse mode: the reverse sweep puts v's adjoint back onto lst's,
     # which the adjoints read through another name holding the list do not see)
-    popped = {s.value.func.value.id: s for s, _ in assigns if _is_pop(s, ctx)} \
+    # (not the tapes of derivative code differentiated again)
+    popped = {s.value.func.value.id: s for s, _ in assigns if _is_pop(s, ctx)
+              and not _TAPE.fullmatch(s.value.func.value.id)} \
         if ctx.mode == "reverse" else {}
     if not stored and not inplace and not calls and not appended and not popped \
             and not (ctx.params_escape and returns_array):
