@@ -806,8 +806,11 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
             # holding it sees it
             holder = s.value.value.id
             if t in appended:
-                raise errors.unsupported(appended[t], ctx, "ViewWrite",
-                                         f"{_user_name(holder, ctx)}[...].append")
+                user = _user_name(holder, ctx)
+                what = f"{user}[...].append" if _named_by_user(user, ctx) else \
+                    f"{_user_name(t, ctx)}.append, {_user_name(t, ctx)} an item of another " \
+                    "list or tuple"
+                raise errors.unsupported(appended[t], ctx, "ViewWrite", what)
             if varied is None or {holder, t} & varied:
                 item_pops.append((popped[t], t, holder))
         if t not in stored:
@@ -827,8 +830,7 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
         others = sharing.live_after(s, sharing.seen(t) - {t, target_name(s)})
         if others:
             user = _user_name(holder, ctx)
-            where = f"{user}[...].pop()" if user in ctx.local_names and not (
-                user.startswith("_") and user in ctx.namer.made) \
+            where = f"{user}[...].pop()" if _named_by_user(user, ctx) \
                 else f"{_user_name(t, ctx)}.pop() of an item of another list"
             raise errors.unsupported(s, ctx, "PopFromItem",
                                      f"{where} while {_describe(others, sharing, ctx)} "
@@ -1122,6 +1124,11 @@ def check_changes_under_returned(sharing, tree, stmts, ctx, varied):
                         f"{_describe(readers, sharing, ctx)}, the same list (the call on "
                         f"line {_line_of(call_stmt, ctx)[0]} returns its argument "
                         f"{_user_name(arg, ctx)}), is read later")
+
+
+def _named_by_user(n, ctx):
+    """``n`` (a name ``_user_name`` gave) is a name of the user's, not a temporary."""
+    return n in ctx.local_names and not (n.startswith("_") and n in ctx.namer.made)
 
 
 def _is_pop(s, ctx):

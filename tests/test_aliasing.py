@@ -514,8 +514,22 @@ def _store_into_a_list_held_twice(x, y):
     return b[0][0] * b[1][1] * x
 
 
+def _push_and_double(lst, v):
+    lst.append(v)
+    return lst, v * 2.0
+
+
+def _append_to_a_list_a_call_returned_in_a_tuple(x, y):
+    a = [x]
+    b, w = _push_and_double(a, y * y)
+    b.append(w)                    # <- returned: named by the user, not _t2[...]
+    return sum(a) * x
+
+
 @pytest.mark.parametrize("f, marker, words", [
     (_append_to_an_item_of_a_repeated_list, "<- append", r"m\[\.\.\.\]\.append"),
+    (_append_to_a_list_a_call_returned_in_a_tuple, "<- returned",
+     r"\(b\.append, b an item of another list or tuple\)"),
     (_store_into_a_list_held_twice, "<- store", r"changes b, read later"),
 ])
 @pytest.mark.parametrize("mode", ["auto", "reverse", "forward"])
