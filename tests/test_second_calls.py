@@ -458,8 +458,21 @@ def pops_in_a_loop(x):
     return s
 
 
+def append_on_even_steps(L, x):
+    for i in range(3):
+        if i % 2 == 0:
+            L.append(x * i)
+
+
+def fills_on_even_steps(x):
+    L = [x]
+    append_on_even_steps(L, x)
+    return sum(v * v for v in L)
+
+
 RETURNED_LISTS = [rebinds_the_returned_list, reads_both_names, fills_without_return,
-                  fills_through_a_copy, extends_twice, pops_and_appends, pops_in_a_loop]
+                  fills_through_a_copy, extends_twice, pops_and_appends, pops_in_a_loop,
+                  fills_on_even_steps]
 
 
 def _fd(f, x, h=1e-6):
