@@ -1087,6 +1087,7 @@ def run(tree, ctx):
     from .aliasing import (
         alias_classes,
         check_appends_under_holders,
+        check_changes_under_returned,
         check_item_updates,
         check_views,
         check_writes_under_views,
@@ -1098,10 +1099,14 @@ def run(tree, ctx):
     ret = tree.body[-1].value
     outputs = {ret.id} if isinstance(ret, gast.Name) else set()
     # a parameter the function appends to is an output too (the tape of a split callee)
-    outputs |= {p for p in ctx.params if p in ctx.mutable and kinds.get(p) in ("L", "LS")}
+    # (or pops from: a list of derivative code, of kind AL, that the reverse sweep of
+    # a split callee restores, whose tangents the caller reads again)
+    outputs |= {p for p in ctx.params if p in ctx.mutable and (
+        kinds.get(p) in ("L", "LS") or p in ctx.param_appends)}
     outputs |= passed_on
     check_writes_under_views(sharing, stmts, ctx, varied)
     check_appends_under_holders(sharing, tree, stmts, ctx, varied)
+    check_changes_under_returned(sharing, tree, stmts, ctx, varied)
     check_item_updates(others, ctx, varied, stmts)
     useful = closure(outputs, reverse_edges(edges))
     ctx.active = varied & useful

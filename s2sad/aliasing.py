@@ -788,16 +788,31 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
         ctx.global_reads = _global_reads(tree, ctx)
     returns_array = isinstance(ret, gast.Name) and ctx.var_kinds.get(ret.id, "A") != "S"
     appended = {s.value.func.value.id: s for s in others if _is_append(s, ctx)}
-    if not stored and not inplace and not calls and not appended \
+    # (v = lst.pop() in reverse mode: the reverse sweep puts v's adjoint back onto lst's,
+    # which the adjoints read through another name holding the list do not see)
+    # (not the tapes of derivative code differentiated again)
+    popped = {s.value.func.value.id: s for s, _ in assigns if _is_pop(s, ctx)
+              and not _TAPE.fullmatch(s.value.func.value.id)} \
+        if ctx.mode == "reverse" else {}
+    if not stored and not inplace and not calls and not appended and not popped \
             and not (ctx.params_escape and returns_array):
         return None
+    item_pops = []
     for s, t in assigns:
-        if t in appended and isinstance(s.value, gast.Subscript) \
+        if (t in appended or t in popped) and isinstance(s.value, gast.Subscript) \
                 and isinstance(s.value.value, gast.Name) \
                 and ctx.var_kinds.get(s.value.value.id) in ("L", "AL"):
-            # an item of a list of lists grown in place: every name holding it sees it
-            raise errors.unsupported(appended[t], ctx, "ViewWrite",
-                                     f"{_user_name(s.value.value.id, ctx)}[...].append")
+            # an item of a list of lists grown (or popped from) in place: every name
+            # holding it sees it
+            holder = s.value.value.id
+            if t in appended:
+                user = _user_name(holder, ctx)
+                what = f"{user}[...].append" if _named_by_user(user, ctx) else \
+                    f"{_user_name(t, ctx)}.append, {_user_name(t, ctx)} an item of another " \
+                    "list or tuple"
+                raise errors.unsupported(appended[t], ctx, "ViewWrite", what)
+            if varied is None or {holder, t} & varied:
+                item_pops.append((popped[t], t, holder))
         if t not in stored:
             continue
         v = s.value
@@ -808,6 +823,18 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
         if view:
             raise errors.unsupported(stored[t], ctx, "ViewWrite", _view_text(t, v, ctx))
     sharing = _Sharing(tree, stmts, ctx)
+    for s, t, holder in item_pops:
+        # the pop's adjoint goes back onto t's adjoint alone: a read through another name
+        # for the list (what holds it, the name it was made under) after the pop has an
+        # adjoint of the list as it is then, which would be added to t's as it was before
+        others = sharing.live_after(s, sharing.seen(t) - {t, target_name(s)})
+        if others:
+            user = _user_name(holder, ctx)
+            where = f"{user}[...].pop()" if _named_by_user(user, ctx) \
+                else f"{_user_name(t, ctx)}.pop() of an item of another list"
+            raise errors.unsupported(s, ctx, "PopFromItem",
+                                     f"{where} while {_describe(others, sharing, ctx)} "
+                                     "is read later")
     params = set(ctx.params)
     if returns_array:
         ctx.return_shares = {p for p in params if ret.id in sharing.seen(p)}
@@ -1025,7 +1052,8 @@ def check_appends_under_holders(sharing, tree, stmts, ctx, varied):
     ``row.append(v)``, then ``rows.append(row)``: each row is complete when held)."""
     if sharing is None or ctx.mode != "reverse" or not sharing.held_at:
         return
-    appends = [(s, s.value.func.value.id) for s in stmts if _is_append(s, ctx)
+    appends = [(s, s.value.func.value.id) for s in stmts
+               if (_is_append(s, ctx) or _is_pop(s, ctx))
                and s.value.func.value.id not in sharing.tapes] + ctx.list_fills
     if not appends:
         return
@@ -1058,12 +1086,73 @@ def check_appends_under_holders(sharing, tree, stmts, ctx, varied):
             if not readers or not any(_held_at_append(h, s, base, where, sharing)
                                       for h in holds):
                 continue
-            how = "grows" if _is_append(s, ctx) else \
-                f"grows in {dotted_name(s.value.func) or 'the call'}(...)"
+            how = "grows" if _is_append(s, ctx) else "is popped from" if _is_pop(s, ctx) \
+                else f"grows in {dotted_name(s.value.func) or 'the call'}(...)"
             raise errors.unsupported(s, ctx, "AppendUnderHolder",
                                      f"{_user_name(base, ctx)} {how} while "
                                      f"{_describe(readers, sharing, ctx)} holding it is "
                                      "read later")
+
+
+def check_changes_under_returned(sharing, tree, stmts, ctx, varied):
+    """``M = fill(L, x)`` of a function of yours that appends to (or pops from) its list
+    argument and returns it: ``M`` and ``L`` are one list, whose adjoints the reverse
+    sweep keeps apart and adds up where the call is reversed. An append or pop through
+    either name (``M.append(v)``, a call filling it) while the other is read later
+    would add the adjoint of the list as it is after the change to that of the list as
+    it was before: refused in reverse mode where a derivative is involved."""
+    if sharing is None or ctx.mode != "reverse":
+        return
+    pairs = []
+    for s in stmts:
+        found = ctx.classified.get(id(s)) if isinstance(s, gast.Assign) else None
+        if not found or not isinstance(found[2], Op) or found[2].kind != "call":
+            continue
+        t = target_name(s)
+        callee = sharing.callee(found[2].func, s.value) if t else None
+        if not callee:
+            continue
+        mapping, shared, appends = callee[0], callee[1], callee[5]
+        for p in sorted(set(shared) & set(appends)):
+            arg = mapping.get(p)
+            if isinstance(arg, gast.Name) and arg.id != t \
+                    and ctx.var_kinds.get(arg.id) in ("L", "LS") \
+                    and (varied is None or {arg.id, t} & varied):
+                pairs.append((s, t, arg.id))
+    if not pairs:
+        return
+    changes = [(x, x.value.func.value.id) for x in stmts
+               if _is_append(x, ctx) or _is_pop(x, ctx)] + ctx.list_fills
+    for call_stmt, t, arg in pairs:
+        for a, b in ((t, arg), (arg, t)):
+            for x, base in changes:
+                if x is call_stmt or base != a:
+                    continue
+                readers = sharing.live_after(x, {b})
+                if readers:
+                    raise errors.unsupported(
+                        x, ctx, "ChangeUnderReturned",
+                        f"{_user_name(base, ctx)} changes while "
+                        f"{_describe(readers, sharing, ctx)}, the same list (the call on "
+                        f"line {_line_of(call_stmt, ctx)[0]} returns its argument "
+                        f"{_user_name(arg, ctx)}), is read later")
+
+
+def _named_by_user(n, ctx):
+    """``n`` (a name ``_user_name`` gave) is a name of the user's, not a temporary."""
+    return n in ctx.local_names and not (n.startswith("_") and n in ctx.namer.made)
+
+
+def _is_pop(s, ctx):
+    """``v = lst.pop()`` of a local list (``lst.pop()`` as a statement is one too:
+    normalize assigns the item to a temporary)."""
+    if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call)
+            and target_name(s) is not None):
+        return False
+    f = s.value.func
+    return isinstance(f, gast.Attribute) and f.attr == "pop" \
+        and isinstance(f.value, gast.Name) and f.value.id in ctx.local_names \
+        and not s.value.args and not s.value.keywords
 
 
 def _holds_itself(h, ctx):

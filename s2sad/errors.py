@@ -275,11 +275,24 @@ UNSUPPORTED = {
                    "function builds (assigned only a list display, a comprehension, "
                    "list(...) or sorted(...)): copy the argument or global first, "
                    "out = list(lst), and change out"),
-    "AppendUnderHolder": ("reverse mode through an append to (or an extend of) a list "
-                          "that another list holds, read afterwards",
+    "AppendUnderHolder": ("reverse mode through an append to (or an extend of, a pop "
+                          "from) a list that another list holds, read afterwards",
                           "build the holding list once the list is complete (rows = [out, "
-                          "b] after the appends), or use forward mode: "
+                          "b] after the appends and pops), or use forward mode: "
                           "grad(..., mode='forward'), the default for one scalar argument"),
+    "ChangeUnderReturned": ("reverse mode through an append to (or a pop from) a list "
+                            "that a call of your function returned as well as changed, "
+                            "while the other name for it is read later",
+                            "go on with one name for the list (L = fill(L, x)), or return "
+                            "nothing from the function and keep using L, or use forward "
+                            "mode: grad(..., mode='forward'), the default for one scalar "
+                            "argument"),
+    "PopFromItem": ("reverse mode through a pop from a list that is an item of another "
+                    "list (rows[i].pop())",
+                    "pop from the list through a name of its own before another list "
+                    "holds it, or take a copy of the item first (row = list(rows[i])), or "
+                    "use forward mode: grad(..., mode='forward'), the default for one "
+                    "scalar argument"),
     "ListSort": ("lst.sort() of a list that carries a derivative",
                  "write lst = sorted(lst) (key= and reverse= as for sort), or sorted(lst) "
                  "into a new name where another name holds the list"),

@@ -1286,7 +1286,7 @@ class Reverse:
         y = ret.value
         split = ctx.output == "split"
         state = {}
-        seed = []
+        seed, list_seeds = [], []
         self.find_powers(body)
         for s in self.statements:       # (the last, ``ret``, is no assignment)
             if isinstance(s, gast.Assign) and target_name(s) not in ctx.active:
@@ -1308,13 +1308,27 @@ class Reverse:
                                and p not in ctx.param_stores and p not in ctx.param_writes
                                and (p in ctx.mutable or self.passes_on(p))]
             for p in ctx.list_params:
-                state[p] = D
+                last = _last_name_of(p, body)
+                if last != p and last in ctx.active:
+                    # the list is in another name when the function returns (SSA's
+                    # copies, bL_1 = bL before a loop popping from it): the adjoint after
+                    # the call is that name's, which reaches p's at the copies
+                    given = name(self.adjoint(p))
+                    if _defined(state.get(last, U)):        # returned too: both
+                        given = call(self.helper("add_adjoints"), given, call(
+                            self.helper("list_adjoint_in"), name(self.adjoint(last)),
+                            name(p)))
+                    list_seeds.append(assign(self.adjoint(last), given))
+                    state[last] = D
+                else:
+                    state[p] = D
         if split:
             # everything the reverse reads is gone when the forward function returns
             self.tape = self.tape or self.namer.fresh("_tape")
             # (the lists it fills are not: bwd takes them, as they are when it runs)
             rev, state = self.block(body, state, set(self.primal) - set(ctx.list_params),
                                     set(ctx.wrt_names))
+            rev = list_seeds + rev
         else:
             rev, state = self.block(body, state, None)
         fwd = self.forward(body)
@@ -1377,6 +1391,15 @@ class Reverse:
         tree.body = fwd + [copy_location(gast.Return(value=y), ret)]
         tree.name = self.namer.fresh(f"fwd_{ctx.name}")
         out_adjoint = self.adjoint(y.id) if isinstance(y, gast.Name) else self.namer.fresh("b_out")
+        joined = []
+        if isinstance(y, gast.Name) and y.id in ctx.list_params:
+            # the callee returns a list it appends to or pops from: the caller's adjoint
+            # of the result and its adjoint of the argument after the call are of one
+            # list, and add up (both would be parameters named b<list>)
+            out_adjoint = self.namer.fresh("b_out")
+            joined = [assign(self.adjoint(y.id), call(
+                self.helper("add_adjoints"), name(self.adjoint(y.id)),
+                call(self.helper("list_adjoint_in"), name(out_adjoint), name(y.id))))]
         args = gast.arguments(
             args=[gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None)
                   for n in (out_adjoint, *lists, *map(self.adjoint, ctx.list_params),
@@ -1385,12 +1408,34 @@ class Reverse:
         if not isinstance(result, gast.Tuple):
             result = gast.Tuple(elts=[result], ctx=gast.Load())
         if isinstance(y, gast.Name) and y.id in ctx.mutable:     # updated in place below
-            rev = [assign(out_adjoint, call(self.helper("owned"), name(out_adjoint)))] + rev
+            rev = [assign(self.adjoint(y.id), call(self.helper("owned"),
+                                                   name(self.adjoint(y.id))))] + rev
+        rev = joined + rev
         back = gast.FunctionDef(name=self.namer.fresh(f"bwd_{ctx.name}"), args=args,
                                 body=rev + [gast.Return(value=result)], decorator_list=[],
                                 returns=None, type_comment=None, type_params=[])
         copy_location(back, tree)
         return gast.Module(body=[tree, back], type_ignores=[])
+
+
+def _last_name_of(p, body):
+    """The name holding the list ``p`` holds at the start of ``body`` at its end: ``p``,
+    or the last of a chain of copies of it at the top level (``q = p``, the header copy
+    before a loop, which the loop's copies carry on; ``q = list_adjoint(p)``, the same
+    list in derivative code)."""
+    cur = p
+    for s in body:
+        if not isinstance(s, gast.Assign) or target_name(s) is None:
+            continue
+        v = s.value
+        if isinstance(v, gast.Call) and len(v.args) == 1 and not v.keywords \
+                and (dotted_name(v.func) or "").rpartition(".")[2] == "list_adjoint":
+            v = v.args[0]
+        if isinstance(v, gast.Name) and v.id == cur:
+            cur = target_name(s)
+        elif target_name(s) == cur:
+            return p            # rebound to something else: (not followed)
+    return cur
 
 
 def _differing(head, other):

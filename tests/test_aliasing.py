@@ -515,8 +515,22 @@ def _store_into_a_list_held_twice(x, y):
     return b[0][0] * b[1][1] * x
 
 
+def _push_and_double(lst, v):
+    lst.append(v)
+    return lst, v * 2.0
+
+
+def _append_to_a_list_a_call_returned_in_a_tuple(x, y):
+    a = [x]
+    b, w = _push_and_double(a, y * y)
+    b.append(w)                    # <- returned: named by the user, not _t2[...]
+    return sum(a) * x
+
+
 @pytest.mark.parametrize("f, marker, words", [
     (_append_to_an_item_of_a_repeated_list, "<- append", r"m\[\.\.\.\]\.append"),
+    (_append_to_a_list_a_call_returned_in_a_tuple, "<- returned",
+     r"\(b\.append, b an item of another list or tuple\)"),
     (_store_into_a_list_held_twice, "<- store", r"changes b, read later"),
 ])
 @pytest.mark.parametrize("mode", ["auto", "reverse", "forward"])
@@ -1555,3 +1569,91 @@ def test_global_of_a_helper_module_passed_refused():
         assert "changes the global MARKS in place (helpers_module.py line " in err.message
         assert "its argument 'm' is the same object as the global MARKS" in err.message
         np.testing.assert_allclose(g(np.array([1.0, 2.0, 3.0])), [2.0, 4.0, 6.0])
+
+
+# -- pops from a list another list holds ----------------------------------------------
+# Reverse mode put the popped item's adjoint back onto the adjoint of the name popped
+# through, not onto those of the other names for the list read after the pop: the
+# adjoints of the list as it was before and after the pop were added up item by item
+# (an IndexError at ``by = bout[1]``, or the item's adjoint lost).
+
+def _pop_through_the_holder(x, y):
+    out = [x, y]
+    rows = [out]
+    v = rows[0].pop()  # <- POP_ITEM
+    return v * x + out[0]
+
+
+def _pop_through_a_name_for_the_item(x, y):
+    out = [x, y]
+    rows = [out]
+    t = rows[0]
+    v = t.pop()  # <- POP_ITEM_NAMED
+    return v * x + rows[0][0]
+
+
+def _pop_items_in_a_loop(x, y):
+    rows = [[x, y], [y * y, x]]
+    s = 0.0
+    for i in range(2):
+        r = rows[i]
+        s = s + r.pop() * x  # <- POP_ITEM_LOOP
+    return s
+
+
+def _pop_items_of_the_loop_variable(x, y):
+    rows = [[x, y], [y * y, x]]
+    s = 0.0
+    for r in rows:
+        s = s + r.pop() * r[0]  # <- POP_LOOP_VAR
+    return s + rows[0][0]
+
+
+def _held_then_popped(x, y):
+    out = [x, y]
+    rows = [out]
+    v = out.pop()  # <- POP_HELD
+    return v * x + rows[0][0]
+
+
+@pytest.mark.parametrize("f, marker, words", [
+    (_pop_through_the_holder, "POP_ITEM", r"rows\[\.\.\.\]\.pop\(\) while out is read later"),
+    (_pop_through_a_name_for_the_item, "POP_ITEM_NAMED", r"rows\[\.\.\.\]\.pop\(\)"),
+    (_pop_items_in_a_loop, "POP_ITEM_LOOP", r"rows\[\.\.\.\]\.pop\(\)"),
+    (_pop_items_of_the_loop_variable, "POP_LOOP_VAR", r"r\.pop\(\) of an item of another list"),
+    (_held_then_popped, "POP_HELD", r"another list holds.*out is popped from while rows"),
+])
+def test_popping_from_a_list_another_list_holds_is_refused_in_reverse_mode(f, marker, words):
+    for run in (lambda: s2sad.grad(f, wrt=(0, 1), mode="reverse")(1.5, 2.0),
+                lambda: s2sad.hessian(f, wrt=(0, 1))(1.5, 2.0),
+                lambda: s2sad.grad(s2sad.grad(f, wrt=0, mode="reverse"), mode="reverse")(
+                    1.5, 2.0)):
+        with pytest.raises(UnsupportedSyntaxError, match=words) as info:
+            run()
+        assert info.value.filename == HERE and info.value.lineno == line_of(marker)
+        assert "mode='forward'" in str(info.value)
+    for x, y in [(1.5, 2.0), (-0.7, 0.3)]:             # forward mode follows the items
+        got = s2sad.grad(f, wrt=(0, 1), mode="forward")(x, y)
+        np.testing.assert_allclose(got, numerical_grad(f, (x, y), (0, 1)), rtol=1e-6)
+
+
+def _pop_through_the_only_name_read_later(x, y):
+    stack = [[x, y * x]]
+    top = stack[-1]
+    v = top.pop()
+    return v * top[0]
+
+
+def _popped_before_held(x, y):
+    out = [x, y, x * y]
+    v = out.pop()
+    rows = [out, v]
+    return rows[0][1] * rows[1] + out[0]
+
+
+@pytest.mark.parametrize("f", [_pop_through_the_only_name_read_later, _popped_before_held])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_pops_no_other_name_sees_later_are_differentiated(f, mode):
+    for x, y in [(1.5, 2.0), (-0.7, 0.3)]:
+        got = s2sad.grad(f, wrt=(0, 1), mode=mode)(x, y)
+        np.testing.assert_allclose(got, numerical_grad(f, (x, y), (0, 1)), rtol=1e-6)
