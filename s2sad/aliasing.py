@@ -164,8 +164,11 @@ class _Sharing(_Liveness):
         self.tapes = _tapes(stmts, ctx)
         self.sequences = set()   # names a loop iterates by (_seq = as_sequence(xs))
         # (copy, list): a new list or dict holding a list's or dict's items (xs[1:],
-        # list(xs), sorted(xs), dict(d)), which a store into that list does not change
-        self.shallow = set()
+        # list(xs), sorted(xs), dict(d)), which a store into that list does not change;
+        # in the order of the statements (a dict used as an ordered set: the copy of a
+        # copy, ys = list(xs[1:]), is resolved after the copy it copies, whatever the
+        # hash order of names)
+        self.shallow = {}
         self.held_at = {}        # (holder, held) -> the statements making the holder hold it
         items = []               # (list, name): the name is an item read from the list
         for s in stmts:
@@ -182,7 +185,7 @@ class _Sharing(_Liveness):
                 self.holders.setdefault(x, set()).add(holder)
                 self.held_at.setdefault((holder, x), []).append(s)
                 if self._shallow_copy(s, x):
-                    self.shallow.add((holder, x))
+                    self.shallow[holder, x] = None
             v = getattr(s, "value", None)
             if (same or held) and isinstance(v, gast.Subscript) \
                     and isinstance(v.value, gast.Name):
