@@ -218,7 +218,7 @@ class Normalizer:
         self.walrus = False  # the function has a ':=' (check_walrus)
         self.tree = None     # the function (stmt_Delete, list_written_in)
         self.dict_names = frozenset()   # names that only ever hold dicts (_dict_names)
-        self.bound_iterators = set()    # ids of reversed(...) calls bound to a name
+        self.bound_iterators = None     # ids of calls bound to a name (reversed(...))
 
     # -- statements -------------------------------------------------------
     def block(self, stmts):
@@ -1199,6 +1199,11 @@ class Normalizer:
                     x.id in self.dict_names or x.id in self.ctx.dicts
                     or x.id in self.ctx.params and self.ctx.kinds.get(x.id) in ("A", "X", None)):
             return None
+        if self.bound_iterators is None:    # (found once, where a reversed(...) is met)
+            self.bound_iterators = {
+                id(n.value) for n in walk(self.tree)
+                if isinstance(n, (gast.Assign, gast.AnnAssign, gast.NamedExpr))
+                and isinstance(n.value, gast.Call)}
         if id(e) in self.bound_iterators:
             raise errors.unsupported(e, self.ctx, "BoundIterator")
         seq = self.atom(x, out)
@@ -1824,9 +1829,6 @@ def run(tree, ctx):
     norm.walrus = contains(tree, gast.NamedExpr)
     norm.tree = tree
     norm.dict_names = _dict_names(tree, ctx)
-    norm.bound_iterators = {id(n.value) for n in walk(tree)
-                            if isinstance(n, (gast.Assign, gast.AnnAssign, gast.NamedExpr))
-                            and isinstance(n.value, gast.Call)}
     body = tree.body
     if ctx.mode == "reverse" and not norm.generated() and any(   # (a reverse sweep reads
             s.__class__ is gast.Assign and _view_of(s.value) for s in statements(body)):
@@ -1954,7 +1956,11 @@ def _changed_by_call(node, params):
 def _method_changes(body, ctx):
     """Record in ``ctx.param_changes`` the parameters a call in ``body`` changes in place
     (``_changed_by_call``) while they hold the caller's objects."""
-    params = set(ctx.params)
+    # (a number is never changed in place: the parameters known to hold one are not
+    # looked for, and most functions have no other)
+    params = {p for p in ctx.params if ctx.kinds.get(p) != "S"}
+    if not params:
+        return
     found = {}
     for s in statements(body):
         for node in walk(s) if not isinstance(s, (gast.If, gast.For, gast.While)) else \
