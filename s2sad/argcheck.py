@@ -223,6 +223,18 @@ def _line(where):
     return f" ({where[2] + ' ' if len(where) > 2 else ''}line {where[0]}: {where[1]!r})"
 
 
+def _overlapping(obj, names, values, skip=None):
+    """(name, value, how) of each argument but ``skip`` that overlaps ``obj``
+    (``relation``), in the order of ``names``."""
+    for q in names:
+        b = values.get(q, _ABSENT)
+        if q == skip or b is _ABSENT or isinstance(b, _SCALARS):
+            continue
+        how = relation(b, obj)
+        if how is not None:
+            yield q, b, how
+
+
 def refuse_aliasing(func, changes, values, order=None):
     """An ``ArgumentError`` if, among ``values`` (parameter name -> value of a call),
     one the function changes in place (``changes``) overlaps another (``relation``),
@@ -236,13 +248,7 @@ def refuse_aliasing(func, changes, values, order=None):
         a = values.get(p, _ABSENT)
         if a is _ABSENT or isinstance(a, _IMMUTABLE):
             continue
-        for q in names:
-            b = values.get(q, _ABSENT)
-            if q == p or b is _ABSENT or isinstance(b, _SCALARS):
-                continue
-            how = relation(b, a)
-            if how is None:
-                continue
+        for q, b, how in _overlapping(a, names, values, p):
             told = _TOLD[how].format(p=repr(p))
             copied, value = (q, b) if isinstance(b, _COPIED) or not isinstance(a, _COPIED) \
                 else (p, a)             # (a copy of the array, not of self holding it)
@@ -259,13 +265,7 @@ def refuse_aliasing(func, changes, values, order=None):
             continue
         if isinstance(obj, _IMMUTABLE):
             continue
-        for q in names:
-            b = values.get(q, _ABSENT)
-            if b is _ABSENT or isinstance(b, _SCALARS):
-                continue
-            how = relation(b, obj)
-            if how is None:
-                continue
+        for q, b, how in _overlapping(obj, names, values):
             told = _TOLD[how].format(p=f"the global {g}")
             call = ", ".join(_copy_of(n, b) if n == q else n for n in names)
             raise errors.bad_argument(
