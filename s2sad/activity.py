@@ -16,6 +16,11 @@ This stage also rejects, with located errors, what cannot be differentiated
 yet: active values through functions without rules, stores of active values
 into array elements, iteration over active values, side-effecting calls on
 active values.
+
+With the kinds known, a scalar operation made again becomes a copy of the
+first (:mod:`s2sad.cse`), so that the value gets one adjoint. This belongs to
+the normal form the derivative is taken of, not to the clean-up of the
+generated code: ``optimize=False`` shows the copy.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from . import errors, runtime, shapes
+from . import cse, errors, runtime, shapes
 from .dataflow import closure, reverse_edges
 from .gastutil import dotted_name, loads, stores, target_name, walk
 from .gastutil import names as name_nodes
@@ -992,7 +997,8 @@ def _elementwise_of_arrays(value, op, ctx, kinds):
 
 
 def run(tree, ctx):
-    # every statement, nested ones too: this stage reads the tree and changes none
+    # every statement, nested ones too: this stage reads the tree and changes none but
+    # the values cse.run turns into copies (of the same kind, reading no other names)
     stmts = list(walk_stmts(tree.body))
     # the name each statement assigns (target_name), and the statements split into
     # the assignments to one name, (statement, name), and the others: the analyses
@@ -1113,7 +1119,23 @@ def run(tree, ctx):
     if ctx.mode == "forward" and len(ctx.wrt) > 1:    # one tangent sweep per argument
         ctx.active_by = {p: closure({p}, edges) & useful for p in ctx.wrt_names}
     _check(stmts, ctx, ops, varied, targets)
+    _share_operations(tree, ctx, kinds)
     return tree
+
+
+def _share_operations(tree, ctx, kinds):
+    """``cse.run`` on the assignments to active names: a value made again becomes a
+    copy of the name holding it, which is active from then on (the copy sends its
+    adjoint there); the classification of the copy is made again where it is read
+    (``Classified``, ``ctx.classified`` keeps the value it classified)."""
+    active = ctx.active
+    for s in cse.run(tree.body, kinds, ctx.local_names | set(ctx.params), active):
+        holder, t = s.value.id, s.targets[0].id
+        ctx.edges.setdefault(holder, set()).add(t)
+        active.add(holder)
+        for along in (ctx.active_by or {}).values():
+            if t in along:
+                along.add(holder)
 
 
 def _appended_by(op, node, names, kinds, ctx):

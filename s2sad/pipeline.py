@@ -32,7 +32,7 @@ STAGES = [
     ("desugar", desugar.run),        # break/continue/early return -> flags
     ("normal", normalize.run),       # three-address form
     ("ssa", ssa.run),                # SSA with copies at joins and loop headers
-    ("activity", activity.run),      # active names, scalar/array kinds, checks
+    ("activity", activity.run),      # active names, scalar/array kinds, checks, cse
     ("reverse", reverse.run),        # forward sweep + tape + reverse sweep
     ("final", optimize.run),         # copy propagation
 ]
