@@ -46,6 +46,7 @@ class Context:
     filename: str = "<unknown>"
     firstlineno: int = 1
     col_shift: int = 0
+    source_text: str | None = None    # the def's text (parse.run), if read from one
     name: str = "f"
     params: list = field(default_factory=list)
     local_names: set = field(default_factory=set)
@@ -96,6 +97,12 @@ class Context:
     @property
     def wrt_names(self):
         return [self.params[i] for i in self.wrt]
+
+    def may_contain(self, word):
+        """Whether the text of the def holds ``word`` (True when no text was read): the
+        test, cheaper than a walk of the tree, that a construct (``with``, ``yield``,
+        ``:=``) is not in the function at all."""
+        return self.source_text is None or word in self.source_text
 
     def lookup(self, dotted):
         """Resolve a dotted name as the user's function sees it, or raise KeyError; a

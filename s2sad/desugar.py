@@ -207,7 +207,7 @@ def _unwrap_with(stmts, ctx):
 
 
 def run(tree, ctx):
-    if contains(tree, gast.With):
+    if ctx.may_contain("with") and contains(tree, gast.With):
         tree.body = _unwrap_with(tree.body, ctx)
     general = _has_early_return(tree.body)
     pass_ = Desugar(ctx, general)

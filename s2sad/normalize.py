@@ -1826,14 +1826,14 @@ def _refuse_unsupported_statement(tree, ctx):
 
 def run(tree, ctx):
     norm = Normalizer(ctx)
-    norm.walrus = contains(tree, gast.NamedExpr)
+    norm.walrus = ctx.may_contain(":=") and contains(tree, gast.NamedExpr)
     norm.tree = tree
     norm.dict_names = _dict_names(tree, ctx)
     body = tree.body
     if ctx.mode == "reverse" and not norm.generated() and any(   # (a reverse sweep reads
             s.__class__ is gast.Assign and _view_of(s.value) for s in statements(body)):
         _check_stale_views(body, ctx)           # views after its restores)
-    if contains(tree, (gast.Yield, gast.YieldFrom)):        # reported: the first walk meets
+    if ctx.may_contain("yield") and contains(tree, (gast.Yield, gast.YieldFrom)):        # reported: the first walk meets
         for n in walk(tree):
             if isinstance(n, (gast.Yield, gast.YieldFrom)):
                 raise errors.unsupported(n, ctx, type(n).__name__)

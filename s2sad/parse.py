@@ -124,6 +124,7 @@ def run(ctx):
     except SyntaxError as exc:
         raise errors.source_unavailable(func, f"its source does not parse ({exc.msg})") from None
     ctx.col_shift = source.col_shift
+    ctx.source_text = source.text
     ctx.filename = filename
     module = source.gast_module()
     fdef = module.body[0] if module.body else None
@@ -696,8 +697,8 @@ class _Source:
     a function transformed once, the usual case, pays one conversion and no clone.
     """
 
-    __slots__ = ("lines", "col_shift", "tree", "lnum", "module", "handed_out", "reads", "fields",
-                 "checked")
+    __slots__ = ("lines", "col_shift", "text", "tree", "lnum", "module", "handed_out", "reads",
+                 "fields", "checked")
 
     def __init__(self, lines, lnum):
         self.lines = lines                  # the whole file, as linecache holds it
@@ -710,6 +711,7 @@ class _Source:
         else:
             block, text, dedented, tree = found
         self.col_shift = len(block[0]) - len(block[0].lstrip()) if dedented != text else 0
+        self.text = text
         self.tree = tree
         self.lnum = lnum
         self.module = None                  # the kept gast tree, once asked twice
