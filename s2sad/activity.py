@@ -42,7 +42,7 @@ from . import cse, errors, runtime, shapes
 from .dataflow import closure, reverse_edges
 from .gastutil import dotted_name, loads, stores, target_name, walk
 from .gastutil import names as name_nodes
-from .kinds import array_kind, array_ndim, is_array_kind, join_kinds
+from .kinds import DICT_ITEMS, array_kind, array_ndim, is_array_kind, join_kinds
 from .rules import lookup
 from .rules.methods import ATTRIBUTES, DICT_METHODS, METHODS
 from .shapes import callee
@@ -516,6 +516,9 @@ def infer_kinds(tree, ctx, stmts=None, ops=None, reads=None, targets=None):
                 and v.attr in records.get(v.value.id, ()) else (t, v, deps)
                 for t, v, deps in defs]
         literals = dict(literals, **{_RECORD_KEY: records})
+    scalar_dicts = _scalar_item_dicts(tree, ctx, kinds)
+    if scalar_dicts:    # p["w"] of a dict argument of scalars only, p unchanged: a scalar
+        literals = dict(literals, **{_SCALAR_DICTS_KEY: scalar_dicts})
     changed = True
     seen = set()
     changed_at = {}        # name -> number of the last evaluation that changed its kind
@@ -647,6 +650,29 @@ def _sequence_literals(defs, ctx=None):
 
 
 _RECORD_KEY = "<records>"     # literals[_RECORD_KEY]: _record_literals (not a name)
+_SCALAR_DICTS_KEY = "<scalar dicts>"    # literals[_SCALAR_DICTS_KEY]: _scalar_item_dicts
+
+
+def _scalar_item_dicts(tree, ctx, kinds):
+    """The parameters holding a dict of scalars only (``ctx.kinds[p + DICT_ITEMS]``,
+    ``api.dict_kind``) that the function only reads items of: each use of the name is
+    ``p[k]`` read (no slice), so nothing stores into the dict, deletes from it, or lets
+    another name, a call or a callee reach it, and ``p[k]`` is a scalar."""
+    found = {p for p in ctx.params if kinds.get(p) == "L"
+             and ctx.kinds.get(p + DICT_ITEMS) == "S"}
+    if not found:
+        return frozenset()
+    allowed = set()         # id of each Name node read as p[k]
+    for n in walk(tree):
+        if n.__class__ is gast.Subscript and n.value.__class__ is gast.Name \
+                and n.value.id in found and isinstance(n.ctx, gast.Load) \
+                and not isinstance(n.slice, gast.Slice):
+            allowed.add(id(n.value))
+    for n in walk(tree):
+        if n.__class__ is gast.Name and n.id in found and id(n) not in allowed \
+                and not isinstance(n.ctx, gast.Param):
+            found.discard(n.id)
+    return frozenset(found)
 
 
 def _record_literals(defs, ctx):
@@ -706,6 +732,9 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
             return base if base in ("L", "LS", "AL") else "A"
         if base == "LS" and _is_int_index(value.slice, kinds):     # t[True] is t[1]
             return "S"
+        if base == "L" and value.value.__class__ is gast.Name and value.value.id in \
+                (literals or {}).get(_SCALAR_DICTS_KEY, ()):
+            return "S"              # an item of a dict argument of scalars
         if base == "L" and _is_int_index(value.slice, kinds):
             items = (literals or {}).get(getattr(value.value, "id", None))
             if isinstance(items, gast.Tuple) and items.elts and not any(
