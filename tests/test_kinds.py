@@ -13,6 +13,7 @@ against finite differences, and its generated code for what it must not contain.
 from __future__ import annotations
 
 import inspect
+import math
 import re
 import warnings
 
@@ -592,7 +593,7 @@ def _dict_fd(f, params, x, h=1e-6):
     out = {}
     for k, v in params.items():
         out[k] = (f(dict(params, **{k: v + h}), x) - f(dict(params, **{k: v - h}), x)) / (2 * h)
-    return out, (f(params, x + h) - f(params, x - h)) / (2 * h)
+    return out, (f(dict(params), x + h) - f(dict(params), x - h)) / (2 * h)
 
 
 @pytest.mark.parametrize("f", DICT_ITEM_FUNCS)
@@ -666,8 +667,8 @@ def test_dicts_of_floats_and_of_arrays_get_code_of_their_own(mode):
 def dict_item_stored_back(params, x):
     v = params["b"]
     v *= 0.9
-    params["c"] = v                     # the dict is changed: its items are anything
-    return v * x
+    params["c"] = np.ones(2) * v        # the dict holds an array now: items are anything
+    return np.sum(v * x + params["c"])
 
 
 def dict_item_passed_on(params, x):
@@ -699,3 +700,70 @@ def test_a_dict_of_scalars_also_passed_as_an_argument_changed_is_refused():
     same = {"b": 0.5}
     with pytest.raises(s2sad.ArgumentError, match="same object"):
         g(same, same, 1.5)
+
+
+def dict_items_looped(params, x):
+    s = sum(params.values()) / len(params)
+    for _k, t in params.items():
+        t *= x                          # v of (k, v) in params.items(): a float
+        s = s + t
+    for t2 in params.values():
+        t2 += x
+        s = s + t2 * t2
+    for k2 in params:
+        t3 = params[k2]
+        t3 *= x
+        s = s + t3
+    for k3 in params.keys():
+        s = s + params[k3] * x
+    if "b" in params:
+        s = s * params.get("b")
+    return s
+
+
+def dict_items_stored(params, x):
+    for k in params.keys():
+        t = params[k]
+        t += x
+        params["w"] = math.tanh(params["w"] * t)    # a float stored: still scalars
+    params["b"] = x * x
+    v = params["b"]
+    v *= 2.0
+    return v + params["w"]
+
+
+def dict_array_stored_after_the_read(params, x):
+    s = 0.0
+    for _ in range(3):
+        v = params["b"]
+        v *= 2.0
+        s = s + np.sum(v) * x
+        params["b"] = np.ones(2) * x    # an array stored: items are anything
+    return s
+
+
+@pytest.mark.parametrize("f", [dict_items_looped, dict_items_stored])
+@pytest.mark.parametrize("params", SCALAR_DICTS, ids=["floats", "float64", "int_b", "int_w"])
+@pytest.mark.parametrize("mode", ["reverse", "forward", "auto"])
+def test_loops_over_and_stores_into_a_dict_of_scalars(f, params, mode):
+    """Items of a dict of scalars read in loops (``for k, v in p.items()``, ``for v in
+    p.values()``, ``for k in p``) are scalars, and so are those of the private copy of
+    one the function stores scalars into (``p_1 = copy_of(p)``), which the caller's
+    dict never sees."""
+    x = 1.3
+    before = dict(params)
+    want_dict, want_x = _dict_fd(f, params, x)
+    assert s2sad.grad(f, 1, mode=mode)(params, x) == pytest.approx(want_x, rel=1e-6)
+    if mode != "forward":
+        got = s2sad.grad(f, 0, mode=mode)(params, x)
+        assert set(got) == set(params)
+        for k in params:
+            assert got[k] == pytest.approx(want_dict[k], rel=1e-6, abs=1e-8)
+    assert params == before
+    found = kinds_of(f, params, x)
+    assert {found[n] for n in ("t", "t_1")} == {"S"}
+
+
+def test_a_dict_an_array_is_stored_into_keeps_items_of_any_kind():
+    with pytest.raises(UnsupportedSyntaxError, match="in-place update"):
+        s2sad.grad(dict_array_stored_after_the_read, 1)({"b": 0.5, "w": 2.0}, 1.5)
