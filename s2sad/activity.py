@@ -528,6 +528,7 @@ def infer_kinds(tree, ctx, stmts=None, ops=None, reads=None, targets=None):
         # stored into it is a scalar; else its items are anything: the kinds again
         bad = {d for d, v in stores if d in scalar_dicts and _atom_kind(v, found) != "S"}
         if not bad:
+            ctx.scalar_item_dicts = scalar_dicts
             return found
         scalar_dicts = scalar_dicts - bad
         if ops is not None:

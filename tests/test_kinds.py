@@ -732,6 +732,19 @@ def dict_items_stored(params, x):
     return v + params["w"]
 
 
+def dict_item_augmented(params, x):
+    params["w"] += x                    # params[...] op= ... of a float: no array changed
+    t = params["w"]
+    t *= 2.0
+    u = t * params["b"]
+    return u * x
+
+
+def dict_item_augmented_by_an_array(params, x):
+    params["w"] += np.ones(2) * x       # an array now: params[...] op= ... refused
+    return np.sum(params["w"] * params["b"])
+
+
 def dict_array_stored_after_the_read(params, x):
     s = 0.0
     for _ in range(3):
@@ -742,7 +755,7 @@ def dict_array_stored_after_the_read(params, x):
     return s
 
 
-@pytest.mark.parametrize("f", [dict_items_looped, dict_items_stored])
+@pytest.mark.parametrize("f", [dict_items_looped, dict_items_stored, dict_item_augmented])
 @pytest.mark.parametrize("params", SCALAR_DICTS, ids=["floats", "float64", "int_b", "int_w"])
 @pytest.mark.parametrize("mode", ["reverse", "forward", "auto"])
 def test_loops_over_and_stores_into_a_dict_of_scalars(f, params, mode):
@@ -767,3 +780,8 @@ def test_loops_over_and_stores_into_a_dict_of_scalars(f, params, mode):
 def test_a_dict_an_array_is_stored_into_keeps_items_of_any_kind():
     with pytest.raises(UnsupportedSyntaxError, match="in-place update"):
         s2sad.grad(dict_array_stored_after_the_read, 1)({"b": 0.5, "w": 2.0}, 1.5)
+
+
+def test_an_item_of_a_dict_of_scalars_updated_by_an_array_is_refused():
+    with pytest.raises(UnsupportedSyntaxError, match=r"params\[\.\.\.\] op= "):
+        s2sad.grad(dict_item_augmented_by_an_array, 1)({"b": 0.5, "w": 2.0}, 1.5)
