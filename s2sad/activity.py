@@ -42,7 +42,7 @@ from . import cse, errors, runtime, shapes
 from .dataflow import closure, reverse_edges
 from .gastutil import dotted_name, loads, stores, target_name, walk
 from .gastutil import names as name_nodes
-from .kinds import array_kind, array_ndim, is_array_kind, join_kinds
+from .kinds import DICT_ITEMS, array_kind, array_ndim, is_array_kind, join_kinds
 from .rules import lookup
 from .rules.methods import ATTRIBUTES, DICT_METHODS, METHODS
 from .shapes import callee
@@ -516,6 +516,28 @@ def infer_kinds(tree, ctx, stmts=None, ops=None, reads=None, targets=None):
                 and v.attr in records.get(v.value.id, ()) else (t, v, deps)
                 for t, v, deps in defs]
         literals = dict(literals, **{_RECORD_KEY: records})
+    scalar_dicts, stores = _scalar_item_dicts(tree, ctx, kinds, defs)
+    start, unknown_at_start = dict(kinds), set(unknown)
+    while True:
+        found = _kind_fixpoint(defs, dict(start), set(unknown_at_start), ctx, ops, bools,
+                               dict(literals, **{_SCALAR_DICTS_KEY: scalar_dicts,
+                                                 _DICT_LOOPS_KEY: _scalar_dict_loops(
+                                                     defs, scalar_dicts, ctx)})
+                               if scalar_dicts else literals)
+        # a copy of a dict argument of scalars (copy_of) stays one if every value
+        # stored into it is a scalar; else its items are anything: the kinds again
+        bad = {d for d, v in stores if d in scalar_dicts and _atom_kind(v, found) != "S"}
+        if not bad:
+            ctx.scalar_item_dicts = scalar_dicts
+            return found
+        scalar_dicts = scalar_dicts - bad
+        if ops is not None:
+            ops.clear()
+
+
+def _kind_fixpoint(defs, kinds, unknown, ctx, ops, bools, literals):
+    """The kinds of ``infer_kinds``, from the parameters' (``kinds``), ``unknown``: the
+    names no definition of which was evaluated yet."""
     changed = True
     seen = set()
     changed_at = {}        # name -> number of the last evaluation that changed its kind
@@ -647,6 +669,110 @@ def _sequence_literals(defs, ctx=None):
 
 
 _RECORD_KEY = "<records>"     # literals[_RECORD_KEY]: _record_literals (not a name)
+_SCALAR_DICTS_KEY = "<scalar dicts>"    # literals[_SCALAR_DICTS_KEY]: _scalar_item_dicts
+
+
+_DICT_VIEWS = ("values", "items", "keys", "get")     # methods reading a dict, no more
+_DICT_LOOPS_KEY = "<scalar dict loops>"     # literals[_DICT_LOOPS_KEY]: _scalar_dict_loops
+
+
+def _scalar_dict_loops(defs, dicts, ctx):
+    """(values, pairs) for the loops over the items of the dicts of scalars ``dicts``
+    (``_scalar_item_dicts``), each name bound once: ``values``, the names bound to
+    ``p.values()``, whose ``as_sequence`` (``for v in p.values()``) is a new list of
+    scalars ('LS'); ``pairs``, the names bound to an item of ``as_sequence(p.items())``
+    (``for k, v in p.items()``), a (key, scalar) pair whose ``[1]`` is a scalar."""
+    count = {}
+    for t, _, _ in defs:
+        count[t] = count.get(t, 0) + 1
+    views = {}
+    for t, v, _ in defs:
+        if count[t] == 1 and v.__class__ is gast.Call and not v.args and not v.keywords \
+                and v.func.__class__ is gast.Attribute and v.func.attr in ("values", "items") \
+                and v.func.value.__class__ is gast.Name and v.func.value.id in dicts:
+            views[t] = v.func.attr
+    if not views:
+        return frozenset(), frozenset()
+    item_seqs = {t for t, v, _ in defs
+                 if count[t] == 1 and _sequence_of(v, views, ctx) == "items"}
+    pairs = {t for t, v, _ in defs if count[t] == 1 and v.__class__ is gast.Subscript
+             and v.value.__class__ is gast.Name and v.value.id in item_seqs
+             and not isinstance(v.slice, gast.Slice)}
+    return frozenset(t for t, a in views.items() if a == "values"), frozenset(pairs)
+
+
+def _sequence_of(v, views, ctx):
+    """'values' or 'items' for ``as_sequence(w)`` of a name ``w`` in ``views``, else None."""
+    if v.__class__ is gast.Call and len(v.args) == 1 and v.func.__class__ is gast.Name \
+            and ctx.injected.get(v.func.id) is runtime.as_sequence \
+            and v.args[0].__class__ is gast.Name and v.args[0].id in views:
+        return views[v.args[0].id]
+    return None
+
+
+def _scalar_item_dicts(tree, ctx, kinds, defs):
+    """(dicts, stores). ``dicts``: the parameters holding a dict of scalars only
+    (``ctx.kinds[p + DICT_ITEMS]``, ``api.dict_kind``) that the function only reads,
+    and the private copies of such parameters it writes into (``p_1 = copy_of(p)``,
+    bound once). Each use of the name is ``p[k]`` read (no slice), ``p.values()``,
+    ``p.items()``, ``p.keys()``, ``p.get(...)``, ``len(p)``, a loop over it
+    (``as_sequence(p)``), ``k in p``, a parameter's ``copy_of(p)``, or, for a copy only,
+    a store ``p_1[k] = v``: nothing deletes from the dict, or lets another name, a call
+    or a callee reach it, and ``p[k]`` is a scalar as long as each value stored is one.
+    ``stores``: (copy, value stored) of those stores, for ``infer_kinds`` to check."""
+    params = {p for p in ctx.params if kinds.get(p) == "L"
+              and ctx.kinds.get(p + DICT_ITEMS) == "S"}
+    if not params:
+        return frozenset(), []
+    count = {}
+    for t, v, _ in defs:
+        if v.__class__ is not _Held:        # (p_1[k] = v holds v: no binding of p_1)
+            count[t] = count.get(t, 0) + 1
+    copies = {t: v.args[0].id for t, v, _ in defs if count.get(t) == 1
+              and v.__class__ is gast.Call and len(v.args) == 1 and not v.keywords
+              and v.func.__class__ is gast.Name
+              and ctx.injected.get(v.func.id) is runtime.copy_of
+              and v.args[0].__class__ is gast.Name and v.args[0].id in params}
+    found = params | set(copies)
+
+    def mine(n):
+        return n.__class__ is gast.Name and n.id in found
+
+    allowed = set()         # id of each Name node read as above
+    stores = []
+    for n in walk(tree):
+        cls = n.__class__
+        if cls is gast.Subscript:
+            if mine(n.value) and isinstance(n.ctx, gast.Load) \
+                    and not isinstance(n.slice, gast.Slice):
+                allowed.add(id(n.value))
+        elif cls is gast.Assign:
+            t = n.targets[0]
+            if len(n.targets) == 1 and t.__class__ is gast.Subscript and mine(t.value) \
+                    and t.value.id in copies and not isinstance(t.slice, gast.Slice):
+                allowed.add(id(t.value))
+                stores.append((t.value.id, n.value))
+        elif cls is gast.Call:
+            f = n.func
+            if f.__class__ is gast.Attribute and mine(f.value) and f.attr in _DICT_VIEWS \
+                    and (f.attr == "get" or not n.args) and not n.keywords:
+                allowed.add(id(f.value))
+            elif len(n.args) == 1 and mine(n.args[0]) and not n.keywords \
+                    and f.__class__ is gast.Name and (
+                        ctx.injected.get(f.id) in (runtime.as_sequence, runtime.copy_of)
+                        or callee(n, ctx) is builtins.len):
+                allowed.add(id(n.args[0]))
+        elif cls is gast.Compare:
+            for op, c in zip(n.ops, n.comparators):
+                if mine(c) and op.__class__ in (gast.In, gast.NotIn):
+                    allowed.add(id(c))
+    for n in walk(tree):
+        if mine(n) and id(n) not in allowed and not isinstance(n.ctx, (gast.Param, gast.Store)):
+            found.discard(n.id)
+        elif mine(n) and isinstance(n.ctx, gast.Store) and n.id not in copies:
+            found.discard(n.id)
+    found -= {c for c, p in copies.items() if p not in found}
+    return frozenset(found), stores
 
 
 def _record_literals(defs, ctx):
@@ -695,7 +821,11 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
         return "AL"
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) \
             and ctx.injected.get(value.func.id) is runtime.as_sequence and value.args:
-        return _atom_kind(value.args[0], kinds)
+        arg = value.args[0]
+        if arg.__class__ is gast.Name and literals and _DICT_LOOPS_KEY in literals \
+                and arg.id in literals[_DICT_LOOPS_KEY][0]:
+            return "LS"             # list(p.values()) of a dict argument of scalars
+        return _atom_kind(arg, kinds)
     if isinstance(value, gast.Subscript):
         base = _atom_kind(value.value, kinds)
         ndim = array_ndim(base)
@@ -706,6 +836,14 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
             return base if base in ("L", "LS", "AL") else "A"
         if base == "LS" and _is_int_index(value.slice, kinds):     # t[True] is t[1]
             return "S"
+        if base == "L" and value.value.__class__ is gast.Name and value.value.id in \
+                (literals or {}).get(_SCALAR_DICTS_KEY, ()):
+            return "S"              # an item of a dict argument of scalars
+        if value.value.__class__ is gast.Name and literals and _DICT_LOOPS_KEY in literals \
+                and value.value.id in literals[_DICT_LOOPS_KEY][1] \
+                and value.slice.__class__ is gast.Constant and type(value.slice.value) is int \
+                and value.slice.value in (1, -1):
+            return "S"              # v of (k, v) in p.items() of a dict of scalars
         if base == "L" and _is_int_index(value.slice, kinds):
             items = (literals or {}).get(getattr(value.value, "id", None))
             if isinstance(items, gast.Tuple) and items.elts and not any(

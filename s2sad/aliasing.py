@@ -611,7 +611,7 @@ def check_item_updates(others, ctx, varied, stmts=()):
     holding it sees the change), where the normal form's ``lst[i] = lst[i] op v``
     rebinds the item to a new array: refused where a derivative is involved, unless
     the list holds scalars only (kind ``LS``) or it is a dict of scalars
-    (``_scalar_dicts``). ``others``: the statements that are no assignment to one name,
+    (``_scalar_dicts``; ``Context.scalar_item_dicts`` for a dict argument). ``others``: the statements that are no assignment to one name,
     ``stmts``: every statement (both in ``walk_stmts`` order)."""
     scalar_dicts = None
     for s in others:
@@ -621,8 +621,8 @@ def check_item_updates(others, ctx, varied, stmts=()):
         if ctx.var_kinds.get(base) in ("L", "AL") and (base in varied or loads(s.value) & varied):
             if scalar_dicts is None:
                 scalar_dicts = _scalar_dicts(stmts, ctx)
-            if base in scalar_dicts:
-                continue
+            if base in scalar_dicts or base in ctx.scalar_item_dicts:
+                continue            # (a dict argument of scalars, or its copy)
             raise errors.unsupported(s, ctx, "InplaceAlias",
                                      f"{_user_name(base, ctx)}[...] op= ... updates the array "
                                      "the list holds, which other names may hold too")

@@ -19,7 +19,7 @@ import types
 import numpy as np
 
 from . import argcheck, errors, parse, pipeline
-from .kinds import array_ndim
+from .kinds import DICT_ITEMS, array_ndim
 from .runtime import REFUSED_ARRAYS, refused_array_message
 
 _CACHE = {}
@@ -56,6 +56,21 @@ def kind_of(value):
     if hasattr(type(value), "__dataclass_fields__") and not isinstance(value, type):
         return "L"          # a dataclass instance: a container read by field (p.w)
     return "A"
+
+
+def dict_kind(value):
+    """For the dispatch of a call (``_key``, ``_fast_entry``, ``_dispatcher``) on a
+    dict argument: 'DS' for a non-empty dict whose values are all Python or NumPy
+    scalars, whose items the code reads as scalars (``call_kinds`` gives the
+    parameter ``p`` the kind 'L' and ``p{}`` the kind 'S'), 'L' for any other dict."""
+    if value and all(isinstance(v, _SCALAR_TYPES) for v in value.values()):
+        return "DS"
+    return "L"
+
+
+def _spec_kind(value):
+    """``kind_of``, but ``dict_kind`` for a dict: what a call is dispatched on."""
+    return dict_kind(value) if type(value) is dict else kind_of(value)
 
 
 def _sequence_kind(value):
@@ -193,6 +208,9 @@ def call_kinds(func, arguments, owner=None):
     each have their own, and the code is made for their number
     (``parse._expand_vararg``)."""
     kinds = {n: kind_of(v) for n, v in arguments.items()}
+    for n, v in arguments.items():
+        if type(v) is dict and dict_kind(v) == "DS":
+            kinds[n + DICT_ITEMS] = "S"     # its items are scalars (activity.infer_kinds)
     var = vararg_of(func if owner is None else owner)
     if var is not None and var in arguments:
         from .parse import vararg_key, vararg_names
@@ -468,7 +486,7 @@ def _unwrap(func):
     return plain(func)
 
 
-_REFINED = (list, tuple, np.ndarray)      # (and their subclasses: named tuples)
+_REFINED = (list, tuple, np.ndarray, dict)    # (and their subclasses: named tuples)
 
 
 def _key(args, kwargs):
@@ -480,7 +498,7 @@ def _key(args, kwargs):
     for t in key:
         if (t[1] if type(t) is tuple else t) in _REFINED \
                 or isinstance(t, type) and issubclass(t, _REFINED):
-            return key + tuple(kind_of(a) for a in args)
+            return key + tuple(map(_spec_kind, args))
     return key
 
 
@@ -701,6 +719,7 @@ def _dispatcher(sig, name, fast, limit=8, wrt=()):
     stale = inject("StaleReceiverError", errors.StaleReceiverError)
     note = inject("note_generated", errors.note_generated)
     kind_fn = inject("kind_of", kind_of)
+    dict_fn = inject("dict_kind", dict_kind)
     chosen = list(fast.items())[-limit:]
     head = [me]
     for p in params:
@@ -729,6 +748,8 @@ def _dispatcher(sig, name, fast, limit=8, wrt=()):
                     tests.append(f"{pos[i]}.dtype is {inject('F64', _F64)}")
             elif issubclass(t, (list, tuple)):      # of other objects, the type tells 'A'
                 tests.append(f"{kind_fn}({pos[i]}) == {kind!r}")
+            elif t is dict:                         # of scalars or not (dict_kind)
+                tests.append(f"{dict_fn}({pos[i]}) == {kind!r}")
             for a, akind, test in attrs[0] if attrs else ():
                 if test is None:            # a descriptor: 'A' whatever it gives
                     continue
@@ -961,7 +982,7 @@ class GradFunction:
         """The key of ``_fast`` for a positional call with ``args``: per argument its type
         and kind, and for a plain object whose attributes the function reads, what the
         dispatcher tests them by: (name, kind, test) each (``_attribute_state``)."""
-        entry = [(type(a), kind_of(a)) for a in args]
+        entry = [(type(a), _spec_kind(a)) for a in args]
         for i, _, attrs in self._reads():
             if i < len(args) and _plain(args[i]):
                 entry[i] += (tuple((a,) + _attribute_state(args[i], a) for a in attrs),)
@@ -1028,6 +1049,7 @@ class GradFunction:
         kinds = call_kinds(target, bound.arguments, _unwrap(self.__wrapped__))
         if len(kinds) > len(bound.arguments):
             known = {f"{p}.{a}" for _, p, attrs in self._reads() for a in attrs} \
+                | {p + DICT_ITEMS for p in bound.arguments} \
                 | {named_fields(p) for p in self._field_reads()} \
                 | set(_item_values(_unwrap(self.__wrapped__), bound.arguments))
             var = vararg_of(_unwrap(self.__wrapped__))

@@ -30,6 +30,9 @@ class Context:
     receivers: dict = field(default_factory=dict)   # parameter -> class of its object (self)
     dicts: frozenset = frozenset()  # the parameters known to hold dicts (the others of kind
                                     # 'L' are taken for lists: aliasing.maybe_dict)
+    scalar_item_dicts: frozenset = frozenset()  # dict parameters of scalars read only, and
+                                    # copies of such stored scalars into, whose items are
+                                    # scalars (activity._scalar_item_dicts, infer_kinds)
     method_calls: dict = field(default_factory=dict)  # name called -> what its self holds
                                     # ({'': class, '.inner': class}), for self.m(...),
                                     # self.inner.m(...), l.m(...) (parse.bind_methods)

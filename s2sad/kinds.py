@@ -12,6 +12,11 @@ neither a scalar nor a 1-D array.
 
 from __future__ import annotations
 
+# kinds[p + DICT_ITEMS] == 'S': the dict argument ``p`` (of kind 'L') holds scalars only
+# (``api.dict_kind``), so an item read of it (``p["w"]``, the dict unchanged in the
+# function) is a scalar (``activity.infer_kinds``)
+DICT_ITEMS = "{}"
+
 
 def array_ndim(kind):
     """``n`` for the kind ``'A<n>'`` of an array surely of ``n >= 1`` dimensions, else

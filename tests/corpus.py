@@ -1425,6 +1425,20 @@ def dict_accumulate(x, y):
 case("applied", dict_accumulate, [(0.5, 0.3), (1.0, -1.0), (-1.5, 2.0)], wrt=(0, 1))
 
 
+def dict_item_decay(x, params):
+    # an item of a dict argument of floats, updated in place: a float, not the dict's
+    v = params["b"]
+    for _ in range(3):
+        v *= params["decay"]
+        v += x * params["w"]
+    return v * x
+
+
+case("applied", dict_item_decay, [(0.5, {"b": 0.3, "decay": 0.9, "w": 2.0}),
+                                  (1.2, {"b": -1.0, "decay": np.float64(0.5), "w": 1}),
+                                  (-0.8, {"b": 2, "decay": 1.1, "w": -0.4})])
+
+
 def softmax_entropy(x, T):
     z = x / T
     z = z - np.max(z)

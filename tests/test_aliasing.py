@@ -1020,13 +1020,27 @@ def _dict_argument_updated(d, y):
     (_dict_holding_an_array, (0.3, 0.7), "D_ARRAY"),
     (_dict_passed_to_a_function, (0.3, 0.7), "D_CALL"),
     (_dict_held_by_a_list, (0.3, 0.7), "D_LIST"),
-    (_dict_argument_updated, ({"a": 0.3}, 0.7), "D_ARGUMENT"),     # items may be arrays
+    (_dict_argument_updated, ({"a": np.array([0.3])}, 0.7), "D_ARGUMENT"),  # holds an array
 ])
 def test_update_of_an_item_of_a_dict_that_may_hold_arrays_is_refused(f, args, marker):
     with pytest.raises(UnsupportedSyntaxError) as info:
         s2sad.grad(f, wrt=1)(*args)
     assert info.value.filename == HERE and info.value.lineno == line_of(marker)
     assert "d[...]" in str(info.value).splitlines()[0]
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_update_of_an_item_of_a_dict_argument_of_floats_is_no_array_update(mode):
+    """A dict argument whose values are all scalars (``api.dict_kind``) holds no array:
+    ``d["a"] += y`` rebinds the item to a new float (the private copy's, the caller's
+    dict unchanged), while the same grad object still refuses a dict holding an array."""
+    g = s2sad.grad(_dict_argument_updated, wrt=1, mode=mode)
+    d = {"a": 0.3}
+    assert g(d, 0.7) == pytest.approx(0.3 + 2 * 0.7)
+    assert d == {"a": 0.3}
+    with pytest.raises(UnsupportedSyntaxError, match=r"d\[\.\.\.\] op= "):
+        g({"a": np.array([0.3])}, 0.7)
+    assert g({"a": -1.0}, 0.7) == pytest.approx(-1.0 + 2 * 0.7)
 
 
 # -- a loop over a list that a function of yours called in it resizes ----------------

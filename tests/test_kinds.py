@@ -13,6 +13,7 @@ against finite differences, and its generated code for what it must not contain.
 from __future__ import annotations
 
 import inspect
+import math
 import re
 import warnings
 
@@ -533,3 +534,254 @@ def test_items_of_a_tuple_of_pairs_have_the_kind_of_the_pairs_items(x, y):
     assert kinds_of(scaled_pairs, x, y)["a"] == "S"
     with pytest.raises(UnsupportedSyntaxError, match="in-place update"):
         s2sad.grad(scaled_array_pairs, wrt=1)(np.array([x, y]), y)
+
+
+# ---------------------------------------------------------------------------
+# Items of a dict argument of scalars (api.dict_kind, activity._scalar_item_dicts)
+
+
+def dict_item_scaled(params, x):
+    v = params["b"]
+    v *= 0.9                            # a float: nothing shares its memory
+    return v * x + params["w"] * x * x
+
+
+def dict_item_added(params, x):
+    v = params["b"]
+    v += x
+    return v * v * params["w"]
+
+
+def dict_item_rebound_then_scaled(params, x):
+    v = params["b"]
+    v = v * 2
+    v *= x
+    return v + params["w"] * v
+
+
+def dict_item_for_loop(params, x):
+    v = params["b"]
+    for i in range(3):
+        v *= params["w"]
+        v += x * i
+    return v * x
+
+
+def dict_item_while_loop(params, x):
+    v = params["b"]
+    n = 0
+    while n < 4:
+        v *= 0.5 + x
+        n += 1
+    return v - params["w"] * v
+
+
+def dict_item_summed(params, x):
+    v = params["b"]
+    v = v * x
+    return np.sum(v * params["w"])
+
+
+DICT_ITEM_FUNCS = [dict_item_scaled, dict_item_added, dict_item_rebound_then_scaled,
+                   dict_item_for_loop, dict_item_while_loop]
+SCALAR_DICTS = [{"b": 0.5, "w": 2.0}, {"b": np.float64(-0.7), "w": np.float64(1.5)},
+                {"b": 1, "w": 2.5}, {"b": 0.3, "w": -3}]
+
+
+def _dict_fd(f, params, x, h=1e-6):
+    """Central differences of ``f(params, x)`` along each item of ``params`` and x."""
+    out = {}
+    for k, v in params.items():
+        out[k] = (f(dict(params, **{k: v + h}), x) - f(dict(params, **{k: v - h}), x)) / (2 * h)
+    return out, (f(dict(params), x + h) - f(dict(params), x - h)) / (2 * h)
+
+
+@pytest.mark.parametrize("f", DICT_ITEM_FUNCS)
+@pytest.mark.parametrize("params", SCALAR_DICTS, ids=["floats", "float64", "int_b", "int_w"])
+@pytest.mark.parametrize("mode", ["reverse", "forward", "auto"])
+def test_an_item_of_a_dict_of_scalars_updated_in_place(f, params, mode):
+    """``v = params["b"]; v *= 0.9`` was refused as an in-place update of an array the
+    dict holds: a dict argument is an 'L', its item anything. An item of a dict whose
+    values are all scalars, read only by key, is a scalar 'S'."""
+    x = 1.3
+    want_dict, want_x = _dict_fd(f, params, x)
+    assert s2sad.grad(f, 1, mode=mode)(params, x) == pytest.approx(want_x, rel=1e-6)
+    if mode != "forward":       # (forward mode differentiates along scalars only)
+        got = s2sad.grad(f, 0, mode=mode)(params, x)
+        assert set(got) == set(params)
+        for k in params:
+            assert got[k] == pytest.approx(want_dict[k], rel=1e-6, abs=1e-8)
+        both = s2sad.grad(f, (0, 1), mode=mode)(params, x)
+        assert both[1] == pytest.approx(want_x, rel=1e-6)
+        assert both[0] == pytest.approx(got)
+
+
+def test_the_kinds_of_dict_items():
+    assert api.dict_kind({"b": 0.5, "w": np.float64(2.0), "n": 3, "t": True}) == "DS"
+    assert api.dict_kind({"b": 0.5, "w": V}) == "L"
+    assert api.dict_kind({"b": 0.5, "w": [1.0]}) == "L"
+    assert api.dict_kind({}) == "L"
+    assert api.kind_of({"b": 0.5}) == "L"           # the parameter's own kind
+    found = kinds_of(dict_item_scaled, {"b": 0.5, "w": 2.0}, 1.3)
+    assert (found["params"], found["v"], found["v_1"]) == ("L", "S", "S")
+    found = kinds_of(dict_item_summed, {"b": V, "w": 2.0}, 1.3)
+    assert found["v"] == "A"
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward", "auto"])
+def test_a_dict_of_arrays_is_still_refused_after_a_dict_of_floats(mode):
+    """The kind of a dict's items is part of the specialization (``_key``, the
+    dispatcher): one grad object called with a dict of floats, then of arrays, then of
+    floats again gets scalar code, the refusal (``v *= 0.9`` would change the dict's
+    array), and the scalar code again."""
+    g = s2sad.grad(dict_item_scaled, 1, mode=mode)
+    floats = {"b": 0.5, "w": 2.0}
+    for _ in range(2):
+        assert g(floats, 1.5) == pytest.approx(0.9 * 0.5 + 2 * 2.0 * 1.5)
+        for arrays in ({"b": V, "w": 2.0}, {"b": 0.5, "w": V}):
+            with pytest.raises(UnsupportedSyntaxError,
+                               match=r"in-place update .*also changes params"):
+                g(arrays, 1.5)
+        assert g({"b": 0.25, "w": 2.0}, 1.5) == pytest.approx(0.9 * 0.25 + 2 * 2.0 * 1.5)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward", "auto"])
+def test_dicts_of_floats_and_of_arrays_get_code_of_their_own(mode):
+    g = s2sad.grad(dict_item_summed, 1, mode=mode)
+    for _ in range(2):
+        assert g({"b": 0.5, "w": 2.0}, 1.5) == pytest.approx(1.0)
+        assert g({"b": V, "w": 2.0}, 1.5) == pytest.approx(2.0 * np.sum(V))
+        assert g({"b": V, "w": V}, 1.5) == pytest.approx(np.sum(V * V))
+        assert g(params={"b": 0.5, "w": 3.0}, x=1.5) == pytest.approx(1.5)
+    if mode != "forward":
+        g0 = s2sad.grad(dict_item_summed, 0, mode=mode)
+        got = g0({"b": 0.5, "w": 2.0}, 1.5)
+        assert (got["b"], got["w"]) == pytest.approx((3.0, 0.75))
+        got = g0({"b": V, "w": 2.0}, 1.5)
+        assert got["b"] == pytest.approx(np.full(5, 3.0))
+        assert got["w"] == pytest.approx(1.5 * np.sum(V))
+        got = g0({"b": 0.5, "w": 2.0}, 1.5)
+        assert (got["b"], got["w"]) == pytest.approx((3.0, 0.75))
+
+
+def dict_item_stored_back(params, x):
+    v = params["b"]
+    v *= 0.9
+    params["c"] = np.ones(2) * v        # the dict holds an array now: items are anything
+    return np.sum(v * x + params["c"])
+
+
+def dict_item_passed_on(params, x):
+    v = params["b"]
+    v *= 0.9
+    return v * x + _first_value(params)
+
+
+def _first_value(d):
+    return d["b"]
+
+
+@pytest.mark.parametrize("f", [dict_item_stored_back, dict_item_passed_on])
+def test_a_dict_of_scalars_used_otherwise_than_by_key_keeps_items_of_any_kind(f):
+    with pytest.raises(UnsupportedSyntaxError, match="in-place update"):
+        s2sad.grad(f, 1)({"b": 0.5, "w": 2.0}, 1.5)
+
+
+def dict_two_arguments(p, q, x):
+    q["b"] = np.ones(2) * x
+    v = p["b"]
+    v *= 0.9
+    return np.sum(v) * x
+
+
+def test_a_dict_of_scalars_also_passed_as_an_argument_changed_is_refused():
+    g = s2sad.grad(dict_two_arguments, 2)
+    assert g({"b": 0.5}, {"b": 1.0}, 1.5) == pytest.approx(0.45)
+    same = {"b": 0.5}
+    with pytest.raises(s2sad.ArgumentError, match="same object"):
+        g(same, same, 1.5)
+
+
+def dict_items_looped(params, x):
+    s = sum(params.values()) / len(params)
+    for _k, t in params.items():
+        t *= x                          # v of (k, v) in params.items(): a float
+        s = s + t
+    for t2 in params.values():
+        t2 += x
+        s = s + t2 * t2
+    for k2 in params:
+        t3 = params[k2]
+        t3 *= x
+        s = s + t3
+    for k3 in params.keys():
+        s = s + params[k3] * x
+    if "b" in params:
+        s = s * params.get("b")
+    return s
+
+
+def dict_items_stored(params, x):
+    for k in params.keys():
+        t = params[k]
+        t += x
+        params["w"] = math.tanh(params["w"] * t)    # a float stored: still scalars
+    params["b"] = x * x
+    v = params["b"]
+    v *= 2.0
+    return v + params["w"]
+
+
+def dict_item_augmented(params, x):
+    params["w"] += x                    # params[...] op= ... of a float: no array changed
+    t = params["w"]
+    t *= 2.0
+    u = t * params["b"]
+    return u * x
+
+
+def dict_item_augmented_by_an_array(params, x):
+    params["w"] += np.ones(2) * x       # an array now: params[...] op= ... refused
+    return np.sum(params["w"] * params["b"])
+
+
+def dict_array_stored_after_the_read(params, x):
+    s = 0.0
+    for _ in range(3):
+        v = params["b"]
+        v *= 2.0
+        s = s + np.sum(v) * x
+        params["b"] = np.ones(2) * x    # an array stored: items are anything
+    return s
+
+
+@pytest.mark.parametrize("f", [dict_items_looped, dict_items_stored, dict_item_augmented])
+@pytest.mark.parametrize("params", SCALAR_DICTS, ids=["floats", "float64", "int_b", "int_w"])
+@pytest.mark.parametrize("mode", ["reverse", "forward", "auto"])
+def test_loops_over_and_stores_into_a_dict_of_scalars(f, params, mode):
+    """Items of a dict of scalars read in loops (``for k, v in p.items()``, ``for v in
+    p.values()``, ``for k in p``) are scalars, and so are those of the private copy of
+    one the function stores scalars into (``p_1 = copy_of(p)``), which the caller's
+    dict never sees."""
+    x = 1.3
+    before = dict(params)
+    want_dict, want_x = _dict_fd(f, params, x)
+    assert s2sad.grad(f, 1, mode=mode)(params, x) == pytest.approx(want_x, rel=1e-6)
+    if mode != "forward":
+        got = s2sad.grad(f, 0, mode=mode)(params, x)
+        assert set(got) == set(params)
+        for k in params:
+            assert got[k] == pytest.approx(want_dict[k], rel=1e-6, abs=1e-8)
+    assert params == before
+    found = kinds_of(f, params, x)
+    assert {found[n] for n in ("t", "t_1")} == {"S"}
+
+
+def test_a_dict_an_array_is_stored_into_keeps_items_of_any_kind():
+    with pytest.raises(UnsupportedSyntaxError, match="in-place update"):
+        s2sad.grad(dict_array_stored_after_the_read, 1)({"b": 0.5, "w": 2.0}, 1.5)
+
+
+def test_an_item_of_a_dict_of_scalars_updated_by_an_array_is_refused():
+    with pytest.raises(UnsupportedSyntaxError, match=r"params\[\.\.\.\] op= "):
+        s2sad.grad(dict_item_augmented_by_an_array, 1)({"b": 0.5, "w": 2.0}, 1.5)
