@@ -1876,7 +1876,8 @@ def _counted_by_tape(tree, ctx, facts):
                 loop.body.pop(0)
                 block.insert(j + 1, after)
                 facts.forget(loop)
-                stores = None
+                # (stores of n changed, and n is this loop's counter only: the counts
+                # of the other loops' counters hold)
 
 
 def _store(name):
