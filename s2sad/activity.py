@@ -895,6 +895,9 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
             and value.func.attr in DICT_METHODS and not value.args \
             and isinstance(value.func.value, gast.Name) \
             and value.func.value.id in ctx.local_names:
+        if value.func.attr == "values" and value.func.value.id in \
+                (literals or {}).get(_SCALAR_DICTS_KEY, ()):
+            return "LS"         # (runtime.dict_values: a list) of a dict of scalars
         return "L"              # d.items(), d.values(), d.keys(): a sequence, not an array
     made = _made_array(value, ctx, kinds, literals, fn)
     if made is not None:

@@ -785,3 +785,44 @@ def test_a_dict_an_array_is_stored_into_keeps_items_of_any_kind():
 def test_an_item_of_a_dict_of_scalars_updated_by_an_array_is_refused():
     with pytest.raises(UnsupportedSyntaxError, match=r"params\[\.\.\.\] op= "):
         s2sad.grad(dict_item_augmented_by_an_array, 1)({"b": 0.5, "w": 2.0}, 1.5)
+
+
+def dict_mean_stored_back(params, x):
+    params["b"] = params["b"] + x
+    m = -(0.0625 * (sum(params.values()) / len(params)) ** 2)
+    v = m
+    v /= 1.0 + v * v                    # a float: sum of the values of a dict of floats
+    params["w"] = m                     # a scalar stored: the copy stays one of scalars
+    return v + params["w"] * max(params.values())
+
+
+def dict_mean_of_arrays(params, x):
+    m = sum(params.values()) * x
+    v = m
+    v /= 2.0                            # an array another name (m) shares, read below
+    return np.sum(v * m)
+
+
+@pytest.mark.parametrize("params", SCALAR_DICTS, ids=["floats", "float64", "int_b", "int_w"])
+@pytest.mark.parametrize("mode", ["reverse", "forward", "auto"])
+def test_sum_and_max_of_the_values_of_a_dict_of_scalars_are_scalars(params, mode):
+    """``p.values()`` of a dict of scalars is a list of scalars ('LS'), so
+    ``sum(p.values())`` is a scalar: ``v /= ...`` of it is arithmetic, and storing it
+    back keeps the private copy a dict of scalars (a fuzz program, seed 1512500000078,
+    was refused as an in-place update of an array)."""
+    x = 1.3
+    want_dict, want_x = _dict_fd(dict_mean_stored_back, params, x)
+    got = s2sad.grad(dict_mean_stored_back, 1, mode=mode)(dict(params), x)
+    assert got == pytest.approx(want_x, rel=1e-6)
+    if mode != "forward":
+        got = s2sad.grad(dict_mean_stored_back, 0, mode=mode)(dict(params), x)
+        for k in params:
+            assert got[k] == pytest.approx(want_dict[k], rel=1e-6, abs=1e-8)
+    assert kinds_of(dict_mean_stored_back, dict(params), x)["m"] == "S"
+
+
+def test_sum_of_the_values_of_a_dict_of_arrays_is_no_scalar():
+    with pytest.raises(UnsupportedSyntaxError, match="in-place update"):
+        s2sad.grad(dict_mean_of_arrays, 1)({"b": V, "w": V}, 1.5)
+    assert s2sad.grad(dict_mean_of_arrays, 1)({"b": 0.5, "w": 2.0}, 1.5) == \
+        pytest.approx(2 * 2.5 * 2.5 * 1.5 / 2.0)
