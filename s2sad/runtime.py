@@ -150,8 +150,18 @@ def _float_dtype(x):
         np.result_type(dtype, np.float64)
 
 
+_F64 = np.dtype(np.float64)
+
+
 def getitem_adjoint(g, x, index):
     """Adjoint of ``x`` in ``x[index]``: ``g`` scattered into zeros shaped like ``x``."""
+    if type(x) is np.ndarray and x.dtype is _F64:      # the common case, tested first
+        out = np.zeros(x.shape)
+        if type(index) in _BASIC or _basic_index(index):
+            out[index] = g
+        else:
+            np.add.at(out, index, g)
+        return out
     if isinstance(x, (list, tuple)):
         out = [0.0] * len(x)
         out[index] = list(g) if isinstance(index, slice) else g

@@ -1,0 +1,49 @@
+"""The runtime helpers the generated code calls (s2sad/runtime.py): the adjoint of an
+item read, on the fast path for float64 arrays and on the general one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from s2sad.runtime import getitem_adjoint
+
+INDICES = [3, slice(None, -1), slice(1, None, 2), (Ellipsis,), np.array([0, 2, 2, 5]),
+           [1, 1, 1], np.array([True, False] * 3)]
+
+
+@pytest.mark.parametrize("index", INDICES, ids=repr)
+def test_getitem_adjoint_of_a_float64_array_scatters_and_adds_repeats(index):
+    """What a hand-written adjoint of ``x[index]`` gives: zeros shaped like ``x``, with
+    ``g`` added where ``x[index]`` read (a repeated index adds each read's part)."""
+    x = np.linspace(-1.0, 1.0, 6)
+    g = np.arange(1.0, 1.0 + np.size(x[index])).reshape(np.shape(x[index]))
+    want = np.zeros(6)
+    np.add.at(want, index, g)
+    got = getitem_adjoint(g, x, index)
+    assert got.dtype == np.float64 and got.shape == x.shape
+    np.testing.assert_array_equal(got, want)
+    assert got is not x
+
+
+@pytest.mark.parametrize("dtype, want", [(np.float32, np.float64), (np.int64, np.float64),
+                                         (np.complex128, np.complex128),
+                                         (np.longdouble, np.longdouble)])
+def test_getitem_adjoint_of_other_arrays_has_a_float_type_at_least_float64(dtype, want):
+    x = np.arange(4).astype(dtype)
+    got = getitem_adjoint(2.5, x, 1)
+    assert got.dtype == want
+    np.testing.assert_array_equal(got, [0.0, 2.5, 0.0, 0.0])
+
+
+def test_getitem_adjoint_of_lists_tuples_dicts_and_subclasses():
+    assert getitem_adjoint(2.0, [1.0, 2.0, 3.0], 1) == [0.0, 2.0, 0.0]
+    assert getitem_adjoint([4.0, 5.0], (1.0, 2.0, 3.0), slice(1, None)) == [0.0, 4.0, 5.0]
+    assert getitem_adjoint(3.0, {"a": 1.0, "b": 2.0}, "b") == {"a": 0.0, "b": 3.0}
+
+    class Sub(np.ndarray):
+        pass
+
+    x = np.zeros(3).view(Sub)
+    got = getitem_adjoint(1.5, x, 2)
+    np.testing.assert_array_equal(got, [0.0, 0.0, 1.5])
