@@ -657,6 +657,7 @@ class Synthetic(NamedTuple):
     err: float           # max relative gradient error vs finite differences
     check_ms: float      # CPU check just before, in ms
     fresh: tuple | None  # (median, quartiles, samples, median CPU time) in a new interpreter
+    ratio: float | None  # median over the rounds of this process's median / the fresh one's
 
 
 def synthetic_transform(settings):
@@ -672,8 +673,10 @@ def synthetic_transform(settings):
 
     The function has 100 lines (30 with ``--quick``). It is transformed in this
     process, where PyTorch, JAX and the other workloads' data live (the figure the
-    target is judged on), and again in a fresh interpreter that imports only
-    s2sad.
+    target is judged on), and in a fresh interpreter that imports only s2sad, in
+    the same rounds: each round takes three samples here, then three in a new
+    interpreter, so that both see the host at the same speed; the median of the
+    rounds' ratios (here / fresh) is reported too.
     """
     src = W.synthetic_source(30 if settings.quick else 100)
     tmp = tempfile.mkdtemp(prefix="s2sad-bench-")
@@ -687,21 +690,36 @@ def synthetic_transform(settings):
     args = (0.7, -0.4)
     cpu = cpu_check()
     samples = []                # (seconds of one transform, its CPU seconds, speed check before)
-    for _ in range(3 * settings.transform_repeats):
-        check_ms = quick_check()
-        c0 = time.thread_time()
-        wall = transform_time(mod.synth, args, (0, 1), 1)
-        samples.append((wall, time.thread_time() - c0, check_ms))
-    times = sorted(t for t, _, _ in samples)
-    seconds = (statistics.median(times), times[len(times) // 4], times[(3 * len(times)) // 4],
-               len(times))
+    fresh, fresh_cpu, ratios = [], [], []       # the fresh interpreter's, same rounds
+    for _ in range(settings.transform_repeats):
+        here = []
+        for _ in range(3):
+            check_ms = quick_check()
+            c0 = time.thread_time()
+            wall = transform_time(mod.synth, args, (0, 1), 1)
+            samples.append((wall, time.thread_time() - c0, check_ms))
+            here.append(wall)
+        got = _fresh_samples(path, 3)
+        if got is not None:
+            fresh += got[0]
+            fresh_cpu += got[1]
+            ratios.append(statistics.median(here) / statistics.median(got[0]))
+    seconds = _quartiles([t for t, _, _ in samples])
     fastest = min(c for _, _, c in samples)
     normal = [t for t, _, c in samples if c <= 1.1 * fastest]
     got = s2sad.grad(mod.synth, wrt=(0, 1))(*args)
     fd = tuple(check._fd_scalar(mod.synth, args, i) for i in (0, 1))
     return Synthetic(lines, seconds, statistics.median(normal), len(normal),
                      statistics.median(c for _, c, _ in samples), _rel_err(tuple(got), fd),
-                     cpu, _fresh_transform(path, 3 * settings.transform_repeats))
+                     cpu, _quartiles(fresh) + (statistics.median(fresh_cpu),) if fresh else None,
+                     statistics.median(ratios) if ratios else None)
+
+
+def _quartiles(times):
+    """(median, first and third quartiles, number) of ``times``."""
+    times = sorted(times)
+    return (statistics.median(times), times[len(times) // 4], times[(3 * len(times)) // 4],
+            len(times))
 
 
 def quick_check():
@@ -711,7 +729,7 @@ def quick_check():
 
 
 _FRESH = """
-import importlib.util, statistics, sys, time, types
+import importlib.util, sys, time, types
 sys.path.insert(0, {root!r})
 import s2sad
 spec = importlib.util.spec_from_file_location("synthetic100", {path!r})
@@ -719,30 +737,28 @@ mod = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(mod)
 f = mod.synth
 times, cpu = [], []
-for _ in range({repeats}):
+for k in range({repeats} + 1):      # (the first one warms the new interpreter up: untimed)
     fresh = types.FunctionType(f.__code__, f.__globals__, f.__name__)
     s2sad.parse._SOURCES.clear()
     c0, t0 = time.thread_time(), time.perf_counter()
     s2sad.api.compiled(fresh, (0, 1), True, "grad", {{"x": "S", "y": "S"}})
     times.append(time.perf_counter() - t0)
     cpu.append(time.thread_time() - c0)
-times.sort()
-print(statistics.median(times), times[len(times) // 4], times[(3 * len(times)) // 4], len(times),
-      statistics.median(cpu))
+print(*times[1:])
+print(*cpu[1:])
 """
 
 
-def _fresh_transform(path, repeats):
-    """The synthetic transform timed in a new interpreter (median, quartiles, samples,
-    median CPU time)."""
+def _fresh_samples(path, repeats):
+    """The synthetic transform timed ``repeats`` times in a new interpreter: (seconds
+    of each, CPU seconds of each), or None if it failed."""
     code = _FRESH.format(root=os.path.dirname(HERE), path=path, repeats=repeats)
     try:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             timeout=300, check=True).stdout.split()
+                             timeout=300, check=True).stdout.splitlines()
     except (subprocess.SubprocessError, OSError):
         return None
-    med, q1, q3, n, cpu = out
-    return float(med), float(q1), float(q3), int(n), float(cpu)
+    return [float(t) for t in out[0].split()], [float(c) for c in out[1].split()]
 
 
 # ---------------------------------------------------------------------------
@@ -918,7 +934,8 @@ def targets(results, synthetic, checkpoint_target=None):
         alone = "" if sy.fresh is None else (
             f"; in a fresh interpreter that imports only s2sad: {sy.fresh[0] * 1e3:.1f} ms, "
             f"quartiles {sy.fresh[1] * 1e3:.1f}–{sy.fresh[2] * 1e3:.1f} ms, CPU time "
-            f"{sy.fresh[4] * 1e3:.1f} ms")
+            f"{sy.fresh[4] * 1e3:.1f} ms; this process over a fresh interpreter in the same "
+            f"rounds: {sy.ratio:.2f}x")
         # judged at the host's normal speed when enough samples were taken at it
         judged = normal if k >= 5 else seconds
         out.append(f"- transform of the synthetic {sy.lines}-line function: {normal * 1e3:.1f} ms "
