@@ -6,8 +6,12 @@ product, and the gradient computes ``b_t4 * x3 + _t5 * x3`` where one
 multiplication of the summed adjoint does: a value the code makes once gets
 one adjoint, which gathers its uses before flowing on, as a hand-written
 gradient would. So the second assignment becomes a copy of the first
-(``_t4 = _t2``) before activity analysis classifies the operations; the
-optimizer removes the copy at the end.
+(``_t4 = _t2``), at the end of activity analysis (``activity._share_operations``:
+the kinds and the active names known, the copy's source made active), before
+the reverse or forward pass; the optimizer removes the copy at the end. Only the
+assignments to active names change: one that carries no derivative (an index
+``i + 1`` made twice) is shared by the optimizer after the reverse pass, where
+the reverse sweep computes it again instead of recording it.
 
 Only arithmetic (``+ - * / // % **``, unary ``-``) on names that surely hold
 scalars (kind ``'S'``) and on numbers is shared: scalars cannot be changed in
