@@ -367,6 +367,7 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
                 changes = argcheck.changes_of(ctx, func)
                 if changes:
                     argcheck.mark(fn, changes)
+                ctx.release()
                 hit = _CACHE[key] = _Compiled(fn, text, ctx, changes)
     building = _building()
     if building:

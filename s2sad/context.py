@@ -101,6 +101,12 @@ class Context:
     def wrt_names(self):
         return [self.params[i] for i in self.wrt]
 
+    def release(self):
+        """Drop the namer, which only the passes read (its tables name every name of
+        the transform: most of what a cached specialization would keep), once the code
+        is compiled."""
+        self.namer = None
+
     def may_contain(self, word):
         """Whether the text of the def holds ``word`` (True when no text was read): the
         test, cheaper than a walk of the tree, that a construct (``with``, ``yield``,
