@@ -157,21 +157,17 @@ def getitem_adjoint(g, x, index):
     """Adjoint of ``x`` in ``x[index]``: ``g`` scattered into zeros shaped like ``x``."""
     if type(x) is np.ndarray and x.dtype is _F64:      # the common case, tested first
         out = np.zeros(x.shape)
-        if type(index) in _BASIC or _basic_index(index):
-            out[index] = g
-        else:
-            np.add.at(out, index, g)
-        return out
-    if isinstance(x, (list, tuple)):
+    elif isinstance(x, (list, tuple)):
         out = [0.0] * len(x)
         out[index] = list(g) if isinstance(index, slice) else g
         return out
-    if isinstance(x, dict):
+    elif isinstance(x, dict):
         out = dict.fromkeys(x, 0.0)
         out[index] = g
         return out
-    x = x if isinstance(x, np.ndarray) else np.asarray(x)
-    out = np.zeros(x.shape, dtype=_float_dtype(x))
+    else:
+        x = x if isinstance(x, np.ndarray) else np.asarray(x)
+        out = np.zeros(x.shape, dtype=_float_dtype(x))
     if _basic_index(index):
         out[index] = g
     else:
