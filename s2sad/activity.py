@@ -740,9 +740,13 @@ def _scalar_item_dicts(tree, ctx, kinds, defs):
 
     allowed = set()         # id of each Name node read as above
     stores = []
+    uses = []               # every Name node of those dicts, checked once all are seen
     for n in walk(tree):
         cls = n.__class__
-        if cls is gast.Subscript:
+        if cls is gast.Name:
+            if n.id in found:
+                uses.append(n)
+        elif cls is gast.Subscript:
             if mine(n.value) and isinstance(n.ctx, gast.Load) \
                     and not isinstance(n.slice, gast.Slice):
                 allowed.add(id(n.value))
@@ -766,10 +770,10 @@ def _scalar_item_dicts(tree, ctx, kinds, defs):
             for op, c in zip(n.ops, n.comparators):
                 if mine(c) and op.__class__ in (gast.In, gast.NotIn):
                     allowed.add(id(c))
-    for n in walk(tree):
-        if mine(n) and id(n) not in allowed and not isinstance(n.ctx, (gast.Param, gast.Store)):
+    for n in uses:
+        if id(n) not in allowed and not isinstance(n.ctx, (gast.Param, gast.Store)):
             found.discard(n.id)
-        elif mine(n) and isinstance(n.ctx, gast.Store) and n.id not in copies:
+        elif isinstance(n.ctx, gast.Store) and n.id not in copies:
             found.discard(n.id)
     found -= {c for c, p in copies.items() if p not in found}
     return frozenset(found), stores
@@ -1139,7 +1143,7 @@ def _elementwise_of_arrays(value, op, ctx, kinds):
 
 def run(tree, ctx):
     # every statement, nested ones too: this stage reads the tree and changes none but
-    # the values cse.run turns into copies (of the same kind, reading no other names)
+    # the values cse.run turns into copies (at the end, of the same kind)
     stmts = list(walk_stmts(tree.body))
     # the name each statement assigns (target_name), and the statements split into
     # the assignments to one name, (statement, name), and the others: the analyses
@@ -1274,7 +1278,7 @@ def _share_operations(tree, ctx, kinds):
         holder, t = s.value.id, s.targets[0].id
         ctx.edges.setdefault(holder, set()).add(t)
         active.add(holder)
-        for along in (ctx.active_by or {}).values():
+        for along in ctx.active_by.values():
             if t in along:
                 along.add(holder)
 
