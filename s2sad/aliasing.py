@@ -852,13 +852,14 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
                                      f"{_describe(others, sharing, ctx)}, read later")
         for p in sorted(seen & params):
             ctx.param_writes.setdefault(p, _line_of(s, ctx))
+    from .pipeline import owner
     for s in calls:
         op = ctx.classified[id(s)][2]
         found = sharing.callee(op.func, s.value)
         if found and found[3]:
             for g in found[3]:      # (whose global: argcheck)
                 if g not in ctx.global_writes:
-                    ctx.global_owners.setdefault(g, found[7][g])
+                    ctx.global_owners.setdefault(g, owner(found[7][g]))
             _check_global_writes(s, op, found[3], ctx, varied)
         if found and found[4]:
             _check_global_reads(s, op, found[4], ctx, varied)

@@ -19,10 +19,11 @@ import types
 import numpy as np
 
 from . import argcheck, errors, parse, pipeline
+from .fncache import FunctionCache
 from .kinds import DICT_ITEMS, array_ndim
 from .runtime import REFUSED_ARRAYS, refused_array_message
 
-_CACHE = {}
+_CACHE = FunctionCache()     # specialization key -> _Compiled (see compiled)
 _HERE = os.path.dirname(os.path.abspath(__file__))     # s2sad's own functions live here
 _LOCK = threading.RLock()
 

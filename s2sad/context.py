@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import types
+import weakref
 from dataclasses import dataclass, field
 
 from .naming import Namer
@@ -102,10 +103,16 @@ class Context:
         return [self.params[i] for i in self.wrt]
 
     def release(self):
-        """Drop the namer, which only the passes read (its tables name every name of
-        the transform: most of what a cached specialization would keep), once the code
-        is compiled."""
+        """Once the code is compiled: drop the namer, which only the passes read (its
+        tables name every name of the transform: most of what a cached specialization
+        would keep), and hold the function by a weak proxy, which ``stale`` reads
+        through: the cache of specializations holds the context, and keeps it only as
+        long as the function lives (``fncache.FunctionCache``)."""
         self.namer = None
+        try:
+            self.func = weakref.proxy(self.func)
+        except TypeError:       # it takes no weak reference: cached for good anyway
+            pass
 
     def may_contain(self, word):
         """Whether the text of the def holds ``word`` (True when no text was read): the

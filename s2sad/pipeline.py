@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import inspect
 import threading
+import weakref
 
 import gast
 
@@ -25,6 +26,7 @@ from . import (
     ssa,
 )
 from .context import Context
+from .fncache import FunctionCache
 from .parse import own_signature, vararg_key, vararg_names
 
 STAGES = [
@@ -200,7 +202,21 @@ def bind_call(op, kinds, ctx, node):
     return mapping, callee_kinds, params
 
 
-_RETURN_KINDS = {}
+def _weak(func):
+    """``func`` by a weak reference if it takes one: the entry of ``_RETURN_KINDS``
+    for ``func`` must not keep it alive (``owner`` reads it back)."""
+    try:
+        return weakref.ref(func)
+    except TypeError:
+        return func
+
+
+def owner(held):
+    """The function ``returned`` gives as the owner of a global, held by ``_weak``."""
+    return held() if isinstance(held, weakref.ref) else held
+
+
+_RETURN_KINDS = FunctionCache()    # (callee, kinds, receivers) -> see returned
 
 
 def return_kind(op, kinds, ctx, node):
@@ -240,5 +256,6 @@ def returned(op, kinds, ctx, node):
                               frozenset(set(sub.param_changes) | set(sub.param_writes)
                                         | sub.param_appends
                                         | (sub.mutable & set(sub.params))),
-                              {g: sub.global_owners.get(g, sub.func) for g in sub.global_writes})
+                              {g: sub.global_owners.get(g) or _weak(op.func)
+                               for g in sub.global_writes})
     return _RETURN_KINDS[key]

@@ -1659,6 +1659,8 @@ def forget(func):
     """Drop s2sad's cached transformations of ``func`` (keeps long runs small)."""
     from s2sad import api
     cache = getattr(api, "_CACHE", None)
-    if isinstance(cache, dict):
+    if hasattr(cache, "forget"):
+        cache.forget(func)
+    elif isinstance(cache, dict):
         for key in [k for k in list(cache) if isinstance(k, tuple) and k and k[0] is func]:
             cache.pop(key, None)

@@ -752,3 +752,82 @@ def test_a_cached_specialization_keeps_no_namer(tmp_path, options):
     assert np.asarray(h).shape == (2, 2)
     first = numerical_grad(lambda x, y, n: g(x, y, n)[0], args, (0, 1))
     assert np.allclose(np.asarray(h)[0], first, rtol=1e-4, atol=1e-6)
+
+
+_TRANSIENT_SOURCE = '''
+import math
+
+
+def helper(u, v):
+    return u * math.sin(v) + v
+
+
+def make(c):
+    def inner(u):
+        return u * u * c
+
+    def f(x, y):
+        s = 0.0
+        for k in range(3):
+            s = s + helper(x, y * k) + inner(x - y)
+        return s * c
+    return f
+'''
+
+
+@pytest.mark.parametrize("options", [{}, {"mode": "forward"}, {"mode": "reverse"},
+                                     {"mode": "reverse", "checkpoint": True}])
+def test_code_made_for_a_closure_goes_with_it(tmp_path, options):
+    """A closure made anew on each pass of a loop: the code made for each (and for the
+    helper closure it calls) goes when the closure does, not kept by s2sad's cache;
+    while a closure lives, its code is made once."""
+    import gc
+    import weakref
+
+    from s2sad import api
+
+    module = load_module(tmp_path, _TRANSIENT_SOURCE, "transient")
+    args = (0.7, -0.4)
+
+    def one_pass(c):
+        f = module.make(c)
+        g = s2sad.grad(f, (0, 1), **options)
+        got = g(*args)
+        for i in (0, 1):
+            assert np.allclose(got[i], numerical_grad(f, args, i), rtol=1e-5, atol=1e-7)
+        return weakref.ref(f), weakref.ref(g._last.function)
+
+    one_pass(0.5)               # module-level helpers get their code made here, for good
+    gc.collect()
+    size = len(api._CACHE)
+    refs = [one_pass(1.0 + 0.1 * k) for k in range(10)]
+    gc.collect()
+    assert [r() for pair in refs for r in pair] == [None] * 20
+    assert len(api._CACHE) == size
+
+    f = module.make(2.0)        # a closure alive: transformed once, however often called
+    g = s2sad.grad(f, (0, 1), **options)
+    first = g(*args)
+    size = len(api._CACHE)
+    made = g._last
+    gc.collect()
+    assert g(*args) == first and g._last is made and len(api._CACHE) == size
+    assert np.allclose(s2sad.grad(f, (0, 1), **options)(*args), first)
+    assert len(api._CACHE) == size          # another grad of it finds its code
+
+
+def test_cached_code_of_a_closure_sees_a_redefined_helper(tmp_path):
+    """The cached context reads the function through a weak proxy (``Context.release``):
+    a module-level helper rebound since still makes the code stale for a new gradient
+    of the closure (as ``test_a_new_gradient_sees_a_redefined_helper`` of test_calls)."""
+    module = load_module(tmp_path, _TRANSIENT_SOURCE, "transient_stale")
+    f = module.make(1.5)
+    g = s2sad.grad(f, (0, 1))
+    args = (0.7, -0.4)
+    before = g(*args)
+    other = load_module(tmp_path, "def helper(u, v):\n    return u * u * v\n", "helper2")
+    module.helper = other.helper
+    after = s2sad.grad(f, (0, 1))(*args)        # a new gradient sees it
+    assert not np.allclose(before, after)
+    for i in (0, 1):
+        assert np.allclose(after[i], numerical_grad(f, args, i), rtol=1e-5, atol=1e-7)
