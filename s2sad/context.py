@@ -157,7 +157,14 @@ class Context:
 
     def stale(self):
         """A function the generated code was made for has been rebound since (a helper
-        redefined), here or in a function it calls."""
+        redefined), here or in a function it calls; or is gone (the weak proxy of
+        ``release`` dead: made again for what is there now)."""
+        try:
+            return self._stale()
+        except ReferenceError:
+            return True
+
+    def _stale(self):
         for dotted, obj in self.global_reads.items():
             try:
                 if self._lookup(dotted) is not obj:
