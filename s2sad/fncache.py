@@ -5,6 +5,7 @@ from __future__ import annotations
 import weakref
 
 _NO_ENTRY = object()
+_ref = weakref.ref
 
 
 class FunctionCache:
@@ -22,22 +23,30 @@ class FunctionCache:
     """
 
     def __init__(self):
-        self._weak = weakref.WeakKeyDictionary()
+        self._weak = {}         # weakref.ref(function) -> its table
         self._strong = {}       # the callables that take no weak reference
+
+    def _gone(self, ref):
+        """The weak reference's callback: the function went, and its table with it."""
+        self._weak.pop(ref, None)
 
     def _table(self, func, make=False):
         try:
-            tables = self._weak
-            table = tables.get(func)
+            table = self._weak.get(weakref.ref(func))       # (equal to the one kept)
         except TypeError:       # no weak reference to it (or unhashable: raised again)
-            tables = self._strong
-            table = tables.get(func)
+            table = self._strong.get(func)
+            if table is None and make:
+                table = self._strong[func] = {}
+            return table
         if table is None and make:
-            table = tables[func] = {}
+            table = self._weak[weakref.ref(func, self._gone)] = {}
         return table
 
     def get(self, key, default=None):
-        table = self._table(key[0])
+        try:
+            table = self._weak.get(_ref(key[0]))
+        except TypeError:
+            table = self._strong.get(key[0])
         return default if table is None else table.get(key[1:], default)
 
     def __getitem__(self, key):
@@ -53,22 +62,25 @@ class FunctionCache:
         self._table(key[0], make=True)[key[1:]] = value
 
     def __iter__(self):
-        for tables in (self._weak, self._strong):
-            for func, table in list(tables.items()):
+        for ref, table in list(self._weak.items()):
+            func = ref()
+            if func is not None:
                 for rest in list(table):
                     yield (func,) + rest
+        for func, table in list(self._strong.items()):
+            for rest in list(table):
+                yield (func,) + rest
 
     def __len__(self):
-        return sum(len(t) for tables in (self._weak, self._strong)
-                   for t in list(tables.values()))
+        return sum(len(t) for t in list(self._weak.values()) + list(self._strong.values()))
 
     def clear(self):
         self._weak.clear()
         self._strong.clear()
 
     def forget(self, func):
-        """Drop the code made for ``func``."""
+        """Drop what was made for ``func``."""
         try:
-            self._weak.pop(func, None)
+            self._weak.pop(weakref.ref(func), None)
         except TypeError:
             self._strong.pop(func, None)
