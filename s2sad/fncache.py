@@ -62,12 +62,14 @@ class FunctionCache:
         self._table(key[0], make=True)[key[1:]] = value
 
     def __iter__(self):
-        for ref, table in list(self._weak.items()):
+        # (a copy made at once: a collection the loop's allocations trigger may drop
+        # an entry meanwhile)
+        for ref, table in self._weak.copy().items():
             func = ref()
             if func is not None:
                 for rest in list(table):
                     yield (func,) + rest
-        for func, table in list(self._strong.items()):
+        for func, table in self._strong.copy().items():
             for rest in list(table):
                 yield (func,) + rest
 
