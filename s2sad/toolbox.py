@@ -52,6 +52,11 @@ class _Wrapper:
         self._wrt, self._wrt_tuple = _parse_wrt(base, wrt)
         self._sig = _signature(base)
         self._nparams = len(self._sig.parameters)
+        # every parameter positional (no *args, **kwargs, keyword-only): a call giving
+        # them all positionally binds them as they come (see _remember)
+        self._positional = all(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                               for p in self._sig.parameters.values())
+        self._fast = None       # (number of values, generated function): see _remember
         functools.update_wrapper(self, base)
         self.__wrapped__ = func
 
@@ -71,6 +76,29 @@ class _Wrapper:
         base = _unwrap(self._func)
         argcheck.refuse_aliasing(base, impl.changes, _item_values(base, bound.arguments))
 
+    def _remember(self, args, nprimal, kwargs, kwonly, impl, function):
+        """After a call of ``args`` (the first ``nprimal`` the function's arguments) that
+        took the general path: remember ``function`` (the generated code ``impl``
+        holds) for the next calls of as many values, all floats, every parameter given
+        positionally. Such a call is specialized on nothing else (the
+        kinds are 'S', there is no object whose classes or attributes to test, no
+        default to fill in, no tangent or adjoint shape to check), so it goes straight
+        to the generated code. As for a gradient object, the code stays that of the
+        first call: a helper redefined since is seen by a new ``jvp``/``vjp`` object."""
+        if self._positional and not kwargs and not kwonly and not impl.changes \
+                and nprimal == self._nparams and all(type(a) is float for a in args):
+            self._fast = (len(args), function)
+
+    def _fast_function(self, args, kwargs):
+        """The function ``_remember`` kept, if it serves a call of ``args``; else None."""
+        fast = self._fast
+        if fast is None or kwargs or len(args) != fast[0]:
+            return None
+        for a in args:
+            if type(a) is not float:
+                return None
+        return fast[1]
+
     def _bind(self, args, kwargs, what, hint=None):
         """Every positional parameter's value (defaults filled in, keywords placed), and
         the keyword-only ones; an ArgumentError for a call ``f`` itself would refuse."""
@@ -87,6 +115,16 @@ class JVPFunction(_Wrapper):
     """``jvp(f, wrt)(*args, *tangents) -> (value, tangent of the output)``."""
 
     def __call__(self, *args, **kwargs):
+        fast = self._fast_function(args, kwargs)
+        if fast is not None:
+            try:
+                value, tangent = fast(*args)
+            except Exception as exc:
+                errors.note_generated(exc)
+                raise
+            if type(value) is float and type(tangent) is float:
+                return value, tangent
+            return self._finish(value, tangent, args[self._nparams:])
         n = len(args) - len(self._wrt)
         if n < 0:
             raise errors.bad_argument(
@@ -115,6 +153,10 @@ class JVPFunction(_Wrapper):
         except Exception as exc:
             errors.note_generated(exc)
             raise
+        self._remember(args, n, kwargs, kwonly, impl, impl.function)
+        return self._finish(value, tangent, tangents)
+
+    def _finish(self, value, tangent, tangents):
         if _is_complex(tangent) and not _is_complex(value) and not _is_complex(tangents):
             raise complex_arithmetic(self._func, "tangent")
         if _holds_dataclass(value):         # a dataclass's tangent: of its class
@@ -126,6 +168,9 @@ class VJPFunction(_Wrapper):
     """``vjp(f, wrt)(*args) -> (value, pullback)``; ``pullback(adjoint)`` gives gradients."""
 
     def __call__(self, *args, **kwargs):
+        fast = self._fast_function(args, kwargs)
+        if fast is not None:
+            return self._pullback(args, kwargs, *fast)
         refuse_wrt(_unwrap(self._func), self._sig, self._wrt, args, kwargs)
         target = resolve(self._func, args, kwargs)
         try:
@@ -142,20 +187,28 @@ class VJPFunction(_Wrapper):
         if impl.changes:
             self._refuse_aliasing(impl, args, kwargs)
         fwd, bwd = impl.function
+        result = self._pullback(args, kwargs, fwd, bwd, impl.ctx.tape_param)
+        self._remember(args, len(args), kwargs, {}, impl, (fwd, bwd, impl.ctx.tape_param))
+        return result
+
+    def _pullback(self, args, kwargs, fwd, bwd, tape_param):
+        """(value, pullback) of a call of ``fwd`` (recording on a new tape, the keyword
+        argument ``tape_param``), whose pullback calls ``bwd``."""
         tape = []
         try:
-            value = fwd(*args, **kwargs, **{impl.ctx.tape_param: tape})
+            value = fwd(*args, **kwargs, **{tape_param: tape})
         except Exception as exc:
             errors.note_generated(exc)
             raise
         used = []
 
         def pullback(adjoint):
-            _check_like(adjoint, value, self._func, "the adjoint given to the pullback")
+            if type(adjoint) is not float or type(value) is not float:
+                _check_like(adjoint, value, self._func, "the adjoint given to the pullback")
             try:
                 if used:      # the tape is consumed by a backward sweep: record it again
                     fresh = []
-                    fwd(*args, **kwargs, **{impl.ctx.tape_param: fresh})
+                    fwd(*args, **kwargs, **{tape_param: fresh})
                     grads = bwd(adjoint, fresh)
                 else:
                     used.append(True)
@@ -163,11 +216,21 @@ class VJPFunction(_Wrapper):
             except Exception as exc:
                 errors.note_generated(exc)
                 raise
-            if _is_complex(grads):          # the arguments are real (refuse_wrt)
-                raise complex_arithmetic(self._func, "gradient (vjp)")
+            if not _floats(grads) and _is_complex(grads):   # the arguments are real
+                raise complex_arithmetic(self._func, "gradient (vjp)")  # (refuse_wrt)
             return grads if self._wrt_tuple else grads[0]
 
         return value, pullback
+
+
+def _floats(values):
+    """``values`` is a tuple of floats (the gradients of scalar code): nothing to check."""
+    if type(values) is not tuple:
+        return False
+    for v in values:
+        if type(v) is not float:
+            return False
+    return True
 
 
 def _check_like(given, like, func, what):
@@ -220,6 +283,9 @@ def _basis(shape):
 def jacobian(f, wrt=0, mode="auto"):
     """Jacobian of ``f`` with shape ``output.shape + input.shape`` (a tuple for tuple ``wrt``)."""
     wrapper = _Wrapper(f, wrt)
+    # the jvp and vjp objects, made on first use and kept: their calls of floats go
+    # straight to the generated code (_Wrapper._remember)
+    wrapper.sweeps = {}
 
     @functools.wraps(_unwrap(f))
     def jac(*args, **kwargs):
@@ -250,14 +316,14 @@ def jacobian(f, wrt=0, mode="auto"):
             mode == "rev" or (mode == "auto" and int(np.prod(out_shape)) <= in_size))
         blocks = []
         if use_rows:
-            _, pullback = VJPFunction(f, wrt)(*args, **kwonly)
+            _, pullback = _sweep(wrapper, VJPFunction, f)(*args, **kwonly)
             rows = [pullback(e) for e in _basis(out_shape)]
             rows = [r if isinstance(r, tuple) else (r,) for r in rows]
             for k, x in enumerate(ins):
                 stacked = np.array([np.asarray(r[k], dtype=float) for r in rows])
                 blocks.append(stacked.reshape(out_shape + np.shape(x)))
         else:
-            forward = JVPFunction(f, wrapper._wrt)
+            forward = _sweep(wrapper, JVPFunction, f)
             for k, x in enumerate(ins):
                 cols = []
                 for e in _basis(np.shape(x)):
@@ -270,6 +336,15 @@ def jacobian(f, wrt=0, mode="auto"):
         return tuple(blocks) if wrapper._wrt_tuple else blocks[0]
 
     return jac
+
+
+def _sweep(wrapper, cls, f):
+    """The ``cls`` (``JVPFunction`` or ``VJPFunction``) object of ``f`` along the
+    jacobian's ``wrt``, made once per jacobian (``wrapper.sweeps``)."""
+    made = wrapper.sweeps.get(cls)
+    if made is None:
+        made = wrapper.sweeps[cls] = cls(f, wrapper._wrt)
+    return made
 
 
 def _zero_tangent(x):
@@ -357,7 +432,7 @@ def _tree_jacobian(f, wrapper, mode, args, kwonly, value, ins):
     # blocks[o][k][l]: d(output leaf o) / d(leaf l of argument k), of shapes out + in
     blocks = [[[None] * len(leaves) for leaves, _ in flat] for _ in out_leaves]
     if mode == "rev" or (mode == "auto" and out_size <= in_size):
-        _, pullback = VJPFunction(f, wrapper._wrt)(*args, **kwonly)
+        _, pullback = _sweep(wrapper, VJPFunction, f)(*args, **kwonly)
         for o, leaf in enumerate(out_leaves):
             rows = []
             for e in _basis(np.shape(leaf)):
@@ -370,7 +445,7 @@ def _tree_jacobian(f, wrapper, mode, args, kwonly, value, ins):
                     stacked = np.array([row[k][m] for row in rows])
                     blocks[o][k][m] = stacked.reshape(np.shape(leaf) + np.shape(x))
     else:
-        forward = JVPFunction(f, wrapper._wrt)
+        forward = _sweep(wrapper, JVPFunction, f)
         for k, (leaves, build) in enumerate(flat):
             for m, x in enumerate(leaves):
                 cols = []

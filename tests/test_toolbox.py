@@ -1053,3 +1053,106 @@ def test_jacobian_of_a_gradient_along_two_scalars(x, y):
     msg = str(info.value)
     assert "mode='rev': the function returns a tuple, not an array or a number" in msg
     assert "use mode='fwd'" in msg
+
+
+# ---------------------------------------------------------------------------
+# calls of floats only go straight to the generated code (_Wrapper._remember)
+
+
+def scalar_mix(x, y, z):
+    s = 0.0
+    for k in range(3):
+        s = s + math.sin(x * (k + 1.0)) * y - z * z * x
+    return s
+
+
+def scalar_log(x, y):
+    return math.log(x) * y
+
+
+def _points(seed, n, low=0.3, high=1.7):
+    return [float(v) for v in rand(seed, n, low=low, high=high)]
+
+
+@pytest.mark.parametrize("wrt", [0, 2, (0, 1), (0, 1, 2)])
+def test_jvp_of_floats_repeated_against_finite_differences(wrt):
+    """The first call takes the general path and remembers the code; the next calls of
+    floats go straight to it: every call agrees with finite differences, interleaved
+    with calls the shortcut does not serve (ints, an array, keywords)."""
+    idx = wrt if isinstance(wrt, tuple) else (wrt,)
+    jvp = s2sad.jvp(scalar_mix, wrt)
+    for seed in range(4):
+        args = _points(seed, 3)
+        tangents = _points(seed + 10, len(idx), -1.0, 1.0)
+        value, tangent = jvp(*args, *tangents)
+        want = sum(t * numerical_grad(scalar_mix, args, i) for t, i in zip(tangents, idx))
+        assert value == scalar_mix(*args)
+        assert tangent == pytest.approx(want, rel=1e-6, abs=1e-8)
+        assert jvp(*args, *tangents) == (value, tangent)
+        # not served by the shortcut: the general path, the same numbers
+        assert jvp(args[0], args[1], *tangents, z=args[2]) == pytest.approx((value, tangent))
+        ints = [1, 2, 1]
+        v_int, t_int = jvp(*ints, *tangents)
+        want_int = sum(t * numerical_grad(scalar_mix, [1.0, 2.0, 1.0], i)
+                       for t, i in zip(tangents, idx))
+        assert v_int == pytest.approx(scalar_mix(1.0, 2.0, 1.0))
+        assert t_int == pytest.approx(want_int, rel=1e-6, abs=1e-8)
+
+
+@pytest.mark.parametrize("wrt", [1, (0, 1)])
+def test_vjp_of_floats_repeated_against_finite_differences(wrt):
+    idx = wrt if isinstance(wrt, tuple) else (wrt,)
+    vjp = s2sad.vjp(scalar_mix, wrt)
+    for seed in range(4):
+        args = _points(seed, 3)
+        for _ in range(2):
+            value, pullback = vjp(*args)
+            assert value == scalar_mix(*args)
+            for adjoint in (1.0, -2.5):
+                grads = pullback(adjoint)
+                grads = grads if isinstance(grads, tuple) else (grads,)
+                assert len(grads) == len(idx)
+                for g, i in zip(grads, idx):
+                    want = adjoint * numerical_grad(scalar_mix, args, i)
+                    assert g == pytest.approx(want, rel=1e-6, abs=1e-8)
+            assert pullback(1.0) == pullback(1.0)   # the tape recorded again
+        value, pullback = vjp(np.array(args[0]), args[1], args[2])     # not served
+        assert float(value) == pytest.approx(scalar_mix(*args))
+
+
+def test_shortcut_keeps_the_checks_and_located_errors():
+    """A call of floats through the remembered code: an error in the generated code
+    names the user's line as the general path does, and the pullback still checks the
+    adjoint's shape."""
+    jvp = s2sad.jvp(scalar_log, (0, 1))
+    assert jvp(2.0, 3.0, 1.0, 0.0) == pytest.approx((math.log(2.0) * 3.0, 1.5))
+    with pytest.raises(ValueError) as info:
+        jvp(-2.0, 3.0, 1.0, 0.0)
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert "scalar_log" in notes or "test_toolbox.py" in notes
+    vjp = s2sad.vjp(scalar_log, (0, 1))
+    vjp(2.0, 3.0)
+    value, pullback = vjp(2.0, 3.0)
+    with pytest.raises(s2sad.S2SADError, match="shape"):
+        pullback(np.ones(3))
+
+
+@pytest.mark.parametrize("mode", ["fwd", "rev", "auto"])
+def test_jacobian_and_hessian_repeated_calls(mode):
+    """A jacobian object keeps its jvp and vjp objects: repeated calls at several points
+    agree with finite differences."""
+    jac = s2sad.jacobian(scalar_mix, (0, 1, 2), mode=mode)
+    hess = s2sad.hessian(scalar_mix, (0, 2))
+    grad = s2sad.grad(scalar_mix, (0, 2))
+    for seed in range(3):
+        args = _points(seed, 3)
+        for _ in range(2):
+            got = jac(*args)
+            for i in range(3):
+                assert float(got[i]) == pytest.approx(numerical_grad(scalar_mix, args, i),
+                                                      rel=1e-6, abs=1e-8)
+            h = hess(*args)
+            for a in (0, 1):
+                row = numerical_grad(lambda x, y, z, a=a: grad(x, y, z)[a], args, (0, 2))
+                assert np.allclose([float(h[a][0]), float(h[a][1])], row,
+                                   rtol=1e-5, atol=1e-6)
