@@ -167,7 +167,7 @@ class Context:
     def _stale(self):
         for dotted, obj in self.global_reads.items():
             try:
-                if self._lookup(dotted) is not obj:
+                if not _same(self._lookup(dotted), obj):
                     return True
             except KeyError:
                 return True
@@ -212,6 +212,13 @@ class Context:
 
 
 _ABSENT = object()
+
+
+def _same(now, then):
+    """``now`` is what ``then`` was: the same object, or a method bound anew to the same
+    object (``model.loss`` read again: a new bound method each time)."""
+    return now is then or (type(now) is types.MethodType and type(then) is types.MethodType
+                           and now.__func__ is then.__func__ and now.__self__ is then.__self__)
 
 
 def class_attribute(cls, name):

@@ -33,6 +33,7 @@ from .api import (
     refuse_wrt,
     resolve,
 )
+from .context import Context
 from .rules.core import nondiff
 from .runtime import field_of, like_argument, make_like, record_fields
 
@@ -80,23 +81,29 @@ class _Wrapper:
         """After a call of ``args`` (the first ``nprimal`` the function's arguments) that
         took the general path: remember ``function`` (the generated code ``impl``
         holds) for the next calls of as many values, all floats, every parameter given
-        positionally. Such a call is specialized on nothing else (the
-        kinds are 'S', there is no object whose classes or attributes to test, no
-        default to fill in, no tangent or adjoint shape to check), so it goes straight
-        to the generated code. As for a gradient object, the code stays that of the
-        first call: a helper redefined since is seen by a new ``jvp``/``vjp`` object."""
+        positionally. Such a call is specialized on nothing else (the kinds are 'S',
+        there is no object whose classes or attributes to test, no default to fill in,
+        no tangent or adjoint shape to check), so it goes straight to the generated
+        code, once the code is found not stale (``Context.stale``: a helper redefined,
+        a module-level object rebound), as the general path would find it."""
         if self._positional and not kwargs and not kwonly and not impl.changes \
                 and nprimal == self._nparams and all(type(a) is float for a in args):
-            self._fast = (len(args), function)
+            ctx = impl.ctx
+            stale = ctx.stale if isinstance(ctx, Context) else None
+            self._fast = (len(args), function, stale)
 
     def _fast_function(self, args, kwargs):
-        """The function ``_remember`` kept, if it serves a call of ``args``; else None."""
+        """The function ``_remember`` kept, if it serves a call of ``args`` and is not
+        stale; else None (a stale one is forgotten: the general path makes it again)."""
         fast = self._fast
         if fast is None or kwargs or len(args) != fast[0]:
             return None
         for a in args:
             if type(a) is not float:
                 return None
+        if fast[2] is not None and fast[2]():
+            self._fast = None
+            return None
         return fast[1]
 
     def _bind(self, args, kwargs, what, hint=None):
@@ -170,7 +177,7 @@ class VJPFunction(_Wrapper):
     def __call__(self, *args, **kwargs):
         fast = self._fast_function(args, kwargs)
         if fast is not None:
-            return self._pullback(args, kwargs, *fast)
+            return self._pullback(args, kwargs, *fast)     # (fwd, bwd, tape parameter)
         refuse_wrt(_unwrap(self._func), self._sig, self._wrt, args, kwargs)
         target = resolve(self._func, args, kwargs)
         try:

@@ -399,3 +399,57 @@ def test_what_stays_refused_is_refused_at_the_line(f, error, text, message):
         assert message in str(info.value)
     if error is MissingRuleError:
         assert "loop variable" in info.value.hint
+
+
+class ScaledSine:
+    def __init__(self, a):
+        self.a = a
+
+    def f(self, x):
+        return self.a * np.sin(x)
+
+
+class ScaledCube:
+    def __init__(self, a):
+        self.a = a
+
+    def f(self, x):
+        return self.a * x * x * x
+
+
+SCALAR_NET = ScaledSine(2.0)
+
+
+def scalar_loss(x, y):
+    return SCALAR_NET.f(x) * y
+
+
+def test_code_calling_a_module_level_object_is_made_once():
+    """``SCALAR_NET.f`` read again is a new bound method of the same object: the cached
+    code is not stale for that (it was made again on every new gradient object and on
+    every jvp call, 1.5 ms a call). Rebinding the name to another object still makes it
+    stale: a new gradient object, and the same jvp and vjp objects, see the new one."""
+    global SCALAR_NET
+    saved = SCALAR_NET
+    try:
+        for mode in ("auto", "reverse"):
+            g1 = s2sad.grad(scalar_loss, (0, 1), mode=mode)
+            g1(0.5, 2.0)
+            g2 = s2sad.grad(scalar_loss, (0, 1), mode=mode)
+            got = g2(0.5, 2.0)
+            assert g2._last is g1._last
+            assert got == pytest.approx((2.0 * np.cos(0.5) * 2.0, 2.0 * np.sin(0.5)))
+        jvp, vjp = s2sad.jvp(scalar_loss, (0, 1)), s2sad.vjp(scalar_loss, (0, 1))
+        for net, dx, dy in ((ScaledSine(2.0), 2.0 * np.cos(0.5), 2.0 * np.sin(0.5)),
+                            (ScaledCube(3.0), 3.0 * 3 * 0.25, 3.0 * 0.125),
+                            (ScaledSine(-1.0), -np.cos(0.5), -np.sin(0.5))):
+            SCALAR_NET = net
+            for _ in range(3):
+                value, tangent = jvp(0.5, 2.0, 1.0, 0.5)
+                assert value == pytest.approx(scalar_loss(0.5, 2.0))
+                assert tangent == pytest.approx(dx * 2.0 + 0.5 * dy)
+                value, pullback = vjp(0.5, 2.0)
+                assert pullback(1.0) == pytest.approx((dx * 2.0, dy))
+            assert s2sad.grad(scalar_loss, (0, 1))(0.5, 2.0) == pytest.approx((dx * 2.0, dy))
+    finally:
+        SCALAR_NET = saved
