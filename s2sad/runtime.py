@@ -117,11 +117,21 @@ def sum_tangent(dx, dstart):
     return builtins.sum(dx, dstart)
 
 
+_NUMBERS = frozenset((float, int))
+
+
+def _numbers(x):
+    """Every item of the list or tuple ``x`` is a float or an int (tested in C)."""
+    return set(map(type, x)) <= _NUMBERS
+
+
 def zeros_like(x):
     """The gradient of an input that does not influence the output."""
     if isinstance(x, np.ndarray):
         return np.zeros(x.shape, dtype=np.result_type(x.dtype, np.float64))
     if isinstance(x, (list, tuple)):
+        if _numbers(x):
+            return [0.0] * len(x)
         return [zeros_like(e) for e in x]
     if isinstance(x, dict):
         return {k: zeros_like(v) for k, v in x.items()}
@@ -637,7 +647,10 @@ def like_argument(g, x):
     if isinstance(x, dict):
         return {k: like_argument(g[k], v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        items = [like_argument(gi, xi) for gi, xi in zip(g, x)]
+        if type(g) is list and _numbers(x):     # each item's gradient as it is
+            items = g[:len(x)]
+        else:
+            items = [like_argument(gi, xi) for gi, xi in zip(g, x)]
         if isinstance(x, list):
             return items
         make = getattr(type(x), "_make", None)
