@@ -653,7 +653,8 @@ def _dead_cycles(tree, ctx, facts, blocks=None):
     if not any(x.__class__ in (gast.For, gast.While) for b in blocks for x in b):
         return False    # straight-line SSA code: no cycles, nothing computed again
     dead = set()
-    _Liveness(ctx, facts).block(tree.body, set(), dead)
+    sequences = _sequences(blocks, ctx)
+    _Liveness(ctx, facts, sequences).block(tree.body, set(), dead)
     if not dead:
         return False
     blocks = [b for b in blocks if b]   # (a block emptied before is not one any more)
@@ -661,8 +662,31 @@ def _dead_cycles(tree, ctx, facts, blocks=None):
         block[:] = [x for x in block if id(x) not in dead] or [gast.Pass()]
     read_after = _read_outside_own_loops(tree.body, facts)
     for block in blocks:
-        block[:] = [x for x in block if not _idle_loop(x, read_after, ctx)] or [gast.Pass()]
+        block[:] = [x for x in block if not _idle_loop(x, read_after, ctx, sequences)] \
+            or [gast.Pass()]
     return True
+
+
+def _sequences(blocks, ctx):
+    """The generated names every assignment of which is ``as_sequence(...)`` (what ``for
+    v in xs`` iterates by: an array, a list, a tuple or a range, ``len`` of which and
+    an item of which by an index below it cannot raise)."""
+    found, other = set(), set()
+    for block in blocks:
+        for x in block:
+            if x.__class__ is not gast.Assign:
+                continue
+            for t in x.targets:
+                if t.__class__ is not gast.Name:
+                    continue
+                v = x.value
+                if v.__class__ is gast.Call and v.func.__class__ is gast.Name \
+                        and ctx.injected.get(v.func.id) is runtime.as_sequence \
+                        and t.id in ctx.namer.made and t.id not in ctx.params:
+                    found.add(t.id)
+                else:
+                    other.add(t.id)
+    return found - other
 
 
 _PLAIN = {gast.Assign, gast.AugAssign, gast.Expr, gast.Return, gast.Delete, gast.Pass,
@@ -677,8 +701,9 @@ class _Liveness:
     those of the last round (the one that changed nothing, so it saw the final live
     names) are kept: no mark is premature, and no round is made again to mark."""
 
-    def __init__(self, ctx, facts):
+    def __init__(self, ctx, facts, sequences=frozenset()):
         self.ctx, self.facts = ctx, facts
+        self.sequences = sequences      # names bound to as_sequence(...) only (_sequences)
         self.params = set(ctx.params)
         self.removable_ = {}        # id(assignment) -> whether it may go (removable)
         self.indexed = set()        # (Q, i) of the loops for i in range(len(Q)) around
@@ -704,9 +729,9 @@ class _Liveness:
         rebinds: ``Q[i]`` in it cannot raise. Else None."""
         if x.__class__ is not gast.For or not isinstance(x.target, gast.Name):
             return None
-        q = _len_of_array(x.iter, self.ctx, range_of=True)
-        if q is None:
-            return None
+        q = _len_of_array(x.iter, self.ctx, range_of=True, sequences=self.sequences)
+        if q is None or (q in self.sequences and not _keeps_length(x, self.ctx)):
+            return None             # (a list the loop may shorten: Q[i] may raise)
         writes = self.facts.lists(x)[1]
         if q in writes or writes.count(x.target.id) != 1:
             return None
@@ -771,7 +796,44 @@ class _Liveness:
         return top | header if is_for else top
 
 
-def _idle_loop(s, read_after, ctx):
+_PURE_BUILTINS = (abs, len, range, reversed, float, int, bool, min, max, sum, isinstance,
+                  round, pow, divmod, enumerate, zip, tuple, complex)
+
+
+def _keeps_length(loop, ctx):
+    """Nothing in ``loop`` can shorten a list: no ``del``, no store into a slice, and no
+    call but of ``math``, NumPy, s2sad's runtime helpers and pure builtins, and a
+    generated list's ``append`` (a tape's)."""
+    for n in walk(loop):
+        cls = n.__class__
+        if cls is gast.Delete:
+            return False
+        if cls is gast.Assign and any(t.__class__ is gast.Subscript
+                                      and t.slice.__class__ is gast.Slice for t in n.targets):
+            return False
+        if cls is not gast.Call:
+            continue
+        f = n.func
+        if f.__class__ is gast.Attribute and f.attr == "append" \
+                and f.value.__class__ is gast.Name and f.value.id in ctx.namer.made:
+            continue
+        path = dotted_name(f)
+        if path is None:
+            return False
+        try:
+            obj = ctx.lookup(path)
+        except KeyError:
+            return False
+        if any(obj is b for b in _PURE_BUILTINS) or isinstance(obj, np.ufunc):
+            continue
+        module = getattr(obj, "__module__", None) or ""
+        if module not in ("math", "s2sad.runtime") and not module.startswith("numpy") \
+                and getattr(obj, "__self__", None) is not math:
+            return False
+    return True
+
+
+def _idle_loop(s, read_after, ctx, sequences=frozenset()):
     """``s`` is a ``for`` loop doing nothing over ``range(...)`` (or ``reversed`` of
     one, of harmless bounds) whose variable is read only inside loops binding it
     anew (``read_after``: the others): it can go."""
@@ -783,12 +845,14 @@ def _idle_loop(s, read_after, ctx):
     if isinstance(it, gast.Call) and shapes.callee(it, ctx) is reversed and len(it.args) == 1:
         it = it.args[0]
     return isinstance(it, gast.Call) and shapes.callee(it, ctx) is range and not it.keywords \
-        and all(_harmless(a, ctx) or _len_of_array(a, ctx) for a in it.args)
+        and all(_harmless(a, ctx) or _len_of_array(a, ctx, sequences=sequences)
+                for a in it.args)
 
 
-def _len_of_array(e, ctx, range_of=False):
+def _len_of_array(e, ctx, range_of=False, sequences=frozenset()):
     """The name ``Q`` of ``len(Q)`` (with ``range_of``: of ``range(len(Q))``) for an
-    array ``Q`` of known dimensions (``len`` cannot raise), else None."""
+    array ``Q`` of known dimensions, or a name in ``sequences`` (``_sequences``): ``len``
+    cannot raise; else None."""
     if range_of:
         if not (isinstance(e, gast.Call) and shapes.callee(e, ctx) is range
                 and len(e.args) == 1 and not e.keywords):
@@ -796,7 +860,8 @@ def _len_of_array(e, ctx, range_of=False):
         e = e.args[0]
     if isinstance(e, gast.Call) and shapes.callee(e, ctx) is len and len(e.args) == 1 \
             and not e.keywords and isinstance(e.args[0], gast.Name) \
-            and array_ndim(ctx.var_kinds.get(e.args[0].id)) is not None:
+            and (array_ndim(ctx.var_kinds.get(e.args[0].id)) is not None
+                 or e.args[0].id in sequences):
         return e.args[0].id
     return None
 

@@ -223,6 +223,23 @@ class Reverse:
         st = state.get(var, U)
         defined = st == D or st == OWN
         if st == OWN and self.is_helper_call(expr, "getitem_adjoint") \
+                and self.ctx.var_kinds.get(var) in ("L", "LS") \
+                and var not in self.ctx.mutable and self.item_index(expr.args[2]):
+            # b[i] = b[i] + g: the private list (or dict) of adjoints updated in place,
+            # not a new one per item read (add_adjoints of a one-hot list: O(n) a read,
+            # O(n^2) for a loop over the list); an item of a list of lists or arrays
+            # gets add_adjoints of its own, a new object: no adjoint shares it. Only for
+            # a list the function does not change (one it appends to or pops from has
+            # an adjoint popped in the reverse sweep, whose items the analyses of a
+            # second derivative would take for views of it)
+            g, _, index = expr.args
+            item = gast.Subscript(value=name(b), slice=clone(index), ctx=gast.Load())
+            value = _binop(item, gast.Add, g) if self.ctx.var_kinds.get(var) == "LS" \
+                else call(self.helper("add_adjoints"), item, g)
+            target = gast.Subscript(value=name(b), slice=clone(index), ctx=gast.Store())
+            out.append(gast.Assign(targets=[target], value=value, type_comment=None))
+            return
+        if st == OWN and self.is_helper_call(expr, "getitem_adjoint") \
                 and self.ctx.var_kinds.get(var) not in ("S", "L", "LS", "AL"):
             g, _, index = expr.args             # b[index] += g, in place: b is private
             basic = self.basic_index(index)
@@ -247,8 +264,8 @@ class Reverse:
             value = expr
             fresh = isinstance(expr, gast.Call) and (self.is_helper_call(expr, "getitem_adjoint")
                                                      or self.is_helper_call(expr, "owned"))
-            array = self.ctx.var_kinds.get(var) not in ("S", "L", "LS", "AL")
-            state[var] = OWN if fresh and array else D
+            private = self.ctx.var_kinds.get(var) not in ("S", "AL")    # (a new object)
+            state[var] = OWN if fresh and private else D
             out.append(assign(b, value))
             return
         state[var] = D
@@ -286,6 +303,12 @@ class Reverse:
             elts = [one(e) for e in index.elts]
             return None if None in elts else gast.Tuple(elts=elts, ctx=gast.Load())
         return one(index)
+
+    def item_index(self, index):
+        """``index`` is one int: a constant or a scalar name (one item of a list, or of
+        a dict by an int key), not a slice."""
+        return (isinstance(index, gast.Constant) and type(index.value) is int) \
+            or (isinstance(index, gast.Name) and self.ctx.var_kinds.get(index.id) == "S")
 
     def is_helper_call(self, expr, helper):
         return isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) \
