@@ -224,7 +224,8 @@ class Reverse:
         defined = st == D or st == OWN
         if st == OWN and self.is_helper_call(expr, "getitem_adjoint") \
                 and self.ctx.var_kinds.get(var) in ("L", "LS") \
-                and var not in self.ctx.mutable and self.item_index(expr.args[2]):
+                and var not in self.ctx.mutable \
+                and (self.item_index(expr.args[2]) or var in self.ctx.dicts):
             # b[i] = b[i] + g: the private list (or dict) of adjoints updated in place,
             # not a new one per item read (add_adjoints of a one-hot list: O(n) a read,
             # O(n^2) for a loop over the list); an item of a list of lists or arrays
@@ -306,7 +307,8 @@ class Reverse:
 
     def item_index(self, index):
         """``index`` is one int: a constant or a scalar name (one item of a list, or of
-        a dict by an int key), not a slice."""
+        a dict by an int key), not a slice. (A dict parameter, ``ctx.dicts``, takes any
+        key.)"""
         return (isinstance(index, gast.Constant) and type(index.value) is int) \
             or (isinstance(index, gast.Name) and self.ctx.var_kinds.get(index.id) == "S")
 

@@ -121,7 +121,8 @@ _NUMBERS = frozenset((float, int))
 
 
 def _numbers(x):
-    """Every item of the list or tuple ``x`` is a float or an int (tested in C)."""
+    """Every item of the list or tuple (or dict view) ``x`` is a float or an int (tested
+    in C)."""
     return set(map(type, x)) <= _NUMBERS
 
 
@@ -134,6 +135,8 @@ def zeros_like(x):
             return [0.0] * len(x)
         return [zeros_like(e) for e in x]
     if isinstance(x, dict):
+        if _numbers(x.values()):
+            return dict.fromkeys(x, 0.0)
         return {k: zeros_like(v) for k, v in x.items()}
     if type(x) is not float and hasattr(x, "__dataclass_fields__") \
             and record_fields(x) is not None:       # a dataclass instance: a dict by field
@@ -645,6 +648,8 @@ def like_argument(g, x):
     if type(g) is float and g == 0.0 and isinstance(x, (dict, list, tuple, np.ndarray)):
         g = zeros_like(x)
     if isinstance(x, dict):
+        if type(g) is dict and _numbers(x.values()):    # each item's gradient as it is
+            return {k: g[k] for k in x}
         return {k: like_argument(g[k], v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         if type(g) is list and _numbers(x):     # each item's gradient as it is

@@ -72,3 +72,14 @@ def test_zeros_like_and_like_argument_of_sequences_of_numbers_and_others():
     nested = like_argument([0.0, [1.0, 0.0]], [np.ones(2), (3.0, 4.0)])
     np.testing.assert_array_equal(nested[0], np.zeros(2))
     assert nested[1] == (1.0, 0.0)
+
+
+def test_zeros_like_and_like_argument_of_dicts_of_numbers_and_others():
+    from s2sad.runtime import like_argument, zeros_like
+
+    assert zeros_like({"a": 1.0, "b": 2}) == {"a": 0.0, "b": 0.0}
+    mixed = zeros_like({"a": 1.0, "b": [1.0, 2.0]})
+    assert mixed == {"a": 0.0, "b": [0.0, 0.0]}
+    got = like_argument({"b": 3.0, "a": 2.0}, {"a": 1.0, "b": 1})
+    assert got == {"a": 2.0, "b": 3.0} and list(got) == ["a", "b"]     # the argument's order
+    assert like_argument({"a": 0.0, "b": 1.0}, {"a": [1.0], "b": 2.0}) == {"a": [0.0], "b": 1.0}
