@@ -42,7 +42,7 @@ from . import cse, errors, runtime, shapes
 from .dataflow import closure, reverse_edges
 from .gastutil import dotted_name, loads, stores, target_name, walk
 from .gastutil import names as name_nodes
-from .kinds import DICT_ITEMS, array_kind, array_ndim, is_array_kind, join_kinds
+from .kinds import DICT_ITEMS, ROW_ITEMS, array_kind, array_ndim, is_array_kind, join_kinds
 from .rules import lookup
 from .rules.methods import ATTRIBUTES, DICT_METHODS, METHODS
 from .shapes import callee
@@ -516,6 +516,9 @@ def infer_kinds(tree, ctx, stmts=None, ops=None, reads=None, targets=None):
                 and v.attr in records.get(v.value.id, ()) else (t, v, deps)
                 for t, v, deps in defs]
         literals = dict(literals, **{_RECORD_KEY: records})
+    rows = _row_lists(tree, ctx, kinds, defs)
+    if rows:            # points[i] of a list argument of rows of scalars is an 'LS'
+        literals = dict(literals, **{_ROW_LISTS_KEY: rows})
     scalar_dicts, stores = _scalar_item_dicts(tree, ctx, kinds, defs)
     start, unknown_at_start = dict(kinds), set(unknown)
     while True:
@@ -670,6 +673,7 @@ def _sequence_literals(defs, ctx=None):
 
 _RECORD_KEY = "<records>"     # literals[_RECORD_KEY]: _record_literals (not a name)
 _SCALAR_DICTS_KEY = "<scalar dicts>"    # literals[_SCALAR_DICTS_KEY]: _scalar_item_dicts
+_ROW_LISTS_KEY = "<row lists>"          # literals[_ROW_LISTS_KEY]: _row_lists
 
 
 _DICT_VIEWS = ("values", "items", "keys", "get")     # methods reading a dict, no more
@@ -708,6 +712,57 @@ def _sequence_of(v, views, ctx):
             and v.args[0].__class__ is gast.Name and v.args[0].id in views:
         return views[v.args[0].id]
     return None
+
+
+def _row_lists(tree, ctx, kinds, defs):
+    """The parameters holding a list or tuple of rows of scalars only (lists or tuples
+    of floats and ints: ``ctx.kinds[p + ROW_ITEMS]``, ``api.rows_kind``) that the
+    function only reads, and the sequences its loops iterate by (``_seq =
+    as_sequence(p)``, bound once): each use of the name is an item read ``p[i]`` (no
+    slice), ``len(p)``, or a loop over it (``as_sequence(p)``). So nothing stores into
+    the list, appends to it, or lets another name or a call reach it, and an item read
+    of it is a row of scalars: an 'LS' (the row itself is not known unchanged: a store
+    into it goes through the kinds as into any 'LS' list)."""
+    params = {p for p in ctx.params if kinds.get(p) == "L"
+              and ctx.kinds.get(p + ROW_ITEMS) == "LS"}
+    if not params:
+        return frozenset()
+    count = {}
+    for t, v, _ in defs:
+        if v.__class__ is not _Held:
+            count[t] = count.get(t, 0) + 1
+    seqs = {t for t, v, _ in defs if count.get(t) == 1 and v.__class__ is gast.Call
+            and len(v.args) == 1 and not v.keywords and v.func.__class__ is gast.Name
+            and ctx.injected.get(v.func.id) is runtime.as_sequence
+            and v.args[0].__class__ is gast.Name and v.args[0].id in params}
+    found = params | seqs
+    allowed = set()         # id of each Name node read as above
+    uses = []
+    for n in walk(tree):
+        cls = n.__class__
+        if cls is gast.Name:
+            if n.id in found:
+                uses.append(n)
+        elif cls is gast.Subscript:
+            if n.value.__class__ is gast.Name and n.value.id in found \
+                    and isinstance(n.ctx, gast.Load) and not isinstance(n.slice, gast.Slice):
+                allowed.add(id(n.value))
+        elif cls is gast.Call:
+            if len(n.args) == 1 and not n.keywords and n.args[0].__class__ is gast.Name \
+                    and n.args[0].id in found and n.func.__class__ is gast.Name and (
+                        ctx.injected.get(n.func.id) is runtime.as_sequence
+                        or callee(n, ctx) is builtins.len):
+                allowed.add(id(n.args[0]))
+    for n in uses:
+        if isinstance(n.ctx, gast.Param) or (isinstance(n.ctx, gast.Store) and n.id in seqs):
+            continue
+        if id(n) not in allowed:
+            found.discard(n.id)
+    # a sequence of a list no longer found, or a list whose sequence is not: neither
+    seqs_of = {t: v.args[0].id for t, v, _ in defs if t in seqs}
+    found -= {t for t, p in seqs_of.items() if p not in found}
+    found -= {p for t, p in seqs_of.items() if t not in found}
+    return frozenset(found)
 
 
 def _scalar_item_dicts(tree, ctx, kinds, defs):
@@ -840,6 +895,9 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
             return base if base in ("L", "LS", "AL") else "A"
         if base == "LS" and _is_int_index(value.slice, kinds):     # t[True] is t[1]
             return "S"
+        if base == "L" and value.value.__class__ is gast.Name and value.value.id in \
+                (literals or {}).get(_ROW_LISTS_KEY, ()):
+            return "LS"             # a row of a list argument of rows of scalars
         if base == "L" and value.value.__class__ is gast.Name and value.value.id in \
                 (literals or {}).get(_SCALAR_DICTS_KEY, ()):
             return "S"              # an item of a dict argument of scalars

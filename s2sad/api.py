@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import keyword
 import os
 import threading
@@ -20,7 +21,7 @@ import numpy as np
 
 from . import argcheck, errors, parse, pipeline
 from .fncache import FunctionCache
-from .kinds import DICT_ITEMS, array_ndim
+from .kinds import DICT_ITEMS, ROW_ITEMS, array_ndim
 from .runtime import REFUSED_ARRAYS, refused_array_message
 
 _CACHE = FunctionCache()     # specialization key -> _Compiled (see compiled)
@@ -69,9 +70,37 @@ def dict_kind(value):
     return "L"
 
 
+_ROW_TYPES = frozenset((tuple, list))
+_ROW_ITEMS = frozenset((float, int))
+
+
+def rows_kind(value, kind):
+    """For the dispatch of a call on a list or tuple argument of kind ``kind``
+    (``kind_of``): 'LLS' for a non-empty one of kind 'L' whose items are all tuples or
+    lists (not named tuples) of floats and ints, as ``[(x1, y1), (x2, y2)]``, whose
+    items the code reads as 'LS' (``call_kinds`` gives the parameter ``p`` the kind 'L'
+    and ``p[]`` the kind 'LS'); ``kind`` otherwise. The types are tested in C."""
+    if kind != "L" or not value or not set(map(type, value)) <= _ROW_TYPES:
+        return kind
+    if not set(map(type, itertools.chain.from_iterable(value))) <= _ROW_ITEMS:
+        return kind
+    return "LLS"
+
+
+def sequence_kind(value):
+    """``kind_of`` of a list or tuple, refined by ``rows_kind``: what a call is
+    dispatched on."""
+    return rows_kind(value, kind_of(value))
+
+
 def _spec_kind(value):
-    """``kind_of``, but ``dict_kind`` for a dict: what a call is dispatched on."""
-    return dict_kind(value) if type(value) is dict else kind_of(value)
+    """``kind_of``, but ``dict_kind`` for a dict and ``sequence_kind`` for a list or
+    tuple: what a call is dispatched on."""
+    if type(value) is dict:
+        return dict_kind(value)
+    if isinstance(value, (list, tuple)):
+        return sequence_kind(value)
+    return kind_of(value)
 
 
 def _sequence_kind(value):
@@ -212,6 +241,9 @@ def call_kinds(func, arguments, owner=None):
     for n, v in arguments.items():
         if type(v) is dict and dict_kind(v) == "DS":
             kinds[n + DICT_ITEMS] = "S"     # its items are scalars (activity.infer_kinds)
+        elif kinds[n] == "L" and isinstance(v, (list, tuple)) \
+                and rows_kind(v, "L") == "LLS":
+            kinds[n + ROW_ITEMS] = "LS"     # its items are rows of scalars (infer_kinds)
     var = vararg_of(func if owner is None else owner)
     if var is not None and var in arguments:
         from .parse import vararg_key, vararg_names
@@ -720,7 +752,7 @@ def _dispatcher(sig, name, fast, limit=8, wrt=()):
     nonscalar = inject("NonScalarOutputError", errors.NonScalarOutputError)
     stale = inject("StaleReceiverError", errors.StaleReceiverError)
     note = inject("note_generated", errors.note_generated)
-    kind_fn = inject("kind_of", kind_of)
+    kind_fn = inject("sequence_kind", sequence_kind)
     dict_fn = inject("dict_kind", dict_kind)
     chosen = list(fast.items())[-limit:]
     head = [me]
@@ -1052,6 +1084,7 @@ class GradFunction:
         if len(kinds) > len(bound.arguments):
             known = {f"{p}.{a}" for _, p, attrs in self._reads() for a in attrs} \
                 | {p + DICT_ITEMS for p in bound.arguments} \
+                | {p + ROW_ITEMS for p in bound.arguments} \
                 | {named_fields(p) for p in self._field_reads()} \
                 | set(_item_values(_unwrap(self.__wrapped__), bound.arguments))
             var = vararg_of(_unwrap(self.__wrapped__))

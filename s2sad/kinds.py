@@ -16,6 +16,10 @@ from __future__ import annotations
 # (``api.dict_kind``), so an item read of it (``p["w"]``, the dict unchanged in the
 # function) is a scalar (``activity.infer_kinds``)
 DICT_ITEMS = "{}"
+# kinds[p + ROW_ITEMS] == 'LS': the list or tuple argument ``p`` (of kind 'L') holds
+# lists or tuples of scalars only (``api.rows_kind``), so an item read of it
+# (``points[i]``, ``for x, y in points``, the list unchanged in the function) is an 'LS'
+ROW_ITEMS = "[]"
 
 
 def array_ndim(kind):
