@@ -839,6 +839,8 @@ def sum_list_adjoint(g, x):
     """Adjoint of ``x`` in ``sum(x)`` for a list, tuple or array ``x``."""
     if isinstance(x, np.ndarray):
         return np.broadcast_to(g, x.shape[:1] + np.shape(g)).astype(np.float64)
+    if type(g) is float and _numbers(x):      # (unbroadcast of a float to a number: it)
+        return [g] * len(x)
     return [unbroadcast(g, e) for e in x]
 
 

@@ -83,3 +83,18 @@ def test_zeros_like_and_like_argument_of_dicts_of_numbers_and_others():
     got = like_argument({"b": 3.0, "a": 2.0}, {"a": 1.0, "b": 1})
     assert got == {"a": 2.0, "b": 3.0} and list(got) == ["a", "b"]     # the argument's order
     assert like_argument({"a": 0.0, "b": 1.0}, {"a": [1.0], "b": 2.0}) == {"a": [0.0], "b": 1.0}
+
+
+def test_sum_list_adjoint_of_numbers_and_others():
+    """``sum(out)`` of a list of numbers: the adjoint of each item is the float itself,
+    in one step (it was ``unbroadcast`` item by item, 1.7 us an item)."""
+    from s2sad.runtime import sum_list_adjoint, unbroadcast
+
+    for x in ([1.0, 2, 3.5], (1, 2), [], [1.0, np.ones(2)], np.ones((3, 2))):
+        got = sum_list_adjoint(2.5, x)
+        want = [unbroadcast(2.5, e) for e in x]
+        assert len(got) == len(want)
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b)
+            assert type(a) is type(b) or isinstance(x, np.ndarray)
+    assert sum_list_adjoint(np.float64(2.5), [1.0, 2.0]) == [2.5, 2.5]
