@@ -103,6 +103,7 @@ class Reverse:
         self._fills = {}      # id(call statement) -> whether it fills a list (fills_lists)
         self._edges, ctx.edges = ctx.edges, None
         self.loop_var = None
+        self.loops = 0                  # loops around the statement being reversed
         self.classify = Classified(ctx).op    # the operation of an assignment, once
         self.calls = {}       # id(call statement) -> (bwd function name, adjoint targets)
         self.primal_calls = {}  # id(call statement) -> the user's call it replaced
@@ -222,17 +223,19 @@ class Reverse:
         b = self.namer.adjoint(var)
         st = state.get(var, U)
         defined = st == D or st == OWN
-        if st == OWN and self.is_helper_call(expr, "getitem_adjoint") \
+        if st == OWN and self.loops and self.is_helper_call(expr, "getitem_adjoint") \
                 and self.ctx.var_kinds.get(var) in ("L", "LS") \
                 and var not in self.ctx.mutable \
                 and (self.item_index(expr.args[2]) or var in self.ctx.dicts):
             # b[i] = b[i] + g: the private list (or dict) of adjoints updated in place,
             # not a new one per item read (add_adjoints of a one-hot list: O(n) a read,
             # O(n^2) for a loop over the list); an item of a list of lists or arrays
-            # gets add_adjoints of its own, a new object: no adjoint shares it. Only for
-            # a list the function does not change (one it appends to or pops from has
-            # an adjoint popped in the reverse sweep, whose items the analyses of a
-            # second derivative would take for views of it)
+            # gets add_adjoints of its own, a new object: no adjoint shares it. Only in
+            # loops, where the cost was, for a list the function does not change (one
+            # it appends to or pops from has an adjoint popped in the reverse sweep,
+            # whose items the analyses of a second derivative would take for views of
+            # it): reverse over reverse refuses some stores into lists that add_adjoints
+            # of whole lists does not make
             g, _, index = expr.args
             item = gast.Subscript(value=name(b), slice=clone(index), ctx=gast.Load())
             value = _binop(item, gast.Add, g) if self.ctx.var_kinds.get(var) == "LS" \
@@ -977,6 +980,13 @@ class Reverse:
     def loop(self, s, state, overwritten):
         if not self.has_active(s):
             return state, []
+        self.loops += 1
+        try:
+            return self._loop(s, state, overwritten)
+        finally:
+            self.loops -= 1
+
+    def _loop(self, s, state, overwritten):
         fixed = self.fixed_point_loop(s, overwritten)
         written = self.written(s) if isinstance(s, gast.For) else stores(s)
         inner = set(overwritten or ()) | written
