@@ -714,6 +714,31 @@ def _sequence_of(v, views, ctx):
     return None
 
 
+def _read_uses(tree, found, ctx, helpers, more=None):
+    """(uses, allowed) for the names ``found``: every Name node of them in ``tree``,
+    and the ids of those read as a container: an item read ``p[k]`` (no slice), the
+    one argument of ``len`` or of a runtime helper in ``helpers``; ``more(node, class,
+    allowed)`` adds those of the other nodes it allows."""
+    allowed, uses = set(), []
+    for n in walk(tree):
+        cls = n.__class__
+        if cls is gast.Name:
+            if n.id in found:
+                uses.append(n)
+        elif cls is gast.Subscript and n.value.__class__ is gast.Name \
+                and n.value.id in found and isinstance(n.ctx, gast.Load) \
+                and not isinstance(n.slice, gast.Slice):
+            allowed.add(id(n.value))
+        elif cls is gast.Call and len(n.args) == 1 and not n.keywords \
+                and n.args[0].__class__ is gast.Name and n.args[0].id in found \
+                and n.func.__class__ is gast.Name \
+                and (ctx.injected.get(n.func.id) in helpers or callee(n, ctx) is builtins.len):
+            allowed.add(id(n.args[0]))
+        elif more is not None:
+            more(n, cls, allowed)
+    return uses, allowed
+
+
 def _row_lists(tree, ctx, kinds, defs):
     """The parameters holding a list or tuple of rows of scalars only (lists or tuples
     of floats and ints: ``ctx.kinds[p + ROW_ITEMS]``, ``api.rows_kind``) that the
@@ -736,23 +761,7 @@ def _row_lists(tree, ctx, kinds, defs):
             and ctx.injected.get(v.func.id) is runtime.as_sequence
             and v.args[0].__class__ is gast.Name and v.args[0].id in params}
     found = params | seqs
-    allowed = set()         # id of each Name node read as above
-    uses = []
-    for n in walk(tree):
-        cls = n.__class__
-        if cls is gast.Name:
-            if n.id in found:
-                uses.append(n)
-        elif cls is gast.Subscript:
-            if n.value.__class__ is gast.Name and n.value.id in found \
-                    and isinstance(n.ctx, gast.Load) and not isinstance(n.slice, gast.Slice):
-                allowed.add(id(n.value))
-        elif cls is gast.Call:
-            if len(n.args) == 1 and not n.keywords and n.args[0].__class__ is gast.Name \
-                    and n.args[0].id in found and n.func.__class__ is gast.Name and (
-                        ctx.injected.get(n.func.id) is runtime.as_sequence
-                        or callee(n, ctx) is builtins.len):
-                allowed.add(id(n.args[0]))
+    uses, allowed = _read_uses(tree, found, ctx, (runtime.as_sequence,))
     for n in uses:
         if isinstance(n.ctx, gast.Param) or (isinstance(n.ctx, gast.Store) and n.id in seqs):
             continue
@@ -793,19 +802,10 @@ def _scalar_item_dicts(tree, ctx, kinds, defs):
     def mine(n):
         return n.__class__ is gast.Name and n.id in found
 
-    allowed = set()         # id of each Name node read as above
     stores = []
-    uses = []               # every Name node of those dicts, checked once all are seen
-    for n in walk(tree):
-        cls = n.__class__
-        if cls is gast.Name:
-            if n.id in found:
-                uses.append(n)
-        elif cls is gast.Subscript:
-            if mine(n.value) and isinstance(n.ctx, gast.Load) \
-                    and not isinstance(n.slice, gast.Slice):
-                allowed.add(id(n.value))
-        elif cls is gast.Assign:
+
+    def more(n, cls, allowed):
+        if cls is gast.Assign:
             t = n.targets[0]
             if len(n.targets) == 1 and t.__class__ is gast.Subscript and mine(t.value) \
                     and t.value.id in copies and not isinstance(t.slice, gast.Slice):
@@ -816,15 +816,13 @@ def _scalar_item_dicts(tree, ctx, kinds, defs):
             if f.__class__ is gast.Attribute and mine(f.value) and f.attr in _DICT_VIEWS \
                     and (f.attr == "get" or not n.args) and not n.keywords:
                 allowed.add(id(f.value))
-            elif len(n.args) == 1 and mine(n.args[0]) and not n.keywords \
-                    and f.__class__ is gast.Name and (
-                        ctx.injected.get(f.id) in (runtime.as_sequence, runtime.copy_of)
-                        or callee(n, ctx) is builtins.len):
-                allowed.add(id(n.args[0]))
         elif cls is gast.Compare:
             for op, c in zip(n.ops, n.comparators):
                 if mine(c) and op.__class__ in (gast.In, gast.NotIn):
                     allowed.add(id(c))
+
+    uses, allowed = _read_uses(tree, found, ctx, (runtime.as_sequence, runtime.copy_of),
+                               more)
     for n in uses:
         if id(n) not in allowed and not isinstance(n.ctx, (gast.Param, gast.Store)):
             found.discard(n.id)

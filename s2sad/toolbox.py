@@ -57,7 +57,7 @@ class _Wrapper:
         # them all positionally binds them as they come (see _remember)
         self._positional = all(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
                                for p in self._sig.parameters.values())
-        self._fast = None       # (number of values, generated function): see _remember
+        self._fast = None       # (number of values, generated code, staleness test): _remember
         functools.update_wrapper(self, base)
         self.__wrapped__ = func
 
