@@ -24,7 +24,17 @@ import gast
 
 from . import errors, runtime
 from .activity import Classified, Powers, _is_append, _is_index_add, index_expr
-from .gastutil import Transformer, assign, call, clone, const, name, target_name, walk
+from .gastutil import (
+    Transformer,
+    assign,
+    call,
+    clone,
+    const,
+    dotted_name,
+    name,
+    target_name,
+    walk,
+)
 from .parse import own_signature
 from .rules.core import MULTILINEAR, TANGENTS, _is_adjoint_ref
 
@@ -273,11 +283,25 @@ class Forward:
         return [], []
 
     def define(self, t, expr, like):
+        if self.zero_sum(expr):
+            expr = const(0.0)           # add_adjoints of zeros: a zero, as below
         if t in self.ctx.mutable and not isinstance(expr, gast.Constant):
             expr = call(self.helper("owned"), expr)
         elif t in self.ctx.mutable or (_zero(expr) and self.ctx.var_kinds.get(t) != "S"):
             expr = call(self.helper("zeros_like"), name(t))     # a zero of the right shape
         return assign(self.tangent(t), expr, like=like)
+
+    def zero_sum(self, expr):
+        """``expr`` is ``add_adjoints`` of zero tangents (the tangent of adding adjoints
+        neither of which depends on the direction)."""
+        if not (isinstance(expr, gast.Call) and not expr.keywords and expr.args
+                and all(_zero(a) for a in expr.args)):
+            return False
+        path = dotted_name(expr.func)
+        try:
+            return path is not None and self.ctx.lookup(path) is runtime.add_adjoints
+        except KeyError:
+            return False
 
     def assignment(self, s, t):
         """The tangent of ``t = <operation>``: ([it], []) when it may go first (see

@@ -272,7 +272,10 @@ class Reverse:
             state[var] = OWN if fresh and private else D
             out.append(assign(b, value))
             return
-        state[var] = D
+        # add_adjoints of a private list (or dict) and anything gives it or a new one:
+        # private still (an item it shares with another adjoint is only ever rebound)
+        keep = st == OWN and self.ctx.var_kinds.get(var) in ("L", "LS")
+        state[var] = OWN if keep else D
         out.append(assign(b, value))
 
     def env(self, scalar_result):

@@ -27,10 +27,10 @@ def weighted_sum(xs, y):
 
 
 def neighbours(xs, y):
-    s = xs[-1] * xs[0]
+    s = 0.0
     for i in range(len(xs) - 1):
         s = s + xs[i] * xs[i + 1] * y
-    return s
+    return s + xs[-1] * xs[0]       # read after the loop: first in the reverse sweep
 
 
 def rows_of_lists(rows, y):
