@@ -714,6 +714,14 @@ def _sequence_of(v, views, ctx):
     return None
 
 
+def _makes_list(value, ctx):
+    """``value`` makes a new list: ``list(...)``, ``sorted(...)``, or ``+``/``*`` of a
+    sequence (of kind 'L' or 'LS': surely a concatenation or a repetition)."""
+    if value.__class__ is gast.Call:
+        return callee(value, ctx) in (builtins.list, builtins.sorted)
+    return value.__class__ is gast.BinOp and value.op.__class__ in (gast.Add, gast.Mult)
+
+
 def _read_uses(tree, found, ctx, helpers, more=None):
     """(uses, allowed) for the names ``found``: every Name node of them in ``tree``,
     and the ids of those read as a container: an item read ``p[k]`` (no slice), the
@@ -1220,7 +1228,11 @@ def run(tree, ctx):
     ctx.shape_witness = shapes.witnesses(tree, ctx, ctx.shapes)
     edges = {}
     ops = []
-    lists = {t for s, t in assigns if isinstance(s.value, gast.List)}
+    # the lists the function makes: displays, list(p), sorted(p) and concatenations of
+    # lists: a user function it is given to may append to it (r = list(p); push(r, w)
+    # once gave a zero gradient)
+    lists = {t for s, t in assigns if isinstance(s.value, gast.List)
+             or (kinds.get(t) in ("L", "LS") and _makes_list(s.value, ctx))}
     records = _record_literals([(t, s.value, ()) for s, t in assigns], ctx)
     # list parameters differentiated along, which a user function they are given to may
     # fill too (a split callee passing its tape on, a helper passing its list argument

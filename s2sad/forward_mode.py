@@ -330,6 +330,9 @@ class Forward:
             else:
                 expr = (gast.List if isinstance(s.value, gast.List) else gast.Tuple)(
                     elts=elts, ctx=gast.Load())
+        elif op.kind == "rule" and not op.operand_names() & self.active:
+            expr = const(0.0)       # nothing it reads carries a tangent (t is active for
+            #                         a later change in place: a callee appending to it)
         elif op.kind == "rule":
             expr = self.power_tangent(t)
             if expr is None:

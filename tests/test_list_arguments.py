@@ -224,3 +224,54 @@ def test_grad_of_grad(fn, inner):
     got = s2sad.grad(s2sad.grad(fn, wrt=0, mode=inner), wrt=0, mode="reverse")(x, given)
     assert got == pytest.approx(want, rel=1e-4)
     assert given == lst
+
+
+# a local list made by a call (list(p), sorted(p), a concatenation), not a display,
+# given to a function that appends to it: the appended value's derivative was lost
+# (a zero gradient, silently)
+
+def copied_then_pushed(x, p):
+    r = list(p)
+    push(r, x * 2.0)
+    return r[-1] + r[0] * x
+
+
+def sorted_then_pushed(x, p):
+    r = sorted(p)
+    push_shifted(r, x)
+    return sum(r) * x
+
+
+def concatenated_then_pushed(x, p):
+    r = list(p) + [x]
+    push(r, x)
+    return r[-1] * r[-2]
+
+
+def pushed_in_a_loop(x, rows):
+    s = 0.0
+    for row in rows:
+        r = list(row)
+        push(r, x * row[1])
+        s = s + r[-1] * r[0]
+    return s
+
+
+@pytest.mark.parametrize("fn, other", [(copied_then_pushed, (1.5, -0.5)),
+                                       (sorted_then_pushed, [2.0, -1.0, 0.5]),
+                                       (concatenated_then_pushed, (0.25,)),
+                                       (pushed_in_a_loop, [(0.5, 1.0), (1.5, -2.0)])])
+@pytest.mark.parametrize("mode", ["reverse", "forward", "auto"])
+@pytest.mark.parametrize("x", [0.7, -1.3])
+def test_a_list_made_by_a_call_and_filled_by_a_callee(fn, other, mode, x):
+    got = s2sad.grad(fn, wrt=0, mode=mode)(x, copy.deepcopy(other))
+    assert got == pytest.approx(central(fn, x, (other,)), rel=1e-6, abs=1e-9)
+
+
+@pytest.mark.parametrize("fn, other", [(copied_then_pushed, (1.5, -0.5)),
+                                       (pushed_in_a_loop, [(0.5, 1.0), (1.5, -2.0)])])
+def test_a_list_made_by_a_call_and_filled_by_a_callee_hessian(fn, other):
+    x, h = 0.7, 1e-4
+    want = (central(fn, x + h, (other,)) - central(fn, x - h, (other,))) / (2 * h)
+    got = s2sad.hessian(fn, wrt=0)(x, copy.deepcopy(other))
+    assert np.asarray(got).reshape(()) == pytest.approx(want, rel=1e-4, abs=1e-6)
