@@ -714,10 +714,17 @@ def _sequence_of(v, views, ctx):
     return None
 
 
-def _makes_list(value, ctx):
-    """``value`` makes a new list: ``list(...)``, ``sorted(...)``, or ``+``/``*`` of a
-    sequence (of kind 'L' or 'LS': surely a concatenation or a repetition)."""
-    if value.__class__ is gast.Call:
+def _makes_list(value, ctx, kinds, kind):
+    """``value`` (of kind ``kind``) makes a new list: ``p.copy()`` of a list, or, of kind
+    'L' or 'LS', ``list(...)``, ``sorted(...)`` or ``+``/``*`` of a sequence (surely a
+    concatenation or a repetition)."""
+    f = value.func if value.__class__ is gast.Call else None
+    if f.__class__ is gast.Attribute and f.attr == "copy" and not value.args \
+            and f.value.__class__ is gast.Name and kinds.get(f.value.id) in ("L", "LS"):
+        return True
+    if kind not in ("L", "LS"):
+        return False
+    if f is not None:
         return callee(value, ctx) in (builtins.list, builtins.sorted)
     return value.__class__ is gast.BinOp and value.op.__class__ in (gast.Add, gast.Mult)
 
@@ -1232,7 +1239,15 @@ def run(tree, ctx):
     # lists: a user function it is given to may append to it (r = list(p); push(r, w)
     # once gave a zero gradient)
     lists = {t for s, t in assigns if isinstance(s.value, gast.List)
-             or (kinds.get(t) in ("L", "LS") and _makes_list(s.value, ctx))}
+             or _makes_list(s.value, ctx, kinds, kinds.get(t))}
+    copies = [(t, s.value.id) for s, t in assigns if s.value.__class__ is gast.Name]
+    grown = True
+    while grown:            # and the names bound to one of them (q = r, r = _t1 of a
+        grown = False       # comprehension, SSA's copies at joins and loop headers)
+        for t, v in copies:
+            if v in lists and t not in lists:
+                lists.add(t)
+                grown = True
     records = _record_literals([(t, s.value, ()) for s, t in assigns], ctx)
     # list parameters differentiated along, which a user function they are given to may
     # fill too (a split callee passing its tape on, a helper passing its list argument

@@ -275,3 +275,46 @@ def test_a_list_made_by_a_call_and_filled_by_a_callee_hessian(fn, other):
     want = (central(fn, x + h, (other,)) - central(fn, x - h, (other,))) / (2 * h)
     got = s2sad.hessian(fn, wrt=0)(x, copy.deepcopy(other))
     assert np.asarray(got).reshape(()) == pytest.approx(want, rel=1e-4, abs=1e-6)
+
+
+def comprehension_then_pushed(x, p):
+    r = [v * 1.0 for v in p]
+    push(r, x * 5.0)
+    return r[-1] * r[0]
+
+
+def method_copy_then_pushed(x, p):
+    r = p.copy()
+    push(r, x * 5.0)
+    return r[-1] + r[0]
+
+
+def alias_then_pushed(x, p):
+    r = list(p)
+    q = r
+    push(q, x * 4.0)        # <- refused
+    return r[-1]
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward", "auto"])
+@pytest.mark.parametrize("x", [0.7, -1.3])
+def test_a_comprehension_filled_by_a_callee(mode, x):
+    other = [1.5, -0.5]
+    got = s2sad.grad(comprehension_then_pushed, wrt=0, mode=mode)(x, list(other))
+    assert got == pytest.approx(central(comprehension_then_pushed, x, (other,)), rel=1e-6)
+
+
+@pytest.mark.parametrize("x", [0.7, -1.3])
+def test_a_copy_filled_by_a_callee(x):
+    # forward mode gets it right; reverse mode refuses (never a zero gradient)
+    other = [1.5, -0.5]
+    got = s2sad.grad(method_copy_then_pushed, wrt=0, mode="forward")(x, list(other))
+    assert got == pytest.approx(central(method_copy_then_pushed, x, (other,)), rel=1e-6)
+    with pytest.raises(s2sad.S2SADError):
+        s2sad.grad(method_copy_then_pushed, wrt=0, mode="reverse")(x, list(other))
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_second_name_of_a_list_filled_by_a_callee_is_refused(mode):
+    with pytest.raises(s2sad.S2SADError):
+        s2sad.grad(alias_then_pushed, wrt=0, mode=mode)(0.7, [1.5, -0.5])
