@@ -1261,6 +1261,8 @@ def run(tree, ctx):
     other_lists = {p for p in ctx.params if kinds.get(p) in ("L", "LS")} - lists \
         - param_lists
     passed_on = set()
+    container_fills = []    # (call, the lists it fills that no name tracks, its operands)
+    items = {t for s, t in assigns if s.value.__class__ is gast.Subscript}     # c[k]
     for s, t in zip(stmts, targets):
         if t is not None:
             known = classified.get(id(s.value))     # as infer_kinds classified it
@@ -1287,6 +1289,11 @@ def run(tree, ctx):
                 if appended:
                     appended = _appended_by(op, s.value, appended, kinds, ctx)
                     given |= appended
+                untracked = (names & items) - lists - param_lists - other_lists
+                if any(kinds.get(n) != "S" for n in untracked):
+                    filled = _appended_by(op, s.value, untracked, kinds, ctx)
+                    if filled:      # (an item of a tuple or dict: checked once varied)
+                        container_fills.append((s, filled, names - filled))
                 if ctx.mode == "reverse" and names & lists:
                     ctx.list_fills.extend((s, lst) for lst in sorted(
                         _appended_by(op, s.value, names & lists, kinds, ctx)))
@@ -1329,6 +1336,12 @@ def run(tree, ctx):
     alias_classes(assigns, ctx, edges, tree)
     ctx.edges = edges      # the reverse pass groups the values it records by them
     varied = closure(set(ctx.wrt_names), edges)
+    for s, filled, others in container_fills:
+        if others & varied:
+            # the callee appends a value carrying a derivative to a list that is not one
+            # the function built or was given by name (t[0] of a tuple, d["xs"] of a
+            # dict): its derivative would not reach the reads of the container
+            raise errors.unsupported(s, ctx, "ListInContainer", ", ".join(sorted(filled)))
     sharing = check_views(tree, stmts, ctx, assigns, others, varied)
     ret = tree.body[-1].value
     outputs = {ret.id} if isinstance(ret, gast.Name) else set()

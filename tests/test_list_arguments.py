@@ -318,3 +318,38 @@ def test_a_copy_filled_by_a_callee(x):
 def test_a_second_name_of_a_list_filled_by_a_callee_is_refused(mode):
     with pytest.raises(s2sad.S2SADError):
         s2sad.grad(alias_then_pushed, wrt=0, mode=mode)(0.7, [1.5, -0.5])
+
+
+def list_in_a_tuple_pushed(x):
+    t = ([1.0], 2.0)
+    push(t[0], x * 3.0)     # <- refused
+    return t[0][-1]
+
+
+def list_in_a_dict_pushed(x):
+    d = {"xs": [1.0]}
+    push(d["xs"], x * 3.0)  # <- refused
+    return d["xs"][-1]
+
+
+def list_pushed_then_held(x):
+    r = [1.0]
+    push(r, x * 3.0)
+    t = (r, 2.0)
+    return t[0][-1] * t[1]
+
+
+@pytest.mark.parametrize("fn", [list_in_a_tuple_pushed, list_in_a_dict_pushed])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_callee_filling_a_list_held_in_a_container_is_refused(fn, mode):
+    # its derivative did not reach the reads of the container: a silent zero gradient
+    with pytest.raises(s2sad.UnsupportedSyntaxError, match="list held in a tuple") as info:
+        s2sad.grad(fn, mode=mode)(0.7)
+    assert info.value.lineno == _line(fn)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward", "auto"])
+def test_the_hint_for_a_list_held_in_a_container_works(mode):
+    x = 0.7
+    got = s2sad.grad(list_pushed_then_held, mode=mode)(x)
+    assert got == pytest.approx(central(list_pushed_then_held, x, ()), rel=1e-6)
