@@ -1263,6 +1263,14 @@ def run(tree, ctx):
     passed_on = set()
     container_fills = []    # (call, the lists it fills that no name tracks, its operands)
     items = {t for s, t in assigns if s.value.__class__ is gast.Subscript}     # c[k]
+    # t = obj.attr (a list attribute, b.items): the attribute's path, and the paths read
+    # more than once (appended to under one name, read under another: refused below)
+    fields = {t: dotted_name(s.value) for s, t in assigns
+              if s.value.__class__ is gast.Attribute and dotted_name(s.value)}
+    seen_fields = {}
+    for f in fields.values():
+        seen_fields[f] = seen_fields.get(f, 0) + 1
+    read_fields = {f for f, k in seen_fields.items() if k > 1}
     for s, t in zip(stmts, targets):
         if t is not None:
             known = classified.get(id(s.value))     # as infer_kinds classified it
@@ -1289,7 +1297,9 @@ def run(tree, ctx):
                 if appended:
                     appended = _appended_by(op, s.value, appended, kinds, ctx)
                     given |= appended
-                untracked = (names & items) - lists - param_lists - other_lists
+                untracked = (names & (items | {n for n, f in fields.items()
+                                               if f in read_fields})) \
+                    - lists - param_lists - other_lists
                 if any(kinds.get(n) != "S" for n in untracked):
                     filled = _appended_by(op, s.value, untracked, kinds, ctx)
                     if filled:      # (an item of a tuple or dict: checked once varied)
@@ -1320,6 +1330,9 @@ def run(tree, ctx):
                 ctx.param_changes.setdefault(lst, s)
             for n in loads(s.value.args[0]) if s.value.args else ():
                 edges.setdefault(n, set()).add(lst)
+            if lst in fields and fields[lst] in read_fields:
+                container_fills.append((s, {lst}, loads(s.value.args[0]) if s.value.args
+                                        else set()))
         elif isinstance(s, gast.Assign):          # a[i] = v
             base = s.targets[0].value.id
             ctx.mutable.add(base)
@@ -1338,9 +1351,9 @@ def run(tree, ctx):
     varied = closure(set(ctx.wrt_names), edges)
     for s, filled, others in container_fills:
         if others & varied:
-            # the callee appends a value carrying a derivative to a list that is not one
-            # the function built or was given by name (t[0] of a tuple, d["xs"] of a
-            # dict): its derivative would not reach the reads of the container
+            # a value carrying a derivative goes on a list that is not one the function
+            # built or was given by name (t[0] of a tuple, d["xs"] of a dict, b.items
+            # read again as b.items): its derivative would not reach the other reads
             raise errors.unsupported(s, ctx, "ListInContainer", ", ".join(sorted(filled)))
     sharing = check_views(tree, stmts, ctx, assigns, others, varied)
     ret = tree.body[-1].value

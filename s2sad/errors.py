@@ -331,8 +331,8 @@ UNSUPPORTED = {
                        "take a copy of the view before the write (b = a[::2].copy()); swap "
                        "rows with B[[0, 1]] = B[[1, 0]]; an element of a matrix read as "
                        "t = float(A[i, j]) is a number, not a view"),
-    "ListInContainer": ("a function called from differentiated code appends to (or pops "
-                        "from) a list held in a tuple, a dict or another container",
+    "ListInContainer": ("appending to (or popping from) a list held in a tuple, a dict "
+                        "or an attribute, read again through it",
                         "build the list under a name of its own (r = [...]), give the "
                         "function that name, and put r into the container afterwards"),
     "Recursion": ("recursive call", "rewrite the recursion as a loop"),

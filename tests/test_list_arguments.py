@@ -353,3 +353,36 @@ def test_the_hint_for_a_list_held_in_a_container_works(mode):
     x = 0.7
     got = s2sad.grad(list_pushed_then_held, mode=mode)(x)
     assert got == pytest.approx(central(list_pushed_then_held, x, ()), rel=1e-6)
+
+
+class _Buffer:
+    def __init__(self):
+        self.items = [1.0]
+        self.log = []
+
+
+def attribute_list_appended_and_read(x, b):
+    b.items.append(x * 3.0)     # <- refused
+    v = b.items[-1]
+    b.items.pop()
+    return v
+
+
+def attribute_list_only_logged(x, b):
+    y = x * x
+    b.log.append(y)             # written, never read again here: its derivative is unused
+    return y * 2.0
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_list_attribute_appended_to_and_read_again_is_refused(mode):
+    # its derivative did not reach the read through the attribute: a silent zero
+    with pytest.raises(s2sad.UnsupportedSyntaxError, match="an attribute") as info:
+        s2sad.grad(attribute_list_appended_and_read, mode=mode)(0.7, _Buffer())
+    assert info.value.lineno == _line(attribute_list_appended_and_read)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward", "auto"])
+def test_a_list_attribute_used_as_a_log_still_works(mode):
+    b = _Buffer()
+    assert s2sad.grad(attribute_list_only_logged, mode=mode)(0.7, b) == pytest.approx(2.8)
