@@ -33,6 +33,7 @@ import math
 import operator
 import os
 import sysconfig
+from collections import Counter
 from dataclasses import dataclass, field
 
 import gast
@@ -1238,16 +1239,14 @@ def run(tree, ctx):
     # the lists the function makes: displays, list(p), sorted(p) and concatenations of
     # lists: a user function it is given to may append to it (r = list(p); push(r, w)
     # once gave a zero gradient)
-    lists = {t for s, t in assigns if isinstance(s.value, gast.List)
-             or _makes_list(s.value, ctx, kinds, kinds.get(t))}
-    copies = [(t, s.value.id) for s, t in assigns if s.value.__class__ is gast.Name]
-    grown = True
-    while grown:            # and the names bound to one of them (q = r, r = _t1 of a
-        grown = False       # comprehension, SSA's copies at joins and loop headers)
-        for t, v in copies:
-            if v in lists and t not in lists:
-                lists.add(t)
-                grown = True
+    # and the names bound to one of them (q = r, r = _t1 of a comprehension, SSA's
+    # copies at joins and loop headers)
+    copied_to = {}
+    for s, t in assigns:
+        if s.value.__class__ is gast.Name:
+            copied_to.setdefault(s.value.id, set()).add(t)
+    lists = closure({t for s, t in assigns if isinstance(s.value, gast.List)
+                     or _makes_list(s.value, ctx, kinds, kinds.get(t))}, copied_to)
     records = _record_literals([(t, s.value, ()) for s, t in assigns], ctx)
     # list parameters differentiated along, which a user function they are given to may
     # fill too (a split callee passing its tape on, a helper passing its list argument
@@ -1267,10 +1266,7 @@ def run(tree, ctx):
     # more than once (appended to under one name, read under another: refused below)
     fields = {t: dotted_name(s.value) for s, t in assigns
               if s.value.__class__ is gast.Attribute and dotted_name(s.value)}
-    seen_fields = {}
-    for f in fields.values():
-        seen_fields[f] = seen_fields.get(f, 0) + 1
-    read_fields = {f for f, k in seen_fields.items() if k > 1}
+    read_fields = {f for f, k in Counter(fields.values()).items() if k > 1}
     for s, t in zip(stmts, targets):
         if t is not None:
             known = classified.get(id(s.value))     # as infer_kinds classified it

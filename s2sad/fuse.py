@@ -37,15 +37,23 @@ from __future__ import annotations
 
 import bisect
 import builtins
-import math
 from collections import defaultdict
 
 import gast
-import numpy as np
 
 from .gastutil import dotted_name, statements, walk
 from .gastutil import loads as names_read
-from .optimize import _COMPOUND, _blocks, _copy_pair, _folds_at, _holds_scalar, _num, _substitute
+from .optimize import (
+    _COMPOUND,
+    _blocks,
+    _copy_pair,
+    _folds_at,
+    _holds_scalar,
+    _length_safe,
+    _num,
+    _substitute,
+    _tapes,
+)
 from .optimize import _HARMLESS_OPS as _QUIET_OPS
 
 _MAX_OPS = 8                  # operations per inlined statement: lines stay readable
@@ -53,8 +61,6 @@ _WINDOW = 12                  # how far below its statement a value is inlined
 _QUIET_CLASSES = frozenset(_QUIET_OPS)     # (operator nodes are of these very classes)
 _VALUE_NODES = (gast.Name, gast.Constant, gast.BinOp, gast.UnaryOp, gast.Compare, gast.Call,
                 gast.Tuple)
-_PURE_BUILTINS = {abs, len, range, reversed, float, int, bool, min, max, sum, isinstance,
-                  round, pow, divmod, enumerate, zip, tuple, complex}
 
 
 def run(tree, ctx, facts, counts=None, blocks=None):
@@ -276,48 +282,9 @@ class _Fuse:
 
     def length_safe(self, s):
         """Nothing in ``s`` can change the length of a list (or rebind one in place)."""
-        if isinstance(s, (gast.Delete, gast.AugAssign)):
-            return isinstance(s, gast.AugAssign) and isinstance(s.value, gast.Constant)
-        if isinstance(s, gast.Assign) and any(
-                isinstance(t, gast.Subscript) and isinstance(t.slice, gast.Slice)
-                for t in s.targets):
-            return False
-        for n in walk(s):
-            if isinstance(n, gast.Call) and not self.pure_call(n):
-                return False
-        return True
-
-    def pure_call(self, c):
-        f = c.func
-        if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) \
-                and f.attr in ("append", "pop") and f.value.id in self.tapes():
-            return True
-        path = dotted_name(f)
-        if path is None:
-            return False
-        try:
-            obj = self.ctx.lookup(path)
-        except KeyError:
-            return False
-        try:
-            if obj in _PURE_BUILTINS:
-                return True
-        except TypeError:           # unhashable
-            return False
-        module = getattr(obj, "__module__", None) or ""
-        return obj.__class__ is np.ufunc or module in ("math", "s2sad.runtime") \
-            or module.startswith("numpy") or getattr(obj, "__self__", None) is math
-
-    def tapes(self):
         if not hasattr(self, "_tapes"):
-            self._tapes = {s.targets[0].id for s in self.tree.body
-                           if isinstance(s, gast.Assign) and len(s.targets) == 1
-                           and isinstance(s.targets[0], gast.Name)
-                           and isinstance(s.value, gast.List) and not s.value.elts
-                           and self.generated(s.targets[0].id)}
-            if self.ctx.tape_param:
-                self._tapes.add(self.ctx.tape_param)
-        return self._tapes
+            self._tapes = _tapes(self.tree, self.ctx)
+        return _length_safe(s, self.ctx, self._tapes)
 
     # -- block-local values ---------------------------------------------------------
     def crossing(self):

@@ -654,7 +654,8 @@ def _dead_cycles(tree, ctx, facts, blocks=None):
         return False    # straight-line SSA code: no cycles, nothing computed again
     dead = set()
     sequences = _sequences(blocks, ctx)
-    _Liveness(ctx, facts, sequences).block(tree.body, set(), dead)
+    _Liveness(ctx, facts, sequences, _tapes(tree, ctx) if sequences else ()).block(
+        tree.body, set(), dead)
     if not dead:
         return False
     blocks = [b for b in blocks if b]   # (a block emptied before is not one any more)
@@ -701,9 +702,10 @@ class _Liveness:
     those of the last round (the one that changed nothing, so it saw the final live
     names) are kept: no mark is premature, and no round is made again to mark."""
 
-    def __init__(self, ctx, facts, sequences=frozenset()):
+    def __init__(self, ctx, facts, sequences=frozenset(), tapes=frozenset()):
         self.ctx, self.facts = ctx, facts
         self.sequences = sequences      # names bound to as_sequence(...) only (_sequences)
+        self.tapes = tapes              # (_tapes)
         self.params = set(ctx.params)
         self.removable_ = {}        # id(assignment) -> whether it may go (removable)
         self.indexed = set()        # (Q, i) of the loops for i in range(len(Q)) around
@@ -730,7 +732,7 @@ class _Liveness:
         if x.__class__ is not gast.For or not isinstance(x.target, gast.Name):
             return None
         q = _len_of_array(x.iter, self.ctx, range_of=True, sequences=self.sequences)
-        if q is None or (q in self.sequences and not _keeps_length(x, self.ctx)):
+        if q is None or (q in self.sequences and not _length_safe(x, self.ctx, self.tapes)):
             return None             # (a list the loop may shorten: Q[i] may raise)
         writes = self.facts.lists(x)[1]
         if q in writes or writes.count(x.target.id) != 1:
@@ -796,39 +798,59 @@ class _Liveness:
         return top | header if is_for else top
 
 
-_PURE_BUILTINS = (abs, len, range, reversed, float, int, bool, min, max, sum, isinstance,
-                  round, pow, divmod, enumerate, zip, tuple, complex)
+_PURE_BUILTINS = {abs, len, range, reversed, float, int, bool, min, max, sum, isinstance,
+                  round, pow, divmod, enumerate, zip, tuple, complex}
 
 
-def _keeps_length(loop, ctx):
-    """Nothing in ``loop`` can shorten a list: no ``del``, no store into a slice, and no
-    call but of ``math``, NumPy, s2sad's runtime helpers and pure builtins, and a
-    generated list's ``append`` (a tape's)."""
-    for n in walk(loop):
-        cls = n.__class__
-        if cls is gast.Delete:
+def _tapes(tree, ctx):
+    """The tapes of the generated function ``tree``: its generated names bound to ``[]``
+    at its top level, and the tape parameter of a split function."""
+    out = {s.targets[0].id for s in tree.body
+           if isinstance(s, gast.Assign) and len(s.targets) == 1
+           and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.List)
+           and not s.value.elts and s.targets[0].id in ctx.namer.made
+           and s.targets[0].id not in ctx.params}
+    if ctx.tape_param:
+        out.add(ctx.tape_param)
+    return out
+
+
+def _pure_call(c, ctx, tapes):
+    """The call ``c`` changes no list (nor rebinds one in place): a tape's own ``append``
+    and ``pop``, ``math``, NumPy, s2sad's runtime helpers and pure builtins."""
+    f = c.func
+    if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) \
+            and f.attr in ("append", "pop") and f.value.id in tapes:
+        return True
+    path = dotted_name(f)
+    if path is None:
+        return False
+    try:
+        obj = ctx.lookup(path)
+    except KeyError:
+        return False
+    try:
+        if obj in _PURE_BUILTINS:
+            return True
+    except TypeError:           # unhashable
+        return False
+    module = getattr(obj, "__module__", None) or ""
+    return obj.__class__ is np.ufunc or module in ("math", "s2sad.runtime") \
+        or module.startswith("numpy") or getattr(obj, "__self__", None) is math
+
+
+def _length_safe(s, ctx, tapes):
+    """Nothing in the statement ``s`` (simple, or a loop or ``if`` and all in it) can
+    change the length of a list (or rebind one in place)."""
+    for n in walk(s):
+        if isinstance(n, (gast.Delete, gast.AugAssign)):
+            if not (isinstance(n, gast.AugAssign) and isinstance(n.value, gast.Constant)):
+                return False
+        elif isinstance(n, gast.Assign) and any(
+                isinstance(t, gast.Subscript) and isinstance(t.slice, gast.Slice)
+                for t in n.targets):
             return False
-        if cls is gast.Assign and any(t.__class__ is gast.Subscript
-                                      and t.slice.__class__ is gast.Slice for t in n.targets):
-            return False
-        if cls is not gast.Call:
-            continue
-        f = n.func
-        if f.__class__ is gast.Attribute and f.attr == "append" \
-                and f.value.__class__ is gast.Name and f.value.id in ctx.namer.made:
-            continue
-        path = dotted_name(f)
-        if path is None:
-            return False
-        try:
-            obj = ctx.lookup(path)
-        except KeyError:
-            return False
-        if any(obj is b for b in _PURE_BUILTINS) or isinstance(obj, np.ufunc):
-            continue
-        module = getattr(obj, "__module__", None) or ""
-        if module not in ("math", "s2sad.runtime") and not module.startswith("numpy") \
-                and getattr(obj, "__self__", None) is not math:
+        elif isinstance(n, gast.Call) and not _pure_call(n, ctx, tapes):
             return False
     return True
 
