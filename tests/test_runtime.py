@@ -98,3 +98,63 @@ def test_sum_list_adjoint_of_numbers_and_others():
             np.testing.assert_array_equal(a, b)
             assert type(a) is type(b) or isinstance(x, np.ndarray)
     assert sum_list_adjoint(np.float64(2.5), [1.0, 2.0]) == [2.5, 2.5]
+
+
+def _unbroadcast_general(g, x):
+    """``unbroadcast`` as it was before its scalar fast paths: the general steps only."""
+    gs = getattr(g, "shape", None)
+    if gs and gs == getattr(x, "shape", None):
+        return g
+    shape = np.shape(x)
+    if np.shape(g) == shape:
+        return g[()] if not shape and isinstance(g, np.ndarray) else g
+    g = np.asarray(g)
+    if g.ndim < len(shape) and g.size == 1:
+        return np.broadcast_to(g, shape) * np.ones(shape)
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    if not shape:
+        return float(g) if g.dtype.kind == "f" else g[()]
+    return g.reshape(shape)
+
+
+_SCALARS = [2.5, 3, 1.5 + 2j, True, np.float64(0.25), np.float32(1.5), np.int64(4),
+            np.array(1.25), np.array([2.0, 3.0]), np.ones((2, 1)), [1.0, 2.0], (0.5,)]
+
+
+@pytest.mark.parametrize("x", _SCALARS, ids=repr)
+@pytest.mark.parametrize("g", [2.5, 3, 1.5 + 2j, np.float64(0.25), np.float32(1.5),
+                               np.array(1.25), np.array([2.0, 3.0]), np.ones((2, 2))],
+                         ids=repr)
+def test_unbroadcast_fast_paths_give_what_the_general_steps_give(g, x):
+    """The scalar fast paths (numbers, NumPy scalars: a scalar loop calls ``unbroadcast``
+    once per element) give the very value and type of the general steps."""
+    from s2sad.runtime import unbroadcast
+    try:
+        want = _unbroadcast_general(g, x)
+    except (ValueError, IndexError):
+        with pytest.raises((ValueError, IndexError)):
+            unbroadcast(g, x)
+        return
+    got = unbroadcast(g, x)
+    assert type(got) is type(want)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_take_adjoint_of_an_element_stored_from_a_number_is_that_element():
+    """``a[i] = v`` with ``v`` a number: the adjoint is ``g[i]`` as it is (a NumPy scalar,
+    no copy needed); a row stored from a number gets the row's sum; a row stored from
+    a row gets a copy that later writes into ``g`` do not reach."""
+    from s2sad.runtime import take_adjoint
+    g = np.arange(6.0).reshape(2, 3)
+    got = take_adjoint(g[0], 2, 0.5)
+    assert type(got) is np.float64 and got == 2.0
+    assert take_adjoint(g, 1, 0.5) == 12.0
+    row = take_adjoint(g, 1, np.ones(3))
+    g[1] = 0.0
+    np.testing.assert_array_equal(row, [3.0, 4.0, 5.0])
+    assert take_adjoint([1.0, 2.0], 1, 3.0) == 2.0
