@@ -53,7 +53,9 @@ def alias_classes(assigns, ctx, edges, tree=None):
             if not ssa_copy and src not in ctx.namer.temps and t not in ctx.namer.temps \
                     and t != ctx.aux_name and t not in ctx.aux_parts \
                     and (tree is None or _read_after(s, src, t)):   # (has_aux: see reverse)
-                raise errors.unsupported(s, ctx, "Alias", f"{t} = {src}")
+                lists = {ctx.var_kinds.get(t), ctx.var_kinds.get(src)} & {"L", "LS"}
+                raise errors.unsupported(s, ctx, "ListAlias" if lists else "Alias",
+                                         f"{t} = {src}")
             if not {t, src} <= ctx.mutable:
                 ctx.mutable |= {t, src}
                 changed = True
@@ -171,9 +173,17 @@ class _Sharing(_Liveness):
         self.shallow = {}
         self.held_at = {}        # (holder, held) -> the statements making the holder hold it
         items = []               # (list, name): the name is an item read from the list
+        # names bound to what a call of a function of yours returned, when that shares
+        # memory with an argument (``q = ident(p)``, ``r = first(rows)``), and those
+        # arguments: one list under two names, which a store through one changes
+        self.call_aliases = set()
         for s in stmts:
             same, held = self.edges(s)
             t = target_name(s)
+            if t is not None and self._user_call(s):
+                for a in self._aliased(self.ctx.classified[id(s)][2].func, s.value):
+                    self.call_aliases |= {t, a.id}
+                    items.append((a.id, t))     # (or an item of it: return rows[0])
             if same and t is not None and self._is_sequence(s.value):
                 self.sequences.add(t)
             for a, b in same:
@@ -187,15 +197,19 @@ class _Sharing(_Liveness):
                 if self._shallow_copy(s, x):
                     self.shallow[holder, x] = None
             v = getattr(s, "value", None)
-            if (same or held) and isinstance(v, gast.Subscript) \
-                    and isinstance(v.value, gast.Name):
-                items.append((v.value.id, t))
+            if (same or held) and _item_source(v) is not None:
+                items.append((_item_source(v), t))
             if t is not None and (same or held):
                 self.made_at.setdefault(t, s)
         self._items_share(items)
         self.tree = tree
         self.after = None
         self._shape_helpers = _shape_helpers()
+
+    def _user_call(self, s):
+        """``s`` assigns the result of a call of a function of yours."""
+        known = self.ctx.classified.get(id(s))
+        return known is not None and known[0] is s and known[2].kind == "call"
 
     def _items_share(self, items):
         """An item read from a list (``r = rows[0]``), or from what may be one (an item
@@ -317,9 +331,11 @@ class _Sharing(_Liveness):
             # an element (or a slice) of a list: the list holds it
             return [], ([(v.value.id, t)] if not isinstance(v.slice, gast.Slice)
                         else [(t, v.value.id)])
-        known = self.ctx.classified.get(id(s))
-        if known is not None and known[0] is s and known[2].kind == "call":
-            same, held = self._returned(known[2].func, v), []
+        if isinstance(v, gast.Call) and _item_source(v) is not None \
+                and self._list(_item_source(v)):
+            return [], [(_item_source(v), t)]     # d.get(k), d.setdefault(k, []): d's item
+        if self._user_call(s):
+            same, held = self._returned(self.ctx.classified[id(s)][2].func, v), []
         else:
             same, held = self.sources(v)
         return ([(t, n.id) for n in same if self._array(n)],
@@ -447,6 +463,18 @@ class _Sharing(_Liveness):
         mapping, shared = found[0], found[1]
         return [mapping[p] for p in shared if p in mapping]
 
+    def _aliased(self, fn, call):
+        """The list (or dict) arguments a user function's result may be, or be an item
+        of (``return l``, ``return rows[0]``): names of the caller's."""
+        if self.kinds.get(getattr(call, "id", None)) == "S":
+            return []
+        found = self.callee(fn, call)
+        if found is None:         # nothing to read: any argument
+            args = list(call.args) + [k.value for k in call.keywords]
+        else:
+            args = [found[0][p] for p in found[8] if p in found[0]]
+        return [a for a in args if isinstance(a, gast.Name) and self._list(a.id)]
+
     def callee(self, fn, call):
         """(parameter -> atom, parameters the result may share, parameters written in
         place) of a call of a user function, or None when its source is not read."""
@@ -457,7 +485,8 @@ class _Sharing(_Liveness):
         if found is None:
             return None
         mapping, _, _ = pipeline.bind_call(op, self.kinds, self.ctx, call)
-        return mapping, found[1], found[2], found[3], found[4], found[5], found[6], found[7]
+        return mapping, found[1], found[2], found[3], found[4], found[5], found[6], found[7], \
+            found[8]
 
     def _fancy(self, index):
         """``index`` surely selects a copy: a list, a mask, an array of indices."""
@@ -779,7 +808,7 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
              and isinstance(ctx.classified.get(id(s), (None, None, None))[2], Op)
              and ctx.classified[id(s)][2].kind == "call"]
     ret = tree.body[-1].value if isinstance(tree.body[-1], gast.Return) else None
-    ctx.return_shares, ctx.param_writes = set(), {}
+    ctx.return_shares, ctx.return_aliases, ctx.param_writes = set(), set(), {}
     for p, store in ctx.param_stores.items():   # p[i] = v (normalize copies p for itself)
         ctx.param_writes[p] = _Store(_line_of(store, ctx))
     ctx.global_writes = {g: _line_of(store, ctx) for g, store in ctx.global_stores.items()}
@@ -802,18 +831,16 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
         return None
     item_pops = []
     for s, t in assigns:
-        if (t in appended or t in popped) and isinstance(s.value, gast.Subscript) \
-                and isinstance(s.value.value, gast.Name) \
-                and ctx.var_kinds.get(s.value.value.id) in ("L", "AL"):
+        holder = _item_source(s.value) if t in appended or t in popped else None
+        if holder is not None and ctx.var_kinds.get(holder) in ("L", "AL"):
             # an item of a list of lists grown (or popped from) in place: every name
             # holding it sees it
-            holder = s.value.value.id
             if t in appended:
                 user = _user_name(holder, ctx)
                 what = f"{user}[...].append" if _named_by_user(user, ctx) else \
                     f"{_user_name(t, ctx)}.append, {_user_name(t, ctx)} an item of another " \
                     "list or tuple"
-                raise errors.unsupported(appended[t], ctx, "ViewWrite", what)
+                raise errors.unsupported(appended[t], ctx, "AppendToItem", what)
             if varied is None or {holder, t} & varied:
                 item_pops.append((popped[t], t, holder))
         if t not in stored:
@@ -823,8 +850,14 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
         if isinstance(v, gast.Call):
             path = dotted_name(v.func) or ""
             view = path.split(".")[-1] in _VIEW_MAKERS
+        source = v.value.id if view and isinstance(v.value, gast.Name) else None
+        if isinstance(v, gast.Subscript) and isinstance(v.slice, gast.Slice) \
+                and ctx.var_kinds.get(source) == "LS":
+            view = False        # a slice of a list of numbers is a new list (q = p[:])
         if view:
-            raise errors.unsupported(stored[t], ctx, "ViewWrite", _view_text(t, v, ctx))
+            item = isinstance(v, gast.Subscript) and ctx.var_kinds.get(source) in ("L", "LS")
+            raise errors.unsupported(stored[t], ctx, "StoreIntoItem" if item else "ViewWrite",
+                                     _view_text(t, v, ctx))
     sharing = _Sharing(tree, stmts, ctx)
     for s, t, holder in item_pops:
         # the pop's adjoint goes back onto t's adjoint alone: a read through another name
@@ -841,6 +874,9 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
     params = set(ctx.params)
     if returns_array:
         ctx.return_shares = {p for p in params if ret.id in sharing.seen(p)}
+        # the very list (or an item of it: ``return rows[0]``, ``d['k']``), not a new
+        # one holding its items (``list(l)``)
+        ctx.return_aliases = {p for p in params if p in sharing.seen(ret.id)}
     for s in inplace:
         old, new = s.value.left.id, target_name(s)
         seen = sharing.seen(old) - {new}
@@ -873,7 +909,7 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
                         ctx.param_changes.setdefault(q, s)
         if not found or not found[2]:
             continue
-        mapping, _, writes, _, _, _, _, _ = found
+        mapping, writes = found[0], found[2]
         for p, (line, text) in sorted(writes.items()):
             arg = mapping.get(p)
             if not isinstance(arg, gast.Name) or ctx.var_kinds.get(arg.id, "A") == "S":
@@ -1028,7 +1064,8 @@ def check_writes_under_views(sharing, stmts, ctx, varied):
             where = s.targets[0].slice
             keep = {q for q, index in around.items()
                     if not (isinstance(where, gast.Name) and where.id in index)}
-            views -= sharing.same(base) - keep
+            if not sharing.same(base) & sharing.call_aliases:
+                views -= sharing.same(base) - keep
         else:
             keep = set()
         if not (views | {base} | loads(s.value)) & varied:
@@ -1039,7 +1076,8 @@ def check_writes_under_views(sharing, stmts, ctx, varied):
                                      f"{_user_name(base, ctx)}[...] = ... in the loop over "
                                      f"{_user_name(base, ctx)}")
         if others:
-            raise errors.unsupported(s, ctx, "WriteUnderView",
+            lists = sharing._list(base) or any(sharing._list(o) for o in others)
+            raise errors.unsupported(s, ctx, "WriteUnderAlias" if lists else "WriteUnderView",
                                      f"{_user_name(base, ctx)}[...] = ... changes "
                                      f"{_describe(others, sharing, ctx)}, read later")
 
@@ -1104,8 +1142,13 @@ def check_changes_under_returned(sharing, tree, stmts, ctx, varied):
     sweep keeps apart and adds up where the call is reversed. An append or pop through
     either name (``M.append(v)``, a call filling it) while the other is read later
     would add the adjoint of the list as it is after the change to that of the list as
-    it was before: refused in reverse mode where a derivative is involved."""
-    if sharing is None or ctx.mode != "reverse":
+    it was before: refused in reverse mode where a derivative is involved.
+
+    A function that returns its list argument (or an item of it) without changing it
+    (``q = ident(p)``, ``r = first(rows)``): the derivative of what is appended through
+    one name never reaches the other in either mode (the analysis follows values by
+    name), so there the append is refused in forward mode too."""
+    if sharing is None:
         return
     pairs = []
     for s in stmts:
@@ -1117,17 +1160,19 @@ def check_changes_under_returned(sharing, tree, stmts, ctx, varied):
         if not callee:
             continue
         mapping, shared, appends = callee[0], callee[1], callee[5]
-        for p in sorted(set(shared) & set(appends)):
+        for p in sorted(set(shared) & set(appends) | set(callee[8])):
             arg = mapping.get(p)
+            changed = p in appends          # (forward mode follows such a list)
             if isinstance(arg, gast.Name) and arg.id != t \
                     and ctx.var_kinds.get(arg.id) in ("L", "LS") \
-                    and (varied is None or {arg.id, t} & varied):
-                pairs.append((s, t, arg.id))
+                    and (varied is None or {arg.id, t} & varied) \
+                    and (ctx.mode == "reverse" or not changed):
+                pairs.append((s, t, arg.id, changed))
     if not pairs:
         return
     changes = [(x, x.value.func.value.id) for x in stmts
                if _is_append(x, ctx) or _is_pop(x, ctx)] + ctx.list_fills
-    for call_stmt, t, arg in pairs:
+    for call_stmt, t, arg, changed in pairs:
         for a, b in ((t, arg), (arg, t)):
             for x, base in changes:
                 if x is call_stmt or base != a:
@@ -1135,11 +1180,23 @@ def check_changes_under_returned(sharing, tree, stmts, ctx, varied):
                 readers = sharing.live_after(x, {b})
                 if readers:
                     raise errors.unsupported(
-                        x, ctx, "ChangeUnderReturned",
+                        x, ctx, "ChangeUnderReturned" if changed else "AppendUnderReturned",
                         f"{_user_name(base, ctx)} changes while "
                         f"{_describe(readers, sharing, ctx)}, the same list (the call on "
                         f"line {_line_of(call_stmt, ctx)[0]} returns its argument "
                         f"{_user_name(arg, ctx)}), is read later")
+
+
+def _item_source(v):
+    """The name of the list or dict the value ``v`` is an item (or a slice) of: ``X[i]``,
+    ``X.get(k)``, ``X.setdefault(k, d)``; else None."""
+    if isinstance(v, gast.Subscript):
+        if isinstance(v.value, gast.Name):
+            return v.value.id
+    elif isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) \
+            and v.func.attr in ("get", "setdefault") and isinstance(v.func.value, gast.Name):
+        return v.func.value.id
+    return None
 
 
 def _named_by_user(n, ctx):

@@ -69,6 +69,7 @@ class Context:
     active_by: dict = field(default_factory=dict)    # forward mode: wrt name -> its actives
     mutable: set = field(default_factory=set)        # names of arrays written in place
     return_shares: set = field(default_factory=set)  # parameters the result may share memory with
+    return_aliases: set = field(default_factory=set)  # list parameters it may be (or an item of)
     param_writes: dict = field(default_factory=dict)  # parameter -> (line, text) updating it in place
     param_appends: set = field(default_factory=set)  # list parameters appended to or popped from
     # calls of user functions appending to (or popping from) a list the function built:

@@ -307,6 +307,26 @@ UNSUPPORTED = {
                         "of changing its argument, or use forward mode: "
                         "grad(..., mode='forward'), the default for one scalar argument; "
                         "for the gradient of a gradient, s2sad.hessian"),
+    "AppendUnderReturned": ("appending to (or popping from) a list that a call of your "
+                            "function returned (its argument, or an item of it) while the "
+                            "other name for it is read later",
+                            "go on with one name for the list (p = ident(p)), or append "
+                            "to the list under the name it was made with"),
+    "AppendToItem": ("appending to a list that is an item of another list or dict "
+                     "(rows[i].append(v), d.setdefault(k, []).append(v))",
+                     "build the inner list under a name of its own, then store it: "
+                     "r = []; r.append(v); rows.append(r) (or d[k] = r)"),
+    "StoreIntoItem": ("writing into a list or dict that is an item of another list or "
+                      "dict (rows[i][j] = v, d[k][j] = v)",
+                      "build the inner list under a name of its own, write into it, then "
+                      "store it: r = list(rows[i]); r[j] = v; rows[i] = r"),
+    "ListAlias": ("a second name for a list or dict that is changed in place",
+                  "keep one name for it, or take a copy: b = list(a) (a dict: dict(a), "
+                  "an array: a.copy())"),
+    "WriteUnderAlias": ("writing into a list or dict while another name for it (what a "
+                        "call of your function returned, or a list holding it) is still "
+                        "used",
+                        "keep one name for the list, or store into a copy (b = list(a))"),
     "Alias": ("a second name for an array that is written in place",
               "write b = a.copy() to get an independent array"),
     "CalleeGlobalWrite": ("a called function writing into a global array, list or dict",

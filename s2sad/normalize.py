@@ -514,6 +514,17 @@ class Normalizer:
             self.stmt_FunctionDef(copy_location(fdef, s), out)
             return
         if len(targets) > 1:   # a = b = expr
+            first = targets[0]
+            if isinstance(first, gast.Name) and not any(
+                    isinstance(n, gast.Name) and n.id == first.id
+                    for t in targets[1:] for n in gast.walk(t)):
+                # a = expr; b = a: b is a copy of a, as the user wrote it (the aliasing
+                # checks see a second name for a list or array written in place)
+                self.stmt_Assign(assign(first, s.value, like=s), out)
+                for t in targets[1:]:
+                    self.stmt_Assign(assign(t, copy_location(name(first.id), first),
+                                            like=s), out)
+                return
             atom = self.atom(s.value, out)
             for t in targets:
                 self.stmt_Assign(assign(t, atom, like=s), out)
@@ -1894,6 +1905,15 @@ def run(tree, ctx):
             fn = name(ctx.inject("copy_of", runtime.copy_of))
             copies.append(assign(p, gast.Call(func=fn, args=[name(p)], keywords=[]), like=tree))
     _method_changes(new_body, ctx)
+    if not (ctx.callee or ctx.params_escape or norm.generated()):
+        # nor the caller's lists and dicts: a gradient call leaves its arguments as they
+        # were in every mode (reverse mode's sweep would undo an append, forward mode's
+        # would not), as for the stores above
+        for p in ctx.params:
+            if p not in stores and p in ctx.param_changes and p != ctx.tape_param:
+                fn = name(ctx.inject("copy_of", runtime.copy_of))
+                copies.append(assign(p, gast.Call(func=fn, args=[name(p)], keywords=[]),
+                                     like=tree))
     tree.body = copies + new_body
     if ctx.has_aux:
         _split_aux(tree, ctx)

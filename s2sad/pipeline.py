@@ -234,8 +234,10 @@ def returned(op, kinds, ctx, node):
     a store into it, by the function or one it calls, global array, list or dict name ->
     id of the object it reads, itself or through its callees, the list parameters it
     appends to or pops from, itself or through its callees, the parameters it changes
-    in place in any way, itself or through its callees: ``argcheck``); None when its
-    source is not read (custom_vjp)."""
+    in place in any way, itself or through its callees: ``argcheck``), global name ->
+    the function writing it, and the list parameters its result may be, or be an item
+    of (``return l``, ``return rows[0]``); None when its source is not read
+    (custom_vjp)."""
     mapping, callee_kinds, _ = bind_call(op, kinds, ctx, node)
     if not inspect.isfunction(op.func):       # custom_vjp: nothing to read
         return None
@@ -257,5 +259,6 @@ def returned(op, kinds, ctx, node):
                                         | sub.param_appends
                                         | (sub.mutable & set(sub.params))),
                               {g: sub.global_owners.get(g) or _weak(op.func)
-                               for g in sub.global_writes})
+                               for g in sub.global_writes},
+                              frozenset(sub.return_aliases))
     return _RETURN_KINDS[key]
