@@ -54,8 +54,11 @@ def alias_classes(assigns, ctx, edges, tree=None):
                     and t != ctx.aux_name and t not in ctx.aux_parts \
                     and (tree is None or _read_after(s, src, t)):   # (has_aux: see reverse)
                 lists = {ctx.var_kinds.get(t), ctx.var_kinds.get(src)} & {"L", "LS"}
-                raise errors.unsupported(s, ctx, "ListAlias" if lists else "Alias",
-                                         f"{t} = {src}")
+                names = [_user_name(n, ctx) for n in (t, src)]
+                mine = [n for n in names if not n.startswith("_")]
+                text = " = ".join(names) if len(mine) == 2 else \
+                    f"another name for {mine[-1]}" if mine else "a value of the expression"
+                raise errors.unsupported(s, ctx, "ListAlias" if lists else "Alias", text)
             if not {t, src} <= ctx.mutable:
                 ctx.mutable |= {t, src}
                 changed = True
@@ -604,13 +607,32 @@ def _user_name(n, ctx):
     return n
 
 
-def _view_text(t, value, ctx):
+def _view_text(t, value, ctx, defs=None):
     """The user's name ``t`` of a view written into, or for a temporary of the normal
-    form (``out[i][j] = v`` writes into ``_t2 = out[i]``) the expression it stands for."""
+    form (``out[i][j] = v`` writes into ``_t2 = out[i]``) the expression it stands for;
+    ``defs``: temporary -> its value, to spell out temporaries inside it too
+    (``d['a']['b']`` rather than ``_t3['b']``)."""
     user = _user_name(t, ctx)
     if t not in ctx.namer.temps and not user.startswith("_"):
         return user
     tree = gast.gast_to_ast(copy.deepcopy(value))
+    for _ in range(8):
+        temps = [n for n in ast.walk(tree) if isinstance(n, ast.Name)
+                 and _user_name(n.id, ctx).startswith("_")]
+        if not temps:
+            break
+        for n in temps:
+            inner = (defs or {}).get(n.id)
+            if inner is None:
+                return user
+            new = gast.gast_to_ast(copy.deepcopy(inner))
+            if n is tree:
+                tree = new
+                continue
+            for parent in ast.walk(tree):
+                for field, old in ast.iter_fields(parent):
+                    if old is n:
+                        setattr(parent, field, new)
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             node.id = _user_name(node.id, ctx)
@@ -855,9 +877,16 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
                 and ctx.var_kinds.get(source) == "LS":
             view = False        # a slice of a list of numbers is a new list (q = p[:])
         if view:
-            item = isinstance(v, gast.Subscript) and ctx.var_kinds.get(source) in ("L", "LS")
+            defs = {n: x.value for x, n in assigns if n in ctx.namer.temps}
+            item, base = False, v
+            while isinstance(base, gast.Subscript) and isinstance(base.value, gast.Name):
+                b = base.value.id       # (d['a']['b']: _t3['b'] with _t3 = d['a'])
+                if ctx.var_kinds.get(b) in ("L", "LS", "AL") or b in ctx.dicts:
+                    item = True
+                    break
+                base = defs.get(b)
             raise errors.unsupported(stored[t], ctx, "StoreIntoItem" if item else "ViewWrite",
-                                     _view_text(t, v, ctx))
+                                     _view_text(t, v, ctx, defs))
     sharing = _Sharing(tree, stmts, ctx)
     for s, t, holder in item_pops:
         # the pop's adjoint goes back onto t's adjoint alone: a read through another name

@@ -7,6 +7,7 @@ name (see :mod:`s2sad.codegen`), so a call costs one cell load.
 from __future__ import annotations
 
 import builtins
+import itertools
 import math
 import operator
 
@@ -135,6 +136,9 @@ def sum_tangent(dx, dstart):
 _NUMBERS = frozenset((float, int))
 
 
+_ROWS = frozenset((list, tuple))
+
+
 def _numbers(x):
     """Every item of the list or tuple (or dict view) ``x`` is a float or an int (tested
     in C)."""
@@ -148,6 +152,8 @@ def zeros_like(x):
     if isinstance(x, (list, tuple)):
         if _numbers(x):
             return [0.0] * len(x)
+        if set(map(type, x)) <= _ROWS and _numbers(itertools.chain.from_iterable(x)):
+            return [[0.0] * len(e) for e in x]      # rows of numbers: [(x1, y1), ...]
         return [zeros_like(e) for e in x]
     if isinstance(x, dict):
         if _numbers(x.values()):
@@ -372,6 +378,9 @@ def add_adjoints(a, b):
     if isinstance(a, dict) and isinstance(b, dict):
         return {k: add_adjoints(a.get(k, 0.0), b.get(k, 0.0)) for k in {**a, **b}}
     if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        if a.__class__ in _ROWS and b.__class__ in _ROWS and len(a) == len(b) \
+                and _numbers(a) and _numbers(b):
+            return list(map(operator.add, a, b))    # numbers, item by item (in C)
         if not isinstance(a, (list, tuple)):
             a, b = b, a
         if isinstance(b, np.ndarray) and b.ndim and len(b) == len(a):

@@ -13,6 +13,8 @@ against finite differences in both modes.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from gradcheck import numerical_grad
@@ -248,3 +250,30 @@ def test_a_store_into_a_slice_of_a_list_argument(mode):
     assert got[1] == pytest.approx(want[3], rel=1e-6)
     h = s2sad.hessian(slice_of_an_argument, wrt=1)([0.5, 2.0, 3.0], 1.3)
     assert h == pytest.approx(0.0, abs=1e-9)     # linear in x: q[0] * p[1] = 2 x p1
+
+
+def store_into_a_nested_dict(x):
+    d = {"a": {"b": [0.0]}}
+    d["a"]["b"][0] = x * x                          # <- NESTED_DICT
+    return d["a"]["b"][0]
+
+
+def conditional_second_name(x):
+    p = [1.0, 2.0]
+    q = p if x > 0 else [0.0, 0.0]                  # <- CONDITIONAL_NAME
+    q[0] = x * x
+    return p[0] + q[0]
+
+
+@pytest.mark.parametrize("func, marker, text", [
+    (store_into_a_nested_dict, "NESTED_DICT", "an item of another list or dict (rows[i][j] "
+     "= v, d[k][j] = v) (d['a']['b'])"),
+    (conditional_second_name, "CONDITIONAL_NAME", "a second name for a list or dict that is "
+     "changed in place (another name for p)"),
+])
+def test_refusals_name_the_users_expressions_not_temporaries(func, marker, text):
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        s2sad.grad(func, mode="reverse")(1.3)
+    assert info.value.lineno == line_of(marker)
+    assert text in str(info.value)
+    assert not re.search(r"\b_t\d", str(info.value).splitlines()[0])

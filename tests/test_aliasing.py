@@ -909,7 +909,7 @@ def copy_made_before_the_loop(x, n):
 
 @pytest.mark.parametrize("f, args, text", [
     (copy_both_read, (1.5,), "(b = a)"),
-    (copy_made_before_the_loop, (1.5, 4), "(u_2 = new)"),
+    (copy_made_before_the_loop, (1.5, 4), "(u = new)"),
 ])
 def test_copy_of_an_array_written_in_place_while_both_are_read(f, args, text):
     with pytest.raises(s2sad.UnsupportedSyntaxError) as info:

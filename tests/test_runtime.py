@@ -158,3 +158,33 @@ def test_take_adjoint_of_an_element_stored_from_a_number_is_that_element():
     g[1] = 0.0
     np.testing.assert_array_equal(row, [3.0, 4.0, 5.0])
     assert take_adjoint([1.0, 2.0], 1, 3.0) == 2.0
+
+
+def test_zeros_like_rows_of_numbers_in_one_step():
+    """A list of pairs (or rows) of numbers: zero lists per row, as item by item; a row
+    holding anything else goes item by item."""
+    from s2sad.runtime import zeros_like
+    rows = [(0.5, 1.0), [2, 3.0, 4.0], ()]
+    assert zeros_like(rows) == [[0.0, 0.0], [0.0, 0.0, 0.0], []]
+    mixed = [(0.5, np.ones(2)), (1.0, 2.0)]
+    got = zeros_like(mixed)
+    assert got[1] == [0.0, 0.0] and got[0][0] == 0.0
+    np.testing.assert_array_equal(got[0][1], np.zeros(2))
+
+
+@pytest.mark.parametrize("a, b, want", [
+    ([1.0, 2.0], [0.5, -1.0], [1.5, 1.0]),
+    ((1, 2.0), [3, 4], [4, 6.0]),
+    ([1.0, 2.0], 0.0, [1.0, 2.0]),
+    ([[1.0], 2.0], [[1.0], 3.0], [[2.0], 5.0]),
+])
+def test_add_adjoints_of_lists_of_numbers(a, b, want):
+    from s2sad.runtime import add_adjoints
+    got = add_adjoints(a, b)
+    assert got == want and type(got) is type(want)
+
+
+def test_add_adjoints_of_a_list_and_an_array_of_its_length_goes_item_by_item():
+    from s2sad.runtime import add_adjoints
+    got = add_adjoints([1.0, 2.0], np.array([0.5, 0.5]))
+    assert type(got) is list and got == [1.5, 2.5]
