@@ -234,7 +234,9 @@ def returned(op, kinds, ctx, node):
     a store into it, by the function or one it calls, global array, list or dict name ->
     id of the object it reads, itself or through its callees, the list parameters it
     appends to or pops from, itself or through its callees, the parameters it changes
-    in place in any way, itself or through its callees: ``argcheck``); None when its
+    in place in any way, itself or through its callees: ``argcheck``, global name ->
+    the owner of each global it writes, and ``Context.held_summary``: what it changes
+    and reads in the attributes of the objects it is given); None when its
     source is not read (custom_vjp)."""
     mapping, callee_kinds, _ = bind_call(op, kinds, ctx, node)
     if not inspect.isfunction(op.func):       # custom_vjp: nothing to read
@@ -257,5 +259,6 @@ def returned(op, kinds, ctx, node):
                                         | sub.param_appends
                                         | (sub.mutable & set(sub.params))),
                               {g: sub.global_owners.get(g) or _weak(op.func)
-                               for g in sub.global_writes})
+                               for g in sub.global_writes},
+                              sub.held_summary)
     return _RETURN_KINDS[key]
