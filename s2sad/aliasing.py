@@ -1448,8 +1448,8 @@ def check_held_fills(stmts, targets, ctx, kinds, edges, varied, ret=None):
         returned = None
     ctx.held_summary = (out_fills, out_reads, returned)
     for s, p, verb, names, text in fills:
-        if p == _root(p) or not names & varied:
-            continue        # a list the function is given by name: differentiated
+        if "." not in p[len(_root(p)):] or not names & varied:
+            continue        # a list given by name, or an item of one: checked elsewhere
         found = [r for q, r in reads if q != _root(q) and _overlap(p, q)]
         if found:
             line = getattr(s, "lineno", 0)

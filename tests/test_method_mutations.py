@@ -258,3 +258,21 @@ def test_a_log_kept_by_a_method_still_gets_its_values(mode):
     o = Acc()
     s2sad.grad(logged_by_a_method, mode=mode)(1.3, o)
     assert o.hist == [pytest.approx(1.69)]
+
+
+def push_global(v):
+    ACC.add(v)
+
+
+def global_object_appended_by_a_helper(x):
+    push_global(x * x)          # <- refused
+    return sum(ACC.xs)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_helper_appending_to_a_global_objects_list_is_refused(mode):
+    # the helper is given nothing: its summary names the global object itself
+    with pytest.raises(s2sad.UnsupportedSyntaxError,
+                       match=r"push_global\(\.\.\.\) appends to ACC\.xs") as info:
+        s2sad.grad(global_object_appended_by_a_helper, mode=mode)(1.3)
+    assert info.value.lineno == _line(global_object_appended_by_a_helper)
