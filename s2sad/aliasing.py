@@ -1439,9 +1439,6 @@ def check_held_fills(stmts, targets, ctx, kinds, edges, varied, ret=None):
         out_fills[p] = (old[0] if old else verb, frozenset(deps | (old[1] if old else set())))
     out_reads = frozenset(p for p, _ in reads
                           if _root(p) in params or _root(p).startswith("@"))
-    ctx.held_fills = fills
-    ctx.held_reads = reads
-    ctx.held_paths = paths
     returned = paths.get(ret) if ret is not None else None
     if returned is not None and not (_root(returned) in params
                                      or _root(returned).startswith("@")):
