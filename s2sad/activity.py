@@ -1338,6 +1338,7 @@ def run(tree, ctx):
         alias_classes,
         check_appends_under_holders,
         check_changes_under_returned,
+        check_held_fills,
         check_item_updates,
         check_views,
         check_writes_under_views,
@@ -1351,6 +1352,10 @@ def run(tree, ctx):
             # built or was given by name (t[0] of a tuple, d["xs"] of a dict, b.items
             # read again as b.items): its derivative would not reach the other reads
             raise errors.unsupported(s, ctx, "ListInContainer", ", ".join(sorted(filled)))
+    last = tree.body[-1]
+    check_held_fills(stmts, targets, ctx, kinds, edges, varied,
+                     last.value.id if isinstance(last, gast.Return)
+                     and isinstance(last.value, gast.Name) else None)
     sharing = check_views(tree, stmts, ctx, assigns, others, varied)
     ret = tree.body[-1].value
     outputs = {ret.id} if isinstance(ret, gast.Name) else set()

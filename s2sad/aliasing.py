@@ -13,6 +13,7 @@ import ast
 import builtins
 import copy
 import dataclasses
+import inspect
 import linecache
 import re
 
@@ -1301,3 +1302,261 @@ def _new_list(v, ctx):
 _AUG_OPS = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.Pow: "**",
             gast.MatMult: "@", gast.FloorDiv: "//", gast.Mod: "%", gast.BitAnd: "&",
             gast.BitOr: "|", gast.BitXor: "^", gast.LShift: "<<", gast.RShift: ">>"}
+
+
+# lists, dicts and arrays held in attributes of objects (o.xs), changed by a method or
+# another function called (o.add(v) appending to self.xs) and read again elsewhere
+_FILLS = {"append": "appends to", "extend": "extends", "insert": "inserts into"}
+
+
+_GLOBAL_NAMES = {}      # '@<id>' of a global object -> the name the user's code reads
+
+
+def _global_root(n, ctx):
+    """'@<id of the object>' for a name ``n`` the function does not bind (a global, a
+    closure variable, a global object the normal form gives a call as a constant):
+    functions reading one object under different names see one path."""
+    try:
+        obj = ctx.lookup(n)
+    except (KeyError, ValueError, AttributeError):
+        return n
+    if isinstance(obj, (int, float, complex, str, bytes, bool, type(None), type)) \
+            or inspect.ismodule(obj) or callable(obj) and not _has_dict(obj):
+        return n
+    key = f"@{id(obj)}"
+    if n not in ctx.injected or key not in _GLOBAL_NAMES:
+        _GLOBAL_NAMES[key] = n
+    if len(_GLOBAL_NAMES) > 4096:
+        _GLOBAL_NAMES.clear()
+    return key
+
+
+def _has_dict(obj):
+    try:
+        return bool(vars(obj))
+    except TypeError:
+        return False
+
+
+def _root(path):
+    """'o' of 'o.xs', 'o.layers[].cache', 'o'."""
+    return re.split(r"[.\[]", path, maxsplit=1)[0]
+
+
+def _overlap(a, b):
+    """Paths ``a`` and ``b`` may name the same container (one holds the other)."""
+    if len(a) > len(b):
+        a, b = b, a
+    return b == a or b.startswith(a) and b[len(a)] in ".["
+
+
+def _own_exprs(s):
+    """The expressions of the statement ``s`` itself (not of the statements nested in it,
+    which ``walk_stmts`` gives on their own)."""
+    if isinstance(s, (gast.If, gast.While)):
+        return [s.test]
+    if isinstance(s, gast.For):
+        return [s.iter]
+    return [s]
+
+
+def _call_text(s, op, ctx):
+    """``o.add(...)`` of a method the normal form calls as ``Acc_add(o, v)``, else
+    ``push(...)``."""
+    fn = op.func
+    name = getattr(fn, "__name__", None) or op.what or "the function"
+    parts = getattr(fn, "__qualname__", "").split(".")
+    args = s.value.args
+    if len(parts) > 1 and parts[-2] != "<locals>" and args \
+            and isinstance(args[0], gast.Name) and getattr(ctx, "namer", None) is not None:
+        first = args[0].id
+        if first not in ctx.local_names and first not in ctx.params:
+            return f"{_shown_path(_global_root(first, ctx), ctx)}.{name}(...)"
+        return f"{_user_name(first, ctx)}.{name}(...)"
+    return f"{name}(...)"
+
+
+def check_held_fills(stmts, targets, ctx, kinds, edges, varied, ret=None):
+    """Containers held in attributes of the objects the function is given (``o.xs`` of a
+    parameter ``o``, ``self.xs``, what a method returning ``self.xs`` gives back): the
+    changes of each (an append, an extend, an insert, a store; by the function or a
+    user function it calls, at any depth, as ``returned`` tells) and its reads. Sets
+    ``ctx.held_summary`` (the changes and reads by paths from the parameters, and the
+    path of what the function returns) for its callers, and refuses, located at the
+    change, a change storing a value carrying a derivative into a container that is read
+    again: the derivative code keeps no adjoint for what an object's attribute holds (a
+    silent zero gradient). A container only written (a log) is no problem. ``ret``: the
+    name the function returns, if a name."""
+    from . import pipeline
+    # the parameters that may hold objects (not numbers or arrays of known dimensions)
+    tracked = {p for p in ctx.params if not re.fullmatch(r"S|A\d+", str(kinds.get(p)))}
+    paths = {p: p for p in tracked}
+    local = ctx.local_names
+    summaries = {}
+
+    def path_of(n):
+        return paths.get(n)
+
+    def summary(s):
+        if id(s) not in summaries:
+            known = ctx.classified.get(id(s))
+            op = known[2] if known is not None and known[0] is s else None
+            found = None
+            if op is not None and op.kind == "call" and inspect_function(op.func):
+                result = pipeline.returned(op, kinds, ctx, s.value)
+                if result is not None and len(result) > 9:
+                    mapping = pipeline.bind_call(op, kinds, ctx, s.value)[0]
+                    found = (op, mapping, result[9])
+            summaries[id(s)] = found
+        return summaries[id(s)]
+
+    def callee_path(p, mapping):
+        """The caller's path for the callee's path ``p``."""
+        root = _root(p)
+        atom = mapping.get(root)
+        if atom is None:
+            return p if root.startswith("@") else None     # a global's
+        if isinstance(atom, gast.Name):
+            mine = path_of(atom.id)
+            if mine is None and atom.id not in local and atom.id not in ctx.params:
+                mine = _global_root(atom.id, ctx)       # a global object passed
+            return None if mine is None else mine + p[len(root):]
+        return None
+
+    # the paths of the names bound to parts of the objects (loop-carried SSA copies
+    # come before their sources: to a fixed point)
+    changed = True
+    while changed:
+        changed = False
+        for s, t in zip(stmts, targets):
+            if t is None or t in paths:
+                continue
+            v = s.value
+            found = None
+            if isinstance(v, gast.Name):
+                found = path_of(v.id)
+            elif isinstance(v, gast.Attribute):
+                dotted = dotted_name(v)
+                if dotted:
+                    root, _, rest = dotted.partition(".")
+                    base = path_of(root)
+                    if base is None and root not in local and root not in ctx.params:
+                        base = _global_root(root, ctx)
+                    found = None if base is None else f"{base}.{rest}"
+            elif isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name):
+                base = path_of(v.value.id)
+                found = None if base is None else base + "[]"
+            elif isinstance(v, gast.Call) and len(v.args) == 1 \
+                    and isinstance(v.args[0], gast.Name) and v.args[0].id in paths \
+                    and isinstance(v.func, gast.Name) and _is_as_sequence(v.func.id, ctx):
+                found = paths[v.args[0].id]     # for l in o.layers: _seq = as_sequence(_t1)
+            elif isinstance(v, gast.Call):
+                known = summary(s)
+                if known is not None and known[2][2] is not None:
+                    found = callee_path(known[2][2], known[1])
+            if found is not None:
+                paths[t] = found
+                changed = True
+        for s in stmts:
+            if isinstance(s, gast.For) and isinstance(s.target, gast.Name) \
+                    and isinstance(s.iter, gast.Name) and s.iter.id in paths \
+                    and s.target.id not in paths:
+                paths[s.target.id] = paths[s.iter.id] + "[]"
+                changed = True
+    fills = []      # (statement, path, verb, the names the value stored reads, text)
+    reads = []      # (path, statement)
+
+    def read(names, s):
+        for n in names:
+            if n in paths:
+                reads.append((paths[n], s))
+
+    for s, t in zip(stmts, targets):
+        v = getattr(s, "value", None)
+        if isinstance(s, gast.Expr) and isinstance(v, gast.Call) \
+                and isinstance(v.func, gast.Attribute) and isinstance(v.func.value, gast.Name) \
+                and v.func.value.id in paths and v.func.attr in _FILLS:
+            n = v.func.value.id
+            fills.append((s, paths[n], _FILLS[v.func.attr], loads(v) - {n},
+                          f"{_user_name(n, ctx)}.{v.func.attr}(...)"))
+            read(loads(v) - {n}, s)
+        elif isinstance(s, gast.Assign) and t is None \
+                and isinstance(s.targets[0], gast.Subscript) \
+                and isinstance(s.targets[0].value, gast.Name) \
+                and s.targets[0].value.id in paths:
+            n = s.targets[0].value.id
+            fills.append((s, paths[n], "stores into", loads(s.value),
+                          f"{_user_name(n, ctx)}[...] = ..."))
+            read(loads(s.value) | loads(s.targets[0].slice), s)
+        elif t is not None and t in paths and isinstance(v, (gast.Name, gast.Attribute,
+                                                           gast.Subscript)):
+            continue            # a name bound to a part of an object: its uses read it
+        elif t is not None and isinstance(v, gast.Call) and summary(s) is not None:
+            op, mapping, (c_fills, c_reads, _) = summary(s)
+            text = _call_text(s, op, ctx)
+            for p, (verb, deps) in c_fills.items():
+                mine = callee_path(p, mapping)
+                if mine is not None:
+                    names = set()
+                    for q in deps:
+                        if q in mapping:
+                            names |= loads(mapping[q])
+                    fills.append((s, mine, verb, names, text))
+            for p in c_reads:
+                mine = callee_path(p, mapping)
+                if mine is not None:
+                    reads.append((mine, s))
+            # a part of an object given for a parameter the callee does not read (a
+            # bare object it only calls methods of) is read as its summary says
+        else:
+            for e in _own_exprs(s):
+                read(loads(e), s)
+    # for the callers: paths from the parameters (or globals), the parameters the values
+    # stored may carry the derivatives of
+    from .dataflow import reverse_edges
+    back = reverse_edges(edges)
+    params = set(ctx.params)
+    out_fills = {}
+    for _s, p, verb, names, _ in fills:
+        if not (_root(p) in params or _root(p).startswith("@")):
+            continue
+        deps = closure(names, back) & params
+        old = out_fills.get(p)
+        out_fills[p] = (old[0] if old else verb, frozenset(deps | (old[1] if old else set())))
+    out_reads = frozenset(p for p, _ in reads
+                          if _root(p) in params or _root(p).startswith("@"))
+    returned = paths.get(ret) if ret is not None else None
+    if returned is not None and not (_root(returned) in params
+                                     or _root(returned).startswith("@")):
+        returned = None
+    ctx.held_summary = (out_fills, out_reads, returned)
+    for s, p, verb, names, text in fills:
+        if "." not in p[len(_root(p)):] or not names & varied:
+            continue        # a list given by name, or an item of one: checked elsewhere
+        found = [r for q, r in reads if q != _root(q) and _overlap(p, q)]
+        if found:
+            line = getattr(s, "lineno", 0)
+            later = [r for r in found if r is not s and getattr(r, "lineno", 0) > line]
+            r = (later or [r for r in found if r is not s] or found)[0]
+            where = "it reads it too" if r is s else \
+                f"line {getattr(r, 'lineno', '?')} reads it again"
+            raise errors.unsupported(s, ctx, "HeldFill",
+                                     f"{text} {verb} {_shown_path(p, ctx)}: {where}")
+
+
+def _shown_path(p, ctx):
+    root = _root(p)
+    if root.startswith("@"):
+        return _GLOBAL_NAMES.get(root, "a global object") + p[len(root):]
+    return _user_name(root, ctx) + p[len(root):] if getattr(ctx, "namer", None) else p
+
+
+def _is_as_sequence(n, ctx):
+    try:
+        return ctx.lookup(n) is runtime.as_sequence
+    except (KeyError, ValueError, AttributeError):
+        return False
+
+
+def inspect_function(fn):
+    return inspect.isfunction(fn)

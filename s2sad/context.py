@@ -70,6 +70,11 @@ class Context:
     mutable: set = field(default_factory=set)        # names of arrays written in place
     return_shares: set = field(default_factory=set)  # parameters the result may share memory with
     return_aliases: set = field(default_factory=set)  # list parameters it may be (or an item of)
+    # containers held in the attributes of objects given (o.xs): (the changes of them by
+    # paths from the parameters -> (verb, the parameters the values carry derivatives
+    # of), the paths read, the path of what the function returns or None), for callers
+    # (aliasing.check_held_fills)
+    held_summary: tuple = ({}, frozenset(), None)
     param_writes: dict = field(default_factory=dict)  # parameter -> (line, text) updating it in place
     param_appends: set = field(default_factory=set)  # list parameters appended to or popped from
     # calls of user functions appending to (or popping from) a list the function built:

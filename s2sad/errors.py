@@ -355,6 +355,14 @@ UNSUPPORTED = {
                         "or an attribute, read again through it",
                         "build the list under a name of its own (r = [...]), give the "
                         "function that name, and put r into the container afterwards"),
+    "HeldFill": ("changing a list held in an attribute of an object (in a method or "
+                 "another function called) with a value carrying a derivative, where the "
+                 "attribute is read again",
+                 "the derivative does not follow values through an object's attributes: "
+                 "keep the list in a local variable (xs = list(o.xs), or xs = []), pass "
+                 "it to the method that appends to it (o.add(xs, v)) or have the method "
+                 "return the new list, and read xs; store it back into the object "
+                 "afterwards if needed"),
     "Recursion": ("recursive call", "rewrite the recursion as a loop"),
     "DictStore": ("storing a value that carries a derivative into a dict built with a "
                   "key known only when the code runs",

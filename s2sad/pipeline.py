@@ -235,9 +235,10 @@ def returned(op, kinds, ctx, node):
     id of the object it reads, itself or through its callees, the list parameters it
     appends to or pops from, itself or through its callees, the parameters it changes
     in place in any way, itself or through its callees: ``argcheck``), global name ->
-    the function writing it, and the list parameters its result may be, or be an item
-    of (``return l``, ``return rows[0]``); None when its source is not read
-    (custom_vjp)."""
+    the function writing it, the list parameters its result may be, or be an item of
+    (``return l``, ``return rows[0]``), and ``Context.held_summary``: what it changes
+    and reads in the attributes of the objects it is given; None when its source is
+    not read (custom_vjp)."""
     mapping, callee_kinds, _ = bind_call(op, kinds, ctx, node)
     if not inspect.isfunction(op.func):       # custom_vjp: nothing to read
         return None
@@ -260,5 +261,5 @@ def returned(op, kinds, ctx, node):
                                         | (sub.mutable & set(sub.params))),
                               {g: sub.global_owners.get(g) or _weak(op.func)
                                for g in sub.global_writes},
-                              frozenset(sub.return_aliases))
+                              frozenset(sub.return_aliases), sub.held_summary)
     return _RETURN_KINDS[key]
