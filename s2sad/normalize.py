@@ -917,6 +917,9 @@ class Normalizer:
         backwards = self.reversed_items(e, out)
         if backwards is not None:
             return backwards
+        joined = self.concatenated(e, out)
+        if joined is not None:
+            return joined
         if len(e.args) > 2 and self._builtin_call(e, ("max", "min")):
             # max(a, b, c) -> max(max(a, b), c): pairs have derivative rules
             acc = self.atom(e.args[0], out)
@@ -988,6 +991,50 @@ class Normalizer:
                 raise errors.unsupported(k.value, self.ctx, "KwargsCall")
             keywords.append(gast.keyword(arg=k.arg, value=self.atom(k.value, out)))
         return gast.Call(func=func, args=args, keywords=keywords)
+
+    def concatenated(self, e, out):
+        """``sum(xs, start)`` of a list or tuple ``start`` (a display, or a name surely
+        holding a list: ``surely_list``) concatenates: it becomes the sums of lists
+        (tuples) the passes differentiate, in order; None for any other call::
+
+            sum([a, b], [])       ->  _t = [] + a; _t = _t + b
+            sum(rows, [])         ->  _acc = []
+                                      for _v in rows: _acc = _acc + _v
+
+        (the rules of ``sum`` add the items' derivatives as numbers or arrays: a list
+        start got a doubled or a crashing derivative)."""
+        if not (isinstance(e.func, gast.Name) and e.func.id == "sum") \
+                or any(isinstance(a, gast.Starred) for a in e.args) \
+                or any(k.arg not in ("start",) for k in e.keywords):
+            return None
+        given = e.args[1:] + [k.value for k in e.keywords]
+        if len(e.args) < 1 or len(given) != 1 or not self._is_builtin(e.func, ("sum",)):
+            return None
+        start, items = given[0], e.args[0]
+        if not (isinstance(start, (gast.List, gast.Tuple))
+                and not any(isinstance(v, gast.Starred) for v in start.elts)
+                or isinstance(start, gast.Name) and self.tree is not None
+                and start.id not in self.nested and self.surely_list(start.id)):
+            return None
+        if isinstance(items, (gast.List, gast.Tuple)) \
+                and not any(isinstance(v, gast.Starred) for v in items.elts):
+            acc = start
+            for item in items.elts:
+                acc = copy_location(gast.BinOp(left=acc, op=gast.Add(), right=item), e)
+            return self.simple(acc, out)
+        acc = self.namer.fresh("_acc")
+        self.namer.temps.add(acc)
+        v = self.namer.fresh("_v")
+        out.append(assign(acc, self.simple(start, out), like=e))
+        loop = gast.For(target=name(v, store=True), iter=items,
+                        body=[assign(acc, gast.BinOp(left=name(acc), op=gast.Add(),
+                                                     right=name(v)), like=e)],
+                        orelse=[], type_comment=None)
+        for n in walk(loop):
+            if isinstance(n, (gast.stmt, gast.expr)) and not hasattr(n, "lineno"):
+                copy_location(n, e)
+        self.stmt(loop, out)
+        return name(acc)
 
     def _dict_method(self, e, attr):
         """The dict name of ``d.attr(...)``, when ``d`` only ever holds a dict."""
