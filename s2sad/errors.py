@@ -363,6 +363,11 @@ UNSUPPORTED = {
                  "it to the method that appends to it (o.add(xs, v)) or have the method "
                  "return the new list, and read xs; store it back into the object "
                  "afterwards if needed"),
+    "MutatingCall": ("a method changing a list, dict or array in place, called where "
+                     "its value is used or passed on as a function",
+                     "in place of a comprehension, map(...) or a lambda calling it, "
+                     "write a for loop; in place of and/or or a conditional expression "
+                     "around it, an if statement"),
     "Recursion": ("recursive call", "rewrite the recursion as a loop"),
     "DictStore": ("storing a value that carries a derivative into a dict built with a "
                   "key known only when the code runs",
@@ -414,6 +419,16 @@ def unsupported(node, ctx, construct, detail=None):
     if detail:
         msg += f" ({detail})"
     return UnsupportedSyntaxError(msg, hint=hint, **_where(node, ctx))
+
+
+def mutating_call(node, ctx, what, fix):
+    """A method changing its list, dict or array in place (``L.append``), called where
+    its value is used (``y = L.append(v)``, in a comprehension, a lambda, an and/or) or
+    referenced without a call (``map(L.append, xs)``): ``what`` names it and where it
+    is, ``fix`` says what to write instead."""
+    name, hint = UNSUPPORTED["MutatingCall"]
+    return UnsupportedSyntaxError(f"unsupported construct: {name} ({what})",
+                                  hint=f"{fix}; {hint}", **_where(node, ctx))
 
 
 def missing_rule(node, ctx, what, mode="reverse"):

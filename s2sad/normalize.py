@@ -36,6 +36,7 @@ import functools
 import inspect
 import itertools
 import keyword
+import re
 import textwrap
 import types
 
@@ -927,6 +928,9 @@ class Normalizer:
         backwards = self.reversed_items(e, out)
         if backwards is not None:
             return backwards
+        joined = self.concatenated(e, out)
+        if joined is not None:
+            return joined
         if len(e.args) > 2 and self._builtin_call(e, ("max", "min")):
             # max(a, b, c) -> max(max(a, b), c): pairs have derivative rules
             acc = self.atom(e.args[0], out)
@@ -998,6 +1002,50 @@ class Normalizer:
                 raise errors.unsupported(k.value, self.ctx, "KwargsCall")
             keywords.append(gast.keyword(arg=k.arg, value=self.atom(k.value, out)))
         return gast.Call(func=func, args=args, keywords=keywords)
+
+    def concatenated(self, e, out):
+        """``sum(xs, start)`` of a list or tuple ``start`` (a display, or a name surely
+        holding a list: ``surely_list``) concatenates: it becomes the sums of lists
+        (tuples) the passes differentiate, in order; None for any other call::
+
+            sum([a, b], [])       ->  _t = [] + a; _t = _t + b
+            sum(rows, [])         ->  _acc = []
+                                      for _v in rows: _acc = _acc + _v
+
+        (the rules of ``sum`` add the items' derivatives as numbers or arrays: a list
+        start got a doubled or a crashing derivative)."""
+        if not (isinstance(e.func, gast.Name) and e.func.id == "sum") \
+                or any(isinstance(a, gast.Starred) for a in e.args) \
+                or any(k.arg not in ("start",) for k in e.keywords):
+            return None
+        given = e.args[1:] + [k.value for k in e.keywords]
+        if len(e.args) < 1 or len(given) != 1 or not self._is_builtin(e.func, ("sum",)):
+            return None
+        start, items = given[0], e.args[0]
+        if not (isinstance(start, (gast.List, gast.Tuple))
+                and not any(isinstance(v, gast.Starred) for v in start.elts)
+                or isinstance(start, gast.Name) and self.tree is not None
+                and start.id not in self.nested and self.surely_list(start.id)):
+            return None
+        if isinstance(items, (gast.List, gast.Tuple)) \
+                and not any(isinstance(v, gast.Starred) for v in items.elts):
+            acc = start
+            for item in items.elts:
+                acc = copy_location(gast.BinOp(left=acc, op=gast.Add(), right=item), e)
+            return self.simple(acc, out)
+        acc = self.namer.fresh("_acc")
+        self.namer.temps.add(acc)
+        v = self.namer.fresh("_v")
+        out.append(assign(acc, self.simple(start, out), like=e))
+        loop = gast.For(target=name(v, store=True), iter=items,
+                        body=[assign(acc, gast.BinOp(left=name(acc), op=gast.Add(),
+                                                     right=name(v)), like=e)],
+                        orelse=[], type_comment=None)
+        for n in walk(loop):
+            if isinstance(n, (gast.stmt, gast.expr)) and not hasattr(n, "lineno"):
+                copy_location(n, e)
+        self.stmt(loop, out)
+        return name(acc)
 
     def _dict_method(self, e, attr):
         """The dict name of ``d.attr(...)``, when ``d`` only ever holds a dict."""
@@ -1835,6 +1883,9 @@ def _refuse_unsupported_statement(tree, ctx):
         raise errors.unsupported(first, ctx, type(first).__name__)
 
 
+_MAYBE_MUTATING = None      # (set below _REFERENCED_METHODS)
+
+
 def run(tree, ctx):
     norm = Normalizer(ctx)
     norm.walrus = ctx.may_contain(":=") and contains(tree, gast.NamedExpr)
@@ -1852,6 +1903,9 @@ def run(tree, ctx):
         # a function called for what it does (push(lst, v)) returns None at its end
         end = body[-1] if body else tree
         body.append(copy_location(gast.Return(value=const(None)), end))
+    if not norm.generated() and (ctx.source_text is None
+                                 or _MAYBE_MUTATING.search(ctx.source_text)):
+        _check_mutating_calls(tree, ctx)
     first_return = _first_return(tree)
     if first_return is None:
         _refuse_unsupported_statement(tree, ctx)
@@ -1997,6 +2051,139 @@ def _method_changes(body, ctx):
             ctx.param_changes[p] = s
 
 
+# methods changing their list, dict, set or array in place and returning None (or the
+# object itself: __iadd__): the passes differentiate the calls of some of them only as
+# statements of their own (``L.append(v)``); called anywhere else (``y = L.append(v)``,
+# in a comprehension, a lambda, an and/or, a conditional expression) the change went
+# unseen by the derivative code, a silent zero or wrong gradient (_check_mutating_calls)
+_INPLACE_OPS = {"__iadd__": "+=", "__isub__": "-=", "__imul__": "*=", "__itruediv__": "/=",
+                "__ifloordiv__": "//=", "__imod__": "%=", "__ipow__": "**=",
+                "__imatmul__": "@=", "__iand__": "&=", "__ior__": "|=", "__ixor__": "^=",
+                "__ilshift__": "<<=", "__irshift__": ">>="}
+_VALUELESS_METHODS = frozenset({
+    "append", "extend", "insert", "remove", "clear", "reverse", "sort", "update", "add",
+    "discard", "difference_update", "intersection_update", "symmetric_difference_update",
+    "fill", "put", "itemset", "resize", "partition", "setfield", "setflags",
+    "__setitem__", "__delitem__", *_INPLACE_OPS})
+# ... and those passed on as a function value (map(L.append, xs), f = L.pop): any of them
+_REFERENCED_METHODS = _VALUELESS_METHODS | _MUTATING_METHODS | {"popitem", "setdefault"}
+_CONTAINERS = (list, dict, set, bytearray, np.ndarray)
+_CONTAINER_DISPLAYS = (gast.List, gast.Dict, gast.Set, gast.ListComp, gast.DictComp,
+                       gast.SetComp)
+
+
+def _text(node):
+    try:
+        return ast.unparse(gast.gast_to_ast(node))
+    except Exception:           # (a node gast cannot give back)
+        return "the object"
+
+
+def _made_by_class(n, tree, ctx):
+    """The local ``n`` is bound, somewhere in the function, to an object a class of
+    its own makes (``s = Stack()``): its methods are not a list's."""
+    for node in walk(tree):
+        if isinstance(node, gast.Assign) and isinstance(node.value, gast.Call) \
+                and any(isinstance(t, gast.Name) and t.id == n for t in node.targets):
+            path = dotted_name(node.value.func)
+            if path is None or path.split(".")[0] in ctx.local_names:
+                continue
+            try:
+                made = ctx.lookup(path)
+            except (KeyError, ValueError, AttributeError):
+                continue
+            if inspect.isclass(made) and not issubclass(made, _CONTAINERS):
+                return True
+    return False
+
+
+def _container(recv, tree, ctx):
+    """``recv``, the object a method is called on, may be a list, dict, set or array
+    of the function (a local, a parameter, an item or attribute of one, a display) or
+    a global one; not an object of a class of yours (``ctx.receivers``, a local bound
+    to ``C(...)``), a module or another global object."""
+    if isinstance(recv, _CONTAINER_DISPLAYS):
+        return True
+    path = dotted_name(recv)
+    root = recv
+    while isinstance(root, (gast.Attribute, gast.Subscript)):
+        root = root.value
+    if not isinstance(root, gast.Name):
+        return False
+    if path is not None and path in ctx.receivers:
+        return False
+    if root.id in ctx.local_names:
+        return not (root.id in ctx.receivers and recv is root) \
+            and not (recv is root and _made_by_class(root.id, tree, ctx))
+    if path is None:
+        return False
+    try:
+        obj = ctx.lookup(path)
+    except (KeyError, ValueError, AttributeError):
+        return False
+    return isinstance(obj, _CONTAINERS) or obj in _CONTAINERS
+
+
+_WHERE = {gast.Lambda: "in the body of a lambda", gast.ListComp: "in a list comprehension",
+          gast.SetComp: "in a set comprehension", gast.DictComp: "in a dict comprehension",
+          gast.GeneratorExp: "in a generator expression",
+          gast.BoolOp: "as an operand of and/or",
+          gast.IfExp: "in a conditional expression (a if c else b)"}
+
+
+def _check_mutating_calls(tree, ctx):
+    """Refuse, located, a method changing a list, dict or array in place
+    (``_VALUELESS_METHODS``) called anywhere but as the whole of an expression
+    statement, and such a method (``_REFERENCED_METHODS``) referenced without a call
+    (``map(L.append, xs)``, ``f = L.append``): the passes see the change only in a
+    statement ``L.append(v)`` (``Normalizer.list_method``, ``activity``); elsewhere the
+    call ran but no derivative went through it."""
+    found = []
+    statement_calls = set()
+
+    def visit(node, where, called):
+        if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call):
+            statement_calls.add(id(node.value))
+        if isinstance(node, gast.Call):
+            called = id(node.func)
+            f = node.func
+            if isinstance(f, gast.Attribute) and f.attr in _VALUELESS_METHODS \
+                    and id(node) not in statement_calls and _container(f.value, tree, ctx):
+                found.append((node, f, where or "whose value is used"))
+        elif isinstance(node, gast.Attribute) and id(node) != called \
+                and isinstance(node.ctx, gast.Load) and node.attr in _REFERENCED_METHODS \
+                and _container(node.value, tree, ctx):
+            found.append((node, node, "passed on as a function value, not called"))
+        if isinstance(node, gast.stmt):
+            where = None
+        elif type(node) in _WHERE:
+            where = _WHERE[type(node)]
+        for child in gast.iter_child_nodes(node):
+            visit(child, where, called if child is node.func else None) \
+                if isinstance(node, gast.Call) else visit(child, where, None)
+
+    visit(tree, None, None)
+    if not found:
+        return
+    node, f, where = min(found, key=lambda t: (t[0].lineno, t[0].col_offset))
+    recv = _text(f.value)
+    method = f"{recv}.{f.attr}"
+    if f is not node:
+        method += "(...)" if node.args or node.keywords else "()"
+    called = method if f is not node else f"{method}(...)"
+    if f.attr == "sort":
+        fix = f"write {recv} = sorted({recv}) as a statement of its own"
+    elif f.attr == "__setitem__":
+        fix = f"write the store as a statement, {recv}[i] = v"
+    elif f.attr == "__delitem__":
+        fix = f"build a new {recv} without the item"
+    elif f.attr in _INPLACE_OPS:
+        fix = f"write the update as a statement, {recv} {_INPLACE_OPS[f.attr]} v"
+    else:
+        fix = f"call {called} as a statement of its own (its value is None)"
+    raise errors.mutating_call(node, ctx, f"{method} {where}", fix)
+
+
 def _bare_pop(value):
     """``lst.pop()`` of a name: a statement dropping the item is an assignment of it
     to a temporary, which the passes differentiate as a pop (its item's derivative
@@ -2064,3 +2251,6 @@ def _split_aux_in_branches(tree, ctx, ret):
     ctx.aux_name = ctx.namer.fresh("_aux")
     tree.body.insert(len(tree.body) - 1, assign(ctx.aux_name, name(part), like=ret))
     return True
+
+
+_MAYBE_MUTATING = re.compile(r"\.\s*(%s)\b" % "|".join(sorted(_REFERENCED_METHODS)))

@@ -127,10 +127,31 @@ def scalar_tangent(d):
 
 def sum_tangent(dx, dstart):
     """The tangent of ``sum(x, start)``: the tangents of ``x``'s items summed onto
-    ``start``'s (``dx`` is the number 0.0 when ``x`` carries no tangent)."""
+    ``start``'s (``dx`` is the number 0.0 when ``x`` carries no tangent). A sum of
+    lists or tuples (a concatenation) normalize did not lower (its start is no list
+    display, ``Normalizer.concatenated``) is refused (``sum_of_lists``)."""
     if type(dx) is float:
+        if isinstance(dstart, (list, tuple)):
+            raise sum_of_lists()
         return dstart + dx
-    return builtins.sum(dx, dstart)
+    try:
+        return builtins.sum(dx, dstart)
+    except TypeError:
+        if isinstance(dstart, (list, tuple)) or any(isinstance(e, (list, tuple)) for e in dx):
+            raise sum_of_lists() from None
+        raise
+
+
+def sum_of_lists():
+    """The RuleLimitError for ``sum(xs, start)`` of lists or tuples (a concatenation)
+    whose start is not a list or tuple display: the rules of ``sum`` add numbers and
+    arrays."""
+    return errors.RuleLimitError(
+        "sum(xs, start) of lists or tuples (a concatenation) whose start is not written "
+        "as a list or tuple display: its derivative is not known",
+        hint="write the start as a display, sum(rows, []) or sum(rows, [a, b]) (those "
+             "are differentiated as concatenations), or concatenate with + in a for loop: "
+             "out = out + row")
 
 
 _NUMBERS = frozenset((float, int))
@@ -862,7 +883,11 @@ def first_extreme(keys, largest):
 
 
 def sum_list_adjoint(g, x):
-    """Adjoint of ``x`` in ``sum(x)`` for a list, tuple or array ``x``."""
+    """Adjoint of ``x`` in ``sum(x)`` for a list, tuple or array ``x``; a list or
+    tuple adjoint ``g`` is that of a concatenation, ``sum(rows, acc)``: refused
+    (``sum_of_lists``)."""
+    if isinstance(g, (list, tuple)):
+        raise sum_of_lists()
     if isinstance(x, np.ndarray):
         return np.broadcast_to(g, x.shape[:1] + np.shape(g)).astype(np.float64)
     if type(g) is float and _numbers(x):      # (unbroadcast of a float to a number: it)
