@@ -45,7 +45,7 @@ from .gastutil import dotted_name, loads, stores, target_name, walk
 from .gastutil import names as name_nodes
 from .kinds import DICT_ITEMS, ROW_ITEMS, array_kind, array_ndim, is_array_kind, join_kinds
 from .rules import lookup
-from .rules.methods import ATTRIBUTES, DICT_METHODS, METHODS
+from .rules.methods import ATTRIBUTES, DICT_METHODS, METHODS, SEQUENCE_METHODS
 from .shapes import callee
 
 BINOPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
@@ -152,8 +152,10 @@ def classify(value, ctx, kinds=None):
                       keys=[None] + list(keywords), what="._replace()", func=REPLACE)
         if isinstance(value.func, gast.Attribute) and isinstance(value.func.value, gast.Name) \
                 and value.func.value.id in ctx.local_names \
-                and (value.func.attr in METHODS or value.func.attr in DICT_METHODS):
-            prim = METHODS.get(value.func.attr) or DICT_METHODS[value.func.attr]
+                and (value.func.attr in METHODS or value.func.attr in DICT_METHODS
+                     or value.func.attr in SEQUENCE_METHODS):
+            prim = METHODS.get(value.func.attr) or DICT_METHODS.get(value.func.attr) \
+                or SEQUENCE_METHODS[value.func.attr]
             return _prim(prim, [value.func.value] + list(value.args),
                          keywords, kinds, f"method .{value.func.attr}()")
         if isinstance(value.func, gast.Attribute) and value.func.attr in STR_PREDICATES \
@@ -161,6 +163,8 @@ def classify(value, ctx, kinds=None):
             return Op("nondiff", args=[value.func.value] + list(value.args))
         if path is None or head in ctx.local_names:
             what = f"method {path}()" if path else "call of a computed function"
+            if path and path.endswith(".pop") and (value.args or value.keywords):
+                what = f"method {path}(i) of an item other than the last"
             if path and head in ctx.namer.temps:
                 what = f"method .{path.split('.', 1)[1]}() of a computed value" if "." in path \
                     else "call of a computed function"
@@ -1351,7 +1355,12 @@ def run(tree, ctx):
             # a value carrying a derivative goes on a list that is not one the function
             # built or was given by name (t[0] of a tuple, d["xs"] of a dict, b.items
             # read again as b.items): its derivative would not reach the other reads
-            raise errors.unsupported(s, ctx, "ListInContainer", ", ".join(sorted(filled)))
+            from .aliasing import _view_text
+            defs = {n: x.value for x, n in assigns if n in ctx.namer.temps}
+            raise errors.unsupported(s, ctx, "ListInContainer", ", ".join(sorted(
+                _view_text(n, defs.get(n, gast.Name(id=n, ctx=gast.Load(), annotation=None,
+                                                    type_comment=None)), ctx, defs)
+                for n in filled)))
     last = tree.body[-1]
     check_held_fills(stmts, targets, ctx, kinds, edges, varied,
                      last.value.id if isinstance(last, gast.Return)
@@ -1821,6 +1830,10 @@ def _check(stmts, ctx, ops, varied, targets):
                         and f.attr in _LIST_METHODS:
                     # (normalize lowers these on the lists the function builds)
                     from .aliasing import _user_name
-                    raise errors.unsupported(s, ctx, _LIST_METHODS[f.attr],
+                    kind = _LIST_METHODS[f.attr]
+                    if kind == "ListSort" and ctx.var_kinds.get(f.value.id, "A") not in (
+                            "L", "LS", "AL"):
+                        kind = "ArraySort"
+                    raise errors.unsupported(s, ctx, kind,
                                              f"{_user_name(f.value.id, ctx)}.{f.attr}()")
                 raise errors.unsupported(s, ctx, "SideEffectCall", path)

@@ -293,6 +293,8 @@ UNSUPPORTED = {
                     "holds it, or take a copy of the item first (row = list(rows[i])), or "
                     "use forward mode: grad(..., mode='forward'), the default for one "
                     "scalar argument"),
+    "ArraySort": ("a.sort() of an array that carries a derivative (sorted in place)",
+                  "write a = np.sort(a) (axis= and kind= as for sort)"),
     "ListSort": ("lst.sort() of a list that carries a derivative",
                  "write lst = sorted(lst) (key= and reverse= as for sort), or sorted(lst) "
                  "into a new name where another name holds the list"),
@@ -449,6 +451,9 @@ def missing_rule(node, ctx, what, mode="reverse"):
                 "differentiated; super().m(x) and methods of objects held in other local "
                 "names, bound by an assignment or in a comprehension, are not), "
                 "or " + hint)
+    if what.startswith("method ") and what.endswith("of an item other than the last"):
+        hint = ("only lst.pop() of the last item is differentiated: read the item and "
+                "slice the list, v = lst[i]; lst = lst[:i] + lst[i + 1:]")
     if what.startswith("attribute ."):
         # p.a of an object that is no record, or no field of a record (a property)
         hint = ("only the fields of named tuples and dataclass instances carry "

@@ -277,3 +277,59 @@ def test_refusals_name_the_users_expressions_not_temporaries(func, marker, text)
     assert info.value.lineno == line_of(marker)
     assert text in str(info.value)
     assert not re.search(r"\b_t\d", str(info.value).splitlines()[0])
+
+
+def _push(xs, v):
+    xs.append(v)
+
+
+class _Box:
+    def __init__(self):
+        self.xs = [1.0]
+
+
+def push_onto_an_attribute_list(x, o):
+    _push(o.xs, x * x)                              # <- ATTRIBUTE_PUSH
+    return sum(o.xs)
+
+
+def pop_at_an_index(x):
+    L = [x, x * x, 3.0]
+    a = L.pop(0)                                    # <- POP_INDEX
+    return a + L[0]
+
+
+def sort_an_array(x):
+    a = np.array([1.0, 2.0, 3.0]) * x
+    a.sort()                                        # <- ARRAY_SORT
+    return a[0]
+
+
+@pytest.mark.parametrize("func, args, marker, text", [
+    (push_onto_an_attribute_list, (1.3, _Box()), "ATTRIBUTE_PUSH", "read again through it "
+     "(o.xs)"),
+    (pop_at_an_index, (1.3,), "POP_INDEX", "L.pop(i) of an item other than the last"),
+    (sort_an_array, (1.3,), "ARRAY_SORT", "a.sort() of an array that carries a derivative"),
+])
+def test_refusals_say_what_the_value_is(func, args, marker, text):
+    with pytest.raises(s2sad.S2SADError) as info:
+        s2sad.grad(func, mode="reverse")(*args)
+    assert info.value.lineno == line_of(marker)
+    assert text in str(info.value)
+    if func is pop_at_an_index:
+        assert "lst = lst[:i] + lst[i + 1:]" in str(info.value)
+    if func is sort_an_array:
+        assert "np.sort(a)" in str(info.value)
+
+
+def counts_and_finds(x):
+    L = [x, 2.0, x * x, 2.0]
+    return L[0] * L.count(2.0) + L[2] * L.index(2.0)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_list_count_and_index_have_no_derivative_of_their_own(mode):
+    """They gave "no derivative rule"; the numbers they give are constants."""
+    got = s2sad.grad(counts_and_finds, mode=mode)(1.3)
+    assert got == pytest.approx(numerical_grad(counts_and_finds, (1.3,)), rel=1e-6)
+    assert got == pytest.approx(2.0 + 2.0 * 1.3)

@@ -40,6 +40,16 @@ def item(a, *args):
     return np.asarray(a).item(*args)
 
 
+def count(a, value):
+    """``lst.count(v)``: a number of items, without derivative"""
+    return a.count(value)
+
+
+def index(a, value, *args):
+    """``lst.index(v)``: a position, without derivative"""
+    return a.index(value, *args)
+
+
 METHODS = {
     # reductions
     "sum": np.sum,
@@ -79,6 +89,12 @@ METHODS = {
     "searchsorted": np.searchsorted,
     "all": np.all,
     "any": np.any,
+}
+
+# methods of a list or tuple giving a number without derivative
+SEQUENCE_METHODS = {
+    "count": count,
+    "index": index,
 }
 
 # methods of a dict: what they hold, as lists (the primal code still calls the method)
@@ -169,7 +185,7 @@ def values_method(z, a):
     d[a] = dict_values_adjoint(d[z], a)
 
 
-nondiff(runtime.dict_keys)
+nondiff(runtime.dict_keys, count, index)
 # a dict's items and values are linear in the dict; their adjoints in the adjoint
 multilinear(runtime.dict_items, runtime.dict_values, args=None)
 multilinear(runtime.dict_items_adjoint, runtime.dict_values_adjoint, args=("g",))
