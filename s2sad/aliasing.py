@@ -873,7 +873,8 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
         if isinstance(v, gast.Call):
             path = dotted_name(v.func) or ""
             view = path.split(".")[-1] in _VIEW_MAKERS
-        source = v.value.id if view and isinstance(v.value, gast.Name) else None
+        source = v.value.id if isinstance(v, (gast.Subscript, gast.Attribute)) \
+            and isinstance(v.value, gast.Name) else None
         if isinstance(v, gast.Subscript) and isinstance(v.slice, gast.Slice) \
                 and ctx.var_kinds.get(source) == "LS":
             view = False        # a slice of a list of numbers is a new list (q = p[:])

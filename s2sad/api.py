@@ -388,6 +388,7 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
                                             mode=mode, callee=callee, checkpoint=checkpoint,
                                             has_aux=has_aux, fixed_point=fixed_point,
                                             directions=directions, receivers=receivers)
+                ctx.origin = getattr(func, "s2sad_origin", None)
                 building = _building()
                 building.append(ctx)
                 try:
@@ -397,6 +398,11 @@ def compiled(func, wrt, wrt_tuple, output, kinds, optimize=True, callee=False,
                 if ctx.itape_params:
                     mark_lists(fn, ctx)
                 mark_pops(func, fn, output)
+                for made in fn if isinstance(fn, tuple) else (fn,):
+                    if isinstance(made, types.FunctionType):
+                        # what the code was made of: code made of it in turn (a hessian's
+                        # forward sweep over a gradient) is stale when this is
+                        made.s2sad_origin = ctx
                 changes = argcheck.changes_of(ctx, func)
                 if changes:
                     argcheck.mark(fn, changes)
@@ -1272,7 +1278,8 @@ def resolve(func, args, kwargs):
         if func._has_aux:
             raise errors.bad_argument(_unwrap(func), "cannot differentiate a has_aux gradient")
         impl = func._impls.get(func._call_key(args, kwargs))
-        if impl is None or impl.ctx.mode != "reverse":
+        if impl is None or impl.ctx.mode != "reverse" or (
+                isinstance(impl.ctx, pipeline.Context) and impl.ctx.stale()):
             impl = func._compile(args, kwargs, mode="reverse")
         return impl.function
     if isinstance(func, CustomVJP):

@@ -7,6 +7,7 @@ import types
 import weakref
 from dataclasses import dataclass, field
 
+from . import rulestamp
 from .naming import Namer
 from .parse import plain
 
@@ -103,6 +104,11 @@ class Context:
     deps: list = field(default_factory=list)           # compiled callees (api.compiled)
     maybe_none: set = field(default_factory=set)   # names SSA may leave at its None marker
     looked_up: dict = field(default_factory=dict)  # dotted name -> lookup(it), once found
+    origin: object = None   # the context of the code the function is (generated code)
+    rules_at: int = field(default_factory=lambda: rulestamp.changes)  # rule tables' count
+    # the function's default values when its code was made (the generated signature
+    # copies them): f.__defaults__ = (...) makes it stale
+    defaults_at: tuple = (None, None)
 
     @property
     def wrt_names(self):
@@ -136,6 +142,22 @@ class Context:
         return hit
 
     def _lookup(self, dotted):
+        obj = self._resolve(dotted)
+        if dotted.split(".", 1)[0] not in self.injected and (
+                type(obj) is types.FunctionType
+                or "." not in dotted and callable(obj) and not isinstance(obj, type)
+                and (dotted in self.func.__globals__
+                     or dotted in self.func.__code__.co_freevars)):
+            # a function of the module (or a function of a library bound to a name of
+            # its own, from numpy import tanh as act), its derivative code made now: a
+            # rebinding (helper redefined) makes the generated code stale (api.compiled)
+            self.global_reads[dotted] = obj
+        return obj
+
+    def _resolve(self, dotted):
+        """What the dotted name is now, as the user's function sees it (KeyError if
+        nothing): recorded nowhere, so that ``_stale`` can compare it with what the
+        code was made for."""
         head, *rest = dotted.split(".")
         func = self.func
         code = func.__code__
@@ -155,10 +177,6 @@ class Context:
                 obj = getattr(obj, part)
             except AttributeError:
                 raise KeyError(dotted) from None
-        if head not in self.injected and type(obj) is types.FunctionType:
-            # a function of the module, its derivative code made now: a rebinding
-            # (helper redefined) makes the generated code stale (api.compiled)
-            self.global_reads[dotted] = obj
         return obj
 
     def stale(self):
@@ -171,9 +189,17 @@ class Context:
             return True
 
     def _stale(self):
+        if self.rules_at != rulestamp.changes:
+            return True         # a rule registered since: it may be one the code used
+        func = self.func
+        if getattr(func, "__defaults__", None) is not self.defaults_at[0] \
+                or getattr(func, "__kwdefaults__", None) is not self.defaults_at[1]:
+            return True
+        if self.origin is not None and self.origin.stale():
+            return True
         for dotted, obj in self.global_reads.items():
             try:
-                if not _same(self._lookup(dotted), obj):
+                if not _same(self._resolve(dotted), obj):
                     return True
             except KeyError:
                 return True
@@ -184,7 +210,7 @@ class Context:
             from .api import receivers_of
             for name, path, obj, found in self.receiver_reads:
                 try:
-                    now = receivers_of({name: self._lookup(path) if path else obj})
+                    now = receivers_of({name: self._resolve(path) if path else obj})
                 except KeyError:
                     return True
                 if now != found:

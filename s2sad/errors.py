@@ -253,6 +253,10 @@ UNSUPPORTED = {
     "ListSliceStore": ("assignment to a slice of a list that carries a derivative",
                        "build a new list instead: out = out[:1] + [a, b]"),
     "KwargsCall": ("**kwargs in a call", "pass the keyword arguments explicitly"),
+    "BoundGenerator": ("a generator or iterator bound to a name or given to a function of "
+                       "yours (Python reads it once, where it is used)",
+                       "make a list where it is made, g = [v * v for v in xs] (list(map(...)), "
+                       "list(itertools.combinations(...))), and read the list"),
     "BoundIterator": ("an iterator bound to a name (r = reversed(xs))",
                       "read reversed(xs) where it is made (for v in reversed(xs), "
                       "enumerate(reversed(xs)), sum(reversed(xs))), or bind a list: "

@@ -220,6 +220,7 @@ class Normalizer:
         self.tree = None     # the function (stmt_Delete, list_written_in)
         self.dict_names = frozenset()   # names that only ever hold dicts (_dict_names)
         self.bound_iterators = None     # ids of calls bound to a name (reversed(...))
+        self.read_later = None          # ids of values bound or given on (_read_once)
 
     # -- statements -------------------------------------------------------
     def block(self, stmts):
@@ -965,6 +966,7 @@ class Normalizer:
                      or _plain_lambda(e.args[0], len(e.args) - 1)):
             # map(f, xs, ys) -> (f(a, b) for a, b in zip(xs, ys)), for a named function;
             # map(lambda a, b: e, xs, ys) -> (e for a, b in zip(xs, ys))
+            self._read_once(e, "map(...)")
             return self.expr_ListComp(self._map_as_generator(e), out)
         if not e.args and all(k.arg for k in e.keywords) and self._is_builtin(e.func, ("dict",)):
             # dict(a=x, b=y) -> {'a': x, 'b': y}
@@ -1315,6 +1317,7 @@ class Normalizer:
         pairwise = fn is getattr(itertools, "pairwise", None) and len(e.args) == 1
         if not (combinations or pairwise or fn is itertools.product):
             return None
+        self._read_once(e, f"{path}(...)")
 
         def builtin(label, obj, *args):
             return gast.Call(func=name(self.ctx.inject(label, obj)), args=list(args),
@@ -1514,8 +1517,40 @@ class Normalizer:
         keys = [self.atom(k, out) for k in e.keys]
         return gast.Dict(keys=keys, values=[self.atom(v, out) for v in e.values])
 
+    def _read_once(self, e, what):
+        """Refuse the generator (or iterator) ``e`` where it may be read twice or late: bound
+        to a name, or given to a function of yours (or a method). Python reads it once,
+        when it is used; the normal form makes the list of its items where it is written,
+        which a second use would read again (a silent wrong value and derivative)."""
+        if self.read_later is None:         # (found once, where a generator is met)
+            found = set()
+            for n in walk(self.tree):
+                if isinstance(n, (gast.Assign, gast.AnnAssign, gast.NamedExpr)):
+                    found.add(id(n.value))
+                elif isinstance(n, gast.Call) and not self._consumer(n.func):
+                    found.update(id(a) for a in n.args)
+                    found.update(id(k.value) for k in n.keywords)
+            self.read_later = found
+        if id(e) in self.read_later:
+            raise errors.unsupported(e, self.ctx, "BoundGenerator", what)
+
+    def _consumer(self, f):
+        """``f`` names a function of Python or of a library (a builtin, NumPy, math):
+        one that reads a generator it is given once, not a function of yours."""
+        path = dotted_name(f)
+        if path is None or path.split(".")[0] in self.ctx.local_names:
+            return False
+        try:
+            fn = self.ctx.lookup(path)
+        except (KeyError, ValueError, AttributeError):
+            return False
+        return not (isinstance(fn, types.FunctionType)
+                    and not getattr(fn, "__module__", "").startswith(("numpy", "math")))
+
     def expr_ListComp(self, e, out):
         # [elt for t in it if c]  ->  _t = []; for t in it: if c: _t.append(elt)
+        if isinstance(e, gast.GeneratorExp):
+            self._read_once(e, "a generator expression")
         result = self.namer.temp()
         out.append(assign(result, gast.List(elts=[], ctx=gast.Load()), like=e))
         append = gast.Attribute(value=name(result), attr="append", ctx=gast.Load())

@@ -53,7 +53,9 @@ def make_context(func, wrt=(0,), kinds=None, output="grad", wrt_tuple=False,
     return Context(func=func, wrt=tuple(wrt), kinds=dict(kinds or {}), output=output,
                    wrt_tuple=wrt_tuple, optimize=optimize, mode=mode, callee=callee,
                    checkpoint=checkpoint, has_aux=has_aux, fixed_point=fixed_point,
-                   directions=directions, receivers=receivers, dicts=dicts)
+                   directions=directions, receivers=receivers, dicts=dicts,
+                   defaults_at=(getattr(func, "__defaults__", None),
+                                getattr(func, "__kwdefaults__", None)))
 
 
 def stages(mode="reverse"):

@@ -333,3 +333,26 @@ def test_list_count_and_index_have_no_derivative_of_their_own(mode):
     got = s2sad.grad(counts_and_finds, mode=mode)(1.3)
     assert got == pytest.approx(numerical_grad(counts_and_finds, (1.3,)), rel=1e-6)
     assert got == pytest.approx(2.0 + 2.0 * 1.3)
+
+
+def store_into_a_reshaped_view(y):
+    v = y.reshape(-1)
+    v[0] = y[1] * 2.0                               # <- RESHAPED_VIEW
+    return np.sum(y * v)
+
+
+def store_into_a_view_method(y):
+    v = y.view()
+    v[1] = 0.0                                      # <- VIEW_METHOD
+    return np.sum(y * y)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "auto"])
+@pytest.mark.parametrize("func, marker", [(store_into_a_reshaped_view, "RESHAPED_VIEW"),
+                                          (store_into_a_view_method, "VIEW_METHOD")])
+def test_a_store_into_a_view_made_by_a_call_is_refused(func, marker, mode):
+    """(it crashed inside s2sad for a moment: a view made by a call has no ``.value``)"""
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        s2sad.grad(func, mode=mode)(np.array([0.7, -1.3, 2.0]))
+    assert info.value.lineno == line_of(marker)
+    assert "writing into a view of another array" in str(info.value)

@@ -33,6 +33,7 @@ import textwrap
 import gast
 
 from .. import gastutil as G
+from .. import rulestamp
 
 RULES = {}      # primitive -> [Rule, ...]; the first whose variant and signature fit wins
 NONDIFF = set()
@@ -463,6 +464,7 @@ def adjoint(*primitives, variant=None, when=None, single=None):
             rules.insert(0, rule)
             rules.sort(key=lambda r: r.when is None)      # stable: conditional ones first
             NONDIFF.discard(prim)
+        rulestamp.bump()
         return template
     return register
 
@@ -480,6 +482,7 @@ def tangent(*primitives):
     def register(template):
         for prim in primitives:
             TANGENTS.setdefault(prim, []).insert(0, Rule(prim, template))
+        rulestamp.bump()
         return template
     return register
 
@@ -490,6 +493,7 @@ def multilinear(*primitives, args=None):
     replaced by its tangent, summed: np.sum, np.dot, reshape, indexing..."""
     for prim in primitives:
         MULTILINEAR[prim] = tuple(args) if args is not None else None
+    rulestamp.bump()
 
 
 def nondiff(*primitives):
@@ -497,6 +501,7 @@ def nondiff(*primitives):
     for prim in primitives:
         NONDIFF.add(prim)
         RULES.pop(prim, None)
+    rulestamp.bump()
 
 
 def lookup(primitive, scalar_args, args=(), keywords=None):

@@ -1,0 +1,11 @@
+"""How many times the rule tables changed (``s2sad.extend``: a rule registered, replaced
+or declared non-differentiable). Code made before the last change may have been made
+with a rule that no longer holds: ``Context.stale`` compares the count it was made at.
+A module of its own, importing nothing, so that both the rules and the contexts read it."""
+
+changes = 0
+
+
+def bump():
+    global changes
+    changes += 1

@@ -1,0 +1,81 @@
+"""A generator (or an iterator: map, itertools.combinations) bound to a name or given to a
+function of yours is refused: Python reads it once, where it is used, while the normal
+form made the list of its items where it was written, which a second use read again,
+and which read the names it uses before they were rebound (silent wrong values and
+derivatives, found by adversarial tests). Generators read where they are made work.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+import s2sad
+
+MODES = ("reverse", "forward")
+
+HERE = __file__
+with open(HERE) as _fh:
+    _LINES = _fh.read().splitlines()
+
+
+def _line_of(marker):
+    hits = [i for i, t in enumerate(_LINES, 1) if t.rstrip().endswith(f"# <- {marker}")]
+    assert len(hits) == 1, marker
+    return hits[0]
+
+
+def _total_twice(g):
+    return sum(g) + sum(g)
+
+
+def generator_read_twice(x):
+    g = (t * t for t in [x, 2.0 * x])               # <- GEN_BOUND
+    return sum(g) + sum(g)
+
+
+def generator_read_late(x):
+    a = 1.0
+    m = map(lambda t: a * t, [x, x])                # <- MAP_BOUND
+    a = 3.0
+    return sum(m) * a
+
+
+def combinations_read_twice(x):
+    c = itertools.combinations([x, 2.0, 3.0], 2)    # <- COMB_BOUND
+    return sum(p * q for p, q in c) + sum(p * q for p, q in c)
+
+
+def generator_given_to_a_helper(x):
+    return _total_twice(t * t for t in [x, 2.0 * x])    # <- GEN_GIVEN
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("func, marker", [
+    (generator_read_twice, "GEN_BOUND"), (generator_read_late, "MAP_BOUND"),
+    (combinations_read_twice, "COMB_BOUND"), (generator_given_to_a_helper, "GEN_GIVEN")])
+def test_a_generator_read_later_is_refused(func, marker, mode):
+    """Each gave a silent wrong value and derivative: the normal form made the list of
+    the items where the generator was written, which a second use read again."""
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(func, mode=mode)(0.7)
+    assert info.value.lineno == _line_of(marker)
+    assert "a generator or iterator bound to a name or given to a function of yours" \
+        in str(info.value)
+
+
+def generators_used_where_made(x):
+    s = sum(t * t for t in [x, 2.0 * x]) + max(t * x for t in [1.0, 2.0])
+    s += sum(map(lambda t: t * x, [x, 3.0]))
+    s += sum(p * q for p, q in itertools.combinations([x, 2.0, 3.0], 2))
+    for v in (t * 2.0 for t in [x, x * x]):
+        s += v
+    return s + _total_twice([t * t for t in [x, 2.0 * x]])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_generators_read_where_they_are_made_still_work(mode):
+    from gradcheck import numerical_grad
+    got = s2sad.grad(generators_used_where_made, mode=mode)(0.7)
+    assert got == pytest.approx(numerical_grad(generators_used_where_made, (0.7,)), rel=1e-6)
