@@ -7,6 +7,7 @@ every pass. User errors print the located message (no traceback) and exit 1.
 from __future__ import annotations
 
 import argparse
+import importlib.machinery
 import importlib.util
 import inspect
 import os
@@ -23,14 +24,22 @@ def _load(path_func):
     if not os.path.isfile(path):
         raise errors.ArgumentError(f"{path}: no such file")
     mod_name = "_s2sad_cli_" + os.path.splitext(os.path.basename(path))[0]
-    spec = importlib.util.spec_from_file_location(mod_name, path)
+    # (a loader of its own: spec_from_file_location finds none for a name without .py)
+    loader = importlib.machinery.SourceFileLoader(mod_name, path)
+    spec = importlib.util.spec_from_loader(mod_name, loader)
     module = importlib.util.module_from_spec(spec)
+    module.__file__ = path
     sys.modules[mod_name] = module
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
     try:
         spec.loader.exec_module(module)
     except SyntaxError as exc:
-        raise errors.S2SADError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+        where = f"{path}:{exc.lineno}" if exc.lineno else path
+        raise errors.S2SADError(f"{where}: syntax error: {exc.msg}") from None
+    except SystemExit as exc:
+        raise errors.S2SADError(f"{path}: importing the file ran sys.exit({exc.code!r}): "
+                                "keep the script's work under if __name__ == '__main__'") \
+            from None
     except Exception as exc:   # the user's module failed to import
         raise errors.S2SADError(
             f"{path}: importing the file failed: {type(exc).__name__}: {exc}") from None
@@ -41,6 +50,8 @@ def _load(path_func):
         if not hasattr(obj, part):
             raise errors.ArgumentError(f"{path}: no function named {func!r}")
         owner, obj = obj, getattr(obj, part)
+    if not callable(obj):
+        raise errors.ArgumentError(f"{path}: {func!r} is a {type(obj).__name__}, not a function")
     return api._unwrap(obj), owner if isinstance(owner, type) else None
 
 
@@ -56,7 +67,7 @@ def _instance(cls):
 
 def _parse_wrt(text):
     try:
-        parts = [int(p) for p in text.split(",") if p.strip()]
+        parts = [int(p) for p in text.split(",")]
     except ValueError:
         raise errors.ArgumentError(f"--wrt expects integers like 0 or 0,1, got {text!r}") \
             from None

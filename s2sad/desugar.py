@@ -133,9 +133,12 @@ class Desugar:
             s.body = [gast.copy_location(leave, s.test)] + s.body
             s.test = gast.copy_location(const(True), s.test)
         inner = _jumps(s.body)
-        if not inner and not s.orelse:
+        if not inner:
+            # no break: the else clause runs after every run of the loop, so it is plain
+            # code after it
             s.body = self.block(s.body)
-            return [s]
+            orelse, s.orelse = s.orelse, []
+            return [s] + self.block(orelse)
         go, brk = self.namer.numbered("_go"), self.namer.numbered("_brk")
         self.loops.append((go, brk))
         body = [assign(go, const(True), like=s)] + self.block(s.body)

@@ -197,7 +197,8 @@ class TruncatingStoreError(S2SADError):
 # The catalogue: construct -> (readable name, what to do instead)
 
 UNSUPPORTED = {
-    "Try": ("try/except", "move the try/except out of the function being differentiated"),
+    "Try": ("try/except or try/finally",
+            "move the try statement out of the function being differentiated"),
     "TryStar": ("try/except*", "move the try/except out of the function being differentiated"),
     "With": ("with statement", "only 'with np.errstate(...)' (not 'raise' or 'call') and "
              "'with contextlib.nullcontext()' are differentiated: move the with statement "

@@ -682,10 +682,13 @@ class Normalizer:
         """Split ``for target in it`` into sequences read at the same index."""
         is_tuple = isinstance(target, gast.Tuple)
         if _is_call_of(it, "enumerate") and is_tuple and len(target.elts) == 2 \
-                and 1 <= len(it.args) <= 2 and not it.keywords:
+                and 1 <= len(it.args) and len(it.args) + len(it.keywords) <= 2 \
+                and all(k.arg == "start" for k in it.keywords):
             counter = name(index)
-            if len(it.args) == 2:
-                counter = gast.BinOp(left=counter, op=gast.Add(), right=it.args[1])
+            start = it.args[1] if len(it.args) == 2 else \
+                it.keywords[0].value if it.keywords else None    # (enumerate(xs, start=1))
+            if start is not None:
+                counter = gast.BinOp(left=counter, op=gast.Add(), right=start)
             head.append(assign(target.elts[0], counter, like=s))
             self.unzip(it.args[0], target.elts[1], index, head, seqs, targets, out, s)
         elif _is_call_of(it, "zip") and it.args and not it.keywords and is_tuple \
@@ -915,6 +918,9 @@ class Normalizer:
             return False
 
     def expr_Call(self, e, out):
+        if isinstance(e.func, gast.Name) and e.func.id in _ITERATOR_MAKERS \
+                and self._is_builtin(e.func, _ITERATOR_MAKERS):
+            self._read_once(e, f"{e.func.id}(...)")     # (it = iter(xs), z = zip(a, b))
         if any(isinstance(a, gast.Starred) for a in e.args):
             e = self.spliced(e)
         if isinstance(e.func, gast.Name) and e.func.id in self.nested:
@@ -1851,6 +1857,10 @@ def _resolve(f, fn):
         if obj is None:
             return None
     return obj
+
+
+# builtins making an iterator that Python reads once (map: see Normalizer._read_once)
+_ITERATOR_MAKERS = ("zip", "enumerate", "filter", "iter")
 
 
 def _is_call_of(node, fname):

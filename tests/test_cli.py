@@ -255,3 +255,30 @@ def test_dump_a_method_of_a_class(tmp_path):
     proc = run("dump", f"{path}:Model.loss", "--mode", "auto")
     assert proc.returncode == 0, proc.stderr
     assert "jvp_pred(self, x, 1.0)" in proc.stdout
+
+
+def test_a_file_without_the_py_extension_is_read(tmp_path):
+    """(spec_from_file_location finds no loader for it: a traceback before)"""
+    path = tmp_path / "script"
+    path.write_text("def f(x):\n    return x * x\n")
+    proc = run("dump", f"{path}:f")
+    assert proc.returncode == 0, proc.stderr
+    assert "bx = 2.0 * x" in proc.stdout
+
+
+@pytest.mark.parametrize("text, target, needles", [
+    ("import sys\nsys.exit(3)\n", "f", ("ran sys.exit(3)", "__main__")),
+    ("def f(x):\n    return x\x00\n", "f", ("syntax error: source code string cannot contain "
+                                          "null bytes",)),
+    ("v = 3.0\n", "v", ("'v' is a float, not a function",)),
+])
+def test_odd_files_and_targets_are_user_errors(tmp_path, text, target, needles):
+    path = tmp_path / "odd.py"
+    path.write_text(text)
+    proc = run("dump", f"{path}:{target}")
+    assert_user_error(proc, *needles)
+    assert ":None:" not in proc.stderr
+
+
+def test_an_empty_item_in_wrt_is_refused(user_file):
+    assert_user_error(run("dump", f"{user_file}:f", "--wrt", "0,,1"), "--wrt expects integers")

@@ -8,6 +8,7 @@ derivatives, found by adversarial tests). Generators read where they are made wo
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 
@@ -79,3 +80,57 @@ def test_generators_read_where_they_are_made_still_work(mode):
     from gradcheck import numerical_grad
     got = s2sad.grad(generators_used_where_made, mode=mode)(0.7)
     assert got == pytest.approx(numerical_grad(generators_used_where_made, (0.7,)), rel=1e-6)
+
+
+def zip_bound(x, y):
+    z = zip([x, y], [y, x])                         # <- ZIP_BOUND
+    return sum(a * b for a, b in z)
+
+
+def iter_bound(x):
+    it = iter([x, x * x])                           # <- ITER_BOUND
+    return next(it)
+
+
+@pytest.mark.parametrize("func, args, marker", [(zip_bound, (0.7, 0.3), "ZIP_BOUND"),
+                                                (iter_bound, (0.7,), "ITER_BOUND")])
+def test_iterators_bound_to_a_name_are_refused_as_such(func, args, marker):
+    """(they said "no derivative rule for zip" and suggested registering one)"""
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(func, wrt=tuple(range(len(args))))(*args)
+    assert info.value.lineno == _line_of(marker)
+    assert "bound to a name" in str(info.value)
+
+
+def enumerate_from_one(x, y):
+    s = 0.0
+    for i, v in enumerate([x, y], start=1):
+        s = s + i * v
+    for i, v in enumerate([x, y], 3):
+        s = s + i * v * v
+    return s
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_enumerate_with_a_start_keyword(mode):
+    """(it said "no derivative rule for enumerate")"""
+    got = s2sad.grad(enumerate_from_one, wrt=(0, 1), mode=mode)(0.7, 0.3)
+    assert got == pytest.approx((1.0 + 6.0 * 0.7, 2.0 + 8.0 * 0.3))
+
+
+def while_else(a):
+    x = 1.0
+    while abs(x - math.cos(x) * a) > 1e-13:
+        x = math.cos(x) * a
+    else:
+        x = x + a
+    return x
+
+
+@pytest.mark.parametrize("fixed_point", [False, True])
+def test_a_while_loop_with_an_else_and_no_break(fixed_point):
+    """The else clause of a loop without break is plain code after it: fixed_point=True
+    refused it ("it leaves by return, continue, or a break")."""
+    from gradcheck import numerical_grad
+    got = s2sad.grad(while_else, fixed_point=fixed_point)(0.7)
+    assert got == pytest.approx(numerical_grad(while_else, (0.7,)), rel=1e-6)
