@@ -939,12 +939,12 @@ class Normalizer:
         if joined is not None:
             return joined
         if len(e.args) > 2 and self._builtin_call(e, ("max", "min")):
-            # max(a, b, c) -> max(max(a, b), c): pairs have derivative rules
-            acc = self.atom(e.args[0], out)
-            for a in e.args[1:]:
-                pair = gast.Call(func=name(e.func.id), args=[acc, a], keywords=[])
-                acc = self.atom(copy_location(pair, e), out)
-            return acc
+            # max(a, b, c) -> max((a, b, c)): the rule of a sequence splits the derivative
+            # evenly between tied items, as for two (pairs, max(max(a, b), c), gave a
+            # three-way tie 1/4, 1/4, 1/2)
+            items = copy_location(gast.Tuple(elts=list(e.args), ctx=gast.Load()), e)
+            return self.expr_Call(copy_location(gast.Call(func=e.func, args=[items],
+                                                          keywords=[]), e), out)
         if len(e.args) == 1 and self._builtin_call(e, ("list", "tuple")) \
                 and isinstance(e.args[0], gast.Call) \
                 and self._builtin_call(e.args[0], ("zip", "enumerate", "reversed")):

@@ -1,8 +1,11 @@
-"""A generator (or an iterator: map, itertools.combinations) bound to a name or given to a
-function of yours is refused: Python reads it once, where it is used, while the normal
-form made the list of its items where it was written, which a second use read again,
-and which read the names it uses before they were rebound (silent wrong values and
-derivatives, found by adversarial tests). Generators read where they are made work.
+"""Iterators and builtins, from adversarial tests. A generator (or an iterator: map,
+zip, iter, itertools.combinations) bound to a name or given to a function of yours is
+refused: Python reads it once, where it is used, while the normal form made the list
+of its items where it was written, which a second use read again, and which read the
+names it uses before they were rebound (silent wrong values and derivatives).
+Generators read where they are made work; so do ``enumerate(xs, start=k)``, the else
+of a loop without break, and ``max``/``min`` of three or more numbers, which split a
+tie evenly.
 """
 
 from __future__ import annotations
@@ -134,3 +137,16 @@ def test_a_while_loop_with_an_else_and_no_break(fixed_point):
     from gradcheck import numerical_grad
     got = s2sad.grad(while_else, fixed_point=fixed_point)(0.7)
     assert got == pytest.approx(numerical_grad(while_else, (0.7,)), rel=1e-6)
+
+
+def extreme_of_three(x, y, z):
+    return max(x, y, z) + 2.0 * min(x, y, z)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_max_and_min_of_three_split_a_three_way_tie_evenly(mode):
+    """(max(max(x, y), z) gave 1/4, 1/4, 1/2 at x == y == z)"""
+    g = s2sad.grad(extreme_of_three, wrt=(0, 1, 2), mode=mode)
+    assert g(1.0, 1.0, 1.0) == pytest.approx((1.0, 1.0, 1.0))
+    assert g(0.5, 0.3, 0.9) == pytest.approx((0.0, 2.0, 1.0))
+    assert g(0.5, 0.9, 0.9) == pytest.approx((2.0, 0.5, 0.5))
