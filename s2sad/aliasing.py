@@ -181,10 +181,11 @@ class _Sharing(_Liveness):
         # memory with an argument (``q = ident(p)``, ``r = first(rows)``), and those
         # arguments: one list under two names, which a store through one changes
         self.call_aliases = set()
+        generated = _generated(ctx)
         for s in stmts:
             same, held = self.edges(s)
             t = target_name(s)
-            if t is not None and self._user_call(s):
+            if t is not None and not generated and self._user_call(s):
                 for a in self._aliased(self.ctx.classified[id(s)][2].func, s.value):
                     self.call_aliases |= {t, a.id}
                     items.append((a.id, t))     # (or an item of it: return rows[0])
@@ -1181,6 +1182,7 @@ def check_changes_under_returned(sharing, tree, stmts, ctx, varied):
     name), so there the append is refused in forward mode too."""
     if sharing is None:
         return
+    generated = _generated(ctx)
     pairs = []
     for s in stmts:
         found = ctx.classified.get(id(s)) if isinstance(s, gast.Assign) else None
@@ -1191,7 +1193,10 @@ def check_changes_under_returned(sharing, tree, stmts, ctx, varied):
         if not callee:
             continue
         mapping, shared, appends = callee[0], callee[1], callee[5]
-        for p in sorted(set(shared) & set(appends) | set(callee[8])):
+        # (the lists a callee returns unchanged: not in code s2sad generated, whose
+        # tapes and adjoint lists handed through its own calls it keeps apart itself)
+        aliases = set() if generated else set(callee[8])
+        for p in sorted(set(shared) & set(appends) | aliases):
             arg = mapping.get(p)
             changed = p in appends          # (forward mode follows such a list)
             if isinstance(arg, gast.Name) and arg.id != t \

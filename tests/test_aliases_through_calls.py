@@ -13,6 +13,7 @@ against finite differences in both modes.
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -356,3 +357,28 @@ def test_a_store_into_a_view_made_by_a_call_is_refused(func, marker, mode):
         s2sad.grad(func, mode=mode)(np.array([0.7, -1.3, 2.0]))
     assert info.value.lineno == line_of(marker)
     assert "writing into a view of another array" in str(info.value)
+
+
+def _same(a, b):
+    return b
+
+
+def _pair(a, b):
+    L6 = [0.5, _same(a, b)]
+    return (0.25 * a * math.tanh(a), a / (1.0 + _same(a, math.prod([math.tanh(t) for t in L6]))))
+
+
+def calls_a_helper_returning_a_pair(x, y):
+    T10 = _pair(math.log(1.0 + x * x), math.tanh(y * x))
+    return math.tanh(T10[-1]) + T10[0]
+
+
+def test_reverse_over_forward_through_generated_calls_is_not_refused():
+    """The checks of lists a call returns look at the user's code only: in the code
+    s2sad generated (a callee's fwd_ returns the tape it was given), they refused reverse
+    over forward mode (found by the fuzzer, seed 1712900)."""
+    g = s2sad.grad(s2sad.grad(calls_a_helper_returning_a_pair, wrt=1, mode="forward"),
+                   wrt=0, mode="reverse")
+    inner = s2sad.grad(calls_a_helper_returning_a_pair, wrt=1, mode="forward")
+    want = numerical_grad(lambda x: inner(x, 0.4), (0.7,))
+    assert g(0.7, 0.4) == pytest.approx(want, rel=1e-5)
