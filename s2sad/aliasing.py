@@ -24,6 +24,7 @@ from . import anno, errors, runtime
 from .activity import NONDIFF_ATTRS, Op, _is_append, record_class
 from .dataflow import closure
 from .gastutil import dotted_name, loads, target_name, walk
+from .rules.core import NONDIFF, RULES
 
 
 def alias_classes(assigns, ctx, edges, tree=None):
@@ -1318,6 +1319,40 @@ _FILLS = {"append": "appends to", "extend": "extends", "insert": "inserts into"}
 _GLOBAL_NAMES = {}      # '@<id>' of a global object -> the name the user's code reads
 
 
+def _reaches_objects(s, ctx, roots):
+    """The statement ``s`` may reach an object other than a parameter (for
+    ``check_held_fills``): it calls a function of yours, or reads an attribute or calls
+    a method of a global (or closure) object, not of a module. ``roots``: a dict kept
+    between calls (global name -> whether it holds an object)."""
+    v = getattr(s, "value", None)
+    if not isinstance(v, (gast.Call, gast.Attribute)):
+        return False
+    node = v.func if isinstance(v, gast.Call) else v
+    path = dotted_name(node)
+    if path is None:
+        return True
+    root = path.split(".")[0]
+    if root in ctx.local_names or root in ctx.params:
+        return isinstance(v, gast.Call) and root in ctx.local_names and "." not in path
+    held = roots.get(root)
+    if held is None:
+        held = roots[root] = _global_root(root, ctx).startswith("@")
+    if held:
+        return True             # an attribute or a method of a global object
+    known = ctx.classified.get(id(s))
+    if known is not None and known[0] is s and isinstance(known[2], Op):
+        return known[2].kind == "call"      # a function of yours (else a rule's)
+    try:
+        obj = ctx.lookup(path)
+    except (KeyError, ValueError, AttributeError):
+        return True
+    try:
+        ruled = obj in RULES or obj in NONDIFF
+    except TypeError:           # unhashable
+        ruled = False
+    return inspect_function(obj) and not ruled
+
+
 def _global_root(n, ctx):
     """'@<id of the object>' for a name ``n`` the function does not bind (a global, a
     closure variable, a global object the normal form gives a call as a constant):
@@ -1396,6 +1431,10 @@ def check_held_fills(stmts, targets, ctx, kinds, edges, varied, ret=None):
     from . import pipeline
     # the parameters that may hold objects (not numbers or arrays of known dimensions)
     tracked = {p for p in ctx.params if not re.fullmatch(r"S|A\d+", str(kinds.get(p)))}
+    roots = {}
+    if not tracked and not any(_reaches_objects(s, ctx, roots) for s in stmts):
+        ctx.held_summary = ({}, frozenset(), None)     # (nothing to follow: most functions)
+        return
     paths = {p: p for p in tracked}
     local = ctx.local_names
     summaries = {}
