@@ -158,6 +158,7 @@ _NUMBERS = frozenset((float, int))
 
 
 _ROWS = frozenset((list, tuple))
+_LIST = {list}
 
 
 def _numbers(x):
@@ -701,6 +702,11 @@ def like_argument(g, x):
     if isinstance(x, (list, tuple)):
         if type(g) is list and _numbers(x):     # each item's gradient as it is
             items = g[:len(x)]
+        elif type(g) is list and set(map(type, g)) == _LIST and set(map(type, x)) <= _ROWS \
+                and _numbers(itertools.chain.from_iterable(x)):
+            # rows of numbers ([(x1, y1), ...]), each row's gradient a list: in one step
+            items = [tuple(gi[:len(xi)]) if type(xi) is tuple else gi[:len(xi)]
+                     for gi, xi in zip(g, x)]
         else:
             items = [like_argument(gi, xi) for gi, xi in zip(g, x)]
         if isinstance(x, list):

@@ -188,3 +188,15 @@ def test_add_adjoints_of_a_list_and_an_array_of_its_length_goes_item_by_item():
     from s2sad.runtime import add_adjoints
     got = add_adjoints([1.0, 2.0], np.array([0.5, 0.5]))
     assert type(got) is list and got == [1.5, 2.5]
+
+
+def test_like_argument_of_rows_of_numbers_in_one_step():
+    """Rows of numbers (a list of pairs): each row's gradient in the row's type, a zero
+    row where the gradient holds the 0.0 standing for any zero, as item by item."""
+    from s2sad.runtime import like_argument
+    x = [(1.0, 2.0), (3.0, 4.0), [5.0, 6]]
+    assert like_argument([[0.5, 1.5], [2.5, 3.5], [4.5, 5.5]], x) == \
+        [(0.5, 1.5), (2.5, 3.5), [4.5, 5.5]]
+    assert like_argument([[0.5, 1.5], 0.0, [4.5, 5.5]], x) == \
+        [(0.5, 1.5), (0.0, 0.0), [4.5, 5.5]]
+    assert like_argument([[0.5, 1.5], [2.5, 3.5]], tuple(x[:2])) == ((0.5, 1.5), (2.5, 3.5))
