@@ -49,6 +49,11 @@ def unbroadcast(g, x):
             return g
     elif gs and gs == getattr(x, "shape", None):     # fast path: arrays of one shape
         return g
+    return _unbroadcast_steps(g, x)
+
+
+def _unbroadcast_steps(g, x):
+    """``unbroadcast`` without its fast paths (which give what these steps give)."""
     shape = np.shape(x)
     if np.shape(g) == shape:
         return g[()] if not shape and isinstance(g, np.ndarray) else g
