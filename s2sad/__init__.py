@@ -15,6 +15,7 @@ from .errors import (
     FixedPointError,
     MissingRuleError,
     NonScalarOutputError,
+    RuleError,
     RuleLimitError,
     S2SADError,
     SourceUnavailableError,
@@ -31,5 +32,5 @@ __all__ = [
     "elementwise_grad", "stop_gradient", "check_grads", "custom_vjp", "adjoint", "tangent",
     "S2SADError", "UnsupportedSyntaxError", "MissingRuleError", "SourceUnavailableError",
     "NonScalarOutputError", "ArgumentError", "FixedPointError", "TruncatingStoreError",
-    "RuleLimitError",
+    "RuleLimitError", "RuleError",
 ]

@@ -1354,8 +1354,18 @@ class CustomVJP:
         fwd_user, bwd_user = self.fwd, self.bwd
         nargs = len(_signature(self.__wrapped__).parameters)
 
+        name = self.__name__
+
         def fwd(*args, _tape, **kwargs):
-            value, residuals = fwd_user(*args, **kwargs)
+            out = fwd_user(*args, **kwargs)
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise errors.bad_argument(
+                    fwd_user, f"the fwd rule of {name} returned "
+                    f"{type(out).__name__ if not isinstance(out, tuple) else len(out)}"
+                    f"{'' if not isinstance(out, tuple) else ' values'}, not a pair "
+                    "(value, residuals)",
+                    hint="return the value and what bwd needs: return f(x), (x,)")
+            value, residuals = out
             _tape.append(residuals)
             return value
 

@@ -147,6 +147,12 @@ class UnsupportedSyntaxError(S2SADError):
     """The function uses a construct s2sad cannot differentiate."""
 
 
+class RuleError(S2SADError):
+    """A derivative rule registered with ``s2sad.extend`` is not well formed (it writes
+    the derivative of a name that is not one of its parameters, or reads a name its
+    module does not define)."""
+
+
 class MissingRuleError(S2SADError):
     """An active value flows through a function that has no derivative rule."""
 
@@ -327,6 +333,8 @@ UNSUPPORTED = {
                       "dict (rows[i][j] = v, d[k][j] = v)",
                       "build the inner list under a name of its own, write into it, then "
                       "store it: r = list(rows[i]); r[j] = v; rows[i] = r"),
+    "DictMerge": ("merging dicts with | or |=",
+                  "copy the dict and store the new keys: q = dict(p); q['c'] = x"),
     "ListAlias": ("a second name for a list or dict that is changed in place",
                   "keep one name for it, or take a copy: b = list(a) (a dict: dict(a), "
                   "an array: a.copy())"),

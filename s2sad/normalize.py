@@ -826,6 +826,9 @@ class Normalizer:
         return name(e.id)
 
     def expr_BinOp(self, e, out):
+        if isinstance(e.op, gast.BitOr) and (self._maybe_dict(e.left)
+                                             or self._maybe_dict(e.right)):
+            raise errors.unsupported(e, self.ctx, "DictMerge")      # (p | {...}, q |= ...)
         left = self.atom(e.left, out)
         right = self.atom(e.right, out)
         return binop(left, e.op, right)
@@ -1151,6 +1154,15 @@ class Normalizer:
             # an iterator, read twice: its items in a list (as list(zip(a, b)) makes it)
             listed = gast.Call(func=name("list"), args=[e.args[0]], keywords=[])
             items = self.atom(copy_location(listed, e.args[0]), out)
+        elif self._maybe_dict(e.args[0]) or isinstance(e.args[0], gast.Call) \
+                and isinstance(e.args[0].func, gast.Attribute) \
+                and e.args[0].func.attr in ("keys", "values", "items") \
+                and not e.args[0].args:
+            # max(d, key=d.get): over the keys of a dict, as Python iterates it (read by
+            # position, d[i] would be a value, or no key at all)
+            listed = gast.Call(func=name(self.ctx.inject("list", builtins.list)),
+                               args=[e.args[0]], keywords=[])
+            items = self.atom(copy_location(listed, e.args[0]), out)
         else:
             items = self.atom(e.args[0], out)
         if isinstance(key, gast.Name) and key.id in self.nested:
@@ -1178,6 +1190,15 @@ class Normalizer:
             func=name(self.ctx.inject("first_extreme", runtime.first_extreme)),
             args=[keys, const(f.id == "max")], keywords=[]), e), out)
         return gast.Subscript(value=name(items.id), slice=index, ctx=gast.Load())
+
+    def _maybe_dict(self, a):
+        """``a`` is a dict as the function is written: a display, a comprehension,
+        ``dict(...)``, or a name only ever bound to dicts (or a dict argument)."""
+        if isinstance(a, (gast.Dict, gast.DictComp)):
+            return True
+        if isinstance(a, gast.Call):
+            return self._is_builtin(a.func, ("dict",))
+        return isinstance(a, gast.Name) and (a.id in self.dict_names or a.id in self.ctx.dicts)
 
     def spliced(self, e):
         """``f(a, *t)`` with the items of ``t`` as arguments, where ``t`` is a tuple or
@@ -1663,6 +1684,31 @@ class Normalizer:
                 raise errors.unsupported(n, self.ctx, kind)
 
 
+# builtins iterating their arguments (map and filter: those after the function)
+_ITERATING = {"list", "tuple", "sorted", "sum", "min", "max", "set", "frozenset", "enumerate",
+              "zip", "reversed", "any", "all", "iter", "map", "filter"}
+
+
+def _iterated_dicts_by_key(tree, norm):
+    """``for k in d``, ``[... for k in d]``, ``list(d)``, ``sorted(d)``, ``max(d, ...)`` of a
+    dict (``Normalizer._maybe_dict``) iterate its keys: written ``d.keys()`` (whose items
+    carry no derivative), else the keys were taken for items of the dict's values and
+    got their derivatives (a silent wrong gradient)."""
+    def keys(e):
+        call = gast.Call(func=gast.Attribute(value=e, attr="keys", ctx=gast.Load()),
+                         args=[], keywords=[])
+        return copy_location(call, e)
+
+    for n in walk(tree):
+        if isinstance(n, (gast.For, gast.comprehension)):
+            if norm._maybe_dict(n.iter):
+                n.iter = keys(n.iter)
+        elif isinstance(n, gast.Call) and isinstance(n.func, gast.Name) \
+                and n.func.id in _ITERATING and norm._is_builtin(n.func, _ITERATING):
+            first = 1 if n.func.id in ("map", "filter") else 0
+            n.args[first:] = [keys(a) if norm._maybe_dict(a) else a for a in n.args[first:]]
+
+
 def _is_dict_display(e):
     """``{...}``, ``{k: v for ...}`` or ``dict(k=v, ...)`` (no ``**``, no positional)."""
     if isinstance(e, (gast.Dict, gast.DictComp)):
@@ -1936,6 +1982,8 @@ def run(tree, ctx):
     norm.walrus = ctx.may_contain(":=") and contains(tree, gast.NamedExpr)
     norm.tree = tree
     norm.dict_names = _dict_names(tree, ctx)
+    if norm.dict_names or ctx.may_contain("{") or ctx.may_contain("dict("):
+        _iterated_dicts_by_key(tree, norm)
     body = tree.body
     if ctx.mode == "reverse" and not norm.generated() and any(   # (a reverse sweep reads
             s.__class__ is gast.Assign and _view_of(s.value) for s in statements(body)):

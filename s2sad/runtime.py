@@ -26,7 +26,7 @@ __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints
            "mean_adjoint", "pow_dx", "pow_dxx", "pow_dy", "element_adjoint", "concat", "repeat",
            "slice_adjoint", "sequence_repeat_adjoint", "concat_tangent", "repeat_tangent",
            "add_any", "mul_any", "add_any_adjoint", "mul_any_adjoint", "add_any_tangent",
-           "mul_any_tangent", "list_adjoint", "list_adjoint_in"]
+           "mul_any_tangent", "list_adjoint", "list_adjoint_in", "dict_items_tangent"]
 
 
 # numbers an adjoint may be without a shape of its own; what a scalar operand may be
@@ -745,6 +745,14 @@ def dict_items_adjoint(g, d):
     if type(g) is float and g == 0.0:
         return zeros_like(d)
     return dict_values_adjoint([0.0 if type(p) is float else p[1] for p in g], d)
+
+
+def dict_items_tangent(t, d):
+    """Tangent of ``d.items()`` for the tangent ``t`` of the dict ``d``: pairs of a zero
+    (a key has no derivative) and each value's tangent (the plain 0.0 for a zero ``t``)."""
+    if type(t) is float and t == 0.0:
+        return 0.0
+    return [(0.0, t[k]) for k in d]
 
 
 def dict_values_adjoint(g, d):

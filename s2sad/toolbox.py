@@ -477,6 +477,10 @@ def _tree_jacobian(f, wrapper, mode, args, kwonly, value, ins):
 @methods_too
 def hessian(f, wrt=0):
     """Hessian by forward mode over the generated reverse-mode gradient."""
+    if isinstance(wrt, (tuple, list)) and len(set(wrt)) != len(wrt):
+        raise errors.bad_argument(_unwrap(f), f"hessian wrt={tuple(wrt)} names an argument "
+                                  "twice", hint="give each argument once: its block of the "
+                                  "Hessian is there once")
     return jacobian(GradFunction(f, wrt, "grad"), wrt, mode="fwd")
 
 

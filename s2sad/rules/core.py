@@ -79,6 +79,21 @@ class Rule:
                 else:
                     self.locals |= G.stores(t)
         self._sorted_locals = sorted(self.locals)
+        known = set(self.params) | {self.result}
+        for n in gast.walk(fdef):
+            if _is_adjoint_ref(n) and n.slice.id not in known:
+                raise self.error(f"writes or reads d[{n.slice.id}], and {n.slice.id} is not "
+                                 f"one of its parameters ({', '.join(sorted(known))})",
+                                 n, "d[name] is the derivative of the result (the first "
+                                 "parameter) or of an argument (the others)")
+
+    def error(self, what, node=None, hint=None):
+        """A ``RuleError`` located at the template's line (``node``: a node of it)."""
+        from ..errors import RuleError
+        code = getattr(self.template, "__code__", None)
+        line = code.co_firstlineno + (getattr(node, "lineno", 1) - 1) if code else None
+        return RuleError(f"the derivative rule {self.template.__name__} of {self.name} {what}",
+                         filename=code.co_filename if code else None, lineno=line, hint=hint)
 
     def fits(self, args, keywords=None):
         """Whether ``bind(args, keywords)`` would succeed."""
@@ -353,7 +368,8 @@ class _Subst(G.Transformer):
         g = self.rule.globals
         obj = g[ident] if ident in g else getattr(builtins, ident, None)
         if obj is None:
-            raise NameError(f"template of {self.rule.name} uses unknown name {ident}")
+            raise self.rule.error(f"uses the name {ident}, which its module does not define",
+                                  hint="define or import it in the module of the rule")
         return self.env.inject(ident, obj)
 
     def param(self, n):

@@ -11,8 +11,8 @@ functions; in-place methods (``x.sort()``, ``x.fill()``) are not listed.
 import numpy as np
 
 from .. import runtime
-from ..runtime import dict_items_adjoint, dict_values_adjoint
-from .core import adjoint, multilinear, nondiff
+from ..runtime import dict_items_adjoint, dict_items_tangent, dict_values_adjoint
+from .core import adjoint, multilinear, nondiff, tangent
 from .numpy_helpers import like
 
 d = {}   # templates write d[x] for "the adjoint of x"
@@ -185,7 +185,14 @@ def values_method(z, a):
     d[a] = dict_values_adjoint(d[z], a)
 
 
+@tangent(runtime.dict_items)
+def items_tangent(z, a):
+    """the keys of the pairs carry no derivative (as multilinear, the tangent's
+    items were the keys themselves)"""
+    d[z] = dict_items_tangent(d[a], a)
+
+
 nondiff(runtime.dict_keys, count, index)
-# a dict's items and values are linear in the dict; their adjoints in the adjoint
-multilinear(runtime.dict_items, runtime.dict_values, args=None)
+# a dict's values are linear in the dict; the adjoints in the adjoint
+multilinear(runtime.dict_values, args=None)
 multilinear(runtime.dict_items_adjoint, runtime.dict_values_adjoint, args=("g",))
