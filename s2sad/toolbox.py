@@ -499,7 +499,9 @@ def check_grads(f, args, modes=("fwd", "rev"), order=2, eps=1e-6, rtol=1e-5, ato
     random directions; raise AssertionError with the figures on a mismatch.
 
     ``rev`` checks ``grad`` (or ``vjp`` for array outputs), ``fwd`` checks ``jvp``;
-    ``order=2`` also checks the derivative of the gradient (forward over reverse).
+    ``order=2`` also checks the derivative of the gradient (forward over reverse). The
+    arguments moved are the floats, the float arrays, and the lists, tuples (named
+    tuples) and dicts of them; the others are passed as they are.
     """
     rng = np.random.default_rng(seed)
     f = _call_method(f)
@@ -514,15 +516,16 @@ def check_grads(f, args, modes=("fwd", "rev"), order=2, eps=1e-6, rtol=1e-5, ato
     except TypeError as exc:
         raise errors.bad_argument(_unwrap(f), f"check_grads of {_unwrap(f).__name__}: {exc}",
                                   hint="give args as f takes them, positionally") from None
-    wrt = tuple(i for i, a in enumerate(args) if _is_float(a))
+    wrt = tuple(i for i, a in enumerate(args) if _is_float_tree(a))
     if not wrt:
-        raise errors.bad_argument(_unwrap(f), "check_grads needs at least one float argument")
-    dirs = tuple(_random_like(args[i], rng) for i in wrt)
+        raise errors.bad_argument(_unwrap(f), "check_grads needs at least one float argument "
+                                  "(or a list, tuple or dict of them)")
+    dirs = tuple(_tree_map(lambda leaf: _random_like(leaf, rng), args[i]) for i in wrt)
 
     def moved(h):
         new = list(args)
         for i, d in zip(wrt, dirs):
-            new[i] = args[i] + h * d
+            new[i] = _tree_map(lambda a, b: a + h * b, args[i], d)
         return new
 
     value = f(*args)
@@ -535,7 +538,7 @@ def check_grads(f, args, modes=("fwd", "rev"), order=2, eps=1e-6, rtol=1e-5, ato
         u = _random_like(value, rng)
         _, pullback = VJPFunction(f, wrt)(*args)
         grads = pullback(u)
-        got = sum(float(np.sum(g * d)) for g, d in zip(grads, dirs))
+        got = sum(_tree_dot(g, d) for g, d in zip(grads, dirs))
         _close(got, float(np.sum(u * fd)), "reverse mode (vjp)", rtol, atol)
     if order >= 2 and np.ndim(value) == 0 and "rev" in modes:
         g = GradFunction(f, wrt, "grad")
@@ -543,13 +546,46 @@ def check_grads(f, args, modes=("fwd", "rev"), order=2, eps=1e-6, rtol=1e-5, ato
         gm = g(*moved(-eps))
         _, hv = JVPFunction(g, wrt)(*args, *dirs)
         for a, b, c in zip(hv, gp, gm):
-            _close(a, (np.asarray(b) - np.asarray(c)) / (2 * eps), "second order (fwd over rev)",
-                   rtol * 100, atol * 100)
+            want = _tree_map(lambda p, m: (np.asarray(p) - np.asarray(m)) / (2 * eps), b, c)
+            _tree_map(lambda x, y: _close(x, y, "second order (fwd over rev)", rtol * 100,
+                                          atol * 100), a, want)
     return True
 
 
 def _is_float(a):
     return isinstance(a, float) or (isinstance(a, np.ndarray) and a.dtype.kind == "f")
+
+
+def _is_float_tree(a):
+    """A float, a float array, or a list, tuple (named tuple) or dict of them (not
+    empty): the arguments ``check_grads`` moves, leaf by leaf."""
+    if isinstance(a, (list, tuple)):
+        return bool(a) and all(_is_float_tree(v) for v in a)
+    if isinstance(a, dict):
+        return bool(a) and all(_is_float_tree(v) for v in a.values())
+    return _is_float(a)
+
+
+def _tree_map(fn, tree, *rest):
+    """``fn`` leaf by leaf over ``tree`` and trees of its structure, in that structure
+    (a list, a tuple of its type, a dict of its keys)."""
+    if isinstance(tree, dict):
+        return {k: _tree_map(fn, v, *(r[k] for r in rest)) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        items = [_tree_map(fn, v, *(r[i] for r in rest)) for i, v in enumerate(tree)]
+        if isinstance(tree, list):
+            return items
+        make = getattr(type(tree), "_make", None)
+        return make(items) if make is not None else tuple(items)
+    return fn(tree, *rest)
+
+
+def _tree_dot(a, b):
+    """The sum over the leaves of the products of ``a`` and ``b``, trees of one structure
+    (``a`` a gradient, as ``like_argument`` makes it)."""
+    total = []
+    _tree_map(lambda y, x: total.append(float(np.sum(np.asarray(x) * y))), b, a)
+    return sum(total)
 
 
 def _random_like(x, rng):

@@ -10,9 +10,14 @@
   zero, and one reading an undefined name raised a bare ``NameError``: both are
   ``RuleError`` now. A ``custom_vjp`` whose fwd returns no pair, and ``hessian`` with an
   argument named twice in ``wrt``, are ``ArgumentError`` (internal errors before).
+* ``check_grads`` moves the floats inside list, tuple and dict arguments too: it passed
+  a wrong rule reached through them.
 """
 
 from __future__ import annotations
+
+import collections
+import math
 
 import pytest
 from gradcheck import numerical_grad
@@ -163,3 +168,48 @@ def _two(x, y):
 def test_hessian_with_an_argument_named_twice_is_an_argument_error():
     with pytest.raises(s2sad.ArgumentError, match=r"wrt=\(0, 0\) names an argument twice"):
         s2sad.hessian(_two, wrt=(0, 0))
+
+
+# -- check_grads moves floats inside lists, tuples and dicts ---------------------------
+
+_P = collections.namedtuple("_P", "a b")
+
+
+def _loss_of_containers(p, q, d, x):
+    return p.a * p.b * x + q[0] * q[1] ** 2 + d["w"] * math.sin(d["v"]) * x
+
+
+def test_check_grads_checks_floats_in_lists_tuples_and_dicts():
+    assert s2sad.check_grads(_loss_of_containers,
+                             (_P(1.3, 0.7), [0.4, -1.1], {"w": 0.5, "v": 0.2}, 2.0))
+
+
+def _cube(x):
+    return x * x * x
+
+
+def _through_cube(p, x):
+    return _cube(p[0]) * p[1] + x
+
+
+@pytest.mark.parametrize("arg", [_P(1.3, 0.7), [1.3, 0.7], (1.3, 0.7)],
+                         ids=["namedtuple", "list", "tuple"])
+def test_check_grads_flags_a_wrong_rule_reached_through_a_container(arg):
+    """(it passed: the container was not moved, only the float x was)"""
+    from s2sad.rules.core import RULES, TANGENTS
+    d = extend.d
+
+    @extend.adjoint(_cube)
+    def cube_adjoint(z, x):
+        d[x] = d[z] * 2.0 * x * x       # wrong on purpose: 3 x^2
+
+    @extend.tangent(_cube)
+    def cube_tangent(z, x):
+        d[z] = d[x] * 3.0 * x * x
+
+    try:
+        with pytest.raises(AssertionError, match="reverse mode"):
+            s2sad.check_grads(_through_cube, (arg, 2.0), order=1)
+    finally:
+        RULES.pop(_cube, None)
+        TANGENTS.pop(_cube, None)
