@@ -164,10 +164,14 @@ def classify(value, ctx, kinds=None):
         if path is None or head in ctx.local_names:
             what = f"method {path}()" if path else "call of a computed function"
             if path and path.endswith(".pop") and (value.args or value.keywords):
-                what = f"method {path}(i) of an item other than the last"
+                from .aliasing import _user_name
+                what = f"method {_user_name(path.split('.')[0], ctx)}.pop(...) of an item " \
+                    "other than the last"
             if path and head in ctx.namer.temps:
                 what = f"method .{path.split('.', 1)[1]}() of a computed value" if "." in path \
                     else "call of a computed function"
+                if head in ctx.super_names and "." in path:
+                    what = f"method super().{path.split('.', 1)[1]}()"
             recv = [value.func.value] if isinstance(value.func, gast.Attribute) else []
             return Op("unknown", args=recv + list(value.args), keywords=keywords, what=what)
         try:

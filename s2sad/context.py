@@ -105,6 +105,7 @@ class Context:
     maybe_none: set = field(default_factory=set)   # names SSA may leave at its None marker
     looked_up: dict = field(default_factory=dict)  # dotted name -> lookup(it), once found
     origin: object = None   # the context of the code the function is (generated code)
+    super_names: set = field(default_factory=set)  # temporaries bound to super()
     rules_at: int = field(default_factory=lambda: rulestamp.changes)  # rule tables' count
     # the function's default values when its code was made (the generated signature
     # copies them): f.__defaults__ = (...) makes it stale

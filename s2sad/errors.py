@@ -333,7 +333,7 @@ UNSUPPORTED = {
                       "dict (rows[i][j] = v, d[k][j] = v)",
                       "build the inner list under a name of its own, write into it, then "
                       "store it: r = list(rows[i]); r[j] = v; rows[i] = r"),
-    "DictMerge": ("merging dicts with | or |=",
+    "DictMerge": ("merging dicts (p | q, p |= q, {**p, ...})",
                   "copy the dict and store the new keys: q = dict(p); q['c'] = x"),
     "ListAlias": ("a second name for a list or dict that is changed in place",
                   "keep one name for it, or take a copy: b = list(a) (a dict: dict(a), "
@@ -464,9 +464,13 @@ def missing_rule(node, ctx, what, mode="reverse"):
                 "differentiated; super().m(x) and methods of objects held in other local "
                 "names, bound by an assignment or in a comprehension, are not), "
                 "or " + hint)
+    if what.startswith("method super()."):
+        hint = ("call the method through the base class with the object first, "
+                "Base.f(self, x), which is differentiated")
     if what.startswith("method ") and what.endswith("of an item other than the last"):
         hint = ("only lst.pop() of the last item is differentiated: read the item and "
-                "slice the list, v = lst[i]; lst = lst[:i] + lst[i + 1:]")
+                "slice the list, v = lst[i]; lst = lst[:i] + lst[i + 1:] (a dict: v = d[k]; "
+                "d = {j: w for j, w in d.items() if j != k})")
     if what.startswith("attribute ."):
         # p.a of an object that is no record, or no field of a record (a property)
         hint = ("only the fields of named tuples and dataclass instances carry "

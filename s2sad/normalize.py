@@ -921,6 +921,15 @@ class Normalizer:
             return False
 
     def expr_Call(self, e, out):
+        if isinstance(e.func, gast.Attribute) and _is_call_of(e.func.value, "super") \
+                and self._is_builtin(e.func.value.func, ("super",)):
+            # super().f(x): the object super() gives named, so that a refusal of the call
+            # says super() (activity.classify), not "a computed value"
+            recv = self.atom(e.func.value, out)
+            self.ctx.super_names.add(recv.id)
+            e = copy_location(gast.Call(func=gast.Attribute(value=recv, attr=e.func.attr,
+                                                            ctx=gast.Load()),
+                                        args=e.args, keywords=e.keywords), e)
         if isinstance(e.func, gast.Name) and e.func.id in _ITERATOR_MAKERS \
                 and self._is_builtin(e.func, _ITERATOR_MAKERS):
             self._read_once(e, f"{e.func.id}(...)")     # (it = iter(xs), z = zip(a, b))
@@ -1540,7 +1549,7 @@ class Normalizer:
 
     def expr_Dict(self, e, out):
         if any(k is None for k in e.keys):
-            raise errors.unsupported(e, self.ctx, "KwargsCall")
+            raise errors.unsupported(e, self.ctx, "DictMerge", "{**d, ...}")
         keys = [self.atom(k, out) for k in e.keys]
         return gast.Dict(keys=keys, values=[self.atom(v, out) for v in e.values])
 

@@ -309,7 +309,7 @@ def sort_an_array(x):
 @pytest.mark.parametrize("func, args, marker, text", [
     (push_onto_an_attribute_list, (1.3, _Box()), "ATTRIBUTE_PUSH", "read again through it "
      "(o.xs)"),
-    (pop_at_an_index, (1.3,), "POP_INDEX", "L.pop(i) of an item other than the last"),
+    (pop_at_an_index, (1.3,), "POP_INDEX", "L.pop(...) of an item other than the last"),
     (sort_an_array, (1.3,), "ARRAY_SORT", "a.sort() of an array that carries a derivative"),
 ])
 def test_refusals_say_what_the_value_is(func, args, marker, text):

@@ -101,7 +101,7 @@ def test_merging_dicts_is_refused(func, mode):
     """(it gave 0.0 for every derivative)"""
     with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
         s2sad.grad(func, wrt=1, mode=mode)({"a": 1.3}, 0.5)
-    assert "merging dicts with | or |=" in str(info.value)
+    assert "merging dicts (p | q, p |= q, {**p, ...})" in str(info.value)
     assert info.value.lineno == func.__code__.co_firstlineno + (1 if func is merged else 2)
 
 
@@ -213,3 +213,47 @@ def test_check_grads_flags_a_wrong_rule_reached_through_a_container(arg):
     finally:
         RULES.pop(_cube, None)
         TANGENTS.pop(_cube, None)
+
+
+# -- what refusals say ----------------------------------------------------------------
+
+class _Base:
+    def f(self, x):
+        return x * x
+
+
+class _Child(_Base):
+    def f(self, x):
+        return super().f(x) * 2.0
+
+    def g(self, x):
+        return _Base.f(self, x) * 2.0
+
+
+def test_super_is_named_and_the_hint_works():
+    """(it said "method .f() of a computed value", with a hint about lists and dicts)"""
+    with pytest.raises(s2sad.MissingRuleError) as info:
+        s2sad.grad(_Child().f)(1.5)
+    assert "no derivative rule for method super().f()" in str(info.value)
+    assert "Base.f(self, x)" in str(info.value)
+    assert s2sad.grad(_Child().g)(1.5) == pytest.approx(6.0)
+
+
+def unpacked_into_a_display(p, x):
+    q = {**p, "c": x}
+    return q["a"] * q["c"]
+
+
+def popped_by_key(x):
+    p = {"a": x, "b": 2.0}
+    v = p.pop("a")
+    return v * p["b"]
+
+
+def test_dict_refusals_say_dict():
+    with pytest.raises(s2sad.UnsupportedSyntaxError, match=r"merging dicts .*\{\*\*d, \.\.\.\}"):
+        s2sad.grad(unpacked_into_a_display, wrt=1)({"a": 1.3}, 0.5)
+    with pytest.raises(s2sad.MissingRuleError) as info:
+        s2sad.grad(popped_by_key)(0.5)
+    assert "p.pop(...)" in str(info.value) and "p_1" not in str(info.value)
+    assert "d = {j: w for j, w in d.items() if j != k}" in str(info.value)
