@@ -215,7 +215,8 @@ class _Sharing(_Liveness):
     def _user_call(self, s):
         """``s`` assigns the result of a call of a function of yours."""
         known = self.ctx.classified.get(id(s))
-        return known is not None and known[0] is s and known[2].kind == "call"
+        return known is not None and known[0] is s and isinstance(known[2], Op) \
+            and known[2].kind == "call"
 
     def _items_share(self, items):
         """An item read from a list (``r = rows[0]``), or from what may be one (an item
@@ -472,8 +473,6 @@ class _Sharing(_Liveness):
     def _aliased(self, fn, call):
         """The list (or dict) arguments a user function's result may be, or be an item
         of (``return l``, ``return rows[0]``): names of the caller's."""
-        if self.kinds.get(getattr(call, "id", None)) == "S":
-            return []
         found = self.callee(fn, call)
         if found is None:         # nothing to read: any argument
             args = list(call.args) + [k.value for k in call.keywords]

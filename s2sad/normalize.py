@@ -1581,7 +1581,8 @@ class Normalizer:
         except (KeyError, ValueError, AttributeError):
             return False
         return not (isinstance(fn, types.FunctionType)
-                    and not getattr(fn, "__module__", "").startswith(("numpy", "math")))
+                    and not (getattr(fn, "__module__", None) or "").startswith(("numpy",
+                                                                                 "math")))
 
     def expr_ListComp(self, e, out):
         # [elt for t in it if c]  ->  _t = []; for t in it: if c: _t.append(elt)
