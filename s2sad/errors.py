@@ -224,7 +224,10 @@ UNSUPPORTED = {
                   "assign in a separate statement before this one"),
     "Starred": ("starred argument or display item (f(*args), [*xs])",
                 "pass the arguments explicitly, or build the list with + or a loop"),
-    "Lambda": ("lambda", "define a named function with def"),
+    "Lambda": ("lambda used as a value (passed to a function, stored, returned; a lambda "
+               "assigned to a name, a key= of min/max/sorted and map(lambda ...) are "
+               "differentiated)",
+               "define a named function with def, or write the loop it stands for"),
     "FunctionDef": ("nested function definition", "define the helper at module level"),
     "ListComp": ("list comprehension", "write the loop out with a for statement"),
     "Set": ("set display ({a, b})", "use a list or a tuple"),

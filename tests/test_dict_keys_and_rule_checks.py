@@ -257,3 +257,18 @@ def test_dict_refusals_say_dict():
         s2sad.grad(popped_by_key)(0.5)
     assert "p.pop(...)" in str(info.value) and "p_1" not in str(info.value)
     assert "d = {j: w for j, w in d.items() if j != k}" in str(info.value)
+
+
+def lambdas_in_a_list(x):
+    fs = []
+    fs.append(lambda v: v * x)
+    return fs[0](2.0)
+
+
+def test_a_lambda_used_as_a_value_says_so():
+    """(it said only "unsupported construct: lambda", though lambdas assigned to a name
+    are differentiated)"""
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(lambdas_in_a_list)(0.5)
+    assert "lambda used as a value (passed to a function, stored, returned" in str(info.value)
+    assert info.value.lineno == lambdas_in_a_list.__code__.co_firstlineno + 2
