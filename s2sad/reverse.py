@@ -1202,9 +1202,39 @@ class Reverse:
                            or (isinstance(x, gast.Assign) and target_name(x) is None)
                            for x in walk_stmts(s.body)):
             why = "it changes a list or an array in place"
+        if not why and not self.exit_tests_vary(s):
+            why = "no test that ends it reads a value carrying a derivative (it stops by a " \
+                  "count, say), so it need not have settled at a fixed point"
         if why:
             raise errors.fixed_point_refused(s, self.ctx, why)
         return True
+
+    def exit_tests_vary(self, s):
+        """Some test that ends the ``while`` loop ``s`` (its own test, or one setting the
+        flag of a ``break``) reads, through the values it is computed from, a value that
+        depends on the arguments differentiated: the loop may stop because its values
+        settled. A loop stopped by a counter alone (``i >= 7``) gives the derivative of
+        a limit it never reached."""
+        names = set(loads(s.test))
+        stmts = list(walk_stmts(s.body))
+        for x in stmts:
+            if isinstance(x, gast.If) and any(isinstance(y, gast.Break) for y in x.body):
+                names |= loads(x.test)
+        grown = True
+        while grown:            # back through definitions, and the ifs setting flags
+            grown = False
+            for x in stmts:
+                new = set()
+                if isinstance(x, gast.Assign) and target_name(x) in names:
+                    new = loads(x.value)
+                elif isinstance(x, gast.If) and any(
+                        target_name(y) in names for y in walk_stmts(x.body + x.orelse)):
+                    new = loads(x.test)
+                if not new <= names:
+                    names |= new
+                    grown = True
+        wrt = set(self.ctx.wrt_names)
+        return any(self.depends_on(n) & wrt for n in names)
 
     def fixed_point_reverse(self, s, rev_body, head):
         """The reverse of a fixed-point loop ``z = g(z, p)`` that stopped at ``z*``:

@@ -504,3 +504,49 @@ def test_more_shapes_of_loops(f, args):
     limit = grad_fp(f, wrt)(*args)
     assert limit == pytest.approx(s2sad.grad(f, wrt)(*args), rel=1e-9, abs=1e-12)
     assert limit == pytest.approx(numerical_grad(f, args, wrt), rel=1e-6)
+
+
+def _stopped_by_a_count(x):
+    y = 0.0
+    i = 0
+    while True:
+        y = 0.9 * y + math.sin(x)
+        i += 1
+        if i >= 7:
+            break
+    return y
+
+
+def _counted(x):
+    y = 0.0
+    i = 0
+    while i < 7:
+        y = 0.9 * y + math.sin(x)
+        i += 1
+    return y
+
+
+def _settles_then_breaks(a):
+    x = 1.0
+    while True:
+        dx = (x * x - a) / (2.0 * x)
+        x = x - dx
+        if abs(dx) < 1e-12 or x > 1e6:
+            break
+    return x
+
+
+@pytest.mark.parametrize("func", [_stopped_by_a_count, _counted], ids=lambda f: f.__name__)
+def test_a_loop_stopped_by_a_count_alone_is_refused(func):
+    """(it gave the derivative of the limit the loop never reached: 7.65 for 4.47)"""
+    with pytest.raises(s2sad.FixedPointError) as info:
+        s2sad.grad(func, fixed_point=True)(0.7)
+    assert "no test that ends it reads a value carrying a derivative" in str(info.value)
+    assert info.value.lineno == func.__code__.co_firstlineno + 3
+    assert s2sad.grad(func)(0.7) == pytest.approx(
+        (func(0.7 + 1e-6) - func(0.7 - 1e-6)) / 2e-6, rel=1e-6)
+
+
+def test_a_loop_whose_break_tests_a_settled_value_is_differentiated_at_its_limit():
+    assert s2sad.grad(_settles_then_breaks, fixed_point=True)(2.0) == \
+        pytest.approx(0.5 / math.sqrt(2.0), rel=1e-9)
