@@ -444,13 +444,7 @@ class Normalizer:
 
     def add_at(self, func):
         """``func`` names ``np.add.at``."""
-        path = dotted_name(func)
-        if path is None or not path.endswith(".at") or path.split(".")[0] in self.ctx.local_names:
-            return False
-        try:
-            obj = self.ctx.lookup(path)
-        except (KeyError, ValueError, AttributeError):
-            return False
+        obj = _global(func, self.ctx)
         return getattr(obj, "__self__", None) is np.add and getattr(obj, "__name__", "") == "at"
 
     def stmt_Assert(self, s, out):
@@ -1339,14 +1333,12 @@ class Normalizer:
         and ``itertools.product(a, b, ...)`` as the list comprehensions of indexing that
         give the same tuples, in the same order (each iterable taken once, as a list);
         None for any other call."""
+        if e.keywords or not e.args or any(isinstance(a, gast.Starred) for a in e.args):
+            return None
+        fn = _global(e.func, self.ctx)
+        if fn is _NOTHING:
+            return None
         path = dotted_name(e.func)
-        if path is None or path.split(".")[0] in self.ctx.local_names or e.keywords \
-                or not e.args or any(isinstance(a, gast.Starred) for a in e.args):
-            return None
-        try:
-            fn = self.ctx.lookup(path)
-        except (KeyError, ValueError, AttributeError):
-            return None
         combinations = fn is itertools.combinations and len(e.args) == 2 \
             and isinstance(e.args[1], gast.Constant) and type(e.args[1].value) is int \
             and e.args[1].value >= 1
@@ -1410,13 +1402,7 @@ class Normalizer:
                 or func.attr not in ("outer", "reduce", "accumulate") \
                 or any(isinstance(a, gast.Starred) for a in e.args):
             return None
-        path = dotted_name(func.value)
-        if path is None or path.split(".")[0] in self.ctx.local_names:
-            return None
-        try:
-            ufunc = self.ctx.lookup(path)
-        except (KeyError, ValueError, AttributeError):
-            return None
+        ufunc = _global(func.value, self.ctx)
         if not isinstance(ufunc, np.ufunc):
             return None
         numpy = name(self.ctx.inject("np", np))
@@ -1573,12 +1559,8 @@ class Normalizer:
     def _consumer(self, f):
         """``f`` names a function of Python or of a library (a builtin, NumPy, math):
         one that reads a generator it is given once, not a function of yours."""
-        path = dotted_name(f)
-        if path is None or path.split(".")[0] in self.ctx.local_names:
-            return False
-        try:
-            fn = self.ctx.lookup(path)
-        except (KeyError, ValueError, AttributeError):
+        fn = _global(f, self.ctx)
+        if fn is _NOTHING:
             return False
         return not (isinstance(fn, types.FunctionType)
                     and not (getattr(fn, "__module__", None) or "").startswith(("numpy",
@@ -1915,6 +1897,22 @@ def _resolve(f, fn):
     return obj
 
 
+_NOTHING = object()
+
+
+def _global(node, ctx):
+    """The object the dotted name ``node`` (``np.add.at``, ``itertools.product``) stands
+    for in the function's globals, closure or builtins, or ``_NOTHING``: not a dotted
+    name, one of the function's locals, or not found."""
+    path = dotted_name(node)
+    if path is None or path.split(".")[0] in ctx.local_names:
+        return _NOTHING
+    try:
+        return ctx.lookup(path)
+    except (KeyError, ValueError, AttributeError):
+        return _NOTHING
+
+
 # builtins making an iterator that Python reads once (map: see Normalizer._read_once)
 _ITERATOR_MAKERS = ("zip", "enumerate", "filter", "iter")
 
@@ -2188,13 +2186,7 @@ def _made_by_class(n, tree, ctx):
     for node in walk(tree):
         if isinstance(node, gast.Assign) and isinstance(node.value, gast.Call) \
                 and any(isinstance(t, gast.Name) and t.id == n for t in node.targets):
-            path = dotted_name(node.value.func)
-            if path is None or path.split(".")[0] in ctx.local_names:
-                continue
-            try:
-                made = ctx.lookup(path)
-            except (KeyError, ValueError, AttributeError):
-                continue
+            made = _global(node.value.func, ctx)
             if inspect.isclass(made) and not issubclass(made, _CONTAINERS):
                 return True
     return False
