@@ -336,6 +336,10 @@ UNSUPPORTED = {
                       "dict (rows[i][j] = v, d[k][j] = v)",
                       "build the inner list under a name of its own, write into it, then "
                       "store it: r = list(rows[i]); r[j] = v; rows[i] = r"),
+    "DictIterated": ("iterating a dict the function does not show to be one (for k in d, "
+                     "list(d), sum(d), sorted(d) of a dict that a call, an item or an "
+                     "attribute gave): its keys would be taken for its values",
+                     "iterate d.keys(), d.values() or d.items(), as you mean"),
     "DictMerge": ("merging dicts (p | q, p |= q, {**p, ...})",
                   "copy the dict and store the new keys: q = dict(p); q['c'] = x"),
     "ListAlias": ("a second name for a list or dict that is changed in place",
@@ -437,6 +441,13 @@ def unsupported(node, ctx, construct, detail=None):
     if detail:
         msg += f" ({detail})"
     return UnsupportedSyntaxError(msg, hint=hint, **_where(node, ctx))
+
+
+def dict_iterated():
+    """Raised by the generated code (``runtime.as_sequence``) when what it iterates is
+    a dict; located at the user's line by ``note_generated``."""
+    name, hint = UNSUPPORTED["DictIterated"]
+    return UnsupportedSyntaxError(f"unsupported construct: {name}", hint=hint)
 
 
 def mutating_call(node, ctx, what, fix):

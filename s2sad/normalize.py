@@ -1701,6 +1701,135 @@ def _iterated_dicts_by_key(tree, norm):
             n.args[first:] = [keys(a) if norm._maybe_dict(a) else a for a in n.args[first:]]
 
 
+# builtins whose value, for a dict argument, is made of its keys (sum(d): their sum), and
+# whose derivative code reads the argument by position (reversed, zip, enumerate: a loop
+# over as_sequence of it, which checks)
+_KEY_READERS = ("list", "tuple", "sorted", "sum", "min", "max")
+# builtins surely giving no dict
+_NO_DICT_MAKERS = frozenset(("list", "tuple", "sorted", "range", "zip", "enumerate",
+                             "reversed", "map", "filter", "set", "frozenset", "str",
+                             "len", "abs", "float", "int", "round", "bool"))
+
+
+def _unknown_iterables(tree, norm):
+    """``list(v)``, ``sum(v)``, ``sorted(v)``, ``min(v)``, ``max(v)``, ``tuple(v)`` of a
+    value ``v`` the function may get as a dict without showing it (what a call of your
+    function, an item or an attribute gave): ``v`` written ``as_sequence(v)``, which
+    refuses a dict when the code runs (``runtime.as_sequence``), as a loop over ``v``
+    does. Else the dict's keys were taken for items carrying its values' derivatives (a
+    silent wrong gradient in forward mode, a crash in reverse mode). Values surely no
+    dict (``_surely_not_dict``) and dicts the source shows (``_iterated_dicts_by_key``)
+    are left as they are, and so is a name checked by an earlier statement of the
+    block (or of a block around it) and not bound again since."""
+    from . import runtime
+    ctx = norm.ctx
+
+    def wrap(n):
+        a = n.args[0]
+        fn = name(ctx.inject("as_sequence", runtime.as_sequence))
+        n.args[0] = copy_location(gast.Call(func=fn, args=[a], keywords=[]), a)
+
+    def calls(node, sure, out):
+        """The calls to check in the expression ``node``, as (call, sure); ``sure``:
+        evaluated whenever the statement is (not under a conditional expression, an
+        and/or, a comprehension or a lambda)."""
+        for child in gast.iter_child_nodes(node):
+            calls(child, sure and not isinstance(
+                node, (gast.IfExp, gast.BoolOp, gast.comprehension, gast.ListComp,
+                       gast.SetComp, gast.DictComp, gast.GeneratorExp, gast.Lambda)), out)
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) \
+                and node.func.id in _KEY_READERS and node.args \
+                and not isinstance(node.args[0], gast.Starred) \
+                and (node.func.id not in ("min", "max") or len(node.args) == 1) \
+                and norm._is_builtin(node.func, _KEY_READERS) \
+                and not norm._maybe_dict(node.args[0]):
+            out.append((node, sure))
+
+    def statement(node, checked):
+        """Check the calls of one statement's own expressions; return the names
+        checked whenever it runs. Of a name's calls, one evaluated whenever the
+        statement is suffices (the statement raises before it ends)."""
+        found, out = set(), []
+        calls(node, True, out)
+        out = [(c, sure) for c, sure in out if not (isinstance(c.args[0], gast.Name)
+                                                   and c.args[0].id in checked)]
+        surely = {c.args[0].id for c, sure in out if sure and isinstance(c.args[0], gast.Name)}
+        for c, sure in out:
+            a = c.args[0]
+            if isinstance(a, gast.Name) and a.id in surely:
+                if a.id in found:
+                    continue
+                if not sure:
+                    continue
+            if _surely_not_dict(a, norm, set()):
+                continue
+            wrap(c)
+            if isinstance(a, gast.Name) and sure:
+                found.add(a.id)
+        return found
+
+    def block(stmts, checked):
+        checked = set(checked)
+        for st in stmts:
+            found = set()
+            if isinstance(st, (gast.If, gast.While)):
+                found = statement(st.test, checked)
+            elif isinstance(st, gast.For):
+                found = statement(st.iter, checked)
+                if isinstance(st.iter, gast.Name):
+                    found.add(st.iter.id)       # (its loop checks it: as_sequence)
+            elif isinstance(st, (gast.FunctionDef, gast.ClassDef)):
+                continue
+            elif not hasattr(st, "body"):
+                found = statement(st, checked)
+            inner = checked | found
+            for field in ("body", "orelse"):
+                if isinstance(getattr(st, field, None), list):
+                    block(getattr(st, field), inner)
+            checked |= found
+            checked -= {v.id for v in walk(st) if isinstance(v, gast.Name)
+                        and not isinstance(v.ctx, gast.Load)}
+
+    block(tree.body, ())
+    block = calls = None  # noqa: F811, F841 - empties the cells (cycles holding the tree)
+
+
+def _surely_not_dict(e, norm, seen):
+    """``e`` surely holds no dict: a display or comprehension of another kind, a
+    constant, arithmetic, a builtin making no dict, a NumPy function, ``.keys()``,
+    ``.values()``, ``.items()``, an argument no dict was passed for, or a local name
+    every binding of which (plain assignments only) is such a value."""
+    ctx = norm.ctx
+    if isinstance(e, (gast.List, gast.Tuple, gast.Set, gast.ListComp, gast.SetComp,
+                      gast.GeneratorExp, gast.Constant, gast.JoinedStr, gast.BinOp,
+                      gast.UnaryOp, gast.Compare)):
+        return True
+    if isinstance(e, gast.IfExp):
+        return _surely_not_dict(e.body, norm, seen) and _surely_not_dict(e.orelse, norm, seen)
+    if isinstance(e, gast.Call):
+        f = e.func
+        if isinstance(f, gast.Name) and f.id in _NO_DICT_MAKERS:
+            return norm._is_builtin(f, _NO_DICT_MAKERS)
+        if isinstance(f, gast.Attribute) and f.attr in ("keys", "values", "items") \
+                and not e.args:
+            return True
+        made = _global(f, ctx)
+        return getattr(made, "__module__", None) is not None \
+            and (made.__module__ == "numpy" or made.__module__.startswith("numpy."))
+    if not isinstance(e, gast.Name) or e.id in norm.nested:
+        return False
+    if e.id in seen or norm.tree is None or e.id in ctx.dicts:
+        return False
+    seen.add(e.id)
+    values = [s.value for s in walk(norm.tree) if isinstance(s, gast.Assign)
+              and any(isinstance(t, gast.Name) and t.id == e.id for t in s.targets)]
+    stores = [s for s in walk(norm.tree) if isinstance(s, gast.Name) and s.id == e.id
+              and isinstance(s.ctx, (gast.Store, gast.Del))]
+    if len(stores) != len(values) or not values and e.id not in ctx.params:
+        return False            # bound otherwise too (a loop target, an unpacking, op=)
+    return all(_surely_not_dict(v, norm, seen) for v in values)
+
+
 def _is_dict_display(e):
     """``{...}``, ``{k: v for ...}`` or ``dict(k=v, ...)`` (no ``**``, no positional)."""
     if isinstance(e, (gast.Dict, gast.DictComp)):
@@ -1992,6 +2121,8 @@ def run(tree, ctx):
     norm.dict_names = _dict_names(tree, ctx)
     if norm.dict_names or ctx.may_contain("{") or ctx.may_contain("dict("):
         _iterated_dicts_by_key(tree, norm)
+    if any(map(ctx.may_contain, _KEY_READERS)):
+        _unknown_iterables(tree, norm)
     body = tree.body
     if ctx.mode == "reverse" and not norm.generated() and any(   # (a reverse sweep reads
             s.__class__ is gast.Assign and _view_of(s.value) for s in statements(body)):

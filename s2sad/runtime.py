@@ -10,6 +10,7 @@ import builtins
 import itertools
 import math
 import operator
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -689,6 +690,11 @@ def as_sequence(x):
     """What ``for v in x`` iterates over, indexable: arrays, lists and tuples as they are."""
     if isinstance(x, (np.ndarray, list, tuple, range)):
         return x
+    if isinstance(x, Mapping):
+        # a dict the source does not show to be one (what a call, an item or an
+        # attribute gave): its keys would be taken for its values (the generated code
+        # reads it by position); located at the user's line by note_generated
+        raise errors.dict_iterated()
     return list(x)
 
 
