@@ -564,7 +564,18 @@ class Normalizer:
             for t, a in zip(elts, temps):
                 self.stmt_Assign(assign(t, a, like=s), out)
             return
-        whole = self.atom(value, out)
+        if self._maybe_dict(value):         # k1, k2 = d: its keys, as Python takes them
+            value = copy_location(gast.Call(func=gast.Attribute(
+                value=value, attr="keys", ctx=gast.Load()), args=[], keywords=[]), value)
+        if _not_indexable(value, self):
+            # a, b = d.values(), or zip(...), reversed(...): items in a list (the view or
+            # iterator cannot be indexed)
+            if self._builtin_call(value, ("zip", "enumerate")):
+                value = copy_location(gast.Call(func=self.builtin("list"), args=[value],
+                                                keywords=[]), value)
+            whole = self.sequence(value, out)
+        else:
+            whole = self.atom(value, out)
         for i, t in enumerate(elts):
             item = gast.Subscript(value=whole, slice=const(i), ctx=gast.Load())
             self.stmt_Assign(assign(t, copy_location(item, s), like=s), out)
@@ -1294,7 +1305,7 @@ class Normalizer:
             self.bound_iterators = {
                 id(n.value) for n in walk(self.tree)
                 if isinstance(n, (gast.Assign, gast.AnnAssign, gast.NamedExpr))
-                and isinstance(n.value, gast.Call)}
+                and isinstance(n.value, gast.Call) and not _unpacking(n)}
         if id(e) in self.bound_iterators:
             raise errors.unsupported(e, self.ctx, "BoundIterator")
         seq = self.atom(x, out)
@@ -1547,7 +1558,8 @@ class Normalizer:
         if self.read_later is None:         # (found once, where a generator is met)
             found = set()
             for n in walk(self.tree):
-                if isinstance(n, (gast.Assign, gast.AnnAssign, gast.NamedExpr)):
+                if isinstance(n, (gast.Assign, gast.AnnAssign, gast.NamedExpr)) \
+                        and not _unpacking(n):      # (a, b = g reads g once, there)
                     found.add(id(n.value))
                 elif isinstance(n, gast.Call) and not self._consumer(n.func):
                     found.update(id(a) for a in n.args)
@@ -1792,6 +1804,23 @@ def _unknown_iterables(tree, norm):
 
     block(tree.body, ())
     block = calls = None  # noqa: F811, F841 - empties the cells (cycles holding the tree)
+
+
+def _unpacking(s):
+    """``s`` is ``a, b = value`` (one target, a tuple or list)."""
+    return isinstance(s, gast.Assign) and len(s.targets) == 1 \
+        and isinstance(s.targets[0], (gast.Tuple, gast.List))
+
+
+def _not_indexable(e, norm):
+    """``e`` makes a dict view (``d.values()``) or an iterator (``zip(...)``), which
+    unpacking takes item by item but which cannot be indexed."""
+    if not isinstance(e, gast.Call):
+        return False
+    if isinstance(e.func, gast.Attribute):
+        return e.func.attr in ("keys", "values", "items") and not e.args
+    return norm._is_builtin(e.func, ("zip", "map", "filter", "reversed", "iter",
+                                     "enumerate"))
 
 
 def _surely_not_dict(e, norm, seen):
