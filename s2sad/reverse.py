@@ -511,8 +511,16 @@ class Reverse:
             return False
         kind = self.ctx.var_kinds.get(target_name(s))
         if kind == "LS":                # n = A.shape[0] is _t1 = A.shape; n = _t1[0]
-            return self.sized(s.value) == "LS"
+            return self.sized(s.value) == "LS" or self.row_read(s.value)
         return kind == "S" and self.cheap_expr(s.value)
+
+    def row_read(self, e):
+        """``e`` reads a row of scalars off a list or tuple of rows, ``rows[i]`` (``for
+        x, y in points``), in a function that changes no list in place: the row
+        itself, read again in the reverse sweep instead of recorded."""
+        return self.frozen and e.__class__ is gast.Subscript \
+            and e.value.__class__ is gast.Name and self.ctx.var_kinds.get(e.value.id) == "L" \
+            and isinstance(e.slice, (gast.Name, gast.Constant)) and self.cheap_expr(e.slice)
 
     def sized(self, e):
         """``'S'`` for ``a.ndim``, ``a.size``, ``len(a)`` (``np.ndim(a)``, ``np.size(a)``),
@@ -763,6 +771,8 @@ class Reverse:
     def zero(self, v, overwritten=()):
         """A zero adjoint for ``v``: ``0.0``, or an array (see shaped_zero)."""
         if self.shaped_zero(v, overwritten):
+            if self.ctx.var_kinds.get(v) == "L":    # a list of rows, arrays, lists
+                return call(self.helper("zero_items"), name(v))
             return call(self.helper("zeros_like"), name(v))
         return const(0.0)
 

@@ -193,6 +193,19 @@ def zeros_like(x):
     return 0.0
 
 
+def zero_items(x):
+    """The zero adjoint of a list, tuple or dict where the reverse sweep gathers the
+    adjoints of its items (``b_seq`` of a loop over rows): a plain ``0.0`` per item,
+    which stands for a zero of the item's structure (``add_adjoints`` takes the first
+    contribution as it is; ``element_adjoint`` and ``like_argument`` make the zero
+    when it is needed), in one step. Other values: ``zeros_like``."""
+    if type(x) is list or type(x) is tuple:
+        return [0.0] * len(x)
+    if type(x) is dict:
+        return dict.fromkeys(x, 0.0)
+    return zeros_like(x)
+
+
 _BASIC = (int, slice)
 
 

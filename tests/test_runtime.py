@@ -6,6 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gradcheck import numerical_grad
+
+import s2sad
 from s2sad.runtime import getitem_adjoint
 
 INDICES = [3, slice(None, -1), slice(1, None, 2), (Ellipsis,), np.array([0, 2, 2, 5]),
@@ -178,3 +181,45 @@ def test_like_argument_of_rows_of_numbers_in_one_step():
     assert like_argument([[0.5, 1.5], 0.0, [4.5, 5.5]], x) == \
         [(0.5, 1.5), (0.0, 0.0), [4.5, 5.5]]
     assert like_argument([[0.5, 1.5], [2.5, 3.5]], tuple(x[:2])) == ((0.5, 1.5), (2.5, 3.5))
+
+
+def test_zero_items_stands_a_plain_zero_for_each_item():
+    """The pad where a reverse loop gathers the adjoints of a list's items: a plain 0.0
+    per item (a zero of any structure), a dict of them for a dict, ``zeros_like`` else."""
+    from s2sad.runtime import add_adjoints, like_argument, zero_items
+    rows = [(1.0, 2.0), (3.0, 4.0)]
+    z = zero_items(rows)
+    assert z == [0.0, 0.0]
+    z[1] = add_adjoints(z[1], [0.5, 0.25])
+    assert like_argument(z, rows) == [(0.0, 0.0), (0.5, 0.25)]
+    assert zero_items({"a": np.ones(2), "b": 1.0}) == {"a": 0.0, "b": 0.0}
+    assert np.array_equal(zero_items(np.ones(3)), np.zeros(3))
+
+
+def _points_loss(w, b, points):
+    s = 0.0
+    for x, y in points:
+        r = w * x + b - y
+        s = s + r * r * x
+    return s
+
+
+@pytest.mark.parametrize("wrt", [(0, 1), (0, 1, 2), (2,)])
+def test_a_loop_over_rows_gathers_their_adjoints_on_plain_zeros(wrt):
+    points = [(0.5, 1.0), (1.5, -0.5), (2.0, 0.25)]
+    w, b = 0.7, -0.2
+    g = s2sad.grad(_points_loss, wrt=wrt, mode="reverse")
+    got = g(w, b, points)
+    got = got if len(wrt) > 1 else (got,)
+    r = [w * x + b - y for x, y in points]
+    want = {0: numerical_grad(_points_loss, (w, b, points), wrt=0),
+            1: numerical_grad(_points_loss, (w, b, points), wrt=1),
+            2: [(2 * ri * w * x + ri * ri, -2 * ri * x) for ri, (x, y) in zip(r, points)]}
+    for k, i in enumerate(wrt):
+        if i == 2:
+            assert [type(row) for row in got[k]] == [tuple] * 3
+            assert np.allclose(np.array(got[k]), np.array(want[2]), rtol=1e-12)
+        else:
+            assert got[k] == pytest.approx(want[i], rel=1e-6)
+    if 2 in wrt:
+        assert "zero_items(" in g.source
