@@ -938,6 +938,10 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
                 return kind         # an item of a tuple display (which no store
                 #                     changes): the join of its items' kinds
             return "AL"             # an item of a container: perhaps a list itself
+        if base in ("L", "AL") and value.slice.__class__ is gast.Name:
+            return "AL"             # (by an index of unknown kind, _r1[_j] of a range: an
+            #                         item perhaps a list, whose adjoints add_adjoints
+            #                         adds, never +)
         return "A"
     if isinstance(value, gast.Compare):
         found = [_atom_kind(a, kinds) for a in [value.left] + value.comparators]

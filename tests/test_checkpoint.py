@@ -99,3 +99,42 @@ def test_tape_memory_grows_like_sqrt_n():
     assert plain_growth > 10             # linear: about 16
     assert ckpt_growth < 6               # square root: about 4
     assert _peak(ckpt, large) * 20 < _peak(plain, large)
+
+
+def _rows_of_pairs(x, y):
+    rows = [(x, y), (y, x)]
+    s = 0.0
+    for a, b in rows:
+        s = s + a * b * a
+    return s
+
+
+def _rows_as_lists(x, y):
+    rows = [[x, y], [y, x * y]]
+    s = 0.0
+    for r in rows:
+        s = s + r[0] * r[1] * r[0]
+    return s
+
+
+def _rows_by_index(x, y):
+    rows = [[x, y], [y, x * y]]
+    s = 0.0
+    for i in range(len(rows)):
+        s = s + rows[i][0] * rows[i][1] * rows[i][0]
+    return s
+
+
+@pytest.mark.parametrize("func", [_rows_of_pairs, _rows_as_lists, _rows_by_index],
+                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("outer", ["reverse", "forward"])
+def test_second_derivative_through_a_checkpointed_loop_over_rows(func, outer):
+    """Reverse over a checkpointed gradient: the row read by an index the kinds could
+    not tell (``_r1[_j]`` of a range, in the recomputed segment) was taken for an
+    array, and the adjoints of its items were joined with ``+``, which concatenated
+    the lists: (0.0, 0.0) for (0.0, 2.0)."""
+    first = s2sad.grad(func, wrt=0, mode="reverse", checkpoint=True)
+    second = s2sad.grad(first, wrt=(0, 1), mode=outer)
+    for point in [(1.5, 1.3), (-0.4, 0.8)]:
+        want = numerical_grad(lambda x, y: s2sad.grad(func, wrt=0)(x, y), point, wrt=(0, 1))
+        assert second(*point) == pytest.approx(want, rel=1e-6, abs=1e-8)
