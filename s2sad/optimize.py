@@ -530,7 +530,12 @@ def _harmless(expr, ctx):
             if not (arrays and _numpy_pure(n, ctx)):
                 return False
         elif isinstance(n, gast.Attribute):
-            continue            # the function of a call checked above
+            if id(n) in funcs:
+                continue        # the function of a call checked above
+            if not (n.attr in _SAFE_ATTRIBUTES and isinstance(n.value, gast.Name)
+                    and array_ndim(kinds.get(n.value.id)) is not None
+                    and n.value.id not in ctx.maybe_none):
+                return False    # x.nope raises, o.p may run a property: kept
         elif isinstance(n, (gast.BinOp, gast.UnaryOp, gast.Compare)):
             ops = n.ops if isinstance(n, gast.Compare) else (n.op,)
             harmless = _ARRAY_OPS if arrays else _HARMLESS_OPS
@@ -546,6 +551,7 @@ def _harmless(expr, ctx):
 
 
 _SAFE_METHODS = {"sum", "mean", "prod", "var", "std"}     # not max/min: raise on empty
+_SAFE_ATTRIBUTES = {"shape", "ndim", "size", "T", "dtype", "real", "imag"}  # of an ndarray
 _ARRAY_OPS = _HARMLESS_OPS + (gast.Div, gast.Pow, gast.FloorDiv, gast.Mod)
 
 

@@ -537,3 +537,24 @@ def test_an_unused_owned_pop_of_the_tangent_tape_stays(x, y):
     g = s2sad.grad(s2sad.grad(_calls_sum_of_squares, wrt=1), wrt=1)
     assert g(x, y) == pytest.approx(1.5 * x * y, rel=1e-12)
     assert s2sad.hessian(_calls_sum_of_squares, wrt=1)(x, y) == pytest.approx(1.5 * x * y)
+
+
+def _unused_attribute(x, y):
+    z = x.nope  # noqa: F841 - AttributeError when the function runs
+    w = y.imag * 2.0 + x  # noqa: F841 - a float's .imag: kept too (not an array's)
+    return x * y
+
+
+def _unused_array_attribute(a, y):
+    n = a.shape  # noqa: F841 - an ndarray's: cannot raise, dropped
+    return np.sum(a) * y
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_an_unused_attribute_read_is_kept_for_its_error(mode):
+    """``z = x.nope`` was dropped as harmless: a gradient for a function that raises."""
+    with pytest.raises(AttributeError, match="nope"):
+        s2sad.grad(_unused_attribute, wrt=(0, 1), mode=mode)(1.5, 1.3)
+    src = s2sad.source(_unused_array_attribute, wrt=(0, 1), mode=mode,
+                       args=(np.ones(3), 2.0))
+    assert "shape" not in src, src
