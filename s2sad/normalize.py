@@ -305,11 +305,15 @@ class Normalizer:
                                                or self.list_method(s.value, s, out)):
             return
         value = self.simple(s.value, out)
+        add_at = False
         if isinstance(value, gast.Call) and len(value.args) == 3 and not value.keywords \
                 and self.add_at(value.func):
             # np.add.at(a, i, v): a[i] += v in place, repeated indices accumulating: the
-            # index_add of the reverse sweep, which the passes differentiate
+            # index_add of the reverse sweep, which the passes differentiate (aliasing
+            # judges the user's as it judges a store a[i] = v: into a view, or while a
+            # view of a is read later, refused)
             value.func = name(self.ctx.inject("index_add", runtime.index_add))
+            add_at = not self.generated()
         if isinstance(value, gast.Call) and ((value.keywords and self.generated())
                                              or self.user_call(value) or _bare_pop(value)):
             # ``push(lst, v)``, a call of your function for what it does to its
@@ -321,6 +325,8 @@ class Normalizer:
             out.append(assign(self.ctx.namer.temp(), value, like=s))
             return
         out.append(copy_location(gast.Expr(value=value), s))
+        if add_at:
+            anno.set_(out[-1], anno.Key.ADD_AT)
 
     def list_method(self, c, s, out):
         """``lst.extend(seq)``, ``lst.insert(i, v)`` and ``lst.reverse()`` of a name surely
