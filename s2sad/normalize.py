@@ -2468,22 +2468,28 @@ def _out_argument(obj, call, receiver=False):
     "by keyword", "as its positional argument N" (bound to the parameter named ``out``
     of its signature; for a ufunc, an argument past its ``nin`` inputs), or None.
     ``receiver``: ``obj`` is a method of the array the call is made on (``b.clip``)."""
-    if any(k.arg == "out" for k in call.keywords):
+    if any(k.arg == "out" and not _is_none(k.value) for k in call.keywords):
         return "by keyword"
     if any(isinstance(a, gast.Starred) for a in call.args) \
             or any(k.arg is None for k in call.keywords):
         return None                     # (which parameter each argument meets: unknown)
     n = len(call.args)
     if isinstance(obj, np.ufunc):
-        return f"as its positional argument {obj.nin + 1}" if n > obj.nin else None
+        given = [i for i in range(obj.nin, n) if not _is_none(call.args[i])]
+        return f"as its positional argument {given[0] + 1}" if given else None
     try:
         bound = inspect.signature(obj).bind(*range(n + receiver),
                                             **{k.arg: None for k in call.keywords})
     except (TypeError, ValueError):     # no signature, or a call NumPy refuses itself
         return None
-    if "out" not in bound.arguments:
-        return None
-    return f"as its positional argument {bound.arguments['out'] + 1 - receiver}"
+    k = bound.arguments.get("out")
+    if not isinstance(k, int) or _is_none(call.args[k - receiver]):
+        return None                     # (out=None: the call makes a new array)
+    return f"as its positional argument {k + 1 - receiver}"
+
+
+def _is_none(node):
+    return isinstance(node, gast.Constant) and node.value is None
 
 
 def _check_numpy_writes(tree, ctx):
