@@ -403,8 +403,10 @@ class _Sharing(_Liveness):
 
     @staticmethod
     def base(s):
+        """The name ``s`` stores into: ``a`` of ``a[i] = v`` or of the user's
+        ``np.add.at(a, i, v)``."""
         if not isinstance(s, gast.Assign):
-            return None
+            return _add_at_base(s)
         base = s.targets[0].value
         return base.id if isinstance(base, gast.Name) else None
 
@@ -797,6 +799,16 @@ def _scalar_dicts(stmts, ctx):
     return frozenset(dicts)
 
 
+def _add_at_base(s):
+    """``a`` of ``index_add(a, i, v)``, the user's ``np.add.at(a, i, v)`` (normalize), or
+    None."""
+    if isinstance(s, gast.Expr) and _annotated(s, anno.Key.ADD_AT) \
+            and isinstance(s.value, gast.Call) and s.value.args \
+            and isinstance(s.value.args[0], gast.Name):
+        return s.value.args[0].id
+    return None
+
+
 def _annotated(s, key):
     """``anno.get(s, key)``, without hashing ``key`` (an Enum: a call) for the many
     statements with no annotation at all."""
@@ -825,6 +837,9 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
     ``varied``: the names whose values depend on the arguments differentiated.
     """
     stored = {s.targets[0].value.id: s for s in others if isinstance(s, gast.Assign)}
+    for s in others:            # np.add.at(a, i, v): a store into a
+        if _add_at_base(s) is not None:
+            stored.setdefault(_add_at_base(s), s)
     inplace = [s for s in stmts if _annotated(s, anno.Key.INPLACE)
                and isinstance(s.value, gast.BinOp) and isinstance(s.value.left, gast.Name)
                and ctx.var_kinds.get(s.value.left.id, "A") != "S"]
@@ -1077,7 +1092,8 @@ def check_writes_under_views(sharing, stmts, ctx, varied):
     if sharing is None:
         return
     for s in stmts:
-        if not (isinstance(s, gast.Assign) and target_name(s) is None):
+        add_at = _add_at_base(s) is not None
+        if not (isinstance(s, gast.Assign) and target_name(s) is None or add_at):
             continue
         base = sharing.base(s)
         if base is None:
@@ -1093,7 +1109,7 @@ def check_writes_under_views(sharing, stmts, ctx, varied):
             around = sharing.sequences_around(s) if not sharing.maybe_dict(base) else {}
             # (xs[i] = v of the item the loop has just read, for i, _ in enumerate(xs):
             # the loop reads no item twice)
-            where = s.targets[0].slice
+            where = s.value.args[1] if add_at else s.targets[0].slice
             keep = {q for q, index in around.items()
                     if not (isinstance(where, gast.Name) and where.id in index)}
             if not sharing.same(base) & sharing.call_aliases:
@@ -1109,9 +1125,11 @@ def check_writes_under_views(sharing, stmts, ctx, varied):
                                      f"{_user_name(base, ctx)}")
         if others:
             lists = sharing._list(base) or any(sharing._list(o) for o in others)
+            write = f"np.add.at({_user_name(base, ctx)}, ...)" if add_at \
+                else f"{_user_name(base, ctx)}[...] = ..."
             raise errors.unsupported(s, ctx, "WriteUnderAlias" if lists else "WriteUnderView",
-                                     f"{_user_name(base, ctx)}[...] = ... changes "
-                                     f"{_describe(others, sharing, ctx)}, read later")
+                                     f"{write} changes {_describe(others, sharing, ctx)}, "
+                                     "read later")
 
 
 def check_appends_under_holders(sharing, tree, stmts, ctx, varied):

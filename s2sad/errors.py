@@ -281,6 +281,10 @@ UNSUPPORTED = {
                         "loop over range(len(x)) and index x[i]"),
     "BoolOpValue": ("'and'/'or' on values that carry a derivative",
                     "use an if statement or max/min"),
+    "OutArgument": ("a NumPy call writing its result into an array given as out "
+                    "(by keyword or by position)",
+                    "use the value the call returns: b = np.tanh(b) in place of "
+                    "np.tanh(b, out=b) or np.tanh(b, b)"),
     "SideEffectCall": ("call for its side effects on a value that carries a derivative",
                        "use the value returned by a function instead of mutating its argument"),
     "ListMethod": ("a list method changing a list that carries a derivative, of a list "

@@ -305,11 +305,15 @@ class Normalizer:
                                                or self.list_method(s.value, s, out)):
             return
         value = self.simple(s.value, out)
+        add_at = False
         if isinstance(value, gast.Call) and len(value.args) == 3 and not value.keywords \
                 and self.add_at(value.func):
             # np.add.at(a, i, v): a[i] += v in place, repeated indices accumulating: the
-            # index_add of the reverse sweep, which the passes differentiate
+            # index_add of the reverse sweep, which the passes differentiate (aliasing
+            # judges the user's as it judges a store a[i] = v: into a view, or while a
+            # view of a is read later, refused)
             value.func = name(self.ctx.inject("index_add", runtime.index_add))
+            add_at = not self.generated()
         if isinstance(value, gast.Call) and ((value.keywords and self.generated())
                                              or self.user_call(value) or _bare_pop(value)):
             # ``push(lst, v)``, a call of your function for what it does to its
@@ -321,6 +325,8 @@ class Normalizer:
             out.append(assign(self.ctx.namer.temp(), value, like=s))
             return
         out.append(copy_location(gast.Expr(value=value), s))
+        if add_at:
+            anno.set_(out[-1], anno.Key.ADD_AT)
 
     def list_method(self, c, s, out):
         """``lst.extend(seq)``, ``lst.insert(i, v)`` and ``lst.reverse()`` of a name surely
@@ -2167,6 +2173,8 @@ def run(tree, ctx):
     if not norm.generated() and (ctx.source_text is None
                                  or _MAYBE_MUTATING.search(ctx.source_text)):
         _check_mutating_calls(tree, ctx)
+    if not norm.generated():
+        _check_numpy_writes(tree, ctx)
     first_return = _first_return(tree)
     if first_return is None:
         _refuse_unsupported_statement(tree, ctx)
@@ -2437,6 +2445,111 @@ def _check_mutating_calls(tree, ctx):
     else:
         fix = f"call {called} as a statement of its own (its value is None)"
     raise errors.mutating_call(node, ctx, f"{method} {where}", fix)
+
+
+# NumPy functions changing their first argument in place, besides the ``.at`` of
+# every ufunc (np.add.at: ``Normalizer.stmt_Expr``)
+_NUMPY_WRITERS = (np.copyto, np.put, np.place, np.putmask, np.fill_diagonal,
+                  np.put_along_axis)
+
+
+def _numpy_callable(obj):
+    """``obj`` is a function, ufunc, ufunc method or ndarray method of NumPy."""
+    if isinstance(obj, np.ufunc) or isinstance(getattr(obj, "__self__", None), np.ufunc):
+        return True
+    if getattr(obj, "__objclass__", None) is np.ndarray:
+        return True
+    module = getattr(obj, "__module__", None)
+    return isinstance(module, str) and module.split(".")[0] == "numpy" and callable(obj)
+
+
+def _out_argument(obj, call, receiver=False):
+    """How the call ``call`` of the NumPy callable ``obj`` gives it an ``out`` array:
+    "by keyword", "as its positional argument N" (bound to the parameter named ``out``
+    of its signature; for a ufunc, an argument past its ``nin`` inputs), or None.
+    ``receiver``: ``obj`` is a method of the array the call is made on (``b.clip``)."""
+    if any(k.arg == "out" and not _is_none(k.value) for k in call.keywords):
+        return "by keyword"
+    if any(isinstance(a, gast.Starred) for a in call.args) \
+            or any(k.arg is None for k in call.keywords):
+        return None                     # (which parameter each argument meets: unknown)
+    n = len(call.args)
+    if isinstance(obj, np.ufunc):
+        given = [i for i in range(obj.nin, n) if not _is_none(call.args[i])]
+        return f"as its positional argument {given[0] + 1}" if given else None
+    try:
+        bound = inspect.signature(obj).bind(*range(n + receiver),
+                                            **{k.arg: None for k in call.keywords})
+    except (TypeError, ValueError):     # no signature, or a call NumPy refuses itself
+        return None
+    k = bound.arguments.get("out")
+    if not isinstance(k, int) or _is_none(call.args[k - receiver]):
+        return None                     # (out=None: the call makes a new array)
+    return f"as its positional argument {k + 1 - receiver}"
+
+
+def _is_none(node):
+    return isinstance(node, gast.Constant) and node.value is None
+
+
+def _check_numpy_writes(tree, ctx):
+    """Refuse, located, a NumPy call writing into an array where the passes do not see
+    the write (the value of the array they differentiate is the one before it, a
+    silently wrong gradient):
+
+    * an ``out`` argument, by keyword or by position (``np.tanh(b, out=b)``,
+      ``np.tanh(b, b)``, ``np.sum(B, 0, None, s)``, ``b.clip(lo, hi, b)``), wherever
+      the call is and whether its value is used or not (a statement ``np.tanh(b, b)``
+      looked like a call changing nothing, and was dropped);
+    * a function changing its first argument (``np.add.at``, every ufunc's ``.at``,
+      ``np.copyto``, ``np.putmask``...) called anywhere but as the whole of an
+      expression statement (``c = np.add.at(b, i, v)``, in a lambda, a comprehension,
+      a conditional expression), where the passes see its change."""
+    statement_calls = set()
+    found = []
+
+    def visit(node, where):
+        if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call):
+            statement_calls.add(id(node.value))
+        if isinstance(node, gast.Call):
+            f = node.func
+            obj = _global(f, ctx)
+            receiver = False
+            if obj is _NOTHING and isinstance(f, gast.Attribute) \
+                    and _container(f.value, tree, ctx):      # b.clip(lo, hi, b)
+                obj, receiver = getattr(np.ndarray, f.attr, _NOTHING), True
+            if obj is not _NOTHING and _numpy_callable(obj):
+                how = _out_argument(obj, node, receiver)
+                if how is not None:
+                    found.append((node, "out", how))
+                elif not receiver and id(node) not in statement_calls and (
+                        obj in _NUMPY_WRITERS or (
+                            isinstance(getattr(obj, "__self__", None), np.ufunc)
+                            and getattr(obj, "__name__", "") == "at")):
+                    found.append((node, "write", where or "whose value is used"))
+        if isinstance(node, gast.stmt):
+            where = None
+        elif type(node) in _WHERE:
+            where = _WHERE[type(node)]
+        for child in gast.iter_child_nodes(node):
+            visit(child, where)
+
+    visit(tree, None)
+    # visit calls itself through its closure cell: a reference cycle that, left
+    # standing, keeps the tree alive until the cyclic garbage collector walks it
+    visit = None  # noqa: F841 - empties the cell
+    if not found:
+        return
+    node, kind, how = min(found, key=lambda t: (t[0].lineno, t[0].col_offset))
+    text = _text(node)
+    if len(text) > 60:
+        text = _text(node.func) + "(...)"
+    if kind == "write":
+        called = _text(node.func)
+        raise errors.mutating_call(node, ctx, f"{called} {how}",
+                                   f"call {called}(...) as a statement of its own (its "
+                                   "value is None)")
+    raise errors.unsupported(node, ctx, "OutArgument", f"{text}: out given {how}")
 
 
 def _bare_pop(value):

@@ -2325,6 +2325,10 @@ def bad_sum_out(x, out):
     return np.sum(np.sum(x, 0, None, out))
 
 
+def bad_sum_keepdims(x):
+    return np.sum(np.sum(x, 0, None, None, True))
+
+
 def test_unsupported_variants_raise():
     with pytest.raises(NotImplementedError, match="mode='mean'"):
         s2sad.grad(bad_pad)(rand((3,)))
@@ -2342,8 +2346,12 @@ def test_unsupported_variants_raise():
 
 def test_call_that_binds_no_template_is_a_missing_rule():
     with pytest.raises(s2sad.MissingRuleError, match="np.sum called this way") as info:
-        s2sad.grad(bad_sum_out)(rand((3, 2)), np.zeros(2))
+        s2sad.grad(bad_sum_keepdims)(rand((3, 2)))
     assert info.value.filename == __file__
+    # an out array given by position is refused before (test_numpy_side_effects)
+    with pytest.raises(s2sad.UnsupportedSyntaxError, match="given as out") as info:
+        s2sad.grad(bad_sum_out)(rand((3, 2)), np.zeros(2))
+    assert info.value.lineno == bad_sum_out.__code__.co_firstlineno + 1
 
 
 def _scale_all(x, *factors):
