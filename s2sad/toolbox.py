@@ -363,8 +363,9 @@ def jacobian(f, wrt=0, mode="auto"):
                     tangents = [e if j == k else _zero_tangent(ins[j]) for j in range(len(ins))]
                     cols.append(np.asarray(forward(*args, *tangents, **kwonly)[1],
                                            dtype=float))
-                stacked = np.array(cols)            # in.size x out.shape
-                stacked = np.moveaxis(stacked.reshape((-1,) + out_shape), 0, -1)
+                # in.size x out.shape (none for an empty x: its block is empty)
+                stacked = np.array(cols).reshape((len(cols),) + out_shape)
+                stacked = np.moveaxis(stacked, 0, -1)
                 blocks.append(stacked.reshape(out_shape + np.shape(x)))
         return tuple(blocks) if wrapper._wrt_tuple else blocks[0]
 
@@ -491,7 +492,8 @@ def _tree_jacobian(f, wrapper, mode, args, kwonly, value, ins):
                     cols.append(_leaves_like(forward(*args, *tangents, **kwonly)[1], value))
                 for o, leaf in enumerate(out_leaves):
                     stacked = np.array([col[o] for col in cols])    # in.size x out.shape
-                    stacked = np.moveaxis(stacked.reshape((-1,) + np.shape(leaf)), 0, -1)
+                    stacked = np.moveaxis(stacked.reshape((len(cols),) + np.shape(leaf)), 0,
+                                          -1)
                     blocks[o][k][m] = stacked.reshape(np.shape(leaf) + np.shape(x))
     per_output = []
     for o in range(len(out_leaves)):

@@ -117,3 +117,56 @@ def test_jvp_of_a_float32_0d_array_keeps_its_dtype():
 def test_a_tangent_of_another_shape_is_still_refused():
     with pytest.raises(s2sad.S2SADError, match="shape"):
         s2sad.jvp(cube_sum)(np.array(0.7), np.ones(2))
+
+
+# -- empty arrays -------------------------------------------------------------------
+
+
+def sum_of_squares(a):
+    return np.sum(a * a) + 1.0
+
+
+def test_hessian_of_an_empty_vector():
+    h = s2sad.hessian(sum_of_squares)(np.zeros(0))
+    assert isinstance(h, np.ndarray) and h.shape == (0, 0)
+
+
+def test_hessian_of_an_empty_matrix():
+    h = s2sad.hessian(sum_of_squares)(np.zeros((0, 3)))
+    assert h.shape == (0, 3, 0, 3)
+
+
+def test_hessian_beside_an_empty_vector_is_the_analytic_one():
+    x = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(s2sad.hessian(sum_of_squares)(x), 2.0 * np.eye(3))
+
+
+def doubled(a):
+    return 2.0 * a
+
+
+@pytest.mark.parametrize("mode", ["fwd", "rev", "auto"])
+def test_jacobian_of_an_empty_vector(mode):
+    j = s2sad.jacobian(doubled, mode=mode)(np.zeros(0))
+    assert j.shape == (0, 0)
+
+
+def squares_of_two(a, b):
+    return np.sum(a * a) * np.sum(b) + np.sum(b * b)
+
+
+def test_hessian_of_two_empty_vectors():
+    e = np.zeros(0)
+    for block in s2sad.hessian(squares_of_two, wrt=(0, 1))(e, e):
+        assert block.shape == (2, 0, 0)
+
+
+def list_of_two(p):
+    return np.sum(p[0] ** 2) + np.sum(p[1] ** 3)
+
+
+def test_hessian_of_a_list_holding_an_empty_vector():
+    x = np.array([1.0, 2.0])
+    [[h00, h01], [h10, h11]] = s2sad.hessian(list_of_two)([np.zeros(0), x])
+    assert h00.shape == (0, 0) and h01.shape == (0, 2) and h10.shape == (2, 0)
+    np.testing.assert_allclose(h11, np.diag(6.0 * x))
