@@ -170,3 +170,221 @@ def test_hessian_of_a_list_holding_an_empty_vector():
     [[h00, h01], [h10, h11]] = s2sad.hessian(list_of_two)([np.zeros(0), x])
     assert h00.shape == (0, 0) and h01.shape == (0, 2) and h10.shape == (2, 0)
     np.testing.assert_allclose(h11, np.diag(6.0 * x))
+
+
+# -- max and min of tuples and lists ------------------------------------------------
+
+
+def max_of_pairs(x, y):
+    pairs = [(x, 1.0), (y, 2.0)]
+    m = max(pairs)
+    return m[0] * m[1]
+
+
+def max_of_pairs_times_x(x, y):
+    pairs = [(x, 1.0), (y, 2.0)]
+    m = max(pairs)
+    return m[0] * m[1] * x
+
+
+def min_of_pairs(x, y):
+    pairs = [(x * y, y), (y, x)]
+    m = min(pairs)
+    return m[0] * m[1] * x
+
+
+def max_of_two_tuples(x, y):
+    a = (x, 1.0)
+    b = (y, 2.0)
+    m = max(a, b)
+    return m[0] * m[1] * x
+
+
+def min_of_two_lists(x, y):
+    m = min([x * y, y], [y, x])
+    return m[0] * m[1] * x
+
+
+def max_of_three_tuples(x, y):
+    m = max((x, 1.0), (y, 2.0), (x * y, 0.5))
+    return m[0] * m[1] * x
+
+
+def max_of_tuple_of_pairs(x, y):
+    m = max(((x, y), (y, x)))
+    return m[0] * m[1] ** 2
+
+
+def max_of_dict_values(x, y):
+    d = {"a": (x, 1.0), "b": (y, 2.0)}
+    m = max(d.values())
+    return m[0] * m[1] * y
+
+
+TUPLE_FUNCTIONS = [max_of_pairs, max_of_pairs_times_x, min_of_pairs, max_of_two_tuples,
+                   min_of_two_lists, max_of_three_tuples, max_of_tuple_of_pairs,
+                   max_of_dict_values]
+POINTS = [(1.5, 1.3), (1.2, 1.6), (0.7, 2.1)]       # away from ties
+
+
+def test_the_reported_case():
+    for mode in MODES:
+        assert s2sad.grad(max_of_pairs, wrt=(0, 1), mode=mode)(1.5, 1.3) \
+            == pytest.approx((1.0, 0.0))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("point", POINTS)
+@pytest.mark.parametrize("f", TUPLE_FUNCTIONS, ids=lambda f: f.__name__)
+def test_extreme_of_tuples_matches_finite_differences(f, point, mode):
+    got = s2sad.grad(f, wrt=(0, 1), mode=mode)(*point)
+    assert got == pytest.approx(numerical_grad(f, list(point), wrt=(0, 1)), rel=1e-5,
+                                abs=1e-6)
+
+
+def _fd_hessian(f, point):
+    """Finite differences of the (reverse-mode) gradient."""
+    def component(j):
+        return lambda *p: s2sad.grad(f, wrt=(0, 1))(*p)[j]
+
+    # [j][i]: d(grad_j) / d(argument i)
+    return np.array([[numerical_grad(component(j), list(point), wrt=i) for i in range(2)]
+                     for j in range(2)])
+
+
+@pytest.mark.parametrize("point", POINTS)
+@pytest.mark.parametrize("f", TUPLE_FUNCTIONS, ids=lambda f: f.__name__)
+def test_hessian_of_extreme_of_tuples(f, point):
+    h = np.array(s2sad.hessian(f, wrt=(0, 1))(*point), dtype=float)
+    np.testing.assert_allclose(h, _fd_hessian(f, point), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("point", POINTS)
+@pytest.mark.parametrize("f", TUPLE_FUNCTIONS, ids=lambda f: f.__name__)
+def test_grad_of_grad_of_extreme_of_tuples(f, point):
+    want = _fd_hessian(f, point)
+    for i in range(2):
+        row = s2sad.grad(s2sad.grad(f, wrt=i), wrt=(0, 1))(*point)
+        np.testing.assert_allclose(np.array(row, dtype=float), want[i], rtol=1e-5,
+                                   atol=1e-6)
+
+
+def test_max_of_pairs_analytic_second_derivatives():
+    # at (1.2, 1.6) max picks (y, 2.0): f = 2 x y, hessian [[0, 2], [2, 0]]
+    np.testing.assert_allclose(np.array(s2sad.hessian(max_of_pairs_times_x, wrt=(0, 1))(
+        1.2, 1.6)), [[0.0, 2.0], [2.0, 0.0]])
+    # at (1.5, 1.3) it picks (x, 1.0): f = x**2
+    np.testing.assert_allclose(np.array(s2sad.hessian(max_of_pairs_times_x, wrt=(0, 1))(
+        1.5, 1.3)), [[2.0, 0.0], [0.0, 0.0]])
+
+
+def max_of_equal_firsts(x, y):
+    pairs = [(x, 1.0), (y, 1.0)]
+    m = max(pairs)
+    return m[0] * 3.0
+
+
+def min_of_two_equal(x, y):
+    m = min((x, 1.0), (y, 1.0))
+    return m[0] * 3.0
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("f", [max_of_equal_firsts, min_of_two_equal],
+                         ids=lambda f: f.__name__)
+def test_equal_tuples_the_first_is_picked(f, mode):
+    # (x, 1.0) == (y, 1.0): Python gives the first, whose derivative is the one taken
+    assert s2sad.grad(f, wrt=(0, 1), mode=mode)(1.4, 1.4) == pytest.approx((3.0, 0.0))
+    assert np.array(s2sad.hessian(f, wrt=(0, 1))(1.4, 1.4)) == pytest.approx(
+        np.zeros((2, 2)))
+
+
+def max_on_the_second_item(x, y):
+    pairs = [(1.0, x), (1.0, y)]       # equal firsts: the second items decide
+    m = max(pairs)
+    return m[1] ** 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_lexicographic_order_decides_on_a_later_item(mode):
+    assert s2sad.grad(max_on_the_second_item, wrt=(0, 1), mode=mode)(0.5, 0.8) \
+        == pytest.approx((0.0, 1.6))
+    assert s2sad.grad(max_on_the_second_item, wrt=(0, 1), mode=mode)(0.9, 0.8) \
+        == pytest.approx((1.8, 0.0))
+
+
+def max_of_rows_argument(rows):
+    m = max(rows)
+    return m[0] * m[1]
+
+
+def test_max_of_a_list_argument_of_pairs():
+    rows = [(1.5, 2.0), (1.3, 4.0)]
+    g = s2sad.grad(max_of_rows_argument)(rows)
+    assert np.array(g, dtype=float) == pytest.approx(np.array([[2.0, 1.5], [0.0, 0.0]]))
+
+
+def pairs_of_an_array(x):
+    pairs = [(x[0], x[1]), (x[1], x[0])]
+    m = max(pairs)
+    return m[0] * m[1] ** 2
+
+
+def test_max_of_pairs_of_array_items():
+    x = np.array([1.2, 1.7])
+    np.testing.assert_allclose(s2sad.grad(pairs_of_an_array)(x),
+                               numerical_grad(pairs_of_an_array, [x]), rtol=1e-5)
+    # x[1] * x[0]**2: [[2 x1, 2 x0], [2 x0, 0]]
+    np.testing.assert_allclose(s2sad.hessian(pairs_of_an_array)(x),
+                               [[3.4, 2.4], [2.4, 0.0]])
+
+
+# numbers keep their rules and their ties split evenly
+
+
+def max_of_numbers(x, y):
+    return max(x, y) * max([x, y])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_numbers_split_a_tie_evenly(mode):
+    # max(x, y)**2 at x == y: 2 m, half to each
+    assert s2sad.grad(max_of_numbers, wrt=(0, 1), mode=mode)(1.5, 1.5) \
+        == pytest.approx((1.5, 1.5))
+
+
+def test_numbers_keep_the_inline_rule():
+    code = s2sad.source(max_of_numbers, wrt=(0, 1))
+    assert "pair_adjoint" not in code and "picked_item" not in code
+    assert "> y" in code                  # max(x, y): the inline comparison
+
+
+def test_tuples_take_the_picking_rule():
+    assert "pair_adjoint" in s2sad.source(max_of_two_tuples, wrt=(0, 1))
+    assert "pair_tangent" in s2sad.source(max_of_two_tuples, wrt=(0, 1), mode="forward")
+
+
+def max_of_row_items(rows):
+    return max(rows[0][0], rows[1][0]) * rows[0][1]
+
+
+def test_max_of_items_of_a_list_of_lists():
+    rows = [[1.5, 2.0], [1.3, 4.0]]
+    assert np.array(s2sad.grad(max_of_row_items)(rows), dtype=float) == pytest.approx(
+        np.array([[2.0, 1.5], [0.0, 0.0]]))
+    tie = [[1.5, 2.0], [1.5, 4.0]]
+    assert np.array(s2sad.grad(max_of_row_items)(tie), dtype=float) == pytest.approx(
+        np.array([[1.0, 1.5], [1.0, 0.0]]))
+
+
+def max_by_key(x, y):
+    pairs = [(x, 1.0), (y, 2.0)]
+    m = max(pairs, key=lambda p: p[0] * p[1])
+    return m[0] * m[1]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_max_by_key_is_unchanged(mode):
+    # x * 1 < y * 2 at (1.5, 1.3): (y, 2.0)
+    assert s2sad.grad(max_by_key, wrt=(0, 1), mode=mode)(1.5, 1.3) \
+        == pytest.approx((0.0, 2.0))
