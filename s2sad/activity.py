@@ -361,6 +361,7 @@ def _point_value(prim, args, keywords, kinds):
 
 
 REPLACE = "replace"     # Op.func of a pack made by dataclasses.replace or p._replace
+_MAYBE_SEQUENCE_KINDS = ("L", "LS", "AL")
 
 
 def _prim(prim, args, keywords, kinds, what):
@@ -379,7 +380,10 @@ def _prim(prim, args, keywords, kinds, what):
                 break
         if all_scalar and keywords:
             all_scalar = all(_atom_kind(a, kinds) == "S" for a in keywords.values())
-    rule = lookup(prim, all_scalar, args, keywords)
+    # max(t1, t2) of tuples (compared item by item): the rule for lists and tuples
+    sequence_args = not all_scalar and kinds is not None and any(
+        _atom_kind(a, kinds) in _MAYBE_SEQUENCE_KINDS for a in args)
+    rule = lookup(prim, all_scalar, args, keywords, sequence_args)
     pretty = what
     module = getattr(prim, "__module__", None)
     scalar_result = all_scalar and _scalar_rule(prim, module)
@@ -992,6 +996,11 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
         return made
     if _inner_product(value, ctx, kinds):
         return "S"
+    if (fn is builtins.max or fn is builtins.min) and value.args and not value.keywords:
+        found = {_atom_kind(a, kinds) for a in value.args}
+        if len(value.args) == 1 and found & {"L", "AL"} \
+                or len(value.args) > 1 and found & {"L", "LS", "AL"}:
+            return "AL"     # max(pairs), max(t1, t2): an item, perhaps a tuple itself
     return _classified_kind(value, ctx, kinds, ops)
 
 
@@ -1171,7 +1180,8 @@ def _container_helpers():
             rt.in_order_adjoint: (1,), rt.add_any_adjoint: (1,), rt.mul_any_adjoint: (1,),
             rt.slice_adjoint: (1,), rt.sequence_repeat_adjoint: (1,),
             rt.like_argument: (1,), rt.list_adjoint_in: (1,),
-            rt.prod_items_adjoint_tangent: (3,),
+            rt.prod_items_adjoint_tangent: (3,), rt.pair_adjoint: (1, 2),
+            rt.pair_tangent: (2, 3),
             # a record's adjoint or tangent: a list or a dict by field
             rt.field_adjoint: (1,), rt.replaced_adjoint: (1,), rt.record_tangent: (0,),
             rt.replace_tangent: (1,)}

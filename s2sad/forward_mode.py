@@ -415,6 +415,10 @@ class Forward:
         prim = op.rule.primitive
         templates = TANGENTS.get(prim)
         if templates:
+            # a rule of lists and tuples (variant 'L') has its own tangent, and only it
+            sequences = getattr(op.rule, "variant", None) == "L"
+            templates = [r for r in templates if (r.variant == "L") == sequences]
+        if templates:
             # the template binding what the adjoint rule of the call binds (sum(x) or
             # sum(x, start)), else the one registered last that takes the call's
             # arguments; none (max(x, y) where only max(xs) has a tangent template):

@@ -22,7 +22,7 @@ __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints
            "fit", "index_add", "checkpoint_interval", "fixed_point_norm", "fixed_point_unsettled",
            "copy_of", "snapshot", "owned", "take_adjoint", "store_adjoint", "last_writes",
            "check_float_store", "check_method", "check_attribute", "as_sequence", "sum_list_adjoint", "extreme_adjoint",
-           "extreme_tangent", "dot_adjoint_a",
+           "extreme_tangent", "pair_adjoint", "pair_tangent", "picked_item", "dot_adjoint_a",
            "dot_adjoint_b", "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint",
            "mean_adjoint", "pow_dx", "pow_dxx", "pow_dy", "element_adjoint", "concat", "repeat",
            "slice_adjoint", "sequence_repeat_adjoint", "concat_tangent", "repeat_tangent",
@@ -1010,20 +1010,70 @@ def prod_items_adjoint_tangent(dg, g, dx, x, dstart, start):
     return out
 
 
+_SEQUENCES = (list, tuple)
+
+
+def picked_item(x, z):
+    """The position in ``x`` of the item ``max(x)`` or ``min(x)`` gave, ``z``: lists or
+    tuples, compared item by item, whose derivative is the one picked (the first of
+    equal extremes, as Python picks it), never shared. ``z`` is that item itself;
+    else (a copy) the first item equal to it."""
+    for i, e in enumerate(x):
+        if e is z:
+            return i
+    for i, e in enumerate(x):
+        if e == z:
+            return i
+    raise ValueError("max()/min(): the extreme is none of the items")
+
+
 def extreme_adjoint(g, x, z):
     """Adjoint of ``x`` in ``max(x)`` or ``min(x)`` (``z``) of a list, tuple or 1-D array:
     ``g`` on the items equal to ``z``, shared evenly among ties (as ``max(a, b)``)."""
     if isinstance(x, np.ndarray):
         mask = x == z
         return (g * mask / np.sum(mask, axis=0)).astype(np.float64)
+    if isinstance(z, _SEQUENCES):       # items compared as sequences: the one picked
+        x = read_view(x)                # (of d.values(): a list of the items)
+        out = [0.0] * len(x)            # (a zero of any structure: element_adjoint)
+        out[picked_item(x, z)] = g
+        return out
     hits = [bool(e == z) for e in x]
     share = 1.0 / builtins.sum(hits)
     return [unbroadcast(g * (share if h else 0.0), e) for h, e in zip(hits, x)]
 
 
+def pair_adjoint(g, x, y, z, largest, k):
+    """Adjoint of ``x`` (``k`` 0) or ``y`` (``k`` 1) in ``z = max(x, y)`` (``min``, not
+    ``largest``) where one may be a list or tuple: lists and tuples are compared item
+    by item, the one picked (``x`` if equal, as Python picks it) takes ``g``, the
+    other a zero of its structure; numbers as the rule of ``max(x, y)`` does, ties
+    sharing ``g`` evenly."""
+    if isinstance(z, _SEQUENCES):
+        if picked_item((x, y), z) == k:
+            return g
+        return zeros_like(y if k else x)
+    if k:
+        x, y = y, x
+    return g * (((x > y) if largest else (x < y)) + 0.5 * (x == y))
+
+
+def pair_tangent(dx, dy, x, y, z, largest):
+    """Tangent of ``z = max(x, y)`` (``min``, not ``largest``) where one may be a list
+    or tuple: the tangent of the one picked (``pair_adjoint``); ``dx`` or ``dy`` is
+    the number 0.0 when that argument carries no tangent."""
+    if isinstance(z, _SEQUENCES):
+        t = dy if picked_item((x, y), z) else dx
+        return zeros_like(z) if type(t) in (int, float) else t
+    return pair_adjoint(dx, x, y, z, largest, 0) + pair_adjoint(dy, x, y, z, largest, 1)
+
+
 def extreme_tangent(dx, x, z):
     """Tangent of ``max(x)`` or ``min(x)`` (``z``): the mean of the tangents of the items
     equal to ``z`` (``dx`` is the number 0.0 when ``x`` carries no tangent)."""
+    if isinstance(z, _SEQUENCES):       # items compared as sequences: the one picked
+        t = dx if type(dx) is float else read_view(dx)[picked_item(read_view(x), z)]
+        return zeros_like(z) if type(t) is float else t
     if type(dx) is float:
         return dx
     if isinstance(x, np.ndarray):

@@ -150,6 +150,7 @@ class JVPFunction(_Wrapper):
         tangents = args[n:]
         for i, t in zip(self._wrt, tangents):
             _check_like(t, primal[i], self._func, f"the tangent of argument {i}")
+        tangents = tuple(_tangent_like(t, primal[i]) for i, t in zip(self._wrt, tangents))
         target = resolve(self._func, primal, kwonly)
         impl = compiled(target, self._wrt, True, "jvp", self._kinds(target, primal, kwonly),
                         receivers=receivers_of(self._sig.bind(*primal, **kwonly).arguments))
@@ -228,6 +229,31 @@ class VJPFunction(_Wrapper):
             return grads if self._wrt_tuple else grads[0]
 
         return value, pullback
+
+
+def _tangent_like(t, like):
+    """The tangent ``t`` (of ``like``'s shape, ``_check_like``) as the derivative code
+    reads it: an array where ``like`` is one (``1.0`` given for a 0-d array, whose
+    code calls ``da.sum()``), of ``like``'s dtype (float64 for an integer array, a
+    complex one for a complex ``t``); the items of lists, tuples and dicts alike."""
+    if isinstance(like, np.ndarray):
+        if isinstance(t, np.ndarray):
+            return t
+        arr = np.asarray(t)
+        dtype = like.dtype if like.dtype.kind in "fc" else np.dtype(np.float64)
+        if arr.dtype.kind == "c":
+            dtype = np.result_type(dtype, arr.dtype)
+        return np.asarray(arr, dtype=dtype).reshape(like.shape)
+    if isinstance(like, (list, tuple)) and isinstance(t, (list, tuple)) \
+            and len(t) == len(like):
+        items = [_tangent_like(u, v) for u, v in zip(t, like)]
+        if isinstance(t, list):
+            return items
+        make = getattr(type(t), "_make", None)
+        return make(items) if make is not None else tuple(items)
+    if isinstance(like, dict) and isinstance(t, dict):
+        return {k: _tangent_like(v, like[k]) if k in like else v for k, v in t.items()}
+    return t
 
 
 def _floats(values):
@@ -337,8 +363,9 @@ def jacobian(f, wrt=0, mode="auto"):
                     tangents = [e if j == k else _zero_tangent(ins[j]) for j in range(len(ins))]
                     cols.append(np.asarray(forward(*args, *tangents, **kwonly)[1],
                                            dtype=float))
-                stacked = np.array(cols)            # in.size x out.shape
-                stacked = np.moveaxis(stacked.reshape((-1,) + out_shape), 0, -1)
+                # in.size x out.shape (none for an empty x: its block is empty)
+                stacked = np.array(cols).reshape((len(cols),) + out_shape)
+                stacked = np.moveaxis(stacked, 0, -1)
                 blocks.append(stacked.reshape(out_shape + np.shape(x)))
         return tuple(blocks) if wrapper._wrt_tuple else blocks[0]
 
@@ -465,7 +492,8 @@ def _tree_jacobian(f, wrapper, mode, args, kwonly, value, ins):
                     cols.append(_leaves_like(forward(*args, *tangents, **kwonly)[1], value))
                 for o, leaf in enumerate(out_leaves):
                     stacked = np.array([col[o] for col in cols])    # in.size x out.shape
-                    stacked = np.moveaxis(stacked.reshape((-1,) + np.shape(leaf)), 0, -1)
+                    stacked = np.moveaxis(stacked.reshape((len(cols),) + np.shape(leaf)), 0,
+                                          -1)
                     blocks[o][k][m] = stacked.reshape(np.shape(leaf) + np.shape(x))
     per_output = []
     for o in range(len(out_leaves)):

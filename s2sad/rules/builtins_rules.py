@@ -1,6 +1,8 @@
 """Adjoints of Python builtins. Ties and kinks follow NumPy/JAX conventions:
 ``abs`` has derivative 0 at 0, ``max``/``min`` of equal values split the
-adjoint evenly between the two arguments.
+adjoint evenly between the two arguments. Tuples and lists, which Python compares
+item by item, are not split: the one ``max`` gives (the first of equal ones) takes
+the adjoint.
 """
 
 import builtins
@@ -22,6 +24,8 @@ from ..runtime import (
     in_order_adjoint,
     mul_any_adjoint,
     mul_any_tangent,
+    pair_adjoint,
+    pair_tangent,
     prod_items_adjoint,
     repeat_tangent,
     sequence_adjoint,
@@ -60,13 +64,39 @@ def min(z, x, y):
 
 @adjoint(builtins.max, builtins.min)
 def extreme_of_sequence(z, x):
-    """two arguments, or one list, tuple or 1-D array; ties split the adjoint evenly"""
+    """two arguments, or one list, tuple or 1-D array; ties of numbers split the
+    adjoint evenly; of tuples or lists, compared item by item, the one picked (the
+    first of equal ones) takes it"""
     d[x] = extreme_adjoint(d[z], x, z)
 
 
 @tangent(builtins.max, builtins.min)
 def tangent_of_extreme(z, x):
     d[z] = extreme_tangent(d[x], x, z)
+
+
+@adjoint(builtins.max, variant="L")
+def max_of_sequences(z, x, y):
+    # of two tuples or lists (a list kind, activity): picked, not shared
+    d[x] = pair_adjoint(d[z], x, y, z, True, 0)
+    d[y] = pair_adjoint(d[z], x, y, z, True, 1)
+
+
+@adjoint(builtins.min, variant="L")
+def min_of_sequences(z, x, y):
+    # of two tuples or lists (a list kind, activity): picked, not shared
+    d[x] = pair_adjoint(d[z], x, y, z, False, 0)
+    d[y] = pair_adjoint(d[z], x, y, z, False, 1)
+
+
+@tangent(builtins.max, variant="L")
+def tangent_of_max_of_sequences(z, x, y):
+    d[z] = pair_tangent(d[x], d[y], x, y, z, True)
+
+
+@tangent(builtins.min, variant="L")
+def tangent_of_min_of_sequences(z, x, y):
+    d[z] = pair_tangent(d[x], d[y], x, y, z, False)
 
 
 @adjoint(builtins.float)
@@ -187,7 +217,7 @@ def tangent_of_repeat(z, x, n):
 
 
 nondiff(runtime.sort_order, runtime.first_extreme, runtime.keys_of, runtime.outer_shape,
-        runtime.insert_index)
+        runtime.insert_index, runtime.picked_item)
 nondiff(builtins.int, builtins.round, builtins.len, builtins.range, builtins.bool,
         builtins.isinstance, builtins.print, builtins.type,
         builtins.str, builtins.repr, builtins.id, builtins.hash)

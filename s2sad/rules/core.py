@@ -18,7 +18,9 @@ rule module and reach the generated code under a collision-free name.
 
 Keyword parameters with defaults bind call keywords: ``def sum(z, x, axis=None)``.
 ``variant="S"`` registers a faster template used when every argument is a
-Python/NumPy scalar. ``when=predicate`` registers a template used only for calls
+Python/NumPy scalar; ``variant="L"`` one used only when an argument is (or may be)
+a list or tuple (``max(t1, t2)`` of tuples, compared item by item), with its own
+tangent template (``tangent(..., variant="L")``). ``when=predicate`` registers a template used only for calls
 whose atoms (template parameter -> gast node) satisfy the predicate, such as a
 constant exponent: it is tried before the rules of its variant without one.
 """
@@ -485,7 +487,7 @@ def adjoint(*primitives, variant=None, when=None, single=None):
     return register
 
 
-def tangent(*primitives):
+def tangent(*primitives, variant=None):
     """Register the decorated template as the tangent (forward mode) of each primitive::
 
         @tangent(math.sin)
@@ -493,11 +495,12 @@ def tangent(*primitives):
             d[z] = d[x] * math.cos(x)
 
     ``d[x]`` is the tangent of ``x``; the tangent of an inactive argument is 0
-    and its terms vanish.
+    and its terms vanish. ``variant="L"``: the tangent of the calls whose adjoint is
+    the ``variant="L"`` rule (an argument is a list or tuple), and of those only.
     """
     def register(template):
         for prim in primitives:
-            TANGENTS.setdefault(prim, []).insert(0, Rule(prim, template))
+            TANGENTS.setdefault(prim, []).insert(0, Rule(prim, template, variant))
         rulestamp.bump()
         return template
     return register
@@ -520,11 +523,13 @@ def nondiff(*primitives):
     rulestamp.bump()
 
 
-def lookup(primitive, scalar_args, args=(), keywords=None):
+def lookup(primitive, scalar_args, args=(), keywords=None, sequence_args=False):
     """The rule for ``primitive`` called with these atoms.
 
     Returns 'nondiff', a Rule, or None when no rule fits. Rules registered later
-    take precedence; a scalar variant is preferred when every argument is a scalar.
+    take precedence; a scalar variant is preferred when every argument is a scalar,
+    a sequence variant (``'L'``) taken when an argument may be a list or tuple
+    (``sequence_args``), and then only.
     """
     try:
         if primitive in NONDIFF:
@@ -535,10 +540,15 @@ def lookup(primitive, scalar_args, args=(), keywords=None):
     if not rules:
         return None
     fitting = [rule for rule in rules if rule.applies(args, keywords)]
+    if sequence_args:
+        for rule in fitting:
+            if rule.variant == "L":
+                return rule
+    fitting = [rule for rule in fitting if rule.variant != "L"]
     for rule in fitting:
         if rule.variant == ("S" if scalar_args else "A"):
             return rule
     for rule in fitting:
         if rule.variant is None:
             return rule
-    return fitting[0] if fitting else rules[0]
+    return fitting[0] if fitting else next((r for r in rules if r.variant != "L"), rules[0])

@@ -33,6 +33,8 @@ multilinear(runtime.last_writes, args=("part",))
 # the items of x equal to z take the adjoint (the tangent): linear in it, x and z select
 multilinear(runtime.extreme_adjoint, args=("g",))
 multilinear(runtime.extreme_tangent, args=("dx",))
+# max(t1, t2) of lists or tuples: the adjoint of the one picked is g, linear in it
+multilinear(runtime.pair_adjoint, args=("g",))
 multilinear(runtime.dot_items, args=("a", "b"))
 multilinear(builtins.list, builtins.tuple, args=None)
 multilinear(runtime.sequence_adjoint, args=("g",))
@@ -69,6 +71,15 @@ nondiff(runtime.seed, runtime.zeros_like, runtime.zero_items, runtime.check_floa
 @tangent(runtime.add_adjoints)
 def add_adjoints_tangent(z, a, b):
     d[z] = runtime.add_adjoints(d[a], d[b])
+
+
+# pair_tangent(dx, dy, ...) is linear in dx and dy jointly (it picks one of them for
+# lists or tuples, a sum of two terms would concatenate them), like add_adjoints
+
+
+@tangent(runtime.pair_tangent)
+def pair_tangent_tangent(r, dx, dy, x, y, z, largest):
+    d[r] = runtime.pair_tangent(d[dx], d[dy], x, y, z, largest)
 
 
 # concat_tangent(dx, dy, x, y) is linear in dx and dy jointly, like add_adjoints
@@ -171,6 +182,18 @@ def sum_adjoint(z, g, x, axis=None, keepdims=False):
 def mean_adjoint(z, g, x, axis=None, keepdims=False):
     d[g] = runtime.unbroadcast(np.sum(d[z], axis=axis, keepdims=keepdims), g) \
         * (np.size(g) / np.size(x))
+
+
+@adjoint(runtime.pair_adjoint)
+def pair_adjoint(r, g, x, y, z, largest, k):
+    """picking (or scaling) g is its own transpose"""
+    d[g] = runtime.pair_adjoint(d[r], x, y, z, largest, k)
+
+
+@adjoint(runtime.pair_tangent)
+def pair_tangent(r, dx, dy, x, y, z, largest):
+    d[dx] = runtime.pair_adjoint(d[r], x, y, z, largest, 0)
+    d[dy] = runtime.pair_adjoint(d[r], x, y, z, largest, 1)
 
 
 @adjoint(runtime.add_adjoints)
