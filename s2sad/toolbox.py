@@ -314,7 +314,9 @@ def _basis(shape):
 
 @methods_too
 def jacobian(f, wrt=0, mode="auto"):
-    """Jacobian of ``f`` with shape ``output.shape + input.shape`` (a tuple for tuple ``wrt``)."""
+    """Jacobian of ``f`` with shape ``output.shape + input.shape`` (a tuple for tuple ``wrt``);
+    of a function returning a tuple of arrays (a gradient along a tuple ``wrt``), JAX's
+    blocks: ``jac[o][k]`` of shape ``output[o].shape + input k's shape``."""
     wrapper = _Wrapper(f, wrt)
     # the jvp and vjp objects, made on first use and kept: their calls of floats go
     # straight to the generated code (_Wrapper._remember)
@@ -331,7 +333,11 @@ def jacobian(f, wrt=0, mode="auto"):
         if _is_complex(value):
             raise complex_arithmetic(f, "jacobian")
         ins = [args[i] for i in wrapper._wrt]
-        if any(_is_tree(x) for x in ins) or record_fields(value) is not None:
+        if any(_is_tree(x) for x in ins) or record_fields(value) is not None \
+                or (isinstance(value, (tuple, list)) and mode != "rev"
+                    and not all(type(v) is float for v in value)):
+            # (a tuple of arrays, hessian(f, wrt=(0, 1)) of arrays: JAX's blocks
+            # h[o][k] = d out[o] / d arg k, of shape out[o].shape + arg k's shape)
             return _tree_jacobian(f, wrapper, mode, args, kwonly, value, ins)
         out_shape = np.shape(value)
         in_size = sum(int(np.size(x)) for x in ins)

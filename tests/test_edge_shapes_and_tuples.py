@@ -157,8 +157,41 @@ def squares_of_two(a, b):
 
 def test_hessian_of_two_empty_vectors():
     e = np.zeros(0)
-    for block in s2sad.hessian(squares_of_two, wrt=(0, 1))(e, e):
-        assert block.shape == (2, 0, 0)
+    h = s2sad.hessian(squares_of_two, wrt=(0, 1))(e, e)
+    assert [[block.shape for block in row] for row in h] == [[(0, 0), (0, 0)], [(0, 0), (0, 0)]]
+
+
+def cubic_coupling(a, b):
+    return np.sum(a * a * b[0]) * np.sum(b ** 3) + a[0] * b[1] * a[2]
+
+
+def _fd_block(f, args, i, j, eps=1e-4):
+    """d2f / d args[i] d args[j] by central differences, of shape args[i] + args[j]."""
+    out = np.zeros(args[i].shape + args[j].shape)
+    for p in np.ndindex(args[i].shape):
+        for q in np.ndindex(args[j].shape):
+            def at(di, dj):
+                x = [np.array(v, dtype=float) for v in args]
+                x[i][p] += di
+                x[j][q] += dj
+                return f(*x)
+            out[p + q] = (at(eps, eps) - at(eps, -eps) - at(-eps, eps)
+                          + at(-eps, -eps)) / (4 * eps * eps)
+    return out
+
+
+@pytest.mark.parametrize("b", [np.array([0.3, -0.7, 1.1]), np.array([0.3, -0.7])])
+def test_hessian_of_two_arrays_has_jax_blocks(b):
+    """h[i][j] = d2f / d arg_i d arg_j, of shape arg_i.shape + arg_j.shape, as JAX's:
+    with two vectors of one length it came transposed off the diagonal (the blocks
+    d grads / d arg_j stacked), with two lengths it raised a bare ValueError."""
+    a = np.array([0.5, 1.0, 2.0])
+    h = s2sad.hessian(cubic_coupling, wrt=(0, 1))(a, b)
+    for i in range(2):
+        for j in range(2):
+            want = _fd_block(cubic_coupling, (a, b), i, j)
+            assert h[i][j].shape == want.shape
+            np.testing.assert_allclose(h[i][j], want, rtol=1e-5, atol=1e-6)
 
 
 def list_of_two(p):
