@@ -170,7 +170,7 @@ def _fd_block(f, args, i, j, eps=1e-4):
     out = np.zeros(args[i].shape + args[j].shape)
     for p in np.ndindex(args[i].shape):
         for q in np.ndindex(args[j].shape):
-            def at(di, dj):
+            def at(di, dj, p=p, q=q):
                 x = [np.array(v, dtype=float) for v in args]
                 x[i][p] += di
                 x[j][q] += dj
