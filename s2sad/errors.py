@@ -500,10 +500,11 @@ def missing_rule(node, ctx, what, mode="reverse"):
                 "instance from the values given: no __new__, __init__ or __post_init__ "
                 "of your own; pass the fields by position or by name, or build a plain "
                 "tuple (a, b) instead")
-    if what.startswith("call of a computed function") or " of a computed value" in what:
+    if what.startswith("call of a computed function") or " of a computed value" in what \
+            or what.endswith("a function held in a local name"):
         # no name to register a rule for: fs[0](x), make()(x)
         hint = ("call the function by its name (a function of your module, or one with a "
-                "rule such as np.sin), not through a list, a dict or another call")
+                "rule such as np.sin), not through a local name, a list, a dict or another call")
     return MissingRuleError(f"no derivative rule for {what}", hint=hint, **_where(node, ctx))
 
 

@@ -191,6 +191,13 @@ def bad_computed_call(x):
     return functions[0](x)  # <- L_COMPUTED_CALL
 
 
+def bad_local_function_call(x):
+    s = 0.0
+    for g in [math.sin, math.cos]:
+        s = s + g(x)  # <- L_LOCAL_FUNCTION_CALL
+    return s
+
+
 def bad_import(x):
     import math as m  # <- L_IMPORT
     return m.sin(x)
@@ -334,6 +341,9 @@ CASES = [
          ("set display",)),
     Case("computed-call", bad_computed_call, MissingRuleError, "L_COMPUTED_CALL",
          ("call of a computed function",)),
+    # was "method g()", with a hint to call the method through its class
+    Case("local-function-call", bad_local_function_call, MissingRuleError,
+         "L_LOCAL_FUNCTION_CALL", ("call of g(), a function held in a local name",)),
     Case("import", bad_import, UnsupportedSyntaxError, "L_IMPORT",
          ("import inside the function",)),
     Case("attribute-store", bad_attribute_store, UnsupportedSyntaxError, "L_ATTR",
