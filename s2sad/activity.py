@@ -165,7 +165,9 @@ def classify(value, ctx, kinds=None):
             what = f"method {path}()" if path else "call of a computed function"
             if path and "." not in path and head not in ctx.namer.temps:
                 from .aliasing import _user_name
-                what = f"call of {_user_name(path, ctx)}(), a function held in a local name"
+                what = f"call of {_user_name(path, ctx)}(), " + (
+                    "a callable passed as an argument" if path in ctx.params
+                    else "a callable held in a local name")
             if path and path.endswith(".pop") and (value.args or value.keywords):
                 from .aliasing import _user_name
                 what = f"method {_user_name(path.split('.')[0], ctx)}.pop(...) of an item " \

@@ -501,10 +501,14 @@ def missing_rule(node, ctx, what, mode="reverse"):
                 "of your own; pass the fields by position or by name, or build a plain "
                 "tuple (a, b) instead")
     if what.startswith("call of a computed function") or " of a computed value" in what \
-            or what.endswith("a function held in a local name"):
+            or what.endswith(("a callable held in a local name",
+                              "a callable passed as an argument")):
         # no name to register a rule for: fs[0](x), make()(x)
         hint = ("call the function by its name (a function of your module, or one with a "
-                "rule such as np.sin), not through a local name, a list, a dict or another call")
+                "rule such as np.sin), or an object through a name s2sad follows "
+                "(self.net(x), a loop variable over a list of objects: for layer in "
+                "self.layers: layer(x)), not through another "
+                "local name, a list, a dict or another call")
     return MissingRuleError(f"no derivative rule for {what}", hint=hint, **_where(node, ctx))
 
 

@@ -2173,7 +2173,7 @@ def run(tree, ctx):
     if not norm.generated() and (ctx.source_text is None
                                  or _MAYBE_MUTATING.search(ctx.source_text)):
         _check_mutating_calls(tree, ctx)
-    if not norm.generated():
+    if not norm.generated() and _may_call_numpy(ctx):
         _check_numpy_writes(tree, ctx)
     first_return = _first_return(tree)
     if first_return is None:
@@ -2477,6 +2477,8 @@ def _out_argument(obj, call, receiver=False):
     if isinstance(obj, np.ufunc):
         given = [i for i in range(obj.nin, n) if not _is_none(call.args[i])]
         return f"as its positional argument {given[0] + 1}" if given else None
+    if n + receiver < 3:
+        return None     # (out comes third or later: np.dot(a, b, out), b.dot(c, out))
     try:
         bound = inspect.signature(obj).bind(*range(n + receiver),
                                             **{k.arg: None for k in call.keywords})
@@ -2492,6 +2494,31 @@ def _is_none(node):
     return isinstance(node, gast.Constant) and node.value is None
 
 
+def _may_call_numpy(ctx):
+    """The function may call NumPy (``_check_numpy_writes`` then walks the tree): a name
+    its code reads (its comprehensions' and lambdas' too) is NumPy or one of its
+    functions, or is an array method called as one (``.clip`` in the text)."""
+    func, text = ctx.func, ctx.source_text
+    code = getattr(func, "__code__", None)
+    if code is None or text is None:
+        return True
+    names, todo = set(), [code]
+    for c in todo:
+        names.update(c.co_names)
+        names.update(c.co_freevars)
+        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    for n in names:
+        try:
+            v = ctx.lookup(n)
+        except (KeyError, ValueError, AttributeError):
+            v = None
+        if isinstance(v, types.ModuleType) and v.__name__.split(".")[0] == "numpy" \
+                or v is not None and _numpy_callable(v) \
+                or hasattr(np.ndarray, n) and "." + n in text:
+            return True
+    return False
+
+
 def _check_numpy_writes(tree, ctx):
     """Refuse, located, a NumPy call writing into an array where the passes do not see
     the write (the value of the array they differentiate is the one before it, a
@@ -2505,39 +2532,30 @@ def _check_numpy_writes(tree, ctx):
       ``np.copyto``, ``np.putmask``...) called anywhere but as the whole of an
       expression statement (``c = np.add.at(b, i, v)``, in a lambda, a comprehension,
       a conditional expression), where the passes see its change."""
-    statement_calls = set()
     found = []
-
-    def visit(node, where):
-        if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call):
-            statement_calls.add(id(node.value))
-        if isinstance(node, gast.Call):
-            f = node.func
-            obj = _global(f, ctx)
-            receiver = False
-            if obj is _NOTHING and isinstance(f, gast.Attribute) \
-                    and _container(f.value, tree, ctx):      # b.clip(lo, hi, b)
-                obj, receiver = getattr(np.ndarray, f.attr, _NOTHING), True
-            if obj is not _NOTHING and _numpy_callable(obj):
-                how = _out_argument(obj, node, receiver)
-                if how is not None:
-                    found.append((node, "out", how))
-                elif not receiver and id(node) not in statement_calls and (
-                        obj in _NUMPY_WRITERS or (
-                            isinstance(getattr(obj, "__self__", None), np.ufunc)
-                            and getattr(obj, "__name__", "") == "at")):
-                    found.append((node, "write", where or "whose value is used"))
-        if isinstance(node, gast.stmt):
-            where = None
-        elif type(node) in _WHERE:
-            where = _WHERE[type(node)]
-        for child in gast.iter_child_nodes(node):
-            visit(child, where)
-
-    visit(tree, None)
-    # visit calls itself through its closure cell: a reference cycle that, left
-    # standing, keeps the tree alive until the cyclic garbage collector walks it
-    visit = None  # noqa: F841 - empties the cell
+    writers = []        # calls of np.add.at, np.copyto...: where they are, found below
+    for node in walk(tree):
+        if node.__class__ is not gast.Call:
+            continue
+        f = node.func
+        obj = _global(f, ctx)
+        receiver = False
+        if obj is _NOTHING and isinstance(f, gast.Attribute) \
+                and (len(node.args) >= 2 or node.keywords) \
+                and hasattr(np.ndarray, f.attr) \
+                and _container(f.value, tree, ctx):      # b.clip(lo, hi, b)
+            obj, receiver = getattr(np.ndarray, f.attr), True
+        if obj is _NOTHING or not _numpy_callable(obj):
+            continue
+        how = _out_argument(obj, node, receiver)
+        if how is not None:
+            found.append((node, "out", how))
+        elif not receiver and (obj in _NUMPY_WRITERS or (
+                isinstance(getattr(obj, "__self__", None), np.ufunc)
+                and getattr(obj, "__name__", "") == "at")):
+            writers.append(node)
+    if writers:
+        _misplaced_writers(tree, writers, found)
     if not found:
         return
     node, kind, how = min(found, key=lambda t: (t[0].lineno, t[0].col_offset))
@@ -2550,6 +2568,24 @@ def _check_numpy_writes(tree, ctx):
                                    f"call {called}(...) as a statement of its own (its "
                                    "value is None)")
     raise errors.unsupported(node, ctx, "OutArgument", f"{text}: out given {how}")
+
+
+def _misplaced_writers(tree, writers, found):
+    """Add to ``found`` each of the calls ``writers`` (of a NumPy function changing its
+    first argument) that is not the whole of an expression statement, with where it is
+    (in a lambda, a comprehension, ...)."""
+    wanted = {id(c) for c in writers}
+    statement_calls = {id(x.value) for x in walk(tree)
+                       if isinstance(x, gast.Expr) and id(x.value) in wanted}
+    todo = [(tree, None)]
+    for node, where in todo:        # (the list grows while it is read)
+        if id(node) in wanted and id(node) not in statement_calls:
+            found.append((node, "write", where or "whose value is used"))
+        if isinstance(node, gast.stmt):
+            where = None
+        elif type(node) in _WHERE:
+            where = _WHERE[type(node)]
+        todo.extend((child, where) for child in gast.iter_child_nodes(node))
 
 
 def _bare_pop(value):

@@ -343,7 +343,7 @@ CASES = [
          ("call of a computed function",)),
     # was "method g()", with a hint to call the method through its class
     Case("local-function-call", bad_local_function_call, MissingRuleError,
-         "L_LOCAL_FUNCTION_CALL", ("call of g(), a function held in a local name",)),
+         "L_LOCAL_FUNCTION_CALL", ("call of g(), a callable held in a local name",)),
     Case("import", bad_import, UnsupportedSyntaxError, "L_IMPORT",
          ("import inside the function",)),
     Case("attribute-store", bad_attribute_store, UnsupportedSyntaxError, "L_ATTR",

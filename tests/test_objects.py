@@ -388,8 +388,10 @@ def over_a_list_built_here(x, net):
 
 @pytest.mark.parametrize("f, error, text, message", [
     (writes_an_attribute, UnsupportedSyntaxError, "layer.w = 2.0", "assignment to an attribute"),
-    (rebinds_the_item, MissingRuleError, "x = m(x)", "no derivative rule for method m()"),
-    (over_a_list_built_here, MissingRuleError, "x = layer(x)", "no derivative rule for method layer()"),
+    (rebinds_the_item, MissingRuleError, "x = m(x)",
+     "no derivative rule for call of m(), a callable held in a local name"),
+    (over_a_list_built_here, MissingRuleError, "x = layer(x)",
+     "no derivative rule for call of layer(), a callable held in a local name"),
 ])
 def test_what_stays_refused_is_refused_at_the_line(f, error, text, message):
     for mode in ("auto", "forward"):
