@@ -1271,6 +1271,19 @@ def run(tree, ctx):
     # reads what L.append(x * x) appends
     other_lists = {p for p in ctx.params if kinds.get(p) in ("L", "LS")} - lists \
         - param_lists
+    # and so is the private copy of a list parameter the function changes, L_1 =
+    # copy_of(L) (one a callee changes too: push(L, x) lost x's items), as its parameter
+    # is, but that the caller's caller never sees
+    own_copies = {}
+    for s, t in assigns:
+        v = s.value
+        if v.__class__ is gast.Call and v.func.__class__ is gast.Name and len(v.args) == 1 \
+                and v.args[0].__class__ is gast.Name and v.args[0].id in ctx.params \
+                and kinds.get(t) in ("L", "LS") and callee(v, ctx) is runtime.copy_of:
+            for c in closure({t}, copied_to) - lists:
+                own_copies[c] = v.args[0].id
+    for c, p in own_copies.items():
+        (param_lists if p in param_lists else other_lists).add(c)
     passed_on = set()
     container_fills = []    # (call, the lists it fills that no name tracks, its operands)
     items = {t for s, t in assigns if s.value.__class__ is gast.Subscript}     # c[k]
@@ -1319,8 +1332,8 @@ def run(tree, ctx):
                 for lst in given:
                     if lst in lists or lst in appended:
                         ctx.mutable.add(lst)    # the callee may append to it (or pop)
-                    if lst not in lists:    # what the callee appends the caller's caller sees
-                        passed_on.add(lst)
+                    if lst not in lists and lst not in own_copies:
+                        passed_on.add(lst)  # what the callee appends the caller's caller sees
                     for n in fed[lst] if lst in fed else names - {lst}:
                         edges.setdefault(n, set()).add(lst)
             for n in op.diff_names():
