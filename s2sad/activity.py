@@ -908,7 +908,13 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
         return "L"              # a container read by key
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
             and value.func.attr == "pop":
-        return "AL"
+        # an item of a list of scalars is a scalar (as lst[i] is), which no store into
+        # the list changes (aliasing); of another list, perhaps a list itself
+        return "S" if _atom_kind(value.func.value, kinds) == "LS" else "AL"
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) \
+            and len(value.args) == 2 and _atom_kind(value.args[0], kinds) == "LS" \
+            and _is_int_index(value.args[1], kinds) and callee(value, ctx) is runtime.snapshot:
+        return "S"      # _old1 = snapshot(xs, i) of a gradient's store into a list of scalars
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) \
             and ctx.injected.get(value.func.id) is runtime.as_sequence and value.args:
         arg = value.args[0]
@@ -1217,10 +1223,29 @@ def _helper_container(value, ctx, kinds):
         return None
     found = {_atom_kind(value.args[i], kinds) for i in where if i < len(value.args)}
     if found & {"L", "LS"}:
-        return "L"
+        return "LS" if _scalar_items(obj, value, kinds, found) else "L"
     if "AL" in found:
         return "AL"             # of what may be a list: may be one
     return None
+
+
+def _scalar_items(obj, value, kinds, found):
+    """The helper ``obj`` called by ``value`` with the lists of kinds ``found`` surely
+    gives a list of scalars: a copy of a list of scalars (``owned``, ``copy_of``,
+    ``list_adjoint``, ``zeros_like``), the adjoint of one by a scalar
+    (``sum_list_adjoint(g, xs)``, ``getitem_adjoint(g, xs, i)``) or the sum of such
+    adjoints (``add_adjoints``): the adjoint of a list of scalars in a gradient
+    differentiated again, whose items, popped off, are numbers (``aliasing``)."""
+    rt = runtime
+    args = value.args
+    if found != {"LS"} and not (obj is rt.add_adjoints and found == {"LS", "S"}):
+        return False
+    if obj in (rt.owned, rt.copy_of, rt.list_adjoint, rt.zeros_like, rt.add_adjoints):
+        return not value.keywords
+    if obj in (rt.sum_list_adjoint, rt.getitem_adjoint):
+        return len(args) == (2 if obj is rt.sum_list_adjoint else 3) and not value.keywords \
+            and _atom_kind(args[0], kinds) == "S"
+    return False
 
 
 def _elementwise_of_arrays(value, op, ctx, kinds):
@@ -1286,6 +1311,19 @@ def run(tree, ctx):
     # reads what L.append(x * x) appends
     other_lists = {p for p in ctx.params if kinds.get(p) in ("L", "LS")} - lists \
         - param_lists
+    # and so is the private copy of a list parameter the function changes, L_1 =
+    # copy_of(L) (one a callee changes too: push(L, x) lost x's items), as its parameter
+    # is, but that the caller's caller never sees
+    own_copies = {}
+    for s, t in assigns:
+        v = s.value
+        if v.__class__ is gast.Call and v.func.__class__ is gast.Name and len(v.args) == 1 \
+                and v.args[0].__class__ is gast.Name and v.args[0].id in ctx.params \
+                and kinds.get(t) in ("L", "LS") and callee(v, ctx) is runtime.copy_of:
+            for c in closure({t}, copied_to) - lists:
+                own_copies[c] = v.args[0].id
+    for c, p in own_copies.items():
+        (param_lists if p in param_lists else other_lists).add(c)
     passed_on = set()
     container_fills = []    # (call, the lists it fills that no name tracks, its operands)
     items = {t for s, t in assigns if s.value.__class__ is gast.Subscript}     # c[k]
@@ -1334,8 +1372,8 @@ def run(tree, ctx):
                 for lst in given:
                     if lst in lists or lst in appended:
                         ctx.mutable.add(lst)    # the callee may append to it (or pop)
-                    if lst not in lists:    # what the callee appends the caller's caller sees
-                        passed_on.add(lst)
+                    if lst not in lists and lst not in own_copies:
+                        passed_on.add(lst)  # what the callee appends the caller's caller sees
                     for n in fed[lst] if lst in fed else names - {lst}:
                         edges.setdefault(n, set()).add(lst)
             for n in op.diff_names():

@@ -442,7 +442,11 @@ class _Sharing(_Liveness):
                                         and k.value.value is True) for k in v.keywords):
             return first, []      # np.array(a, copy=False), a.astype(t, copy=False)
         if recv:
-            if last == "pop" and recv[0].id in self.tapes:
+            if last == "pop" and (recv[0].id in self.tapes
+                                  or self.kinds.get(recv[0].id) == "LS"):
+                # (an item popped off a list of scalars, a number, is no other name for
+                # the list: a store into the list after the pop changes nothing it holds;
+                # an item of a list that may hold lists may be one of them)
                 return [], []
             if last == "_replace":      # p._replace(a=v): holds p's items and v
                 return [], recv + [k.value for k in v.keywords]

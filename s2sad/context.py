@@ -86,6 +86,11 @@ class Context:
     # p[i] = v, p.append(v), p.pop()): what a call passing one object as two arguments,
     # one of them changed, is refused for (api.changes_of)
     param_changes: dict = field(default_factory=dict)
+    entry_copies: set = field(default_factory=set)    # parameters copied at entry (normalize)
+    # parameter -> (line, text) or None: one a function of yours the function calls
+    # changes in place (fill(L, v)), found by a first run of the passes; copied at entry
+    # in the second, as a parameter the function changes itself (pipeline.run)
+    callee_changed: dict = field(default_factory=dict)
     global_stores: dict = field(default_factory=dict)  # global name -> its first store G[i] = v
     global_writes: dict = field(default_factory=dict)  # global name -> (line, text), callees too
     # global name of global_writes -> the function of whose module it is (a callee's:

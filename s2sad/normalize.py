@@ -2232,11 +2232,16 @@ def run(tree, ctx):
         # nor the caller's lists and dicts: a gradient call leaves its arguments as they
         # were in every mode (reverse mode's sweep would undo an append, forward mode's
         # would not), as for the stores above
+        # (and the parameters a function of yours it calls changes: fill(L, v), found by
+        # a first run of the passes, pipeline.run; argcheck still reads them as changed)
+        for p, where in ctx.callee_changed.items():
+            ctx.param_changes.setdefault(p, where)
         for p in ctx.params:
             if p not in stores and p in ctx.param_changes and p != ctx.tape_param:
                 fn = name(ctx.inject("copy_of", runtime.copy_of))
                 copies.append(assign(p, gast.Call(func=fn, args=[name(p)], keywords=[]),
                                      like=tree))
+    ctx.entry_copies = {c.targets[0].id for c in copies}
     tree.body = copies + new_body
     if ctx.has_aux:
         _split_aux(tree, ctx)

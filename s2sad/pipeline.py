@@ -6,6 +6,8 @@ tree; each module's docstring states the form it takes and the form it gives.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import gc
 import inspect
 import threading
@@ -27,6 +29,7 @@ from . import (
 )
 from .context import Context
 from .fncache import FunctionCache
+from .naming import Namer
 from .parse import own_signature, vararg_key, vararg_names
 
 STAGES = [
@@ -66,17 +69,64 @@ def stages(mode="reverse"):
 
 
 def run(ctx, stop_after=None, on_stage=None):
-    """Run the passes; return the tree after ``stop_after`` (default: all)."""
-    tree = None
+    """Run the passes; return the tree after ``stop_after`` (default: all).
+
+    A gradient call leaves its arguments as they were: normalize copies a parameter the
+    function changes in place at entry (``L = copy_of(L)``), but which parameters a
+    function of yours called with one changes (``fill(L, v)``) is known only once
+    activity analysis has read the callee (``aliasing.check``: ``Context.param_changes``).
+    When it finds such a parameter not copied, the passes run again from the start with
+    it in ``Context.callee_changed``, which normalize copies too (the callees'
+    summaries are cached: the second run reads no callee again)."""
     if stop_after == "forward" and ctx.mode == "reverse":
         ctx.mode = "forward"
+    start = _fields(ctx) if not (ctx.callee or ctx.params_escape) else None
+    tree = None
     for stage, fn in stages(ctx.mode):
         tree = parse.run(ctx) if fn is None else fn(tree, ctx)
         if on_stage is not None:
             on_stage(stage, tree)
+        if stage == "activity" and start is not None:
+            changed = _changed_uncopied(ctx)
+            if changed:
+                _restore(ctx, start)
+                ctx.callee_changed = {**start["callee_changed"], **changed}
+                return run(ctx, stop_after, on_stage)
         if stage == stop_after:
             break
     return tree
+
+
+def _fields(ctx):
+    """The state of ``ctx`` before the passes, for ``_restore``."""
+    state = {}
+    for f in dataclasses.fields(ctx):
+        v = getattr(ctx, f.name)
+        state[f.name] = copy.deepcopy(v) if isinstance(v, Namer) else \
+            copy.copy(v) if isinstance(v, (dict, set, list)) else v
+    return state
+
+
+def _restore(ctx, state):
+    for k, v in state.items():
+        setattr(ctx, k, copy.deepcopy(v) if isinstance(v, Namer) else
+                copy.copy(v) if isinstance(v, (dict, set, list)) else v)
+
+
+def _changed_uncopied(ctx):
+    """The parameters of the top-level function ``ctx`` transformed (after activity
+    analysis) that a function of yours it calls changes in place while they hold the
+    caller's objects, and that normalize did not copy at entry: parameter -> (line,
+    text) of the call, or None."""
+    if ctx.filename.startswith(codegen.cache_dir()):
+        return {}       # generated code (grad(grad(f))): its caller's code copied them
+    # (not Context.param_writes: an update a += b of the function's own becomes a new
+    # array, a_1 = a + b, and a callee's is in param_changes too)
+    from .argcheck import _where
+    return {p: _where(s, ctx) for p, s in ctx.param_changes.items()
+            if p in ctx.params and p not in ctx.entry_copies and p != ctx.tape_param
+            and p not in ctx.callee_changed and ctx.kinds.get(p) != "S"
+            and p not in ctx.receivers}
 
 
 def source_of(tree):
