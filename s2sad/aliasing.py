@@ -889,6 +889,13 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
         if t not in stored:
             continue
         v = s.value
+        if _is_pop(s, ctx) and ctx.var_kinds.get(v.func.value.id) in ("L", "AL"):
+            # p = rows.pop(); p[0] = y: the item may be a list another name holds (a of
+            # rows = [..., a]), which the store changes unseen
+            user = _user_name(t, ctx)
+            raise errors.unsupported(stored[t], ctx, "StoreIntoItem",
+                                     f"{user}[...] = ..., {user} popped off "
+                                     f"{_user_name(v.func.value.id, ctx)}")
         view = isinstance(v, (gast.Subscript, gast.Attribute))
         if isinstance(v, gast.Call):
             path = dotted_name(v.func) or ""

@@ -382,3 +382,32 @@ def test_reverse_over_forward_through_generated_calls_is_not_refused():
     inner = s2sad.grad(calls_a_helper_returning_a_pair, wrt=1, mode="forward")
     want = numerical_grad(lambda x: inner(x, 0.4), (0.7,))
     assert g(0.7, 0.4) == pytest.approx(want, rel=1e-5)
+
+
+def _store_into_popped(x, y):
+    a = [x, y]
+    rows = [[y, x], a]
+    p = rows.pop()
+    p[0] = y                                # changes a too
+    return a[0] * x
+
+
+def _store_into_a_copy_of_popped(x, y):
+    a = [x, y]
+    rows = [[y, x], a]
+    p = list(rows.pop())
+    p[0] = y
+    return a[0] * x + p[0] * p[1]
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_store_into_a_list_popped_off_a_list_of_lists_is_refused(mode):
+    """``p = rows.pop(); p[0] = y`` changed ``a`` (the item popped) unseen: (2.2, 0.0)
+    for (1.5, 0.7). A copy of the item may be written into."""
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(_store_into_popped, wrt=(0, 1), mode=mode)(0.7, 1.5)
+    assert "p popped off rows" in str(info.value)
+    assert info.value.lineno == _store_into_popped.__code__.co_firstlineno + 4
+    got = s2sad.grad(_store_into_a_copy_of_popped, wrt=(0, 1), mode=mode)(0.7, 1.5)
+    want = numerical_grad(_store_into_a_copy_of_popped, (0.7, 1.5), wrt=(0, 1))
+    assert got == pytest.approx(want, rel=1e-6)
