@@ -889,7 +889,8 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
         if t not in stored:
             continue
         v = s.value
-        if _is_pop(s, ctx) and ctx.var_kinds.get(v.func.value.id) in ("L", "AL"):
+        if _is_pop(s, ctx) and ctx.var_kinds.get(v.func.value.id) in ("L", "AL") \
+                and not _TAPE.fullmatch(v.func.value.id):
             # p = rows.pop(); p[0] = y: the item may be a list another name holds (a of
             # rows = [..., a]), which the store changes unseen
             user = _user_name(t, ctx)

@@ -334,8 +334,7 @@ def jacobian(f, wrt=0, mode="auto"):
             raise complex_arithmetic(f, "jacobian")
         ins = [args[i] for i in wrapper._wrt]
         if any(_is_tree(x) for x in ins) or record_fields(value) is not None \
-                or (isinstance(value, (tuple, list)) and mode != "rev"
-                    and not all(type(v) is float for v in value)):
+                or (isinstance(value, (tuple, list)) and mode != "rev"):
             # (a tuple of arrays, hessian(f, wrt=(0, 1)) of arrays: JAX's blocks
             # h[o][k] = d out[o] / d arg k, of shape out[o].shape + arg k's shape)
             return _tree_jacobian(f, wrapper, mode, args, kwonly, value, ins)

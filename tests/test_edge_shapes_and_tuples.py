@@ -421,3 +421,25 @@ def test_max_by_key_is_unchanged(mode):
     # x * 1 < y * 2 at (1.5, 1.3): (y, 2.0)
     assert s2sad.grad(max_by_key, wrt=(0, 1), mode=mode)(1.5, 1.3) \
         == pytest.approx((0.0, 2.0))
+
+
+def two_outputs(x, y):
+    return (x * y, x + y * y)
+
+
+def test_jacobian_of_a_tuple_of_scalars_has_jax_blocks():
+    """jac[o][k] = d out[o] / d arg k, as JAX's: it was a tuple over the arguments of
+    arrays over the outputs (jac[0][1] was d out[1] / d x)."""
+    x, y = 1.5, 2.0
+    jac = s2sad.jacobian(two_outputs, wrt=(0, 1))(x, y)
+    want = [[y, x], [1.0, 2 * y]]
+    np.testing.assert_allclose(np.array(jac, dtype=float), want, rtol=1e-12)
+    assert [float(v) for v in s2sad.jacobian(two_outputs, wrt=0)(x, y)] == pytest.approx([y, 1.0])
+    h = s2sad.hessian(lambda_free_cubic, wrt=(0, 1))(x, y)
+    np.testing.assert_allclose(np.array(h, dtype=float), [[2 * y, 2 * x + 3 * y * y],
+                                                          [2 * x + 3 * y * y, 6 * x * y]],
+                               rtol=1e-12)
+
+
+def lambda_free_cubic(x, y):
+    return x * x * y + x * y ** 3
