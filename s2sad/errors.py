@@ -340,9 +340,10 @@ UNSUPPORTED = {
                       "dict (rows[i][j] = v, d[k][j] = v)",
                       "build the inner list under a name of its own, write into it, then "
                       "store it: r = list(rows[i]); r[j] = v; rows[i] = r"),
-    "DictIterated": ("iterating a dict the function does not show to be one (for k in d, "
-                     "list(d), sum(d), sorted(d) of a dict that a call, an item or an "
-                     "attribute gave): its keys would be taken for its values",
+    "DictIterated": ("iterating or unpacking a dict the function does not show to be one "
+                     "(for k in d, k1, k2 = d, list(d), sum(d), sorted(d) of a dict that a "
+                     "call, an item or an attribute gave): its keys would be taken for its "
+                     "values",
                      "iterate d.keys(), d.values() or d.items(), as you mean"),
     "DictMerge": ("merging dicts (p | q, p |= q, {**p, ...})",
                   "copy the dict and store the new keys: q = dict(p); q['c'] = x"),

@@ -220,6 +220,7 @@ class Normalizer:
         self.tree = None     # the function (stmt_Delete, list_written_in)
         self.dict_names = frozenset()   # names that only ever hold dicts (_dict_names)
         self.bound_iterators = None     # ids of calls bound to a name (reversed(...))
+        self.bindings = None            # (_surely_not_dict, made once)
         self.read_later = None          # ids of values bound or given on (_read_once)
 
     # -- statements -------------------------------------------------------
@@ -573,10 +574,12 @@ class Normalizer:
         if self._maybe_dict(value):         # k1, k2 = d: its keys, as Python takes them
             value = copy_location(gast.Call(func=gast.Attribute(
                 value=value, attr="keys", ctx=gast.Load()), args=[], keywords=[]), value)
-        if _not_indexable(value, self):
+        if _not_indexable(value, self) or isinstance(value, (gast.Call, gast.Name)) \
+                and not self._maybe_dict(value) and not _surely_not_dict(value, self, set()):
             # a, b = d.values(), or zip(...), reversed(...): items in a list (the view or
-            # iterator cannot be indexed)
-            if self._builtin_call(value, ("zip", "enumerate")):
+            # iterator cannot be indexed); a value that may be a dict the source does not
+            # show (k1, k2 = make(x)): as_sequence refuses it when the code runs
+            if isinstance(value, gast.Call) and self._builtin_call(value, ("zip", "enumerate")):
                 value = copy_location(gast.Call(func=self.builtin("list"), args=[value],
                                                 keywords=[]), value)
             whole = self.sequence(value, out)
@@ -1849,20 +1852,62 @@ def _surely_not_dict(e, norm, seen):
                 and not e.args:
             return True
         made = _global(f, ctx)
-        return getattr(made, "__module__", None) is not None \
-            and (made.__module__ == "numpy" or made.__module__.startswith("numpy."))
+        module = getattr(made, "__module__", None)
+        if isinstance(module, str) and module.split(".")[0] == "numpy":
+            return True
+        return isinstance(made, types.FunctionType) and _returns_no_dict(made)
     if not isinstance(e, gast.Name) or e.id in norm.nested:
         return False
     if e.id in seen or norm.tree is None or e.id in ctx.dicts:
         return False
     seen.add(e.id)
-    values = [s.value for s in walk(norm.tree) if isinstance(s, gast.Assign)
-              and any(isinstance(t, gast.Name) and t.id == e.id for t in s.targets)]
-    stores = [s for s in walk(norm.tree) if isinstance(s, gast.Name) and s.id == e.id
-              and isinstance(s.ctx, (gast.Store, gast.Del))]
-    if len(stores) != len(values) or not values and e.id not in ctx.params:
+    if norm.bindings is None:       # name -> (values of its plain assignments, stores)
+        norm.bindings = {}
+        for s in walk(norm.tree):
+            if s.__class__ is gast.Assign:
+                for t in s.targets:
+                    if t.__class__ is gast.Name:
+                        norm.bindings.setdefault(t.id, ([], [0]))[0].append(s.value)
+            elif s.__class__ is gast.Name and s.ctx.__class__ in (gast.Store, gast.Del):
+                norm.bindings.setdefault(s.id, ([], [0]))[1][0] += 1
+    values, stores = norm.bindings.get(e.id, ([], [0]))
+    if stores[0] != len(values) or not values and e.id not in ctx.params:
         return False            # bound otherwise too (a loop target, an unpacking, op=)
     return all(_surely_not_dict(v, norm, seen) for v in values)
+
+
+def _returns_no_dict(fn):
+    """Every ``return`` of the function ``fn`` (of yours) gives a tuple, list or number
+    display or arithmetic, as its text shows (``return a, b``): no dict. Remembered per
+    code object."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return False
+    known = _RETURNS_NO_DICT.get(code)
+    if known is None:
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        except (OSError, TypeError, SyntaxError, IndentationError):
+            known = False
+        else:
+            top = tree.body[0] if tree.body else None
+            found, todo = [], list(getattr(top, "body", []))
+            for n in todo:
+                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                                  ast.ClassDef)):
+                    continue
+                if isinstance(n, ast.Return):
+                    found.append(n.value)
+                todo.extend(ast.iter_child_nodes(n))
+            known = bool(found) and all(
+                v is None or isinstance(v, (ast.Tuple, ast.List, ast.ListComp, ast.Constant,
+                                            ast.BinOp, ast.UnaryOp, ast.Compare))
+                for v in found)
+        _RETURNS_NO_DICT[code] = known
+    return known
+
+
+_RETURNS_NO_DICT = {}     # code object -> _returns_no_dict's answer
 
 
 def _is_dict_display(e):

@@ -94,7 +94,7 @@ def test_iterating_a_dict_not_shown_to_be_one_is_refused_at_its_line(func, mode)
     with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
         s2sad.grad(func, mode=mode)(1.5)
     err = info.value
-    assert "iterating a dict the function does not show to be one" in err.message
+    assert "iterating or unpacking a dict the function does not show to be one" in err.message
     assert "d.keys(), d.values() or d.items()" in err.hint
     assert err.filename == __file__
     assert err.lineno == _marked_line(func)
@@ -197,3 +197,42 @@ def test_a_name_bound_again_is_checked_again():
     with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
         g(11.0)
     assert info.value.lineno == rebound.__code__.co_firstlineno + 4
+
+
+def pair(x):
+    return x * 2.0, x * x
+
+
+def unpacked_keys(x):
+    k1, k2 = make(x)                                    # refused here
+    return k1 * x + k2
+
+
+def unpacked_name(x):
+    d = make(x)
+    k1, k2 = d                                          # refused here
+    return k1 * x + k2
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("func", [unpacked_keys, unpacked_name], ids=lambda f: f.__name__)
+def test_unpacking_a_dict_not_shown_to_be_one_is_refused_at_its_line(func, mode):
+    """It read d[0], d[1]: a bare KeyError (or, for the keys 0 and 1, the values)."""
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(func, mode=mode)(1.5)
+    assert "iterating or unpacking a dict" in info.value.message
+    assert info.value.lineno == _marked_line(func)
+
+
+def unpacked_pairs(x):
+    a, b = pair(x)
+    r = pair(x * x)
+    c, e = r
+    return a * b + c * e
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_unpacking_what_a_function_returning_a_tuple_gives_is_not_wrapped(mode):
+    g = s2sad.grad(unpacked_pairs, mode=mode)
+    assert g(1.5) == pytest.approx(numerical_grad(unpacked_pairs, (1.5,)), rel=1e-6)
+    assert "as_sequence" not in g.source        # (return a, b: no dict)
