@@ -7,6 +7,7 @@ name (see :mod:`s2sad.codegen`), so a call costs one cell load.
 from __future__ import annotations
 
 import builtins
+import copy
 import itertools
 import math
 import operator
@@ -20,7 +21,7 @@ from .errors import NonScalarOutputError
 
 __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints",
            "fit", "index_add", "checkpoint_interval", "fixed_point_norm", "fixed_point_unsettled",
-           "copy_of", "snapshot", "owned", "take_adjoint", "store_adjoint", "last_writes",
+           "copy_of", "private_value", "snapshot", "owned", "take_adjoint", "store_adjoint", "last_writes",
            "check_float_store", "check_method", "check_attribute", "as_sequence", "sum_list_adjoint", "extreme_adjoint",
            "extreme_tangent", "pair_adjoint", "pair_tangent", "picked_item", "dot_adjoint_a",
            "dot_adjoint_b", "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint",
@@ -524,6 +525,40 @@ def copy_of(x):
     if isinstance(x, dict):
         return dict(x)
     return x
+
+
+def private_value(x, memo=None):
+    """A copy of the value a vjp's forward function returns, whose backward function
+    undoes the function's writes into it in place: arrays, lists, tuples and dicts
+    and dataclass instances copied, their items too (one object held twice stays one),
+    other values (numbers, other objects) as they are."""
+    if isinstance(x, (float, int, complex, np.generic)) or x is None:
+        return x
+    if memo is None:
+        memo = {}
+    key = id(x)
+    if key in memo:
+        return memo[key]
+    if isinstance(x, np.ndarray):
+        out = x.copy()
+    elif type(x) is list:
+        out = memo[key] = []
+        out.extend(private_value(v, memo) for v in x)
+    elif type(x) is dict:
+        out = memo[key] = {}
+        out.update((k, private_value(v, memo)) for k, v in x.items())
+    elif isinstance(x, tuple):
+        items = [private_value(v, memo) for v in x]
+        make = getattr(type(x), "_make", None)
+        out = make(items) if make is not None else type(x)(items)
+    elif record_fields(x) is not None:      # a dataclass instance (named tuples above)
+        out = memo[key] = copy.copy(x)
+        for k in record_fields(x):
+            object.__setattr__(out, k, private_value(getattr(x, k), memo))
+    else:
+        return x
+    memo[key] = out
+    return out
 
 
 def snapshot(a, index):
