@@ -21,7 +21,7 @@ from .errors import NonScalarOutputError
 
 __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints",
            "fit", "index_add", "checkpoint_interval", "fixed_point_norm", "fixed_point_unsettled",
-           "copy_of", "private_value", "snapshot", "owned", "take_adjoint", "store_adjoint", "last_writes",
+           "copy_of", "private_value", "rule_tangent_term", "snapshot", "owned", "take_adjoint", "store_adjoint", "last_writes",
            "check_float_store", "check_method", "check_attribute", "as_sequence", "sum_list_adjoint", "extreme_adjoint",
            "extreme_tangent", "pair_adjoint", "pair_tangent", "picked_item", "dot_adjoint_a",
            "dot_adjoint_b", "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint",
@@ -1125,6 +1125,39 @@ def fit(t, z):
     if np.shape(t) == shape:
         return t
     return np.broadcast_to(t, shape).copy()
+
+
+def rule_tangent_term(t, z):
+    """A term ``dx * E`` of the tangent forward mode derives from a user's adjoint rule
+    ``d[x] = d[z] * E`` (``unbroadcast`` of it to ``x`` or not), brought to the shape of
+    the result ``z``. That adjoint broadcasts ``d[z]`` against ``E`` and multiplies:
+    its transpose, the tangent, multiplies ``dx`` by ``E`` and sums over the axes the
+    broadcast added or stretched (``z = np.sum(v * v)`` with ``d[v] = d[z] * 2.0 * v``:
+    ``np.sum(dv * 2.0 * v)``, not ``dv * 2.0 * v``). A term smaller than ``z`` (``dx``
+    of a scalar ``x`` of an elementwise call) is broadcast to it."""
+    shape = np.shape(z)
+    ts = np.shape(t)
+    if ts == shape:
+        return t
+    try:
+        if np.broadcast_shapes(ts, shape) == shape:
+            return np.broadcast_to(t, shape).copy()
+    except ValueError:
+        pass
+    if len(ts) >= len(shape):
+        g = np.asarray(t)
+        g = g.sum(axis=tuple(range(len(ts) - len(shape)))) if len(ts) > len(shape) else g
+        axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+        if axes:
+            g = g.sum(axis=axes, keepdims=True)
+        if g.shape == shape:
+            return g[()] if not shape else g
+    raise errors.RuleLimitError(
+        f"a derivative rule registered with s2sad.adjoint gives, in forward mode, a "
+        f"tangent term of shape {ts} for a result of shape {shape}: its adjoint "
+        "d[x] = d[z] * E is not a broadcast of d[z] times E",
+        hint="register the function's tangent with @s2sad.extend.tangent(fn) "
+             "(d[z] = ... d[x] ...), or differentiate in reverse mode (mode='reverse')")
 
 
 def checkpoint_interval(n):

@@ -16,6 +16,7 @@ import pytest
 from gradcheck import numerical_grad
 
 import s2sad
+from s2sad.extend import adjoint, d, unbroadcast
 
 # ---------------------------------------------------------------------------
 # 1. the pullback does not change the returned value
@@ -194,3 +195,147 @@ def test_fresh_result_is_not_copied():
     assert "private_value" not in text
     text = s2sad.source(store_into_result, output="split", args=(ARR,))
     assert "return private_value(y)" in text
+
+
+# ---------------------------------------------------------------------------
+# 2. forward mode's tangent of a user's adjoint rule d[x] = d[z] * E
+# ---------------------------------------------------------------------------
+
+def sumsq(v):
+    return np.sum(v * v)
+
+
+@adjoint(sumsq)
+def _sumsq_adjoint(z, v):
+    d[v] = d[z] * 2.0 * v
+
+
+def colsq(m):
+    return np.sum(m * m, axis=0)
+
+
+@adjoint(colsq)
+def _colsq_adjoint(z, m):
+    d[m] = d[z] * 2.0 * m
+
+
+def mydot(a, b):
+    return np.dot(a, b)
+
+
+@adjoint(mydot)
+def _mydot_adjoint(z, a, b):
+    d[a] = d[z] * b
+    d[b] = d[z] * a
+
+
+def scaleby(s, v):
+    return s * v
+
+
+@adjoint(scaleby)
+def _scaleby_adjoint(z, s, v):
+    d[s] = unbroadcast(d[z] * v, s)
+    d[v] = unbroadcast(d[z] * s, v)
+
+
+def square(x):
+    return x * x
+
+
+@adjoint(square)
+def _square_adjoint(z, x):
+    d[x] = d[z] * 2.0 * x
+
+
+def reduction(s, x):
+    return sumsq(s * x)                 # 14 s^2 for x = [1, 2, 3]
+
+
+def reduction_then_more(s, x):
+    return sumsq(s * x) * s + 1.0       # 14 s^3 + 1
+
+
+def partial_reduction(s, m):
+    return np.sum(np.sin(colsq(s * m)))
+
+
+def dot_squared(s, a):
+    return mydot(s * a, a) ** 2
+
+
+def elementwise_broadcast(s, x):
+    return np.sum(scaleby(s * s, x) * x)
+
+
+def scalar_rule(s, t):
+    return square(s * t) + s
+
+
+X = np.array([1.0, 2.0, 3.0])
+M = np.array([[1.0, 2.0], [0.5, -1.0], [3.0, 0.25]])
+
+RULE_CASES = [(reduction, (1.5, X)), (reduction_then_more, (1.5, X)),
+              (partial_reduction, (0.7, M)), (dot_squared, (0.8, X)),
+              (elementwise_broadcast, (1.3, X)), (scalar_rule, (1.5, 0.5))]
+
+
+@pytest.mark.parametrize("f, args", RULE_CASES, ids=[c[0].__name__ for c in RULE_CASES])
+@pytest.mark.parametrize("mode", ["auto", "forward", "reverse"])
+def test_user_rule_gradient_along_scalar(f, args, mode):
+    got = s2sad.grad(f, mode=mode)(*args)
+    assert np.shape(got) == ()
+    assert got == pytest.approx(numerical_grad(f, list(args)), rel=1e-6)
+
+
+@pytest.mark.parametrize("f, args", RULE_CASES[:5], ids=[c[0].__name__ for c in RULE_CASES[:5]])
+def test_user_rule_jvp_along_array(f, args):
+    tangent = np.linspace(0.5, -1.0, args[1].size).reshape(args[1].shape)
+    value, out = s2sad.jvp(f, wrt=1)(*args, tangent)
+    assert value == pytest.approx(f(*args))
+    want = float(np.sum(numerical_grad(f, list(args), wrt=1) * tangent))
+    assert np.shape(out) == ()
+    assert out == pytest.approx(want, rel=1e-6)
+
+
+def test_reduction_rule_exact_values():
+    assert s2sad.grad(reduction)(1.5, X) == 42.0
+    assert s2sad.jvp(reduction, wrt=1)(1.5, X, np.ones(3))[1] == 27.0
+    assert s2sad.jvp(reduction)(1.5, X, 1.0)[1] == 42.0
+    jac = s2sad.jacobian(reduction, wrt=1, mode="fwd")(1.5, X)
+    np.testing.assert_allclose(jac, 2.0 * 1.5 * 1.5 * X)
+
+
+def test_partial_reduction_rule_tangent_has_result_shape():
+    value, out = s2sad.jvp(colsq)(M, np.ones_like(M))
+    np.testing.assert_allclose(out, np.sum(2.0 * M, axis=0))
+
+
+def test_user_rule_tangent_sums_only_when_needed():
+    text = s2sad.source(reduction, mode="forward", args=(1.5, X))
+    assert "rule_tangent_term" in text
+    text = s2sad.source(scalar_rule, mode="forward", args=(1.5, 0.5))
+    assert "rule_tangent_term" not in text
+
+
+W = np.array([1.0, -2.0, 0.5])
+
+
+def wsum(x):
+    return np.sum(W * x)
+
+
+@adjoint(wsum)
+def _wsum_adjoint(z, x):
+    d[x] = unbroadcast(d[z] * W, x)
+
+
+def global_in_rule(s):
+    return wsum(s * s) * s              # -0.5 s^3
+
+
+@pytest.mark.parametrize("mode", ["auto", "forward", "reverse"])
+def test_rule_reading_a_global_array_sums_its_tangent(mode):
+    got = s2sad.grad(global_in_rule, mode=mode)(1.2)
+    assert np.shape(got) == ()
+    assert got == pytest.approx(-1.5 * 1.2 ** 2, rel=1e-12)
