@@ -7,11 +7,11 @@ name (see :mod:`s2sad.codegen`), so a call costs one cell load.
 from __future__ import annotations
 
 import builtins
-import copy
 import itertools
 import math
 import operator
 from collections.abc import Mapping
+from copy import copy as _shallow_copy
 
 import numpy as np
 
@@ -552,7 +552,7 @@ def private_value(x, memo=None):
         make = getattr(type(x), "_make", None)
         out = make(items) if make is not None else type(x)(items)
     elif record_fields(x) is not None:      # a dataclass instance (named tuples above)
-        out = memo[key] = copy.copy(x)
+        out = memo[key] = _shallow_copy(x)
         for k in record_fields(x):
             object.__setattr__(out, k, private_value(getattr(x, k), memo))
     else:
