@@ -13,7 +13,9 @@ defined by an expression carrying no derivative gets the tangent ``0.0``.
 Tangent rules, in order of preference: an explicit ``@tangent`` template; a
 ``multilinear`` primitive (the same call on the tangents, one term per active
 argument); a tangent derived from an elementwise adjoint template
-(``d[x] = unbroadcast(d[z] * E, x)`` gives the term ``dx * E``).
+(``d[x] = unbroadcast(d[z] * E, x)`` gives the term ``dx * E``; of a user's rule,
+``rule_tangent_term(dx * E, z)``, summed over the axes the adjoint broadcast ``d[z]``
+along, so a reduction's rule ``d[v] = d[z] * 2.0 * v`` gives ``sum(dv * 2.0 * v)``).
 """
 
 from __future__ import annotations
@@ -443,7 +445,32 @@ class Forward:
             _, piece = self.instantiated(s, p, lambda e=expr: (None, self.substitute(
                 op.rule, clone(e), t, mapping, {"__tangent__"}, inlined=True)))
             pieces.append(_Extra({"__tangent__": self.dt(atom)}).visit(piece))
+        if not op.rule.builtin:
+            # a user's rule d[x] = d[z] * E broadcasts d[z] against E: its tangent sums
+            # dx * E over the axes that broadcast added (z = np.sum(v * v): the tangent
+            # sum(dv * 2v), not dv * 2v), each term brought to z's shape
+            pieces = [p if self.within_result(p, t) else
+                      call(self.helper("rule_tangent_term"), p, name(t)) for p in pieces]
         return _sum(pieces)
+
+    def within_result(self, term, t):
+        """The tangent term ``term`` of the result ``t`` reads nothing but scalars,
+        numbers and ``t``: it cannot be larger than ``t`` (nothing to sum over; a
+        scalar of an array ``t``, where the rule broadcasts, is fitted as any rule's)."""
+        kinds, primal_of = self.ctx.var_kinds, self.namer.tangent_of
+        funcs = {id(n) for c in walk(term) if isinstance(c, gast.Call) for n in walk(c.func)}
+        for n in walk(term):
+            if id(n) in funcs:
+                continue
+            if isinstance(n, gast.Name):
+                if n.id != t and kinds.get(primal_of.get(n.id, n.id)) != "S":
+                    return False
+            elif isinstance(n, gast.Constant):
+                if type(n.value) not in (int, float):
+                    return False
+            elif isinstance(n, (gast.Attribute, gast.Subscript)):
+                return False
+        return True
 
     def instantiated(self, s, key, make):
         """``make()``, ``(info, expression)``: a template expression instantiated for

@@ -46,7 +46,7 @@ from .gastutil import (
     stores,
     target_name,
 )
-from .kinds import array_ndim
+from .kinds import array_ndim, is_array_kind
 
 U, D, OWN = "U", "D", "OWN"   # undefined; defined; defined, a private array updated in place
 
@@ -1466,7 +1466,13 @@ class Reverse:
         tree.args.kwonlyargs = tree.args.kwonlyargs + [gast.Name(
             id=lst, ctx=gast.Param(), annotation=None, type_comment=None) for lst in lists]
         tree.args.kw_defaults = tree.args.kw_defaults + [None] * len(lists)
-        tree.body = fwd + [copy_location(gast.Return(value=y), ret)]
+        value = y
+        if not ctx.callee and self._returns_restored(y):
+            # vjp: the backward function undoes the writes into the arrays, lists and
+            # dicts the function wrote into in place (and its appends), the returned
+            # one among them: the caller gets a copy of it, which no sweep changes
+            value = call(self.helper("private_value"), y)
+        tree.body = fwd + [copy_location(gast.Return(value=value), ret)]
         tree.name = self.namer.fresh(f"fwd_{ctx.name}")
         out_adjoint = self.adjoint(y.id) if isinstance(y, gast.Name) else self.namer.fresh("b_out")
         joined = []
@@ -1494,6 +1500,19 @@ class Reverse:
                                 returns=None, type_comment=None, type_params=[])
         copy_location(back, tree)
         return gast.Module(body=[tree, back], type_ignores=[])
+
+    def _returns_restored(self, y):
+        """The value ``y`` the forward function returns may be, or hold, an object the
+        backward function changes back in place: an array, list or dict the function
+        wrote into (or appended to, popped from), or a list, tuple or dict that may
+        hold one. A float, or an array no store touched, is returned as it is."""
+        ctx = self.ctx
+        if not ctx.mutable or not isinstance(y, gast.Name):
+            return False
+        if y.id in ctx.mutable:
+            return True
+        return ctx.var_kinds.get(y.id, "A") not in ("S",) and not is_array_kind(
+            ctx.var_kinds.get(y.id))
 
 
 def _last_name_of(p, body):

@@ -11,6 +11,7 @@ import itertools
 import math
 import operator
 from collections.abc import Mapping
+from copy import copy as _shallow_copy
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from .errors import NonScalarOutputError
 
 __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints",
            "fit", "index_add", "checkpoint_interval", "fixed_point_norm", "fixed_point_unsettled",
-           "copy_of", "snapshot", "owned", "take_adjoint", "store_adjoint", "last_writes",
+           "copy_of", "private_value", "rule_tangent_term", "snapshot", "owned", "take_adjoint", "store_adjoint", "last_writes",
            "check_float_store", "check_method", "check_attribute", "as_sequence", "sum_list_adjoint", "extreme_adjoint",
            "extreme_tangent", "pair_adjoint", "pair_tangent", "picked_item", "dot_adjoint_a",
            "dot_adjoint_b", "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint",
@@ -524,6 +525,40 @@ def copy_of(x):
     if isinstance(x, dict):
         return dict(x)
     return x
+
+
+def private_value(x, memo=None):
+    """A copy of the value a vjp's forward function returns, whose backward function
+    undoes the function's writes into it in place: arrays, lists, tuples and dicts
+    and dataclass instances copied, their items too (one object held twice stays one),
+    other values (numbers, other objects) as they are."""
+    if isinstance(x, (float, int, complex, np.generic)) or x is None:
+        return x
+    if memo is None:
+        memo = {}
+    key = id(x)
+    if key in memo:
+        return memo[key]
+    if isinstance(x, np.ndarray):
+        out = x.copy()
+    elif type(x) is list:
+        out = memo[key] = []
+        out.extend(private_value(v, memo) for v in x)
+    elif type(x) is dict:
+        out = memo[key] = {}
+        out.update((k, private_value(v, memo)) for k, v in x.items())
+    elif isinstance(x, tuple):
+        items = [private_value(v, memo) for v in x]
+        make = getattr(type(x), "_make", None)
+        out = make(items) if make is not None else type(x)(items)
+    elif record_fields(x) is not None:      # a dataclass instance (named tuples above)
+        out = memo[key] = _shallow_copy(x)
+        for k in record_fields(x):
+            object.__setattr__(out, k, private_value(getattr(x, k), memo))
+    else:
+        return x
+    memo[key] = out
+    return out
 
 
 def snapshot(a, index):
@@ -1090,6 +1125,39 @@ def fit(t, z):
     if np.shape(t) == shape:
         return t
     return np.broadcast_to(t, shape).copy()
+
+
+def rule_tangent_term(t, z):
+    """A term ``dx * E`` of the tangent forward mode derives from a user's adjoint rule
+    ``d[x] = d[z] * E`` (``unbroadcast`` of it to ``x`` or not), brought to the shape of
+    the result ``z``. That adjoint broadcasts ``d[z]`` against ``E`` and multiplies:
+    its transpose, the tangent, multiplies ``dx`` by ``E`` and sums over the axes the
+    broadcast added or stretched (``z = np.sum(v * v)`` with ``d[v] = d[z] * 2.0 * v``:
+    ``np.sum(dv * 2.0 * v)``, not ``dv * 2.0 * v``). A term smaller than ``z`` (``dx``
+    of a scalar ``x`` of an elementwise call) is broadcast to it."""
+    shape = np.shape(z)
+    ts = np.shape(t)
+    if ts == shape:
+        return t
+    try:
+        if np.broadcast_shapes(ts, shape) == shape:
+            return np.broadcast_to(t, shape).copy()
+    except ValueError:
+        pass
+    if len(ts) >= len(shape):
+        g = np.asarray(t)
+        g = g.sum(axis=tuple(range(len(ts) - len(shape)))) if len(ts) > len(shape) else g
+        axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+        if axes:
+            g = g.sum(axis=axes, keepdims=True)
+        if g.shape == shape:
+            return g[()] if not shape else g
+    raise errors.RuleLimitError(
+        f"a derivative rule registered with s2sad.adjoint gives, in forward mode, a "
+        f"tangent term of shape {ts} for a result of shape {shape}: its adjoint "
+        "d[x] = d[z] * E is not a broadcast of d[z] times E",
+        hint="register the function's tangent with @s2sad.extend.tangent(fn) "
+             "(d[z] = ... d[x] ...), or differentiate in reverse mode (mode='reverse')")
 
 
 def checkpoint_interval(n):

@@ -72,6 +72,10 @@ class Rule:
         self.broadcasts = any(isinstance(n, gast.Name) and n.id == "unbroadcast"
                               for n in gast.walk(fdef))
         self.globals = template.__globals__
+        # registered by s2sad's own rule modules (vetted: where an adjoint's form
+        # d[x] = d[z] * E is no elementwise derivative, a tangent template or
+        # multilinear says so), not by a user (forward_mode.Forward.rule_tangent)
+        self.builtin = (getattr(template, "__module__", None) or "").startswith("s2sad.")
         self.locals = set()
         self.diff_params = set()
         for s in self.body:
