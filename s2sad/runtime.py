@@ -16,7 +16,6 @@ import numpy as np
 
 from . import errors
 from .context import _ABSENT, class_attribute
-from .errors import NonScalarOutputError
 
 __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints",
            "fit", "index_add", "checkpoint_interval", "fixed_point_norm", "fixed_point_unsettled",
@@ -115,12 +114,9 @@ def seed(y):
         return 1.0
     if isinstance(y, (int, float, np.number)) and not isinstance(y, bool):
         return 1.0
-    shape = np.shape(y)
-    if shape == () and isinstance(y, np.ndarray) and y.dtype.kind in "fiu":
+    if isinstance(y, np.ndarray) and y.shape == () and y.dtype.kind in "fiu":
         return 1.0
-    what = (f"an array of shape {shape}" if isinstance(y, np.ndarray)
-            else f"a value of type {type(y).__name__}")
-    raise NonScalarOutputError(what)
+    raise errors.output_not_scalar(y)     # (no np.shape: a tuple (loss, array) is ragged)
 
 
 def scalar_tangent(d):
