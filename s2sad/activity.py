@@ -994,6 +994,13 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
     if fn in (builtins.list, builtins.tuple, builtins.sorted) and len(value.args) == 1 \
             or fn is runtime.in_order and len(value.args) == 2:
         return _items_kind(_atom_kind(value.args[0], kinds))
+    if fn is builtins.dict:
+        return "L"              # a dict (dict(p): a copy, as p.copy()), as dict arguments
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
+            and value.func.attr == "copy" and not value.args and not value.keywords \
+            and isinstance(value.func.value, gast.Name) \
+            and kinds.get(value.func.value.id) in ("L", "LS"):
+        return kinds[value.func.value.id]       # p.copy() of a list or dict: its kind
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
             and value.func.attr in DICT_METHODS and not value.args \
             and isinstance(value.func.value, gast.Name) \

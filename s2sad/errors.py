@@ -565,6 +565,17 @@ def output_not_scalar(y):
     return NonScalarOutputError(what, hint=hint)
 
 
+def dict_not_of_a_dict(what):
+    """The RuleLimitError for ``dict(x)`` where ``x`` carries a derivative and is no dict
+    (pairs, ``zip(keys, values)``), raised as the derivative code runs and located at
+    the user's line (``note_generated``): only a copy of a dict is differentiated."""
+    return RuleLimitError(
+        f"dict(x) of {what} (key-value pairs) that carry a derivative: its derivative is "
+        "not known (only dict(d) of a dict d, a copy, is differentiated)",
+        hint="build the dict with a display ({'a': x, 'b': y}) or by stores into an empty "
+             "one (d = {}; for k, v in zip(keys, values): d[k] = v)")
+
+
 def non_scalar_output(ctx, node, what, hint=None):
     return NonScalarOutputError(
         f"grad needs {ctx.name} to return a scalar, but it returned {what}",

@@ -821,6 +821,26 @@ def sequence_adjoint(g, x):
     return list(g)
 
 
+def dict_adjoint(g, x):
+    """Adjoint of ``x`` in ``dict(x)`` (one positional argument): for a dict ``x``, a copy,
+    the adjoint of each of its keys (a key stored into the copy only is no key of
+    ``x``; one the copy's adjoint lacks gets 0.0, a zero of any structure); pairs are
+    refused (``errors.dict_not_of_a_dict``)."""
+    if not isinstance(x, Mapping):
+        raise errors.dict_not_of_a_dict(f"a {type(x).__name__}")
+    if isinstance(g, dict):
+        return {k: g.get(k, 0.0) for k in x}
+    return g                # (0.0: a zero of any structure)
+
+
+def dict_tangent(dx, x):
+    """Tangent of ``dict(x)`` (one positional argument): that of ``x``, copied, for a dict
+    ``x``; pairs are refused as in ``dict_adjoint``."""
+    if not isinstance(x, Mapping):
+        raise errors.dict_not_of_a_dict(f"a {type(x).__name__}")
+    return dict(dx) if isinstance(dx, dict) else dx
+
+
 def sort_order(x, reverse):
     """The positions of ``x``'s items in the order ``sorted(x, reverse=reverse)`` puts
     them (stable: equal items keep their order, as ``sorted`` keeps them)."""
