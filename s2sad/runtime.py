@@ -707,6 +707,19 @@ def as_sequence(x):
     return list(x)
 
 
+def _no_ints(items):
+    """The list or dict of numbers ``items`` (gradients of numbers) with its ints (the
+    adjoint of ``a * b`` of int items is an int) as floats: the derivative along an int
+    is a float, as along an int argument (``api._as_argument``)."""
+    kinds = set(map(type, items.values() if type(items) is dict else items))
+    if int not in kinds and not any(issubclass(t, np.integer) for t in kinds):
+        return items
+    fix = lambda v: float(v) if isinstance(v, (int, np.integer)) else v   # noqa: E731
+    if type(items) is dict:
+        return {k: fix(v) for k, v in items.items()}
+    return [fix(v) for v in items]
+
+
 def like_argument(g, x):
     """The gradient ``g`` of the list, tuple or dict argument ``x`` in ``x``'s structure: a
     list for a list, a tuple for a tuple (a named tuple of its type), a dict of its keys
@@ -717,11 +730,11 @@ def like_argument(g, x):
         g = zeros_like(x)
     if isinstance(x, dict):
         if type(g) is dict and _numbers(x.values()):    # each item's gradient as it is
-            return {k: g[k] for k in x}
+            return _no_ints({k: g[k] for k in x})
         return {k: like_argument(g[k], v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         if type(g) is list and _numbers(x):     # each item's gradient as it is
-            items = g[:len(x)]
+            items = _no_ints(g[:len(x)])
         elif type(g) is list and set(map(type, g)) == _LIST and set(map(type, x)) <= _ROWS \
                 and _numbers(itertools.chain.from_iterable(x)):
             # rows of numbers ([(x1, y1), ...]), each row's gradient a list: in one step
