@@ -994,6 +994,13 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
     if fn in (builtins.list, builtins.tuple, builtins.sorted) and len(value.args) == 1 \
             or fn is runtime.in_order and len(value.args) == 2:
         return _items_kind(_atom_kind(value.args[0], kinds))
+    if fn is builtins.dict:
+        return "L"              # a dict (dict(p): a copy, as p.copy()), as dict arguments
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
+            and value.func.attr == "copy" and not value.args and not value.keywords \
+            and isinstance(value.func.value, gast.Name) \
+            and kinds.get(value.func.value.id) in ("L", "LS"):
+        return kinds[value.func.value.id]       # p.copy() of a list or dict: its kind
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
             and value.func.attr in DICT_METHODS and not value.args \
             and isinstance(value.func.value, gast.Name) \
@@ -1774,6 +1781,15 @@ _LIST_METHODS = {"extend": "ListMethod", "insert": "ListMethod", "reverse": "Lis
                  "sort": "ListSort"}
 
 
+def _pop_of_an_item(s, ctx):
+    """``s`` is ``L.pop(i)`` (``d.pop(k)``), with arguments, of a local name: a statement,
+    or the value of an assignment."""
+    v = s.value if isinstance(s, (gast.Expr, gast.Assign)) else None
+    return isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) \
+        and v.func.attr == "pop" and (v.args or v.keywords) \
+        and isinstance(v.func.value, gast.Name) and v.func.value.id in ctx.local_names
+
+
 def _is_index_add(s, ctx):
     """``index_add(a, i, g)``: the reverse sweep's in-place accumulation."""
     if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)
@@ -1874,6 +1890,14 @@ def _check(stmts, ctx, ops, varied, targets):
                 and isinstance(s.targets[0].value, gast.Name) \
                 and s.targets[0].value.id in dicts and loads(s.value) & varied:
             raise errors.unsupported(s, ctx, "DictStore", s.targets[0].value.id)
+        elif _pop_of_an_item(s, ctx) and loads(s.value) & varied:
+            # L.pop(i) (d.pop(k)) as a statement, or with its value unused (which then
+            # carries no derivative): the list loses an item the reverse pass would not
+            # give back, where only L.pop() of the last item is differentiated
+            from .aliasing import _user_name
+            raise errors.missing_rule(
+                s.value, ctx, f"method {_user_name(s.value.func.value.id, ctx)}.pop(...) "
+                "of an item other than the last")
         elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \
                 and not _is_append(s, ctx) and not _is_index_add(s, ctx):
             path = dotted_name(s.value.func)

@@ -290,6 +290,10 @@ class _Sharing(_Liveness):
         if isinstance(v, gast.Subscript):
             return isinstance(v.slice, gast.Slice) and isinstance(v.value, gast.Name) \
                 and v.value.id == x
+        if isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) \
+                and v.func.attr == "copy" and not v.args and not v.keywords \
+                and isinstance(v.func.value, gast.Name) and v.func.value.id == x:
+            return True         # x.copy() of a list or dict
         if not (isinstance(v, gast.Call) and v.args
                 and isinstance(v.args[0], gast.Name) and v.args[0].id == x):
             return False
@@ -450,6 +454,8 @@ class _Sharing(_Liveness):
                 return [], []
             if last == "_replace":      # p._replace(a=v): holds p's items and v
                 return [], recv + [k.value for k in v.keywords]
+            if last == "copy" and not v.args and not v.keywords and self._list(recv[0].id):
+                return [], recv         # p.copy() of a list or dict: holds p's items
             return [], (recv if last == "pop" else [])   # other methods make new values
         try:
             fn = self.ctx.lookup(path) if path else None

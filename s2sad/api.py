@@ -978,7 +978,8 @@ class GradFunction:
         if exc.filename is not None:
             raise exc
         impl = self._last
-        raise errors.non_scalar_output(impl.ctx, impl.ctx.return_node, exc.message) from None
+        raise errors.non_scalar_output(impl.ctx, impl.ctx.return_node, exc.message,
+                                      exc.hint) from None
 
     def _reads(self):
         """(position, name, attribute names) of each parameter whose attributes the

@@ -543,11 +543,44 @@ def partial_refused(func):
     )
 
 
-def non_scalar_output(ctx, node, what):
+_NON_SCALAR_HINT = ("reduce the output (np.sum, np.mean, indexing) or use s2sad.vjp "
+                    "with an output adjoint")
+
+
+def output_not_scalar(y):
+    """The NonScalarOutputError the generated code raises (``runtime.seed``) for an
+    output ``y`` that is no scalar, located later (``non_scalar_output``). A tuple or
+    list (a named tuple too) may be a ``(loss, aux)`` pair whose ``has_aux=True`` was
+    forgotten: its hint says so."""
+    import numpy as np
+    if isinstance(y, np.ndarray):
+        return NonScalarOutputError(f"an array of shape {y.shape}")
+    what = f"a value of type {type(y).__name__}"
+    hint = None
+    if isinstance(y, (tuple, list)):
+        if type(y) not in (tuple, list):
+            what += " (a named tuple)" if isinstance(y, tuple) else " (a list)"
+        hint = ("to differentiate the first item and return the others alongside, pass "
+                "has_aux=True (s2sad.grad(f, has_aux=True) returns (gradient, aux)); "
+                "otherwise " + _NON_SCALAR_HINT)
+    return NonScalarOutputError(what, hint=hint)
+
+
+def dict_not_of_a_dict(what):
+    """The RuleLimitError for ``dict(x)`` where ``x`` carries a derivative and is no dict
+    (pairs, ``zip(keys, values)``), raised as the derivative code runs and located at
+    the user's line (``note_generated``): only a copy of a dict is differentiated."""
+    return RuleLimitError(
+        f"dict(x) of {what} (key-value pairs) that carry a derivative: its derivative is "
+        "not known (only dict(d) of a dict d, a copy, is differentiated)",
+        hint="build the dict with a display ({'a': x, 'b': y}) or by stores into an empty "
+             "one (d = {}; for k, v in zip(keys, values): d[k] = v)")
+
+
+def non_scalar_output(ctx, node, what, hint=None):
     return NonScalarOutputError(
         f"grad needs {ctx.name} to return a scalar, but it returned {what}",
-        hint="reduce the output (np.sum, np.mean, indexing) or use s2sad.vjp "
-             "with an output adjoint",
+        hint=hint or _NON_SCALAR_HINT,
         **_where(node, ctx),
     )
 

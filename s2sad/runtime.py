@@ -17,7 +17,6 @@ import numpy as np
 
 from . import errors
 from .context import _ABSENT, class_attribute
-from .errors import NonScalarOutputError
 
 __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints",
            "fit", "index_add", "checkpoint_interval", "fixed_point_norm", "fixed_point_unsettled",
@@ -116,12 +115,9 @@ def seed(y):
         return 1.0
     if isinstance(y, (int, float, np.number)) and not isinstance(y, bool):
         return 1.0
-    shape = np.shape(y)
-    if shape == () and isinstance(y, np.ndarray) and y.dtype.kind in "fiu":
+    if isinstance(y, np.ndarray) and y.shape == () and y.dtype.kind in "fiu":
         return 1.0
-    what = (f"an array of shape {shape}" if isinstance(y, np.ndarray)
-            else f"a value of type {type(y).__name__}")
-    raise NonScalarOutputError(what)
+    raise errors.output_not_scalar(y)     # (no np.shape: a tuple (loss, array) is ragged)
 
 
 def scalar_tangent(d):
@@ -746,6 +742,19 @@ def as_sequence(x):
     return list(x)
 
 
+def _no_ints(items):
+    """The list or dict of numbers ``items`` (gradients of numbers) with its ints (the
+    adjoint of ``a * b`` of int items is an int) as floats: the derivative along an int
+    is a float, as along an int argument (``api._as_argument``)."""
+    kinds = set(map(type, items.values() if type(items) is dict else items))
+    if int not in kinds and not any(issubclass(t, np.integer) for t in kinds):
+        return items
+    fix = lambda v: float(v) if isinstance(v, (int, np.integer)) else v   # noqa: E731
+    if type(items) is dict:
+        return {k: fix(v) for k, v in items.items()}
+    return [fix(v) for v in items]
+
+
 def like_argument(g, x):
     """The gradient ``g`` of the list, tuple or dict argument ``x`` in ``x``'s structure: a
     list for a list, a tuple for a tuple (a named tuple of its type), a dict of its keys
@@ -756,11 +765,11 @@ def like_argument(g, x):
         g = zeros_like(x)
     if isinstance(x, dict):
         if type(g) is dict and _numbers(x.values()):    # each item's gradient as it is
-            return {k: g[k] for k in x}
+            return _no_ints({k: g[k] for k in x})
         return {k: like_argument(g[k], v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         if type(g) is list and _numbers(x):     # each item's gradient as it is
-            items = g[:len(x)]
+            items = _no_ints(g[:len(x)])
         elif type(g) is list and set(map(type, g)) == _LIST and set(map(type, x)) <= _ROWS \
                 and _numbers(itertools.chain.from_iterable(x)):
             # rows of numbers ([(x1, y1), ...]), each row's gradient a list: in one step
@@ -858,6 +867,26 @@ def sequence_adjoint(g, x):
         return np.array([np.broadcast_to(gi, np.shape(xi)) for gi, xi in zip(g, x)],
                         dtype=np.float64).reshape(x.shape)
     return list(g)
+
+
+def dict_adjoint(g, x):
+    """Adjoint of ``x`` in ``dict(x)`` (one positional argument): for a dict ``x``, a copy,
+    the adjoint of each of its keys (a key stored into the copy only is no key of
+    ``x``; one the copy's adjoint lacks gets 0.0, a zero of any structure); pairs are
+    refused (``errors.dict_not_of_a_dict``)."""
+    if not isinstance(x, Mapping):
+        raise errors.dict_not_of_a_dict(f"a {type(x).__name__}")
+    if isinstance(g, dict):
+        return {k: g.get(k, 0.0) for k in x}
+    return g                # (0.0: a zero of any structure)
+
+
+def dict_tangent(dx, x):
+    """Tangent of ``dict(x)`` (one positional argument): that of ``x``, copied, for a dict
+    ``x``; pairs are refused as in ``dict_adjoint``."""
+    if not isinstance(x, Mapping):
+        raise errors.dict_not_of_a_dict(f"a {type(x).__name__}")
+    return dict(dx) if isinstance(dx, dict) else dx
 
 
 def sort_order(x, reverse):

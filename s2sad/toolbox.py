@@ -9,6 +9,7 @@ reverse: forward mode applied to the generated gradient code),
 
 from __future__ import annotations
 
+import copy
 import functools
 import types
 
@@ -534,7 +535,9 @@ def check_grads(f, args, modes=("fwd", "rev"), order=2, eps=1e-6, rtol=1e-5, ato
     ``rev`` checks ``grad`` (or ``vjp`` for array outputs), ``fwd`` checks ``jvp``;
     ``order=2`` also checks the derivative of the gradient (forward over reverse). The
     arguments moved are the floats, the float arrays, and the lists, tuples (named
-    tuples) and dicts of them; the others are passed as they are.
+    tuples) and dicts of them; the others are passed as they are. Every evaluation gets
+    private (deep) copies of the arguments, so a function changing its arguments in
+    place changes neither the caller's objects nor the next evaluation's.
     """
     rng = np.random.default_rng(seed)
     f = _call_method(f)
@@ -555,34 +558,63 @@ def check_grads(f, args, modes=("fwd", "rev"), order=2, eps=1e-6, rtol=1e-5, ato
                                   "(or a list, tuple or dict of them)")
     dirs = tuple(_tree_map(lambda leaf: _random_like(leaf, rng), args[i]) for i in wrt)
 
-    def moved(h):
-        new = list(args)
-        for i, d in zip(wrt, dirs):
-            new[i] = _tree_map(lambda a, b: a + h * b, args[i], d)
+    def moved(h=None):
+        """Private copies of the arguments, the float ones moved by ``h`` along
+        ``dirs``: ``f`` may change its arguments in place (append to a list, ``a *=
+        2.0``), which must neither change the caller's objects nor the next
+        evaluation's."""
+        new = _private(args)
+        if h is not None:
+            for i, d in zip(wrt, dirs):
+                new[i] = _tree_map(lambda a, b: a + h * b, args[i], d)
         return new
 
-    value = f(*args)
+    def tangents():
+        return [_tree_map(_private_leaf, d) for d in dirs]
+
+    value = f(*moved())
     fd = (np.asarray(f(*moved(eps)), dtype=float) - np.asarray(f(*moved(-eps)), dtype=float)) \
         / (2 * eps)
     if "fwd" in modes:
-        _, t = JVPFunction(f, wrt)(*args, *dirs)
+        _, t = JVPFunction(f, wrt)(*moved(), *tangents())
         _close(t, fd, "forward mode (jvp)", rtol, atol)
     if "rev" in modes:
         u = _random_like(value, rng)
-        _, pullback = VJPFunction(f, wrt)(*args)
-        grads = pullback(u)
+        _, pullback = VJPFunction(f, wrt)(*moved())
+        grads = pullback(_private_leaf(u))
         got = sum(_tree_dot(g, d) for g, d in zip(grads, dirs))
         _close(got, float(np.sum(u * fd)), "reverse mode (vjp)", rtol, atol)
     if order >= 2 and np.ndim(value) == 0 and "rev" in modes:
         g = GradFunction(f, wrt, "grad")
         gp = g(*moved(eps))
         gm = g(*moved(-eps))
-        _, hv = JVPFunction(g, wrt)(*args, *dirs)
+        _, hv = JVPFunction(g, wrt)(*moved(), *tangents())
         for a, b, c in zip(hv, gp, gm):
             want = _tree_map(lambda p, m: (np.asarray(p) - np.asarray(m)) / (2 * eps), b, c)
             _tree_map(lambda x, y: _close(x, y, "second order (fwd over rev)", rtol * 100,
                                           atol * 100), a, want)
     return True
+
+
+def _private(args):
+    """A list of deep copies of ``args`` (one ``deepcopy``, so two arguments that are
+    one object stay one object); an argument that cannot be copied (a module, an object
+    refusing ``deepcopy``) is passed as it is."""
+    try:
+        return list(copy.deepcopy(tuple(args)))
+    except Exception:       # (deepcopy runs the objects' own __deepcopy__/__reduce__)
+        return [_private_one(a) for a in args]
+
+
+def _private_one(a):
+    try:
+        return copy.deepcopy(a)
+    except Exception:
+        return a
+
+
+def _private_leaf(x):
+    return x.copy() if isinstance(x, np.ndarray) else x
 
 
 def _is_float(a):

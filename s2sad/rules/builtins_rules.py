@@ -17,6 +17,8 @@ from ..runtime import (
     add_any_tangent,
     as_sequence,
     concat_tangent,
+    dict_adjoint,
+    dict_tangent,
     dist_adjoint,
     extreme_adjoint,
     extreme_tangent,
@@ -119,6 +121,17 @@ def as_sequence(z, x):
 def items_of(z, x):
     """of a list, tuple or array, or of a generator"""
     d[x] = sequence_adjoint(d[z], x)
+
+
+@adjoint(builtins.dict)
+def dict_copy(z, x):
+    """of a dict (a copy, as d.copy()); dict(pairs) is refused as the code runs"""
+    d[x] = dict_adjoint(d[z], x)
+
+
+@tangent(builtins.dict)
+def tangent_of_dict_copy(z, x):
+    d[z] = dict_tangent(d[x], x)
 
 
 @adjoint(builtins.sorted)
