@@ -1569,7 +1569,7 @@ def _check_second(result, f, args, g, expect_supported):
                        lambda: _fd_of(g, args, 1, 1)))
     else:
         checks.append(("hessian(f, wrt=(0, 1))",
-                       lambda: s2sad.hessian(f, wrt=(0, 1))(*args),
+                       lambda: _by_argument(s2sad.hessian(f, wrt=(0, 1))(*args)),
                        lambda: _pair(_fd_of(g, args, 0, None), _fd_of(g, args, 1, None))))
         checks.append(("grad(grad(f, wrt=0), wrt=1)",
                        lambda: s2sad.grad(s2sad.grad(f, wrt=0), wrt=1)(*args),
@@ -1612,6 +1612,12 @@ def _check_second(result, f, args, g, expect_supported):
             return False
     result.second = getattr(result, "second", 0) + 1
     return True
+
+
+def _by_argument(h):
+    """JAX's blocks of ``hessian(f, wrt=(0, 1))`` of two scalars, ``h[o][k] = d grad_o /
+    d arg_k``, as the references are made: per argument ``k``, the array over ``o``."""
+    return tuple(np.array([float(h[o][k]) for o in range(len(h))]) for k in range(len(h)))
 
 
 def _pair(a, b):
