@@ -247,6 +247,8 @@ def test_second_derivative_over_a_forward_mode_gradient(x):
 def test_mode_arguments_are_checked():
     with pytest.raises(s2sad.ArgumentError, match="mode='sideways' is not available"):
         s2sad.grad(poly, mode="sideways")
+    with pytest.raises(s2sad.ArgumentError, match="output='bogus' is not available"):
+        s2sad.source(poly, output="bogus")      # (it printed def bogus_poly)
     with pytest.raises(s2sad.ArgumentError, match="does not go with has_aux"):
         s2sad.grad(with_aux, has_aux=True, mode="forward")
     with pytest.raises(s2sad.ArgumentError, match="real scalar arguments"):
