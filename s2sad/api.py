@@ -1533,9 +1533,10 @@ def source(func, wrt=0, mode="reverse", *, args=None, output="grad", optimize=Tr
     if mode not in ("reverse", "forward", "auto"):
         raise errors.bad_argument(func, f"mode={mode!r} is not available",
                                   hint="use mode='reverse', 'forward' or 'auto'")
-    if output not in ("grad", "value_and_grad", "jvp", "vjp"):
+    if output not in ("grad", "value_and_grad", "jvp", "split"):
         raise errors.bad_argument(func, f"output={output!r} is not available",
-                                  hint="use output='grad', 'value_and_grad', 'jvp' or 'vjp'")
+                                  hint="use output='grad', 'value_and_grad', 'jvp' or 'split' "
+                                  "(the forward and backward functions of vjp)")
     if mode == "forward":
         output = "jvp"
     idx, is_tuple = _parse_wrt(func, wrt)
