@@ -410,3 +410,32 @@ def _digamma(x):
         x += 1.0
     inv2 = 1.0 / (x * x)
     return acc + math.log(x) - 0.5 / x - inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 / 252))
+
+
+def _redeclared(x):
+    return x * x                        # its rules below say what they say
+
+
+def _through_redeclared(x):
+    return _redeclared(x) * 2.0
+
+
+def test_nondiff_drops_a_tangent_so_a_later_adjoint_rules_both_modes():
+    """tangent(h), nondiff(h), adjoint(h): forward mode used the old tangent while
+    reverse mode used the new adjoint (the two modes disagreed, silently)."""
+    from s2sad.extend import adjoint, nondiff, tangent
+
+    @tangent(_redeclared)
+    def _old_tangent(z, x):
+        d[z] = d[x] * 100.0
+
+    nondiff(_redeclared)
+    assert s2sad.grad(_through_redeclared, mode="reverse")(1.5) == 0.0
+    assert s2sad.grad(_through_redeclared, mode="forward")(1.5) == 0.0
+
+    @adjoint(_redeclared)
+    def _new_adjoint(z, x):
+        d[x] = d[z] * 2.0 * x
+
+    for mode in ("reverse", "forward"):
+        assert s2sad.grad(_through_redeclared, mode=mode)(1.5) == pytest.approx(6.0)

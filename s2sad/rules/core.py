@@ -524,6 +524,8 @@ def nondiff(*primitives):
     for prim in primitives:
         NONDIFF.add(prim)
         RULES.pop(prim, None)
+        TANGENTS.pop(prim, None)        # (an adjoint registered later is then the rule of
+        MULTILINEAR.pop(prim, None)     # both modes, not it and an older tangent)
     rulestamp.bump()
 
 
