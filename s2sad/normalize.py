@@ -220,7 +220,7 @@ class Normalizer:
         self.tree = None     # the function (stmt_Delete, list_written_in)
         self.dict_names = frozenset()   # names that only ever hold dicts (_dict_names)
         self.bound_iterators = None     # ids of calls bound to a name (reversed(...))
-        self.bindings = None            # (_surely_not_dict, made once)
+        self.bindings = None            # name -> (values, stores): see bound
         self.read_later = None          # ids of values bound or given on (_read_once)
 
     # -- statements -------------------------------------------------------
@@ -754,13 +754,25 @@ class Normalizer:
         if n in self.ctx.params:
             if self.ctx.kinds.get(n) not in ("L", "LS") or n in self.ctx.dicts:
                 return False
-        values = [node.value for node in walk(self.tree) if isinstance(node, gast.Assign)
-                  and any(isinstance(t, gast.Name) and t.id == n for t in node.targets)]
-        names = [node for node in walk(self.tree) if isinstance(node, gast.Name)
-                 and node.id == n and isinstance(node.ctx, (gast.Store, gast.Del))]
-        if len(names) != len(values) or (not values and n not in self.ctx.params):
+        values, stores = self.bound(n)
+        if stores != len(values) or (not values and n not in self.ctx.params):
             return False            # bound otherwise too (a loop target, a tuple, del)
         return all(map(self.makes_list, values))
+
+    def bound(self, n):
+        """(the values of the plain assignments to the name ``n`` in the function, the
+        number of times it is bound or deleted in any way), from one walk of the tree."""
+        if self.bindings is None:
+            self.bindings = {}
+            for s in walk(self.tree):
+                if s.__class__ is gast.Assign:
+                    for t in s.targets:
+                        if t.__class__ is gast.Name:
+                            self.bindings.setdefault(t.id, ([], [0]))[0].append(s.value)
+                elif s.__class__ is gast.Name and s.ctx.__class__ in (gast.Store, gast.Del):
+                    self.bindings.setdefault(s.id, ([], [0]))[1][0] += 1
+        values, stores = self.bindings.get(n, ((), (0,)))
+        return values, stores[0]
 
     def makes_list(self, v):
         """``v`` surely makes a new list: a display, a comprehension, ``list(...)``,
@@ -1861,17 +1873,8 @@ def _surely_not_dict(e, norm, seen):
     if e.id in seen or norm.tree is None or e.id in ctx.dicts:
         return False
     seen.add(e.id)
-    if norm.bindings is None:       # name -> (values of its plain assignments, stores)
-        norm.bindings = {}
-        for s in walk(norm.tree):
-            if s.__class__ is gast.Assign:
-                for t in s.targets:
-                    if t.__class__ is gast.Name:
-                        norm.bindings.setdefault(t.id, ([], [0]))[0].append(s.value)
-            elif s.__class__ is gast.Name and s.ctx.__class__ in (gast.Store, gast.Del):
-                norm.bindings.setdefault(s.id, ([], [0]))[1][0] += 1
-    values, stores = norm.bindings.get(e.id, ([], [0]))
-    if stores[0] != len(values) or not values and e.id not in ctx.params:
+    values, stores = norm.bound(e.id)
+    if stores != len(values) or not values and e.id not in ctx.params:
         return False            # bound otherwise too (a loop target, an unpacking, op=)
     return all(_surely_not_dict(v, norm, seen) for v in values)
 
