@@ -1867,7 +1867,8 @@ def _surely_not_dict(e, norm, seen):
         module = getattr(made, "__module__", None)
         if isinstance(module, str) and module.split(".")[0] == "numpy":
             return True
-        return isinstance(made, types.FunctionType) and _returns_no_dict(made)
+        from .parse import returns_no_dict
+        return isinstance(made, types.FunctionType) and returns_no_dict(made)
     if not isinstance(e, gast.Name) or e.id in norm.nested:
         return False
     if e.id in seen or norm.tree is None or e.id in ctx.dicts:
@@ -1877,40 +1878,6 @@ def _surely_not_dict(e, norm, seen):
     if stores != len(values) or not values and e.id not in ctx.params:
         return False            # bound otherwise too (a loop target, an unpacking, op=)
     return all(_surely_not_dict(v, norm, seen) for v in values)
-
-
-def _returns_no_dict(fn):
-    """Every ``return`` of the function ``fn`` (of yours) gives a tuple, list or number
-    display or arithmetic, as its text shows (``return a, b``): no dict. Remembered per
-    code object."""
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return False
-    known = _RETURNS_NO_DICT.get(code)
-    if known is None:
-        try:
-            tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-        except (OSError, TypeError, SyntaxError, IndentationError):
-            known = False
-        else:
-            top = tree.body[0] if tree.body else None
-            found, todo = [], list(getattr(top, "body", []))
-            for n in todo:
-                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
-                                  ast.ClassDef)):
-                    continue
-                if isinstance(n, ast.Return):
-                    found.append(n.value)
-                todo.extend(ast.iter_child_nodes(n))
-            known = bool(found) and all(
-                v is None or isinstance(v, (ast.Tuple, ast.List, ast.ListComp, ast.Constant,
-                                            ast.BinOp, ast.UnaryOp, ast.Compare))
-                for v in found)
-        _RETURNS_NO_DICT[code] = known
-    return known
-
-
-_RETURNS_NO_DICT = {}     # code object -> _returns_no_dict's answer
 
 
 def _is_dict_display(e):

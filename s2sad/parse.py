@@ -1000,6 +1000,35 @@ def loops_unbounded(func):
     return False
 
 
+def returns_no_dict(func):
+    """Every ``return`` of ``func``'s own body gives a tuple, list or number display or
+    arithmetic, as its source shows (``return a, b``): surely no dict (unpacking what it
+    returns needs no check, ``normalize._surely_not_dict``). False when the source
+    cannot be read. Kept per code object."""
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return False
+    hit = _RETURNS_NO_DICT.get(code)
+    if hit is not None:
+        return hit
+    try:
+        tree = _source(func).tree
+    except Exception:       # noqa: BLE001 - unreadable: the transformation says why
+        return False
+    top = tree.body[0] if tree.body else None
+    found, todo = [], list(getattr(top, "body", []))
+    for n in todo:          # (the list grows while it is read; not into nested defs)
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(n, ast.Return):
+            found.append(n.value)
+        todo.extend(ast.iter_child_nodes(n))
+    hit = _RETURNS_NO_DICT[code] = bool(found) and all(
+        v is None or isinstance(v, (ast.Tuple, ast.List, ast.ListComp, ast.Constant,
+                                    ast.BinOp, ast.UnaryOp, ast.Compare)) for v in found)
+    return hit
+
+
 def attribute_reads(func):
     """Parameter name -> the names of its attributes ``func`` reads as ``p.name`` (sorted),
     for each parameter ``p`` its body uses only that way: never assigned, called as
@@ -1046,6 +1075,7 @@ def _reads_of(func, cache, slot, other_reads):
 # made again when the file changes on disk but the function is not defined again
 _READS = weakref.WeakKeyDictionary()
 _FIELD_READS = weakref.WeakKeyDictionary()       # code object -> field_reads
+_RETURNS_NO_DICT = weakref.WeakKeyDictionary()   # code object -> returns_no_dict
 
 
 def _attribute_reads(tree, other_reads=False):
