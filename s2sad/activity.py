@@ -345,6 +345,8 @@ _FULL_REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, 
 
 
 _ITEM_REDUCTIONS = {builtins.min, builtins.max, builtins.sum}
+# runtime helpers whose value has the shape of their second argument (an operand)
+_OPERAND_SHAPED = (runtime.unbroadcast, runtime.sum_adjoint, runtime.getitem_adjoint)
 # functions whose result is a number when their arguments are as _point_value says
 _POINT_VALUES = {np.polyval, np.interp, np.median, np.quantile, np.percentile}
 
@@ -986,6 +988,10 @@ def _kind_of_value(value, ctx, kinds, ops=None, bools=(), literals=None):
         size = _size_call(fn)
         if size is not None:
             return size
+        if fn in _OPERAND_SHAPED and len(value.args) > 1:
+            kind = _atom_kind(value.args[1], kinds)     # (gradient code, differentiated
+            if array_ndim(kind) is not None:            # again: shaped like the operand)
+                return kind
     container = _helper_container(value, ctx, kinds)
     if container is not None:
         return container

@@ -107,6 +107,8 @@ class Context:
     injected_names: dict = field(default_factory=dict)  # template name -> generated name
     global_reads: dict = field(default_factory=dict)   # dotted global name -> the function read
     deps: list = field(default_factory=list)           # compiled callees (api.compiled)
+    snapshots: set = field(default_factory=set)    # names of what a store overwrote, kept
+                                    # for the reverse sweep to put back (reverse, restores)
     maybe_none: set = field(default_factory=set)   # names SSA may leave at its None marker
     looked_up: dict = field(default_factory=dict)  # dotted name -> lookup(it), once found
     origin: object = None   # the context of the code the function is (generated code)

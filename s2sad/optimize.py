@@ -1859,6 +1859,11 @@ def run(tree, ctx):
         refold = _fold(fold, tree, refold | touched, facts)
         if not (again or refold):
             break
+    from . import restores
+    if restores.run(tree, ctx):
+        blocks = _blocks(tree.body)
+        counts = facts.counts(tree)
+        _dead(tree, ctx, facts, counts=counts, blocks=blocks)
     if _dead_cycles(tree, ctx, facts, blocks):
         blocks = _blocks(tree.body)     # (idle loops may have gone)
         counts = facts.counts(tree)

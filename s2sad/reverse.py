@@ -55,6 +55,9 @@ def _defined(st):
     return st in (D, OWN)
 
 
+_INT_OPS = (gast.Add, gast.Sub, gast.Mult, gast.FloorDiv, gast.Mod)
+
+
 class Reverse:
     def __init__(self, tree, ctx):
         self.ctx = ctx
@@ -116,6 +119,7 @@ class Reverse:
         self._envs = {}       # (scalar result, scalar pads) -> the _Env for rule templates
         self.helper_names = {}  # runtime helper -> its generated name, for rule templates
         self.powers_of = {}     # id(statement) -> (it, Powers.derivative), see find_powers
+        self._ints = None       # the names surely holding an int (ints)
 
     def views_to_remake(self):
         """The views of arrays written in place that the reverse sweep makes again where
@@ -310,6 +314,57 @@ class Reverse:
             elts = [one(e) for e in index.elts]
             return None if None in elts else gast.Tuple(elts=elts, ctx=gast.Load())
         return one(index)
+
+    def element_index(self, base, index):
+        """``index`` (an index expression) takes one element of the array ``base``: as
+        many ints as it has dimensions (each an int constant or a name surely holding
+        an int, ``ints``: a scalar may hold a bool, which NumPy takes for a mask)."""
+        def whole_number(e):
+            return (isinstance(e, gast.Constant) and type(e.value) is int) \
+                or (isinstance(e, gast.Name) and e.id in self.ints())
+
+        parts = index.elts if isinstance(index, gast.Tuple) else [index]
+        return array_ndim(self.ctx.var_kinds.get(base)) == len(parts) \
+            and all(map(whole_number, parts))
+
+    def ints(self):
+        """The names surely holding an int: the index of a loop over ``range``, and the
+        names every binding of which is an int constant, a copy of such a name, or
+        ``+``, ``-``, ``*``, ``//`` or ``%`` of those (found once)."""
+        if self._ints is None:
+            loops, binds = set(), {}
+            for s in self.statements:
+                if self.is_range_loop(s):
+                    loops.add(s.target.id)
+                elif isinstance(s, gast.Assign) and len(s.targets) == 1 \
+                        and isinstance(s.targets[0], gast.Name):
+                    binds.setdefault(s.targets[0].id, []).append(s.value)
+                else:
+                    for n in self.written(s) if isinstance(s, gast.For) else ():
+                        binds.setdefault(n, []).append(None)    # (not over range)
+            # the greatest fixed point: a name stays while every binding of it is an int
+            # made of ints (``i_1 = i``, ``i_2 = i_1 + 1`` around a while loop)
+            found = {n for n in loops if n not in binds} | {
+                n for n, values in binds.items() if None not in values}
+
+            def int_expr(e):
+                if isinstance(e, gast.Constant):
+                    return type(e.value) is int
+                if isinstance(e, gast.Name):
+                    return e.id in found
+                return isinstance(e, gast.BinOp) and isinstance(e.op, _INT_OPS) \
+                    and int_expr(e.left) and int_expr(e.right)
+
+            changed = True
+            while changed:
+                changed = False
+                for n, values in binds.items():
+                    if n in found and not all(map(int_expr, values)):
+                        found.discard(n)
+                        changed = True
+            int_expr = None  # noqa: F841 - empties the cell (a cycle through it)
+            self._ints = found
+        return self._ints
 
     def item_index(self, index):
         """``index`` is one int: a constant or a scalar name (one item of a list, or of
@@ -672,7 +727,17 @@ class Reverse:
                 # twice, and then only the last write reaches the array
                 helper = "take_adjoint" if self.basic_index(index) is not None \
                     else "store_adjoint"
-                take = call(self.helper(helper), name(b), index, name(v.id))
+                if helper == "take_adjoint" and self.element_index(base, index) \
+                        and self.ctx.var_kinds.get(v.id) == "S":
+                    # an element for a number: ba.item(i), a number (no call of a helper;
+                    # not ba[i], which code differentiating this again may take for a
+                    # view of ba, written into next)
+                    parts = index.elts if isinstance(index, gast.Tuple) else [index]
+                    take = gast.Call(func=gast.Attribute(value=name(b), attr="item",
+                                                         ctx=gast.Load()),
+                                     args=parts, keywords=[])
+                else:
+                    take = call(self.helper(helper), name(b), index, name(v.id))
                 self.contribute(v.id, take, state, out)
             if _whole(target.slice):    # a[()] = v, a[...] = v: all of a, maybe 0-d
                 out.append(assign(b, call(self.helper("zeros_like"), name(base))))
@@ -689,6 +754,7 @@ class Reverse:
         """The name holding what statement ``s`` overwrites (a primal value to record)."""
         if id(s) not in self.snapshots:
             self.snapshots[id(s)] = self.namer.numbered("_old")
+            self.ctx.snapshots.add(self.snapshots[id(s)])
         old = self.snapshots[id(s)]
         self.primal.add(old)
         if overwritten is not None:
