@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gradcheck import numerical_grad
 
 import s2sad
-from gradcheck import numerical_grad
 
 
 def filled_then_reduced(x, y):
