@@ -78,8 +78,9 @@ class _Live:
     which it is not go to ``dead``, in a last sweep once each loop's fixed point is
     known."""
 
-    def __init__(self, ctx, q, restores, dead):
+    def __init__(self, ctx, q, restores, dead, whole=False):
         self.ctx, self.q, self.restores, self.dead = ctx, q, restores, dead
+        self.whole = whole          # any use of q reads it (a name, not an array)
         self.marking = True
 
     def block(self, stmts, live):
@@ -108,12 +109,14 @@ class _Live:
             if id(x) in self.restores:
                 if not live and self.marking:
                     self.dead.add(id(x))
+                if self.whole:          # (a pop binding q)
+                    return self.reads(x.value)
                 return live or self.reads(x.targets[0].slice)
             target = x.targets[0] if len(x.targets) == 1 else None
             if target.__class__ is gast.Name and target.id == self.q:
                 return self.reads(x.value)
             if target.__class__ is gast.Subscript and target.value.__class__ is gast.Name \
-                    and target.value.id == self.q:
+                    and target.value.id == self.q and not self.whole:
                 return live or self.reads(target.slice) or self.reads(x.value)
             return live or self.reads(x)
         if cls is gast.Delete:
@@ -133,6 +136,9 @@ class _Live:
             if cls is gast.Name:
                 if n.id == q and n.ctx.__class__ is not gast.Del:
                     return True
+                continue
+            if self.whole:
+                stack.extend(_children(n))
                 continue
             if cls is gast.Attribute and n.attr in _READ_ATTRIBUTES \
                     and n.value.__class__ is gast.Name:
@@ -296,61 +302,178 @@ def _remove(stmts, dead):
 
 
 def _unrecord(tree, ctx):
-    """Drop the snapshots nothing reads now, with the push and the pop that carried each
-    (one push of the name onto a tape and one pop of it off the same tape: the pop
-    takes off what that push put on, so the other records stay in step). A tape read
-    otherwise than by ``append`` and ``pop`` (its length counts a loop's trips) keeps
-    its records."""
+    """Drop the records nothing reads now: a pop whose value nothing reads before it is
+    bound again (a snapshot whose restore went, a loop index only that restore read),
+    with the one push of that name onto the same tape (the pop takes off what that
+    push put on, so the other records stay in step); then the snapshots nothing reads,
+    the loops left doing nothing and the tapes left unused. A tape read otherwise
+    than by ``append`` and ``pop`` (passed to a call, its length read) keeps its
+    records."""
     from .optimize import _tapes
     tapes = _tapes(tree, ctx)
-    pushes, pops, makes, other = {}, {}, {}, set()
-    tape_reads = {}
-    for s in walk(tree):
-        if s.__class__ is gast.Expr and _tape_call(s.value, tapes, "append"):
-            arg = s.value.args[0]
-            if arg.__class__ is gast.Name and arg.id in ctx.snapshots:
-                pushes.setdefault(arg.id, []).append((s, s.value.func.value.id))
-            else:       # (another record: what it pushes reads no snapshot)
-                _reads_of(arg, ctx.snapshots, other)
+    pushes, pops, used = {}, {}, set()
+    for s in _statements(tree.body):
+        v = getattr(s, "value", None)
+        if s.__class__ is gast.Expr and _tape_call(v, tapes, "append"):
+            if v.args[0].__class__ is gast.Name:
+                pushes.setdefault((v.args[0].id, v.func.value.id), []).append(s)
+            _tape_reads(v.args[0], tapes, used)
             continue
-        if s.__class__ is gast.Assign and _tape_call(s.value, tapes, "pop"):
-            t = s.targets[0] if len(s.targets) == 1 else None
-            if t.__class__ is gast.Name and t.id in ctx.snapshots:
-                pops.setdefault(t.id, []).append((s, s.value.func.value.id))
+        if s.__class__ is gast.Assign and _tape_call(v, tapes, "pop") \
+                and len(s.targets) == 1 and s.targets[0].__class__ is gast.Name:
+            pops.setdefault((s.targets[0].id, v.func.value.id), []).append(s)
             continue
-        if s.__class__ is gast.Assign and len(s.targets) == 1 \
-                and s.targets[0].__class__ is gast.Name and s.targets[0].id in ctx.snapshots:
-            n = s.targets[0].id
-            if s.value.__class__ is gast.Call and _callee(s.value, ctx) is runtime.snapshot:
-                makes.setdefault(n, []).append(s)
-                _reads_of(s.value, ctx.snapshots, other)
-                continue
-        if isinstance(s, gast.stmt) and not isinstance(s, (gast.FunctionDef, gast.If,
-                                                            gast.For, gast.While)):
-            for m in walk(s):
-                if m.__class__ is gast.Name and m.ctx.__class__ is not gast.Store:
-                    if m.id in ctx.snapshots:
-                        other.add(m.id)
-                    elif m.id in tapes:
-                        tape_reads[m.id] = True
-        elif s.__class__ in (gast.If, gast.While, gast.For):
-            header = s.test if s.__class__ is not gast.For else s.iter
-            for m in walk(header):
-                if m.__class__ is gast.Name:
-                    other.add(m.id)
-                    if m.id in tapes:
-                        tape_reads[m.id] = True
+        if s.__class__ is gast.Expr and _tape_call(v, tapes, "pop"):
+            continue
+        _tape_reads(_header(s), tapes, used)
     dead = set()
-    for n, made in makes.items():
-        if n in other:
+    for (n, tape), popped in pops.items():
+        pushed = pushes.get((n, tape), ())
+        if len(popped) == 1 and len(pushed) == 1 and tape not in used:
+            marks = set()
+            _Live(ctx, n, {id(popped[0])}, marks, whole=True).block(tree.body, False)
+            if marks:
+                dead.update((id(popped[0]), id(pushed[0])))
+    if dead:
+        _remove(tree.body, dead)
+    _unread_snapshots(tree, ctx)
+    _idle_loops(tree, ctx)
+    _unused_tapes(tree, tapes)
+
+
+def _statements(stmts):
+    """Every statement in ``stmts`` and the blocks in them (not in nested functions)."""
+    for s in stmts:
+        yield s
+        if s.__class__ is not gast.FunctionDef:
+            for inner in (getattr(s, "body", None), getattr(s, "orelse", None)):
+                if isinstance(inner, list):
+                    yield from _statements(inner)
+
+
+def _header(s):
+    """What ``s`` evaluates itself: the test or iterable of an ``if`` or a loop, else all
+    of it."""
+    if s.__class__ in (gast.If, gast.While):
+        return s.test
+    if s.__class__ is gast.For:
+        return gast.Tuple(elts=[s.target, s.iter], ctx=gast.Load())
+    return s
+
+
+def _tape_reads(node, tapes, out):
+    """Add to ``out`` the tapes ``node`` reads."""
+    for m in walk(node):
+        if m.__class__ is gast.Name and m.id in tapes and m.ctx.__class__ is not gast.Store:
+            out.add(m.id)
+
+
+def _unread_snapshots(tree, ctx):
+    """Drop ``_oldK = snapshot(...)`` where nothing reads ``_oldK``."""
+    makes, read = [], set()
+    for s in _statements(tree.body):
+        if s.__class__ is gast.Assign and len(s.targets) == 1 \
+                and s.targets[0].__class__ is gast.Name and s.targets[0].id in ctx.snapshots \
+                and s.value.__class__ is gast.Call and _callee(s.value, ctx) is runtime.snapshot:
+            makes.append(s)
+            _reads_of(s.value, ctx.snapshots, read)
+        else:
+            _reads_of(_header(s), ctx.snapshots, read)
+    dead = {id(s) for s in makes if s.targets[0].id not in read}
+    if dead:
+        _remove(tree.body, dead)
+
+
+def _idle_loops(tree, ctx):
+    """Drop the loops over a range left doing nothing (the reverse of a loop whose
+    restores and records went), and the trip counters only they read (``_n1 = 0``,
+    ``_n1 += 1``)."""
+    from .optimize import _Facts, _idle_loop, _read_outside_own_loops
+    read_after = counters = None
+    gone = set()
+    for block in _blocks(tree.body):
+        if any(x.__class__ is gast.For and all(y.__class__ is gast.Pass for y in x.body)
+               for x in block):
+            if read_after is None:
+                read_after = _read_outside_own_loops(tree.body, _Facts())
+                counters = _counters(tree)
+            keep = []
+            for x in block:
+                if _idle_loop(x, read_after, ctx) \
+                        or _counted_loop(x, counters, read_after, ctx):
+                    gone.update(n.id for n in walk(x.iter) if n.__class__ is gast.Name
+                                and n.id in counters)
+                else:
+                    keep.append(x)
+            block[:] = keep or [gast.Pass()]
+    gone -= {n.id for s in _statements(tree.body) for n in walk(_header(s))
+             if n.__class__ is gast.Name and n.ctx.__class__ is gast.Load
+             and not _counting(s, counters)}
+    if gone:
+        _remove(tree.body, {id(s) for s in _statements(tree.body) if _counting(s, gone)})
+
+
+def _counters(tree):
+    """The names every binding of which is ``n = 0`` or ``n += 1``: trip counters."""
+    found, other = set(), set()
+    for s in _statements(tree.body):
+        if _counting(s, None):
+            found.add((s.targets[0] if s.__class__ is gast.Assign else s.target).id)
+        else:
+            for n in walk(_header(s)):
+                if n.__class__ is gast.Name and n.ctx.__class__ is gast.Store:
+                    other.add(n.id)
+    return found - other
+
+
+def _counting(s, names):
+    """``s`` is ``n = 0`` or ``n += 1`` for a name ``n`` in ``names`` (any if None)."""
+    if s.__class__ is gast.Assign and len(s.targets) == 1:
+        t, v = s.targets[0], s.value
+        ok = v.__class__ is gast.Constant and type(v.value) is int and v.value == 0
+    elif s.__class__ is gast.AugAssign:
+        t, v = s.target, s.value
+        ok = s.op.__class__ is gast.Add and v.__class__ is gast.Constant \
+            and type(v.value) is int and v.value == 1
+    else:
+        return False
+    return ok and t.__class__ is gast.Name and (names is None or t.id in names)
+
+
+def _counted_loop(s, counters, read_after, ctx):
+    """``for _ in range(_n1): pass`` over a trip counter."""
+    if s.__class__ is not gast.For or s.orelse \
+            or not all(x.__class__ is gast.Pass for x in s.body) \
+            or s.target.__class__ is not gast.Name or s.target.id in read_after:
+        return False
+    it = s.iter
+    return it.__class__ is gast.Call and not it.keywords and len(it.args) == 1 \
+        and it.args[0].__class__ is gast.Name and it.args[0].id in counters \
+        and _callee(it, ctx) is builtins.range
+
+
+def _blocks(stmts):
+    out = [stmts]
+    for s in stmts:
+        if s.__class__ is not gast.FunctionDef:
+            for inner in (getattr(s, "body", None), getattr(s, "orelse", None)):
+                if isinstance(inner, list) and inner:
+                    out += _blocks(inner)
+    return out
+
+
+def _unused_tapes(tree, tapes):
+    """Drop ``_tape = []`` of a tape nothing uses any more."""
+    used = set()
+    bound = {}
+    for s in _statements(tree.body):
+        if s.__class__ is gast.Assign and len(s.targets) == 1 \
+                and s.targets[0].__class__ is gast.Name and s.targets[0].id in tapes \
+                and s.value.__class__ is gast.List and not s.value.elts:
+            bound.setdefault(s.targets[0].id, []).append(s)
             continue
-        push, pop = pushes.get(n, []), pops.get(n, [])
-        if not push and not pop:
-            dead.update(id(s) for s in made)
-        elif len(push) == 1 and len(pop) == 1 and push[0][1] == pop[0][1] \
-                and push[0][1] not in tape_reads:
-            dead.update((id(push[0][0]), id(pop[0][0])))
-            dead.update(id(s) for s in made)
+        _tape_reads(_header(s), tapes, used)
+    dead = {id(s) for t, made in bound.items() if t not in used for s in made}
     if dead:
         _remove(tree.body, dead)
 

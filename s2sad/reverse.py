@@ -1026,8 +1026,11 @@ class Reverse:
 
     def has_active(self, loop):
         """Whether the loop needs a reverse: it defines an active name, pops from a list,
-        or writes into or appends to an active array or list (even writing constants
-        into an active array kills the adjoint of what it overwrites)."""
+        writes into an array or a list (an active one: even writing constants into it
+        kills the adjoint of what it overwrites; any other: the reverse sweep may read
+        it after, ``w = np.cos(x * y)`` before a loop writing into ``x`` reads ``x`` for
+        ``y``'s adjoint, and needs what the loop overwrote put back, which
+        ``restores`` takes out where nothing reads it), or appends to an active list."""
         active = self.ctx.active
         for x in walk_stmts(loop.body):
             t = target_name(x)
@@ -1039,15 +1042,10 @@ class Reverse:
                 # any list: the reverse of a loop appending to it pops its items again,
                 # so what this loop popped must be put back first
                 return True
-            if isinstance(x, gast.Assign) and target_name(x) is None:          # a[i] = v
-                changed = x.targets[0].value.id
-            elif _is_pop(x) or _is_append(x, self.ctx):
-                changed = x.value.func.value.id
-            elif _is_index_add(x, self.ctx):
-                changed = x.value.args[0].id
-            else:
-                continue
-            if changed in active:
+            if isinstance(x, gast.Assign) and target_name(x) is None \
+                    or _is_index_add(x, self.ctx):       # a[i] = v, np.add.at(a, i, v)
+                return True
+            if _is_append(x, self.ctx) and x.value.func.value.id in active:
                 return True
         return False
 

@@ -206,3 +206,67 @@ def test_an_auxiliary_array_keeps_its_final_values():
     np.testing.assert_allclose(value, np.sum(z * z))
     want = numerical_grad(lambda x, y: with_aux(x, y)[0], (0.4, 0.9), (0, 1))
     np.testing.assert_allclose(grads, want, rtol=1e-5)
+
+
+# -- a loop writing into an array that carries no derivative ----------------------
+# (its reverse was skipped, so nothing put back what the loop overwrote, while the
+# reverse sweep read the array after it: a silent wrong gradient in reverse mode)
+
+
+def inactive_array_written_in_a_loop(x, y):
+    w = np.cos(x * y)
+    for j in range(2):
+        x[j] += 0.5
+    return np.sum(w)
+
+
+def inactive_array_written_in_a_while_loop(x, y):
+    w = np.sin(x * y)
+    k = 0
+    while k < 2:
+        x[k] = x[k] * 2.0
+        k += 1
+    return np.sum(w)
+
+
+def inactive_list_written_in_a_loop(y):
+    lst = [1.0, 2.0, 3.0]
+    t = np.dot(lst, [y, y * y, 1.0])
+    for j in range(2):
+        lst[j] = lst[j] + 0.5
+    return t
+
+
+def scratch_filled_in_a_while_loop(x, y):
+    buf = np.zeros(4)
+    k = 0
+    while k < 4:
+        buf[k] = k * 2.0
+        k += 1
+    return np.sum(x * y) * np.sum(buf)
+
+
+X = np.array([-1.3, 1.4, 1.6])
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("y", [-1.1, 0.6])
+def test_a_loop_writing_into_an_inactive_array_read_later(mode, y):
+    got = s2sad.grad(inactive_array_written_in_a_loop, wrt=1, mode=mode)(X.copy(), y)
+    np.testing.assert_allclose(got, -np.sum(X * np.sin(X * y)), rtol=1e-12)
+    got = s2sad.grad(inactive_array_written_in_a_while_loop, wrt=1, mode=mode)(X.copy(), y)
+    np.testing.assert_allclose(got, np.sum(X * np.cos(X * y)), rtol=1e-12)
+    got = s2sad.grad(inactive_list_written_in_a_loop, mode=mode)(y)
+    np.testing.assert_allclose(got, 1.0 + 4.0 * y, rtol=1e-12)
+    h = s2sad.hessian(inactive_array_written_in_a_loop, wrt=1)(X.copy(), y)
+    np.testing.assert_allclose(h, -np.sum(X * X * np.cos(X * y)), rtol=1e-10)
+
+
+def test_a_scratch_array_nothing_reads_leaves_no_reverse_loop():
+    args = (X, 0.6)
+    source = s2sad.source(scratch_filled_in_a_while_loop, wrt=1, args=args)
+    assert "_tape" not in source and "snapshot" not in source and "_n1" not in source, source
+    assert source.count("while ") == 1 and "for " not in source, source
+    np.testing.assert_allclose(
+        s2sad.grad(scratch_filled_in_a_while_loop, wrt=1, mode="reverse")(*args),
+        np.sum(X) * 12.0, rtol=1e-12)
