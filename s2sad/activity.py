@@ -747,6 +747,12 @@ def _makes_list(value, ctx, kinds, kind):
     return value.__class__ is gast.BinOp and value.op.__class__ in (gast.Add, gast.Mult)
 
 
+def _constants(keywords):
+    """Every keyword argument of ``keywords`` is a constant (the counts ``as_sequence``
+    checks, ``length=2``, ``items=2``): it passes no value on."""
+    return all(k.value.__class__ is gast.Constant for k in keywords)
+
+
 def _read_uses(tree, found, ctx, helpers, more=None):
     """(uses, allowed) for the names ``found``: every Name node of them in ``tree``,
     and the ids of those read as a container: an item read ``p[k]`` (no slice), the
@@ -762,7 +768,7 @@ def _read_uses(tree, found, ctx, helpers, more=None):
                 and n.value.id in found and isinstance(n.ctx, gast.Load) \
                 and not isinstance(n.slice, gast.Slice):
             allowed.add(id(n.value))
-        elif cls is gast.Call and len(n.args) == 1 and not n.keywords \
+        elif cls is gast.Call and len(n.args) == 1 and _constants(n.keywords) \
                 and n.args[0].__class__ is gast.Name and n.args[0].id in found \
                 and n.func.__class__ is gast.Name \
                 and (ctx.injected.get(n.func.id) in helpers or callee(n, ctx) is builtins.len):
@@ -790,7 +796,7 @@ def _row_lists(tree, ctx, kinds, defs):
         if v.__class__ is not _Held:
             count[t] = count.get(t, 0) + 1
     seqs = {t for t, v, _ in defs if count.get(t) == 1 and v.__class__ is gast.Call
-            and len(v.args) == 1 and not v.keywords and v.func.__class__ is gast.Name
+            and len(v.args) == 1 and _constants(v.keywords) and v.func.__class__ is gast.Name
             and ctx.injected.get(v.func.id) is runtime.as_sequence
             and v.args[0].__class__ is gast.Name and v.args[0].id in params}
     found = params | seqs
