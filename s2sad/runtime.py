@@ -651,6 +651,23 @@ def check_float_store(filename, a, lineno, col):
         raise errors.truncating_store(filename, lineno, col, dtype)
 
 
+def check_inplace(a, z, v, op):
+    """Raise as NumPy's ``a op= v`` (``op``: 'iadd', 'imul', ...) raises where ``z = a
+    op v``, the new array the generated code makes in its place, does not fit into the
+    array ``a``: a shape ``a`` does not have (``v`` broadcast it larger), or a dtype
+    NumPy does not cast back to ``a``'s ('same_kind': a float into an int array). The
+    exception is NumPy's own: the update is then made on a copy of ``a``. Not for
+    lists (``+=`` extends them) and numbers (which make new ones)."""
+    if a.__class__ is not np.ndarray:
+        return
+    shape = getattr(z, "shape", None)
+    if shape == a.shape:
+        dtype = z.dtype
+        if dtype == a.dtype or np.can_cast(dtype, a.dtype, "same_kind"):
+            return
+    getattr(operator, op)(a.copy(), v)
+
+
 # ndarray subclasses whose arithmetic the derivative code would get wrong silently:
 # ``*`` and ``**`` of an np.matrix are matrix products and powers, and a masked array
 # ignores its masked entries where the adjoints do not. An argument holding one (or a
