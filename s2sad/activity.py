@@ -39,9 +39,9 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from . import cse, errors, runtime, shapes
+from . import anno, cse, errors, runtime, shapes
 from .dataflow import closure, reverse_edges
-from .gastutil import dotted_name, loads, stores, target_name, walk
+from .gastutil import clone, dotted_name, loads, stores, target_name, walk
 from .gastutil import names as name_nodes
 from .kinds import DICT_ITEMS, ROW_ITEMS, array_kind, array_ndim, is_array_kind, join_kinds
 from .rules import lookup
@@ -749,6 +749,12 @@ def _makes_list(value, ctx, kinds, kind):
     return value.__class__ is gast.BinOp and value.op.__class__ in (gast.Add, gast.Mult)
 
 
+def _constants(keywords):
+    """Every keyword argument of ``keywords`` is a constant (the counts ``as_sequence``
+    checks, ``length=2``, ``items=2``): it passes no value on."""
+    return all(k.value.__class__ is gast.Constant for k in keywords)
+
+
 def _read_uses(tree, found, ctx, helpers, more=None):
     """(uses, allowed) for the names ``found``: every Name node of them in ``tree``,
     and the ids of those read as a container: an item read ``p[k]`` (no slice), the
@@ -764,7 +770,7 @@ def _read_uses(tree, found, ctx, helpers, more=None):
                 and n.value.id in found and isinstance(n.ctx, gast.Load) \
                 and not isinstance(n.slice, gast.Slice):
             allowed.add(id(n.value))
-        elif cls is gast.Call and len(n.args) == 1 and not n.keywords \
+        elif cls is gast.Call and len(n.args) == 1 and _constants(n.keywords) \
                 and n.args[0].__class__ is gast.Name and n.args[0].id in found \
                 and n.func.__class__ is gast.Name \
                 and (ctx.injected.get(n.func.id) in helpers or callee(n, ctx) is builtins.len):
@@ -792,7 +798,7 @@ def _row_lists(tree, ctx, kinds, defs):
         if v.__class__ is not _Held:
             count[t] = count.get(t, 0) + 1
     seqs = {t for t, v, _ in defs if count.get(t) == 1 and v.__class__ is gast.Call
-            and len(v.args) == 1 and not v.keywords and v.func.__class__ is gast.Name
+            and len(v.args) == 1 and _constants(v.keywords) and v.func.__class__ is gast.Name
             and ctx.injected.get(v.func.id) is runtime.as_sequence
             and v.args[0].__class__ is gast.Name and v.args[0].id in params}
     found = params | seqs
@@ -1740,13 +1746,81 @@ def guard_stores(tree, ctx):
     visit = None  # noqa: F841 - empties the cell
 
 
+# the operator of ``a op= v`` -> the name of its in-place function (runtime.check_inplace)
+_INPLACE_OPS = {gast.Add: "iadd", gast.Sub: "isub", gast.Mult: "imul", gast.Div: "itruediv",
+                gast.FloorDiv: "ifloordiv", gast.Mod: "imod", gast.Pow: "ipow",
+                gast.MatMult: "imatmul", gast.BitAnd: "iand", gast.BitOr: "ior",
+                gast.BitXor: "ixor", gast.LShift: "ilshift", gast.RShift: "irshift"}
+# operators a float array takes in place with a float or int number: same shape, floats
+_FLOAT_SCALAR_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.FloorDiv, gast.Mod,
+                     gast.Pow)
+
+
+def guard_inplace(tree, ctx):
+    """After each ``a_1 = a op v`` the user wrote ``a op= v`` (normalize's ``INPLACE``),
+    where ``a`` may be an array, a check that the new array fits into ``a``
+    (``runtime.check_inplace``): NumPy updates ``a`` in place and raises where ``v``
+    broadcasts it to a larger shape, or where the result's dtype does not cast back to
+    ``a``'s (a float into an int array), but the generated code makes a new array
+    that grows or changes dtype, and went on with a gradient. Left out where the kinds
+    prove it fits: ``a`` a scalar or a list, or an array of floats (``_float_arrays``)
+    with an int or float constant. Called by the reverse and forward passes (after
+    ``guard_stores``)."""
+    found = []
+    for s in walk_stmts(tree.body):
+        if s.__class__ is gast.Assign and anno.get(s, anno.Key.INPLACE) \
+                and s.value.__class__ is gast.BinOp \
+                and s.value.left.__class__ is gast.Name \
+                and s.value.op.__class__ in _INPLACE_OPS and target_name(s) is not None \
+                and ctx.var_kinds.get(s.value.left.id) not in ("S", "L", "LS"):
+            found.append(s)
+    if not found:
+        return
+    floats = _float_arrays(tree, ctx)
+    fn = None
+    guards = {}
+    for s in found:
+        a, v, op = s.value.left, s.value.right, s.value.op
+        if a.id in floats and op.__class__ in _FLOAT_SCALAR_OPS \
+                and v.__class__ is gast.Constant and type(v.value) in (int, float):
+            continue
+        if fn is None:
+            fn = ctx.inject("check_inplace", runtime.check_inplace)
+        check = gast.Call(func=gast.Name(id=fn, ctx=gast.Load(), annotation=None,
+                                         type_comment=None),
+                          args=[gast.Name(id=a.id, ctx=gast.Load(), annotation=None,
+                                          type_comment=None),
+                                gast.Name(id=target_name(s), ctx=gast.Load(), annotation=None,
+                                          type_comment=None),
+                                clone(v), gast.Constant(value=_INPLACE_OPS[
+                                    op.__class__], kind=None)], keywords=[])
+        guards[id(s)] = gast.copy_location(gast.Expr(value=check), s)
+
+    def visit(stmts):
+        out = []
+        for s in stmts:
+            out.append(s)
+            if id(s) in guards:
+                out.append(guards[id(s)])
+            for field_ in ("body", "orelse"):
+                inner = getattr(s, field_, None)
+                if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                    visit(inner)
+        stmts[:] = out
+
+    visit(tree.body)
+
+
+_FLOAT_MAKERS = (np.zeros, np.ones, np.empty)
 _FLOAT_MAKERS = (np.zeros, np.ones, np.empty)
 
 
 def _float_arrays(tree, ctx):
     """The names surely bound to arrays of floats only: ``np.zeros``, ``np.ones`` or
-    ``np.empty`` without ``dtype=``, or copies (SSA's at joins and loop headers) of
-    such names. A store into one needs no dtype check (``guard_stores``)."""
+    ``np.empty`` without ``dtype=``, copies (SSA's at joins and loop headers) of such
+    names, and such a name plus (``-``, ``*``, ...: ``_FLOAT_SCALAR_OPS``) an int or
+    float constant. A store into one needs no dtype check (``guard_stores``), nor an
+    update ``b += 1.0`` of one (``guard_inplace``)."""
     defs = {}
     for s in walk_stmts(tree.body):
         for n in stores(s):
@@ -1769,6 +1843,10 @@ def _float_arrays(tree, ctx):
         seen.add(n)
         for s in defs[n]:
             v = s.value if isinstance(s, gast.Assign) and target_name(s) == n else None
+            if v.__class__ is gast.BinOp and v.op.__class__ in _FLOAT_SCALAR_OPS \
+                    and v.right.__class__ is gast.Constant \
+                    and type(v.right.value) in (int, float):
+                v = v.left      # b + 1.0 of an array of floats: one too, of its shape
             if v is None or not (made_float(v) or (isinstance(v, gast.Name) and surely(v.id))):
                 return False
         out.add(n)

@@ -751,9 +751,10 @@ def _scalar_dicts(stmts, ctx):
             elif isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) \
                     and v.func.attr in _DICT_READS and isinstance(v.func.value, gast.Name):
                 allowed.add(id(v.func.value))
-            elif isinstance(v, gast.Call) and len(v.args) == 1 and not v.keywords \
-                    and isinstance(v.args[0], gast.Name):
-                fn = _callee_of(v, ctx)
+            elif isinstance(v, gast.Call) and len(v.args) == 1 \
+                    and isinstance(v.args[0], gast.Name) and all(
+                        isinstance(k.value, gast.Constant) for k in v.keywords):
+                fn = _callee_of(v, ctx)    # (as_sequence(d, length=2): counts checked)
                 if fn is builtins.len or fn is runtime.as_sequence:
                     allowed.add(id(v.args[0]))
     for s in stmts:

@@ -13,6 +13,8 @@ class Key(enum.Enum):
     RECOMPUTE = "a primal statement redone in the reverse sweep instead of recorded (reverse)"
     INPLACE = "'x = x op v' written by the user as 'x op= v' (normal; activity checks aliasing)"
     INPLACE_ITEM = "'a[i] = a[i] op v' written by the user as 'a[i] op= v' (normal; activity)"
+    UNPACK_CHECKED = ("an item of a loop's sequence that unpacks into the loop's names: its "
+                      "count proven, or checked before the loop (normal)")
     ADD_AT = "'index_add(a, i, v)' written by the user as 'np.add.at(a, i, v)' (normal; aliasing)"
 
 

@@ -749,9 +749,10 @@ class _Env:
 
 
 def run(tree, ctx):
-    from .activity import guard_stores
+    from .activity import guard_inplace, guard_stores
     ctx.edges = None        # (the reverse pass's, see reverse.Reverse.tape_for)
     guard_stores(tree, ctx)
+    guard_inplace(tree, ctx)
     return Forward(tree, ctx).run()
 
 

@@ -60,6 +60,7 @@ from .gastutil import (
     statements,
     walk,
 )
+from .kinds import ROW_ITEMS, array_ndim
 
 _SIMPLE_STMTS = (gast.Assert, gast.Raise, gast.Pass)
 
@@ -222,6 +223,8 @@ class Normalizer:
         self.bound_iterators = None     # ids of calls bound to a name (reversed(...))
         self.bindings = None            # name -> (values, stores): see bound
         self.read_later = None          # ids of values bound or given on (_read_once)
+        self.checked_targets = set()    # ids of loop targets whose items' count is known
+        self.plain_reads = {}           # name -> _only_unpacked
 
     # -- statements -------------------------------------------------------
     def block(self, stmts):
@@ -571,6 +574,12 @@ class Normalizer:
             for t, a in zip(elts, temps):
                 self.stmt_Assign(assign(t, a, like=s), out)
             return
+        # the items are read by position, which takes no count: unless the source shows
+        # it (length_of) or the loop around checked it (stmt_For), as_sequence checks
+        # that there are as many as names, raising Python's ValueError where the line
+        # runs (a display of another length too: it may sit in a branch never taken)
+        length = None if anno.get(value, anno.Key.UNPACK_CHECKED) \
+            or self.length_of(value) == len(elts) else len(elts)
         if self._maybe_dict(value):         # k1, k2 = d: its keys, as Python takes them
             value = copy_location(gast.Call(func=gast.Attribute(
                 value=value, attr="keys", ctx=gast.Load()), args=[], keywords=[]), value)
@@ -582,7 +591,9 @@ class Normalizer:
             if isinstance(value, gast.Call) and self._builtin_call(value, ("zip", "enumerate")):
                 value = copy_location(gast.Call(func=self.builtin("list"), args=[value],
                                                 keywords=[]), value)
-            whole = self.sequence(value, out)
+            whole = self.sequence(value, out, length=length)
+        elif length is not None:
+            whole = self.sequence(value, out, length=length)
         else:
             whole = self.atom(value, out)
         for i, t in enumerate(elts):
@@ -648,6 +659,8 @@ class Normalizer:
             iterable = call(self.builtin("range"), bound)
         for q, t in zip(seqs, targets):
             item = gast.Subscript(value=q, slice=name(index), ctx=gast.Load())
+            if id(t) in self.checked_targets:
+                anno.set_(item, anno.Key.UNPACK_CHECKED)
             head.append(assign(t, copy_location(item, s), like=s))
         node = gast.For(target=name(index, store=True), iter=iterable,
                         body=self.block(head + s.body), orelse=[], type_comment=None)
@@ -710,11 +723,25 @@ class Normalizer:
             for a, t in zip(it.args, target.elts):
                 self.unzip(a, t, index, head, seqs, targets, out, s)
         elif self.list_written_in(it, s):
+            # (its items are checked one by one, unpack: the body stores new ones)
             seqs.append(name(it.id))
             targets.append(target)
         else:
-            seqs.append(self.sequence(it, out))
+            # for a, b in it: the count of each item is proven by the source
+            # (items_lengths), or checked for all items at once before the loop; one by
+            # one (unpack) in a loop that may stop early, which must not raise for items
+            # it never reaches
+            count = _unpacked_count(target)
+            proven = count is not None and self.items_lengths(it) is not None \
+                and self.items_lengths(it) <= {count}
+            whole = count is not None and not proven and not _stops_early(s.body)
+            if whole and self.plain_rows(it):
+                seqs.append(self.sequence(it, out, rows=count))
+            else:
+                seqs.append(self.sequence(it, out, items=count if whole else None))
             targets.append(target)
+            if proven or whole:
+                self.checked_targets.add(id(target))
 
     def list_written_in(self, it, loop):
         """``it`` names a list the body of ``loop`` stores items into (``for v in xs:
@@ -774,6 +801,134 @@ class Normalizer:
         values, stores = self.bindings.get(n, ((), (0,)))
         return values, stores[0]
 
+    def length_of(self, e, seen=None):
+        """The number of values unpacking ``e`` gives, as the source shows it, else None:
+        a tuple or list display (no item starred); a call of a function of yours every
+        ``return`` of which is a tuple display of that many items
+        (``parse.returned_length``), or of ``divmod``; ``p.shape`` of an array argument
+        of known dimensions never bound again; a local name every binding of which
+        (plain assignments only) is such a value, and which, where it may be a list,
+        is only unpacked, iterated or measured (``_only_unpacked``: no method, store
+        or call can change its length)."""
+        cls = e.__class__
+        if cls is gast.Tuple or cls is gast.List:
+            return None if any(isinstance(v, gast.Starred) for v in e.elts) else len(e.elts)
+        if cls is gast.Call:
+            f = e.func
+            if isinstance(f, gast.Name) and f.id in self.nested:
+                return _tuple_returns(self.nested[f.id])
+            if self._is_builtin(f, ("divmod",)):
+                return 2
+            made = _global(f, self.ctx)
+            if isinstance(made, types.FunctionType):
+                from .parse import returned_length
+                return returned_length(made)
+            return None
+        if cls is gast.Attribute and e.attr == "shape" and isinstance(e.value, gast.Name) \
+                and e.value.id in self.ctx.params and self.tree is not None \
+                and self.bound(e.value.id)[1] == 0:
+            return array_ndim(self.ctx.kinds.get(e.value.id))
+        if cls is not gast.Name or e.id in self.nested or e.id in self.ctx.params \
+                or self.tree is None:
+            return None
+        seen = set() if seen is None else seen
+        if e.id in seen:
+            return None
+        seen.add(e.id)
+        values, stores = self.bound(e.id)
+        if not values or stores != len(values):
+            return None             # bound otherwise too (a loop target, an unpacking)
+        lengths = {self.length_of(v, seen) for v in values}
+        if len(lengths) != 1 or None in lengths:
+            return None
+        if not all(v.__class__ is gast.Tuple or v.__class__ is gast.Call for v in values) \
+                and not self._only_unpacked(e.id):
+            return None             # a list another statement may change
+        return lengths.pop()
+
+    def items_lengths(self, it, seen=None):
+        """The set of the numbers of values the items of ``it`` unpack into, as the
+        source shows them (empty for no item), else None: a tuple or list display of
+        items of known lengths (``length_of``), a comprehension of such items,
+        ``zip(...)`` (its number of arguments), ``enumerate(...)``, ``d.items()`` (two),
+        ``list``, ``tuple``, ``sorted`` or ``reversed`` of such a value, or a local name
+        every binding of which is such a value, only unpacked, iterated or measured
+        (its items then tuples: a list item could be changed through a loop variable)."""
+        cls = it.__class__
+        named = seen is not None
+        if cls is gast.Tuple or cls is gast.List:
+            if any(isinstance(v, gast.Starred) for v in it.elts) \
+                    or named and any(v.__class__ is gast.List for v in it.elts):
+                return None
+            lengths = {self.length_of(v) for v in it.elts}
+            return None if None in lengths else lengths
+        if cls is gast.ListComp or cls is gast.GeneratorExp:
+            elt = it.elt
+            n = self.length_of(elt) if elt.__class__ is gast.Tuple \
+                or elt.__class__ is gast.List and not named else None
+            return None if n is None else {n}
+        if cls is gast.Call:
+            f = it.func
+            if isinstance(f, gast.Attribute):
+                return {2} if f.attr == "items" and not it.args and not it.keywords \
+                    else None
+            if self._builtin_call(it, ("zip",)) and it.args:
+                return {len(it.args)}
+            if self._is_builtin(f, ("enumerate",)):
+                return {2}
+            if self._builtin_call(it, ("list", "tuple", "sorted", "reversed")) \
+                    and len(it.args) == 1:
+                return self.items_lengths(it.args[0], seen)
+            return None
+        if cls is not gast.Name or it.id in self.nested or it.id in self.ctx.params \
+                or self.tree is None:
+            return None
+        seen = set() if seen is None else seen
+        if it.id in seen:
+            return None
+        seen.add(it.id)
+        values, stores = self.bound(it.id)
+        if not values or stores != len(values) or not self._only_unpacked(it.id):
+            return None
+        found = set()
+        for v in values:
+            lengths = self.items_lengths(v, seen)
+            if lengths is None:
+                return None
+            found |= lengths
+        return found
+
+    def plain_rows(self, it):
+        """``it`` names an argument the call was dispatched on as a list or tuple of
+        rows of numbers (tuples or lists: ``api.rows_kind``) that the function never
+        binds again and only unpacks, iterates or measures (``_only_unpacked``): its
+        items are still such rows, whose lengths alone need checking."""
+        return isinstance(it, gast.Name) and it.id in self.ctx.params \
+            and self.ctx.kinds.get(it.id + ROW_ITEMS) == "LS" and self.tree is not None \
+            and self.bound(it.id)[1] == 0 and self._only_unpacked(it.id)
+
+    def _only_unpacked(self, n):
+        """Every read of the name ``n`` in the function unpacks it (``a, b = n``),
+        iterates it (``for ... in n``, in a comprehension too) or takes its ``len``:
+        nothing can change the length of what it holds, or of its items."""
+        hit = self.plain_reads.get(n)
+        if hit is None:
+            allowed, reads = set(), []
+            for node in walk(self.tree):
+                cls = node.__class__
+                if cls is gast.For or cls is gast.comprehension:
+                    allowed.add(id(node.iter))
+                elif cls is gast.Assign and _unpacking(node):
+                    allowed.add(id(node.value))
+                elif cls is gast.Call and self._builtin_call(node, ("len",)) \
+                        and len(node.args) == 1:
+                    allowed.add(id(node.args[0]))
+                elif cls is gast.Name and node.id == n:
+                    reads.append(node)
+            hit = self.plain_reads[n] = all(
+                id(r) in allowed for r in reads if isinstance(r.ctx, gast.Load))
+        return hit
+
     def makes_list(self, v):
         """``v`` surely makes a new list: a display, a comprehension, ``list(...)``,
         ``sorted(...)``, or the sum of two such."""
@@ -782,12 +937,18 @@ class Normalizer:
         return isinstance(v, (gast.List, gast.ListComp)) or (
             isinstance(v, gast.Call) and self._is_builtin(v.func, ("list", "sorted")))
 
-    def sequence(self, e, out):
-        """``e`` evaluated once into a fresh indexable name."""
+    def sequence(self, e, out, length=None, items=None, rows=None):
+        """``e`` evaluated once into a fresh indexable name; with ``length``, checked to
+        hold that many items, with ``items`` (``rows``: items known to be tuples or
+        lists), each of its items (``runtime.as_sequence``: the counts of ``a, b = e``
+        and of ``for a, b in e``)."""
         from . import runtime
         q = self.namer.fresh("_seq")
         fn = name(self.ctx.inject("as_sequence", runtime.as_sequence))
-        value = self.simple(gast.Call(func=fn, args=[e], keywords=[]), out)
+        checks = [gast.keyword(arg=k, value=const(v))
+                  for k, v in (("length", length), ("items", items), ("rows", rows))
+                  if v is not None]
+        value = self.simple(gast.Call(func=fn, args=[e], keywords=checks), out)
         out.append(assign(q, value, like=e))
         return name(q)
 
@@ -1825,6 +1986,47 @@ def _unknown_iterables(tree, norm):
 
     block(tree.body, ())
     block = calls = None  # noqa: F811, F841 - empties the cells (cycles holding the tree)
+
+
+def _unpacked_count(target):
+    """The number of names of the loop target ``target`` (``a, b``), or None: a single
+    name, or a starred one (``a, *rest``)."""
+    if not isinstance(target, (gast.Tuple, gast.List)) \
+            or any(isinstance(e, gast.Starred) for e in target.elts):
+        return None
+    return len(target.elts)
+
+
+def _stops_early(body):
+    """The loop body ``body`` may end the loop before its last item: a ``break`` of its
+    own, not of a loop inside; desugar's ``if _brk1: break`` (``LOOP_EXIT``) only where
+    the body sets ``_brk1`` (a ``break`` or ``return`` in it, not a ``continue``)."""
+    todo, flags = list(body), set()
+    for n in todo:
+        if isinstance(n, gast.If) and anno.get(n, anno.Key.LOOP_EXIT) \
+                and isinstance(n.test, gast.Name):
+            flags.add(n.test.id)
+        elif isinstance(n, (gast.Break, gast.Return)):
+            return True
+        elif not isinstance(n, (gast.For, gast.While, gast.FunctionDef)):
+            todo.extend(statement_children(n))
+    return bool(flags) and any(
+        isinstance(t, gast.Name) and t.id in flags
+        for n in statements(body) if isinstance(n, gast.Assign) for t in n.targets)
+
+
+def _tuple_returns(fdef):
+    """``n`` where every ``return`` of the function ``fdef`` defined in the function
+    (not of one inside it) gives a tuple display of ``n`` items, none starred."""
+    todo, lengths = list(fdef.body), set()
+    for n in todo:
+        if isinstance(n, gast.Return):
+            v = n.value
+            lengths.add(len(v.elts) if isinstance(v, gast.Tuple) and not any(
+                isinstance(e, gast.Starred) for e in v.elts) else None)
+        elif not isinstance(n, (gast.FunctionDef, gast.Lambda)):
+            todo.extend(statement_children(n))
+    return lengths.pop() if len(lengths) == 1 else None
 
 
 def _unpacking(s):

@@ -1005,16 +1005,29 @@ def returns_no_dict(func):
     arithmetic, as its source shows (``return a, b``): surely no dict (unpacking what it
     returns needs no check, ``normalize._surely_not_dict``). False when the source
     cannot be read. Kept per code object."""
+    return _return_facts(func)[0]
+
+
+def returned_length(func):
+    """``n`` where every ``return`` of ``func``'s own body gives a tuple or list display
+    of ``n`` items, none starred (``return a, b``): unpacking what it returns into ``n``
+    names needs no count check (``normalize.Normalizer.length_of``). Else (and when the
+    source cannot be read) None. Kept per code object."""
+    return _return_facts(func)[1]
+
+
+def _return_facts(func):
+    """(``returns_no_dict``, ``returned_length``) of ``func``."""
     code = getattr(func, "__code__", None)
     if code is None:
-        return False
+        return False, None
     hit = _RETURNS_NO_DICT.get(code)
     if hit is not None:
         return hit
     try:
         tree = _source(func).tree
     except Exception:       # noqa: BLE001 - unreadable: the transformation says why
-        return False
+        return False, None
     top = tree.body[0] if tree.body else None
     found, todo = [], list(getattr(top, "body", []))
     for n in todo:          # (the list grows while it is read; not into nested defs)
@@ -1023,9 +1036,14 @@ def returns_no_dict(func):
         if isinstance(n, ast.Return):
             found.append(n.value)
         todo.extend(ast.iter_child_nodes(n))
-    hit = _RETURNS_NO_DICT[code] = bool(found) and all(
+    no_dict = bool(found) and all(
         v is None or isinstance(v, (ast.Tuple, ast.List, ast.ListComp, ast.Constant,
                                     ast.BinOp, ast.UnaryOp, ast.Compare)) for v in found)
+    lengths = {len(v.elts) if isinstance(v, ast.Tuple)
+               and not any(isinstance(e, ast.Starred) for e in v.elts) else None
+               for v in found}
+    length = lengths.pop() if len(lengths) == 1 else None
+    hit = _RETURNS_NO_DICT[code] = (no_dict, length)
     return hit
 
 
@@ -1075,7 +1093,7 @@ def _reads_of(func, cache, slot, other_reads):
 # made again when the file changes on disk but the function is not defined again
 _READS = weakref.WeakKeyDictionary()
 _FIELD_READS = weakref.WeakKeyDictionary()       # code object -> field_reads
-_RETURNS_NO_DICT = weakref.WeakKeyDictionary()   # code object -> returns_no_dict
+_RETURNS_NO_DICT = weakref.WeakKeyDictionary()   # code object -> _return_facts
 
 
 def _attribute_reads(tree, other_reads=False):

@@ -1721,8 +1721,9 @@ class _Env:
 
 
 def run(tree, ctx):
-    from .activity import guard_stores
+    from .activity import guard_inplace, guard_stores
     guard_stores(tree, ctx)
+    guard_inplace(tree, ctx)
     rev = Reverse(tree, ctx)
     try:
         return rev.run()

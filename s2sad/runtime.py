@@ -651,6 +651,23 @@ def check_float_store(filename, a, lineno, col):
         raise errors.truncating_store(filename, lineno, col, dtype)
 
 
+def check_inplace(a, z, v, op):
+    """Raise as NumPy's ``a op= v`` (``op``: 'iadd', 'imul', ...) raises where ``z = a
+    op v``, the new array the generated code makes in its place, does not fit into the
+    array ``a``: a shape ``a`` does not have (``v`` broadcast it larger), or a dtype
+    NumPy does not cast back to ``a``'s ('same_kind': a float into an int array). The
+    exception is NumPy's own: the update is then made on a copy of ``a``. Not for
+    lists (``+=`` extends them) and numbers (which make new ones)."""
+    if a.__class__ is not np.ndarray:
+        return
+    shape = getattr(z, "shape", None)
+    if shape == a.shape:
+        dtype = z.dtype
+        if dtype == a.dtype or np.can_cast(dtype, a.dtype, "same_kind"):
+            return
+    getattr(operator, op)(a.copy(), v)
+
+
 # ndarray subclasses whose arithmetic the derivative code would get wrong silently:
 # ``*`` and ``**`` of an np.matrix are matrix products and powers, and a masked array
 # ignores its masked entries where the adjoints do not. An argument holding one (or a
@@ -730,16 +747,74 @@ def checked_item(filename, obj, name, raw, lineno, col, cls, shown):
     return obj
 
 
-def as_sequence(x):
-    """What ``for v in x`` iterates over, indexable: arrays, lists and tuples as they are."""
-    if isinstance(x, (np.ndarray, list, tuple, range)):
-        return x
-    if isinstance(x, Mapping):
+def as_sequence(x, length=None, items=None, rows=None):
+    """What ``for v in x`` iterates over, indexable: arrays, lists and tuples as they are.
+
+    The generated code unpacks by position (``a, b = t`` becomes ``a = t[0]; b =
+    t[1]``), which takes no count: ``length``, the number of names of ``a, b = x``, is
+    checked here, and ``items``, that of ``for a, b in x``, for every item at once
+    before the loop (``check_items``); ``rows`` likewise where the items are known to
+    be tuples or lists (rows of numbers the call was dispatched on, ``api.rows_kind``,
+    which the function does not change): their lengths only. Each raises the
+    ValueError Python's unpacking raises (too many or not enough values), located at
+    the user's line by ``note_generated``."""
+    cls = x.__class__
+    if cls is tuple or cls is list:         # (the common case first: a call per item)
+        seq = x
+    elif isinstance(x, (np.ndarray, list, tuple, range)):
+        seq = x
+    elif isinstance(x, Mapping):
         # a dict the source does not show to be one (what a call, an item or an
         # attribute gave): its keys would be taken for its values (the generated code
         # reads it by position); located at the user's line by note_generated
         raise errors.dict_iterated()
-    return list(x)
+    else:
+        seq = list(x)
+    if length is not None and len(seq) != length:
+        raise unpacking_error(len(seq), length)
+    if items is not None:
+        check_items(seq, items)
+    elif rows is not None and operator.countOf(map(len, seq), rows) != len(seq):
+        check_items(seq, rows)
+    return seq
+
+
+def unpacking_error(got, expected):
+    """The ValueError Python raises unpacking ``got`` values into ``expected`` names."""
+    if got > expected:
+        return ValueError(f"too many values to unpack (expected {expected})")
+    return ValueError(f"not enough values to unpack (expected {expected}, got {got})")
+
+
+# the items whose length is the number of values unpacking them gives, and which the
+# generated code reads by position as unpacking does (dicts are none)
+_UNPACKED_ITEMS = frozenset((tuple, list, np.ndarray))
+_UNPACKED_CLASSES = (tuple, list, np.ndarray, str, range)
+
+
+def check_items(seq, n):
+    """Raise as ``for a, b in seq`` (``n`` names) raises at the first item it cannot
+    unpack into ``n`` names: a dict (``errors.dict_iterated``: its keys would be taken
+    for its values), an item of another length (ValueError), a number (TypeError).
+    One pass of ``len`` and one of ``type`` over the items, in C; only where one fails
+    are the items looked at one by one, in order. (Generated code calls it through
+    ``as_sequence(seq, items=n)``, once before a loop that cannot stop early.)"""
+    if seq.__class__ is np.ndarray:
+        if seq.ndim >= 2 and seq.shape[1] == n or not len(seq):
+            return
+    else:
+        try:
+            fits = operator.countOf(map(len, seq), n) == len(seq)
+        except TypeError:       # an item without a length
+            fits = False
+        if fits:
+            kinds = set(map(type, seq))
+            if kinds <= _UNPACKED_ITEMS or all(
+                    issubclass(t, _UNPACKED_CLASSES) and not issubclass(t, Mapping)
+                    for t in kinds):        # (named tuples, strings)
+                return
+    for item in seq:
+        as_sequence(item, n)
 
 
 def _no_ints(items):
