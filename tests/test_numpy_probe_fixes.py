@@ -1,0 +1,197 @@
+"""Defects found by probing NumPy constructs (views, stores, out=, in-place calls).
+
+* Calls returning a view of (or the very) array they are given: ``np.matrix_transpose``,
+  ``np.permute_dims``, ``np.rollaxis``, ``np.real_if_close``, ``np.trim_zeros``, a
+  one-operand ``np.einsum``, ``a.conj()`` of a real array, each argument of
+  ``np.atleast_1d(a, b)``: a write into the result changed the array unseen (a silent
+  wrong gradient). Refused as the writes into other views are (``aliasing``).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+from gradcheck import numerical_grad
+
+import s2sad
+
+MODES = ["reverse", "forward"]
+W = np.arange(1.0, 5.0)
+X4 = np.array([0.3, -1.2, 0.5, 2.0])
+
+VIEW = "writing into a view of another array"
+INPLACE = "in-place update of an array whose memory another name shares"
+
+
+def _line(fn, marker="# <- refused"):
+    lines, first = inspect.getsourcelines(fn)
+    return first + next(i for i, text in enumerate(lines) if marker in text)
+
+
+def _derivative(fn, args, mode, wrt=0):
+    """The gradient (reverse mode), or the jvp along a fixed direction (forward mode),
+    of ``fn`` with respect to argument ``wrt``."""
+    if mode == "reverse":
+        return s2sad.grad(fn, wrt=wrt, mode="reverse")(*args)
+    return s2sad.jvp(fn, wrt=wrt)(*args, _direction(args[wrt]))[1]
+
+
+def _direction(x):
+    return np.linspace(-1.0, 1.5, np.size(x)).reshape(np.shape(x)) if np.ndim(x) else 0.7
+
+
+def _refused(fn, args, error, words, mode="reverse", wrt=0):
+    with pytest.raises(error) as info:
+        _derivative(fn, args, mode, wrt)
+    text = str(info.value)
+    first = text.splitlines()[0]
+    assert first.startswith(f"{__file__}:{_line(fn)}:"), text
+    for w in words:
+        assert w in text, text
+    return text
+
+
+def _matches(fn, args, mode="reverse", wrt=0):
+    """The derivative of ``fn`` in ``mode`` agrees with finite differences, and the
+    call leaves its arguments as they were."""
+    before = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    got = _derivative(fn, args, mode, wrt)
+    want = numerical_grad(fn, args, wrt)
+    if mode == "forward":
+        want = np.sum(want * _direction(args[wrt]))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    for a, b in zip(args, before):
+        np.testing.assert_array_equal(a, b)
+    return got
+
+
+# ---------------------------------------------------------------------------
+# calls returning views
+
+
+def view_matrix_transpose(x):
+    a = x * 1.0
+    b = np.matrix_transpose(a.reshape(2, 2))
+    b[0, 0] = 10.0  # <- refused
+    return np.sum(a * W)
+
+
+def view_linalg_matrix_transpose(x):
+    a = x * 1.0
+    b = np.linalg.matrix_transpose(a.reshape(2, 2))
+    b[0, 0] = 10.0  # <- refused
+    return np.sum(a * W)
+
+
+def view_permute_dims(x):
+    a = x * 1.0
+    b = np.permute_dims(a.reshape(2, 2), (1, 0))
+    b[0, 0] = 10.0  # <- refused
+    return np.sum(a * W)
+
+
+def view_rollaxis(x):
+    a = x * 1.0
+    b = np.rollaxis(a.reshape(2, 2), 1)
+    b[0, 0] = 10.0  # <- refused
+    return np.sum(a * W)
+
+
+def view_real_if_close(x):
+    a = x * 1.0
+    b = np.real_if_close(a)
+    b[0] = 10.0  # <- refused
+    return np.sum(a * W)
+
+
+def view_trim_zeros(x):
+    a = x * 1.0
+    b = np.trim_zeros(a)
+    b[0] = 10.0  # <- refused
+    return np.sum(a * W)
+
+
+def view_conj(x):
+    a = x * 1.0
+    b = a.conj()
+    b[0] = 10.0  # <- refused
+    return np.sum(a * W)
+
+
+def view_conjugate(x):
+    a = x * 1.0
+    b = a.conjugate()
+    b[0] = 10.0  # <- refused
+    return np.sum(a * W)
+
+
+def view_einsum(x):
+    a = x * 1.0
+    b = np.einsum("ii->i", a.reshape(2, 2))
+    b[0] = 10.0  # <- refused
+    return np.sum(a * W)
+
+
+VIEW_WRITES = [view_matrix_transpose, view_linalg_matrix_transpose, view_permute_dims,
+               view_rollaxis, view_real_if_close, view_trim_zeros, view_conj, view_conjugate,
+               view_einsum]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fn", VIEW_WRITES, ids=[f.__name__ for f in VIEW_WRITES])
+def test_write_into_a_view_made_by_a_call_is_refused(fn, mode):
+    _refused(fn, (X4,), s2sad.UnsupportedSyntaxError, [VIEW, "(b)"], mode)
+
+
+def scaled_matrix_transpose(x):
+    a = x * 1.0
+    b = np.matrix_transpose(a.reshape(2, 2))
+    b *= 3.0  # <- refused
+    return np.sum(a * W)
+
+
+def scaled_conjugate(x):
+    a = x * 1.0
+    b = a.conjugate()
+    b *= 3.0  # <- refused
+    return np.sum(a * W)
+
+
+def scaled_second_of_atleast_1d(x):
+    a = x * 1.0
+    c = x * 2.0
+    p, q = np.atleast_1d(a, c)
+    q *= 3.0  # <- refused
+    return np.sum(c * W) + np.sum(p)
+
+
+def scaled_einsum_transpose(x):
+    a = x * 1.0
+    b = np.einsum("ij->ji", a.reshape(2, 2))
+    b *= 3.0  # <- refused
+    return np.sum(a * W)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fn", [scaled_matrix_transpose, scaled_conjugate,
+                                scaled_second_of_atleast_1d, scaled_einsum_transpose])
+def test_in_place_update_of_a_view_made_by_a_call_is_refused(fn, mode):
+    _refused(fn, (X4,), s2sad.UnsupportedSyntaxError, [INPLACE, "read later"], mode)
+
+
+def new_arrays_written(x):
+    # np.conj (a ufunc) and an einsum of two operands make new arrays: written freely
+    a = x * 1.0
+    b = np.conj(a)
+    b[0] = 10.0 * x[1]
+    c = np.einsum("i,i->i", a, a)
+    c[1] = 3.0 * x[2]
+    c *= 2.0
+    return np.sum(a * W) + np.sum(b * W) + np.sum(c * W)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_writes_into_new_arrays_of_the_same_family_are_differentiated(mode):
+    _matches(new_arrays_written, (X4,), mode)
