@@ -195,3 +195,96 @@ def new_arrays_written(x):
 @pytest.mark.parametrize("mode", MODES)
 def test_writes_into_new_arrays_of_the_same_family_are_differentiated(mode):
     _matches(new_arrays_written, (X4,), mode)
+
+
+# ---------------------------------------------------------------------------
+# an array stored into itself: a[::-1] = a (the reverse sweep zeroed the adjoint it
+# had just added the value's part to)
+
+M23 = np.arange(1.0, 7.0).reshape(2, 3)
+
+
+def self_store_noop(x):
+    a = x.copy()
+    a[:] = a
+    return np.sum(a * W * a)
+
+
+def self_store_reversed(x):
+    a = x * 1.0
+    a[::-1] = a
+    return np.sum(a * W * x)
+
+
+def self_store_permuted(x):
+    a = x * 1.0
+    a[[3, 2, 1, 0]] = a
+    return np.sum(a * W * x)
+
+
+def self_store_repeated_index(x):
+    a = x * 1.0
+    a[[0, 0, 1, 2]] = a         # the last write of a[0] wins: a[0] = a[1]
+    return np.sum(a * W * x)
+
+
+def self_store_ellipsis(x):
+    a = x * 1.0
+    a[...] = a
+    return np.sum(a * W * x)
+
+
+def self_store_unary_plus(x):
+    a = x * 1.0
+    a[::-1] = +a
+    return np.sum(a * W * x)
+
+
+def self_store_in_loop(x):
+    a = x * 1.0
+    for _ in range(3):
+        a[::-1] = a
+        a = a * x
+    return np.sum(a * W)
+
+
+def self_store_matrix(x):
+    A = np.outer(x[:2], x[1:])
+    A[:, ::-1] = A
+    A[::-1] = A
+    return np.sum(A * M23)
+
+
+def self_store_after_branch(x):
+    a = x * 1.0
+    if x[0] > 0:
+        a = a * 2.0
+    a[::-1] = a
+    return np.sum(a * W * x)
+
+
+SELF_STORES = [self_store_noop, self_store_reversed, self_store_permuted,
+               self_store_repeated_index, self_store_ellipsis, self_store_unary_plus,
+               self_store_in_loop, self_store_matrix, self_store_after_branch]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fn", SELF_STORES, ids=[f.__name__ for f in SELF_STORES])
+def test_an_array_stored_into_itself(fn, mode):
+    _matches(fn, (X4,), mode)
+
+
+@pytest.mark.parametrize("fn", [self_store_reversed, self_store_permuted, self_store_in_loop])
+def test_an_array_stored_into_itself_second_derivative(fn):
+    got = s2sad.hessian(fn)(X4.copy())
+    h = 1e-3        # (central differences of central differences: exact for polynomials
+    #                 of degree 3, up to rounding)
+    want = np.array([(numerical_grad(fn, (X4 + h * e,)) - numerical_grad(fn, (X4 - h * e,)))
+                     / (2 * h) for e in np.eye(X4.size)])
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_the_value_and_gradient_of_a_reversal_into_itself():
+    value, grad = s2sad.value_and_grad(self_store_reversed)(X4)
+    assert value == pytest.approx(self_store_reversed(X4))
+    np.testing.assert_allclose(grad, X4[::-1] * W + X4[::-1] * W[::-1])
