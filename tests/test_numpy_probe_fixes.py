@@ -288,3 +288,82 @@ def test_the_value_and_gradient_of_a_reversal_into_itself():
     value, grad = s2sad.value_and_grad(self_store_reversed)(X4)
     assert value == pytest.approx(self_store_reversed(X4))
     np.testing.assert_allclose(grad, X4[::-1] * W + X4[::-1] * W[::-1])
+
+
+# ---------------------------------------------------------------------------
+# a stored value with leading size-1 axes, which NumPy drops (the adjoint helpers
+# crashed with a bare ValueError or IndexError)
+
+W34 = np.arange(1.0, 13.0).reshape(3, 4)
+
+
+def store_row(v):
+    a = np.zeros((3, 4))
+    a[0] = v
+    return np.sum(a * W34 * a)
+
+
+def store_whole(v):
+    a = np.zeros((3, 4))
+    a[...] = v
+    return np.sum(a * W34 * a)
+
+
+def store_column(v):
+    a = np.zeros((3, 4))
+    a[:, 0] = v
+    return np.sum(a * W34 * a)
+
+
+def store_rows_fancy(v):
+    a = np.zeros((3, 4))
+    a[[0, 2]] = v
+    return np.sum(a * W34 * a)
+
+
+def store_row_twice_fancy(v):
+    a = np.zeros((3, 4))
+    a[[0, 0]] = v
+    return np.sum(a * W34 * a)
+
+
+def store_block(v):
+    a = np.ones((3, 4))
+    a[1:, 1:3] = v
+    return np.sum(a * W34 * a)
+
+
+def store_rows_in_loop(v):
+    a = np.zeros((3, 4))
+    for i in range(3):
+        a[i] = v * (i + 1.0)
+    return np.sum(a * W34 * a)
+
+
+LEADING_ONES = [(store_row, (1, 4)), (store_row, (1, 1, 4)), (store_row, (1, 1)),
+                (store_whole, (1, 3, 1)), (store_whole, (1, 1, 4)), (store_column, (1, 3)),
+                (store_rows_fancy, (1, 2, 4)), (store_rows_fancy, (1, 1, 4)),
+                (store_row_twice_fancy, (1, 2, 4)), (store_block, (1, 2, 2)),
+                (store_block, (1, 1, 2)), (store_rows_in_loop, (1, 4))]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fn, shape", LEADING_ONES,
+                         ids=[f"{f.__name__}-{s}" for f, s in LEADING_ONES])
+def test_a_stored_value_with_leading_size_one_axes(fn, shape, mode):
+    v = np.linspace(-1.0, 2.0, int(np.prod(shape))).reshape(shape)
+    got = _matches(fn, (v,), mode)
+    if mode == "reverse":
+        assert got.shape == shape
+
+
+def test_the_store_helpers_shape_the_adjoint_like_the_value():
+    g = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(s2sad.runtime.take_adjoint(g, 0, np.ones((1, 4))),
+                                  g[:1])
+    np.testing.assert_array_equal(
+        s2sad.runtime.take_adjoint(g, Ellipsis, np.ones((1, 3, 1))),
+        g.sum(1).reshape(1, 3, 1))
+    np.testing.assert_array_equal(
+        s2sad.runtime.store_adjoint(g, np.array([0, 0]), np.ones((1, 2, 4))),
+        np.stack([np.zeros(4), g[0]])[None])
