@@ -2407,6 +2407,35 @@ def _container(recv, tree, ctx):
     return isinstance(obj, _CONTAINERS) or obj in _CONTAINERS
 
 
+def _may_be_array(e, tree, ctx):
+    """The receiver ``e`` of a method may be an array: a container of the function
+    (``_container``: ``b`` of ``b.clip(lo, hi, b)``), or an array computed from one,
+    by an ndarray method or attribute (``x.reshape(2, 2).mean(0, None, o)``,
+    ``B.T.dot(C, o)``), an index (``B[0].cumsum(0, None, o)``), arithmetic
+    (``(x * 2.0).cumsum(0, None, o)``) or a NumPy function (``np.exp(x).sum(0, None,
+    o)``)."""
+    if _container(e, tree, ctx):
+        return True
+    if isinstance(e, gast.BinOp):
+        return _may_be_array(e.left, tree, ctx) or _may_be_array(e.right, tree, ctx)
+    if isinstance(e, gast.UnaryOp):
+        return _may_be_array(e.operand, tree, ctx)
+    if isinstance(e, gast.Subscript):
+        return _may_be_array(e.value, tree, ctx)
+    if isinstance(e, gast.Attribute):
+        return hasattr(np.ndarray, e.attr) and _may_be_array(e.value, tree, ctx)
+    if isinstance(e, gast.Call):
+        # what a function returns (NumPy's, yours: g(x).sum(0, None, o)), not an object
+        # a class makes
+        obj = _global(e.func, ctx)
+        if obj is not _NOTHING:
+            return not isinstance(obj, type) or issubclass(obj, np.ndarray)
+        # (a method of an array, or of another object: self.forward(x))
+        return not isinstance(e.func, gast.Attribute) or _may_be_array(e.func.value, tree, ctx) \
+            or not hasattr(np.ndarray, e.func.attr)
+    return False
+
+
 _WHERE = {gast.Lambda: "in the body of a lambda", gast.ListComp: "in a list comprehension",
           gast.SetComp: "in a set comprehension", gast.DictComp: "in a dict comprehension",
           gast.GeneratorExp: "in a generator expression",
@@ -2563,7 +2592,7 @@ def _check_numpy_writes(tree, ctx):
         if obj is _NOTHING and isinstance(f, gast.Attribute) \
                 and (len(node.args) >= 2 or node.keywords) \
                 and hasattr(np.ndarray, f.attr) \
-                and _container(f.value, tree, ctx):      # b.clip(lo, hi, b)
+                and _may_be_array(f.value, tree, ctx):   # b.clip(lo, hi, b)
             obj, receiver = getattr(np.ndarray, f.attr), True
         if obj is _NOTHING or not _numpy_callable(obj):
             continue

@@ -321,7 +321,7 @@ def store_rows_fancy(v):
     return np.sum(a * W34 * a)
 
 
-def store_row_twice_fancy(v):
+def store_rowtwice_of_fancy(v):
     a = np.zeros((3, 4))
     a[[0, 0]] = v
     return np.sum(a * W34 * a)
@@ -343,7 +343,7 @@ def store_rows_in_loop(v):
 LEADING_ONES = [(store_row, (1, 4)), (store_row, (1, 1, 4)), (store_row, (1, 1)),
                 (store_whole, (1, 3, 1)), (store_whole, (1, 1, 4)), (store_column, (1, 3)),
                 (store_rows_fancy, (1, 2, 4)), (store_rows_fancy, (1, 1, 4)),
-                (store_row_twice_fancy, (1, 2, 4)), (store_block, (1, 2, 2)),
+                (store_rowtwice_of_fancy, (1, 2, 4)), (store_block, (1, 2, 2)),
                 (store_block, (1, 1, 2)), (store_rows_in_loop, (1, 4))]
 
 
@@ -367,3 +367,116 @@ def test_the_store_helpers_shape_the_adjoint_like_the_value():
     np.testing.assert_array_equal(
         s2sad.runtime.store_adjoint(g, np.array([0, 0]), np.ones((1, 2, 4))),
         np.stack([np.zeros(4), g[0]])[None])
+
+
+# ---------------------------------------------------------------------------
+# out given to a method of a value computed in the call's receiver (refused on a
+# named array; unseen there: a silent zero gradient)
+
+OUT = "a NumPy call writing its result into an array given as out"
+
+
+def twice_of(x):
+    return x * 2.0
+
+
+def out_mean_of_reshape(x):
+    o = np.zeros(2)
+    x.reshape(2, 2).mean(0, None, o)  # <- refused
+    return np.sum(o)
+
+
+def out_cumsum_of_product(x):
+    o = np.zeros(4)
+    (x * 2.0).cumsum(0, None, o)  # <- refused
+    return np.sum(o * W)
+
+
+def out_dot_of_transpose(x):
+    o = np.zeros((2, 2))
+    x.reshape(2, 2).T.dot(x.reshape(2, 2), o)  # <- refused
+    return np.sum(o)
+
+
+def out_cumsum_of_negation(x):
+    o = np.zeros(4)
+    y = (-x).cumsum(0, None, o)  # <- refused
+    return np.sum(y * W) + np.sum(o)
+
+
+def out_sum_of_numpy_call(x):
+    o = np.zeros(4)
+    np.exp(x).cumsum(0, None, o)  # <- refused
+    return np.sum(o * W)
+
+
+def out_sum_of_a_row(x):
+    o = np.zeros(2)
+    B = np.outer(x, x)
+    B[0].reshape(2, 2).sum(0, None, o)  # <- refused
+    return np.sum(o)
+
+
+def out_cumsum_of_your_function(x):
+    o = np.zeros(4)
+    twice_of(x).cumsum(0, None, o)  # <- refused
+    return np.sum(o * W)
+
+
+def out_keyword_sum_of_reshape(x):
+    o = np.zeros(2)
+    x.reshape(2, 2).sum(0, out=o)  # <- refused
+    return np.sum(o)
+
+
+def out_keyword_sum_of_product(x):
+    o = np.zeros(2)
+    (x * 1.0).reshape(2, 2).sum(axis=0, out=o)  # <- refused
+    return np.sum(o)
+
+
+OUT_ON_COMPUTED = [
+    (out_mean_of_reshape, "(x.reshape(2, 2).mean(0, None, o): out given as its positional "
+                          "argument 3)"),
+    (out_cumsum_of_product, "((x * 2.0).cumsum(0, None, o): out given as its positional "
+                            "argument 3)"),
+    (out_dot_of_transpose, "out given as its positional argument 2"),
+    (out_cumsum_of_negation, "((-x).cumsum(0, None, o): out given as its positional "
+                             "argument 3)"),
+    (out_sum_of_numpy_call, "(np.exp(x).cumsum(0, None, o)"),
+    (out_sum_of_a_row, "(B[0].reshape(2, 2).sum(0, None, o)"),
+    (out_cumsum_of_your_function, "(twice_of(x).cumsum(0, None, o)"),
+    (out_keyword_sum_of_reshape, "(x.reshape(2, 2).sum(0, out=o): out given by keyword)"),
+    (out_keyword_sum_of_product, "((x * 1.0).reshape(2, 2).sum(axis=0, out=o): out given "
+                                 "by keyword)"),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fn, detail", OUT_ON_COMPUTED,
+                         ids=[c[0].__name__ for c in OUT_ON_COMPUTED])
+def test_out_given_to_a_method_of_a_computed_array_is_refused(fn, detail, mode):
+    text = _refused(fn, (X4,), s2sad.UnsupportedSyntaxError, [OUT, detail], mode)
+    assert "_t" not in text.splitlines()[0]
+    assert "hint: use the value the call returns" in text
+
+
+class _Pile:
+    def __init__(self, x):
+        self.x = x
+
+    def copy(self):
+        return _Pile(self.x)
+
+    def sum(self, a, b, c):             # a method named like ndarray's, no out
+        return np.sum(self.x) * (a + b + c)
+
+
+def methods_of_objects_and_no_out(x):
+    p = _Pile(W)        # (no derivative through the objects)
+    s = p.copy().sum(1.0, 2.0, 3.0) + _Pile(W * 2.0).sum(1.0, 0.0, 0.0)
+    return s * x[0] + np.sum(x.reshape(2, 2).mean(0, None)) + np.sum((x * 2.0).cumsum(0, None))
+
+
+def test_methods_of_objects_and_calls_without_out_are_differentiated():
+    _matches(methods_of_objects_and_no_out, (X4,), "reverse")
