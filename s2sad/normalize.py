@@ -2539,6 +2539,17 @@ def _out_argument(obj, call, receiver=False):
     return f"as its positional argument {k + 1 - receiver}"
 
 
+def _copy_false(call):
+    """The call ``np.nan_to_num(x, ...)`` may replace the values of ``x`` in place: its
+    ``copy`` (by keyword, or its second positional argument) is not the constant True
+    (or what it is is not known: ``*args``, ``**kw``)."""
+    if any(isinstance(a, gast.Starred) for a in call.args) \
+            or any(k.arg is None for k in call.keywords):
+        return True
+    given = [k.value for k in call.keywords if k.arg == "copy"] + list(call.args[1:2])
+    return any(not (isinstance(c, gast.Constant) and c.value is True) for c in given)
+
+
 def _is_none(node):
     return isinstance(node, gast.Constant) and node.value is None
 
@@ -2599,6 +2610,8 @@ def _check_numpy_writes(tree, ctx):
         how = _out_argument(obj, node, receiver)
         if how is not None:
             found.append((node, "out", how))
+        elif not receiver and obj is np.nan_to_num and _copy_false(node):
+            found.append((node, "copy", None))
         elif not receiver and (obj in _NUMPY_WRITERS or (
                 isinstance(getattr(obj, "__self__", None), np.ufunc)
                 and getattr(obj, "__name__", "") == "at")):
@@ -2611,6 +2624,8 @@ def _check_numpy_writes(tree, ctx):
     text = _text(node)
     if len(text) > 60:
         text = _text(node.func) + "(...)"
+    if kind == "copy":
+        raise errors.unsupported(node, ctx, "InPlaceNanToNum", text)
     if kind == "write":
         called = _text(node.func)
         raise errors.mutating_call(node, ctx, f"{called} {how}",

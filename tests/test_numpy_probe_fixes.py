@@ -480,3 +480,53 @@ def methods_of_objects_and_no_out(x):
 
 def test_methods_of_objects_and_calls_without_out_are_differentiated():
     _matches(methods_of_objects_and_no_out, (X4,), "reverse")
+
+
+# ---------------------------------------------------------------------------
+# np.nan_to_num(a, copy=False, ...) replaces a's values in place, unseen (a silent
+# zero gradient for the values it puts there)
+
+NAN_TO_NUM = "np.nan_to_num with copy=False, which replaces the values of its argument"
+SPECIAL = np.array([np.nan, 1.0, np.inf, 2.0])
+
+
+def nan_to_num_in_place(x):
+    a = SPECIAL.copy()
+    np.nan_to_num(a, copy=False, nan=x[0], posinf=x[1])  # <- refused
+    return np.sum(a * W)
+
+
+def nan_to_num_in_place_by_position(x):
+    a = SPECIAL * x
+    b = np.nan_to_num(a, False)  # <- refused
+    return np.sum(a * W) + np.sum(b)
+
+
+def nan_to_num_in_place_copy_unknown(x, copy):
+    a = SPECIAL.copy()
+    np.nan_to_num(a, copy=copy, nan=x[0])  # <- refused
+    return np.sum(a * W)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fn", [nan_to_num_in_place, nan_to_num_in_place_by_position])
+def test_nan_to_num_in_place_is_refused(fn, mode):
+    text = _refused(fn, (X4,), s2sad.UnsupportedSyntaxError, [NAN_TO_NUM], mode)
+    assert "hint: use the value it returns: a = np.nan_to_num(a, nan=v)" in text
+
+
+def test_nan_to_num_with_a_copy_not_known_is_refused():
+    _refused(nan_to_num_in_place_copy_unknown, (X4, True), s2sad.UnsupportedSyntaxError,
+             [NAN_TO_NUM, "copy=copy"])
+
+
+def nan_to_num_returned(x):
+    a = SPECIAL.copy()
+    a = np.nan_to_num(a, copy=True, nan=x[0], posinf=x[1])
+    b = np.nan_to_num(a * x, nan=x[2])
+    return np.sum(a * W) + np.sum(b * b)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_nan_to_num_returning_its_value_is_differentiated(mode):
+    _matches(nan_to_num_returned, (X4,), mode)
