@@ -1531,8 +1531,11 @@ class Normalizer:
         (``a.T.dot(b)`` on a local ``a`` becomes ``_t1 = a.T; _t1.dot(b)``)."""
         if isinstance(e, gast.Name):
             return name(e.id)
-        if isinstance(e, gast.Attribute) and isinstance(self.receiver(e.value, []), gast.Name) \
-                and _is_dotted(e) and _root(e) not in self.ctx.local_names:
+        if isinstance(e, gast.Attribute) and _is_dotted(e) \
+                and _root(e) not in self.ctx.local_names \
+                and (isinstance(e.value, gast.Name)
+                     or isinstance(_global(e.value, self.ctx), types.ModuleType)):
+            # (np.lib.stride_tricks.sliding_window_view: a module's module too)
             return gast.Attribute(value=self.receiver(e.value, out), attr=e.attr,
                                   ctx=gast.Load())
         return self.atom(e, out)

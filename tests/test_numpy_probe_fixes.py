@@ -530,3 +530,84 @@ def nan_to_num_returned(x):
 @pytest.mark.parametrize("mode", MODES)
 def test_nan_to_num_returning_its_value_is_differentiated(mode):
     _matches(nan_to_num_returned, (X4,), mode)
+
+
+# ---------------------------------------------------------------------------
+# messages in the user's text: no temporary of the normal form (_t1.sort()), and a
+# function of a module's module (np.lib.stride_tricks) no "method of a computed value"
+
+
+def sort_of_a_slice(x):
+    a = x.copy()
+    a[:].sort()  # <- refused
+    return np.sum(a * W)
+
+
+def sort_of_a_reversed_slice(x):
+    a = x * 1.0
+    a[1:][::-1].sort()  # <- refused
+    return np.sum(a * W)
+
+
+def sort_of_a_reshape(x):
+    a = x * 1.0
+    a.reshape(2, 2).sort(axis=0)  # <- refused
+    return np.sum(a * W)
+
+
+def partition_of_a_product(x):
+    a = x * 1.0
+    (a * 1.0).partition(1)  # <- refused
+    return np.sum(a)
+
+
+def put_into_a_slice(x):
+    a = x * 1.0
+    a[:].put([0], x[0])  # <- refused
+    return np.sum(a)
+
+
+def shuffle_by_a_new_generator(x):
+    a = x * 1.0
+    np.random.default_rng(0).shuffle(a)  # <- refused
+    return np.sum(a * W)
+
+
+IN_USER_TEXT = [
+    (sort_of_a_slice, "a.sort() of an array that carries a derivative", "(a[:].sort())"),
+    (sort_of_a_reversed_slice, "a.sort() of an array", "(a[1:][::-1].sort())"),
+    (sort_of_a_reshape, "a.sort() of an array", "(a.reshape(2, 2).sort())"),
+    (partition_of_a_product, "call for its side effects", "((a * 1.0).partition)"),
+    (put_into_a_slice, "call for its side effects", "(a[:].put)"),
+    (shuffle_by_a_new_generator, "call for its side effects",
+     "(np.random.default_rng(0).shuffle)"),
+]
+
+
+@pytest.mark.parametrize("fn, what, detail", IN_USER_TEXT,
+                         ids=[c[0].__name__ for c in IN_USER_TEXT])
+def test_refusals_of_methods_of_computed_values_show_the_users_text(fn, what, detail):
+    text = _refused(fn, (X4,), s2sad.UnsupportedSyntaxError, [what, detail])
+    assert "_t" not in text.splitlines()[0]
+
+
+def window_view(x):
+    return np.sum(np.lib.stride_tricks.sliding_window_view(x, 2) ** 2)  # <- refused
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_function_of_a_submodule_without_rule_is_named(mode):
+    text = _refused(window_view, (X4,), s2sad.MissingRuleError,
+                    ["no derivative rule for np.lib.stride_tricks.sliding_window_view\n",
+                     "hint: register one with @s2sad.",
+                     "(np.lib.stride_tricks.sliding_window_view) (a template"], mode)
+    assert "computed value" not in text
+
+
+def window_view_constant(x):
+    w = np.lib.stride_tricks.sliding_window_view(W, 2)
+    return np.sum(w * x[0]) + np.sum(np.lib.stride_tricks.as_strided(W, (2,), (8,)))
+
+
+def test_a_function_of_a_submodule_on_constants_runs():
+    _matches(window_view_constant, (X4,))
