@@ -16,6 +16,7 @@ import dataclasses
 import inspect
 import linecache
 import re
+import types
 
 import gast
 import numpy as np
@@ -111,6 +112,25 @@ def _copy_keyword(v):
                                         and k.value.value is True) for k in v.keywords)
 
 
+def _method_receiver(v, ctx):
+    """The receiver of the call ``v`` of a method (``a`` of ``a.conj()``, a local, or a
+    global array ``G`` of ``G.ravel()``), or None for a function (``np.ravel(a)``,
+    ``np.linalg.matrix_transpose(a)``: of a module or a class)."""
+    f = v.func
+    if not isinstance(f, gast.Attribute):
+        return None
+    if isinstance(f.value, gast.Name) and f.value.id in ctx.local_names:
+        return f.value
+    path = dotted_name(f.value)
+    if path is None:
+        return f.value
+    try:
+        obj = ctx.lookup(path)
+    except (KeyError, ValueError, AttributeError):
+        return None
+    return None if isinstance(obj, (types.ModuleType, type)) else f.value
+
+
 def view_operands(v, ctx):
     """The operands (nodes) whose memory the result of the call ``v`` may share, as a
     view or as the operand itself, or None when the call makes a new value (or is no
@@ -121,14 +141,13 @@ def view_operands(v, ctx):
         return None
     path = dotted_name(v.func) or ""
     last = path.split(".")[-1]
-    method = isinstance(v.func, gast.Attribute) and isinstance(v.func.value, gast.Name) \
-        and v.func.value.id in ctx.local_names
+    recv = _method_receiver(v, ctx)
     if last in _VIEW_METHODS:
-        return [v.func.value] if method else None
+        return [recv] if recv is not None else None
     if last not in _VIEW_MAKERS and not (last == "meshgrid" and _copy_keyword(v)):
         return None
-    if method:
-        return [v.func.value]
+    if recv is not None:
+        return [recv]
     if last in _VIEWS_OF_ALL:
         return list(v.args)
     if last == "einsum":
@@ -952,7 +971,7 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
                                      f"{_user_name(v.func.value.id, ctx)}")
         view = isinstance(v, (gast.Subscript, gast.Attribute))
         if isinstance(v, gast.Call):
-            view = bool(view_operands(v, ctx))
+            view = view_operands(v, ctx) is not None
         source = v.value.id if isinstance(v, (gast.Subscript, gast.Attribute)) \
             and isinstance(v.value, gast.Name) else None
         if isinstance(v, gast.Subscript) and isinstance(v.slice, gast.Slice) \

@@ -134,9 +134,15 @@ def view_einsum(x):
     return np.sum(a * W)
 
 
+def view_conj_of_a_global(x):
+    b = W.conj()            # W itself
+    b[0] = x[0]  # <- refused
+    return np.sum(W * x)
+
+
 VIEW_WRITES = [view_matrix_transpose, view_linalg_matrix_transpose, view_permute_dims,
                view_rollaxis, view_real_if_close, view_trim_zeros, view_conj, view_conjugate,
-               view_einsum]
+               view_einsum, view_conj_of_a_global]
 
 
 @pytest.mark.parametrize("mode", MODES)
