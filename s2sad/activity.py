@@ -1995,14 +1995,33 @@ def _check(stmts, ctx, ops, varied, targets):
             if fn not in SIDE_EFFECT_OK and not _pure_call(fn, s.value) \
                     and not _pure_method(s.value, ctx) and loads(s.value) & varied:
                 f = s.value.func
+                shown = _shown_method(f, stmts, targets, ctx) or path
                 if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) \
                         and f.attr in _LIST_METHODS:
                     # (normalize lowers these on the lists the function builds)
-                    from .aliasing import _user_name
                     kind = _LIST_METHODS[f.attr]
                     if kind == "ListSort" and ctx.var_kinds.get(f.value.id, "A") not in (
                             "L", "LS", "AL"):
                         kind = "ArraySort"
-                    raise errors.unsupported(s, ctx, kind,
-                                             f"{_user_name(f.value.id, ctx)}.{f.attr}()")
-                raise errors.unsupported(s, ctx, "SideEffectCall", path)
+                    raise errors.unsupported(s, ctx, kind, f"{shown}()")
+                raise errors.unsupported(s, ctx, "SideEffectCall", shown)
+
+
+
+def _shown_method(f, stmts, targets, ctx):
+    """The user's text for the method ``f`` (``recv.attr``) called in the normal form:
+    the name the user wrote for its receiver (``acc`` for ``acc_2``), or for a
+    temporary the expression it stands for (``a[:].sort`` of ``_t1 = a[:]``,
+    ``_t1.sort()``); None where ``f`` is no method of a name."""
+    from .aliasing import _user_name, _view_text
+    if not (isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name)):
+        return None
+    recv = f.value.id
+    if recv not in ctx.namer.temps:
+        return f"{_user_name(recv, ctx)}.{f.attr}"
+    defs = {t: s.value for s, t in zip(stmts, targets)
+            if t in ctx.namer.temps and isinstance(s, gast.Assign)}
+    method = gast.Attribute(value=gast.Name(id=recv, ctx=gast.Load(), annotation=None,
+                                            type_comment=None), attr=f.attr, ctx=gast.Load())
+    text = _view_text(recv, method, ctx, defs)
+    return None if text.startswith("_") else text

@@ -16,6 +16,7 @@ import dataclasses
 import inspect
 import linecache
 import re
+import types
 
 import gast
 import numpy as np
@@ -86,7 +87,15 @@ _VIEW_MAKERS = {"reshape", "ravel", "transpose", "swapaxes", "moveaxis", "squeez
                 "asarray", "asanyarray", "ascontiguousarray", "asfortranarray",
                 "asarray_chkfinite", "require", "asmatrix", "split", "array_split", "hsplit",
                 "vsplit", "dsplit", "broadcast_arrays", "as_strided", "sliding_window_view",
-                "unstack"}
+                "unstack", "rollaxis", "matrix_transpose", "permute_dims", "real_if_close",
+                "trim_zeros", "frombuffer", "from_dlpack", "ix_", "einsum"}
+# methods (not functions) whose result may be the receiver itself: ndarray.conj() of a
+# real array is that array, where np.conj(a), a ufunc, makes a new one
+_VIEW_METHODS = {"conj", "conjugate"}
+# view makers whose result may share memory with each array argument, not only the
+# first (p, q = np.atleast_1d(a, b); np.meshgrid(a, b, copy=False))
+_VIEWS_OF_ALL = {"atleast_1d", "atleast_2d", "atleast_3d", "broadcast_arrays", "ix_",
+                 "meshgrid"}
 # calls whose result holds the very objects of their arguments (list(B) of an array
 # holds views of its rows, max(xs) is one of them)
 _CONTAINER_MAKERS = {builtins.list, builtins.tuple, builtins.sorted, builtins.reversed,
@@ -94,6 +103,63 @@ _CONTAINER_MAKERS = {builtins.list, builtins.tuple, builtins.sorted, builtins.re
                      builtins.dict, builtins.min, builtins.max, runtime.in_order}
 # indices that surely select a copy (fancy indexing): lists, masks, index arrays
 _INDEX_ARRAYS = {"array", "arange", "argsort", "nonzero", "flatnonzero", "argwhere", "where"}
+
+
+def _copy_keyword(v):
+    """The call ``v`` has ``copy=`` other than ``copy=True`` (``np.array(a, copy=False)``,
+    ``a.astype(t, copy=False)``, ``np.meshgrid(a, b, copy=False)``)."""
+    return any(k.arg == "copy" and not (isinstance(k.value, gast.Constant)
+                                        and k.value.value is True) for k in v.keywords)
+
+
+def _method_receiver(v, ctx):
+    """The receiver of the call ``v`` of a method (``a`` of ``a.conj()``, a local, or a
+    global array ``G`` of ``G.ravel()``), or None for a function (``np.ravel(a)``,
+    ``np.linalg.matrix_transpose(a)``: of a module or a class)."""
+    f = v.func
+    if not isinstance(f, gast.Attribute):
+        return None
+    if isinstance(f.value, gast.Name) and f.value.id in ctx.local_names:
+        return f.value
+    path = dotted_name(f.value)
+    if path is None:
+        return f.value
+    try:
+        obj = ctx.lookup(path)
+    except (KeyError, ValueError, AttributeError):
+        return None
+    return None if isinstance(obj, (types.ModuleType, type)) else f.value
+
+
+def view_operands(v, ctx):
+    """The operands (nodes) whose memory the result of the call ``v`` may share, as a
+    view or as the operand itself, or None when the call makes a new value (or is no
+    call of NumPy's view makers): the receiver of a method (``a.reshape(2, 2)``,
+    ``a.conj()``), the first argument of a function (``np.rollaxis(a, 1)``), each
+    argument of ``np.atleast_1d(a, b)``, the one operand of ``np.einsum('ii->i', a)``."""
+    if not isinstance(v, gast.Call):
+        return None
+    path = dotted_name(v.func) or ""
+    last = path.split(".")[-1]
+    recv = _method_receiver(v, ctx)
+    if last in _VIEW_METHODS:
+        return [recv] if recv is not None else None
+    if last not in _VIEW_MAKERS and not (last == "meshgrid" and _copy_keyword(v)):
+        return None
+    if recv is not None:
+        return [recv]
+    if last in _VIEWS_OF_ALL:
+        return list(v.args)
+    if last == "einsum":
+        # a view only of a single operand (np.einsum('ii->i', a), 'ij->ji'); with two
+        # or more the result is new (operands after a subscripts string; the sublist
+        # form np.einsum(a, [0, 0], [0]) and a subscripts held by a name: any argument)
+        if v.args and isinstance(v.args[0], gast.Constant) and isinstance(v.args[0].value, str):
+            ops = v.args[1:]
+            return list(ops) if len(ops) == 1 and not any(k.arg == "out" for k in v.keywords) \
+                else None
+        return list(v.args)
+    return list(v.args[:1])
 
 
 class _Liveness:
@@ -438,12 +504,12 @@ class _Sharing(_Liveness):
             and isinstance(v.func.value, gast.Name) and v.func.value.id in self.ctx.local_names \
             else []
         first = (recv or v.args)[:1]
-        if last in _VIEW_MAKERS:
-            return first, []
+        views = view_operands(v, self.ctx)
+        if views is not None:
+            return views, []
         if last == "diag" and first and self.kinds.get(getattr(first[0], "id", None)) != "A1":
             return first, []      # the diagonal of a matrix, not a matrix made from a vector
-        if any(k.arg == "copy" and not (isinstance(k.value, gast.Constant)
-                                        and k.value.value is True) for k in v.keywords):
+        if _copy_keyword(v):
             return first, []      # np.array(a, copy=False), a.astype(t, copy=False)
         if recv:
             if last == "pop" and (recv[0].id in self.tapes
@@ -906,8 +972,7 @@ def check_views(tree, stmts, ctx, assigns, others, varied=None):
                                      f"{_user_name(v.func.value.id, ctx)}")
         view = isinstance(v, (gast.Subscript, gast.Attribute))
         if isinstance(v, gast.Call):
-            path = dotted_name(v.func) or ""
-            view = path.split(".")[-1] in _VIEW_MAKERS
+            view = view_operands(v, ctx) is not None
         source = v.value.id if isinstance(v, (gast.Subscript, gast.Attribute)) \
             and isinstance(v.value, gast.Name) else None
         if isinstance(v, gast.Subscript) and isinstance(v.slice, gast.Slice) \

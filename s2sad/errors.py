@@ -285,6 +285,10 @@ UNSUPPORTED = {
                     "(by keyword or by position)",
                     "use the value the call returns: b = np.tanh(b) in place of "
                     "np.tanh(b, out=b) or np.tanh(b, b)"),
+    "InPlaceNanToNum": ("np.nan_to_num with copy=False, which replaces the values of its "
+                        "argument in place",
+                        "use the value it returns: a = np.nan_to_num(a, nan=v) in place of "
+                        "np.nan_to_num(a, copy=False, nan=v)"),
     "SideEffectCall": ("call for its side effects on a value that carries a derivative",
                        "use the value returned by a function instead of mutating its argument"),
     "ListMethod": ("a list method changing a list that carries a derivative, of a list "

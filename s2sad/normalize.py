@@ -1692,8 +1692,11 @@ class Normalizer:
         (``a.T.dot(b)`` on a local ``a`` becomes ``_t1 = a.T; _t1.dot(b)``)."""
         if isinstance(e, gast.Name):
             return name(e.id)
-        if isinstance(e, gast.Attribute) and isinstance(self.receiver(e.value, []), gast.Name) \
-                and _is_dotted(e) and _root(e) not in self.ctx.local_names:
+        if isinstance(e, gast.Attribute) and _is_dotted(e) \
+                and _root(e) not in self.ctx.local_names \
+                and (isinstance(e.value, gast.Name)
+                     or isinstance(_global(e.value, self.ctx), types.ModuleType)):
+            # (np.lib.stride_tricks.sliding_window_view: a module's module too)
             return gast.Attribute(value=self.receiver(e.value, out), attr=e.attr,
                                   ctx=gast.Load())
         return self.atom(e, out)
@@ -2609,6 +2612,35 @@ def _container(recv, tree, ctx):
     return isinstance(obj, _CONTAINERS) or obj in _CONTAINERS
 
 
+def _may_be_array(e, tree, ctx):
+    """The receiver ``e`` of a method may be an array: a container of the function
+    (``_container``: ``b`` of ``b.clip(lo, hi, b)``), or an array computed from one,
+    by an ndarray method or attribute (``x.reshape(2, 2).mean(0, None, o)``,
+    ``B.T.dot(C, o)``), an index (``B[0].cumsum(0, None, o)``), arithmetic
+    (``(x * 2.0).cumsum(0, None, o)``) or a NumPy function (``np.exp(x).sum(0, None,
+    o)``)."""
+    if _container(e, tree, ctx):
+        return True
+    if isinstance(e, gast.BinOp):
+        return _may_be_array(e.left, tree, ctx) or _may_be_array(e.right, tree, ctx)
+    if isinstance(e, gast.UnaryOp):
+        return _may_be_array(e.operand, tree, ctx)
+    if isinstance(e, gast.Subscript):
+        return _may_be_array(e.value, tree, ctx)
+    if isinstance(e, gast.Attribute):
+        return hasattr(np.ndarray, e.attr) and _may_be_array(e.value, tree, ctx)
+    if isinstance(e, gast.Call):
+        # what a function returns (NumPy's, yours: g(x).sum(0, None, o)), not an object
+        # a class makes
+        obj = _global(e.func, ctx)
+        if obj is not _NOTHING:
+            return not isinstance(obj, type) or issubclass(obj, np.ndarray)
+        # (a method of an array, or of another object: self.forward(x))
+        return not isinstance(e.func, gast.Attribute) or _may_be_array(e.func.value, tree, ctx) \
+            or not hasattr(np.ndarray, e.func.attr)
+    return False
+
+
 _WHERE = {gast.Lambda: "in the body of a lambda", gast.ListComp: "in a list comprehension",
           gast.SetComp: "in a set comprehension", gast.DictComp: "in a dict comprehension",
           gast.GeneratorExp: "in a generator expression",
@@ -2712,6 +2744,17 @@ def _out_argument(obj, call, receiver=False):
     return f"as its positional argument {k + 1 - receiver}"
 
 
+def _copy_false(call):
+    """The call ``np.nan_to_num(x, ...)`` may replace the values of ``x`` in place: its
+    ``copy`` (by keyword, or its second positional argument) is not the constant True
+    (or what it is is not known: ``*args``, ``**kw``)."""
+    if any(isinstance(a, gast.Starred) for a in call.args) \
+            or any(k.arg is None for k in call.keywords):
+        return True
+    given = [k.value for k in call.keywords if k.arg == "copy"] + list(call.args[1:2])
+    return any(not (isinstance(c, gast.Constant) and c.value is True) for c in given)
+
+
 def _is_none(node):
     return isinstance(node, gast.Constant) and node.value is None
 
@@ -2765,13 +2808,15 @@ def _check_numpy_writes(tree, ctx):
         if obj is _NOTHING and isinstance(f, gast.Attribute) \
                 and (len(node.args) >= 2 or node.keywords) \
                 and hasattr(np.ndarray, f.attr) \
-                and _container(f.value, tree, ctx):      # b.clip(lo, hi, b)
+                and _may_be_array(f.value, tree, ctx):   # b.clip(lo, hi, b)
             obj, receiver = getattr(np.ndarray, f.attr), True
         if obj is _NOTHING or not _numpy_callable(obj):
             continue
         how = _out_argument(obj, node, receiver)
         if how is not None:
             found.append((node, "out", how))
+        elif not receiver and obj is np.nan_to_num and _copy_false(node):
+            found.append((node, "copy", None))
         elif not receiver and (obj in _NUMPY_WRITERS or (
                 isinstance(getattr(obj, "__self__", None), np.ufunc)
                 and getattr(obj, "__name__", "") == "at")):
@@ -2784,6 +2829,8 @@ def _check_numpy_writes(tree, ctx):
     text = _text(node)
     if len(text) > 60:
         text = _text(node.func) + "(...)"
+    if kind == "copy":
+        raise errors.unsupported(node, ctx, "InPlaceNanToNum", text)
     if kind == "write":
         called = _text(node.func)
         raise errors.mutating_call(node, ctx, f"{called} {how}",

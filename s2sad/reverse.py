@@ -722,6 +722,7 @@ class Reverse:
         if base in self.ctx.active and _defined(state.get(base, U)):
             v = s.value
             index = index_expr(clone(target.slice), self.ctx)
+            itself = None
             if isinstance(v, gast.Name) and v.id in self.ctx.active:
                 # ints and slices write each element once; a fancy index may write one
                 # twice, and then only the last write reaches the array
@@ -738,7 +739,15 @@ class Reverse:
                                      args=parts, keywords=[])
                 else:
                     take = call(self.helper(helper), name(b), index, name(v.id))
-                self.contribute(v.id, take, state, out)
+                if self.adjoint(v.id) == b:
+                    # a[::-1] = a, a[:] = a: the value stored is the array's value before
+                    # the store, whose adjoint is ba itself. Its part (a copy) is taken
+                    # before the written slots of ba are zeroed, and added after: added
+                    # first, the zeroing wiped it out
+                    itself = self.fresh()
+                    out.append(assign(itself, take))
+                else:
+                    self.contribute(v.id, take, state, out)
             if _whole(target.slice):    # a[()] = v, a[...] = v: all of a, maybe 0-d
                 out.append(assign(b, call(self.helper("zeros_like"), name(base))))
                 state[base] = OWN
@@ -746,6 +755,8 @@ class Reverse:
                 zero = gast.Subscript(value=name(b), slice=clone(target.slice),
                                       ctx=gast.Store())
                 out.append(assign(zero, const(0.0)))
+            if itself is not None:
+                self.contribute(v.id, name(itself), state, out)
         restore = gast.Subscript(value=name(base), slice=clone(target.slice), ctx=gast.Store())
         out.append(assign(restore, name(old)))
         return out

@@ -615,6 +615,18 @@ def take_adjoint(g, index, v):
         part = part.copy()
     elif v.__class__ in _SCALAR_OPERANDS:      # an element for a number: as it is
         return part
+    return _stored_adjoint(part, v)
+
+
+def _stored_adjoint(part, v):
+    """``part``, the adjoint of ``a[index]`` after ``a[index] = v``, summed to ``v``'s
+    shape. NumPy broadcasts ``v`` to the slots written after dropping its leading
+    size-1 axes (``a[0] = v`` of a row with ``v`` of shape ``(1, n)``): those axes are
+    put back first."""
+    extra = np.ndim(v) - np.ndim(part)
+    if extra > 0 and isinstance(part, np.ndarray) \
+            and all(n == 1 for n in np.shape(v)[:extra]):
+        part = part.reshape((1,) * extra + part.shape)
     return unbroadcast(part, v)
 
 
@@ -639,7 +651,7 @@ def store_adjoint(g, index, v):
     if isinstance(part, np.ndarray):        # (g a list or dict: an item, written once)
         fancy = isinstance(g, np.ndarray) and not _basic_index(index)
         part = last_writes(part, g, index) if fancy else part.copy()
-    return unbroadcast(part, v)
+    return _stored_adjoint(part, v)
 
 
 def check_float_store(filename, a, lineno, col):

@@ -301,7 +301,7 @@ def imag(z, val):
 
 @adjoint(np.nan_to_num)
 def nan_to_num(z, x, copy=True, nan=0.0, posinf=None, neginf=None):
-    """zero where x is nan or infinite; nan=, posinf=, neginf= get the adjoint where they are put"""
+    """zero where x is nan or infinite; nan=, posinf=, neginf= get the adjoint where they are put; copy=False (in place) is refused: use the value returned"""
     d[x] = like(np.where(np.isfinite(x), d[z], 0.0), x)
     d[nan] = nan_to_num_fill_adjoint(d[z], x, nan, 0)
     d[posinf] = nan_to_num_fill_adjoint(d[z], x, posinf, 1)
