@@ -1758,7 +1758,9 @@ _FLOAT_SCALAR_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.FloorDiv, gas
 
 def guard_inplace(tree, ctx):
     """After each ``a_1 = a op v`` the user wrote ``a op= v`` (normalize's ``INPLACE``),
-    where ``a`` may be an array, a check that the new array fits into ``a``
+    where ``a`` may be an array, a check that the new array fits into ``a`` (and before
+    ``a[i] = t`` of ``a[i] op= v``, which Python runs as ``t = a[i]; t op= v; a[i] =
+    t``, in place where ``a[i]`` is a row, that ``t op v`` fits into ``a[i]``)
     (``runtime.check_inplace``): NumPy updates ``a`` in place and raises where ``v``
     broadcasts it to a larger shape, or where the result's dtype does not cast back to
     ``a``'s (a float into an int array), but the generated code makes a new array
@@ -1766,20 +1768,33 @@ def guard_inplace(tree, ctx):
     prove it fits: ``a`` a scalar or a list, or an array of floats (``_float_arrays``)
     with an int or float constant. Called by the reverse and forward passes (after
     ``guard_stores``)."""
-    found = []
+    found = []          # (a op v, the statement the check goes after or before)
+    items = {}          # a[i] op= v: id(the item's new value _t2 = _t1 op v) -> the store
     for s in walk_stmts(tree.body):
         if s.__class__ is gast.Assign and anno.get(s, anno.Key.INPLACE) \
                 and s.value.__class__ is gast.BinOp \
                 and s.value.left.__class__ is gast.Name \
                 and s.value.op.__class__ in _INPLACE_OPS and target_name(s) is not None \
                 and ctx.var_kinds.get(s.value.left.id) not in ("S", "L", "LS"):
-            found.append(s)
+            found.append((s, s))
+        elif s.__class__ is gast.Assign and anno.get(s, anno.Key.INPLACE_ITEM) \
+                and s.value.__class__ is gast.Name:
+            items[s.value.id] = s
+    if items:       # a[i] += v is t = a[i]; t += v (in place, a row's view); a[i] = t
+        for s in walk_stmts(tree.body):
+            t = target_name(s) if s.__class__ is gast.Assign else None
+            if t in items and s.value.__class__ is gast.BinOp \
+                    and s.value.left.__class__ is gast.Name \
+                    and s.value.op.__class__ in _INPLACE_OPS \
+                    and ctx.var_kinds.get(s.value.left.id) not in ("S", "L", "LS"):
+                found.append((s, items[t]))
     if not found:
         return
     floats = _float_arrays(tree, ctx)
     fn = None
     guards = {}
-    for s in found:
+    before = {}         # id(store a[i] = t) -> the check, which goes before it
+    for s, at in found:
         a, v, op = s.value.left, s.value.right, s.value.op
         if a.id in floats and op.__class__ in _FLOAT_SCALAR_OPS \
                 and v.__class__ is gast.Constant and type(v.value) in (int, float):
@@ -1794,11 +1809,23 @@ def guard_inplace(tree, ctx):
                                           type_comment=None),
                                 clone(v), gast.Constant(value=_INPLACE_OPS[
                                     op.__class__], kind=None)], keywords=[])
-        guards[id(s)] = gast.copy_location(gast.Expr(value=check), s)
+        if at is s:
+            guards[id(s)] = gast.copy_location(gast.Expr(value=check), s)
+        else:
+            before[id(at)] = gast.copy_location(gast.Expr(value=check), at)
 
     def visit(stmts):
         out = []
         for s in stmts:
+            if id(s) in before:     # (before guard_stores' check of the dtype: NumPy's
+                k = len(out)        # own exception comes first, as from a[i] += v)
+                while k and out[k - 1].__class__ is gast.Expr \
+                        and out[k - 1].value.__class__ is gast.Call \
+                        and isinstance(out[k - 1].value.func, gast.Name) \
+                        and ctx.injected.get(out[k - 1].value.func.id).__class__ \
+                        is functools.partial:
+                    k -= 1
+                out.insert(k, before[id(s)])
             out.append(s)
             if id(s) in guards:
                 out.append(guards[id(s)])

@@ -115,8 +115,37 @@ def int_update(x, y):
     return b.sum() * y
 
 
+def growing_row_update(x, y):
+    a = np.ones((3, 4)) * x
+    a[0] += np.ones((1, 4)) * y                         # raises here
+    return np.sum(a * a)
+
+
+def int_row_update(x, y):
+    a = np.zeros((2, 3), dtype=int)
+    a[1] += x * y                                       # raises here
+    return np.sum(a) * y
+
+
+def int_row_update_in_a_loop(x, y):
+    a = np.zeros((2, 3), dtype=int)
+    for i in range(2):
+        a[i] += x * y                                   # raises here
+    return np.sum(a) * y
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_int_row_updated_in_a_loop_is_refused_before_it(mode):
+    """The check that a store of a value carrying a derivative goes into floats is made
+    once before a loop that does not rebind the array: a located refusal there."""
+    got = _raised(lambda: s2sad.grad(int_row_update_in_a_loop, mode=mode)(1.5, 0.5))
+    assert isinstance(got, s2sad.errors.TruncatingStoreError)
+    _assert_located(got, int_row_update_in_a_loop)
+
+
 RAISING = [too_many, too_few, loop_over_triples, named_triple, from_a_helper,
-           over_zip_of_three, over_enumerate, growing_update, int_update]
+           over_zip_of_three, over_enumerate, growing_update, int_update,
+           growing_row_update, int_row_update]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -465,3 +494,22 @@ def test_a_list_extended_in_place_is_not_checked(mode):
     g = s2sad.grad(list_update, mode=mode)
     assert g(1.5) == pytest.approx(2.0)
     assert "check_inplace" not in g.source
+
+
+def row_and_element_updates(x, y):
+    a = np.ones((3, 4)) * x
+    a[0] += np.ones(4) * y          # a row, a value of its shape
+    a[1] *= y                       # a row, a number
+    a[2, 1] += x * y                # an element
+    for i in range(3):
+        a[i] -= 0.5 * x
+    return np.sum(a * a)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_item_updates_that_fit_are_differentiated(mode):
+    from gradcheck import numerical_grad
+    for args in [(1.5, 0.5), (-0.7, 1.2)]:
+        got = s2sad.grad(row_and_element_updates, wrt=0, mode=mode)(*args)
+        np.testing.assert_allclose(got, numerical_grad(row_and_element_updates, args, 0),
+                                   rtol=1e-6)
