@@ -32,7 +32,7 @@ import gast
 import numpy as np
 
 from . import anno, runtime, shapes
-from .gastutil import Transformer, children, clone, dotted_name, names, walk
+from .gastutil import Transformer, children, clone, dotted_name, names, statements, walk
 from .gastutil import blocks as _blocks
 from .kinds import array_ndim, is_array_kind
 
@@ -660,8 +660,8 @@ def _dead_cycles(tree, ctx, facts, blocks=None):
         return False    # straight-line SSA code: no cycles, nothing computed again
     dead = set()
     sequences = _sequences(blocks, ctx)
-    _Liveness(ctx, facts, sequences, _tapes(tree, ctx) if sequences else ()).block(
-        tree.body, set(), dead)
+    _Liveness(ctx, facts, sequences, _tapes(tree, ctx) if sequences else (),
+              blocks).block(tree.body, set(), dead)
     if not dead:
         return False
     blocks = [b for b in blocks if b]   # (a block emptied before is not one any more)
@@ -672,6 +672,24 @@ def _dead_cycles(tree, ctx, facts, blocks=None):
         block[:] = [x for x in block if not _idle_loop(x, read_after, ctx, sequences)] \
             or [gast.Pass()]
     return True
+
+
+def _row_lengths(sequences, blocks):
+    """Those of ``sequences`` every binding of which checks its items to have one length
+    ``n`` (``as_sequence(x, rows=n)`` or ``items=n``, an int): name -> ``n``."""
+    found = {}
+    for block in blocks:
+        for x in block:
+            if x.__class__ is not gast.Assign or len(x.targets) != 1 \
+                    or x.targets[0].__class__ is not gast.Name \
+                    or x.targets[0].id not in sequences:
+                continue
+            n = next((k.value.value for k in x.value.keywords
+                      if k.arg in ("rows", "items") and k.value.__class__ is gast.Constant
+                      and type(k.value.value) is int), None)
+            t = x.targets[0].id
+            found[t] = n if found.get(t, n) == n else None
+    return {t: n for t, n in found.items() if n is not None}
 
 
 def _sequences(blocks, ctx):
@@ -708,13 +726,15 @@ class _Liveness:
     those of the last round (the one that changed nothing, so it saw the final live
     names) are kept: no mark is premature, and no round is made again to mark."""
 
-    def __init__(self, ctx, facts, sequences=frozenset(), tapes=frozenset()):
+    def __init__(self, ctx, facts, sequences=frozenset(), tapes=frozenset(), tree_blocks=()):
         self.ctx, self.facts = ctx, facts
         self.sequences = sequences      # names bound to as_sequence(...) only (_sequences)
         self.tapes = tapes              # (_tapes)
         self.params = set(ctx.params)
         self.removable_ = {}        # id(assignment) -> whether it may go (removable)
         self.indexed = set()        # (Q, i) of the loops for i in range(len(Q)) around
+        self.rows = _row_lengths(sequences, tree_blocks) if sequences else {}
+        self.row_items = {}         # t -> n for t = Q[i] in such a loop, Q's items of length n
 
     def removable(self, x, n):
         """The assignment ``x`` of the name ``n`` may go if nothing needs ``n``: asked
@@ -728,7 +748,11 @@ class _Liveness:
                 or _harmless(v, self.ctx)
                 or (v.__class__ is gast.Subscript and v.value.__class__ is gast.Name
                     and v.slice.__class__ is gast.Name
-                    and (v.value.id, v.slice.id) in self.indexed))
+                    and (v.value.id, v.slice.id) in self.indexed)
+                or (v.__class__ is gast.Subscript and v.value.__class__ is gast.Name
+                    and v.slice.__class__ is gast.Constant and type(v.slice.value) is int
+                    and -self.row_items.get(v.value.id, 0) <= v.slice.value
+                    < self.row_items.get(v.value.id, 0)))
         return hit
 
     def array_index_loop(self, x):
@@ -789,8 +813,11 @@ class _Liveness:
         bound = {n.id for n in names(x.target)} if is_for else set()
         top = exit_ | (set() if is_for else header)
         pair = self.array_index_loop(x) if is_for else None
+        rows = {}
         if pair is not None:
             self.indexed.add(pair)
+            rows = self.rows_read(x, *pair)
+            self.row_items.update(rows)
         while True:
             marks = None if mark is None else set()
             body = self.block(x.body, top, marks) - bound
@@ -801,7 +828,30 @@ class _Liveness:
         if mark is not None:
             mark |= marks               # (those of the round that saw ``top``)
         self.indexed.discard(pair)
+        for t in rows:
+            del self.row_items[t]
         return top | header if is_for else top
+
+    def rows_read(self, x, q, i):
+        """``t -> n`` for each ``t = Q[i]`` in the body of the loop ``x`` over ``Q`` whose
+        items ``as_sequence`` checked to have length ``n`` (``rows=n``, ``items=n``):
+        ``t[k]`` for ``-n <= k < n`` cannot raise. None where the body stores into some
+        item or binds ``t`` again (an item replaced: no more the checked one)."""
+        n = self.rows.get(q)
+        if n is None:
+            return {}
+        out = {}
+        writes = self.facts.lists(x)[1]
+        for s in statements(x.body):
+            if s.__class__ in (gast.AugAssign, gast.Delete) or s.__class__ is gast.Assign \
+                    and any(t.__class__ is not gast.Name for t in s.targets):
+                return {}
+            if s.__class__ is gast.Assign and s.value.__class__ is gast.Subscript \
+                    and s.value.value.__class__ is gast.Name and s.value.value.id == q \
+                    and s.value.slice.__class__ is gast.Name and s.value.slice.id == i \
+                    and writes.count(s.targets[0].id) == 1:
+                out[s.targets[0].id] = n
+        return out
 
 
 _PURE_BUILTINS = {abs, len, range, reversed, float, int, bool, min, max, sum, isinstance,
