@@ -234,10 +234,10 @@ UNSUPPORTED = {
                       "give each function its own name (def square(t), def cube(t)) and "
                       "call the one you mean in each branch, or define one function "
                       "whose body holds the if"),
-    "NestedOutside": ("a call of a function defined inside an if or a loop that does not "
+    "NestedOutside": ("a call of a function defined in a branch of an if that does not "
                       "hold the call",
-                      "define the function before the if or the loop, where every call "
-                      "sees it, or call it inside the block that defines it"),
+                      "define the function before the if, where every call sees it, or "
+                      "call it inside the branch that defines it"),
     "ListComp": ("list comprehension", "write the loop out with a for statement"),
     "Set": ("set display ({a, b})", "use a list or a tuple"),
     "SetComp": ("set comprehension", "write the loop out with a for statement"),

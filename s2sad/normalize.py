@@ -227,11 +227,11 @@ class Normalizer:
         self.nested_path = {}           # nested function -> path of its def
 
     # -- statements -------------------------------------------------------
-    def block(self, stmts):
+    def block(self, stmts, loop=False):
         out = []
         saved = self.path
         self.blocks_made += 1
-        self.path = saved + (self.blocks_made,)
+        self.path = saved + ((self.blocks_made, loop),)
         try:
             for s in stmts:
                 self.stmt(s, out)
@@ -637,8 +637,8 @@ class Normalizer:
         self.check_expr(s.iter)
         it = s.iter
         if _is_call_of(it, "range") and isinstance(s.target, gast.Name):
-            node = gast.For(target=s.target, iter=it, body=self.block(s.body), orelse=[],
-                            type_comment=None)
+            node = gast.For(target=s.target, iter=it, body=self.block(s.body, loop=True),
+                            orelse=[], type_comment=None)
             out.append(copy_location(node, s))
             return
         # for <target> in <iterable>  ->  for _i in range(len(seq)): <target> = seq[_i]
@@ -660,7 +660,8 @@ class Normalizer:
             item = gast.Subscript(value=q, slice=name(index), ctx=gast.Load())
             head.append(assign(t, copy_location(item, s), like=s))
         node = gast.For(target=name(index, store=True), iter=iterable,
-                        body=self.block(head + s.body), orelse=[], type_comment=None)
+                        body=self.block(head + s.body, loop=True), orelse=[],
+                        type_comment=None)
         out.append(copy_location(node, s))
 
     def check_not_resized(self, s):
@@ -809,7 +810,7 @@ class Normalizer:
         if s.orelse:
             raise errors.unsupported(s.orelse[0], self.ctx, "LoopElse")
         self.check_expr(s.test)
-        node = gast.While(test=s.test, body=self.block(s.body), orelse=[])
+        node = gast.While(test=s.test, body=self.block(s.body, loop=True), orelse=[])
         out.append(copy_location(node, s))
 
     def stmt_Return(self, s, out):
@@ -890,12 +891,16 @@ class Normalizer:
         if fname in self.inlining:
             raise errors.unsupported(e, self.ctx, "Recursion", fname)
         path, where = self.nested_path[fname]
+        while path and path[-1][1]:
+            # def g(t) in a loop, called after it: the last iteration's g (its defaults
+            # are kept by the temporaries stmt_FunctionDef made), as in Python
+            path = path[:-1]
         if self.path[:len(path)] != path:
-            # def g(t) in a branch (or a loop) that does not hold the call: where the
-            # branch did not run Python raises NameError, the inlined body would run
+            # def g(t) in a branch that does not hold the call: where the branch did
+            # not run Python raises NameError, the inlined body would run
             raise errors.unsupported(
                 e, self.ctx, "NestedOutside",
-                f"{fname} is defined at line {where.lineno} inside an if or a loop that "
+                f"{fname} is defined at line {where.lineno} in a branch of an if that "
                 "does not hold this call")
         fdef = clone(self.nested[fname])
         args = fdef.args
@@ -2195,14 +2200,17 @@ def _check_nested_names(tree, ctx):
             if isinstance(p, gast.Name):
                 bind(scope, p.id, p)
 
-    def visit(node, scope):
-        for child in gast.iter_child_nodes(node):
+    params(tree, tree)
+    todo = [(tree.body, tree)]          # (nodes to look into, their scope): no recursion
+    while todo:
+        nodes, scope = todo.pop()
+        for child in nodes:
             if isinstance(child, gast.FunctionDef):
                 bind(scope, child.name, child, True)
-                for d in child.args.defaults + [k for k in child.args.kw_defaults if k]:
-                    visit(d, scope)
+                todo.append((child.args.defaults
+                             + [k for k in child.args.kw_defaults if k], scope))
                 params(child, child)
-                visit(gast.Module(body=child.body, type_ignores=[]), child)
+                todo.append((child.body, child))
             elif isinstance(child, gast.Assign) and isinstance(child.value, gast.Lambda) \
                     and len(child.targets) == 1 and isinstance(child.targets[0], gast.Name):
                 bind(scope, child.targets[0].id, child, True)
@@ -2212,10 +2220,7 @@ def _check_nested_names(tree, ctx):
             elif isinstance(child, gast.Name) and isinstance(child.ctx, gast.Store):
                 bind(scope, child.id, child)
             else:
-                visit(child, scope)
-
-    params(tree, tree)
-    visit(gast.Module(body=tree.body, type_ignores=[]), tree)
+                todo.append((list(gast.iter_child_nodes(child)), scope))
 
     def at(node):
         return (getattr(node, "lineno", 0) or 0, getattr(node, "col_offset", 0) or 0)

@@ -114,6 +114,14 @@ def defined_in_a_branch_called_after(x):
     return g(x)                     # <- refused
 
 
+def defined_in_a_branch_in_a_loop_called_after(x):
+    for k in range(2):
+        if k > 0:
+            def g(t):
+                return t * k        # noqa: B023
+    return g(x)                     # <- refused
+
+
 def one_def_per_name(x):
     def square(t):
         return t * t
@@ -128,7 +136,10 @@ def one_def_per_name(x):
         def term(v, k=k):
             return v * k
         y = y + term(x)
-    return y
+    for j in range(2):
+        def last(v):            # late binding: j is 1 where it is called
+            return v * v * j        # noqa: B023
+    return y + last(x) + term(x)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -141,11 +152,13 @@ def test_a_nested_function_name_bound_twice_is_refused_at_the_second(fn, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_a_nested_function_defined_in_a_branch_and_called_outside_it_is_refused(mode):
+@pytest.mark.parametrize("fn", [defined_in_a_branch_called_after,
+                                defined_in_a_branch_in_a_loop_called_after])
+def test_a_nested_function_defined_in_a_branch_and_called_outside_it_is_refused(fn, mode):
     # where the branch did not run, Python raises NameError: the inlined body would run
-    _refused(lambda: s2sad.grad(defined_in_a_branch_called_after, mode=mode)(0.7),
-             s2sad.UnsupportedSyntaxError, defined_in_a_branch_called_after,
-             ["g is defined at line", "does not hold this call"])
+    _refused(lambda: s2sad.grad(fn, mode=mode)(0.7), s2sad.UnsupportedSyntaxError, fn,
+             ["g is defined at line", "in a branch of an if that does not hold this "
+              "call"])
 
 
 @pytest.mark.parametrize("mode", MODES)
