@@ -238,6 +238,16 @@ UNSUPPORTED = {
                       "hold the call",
                       "define the function before the if, where every call sees it, or "
                       "call it inside the branch that defines it"),
+    "ObjectOperator": ("an arithmetic operator on an object of a class of yours that "
+                       "defines it (__mul__, __add__, ...)",
+                       "call a method explicitly on an object passed as an argument or "
+                       "held in self's attributes (o.__mul__(x), o.scale(x)), or compute "
+                       "with the object's attributes (o.w * x * x)"),
+    "PropertyChange": ("changing in place a list, dict or array that a property of an "
+                       "object gave (self.l.append(x), self.l[0] = x)",
+                       "change the attribute the property reads through its own name "
+                       "(self.lst.append(x)), or make the property only return it "
+                       "(return self.lst)"),
     "ListComp": ("list comprehension", "write the loop out with a for statement"),
     "Set": ("set display ({a, b})", "use a list or a tuple"),
     "SetComp": ("set comprehension", "write the loop out with a for statement"),

@@ -674,6 +674,15 @@ class Forward:
             # gradient is a number, as reverse mode gives it
             grads = [call(self.helper("scalar_tangent"), g) if not _zero(g) else g
                      for g in grads]
+            # checked where it is made, before its tangent: the tangent of what is no
+            # number (self.s * x of a string) would raise a bare TypeError first, where
+            # reverse mode raises NonScalarOutputError
+            made = [i for i, s in enumerate(body) if isinstance(s, gast.Assign)
+                    and isinstance(y, gast.Name) and target_name(s) == y.id]
+            if made and not any(isinstance(n, gast.Name) and n.id == y.id
+                                and isinstance(n.ctx, gast.Store)
+                                for s in body[made[-1] + 1:] for n in walk(s)):
+                body.insert(made[-1] + 1, check.pop())      # (its last assignment)
         g = gast.Tuple(elts=grads, ctx=gast.Load()) if ctx.wrt_tuple else grads[0]
         if ctx.output == "value_and_grad":
             g = gast.Tuple(elts=[clone(y), g], ctx=gast.Load())

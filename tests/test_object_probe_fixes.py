@@ -18,7 +18,9 @@ differences in both modes) or refused, located at the user's line with a hint:
 from __future__ import annotations
 
 import inspect
+import operator
 
+import numpy as np
 import pytest
 
 import s2sad
@@ -167,3 +169,301 @@ def test_nested_functions_of_their_own_names_are_differentiated(mode, x):
     v, g = s2sad.value_and_grad(one_def_per_name, mode=mode)(x)
     assert v == pytest.approx(one_def_per_name(x))
     assert g == pytest.approx(_central(one_def_per_name, x), rel=1e-6, abs=1e-8)
+
+
+# -- 2. operators a class of yours defines -------------------------------------
+
+class Poly:
+    """o * x is w x^2 (x * o: w x^3), -o is -w, o + x is w sin(x)."""
+
+    def __init__(self, w):
+        self.w = w
+
+    def __mul__(self, x):
+        return self.w * x * x
+
+    def __rmul__(self, x):
+        return self.w * x * x * x
+
+    def __neg__(self):
+        return -self.w
+
+    def __add__(self, x):
+        return self.w * np.sin(x)
+
+    def __abs__(self):
+        return abs(self.w) * 2.0
+
+
+class NoReflected:
+    def __init__(self, w):
+        self.w = w
+
+    def __mul__(self, x):
+        return self.w * x * x
+
+
+class Holder:
+    def __init__(self):
+        self.p = Poly(3.0)
+        self.ps = [Poly(2.0), Poly(3.0)]
+        self.label = "ab"
+
+    def attribute(self, x):
+        return self.p * x + self.p * (x * x)
+
+    def loop(self, x):
+        s = 0.0
+        for q in self.ps:
+            s = s + q * x
+        return s
+
+    def item(self, x):
+        return self.ps[1] * x + (self * x)
+
+    def __mul__(self, x):
+        return x * x * x
+
+    def bound_to_a_name(self, x):
+        q = self.p
+        return q * x                # <- refused
+
+    def string_times(self, x):
+        return self.label * x
+
+
+P = Poly(1.5)
+
+
+def left(o, x):
+    return o * x
+
+
+def right_of_a_scalar(x, o):
+    return x * o + 2.0 * o + x
+
+
+def unary(x, o):
+    return -o * x + abs(o) * x
+
+
+def global_object(x):
+    return P * x + (-P) * x
+
+
+def built_in_the_function(x):
+    o = Poly(3.0)
+    return o * x                    # <- refused
+
+
+def right_of_what_may_be_an_array(x, o):
+    y = x * x
+    return y * o                    # <- refused
+
+
+def augmented(x, o):
+    o *= x                          # <- refused
+    return o
+
+
+def _numeric(fn, args, wrt):
+    def at(v):
+        a = list(args)
+        a[wrt] = v
+        return fn(*a)
+    return _central(at, args[wrt])
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fn, args, wrt", [
+    (left, (Poly(3.0), 0.7), 1),
+    (left, (NoReflected(3.0), 0.7), 1),
+    (right_of_a_scalar, (0.7, Poly(3.0)), 0),
+    (unary, (0.7, Poly(3.0)), 0),
+    (global_object, (0.7,), 0),
+    (Holder().attribute, (0.7,), 0),
+    (Holder().loop, (0.7,), 0),
+    (Holder().item, (0.7,), 0),
+])
+def test_an_operator_of_a_class_of_yours_calls_its_method(fn, args, wrt, mode):
+    v, g = s2sad.value_and_grad(fn, wrt=wrt, mode=mode)(*args)
+    assert v == pytest.approx(fn(*args))
+    assert g == pytest.approx(_numeric(fn, args, wrt), rel=1e-6, abs=1e-8)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fn, args, words", [
+    (built_in_the_function, (0.7,), ["operator * on o", "class Poly", "not followed"]),
+    (Holder().bound_to_a_name, (0.7,), ["operator * on q", "class Poly"]),
+    (right_of_what_may_be_an_array, (0.7, Poly(3.0)),
+     ["operator * on o", "y may be an array", "o.__rmul__(y)"]),
+    (augmented, (0.7, Poly(3.0)), ["operator *= on o", "class Poly"]),
+])
+def test_an_operator_of_a_class_of_yours_not_followed_is_refused(fn, args, words, mode):
+    err = _refused(lambda: s2sad.grad(fn, mode=mode)(*args), s2sad.UnsupportedSyntaxError,
+                   fn, ["arithmetic operator on an object of a class of yours"] + words)
+    assert "call a method explicitly" in err.hint
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_string_attribute_times_the_argument_is_no_scalar_output_in_both_modes(mode):
+    # reverse mode refused the output; forward mode raised a bare TypeError from the
+    # tangent of the string (fit(dx * self.label, ...))
+    with pytest.raises(s2sad.NonScalarOutputError, match="a value of type str"):
+        s2sad.grad(Holder().string_times, mode=mode)(2)
+
+
+# -- 3. attributes reached through getattr, attrgetter, vars --------------------
+
+class Buffers:
+    def __init__(self):
+        self.buf = np.zeros(3)
+        self.lst = [0.0, 0.0]
+        self.w = 2.0
+
+    def through_getattr(self, x):
+        b = getattr(self, "buf")   # noqa: B009
+        b[0] = x                    # <- refused
+        return np.sum(self.buf) * x
+
+    def through_attrgetter(self, x):
+        b = operator.attrgetter("buf")(self)
+        b[0] = x                    # <- refused
+        return np.sum(self.buf) * x
+
+    def list_through_getattr(self, x):
+        b = getattr(self, "lst")   # noqa: B009
+        b.append(x)                 # <- refused
+        return sum(self.lst) * x
+
+    def updated_through_getattr(self, x):
+        b = getattr(self, "buf")   # noqa: B009
+        b += x                      # <- refused
+        return np.sum(self.buf)
+
+    def read_through_getattr(self, x):
+        return getattr(self, "w") * x * x + operator.attrgetter("w")(self) * x  # noqa: B009
+
+
+class Plain:
+    def __init__(self):
+        self.a = 1.0
+
+
+def through_vars(x, o):
+    vars(o)["a"] = x                # <- refused
+    return o.a * x
+
+
+def through_vars_update(x, o):
+    vars(o).update({"a": x})        # <- refused
+    return o.a * x
+
+
+def through_dict(x, o):
+    o.__dict__["a"] += x            # <- refused
+    return o.a * x
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", ["through_getattr", "through_attrgetter",
+                                  "list_through_getattr", "updated_through_getattr"])
+def test_a_change_through_getattr_is_seen_as_one_of_the_attribute(name, mode):
+    fn = getattr(Buffers(), name)
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(fn, mode=mode)(0.7)
+    assert info.value.lineno == _line(getattr(Buffers, name))
+    assert "attribute" in info.value.message or "shares" in info.value.message
+
+
+def getattr_of_a_module(x):
+    return getattr(np, "sin")(x) * x      # noqa: B009
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fn", [Buffers().read_through_getattr, getattr_of_a_module])
+def test_an_attribute_read_through_getattr_is_differentiated(fn, mode):
+    assert s2sad.grad(fn, mode=mode)(0.7) == pytest.approx(_central(fn, 0.7), rel=1e-6)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fn, shown", [(through_vars, "vars(o)"),
+                                       (through_vars_update, "vars(o)"),
+                                       (through_dict, "o.__dict__")])
+def test_setting_attributes_through_vars_is_refused(fn, shown, mode):
+    err = _refused(lambda: s2sad.grad(fn, mode=mode)(0.7, Plain()),
+                   s2sad.UnsupportedSyntaxError, fn,
+                   ["assignment to an attribute", f"setting attributes through {shown}"])
+    assert "compute the value in a local variable" in err.hint
+
+
+# -- 4. properties --------------------------------------------------------------
+
+class WithProperties:
+    def __init__(self):
+        self.lst = [0.0, 0.0]
+        self.arr = np.ones(2)
+
+    @property
+    def l(self):                    # noqa: E743
+        """The list."""
+        return self.lst
+
+    @property
+    def checked(self):
+        if len(self.lst) > 5:
+            raise ValueError("too long")
+        return self.lst
+
+    @property
+    def a(self):
+        return self.arr * 1.0
+
+    def append_through_property(self, x):
+        self.l.append(x)            # <- refused
+        return sum(self.lst) * x
+
+    def append_through_computed_property(self, x):
+        self.checked.append(x)      # <- refused
+        return sum(self.lst) * x
+
+    def store_through_computed_property(self, x):
+        b = self.checked
+        b[0] = x                    # <- refused
+        return sum(self.lst) * x
+
+    def update_through_computed_property(self, x):
+        b = self.a
+        b += x                      # <- refused
+        return np.sum(b) * x
+
+    def read_through_properties(self, x):
+        return sum(self.l) * x + np.sum(self.a) * x * x + self.checked[1] * x
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_append_through_a_property_returning_the_list_is_seen(mode):
+    fn = WithProperties().append_through_property
+    with pytest.raises(s2sad.UnsupportedSyntaxError, match="read again through it") as info:
+        s2sad.grad(fn, mode=mode)(0.7)
+    assert info.value.lineno == _line(WithProperties.append_through_property)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name, shown", [
+    ("append_through_computed_property", "self.checked"),
+    ("store_through_computed_property", "self.checked"),
+    ("update_through_computed_property", "self.a"),
+])
+def test_a_change_through_another_property_is_refused(name, shown, mode):
+    fn = getattr(WithProperties(), name)
+    err = _refused(lambda: s2sad.grad(fn, mode=mode)(0.7), s2sad.UnsupportedSyntaxError,
+                   getattr(WithProperties, name),
+                   ["that a property of an object gave", f"{shown} is a property"])
+    assert "through its own name" in err.hint
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_properties_only_read_are_differentiated(mode):
+    fn = WithProperties().read_through_properties
+    assert s2sad.grad(fn, mode=mode)(0.7) == pytest.approx(_central(fn, 0.7), rel=1e-6)
