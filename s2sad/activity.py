@@ -1452,6 +1452,7 @@ def run(tree, ctx):
     check_appends_under_holders(sharing, tree, stmts, ctx, varied)
     check_changes_under_returned(sharing, tree, stmts, ctx, varied)
     check_item_updates(others, ctx, varied, stmts)
+    _check_mutable_defaults(ctx)
     useful = closure(outputs, reverse_edges(edges))
     ctx.active = varied & useful
     if ctx.mode == "forward" and len(ctx.wrt) > 1:    # one tangent sweep per argument
@@ -1459,6 +1460,54 @@ def run(tree, ctx):
     _check(stmts, ctx, ops, varied, targets)
     _share_operations(tree, ctx, kinds)
     return tree
+
+
+def _check_mutable_defaults(ctx):
+    """A parameter whose default value is a list, dict, array, ... (``def helper(t,
+    acc=[])``), changed in place by the function (or a function of yours it gives it
+    to): Python shares that one object between the calls not passing the argument, so
+    each call sees what the calls before it put there, while the derivative code
+    starts from what it holds when the code is made (and a gradient call leaves it as
+    it was). Refused, located at the change."""
+    func = ctx.func
+    defaults = getattr(func, "__defaults__", None) or ()
+    kwdefaults = getattr(func, "__kwdefaults__", None) or {}
+    if not (defaults or kwdefaults) or not inspect.isfunction(func):
+        return
+    from .argcheck import _IMMUTABLE
+    from .codegen import cache_dir
+    if ctx.filename and ctx.filename.startswith(cache_dir()):
+        return          # generated code: its defaults are s2sad's
+    code = func.__code__
+    positional = code.co_varnames[:code.co_argcount]
+    found = dict(zip(positional[len(positional) - len(defaults):], defaults))
+    found.update(kwdefaults)
+    for p, value in found.items():
+        if isinstance(value, _IMMUTABLE) or callable(value) or p not in ctx.params:
+            continue
+        where = ctx.param_changes.get(p)
+        if where is None and p in ctx.param_writes:
+            where = tuple(ctx.param_writes[p])
+        if where is None and not (p in ctx.param_appends or p in ctx.param_stores):
+            continue
+        where = where if where is not None else ctx.param_stores.get(p)
+        what = type(value).__name__
+        message = (f"unsupported construct: changing in place the default value of "
+                   f"{p}, a {what} (def {ctx.name}(..., {p}=...)): Python makes the "
+                   "default once and shares it between the calls, so each call not "
+                   f"passing {p} sees what the calls before it put there")
+        new = {"list": "[]", "dict": "{}", "ndarray": "np.array(...)"}.get(
+            what, f"{what}(...)")
+        copy = {"list": f"list({p})", "dict": f"dict({p})"}.get(what, f"{p}.copy()")
+        hint = (f"use None as the default and make a new {what} in the function "
+                f"({p} = {new} if {p} is None else {p}), or change a copy ({p} = "
+                f"{copy}), or pass {p} at each call")
+        if isinstance(where, gast.AST):
+            raise errors.UnsupportedSyntaxError(message, hint=hint,
+                                                **errors._where(where, ctx))
+        line = where[0] if isinstance(where, tuple) and where else ctx.firstlineno
+        raise errors.UnsupportedSyntaxError(message, hint=hint, filename=ctx.filename,
+                                            lineno=line)
 
 
 def _share_operations(tree, ctx, kinds):

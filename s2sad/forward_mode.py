@@ -580,8 +580,10 @@ class Forward:
             elif isinstance(sig[p].default, (int, float, bool, str, type(None))):
                 value = const(sig[p].default)
             else:
-                raise errors.missing_rule(s.value, self.ctx,
-                                          f"{op.what} (forward mode: pass argument {p!r})")
+                # the default object itself, as Python passes it (one the function
+                # changes in place is refused: activity._check_mutable_defaults)
+                value = name(self.ctx.inject(
+                    f"{op.func.__name__.strip('<>')}_default_{p}", sig[p].default))
             if p in sig and sig[p].kind is inspect.Parameter.KEYWORD_ONLY:  # the tape of fwd_f
                 keywords.append(gast.keyword(arg=p, value=value))
             else:

@@ -467,3 +467,65 @@ def test_a_change_through_another_property_is_refused(name, shown, mode):
 def test_properties_only_read_are_differentiated(mode):
     fn = WithProperties().read_through_properties
     assert s2sad.grad(fn, mode=mode)(0.7) == pytest.approx(_central(fn, 0.7), rel=1e-6)
+
+
+# -- 5. mutable defaults ------------------------------------------------------
+
+def appends_to_its_default(t, acc=[]):     # noqa: B006 (the point of the test)
+    acc.append(t)                   # <- refused
+    return sum(acc)
+
+
+def calls_the_appender(x):
+    return appends_to_its_default(x) + appends_to_its_default(x * x)
+
+
+def stores_into_its_default(t, w=np.ones(2)):  # noqa: B008
+    w[0] = t                        # <- refused
+    return np.sum(w) * t
+
+
+def default_none(t, acc=None):
+    acc = [] if acc is None else acc
+    acc.append(t)
+    return sum(acc)
+
+
+def copies_its_default(t, acc=[1.0]):       # noqa: B006
+    acc = list(acc)
+    acc.append(t)
+    return sum(acc) * t
+
+
+def reads_an_array_default(t, w=np.array([1.0, 2.0])):     # noqa: B008
+    return np.sum(w * t) * t
+
+
+def calls_helpers_with_defaults(x):
+    return default_none(x) + default_none(x * x) + copies_its_default(x) \
+        + reads_an_array_default(x)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fn, where, what", [
+    (calls_the_appender, appends_to_its_default, "acc, a list"),
+    (appends_to_its_default, appends_to_its_default, "acc, a list"),
+    (stores_into_its_default, stores_into_its_default, "w, a ndarray"),
+])
+def test_changing_a_mutable_default_in_place_is_refused_at_the_change(fn, where, what,
+                                                                      mode):
+    before = list(appends_to_its_default.__defaults__[0])
+    err = _refused(lambda: s2sad.grad(fn, mode=mode)(0.7), s2sad.UnsupportedSyntaxError,
+                   where, [f"changing in place the default value of {what}",
+                           "shares it between the calls"])
+    assert "use None as the default" in err.hint
+    assert appends_to_its_default.__defaults__[0] == before
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_defaults_not_changed_in_place_are_differentiated_in_both_modes(mode):
+    # forward mode refused a default that is no constant ("pass argument 'w'")
+    v, g = s2sad.value_and_grad(calls_helpers_with_defaults, mode=mode)(0.7)
+    assert v == pytest.approx(calls_helpers_with_defaults(0.7))
+    assert g == pytest.approx(_central(calls_helpers_with_defaults, 0.7), rel=1e-6)
+    assert copies_its_default.__defaults__[0] == [1.0]
