@@ -248,6 +248,13 @@ UNSUPPORTED = {
                        "change the attribute the property reads through its own name "
                        "(self.lst.append(x)), or make the property only return it "
                        "(return self.lst)"),
+    "GlobalStore": ("storing a value that carries a derivative into a global array, list "
+                    "or dict, or one of an enclosing function (a cache), read where the "
+                    "store may not have run",
+                    "keep the value in a local variable and return it, or store before "
+                    "every read, outside if and loop statements; for a cache of results, "
+                    "differentiate the function it caches (or use functools.lru_cache, "
+                    "which s2sad looks through)"),
     "ListComp": ("list comprehension", "write the loop out with a for statement"),
     "Set": ("set display ({a, b})", "use a list or a tuple"),
     "SetComp": ("set comprehension", "write the loop out with a for statement"),

@@ -746,6 +746,12 @@ class Reverse:
                 zero = gast.Subscript(value=name(b), slice=clone(target.slice),
                                       ctx=gast.Store())
                 out.append(assign(zero, const(0.0)))
+        if base in self.ctx.global_stores:
+            # a global dict: a key the store added goes again (no NEW_KEY left there)
+            index = index_expr(clone(target.slice), self.ctx)
+            out.append(gast.Expr(value=call(self.helper("restore_item"), name(base), index,
+                                            name(old))))
+            return out
         restore = gast.Subscript(value=name(base), slice=clone(target.slice), ctx=gast.Store())
         out.append(assign(restore, name(old)))
         return out

@@ -529,3 +529,90 @@ def test_defaults_not_changed_in_place_are_differentiated_in_both_modes(mode):
     assert v == pytest.approx(calls_helpers_with_defaults(0.7))
     assert g == pytest.approx(_central(calls_helpers_with_defaults, 0.7), rel=1e-6)
     assert copies_its_default.__defaults__[0] == [1.0]
+
+
+# -- 6. caches in globals and closures ----------------------------------------
+
+def memo(fn):
+    cache = {}
+
+    def wrapper(x):
+        if x not in cache:
+            cache[x] = fn(x)        # <- refused
+        return cache[x]
+    return wrapper
+
+
+@memo
+def square(x):
+    return x * x
+
+
+def uses_square(x):
+    return square(x) * 2.0          # <- refused
+
+
+TABLE = [0.0, 0.0]
+STORE = {}
+CACHE = {}
+
+
+def stores_into_a_global(x):
+    y = 1.0
+    y = x * x
+    TABLE[0] = y
+    return TABLE[0] * x
+
+
+def stores_into_a_global_dict(x):
+    STORE["a"] = x * x
+    return STORE["a"] * x
+
+
+def caches_in_a_global(x):
+    if x not in CACHE:
+        CACHE[x] = x * x            # <- refused
+    return CACHE[x] * 2.0
+
+
+def stores_in_a_loop(x, n):
+    for i in range(n):
+        TABLE[i] = x * i            # <- refused
+    return TABLE[0] + TABLE[1] * x
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_memoizing_decorator_storing_into_its_cache_is_refused(mode):
+    for _ in range(2):          # the gradient was 0.0 once the cache held x
+        _refused(lambda: s2sad.grad(square, mode=mode)(0.7), s2sad.UnsupportedSyntaxError,
+                 memo, ["a global array, list or dict, or one of an enclosing function",
+                        "cache[x] = fn(x)", "where this store may not have run"])
+    square(1.3)
+    _refused(lambda: s2sad.grad(square, mode=mode)(1.3), s2sad.UnsupportedSyntaxError,
+             memo, ["cache[x] = fn(x)"])
+    with pytest.raises(s2sad.UnsupportedSyntaxError, match="cache") as info:
+        s2sad.grad(uses_square, mode=mode)(0.5)
+    assert info.value.lineno in (_line(uses_square), _line(memo))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fn, args", [(caches_in_a_global, (0.7,)),
+                                      (stores_in_a_loop, (0.7, 2))])
+def test_a_global_read_where_a_store_carrying_a_derivative_may_not_have_run_is_refused(
+        fn, args, mode):
+    CACHE.clear()
+    fn(*args)                   # (the cache filled: the gradient was 0.0)
+    _refused(lambda: s2sad.grad(fn, mode=mode)(*args), s2sad.UnsupportedSyntaxError, fn,
+             ["keeps what this stores after the call", "read what an earlier call stored"])
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fn", [stores_into_a_global, stores_into_a_global_dict])
+def test_a_global_stored_into_before_every_read_is_differentiated(fn, mode):
+    STORE.clear()
+    v, g = s2sad.value_and_grad(fn, mode=mode)(0.7)
+    assert v == pytest.approx(0.7 ** 3)
+    assert g == pytest.approx(3 * 0.7 ** 2)
+    # the reverse sweep puts back what the store replaced: a key it added goes (it
+    # held s2sad's NEW_KEY)
+    assert all(v is not s2sad.runtime.NEW_KEY for v in STORE.values())
