@@ -802,6 +802,11 @@ class Reverse:
                 self.contribute(v.id, pop, state, out)
             else:
                 out.append(gast.Expr(value=pop))
+        if lst in self.ctx.held_logs and lst not in self.ctx.active:
+            # a list held in an attribute of an object, only appended to (a log): it
+            # keeps what the function appends, as calling the function (and forward
+            # mode) does; nothing the reverse sweep reads depends on it
+            return out
         restore = call(gast.Attribute(value=name(lst), attr="pop", ctx=gast.Load()))
         out.append(gast.Expr(value=restore))
         return out

@@ -616,3 +616,57 @@ def test_a_global_stored_into_before_every_read_is_differentiated(fn, mode):
     # the reverse sweep puts back what the store replaced: a key it added goes (it
     # held s2sad's NEW_KEY)
     assert all(v is not s2sad.runtime.NEW_KEY for v in STORE.values())
+
+
+# -- 7. logs kept in attributes -----------------------------------------------
+
+class Logged:
+    def __init__(self):
+        self.log = []
+
+    def loss(self, x):
+        y = x * x
+        self.log.append(y)
+        return y * 3.0
+
+    def loss_loop(self, x):
+        for i in range(2):
+            self.log.append(x * i)
+        return x * x
+
+    def loss_active_loop(self, x):
+        s = 0.0
+        for i in range(3):
+            s = s + x * i
+            self.log.append(s)
+        return s * x
+
+    def note(self, v):
+        self.log.append(v)
+        return v * 2.0
+
+    def through_a_method(self, x):
+        s = 0.0
+        for i in range(2):
+            s = s + self.note(x * i)
+        return s * x
+
+    def constant(self, x):
+        self.log.append(1.0)
+        return x * x
+
+
+@pytest.mark.parametrize("options", [{"mode": "reverse"}, {"mode": "forward"},
+                                     {"mode": "reverse", "checkpoint": True}])
+@pytest.mark.parametrize("name", ["loss", "loss_loop", "loss_active_loop",
+                                  "through_a_method", "constant"])
+def test_a_log_holds_what_the_function_appends_in_every_mode(name, options):
+    called = Logged()
+    getattr(called, name)(0.7)
+    m = Logged()
+    fn = getattr(m, name)
+    g = s2sad.grad(fn, **options)(0.7)
+    assert m.log == pytest.approx(called.log)
+    assert g == pytest.approx(_central(getattr(Logged(), name), 0.7), rel=1e-6)
+    v, _ = s2sad.value_and_grad(getattr(m, name), **options)(0.7)
+    assert m.log == pytest.approx(called.log * 2)
