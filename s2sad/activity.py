@@ -1430,6 +1430,7 @@ def run(tree, ctx):
     alias_classes(assigns, ctx, edges, tree)
     ctx.edges = edges      # the reverse pass groups the values it records by them
     varied = closure(set(ctx.wrt_names), edges)
+    _check_global_stores(tree, ctx, varied)
     for s, filled, others in container_fills:
         if others & varied:
             # a value carrying a derivative goes on a list that is not one the function
@@ -1458,6 +1459,7 @@ def run(tree, ctx):
     check_appends_under_holders(sharing, tree, stmts, ctx, varied)
     check_changes_under_returned(sharing, tree, stmts, ctx, varied)
     check_item_updates(others, ctx, varied, stmts)
+    _check_mutable_defaults(ctx)
     useful = closure(outputs, reverse_edges(edges))
     ctx.active = varied & useful
     if ctx.mode == "forward" and len(ctx.wrt) > 1:    # one tangent sweep per argument
@@ -1465,6 +1467,155 @@ def run(tree, ctx):
     _check(stmts, ctx, ops, varied, targets)
     _share_operations(tree, ctx, kinds)
     return tree
+
+
+def _check_global_stores(tree, ctx, varied):
+    """A store of a value carrying a derivative into a global or closure array, list or
+    dict (``G[i] = v``, ``cache[k] = fn(x)`` of a memoizing decorator's wrapper), where
+    the function reads that container at a point the store may not have run on the
+    way to (``if x not in cache: cache[x] = fn(x)``, then ``return cache[x]``): the
+    object outlives the call, and there the function reads what an earlier call
+    stored, as a number without derivative (a gradient of 0.0 once the cache holds
+    x), so the gradient would depend on the calls made before. Refused, located at the
+    store. A store every read comes after (``G[0] = 2 * x`` first, then ``G[0] * x``)
+    is differentiated."""
+    if not ctx.global_stores or not varied:
+        return
+    carrying = {}       # global -> its first store of a value carrying a derivative
+    stores = {}         # id of a store statement -> the global it stores into
+    for s in walk_stmts(tree.body):
+        g = _global_store_base(s, ctx)
+        if g is None:
+            continue
+        stores[id(s)] = g
+        value = s.value if isinstance(s, gast.Assign) else s.value.args[2]
+        if g not in carrying and loads(value) & varied:
+            carrying[g] = s
+    if not carrying:
+        return
+    found = _reads_before_stores(tree.body, set(carrying), stores, set())
+    if found is None:
+        return
+    read, g = found
+    s = carrying[g]
+    shown = _user_text(s, ctx) or g
+    raise errors.unsupported(
+        s, ctx, "GlobalStore",
+        f"{shown}: {g} is a global or a variable of an enclosing function, which keeps "
+        f"what this stores after the call, and line {getattr(read, 'lineno', '?')} reads "
+        f"{g} where this store may not have run in the call: it would read what an "
+        "earlier call stored, as a number without derivative")
+
+
+def _global_store_base(s, ctx):
+    """The global ``s`` stores an item into (``G[i] = v``, ``np.add.at(G, i, v)``:
+    ``ctx.global_stores``), or None."""
+    if isinstance(s, gast.Assign) and len(s.targets) == 1 \
+            and isinstance(s.targets[0], gast.Subscript) \
+            and isinstance(s.targets[0].value, gast.Name):
+        g = s.targets[0].value.id
+    elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \
+            and len(s.value.args) > 2 and isinstance(s.value.args[0], gast.Name) \
+            and ctx.injected.get(getattr(s.value.func, "id", None)) is runtime.index_add:
+        g = s.value.args[0].id
+    else:
+        return None
+    return g if g in ctx.global_stores else None
+
+
+def _reads_before_stores(stmts, watched, stores, done):
+    """The first (statement, global) of a read of a global of ``watched`` not preceded,
+    on every path to it, by a store into it (``stores``: id of a store -> its global);
+    ``done``: the globals stored into on every path so far (updated). None if none."""
+    for s in stmts:
+        if isinstance(s, gast.If):
+            hit = [g for g in loads(s.test) & watched if g not in done]
+            if hit:
+                return s, hit[0]
+            then, other = set(done), set(done)
+            found = _reads_before_stores(s.body, watched, stores, then) \
+                or _reads_before_stores(s.orelse, watched, stores, other)
+            if found:
+                return found
+            done |= then & other
+            continue
+        if isinstance(s, (gast.For, gast.While)):
+            head = s.iter if isinstance(s, gast.For) else s.test
+            hit = [g for g in loads(head) & watched if g not in done]
+            if hit:
+                return s, hit[0]
+            found = _reads_before_stores(s.body, watched, stores, set(done))
+            if found:
+                return found
+            continue        # (the body may not run: its stores do not count after it)
+        g = stores.get(id(s))
+        read = loads(s.value) if g is not None else loads(s)
+        if g is not None and isinstance(s, gast.Assign):
+            read = read | loads(s.targets[0].slice)
+        elif g is not None:
+            read = read - {g}
+        hit = [n for n in read & watched if n not in done]
+        if hit:
+            return s, hit[0]
+        if g is not None:
+            done.add(g)
+    return None
+
+
+def _user_text(s, ctx):
+    """The text of the user's line of ``s``, stripped, or None."""
+    import linecache
+    line = getattr(s, "lineno", None)
+    text = linecache.getline(ctx.filename, line).strip() if line and ctx.filename else ""
+    return text or None
+
+
+def _check_mutable_defaults(ctx):
+    """A parameter whose default value is a list, dict, array, ... (``def helper(t,
+    acc=[])``), changed in place by the function (or a function of yours it gives it
+    to): Python shares that one object between the calls not passing the argument, so
+    each call sees what the calls before it put there, while the derivative code
+    starts from what it holds when the code is made (and a gradient call leaves it as
+    it was). Refused, located at the change."""
+    func = ctx.func
+    defaults = getattr(func, "__defaults__", None) or ()
+    kwdefaults = getattr(func, "__kwdefaults__", None) or {}
+    if not (defaults or kwdefaults) or not inspect.isfunction(func):
+        return
+    from .argcheck import _IMMUTABLE
+    from .codegen import cache_dir
+    if ctx.filename and ctx.filename.startswith(cache_dir()):
+        return          # generated code: its defaults are s2sad's
+    code = func.__code__
+    positional = code.co_varnames[:code.co_argcount]
+    found = dict(zip(positional[len(positional) - len(defaults):], defaults))
+    found.update(kwdefaults)
+    for p, value in found.items():
+        if isinstance(value, _IMMUTABLE) or callable(value) or p not in ctx.params:
+            continue
+        where = ctx.param_changes.get(p)
+        if where is None and p in ctx.param_writes:
+            where = tuple(ctx.param_writes[p])
+        if where is None and not (p in ctx.param_appends or p in ctx.param_stores):
+            continue
+        where = where if where is not None else ctx.param_stores.get(p)
+        what = type(value).__name__
+        message = (f"unsupported construct: changing in place the default value of "
+                   f"{p}, a {what} (def {ctx.name}(..., {p}=...)): Python makes the "
+                   "default once and shares it between the calls, so each call not "
+                   f"passing {p} sees what the calls before it put there")
+        new = {"list": "[]", "dict": "{}", "ndarray": "np.array(...)"}.get(
+            what, f"{what}(...)")
+        copy = {"list": f"list({p})", "dict": f"dict({p})"}.get(what, f"{p}.copy()")
+        hint = (f"use None as the default and make a new {what} in the function "
+                f"({p} = {new} if {p} is None else {p}), or change a copy ({p} = "
+                f"{copy}), or pass {p} at each call")
+        if isinstance(where, gast.AST):
+            raise errors.UnsupportedSyntaxError(message, hint=hint,
+                                                **errors._where(where, ctx))
+        line = where[0] if isinstance(where, tuple) and where else ctx.firstlineno
+        raise errors.UnsupportedSyntaxError(message, hint=hint, filename=ctx.filename,
+                                            lineno=line)
 
 
 def _share_operations(tree, ctx, kinds):

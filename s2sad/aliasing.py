@@ -1533,6 +1533,7 @@ def check_held_fills(stmts, targets, ctx, kinds, edges, varied, ret=None):
     # the parameters that may hold objects (not numbers or arrays of known dimensions)
     tracked = {p for p in ctx.params if not re.fullmatch(r"S|A\d+", str(kinds.get(p)))}
     roots = {}
+    ctx.held_logs = set()
     if not tracked and not any(_reaches_objects(s, ctx, roots) for s in stmts):
         ctx.held_summary = ({}, frozenset(), None)     # (nothing to follow: most functions)
         return
@@ -1676,6 +1677,14 @@ def check_held_fills(stmts, targets, ctx, kinds, edges, varied, ret=None):
                                      or _root(returned).startswith("@")):
         returned = None
     ctx.held_summary = (out_fills, out_reads, returned)
+    # the lists held in attributes that the function only appends to (logs): the names
+    # bound to them, whose appends the reverse sweep keeps (Reverse.append)
+    logs = {p for _s, p, verb, _n, _t in fills if verb == _FILLS["append"]
+            and "." in p[len(_root(p)):]
+            and not any(q != _root(q) and _overlap(p, q) for q, _r in reads)}
+    if logs:
+        bound = {p for _s, p, verb, _n, _t in fills if verb != _FILLS["append"]}
+        ctx.held_logs = {n for n, p in paths.items() if p in logs - bound}
     for s, p, verb, names, text in fills:
         if "." not in p[len(_root(p)):] or not names & varied:
             continue        # a list given by name, or an item of one: checked elsewhere

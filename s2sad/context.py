@@ -76,6 +76,10 @@ class Context:
     # of), the paths read, the path of what the function returns or None), for callers
     # (aliasing.check_held_fills)
     held_summary: tuple = ({}, frozenset(), None)
+    # the names bound to a list held in an attribute of an object that the function only
+    # appends to (a log: o.log.append(v), never read): the reverse sweep leaves what it
+    # appends there, as the function and forward mode do (aliasing.check_held_fills)
+    held_logs: set = field(default_factory=set)
     param_writes: dict = field(default_factory=dict)  # parameter -> (line, text) updating it in place
     param_appends: set = field(default_factory=set)  # list parameters appended to or popped from
     # calls of user functions appending to (or popping from) a list the function built:

@@ -229,6 +229,32 @@ UNSUPPORTED = {
                "differentiated)",
                "define a named function with def, or write the loop it stands for"),
     "FunctionDef": ("nested function definition", "define the helper at module level"),
+    "NestedRebound": ("a name of a function defined inside the function (def or "
+                      "lambda) bound more than once",
+                      "give each function its own name (def square(t), def cube(t)) and "
+                      "call the one you mean in each branch, or define one function "
+                      "whose body holds the if"),
+    "NestedOutside": ("a call of a function defined in a branch of an if that does not "
+                      "hold the call",
+                      "define the function before the if, where every call sees it, or "
+                      "call it inside the branch that defines it"),
+    "ObjectOperator": ("an arithmetic operator on an object of a class of yours that "
+                       "defines it (__mul__, __add__, ...)",
+                       "call a method explicitly on an object passed as an argument or "
+                       "held in self's attributes (o.__mul__(x), o.scale(x)), or compute "
+                       "with the object's attributes (o.w * x * x)"),
+    "PropertyChange": ("changing in place a list, dict or array that a property of an "
+                       "object gave (self.l.append(x), self.l[0] = x)",
+                       "change the attribute the property reads through its own name "
+                       "(self.lst.append(x)), or make the property only return it "
+                       "(return self.lst)"),
+    "GlobalStore": ("storing a value that carries a derivative into a global array, list "
+                    "or dict, or one of an enclosing function (a cache), read where the "
+                    "store may not have run",
+                    "keep the value in a local variable and return it, or store before "
+                    "every read, outside if and loop statements; for a cache of results, "
+                    "differentiate the function it caches (or use functools.lru_cache, "
+                    "which s2sad looks through)"),
     "ListComp": ("list comprehension", "write the loop out with a for statement"),
     "Set": ("set display ({a, b})", "use a list or a tuple"),
     "SetComp": ("set comprehension", "write the loop out with a for statement"),

@@ -580,8 +580,10 @@ class Forward:
             elif isinstance(sig[p].default, (int, float, bool, str, type(None))):
                 value = const(sig[p].default)
             else:
-                raise errors.missing_rule(s.value, self.ctx,
-                                          f"{op.what} (forward mode: pass argument {p!r})")
+                # the default object itself, as Python passes it (one the function
+                # changes in place is refused: activity._check_mutable_defaults)
+                value = name(self.ctx.inject(
+                    f"{op.func.__name__.strip('<>')}_default_{p}", sig[p].default))
             if p in sig and sig[p].kind is inspect.Parameter.KEYWORD_ONLY:  # the tape of fwd_f
                 keywords.append(gast.keyword(arg=p, value=value))
             else:
@@ -674,6 +676,15 @@ class Forward:
             # gradient is a number, as reverse mode gives it
             grads = [call(self.helper("scalar_tangent"), g) if not _zero(g) else g
                      for g in grads]
+            # checked where it is made, before its tangent: the tangent of what is no
+            # number (self.s * x of a string) would raise a bare TypeError first, where
+            # reverse mode raises NonScalarOutputError
+            made = [i for i, s in enumerate(body) if isinstance(s, gast.Assign)
+                    and isinstance(y, gast.Name) and target_name(s) == y.id]
+            if made and not any(isinstance(n, gast.Name) and n.id == y.id
+                                and isinstance(n.ctx, gast.Store)
+                                for s in body[made[-1] + 1:] for n in walk(s)):
+                body.insert(made[-1] + 1, check.pop())      # (its last assignment)
         g = gast.Tuple(elts=grads, ctx=gast.Load()) if ctx.wrt_tuple else grads[0]
         if ctx.output == "value_and_grad":
             g = gast.Tuple(elts=[clone(y), g], ctx=gast.Load())

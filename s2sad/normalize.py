@@ -225,12 +225,21 @@ class Normalizer:
         self.read_later = None          # ids of values bound or given on (_read_once)
         self.checked_targets = set()    # ids of loop targets whose items' count is known
         self.plain_reads = {}           # name -> _only_unpacked
+        self.path = ()                  # the blocks holding the statement normalized
+        self.blocks_made = 0            # (a number per block: path)
+        self.nested_path = {}           # nested function -> path of its def
 
     # -- statements -------------------------------------------------------
-    def block(self, stmts):
+    def block(self, stmts, loop=False):
         out = []
-        for s in stmts:
-            self.stmt(s, out)
+        saved = self.path
+        self.blocks_made += 1
+        self.path = saved + ((self.blocks_made, loop),)
+        try:
+            for s in stmts:
+                self.stmt(s, out)
+        finally:
+            self.path = saved
         return out
 
     def stmt(self, s, out):
@@ -500,6 +509,7 @@ class Normalizer:
         s.args.kw_defaults = [None if d is None else self._default(d, s, out)
                               for d in s.args.kw_defaults]
         self.nested[s.name] = s
+        self.nested_path[s.name] = (self.path, s)
 
     def _default(self, d, s, out):
         if isinstance(d, gast.Constant):
@@ -638,8 +648,8 @@ class Normalizer:
         self.check_expr(s.iter)
         it = s.iter
         if _is_call_of(it, "range") and isinstance(s.target, gast.Name):
-            node = gast.For(target=s.target, iter=it, body=self.block(s.body), orelse=[],
-                            type_comment=None)
+            node = gast.For(target=s.target, iter=it, body=self.block(s.body, loop=True),
+                            orelse=[], type_comment=None)
             out.append(copy_location(node, s))
             return
         # for <target> in <iterable>  ->  for _i in range(len(seq)): <target> = seq[_i]
@@ -663,7 +673,8 @@ class Normalizer:
                 anno.set_(item, anno.Key.UNPACK_CHECKED)
             head.append(assign(t, copy_location(item, s), like=s))
         node = gast.For(target=name(index, store=True), iter=iterable,
-                        body=self.block(head + s.body), orelse=[], type_comment=None)
+                        body=self.block(head + s.body, loop=True), orelse=[],
+                        type_comment=None)
         out.append(copy_location(node, s))
 
     def check_not_resized(self, s):
@@ -960,7 +971,7 @@ class Normalizer:
         if s.orelse:
             raise errors.unsupported(s.orelse[0], self.ctx, "LoopElse")
         self.check_expr(s.test)
-        node = gast.While(test=s.test, body=self.block(s.body), orelse=[])
+        node = gast.While(test=s.test, body=self.block(s.body, loop=True), orelse=[])
         out.append(copy_location(node, s))
 
     def stmt_Return(self, s, out):
@@ -1040,6 +1051,18 @@ class Normalizer:
         fname = e.func.id
         if fname in self.inlining:
             raise errors.unsupported(e, self.ctx, "Recursion", fname)
+        path, where = self.nested_path[fname]
+        while path and path[-1][1]:
+            # def g(t) in a loop, called after it: the last iteration's g (its defaults
+            # are kept by the temporaries stmt_FunctionDef made), as in Python
+            path = path[:-1]
+        if self.path[:len(path)] != path:
+            # def g(t) in a branch that does not hold the call: where the branch did
+            # not run Python raises NameError, the inlined body would run
+            raise errors.unsupported(
+                e, self.ctx, "NestedOutside",
+                f"{fname} is defined at line {where.lineno} in a branch of an if that "
+                "does not hold this call")
         fdef = clone(self.nested[fname])
         args = fdef.args
         params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
@@ -2355,6 +2378,75 @@ def _check_returns(stmts, ctx, tail):
             continue
 
 
+def _check_nested_names(tree, ctx):
+    """A function defined inside the function (``def g`` or ``g = lambda ...``) is
+    inlined at its calls as the one definition of its name the normalizer met last
+    (``Normalizer.nested``, one table for the whole tree): ``def g`` in both branches of
+    an if, or again in a loop, would always run the last one written. Refused, located
+    at the second binding: a name bound by a nested definition must be bound once in
+    its scope (no other def, lambda, assignment or parameter of that name), and a
+    nested def's name defined once in the whole function."""
+    defs = [s for s in statements(tree.body) if isinstance(s, gast.FunctionDef)
+            or isinstance(s, gast.Assign) and isinstance(s.value, gast.Lambda)
+            and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)]
+    if not defs:
+        return
+    bindings = {}           # (scope, name) -> binding nodes
+    def_names = {}          # name -> its nested definitions, in every scope
+
+    def bind(scope, nm, node, is_def=False):
+        bindings.setdefault((id(scope), nm), []).append((node, is_def))
+        if is_def:
+            def_names.setdefault(nm, []).append(node)
+
+    def params(fn, scope):
+        a = fn.args
+        for p in a.posonlyargs + a.args + a.kwonlyargs + [a.vararg, a.kwarg]:
+            if isinstance(p, gast.Name):
+                bind(scope, p.id, p)
+
+    params(tree, tree)
+    todo = [(tree.body, tree)]          # (nodes to look into, their scope): no recursion
+    while todo:
+        nodes, scope = todo.pop()
+        for child in nodes:
+            if isinstance(child, gast.FunctionDef):
+                bind(scope, child.name, child, True)
+                todo.append((child.args.defaults
+                             + [k for k in child.args.kw_defaults if k], scope))
+                params(child, child)
+                todo.append((child.body, child))
+            elif isinstance(child, gast.Assign) and isinstance(child.value, gast.Lambda) \
+                    and len(child.targets) == 1 and isinstance(child.targets[0], gast.Name):
+                bind(scope, child.targets[0].id, child, True)
+            elif isinstance(child, (gast.Lambda, gast.ListComp, gast.SetComp,
+                                    gast.DictComp, gast.GeneratorExp)):
+                continue        # scopes of their own, without statements
+            elif isinstance(child, gast.Name) and isinstance(child.ctx, gast.Store):
+                bind(scope, child.id, child)
+            else:
+                todo.append((list(gast.iter_child_nodes(child)), scope))
+
+    def at(node):
+        return (getattr(node, "lineno", 0) or 0, getattr(node, "col_offset", 0) or 0)
+
+    found = []
+    for (_, nm), nodes in bindings.items():
+        if nm in def_names and any(d for _, d in nodes) and len(nodes) > 1:
+            found.append((sorted(nodes, key=lambda nd: at(nd[0])), nm))
+    for nm, nodes in def_names.items():
+        if len(nodes) > 1:
+            found.append((sorted([(n, True) for n in nodes], key=lambda nd: at(nd[0])), nm))
+    if not found:
+        return
+    nodes, hint_name = min(found, key=lambda f: at(f[0][1][0]))
+    first, second = nodes[0][0], nodes[1][0]
+    raise errors.unsupported(
+        second, ctx, "NestedRebound",
+        f"{hint_name} is bound again here (first at line {first.lineno}): each call of "
+        f"{hint_name} would run the definition written last, whichever one ran")
+
+
 def _refuse_unsupported_statement(tree, ctx):
     """A statement the normalizer refuses (``match``, ``try``, ``with``) whose branches
     all return looks to the return check like a path reaching the end: name the
@@ -2373,6 +2465,7 @@ def run(tree, ctx):
     norm = Normalizer(ctx)
     norm.walrus = ctx.may_contain(":=") and contains(tree, gast.NamedExpr)
     norm.tree = tree
+    _check_nested_names(tree, ctx)
     norm.dict_names = _dict_names(tree, ctx)
     if norm.dict_names or ctx.may_contain("{") or ctx.may_contain("dict("):
         _iterated_dicts_by_key(tree, norm)

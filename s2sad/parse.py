@@ -145,6 +145,7 @@ def run(ctx):
     owner = _class_of(func)
     if owner:
         _mangle(fdef, owner)
+    _attribute_calls(fdef, ctx)
     ctx.firstlineno = fdef.lineno
     ctx.name = fdef.name
     args = fdef.args
@@ -164,6 +165,10 @@ def run(ctx):
     classes = _classes_read(func, ctx)
     if ctx.receivers or classes or _objects_read(func, ctx):
         bind_methods(fdef, ctx, classes)
+    else:
+        # (objects the function builds: o = Poly(2.0); o * x)
+        stored = {n.id for n in all_names if isinstance(n.ctx, gast.Store)}
+        object_operators(fdef, ctx, lambda e: None, lambda e: None, stored)
     return fdef
 
 
@@ -313,6 +318,10 @@ def bind_methods(fdef, ctx, classes=None):
             items[id(e)] = (key, shown) if shown else None
         return items[id(e)]
 
+    changed = property_reads(fdef, ctx, receiver, stored)
+    if object_operators(fdef, ctx, receiver, item, stored) or changed:
+        nodes = G.walk(fdef)        # o * x: o.__mul__(x), bound below
+        called = {id(n.func) for n in nodes if isinstance(n, gast.Call)}
     from .api import named_fields
     for node in nodes:
         if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load) \
@@ -406,6 +415,353 @@ def bind_methods(fdef, ctx, classes=None):
                     loop.guards = [stmt] + getattr(loop, "guards", [])
                 else:
                     loop.body.insert(0, stmt)
+
+
+# methods changing a list, dict or array in place
+_IN_PLACE = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",
+             "update", "setdefault", "popitem", "fill", "resize", "put", "itemset",
+             "partition", "__setitem__", "__delitem__", "__iadd__", "__isub__", "__imul__",
+             "__itruediv__"}
+
+
+def _returned_attribute(fget):
+    """``'lst'`` for the getter of a property whose body is ``return self.lst`` (a
+    docstring aside), with the name mangled as Python mangles it in its class; else
+    None."""
+    try:
+        lines = textwrap.dedent(inspect.getsource(fget))
+        tree = ast.parse(lines)
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return None
+    fn = tree.body[0] if tree.body else None
+    if not isinstance(fn, ast.FunctionDef) or not fn.args.args:
+        return None
+    body = fn.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]
+    if len(body) != 1 or not isinstance(body[0], ast.Return):
+        return None
+    e = body[0].value
+    if not (isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name)
+            and e.value.id == fn.args.args[0].arg):
+        return None
+    attr = e.attr
+    if attr.startswith("__") and not attr.endswith("__"):
+        owner = fget.__qualname__.split(".")
+        if len(owner) < 2:
+            return None
+        attr = f"_{owner[-2].lstrip('_')}{attr}"
+    return attr
+
+
+def property_reads(fdef, ctx, receiver, stored):
+    """``self.l`` of a property of the class of ``self`` (a receiver, ``bind_methods``)
+    whose getter only returns an attribute, ``return self.lst``, is ``self.lst``: what
+    the function changes through it (``self.l.append(x)``) is seen by the aliasing
+    checks as a change of ``self.lst``. Through another property (one that computes
+    its value), a change in place (``self.l.append(x)``, ``self.l[0] = x``, ``b =
+    self.l; b += x``) is refused, located: what it changes is not known. Returns
+    whether the tree changed."""
+    found = {}          # id(attribute node) -> (property, node)
+    for node in G.walk(fdef):
+        if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load):
+            recv = receiver(node.value)
+            cls = ctx.receivers.get(recv[0]) if recv is not None else None
+            if cls is None or isinstance(cls, tuple):
+                continue
+            try:
+                raw = inspect.getattr_static(cls, node.attr)
+            except AttributeError:
+                continue
+            if isinstance(raw, (property, functools.cached_property)):
+                found[id(node)] = (raw, node)
+    if not found:
+        return False
+    rewrite = _PropertyAliases(found)
+    rewrite.visit(fdef)
+    if found:
+        _refuse_property_changes(fdef, ctx, found)
+    return rewrite.changed
+
+
+class _PropertyAliases(G.Transformer):
+    """``property_reads``' rewriting of ``self.l`` into ``self.lst`` (``found``: id of
+    the node -> (property, node); those rewritten are taken out)."""
+
+    def __init__(self, found):
+        self.found = found
+
+    def visit_Attribute(self, node):
+        from .activity import is_user_function
+        self.generic_visit(node)
+        hit = self.found.get(id(node))
+        if hit is None or not isinstance(hit[0], property):
+            return node
+        fget = hit[0].fget
+        attr = _returned_attribute(fget) if inspect.isfunction(fget) \
+            and is_user_function(fget) else None
+        if attr is None:
+            return node
+        del self.found[id(node)]
+        return G.copy_location(gast.Attribute(value=node.value, attr=attr,
+                                              ctx=gast.Load()), node)
+
+
+def _refuse_property_changes(fdef, ctx, found):
+    """A change in place of what a property gave (``found``: id of the ``self.l`` node
+    -> (property, node)), directly or through a name bound to it."""
+    bound = {}          # local name -> a property read bound to it
+    for node in G.walk(fdef):
+        if isinstance(node, gast.Assign) and id(node.value) in found:
+            for t in node.targets:
+                if isinstance(t, gast.Name):
+                    bound[t.id] = found[id(node.value)][1]
+
+    def prop(e):
+        if id(e) in found:
+            return found[id(e)][1]
+        if isinstance(e, gast.Name) and e.id in bound:
+            return bound[e.id]
+        return None
+
+    for node in G.walk(fdef):
+        hits = []
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) \
+                and node.func.attr in _IN_PLACE:
+            hits.append(node.func.value)
+        targets = node.targets if isinstance(node, gast.Assign) else \
+            [node.target] if isinstance(node, gast.AugAssign) else []
+        hits += [t.value for t in targets if isinstance(t, gast.Subscript)]
+        if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
+            hits.append(node.target)
+        for e in hits:
+            read = prop(e)
+            if read is not None:
+                shown = ast.unparse(gast.gast_to_ast(read))
+                raise errors.unsupported(
+                    node, ctx, "PropertyChange",
+                    f"{shown} is a property: what its value is part of is not known")
+
+
+_BINARY_DUNDERS = {
+    gast.Add: ("__add__", "__radd__", "__iadd__", "+"),
+    gast.Sub: ("__sub__", "__rsub__", "__isub__", "-"),
+    gast.Mult: ("__mul__", "__rmul__", "__imul__", "*"),
+    gast.Div: ("__truediv__", "__rtruediv__", "__itruediv__", "/"),
+    gast.FloorDiv: ("__floordiv__", "__rfloordiv__", "__ifloordiv__", "//"),
+    gast.Mod: ("__mod__", "__rmod__", "__imod__", "%"),
+    gast.Pow: ("__pow__", "__rpow__", "__ipow__", "**"),
+    gast.MatMult: ("__matmul__", "__rmatmul__", "__imatmul__", "@"),
+    gast.LShift: ("__lshift__", "__rlshift__", "__ilshift__", "<<"),
+    gast.RShift: ("__rshift__", "__rrshift__", "__irshift__", ">>"),
+    gast.BitOr: ("__or__", "__ror__", "__ior__", "|"),
+    gast.BitXor: ("__xor__", "__rxor__", "__ixor__", "^"),
+    gast.BitAnd: ("__and__", "__rand__", "__iand__", "&"),
+}
+_UNARY_DUNDERS = {gast.USub: ("__neg__", "-"), gast.UAdd: ("__pos__", "+"),
+                  gast.Invert: ("__invert__", "~")}
+
+
+def _user_dunder(cls, attr):
+    """The function of ``cls`` (or of each class of the tuple ``cls``) defining the
+    operator method ``attr`` when it is a function of the user's code, else None."""
+    from .activity import is_user_function
+    classes = cls if isinstance(cls, tuple) else (cls,)
+    found = None
+    for c in classes:
+        try:
+            raw = inspect.getattr_static(c, attr)
+        except AttributeError:
+            continue
+        if isinstance(raw, types.FunctionType) and is_user_function(raw):
+            found = raw
+    return found
+
+
+def object_operators(fdef, ctx, receiver, item, stored):
+    """An arithmetic operator one of whose operands is an object of a class of yours
+    defining it (``o * x`` of a class with ``__mul__``) runs that method, not the
+    arithmetic the rules differentiate (``d(o * x) = o dx``). Where the object is one
+    ``bind_methods`` follows (``receiver``: a parameter, ``self.inner``, a loop
+    variable over a list of objects; ``item``: ``self.layers[i]``; or a global object),
+    ``o * x`` becomes the method call ``o.__mul__(x)`` (``x * o`` of a number ``x``,
+    ``o.__rmul__(x)``; ``-o``, ``o.__neg__()``; ``abs(o)``, ``o.__abs__()``), which
+    is differentiated as any method call; elsewhere (an object the function builds or
+    binds to another name, ``x * o`` of what may be an array, ``o *= x``) it is refused,
+    located. Returns whether the tree changed."""
+    assigned = {}       # local name -> the values bound to it
+    candidates = False
+    for n in G.walk(fdef):
+        cls = n.__class__
+        if cls is gast.BinOp or cls is gast.UnaryOp or cls is gast.AugAssign \
+                or cls is gast.Call and isinstance(n.func, gast.Name) \
+                and n.func.id == "abs":
+            candidates = True
+        if cls is gast.Assign:
+            for t in n.targets:
+                if isinstance(t, gast.Name):
+                    assigned.setdefault(t.id, []).append(n.value)
+        elif (cls is gast.NamedExpr or cls is gast.AnnAssign and n.value is not None) \
+                and isinstance(n.target, gast.Name):
+            assigned.setdefault(n.target.id, []).append(n.value)
+    if not candidates:
+        return False
+    rewrite = _ObjectOperators(ctx, receiver, item, stored, assigned)
+    rewrite.visit(fdef)
+    return rewrite.changed
+
+
+_NOT_FOLLOWED = ("the derivative code would multiply by the object as by a number; an "
+                 "object bound to another name or built in the function is not followed")
+
+
+class _ObjectOperators(G.Transformer):
+    """``object_operators``' rewriting (a class of the module: one made per call would
+    hold the tree in a reference cycle)."""
+
+    def __init__(self, ctx, receiver, item, stored, assigned):
+        self.ctx, self.receiver, self.item = ctx, receiver, item
+        self.stored, self.assigned = stored, assigned
+
+    def lookup(self, path):
+        ctx = self.ctx
+        root = path.split(".")[0]
+        if root in ctx.local_names or root in ctx.params or root in ctx.injected:
+            return None
+        try:
+            return ctx._resolve(path)
+        except Exception:       # (a property raising, a name not bound yet)
+            return None
+
+    def kind_of(self, e, seen=()):
+        """('bound', class) for an object bind_methods follows, ('global', class) for a
+        global object, ('local', class) for an object in another name, else None."""
+        from .api import _is_receiver
+        ctx = self.ctx
+        if isinstance(e, (gast.Name, gast.Attribute)):
+            found = self.receiver(e)
+            if found is not None:
+                return "bound", ctx.receivers[found[0]]
+        if isinstance(e, gast.Subscript):
+            found = self.item(e)
+            if found is not None:
+                return "bound", ctx.receivers[found[0]]
+        path = G.dotted_name(e)
+        if path is not None:
+            root = path.split(".")[0]
+            if path in ctx.receivers:       # a parameter rebound, self.a.b
+                return "local", ctx.receivers[path]
+            if root in ctx.params or root in ctx.local_names:
+                if isinstance(e, gast.Name) and e.id not in seen:
+                    for v in self.assigned.get(e.id, ()):
+                        k = self.kind_of(v, seen + (e.id,))
+                        if k is not None:
+                            return "local", k[1]
+                return None
+            value = self.lookup(path)
+            if value is not None and _is_receiver(value):
+                return "global", type(value)
+            return None
+        if isinstance(e, gast.Call):
+            fpath = G.dotted_name(e.func)
+            value = self.lookup(fpath) if fpath else None
+            if isinstance(value, type) and value.__module__ != "builtins":
+                return "local", value
+        return None
+
+    @staticmethod
+    def text(e):
+        return ast.unparse(gast.gast_to_ast(e))
+
+    def refuse(self, node, symbol, operand, cls, why):
+        name = getattr(cls, "__name__", None) or cls[0].__name__
+        raise errors.unsupported(
+            node, self.ctx, "ObjectOperator",
+            f"the operator {symbol} on {self.text(operand)}, an object of your class "
+            f"{name}, which defines it: {why}")
+
+    def scalar(self, e):
+        """``e`` surely holds a number (not an array: NumPy would apply the operator to
+        each item)."""
+        if isinstance(e, gast.UnaryOp) and isinstance(e.op, (gast.USub, gast.UAdd)):
+            e = e.operand
+        if isinstance(e, gast.Constant):
+            return type(e.value) in (int, float)
+        return isinstance(e, gast.Name) and e.id in self.ctx.params \
+            and e.id not in self.stored and self.ctx.kinds.get(e.id) == "S"
+
+    @staticmethod
+    def method_call(obj, attr, args, like):
+        func = G.copy_location(gast.Attribute(value=obj, attr=attr, ctx=gast.Load()), obj)
+        return G.copy_location(gast.Call(func=func, args=args, keywords=[]), like)
+
+    def visit_BinOp(self, node):
+        written = G.copy_location(gast.BinOp(left=node.left, op=node.op,
+                                             right=node.right), node)
+        self.generic_visit(node)
+        op, rop, _, symbol = _BINARY_DUNDERS.get(node.op.__class__, (None,) * 4)
+        if op is None:
+            return node
+        left, right = self.kind_of(node.left), self.kind_of(node.right)
+        fa = left and _user_dunder(left[1], op)
+        fb = right and _user_dunder(right[1], rop)
+        if not fa and not fb:
+            return node
+        if fa:
+            if left[0] == "local":
+                self.refuse(node, symbol, written.left, left[1], _NOT_FOLLOWED)
+            if right and fb and right[1] is not left[1] \
+                    and isinstance(right[1], type) and isinstance(left[1], type) \
+                    and issubclass(right[1], left[1]):
+                self.refuse(node, symbol, written.right, right[1],
+                            f"Python would call {right[1].__name__}.{rop} first")
+            return self.method_call(node.left, op, [node.right], node)
+        if right[0] == "local":
+            self.refuse(node, symbol, written.right, right[1], _NOT_FOLLOWED)
+        if left is None and not self.scalar(node.left):
+            a, b = self.text(written.left), self.text(written.right)
+            self.refuse(node, symbol, written.right, right[1],
+                        f"{a} may be an array, whose {symbol} applies {rop} to each "
+                        f"item (call {b}.{rop}({a}) if you mean it, or write {b} {symbol} "
+                        f"({a}) if the operator commutes)")
+        return self.method_call(node.right, rop, [node.left], node)
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        found = _UNARY_DUNDERS.get(node.op.__class__)
+        k = self.kind_of(node.operand) if found else None
+        if k is None or not _user_dunder(k[1], found[0]):
+            return node
+        if k[0] == "local":
+            self.refuse(node, found[1], node.operand, k[1], _NOT_FOLLOWED)
+        return self.method_call(node.operand, found[0], [], node)
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if not (isinstance(node.func, gast.Name) and node.func.id == "abs"
+                and len(node.args) == 1 and not node.keywords
+                and node.func.id not in self.ctx.local_names):
+            return node
+        k = self.kind_of(node.args[0])
+        if k is None or not _user_dunder(k[1], "__abs__"):
+            return node
+        if k[0] == "local":
+            self.refuse(node, "abs", node.args[0], k[1], _NOT_FOLLOWED)
+        return self.method_call(node.args[0], "__abs__", [], node)
+
+    def visit_AugAssign(self, node):
+        self.generic_visit(node)
+        op, rop, iop, symbol = _BINARY_DUNDERS.get(node.op.__class__, (None,) * 4)
+        if op is None:
+            return node
+        for operand, names in ((node.target, (iop, op)), (node.value, (rop,))):
+            k = self.kind_of(operand)
+            if k is not None and any(_user_dunder(k[1], a) for a in names):
+                self.refuse(node, symbol + "=", operand, k[1],
+                            "write the operation out with a method call "
+                            f"({self.text(node.target)} = ...)")
+        return node
 
 
 def _checked_item(subscript, recv, attr, raw, node, ctx, made):
@@ -748,6 +1104,92 @@ def _class_of(func):
     if len(parts) >= 2 and parts[-2] != "<locals>":
         return parts[-2]
     return None
+
+
+def _attribute_calls(fdef, ctx):
+    """``getattr(o, "buf")`` and ``operator.attrgetter("buf")(o)`` (a constant name,
+    the builtin and operator's functions) are ``o.buf``: so written, a store through the
+    value (``b = getattr(self, "buf"); b[0] = x``) is seen by the aliasing checks as
+    one through ``self.buf`` (after the mangling of private names, which getattr does
+    not do). ``vars(o)`` is ``o.__dict__``, written into nowhere (normalize refuses a
+    store into either)."""
+    import builtins
+    text = ctx.source_text
+    if text is not None and not any(w in text for w in ("getattr", "attrgetter", "vars",
+                                                        "__dict__")):
+        return
+
+    def resolves(f, obj):
+        path = G.dotted_name(f)
+        if path is None or path.split(".")[0] in ctx.local_names:
+            return False
+        try:
+            return ctx._resolve(path) is obj
+        except Exception:
+            return False
+
+    def namespace(e):
+        """``e`` is ``o.__dict__`` or ``vars(o)``: the attributes of ``o``."""
+        return isinstance(e, gast.Attribute) and e.attr == "__dict__" \
+            or isinstance(e, gast.Call) and len(e.args) == 1 and not e.keywords \
+            and resolves(e.func, builtins.vars)
+
+    for node in G.walk(fdef):
+        targets = node.targets if isinstance(node, gast.Assign) else \
+            [node.target] if isinstance(node, (gast.AugAssign, gast.AnnAssign)) else []
+        changed = [t.value for t in targets if isinstance(t, gast.Subscript)]
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) \
+                and node.func.attr in _DICT_CHANGERS:
+            changed.append(node.func.value)
+        if isinstance(node, gast.Delete):
+            changed += [t.value for t in node.targets if isinstance(t, gast.Subscript)]
+        for e in changed:
+            if namespace(e):
+                shown = ast.unparse(gast.gast_to_ast(e))
+                raise errors.unsupported(node, ctx, "AttributeStore",
+                                         f"setting attributes through {shown}")
+    _AttributeCalls(resolves).visit(fdef)
+
+
+def _attribute(value, dotted, like):
+    for attr in dotted.split("."):
+        value = gast.Attribute(value=value, attr=attr, ctx=gast.Load())
+    return G.copy_location(value, like)
+
+
+def _constant_name(e):
+    return isinstance(e, gast.Constant) and isinstance(e.value, str) \
+        and all(p.isidentifier() for p in e.value.split(".")) and e.value
+
+
+class _AttributeCalls(G.Transformer):
+    """``_attribute_calls``' rewriting (``resolves(f, obj)``: the function expression
+    ``f`` is the builtin or library function ``obj``)."""
+
+    def __init__(self, resolves):
+        self.resolves = resolves
+
+    def visit_Call(self, node):
+        import builtins
+        import operator
+        self.generic_visit(node)
+        if node.keywords or any(isinstance(a, gast.Starred) for a in node.args):
+            return node
+        if len(node.args) == 2 and "." not in (_constant_name(node.args[1]) or ".") \
+                and self.resolves(node.func, builtins.getattr):
+            return _attribute(node.args[0], node.args[1].value, node)
+        if len(node.args) == 1 and self.resolves(node.func, builtins.vars):
+            return _attribute(node.args[0], "__dict__", node)
+        inner = node.func
+        if len(node.args) == 1 and isinstance(inner, gast.Call) and not inner.keywords \
+                and len(inner.args) == 1 and _constant_name(inner.args[0]) \
+                and self.resolves(inner.func, operator.attrgetter):
+            return _attribute(node.args[0], inner.args[0].value, node)
+        return node
+
+
+_DICT_CHANGERS = {"update", "setdefault", "pop", "popitem", "clear", "__setitem__",
+                  "__delitem__"}
 
 
 def _mangle(fdef, owner):

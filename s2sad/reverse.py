@@ -757,6 +757,12 @@ class Reverse:
                 out.append(assign(zero, const(0.0)))
             if itself is not None:
                 self.contribute(v.id, name(itself), state, out)
+        if base in self.ctx.global_stores:
+            # a global dict: a key the store added goes again (no NEW_KEY left there)
+            index = index_expr(clone(target.slice), self.ctx)
+            out.append(gast.Expr(value=call(self.helper("restore_item"), name(base), index,
+                                            name(old))))
+            return out
         restore = gast.Subscript(value=name(base), slice=clone(target.slice), ctx=gast.Store())
         out.append(assign(restore, name(old)))
         return out
@@ -807,6 +813,11 @@ class Reverse:
                 self.contribute(v.id, pop, state, out)
             else:
                 out.append(gast.Expr(value=pop))
+        if lst in self.ctx.held_logs and lst not in self.ctx.active:
+            # a list held in an attribute of an object, only appended to (a log): it
+            # keeps what the function appends, as calling the function (and forward
+            # mode) does; nothing the reverse sweep reads depends on it
+            return out
         restore = call(gast.Attribute(value=name(lst), attr="pop", ctx=gast.Load()))
         out.append(gast.Expr(value=restore))
         return out

@@ -20,7 +20,7 @@ from .context import _ABSENT, class_attribute
 
 __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints",
            "fit", "index_add", "checkpoint_interval", "fixed_point_norm", "fixed_point_unsettled",
-           "copy_of", "private_value", "rule_tangent_term", "snapshot", "owned", "take_adjoint", "store_adjoint", "last_writes",
+           "copy_of", "private_value", "rule_tangent_term", "snapshot", "restore_item", "owned", "take_adjoint", "store_adjoint", "last_writes",
            "check_float_store", "check_method", "check_attribute", "as_sequence", "sum_list_adjoint", "extreme_adjoint",
            "extreme_tangent", "pair_adjoint", "pair_tangent", "picked_item", "dot_adjoint_a",
            "dot_adjoint_b", "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint",
@@ -565,6 +565,16 @@ def snapshot(a, index):
         return NEW_KEY
     old = a[index]
     return old.copy() if isinstance(old, np.ndarray) else old
+
+
+def restore_item(a, index, old):
+    """The reverse sweep's putting back of what ``a[index] = v`` replaced in a global
+    array, list or dict (``snapshot``): a key the store added to a dict is taken out
+    again (``NEW_KEY``, s2sad's own, is never left in an object of the user's)."""
+    if old is NEW_KEY:
+        del a[index]
+    else:
+        a[index] = old
 
 
 class _NewKey:

@@ -1001,8 +1001,9 @@ def returns_text(x):
     return "a"  # <- L_RETURNS_TEXT
 
 
-def computed_function(x):
-    return getattr(math, "sin")(x)  # noqa: B009 # <- L_COMPUTED
+def computed_function(x, name="sin"):
+    # (getattr of a constant name is an attribute: getattr(math, "sin")(x) is math.sin(x))
+    return getattr(math, name)(x)  # <- L_COMPUTED
 
 
 def test_remainder_gradient():

@@ -61,7 +61,7 @@ multilinear(runtime.dot_adjoint_a, runtime.matmul_adjoint_a, args=("g", "b"))
 multilinear(runtime.dot_adjoint_b, runtime.matmul_adjoint_b, args=("g", "a"))
 multilinear(runtime.snapshot, args=("a",))
 nondiff(runtime.seed, runtime.zeros_like, runtime.zero_items, runtime.check_float_store, runtime.check_method,
-        runtime.check_attribute, runtime.check_inplace)
+        runtime.check_attribute, runtime.check_inplace, runtime.restore_item)
 
 
 # add_adjoints(a, b) is linear in a and b JOINTLY (a sum), not in each separately: its
