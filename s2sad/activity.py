@@ -45,6 +45,7 @@ from .gastutil import dotted_name, loads, stores, target_name, walk
 from .gastutil import names as name_nodes
 from .kinds import DICT_ITEMS, ROW_ITEMS, array_kind, array_ndim, is_array_kind, join_kinds
 from .rules import lookup
+from .rules.core import MULTILINEAR, tangent_template
 from .rules.methods import ATTRIBUTES, DICT_METHODS, METHODS, SEQUENCE_METHODS
 from .shapes import callee
 
@@ -1391,6 +1392,11 @@ def run(tree, ctx):
                         edges.setdefault(n, set()).add(lst)
             for n in op.diff_names():
                 edges.setdefault(n, set()).add(t)
+            if op.kind == "rule" and ctx.mode == "forward" and not op.rule.builtin:
+                # a user's tangent template (or multilinear declaration) may take the
+                # derivative in arguments its adjoint template does not
+                for n in _user_tangent_names(op):
+                    edges.setdefault(n, set()).add(t)
         elif _is_index_add(s, ctx):                # index_add(a, i, g) in generated code
             a, _, g = s.value.args
             ctx.mutable.add(a.id)
@@ -1453,6 +1459,7 @@ def run(tree, ctx):
     check_changes_under_returned(sharing, tree, stmts, ctx, varied)
     check_item_updates(others, ctx, varied, stmts)
     useful = closure(outputs, reverse_edges(edges))
+    _check_user_rules(ops, ctx, varied, useful)
     ctx.active = varied & useful
     if ctx.mode == "forward" and len(ctx.wrt) > 1:    # one tangent sweep per argument
         ctx.active_by = {p: closure({p}, edges) & useful for p in ctx.wrt_names}
@@ -1837,6 +1844,55 @@ def _pure_method(call, ctx):
     return isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) \
         and func.value.id in ctx.local_names and func.attr in METHODS \
         and not any(k.arg == "out" for k in call.keywords)
+
+
+def _user_tangent_names(op):
+    """The names of the atoms of ``op`` (a call with a user's rule) forward mode takes
+    the derivative in: those its tangent template reads (``tangent_template``), all of
+    them where the primitive is declared ``multilinear`` (``Forward.multilinear``
+    refuses those it is not linear in), else none but the adjoint template's."""
+    rule = op.rule
+    template = tangent_template(rule, op.args, op.keywords)
+    if template is None and rule.primitive not in MULTILINEAR:
+        return ()
+    if template is None:
+        return op.operand_names()
+    try:
+        mapping = op.bind() if template.params == rule.params \
+            else template.bind(op.args, op.keywords)
+    except TypeError:
+        return ()
+    return {mapping[p].id for p in template.read_params
+            if isinstance(mapping.get(p), gast.Name)}
+
+
+def _check_user_rules(ops, ctx, varied, useful):
+    """Refuse a call with a rule registered by the user (``s2sad.extend.adjoint``,
+    ``tangent``) where an argument carrying a derivative is bound to a parameter the
+    rule gives no derivative for (no ``d[p] = ...`` in the adjoint template; in forward
+    mode, no ``d[p]`` read by the tangent template used), and the result is used: its
+    contribution would be a silent zero. s2sad's own rules refuse as their code runs
+    (``no_derivative_in``)."""
+    forward = ctx.mode == "forward"
+    for s, t, op in ops:
+        if op.kind != "rule" or op.rule.builtin or t not in useful:
+            continue
+        rule = op.rule
+        template = tangent_template(rule, op.args, op.keywords) if forward else None
+        if forward and template is None and rule.primitive in MULTILINEAR:
+            continue                # (Forward.multilinear checks the call)
+        used = template if template is not None else rule
+        try:
+            mapping = op.bind() if used is rule or used.params == rule.params \
+                else used.bind(op.args, op.keywords)
+        except TypeError:           # no template fits this call: reported by _check
+            continue
+        given = used.read_params if used is template else used.diff_params
+        for p in used.params:
+            atom = mapping.get(p)
+            if p not in given and isinstance(atom, gast.Name) and atom.id in varied:
+                raise errors.rule_drops_argument(s.value, ctx, used, p,
+                                                 tangent=used is template)
 
 
 def _check_custom_vjp_pair(call, ctx, owners=None):

@@ -513,6 +513,42 @@ def missing_rule(node, ctx, what, mode="reverse"):
     return MissingRuleError(f"no derivative rule for {what}", hint=hint, **_where(node, ctx))
 
 
+def rule_drops_argument(node, ctx, rule, param, tangent=False):
+    """A call of a function with a rule of the user's (``rule``, its adjoint or, with
+    ``tangent``, its tangent template) where the argument bound to ``param`` carries
+    a derivative the rule does not give: refused rather than a silent zero."""
+    template = getattr(rule.template, "__name__", "?")
+    if tangent:
+        what = (f"the tangent rule {template} of {rule.name} reads no d[{param}], and the "
+                f"argument given for its parameter {param} carries a derivative")
+        fix = f"add the term in d[{param}] to d[{rule.result}] in {template}"
+    else:
+        what = (f"the derivative rule {template} of {rule.name} gives no d[{param}], and "
+                f"the argument given for its parameter {param} carries a derivative")
+        fix = f"add d[{param}] = ... (the derivative in {param}) to {template}"
+    return RuleLimitError(
+        f"{what}: its derivative in {param} would be lost (a silent zero)",
+        hint=f"{fix} ({rule.where}), or pass {param} a value that carries no derivative "
+             "(a constant, or s2sad.stop_gradient(...)) if its derivative is not needed",
+        **_where(node, ctx))
+
+
+def not_multilinear_in(node, ctx, prim, linear_in, param):
+    """Forward mode through a call of a function the user declared ``multilinear``,
+    where an argument it is not declared linear in (``param``: its name, or position)
+    carries a derivative: refused rather than dropped."""
+    shown = getattr(prim, "__name__", repr(prim))
+    which = ", ".join(repr(a) for a in linear_in) or "nothing"
+    what = f"parameter {param}" if isinstance(param, str) else f"argument {param}"
+    return RuleLimitError(
+        f"s2sad.extend.multilinear declares {shown} linear in {which} only, and the "
+        f"{what} carries a derivative: its derivative there would be lost (a silent zero)",
+        hint=f"declare {shown} linear in {param!r} too if it is (args=...), register a "
+             f"tangent rule with @s2sad.tangent({shown}), or pass that argument a value "
+             "that carries no derivative (a constant, or s2sad.stop_gradient(...))",
+        **_where(node, ctx))
+
+
 def _def_of(func):
     """The location of ``func``'s def (its code's first line), where it has code."""
     code = getattr(func, "__code__", None)

@@ -1,0 +1,253 @@
+"""Fixes found probing the rule-author API (``s2sad.extend``) and gradient objects.
+
+- a user's adjoint (or tangent) rule giving no ``d[p]`` for an argument that carries a
+  derivative is refused at the call (``RuleLimitError``), not a silent zero;
+- ``multilinear(f, args=(0, 1))`` takes positions as ``wrt`` does (forward mode
+  compared them with names: a zero tangent), and checks them as it registers;
+- an adjoint of the wrong shape from a user's rule or a ``custom_vjp`` bwd is refused
+  as the gradient runs, naming the rule, the argument and both shapes;
+- a gradient object picks up a global rebound since it was made (another class, a new
+  partial, a function redefined, a rule registered);
+- messages that named generated temporaries or gave a wrong hint.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import s2sad
+from s2sad.extend import adjoint, d, multilinear, tangent
+
+HERE = __file__
+with open(HERE) as _fh:
+    _LINES = _fh.read().splitlines()
+
+
+def line_of(marker):
+    """Line number of the unique line ending with ``# <- marker``."""
+    hits = [i for i, text in enumerate(_LINES, 1) if text.rstrip().endswith(f"# <- {marker}")]
+    assert len(hits) == 1, f"marker {marker} found {len(hits)} times"
+    return hits[0]
+
+
+MODES = ("reverse", "forward")
+
+
+# ---------------------------------------------------------------------------
+# 1. a rule giving no d[p] for an argument carrying a derivative
+
+
+def scaled(x, scale=2.0, *, power=2.0):
+    return scale * x ** power
+
+
+@adjoint(scaled)
+def scaled_adjoint(z, x, scale=2.0, power=2.0):
+    d[x] = d[z] * scale * power * x ** (power - 1.0)
+    d[scale] = d[z] * x ** power
+
+
+def scaled_in_power(p):
+    return scaled(1.5, power=p)          # <- L_POWER
+
+
+def scaled_in_x(x):
+    return scaled(x, 3.0) + scaled(x, power=3.0)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_rule_without_adjoint_of_an_active_argument_is_refused(mode):
+    with pytest.raises(s2sad.RuleLimitError) as info:
+        s2sad.grad(scaled_in_power, mode=mode)(0.7)
+    e = info.value
+    assert e.filename == HERE and e.lineno == line_of("L_POWER")
+    assert "scaled_adjoint" in e.message and "d[power]" in e.message
+    assert "d[power]" in e.hint and "stop_gradient" in e.hint
+    assert "_t" not in str(e)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_rule_without_adjoint_of_constant_arguments_still_differentiates(mode):
+    x = 0.7
+    got = s2sad.grad(scaled_in_x, mode=mode)(x)
+    assert got == pytest.approx(3.0 * 2 * x + 2.0 * 3 * x * x)
+
+
+def test_stopped_argument_is_not_refused():
+    def f(p):
+        return scaled(1.5, power=s2sad.stop_gradient(p)) * p
+
+    assert s2sad.grad(f, mode="reverse")(0.7) == pytest.approx(2 * 1.5 ** 0.7)
+
+
+def powered(x, *, power=2.0):
+    return x ** power
+
+
+@adjoint(powered)
+def powered_adjoint(z, x, power=2.0):
+    d[x] = d[z] * power * x ** (power - 1.0)
+
+
+@tangent(powered)
+def powered_tangent(z, x, power=2.0):
+    d[z] = d[x] * power * x ** (power - 1.0) + d[power] * z * math.log(x)
+
+
+def powered_in_power(p):
+    return powered(1.5, power=p)         # <- L_POWERED
+
+
+def test_tangent_rule_reading_the_argument_covers_forward_mode():
+    """Forward mode uses the tangent template, which has the term in d[power]; reverse
+    mode's adjoint has none and is refused."""
+    want = 1.5 ** 0.7 * math.log(1.5)
+    assert s2sad.grad(powered_in_power, mode="forward")(0.7) == pytest.approx(want)
+    assert s2sad.jvp(powered_in_power)(0.7, 1.0)[1] == pytest.approx(want)
+    with pytest.raises(s2sad.RuleLimitError, match=r"powered_adjoint .*d\[power\]"):
+        s2sad.grad(powered_in_power, mode="reverse")(0.7)
+
+
+def cubed(x, k=3.0):
+    return x ** k
+
+
+@adjoint(cubed)
+def cubed_adjoint(z, x, k=3.0):
+    d[x] = d[z] * k * x ** (k - 1.0)
+    d[k] = d[z] * z * np.log(x)
+
+
+@tangent(cubed)
+def cubed_tangent(z, x, k=3.0):
+    d[z] = d[x] * k * x ** (k - 1.0)       # forgets d[k]
+
+
+def cubed_in_k(k):
+    return cubed(1.5, k)                   # <- L_CUBED
+
+
+def test_tangent_rule_without_the_argument_is_refused_in_forward_mode():
+    want = 1.5 ** 0.7 * math.log(1.5)
+    assert s2sad.grad(cubed_in_k, mode="reverse")(0.7) == pytest.approx(want)
+    with pytest.raises(s2sad.RuleLimitError) as info:
+        s2sad.grad(cubed_in_k, mode="forward")(0.7)
+    e = info.value
+    assert e.lineno == line_of("L_CUBED")
+    assert "cubed_tangent" in e.message and "d[k]" in e.message
+
+
+def only_tangent(x, *, power=2.0):
+    return x ** power
+
+
+@tangent(only_tangent)
+def only_tangent_tangent(z, x, power=2.0):
+    d[z] = d[x] * power * x ** (power - 1.0)
+
+
+def only_tangent_in_power(p):
+    return only_tangent(1.5, power=p)     # <- L_ONLY_TANGENT
+
+
+def test_tangent_only_rule_without_the_argument_is_refused():
+    """No adjoint rule: reverse mode differentiates the function's code (right);
+    forward mode uses the tangent template, which reads no d[power]."""
+    want = 1.5 ** 0.7 * math.log(1.5)
+    assert s2sad.grad(only_tangent_in_power, mode="reverse")(0.7) == pytest.approx(want)
+    with pytest.raises(s2sad.RuleLimitError) as info:
+        s2sad.grad(only_tangent_in_power, mode="forward")(0.7)
+    assert info.value.lineno == line_of("L_ONLY_TANGENT")
+    assert "only_tangent_tangent" in info.value.message
+
+
+# ---------------------------------------------------------------------------
+# 2. multilinear with positions
+
+
+def bil_pos(a, b):
+    return a * b
+
+
+def bil_name(a, b):
+    return a * b
+
+
+def bil_c(a, b, c=1.0):
+    return a * b * c
+
+
+multilinear(bil_pos, args=(0, 1))
+multilinear(bil_name, args=("a", "b"))
+multilinear(bil_c, args=(0, "b"))
+
+
+def uses_bil_pos(x):
+    return bil_pos(x, x) + bil_pos(2.0, x)
+
+
+def uses_bil_name(x):
+    return bil_name(x, x) + bil_name(2.0, x)
+
+
+def uses_bil_c(x):
+    return bil_c(x, 3.0, c=2.0) + bil_c(2.0, 3.0, c=x)      # <- L_BIL_C
+
+
+@pytest.mark.parametrize("func", [uses_bil_pos, uses_bil_name])
+@pytest.mark.parametrize("mode", MODES)
+def test_multilinear_by_position_or_name(func, mode):
+    x = 0.7
+    assert s2sad.grad(func, mode=mode)(x) == pytest.approx(2 * x + 2)
+    assert s2sad.jvp(func)(x, 1.0)[1] == pytest.approx(2 * x + 2)
+
+
+def test_multilinear_positions_are_kept_as_names():
+    from s2sad.rules.core import MULTILINEAR
+    assert MULTILINEAR[bil_pos] == ("a", "b")
+    assert MULTILINEAR[bil_c] == ("a", "b")
+
+
+def test_multilinear_argument_not_declared_linear_is_refused_in_forward_mode():
+    assert s2sad.grad(uses_bil_c, mode="reverse")(0.7) == pytest.approx(6.0 + 6.0)
+    with pytest.raises(s2sad.RuleLimitError) as info:
+        s2sad.grad(uses_bil_c, mode="forward")(0.7)
+    e = info.value
+    assert e.lineno == line_of("L_BIL_C")
+    assert "bil_c" in e.message and "parameter c" in e.message
+
+
+@pytest.mark.parametrize("args, words", [
+    ((0, 3), "position 3 is out of range"),
+    ((-1,), "position -1 is out of range"),
+    (("a", "q"), "'q' is not a parameter"),
+    ((1.5,), "neither a parameter name nor a position"),
+])
+def test_multilinear_bad_args_are_refused_where_registered(args, words):
+    def tri(a, b, c):
+        return a * b * c
+
+    with pytest.raises(s2sad.RuleError) as info:
+        multilinear(tri, args=args)                  # <- L_BAD_MULTILINEAR
+    e = info.value
+    assert words in e.message and "tri" in e.message
+    assert e.filename == HERE and e.lineno == line_of("L_BAD_MULTILINEAR")
+    from s2sad.rules.core import MULTILINEAR
+    assert tri not in MULTILINEAR
+
+
+def test_multilinear_position_of_star_args():
+    def first_times(*xs):
+        return xs[0] * xs[1]
+
+    multilinear(first_times, args=(0, 1))
+    from s2sad.rules.core import MULTILINEAR
+    assert MULTILINEAR[first_times] == (0, 1)
+
+    def f(x):
+        return first_times(x, 3.0) + first_times(2.0, x)
+
+    assert s2sad.grad(f, mode="forward")(0.7) == pytest.approx(5.0)
