@@ -347,7 +347,8 @@ _FULL_REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, 
 
 _ITEM_REDUCTIONS = {builtins.min, builtins.max, builtins.sum}
 # runtime helpers whose value has the shape of their second argument (an operand)
-_OPERAND_SHAPED = (runtime.unbroadcast, runtime.sum_adjoint, runtime.getitem_adjoint)
+_OPERAND_SHAPED = (runtime.unbroadcast, runtime.sum_adjoint, runtime.getitem_adjoint,
+                   runtime.checked_adjoint)
 # functions whose result is a number when their arguments are as _point_value says
 _POINT_VALUES = {np.polyval, np.interp, np.median, np.quantile, np.percentile}
 

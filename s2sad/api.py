@@ -1353,11 +1353,16 @@ class CustomVJP:
                 filename=code.co_filename, lineno=code.co_firstlineno,
                 hint=f"call {self.__name__}.defvjp(fwd, bwd) before differentiating it")
         fwd_user, bwd_user = self.fwd, self.bwd
-        nargs = len(_signature(self.__wrapped__).parameters)
+        params = list(_signature(self.__wrapped__).parameters)
+        nargs = len(params)
+        from .runtime import adjoint_misfit, primal_shape
 
         name = self.__name__
 
         def fwd(*args, _tape, **kwargs):
+            # the shapes the adjoints bwd gives must have (see bwd)
+            _tape.append(tuple(primal_shape(args[i]) if i < len(args)
+                               else primal_shape(kwargs.get(params[i])) for i in wrt))
             out = fwd_user(*args, **kwargs)
             if not (isinstance(out, tuple) and len(out) == 2):
                 raise errors.bad_argument(
@@ -1380,6 +1385,11 @@ class CustomVJP:
                     f"adjoint(s) for its {nargs} argument(s)",
                     hint="return a tuple with one adjoint per argument (None for one "
                          "without a derivative)")
+            shapes = _tape.pop()
+            for i, shape in zip(wrt, shapes):
+                got = adjoint_misfit(grads[i], shape)
+                if got is not None:
+                    raise errors.bwd_shape_misfit(bwd_user, name, i, params[i], shape, got)
             # None: no derivative (0.0 stands for a zero of any structure)
             return tuple(0.0 if grads[i] is None else grads[i] for i in wrt)
 

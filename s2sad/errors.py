@@ -150,7 +150,8 @@ class UnsupportedSyntaxError(S2SADError):
 class RuleError(S2SADError):
     """A derivative rule registered with ``s2sad.extend`` is not well formed (it writes
     the derivative of a name that is not one of its parameters, or reads a name its
-    module does not define)."""
+    module does not define, or ``multilinear`` names no parameter), or gives an adjoint
+    that is not shaped like its argument (raised as the gradient runs)."""
 
 
 class MissingRuleError(S2SADError):
@@ -547,6 +548,34 @@ def not_multilinear_in(node, ctx, prim, linear_in, param):
              f"tangent rule with @s2sad.tangent({shown}), or pass that argument a value "
              "that carries no derivative (a constant, or s2sad.stop_gradient(...))",
         **_where(node, ctx))
+
+
+def _shape_text(shape):
+    return "a number" if shape == () else f"an array of shape {shape}"
+
+
+def adjoint_shape_misfit(rule, param, shape, got):
+    """The ``RuleError`` for an adjoint template of the user's (``rule``: its name)
+    whose ``d[param]`` is not shaped like the argument (``shape``; ``got``: what it
+    is), raised as the gradient runs and located at the call (``note_generated``)."""
+    return RuleError(
+        f"the derivative rule {rule} gives for d[{param}] {got}, where the argument "
+        f"{param} is {_shape_text(shape)}: an adjoint has the shape of its argument",
+        hint=f"sum the contribution back to the argument's shape, d[{param}] = "
+             f"unbroadcast(..., {param}) (from s2sad.extend), where the function broadcasts "
+             f"{param}; give a number for a number")
+
+
+def bwd_shape_misfit(bwd, name, index, param, shape, got):
+    """The ``ArgumentError`` for the bwd of a ``custom_vjp`` (``name``) whose adjoint
+    of argument ``index`` (``param``) is not shaped like it, located at the bwd."""
+    return bad_argument(
+        bwd, f"the bwd rule of {name} returned for its argument {index} ({param}) {got}, "
+        f"where the argument is {_shape_text(shape)}: an adjoint has the shape of its "
+        "argument",
+        hint="return one adjoint per argument, shaped like it: sum over the axes the "
+             f"function broadcast {param} along (s2sad.extend.unbroadcast(g_{param}, "
+             f"{param})), and do not reduce an array's adjoint to a number")
 
 
 def _def_of(func):

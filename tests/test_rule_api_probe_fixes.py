@@ -17,9 +17,10 @@ import math
 
 import numpy as np
 import pytest
+from gradcheck import numerical_grad
 
 import s2sad
-from s2sad.extend import adjoint, d, multilinear, tangent
+from s2sad.extend import adjoint, d, multilinear, tangent, unbroadcast
 
 HERE = __file__
 with open(HERE) as _fh:
@@ -251,3 +252,184 @@ def test_multilinear_position_of_star_args():
         return first_times(x, 3.0) + first_times(2.0, x)
 
     assert s2sad.grad(f, mode="forward")(0.7) == pytest.approx(5.0)
+
+
+# ---------------------------------------------------------------------------
+# 3. adjoints of the wrong shape from a user's rule or a custom_vjp bwd
+
+
+@s2sad.custom_vjp
+def sq_reduced(a):
+    return a * a
+
+
+def sq_reduced_fwd(a):
+    return a * a, a
+
+
+def sq_reduced_bwd(a, g):                  # <- L_SQ_BWD
+    return (np.sum(g * 2.0 * a),)          # a bug: reduced to a number
+
+
+sq_reduced.defvjp(sq_reduced_fwd, sq_reduced_bwd)
+
+
+@s2sad.custom_vjp
+def scale_by(a, k):
+    return a * k
+
+
+def scale_by_fwd(a, k):
+    return a * k, (a, k)
+
+
+def scale_by_bwd(res, g):
+    a, k = res
+    return g * k, np.sum(g * a)            # right: an array for a, a number for k
+
+
+scale_by.defvjp(scale_by_fwd, scale_by_bwd)
+
+
+@s2sad.custom_vjp
+def spread(k):
+    return k * np.ones(3)
+
+
+def spread_fwd(k):
+    return k * np.ones(3), None
+
+
+def spread_bwd(res, g):                    # <- L_SPREAD_BWD
+    return (g,)                            # a bug: the array, for a number
+
+
+spread.defvjp(spread_fwd, spread_bwd)
+
+
+def loss_sq_reduced(a):
+    return np.sum(sq_reduced(a))
+
+
+def loss_scale_by(a, k):
+    s = 0.0
+    for _ in range(3):
+        s = s + np.sum(scale_by(a, k) * a)
+    return s
+
+
+def loss_spread(k):
+    return np.sum(spread(k))
+
+
+def test_custom_vjp_bwd_of_the_wrong_shape_is_refused():
+    with pytest.raises(s2sad.ArgumentError) as info:
+        s2sad.grad(loss_sq_reduced)(np.array([1.0, 2.0, 3.0]))
+    e = info.value
+    assert e.filename == HERE and e.lineno == line_of("L_SQ_BWD")
+    assert "sq_reduced" in e.message and "(a)" in e.message
+    assert "a number" in e.message and "shape (3,)" in e.message
+    with pytest.raises(s2sad.ArgumentError) as info:
+        s2sad.grad(loss_spread)(0.5)
+    e = info.value
+    assert e.lineno == line_of("L_SPREAD_BWD")
+    assert "shape (3,)" in e.message and "is a number" in e.message
+
+
+def test_custom_vjp_at_the_top_level_is_checked_too():
+    with pytest.raises(s2sad.ArgumentError, match="shape"):
+        s2sad.grad(lambda a: np.sum(sq_reduced(a)))(np.array([1.0, 2.0]))
+    with pytest.raises(s2sad.ArgumentError, match="shape"):
+        s2sad.vjp(sq_reduced)(np.array([1.0, 2.0]))[1](np.ones(2))
+
+
+def test_custom_vjp_of_the_right_shapes_in_a_loop():
+    a, k = np.array([1.0, -2.0, 0.5]), 1.5
+    got = s2sad.grad(loss_scale_by, wrt=(0, 1))(a, k)
+    want = numerical_grad(loss_scale_by, (a, k), wrt=(0, 1))
+    assert got[0].shape == (3,) and np.allclose(got[0], want[0])
+    assert np.ndim(got[1]) == 0 and got[1] == pytest.approx(want[1])
+
+
+def add_c(x, c):
+    return x + c
+
+
+@adjoint(add_c)
+def add_c_adjoint(z, x, c):
+    d[x] = d[z]
+    d[c] = d[z]                            # a bug: no unbroadcast(d[z], c)
+
+
+def add_c2(x, c):
+    return x + c
+
+
+@adjoint(add_c2)
+def add_c2_adjoint(z, x, c):
+    d[x] = unbroadcast(d[z], x)
+    d[c] = unbroadcast(d[z], c)
+
+
+def times_sum(x):
+    return x * np.sum(x)
+
+
+@adjoint(times_sum)
+def times_sum_adjoint(z, x):
+    d[x] = np.sum(d[z] * x) + d[z] * np.sum(x)
+
+
+def loss_add_c(x, c):
+    return np.sum(add_c(x, c))             # <- L_ADD_C
+
+
+def loss_add_c2(x, c):
+    return np.sum(add_c2(x, c) * x)
+
+
+def loss_times_sum(x):
+    return np.sum(times_sum(x) * x)
+
+
+@pytest.mark.parametrize("wrt", [1, (0, 1)])
+def test_adjoint_template_without_unbroadcast_is_refused(wrt):
+    with pytest.raises(s2sad.RuleError) as info:
+        s2sad.grad(loss_add_c, wrt=wrt, mode="reverse")(np.array([1.0, 2.0]), 0.5)
+    e = info.value
+    assert e.filename == HERE and e.lineno == line_of("L_ADD_C")
+    assert "add_c_adjoint" in e.message and "d[c]" in e.message
+    assert "shape (2,)" in e.message and "is a number" in e.message
+    assert "unbroadcast" in e.hint
+    assert "_t1" not in str(e) and "b_t" not in str(e)
+
+
+def test_adjoint_template_of_the_right_shapes():
+    x, c = np.array([1.0, 2.0]), 0.5
+    got = s2sad.grad(loss_add_c2, wrt=(0, 1))(x, c)
+    want = numerical_grad(loss_add_c2, (x, c), wrt=(0, 1))
+    assert np.allclose(got[0], want[0]) and np.ndim(got[1]) == 0
+    assert got[1] == pytest.approx(want[1])
+    # the calls to unbroadcast need no check
+    assert "checked_adjoint" not in s2sad.source(loss_add_c2, wrt=(0, 1), args=(x, c))
+    # an adjoint whose shape is not known before it runs: checked, and right
+    x = np.array([1.0, -2.0, 0.5])
+    assert "checked_adjoint" in s2sad.source(loss_times_sum, args=(x,))
+    assert np.allclose(s2sad.grad(loss_times_sum)(x), numerical_grad(loss_times_sum, (x,)))
+    assert "checked_adjoint" in s2sad.source(loss_triple, args=(x,))
+    assert np.allclose(s2sad.grad(loss_triple)(x), 6.0 * x)
+    # differentiated again (the check is linear in the adjoint)
+    assert np.allclose(s2sad.hessian(loss_triple)(x), 6.0 * np.eye(3))
+
+
+def triple(x):
+    return 3.0 * x
+
+
+@adjoint(triple)
+def triple_adjoint(z, x):
+    d[x] = d[z] * 3.0
+
+
+def loss_triple(x):
+    return np.sum(triple(x) * x)

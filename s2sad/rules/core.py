@@ -169,12 +169,17 @@ class Rule:
         sub = _Subst(self, target, mapping, local_names, env, ())
         out = []
         temporaries = False
+        # a user's template: its contributions checked to fit their arguments' shapes
+        checked = None if self.builtin else getattr(env, "checked", None)
         for param, build in self._steps():
             if param is not None:          # d[param] = ...
                 atom = mapping[param]
                 if not (isinstance(atom, gast.Name) and env.is_active(atom.id)):
                     continue
-                out.append(("contrib", atom.id, build(sub)))
+                node = build(sub)
+                if checked is not None:
+                    node = checked(node, atom.id, target, self, param)
+                out.append(("contrib", atom.id, node))
             else:
                 out.append(("stmt", None, build(sub)))
                 temporaries = True
