@@ -130,9 +130,16 @@ class Context:
         long as the function lives (``fncache.FunctionCache``)."""
         self.namer = None
         try:
+            self.func_ref = weakref.ref(self.func)      # (api._freshness)
             self.func = weakref.proxy(self.func)
         except TypeError:       # it takes no weak reference: cached for good anyway
             pass
+
+    def function_now(self):
+        """The function itself (not the weak proxy ``release`` left), or None if it is
+        gone."""
+        ref = self.__dict__.get("func_ref")
+        return self.func if ref is None else ref()
 
     def may_contain(self, word):
         """Whether the text of the def holds ``word`` (True when no text was read): the

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -433,3 +434,159 @@ def triple_adjoint(z, x):
 
 def loss_triple(x):
     return np.sum(triple(x) * x)
+
+
+# ---------------------------------------------------------------------------
+# 4. gradient objects made before a global was rebound
+
+
+class Square:
+    def apply(self, x):
+        return x * x
+
+
+class Cube:
+    def apply(self, x):
+        return x * x * x
+
+
+NET = Square()
+
+
+def uses_net(x):
+    return NET.apply(x)
+
+
+class Holder:
+    def __init__(self, inner):
+        self.inner = inner
+
+    def apply(self, x):
+        return self.inner.apply(x) + x
+
+
+HOLDER = Holder(Square())
+
+
+def uses_holder(x):
+    return HOLDER.apply(x)
+
+
+def _power(x, c):
+    return c * x * x
+
+
+PARTIAL = functools.partial(_power, c=2.0)
+
+
+def uses_partial(x):
+    return PARTIAL(x)
+
+
+def helper(x):
+    return x * x
+
+
+def uses_helper(x):
+    return helper(x) * 2.0
+
+
+def later_rule(x):
+    return x * x
+
+
+def uses_later_rule(x):
+    return later_rule(x) + x
+
+
+def _cube(x):
+    return x * x * x
+
+
+def _counting(g):
+    """``g`` with its general path counted: the calls that did not take a fast path."""
+    slow = []
+    general = type(g)._slow
+
+    def counted(self, args, kwargs):
+        slow.append(args)
+        return general(self, args, kwargs)
+    type(g)._slow = counted          # (a class of g's own, see GradFunction._dispatch)
+    return slow
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("make", [s2sad.grad, s2sad.value_and_grad])
+def test_gradient_object_sees_a_global_object_of_another_class(mode, make, monkeypatch):
+    x = 0.7
+    g = make(uses_net, mode=mode)
+    grad_of = (lambda r: r) if make is s2sad.grad else (lambda r: r[1])
+    assert grad_of(g(x)) == pytest.approx(2 * x)
+    assert grad_of(g(x)) == pytest.approx(2 * x)           # (the fast path)
+    monkeypatch.setitem(globals(), "NET", Cube())
+    slow = _counting(g)
+    for _ in range(3):
+        assert grad_of(g(x)) == pytest.approx(3 * x * x)
+    assert len(slow) == 1           # made again once, then the fast path again
+    monkeypatch.setattr(Cube, "apply", Square.apply)       # the method replaced
+    assert grad_of(g(x)) == pytest.approx(2 * x)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_gradient_object_sees_an_attribute_of_a_global_object_replaced(mode, monkeypatch):
+    x = 0.7
+    g = s2sad.grad(uses_holder, mode=mode)
+    assert g(x) == pytest.approx(2 * x + 1) and g(x) == pytest.approx(2 * x + 1)
+    monkeypatch.setattr(HOLDER, "inner", Cube())
+    assert g(x) == pytest.approx(3 * x * x + 1)
+    assert g(x) == pytest.approx(3 * x * x + 1)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_gradient_object_sees_a_global_partial_rebound(mode, monkeypatch):
+    x = 0.7
+    g = s2sad.grad(uses_partial, mode=mode)
+    assert g(x) == pytest.approx(4 * x) and g(x) == pytest.approx(4 * x)
+    monkeypatch.setitem(globals(), "PARTIAL", functools.partial(_power, c=5.0))
+    assert g(x) == pytest.approx(10 * x) and g(x) == pytest.approx(10 * x)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_gradient_object_sees_a_helper_redefined(mode, monkeypatch):
+    x = 0.7
+    g = s2sad.grad(uses_helper, mode=mode)
+    assert g(x) == pytest.approx(4 * x) and g(x) == pytest.approx(4 * x)
+    monkeypatch.setitem(globals(), "helper", _cube)
+    assert g(x) == pytest.approx(6 * x * x) and g(x) == pytest.approx(6 * x * x)
+    h = s2sad.grad(uses_helper, wrt=0, mode=mode)
+    xs = np.array([0.5, 1.5])
+    assert np.allclose(s2sad.grad(lambda v: np.sum(uses_helper(v)), mode="reverse")(xs),
+                       6 * xs * xs)
+    assert h(x) == pytest.approx(6 * x * x)
+
+
+def test_gradient_object_sees_a_rule_registered_later():
+    from s2sad.rules.core import RULES
+    x = 0.7
+    g = s2sad.grad(uses_later_rule, mode="reverse")
+    assert g(x) == pytest.approx(2 * x + 1) and g(x) == pytest.approx(2 * x + 1)
+    try:
+        @adjoint(later_rule)
+        def later_rule_adjoint(z, x):
+            d[x] = d[z] * 100.0          # distinct on purpose
+        assert g(x) == pytest.approx(101.0) and g(x) == pytest.approx(101.0)
+    finally:
+        RULES.pop(later_rule, None)
+        s2sad.rulestamp.bump()
+    assert g(x) == pytest.approx(2 * x + 1)
+
+
+def test_gradient_object_sees_new_defaults(monkeypatch):
+    def scaled_sq(x, c=1.0):
+        return c * x * x
+
+    g = s2sad.grad(scaled_sq)
+    assert g(0.5) == pytest.approx(1.0) and g(0.5) == pytest.approx(1.0)
+    monkeypatch.setattr(scaled_sq, "__defaults__", (3.0,))
+    assert g(0.5) == pytest.approx(3.0) and g(0.5) == pytest.approx(3.0)
+
