@@ -817,7 +817,7 @@ def _dispatcher(sig, name, fast, limit=8, wrt=()):
                 "    raise"]
         # the code is not stale (what Context.stale checks, the rule tables aside:
         # _rules_changed drops these entries), else the general path makes it again
-        tests += _freshness(impl, inject, missing)
+        tests += _fresh_tests(impl, inject, missing, env)
         if impl.changes:            # one object as two arguments: the general path
             tests += _aliasing_tests(impl.changes, params, key, inject)
         if loads:                   # read once the arguments passed their tests
@@ -829,6 +829,22 @@ def _dispatcher(sig, name, fast, limit=8, wrt=()):
     lines.append(f"    return {me}._named_slow({given}, {rest}, {named})")
     exec("\n".join(lines), env)       # noqa: S102 - a small dispatcher over known types
     return env[name]
+
+
+def _fresh_tests(impl, inject, missing, env):
+    """``_freshness``, checked as it is made: tests that fail for code ``stale()`` finds
+    fresh (a lookup the inline tests cannot follow) would send every call to the
+    general path; they are then the call of ``stale`` itself."""
+    tests = _freshness(impl, inject, missing)
+    if not tests or tests == ["False"]:
+        return tests
+    try:
+        holds = eval(" and ".join(tests), env)       # noqa: S307 - the tests just made
+    except Exception:
+        holds = False
+    if not holds and not impl.ctx.stale():
+        return [f"not {inject('stale', impl.ctx.stale)}()"]
+    return tests
 
 
 def _freshness(impl, inject, missing):

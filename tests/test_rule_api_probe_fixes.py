@@ -590,3 +590,19 @@ def test_gradient_object_sees_new_defaults(monkeypatch):
     monkeypatch.setattr(scaled_sq, "__defaults__", (3.0,))
     assert g(0.5) == pytest.approx(3.0) and g(0.5) == pytest.approx(3.0)
 
+
+def test_inline_freshness_tests_that_cannot_hold_fall_back_to_stale(monkeypatch):
+    """Tests of the dispatcher that fail for code stale() finds fresh would send every
+    call to the general path: they are replaced by a call of stale()."""
+    from s2sad import api
+    monkeypatch.setattr(api, "_freshness", lambda impl, inject, missing: ["0 == 1"])
+
+    def twice(x):
+        return 2.0 * x * x
+
+    g = s2sad.grad(twice)
+    assert g(0.5) == pytest.approx(2.0)
+    slow = _counting(g)
+    for _ in range(3):
+        assert g(0.5) == pytest.approx(2.0)
+    assert not slow
