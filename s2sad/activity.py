@@ -1896,6 +1896,35 @@ def _check_user_rules(ops, ctx, varied, useful):
                                                  tangent=used is template)
 
 
+def _shown_name(n, stmts, targets, ctx):
+    """The user's name for ``n``, or for a temporary of the normal form the expression it
+    stands for (``self.buf`` for ``_t1`` of ``self.buf.fill(x)``), for messages."""
+    from .aliasing import _user_name, _view_text
+    user = _user_name(n, ctx)
+    if n not in ctx.namer.temps and not user.startswith("_"):
+        return user
+    defs = {t: s.value for s, t in zip(stmts, targets)
+            if t is not None and t in ctx.namer.temps and isinstance(s, gast.Assign)}
+    return _view_text(n, defs[n], ctx, defs) if n in defs else user
+
+
+def _refuse_misnamed_rule(s, op, exc, ctx):
+    """A call that the user's rule ``op.rule`` does not fit (``exc``, from binding it),
+    where the rule's parameters are not named as the function's and the call fits the
+    function: a ``RuleError`` saying so (not "no derivative rule": there is one)."""
+    rule = op.rule
+    try:
+        sig = inspect.signature(rule.primitive)
+        sig.bind(*op.args, **op.keywords)
+    except (TypeError, ValueError):
+        return
+    theirs = [p for p in sig.parameters.values()
+              if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if [p.name for p in theirs] == rule.params:
+        return
+    raise errors.rule_misnamed(s.value, ctx, rule, str(sig), exc)
+
+
 def _check_custom_vjp_pair(call, ctx, owners=None):
     """A call of the fwd or bwd a ``custom_vjp`` was split into, in a gradient being
     differentiated again: its rule gives no second derivative, and the adjoints it
@@ -1910,8 +1939,7 @@ def _check_custom_vjp_pair(call, ctx, owners=None):
         if path is not None:
             owners[path] = owner
     if owner is not None:
-        raise errors.missing_rule(call, ctx, f"{owner.__name__} (a custom_vjp has no "
-                                  "second derivative)")
+        raise errors.custom_vjp_second_order(call, ctx, owner.__name__)
 
 
 def _check(stmts, ctx, ops, varied, targets):
@@ -1931,6 +1959,8 @@ def _check(stmts, ctx, ops, varied, targets):
             try:
                 op.bind()
             except TypeError as exc:
+                if not op.rule.builtin:
+                    _refuse_misnamed_rule(s, op, exc, ctx)
                 raise errors.missing_rule(s.value, ctx, f"{op.what} called this way ({exc})") \
                     from None
     # a dict built with keys that are not constants is refused (its Op is 'unknown')
@@ -1977,11 +2007,14 @@ def _check(stmts, ctx, ops, varied, targets):
                 if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) \
                         and f.attr in _LIST_METHODS:
                     # (normalize lowers these on the lists the function builds)
-                    from .aliasing import _user_name
                     kind = _LIST_METHODS[f.attr]
                     if kind == "ListSort" and ctx.var_kinds.get(f.value.id, "A") not in (
                             "L", "LS", "AL"):
                         kind = "ArraySort"
-                    raise errors.unsupported(s, ctx, kind,
-                                             f"{_user_name(f.value.id, ctx)}.{f.attr}()")
+                    raise errors.unsupported(
+                        s, ctx, kind,
+                        f"{_shown_name(f.value.id, stmts, targets, ctx)}.{f.attr}()")
+                if path is not None and "." in path:
+                    root, rest = path.split(".", 1)
+                    path = f"{_shown_name(root, stmts, targets, ctx)}.{rest}"
                 raise errors.unsupported(s, ctx, "SideEffectCall", path)

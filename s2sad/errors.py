@@ -221,6 +221,12 @@ UNSUPPORTED = {
     "Nonlocal": ("nonlocal statement", "pass the value as an argument and return the new value"),
     "Delete": ("del statement", "leave the del out (the gradient frees its own memory), or "
                "rebind the name instead of deleting it"),
+    "DeleteItem": ("del statement of an item or attribute (it changes the list, dict or "
+                   "object)",
+                   "build the value without it instead (leaving the del out would change "
+                   "what the function computes): L = L[:i] + L[i + 1:] of a list (L.pop() "
+                   "of its last item is differentiated), d = {k: v for k, v in d.items() "
+                   "if k != key} of a dict"),
     "NamedExpr": ("assignment expression (walrus ':=')",
                   "assign in a separate statement before this one"),
     "Starred": ("starred argument or display item (f(*args), [*xs])",
@@ -383,7 +389,8 @@ UNSUPPORTED = {
                         "or an attribute, read again through it",
                         "build the list under a name of its own (r = [...]), give the "
                         "function that name, and put r into the container afterwards"),
-    "HeldFill": ("changing a list held in an attribute of an object (in a method or "
+    "HeldFill": ("changing a list, dict or array held in an attribute of an object (in a "
+                 "method or "
                  "another function called) with a value carrying a derivative, where the "
                  "attribute is read again",
                  "the derivative does not follow values through an object's attributes: "
@@ -531,6 +538,36 @@ def rule_drops_argument(node, ctx, rule, param, tangent=False):
         f"{what}: its derivative in {param} would be lost (a silent zero)",
         hint=f"{fix} ({rule.where}), or pass {param} a value that carries no derivative "
              "(a constant, or s2sad.stop_gradient(...)) if its derivative is not needed",
+        **_where(node, ctx))
+
+
+def custom_vjp_second_order(node, ctx, name):
+    """A second derivative (a hessian, grad of grad) through a ``custom_vjp``, whose fwd
+    and bwd give only a first-order, reverse-mode derivative."""
+    exc = MissingRuleError(f"no derivative rule for {name} (a custom_vjp has no second "
+                           "derivative)", **_where(node, ctx))
+    # (not the hint S2SADError gives errors found in generated code)
+    exc.hint = (f"a custom_vjp gives only a first-order, reverse-mode rule (its fwd and "
+                f"bwd), which s2sad does not differentiate again: for a second derivative, "
+                f"register the derivative as templates instead (@s2sad.adjoint({name}), "
+                f"@s2sad.tangent({name})), which s2sad differentiates again, or leave "
+                f"custom_vjp out so that s2sad differentiates the code of {name}")
+    exc.args = (exc._format(),)
+    return exc
+
+
+def rule_misnamed(node, ctx, rule, signature, exc):
+    """A call of a function with a rule of the user's whose parameters are not named as
+    the function's (``signature``), which this call does not fit (``exc``)."""
+    import inspect
+    template = getattr(rule.template, "__name__", "?")
+    mine = str(inspect.Signature(list(inspect.signature(rule.template).parameters.values())[1:]))
+    return RuleError(
+        f"the derivative rule {template} of {rule.name} does not fit this call ({exc}): "
+        f"its parameters {mine} are not named as those of {rule.name}{signature}",
+        hint=f"name the parameters of {template} after the result as {rule.name} names "
+             f"them, def {template}({rule.result}, {signature[1:-1]}) ({rule.where}): the "
+             "rule binds the call's arguments by these names",
         **_where(node, ctx))
 
 

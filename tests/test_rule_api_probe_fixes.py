@@ -606,3 +606,200 @@ def test_inline_freshness_tests_that_cannot_hold_fall_back_to_stale(monkeypatch)
     for _ in range(3):
         assert g(0.5) == pytest.approx(2.0)
     assert not slow
+
+# ---------------------------------------------------------------------------
+# 5. messages: the user's names, not the normal form's; hints that point the right way
+
+
+class Holds:
+    def __init__(self):
+        self.buf = np.zeros(3)
+        self.hist = []
+
+    def store(self, x):
+        self.buf[0] = x * x                  # <- L_HELD_STORE
+        return np.sum(self.buf) * x
+
+    def fill(self, x):
+        self.buf.fill(x)                     # <- L_HELD_FILL
+        return np.sum(self.buf) * x
+
+    def extend(self, x):
+        self.hist.extend([x, x])             # <- L_HELD_EXTEND
+        return sum(self.hist) * x
+
+    def add(self, t):
+        self.hist.append(t)
+        return sum(self.hist)
+
+
+HOLDS = Holds()
+
+
+def adds_twice(x):
+    return HOLDS.add(x) + HOLDS.add(x * x)   # <- L_HELD_ADD
+
+
+class Recursive:
+    def rec(self, x, k):
+        if k == 0:
+            return x
+        return self.rec(x * x, k - 1)        # <- L_REC
+
+    def loss(self, x):
+        return self.rec(x, 2)
+
+
+@pytest.mark.parametrize("method, marker, words", [
+    ("store", "L_HELD_STORE", "self.buf[...] = ... stores into self.buf"),
+    ("fill", "L_HELD_FILL", "(self.buf.fill)"),
+    ("extend", "L_HELD_EXTEND", "self.hist.extend(...) extends self.hist"),
+])
+def test_messages_name_the_users_expressions(method, marker, words):
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(getattr(Holds(), method))(0.7)
+    e = info.value
+    assert e.lineno == line_of(marker) and words in e.message, e.message
+    assert "_t1" not in e.message and "_t2" not in e.message
+
+
+def test_messages_name_a_global_object_as_the_user_does():
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(adds_twice)(0.7)
+    e = info.value
+    assert e.lineno == line_of("L_HELD_ADD")
+    assert "HOLDS.add(...) appends to HOLDS.hist" in e.message, e.message
+    assert "bound" not in e.message
+    assert "list, dict or array held in an attribute" in e.message
+
+
+def test_recursive_method_is_named_by_its_class():
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(Recursive().loss)(0.7)
+    e = info.value
+    assert e.lineno == line_of("L_REC")
+    assert "recursive call (Recursive.rec)" in e.message, e.message
+
+
+def lin(a, b=1.0):
+    return a * b
+
+
+@adjoint(lin)
+def lin_adjoint(z, p, q=1.0):
+    d[p] = d[z] * q
+    d[q] = d[z] * p
+
+
+def uses_lin_by_keyword(x):
+    return lin(x, b=3.0)                     # <- L_LIN
+
+
+def test_rule_with_other_parameter_names_says_so():
+    with pytest.raises(s2sad.RuleError) as info:
+        s2sad.grad(uses_lin_by_keyword)(0.7)
+    e = info.value
+    assert e.lineno == line_of("L_LIN")
+    assert "lin_adjoint" in e.message and "not named as those of lin(a, b=1.0)" in e.message
+    assert "def lin_adjoint(z, a, b=1.0)" in e.hint
+    assert "register one" not in str(e)
+    # given by position, the same rule fits
+    assert s2sad.grad(lambda x: lin(x, 3.0))(0.7) == pytest.approx(3.0)
+
+
+def deletes_an_item(x):
+    L = [x, x * x]
+    del L[0]                                 # <- L_DEL_ITEM
+    return L[0]
+
+
+def test_del_of_an_item_hint_keeps_the_result():
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(deletes_an_item)(0.7)
+    e = info.value
+    assert e.lineno == line_of("L_DEL_ITEM") and "del statement" in e.message
+    assert "leave the del out" not in e.hint and "L[:i] + L[i + 1:]" in e.hint
+
+
+@s2sad.custom_vjp
+def first_order(x):
+    return x * x
+
+
+first_order.defvjp(lambda x: (x * x, x), lambda x, g: (2.0 * x * g,))
+
+
+def uses_first_order(x):
+    return first_order(x) * x                # <- L_FIRST_ORDER
+
+
+def test_hessian_through_custom_vjp_hint():
+    assert s2sad.grad(uses_first_order)(0.7) == pytest.approx(3 * 0.7 ** 2)
+    with pytest.raises(s2sad.MissingRuleError) as info:
+        s2sad.hessian(uses_first_order)(0.7)
+    e = info.value
+    assert e.lineno == line_of("L_FIRST_ORDER")
+    assert "first-order" in e.hint and "@s2sad.tangent(first_order)" in e.hint
+    assert "append" not in e.hint
+
+
+def percentile_in_q(q):
+    return np.percentile(np.array([1.0, 2.0, 4.0]), q)
+
+
+def test_percentile_refused_in_forward_mode_names_percentile():
+    with pytest.raises(s2sad.RuleLimitError) as info:
+        s2sad.jvp(percentile_in_q)(30.0, 1.0)
+    assert "np.percentile" in info.value.message and "np.quantile" not in info.value.message
+
+
+def kw_only(x, *, k=2.0):
+    return k * x * x * x
+
+
+def test_hessian_along_a_keyword_only_parameter_says_hessian():
+    with pytest.raises(s2sad.ArgumentError, match="hessian of kw_only: wrt names a "
+                       "keyword-only parameter"):
+        s2sad.hessian(kw_only, wrt=1)(0.7, k=2.0)
+    with pytest.raises(s2sad.ArgumentError, match="jacobian of kw_only"):
+        s2sad.jacobian(kw_only, wrt=1)(0.7, k=2.0)
+
+
+class Scaled:
+    def __init__(self):
+        self.w = 2.0
+
+    def loss(self, x):
+        return self.w * x * x
+
+
+def test_cli_dump_of_a_class_says_it_names_a_class(capsys):
+    from s2sad import cli
+    code = cli.main(["dump", f"{HERE}:Scaled"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "'Scaled' names a class, not a function" in err
+    assert f"{HERE}:Scaled.loss" in err and "Traceback" not in err
+
+
+class Squares:
+    def f(self, x):
+        return x * x
+
+
+SQUARES = Squares()
+
+
+def f(x):                                    # a function named as the method
+    return 3.0 * x
+
+
+def uses_squares(x):
+    return SQUARES.f(x)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_method_of_a_global_object_named_as_a_module_function(mode):
+    """The normal form calls SQUARES.f(x) as f(SQUARES, x), f the method's function: it
+    once took the module's f for it ('no derivative rule for f called this way')."""
+    assert s2sad.grad(uses_squares, mode=mode)(0.7) == pytest.approx(1.4)
