@@ -45,6 +45,7 @@ from .gastutil import clone, dotted_name, loads, stores, target_name, walk
 from .gastutil import names as name_nodes
 from .kinds import DICT_ITEMS, ROW_ITEMS, array_kind, array_ndim, is_array_kind, join_kinds
 from .rules import lookup
+from .rules.core import MULTILINEAR, tangent_template
 from .rules.methods import ATTRIBUTES, DICT_METHODS, METHODS, SEQUENCE_METHODS
 from .shapes import callee
 
@@ -346,7 +347,8 @@ _FULL_REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, 
 
 _ITEM_REDUCTIONS = {builtins.min, builtins.max, builtins.sum}
 # runtime helpers whose value has the shape of their second argument (an operand)
-_OPERAND_SHAPED = (runtime.unbroadcast, runtime.sum_adjoint, runtime.getitem_adjoint)
+_OPERAND_SHAPED = (runtime.unbroadcast, runtime.sum_adjoint, runtime.getitem_adjoint,
+                   runtime.checked_adjoint)
 # functions whose result is a number when their arguments are as _point_value says
 _POINT_VALUES = {np.polyval, np.interp, np.median, np.quantile, np.percentile}
 
@@ -1397,6 +1399,11 @@ def run(tree, ctx):
                         edges.setdefault(n, set()).add(lst)
             for n in op.diff_names():
                 edges.setdefault(n, set()).add(t)
+            if op.kind == "rule" and ctx.mode == "forward" and not op.rule.builtin:
+                # a user's tangent template (or multilinear declaration) may take the
+                # derivative in arguments its adjoint template does not
+                for n in _user_tangent_names(op):
+                    edges.setdefault(n, set()).add(t)
         elif _is_index_add(s, ctx):                # index_add(a, i, g) in generated code
             a, _, g = s.value.args
             ctx.mutable.add(a.id)
@@ -1461,6 +1468,7 @@ def run(tree, ctx):
     check_item_updates(others, ctx, varied, stmts)
     _check_mutable_defaults(ctx)
     useful = closure(outputs, reverse_edges(edges))
+    _check_user_rules(ops, ctx, varied, useful)
     ctx.active = varied & useful
     if ctx.mode == "forward" and len(ctx.wrt) > 1:    # one tangent sweep per argument
         ctx.active_by = {p: closure({p}, edges) & useful for p in ctx.wrt_names}
@@ -2095,6 +2103,84 @@ def _pure_method(call, ctx):
         and not any(k.arg == "out" for k in call.keywords)
 
 
+def _user_tangent_names(op):
+    """The names of the atoms of ``op`` (a call with a user's rule) forward mode takes
+    the derivative in: those its tangent template reads (``tangent_template``), all of
+    them where the primitive is declared ``multilinear`` (``Forward.multilinear``
+    refuses those it is not linear in), else none but the adjoint template's."""
+    rule = op.rule
+    template = tangent_template(rule, op.args, op.keywords)
+    if template is None and rule.primitive not in MULTILINEAR:
+        return ()
+    if template is None:
+        return op.operand_names()
+    try:
+        mapping = op.bind() if template.params == rule.params \
+            else template.bind(op.args, op.keywords)
+    except TypeError:
+        return ()
+    return {mapping[p].id for p in template.read_params
+            if isinstance(mapping.get(p), gast.Name)}
+
+
+def _check_user_rules(ops, ctx, varied, useful):
+    """Refuse a call with a rule registered by the user (``s2sad.extend.adjoint``,
+    ``tangent``) where an argument carrying a derivative is bound to a parameter the
+    rule gives no derivative for (no ``d[p] = ...`` in the adjoint template; in forward
+    mode, no ``d[p]`` read by the tangent template used), and the result is used: its
+    contribution would be a silent zero. s2sad's own rules refuse as their code runs
+    (``no_derivative_in``)."""
+    forward = ctx.mode == "forward"
+    for s, t, op in ops:
+        if op.kind != "rule" or op.rule.builtin or t not in useful:
+            continue
+        rule = op.rule
+        template = tangent_template(rule, op.args, op.keywords) if forward else None
+        if forward and template is None and rule.primitive in MULTILINEAR:
+            continue                # (Forward.multilinear checks the call)
+        used = template if template is not None else rule
+        try:
+            mapping = op.bind() if used is rule or used.params == rule.params \
+                else used.bind(op.args, op.keywords)
+        except TypeError:           # no template fits this call: reported by _check
+            continue
+        given = used.read_params if used is template else used.diff_params
+        for p in used.params:
+            atom = mapping.get(p)
+            if p not in given and isinstance(atom, gast.Name) and atom.id in varied:
+                raise errors.rule_drops_argument(s.value, ctx, used, p,
+                                                 tangent=used is template)
+
+
+def _shown_name(n, stmts, targets, ctx):
+    """The user's name for ``n``, or for a temporary of the normal form the expression it
+    stands for (``self.buf`` for ``_t1`` of ``self.buf.fill(x)``), for messages."""
+    from .aliasing import _user_name, _view_text
+    user = _user_name(n, ctx)
+    if n not in ctx.namer.temps and not user.startswith("_"):
+        return user
+    defs = {t: s.value for s, t in zip(stmts, targets)
+            if t is not None and t in ctx.namer.temps and isinstance(s, gast.Assign)}
+    return _view_text(n, defs[n], ctx, defs) if n in defs else user
+
+
+def _refuse_misnamed_rule(s, op, exc, ctx):
+    """A call that the user's rule ``op.rule`` does not fit (``exc``, from binding it),
+    where the rule's parameters are not named as the function's and the call fits the
+    function: a ``RuleError`` saying so (not "no derivative rule": there is one)."""
+    rule = op.rule
+    try:
+        sig = inspect.signature(rule.primitive)
+        sig.bind(*op.args, **op.keywords)
+    except (TypeError, ValueError):
+        return
+    theirs = [p for p in sig.parameters.values()
+              if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if [p.name for p in theirs] == rule.params:
+        return
+    raise errors.rule_misnamed(s.value, ctx, rule, str(sig), exc)
+
+
 def _check_custom_vjp_pair(call, ctx, owners=None):
     """A call of the fwd or bwd a ``custom_vjp`` was split into, in a gradient being
     differentiated again: its rule gives no second derivative, and the adjoints it
@@ -2109,8 +2195,7 @@ def _check_custom_vjp_pair(call, ctx, owners=None):
         if path is not None:
             owners[path] = owner
     if owner is not None:
-        raise errors.missing_rule(call, ctx, f"{owner.__name__} (a custom_vjp has no "
-                                  "second derivative)")
+        raise errors.custom_vjp_second_order(call, ctx, owner.__name__)
 
 
 def _check(stmts, ctx, ops, varied, targets):
@@ -2130,6 +2215,8 @@ def _check(stmts, ctx, ops, varied, targets):
             try:
                 op.bind()
             except TypeError as exc:
+                if not op.rule.builtin:
+                    _refuse_misnamed_rule(s, op, exc, ctx)
                 raise errors.missing_rule(s.value, ctx, f"{op.what} called this way ({exc})") \
                     from None
     # a dict built with keys that are not constants is refused (its Op is 'unknown')
@@ -2182,6 +2269,9 @@ def _check(stmts, ctx, ops, varied, targets):
                             "L", "LS", "AL"):
                         kind = "ArraySort"
                     raise errors.unsupported(s, ctx, kind, f"{shown}()")
+                if shown == path and path is not None and "." in path:
+                    root, rest = path.split(".", 1)
+                    shown = f"{_shown_name(root, stmts, targets, ctx)}.{rest}"
                 raise errors.unsupported(s, ctx, "SideEffectCall", shown)
 
 

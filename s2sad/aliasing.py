@@ -1466,7 +1466,10 @@ def _global_root(n, ctx):
             or inspect.ismodule(obj) or callable(obj) and not _has_dict(obj):
         return n
     key = f"@{id(obj)}"
-    if n not in ctx.injected or key not in _GLOBAL_NAMES:
+    shown = getattr(ctx, "shown_names", {}).get(n)
+    if shown is not None:               # a constant of the normal form: the user's name
+        _GLOBAL_NAMES[key] = shown
+    elif n not in ctx.injected or key not in _GLOBAL_NAMES:
         _GLOBAL_NAMES[key] = n
     if len(_GLOBAL_NAMES) > 4096:
         _GLOBAL_NAMES.clear()
@@ -1625,7 +1628,7 @@ def check_held_fills(stmts, targets, ctx, kinds, edges, varied, ret=None):
                 and v.func.value.id in paths and v.func.attr in _FILLS:
             n = v.func.value.id
             fills.append((s, paths[n], _FILLS[v.func.attr], loads(v) - {n},
-                          f"{_user_name(n, ctx)}.{v.func.attr}(...)"))
+                          f"{_held_name(n, paths, ctx)}.{v.func.attr}(...)"))
             read(loads(v) - {n}, s)
         elif isinstance(s, gast.Assign) and t is None \
                 and isinstance(s.targets[0], gast.Subscript) \
@@ -1633,7 +1636,7 @@ def check_held_fills(stmts, targets, ctx, kinds, edges, varied, ret=None):
                 and s.targets[0].value.id in paths:
             n = s.targets[0].value.id
             fills.append((s, paths[n], "stores into", loads(s.value),
-                          f"{_user_name(n, ctx)}[...] = ..."))
+                          f"{_held_name(n, paths, ctx)}[...] = ..."))
             read(loads(s.value) | loads(s.targets[0].slice), s)
         elif t is not None and t in paths and isinstance(v, (gast.Name, gast.Attribute,
                                                            gast.Subscript)):
@@ -1697,6 +1700,15 @@ def check_held_fills(stmts, targets, ctx, kinds, edges, varied, ret=None):
                 f"line {getattr(r, 'lineno', '?')} reads it again"
             raise errors.unsupported(s, ctx, "HeldFill",
                                      f"{text} {verb} {_shown_path(p, ctx)}: {where}")
+
+
+def _held_name(n, paths, ctx):
+    """The user's name for ``n``, a name bound to a part of an object: a temporary of
+    the normal form (``_t1`` of ``self.buf[0] = v``) is shown as the path it holds."""
+    user = _user_name(n, ctx) if getattr(ctx, "namer", None) else n
+    if user.startswith("_") and n in paths:
+        return _shown_path(paths[n], ctx).replace("[]", "[i]")
+    return user
 
 
 def _shown_path(p, ctx):

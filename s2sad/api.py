@@ -9,6 +9,7 @@ that is a plain object (``self.W`` of a method); results are cached per function
 
 from __future__ import annotations
 
+import builtins
 import functools
 import inspect
 import itertools
@@ -16,10 +17,11 @@ import keyword
 import os
 import threading
 import types
+import weakref
 
 import numpy as np
 
-from . import argcheck, errors, parse, pipeline
+from . import argcheck, errors, parse, pipeline, rulestamp
 from .fncache import FunctionCache
 from .kinds import DICT_ITEMS, ROW_ITEMS, array_ndim
 from .runtime import REFUSED_ARRAYS, refused_array_message
@@ -813,6 +815,9 @@ def _dispatcher(sig, name, fast, limit=8, wrt=()):
                 f"except Exception as {err}:",
                 f"    {note}({err})",
                 "    raise"]
+        # the code is not stale (what Context.stale checks, the rule tables aside:
+        # _rules_changed drops these entries), else the general path makes it again
+        tests += _fresh_tests(impl, inject, missing, env)
         if impl.changes:            # one object as two arguments: the general path
             tests += _aliasing_tests(impl.changes, params, key, inject)
         if loads:                   # read once the arguments passed their tests
@@ -824,6 +829,196 @@ def _dispatcher(sig, name, fast, limit=8, wrt=()):
     lines.append(f"    return {me}._named_slow({given}, {rest}, {named})")
     exec("\n".join(lines), env)       # noqa: S102 - a small dispatcher over known types
     return env[name]
+
+
+def _fresh_tests(impl, inject, missing, env):
+    """``_freshness``, checked as it is made: tests that fail for code ``stale()`` finds
+    fresh (a lookup the inline tests cannot follow) would send every call to the
+    general path; they are then the call of ``stale`` itself."""
+    tests = _freshness(impl, inject, missing)
+    if not tests or tests == ["False"]:
+        return tests
+    try:
+        holds = eval(" and ".join(tests), env)       # noqa: S307 - the tests just made
+    except Exception:
+        holds = False
+    if not holds and not impl.ctx.stale():
+        return [f"not {inject('stale', impl.ctx.stale)}()"]
+    return tests
+
+
+def _freshness(impl, inject, missing):
+    """The tests of a dispatcher entry (``_dispatcher``) that hold while ``impl``'s code
+    is not stale: what ``Context.stale`` checks, in its context, the context of the code
+    it differentiates (``origin``) and those of its callees, inline, each a few tens of
+    nanoseconds (``stale()`` itself costs half a microsecond or more): a function or
+    object the code was made for still bound to its name (a global, a closure's cell,
+    an attribute of either); a method still the one the class finds; the function's
+    defaults still those it had; the classes of what a global object holds
+    (``receivers_of``) still those. The rule tables are not tested here: a change
+    drops every entry (``_rules_changed``). ``['False']`` for code stale already."""
+    from .context import Context
+    tests, seen, names = [], set(), {}
+
+    def inject(base, obj, _inject=inject):        # one name per object: tests repeat
+        if id(obj) not in names:
+            names[id(obj)] = (_inject(base, obj), obj)
+        return names[id(obj)][0]
+    todo = [impl.ctx]
+    while todo:
+        ctx = todo.pop()
+        if not isinstance(ctx, Context) or id(ctx) in seen:
+            continue
+        seen.add(id(ctx))
+        func = ctx.function_now()
+        if func is None or ctx.rules_at != rulestamp.changes:
+            return ["False"]
+        # defaults: a call may leave out only parameters that had one when the code was
+        # made (one given since leaves the code right for the calls it served)
+        fn = None
+        for attr, then in zip(("__defaults__", "__kwdefaults__"), ctx.defaults_at):
+            if then is not None:
+                fn = fn or inject("FN", func)
+                tests.append(f"{fn}.{attr} is {inject('D', then)}")
+        for dotted, obj in ctx.global_reads.items():
+            tests += _bound_tests(ctx, func, dotted, obj, inject, missing)
+        for cls, name, raw in ctx.method_reads:
+            tests += _method_tests(cls, name, raw, inject, missing)
+        for entry in ctx.receiver_reads:
+            tests += _receiver_tests(ctx, func, *entry, inject, missing)
+        if ctx.origin is not None:
+            todo.append(ctx.origin)
+        todo.extend(dep.ctx for dep in ctx.deps)
+    return list(dict.fromkeys(tests))
+
+
+def _bound_tests(ctx, func, dotted, obj, inject, missing):
+    """The tests that ``dotted`` still resolves to ``obj`` as ``ctx`` resolves it
+    (``Context._resolve``, compared as ``_same``)."""
+    from .context import _same
+    if type(obj) is types.MethodType and "." in dotted:
+        found = _method_of_tests(ctx, func, dotted, obj, inject, missing)
+        if found is not None:
+            return found
+    expr = _resolved(ctx, func, dotted, inject, missing)
+    if expr is None:
+        return ["False"]
+    if type(obj) is types.MethodType:       # (a method bound anew at each read)
+        return [f"{inject('same', _same)}({expr}, {inject('O', obj)})"]
+    return [f"{expr} is {inject('O', obj)}"]
+
+
+def _method_of_tests(ctx, func, dotted, obj, inject, missing):
+    """For ``dotted`` (``NET.apply``) read as the method ``obj`` of an object: the tests
+    that it still is, without binding a method anew at each call (``_same`` of what
+    ``getattr`` gives, twice as slow): the same object under its name, of the same
+    class, which finds the same function and the instance none of its own. None where
+    ``getattr`` may find it otherwise (a ``__getattribute__`` of the class's own)."""
+    from .context import class_attribute
+    owner, attr = dotted.rsplit(".", 1)
+    me, fn = obj.__self__, obj.__func__
+    cls = type(me)
+    if type(fn) is not types.FunctionType or class_attribute(cls, attr) is not fn \
+            or class_attribute(cls, "__getattribute__") is not object.__getattribute__:
+        return None
+    own = getattr(me, "__dict__", None)
+    if own is not None and (type(own) is not dict or attr in own):
+        return None
+    expr = _resolved(ctx, func, owner, inject, missing)
+    if expr is None:
+        return None
+    m = inject("S", me)
+    tests = [f"{expr} is {m}", f"type({m}) is {inject('C', cls)}"]
+    if own is not None:
+        tests.append(f"{attr!r} not in {inject('SD', own)}")
+    return tests + _method_tests(cls, attr, fn, inject, missing)
+
+
+def _resolved(ctx, func, dotted, inject, missing):
+    """An expression giving what ``dotted`` is now as ``ctx`` resolves it
+    (``Context._resolve``; ``missing`` for nothing), or None."""
+    head, *rest = dotted.split(".")
+    code = func.__code__
+    if head in ctx.injected:
+        expr = inject("K", ctx.injected[head])
+    elif head in code.co_freevars and func.__closure__:
+        cell = func.__closure__[code.co_freevars.index(head)]
+        expr = f"{inject('cell_contents', _cell_contents)}({inject('CELL', cell)})"
+    elif head in func.__globals__ and not hasattr(builtins, head):
+        expr = f"{inject('G', func.__globals__)}.get({head!r}, {missing})"
+    elif head in func.__globals__ or hasattr(builtins, head):
+        g = inject("G", func.__globals__)
+        expr = f"({g}[{head!r}] if {head!r} in {g} else " \
+               f"getattr({inject('builtins', builtins)}, {head!r}, {missing}))"
+    else:
+        return None
+    for part in rest:
+        expr = f"getattr({expr}, {part!r}, {missing})"
+    return expr
+
+
+def _receiver_tests(ctx, func, name, path, obj, found, inject, missing):
+    """The tests for one of ``ctx.receiver_reads`` (the classes ``found`` of what the
+    global ``path``, or the object ``obj`` given as ``name``, held): each object at a
+    path of ``found`` still of its class. (Not what ``receivers_of`` would find anew,
+    at a microsecond or more: the items of lists, whose classes each iteration of the
+    code checks (``runtime.check_method``), are not tested, nor objects put in
+    attributes that held none.)"""
+    if path:
+        root = _resolved(ctx, func, path, inject, missing)
+        if root is None:
+            return ["False"]
+    else:
+        root = inject("K", obj)
+    tests = []
+    for key, cls in found.items():
+        if "[]" in key or type(cls) is tuple or not key.startswith(name):
+            continue
+        expr = root
+        for part in key[len(name):].split(".")[1:]:
+            expr = f"getattr({expr}, {part!r}, {missing})"
+        tests.append(f"type({expr}) is {inject('C', cls)}")
+    return tests
+
+
+def _cell_contents(cell):
+    try:
+        return cell.cell_contents
+    except ValueError:          # an empty cell
+        return _MISSING
+
+
+def _method_tests(cls, name, raw, inject, missing):
+    """The tests that ``class_attribute(cls, name)`` is still ``raw``: the classes of its
+    MRO (the same tuple) up to the one holding it (each, if it is absent)."""
+    from .context import _ABSENT
+    c = inject("C", cls)
+    tests = [f"{c}.__mro__ is {inject('MRO', cls.__mro__)}"]
+    for klass in cls.__mro__:
+        found = klass.__dict__.get(name, _ABSENT)
+        k = inject("CD", klass.__dict__)    # (a live view of the class's namespace)
+        if found is _ABSENT:
+            tests.append(f"{name!r} not in {k}")
+            continue
+        if found is not raw:
+            return ["False"]
+        tests.append(f"{k}.get({name!r}, {missing}) is {inject('R', raw)}")
+        return tests
+    return tests if raw is _ABSENT else ["False"]
+
+
+def _rules_changed():
+    """A rule registered, replaced or declared non-differentiable (``rulestamp.bump``):
+    code made before may have used one that no longer holds, so every gradient object
+    drops its fast paths, and its general path checks its code (``Context.stale``)."""
+    for g in list(_FAST_OWNERS):
+        if g._fast:
+            g._fast.clear()
+            g._dispatch()
+
+
+_FAST_OWNERS = weakref.WeakSet()        # gradient objects with fast paths (_dispatcher)
+rulestamp.hooks.append(_rules_changed)
 
 
 def _aliasing_tests(changes, params, key, inject):
@@ -1031,7 +1226,9 @@ class GradFunction:
 
     def _call(self, args, kwargs):
         impl = self._impls.get(self._call_key(args, kwargs))
-        if impl is None:
+        if impl is None or (isinstance(impl.ctx, pipeline.Context) and impl.ctx.stale()):
+            # (stale: a function it calls redefined, a global object rebound, a rule
+            # registered since; compiled makes the code again)
             impl = self._compile(args, kwargs)
         if impl.changes:
             self._refuse_aliasing(impl, args, kwargs)
@@ -1157,6 +1354,7 @@ class GradFunction:
                     and not any(issubclass(types[i], (int, np.integer, np.bool_))
                                 for i in self._wrt if i < len(types)):
                 self._fast[self._fast_entry(args)] = impl
+                _FAST_OWNERS.add(self)
                 self._dispatch()
         return impl
 
@@ -1353,11 +1551,16 @@ class CustomVJP:
                 filename=code.co_filename, lineno=code.co_firstlineno,
                 hint=f"call {self.__name__}.defvjp(fwd, bwd) before differentiating it")
         fwd_user, bwd_user = self.fwd, self.bwd
-        nargs = len(_signature(self.__wrapped__).parameters)
+        params = list(_signature(self.__wrapped__).parameters)
+        nargs = len(params)
+        from .runtime import adjoint_misfit, primal_shape
 
         name = self.__name__
 
         def fwd(*args, _tape, **kwargs):
+            # the shapes the adjoints bwd gives must have (see bwd)
+            _tape.append(tuple(primal_shape(args[i]) if i < len(args)
+                               else primal_shape(kwargs.get(params[i])) for i in wrt))
             out = fwd_user(*args, **kwargs)
             if not (isinstance(out, tuple) and len(out) == 2):
                 raise errors.bad_argument(
@@ -1380,6 +1583,11 @@ class CustomVJP:
                     f"adjoint(s) for its {nargs} argument(s)",
                     hint="return a tuple with one adjoint per argument (None for one "
                          "without a derivative)")
+            shapes = _tape.pop()
+            for i, shape in zip(wrt, shapes):
+                got = adjoint_misfit(grads[i], shape)
+                if got is not None:
+                    raise errors.bwd_shape_misfit(bwd_user, name, i, params[i], shape, got)
             # None: no derivative (0.0 stands for a zero of any structure)
             return tuple(0.0 if grads[i] is None else grads[i] for i in wrt)
 

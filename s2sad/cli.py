@@ -50,6 +50,14 @@ def _load(path_func):
         if not hasattr(obj, part):
             raise errors.ArgumentError(f"{path}: no function named {func!r}")
         owner, obj = obj, getattr(obj, part)
+    if isinstance(obj, type):
+        methods = [k for k, v in vars(obj).items() if inspect.isfunction(v)
+                   and (not k.startswith("__") or k == "__call__")]
+        example = f"{path}:{func}.{methods[0]}" if methods else f"{path}:{func}.method"
+        listed = f" (its methods: {', '.join(methods)})" if methods else ""
+        raise errors.ArgumentError(
+            f"{path}: {func!r} names a class, not a function",
+            hint=f"name one of its methods, {example}{listed}")
     if not callable(obj):
         raise errors.ArgumentError(f"{path}: {func!r} is a {type(obj).__name__}, not a function")
     return api._unwrap(obj), owner if isinstance(owner, type) else None

@@ -109,6 +109,9 @@ class Context:
     shape_witness: dict = field(default_factory=dict)  # shape class -> a name at hand
     injected: dict = field(default_factory=dict)   # generated-code name -> object
     injected_names: dict = field(default_factory=dict)  # template name -> generated name
+    # generated name of an object the normal form made a constant -> the user's name
+    # for it (``A`` of ``A.add(x)``, a method of a global object), for messages
+    shown_names: dict = field(default_factory=dict)
     global_reads: dict = field(default_factory=dict)   # dotted global name -> the function read
     deps: list = field(default_factory=list)           # compiled callees (api.compiled)
     snapshots: set = field(default_factory=set)    # names of what a store overwrote, kept
@@ -134,9 +137,16 @@ class Context:
         long as the function lives (``fncache.FunctionCache``)."""
         self.namer = None
         try:
+            self.func_ref = weakref.ref(self.func)      # (api._freshness)
             self.func = weakref.proxy(self.func)
         except TypeError:       # it takes no weak reference: cached for good anyway
             pass
+
+    def function_now(self):
+        """The function itself (not the weak proxy ``release`` left), or None if it is
+        gone."""
+        ref = self.__dict__.get("func_ref")
+        return self.func if ref is None else ref()
 
     def may_contain(self, word):
         """Whether the text of the def holds ``word`` (True when no text was read): the
@@ -248,6 +258,12 @@ class Context:
                 same or template_name not in self.namer.taken):
             name = template_name
             self.namer.taken.add(name)
+            if not same:
+                # a global of that name the function does not read (a method f of a
+                # global object, where the module has a function f): what the lookup
+                # above found and remembered is not what the name means now
+                self.looked_up.pop(name, None)
+                self.global_reads.pop(name, None)
         else:
             name = self.namer.fresh(template_name)
         self.injected_names[key] = name

@@ -150,7 +150,8 @@ class UnsupportedSyntaxError(S2SADError):
 class RuleError(S2SADError):
     """A derivative rule registered with ``s2sad.extend`` is not well formed (it writes
     the derivative of a name that is not one of its parameters, or reads a name its
-    module does not define)."""
+    module does not define, or ``multilinear`` names no parameter), or gives an adjoint
+    that is not shaped like its argument (raised as the gradient runs)."""
 
 
 class MissingRuleError(S2SADError):
@@ -220,6 +221,12 @@ UNSUPPORTED = {
     "Nonlocal": ("nonlocal statement", "pass the value as an argument and return the new value"),
     "Delete": ("del statement", "leave the del out (the gradient frees its own memory), or "
                "rebind the name instead of deleting it"),
+    "DeleteItem": ("del statement of an item or attribute (it changes the list, dict or "
+                   "object)",
+                   "build the value without it instead (leaving the del out would change "
+                   "what the function computes): L = L[:i] + L[i + 1:] of a list (L.pop() "
+                   "of its last item is differentiated), d = {k: v for k, v in d.items() "
+                   "if k != key} of a dict"),
     "NamedExpr": ("assignment expression (walrus ':=')",
                   "assign in a separate statement before this one"),
     "Starred": ("starred argument or display item (f(*args), [*xs])",
@@ -412,7 +419,8 @@ UNSUPPORTED = {
                         "or an attribute, read again through it",
                         "build the list under a name of its own (r = [...]), give the "
                         "function that name, and put r into the container afterwards"),
-    "HeldFill": ("changing a list held in an attribute of an object (in a method or "
+    "HeldFill": ("changing a list, dict or array held in an attribute of an object (in a "
+                 "method or "
                  "another function called) with a value carrying a derivative, where the "
                  "attribute is read again",
                  "the derivative does not follow values through an object's attributes: "
@@ -541,6 +549,100 @@ def missing_rule(node, ctx, what, mode="reverse"):
                 "self.layers: layer(x)), not through another "
                 "local name, a list, a dict or another call")
     return MissingRuleError(f"no derivative rule for {what}", hint=hint, **_where(node, ctx))
+
+
+def rule_drops_argument(node, ctx, rule, param, tangent=False):
+    """A call of a function with a rule of the user's (``rule``, its adjoint or, with
+    ``tangent``, its tangent template) where the argument bound to ``param`` carries
+    a derivative the rule does not give: refused rather than a silent zero."""
+    template = getattr(rule.template, "__name__", "?")
+    if tangent:
+        what = (f"the tangent rule {template} of {rule.name} reads no d[{param}], and the "
+                f"argument given for its parameter {param} carries a derivative")
+        fix = f"add the term in d[{param}] to d[{rule.result}] in {template}"
+    else:
+        what = (f"the derivative rule {template} of {rule.name} gives no d[{param}], and "
+                f"the argument given for its parameter {param} carries a derivative")
+        fix = f"add d[{param}] = ... (the derivative in {param}) to {template}"
+    return RuleLimitError(
+        f"{what}: its derivative in {param} would be lost (a silent zero)",
+        hint=f"{fix} ({rule.where}), or pass {param} a value that carries no derivative "
+             "(a constant, or s2sad.stop_gradient(...)) if its derivative is not needed",
+        **_where(node, ctx))
+
+
+def custom_vjp_second_order(node, ctx, name):
+    """A second derivative (a hessian, grad of grad) through a ``custom_vjp``, whose fwd
+    and bwd give only a first-order, reverse-mode derivative."""
+    exc = MissingRuleError(f"no derivative rule for {name} (a custom_vjp has no second "
+                           "derivative)", **_where(node, ctx))
+    # (not the hint S2SADError gives errors found in generated code)
+    exc.hint = (f"a custom_vjp gives only a first-order, reverse-mode rule (its fwd and "
+                f"bwd), which s2sad does not differentiate again: for a second derivative, "
+                f"register the derivative as templates instead (@s2sad.adjoint({name}), "
+                f"@s2sad.tangent({name})), which s2sad differentiates again, or leave "
+                f"custom_vjp out so that s2sad differentiates the code of {name}")
+    exc.args = (exc._format(),)
+    return exc
+
+
+def rule_misnamed(node, ctx, rule, signature, exc):
+    """A call of a function with a rule of the user's whose parameters are not named as
+    the function's (``signature``), which this call does not fit (``exc``)."""
+    import inspect
+    template = getattr(rule.template, "__name__", "?")
+    mine = str(inspect.Signature(list(inspect.signature(rule.template).parameters.values())[1:]))
+    return RuleError(
+        f"the derivative rule {template} of {rule.name} does not fit this call ({exc}): "
+        f"its parameters {mine} are not named as those of {rule.name}{signature}",
+        hint=f"name the parameters of {template} after the result as {rule.name} names "
+             f"them, def {template}({rule.result}, {signature[1:-1]}) ({rule.where}): the "
+             "rule binds the call's arguments by these names",
+        **_where(node, ctx))
+
+
+def not_multilinear_in(node, ctx, prim, linear_in, param):
+    """Forward mode through a call of a function the user declared ``multilinear``,
+    where an argument it is not declared linear in (``param``: its name, or position)
+    carries a derivative: refused rather than dropped."""
+    shown = getattr(prim, "__name__", repr(prim))
+    which = ", ".join(repr(a) for a in linear_in) or "nothing"
+    what = f"parameter {param}" if isinstance(param, str) else f"argument {param}"
+    return RuleLimitError(
+        f"s2sad.extend.multilinear declares {shown} linear in {which} only, and the "
+        f"{what} carries a derivative: its derivative there would be lost (a silent zero)",
+        hint=f"declare {shown} linear in {param!r} too if it is (args=...), register a "
+             f"tangent rule with @s2sad.tangent({shown}), or pass that argument a value "
+             "that carries no derivative (a constant, or s2sad.stop_gradient(...))",
+        **_where(node, ctx))
+
+
+def _shape_text(shape):
+    return "a number" if shape == () else f"an array of shape {shape}"
+
+
+def adjoint_shape_misfit(rule, param, shape, got):
+    """The ``RuleError`` for an adjoint template of the user's (``rule``: its name)
+    whose ``d[param]`` is not shaped like the argument (``shape``; ``got``: what it
+    is), raised as the gradient runs and located at the call (``note_generated``)."""
+    return RuleError(
+        f"the derivative rule {rule} gives for d[{param}] {got}, where the argument "
+        f"{param} is {_shape_text(shape)}: an adjoint has the shape of its argument",
+        hint=f"sum the contribution back to the argument's shape, d[{param}] = "
+             f"unbroadcast(..., {param}) (from s2sad.extend), where the function broadcasts "
+             f"{param}; give a number for a number")
+
+
+def bwd_shape_misfit(bwd, name, index, param, shape, got):
+    """The ``ArgumentError`` for the bwd of a ``custom_vjp`` (``name``) whose adjoint
+    of argument ``index`` (``param``) is not shaped like it, located at the bwd."""
+    return bad_argument(
+        bwd, f"the bwd rule of {name} returned for its argument {index} ({param}) {got}, "
+        f"where the argument is {_shape_text(shape)}: an adjoint has the shape of its "
+        "argument",
+        hint="return one adjoint per argument, shaped like it: sum over the axes the "
+             f"function broadcast {param} along (s2sad.extend.unbroadcast(g_{param}, "
+             f"{param})), and do not reduce an array's adjoint to a number")
 
 
 def _def_of(func):

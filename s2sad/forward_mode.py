@@ -38,7 +38,14 @@ from .gastutil import (
     walk,
 )
 from .parse import own_signature
-from .rules.core import MULTILINEAR, TANGENTS, _is_adjoint_ref
+from .rules.core import (
+    MULTILINEAR,
+    TANGENTS,
+    USER_MULTILINEAR,
+    _is_adjoint_ref,
+    parameter_at,
+    tangent_template,
+)
 
 _OPERATOR_SYNTAX = {"add": gast.Add, "sub": gast.Sub, "mul": gast.Mult,
                     "truediv": gast.Div, "matmul": gast.MatMult}
@@ -415,21 +422,11 @@ class Forward:
 
     def rule_tangent(self, s, t, op):
         prim = op.rule.primitive
-        templates = TANGENTS.get(prim)
-        if templates:
-            # a rule of lists and tuples (variant 'L') has its own tangent, and only it
-            sequences = getattr(op.rule, "variant", None) == "L"
-            templates = [r for r in templates if (r.variant == "L") == sequences]
-        if templates:
-            # the template binding what the adjoint rule of the call binds (sum(x) or
-            # sum(x, start)), else the one registered last that takes the call's
-            # arguments; none (max(x, y) where only max(xs) has a tangent template):
-            # the tangent is derived from the adjoint rule as without a template
-            bound = set(op.rule.params)
-            fitting = [r for r in templates if set(r.params) == bound] \
-                or [r for r in templates if r.fits(op.args, op.keywords)]
-            if fitting:
-                return self.from_template(s, fitting[0], t, op)
+        # none (max(x, y) where only max(xs) has a tangent template): the tangent is
+        # derived from the adjoint rule as without a template
+        template = tangent_template(op.rule, op.args, op.keywords)
+        if template is not None:
+            return self.from_template(s, template, t, op)
         if prim in MULTILINEAR:
             return self.multilinear(s, prim, op)
         terms = _derived(op.rule)
@@ -494,6 +491,14 @@ class Forward:
         # a runtime helper with a tangent template and no adjoint rule: its template binds
         mapping = rule.bind(op.args, op.keywords) if isinstance(op.rule, _TangentOnly) \
             else op.bind()
+        if not rule.builtin:
+            # a user's template reading no d[p] for an argument carrying a tangent would
+            # drop it (with an adjoint rule too, activity._check_user_rules refuses it)
+            for p in rule.params:
+                atom = mapping.get(p)
+                if p not in rule.read_params and isinstance(atom, gast.Name) \
+                        and atom.id in self.active:
+                    raise errors.rule_drops_argument(s.value, self.ctx, rule, p, tangent=True)
         atoms = {}          # placeholder -> the atom whose tangent it stands for
 
         def make():
@@ -511,13 +516,20 @@ class Forward:
         args = list(op.args)
         keywords = dict(op.keywords)
         try:
-            params = list(inspect.signature(prim).parameters)
+            params = list(inspect.signature(prim).parameters.values())
         except (TypeError, ValueError):
             params = None
+        # a declaration of the user's: an argument carrying a derivative that it does not
+        # say the function is linear in is refused, not dropped (s2sad's own leave out
+        # what gives only shapes, indices or flags)
+        user = prim in USER_MULTILINEAR
         terms = []
         for i, a in enumerate(args):
-            pname = params[i] if params and i < len(params) else None
-            if linear_in is not None and pname not in linear_in:
+            pname = parameter_at(params, i) if params else None
+            if linear_in is not None and pname not in linear_in and i not in linear_in:
+                if user and isinstance(a, gast.Name) and a.id in self.active:
+                    raise errors.not_multilinear_in(s.value, self.ctx, prim, linear_in,
+                                                    pname if pname is not None else i)
                 continue
             if not (isinstance(a, gast.Name) and a.id in self.active):
                 continue
@@ -528,7 +540,9 @@ class Forward:
             if not (isinstance(a, gast.Name) and a.id in self.active):
                 continue
             if linear_in is not None and k not in linear_in:
-                if params is None or k in params:
+                if user:
+                    raise errors.not_multilinear_in(s.value, self.ctx, prim, linear_in, k)
+                if params is None or k in [p.name for p in params]:
                     continue      # a parameter the function is not differentiated in
             if params is None and linear_in is None:
                 raise errors.missing_rule(s.value, self.ctx, f"{op.what} with {k}= (forward "

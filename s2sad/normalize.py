@@ -302,7 +302,7 @@ class Normalizer:
         is dropped. In your code, only ``del`` of names that nothing reads afterwards
         (``_deleted_read``); ``del xs[i]`` changes a list: unsupported."""
         if not all(isinstance(t, gast.Name) for t in s.targets):
-            raise errors.unsupported(s, self.ctx, "Delete", "of an item or attribute")
+            raise errors.unsupported(s, self.ctx, "DeleteItem")
         if not self.generated():
             for t in s.targets:
                 read = _deleted_read(self.tree, s, t.id)
@@ -1671,11 +1671,13 @@ class Normalizer:
         from .context import class_attribute
         from .parse import plain
         obj = _call_method(obj)
-        method = None
+        method = owner = None
         if isinstance(obj, types.MethodType) and is_user_function(plain(obj.__func__)):
             # model.loss(x) or model(x) of a global object: loss(model, x), the object
             # a constant as in grad(model.loss)
             method = obj.__self__
+            last = "." + getattr(obj.__func__, "__name__", "")
+            owner = path[:-len(last)] if path.endswith(last) else path     # (for messages)
             obj = functools.partial(obj.__func__, obj.__self__)
         if not isinstance(obj, functools.partial):
             return e
@@ -1694,6 +1696,8 @@ class Normalizer:
         inner = plain(obj.func)
         given = {k.arg for k in e.keywords}
         args = [name(self.ctx.inject("bound", v)) for v in obj.args] + list(e.args)
+        if owner is not None:
+            self.ctx.shown_names[args[0].id] = owner
         if method is not None:
             # the object is a receiver of the callee, as self of grad(model.loss): its
             # self.m(x) and self.layer.m(x) are calls of its class's functions

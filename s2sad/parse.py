@@ -379,6 +379,7 @@ def bind_methods(fdef, ctx, classes=None):
             continue            # a library's method (np.poly1d.__call__): a call as it is
         name = cls[0].__name__ if isinstance(cls, tuple) else cls.__name__
         injected = ctx.inject(f"{name}_{attr}", fn)
+        ctx.shown_names.setdefault(injected, f"{name}.{attr}")     # (for messages)
         if first and not on_class and not isinstance(raw, classmethod):
             # its self: an object of cls (its callee), holding what recv holds
             _note_method_call(ctx, injected, recv[0])

@@ -209,15 +209,16 @@ def bind_call(op, kinds, ctx, node):
     """Bind a call of a user function: (mapping param -> atom, param kinds, param names)."""
     from .activity import _atom_kind
     from .api import kind_of
+    shown = getattr(ctx, "shown_names", {}).get(op.what, op.what)   # R.rec, not R_rec
     if op.func in _in_progress():
-        raise errors.unsupported(node, ctx, "Recursion", op.what)
+        raise errors.unsupported(node, ctx, "Recursion", shown)
     from .api import generated_callee
     op.func = generated_callee(op.func, [_atom_kind(a, kinds) for a in op.args])
     sig = own_signature(op.func)
     try:
         bound = sig.bind(*op.args, **op.keywords)
     except TypeError as exc:
-        raise errors.missing_rule(node, ctx, f"{op.what} called this way ({exc})") from None
+        raise errors.missing_rule(node, ctx, f"{shown} called this way ({exc})") from None
     callee_kinds = {}
     mapping, params = {}, []
     for p, param in sig.parameters.items():

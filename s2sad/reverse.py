@@ -676,6 +676,65 @@ class Reverse:
         state[t] = U
         return out
 
+    def checked_adjoint(self, node, var, target, rule, param):
+        """``node``, the contribution ``d[param] = ...`` of a user's template ``rule`` to
+        the adjoint of ``var`` (for ``target = prim(...)``), as the generated code adds
+        it: checked as it runs to have ``var``'s shape (``runtime.checked_adjoint``)
+        unless it surely has: ``unbroadcast(..., var)``; numbers (and ``math``
+        functions of them) for a number; arithmetic of numbers and values of
+        ``var``'s shape, one at least."""
+        if self.fits_argument(node, var):
+            return node
+        return call(self.helper("checked_adjoint"), node, name(var),
+                    const(getattr(rule.template, "__name__", rule.name)), const(param))
+
+    _SCALAR_BUILTINS = (builtins.abs, builtins.round, builtins.float, builtins.min,
+                        builtins.max, builtins.pow)
+
+    def fits_argument(self, node, var):
+        """``node`` (an adjoint contribution to ``var``) surely has ``var``'s shape (see
+        ``checked_adjoint``)."""
+        kinds, primal_of, ctx = self.ctx.var_kinds, self.namer.primal_of, self.ctx
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) \
+                and ctx.injected.get(node.func.id) is runtime.unbroadcast \
+                and len(node.args) == 2 and isinstance(node.args[1], gast.Name) \
+                and node.args[1].id == var:
+            return True
+        scalar = kinds.get(var) == "S"
+        shape = None if scalar or self.scalar_pads else self.ctx.shapes.get(var)
+        if not scalar and shape is None:
+            return False
+        funcs = set()
+        if scalar:
+            for n in gast.walk(node):
+                if isinstance(n, gast.Call):
+                    if n.keywords or not (self.is_math(n.func) or isinstance(n.func, gast.Name)
+                                          and ctx.injected.get(n.func.id) in
+                                          self._SCALAR_BUILTINS):
+                        return False
+                    funcs |= {id(f) for f in gast.walk(n.func)}
+        shaped = False
+        for n in gast.walk(node):
+            if id(n) in funcs:
+                continue
+            cls = n.__class__
+            if cls is gast.Name:
+                primal = primal_of.get(n.id, n.id)
+                if kinds.get(primal) == "S":
+                    continue
+                if scalar or self.ctx.shapes.get(primal) != shape:
+                    return False
+                shaped = True
+            elif cls is gast.Constant:
+                if type(n.value) not in (int, float):
+                    return False
+            elif cls is gast.Call:
+                continue            # (a math function of numbers, checked above)
+            elif not isinstance(n, (gast.BinOp, gast.UnaryOp, gast.Load, gast.operator,
+                                    gast.unaryop)):
+                return False
+        return scalar or shaped
+
     def power(self, s, t, state, out):
         """``t = c * x**k``, ``k >= 2`` (``activity.Powers``): add ``k * c * bt *
         x**(k-1)`` to ``bx`` directly; True if done."""
@@ -1728,6 +1787,7 @@ class _Env:
         self.inject = rev.inject
         self.fresh = rev.fresh
         self.helper_names = rev.helper_names
+        self.checked = rev.checked_adjoint
 
 
     def same_shape(self, operand, target):

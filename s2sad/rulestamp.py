@@ -4,8 +4,11 @@ with a rule that no longer holds: ``Context.stale`` compares the count it was ma
 A module of its own, importing nothing, so that both the rules and the contexts read it."""
 
 changes = 0
+hooks = []      # called at each change: api drops the fast paths of gradient objects
 
 
 def bump():
     global changes
     changes += 1
+    for hook in hooks:
+        hook()

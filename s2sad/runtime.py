@@ -20,7 +20,7 @@ from .context import _ABSENT, class_attribute
 
 __all__ = ["unbroadcast", "seed", "zeros_like", "getitem_adjoint", "add_adjoints",
            "fit", "index_add", "checkpoint_interval", "fixed_point_norm", "fixed_point_unsettled",
-           "copy_of", "private_value", "rule_tangent_term", "snapshot", "restore_item", "owned", "take_adjoint", "store_adjoint", "last_writes",
+           "copy_of", "private_value", "rule_tangent_term", "checked_adjoint", "snapshot", "restore_item", "owned", "take_adjoint", "store_adjoint", "last_writes",
            "check_float_store", "check_method", "check_attribute", "as_sequence", "sum_list_adjoint", "extreme_adjoint",
            "extreme_tangent", "pair_adjoint", "pair_tangent", "picked_item", "dot_adjoint_a",
            "dot_adjoint_b", "matmul_adjoint_a", "matmul_adjoint_b", "sum_adjoint",
@@ -51,6 +51,58 @@ def unbroadcast(g, x):
     elif gs and gs == getattr(x, "shape", None):     # fast path: arrays of one shape
         return g
     return _unbroadcast_steps(g, x)
+
+
+def primal_shape(x):
+    """The shape an adjoint of ``x`` must have: ``x.shape`` of an array, ``()`` of a
+    number; None for anything else (a list, a tuple, an object: not checked)."""
+    if isinstance(x, np.ndarray):
+        return x.shape
+    if x.__class__ in _SCALAR_OPERANDS or isinstance(x, (int, float, complex, np.generic)):
+        return ()
+    return None
+
+
+def adjoint_misfit(g, shape):
+    """None where ``g`` may be the adjoint of a value of this ``shape`` (see
+    ``primal_shape``; None: anything may), else what ``g`` is instead (its shape, or
+    its type). A zero number (``0.0`` stands for a zero of any shape) and None (no
+    derivative) fit anything."""
+    if shape is None or g is None:
+        return None
+    if isinstance(g, np.ndarray):
+        got = g.shape
+    elif g.__class__ in _SCALAR_OPERANDS or isinstance(g, (int, float, complex, np.generic)):
+        got = ()
+    else:
+        return f"a value of type {type(g).__name__}"
+    if got == shape:
+        return None
+    if got == () and g == 0:
+        return None
+    return f"an array of shape {got}" if isinstance(g, np.ndarray) else "a number"
+
+
+def checked_adjoint(g, x, rule, param):
+    """``g``, the contribution ``d[param] = ...`` of the user's rule template ``rule``
+    (its name) to the adjoint of the argument ``x``, once checked to have ``x``'s shape
+    (a number for a number): a rule that forgets ``unbroadcast``, or reduces an array's
+    adjoint to a number, would give a gradient of the wrong shape or wrong numbers.
+    Generated code calls it where the shape is not known to fit (see
+    ``reverse.Reverse.checked_adjoint``); it raises a ``RuleError``, located at the
+    call of the function of the rule (``errors.note_generated``)."""
+    gc, xc = g.__class__, x.__class__
+    if xc is np.ndarray:
+        if gc is np.ndarray and g.shape == x.shape:
+            return g
+    elif xc in _SCALAR_OPERANDS:
+        if gc in _SCALAR_OPERANDS:
+            return g
+    shape = primal_shape(x)
+    got = adjoint_misfit(g, shape)
+    if got is not None:
+        raise errors.adjoint_shape_misfit(rule, param, shape, got)
+    return g
 
 
 def _unbroadcast_steps(g, x):

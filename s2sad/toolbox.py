@@ -314,10 +314,11 @@ def _basis(shape):
 
 
 @methods_too
-def jacobian(f, wrt=0, mode="auto"):
+def jacobian(f, wrt=0, mode="auto", _what="jacobian"):
     """Jacobian of ``f`` with shape ``output.shape + input.shape`` (a tuple for tuple ``wrt``);
     of a function returning a tuple of arrays (a gradient along a tuple ``wrt``), JAX's
-    blocks: ``jac[o][k]`` of shape ``output[o].shape + input k's shape``."""
+    blocks: ``jac[o][k]`` of shape ``output[o].shape + input k's shape``. (``_what``: the
+    transformation the messages name, ``hessian`` for a hessian.)"""
     wrapper = _Wrapper(f, wrt)
     # the jvp and vjp objects, made on first use and kept: their calls of floats go
     # straight to the generated code (_Wrapper._remember)
@@ -325,14 +326,14 @@ def jacobian(f, wrt=0, mode="auto"):
 
     @functools.wraps(_unwrap(f))
     def jac(*args, **kwargs):
-        args, kwonly = wrapper._bind(args, kwargs, "jacobian")
+        args, kwonly = wrapper._bind(args, kwargs, _what)
         if any(i >= len(args) for i in wrapper._wrt):
             raise errors.bad_argument(
-                _unwrap(f), f"jacobian of {wrapper.__name__}: wrt names a keyword-only "
+                _unwrap(f), f"{_what} of {wrapper.__name__}: wrt names a keyword-only "
                 "parameter", hint="differentiate along positional parameters")
         value = f(*args, **kwonly)
         if _is_complex(value):
-            raise complex_arithmetic(f, "jacobian")
+            raise complex_arithmetic(f, _what)
         ins = [args[i] for i in wrapper._wrt]
         if any(_is_tree(x) for x in ins) or record_fields(value) is not None \
                 or (isinstance(value, (tuple, list)) and mode != "rev"):
@@ -346,7 +347,7 @@ def jacobian(f, wrt=0, mode="auto"):
         structured = isinstance(value, (tuple, list))
         if isinstance(value, dict) or (structured and mode == "rev"):
             raise errors.bad_argument(
-                _unwrap(f), f"jacobian of {wrapper.__name__}"
+                _unwrap(f), f"{_what} of {wrapper.__name__}"
                 + (" with mode='rev'" if mode == "rev" else "")
                 + f": the function returns a {type(value).__name__}, not an array or a "
                 "number", hint="return np.array([...]) of the outputs"
@@ -515,7 +516,7 @@ def hessian(f, wrt=0):
         raise errors.bad_argument(_unwrap(f), f"hessian wrt={tuple(wrt)} names an argument "
                                   "twice", hint="give each argument once: its block of the "
                                   "Hessian is there once")
-    return jacobian(GradFunction(f, wrt, "grad"), wrt, mode="fwd")
+    return jacobian(GradFunction(f, wrt, "grad"), wrt, mode="fwd", _what="hessian")
 
 
 @methods_too

@@ -93,6 +93,24 @@ class Rule:
                                  n, "d[name] is the derivative of the result (the first "
                                  "parameter) or of an argument (the others)")
 
+    _read_params = None
+
+    @property
+    def read_params(self):
+        """The parameters whose ``d[p]`` the template reads or writes (of a tangent
+        template: the arguments whose tangents its ``d[z]`` reads)."""
+        if self._read_params is None:
+            self._read_params = frozenset(
+                n.slice.id for n in gast.walk(self.fdef)
+                if _is_adjoint_ref(n) and n.slice.id != self.result)
+        return self._read_params
+
+    @property
+    def where(self):
+        """``file:line`` of the template's def, for messages."""
+        code = getattr(self.template, "__code__", None)
+        return f"{code.co_filename}:{code.co_firstlineno}" if code else "?"
+
     def error(self, what, node=None, hint=None):
         """A ``RuleError`` located at the template's line (``node``: a node of it)."""
         from ..errors import RuleError
@@ -151,12 +169,17 @@ class Rule:
         sub = _Subst(self, target, mapping, local_names, env, ())
         out = []
         temporaries = False
+        # a user's template: its contributions checked to fit their arguments' shapes
+        checked = None if self.builtin else getattr(env, "checked", None)
         for param, build in self._steps():
             if param is not None:          # d[param] = ...
                 atom = mapping[param]
                 if not (isinstance(atom, gast.Name) and env.is_active(atom.id)):
                     continue
-                out.append(("contrib", atom.id, build(sub)))
+                node = build(sub)
+                if checked is not None:
+                    node = checked(node, atom.id, target, self, param)
+                out.append(("contrib", atom.id, node))
             else:
                 out.append(("stmt", None, build(sub)))
                 temporaries = True
@@ -513,10 +536,86 @@ def tangent(*primitives, variant=None):
 def multilinear(*primitives, args=None):
     """Declare primitives linear in each of ``args`` (default: all positional
     parameters), so their tangent is the same call with each active argument
-    replaced by its tangent, summed: np.sum, np.dot, reshape, indexing..."""
+    replaced by its tangent, summed: np.sum, np.dot, reshape, indexing...
+
+    ``args`` names parameters (``args=("a", "b")``) or gives their positions
+    (``args=(0, 1)``, as ``wrt`` does), or both; positions are kept as the names of
+    the parameters there where the primitive's signature can be read. A position out
+    of range or a name that is no parameter raises ``RuleError`` here."""
+    import sys
+    caller = sys._getframe(1)
+    user = not str(caller.f_globals.get("__name__", "")).startswith("s2sad.")
+    if isinstance(args, (str, int)):
+        args = (args,)
     for prim in primitives:
-        MULTILINEAR[prim] = tuple(args) if args is not None else None
+        linear = _linear_args(prim, args, caller) if args is not None else None
+        MULTILINEAR[prim] = linear
+        if user:
+            USER_MULTILINEAR.add(prim)
+        else:
+            USER_MULTILINEAR.discard(prim)
     rulestamp.bump()
+
+
+USER_MULTILINEAR = set()    # primitives a user declared multilinear (not s2sad's modules)
+
+
+def parameter_at(params, i):
+    """The name of the parameter that takes positional argument ``i`` of a function of
+    these parameters (``inspect.Parameter`` objects), or None: one of ``*args`` past its
+    position."""
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD,
+                                                  p.VAR_POSITIONAL)]
+    for k, p in enumerate(positional):
+        if p.kind is p.VAR_POSITIONAL and k <= i:
+            return p.name
+        if k == i:
+            return p.name
+    return None
+
+
+def _linear_args(prim, args, caller):
+    """``args`` of ``multilinear(prim, args=args)`` as a tuple of parameter names (a
+    position stays a position where the signature cannot be read), checked."""
+    from ..errors import RuleError
+    shown = getattr(prim, "__name__", repr(prim))
+
+    def refuse(what, hint):
+        return RuleError(f"s2sad.extend.multilinear({shown}, args=...): {what}",
+                         filename=caller.f_code.co_filename, lineno=caller.f_lineno,
+                         hint=hint)
+    try:
+        params = list(inspect.signature(prim).parameters.values())
+    except (TypeError, ValueError):
+        params = None
+    names = [p.name for p in params] if params is not None else None
+    out = []
+    for a in args:
+        if isinstance(a, bool) or not isinstance(a, (int, str)):
+            raise refuse(f"{a!r} is neither a parameter name nor a position",
+                         "give the parameters the function is linear in by name, "
+                         "args=('a', 'b'), or by position, args=(0, 1)")
+        if isinstance(a, int):
+            at = parameter_at(params, a) if params is not None and a >= 0 else None
+            if at is None and (params is not None or a < 0):
+                count = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                            for p in params) if params is not None else 0
+                raise refuse(f"position {a} is out of range: {shown} has {count} "
+                             f"positional parameter(s) ({', '.join(names or [])})",
+                             f"use a position between 0 and {count - 1}, or the "
+                             "parameter's name")
+            star = at is not None and any(p.name == at and p.kind is p.VAR_POSITIONAL
+                                          for p in params)
+            # (a position among *args stays one: linear in that item only)
+            out.append(at if at is not None and not star else a)
+        elif names is not None and a not in names \
+                and not any(p.kind is p.VAR_KEYWORD for p in params):
+            raise refuse(f"{a!r} is not a parameter of {shown} ({', '.join(names)})",
+                         "name the parameters the function is linear in as its def "
+                         "names them, or give their positions")
+        else:
+            out.append(a)
+    return tuple(dict.fromkeys(out))
 
 
 def nondiff(*primitives):
@@ -526,7 +625,28 @@ def nondiff(*primitives):
         RULES.pop(prim, None)
         TANGENTS.pop(prim, None)        # (an adjoint registered later is then the rule of
         MULTILINEAR.pop(prim, None)     # both modes, not it and an older tangent)
+        USER_MULTILINEAR.discard(prim)
     rulestamp.bump()
+
+
+def tangent_template(rule, args, keywords):
+    """The tangent template forward mode uses for a call whose adjoint rule is ``rule``
+    (``lookup``), with these atoms, or None (the tangent is then that of a
+    ``multilinear`` declaration, or derived from the adjoint template): a rule of
+    lists and tuples (variant 'L') has its own tangent, and only it; the template
+    binding what the adjoint rule binds (``sum(x)`` or ``sum(x, start)``), else the one
+    registered last that takes the call's arguments."""
+    templates = TANGENTS.get(rule.primitive)
+    if not templates:
+        return None
+    sequences = getattr(rule, "variant", None) == "L"
+    templates = [r for r in templates if (r.variant == "L") == sequences]
+    if not templates:
+        return None
+    bound = set(rule.params)
+    fitting = [r for r in templates if set(r.params) == bound] \
+        or [r for r in templates if r.fits(args, keywords)]
+    return fitting[0] if fitting else None
 
 
 def lookup(primitive, scalar_args, args=(), keywords=None, sequence_args=False):

@@ -158,10 +158,12 @@ def quantile_adjoint(g, a, q, axis=None, keepdims=False, method="linear"):
     return _out(np.reshape(out, np.shape(a)), a)
 
 
-def quantile_tangent(t, z, a, q, axis=None, keepdims=False, method="linear", dq=0.0):
-    """Tangent of ``np.quantile``: the weights of :func:`_quantile_weights` on ``t`` (none
-    in ``q``: ``dq`` must be 0)."""
-    _no_tangent_in(dq, "np.quantile: its q")
+def quantile_tangent(t, z, a, q, axis=None, keepdims=False, method="linear", dq=0.0,
+                     what="np.quantile"):
+    """Tangent of ``np.quantile`` (``what``: the function the user called, for the
+    refusal): the weights of :func:`_quantile_weights` on ``t`` (none in ``q``: ``dq``
+    must be 0)."""
+    _no_tangent_in(dq, f"{what}: its q")
     xm, weights = _quantile_weights(a, q, axis, method)
     tm = np.ravel(t) if axis is None else np.moveaxis(np.asarray(t, dtype=float), int(axis), -1)
     return _shaped(np.sum(weights * tm, axis=-1), z)

@@ -228,7 +228,8 @@ def quantile(z, a, q, axis=None, out=None, overwrite_input=False, method="linear
 @tangent(np.percentile)
 def percentile(z, a, q, axis=None, out=None, overwrite_input=False, method="linear",
                keepdims=False):
-    d[z] = quantile_tangent(d[a], z, a, np.asarray(q) / 100.0, axis, keepdims, method, d[q])
+    d[z] = quantile_tangent(d[a], z, a, np.asarray(q) / 100.0, axis, keepdims, method, d[q],
+                            "np.percentile")
 
 
 @tangent(np.median)

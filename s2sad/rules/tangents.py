@@ -30,6 +30,8 @@ multilinear(runtime.unbroadcast, runtime.getitem_adjoint, runtime.sum_adjoint,
             runtime.mean_adjoint, runtime.sum_list_adjoint, runtime.take_adjoint,
             runtime.store_adjoint, args=("g",))
 multilinear(runtime.last_writes, args=("part",))
+# the check that a user's rule gives an adjoint of its argument's shape: g itself
+multilinear(runtime.checked_adjoint, args=("g",))
 # the items of x equal to z take the adjoint (the tangent): linear in it, x and z select
 multilinear(runtime.extreme_adjoint, args=("g",))
 multilinear(runtime.extreme_tangent, args=("dx",))
@@ -142,6 +144,11 @@ d = {}
 @adjoint(runtime.unbroadcast)
 def unbroadcast(z, g, x):
     d[g] = runtime.fit(d[z], g)
+
+
+@adjoint(runtime.checked_adjoint)
+def checked_adjoint(z, g, x, rule, param):
+    d[g] = runtime.checked_adjoint(d[z], g, rule, param)
 
 
 @adjoint(runtime.fit)
