@@ -25,6 +25,7 @@ of a function of the user's holding it keeps every restore of ``z``.
 from __future__ import annotations
 
 import builtins
+import types
 
 import gast
 import numpy as np
@@ -44,6 +45,9 @@ _NEW_ARRAYS = {np.zeros, np.ones, np.empty, np.full, np.zeros_like, np.ones_like
                np.empty_like, np.full_like, np.arange, np.linspace, np.eye, np.identity,
                runtime.copy_of}
 _READ_ATTRIBUTES = {"shape", "ndim", "size", "dtype"}
+_LISTS = ("L", "LS")            # kinds of lists (of anything, of numbers)
+_LIST_READERS = {builtins.sum, builtins.min, builtins.max, builtins.sorted, builtins.tuple,
+                 builtins.list, builtins.len}
 _NEW_METHODS = {"copy", "sum", "mean", "prod", "max", "min"}
 
 
@@ -156,15 +160,29 @@ class _Live:
 def _private(tree, ctx, names):
     """Those of ``names`` (arrays) that no other name can share memory with: see the
     module's docstring."""
-    found = {q for q in names if is_array_kind(ctx.var_kinds.get(q)) and q not in ctx.params}
+    kinds = ctx.var_kinds
+    found = {q for q in names if (is_array_kind(kinds.get(q)) or kinds.get(q) in _LISTS)
+             and q not in ctx.params}
+    lists = {q for q in found if kinds.get(q) in _LISTS}
     bad = set()
+    from .optimize import _tapes
+    tapes = _tapes(tree, ctx)
+
+    def _uses(e, names, bad, ctx, element=False):
+        _uses_of(e, names, bad, ctx, element, lists)
     for s in walk(tree):
         if not found - bad:
             break
         cls = s.__class__
+        v = getattr(s, "value", None)
+        if cls is gast.Expr and _tape_call(v, tapes, "append") \
+                and v.args[0].__class__ is gast.Name or cls is gast.Assign \
+                and _tape_call(v, tapes, "pop") and s.targets[0].__class__ is gast.Name:
+            continue        # the array recorded and popped back under its name
         if cls is gast.Assign:
             for t in s.targets:
-                if t.__class__ is gast.Name and t.id in found and not _new_array(s.value, ctx):
+                if t.__class__ is gast.Name and t.id in found \
+                        and not _new_value(s.value, ctx, t.id in lists):
                     bad.add(t.id)
                 elif t.__class__ is gast.Subscript and t.value.__class__ is gast.Name:
                     _uses(t.slice, found, bad, ctx)
@@ -201,16 +219,20 @@ def _private(tree, ctx, names):
     return found - bad
 
 
-def _new_array(e, ctx):
-    """``e`` makes an array of its own: arithmetic, a copy, ``np.zeros(...)``..."""
+def _new_value(e, ctx, is_list=False):
+    """``e`` makes an array of its own (arithmetic, a copy, ``np.zeros(...)``...), or a
+    list (a display, a comprehension, ``list(...)``, a concatenation)."""
     if e.__class__ in (gast.BinOp, gast.UnaryOp):
+        return True
+    if is_list and e.__class__ in (gast.List, gast.ListComp):
         return True
     if e.__class__ is not gast.Call:
         return False
     f = e.func
     if f.__class__ is gast.Attribute and f.attr == "copy" and not e.args:
         return True
-    return _callee(e, ctx) in _NEW_ARRAYS
+    made = _callee(e, ctx)
+    return made in _NEW_ARRAYS or (is_list and made is builtins.list)
 
 
 def _callee(call, ctx):
@@ -221,21 +243,23 @@ def _callee(call, ctx):
         return None
 
 
-def _uses(e, names, bad, ctx, element=False):
+def _uses_of(e, names, bad, ctx, element=False, lists=frozenset()):
     """Add to ``bad`` the ``names`` the expression ``e`` reads in a way that may share
     their memory: anything but the safe reads of the module's docstring. With
     ``element``: ``e`` is the whole value of an assignment to a number, so ``a[i]``
-    there is an element."""
+    there is an element. ``lists``: those of ``names`` that are lists, an item or a
+    slice of which shares no memory with them (a restore rebinds a slot)."""
     stack = [(e, None, element)]
     while stack:
         n, parent, elem = stack.pop()
         cls = n.__class__
         if cls is gast.Name:
-            if n.id in names and not _safe(n, parent, elem, ctx):
+            if n.id in names and not _safe(n, parent, elem, ctx, n.id in lists):
                 bad.add(n.id)
             continue
         if cls is gast.Subscript and n.value.__class__ is gast.Name and n.value.id in names:
-            if not (elem or parent is not None and _consumes(parent, n, ctx)):
+            if not (elem or n.value.id in lists
+                    or parent is not None and _consumes(parent, n, ctx)):
                 bad.add(n.value.id)
             stack.append((n.slice, n, False))
             continue
@@ -254,17 +278,19 @@ def _children(n):
                     yield item
 
 
-def _safe(name, parent, elem, ctx):
-    """The load ``name`` of an array under ``parent`` makes a new value of it."""
+def _safe(name, parent, elem, ctx, is_list=False):
+    """The load ``name`` of an array (a list) under ``parent`` makes a new value of it."""
     if parent is None:
         return False
     if parent.__class__ is gast.Attribute:
-        return parent.attr in _READ_ATTRIBUTES or parent.attr in _NEW_METHODS
-    return _consumes(parent, name, ctx)
+        return not is_list and (parent.attr in _READ_ATTRIBUTES or parent.attr in _NEW_METHODS)
+    return _consumes(parent, name, ctx, is_list)
 
 
-def _consumes(parent, child, ctx):
-    """``parent`` makes a new value of its operand ``child`` (or only reads it)."""
+def _consumes(parent, child, ctx, is_list=False):
+    """``parent`` makes a new value of its operand ``child`` (or only reads it): for a
+    list, also a NumPy function (which makes an array of it) and the builtins reading
+    its items."""
     cls = parent.__class__
     if cls in (gast.BinOp, gast.UnaryOp, gast.Compare):
         return True
@@ -281,6 +307,13 @@ def _consumes(parent, child, ctx):
         return parent.args.index(child) in positions
     if f is builtins.len:
         return True
+    if is_list:
+        module = getattr(f, "__module__", None) or ""
+        try:
+            return f in _LIST_READERS or module.split(".")[0] == "numpy" \
+                or isinstance(f, np.ufunc)
+        except TypeError:
+            return False
     from .activity import _FULL_REDUCTIONS
     if isinstance(f, np.ufunc):
         return f.nout == 1
@@ -325,7 +358,7 @@ def _unrecord(tree, ctx):
             continue
         if s.__class__ is gast.Expr and _tape_call(v, tapes, "pop"):
             continue
-        _tape_reads(_header(s), tapes, used)
+        _tape_reads(_header(s), tapes, used, ctx)
     dead = set()
     for (n, tape), popped in pops.items():
         pushed = pushes.get((n, tape), ())
@@ -361,10 +394,24 @@ def _header(s):
     return s
 
 
-def _tape_reads(node, tapes, out):
-    """Add to ``out`` the tapes ``node`` reads."""
+def _tape_reads(node, tapes, out, ctx=None):
+    """Add to ``out`` the tapes ``node`` reads; with ``ctx``, not those it only passes to
+    the halves of a split function of the user's (``fwd_g(x, _tape=_tape)``), which
+    push and pop in turn, last in first out, so that a mirrored pair of this
+    function's push and pop is still one."""
+    passed = set()
+    if ctx is not None:
+        for m in walk(node):
+            if m.__class__ is gast.Call and m.func.__class__ is gast.Name:
+                f = _callee(m, ctx)
+                if f.__class__ is types.FunctionType \
+                        and getattr(f, "__module__", "") != runtime.__name__:
+                    passed.update(id(a) for a in m.args if a.__class__ is gast.Name)
+                    passed.update(id(k.value) for k in m.keywords
+                                  if k.value.__class__ is gast.Name)
     for m in walk(node):
-        if m.__class__ is gast.Name and m.id in tapes and m.ctx.__class__ is not gast.Store:
+        if m.__class__ is gast.Name and m.id in tapes and m.ctx.__class__ is not gast.Store \
+                and id(m) not in passed:
             out.add(m.id)
 
 

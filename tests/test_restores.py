@@ -270,3 +270,49 @@ def test_a_scratch_array_nothing_reads_leaves_no_reverse_loop():
     np.testing.assert_allclose(
         s2sad.grad(scratch_filled_in_a_while_loop, wrt=1, mode="reverse")(*args),
         np.sum(X) * 12.0, rtol=1e-12)
+
+
+def list_rebuilt_in_a_loop(x, y):
+    s = 0.0
+    for i in range(3):
+        row = [x * i, y, 1.0]
+        row[1] = x * y
+        s = s + row[0] * row[1]
+    return s
+
+
+def test_a_list_written_in_a_loop_keeps_no_restore_nothing_reads():
+    """A list (of numbers) rebuilt and written in each iteration: its restore, the
+    record of the list itself and of the item went (a list on the tape, written
+    into by the reverse sweep, was what differentiating the code again refused)."""
+    source = s2sad.source(list_rebuilt_in_a_loop, wrt=(0, 1), args=(0.3, 0.8))
+    assert "snapshot" not in source and "_old" not in source, source
+    for args in SCALARS:
+        _check(list_rebuilt_in_a_loop, args)
+    for args in SCALARS:
+        h = np.array(s2sad.hessian(list_rebuilt_in_a_loop, wrt=(0, 1))(*args), dtype=float)
+        for i in range(2):
+            gi = s2sad.grad(list_rebuilt_in_a_loop, wrt=i)
+            np.testing.assert_allclose(h[i], numerical_grad(gi, args, (0, 1)),
+                                       rtol=1e-4, atol=1e-6)
+
+
+def test_reverse_over_a_loop_rebuilding_a_list_of_an_inactive_loop():
+    """Fuzz 1712900000110: a list rebuilt and written in a loop carrying no derivative
+    got a reverse with its restore (reverse.has_active), recording the list on the tape;
+    the reverse over that code refused the write into a list the tape held. The
+    restore nothing reads goes, and with it that record."""
+    import importlib.util
+    import os
+    path = os.path.join(os.path.dirname(__file__), "fuzz_regressions",
+                        "seed_1712900000110.py")
+    spec = importlib.util.spec_from_file_location("seed_1712900000110", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    g = s2sad.grad(s2sad.grad(mod.f, wrt=1, mode="forward"), wrt=0, mode="reverse")
+    for x, y in [(0.3, -0.4), (0.7, 0.2)]:
+        got = g(x, y, 1)
+        g1 = s2sad.grad(mod.f, wrt=1, mode="forward")
+        h = 1e-5
+        want = (g1(x + h, y, 1) - g1(x - h, y, 1)) / (2 * h)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
