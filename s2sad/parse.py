@@ -165,11 +165,50 @@ def run(ctx):
     classes = _classes_read(func, ctx)
     if ctx.receivers or classes or _objects_read(func, ctx):
         bind_methods(fdef, ctx, classes)
-    else:
+    elif _builds_operand_objects(func):
         # (objects the function builds: o = Poly(2.0); o * x)
         stored = {n.id for n in all_names if isinstance(n.ctx, gast.Store)}
         object_operators(fdef, ctx, lambda e: None, lambda e: None, stored)
     return fdef
+
+
+def _builds_operand_objects(func):
+    """Whether ``func`` may build an object of a class of yours defining an operator
+    (``o = Poly(2.0); o * x``, see ``object_operators``): some global or closure name it
+    reads (``Poly``), or an attribute of a module it reads (``shapes.Poly``), is such a
+    class. Asked before walking the tree for operators, which most functions have
+    with no object in sight."""
+    code = func.__code__
+    names, todo = set(), [code]
+    while todo:
+        c = todo.pop()
+        names.update(c.co_names)
+        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    values = [func.__globals__.get(n) for n in names]
+    for cell in func.__closure__ or ():
+        try:
+            values.append(cell.cell_contents)
+        except ValueError:      # an empty cell
+            pass
+    for value in values:
+        if isinstance(value, type):
+            if _has_user_operators(value):
+                return True
+        elif isinstance(value, types.ModuleType):
+            for n in names:
+                attr = getattr(value, n, None)
+                if isinstance(attr, type) and _has_user_operators(attr):
+                    return True
+    return False
+
+
+def _has_user_operators(cls):
+    """``cls`` defines an operator method with a function of yours."""
+    if cls.__module__ == "builtins":
+        return False
+    dunders = [d for ops in _BINARY_DUNDERS.values() for d in ops[:3]]
+    dunders += [d for d, _ in _UNARY_DUNDERS.values()] + ["__abs__"]
+    return any(_user_dunder(cls, d) for d in dunders)
 
 
 def vararg_key(p):
