@@ -195,8 +195,9 @@ def _builds_operand_objects(func):
             if _has_user_operators(value):
                 return True
         elif isinstance(value, types.ModuleType):
+            members = vars(value)       # (not getattr: no module __getattr__ runs)
             for n in names:
-                attr = getattr(value, n, None)
+                attr = members.get(n)
                 if isinstance(attr, type) and _has_user_operators(attr):
                     return True
     return False
