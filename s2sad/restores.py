@@ -19,7 +19,16 @@ array (``np.zeros(n)``, arithmetic, a copy), and read only in ways that make a n
 value of it (arithmetic, a NumPy ufunc or full reduction, an element of it taken as
 a number, its shape) or hand it to a runtime helper that only reads it. A view
 (``row = z[0]``), a copy the user made by assignment (``w = z``), a list or a call
-of a function of the user's holding it keeps every restore of ``z``.
+of a function of the user's holding it keeps every restore of ``z``. A list is
+handled alike (bound to a display, a comprehension or a copy; an item or a slice of
+it shares nothing with it: a restore rebinds a slot).
+
+Then what only the restores needed goes too (``_unrecord``): a pop whose value
+nothing reads with the one push it mirrors, snapshots nothing reads, loops left
+doing nothing with their trip counters, tapes left unused. This matters most for a
+loop writing into an array that carries no derivative: it gets a reverse (its
+restores, for what the reverse sweep reads after it: ``reverse.has_active``), which
+goes entirely where nothing reads the array.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ import gast
 import numpy as np
 
 from . import runtime
-from .gastutil import walk
+from .gastutil import blocks, children, statements, walk
 from .kinds import is_array_kind
 
 # runtime helpers and the positions at which they only read an array (its values or
@@ -142,7 +151,7 @@ class _Live:
                     return True
                 continue
             if self.whole:
-                stack.extend(_children(n))
+                stack.extend(children(n))
                 continue
             if cls is gast.Attribute and n.attr in _READ_ATTRIBUTES \
                     and n.value.__class__ is gast.Name:
@@ -153,7 +162,7 @@ class _Live:
                     stack.extend(a for k, a in enumerate(n.args) if k not in shape_only)
                     stack.extend(n.keywords)
                     continue
-            stack.extend(_children(n))
+            stack.extend(children(n))
         return False
 
 
@@ -263,19 +272,10 @@ def _uses_of(e, names, bad, ctx, element=False, lists=frozenset()):
                 bad.add(n.value.id)
             stack.append((n.slice, n, False))
             continue
-        for child in _children(n):
+        for child in children(n):
             stack.append((child, n, False))
 
 
-def _children(n):
-    for f in n._fields:
-        v = getattr(n, f, None)
-        if isinstance(v, gast.AST):
-            yield v
-        elif isinstance(v, list):
-            for item in v:
-                if isinstance(item, gast.AST):
-                    yield item
 
 
 def _safe(name, parent, elem, ctx, is_list=False):
@@ -345,7 +345,7 @@ def _unrecord(tree, ctx):
     from .optimize import _tapes
     tapes = _tapes(tree, ctx)
     pushes, pops, used = {}, {}, set()
-    for s in _statements(tree.body):
+    for s in statements(tree.body):
         v = getattr(s, "value", None)
         if s.__class__ is gast.Expr and _tape_call(v, tapes, "append"):
             if v.args[0].__class__ is gast.Name:
@@ -374,14 +374,6 @@ def _unrecord(tree, ctx):
     _unused_tapes(tree, tapes)
 
 
-def _statements(stmts):
-    """Every statement in ``stmts`` and the blocks in them (not in nested functions)."""
-    for s in stmts:
-        yield s
-        if s.__class__ is not gast.FunctionDef:
-            for inner in (getattr(s, "body", None), getattr(s, "orelse", None)):
-                if isinstance(inner, list):
-                    yield from _statements(inner)
 
 
 def _header(s):
@@ -418,7 +410,7 @@ def _tape_reads(node, tapes, out, ctx=None):
 def _unread_snapshots(tree, ctx):
     """Drop ``_oldK = snapshot(...)`` where nothing reads ``_oldK``."""
     makes, read = [], set()
-    for s in _statements(tree.body):
+    for s in statements(tree.body):
         if s.__class__ is gast.Assign and len(s.targets) == 1 \
                 and s.targets[0].__class__ is gast.Name and s.targets[0].id in ctx.snapshots \
                 and s.value.__class__ is gast.Call and _callee(s.value, ctx) is runtime.snapshot:
@@ -438,7 +430,7 @@ def _idle_loops(tree, ctx):
     from .optimize import _Facts, _idle_loop, _read_outside_own_loops
     read_after = counters = None
     gone = set()
-    for block in _blocks(tree.body):
+    for block in blocks(tree.body):
         if any(x.__class__ is gast.For and all(y.__class__ is gast.Pass for y in x.body)
                for x in block):
             if read_after is None:
@@ -453,17 +445,17 @@ def _idle_loops(tree, ctx):
                 else:
                     keep.append(x)
             block[:] = keep or [gast.Pass()]
-    gone -= {n.id for s in _statements(tree.body) for n in walk(_header(s))
+    gone -= {n.id for s in statements(tree.body) for n in walk(_header(s))
              if n.__class__ is gast.Name and n.ctx.__class__ is gast.Load
              and not _counting(s, counters)}
     if gone:
-        _remove(tree.body, {id(s) for s in _statements(tree.body) if _counting(s, gone)})
+        _remove(tree.body, {id(s) for s in statements(tree.body) if _counting(s, gone)})
 
 
 def _counters(tree):
     """The names every binding of which is ``n = 0`` or ``n += 1``: trip counters."""
     found, other = set(), set()
-    for s in _statements(tree.body):
+    for s in statements(tree.body):
         if _counting(s, None):
             found.add((s.targets[0] if s.__class__ is gast.Assign else s.target).id)
         else:
@@ -499,21 +491,13 @@ def _counted_loop(s, counters, read_after, ctx):
         and _callee(it, ctx) is builtins.range
 
 
-def _blocks(stmts):
-    out = [stmts]
-    for s in stmts:
-        if s.__class__ is not gast.FunctionDef:
-            for inner in (getattr(s, "body", None), getattr(s, "orelse", None)):
-                if isinstance(inner, list) and inner:
-                    out += _blocks(inner)
-    return out
 
 
 def _unused_tapes(tree, tapes):
     """Drop ``_tape = []`` of a tape nothing uses any more."""
     used = set()
     bound = {}
-    for s in _statements(tree.body):
+    for s in statements(tree.body):
         if s.__class__ is gast.Assign and len(s.targets) == 1 \
                 and s.targets[0].__class__ is gast.Name and s.targets[0].id in tapes \
                 and s.value.__class__ is gast.List and not s.value.elts:

@@ -128,6 +128,15 @@ def _check(f, args, **options):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
 
 
+def _check_hessian(f):
+    """``hessian(f, wrt=(0, 1))`` row by row against finite differences of its gradient."""
+    for args in SCALARS:
+        h = np.array(s2sad.hessian(f, wrt=(0, 1))(*args), dtype=float)
+        for i in range(2):
+            np.testing.assert_allclose(h[i], numerical_grad(s2sad.grad(f, wrt=i), args, (0, 1)),
+                                       rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize("f, points", DROPPED + KEPT, ids=lambda v: getattr(v, "__name__", ""))
 def test_gradients_match_finite_differences(f, points):
     for args in points:
@@ -192,12 +201,7 @@ def test_checkpointed_and_second_order():
         want = numerical_grad(filled_then_reduced, args, (0, 1))
         for g, w in zip(got, want):
             np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
-    for args in SCALARS:
-        h = np.array(s2sad.hessian(filled_in_a_while_loop, wrt=(0, 1))(*args), dtype=float)
-        for i in range(2):
-            gi = s2sad.grad(filled_in_a_while_loop, wrt=i)
-            np.testing.assert_allclose(h[i], numerical_grad(gi, args, (0, 1)),
-                                       rtol=1e-4, atol=1e-6)
+    _check_hessian(filled_in_a_while_loop)
 
 
 def test_an_auxiliary_array_keeps_its_final_values():
@@ -289,12 +293,7 @@ def test_a_list_written_in_a_loop_keeps_no_restore_nothing_reads():
     assert "snapshot" not in source and "_old" not in source, source
     for args in SCALARS:
         _check(list_rebuilt_in_a_loop, args)
-    for args in SCALARS:
-        h = np.array(s2sad.hessian(list_rebuilt_in_a_loop, wrt=(0, 1))(*args), dtype=float)
-        for i in range(2):
-            gi = s2sad.grad(list_rebuilt_in_a_loop, wrt=i)
-            np.testing.assert_allclose(h[i], numerical_grad(gi, args, (0, 1)),
-                                       rtol=1e-4, atol=1e-6)
+    _check_hessian(list_rebuilt_in_a_loop)
 
 
 def test_reverse_over_a_loop_rebuilding_a_list_of_an_inactive_loop():
