@@ -1581,12 +1581,14 @@ class Reverse:
         for tape in (*reversed(self.itapes.values()), self.tape):
             if tape:
                 fwd.insert(0, assign(tape, gast.List(elts=[], ctx=gast.Load())))
-        if ctx.has_aux and ctx.aux_name in ctx.mutable:
+        if ctx.has_aux and ctx.mutable:
             # the reverse sweep undoes the appends and stores into the list or array
-            # returned as aux: return it as the forward sweep left it
+            # returned as aux, or held by it (a tuple, a list or a dict of them, a view
+            # of one): return it as the forward sweep left it
+            helper = "copy_of" if ctx.aux_name in ctx.mutable else "private_value"
             for s in fwd:
                 if target_name(s) == ctx.aux_name:
-                    s.value = call(self.helper("copy_of"), s.value)
+                    s.value = call(self.helper(helper), s.value)
         if ctx.output == "value_and_grad":
             if isinstance(y, gast.Name):     # the reverse sweep may rebind y's name
                 value = self.namer.fresh("_value")

@@ -315,3 +315,45 @@ def test_reverse_over_a_loop_rebuilding_a_list_of_an_inactive_loop():
         h = 1e-5
         want = (g1(x + h, y, 1) - g1(x - h, y, 1)) / (2 * h)
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
+def aux_in_a_dict(x):
+    z = np.zeros(3)
+    for i in range(3):
+        z[i] = x[i] * x[i]
+    return np.sum(z), {"z": z, "n": 3}
+
+
+def aux_view(x):
+    z = np.zeros(4)
+    for i in range(4):
+        z[i] = x[i] * x[i]
+    return np.sum(z), z[::2]
+
+
+def aux_in_a_tuple(x):
+    z = np.zeros(3)
+    lst = [0.0, 0.0, 0.0]
+    for i in range(3):
+        z[i] = x[i] * x[i]
+        lst[i] = x[i] + 1.0
+    return np.sum(z) + sum(lst), (z, lst)
+
+
+@pytest.mark.parametrize("f", [aux_in_a_dict, aux_view, aux_in_a_tuple],
+                         ids=lambda f: f.__name__)
+def test_an_auxiliary_value_holding_an_array_written_in_place(f):
+    """The reverse sweep puts back what the stores overwrote; an aux value holding the
+    array (a dict, a tuple, a view of it) came back with those old values (zeros)."""
+    x = np.array([0.3, -0.7, 1.2, 0.5])
+    (value, aux), grad = s2sad.value_and_grad(f, mode="reverse", has_aux=True)(x.copy())
+    want_value, want_aux = f(x.copy())
+    np.testing.assert_allclose(value, want_value)
+    if isinstance(want_aux, dict):
+        np.testing.assert_allclose(aux["z"], want_aux["z"])
+    elif isinstance(want_aux, tuple):
+        np.testing.assert_allclose(aux[0], want_aux[0])
+        np.testing.assert_allclose(aux[1], want_aux[1])
+    else:
+        np.testing.assert_allclose(aux, want_aux)
+    np.testing.assert_allclose(grad, numerical_grad(lambda v: f(v)[0], (x,), 0), rtol=1e-6)
