@@ -1138,6 +1138,11 @@ def _made_array(value, ctx, kinds, literals=None, fn=None):
             return _broadcast_kind([_atom_kind(a, kinds) for a in value.args])
         if fn in (np.concatenate, np.hstack, np.append) and not value.keywords:
             return _joined_kind(fn, value.args, kinds, literals or {})
+        if fn is np.outer and len(value.args) == 2 and not value.keywords:
+            return "A2"                 # (its operands flattened: always a matrix)
+        if fn in (np.eye, np.identity) and value.args \
+                and all(_atom_kind(a, kinds) == "S" for a in value.args[:2]):
+            return "A2"
     except TypeError:                   # an unhashable callable
         return None
     return None
@@ -1150,7 +1155,7 @@ def _array_makers():
     rt = runtime
     return frozenset(_SHAPED_TUPLE + _SHAPED + _SHAPED_LIKE + _FLAT + (
         rt.copy_of, rt.owned, rt.zeros_like, np.sort, np.diff, np.array, np.asarray,
-        np.where, np.concatenate, np.hstack, np.append))
+        np.where, np.concatenate, np.hstack, np.append, np.outer, np.eye, np.identity))
 
 
 def _joined_kind(fn, args, kinds, literals):

@@ -939,3 +939,22 @@ def test_gradient_along_the_rows_and_second_derivatives():
     sx = sum(x for x, _ in POINTS)
     want = [[2 * sum(x * x for x, _ in POINTS), 2 * sx], [2 * sx, 2 * len(POINTS)]]
     assert np.allclose(np.array(h, dtype=float).reshape(2, 2), want)
+
+
+def element_of_an_outer_product_into_a_list(x, y):
+    Z = np.outer(x, x)
+    L = [0.0, 0.0]
+    L[1] = Z[0, 1]              # a number, not a view of Z
+    Z[0, 0] = y
+    E = np.eye(2) * y
+    L[0] = E[1, 1]
+    E[0, 0] = x[0]
+    return np.sum(Z) + L[1] + np.sum(E) * L[0]
+
+
+def test_np_outer_and_np_eye_make_matrices():
+    """np.outer(u, v) is a matrix whatever its operands (it flattens them), np.eye(n)
+    one of a number n: an element of either is a number, so storing it into a list
+    and then writing into the matrix was refused as a write under the list (probing)."""
+    x = np.array([0.3, 0.5])
+    assert_grad_matches(element_of_an_outer_product_into_a_list, (x, 0.7), wrt=(0, 1))
